@@ -205,6 +205,38 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     b.close()
 
 
+def test_a_long_audit_trail_is_carried_over_a_restore(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """The audit trail to carry over a restore was read in one query: a trail longer than D1
+    answers at once ("Maximum query result size: 50 MB", D1's limits; a year of syncs every
+    few minutes) was refused as a limit, taken for "no audit table yet", and the restore went
+    on carrying nothing — every audit row written since the bookmark gone. It is read in
+    pages now; a refusal other than a missing table stops the restore before it is sent."""
+    d = school_set(mdirs)
+    b = connect(target_of(d1, d))
+    up(b, d, to="20250101_000100")
+    bookmark = current_bookmark(b)
+    b.api.batch(
+        [
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+            "SELECT datetime('now'), 'cron@sekolah', 'sync', 'users', 'ok', "
+            "printf('%0100d', i) FROM n"
+        ],
+        lambda: False,
+    )
+    total = d1.sql("SELECT count(*) FROM malnu_audit")[0][0]
+    d1.server.max_result_bytes = 300_000  # 3,000 rows of ~170 bytes: over it, 1,000 under
+    try:
+        with migration_lock(b, "restore"):
+            done = restore_bookmark(b, bookmark)
+    finally:
+        d1.server.max_result_bytes = 50_000_000
+    assert done.carried_audit_rows >= 3000
+    assert d1.sql("SELECT count(*) FROM malnu_audit WHERE action = 'sync'") == [(3000,)]
+    assert d1.sql("SELECT count(*) FROM malnu_audit")[0][0] >= total + 1  # + the restore's
+    b.close()
+
+
 def test_a_restore_refused_is_imported_instead(d1: D1Target, mdirs: MigrationDirs) -> None:
     """A Time Travel restore D1 refuses each time (429: "10 restores per 10 minutes", D1's
     limits) never ran: the dump is imported instead, as before."""

@@ -26,6 +26,7 @@ from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import (
     D1Error,
+    D1LimitExceeded,
     D1OutcomeUnknown,
     D1QueryError,
     D1Unavailable,
@@ -65,6 +66,7 @@ TIME_TRAVEL_DAYS = 30  # 7 on the Workers Free plan
 POLL_INTERVAL_S = 0.5
 POLL_LIMIT = 1200  # polls before giving up on an export or import (10 minutes at 0.5 s)
 _CARRY_CHUNK = 50  # audit rows per carry-over batch (well under D1's statement size limit)
+_AUDIT_PAGE = 1_000  # audit rows read a request (D1 answers 50 MB at most)
 
 
 @dataclass(frozen=True)
@@ -189,12 +191,31 @@ def plan_time_travel(backend: D1Backend, when: datetime) -> TimeTravelPlan:
 
 
 def _audit_rows(backend: D1Backend) -> list[dict[str, Any]]:
-    try:
-        return backend.query(
-            "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit ORDER BY id"
-        )
-    except D1QueryError:
-        return []  # no audit table yet
+    """The whole audit trail, in pages: in one query, a long trail (a year of syncs) was more
+    than D1 answers at once (50 MB), refused, taken for "no audit table", and nothing was
+    carried. A refusal other than a missing table stops the restore before it is sent."""
+    rows: list[dict[str, Any]] = []
+    after, page = 0, _AUDIT_PAGE
+    while True:
+        try:
+            got = backend.query(
+                "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (after, page),
+            )
+        except D1LimitExceeded:
+            if page == 1:
+                raise
+            page = max(1, page // 4)  # rows of long details: fewer a page
+            continue
+        except D1QueryError as exc:
+            if "no such table" in str(exc):
+                return []  # no audit table yet
+            raise
+        rows.extend(got)
+        if len(got) < page:
+            return rows
+        after = int(got[-1]["id"])
 
 
 def _carry_over(
