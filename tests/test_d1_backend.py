@@ -166,6 +166,15 @@ def test_d1_overloaded_as_http_429_is_said_as_d1s_overload(
     assert "run again at a quieter time" in (err.value.hint or ""), err.value.hint
     d1.server.faults.clear()
     b.release_lock()
+    # Asked to come back in an hour: said at once, in D1's words (no ". ," between them).
+    hour = Fault("status", status=429, match="VALUES (1)", retry_after=3600)
+    hour.message = OVERLOADED[0]
+    d1.server.inject(hour)
+    with pytest.raises(D1Unavailable) as err:
+        up(b, d)
+    assert "Too many requests queued, and asked to be tried again in 60 min" in str(err.value)
+    d1.server.faults.clear()
+    b.release_lock()
     d1.server.inject(Fault("status", count=100, status=429, match="VALUES (1)"))
     with pytest.raises(D1Unavailable, match=r"rate limited by Cloudflare \(HTTP 429\)") as err:
         up(b, d)

@@ -388,8 +388,8 @@ class D1Api:
                 # Asked to come back later than this command waits: tried again sooner, it
                 # was refused again (six times, minutes of silence); said now, with when.
                 raise D1Unavailable(
-                    f"D1 {self.location.database_id}: {last}, and asked to be tried again in "
-                    f"{seconds_text(asked)} (Retry-After), longer than a command waits",
+                    f"D1 {self.location.database_id}: {last.rstrip('.')}, and asked to be tried "
+                    f"again in {seconds_text(asked)} (Retry-After), longer than a command waits",
                     hint=f"run again after {utc_after(asked)}; nothing was applied twice",
                 )
             delay = max(delay, asked)
