@@ -144,6 +144,47 @@ def test_persistent_outage_gives_up_clearly(d1: D1Target, mdirs: MigrationDirs) 
     b.close()
 
 
+def test_d1_overloaded_as_http_429_is_said_as_d1s_overload(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """D1's HTTP API answers an overloaded database 429 (its release notes, 2024-06-17; it was
+    500). Every 429 was said as "rate limited by Cloudflare (HTTP 429)", with "check
+    cloudflarestatus.com and the network": the operator of a school's database at the
+    application's busy hour looked at a green status page. Now D1's own words are said, in
+    each wait and at the end, with "run again at a quieter time"; Cloudflare's own rate
+    limit (its 429 without D1's words) is said as before."""
+    d = bumps(mdirs)
+    b = connect(d1.url, d)
+    d1.server.inject(
+        Fault("status", count=100, status=429, match="VALUES (1)", message=OVERLOADED[0])
+    )
+    with pytest.raises(D1Unavailable) as err:
+        up(b, d)
+    said = str(err.value)
+    assert "no answer after 4 attempts: HTTP 429: D1_ERROR: D1 DB is overloaded." in said, said
+    assert "rate limited by Cloudflare" not in said
+    assert "run again at a quieter time" in (err.value.hint or ""), err.value.hint
+    d1.server.faults.clear()
+    b.release_lock()
+    # Asked to come back in an hour: said at once, in D1's words (no ". ," between them).
+    hour = Fault("status", status=429, match="VALUES (1)", retry_after=3600)
+    hour.message = OVERLOADED[0]
+    d1.server.inject(hour)
+    with pytest.raises(D1Unavailable) as err:
+        up(b, d)
+    assert "Too many requests queued, and asked to be tried again in 60 min" in str(err.value)
+    d1.server.faults.clear()
+    b.release_lock()
+    d1.server.inject(Fault("status", count=100, status=429, match="VALUES (1)"))
+    with pytest.raises(D1Unavailable, match=r"rate limited by Cloudflare \(HTTP 429\)") as err:
+        up(b, d)
+    assert "cloudflarestatus" in (err.value.hint or "")
+    d1.server.faults.clear()
+    b.release_lock()
+    assert d1.sql("SELECT count(*) FROM counter") == [(0,)]
+    b.close()
+
+
 @pytest.mark.parametrize(
     ("bad", "error", "probes"),
     [

@@ -149,9 +149,48 @@ def test_a_statement_at_d1s_size_limit_is_measured_as_sent(
     lint = run_cli(*base, "lint")
     assert "D1-STATEMENT-SIZE" in lint.out and "100002 bytes" in lint.out, lint.out
     res = run_cli(*base, "up", "--yes", "--no-backup")
-    assert res.code == 1 and "100002 bytes as sent; D1 allows 100000" in res.err, res.err
+    assert res.code == 2 and "100002 bytes as sent; D1 allows 100000" in res.err, res.err
     assert "SQLITE_TOOBIG" not in res.err  # refused here, before D1 was asked
     assert d1.sql("SELECT count(*) FROM t") == [(1,)]
+
+
+def test_up_refuses_a_statement_d1_refuses_before_any_migration_runs(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A legacy seed of 4,000 rows in one INSERT (108 KB) pending after a small migration:
+    `up` took the safety backup, applied the small one, then refused the seed at its line and
+    recorded it failed — exit 1 with half the release applied, though the lint had called the
+    seed an error before anything ran. Now the plan is refused whole, naming file and line
+    (exit 2): no backup, nothing run, no tracking row. A rollback file D1 refuses
+    (`SAVEPOINT`) likewise stops `rollback --steps 2` before the newer step is undone (it
+    undid that one, then failed on the older)."""
+    d = mdirs
+    # Its rollback is one D1 refuses: `rollback --steps 2` must stop before the newer step.
+    undo = "SAVEPOINT s;\nDROP TABLE users;\nRELEASE s;"
+    d.add("20250101_000100", "users", "CREATE TABLE users (email TEXT);", undo)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[backup]\ndir = "{tmp_path / "backups"}"\n', encoding="utf-8")
+    base = ["--config", str(cfg), "--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--yes", "--no-backup").code == 0
+    phone = "ALTER TABLE users ADD COLUMN phone TEXT;"
+    d.add("20250101_000200", "phone", phone, "ALTER TABLE users DROP COLUMN phone;")
+    rows = ",\n".join(f"('user{i}@sekolah.sch.id')" for i in range(4000))
+    seed = d.add("20250101_000300", "seed", f"-- legacy seed\nINSERT INTO users VALUES\n{rows};")
+    since = len(d1.server.requests)
+    for args in (["up", "--dry-run"], ["up", "--yes"]):
+        res = run_cli(*base, *args)
+        assert res.code == 2, (args, res.err)
+        assert f"{seed}:2: statement is " in res.err and "D1 allows 100000" in res.err, res.err
+    cols = [r[1] for r in d1.sql("PRAGMA table_info(users)")]
+    assert cols == ["email"]  # the migration before the seed did not run
+    assert d1.sql("SELECT filename, success FROM migrations") == [("20250101_000100_users.sql", 1)]
+    assert not (tmp_path / "backups").exists() or not any((tmp_path / "backups").rglob("*.sql"))
+    assert not [r for r in d1.server.requests[since:] if "ADD COLUMN phone" in r.body]
+    seed.unlink()
+    assert run_cli(*base, "up", "--yes", "--no-backup").code == 0
+    res = run_cli(*base, "rollback", "--steps", "2", "--yes", "--no-backup")
+    assert res.code == 2 and "20250101_000100_undo_users.sql:1: D1 rejects SAVEPOINT" in res.err
+    assert [r[1] for r in d1.sql("PRAGMA table_info(users)")] == ["email", "phone"]
 
 
 def _pair(tmp_path: Path, d1: D1Target, ddl: str, rows: list[tuple[object, ...]]) -> list[str]:

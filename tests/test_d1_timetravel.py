@@ -205,6 +205,109 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     b.close()
 
 
+def test_a_long_audit_trail_is_carried_over_a_restore(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """The audit trail to carry over a restore was read in one query: a trail longer than D1
+    answers at once ("Maximum query result size: 50 MB", D1's limits; a year of syncs every
+    few minutes) was refused as a limit, taken for "no audit table yet", and the restore went
+    on carrying nothing — every audit row written since the bookmark gone. It is read in
+    pages now; a refusal other than a missing table stops the restore before it is sent."""
+    d = school_set(mdirs)
+    b = connect(target_of(d1, d))
+    up(b, d, to="20250101_000100")
+    bookmark = current_bookmark(b)
+    b.api.batch(
+        [
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+            "SELECT datetime('now'), 'cron@sekolah', 'sync', 'users', 'ok', "
+            "printf('%0100d', i) FROM n"
+        ],
+        lambda: False,
+    )
+    total = d1.sql("SELECT count(*) FROM malnu_audit")[0][0]
+    d1.server.max_result_bytes = 300_000  # 3,000 rows of ~170 bytes: over it, 1,000 under
+    try:
+        with migration_lock(b, "restore"):
+            done = restore_bookmark(b, bookmark)
+    finally:
+        d1.server.max_result_bytes = 50_000_000
+    assert done.carried_audit_rows >= 3000
+    assert d1.sql("SELECT count(*) FROM malnu_audit WHERE action = 'sync'") == [(3000,)]
+    assert d1.sql("SELECT count(*) FROM malnu_audit")[0][0] >= total + 1  # + the restore's
+    b.close()
+
+
+def test_a_restore_refused_is_imported_instead(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """A Time Travel restore D1 refuses each time (429: "10 restores per 10 minutes", D1's
+    limits) never ran: the dump is imported instead, as before."""
+    target, b, m = backed_up_then_applied(d1, mdirs)
+    d1.server.inject(Fault("status", count=100, status=429, path="/time_travel/restore"))
+    messages: list[str] = []
+    try:
+        restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    finally:
+        d1.server.faults.clear()
+    assert any("importing the dump instead" in msg for msg in messages), messages
+    assert len(applied(b)) == 2 and b.read_audit(action="import")
+    b.close()
+
+
+def test_a_backup_past_time_travels_window_is_imported_without_asking_for_its_bookmark(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """A D1 backup of 31 days ago: its bookmark is past Time Travel's 30 days ("Bookmarks
+    older than 30 days are invalid", D1's docs), yet D1 was asked to restore it, the attempt
+    audited "failed", and only D1's refusal led to the import — whatever D1 answers for an
+    expired bookmark. Now its dump is imported at once, saying why."""
+    target, b, m = backed_up_then_applied(d1, mdirs)
+    manifest_file = target.backup_dir / f"{m.id}.json"
+    raw = json.loads(manifest_file.read_text())
+    old = datetime.now(UTC) - timedelta(days=31)
+    raw["created_at"] = old.isoformat(timespec="microseconds")
+    manifest_file.write_text(json.dumps(raw))
+    since = len(d1.server.requests)
+    messages: list[str] = []
+    restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    assert any("older than D1 Time Travel reaches (30 days)" in msg for msg in messages)
+    assert not [r for r in d1.server.requests[since:] if "time_travel/restore" in r.path]
+    assert len(applied(b)) == 2
+    assert b.read_audit(action="import")
+    assert all(e.outcome == "ok" for e in b.read_audit(action="restore")), "no failed attempt"
+    b.close()
+
+
+def test_a_restore_that_may_have_run_is_not_imported_over(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """`backup restore` whose Time Travel restore D1 ran but never answered (a 503 after the
+    work, each attempt): it was audited "failed" and the dump imported over the restored
+    database ("bookmark unusable … importing the dump instead"), reading the trail to carry
+    from the database already restored: every audit row since the backup (the migration
+    applied since, the pre-restore backup's) was gone, and the import's "undo with bookmark"
+    undid nothing. Now no import; the trail and the lock are put back, and the error says the
+    restore may have run, with the bookmark that undoes it."""
+    target, b, m = backed_up_then_applied(d1, mdirs)
+    since = len(d1.server.requests)
+    d1.server.inject(Fault("error-after", count=100, status=503, path="/time_travel/restore"))
+    messages: list[str] = []
+    try:
+        with pytest.raises(D1OutcomeUnknown, match="it may have run") as err:
+            restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    finally:
+        d1.server.faults.clear()
+    assert "d1 time-travel --bookmark " in (err.value.hint or ""), err.value.hint
+    assert not any("importing the dump instead" in msg for msg in messages), messages
+    assert not [r for r in d1.server.requests[since:] if r.path.endswith("/import")]
+    assert len(applied(b)) == 2  # D1 did restore
+    # The trail written since the backup is carried over: the third migration's apply row
+    # and the pre-restore backup's row.
+    assert any(e.object == "20250101_000300_index_posts.sql" for e in b.read_audit(action="apply"))
+    assert any("pre-restore" in e.detail for e in b.read_audit(action="backup"))
+    assert [e.outcome for e in b.read_audit(action="restore")][:2] == ["failed", "unknown"]
+    assert b.read_lock() is None
+    b.close()
+
+
 def test_import_of_a_dump_swapped_after_its_verification_is_refused(
     d1: D1Target, mdirs: MigrationDirs
 ) -> None:

@@ -75,6 +75,23 @@ def _concurrent_checked(target: Target, plan: Plan, problems: list[Problem]) -> 
     return dataclasses.replace(plan, steps=tuple(steps))
 
 
+def _refused_by_d1(backend: Backend, plan: Plan, problems: list[Problem]) -> None:
+    """On D1: a step D1 refuses before running anything (transaction control, a statement over
+    its 100,000 bytes as sent) is refused here, naming its file and line, before any step runs
+    or a safety backup is taken. It was found only when its turn came: the steps before it
+    applied (or rolled back), it recorded failed, the command half done."""
+    if backend.kind != "d1":
+        return
+    from malnu_tui.engine.backends.d1.statements import refuse_unsendable
+    from malnu_tui.engine.errors import StatementFailed
+
+    for step in plan.steps:
+        try:
+            refuse_unsendable(step.file.name, step.statements)
+        except StatementFailed as exc:
+            problems.append(UnreadableFile(str(step.file), exc.error, exc.line))
+
+
 def _applied_by_wrangler(backend: Backend, mset: MigrationSet, plan: Plan) -> list[Problem]:
     """A pending step that wrangler's history in the same database shows as applied (by name,
     or by wrangler's ``0002_name.sql`` numbering as ``adopt`` matches them) would run twice."""
@@ -199,6 +216,7 @@ def preflight_apply(
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)
+        _refused_by_d1(backend, plan, problems)
         problems += _row_security(backend, plan)
     planned = {s.filename for s in plan.steps} if plan is not None else set()
     rows = tuple(m for m in report.migrations if m.filename in planned)
@@ -241,6 +259,7 @@ def preflight_rollback(
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)
+        _refused_by_d1(backend, plan, problems)
         problems += _row_security(backend, plan)
     return Preflight(
         "rollback",

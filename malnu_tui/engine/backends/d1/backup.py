@@ -6,7 +6,7 @@ importing the dump; and native point-in-time recovery with Time Travel."""
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,15 +132,36 @@ def restore(
     """Time Travel to the backup's bookmark when it belongs to this database and D1 still has
     it; otherwise import the dump (one batch: all or nothing). Either way the bookmark that
     undoes the restore is audited and reported through ``progress``."""
-    from malnu_tui.engine.backends.d1.timetravel import import_dump, restore_bookmark
+    from malnu_tui.engine.backends.d1.timetravel import (
+        TIME_TRAVEL_DAYS,
+        import_dump,
+        restore_bookmark,
+    )
 
     d1 = _d1(backend)
     bookmark = manifest.native_restore_point
-    if bookmark and manifest.target == d1.display_url:
+    ours = bool(bookmark) and manifest.target == d1.display_url
+    # "Bookmarks older than 30 days are invalid" (D1's Time Travel docs): not asked for.
+    if ours and manifest.created < datetime.now(UTC) - timedelta(days=TIME_TRAVEL_DAYS):
+        ours = False
+        progress(
+            BackupProgress(
+                "restore",
+                0,
+                0,
+                f"its bookmark is older than D1 Time Travel reaches ({TIME_TRAVEL_DAYS} days); "
+                "importing the dump",
+            )
+        )
+    if ours and bookmark:
         try:
             restore_bookmark(d1, bookmark, reason=f"backup {manifest.id}", progress=progress)
             return
-        except D1Error as exc:
+        except D1OutcomeUnknown:
+            # Sent, unanswered: it may have run, and an import over it read the trail to carry
+            # from the restored database (every audit row since the backup lost).
+            raise
+        except D1Error as exc:  # refused (a bookmark D1 no longer has, 429s): nothing ran
             progress(
                 BackupProgress(
                     "restore", 0, 0, f"bookmark unusable ({exc}); importing the dump instead"

@@ -345,7 +345,14 @@ class D1Api:
                 _debug_http(method, url, resp.status_code, t0)
                 data = json_of(resp)
                 if resp.status_code == 429:
-                    last = "rate limited by Cloudflare (HTTP 429)"
+                    # D1 answers its own overload 429 too (release notes, 2024-06-17): said as
+                    # D1's, not as Cloudflare limiting the token ("check the network").
+                    said = first_error(resp)[1]
+                    last = (
+                        f"HTTP 429: {said}"
+                        if transient(said)
+                        else "rate limited by Cloudflare (HTTP 429)"
+                    )
                     asked = retry_after(resp)
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {first_error(resp)[1] or resp.reason_phrase}"
@@ -381,8 +388,8 @@ class D1Api:
                 # Asked to come back later than this command waits: tried again sooner, it
                 # was refused again (six times, minutes of silence); said now, with when.
                 raise D1Unavailable(
-                    f"D1 {self.location.database_id}: {last}, and asked to be tried again in "
-                    f"{seconds_text(asked)} (Retry-After), longer than a command waits",
+                    f"D1 {self.location.database_id}: {last.rstrip('.')}, and asked to be tried "
+                    f"again in {seconds_text(asked)} (Retry-After), longer than a command waits",
                     hint=f"run again after {utc_after(asked)}; nothing was applied twice",
                 )
             delay = max(delay, asked)

@@ -26,6 +26,7 @@ from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import (
     D1Error,
+    D1LimitExceeded,
     D1OutcomeUnknown,
     D1QueryError,
     D1Unavailable,
@@ -65,6 +66,7 @@ TIME_TRAVEL_DAYS = 30  # 7 on the Workers Free plan
 POLL_INTERVAL_S = 0.5
 POLL_LIMIT = 1200  # polls before giving up on an export or import (10 minutes at 0.5 s)
 _CARRY_CHUNK = 50  # audit rows per carry-over batch (well under D1's statement size limit)
+_AUDIT_PAGE = 1_000  # audit rows read a request (D1 answers 50 MB at most)
 
 
 @dataclass(frozen=True)
@@ -189,12 +191,31 @@ def plan_time_travel(backend: D1Backend, when: datetime) -> TimeTravelPlan:
 
 
 def _audit_rows(backend: D1Backend) -> list[dict[str, Any]]:
-    try:
-        return backend.query(
-            "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit ORDER BY id"
-        )
-    except D1QueryError:
-        return []  # no audit table yet
+    """The whole audit trail, in pages: in one query, a long trail (a year of syncs) was more
+    than D1 answers at once (50 MB), refused, taken for "no audit table", and nothing was
+    carried. A refusal other than a missing table stops the restore before it is sent."""
+    rows: list[dict[str, Any]] = []
+    after, page = 0, _AUDIT_PAGE
+    while True:
+        try:
+            got = backend.query(
+                "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (after, page),
+            )
+        except D1LimitExceeded:
+            if page == 1:
+                raise
+            page = max(1, page // 4)  # rows of long details: fewer a page
+            continue
+        except D1QueryError as exc:
+            if "no such table" in str(exc):
+                return []  # no audit table yet
+            raise
+        rows.extend(got)
+        if len(got) < page:
+            return rows
+        after = int(got[-1]["id"])
 
 
 def _carry_over(
@@ -269,11 +290,27 @@ def restore_bookmark(
             result = backend.api.call(
                 "POST", "time_travel/restore", params={"bookmark": bookmark}, took_effect=resend
             )
+        except D1Unavailable as exc:
+            if not lost:  # every attempt refused (429, no connection): it never ran
+                _audit_failed(backend, action, bookmark, str(exc))
+                raise
+            # Sent, and no answer came back (5xx, timeouts): each attempt may have restored.
+            # The audit trail and the lock are put back either way (harmless if it did not
+            # run); it used to be "failed", and a backup's restore then imported its dump
+            # over the restored database, the trail written since the backup lost.
+            why = f"the Time Travel restore to bookmark {bookmark} was sent, and D1 did not answer"
+            entry = AuditEntry.now(
+                action, f"bookmark {bookmark}", "unknown", f"{why} ({exc}); undo with {current}"
+            )
+            _settle(backend, before, lock, entry, emit, "maybe restored")
+            raise D1OutcomeUnknown(
+                f"{why} ({exc}): it may have run",
+                hint="run `malnu-tui status` once D1 answers (the audit trail and this "
+                "session's lock were put back either way); sending the same restore again "
+                f"changes nothing; `malnu-tui d1 time-travel --bookmark {current}` undoes it",
+            ) from None
         except D1Error as exc:
-            with contextlib.suppress(D1Error):
-                backend.append_audit(
-                    AuditEntry.now(action, f"bookmark {bookmark}", "failed", str(exc)[:500])
-                )
+            _audit_failed(backend, action, bookmark, str(exc))
             raise
         restored = TimeTravelRestore(
             bookmark=str(result.get("bookmark") or bookmark),
@@ -295,6 +332,11 @@ def restore_bookmark(
 
 
 _UNSTOPPABLE = "once sent it cannot be stopped: Ctrl-C waits for D1's answer"
+
+
+def _audit_failed(backend: D1Backend, action: str, bookmark: str, why: str) -> None:
+    with contextlib.suppress(D1Error):
+        backend.append_audit(AuditEntry.now(action, f"bookmark {bookmark}", "failed", why[:500]))
 
 
 def _too_late(held: HeldInterrupts, emit: BackupProgressCallback, done: str) -> None:
