@@ -69,6 +69,23 @@ def test_over_max_errors_writes_nothing(imp: ImportTarget, tmp_path: Path) -> No
     assert outcomes == ["failed"]
 
 
+def test_max_errors_in_percent_at_its_boundary(imp: ImportTarget, tmp_path: Path) -> None:
+    # "rejected ≤ P % of rows read" was judged in floats: 0.29 * 100 is 28.999…, so 29
+    # rejected rows of 100 were over --max-errors 29% and nothing was imported (exit 1); the
+    # same for 7 of 1,000 at 0.7%, 57 of 100 at 57%.
+    lines = [
+        f"{i},u{i}@malnu.sch.id,{'' if i % 10 < 3 and i <= 97 else 'Ani'}" for i in range(1, 101)
+    ]
+    f = write_csv(tmp_path / "u.csv", "id,email,name\n" + "\n".join(lines) + "\n")
+    req = ImportRequest("users", file=f, rejects=tmp_path / "r.csv")
+    over = import_into(imp, replace(req, max_errors=MaxErrors.parse("28.9%")))
+    assert (over.read, over.rejected, over.committed) == (100, 29, False)
+    assert "over --max-errors 28.9%" in over.reason and imp.count("users") == 0
+    report = import_into(imp, replace(req, max_errors=MaxErrors.parse("29%")))
+    assert (report.read, report.inserted, report.rejected, report.committed) == (100, 71, 29, True)
+    assert imp.count("users") == 71
+
+
 def test_student_list_bom_semicolons_leading_zeros_and_reimport(
     imp: ImportTarget, tmp_path: Path
 ) -> None:

@@ -272,9 +272,7 @@ class PostgresWriter(PgUnit):
                     self.conn.execute("ROLLBACK TO SAVEPOINT malnu_range")
                     lines = self._lines_between(lo, hi)
                     if lines[0] == lines[1]:
-                        rejections.append(
-                            Rejection(lines[0], self._column(exc), _reason(exc), "")
-                        )
+                        rejections.append(Rejection(lines[0], self._column(exc), _reason(exc), ""))
                         if max_rejections is not None and len(rejections) > max_rejections:
                             # Nothing will commit: the search stops, and the rows not judged
                             # count as the INSERT would take them (the report balances).
