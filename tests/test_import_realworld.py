@@ -458,3 +458,36 @@ def test_a_workbook_or_utf16_without_its_bom_is_named_as_what_it_is(
     # A NUL in a UTF-8 file is still that row's fault, not the file's (see the NUL test).
     nul = write_csv(tmp_path / "nul.csv", "nis,nisn,name,gender\n0013,0012345679,A\x00B,P\n")
     assert open_csv(ImportRequest("students", file=nul)).header[0] == "nis"
+
+
+def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # A sheet's header as people write it (NIS, Name, Birth Date) for the columns nis, name,
+    # birth_date: each was "unknown column 'NIS'" and the table's columns were named nowhere,
+    # so the operator could not tell what to write. The column it differs from only by case,
+    # spaces or underscores is said beside it; nothing is guessed (still refused, exit 2).
+    f = write_csv(tmp_path / "s.csv", "NIS;NISN;Name;gender;Birth Date;Kelas\n1;2;A;L;;\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns.Nis]\nfrom = "NIS"\n[columns.nisn]\nfrom = "NISN"\n')
+    backend = imp.open()
+    try:
+        req = ImportRequest("students", file=f)
+        problems = preview_import(backend, req, open_csv(req)).problems
+        req = ImportRequest("students", file=f, mapping=mapping)
+        mapped = preview_import(backend, req, open_csv(req)).problems
+    finally:
+        backend.close()
+    exactly = "names must match exactly)"
+    assert [p for p in problems if p.startswith("unknown")] == [
+        f"unknown column 'NIS' (the table's column is 'nis': {exactly}",
+        f"unknown column 'NISN' (the table's column is 'nisn': {exactly}",
+        f"unknown column 'Name' (the table's column is 'name': {exactly}",
+        f"unknown column 'Birth Date' (the table's column is 'birth_date': {exactly}",
+        "unknown column 'Kelas'",
+    ]
+    assert (
+        mapped[0]
+        == f"unknown column 'Nis' (mapping line 1) (the table's column is 'nis': {exactly}"
+    )
+    assert imp.count("students") == 0
