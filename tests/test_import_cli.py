@@ -546,3 +546,25 @@ def test_a_database_file_that_does_not_exist_is_not_created(tmp_path: Path) -> N
         res = run_inproc(*args, "--yes", "--no-backup")
         assert res.code == 2 and f"error: database file {missing} does not exist" in res.err
         assert not missing.parent.exists()
+
+
+def test_a_workbook_given_as_the_csv_is_named_exit_2(tmp_path: Path) -> None:
+    # An operator picking siswa.xlsx instead of siswa.csv read "not valid utf-8 (byte 0x87)"
+    # and "pass --encoding cp1252", and with it a wall of the zip's bytes as unknown columns.
+    import zipfile
+
+    url, path = _db(tmp_path)
+    book = tmp_path / "siswa.xlsx"
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    for extra in ((), ("--encoding", "cp1252")):
+        res = run_inproc(
+            "--database", url, "import", str(book), "--table", "students", *extra, "--yes"
+        )
+        assert res.code == 2 and "Traceback" not in res.err
+        assert res.err.splitlines()[0] == (
+            f"error: {book}: the file is an Excel workbook (.xlsx), not a CSV file"
+        )
+        assert "save it as CSV" in res.err and "--encoding" not in res.err
+    assert sqlite_file_rows(path, "SELECT count(*) FROM students") == [(0,)]

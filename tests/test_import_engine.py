@@ -5,6 +5,7 @@ refuses, injection-shaped headers, counts and audit rows."""
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,23 @@ def test_over_max_errors_writes_nothing(imp: ImportTarget, tmp_path: Path) -> No
     assert report.read == report.inserted + report.updated + report.skipped + report.rejected
     outcomes = [r[0] for r in imp.rows("SELECT outcome FROM malnu_audit WHERE action = 'import'")]
     assert outcomes == ["failed"]
+
+
+def test_max_errors_in_percent_at_its_boundary(imp: ImportTarget, tmp_path: Path) -> None:
+    # "rejected ≤ P % of rows read" was judged in floats: 0.29 * 100 is 28.999…, so 29
+    # rejected rows of 100 were over --max-errors 29% and nothing was imported (exit 1); the
+    # same for 7 of 1,000 at 0.7%, 57 of 100 at 57%.
+    lines = [
+        f"{i},u{i}@malnu.sch.id,{'' if i % 10 < 3 and i <= 97 else 'Ani'}" for i in range(1, 101)
+    ]
+    f = write_csv(tmp_path / "u.csv", "id,email,name\n" + "\n".join(lines) + "\n")
+    req = ImportRequest("users", file=f, rejects=tmp_path / "r.csv")
+    over = import_into(imp, replace(req, max_errors=MaxErrors.parse("28.9%")))
+    assert (over.read, over.rejected, over.committed) == (100, 29, False)
+    assert "over --max-errors 28.9%" in over.reason and imp.count("users") == 0
+    report = import_into(imp, replace(req, max_errors=MaxErrors.parse("29%")))
+    assert (report.read, report.inserted, report.rejected, report.committed) == (100, 71, 29, True)
+    assert imp.count("users") == 71
 
 
 def test_student_list_bom_semicolons_leading_zeros_and_reimport(
@@ -298,3 +316,28 @@ def test_names_with_percent_signs_import_and_reimport(imp: ImportTarget, tmp_pat
     assert (again.inserted, again.updated) == (1, 1)
     rows = imp.rows('SELECT nis, "Grade %", "50%s" FROM "nilai %" ORDER BY nis')
     assert rows == [("001", 97.5, "a"), ("002", 90.0, "c%%"), ("003", 70.0, None)]
+
+
+def test_a_row_the_database_refuses_names_its_column_alike_everywhere(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The rejects file's `column` of a row refused as a duplicate key: SQLite said `nis`,
+    # PostgreSQL said nothing (its unique violation names the column only in its detail) and
+    # D1 said `nis: SQLITE_CONSTRAINT_PRIMARYKEY` (its result code taken as the column's name):
+    # sorting or filtering the rejects by column split one fault three ways.
+    imp.execute('CREATE TABLE kontak (nis TEXT PRIMARY KEY, "No HP" TEXT UNIQUE, nama TEXT)')
+    f = write_csv(
+        tmp_path / "kontak.csv",
+        "nis;No HP;nama\n0012;0811;Ani\n0013;0812;Budi\n0012;0813;Ani lagi\n0014;0811;Citra\n",
+    )
+    req = ImportRequest("kontak", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5))
+    report = import_into(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (4, 2, 2)
+    got = sorted((r["line"], r["column"]) for r in rejects_of(report.rejects_file))
+    assert got == [("4", "nis"), ("5", "No HP")]
+    # An upsert by nis meeting the other key: that key's column.
+    f.write_text("nis;No HP;nama\n0013;0811;Budi\n")
+    req = replace(req, key=("nis",))
+    report = import_into(imp, req)
+    assert (report.read, report.updated, report.rejected) == (1, 0, 1)
+    assert [r["column"] for r in rejects_of(report.rejects_file)] == ["No HP"]

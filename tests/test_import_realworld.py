@@ -398,3 +398,96 @@ def test_the_guardians_example_imports_as_the_readme_says(
         ("0012347", "Siti Nurhaliza", "0254555123", "2009-05-05", "2023-07-16", 125500.5),
         ("0012349", "Muhammad Rizky Pratama", None, "2008-12-25", "2023-07-20", 1250000.0),
     ]
+
+
+def _workbooks(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """The files picked instead of their CSV export: a workbook of each kind, as its bytes
+    begin (a zip of XML parts; the OLE2 compound file of Excel 97-2003)."""
+    import zipfile
+
+    xlsx = tmp_path / "siswa.xlsx"
+    with zipfile.ZipFile(xlsx, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        z.writestr("xl/worksheets/sheet1.xml", "<worksheet>0012345678 José</worksheet>")
+    ods = tmp_path / "siswa.ods"
+    with zipfile.ZipFile(ods, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    xls = tmp_path / "siswa.csv"  # an .xls renamed: the name says nothing
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "José".encode("cp1252"))
+    return {
+        "xlsx": (xlsx, "the file is an Excel workbook (.xlsx), not a CSV file"),
+        "ods": (ods, "the file is an OpenDocument spreadsheet (.ods), not a CSV file"),
+        "xls": (xls, "the file is an Excel 97-2003 workbook (.xls), not a CSV file"),
+    }
+
+
+def test_a_workbook_or_utf16_without_its_bom_is_named_as_what_it_is(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The sheet itself picked instead of its CSV export: it failed "not valid utf-8 (byte
+    # 0x87)" with the hint --encoding cp1252, which then read the zip's bytes as a header of
+    # garbage ("unknown column 'PK\x03\x04…'"). UTF-16 text without its BOM read as UTF-8 gave
+    # a header 'n\x00i\x00s\x00'. Each is now named, with what to do, before anything is read.
+    for path, what in _workbooks(tmp_path).values():
+        for encoding in (None, "cp1252", "latin-1"):
+            with pytest.raises(InputFileError) as exc:
+                open_csv(ImportRequest("students", file=path, encoding=encoding))
+            assert str(exc.value) == f"{path}: {what}"
+            assert "save it as CSV" in (exc.value.hint or "")
+    text = "nis\tnisn\tname\tgender\n0012\t0012345678\tJosé Ramírez\tL\n"
+    for order in ("le", "be"):
+        path = tmp_path / f"u16{order}.txt"
+        path.write_bytes(text.encode(f"utf-16-{order}"))
+        with pytest.raises(InputFileError) as exc:
+            open_csv(ImportRequest("students", file=path))
+        endian = "little" if order == "le" else "big"
+        assert str(exc.value) == (
+            f"{path}:1: the file is UTF-16 ({endian}-endian) text without its BOM, not UTF-8"
+        )
+        assert exc.value.hint == f"pass --encoding utf-16-{order}"
+    assert imp.count("students") == 0
+    # As the hint says: read so, every value as it was.
+    req = ImportRequest("students", file=tmp_path / "u16le.txt", encoding="utf-16-le")
+    report = import_into(imp, req)
+    assert report.committed and (report.read, report.inserted) == (1, 1)
+    assert imp.rows("SELECT nis, nisn, name FROM students") == [
+        ("0012", "0012345678", "José Ramírez")
+    ]
+    # A NUL in a UTF-8 file is still that row's fault, not the file's (see the NUL test).
+    nul = write_csv(tmp_path / "nul.csv", "nis,nisn,name,gender\n0013,0012345679,A\x00B,P\n")
+    assert open_csv(ImportRequest("students", file=nul)).header[0] == "nis"
+
+
+def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # A sheet's header as people write it (NIS, Name, Birth Date) for the columns nis, name,
+    # birth_date: each was "unknown column 'NIS'" and the table's columns were named nowhere,
+    # so the operator could not tell what to write. The column it differs from only by case,
+    # spaces or underscores is said beside it; nothing is guessed (still refused, exit 2).
+    f = write_csv(tmp_path / "s.csv", "NIS;NISN;Name;gender;Birth Date;Kelas\n1;2;A;L;;\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns.Nis]\nfrom = "NIS"\n[columns.nisn]\nfrom = "NISN"\n')
+    backend = imp.open()
+    try:
+        req = ImportRequest("students", file=f)
+        problems = preview_import(backend, req, open_csv(req)).problems
+        req = ImportRequest("students", file=f, mapping=mapping)
+        mapped = preview_import(backend, req, open_csv(req)).problems
+    finally:
+        backend.close()
+    exactly = "names must match exactly)"
+    assert [p for p in problems if p.startswith("unknown")] == [
+        f"unknown column 'NIS' (the table's column is 'nis': {exactly}",
+        f"unknown column 'NISN' (the table's column is 'nisn': {exactly}",
+        f"unknown column 'Name' (the table's column is 'name': {exactly}",
+        f"unknown column 'Birth Date' (the table's column is 'birth_date': {exactly}",
+        "unknown column 'Kelas'",
+    ]
+    assert (
+        mapped[0]
+        == f"unknown column 'Nis' (mapping line 1) (the table's column is 'nis': {exactly}"
+    )
+    assert imp.count("students") == 0

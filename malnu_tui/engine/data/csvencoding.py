@@ -1,7 +1,8 @@
 """A CSV file's bytes against its encoding: the BOMs (UTF-8's skipped; UTF-16's, or UTF-8's
 over an ``--encoding`` given, the file's own word), a UTF-8 file given as cp1252 or latin-1
 refused with the word it would spoil, the first line holding a byte the encoding cannot decode,
-and latin-1's C1 controls, which say the file is cp1252. For :mod:`.csvsource`."""
+and latin-1's C1 controls, which say the file is cp1252; a workbook or UTF-16 text without its BOM
+given as the CSV file, named as what it is. For :mod:`.csvsource`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from pathlib import Path
 
 from malnu_tui.engine.data.errors import InputFileError
 
-__all__ = ["BOM", "C1_BYTE", "UTF16_BOMS", "c1_error", "decode_error", "refuse_utf8"]
+__all__ = [
+    "BOM",
+    "C1_BYTE",
+    "UTF16_BOMS",
+    "c1_error",
+    "decode_error",
+    "refuse_not_csv",
+    "refuse_utf8",
+]
 
 BOM = codecs.BOM_UTF8
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -71,3 +80,57 @@ def c1_error(path: str, byte: int, line: int) -> InputFileError:
         line=line,
         hint="pass --encoding cp1252",
     )
+
+
+_SAVE_AS_CSV = (
+    "open it in the spreadsheet and save it as CSV (Excel: File → Save As → "
+    "'CSV UTF-8 (Comma delimited)'; LibreOffice: File → Save As → 'Text CSV'), "
+    "then import that file"
+)
+
+
+def refuse_not_csv(path: Path, head: bytes, encoding: str | None) -> None:
+    """A file that is no CSV text, named as what it is before it is read as one: an Excel
+    workbook (``.xlsx``, a zip; ``.xls``, an OLE2 file) or an OpenDocument sheet picked instead
+    of its CSV export, and UTF-16 text without its BOM (a NUL beside every ASCII letter). Read
+    as text they failed on a byte "not valid utf-8", with ``--encoding cp1252`` as the hint,
+    which then read the workbook's bytes as a header of garbage."""
+    what = ""
+    if head.startswith(b"PK\x03\x04"):
+        if b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet" in head[:200]:
+            what = "an OpenDocument spreadsheet (.ods)"
+        elif b"xl/" in head or b"[Content_Types].xml" in head:
+            what = "an Excel workbook (.xlsx)"
+        else:
+            what = "a zip file"
+    elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        what = "an Excel 97-2003 workbook (.xls)"
+    if what:
+        raise InputFileError(str(path), f"the file is {what}, not a CSV file", hint=_SAVE_AS_CSV)
+    if head.startswith(UTF16_BOMS) or (encoding is not None and _is_utf16(encoding)):
+        return
+    sample = head[:512]
+    half = len(sample) // 2
+    if half < 4:
+        return
+    for order, zeros, other in (
+        ("little", sample[1::2], sample[0::2]),
+        ("big", sample[0::2], sample[1::2]),
+    ):
+        # UTF-16 text of a sheet is mostly ASCII: its high bytes are NUL, its low bytes not.
+        if zeros.count(0) >= 0.9 * half and other.count(0) <= 0.1 * half:
+            enc = "utf-16-le" if order == "little" else "utf-16-be"
+            raise InputFileError(
+                str(path),
+                f"the file is UTF-16 ({order}-endian) text without its BOM, not UTF-8",
+                line=1,
+                hint=f"pass --encoding {enc}",
+            )
+
+
+def _is_utf16(encoding: str) -> bool:
+    """Is ``encoding`` a name of UTF-16 (``utf-16``, ``UTF16LE``, ``utf_16_be``…)?"""
+    try:
+        return codecs.lookup(encoding).name.startswith("utf-16")
+    except LookupError:
+        return False

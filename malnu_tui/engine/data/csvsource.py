@@ -29,6 +29,7 @@ from malnu_tui.engine.data.csvencoding import (
     UTF16_BOMS,
     c1_error,
     decode_error,
+    refuse_not_csv,
     refuse_utf8,
 )
 from malnu_tui.engine.data.csvfields import FillingChunk, nul_error, with_nulls
@@ -102,6 +103,7 @@ class CsvSource:
             raise InputFileError(str(self.path), "no such file")
         with self.path.open("rb") as fh:
             head = fh.read(SNIFF_BYTES)
+        refuse_not_csv(self.path, head, encoding)
         bom = head.startswith(BOM)
         if bom:
             head = head[len(BOM) :]

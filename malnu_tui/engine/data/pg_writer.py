@@ -18,7 +18,7 @@ from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from
+from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from, key_column
 from malnu_tui.engine.errors import BackendError, DatabaseBusy, NotPermitted
 
 if TYPE_CHECKING:
@@ -272,9 +272,7 @@ class PostgresWriter(PgUnit):
                     self.conn.execute("ROLLBACK TO SAVEPOINT malnu_range")
                     lines = self._lines_between(lo, hi)
                     if lines[0] == lines[1]:
-                        rejections.append(
-                            Rejection(lines[0], exc.diag.column_name or "", _reason(exc), "")
-                        )
+                        rejections.append(Rejection(lines[0], self._column(exc), _reason(exc), ""))
                         if max_rejections is not None and len(rejections) > max_rejections:
                             # Nothing will commit: the search stops, and the rows not judged
                             # count as the INSERT would take them (the report balances).
@@ -296,6 +294,13 @@ class PostgresWriter(PgUnit):
             raise self._fail(exc) from None
         ins, upd, skip = counts_from(self.spec.on_conflict, accepted, changes, inserted)
         return WriteOutcome(ins, upd, skip, tuple(rejections), self.before, after, accepted)
+
+    def _column(self, exc: psycopg.Error) -> str:
+        """The column a refused row is refused for: PostgreSQL names it for NOT NULL, and in
+        the detail of a unique or foreign key violation (``Key (nis)=(…)``), where the rejects
+        file's ``column`` was empty (SQLite and D1 named it)."""
+        d = exc.diag
+        return d.column_name or key_column(d.message_detail, self.spec.columns)
 
     def _lines_between(self, lo: int, hi: int) -> tuple[int, int, int, int]:
         """First, last and median source line of the staged rows in [lo, hi], and how many."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from malnu_tui.engine.data.writers import OnConflict
@@ -30,7 +31,9 @@ class MaxErrors:
 
     def allows(self, rejected: int, read: int) -> bool:
         if self.percent is not None:
-            return rejected <= self.percent / 100 * read
+            # In exact decimals, as written: in floats 0.7 / 100 * 1000 is 6.999…, and 7
+            # rejected of 1,000 read was over --max-errors 0.7% (29 of 100 over 29%).
+            return rejected * 100 <= Fraction(str(self.percent)) * read
         return rejected <= (self.count or 0)
 
     def describe(self) -> str:

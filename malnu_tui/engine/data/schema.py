@@ -263,7 +263,7 @@ def check_input(
     for name in targets:
         if schema.column(name) is None:
             where = f" (mapping line {r.line})" if (r := _rule(mapping, name)) and r.line else ""
-            problems.append(f"unknown column {name!r}{where}")
+            problems.append(f"unknown column {name!r}{where}{_near(schema, name)}")
     if mapping.path is not None:
         for r in mapping.rules:
             if r.source is not None and r.source not in header:
@@ -324,6 +324,20 @@ def _naive_time(v: object) -> bool:
         return isinstance(v, str) and datetime.fromisoformat(v.strip()).tzinfo is None
     except ValueError:
         return False
+
+
+def _near(schema: TableSchema, name: str) -> str:
+    """The table's one column ``name`` differs from only by case, spaces or underscores (a
+    sheet's ``NIS``, ``Nama``, ``Birth Date``), said beside the unknown column: the problem
+    named the header alone, and the table's columns nowhere."""
+
+    def norm(text: str) -> str:
+        return re.sub(r"[\s_-]+", "_", text.strip().casefold())
+
+    near = [c.name for c in schema.columns if norm(c.name) == norm(name)]
+    return (
+        f" (the table's column is {near[0]!r}: names must match exactly)" if len(near) == 1 else ""
+    )
 
 
 def _rule(mapping: Mapping, name: str) -> Any:

@@ -3,6 +3,8 @@ for the units of work); the writers of each backend import them from here."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -96,10 +98,30 @@ def counts_from(
 
 
 def constraint_column(message: str, table: str) -> str:
-    """The column a SQLite constraint message names (``NOT NULL constraint failed: t.c``)."""
+    """The column a SQLite constraint message names (``NOT NULL constraint failed: t.c``);
+    D1 ends it with its result code (``…: t.c: SQLITE_CONSTRAINT_PRIMARYKEY``), which is no
+    part of the column's name (it was, in the rejects file's ``column``)."""
     prefix = f"{table}."
+    message = _RESULT_CODE.sub("", message)
     for part in message.split(":", 1)[-1].split(","):
         part = part.strip()
         if part.startswith(prefix):
             return part[len(prefix) :]
     return ""
+
+
+_RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
+# PostgreSQL's detail of a unique or foreign key violation: Key (nis)=(0012) already exists.
+_KEY_DETAIL = re.compile(r"Key \((?P<cols>.+?)\)=\(")
+
+
+def key_column(detail: str | None, columns: Sequence[str]) -> str:
+    """The column a PostgreSQL unique or foreign key violation names in its detail (the first
+    of a key of several, as SQLite names it), when it is one of ``columns``; else ``""``."""
+    m = _KEY_DETAIL.match(detail or "")
+    if not m:
+        return ""
+    first = m["cols"].split(", ")[0]
+    if len(first) > 1 and first[0] == first[-1] == '"':
+        first = first[1:-1].replace('""', '"')
+    return first if first in columns else ""
