@@ -341,3 +341,21 @@ def test_a_time_key_in_two_layouts_is_refused_for_postgresql_not_half_deleted(
     src.run("""UPDATE "log_waktu" SET "waktu" = datetime("waktu") WHERE "waktu" GLOB '*[TZ+]*'""")
     assert sync(src, pg, chunk_rows=5).verified and verify(src, pg).verified
     assert pg.count("log_waktu") == 48
+
+
+@pytest.mark.parametrize("source", ["sqlite", "postgresql"])
+def test_a_table_named_in_another_case_is_said_with_its_own_name(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`--tables kelas` for a source whose table is "Kelas" (a Prisma model): "no table
+    'kelas'" beside a list holding Kelas, where SQLite's own SQL takes either. The error now
+    says which table was meant; names are still matched in their case (nothing is synced)."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("sqlite", request, tmp_path, "backup")
+    src.run('CREATE TABLE "Kelas" (id INTEGER PRIMARY KEY, nama TEXT)')
+    for run in (sync, verify):
+        with pytest.raises(ConfigError) as refused:
+            run(src, dst, tables=("kelas",)) if run is sync else run(src, dst, ("kelas",))
+        assert "no table 'kelas' at the source" in str(refused.value)
+        assert "did you mean 'Kelas'? (names are matched in their case)" in str(refused.value)
+    assert dst.run("SELECT name FROM sqlite_master WHERE name LIKE 'kelas'") == []

@@ -77,6 +77,14 @@ def unknown_tables(
     with no word of where the old name came from)."""
     message = f"no table {', '.join(map(repr, unknown))} at the source {side.label}{listed}"
     what = [f"{n} is {w}" for n in unknown if (w := _what(side, n)) is not None]
+    # Names are matched in their case: `kelas` for the source's "Kelas" was "no table" beside
+    # a list holding it (SQLite's own SQL ignores the case).
+    folded = {t.casefold(): t for t in side.tables()}
+    what += [
+        f"did you mean {folded[n.casefold()]!r}? (names are matched in their case)"
+        for n in unknown
+        if n.casefold() in folded
+    ]
     message += "".join(f"; {w}" for w in what)
     if not named_in:
         return ConfigError(message)
