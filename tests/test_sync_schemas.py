@@ -341,3 +341,55 @@ def test_a_time_key_in_two_layouts_is_refused_for_postgresql_not_half_deleted(
     src.run("""UPDATE "log_waktu" SET "waktu" = datetime("waktu") WHERE "waktu" GLOB '*[TZ+]*'""")
     assert sync(src, pg, chunk_rows=5).verified and verify(src, pg).verified
     assert pg.count("log_waktu") == 48
+
+
+@pytest.mark.parametrize("source", ["sqlite", "postgresql"])
+def test_a_table_named_in_another_case_is_said_with_its_own_name(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`--tables kelas` for a source whose table is "Kelas" (a Prisma model): "no table
+    'kelas'" beside a list holding Kelas, where SQLite's own SQL takes either. The error now
+    says which table was meant; names are still matched in their case (nothing is synced)."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("sqlite", request, tmp_path, "backup")
+    src.run('CREATE TABLE "Kelas" (id INTEGER PRIMARY KEY, nama TEXT)')
+    for run in (sync, verify):
+        with pytest.raises(ConfigError) as refused:
+            run(src, dst, tables=("kelas",)) if run is sync else run(src, dst, ("kelas",))
+        assert "no table 'kelas' at the source" in str(refused.value)
+        assert "did you mean 'Kelas'? (names are matched in their case)" in str(refused.value)
+    assert dst.run("SELECT name FROM sqlite_master WHERE name LIKE 'kelas'") == []
+
+
+@pytest.mark.parametrize(("source", "dest"), [("sqlite", "postgresql"), ("postgresql", "sqlite")])
+def test_a_drizzle_history_under_another_name_is_not_synced_as_data(
+    source: str, dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Drizzle keeps its history under the `migrationsTable` a project names (`migrasi`),
+    which `up` and `doctor` know by its columns (id, hash, created_at). The sync knew history
+    tables by their usual names only: "every table" copied this one into the reporting
+    database as data, and into one whose Drizzle keeps its history under the same name the
+    refusal's hint (add synced_at) led to the primary's history over its own. It is now left
+    out as the others are, and refused when named."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db(dest, request, tmp_path, "analytics")
+    src.run("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.run("CREATE TABLE migrasi (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, created_at BIGINT)")
+    src.many("INSERT INTO siswa VALUES (?, ?)", [(1, "Ani")])
+    src.many("INSERT INTO migrasi VALUES (?, ?, ?)", [(1, "9f86d0", 1764000000000)])
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        assert [(r.table, r.verified) for r in run_sync(s, SyncRequest())] == [("siswa", True)]
+        assert [r.table for r in verify_sync(s)] == ["siswa"]
+    assert dst.count("siswa") == 1
+    exists = (
+        "SELECT to_regclass('migrasi') IS NOT NULL"
+        if dest == "postgresql"
+        else ("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'migrasi'")
+    )
+    assert dst.run(exists) in ([(False,)], [(0,)])
+    for run in (sync, verify):
+        with pytest.raises(ConfigError) as refused:
+            run(src, dst, tables=("migrasi",)) if run is sync else run(src, dst, ("migrasi",))
+        assert "migrasi is Drizzle's history by its columns (id, hash, created_at" in str(
+            refused.value
+        )

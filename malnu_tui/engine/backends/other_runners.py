@@ -49,6 +49,7 @@ __all__ = [
     "Runner",
     "applied_by_other_runners",
     "doctor_lines",
+    "history_by_columns",
     "known_histories",
     "plan_adopt",
     "read_other_runners",
@@ -133,6 +134,13 @@ _NAMES = sorted({r.table for r in RUNNERS} | {"ar_internal_metadata"})
 # Their tables are no data of the school's: a sync of every table leaves them out (copied, the
 # primary's Prisma history went into the analytics database's own).
 HISTORY_TABLES = frozenset(_NAMES)
+
+
+def history_by_columns(columns: Sequence[str]) -> str | None:
+    """The tool whose history table has exactly ``columns`` under any name (Drizzle's
+    ``migrationsTable``), or None."""
+    found = frozenset(c.lower() for c in columns)
+    return next((r.tool for r in RUNNERS if found in r.shapes), None)
 
 
 @dataclass(frozen=True)

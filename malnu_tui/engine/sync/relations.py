@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
-from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
+from malnu_tui.engine.backends.other_runners import HISTORY_TABLES, history_by_columns
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, Side
 
-__all__ = ["left_behind", "left_behind_by_table", "unknown_tables"]
+__all__ = ["history_shape", "left_behind", "left_behind_by_table", "unknown_tables"]
 
 
 class _Reads(Protocol):
@@ -45,6 +46,24 @@ _HISTORY = (
     "a migration tool's history table (Prisma's, Drizzle's, dbmate's…): the sync leaves such "
     "tables out, no data to report on (a copy would read as the destination's own history)"
 )
+
+
+def history_shape(shape: TableShape, named: bool) -> bool:
+    """Whether ``shape`` is another tool's history by its columns alone (Drizzle's under its
+    ``migrationsTable``'s name, as `up` and `doctor` know it): left out of "every table" (True),
+    refused when ``named`` (``--tables``, a pair's), as a history table of its usual name is.
+    Copied, it read as data, and into a database whose Drizzle keeps its history under the
+    same name, the refusal's hint (add synced_at) led to the primary's history over its own."""
+    tool = history_by_columns(shape.names)
+    if tool is None:
+        return False
+    if named:
+        raise ConfigError(
+            f"{shape.name} is {tool}'s history by its columns ({', '.join(shape.names)}: a "
+            f"history table of another name); {_HISTORY}",
+            hint="leave it out of --tables (or of the pair's tables)",
+        )
+    return True
 
 
 def _what(side: Side, name: str) -> str | None:
@@ -77,6 +96,14 @@ def unknown_tables(
     with no word of where the old name came from)."""
     message = f"no table {', '.join(map(repr, unknown))} at the source {side.label}{listed}"
     what = [f"{n} is {w}" for n in unknown if (w := _what(side, n)) is not None]
+    # Names are matched in their case: `kelas` for the source's "Kelas" was "no table" beside
+    # a list holding it (SQLite's own SQL ignores the case).
+    folded = {t.casefold(): t for t in side.tables()}
+    what += [
+        f"did you mean {folded[n.casefold()]!r}? (names are matched in their case)"
+        for n in unknown
+        if n.casefold() in folded
+    ]
     message += "".join(f"; {w}" for w in what)
     if not named_in:
         return ConfigError(message)

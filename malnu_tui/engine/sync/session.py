@@ -32,7 +32,7 @@ from malnu_tui.engine.sync.problems import (
     table_key,
     time_key_order,
 )
-from malnu_tui.engine.sync.relations import unknown_tables
+from malnu_tui.engine.sync.relations import history_shape, unknown_tables
 from malnu_tui.engine.sync.side import Side, columns_since, decode_key
 from malnu_tui.engine.sync.timetext import utc_wall_clock
 from malnu_tui.engine.sync.watermark import capped, epoch_scale
@@ -242,6 +242,8 @@ def _plan_table(
     """Plan one table (appended to ``plans``; its mismatches to ``problems``)."""
     shape = s.src.describe(t)
     assert shape is not None
+    if history_shape(shape, bool(req.tables)):
+        return
     if not shape.key:
         problems.append(f"{t}: {NO_KEY}")
         return
