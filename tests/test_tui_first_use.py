@@ -73,3 +73,39 @@ async def test_an_empty_field_never_reads_as_filled_in(demo: Demo) -> None:
         await pilot.pause(0.1)
         field = [line for line in screen_text(app).splitlines() if "-1h" in line and "▊" in line]
         assert field and "type a time, e.g. -1h" in field[0], screen_text(app)
+
+
+async def test_how_far_a_rollback_goes_is_said_in_words_not_by_the_cursor_colour(
+    demo: Demo,
+) -> None:
+    # "back to the version selected below (kept)": which version that was showed only as the
+    # colour of the table's cursor, so with NO_COLOR (or in mono) the 2 a.m. operator chose
+    # blind until the preview. The step now says what its choice rolls back and keeps.
+    from tests.test_tui_wizards import settled
+    from tests.tui_demo import screen_text
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: settled(app, "how-far"))
+
+        def said() -> str:
+            return next((line.strip() for line in screen_text(app).splitlines() if "→ " in line
+                         and "next:" not in line), "")  # fmt: skip
+
+        await wait_until(pilot, lambda: said().startswith("→ rolls back 1"))
+        assert said() == "→ rolls back 1 (20251124_123000), keeps 20251124_122500"
+        await pilot.press("tab", "tab", "down", "down")  # the applied table: the third one
+        await wait_until(pilot, lambda: "rolls back 2" in said())
+        assert said() == "→ rolls back 2 (20251124_123000 … 20251124_122500), keeps 20251124_122000"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        assert "undo everything after 20251124_122000" in " ".join(screen_text(app).split())
+        await pilot.press("b")
+        await wait_until(pilot, lambda: settled(app, "how-far"))
+        await pilot.press("tab", "3")  # the last N: 3
+        await wait_until(pilot, lambda: "rolls back 3" in said())
+        assert said() == "→ rolls back 3 (20251124_123000 … 20251124_122000), keeps 20251124_121500"
+        await pilot.press("9")  # 39 of 6
+        await wait_until(pilot, lambda: said() == "→ N: a whole number from 1 to 6")

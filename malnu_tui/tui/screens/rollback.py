@@ -36,6 +36,7 @@ from malnu_tui.tui.messages import OperationProgress as ProgressMessage
 from malnu_tui.tui.screens.rollback_preview import (
     RollbackChoice,
     RollbackPreview,
+    choice_line,
     edited_sums_text,
     preconditions_sentence,
     preview_rollback,
@@ -118,6 +119,7 @@ class RollbackWizard(WizardScreen):
                 yield ChoiceButton("the last N migrations:", id="mode-steps")
                 yield ChoiceButton("back to the version selected below (kept)", id="mode-to")
             yield Field(placeholder="N", type="integer", id="steps-input", compact=True)
+            yield Static("", id="how-far-choice")
             yield Label("applied migrations, newest first:", classes="dim")
             yield MigrationTable(id="applied-table")
         with StepPane(id="preview"):
@@ -219,6 +221,7 @@ class RollbackWizard(WizardScreen):
         assert self.report is not None
         self.applied = applied_newest_first(self.report)
         self.query_one("#applied-table", MigrationTable).show_rows(self.applied)
+        self._show_choice()
         if not self.applied:
             self.allow_next("nothing is applied: nothing to roll back")
             self.show_error(
@@ -257,11 +260,13 @@ class RollbackWizard(WizardScreen):
     def _steps_typed(self, event: Input.Changed) -> None:
         if event.value and event.input.has_focus:
             self._choose("mode-steps")
+        self._show_choice()
 
     @on(MigrationTable.Highlighted, "#applied-table")
     def _version_highlighted(self) -> None:
         if self.query_one("#applied-table", MigrationTable).has_focus:
             self._choose("mode-to")
+        self._show_choice()
 
     @on(MigrationTable.Selected, "#applied-table")
     def _version_selected(self) -> None:
@@ -271,6 +276,21 @@ class RollbackWizard(WizardScreen):
     @on(RadioSet.Changed)
     def _mode_changed(self, event: RadioSet.Changed) -> None:
         self.mode = event.pressed.id or "mode-last"
+        self._show_choice()
+
+    def _show_choice(self) -> None:
+        """What the choice rolls back and keeps, in words: the version picked in the table
+        was marked by the cursor's colour alone (with NO_COLOR, or in mono, not at all)."""
+        count: int | None = 1
+        if self.mode == "mode-steps":
+            text = self.query_one("#steps-input", Input).value.strip()
+            ok = text.isdigit() and 1 <= int(text) <= len(self.applied)
+            count = int(text) if ok else None
+        elif self.mode == "mode-to":
+            row = self.query_one("#applied-table", MigrationTable).cursor_row
+            count = min(max(row, 0), max(len(self.applied) - 1, 0))
+        versions = [m.version for m in self.applied]
+        self.query_one("#how-far-choice", Static).update(Text(choice_line(versions, count)))
 
     def _choose(self, mode: str) -> None:
         self.mode = mode

@@ -51,6 +51,21 @@ class RollbackChoice:
             return []
 
 
+def choice_line(applied: Sequence[str], count: int | None) -> str:
+    """How far the choice on the how-far step goes, in words: ``→ rolls back 2 (V1 … V2),
+    keeps V3`` (``applied`` the versions newest first, ``count`` how many it undoes, None
+    when N is not a number of them)."""
+    if not applied:
+        return ""
+    if count is None:
+        return f"→ N: a whole number from 1 to {len(applied)}"
+    if count == 0:
+        return f"→ rolls back nothing: {applied[0]} is the newest applied (kept)"
+    span = applied[0] if count == 1 else f"{applied[0]} … {applied[count - 1]}"
+    kept = f"keeps {applied[count]}" if count < len(applied) else "keeps none applied"
+    return f"→ rolls back {count} ({span}), {kept}"
+
+
 @dataclass(frozen=True)
 class RollbackPreview:
     """The engine's preflight for this choice: what would run, and every reason it may not."""
