@@ -339,3 +339,33 @@ def test_bare_and_public_qualified_names_meet_on_a_scratch_server(
             drop_database(pg_cluster, name)
     res = run_cli(*base, "up", "--yes", "--no-backup")  # as `up` has them
     assert res.code == 0, res.err
+
+
+def test_a_rename_carries_only_the_names_postgresql_chose() -> None:
+    """Only what PostgreSQL named itself is renamed: a table without a primary key has no
+    `logs_pkey` of its own (unqualified, the name could find another schema's index), and a
+    constraint the file names keeps that name."""
+    from malnu_tui.engine.sqlsplit import Statement
+    from malnu_tui.engine.translate.core import translate_statement
+    from malnu_tui.engine.translate.schema import SchemaState
+
+    state = SchemaState()
+
+    def out(sql: str) -> tuple[str, ...]:
+        return translate_statement(Statement(sql, 1), "f.sql", state).output
+
+    out("CREATE TABLE logs (msg TEXT)")
+    assert out("ALTER TABLE logs RENAME TO events") == ("ALTER TABLE logs RENAME TO events",)
+    out(
+        "CREATE TABLE a (id INTEGER, e TEXT, CONSTRAINT a_pk PRIMARY KEY (id), "
+        "CONSTRAINT a_e UNIQUE (e))"
+    )
+    assert out("ALTER TABLE a RENAME TO b")[1:] == (
+        'ALTER SEQUENCE IF EXISTS "a_id_seq" RENAME TO "b_id_seq"',
+    )
+    out("CREATE TABLE c (id TEXT PRIMARY KEY, e TEXT UNIQUE, f TEXT, UNIQUE (e, f))")
+    assert out("ALTER TABLE c RENAME TO d")[1:] == (
+        'ALTER INDEX IF EXISTS "c_pkey" RENAME TO "d_pkey"',
+        'ALTER INDEX IF EXISTS "c_e_f_key" RENAME TO "d_e_f_key"',
+        'ALTER INDEX IF EXISTS "c_e_key" RENAME TO "d_e_key"',
+    )
