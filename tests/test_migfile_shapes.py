@@ -369,3 +369,26 @@ def test_a_rename_carries_only_the_names_postgresql_chose() -> None:
         'ALTER INDEX IF EXISTS "c_e_f_key" RENAME TO "d_e_f_key"',
         'ALTER INDEX IF EXISTS "c_e_key" RENAME TO "d_e_key"',
     )
+
+
+def test_a_set_naming_only_the_schema_public_keeps_its_bare_names_in_the_scratch(
+    mdirs: MigrationDirs, pg_url: str, pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """`grant usage on schema public …` names no object there: the set's bare tables stay in
+    the scratch schema, dropped at the end, so `test --postgres` runs again on the same
+    server (had they gone to public, the second run met `todos` there)."""
+    mdirs.add(
+        "20240101000000",
+        "todos",
+        "create table todos (id bigint primary key, task text);\n"
+        "grant usage on schema public to public;",
+        "drop table todos;",
+    )
+    base = ["--database", pg_url, *mdirs.args()]
+    server = create_database(pg_cluster)
+    try:
+        for _ in range(2):
+            res = run_cli(*base, "test", "--postgres", pg_cluster.url(server), "--json")
+            assert res.code == 0, res.out + res.err
+    finally:
+        drop_database(pg_cluster, server)
