@@ -339,3 +339,56 @@ def test_bare_and_public_qualified_names_meet_on_a_scratch_server(
             drop_database(pg_cluster, name)
     res = run_cli(*base, "up", "--yes", "--no-backup")  # as `up` has them
     assert res.code == 0, res.err
+
+
+def test_a_rename_carries_only_the_names_postgresql_chose() -> None:
+    """Only what PostgreSQL named itself is renamed: a table without a primary key has no
+    `logs_pkey` of its own (unqualified, the name could find another schema's index), and a
+    constraint the file names keeps that name."""
+    from malnu_tui.engine.sqlsplit import Statement
+    from malnu_tui.engine.translate.core import translate_statement
+    from malnu_tui.engine.translate.schema import SchemaState
+
+    state = SchemaState()
+
+    def out(sql: str) -> tuple[str, ...]:
+        return translate_statement(Statement(sql, 1), "f.sql", state).output
+
+    out("CREATE TABLE logs (msg TEXT)")
+    assert out("ALTER TABLE logs RENAME TO events") == ("ALTER TABLE logs RENAME TO events",)
+    out(
+        "CREATE TABLE a (id INTEGER, e TEXT, CONSTRAINT a_pk PRIMARY KEY (id), "
+        "CONSTRAINT a_e UNIQUE (e))"
+    )
+    assert out("ALTER TABLE a RENAME TO b")[1:] == (
+        'ALTER SEQUENCE IF EXISTS "a_id_seq" RENAME TO "b_id_seq"',
+    )
+    out("CREATE TABLE c (id TEXT PRIMARY KEY, e TEXT UNIQUE, f TEXT, UNIQUE (e, f))")
+    assert out("ALTER TABLE c RENAME TO d")[1:] == (
+        'ALTER INDEX IF EXISTS "c_pkey" RENAME TO "d_pkey"',
+        'ALTER INDEX IF EXISTS "c_e_f_key" RENAME TO "d_e_f_key"',
+        'ALTER INDEX IF EXISTS "c_e_key" RENAME TO "d_e_key"',
+    )
+
+
+def test_a_set_naming_only_the_schema_public_keeps_its_bare_names_in_the_scratch(
+    mdirs: MigrationDirs, pg_url: str, pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """`grant usage on schema public …` names no object there: the set's bare tables stay in
+    the scratch schema, dropped at the end, so `test --postgres` runs again on the same
+    server (had they gone to public, the second run met `todos` there)."""
+    mdirs.add(
+        "20240101000000",
+        "todos",
+        "create table todos (id bigint primary key, task text);\n"
+        "grant usage on schema public to public;",
+        "drop table todos;",
+    )
+    base = ["--database", pg_url, *mdirs.args()]
+    server = create_database(pg_cluster)
+    try:
+        for _ in range(2):
+            res = run_cli(*base, "test", "--postgres", pg_cluster.url(server), "--json")
+            assert res.code == 0, res.out + res.err
+    finally:
+        drop_database(pg_cluster, server)

@@ -21,7 +21,14 @@ from typing import Any
 
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["LiveReach", "database_schemas", "first_live_reach", "is_managed", "path_schemas"]
+__all__ = [
+    "LiveReach",
+    "database_schemas",
+    "first_live_reach",
+    "is_managed",
+    "names_objects_in",
+    "path_schemas",
+]
 
 # The database's own schemas: not the system's, not the tool's scratch schemas.
 _SCHEMAS = (
@@ -158,6 +165,24 @@ def _reach(st: Statement, live: set[str]) -> tuple[int, str] | None:
                 if bare in live:
                     return tok.at, f"search_path … {part}"
     return None
+
+
+def names_objects_in(files: Iterable[tuple[str, Sequence[Statement]]], schemas: set[str]) -> bool:
+    """Whether a statement of ``files`` names an object of one of ``schemas`` by its
+    qualified name (``public.todos``, ``"public"."users"``, ``'public.t_id_seq'``); a ``SCHEMA
+    public`` or a ``search_path`` alone does not count."""
+    for _file, statements in files:
+        for st in statements:
+            toks = _tokens(st.text)
+            for k, tok in enumerate(toks):
+                dotted = k + 1 < len(toks) and toks[k + 1].kind == "dot"
+                if dotted and _name(tok) in schemas and (not k or toks[k - 1].kind != "dot"):
+                    return True
+                text = _string(tok)
+                m = _QUALIFIED_TEXT.match(text) if text is not None else None
+                if m and _name(_Tok("qid" if m[1].startswith('"') else "word", m[1], 0)) in schemas:
+                    return True
+    return False
 
 
 def first_live_reach(

@@ -285,11 +285,11 @@ def _names_server_path(
     bare ``todos``, as Supabase's and drizzle-kit's files are written): its bare names then
     mean that schema, as ``up`` has them, and the check puts them there (in its transaction,
     rolled back), not in the scratch schema, where ``public.todos`` found no table."""
-    from malnu_tui.engine.live_guard import first_live_reach, path_schemas
+    from malnu_tui.engine.live_guard import names_objects_in, path_schemas
 
     with conn.transaction(force_rollback=True):
         on_path = path_schemas(conn)
-    return bool(on_path) and first_live_reach(files, on_path) is not None
+    return bool(on_path) and names_objects_in(files, on_path)
 
 
 def _enum_value_unchecked(file: str, line: int, message: str) -> Finding:

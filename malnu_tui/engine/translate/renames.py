@@ -9,6 +9,7 @@ along, under the names PostgreSQL gives a table of the new name (its ``makeObjec
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.translate.tableinfo import quote_name
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["implicit_renames", "object_name"]
 
 _NAMEDATALEN = 64
+# A constraint the file names itself (`CONSTRAINT users_pk PRIMARY KEY`): PostgreSQL keeps that
+# name, and no derived one is looked for (unqualified, it could be another schema's).
+_NAMED = re.compile(r"\bCONSTRAINT\s+(?:\S+|\"[^\"]*\")\s+(PRIMARY\s+KEY|UNIQUE)\b", re.IGNORECASE)
 
 
 def object_name(name1: str, name2: str, label: str) -> str | None:
@@ -59,17 +63,25 @@ def _unique_constraints(state: SchemaState, table: str) -> list[str]:
 def implicit_renames(old: str, new: str, state: SchemaState) -> list[str]:
     """``ALTER … IF EXISTS … RENAME`` of the primary key's index, the identity column's
     sequence and the UNIQUE constraints' indexes that PostgreSQL named after ``old``, to the
-    names it gives them for ``new`` (``state`` already knows the table as ``new``). A name the
-    constraint was given in the file, or one PostgreSQL numbered to avoid another, is not
-    there under the derived name and stays as it is."""
+    names it gives them for ``new`` (``state`` already knows the table as ``new``). Only what
+    PostgreSQL named itself (a constraint the file names keeps its name); one it numbered to
+    avoid another name is not there under the derived name and stays as it is."""
     o, n = old.lower(), new.lower()
-    if o == n:
+    real = state.real_name(new)
+    if o == n or real is None:
         return []
-    parts: list[tuple[str, str, str]] = [("INDEX", "", "pkey")]
+    row = state.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (real,)
+    ).fetchone()
+    named = {" ".join(m.upper().split()) for m in _NAMED.findall(str(row[0] if row else ""))}
+    parts: list[tuple[str, str, str]] = []
+    if state.primary_key(new) and "PRIMARY KEY" not in named:
+        parts.append(("INDEX", "", "pkey"))
     alias = state.rowid_alias(new)
     if alias is not None:
         parts.append(("SEQUENCE", alias, "seq"))
-    parts += [("INDEX", cols, "key") for cols in _unique_constraints(state, new)]
+    if "UNIQUE" not in named:
+        parts += [("INDEX", cols, "key") for cols in _unique_constraints(state, new)]
     out: list[str] = []
     for kind, middle, label in parts:
         before, after = object_name(o, middle, label), object_name(n, middle, label)
