@@ -185,6 +185,42 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
             assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kelas'").fetchall()
 
 
+def test_a_restore_from_a_store_remounted_read_only_says_so_first_and_how_to_restore(
+    tmp_path: Path,
+) -> None:
+    # The backup disk remounted read-only at 2 a.m.: the backups are there, readable, but a
+    # restore writes into the store (its copy of the backup, the pre-restore backup). It
+    # verified, then stopped on `cannot copy backup … Read-only file system`, exit 1, and the
+    # backup's hint (set the store elsewhere) leaves the backups behind. Now it is the store's
+    # one line first (exit 2, nothing done), with the way that works: restore from a copy.
+    with _small_tmpfs(tmp_path / "small", "1m") as small:
+        db = tmp_path / "app.db"
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY)")
+            conn.execute("INSERT INTO siswa VALUES (1)")
+        base = ["--database", f"sqlite:///{db}"]
+        made = run_cli(*base, "backup", "create", env={"MALNU_BACKUP_DIR": str(small)})
+        assert made.code == 0, made.err
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("DELETE FROM siswa")
+        subprocess.run(["mount", "-o", "remount,ro", str(small)], check=True)
+        res = run_cli(*base, "backup", "restore", made.out.strip(), "--yes",
+                      env={"MALNU_BACKUP_DIR": str(small)})  # fmt: skip
+        assert res.code == 2, res.err
+        assert "as the backup store: Read-only file system; nothing was changed" in res.err
+        assert "hint: restore from a copy on a disk this user can write: `cp -a " in res.err
+        assert "verifying" not in res.err and "Errno" not in res.err, res.err
+        (store,) = small.iterdir()
+        copy = tmp_path / "writable"
+        copy.mkdir()
+        subprocess.run(["cp", "-a", str(store), str(copy)], check=True)
+        res = run_cli(*base, "backup", "restore", made.out.strip(), "--yes",
+                      env={"MALNU_BACKUP_DIR": str(copy)})  # fmt: skip
+        assert res.code == 0, res.err
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            assert conn.execute("SELECT id FROM siswa").fetchall() == [(1,)]
+
+
 def _cli_in(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args],

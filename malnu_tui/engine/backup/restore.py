@@ -28,11 +28,12 @@ from malnu_tui.engine.backup.store import (
     BackupProgress,
     BackupProgressCallback,
     emitter,
+    ensure_store,
     load_manifest,
     manifest_path,
 )
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.monitor.runlog import RunRecorder, record_run
 
 __all__ = ["RestoreResult", "restore_backup"]
@@ -85,6 +86,23 @@ def restore_backup(
     return result
 
 
+def _writable_store(target: Target) -> None:
+    """A restore writes into its store (its copy of the backup, the pre-restore backup): one
+    that cannot be written (its disk remounted read-only after errors) is said before anything
+    is done, exit 2, with the way that works at once. It was `cannot copy backup … for the
+    restore …: Read-only file system`, exit 1, and no way out (setting the store elsewhere, as
+    the backup's hint says, leaves the backups behind)."""
+    try:
+        ensure_store(target.backup_dir)
+    except ConfigError as exc:
+        raise ConfigError(
+            str(exc),
+            hint=f"restore from a copy on a disk this user can write: `cp -a "
+            f"{target.backup_dir} /srv/writable/`, then run it again with "
+            'MALNU_BACKUP_DIR=/srv/writable (or [backup] dir = "/srv/writable")',
+        ) from None
+
+
 def _restore_backup(
     backend: Backend,
     target: Target,
@@ -103,6 +121,7 @@ def _restore_backup(
             f"{backend.display_url} is {backend.kind}"
         )
     method = method_for(manifest.target_kind)
+    _writable_store(target)
     emit(BackupProgress("verify", 0, 0, f"verifying {manifest.id}"))
     try:
         report = verify_backup(target, manifest.id, progress=emit)
