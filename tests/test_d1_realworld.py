@@ -193,6 +193,40 @@ def test_up_refuses_a_statement_d1_refuses_before_any_migration_runs(
     assert [r[1] for r in d1.sql("PRAGMA table_info(users)")] == ["email", "phone"]
 
 
+_WIDE = (
+    "CREATE TABLE nilai_rapor (\n  siswa_id INTEGER,\n"
+    + ",\n".join(f"  mapel_{i:03d} REAL" for i in range(100))
+    + "\n);"
+)
+_PAIRS = ", ".join(f"'k{i}', {i}" for i in range(17))
+
+
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        (_WIDE, "too many columns on nilai_rapor"),
+        (f"CREATE VIEW rapor AS SELECT json_object({_PAIRS}) AS j;", "too many arguments"),
+    ],
+    ids=["101-columns", "34-arguments"],
+)
+def test_up_refuses_a_statement_over_d1s_parsed_limits_before_any_migration_runs(
+    d1: D1Target, mdirs: MigrationDirs, sql: str, said: str
+) -> None:
+    """A report table of 101 columns (a school's subjects, one a column), or a view calling
+    json_object with 17 pairs: D1 refuses either as it reads it (its limits: 100 columns a
+    table, 32 arguments a function), and the lint called it an error, yet `up` applied the
+    migrations before it, then sent it, and recorded it failed (exit 1). Now the plan is
+    refused before anything runs, naming file and line (exit 2)."""
+    d = mdirs
+    d.add("20250101_000100", "users", "CREATE TABLE users (email TEXT);", "DROP TABLE users;")
+    wide = d.add("20250101_000200", "wide", "-- the report\n" + sql, "SELECT 1;")
+    base = ["--database", d1.url, *d.args()]
+    res = run_cli(*base, "up", "--yes", "--no-backup")
+    assert res.code == 2, res.err
+    assert f"{wide}:2: D1 refuses it: {said}" in res.err, res.err
+    assert d1.sql("SELECT name FROM sqlite_master WHERE name = 'users'") == []
+
+
 def _pair(tmp_path: Path, d1: D1Target, ddl: str, rows: list[tuple[object, ...]]) -> list[str]:
     """A SQLite primary holding ``rows`` of the table ``ddl`` makes, and a sync pair into D1."""
     conn = sqlite3.connect(str(tmp_path / "primary.db"))

@@ -25,11 +25,10 @@ child table dropped earlier in the same migration no longer counts.
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from malnu_tui.engine.backends.d1.limits import parsed_limit_refusal
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import Op
@@ -171,43 +170,8 @@ def d1_statement(
     return found
 
 
-# D1's limits that SQLite itself checks as it reads a statement (sqlite3_limit), before it
-# looks for a table: SQLite, compiling it with them, says which in its own words.
-_PARSED_LIMITS = (
-    (sqlite3.SQLITE_LIMIT_COLUMN, 100),
-    (sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 32),
-)
 _PATTERN = re.compile(r"\b(?:LIKE|GLOB)\s+'((?:[^']|'')*)'", re.IGNORECASE)
 MAX_PATTERN_BYTES = 50
-_INSERT_VALUES = re.compile(r"\s*(?:INSERT|REPLACE)\b.*?\bVALUES\b", re.IGNORECASE | re.DOTALL)
-_CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
-_compiler = threading.local()  # one SQLite connection per thread, D1's limits set
-
-
-def _may_exceed(text: str) -> bool:
-    """Whether ``text`` can hold a function of 33 arguments or a table of 101 columns: 32
-    commas, and, for a seed's INSERT … VALUES, a call among its values (its rows are never
-    compiled: a seed of a million of them would take half a minute)."""
-    if text.count(",") < 32:
-        return False
-    m = _INSERT_VALUES.match(text)
-    return m is None or _CALL.search(text, m.end()) is not None
-
-
-def _compile(text: str) -> str | None:
-    """SQLite's refusal of ``text`` under D1's limits, or None (EXPLAIN runs nothing; a
-    missing table or any other error is not one of these)."""
-    conn = getattr(_compiler, "conn", None)
-    if conn is None:
-        conn = _compiler.conn = sqlite3.connect(":memory:")
-        for limit, value in _PARSED_LIMITS:
-            conn.setlimit(limit, value)
-    try:
-        conn.execute("EXPLAIN " + text)
-    except sqlite3.Error as exc:
-        if str(exc).startswith(("too many columns", "too many arguments")):
-            return str(exc)
-    return None
 
 
 def _limits(file: str, st: Statement) -> list[Finding]:
@@ -215,7 +179,7 @@ def _limits(file: str, st: Statement) -> list[Finding]:
     literal LIKE/GLOB pattern over 50 bytes (refused as it runs: in a CHECK, by every INSERT
     of the application afterwards)."""
     found: list[Finding] = []
-    if _may_exceed(st.text) and (refused := _compile(st.text)) is not None:
+    if (refused := parsed_limit_refusal(st.text)) is not None:
         found.append(_finding("D1-LIMITS", file, st.line, f"D1 would refuse it: {refused}"))
     for m in _PATTERN.finditer(st.text):
         size = len(m.group(1).replace("''", "'").encode())

@@ -3,6 +3,9 @@ sync) size their statements by, without the HTTP client (nor httpx) behind them.
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import threading
 from collections.abc import Sequence
 
 __all__ = [
@@ -13,6 +16,7 @@ __all__ = [
     "MAX_STATEMENT_BYTES",
     "SENT_OVERHEAD",
     "BatchStatement",
+    "parsed_limit_refusal",
     "record_bytes",
     "sent_bytes",
     "value_bytes",
@@ -68,3 +72,44 @@ def record_bytes(values: Sequence[object]) -> int:
     bytes a value and one for the header's length, then the values), which D1 holds to
     MAX_ROW_BYTES: a row fits when this is below it."""
     return 9 * (len(values) + 1) + sum(map(value_bytes, values))
+
+
+# D1's limits that SQLite itself checks as it reads a statement (sqlite3_limit), before it
+# looks for a table: SQLite, compiling it with them, says which in its own words, as D1 does
+# ("too many columns on t", "too many arguments on function json_object").
+_PARSED_LIMITS = (
+    (sqlite3.SQLITE_LIMIT_COLUMN, 100),  # "Maximum number of columns per table: 100"
+    (sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 32),  # "Maximum arguments per SQL function: 32"
+)
+_INSERT_VALUES = re.compile(r"\s*(?:INSERT|REPLACE)\b.*?\bVALUES\b", re.IGNORECASE | re.DOTALL)
+_CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
+_compiler = threading.local()  # one SQLite connection per thread, D1's limits set
+
+
+def _may_exceed(text: str) -> bool:
+    """Whether ``text`` can hold a function of 33 arguments or a table of 101 columns: 32
+    commas, and, for a seed's INSERT … VALUES, a call among its values (its rows are never
+    compiled: a seed of a million of them would take half a minute)."""
+    if text.count(",") < 32:
+        return False
+    m = _INSERT_VALUES.match(text)
+    return m is None or _CALL.search(text, m.end()) is not None
+
+
+def parsed_limit_refusal(text: str) -> str | None:
+    """SQLite's refusal of the statement ``text`` under D1's column and function-argument
+    limits (D1 refuses it whatever the database holds), or None. EXPLAIN runs nothing; a
+    missing table or any other error is not one of these."""
+    if not _may_exceed(text):
+        return None
+    conn = getattr(_compiler, "conn", None)
+    if conn is None:
+        conn = _compiler.conn = sqlite3.connect(":memory:")
+        for limit, value in _PARSED_LIMITS:
+            conn.setlimit(limit, value)
+    try:
+        conn.execute("EXPLAIN " + text)
+    except sqlite3.Error as exc:
+        if str(exc).startswith(("too many columns", "too many arguments")):
+            return str(exc)
+    return None

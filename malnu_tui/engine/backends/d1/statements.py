@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.d1.client import join_statements
 from malnu_tui.engine.backends.d1.errors import D1Error, D1QueryError
-from malnu_tui.engine.backends.d1.limits import MAX_STATEMENT_BYTES, sent_bytes
+from malnu_tui.engine.backends.d1.limits import (
+    MAX_STATEMENT_BYTES,
+    parsed_limit_refusal,
+    sent_bytes,
+)
 from malnu_tui.engine.errors import StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -58,8 +62,9 @@ def _verb(text: str) -> str:
 
 def refuse_unsendable(filename: str, statements: Sequence[Statement]) -> None:
     """:class:`StatementFailed` for the first statement D1 refuses before running anything:
-    transaction control, or over D1's size per statement. Also what a rehearsal or stairway
-    on a local copy of a D1 database refuses (engine/scratch.py)."""
+    transaction control, over D1's size per statement, a table of over 100 columns or a
+    function of over 32 arguments (SQLite refuses them as it reads the statement). Also what
+    a rehearsal or stairway on a local copy of a D1 database refuses (engine/scratch.py)."""
     for st in statements:
         verb = _verb(st.text)
         if verb in _TXN_VERBS:
@@ -77,6 +82,14 @@ def refuse_unsendable(filename: str, statements: Sequence[Statement]) -> None:
                 st.text[:200],
                 f"statement is {size} bytes as sent; D1 allows "
                 f"{MAX_STATEMENT_BYTES} per statement: split it",
+            )
+        if (refused := parsed_limit_refusal(st.text)) is not None:
+            raise StatementFailed(
+                filename,
+                st.line,
+                st.text[:200],
+                f"D1 refuses it: {refused} (D1 allows 100 columns a table, 32 arguments a "
+                "function): split the table or the call",
             )
 
 
