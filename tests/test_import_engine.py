@@ -232,6 +232,14 @@ def test_dry_run_names_the_rows_the_database_would_refuse(
     assert not report.committed and (report.read, report.rejected) == (4, 2)
     assert sorted(int(r["line"]) for r in rejects_of(report.rejects_file)) == [3, 4]
     assert imp.count("users") == 0
+    # Under --max-errors 0 (the default) too: the dry run is where the operator gets the
+    # whole list to fix the file. On PostgreSQL it named the first row the database refused
+    # and counted the rest as inserted (the search stopped at the limit, as the real run's).
+    f.write_text("id,email,name\n" + "".join(f"{i},u{i % 3}@x,N{i}\n" for i in range(1, 10)))
+    report = import_into(imp, replace(req, max_errors=MaxErrors(0)))
+    assert (report.read, report.inserted, report.rejected) == (9, 3, 6)
+    assert [int(r["line"]) for r in rejects_of(report.rejects_file)] == [5, 6, 7, 8, 9, 10]
+    assert imp.count("users") == 0
 
 
 def test_each_import_is_one_run_row_for_monitoring(imp: ImportTarget, tmp_path: Path) -> None:

@@ -491,3 +491,48 @@ def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
         == f"unknown column 'Nis' (mapping line 1) (the table's column is 'nis': {exactly}"
     )
     assert imp.count("students") == 0
+
+
+def test_a_date_as_the_sheet_writes_it_is_refused_with_the_step_that_reads_it(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # Without a mapping, a DATE or TIMESTAMP column given a sheet's 16/07/2008 or a date cell
+    # exported as its serial (45123) refused each row with "(YYYY-MM-DD)" alone: the operator
+    # of a 300-row list was not told that a mapping's date step reads them.
+    imp.execute("CREATE TABLE ev (id INTEGER PRIMARY KEY, d DATE, t TIMESTAMP)")
+    f = write_csv(
+        tmp_path / "ev.csv",
+        "id;d;t\n1;16/07/2008;\n2;07/16/2008;\n3;45123;\n4;;15/07/2024 07:31\n5;;45123.5\n"
+        "6;2008;\n7;2008-07-16;2024-07-15 07:31:00\n",
+    )
+    req = ImportRequest("ev", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(9))
+    report = import_into(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (7, 1, 6)
+    step = "read it with a mapping's step { date = "
+    serial = f"an Excel date serial? {step}"
+    got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    assert [(line, col) for line, col, _ in got] == [
+        ("2", "d"), ("3", "d"), ("4", "d"), ("5", "t"), ("6", "t"), ("7", "d")
+    ]  # fmt: skip
+    # The column's declared type as the database names it (DATE, date, timestamp without…).
+    assert [(why.split(" for a ")[0], why.split(" column ")[-1]) for _, _, why in got] == [
+        ("invalid date '16/07/2008'", f'(YYYY-MM-DD); {step}["%d/%m/%Y"] }}'),
+        ("invalid date '07/16/2008'", f'(YYYY-MM-DD); {step}["%m/%d/%Y"] }}'),
+        ("invalid date '45123'", f'(YYYY-MM-DD); {serial}["excel"] }}'),
+        ("invalid date/time '15/07/2024 07:31'", f'(ISO 8601); {step}["%d/%m/%Y %H:%M"] }}'),
+        ("invalid date/time '45123.5'", f'(ISO 8601); {serial}["excel"] }}'),
+        ("invalid date '2008'", "(YYYY-MM-DD)"),
+    ]
+    # The step it names reads them, as the hint says.
+    mapping = tmp_path / "ev.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\n[columns.d]\nfrom = "d"\n'
+        'apply = ["null_if_empty", { date = ["%d/%m/%Y", "excel"] }]\n'
+    )
+    f.write_text("id;d;t\n11;16/07/2008;\n12;45123;\n")
+    report = import_into(imp, ImportRequest("ev", file=f, mapping=mapping))
+    assert report.committed and report.inserted == 2
+    assert [str(r[0]) for r in imp.rows("SELECT d FROM ev WHERE id > 10 ORDER BY id")] == [
+        "2008-07-16",
+        "2023-07-16",
+    ]

@@ -104,7 +104,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
-                    + zero_date_hint(text)
+                    + (zero_date_hint(text) or sheet_date_hint(text))
                 ) from None
             return text
 
@@ -124,7 +124,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
-                    + zero_date_hint(text)
+                    + (zero_date_hint(text) or sheet_date_hint(text))
                 ) from None
             if moment.tzinfo is not None and col.pg_dates and not col.zoned:
                 return _utc_wall_clock(moment, text)
@@ -153,6 +153,30 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
 
 
 _INFINITY = re.compile(r"[+-]?infinity", re.I)
+_SHEET_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2\d{4}(?:\s+\d{1,2}:\d{2}(:\d{2})?)?")
+_SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+
+
+def sheet_date_hint(text: str) -> str:
+    """What reads a date as a spreadsheet writes it (``16/07/2008``, ``16-07-2008 07:30``, or
+    the serial ``45123`` of a date cell exported as a number), said after a date or date/time
+    column refused it: the refusal said "YYYY-MM-DD" and nothing of the mapping's ``date``
+    step, which reads them ("" for anything else)."""
+    text = text.strip()
+    if m := _SHEET_DATE.fullmatch(text):
+        sep = m[2]
+        day, month = ("%m", "%d") if int(m[3]) > 12 else ("%d", "%m")
+        fmt = f"{day}{sep}{month}{sep}%Y"
+        if ":" in text:
+            fmt += " %H:%M:%S" if m[4] else " %H:%M"
+        try:
+            datetime.strptime(text, fmt)
+        except ValueError:
+            return ""  # 31/02/2024: no format makes it a date
+        return f'; read it with a mapping\'s step {{ date = ["{fmt}"] }}'
+    if _SERIAL.fullmatch(text):
+        return '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }'
+    return ""
 
 
 def _utc_wall_clock(moment: datetime, text: str) -> str:

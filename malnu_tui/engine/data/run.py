@@ -291,7 +291,8 @@ def _execute(
 
     builder = row_builder(writer)
     # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry
-    # run reads on, to report every problem at once.
+    # run reads on and has the database judge every row, to report every problem at once
+    # (PostgreSQL's search for the rows it refuses stopped at the limit: one duplicate of many).
     limit = request.max_errors.count if request.max_errors.percent is None else None
     stop_at = None if request.dry_run else limit
     emit = progress or (lambda _p: None)
@@ -337,7 +338,7 @@ def _execute(
     try:
         try:
             before, read, stopped = stream(writer)
-            outcome = writer.finish(limit)
+            outcome = writer.finish(stop_at)
         except DirectRefused:
             # The database refused a row of the direct COPY: the unit is undone and the
             # import starts over through the temp table, which names each refused row.
@@ -346,7 +347,7 @@ def _execute(
             writer = open_writer(backend, spec)
             builder = row_builder(writer)
             before, read, stopped = stream(writer)
-            outcome = writer.finish(limit)
+            outcome = writer.finish(stop_at)
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
         sha = _sha256(request, source, stopped)
         for r in _with_raw(list(outcome.rejections), source):
