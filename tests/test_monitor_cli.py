@@ -397,7 +397,16 @@ def test_check_takes_the_global_options_and_keeps_its_summary_one_line(
     assert res.code == 3, res.out + res.err
     first = res.out.splitlines()[0]
     assert first.startswith("MALNU UNKNOWN - ") and f"{down.split('@')[1]}" in first
-    assert "Connection refused; Is the server running" in first and " | failed=0;;1" in first
+    # Nothing else was checked: no "failed_migrations OK" nor a graphed "failed=0" of a
+    # database nobody read (the plugin convention's U, undetermined).
+    assert "Connection refused; Is the server running" in first
+    assert first.endswith(" | failed=U;;1 slow=U;1;"), first
+    assert res.out.splitlines()[-1].count(" not checked") == 12, res.out
+    assert "pw-hidden" not in res.out + res.err
+    res = run_cli(*base, "check", "--json", env={"MALNU_DATABASE_URL": down})
+    assert res.code == 3, res.out + res.err
+    (checked,) = json.loads(res.out)["targets"].values()
+    assert set(checked["checks"].values()) == {"UNKNOWN"}, checked
     assert "pw-hidden" not in res.out + res.err
 
 

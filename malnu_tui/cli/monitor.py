@@ -159,7 +159,7 @@ def cmd_check(ctx: Context) -> int:
         for t in report.targets:
             ctx.out(
                 f"{t.target}: "
-                + ", ".join(f"{c} {t.check_status(c).name}" for c in CHECKS)
+                + ", ".join(f"{c} {t.check_word(c)}" for c in CHECKS)
                 + f" ({t.seconds:.2f} s)"
             )
     if ctx.opt("alert"):

@@ -115,8 +115,25 @@ class TargetHealth:
     def status(self) -> Severity:
         return worst(p.severity for p in self.problems)
 
+    @property
+    def reached(self) -> bool:
+        """False when the target could not be read (a ``reach`` problem): its other checks
+        were not made."""
+        return not any(p.check == "reach" for p in self.problems)
+
     def check_status(self, check: str) -> Severity:
+        """One check's result; UNKNOWN for every check but ``reach`` of a target not reached
+        (they were not made: "failed_migrations OK" of a database nobody could read misled a
+        script that reads one check)."""
+        if check != "reach" and not self.reached:
+            return Severity.UNKNOWN
         return worst(p.severity for p in self.problems if p.check == check)
+
+    def check_word(self, check: str) -> str:
+        """:meth:`check_status` in the text of ``check``: ``not checked`` for a check not made."""
+        if check != "reach" and not self.reached:
+            return "not checked"
+        return self.check_status(check).name
 
     def health_line(self) -> str:
         """``primary: OK`` or ``primary: CRITICAL - 1 failed migration in the last hour; …``
@@ -206,10 +223,18 @@ class CheckReport:
     def total(self, metric: str) -> int:
         return int(sum(t.metrics.get(metric, 0) for t in self.targets))
 
+    def _perf(self, metric: str) -> str:
+        """A total for the performance data: ``U`` (the plugin convention's "undetermined")
+        when a target could not be read: ``failed=0`` of a database nobody reached was
+        graphed as a database without failures."""
+        if not all(t.reached for t in self.targets):
+            return "U"
+        return str(self.total(metric))
+
     def summary_line(self) -> str:
         """``MALNU CRITICAL - primary: 1 failed migration in the last hour | failed=1;;1
         slow=0;1;`` (the monitoring-plugin form: text, then performance data)."""
-        perf = f"failed={self.total('failed')};;1 slow={self.total('slow')};1;"
+        perf = f"failed={self._perf('failed')};;1 slow={self._perf('slow')};1;"
         bad = [t for t in self.targets if t.problems]
         if not bad:
             n = len(self.targets)
