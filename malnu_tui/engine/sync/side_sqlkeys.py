@@ -5,6 +5,7 @@ values of another type than its own. Mixed into :class:`.side_sqlite.SqliteDiale
 from __future__ import annotations
 
 import json
+import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -51,6 +52,7 @@ def key_sql(shape: TableShape) -> str:
 # their separators: D1 refuses a GLOB pattern over 50 bytes, and a text that is no time is
 # refused by the copy's type, by row.)
 _TIME_LAYOUTS = {"date": "????-??-??", "ts": "????-??-?? ??:??:??"}
+_OFFSET = re.compile(r"[+-]9")  # after the day: +07:00, -0500
 
 # The SQLite storage class every key of a kind has: a key of another class orders elsewhere.
 _KEY_TYPES = {"text": "text", "bytes": "blob"}
@@ -109,13 +111,15 @@ class SqliteKeys:
         )
 
     def time_key(self, shape: TableShape) -> str | None:
-        """What is wrong when a key column that its PostgreSQL copy keeps as a time holds a
-        text in another layout than SQLite's ``YYYY-MM-DD HH:MM:SS`` (a Worker's
-        ``…T08:30:00.000Z``, an offset): SQLite pages such keys in text order, where ``T``
-        sorts after every time of the same day, and PostgreSQL by time, so each side's key
-        range held rows of another (a --full into an existing copy deleted half of it, then
-        stopped on "cannot dump lists of mixed types"). One scan of the column (its index's,
-        when it leads one), for a table keyed by a time only."""
+        """What is wrong when a key column that its PostgreSQL copy keeps as a time holds
+        texts whose text order is not their time order: in two layouts (SQLite's
+        ``YYYY-MM-DD HH:MM:SS`` beside a Worker's ``…T08:30:00.000Z``, where every ``T``
+        sorts after the day's other times) or with an offset (``+07:00``). SQLite pages the
+        texts and PostgreSQL the times, so each side's key range held rows of another (a
+        --full into an existing copy deleted half of it, then stopped on "cannot dump lists
+        of mixed types"). Keys in one layout (SQLite's, a fraction of a second or not; or
+        one other, such as every key a Worker's) are in one order. One scan of the column
+        (its index's, when it leads one), for a table keyed by a time only."""
         t = q(shape.name)
         for name in shape.key:
             col = shape.column(name)
@@ -124,22 +128,28 @@ class SqliteKeys:
             if layout is None:
                 continue
             k, n = q(name), len(layout)
-            fraction = (
-                f" OR ({k} GLOB {sql_literal(layout + '.?*')} AND substr({k}, {n + 2}) "
-                "NOT GLOB '*[^0-9]*')"
-                if kind != "date"
-                else ""
-            )
-            odd = self._rows(
-                f"SELECT {k} FROM {t} WHERE typeof({k}) = 'text' AND NOT ({k} GLOB "
-                f"{sql_literal(layout)}{fraction}) LIMIT 1"
-            )
-            if odd:
-                shown = str(odd[0][0])
-                return (
-                    f"key {name} holds {shown[:40]!r}, not in SQLite's layout "
-                    f"{'YYYY-MM-DD' if kind == 'date' else 'YYYY-MM-DD HH:MM:SS'}; {TIME_KEY}"
+            own = f"{k} GLOB {sql_literal(layout)}"
+            if kind != "date":
+                own += (
+                    f" OR ({k} GLOB {sql_literal(layout + '.?*')} AND substr({k}, {n + 2}) "
+                    "NOT GLOB '*[^0-9]*')"
                 )
+            digits = k
+            for d in "0123456789":  # the layout: each digit as 9
+                digits = f"replace({digits}, '{d}', '9')"
+            found = self._rows(
+                f"SELECT CASE WHEN {own} THEN '' ELSE {digits} END AS layout, min({k}) "
+                f"FROM {t} WHERE typeof({k}) = 'text' GROUP BY layout ORDER BY 2 LIMIT 2"
+            )
+            layouts = [(str(a), str(b)) for a, b in found]
+            if len(layouts) > 1:
+                (_, first), (_, other) = layouts
+                return (
+                    f"key {name} holds times in two layouts ({first[:40]!r}, "
+                    f"{other[:40]!r}); {TIME_KEY}"
+                )
+            if layouts and layouts[0][0] and _OFFSET.search(layouts[0][0][10:]):
+                return f"key {name} holds times with an offset ({layouts[0][1][:40]!r}); {TIME_KEY}"
         return None
 
     def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
