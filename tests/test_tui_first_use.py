@@ -109,3 +109,24 @@ async def test_how_far_a_rollback_goes_is_said_in_words_not_by_the_cursor_colour
         assert said() == "→ rolls back 3 (20251124_123000 … 20251124_122000), keeps 20251124_121500"
         await pilot.press("9")  # 39 of 6
         await wait_until(pilot, lambda: said() == "→ N: a whole number from 1 to 6")
+
+
+async def test_the_help_screens_footer_names_no_key_that_does_nothing(demo: Demo) -> None:
+    # On the help screen the footer said "? Help", and ? did nothing there (help was open
+    # already). ? now leaves help, as f1 does: the key that opened it closes it.
+    from malnu_tui.tui.screens.help import HelpScreen
+    from malnu_tui.tui.screens.status import StatusScreen
+    from malnu_tui.tui.widgets.migration_table import MigrationTable
+    from tests.tui_demo import screen_text
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.1)
+        footer = screen_text(app).splitlines()[-1]
+        assert " Back " in footer and "Help" not in footer, footer
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(pilot, lambda: isinstance(app.focused, MigrationTable))

@@ -26,7 +26,7 @@ class HelpScreen(Screen[None]):
 
     HELP_TITLE = "Help"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,f1", "app.pop_screen", "Back", id="help.back"),
+        Binding("escape,f1,question_mark", "app.pop_screen", "Back", id="help.back"),
     ]
 
     def compose(self) -> ComposeResult:
