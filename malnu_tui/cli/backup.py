@@ -248,13 +248,26 @@ def cmd_restore(ctx: Context) -> int:
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
     result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
-    ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(result)}")
-    for warning in result.warnings:
-        ctx.message(f"warning: the restore is done, but: {warning}")
-    if not result.schema_matches:
-        ctx.message("warning: the restored schema hash differs from the manifest")
-    _show_status(ctx, result.as_json())
+    try:
+        ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(result)}")
+        for warning in result.warnings:
+            ctx.message(f"warning: the restore is done, but: {warning}")
+        if not result.schema_matches:
+            ctx.message("warning: the restored schema hash differs from the manifest")
+        _show_status(ctx, result.as_json())
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: done all the same
+        _interrupted_report(ctx, f"restored {result.backup_id}; {_undo(result)}", result.as_json())
     return 0
+
+
+def _interrupted_report(ctx: Context, done: str, extra: dict[str, object]) -> None:
+    """Ctrl-C or SIGTERM while a finished restore (or recover) was reported, its migration
+    status shown (D1's takes some round trips): it said `interrupted` (exit 130) or
+    `terminated` (exit 143) after `restored …`, as if it had been stopped; exit 0 now."""
+    ctx.message(f"warning: done ({done}); an interrupt came while it was reported, the "
+                "migration status is not shown: `malnu-tui status`")  # fmt: skip
+    if ctx.json:
+        ctx.out_json({**extra, "status": None, "status_error": "interrupted"})
 
 
 def _undo(result: RestoreResult) -> str:
@@ -355,15 +368,19 @@ def cmd_recover(ctx: Context) -> int:
     pf = _lock_preflight(ctx, "recover")
     ctx.confirm(f"recover {backend.name} to {plan.to}", pf.database_name)
     result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
-    ctx.message(
+    done = (
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
         + _undo(result.restore)
     )
-    for warning in result.restore.warnings:
-        ctx.message(f"warning: the restore is done, but: {warning}")
-    ctx.message(f"NOT recovered: {plan.not_recovered}")
-    _show_status(ctx, result.as_json())
+    try:
+        ctx.message(done)
+        for warning in result.restore.warnings:
+            ctx.message(f"warning: the restore is done, but: {warning}")
+        ctx.message(f"NOT recovered: {plan.not_recovered}")
+        _show_status(ctx, result.as_json())
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: done all the same
+        _interrupted_report(ctx, done, result.as_json())
     return 0
 
 
@@ -387,6 +404,11 @@ def _recover_native(ctx: Context, when: datetime) -> int:
     pf = _lock_preflight(ctx, "recover")
     ctx.confirm(f"recover {backend.name} to {utc_iso(when)}", pf.database_name)
     undo = run_native_recover(backend, ctx.target, when, progress=_progress(ctx))
-    ctx.message(f"recovered to {utc_iso(when)}; to undo, restore point {undo}")
-    _show_status(ctx, {"to": utc_iso(when), "native": True, "undo_restore_point": undo})
+    done = f"recovered to {utc_iso(when)}; to undo, restore point {undo}"
+    extra: dict[str, object] = {"to": utc_iso(when), "native": True, "undo_restore_point": undo}
+    try:
+        ctx.message(done)
+        _show_status(ctx, extra)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: done all the same
+        _interrupted_report(ctx, done, extra)
     return 0
