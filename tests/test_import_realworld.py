@@ -4,6 +4,7 @@ loss)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,13 @@ def test_excel_empty_rows_are_skipped_like_blank_lines(imp: ImportTarget, tmp_pa
     got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("6", "id")]
     assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(1, "Ani"), (3, "Citra")]
+    # Not committed (the rows are in now): the reason follows the outcome, not the empty
+    # lines (it read "…4 empty line(s) of delimiters only skipped (3 rejected, over …)").
+    over = import_into(imp, replace(req, max_errors=MaxErrors(0), dry_run=True))
+    assert over.summary().endswith(
+        "NOT committed (3 rejected, over --max-errors 0); "
+        "4 empty line(s) of delimiters only skipped"
+    )
     # A clean file read in blocks at C speed: an empty row in the middle is skipped too.
     lines = [f"{i};u{i}@x;Siswa {i}\n" for i in range(10, 3010)]
     lines[1500] = ";;\n"
