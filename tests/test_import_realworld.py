@@ -477,7 +477,10 @@ def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
     # spaces or underscores is said beside it; nothing is guessed (still refused, exit 2).
     f = write_csv(tmp_path / "s.csv", "NIS;NISN;Name;gender;Birth Date;Kelas\n1;2;A;L;;\n")
     mapping = tmp_path / "m.toml"
-    mapping.write_text('[columns.Nis]\nfrom = "NIS"\n[columns.nisn]\nfrom = "NISN"\n')
+    mapping.write_text(
+        '[columns.Nis]\nfrom = "NIS"\n[columns.nisn]\nfrom = "NISN"\n'
+        '[columns.name]\nfrom = "name"\n'
+    )
     backend = imp.open()
     try:
         req = ImportRequest("students", file=f)
@@ -497,6 +500,11 @@ def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
     assert (
         mapped[0]
         == f"unknown column 'Nis' (mapping line 1) (the table's column is 'nis': {exactly}"
+    )
+    # A mapping's source against the header alike.
+    assert mapped[1] == (
+        "mapping line 5: source column 'name' is not in the header (the header has 'Name': "
+        + exactly
     )
     assert imp.count("students") == 0
 
