@@ -4,6 +4,7 @@ loss)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,13 @@ def test_excel_empty_rows_are_skipped_like_blank_lines(imp: ImportTarget, tmp_pa
     got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("6", "id")]
     assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(1, "Ani"), (3, "Citra")]
+    # Not committed (the rows are in now): the reason follows the outcome, not the empty
+    # lines (it read "…4 empty line(s) of delimiters only skipped (3 rejected, over …)").
+    over = import_into(imp, replace(req, max_errors=MaxErrors(0), dry_run=True))
+    assert over.summary().endswith(
+        "NOT committed (3 rejected, over --max-errors 0); "
+        "4 empty line(s) of delimiters only skipped"
+    )
     # A clean file read in blocks at C speed: an empty row in the middle is skipped too.
     lines = [f"{i};u{i}@x;Siswa {i}\n" for i in range(10, 3010)]
     lines[1500] = ";;\n"
@@ -469,7 +477,10 @@ def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
     # spaces or underscores is said beside it; nothing is guessed (still refused, exit 2).
     f = write_csv(tmp_path / "s.csv", "NIS;NISN;Name;gender;Birth Date;Kelas\n1;2;A;L;;\n")
     mapping = tmp_path / "m.toml"
-    mapping.write_text('[columns.Nis]\nfrom = "NIS"\n[columns.nisn]\nfrom = "NISN"\n')
+    mapping.write_text(
+        '[columns.Nis]\nfrom = "NIS"\n[columns.nisn]\nfrom = "NISN"\n'
+        '[columns.name]\nfrom = "name"\n'
+    )
     backend = imp.open()
     try:
         req = ImportRequest("students", file=f)
@@ -489,6 +500,11 @@ def test_a_header_differing_from_the_columns_by_case_or_spaces_names_the_column(
     assert (
         mapped[0]
         == f"unknown column 'Nis' (mapping line 1) (the table's column is 'nis': {exactly}"
+    )
+    # A mapping's source against the header alike.
+    assert mapped[1] == (
+        "mapping line 5: source column 'name' is not in the header (the header has 'Name': "
+        + exactly
     )
     assert imp.count("students") == 0
 

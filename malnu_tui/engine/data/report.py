@@ -103,8 +103,10 @@ class ImportReport:
         text = (
             f"{self.table}: read {self.read}, inserted {self.inserted}, updated {self.updated}, "
             f"skipped {self.skipped}, rejected {self.rejected}; rows {self.before_count} → "
-            f"{self.after_count}; {verb}"
+            f"{self.after_count}; {verb}" + (f" ({self.reason})" if self.reason else "")
         )
+        # After the outcome's reason, which it is not ("…skipped (1 rejected, over
+        # --max-errors 0)" read as the reason the lines were skipped).
         if self.empty_lines:
             text += f"; {self.empty_lines} empty line(s) of delimiters only skipped"
-        return text + (f" ({self.reason})" if self.reason else "")
+        return text

@@ -269,6 +269,7 @@ def check_input(
             if r.source is not None and r.source not in header:
                 problems.append(
                     f"mapping line {r.line}: source column {r.source!r} is not in the header"
+                    + _one_like(r.source, header, "the header has")
                 )
         unused = [h for h in header if h and h not in mapping.sources()]
         if unused:
@@ -330,14 +331,15 @@ def _near(schema: TableSchema, name: str) -> str:
     """The table's one column ``name`` differs from only by case, spaces or underscores (a
     sheet's ``NIS``, ``Nama``, ``Birth Date``), said beside the unknown column: the problem
     named the header alone, and the table's columns nowhere."""
+    return _one_like(name, [c.name for c in schema.columns], "the table's column is")
 
+
+def _one_like(name: str, names: Sequence[str], what: str) -> str:
     def norm(text: str) -> str:
         return re.sub(r"[\s_-]+", "_", text.strip().casefold())
 
-    near = [c.name for c in schema.columns if norm(c.name) == norm(name)]
-    return (
-        f" (the table's column is {near[0]!r}: names must match exactly)" if len(near) == 1 else ""
-    )
+    near = [n for n in names if n and norm(n) == norm(name)]
+    return f" ({what} {near[0]!r}: names must match exactly)" if len(near) == 1 else ""
 
 
 def _rule(mapping: Mapping, name: str) -> Any:
