@@ -195,7 +195,8 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
     if problem.endswith(TIME_KEY):
         key = quote_ident(problem.split(": key ", 1)[1].split(" holds ", 1)[0])
         return (
-            f"store every key in that layout at the source, e.g. UPDATE {quote_ident(table)} "
+            "store every key in one layout at the source (SQLite's, in UTC), e.g. UPDATE "
+            f"{quote_ident(table)} "
             f"SET {key} = datetime({key}) WHERE {key} GLOB '*[TZ+]*' (datetime() reads a T, a Z "
             "and an offset, in UTC, and drops a fraction of a second, which strftime('%Y-%m-%d "
             "%H:%M:%f', …) keeps; check first that no two rows then hold one time), or leave "
