@@ -1,3 +1,3 @@
-from malnu_tui.cli import main
+from malnu_tui.entry import main
 
 raise SystemExit(main())
