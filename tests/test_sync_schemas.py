@@ -407,3 +407,37 @@ def test_a_drizzle_history_under_another_name_is_not_synced_as_data(
         assert "migrasi is Drizzle's history by its columns (id, hash, created_at" in str(
             refused.value
         )
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_source_table_named_as_the_destinations_own_in_another_case_is_refused(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A PostgreSQL source's "Migrations" (an application's own table, say) into a SQLite or D1
+    copy is the copy's own tracking table there: SQLite's table names ignore case. The sync
+    stopped on a bare 'table "Migrations" already exists'; it is now refused before anything
+    is written, naming the table it would be, and the other tables are not touched."""
+    src = make_db("postgresql", request, tmp_path, "primary")
+    dst = make_db(dest, request, tmp_path, "backup")
+    src.run('CREATE TABLE "Migrations" (id INTEGER PRIMARY KEY, note TEXT)')
+    src.run("CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.many("INSERT INTO kelas VALUES (?, ?)", [(1, "7A")])
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        run_sync(s, SyncRequest(tables=("kelas",)))
+    src.run('CREATE TABLE "Malnu_Audit" (id INTEGER PRIMARY KEY, note TEXT)')
+    src.run("INSERT INTO kelas VALUES (2, '7B')")
+    for verifying in (False, True):
+        with (
+            pytest.raises(SyncRefused) as refused,
+            SyncSession(src.target("primary"), dst.target("analytics")) as s,
+        ):
+            if verifying:
+                verify_sync(s, ())
+            else:
+                run_sync(s, SyncRequest())
+        said = str(refused.value)
+        assert (
+            "Malnu_Audit: SQLite's table names ignore case: it would be the destination's " in said
+        )
+        assert "own table malnu_audit" in said and "Migrations: " in said, said
+    assert dst.run("SELECT nama FROM kelas ORDER BY id") == [("7A",)]  # nothing written

@@ -135,7 +135,21 @@ def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for n in names:
         groups.setdefault(table_key(dst, n), []).append(n)
-    return [f"{', '.join(g)}: {CASE_CLASH}" for g in groups.values() if len(g) > 1]
+    out = [f"{', '.join(g)}: {CASE_CLASH}" for g in groups.values() if len(g) > 1]
+    if dst.kind != "postgresql":
+        # A PostgreSQL source's "Migrations" or "Malnu_Audit" is the copy's own tracking or
+        # audit table there (the sync stopped on a bare 'table "Malnu_Audit" already exists').
+        from malnu_tui.engine.sync.side_sqlite import TOOL_TABLES
+
+        own = {t.translate(ASCII_LOWER): t for t in TOOL_TABLES}
+        out += [
+            f"{n}: SQLite's table names ignore case: it would be the destination's own table "
+            f"{own[key]} (malnu-tui's, or another migration tool's history)"
+            for key, g in groups.items()
+            if key in own
+            for n in g
+        ]
+    return out
 
 
 def own_stamp_hint(table: str) -> str:
