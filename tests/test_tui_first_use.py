@@ -130,3 +130,29 @@ async def test_the_help_screens_footer_names_no_key_that_does_nothing(demo: Demo
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
         await wait_until(pilot, lambda: isinstance(app.focused, MigrationTable))
+
+
+async def test_go_to_finding_says_why_when_the_row_names_no_line(demo: Demo) -> None:
+    # The SQL view lists "g Go to finding" on its more: line; on a file with no finding (its
+    # one row "· none") g did nothing at all, and the operator could not tell why.
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("home", "enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        await pilot.press("r")  # its rollback: one DROP, no finding
+        await wait_until(pilot, lambda: "no translation or lint finding" in str(
+            app.screen.query_one("#findings").get_row_at(0)[3]))  # fmt: skip
+        await pilot.press("g")
+        await wait_until(
+            pilot,
+            lambda: (
+                "g: the highlighted row names no line to go to"
+                in [str(n.message) for n in app._notifications]
+            ),
+        )
