@@ -130,3 +130,60 @@ async def test_the_help_screens_footer_names_no_key_that_does_nothing(demo: Demo
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
         await wait_until(pilot, lambda: isinstance(app.focused, MigrationTable))
+
+
+async def test_go_to_finding_says_why_when_the_row_names_no_line(demo: Demo) -> None:
+    # The SQL view lists "g Go to finding" on its more: line; on a file with no finding (its
+    # one row "· none") g did nothing at all, and the operator could not tell why.
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("home", "enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        await pilot.press("r")  # its rollback: one DROP, no finding
+        await wait_until(pilot, lambda: "no translation or lint finding" in str(
+            app.screen.query_one("#findings").get_row_at(0)[3]))  # fmt: skip
+        await pilot.press("g")
+        await wait_until(
+            pilot,
+            lambda: (
+                "g: the highlighted row names no line to go to"
+                in [str(n.message) for n in app._notifications]
+            ),
+        )
+
+
+async def test_the_sync_screen_offers_its_run_keys_only_with_a_pair(demo: Demo) -> None:
+    # With no [sync.NAME] configured the footer still offered "s Sync v Verify d Dry run" and
+    # "F Full resync", each answering "no sync pair selected": four keys that could not work
+    # until the config changed. They show once a pair is configured.
+    from malnu_tui.tui.screens.sync import SyncScreen
+    from tests.tui_demo import screen_text, synced_pair
+
+    def keys() -> str:
+        return " ".join(screen_text(app).splitlines()[-3:])  # the more: line and the footer
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "No sync pairs are configured" in screen_text(app))
+        await pilot.pause(0.1)
+        for offered in ("s Sync", "v Verify", "d Dry run", "F Full resync"):
+            assert offered not in keys(), keys()
+        assert "esc Back" in keys() and "^r Refresh" in keys()
+    synced_pair(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SyncScreen) and app.screen.pairs)
+        await wait_until(
+            pilot,
+            lambda: all(k in keys() for k in ("s Sync", "v Verify", "d Dry run", "F Full resync")),
+        )

@@ -545,10 +545,15 @@ class SqlViewScreen(Screen[None]):
     def action_goto_finding(self) -> None:
         """Put the source cursor on the line of the highlighted finding."""
         findings = self.query_one("#findings", DataTable)
-        if findings.row_count == 0:
-            return
-        line_cell = findings.get_row_at(max(findings.cursor_row, 0))[0]
-        if not str(line_cell).isdigit():
+        row = findings.get_row_at(max(findings.cursor_row, 0)) if findings.row_count else [""]
+        line_cell = row[0]
+        if not str(line_cell).isdigit():  # (g did nothing at all on "· none")
+            self.notify(
+                "g: the highlighted row names no line to go to",
+                severity="warning",
+                timeout=4,
+                markup=False,
+            )
             return
         line = int(str(line_cell))
         doc = self._document()

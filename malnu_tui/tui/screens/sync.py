@@ -175,6 +175,7 @@ class SyncScreen(Screen[None]):
 
         event.stop()
         self.pairs = event.pairs
+        self.refresh_bindings()  # the run keys, offered once there is a pair
         table = self.query_one("#sync-pairs", DataTable)
         table.clear()
         for p in self.pairs:
@@ -198,6 +199,13 @@ class SyncScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self._load_pairs()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # With no pair configured, sync, verify, dry run and full resync have nothing to run
+        # on: not offered (the footer listed them, and each said "no sync pair selected").
+        if action in ("sync", "verify", "dry_run", "full"):
+            return bool(self.pairs)
+        return True
 
     @on(DataTable.RowHighlighted, "#sync-pairs")
     def _pair_changed(self) -> None:
