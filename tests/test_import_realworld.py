@@ -552,3 +552,30 @@ def test_a_date_as_the_sheet_writes_it_is_refused_with_the_step_that_reads_it(
         "2008-07-16",
         "2023-07-16",
     ]
+
+
+def test_a_mapping_saved_by_windows_notepad(imp: ImportTarget, tmp_path: Path) -> None:
+    # Notepad's and VS Code's "UTF-8 with BOM": the BOM made line 1 "not valid TOML: Invalid
+    # statement", though the mapping was right. Its "Unicode" (UTF-16) and ANSI (cp1252) were
+    # "cannot read the mapping: 'utf-8' codec can't decode byte 0xe9 in position 68".
+    from malnu_tui.engine.data.errors import MappingError
+
+    text = '[columns.nis]\r\nfrom = "NIS"\r\n[columns.nisn]\r\nfrom = "NISN"\r\n'
+    text += '[columns.name]\r\nfrom = "Nama"\r\n[columns.gender]\r\nfrom = "JK"\r\n'
+    text += 'map = { "Laki-laki" = "L", "Perempuan" = "P", "Prí" = "L" }\r\n'
+    f = write_csv(tmp_path / "s.csv", "NIS;NISN;Nama;JK\n0012;0012345678;Ani;Perempuan\n")
+    mapping = tmp_path / "siswa.toml"
+    mapping.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    report = import_into(imp, ImportRequest("students", file=f, mapping=mapping))
+    assert report.committed and report.inserted == 1
+    assert imp.rows("SELECT nis, name, gender FROM students") == [("0012", "Ani", "P")]
+    save = "save the mapping as UTF-8 (Notepad: Save As → Encoding: UTF-8)"
+    for data, why in (
+        (b"\xff\xfe" + text.encode("utf-16-le"), f"{mapping}:1: the mapping is UTF-16 text"),
+        (text.encode("cp1252"), f"{mapping}:9: not valid UTF-8 (byte 0xed)"),
+    ):
+        mapping.write_bytes(data)
+        with pytest.raises(MappingError) as exc:
+            import_into(imp, ImportRequest("students", file=f, mapping=mapping))
+        assert str(exc.value).startswith(why) and exc.value.hint == save
+    assert imp.count("students") == 1

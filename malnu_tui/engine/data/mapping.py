@@ -136,9 +136,22 @@ def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; :class:`MappingError` (exit 2) names the line."""
     p = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise MappingError(p, f"cannot read the mapping: {exc}") from None
+    # Saved on Windows: Notepad's and VS Code's "UTF-8 with BOM" (the BOM is no TOML: it was
+    # "not valid TOML: Invalid statement" on line 1), Notepad's "Unicode" (UTF-16) or ANSI.
+    save = "save the mapping as UTF-8 (Notepad: Save As → Encoding: UTF-8)"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise MappingError(p, "the mapping is UTF-16 text, not UTF-8", line=1, hint=save)
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise MappingError(
+            p, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line, hint=save
+        ) from None
     return parse_mapping(text, path)
 
 

@@ -250,7 +250,7 @@ def run_import(
         if not report.committed:
             run.set_outcome("failed", f"not committed: {report.reason}")
         backend.renew_lock()
-    return replace(report, backup_id=backup_id, warnings=tuple(unreleased))
+    return replace(report, backup_id=backup_id, warnings=report.warnings + tuple(unreleased))
 
 
 def _execute(
@@ -412,6 +412,7 @@ def _execute(
         first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
         reason=reason,
         empty_lines=source.empty_lines if isinstance(source, CsvSource) else 0,
+        warnings=tuple(getattr(writer, "warnings", ())) if committed else (),
     )
 
 
