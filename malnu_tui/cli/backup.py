@@ -248,7 +248,7 @@ def cmd_restore(ctx: Context) -> int:
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
     result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
-    ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(result)}")
+    ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(ctx, result)}")
     for warning in result.warnings:
         ctx.message(f"warning: the restore is done, but: {warning}")
     if not result.schema_matches:
@@ -257,9 +257,9 @@ def cmd_restore(ctx: Context) -> int:
     return 0
 
 
-def _undo(result: RestoreResult) -> str:
+def _undo(ctx: Context, result: RestoreResult) -> str:
     if result.pre_restore_verified:
-        return f"to undo: malnu-tui backup restore {result.pre_restore_id}"
+        return f"to undo: {ctx.again('backup', 'restore', result.pre_restore_id)}"
     return f"the damaged database it replaced is kept as backup {result.pre_restore_id}"
 
 
@@ -358,7 +358,7 @@ def cmd_recover(ctx: Context) -> int:
     ctx.message(
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
-        + _undo(result.restore)
+        + _undo(ctx, result.restore)
     )
     for warning in result.restore.warnings:
         ctx.message(f"warning: the restore is done, but: {warning}")
@@ -387,6 +387,9 @@ def _recover_native(ctx: Context, when: datetime) -> int:
     pf = _lock_preflight(ctx, "recover")
     ctx.confirm(f"recover {backend.name} to {utc_iso(when)}", pf.database_name)
     undo = run_native_recover(backend, ctx.target, when, progress=_progress(ctx))
-    ctx.message(f"recovered to {utc_iso(when)}; to undo, restore point {undo}")
+    again = (
+        f": {ctx.again('d1', 'time-travel', '--bookmark', undo)}" if backend.kind == "d1" else ""
+    )
+    ctx.message(f"recovered to {utc_iso(when)}; to undo, restore point {undo}{again}")
     _show_status(ctx, {"to": utc_iso(when), "native": True, "undo_restore_point": undo})
     return 0
