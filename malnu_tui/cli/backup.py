@@ -249,14 +249,14 @@ def cmd_restore(ctx: Context) -> int:
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
     result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
     try:
-        ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(result)}")
+        ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(ctx, result)}")
         for warning in result.warnings:
             ctx.message(f"warning: the restore is done, but: {warning}")
         if not result.schema_matches:
             ctx.message("warning: the restored schema hash differs from the manifest")
         _show_status(ctx, result.as_json())
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: done all the same
-        _interrupted_report(ctx, f"restored {result.backup_id}; {_undo(result)}", result.as_json())
+        _interrupted_report(ctx, f"restored {result.backup_id}; {_undo(ctx, result)}", result.as_json())
     return 0
 
 
@@ -270,9 +270,9 @@ def _interrupted_report(ctx: Context, done: str, extra: dict[str, object]) -> No
         ctx.out_json({**extra, "status": None, "status_error": "interrupted"})
 
 
-def _undo(result: RestoreResult) -> str:
+def _undo(ctx: Context, result: RestoreResult) -> str:
     if result.pre_restore_verified:
-        return f"to undo: malnu-tui backup restore {result.pre_restore_id}"
+        return f"to undo: {ctx.again('backup', 'restore', result.pre_restore_id)}"
     return f"the damaged database it replaced is kept as backup {result.pre_restore_id}"
 
 
@@ -371,7 +371,7 @@ def cmd_recover(ctx: Context) -> int:
     done = (
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
-        + _undo(result.restore)
+        + _undo(ctx, result.restore)
     )
     try:
         ctx.message(done)
@@ -404,7 +404,10 @@ def _recover_native(ctx: Context, when: datetime) -> int:
     pf = _lock_preflight(ctx, "recover")
     ctx.confirm(f"recover {backend.name} to {utc_iso(when)}", pf.database_name)
     undo = run_native_recover(backend, ctx.target, when, progress=_progress(ctx))
-    done = f"recovered to {utc_iso(when)}; to undo, restore point {undo}"
+    again = (
+        f": {ctx.again('d1', 'time-travel', '--bookmark', undo)}" if backend.kind == "d1" else ""
+    )
+    done = f"recovered to {utc_iso(when)}; to undo, restore point {undo}{again}"
     extra: dict[str, object] = {"to": utc_iso(when), "native": True, "undo_restore_point": undo}
     try:
         ctx.message(done)

@@ -116,6 +116,13 @@ class Context:
             )
         return self._target
 
+    def again(self, *words: str) -> str:
+        """``malnu-tui WORDS`` naming this same target, config and directories: a command
+        printed for the operator to copy and run next, from any directory."""
+        from malnu_tui.engine.rerun import command
+
+        return command(self.settings, self.target, *words)
+
     def backend(self) -> Backend:
         if self._backend is None:
             from malnu_tui.engine.config import open_backend

@@ -305,10 +305,8 @@ def cmd_time_travel(ctx: Context) -> int:
             }
         )
     ctx.message(f"restored to bookmark {done.bookmark}")
-    ctx.message(
-        f"to undo: malnu-tui d1 time-travel --bookmark {done.previous_bookmark} "
-        f"--database {backend.display_url}"
-    )
+    undo = ctx.again("d1", "time-travel", "--bookmark", done.previous_bookmark)
+    ctx.message(f"to undo: {undo}")
     return 0
 
 
@@ -401,8 +399,6 @@ def cmd_import(ctx: Context) -> int:
                 "num_queries": res.num_queries,
             }
         )
-    ctx.message(
-        f"imported {res.num_queries} queries; to undo: malnu-tui d1 time-travel "
-        f"--bookmark {res.previous_bookmark}"
-    )
+    undo = ctx.again("d1", "time-travel", "--bookmark", res.previous_bookmark)
+    ctx.message(f"imported {res.num_queries} queries; to undo: {undo}")
     return 0

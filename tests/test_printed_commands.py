@@ -1,0 +1,192 @@
+"""The commands malnu-tui prints for the operator to copy and run next (undo lines, hints),
+copied as printed and run as real processes from another directory: each must act on the same
+database (target, config, directories), never the default target, never fail for a token the
+target's ``api_token_env`` gives, never print a secret."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_core import CLI, REPO, CliResult
+from tests.fixtures_d1 import D1Target
+
+
+def run_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``malnu-tui ARGS`` as a real process run from ``cwd`` (not the repository)."""
+    full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=120
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def printed(err: str, after: str) -> list[str]:
+    """The command printed after ``after`` (to the end of its line), as argv without
+    ``malnu-tui``."""
+    line = err.split(after, 1)[1].splitlines()[0].strip().strip("`")
+    words = shlex.split(line)
+    assert words[0] == "malnu-tui", line
+    return words[1:]
+
+
+@pytest.fixture
+def school(tmp_path: Path, d1: D1Target, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config whose default target is a SQLite file and whose ``school`` target is D1 with
+    its token in ``api_token_env`` (no CLOUDFLARE_API_TOKEN in the environment)."""
+    conf = tmp_path / "conf"
+    (conf / "migrations").mkdir(parents=True)
+    (conf / "rollback").mkdir()
+    (conf / "malnu.toml").write_text(
+        '[targets.local]\nurl = "sqlite:///local.db"\n'
+        'migrations_dir = "migrations"\nrollback_dir = "rollback"\n\n'
+        f'[targets.school]\nurl = "{d1.url}"\napi_token_env = "CF_TOKEN_SCHOOL"\n'
+        'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
+    )
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    monkeypatch.setenv("CF_TOKEN_SCHOOL", d1.token)
+    (tmp_path / "elsewhere").mkdir()
+    return conf / "malnu.toml"
+
+
+def test_d1_time_travel_and_import_undo_lines_run_from_elsewhere(
+    school: Path, d1: D1Target, tmp_path: Path
+) -> None:
+    """The undo line of `d1 time-travel` named the database by URL (so the undo, run alone,
+    had no token: "no Cloudflare API token"), and `d1 import`'s named nothing (so it ran on
+    the default target, a SQLite file: "not a D1 database"). Both now name the config and the
+    target, and undo the change from any directory."""
+    here = ["--config", str(school), "--target", "school"]
+    elsewhere = tmp_path / "elsewhere"
+    d1.server.execute(d1.db, [("CREATE TABLE t (v TEXT)", [])], raw=True)
+    d1.server.execute(d1.db, [("INSERT INTO t VALUES ('before')", [])], raw=True)
+    before = run_in(school.parent, *here, "d1", "bookmark")
+    assert before.code == 0, before.err
+    time.sleep(0.05)
+    then = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    d1.server.execute(d1.db, [("INSERT INTO t VALUES ('after')", [])], raw=True)
+
+    res = run_in(school.parent, *here, "d1", "time-travel", "--bookmark", before.out.strip(), "-y")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT v FROM t") == [("before",)]
+    undo = printed(res.err, "to undo: ")
+    again = run_in(elsewhere, *undo, "--yes")
+    assert again.code == 0, (undo, again.err)
+    assert d1.sql("SELECT v FROM t ORDER BY v") == [("after",), ("before",)]
+
+    dump = tmp_path / "dump.sql"
+    dump.write_text("CREATE TABLE t (v TEXT);\nINSERT INTO t VALUES('imported');\n")
+    res = run_in(school.parent, *here, "d1", "import", str(dump), "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT v FROM t") == [("imported",)]
+    undo = printed(res.err, "to undo: ")
+    again = run_in(elsewhere, *undo, "--yes")
+    assert again.code == 0, (undo, again.err)
+    assert d1.sql("SELECT v FROM t ORDER BY v") == [("after",), ("before",)]
+
+    # `recover --to TIME` on D1 (Time Travel) printed a bare bookmark; now the command too.
+    res = run_in(school.parent, *here, "d1", "import", str(dump), "--yes")
+    assert res.code == 0, res.err
+    res = run_in(school.parent, *here, "recover", "--to", then, "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT v FROM t") == [("before",)]
+    undo = printed(res.err.split("to undo, restore point ", 1)[1], ": ")
+    again = run_in(elsewhere, *undo, "--yes")
+    assert again.code == 0, (undo, again.err)
+    assert d1.sql("SELECT v FROM t") == [("imported",)]
+    assert not (school.parent / "local.db").exists(), "the default target was opened"
+
+
+def _school_config(tmp_path: Path, url: str) -> Path:
+    """A config whose default target is a SQLite file and whose ``school`` target is ``url``,
+    with one migration (table t, row 'before')."""
+    conf = tmp_path / "conf"
+    (conf / "migrations").mkdir(parents=True)
+    (conf / "rollback").mkdir()
+    (conf / "migrations" / "20250101_000100_t.sql").write_text(
+        "CREATE TABLE t (v TEXT);\nINSERT INTO t VALUES ('before');\n"
+    )
+    (conf / "rollback" / "20250101_000100_t.sql").write_text("DROP TABLE t;\n")
+    (conf / "malnu.toml").write_text(
+        '[targets.local]\nurl = "sqlite:///local.db"\n'
+        'migrations_dir = "migrations"\nrollback_dir = "rollback"\n\n'
+        f'[targets.school]\nurl = "{url}"\n'
+        'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
+    )
+    (tmp_path / "elsewhere").mkdir()
+    return conf / "malnu.toml"
+
+
+def _rows(url: str) -> list[str]:
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        from malnu_tui.engine.urls import sqlite_path
+
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            return [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        return [r[0] for r in pg.execute("SELECT v FROM t ORDER BY v")]
+
+
+def _write(url: str, sql: str) -> None:
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        from malnu_tui.engine.urls import sqlite_path
+
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            conn.execute(sql)
+        return
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        pg.execute(sql)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def school_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The school target's URL: a SQLite file, or a PostgreSQL database whose URL holds a
+    password (which no printed command may show)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'conf' / 'school.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    name = request.getfixturevalue("pg_password_db")
+    role, password = request.getfixturevalue("pg_password_role")
+    return f"postgresql://{role}:{password}@{cluster.host}:{cluster.port}/{name}"
+
+
+def test_backup_restore_undo_line_runs_from_elsewhere(school_url: str, tmp_path: Path) -> None:
+    """`backup restore`'s "to undo: malnu-tui backup restore ID" named no config or target:
+    run from another directory it looked for the pre-restore backup among the default
+    target's (not found, exit 2; from the config's directory, the default target's). It now
+    names the config and the target (never the URL and its password) and undoes the restore
+    from anywhere."""
+    import json
+
+    cfg = _school_config(tmp_path, school_url)
+    here = ["--config", str(cfg), "--target", "school"]
+    res = run_in(cfg.parent, *here, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    res = run_in(cfg.parent, *here, "backup", "create", "--json")
+    assert res.code == 0, res.err
+    backup_id = json.loads(res.out)["id"]
+    _write(school_url, "INSERT INTO t VALUES ('after')")
+    res = run_in(cfg.parent, *here, "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    assert _rows(school_url) == ["before"]
+    undo = printed(res.err, "to undo: ")
+    assert "s3cret" not in res.err + res.out
+    again = run_in(tmp_path / "elsewhere", *undo, "--yes")
+    assert again.code == 0, (undo, again.err)
+    assert _rows(school_url) == ["after", "before"]
+    assert not (cfg.parent / "local.db").exists(), "the default target was opened"
