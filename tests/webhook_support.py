@@ -14,6 +14,7 @@ class Receiver:
     "drip" answers 200 one byte every ``DRIP_S`` seconds, status line and headers included
     (each read of the client's is quick, the whole answer is slow), counting in ``hung_up``
     the tries whose client went away before the answer was whole.
+    A URL under ``/moved/`` answers 301 to one under ``/json/``.
     Its URLs end in ``secret`` (a webhook's path is a secret: tests check it is never shown)."""
 
     DRIP_S = 0.1
@@ -35,6 +36,12 @@ class Receiver:
                 with outer.changed:
                     outer.attempts += 1
                     outer.changed.notify_all()
+                if self.path.startswith("/moved/"):  # a receiver that moved (http → https…)
+                    self.send_response(301)
+                    self.send_header("Location", f"/json/{outer.secret}-new")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if outer.mode == "hang":
                     outer.release.wait(30)
                 if outer.mode == "drip":

@@ -216,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "command", None) == "check":  # before check ran (debug mode's config)
             from malnu_tui.cli.monitor import say_unknown
 
-            return say_unknown(str(exc), json=bool(ctx.opt("json", False)))
+            prom = ctx.opt("prometheus", None)
+            return say_unknown(str(exc), json=ctx.json, prometheus=prom, message=ctx.message)
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error of ours.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -93,16 +94,23 @@ def _chosen_targets(ctx: Context) -> list[Target]:
 
 
 def _write_prometheus(ctx: Context, report: CheckReport) -> str | None:
-    """Write ``--prometheus FILE`` (temp file + rename); why it could not be, else None. The
+    """Write ``--prometheus FILE`` (temp file + rename); why it could not be, else None."""
+    from malnu_tui.engine.monitor.prometheus import render
+
+    return write_prometheus(str(ctx.opt("prometheus")), render(report), ctx.message)
+
+
+def write_prometheus(file: str, text: str, message: Callable[[str], None]) -> str | None:
+    """Put ``text`` into ``file`` (temp file + rename); why it could not be, else None. The
     last run's file, which would go on showing its values to Prometheus as current, is
     removed where it can be."""
     from pathlib import Path
 
-    from malnu_tui.engine.monitor.prometheus import render, write_atomic
+    from malnu_tui.engine.monitor.prometheus import write_atomic
 
-    prom = Path(ctx.opt("prometheus"))
+    prom = Path(file)
     try:
-        write_atomic(prom, render(report))
+        write_atomic(prom, text)
     except OSError as exc:
         try:
             prom.unlink(missing_ok=True)
@@ -110,7 +118,7 @@ def _write_prometheus(ctx: Context, report: CheckReport) -> str | None:
         except OSError:
             old = "the file of an earlier run still shows its values"
         said = f"cannot write {prom}: {exc.strerror or exc}"
-        ctx.message(f"error: {said}; {old}")
+        message(f"error: {said}; {old}")
         return said
     return None
 
@@ -126,7 +134,13 @@ def cmd_check(ctx: Context) -> int:
         targets = _chosen_targets(ctx)
     except MalnuError as exc:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
-        return say_unknown(str(exc), json=ctx.json, out=ctx.stdout)
+        return say_unknown(
+            str(exc),
+            json=ctx.json,
+            out=ctx.stdout,
+            prometheus=ctx.opt("prometheus"),
+            message=ctx.message,
+        )
     report = run_checks(targets, cfg)
     status = report.status
     failed_file = _write_prometheus(ctx, report) if ctx.opt("prometheus") else None
@@ -199,10 +213,19 @@ def cmd_check(ctx: Context) -> int:
     return int(status)
 
 
-def say_unknown(reason: str, *, json: bool, out: TextIO | None = None) -> int:
+def say_unknown(
+    reason: str,
+    *,
+    json: bool,
+    out: TextIO | None = None,
+    prometheus: str | None = None,
+    message: Callable[[str], None] | None = None,
+) -> int:
     """``check`` stopped before it could check (a bad command line; a config debug mode could
     not read), its ``error:`` line already on stderr: the summary line (or JSON) says UNKNOWN,
-    exit 3, as the monitoring-plugin convention has it (2 would read as CRITICAL)."""
+    exit 3, as the monitoring-plugin convention has it (2 would read as CRITICAL). The
+    ``--prometheus`` file, when given, says ``malnu_check_status 3`` instead of the last
+    run's gauges (a config broken by an edit left them saying OK for as long as it stayed)."""
     import json as jsonlib
     import sys
 
@@ -211,6 +234,11 @@ def say_unknown(reason: str, *, json: bool, out: TextIO | None = None) -> int:
 
     reason = one_line(mask_secrets(reason))  # the plugin's summary: one line, as stderr's
     out = out or sys.stdout
+    if prometheus:
+        from malnu_tui.engine.monitor.prometheus import render_unknown
+
+        said = message or (lambda line: print(line, file=sys.stderr))
+        write_prometheus(prometheus, render_unknown(), said)
     if json:
         out.write(jsonlib.dumps(unknown_json(reason)) + "\n")
     else:

@@ -71,10 +71,15 @@ class Webhook:
     url: str
     timeout: float = 5.0
     retries: int = 2
+    number: int = 0  # its place among the config's [[alerts.webhooks]] (1, 2…; 0: not known)
 
     @property
     def display(self) -> str:
-        return f"{self.kind} {mask_webhook(self.url)}"
+        """``#2 slack https://hooks.slack.com/***``: its place in the config names it, since
+        the masked URL cannot (two Slack channels' webhooks read the same, and an "alert
+        FAILED" line did not say which of them to mend)."""
+        place = f"#{self.number} " if self.number else ""
+        return f"{place}{self.kind} {mask_webhook(self.url)}"
 
     def __repr__(self) -> str:
         return f"Webhook({self.display!r}, timeout={self.timeout}, retries={self.retries})"
@@ -106,7 +111,10 @@ def parse_monitor_config(
     """The monitoring part of a parsed config file; ConfigError naming the key on bad input
     (the rules are :func:`~malnu_tui.engine.config_sections.monitor_values`, run at load)."""
     values = monitor_values(data, source=source, base=base)
-    values["webhooks"] = tuple(Webhook(*hook) for hook in values["webhooks"])
+    values["webhooks"] = tuple(
+        Webhook(kind, url, timeout, retries, number=i)
+        for i, (kind, url, timeout, retries) in enumerate(values["webhooks"], 1)
+    )
     return MonitorConfig(**values)
 
 

@@ -16,7 +16,7 @@ from malnu_tui.engine.private import hand_over
 if TYPE_CHECKING:
     from malnu_tui.engine.monitor.health import CheckReport
 
-__all__ = ["GAUGES", "render", "write_atomic"]
+__all__ = ["GAUGES", "render", "render_unknown", "write_atomic"]
 
 # gauge name → (metric key in TargetHealth.metrics, help text)
 GAUGES: tuple[tuple[str, str, str], ...] = (
@@ -58,6 +58,14 @@ def render(report: CheckReport) -> str:
         lines.append(f"# TYPE {name} gauge")
         lines.extend(samples)
     return "\n".join(lines) + "\n"
+
+
+def render_unknown() -> str:
+    """The file of a run that could check no target (a config that cannot be read, an unknown
+    ``--target``): ``malnu_check_status 3`` without a target label, in place of the last
+    run's gauges, which went on saying 0 (OK) to Prometheus while nothing was checked."""
+    name, _, help_text = GAUGES[-1]
+    return f"# HELP {name} {help_text}\n# TYPE {name} gauge\n{name} 3\n"
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -10,8 +10,9 @@ import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
-from malnu_tui.engine.monitor.config import Webhook
+from malnu_tui.engine.monitor.config import Webhook, mask_webhook
 
 __all__ = ["Sender", "hook_id", "http_sender", "json_body", "slack_body"]
 
@@ -56,19 +57,21 @@ def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
     return {"text": text}
 
 
-def _post(hook: Webhook, body: dict[str, Any]) -> int:
-    """One try: the answer's status code, all of it within ``hook.timeout`` seconds. httpx's
+def _post(hook: Webhook, body: dict[str, Any]) -> tuple[int, str]:
+    """One try: the answer's status code and its ``Location`` (a redirect's, else ""), all
+    of it within ``hook.timeout`` seconds. httpx's
     own timeout is per read (an answer dripped a byte at a time never trips it), so the try
     runs under one asyncio deadline that closes the connection; TimeoutError when it passes."""
     import asyncio
 
     import httpx
 
-    async def post() -> int:
+    async def post() -> tuple[int, str]:
         # httpx's timeouts a little later than the deadline: the deadline is what is said.
         async with httpx.AsyncClient(timeout=hook.timeout + 1) as client:
             async with asyncio.timeout(hook.timeout):
-                return (await client.post(hook.url, json=body)).status_code
+                answer = await client.post(hook.url, json=body)
+                return answer.status_code, answer.headers.get("location", "")
 
     # Not asyncio.run(): at its end it waits for a name lookup still running in a thread.
     loop = asyncio.new_event_loop()
@@ -103,7 +106,7 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
         if attempt:
             time.sleep(min(0.25 * attempt, 1.0))
         try:
-            status = _post(hook, body)
+            status, location = _post(hook, body)
         except TimeoutError:
             last = f"timed out ({hook.timeout:g} s per try)"
             continue
@@ -113,4 +116,15 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
         if status < 300:
             return
         last = f"HTTP {status}"
-    raise RuntimeError(f"{last} after {hook.retries + 1} tries")
+        if 300 <= status < 400:
+            # Not followed (a 301/302 turns the POST into a GET without its body) and not
+            # tried again (it answers the same): where it points is said, masked, so the
+            # operator can put that URL in the config (an http:// URL moved to https://).
+            moved = urljoin(hook.url, location) if location else ""
+            where = f" to {mask_webhook(moved)}" if moved else ""
+            raise RuntimeError(
+                f"{last}: the receiver redirects{where}; not followed: set its url to the new "
+                "address"
+            )
+    tries = hook.retries + 1
+    raise RuntimeError(f"{last} after {tries} {'try' if tries == 1 else 'tries'}")

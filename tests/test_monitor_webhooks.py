@@ -1,0 +1,66 @@
+"""Which webhook an alert line names, and a receiver that redirects: `check --alert` on a real
+SQLite database with a real local HTTP receiver (tests/webhook_support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_core import MigrationDirs
+from tests.inproc import run_inproc
+from tests.webhook_support import Receiver
+
+SECRET = "T000/B000/MovedSecret77"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(SECRET)
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def test_each_alert_line_names_its_webhook_and_a_redirect_is_said(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """Two webhooks on one host (two Slack channels' are both hooks.slack.com) read the same
+    masked: `alert FAILED … → json http://127.0.0.1:…/***` did not say which one to mend.
+    Each line now names its place in the config (`#1`). A receiver answering 301 was tried
+    again and again (`HTTP 301 after 3 tries`) without a word of where it had moved; it is
+    tried once and says where (masked), the URL's secret never shown."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    hooks = "".join(
+        f'\n[[alerts.webhooks]]\nkind = "{kind}"\nurl = "{url}"\ntimeout = 5\nretries = 2\n'
+        for kind, url in (
+            ("json", receiver.url("moved")),
+            ("json", receiver.url("json")),
+            ("slack", receiver.url("slack")),
+        )
+    )
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "b"}"\n[targets.primary]\n'
+        f'url = "sqlite:///{tmp_path / "p.db"}"\nmigrations_dir = "{mdirs.migrations}"\n'
+        f'rollback_dir = "{mdirs.rollback}"\n{hooks}',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--yes").code == 1  # b fails: a CRITICAL to alert
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2, res.out + res.err
+    host = f"http://127.0.0.1:{receiver.server.server_address[1]}"
+    key = "primary|failed_migrations|20250101_000200_b.sql"
+    assert f"alert sent: problem {key} → #2 json {host}/***" in res.err, res.err
+    assert f"alert sent: problem {key} → #3 slack {host}/***" in res.err, res.err
+    assert (
+        f"alert FAILED (retried next run): problem {key} → #1 json {host}/***: HTTP 301: "
+        f"the receiver redirects to {host}/***; not followed: set its url to the new address"
+    ) in res.err, res.err
+    assert receiver.attempts == 3, "the 301 is not tried again in the run (retries = 2)"
+    assert SECRET not in res.out + res.err and "MovedSecret" not in res.out + res.err
+    assert receiver.events("json") == [("problem", key)]
