@@ -208,3 +208,38 @@ def test_json_output_is_one_document_on_stdout_in_debug_mode_too(
             for b in doc:
                 assert {"id", "created_at", "size", "sha256", "reason"} <= set(b), b
     assert log.exists()  # debug mode was on, its file configured: its lines went there
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:99999/hook/Vb3Nq-K8jRt", "has a port out of range (1-65535)"),
+        ("http://[::1/hook/Vb3Nq-K8jRt", "has a malformed IPv6 host"),
+        ("https://hooks.slack.com:44x/services/Vb3Nq-K8jRt", "has a port that is not a number"),
+        ("https:///services/Vb3Nq-K8jRt", "has no host"),
+        ("https://hooks.slack.com/services/T0 B0/Vb3Nq-K8jRt", "holds a space"),
+    ],
+)
+def test_a_webhook_url_no_alert_could_reach_is_refused_at_load(
+    url: str, why: str, tmp_path: Path
+) -> None:
+    """A webhook URL with a port out of range, a broken IPv6 host, no host or a space was
+    taken; `doctor` passed; the first alert due failed, each run, with "unhandled errors in a
+    TaskGroup (1 sub-exception)" or "Invalid port: ':1'". Refused at load now, as a scheme
+    other than http(s) was, naming the webhook and never the URL (a secret)."""
+    cfg = tmp_path / "malnu.toml"
+    good = '[[alerts.webhooks]]\nkind = "json"\nurl = "https://alerts.example.org/x"\n'
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n{good}'
+        f'[[alerts.webhooks]]\nkind = "slack"\nurl = "{url}"\n'
+    )
+    cfg.chmod(0o600)
+    said = f"{cfg}: [[alerts.webhooks]] #2: url {why}"
+    for args, code in ((("status",), 2), (("doctor",), 1), (("check", "--alert"), 3)):
+        res = run_cli("--config", str(cfg), *args)
+        assert res.code == code, (args, res.err)
+        assert said in res.out + res.err, (args, res.out, res.err)
+        assert "Vb3Nq" not in res.out + res.err, (args, res.out + res.err)
+    assert res.out.startswith(f"MALNU UNKNOWN - {said}"), res.out
+    cfg.write_text(f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n{good}')
+    assert run_cli("--config", str(cfg), "doctor").out.startswith(f"OK   config: {cfg}")
