@@ -243,3 +243,43 @@ def test_a_webhook_url_no_alert_could_reach_is_refused_at_load(
     assert res.out.startswith(f"MALNU UNKNOWN - {said}"), res.out
     cfg.write_text(f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n{good}')
     assert run_cli("--config", str(cfg), "doctor").out.startswith(f"OK   config: {cfg}")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://malnu@127.0.0.1:1/school?sslmode=bogus", 'invalid sslmode value: "bogus"'),
+        ("postgresql://malnu@127.0.0.1:1/school?target_session_attrs=any1", "target_session_attrs"),
+        ("postgresql://malnu@127.0.0.1:1/school?port=5x", 'invalid integer value "5x"'),
+        ("postgresql:/malnu:pw@127.0.0.1:1/school", 'missing "=" after'),
+    ],
+)
+def test_a_url_libpq_refuses_itself_is_a_configuration_error(
+    url: str, said: str, tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A URL libpq refuses before asking any server (a parameter's value it does not take, a
+    string it cannot parse) exited 1, "the operation failed", as an unreachable server does:
+    a script that retries on 1 retried a typo for ever. It is a configuration error: exit 2,
+    as the contract's table says, with the hint to correct the URL; an unreachable server
+    stays 1. Through --database, and through $MALNU_PARITY_DATABASE (parity's connection)."""
+    d = school_set(mdirs)
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    assert run_cli("--database", db, *d.args(), "up", "--no-backup").code == 0
+    runs = [
+        (("--database", url, *d.args(), "status"), {}),
+        (("--database", url, *d.args(), "backup", "create"), {}),
+        (("--database", db, *d.args(), "parity"), {"MALNU_PARITY_DATABASE": url}),
+    ]
+    if url.startswith("postgresql:/m"):  # --database: the tool's own URL check says it (2)
+        runs = runs[2:]
+    for args, env in runs:
+        res = run_cli(*args, env=env)
+        assert res.code == 2, (args, res.code, res.err)
+        assert said in res.err and "libpq refused the URL itself" in res.err, (args, res.err)
+    down = "postgresql://malnu@127.0.0.1:1/school?sslmode=disable"
+    for args, env in (
+        (("--database", down, *d.args(), "status"), {}),
+        (("--database", db, *d.args(), "parity"), {"MALNU_PARITY_DATABASE": down}),
+    ):
+        res = run_cli(*args, env={**env, "PGCONNECT_TIMEOUT": "2"})
+        assert res.code == 1 and "Connection refused" in res.err, (args, res.err)
