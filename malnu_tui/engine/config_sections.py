@@ -68,6 +68,30 @@ def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _unusable_webhook_url(url: str) -> str | None:
+    """Why no request could ever reach ``url`` (checked at load: found only when an alert was
+    due, it failed as "unhandled errors in a TaskGroup" or "Invalid port", and `doctor`
+    passed the config), else None."""
+    from urllib.parse import urlsplit
+
+    if any(c <= " " or c == "\x7f" for c in url):
+        return "holds a space or a control character (percent-encode it)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        if "range" in str(exc):
+            return "has a port out of range (1-65535)"
+        if "IPv6" in str(exc):
+            return "has a malformed IPv6 host (write it as [::1])"
+        return "has a port that is not a number"
+    if port == 0:
+        return "has a port out of range (1-65535)"
+    if not parts.hostname:
+        return "has no host"
+    return None
+
+
 def monitor_values(
     data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
 ) -> dict[str, Any]:
@@ -101,6 +125,9 @@ def monitor_values(
         if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
             raise ConfigError(f"{where}: url must be an http(s) URL")
         register_secret(url)
+        unusable = _unusable_webhook_url(url)
+        if unusable:  # said without the URL: it is a secret
+            raise ConfigError(f"{where}: url {unusable}: no alert could ever be sent to it")
         timeout = _number(raw.get("timeout", 5), f"{where} timeout", minimum=0.1, maximum=3600)
         retries = int(_number(raw.get("retries", 2), f"{where} retries", maximum=20, whole=True))
         hooks.append((kind, url, timeout, retries))

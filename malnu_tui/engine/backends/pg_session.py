@@ -411,6 +411,21 @@ def settle_after_interrupt(conn: psycopg.Connection[Any], seconds: float = 5.0) 
         conn.rollback()
 
 
+URL_SETTING_HINT = (
+    "libpq refused the URL itself, no server was asked: correct it (its parameters: "
+    "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)"
+)
+# libpq's own refusals of a parameter's value, before any server is asked
+_BAD_SETTING = re.compile(r"^connection is bad: invalid (?:\w+ value|integer value)")
+
+
+def bad_connection_string(exc: psycopg.Error) -> bool:
+    """Whether psycopg/libpq refused the URL itself (a parameter libpq does not know, a value
+    it does not take, a string it cannot parse) without asking any server: a configuration
+    error (exit 2), which no retry mends; the rest (refused, timed out, a password) exit 1."""
+    return isinstance(exc, psycopg.ProgrammingError) or bool(_BAD_SETTING.match(str(exc)))
+
+
 def open_session(
     url: str, kwargs: dict[str, Any], where: str, statement_timeout: str, lock_timeout: str
 ) -> psycopg.Connection[tuple[Any, ...]]:
@@ -425,6 +440,8 @@ def open_session(
         why = mask_url_error(str(exc), url)
         hint = connection_limit_hint(why)  # a role's CONNECTION LIMIT (Supabase's roles)
         text = f"cannot connect to {where}: {why}".strip()
+        if bad_connection_string(exc):
+            raise ConfigError(text, hint=URL_SETTING_HINT) from None
         raise BackendError(text, hint=hint) from None
     within = float(conn.info.get_parameters().get("connect_timeout") or 0)
     try:

@@ -24,7 +24,7 @@ from malnu_tui.engine.concurrently import (
     is_concurrent,
     without_concurrently,
 )
-from malnu_tui.engine.errors import BackendError, NotPermitted
+from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate import FileTranslation, Finding
 from malnu_tui.engine.translate.model import NOT_CHECKED
@@ -66,7 +66,12 @@ def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connecti
     `plan --check` or `parity` killed in a long statement ends at the server too. Without
     them, `parity --live` waited for ever behind another session's lock (a live column's
     default that reads a table, evaluated to be compared)."""
-    from malnu_tui.engine.backends.pg_session import connect_options, tool_session
+    from malnu_tui.engine.backends.pg_session import (
+        URL_SETTING_HINT,
+        bad_connection_string,
+        connect_options,
+        tool_session,
+    )
     from malnu_tui.engine.urls import check_timeout, mask_url, mask_url_error, split_tool_options
 
     libpq_url, opts = split_tool_options(url)
@@ -78,6 +83,10 @@ def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connecti
         )
     except psycopg.Error as exc:
         why = mask_url_error(str(exc), url)
+        if bad_connection_string(exc):
+            raise ConfigError(
+                f"cannot connect to {mask_url(url)}: {why}", hint=URL_SETTING_HINT
+            ) from None
         raise BackendError(f"cannot connect to {mask_url(url)}: {why}") from None
     try:
         tool_session(conn, statement_timeout, lock_timeout)

@@ -387,6 +387,7 @@ def run_sync(
     from malnu_tui.engine.oplock import migration_lock
 
     start_early(s, req)
+    s.go_ahead()
     backend = s.dst.backend
     backend.ensure_schema()
     pair = f"{s.source_target.name}->{s.dest_target.name}"

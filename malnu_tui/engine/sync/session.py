@@ -90,6 +90,12 @@ class SyncSession:
                 f"audit rows are written on {dest.name} only",
             )
         self._dst: Side | None = None
+        # A SQLite destination that names no file yet is planned as a dry run plans it and
+        # made only when the sync goes ahead (:meth:`go_ahead`): a sync refused or answered
+        # "no" left a new database file there, the tool's tables in it.
+        self._dst_planned_only = (
+            not read_only and dest.kind == "sqlite" and not sqlite_path(dest.url).exists()
+        )
         # Work on the source started before the destination is connected (run.start_early):
         # table → its source key fingerprint, under way or done.
         self.early: dict[str, SourceKeys] = {}
@@ -104,8 +110,20 @@ class SyncSession:
         """The destination, connected on first use: a sync from a SQLite file starts reading
         its source first (:func:`.run.start_early`), while the destination's driver loads."""
         if self._dst is None:
-            self._dst = open_side(self.dest_target, read_only=self.read_only)
+            planned_only = self.read_only or self._dst_planned_only
+            self._dst = open_side(self.dest_target, read_only=planned_only)
         return self._dst
+
+    def go_ahead(self) -> None:
+        """The sync runs (confirmed): a destination opened for its plan only (a SQLite file
+        that does not exist yet) is opened again to be written, which creates it."""
+        if not self._dst_planned_only:
+            return
+        self._dst_planned_only = False
+        if self._dst is not None:
+            planned, self._dst = self._dst, None
+            with contextlib.suppress(Exception):
+                planned.backend.close()
 
     @property
     def dst_if_open(self) -> Side | None:

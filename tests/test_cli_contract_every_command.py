@@ -1,0 +1,285 @@
+"""PRODUCT.md's CLI contract, command by command on every backend: "Without a TTY and without
+`--yes` it refuses" for each destructive command (the database, its tracking, audit trail,
+lock and backups exactly as they were, also with "yes" piped on stdin); exit 3 for each one
+while another operator holds the lock; and ``--json`` output that is one JSON document on
+stdout and nothing else, in debug mode too (its lines go to stderr and the log file)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.errors import LockHolder
+from tests.fixtures_core import MigrationDirs, next_second, run_cli, school_set
+from tests.fixtures_matrix import DbTarget
+
+CSV = "id,email\n7,siti@malnu.sch.id\n8,budi@malnu.sch.id\n"
+
+
+def _prepared(db_target: DbTarget, d: MigrationDirs, tmp_path: Path) -> tuple[str, str]:
+    """Three migrations applied, two backups (ids returned, oldest first), a failed fourth
+    migration's row, a CSV file and a sync destination's path beside them."""
+    school_set(d)
+    assert db_target.cli(d, "up", "--no-backup").code == 0
+    ids = []
+    for _ in range(2):
+        made = db_target.cli(d, "backup", "create")
+        assert made.code == 0, made.err
+        ids.append(made.out.split()[0])
+    d.add("20250101_000400", "broken", "INSERT INTO nowhere VALUES (1);", "SELECT 1;")
+    assert db_target.cli(d, "up", "--no-backup").code == 1
+    (tmp_path / "users.csv").write_text(CSV)
+    next_second()  # `recover --to -1s`: the backups are from before then
+    next_second()
+    return ids[0], ids[1]
+
+
+def _state(db_target: DbTarget, d: MigrationDirs) -> dict[str, Any]:
+    """What a refused command must leave as it was."""
+    backend = db_target.open(d)
+    try:
+        tables = sorted(backend.table_names())
+        lock = backend.read_lock()
+        state: dict[str, Any] = {
+            "records": sorted(repr(r) for r in backend.fetch_records()),
+            "audit": [repr(a) for a in backend.read_audit(limit=1000)],
+            "lock": dataclasses.replace(lock, lease_left=None) if lock else None,
+            "rows": {t: backend.row_count(t) for t in tables},
+            "schema": backend.schema_fingerprint(),
+        }
+    finally:
+        backend.close()
+    listed = db_target.cli(d, "backup", "list", "--json")
+    assert listed.code == 0, listed.err
+    state["backups"] = sorted(b["id"] for b in json.loads(listed.out))
+    return state
+
+
+# Each destructive command, with what it needs ({old}/{new}: the two backups, {csv}, {dest}).
+DESTRUCTIVE = {
+    "rollback": ("rollback",),
+    "rollback --to": ("rollback", "--to", "20250101_000100"),
+    "backup restore": ("backup", "restore", "{old}"),
+    "recover": ("recover", "--to", "-1s"),
+    "clear-failed": ("clear-failed", "20250101_000400_broken.sql"),
+    "repair": ("repair",),
+    "unlock": ("unlock",),
+    "import": ("import", "{csv}", "--table", "users"),
+    "sync": ("sync", "--from", "{url}", "--to", "sqlite:///{dest}", "--tables", "users"),
+    "backup delete": ("backup", "delete", "{old}"),
+    "backup prune": ("backup", "prune", "--keep", "1"),
+}
+
+
+@pytest.mark.parametrize("command", list(DESTRUCTIVE))
+def test_a_destructive_command_without_a_terminal_or_yes_refuses_and_changes_nothing(
+    command: str, db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    d = mdirs
+    old, new = _prepared(db_target, d, tmp_path)
+    args = [
+        a.format(old=old, csv=tmp_path / "users.csv", dest=tmp_path / "copy.db", url=db_target.url)
+        for a in DESTRUCTIVE[command]
+    ]
+    if command == "repair":  # something to repair: an applied file edited
+        first = d.migrations / "20250101_000100_create_users.sql"
+        first.write_text(first.read_text() + "-- edited\n")
+    holder = None
+    if command == "unlock":  # a lock to release: another operator's
+        holder = db_target.open(d)
+        holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
+    try:
+        before = _state(db_target, d)
+        for stdin in (None, "yes\n"):
+            res = db_target.cli(d, *args, input=stdin)
+            assert res.code == 2, (command, stdin, res.code, res.out, res.err)
+            assert "no terminal" in res.err and "--yes" in res.err, (command, res.err)
+            assert res.out == "", (command, res.out)  # the plan and the refusal: messages
+            assert _state(db_target, d) == before, command
+        assert not (tmp_path / "copy.db").exists() or command != "sync"
+    finally:
+        if holder is not None:
+            holder.release_lock()
+            holder.close()
+    assert new in before["backups"]
+
+
+# Each command that takes the lock, run with --yes while another operator holds it.
+LOCKING = {
+    **{k: v for k, v in DESTRUCTIVE.items() if k not in ("unlock", "backup delete")},
+    "up": ("up",),
+}
+
+
+@pytest.mark.parametrize("command", list(LOCKING))
+def test_another_operator_holding_the_lock_is_exit_3_for_every_command(
+    command: str, db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    d = mdirs
+    old, _new = _prepared(db_target, d, tmp_path)
+    args = [
+        a.format(old=old, csv=tmp_path / "users.csv", dest=tmp_path / "copy.db", url=db_target.url)
+        for a in LOCKING[command]
+    ]
+    if command == "repair":
+        first = d.migrations / "20250101_000100_create_users.sql"
+        first.write_text(first.read_text() + "-- edited\n")
+    if command == "sync":  # the lock that matters is the destination's: sync into this target
+        src = tmp_path / "src.db"
+        with sqlite3.connect(src) as conn:
+            conn.execute("CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT)")
+            conn.execute("INSERT INTO extra VALUES (1, 'a')")
+        conn.close()
+        args = ["sync", "--from", f"sqlite:///{src}", "--to", db_target.url, "--tables", "extra"]
+    holder = db_target.open(d)
+    holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
+    try:
+        before = _state(db_target, d)
+        res = db_target.cli(d, *args, "--yes")
+        assert res.code == 3, (command, res.code, res.err)
+        assert "ops@box-b" in res.err, (command, res.err)
+        assert _state(db_target, d) == before, command
+    finally:
+        holder.release_lock()
+        holder.close()
+
+
+JSON_COMMANDS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "verify": ("verify",),
+    "plan": ("plan", "--all"),
+    "diff": ("diff",),
+    "backup list": ("backup", "list"),
+    "backup verify": ("backup", "verify", "{old}"),
+    "log": ("log",),
+    "history": ("history",),
+    "lint": ("lint", "--all"),
+    "check": ("check",),
+    "doctor": ("doctor",),
+    "up --dry-run": ("up", "--dry-run"),
+    "rollback --dry-run": ("rollback", "--dry-run"),
+    "import --dry-run": ("import", "{csv}", "--table", "users", "--dry-run"),
+    "sync status": ("sync", "status", "--to", "{url}"),
+    "clear-failed": ("clear-failed", "20250101_000400_broken.sql", "--yes"),
+    "backup create": ("backup", "create"),
+}
+
+
+@pytest.mark.parametrize("command", list(JSON_COMMANDS))
+def test_json_output_is_one_document_on_stdout_in_debug_mode_too(
+    command: str, db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    d = mdirs
+    old, new = _prepared(db_target, d, tmp_path)
+    args = [
+        a.format(old=old, csv=tmp_path / "users.csv", url=db_target.url)
+        for a in JSON_COMMANDS[command]
+    ]
+    log = tmp_path / "debug.log"
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[log]\nfile = "{log}"\n')
+    strict: Callable[[str], Any] = lambda text: json.loads(  # noqa: E731
+        text, parse_constant=lambda word: pytest.fail(f"not JSON: {word}")
+    )
+    for debug in ({}, {"MIGRATION_DEBUG": "1"}):
+        if command == "clear-failed":  # the failed row again, for the second run
+            assert db_target.cli(d, "up", "--no-backup").code == 1
+        res = run_cli(
+            "--config", str(cfg), "--database", db_target.url, *d.args(), *args, "--json",
+            env={**db_target.env, **debug},
+        )  # fmt: skip
+        assert "Traceback" not in res.err, res.err
+        doc = strict(res.out)  # the whole of stdout: one document, no message beside it
+        assert "debug:" not in res.out
+        if command == "status":
+            for m in doc["migrations"]:
+                for key in ("version", "filename", "state", "checksum", "executed_at"):
+                    assert key in m, (key, m)
+                assert "execution_time_ms" in m and "rollback_file" in m, m
+        if command == "backup list":
+            assert {b["id"] for b in doc} >= {old, new}, doc
+            for b in doc:
+                assert {"id", "created_at", "size", "sha256", "reason"} <= set(b), b
+    assert log.exists()  # debug mode was on, its file configured: its lines went there
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:99999/hook/Vb3Nq-K8jRt", "has a port out of range (1-65535)"),
+        ("http://[::1/hook/Vb3Nq-K8jRt", "has a malformed IPv6 host"),
+        ("https://hooks.slack.com:44x/services/Vb3Nq-K8jRt", "has a port that is not a number"),
+        ("https:///services/Vb3Nq-K8jRt", "has no host"),
+        ("https://hooks.slack.com/services/T0 B0/Vb3Nq-K8jRt", "holds a space"),
+    ],
+)
+def test_a_webhook_url_no_alert_could_reach_is_refused_at_load(
+    url: str, why: str, tmp_path: Path
+) -> None:
+    """A webhook URL with a port out of range, a broken IPv6 host, no host or a space was
+    taken; `doctor` passed; the first alert due failed, each run, with "unhandled errors in a
+    TaskGroup (1 sub-exception)" or "Invalid port: ':1'". Refused at load now, as a scheme
+    other than http(s) was, naming the webhook and never the URL (a secret)."""
+    cfg = tmp_path / "malnu.toml"
+    good = '[[alerts.webhooks]]\nkind = "json"\nurl = "https://alerts.example.org/x"\n'
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n{good}'
+        f'[[alerts.webhooks]]\nkind = "slack"\nurl = "{url}"\n'
+    )
+    cfg.chmod(0o600)
+    said = f"{cfg}: [[alerts.webhooks]] #2: url {why}"
+    for args, code in ((("status",), 2), (("doctor",), 1), (("check", "--alert"), 3)):
+        res = run_cli("--config", str(cfg), *args)
+        assert res.code == code, (args, res.err)
+        assert said in res.out + res.err, (args, res.out, res.err)
+        assert "Vb3Nq" not in res.out + res.err, (args, res.out + res.err)
+    assert res.out.startswith(f"MALNU UNKNOWN - {said}"), res.out
+    cfg.write_text(f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n{good}')
+    assert run_cli("--config", str(cfg), "doctor").out.startswith(f"OK   config: {cfg}")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://malnu@127.0.0.1:1/school?sslmode=bogus", 'invalid sslmode value: "bogus"'),
+        ("postgresql://malnu@127.0.0.1:1/school?target_session_attrs=any1", "target_session_attrs"),
+        ("postgresql://malnu@127.0.0.1:1/school?port=5x", 'invalid integer value "5x"'),
+        ("postgresql:/malnu:pw@127.0.0.1:1/school", 'missing "=" after'),
+    ],
+)
+def test_a_url_libpq_refuses_itself_is_a_configuration_error(
+    url: str, said: str, tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A URL libpq refuses before asking any server (a parameter's value it does not take, a
+    string it cannot parse) exited 1, "the operation failed", as an unreachable server does:
+    a script that retries on 1 retried a typo for ever. It is a configuration error: exit 2,
+    as the contract's table says, with the hint to correct the URL; an unreachable server
+    stays 1. Through --database, and through $MALNU_PARITY_DATABASE (parity's connection)."""
+    d = school_set(mdirs)
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    assert run_cli("--database", db, *d.args(), "up", "--no-backup").code == 0
+    runs = [
+        (("--database", url, *d.args(), "status"), {}),
+        (("--database", url, *d.args(), "backup", "create"), {}),
+        (("--database", db, *d.args(), "parity"), {"MALNU_PARITY_DATABASE": url}),
+    ]
+    if url.startswith("postgresql:/m"):  # --database: the tool's own URL check says it (2)
+        runs = runs[2:]
+    for args, env in runs:
+        res = run_cli(*args, env=env)
+        assert res.code == 2, (args, res.code, res.err)
+        assert said in res.err and "libpq refused the URL itself" in res.err, (args, res.err)
+    down = "postgresql://malnu@127.0.0.1:1/school?sslmode=disable"
+    for args, env in (
+        (("--database", down, *d.args(), "status"), {}),
+        (("--database", db, *d.args(), "parity"), {"MALNU_PARITY_DATABASE": down}),
+    ):
+        res = run_cli(*args, env={**env, "PGCONNECT_TIMEOUT": "2"})
+        assert res.code == 1 and "Connection refused" in res.err, (args, res.err)
