@@ -160,19 +160,18 @@ def cmd_check(ctx: Context) -> int:
             ]
         ctx.out_json(doc)
     else:
-        line = report.summary_line()
+        text, _, perf = report.summary_line().rpartition(" | ")
+        health = text.split(" - ", 1)[1]
         if failed_file is not None:
-            text, _, perf = line.partition(" | ")
-            health = text.split(" - ", 1)[1]
-            line = f"MALNU {status.name} - {health}; {failed_file} | {perf}"
-        ctx.out(line)
+            health = f"{health}; {failed_file}"
+        ctx.out(f"MALNU {status.name} - {plugin_text(health)} | {perf}")
         for p in report.problems:
-            ctx.out(p.line())
+            ctx.out(plugin_text(p.line()))
         if failed_file is not None:
-            ctx.out(f"UNKNOWN prometheus: {failed_file}")
+            ctx.out(plugin_text(f"UNKNOWN prometheus: {failed_file}"))
         for t in report.targets:
             ctx.out(
-                f"{t.target}: "
+                plugin_text(f"{t.target}: ")
                 + ", ".join(f"{c} {t.check_word(c)}" for c in CHECKS)
                 + f" ({t.seconds:.2f} s)"
             )
@@ -213,6 +212,14 @@ def cmd_check(ctx: Context) -> int:
     return int(status)
 
 
+def plugin_text(text: str) -> str:
+    """Text of ``check``'s output with its ``|`` as ``¦``: Nagios and Icinga read whatever
+    follows a ``|``, on any line, as performance data. A failed migration's error quoting
+    PostgreSQL (``operator does not exist: integer || integer``) lost the rest of its line
+    and fed the graphs garbage (``--json`` keeps the text as it is)."""
+    return text.replace("|", "\N{BROKEN BAR}")
+
+
 def say_unknown(
     reason: str,
     *,
@@ -242,7 +249,7 @@ def say_unknown(
     if json:
         out.write(jsonlib.dumps(unknown_json(reason)) + "\n")
     else:
-        print(f"MALNU UNKNOWN - {reason}", file=out)
+        print(f"MALNU UNKNOWN - {plugin_text(reason)}", file=out)
     return int(Severity.UNKNOWN)
 
 
