@@ -256,7 +256,9 @@ def cmd_restore(ctx: Context) -> int:
             ctx.message("warning: the restored schema hash differs from the manifest")
         _show_status(ctx, result.as_json())
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: done all the same
-        _interrupted_report(ctx, f"restored {result.backup_id}; {_undo(ctx, result)}", result.as_json())
+        _interrupted_report(
+            ctx, f"restored {result.backup_id}; {_undo(ctx, result)}", result.as_json()
+        )
     return 0
 
 
