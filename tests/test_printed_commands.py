@@ -30,7 +30,7 @@ def run_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliResul
 def printed(err: str, after: str) -> list[str]:
     """The command printed after ``after`` (to the end of its line), as argv without
     ``malnu-tui``."""
-    line = err.split(after, 1)[1].splitlines()[0].strip().strip("`")
+    line = err.split(after, 1)[1].splitlines()[0].split("`")[0].strip()
     words = shlex.split(line)
     assert words[0] == "malnu-tui", line
     return words[1:]
@@ -189,4 +189,51 @@ def test_backup_restore_undo_line_runs_from_elsewhere(school_url: str, tmp_path:
     again = run_in(tmp_path / "elsewhere", *undo, "--yes")
     assert again.code == 0, (undo, again.err)
     assert _rows(school_url) == ["after", "before"]
+    assert not (cfg.parent / "local.db").exists(), "the default target was opened"
+
+
+def test_a_half_done_recovers_way_out_names_the_same_target(
+    school_url: str, tmp_path: Path
+) -> None:
+    """A recover stopped half-way is said by `status` (and refused by `up`, `import`, `sync`)
+    with "run `malnu-tui recover --to T` again to finish it, or undo it with `malnu-tui backup
+    restore P`": both named no target, so from another directory the undo looked for P among
+    the default target's backups, and the recover ran on the default target's database. Both
+    now name the config and the target; the undo, run from elsewhere, undoes it."""
+    import json
+
+    from malnu_tui.engine.config import Target, open_backend
+    from malnu_tui.engine.recover_state import started_row
+
+    cfg = _school_config(tmp_path, school_url)
+    here = ["--config", str(cfg), "--target", "school"]
+    assert run_in(cfg.parent, *here, "up", "--yes", "--no-backup").code == 0
+    made = run_in(cfg.parent, *here, "backup", "create", "--json")
+    assert made.code == 0, made.err
+    _write(school_url, "INSERT INTO t VALUES ('after')")
+    pre = run_in(cfg.parent, *here, "backup", "create", "--json")
+    assert pre.code == 0, pre.err
+    _write(school_url, "DELETE FROM t")
+    conf = cfg.parent
+    b = open_backend(
+        Target("school", school_url, conf / "migrations", conf / "rollback", tmp_path / "b")
+    )
+    b.ensure_schema()
+    mark = started_row("2026-12-06T01:55:00+00:00", json.loads(made.out)["id"],
+                       json.loads(pre.out)["id"], 1)  # fmt: skip
+    b.append_audit(mark)
+    b.close()
+
+    res = run_in(cfg.parent, *here, "status")
+    assert res.code == 0, res.err
+    undo = printed(res.err, "undo it with `")
+    assert "s3cret" not in res.err
+    again = run_in(tmp_path / "elsewhere", *undo, "--yes")
+    assert again.code == 0, (undo, again.err)
+    assert _rows(school_url) == ["after", "before"]
+    finish = printed(res.err, "run `")
+    assert finish[:3] == ["recover", "--to", "2026-12-06T01:55:00+00:00"], finish
+    assert "--config" in finish and "--target" in finish, finish
+    assert finish[finish.index("--config") + 1] == str(cfg), finish
+    assert finish[finish.index("--target") + 1] == "school", finish
     assert not (cfg.parent / "local.db").exists(), "the default target was opened"

@@ -105,15 +105,20 @@ class Context:
     @property
     def target(self) -> Target:
         if self._target is None:
-            from malnu_tui.engine.config import resolve_target
+            from dataclasses import replace
 
-            self._target = resolve_target(
+            from malnu_tui.engine.config import resolve_target
+            from malnu_tui.engine.rerun import target_options
+
+            target = resolve_target(
                 self.settings,
                 name=self.opt("target"),
                 database=self.opt("database"),
                 migrations_dir=self.opt("migrations_dir"),
                 rollback_dir=self.opt("rollback_dir"),
             )
+            again = tuple(target_options(self.settings, target))
+            self._target = replace(target, again=again)
         return self._target
 
     def again(self, *words: str) -> str:

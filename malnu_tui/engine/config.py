@@ -94,6 +94,9 @@ class Target:
     # directory was given (flag, MALNU_ROLLBACK_DIR, the target's rollback_dir); None when one
     # was: :func:`check_rollback_dir`.
     default_pair_of: Path | None = field(default=None, repr=False)
+    # The options that name this same target in a command printed for the operator to run
+    # next (``--config PATH --target NAME …``): :mod:`malnu_tui.engine.rerun`.
+    again: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def kind(self) -> Kind:
@@ -484,4 +487,7 @@ def open_backend(
     from malnu_tui.engine.monitor.debuglog import name_target
 
     name_target(backend.display_url, target.name)  # debug lines say target=<name>
+    from malnu_tui.engine.again import remember
+
+    remember(backend, target.again)  # the hints it raises name the same target
     return backend

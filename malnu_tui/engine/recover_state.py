@@ -12,7 +12,9 @@ recover ended); the recover's own ``ok`` row, or a later restore, closes it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -54,6 +56,9 @@ class HalfDoneRecover:
     pre_recover_id: str
     ran: int
     total: int | None
+    # The options naming this target in the commands of :attr:`way_out` (``--config PATH
+    # --target NAME``, from :func:`read_half_done`'s backend).
+    again: tuple[str, ...] = ()
 
     def describe(self) -> str:
         of = f" of {self.total}" if self.total is not None else ""
@@ -65,10 +70,9 @@ class HalfDoneRecover:
 
     @property
     def way_out(self) -> str:
-        return (
-            f"run `malnu-tui recover --to {self.to}` again to finish it, or undo it with "
-            f"`malnu-tui backup restore {self.pre_recover_id}`"
-        )
+        finish = shlex.join(["malnu-tui", "recover", "--to", self.to, *self.again])
+        undo = shlex.join(["malnu-tui", "backup", "restore", self.pre_recover_id, *self.again])
+        return f"run `{finish}` again to finish it, or undo it with `{undo}`"
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -128,7 +132,12 @@ def read_half_done(backend: Backend) -> HalfDoneRecover | None:
     closers += backend.peek_audit(limit=5, action="restore")
     if any(e.outcome == "ok" and (e.at, e.id or 0) > mark for e in closers):
         return None  # the usual case: that recover finished (or was undone)
-    return half_done(backend.peek_audit(limit=2000))
+    found = half_done(backend.peek_audit(limit=2000))
+    if found is None:
+        return None
+    from malnu_tui.engine.again import options_for
+
+    return dataclasses.replace(found, again=options_for(backend))
 
 
 def refuse_half_done(backend: Backend, operation: str) -> None:

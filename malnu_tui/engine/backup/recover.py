@@ -11,6 +11,7 @@ backup method offers ``native_recover`` (D1 Time Travel) brings the data itself 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -410,7 +411,8 @@ def _recover_locked(
         where = (
             f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
             f"{total} migration(s) re-run, so the database is neither as before nor as of "
-            f"{plan.to}; to undo the recover: malnu-tui backup restore {restored.pre_restore_id}"
+            f"{plan.to}; to undo the recover: "
+            + shlex.join(["malnu-tui", "backup", "restore", restored.pre_restore_id, *target.again])
         )
         with contextlib.suppress(Exception):
             backend.append_audit(
