@@ -451,3 +451,30 @@ def test_a_pairs_table_the_source_lacks_is_said_to_come_from_the_config(
     assert asked.code == 2
     assert "error: no table 'murid' at the source primary" in asked.err
     assert "[sync.reporting]" not in asked.err
+
+
+def test_a_pairs_cursor_no_table_has_is_refused_naming_the_config(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """`cursor = "updatedAt"` for tables whose column is `updated_at` (a typo) made every pass
+    compare the tables by checksum, reading both sides whole, with only a plan note to say
+    so. It is now refused before anything is written, naming the file and the key (exit 2);
+    the pair with the cursor its tables have syncs incrementally."""
+    src, dst, cfg = school(tmp_path, pg_url)
+    src.create_users(50)
+    config = tmp_path / "malnu.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + 'cursor = "updatedAt"\n', encoding="utf-8")
+    got = run_inproc("sync", "reporting", "--yes", *cfg)
+    assert got.code == 2, got.err
+    assert (
+        f"error: {config}: [sync.reporting] cursor = 'updatedAt': no table of the sync " in got.err
+    )
+    assert "hint: name the change column as the tables spell it" in got.err
+    assert dst.run("SELECT to_regclass('users')") == [(None,)]
+    config.write_text(text + 'cursor = "updated_at"\n', encoding="utf-8")
+    assert run_inproc("sync", "reporting", "--yes", *cfg).code == 0
+    src.run("UPDATE users SET name = 'Siti', updated_at = datetime('now') WHERE id = 7")
+    again = run_inproc("sync", "reporting", "--yes", "--json", *cfg)
+    assert again.code == 0, again.err
+    assert [(r["mode"], r["updated"]) for r in json.loads(again.out)] == [("updated_at", 1)]

@@ -221,6 +221,7 @@ def cmd_sync(ctx: Context) -> int:
                 overlap_seconds=pair.overlap_seconds,
                 cursor=pair.cursor,
                 chunk_rows=pair.chunk_rows,
+                cursor_named_in=f"{ctx.settings.config_path}: [sync.{pair.name}] cursor",
             )
         if not ctx.opt("dry_run"):
             start_early(s, req)  # the source's share, while the destination connects

@@ -69,6 +69,8 @@ class SyncRequest:
     # Where ``tables`` were named, when not on the command line: ``malnu.toml: [sync.NAME]
     # tables`` (a table there that the source lacks is said to come from it).
     named_in: str = ""
+    # Where ``cursor`` was set, when not the default: ``malnu.toml: [sync.NAME] cursor``.
+    cursor_named_in: str = ""
 
 
 class SyncSession:
@@ -244,7 +246,24 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         pool.shutdown(wait=True)
     if problems:
         raise SyncRefused(problems, hints)
+    _check_cursor(req, plans)
     return plans
+
+
+def _check_cursor(req: SyncRequest, plans: list[TablePlan]) -> None:
+    """A cursor set in the config that no table of the sync has as a change column (a typo,
+    ``updatedAt`` for ``updated_at``) is refused: every table was compared by checksum, each
+    pass reading both sides whole, with only a plan note to say so."""
+    if req.cursor == DEFAULT_CURSOR or not plans or any(p.cursor for p in plans):
+        return
+    where = req.cursor_named_in or "cursor"
+    raise ConfigError(
+        f"{where} = {req.cursor!r}: no table of the sync has it as a time or number column "
+        f"({', '.join(p.table for p in plans)}): each would be compared by checksum, every "
+        "pass reading both sides whole",
+        hint=f"name the change column as the tables spell it (the default is {DEFAULT_CURSOR}), "
+        "or remove cursor from the pair",
+    )
 
 
 def _plan_table(

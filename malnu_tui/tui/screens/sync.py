@@ -375,6 +375,7 @@ class SyncScreen(Screen[None]):
             overlap_seconds=pair.overlap_seconds,
             cursor=pair.cursor,
             chunk_rows=pair.chunk_rows,
+            cursor_named_in=f"{self.settings.config_path}: [sync.{pair.name}] cursor",
         )
 
     def _progress(self, p: SyncProgress) -> None:
