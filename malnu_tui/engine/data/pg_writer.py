@@ -288,6 +288,9 @@ class PostgresWriter(PgUnit):
             where=sql.SQL("_line BETWEEN %s AND %s"),
             # File order decides when a key repeats (xmax = 0 tells inserts from updates).
             order_by=None if plain else sql.SQL("_line"),
+            # An identity column GENERATED ALWAYS takes the ids given, as the direct COPY
+            # writes them: the upsert (or the fallback after a refused row) failed whole.
+            overriding=True,
         )
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:

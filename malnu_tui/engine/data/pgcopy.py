@@ -127,6 +127,7 @@ def upsert_sql(
     compare_as_text: Iterable[str] = (),
     returning: Sequence[sql.Composable] = (),
     tally: Sequence[sql.Composable] = (),
+    overriding: bool = False,
 ) -> sql.Composed:
     """``INSERT INTO table AS d (columns) SELECT values FROM source [WHERE] [ORDER BY]
     [ON CONFLICT (key) DO …]``. ``values``: one expression per column over the source's
@@ -137,10 +138,16 @@ def upsert_sql(
     equal (IS NOT DISTINCT) is left untouched; ``compare_as_text`` columns (e.g. json, which
     has no equality) are compared as text. ``returning``: more expressions over the written
     rows (``d``) for the RETURNING list, and ``tally``: more aggregates over them (``up``,
-    ``fresh`` true for a row inserted) after the two counts."""
+    ``fresh`` true for a row inserted) after the two counts. ``overriding``: the values given
+    for an identity column GENERATED ALWAYS are written, as ``COPY`` writes them (else
+    PostgreSQL refuses the statement: "cannot insert a non-DEFAULT value")."""
     exprs = list(values) if values is not None else [sql.Identifier(c) for c in columns]
-    body = sql.SQL("INSERT INTO {t} AS d ({cols}) SELECT {vals} FROM {src}").format(
-        t=table, cols=ident_list(columns), vals=sql.SQL(", ").join(exprs), src=source
+    body = sql.SQL("INSERT INTO {t} AS d ({cols}){o} SELECT {vals} FROM {src}").format(
+        t=table,
+        cols=ident_list(columns),
+        o=sql.SQL(" OVERRIDING SYSTEM VALUE" if overriding else ""),
+        vals=sql.SQL(", ").join(exprs),
+        src=source,
     )
     if where is not None:
         body += sql.SQL(" WHERE ") + where
@@ -195,6 +202,7 @@ def upsert_from(
     order_by: sql.Composable | None = None,
     only_changed: Sequence[str] | None = None,
     compare_as_text: Iterable[str] = (),
+    overriding: bool = False,
 ) -> tuple[int, int]:
     """Run :func:`upsert_sql` (same arguments; ``params`` for its ``%s``); returns
     (inserted, updated)."""
@@ -209,6 +217,7 @@ def upsert_from(
         order_by=order_by,
         only_changed=only_changed,
         compare_as_text=compare_as_text,
+        overriding=overriding,
     )
     cur = conn.execute(with_params(q, conn), tuple(params))
     if mode == "error" or not key:
