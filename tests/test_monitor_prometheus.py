@@ -71,6 +71,15 @@ def test_a_check_that_checks_nothing_says_unknown_in_the_file(
     res = run_inproc(*c, "check", "--json", "--prometheus", str(prom))
     assert res.code == 3 and parse(prom.read_text()) == unknown, res.out + res.err
 
+    # A command line argparse refuses (an option mistyped into the cron line) is the same.
+    cfg.write_text(text)
+    monkeypatch.delenv("MALNU_DEBUG")
+    for typo in (["--targte", "x", "--prometheus", str(prom)], [f"--prometheus={prom}", "--al"]):
+        assert run_inproc(*c, "check", "--all", "--prometheus", str(prom)).code == 0
+        res = run_inproc(*c, "check", *typo)
+        assert res.code == 3 and "bad command line" in res.out, res.out + res.err
+        assert parse(prom.read_text()) == unknown, (typo, prom.read_text())
+
     # Where even that cannot be written, the old file is removed and it is said.
     os.chmod(prom.parent, 0o555)
     try:

@@ -188,10 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         if exc.code == 2 and _command_in(argv) == "check":
             # A monitoring plugin's bad command line is UNKNOWN (3), never CRITICAL (2).
-            from malnu_tui.cli.monitor import say_unknown
+            from malnu_tui.cli.monitor import prometheus_in, say_unknown
 
             reason = f"bad command line: {Parser.last_error}"
-            return say_unknown(reason, json="--json" in argv)
+            return say_unknown(reason, json="--json" in argv, prometheus=prometheus_in(argv))
         raise
     ctx = Context(args)
     try:

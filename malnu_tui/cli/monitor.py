@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -210,6 +210,18 @@ def cmd_check(ctx: Context) -> int:
         for line in outcome.state_errors:
             ctx.message(f"alert: {line}")
     return int(status)
+
+
+def prometheus_in(argv: Sequence[str]) -> str | None:
+    """The ``--prometheus FILE`` of a command line argparse refused (``--prometheus=FILE``
+    too): its file says UNKNOWN as a config that cannot be read does, rather than keep
+    the last run's gauges (a typo added to the cron line left them saying OK)."""
+    for i, token in enumerate(argv):
+        if token.startswith("--prometheus="):
+            return token.partition("=")[2] or None
+        if token == "--prometheus" and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            return argv[i + 1]
+    return None
 
 
 def plugin_text(text: str) -> str:
