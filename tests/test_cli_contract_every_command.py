@@ -193,7 +193,7 @@ def test_json_output_is_one_document_on_stdout_in_debug_mode_too(
             assert db_target.cli(d, "up", "--no-backup").code == 1
         res = run_cli(
             "--config", str(cfg), "--database", db_target.url, *d.args(), *args, "--json",
-            env={**db_target.env, **debug},
+            env={**db_target.env, **debug}, timeout=180,
         )  # fmt: skip
         assert "Traceback" not in res.err, res.err
         doc = strict(res.out)  # the whole of stdout: one document, no message beside it
