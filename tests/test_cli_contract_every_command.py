@@ -78,37 +78,53 @@ DESTRUCTIVE = {
 }
 
 
-@pytest.mark.parametrize("command", list(DESTRUCTIVE))
+def _edited(d: MigrationDirs) -> Callable[[], None]:
+    """An applied file edited (something for `repair` to repair); returns its undoing."""
+    first = d.migrations / "20250101_000100_create_users.sql"
+    text = first.read_text()
+    first.write_text(text + "-- edited\n")
+
+    def undo() -> None:
+        first.write_text(text)
+
+    return undo
+
+
 def test_a_destructive_command_without_a_terminal_or_yes_refuses_and_changes_nothing(
-    command: str, db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+    db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
 ) -> None:
+    """Every destructive command in turn on one prepared database (each refuses, so each
+    finds it as the one before left it: exactly as prepared)."""
     d = mdirs
     old, new = _prepared(db_target, d, tmp_path)
-    args = [
-        a.format(old=old, csv=tmp_path / "users.csv", dest=tmp_path / "copy.db", url=db_target.url)
-        for a in DESTRUCTIVE[command]
-    ]
-    if command == "repair":  # something to repair: an applied file edited
-        first = d.migrations / "20250101_000100_create_users.sql"
-        first.write_text(first.read_text() + "-- edited\n")
-    holder = None
-    if command == "unlock":  # a lock to release: another operator's
-        holder = db_target.open(d)
-        holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
-    try:
-        before = _state(db_target, d)
-        for stdin in (None, "yes\n"):
-            res = db_target.cli(d, *args, input=stdin)
-            assert res.code == 2, (command, stdin, res.code, res.out, res.err)
-            assert "no terminal" in res.err and "--yes" in res.err, (command, res.err)
-            assert res.out == "", (command, res.out)  # the plan and the refusal: messages
-            assert _state(db_target, d) == before, command
-        assert not (tmp_path / "copy.db").exists() or command != "sync"
-    finally:
-        if holder is not None:
-            holder.release_lock()
-            holder.close()
-    assert new in before["backups"]
+    for command, words in DESTRUCTIVE.items():
+        args = [
+            a.format(
+                old=old, csv=tmp_path / "users.csv", dest=tmp_path / "copy.db", url=db_target.url
+            )
+            for a in words
+        ]
+        undo = _edited(d) if command == "repair" else None
+        holder = None
+        if command == "unlock":  # a lock to release: another operator's
+            holder = db_target.open(d)
+            holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
+        try:
+            before = _state(db_target, d)
+            for stdin in (None, "yes\n"):
+                res = db_target.cli(d, *args, input=stdin)
+                assert res.code == 2, (command, stdin, res.code, res.out, res.err)
+                assert "no terminal" in res.err and "--yes" in res.err, (command, res.err)
+                assert res.out == "", (command, res.out)  # the plan and the refusal: messages
+                assert _state(db_target, d) == before, command
+            assert not (tmp_path / "copy.db").exists(), command
+        finally:
+            if holder is not None:
+                holder.release_lock()
+                holder.close()
+            if undo is not None:
+                undo()
+        assert new in before["backups"], command
 
 
 # Each command that takes the lock, run with --yes while another operator holds it.
@@ -118,34 +134,43 @@ LOCKING = {
 }
 
 
-@pytest.mark.parametrize("command", list(LOCKING))
 def test_another_operator_holding_the_lock_is_exit_3_for_every_command(
-    command: str, db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+    db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
 ) -> None:
+    """Every command that takes the lock in turn, one prepared database, one holder."""
     d = mdirs
     old, _new = _prepared(db_target, d, tmp_path)
-    args = [
-        a.format(old=old, csv=tmp_path / "users.csv", dest=tmp_path / "copy.db", url=db_target.url)
-        for a in LOCKING[command]
-    ]
-    if command == "repair":
-        first = d.migrations / "20250101_000100_create_users.sql"
-        first.write_text(first.read_text() + "-- edited\n")
-    if command == "sync":  # the lock that matters is the destination's: sync into this target
-        src = tmp_path / "src.db"
-        with sqlite3.connect(src) as conn:
-            conn.execute("CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT)")
-            conn.execute("INSERT INTO extra VALUES (1, 'a')")
-        conn.close()
-        args = ["sync", "--from", f"sqlite:///{src}", "--to", db_target.url, "--tables", "extra"]
+    src = tmp_path / "src.db"  # a sync's lock is the destination's: sync into this target
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.execute("INSERT INTO extra VALUES (1, 'a')")
+    conn.close()
     holder = db_target.open(d)
     holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
     try:
-        before = _state(db_target, d)
-        res = db_target.cli(d, *args, "--yes")
-        assert res.code == 3, (command, res.code, res.err)
-        assert "ops@box-b" in res.err, (command, res.err)
-        assert _state(db_target, d) == before, command
+        for command, words in LOCKING.items():
+            args = [
+                a.format(
+                    old=old,
+                    csv=tmp_path / "users.csv",
+                    dest=tmp_path / "copy.db",
+                    url=db_target.url,
+                )
+                for a in words
+            ]
+            if command == "sync":
+                args = ["sync", "--from", f"sqlite:///{src}", "--to", db_target.url]
+                args += ["--tables", "extra"]
+            undo = _edited(d) if command == "repair" else None
+            try:
+                before = _state(db_target, d)
+                res = db_target.cli(d, *args, "--yes")
+                assert res.code == 3, (command, res.code, res.err)
+                assert "ops@box-b" in res.err, (command, res.err)
+                assert _state(db_target, d) == before, command
+            finally:
+                if undo is not None:
+                    undo()
     finally:
         holder.release_lock()
         holder.close()
@@ -172,41 +197,43 @@ JSON_COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.mark.parametrize("command", list(JSON_COMMANDS))
 def test_json_output_is_one_document_on_stdout_in_debug_mode_too(
-    command: str, db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+    db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
 ) -> None:
+    """Every command with --json in turn, on one prepared database, with and without debug
+    mode (clear-failed and backup create, which change it, last)."""
     d = mdirs
     old, new = _prepared(db_target, d, tmp_path)
-    args = [
-        a.format(old=old, csv=tmp_path / "users.csv", url=db_target.url)
-        for a in JSON_COMMANDS[command]
-    ]
     log = tmp_path / "debug.log"
     cfg = tmp_path / "malnu.toml"
     cfg.write_text(f'[log]\nfile = "{log}"\n')
     strict: Callable[[str], Any] = lambda text: json.loads(  # noqa: E731
         text, parse_constant=lambda word: pytest.fail(f"not JSON: {word}")
     )
-    for debug in ({}, {"MIGRATION_DEBUG": "1"}):
-        if command == "clear-failed":  # the failed row again, for the second run
-            assert db_target.cli(d, "up", "--no-backup").code == 1
-        res = run_cli(
-            "--config", str(cfg), "--database", db_target.url, *d.args(), *args, "--json",
-            env={**db_target.env, **debug}, timeout=180,
-        )  # fmt: skip
-        assert "Traceback" not in res.err, res.err
-        doc = strict(res.out)  # the whole of stdout: one document, no message beside it
-        assert "debug:" not in res.out
-        if command == "status":
-            for m in doc["migrations"]:
-                for key in ("version", "filename", "state", "checksum", "executed_at"):
-                    assert key in m, (key, m)
-                assert "execution_time_ms" in m and "rollback_file" in m, m
-        if command == "backup list":
-            assert {b["id"] for b in doc} >= {old, new}, doc
-            for b in doc:
-                assert {"id", "created_at", "size", "sha256", "reason"} <= set(b), b
+    for command, words in JSON_COMMANDS.items():
+        args = [a.format(old=old, csv=tmp_path / "users.csv", url=db_target.url) for a in words]
+        for debug in ({}, {"MIGRATION_DEBUG": "1"}):
+            if command == "clear-failed":  # the failed row again, for each run
+                assert db_target.cli(d, "up", "--no-backup").code == 1
+            res = run_cli(
+                "--config", str(cfg), "--database", db_target.url, *d.args(), *args, "--json",
+                env={**db_target.env, **debug}, timeout=180,
+            )  # fmt: skip
+            assert "Traceback" not in res.err, (command, res.err)
+            try:  # the whole of stdout: one document, no message beside it
+                doc = strict(res.out)
+            except json.JSONDecodeError as exc:
+                pytest.fail(f"{command} {debug}: {exc}: {res.out!r}")
+            assert "debug:" not in res.out, command
+            if command == "status":
+                for m in doc["migrations"]:
+                    for key in ("version", "filename", "state", "checksum", "executed_at"):
+                        assert key in m, (key, m)
+                    assert "execution_time_ms" in m and "rollback_file" in m, m
+            if command == "backup list":
+                assert {b["id"] for b in doc} >= {old, new}, doc
+                for b in doc:
+                    assert {"id", "created_at", "size", "sha256", "reason"} <= set(b), b
     assert log.exists()  # debug mode was on, its file configured: its lines went there
 
 
