@@ -237,3 +237,26 @@ def test_a_half_done_recovers_way_out_names_the_same_target(
     assert finish[finish.index("--config") + 1] == str(cfg), finish
     assert finish[finish.index("--target") + 1] == "school", finish
     assert not (cfg.parent / "local.db").exists(), "the default target was opened"
+
+
+def test_a_hints_command_names_the_same_target(school_url: str, tmp_path: Path) -> None:
+    """The commands a hint or warning quotes (`malnu-tui repair`, `unlock`, `clear-failed
+    FILE`, `adopt`, …) named no target: `up`'s "accept the edit with `malnu-tui repair`", run
+    from another directory, repaired the default target's database (or none), and `up` went
+    on refusing. Each now carries the options of the target worked on."""
+    cfg = _school_config(tmp_path, school_url)
+    here = ["--config", str(cfg), "--target", "school"]
+    assert run_in(cfg.parent, *here, "up", "--yes", "--no-backup").code == 0
+    applied = cfg.parent / "migrations" / "20250101_000100_t.sql"
+    applied.write_text(applied.read_text() + "-- reviewed\n")
+    (cfg.parent / "migrations" / "20250101_000200_u.sql").write_text("CREATE TABLE u (v TEXT);\n")
+    (cfg.parent / "rollback" / "20250101_000200_u.sql").write_text("DROP TABLE u;\n")
+    res = run_in(cfg.parent, *here, "up", "--yes", "--no-backup")
+    assert res.code != 0, res.err
+    repair = printed(res.err, "accept the edit with `")
+    assert repair[0] == "repair" and "s3cret" not in res.err, repair
+    again = run_in(tmp_path / "elsewhere", *repair, "--yes")
+    assert again.code == 0, (repair, again.err)
+    res = run_in(cfg.parent, *here, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert not (cfg.parent / "local.db").exists(), "the default target was opened"

@@ -247,6 +247,12 @@ class Context:
         self.stdout.write(text + "\n")
 
     def message(self, text: str) -> None:
+        if self._target is not None and "`malnu-tui " in text:
+            # A command a hint or warning quotes names the target worked on, so it runs as
+            # copied from any directory (the engine's text names none).
+            from malnu_tui.engine.again import name_target_in
+
+            text = name_target_in(text, self._target.again)
         print(text, file=self.stderr)
 
     def error(self, exc: MalnuError) -> None:
