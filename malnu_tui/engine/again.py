@@ -43,16 +43,19 @@ _QUOTED = re.compile(r"`malnu-tui ([^`-][^`]*)`")
 _NAMING = ("--config", "--target", "--database")
 
 
-def name_target_in(text: str, again: Sequence[str]) -> str:
+def name_target_in(text: str, again: Sequence[str], command: str | None = None) -> str:
     """``text`` with each command it quotes (`` `malnu-tui WORDS` ``: a hint's, a warning's)
     given ``again``, the options naming the target the CLI works on, unless it names one of
-    its own (`` `malnu-tui --target other …` ``, one built with them)."""
+    its own (`` `malnu-tui --target other …` ``, one built with them); with ``command``, only
+    that command (a sync's pair is no other command's target)."""
     if not again:
         return text
 
     def named(m: re.Match[str]) -> str:
         words = m.group(1)
         if any(flag in words.split() for flag in _NAMING):
+            return m.group(0)
+        if command is not None and words.split()[0] != command:
             return m.group(0)
         return f"`malnu-tui {words.rstrip()} {shlex.join(again)}`"
 
