@@ -224,9 +224,12 @@ def test_a_half_done_recovers_way_out_names_the_same_target(
     b.append_audit(mark)
     b.close()
 
+    checked = run_in(cfg.parent, *here, "check")  # its CRITICAL line, read far from here
+    assert checked.code == 2, checked.out
     res = run_in(cfg.parent, *here, "status")
     assert res.code == 0, res.err
     undo = printed(res.err, "undo it with `")
+    assert printed(checked.out, "undo it with `") == undo, checked.out
     assert "s3cret" not in res.err
     again = run_in(tmp_path / "elsewhere", *undo, "--yes")
     assert again.code == 0, (undo, again.err)
