@@ -549,7 +549,7 @@ def test_unlock_while_the_app_holds_the_write_lock_says_busy_not_run_unlock(
             unlock(backend)
         said = f"{busy.value} {busy.value.hint}"
         assert busy.value.exit_code == 3 and "nothing was released" in said, said
-        assert "another operator" not in said and "run `malnu-tui unlock`" not in said, said
+        assert "another operator" not in said and "run `malnu-tui unlock" not in said, said
         app.execute("ROLLBACK")
         assert backend.read_lock() is not None
         assert unlock(backend) is not None and backend.read_lock() is None

@@ -44,7 +44,7 @@ def school(tmp_path: Path, d1: D1Target, monkeypatch: pytest.MonkeyPatch) -> Pat
     (conf / "migrations").mkdir(parents=True)
     (conf / "rollback").mkdir()
     (conf / "malnu.toml").write_text(
-        '[targets.local]\nurl = "sqlite:///local.db"\n'
+        '[targets.local]\nurl = "sqlite:local.db"\n'
         'migrations_dir = "migrations"\nrollback_dir = "rollback"\n\n'
         f'[targets.school]\nurl = "{d1.url}"\napi_token_env = "CF_TOKEN_SCHOOL"\n'
         'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
@@ -115,7 +115,7 @@ def _school_config(tmp_path: Path, url: str) -> Path:
     )
     (conf / "rollback" / "20250101_000100_t.sql").write_text("DROP TABLE t;\n")
     (conf / "malnu.toml").write_text(
-        '[targets.local]\nurl = "sqlite:///local.db"\n'
+        '[targets.local]\nurl = "sqlite:local.db"\n'
         'migrations_dir = "migrations"\nrollback_dir = "rollback"\n\n'
         f'[targets.school]\nurl = "{url}"\n'
         'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
@@ -224,9 +224,12 @@ def test_a_half_done_recovers_way_out_names_the_same_target(
     b.append_audit(mark)
     b.close()
 
+    checked = run_in(cfg.parent, *here, "check")  # its CRITICAL line, read far from here
+    assert checked.code == 2, checked.out
     res = run_in(cfg.parent, *here, "status")
     assert res.code == 0, res.err
     undo = printed(res.err, "undo it with `")
+    assert printed(checked.out, "undo it with `") == undo, checked.out
     assert "s3cret" not in res.err
     again = run_in(tmp_path / "elsewhere", *undo, "--yes")
     assert again.code == 0, (undo, again.err)
@@ -237,3 +240,54 @@ def test_a_half_done_recovers_way_out_names_the_same_target(
     assert finish[finish.index("--config") + 1] == str(cfg), finish
     assert finish[finish.index("--target") + 1] == "school", finish
     assert not (cfg.parent / "local.db").exists(), "the default target was opened"
+
+
+def test_a_hints_command_names_the_same_target(school_url: str, tmp_path: Path) -> None:
+    """The commands a hint or warning quotes (`malnu-tui repair`, `unlock`, `clear-failed
+    FILE`, `adopt`, …) named no target: `up`'s "accept the edit with `malnu-tui repair`", run
+    from another directory, repaired the default target's database (or none), and `up` went
+    on refusing. Each now carries the options of the target worked on."""
+    cfg = _school_config(tmp_path, school_url)
+    here = ["--config", str(cfg), "--target", "school"]
+    assert run_in(cfg.parent, *here, "up", "--yes", "--no-backup").code == 0
+    applied = cfg.parent / "migrations" / "20250101_000100_t.sql"
+    applied.write_text(applied.read_text() + "-- reviewed\n")
+    (cfg.parent / "migrations" / "20250101_000200_u.sql").write_text("CREATE TABLE u (v TEXT);\n")
+    (cfg.parent / "rollback" / "20250101_000200_u.sql").write_text("DROP TABLE u;\n")
+    res = run_in(cfg.parent, *here, "up", "--yes", "--no-backup")
+    assert res.code != 0, res.err
+    repair = printed(res.err, "accept the edit with `")
+    assert repair[0] == "repair" and "s3cret" not in res.err, repair
+    again = run_in(tmp_path / "elsewhere", *repair, "--yes")
+    assert again.code == 0, (repair, again.err)
+    res = run_in(cfg.parent, *here, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert not (cfg.parent / "local.db").exists(), "the default target was opened"
+
+
+def test_sync_verifys_note_names_the_pair_and_config(tmp_path: Path) -> None:
+    """`sync verify reporting` said of a table the destination lacks "`malnu-tui sync` copies
+    it": run from another directory that found no config ("sync needs --from TARGET and --to
+    TARGET", exit 2). It now names the pair and the config, and copies the table."""
+    import sqlite3
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    with sqlite3.connect(conf / "primary.db") as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO users VALUES (1, 'a'), (2, 'b')")
+    cfg = conf / "malnu.toml"
+    cfg.write_text(
+        '[targets.primary]\nurl = "sqlite:primary.db"\n\n'
+        '[targets.copy]\nurl = "sqlite:copy.db"\n\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "copy"\ntables = ["users"]\n'
+    )
+    res = run_in(conf, "--config", str(cfg), "sync", "verify", "reporting")
+    assert res.code == 1, res.err
+    sync = printed(res.err.split("no table users at the destination copy")[1], "`")
+    again = run_in(tmp_path / "elsewhere", *sync, "--yes")
+    assert again.code == 0, (sync, again.err)
+    assert sync[:2] == ["sync", "reporting"], sync
+    with sqlite3.connect(conf / "copy.db") as db:
+        assert db.execute("SELECT count(*) FROM users").fetchone() == (2,)

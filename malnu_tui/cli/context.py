@@ -83,6 +83,10 @@ class Context:
         self._target: Target | None = None
         self._backend: Backend | None = None
         self._mset: MigrationSet | None = None
+        # The options a command quoted in a message is given (:meth:`message`): the target's
+        # (:attr:`Target.again`) unless a command works on something else (a sync's pair:
+        # then only that command is given them).
+        self.again_options: tuple[str, ...] | None = None
 
     # -- options ----------------------------------------------------------------------------
     def opt(self, name: str, default: Any = None) -> Any:
@@ -247,6 +251,15 @@ class Context:
         self.stdout.write(text + "\n")
 
     def message(self, text: str) -> None:
+        if "`malnu-tui " in text:
+            # A command a hint or warning quotes names the target worked on, so it runs as
+            # copied from any directory (the engine's text names none).
+            from malnu_tui.engine.again import name_target_in
+
+            if self.again_options is not None:
+                text = name_target_in(text, self.again_options, self.opt("command"))
+            elif self._target is not None:
+                text = name_target_in(text, self._target.again)
         print(text, file=self.stderr)
 
     def error(self, exc: MalnuError) -> None:

@@ -123,6 +123,20 @@ def write_prometheus(file: str, text: str, message: Callable[[str], None]) -> st
     return None
 
 
+def _named(ctx: Context, targets: list[Target], name: str, line: str) -> str:
+    """A problem line whose quoted commands (`malnu-tui backup restore P`) name its target,
+    so they run as copied from any directory (the monitoring line is read far from it)."""
+    if "`malnu-tui " not in line:
+        return line
+    from malnu_tui.engine.again import name_target_in
+    from malnu_tui.engine.rerun import target_options
+
+    for t in targets:
+        if t.name == name:
+            return name_target_in(line, target_options(ctx.settings, t))
+    return line
+
+
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.monitor.config import load_monitor_config
@@ -166,7 +180,7 @@ def cmd_check(ctx: Context) -> int:
             health = f"{health}; {failed_file}"
         ctx.out(f"MALNU {status.name} - {plugin_text(health)} | {perf}")
         for p in report.problems:
-            ctx.out(plugin_text(p.line()))
+            ctx.out(plugin_text(_named(ctx, targets, p.target, p.line())))
         if failed_file is not None:
             ctx.out(plugin_text(f"UNKNOWN prometheus: {failed_file}"))
         for t in report.targets:

@@ -65,7 +65,21 @@ def _ends(ctx: Context, pair_name: str | None) -> tuple[Target, Target, SyncPair
             f"(configured pairs: {describe_pairs(list(pairs.values()))})",
             hint='add [sync.reporting] from = "primary", to = "analytics" to malnu.toml',
         )
+    ctx.again_options = _again(ctx, pair if pair_name else None, source, dest)
     return resolve_end(settings, source), resolve_end(settings, dest), pair
+
+
+def _again(ctx: Context, pair: SyncPair | None, source: str, dest: str) -> tuple[str, ...]:
+    """What a `malnu-tui sync …` quoted in a message needs to run from any directory: the
+    pair by name, or its ends as given (a URL's password masked), and the config's path."""
+    from malnu_tui.engine.urls import mask_url
+
+    if pair is not None and not ctx.opt("sync_from") and not ctx.opt("sync_to"):
+        words = [pair.name]
+    else:
+        words = ["--from", mask_url(source), "--to", mask_url(dest)]
+    path = ctx.settings.config_path
+    return (*words, *(("--config", str(path.absolute())) if path else ()))
 
 
 def _request(ctx: Context, pair: SyncPair | None) -> tuple[tuple[str, ...], str]:

@@ -5,6 +5,7 @@ from another directory, acted on the default target."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import weakref
 from collections.abc import Sequence
@@ -35,3 +36,27 @@ def options_for(backend: object) -> tuple[str, ...]:
 def command_for(backend: object, *words: str) -> str:
     """``malnu-tui WORDS`` with the options naming ``backend``'s target."""
     return shlex.join(["malnu-tui", *words, *options_for(backend)])
+
+
+# A command quoted in a message: `malnu-tui WORDS`.
+_QUOTED = re.compile(r"`malnu-tui ([^`-][^`]*)`")
+_NAMING = ("--config", "--target", "--database")
+
+
+def name_target_in(text: str, again: Sequence[str], command: str | None = None) -> str:
+    """``text`` with each command it quotes (`` `malnu-tui WORDS` ``: a hint's, a warning's)
+    given ``again``, the options naming the target the CLI works on, unless it names one of
+    its own (`` `malnu-tui --target other …` ``, one built with them); with ``command``, only
+    that command (a sync's pair is no other command's target)."""
+    if not again:
+        return text
+
+    def named(m: re.Match[str]) -> str:
+        words = m.group(1)
+        if any(flag in words.split() for flag in _NAMING):
+            return m.group(0)
+        if command is not None and words.split()[0] != command:
+            return m.group(0)
+        return f"`malnu-tui {words.rstrip()} {shlex.join(again)}`"
+
+    return _QUOTED.sub(named, text)
