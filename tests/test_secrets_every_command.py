@@ -12,19 +12,19 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
+from tests.secret_support import files_leaking as files_in
+from tests.secret_support import marker_leaks, password_only_database
 from tests.webhook_support import Receiver
 
 # Five-character markers at both ends of every secret (see test_secrets_realworld: shorter
@@ -36,42 +36,19 @@ NO_PG_ENV = {"PGPASSWORD": "", "PGPASSFILE": "/nonexistent", "PGCONNECT_TIMEOUT"
 
 
 def leaks(text: str) -> list[str]:
-    return [m for m in (HEAD, TAIL) if m in text]
+    return marker_leaks(text, (HEAD, TAIL))
 
 
 def files_leaking(root: Path, skip: tuple[Path, ...] = ()) -> list[str]:
-    out = []
-    for f in root.rglob("*"):
-        if f.is_file() and f not in skip:
-            text = f.read_bytes().decode("utf-8", "replace")
-            if leaks(text):
-                out.append(f"{f}: {text[:300]!r}")
-    return out
+    return files_in(root, (HEAD, TAIL), skip)
 
 
 @pytest.fixture
 def sweep_db(pg_cluster: PgCluster) -> Iterator[str]:
     """A database of its own, owned by a role that logs in with PASSWORD only (scram):
-    ``host:port/dbname`` (the cluster's other roles keep trust auth)."""
-    hba = pg_cluster.data_dir / "pg_hba.conf"
-    rule = f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n"
-    if rule not in hba.read_text():
-        hba.write_text(rule + hba.read_text())
-    db = f"sweep_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(ROLE)))
-        conn.execute("SET password_encryption = 'scram-sha-256'")
-        conn.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ROLE), sql.Literal(PASSWORD))
-        )
-        conn.execute("SELECT pg_reload_conf()")
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(db), sql.Identifier(ROLE))
-        )
-    yield f"{pg_cluster.host}:{pg_cluster.port}/{db}"
-    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+    ``host:port/dbname``."""
+    with password_only_database(pg_cluster, ROLE, "sweep", PASSWORD) as db:
+        yield f"{pg_cluster.host}:{pg_cluster.port}/{db}"
 
 
 ENCODED = quote(PASSWORD, safe="")

@@ -9,7 +9,6 @@ import json
 import os
 import sqlite3
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -23,6 +22,8 @@ from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
+from tests.secret_support import files_leaking as files_in
+from tests.secret_support import marker_leaks, password_only_database
 
 # Two markers that appear in no message of ours, at both ends of every secret. Five characters
 # each: the files scanned include compressed dumps, where two-character markers turned up by
@@ -36,40 +37,20 @@ EVERYTHING = f"{HEAD}@:/%#?&= pw {TAIL}"
 
 
 def leaks(text: str) -> list[str]:
-    return [m for m in (HEAD, TAIL) if m in text]
+    return marker_leaks(text, (HEAD, TAIL))
 
 
 def files_leaking(root: Path, skip: tuple[Path, ...] = ()) -> list[str]:
     """Every file under ``root`` (but ``skip``) that holds a marker."""
-    out = []
-    for f in root.rglob("*"):
-        if f.is_file() and f not in skip:
-            text = f.read_bytes().decode("utf-8", "replace")
-            if leaks(text):
-                out.append(f"{f}: {text[:300]!r}")
-    return out
+    return files_in(root, (HEAD, TAIL), skip)
 
 
 @pytest.fixture
 def secret_role(pg_cluster: PgCluster) -> Iterator[tuple[str, str]]:
     """A role that logs in with a password only, and its own database: (host:port, dbname).
     The password is set per test (``ALTER ROLE``)."""
-    hba = pg_cluster.data_dir / "pg_hba.conf"
-    rule = f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n"
-    if rule not in hba.read_text():
-        hba.write_text(rule + hba.read_text())
-    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(ROLE)))
-        conn.execute("SELECT pg_reload_conf()")
-        db = f"sec_{uuid.uuid4().hex[:12]}"
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(db), sql.Identifier(ROLE))
-        )
-    yield f"{pg_cluster.host}:{pg_cluster.port}", db
-    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+    with password_only_database(pg_cluster, ROLE, "sec") as db:
+        yield f"{pg_cluster.host}:{pg_cluster.port}", db
 
 
 def set_password(pg_cluster: PgCluster, password: str) -> None:
