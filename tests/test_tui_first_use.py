@@ -187,3 +187,57 @@ async def test_the_sync_screen_offers_its_run_keys_only_with_a_pair(demo: Demo) 
             pilot,
             lambda: all(k in keys() for k in ("s Sync", "v Verify", "d Dry run", "F Full resync")),
         )
+
+
+async def test_a_wizard_button_that_does_nothing_says_so_without_colour(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With NO_COLOR (in mono, on 16 colours) a disabled button looked like any other: every
+    # wizard's first step showed "◀ Back (b)", a step that blocks "Next ▶ (n)", the steps past
+    # the point of no return "Cancel (esc)", and their keys did nothing. Now a button that
+    # cannot work on the step is not shown, and one that cannot work yet says why in words.
+    from tests.test_tui_wizards import settled, wizard
+    from tests.tui_demo import screen_text
+
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def nav() -> str:  # the buttons' row, above the footer
+        return " ".join(screen_text(app).splitlines()[-2].split())
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: settled(app, "how-far"))
+        await pilot.pause(0.1)
+        assert nav() == "Cancel (esc) Next ▶ (n)"
+        await pilot.press("b")  # nothing before the first step: b still does nothing
+        await pilot.pause(0.1)
+        assert settled(app, "how-far")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        await pilot.pause(0.1)
+        assert nav() == "◀ Back (b) Cancel (esc) Confirm ▶ (n)"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        await pilot.pause(0.1)
+        assert nav() == "◀ Back (^b) Cancel (esc) Roll back ▶ (blocked)"
+        await pilot.press("enter")  # Enter on the empty field says why and stays
+        await pilot.pause(0.1)
+        assert wizard(app).step == "confirm"
+        await pilot.press(*"school")
+        await wait_until(pilot, lambda: "(blocked)" not in nav())
+        assert nav() == "◀ Back (^b) Cancel (esc) Roll back ▶"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: settled(app, "verify"))
+        await pilot.pause(0.1)
+        assert nav() == "Summary ▶ (n)"  # past the point of no return esc does nothing
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert wizard(app).step == "verify"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: wizard(app).finished)
+        await pilot.pause(0.1)
+        assert nav() == "Close (esc)"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))

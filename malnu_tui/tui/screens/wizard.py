@@ -3,6 +3,7 @@ point of no return, Next only when the step allows it, and nothing starts twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -34,6 +35,17 @@ def warn_unreleased(text: Text, verb: str, warnings: Sequence[str]) -> None:
     the run's ✔ line. The console showed a plain success."""
     for w in warnings:
         text.append(f"⚠ warning: the migrations are {verb}, but: {w}\n", style="bold yellow")
+
+
+LOADING = "loading…"  # why Next waits while a step starts
+_KEY = re.compile(r"\s*\([^()]*\)$")
+
+
+def unavailable(label: str, why: str) -> str:
+    """A shown button that its key does not press now says so in words, not by its colour alone
+    (with NO_COLOR, in mono or on 16 colours "Next ▶ (n)" read as usable, and n did nothing):
+    its key in brackets gives way to why, "Next ▶ (blocked)", "◀ Back (wait)"."""
+    return f"{_KEY.sub('', label)} ({why})"
 
 
 class WizardScreen(Screen[str | None]):
@@ -72,11 +84,12 @@ class WizardScreen(Screen[str | None]):
         super().__init__()
         self.index = 0
         self.working = False  # a step's worker is running
-        self.blocked: str | None = "loading…"  # why Next is not possible, None when it is
+        self.blocked: str | None = LOADING  # why Next is not possible, None when it is
         self.finished = False
         self.last_error: str | None = None
         self._typed_label: str | None = None  # Next's label while a typed confirmation asks
         self._next_label = "Next ▶ (n)"  # as the step set it; shown with the key that works
+        self._typing = False  # a field has the keys: b and n are letters typed there
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -115,7 +128,7 @@ class WizardScreen(Screen[str | None]):
         self.query_one("#wizard-error", ErrorBox).clear()
         self.query_one(ContentSwitcher).current = self.step
         self.query_one(StepHeader).show_step(index)
-        self.blocked = "loading…"
+        self.blocked = LOADING
         self._typed_label = None
         self.set_focus(None)  # a widget of the previous step must not keep the keys
         self.enter_step(self.step)
@@ -157,9 +170,31 @@ class WizardScreen(Screen[str | None]):
         """Next's label ("Preview ▶ (n)"), naming the key that works now: in a field (a path,
         a time, N) n is a letter typed and Enter goes on, so it says "(enter)" there."""
         self._next_label = label
-        typing = isinstance(self.focused, Input)
-        shown = label.replace("(n)", "(enter)") if typing else label
-        self.query_one("#next", Button).label = shown
+        self._label_nav()
+
+    def _label_nav(self) -> None:
+        """The buttons name the key that presses them now (in a field b and n are letters typed:
+        ctrl+b, as the footer's "^b", goes back and Enter goes on); one shown but not pressable
+        now names why instead: "(wait)" while the step works, "(blocked)" until the step
+        allows it (Enter says why)."""
+        back = self.query_one("#back", Button)
+        cancel = self.query_one("#cancel", Button)
+        nxt = self.query_one("#next", Button)
+        # A click on a button focuses it first: its label keeps the keys of the field it was
+        # clicked from, so that it neither shrinks nor moves away under the pointer.
+        if self.focused not in (back, cancel, nxt):
+            self._typing = isinstance(self.focused, Input)
+        typing = self._typing
+        why = "wait" if self.working or self.blocked == LOADING else "blocked"
+        for button, label in (
+            (back, "◀ Back (^b)" if typing else "◀ Back (b)"),
+            (cancel, "Close (esc)" if self.finished else "Cancel (esc)"),
+            (nxt, self._next_label.replace("(n)", "(enter)") if typing else self._next_label),
+        ):
+            shown = unavailable(label, why) if button.disabled and button.display else label
+            if str(button.label) != shown:
+                button.label = shown
+                button.refresh(layout=True)  # its width, in a row aligned right
 
     def set_working(self, working: bool) -> None:
         self.working = working
@@ -173,9 +208,13 @@ class WizardScreen(Screen[str | None]):
         back.disabled = not self.check_back()
         cancel.disabled = not self.check_cancel()
         nxt.disabled = not self.check_next()
-        cancel.label = "Close (esc)" if self.finished else "Cancel (esc)"
+        # A button that cannot be pressed anywhere on this step is not shown (greyed, it read as
+        # usable without colour): Back on the first step and past the point of no return,
+        # Cancel past it until the wizard is done (then it is Close), Next once it is.
         nxt.display = not self.finished
-        back.display = not self.past_no_return
+        back.display = self.index > 0 and not self.past_no_return
+        cancel.display = self.finished or not self.past_no_return
+        self._label_nav()
         self.refresh_bindings()
 
     def check_back(self) -> bool:
@@ -283,10 +322,7 @@ class WizardScreen(Screen[str | None]):
         """Back's and Next's buttons name the keys that work now: in a field (the typed
         confirmation, a path) b and n are letters typed, ctrl+b (^b, as the footer writes it)
         goes back and Enter goes on."""
-        typing = isinstance(self.focused, Input)
-        self.query_one("#back", Button).label = "◀ Back (^b)" if typing else "◀ Back (b)"
-        self.set_next_label(self._next_label)
-        self.query_one("#wizard-nav").refresh(layout=True)
+        self._label_nav()
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
