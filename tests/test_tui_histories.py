@@ -69,10 +69,16 @@ def _shown(app: MalnuApp) -> str:
 
 
 def _cli_lines(cfg: Path, sentence: str) -> list[str]:
-    """The CLI's `status` lines (stderr) holding ``sentence``."""
+    """The CLI's `status` lines (stderr) holding ``sentence``, once each command they quote is
+    read without the options the CLI adds to name this same database from anywhere
+    (`--config PATH --target NAME`, which every such command must carry)."""
     r = run_cli("--config", str(cfg), "status")
     assert r.code == 0, r.err
-    return [ln for ln in r.err.splitlines() if sentence in ln]
+    named = f" --config {cfg} --target school`"
+    lines = [ln for ln in r.err.splitlines() if "`malnu-tui " in ln]
+    assert lines and all(ln.count("`malnu-tui ") == ln.count(named) for ln in lines), r.err
+    plain = [ln.replace(named, "`") for ln in lines]
+    return [ln for ln in plain if sentence in ln]
 
 
 async def test_the_status_screen_names_a_prisma_history_as_the_cli_does(
