@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tests.fixtures_core import MigrationDirs
 from tests.fixtures_pg import PgCluster
 
 
@@ -70,3 +71,16 @@ def password_only_database(
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
             )
+
+
+def d1_config(
+    path: Path, account: str, database_id: str, d: MigrationDirs, extra: str = ""
+) -> Path:
+    """A config at ``path`` whose target ``production`` is that D1 database with the set of
+    ``d``, retried briefly (the tests inject failures), ``extra`` appended."""
+    path.write_text(
+        f'[targets.production]\nurl = "d1://{account}/{database_id}"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+        "retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n" + extra
+    )
+    return path

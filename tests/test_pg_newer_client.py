@@ -39,6 +39,27 @@ def newer(pg_url: str) -> dict[str, str]:
     return {"MALNU_PG_BINDIR": str(bindir)}
 
 
+def _backed_up(
+    tmp_path: Path, pg_url: str, env: dict[str, str], rows: int = 0
+) -> tuple[list[str], Path, str]:
+    """The school's set applied on ``pg_url`` with the client tools of ``env``, ``rows``
+    users written, one backup made: (the CLI's arguments, its home, the backup's id)."""
+    target = make_target(tmp_path, pg_url)
+    args = ["--database", pg_url, "--migrations-dir", str(target.migrations_dir)]
+    args += ["--rollback-dir", str(target.rollback_dir)]
+    home = tmp_path / "home"
+    assert cli(*args, "up", "--yes", "--no-backup", home=home, env=env).code == 0
+    if rows:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO users (id, email) SELECT g, 'u' || g FROM generate_series(1, %s) g",
+                (rows,),
+            )
+    made = cli(*args, "backup", "create", home=home, env=env)
+    assert made.code == 0, made.err
+    return args, home, made.out.strip()
+
+
 def test_a_restore_with_a_client_newer_than_the_server_restores(
     tmp_path: Path, pg_url: str, newer: dict[str, str]
 ) -> None:
@@ -47,18 +68,7 @@ def test_a_restore_with_a_client_newer_than_the_server_restores(
     `recover`) failed, `restore failed and was rolled back …: ERROR: unrecognized
     configuration parameter "transaction_timeout"`, with no way back at 2 a.m. Now the
     setting is left out for an older server, and the restore is done."""
-    target = make_target(tmp_path, pg_url)
-    args = ["--database", pg_url, "--migrations-dir", str(target.migrations_dir)]
-    args += ["--rollback-dir", str(target.rollback_dir)]
-    home = tmp_path / "home"
-    assert cli(*args, "up", "--yes", home=home, env=newer).code == 0
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO users (id, email) SELECT g, 'u' || g FROM generate_series(1, 50) g"
-        )
-    made = cli(*args, "backup", "create", home=home, env=newer)
-    assert made.code == 0, made.err
-    backup_id = made.out.strip()
+    args, home, backup_id = _backed_up(tmp_path, pg_url, newer, rows=50)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DELETE FROM users WHERE id > 5")  # the bad deploy
 
@@ -76,14 +86,7 @@ def test_a_deep_verify_with_a_client_newer_than_the_server_is_not_a_failed_backu
     into the server, which sent it the same setting: `✘ FAIL scratch restore: … unrecognized
     configuration parameter "transaction_timeout"`, the sound backup marked `✘ no` (`check`
     CRITICAL on "no verified backup", `recover` passing it over). Now it is verified."""
-    target = make_target(tmp_path, pg_url)
-    args = ["--database", pg_url, "--migrations-dir", str(target.migrations_dir)]
-    args += ["--rollback-dir", str(target.rollback_dir)]
-    home = tmp_path / "home"
-    assert cli(*args, "up", "--yes", "--no-backup", home=home, env=newer).code == 0
-    made = cli(*args, "backup", "create", home=home, env=newer)
-    assert made.code == 0, made.err
-    backup_id = made.out.strip()
+    args, home, backup_id = _backed_up(tmp_path, pg_url, newer)
 
     v = cli(*args, "backup", "verify", backup_id, "--deep", home=home, env=newer)
     assert v.code == 0 and f"backup {backup_id} is good" in v.out + v.err, v.out + v.err
@@ -104,14 +107,7 @@ def test_a_backup_made_by_a_newer_pg_dump_is_not_failed_by_an_older_pg_restore(
     "choose an older backup"; `recover` passed over it to an older one, more data lost. Now
     each says this pg_restore is too old for the archive and which client reads it (exit 2),
     nothing concluded: the backup stays verified and restores with that client."""
-    target = make_target(tmp_path, pg_url)
-    args = ["--database", pg_url, "--migrations-dir", str(target.migrations_dir)]
-    args += ["--rollback-dir", str(target.rollback_dir)]
-    home = tmp_path / "home"
-    assert cli(*args, "up", "--yes", "--no-backup", home=home, env=newer).code == 0
-    made = cli(*args, "backup", "create", home=home, env=newer)
-    assert made.code == 0, made.err
-    backup_id = made.out.strip()
+    args, home, backup_id = _backed_up(tmp_path, pg_url, newer)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("INSERT INTO users (id, email) VALUES (1, 'after the backup')")
     older = {"MALNU_PG_BINDIR": str(pg_cluster.bin_dir)}

@@ -23,8 +23,8 @@ from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
+from tests.secret_support import d1_config, marker_leaks, password_only_database
 from tests.secret_support import files_leaking as files_in
-from tests.secret_support import marker_leaks, password_only_database
 from tests.webhook_support import Receiver
 
 # Five-character markers at both ends of every secret (see test_secrets_realworld: shorter
@@ -198,13 +198,8 @@ def test_d1_error_replies_quoting_the_token_are_masked(
     try:
         db = server.add_database(ACCOUNT)
         d = school_set(mdirs)
-        cfg = tmp_path / "malnu.toml"
-        cfg.write_text(
-            f'[targets.production]\nurl = "d1://{db.account}/{db.id}"\n'
-            f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
-            "retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n"
-            f'[log]\nfile = "{tmp_path / "home" / "debug.log"}"\n'
-        )
+        log = f'[log]\nfile = "{tmp_path / "home" / "debug.log"}"\n'
+        cfg = d1_config(tmp_path / "malnu.toml", db.account, db.id, d, log)
         env = {
             "CLOUDFLARE_API_TOKEN": TOKEN,
             "MALNU_D1_API_BASE": server.api_base,

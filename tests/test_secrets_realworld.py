@@ -22,8 +22,8 @@ from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
+from tests.secret_support import d1_config, marker_leaks, password_only_database
 from tests.secret_support import files_leaking as files_in
-from tests.secret_support import marker_leaks, password_only_database
 
 # Two markers that appear in no message of ours, at both ends of every secret. Five characters
 # each: the files scanned include compressed dumps, where two-character markers turned up by
@@ -153,12 +153,7 @@ def test_a_d1_answer_that_echoes_the_token_is_masked(tmp_path: Path, mdirs: Migr
     try:
         db = server.add_database(ACCOUNT)
         d = school_set(mdirs)
-        cfg = tmp_path / "malnu.toml"
-        cfg.write_text(
-            f'[targets.production]\nurl = "d1://{db.account}/{db.id}"\n'
-            f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
-            "retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n"
-        )
+        cfg = d1_config(tmp_path / "malnu.toml", db.account, db.id, d)
         env = {"CLOUDFLARE_API_TOKEN": token, "MALNU_D1_API_BASE": server.api_base}
         base = ("--config", str(cfg))
         assert run_cli(*base, "up", "--no-backup", env=env).code == 0
