@@ -447,17 +447,18 @@ def _scratch_restore(
         )  # fmt: skip
         assert producer.stdout is not None and consumer.stdin is not None
         try:
-            consumer.stdin.write(b"BEGIN;\n")
-            first = True
-            while chunk := producer.stdout.read(1 << 20):
-                consumer.stdin.write(for_server(chunk, major) if first else chunk)
-                first = False
-            if producer.wait() == 0:
-                consumer.stdin.write(b"COMMIT;\n")
-            consumer.stdin.close()
-            consumer.wait()
-        except BrokenPipeError:
-            pass  # psql stopped at an error (ON_ERROR_STOP): nothing committed
+            # A broken pipe: psql stopped at an error (ON_ERROR_STOP), nothing committed; its
+            # exit code and words are read below.
+            with contextlib.suppress(BrokenPipeError):
+                consumer.stdin.write(b"BEGIN;\n")
+                first = True
+                while chunk := producer.stdout.read(1 << 20):
+                    consumer.stdin.write(for_server(chunk, major) if first else chunk)
+                    first = False
+                if producer.wait() == 0:
+                    consumer.stdin.write(b"COMMIT;\n")
+                consumer.stdin.close()
+                consumer.wait()
         finally:
             for proc in (producer, consumer):
                 if proc.poll() is None:
