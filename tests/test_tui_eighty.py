@@ -528,7 +528,12 @@ async def test_a_failed_step_stops_its_clock_under_the_error(demo: Demo) -> None
         await pilot.press("o")
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreWizard))
         wizard = app.screen
-        await wait_until(pilot, lambda: not wizard.working)
+        # The step's end, not `not wizard.working`: that held too before its worker began
+        # (a loaded machine took the picture of the step still blank).
+        await wait_until(
+            pilot,
+            lambda: not wizard.working and "verify failed" in " ".join(screen_text(app).split()),
+        )
         await pilot.pause(1.2)  # a clock still running would have ticked by now
         shown = " ".join(screen_text(app).split())
         assert f"✘ error: no backup '{ids[1]}'" in shown

@@ -124,7 +124,8 @@ async def test_the_help_screens_footer_names_no_key_that_does_nothing(demo: Demo
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        await pilot.pause(0.1)
+        # The footer painted (a loaded machine read it still blank after a tenth of a second).
+        await wait_until(pilot, lambda: bool(screen_text(app).splitlines()[-1].strip()))
         footer = screen_text(app).splitlines()[-1]
         assert " Back " in footer and "Help" not in footer, footer
         await pilot.press("question_mark")

@@ -20,7 +20,7 @@ from malnu_tui.tui.screens.data_import import ImportWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
 from tests.import_support import EXAMPLES
-from tests.test_tui_snapshots import SETTLE, app_for, at_step, settle_threads, status_loaded
+from tests.test_tui_snapshots import app_for, at_step, settle, settle_threads, status_loaded
 from tests.test_tui_snapshots import demo as demo  # the fixed-path demo fixture (snapshots)
 from tests.tui_demo import Demo, build_demo, wait_until
 
@@ -163,7 +163,7 @@ def _to_step(step: str) -> Callable[[Pilot[Any]], Any]:
         _fill(app, root)
         await pilot.pause()
         if step == "source":  # the fields as filled: each value on its row, readable
-            await pilot.pause(SETTLE)
+            await settle(pilot)
             return
         app.screen.query_one("#next", Button).focus()
         await pilot.press("n")
@@ -171,7 +171,7 @@ def _to_step(step: str) -> Callable[[Pilot[Any]], Any]:
         if step == "validate":
             await pilot.press("n")
             await wait_until(pilot, lambda: at_step(app, "validate"))
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     return run
 

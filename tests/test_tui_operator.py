@@ -300,7 +300,7 @@ async def test_a_wizard_reading_a_database_that_does_not_answer_can_be_cancelled
     with demo.config.open("a", encoding="utf-8") as f:
         f.write(
             "\n[targets.far]\n"
-            f'url = "postgresql://malnu@127.0.0.1:{port}/school?connect_timeout=3"\n'
+            f'url = "postgresql://malnu@127.0.0.1:{port}/school?connect_timeout=20"\n'
             'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
         )
     settings = demo.settings()

@@ -14,7 +14,7 @@ from textual.widgets import Input
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
-from tests.test_tui_snapshots import SETTLE, app_for, settle_threads
+from tests.test_tui_snapshots import app_for, settle, settle_threads
 from tests.test_tui_snapshots import demo as demo  # the fixture
 from tests.test_tui_sync import (
     academic_records_then_users,
@@ -54,7 +54,7 @@ def test_sync_screen_snapshot(
         app = await _sync_screen(pilot)
         await pilot.press("v")
         await wait_until(pilot, lambda: idle_with(app, "missing: id=4"), timeout=60)
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
     settle_threads()
@@ -74,7 +74,7 @@ def test_sync_screen_dry_run_with_a_warning_and_a_note_snapshot(
         await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
         await pilot.press("d")
         await wait_until(pilot, lambda: idle_with(app, "would insert"), timeout=60)
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)
     settle_threads()
@@ -112,7 +112,7 @@ def test_sync_screen_stopped_half_way_snapshot(
         app.screen.query_one(Input).value = app.screen.expected
         await pilot.press("enter")
         await wait_until(pilot, lambda: idle_with(app, "✘ users: stopped"), timeout=60)
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)
     settle_threads()
