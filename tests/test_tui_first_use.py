@@ -242,3 +242,54 @@ async def test_a_wizard_button_that_does_nothing_says_so_without_colour(
         assert nav() == "Close (esc)"
         await pilot.press("escape")
         await wait_until(pilot, lambda: loaded(app))
+
+
+async def test_a_dialogs_button_that_does_nothing_yet_says_so_without_colour(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The repair dialog's "Accept edit", unlock's "Release lock" and a typed confirmation's
+    # "Delete" were greyed until the word was typed, and nothing else said so: with NO_COLOR
+    # (in mono, on 16 colours) they read as usable, and the fields' placeholder "the
+    # database name" as a name already typed. Each button now says "(blocked)" until the word
+    # is typed, as the wizards' do; each field says what to type.
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+    from malnu_tui.tui.screens.fix import FixScreen
+    from malnu_tui.tui.screens.unlock import UnlockScreen
+    from tests.tui_demo import add_backups, screen_text, take_lock_elsewhere
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    edited = demo.root / "migrations" / "20251124_120500_create_users_table.sql"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n-- later\n", encoding="utf-8")
+    add_backups(demo)
+
+    def buttons() -> str:  # the dialog's row of buttons, inside its frame
+        row = [part for line in screen_text(app).splitlines() for part in line.split("█")
+               if "Cancel (esc)" in part]  # fmt: skip
+        return " ".join(row[-1].split()) if row else ""
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        dialogs = (  # the key, the dialog, what it has read once it asks, its button
+            ("D", FixScreen, "word", "Accept edit"),
+            ("U", UnlockScreen, "state", "Release lock"),
+            ("d", ConfirmScreen, "expected", "Delete"),
+        )
+        for key, kind, read, verb in dialogs:
+            if key == "U":
+                take_lock_elsewhere(demo.primary_db)
+            if key == "d":
+                await pilot.press("b")
+                await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser))
+                await wait_until(pilot, lambda: app.screen.query_one("DataTable").row_count == 2)
+            await pilot.press(key)
+            await wait_until(pilot, lambda k=kind, r=read: isinstance(app.screen, k)  # type: ignore[misc]
+                             and bool(getattr(app.screen, r)))  # fmt: skip
+            await wait_until(pilot, lambda verb=verb: f"{verb} (blocked)" in buttons())
+            assert buttons() == f"Cancel (esc) {verb} (blocked)", buttons()
+            assert "type the database name here" in screen_text(app)
+            await pilot.press(*"school")
+            await wait_until(pilot, lambda verb=verb: buttons() == f"Cancel (esc) {verb}")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda k=kind: not isinstance(app.screen, k))  # type: ignore[misc]

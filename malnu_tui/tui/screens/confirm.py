@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button
 
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
+from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
@@ -41,12 +42,9 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield TypedConfirmation(field_id="confirm-typed")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
-                yield Button(
-                    self.verb,
-                    id="yes",
-                    variant="error",
-                    compact=True,
-                    disabled=self.expected is not None,
+                # "Delete (blocked)" until the word is typed: greyed alone, it read as usable.
+                yield KeyButton(
+                    self.verb, id="yes", variant="error", disabled=self.expected is not None
                 )
 
     def on_mount(self) -> None:

@@ -24,6 +24,7 @@ from malnu_tui.tui.session import connected, looking, migration_set, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox, problem_text
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
 
 if TYPE_CHECKING:
@@ -88,12 +89,14 @@ class FixScreen(ModalScreen[bool]):
             yield Static(Text(title, style="bold"), classes="dialog-title")
             yield FitScroll("checking…", id="fix-body", classes="dialog-body")
             yield ErrorBox()
-            yield Field(placeholder="the database name", id="fix-typed", disabled=True)
+            # Said as what to do: without colour a placeholder reads as a value typed.
+            yield Field(placeholder="type the database name here", id="fix-typed", disabled=True)
             yield Static("", id="fix-why")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
                 verb = "Accept edit" if self.kind == "repair" else "Clear row"
-                yield Button(verb, id="yes", variant="error", compact=True, disabled=True)
+                # "(wait)" while checking, "(blocked)" until the word is typed (or for good).
+                yield KeyButton(verb, id="yes", variant="error", disabled=True, why="wait")
 
     def on_mount(self) -> None:
         self._check()
@@ -107,6 +110,7 @@ class FixScreen(ModalScreen[bool]):
     def _checked(self, event: FixChecked) -> None:
         event.stop()
         pf = event.preflight
+        self.query_one("#yes", KeyButton).show(why="blocked")
         body = Text()
         if self.kind == "repair":
             for m in pf.rows:
@@ -181,7 +185,9 @@ class FixScreen(ModalScreen[bool]):
     def _start(self) -> None:
         if not begin_operation(self.app, self.kind):
             return
-        self.query_one("#yes", Button).disabled = True
+        yes = self.query_one("#yes", KeyButton)
+        yes.show(why="wait")
+        yes.disabled = True
         self.query_one("#fix-typed", Input).disabled = True
         self._run()
 
@@ -207,6 +213,7 @@ class FixScreen(ModalScreen[bool]):
             self.query_one("#fix-body", Static).update(
                 Text("✘ not checked (the error below): nothing was changed", style="bold")
             )
+        self.query_one("#yes", KeyButton).show(why="failed" if self.word else "blocked")
         self.query_one("#no", Button).focus()  # Enter closes; nothing else can go on
 
     @on(Button.Pressed, "#no")

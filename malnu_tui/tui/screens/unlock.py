@@ -23,6 +23,7 @@ from malnu_tui.tui.session import connected, looking, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
 
 if TYPE_CHECKING:
@@ -95,12 +96,16 @@ class UnlockScreen(ModalScreen[bool]):
             yield Static(Text("Release the migration lock", style="bold"), classes="dialog-title")
             yield FitScroll("reading the lock…", id="unlock-body", classes="dialog-body")
             yield ErrorBox()
-            yield Field(placeholder="the database name", id="unlock-typed", disabled=True)
-            yield Field(placeholder="the pid of the running process", id="unlock-pid")
+            # Said as what to do: without colour a placeholder reads as a value typed.
+            yield Field(placeholder="type the database name here", id="unlock-typed", disabled=True)
+            yield Field(placeholder="type the pid of the running process here", id="unlock-pid")
             yield Static("", id="unlock-why")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
-                yield Button("Release lock", id="yes", variant="error", compact=True, disabled=True)
+                # "(wait)" while the lock is read, "(blocked)" until the words are typed.
+                yield KeyButton(
+                    "Release lock", id="yes", variant="error", disabled=True, why="wait"
+                )
 
     def on_mount(self) -> None:
         self.query_one("#unlock-pid", Input).display = False
@@ -146,6 +151,7 @@ class UnlockScreen(ModalScreen[bool]):
                 " (the database name) to release it; the release is recorded in the audit log.",
             )
         )
+        self.query_one("#yes", KeyButton).show(why="blocked")
         field = self.query_one("#unlock-typed", Input)
         field.disabled = False
         field.focus()
@@ -198,6 +204,7 @@ class UnlockScreen(ModalScreen[bool]):
                 Text("✘ the lock could not be read (the error below): nothing was released",
                      style="bold")
             )  # fmt: skip
+            self.query_one("#yes", KeyButton).show(why="blocked")
             self.query_one("#no", Button).focus()
 
     @on(Input.Changed)

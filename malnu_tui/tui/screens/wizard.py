@@ -3,7 +3,6 @@ point of no return, Next only when the step allows it, and nothing starts twice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -21,6 +20,7 @@ from malnu_tui.tui.messages import OperationFailed, StatementProgress
 from malnu_tui.tui.widgets.dialog import page_text, refit
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
@@ -38,14 +38,6 @@ def warn_unreleased(text: Text, verb: str, warnings: Sequence[str]) -> None:
 
 
 LOADING = "loading…"  # why Next waits while a step starts
-_KEY = re.compile(r"\s*\([^()]*\)$")
-
-
-def unavailable(label: str, why: str) -> str:
-    """A shown button that its key does not press now says so in words, not by its colour alone
-    (with NO_COLOR, in mono or on 16 colours "Next ▶ (n)" read as usable, and n did nothing):
-    its key in brackets gives way to why, "Next ▶ (blocked)", "◀ Back (wait)"."""
-    return f"{_KEY.sub('', label)} ({why})"
 
 
 class WizardScreen(Screen[str | None]):
@@ -99,9 +91,9 @@ class WizardScreen(Screen[str | None]):
         with ContentSwitcher(initial=self.STEPS[0][0], id="steps"):
             yield from self.compose_steps()
         with Horizontal(id="wizard-nav"):
-            yield Button("◀ Back (b)", id="back", compact=True)
-            yield Button("Cancel (esc)", id="cancel", variant="error", compact=True)
-            yield Button("Next ▶ (n)", id="next", variant="primary", compact=True)
+            yield KeyButton("◀ Back (b)", id="back")
+            yield KeyButton("Cancel (esc)", id="cancel", variant="error")
+            yield KeyButton("Next ▶ (n)", id="next", variant="primary")
         yield Footer(compact=True)
 
     def compose_steps(self) -> Iterable[Widget]:
@@ -177,24 +169,18 @@ class WizardScreen(Screen[str | None]):
         ctrl+b, as the footer's "^b", goes back and Enter goes on); one shown but not pressable
         now names why instead: "(wait)" while the step works, "(blocked)" until the step
         allows it (Enter says why)."""
-        back = self.query_one("#back", Button)
-        cancel = self.query_one("#cancel", Button)
-        nxt = self.query_one("#next", Button)
+        back = self.query_one("#back", KeyButton)
+        cancel = self.query_one("#cancel", KeyButton)
+        nxt = self.query_one("#next", KeyButton)
         # A click on a button focuses it first: its label keeps the keys of the field it was
         # clicked from, so that it neither shrinks nor moves away under the pointer.
         if self.focused not in (back, cancel, nxt):
             self._typing = isinstance(self.focused, Input)
         typing = self._typing
         why = "wait" if self.working or self.blocked == LOADING else "blocked"
-        for button, label in (
-            (back, "◀ Back (^b)" if typing else "◀ Back (b)"),
-            (cancel, "Close (esc)" if self.finished else "Cancel (esc)"),
-            (nxt, self._next_label.replace("(n)", "(enter)") if typing else self._next_label),
-        ):
-            shown = unavailable(label, why) if button.disabled and button.display else label
-            if str(button.label) != shown:
-                button.label = shown
-                button.refresh(layout=True)  # its width, in a row aligned right
+        back.show("◀ Back (^b)" if typing else "◀ Back (b)", why)
+        cancel.show("Close (esc)" if self.finished else "Cancel (esc)", why)
+        nxt.show(self._next_label.replace("(n)", "(enter)") if typing else self._next_label, why)
 
     def set_working(self, working: bool) -> None:
         self.working = working
