@@ -428,16 +428,17 @@ def known_histories(backend: Backend) -> list[OtherRunner]:
         if not names:
             return []
         return [OtherRunner(SUPABASE, SUPABASE_TABLE, len(names), tuple(names), known=True)]
-    from malnu_tui.engine.backends.d1.wrangler import DEFAULT_TABLE, read_from_backend
+    from malnu_tui.engine.backends.d1.wrangler import read_from_backend, table_for
 
     try:
-        applied = read_from_backend(backend)
+        table = table_for(backend)
+        applied = read_from_backend(backend, table)
     except (MalnuError, sqlite3.Error):
         return []
     if not applied:
         return []
     names = [w.name for w in applied]
-    return [OtherRunner("wrangler", DEFAULT_TABLE, len(names), tuple(names), known=True)]
+    return [OtherRunner("wrangler", table, len(names), tuple(names), known=True)]
 
 
 def doctor_lines(backend: Backend) -> list[tuple[bool, str, str]]:
