@@ -266,7 +266,10 @@ def test_real_wrangler_remote_against_the_local_d1_server(
     assert wr.returncode == 0, wr.stdout + wr.stderr
     assert d1.sql("SELECT name FROM prod_history") == [("20250101_000100_create_users.sql",)]
     base = ["--database", d1.url, *d.args()]
-    res = run_cli(*base, "up", "--no-backup", cwd=project)
+    # From another directory (a cron job's home): the config found from the migration files.
+    elsewhere = project.parent / f"{project.name}-elsewhere"
+    elsewhere.mkdir()
+    res = run_cli(*base, "up", "--no-backup", cwd=elsewhere)
     assert res.code == 1 and "wrangler already applied 1 pending" in res.err, res.err
     res = run_cli(*base, "adopt", "--json", cwd=project)
     assert res.code == 0, res.err

@@ -131,7 +131,7 @@ def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
         path = find_local_state(Path(state))
         return read_local_state(path, table or DEFAULT_TABLE), f"wrangler local state {path}"
     backend = ctx.backend()
-    table = ctx.opt("table") or table_for(backend)
+    table = ctx.opt("table") or table_for(backend, ctx.target.migrations_dir)
     return read_from_backend(backend, table), f"{table} in {backend.display_url}"
 
 

@@ -96,7 +96,7 @@ def _wrangler(backend: Backend, mset: MigrationSet) -> tuple[tuple[WranglerRow, 
 
     table = DEFAULT_TABLE
     try:
-        table = table_for(backend)
+        table = table_for(backend, mset.migrations_dir)
         applied = read_from_backend(backend, table)
         if applied:
             return tuple(wrangler_status(mset, applied, backend.fetch_records())), table

@@ -303,7 +303,7 @@ def _keep_wrangler_in_step(
     from malnu_tui.engine.filestatements import FileStatements
     from malnu_tui.engine.sqlsplit import Statement
 
-    table = table_for(backend)  # wrangler's config's migrations_table, else d1_migrations
+    table = table_for(backend, mset.migrations_dir)  # its config's migrations_table
     if not in_database(backend, table):
         return todo
     wrangler = quote_ident(table)
@@ -327,7 +327,7 @@ def _keep_wrangler_in_step(
     return out
 
 
-def _rename_in_wrangler(backend: Backend, old: str, new: str) -> None:
+def _rename_in_wrangler(backend: Backend, mset: MigrationSet, old: str, new: str) -> None:
     """A rename accepted by ``repair``, in wrangler's ``d1_migrations`` too where `up` keeps it
     in step: left under the old name, wrangler run on the same directory took the renamed
     file for one never applied."""
@@ -336,7 +336,7 @@ def _rename_in_wrangler(backend: Backend, old: str, new: str) -> None:
     from malnu_tui.engine.backends.d1.wrangler import in_database, table_for
     from malnu_tui.engine.backends.sqlite_sql import quote_ident
 
-    table = table_for(backend)
+    table = table_for(backend, mset.migrations_dir)
     if not in_database(backend, table):
         return
     w = quote_ident(table)
@@ -476,7 +476,7 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
             audit = AuditEntry.now("repair", f, "ok", detail)
             backend.set_checksum(row, m.checksum, audit, rename_to=f if row != f else None)
             if row != f:
-                _rename_in_wrangler(backend, row, f)
+                _rename_in_wrangler(backend, mset, row, f)
         run.count("files", len(chosen))
     return chosen
 

@@ -245,8 +245,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
 
 # How a lock left behind is taken over, as `up` and `unlock` do it (named with the target).
 _TAKE_OVER = (
-    "the next `malnu-tui up` takes it over by itself (audited); `malnu-tui unlock` releases it "
-    "now"
+    "the next `malnu-tui up` takes it over by itself (audited); `malnu-tui unlock` releases it now"
 )
 _CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock problem
 

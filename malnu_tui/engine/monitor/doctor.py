@@ -228,12 +228,12 @@ def _probe_backup_dir(target: Target, need: int) -> str:
     return f"{directory} writable, {free // (1024 * 1024)} MiB free (a backup needs ~{need} bytes)"
 
 
-def _other_runners(c: _Checks, backend: Backend) -> None:
+def _other_runners(c: _Checks, backend: Backend, near: Path) -> None:
     """Another runner's migration history in the database (Prisma, Drizzle, dbmate, Rails,
     golang-migrate, Flyway, Alembic), said with its table and rows."""
     from malnu_tui.engine.backends.other_runners import doctor_lines
 
-    for ok, detail, fix in doctor_lines(backend):
+    for ok, detail, fix in doctor_lines(backend, near):
         if ok:
             c.ok("other runner", detail)
         else:
@@ -298,7 +298,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                     lambda: _probe_d1_export(backend),
                     "give the API token D1 Edit permission (read and export)",
                 )
-            _other_runners(c, backend)
+            _other_runners(c, backend, target.migrations_dir)
             need = _db_size(backend, target)
         finally:
             with contextlib.suppress(Exception):

@@ -133,12 +133,15 @@ def table_from_config(project: Path, database_id: str | None = None) -> str | No
     return pick_table(Path(project), database_id, present)
 
 
-def table_for(backend: Backend) -> str:
+def table_for(backend: Backend, near: Path | None = None) -> str:
     """wrangler's history table in ``backend``'s database: the ``migrations_table`` of the
-    wrangler config found from the working directory (for wrangler's local state opened as a
-    SQLite target, from its project), for that D1 database (by its id), else
-    ``d1_migrations``. ``up``, ``status``, ``doctor`` and ``adopt`` read it alike."""
-    from malnu_tui.engine.backends.d1.wrangler_config import pick_table
+    wrangler config found from the migration files' directory ``near`` (wrangler's
+    ``migrations_dir`` lies in its project), else from the working directory (for wrangler's
+    local state opened as a SQLite target, from its project), for that D1 database (by its
+    id), else ``d1_migrations``. ``up``, ``status``, ``doctor`` and ``adopt`` read it alike:
+    a cron job run from the home directory found no config, and `up` ran again what
+    wrangler had applied."""
+    from malnu_tui.engine.backends.d1.wrangler_config import find_config, pick_table
 
     start, database_id = Path.cwd(), None
     path = getattr(backend, "path", None)
@@ -146,6 +149,8 @@ def table_for(backend: Backend) -> str:
         database_id = str(backend.name)
     elif isinstance(path, Path) and ".wrangler" in path.parts:
         start = Path(*path.parts[: path.parts.index(".wrangler")])
+    if near is not None and find_config(near) is not None:
+        start = near
     return pick_table(start, database_id, lambda t: in_database(backend, t)) or DEFAULT_TABLE
 
 
