@@ -369,6 +369,7 @@ def test_wranglers_config_is_found_and_read_as_wrangler_does(tmp_path: Path) -> 
     assert table_from_config(sub, "stage") == "stage_history"
     assert table_from_config(sub, "prod") == "d1_migrations"  # its own: not inherited
     assert table_from_config(sub, "prev") == "p"
+    assert table_from_config(sub, "another-project") is None  # not this config's database
     with pytest.raises(ConfigError, match=r"wrangler\.json: its D1 databases name different"):
         table_from_config(sub)  # which one is meant cannot be told: never a guess
     (top / "wrangler.json").write_text('{"d1_databases": [\n  {"migrations_table": "x"\n]}')

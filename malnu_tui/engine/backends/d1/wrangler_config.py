@@ -124,16 +124,17 @@ def pick_table(
     start: Path, database_id: str | None = None, present: Callable[[str], bool] | None = None
 ) -> str | None:
     """wrangler's ``migrations_table`` for the database at hand, from the config found from
-    ``start``: the entries whose ``database_id`` is ``database_id`` when any is; among several
-    tables, the one ``present`` finds in the database. None: no config (wrangler's default).
+    ``start``: for a D1 database the entries whose ``database_id`` is ``database_id`` (none:
+    the config is another database's), else every entry; among several tables, the one
+    ``present`` finds in the database. None: no config, or no entry (wrangler's default).
     Several tables that cannot be told apart are an error (exit 2): guessing reads the wrong
     history, and `up` would run again what wrangler applied."""
     path = find_config(start)
     if path is None:
         return None
     dbs = d1_databases(load(path))
-    if database_id:
-        dbs = [d for d in dbs if d.database_id == database_id] or dbs
+    if database_id:  # another project's config names other databases, not this one
+        dbs = [d for d in dbs if d.database_id == database_id]
     tables = sorted({d.table for d in dbs})
     if len(tables) <= 1:
         return tables[0] if tables else None
