@@ -137,7 +137,11 @@ class CliResult:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
 ) -> CliResult:
     """Run ``malnu-tui ARGS`` as a real process with no terminal: forked from the CLI fork
     server (:mod:`tests.cliserver`, the imports done once), or a fresh ``python -m malnu_tui``
@@ -145,7 +149,7 @@ def run_cli(
     full_env = {**os.environ, **(env or {})}
     stdin = input if input is not None else ""
     if cliserver.usable(full_env):
-        code, out, err = cliserver.run(list(args), full_env, stdin, timeout, REPO)
+        code, out, err = cliserver.run(list(args), full_env, stdin, timeout, cwd or REPO)
         return CliResult(code, out, err)
     proc = subprocess.run(
         [*CLI, *args],
@@ -154,7 +158,7 @@ def run_cli(
         env=full_env,
         input=stdin,
         timeout=timeout,
-        cwd=REPO,
+        cwd=cwd or REPO,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -233,3 +233,56 @@ def test_recover_dry_run_on_d1_is_one_plan_under_one_heading(d1: D1Target) -> No
     assert sum(1 for ln in lines if ln.startswith("Recover ")) == 1, res.out
     assert [ln[:3] for ln in lines[1:3]] == ["1. ", "2. "], res.out
     assert sum("undoes" in ln for ln in lines) == 1, res.out
+
+
+def test_a_lock_row_left_by_a_failed_command_is_said_with_its_way_out(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A failed `up` whose release of the lock could not reach D1 left its lock row without
+    a word, and another host was told "wait for them to finish" of a command that had ended.
+    The failed command now says the row stayed and how it goes; `status`, `up` and `unlock`
+    elsewhere say the lease is no longer renewed, when it lapses and that `up` then takes it
+    over; `check`, once it has lapsed, says how to take it over."""
+    from tests.d1server import Fault
+    from tests.secret_support import d1_config
+
+    mdirs.add("20250101_000100", "bad", "INSERT INTO nosuch VALUES (1);", "SELECT 1;")
+    cfg = d1_config(tmp_path / "malnu.toml", d1.db.account, d1.db.id, mdirs)
+    at = ["--config", str(cfg), "--target", "production"]
+    release = "DELETE FROM malnu_lock WHERE id = 1 AND host"
+    d1.server.inject(Fault("status", count=100, status=503, match=release))
+    try:
+        res = run_cli(*at, "up", "--yes", "--no-backup")
+    finally:
+        d1.server.faults.clear()
+    assert res.code == 1 and "error: migration 20250101_000100_bad.sql failed" in res.err
+    assert "note: the migration lock could not be released (D1 " in res.err, res.err
+    assert "its lease, no longer renewed, runs out within 10 min" in res.err, res.err
+    assert f"`malnu-tui unlock --config {cfg} --target production`" in res.err, res.err
+    # Seen from another host four minutes on (the row as that host reads it).
+    d1.server.execute(
+        d1.db,
+        [("UPDATE malnu_lock SET host = 'ops-laptop', expires_at = datetime('now', '+6 minutes')",
+          [])],
+        raw=True,
+    )  # fmt: skip
+    renewed = "its lease was last renewed 4 min ago, and a running holder renews it every 60 s"
+    lapses = "the lease runs out in 6 min (at "
+    res = run_cli(*at, "status")
+    assert "; locked by " in res.err and renewed in res.err and lapses in res.err, res.err
+    res = run_cli(*at, "up", "--yes", "--no-backup")
+    assert res.code == 3 and "another operator holds the migration lock: " in res.err
+    hint = res.err.split("hint: ", 1)[1]
+    assert renewed in hint and "then takes it over by itself, audited" in hint, hint
+    assert "wait for them to finish" not in hint, hint
+    res = run_cli(*at, "unlock")
+    assert res.code == 2 and renewed in res.err, res.err
+    d1.server.execute(
+        d1.db,
+        [("UPDATE malnu_lock SET expires_at = datetime('now', '-1 minutes')", [])],
+        raw=True,
+    )
+    res = run_cli(*at, "check", "--json")
+    lock = [p["message"] for p in json.loads(res.out)["problems"] if p["check"] == "lock_lease"]
+    assert len(lock) == 1 and "held past its lease" in lock[0], res.out
+    assert "the next `malnu-tui up --config " in lock[0] and "takes it over by itself" in lock[0]

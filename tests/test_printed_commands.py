@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_core import CLI, REPO, CliResult
+from tests.fixtures_core import CLI, REPO, CliResult, run_cli
 from tests.fixtures_d1 import D1Target
 
 
@@ -291,3 +291,60 @@ def test_sync_verifys_note_names_the_pair_and_config(tmp_path: Path) -> None:
     assert sync[:2] == ["sync", "reporting"], sync
     with sqlite3.connect(conf / "copy.db") as db:
         assert db.execute("SELECT count(*) FROM users").fetchone() == (2,)
+
+
+def test_doctors_fixes_and_the_alerts_commands_name_their_target(tmp_path: Path) -> None:
+    """`doctor`'s fixes and `check`'s problems (its lines, its JSON, the alert a webhook is
+    sent) quoted bare commands (`malnu-tui adopt`): copied from the alert or from a
+    `doctor --all` over two targets and run elsewhere, they acted on the default target, or
+    on none. They now carry --config PATH --target NAME, and do what they say from anywhere."""
+    import sqlite3
+
+    from tests.webhook_support import Receiver
+
+    conf, elsewhere = tmp_path / "conf", tmp_path / "elsewhere"
+    (conf / "migrations").mkdir(parents=True)
+    (conf / "rollback").mkdir()
+    elsewhere.mkdir()
+    name = "20250101_000100_users.sql"
+    (conf / "migrations" / name).write_text("CREATE TABLE users (id INTEGER PRIMARY KEY);\n")
+    (conf / "rollback" / name).write_text("DROP TABLE users;\n")
+    with sqlite3.connect(conf / "school.db") as db:  # as `wrangler d1 migrations apply` left it
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE, "
+                   "applied_at TEXT DEFAULT CURRENT_TIMESTAMP)")  # fmt: skip
+        db.execute("INSERT INTO d1_migrations (name) VALUES (?)", (name,))
+    receiver = Receiver("T000/B000/PrintedCmd")
+    try:
+        cfg = conf / "malnu.toml"
+        cfg.write_text(
+            f'[backup]\ndir = "{tmp_path / "b"}"\n'
+            '[targets.local]\nurl = "sqlite:local.db"\n'
+            'migrations_dir = "migrations"\nrollback_dir = "rollback"\n\n'
+            '[targets.school]\nurl = "sqlite:school.db"\n'
+            'migrations_dir = "migrations"\nrollback_dir = "rollback"\n\n'
+            f'[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url("json")}"\ntimeout = 5\n'
+        )
+        res = run_cli("--config", str(cfg), "doctor", "--all", cwd=conf)
+        line = next(x for x in res.out.splitlines() if " school other runner" in x)
+        dry = printed(line, "without running them: `")
+        assert dry[:2] == ["adopt", "--dry-run"], line
+        again = run_cli(*dry, cwd=elsewhere)
+        assert again.code == 0 and f"adopt {name}" in again.err, (dry, again.err)
+
+        at_school = ["--config", str(cfg), "--target", "school"]
+        assert (
+            run_cli(*at_school, "unlock", cwd=conf).code == 0
+        )  # the tool's tables made: checkable
+        res = run_cli(*at_school, "check", "--alert", cwd=conf)
+        sent = [b["message"] for b in receiver.bodies if b["check"] == "other_history"]
+        assert len(sent) == 1, (receiver.bodies, res.err)
+        adopt = printed(sent[0], "run `")
+        assert adopt[0] == "adopt" and f"school other_history: {sent[0]}" in res.out, res.out
+        again = run_cli(*adopt, cwd=elsewhere)
+        assert again.code == 0 and "adopted 1 migration(s)" in again.err, (adopt, again.err)
+        with sqlite3.connect(conf / "school.db") as db:
+            assert db.execute("SELECT filename FROM migrations").fetchall() == [(name,)]
+        assert not (conf / "local.db").exists(), "the default target was opened"
+    finally:
+        receiver.stop()

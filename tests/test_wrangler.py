@@ -93,10 +93,16 @@ def run_wrangler(exe: Path, project: Path, *args: str) -> subprocess.CompletedPr
 def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: MigrationDirs) -> None:
     d = mdirs
     project = d.root
-    (project / "wrangler.toml").write_text(
-        'name = "malnu-site"\ncompatibility_date = "2025-01-01"\n\n[[d1_databases]]\n'
-        f'binding = "DB"\ndatabase_name = "malnu-db"\ndatabase_id = "{DB_ID}"\n'
-        'migrations_dir = "migrations"\nmigrations_table = "wrangler_history"\n'
+    # create-cloudflare's default config: JSON with comments and trailing commas. Only
+    # wrangler.toml was read: wrangler's own table was taken for absent, `up` ran its
+    # migrations a second time.
+    (project / "wrangler.jsonc").write_text(
+        '{\n  // create-cloudflare writes comments\n  "name": "malnu-site",\n'
+        '  "main": "src//index.ts", /* a string is no comment */\n'
+        '  "compatibility_date": "2025-01-01",\n  "d1_databases": [\n    {\n'
+        f'      "binding": "DB", "database_name": "malnu-db", "database_id": "{DB_ID}",\n'
+        '      "migrations_dir": "migrations",\n'
+        '      "migrations_table": "wrangler_history", // not d1_migrations\n    },\n  ],\n}\n'
     )
     d.add(
         "20250101_000100",
@@ -133,6 +139,9 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
     ]
     res = run_cli(*base, "status", "--json")
     assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["pending"] * 3
+    assert [r["name"] for r in json.loads(res.out)["wrangler"]] == [r["name"] for r in rows]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "wrangler already applied 2 pending migration(s)" in res.err
 
     res = run_cli(*base, "adopt", "--wrangler-state", str(project), "--json")
     assert res.code == 0, res.err
@@ -154,6 +163,9 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
     ]
     res = run_cli(*base, "log", "--action", "adopt", "--json")
     assert res.code == 0 and "applied by wrangler" in res.out
+    # Our `up` wrote its row into wrangler's own table: wrangler has nothing left to apply.
+    wr = run_wrangler(wrangler, project, "d1", "migrations", "list", "malnu-db", "--local")
+    assert wr.returncode == 0 and "No migrations to apply" in wr.stdout, wr.stdout + wr.stderr
     # wrangler still reads the state we wrote to (users seeded once, our tables beside its own).
     wr = run_wrangler(
         wrangler,
@@ -237,18 +249,29 @@ def test_real_wrangler_remote_against_the_local_d1_server(
     against the real client), and the two tools share one remote history."""
     d = mdirs
     project = d.root
-    (project / "wrangler.toml").write_text(
-        'name = "malnu-site"\ncompatibility_date = "2025-01-01"\n\n[[d1_databases]]\n'
-        f'binding = "DB"\ndatabase_name = "malnu-db"\ndatabase_id = "{d1.db.id}"\n'
-        'migrations_dir = "migrations"\n'
+    # The production database is an environment's (`d1_databases` is not inherited), with
+    # its own migrations_table; the top level's is the staging one.
+    (project / "wrangler.jsonc").write_text(
+        '{"name": "malnu-site", "compatibility_date": "2025-01-01",\n'
+        ' "d1_databases": [{"binding": "DB", "database_name": "malnu-db",\n'
+        '   "database_id": "00000000-0000-4000-8000-000000000000"}],\n'
+        ' "env": {"production": {"d1_databases": [{"binding": "DB", "database_name": "malnu-db",'
+        f'\n   "database_id": "{d1.db.id}", "migrations_table": "prod_history",}}],}}}}}}\n'
     )
     d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
     monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", d1.server.api_base)
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", d1.db.account)
-    wr = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--remote")
+    apply = ("d1", "migrations", "apply", "malnu-db", "--remote", "--env", "production")
+    wr = run_wrangler(wrangler, project, *apply)
     assert wr.returncode == 0, wr.stdout + wr.stderr
+    assert d1.sql("SELECT name FROM prod_history") == [("20250101_000100_create_users.sql",)]
     base = ["--database", d1.url, *d.args()]
-    res = run_cli(*base, "adopt", "--json")
+    # From another directory (a cron job's home): the config found from the migration files.
+    elsewhere = project.parent / f"{project.name}-elsewhere"
+    elsewhere.mkdir()
+    res = run_cli(*base, "up", "--no-backup", cwd=elsewhere)
+    assert res.code == 1 and "wrangler already applied 1 pending" in res.err, res.err
+    res = run_cli(*base, "adopt", "--json", cwd=project)
     assert res.code == 0, res.err
     assert json.loads(res.out)["adopted"] == ["20250101_000100_create_users.sql"]
     res = run_cli(*base, "d1", "bookmark")
@@ -256,8 +279,9 @@ def test_real_wrangler_remote_against_the_local_d1_server(
     # wrangler's import path (init → upload → ingest → poll) against the stand-in.
     data = project / "seed.sql"
     data.write_text("INSERT INTO users (id) VALUES (1), (2);\n")
+    env = ("--env", "production")
     wr = run_wrangler(
-        wrangler, project, "d1", "execute", "malnu-db", "--remote", "--file", str(data)
+        wrangler, project, "d1", "execute", "malnu-db", "--remote", "--file", str(data), *env
     )
     assert wr.returncode == 0, wr.stdout + wr.stderr
     assert d1.sql("SELECT count(*) FROM users") == [(2,)]
@@ -271,6 +295,7 @@ def test_real_wrangler_remote_against_the_local_d1_server(
         "--bookmark",
         before_import,
         "--json",
+        *env,
     )
     assert wr.returncode == 0, wr.stdout + wr.stderr
     assert json.loads(wr.stdout)["bookmark"] == before_import
@@ -312,3 +337,41 @@ def test_rollback_of_an_adopted_migration_clears_wranglers_own_name(
         ("0001_init.sql",),
         ("20250101_000200_add_kelas.sql",),
     ]
+
+
+def test_wranglers_config_is_found_and_read_as_wrangler_does(tmp_path: Path) -> None:
+    """Only ``wrangler.toml`` beside the command was read: a wrangler.jsonc (create-cloudflare's
+    default), a wrangler.json, a config in a folder above, an environment's database, were all
+    taken for "no migrations_table" (d1_migrations, the wrong history)."""
+    from malnu_tui.engine.backends.d1.wrangler import table_from_config
+    from malnu_tui.engine.errors import ConfigError
+
+    top, sub = tmp_path / "repo", tmp_path / "repo" / "apps" / "site"
+    sub.mkdir(parents=True)
+    db = '[[d1_databases]]\nbinding = "DB"\ndatabase_id = "{}"\nmigrations_table = "{}"\n'
+    (sub / "wrangler.toml").write_text(db.format("a", "from_toml"))
+    assert table_from_config(sub) == "from_toml"
+    (sub / "wrangler.jsonc").write_text(
+        '/* a block\n comment */ {"d1_databases": [ // a line comment\n'
+        '  {"database_id": "a", "migrations_dir": "db/m", "migrations_table": "from_jsonc",},\n'
+        '  {"database_id": "b", "preview_database_id": "x//y", "migrations_table": "from_jsonc"},'
+        "\n],}\n"
+    )
+    assert table_from_config(sub) == "from_jsonc"  # .jsonc before .toml
+    (top / "wrangler.json").write_text('{"d1_databases": [{"migrations_table": "from_json"}]}')
+    assert table_from_config(sub) == "from_json"  # .json anywhere up the tree comes first
+    assert table_from_config(tmp_path) is None  # none found: wrangler's default
+    (top / "wrangler.json").write_text(
+        '{"d1_databases": [{"database_id": "stage", "migrations_table": "stage_history"}],\n'
+        ' "env": {"production": {"d1_databases": [{"database_id": "prod"}]},\n'
+        '         "preview": {"d1_databases": [{"database_id": "prev", "migrations_table": "p"}]}}}'
+    )
+    assert table_from_config(sub, "stage") == "stage_history"
+    assert table_from_config(sub, "prod") == "d1_migrations"  # its own: not inherited
+    assert table_from_config(sub, "prev") == "p"
+    assert table_from_config(sub, "another-project") is None  # not this config's database
+    with pytest.raises(ConfigError, match=r"wrangler\.json: its D1 databases name different"):
+        table_from_config(sub)  # which one is meant cannot be told: never a guess
+    (top / "wrangler.json").write_text('{"d1_databases": [\n  {"migrations_table": "x"\n]}')
+    with pytest.raises(ConfigError, match=r"wrangler\.json:3: not valid JSON"):
+        table_from_config(sub)

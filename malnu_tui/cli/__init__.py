@@ -213,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except MalnuError as exc:
         ctx.error(exc)
+        for note in getattr(exc, "__notes__", ()):  # what the failure left (a lock row)
+            ctx.message(f"note: {note}")
         if getattr(args, "command", None) == "check":  # before check ran (debug mode's config)
             from malnu_tui.cli.monitor import say_unknown
 

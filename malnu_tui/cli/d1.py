@@ -26,8 +26,8 @@ def _wrangler_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--table",
-        help="wrangler's migrations_table (default: from the project's wrangler.toml, "
-        "else d1_migrations)",
+        help="wrangler's migrations_table (default: from wrangler's config, wrangler.json, "
+        ".jsonc or .toml, as wrangler finds it; else d1_migrations)",
     )
 
 
@@ -121,16 +121,17 @@ def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
         find_local_state,
         read_from_backend,
         read_local_state,
+        table_for,
         table_from_config,
     )
 
     state = ctx.opt("wrangler_state")
-    table = ctx.opt("table") or (table_from_config(Path(state)) if state else None)
-    table = table or table_from_config(Path.cwd()) or DEFAULT_TABLE
     if state:
+        table = ctx.opt("table") or table_from_config(Path(state)) or table_from_config(Path.cwd())
         path = find_local_state(Path(state))
-        return read_local_state(path, table), f"wrangler local state {path}"
+        return read_local_state(path, table or DEFAULT_TABLE), f"wrangler local state {path}"
     backend = ctx.backend()
+    table = ctx.opt("table") or table_for(backend, ctx.target.migrations_dir)
     return read_from_backend(backend, table), f"{table} in {backend.display_url}"
 
 

@@ -68,6 +68,24 @@ def _chosen_targets(ctx: Context) -> list[Target]:
     """``--database``; else ``--all``: every target; else each ``--target`` (refused, as by
     every command, where MALNU_TARGET or MALNU_DATABASE_URL names another database); else
     the one those variables name; else every target."""
+    return [_again(ctx, t) for t in _targets(ctx)]
+
+
+def _again(ctx: Context, target: Target) -> Target:
+    """``target`` with the options that name it in a printed command (``--config PATH
+    --target NAME``): `check`'s problem lines and alerts and `doctor`'s fixes quote commands
+    an operator runs from anywhere (a webhook's reader is far from the config), and they acted
+    on the default target."""
+    if target.again:
+        return target
+    from dataclasses import replace
+
+    from malnu_tui.engine.rerun import target_options
+
+    return replace(target, again=tuple(target_options(ctx.settings, target)))
+
+
+def _targets(ctx: Context) -> list[Target]:
     import os
 
     from malnu_tui.engine.config import ENV_DATABASE_URL, ENV_TARGET, resolve_target
@@ -123,20 +141,6 @@ def write_prometheus(file: str, text: str, message: Callable[[str], None]) -> st
     return None
 
 
-def _named(ctx: Context, targets: list[Target], name: str, line: str) -> str:
-    """A problem line whose quoted commands (`malnu-tui backup restore P`) name its target,
-    so they run as copied from any directory (the monitoring line is read far from it)."""
-    if "`malnu-tui " not in line:
-        return line
-    from malnu_tui.engine.again import name_target_in
-    from malnu_tui.engine.rerun import target_options
-
-    for t in targets:
-        if t.name == name:
-            return name_target_in(line, target_options(ctx.settings, t))
-    return line
-
-
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.monitor.config import load_monitor_config
@@ -180,7 +184,7 @@ def cmd_check(ctx: Context) -> int:
             health = f"{health}; {failed_file}"
         ctx.out(f"MALNU {status.name} - {plugin_text(health)} | {perf}")
         for p in report.problems:
-            ctx.out(plugin_text(_named(ctx, targets, p.target, p.line())))
+            ctx.out(plugin_text(p.line()))
         if failed_file is not None:
             ctx.out(plugin_text(f"UNKNOWN prometheus: {failed_file}"))
         for t in report.targets:

@@ -100,11 +100,35 @@ class LockHolder:
     # Seconds of lease left when the row was read, by the DATABASE's clock (D1's, the SQLite
     # file's host): a lease is never judged by the clock of the machine that reads it.
     lease_left: float | None = field(default=None, compare=False)
+    # The lease's length and how often a running holder renews it, where a thread renews it
+    # while the lock is held (D1): a lease renewed long ago says its holder has stopped.
+    lease_seconds: float | None = field(default=None, compare=False)
+    renewed_every: float | None = field(default=None, compare=False)
 
     def as_json(self) -> dict[str, object]:
         """The lock as ``status --json`` and ``unlock --json`` print it (a contract)."""
         keys = ("owner", "host", "pid", "acquired_at", "expires_at", "note")
         return {k: getattr(self, k) for k in keys}
+
+    def unrenewed(self) -> str | None:
+        """Said of a lock whose lease its holder stopped renewing (three renewals missed:
+        ended, killed, or cut off from the database, a failed command whose release could
+        not reach D1), with when it lapses and what happens then; None while it is renewed
+        (or where nothing renews it, or it has lapsed already: taken over as stale)."""
+        if None in (self.lease_left, self.lease_seconds, self.renewed_every):
+            return None
+        assert self.lease_left is not None and self.lease_seconds is not None
+        assert self.renewed_every is not None
+        quiet = self.lease_seconds - self.lease_left
+        if quiet < 3 * self.renewed_every or self.lease_left <= 0:
+            return None
+        return (
+            f"its lease was last renewed {_minutes(quiet)} ago, and a running holder renews it "
+            f"every {_minutes(self.renewed_every)}: that session has most likely ended (or "
+            f"lost the database); the lease runs out in {_minutes(self.lease_left)} (at "
+            f"{self.expires_at} UTC, by the database's clock), and the next command that "
+            "takes the lock (`malnu-tui up`) then takes it over by itself, audited"
+        )
 
     def describe(self) -> str:
         # UTC said: an operator on a WIB (UTC+7) box read a lock taken a minute ago as 7 h old
@@ -114,6 +138,10 @@ class LockHolder:
         if self.note:
             text += f" [{self.note}]"
         return text
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 class LockHeld(MalnuError):
@@ -126,9 +154,16 @@ class LockHeld(MalnuError):
         msg = f"another operator holds the migration lock: {who}"
         if detail:
             msg += f" ({detail})"
-        super().__init__(
-            msg, hint="wait for them to finish; if that process is dead, run `malnu-tui unlock`"
+        quiet = holder.unrenewed() if holder else None
+        # A lease no longer renewed: "wait for them to finish" waited on a command that had
+        # ended (its release could not reach D1); the lock lapses by itself.
+        hint = (
+            f"{quiet}; to go on sooner, `malnu-tui unlock` once its owner confirms no one "
+            "is working"
+            if quiet
+            else "wait for them to finish; if that process is dead, run `malnu-tui unlock`"
         )
+        super().__init__(msg, hint=hint)
         self.holder = holder
 
 
@@ -152,6 +187,12 @@ class DatabaseBusy(MalnuError):
             hint=hint
             or "what was reported done is applied; let that writer finish, then run again",
         )
+
+
+class LockLeft(MalnuError):
+    """The lock row could not be released: the database did not answer (D1 unreachable as a
+    command ended). Its lease, no longer renewed, lapses by itself; the message is the
+    database's error."""
 
 
 class LockLost(MalnuError):

@@ -43,11 +43,10 @@ class OtherHistories:
 
     wrangler: tuple[WranglerRow, ...] = ()
     findings: tuple[Finding, ...] = ()
+    wrangler_table: str = "d1_migrations"  # as wrangler's config names it (d1/wrangler.py)
 
     def notes(self) -> list[HistoryNote]:
         """What ``status`` says, in its order: wrangler's, the Supabase CLI's, the others'."""
-        from malnu_tui.engine.backends.d1.wrangler import DEFAULT_TABLE
-
         out: list[HistoryNote] = []
         untracked = [r.name for r in self.wrangler if not r.tracked]
         if untracked:
@@ -55,7 +54,7 @@ class OtherHistories:
                 f"wrangler applied {len(untracked)} migration(s) this tool does not track "
                 f"({_names(untracked)}): run `malnu-tui adopt` to record them without running them"
             )
-            about = f"wrangler ({DEFAULT_TABLE}, {len(untracked)} untracked row(s))"
+            about = f"wrangler ({self.wrangler_table}, {len(untracked)} untracked row(s))"
             out.append(HistoryNote(True, text, text, about))
         for f in self.findings:
             if not f.runner.known:
@@ -84,19 +83,26 @@ class OtherHistories:
         return data
 
 
-def _wrangler(backend: Backend, mset: MigrationSet) -> tuple[WranglerRow, ...]:
+def _wrangler(backend: Backend, mset: MigrationSet) -> tuple[tuple[WranglerRow, ...], str]:
     if backend.kind not in ("d1", "sqlite"):
-        return ()
-    from malnu_tui.engine.backends.d1.wrangler import read_from_backend, wrangler_status
+        return (), "d1_migrations"
+    from malnu_tui.engine.backends.d1.wrangler import (
+        DEFAULT_TABLE,
+        read_from_backend,
+        table_for,
+        wrangler_status,
+    )
     from malnu_tui.engine.errors import MalnuError
 
+    table = DEFAULT_TABLE
     try:
-        applied = read_from_backend(backend)
+        table = table_for(backend, mset.migrations_dir)
+        applied = read_from_backend(backend, table)
         if applied:
-            return tuple(wrangler_status(mset, applied, backend.fetch_records()))
+            return tuple(wrangler_status(mset, applied, backend.fetch_records())), table
     except MalnuError:
         pass
-    return ()
+    return (), table
 
 
 def read_other_histories(
@@ -112,4 +118,5 @@ def read_other_histories(
     pending = [m.filename for m in report.migrations if m.state in waiting]
     taken_over = any(m.state in DONE_STATES for m in report.migrations)
     findings = applied_by_other_runners(backend, taken_over, pending, mset, with_known=True)
-    return OtherHistories(_wrangler(backend, mset), tuple(findings))
+    rows, table = _wrangler(backend, mset)
+    return OtherHistories(rows, tuple(findings), table)

@@ -288,42 +288,34 @@ def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: li
 def _keep_wrangler_in_step(
     backend: Backend, mset: MigrationSet, direction: str, todo: list[PlanStep]
 ) -> list[PlanStep]:
-    """Where wrangler's ``d1_migrations`` is in the same database (D1, or a SQLite file such as
-    wrangler's local state), each step also records (or, rolled back, removes) its row there,
-    in the same unit: wrangler run afterwards sees what this tool applied instead of running
-    it again. A rollback removes the row under wrangler's own ``0002_name.sql`` too (the name
-    adopt matched the file by): left there, wrangler took the change for applied, and `up`
-    refused to run it again ("wrangler already applied it") — an adopt then recorded it
-    without running it."""
+    """Where wrangler's ``d1_migrations`` (or the ``migrations_table`` its config names) is in
+    the same database (D1, or a SQLite file such as wrangler's local state), each step also
+    records (or, rolled back, removes) its row there, in the same unit: wrangler run
+    afterwards sees what this tool applied instead of running it again. A rollback removes
+    the row under wrangler's own ``0002_name.sql`` too (the name adopt matched the file by):
+    left there, wrangler took the change for applied, and `up` refused to run it again
+    ("wrangler already applied it") — an adopt then recorded it without running it."""
     if not todo or backend.kind not in ("d1", "sqlite"):
         return todo
+    from malnu_tui.engine.backends.d1.wrangler import in_database, read_from_backend, table_for
     from malnu_tui.engine.backends.d1.wrangler_names import names_of
-    from malnu_tui.engine.backends.sqlite_sql import bind_literals
+    from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
     from malnu_tui.engine.filestatements import FileStatements
     from malnu_tui.engine.sqlsplit import Statement
 
-    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
-    names = f"SELECT name FROM {_WRANGLER_TABLE}"
-    query = getattr(backend, "query", None)  # D1
-    conn = getattr(backend, "conn", None)  # SQLite
-    if callable(query):
-        found = int(query(exists, (_WRANGLER_TABLE,))[0]["n"])
-        applied = [str(r["name"]) for r in query(names)] if found and direction != "up" else []
-    elif conn is not None:
-        found = int(conn.execute(exists, (_WRANGLER_TABLE,)).fetchone()[0])
-        applied = [str(r[0]) for r in conn.execute(names)] if found and direction != "up" else []
-    else:
+    table = table_for(backend, mset.migrations_dir)  # its config's migrations_table
+    if not in_database(backend, table):
         return todo
-    if not found:
-        return todo
+    wrangler = quote_ident(table)
+    applied = [w.name for w in read_from_backend(backend, table)] if direction != "up" else []
     out: list[PlanStep] = []
     for s in todo:
         if direction == "up":
-            sqls = [f"INSERT OR IGNORE INTO {_WRANGLER_TABLE} (name) VALUES (?)"]
+            sqls = [f"INSERT OR IGNORE INTO {wrangler} (name) VALUES (?)"]
             params: list[tuple[str, ...]] = [(s.filename,)]
         else:
             gone = names_of(mset, applied, s.filename)
-            sqls = [f"DELETE FROM {_WRANGLER_TABLE} WHERE name = ?"] * len(gone)
+            sqls = [f"DELETE FROM {wrangler} WHERE name = ?"] * len(gone)
             params = [(n,) for n in gone]
         extra = tuple(Statement(bind_literals(q, p), 0) for q, p in zip(sqls, params, strict=True))
         both = (
@@ -335,26 +327,25 @@ def _keep_wrangler_in_step(
     return out
 
 
-_WRANGLER_TABLE = "d1_migrations"  # wrangler's default migrations_table
-
-
-def _rename_in_wrangler(backend: Backend, old: str, new: str) -> None:
+def _rename_in_wrangler(backend: Backend, mset: MigrationSet, old: str, new: str) -> None:
     """A rename accepted by ``repair``, in wrangler's ``d1_migrations`` too where `up` keeps it
     in step: left under the old name, wrangler run on the same directory took the renamed
     file for one never applied."""
     if backend.kind not in ("d1", "sqlite"):
         return
-    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
-    rename = (
-        f"UPDATE {_WRANGLER_TABLE} SET name = ? WHERE name = ? "
-        f"AND ? NOT IN (SELECT name FROM {_WRANGLER_TABLE})"
-    )
+    from malnu_tui.engine.backends.d1.wrangler import in_database, table_for
+    from malnu_tui.engine.backends.sqlite_sql import quote_ident
+
+    table = table_for(backend, mset.migrations_dir)
+    if not in_database(backend, table):
+        return
+    w = quote_ident(table)
+    rename = f"UPDATE {w} SET name = ? WHERE name = ? AND ? NOT IN (SELECT name FROM {w})"
     query = getattr(backend, "query", None)  # D1
     conn = getattr(backend, "conn", None)  # SQLite
     if callable(query):
-        if int(query(exists, (_WRANGLER_TABLE,))[0]["n"]):
-            query(rename, (new, old, new))
-    elif conn is not None and int(conn.execute(exists, (_WRANGLER_TABLE,)).fetchone()[0]):
+        query(rename, (new, old, new))
+    elif conn is not None:
         conn.execute(rename, (new, old, new))
 
 
@@ -485,7 +476,7 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
             audit = AuditEntry.now("repair", f, "ok", detail)
             backend.set_checksum(row, m.checksum, audit, rename_to=f if row != f else None)
             if row != f:
-                _rename_in_wrangler(backend, row, f)
+                _rename_in_wrangler(backend, mset, row, f)
         run.count("files", len(chosen))
     return chosen
 

@@ -12,9 +12,9 @@ import os
 from collections.abc import Iterator
 
 from malnu_tui.engine.backends.base import Backend, lock_holder_for_this_process
-from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.errors import LockLeft, MalnuError
 
-__all__ = ["holds_lock", "migration_lock"]
+__all__ = ["holds_lock", "left_behind", "migration_lock"]
 
 _HELD: set[int] = set()  # id() of the backends whose lock an outer migration_lock holds
 
@@ -43,29 +43,42 @@ def migration_lock(backend: Backend, purpose: str, *, warn: bool = False) -> Ite
         yield unreleased
     except BaseException as exc:
         # The block's own error is the one to tell: a release that fails too (the same full
-        # disk or busy database) leaves the lock row to the next run's takeover; after an
-        # interrupt that is said too, after "interrupted".
+        # disk or busy database, D1 unreachable) leaves the lock row to the next run's
+        # takeover, said after the error (or after "interrupted"): after a failed `up` on D1
+        # it was left without a word, and another host was told to wait for it to finish.
         _HELD.discard(id(backend))
         try:
             backend.release_lock()
         except MalnuError as failed:
-            if isinstance(exc, KeyboardInterrupt):
-                exc.add_note(
-                    f"the migration lock could not be released ({failed}): the next "
-                    "malnu-tui run on this host takes it over; from another host, "
-                    "`malnu-tui unlock` once no one is working"
-                )
+            exc.add_note(left_behind(failed))
         raise
     _HELD.discard(id(backend))
     try:
         backend.release_lock()
     except MalnuError as failed:
-        if not warn:
+        if warn:
+            # The block's work is committed: said as an error (exit 1), a `rollback` done on
+            # a disk that then filled up was run again by the operator, rolling back one more.
+            unreleased.append(
+                f"{failed}; the lock row of this session (pid {os.getpid()}) stays: "
+                + left_behind(failed, cause=False)
+            )
+        elif not isinstance(failed, LockLeft):
             raise
-        # The block's work is committed: said as an error (exit 1), a `rollback` done on a
-        # disk that then filled up was run again by the operator, rolling back one more.
-        unreleased.append(
-            f"{failed}; the lock row of this session (pid {os.getpid()}) stays: the next "
-            "malnu-tui run on this host takes it over; from another host, `malnu-tui unlock` "
-            "once no one is working"
+        # else D1 unreachable once the work is done (restarting after a restore): the work
+        # stands, and the lease lapses by itself.
+
+
+def left_behind(failed: MalnuError, *, cause: bool = True) -> str:
+    """What becomes of a lock row this session could not release, and the way on."""
+    text = f"the migration lock could not be released ({failed}): " if cause else ""
+    text += (
+        "the next malnu-tui run on this host takes it over; from another host, "
+        "`malnu-tui unlock` once no one is working"
+    )
+    if isinstance(failed, LockLeft):
+        text += (
+            ", or wait: its lease, no longer renewed, runs out within 10 min, and the next "
+            "`malnu-tui up` from any host then takes the lock over by itself (audited)"
         )
+    return text

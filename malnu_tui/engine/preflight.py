@@ -97,9 +97,9 @@ def _applied_by_wrangler(backend: Backend, mset: MigrationSet, plan: Plan) -> li
     or by wrangler's ``0002_name.sql`` numbering as ``adopt`` matches them) would run twice."""
     if backend.kind not in ("d1", "sqlite") or not plan.steps:
         return []
-    from malnu_tui.engine.backends.d1.wrangler import plan_adopt, read_from_backend
+    from malnu_tui.engine.backends.d1.wrangler import plan_adopt, read_from_backend, table_for
 
-    applied = read_from_backend(backend)
+    applied = read_from_backend(backend, table_for(backend, mset.migrations_dir))
     if not applied:
         return []
     planned = {s.filename for s in plan.steps}

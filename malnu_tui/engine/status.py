@@ -132,6 +132,8 @@ class StatusReport:
         )
         if self.lock:
             text += f"; locked by {self.lock.describe()}"
+        if self.lock and not self.lock_stale and (quiet := self.lock.unrenewed()):
+            text += f" ({quiet})"
         if self.lock and self.lock_stale:  # after a kill: not someone at work
             text += f" ({self.lock_stale}: the next run takes its lock over, audited)"
         return text

@@ -95,6 +95,8 @@ def lock_liveness(holder: LockHolder, this_host: str) -> tuple[str, str]:
     if holder.host == this_host:
         return "running", f"pid {holder.pid} IS RUNNING on this host"
     until = f"; its lease runs until {holder.expires_at} UTC" if holder.expires_at else ""
+    if quiet := holder.unrenewed():
+        until = f"; {quiet}"
     return (
         "elsewhere",
         f"held from another host ({holder.host}): whether pid {holder.pid} still runs cannot "

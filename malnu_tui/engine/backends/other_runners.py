@@ -39,6 +39,8 @@ from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from malnu_tui.engine.backends.d1.wrangler import AdoptPlan
     from malnu_tui.engine.files import MigrationSet
 
@@ -416,7 +418,7 @@ def applied_by_other_runners(
 SUPABASE = "the Supabase CLI"
 
 
-def known_histories(backend: Backend) -> list[OtherRunner]:
+def known_histories(backend: Backend, near: Path | None = None) -> list[OtherRunner]:
     """wrangler's ``d1_migrations`` (D1, SQLite) and the Supabase CLI's table (PostgreSQL),
     when they have rows: read as `up` reads them (d1/wrangler.py, pg_record.py)."""
     from malnu_tui.engine.errors import MalnuError
@@ -428,24 +430,25 @@ def known_histories(backend: Backend) -> list[OtherRunner]:
         if not names:
             return []
         return [OtherRunner(SUPABASE, SUPABASE_TABLE, len(names), tuple(names), known=True)]
-    from malnu_tui.engine.backends.d1.wrangler import DEFAULT_TABLE, read_from_backend
+    from malnu_tui.engine.backends.d1.wrangler import read_from_backend, table_for
 
     try:
-        applied = read_from_backend(backend)
+        table = table_for(backend, near)  # near: the migration files (d1/wrangler.py)
+        applied = read_from_backend(backend, table)
     except (MalnuError, sqlite3.Error):
         return []
     if not applied:
         return []
     names = [w.name for w in applied]
-    return [OtherRunner("wrangler", DEFAULT_TABLE, len(names), tuple(names), known=True)]
+    return [OtherRunner("wrangler", table, len(names), tuple(names), known=True)]
 
 
-def doctor_lines(backend: Backend) -> list[tuple[bool, str, str]]:
+def doctor_lines(backend: Backend, near: Path | None = None) -> list[tuple[bool, str, str]]:
     """``doctor``'s lines for other runners' histories, wrangler's and the Supabase CLI's
     with them: (ok, detail, fix). Failed while this tool tracks nothing there (`up` refuses
     what they applied then)."""
     found = [r for r in read_other_runners(backend) if r.rows or r.failed]
-    found += known_histories(backend)
+    found += known_histories(backend, near)
     if not found:
         return []
     try:

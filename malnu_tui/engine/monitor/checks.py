@@ -215,7 +215,8 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
         add(
             "lock_lease",
             Severity.WARNING,
-            f"lock of {lock.describe()} held by a process gone from this host ({facts.lock_here})",
+            f"lock of {lock.describe()} held by a process gone from this host "
+            f"({facts.lock_here}): {_TAKE_OVER}",
             lock.acquired_at,
             "migration lock",
         )
@@ -230,7 +231,8 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             add(
                 "lock_lease",
                 Severity.WARNING,
-                f"lock of {lock.describe()} held past its lease ({lock.expires_at} UTC)",
+                f"lock of {lock.describe()} held past its lease ({lock.expires_at} UTC): "
+                + _TAKE_OVER,
                 lock.expires_at,
                 "migration lock",
             )
@@ -241,6 +243,10 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
     return TargetHealth(t, tuple(problems), metrics)
 
 
+# How a lock left behind is taken over, as `up` and `unlock` do it (named with the target).
+_TAKE_OVER = (
+    "the next `malnu-tui up` takes it over by itself (audited); `malnu-tui unlock` releases it now"
+)
 _CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock problem
 
 

@@ -5,6 +5,7 @@ directory and the config. One line per check, OK or the problem with its fix."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import stat
@@ -227,12 +228,12 @@ def _probe_backup_dir(target: Target, need: int) -> str:
     return f"{directory} writable, {free // (1024 * 1024)} MiB free (a backup needs ~{need} bytes)"
 
 
-def _other_runners(c: _Checks, backend: Backend) -> None:
+def _other_runners(c: _Checks, backend: Backend, near: Path) -> None:
     """Another runner's migration history in the database (Prisma, Drizzle, dbmate, Rails,
     golang-migrate, Flyway, Alembic), said with its table and rows."""
     from malnu_tui.engine.backends.other_runners import doctor_lines
 
-    for ok, detail, fix in doctor_lines(backend):
+    for ok, detail, fix in doctor_lines(backend, near):
         if ok:
             c.ok("other runner", detail)
         else:
@@ -297,7 +298,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                     lambda: _probe_d1_export(backend),
                     "give the API token D1 Edit permission (read and export)",
                 )
-            _other_runners(c, backend)
+            _other_runners(c, backend, target.migrations_dir)
             need = _db_size(backend, target)
         finally:
             with contextlib.suppress(Exception):
@@ -381,5 +382,18 @@ def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
         )
     checks = list(top.out)
     for t in targets:
-        checks.extend(doctor_target(t))
+        checks.extend(_named(c, t.again) for c in doctor_target(t))
     return DoctorResult(tuple(checks))
+
+
+def _named(check: DoctorCheck, again: Sequence[str]) -> DoctorCheck:
+    """``check`` whose quoted commands (`` `malnu-tui adopt --dry-run` ``) name its target
+    (``again``: ``--config PATH --target NAME``): copied from another directory, or from a
+    `doctor --all` over several targets, they acted on the default target."""
+    if not again or "`malnu-tui " not in check.detail + check.fix:
+        return check
+    from malnu_tui.engine.again import name_target_in
+
+    return dataclasses.replace(
+        check, detail=name_target_in(check.detail, again), fix=name_target_in(check.fix, again)
+    )

@@ -221,7 +221,7 @@ def run_checks(
     for target, result, stage in zip(targets, results, stages, strict=True):
         if isinstance(result, BaseException):
             raise result
-        healths.append(
+        health = (
             result
             if result is not None
             else _unknown(
@@ -231,7 +231,22 @@ def run_checks(
                 started,
             )
         )
+        healths.append(_named(health, target.again))
     return CheckReport(tuple(healths), format_time(now))
+
+
+def _named(health: TargetHealth, again: Sequence[str]) -> TargetHealth:
+    """``health`` whose problems' quoted commands (`` `malnu-tui adopt` ``) name its target
+    (``again``: ``--config PATH --target NAME``), for the line printed, the JSON and the alert
+    sent alike: read far from the config, they acted on the default target."""
+    if not again:
+        return health
+    from malnu_tui.engine.again import name_target_in
+
+    named = (
+        dataclasses.replace(p, message=name_target_in(p.message, again)) for p in health.problems
+    )
+    return dataclasses.replace(health, problems=tuple(named))
 
 
 def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:

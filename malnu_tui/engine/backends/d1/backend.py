@@ -51,6 +51,7 @@ from malnu_tui.engine.errors import (
     ConfigError,
     LockHeld,
     LockHolder,
+    LockLeft,
     LockLost,
     MalnuError,
     StatementFailed,
@@ -429,13 +430,13 @@ class D1Backend:
         self._my_lock = None
         try:
             self._flush(bind_literals(q.RELEASE_LOCK, (h.host, h.pid)))
-        except (D1Unavailable, D1OutcomeUnknown):
+        except (D1Unavailable, D1OutcomeUnknown) as exc:
             # D1 unreachable once the work is done (restarting after a restore, say): the
             # work stands; the row is left to its lease, or to the next run on this host,
-            # which takes over a lock whose process is gone (audited). On the way out of an
-            # interrupt, the caller says the row was left.
-            if self.api.stopping:
-                raise
+            # which takes over a lock whose process is gone (audited). The caller says so
+            # (oplock): it was said only after an interrupt, and a failed `up` left it
+            # without a word.
+            raise LockLeft(str(exc)) from None
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()

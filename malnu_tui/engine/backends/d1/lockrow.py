@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backends.base import AuditEntry
+from malnu_tui.engine.backends.base import LEASE_SECONDS, AuditEntry
 from malnu_tui.engine.backends.d1.client import D1QueryError
-from malnu_tui.engine.backends.lease import LeaseKeeper, lock_is_stale
+from malnu_tui.engine.backends.lease import RENEW_EVERY_S, LeaseKeeper, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
 from malnu_tui.engine.errors import LockHeld, LockHolder
 
@@ -30,6 +30,8 @@ def holder(r: dict[str, Any]) -> LockHolder:
         expires_at=r["expires_at"],
         note=str(r.get("purpose") or ""),
         lease_left=r.get("lease_left"),
+        lease_seconds=LEASE_SECONDS,
+        renewed_every=RENEW_EVERY_S,  # keep_lease's thread, while its holder runs
     )
 
 

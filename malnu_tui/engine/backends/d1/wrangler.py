@@ -2,13 +2,15 @@
 what wrangler already applied.
 
 wrangler records applied migrations in ``d1_migrations (id, name UNIQUE, applied_at)`` (the
-name is configurable with ``migrations_table`` in wrangler.toml) — in the remote D1 database,
-and for ``--local`` in a plain SQLite file under ``.wrangler/state/v3/d1/``. :func:`adopt`
-records those migrations in our tracking table without running them (one audited batch each).
+name is configurable with ``migrations_table`` in wrangler's config: wrangler_config.py) — in
+the remote D1 database, and for ``--local`` in a plain SQLite file under
+``.wrangler/state/v3/d1/``. :func:`adopt` records those migrations in our tracking table
+without running them (one audited batch each).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,9 +30,11 @@ __all__ = [
     "WranglerRow",
     "adopt",
     "find_local_state",
+    "in_database",
     "plan_adopt",
     "read_from_backend",
     "read_local_state",
+    "table_for",
     "table_from_config",
     "wrangler_status",
 ]
@@ -114,23 +118,53 @@ def _rows_to_migrations(rows: Sequence[Sequence[object]]) -> list[WranglerMigrat
     return [WranglerMigration(int(str(r[0])), str(r[1]), str(r[2] or "")) for r in rows]
 
 
-def table_from_config(project: Path) -> str | None:
-    """The ``migrations_table`` the project's wrangler.toml sets for its D1 database(s), when
-    exactly one is set (wrangler's default is ``d1_migrations``)."""
-    import tomllib
+def table_from_config(project: Path, database_id: str | None = None) -> str | None:
+    """The ``migrations_table`` of the wrangler config found from ``project`` as wrangler finds
+    it (``wrangler.json``, ``wrangler.jsonc``, ``wrangler.toml``, up to the root), for the
+    database ``database_id`` where the config names it; None: no config (``d1_migrations``).
+    It read ``wrangler.toml`` in ``project`` only: a create-cloudflare project's
+    ``wrangler.jsonc`` was not read, and wrangler's own table was taken for absent."""
+    from malnu_tui.engine.backends.d1.wrangler_config import pick_table
 
-    config = Path(project) / "wrangler.toml"
-    if not config.is_file():
-        return None
-    try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    dbs = data.get("d1_databases") or []
-    tables = {
-        str(d["migrations_table"]) for d in dbs if isinstance(d, dict) and d.get("migrations_table")
-    }
-    return tables.pop() if len(tables) == 1 else None
+    present = None
+    with contextlib.suppress(ConfigError):  # wrangler's local state there: which table it has
+        db = find_local_state(Path(project))
+        present = lambda t: _has_table(db, t)  # noqa: E731
+    return pick_table(Path(project), database_id, present)
+
+
+def table_for(backend: Backend, near: Path | None = None) -> str:
+    """wrangler's history table in ``backend``'s database: the ``migrations_table`` of the
+    wrangler config found from the migration files' directory ``near`` (wrangler's
+    ``migrations_dir`` lies in its project), else from the working directory (for wrangler's
+    local state opened as a SQLite target, from its project), for that D1 database (by its
+    id), else ``d1_migrations``. ``up``, ``status``, ``doctor`` and ``adopt`` read it alike:
+    a cron job run from the home directory found no config, and `up` ran again what
+    wrangler had applied."""
+    from malnu_tui.engine.backends.d1.wrangler_config import find_config, pick_table
+
+    start, database_id = Path.cwd(), None
+    path = getattr(backend, "path", None)
+    if backend.kind == "d1":
+        database_id = str(backend.name)
+    elif isinstance(path, Path) and ".wrangler" in path.parts:
+        start = Path(*path.parts[: path.parts.index(".wrangler")])
+    if near is not None and find_config(near) is not None:
+        start = near
+    return pick_table(start, database_id, lambda t: in_database(backend, t)) or DEFAULT_TABLE
+
+
+def in_database(backend: Backend, table: str) -> bool:
+    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    if backend.kind == "d1":
+        from malnu_tui.engine.backends.d1.backend import D1Backend
+
+        assert isinstance(backend, D1Backend)
+        return bool(int(backend.query(exists, (table,))[0]["n"]))
+    conn = getattr(backend, "conn", None)
+    return isinstance(conn, sqlite3.Connection) and bool(
+        conn.execute(exists, (table,)).fetchone()[0]
+    )
 
 
 def find_local_state(path: Path) -> Path:
@@ -199,28 +233,28 @@ def read_local_state(path: Path, table: str = DEFAULT_TABLE) -> list[WranglerMig
     return _rows_to_migrations(rows)
 
 
-def read_from_backend(backend: Backend, table: str = DEFAULT_TABLE) -> list[WranglerMigration]:
+def read_from_backend(backend: Backend, table: str | None = None) -> list[WranglerMigration]:
     """wrangler's applied migrations from the target database itself (a remote D1 database,
-    or a SQLite file such as wrangler's local state opened as a target)."""
-    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    or a SQLite file such as wrangler's local state opened as a target); ``table`` by default
+    as wrangler's config names it (:func:`table_for`)."""
+    if backend.kind not in ("d1", "sqlite"):
+        raise ConfigError(
+            f"{backend.display_url} is a {backend.kind} database: wrangler keeps its history in "
+            "D1 or in its local SQLite state",
+            hint="use --wrangler-state PATH to read wrangler's local state",
+        )
+    table = table or table_for(backend)
+    if not in_database(backend, table):
+        return []
     select = f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
     if backend.kind == "d1":  # checked by kind first: importing the D1 module costs httpx
         from malnu_tui.engine.backends.d1.backend import D1Backend
 
         assert isinstance(backend, D1Backend)
-        if not int(backend.query(exists, (table,))[0]["n"]):
-            return []
         return _rows_to_migrations(backend.api.raw(select).rows)
     conn = getattr(backend, "conn", None)
-    if isinstance(conn, sqlite3.Connection):
-        if not conn.execute(exists, (table,)).fetchone()[0]:
-            return []
-        return _rows_to_migrations(conn.execute(select).fetchall())
-    raise ConfigError(
-        f"{backend.display_url} is a {backend.kind} database: wrangler keeps its history in "
-        "D1 or in its local SQLite state",
-        hint="use --wrangler-state PATH to read wrangler's local state",
-    )
+    assert isinstance(conn, sqlite3.Connection)
+    return _rows_to_migrations(conn.execute(select).fetchall())
 
 
 def wrangler_status(
