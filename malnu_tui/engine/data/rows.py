@@ -243,6 +243,13 @@ class RowBuilder:
             # failed). Refused like a NULL in a NOT NULL column, with its own reason.
             key = name in check.key
             null = "NULL in a NOT NULL column" if col.not_null else ""
+            if col.not_null and col.has_default and not rules[name].has_default:
+                # An empty cell is NULL, never the column's DEFAULT (which only a column left
+                # out of the import takes): say how to give the default.
+                null += (
+                    " (an empty cell takes no DEFAULT: give the value with the mapping's "
+                    f"default = … in [columns.{name}], or leave the column out)"
+                )
             if key and not col.not_null:
                 null = (
                     f"no value for the key {name!r}: a re-run could not find the row and "

@@ -1,0 +1,163 @@
+"""What a school's files written in the Indonesian locale hold, through the import: Y/T
+booleans, numbers with a decimal comma, dots between thousands, a rupiah sign or a percent
+sign, dates with month and day names or a two-digit year, and empty cells of columns with a
+DEFAULT. Each is read as the mapping says, or refused with the step that reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.data import ImportRequest, MappingError, MaxErrors
+from malnu_tui.engine.data.mapping import parse_mapping
+from malnu_tui.engine.data.transform import SIMPLE_STEPS, StepFailed, bool_step, date_step
+from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
+
+DECIMAL = '{ decimal = { decimal_sep = ",", thousands_sep = "." } }'
+PERCENT = '{ decimal = { decimal_sep = ",", thousands_sep = ".", percent = "points" } }'
+Y_OR_T = (
+    "is true (T/F, as PostgreSQL writes it) or tidak (Y/T, as Indonesian forms write it)? "
+    'say which with a mapping\'s step { bool = { true = ["y"], false = ["t"] } } or '
+    '{ bool = { true = ["t"], false = ["f"] } }'
+)
+
+
+def test_what_an_indonesian_sheet_writes_without_a_step(imp: ImportTarget, tmp_path: Path) -> None:
+    # Y/T is the Indonesian form's ya/tidak: "T" was stored as TRUE (t/f, PostgreSQL's), a
+    # student not receiving KIP recorded as receiving it. The other values were refused
+    # naming no step ("not a number", "(YYYY-MM-DD)", "NULL in a NOT NULL column").
+    imp.execute(
+        "CREATE TABLE siswa_kip (id INTEGER PRIMARY KEY, kip BOOLEAN, spp NUMERIC(12,2), "
+        "hadir INTEGER, lahir DATE, status TEXT NOT NULL DEFAULT 'aktif')"
+    )
+    text = (
+        "id;kip;spp;hadir;lahir;status\n"
+        "1;Y;150000;20;2008-07-16;aktif\n"
+        "2;T;150000;20;2008-07-16;aktif\n"
+        "3;Aktif;150000;20;2008-07-16;aktif\n"
+        "4;N;1.234.567,50;20;2008-07-16;aktif\n"
+        "5;N;85,5%;20;2008-07-16;aktif\n"
+        "6;N;150000;Rp 1.500;2008-07-16;aktif\n"
+        "7;N;150000;20;16 Juli 2008;aktif\n"
+        "8;N;150000;20;16/07/08;aktif\n"
+        "9;N;150000;20;Senin, 16 Juli 2008;aktif\n"
+        "10;N;150000;20;45123,5;aktif\n"
+        "11;N;150000;20;2008-07-16;\n"
+    )
+    req = ImportRequest(
+        "siswa_kip", file=write_csv(tmp_path / "kip.csv", text), max_errors=MaxErrors(20)
+    )
+    report = import_into(imp, req)
+    assert report.committed and (report.inserted, report.rejected) == (1, 10)
+    assert [(i, bool(k)) for i, k in imp.rows("SELECT id, kip FROM siswa_kip")] == [(1, True)]
+    got = [(r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    step = "; read it with a mapping's step "
+    sheet = "; a number as an Indonesian sheet writes it? read it with a mapping's step "
+    hinted = ("spp", "hadir", "lahir")  # the type as each database names it, then the hint
+    assert [(c, r.split(" (", 1)[0].lower() if c in hinted else r) for c, r in got] == [
+        ("kip", f"'T' {Y_OR_T}"),
+        (
+            "kip",
+            "'Aktif' is not a boolean (true/false, benar/salah, ya/tidak, 1/0): say what it "
+            'means, "aktif" in { bool = { true = […], false = […] } } (a mapping\'s step)',
+        ),
+        ("spp", "'1.234.567,50' is not a number"),
+        ("spp", "'85,5%' is not a number"),
+        ("hadir", "'rp 1.500' is not a whole number"),
+        ("lahir", "invalid date '16 juli 2008' for a date column"),
+        ("lahir", "invalid date '16/07/08' for a date column"),
+        ("lahir", "invalid date 'senin, 16 juli 2008' for a date column"),
+        ("lahir", "invalid date '45123,5' for a date column"),
+        (
+            "status",
+            "NULL in a NOT NULL column (an empty cell takes no DEFAULT: give the value with "
+            "the mapping's default = … in [columns.status], or leave the column out)",
+        ),
+    ]
+    ends = [r[r.index("; ") :] for c, r in got if c in hinted]
+    assert ends == [
+        sheet + DECIMAL,
+        sheet + PERCENT + ' (85.5 for 85,5%; "fraction": 0.855)',
+        sheet + DECIMAL,
+        step + '{ date = ["%d %B %Y"] }',
+        step + '{ date = ["%d/%m/%y"] }',
+        "; a wrong day name: 2008-07-16 is a Rabu",
+        '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }',
+    ]
+
+
+def test_the_steps_read_them_as_the_mapping_says() -> None:
+    rules = {
+        r.column: r
+        for r in parse_mapping(
+            '[columns.kip]\nfrom = "KIP"\napply = [{ bool = { true = ["y"], false = ["t"] } }]\n'
+            '[columns.aktif]\nfrom = "Status"\n'
+            'apply = [{ bool = { true = ["aktif"], false = ["tidak aktif"] } }]\n'
+            f'[columns.hadir]\nfrom = "Hadir"\napply = [{PERCENT}]\n'
+            '[columns.nilai]\nfrom = "Nilai"\napply = [{ decimal = { decimal_sep = ",", '
+            'thousands_sep = ".", percent = "fraction" } }]\n'
+            f'[columns.spp]\nfrom = "SPP"\napply = [{DECIMAL}]\n'
+            '[columns.lahir]\nfrom = "Lahir"\napply = [{ date = ["excel"] }]\n',
+            Path("m.toml"),
+        ).rules
+    }
+
+    def run(column: str, value: str) -> object:
+        v: object = value
+        for fn in rules[column].steps:
+            v = fn(v)
+        return v
+
+    # Y/T said so: T is tidak. Spaces inside a word are one (Excel's NBSP, a double space).
+    assert [run("kip", v) for v in ("Y", "T", "t", "y")] == [True, False, False, True]
+    assert [run("aktif", v) for v in ("Aktif", "Tidak\xa0Aktif", "tidak  aktif")] == [
+        True,
+        False,
+        False,
+    ]
+    # The default words: Y, Ya, N, F, Tidak as ever; a lone T is either, so refused.
+    default = SIMPLE_STEPS["bool"]
+    assert [default(v) for v in ("Y", "Ya", "N", "f", "Tidak", "BENAR")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
+    for t in ("T", "t", " T "):
+        with pytest.raises(StepFailed, match=r"or tidak \(Y/T"):
+            default(t)
+    with pytest.raises(StepFailed, match=r'another word: say what it means, "tidak aktif" in'):
+        default("Tidak Aktif")
+    assert bool_step(["t"], ["f"])("T") is True  # t/f said so
+    # A percentage as the mapping says; without percent, refused (85.5 or 0.855?).
+    assert [run("hadir", v) for v in ("85,5%", "100 %", "-2,5%", "85,5")] == [
+        "85.5",
+        "100",
+        "-2.5",
+        "85.5",
+    ]
+    assert [run("nilai", v) for v in ("85,5%", "100%", "0,5%", "0,855")] == [
+        "0.855",
+        "1.00",
+        "0.005",
+        "0.855",
+    ]
+    with pytest.raises(StepFailed, match="is a percentage: say which number to store, percent"):
+        run("spp", "85,5%")
+    with pytest.raises(StepFailed, match="is not a number"):
+        run("hadir", "Rp 5%")
+    assert run("spp", "Rp 1.500.000") == "1500000"
+    # Excel in the Indonesian locale exports a date-time serial with a decimal comma.
+    assert run("lahir", "45123,5") == "2023-07-16T12:00:00" == run("lahir", "45123.5")
+    assert date_step(["%d %b %Y"])("16 Agu 2008") == "2008-08-16"
+    assert rules["hadir"].step_names == ("decimal (1.234,56 → 1234.56, 85,5% → 85.5)",)
+    assert rules["nilai"].step_names == ("decimal (1.234,56 → 1234.56, 85,5% → 0.855)",)
+    with pytest.raises(MappingError, match=r'm.toml:3: .*percent = "points" or "fraction"'):
+        parse_mapping(
+            '[columns.a]\nfrom = "x"\napply = [{ decimal = { decimal_sep = ",", '
+            'thousands_sep = ".", percent = "persen" } }]\n',
+            Path("m.toml"),
+        )
