@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.data import ImportRequest, MappingError, MaxErrors
+from malnu_tui.engine.data import CsvSource, ImportRequest, MappingError, MaxErrors
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import SIMPLE_STEPS, StepFailed, bool_step, date_step
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
@@ -161,3 +161,22 @@ def test_the_steps_read_them_as_the_mapping_says() -> None:
             'thousands_sep = ".", percent = "persen" } }]\n',
             Path("m.toml"),
         )
+
+
+def test_a_semicolon_file_whose_values_each_hold_a_comma(tmp_path: Path) -> None:
+    # Excel in the Indonesian locale saves with ';'. When every value of a line holds one
+    # comma (a grade 85,5; an address "Jl. Mawar, RT 01"), ',' split the lines as evenly, its
+    # header line (no comma) taken for a title: the header became the first record's fields.
+    grades = "NISN;Nilai\r\n0051234567;85,5\r\n0051234568;90,25\r\n"
+    src = CsvSource(write_csv(tmp_path / "nilai.csv", grades))
+    assert (src.format.delimiter, src.header) == (";", ("NISN", "Nilai"))
+    assert [r.fields for r in src.records()] == [("0051234567", "85,5"), ("0051234568", "90,25")]
+    addresses = (
+        "Nama;Alamat;HP\nAni;Jl. Mawar, RT 01, RW 02;0812\nBudi;Jl. Melati, RT 02, RW 03;0813\n"
+    )
+    src = CsvSource(write_csv(tmp_path / "alamat.csv", addresses))
+    assert (src.format.delimiter, src.header) == (";", ("Nama", "Alamat", "HP"))
+    assert next(iter(src.records())).fields == ("Ani", "Jl. Mawar, RT 01, RW 02", "0812")
+    # A title line (with a ';' in it) above a ',' file: still ','.
+    titled = "DAFTAR SISWA; KELAS X\nnis,nama\n1,Ani\n2,Budi\n"
+    assert CsvSource(write_csv(tmp_path / "t.csv", titled)).format.delimiter == ","
