@@ -5,6 +5,7 @@ DEFAULT. Each is read as the mapping says, or refused with the step that reads i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,47 @@ def test_what_an_indonesian_sheet_writes_without_a_step(imp: ImportTarget, tmp_p
         step + '{ date = ["%d/%m/%y"] }',
         "; a wrong day name: 2008-07-16 is a Rabu",
         '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }',
+    ]
+
+
+def test_a_key_with_a_space_around_it_is_refused(imp: ImportTarget, tmp_path: Path) -> None:
+    # Next semester's sheet has a trailing space or an NBSP after a NIS (Excel, a value pasted
+    # from a web page): --key nis found no such student and added them again, committed.
+    imp.execute("CREATE TABLE wali_kelas (nis TEXT PRIMARY KEY, nama TEXT)")
+    first = write_csv(tmp_path / "a.csv", "nis;nama\n0051234567;Ani\n0051234568;Budi\n")
+    assert import_into(imp, ImportRequest("wali_kelas", file=first, key=("nis",))).inserted == 2
+    again = "nis;nama\n0051234567\xa0;Ani L\n 0051234568;Budi S\n0051234569 ;Citra\n"
+    req = ImportRequest(
+        "wali_kelas",
+        file=write_csv(tmp_path / "b.csv", again),
+        key=("nis",),
+        max_errors=MaxErrors(3),
+    )
+    report = import_into(imp, req)
+    assert (report.inserted, report.updated, report.rejected) == (0, 0, 3)
+    assert [(r["line"], r["reason"].split(" (")[0]) for r in rejects_of(report.rejects_file)] == [
+        ("2", "the key nis '0051234567\\xa0' has a space at its end"),
+        ("3", "the key nis ' 0051234568' has a space at its start"),
+        ("4", "the key nis '0051234569 ' has a space at its end"),
+    ]
+    assert rejects_of(report.rejects_file)[0]["reason"].endswith(
+        "at its end (Excel's, or an NBSP): a re-run would not find the row stored without it "
+        "and would add it again; read it with a mapping's step trim"
+    )
+    assert imp.count("wali_kelas") == 2
+    # Through a mapping (the values built column by column), the same; with trim, updated.
+    mapping = tmp_path / "m.toml"
+    for nis_steps, counts in (('["upper"]', (0, 0, 3)), ('["trim"]', (1, 2, 0))):
+        mapping.write_text(
+            f'[columns.nis]\nfrom = "nis"\napply = {nis_steps}\n'
+            '[columns.nama]\nfrom = "nama"\napply = ["trim"]\n'
+        )
+        report = import_into(imp, replace(req, mapping=mapping))
+        assert (report.inserted, report.updated, report.rejected) == counts
+    assert imp.rows("SELECT nis, nama FROM wali_kelas ORDER BY nis") == [
+        ("0051234567", "Ani L"),
+        ("0051234568", "Budi S"),
+        ("0051234569", "Citra"),
     ]
 
 
