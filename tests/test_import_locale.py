@@ -12,7 +12,14 @@ import pytest
 
 from malnu_tui.engine.data import CsvSource, ImportRequest, MappingError, MaxErrors
 from malnu_tui.engine.data.mapping import parse_mapping
-from malnu_tui.engine.data.transform import SIMPLE_STEPS, StepFailed, bool_step, date_step
+from malnu_tui.engine.data.transform import (
+    SIMPLE_STEPS,
+    StepFailed,
+    bool_step,
+    date_step,
+    digits_step,
+    phone_step,
+)
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
 DECIMAL = '{ decimal = { decimal_sep = ",", thousands_sep = "." } }'
@@ -222,3 +229,14 @@ def test_a_semicolon_file_whose_values_each_hold_a_comma(tmp_path: Path) -> None
     # A title line (with a ';' in it) above a ',' file: still ','.
     titled = "DAFTAR SISWA; KELAS X\nnis,nama\n1,Ani\n2,Budi\n"
     assert CsvSource(write_csv(tmp_path / "t.csv", titled)).format.delimiter == ","
+
+
+def test_the_mark_an_export_puts_before_an_identifier() -> None:
+    # Old school systems write '0051234567 so that Excel keeps the zeros; Excel shows the ' and
+    # saves it again. The digits and phone steps refused such a value ("is not 10 digits").
+    nisn, hp = digits_step(10), phone_step("national")
+    assert nisn("'0051234567") == "0051234567" == nisn(" '0051234567 ")
+    assert hp("'0812-3456-7890") == "081234567890" == phone_step("national")("'+62 812 3456 7890")
+    for bad in ("''0051234567", "'", "'5.12346E+09"):
+        with pytest.raises(StepFailed, match="is not 10 digits"):
+            nisn(bad)

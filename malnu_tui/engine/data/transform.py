@@ -414,7 +414,7 @@ def phone_step(form: str, *, leading_zero_lost: bool = False) -> StepFn:
     def run(v: Value) -> Value:
         if v is None:
             return None
-        text = str(v).strip()
+        text = _unmarked(str(v).strip())
         if text.startswith("+"):
             text = text.replace("(0)", "", 1)  # "+62 (0)21…": the national 0 shown aside
         compact = _PHONE_NOISE.sub("", text)
@@ -451,6 +451,14 @@ def phone_step(form: str, *, leading_zero_lost: bool = False) -> StepFn:
     return run
 
 
+def _unmarked(text: str) -> str:
+    """An identifier or phone number without the ``'`` an export put before it so that Excel
+    would keep its leading zeros (``'0051234567``): Excel keeps such a mark as part of the
+    text of a CSV file's cell, and saves it again. Neither a number nor an identifier starts
+    with one."""
+    return text[1:].lstrip() if text[:1] == "'" else text
+
+
 def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
     """An identifier of exactly ``length`` digits (NISN 10, NIK 16, NPSN 8), kept as text
     with its leading zeros; anything else is refused, a shorter one named as what Excel does
@@ -461,7 +469,7 @@ def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
     def run(v: Value) -> Value:
         if v is None:
             return None
-        text = str(v).strip()
+        text = _unmarked(str(v).strip())
         if not (text.isascii() and text.isdigit()):
             raise StepFailed(f"digits: {v!r} is not {length} digits")
         if len(text) < length and leading_zeros_lost:
