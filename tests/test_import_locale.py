@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.data import CsvSource, ImportRequest, MappingError, MaxErrors
+from malnu_tui.engine.data import CsvSource, ImportRequest, InputFileError, MappingError, MaxErrors
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import (
     SIMPLE_STEPS,
@@ -240,3 +240,26 @@ def test_the_mark_an_export_puts_before_an_identifier() -> None:
     for bad in ("''0051234567", "'", "'5.12346E+09"):
         with pytest.raises(StepFailed, match="is not 10 digits"):
             nisn(bad)
+
+
+def test_a_utf8_file_given_as_cp1252_past_its_first_64_kb(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # An --encoding cp1252 kept from last semester's command, on this semester's file from
+    # Google Sheets (UTF-8, no BOM): only the first 64 KB were checked, and a class list sorted
+    # by name has its first "José" further down. It was stored as "JosÃ©", committed.
+    rows = "".join(f"{i:010d};Siswa Nomor {i} Dengan Nama Panjang\n" for i in range(1, 2500))
+    text = "nis;nama\n" + rows + "0000009999;Ani\n0000010000;José Érika\n"
+    imp.execute("CREATE TABLE kelas_x (nis TEXT PRIMARY KEY, nama TEXT)")
+    utf8 = write_csv(tmp_path / "utf8.csv", text)
+    with pytest.raises(InputFileError) as exc:
+        import_into(imp, ImportRequest("kelas_x", file=utf8, encoding="cp1252"))
+    assert str(exc.value) == (
+        f"{utf8}:2502: the file is UTF-8, not cp1252: 'José' would be read as 'JosÃ©'"
+    )
+    assert exc.value.exit_code == 2 and imp.count("kelas_x") == 0
+    # The same names written in cp1252 (the file is what it was said to be) are read so.
+    legacy = write_csv(tmp_path / "cp1252.csv", text.replace("Érika", "Érika’s"), encoding="cp1252")
+    report = import_into(imp, ImportRequest("kelas_x", file=legacy, encoding="cp1252"))
+    assert report.committed and report.inserted == 2501
+    assert imp.rows("SELECT nama FROM kelas_x WHERE nis = '0000010000'") == [("José Érika’s",)]
