@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.data import CsvSource, ImportRequest, InputFileError, MappingError, MaxErrors
+from malnu_tui.engine.data.coerce import sheet_date_hint
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import (
     SIMPLE_STEPS,
@@ -263,3 +264,16 @@ def test_a_utf8_file_given_as_cp1252_past_its_first_64_kb(
     report = import_into(imp, ImportRequest("kelas_x", file=legacy, encoding="cp1252"))
     assert report.committed and report.inserted == 2501
     assert imp.rows("SELECT nama FROM kelas_x WHERE nis = '0000010000'") == [("José Érika’s",)]
+
+
+def test_a_time_written_with_dots_names_its_format() -> None:
+    # Excel in the Indonesian locale writes times with dots (16/07/2008 07.30): a date/time
+    # column refused them saying "(ISO 8601)" alone; the hint named only times with colons.
+    hints = [sheet_date_hint(v) for v in ("16/07/2008 07.30", "16.07.2008 07.30.15", "1/7/08 7.30")]
+    assert hints == [
+        '; read it with a mapping\'s step { date = ["%d/%m/%Y %H.%M"] }',
+        '; read it with a mapping\'s step { date = ["%d.%m.%Y %H.%M.%S"] }',
+        '; read it with a mapping\'s step { date = ["%d/%m/%y %H.%M"] }',
+    ]
+    assert date_step(["%d/%m/%Y %H.%M"])("16/07/2008 07.30") == "2008-07-16T07:30:00"
+    assert sheet_date_hint("16/07/2008 25.30") == ""  # no format makes it a time

@@ -165,7 +165,10 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
 
 
 _INFINITY = re.compile(r"[+-]?infinity", re.I)
-_SHEET_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(:\d{2})?)?")
+# The time after it as the Indonesian locale writes it too, with dots: 16/07/2008 07.30.
+_SHEET_DATE = re.compile(
+    r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:\s+\d{1,2}([:.])\d{2}(\5\d{2})?)?"
+)
 _SERIAL = re.compile(r"\d{5}(?:[.,]\d+)?")
 # A date with a month's name (and a day's), as a sheet or a letter writes it: 16 Juli 2008,
 # 16-Agu-2008, Senin, 16 Juli 2008. The formats a refusal suggests, the first that reads it.
@@ -194,8 +197,8 @@ def sheet_date_hint(text: str) -> str:
         sep = m[2]
         day, month = ("%m", "%d") if int(m[3]) > 12 else ("%d", "%m")
         fmt = f"{day}{sep}{month}{sep}{'%Y' if len(m[4]) == 4 else '%y'}"
-        if ":" in text:
-            fmt += " %H:%M:%S" if m[5] else " %H:%M"
+        if t := m[5]:
+            fmt += f" %H{t}%M{t}%S" if m[6] else f" %H{t}%M"
         return _read_by(text, (fmt,))
     if _SERIAL.fullmatch(text):
         return '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }'
