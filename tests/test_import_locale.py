@@ -5,6 +5,7 @@ DEFAULT. Each is read as the mapping says, or refused with the step that reads i
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from malnu_tui.engine.data.transform import (
     phone_step,
 )
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
+from tests.inproc import run_inproc
 
 DECIMAL = '{ decimal = { decimal_sep = ",", thousands_sep = "." } }'
 PERCENT = '{ decimal = { decimal_sep = ",", thousands_sep = ".", percent = "points" } }'
@@ -277,3 +279,21 @@ def test_a_time_written_with_dots_names_its_format() -> None:
     ]
     assert date_step(["%d/%m/%Y %H.%M"])("16/07/2008 07.30") == "2008-07-16T07:30:00"
     assert sheet_date_hint("16/07/2008 25.30") == ""  # no format makes it a time
+
+
+def test_a_databases_own_t_is_still_true(tmp_path: Path) -> None:
+    # A legacy Rails application on SQLite stored its booleans as 't'/'f': read from that
+    # table (--from), a database's own "t" is true (only a file's text is Y/T or T/F).
+    legacy, target = tmp_path / "legacy.db", tmp_path / "sekolah.db"
+    for path, rows in ((legacy, "INSERT INTO siswa VALUES (1, 't'), (2, 'f');"), (target, "")):
+        conn = sqlite3.connect(path)
+        conn.executescript(f"CREATE TABLE siswa (id INTEGER PRIMARY KEY, aktif BOOLEAN);{rows}")
+        conn.close()
+    res = run_inproc(
+        "--database", f"sqlite:///{target}", "import", "--from", f"sqlite:///{legacy}:siswa",
+        "--table", "siswa", "--yes", "--no-backup", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    conn = sqlite3.connect(target)
+    assert conn.execute("SELECT id, aktif FROM siswa ORDER BY id").fetchall() == [(1, 1), (2, 0)]
+    conn.close()

@@ -15,6 +15,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from malnu_tui.engine.data.schema import Column
 from malnu_tui.engine.data.transform import (
     AMBIGUOUS_T,
+    FALSE_WORDS,
+    TRUE_WORDS,
     StepFailed,
     Value,
     bool_hint,
@@ -26,7 +28,9 @@ from malnu_tui.engine.data.transform import (
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_to_bool = bool_step()
+# A lone "t" from a database (PostgreSQL's text of a boolean, Rails' 't' in SQLite) or from
+# a mapping's own map is true; in a file's text as it is, refused (Y/T or T/F?).
+_to_bool = bool_step((*TRUE_WORDS, "t"), FALSE_WORDS)
 
 
 def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value]:
@@ -89,7 +93,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
         def boolean(v: Value) -> Value:
             if isinstance(v, int) and not isinstance(v, bool) and v in (0, 1):
                 return bool(v)
-            if isinstance(v, str) and v.strip().lower() == "t":
+            if as_written and isinstance(v, str) and v.strip().lower() == "t":
                 raise StepFailed(f"{v!r} {AMBIGUOUS_T}")
             try:
                 return _to_bool(v)
