@@ -297,3 +297,16 @@ def test_a_databases_own_t_is_still_true(tmp_path: Path) -> None:
     conn = sqlite3.connect(target)
     assert conn.execute("SELECT id, aktif FROM siswa ORDER BY id").fetchall() == [(1, 1), (2, 0)]
     conn.close()
+
+
+def test_a_month_name_of_the_other_length_says_which_directive_reads_it() -> None:
+    # %B reads Agustus, %b Agu/Agt: "16 Agu 2008" under "%d %B %Y" matched none, naming no
+    # reason, and which of the two directives reads which is not for the operator to guess.
+    for fmt, value, why in (
+        ("%d %B %Y", "16 Agu 2008", "a short month name: %b reads it, not %B"),
+        ("%d-%b-%Y", "16-Agustus-2008", "a full month name: %B reads it, not %b"),
+    ):
+        with pytest.raises(StepFailed) as exc:
+            date_step([fmt])(value)
+        assert str(exc.value) == f"date: {value!r} matches none of {fmt} ({why})"
+    assert date_step(["%d %B %Y", "%d %b %Y"])("16 Agu 2008") == "2008-08-16"

@@ -241,6 +241,7 @@ def date_step(formats: Sequence[str]) -> StepFn:
             try:
                 parsed = datetime.strptime(given, fmt)
             except ValueError:
+                why = why or _month_name_length(given, fmt)
                 continue
             # A two-digit year: strptime reads 30-68 as 2030-2068, Excel (which wrote it) and
             # Windows as 1930-1968 — a parent born in 1968 would be born in 2068. Refused where
@@ -269,6 +270,19 @@ def date_step(formats: Sequence[str]) -> StepFn:
         )
 
     return run
+
+
+def _month_name_length(text: str, fmt: str) -> str:
+    """Why ``fmt`` did not read ``text`` when it is the month name's length: ``%B`` reads
+    full names (Agustus), ``%b`` short ones (Agu, Agt); "" otherwise."""
+    for has, other, what in (("%B", "%b", "a short"), ("%b", "%B", "a full")):
+        if has in fmt and other not in fmt:
+            try:
+                datetime.strptime(text, fmt.replace(has, other))
+            except ValueError:
+                continue
+            return f"{what} month name: {other} reads it, not {has}"
+    return ""
 
 
 def zero_date_hint(text: str) -> str:
