@@ -14,16 +14,23 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from malnu_tui.engine.data.schema import Column
 from malnu_tui.engine.data.transform import (
+    AMBIGUOUS_T,
+    FALSE_WORDS,
+    TRUE_WORDS,
     StepFailed,
     Value,
+    bool_hint,
     bool_step,
+    date_step,
     excel_damage,
     zero_date_hint,
 )
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_to_bool = bool_step()
+# A lone "t" from a database (PostgreSQL's text of a boolean, Rails' 't' in SQLite) or from
+# a mapping's own map is true; in a file's text as it is, refused (Y/T or T/F?).
+_to_bool = bool_step((*TRUE_WORDS, "t"), FALSE_WORDS)
 
 
 def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value]:
@@ -44,7 +51,10 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             elif isinstance(v, str) and _INT.match(v):
                 n = int(v)
             else:
-                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
+                raise StepFailed(
+                    f"{v!r} is not a whole number ({col.declared_type} column)"
+                    + sheet_number_hint(v)
+                )
             if not lo <= n <= hi:
                 raise StepFailed(f"{n} is out of range for {col.declared_type}")
             return n
@@ -70,7 +80,9 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             try:
                 f = float(text)
             except ValueError:
-                raise StepFailed(f"{v!r} is not a number ({col.declared_type} column)") from None
+                raise StepFailed(
+                    f"{v!r} is not a number ({col.declared_type} column)" + sheet_number_hint(text)
+                ) from None
             if f != f or f in (float("inf"), float("-inf")):
                 raise StepFailed(f"{v!r} is not a finite number")
             return text if ps is None else _fit_numeric(v, text, col, ps)
@@ -81,11 +93,15 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
         def boolean(v: Value) -> Value:
             if isinstance(v, int) and not isinstance(v, bool) and v in (0, 1):
                 return bool(v)
+            if as_written and isinstance(v, str) and v.strip().lower() == "t":
+                raise StepFailed(f"{v!r} {AMBIGUOUS_T}")
             try:
                 return _to_bool(v)
             except StepFailed:
+                hint = bool_hint(v)
                 raise StepFailed(
                     f"{v!r} is not a boolean (true/false, benar/salah, ya/tidak, 1/0)"
+                    + (f": say what it means, {hint} (a mapping's step)" if hint else "")
                 ) from None
 
         return boolean
@@ -153,30 +169,82 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
 
 
 _INFINITY = re.compile(r"[+-]?infinity", re.I)
-_SHEET_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2\d{4}(?:\s+\d{1,2}:\d{2}(:\d{2})?)?")
-_SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+# The time after it as the Indonesian locale writes it too, with dots: 16/07/2008 07.30.
+_SHEET_DATE = re.compile(
+    r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:\s+\d{1,2}([:.])\d{2}(\5\d{2})?)?"
+)
+_SERIAL = re.compile(r"\d{5}(?:[.,]\d+)?")
+# A date with a month's name (and a day's), as a sheet or a letter writes it: 16 Juli 2008,
+# 16-Agu-2008, Senin, 16 Juli 2008. The formats a refusal suggests, the first that reads it.
+_NAMED_DATE_FORMATS = (
+    "%d %B %Y",
+    "%d %b %Y",
+    "%d-%B-%Y",
+    "%d-%b-%Y",
+    "%A, %d %B %Y",
+    "%A, %d %b %Y",
+    "%A %d %B %Y",
+    "%d %b %y",
+    "%d-%b-%y",
+)
+_HAS_LETTERS = re.compile(r"\d.*[^\W\d_]{3}|[^\W\d_]{3}.*\d")
 
 
 def sheet_date_hint(text: str) -> str:
-    """What reads a date as a spreadsheet writes it (``16/07/2008``, ``16-07-2008 07:30``, or
-    the serial ``45123`` of a date cell exported as a number), said after a date or date/time
-    column refused it: the refusal said "YYYY-MM-DD" and nothing of the mapping's ``date``
-    step, which reads them ("" for anything else)."""
+    """What reads a date as a spreadsheet writes it (``16/07/2008``, ``16-07-08 07:30``,
+    ``16 Juli 2008``, ``Senin, 16 Juli 2008``, or the serial ``45123`` of a date cell exported
+    as a number, ``45123,5`` in the Indonesian locale), said after a date or date/time column
+    refused it: the refusal said "YYYY-MM-DD" and nothing of the mapping's ``date`` step,
+    which reads them ("" for anything else, and for what no format makes a date)."""
     text = text.strip()
     if m := _SHEET_DATE.fullmatch(text):
         sep = m[2]
         day, month = ("%m", "%d") if int(m[3]) > 12 else ("%d", "%m")
-        fmt = f"{day}{sep}{month}{sep}%Y"
-        if ":" in text:
-            fmt += " %H:%M:%S" if m[4] else " %H:%M"
-        try:
-            datetime.strptime(text, fmt)
-        except ValueError:
-            return ""  # 31/02/2024: no format makes it a date
-        return f'; read it with a mapping\'s step {{ date = ["{fmt}"] }}'
+        fmt = f"{day}{sep}{month}{sep}{'%Y' if len(m[4]) == 4 else '%y'}"
+        if t := m[5]:
+            fmt += f" %H{t}%M{t}%S" if m[6] else f" %H{t}%M"
+        return _read_by(text, (fmt,))
     if _SERIAL.fullmatch(text):
         return '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }'
+    if _HAS_LETTERS.search(text):
+        return _read_by(text, _NAMED_DATE_FORMATS)
     return ""
+
+
+def _read_by(text: str, formats: tuple[str, ...]) -> str:
+    """The hint naming the first of ``formats`` the date step reads ``text`` by; none reads
+    it: why the first that nearly did refused it (a two-digit year, a wrong day name), or ""."""
+    why = ""
+    for fmt in formats:
+        try:
+            date_step((fmt,))(text)
+        except StepFailed as exc:
+            why = why or str(exc).partition(f"matches none of {fmt} (")[2][:-1]
+            continue
+        return f'; read it with a mapping\'s step {{ date = ["{fmt}"] }}'
+    return f"; {why}" if why else ""
+
+
+# A number as an Indonesian sheet writes it: 1.234.567,50, 85,5, Rp 1.500.000, 150.000,-, 85,5%.
+_SHEET_NUMBER = re.compile(
+    r"[+-]?(?:(?:Rp\.?|IDR)\s*[+-]?)?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?(?:,-)?(?:\s*%)?",
+    re.IGNORECASE,
+)
+
+
+def sheet_number_hint(v: Value) -> str:
+    """The step that reads a number as an Indonesian sheet writes it (decimal comma, dots
+    between thousands, a rupiah sign, a percentage), said after a number column refused one
+    ("" for anything else)."""
+    text = str(v).strip()
+    if not _SHEET_NUMBER.fullmatch(text):
+        return ""
+    per = ', percent = "points"' if text.endswith("%") else ""
+    return (
+        "; a number as an Indonesian sheet writes it? read it with a mapping's step "
+        f'{{ decimal = {{ decimal_sep = ",", thousands_sep = "."{per} }} }}'
+        + (' (85.5 for 85,5%; "fraction": 0.855)' if per else "")
+    )
 
 
 def _utc_wall_clock(moment: datetime, text: str) -> str:

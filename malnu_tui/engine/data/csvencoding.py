@@ -51,10 +51,10 @@ def decode_error(path: Path, encoding: str) -> InputFileError:
 C1_BYTE = re.compile(rb"[\x80-\x9f]")
 
 
-def refuse_utf8(path: Path, head: bytes, asked: str, encoding: str) -> None:
-    """A file given as ``encoding`` (cp1252, latin-1…) whose first bytes are UTF-8 with
-    letters beyond ASCII: UTF-8 (no legacy text reads so by chance). Read as asked, ``José``
-    would be stored as ``JosÃ©``."""
+def refuse_utf8(path: Path, head: bytes, asked: str, encoding: str, line: int = 1) -> None:
+    """A file given as ``encoding`` (cp1252, latin-1…) whose first bytes beyond ASCII are
+    UTF-8: UTF-8 (no legacy text reads so by chance). Read as asked, ``José`` would be stored
+    as ``JosÃ©``. ``head``: the file's first bytes, or the line (``line``) that holds them."""
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
@@ -65,7 +65,7 @@ def refuse_utf8(path: Path, head: bytes, asked: str, encoding: str) -> None:
         str(path),
         f"the file is UTF-8, not {asked}: {word!r} would be read as "
         f"{word.encode('utf-8').decode(encoding, errors='replace')!r}",
-        line=text.count("\n", 0, at) + 1,
+        line=line + text.count("\n", 0, at),
         hint="leave --encoding out (UTF-8 is the default)",
     )
 

@@ -50,6 +50,7 @@ BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
 # tool wrote it as a row).
 _SEP_LINE = re.compile(r"sep=([^\r\n\"])\1*(?:\r\n|\n|\r|$)", re.IGNORECASE)
 _LINE_END = re.compile(rb"\r\n|\n|\r")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 # A legitimately long field (an essay in a submissions export) must not stop the import.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -119,6 +120,17 @@ class CsvSource:
             enc = "utf-8"
         elif encoding is not None and not enc.startswith("utf") and not head.isascii():
             refuse_utf8(self.path, head, encoding, enc)
+        # Its first 64 KB all ASCII, the file's first letter beyond it comes later, and says
+        # there whether the file is UTF-8 (read as cp1252, "José" was stored as "JosÃ©").
+        self._utf8_watch = (
+            encoding
+            if encoding is not None
+            and not enc.startswith("utf")
+            and not bom
+            and len(head) == SNIFF_BYTES
+            and head.isascii()
+            else None
+        )
         self._encoding = enc
         try:
             decoder = codecs.getincrementaldecoder(enc)()
@@ -361,10 +373,14 @@ class CsvSource:
             carry_start = 0
             base = 0  # index of the next line the file gives
             preamble = self._preamble
+            watch = self._utf8_watch
             for data, block, eof in blocks:
                 if latin1 and data and (c1 := C1_BYTE.search(data)):
                     line = base + len(_LINE_END.findall(data, 0, c1.start())) + 1
                     raise c1_error(str(self.path), data[c1.start()], line)
+                if watch and data and not data.isascii():
+                    _refuse_later_utf8(self.path, data, base, watch, self.format.encoding)
+                    watch = None  # its first letter beyond ASCII is not UTF-8: as given
                 if runaway:  # the rest of the file is in a record never closed: lines only
                     base += len(block) if data is None else len(_LINE_END.findall(data))
                     continue
@@ -436,6 +452,18 @@ class CsvSource:
 def _after_lines(text: str, lines: int) -> str:
     """``text`` without its first ``lines`` lines (the sample the delimiter is sniffed on)."""
     return "".join(_readlines(text)[lines:]) if lines else text
+
+
+def _refuse_later_utf8(path: Path, data: bytes, base: int, asked: str, encoding: str) -> None:
+    """The line of ``data`` (a block of whole lines, ``base`` lines into the file) holding
+    the file's first byte beyond ASCII, refused when it is UTF-8 (see ``refuse_utf8``)."""
+    first = _NON_ASCII.search(data)
+    assert first is not None
+    at = first.start()
+    start = max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1
+    end = m.start() if (m := _LINE_END.search(data, at)) else len(data)
+    line = base + len(_LINE_END.findall(data, 0, start)) + 1
+    refuse_utf8(path, data[start:end], asked, encoding, line)
 
 
 def _readlines(text: str) -> list[str]:

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from malnu_tui.engine.data.errors import MappingError
 from malnu_tui.engine.data.transform import (
     EXCEL_FORMATS,
+    PERCENT_FORMS,
     PHONE_FORMS,
     SIMPLE_STEPS,
     STEP_NAMES,
@@ -278,7 +279,7 @@ def _steps(
 _NEEDS_ARGS = {
     "date": 'date needs its input formats, e.g. { date = ["%d/%m/%Y"] }',
     "decimal": 'decimal needs its separators, e.g. { decimal = { decimal_sep = ",", '
-    'thousands_sep = "." } }',
+    'thousands_sep = "." } } (and for 85,5%: percent = "points" or "fraction")',
     "digits": "digits needs the number of digits, e.g. { digits = 10 } (or { digits = { "
     "length = 10, leading_zeros_lost = true } } for a column Excel kept as numbers)",
     "null_if": 'null_if needs the texts that mean "no value", e.g. '
@@ -296,7 +297,8 @@ def _label(key: str, arg: Any) -> str:
     """A step with arguments as the preview shows it (what it does, not only its name)."""
     if key == "decimal":
         t, d = arg["thousands_sep"], arg["decimal_sep"]
-        return f"decimal ({'1' + t + '234' + d + '56'} → 1234.56)"
+        per = {"points": ", 85" + d + "5% → 85.5", "fraction": ", 85" + d + "5% → 0.855"}
+        return f"decimal ({'1' + t + '234' + d + '56'} → 1234.56{per.get(arg.get('percent'), '')})"
     if key == "digits":
         table = arg if isinstance(arg, MappingABC) else {"length": arg}
         lost = ", leading zeros put back" if table.get("leading_zeros_lost") else ""
@@ -353,18 +355,23 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
             )
         return date_step(formats)
     if key == "decimal":
-        ok = isinstance(arg, MappingABC) and set(arg) == {"decimal_sep", "thousands_sep"}
+        ok = isinstance(arg, MappingABC) and (
+            {"decimal_sep", "thousands_sep"}
+            <= set(arg)
+            <= {"decimal_sep", "thousands_sep", "percent"}
+        )
         if (
             not ok
             or arg["decimal_sep"] not in (",", ".")
             or arg["thousands_sep"] not in _SEPARATORS
+            or arg.get("percent", "points") not in PERCENT_FORMS
         ):
             raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['decimal']}", line=line)
         if arg["decimal_sep"] == arg["thousands_sep"]:
             raise MappingError(
                 p, f"columns.{name}: decimal_sep and thousands_sep must differ", line=line
             )
-        return decimal_step(arg["decimal_sep"], arg["thousands_sep"])
+        return decimal_step(arg["decimal_sep"], arg["thousands_sep"], percent=arg.get("percent"))
     if key == "phone":
         table = arg if isinstance(arg, MappingABC) else {"form": arg}
         if (

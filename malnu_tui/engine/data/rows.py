@@ -243,6 +243,13 @@ class RowBuilder:
             # failed). Refused like a NULL in a NOT NULL column, with its own reason.
             key = name in check.key
             null = "NULL in a NOT NULL column" if col.not_null else ""
+            if col.not_null and col.has_default and not rules[name].has_default:
+                # An empty cell is NULL, never the column's DEFAULT (which only a column left
+                # out of the import takes): say how to give the default.
+                null += (
+                    " (an empty cell takes no DEFAULT: give the value with the mapping's "
+                    f"default = … in [columns.{name}], or leave the column out)"
+                )
             if key and not col.not_null:
                 null = (
                     f"no value for the key {name!r}: a re-run could not find the row and "
@@ -283,6 +290,14 @@ class RowBuilder:
                 else:
                     self._checks.append("other")
         self._not_null = [p.not_null for p in self._columns]
+        # A text key with a space or an NBSP around it (Excel's trailing space, a value pasted
+        # from a web page) is another key: the re-run meant to update the student stored
+        # without it added the student again. Refused, as a row without its key.
+        self._padded_keys = [
+            (j, name)
+            for j, name in enumerate(self.columns)
+            if name in check.key and (c := schema.column(name)) is not None and c.family == "text"
+        ]
         # Text and number columns refuse a spreadsheet's error values and numbers it wrote in
         # scientific notation (``#N/A``, ``3.20123E+15``): a chunk whose text may hold one is
         # built row by row, where each value is checked and each such row named.
@@ -295,6 +310,7 @@ class RowBuilder:
         # with the checks on. Such a block is then not even split into values here.
         self._server_checks = (
             server_checks
+            and not self._padded_keys
             and self._passthrough == tuple(range(self.width))
             and all(c == "" or c.startswith("int") for c in self._checks)
         )
@@ -336,6 +352,17 @@ class RowBuilder:
             if v is None and null:
                 return Rejection(rec.line, name, null, rec.raw)
             values.append(v)
+        for j, name in self._padded_keys:
+            if _padded((v := values[j],)):
+                assert isinstance(v, str)
+                ends = (v[:1].isspace(), v[-1:].isspace())
+                where = {(True, False): "start", (False, True): "end"}.get(ends, "start and end")
+                why = (
+                    f"the key {name} {v!r} has a space at its {where} (Excel's, or an NBSP): a "
+                    "re-run would not find the row stored without it and would add it again; "
+                    "read it with a mapping's step trim"
+                )
+                return Rejection(rec.line, name, why, rec.raw)
         return Row(rec.line, tuple(values), rec.raw)
 
     def _joined(self, text: str) -> bool:
@@ -417,6 +444,8 @@ class RowBuilder:
             if plan.not_null and None in col:
                 raise _Slow
             outs.append(col)
+        if any(_padded(outs[j]) for j, _ in self._padded_keys):
+            raise _Slow
         values = list(zip(*outs, strict=True))
         if len(values) != n:
             raise _Slow
@@ -451,7 +480,15 @@ class RowBuilder:
                 raise _Slow
             if check == "other" or (check and not _whole_numbers(col, _DIGITS[check])):
                 return None
+        for j, _ in self._padded_keys:
+            if _padded(flat.column(idx[j]) if flat is not None else [r[j] for r in values]):
+                return None
         return RowBatch(recs.lines, values, recs.raws)
+
+
+def _padded(col: Sequence[Value]) -> bool:
+    """Does a text of ``col`` start or end with a space (an NBSP, a tab)?"""
+    return any(isinstance(v, str) and v != v.strip() for v in col)
 
 
 # ="0012345678": what exports made for Excel write so that Excel keeps a number's leading

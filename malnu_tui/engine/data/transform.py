@@ -18,8 +18,15 @@ Value = object  # str | int | bool | None
 StepFn = Callable[[Value], Value]
 
 # BENAR/SALAH: TRUE and FALSE as Excel, Google Sheets and LibreOffice in Indonesian write them.
-TRUE_WORDS = ("1", "true", "t", "yes", "y", "ya", "benar")
+# A lone "t" is not among them: it is "true" beside "f" (PostgreSQL's t/f) and "tidak" beside
+# "y" (the Y/T of Indonesian forms), and which a file means is for the mapping to say.
+TRUE_WORDS = ("1", "true", "yes", "y", "ya", "benar")
 FALSE_WORDS = ("0", "false", "f", "no", "n", "tidak", "salah")
+AMBIGUOUS_T = (
+    "is true (T/F, as PostgreSQL writes it) or tidak (Y/T, as Indonesian forms write it)? "
+    'say which with a mapping\'s step { bool = { true = ["y"], false = ["t"] } } or '
+    '{ bool = { true = ["t"], false = ["f"] } }'
+)
 _INT = re.compile(r"^[+-]?\d+$")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SPACES = re.compile(r"\s+")
@@ -60,22 +67,42 @@ def _int(v: Value) -> Value:
     return int(text)
 
 
-def bool_step(true: Sequence[str] = TRUE_WORDS, false: Sequence[str] = FALSE_WORDS) -> StepFn:
-    """Words meaning true/false (case-insensitive) → True/False; anything else fails."""
-    yes = {w.strip().lower() for w in true}
-    no = {w.strip().lower() for w in false}
+def bool_step(true: Sequence[str] | None = None, false: Sequence[str] | None = None) -> StepFn:
+    """Words meaning true/false (case-insensitive, spaces inside counted as one: ``Tidak
+    Aktif`` with an NBSP from Excel) → True/False; anything else fails. Without words, the
+    default ones (:data:`TRUE_WORDS`, :data:`FALSE_WORDS`), which refuse a lone ``t``."""
+    yes = {_one_word(w) for w in (TRUE_WORDS if true is None else true)}
+    no = {_one_word(w) for w in (FALSE_WORDS if false is None else false)}
+    default = true is None and false is None
 
     def run(v: Value) -> Value:
         if v is None or isinstance(v, bool):
             return v
-        word = str(v).strip().lower()
+        word = _one_word(str(v))
         if word in yes:
             return True
         if word in no:
             return False
-        raise StepFailed(f"bool: {v!r} is none of {', '.join(sorted(yes | no))}")
+        if default and word == "t":
+            raise StepFailed(f"bool: {v!r} {AMBIGUOUS_T}")
+        hint = bool_hint(v)
+        raise StepFailed(
+            f"bool: {v!r} is none of {', '.join(sorted(yes | no))}"
+            + (f"; another word: say what it means, {hint}" if hint else "")
+        )
 
     return run
+
+
+def _one_word(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def bool_hint(v: Value) -> str:
+    """The step that says what another word means (``Aktif``/``Tidak Aktif``), shown after
+    a refusal of it ("" for an empty value)."""
+    word = _one_word(str(v)).replace('"', "")
+    return f'"{word}" in {{ bool = {{ true = […], false = […] }} }}' if word else ""
 
 
 # Indonesian month names (and old spellings) → the English ones strptime's %B/%b know; the
@@ -125,7 +152,7 @@ _ID_DAYS = {
 _ID_DAY_NAMES = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 _LETTERS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 EXCEL_FORMATS = ("excel", "excel1904")  # Excel's date serials, as a format of the date step
-_EXCEL_SERIAL = re.compile(r"\d+(?:\.\d+)?")
+_EXCEL_SERIAL = re.compile(r"\d+(?:[.,]\d+)?")  # 45123,5: Excel in the Indonesian locale
 # The last day Excel knows, 9999-12-31, in each date system.
 _EXCEL_LAST = {"excel": 2958465, "excel1904": 2957003}
 
@@ -145,7 +172,7 @@ def _excel_serial(text: str, system: str) -> tuple[str | None, str]:
     (None, why) when the text is no serial Excel could have written."""
     if not _EXCEL_SERIAL.fullmatch(text):
         return None, ""
-    serial = Decimal(text)
+    serial = Decimal(text.replace(",", "."))
     days = int(serial)
     if system == "excel":
         # Excel's 1900 system counts 29 February 1900, a day that never was (Lotus 1-2-3's
@@ -214,6 +241,7 @@ def date_step(formats: Sequence[str]) -> StepFn:
             try:
                 parsed = datetime.strptime(given, fmt)
             except ValueError:
+                why = why or _month_name_length(given, fmt)
                 continue
             # A two-digit year: strptime reads 30-68 as 2030-2068, Excel (which wrote it) and
             # Windows as 1930-1968 — a parent born in 1968 would be born in 2068. Refused where
@@ -242,6 +270,19 @@ def date_step(formats: Sequence[str]) -> StepFn:
         )
 
     return run
+
+
+def _month_name_length(text: str, fmt: str) -> str:
+    """Why ``fmt`` did not read ``text`` when it is the month name's length: ``%B`` reads
+    full names (Agustus), ``%b`` short ones (Agu, Agt); "" otherwise."""
+    for has, other, what in (("%B", "%b", "a short"), ("%b", "%B", "a full")):
+        if has in fmt and other not in fmt:
+            try:
+                datetime.strptime(text, fmt.replace(has, other))
+            except ValueError:
+                continue
+            return f"{what} month name: {other} reads it, not {has}"
+    return ""
 
 
 def zero_date_hint(text: str) -> str:
@@ -314,12 +355,17 @@ _RUPIAH = re.compile(
 )
 
 
-def decimal_step(decimal_sep: str, thousands_sep: str) -> StepFn:
+PERCENT_FORMS = ("points", "fraction")
+
+
+def decimal_step(decimal_sep: str, thousands_sep: str, *, percent: str | None = None) -> StepFn:
     """A number written with the given separators (Indonesian ``1.234,56``: decimal ``,``,
     thousands ``.``) → ``1234.56``, the digits as written. Thousands separators must group
     by three (``1.5`` with a thousands ``.`` is refused, not read as 15 or 1.5). A rupiah
     sign before it is read (``Rp 1.000``, ``Rp1.000.000,00``, ``IDR 150.000``, ``-Rp 5.000``),
-    and ``150.000,-`` is whole rupiah."""
+    and ``150.000,-`` is whole rupiah. A percentage (``85,5%``, a cell Excel formats as one)
+    is read only as ``percent`` says: ``points`` → ``85.5``, ``fraction`` → ``0.855`` (the
+    cell's value); without it, refused (which one the column holds is for the mapping)."""
 
     def fail(v: Value, why: str) -> StepFailed:
         return StepFailed(
@@ -332,8 +378,15 @@ def decimal_step(decimal_sep: str, thousands_sep: str) -> StepFn:
     def run(v: Value) -> Value:
         if v is None or (isinstance(v, int) and not isinstance(v, bool)):
             return v
-        m = _RUPIAH.fullmatch(str(v).strip())
-        if m is None or (m["sign"] and m["sign2"]):
+        text = str(v).strip()
+        per_cent = text.endswith("%")
+        if per_cent and percent is None:
+            raise StepFailed(
+                f'decimal: {v!r} is a percentage: say which number to store, percent = "points" '
+                f'(85.5 for 85{decimal_sep}5%) or percent = "fraction" (0.855), in the step'
+            )
+        m = _RUPIAH.fullmatch(text[:-1].rstrip() if per_cent else text)
+        if m is None or (m["sign"] and m["sign2"]) or (per_cent and m["sign2"] is not None):
             raise fail(v, "is not a number")
         sign = "-" if "-" in m["sign"] + (m["sign2"] or "") else ""
         body = m["body"]
@@ -351,7 +404,10 @@ def decimal_step(decimal_sep: str, thousands_sep: str) -> StepFn:
             whole = "".join(groups)
         if not digits(whole) and not (point and whole == ""):
             raise fail(v, "is not a number")
-        return f"{sign}{whole or '0'}" + (f".{frac}" if point else "")
+        number = f"{sign}{whole or '0'}" + (f".{frac}" if point else "")
+        if per_cent and percent == "fraction":
+            return format(Decimal(number).scaleb(-2), "f")
+        return number
 
     return run
 
@@ -372,7 +428,7 @@ def phone_step(form: str, *, leading_zero_lost: bool = False) -> StepFn:
     def run(v: Value) -> Value:
         if v is None:
             return None
-        text = str(v).strip()
+        text = _unmarked(str(v).strip())
         if text.startswith("+"):
             text = text.replace("(0)", "", 1)  # "+62 (0)21…": the national 0 shown aside
         compact = _PHONE_NOISE.sub("", text)
@@ -409,6 +465,14 @@ def phone_step(form: str, *, leading_zero_lost: bool = False) -> StepFn:
     return run
 
 
+def _unmarked(text: str) -> str:
+    """An identifier or phone number without the ``'`` an export put before it so that Excel
+    would keep its leading zeros (``'0051234567``): Excel keeps such a mark as part of the
+    text of a CSV file's cell, and saves it again. Neither a number nor an identifier starts
+    with one."""
+    return text[1:].lstrip() if text[:1] == "'" else text
+
+
 def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
     """An identifier of exactly ``length`` digits (NISN 10, NIK 16, NPSN 8), kept as text
     with its leading zeros; anything else is refused, a shorter one named as what Excel does
@@ -419,7 +483,7 @@ def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
     def run(v: Value) -> Value:
         if v is None:
             return None
-        text = str(v).strip()
+        text = _unmarked(str(v).strip())
         if not (text.isascii() and text.isdigit()):
             raise StepFailed(f"digits: {v!r} is not {length} digits")
         if len(text) < length and leading_zeros_lost:
