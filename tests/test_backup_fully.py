@@ -320,6 +320,27 @@ def test_restore_of_a_target_keeping_its_tool_tables_in_their_own_schema(
         backend.close()
 
 
+def test_restore_beside_another_targets_tool_tables_in_the_same_database(
+    pg: tuple[Target, Backend], tmp_path: Path
+) -> None:
+    # README's analytics set (public) and reporting mirror (schema = "reporting") in one
+    # database: every `backup restore` of analytics failed, "cannot drop schema reporting
+    # because other objects depend on it", pg_restore --clean dropping the schema whose live
+    # audit trail and lock table the restore keeps out of it.
+    target, backend = pg
+    with psycopg.connect(target.url, autocommit=True) as conn:  # the hint of that guard
+        conn.execute("CREATE SCHEMA reporting")
+        conn.execute("CREATE TABLE reporting.migrations (LIKE public.migrations INCLUDING ALL)")
+    mirror = make_target(tmp_path / "mirror", f"{target.url}?schema=reporting", name="reporting")
+    open_fresh(mirror).close()  # its malnu_audit and malnu_lock in reporting
+    made = create_backup(backend, target)
+    before = rows(backend)
+    execute(backend, "DELETE FROM posts")
+    restore_backup(backend, target, made.id)
+    assert rows(backend) == before
+    assert backend.read_audit(limit=1, action="restore")[0].outcome == "ok"
+
+
 def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
     pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str, tmp_path: Path
 ) -> None:
