@@ -341,6 +341,25 @@ def test_restore_beside_another_targets_tool_tables_in_the_same_database(
     assert backend.read_audit(limit=1, action="restore")[0].outcome == "ok"
 
 
+def test_backup_of_a_target_whose_tables_sit_beside_another_targets_sync_state(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # `schema = "reporting"` keeps the tool's tables there while the migrations' tables stay
+    # in public, where a sync into the analytics target keeps its malnu_sync: every backup of
+    # the mirror (and every `up`, behind its safety backup) failed, `relation
+    # "reporting.malnu_sync" does not exist`, counting public's table in the tool's schema.
+    target = make_target(tmp_path, f"{pg_url}?schema=reporting")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        execute(backend, "CREATE TABLE public.malnu_sync (table_name text PRIMARY KEY)")
+        execute(backend, "INSERT INTO public.malnu_sync VALUES ('users')")
+        made = create_backup(backend, target)
+        assert made.row_counts["malnu_sync"] == 1
+    finally:
+        backend.close()
+
+
 def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
     pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str, tmp_path: Path
 ) -> None:
