@@ -320,6 +320,46 @@ def test_restore_of_a_target_keeping_its_tool_tables_in_their_own_schema(
         backend.close()
 
 
+def test_restore_beside_another_targets_tool_tables_in_the_same_database(
+    pg: tuple[Target, Backend], tmp_path: Path
+) -> None:
+    # README's analytics set (public) and reporting mirror (schema = "reporting") in one
+    # database: every `backup restore` of analytics failed, "cannot drop schema reporting
+    # because other objects depend on it", pg_restore --clean dropping the schema whose live
+    # audit trail and lock table the restore keeps out of it.
+    target, backend = pg
+    with psycopg.connect(target.url, autocommit=True) as conn:  # the hint of that guard
+        conn.execute("CREATE SCHEMA reporting")
+        conn.execute("CREATE TABLE reporting.migrations (LIKE public.migrations INCLUDING ALL)")
+    mirror = make_target(tmp_path / "mirror", f"{target.url}?schema=reporting", name="reporting")
+    open_fresh(mirror).close()  # its malnu_audit and malnu_lock in reporting
+    made = create_backup(backend, target)
+    before = rows(backend)
+    execute(backend, "DELETE FROM posts")
+    restore_backup(backend, target, made.id)
+    assert rows(backend) == before
+    assert backend.read_audit(limit=1, action="restore")[0].outcome == "ok"
+
+
+def test_backup_of_a_target_whose_tables_sit_beside_another_targets_sync_state(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # `schema = "reporting"` keeps the tool's tables there while the migrations' tables stay
+    # in public, where a sync into the analytics target keeps its malnu_sync: every backup of
+    # the mirror (and every `up`, behind its safety backup) failed, `relation
+    # "reporting.malnu_sync" does not exist`, counting public's table in the tool's schema.
+    target = make_target(tmp_path, f"{pg_url}?schema=reporting")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        execute(backend, "CREATE TABLE public.malnu_sync (table_name text PRIMARY KEY)")
+        execute(backend, "INSERT INTO public.malnu_sync VALUES ('users')")
+        made = create_backup(backend, target)
+        assert made.row_counts["malnu_sync"] == 1
+    finally:
+        backend.close()
+
+
 def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
     pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str, tmp_path: Path
 ) -> None:

@@ -330,3 +330,45 @@ def test_a_config_path_that_is_a_directory_is_said_so(tmp_path: Path) -> None:
     assert f"hint: give the file: {tmp_path / 'malnu.toml'}" in res.err
     res = run_inproc("--config", str(tmp_path), "check")
     assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - config file {tmp_path} is a")
+
+
+def test_the_school_guides_tree_keeps_rollback_inside_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The school's guide ("Migration File Naming") keeps `rollback/` inside `migrations/`.
+    Run from such a folder, every migration read `rollback NO` and `rollback` said "no rollback
+    file … write rollback/<version>_<name>.sql" beside the file it wanted. Without a
+    ./rollback, ./migrations/rollback is the pair; a ./rollback still comes first."""
+    import json
+    import os
+    import shutil
+
+    from tests.inproc import run_inproc
+
+    for name in [k for k in os.environ if k.startswith("MALNU_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MALNU_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "migrations" / "rollback").mkdir(parents=True)
+    for version, up, down in (
+        ("20251124_120500", "create_users_table", "drop_users_table"),
+        ("20251124_121000", "add_indexes_to_users", "remove_indexes_from_users"),
+    ):
+        shutil.copy(REPO / "migrations" / f"{version}_{up}.sql", tmp_path / "migrations")
+        shutil.copy(REPO / "rollback" / f"{version}_{down}.sql", tmp_path / "migrations/rollback")
+    db = ("--database", f"sqlite:///{tmp_path / 'school.db'}")
+    assert run_inproc(*db, "up").code == 0
+    status = json.loads(run_inproc(*db, "status", "--json").out)
+    rollbacks = [m["rollback_file"] for m in status["migrations"]]
+    downs = [
+        "20251124_120500_drop_users_table.sql",
+        "20251124_121000_remove_indexes_from_users.sql",
+    ]
+    assert rollbacks == downs, rollbacks
+    res = run_inproc(*db, "rollback", "--yes", "--json")
+    assert res.code == 0, res.err
+    assert [s["filename"] for s in json.loads(res.out)["rolled_back"]] == [
+        "20251124_121000_add_indexes_to_users.sql"
+    ]
+    (tmp_path / "rollback").mkdir()  # ./rollback, when there, is still the one read
+    assert load_settings(env={}).targets["local"].rollback_dir == tmp_path / "rollback"

@@ -5,6 +5,7 @@ left exactly as it was; one with the seed's older tables is read as it is, never
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,18 @@ def test_check_reads_the_seeds_older_tables_as_they_are(
     kind: str, fresh_db: Any, mdirs: MigrationDirs
 ) -> None:
     """The seed's scripts made only a tracking table (on PostgreSQL without the columns the
-    tool added since); an older lock table lacks `purpose`. Read, never upgraded."""
+    tool added since; on SQLite and D1 the guide's test utility's, without execution_time_ms
+    and error_message); an older lock table lacks `purpose`. Read, never upgraded; the first
+    command that writes upgrades it (`status`, `check` and `log` said "no such column:
+    execution_time_ms" there, `status` pointing at itself to see what stands)."""
     db: DbTarget = fresh_db(kind)
     if kind == "postgresql":
         _sql(db, "CREATE TABLE migrations (id SERIAL PRIMARY KEY, filename TEXT NOT NULL "
                  "UNIQUE, checksum TEXT NOT NULL)")  # fmt: skip
     else:
-        _sql(db, "CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, filename TEXT "
-                 "NOT NULL UNIQUE, checksum TEXT NOT NULL, executed_at DATETIME DEFAULT "
-                 "CURRENT_TIMESTAMP, execution_time_ms INTEGER, success BOOLEAN DEFAULT 1, "
-                 "error_message TEXT)")  # fmt: skip
+        _sql(db, "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "filename TEXT NOT NULL UNIQUE, checksum TEXT NOT NULL, executed_at DATETIME "
+                 "DEFAULT CURRENT_TIMESTAMP, success BOOLEAN DEFAULT TRUE)")  # fmt: skip
         _sql(db, "CREATE TABLE malnu_lock (id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT "
                  "NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, acquired_at TEXT NOT "
                  "NULL, expires_at TEXT NOT NULL)")  # fmt: skip
@@ -114,6 +117,12 @@ def test_check_reads_the_seeds_older_tables_as_they_are(
                  "WHERE table_schema = 'public' ORDER BY 1, 2")
     )  # fmt: skip
     assert after == before
+    res = run_inproc("--database", db.url, *mdirs.args(), "log")
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    res = run_inproc("--database", db.url, *mdirs.args(), "status", "--json")  # writes: upgrades
+    assert res.code == 0, res.err
+    (gone,) = json.loads(res.out)["migrations"]
+    assert (gone["filename"], gone["state"]) == ("20240101_000000_gone.sql", "missing"), gone
 
 
 def test_history_and_log_read_only_too(tmp_path: Path, mdirs: MigrationDirs) -> None:

@@ -348,3 +348,23 @@ def test_doctors_fixes_and_the_alerts_commands_name_their_target(tmp_path: Path)
         assert not (conf / "local.db").exists(), "the default target was opened"
     finally:
         receiver.stop()
+
+
+def test_rollback_undo_line_runs_from_elsewhere(tmp_path: Path) -> None:
+    """`rollback` said `safety backup: ID (restore it to undo this rollback)`: at 2 a.m. the
+    operator had to make up the command, and `backup restore ID` typed from another directory
+    looked among the default target's backups. It prints the command, naming the config and
+    the target, as `backup restore`'s undo line does; run from elsewhere it brings back what
+    the rollback dropped."""
+    url = f"sqlite:///{tmp_path / 'conf' / 'school.db'}"
+    cfg = _school_config(tmp_path, url)
+    here = ["--config", str(cfg), "--target", "school"]
+    assert run_cli(*here, "up", "--no-backup").code == 0
+    res = run_cli(*here, "rollback", "--yes")
+    assert res.code == 0, res.err
+    undo = printed(res.err, "to undo this rollback: ")
+    assert undo[:2] == ["backup", "restore"] and undo[3:5] == ["--config", str(cfg)], undo
+    again = run_cli(*undo, "--yes")  # from the repository, whose ./migrations is another set
+    assert again.code == 0, (undo, again.err)
+    assert _rows(url) == ["before"]
+    assert not (cfg.parent / "local.db").exists(), "the default target was opened"

@@ -372,3 +372,17 @@ def test_every_toml_example_of_the_readme_loads(tmp_path: Path) -> None:
             raise AssertionError(f"{where}: {exc}") from exc
     # The example file the README (and doctor's fix for a config that does not load) points at.
     load_settings(config=str(REPO / "malnu.example.toml"), env={})
+
+
+def test_the_readme_mappings_are_the_files_in_examples() -> None:
+    """README "Data import" shows each mapping that ships in examples/import/: an operator
+    copies the README's and runs the file's (or the reverse), so they are one mapping."""
+    import tomllib
+
+    files = {
+        p.name: tomllib.loads(p.read_text()) for p in (REPO / "examples/import").glob("*.toml")
+    }
+    shown = [(n, tomllib.loads(t)) for n, t in _toml_blocks() if "[columns." in t]
+    assert len(shown) == 3
+    for number, mapping in shown:
+        assert mapping in files.values(), f"README.md:{number}: in no examples/import/*.toml"

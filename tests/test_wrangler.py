@@ -239,6 +239,16 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
         ("0002_add_roles.sql", True, True),
         ("0003_legacy_name.sql", False, False),
     ]
+    # A row naming no file here is no warning: `status` said "wrangler applied … this tool
+    # does not track: run adopt", `check` WARNING "up refuses", and adopt had nothing to do.
+    from malnu_tui.engine.histories import read_other_histories
+    from malnu_tui.engine.status import status
+
+    notes = read_other_histories(b, mset, status(b, mset)).notes()
+    assert [(n.warning, n.line.split(" (")[0]) for n in notes] == [
+        (False, "note: wrangler's d1_migrations names 1 migration(s) with no file here")
+    ], notes
+    assert "0003_legacy_name.sql" in notes[0].text
     b.close()
 
 

@@ -379,7 +379,8 @@ def cmd_rollback(ctx: Context) -> int:
     ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
     result = _run_plan(ctx, "rolled back", plan, accept_edited_rollback=accept)
     if result.backup_id:
-        ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
+        undo = ctx.again("backup", "restore", result.backup_id)
+        ctx.message(f"safety backup: {result.backup_id}; to undo this rollback: {undo}")
     after = verify_after(backend, mset, plan, ctx.target.name)
     if after.not_done:
         ctx.message(f"warning: still applied after the rollback: {', '.join(after.not_done)}")

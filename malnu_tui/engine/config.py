@@ -160,6 +160,10 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
 def _default_dirs() -> tuple[Path, Path]:
     cwd = Path.cwd()
     if (cwd / "migrations").is_dir():
+        # The school guide's tree keeps rollback/ inside migrations/; ./rollback comes first.
+        nested = cwd / "migrations" / "rollback"
+        if not (cwd / "rollback").is_dir() and nested.is_dir():
+            return cwd / "migrations", nested
         return cwd / "migrations", cwd / "rollback"
     return BUNDLED_PRIMARY / "migrations", BUNDLED_PRIMARY / "rollback"
 

@@ -48,7 +48,7 @@ class OtherHistories:
     def notes(self) -> list[HistoryNote]:
         """What ``status`` says, in its order: wrangler's, the Supabase CLI's, the others'."""
         out: list[HistoryNote] = []
-        untracked = [r.name for r in self.wrangler if not r.tracked]
+        untracked = [r.name for r in self.wrangler if not r.tracked and r.in_files]
         if untracked:
             text = (
                 f"wrangler applied {len(untracked)} migration(s) this tool does not track "
@@ -56,6 +56,17 @@ class OtherHistories:
             )
             about = f"wrangler ({self.wrangler_table}, {len(untracked)} untracked row(s))"
             out.append(HistoryNote(True, text, text, about))
+        # A row naming no file of this set (another set's, a file since removed): `up` refuses
+        # nothing for it and `adopt` has nothing to record, so it is no warning.
+        elsewhere = [r.name for r in self.wrangler if not r.tracked and not r.in_files]
+        if elsewhere:
+            text = (
+                f"wrangler's {DEFAULT_TABLE} names {len(elsewhere)} migration(s) with no file "
+                f"here ({_names(elsewhere)}): nothing to adopt, `up` refuses nothing for them; "
+                "`malnu-tui d1 wrangler-status` shows both histories"
+            )
+            about = f"wrangler ({DEFAULT_TABLE}, {len(elsewhere)} row(s) with no file here)"
+            out.append(HistoryNote(False, text, f"note: {text}", about))
         for f in self.findings:
             if not f.runner.known:
                 continue

@@ -458,9 +458,12 @@ class PostgresBackend:
 
     def row_count(self, table: str) -> int:
         """``count(*)`` of a table checked against the live schema first."""
-        if table not in self.table_names() and table not in TOOL_TABLES:
+        data = self.table_names()
+        if table not in data and table not in TOOL_TABLES:
             raise BackendError(f"no table {table!r} in {self.display_url}")
-        schema = self.schema if table in TOOL_TABLES else self._data_schema()
+        # A data schema apart from the tool's may hold another target's tool tables (a sync's
+        # malnu_sync): listed among its tables, they are counted there.
+        schema = self._data_schema() if table in data else self.schema
         return pg_tables.row_count(self._query, schema, table)
 
     def schema_fingerprint(self, tables: Sequence[str] | None = None) -> str:

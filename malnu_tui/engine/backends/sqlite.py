@@ -172,7 +172,7 @@ class SQLiteBackend:
         self.ensure_schema()
         if "migrations" in self._absent:
             return []
-        rows = self.conn.execute(q.SELECT_RECORDS).fetchall()
+        rows = self.conn.execute(q.records_sql(self._absent)).fetchall()
         return [
             TrackingRecord(
                 filename=r[0],

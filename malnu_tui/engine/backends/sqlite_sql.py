@@ -48,6 +48,16 @@ CREATE_LOCK = """CREATE TABLE IF NOT EXISTS malnu_lock (
 # "lock held" message; added to lock tables made before it existed.
 ADD_LOCK_PURPOSE = "ALTER TABLE malnu_lock ADD COLUMN purpose TEXT NOT NULL DEFAULT ''"
 CREATE_AUDIT_INDEX = "CREATE INDEX IF NOT EXISTS malnu_audit_action_id ON malnu_audit (action, id)"
+# Tracking columns a table made by the seed's own scripts may lack (its test utility's table
+# has neither execution_time_ms nor error_message): (name, how it is added, read as when
+# absent). Nullable or a constant default (SQLite adds no CURRENT_TIMESTAMP default to a
+# table with rows), so adding them changes no row; PostgreSQL's are pg_schema.UPGRADE_COLUMNS.
+TRACKING_ADDED = (
+    ("executed_at", "DATETIME", "NULL"),
+    ("execution_time_ms", "INTEGER", "NULL"),
+    ("success", "BOOLEAN DEFAULT TRUE", "1"),
+    ("error_message", "TEXT", "NULL"),
+)
 # The tool's tables and the audit index (base.AUDIT_INDEX), by name.
 SELECT_TOOL_TABLES = (
     "SELECT name, sql FROM sqlite_master WHERE (type = 'table' "
@@ -73,12 +83,32 @@ def refuse_foreign_tracking(have: Mapping[str, object], where: str) -> None:
         )
 
 
+def tracking_lacks(have: Mapping[str, object]) -> list[str]:
+    """The :data:`TRACKING_ADDED` columns an existing ``migrations`` table lacks (from its
+    ``CREATE TABLE`` in :data:`SELECT_TOOL_TABLES`' rows)."""
+    create = str(have.get("migrations") or "")
+    if not create:
+        return []
+    return [n for n, _d, _r in TRACKING_ADDED if not re.search(rf"\b{n}\b", create, re.I)]
+
+
+def select_records(lacking: Sequence[str] = ()) -> str:
+    """:data:`SELECT_RECORDS` for a tracking table without the ``lacking`` columns (a
+    read-only open, which adds none): each read as its default."""
+    picks = [f"{r} AS {n}" if n in lacking else n for n, _d, r in TRACKING_ADDED]
+    return f"SELECT filename, checksum, {', '.join(picks)} FROM migrations ORDER BY filename"
+
+
 def schema_upgrade(have: Mapping[str, object]) -> list[str]:
     """What a writable open runs to bring the tool's objects up to date, from
     :data:`SELECT_TOOL_TABLES`' rows (empty when all is in place: no write at all)."""
+    lacking = tracking_lacks(have)  # of an existing table, which CREATE … IF NOT EXISTS keeps
+    add = [
+        f"ALTER TABLE migrations ADD COLUMN {n} {d}" for n, d, _r in TRACKING_ADDED if n in lacking
+    ]
     if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
-        return [CREATE_TRACKING, CREATE_AUDIT, CREATE_LOCK, CREATE_AUDIT_INDEX]
-    todo = []
+        return [CREATE_TRACKING, *add, CREATE_AUDIT, CREATE_LOCK, CREATE_AUDIT_INDEX]
+    todo = add
     if "purpose" not in str(have["malnu_lock"] or ""):
         todo.append(ADD_LOCK_PURPOSE)
     if "malnu_audit_action_id" not in have:
@@ -98,16 +128,28 @@ def absent_tool_tables(
     absent = {"migrations", "malnu_audit", "malnu_lock"} - set(have)
     if "malnu_lock" in have and "purpose" not in str(have["malnu_lock"] or ""):
         absent.add("malnu_lock.purpose")
+    absent.update(f"migrations.{n}" for n in tracking_lacks(have))
     return frozenset(absent)
 
 
 # A constraint SQLite checks only at COMMIT (LIKE is case-insensitive for ASCII).
 SELECT_DEFERRED = "SELECT 1 FROM sqlite_master WHERE sql LIKE '%deferred%' LIMIT 1"
 
-SELECT_RECORDS = (
-    "SELECT filename, checksum, executed_at, execution_time_ms, success, error_message "
-    "FROM migrations ORDER BY filename"
-)
+SELECT_RECORDS = select_records()
+
+
+def records_sql(absent: frozenset[str]) -> str:
+    """The tracking rows' SELECT of a backend whose open found ``absent`` (a read-only open
+    of the seed's own table: :func:`absent_tool_tables`' ``migrations.COLUMN`` entries)."""
+    lacking = [a.partition(".")[2] for a in absent if a.startswith("migrations.")]
+    return select_records(lacking) if lacking else SELECT_RECORDS
+
+
+def records_sql_of(conn: sqlite3.Connection) -> str:
+    """The tracking rows' SELECT for the table in the file on ``conn`` as it is (a backup's
+    copy, a D1 dump loaded for a check: never upgraded)."""
+    return select_records(tracking_lacks(dict(conn.execute(SELECT_TOOL_TABLES).fetchall())))
+
 
 # Insert, or turn an earlier failed row into a success (a retry after the fix).
 UPSERT_SUCCESS = (

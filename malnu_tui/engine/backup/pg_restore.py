@@ -91,12 +91,14 @@ def _is_tool_entry(line: str) -> bool:
     return any(w in TOOL_ENTRY_NAMES for w in words[1:4])
 
 
-def _is_schema_entry(line: str, schema: str) -> bool:
-    """The ``SCHEMA`` entry of the schema holding the tool's tables (``schema = "malnu"``):
-    ``--clean`` would drop it, which fails while the live audit trail and lock row, left out
-    of the restore, are in it (the schema itself is there already)."""
+def _is_schema_entry(line: str, schemas: set[str]) -> bool:
+    """The ``SCHEMA`` entry of a schema holding the tool's tables (``schema = "malnu"``, or
+    another target's in the same database, the README's reporting mirror): ``--clean`` would
+    drop it, which fails while the live audit trail and lock row, left out of the restore,
+    are in it (the schema itself is there already)."""
     m = TOC_LINE.match(line)
-    return m is not None and m.group("rest").split(" ")[:3] == ["SCHEMA", "-", schema]
+    words = m.group("rest").split(" ")[:3] if m else []
+    return words[:2] == ["SCHEMA", "-"] and len(words) == 3 and words[2] in schemas
 
 
 def _is_live_extension_entry(line: str, live: set[str]) -> bool:
@@ -303,15 +305,23 @@ def restore(
         if code != 0:
             raise BackupError(f"pg_restore --list failed: {err[-500:]}")
         live_ext = {str(r[0]) for r in backend.conn.execute("SELECT extname FROM pg_extension")}
-        tool_schema = backend.conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname = %s", (backend.schema,)
-        ).fetchone()  # there (a live target, not a fresh scratch database): kept
+        # The schemas whose live tool tables the restore keeps (there: a live target, not a
+        # fresh scratch database): this target's, and any other target's in the database.
+        tool_schemas = {
+            str(r[0])
+            for r in backend.conn.execute(
+                "SELECT nspname FROM pg_namespace n WHERE nspname = %s OR EXISTS (SELECT 1 "
+                "FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p') "
+                "AND c.relname IN ('malnu_audit', 'malnu_lock'))",
+                (backend.schema,),
+            )
+        }
         listing = [
             ln
             for ln in listed
             if not _is_tool_entry(ln)
             and not _is_live_extension_entry(ln, live_ext)
-            and not (tool_schema and _is_schema_entry(ln, backend.schema))
+            and not _is_schema_entry(ln, tool_schemas)
         ]
         prelude, replaced = _prelude(backend, listed)
         epilogue = [_audit_insert(backend, e) for e in audit]

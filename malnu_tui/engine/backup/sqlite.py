@@ -154,7 +154,7 @@ def applied(conn: sqlite3.Connection) -> tuple[AppliedMigration, ...]:
 
     return tuple(
         AppliedMigration(r[0], r[1], r[2])
-        for r in conn.execute(q.SELECT_RECORDS).fetchall()
+        for r in conn.execute(q.records_sql_of(conn)).fetchall()
         if truthy(r[4])
     )
 

@@ -174,10 +174,14 @@ class D1Backend:
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url, fresh_ok=self._fresh_ok)
         elif todo := q.schema_upgrade(have):
-            # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless. A lock table
-            # made before the purpose column: a re-send after the batch (all or nothing) took
-            # effect fails with "duplicate column", which is then the proof it did.
-            took = self._lock_has_purpose if q.ADD_LOCK_PURPOSE in todo else (lambda: False)
+            # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless. A column added
+            # (the lock's purpose, the seed's tracking columns): a re-send after the batch (all
+            # or nothing) took effect fails with "duplicate column"; it took effect when
+            # nothing is left to do.
+            def took() -> bool:
+                again = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
+                return not q.schema_upgrade(again)
+
             self.api.batch(todo, took)
         self._schema_ready = True
 
@@ -198,7 +202,7 @@ class D1Backend:
                 success=truthy(r["success"]),
                 error_message=r["error_message"],
             )
-            for r in self.query(q.SELECT_RECORDS)
+            for r in self.query(q.records_sql(self._absent))
         ]
 
     def _record(self, filename: str) -> TrackingRecord | None:
@@ -354,10 +358,6 @@ class D1Backend:
         ]
 
     # -- locking: a lock row with a lease (D1 has no session to hold a lock) ---------------
-    def _lock_has_purpose(self) -> bool:
-        rows = self.query("SELECT sql FROM sqlite_master WHERE name = 'malnu_lock'")
-        return bool(rows) and "purpose" in str(rows[0]["sql"])
-
     def read_lock(self) -> LockHolder | None:
         try:
             self.ensure_schema()

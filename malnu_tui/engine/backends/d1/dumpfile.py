@@ -187,7 +187,7 @@ def check_dump(path: Path, rule: str = q.NOT_INTERNAL) -> DumpCheck:
         applied: tuple[tuple[str, str, str | None], ...] = ()
         if "migrations" in have:
             applied = tuple(
-                (r[0], r[1], r[2]) for r in conn.execute(q.SELECT_RECORDS) if truthy(r[4])
+                (r[0], r[1], r[2]) for r in conn.execute(q.records_sql_of(conn)) if truthy(r[4])
             )
         unsafe = _unsafe_integers(conn, tables)
     except (OSError, UnicodeDecodeError) as exc:
