@@ -14,6 +14,7 @@ from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement, d1_template
 from malnu_tui.engine.lint.general import (
     Dialect,
+    LiveTable,
     MigrationState,
     TableRows,
     finding,
@@ -106,6 +107,7 @@ def _lint_one(
     not_null_checks: NotNullChecks | None = None,
     enum_columns: DeclaredColumns | None = None,
     rls: RowSecurity | None = None,
+    live_table: LiveTable | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -123,6 +125,7 @@ def _lint_one(
     rollback = read_rollback(m, findings)
     s = MigrationState(m.filename, dialect, rollback, rebuilt, session_lock_timeout, table_rows)
     s.replay = replay
+    s.live_table = live_table
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
     s.columns = enum_columns
@@ -224,6 +227,7 @@ def lint_migrations(
     notes: Sequence[str] = (),
     table_rows: TableRows | None = None,
     live: bool = False,
+    live_table: LiveTable | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -233,7 +237,8 @@ def lint_migrations(
     (the live database), for D1's RESTRICT rule. ``session_lock_timeout``: the target sets a
     lock_timeout on its sessions (PostgreSQL), which satisfies PG-LOCK-TIMEOUT. ``table_rows``
     (a live PostgreSQL database) makes a plain CREATE INDEX on a small table a note. ``live``:
-    ``base_schema`` was read from the live database (a table not in it is not there).
+    ``base_schema`` was read from the live database (a table not in it is not there);
+    ``live_table`` answers the same of a PostgreSQL database, table by table.
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
@@ -276,6 +281,7 @@ def lint_migrations(
                     checks,
                     enum_columns,
                     rls,
+                    live_table,
                 )
             )
     finally:

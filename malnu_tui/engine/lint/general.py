@@ -24,13 +24,22 @@ from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile
 from malnu_tui.engine.lint.rules import RULES
-from malnu_tui.engine.lint.sqlite_rules import add_column_refusal
+from malnu_tui.engine.lint.sqlite_rules import add_column_refusal, concurrently_refusal
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["Dialect", "MigrationState", "TableRows", "finding", "rollback_rules", "statement_rules"]
+__all__ = [
+    "Dialect",
+    "LiveTable",
+    "MigrationState",
+    "TableRows",
+    "finding",
+    "rollback_rules",
+    "statement_rules",
+]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+LiveTable = Callable[[str], "bool | None"]  # a table of that name live (None: unknown)
 _WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
 
@@ -67,6 +76,25 @@ class MigrationState:
     filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
     coalesced: dict[str, set[str]] = field(default_factory=dict)  # … filled never NULL
     replay: Replay | None = None  # SQLite: the schema before each statement
+    live_table: LiveTable | None = None  # PostgreSQL: whether the live database has a table
+
+
+_DROP_IF_EXISTS = re.compile(r"^DROP\s+TABLE\s+IF\s+EXISTS\b", re.IGNORECASE)
+
+
+def _drops_nothing(s: MigrationState, st: Statement, name: str) -> bool | None:
+    """For a ``DROP TABLE IF EXISTS`` of a table no earlier migration creates (the D1
+    tutorial's and many a Supabase seed's first line): True when the live database has none
+    either, False when it has one from before the migrations (seen from the files alone,
+    that cannot be told). None for any other DROP TABLE."""
+    if s.replay is not None:
+        return s.replay.live if s.replay.drops_nothing(st, name) else None
+    if s.columns is None or not _DROP_IF_EXISTS.match(strip_comments(st.text)):
+        return None
+    if s.columns.has_table(name):
+        return None  # an earlier migration made it: a table with rows by now
+    live = s.live_table(name) if s.live_table is not None else None
+    return None if live else live is False
 
 
 def _drop_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -84,8 +112,9 @@ def _drop_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
             )
             out.append(finding("DROP-TABLE", s.file, st.line, why))
             continue
-        if s.replay is not None and s.replay.drops_nothing(st, name):
-            if s.replay.live:
+        gone = _drops_nothing(s, st, name)
+        if gone is not None:
+            if gone:
                 continue  # the live database has no such table, nor does an earlier migration
             why = f"DROP TABLE IF EXISTS {name}: no earlier migration creates {name}, so it "
             why += "drops nothing in a database these migrations made (one from before them "
@@ -139,7 +168,7 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
     for a in op.actions:
         if a.kind == "add_column":
             s.added_columns[(t, key(a.column))] = st.line
-            if adds_not_null_without_default(a.definition):
+            if adds_not_null_without_default(a.definition, s.dialect):
                 out.append(
                     finding(
                         "ADD-COLUMN-NOT-NULL",
@@ -186,6 +215,11 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             out.append(finding("SET-NOT-NULL", s.file, st.line, why))
         elif a.kind in ("add_unique", "add_pk"):
             why = f"a UNIQUE/PRIMARY KEY constraint is added to {op.name}, which holds rows"
+            out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+        elif a.kind == "add_exclude":  # no CONCURRENTLY, no USING INDEX for one
+            why = f"an EXCLUDE constraint is added to {op.name}, which holds rows: its index "
+            why += "is built under ACCESS EXCLUSIVE (every read and write of the table waits "
+            why += "until the migration commits), and it fails if two rows conflict"
             out.append(finding("ADD-UNIQUE", s.file, st.line, why))
         elif a.kind == "add_check" and not a.not_valid:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
@@ -241,6 +275,8 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
 
 
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):
+        out.append(finding("SQLITE-CONCURRENTLY", s.file, st.line, refused))
     if op.kind == "create_table":
         s.created[op.key] = st.line
         if op.source:

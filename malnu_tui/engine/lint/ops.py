@@ -132,6 +132,8 @@ _A_SET_NOT_NULL = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{_IDENT})\s+SET\s
 _A_VALIDATE = re.compile(rf"^VALIDATE\s+CONSTRAINT\s+(?P<name>{_IDENT})", _F)
 _NOT_NULL = re.compile(r"\bNOT\s+NULL\b", _F)
 _DEFAULT = re.compile(r"\b(?:DEFAULT|GENERATED|AS\s*\()", _F)
+_CONSTRAINT_KINDS = {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk",
+                     "FOREIGN KEY": "add_fk", "EXCLUDE": "add_exclude"}  # fmt: skip
 _KEYWORDS_NOT_COLUMNS = {"constraint", "unique", "check", "primary", "foreign", "exclude"}
 
 
@@ -188,7 +190,8 @@ class Action:
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
     #            set_not_null, add_unique, add_check, add_pk, add_fk, validate,
-    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), drop_constraint,
+    #            add_exclude, attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX),
+    #            drop_constraint,
     #            set_schema (new: the schema), other
     column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
     new: str = ""  # add_…/validate: the constraint's name
@@ -242,9 +245,7 @@ def _action(text: str) -> Action:
             # an index built (CONCURRENTLY) and checked already, attached without a scan
             return Action("attach_index", new=_unq(m["name"]) if m["name"] else "", definition=text)
         return Action(
-            {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk"}.get(
-                kind, "add_fk" if kind == "FOREIGN KEY" else "other"
-            ),
+            _CONSTRAINT_KINDS[kind],
             column=_unq(nn["col"]) if nn else "",
             new=_unq(m["name"]) if m["name"] else "",
             definition=text,
@@ -292,8 +293,15 @@ def adds_unique(definition: str) -> bool:
     )
 
 
-def adds_not_null_without_default(definition: str) -> bool:
-    """A column definition with NOT NULL and no DEFAULT (nor a generated value)."""
+_SERIAL = re.compile(r"^\s*(?:small|big)?serial[248]?\b", re.IGNORECASE)
+
+
+def adds_not_null_without_default(definition: str, dialect: str = "sqlite") -> bool:
+    """A column definition with NOT NULL and no DEFAULT (nor a generated value; on
+    PostgreSQL a serial type is one: ``DEFAULT nextval(…)``, as Prisma writes an
+    ``@default(autoincrement())`` field, ``"seq" SERIAL NOT NULL``)."""
+    if dialect == "postgresql" and _SERIAL.match(definition):
+        return False
     return bool(_NOT_NULL.search(definition)) and not _DEFAULT.search(definition)
 
 

@@ -1,0 +1,109 @@
+"""The lint's gaps found in session 18, comparing it with squawk's rules on files as Supabase,
+Rails, Django and Prisma write them: a DROP TABLE IF EXISTS of no table on PostgreSQL, Prisma's
+SERIAL NOT NULL column, an EXCLUDE constraint, CONCURRENTLY in a SQLite-dialect file. Each shown
+on a real PostgreSQL cluster or SQLite, with a clean counter-example beside it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint.core import lint_migrations
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.test_lint_realworld2 import _found, _pg_base, _waits
+
+
+def test_a_drop_table_if_exists_of_no_table_on_postgresql(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # Supabase's and many a seed's first lines, `drop table if exists x;`, of a table that is
+    # not there: it drops nothing, and it was a DROP-TABLE error, so `lint --all` failed CI for
+    # good and a `lint = "enforce"` target refused `up` (SQLite sets were fixed by replaying
+    # the files). A table of the live database that no migration made, or one an earlier
+    # migration made, is still an error.
+    base = _pg_base(mdirs, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # made by hand, before the files
+        conn.execute("CREATE TABLE legacy (id int); INSERT INTO legacy VALUES (1)")
+    drops = (
+        "SET lock_timeout = '5s';\nDROP TABLE IF EXISTS ghost;\n"
+        "DROP TABLE IF EXISTS public.legacy CASCADE;\nDROP TABLE IF EXISTS orders;"
+    )
+    mdirs.add("20250101_000200", "drops", drops, "SELECT 1;")
+    assert _found(base) == [("DROP-TABLE", "error", 3), ("DROP-TABLE", "error", 4)]
+    everything = [f for f in _found(base, "--all") if f[0] == "DROP-TABLE"]  # the files alone
+    assert everything == [
+        ("DROP-TABLE", "info", 2),
+        ("DROP-TABLE", "info", 3),
+        ("DROP-TABLE", "error", 4),
+    ]
+    res = run_cli(*base, "lint", "--all")
+    assert "DROP TABLE IF EXISTS ghost: no earlier migration creates ghost" in res.out, res.out
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url) as conn:
+        left = conn.execute("SELECT to_regclass('legacy'), to_regclass('orders')").fetchone()
+    assert left == (None, None)  # what the errors named was there, with its rows
+
+
+def test_a_serial_not_null_column_and_an_exclude_constraint(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # Prisma writes an @default(autoincrement()) field as `ADD COLUMN "seq" SERIAL NOT NULL`:
+    # the serial's nextval() default fills every row, so it runs on a table with rows (it
+    # rewrites it: PG-ADD-COLUMN-REWRITE), yet it was an ADD-COLUMN-NOT-NULL error. An
+    # EXCLUDE constraint (Rails' add_exclusion_constraint) builds its index under ACCESS
+    # EXCLUSIVE, reads waiting, and fails on conflicting rows: it was clean.
+    base = _pg_base(mdirs, pg_url)
+    exclude = "ALTER TABLE users ADD CONSTRAINT users_one_name EXCLUDE USING btree (name WITH =)"
+    serial = 'ALTER TABLE users ADD COLUMN "seq" SERIAL NOT NULL'
+    sql = f"SET lock_timeout = '5s';\n{serial};\n{exclude};"
+    mdirs.add("20250101_000200", "prisma", sql, "ALTER TABLE users DROP CONSTRAINT users_one_name;"
+              " ALTER TABLE users DROP COLUMN seq;")  # fmt: skip
+    assert _found(base) == [("PG-ADD-COLUMN-REWRITE", "warning", 2), ("ADD-UNIQUE", "warning", 3)]
+    assert _waits(pg_url, [exclude], "SELECT * FROM users")
+    assert run_cli(*base, "up", "--no-backup").code == 0  # users holds 2 rows
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(seq) FROM users").fetchone() == (2,)
+        with pytest.raises(psycopg.errors.NotNullViolation):  # what the error is for
+            conn.execute("ALTER TABLE users ADD COLUMN bare int NOT NULL")
+
+
+def test_concurrently_in_a_sqlite_dialect_file(mdirs: MigrationDirs) -> None:
+    # SQLite reads CONCURRENTLY as the index's name: a named CREATE INDEX CONCURRENTLY (copied
+    # from a PostgreSQL guide) is a syntax error, and only `up` and `test` said so.
+    statements = [
+        ("CREATE INDEX CONCURRENTLY idx_email ON users (email)", "syntax error"),
+        ("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_u ON users (email)", "syntax error"),
+        ("DROP INDEX CONCURRENTLY idx_name", "syntax error"),
+        ("CREATE INDEX CONCURRENTLY ON users (email)", None),  # an index named CONCURRENTLY
+        ("CREATE INDEX idx_email ON users (email)", None),
+    ]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    conn.execute("CREATE INDEX idx_name ON users (email)")
+    for sql, error in statements:
+        try:
+            conn.execute(sql)
+        except sqlite3.OperationalError as exc:
+            assert error is not None and error in str(exc), sql
+        else:
+            assert error is None, sql
+    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    assert ("CONCURRENTLY",) in names
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);"
+              "\nCREATE INDEX idx_name ON users (email);", "DROP TABLE users;")  # fmt: skip
+    body = ";\n".join(sql for sql, _ in statements) + ";"
+    mdirs.add("20250101_000200", "idx", body, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    found = lint_migrations(mset, ["20250101_000200_idx.sql"]).findings
+    assert [(f.line, f.severity) for f in found if f.rule == "SQLITE-CONCURRENTLY"] == [
+        (1, "error"),
+        (2, "error"),
+        (3, "error"),
+        (4, "error"),
+    ]
+    pg_set = discover(mdirs.migrations, mdirs.rollback, "postgresql")  # the same words: fine
+    found = lint_migrations(pg_set, ["20250101_000200_idx.sql"], dialect="postgresql").findings
+    assert [f for f in found if f.rule == "SQLITE-CONCURRENTLY"] == []
