@@ -12,6 +12,8 @@ from typing import Literal
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Severity
 from malnu_tui.engine.lint.ops import (
+    IDENT,
+    QNAME,
     Op,
     adds_not_null_without_default,
     adds_unique,
@@ -77,8 +79,18 @@ class MigrationState:
     coalesced: dict[str, set[str]] = field(default_factory=dict)  # … filled never NULL
     replay: Replay | None = None  # SQLite: the schema before each statement
     live_table: LiveTable | None = None  # PostgreSQL: whether the live database has a table
+    replaced: set[tuple[str, str]] = field(default_factory=set)  # made by CREATE OR REPLACE
+    nulls_filled: dict[tuple[str, str], int] = field(default_factory=dict)  # → the UPDATE's line
 
 
+_OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
+# UPDATE t SET c = <a constant> WHERE c IS NULL: the column's NULLs filled before SET NOT NULL.
+_CONSTANT = r"(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE)(?:\s*::\s*[\w\s()]+?)?"
+_FILL_NULLS = re.compile(
+    rf"^UPDATE\s+(?:ONLY\s+)?{QNAME}\s+SET\s+(?P<col>{IDENT})\s*=\s*{_CONSTANT}\s+"
+    rf"WHERE\s+(?P<where>{IDENT})\s+IS\s+NULL\s*$",
+    re.IGNORECASE,
+)
 _DROP_IF_EXISTS = re.compile(r"^DROP\s+TABLE\s+IF\s+EXISTS\b", re.IGNORECASE)
 
 
@@ -212,7 +224,13 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             if (t, key(a.column)) in s.not_null_checks.proven:
                 continue  # a validated CHECK (col IS NOT NULL) proves it without a scan
             why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
-            out.append(finding("SET-NOT-NULL", s.file, st.line, why))
+            filled = s.nulls_filled.get((t, key(a.column)))
+            if filled is not None:  # Rails' change_column_null with a default, Django's
+                why = f"NOT NULL is added to {op.name}.{a.column}: the UPDATE at line {filled} "
+                why += "fills its NULLs first, so no row fails, but the table is scanned "
+                why += "under ACCESS EXCLUSIVE (every read and write waits)"
+            sev = "warning" if filled is not None else None
+            out.append(finding("SET-NOT-NULL", s.file, st.line, why, severity=sev))
         elif a.kind in ("add_unique", "add_pk"):
             why = f"a UNIQUE/PRIMARY KEY constraint is added to {op.name}, which holds rows"
             out.append(finding("ADD-UNIQUE", s.file, st.line, why))
@@ -297,6 +315,11 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         _create_index(s, st, op, out)
     elif op.kind.startswith("create_"):
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+        if _OR_REPLACE.match(st.text):
+            s.replaced.add((op.kind[7:], op.key))
+    elif op.kind == "other" and (m := _FILL_NULLS.match(strip_comments(st.text))):
+        if key(m["col"]) == key(m["where"]):
+            s.nulls_filled[(key(m["name"]), key(m["col"]))] = st.line
     elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
         where = s.objects[("sequence", op.key)][0]
         s.objects[("sequence", op.key)] = (where, op.table)  # it goes with its table
@@ -328,6 +351,8 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         tk = key(table)
         if name in rb.drops.get(kind, set()) or (kind, name) in s.had_before:
             continue  # dropped by the rollback, or a rebuilt table's own object re-created
+        if (kind, name) in s.replaced and (kind, name) in rb.recreates:
+            continue  # CREATE OR REPLACE of one from before: the rollback puts that one back
         if table and (tk in s.created or tk in dropped_tables):
             continue  # goes with its table
         used = s.index_columns.get(name, set()) if kind == "index" else set()

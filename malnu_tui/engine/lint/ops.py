@@ -13,6 +13,8 @@ from malnu_tui.engine.lint.where import unbounded_where
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
+    "IDENT",
+    "QNAME",
     "Action",
     "Op",
     "adds_not_null_without_default",
@@ -25,6 +27,7 @@ __all__ = [
 
 _IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
 _QNAME = rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})"
+IDENT, QNAME = _IDENT, _QNAME  # (a name in any quoting; one maybe schema-qualified, as "name")
 _F = re.IGNORECASE | re.DOTALL
 
 # SQLite also takes a name in single quotes there, as `sqlite3 .dump` writes a virtual table's
