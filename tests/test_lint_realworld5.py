@@ -149,3 +149,37 @@ def test_a_function_replaced_and_nulls_filled_before_not_null(
     with psycopg.connect(pg_url) as conn:
         conn.execute("UPDATE users SET name = 'MiXed' WHERE id = 1")
         assert conn.execute("SELECT name FROM users WHERE id = 1").fetchone() == ("MiXed",)
+
+
+PRISMA_REQUIRED = """-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_posts" ("id" INTEGER NOT NULL PRIMARY KEY, "title" TEXT NOT NULL DEFAULT '');
+INSERT INTO "new_posts" ("id", "title") SELECT "id", coalesce("title", '') AS "title" FROM "posts";
+DROP TABLE "posts";
+ALTER TABLE "new_posts" RENAME TO "posts";
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;"""
+
+
+def test_a_prisma_rebuild_that_makes_a_column_required_with_a_default(
+    mdirs: MigrationDirs,
+) -> None:
+    # Prisma (SQLite) makes `title String @default("")` of a nullable column so: its copy
+    # names each value, `coalesce("title", '') AS "title"`, and no row can fail the NOT NULL.
+    # Django's copy, without the alias, was clean; Prisma's was a SET-NOT-NULL error.
+    table = '("id" INTEGER NOT NULL PRIMARY KEY, "title" TEXT);'
+    mdirs.add("20250101_000100", "base", f'CREATE TABLE "posts" {table}\nCREATE TABLE "p2" '
+              f"{table}", 'DROP TABLE "p2"; DROP TABLE "posts";')  # fmt: skip
+    mdirs.add("20250101_000200", "required", PRISMA_REQUIRED, "SELECT 1;")
+    no_fill = PRISMA_REQUIRED.replace("""coalesce("title", '') AS "title\"""", '"title"')
+    mdirs.add("20250101_000300", "required_again", no_fill.replace("posts", "p2"), "SELECT 1;")
+    found = lint_migrations(discover(mdirs.migrations, mdirs.rollback)).findings
+    assert [(f.file[:15], f.line) for f in found if f.rule == "SET-NOT-NULL"] == [
+        ("20250101_000300", 4)
+    ]
+    conn = sqlite3.connect(":memory:")
+    conn.executescript('CREATE TABLE "posts" ("id" INTEGER PRIMARY KEY, "title" TEXT);'
+                       "INSERT INTO posts VALUES (1, NULL);")  # fmt: skip
+    conn.executescript(PRISMA_REQUIRED)
+    assert conn.execute("SELECT id, title FROM posts").fetchall() == [(1, "")]
