@@ -183,3 +183,37 @@ def test_a_prisma_rebuild_that_makes_a_column_required_with_a_default(
                        "INSERT INTO posts VALUES (1, NULL);")  # fmt: skip
     conn.executescript(PRISMA_REQUIRED)
     assert conn.execute("SELECT id, title FROM posts").fetchall() == [(1, "")]
+
+
+def test_an_add_column_whose_check_its_default_fails(mdirs: MigrationDirs) -> None:
+    # SQLite 3.37+ (and D1) checks a new column's CHECK against every existing row: a default
+    # that fails it passes on an empty table, a fresh database and `malnu-tui test`'s scratch
+    # copy, and fails on production's. It was clean.
+    cases = [
+        ("grade INTEGER NOT NULL DEFAULT 0 CHECK (grade BETWEEN 1 AND 12)", True),
+        ("nis TEXT NOT NULL DEFAULT '' CHECK (length(nis) = 10)", True),
+        ("level INTEGER NOT NULL DEFAULT 1 CHECK (level BETWEEN 1 AND 12)", False),
+        ("note TEXT CHECK (length(note) < 500)", False),  # NULL passes a CHECK
+    ]
+    for definition, refused in cases:
+        for rows in (0, 1):
+            conn = sqlite3.connect(":memory:")
+            conn.execute("CREATE TABLE students (id INTEGER PRIMARY KEY)")
+            conn.executemany("INSERT INTO students VALUES (?)", [(i,) for i in range(rows)])
+            try:
+                conn.execute(f"ALTER TABLE students ADD COLUMN {definition}")
+            except sqlite3.OperationalError as exc:
+                assert rows and refused and "CHECK constraint failed" in str(exc), definition
+            else:
+                assert not (rows and refused), definition
+    mdirs.add("20250101_000100", "base", "CREATE TABLE students (id INTEGER PRIMARY KEY);",
+              "DROP TABLE students;")  # fmt: skip
+    body = "\n".join(f"ALTER TABLE students ADD COLUMN {d};" for d, _ in cases)
+    undo = "\n".join(f"ALTER TABLE students DROP COLUMN {d.split()[0]};" for d, _ in cases)
+    mdirs.add("20250101_000200", "columns", body, undo)
+    found = lint_migrations(discover(mdirs.migrations, mdirs.rollback)).findings
+    assert [(f.rule, f.line) for f in found] == [
+        ("SQLITE-ADD-COLUMN-REFUSED", 1),
+        ("SQLITE-ADD-COLUMN-REFUSED", 2),
+    ]
+    assert "(CHECK constraint failed)" in found[0].why

@@ -26,9 +26,10 @@ SQLITE_RULES = (
         "ADD COLUMN that SQLite refuses on a table with rows",
         "SQLite (and D1) adds a column to a table with rows only with a plain constant "
         "default: CURRENT_TIMESTAMP, CURRENT_DATE, an expression such as (datetime('now')), a "
-        "REFERENCES column with a non-NULL default, or a STORED generated column are refused "
-        "there, while the same statement runs on an empty table (a fresh database, a test "
-        "run): the migration fails in production only",
+        "REFERENCES column with a non-NULL default, a STORED generated column, or a CHECK "
+        "that the default (or NULL) fails are refused there, while the same statement runs "
+        "on an empty table (a fresh database, a test run): the migration fails in production "
+        "only",
         "add the column nullable (or with a constant default), then fill it with an UPDATE "
         "(in batches) and let the app, or a trigger, set it for new rows; or rebuild the "
         "table (create the new one, copy, drop, rename) when the default must be an "
@@ -74,11 +75,12 @@ CONCURRENTLY = Rule(
 register(*SQLITE_RULES, REBUILD_FK_ON, CONCURRENTLY)
 
 # What makes SQLite refuse ADD COLUMN only when the table has rows (its own messages).
-_SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b", re.IGNORECASE)
+_SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b|\bCHECK\b", re.IGNORECASE)
 _REFUSALS = (
     "non-constant default",
     "REFERENCES column with non-NULL default",
     "cannot add a STORED column",
+    "CHECK constraint failed",  # (3.37+) a CHECK the default, or NULL, fails on each row
 )
 
 
