@@ -47,27 +47,39 @@ def test_a_drop_table_if_exists_of_no_table_on_postgresql(
     assert left == (None, None)  # what the errors named was there, with its rows
 
 
-def test_a_serial_not_null_column_and_an_exclude_constraint(
+def test_a_serial_not_null_column_an_exclude_and_a_column_check(
     pg_url: str, mdirs: MigrationDirs
 ) -> None:
     # Prisma writes an @default(autoincrement()) field as `ADD COLUMN "seq" SERIAL NOT NULL`:
     # the serial's nextval() default fills every row, so it runs on a table with rows (it
     # rewrites it: PG-ADD-COLUMN-REWRITE), yet it was an ADD-COLUMN-NOT-NULL error. An
     # EXCLUDE constraint (Rails' add_exclusion_constraint) builds its index under ACCESS
-    # EXCLUSIVE, reads waiting, and fails on conflicting rows: it was clean.
+    # EXCLUSIVE, reads waiting, and fails on conflicting rows: it was clean. So was Django's
+    # AddField of a PositiveIntegerField, `ADD COLUMN … CHECK ("visits" >= 0)`: the CHECK is
+    # validated with a scan under ADD COLUMN's lock, and fails on a default that breaks it.
     base = _pg_base(mdirs, pg_url)
     exclude = "ALTER TABLE users ADD CONSTRAINT users_one_name EXCLUDE USING btree (name WITH =)"
     serial = 'ALTER TABLE users ADD COLUMN "seq" SERIAL NOT NULL'
-    sql = f"SET lock_timeout = '5s';\n{serial};\n{exclude};"
-    mdirs.add("20250101_000200", "prisma", sql, "ALTER TABLE users DROP CONSTRAINT users_one_name;"
-              " ALTER TABLE users DROP COLUMN seq;")  # fmt: skip
-    assert _found(base) == [("PG-ADD-COLUMN-REWRITE", "warning", 2), ("ADD-UNIQUE", "warning", 3)]
+    check = (
+        'ALTER TABLE "users" ADD COLUMN "visits" integer DEFAULT 0 NOT NULL CHECK ("visits" >= 0)'
+    )
+    sql = f"SET lock_timeout = '5s';\n{serial};\n{exclude};\n{check};"
+    undo = "ALTER TABLE users DROP CONSTRAINT users_one_name, DROP COLUMN seq, DROP COLUMN visits;"
+    mdirs.add("20250101_000200", "prisma", sql, undo)
+    assert _found(base) == [
+        ("PG-ADD-COLUMN-REWRITE", "warning", 2),
+        ("ADD-UNIQUE", "warning", 3),
+        ("ADD-CHECK", "warning", 4),
+    ]
     assert _waits(pg_url, [exclude], "SELECT * FROM users")
     assert run_cli(*base, "up", "--no-backup").code == 0  # users holds 2 rows
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(seq) FROM users").fetchone() == (2,)
         with pytest.raises(psycopg.errors.NotNullViolation):  # what the error is for
             conn.execute("ALTER TABLE users ADD COLUMN bare int NOT NULL")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.CheckViolation):  # the CHECK meets every row
+            conn.execute("ALTER TABLE users ADD COLUMN lvl int DEFAULT 0 CHECK (lvl > 0)")
 
 
 def test_concurrently_in_a_sqlite_dialect_file(mdirs: MigrationDirs) -> None:
