@@ -6,6 +6,7 @@ on a real PostgreSQL cluster or SQLite, with a clean counter-example beside it."
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -45,6 +46,26 @@ def test_a_drop_table_if_exists_of_no_table_on_postgresql(
     with psycopg.connect(pg_url) as conn:
         left = conn.execute("SELECT to_regclass('legacy'), to_regclass('orders')").fetchone()
     assert left == (None, None)  # what the errors named was there, with its rows
+
+
+def test_a_drop_table_if_exists_on_a_postgresql_mirror_of_sqlite_files(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # A PostgreSQL target whose files are the primary's SQLite-dialect set (dialect =
+    # "sqlite") had its live schema "read" as empty and trusted: a DROP TABLE IF EXISTS of a
+    # table the mirror has (made by hand, with rows) passed clean. The mirror is asked now.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+              "DROP TABLE users;")  # fmt: skip
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.mirror]\nurl = "{pg_url}"\ndialect = "sqlite"\n')
+    base = ["--config", str(cfg), "--target", "mirror", *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE legacy (id int); INSERT INTO legacy VALUES (1)")
+    drops = "DROP TABLE IF EXISTS ghost;\nDROP TABLE IF EXISTS legacy;"
+    mdirs.add("20250101_000200", "drops", drops, "SELECT 1;")
+    assert _found(base) == [("DROP-TABLE", "error", 2)]
+    assert _found(base, "--all") == [("DROP-TABLE", "info", 1), ("DROP-TABLE", "info", 2)]
 
 
 def test_a_serial_not_null_column_an_exclude_and_a_column_check(

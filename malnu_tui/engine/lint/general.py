@@ -99,11 +99,14 @@ def _drops_nothing(s: MigrationState, st: Statement, name: str) -> bool | None:
     tutorial's and many a Supabase seed's first line): True when the live database has none
     either, False when it has one from before the migrations (seen from the files alone,
     that cannot be told). None for any other DROP TABLE."""
-    if s.replay is not None:
-        return s.replay.live if s.replay.drops_nothing(st, name) else None
-    if s.columns is None or not _DROP_IF_EXISTS.match(strip_comments(st.text)):
+    if s.replay is not None:  # SQLite's dialect: the files replayed, on the live schema or not
+        if not s.replay.drops_nothing(st, name):
+            return None
+        if s.replay.live:
+            return True
+    elif s.columns is None or not _DROP_IF_EXISTS.match(strip_comments(st.text)):
         return None
-    if s.columns.has_table(name):
+    elif s.columns.has_table(name):
         return None  # an earlier migration made it: a table with rows by now
     live = s.live_table(name) if s.live_table is not None else None
     return None if live else live is False

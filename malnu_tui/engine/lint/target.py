@@ -156,15 +156,15 @@ def lint_target(
     is_d1 = target.kind == "d1"
     rows = None
     has_table = None  # (pending migrations only: --all lints what ran before the live schema)
-    if backend is not None and target.kind == "postgresql" and dialect_of(target) == "postgresql":
-        rows = _pg_rows(backend)
+    if backend is not None and target.kind == "postgresql":
+        rows = _pg_rows(backend) if dialect_of(target) == "postgresql" else None
         has_table = _pg_has_table(backend) if from_live_schema else None
     base: list[str] = []
     live = False  # the replay starts from the live schema, read
     probe = None
     if is_d1 and backend is None:
         notes.append("D1 live checks not run: the database was not reachable")
-    if backend is not None and dialect_of(target) == "sqlite":
+    if backend is not None and dialect_of(target) == "sqlite" and target.kind != "postgresql":
         try:
             if from_live_schema:
                 base = live_schema(backend)
@@ -192,7 +192,7 @@ def lint_target(
             live_table=has_table,
         )
 
-    if probe is not None or rows is not None:  # live answers row by row: never cached
+    if probe is not None or rows is not None or has_table is not None:  # live: never cached
         return compute()
     options = (dialect, is_d1, lock_timeout, live, *notes)
     return cached_report(mset, only, options, base, compute)
