@@ -250,3 +250,28 @@ def test_an_add_column_whose_check_its_default_fails(mdirs: MigrationDirs) -> No
         ("SQLITE-ADD-COLUMN-REFUSED", 2),
     ]
     assert "(CHECK constraint failed)" in found[0].why
+
+
+def test_a_file_that_turns_lock_timeout_off(mdirs: MigrationDirs) -> None:
+    # pg_dump's preamble (`SET lock_timeout = 0;`, copied into a migration) turns the target's
+    # lock_timeout off for the file, and `up` keeps a file's SETs until it ends: its ALTER then
+    # waits behind any long query, every later query queued behind it. PG-LOCK-TIMEOUT read
+    # any `SET lock_timeout` as one set, and was silent.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id bigint PRIMARY KEY);",
+              "DROP TABLE users;")  # fmt: skip
+    files = {
+        "off": "SET statement_timeout = 0;\nSET lock_timeout = 0;\nALTER TABLE users ADD a int;",
+        "config": "SELECT pg_catalog.set_config('lock_timeout', '0', false);\n"
+        "ALTER TABLE users ADD b int;",
+        "on_again": "SET lock_timeout = 0;\nSET lock_timeout = '5s';\nALTER TABLE users ADD c int;",
+        "session": "ALTER TABLE users ADD d int;",  # the target's own lock_timeout holds
+    }
+    for i, (name, sql) in enumerate(files.items(), 2):
+        mdirs.add(f"20250101_000{i}00", name, sql, f"ALTER TABLE users DROP {'abcd'[i - 2]};")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql", session_lock_timeout=True).findings
+    assert [(f.rule, f.file[16:-4], f.line) for f in found] == [
+        ("PG-LOCK-TIMEOUT", "off", 3),
+        ("PG-LOCK-TIMEOUT", "config", 2),
+    ]
+    assert "the SET at line 2 turns the target's off" in found[0].why

@@ -72,6 +72,7 @@ class MigrationState:
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
     lock_flagged: bool = False
+    lock_off_line: int = 0  # SET lock_timeout = 0 here: the target's own is off
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
@@ -175,9 +176,13 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
                 if key(a.new) not in s.rebuilt:
                     s.created[key(a.new)] = line
         return
-    unguarded = not (s.lock_timeout or s.session_lock_timeout or s.lock_flagged)
-    if s.dialect == "postgresql" and unguarded:
+    guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)
+    if s.dialect == "postgresql" and not guarded and not s.lock_flagged:
         why = f"ALTER TABLE {op.name} runs with no lock_timeout set in the migration or target"
+        if s.lock_off_line:
+            why = f"ALTER TABLE {op.name} runs with no lock_timeout: the SET at line "
+            why += f"{s.lock_off_line} turns the target's off (lock_timeout = 0, as pg_dump's "
+            why += "preamble writes it)"
         out.append(finding("PG-LOCK-TIMEOUT", s.file, st.line, why))
         s.lock_flagged = True
     for a in op.actions:
@@ -307,7 +312,8 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.filled[op.key] = {key(c) for c in op.names} if op.names else None
         s.coalesced[op.key] = coalesced_columns(st.text, op.names)
     elif op.kind == "set_lock_timeout":
-        s.lock_timeout = True
+        s.lock_timeout = op.value != "off"
+        s.lock_off_line = st.line if op.value == "off" else 0
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
     elif op.kind == "delete_all":

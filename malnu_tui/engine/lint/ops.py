@@ -104,8 +104,12 @@ _REINDEX = re.compile(
     _F,
 )
 _CLUSTER = re.compile(rf"^CLUSTER\b(?:\s*\([^)]*\))?(?:\s+VERBOSE\b)?(?:\s+{_QNAME})?", _F)
-_SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
-_SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
+_SET_LOCK_TIMEOUT = re.compile(
+    r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b(?:\s*(?:=|\bTO\b)\s*(?P<v>.*))?$", _F
+)
+_SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'\s*(?:,\s*(?P<v>'[^']*'))?", _F)
+# lock_timeout = 0 (pg_dump's preamble writes it): no timeout, whatever the session had.
+_ZERO = re.compile(r"^'?\s*0+(?:\.0*)?\s*(?:us|ms|s|min|h|d)?\s*'?$", re.IGNORECASE)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
 
 # ALTER TABLE actions
@@ -208,13 +212,14 @@ class Op:
 
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
-    #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
-    #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
-    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
-    #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
-    #            cluster (name: the table, "" for a bare CLUSTER), rename_type (value: the
-    #            new name), reindex (value: index, table, schema…; concurrently),
-    #            sequence_owned (ALTER SEQUENCE … OWNED BY table.column), other
+    #            insert_select, set_lock_timeout (value: "off" for 0), pragma, delete_all
+    #            (TRUNCATE, or DELETE without WHERE), update_all (UPDATE without WHERE),
+    #            lock_table (value: the mode), vacuum (value: "full" or ""), do (a
+    #            PostgreSQL DO block), with (its statements: lint/cte.py), refresh_view
+    #            (a materialized view; concurrently), cluster (name: the table, "" for a
+    #            bare CLUSTER), rename_type (value: the new name), reindex (value: index,
+    #            table, schema…; concurrently), sequence_owned (ALTER SEQUENCE … OWNED BY
+    #            table.column), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -443,11 +448,11 @@ def read_ops(st: Statement) -> Op:
         m = _CLUSTER.match(text)
         return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
     if head.startswith("SET"):
-        if _SET_LOCK_TIMEOUT.match(text):
-            return Op("set_lock_timeout")
+        if m := _SET_LOCK_TIMEOUT.match(text):
+            return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
         return Op("other")
-    if head.startswith("SELECT") and _SET_CONFIG_LOCK.search(text):
-        return Op("set_lock_timeout")
+    if head.startswith("SELECT") and (m := _SET_CONFIG_LOCK.search(text)):
+        return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
     if re.match(r"DO\b", head, re.IGNORECASE):
         return Op("do")
     if re.match(r"WITH\b", head, re.IGNORECASE):
