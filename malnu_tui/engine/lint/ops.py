@@ -13,6 +13,8 @@ from malnu_tui.engine.lint.where import unbounded_where
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
+    "IDENT",
+    "QNAME",
     "Action",
     "Op",
     "adds_not_null_without_default",
@@ -25,6 +27,7 @@ __all__ = [
 
 _IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
 _QNAME = rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})"
+IDENT, QNAME = _IDENT, _QNAME  # (a name in any quoting; one maybe schema-qualified, as "name")
 _F = re.IGNORECASE | re.DOTALL
 
 # SQLite also takes a name in single quotes there, as `sqlite3 .dump` writes a virtual table's
@@ -101,8 +104,12 @@ _REINDEX = re.compile(
     _F,
 )
 _CLUSTER = re.compile(rf"^CLUSTER\b(?:\s*\([^)]*\))?(?:\s+VERBOSE\b)?(?:\s+{_QNAME})?", _F)
-_SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
-_SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
+_SET_LOCK_TIMEOUT = re.compile(
+    r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b(?:\s*(?:=|\bTO\b)\s*(?P<v>.*))?$", _F
+)
+_SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'\s*(?:,\s*(?P<v>'[^']*'))?", _F)
+# lock_timeout = 0 (pg_dump's preamble writes it): no timeout, whatever the session had.
+_ZERO = re.compile(r"^'?\s*0+(?:\.0*)?\s*(?:us|ms|s|min|h|d)?\s*'?$", re.IGNORECASE)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
 
 # ALTER TABLE actions
@@ -132,6 +139,8 @@ _A_SET_NOT_NULL = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{_IDENT})\s+SET\s
 _A_VALIDATE = re.compile(rf"^VALIDATE\s+CONSTRAINT\s+(?P<name>{_IDENT})", _F)
 _NOT_NULL = re.compile(r"\bNOT\s+NULL\b", _F)
 _DEFAULT = re.compile(r"\b(?:DEFAULT|GENERATED|AS\s*\()", _F)
+_CONSTRAINT_KINDS = {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk",
+                     "FOREIGN KEY": "add_fk", "EXCLUDE": "add_exclude"}  # fmt: skip
 _KEYWORDS_NOT_COLUMNS = {"constraint", "unique", "check", "primary", "foreign", "exclude"}
 
 
@@ -188,7 +197,8 @@ class Action:
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
     #            set_not_null, add_unique, add_check, add_pk, add_fk, validate,
-    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), drop_constraint,
+    #            add_exclude, attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX),
+    #            drop_constraint,
     #            set_schema (new: the schema), other
     column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
     new: str = ""  # add_…/validate: the constraint's name
@@ -202,13 +212,14 @@ class Op:
 
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
-    #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
-    #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
-    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
-    #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
-    #            cluster (name: the table, "" for a bare CLUSTER), rename_type (value: the
-    #            new name), reindex (value: index, table, schema…; concurrently),
-    #            sequence_owned (ALTER SEQUENCE … OWNED BY table.column), other
+    #            insert_select, set_lock_timeout (value: "off" for 0), pragma, delete_all
+    #            (TRUNCATE, or DELETE without WHERE), update_all (UPDATE without WHERE),
+    #            lock_table (value: the mode), vacuum (value: "full" or ""), do (a
+    #            PostgreSQL DO block), with (its statements: lint/cte.py), refresh_view
+    #            (a materialized view; concurrently), cluster (name: the table, "" for a
+    #            bare CLUSTER), rename_type (value: the new name), reindex (value: index,
+    #            table, schema…; concurrently), sequence_owned (ALTER SEQUENCE … OWNED BY
+    #            table.column), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -242,9 +253,7 @@ def _action(text: str) -> Action:
             # an index built (CONCURRENTLY) and checked already, attached without a scan
             return Action("attach_index", new=_unq(m["name"]) if m["name"] else "", definition=text)
         return Action(
-            {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk"}.get(
-                kind, "add_fk" if kind == "FOREIGN KEY" else "other"
-            ),
+            _CONSTRAINT_KINDS[kind],
             column=_unq(nn["col"]) if nn else "",
             new=_unq(m["name"]) if m["name"] else "",
             definition=text,
@@ -292,8 +301,15 @@ def adds_unique(definition: str) -> bool:
     )
 
 
-def adds_not_null_without_default(definition: str) -> bool:
-    """A column definition with NOT NULL and no DEFAULT (nor a generated value)."""
+_SERIAL = re.compile(r"^\s*(?:small|big)?serial[248]?\b", re.IGNORECASE)
+
+
+def adds_not_null_without_default(definition: str, dialect: str = "sqlite") -> bool:
+    """A column definition with NOT NULL and no DEFAULT (nor a generated value; on
+    PostgreSQL a serial type is one: ``DEFAULT nextval(…)``, as Prisma writes an
+    ``@default(autoincrement())`` field, ``"seq" SERIAL NOT NULL``)."""
+    if dialect == "postgresql" and _SERIAL.match(definition):
+        return False
     return bool(_NOT_NULL.search(definition)) and not _DEFAULT.search(definition)
 
 
@@ -432,11 +448,11 @@ def read_ops(st: Statement) -> Op:
         m = _CLUSTER.match(text)
         return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
     if head.startswith("SET"):
-        if _SET_LOCK_TIMEOUT.match(text):
-            return Op("set_lock_timeout")
+        if m := _SET_LOCK_TIMEOUT.match(text):
+            return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
         return Op("other")
-    if head.startswith("SELECT") and _SET_CONFIG_LOCK.search(text):
-        return Op("set_lock_timeout")
+    if head.startswith("SELECT") and (m := _SET_CONFIG_LOCK.search(text)):
+        return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
     if re.match(r"DO\b", head, re.IGNORECASE):
         return Op("do")
     if re.match(r"WITH\b", head, re.IGNORECASE):

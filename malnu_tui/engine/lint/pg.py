@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import Action, Op, key
 from malnu_tui.engine.lint.rules import register
@@ -55,6 +56,15 @@ _STRING = re.compile(r"'(?:[^']|'')*'")
 
 
 _REFERENCES = re.compile(r"\bREFERENCES\s+(?P<parent>[^\s(]+)", re.IGNORECASE)
+_CHECK = re.compile(r"\bCHECK\s*\(", re.IGNORECASE)
+
+
+def _code(text: str) -> str:
+    """``text`` with its strings, dollar quotes, quoted names and comments blanked."""
+    try:
+        return mask_code(text)
+    except Unreadable:
+        return _STRING.sub("''", text)
 
 
 def pg_alter_action(file: str, line: int, table: str, a: Action) -> list[Finding]:
@@ -69,6 +79,17 @@ def pg_alter_action(file: str, line: int, table: str, a: Action) -> list[Finding
     if _REWRITE.search(definition):
         why = f"ADD COLUMN {table}.{a.column} computes a value for every row: {table} is rewritten"
         out.append(_finding("PG-ADD-COLUMN-REWRITE", file, line, why))
+    if _CHECK.search(_code(a.definition)):  # a column constraint cannot be NOT VALID either
+        why = (
+            f"ADD COLUMN {table}.{a.column} … CHECK: the new CHECK is validated with a scan of "
+            f"{table} under ADD COLUMN's lock (every query on it waits), and fails if the "
+            "default breaks it (Django's PositiveIntegerField writes one)"
+        )
+        instead = (
+            "add the column without CHECK, then ADD CONSTRAINT … CHECK (…) NOT VALID, and "
+            "VALIDATE CONSTRAINT in a later migration"
+        )
+        out.append(Finding("ADD-CHECK", "warning", file, line, why, instead))
     ref = _REFERENCES.search(definition)
     if ref is not None:  # a column constraint cannot be NOT VALID: validated at once
         parent = ref["parent"].replace('"', "")

@@ -74,6 +74,10 @@ class DeclaredColumns:
         elif definition.strip().upper().startswith("LIKE"):
             self.unknown_order.add(table)
 
+    def has_table(self, table: str) -> bool:
+        """Whether a migration seen so far creates ``table`` (and none drops it since)."""
+        return key(table) in self.order
+
     def columns_of(self, table: str) -> list[str] | None:
         """``table``'s columns in order, when every one of them was seen."""
         return None if table in self.unknown_order else self.order.get(table)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
-from malnu_tui.engine.lint.ops import key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, key, split_top_level, strip_comments
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 
@@ -229,16 +229,21 @@ _NOT_NULL_LITERAL = re.compile(
 )
 
 
+# Prisma names each copied value (``coalesce("title", '') AS "title"``).
+_ALIAS = re.compile(rf"\s+AS\s+{IDENT}\s*$", re.IGNORECASE)
+
+
 def coalesced_columns(text: str, columns: tuple[str, ...]) -> set[str]:
     """The columns of ``INSERT INTO t (columns) SELECT …`` whose value is ``coalesce(x,
     'literal')`` (or ``ifnull``): never NULL, as Django's rebuild for AlterField(null=False)
-    writes the default into the copy. Folded names."""
+    and Prisma's for a column made required with a default write it into the copy. Folded
+    names."""
     m = _SELECT_LIST.search(strip_comments(text))
     if m is None or not columns:
         return set()
     out: set[str] = set()
     for column, expr in zip(columns, split_top_level(m["list"]), strict=False):
-        c = _COALESCE.match(expr)
+        c = _COALESCE.match(_ALIAS.sub("", expr))
         if c is not None and _NOT_NULL_LITERAL.match(split_top_level(c["args"])[-1]):
             out.add(key(column))
     return out

@@ -32,6 +32,7 @@ class RollbackFile:
     creates: set[str] = field(default_factory=set)  # tables it (re-)creates
     adds_columns: set[tuple[str, str]] = field(default_factory=set)
     bodies: dict[str, str] = field(default_factory=dict)  # re-created table → its body
+    recreates: set[tuple[str, str]] = field(default_factory=set)  # (kind, name): a view…
 
     def restores_column(self, table: str, column: str) -> bool:
         if (table, column) in self.adds_columns:
@@ -73,6 +74,8 @@ def read_rollback(m: Migration, findings: list[Finding]) -> RollbackFile:
         elif op.kind == "create_table":
             rb.creates.add(op.key)
             rb.bodies[op.key] = op.body
+        elif op.kind.startswith("create_"):
+            rb.recreates.add((op.kind[7:], op.key))
         elif op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "drop_column":

@@ -8,9 +8,16 @@ import re
 import sqlite3
 
 from malnu_tui.engine.lint.model import Rule
+from malnu_tui.engine.lint.ops import Op
 from malnu_tui.engine.lint.rules import register
 
-__all__ = ["REBUILD_FK_ON", "SQLITE_RULES", "add_column_refusal"]
+__all__ = [
+    "CONCURRENTLY",
+    "REBUILD_FK_ON",
+    "SQLITE_RULES",
+    "add_column_refusal",
+    "concurrently_refusal",
+]
 
 SQLITE_RULES = (
     Rule(
@@ -19,9 +26,10 @@ SQLITE_RULES = (
         "ADD COLUMN that SQLite refuses on a table with rows",
         "SQLite (and D1) adds a column to a table with rows only with a plain constant "
         "default: CURRENT_TIMESTAMP, CURRENT_DATE, an expression such as (datetime('now')), a "
-        "REFERENCES column with a non-NULL default, or a STORED generated column are refused "
-        "there, while the same statement runs on an empty table (a fresh database, a test "
-        "run): the migration fails in production only",
+        "REFERENCES column with a non-NULL default, a STORED generated column, or a CHECK "
+        "that the default (or NULL) fails are refused there, while the same statement runs "
+        "on an empty table (a fresh database, a test run): the migration fails in production "
+        "only",
         "add the column nullable (or with a constant default), then fill it with an UPDATE "
         "(in batches) and let the app, or a trigger, set it for new rows; or rebuild the "
         "table (create the new one, copy, drop, rename) when the default must be an "
@@ -52,15 +60,42 @@ REBUILD_FK_ON = Rule(
     "procedure and Prisma write it: the tool turns the checks off before the migration's "
     "transaction and runs PRAGMA foreign_key_check before its COMMIT",
 )
-register(*SQLITE_RULES, REBUILD_FK_ON)
+CONCURRENTLY = Rule(
+    "SQLITE-CONCURRENTLY",
+    "error",
+    "CONCURRENTLY in a SQLite-dialect file",
+    "SQLite (and D1) has no CONCURRENTLY: it reads the word as the index's name, so CREATE "
+    "INDEX CONCURRENTLY name ON …, DROP INDEX CONCURRENTLY name and REINDEX … CONCURRENTLY "
+    "are syntax errors and the migration fails (an unnamed CREATE INDEX CONCURRENTLY ON t "
+    "makes an index called CONCURRENTLY)",
+    "leave CONCURRENTLY out: SQLite builds the index in the migration's transaction, and a "
+    'PostgreSQL mirror of the set (dialect = "sqlite") runs what the file says; keep '
+    "CONCURRENTLY for a PostgreSQL-dialect set",
+)
+register(*SQLITE_RULES, REBUILD_FK_ON, CONCURRENTLY)
 
 # What makes SQLite refuse ADD COLUMN only when the table has rows (its own messages).
-_SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b", re.IGNORECASE)
+_SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b|\bCHECK\b", re.IGNORECASE)
 _REFUSALS = (
     "non-constant default",
     "REFERENCES column with non-NULL default",
     "cannot add a STORED column",
+    "CHECK constraint failed",  # (3.37+) a CHECK the default, or NULL, fails on each row
 )
+
+
+def concurrently_refusal(op: Op) -> str | None:
+    """Why SQLite fails (or misreads) ``op``, an index statement with CONCURRENTLY; None for
+    any other statement."""
+    if not op.concurrently or op.kind not in ("create_index", "drop_index", "reindex"):
+        return None
+    verb = {"create_index": "CREATE INDEX", "drop_index": "DROP INDEX"}.get(op.kind, "REINDEX")
+    if op.kind == "create_index" and not op.name:
+        return (
+            f"SQLite reads CREATE INDEX CONCURRENTLY ON {op.table} as an index named "
+            "CONCURRENTLY: the next such file fails (index CONCURRENTLY already exists)"
+        )
+    return f"SQLite has no {verb} … CONCURRENTLY: a syntax error, the migration fails"
 
 
 def add_column_refusal(column: str, definition: str) -> str | None:

@@ -110,6 +110,27 @@ def _pg_rows(backend: Backend) -> Callable[[str], int | None]:
     return rows
 
 
+def _pg_has_table(backend: Backend) -> Callable[[str], bool | None]:
+    """Whether the live PostgreSQL database has a table (or view) of that name, in any schema
+    (a name the search path would not find still counts: the DROP may name its schema)."""
+    conn = getattr(backend, "conn", None)
+
+    def has(table: str) -> bool | None:
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = %s "
+                "AND relkind IN ('r', 'p', 'f', 'v', 'm'))",
+                (table,),
+            ).fetchone()
+            return bool(row[0]) if row is not None else None
+        except Exception:  # best effort: unknown, so the finding stays a note
+            return None
+
+    return has
+
+
 def _session_lock_timeout(target: Target) -> bool:
     """Whether the tool's sessions on a PostgreSQL target carry a lock_timeout (it sets 10s
     unless the URL or the target's options say ``lock_timeout = 0``)."""
@@ -134,14 +155,16 @@ def lint_target(
     notes: list[str] = []
     is_d1 = target.kind == "d1"
     rows = None
-    if backend is not None and target.kind == "postgresql" and dialect_of(target) == "postgresql":
-        rows = _pg_rows(backend)
+    has_table = None  # (pending migrations only: --all lints what ran before the live schema)
+    if backend is not None and target.kind == "postgresql":
+        rows = _pg_rows(backend) if dialect_of(target) == "postgresql" else None
+        has_table = _pg_has_table(backend) if from_live_schema else None
     base: list[str] = []
     live = False  # the replay starts from the live schema, read
     probe = None
     if is_d1 and backend is None:
         notes.append("D1 live checks not run: the database was not reachable")
-    if backend is not None and dialect_of(target) == "sqlite":
+    if backend is not None and dialect_of(target) == "sqlite" and target.kind != "postgresql":
         try:
             if from_live_schema:
                 base = live_schema(backend)
@@ -166,9 +189,10 @@ def lint_target(
             notes=notes,
             table_rows=rows,
             live=live,
+            live_table=has_table,
         )
 
-    if probe is not None or rows is not None:  # live answers row by row: never cached
+    if probe is not None or rows is not None or has_table is not None:  # live: never cached
         return compute()
     options = (dialect, is_d1, lock_timeout, live, *notes)
     return cached_report(mset, only, options, base, compute)

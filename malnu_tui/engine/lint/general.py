@@ -1,0 +1,376 @@
+"""The general rules (both dialects), statement by statement, over one migration's running
+state, and the rollback rules judged from that state at its end: what ``core`` (the runner)
+calls for each statement, outside the dialects' own rule sets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from malnu_tui.engine.files import Migration
+from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Severity
+from malnu_tui.engine.lint.ops import (
+    IDENT,
+    QNAME,
+    Op,
+    adds_not_null_without_default,
+    adds_unique,
+    key,
+    strip_comments,
+)
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
+from malnu_tui.engine.lint.pg_enum import DeclaredColumns
+from malnu_tui.engine.lint.rebuild import coalesced_columns
+from malnu_tui.engine.lint.replay import Replay, TableShape
+from malnu_tui.engine.lint.rollback import RollbackFile
+from malnu_tui.engine.lint.rules import RULES
+from malnu_tui.engine.lint.sqlite_rules import add_column_refusal, concurrently_refusal
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = [
+    "Dialect",
+    "LiveTable",
+    "MigrationState",
+    "TableRows",
+    "finding",
+    "rollback_rules",
+    "statement_rules",
+]
+
+Dialect = Literal["sqlite", "postgresql"]
+TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+LiveTable = Callable[[str], "bool | None"]  # a table of that name live (None: unknown)
+_WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
+_CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
+
+
+def finding(
+    rule_id: str, file: str, line: int, why: str, *, severity: Severity | None = None
+) -> Finding:
+    r = RULES[rule_id]
+    return Finding(rule_id, severity or r.severity, file, line, why, r.instead)
+
+
+@dataclass
+class MigrationState:
+    """One migration's running state for the rules."""
+
+    file: str
+    dialect: Dialect
+    rollback: RollbackFile
+    rebuilt: set[str]
+    session_lock_timeout: bool
+    table_rows: TableRows | None = None
+    not_null_checks: NotNullChecks = field(default_factory=NotNullChecks)
+    columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
+    created: dict[str, int] = field(default_factory=dict)  # table → line
+    objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    index_columns: dict[str, set[str]] = field(default_factory=dict)  # index → names it uses
+    added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
+    copied: set[str] = field(default_factory=set)
+    lock_timeout: bool = False
+    lock_flagged: bool = False
+    lock_off_line: int = 0  # SET lock_timeout = 0 here: the target's own is off
+    before_rebuild: dict[str, TableShape] = field(default_factory=dict)
+    rebuild_line: dict[str, int] = field(default_factory=dict)
+    had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
+    filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
+    coalesced: dict[str, set[str]] = field(default_factory=dict)  # … filled never NULL
+    replay: Replay | None = None  # SQLite: the schema before each statement
+    live_table: LiveTable | None = None  # PostgreSQL: whether the live database has a table
+    replaced: set[tuple[str, str]] = field(default_factory=set)  # made by CREATE OR REPLACE
+    nulls_filled: dict[tuple[str, str], int] = field(default_factory=dict)  # → the UPDATE's line
+
+
+_OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
+# UPDATE t SET c = <a constant> WHERE c IS NULL: the column's NULLs filled before SET NOT NULL.
+_CONSTANT = r"(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE)(?:\s*::\s*[\w\s()]+?)?"
+_FILL_NULLS = re.compile(
+    rf"^UPDATE\s+(?:ONLY\s+)?{QNAME}\s+SET\s+(?P<col>{IDENT})\s*=\s*{_CONSTANT}\s+"
+    rf"WHERE\s+(?P<where>{IDENT})\s+IS\s+NULL\s*$",
+    re.IGNORECASE,
+)
+_DROP_IF_EXISTS = re.compile(r"^DROP\s+TABLE\s+IF\s+EXISTS\b", re.IGNORECASE)
+
+
+def _drops_nothing(s: MigrationState, st: Statement, name: str) -> bool | None:
+    """For a ``DROP TABLE IF EXISTS`` of a table no earlier migration creates (the D1
+    tutorial's and many a Supabase seed's first line): True when the live database has none
+    either, False when it has one from before the migrations (seen from the files alone,
+    that cannot be told). None for any other DROP TABLE."""
+    if s.replay is not None:  # SQLite's dialect: the files replayed, on the live schema or not
+        if not s.replay.drops_nothing(st, name):
+            return None
+        if s.replay.live:
+            return True
+    elif s.columns is None or not _DROP_IF_EXISTS.match(strip_comments(st.text)):
+        return None
+    elif s.columns.has_table(name):
+        return None  # an earlier migration made it: a table with rows by now
+    live = s.live_table(name) if s.live_table is not None else None
+    return None if live else live is False
+
+
+def _drop_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    for name in op.names:
+        k = key(name)
+        if k in s.created:
+            s.created.pop(k)
+            continue
+        if k in s.rebuilt:
+            if k in s.copied:
+                continue
+            why = (
+                f"the rebuild of {name} drops the table without copying its rows into the new "
+                f"one (no INSERT … SELECT … FROM {name} before the DROP): every row is lost"
+            )
+            out.append(finding("DROP-TABLE", s.file, st.line, why))
+            continue
+        gone = _drops_nothing(s, st, name)
+        if gone is not None:
+            if gone:
+                continue  # the live database has no such table, nor does an earlier migration
+            why = f"DROP TABLE IF EXISTS {name}: no earlier migration creates {name}, so it "
+            why += "drops nothing in a database these migrations made (one from before them "
+            why += "would lose it, with its rows)"
+            out.append(finding("DROP-TABLE", s.file, st.line, why, severity="info"))
+            continue
+        covered = k in s.rollback.creates or k in s.copied
+        why = f"DROP TABLE {name} destroys the table and its rows"
+        if k in s.rollback.creates:
+            why += "; the rollback re-creates the table, but the rows come back only from a backup"
+        elif k in s.copied:
+            why += "; the migration copies its rows aside first"
+        out.append(
+            finding("DROP-TABLE", s.file, st.line, why, severity="warning" if covered else None)
+        )
+
+
+def _inline_unique(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    """ADD COLUMN … UNIQUE / PRIMARY KEY (Django's AddField(unique=True)): SQLite refuses it
+    whatever the table holds; PostgreSQL fails when a constant default gives two rows one
+    value (NULLs, or a default computed per row, are distinct)."""
+    for a in op.actions:
+        if a.kind == "add_column" and adds_unique(a.definition):
+            if s.dialect == "sqlite":
+                why = f"SQLite refuses ADD COLUMN {op.name}.{a.column} UNIQUE or PRIMARY KEY "
+                why += '("Cannot add a UNIQUE column"): the migration fails'
+                out.append(finding("ADD-UNIQUE", s.file, st.line, why, severity="error"))
+            elif op.key not in s.created and _CONSTANT_DEFAULT.search(a.definition):
+                why = f"{op.name}.{a.column} is added UNIQUE with a constant default to a table "
+                why += "that holds rows: every row gets the same value, and the index fails"
+                out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+
+
+def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    t = op.key
+    _inline_unique(s, st, op, out)
+    if s.dialect == "postgresql":
+        s.not_null_checks.see(op)
+    if t in s.created:
+        for a in op.actions:
+            if a.kind == "rename_table":
+                line = s.created.pop(t)
+                if key(a.new) not in s.rebuilt:
+                    s.created[key(a.new)] = line
+        return
+    guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)
+    if s.dialect == "postgresql" and not guarded and not s.lock_flagged:
+        why = f"ALTER TABLE {op.name} runs with no lock_timeout set in the migration or target"
+        if s.lock_off_line:
+            why = f"ALTER TABLE {op.name} runs with no lock_timeout: the SET at line "
+            why += f"{s.lock_off_line} turns the target's off (lock_timeout = 0, as pg_dump's "
+            why += "preamble writes it)"
+        out.append(finding("PG-LOCK-TIMEOUT", s.file, st.line, why))
+        s.lock_flagged = True
+    for a in op.actions:
+        if a.kind == "add_column":
+            s.added_columns[(t, key(a.column))] = st.line
+            if adds_not_null_without_default(a.definition, s.dialect):
+                out.append(
+                    finding(
+                        "ADD-COLUMN-NOT-NULL",
+                        s.file,
+                        st.line,
+                        f"{op.name}.{a.column} is added NOT NULL without a default",
+                    )
+                )
+            elif s.dialect == "sqlite" and (refused := add_column_refusal(a.column, a.definition)):
+                why = f"SQLite refuses ADD COLUMN {op.name}.{a.column} on a table with rows "
+                why += f"({refused}): it runs on an empty table, a fresh or test database"
+                out.append(finding("SQLITE-ADD-COLUMN-REFUSED", s.file, st.line, why))
+        elif a.kind == "drop_column":
+            if s.replay is not None and (refused := s.replay.drop_column_error(t, a.column)):
+                why = f"SQLite refuses DROP COLUMN {op.name}.{a.column} ({refused}): the "
+                why += "migration fails here"
+                out.append(finding("SQLITE-DROP-COLUMN-REFUSED", s.file, st.line, why))
+            back = s.rollback.restores_column(t, key(a.column))
+            why = f"DROP COLUMN {op.name}.{a.column} destroys the column and its values"
+            if back:
+                why += "; the rollback re-adds it, but the values come back only from a backup"
+            sev: Severity | None = "warning" if back else None
+            out.append(finding("DROP-COLUMN", s.file, st.line, why, severity=sev))
+        elif a.kind == "rename_table":
+            if key(a.new) not in s.rebuilt:
+                why = f"{op.name} is renamed to {a.new}"
+                out.append(finding("RENAME-TABLE", s.file, st.line, why))
+        elif a.kind == "rename_column":
+            why = f"{op.name}.{a.column} is renamed to {a.new}"
+            out.append(finding("RENAME-COLUMN", s.file, st.line, why))
+        elif a.kind == "set_schema":  # the running app's queries of the old name fail too
+            why = f"{op.name} moves to schema {a.new}"
+            out.append(finding("RENAME-TABLE", s.file, st.line, why))
+        elif a.kind == "alter_type":
+            old = s.columns.declared.get((t, key(a.column)), "") if s.columns else ""
+            if old and widens(old, a.column, a.definition):
+                continue  # PostgreSQL neither rewrites nor scans: the old app's values fit
+            why = f"the type of {op.name}.{a.column} changes"
+            out.append(finding("COLUMN-TYPE-CHANGE", s.file, st.line, why))
+        elif a.kind == "set_not_null":
+            if (t, key(a.column)) in s.not_null_checks.proven:
+                continue  # a validated CHECK (col IS NOT NULL) proves it without a scan
+            why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
+            filled = s.nulls_filled.get((t, key(a.column)))
+            if filled is not None:  # Rails' change_column_null with a default, Django's
+                why = f"NOT NULL is added to {op.name}.{a.column}: the UPDATE at line {filled} "
+                why += "fills its NULLs first, so no row fails, but the table is scanned "
+                why += "under ACCESS EXCLUSIVE (every read and write waits)"
+            sev = "warning" if filled is not None else None
+            out.append(finding("SET-NOT-NULL", s.file, st.line, why, severity=sev))
+        elif a.kind in ("add_unique", "add_pk"):
+            why = f"a UNIQUE/PRIMARY KEY constraint is added to {op.name}, which holds rows"
+            out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+        elif a.kind == "add_exclude":  # no CONCURRENTLY, no USING INDEX for one
+            why = f"an EXCLUDE constraint is added to {op.name}, which holds rows: its index "
+            why += "is built under ACCESS EXCLUSIVE (every read and write of the table waits "
+            why += "until the migration commits), and it fails if two rows conflict"
+            out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+        elif a.kind == "add_check" and not a.not_valid:
+            why = f"a CHECK constraint is added to {op.name} and validated against its rows"
+            out.append(finding("ADD-CHECK", s.file, st.line, why))
+        if s.dialect == "postgresql":
+            out.extend(pg_alter_action(s.file, st.line, op.name, a))
+
+
+def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    t = key(op.table)
+    if op.name:
+        s.objects[("index", op.key)] = (st.line, op.table)
+        body = strip_comments(st.text)
+        at = body.find("(", body.upper().find(" ON "))
+        s.index_columns[op.key] = {key(w) for w in _WORDS.findall(body[at:])} if at >= 0 else set()
+    existing = t not in s.created and t not in s.rebuilt
+    if not existing:
+        return
+    if op.unique:
+        why = f"unique index {op.name or '(unnamed)'} on {op.table}, which holds rows already"
+        out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+    if s.dialect == "postgresql" and not op.concurrently:
+        why = f"CREATE INDEX {op.name or ''} on {op.table} blocks writes while it builds"
+        rows = s.table_rows(op.table) if s.table_rows is not None else None
+        sev: Severity | None = None
+        if rows is not None and rows < LARGE_TABLE_ROWS:
+            why += f" (about {rows} rows live now: a short lock)"
+            sev = "info"
+        out.append(
+            finding("PG-INDEX-NOT-CONCURRENT", s.file, st.line, " ".join(why.split()), severity=sev)
+        )
+
+
+def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    cascade = st.first_words.startswith("TRUNCATE") and op.value == "cascade"
+    for name in op.names:
+        if key(name) in s.created:
+            continue
+        if s.dialect != "postgresql" and key(name).startswith("sqlite_"):
+            continue  # SQLite's own tables (`.dump`'s DELETE FROM sqlite_sequence): no rows of ours
+        if cascade:
+            why = f"TRUNCATE … CASCADE empties {name} and every table referencing it (theirs too)"
+        elif st.first_words.startswith("TRUNCATE"):
+            why = f"TRUNCATE empties {name}"
+        elif op.value:
+            why = f"DELETE whose WHERE ({op.value}) holds for every row empties {name}"
+        else:
+            why = f"DELETE without WHERE empties {name}"
+        sev: Severity | None = None
+        if key(name) in s.copied and not cascade:  # the referencing tables' rows are not
+            why, sev = why + "; the migration copies its rows aside first", "warning"
+        out.append(finding("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
+
+
+def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):
+        out.append(finding("SQLITE-CONCURRENTLY", s.file, st.line, refused))
+    if op.kind == "create_table":
+        s.created[op.key] = st.line
+        if op.source:
+            s.copied.add(key(op.source))
+    elif op.kind == "insert_select":
+        s.copied.add(key(op.table))
+        s.filled[op.key] = {key(c) for c in op.names} if op.names else None
+        s.coalesced[op.key] = coalesced_columns(st.text, op.names)
+    elif op.kind == "set_lock_timeout":
+        s.lock_timeout = op.value != "off"
+        s.lock_off_line = st.line if op.value == "off" else 0
+    elif op.kind == "drop_table":
+        _drop_table(s, st, op, out)
+    elif op.kind == "delete_all":
+        _delete_all(s, st, op, out)
+    elif op.kind == "alter_table":
+        _alter_table(s, st, op, out)
+    elif op.kind == "create_index":
+        _create_index(s, st, op, out)
+    elif op.kind.startswith("create_"):
+        s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+        if _OR_REPLACE.match(st.text):
+            s.replaced.add((op.kind[7:], op.key))
+    elif op.kind == "other" and (m := _FILL_NULLS.match(strip_comments(st.text))):
+        if key(m["col"]) == key(m["where"]):
+            s.nulls_filled[(key(m["name"]), key(m["col"]))] = st.line
+    elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
+        where = s.objects[("sequence", op.key)][0]
+        s.objects[("sequence", op.key)] = (where, op.table)  # it goes with its table
+    elif op.kind == "rename_type":  # Prisma's enum swap: Role → Role_old, Role_new → Role
+        line = s.objects.pop(("type", op.key), None)
+        if line is None:
+            s.had_before.add(("type", op.key))
+        elif ("type", key(op.value)) not in s.had_before:
+            s.objects[("type", key(op.value))] = line
+    elif op.kind.startswith("drop_"):
+        for n in op.names:
+            if s.objects.pop((op.kind[5:], key(n)), None) is None:
+                s.had_before.add((op.kind[5:], key(n)))  # re-created later: not new
+
+
+def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[Finding]) -> None:
+    rb = s.rollback
+    if not rb.exists:
+        why = f"{m.filename} has no rollback file (one named {m.version}_….sql)"
+        out.append(finding("NO-ROLLBACK", s.file, first_line, why))
+        return
+    rb_name = m.rollback.filename if m.rollback else ""
+    dropped_tables = rb.drops.get("table", set())
+    for t, line in s.created.items():
+        if t not in dropped_tables:
+            why = f"{rb_name} does not drop table {t}, which {m.filename} creates"
+            out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
+    for (kind, name), (line, table) in s.objects.items():
+        tk = key(table)
+        if name in rb.drops.get(kind, set()) or (kind, name) in s.had_before:
+            continue  # dropped by the rollback, or a rebuilt table's own object re-created
+        if (kind, name) in s.replaced and (kind, name) in rb.recreates:
+            continue  # CREATE OR REPLACE of one from before: the rollback puts that one back
+        if table and (tk in s.created or tk in dropped_tables):
+            continue  # goes with its table
+        used = s.index_columns.get(name, set()) if kind == "index" else set()
+        if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):
+            continue  # PostgreSQL's DROP COLUMN drops the indexes that use the column
+        why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
+        out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
+    for (t, col), line in s.added_columns.items():
+        if (t, col) in rb.dropped_columns or t in dropped_tables or t in rb.creates:
+            continue
+        why = f"{rb_name} does not drop column {t}.{col}, which {m.filename} adds"
+        out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
