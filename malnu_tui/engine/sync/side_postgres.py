@@ -67,6 +67,8 @@ class PostgresSide(PostgresWrites, PageSizer):
         self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         self._blocks_q: dict[str, sql.Composed] = {}
+        self._sequences: dict[str, list[tuple[str, str]]] = {}
+        self.sequence_warnings: dict[str, list[str]] = {}
         self._row_bytes = {}  # (.pagesize)
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
