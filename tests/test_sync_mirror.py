@@ -4,6 +4,7 @@ its foreign keys between tables (kelas ← siswa ← nilai)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from pathlib import Path
@@ -182,6 +183,15 @@ def test_related_tables_sync_parents_first_and_their_deletes_after_the_children(
         conn.executescript(script)
     code, err = sync_cli(cfg, "--json")
     assert code == 0, err
+    counts = {
+        r["table"]: (r["inserted"], r["updated"], r["deleted"])
+        for r in json.loads(err[err.index("[{") :])
+    }
+    # siswa 4's grades went with it at the source and, by the copy's own ON DELETE CASCADE,
+    # in the copy: the sync deleted one student (D1 counts as SQLite's total_changes()
+    # does, the cascaded grades too).
+    siswa_deleted = 3 if kind == "d1" else 1
+    assert counts == {"kelas": (1, 0, 1), "siswa": (1, 2, siswa_deleted), "nilai": (1, 0, 0)}
     _consistent(mirror)
     assert mirror.run("SELECT id FROM kelas ORDER BY id") == [(1,), (3,), (20,)]
     assert mirror.run("SELECT count(*) FROM siswa WHERE kelas_id = 20") == [(3,)]
