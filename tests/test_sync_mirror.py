@@ -93,6 +93,22 @@ def test_the_sync_moves_a_mirrors_sequences_past_the_ids_it_wrote(
     code, err = sync_cli(cfg, "--tables", "kelas")
     assert code == 0, err
     assert mirror.run("SELECT last_value FROM kelas_id_seq") == [(100,)]
+    # An identity GENERATED ALWAYS (a Supabase table made by hand): the upsert of the next
+    # sync was refused, "cannot insert a non-DEFAULT value into column "id"".
+    primary.run("CREATE TABLE guru (id INTEGER PRIMARY KEY, nama TEXT, updated_at DATETIME)")
+    primary.run("INSERT INTO guru VALUES (1, 'A', '2025-01-01 00:00:00')")
+    mirror.run(
+        "CREATE TABLE guru (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, nama text, "
+        "updated_at timestamp, synced_at timestamp)"
+    )
+    code, err = sync_cli(cfg, "--tables", "guru")
+    assert code == 0, err
+    primary.run("INSERT INTO guru VALUES (5, 'B', '2026-01-01 00:00:00')")
+    primary.run("UPDATE guru SET nama = 'A2', updated_at = '2026-01-01 00:00:00' WHERE id = 1")
+    code, err = sync_cli(cfg, "--tables", "guru")
+    assert code == 0 and "guru   updated_at" in err, err
+    assert mirror.run("SELECT id, nama FROM guru ORDER BY id") == [(1, "A2"), (5, "B")]
+    assert mirror.run("INSERT INTO guru (nama) VALUES ('app') RETURNING id") == [(6,)]
     # A role that may write the copies but not move their sequences: synced, and told.
     role = f"sync_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:

@@ -195,6 +195,7 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
             compare_as_text=[c.name for c in shape.columns if compared_as_text(c)],
             returning=returning,
             tally=tally,
+            overriding=True,  # a GENERATED ALWAYS identity takes the source's ids, as COPY does
         )
         row = self.conn.execute(with_params(q, self.conn), (now,)).fetchone()  # (in write_chunk)
         assert row is not None
