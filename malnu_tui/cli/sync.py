@@ -153,6 +153,8 @@ def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = 
     for r in reports:
         if r.note:
             ctx.message(f"{r.table}: {r.note}")
+        for w in r.warnings:
+            ctx.message(f"warning: {r.table}: {w}")
     if ctx.json:
         ctx.out_json([r.as_json() for r in reports])
         for r in reports:

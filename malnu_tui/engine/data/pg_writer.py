@@ -161,37 +161,9 @@ class PgUnit:
 
     def _advance_sequences(self) -> None:
         """The sequence of each imported serial or identity column moved past the ids the
-        import wrote (as pgloader does): PostgreSQL never moves it for values given, so the
-        application's next INSERT took id 1, 2… again and failed on the primary key (SQLite
-        and D1 take max + 1 by themselves). Never moved back; a role without UPDATE on the
-        sequence leaves it, said as a warning with the statement to run."""
-        table = self._t.as_string(self.conn)
-        owned = self.conn.execute(  # one round trip, whatever the number of columns
-            "SELECT c, s FROM unnest(%s::text[]) AS c, pg_get_serial_sequence(%s, c) AS s "
-            "WHERE s IS NOT NULL",
-            (list(self.spec.columns), table),
-        ).fetchall()
-        for column, sequence in owned:
-            self.conn.execute("SAVEPOINT malnu_sequence")
-            try:
-                self.conn.execute(
-                    sql.SQL(
-                        "SELECT setval(q.seqrelid, m.top) FROM (SELECT max({c})::bigint AS top "
-                        "FROM {t}) m, pg_sequence q WHERE q.seqrelid = %s::regclass "
-                        "AND q.seqincrement > 0 AND m.top >= COALESCE("
-                        "pg_sequence_last_value(q.seqrelid) + q.seqincrement, q.seqstart)"
-                    ).format(c=sql.Identifier(column), t=self._t),
-                    (sequence,),
-                )
-            except psycopg.errors.InsufficientPrivilege as exc:
-                self.conn.execute("ROLLBACK TO SAVEPOINT malnu_sequence")
-                top = f"SELECT max({sql.Identifier(column).as_string(self.conn)}) FROM {table}"
-                self.warnings.append(
-                    f"the sequence {sequence} was not moved past the imported {column} values "
-                    f"({exc.diag.message_primary}): the next INSERT may take one of them; run "
-                    f"SELECT setval('{sequence}', ({top}));"
-                )
-            self.conn.execute("RELEASE SAVEPOINT malnu_sequence")
+        import wrote (:func:`.pgcopy.advance_sequences`, which the sync shares)."""
+        owned = pgcopy.owned_sequences(self.conn, self._t, self.spec.columns)
+        self.warnings += pgcopy.advance_sequences(self.conn, self._t, owned, "imported")
 
     def _end_copy(self, exc: BaseException | None = None) -> None:
         """Close the open COPY: complete it (``exc`` None) or abandon it."""

@@ -225,3 +225,50 @@ def upsert_from(
     row = cur.fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+def owned_sequences(
+    conn: Conn, table: sql.Composable, columns: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The serial and identity columns of ``table`` among ``columns``, each with its
+    sequence (one round trip, whatever the number of columns)."""
+    rows = conn.execute(
+        "SELECT c, s FROM unnest(%s::text[]) AS c, pg_get_serial_sequence(%s, c) AS s "
+        "WHERE s IS NOT NULL",
+        (list(columns), table.as_string(conn)),
+    ).fetchall()
+    return [(str(c), str(s)) for c, s in rows]
+
+
+def advance_sequences(
+    conn: Conn, table: sql.Composable, owned: Sequence[tuple[str, str]], what: str
+) -> list[str]:
+    """Move each sequence of ``owned`` (:func:`owned_sequences`) past the largest value its
+    column holds (as pgloader does), inside the caller's transaction: PostgreSQL never moves
+    it for values given (an import's legacy ids, a sync's copied ones), so the application's
+    next INSERT took id 1, 2… again and failed on the primary key (SQLite and D1 take max + 1
+    by themselves). Never moved back. A role without UPDATE on a sequence leaves it: the
+    warning returned says so, with the ``setval`` to run (``what``: "imported", "synced")."""
+    warnings: list[str] = []
+    for column, sequence in owned:
+        conn.execute("SAVEPOINT malnu_sequence")
+        try:
+            conn.execute(
+                sql.SQL(
+                    "SELECT setval(q.seqrelid, m.top) FROM (SELECT max({c})::bigint AS top "
+                    "FROM {t}) m, pg_sequence q WHERE q.seqrelid = %s::regclass "
+                    "AND q.seqincrement > 0 AND m.top >= COALESCE("
+                    "pg_sequence_last_value(q.seqrelid) + q.seqincrement, q.seqstart)"
+                ).format(c=sql.Identifier(column), t=table),
+                (sequence,),
+            )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            conn.execute("ROLLBACK TO SAVEPOINT malnu_sequence")
+            top = f"SELECT max({sql.Identifier(column).as_string(conn)}) FROM "
+            warnings.append(
+                f"the sequence {sequence} was not moved past the {what} {column} values "
+                f"({exc.diag.message_primary}): the next INSERT may take one of them; run "
+                f"SELECT setval('{sequence}', ({top}{table.as_string(conn)}));"
+            )
+        conn.execute("RELEASE SAVEPOINT malnu_sequence")
+    return warnings

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from malnu_tui.engine.sync.model import Difference, ProgressCallback, SyncProgress, TableShape
+from malnu_tui.engine.sync.references import write_chunk
 from malnu_tui.engine.sync.session import SyncSession
 from malnu_tui.engine.sync.side import Chunk, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_keys, compare_table
@@ -49,7 +50,7 @@ def _repair(
     fix = [d.key for d in diffs if d.kind != "extra"]
     extra = [d.key for d in diffs if d.kind == "extra"]
     rows = s.src.rows_for_keys(shape, fix) if fix else []
-    counts = s.dst.write_chunk(shape, Chunk(rows, state, delete=extra))
+    counts = write_chunk(s, shape, Chunk(rows, state, delete=extra))
     state = state.advanced(counts, len(rows), None)
     return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs])
 

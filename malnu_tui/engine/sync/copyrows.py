@@ -15,6 +15,7 @@ from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.sync.compare import PhaseProgress
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import Difference, Key, Row, TablePlan, TableShape
+from malnu_tui.engine.sync.references import write_chunk
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession
 from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.verify import (
@@ -135,8 +136,8 @@ def copy_rows(
             if written is not None and written.before_write is not None:
                 written.before_write()
                 written.before_write = None
-            counts = s.dst.write_chunk(
-                shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
+            counts = write_chunk(
+                s, shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
             )
             state = state.advanced(counts, len(page), hi)
             s.committed[plan.table] = state
@@ -158,7 +159,7 @@ def copy_rows(
             # count (it printed `copy 300/200 rows`): no total.
             rate("copy", read, plan.source_count if full else None)
     if full and not direct:
-        counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
+        counts = write_chunk(s, shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
     if state.key_pending:
         state = replace(state, key_pending=False)

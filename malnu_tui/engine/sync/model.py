@@ -179,6 +179,8 @@ class TableReport:
     # The sides ("source", "destination") a stopped sync could not count as it stopped (the
     # error was that side gone): its counts there are the plan's, not a count of that time.
     uncounted: frozenset[str] = frozenset()
+    # What the sync did and could not finish for the application (a sequence not moved).
+    warnings: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The contract's per-table object (plus the differing keys, and ``note`` when the
@@ -201,6 +203,8 @@ class TableReport:
             data["note"] = self.note
         if self.error:
             data["error"] = self.error
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 

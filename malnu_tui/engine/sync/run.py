@@ -277,6 +277,7 @@ def sync_table(
             seconds=time.perf_counter() - started,
             resumed=resumed,
             scope=scope,
+            warnings=tuple(getattr(s.dst, "sequence_warnings", {}).pop(plan.table, ())),
         )
         rate("done", state.rows_read)
     except BaseException as exc:
@@ -289,7 +290,60 @@ def sync_table(
         if stopped is not None:
             stopped.append(report)
         raise
-    _audit(s, report, "ok" if report.verified else "failed", carried=carried)
+    if plan.table not in s.held_back:  # else audited once settled (_settle)
+        _audit(s, report, "ok" if report.verified else "failed", carried=carried)
+    return report
+
+
+def _settle(
+    s: SyncSession, plan: TablePlan, report: TableReport, progress: ProgressCallback | None
+) -> TableReport:
+    """A table whose deletes a reference held back (:mod:`.references`), once the tables
+    after it are synced: every range compared again and repaired, the deletes with it; a row
+    the copy's children still refer to (a child left out of the run) stays, said in the
+    report's note."""
+    rate = PhaseProgress(progress, plan.table)
+    shape = s.src.describe(plan.table)
+    assert shape is not None
+    s.dst.describe(plan.table)
+    s.held_back.discard(plan.table)
+    state = s.dst.read_state(plan.table)
+    assert state is not None
+    found = compare_ranges(s, shape, state, rate, max(_counts(s, plan.table)))
+    assert found.state is not None
+    src_count, dst_count = _counts(s, plan.table)
+    verified = not found.left and src_count == dst_count
+    note = report.note
+    if plan.table in s.held_back:
+        note = (
+            f"rows deleted at the source are kept in the copy: other tables' rows there "
+            f"still refer to them by a foreign key (sync those tables too: {plan.table} is "
+            "settled after them)"
+        )
+    state = replace(
+        found.state,
+        source_count=src_count,
+        dest_count=dst_count,
+        verified=verified,
+        differences=found.left,
+        finished_at=utc_now(),
+    )
+    s.dst.write_state(state)
+    report = replace(
+        report,
+        inserted=state.inserted,
+        updated=state.updated,
+        deleted=state.deleted,
+        source_count=src_count,
+        dest_count=dst_count,
+        verified=verified,
+        differences=found.remaining,
+        truncated=found.left > len(found.remaining),
+        scope="full",
+        note=note,
+    )
+    rate("done", state.rows_read)
+    _audit(s, report, "ok" if verified else "failed")
     return report
 
 
@@ -401,8 +455,18 @@ def run_sync(
                 if p.table in s.early and not _incremental(p):
                     s.early.pop(p.table).cancel()
             reports = [] if done is None else done
-            for p in plans:
-                reports.append(sync_table(s, p, req, progress, stopped))
+            try:
+                for p in plans:
+                    reports.append(sync_table(s, p, req, progress, stopped))
+                # Deletes a child's rows held back, children first (see .references).
+                for i in reversed(range(len(reports))):
+                    if reports[i].table in s.held_back:
+                        reports[i] = _settle(s, plans[i], reports[i], progress)
+            except BaseException:
+                for r in reports:  # tables that were to be settled: their audit rows
+                    if r.table in s.held_back:
+                        _audit(s, r, "ok" if r.verified else "failed")
+                raise
         run.count("tables", len(reports))
         for name in ("read", "inserted", "updated", "deleted"):
             run.count(name, sum(getattr(r, name) for r in reports))

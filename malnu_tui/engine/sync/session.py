@@ -32,6 +32,7 @@ from malnu_tui.engine.sync.problems import (
     table_key,
     time_key_order,
 )
+from malnu_tui.engine.sync.references import parents_first, references
 from malnu_tui.engine.sync.relations import history_shape, unknown_tables
 from malnu_tui.engine.sync.side import Side, columns_since, decode_key
 from malnu_tui.engine.sync.timetext import utc_wall_clock
@@ -106,6 +107,10 @@ class SyncSession:
         # a sync that stopped because the destination went away has written, when the state
         # row there can no longer be read.
         self.committed: dict[str, SyncState] = {}
+        # Tables other tables of the destination refer to by a foreign key (in table_key's
+        # form), and those whose deletes a reference held back in this run (.references).
+        self.referenced: set[str] = set()
+        self.held_back: set[str] = set()
 
     @property
     def dst(self) -> Side:
@@ -247,7 +252,9 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     if problems:
         raise SyncRefused(problems, hints)
     _check_cursor(req, plans)
-    return plans
+    refs = references(s.dst)  # the destination's foreign keys: parents are synced first
+    s.referenced = {parent for _child, parent in refs}
+    return parents_first(s.dst, plans, refs)
 
 
 def _check_cursor(req: SyncRequest, plans: list[TablePlan]) -> None:

@@ -41,6 +41,8 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
     _synced_default: dict[str, bool]  # table → synced_at has a default (see describe)
     heap_end: dict[str, int]  # table → its blocks after a chunk (key pending)
     _blocks_q: dict[str, sql.Composed]  # table → _state_blocks's statement
+    _sequences: dict[str, list[tuple[str, str]]]  # table → its serial/identity columns
+    sequence_warnings: dict[str, list[str]]  # table → sequences it could not move
     # What PostgresSide, the class this is a base of, gives: a key range's conditions.
     _range: _Range
 
@@ -96,6 +98,10 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
                     deleted += self._delete_range(shape, stage, bounds)
                 if direct:
                     inserted = len(rows)
+                if not self.stamps_by_default(shape.name) and (
+                    inserted or shape.name not in self._sequences  # and a copy synced before
+                ):
+                    self._advance_sequences(shape)
                 if delete:
                     cond = sql.SQL(" AND ").join(
                         sql.SQL("{} = %s").format(sql.Identifier(k)) for k in shape.key
@@ -131,6 +137,20 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
                 label, exc, writing=True, row_named=bool(where), hint=hint, conn=self.conn
             ) from None
         return counts
+
+    def _advance_sequences(self, shape: TableShape) -> None:
+        """A copy's serial or identity columns (a mirror that `up` built from the source's
+        migrations) have their sequences moved past the ids the chunk wrote, as the import's
+        are (:func:`.pgcopy.advance_sequences`). A copy the sync made (its ``synced_at`` has
+        a default) has none, and is not asked."""
+        t = self._t(shape.name)
+        owned = self._sequences.get(shape.name)
+        if owned is None:
+            owned = self._sequences[shape.name] = pgcopy.owned_sequences(self.conn, t, shape.names)
+        refused = pgcopy.advance_sequences(self.conn, t, owned, "synced") if owned else []
+        if refused:  # said once; not tried again in this run
+            self._sequences[shape.name] = []
+            self.sequence_warnings.setdefault(shape.name, []).extend(refused)
 
     def _state_blocks(self, table: str) -> sql.Composed:
         """The state row's upsert, returning how many blocks ``table`` has."""
@@ -175,6 +195,7 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
             compare_as_text=[c.name for c in shape.columns if compared_as_text(c)],
             returning=returning,
             tally=tally,
+            overriding=True,  # a GENERATED ALWAYS identity takes the source's ids, as COPY does
         )
         row = self.conn.execute(with_params(q, self.conn), (now,)).fetchone()  # (in write_chunk)
         assert row is not None

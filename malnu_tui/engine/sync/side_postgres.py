@@ -67,6 +67,8 @@ class PostgresSide(PostgresWrites, PageSizer):
         self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         self._blocks_q: dict[str, sql.Composed] = {}
+        self._sequences: dict[str, list[tuple[str, str]]] = {}
+        self.sequence_warnings: dict[str, list[str]] = {}
         self._row_bytes = {}  # (.pagesize)
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
@@ -172,9 +174,13 @@ class PostgresSide(PostgresWrites, PageSizer):
 
     def describe(self, table: str) -> TableShape | None:
         rows = self._rows(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            # A domain's column as its base type (Supabase schemas have them: a numeric(5,2)
+            # grade with a CHECK); by the domain's own name it was taken for text.
+            "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, "
+            "t.typtypmod) ELSE format_type(a.atttypid, a.atttypmod) END, a.attnotnull, "
             "coalesce(co.collname, ''), a.atthasdef, a.attgenerated <> '' FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_type t ON t.oid = a.atttypid "
             "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
             "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') "
             "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",

@@ -487,12 +487,12 @@ class SqliteSide(SqliteDialect):
                         deleted += cur.rowcount
                 if delete:
                     cond = " AND ".join(f"{q(k)} = ?" for k in shape.key)
-                    before = c.total_changes
-                    c.executemany(
+                    # The rows it deleted: total_changes counted the copy's own ON DELETE
+                    # CASCADE rows (a student's grades) as deleted from this table too.
+                    deleted += c.executemany(
                         f"DELETE FROM {q(shape.name)} WHERE {cond}",
                         [tuple(map(sqlite_param, k)) for k in delete],
-                    )
-                    deleted += c.total_changes - before
+                    ).rowcount
                 counts = ChunkCounts(inserted, updated, deleted)
                 new_state = state.advanced(counts, len(rows), last_key)
                 c.execute(self._state_upsert_sql(), new_state.values())

@@ -73,6 +73,9 @@ def table_lines(r: TableReport, what: str, indent: str = "  ") -> Text:
     if r.note:  # why it differs (columns added since), or that it has no copy yet
         out.append(f"{indent}note: ", style="yellow")
         out.append(f"{r.note}\n")
+    for w in r.warnings:  # a sequence it could not move, with the setval to run
+        out.append(f"{indent}warning: ", style="yellow")
+        out.append(f"{w}\n")
     for d in r.differences[:MAX_KEYS_SHOWN]:
         out.append(f"{indent}{d.describe(r.key)}\n")
     if len(r.differences) > MAX_KEYS_SHOWN:

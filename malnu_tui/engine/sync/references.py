@@ -1,0 +1,96 @@
+"""A destination whose tables hold foreign keys between them (a mirror that `up` built from the
+primary's migrations: kelas ← siswa ← nilai). The sync writes each table in chunks that commit
+on their own, so the order of the tables, and of the deletes, matters there:
+
+- the tables are synced parents first (:func:`parents_first`): a child's rows never arrive
+  before the parent rows they refer to (in the source's alphabetical order, ``nilai`` came
+  before ``siswa``, and the sync stopped on "violates foreign key constraint");
+- a table others refer to has the deletes of a chunk that the destination refuses held back
+  (:func:`write_chunk`): the chunk's upserts commit without them, and the table is settled
+  once the tables after it are synced (:mod:`.run`), children first, when no row refers to
+  the deleted ones any more (a class deleted at the source, or its key changed, while the
+  copy's students still referred to it stopped the sync half-way).
+
+The copy is never left with a row whose parent is missing: every commit satisfies the
+destination's own foreign keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.sync.model import ChunkCounts, TablePlan, TableShape
+from malnu_tui.engine.sync.problems import table_key
+from malnu_tui.engine.sync.side import Chunk, Side
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.sync.session import SyncSession
+
+__all__ = ["parents_first", "references", "write_chunk"]
+
+_PG = (
+    "SELECT c.relname, p.relname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_class p ON p.oid = k.confrelid "
+    "JOIN pg_namespace pn ON pn.oid = p.relnamespace "
+    "WHERE k.contype = 'f' AND n.nspname = %s AND pn.nspname = %s"
+)
+# One statement for every table (D1 bills each request): drizzle-kit reads D1's keys so too.
+_SQLITE = (
+    'SELECT m.name, f."table" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f '
+    "WHERE m.type = 'table'"
+)
+
+
+class _Reads(Protocol):
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+def references(side: Side) -> list[tuple[str, str]]:
+    """The foreign keys between ``side``'s tables, as (child, parent) names in the form
+    :func:`.problems.table_key` gives them."""
+    reads = cast(_Reads, side)
+    if side.kind == "postgresql":
+        schema = str(side.schema)  # type: ignore[attr-defined]
+        rows = reads._rows(_PG, (schema, schema))
+    else:
+        rows = reads._rows(_SQLITE)
+    return [(table_key(side, str(c)), table_key(side, str(p))) for c, p in rows]
+
+
+def parents_first(
+    side: Side, plans: Sequence[TablePlan], refs: Sequence[tuple[str, str]]
+) -> list[TablePlan]:
+    """``plans`` with every table after the tables its copy refers to (``refs``), in their
+    order otherwise; tables that refer to each other round a cycle keep their order."""
+    parents: dict[str, set[str]] = {table_key(side, p.table): set() for p in plans}
+    for child, parent in refs:
+        if child != parent and child in parents and parent in parents:
+            parents[child].add(parent)
+    left, done, out = list(plans), set[str](), list[TablePlan]()
+    while left:
+        at = next((i for i, p in enumerate(left) if parents[table_key(side, p.table)] <= done), 0)
+        plan = left.pop(at)
+        out.append(plan)
+        done.add(table_key(side, plan.table))
+    return out
+
+
+def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+    """Write ``chunk`` at the destination. Of a table other tables there refer to, a chunk the
+    destination refuses is written again without its deletes (a row still referred to by a
+    child's copy, which the child's sync, later in the run, repoints or deletes); the table is
+    then in ``s.held_back``, for the run to settle it after the others. A chunk refused without
+    its deletes too is refused for its own reason: that error is raised."""
+    if table_key(s.dst, shape.name) not in s.referenced or not (chunk.bounds or chunk.delete):
+        return s.dst.write_chunk(shape, chunk)
+    try:
+        return s.dst.write_chunk(shape, chunk)
+    except MalnuError as refused:
+        try:
+            counts = s.dst.write_chunk(shape, replace(chunk, bounds=None, delete=()))
+        except MalnuError:
+            raise refused from None
+        s.held_back.add(shape.name)
+        return counts
