@@ -61,11 +61,11 @@ class OtherHistories:
         elsewhere = [r.name for r in self.wrangler if not r.tracked and not r.in_files]
         if elsewhere:
             text = (
-                f"wrangler's {DEFAULT_TABLE} names {len(elsewhere)} migration(s) with no file "
-                f"here ({_names(elsewhere)}): nothing to adopt, `up` refuses nothing for them; "
-                "`malnu-tui d1 wrangler-status` shows both histories"
+                f"wrangler's {self.wrangler_table} names {len(elsewhere)} migration(s) with no "
+                f"file here ({_names(elsewhere)}): nothing to adopt, `up` refuses nothing for "
+                "them; `malnu-tui d1 wrangler-status` shows both histories"
             )
-            about = f"wrangler ({DEFAULT_TABLE}, {len(elsewhere)} row(s) with no file here)"
+            about = f"wrangler ({self.wrangler_table}, {len(elsewhere)} row(s) with no file here)"
             out.append(HistoryNote(False, text, f"note: {text}", about))
         for f in self.findings:
             if not f.runner.known:
