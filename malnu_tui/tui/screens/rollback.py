@@ -41,7 +41,8 @@ from malnu_tui.tui.screens.rollback_preview import (
     preconditions_sentence,
     preview_rollback,
 )
-from malnu_tui.tui.screens.wizard import StepPane, WizardScreen, warn_unreleased
+from malnu_tui.tui.screens.rollback_report import summary_text, verify_text
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
     RunOutcome,
     load_status,
@@ -441,97 +442,24 @@ class RollbackWizard(WizardScreen):
                 f"safety backup: {event.message}"
             )
 
-    # -- verify -------------------------------------------------------------------------------
+    # -- verify and summary (their words: rollback_report.py) --------------------------------
     def _show_verify(self) -> None:
         o = self.outcome
-        text = Text()
-        if self.run_error:
-            text.append("✘ the rollback stopped: ", style="bold red")
-            text.append(self.run_error + "\n")
-        after = o.after if o is not None else None
-        if after is None:
-            text.append("⚠ the status afterwards could not be read\n", style="bold yellow")
-            self.query_one("#verify-text", Static).update(text)
-            self.allow_next(label="Summary ▶ (n)")
-            return
         planned = (
             [s.filename for s in self.preview.plan.steps]
             if self.preview and self.preview.plan
             else []
         )
-        if planned and not after.not_done:
-            text.append(
-                f"✔ {len(planned)} migration(s) rolled back: their tracking rows are gone\n",
-                style="green",
-            )
-        elif after.not_done:
-            text.append(f"⚠ still applied: {', '.join(after.not_done)}\n", style="bold yellow")
-        result = after.verified
-        if result.ok:
-            text.append(f"✔ checksums of {result.checked} applied file(s) match\n", style="green")
-        else:
-            text.append(
-                f"⚠ {len(result.drifted)} drifted, {len(result.missing)} missing\n",
-                style="bold yellow",
-            )
-        text.append(after.report.summary())
-        self.query_one("#verify-text", Static).update(text)
-        self.query_one("#verify-table", MigrationTable).show(after.report, None)
+        self.query_one("#verify-text", Static).update(verify_text(o, self.run_error, planned))
+        if o is not None and o.after is not None:
+            self.query_one("#verify-table", MigrationTable).show(o.after.report, None)
         self.allow_next(label="Summary ▶ (n)")
 
-    # -- summary ------------------------------------------------------------------------------
     def _show_summary(self) -> None:
-        text = Text()
-        if self.result is not None:
-            text.append(f"✔ rolled back {len(self.result.done)} migration(s) ", style="bold")
-            text.append(f"on {self.target.display_url}\n")
-            for filename, ms in self.result.done:
-                text.append(f"  ↶ {filename} ({ms} ms)\n")
-            for filename in self.result.skipped:
-                text.append(f"  – {filename}: already rolled back by someone else\n")
-            warn_unreleased(text, "rolled back", self.result.warnings)
-        else:
-            text.append("✘ the rollback did not complete\n", style="bold red")
-            if self.run_error:
-                text.append(f"  {self.run_error}\n")
-        if self.outcome is not None and self.outcome.after is not None:
-            text.append(f"\nNow: {self.outcome.after.report.summary()}\n")
-        text.append("\n")
-        text.append_text(self._backup_advice())
+        text = summary_text(
+            self.target.display_url, self.result, self.outcome, self.run_error, self.backup_id
+        )
         self.query_one("#summary-text", Static).update(text)
-
-    def _backup_advice(self) -> Text:
-        """What the safety backup is for now: never advise a restore that would undo other
-        operators' work when this rollback changed nothing."""
-        text = Text()
-        o = self.outcome
-        backup_id = self.backup_id or (o.backup_id if o is not None else None)
-        changed = self.result is not None or (o is not None and bool(o.done))
-        if backup_id is None:
-            text.append("No safety backup was taken", style="bold")
-            text.append(": nothing was changed.\n" if not changed else ".\n")
-            return text
-        text.append("Safety backup: ", style="bold")
-        text.append(f"{backup_id}\n", style="bold reverse")
-        if not changed:
-            text.append(
-                "Nothing was changed; the safety backup is kept. Do not restore it: the "
-                "database is still as it was, and a restore would also undo whatever was "
-                "written since (another operator's migration, new rows).\n"
-            )
-        elif self.result is None:
-            text.append(
-                "Part of the plan ran (each file is one transaction: none is half-done). Fix "
-                "the cause and roll back again; restoring the backup (b) would also undo "
-                "whatever was written since it was taken.\n"
-            )
-        else:
-            text.append(
-                "It holds the database as it was just before this rollback. Restoring it "
-                "(Backups, b, then o) undoes the rollback, and also whatever was written "
-                "since.\n"
-            )
-        return text
 
     # -- worker results -----------------------------------------------------------------------
     @on(RollbackStatusRead)

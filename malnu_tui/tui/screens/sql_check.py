@@ -2,11 +2,13 @@
 statement, in order, on a scratch schema of a real server, always rolled back) for the shown
 migration, and the same for its rollback after the migrations it undoes. A statement is shown
 ``✓ ok`` only when PostgreSQL took it; without a server the view says plainly it is not checked.
+The view's table is built here too: the checked statements (else the translation's findings),
+then the lint's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,9 @@ from malnu_tui.engine.urls import ENV_PARITY_DATABASE, check_server, mask_url
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.lint import Finding as LintFinding
     from malnu_tui.engine.plan_diff import LinePair, MigrationTranslation
+    from malnu_tui.engine.translate import FileTranslation
 
 # Findings that are the check's own (a rejection, or one that follows from another): the
 # statement's row carries them, they are not listed again as translation findings.
@@ -83,6 +87,8 @@ def check_sql(
     return SqlCheck(server, None, migration, rollback)
 
 
+Row = tuple[str, Text, str, str]  # a table row: line, status, construct (or words), why
+
 STATUS = {
     "ok": ("✓ ok", "green"),
     "rejected": ("✗ rejected", "bold red"),
@@ -130,10 +136,10 @@ def check_line(check: SqlCheck | None, which: str) -> Text:
     return text
 
 
-def statement_cells(mt: MigrationTranslation, width: int) -> list[tuple[str, Text, str, str]]:
+def statement_cells(mt: MigrationTranslation, width: int) -> list[Row]:
     """One row per statement (line, checked status, its first words, why), followed by its
     translation findings other than the check's own."""
-    rows: list[tuple[str, Text, str, str]] = []
+    rows: list[Row] = []
     room = 32 if width >= 110 else 14  # the message matters more than the statement's words
     for p in mt.statements:
         label, style = STATUS.get(p.status, (p.status, ""))
@@ -167,3 +173,62 @@ def _why(p: LinePair) -> str:
     if p.status == "dropped":
         return "nothing runs on PostgreSQL"
     return "translated, not run on PostgreSQL"
+
+
+# -- the view's table of statements and findings ----------------------------------------------
+def findings_rows(
+    filename: str | None,
+    translation: FileTranslation | None,
+    note: str | None,
+    checked: MigrationTranslation | None,
+    lint: Sequence[LintFinding],
+    width: int,
+    *,
+    translates: bool,
+) -> list[Row]:
+    """The SQL view's table for the shown file: each statement with its checked status once
+    the check ran (else the translation's findings), then the lint's; a file too large to
+    translate first says so (``note``); a translated file with none of them says "· none"."""
+    if checked is not None:
+        rows = statement_cells(checked, width) + lint_cells(filename, lint)
+    else:
+        rows = finding_cells(translation) + lint_cells(filename, lint)
+    if note is not None:
+        word, what = ("too large", "translation") if translates else ("large", "view")
+        rows.insert(0, ("", Text(f"⚠ {word}", style="yellow"), what, note[2:]))
+    if not rows and translation is not None:
+        rows.append(("", Text("· none", style="dim"), "", "no translation or lint finding"))
+    return rows
+
+
+def lint_cells(filename: str | None, lint: Sequence[LintFinding]) -> list[Row]:
+    """The lint's findings for this file (``malnu-tui lint``), in the same table."""
+    rows = []
+    for f in lint:
+        if f.file != filename:
+            continue
+        if f.ignored:
+            sev = Text("✔ accepted", style="green")
+            why = f"{f.why} — accepted: {f.reason}"
+        else:
+            style = {"error": "bold red", "warning": "yellow"}.get(f.severity, "")
+            sev = Text(("✘ " if f.severity == "error" else "⚠ ") + f.severity, style=style)
+            why = f"{f.why} — instead: {f.instead}"
+        rows.append((str(f.line), sev, f"lint {f.rule}", why))
+    return rows
+
+
+def finding_cells(translation: FileTranslation | None) -> list[Row]:
+    """The translation's findings (before, or without, a check on PostgreSQL)."""
+    if translation is None:
+        return []
+    rows = []
+    for f in translation.findings:
+        sev = (
+            Text("✘ error", style="bold red")
+            if f.severity == "error"
+            else Text("ℹ note", style="yellow")
+        )
+        why = f.why + (f" — {f.suggestion}" if f.suggestion else "")
+        rows.append((str(f.line), sev, f.construct, why))
+    return rows

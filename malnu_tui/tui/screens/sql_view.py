@@ -26,7 +26,7 @@ from malnu_tui.tui.screens.sql_check import (
     check_line,
     check_sql,
     checking_line,
-    statement_cells,
+    findings_rows,
 )
 from malnu_tui.tui.screens.sql_pages import (
     Piece,
@@ -222,38 +222,6 @@ def translation_pane_text(doc: SqlDocument) -> str:
     if doc.sql is not None and pg.strip() == doc.sql.strip():
         return "-- = identical to the SQLite file\n" + pg
     return pg
-
-
-def lint_cells(doc: SqlDocument, lint: tuple[LintFinding, ...]) -> list[tuple[str, Text, str, str]]:
-    """The lint's findings for this file (``malnu-tui lint``), in the same table."""
-    rows = []
-    for f in lint:
-        if f.file != doc.filename:
-            continue
-        if f.ignored:
-            sev = Text("✔ accepted", style="green")
-            why = f"{f.why} — accepted: {f.reason}"
-        else:
-            style = {"error": "bold red", "warning": "yellow"}.get(f.severity, "")
-            sev = Text(("✘ " if f.severity == "error" else "⚠ ") + f.severity, style=style)
-            why = f"{f.why} — instead: {f.instead}"
-        rows.append((str(f.line), sev, f"lint {f.rule}", why))
-    return rows
-
-
-def finding_cells(doc: SqlDocument) -> list[tuple[str, Text, str, str]]:
-    if doc.translation is None:
-        return []
-    rows = []
-    for f in doc.translation.findings:
-        sev = (
-            Text("✘ error", style="bold red")
-            if f.severity == "error"
-            else Text("ℹ note", style="yellow")
-        )
-        why = f.why + (f" — {f.suggestion}" if f.suggestion else "")
-        rows.append((str(f.line), sev, f.construct, why))
-    return rows
 
 
 class SqlViewScreen(Screen[None]):
@@ -530,17 +498,12 @@ class SqlViewScreen(Screen[None]):
         translation.load_text(translation_pane_text(doc))
         self.query_one("#diff-text", Static).update(unified_diff(doc))
         checked = self.check.of(self.which) if self.check is not None else None
-        if checked is not None:  # each statement with its checked status, then the lint
-            rows = statement_cells(checked, self.size.width) + lint_cells(doc, self.lint)
-        else:
-            rows = finding_cells(doc) + lint_cells(doc, self.lint)
-        if doc.note is not None:
-            word, what = ("too large", "translation") if self.translates else ("large", "view")
-            rows.insert(0, ("", Text(f"⚠ {word}", style="yellow"), what, doc.note[2:]))
+        rows = findings_rows(
+            doc.filename, doc.translation, doc.note, checked, self.lint, self.size.width,
+            translates=self.translates,
+        )  # fmt: skip
         for row in rows:
             findings.add_row(*row)
-        if not rows and doc.translation is not None:
-            findings.add_row("", Text("· none", style="dim"), "", "no translation or lint finding")
 
     def action_goto_finding(self) -> None:
         """Put the source cursor on the line of the highlighted finding."""

@@ -20,11 +20,13 @@ LABEL = "more:"
 
 def hidden_bindings(screen: Screen[object]) -> list[Binding]:
     """The bindings the screen class declares that the footer does not show, one per action,
-    in the order they are declared (with the keys ``[keys]`` gave them)."""
+    in the order they are declared (with the keys ``[keys]`` gave them); not one that does
+    nothing now (``check_action`` None: the SQL view's p and P on a file's first piece were
+    listed, and pressed, did nothing; a footer would have told it by a dimmer colour alone)."""
     own = {b.id for b in type(screen).__dict__.get("BINDINGS", ()) if isinstance(b, Binding)}
     seen: dict[str, Binding] = {}
-    for node, binding, _enabled, _tooltip in screen.active_bindings.values():
-        if node is not screen or binding.show or binding.id not in own:
+    for node, binding, enabled, _tooltip in screen.active_bindings.values():
+        if node is not screen or binding.show or binding.id not in own or not enabled:
             continue  # Textual's own (tab, copy) and the footer's are not repeated here
         seen.setdefault(binding.action, binding)
     return list(seen.values())
