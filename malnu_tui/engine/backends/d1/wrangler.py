@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied, TrackingRecord
+from malnu_tui.engine.backends.d1.wrangler_config import DEFAULT_TABLE, find_config, pick_table
 from malnu_tui.engine.backends.d1.wrangler_names import by_name_part, match
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError, ConfigError
@@ -38,7 +39,6 @@ __all__ = [
     "wrangler_status",
 ]
 
-DEFAULT_TABLE = "d1_migrations"
 STATE_SUBDIR = Path(".wrangler") / "state" / "v3" / "d1"
 
 
@@ -123,8 +123,6 @@ def table_from_config(project: Path, database_id: str | None = None) -> str | No
     database ``database_id`` where the config names it; None: no config (``d1_migrations``).
     It read ``wrangler.toml`` in ``project`` only: a create-cloudflare project's
     ``wrangler.jsonc`` was not read, and wrangler's own table was taken for absent."""
-    from malnu_tui.engine.backends.d1.wrangler_config import pick_table
-
     files = _local_files(Path(project))  # wrangler's local state there: which table it has
 
     def present(table: str) -> bool:
@@ -141,8 +139,6 @@ def table_for(backend: Backend, near: Path | None = None) -> str:
     id), else ``d1_migrations``. ``up``, ``status``, ``doctor`` and ``adopt`` read it alike:
     a cron job run from the home directory found no config, and `up` ran again what
     wrangler had applied."""
-    from malnu_tui.engine.backends.d1.wrangler_config import find_config, pick_table
-
     start, database_id = Path.cwd(), None
     path = getattr(backend, "path", None)
     if backend.kind == "d1":
