@@ -259,6 +259,15 @@ def test_a_lock_row_left_by_a_failed_command_is_said_with_its_way_out(
     assert "note: the migration lock could not be released (D1 " in res.err, res.err
     assert "its lease, no longer renewed, runs out within 10 min" in res.err, res.err
     assert f"`malnu-tui unlock --config {cfg} --target production`" in res.err, res.err
+    # Work that succeeds, its release refused the same way, said it not at all (exit 0).
+    d1.server.inject(Fault("status", count=100, status=503, match=release))
+    try:
+        res = run_cli(*at, "clear-failed", "20250101_000100_bad.sql", "--yes")
+    finally:
+        d1.server.faults.clear()
+    assert res.code == 0, res.err
+    assert "warning: D1 " in res.err and "; the lock row of this session (pid " in res.err
+    assert "runs out within 10 min" in res.err, res.err
     # Seen from another host four minutes on (the row as that host reads it).
     d1.server.execute(
         d1.db,

@@ -385,3 +385,30 @@ def test_wranglers_config_is_found_and_read_as_wrangler_does(tmp_path: Path) -> 
     (top / "wrangler.json").write_text('{"d1_databases": [\n  {"migrations_table": "x"\n]}')
     with pytest.raises(ConfigError, match=r"wrangler\.json:3: not valid JSON"):
         table_from_config(sub)
+
+
+def test_a_local_state_of_two_databases_is_read_by_its_configs_table(tmp_path: Path) -> None:
+    """wrangler's local state of a project with two D1 databases, the migrated one's history
+    in its config's migrations_table: only d1_migrations was looked for, so neither file
+    "held wrangler's table" ("several wrangler local databases") and the table could not be
+    chosen either. The database that has the config's table is the one read."""
+    import sqlite3
+
+    from malnu_tui.engine.backends.d1.wrangler import read_local_state, table_from_config
+
+    state = tmp_path / ".wrangler" / "state" / "v3" / "d1" / "miniflare-D1DatabaseObject"
+    state.mkdir(parents=True)
+    with sqlite3.connect(state / "a1.sqlite") as db:  # as wrangler leaves a migrated database
+        db.execute("CREATE TABLE wrangler_history (id INTEGER PRIMARY KEY, name TEXT UNIQUE, "
+                   "applied_at TEXT DEFAULT CURRENT_TIMESTAMP)")  # fmt: skip
+        db.execute("INSERT INTO wrangler_history (name) VALUES ('0001_init.sql')")
+    with sqlite3.connect(state / "b2.sqlite") as db:  # the cache the app fills itself
+        db.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)")
+    (tmp_path / "wrangler.jsonc").write_text(
+        '{"d1_databases": [{"binding": "DB", "database_id": "a", '
+        '"migrations_table": "wrangler_history"}, {"binding": "CACHE", "database_id": "b"}]}'
+    )
+    table = table_from_config(tmp_path)
+    assert table == "wrangler_history"
+    assert find_local_state(tmp_path, table) == state / "a1.sqlite"
+    assert [w.name for w in read_local_state(tmp_path, table)] == ["0001_init.sql"]

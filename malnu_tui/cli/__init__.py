@@ -210,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # released), then exit 143.
         with sigterm_as_interrupt(), _waits_said(ctx, args):
             code: int = handler(ctx)
+        from malnu_tui.engine.oplock import unsaid_locks
+
+        for line in unsaid_locks():  # done, but its lock row could not be released
+            ctx.message(f"warning: {line}")
         return code
     except MalnuError as exc:
         ctx.error(exc)

@@ -128,7 +128,7 @@ def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
     state = ctx.opt("wrangler_state")
     if state:
         table = ctx.opt("table") or table_from_config(Path(state)) or table_from_config(Path.cwd())
-        path = find_local_state(Path(state))
+        path = find_local_state(Path(state), table or DEFAULT_TABLE)
         return read_local_state(path, table or DEFAULT_TABLE), f"wrangler local state {path}"
     backend = ctx.backend()
     table = ctx.opt("table") or table_for(backend, ctx.target.migrations_dir)

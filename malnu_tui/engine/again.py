@@ -5,11 +5,14 @@ from another directory, acted on the default target."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 _AGAIN: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
@@ -60,3 +63,12 @@ def name_target_in(text: str, again: Sequence[str], command: str | None = None) 
         return f"`malnu-tui {words.rstrip()} {shlex.join(again)}`"
 
     return _QUOTED.sub(named, text)
+
+
+def named_fields(value: _T, again: Sequence[str], *fields: str) -> _T:
+    """``value`` (a frozen dataclass: a `check` problem, a `doctor` line) with the commands
+    its text ``fields`` quote given ``again``: read far from the config (a webhook's alert,
+    a `doctor --all` over several targets), they acted on the default target."""
+    texts = {f: getattr(value, f) for f in fields}
+    changed = {f: name_target_in(t, again) for f, t in texts.items() if "`malnu-tui " in t}
+    return dataclasses.replace(value, **changed) if again and changed else value  # type: ignore[type-var]

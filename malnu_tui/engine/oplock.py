@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from malnu_tui.engine.backends.base import Backend, lock_holder_for_this_process
 from malnu_tui.engine.errors import LockLeft, MalnuError
 
-__all__ = ["holds_lock", "left_behind", "migration_lock"]
+__all__ = ["holds_lock", "left_behind", "migration_lock", "unsaid_locks"]
 
 _HELD: set[int] = set()  # id() of the backends whose lock an outer migration_lock holds
+_UNSAID: list[str] = []  # lock rows left by work that succeeded, for the CLI to warn of
 
 
 def holds_lock(backend: Backend) -> bool:
@@ -56,17 +57,22 @@ def migration_lock(backend: Backend, purpose: str, *, warn: bool = False) -> Ite
     try:
         backend.release_lock()
     except MalnuError as failed:
-        if warn:
-            # The block's work is committed: said as an error (exit 1), a `rollback` done on
-            # a disk that then filled up was run again by the operator, rolling back one more.
-            unreleased.append(
-                f"{failed}; the lock row of this session (pid {os.getpid()}) stays: "
-                + left_behind(failed, cause=False)
-            )
-        elif not isinstance(failed, LockLeft):
+        if not warn and not isinstance(failed, LockLeft):
             raise
-        # else D1 unreachable once the work is done (restarting after a restore): the work
-        # stands, and the lease lapses by itself.
+        # The block's work is committed: said as an error (exit 1), a `rollback` done on a
+        # disk that then filled up was run again by the operator, rolling back one more. D1
+        # unreachable once the work is done (restarting after a restore): the work stands,
+        # the lease lapses by itself, and the command says so (it said nothing).
+        said = f"{failed}; the lock row of this session (pid {os.getpid()}) stays: "
+        (unreleased if warn else _UNSAID).append(said + left_behind(failed, cause=False))
+
+
+def unsaid_locks() -> list[str]:
+    """The lock rows left behind by work that succeeded (D1 unreachable as it released them),
+    not said by the work itself: each said once, by the shell that ran it."""
+    said = list(_UNSAID)
+    _UNSAID.clear()
+    return said
 
 
 def left_behind(failed: MalnuError, *, cause: bool = True) -> str:

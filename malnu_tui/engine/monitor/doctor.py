@@ -5,7 +5,6 @@ directory and the config. One line per check, OK or the problem with its fix."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import stat
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.again import named_fields
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 
 if TYPE_CHECKING:
@@ -382,18 +382,5 @@ def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
         )
     checks = list(top.out)
     for t in targets:
-        checks.extend(_named(c, t.again) for c in doctor_target(t))
+        checks.extend(named_fields(c, t.again, "detail", "fix") for c in doctor_target(t))
     return DoctorResult(tuple(checks))
-
-
-def _named(check: DoctorCheck, again: Sequence[str]) -> DoctorCheck:
-    """``check`` whose quoted commands (`` `malnu-tui adopt --dry-run` ``) name its target
-    (``again``: ``--config PATH --target NAME``): copied from another directory, or from a
-    `doctor --all` over several targets, they acted on the default target."""
-    if not again or "`malnu-tui " not in check.detail + check.fix:
-        return check
-    from malnu_tui.engine.again import name_target_in
-
-    return dataclasses.replace(
-        check, detail=name_target_in(check.detail, again), fix=name_target_in(check.fix, again)
-    )

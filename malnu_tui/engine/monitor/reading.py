@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.again import named_fields
 from malnu_tui.engine.monitor.checks import Facts, evaluate
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
@@ -231,22 +232,9 @@ def run_checks(
                 started,
             )
         )
-        healths.append(_named(health, target.again))
+        named = (named_fields(p, target.again, "message") for p in health.problems)
+        healths.append(dataclasses.replace(health, problems=tuple(named)))
     return CheckReport(tuple(healths), format_time(now))
-
-
-def _named(health: TargetHealth, again: Sequence[str]) -> TargetHealth:
-    """``health`` whose problems' quoted commands (`` `malnu-tui adopt` ``) name its target
-    (``again``: ``--config PATH --target NAME``), for the line printed, the JSON and the alert
-    sent alike: read far from the config, they acted on the default target."""
-    if not again:
-        return health
-    from malnu_tui.engine.again import name_target_in
-
-    named = (
-        dataclasses.replace(p, message=name_target_in(p.message, again)) for p in health.problems
-    )
-    return dataclasses.replace(health, problems=tuple(named))
 
 
 def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:

@@ -10,13 +10,13 @@ without running them (one audited batch each).
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied, TrackingRecord
+from malnu_tui.engine.backends.d1.wrangler_config import DEFAULT_TABLE, find_config, pick_table
 from malnu_tui.engine.backends.d1.wrangler_names import by_name_part, match
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError, ConfigError
@@ -39,7 +39,6 @@ __all__ = [
     "wrangler_status",
 ]
 
-DEFAULT_TABLE = "d1_migrations"
 STATE_SUBDIR = Path(".wrangler") / "state" / "v3" / "d1"
 
 
@@ -124,13 +123,12 @@ def table_from_config(project: Path, database_id: str | None = None) -> str | No
     database ``database_id`` where the config names it; None: no config (``d1_migrations``).
     It read ``wrangler.toml`` in ``project`` only: a create-cloudflare project's
     ``wrangler.jsonc`` was not read, and wrangler's own table was taken for absent."""
-    from malnu_tui.engine.backends.d1.wrangler_config import pick_table
+    files = _local_files(Path(project))  # wrangler's local state there: which table it has
 
-    present = None
-    with contextlib.suppress(ConfigError):  # wrangler's local state there: which table it has
-        db = find_local_state(Path(project))
-        present = lambda t: _has_table(db, t)  # noqa: E731
-    return pick_table(Path(project), database_id, present)
+    def present(table: str) -> bool:
+        return any(_has_table(f, table) for f in files)
+
+    return pick_table(Path(project), database_id, present if files else None)
 
 
 def table_for(backend: Backend, near: Path | None = None) -> str:
@@ -141,8 +139,6 @@ def table_for(backend: Backend, near: Path | None = None) -> str:
     id), else ``d1_migrations``. ``up``, ``status``, ``doctor`` and ``adopt`` read it alike:
     a cron job run from the home directory found no config, and `up` ran again what
     wrangler had applied."""
-    from malnu_tui.engine.backends.d1.wrangler_config import find_config, pick_table
-
     start, database_id = Path.cwd(), None
     path = getattr(backend, "path", None)
     if backend.kind == "d1":
@@ -167,21 +163,30 @@ def in_database(backend: Backend, table: str) -> bool:
     )
 
 
-def find_local_state(path: Path) -> Path:
+def _local_files(path: Path) -> list[Path]:
+    """The SQLite files of wrangler's local D1 state under ``path`` (see find_local_state)."""
+    if path.is_file():
+        return [path]
+    for root in (path / STATE_SUBDIR, path):
+        if root.is_dir() and (
+            found := sorted(p for p in root.rglob("*.sqlite") if p.name != "metadata.sqlite")
+        ):
+            return found
+    return []
+
+
+def find_local_state(path: Path, table: str = DEFAULT_TABLE) -> Path:
     """The SQLite file of wrangler's local D1 state under ``path``: the file itself, a project
     directory (``.wrangler/state/v3/d1`` below it) or the state directory. Exactly one
-    database there must hold wrangler's migrations table."""
+    database there must hold wrangler's migrations table (``table``: its config's
+    ``migrations_table``; with only ``d1_migrations`` looked for, a project of two D1
+    databases whose history table is named otherwise was "several wrangler local
+    databases")."""
     path = Path(path)
     if path.is_file():
         return path
-    roots = [path / STATE_SUBDIR, path]
-    candidates: list[Path] = []
-    for root in roots:
-        if root.is_dir():
-            candidates = sorted(p for p in root.rglob("*.sqlite") if p.name != "metadata.sqlite")
-            if candidates:
-                break
-    with_table = [p for p in candidates if _has_table(p, DEFAULT_TABLE)]
+    candidates = _local_files(path)
+    with_table = [p for p in candidates if _has_table(p, table)]
     chosen = with_table or candidates
     if not chosen:
         raise ConfigError(
@@ -217,7 +222,7 @@ def _has_table(path: Path, table: str) -> bool:
 
 def read_local_state(path: Path, table: str = DEFAULT_TABLE) -> list[WranglerMigration]:
     """wrangler's applied migrations from its local state (see :func:`find_local_state`)."""
-    db = find_local_state(path)
+    db = find_local_state(path, table)
     try:
         conn = _connect_ro(db)
         try:
