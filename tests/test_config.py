@@ -372,3 +372,23 @@ def test_the_school_guides_tree_keeps_rollback_inside_migrations(
     ]
     (tmp_path / "rollback").mkdir()  # ./rollback, when there, is still the one read
     assert load_settings(env={}).targets["local"].rollback_dir == tmp_path / "rollback"
+
+
+def test_a_dangling_migrations_symlink_is_never_the_bundled_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ./migrations symlink whose target is gone (a release folder removed, a checkout
+    copied without what its link points at) was taken for "no ./migrations here": `up` ran
+    the set bundled in the package on the database. It is this folder's set, said missing."""
+    import os
+
+    from tests.inproc import run_inproc
+
+    for name in [k for k in os.environ if k.startswith("MALNU_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MALNU_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "migrations").symlink_to(tmp_path / "release-41" / "migrations")
+    res = run_inproc("--database", f"sqlite:///{tmp_path / 'school.db'}", "up", "--dry-run")
+    assert res.code == 2 and "users" not in res.out, res.out
+    assert f"{tmp_path / 'migrations'}: migrations directory does not exist" in res.err
