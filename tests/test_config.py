@@ -332,31 +332,36 @@ def test_a_config_path_that_is_a_directory_is_said_so(tmp_path: Path) -> None:
     assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - config file {tmp_path} is a")
 
 
-def test_the_school_guides_tree_keeps_rollback_inside_migrations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The school's guide ("Migration File Naming") keeps `rollback/` inside `migrations/`.
-    Run from such a folder, every migration read `rollback NO` and `rollback` said "no rollback
-    file … write rollback/<version>_<name>.sql" beside the file it wanted. Without a
-    ./rollback, ./migrations/rollback is the pair; a ./rollback still comes first."""
-    import json
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``tmp_path`` as the working folder, no MALNU_* variable from the outside."""
     import os
-    import shutil
-
-    from tests.inproc import run_inproc
 
     for name in [k for k in os.environ if k.startswith("MALNU_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("MALNU_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "migrations" / "rollback").mkdir(parents=True)
+    return tmp_path
+
+
+def test_the_school_guides_tree_keeps_rollback_inside_migrations(here: Path) -> None:
+    """The school's guide ("Migration File Naming") keeps `rollback/` inside `migrations/`.
+    Run from such a folder, every migration read `rollback NO` and `rollback` said "no rollback
+    file … write rollback/<version>_<name>.sql" beside the file it wanted. Without a
+    ./rollback, ./migrations/rollback is the pair; a ./rollback still comes first."""
+    import json
+    import shutil
+
+    from tests.inproc import run_inproc
+
+    (here / "migrations" / "rollback").mkdir(parents=True)
     for version, up, down in (
         ("20251124_120500", "create_users_table", "drop_users_table"),
         ("20251124_121000", "add_indexes_to_users", "remove_indexes_from_users"),
     ):
-        shutil.copy(REPO / "migrations" / f"{version}_{up}.sql", tmp_path / "migrations")
-        shutil.copy(REPO / "rollback" / f"{version}_{down}.sql", tmp_path / "migrations/rollback")
-    db = ("--database", f"sqlite:///{tmp_path / 'school.db'}")
+        shutil.copy(REPO / "migrations" / f"{version}_{up}.sql", here / "migrations")
+        shutil.copy(REPO / "rollback" / f"{version}_{down}.sql", here / "migrations/rollback")
+    db = ("--database", f"sqlite:///{here / 'school.db'}")
     assert run_inproc(*db, "up").code == 0
     status = json.loads(run_inproc(*db, "status", "--json").out)
     rollbacks = [m["rollback_file"] for m in status["migrations"]]
@@ -370,5 +375,17 @@ def test_the_school_guides_tree_keeps_rollback_inside_migrations(
     assert [s["filename"] for s in json.loads(res.out)["rolled_back"]] == [
         "20251124_121000_add_indexes_to_users.sql"
     ]
-    (tmp_path / "rollback").mkdir()  # ./rollback, when there, is still the one read
-    assert load_settings(env={}).targets["local"].rollback_dir == tmp_path / "rollback"
+    (here / "rollback").mkdir()  # ./rollback, when there, is still the one read
+    assert load_settings(env={}).targets["local"].rollback_dir == here / "rollback"
+
+
+def test_a_dangling_migrations_symlink_is_never_the_bundled_set(here: Path) -> None:
+    """A ./migrations symlink whose target is gone (a release folder removed, a checkout
+    copied without what its link points at) was taken for "no ./migrations here": `up` ran
+    the set bundled in the package on the database. It is this folder's set, said missing."""
+    from tests.inproc import run_inproc
+
+    (here / "migrations").symlink_to(here / "release-41" / "migrations")
+    res = run_inproc("--database", f"sqlite:///{here / 'school.db'}", "up", "--dry-run")
+    assert res.code == 2 and "users" not in res.out, res.out
+    assert f"{here / 'migrations'}: migrations directory does not exist" in res.err

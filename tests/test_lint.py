@@ -524,10 +524,14 @@ def test_up_shows_lint_and_an_enforcing_target_refuses_unless_accepted(
     assert "lint: 20250101_000200_drop_name.sql:1: error [DROP-COLUMN]" in res.err
     # lint = "enforce": refused, nothing applied.
     res = run_cli(*base, "--target", "prod", "up", "--no-backup")
-    assert res.code == 1 and 'lint = "enforce"' in res.err and "--accept-lint" in res.err
+    assert res.code == 1 and 'lint = "enforce"' in res.err, res.err
     status = json.loads(run_cli(*base, "--target", "prod", "status", "--json").out)
     assert status["counts"]["applied"] == 0
-    res = run_cli(*base, "--target", "prod", "up", "--no-backup", "--accept-lint")
+    # The hint's command names prod: it said `up --accept-lint`, which typed as such ran on
+    # the default target (staging here), prod's gate still shut.
+    hint = res.err.split("or run `malnu-tui ", 1)[1].split("`", 1)[0].split()
+    assert hint == ["up", "--accept-lint", "--config", str(config), "--target", "prod"], hint
+    res = run_cli(*hint, "--no-backup")
     assert res.code == 0, res.err
     log = json.loads(run_cli(*base, "--target", "prod", "log", "--json").out)
     accepted = [e for e in log if e["action"] == "accept-lint"]

@@ -100,6 +100,16 @@ def test_live_schema_without_drift(pg_url: str) -> None:
     report = compare_live(PRIMARY.migrations, pg_url)
     assert report.ok, [d.describe() for d in report.differences]
     assert report.mode == "live"
+    # A mirror `up` built that a sync also fills: the sync's refusal hint adds `synced_at`,
+    # and every `parity --live` then failed on it. The sync's column of a table it keeps
+    # (its malnu_sync row in that schema) is not drift; on another table it still is.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE users ADD COLUMN synced_at timestamp")
+        conn.execute("ALTER TABLE assignments ADD COLUMN synced_at timestamp")
+        conn.execute("CREATE TABLE malnu_sync (table_name text PRIMARY KEY)")
+        conn.execute("INSERT INTO malnu_sync VALUES ('users')")
+    report = compare_live(PRIMARY.migrations, pg_url)
+    assert {(d.table, d.item) for d in report.differences} == {("assignments", "synced_at")}
 
 
 def test_live_drift_names_every_difference(pg_url: str) -> None:

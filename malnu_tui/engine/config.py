@@ -159,7 +159,9 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
 
 def _default_dirs() -> tuple[Path, Path]:
     cwd = Path.cwd()
-    if (cwd / "migrations").is_dir():
+    # A ./migrations that is not a directory (a dangling symlink: a release folder removed)
+    # is this folder's set, said missing: the bundled set was run in its place.
+    if os.path.lexists(cwd / "migrations"):
         # The school guide's tree keeps rollback/ inside migrations/; ./rollback comes first.
         nested = cwd / "migrations" / "rollback"
         if not (cwd / "rollback").is_dir() and nested.is_dir():

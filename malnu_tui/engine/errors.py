@@ -419,6 +419,6 @@ class LintRefused(MalnuError):
             + "; ".join(findings[:5])
             + ("; …" if len(findings) > 5 else ""),
             hint="fix them, accept one with `-- lint:ignore RULE reason` in the file, or run "
-            "`up --accept-lint` (audited)",
+            "`malnu-tui up --accept-lint` (audited)",
         )
         self.findings = findings

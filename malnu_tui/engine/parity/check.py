@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -130,6 +131,7 @@ def compare_live(
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute("SET LOCAL TimeZone = 'UTC'")
             actual = postgres_shape(conn, schema, [t.name for t in expected.tables])
+            actual = _without_sync_column(actual, _synced_tables(conn, schema))
     except psycopg.Error as exc:
         raise BackendError(f"parity: PostgreSQL error: {exc}") from None
     finally:
@@ -142,4 +144,28 @@ def compare_live(
         expected,
         actual,
         "live",
+    )
+
+
+def _synced_tables(conn: psycopg.Connection[Any], schema: str) -> set[str]:
+    """The tables of ``schema`` a sync keeps copies in (its state table's rows there)."""
+    from psycopg import sql
+
+    there = "SELECT to_regclass(format('%%I.malnu_sync', %s::text))"
+    if conn.execute(there, (schema,)).fetchone() == (None,):
+        return set()
+    query = sql.SQL("SELECT table_name FROM {}.malnu_sync").format(sql.Identifier(schema))
+    return {str(r[0]).lower() for r in conn.execute(query)}
+
+
+def _without_sync_column(shape: SchemaShape, synced: set[str]) -> SchemaShape:
+    """A mirror that ``up`` built and a sync fills carries the sync's ``synced_at`` (the sync's
+    refusal hint adds it): the sync's column, not the migrations' drift."""
+    return SchemaShape(
+        tuple(
+            dataclasses.replace(t, columns=tuple(c for c in t.columns if c.name != "synced_at"))
+            if t.name in synced
+            else t
+            for t in shape.tables
+        )
     )

@@ -38,7 +38,7 @@ CONSOLE_FLAGS = {
         "press a (accept edited) to run the edited file as it is now"
     ),
     # The console has none for this one: said as the shell command it is.
-    "or run `up --accept-lint` (audited)": (
+    "or run `malnu-tui up --accept-lint` (audited)": (
         "or accept them with the CLI's `up --accept-lint` from a shell (audited; the console "
         "does not accept lint errors)"
     ),
