@@ -275,3 +275,23 @@ def test_a_file_that_turns_lock_timeout_off(mdirs: MigrationDirs) -> None:
         ("PG-LOCK-TIMEOUT", "config", 2),
     ]
     assert "the SET at line 2 turns the target's off" in found[0].why
+
+
+def test_a_rollback_that_drops_the_schema_drops_what_is_in_it(mdirs: MigrationDirs) -> None:
+    # `create schema analytics; create table analytics.events …` undone by `drop schema
+    # analytics cascade`: ROLLBACK-LEAVES-OBJECTS named every table, index, view and function
+    # of the schema as left behind, errors that failed `lint --all` for good.
+    sql = (
+        "CREATE SCHEMA analytics;\nCREATE TABLE analytics.events (id bigint, at timestamptz);\n"
+        "CREATE INDEX events_at ON analytics.events (at);\n"
+        'CREATE VIEW "analytics"."daily" AS SELECT count(*) FROM analytics.events;\n'
+        "CREATE FUNCTION analytics.one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+        "CREATE TABLE public.kept (id bigint);\nCREATE TABLE bare (id bigint);"
+    )
+    mdirs.add("20250101_000100", "analytics", sql, "DROP SCHEMA analytics CASCADE;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql").findings
+    assert [(f.rule, f.line) for f in found] == [
+        ("ROLLBACK-LEAVES-OBJECTS", 6),
+        ("ROLLBACK-LEAVES-OBJECTS", 7),
+    ]
