@@ -20,7 +20,7 @@ from malnu_tui.engine.lint.ops import (
     key,
     strip_comments,
 )
-from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
@@ -304,6 +304,9 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):
         out.append(finding("SQLITE-CONCURRENTLY", s.file, st.line, refused))
+    alter = s.dialect == "postgresql" and op.kind == "other" and st.first_words[:5] == "ALTER"
+    if alter and (renamed := renamed_object(s.file, st.line, strip_comments(st.text), s.objects)):
+        out.append(renamed)
     if op.kind.startswith("create_") and op.schema:
         s.schemas[(op.kind[7:], op.key)] = op.schema
     if op.kind == "create_table":
