@@ -275,3 +275,55 @@ def test_a_file_that_turns_lock_timeout_off(mdirs: MigrationDirs) -> None:
         ("PG-LOCK-TIMEOUT", "config", 2),
     ]
     assert "the SET at line 2 turns the target's off" in found[0].why
+
+
+def test_a_rollback_that_drops_the_schema_drops_what_is_in_it(mdirs: MigrationDirs) -> None:
+    # `create schema analytics; create table analytics.events …` undone by `drop schema
+    # analytics cascade`: ROLLBACK-LEAVES-OBJECTS named every table, index, view and function
+    # of the schema as left behind, errors that failed `lint --all` for good.
+    sql = (
+        "CREATE SCHEMA analytics;\nCREATE TABLE analytics.events (id bigint, at timestamptz);\n"
+        "CREATE INDEX events_at ON analytics.events (at);\n"
+        'CREATE VIEW "analytics"."daily" AS SELECT count(*) FROM analytics.events;\n'
+        "CREATE FUNCTION analytics.one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+        "CREATE TABLE public.kept (id bigint);\nCREATE TABLE bare (id bigint);"
+    )
+    mdirs.add("20250101_000100", "analytics", sql, "DROP SCHEMA analytics CASCADE;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql").findings
+    assert [(f.rule, f.line) for f in found] == [
+        ("ROLLBACK-LEAVES-OBJECTS", 6),
+        ("ROLLBACK-LEAVES-OBJECTS", 7),
+    ]
+
+
+def test_a_view_a_function_or_an_enum_value_renamed(mdirs: MigrationDirs) -> None:
+    # The running app queries the view, calls the function (Supabase's rpc('get_grades')) and
+    # writes the enum value by name: renaming any of them breaks it until it is redeployed,
+    # as RENAME-TABLE says of a table. They were clean. One this migration made is new, and
+    # Prisma's enum swap (ALTER TYPE … RENAME TO) is not a rename the app sees.
+    base = (
+        "CREATE TYPE mood AS ENUM ('ok');\nCREATE TABLE grades (id int, m mood);\n"
+        "CREATE VIEW report AS SELECT id FROM grades;\n"
+        "CREATE FUNCTION get_grades() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;"
+    )
+    undo = "DROP FUNCTION get_grades(); DROP VIEW report; DROP TABLE grades; DROP TYPE mood;"
+    mdirs.add("20250101_000100", "base", base, undo)
+    sql = (
+        "ALTER VIEW report RENAME TO report_v2;\n"
+        "ALTER FUNCTION public.get_grades() RENAME TO grades_of;\n"
+        "ALTER VIEW report_v2 RENAME COLUMN id TO grade_id;\n"
+        "ALTER TYPE mood RENAME VALUE 'ok' TO 'fine';\n"
+        "CREATE VIEW fresh AS SELECT 1 AS one;\nALTER VIEW fresh RENAME TO fresh2;\n"
+        'CREATE TYPE "Mood_new" AS ENUM (\'fine\');\nALTER TYPE "Mood_new" RENAME TO "Mood2";'
+    )
+    mdirs.add("20250101_000200", "renames", sql, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, ["20250101_000200_renames.sql"], dialect="postgresql").findings
+    assert [(f.line, f.severity) for f in found if f.rule == "PG-RENAME-OBJECT"] == [
+        (1, "warning"),
+        (2, "warning"),
+        (3, "warning"),
+        (4, "warning"),
+    ]
+    assert "rpc('get_grades')" in found[1].why

@@ -20,7 +20,7 @@ from malnu_tui.engine.lint.ops import (
     key,
     strip_comments,
 )
-from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
@@ -82,6 +82,7 @@ class MigrationState:
     live_table: LiveTable | None = None  # PostgreSQL: whether the live database has a table
     replaced: set[tuple[str, str]] = field(default_factory=set)  # made by CREATE OR REPLACE
     nulls_filled: dict[tuple[str, str], int] = field(default_factory=dict)  # → the UPDATE's line
+    schemas: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) → schema
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
@@ -303,6 +304,11 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):
         out.append(finding("SQLITE-CONCURRENTLY", s.file, st.line, refused))
+    alter = s.dialect == "postgresql" and op.kind == "other" and st.first_words[:5] == "ALTER"
+    if alter and (renamed := renamed_object(s.file, st.line, strip_comments(st.text), s.objects)):
+        out.append(renamed)
+    if op.kind.startswith("create_") and op.schema:
+        s.schemas[(op.kind[7:], op.key)] = op.schema
     if op.kind == "create_table":
         s.created[op.key] = st.line
         if op.source:
@@ -352,6 +358,8 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         return
     rb_name = m.rollback.filename if m.rollback else ""
     dropped_tables = rb.drops.get("table", set())
+    gone = rb.drops.get("schema", set())  # DROP SCHEMA (… CASCADE) takes what is in it
+    dropped_tables |= {t for t in s.created if s.schemas.get(("table", t), "") in gone}
     for t, line in s.created.items():
         if t not in dropped_tables:
             why = f"{rb_name} does not drop table {t}, which {m.filename} creates"
@@ -360,6 +368,8 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         tk = key(table)
         if name in rb.drops.get(kind, set()) or (kind, name) in s.had_before:
             continue  # dropped by the rollback, or a rebuilt table's own object re-created
+        if s.schemas.get((kind, name), "") in gone:
+            continue  # its schema is dropped
         if (kind, name) in s.replaced and (kind, name) in rb.recreates:
             continue  # CREATE OR REPLACE of one from before: the rollback puts that one back
         if table and (tk in s.created or tk in dropped_tables):

@@ -35,7 +35,7 @@ _F = re.IGNORECASE | re.DOTALL
 # "if", which the rollback "does not drop".
 _CREATE_TABLE = re.compile(
     rf"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE\s+"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT}|'(?:[^']|'')+')"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:(?P<schema>{_IDENT})\s*\.\s*)?(?P<name>{_IDENT}|'(?:[^']|'')+')"
     rf"\s*(?P<rest>.*)$",
     _F,
 )
@@ -47,13 +47,13 @@ _SHADOW = re.compile(
 _CREATE_INDEX = re.compile(
     rf"^CREATE\s+(?P<unique>UNIQUE\s+)?INDEX\s+(?P<conc>CONCURRENTLY\s+)?"
     rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})\s+)?ON\s+(?:ONLY\s+)?"
-    rf"(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})",
+    rf"(?:(?P<schema>{_IDENT})\s*\.\s*)?(?P<table>{_IDENT})",
     _F,
 )
 _CREATE_OTHER = re.compile(
     rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:(?P<mat>MATERIALIZED)\s+)?"
     rf"(?P<kind>VIEW|TRIGGER|FUNCTION|PROCEDURE|SEQUENCE|TYPE)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"{_QNAME}",
+    rf"(?:(?P<schema>{_IDENT})\s*\.\s*)?(?P<name>{_IDENT})",
     _F,
 )
 _TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
@@ -230,6 +230,7 @@ class Op:
     #                  "cascade" for a DROP or TRUNCATE … CASCADE
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
+    schema: str = ""  # CREATE …: the schema named (an index's: its table's), folded
 
     @property
     def key(self) -> str:
@@ -330,6 +331,7 @@ def read_ops(st: Statement) -> Op:
                 _unq(m["name"]),
                 source=_unq(a["source"]) if a else "",
                 body=rest,
+                schema=key(m["schema"]) if m["schema"] else "",
             )
         m = _CREATE_INDEX.match(text)
         if m:
@@ -339,6 +341,7 @@ def read_ops(st: Statement) -> Op:
                 table=_unq(m["table"]),
                 unique=bool(m["unique"]),
                 concurrently=bool(m["conc"]),
+                schema=key(m["schema"]) if m["schema"] else "",
             )
         m = _CREATE_OTHER.match(text)
         if m:
@@ -351,7 +354,8 @@ def read_ops(st: Statement) -> Op:
                 table = _unq(t["table"]) if t else ""
             elif kind == "sequence" and (owned := _OWNED_BY.search(text, m.end())):
                 table = _unq(owned["table"])
-            return Op(f"create_{kind}", _unq(m["name"]), table=table)
+            schema = key(m["schema"]) if m["schema"] else ""
+            return Op(f"create_{kind}", _unq(m["name"]), table=table, schema=schema)
         return Op("other")
     if head.startswith("DROP"):
         m = _DROP.match(text)

@@ -4,14 +4,23 @@ rules (both dialects) do not see."""
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import Action, Op, key
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Action, Op, key
 from malnu_tui.engine.lint.rules import register
 
-__all__ = ["PG_RULES", "NotNullChecks", "pg_alter_action", "type_text", "widens"]
+__all__ = [
+    "PG_RULES",
+    "RENAME_OBJECT",
+    "NotNullChecks",
+    "pg_alter_action",
+    "renamed_object",
+    "type_text",
+    "widens",
+]
 
 PG_RULES = (
     Rule(
@@ -34,7 +43,16 @@ PG_RULES = (
         "SET DEFAULT for new rows",
     ),
 )
-register(*PG_RULES)
+RENAME_OBJECT = Rule(
+    "PG-RENAME-OBJECT",
+    "warning",
+    "a view, function or enum value renamed",
+    "the running app still uses the old name until it is redeployed: its queries of the "
+    "view, its calls of the function (Supabase's rpc()), its writes of the enum value fail",
+    "expand/contract: add the new one beside the old (a view or function under the new name, "
+    "a new enum value), move the app, then drop or stop using the old one in a later deploy",
+)
+register(*PG_RULES, RENAME_OBJECT)
 _BY_ID = {r.id: r for r in PG_RULES}
 
 
@@ -57,6 +75,43 @@ _STRING = re.compile(r"'(?:[^']|'')*'")
 
 _REFERENCES = re.compile(r"\bREFERENCES\s+(?P<parent>[^\s(]+)", re.IGNORECASE)
 _CHECK = re.compile(r"\bCHECK\s*\(", re.IGNORECASE)
+
+
+_RENAMED = re.compile(
+    rf"^ALTER\s+(?P<kind>MATERIALIZED\s+VIEW|VIEW|FUNCTION|PROCEDURE)\s+(?:IF\s+EXISTS\s+)?"
+    rf"{QNAME}\s*(?:\([^()]*\))?\s+RENAME\s+(?:COLUMN\s+(?P<col>{IDENT})\s+)?TO\s+"
+    rf"(?P<new>{IDENT})\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_VALUE_RENAMED = re.compile(
+    rf"^ALTER\s+TYPE\s+{QNAME}\s+RENAME\s+VALUE\s+(?P<old>'(?:[^']|'')*')\s+TO\s+"
+    r"(?P<new>'(?:[^']|'')*')\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def renamed_object(
+    file: str, line: int, text: str, new_objects: Container[tuple[str, str]]
+) -> Finding | None:
+    """PG-RENAME-OBJECT for ``text`` (comments stripped), an ALTER VIEW / FUNCTION /
+    PROCEDURE … RENAME or ALTER TYPE … RENAME VALUE of an object not in ``new_objects``
+    ((kind, folded name) pairs: what this migration created)."""
+    r = RENAME_OBJECT
+    if m := _RENAMED.match(text):
+        kind = "view" if "VIEW" in m["kind"].upper() else m["kind"].lower()
+        if (kind, key(m["name"])) in new_objects:
+            return None
+        name, new = key(m["name"]), key(m["new"])
+        what = f"column {key(m['col'])} of view {name}" if m["col"] else f"{kind} {name}"
+        why = f"{what} is renamed to {new}"
+        if kind in ("function", "procedure") and not m["col"]:
+            why += f": the app's calls of {name} (Supabase's rpc('{name}')) fail"
+        return Finding(r.id, r.severity, file, line, why, r.instead)
+    if (m := _VALUE_RENAMED.match(text)) and ("type", key(m["name"])) not in new_objects:
+        why = f"enum value {m['old']} of {key(m['name'])} is renamed to {m['new']}: the app's "
+        why += f"writes of {m['old']} fail (invalid input value for enum)"
+        return Finding(r.id, r.severity, file, line, why, r.instead)
+    return None
 
 
 def _code(text: str) -> str:
