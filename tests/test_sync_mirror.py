@@ -25,6 +25,7 @@ MIGRATIONS = {
     "20260101_000100_siswa.sql": "CREATE TABLE siswa (\n"
     "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    kelas_id INTEGER NOT NULL REFERENCES kelas(id),\n"
+    "    ketua_id INTEGER REFERENCES siswa(id),\n"
     "    nama TEXT NOT NULL,\n"
     "    updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP\n);\n",
     "20260101_000200_nilai.sql": "CREATE TABLE nilai (\n"
@@ -175,8 +176,8 @@ def test_related_tables_sync_parents_first_and_their_deletes_after_the_children(
     primary.run("PRAGMA foreign_keys = ON")
     primary.run("INSERT INTO kelas (id, nama) VALUES (1, 'X-1'), (2, 'X-2'), (3, 'X-3')")
     primary.many(
-        "INSERT INTO siswa (id, kelas_id, nama) VALUES (?, ?, ?)",
-        [(i, 1 + i % 3, f"Siswa {i}") for i in range(1, 10)],
+        "INSERT INTO siswa (id, kelas_id, ketua_id, nama) VALUES (?, ?, ?, ?)",
+        [(i, 1 + i % 3, 9, f"Siswa {i}") for i in range(1, 10)],
     )
     primary.many(
         "INSERT INTO nilai (siswa_id, skor) VALUES (?, ?)", [(1 + i % 9, 70 + i) for i in range(20)]
