@@ -152,6 +152,18 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
             self._sequences[shape.name] = []
             self.sequence_warnings.setdefault(shape.name, []).extend(refused)
 
+    def settle_sequences(self, shape: TableShape) -> None:
+        """At a table's end, its sequences moved past its ids when no chunk of this run did
+        (an incremental pass that wrote nothing): a mirror synced before sequences were moved
+        had them at 1 until a row of that table changed (a class list, for months)."""
+        if shape.name in self._sequences or self.stamps_by_default(shape.name):
+            return
+        try:
+            with self.conn.transaction():
+                self._advance_sequences(shape)
+        except psycopg.Error as exc:
+            raise _err(f"{self.label}: {shape.name}", exc, conn=self.conn) from None
+
     def _state_blocks(self, table: str) -> sql.Composed:
         """The state row's upsert, returning how many blocks ``table`` has."""
         q = self._blocks_q.get(table)
