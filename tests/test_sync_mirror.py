@@ -191,7 +191,7 @@ def test_related_tables_sync_parents_first_and_their_deletes_after_the_children(
     primary.run("INSERT INTO kelas (id, nama) VALUES (1, 'X-1'), (2, 'X-2'), (3, 'X-3')")
     primary.many(
         "INSERT INTO siswa (id, kelas_id, ketua_id, nama) VALUES (?, ?, ?, ?)",
-        [(i, 1 + i % 3, 9, f"Siswa {i}") for i in range(1, 10)],
+        [(i, 1 + i % 3, 600, f"Siswa {i} " + "n" * 200) for i in range(1, 601)],
     )
     primary.many(
         "INSERT INTO nilai (siswa_id, skor) VALUES (?, ?)", [(1 + i % 9, 70 + i) for i in range(20)]
@@ -206,8 +206,8 @@ def test_related_tables_sync_parents_first_and_their_deletes_after_the_children(
         "PRAGMA foreign_keys = ON; INSERT INTO kelas (id, nama) VALUES (20, 'X-2'); "
         "UPDATE siswa SET kelas_id = 20, updated_at = '2030-01-01 00:00:00' WHERE kelas_id = 2; "
         "DELETE FROM kelas WHERE id = 2; DELETE FROM nilai WHERE siswa_id = 4; "
-        "DELETE FROM siswa WHERE id = 4; INSERT INTO siswa (id, kelas_id, nama) VALUES (30, 20, "
-        "'Baru'); INSERT INTO nilai (siswa_id, skor) VALUES (30, 99);"
+        "DELETE FROM siswa WHERE id = 4; INSERT INTO siswa (id, kelas_id, nama) VALUES (1000, "
+        "20, 'Baru'); INSERT INTO nilai (siswa_id, skor) VALUES (1000, 99);"
     )
     assert primary.path is not None
     with sqlite3.connect(primary.path) as conn:
@@ -222,10 +222,10 @@ def test_related_tables_sync_parents_first_and_their_deletes_after_the_children(
     # in the copy: the sync deleted one student (D1 counts as SQLite's total_changes()
     # does, the cascaded grades too).
     siswa_deleted = 3 if kind == "d1" else 1
-    assert counts == {"kelas": (1, 0, 1), "siswa": (1, 2, siswa_deleted), "nilai": (1, 0, 0)}
+    assert counts == {"kelas": (1, 0, 1), "siswa": (1, 199, siswa_deleted), "nilai": (1, 0, 0)}
     _consistent(mirror)
     assert mirror.run("SELECT id FROM kelas ORDER BY id") == [(1,), (3,), (20,)]
-    assert mirror.run("SELECT count(*) FROM siswa WHERE kelas_id = 20") == [(3,)]
+    assert mirror.run("SELECT count(*) FROM siswa WHERE kelas_id = 20") == [(200,)]
     res = run_inproc(*cfg, "sync", "verify", "--from", "primary", "--to", "mirror")
     assert res.code == 0, res.err
     # A class deleted at the source whose students' copy is not synced in this run: kept (the

@@ -254,6 +254,8 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     _check_cursor(req, plans)
     refs = references(s.dst)  # the destination's foreign keys: parents are synced first
     s.referenced = {parent for _child, parent in refs}
+    if s.dst.kind == "d1":  # its chunks' foreign keys checked at each batch's end
+        s.dst.related = {t for ref in refs for t in ref}  # type: ignore[attr-defined]
     return parents_first(s.dst, plans, refs)
 
 

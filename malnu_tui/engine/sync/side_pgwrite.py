@@ -128,6 +128,8 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
                     self.conn.execute(with_params(self._state_upsert(), self.conn), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
+            if shape.name in self._fresh:  # its upsert's keys were tallied, then rolled back
+                self._fresh[shape.name] = None
             there = t.as_string(self.conn)
             where, hint = failing_row(
                 shape, rows, exc, there, lambda c: self._copy_type(shape.name, c)
