@@ -244,3 +244,15 @@ def test_related_tables_sync_parents_first_and_their_deletes_after_the_children(
     assert code == 0, err
     assert mirror.run("SELECT id FROM kelas ORDER BY id") == [(1,), (20,)]
     _consistent(mirror)
+    # A child synced without its parent: refused, saying to sync the parent too (it said to
+    # "correct the row at the source", where the row was right).
+    primary.run("INSERT INTO siswa (id, kelas_id, nama) VALUES (2000, 1, 'Lain')")
+    primary.run("INSERT INTO nilai (siswa_id, skor) VALUES (2000, 80)")
+    code, err = sync_cli(cfg, "--tables", "nilai")
+    assert code == 1, err
+    hint = err.split("hint: ", 1)[1]
+    assert hint.startswith("nilai's copy refers to siswa (a foreign key of the copy's): sync it")
+    assert "(--tables siswa,nilai)" in hint, hint
+    _consistent(mirror)
+    code, err = sync_cli(cfg, "--tables", "siswa,nilai")
+    assert code == 0, err
