@@ -82,8 +82,36 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     destination refuses is written again without its deletes (a row still referred to by a
     child's copy, which the child's sync, later in the run, repoints or deletes); the table is
     then in ``s.held_back``, for the run to settle it after the others. A chunk refused without
-    its deletes too is refused for its own reason: that error is raised."""
-    if table_key(s.dst, shape.name) not in s.referenced or not (chunk.bounds or chunk.delete):
+    its deletes too is refused for its own reason: that error is raised, and when that reason
+    is the copy's foreign key to a parent table, its hint says what to sync (it said to
+    "correct the row at the source", where the row was right and its parent not synced)."""
+    name = table_key(s.dst, shape.name)
+    try:
+        return _write(s, shape, chunk, name)
+    except MalnuError as exc:
+        parents = sorted(s.parents.get(name, ()))
+        if parents and "foreign key" in str(exc).lower():
+            exc.hint = _parents_hint(shape.name, parents, s.planned)
+        raise
+
+
+def _parents_hint(table: str, parents: list[str], planned: set[str]) -> str:
+    missing = [p for p in parents if p not in planned]
+    if missing:
+        return (
+            f"{table}'s copy refers to {', '.join(missing)} (a foreign key of the copy's): "
+            f"sync {'them' if len(missing) > 1 else 'it'} in the same run, which puts parents "
+            f"first (--tables {','.join([*missing, table])}), then the rows arrive whole"
+        )
+    return (
+        f"the row refers to a {' or '.join(parents)} row that the source does not have either "
+        "(a source whose foreign keys are not enforced keeps such rows: PRAGMA "
+        "foreign_key_check lists them there): correct it at the source, then sync again"
+    )
+
+
+def _write(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> ChunkCounts:
+    if name not in s.referenced or not (chunk.bounds or chunk.delete):
         return s.dst.write_chunk(shape, chunk)
     try:
         return s.dst.write_chunk(shape, chunk)

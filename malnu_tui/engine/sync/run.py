@@ -263,6 +263,8 @@ def sync_table(
             finished_at=utc_now(),
         )
         s.dst.write_state(state)
+        if hasattr(s.dst, "settle_sequences"):  # PostgreSQL: see PostgresWrites
+            s.dst.settle_sequences(shape)
         report = replace(
             report,
             read=state.rows_read + compared,

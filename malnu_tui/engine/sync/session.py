@@ -111,6 +111,8 @@ class SyncSession:
         # form), and those whose deletes a reference held back in this run (.references).
         self.referenced: set[str] = set()
         self.held_back: set[str] = set()
+        self.parents: dict[str, set[str]] = {}  # table → the tables its copy refers to
+        self.planned: set[str] = set()  # the tables of the run (table_key's form)
 
     @property
     def dst(self) -> Side:
@@ -254,6 +256,13 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     _check_cursor(req, plans)
     refs = references(s.dst)  # the destination's foreign keys: parents are synced first
     s.referenced = {parent for _child, parent in refs}
+    s.parents = {}
+    for child, parent in refs:
+        if child != parent:
+            s.parents.setdefault(child, set()).add(parent)
+    s.planned = {table_key(s.dst, p.table) for p in plans}
+    if s.dst.kind == "d1":  # its chunks' foreign keys checked at each batch's end
+        s.dst.related = {t for ref in refs for t in ref}  # type: ignore[attr-defined]
     return parents_first(s.dst, plans, refs)
 
 

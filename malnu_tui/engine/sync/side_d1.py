@@ -29,6 +29,7 @@ from malnu_tui.engine.errors import BackendError, RowTooLarge
 from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
 from malnu_tui.engine.sync.pagesize import row_bytes
+from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_TABLE,
@@ -120,6 +121,9 @@ class D1Side(SqliteDialect):
         self.api = backend.api
         self.label = label
         self._row_bytes = {}
+        # Tables with foreign keys of the copy's own (a mirror `up` built), in table_key's
+        # form: their chunks check them at the batch's end (.references sets it).
+        self.related: set[str] = set()
 
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
         """(See :class:`Side`.) Asked in batches whose answer stays near ``answer_bytes``,
@@ -416,6 +420,10 @@ class D1Side(SqliteDialect):
         keys = [tuple_literal([r[i] for i in kidx]) for r in rows]
         t, k = q(shape.name), key_sql(shape)
         statements: list[BatchStatement] = [*self._state_ddl()]
+        if (
+            table_key(self, shape.name) in self.related
+        ):  # a statement's rows may refer to a later one's
+            statements.insert(0, "PRAGMA defer_foreign_keys = on")
         ddl = len(statements)
         counting = (
             []

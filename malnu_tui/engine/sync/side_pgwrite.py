@@ -128,6 +128,8 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
                     self.conn.execute(with_params(self._state_upsert(), self.conn), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
+            if shape.name in self._fresh:  # its upsert's keys were tallied, then rolled back
+                self._fresh[shape.name] = None
             there = t.as_string(self.conn)
             where, hint = failing_row(
                 shape, rows, exc, there, lambda c: self._copy_type(shape.name, c)
@@ -151,6 +153,18 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
         if refused:  # said once; not tried again in this run
             self._sequences[shape.name] = []
             self.sequence_warnings.setdefault(shape.name, []).extend(refused)
+
+    def settle_sequences(self, shape: TableShape) -> None:
+        """At a table's end, its sequences moved past its ids when no chunk of this run did
+        (an incremental pass that wrote nothing): a mirror synced before sequences were moved
+        had them at 1 until a row of that table changed (a class list, for months)."""
+        if shape.name in self._sequences or self.stamps_by_default(shape.name):
+            return
+        try:
+            with self.conn.transaction():
+                self._advance_sequences(shape)
+        except psycopg.Error as exc:
+            raise _err(f"{self.label}: {shape.name}", exc, conn=self.conn) from None
 
     def _state_blocks(self, table: str) -> sql.Composed:
         """The state row's upsert, returning how many blocks ``table`` has."""

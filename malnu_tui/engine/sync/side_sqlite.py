@@ -456,6 +456,10 @@ class SqliteSide(SqliteDialect):
         try:
             with self.backend.transaction() as c:
                 self.backend.keep_lock()  # no chunk commits once our lock was released
+                # The copy's own foreign keys (a mirror `up` built) checked at the chunk's
+                # COMMIT, not row by row: a student whose class leader (siswa.ketua_id) comes
+                # later in the chunk was refused.
+                c.execute("PRAGMA defer_foreign_keys = ON")
                 self._ensure_state_table(c)
                 ph = row_placeholders(len(shape.names) + 1)
                 if direct:
