@@ -51,7 +51,9 @@ class KeyButton(Button):
         self._relabel()
 
     def _relabel(self) -> None:
-        shown = unavailable(self.ready_label, self.why) if self.disabled else self.ready_label
+        # (A hidden one keeps its usable label: the wizards hide Back on their first step.)
+        off = self.disabled and self.display
+        shown = unavailable(self.ready_label, self.why) if off else self.ready_label
         if str(self.label) != shown:
             self.label = shown
             if self.is_attached:
