@@ -121,8 +121,12 @@ def test_a_role_that_may_not_use_the_clis_schema_still_applies_and_rolls_back(
 ) -> None:
     """The CLI's schema belongs to `postgres`; an operator's own role without USAGE on it
     applies and rolls back as before (the CLI's table is left alone), and `adopt` says it
-    has no history to read instead of a traceback."""
+    has a history it may not read instead of a traceback. A database with no such table has
+    nothing to adopt (exit 0, as on SQLite and D1 without wrangler's table): it was exit 2,
+    "has no … this role may read", with a hint about wrangler's local state."""
     db = fresh_db("postgresql")
+    r = db.cli(mdirs, "adopt", "--dry-run")
+    assert r.code == 0 and "nothing to adopt" in r.err and "wrangler" not in r.err, r.err
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute(OLD_CLI_TABLE)
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'sb_operator'").fetchone() is None:
@@ -138,7 +142,9 @@ def test_a_role_that_may_not_use_the_clis_schema_still_applies_and_rolls_back(
     r = operator.cli(mdirs, "rollback", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
     r = operator.cli(mdirs, "adopt", "--dry-run")
-    assert r.code == 2 and "has no supabase_migrations.schema_migrations" in r.err, r.err
+    assert r.code == 2, r.err
+    assert "has supabase_migrations.schema_migrations, which this role may not read" in r.err
+    assert "GRANT USAGE ON SCHEMA supabase_migrations" in r.err
     assert _cli_versions(db.url) == []
 
 

@@ -196,14 +196,21 @@ def _supabase_plan(ctx: Context) -> AdoptPlan:
     from malnu_tui.engine.errors import ConfigError
 
     backend = ctx.backend()
-    applied = sb.read_history(getattr(backend, "conn", None))
+    conn = getattr(backend, "conn", None)
+    applied = sb.read_history(conn)
+    source = f"{sb.TABLE} in {backend.display_url}"
+    if applied is None and conn is not None and not sb.table_exists(conn):
+        # No history at all: nothing to adopt, as on SQLite and D1 without wrangler's table
+        # (it was exit 2 here, with a hint about wrangler's local state).
+        return sb.plan_adopt(ctx.migration_set(), [], backend.fetch_records(), source)
     if applied is None:
         raise ConfigError(
-            f"{backend.display_url} has no {sb.TABLE} this role may read: nothing to adopt "
-            "(the Supabase CLI keeps its history there; wrangler's is in D1)",
-            hint="use --wrangler-state PATH to adopt wrangler's local state instead",
+            f"{backend.display_url} has {sb.TABLE}, which this role may not read: nothing "
+            "was adopted",
+            hint="let this role read it (as its owner: GRANT USAGE ON SCHEMA "
+            f"{sb.TABLE.split('.')[0]}, and GRANT SELECT ON {sb.TABLE}, to it), or adopt as "
+            "a role that may",
         )
-    source = f"{sb.TABLE} in {backend.display_url}"
     return sb.plan_adopt(ctx.migration_set(), applied, backend.fetch_records(), source)
 
 

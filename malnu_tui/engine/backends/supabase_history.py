@@ -22,7 +22,7 @@ from malnu_tui.engine.backends.d1.wrangler import AdoptPlan, WranglerMigration
 from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE, cli_history, cli_matcher
 from malnu_tui.engine.files import Migration, MigrationSet
 
-__all__ = ["TABLE", "TOOL", "plan_adopt", "read_history"]
+__all__ = ["TABLE", "TOOL", "plan_adopt", "read_history", "table_exists"]
 
 TABLE = SUPABASE_TABLE
 TOOL = "the Supabase CLI"
@@ -33,6 +33,18 @@ def read_history(conn: Any) -> list[WranglerMigration] | None:
     cli_history`), as adopt reads a history; None when there is none this role may read."""
     names = cli_history(conn)
     return None if names is None else [WranglerMigration(i, n, "") for i, n in enumerate(names, 1)]
+
+
+def table_exists(conn: Any) -> bool:
+    """Whether the database has the CLI's table at all (read from the catalog, which every
+    role may read: a table this role may not read is still there)."""
+    schema, table = TABLE.split(".")
+    row = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        (schema, table),
+    ).fetchone()
+    return row is not None
 
 
 def plan_adopt(
