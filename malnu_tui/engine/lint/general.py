@@ -332,7 +332,11 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
         if _OR_REPLACE.match(st.text):
             s.replaced.add((op.kind[7:], op.key))
-    elif op.kind == "other" and (m := _FILL_NULLS.match(strip_comments(st.text))):
+    elif (
+        op.kind == "other"
+        and st.first_words[:6] == "UPDATE"  # (not every INSERT of a seed stripped and matched)
+        and (m := _FILL_NULLS.match(strip_comments(st.text)))
+    ):
         if key(m["col"]) == key(m["where"]):
             s.nulls_filled[(key(m["name"]), key(m["col"]))] = st.line
     elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
