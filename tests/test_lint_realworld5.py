@@ -327,3 +327,37 @@ def test_a_view_a_function_or_an_enum_value_renamed(mdirs: MigrationDirs) -> Non
         (4, "warning"),
     ]
     assert "rpc('get_grades')" in found[1].why
+
+
+def test_alter_table_forms_sqlite_does_not_have(mdirs: MigrationDirs) -> None:
+    # PostgreSQL's and MySQL's ALTER TABLE forms in a SQLite-dialect file (a D1 migration
+    # written from a PostgreSQL guide) are syntax errors there; the lint said "the type of
+    # students.nis changes" (a warning) or "a UNIQUE constraint is added", or nothing.
+    statements = [
+        ("ALTER TABLE students ALTER COLUMN nis TYPE INTEGER", True),
+        ("ALTER TABLE students ADD CONSTRAINT nis_unique UNIQUE (nis)", True),
+        ("ALTER TABLE students ADD COLUMN a INTEGER, ADD COLUMN b INTEGER", True),
+        ("ALTER TABLE students ALTER COLUMN nis SET DEFAULT 'x'", True),
+        ("ALTER TABLE students DROP CONSTRAINT nis_unique", True),
+        ('ALTER TABLE students ADD "check" INTEGER', False),  # a column named check
+        ("ALTER TABLE students ADD COLUMN c INTEGER", False),
+        ("ALTER TABLE students RENAME COLUMN c TO d", False),
+    ]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE students (id INTEGER PRIMARY KEY, nis TEXT)")
+    for sql, refused in statements:
+        try:
+            conn.execute(sql)
+        except sqlite3.OperationalError as exc:
+            assert refused and "syntax error" in str(exc), sql
+        else:
+            assert not refused, sql
+    mdirs.add("20250101_000100", "base", "CREATE TABLE students (id INTEGER PRIMARY KEY, nis "
+              "TEXT);", "DROP TABLE students;")  # fmt: skip
+    mdirs.add("20250101_000200", "alters", ";\n".join(s for s, _ in statements) + ";", "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    found = lint_migrations(mset, ["20250101_000200_alters.sql"]).findings
+    assert [f.line for f in found if f.rule == "SQLITE-ALTER-UNSUPPORTED"] == [1, 2, 3, 4, 5]
+    pg_set = discover(mdirs.migrations, mdirs.rollback, "postgresql")  # the same words: fine
+    found = lint_migrations(pg_set, ["20250101_000200_alters.sql"], dialect="postgresql").findings
+    assert [f for f in found if f.rule == "SQLITE-ALTER-UNSUPPORTED"] == []

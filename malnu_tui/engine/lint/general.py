@@ -26,7 +26,11 @@ from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile
 from malnu_tui.engine.lint.rules import RULES
-from malnu_tui.engine.lint.sqlite_rules import add_column_refusal, concurrently_refusal
+from malnu_tui.engine.lint.sqlite_rules import (
+    add_column_refusal,
+    alter_refusal,
+    concurrently_refusal,
+)
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
@@ -304,6 +308,8 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):
         out.append(finding("SQLITE-CONCURRENTLY", s.file, st.line, refused))
+    if s.dialect == "sqlite" and (refused := alter_refusal(op)):
+        out.append(finding("SQLITE-ALTER-UNSUPPORTED", s.file, st.line, refused))
     alter = s.dialect == "postgresql" and op.kind == "other" and st.first_words[:5] == "ALTER"
     if alter and (renamed := renamed_object(s.file, st.line, strip_comments(st.text), s.objects)):
         out.append(renamed)
@@ -332,7 +338,11 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
         if _OR_REPLACE.match(st.text):
             s.replaced.add((op.kind[7:], op.key))
-    elif op.kind == "other" and (m := _FILL_NULLS.match(strip_comments(st.text))):
+    elif (
+        op.kind == "other"
+        and st.first_words[:6] == "UPDATE"  # (not every INSERT of a seed stripped and matched)
+        and (m := _FILL_NULLS.match(strip_comments(st.text)))
+    ):
         if key(m["col"]) == key(m["where"]):
             s.nulls_filled[(key(m["name"]), key(m["col"]))] = st.line
     elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:

@@ -12,10 +12,12 @@ from malnu_tui.engine.lint.ops import Op
 from malnu_tui.engine.lint.rules import register
 
 __all__ = [
+    "ALTER_UNSUPPORTED",
     "CONCURRENTLY",
     "REBUILD_FK_ON",
     "SQLITE_RULES",
     "add_column_refusal",
+    "alter_refusal",
     "concurrently_refusal",
 ]
 
@@ -72,7 +74,34 @@ CONCURRENTLY = Rule(
     'PostgreSQL mirror of the set (dialect = "sqlite") runs what the file says; keep '
     "CONCURRENTLY for a PostgreSQL-dialect set",
 )
-register(*SQLITE_RULES, REBUILD_FK_ON, CONCURRENTLY)
+ALTER_UNSUPPORTED = Rule(
+    "SQLITE-ALTER-UNSUPPORTED",
+    "error",
+    "an ALTER TABLE form SQLite does not have",
+    "SQLite's (and D1's) ALTER TABLE does one thing per statement: RENAME TO, RENAME COLUMN, "
+    "ADD COLUMN or DROP COLUMN. ALTER COLUMN (TYPE, SET/DROP NOT NULL, SET DEFAULT), ADD/DROP "
+    "CONSTRAINT, ADD UNIQUE/CHECK/PRIMARY KEY/FOREIGN KEY and several actions joined by commas "
+    "(PostgreSQL's and MySQL's forms) are syntax errors: the migration fails",
+    "one ADD COLUMN or DROP COLUMN per statement; for anything else rebuild the table (create "
+    "the new one, copy, drop, rename: sqlite.org's twelve steps), or a UNIQUE index for a "
+    "UNIQUE constraint",
+)
+register(*SQLITE_RULES, REBUILD_FK_ON, CONCURRENTLY, ALTER_UNSUPPORTED)
+_SQLITE_ACTIONS = ("add_column", "drop_column", "rename_table", "rename_column")
+_LABELS = {
+    "alter_type": "ALTER COLUMN … TYPE",
+    "set_not_null": "ALTER COLUMN … SET NOT NULL",
+    "add_unique": "ADD UNIQUE",
+    "add_check": "ADD CHECK",
+    "add_pk": "ADD PRIMARY KEY",
+    "add_fk": "ADD FOREIGN KEY",
+    "add_exclude": "ADD EXCLUDE",
+    "attach_index": "ADD … USING INDEX",
+    "validate": "VALIDATE CONSTRAINT",
+    "drop_constraint": "DROP CONSTRAINT",
+    "set_schema": "SET SCHEMA",
+}
+_NOT_SQLITE = re.compile(r"^\s*(?:ALTER|SET)\b", re.IGNORECASE)
 
 # What makes SQLite refuse ADD COLUMN only when the table has rows (its own messages).
 _SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b|\bCHECK\b", re.IGNORECASE)
@@ -82,6 +111,23 @@ _REFUSALS = (
     "cannot add a STORED column",
     "CHECK constraint failed",  # (3.37+) a CHECK the default, or NULL, fails on each row
 )
+
+
+def alter_refusal(op: Op) -> str | None:
+    """Why SQLite refuses ``op``, an ALTER TABLE in a form it does not have; None otherwise."""
+    if op.kind != "alter_table":
+        return None
+    if len(op.actions) > 1:
+        return (
+            f"SQLite does one action per ALTER TABLE: {op.name}'s {len(op.actions)}, joined "
+            "by commas, are a syntax error and the migration fails"
+        )
+    for a in op.actions:
+        if a.kind in _SQLITE_ACTIONS or (a.kind == "other" and not _NOT_SQLITE.match(a.definition)):
+            continue
+        what = _LABELS.get(a.kind) or " ".join(a.definition.split()[:3]) + " …"
+        return f"SQLite has no ALTER TABLE … {what}: a syntax error, the migration fails"
+    return None
 
 
 def concurrently_refusal(op: Op) -> str | None:
