@@ -94,3 +94,36 @@ def test_a_supabase_table_walks_into_sqlite_and_d1(
     edited = verify(src, dst)
     assert not edited.verified
     assert [(d.kind, str(d.key[0])) for d in edited.differences] == [("different", key)]
+
+
+def test_a_supabase_table_copies_into_a_postgresql_without_its_types(
+    pg_url: str, pg_second: str
+) -> None:
+    """Into another PostgreSQL database (a reporting server): the copy was refused at its
+    creation, 'type "citext" does not exist' (an extension the destination lacks; so was an
+    enum, 'type "hari" does not exist'). Such a column is the copy's text, as it is read and
+    compared; a domain is its base type."""
+    src, dst = Db("postgresql", pg_url), Db("postgresql", pg_second)
+    citext = bool(src.run("SELECT FROM pg_available_extensions WHERE name = 'citext'"))
+    if citext:
+        src.run("CREATE EXTENSION citext")
+    for statement in SCHEMA:
+        src.run(statement.replace("{email}", "citext" if citext else "text"))
+    src.run(ROWS)
+    first = sync(src, dst)
+    assert first.verified and first.dest_count == 4, first
+    types = dict(
+        dst.run(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'profil' AND column_name IN ('email', 'hari', 'rata')"
+        )
+    )
+    assert types == {"email": "text", "hari": "text", "rata": "numeric"}, types
+    src.run(
+        "UPDATE profil SET email = 'BUDI@x.id', hari = 'senin', updated_at = now() "
+        "WHERE email = 'budi@x.id'"
+    )
+    second = sync(src, dst)
+    assert second.verified and second.updated == 1, second
+    assert verify(src, dst).verified
+    assert dst.run("SELECT hari FROM profil WHERE email = 'BUDI@x.id'") == [("senin",)]

@@ -311,7 +311,11 @@ def _settle(
     s.held_back.discard(plan.table)
     state = s.dst.read_state(plan.table)
     assert state is not None
-    found = compare_ranges(s, shape, state, rate, max(_counts(s, plan.table)))
+    try:
+        found = compare_ranges(s, shape, state, rate, max(_counts(s, plan.table)))
+    except BaseException as exc:  # its audit row, as sync_table's of a table it stops at
+        _audit(s, report, "failed", str(exc) or type(exc).__name__)
+        raise
     assert found.state is not None
     src_count, dst_count = _counts(s, plan.table)
     verified = not found.left and src_count == dst_count

@@ -63,14 +63,19 @@ class PostgresKeyBuild(PostgresKeys):
         """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
         by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
         parts: list[sql.Composable] = []
+        absent = self._absent_types([c.pg_type for c in source.columns])
         for c in source.columns:
+            # A type this database lacks (a PostgreSQL source's enum, citext without its
+            # extension here) is kept as its text, as it is read and compared: the copy was
+            # refused at its creation, 'type "citext" does not exist'.
+            pg_type = "text" if c.pg_type in absent else c.pg_type
             # (Not an inet, enum or citext key: no collation, or none that orders it; such a
             # key is paged as its text.)
-            own = c.pg_type.split("(", 1)[0].strip().lower()
+            own = pg_type.split("(", 1)[0].strip().lower()
             collated = own in ("text", "character varying", "character")
             coll = ' COLLATE "C"' if c.name in source.key and collated else ""
             notnull = " NOT NULL" if c.notnull or c.name in source.key else ""
-            parts.append(sql.SQL("{} " + c.pg_type + coll + notnull).format(sql.Identifier(c.name)))
+            parts.append(sql.SQL("{} " + pg_type + coll + notnull).format(sql.Identifier(c.name)))
         # The default stamps the rows a full copy COPYs straight in (none sent per row): UTC
         # as a fixed offset (the zone's name was looked up again for every row: 33 vs 7 ns).
         parts.append(
@@ -84,6 +89,13 @@ class PostgresKeyBuild(PostgresKeys):
             self._t(source.name), sql.SQL(", ").join(parts)
         )
         return q.as_string(self.conn)
+
+    def _absent_types(self, types: Sequence[str]) -> set[str]:
+        """The names among ``types`` that are no type in this database (one round trip)."""
+        rows = self.conn.execute(
+            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regtype(t) IS NULL", (list(types),)
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
         try:
