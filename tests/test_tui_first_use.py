@@ -244,14 +244,16 @@ async def test_a_wizard_button_that_does_nothing_says_so_without_colour(
         await wait_until(pilot, lambda: loaded(app))
 
 
-async def test_a_dialogs_button_that_does_nothing_yet_says_so_without_colour(
+async def test_a_dialog_offers_only_what_works_in_it_without_colour(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The repair dialog's "Accept edit", unlock's "Release lock" and a typed confirmation's
     # "Delete" were greyed until the word was typed, and nothing else said so: with NO_COLOR
     # (in mono, on 16 colours) they read as usable, and the fields' placeholder "the
     # database name" as a name already typed. Each button now says "(blocked)" until the word
-    # is typed, as the wizards' do; each field says what to type.
+    # is typed, as the wizards' do; each field says what to type. Under each dialog the
+    # screen's footer and more: line stayed on view, dimmed by colour alone: "a Apply
+    # r Rollback" were letters typed into the field. They are hidden while it is open.
     from malnu_tui.tui.screens.backups import BackupBrowser
     from malnu_tui.tui.screens.confirm import ConfirmScreen
     from malnu_tui.tui.screens.fix import FixScreen
@@ -289,7 +291,10 @@ async def test_a_dialogs_button_that_does_nothing_yet_says_so_without_colour(
             await wait_until(pilot, lambda verb=verb: f"{verb} (blocked)" in buttons())
             assert buttons() == f"Cancel (esc) {verb} (blocked)", buttons()
             assert "type the database name here" in screen_text(app)
+            under = " ".join(screen_text(app).splitlines()[-3:])
+            assert "more:" not in under and "f1 Help" not in under, under
             await pilot.press(*"school")
             await wait_until(pilot, lambda verb=verb: buttons() == f"Cancel (esc) {verb}")
             await pilot.press("escape")
             await wait_until(pilot, lambda k=kind: not isinstance(app.screen, k))  # type: ignore[misc]
+            await wait_until(pilot, lambda: "f1 Help" in screen_text(app).splitlines()[-1])

@@ -102,6 +102,22 @@ class DialogBox(Vertical):
         Binding("pagedown", "page_text(1)", "Scroll the text down", id="dialog.page_down"),
     ]
 
+    # The screen under the dialog, whose footer and more: line it hides while it is open.
+    _under: Widget | None = None
+
+    def on_mount(self) -> None:
+        # They stayed on view under the dialog, told apart by a dimmer colour alone: with
+        # NO_COLOR or in mono "a Apply  r Rollback  q Quit" read as keys of the dialog, and
+        # were letters typed into its field. The dialog's buttons name its keys.
+        stack = self.app.screen_stack
+        if len(stack) > 1 and stack[-1] is self.screen:
+            self._under = stack[-2]
+            self._under.add_class("-under-dialog")
+
+    def on_unmount(self) -> None:
+        if self._under is not None:
+            self._under.remove_class("-under-dialog")
+
     def on_resize(self, event: events.Resize) -> None:
         # Grown or shrunk (new text, a resized terminal): measure again.
         refit(self)
