@@ -104,28 +104,35 @@ def test_a_key_with_a_space_around_it_is_refused(imp: ImportTarget, tmp_path: Pa
     imp.execute("CREATE TABLE wali_kelas (nis TEXT PRIMARY KEY, nama TEXT)")
     first = write_csv(tmp_path / "a.csv", "nis;nama\n0051234567;Ani\n0051234568;Budi\n")
     assert import_into(imp, ImportRequest("wali_kelas", file=first, key=("nis",))).inserted == 2
-    again = "nis;nama\n0051234567\xa0;Ani L\n 0051234568;Budi S\n0051234569 ;Citra\n"
+    # A zero-width space or a BOM (pasted from a chat or a web page) is not whitespace to
+    # str.strip: it passed the check, and trim kept it.
+    again = (
+        "nis;nama\n0051234567\xa0;Ani L\n 0051234568;Budi S\n0051234569 ;Citra\n"
+        "\u200b0051234570;Dewi\n0051234571\ufeff;Eko\n"
+    )
     req = ImportRequest(
         "wali_kelas",
         file=write_csv(tmp_path / "b.csv", again),
         key=("nis",),
-        max_errors=MaxErrors(3),
+        max_errors=MaxErrors(5),
     )
     report = import_into(imp, req)
-    assert (report.inserted, report.updated, report.rejected) == (0, 0, 3)
+    assert (report.inserted, report.updated, report.rejected) == (0, 0, 5)
     assert [(r["line"], r["reason"].split(" (")[0]) for r in rejects_of(report.rejects_file)] == [
         ("2", "the key nis '0051234567\\xa0' has a space at its end"),
         ("3", "the key nis ' 0051234568' has a space at its start"),
         ("4", "the key nis '0051234569 ' has a space at its end"),
+        ("5", "the key nis '\\u200b0051234570' has an invisible character at its start"),
+        ("6", "the key nis '0051234571\\ufeff' has an invisible character at its end"),
     ]
     assert rejects_of(report.rejects_file)[0]["reason"].endswith(
-        "at its end (Excel's, or an NBSP): a re-run would not find the row stored without it "
-        "and would add it again; read it with a mapping's step trim"
+        "at its end (Excel's, an NBSP, a zero-width space): a re-run would not find the row "
+        "stored without it and would add it again; read it with a mapping's step trim"
     )
     assert imp.count("wali_kelas") == 2
     # Through a mapping (the values built column by column), the same; with trim, updated.
     mapping = tmp_path / "m.toml"
-    for nis_steps, counts in (('["upper"]', (0, 0, 3)), ('["trim"]', (1, 2, 0))):
+    for nis_steps, counts in (('["upper"]', (0, 0, 5)), ('["trim"]', (3, 2, 0))):
         mapping.write_text(
             f'[columns.nis]\nfrom = "nis"\napply = {nis_steps}\n'
             '[columns.nama]\nfrom = "nama"\napply = ["trim"]\n'
@@ -136,6 +143,8 @@ def test_a_key_with_a_space_around_it_is_refused(imp: ImportTarget, tmp_path: Pa
         ("0051234567", "Ani L"),
         ("0051234568", "Budi S"),
         ("0051234569", "Citra"),
+        ("0051234570", "Dewi"),
+        ("0051234571", "Eko"),
     ]
 
 

@@ -462,7 +462,7 @@ def test_an_unrelated_history_is_declared_once_with_unrelated_history(
     mdirs.add(V1, "init", INIT, "DROP TABLE students;")
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 1, r.out + r.err
-    assert "`up --unrelated-history`" in r.err
+    assert "(not this set's history: `malnu-tui up --unrelated-history --" in r.err, r.err
     r = db.cli(mdirs, "up", "--unrelated-history", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
     assert _count(db, "SELECT count(*) FROM students") == 1

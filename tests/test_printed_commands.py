@@ -368,3 +368,47 @@ def test_rollback_undo_line_runs_from_elsewhere(tmp_path: Path) -> None:
     assert again.code == 0, (undo, again.err)
     assert _rows(url) == ["before"]
     assert not (cfg.parent / "local.db").exists(), "the default target was opened"
+
+
+def test_rollback_steps_and_unrelated_history_hints_name_the_same_target(tmp_path: Path) -> None:
+    """`rollback`'s out-of-order note ("`rollback --steps 2` undoes it too") and `up`'s
+    refusal of another tool's history ("`up --unrelated-history`") were quoted without
+    `malnu-tui` and without the target: run from another directory they acted on the
+    default target. Both now print the whole command; run as printed from elsewhere, they act
+    on the database the note was about."""
+    import sqlite3
+
+    db = tmp_path / "conf" / "school.db"
+    cfg = _school_config(tmp_path, f"sqlite:///{db}")
+    here, elsewhere = ["--config", str(cfg), "--target", "school"], tmp_path / "elsewhere"
+    mig, rb = cfg.parent / "migrations", cfg.parent / "rollback"
+    with sqlite3.connect(db) as conn:  # an application's own Alembic history, nothing of ours
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('eb9562d19265')")
+    conn.close()
+    res = run_cli(*here, "up", "--yes", "--no-backup")
+    assert res.code != 0 and "up --unrelated-history" in res.err, res.err
+    up = printed(res.err, "(not this set's history: `")
+    assert up[:2] == ["up", "--unrelated-history"] and "--target" in up, up
+    assert run_in(elsewhere, *up, "--yes", "--no-backup").code == 0, up
+    assert _rows(f"sqlite:///{db}") == ["before"]
+    # t3 applied, then t2 (an older version, a merged branch): applied out of order, later
+    for version, name in (("20250103_000100", "t3"), ("20250102_000100", "t2")):
+        (mig / f"{version}_{name}.sql").write_text(f"CREATE TABLE {name} (x INTEGER);\n")
+        (rb / f"{version}_{name}.sql").write_text(f"DROP TABLE {name};\n")
+        assert run_cli(*here, "up", "--yes", "--no-backup").code == 0
+    with sqlite3.connect(db) as conn:
+        for day, version in ((1, "20250101"), (3, "20250103"), (4, "20250102")):
+            conn.execute(f"UPDATE migrations SET executed_at = '2025-01-0{day} 08:00:00' "
+                         f"WHERE filename LIKE '{version}%'")  # fmt: skip
+    conn.close()
+    res = run_cli(*here, "rollback", "--dry-run")
+    assert res.code == 0, res.err
+    steps = printed(res.err, "so it stays applied (`")
+    assert steps[:3] == ["rollback", "--steps", "2"] and "--target" in steps, steps
+    assert run_in(elsewhere, *steps, "--yes", "--no-backup").code == 0, steps
+    with sqlite3.connect(db) as conn:
+        left = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert {"t", "t2", "t3"} & left == {"t"}, left
+    assert not (cfg.parent / "local.db").exists(), "the default target was opened"

@@ -271,3 +271,21 @@ def test_a_sync_dry_run_into_a_copy_not_made_yet_makes_nothing(tmp_path: Path) -
     verify = run_cli(ends[0], "verify", *ends[1:])
     assert verify.code == 1 and "users" in verify.err and "Traceback" not in verify.err
     assert not dst.parent.exists()
+
+
+def test_a_command_refused_for_its_files_makes_no_database(tmp_path: Path) -> None:
+    """`status`, `up`, `rollback` and `repair` opened (so made) the SQLite file before they
+    read the migrations directory: a mistyped one (or a bad file name in it) was refused,
+    exit 2, and an empty `schoo.db` with the tool's tables was left for the next command to
+    "work" on. The files are read first; the reads and checks make nothing either."""
+    folder = tmp_path / "data"
+    db, rb = folder / "schoo.db", folder / "rollback"
+    rb.mkdir(parents=True)
+    where = ("--database", str(db), "--migrations-dir", str(folder / "nope"),
+             "--rollback-dir", str(rb))  # fmt: skip
+    for args in (("status",), ("--json", "status"), ("up",), ("--yes", "up"),
+                 ("--yes", "rollback"), ("--yes", "repair"), ("verify",), ("log",), ("check",),
+                 ("doctor",), ("lint",), ("plan",), ("history",), ("up", "--dry-run")):  # fmt: skip
+        res = run_cli(*where, *args)
+        assert res.code != 0 and "Traceback" not in res.err, (args, res.err)
+        assert [p.name for p in folder.iterdir()] == ["rollback"], (args, res.err)

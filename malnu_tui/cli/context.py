@@ -251,6 +251,9 @@ class Context:
         self.stdout.write(text + "\n")
 
     def message(self, text: str) -> None:
+        from malnu_tui.engine.again import whole_commands
+
+        text = whole_commands(text)
         if "`malnu-tui " in text:
             # A command a hint or warning quotes names the target worked on, so it runs as
             # copied from any directory (the engine's text names none).

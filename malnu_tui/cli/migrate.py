@@ -92,7 +92,9 @@ def cmd_status(ctx: Context) -> int:
     from malnu_tui.engine.status import STATE_SYMBOLS, status
     from malnu_tui.engine.status import mark_rollback_edits as mark
 
-    backend, mset = ctx.viewer(), ctx.migration_set()
+    # The files first: a missing or bad migrations directory is refused before the
+    # database is opened (a SQLite file not made yet was made, and left behind, empty).
+    mset, backend = ctx.migration_set(), ctx.viewer()
     report = mark(backend, status(backend, mset, ctx.target.name), mset)
     others = read_other_histories(backend, mset, report)
     if ctx.json:
@@ -268,7 +270,7 @@ def _up(ctx: Context) -> int:
     from malnu_tui.engine.preflight import preflight_apply
 
     group_seconds()  # a bad MALNU_UP_GROUP_MS: refused before the database is opened
-    backend, mset = ctx.backend(), ctx.migration_set()
+    mset, backend = ctx.migration_set(), ctx.backend()  # the files first, as status
     unrelated = ctx.args.unrelated_history
     pf = preflight_apply(backend, ctx.target, mset, to=ctx.args.to, unrelated_history=unrelated)
     show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
@@ -353,7 +355,7 @@ def cmd_rollback(ctx: Context) -> int:
     from malnu_tui.engine.migrate import verify_after
     from malnu_tui.engine.preflight import preflight_rollback
 
-    backend, mset = ctx.backend(), ctx.migration_set()
+    mset, backend = ctx.migration_set(), ctx.backend()  # the files first, as status
     accept = bool(ctx.args.accept_edited_rollback)
     pf = preflight_rollback(backend, ctx.target, mset, steps=ctx.args.steps, to=ctx.args.to,
                             accept_edited_rollback=accept)  # fmt: skip
@@ -433,7 +435,7 @@ def cmd_repair(ctx: Context) -> int:
     from malnu_tui.engine.migrate import repair
     from malnu_tui.engine.preflight import preflight_repair
 
-    backend, mset = ctx.backend(), ctx.migration_set()
+    mset, backend = ctx.migration_set(), ctx.backend()  # the files first, as status
     pf = preflight_repair(backend, ctx.target, mset, ctx.args.files or None)
     show_preflight(ctx, pf)
     if not pf.rows:

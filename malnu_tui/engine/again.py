@@ -46,6 +46,17 @@ _QUOTED = re.compile(r"`malnu-tui ([^`-][^`]*)`")
 _NAMING = ("--config", "--target", "--database")
 
 
+# The CLI commands the engine quotes bare, as the console shows them (its own words for
+# them: tui/widgets/error_box.py): the CLI prints them whole, to be named like the others.
+_BARE = re.compile(r"`((?:rollback --steps \d+|up --unrelated-history)[^`]*)`")
+
+
+def whole_commands(text: str) -> str:
+    """``text`` with the CLI commands the engine quotes without ``malnu-tui`` (`` `rollback
+    --steps 2` ``, `` `up --unrelated-history` ``) quoted whole, for :func:`name_target_in`."""
+    return _BARE.sub(r"`malnu-tui \1`", text)
+
+
 def name_target_in(text: str, again: Sequence[str], command: str | None = None) -> str:
     """``text`` with each command it quotes (`` `malnu-tui WORDS` ``: a hint's, a warning's)
     given ``again``, the options naming the target the CLI works on, unless it names one of

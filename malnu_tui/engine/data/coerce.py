@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
+from malnu_tui.engine.data.cells import excel_damage
 from malnu_tui.engine.data.schema import Column
 from malnu_tui.engine.data.transform import (
     AMBIGUOUS_T,
@@ -22,7 +23,6 @@ from malnu_tui.engine.data.transform import (
     bool_hint,
     bool_step,
     date_step,
-    excel_damage,
     zero_date_hint,
 )
 

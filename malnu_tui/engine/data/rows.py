@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
 
+from malnu_tui.engine.data.cells import (
+    AROUND,
+    excel_damage,
+    is_padded,
+    may_hold_excel_damage,
+    padded_at,
+)
 from malnu_tui.engine.data.coerce import coercer
 from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.mapping import ColumnRule, Mapping
@@ -23,8 +30,6 @@ from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
 from malnu_tui.engine.data.transform import (
     StepFailed,
     Value,
-    excel_damage,
-    may_hold_excel_damage,
 )
 
 
@@ -353,14 +358,15 @@ class RowBuilder:
                 return Rejection(rec.line, name, null, rec.raw)
             values.append(v)
         for j, name in self._padded_keys:
-            if _padded((v := values[j],)):
+            if is_padded(v := values[j]):
                 assert isinstance(v, str)
-                ends = (v[:1].isspace(), v[-1:].isspace())
+                ends = padded_at(v)
                 where = {(True, False): "start", (False, True): "end"}.get(ends, "start and end")
+                what = "a space" if v != v.strip() else "an invisible character"
                 why = (
-                    f"the key {name} {v!r} has a space at its {where} (Excel's, or an NBSP): a "
-                    "re-run would not find the row stored without it and would add it again; "
-                    "read it with a mapping's step trim"
+                    f"the key {name} {v!r} has {what} at its {where} (Excel's, an NBSP, a "
+                    "zero-width space): a re-run would not find the row stored without it and "
+                    "would add it again; read it with a mapping's step trim"
                 )
                 return Rejection(rec.line, name, why, rec.raw)
         return Row(rec.line, tuple(values), rec.raw)
@@ -487,8 +493,9 @@ class RowBuilder:
 
 
 def _padded(col: Sequence[Value]) -> bool:
-    """Does a text of ``col`` start or end with a space (an NBSP, a tab)?"""
-    return any(isinstance(v, str) and v != v.strip() for v in col)
+    """Does a text of ``col`` start or end with a space (an NBSP, a tab) or an invisible
+    character (a zero-width space)?"""
+    return any(isinstance(v, str) and v != v.strip(AROUND) for v in col)
 
 
 # ="0012345678": what exports made for Excel write so that Excel keeps a number's leading

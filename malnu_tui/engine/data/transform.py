@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
+from malnu_tui.engine.data.cells import null_if_error, trimmed
+
 Value = object  # str | int | bool | None
 StepFn = Callable[[Value], Value]
 
@@ -500,72 +502,14 @@ def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
     return run
 
 
-# What a spreadsheet writes for a cell it could not show as it was typed: an error value of a
-# formula (Excel ``#N/A``, ``#VALUE!``, ``#DIV/0!``… and their translations ``#NILAI!``,
-# ``#NAMA?``; LibreOffice ``Err:502``), or a long number in scientific notation (a 16-digit
-# NIK shown and saved as ``3.20123E+15``, ``3,20123E+15`` in the Indonesian locale: the
-# digits past the sixth are gone). Never data: refused in text and number columns.
-_EXCEL_ERROR = re.compile(
-    r"#(?:N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!"
-    r"|CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!|ERROR!|NILAI!|NAMA\?|ANGKA!)|Err:\d{3}"
-)  # a list, not a shape: "#SEMANGAT!" in a student's motto is text
-_EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
-# A formula saved as such (LibreOffice's "save cell formulas instead of calculated values"):
-# =SUM(B2:B9), =VLOOKUP(…), =B2*2 — its value is not in the file.
-_FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*", re.S)
-_FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
-_HASH_WORD = re.compile(r"#[A-Z]")
-_EXPONENT = re.compile(r"E\+\d")
-
-
-def may_hold_excel_damage(text: str) -> bool:
-    """Might ``text`` (a whole block of the file) hold such a value? One-character searches
-    first (memchr speed): most blocks hold no ``#``, ``+``, ``:`` or ``=`` at all."""
-    return bool(
-        ("#" in text and _HASH_WORD.search(text))
-        or ("+" in text and _EXPONENT.search(text))
-        or (":" in text and "Err:" in text)
-        or ("=" in text and _FORMULA_START.search(text))
-    )
-
-
-def excel_damage(text: str) -> str | None:
-    """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
-    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text):
-        return None
-    value = text.strip()
-    if _FORMULA.fullmatch(value):
-        return (
-            f"{text!r} is a formula, not its value (the sheet was saved with its formulas: "
-            "save the CSV with the values)"
-        )
-    if _EXCEL_ERROR.fullmatch(value):
-        return (
-            f"{text!r} is a spreadsheet's error value (a formula that failed in the sheet): "
-            "fix the cell, or map it to NULL with the step null_if_error"
-        )
-    if _EXCEL_SCIENTIFIC.fullmatch(value):
-        return (
-            f"{text!r} is a number the spreadsheet wrote in scientific notation: its digits "
-            "are lost (format the column as Text in the sheet and save the CSV again)"
-        )
-    return None
-
-
-def _null_if_error(v: Value) -> Value:
-    if isinstance(v, str) and _EXCEL_ERROR.fullmatch(v.strip()):
-        return None
-    return v
-
-
 SIMPLE_STEPS: dict[str, StepFn] = {
-    "trim": _text("trim", str.strip),
+    "trim": _text("trim", trimmed),
     "lower": _text("lower", str.lower),
     "upper": _text("upper", str.upper),
     "title": _text("title", _title),
     "collapse_spaces": _text("collapse_spaces", lambda s: _SPACES.sub(" ", s)),
     "null_if_empty": _null_if_empty,
-    "null_if_error": _null_if_error,
+    "null_if_error": null_if_error,
     "int": _int,
     "bool": bool_step(),
 }

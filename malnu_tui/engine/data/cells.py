@@ -1,0 +1,94 @@
+"""What a spreadsheet leaves in a cell besides its value: an error value, a formula, a
+number in scientific notation (never data: refused in text and number columns), and the
+invisible characters around a value (a zero-width space, a BOM, pasted from a web page or
+a chat) that ``str.strip`` keeps. :mod:`.transform`'s steps and :mod:`.rows`' key checks
+use it."""
+
+from __future__ import annotations
+
+import re
+
+# Characters that show as nothing (zero-width space, non-joiner, joiner, word joiner, the
+# BOM as a zero-width no-break space): not whitespace to str.strip, so "0051234567\u200b"
+# kept one, and the key it was part of matched no row stored without it.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+# What str.strip() removes (every character str.isspace() is true of), and those: one strip
+# with the characters named is also half the cost of two checks on an import's key column.
+AROUND = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000" + INVISIBLE
+)
+
+
+def trimmed(text: str) -> str:
+    """``text`` without the spaces (an NBSP, a tab) and invisible characters around it."""
+    return text.strip(AROUND)
+
+
+def padded_at(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` starts, and whether it ends, with a space or an invisible character."""
+    return (text[:1] in AROUND and text != "", text[-1:] in AROUND and text != "")
+
+
+def is_padded(v: object) -> bool:
+    """Is ``v`` a text with a space or an invisible character around it (what the step trim
+    removes)?"""
+    return isinstance(v, str) and v != v.strip(AROUND)
+
+
+# What a spreadsheet writes for a cell it could not show as it was typed: an error value of a
+# formula (Excel ``#N/A``, ``#VALUE!``, ``#DIV/0!``… and their translations ``#NILAI!``,
+# ``#NAMA?``; LibreOffice ``Err:502``), or a long number in scientific notation (a 16-digit
+# NIK shown and saved as ``3.20123E+15``, ``3,20123E+15`` in the Indonesian locale: the
+# digits past the sixth are gone). Never data: refused in text and number columns.
+_EXCEL_ERROR = re.compile(
+    r"#(?:N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!"
+    r"|CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!|ERROR!|NILAI!|NAMA\?|ANGKA!)|Err:\d{3}"
+)  # a list, not a shape: "#SEMANGAT!" in a student's motto is text
+_EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
+# A formula saved as such (LibreOffice's "save cell formulas instead of calculated values"):
+# =SUM(B2:B9), =VLOOKUP(…), =B2*2 — its value is not in the file.
+_FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*", re.S)
+_FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
+_HASH_WORD = re.compile(r"#[A-Z]")
+_EXPONENT = re.compile(r"E\+\d")
+
+
+def may_hold_excel_damage(text: str) -> bool:
+    """Might ``text`` (a whole block of the file) hold such a value? One-character searches
+    first (memchr speed): most blocks hold no ``#``, ``+``, ``:`` or ``=`` at all."""
+    return bool(
+        ("#" in text and _HASH_WORD.search(text))
+        or ("+" in text and _EXPONENT.search(text))
+        or (":" in text and "Err:" in text)
+        or ("=" in text and _FORMULA_START.search(text))
+    )
+
+
+def excel_damage(text: str) -> str | None:
+    """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
+    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text):
+        return None
+    value = text.strip()
+    if _FORMULA.fullmatch(value):
+        return (
+            f"{text!r} is a formula, not its value (the sheet was saved with its formulas: "
+            "save the CSV with the values)"
+        )
+    if _EXCEL_ERROR.fullmatch(value):
+        return (
+            f"{text!r} is a spreadsheet's error value (a formula that failed in the sheet): "
+            "fix the cell, or map it to NULL with the step null_if_error"
+        )
+    if _EXCEL_SCIENTIFIC.fullmatch(value):
+        return (
+            f"{text!r} is a number the spreadsheet wrote in scientific notation: its digits "
+            "are lost (format the column as Text in the sheet and save the CSV again)"
+        )
+    return None
+
+
+def null_if_error(v: object) -> object:
+    if isinstance(v, str) and _EXCEL_ERROR.fullmatch(v.strip()):
+        return None
+    return v
