@@ -289,3 +289,11 @@ def test_a_command_refused_for_its_files_makes_no_database(tmp_path: Path) -> No
         res = run_cli(*where, *args)
         assert res.code != 0 and "Traceback" not in res.err, (args, res.err)
         assert [p.name for p in folder.iterdir()] == ["rollback"], (args, res.err)
+    # `up` refused by its plan (an unknown --to) made it too; one that applies makes it.
+    (folder / "nope").mkdir()
+    (folder / "nope" / "20250101_000100_t.sql").write_text("CREATE TABLE t (v TEXT);\n")
+    (rb / "20250101_000100_t.sql").write_text("DROP TABLE t;\n")
+    res = run_cli(*where, "--yes", "up", "--to", "20990101_000000")
+    assert res.code == 2 and "no migration with version 20990101_000000" in res.err, res.err
+    assert sorted(p.name for p in folder.iterdir()) == ["nope", "rollback"], res.err
+    assert run_cli(*where, "--yes", "up", "--no-backup").code == 0 and db.is_file()

@@ -267,10 +267,16 @@ def cmd_up(ctx: Context) -> int:
 
 def _up(ctx: Context) -> int:
     from malnu_tui.engine.apply import group_seconds
+    from malnu_tui.engine.config import not_made_yet
     from malnu_tui.engine.preflight import preflight_apply
 
     group_seconds()  # a bad MALNU_UP_GROUP_MS: refused before the database is opened
-    mset, backend = ctx.migration_set(), ctx.backend()  # the files first, as status
+    mset = ctx.migration_set()  # the files first, as status
+    # A SQLite file not made yet is planned as a dry run reads it (the new empty database, in
+    # memory) and made only once nothing refuses: an `up --to` of a version not there, or
+    # a lint error, left an empty file behind.
+    new = not ctx.args.dry_run and not_made_yet(ctx.target)
+    backend = ctx.peek() if new else ctx.backend()
     unrelated = ctx.args.unrelated_history
     pf = preflight_apply(backend, ctx.target, mset, to=ctx.args.to, unrelated_history=unrelated)
     show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
@@ -278,7 +284,12 @@ def _up(ctx: Context) -> int:
     assert plan is not None
     from malnu_tui.cli.safety import gate_up
 
-    gate_up(ctx, backend, [s.filename for s in plan.steps], dry_run=ctx.args.dry_run)
+    record_lint = gate_up(ctx, [s.filename for s in plan.steps])
+    if new:
+        ctx.close()
+        backend = ctx.backend()
+    if not ctx.args.dry_run:
+        record_lint(backend)
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json(plan.as_json(JsonList))  # a large seed's statements as they come

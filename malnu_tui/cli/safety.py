@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -85,20 +86,25 @@ def selected_for_lint(ctx: Context) -> tuple[list[str] | None, bool]:
     return [m.filename for m in states.migrations if m.state in waiting], True
 
 
-def gate_up(ctx: Context, backend: Backend, filenames: list[str], *, dry_run: bool) -> None:
+def gate_up(ctx: Context, filenames: list[str]) -> Callable[[Backend], None]:
     """``up``: show the lint of the migrations about to run; a target with ``lint =
-    "enforce"`` refuses while an error remains unless ``--accept-lint`` (audited)."""
+    "enforce"`` refuses while an error remains unless ``--accept-lint``. Returns what records
+    that acceptance (audited) in the database ``up`` then writes (not a dry run's)."""
     from malnu_tui.engine.lint.target import lint_gate
 
     if not filenames:
-        return
+        return lambda backend: None
     report = lint_report(ctx, filenames, live=True)
     show_findings(ctx, report)
     entry = lint_gate(ctx.target, report, accept=bool(ctx.opt("accept_lint", False)))
-    if entry is not None and not dry_run:
-        backend.append_audit(entry)
-        n = len(report.errors)
-        ctx.message(f"warning: --accept-lint: {n} lint error(s) accepted (audited)")
+
+    def record(backend: Backend) -> None:
+        if entry is not None:
+            backend.append_audit(entry)
+            n = len(report.errors)
+            ctx.message(f"warning: --accept-lint: {n} lint error(s) accepted (audited)")
+
+    return record
 
 
 def cmd_lint(ctx: Context) -> int:

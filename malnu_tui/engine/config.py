@@ -465,6 +465,11 @@ def require_existing(target: Target) -> None:
         check_path(sqlite_path(target.url), create=False)
 
 
+def not_made_yet(target: Target) -> bool:
+    """A SQLite target whose file is not there yet (the first ``up`` makes it)."""
+    return target.kind == "sqlite" and not sqlite_path(target.url).exists()
+
+
 def open_backend(
     target: Target,
     *,
