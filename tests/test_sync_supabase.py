@@ -54,18 +54,24 @@ ROWS = """INSERT INTO profil (email, data, tags, skor, saldo, dibuat, lahir, jam
 """
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "d1"])
-def test_a_supabase_table_walks_into_sqlite_and_d1(
-    tmp_path: Path, pg_url: str, kind: str, request: pytest.FixtureRequest
-) -> None:
-    src = Db("postgresql", pg_url)
-    dst = make_db(kind, request, tmp_path, "copy")
+def _supabase_table(src: Db) -> None:
+    """The Supabase-style table and its rows at ``src`` (email as citext where the server has
+    the extension)."""
     citext = bool(src.run("SELECT FROM pg_available_extensions WHERE name = 'citext'"))
     if citext:
         src.run("CREATE EXTENSION citext")
     for statement in SCHEMA:
         src.run(statement.replace("{email}", "citext" if citext else "text"))
     src.run(ROWS)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_supabase_table_walks_into_sqlite_and_d1(
+    tmp_path: Path, pg_url: str, kind: str, request: pytest.FixtureRequest
+) -> None:
+    src = Db("postgresql", pg_url)
+    dst = make_db(kind, request, tmp_path, "copy")
+    _supabase_table(src)
     first = sync(src, dst)
     assert first.verified and (first.inserted, first.dest_count) == (4, 4), first
     # A domain's column is its base type's in the copy (it was TEXT: '100.00' < '85.33', and
@@ -104,12 +110,7 @@ def test_a_supabase_table_copies_into_a_postgresql_without_its_types(
     enum, 'type "hari" does not exist'). Such a column is the copy's text, as it is read and
     compared; a domain is its base type."""
     src, dst = Db("postgresql", pg_url), Db("postgresql", pg_second)
-    citext = bool(src.run("SELECT FROM pg_available_extensions WHERE name = 'citext'"))
-    if citext:
-        src.run("CREATE EXTENSION citext")
-    for statement in SCHEMA:
-        src.run(statement.replace("{email}", "citext" if citext else "text"))
-    src.run(ROWS)
+    _supabase_table(src)
     first = sync(src, dst)
     assert first.verified and first.dest_count == 4, first
     types = dict(

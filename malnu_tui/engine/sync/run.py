@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.compare import MAX_REPORTED, Comparison, PhaseProgress, compare_ranges
@@ -249,33 +249,16 @@ def sync_table(
             assert found.state is not None
             state = found.state
             src_count, dst_count = _counts(s, plan.table)
-        verified = not found.left and src_count == dst_count
-        state = replace(
-            state,
-            status="done",
-            last_key=None,
-            since=None,
-            direct=False,
-            source_count=src_count,
-            dest_count=dst_count,
-            verified=verified,
-            differences=found.left,
-            finished_at=utc_now(),
-        )
+        done = {"status": "done", "last_key": None, "since": None, "direct": False}
+        state = _ended(state, found, src_count, dst_count, **done)
         s.dst.write_state(state)
         if hasattr(s.dst, "settle_sequences"):  # PostgreSQL: see PostgresWrites
             s.dst.settle_sequences(shape)
-        report = replace(
+        report = _reported(
             report,
+            state,
+            found,
             read=state.rows_read + compared,
-            inserted=state.inserted,
-            updated=state.updated,
-            deleted=state.deleted,
-            source_count=src_count,
-            dest_count=dst_count,
-            verified=verified,
-            differences=found.remaining,
-            truncated=found.left > len(found.remaining),
             seconds=time.perf_counter() - started,
             resumed=resumed,
             scope=scope,
@@ -318,7 +301,6 @@ def _settle(
         raise
     assert found.state is not None
     src_count, dst_count = _counts(s, plan.table)
-    verified = not found.left and src_count == dst_count
     note = report.note
     if plan.table in s.held_back:
         note = (
@@ -326,31 +308,44 @@ def _settle(
             f"still refer to them by a foreign key (sync those tables too: {plan.table} is "
             "settled after them)"
         )
-    state = replace(
-        found.state,
+    state = _ended(found.state, found, src_count, dst_count)
+    s.dst.write_state(state)
+    report = _reported(report, state, found, scope="full", note=note)
+    rate("done", state.rows_read)
+    _audit(s, report, "ok" if state.verified else "failed")
+    return report
+
+
+def _ended(
+    state: SyncState, found: Comparison, src_count: int, dst_count: int, **more: Any
+) -> SyncState:
+    """A table's state row at the end of its sync: both sides' counts, and verified when
+    every range compared equal and the counts balance."""
+    return replace(
+        state,
         source_count=src_count,
         dest_count=dst_count,
-        verified=verified,
+        verified=not found.left and src_count == dst_count,
         differences=found.left,
         finished_at=utc_now(),
+        **more,
     )
-    s.dst.write_state(state)
-    report = replace(
+
+
+def _reported(report: TableReport, state: SyncState, found: Comparison, **more: Any) -> TableReport:
+    """A table's report from its state row as written at its end (:func:`_ended`)."""
+    return replace(
         report,
         inserted=state.inserted,
         updated=state.updated,
         deleted=state.deleted,
-        source_count=src_count,
-        dest_count=dst_count,
-        verified=verified,
+        source_count=state.source_count,
+        dest_count=state.dest_count,
+        verified=state.verified,
         differences=found.remaining,
         truncated=found.left > len(found.remaining),
-        scope="full",
-        note=note,
+        **more,
     )
-    rate("done", state.rows_read)
-    _audit(s, report, "ok" if verified else "failed")
-    return report
 
 
 def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableReport:
