@@ -334,14 +334,16 @@ def _ended(
 
 def _reported(report: TableReport, state: SyncState, found: Comparison, **more: Any) -> TableReport:
     """A table's report from its state row as written at its end (:func:`_ended`)."""
+    src_count, dst_count, verified = state.source_count, state.dest_count, state.verified
+    assert src_count is not None and dst_count is not None and verified is not None
     return replace(
         report,
         inserted=state.inserted,
         updated=state.updated,
         deleted=state.deleted,
-        source_count=state.source_count,
-        dest_count=state.dest_count,
-        verified=state.verified,
+        source_count=src_count,
+        dest_count=dst_count,
+        verified=verified,
         differences=found.remaining,
         truncated=found.left > len(found.remaining),
         **more,
