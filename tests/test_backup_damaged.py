@@ -361,6 +361,12 @@ def test_a_backup_whose_file_changed_since_verified_is_not_counted_by_check(
     assert verified == {oldest: True, middle.id: False, newest.id: False}
     assert f"warning: backup {newest.id} is not counted as verified" in res.err
     assert f"`malnu-tui backup verify {newest.id} --config" in res.err
+    # A store copied where times keep whole seconds (the same file, its mtime cut): counted.
+    kept = store / f"{oldest}.sqlite"
+    ns = kept.stat().st_mtime_ns
+    os.utime(kept, ns=(ns, ns - ns % 10**9))
+    assert run_inproc(*args, "check").code == 1
+    os.utime(kept, ns=(ns, ns))
     res = run_inproc(*args, "backup", "verify", newest.id)
     assert res.code != 0  # its bytes are not the backup's: the hash says so, and it stays failed
     res = run_inproc(*args, "check")

@@ -407,7 +407,7 @@ def _with_data_file(directory: Path, manifest: BackupManifest) -> BackupManifest
         elif (
             manifest.verified
             and manifest.verified_mtime_ns is not None
-            and st.st_mtime_ns != manifest.verified_mtime_ns
+            and not _same_mtime(st.st_mtime_ns, manifest.verified_mtime_ns)
         ):
             changed = f"its data file {manifest.file} was modified since it was verified"
             details = {**manifest.details, "changed": changed}
@@ -415,6 +415,13 @@ def _with_data_file(directory: Path, manifest: BackupManifest) -> BackupManifest
         else:
             return manifest
     return replace(manifest, verified_at=None, details={**manifest.details, "missing": why})
+
+
+def _same_mtime(now_ns: int, recorded_ns: int) -> bool:
+    """The same mtime, or the recorded one cut to the µs, ms or second a copy of the store kept
+    (`cp -p`, `tar`, `rsync` onto a file system keeping coarser times): every backup of a
+    store moved there read as changed, and `check` said CRITICAL, until each was verified."""
+    return any(now_ns == recorded_ns - recorded_ns % unit for unit in (1, 10**3, 10**6, 10**9))
 
 
 # What list_backups marks in memory only: never written back into a manifest.
