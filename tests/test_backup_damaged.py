@@ -312,3 +312,78 @@ def test_a_backup_whose_data_file_is_gone_is_never_counted_as_good(tmp_path: Pat
     (target.backup_dir / f"{older}.sqlite").unlink()
     res = run_inproc(*args, "check")
     assert res.code == 2 and "no verified backup: backup " in res.out
+
+
+def test_a_backup_whose_file_changed_since_verified_is_not_counted_by_check(
+    tmp_path: Path,
+) -> None:
+    """A data file replaced after its verification (a bad copy back from offsite: the same
+    size, other bytes) or truncated: `check` counted the backup as verified from its manifest
+    alone and said OK while no restorable backup was newer than the last sound one. It now
+    compares a stat() with the size and mtime recorded at verification (no hash), names the
+    changed one with the command that verifies it, and judges the next sound one."""
+    import json
+    import os
+
+    target, oldest, _ = _damaged_db(tmp_path)
+    backend = open_fresh(target)
+    try:
+        middle = create_backup(backend, target)
+        newest = create_backup(backend, target)
+    finally:
+        backend.close()
+    args = _config(tmp_path, target)
+    store = target.backup_dir
+    res = run_inproc(*args, "check")
+    assert res.code == 0, res.out
+
+    # The newest replaced: the same size, other bytes, a later mtime; the middle truncated.
+    path = store / newest.file
+    data = bytearray(path.read_bytes())
+    data[-4096:] = b"\x00" * 4096 if data[-4096:] != b"\x00" * 4096 else b"\x01" * 4096
+    st = path.stat()
+    (store / "copy.tmp").write_bytes(bytes(data))
+    os.replace(store / "copy.tmp", path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    assert path.stat().st_size == newest.size
+    with (store / middle.file).open("r+b") as f:
+        f.truncate(middle.size // 2)
+
+    res = run_inproc(*args, "check")
+    assert res.code == 1, res.out  # WARNING: the oldest is the newest verified one
+    said = f"backup {newest.id}: its data file {newest.file} was modified since it was verified"
+    assert said in res.out and "changed since verified: run `malnu-tui backup verify" in res.out
+    assert f"backup verify {newest.id} --config {tmp_path / 'malnu.toml'} --target sekolah`" in (
+        res.out
+    )
+    res = run_inproc(*args, "--json", "backup", "list")
+    verified = {m["id"]: m["verified_at"] is not None for m in json.loads(res.out)}
+    assert verified == {oldest: True, middle.id: False, newest.id: False}
+    assert f"warning: backup {newest.id} is not counted as verified" in res.err
+    assert f"`malnu-tui backup verify {newest.id} --config" in res.err
+    # A store copied where times keep whole seconds (the same file, its mtime cut): counted.
+    kept = store / f"{oldest}.sqlite"
+    ns = kept.stat().st_mtime_ns
+    os.utime(kept, ns=(ns, ns - ns % 10**9))
+    assert run_inproc(*args, "check").code == 1
+    os.utime(kept, ns=(ns, ns))
+    res = run_inproc(*args, "backup", "verify", newest.id)
+    assert res.code != 0  # its bytes are not the backup's: the hash says so, and it stays failed
+    res = run_inproc(*args, "check")
+    assert res.code == 1 and "changed since verified" not in res.out
+
+    # The oldest only touched (rsync without -t): not counted until verified again, which
+    # records its mtime anew; a manifest written before mtimes were recorded is read as before.
+    os.utime(store / f"{oldest}.sqlite", ns=(st.st_atime_ns, st.st_mtime_ns + 9 * 10**9))
+    res = run_inproc(*args, "check")
+    assert res.code == 2 and f"no verified backup: backup {oldest}: " in res.out, res.out
+    assert run_inproc(*args, "backup", "verify", oldest).code == 0
+    res = run_inproc(*args, "check")  # (WARNING: the truncated middle one is newer)
+    assert res.code == 1 and "changed since verified" not in res.out, res.out
+    manifest = store / f"{oldest}.json"
+    old = json.loads(manifest.read_text(encoding="utf-8"))
+    assert isinstance(old.pop("verified_mtime_ns"), int)
+    manifest.write_text(json.dumps(old), encoding="utf-8")
+    assert load_manifest(store, oldest).verified_mtime_ns is None
+    res = run_inproc(*args, "check")
+    assert res.code == 1 and "the newest verified backup is " in res.out, res.out

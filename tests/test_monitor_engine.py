@@ -4,6 +4,7 @@ each check triggers at its threshold and not below it (times are injected, never
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
-from malnu_tui.engine.backup import create_backup
+from malnu_tui.engine.backup import create_backup, verify_backup
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up, verify
@@ -186,6 +187,21 @@ def test_drift_missing_pending_age_and_backups(target: Target, mdirs: MigrationD
     ahead = _health(target, cfg, now=made - timedelta(hours=2))
     assert _checks(ahead) == {"backup_age": Severity.WARNING}
     assert "ahead of this machine's clock" in ahead.problems[0].message
+    # Its data file replaced since verified (the same size, other bytes, a later mtime): not
+    # counted (a stat, no hash), named with the command that verifies it; verified again once
+    # its bytes are back.
+    data = target.backup_dir / manifest.file
+    good, st = data.read_bytes(), data.stat()
+    data.write_bytes(good[:-64] + bytes(b ^ 0xFF for b in good[-64:]))
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    h = _health(target)
+    assert _checks(h) == {"backup_age": Severity.CRITICAL}
+    assert f"changed since verified: run `malnu-tui backup verify {manifest.id}" in (
+        h.problems[0].message
+    )
+    assert not verify_backup(target, manifest.id).ok
+    data.write_bytes(good)
+    assert verify_backup(target, manifest.id).ok and _checks(_health(target)) == {}
 
     # Pending: 8 days old warns on a production target, 6 days old does not; never elsewhere.
     old = (now - timedelta(days=8)).strftime("%Y%m%d_%H%M%S")

@@ -151,6 +151,11 @@ def cmd_list(ctx: Context) -> int:
     for m in backups:
         if "missing" in m.details:
             ctx.message(f"warning: backup {m.id} cannot be restored: {m.details['missing']}")
+        elif m.changed:
+            ctx.message(
+                f"warning: backup {m.id} is not counted as verified: {m.changed}; run "
+                f"`malnu-tui backup verify {m.id}`"
+            )
     if others:
         ctx.message(
             f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "

@@ -159,6 +159,7 @@ def make_backup(
             tool_version=__version__,
             native_restore_point=snap.native_restore_point,
             verified_at=utc_iso() if snap.verified else None,
+            verified_mtime_ns=final.stat().st_mtime_ns if snap.verified else None,
             details={
                 **dict(snap.details),
                 "seconds": f"{time.perf_counter() - started:.3f}",

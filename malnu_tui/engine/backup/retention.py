@@ -195,7 +195,7 @@ def _newest_sound(
     manifest (as `backup verify` records it), and the next one is kept instead."""
     unsound: list[tuple[str, str]] = []
     for m in backups:
-        if not m.verified:
+        if not (m.verified or m.changed):  # (a changed one is hashed: it may be sound)
             continue
         why = _unsound(directory, m)
         if why is None:

@@ -155,6 +155,9 @@ class BackupManifest:
     verified_at: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
     manifest_version: int = MANIFEST_VERSION
+    # The data file's mtime (ns) when it was last verified (its size is ``size``): `check`
+    # and `backup list` stat it instead of hashing it. None in manifests written before.
+    verified_mtime_ns: int | None = None
 
     @property
     def created(self) -> datetime:
@@ -171,6 +174,12 @@ class BackupManifest:
         """Why this backup cannot be restored (its data file missing or not its size), as
         read by :func:`list_backups`; None when its data file is there."""
         return self.details.get("missing")
+
+    @property
+    def changed(self) -> str | None:
+        """Why this backup's data file is no longer the one verified (its mtime moved since),
+        as read by :func:`list_backups`: not counted as verified until `backup verify`."""
+        return self.details.get("changed")
 
     @property
     def verified_label(self) -> str:
@@ -222,10 +231,15 @@ class BackupManifest:
                 verified_at=data.get("verified_at"),
                 details={str(k): str(v) for k, v in dict(data.get("details", {})).items()},
                 manifest_version=int(data.get("manifest_version", 1)),
+                verified_mtime_ns=_int_or_none(data.get("verified_mtime_ns")),
             )
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             # ArithmeticError: a count edited to 1e400 or Infinity (OverflowError)
             raise BackupError(f"unreadable backup manifest: {exc!r}") from None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 # -- time -------------------------------------------------------------------------------------
@@ -378,16 +392,48 @@ def _with_data_file(directory: Path, manifest: BackupManifest) -> BackupManifest
     """``manifest``, or, when its data file is gone or not the size it records (deleted by a
     cleanup script, a store copied without it), the same not counted as verified (in memory,
     with ``details["missing"]`` saying why): `backup list`, `check`, `prune` and `rehearse`
-    took such a backup for a good one."""
+    took such a backup for a good one. A verified one whose data file's mtime moved since its
+    verification (replaced by a copy of the same size, written over in place) is likewise not
+    counted (``details["changed"]``): `check` took it for the newest restorable backup. Only
+    a stat(): a 266 MB dump is not hashed every few minutes."""
     try:
-        size = (directory / manifest.file).stat().st_size
+        st = (directory / manifest.file).stat()
     except OSError:
         why = f"its data file {manifest.file} is missing"
     else:
-        if size == manifest.size:
+        if st.st_size != manifest.size:
+            why = f"its data file {manifest.file} is {st.st_size} bytes, the manifest says "
+            why += str(manifest.size)
+        elif (
+            manifest.verified
+            and manifest.verified_mtime_ns is not None
+            and not _same_mtime(st.st_mtime_ns, manifest.verified_mtime_ns)
+        ):
+            changed = f"its data file {manifest.file} was modified since it was verified"
+            details = {**manifest.details, "changed": changed}
+            return replace(manifest, verified_at=None, details=details)
+        else:
             return manifest
-        why = f"its data file {manifest.file} is {size} bytes, the manifest says {manifest.size}"
     return replace(manifest, verified_at=None, details={**manifest.details, "missing": why})
+
+
+def _same_mtime(now_ns: int, recorded_ns: int) -> bool:
+    """The same mtime, or the recorded one cut to the µs, ms or second a copy of the store kept
+    (`cp -p`, `tar`, `rsync` onto a file system keeping coarser times): every backup of a
+    store moved there read as changed, and `check` said CRITICAL, until each was verified."""
+    return any(now_ns == recorded_ns - recorded_ns % unit for unit in (1, 10**3, 10**6, 10**9))
+
+
+# What list_backups marks in memory only: never written back into a manifest.
+_READ_MARKS = ("missing", "changed")
+
+
+def file_mtime_ns(directory: Path, manifest: BackupManifest) -> int | None:
+    """The data file's mtime (ns) now, recorded when it is verified; None if it cannot be read."""
+    try:
+        return (directory / manifest.file).stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
@@ -487,12 +533,16 @@ def refuse_foreign(manifest: BackupManifest, target: Target, doing: str) -> None
 
 
 def save_manifest(directory: Path, manifest: BackupManifest) -> None:
-    """Write (or rewrite) a manifest atomically."""
-    write_json_atomic(manifest_path(directory, manifest.id), manifest.as_json())
+    """Write (or rewrite) a manifest atomically (without what :func:`list_backups` marks)."""
+    data = manifest.as_json()
+    data["details"] = {k: v for k, v in data["details"].items() if k not in _READ_MARKS}
+    write_json_atomic(manifest_path(directory, manifest.id), data)
 
 
 def mark_verified(directory: Path, manifest: BackupManifest) -> BackupManifest:
     """Record a successful verification time in the manifest."""
-    updated = replace(manifest, verified_at=utc_iso())
+    updated = replace(
+        manifest, verified_at=utc_iso(), verified_mtime_ns=file_mtime_ns(directory, manifest)
+    )
     save_manifest(directory, updated)
     return updated

@@ -250,6 +250,14 @@ _TAKE_OVER = (
 _CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock problem
 
 
+def _changed(b: BackupManifest) -> str:
+    """A backup changed since verified, and the command that checks it again (the target
+    named by reading.run_checks)."""
+    return (
+        f"backup {b.id}: {b.changed}: changed since verified: run `malnu-tui backup verify {b.id}`"
+    )
+
+
 def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                    metrics: dict[str, float]) -> None:  # fmt: skip
     if facts.backups_error:
@@ -260,9 +268,14 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     # A backup whose data file is gone is never counted (the store marks it, see
     # backup.store): all of them deleted by a cleanup script read as fresh backups.
     gone = [b for b in facts.backups if "missing" in b.details]
+    # One whose data file's mtime moved since it was verified (replaced by a copy of the same
+    # size, written over): not counted either (a stat, no hash), and named with its command.
+    changed = [b for b in facts.backups if b.changed]
     if not verified:
         what = "no backup at all" if not facts.backups else "no verified backup"
-        if gone:
+        if changed:
+            what += f": {_changed(changed[0])}"
+        elif gone:
             more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
             what += f": backup {gone[0].id}: {gone[0].details['missing']}{more}"
         add("backup_age", Severity.CRITICAL, what, None, "backups")
@@ -270,12 +283,17 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         return
     newest = max(verified, key=lambda b: b.created)
     newer_gone = [b for b in gone if b.created > newest.created]
-    if newer_gone:
+    newer_changed = [b for b in changed if b.created > newest.created]
+    if newer_gone or newer_changed:
+        first = (
+            _changed(newer_changed[0])
+            if newer_changed
+            else f"backup {newer_gone[0].id}: {newer_gone[0].details['missing']}"
+        )
         add(
             "backup_age",
             Severity.WARNING,
-            f"backup {newer_gone[0].id}: {newer_gone[0].details['missing']}; the newest "
-            f"verified backup is {_ago(now, newest.created)} old",
+            f"{first}; the newest verified backup is {_ago(now, newest.created)} old",
             format_time(newest.created),
             "backups",
         )
