@@ -21,6 +21,7 @@ from malnu_tui.engine.config import load_settings
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from tests.fixtures_core import MigrationDirs, run_cli, school_config
+from tests.fixtures_d1 import D1Target
 from tests.test_other_runners import GRADES, V1, V2, V3, _alembic, _dirs, _flyway, _prisma
 from tests.test_supabase_history import CLI_TABLE, TODOS
 from tests.test_tui_snapshots import app_for, settle, settle_threads
@@ -53,10 +54,12 @@ def _config(tmp_path: Path, db: Path | str, mdirs: MigrationDirs) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def _status_screen(cfg: Path) -> AsyncIterator[tuple[MalnuApp, Pilot[Any]]]:
-    """The real app on ``cfg``'s one target at 80×24, its status read."""
+async def _status_screen(
+    cfg: Path, name: str = "school"
+) -> AsyncIterator[tuple[MalnuApp, Pilot[Any]]]:
+    """The real app on ``cfg``'s target ``name`` at 80×24, its status read."""
     settings = load_settings(config=str(cfg))
-    app = MalnuApp(settings=settings, target=settings.target("school"))
+    app = MalnuApp(settings=settings, target=settings.target(name))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_loaded(app), timeout=30)
         await pilot.pause(0.3)
@@ -267,3 +270,49 @@ def test_a_flyway_history_on_the_status_screen_snapshot(
 
     assert snap_compare(app_for(fresh), terminal_size=(80, 24), run_before=run)
     settle_threads()
+
+
+async def test_a_lock_row_a_console_fix_could_not_release_is_said_on_its_result(
+    tmp_path: Path, mdirs: MigrationDirs, d1: D1Target
+) -> None:
+    """A clear-failed on D1 whose release of the lock got 503s: the CLI warns that the row
+    stayed (test_d1_cli), the console closed the dialog with a toast, and the operator believed
+    the lock released. The dialog now stays, saying it done and the row left with its way out;
+    closing it refreshes the status screen."""
+    from malnu_tui.tui.screens.fix import FixScreen
+    from malnu_tui.tui.screens.status import StatusScreen
+    from malnu_tui.tui.widgets.plain import Static
+    from tests.d1server import Fault
+    from tests.secret_support import d1_config
+
+    mdirs.add("20250101_000100", "bad", "INSERT INTO nosuch VALUES (1);", "SELECT 1;")
+    cfg = d1_config(tmp_path / "malnu.toml", d1.db.account, d1.db.id, mdirs)  # brief retries
+    at = ("--config", str(cfg), "--target", "production")
+    assert run_cli(*at, "up", "--yes", "--no-backup").code == 1
+    release = "DELETE FROM malnu_lock WHERE id = 1 AND host"
+    async with _status_screen(cfg, "production") as (app, pilot):
+        await pilot.press("C")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.word is not None
+        )
+        fix = app.screen
+        assert isinstance(fix, FixScreen) and fix.word
+        d1.server.inject(Fault("status", count=100, status=503, match=release))
+        try:
+            await pilot.press(*fix.word, "enter")
+            await wait_until(
+                pilot, lambda: app.screen is not fix or getattr(fix, "done", False), timeout=60
+            )
+        finally:
+            d1.server.faults.clear()
+        shown = _shown(app)
+        assert app.screen is fix, shown
+        assert "⚠ warning: done, but: D1 " in shown, shown  # painted, in the dialog
+        body = " ".join(str(fix.query_one("#fix-body", Static).content).split())
+        assert body.startswith("✔ cleared the failed row of 20250101_000100_bad.sql"), body
+        assert "; the lock row of this session (pid " in body, body
+        assert "runs out within 10 min" in body, body
+        # Its way out named as the console's key, not as a command to type elsewhere.
+        assert "press U on the status screen (unlock)" in body and "`malnu-tui unlock" not in body
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))

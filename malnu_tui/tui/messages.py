@@ -37,6 +37,15 @@ class OperationFailed(Message):
 
 
 @dataclass
+class LocksLeft(Message):
+    """Work that succeeded could not release its lock row (D1 unreachable as it released it):
+    ``lines`` say so as the CLI's ``warning:`` lines do, with the way out."""
+
+    what: str
+    lines: tuple[str, ...]
+
+
+@dataclass
 class OperationProgress(Message):
     """A progress event of a running apply or rollback."""
 

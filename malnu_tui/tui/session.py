@@ -16,6 +16,7 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.observe import StatementObserver, observing
 from malnu_tui.tui.messages import (
     BackupProgress,
+    LocksLeft,
     OperationFailed,
     OperationProgress,
     StatementProgress,
@@ -264,3 +265,15 @@ def reporting(pump: MessagePump, what: str) -> Iterator[None]:
     except Exception as exc:  # every failure is shown in the UI, never as a traceback
         message, hint = explain(exc)
         pump.post_message(OperationFailed(what, message, hint))
+        return
+    left = locks_left()
+    if left:  # after the body's result message: said on the result it shows
+        pump.post_message(LocksLeft(what, left))
+
+
+def locks_left() -> tuple[str, ...]:
+    """The lock rows the work just done left (D1 unreachable as it released them), each said
+    once: the CLI prints them as ``warning:`` lines, the console showed a plain success."""
+    from malnu_tui.engine.oplock import unsaid_locks
+
+    return tuple(unsaid_locks())

@@ -20,9 +20,15 @@ from textual.widgets import Button, Input
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
-from malnu_tui.tui.session import connected, looking, migration_set, reporting
+from malnu_tui.tui.session import (
+    connected,
+    locks_left,
+    looking,
+    migration_set,
+    reporting,
+)
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
-from malnu_tui.tui.widgets.error_box import ErrorBox, problem_text
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings, problem_text
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
@@ -62,6 +68,7 @@ class FixChecked(Message):
 @dataclass
 class FixDone(Message):
     summary: str
+    locks_left: tuple[str, ...] = ()
 
 
 class FixScreen(ModalScreen[bool]):
@@ -78,6 +85,7 @@ class FixScreen(ModalScreen[bool]):
         self.kind = kind
         self.filename = filename
         self.word: str | None = None
+        self.done = False  # the fix ran (closing refreshes the status screen)
 
     def compose(self) -> ComposeResult:
         title = (
@@ -195,7 +203,8 @@ class FixScreen(ModalScreen[bool]):
     def _run(self) -> None:
         try:
             with reporting(self, self.kind):
-                self.post_message(FixDone(run_fix(self.target, self.kind, self.filename)))
+                summary = run_fix(self.target, self.kind, self.filename)
+                self.post_message(FixDone(summary, locks_left()))
         finally:
             self.app.call_from_thread(end_operation, self.app)
 
@@ -203,7 +212,19 @@ class FixScreen(ModalScreen[bool]):
     def _done(self, event: FixDone) -> None:
         event.stop()
         self.notify(event.summary, timeout=6, markup=False)
-        self.dismiss(True)
+        if not event.locks_left:
+            self.dismiss(True)
+            return
+        # Done, but its lock row stayed: said in the dialog until the operator closes it (a
+        # toast alone went by, and the operator believed the lock released).
+        self.done = True
+        body = Text(f"{event.summary}\n", style="bold")
+        body.append_text(lock_warnings(event.locks_left))
+        self.query_one("#fix-body", Static).update(body)
+        self.query_one("#yes", KeyButton).display = False
+        no = self.query_one("#no", Button)
+        no.label = "Close (esc)"
+        no.focus()
 
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
@@ -218,7 +239,7 @@ class FixScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
-        self.dismiss(False)
+        self.dismiss(self.done)
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(self.done)

@@ -16,11 +16,12 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Input
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import OperationFailed, StatementProgress
+from malnu_tui.tui.messages import LocksLeft, OperationFailed, StatementProgress
 from malnu_tui.tui.widgets.dialog import page_text, refit
-from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.key_button import KeyButton
+from malnu_tui.tui.widgets.plain import Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
@@ -333,6 +334,14 @@ class WizardScreen(Screen[str | None]):
             if progress.running:
                 progress.fail(f"✘ {event.what} failed: see the error above")
         self.step_failed(event.what)
+
+    @on(LocksLeft)
+    def _locks_left(self, event: LocksLeft) -> None:
+        """Done, but its lock row stayed (D1 unreachable as it was released): said on the
+        result, as the CLI's ``warning:`` lines say it."""
+        event.stop()
+        pane = self.query_one(f"#{self.step}", StepPane)
+        pane.mount(Static(lock_warnings(event.lines), classes="locks-left"))
 
     @on(StatementProgress)
     def _statement(self, event: StatementProgress) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -43,6 +44,15 @@ CONSOLE_FLAGS = {
         "does not accept lint errors)"
     ),
 }
+
+
+def lock_warnings(lines: Sequence[str]) -> Text:
+    """Lock rows that work which succeeded left (:func:`malnu_tui.tui.session.locks_left`), as
+    its result says them: the CLI's ``warning:`` lines, with the console's keys."""
+    text = Text()
+    for line in lines:
+        text.append(f"⚠ warning: done, but: {console_hint(line)}\n", style="bold yellow")
+    return text
 
 
 def console_hint(hint: str) -> str:
