@@ -4,6 +4,7 @@ call of ``plan --check``), and says plainly when it cannot: never "ok" without a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -149,3 +150,49 @@ def test_the_check_server_rule_is_the_clis(demo: Demo) -> None:
         check_server(primary, settings.targets, environ={"MALNU_PARITY_DATABASE": "staging"})
     with pytest.raises(ConfigError, match="--postgres must be a postgresql"):
         check_server(primary, settings.targets, "staging", environ={})
+
+
+async def test_the_sql_views_panes_say_reading_until_the_file_is_read(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view's panes were blank until its worker answered (a long set's translation, a slow
+    lint): they say what they wait for from the start, and what they show once it answers. The
+    worker is held inside the engine call it makes (the lint), released by the test."""
+    import threading
+
+    from malnu_tui.engine.lint import target as lint_module
+    from malnu_tui.tui.screens.sql_view import READING
+    from malnu_tui.tui.widgets.fields import SqlText
+    from tests.tui_demo import screen_text
+
+    real, asked, gate = lint_module.lint_target, threading.Event(), threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        asked.set()
+        gate.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lint_module, "lint_target", held)
+    monkeypatch.delenv("MALNU_PARITY_DATABASE", raising=False)
+    app = demo_app(demo)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: status_loaded(app))
+            await pilot.press("home", "enter")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, SqlViewScreen) and asked.is_set()
+            )
+            screen = app.screen
+            assert isinstance(screen, SqlViewScreen)
+            await pilot.pause()
+            shown = " ".join(screen_text(app).split())
+            assert screen.bundle is None  # the worker has not answered
+            assert shown.count(READING) == 2, shown  # the split layout's two panes
+            gate.set()
+            await wait_until(pilot, lambda: screen.bundle is not None)
+            texts = [pane.text for pane in screen.query(SqlText)]
+            assert all(READING not in t for t in texts) and "CREATE" in texts[0], texts
+            await pilot.press("d")  # the diff layout: its pane too
+            assert READING not in " ".join(screen_text(app).split())
+    finally:
+        gate.set()

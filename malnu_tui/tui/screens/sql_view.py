@@ -106,6 +106,10 @@ def _large(filename: str, piece: Piece, translate: bool) -> SqlDocument:
     return SqlDocument(filename, piece.text, None, large_note(piece, translate), piece)
 
 
+READING = "reading the migration file and its rollback…"
+NOT_READ = "✘ not read (the error above)"
+
+
 def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> SqlBundle:
     """Read the migration and its rollback and translate both to PostgreSQL, with the schema
     knowledge of every earlier migration (runs in a worker). A PostgreSQL target's files are
@@ -268,11 +272,14 @@ class SqlViewScreen(Screen[None]):
         layout = self._layout(self.app.size.width)
         with ContentSwitcher(initial=layout, id="sql-layout"):
             with Horizontal(id="split"):
+                # Said from the start, as every pane says what it shows: they stayed blank
+                # until the worker's answer (a long set's translation, a slow lint).
                 source = SqlText(
-                    "", language="sql", read_only=True, id="source", show_line_numbers=True
-                )
+                    f"-- {READING}\n", language="sql", read_only=True, id="source",
+                    show_line_numbers=True,
+                )  # fmt: skip
                 translation = SqlText(
-                    "",
+                    f"-- {READING}\n",
                     language="sql",
                     read_only=True,
                     id="translation",
@@ -288,7 +295,7 @@ class SqlViewScreen(Screen[None]):
                     yield translation
             with VerticalScroll(id="diff") as diff:
                 diff.can_focus = layout == "diff"
-                yield Static("", id="diff-text")
+                yield Static(READING, id="diff-text")
         yield Static("", id="check-line")
         yield Label(
             "statements and findings: PostgreSQL check, translation, lint", classes="pane-label"
@@ -391,6 +398,10 @@ class SqlViewScreen(Screen[None]):
             self._show_check()
             return
         self.query_one(ErrorBox).show_error(event.message, event.hint)
+        if self.bundle is None:  # nothing read: the panes no longer say "reading…"
+            for pane in self.query(SqlText):
+                pane.load_text(f"-- {NOT_READ}\n")
+            self.query_one("#diff-text", Static).update(NOT_READ)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width)
