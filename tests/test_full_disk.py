@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
@@ -35,6 +36,23 @@ def _fresh(disk: Path, db: Path, base_db: Path, leave_kib: int) -> None:
         time.sleep(0.05)  # (the files of the process that just ended are let go)
     shutil.copyfile(base_db, db)
     _fill(disk, leave_kib * 1024)
+
+
+def _walk(ended_at: Callable[[int], str]) -> set[str]:
+    """Where a command ends at 0, 4, … 128 KiB of room. The band where it is done but its
+    lock row cannot be released is a page or so wide, between the last failure and the first
+    clean end: a file of the process before still let go (a loaded box) or another filesystem's
+    block accounting (CI) can move it past a 4 KiB step, so it is walked again there a KiB at
+    a time."""
+    ended = {kib: ended_at(kib) for kib in range(0, 132, 4)}
+    seen = set(ended.values())
+    last = max(k for k, e in ended.items() if not e.startswith("done"))
+    first = min(k for k, e in ended.items() if k > last)
+    for _ in range(3):
+        if "done, its lock row left" in seen:
+            break
+        seen.update(ended_at(kib) for kib in range(last, first + 1))
+    return seen
 
 
 def _state(db: Path) -> tuple[bool, bool]:
@@ -96,15 +114,7 @@ def test_a_rollback_on_a_full_disk_names_the_disk_whatever_room_is_left(
             ), (kib, res.err)
             return error.split(":")[1].strip().split()[0]
 
-        ended = {kib: rollback_with(kib) for kib in range(0, 132, 4)}
-        seen.update(ended.values())
-        if "done, its lock row left" not in seen:
-            # Its band is a page or so wide, between the last failure and the first clean
-            # rollback: a file of the process before still let go (a loaded box) can move
-            # it past a 4 KiB step. Walked again there, a KiB at a time.
-            last = max(k for k, e in ended.items() if not e.startswith("done"))
-            first = min(k for k, e in ended.items() if k > last)
-            seen.update(rollback_with(kib) for kib in range(last, first + 1))
+        seen.update(_walk(rollback_with))
         _fresh(disk, db, base_db, 0)
         res = run_cli(*url, "status")
         assert res.code == 1, res.err
@@ -133,7 +143,9 @@ def test_an_import_on_a_full_disk_is_done_or_not_and_says_which_whatever_room_is
     seen: set[str] = set()
     with _small_tmpfs(tmp_path / "disk", "1m") as disk:
         db = disk / "school.db"
-        for kib in range(0, 132, 4):
+
+        def import_with(kib: int) -> str:
+            """An import with ``kib`` KiB of room: checked, and where it ended."""
             _fresh(disk, db, base_db, kib)
             res = run_cli(
                 "--database", f"sqlite:///{db}", "import", str(csv), "--table", "notes",
@@ -149,12 +161,13 @@ def test_an_import_on_a_full_disk_is_done_or_not_and_says_which_whatever_room_is
                 assert res.code == 0 and "error:" not in res.err, (kib, res.err)
                 assert "inserted 50" in res.err and "committed" in res.err, (kib, res.err)
                 left = "warning: the import is committed, but: cannot release the migration lock"
-                seen.add("done, its lock row left" if left in res.err else "done")
-                continue
+                return "done, its lock row left" if left in res.err else "done"
             assert res.code == 1, (kib, res.err)
             one_error(res.err)
             assert "may be full" in res.err or f"the disk holding {disk} is full (" in res.err
-            seen.add("not done")
+            return "not done"
+
+        seen.update(_walk(import_with))
     assert seen == {"not done", "done", "done, its lock row left"}, seen
 
 
