@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.lint import LintReport
+    from malnu_tui.engine.lint.dialect import DialectChoice
 
 
 def register(
@@ -23,6 +24,13 @@ def register(
     )
     p.add_argument("migrations", nargs="*", metavar="MIGRATION", help="version or filename")
     p.add_argument("--all", action="store_true", help="every migration, not only pending")
+    p.add_argument(
+        "--dialect",
+        choices=("sqlite", "postgresql", "postgres"),
+        type=str.lower,
+        help="the dialect the files are written in (default: the target's; with no target "
+        "configured, guessed from the files, and said)",
+    )
     p.set_defaults(handler=cmd_lint)
 
     p = sub.add_parser(
@@ -48,18 +56,51 @@ def register(
     p.set_defaults(handler=cmd_rehearse)
 
 
-def lint_report(ctx: Context, filenames: list[str] | None, *, live: bool) -> LintReport:
+def lint_report(
+    ctx: Context,
+    filenames: list[str] | None,
+    *,
+    live: bool,
+    choice: DialectChoice | None = None,
+) -> LintReport:
     """The lint of ``filenames`` (None: all) for the context's target. With ``live`` the
     target's database is asked (D1's live checks; pending migrations replayed on its
-    schema); an unreachable database is noted in the report, not an error."""
+    schema); an unreachable database is noted in the report, not an error. ``choice``: the
+    dialect to judge by when it is not the target's (``lint --dialect``, or a guess)."""
     from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.lint.target import lint_target
 
+    target, mset = ctx.target, ctx.migration_set()
+    if choice is not None and choice.dialect != target.files_dialect:
+        from dataclasses import replace
+
+        from malnu_tui.engine.files import discover
+
+        target = replace(target, options={**target.options, "dialect": choice.dialect})
+        mset = discover(target.migrations_dir, target.rollback_dir, choice.dialect)
     backend: Backend | None = None
-    if live or ctx.target.kind == "d1":
+    if live or target.kind == "d1":
         with contextlib.suppress(MalnuError):
             backend = ctx.peek()
-    return lint_target(ctx.target, ctx.migration_set(), filenames, backend, from_live_schema=live)
+    return lint_target(target, mset, filenames, backend, from_live_schema=live)
+
+
+def lint_dialect(ctx: Context) -> DialectChoice:
+    """``lint``'s dialect: ``--dialect``, the target's, or, for the embedded default database
+    that no config, flag or variable named, guessed from the files."""
+    from malnu_tui.engine.config import DEFAULT_TARGET
+    from malnu_tui.engine.lint.dialect import choose_dialect
+    from malnu_tui.engine.urls import database_key
+
+    settings, target = ctx.settings, ctx.target
+    default = settings.targets.get(DEFAULT_TARGET)
+    embedded = (
+        settings.config_path is None
+        and default is not None
+        and database_key(target.url) == database_key(default.url)
+    )
+    mset = ctx.migration_set() if embedded else None
+    return choose_dialect(target, flag=ctx.opt("dialect"), named=not embedded, mset=mset)
 
 
 def show_findings(ctx: Context, report: LintReport, *, prefix: str = "lint: ") -> None:
@@ -108,10 +149,14 @@ def gate_up(ctx: Context, filenames: list[str]) -> Callable[[Backend], None]:
 
 
 def cmd_lint(ctx: Context) -> int:
+    choice = lint_dialect(ctx)
     only, live = selected_for_lint(ctx)
-    report = lint_report(ctx, only, live=live)
+    report = lint_report(ctx, only, live=live, choice=choice)
+    ctx.message(f"lint: {choice.line()}")
     if ctx.json:
-        ctx.out_json(report.as_json())
+        data = report.as_json()
+        ctx.out_json({"ok": data.pop("ok"), "dialect": data.pop("dialect"),
+                      "dialect_from": choice.source, **data})  # fmt: skip
     else:
         for f in report.findings:
             ctx.out(f.describe() if f.ignored else f"{f.file}:{f.line}: {f.severity} [{f.rule}] "
