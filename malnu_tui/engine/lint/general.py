@@ -22,6 +22,7 @@ from malnu_tui.engine.lint.ops import (
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
+from malnu_tui.engine.lint.pg_locks import domain_constraint, new_domain, strong_lock
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile
@@ -87,6 +88,7 @@ class MigrationState:
     replaced: set[tuple[str, str]] = field(default_factory=set)  # made by CREATE OR REPLACE
     nulls_filled: dict[tuple[str, str], int] = field(default_factory=dict)  # → the UPDATE's line
     schemas: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) → schema
+    domains: set[str] = field(default_factory=set)  # PostgreSQL: domains created here
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
@@ -181,15 +183,6 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
                 if key(a.new) not in s.rebuilt:
                     s.created[key(a.new)] = line
         return
-    guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)
-    if s.dialect == "postgresql" and not guarded and not s.lock_flagged:
-        why = f"ALTER TABLE {op.name} runs with no lock_timeout set in the migration or target"
-        if s.lock_off_line:
-            why = f"ALTER TABLE {op.name} runs with no lock_timeout: the SET at line "
-            why += f"{s.lock_off_line} turns the target's off (lock_timeout = 0, as pg_dump's "
-            why += "preamble writes it)"
-        out.append(finding("PG-LOCK-TIMEOUT", s.file, st.line, why))
-        s.lock_flagged = True
     for a in op.actions:
         if a.kind == "add_column":
             s.added_columns[(t, key(a.column))] = st.line
@@ -305,7 +298,46 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
         out.append(finding("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
 
 
+class _NewIndexes:
+    """The indexes this migration created so far (a view of ``MigrationState.objects``)."""
+
+    def __init__(self, objects: dict[tuple[str, str], tuple[int, str]]) -> None:
+        self.objects = objects
+
+    def __contains__(self, name: object) -> bool:
+        return ("index", name) in self.objects
+
+
+def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    """PG-LOCK-TIMEOUT (once per migration) for a statement that waits for a lock the app's
+    queries then queue behind; PG-DOMAIN-CONSTRAINT; the domains this migration creates."""
+    if op.kind == "other" and st.first_words.startswith(("CREATE DOMAIN", "ALTER DOMAIN")):
+        text = strip_comments(st.text)
+        if (made := new_domain(text)) is not None:
+            s.domains.add(made)
+        elif (d := domain_constraint(text, s.domains)) is not None:
+            used = sorted(s.columns.by_type.get(d[0], set())) if s.columns else []
+            cols = ", ".join(f"{t}.{c}" for t, c in used) or "every column of it"
+            why = f"ALTER DOMAIN {d[0]} {d[1]} checks {cols} at once, writes to their tables "
+            why += "waiting until the migration commits"
+            out.append(finding("PG-DOMAIN-CONSTRAINT", s.file, st.line, why))
+    guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)
+    if guarded or s.lock_flagged:
+        return
+    what = strong_lock(st, op, s.created, _NewIndexes(s.objects), s.domains)
+    if what is None:
+        return
+    why = f"{what} runs with no lock_timeout set in the migration or target"
+    if s.lock_off_line:
+        why = f"{what} runs with no lock_timeout: the SET at line {s.lock_off_line} turns "
+        why += "the target's off (lock_timeout = 0, as pg_dump's preamble writes it)"
+    out.append(finding("PG-LOCK-TIMEOUT", s.file, st.line, why))
+    s.lock_flagged = True
+
+
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    if s.dialect == "postgresql":
+        _pg_locks(s, st, op, out)
     if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):
         out.append(finding("SQLITE-CONCURRENTLY", s.file, st.line, refused))
     if s.dialect == "sqlite" and (refused := alter_refusal(op)):

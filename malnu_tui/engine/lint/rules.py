@@ -121,8 +121,10 @@ _RULES = (
     Rule(
         "PG-LOCK-TIMEOUT",
         "warning",
-        "ALTER without lock_timeout",
-        "an ALTER waits for its lock behind long queries, and every query queues behind it",
+        "a lock the app waits for, taken without lock_timeout",
+        "an ALTER TABLE, a plain CREATE INDEX, CREATE TRIGGER or CREATE POLICY, a new foreign "
+        "key (its parent too), DROP or TRUNCATE of an existing table waits for its lock "
+        "behind long queries, and every query of the table queues behind it",
         "start the migration with SET lock_timeout = '5s' (or configure lock_timeout on the "
         "target) and retry on timeout",
     ),

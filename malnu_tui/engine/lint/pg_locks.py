@@ -1,0 +1,146 @@
+"""What a PostgreSQL statement locks that the running app's queries wait for, on a table (or
+view) the migration did not create: the reach of PG-LOCK-TIMEOUT (not only ALTER TABLE: a
+plain CREATE INDEX, CREATE TRIGGER, CREATE POLICY, a foreign key's parent, DROP, TRUNCATE…),
+and ALTER DOMAIN's validation of every column of the domain (PG-DOMAIN-CONSTRAINT).
+
+Each lock as PostgreSQL 16 takes it (measured: a second session's SELECT and INSERT with
+lock_timeout 200 ms while the statement's transaction is open). ``ALTER TYPE … ADD VALUE``
+locks no table: the app's reads and writes go on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+
+from malnu_tui.engine.lint.model import Rule
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, strip_comments
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["DOMAIN_RULE", "domain_constraint", "new_domain", "strong_lock"]
+
+DOMAIN_RULE = Rule(
+    "PG-DOMAIN-CONSTRAINT",
+    "warning",
+    "ALTER DOMAIN … ADD CONSTRAINT (or SET NOT NULL) validated at once",
+    "every column of the domain, in every table, is scanned under a SHARE lock on its table: "
+    "the app's writes to those tables wait until the migration commits, and a row that "
+    "breaks the constraint fails the migration",
+    "ADD CONSTRAINT … NOT VALID (new values are checked at once), then ALTER DOMAIN … "
+    "VALIDATE CONSTRAINT in a later migration (it lets writes go on); for SET NOT NULL, a "
+    "CHECK (VALUE IS NOT NULL) added so",
+)
+register(DOMAIN_RULE)
+
+_F = re.IGNORECASE | re.DOTALL
+_ON = rf"\s+ON\s+(?:{IDENT}\s*\.\s*)?(?P<table>{IDENT})"
+_POLICY = re.compile(
+    rf"^(?P<verb>CREATE|ALTER|DROP)\s+POLICY\s+(?:IF\s+EXISTS\s+)?{IDENT}{_ON}", _F
+)
+_DROP_TRIGGER = re.compile(rf"^DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?{IDENT}{_ON}", _F)
+_REFERENCES = re.compile(rf"\bREFERENCES\s+(?:{IDENT}\s*\.\s*)?(?P<parent>{IDENT})", _F)
+_CREATE_DOMAIN = re.compile(rf"^CREATE\s+DOMAIN\s+{QNAME}", _F)
+_ALTER_DOMAIN = re.compile(
+    rf"^ALTER\s+DOMAIN\s+{QNAME}\s+(?:(?P<add>ADD\b.*)|(?P<nn>SET\s+NOT\s+NULL)\s*)$", _F
+)
+_NOT_VALID = re.compile(r"\bNOT\s+VALID\s*$", _F)
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
+_BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
+_WRITES = "writes to it wait"
+_ALL = "reads and writes of it wait"
+
+
+def _unq(name: str) -> str:
+    return key(name)
+
+
+def new_domain(text: str) -> str | None:
+    """The domain a ``CREATE DOMAIN`` makes (folded), or None."""
+    m = _CREATE_DOMAIN.match(text)
+    return key(m["name"]) if m else None
+
+
+def domain_constraint(text: str, new_domains: Container[str]) -> tuple[str, str] | None:
+    """(domain, what) for an ``ALTER DOMAIN … ADD CONSTRAINT`` without NOT VALID or ``SET
+    NOT NULL`` of a domain not in ``new_domains``; None otherwise."""
+    m = _ALTER_DOMAIN.match(text)
+    if m is None or key(m["name"]) in new_domains:
+        return None
+    if m["add"] and _NOT_VALID.search(m["add"]):
+        return None
+    return key(m["name"]), "SET NOT NULL" if m["nn"] else "ADD CONSTRAINT"
+
+
+def _parents(text: str, table: str, created: Container[str]) -> list[str]:
+    found = (key(m["parent"]) for m in _REFERENCES.finditer(_STRINGS.sub("''", text)))
+    return sorted({p for p in found if p != key(table) and p not in created})
+
+
+def _refs(parents: list[str]) -> str:
+    return f"REFERENCES {', '.join(parents)} (SHARE ROW EXCLUSIVE on it: {_WRITES})"
+
+
+def strong_lock(
+    st: Statement,
+    op: Op,
+    created: Container[str],
+    new_indexes: Container[str],
+    new_domains: Container[str],
+) -> str | None:
+    """What ``st`` waits to lock, in words (``CREATE INDEX on users (SHARE: writes to it
+    wait)``), when the lock is on a table or view the migration did not create (``created``,
+    ``new_indexes``: this migration's) and the app's writes or reads wait for it; None
+    otherwise."""
+    k = op.kind
+    if k == "alter_table":
+        if op.key not in created:
+            return f"ALTER TABLE {op.name}"
+        parents = _parents(strip_comments(st.text), op.name, created)
+        return f"ALTER TABLE {op.name} … {_refs(parents)}" if parents else None
+    if k == "create_table":
+        parents = _parents(op.body, op.name, created)
+        return f"CREATE TABLE {op.name} … {_refs(parents)}" if parents else None
+    if k == "create_index" and not op.concurrently and key(op.table) not in created:
+        return f"CREATE INDEX on {op.table} (SHARE: {_WRITES})"
+    if k == "create_trigger" and op.table and key(op.table) not in created:
+        return f"CREATE TRIGGER on {op.table} (SHARE ROW EXCLUSIVE: {_WRITES})"
+    if k in ("drop_table", "drop_view"):
+        old = [n for n in op.names if key(n) not in created]
+        what = "TABLE" if k == "drop_table" else "VIEW"
+        return f"DROP {what} {', '.join(old)} (ACCESS EXCLUSIVE: {_ALL})" if old else None
+    if k == "drop_index" and not op.concurrently:
+        old = [n for n in op.names if key(n) not in new_indexes]
+        return f"DROP INDEX {', '.join(old)} (ACCESS EXCLUSIVE on its table)" if old else None
+    if k == "delete_all" and st.first_words.startswith("TRUNCATE"):
+        old = [n for n in op.names if key(n) not in created]
+        return f"TRUNCATE {', '.join(old)} (ACCESS EXCLUSIVE: {_ALL})" if old else None
+    if k == "lock_table" and op.value in _BLOCKING_MODES:
+        old = [n for n in op.names if key(n) not in created]
+        return f"LOCK {', '.join(old)} IN {op.value} MODE" if old else None
+    if (
+        k in ("refresh_view", "cluster")
+        and op.name
+        and not op.concurrently
+        and op.key not in created
+    ):
+        verb = "REFRESH MATERIALIZED VIEW" if k == "refresh_view" else "CLUSTER"
+        return f"{verb} {op.name} (ACCESS EXCLUSIVE: {_ALL})"
+    if k == "reindex" and not op.concurrently and op.value in ("index", "table"):
+        mine = op.key in (new_indexes if op.value == "index" else created)
+        return None if mine else f"REINDEX {op.value.upper()} {op.name}"
+    if k == "vacuum" and op.value == "full":
+        return "VACUUM FULL (ACCESS EXCLUSIVE)"
+    if k == "drop_trigger":
+        m = _DROP_TRIGGER.match(strip_comments(st.text))
+        if m is None or key(m["table"]) in created:
+            return None
+        return f"DROP TRIGGER {op.name} ON {_unq(m['table'])} (ACCESS EXCLUSIVE: {_ALL})"
+    if k != "other" or st.first_words[:4] not in ("CREA", "ALTE", "DROP"):
+        return None
+    text = strip_comments(st.text)
+    if (m := _POLICY.match(text)) and key(m["table"]) not in created:
+        return f"{m['verb'].upper()} POLICY … ON {_unq(m['table'])} (ACCESS EXCLUSIVE: {_ALL})"
+    if (d := domain_constraint(text, new_domains)) is not None:
+        return f"ALTER DOMAIN {d[0]} {d[1]} (SHARE on every table with a column of it)"
+    return None
