@@ -98,3 +98,22 @@ def test_lint_with_no_target_guesses_a_postgresql_set_and_says_the_dialect(
     assert (code, report["dialect"]) == (1, "sqlite")
     assert "SQLITE-CONCURRENTLY" in _rules(report)
     assert "CONCURRENTLY and 20260101_000100_t.sql:1: AUTOINCREMENT" in err
+
+
+def test_the_stairway_of_a_postgresql_set_with_no_target(tmp_path: Path, pg_url: str) -> None:
+    """``test`` judged such a set as SQLite's too: on a temp SQLite file it failed at the
+    first line (``unknown database public``), and with ``--postgres`` (README's CI step) it
+    translated PostgreSQL's SQL as if it were SQLite's (``untranslatable``): CI failed for
+    good. It now runs the files as written there, saying the dialect; on SQLite it refuses."""
+    sb = tmp_path / "app"
+    mig, rb = sb / "supabase" / "migrations", sb / "supabase" / "rollback"
+    _write(mig, rb, PG_SET)
+    dirs = ["--migrations-dir", str(mig), "--rollback-dir", str(rb)]
+    res = run_cli("test", *dirs, cwd=sb)
+    assert res.code == 2, res.out + res.err
+    assert "error: the stairway of these files, judged in PostgreSQL's dialect" in res.err
+    assert "hint: name a scratch server: --postgres" in res.err
+    res = run_cli("test", *dirs, "--postgres", pg_url, "--json", cwd=sb)
+    assert res.code == 0, res.out + res.err
+    assert [s["ok"] for s in json.loads(res.out)["steps"]] == [True, True, True]
+    assert "judged in PostgreSQL's dialect (guessed from the folder" in res.err

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.lint import LintReport
     from malnu_tui.engine.lint.dialect import DialectChoice
 
@@ -24,13 +26,7 @@ def register(
     )
     p.add_argument("migrations", nargs="*", metavar="MIGRATION", help="version or filename")
     p.add_argument("--all", action="store_true", help="every migration, not only pending")
-    p.add_argument(
-        "--dialect",
-        choices=("sqlite", "postgresql", "postgres"),
-        type=str.lower,
-        help="the dialect the files are written in (default: the target's; with no target "
-        "configured, guessed from the files, and said)",
-    )
+    _dialect_option(p)
     p.set_defaults(handler=cmd_lint)
 
     p = sub.add_parser(
@@ -45,6 +41,7 @@ def register(
         "server for a PostgreSQL target, else a temp SQLite file)",
     )
     p.add_argument("--seed", metavar="FILE.sql", help="data to load first (data migrations)")
+    _dialect_option(p)
     p.set_defaults(handler=cmd_test)
 
     p = sub.add_parser(
@@ -54,6 +51,16 @@ def register(
     )
     p.add_argument("--backup", metavar="ID", help="this backup instead of the newest verified")
     p.set_defaults(handler=cmd_rehearse)
+
+
+def _dialect_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dialect",
+        choices=("sqlite", "postgresql", "postgres"),
+        type=str.lower,
+        help="the dialect the files are written in (default: the target's; with no target "
+        "configured, guessed from the files, and said)",
+    )
 
 
 def lint_report(
@@ -70,6 +77,17 @@ def lint_report(
     from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.lint.target import lint_target
 
+    target, mset = judged_as(ctx, choice)
+    backend: Backend | None = None
+    if live or target.kind == "d1":
+        with contextlib.suppress(MalnuError):
+            backend = ctx.peek()
+    return lint_target(target, mset, filenames, backend, from_live_schema=live)
+
+
+def judged_as(ctx: Context, choice: DialectChoice | None) -> tuple[Target, MigrationSet]:
+    """The context's target and set, read in ``choice``'s dialect when it is not the
+    target's (the target then carries it as its ``dialect``)."""
     target, mset = ctx.target, ctx.migration_set()
     if choice is not None and choice.dialect != target.files_dialect:
         from dataclasses import replace
@@ -78,16 +96,12 @@ def lint_report(
 
         target = replace(target, options={**target.options, "dialect": choice.dialect})
         mset = discover(target.migrations_dir, target.rollback_dir, choice.dialect)
-    backend: Backend | None = None
-    if live or target.kind == "d1":
-        with contextlib.suppress(MalnuError):
-            backend = ctx.peek()
-    return lint_target(target, mset, filenames, backend, from_live_schema=live)
+    return target, mset
 
 
-def lint_dialect(ctx: Context) -> DialectChoice:
-    """``lint``'s dialect: ``--dialect``, the target's, or, for the embedded default database
-    that no config, flag or variable named, guessed from the files."""
+def files_dialect(ctx: Context) -> DialectChoice:
+    """``lint``'s and ``test``'s dialect: ``--dialect``, the target's, or, for the embedded
+    default database that no config, flag or variable named, guessed from the files."""
     from malnu_tui.engine.config import DEFAULT_TARGET
     from malnu_tui.engine.lint.dialect import choose_dialect
     from malnu_tui.engine.urls import database_key
@@ -149,7 +163,7 @@ def gate_up(ctx: Context, filenames: list[str]) -> Callable[[Backend], None]:
 
 
 def cmd_lint(ctx: Context) -> int:
-    choice = lint_dialect(ctx)
+    choice = files_dialect(ctx)
     only, live = selected_for_lint(ctx)
     report = lint_report(ctx, only, live=live, choice=choice)
     ctx.message(f"lint: {choice.line()}")
@@ -193,13 +207,22 @@ def cmd_test(ctx: Context) -> int:
     from malnu_tui.engine.scratch_pg import PostgresScratch
     from malnu_tui.engine.stairway import StairStep, read_seed, run_stairway, units_for
 
-    mset = ctx.migration_set()
+    choice = files_dialect(ctx)
+    target, mset = judged_as(ctx, choice)
     url = _postgres_for_test(ctx)
+    if url is None and choice.dialect == "postgresql":
+        from malnu_tui.engine.errors import ConfigError
+
+        raise ConfigError(
+            f"the stairway of these files, {choice.line()}, needs a PostgreSQL server, not a "
+            "temp SQLite file; nothing was run",
+            hint="name a scratch server: --postgres postgresql://…",
+        )
     seed_dialect = "sqlite" if url is None else "postgresql"  # run as written on the scratch
     seed = read_seed(ctx.opt("seed"), seed_dialect) if ctx.opt("seed") else None
     scratch: Scratch
     if url is not None:
-        units = units_for(mset, translate=dialect_of(ctx.target) == "sqlite")
+        units = units_for(mset, translate=dialect_of(target) == "sqlite")
         scratch = PostgresScratch(url, rolled_back=_is_a_targets_database(ctx, url))
     else:
         units = units_for(mset, translate=False)
@@ -209,7 +232,7 @@ def cmd_test(ctx: Context) -> int:
         ctx.message(f"  {step.filename}: {step.stage} ({step.ms} ms)")
 
     try:
-        ctx.message(f"stairway: {len(units)} migration(s) on {scratch.where}")
+        ctx.message(f"stairway: {len(units)} migration(s) on {scratch.where}, {choice.line()}")
         report = run_stairway(scratch, units, seed=seed, progress=show)
     finally:
         scratch.close()
