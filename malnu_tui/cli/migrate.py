@@ -88,9 +88,9 @@ def register(
 def cmd_status(ctx: Context) -> int:
     # From engine.status itself: engine.migrate would load the planning and applying modules,
     # which a cron's `status --json` never uses (start-up).
+    from malnu_tui.engine.drift import mark_rollback_edits as mark
     from malnu_tui.engine.histories import read_other_histories
     from malnu_tui.engine.status import STATE_SYMBOLS, status
-    from malnu_tui.engine.status import mark_rollback_edits as mark
 
     # The files first: a missing or bad migrations directory is refused before the
     # database is opened (a SQLite file not made yet was made, and left behind, empty).
