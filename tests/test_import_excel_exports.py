@@ -12,9 +12,10 @@ import pytest
 
 from malnu_tui.engine.data import ImportRequest, MaxErrors, open_csv, preview_import
 from malnu_tui.engine.data.csvsource import CsvSource
+from malnu_tui.engine.data.dates import date_step
 from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.mapping import parse_mapping
-from malnu_tui.engine.data.transform import StepFailed, date_step, decimal_step, phone_step
+from malnu_tui.engine.data.transform import StepFailed, decimal_step, phone_step
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
 SCIENTIFIC = "is a number the spreadsheet wrote in scientific notation: its digits are lost"

@@ -13,12 +13,12 @@ import pytest
 
 from malnu_tui.engine.data import CsvSource, ImportRequest, InputFileError, MappingError, MaxErrors
 from malnu_tui.engine.data.coerce import sheet_date_hint
+from malnu_tui.engine.data.dates import date_step
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import (
     SIMPLE_STEPS,
     StepFailed,
     bool_step,
-    date_step,
     digits_step,
     phone_step,
 )

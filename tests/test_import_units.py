@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.data import CsvSource, MappingError, MaxErrors
+from malnu_tui.engine.data.dates import date_step
 from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.mapping import parse_mapping
-from malnu_tui.engine.data.transform import SIMPLE_STEPS, StepFailed, ValueMap, bool_step, date_step
+from malnu_tui.engine.data.transform import SIMPLE_STEPS, StepFailed, ValueMap, bool_step
 from malnu_tui.engine.errors import ConfigError
 from tests.import_support import write_csv
 

@@ -228,8 +228,8 @@ def _show_status(ctx: Context, extra: dict[str, object]) -> None:
 
 
 def _lock_preflight(ctx: Context, operation: str) -> Preflight:
-    """The lock precondition before the prompt (:func:`cli.migrate.lock_preflight`)."""
-    from malnu_tui.cli.migrate import lock_preflight
+    """The lock precondition before the prompt (:func:`cli.plans.lock_preflight`)."""
+    from malnu_tui.cli.plans import lock_preflight
 
     return lock_preflight(ctx, ctx.backend(), ctx.target, operation)
 

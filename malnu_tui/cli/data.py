@@ -151,7 +151,6 @@ def _show_report(ctx: Context, report: ImportReport) -> None:
 
 
 def cmd_import(ctx: Context) -> int:
-    from malnu_tui.engine import safety
     from malnu_tui.engine.config import open_backend, require_existing
     from malnu_tui.engine.data import SchemaMismatch, preview_import, run_import
 
@@ -170,18 +169,11 @@ def cmd_import(ctx: Context) -> int:
             _show_report(ctx, report)
             ctx.message("dry run: nothing was written")
             return 0 if request.max_errors.allows(report.rejected, report.read) else 1
-        from malnu_tui.cli.migrate import lock_preflight
+        from malnu_tui.cli.plans import lock_preflight, safety_backup
 
         lock_preflight(ctx, backend, ctx.target, "import")  # a live holder: exit 3, not asked
         ctx.confirm(f"import into {request.table} of {backend.display_url}", backend.name)
-        backup = None
-        if ctx.opt("no_backup", False):
-            safety.record_skipped_backup(backend, "import")
-            ctx.message(
-                "warning: --no-backup: no safety backup is taken (recorded in the audit log)"
-            )
-        else:
-            backup = safety.backup_taker(backend, ctx.target, safety.warnings_to(ctx.message))
+        backup = safety_backup(ctx, backend, "import")
         report = run_import(backend, request, source, progress=_progress(ctx), safety_backup=backup)
         _show_report(ctx, report)
         for w in report.warnings:  # an error here had the same rows imported twice

@@ -9,15 +9,12 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.cli.argtypes import count
 from malnu_tui.cli.context import JsonList
+from malnu_tui.cli.plans import report_json, report_result, run_plan, show_plan, show_preflight
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator
 
     from malnu_tui.cli.context import Context
-    from malnu_tui.engine.backends.base import Backend
-    from malnu_tui.engine.config import Target
-    from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
-    from malnu_tui.engine.plan import Preflight
 
 
 def register(
@@ -88,9 +85,9 @@ def register(
 def cmd_status(ctx: Context) -> int:
     # From engine.status itself: engine.migrate would load the planning and applying modules,
     # which a cron's `status --json` never uses (start-up).
+    from malnu_tui.engine.drift import mark_rollback_edits as mark
     from malnu_tui.engine.histories import read_other_histories
     from malnu_tui.engine.status import STATE_SYMBOLS, status
-    from malnu_tui.engine.status import mark_rollback_edits as mark
 
     # The files first: a missing or bad migrations directory is refused before the
     # database is opened (a SQLite file not made yet was made, and left behind, empty).
@@ -176,76 +173,6 @@ def cmd_create(ctx: Context) -> int:
 
 
 @contextlib.contextmanager
-def _progress(ctx: Context) -> Iterator[Callable[[Progress], None]]:
-    """Progress lines of a run on stderr, written in batches (cli/paced.py); all of them are
-    out when the block ends, before anything else is said. In debug mode each line is written at
-    once, so it falls between the statement lines of its migration, in the order things ran."""
-    from malnu_tui.cli.paced import PacedLines
-    from malnu_tui.engine.monitor import debuglog
-
-    with PacedLines(ctx.stderr, interval=0.0 if debuglog.enabled() else 0.1) as out:
-
-        def show(p: Progress) -> None:
-            if p.event == "start":
-                out.line(f"[{p.index}/{p.total}] {p.filename} …")
-            elif p.event == "done":
-                out.line(f"[{p.index}/{p.total}] {p.filename} ok ({p.elapsed_ms} ms)")
-            elif p.event == "failed":
-                out.line(f"[{p.index}/{p.total}] {p.filename} FAILED: {p.message}")
-                out.flush()
-            elif p.message:
-                out.line(p.message)
-                out.flush()
-
-        yield show
-
-
-def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> None:
-    """Print every problem of a preflight and stop on a blocking one, before anything is
-    asked (a live lock is exit 3). A dry run changes nothing: a held lock does not stop it."""
-    from malnu_tui.engine.problems import LiveLock
-
-    blocking = [p for p in pf.blocking if not (dry_run and isinstance(p, LiveLock))]
-    live = [p for p in blocking if isinstance(p, LiveLock)]
-    stop = (live or blocking or [None])[0]  # the one said as the `error:` line
-    for p in pf.problems:
-        if p is not stop:  # not twice: `problem: X` then `error: X`
-            ctx.message(f"{'problem' if p.blocking else 'note'}: {p.describe()}")
-    if stop is not None:
-        raise stop.error()
-
-
-def lock_preflight(ctx: Context, backend: Backend, target: Target, operation: str) -> Preflight:
-    """The lock precondition before the prompt, for work whose plan is made elsewhere
-    (restore, recover, import, sync): a live holder is exit 3 before anything is asked; a
-    dead holder's lock is announced (taken over, audited, when the work starts)."""
-    from malnu_tui.engine.problems import preflight_lock
-
-    pf = preflight_lock(backend, target, operation)
-    show_preflight(ctx, pf)
-    return pf
-
-
-def _show_plan(ctx: Context, plan: Plan) -> None:
-    for w in plan.warnings:
-        ctx.message(f"warning: {w}")
-    for s in plan.steps:
-        for n in s.notes:
-            ctx.message(f"note: {n}")
-
-
-def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
-    """The pre-up / pre-rollback backup, unless --no-backup (which is audited)."""
-    from malnu_tui.engine import safety
-
-    if ctx.opt("no_backup", False):
-        safety.record_skipped_backup(ctx.backend(), ctx.args.command)
-        ctx.message("warning: --no-backup: no safety backup is taken (recorded in the audit log)")
-        return None
-    return safety.backup_taker(ctx.backend(), ctx.target, safety.warnings_to(ctx.message))
-
-
-@contextlib.contextmanager
 def _few_collections() -> Iterator[None]:
     """A run of many small migrations allocates tens of thousands of small objects (files,
     statements, plan steps, status rows), none of them in reference cycles: the cyclic GC
@@ -294,72 +221,23 @@ def _up(ctx: Context) -> int:
         if ctx.json:
             ctx.out_json(plan.as_json(JsonList))  # a large seed's statements as they come
         else:
-            _show_plan(ctx, plan)
+            show_plan(ctx, plan)
             ctx.out_pieces(plan.sql_pieces())  # a large seed's SQL is never held whole
         ctx.message(f"dry run: {len(plan.steps)} migration(s) would run; nothing was changed")
         return 0
     if not plan.steps:
         ctx.message("nothing to apply: the database is up to date")
         if ctx.json:
-            ctx.out_json(_report("applied", (), (), None))
+            ctx.out_json(report_json("applied", (), (), None))
         return 0
-    _show_plan(ctx, plan)
-    result = _run_plan(ctx, "applied", plan)
+    show_plan(ctx, plan)
+    result = run_plan(ctx, "applied", plan)
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id}")
     for f in result.skipped:
         ctx.message(f"skipped {f}: another operator applied it meanwhile")
-    _report_result(ctx, "applied", result)
+    report_result(ctx, "applied", result)
     return 0
-
-
-def _run_plan(
-    ctx: Context, verb: str, plan: Plan, *, accept_edited_rollback: bool = False
-) -> ApplyResult:
-    """Run ``plan`` (the safety backup first, unless --no-backup). When a file fails, what
-    is durable is still reported before the error (exit 1): the safety backup's id, and with
-    --json the report with ``failed`` (filename, line, error) on stdout."""
-    from malnu_tui.engine.migrate import MigrationFailed, apply_plan
-
-    backup = _safety_backup(ctx)
-    try:
-        with _progress(ctx) as show:
-            return apply_plan(
-                ctx.backend(),
-                ctx.migration_set(),
-                plan,
-                progress=show,
-                safety_backup=backup,
-                accept_edited_rollback=accept_edited_rollback,
-            )
-    except MigrationFailed as exc:
-        if exc.backup_id:
-            ctx.message(f"safety backup: {exc.backup_id}")
-        if ctx.json:
-            failed = {"filename": exc.failure.filename, "line": exc.failure.line}
-            error = exc.failure.error + (f"; {exc.failure.left}" if exc.failure.left else "")
-            ctx.out_json(
-                _report(verb, exc.done, (), exc.backup_id) | {"failed": failed | {"error": error}}
-            )
-        raise
-
-
-def _report(
-    verb: str, done: Sequence[tuple[str, int]], skipped: Sequence[str], backup_id: str | None
-) -> dict[str, object]:
-    return {
-        verb.replace(" ", "_"): [{"filename": f, "execution_time_ms": ms} for f, ms in done],
-        "skipped": list(skipped),
-        "backup_id": backup_id,
-    }
-
-
-def _report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
-    if ctx.json:
-        ctx.out_json(_report(verb, result.done, result.skipped, result.backup_id))
-    ctx.message(f"{verb} {len(result.done)} migration(s)")
-    for w in result.warnings:
-        ctx.message(f"warning: the migrations are {verb}, but: {w}")
 
 
 def cmd_rollback(ctx: Context) -> int:
@@ -376,9 +254,9 @@ def cmd_rollback(ctx: Context) -> int:
     if not plan.steps:
         ctx.message("nothing to roll back: no migration is applied")
         if ctx.json:
-            ctx.out_json(_report("rolled back", (), (), None))
+            ctx.out_json(report_json("rolled back", (), (), None))
         return 0
-    _show_plan(ctx, plan)
+    show_plan(ctx, plan)
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json(plan.as_json(JsonList))  # a large seed's statements as they come
@@ -390,7 +268,7 @@ def cmd_rollback(ctx: Context) -> int:
     for s in plan.steps:
         ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
     ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
-    result = _run_plan(ctx, "rolled back", plan, accept_edited_rollback=accept)
+    result = run_plan(ctx, "rolled back", plan, accept_edited_rollback=accept)
     if result.backup_id:
         undo = ctx.again("backup", "restore", result.backup_id)
         ctx.message(f"safety backup: {result.backup_id}; to undo this rollback: {undo}")
@@ -399,7 +277,7 @@ def cmd_rollback(ctx: Context) -> int:
         ctx.message(f"warning: still applied after the rollback: {', '.join(after.not_done)}")
     else:
         ctx.message(f"verified: {len(result.done)} tracking row(s) gone; {after.report.summary()}")
-    _report_result(ctx, "rolled back", result)
+    report_result(ctx, "rolled back", result)
     return 0
 
 

@@ -248,7 +248,7 @@ def cmd_sync(ctx: Context) -> int:
             _print_reports(ctx, reports, dry_run=True)
             ctx.message("dry run: nothing was written")
             return 0
-        from malnu_tui.cli.migrate import lock_preflight
+        from malnu_tui.cli.plans import lock_preflight
 
         lock_preflight(ctx, s.dst.backend, dest, "sync")  # a live holder: exit 3, not asked
         ctx.confirm(f"sync {len(plans)} table(s) into {dest.name}", s.dst.backend.name)

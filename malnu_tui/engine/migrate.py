@@ -23,6 +23,7 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
 )
 from malnu_tui.engine.create import create_migration, newest_version
+from malnu_tui.engine.drift import VerifyResult, select_repair, verify, verify_report
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
@@ -45,13 +46,9 @@ from malnu_tui.engine.status import (
     MigrationState,
     MigrationStatus,
     StatusReport,
-    VerifyResult,
     report_from_records,
-    select_repair,
     select_rollback,
     status,
-    verify,
-    verify_report,
 )
 
 # Status names are re-exported: callers read the lifecycle from this one module.

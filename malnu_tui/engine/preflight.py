@@ -278,7 +278,7 @@ def preflight_repair(
 ) -> Preflight:
     """``repair``: the drifted files whose checksums would be recorded, and the missing rows
     named to be forgotten (``rows``: :func:`select_repair`)."""
-    from malnu_tui.engine.status import select_repair
+    from malnu_tui.engine.drift import select_repair
 
     report = status(backend, mset, target.name)
     rows, errors = select_repair(report, mset, filenames, backend)

@@ -109,9 +109,9 @@ def load_panel(
     again only when it changed), and other tools' migration histories in the same database
     (wrangler's, the Supabase CLI's, Prisma's…) as the CLI's `status` reads them, on the same
     connection."""
+    from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.histories import read_other_histories
     from malnu_tui.engine.migrate import status
-    from malnu_tui.engine.status import mark_rollback_edits
 
     mset = migration_set(target)
     with looking(target) as backend:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from malnu_tui.engine.data.cells import excel_damage
+from malnu_tui.engine.data.dates import date_step, zero_date_hint
 from malnu_tui.engine.data.schema import Column
 from malnu_tui.engine.data.transform import (
     AMBIGUOUS_T,
@@ -22,8 +23,6 @@ from malnu_tui.engine.data.transform import (
     Value,
     bool_hint,
     bool_step,
-    date_step,
-    zero_date_hint,
 )
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")

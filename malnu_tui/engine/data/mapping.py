@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from malnu_tui.engine.data.dates import EXCEL_FORMATS, date_step, timezone_step
 from malnu_tui.engine.data.errors import MappingError
 from malnu_tui.engine.data.transform import (
-    EXCEL_FORMATS,
     PERCENT_FORMS,
     PHONE_FORMS,
     SIMPLE_STEPS,
@@ -42,12 +42,10 @@ from malnu_tui.engine.data.transform import (
     Value,
     ValueMap,
     bool_step,
-    date_step,
     decimal_step,
     digits_step,
     null_if_step,
     phone_step,
-    timezone_step,
 )
 
 COLUMN_KEYS = ("from", "apply", "map", "default", "const", "now")

@@ -79,9 +79,10 @@ def check_target(
     doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.store import backups_of
     from malnu_tui.engine.config import check_rollback_dir, open_backend
+    from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
-    from malnu_tui.engine.status import mark_rollback_edits, status
+    from malnu_tui.engine.status import status
     from malnu_tui.engine.urls import sqlite_path
 
     started = time.perf_counter()

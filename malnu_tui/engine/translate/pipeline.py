@@ -7,6 +7,14 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from malnu_tui.engine.translate.columnvalues import (
+    DT_TAG,
+    as_sqlite_text,
+    double_quoted_strings,
+    rewrite_booleans,
+    rewrite_text_datetimes,
+    text_columns,
+)
 from malnu_tui.engine.translate.common import (
     Context,
     compact_lists,
@@ -16,16 +24,7 @@ from malnu_tui.engine.translate.common import (
     plain_index_order,
     table_name,
 )
-from malnu_tui.engine.translate.expressions import (
-    DT_TAG,
-    FUNCTION_NODES,
-    as_sqlite_text,
-    double_quoted_strings,
-    rewrite_booleans,
-    rewrite_functions,
-    rewrite_text_datetimes,
-    text_columns,
-)
+from malnu_tui.engine.translate.expressions import FUNCTION_NODES, rewrite_functions
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.leftovers import leftover_syntax

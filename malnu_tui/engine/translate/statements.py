@@ -8,6 +8,13 @@ import functools
 import sqlglot
 from sqlglot import exp
 
+from malnu_tui.engine.translate.columnvalues import (
+    DT_TAG,
+    KEEP_INTEGER,
+    as_sqlite_text,
+    bool_literal,
+    text_columns,
+)
 from malnu_tui.engine.translate.common import (
     POSTGRES,
     Context,
@@ -19,14 +26,7 @@ from malnu_tui.engine.translate.common import (
     plain_index_order,
     table_name,
 )
-from malnu_tui.engine.translate.expressions import (
-    DATE_FUNCS,
-    DT_TAG,
-    KEEP_INTEGER,
-    as_sqlite_text,
-    bool_literal,
-    text_columns,
-)
+from malnu_tui.engine.translate.expressions import DATE_FUNCS
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState

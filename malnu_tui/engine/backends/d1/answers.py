@@ -1,5 +1,5 @@
-"""Reading D1's answers: the JSON, the first error, ``Retry-After``, and which of D1's
-messages mean "try again" (transient) or "a limit was reached"."""
+"""Reading D1's answers: the JSON, the first error, ``Retry-After``, which of D1's messages
+mean "try again" (transient) or "a limit was reached", and the error a refusal stands for."""
 
 from __future__ import annotations
 
@@ -8,11 +8,23 @@ from typing import Any
 
 import httpx
 
+from malnu_tui.engine.backends.d1.errors import (
+    TOO_LARGE_HINT,
+    D1AuthError,
+    D1Error,
+    D1LimitExceeded,
+    D1NotFound,
+    D1QueryError,
+    D1RequestTooLarge,
+)
+from malnu_tui.engine.urls import D1Location
+
 __all__ = [
     "OVERLOADED",
     "first_error",
     "is_limit",
     "json_of",
+    "refusal",
     "retry_after",
     "seconds_text",
     "transient",
@@ -105,3 +117,62 @@ def is_limit(message: str) -> bool:
     """Whether D1's error message says one of its limits was reached."""
     low = message.lower()
     return any(w.lower() in low for w in _LIMIT_WORDS)
+
+
+def refusal(resp: httpx.Response, location: D1Location, token_source: str) -> D1Error:
+    """The error a refusing answer stands for, with what the operator must fix: the token
+    (rejected, or without D1 on the account: named by ``token_source``), the account or the
+    database id, a body Cloudflare's edge refused as too large, one of D1's limits, else the
+    SQL's own error as D1 said it."""
+    code, message = first_error(resp)
+    loc = location
+    status = resp.status_code
+    if status == 401 or (status in (400, 403) and code in (10000, 6003, 6111, 9106, 9109)):
+        if status == 403:
+            return D1AuthError(
+                f"the Cloudflare API token may not use D1 on account {loc.account_id} "
+                f"(HTTP 403: {message})",
+                hint="give the token the 'D1 Edit' permission on this account",
+                status=status,
+                code=code,
+            )
+        return D1AuthError(
+            f"Cloudflare rejected the API token (HTTP {status}: {message})",
+            hint=f"set {token_source} to a valid API token with 'D1 Edit' permission",
+            status=status,
+            code=code,
+        )
+    if status == 403 or code == 7403:
+        return D1NotFound(
+            f"account {loc.account_id} is not valid or not authorized for D1 ({message})",
+            hint="check the account id in d1://ACCOUNT_ID/DATABASE_ID (Cloudflare dashboard "
+            "→ Workers & Pages → Account ID)",
+            status=status,
+            code=code,
+        )
+    if status == 404 or code == 7404:
+        return D1NotFound(
+            f"D1 database {loc.database_id} not found in account {loc.account_id} ({message})",
+            hint="check the database id (`wrangler d1 list` shows it)",
+            status=status,
+            code=code,
+        )
+    if status == 413:  # Cloudflare's edge, before D1: an HTML page, not D1's JSON
+        return D1RequestTooLarge(
+            f"D1 {loc.database_id}: Cloudflare refused a request of "
+            f"{len(resp.request.content):,} bytes as too large (HTTP 413): nothing ran",
+            hint=TOO_LARGE_HINT,
+            status=status,
+        )
+    if is_limit(message):
+        return D1LimitExceeded(
+            f"D1 limit reached: {message}",
+            # developers.cloudflare.com/d1/platform/limits/
+            hint="D1 allows 100 KB per SQL statement, 2 MB per value or row, 100 bound "
+            "parameters per query, 32 arguments per SQL function, 50 bytes per LIKE "
+            "pattern and a bounded database size: split large data migrations into "
+            "smaller files",
+            status=status,
+            code=code,
+        )
+    return D1QueryError(message or f"HTTP {status}", status=status, code=code)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -30,8 +30,8 @@ from malnu_tui.engine import observe
 from malnu_tui.engine.backends.d1.answers import (
     OVERLOADED,
     first_error,
-    is_limit,
     json_of,
+    refusal,
     retry_after,
     seconds_text,
     transient,
@@ -90,6 +90,8 @@ __all__ = [
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 ENV_TOKEN = "CLOUDFLARE_API_TOKEN"
 ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the test suite
+
+_T = TypeVar("_T")
 
 STOPPING_TIMEOUT = 5.0  # seconds a request may take once the command is being stopped
 
@@ -371,8 +373,10 @@ class D1Api:
                     # the request ran, or not; it is no refusal of the SQL.
                     last = f"HTTP {resp.status_code} with an answer cut short or not D1's JSON"
                     unknown = True
+                elif resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
+                    return data.get("result")
                 else:
-                    return self._result(resp, data)
+                    raise refusal(resp, self.location, self.token_source)
             if unknown and took_effect is not None:
                 try:
                     applied = took_effect()
@@ -417,62 +421,6 @@ class D1Api:
         included (32 s by default; a ``check`` waits less)."""
         return max(self.policy.max_delay, 1.0) * 4
 
-    def _result(self, resp: httpx.Response, data: Any) -> Any:
-        if resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
-            return data.get("result")
-        code, message = first_error(resp)
-        loc = self.location
-        status = resp.status_code
-        if status == 401 or (status in (400, 403) and code in (10000, 6003, 6111, 9106, 9109)):
-            if status == 403:
-                raise D1AuthError(
-                    f"the Cloudflare API token may not use D1 on account {loc.account_id} "
-                    f"(HTTP 403: {message})",
-                    hint="give the token the 'D1 Edit' permission on this account",
-                    status=status,
-                    code=code,
-                )
-            raise D1AuthError(
-                f"Cloudflare rejected the API token (HTTP {status}: {message})",
-                hint=f"set {self.token_source} to a valid API token with 'D1 Edit' permission",
-                status=status,
-                code=code,
-            )
-        if status == 403 or code == 7403:
-            raise D1NotFound(
-                f"account {loc.account_id} is not valid or not authorized for D1 ({message})",
-                hint="check the account id in d1://ACCOUNT_ID/DATABASE_ID (Cloudflare dashboard "
-                "→ Workers & Pages → Account ID)",
-                status=status,
-                code=code,
-            )
-        if status == 404 or code == 7404:
-            raise D1NotFound(
-                f"D1 database {loc.database_id} not found in account {loc.account_id} ({message})",
-                hint="check the database id (`wrangler d1 list` shows it)",
-                status=status,
-                code=code,
-            )
-        if status == 413:  # Cloudflare's edge, before D1: an HTML page, not D1's JSON
-            raise D1RequestTooLarge(
-                f"D1 {loc.database_id}: Cloudflare refused a request of "
-                f"{len(resp.request.content):,} bytes as too large (HTTP 413): nothing ran",
-                hint=TOO_LARGE_HINT,
-                status=status,
-            )
-        if is_limit(message):
-            raise D1LimitExceeded(
-                f"D1 limit reached: {message}",
-                # developers.cloudflare.com/d1/platform/limits/
-                hint="D1 allows 100 KB per SQL statement, 2 MB per value or row, 100 bound "
-                "parameters per query, 32 arguments per SQL function, 50 bytes per LIKE "
-                "pattern and a bounded database size: split large data migrations into "
-                "smaller files",
-                status=status,
-                code=code,
-            )
-        raise D1QueryError(message or f"HTTP {status}", status=status, code=code)
-
     # -- convenience ----------------------------------------------------------------------
     def raw(self, sql: str, params: Sequence[object] = ()) -> D1Result:
         """Run one read-only statement (bound parameters) and return its rows."""
@@ -504,42 +452,42 @@ class D1Api:
 
     def download(self, url: str, dest: Path, progress: Callable[[int], None] | None = None) -> int:
         """Stream a signed URL (no token sent) into ``dest``; returns the byte count."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                size = 0
-                with self._http.stream("GET", url) as resp, dest.open("wb") as fh:
-                    if resp.status_code != 200:
-                        raise D1Error(f"download of the export failed: HTTP {resp.status_code}")
-                    for chunk in resp.iter_bytes():
-                        fh.write(chunk)
-                        size += len(chunk)
-                        if progress:
-                            progress(size)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                return size
-            except httpx.TransportError as exc:
-                if attempt >= self.policy.attempts:
-                    raise D1Unavailable(f"download of the export failed: {exc!r}") from None
-                self._sleep(self.policy.delay(attempt))
+
+        def fetch() -> int:
+            size = 0
+            with self._http.stream("GET", url) as resp, dest.open("wb") as fh:
+                if resp.status_code != 200:
+                    raise D1Error(f"download of the export failed: HTTP {resp.status_code}")
+                for chunk in resp.iter_bytes():
+                    fh.write(chunk)
+                    size += len(chunk)
+                    if progress:
+                        progress(size)
+                fh.flush()
+                os.fsync(fh.fileno())
+            return size
+
+        return self._signed("download of the export", fetch)
 
     def upload(self, url: str, data: bytes) -> str:
         """PUT ``data`` to a signed upload URL (no token sent); returns the ETag it answered."""
+        resp = self._signed("upload of the dump", lambda: self._http.put(url, content=data))
+        if resp.status_code != 200:
+            raise D1Error(f"upload of the dump failed: HTTP {resp.status_code}")
+        return str(resp.headers.get("etag", "")).strip('"')
+
+    def _signed(self, what: str, send: Callable[[], _T]) -> _T:
+        """``send()`` (a request to a signed URL, whole: it is sent again from its start) tried
+        again with the policy's backoff while the connection fails."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                resp = self._http.put(url, content=data)
+                return send()
             except httpx.TransportError as exc:
                 if attempt >= self.policy.attempts:
-                    raise D1Unavailable(f"upload of the dump failed: {exc!r}") from None
+                    raise D1Unavailable(f"{what} failed: {exc!r}") from None
                 self._sleep(self.policy.delay(attempt))
-                continue
-            if resp.status_code != 200:
-                raise D1Error(f"upload of the dump failed: HTTP {resp.status_code}")
-            return str(resp.headers.get("etag", "")).strip('"')
 
 
 def _debug_http(method: str, url: str, status: int | str, t0: float) -> None:
