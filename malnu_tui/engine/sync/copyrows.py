@@ -15,7 +15,7 @@ from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.sync.compare import PhaseProgress
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import Difference, Key, Row, TablePlan, TableShape
-from malnu_tui.engine.sync.references import write_chunk
+from malnu_tui.engine.sync.references import HeldRows, write_chunk
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession
 from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.verify import (
@@ -122,6 +122,7 @@ def copy_rows(
         )
     )
     digest_of = page_digest(shape)
+    held = HeldRows(s, shape, full)  # a table that refers to itself: see HeldRows
     first_block = 0  # a chunk's rows lie from the last block of the one before (key pending)
     # closing(): a stopped copy stops the fast path's reading thread before anything else
     # uses the source's connection.
@@ -133,13 +134,22 @@ def copy_rows(
                 watermark = greatest_of(shape, plan.cursor, page, watermark)
             state = replace(state, watermark=capped(kind, watermark, state.started_at))
             bounds = (lo, hi) if full else None
+            writing, first = held.take(page, lo)
+            sent = fast is not None
+            if first < len(page) or len(writing) != len(page):  # rows held back, or come now
+                sent = False
+                data = fast.dst.copy_bytes(writing, shape) if fast is not None and writing else None
+                if full and first < len(page):  # a held row's copy is not deleted meanwhile
+                    bounds = (lo, _key_of(page[first - 1], kidx)) if first else None
             if written is not None and written.before_write is not None:
                 written.before_write()
                 written.before_write = None
             counts = write_chunk(
-                s, shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
+                s,
+                shape,
+                Chunk(writing, state, bounds=bounds, direct=direct, last_key=hi, data=data),
             )
-            state = state.advanced(counts, len(page), hi)
+            state = state.advanced(counts, len(writing), hi)
             s.committed[plan.table] = state
             if digest is not None:
                 digests.append(RangeDigest((lo, hi), *digest))
@@ -149,18 +159,25 @@ def copy_rows(
                     end = fast.dst.heap_end[shape.name]
                     blocks, first_block = (first_block, end), max(end - 1, 0)
                 fast.committed((lo, hi), len(page), md5, blocks)
-            if written is not None:
-                sent = (fast, md5, data) if fast is not None else None
-                _check_chunk(s, shape, page, written, digest_of, sent)
+            if written is not None and writing:
+                how = (fast, md5, data) if fast is not None and sent else None
+                _check_chunk(s, shape, writing, written, digest_of, how)
             read += len(page)
             lo = hi
             # Of a full copy, out of the source's rows; an incremental pass reads the rows
             # changed since its watermark, and its plan under the lock holds the last sync's
             # count (it printed `copy 300/200 rows`): no total.
             rate("copy", read, plan.source_count if full else None)
+    # Rows whose parent no chunk brought (the source lacks it too: refused by row).
+    rest, held.rows = held.rows, []
     if full and not direct:
-        counts = write_chunk(s, shape, Chunk([], state, bounds=(lo, None)))
-        state = state.advanced(counts, 0, None)
+        counts = write_chunk(s, shape, Chunk(rest, state, bounds=(lo, None)))
+        state = state.advanced(counts, len(rest), None)
+    elif rest:
+        counts = write_chunk(s, shape, Chunk(rest, state, direct=direct, last_key=lo))
+        state = state.advanced(counts, len(rest), lo)
+        if written is not None:
+            _check_chunk(s, shape, rest, written, digest_of)
     if state.key_pending:
         state = replace(state, key_pending=False)
         if fast is not None:

@@ -9,7 +9,11 @@ on their own, so the order of the tables, and of the deletes, matters there:
   (:func:`write_chunk`): the chunk's upserts commit without them, and the table is settled
   once the tables after it are synced (:mod:`.run`), children first, when no row refers to
   the deleted ones any more (a class deleted at the source, or its key changed, while the
-  copy's students still referred to it stopped the sync half-way).
+  copy's students still referred to it stopped the sync half-way);
+- a table that refers to itself (``pegawai.atasan_id`` → ``pegawai.id``, a category tree) has
+  the rows whose parent is not at the destination yet held back (:class:`HeldRows`) and
+  written with the chunk that brings it: a parent in a later chunk than its child stopped
+  the sync.
 
 The copy is never left with a row whose parent is missing: every commit satisfies the
 destination's own foreign keys."""
@@ -21,14 +25,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.sync.model import ChunkCounts, TablePlan, TableShape
+from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import Chunk, Side
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
 
-__all__ = ["parents_first", "references", "write_chunk"]
+__all__ = ["HeldRows", "parents_first", "references", "write_chunk"]
 
 _PG = (
     "SELECT c.relname, p.relname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
@@ -41,6 +45,18 @@ _SQLITE = (
     'SELECT m.name, f."table" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f '
     "WHERE m.type = 'table'"
 )
+
+# A table's foreign keys to itself, with their columns (referring, referred) in order.
+_PG_SELF = (
+    "SELECT array(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i) "
+    "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i), "
+    "array(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i) "
+    "JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) "
+    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE k.contype = 'f' AND k.conrelid = k.confrelid "
+    "AND n.nspname = %s AND c.relname = %s"
+)
+_SQLITE_SELF = 'SELECT id, "from", "to", "table" FROM pragma_foreign_key_list(?) ORDER BY id, seq'
 
 
 class _Reads(Protocol):
@@ -89,7 +105,7 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     try:
         return _write(s, shape, chunk, name)
     except MalnuError as exc:
-        parents = sorted(s.parents.get(name, ()))
+        parents = sorted({*s.parents.get(name, ()), *({name} & s.self_referring)})
         if parents and "foreign key" in str(exc).lower():
             exc.hint = _parents_hint(shape.name, parents, s.planned)
         raise
@@ -122,3 +138,94 @@ def _write(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> ChunkC
             raise refused from None
         s.held_back.add(shape.name)
         return counts
+
+
+def _self_references(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
+    """``side``'s foreign keys from ``shape``'s table to its own key, each as the indices in
+    ``shape`` of the referring columns, in the key's order (a key to other columns, rare, is
+    left to the chunk's own check)."""
+    reads = cast(_Reads, side)
+    fold = str.casefold
+    if side.kind == "postgresql":
+        schema = str(side.schema)  # type: ignore[attr-defined]
+        found = [(list(a), list(b)) for a, b in reads._rows(_PG_SELF, (schema, shape.name))]
+    else:
+        by_id: dict[int, tuple[list[str], list[str]]] = {}
+        for fk, child, parent, table in reads._rows(_SQLITE_SELF, (shape.name,)):
+            if fold(str(table)) == fold(shape.name):
+                froms, tos = by_id.setdefault(int(fk), ([], []))
+                froms.append(str(child))
+                tos.append(str(parent) if parent is not None else "")
+        found = [(froms, tos if all(tos) else list(shape.key)) for froms, tos in by_id.values()]
+    names = [fold(n) for n in shape.names]
+    out = []
+    for froms, tos in found:
+        to_from = {fold(t): fold(f) for f, t in zip(froms, tos, strict=False)}
+        if set(to_from) == {fold(k) for k in shape.key} and set(to_from.values()) <= set(names):
+            out.append(tuple(names.index(to_from[fold(k)]) for k in shape.key))
+    return out
+
+
+class HeldRows:
+    """The rows of a table that refers to itself at the destination (``pegawai.atasan_id`` →
+    ``pegawai.id``, a category tree) whose parent row is neither there yet nor in their own
+    chunk: a chunk commits on its own, so a child whose parent comes in a later chunk (a
+    manager hired after their staff, a row re-parented to a newer one) stopped the sync on
+    "violates foreign key constraint". Such rows (and their own children in the chunk) are
+    held back and written with the chunk that brings their parent, or with the table's last;
+    a parent the source lacks too is then refused as before, by row. A table without such a
+    key costs nothing: no query is made for it."""
+
+    def __init__(self, s: SyncSession, shape: TableShape, full: bool) -> None:
+        self.s, self.shape, self.full = s, shape, full
+        # In the run's references (session.plan_sync), so a table of no self-reference is
+        # not asked.
+        self.refs = (
+            _self_references(s.dst, shape)
+            if table_key(s.dst, shape.name) in s.self_referring
+            else []
+        )
+        self.rows: list[Row] = []  # held back, in key order
+
+    def take(self, page: Sequence[Row], after: Key | None) -> tuple[list[Row], int]:
+        """The rows to write with ``page`` (the rows held before it whose parents are now
+        there or in it, then the page's rows whose parents are), and how many of ``page``'s
+        first rows are among them before the first held one (``len(page)`` when none is
+        held). ``after``: the key before ``page`` (a full copy: every key up to it written)."""
+        if not self.refs:
+            return list(page), len(page)
+        kidx = self.shape.key_index
+
+        def key(r: Row) -> Key:
+            return tuple(r[i] for i in kidx)
+
+        def parents(r: Row) -> list[Key]:
+            out = [tuple(r[i] for i in idx) for idx in self.refs]
+            return [p for p in out if None not in p]
+
+        rows = [*self.rows, *page]
+        keys = {key(r) for r in rows}
+        asked = {p for r in rows for p in parents(r) if p not in keys and not self._by(p, after)}
+        found = self.s.dst.rows_for_keys(self.shape, list(asked)) if asked else []
+        there = {key(r) for r in found}
+        absent = asked - there
+        held: set[Key] = set()
+        grew = bool(absent)
+        while grew:  # a row whose parent is held is held too
+            grew = False
+            for r in rows:
+                if key(r) not in held and any(p in absent or p in held for p in parents(r)):
+                    held.add(key(r))
+                    grew = True
+        self.rows = [r for r in rows if key(r) in held]
+        first = next((n for n, r in enumerate(page) if key(r) in held), len(page))
+        return [r for r in rows if key(r) not in held], first
+
+    def _by(self, parent: Key, after: Key | None) -> bool:
+        """Whether a full copy has written ``parent`` already (a key up to ``after``)."""
+        if not self.full or after is None:
+            return False
+        try:
+            return bool(parent <= after)
+        except TypeError:  # keys of another type than the parent's: asked
+            return False

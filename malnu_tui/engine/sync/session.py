@@ -112,6 +112,7 @@ class SyncSession:
         self.referenced: set[str] = set()
         self.held_back: set[str] = set()
         self.parents: dict[str, set[str]] = {}  # table → the tables its copy refers to
+        self.self_referring: set[str] = set()  # tables whose copy refers to itself
         self.planned: set[str] = set()  # the tables of the run (table_key's form)
 
     @property
@@ -257,6 +258,7 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     refs = references(s.dst)  # the destination's foreign keys: parents are synced first
     s.referenced = {parent for _child, parent in refs}
     s.parents = {}
+    s.self_referring = {child for child, parent in refs if child == parent}
     for child, parent in refs:
         if child != parent:
             s.parents.setdefault(child, set()).add(parent)
