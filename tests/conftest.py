@@ -19,3 +19,38 @@ pytest_plugins = [
 def anyio_backend() -> str:
     """The console's tests (``pytest.mark.anyio``) run on asyncio, as Textual does."""
     return "asyncio"
+
+
+# The longest tests go to the workers first (longest-processing-time-first): collected in
+# file order, the console's tests (the longest, 10–40 s each) came last and the suite ended
+# on one worker finishing them while the others stood idle. The snapshot group (one worker,
+# the demo at a fixed path) goes first of all. A module missing here only runs later.
+_FIRST = (
+    "test_tui_snapshots",
+    "test_tui_sync_snapshots",
+    "test_tui_sql_large",
+    "test_tui_",
+    "test_monitor_tui",
+    "test_d1_requests",
+    "test_secrets_every_command",
+    "test_wrangler",
+    "test_translate_large",
+    "test_reads_write_nothing",
+    "test_printed_commands",
+    "test_full_disk",
+    "test_translate_plaininsert",
+    "test_sync_cli",
+    "test_privileges",
+    "test_translate_corpus",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    name = item.path.stem
+    return next((i for i, p in enumerate(_FIRST) if name.startswith(p)), len(_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests longest first (a stable sort: each module keeps its own order, and
+    every worker sorts the same collection the same way, as xdist requires)."""
+    items.sort(key=_rank)
