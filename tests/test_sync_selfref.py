@@ -96,3 +96,22 @@ def test_a_table_that_refers_to_itself_syncs_children_before_their_parents_chunk
         _sync(src, dst)
     assert "the source does not have either" in (refused.value.hint or ""), refused.value
     _whole(dst)
+
+
+def test_a_chain_whose_every_parent_comes_later_is_copied_whole(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Each row's parent the next one (a document's newer revision, `revisi_berikutnya`): every
+    chunk's rows wait for the next chunk, the whole chain for the last. The rows under an
+    absent parent are found by walking down once (a pass over the rows per link before)."""
+    src, dst = sqlite_source(tmp_path), make_db("sqlite", request, tmp_path, "copy")
+    src.run(SOURCE)
+    dst.run(COPY["sqlite"])
+    n = 400
+    src.many(
+        "INSERT INTO pegawai (id, atasan_id, nama) VALUES (?, ?, ?)",
+        [(i, i + 1 if i < n else None, f"P{i}") for i in range(1, n + 1)],
+    )
+    first = _sync(src, dst)
+    assert (first.inserted, first.verified, first.dest_count) == (n, True, n), first
+    _whole(dst)

@@ -209,14 +209,20 @@ class HeldRows:
         found = self.s.dst.rows_for_keys(self.shape, list(asked)) if asked else []
         there = {key(r) for r in found}
         absent = asked - there
+        # A row whose parent is absent is held, and so is every row under it (walked down
+        # once: a chain where each row's parent comes after it, a document's newer revision,
+        # took a pass over the rows for each link).
+        children: dict[Key, list[Key]] = {}
+        for r in rows:
+            for p in parents(r):
+                children.setdefault(p, []).append(key(r))
         held: set[Key] = set()
-        grew = bool(absent)
-        while grew:  # a row whose parent is held is held too
-            grew = False
-            for r in rows:
-                if key(r) not in held and any(p in absent or p in held for p in parents(r)):
-                    held.add(key(r))
-                    grew = True
+        todo = [k for p in absent for k in children.get(p, ())]
+        while todo:
+            k = todo.pop()
+            if k not in held:
+                held.add(k)
+                todo.extend(children.get(k, ()))
         self.rows = [r for r in rows if key(r) in held]
         first = next((n for n, r in enumerate(page) if key(r) in held), len(page))
         return [r for r in rows if key(r) not in held], first
