@@ -46,7 +46,8 @@ CASES = [
                                             ("PG-LOCK-TIMEOUT", 1, "DROP INDEX users_n")]),
     ("truncate", "truncate other;", [("DELETE-ALL-ROWS", 1, ""),
                                      ("PG-LOCK-TIMEOUT", 1, "TRUNCATE other")]),
-    ("drop view", "drop view v_users;", [("PG-LOCK-TIMEOUT", 1, "DROP VIEW v_users")]),
+    ("drop view", "drop view v_users;", [("DROP-OBJECT", 1, "view v_users is dropped"),
+                                          ("PG-LOCK-TIMEOUT", 1, "DROP VIEW v_users")]),
     ("once per file", "create trigger o1 after update on other for each row execute "
      "function f();\ncreate trigger o2 after delete on other for each row execute function "
      "f();", [("PG-LOCK-TIMEOUT", 1, "CREATE TRIGGER")]),
@@ -86,6 +87,42 @@ def test_locks_the_app_waits_for(
         for f in report.findings
         if f.rule not in ("ROLLBACK-LEAVES-OBJECTS", "PG-RLS-NO-POLICY")
     ]
+    assert [(r, n) for r, n, _ in found] == [(r, n) for r, n, _ in expected], found
+    for (_, _, why), (_, _, text) in zip(found, expected, strict=True):
+        assert text in why
+
+
+# What the running app loses, or what anyone gains: each was clean. (case, migration, expected)
+APP_CASES = [
+    ("revoke", "revoke select on public.users from authenticated;",
+     [("PG-REVOKE", 1, "REVOKE select ON users FROM authenticated")]),
+    ("revoke on every table", "revoke all on all tables in schema public from anon;",
+     [("PG-REVOKE", 1, "ON all tables in schema public FROM anon")]),
+    ("rls off", "alter table users disable row level security;",
+     [("PG-RLS-DISABLED", 1, "row level security is turned off on users")]),
+    ("view dropped", "drop view v_users;", [("DROP-OBJECT", 1, "view v_users")]),
+    ("function dropped", "drop function if exists f();",
+     [("DROP-OBJECT", 1, "function f is dropped and not re-created")]),
+    ("safe: new table", "create table n1 (id int);\nrevoke all on n1 from anon;\n"
+     "alter table n1 disable row level security;", []),
+    ("safe: re-created", "drop view v_users;\ncreate view v_users as select id from users;\n"
+     "drop function f();\ncreate function f() returns trigger language plpgsql as "
+     "$$ begin return old; end $$;", []),
+    ("safe: function privileges", "revoke execute on function f() from public;", []),
+    ("safe: grant option", "revoke grant option for select on users from authenticated;", []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "sql", "expected"), APP_CASES, ids=[c[0] for c in APP_CASES])
+def test_what_the_running_app_loses(
+    mdirs: MigrationDirs, case: str, sql: str, expected: list[tuple[str, int, str]]
+) -> None:
+    mdirs.add("20250101_000100", "base", BASE, "drop table users;")
+    mdirs.add("20250101_000200", "change", f"set lock_timeout = '2s';\n{sql}", "select 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, ["20250101_000200_change.sql"], dialect="postgresql")
+    found = [(f.rule, f.line - 1, f.why) for f in report.findings
+             if f.rule not in ("ROLLBACK-LEAVES-OBJECTS", "PG-RLS-NO-POLICY")]  # fmt: skip
     assert [(r, n) for r, n, _ in found] == [(r, n) for r, n, _ in expected], found
     for (_, _, why), (_, _, text) in zip(found, expected, strict=True):
         assert text in why

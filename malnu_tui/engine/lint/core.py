@@ -10,6 +10,7 @@ from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.filestatements import FileStatements, lacks_verb
+from malnu_tui.engine.lint.app_access import dropped_for_good
 from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement, d1_template
 from malnu_tui.engine.lint.general import (
@@ -207,6 +208,7 @@ def _lint_one(
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         rollback_rules(s, m, statements[0].line, findings)
+    findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects))
     if rls is not None:
         findings.extend(rls.end(m.filename))
     pieces = m.text_pieces if text is None else lambda: (text,)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from malnu_tui.engine.files import Migration
+from malnu_tui.engine.lint.app_access import revoked, rls_disabled
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Severity
 from malnu_tui.engine.lint.ops import (
     IDENT,
@@ -89,6 +90,8 @@ class MigrationState:
     nulls_filled: dict[tuple[str, str], int] = field(default_factory=dict)  # → the UPDATE's line
     schemas: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) → schema
     domains: set[str] = field(default_factory=set)  # PostgreSQL: domains created here
+    # a view, function or procedure from before, dropped here: (kind, name) → (line, name)
+    dropped_objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
@@ -321,6 +324,10 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
             why = f"ALTER DOMAIN {d[0]} {d[1]} checks {cols} at once, writes to their tables "
             why += "waiting until the migration commits"
             out.append(finding("PG-DOMAIN-CONSTRAINT", s.file, st.line, why))
+    if op.kind == "other" and (took := revoked(s.file, st, s.created)) is not None:
+        out.append(took)
+    elif op.kind == "alter_table" and (off := rls_disabled(s.file, st, op, s.created)):
+        out.append(off)
     guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)
     if guarded or s.lock_flagged:
         return
@@ -390,6 +397,8 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         for n in op.names:
             if s.objects.pop((op.kind[5:], key(n)), None) is None:
                 s.had_before.add((op.kind[5:], key(n)))  # re-created later: not new
+                if op.value != "cascade" or op.kind == "drop_view":  # (else PG-DROP-CASCADE)
+                    s.dropped_objects.setdefault((op.kind[5:], key(n)), (st.line, n))
 
 
 def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[Finding]) -> None:
