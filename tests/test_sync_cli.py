@@ -478,3 +478,35 @@ def test_a_pairs_cursor_no_table_has_is_refused_naming_the_config(
     again = run_inproc("sync", "reporting", "--yes", "--json", *cfg)
     assert again.code == 0, again.err
     assert [(r["mode"], r["updated"]) for r in json.loads(again.out)] == [("updated_at", 1)]
+
+
+def test_a_sync_refused_before_anything_is_written_exits_2_in_text_and_json(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A sync refused before it writes anything (a copy whose columns do not match, which
+    needs an ALTER the operator runs; a table without a key; a key holding NULL) is usage or
+    configuration: exit 2, as a table the source lacks already was, for `sync` and `sync
+    verify`, with and without --json. It was 1, the code of a sync that failed or found
+    differences, so cron and CI could not tell "change something" from "try again"."""
+    src, dst, cfg = school(tmp_path, pg_url)
+    src.create_users(5)
+    assert run_inproc("sync", "reporting", "--yes", *cfg).code == 0
+    dst.run("ALTER TABLE users DROP COLUMN name")
+    src.run("CREATE TABLE catatan (isi TEXT)")  # no key
+    src.run("CREATE TABLE jadwal (kelas INT, hari TEXT, PRIMARY KEY (kelas, hari))")
+    src.run("INSERT INTO jadwal VALUES (1, NULL)")
+    sync, verify = ("sync", "--yes"), ("sync", "verify")
+    for tables, said, commands in (
+        ("users", "destination lacks column(s) name", (sync, verify)),
+        ("catatan", "catatan: no primary key", (sync,)),
+        ("jadwal", "jadwal: key hari holds NULL", (sync,)),
+    ):
+        for words in commands:
+            for json_flag in ((), ("--json",)):
+                got = run_inproc(*words, "reporting", "--tables", tables, *json_flag, *cfg)
+                assert (got.code, got.out) == (2, ""), (words, json_flag, got.err)
+                assert got.err.startswith("error: sync refused: ") and said in got.err, got.err
+    # A sync that found differences stays 1.
+    dst.run("ALTER TABLE users ADD COLUMN name text")
+    differs = run_inproc("sync", "verify", "reporting", "--json", *cfg)
+    assert differs.code == 1, differs.err

@@ -273,6 +273,15 @@ def test_a_column_widened_at_the_source_is_named_with_the_statement_that_widens_
         assert hint.startswith(f"the copy's {column} is ") and f"take it, {widen}; " in hint, hint
         dst.run(widen)  # as it says
     assert sync(src, dst).verified and verify(src, dst).verified
+    # A column of a type this destination lacks (an enum of the source's) is added as the text
+    # a copy keeps it in, as the sync makes it: the hint named the enum, and running it failed
+    # on 'type "hari" does not exist'.
+    src.run("CREATE TYPE hari AS ENUM ('senin', 'selasa')")
+    src.run("ALTER TABLE siswa ADD COLUMN piket hari, ADD COLUMN libur hari[]")
+    src.run("UPDATE siswa SET piket = 'senin', libur = '{selasa}' WHERE id = 2")
+    follow_hint(src, dst)
+    assert sync(src, dst).verified and verify(src, dst).verified
+    assert dst.run("SELECT piket, libur FROM siswa WHERE id = 2") == [("senin", "{selasa}")]
 
 
 def test_a_mirrors_lower_case_column_is_not_dropped_by_the_hint(

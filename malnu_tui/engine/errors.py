@@ -374,7 +374,15 @@ class ForeignTrackingTable(ConfigError):
 
 class SyncRefused(MalnuError):
     """A sync cannot run as asked: a destination table does not match the source's mapped
-    schema, or a table has no key to match rows by. Nothing was written."""
+    schema, or a table has no key to match rows by. Nothing was written.
+
+    Exit 2, as bad input and configuration are: nothing runs until the operator changes the
+    schema, the config, a grant or the source's rows, so a retry of the same command fails
+    the same way (it was 1, a sync that failed or found differences: cron and CI could not
+    tell the two apart). ``failed``: the refusal reports what an earlier sync left (a full
+    copy stopped before its key was built), exit 1."""
+
+    exit_code = 2
 
     MISMATCH = (
         "make the destination table match the source's columns and mapped types (or drop it "
@@ -404,10 +412,14 @@ class SyncRefused(MalnuError):
         "(SQLite keeps whatever it is given), or leave the table out with --tables"
     )
 
-    def __init__(self, problems: list[str], hints: list[str] | None = None) -> None:
+    def __init__(
+        self, problems: list[str], hints: list[str] | None = None, *, failed: bool = False
+    ) -> None:
         told = list(dict.fromkeys(hints or [self.MISMATCH]))
         super().__init__("sync refused: " + "; ".join(problems), hint="; also ".join(told))
         self.problems = problems
+        if failed:
+            self.exit_code = 1
 
 
 class LintRefused(MalnuError):

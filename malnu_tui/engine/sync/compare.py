@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from malnu_tui.engine.sync.model import Difference, ProgressCallback, SyncProgress, TableShape
-from malnu_tui.engine.sync.references import write_chunk
+from malnu_tui.engine.sync.references import HeldRows, write_chunk
 from malnu_tui.engine.sync.session import SyncSession
 from malnu_tui.engine.sync.side import Chunk, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_keys, compare_table
@@ -45,14 +45,26 @@ class PhaseProgress:
 
 
 def _repair(
-    s: SyncSession, shape: TableShape, state: SyncState, diffs: Sequence[Difference]
+    s: SyncSession,
+    shape: TableShape,
+    state: SyncState,
+    diffs: Sequence[Difference],
+    held: HeldRows,
+    waiting: list[Difference],
 ) -> tuple[SyncState, list[Difference]]:
+    """Repair ``diffs`` from the source and check them again. Rows whose parent in their own
+    table is not at the destination yet (it comes with a later range) are held back
+    (``held``), their differences put in ``waiting``, checked once they are written."""
     fix = [d.key for d in diffs if d.kind != "extra"]
     extra = [d.key for d in diffs if d.kind == "extra"]
-    rows = s.src.rows_for_keys(shape, fix) if fix else []
-    counts = write_chunk(s, shape, Chunk(rows, state, delete=extra))
-    state = state.advanced(counts, len(rows), None)
-    return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs])
+    rows, _ = held.take(s.src.rows_for_keys(shape, fix) if fix else [], None)
+    if rows or extra:
+        counts = write_chunk(s, shape, Chunk(rows, state, delete=extra))
+        state = state.advanced(counts, len(rows), None)
+    kidx = shape.key_index
+    later = {tuple(r[i] for i in kidx) for r in held.rows}
+    waiting.extend(d for d in diffs if d.key in later)
+    return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs if d.key not in later])
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ def compare_ranges(
     remaining: list[Difference] = []
     counts = {"missing": 0, "different": 0, "extra": 0}
     done = left_total = 0
+    held = HeldRows(s, shape, False) if state is not None else None
+    waiting: list[Difference] = []
     for rr in results if results is not None else compare_table(s.src, s.dst, shape):
         done += rr.rows
         # The rows of the side paged: more than the total given when the other side has fewer
@@ -89,10 +103,17 @@ def compare_ranges(
             continue
         for d in rr.differences:
             counts[d.kind] += 1
-        if state is not None:
-            state, left = _repair(s, shape, state, rr.differences)
+        if state is not None and held is not None:
+            state, left = _repair(s, shape, state, rr.differences, held, waiting)
         else:
             left = list(rr.differences)
+        left_total += len(left)
+        remaining.extend(left[: MAX_REPORTED - len(remaining)])
+    if state is not None and held is not None and held.rows:  # their parents came, or never
+        rows, held.rows = held.rows, []
+        wrote = write_chunk(s, shape, Chunk(rows, state))
+        state = state.advanced(wrote, len(rows), None)
+        left = compare_keys(s.src, s.dst, shape, [d.key for d in waiting])
         left_total += len(left)
         remaining.extend(left[: MAX_REPORTED - len(remaining)])
     return Comparison(

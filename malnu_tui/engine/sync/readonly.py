@@ -108,10 +108,10 @@ def verify_sync(
         problems = schema_problems(
             shape, dshape, copying=False, sqlite_dest=s.dst.kind != "postgresql"
         )
-        hints = None
+        hints, failed = None, False
         if not dshape.key and (state := s.dst.read_state(t)) is not None and state.key_pending:
             problems = [f"{t}: a full copy was interrupted before its primary key was built"]
-            hints = ["run the sync again to finish the copy, then verify"]
+            hints, failed = ["run the sync again to finish the copy, then verify"], True
         elif not shape.key:
             problems = [f"{t}: no primary key or unique index to compare by"]
             hints = [SyncRefused.NO_KEY]
@@ -124,7 +124,7 @@ def verify_sync(
             problems = [f"{t}: {odd}"]
             hints = [problem_hint(s, t, problems[0])]
         if problems:
-            raise SyncRefused(problems, hints)
+            raise SyncRefused(problems, hints, failed=failed)
         fast = FastCopy.start(s, shape, False, own_connection=False)
         found = compare_ranges(
             s,

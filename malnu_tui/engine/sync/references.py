@@ -136,7 +136,7 @@ def _write(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> ChunkC
             counts = s.dst.write_chunk(shape, replace(chunk, bounds=None, delete=()))
         except MalnuError:
             raise refused from None
-        s.held_back.add(shape.name)
+        s.held_back.setdefault(shape.name, []).append((chunk.bounds, tuple(chunk.delete)))
         return counts
 
 

@@ -27,6 +27,7 @@ from malnu_tui.engine.sync.compare import MAX_REPORTED, Comparison, PhaseProgres
 from malnu_tui.engine.sync.copyrows import Written, changed_results, copy_rows
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
+    Key,
     ProgressCallback,
     TablePlan,
     TableReport,
@@ -40,12 +41,13 @@ from malnu_tui.engine.sync.session import (
     open_side,
     plan_sync,
 )
-from malnu_tui.engine.sync.side import SyncState, columns_text
+from malnu_tui.engine.sync.side import Bounds, SyncState, columns_text
 from malnu_tui.engine.sync.verify import (
     RangeResult,
     SourceKeys,
     changed_ranges,
     check_digests,
+    compare_keys,
     compare_table,
     early_keys,
     int_key,
@@ -291,16 +293,27 @@ def _settle(
     shape = s.src.describe(plan.table)
     assert shape is not None
     s.dst.describe(plan.table)
-    s.held_back.discard(plan.table)
+    held = s.held_back.pop(plan.table, [])
     state = s.dst.read_state(plan.table)
     assert state is not None
+    # Only what may differ: the ranges and keys whose deletes were held back, and the keys the
+    # table's sync left different (the whole table was compared and counted again, on D1
+    # billed as every row read once more).
+    whole = report.truncated
+    results = None if whole else _held_results(s, shape, held, report)
     try:
-        found = compare_ranges(s, shape, state, rate, max(_counts(s, plan.table)))
+        total = max(_counts(s, plan.table)) if whole else report.dest_count
+        found = compare_ranges(s, shape, state, rate, total, results)
     except BaseException as exc:  # its audit row, as sync_table's of a table it stops at
         _audit(s, report, "failed", str(exc) or type(exc).__name__)
         raise
     assert found.state is not None
-    src_count, dst_count = _counts(s, plan.table)
+    if whole:
+        src_count, dst_count = _counts(s, plan.table)
+    else:  # the rows it deleted and wrote since the table's counts (its children leave it be)
+        gone = found.state.deleted - state.deleted
+        came = found.state.inserted - state.inserted
+        src_count, dst_count = report.source_count, report.dest_count - gone + came
     note = report.note
     if plan.table in s.held_back:
         note = (
@@ -314,6 +327,24 @@ def _settle(
     rate("done", state.rows_read)
     _audit(s, report, "ok" if state.verified else "failed")
     return report
+
+
+def _held_results(
+    s: SyncSession,
+    shape: TableShape,
+    held: list[tuple[Bounds | None, tuple[Key, ...]]],
+    report: TableReport,
+) -> Iterator[RangeResult]:
+    """The comparison of a settled table (:func:`_settle`): each key range whose deletes were
+    held back, then the keys held back or left different, read by key."""
+    for bounds, _keys in held:
+        if bounds is not None:
+            yield from compare_table(s.src, s.dst, shape, bounds=bounds)
+    keys = list(
+        dict.fromkeys([*(k for _b, ks in held for k in ks), *(d.key for d in report.differences)])
+    )
+    if keys:
+        yield RangeResult((None, None), len(keys), tuple(compare_keys(s.src, s.dst, shape, keys)))
 
 
 def _ended(

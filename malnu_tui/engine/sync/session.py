@@ -34,7 +34,7 @@ from malnu_tui.engine.sync.problems import (
 )
 from malnu_tui.engine.sync.references import parents_first, references
 from malnu_tui.engine.sync.relations import history_shape, unknown_tables
-from malnu_tui.engine.sync.side import Side, columns_since, decode_key
+from malnu_tui.engine.sync.side import Bounds, Side, columns_since, decode_key
 from malnu_tui.engine.sync.timetext import utc_wall_clock
 from malnu_tui.engine.sync.watermark import capped, epoch_scale
 from malnu_tui.engine.urls import sqlite_path
@@ -110,7 +110,9 @@ class SyncSession:
         # Tables other tables of the destination refer to by a foreign key (in table_key's
         # form), and those whose deletes a reference held back in this run (.references).
         self.referenced: set[str] = set()
-        self.held_back: set[str] = set()
+        # table → the key ranges and keys whose deletes were held back (what its settling
+        # compares again).
+        self.held_back: dict[str, list[tuple[Bounds | None, tuple[Key, ...]]]] = {}
         self.parents: dict[str, set[str]] = {}  # table → the tables its copy refers to
         self.self_referring: set[str] = set()  # tables whose copy refers to itself
         self.planned: set[str] = set()  # the tables of the run (table_key's form)

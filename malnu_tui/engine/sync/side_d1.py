@@ -54,6 +54,10 @@ __all__ = ["D1Side", "literal"]
 
 MAX_STATEMENT = sqlwrite.D1_STATEMENT_BYTES  # D1 refuses statements over 100 KB
 CHUNK_ROWS = 500  # rows per batch: the key list of the range delete stays well under the limit
+# A delete's count is the rows it returns: D1's "changes" counts the rows the copy's own ON
+# DELETE CASCADE took with them too (SQLite's total_changes(): a student's grades), where a
+# SQLite copy counts the table's own rows.
+_OWN_ROWS = " RETURNING 1"
 # D1's API carries values as JavaScript numbers: an integer beyond ±(2**53 - 1) is rounded
 # both ways ("BigInts are not currently supported in the API yet", D1's type conversion). Such
 # integers are read as text (with a list of where, so a text stays a text) and bound as
@@ -332,7 +336,7 @@ class D1Side(SqliteDialect):
             cond = [f"{k} > {tuple_literal(lo)}"] if lo is not None else []
             cond += [f"{k} <= {tuple_literal(hi)}"] if hi is not None else []
             not_in = [f"{k} NOT IN (VALUES {', '.join(group)})"] if group else []
-            return f"DELETE FROM {t} WHERE {' AND '.join(cond + not_in) or '1'}"
+            return f"DELETE FROM {t} WHERE {' AND '.join(cond + not_in) or '1'}{_OWN_ROWS}"
 
         lo, hi = bounds
         whole = delete(lo, hi, keys)
@@ -455,7 +459,7 @@ class D1Side(SqliteDialect):
                 split_values(
                     f"DELETE FROM {t} WHERE {k} IN (VALUES ",
                     [tuple_literal(d) for d in delete],
-                    ")",
+                    ")" + _OWN_ROWS,
                 )
             )
         deletes = len(statements) - deletes_at
@@ -481,9 +485,7 @@ class D1Side(SqliteDialect):
         self._state_made = True
         existing = sum(int(r.rows[0][0]) for r in results[ddl : ddl + len(counting)])
         changed = sum(int(results[j].meta.get("changes", 0)) for j in upserts)
-        removed = sum(
-            int(r.meta.get("changes", 0)) for r in results[deletes_at : deletes_at + deletes]
-        )
+        removed = sum(len(r.rows) for r in results[deletes_at : deletes_at + deletes])
         inserted = len(rows) if direct else len(rows) - existing
         counts = ChunkCounts(inserted, changed - inserted, removed)
         final = state.advanced(counts, len(rows), last_key)

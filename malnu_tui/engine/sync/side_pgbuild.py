@@ -19,7 +19,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import SYNCED_AT, Row, TableShape
+from malnu_tui.engine.sync.model import SYNCED_AT, Column, Row, TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
 from malnu_tui.engine.sync.side_pgkeys import (
     LONG_KEY_HINT,
@@ -63,12 +63,9 @@ class PostgresKeyBuild(PostgresKeys):
         """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
         by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
         parts: list[sql.Composable] = []
-        absent = self._absent_types([c.pg_type for c in source.columns])
+        here = self._types_here(source.columns)
         for c in source.columns:
-            # A type this database lacks (a PostgreSQL source's enum, citext without its
-            # extension here) is kept as its text, as it is read and compared: the copy was
-            # refused at its creation, 'type "citext" does not exist'.
-            pg_type = "text" if c.pg_type in absent else c.pg_type
+            pg_type = here[c.pg_type]
             # (Not an inet, enum or citext key: no collation, or none that orders it; such a
             # key is paged as its text.)
             own = pg_type.split("(", 1)[0].strip().lower()
@@ -90,12 +87,17 @@ class PostgresKeyBuild(PostgresKeys):
         )
         return q.as_string(self.conn)
 
-    def _absent_types(self, types: Sequence[str]) -> set[str]:
-        """The names among ``types`` that are no type in this database (one round trip)."""
+    def _types_here(self, columns: Sequence[Column]) -> dict[str, str]:
+        """Each of ``columns``' types as the copy here has it (one round trip): a type this
+        database lacks (a PostgreSQL source's enum, citext without its extension here) is kept
+        as its text, as it is read and compared (the copy was refused at its creation, 'type
+        "citext" does not exist', and the hint that adds such a column named it)."""
+        types = list(dict.fromkeys(c.pg_type for c in columns))
         rows = self.conn.execute(
-            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regtype(t) IS NULL", (list(types),)
+            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regtype(t) IS NULL", (types,)
         ).fetchall()
-        return {str(r[0]) for r in rows}
+        absent = {str(r[0]) for r in rows}
+        return {t: "text" if t in absent else t for t in types}
 
     def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
         try:
@@ -201,13 +203,14 @@ class PostgresKeyBuild(PostgresKeys):
         self.describe(shape.name)
 
     def add_columns_ddl(self, source: TableShape, names: Sequence[str]) -> list[str]:
-        """(See :class:`.side.Side`.)"""
+        """(See :class:`.side.Side`; each column's type the one :meth:`create_ddl` gives it.)"""
+        added = [c for c in source.columns if c.name in names]
+        here = self._types_here(added)
         return [
-            sql.SQL("ALTER TABLE {} ADD COLUMN {} " + c.pg_type)
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} " + here[c.pg_type])
             .format(self._t(source.name), sql.Identifier(c.name))
             .as_string(self.conn)
-            for c in source.columns
-            if c.name in names
+            for c in added
         ]
 
     def drop_empty_copy(self, table: str) -> bool:
