@@ -35,6 +35,9 @@ CASES = [
     ("foreign key of a new table, added after", "create table c2 (id int, u int);\n"
      "alter table c2 add constraint fk foreign key (u) references users (id);",
      [("PG-LOCK-TIMEOUT", 2, "ALTER TABLE c2 … REFERENCES users")]),
+    ("foreign key of an old table", "alter table other add constraint fk foreign key (id) "
+     "references users (id) not valid;",
+     [("PG-LOCK-TIMEOUT", 1, "ALTER TABLE other … REFERENCES users (SHARE ROW EXCLUSIVE")]),
     ("create trigger", "create trigger t2 after update on users for each row execute "
      "function f();", [("PG-LOCK-TIMEOUT", 1, "CREATE TRIGGER on users")]),
     ("create policy", "create policy p2 on users for select using (true);",

@@ -93,11 +93,11 @@ def strong_lock(
     ``new_indexes``: this migration's) and the app's writes or reads wait for it; None
     otherwise."""
     k = op.kind
-    if k == "alter_table":
-        if op.key not in created:
-            return f"ALTER TABLE {op.name}"
+    if k == "alter_table":  # a new foreign key locks its parent too
         parents = _parents(strip_comments(st.text), op.name, created)
-        return f"ALTER TABLE {op.name} … {_refs(parents)}" if parents else None
+        if parents:
+            return f"ALTER TABLE {op.name} … {_refs(parents)}"
+        return f"ALTER TABLE {op.name}" if op.key not in created else None
     if k == "create_table":
         parents = _parents(op.body, op.name, created)
         return f"CREATE TABLE {op.name} … {_refs(parents)}" if parents else None
