@@ -187,13 +187,13 @@ class HeldRows:
         )
         self.rows: list[Row] = []  # held back, in key order
 
-    def take(self, page: Sequence[Row], after: Key | None) -> tuple[list[Row], int]:
+    def take(self, page: Sequence[Row], after: Key | None) -> tuple[Sequence[Row], int]:
         """The rows to write with ``page`` (the rows held before it whose parents are now
         there or in it, then the page's rows whose parents are), and how many of ``page``'s
         first rows are among them before the first held one (``len(page)`` when none is
         held). ``after``: the key before ``page`` (a full copy: every key up to it written)."""
         if not self.refs:
-            return list(page), len(page)
+            return page, len(page)  # (the copy's hot path: no list made)
         kidx = self.shape.key_index
 
         def key(r: Row) -> Key:
