@@ -176,13 +176,14 @@ def test_the_first_sync_after_an_upgrade_resumes_a_copy_an_earlier_version_made_
     )
 
 
-def test_deep_verify_of_an_earlier_versions_backup_of_a_tool_schema_target(
+def test_deep_verify_and_restore_of_an_earlier_versions_backup_of_a_tool_schema_target(
     tmp_path: Path, pg_url: str
 ) -> None:
     # Up to session 8 a target with schema = "malnu" also got empty tool tables in public; its
     # backups hold them and their manifests leave them out. Upgraded, every deep verification
     # failed (row counts, schema hash), the backup was marked unverified, and `recover` and
-    # `check` no longer counted it.
+    # `check` no longer counted it; its restore, sound, said "warning: the restored schema
+    # hash differs from the manifest" and audited the restore as a warning.
     store = tmp_path / "backups" / "analytics"
     store.mkdir(parents=True)
     backup_id = "20261206T125839767899Z-be62b0"
@@ -199,6 +200,12 @@ def test_deep_verify_of_an_earlier_versions_backup_of_a_tool_schema_target(
     assert res.code == 0, res.err
     assert f"backup {backup_id} is good" in res.err
     assert json.loads((store / f"{backup_id}.json").read_text())["verified_at"] is not None
+
+    res = run_cli("--config", str(config), "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    assert "differs" not in res.err, res.err
+    trail = run_cli("--config", str(config), "--json", "log", "--action", "restore")
+    assert [e["outcome"] for e in json.loads(trail.out)] == ["ok"], trail.out
 
 
 def test_a_failed_sync_an_earlier_version_named_by_the_cut_url_is_past_after_a_good_one(

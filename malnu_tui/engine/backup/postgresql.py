@@ -60,6 +60,8 @@ from malnu_tui.engine.backup.store import (
 from malnu_tui.engine.errors import BackendError, NotPermitted
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.backends.postgresql import PostgresBackend
     from malnu_tui.engine.config import Target
@@ -74,6 +76,7 @@ __all__ = [
     "create",
     "find_pg_tools",
     "restore",
+    "tables_as_made",
 ]
 
 METHOD = "pg_dump-Fc"
@@ -401,13 +404,7 @@ def _deep_check(
         checks.append(VerifyCheck("scratch restore", True, name))
         scratch = open_target(target, scratch_url)
         try:
-            # Tables named as the tool's that versions up to session 8 left, empty, in the
-            # data schema of a target whose tool tables live in a schema of their own: those
-            # versions' manifests leave them out (their deep verification failed after an
-            # upgrade, and the backup no longer counted as verified), so does the comparison.
-            tables = [
-                t for t in scratch.table_names() if t in manifest.row_counts or t not in TOOL_TABLES
-            ]
+            tables = tables_as_made(scratch.table_names(), manifest)
             counts = {t: scratch.row_count(t) for t in tables}
             schema_hash = scratch.schema_fingerprint(tables)
         finally:
@@ -418,6 +415,15 @@ def _deep_check(
         child.close()
         drop_scratch(admin, name)
         admin.close()
+
+
+def tables_as_made(names: Sequence[str], manifest: BackupManifest) -> list[str]:
+    """The tables of ``names`` that ``manifest``'s row counts and schema hash cover. Tables
+    named as the tool's that versions up to session 8 left, empty, in the data schema of a
+    target whose tool tables live in a schema of their own: those versions' manifests leave
+    them out (their deep verification failed after an upgrade, the backup no longer counted
+    as verified; their restore said the schema hash differed), so does the comparison."""
+    return [t for t in names if t in manifest.row_counts or t not in TOOL_TABLES]
 
 
 def _scratch_restore(

@@ -195,7 +195,14 @@ def _still_there(backend: Backend, target: Target, manifest: BackupManifest) -> 
 
 def _fingerprint_as_made(backend: Backend, manifest: BackupManifest) -> str:
     """The restored database's schema hash, made as the manifest's was (a D1 backup of an
-    earlier version left out `scf_…` tables: its restore is not "differs" for that)."""
+    earlier version left out `scf_…` tables, a PostgreSQL one the empty tool tables of
+    public: its restore is not "differs" for that)."""
+    if backend.kind == "postgresql":
+        from malnu_tui.engine.backends.postgresql import PostgresBackend
+        from malnu_tui.engine.backup.postgresql import tables_as_made
+
+        if isinstance(backend, PostgresBackend):
+            return backend.schema_fingerprint(tables_as_made(backend.table_names(), manifest))
     if backend.kind == "d1":
         from malnu_tui.engine.backends.d1.backend import D1Backend
         from malnu_tui.engine.backends.sqlite_sql import names_rule
