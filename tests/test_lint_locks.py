@@ -129,3 +129,22 @@ def test_what_the_running_app_loses(
     assert [(r, n) for r, n, _ in found] == [(r, n) for r, n, _ in expected], found
     for (_, _, why), (_, _, text) in zip(found, expected, strict=True):
         assert text in why
+
+
+def test_a_rollback_that_leaves_a_policy_behind(mdirs: MigrationDirs) -> None:
+    """A PostgreSQL rollback that does not drop the policy its migration creates on an
+    existing table was clean (only `test` found it); one created with its table goes with it,
+    and one dropped and re-created (a changed policy) was there before."""
+    mdirs.add("20250101_000100", "base", BASE, "drop table users;")
+    made = 'create policy "read own" on public.users for select using (true);\n'
+    made += "create table n1 (id int);\ncreate policy n1_p on n1 using (true);\n"
+    made += "drop policy p on users;\ncreate policy p on users using (id > 0);"
+    mdirs.add("20250101_000200", "left", made, "drop table n1;")
+    mdirs.add("20250101_000300", "undone", "create policy p5 on other using (true);",
+              "drop policy if exists p5 on public.other;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, [m.filename for m in mset.migrations[1:]],
+                             dialect="postgresql", session_lock_timeout=True)  # fmt: skip
+    found = [(f.file[:15], f.rule, f.line, f.why) for f in report.findings]
+    assert [x[:3] for x in found] == [("20250101_000200", "ROLLBACK-LEAVES-OBJECTS", 1)], found
+    assert "does not drop policy read own on users" in found[0][3]
