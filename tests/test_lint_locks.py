@@ -23,6 +23,7 @@ create view v_users as select * from users;
 create policy p on users using (true);
 create function f() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger t before insert on other for each row execute function f();
+create function get_grades() returns int language sql as 'select 1';
 """
 
 # (case, migration, expected [(rule, line, text in why)])
@@ -104,8 +105,9 @@ APP_CASES = [
     ("rls off", "alter table users disable row level security;",
      [("PG-RLS-DISABLED", 1, "row level security is turned off on users")]),
     ("view dropped", "drop view v_users;", [("DROP-OBJECT", 1, "view v_users")]),
-    ("function dropped", "drop function if exists f();",
-     [("DROP-OBJECT", 1, "function f is dropped and not re-created")]),
+    ("function dropped", "drop function if exists get_grades();",
+     [("DROP-OBJECT", 1, "calls of it (rpc('get_grades')) fail")]),
+    ("safe: a trigger function", "drop trigger t on other;\ndrop function f();", []),
     ("safe: new table", "create table n1 (id int);\nrevoke all on n1 from anon;\n"
      "alter table n1 disable row level security;", []),
     ("safe: re-created", "drop view v_users;\ncreate view v_users as select id from users;\n"
