@@ -62,6 +62,8 @@ CASES = [
      "alter domain posint set not null;", [("PG-DOMAIN-CONSTRAINT", 2, "SET NOT NULL")]),
     ("alter domain without a timeout", "alter domain posint add check (value > 0);",
      [("PG-DOMAIN-CONSTRAINT", 1, ""), ("PG-LOCK-TIMEOUT", 1, "ALTER DOMAIN posint")]),
+    ("validate a domain's constraint", "alter domain posint validate constraint pos;",
+     [("PG-LOCK-TIMEOUT", 1, "ALTER DOMAIN posint VALIDATE CONSTRAINT (SHARE")]),
     # Clean: a timeout set first, new objects, NOT VALID, CONCURRENTLY, ADD VALUE (no table
     # lock), and the pg_dump preamble's lock_timeout = 0 turning a target's timeout off.
     ("safe: timeout first", "set lock_timeout = '2s';\ncreate policy p4 on users using (true);",
