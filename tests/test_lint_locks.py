@@ -23,6 +23,7 @@ create view v_users as select * from users;
 create policy p on users using (true);
 create function f() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger t before insert on other for each row execute function f();
+create function get_grades() returns int language sql as 'select 1';
 """
 
 # (case, migration, expected [(rule, line, text in why)])
@@ -61,6 +62,8 @@ CASES = [
      "alter domain posint set not null;", [("PG-DOMAIN-CONSTRAINT", 2, "SET NOT NULL")]),
     ("alter domain without a timeout", "alter domain posint add check (value > 0);",
      [("PG-DOMAIN-CONSTRAINT", 1, ""), ("PG-LOCK-TIMEOUT", 1, "ALTER DOMAIN posint")]),
+    ("validate a domain's constraint", "alter domain posint validate constraint pos;",
+     [("PG-LOCK-TIMEOUT", 1, "ALTER DOMAIN posint VALIDATE CONSTRAINT (SHARE")]),
     # Clean: a timeout set first, new objects, NOT VALID, CONCURRENTLY, ADD VALUE (no table
     # lock), and the pg_dump preamble's lock_timeout = 0 turning a target's timeout off.
     ("safe: timeout first", "set lock_timeout = '2s';\ncreate policy p4 on users using (true);",
@@ -104,8 +107,9 @@ APP_CASES = [
     ("rls off", "alter table users disable row level security;",
      [("PG-RLS-DISABLED", 1, "row level security is turned off on users")]),
     ("view dropped", "drop view v_users;", [("DROP-OBJECT", 1, "view v_users")]),
-    ("function dropped", "drop function if exists f();",
-     [("DROP-OBJECT", 1, "function f is dropped and not re-created")]),
+    ("function dropped", "drop function if exists get_grades();",
+     [("DROP-OBJECT", 1, "calls of it (rpc('get_grades')) fail")]),
+    ("safe: a trigger function", "drop trigger t on other;\ndrop function f();", []),
     ("safe: new table", "create table n1 (id int);\nrevoke all on n1 from anon;\n"
      "alter table n1 disable row level security;", []),
     ("safe: re-created", "drop view v_users;\ncreate view v_users as select id from users;\n"
@@ -129,3 +133,22 @@ def test_what_the_running_app_loses(
     assert [(r, n) for r, n, _ in found] == [(r, n) for r, n, _ in expected], found
     for (_, _, why), (_, _, text) in zip(found, expected, strict=True):
         assert text in why
+
+
+def test_a_rollback_that_leaves_a_policy_behind(mdirs: MigrationDirs) -> None:
+    """A PostgreSQL rollback that does not drop the policy its migration creates on an
+    existing table was clean (only `test` found it); one created with its table goes with it,
+    and one dropped and re-created (a changed policy) was there before."""
+    mdirs.add("20250101_000100", "base", BASE, "drop table users;")
+    made = 'create policy "read own" on public.users for select using (true);\n'
+    made += "create table n1 (id int);\ncreate policy n1_p on n1 using (true);\n"
+    made += "drop policy p on users;\ncreate policy p on users using (id > 0);"
+    mdirs.add("20250101_000200", "left", made, "drop table n1;")
+    mdirs.add("20250101_000300", "undone", "create policy p5 on other using (true);",
+              "drop policy if exists p5 on public.other;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, [m.filename for m in mset.migrations[1:]],
+                             dialect="postgresql", session_lock_timeout=True)  # fmt: skip
+    found = [(f.file[:15], f.rule, f.line, f.why) for f in report.findings]
+    assert [x[:3] for x in found] == [("20250101_000200", "ROLLBACK-LEAVES-OBJECTS", 1)], found
+    assert "does not drop policy read own on users" in found[0][3]

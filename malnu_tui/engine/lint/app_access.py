@@ -108,12 +108,14 @@ def dropped_for_good(
     file: str,
     dropped: Mapping[tuple[str, str], tuple[int, str]],
     made: Container[tuple[str, str]],
+    triggers: Container[str] = (),
 ) -> list[Finding]:
     """DROP-OBJECT for each view, function or procedure the migration dropped (``dropped``:
-    (kind, folded name) → (line, name as written)) and did not create again (``made``)."""
+    (kind, folded name) → (line, name as written)) and did not create again (``made``); not a
+    trigger function (``triggers``: those the migrations declare ``RETURNS trigger``)."""
     out = []
     for (kind, k), (line, name) in dropped.items():
-        if kind not in _KINDS or (kind, k) in made:
+        if kind not in _KINDS or (kind, k) in made or (kind == "function" and k in triggers):
             continue
         why = f"{kind} {name} is dropped and not re-created: the running app's "
         why += "queries of it fail" if kind == "view" else f"calls of it (rpc('{name}')) fail"

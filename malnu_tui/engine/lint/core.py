@@ -208,7 +208,8 @@ def _lint_one(
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         rollback_rules(s, m, statements[0].line, findings)
-    findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects))
+    triggers = enum_columns.trigger_functions if enum_columns is not None else set()
+    findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects, triggers))
     if rls is not None:
         findings.extend(rls.end(m.filename))
     pieces = m.text_pieces if text is None else lambda: (text,)

@@ -24,6 +24,7 @@ from malnu_tui.engine.lint.ops import (
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.pg_locks import domain_constraint, new_domain, strong_lock
+from malnu_tui.engine.lint.pg_rls import policy_of
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile
@@ -324,6 +325,12 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
             why = f"ALTER DOMAIN {d[0]} {d[1]} checks {cols} at once, writes to their tables "
             why += "waiting until the migration commits"
             out.append(finding("PG-DOMAIN-CONSTRAINT", s.file, st.line, why))
+    if op.kind == "other" and (policy := policy_of(st)) is not None:
+        verb, name, table = policy  # a policy of its table: the rollback drops it, or the table
+        if verb == "CREATE":
+            s.objects[("policy", f"{table}.{name}")] = (st.line, table)
+        elif s.objects.pop(("policy", f"{table}.{name}"), None) is None:
+            s.had_before.add(("policy", f"{table}.{name}"))  # re-created: not new
     if op.kind == "other" and (took := revoked(s.file, st, s.created)) is not None:
         out.append(took)
     elif op.kind == "alter_table" and (off := rls_disabled(s.file, st, op, s.created)):
@@ -428,7 +435,8 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         used = s.index_columns.get(name, set()) if kind == "index" else set()
         if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):
             continue  # PostgreSQL's DROP COLUMN drops the indexes that use the column
-        why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
+        what = f"{kind} {name}" if kind != "policy" else f"policy {name[len(tk) + 1 :]} on {tk}"
+        why = f"{rb_name} does not drop {what}, which {m.filename} creates"
         out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (t, col), line in s.added_columns.items():
         if (t, col) in rb.dropped_columns or t in dropped_tables or t in rb.creates:

@@ -56,6 +56,8 @@ _CREATE_OTHER = re.compile(
     rf"(?:(?P<schema>{_IDENT})\s*\.\s*)?(?P<name>{_IDENT})",
     _F,
 )
+# A trigger function (RETURNS trigger, before its body): no app calls it.
+_RETURNS_TRIGGER = re.compile(r"[^$']*?\bRETURNS\s+(?:EVENT_)?TRIGGER\b", _F)
 _TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
 _DROP = re.compile(
     r"^DROP\s+(?:(?P<mat>MATERIALIZED)\s+)?(?P<kind>TABLE|INDEX|VIEW|TRIGGER|FUNCTION|PROCEDURE|"
@@ -355,7 +357,10 @@ def read_ops(st: Statement) -> Op:
             elif kind == "sequence" and (owned := _OWNED_BY.search(text, m.end())):
                 table = _unq(owned["table"])
             schema = key(m["schema"]) if m["schema"] else ""
-            return Op(f"create_{kind}", _unq(m["name"]), table=table, schema=schema)
+            returns = (
+                "trigger" if kind == "function" and _RETURNS_TRIGGER.match(text, m.end()) else ""
+            )
+            return Op(f"create_{kind}", _unq(m["name"]), table=table, schema=schema, value=returns)
         return Op("other")
     if head.startswith("DROP"):
         m = _DROP.match(text)

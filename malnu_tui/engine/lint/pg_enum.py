@@ -64,6 +64,7 @@ class DeclaredColumns:
     declared: dict[tuple[str, str], str] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # table → its columns
     unknown_order: set[str] = field(default_factory=set)  # CREATE TABLE … (LIKE …), AS …
+    trigger_functions: set[str] = field(default_factory=set)  # RETURNS trigger: no app calls
 
     def _add(self, table: str, definition: str) -> None:
         m = _COLUMN.match(definition.strip())
@@ -83,6 +84,8 @@ class DeclaredColumns:
         return None if table in self.unknown_order else self.order.get(table)
 
     def see(self, op: Op) -> None:
+        if op.kind == "create_function" and op.value == "trigger":
+            self.trigger_functions.add(op.key)
         if op.kind == "create_table":
             self.order[op.key] = []
             self.unknown_order.discard(op.key)

@@ -3,7 +3,7 @@ view) the migration did not create: the reach of PG-LOCK-TIMEOUT (not only ALTER
 plain CREATE INDEX, CREATE TRIGGER, CREATE POLICY, a foreign key's parent, DROP, TRUNCATE…),
 and ALTER DOMAIN's validation of every column of the domain (PG-DOMAIN-CONSTRAINT).
 
-Each lock as PostgreSQL 16 takes it (measured: a second session's SELECT and INSERT with
+Each lock as PostgreSQL 15 takes it (measured: a second session's SELECT and INSERT with
 lock_timeout 200 ms while the statement's transaction is open). ``ALTER TYPE … ADD VALUE``
 locks no table: the app's reads and writes go on.
 """
@@ -27,9 +27,10 @@ DOMAIN_RULE = Rule(
     "every column of the domain, in every table, is scanned under a SHARE lock on its table: "
     "the app's writes to those tables wait until the migration commits, and a row that "
     "breaks the constraint fails the migration",
-    "ADD CONSTRAINT … NOT VALID (new values are checked at once), then ALTER DOMAIN … "
-    "VALIDATE CONSTRAINT in a later migration (it lets writes go on); for SET NOT NULL, a "
-    "CHECK (VALUE IS NOT NULL) added so",
+    "put the CHECK on the columns instead (ADD CONSTRAINT … NOT VALID, then VALIDATE "
+    "CONSTRAINT in a later migration, which lets writes go on); or add it to the domain NOT "
+    "VALID (new values checked, nothing scanned) and run its VALIDATE CONSTRAINT in a "
+    "migration of its own at a quiet hour: it takes SHARE on each table too (PostgreSQL 15)",
 )
 register(DOMAIN_RULE)
 
@@ -44,6 +45,7 @@ _CREATE_DOMAIN = re.compile(rf"^CREATE\s+DOMAIN\s+{QNAME}", _F)
 _ALTER_DOMAIN = re.compile(
     rf"^ALTER\s+DOMAIN\s+{QNAME}\s+(?:(?P<add>ADD\b.*)|(?P<nn>SET\s+NOT\s+NULL)\s*)$", _F
 )
+_VALIDATE_DOMAIN = re.compile(rf"^ALTER\s+DOMAIN\s+{QNAME}\s+VALIDATE\s+CONSTRAINT\b", _F)
 _NOT_VALID = re.compile(r"\bNOT\s+VALID\s*$", _F)
 _STRINGS = re.compile(r"'(?:[^']|'')*'")
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
@@ -143,4 +145,6 @@ def strong_lock(
         return f"{m['verb'].upper()} POLICY … ON {_unq(m['table'])} (ACCESS EXCLUSIVE: {_ALL})"
     if (d := domain_constraint(text, new_domains)) is not None:
         return f"ALTER DOMAIN {d[0]} {d[1]} (SHARE on every table with a column of it)"
+    if (m := _VALIDATE_DOMAIN.match(text)) and key(m["name"]) not in new_domains:
+        return f"ALTER DOMAIN {key(m['name'])} VALIDATE CONSTRAINT (SHARE on every table of it)"
     return None

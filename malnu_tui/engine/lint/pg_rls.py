@@ -13,7 +13,7 @@ from malnu_tui.engine.lint.ops import Op, key, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["RowSecurity"]
+__all__ = ["RowSecurity", "policy_of"]
 
 RULE = Rule(
     "PG-RLS-NO-POLICY",
@@ -32,6 +32,16 @@ _POLICY = re.compile(
     rf"^(?P<verb>CREATE|DROP)\s+POLICY\s+(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT}){_ON_TABLE}",
     re.IGNORECASE,
 )
+
+
+def policy_of(st: Statement) -> tuple[str, str, str] | None:
+    """(CREATE or DROP, the policy's name, its table), folded, for a CREATE / DROP POLICY."""
+    if not st.first_words.startswith(("CREATE POLICY", "DROP POLICY")):
+        return None
+    m = _POLICY.match(strip_comments(st.text))
+    return (m["verb"].upper(), key(m["name"]), key(m["table"])) if m else None
+
+
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
 _DISABLE = re.compile(r"^\s*DISABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
 

@@ -10,6 +10,7 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.ops import key, read_ops, strip_comments
+from malnu_tui.engine.lint.pg_rls import policy_of
 from malnu_tui.engine.lint.rules import RULES
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
 from malnu_tui.engine.sqltemplate import strip_template
@@ -69,7 +70,9 @@ def read_rollback(m: Migration, findings: list[Finding]) -> RollbackFile:
         return rb
     for st in statements:
         op = read_ops(st)
-        if op.kind.startswith("drop_"):
+        if (policy := policy_of(st)) is not None and policy[0] == "DROP":
+            rb.drops.setdefault("policy", set()).add(f"{policy[2]}.{policy[1]}")
+        elif op.kind.startswith("drop_"):
             rb.drops.setdefault(op.kind[5:], set()).update(key(n) for n in op.names)
         elif op.kind == "create_table":
             rb.creates.add(op.key)
