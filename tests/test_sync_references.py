@@ -24,8 +24,9 @@ SOURCE = (
 COPY = {
     "postgresql": "CREATE TABLE pegawai (id bigint PRIMARY KEY, atasan_id bigint REFERENCES "
     "pegawai(id), nama text NOT NULL, updated_at timestamp NOT NULL, synced_at timestamp)",
+    # (The parent's key not named: SQLite's foreign key list says NULL for it.)
     "sqlite": "CREATE TABLE pegawai (id INTEGER PRIMARY KEY, atasan_id INTEGER REFERENCES "
-    "pegawai(id), nama TEXT NOT NULL, updated_at DATETIME NOT NULL, synced_at DATETIME)",
+    "pegawai, nama TEXT NOT NULL, updated_at DATETIME NOT NULL, synced_at DATETIME)",
 }
 
 

@@ -54,9 +54,9 @@ __all__ = ["D1Side", "literal"]
 
 MAX_STATEMENT = sqlwrite.D1_STATEMENT_BYTES  # D1 refuses statements over 100 KB
 CHUNK_ROWS = 500  # rows per batch: the key list of the range delete stays well under the limit
-# A delete's count is the rows it returns: D1's "changes" counts the rows the copy's own ON
-# DELETE CASCADE took with them too (SQLite's total_changes(): a student's grades), where a
-# SQLite copy counts the table's own rows.
+# A write's count is the rows it returns: D1's "changes" counts the rows the copy's own ON
+# DELETE CASCADE took with them too (SQLite's total_changes(): a student's grades), and those
+# its triggers wrote (a log row per change), where a SQLite copy counts the table's own rows.
 _OWN_ROWS = " RETURNING 1"
 # D1's API carries values as JavaScript numbers: an integer beyond ±(2**53 - 1) is rounded
 # both ways ("BigInts are not currently supported in the API yet", D1's type conversion). Such
@@ -436,7 +436,8 @@ class D1Side(SqliteDialect):
         )
         statements.extend(counting)
         upsert_at = len(statements)
-        head, suffix = self._upsert_head(shape), "" if direct else self._upsert_tail(shape)
+        head = self._upsert_head(shape)
+        suffix = ("" if direct else self._upsert_tail(shape)) + _OWN_ROWS
         # A row too large for a statement of literals goes alone, its texts bound (D1 keeps a
         # row up to 2 MB; its statements, 100 KB): a chat's long answer, a photo kept as a
         # data: URL. It was refused, naming neither the table nor the column.
@@ -484,7 +485,7 @@ class D1Side(SqliteDialect):
             return ChunkCounts(len(rows) if direct else 0, 0, 0)
         self._state_made = True
         existing = sum(int(r.rows[0][0]) for r in results[ddl : ddl + len(counting)])
-        changed = sum(int(results[j].meta.get("changes", 0)) for j in upserts)
+        changed = sum(len(results[j].rows) for j in upserts)
         removed = sum(len(r.rows) for r in results[deletes_at : deletes_at + deletes])
         inserted = len(rows) if direct else len(rows) - existing
         counts = ChunkCounts(inserted, changed - inserted, removed)

@@ -476,9 +476,12 @@ class SqliteSide(SqliteDialect):
                         f"SELECT count(*) FROM {q(shape.name)} WHERE {key_sql(shape)} IN "
                         f"(SELECT {kcols} FROM {keys})"
                     ).fetchone()[0]
-                    before = c.total_changes
-                    c.executemany(self._upsert_head(shape) + ph + self._upsert_tail(shape), values)
-                    changed = c.total_changes - before
+                    # The rows the upsert wrote (sqlite3_changes()): total_changes() counted
+                    # the rows the copy's own triggers wrote too (a log row per change said
+                    # `updated 4` for one row changed and one inserted).
+                    changed = c.executemany(
+                        self._upsert_head(shape) + ph + self._upsert_tail(shape), values
+                    ).rowcount
                     inserted = len(values) - int(existing)
                     updated = changed - inserted
                     if bounds is not None:
