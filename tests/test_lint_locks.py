@@ -1,7 +1,7 @@
 """PostgreSQL locks the app's queries wait for, beyond ALTER TABLE: PG-LOCK-TIMEOUT looked at
 ALTER TABLE only, while a plain CREATE INDEX, CREATE TRIGGER, CREATE POLICY, a new table's
 foreign key to an existing one, DROP, TRUNCATE… queue the same way behind a long query (each
-lock measured on PostgreSQL 16: see engine/lint/pg_locks.py); and ALTER DOMAIN … ADD
+lock measured on PostgreSQL 15: see engine/lint/pg_locks.py); and ALTER DOMAIN … ADD
 CONSTRAINT, which checks every column of the domain under a SHARE lock, was not flagged.
 Files only: no database."""
 
