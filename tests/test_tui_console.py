@@ -27,7 +27,7 @@ from malnu_tui.tui.widgets.migration_table import (
     short_time,
 )
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import Demo, build_demo, demo_app, status_loaded, wait_until
+from tests.tui_demo import Demo, build_demo, demo_app, dialog_ready, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -136,13 +136,13 @@ def test_sql_view_panes_are_never_empty() -> None:
 
 
 def test_sql_view_diff_of_a_large_seed_is_per_statement_and_cut_with_a_note() -> None:
-    """The diff layout of a 20,000-statement seed: difflib over the whole file took these like
-    lines for noise and replaced every one (and its time grows with the square of the file);
-    each statement is now beside its translation, and past DIFF_LINES a note says where the
-    rest is."""
+    """The diff layout of a 4,800-statement seed (6,400 diff lines, past DIFF_LINES): difflib
+    over the whole file took these like lines for noise (its autojunk, from 200 lines on) and
+    replaced every one (and its time grows with the square of the file); each statement is
+    now beside its translation, and past DIFF_LINES a note says where the rest is."""
     kept = "INSERT INTO s (id, note) VALUES (1, 'same');"
     changed = "INSERT INTO `s` (id, note) VALUES (1, 'same');"
-    rows = [changed if i % 3 == 0 else kept for i in range(1, 20_001)]
+    rows = [changed if i % 3 == 0 else kept for i in range(1, 4_801)]
     sql = "CREATE TABLE s (id INTEGER, note TEXT);\n" + "\n".join(rows) + "\n"
     doc = SqlDocument("9_seed.sql", sql, translate_script(sql, "9_seed.sql"))
     lines = str(unified_diff(doc)).splitlines()
@@ -287,7 +287,6 @@ async def test_palette_lists_every_action_with_its_key_and_finds_words_of_the_he
 
 
 async def test_q_and_ctrl_c_during_a_run_say_what_quitting_would_do(demo: Demo) -> None:
-    from malnu_tui.tui.screens.confirm import ConfirmScreen
 
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -301,7 +300,7 @@ async def test_q_and_ctrl_c_during_a_run_say_what_quitting_would_do(demo: Demo) 
         assert any("Each migration is all or nothing" in m for m in said), said
         app.end_operation()
         await pilot.press("ctrl+c")  # idle: it asks
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: dialog_ready(app))
         await pilot.press("escape")  # and esc stays
         assert isinstance(app.screen, StatusScreen)
         await pilot.press("ctrl+c", "ctrl+c")  # twice: quits

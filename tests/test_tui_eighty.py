@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from tests.test_tui_wizards import demo as demo  # the fixture
 from tests.test_tui_wizards import loaded, make_app
-from tests.tui_demo import Demo, screen_text, take_lock_elsewhere, wait_until
+from tests.tui_demo import Demo, dialog_ready, screen_text, take_lock_elsewhere, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -440,7 +440,6 @@ async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: De
     # d with no backup (or while one was being verified) did nothing at all.
     from malnu_tui.engine.backup import list_backups
     from malnu_tui.tui.screens.backups import BackupBrowser
-    from malnu_tui.tui.screens.confirm import ConfirmScreen
     from tests.tui_demo import add_backups
 
     app = make_app(demo)
@@ -462,7 +461,7 @@ async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: De
         )
         browser = app.screen
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: dialog_ready(app))
         await pilot.pause(0.1)
         shown = " ".join(screen_text(app).split())
         assert f"Type school to delete backup {ids[1]}." in shown
@@ -474,7 +473,7 @@ async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: De
         await wait_until(pilot, lambda: app.screen is browser)
         assert [m.id for m in list_backups(demo.target().backup_dir)] == [ids[1], ids[0]]
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: dialog_ready(app))
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: app.screen is browser and len(browser.manifests) == 1)
         assert isinstance(app.focused, DataTable)

@@ -63,11 +63,11 @@ def _project(tmp_path: Path, mdirs: MigrationDirs) -> tuple[MalnuApp, int]:
 
 
 async def _seed_view(pilot: Pilot[Any], app: MalnuApp) -> SqlViewScreen:
-    """The SQL view of the seed, opened from the status screen and loaded."""
+    """The SQL view of the seed, opened from the status screen, loaded and painted."""
     await wait_until(pilot, lambda: status_loaded(app), timeout=30)
     await pilot.press("home", "down", "enter")
     await wait_until(pilot, lambda: _loaded(app, SEED), timeout=60)
-    await pilot.pause(0.3)
+    await wait_until(pilot, lambda: "⚠ too large to translate: 16." in screen_text(app))
     screen = app.screen
     assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
     return screen
@@ -87,12 +87,30 @@ def _loaded(app: MalnuApp, filename: str) -> bool:
     return isinstance(s, SqlViewScreen) and s.status.filename == filename and s.bundle is not None
 
 
-async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_part(
+async def test_a_seed_too_large_to_translate_is_said_in_one_line_shown_in_part_and_paged(
     tmp_path: Path, mdirs: MigrationDirs
 ) -> None:
-    app, _rows = _project(tmp_path, mdirs)
+    """One app run, one 17 MB seed opened once (each opening translates the migrations before
+    it): the one line and the head; N / p / n / P; n / p / g a piece at a time; its rollback;
+    the migration after it."""
+    app, rows = _project(tmp_path, mdirs)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _seed_view(pilot, app)
+        source = screen.query_one("#source", SqlText)
+        findings = screen.query_one("#findings", DataTable)
+        (row,) = [i for i in range(findings.row_count) if str(findings.get_row_at(i)[0]) == "201"]
+
+        def piece() -> Piece:
+            return _shown_piece(screen)
+
+        def listed() -> set[str]:  # the piece keys on the more: line
+            keys = ("n Next piece", "p Prev piece", "P First piece", "N Last piece")
+            return {k for k in keys if k in screen_text(app)}
+
+        def told(words: str) -> bool:
+            return any(words in str(n.message) for n in app._notifications)
+
+        # -- too large to translate: said in one line, its head shown -------------------------
         doc = screen.bundle.migration
         # Not translated, its head only (read in pieces), and the one line that says why.
         assert doc.translation is None
@@ -105,12 +123,98 @@ async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_pa
         assert "⚠ too large to translate: 16." in shown  # at 80×24, the diff layout's top
         diff = str(screen.query_one("#diff-text", Static).render())
         assert diff.startswith(doc.note)
-        table = screen.query_one("#findings", DataTable)
-        first = [str(c) for c in table.get_row_at(0)]
-        assert first[1:3] == ["⚠ too large", "translation"]
-        # Its rollback is small: translated, for the schema the seed leaves.
+        first_row = [str(c) for c in findings.get_row_at(0)]
+        assert first_row[1:3] == ["⚠ too large", "translation"]
+
+        # -- the first and last piece one key away -------------------------------------------
+        # n / p went a piece at a time: the end of a 200 MB seed was ~800 presses away. N reads
+        # the last piece from the file's end (its lines not counted: the file before it is not
+        # read), p the pieces before it likewise, P the first again.
+        first = piece()
+        # Only the keys that go somewhere: p and P were listed on the first piece (and N, n
+        # on the last) and, pressed, did nothing.
+        assert listed() == {"n Next piece", "N Last piece"}
+        assert "q Quit f1 Help" in screen_text(app)
+        await pilot.press("N")
+        await wait_until(pilot, lambda: piece().last, timeout=30)
+        await wait_until(pilot, lambda: listed() == {"p Prev piece", "P First piece"})
+        last = piece()
+        assert last.text.endswith(f"VALUES ({rows}, 'Siswa {rows} " + "catatan " * 200 + "', 0);\n")
+        assert last.text.startswith("INSERT INTO siswa (id, nama, aktif) VALUES (")
+        assert f"the last {last.lines:,} lines" in screen_text(app)
+        assert not source.show_line_numbers  # (not the file's numbers: none)
+        assert screen.check_action("piece", (2,)) is None  # N: no further
+        # g on the lint's finding: this piece's lines are not counted, said so.
+        findings.move_cursor(row=row)
+        await pilot.press("g")
+        await wait_until(pilot, lambda: told("are not counted"))
+        # p: the piece that ends where the last one starts.
+        await pilot.press("p")
+        await wait_until(pilot, lambda: piece().end == last.start.offset, timeout=30)
+        before = piece()
+        assert before.text.endswith("\n") and not before.last
+        await wait_until(pilot, lambda: f"{before.lines:,} lines at " in screen_text(app))
+        assert f"{before.lines:,} lines at 9" in screen_text(app)  # (at 9x% of the file)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().last, timeout=30)
+        assert piece().text == last.text
+        await pilot.press("P")
+        await wait_until(pilot, lambda: piece().first, timeout=30)
+        assert piece().text == first.text and piece().start.line == 1
+        assert source.show_line_numbers and source.line_number_start == 1
+        assert screen.check_action("piece", (-2,)) is None  # P: no further
+
+        # -- the whole seed paged through a piece at a time ----------------------------------
+        # The view showed the seed's head and could not go further: an operator looking for
+        # row 7,000 of the seed had to leave the console. Now n / p read the next or previous
+        # piece in the view's worker (never the whole file), and the one line says where it is.
+        n = first.lines
+        assert 1 < n < rows
+        await wait_until(pilot, lambda: f"lines 1–{n:,} of ~" in screen_text(app))
+        shown = screen_text(app)
+        assert f"lines 1–{n:,} of ~" in shown  # at 80×24, the diff layout's top
+        # The keys, on the line above the footer (in it, q and f1 went under ^p at 80 columns);
+        # p only once there is a piece before (see above).
+        assert "n Next piece" in shown
+        assert "q Quit f1 Help" in shown
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
+        second = piece()
+        assert second.text.startswith(f"INSERT INTO siswa (id, nama, aktif) VALUES ({n + 1}, ")
+        assert f"lines {n + 1:,}–{n + second.lines:,} of ~" in screen_text(app)
+        assert source.line_number_start == n + 1  # the file's own line numbers
+        # g on the lint's finding at line 201 goes to that line of this piece (the pane numbers
+        # the file's lines; it went to the piece's 201st line).
+        findings.move_cursor(row=row)
+        await pilot.press("g")
+        assert second.start.line <= DELETE_AT < second.start.line + second.lines
+        await wait_until(pilot, lambda: source.selection.end[0] == DELETE_AT - second.start.line)
+        assert source.document.get_line(DELETE_AT - second.start.line) == "DELETE FROM siswa;"
+        await pilot.press("p")
+        await wait_until(pilot, lambda: piece().start.line == 1, timeout=30)
+        assert piece().text == first.text
+        # The first piece has no line 201: said so, the cursor left where it was.
+        findings.move_cursor(row=row)
+        at = source.selection
+        await pilot.press("g")
+        await wait_until(pilot, lambda: told("line 201 is in another piece"))
+        assert source.selection == at
+        # Further on, and back: each piece where the one before it ended.
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().start.line == n + second.lines + 1, timeout=30)
+        third = piece()
+        assert third.before == (first.start, second.start)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
+        assert piece().text == second.text
+
+        # -- its rollback, and the migration after it ----------------------------------------
+        # Its small rollback has no pieces: no piece keys in the footer.
         await pilot.press("r")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "Next piece" not in screen_text(app))
+        # Its rollback is small: translated, for the schema the seed leaves.
         rb = screen.bundle.rollback
         assert rb.translation is not None and rb.note is None
         assert rb.translation.postgres_sql().strip() == "DELETE FROM siswa;"
@@ -126,71 +230,6 @@ async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_pa
         assert "CREATE INDEX siswa_aktif ON siswa(aktif) WHERE aktif = TRUE" in (
             ldoc.translation.postgres_sql()
         )
-
-
-async def test_the_whole_seed_is_paged_through_with_the_keyboard_a_piece_at_a_time(
-    tmp_path: Path, mdirs: MigrationDirs
-) -> None:
-    # The view showed the seed's head and could not go further: an operator looking for row
-    # 7,000 of the seed had to leave the console. Now n / p read the next or previous piece in
-    # the view's worker (never the whole file), and the one line says where it is.
-    app, rows = _project(tmp_path, mdirs)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _seed_view(pilot, app)
-
-        def piece() -> Piece:
-            return _shown_piece(screen)
-
-        first = piece()
-        n = first.lines
-        assert 1 < n < rows
-        shown = screen_text(app)
-        assert f"lines 1–{n:,} of ~" in shown  # at 80×24, the diff layout's top
-        # The keys, on the line above the footer (in it, q and f1 went under ^p at 80 columns);
-        # p only once there is a piece before (see the test below).
-        assert "n Next piece" in shown
-        assert "q Quit f1 Help" in shown
-        await pilot.press("n")
-        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
-        second = piece()
-        assert second.text.startswith(f"INSERT INTO siswa (id, nama, aktif) VALUES ({n + 1}, ")
-        assert f"lines {n + 1:,}–{n + second.lines:,} of ~" in screen_text(app)
-        source = screen.query_one("#source", SqlText)
-        assert source.line_number_start == n + 1  # the file's own line numbers
-        # g on the lint's finding at line 201 goes to that line of this piece (the pane numbers
-        # the file's lines; it went to the piece's 201st line).
-        findings = screen.query_one("#findings", DataTable)
-        (row,) = [i for i in range(findings.row_count) if str(findings.get_row_at(i)[0]) == "201"]
-        findings.move_cursor(row=row)
-        await pilot.press("g")
-        await pilot.pause(0.1)
-        assert second.start.line <= DELETE_AT < second.start.line + second.lines
-        assert source.selection.end[0] == DELETE_AT - second.start.line
-        assert source.document.get_line(DELETE_AT - second.start.line) == "DELETE FROM siswa;"
-        await pilot.press("p")
-        await wait_until(pilot, lambda: piece().start.line == 1, timeout=30)
-        assert piece().text == first.text
-        # The first piece has no line 201: said so, the cursor left where it was.
-        findings.move_cursor(row=row)
-        at = source.selection
-        await pilot.press("g")
-        await pilot.pause(0.1)
-        assert source.selection == at
-        assert any("line 201 is in another piece" in str(n.message) for n in app._notifications)
-        # Further on, and back: each piece where the one before it ended.
-        await pilot.press("n")
-        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
-        await pilot.press("n")
-        await wait_until(pilot, lambda: piece().start.line == n + second.lines + 1, timeout=30)
-        third = piece()
-        assert third.before == (first.start, second.start)
-        await pilot.press("p")
-        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
-        assert piece().text == second.text
-        # Its small rollback has no pieces: no piece keys in the footer.
-        await pilot.press("r")
-        await pilot.pause(0.3)
-        assert "Next piece" not in screen_text(app)
 
 
 def test_pieces_walk_the_whole_file_once_in_order_and_back(tmp_path: Path) -> None:
@@ -230,61 +269,6 @@ def test_pieces_walk_the_whole_file_once_in_order_and_back(tmp_path: Path) -> No
         back = previous_piece(back)
         assert back.text == expected.text and back.start == expected.start
     assert back.before == ()
-
-
-async def test_the_first_and_last_piece_of_the_seed_are_one_key_away(
-    tmp_path: Path, mdirs: MigrationDirs
-) -> None:
-    # n / p went a piece at a time: the end of a 200 MB seed was ~800 presses away. N reads
-    # the last piece from the file's end (its lines not counted: the file before it is not
-    # read), p the pieces before it likewise, P the first again.
-    app, rows = _project(tmp_path, mdirs)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _seed_view(pilot, app)
-
-        def piece() -> Piece:
-            return _shown_piece(screen)
-
-        def listed() -> set[str]:  # the piece keys on the more: line
-            keys = ("n Next piece", "p Prev piece", "P First piece", "N Last piece")
-            return {k for k in keys if k in screen_text(app)}
-
-        first = piece()
-        # Only the keys that go somewhere: p and P were listed on the first piece (and N, n
-        # on the last) and, pressed, did nothing.
-        assert listed() == {"n Next piece", "N Last piece"}
-        assert "q Quit f1 Help" in screen_text(app)
-        await pilot.press("N")
-        await wait_until(pilot, lambda: piece().last, timeout=30)
-        await wait_until(pilot, lambda: listed() == {"p Prev piece", "P First piece"})
-        last = piece()
-        assert last.text.endswith(f"VALUES ({rows}, 'Siswa {rows} " + "catatan " * 200 + "', 0);\n")
-        assert last.text.startswith("INSERT INTO siswa (id, nama, aktif) VALUES (")
-        assert f"the last {last.lines:,} lines" in screen_text(app)
-        source = screen.query_one("#source", SqlText)
-        assert not source.show_line_numbers  # (not the file's numbers: none)
-        assert screen.check_action("piece", (2,)) is None  # N: no further
-        # g on the lint's finding: this piece's lines are not counted, said so.
-        findings = screen.query_one("#findings", DataTable)
-        (row,) = [i for i in range(findings.row_count) if str(findings.get_row_at(i)[0]) == "201"]
-        findings.move_cursor(row=row)
-        await pilot.press("g")
-        await pilot.pause(0.1)
-        assert any("are not counted" in str(n.message) for n in app._notifications)
-        # p: the piece that ends where the last one starts.
-        await pilot.press("p")
-        await wait_until(pilot, lambda: piece().end == last.start.offset, timeout=30)
-        before = piece()
-        assert before.text.endswith("\n") and not before.last
-        assert f"{before.lines:,} lines at 9" in screen_text(app)  # (at 9x% of the file)
-        await pilot.press("n")
-        await wait_until(pilot, lambda: piece().last, timeout=30)
-        assert piece().text == last.text
-        await pilot.press("P")
-        await wait_until(pilot, lambda: piece().first, timeout=30)
-        assert piece().text == first.text and piece().start.line == 1
-        assert source.show_line_numbers and source.line_number_start == 1
-        assert screen.check_action("piece", (-2,)) is None  # P: no further
 
 
 def test_pieces_read_from_the_end_walk_back_to_the_start(tmp_path: Path) -> None:

@@ -13,13 +13,13 @@ from psycopg.conninfo import conninfo_to_dict
 from textual.widgets import DataTable, Input, Static
 
 from malnu_tui.tui.app import MalnuApp
-from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
 from tests.tui_demo import (
     Demo,
     add_sync_pair,
     build_demo,
+    dialog_ready,
     run_from_palette,
     synced_pair,
     wait_until,
@@ -90,7 +90,7 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
     async with app.run_test(size=(120, 40)) as pilot:
         await open_sync(pilot, app)
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=60)
         name = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
         app.screen.query_one(Input).value = str(name)
         await pilot.press("enter")
@@ -112,7 +112,7 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
         with psycopg.connect(pg_url, autocommit=True) as c:
             c.execute("UPDATE malnu_sync SET watermark = '9999-12-31 00:00:00'")
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=60)
         (below,) = [s for s in app.screen_stack if isinstance(s, SyncScreen)]
         plan = str(below.query_one("#sync-report", Static).render())
         assert "users: updated_at; source 30 rows" in plan, plan
@@ -206,7 +206,7 @@ async def test_a_sync_stopped_half_way_says_what_it_synced_and_where_it_stopped(
     async with app.run_test(size=(80, 24)) as pilot:
         await open_sync(pilot, app)
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=60)
         app.screen.query_one(Input).value = str(conninfo_to_dict(pg_url)["dbname"])
         await pilot.press("enter")
         screen = sync_screen(app)

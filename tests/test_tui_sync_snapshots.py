@@ -22,7 +22,7 @@ from tests.test_tui_sync import (
     left_behind_and_a_trigger,
     status_cell,
 )
-from tests.tui_demo import Demo, add_sync_pair, synced_pair, wait_until
+from tests.tui_demo import Demo, add_sync_pair, dialog_ready, synced_pair, wait_until
 
 SnapCompare = Callable[..., bool]
 
@@ -107,7 +107,7 @@ def test_sync_screen_stopped_half_way_snapshot(
     async def run(pilot: Pilot[Any]) -> None:
         app = await _sync_screen(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=60)
         assert isinstance(app.screen, ConfirmScreen) and app.screen.expected is not None
         app.screen.query_one(Input).value = app.screen.expected
         await pilot.press("enter")

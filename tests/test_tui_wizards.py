@@ -13,7 +13,6 @@ from malnu_tui.engine.backup import list_backups
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.apply import ApplyWizard
 from malnu_tui.tui.screens.backups import BackupBrowser
-from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.recover import RecoverWizard
 from malnu_tui.tui.screens.restore import RestoreWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
@@ -22,7 +21,7 @@ from malnu_tui.tui.screens.wizard import WizardScreen
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
-from tests.tui_demo import Demo, build_demo, take_lock_elsewhere, wait_until
+from tests.tui_demo import Demo, build_demo, dialog_ready, take_lock_elsewhere, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -225,25 +224,29 @@ async def test_rollback_to_a_picked_version(demo: Demo) -> None:
     assert demo.applied() == SCHOOL_APPLIED[:4]
 
 
-@pytest.mark.parametrize("step", ["how-far", "preview", "confirm"])
-async def test_rollback_cancel_on_every_step_changes_nothing(demo: Demo, step: str) -> None:
+async def test_rollback_cancel_on_every_step_changes_nothing(demo: Demo) -> None:
+    # One app run: the wizard opened again for each step, cancelled there.
     before = (demo.applied(), demo.tables())
     app = make_app(demo)
+    order = ["how-far", "preview", "confirm"]
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("r")
-        order = ["how-far", "preview", "confirm"]
-        for current in order[: order.index(step)]:
-            await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
-            await pilot.press("n")
-        await wait_until(pilot, lambda: settled(app, step))
-        if step != "how-far":  # Back goes one step back, then forward again
-            await pilot.press("ctrl+b")  # b alone is typed into the confirmation field
-            await wait_until(pilot, lambda: settled(app, order[order.index(step) - 1]))
-            await pilot.press("n")
-            await wait_until(pilot, lambda: settled(app, step))
-        await pilot.press("escape")
-        assert isinstance(app.screen, StatusScreen)
+        for step in order:
+            await wait_until(pilot, lambda: loaded(app))
+            await pilot.press("r")
+            for current in order[: order.index(step)]:
+                await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
+                await pilot.press("n")
+            await wait_until(pilot, lambda step=step: settled(app, step))  # type: ignore[misc]
+            if step != "how-far":  # Back goes one step back, then forward again
+                await pilot.press("ctrl+b")  # b alone is typed into the confirmation field
+                await wait_until(
+                    pilot, lambda step=step: settled(app, order[order.index(step) - 1])
+                )  # type: ignore[misc]
+                await pilot.press("n")
+                await wait_until(pilot, lambda step=step: settled(app, step))  # type: ignore[misc]
+            await pilot.press("escape")
+            assert isinstance(app.screen, StatusScreen), step
+            assert (demo.applied(), demo.tables()) == before, step
     assert (demo.applied(), demo.tables()) == before
 
 
@@ -426,23 +429,26 @@ async def test_apply_failure_shows_the_failing_statement(demo: Demo) -> None:
     assert "fine" not in demo.tables()  # nothing of the failed migration was left behind
 
 
-@pytest.mark.parametrize("step", ["plan", "confirm"])
-async def test_apply_cancel_on_every_step_changes_nothing(demo: Demo, step: str) -> None:
+async def test_apply_cancel_on_every_step_changes_nothing(demo: Demo) -> None:
+    # One app run: the wizard opened again for each step, cancelled there.
     before = (demo.applied(), demo.tables())
     app = make_app(demo)
+    order = ["plan", "confirm"]
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("a")
-        order = ["plan", "confirm"]
-        for current in order[: order.index(step)]:
-            await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
-            await pilot.press("n")
-        await wait_until(pilot, lambda: settled(app, step))
-        if step == "confirm":  # the right word typed, but esc: nothing runs
-            await pilot.press(*"school")
-            assert ready(app, "confirm")
-        await pilot.press("escape")
-        assert isinstance(app.screen, StatusScreen)
+        for step in order:
+            await wait_until(pilot, lambda: loaded(app))
+            await pilot.press("a")
+            for current in order[: order.index(step)]:
+                await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
+                await pilot.press("n")
+            await wait_until(pilot, lambda step=step: settled(app, step))  # type: ignore[misc]
+            if step == "confirm":  # the right word typed, but esc: nothing runs
+                await pilot.press(*"school")
+                assert ready(app, "confirm")
+            await pilot.press("escape")
+            assert isinstance(app.screen, StatusScreen), step
+            assert (demo.applied(), demo.tables()) == before, step
+            assert list_backups(demo.target().backup_dir) == [], step
     assert (demo.applied(), demo.tables()) == before
     assert list_backups(demo.target().backup_dir) == []
 
@@ -485,7 +491,7 @@ async def test_backup_browser_create_verify_delete(demo: Demo) -> None:
         await wait_until(pilot, lambda: screen.busy is None and screen.manifests[0].verified)
         assert "verified" in str(screen.query_one("#manifest", Static).render())
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: dialog_ready(app))
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: screen.busy is None and not screen.manifests)
         await pilot.press("escape")
@@ -540,20 +546,22 @@ async def test_restore_wizard_brings_the_backup_back(demo: Demo) -> None:
     assert reasons[backup_id] == "manual" and reasons[pre] == "pre-restore"
 
 
-@pytest.mark.parametrize("step", ["verify", "confirm"])
-async def test_restore_cancel_changes_nothing(demo: Demo, step: str) -> None:
+async def test_restore_cancel_changes_nothing(demo: Demo) -> None:
+    # One app run, one backup: the wizard opened again for each step, cancelled there.
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         await _backup_now(pilot, app)
         with sqlite3.connect(demo.primary_db) as conn:
             conn.execute("CREATE TABLE written_after_backup (id INTEGER)")
-        await pilot.press("o")
-        await wait_until(pilot, lambda: ready(app, "verify"))
-        if step == "confirm":
-            await pilot.press("n")
-        await pilot.press("escape")
-        assert isinstance(app.screen, BackupBrowser)
+        for step in ("verify", "confirm"):
+            await pilot.press("o")
+            await wait_until(pilot, lambda: ready(app, "verify"))
+            if step == "confirm":
+                await pilot.press("n")
+            await pilot.press("escape")
+            assert isinstance(app.screen, BackupBrowser), step
+            assert "written_after_backup" in demo.tables(), step
     assert "written_after_backup" in demo.tables()
 
 
@@ -608,8 +616,8 @@ async def test_keys_can_be_remapped_by_binding_id(demo: Demo) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, RollbackWizard))
 
 
-@pytest.mark.parametrize("step", ["when", "plan", "confirm"])
-async def test_recover_cancel_on_every_step_changes_nothing(demo: Demo, step: str) -> None:
+async def test_recover_cancel_on_every_step_changes_nothing(demo: Demo) -> None:
+    # One app run, one backup: the wizard opened again for each step, cancelled there.
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
@@ -617,16 +625,20 @@ async def test_recover_cancel_on_every_step_changes_nothing(demo: Demo, step: st
         await pilot.press("escape")
         with sqlite3.connect(demo.primary_db) as conn:
             conn.execute("CREATE TABLE written_after_backup (id INTEGER)")
-        await pilot.press("p")
-        await wait_until(pilot, lambda: ready(app, "when"))
-        if step != "when":
-            await pilot.press(*"now", "enter")
-            await wait_until(pilot, lambda: ready(app, "plan"), timeout=20)
-        if step == "confirm":
-            await pilot.press("n")
-            await wait_until(pilot, lambda: settled(app, "confirm"))
-        await pilot.press("escape")
-        assert isinstance(app.screen, StatusScreen)
+        for step in ("when", "plan", "confirm"):
+            await wait_until(pilot, lambda: loaded(app))
+            await pilot.press("p")
+            await wait_until(pilot, lambda: ready(app, "when"))
+            if step != "when":
+                await pilot.press(*"now", "enter")
+                await wait_until(pilot, lambda: ready(app, "plan"), timeout=20)
+            if step == "confirm":
+                await pilot.press("n")
+                await wait_until(pilot, lambda: settled(app, "confirm"))
+            await pilot.press("escape")
+            assert isinstance(app.screen, StatusScreen), step
+            assert "written_after_backup" in demo.tables(), step
+            assert demo.applied() == SCHOOL_APPLIED, step
     assert "written_after_backup" in demo.tables()
     assert demo.applied() == SCHOOL_APPLIED
 

@@ -246,6 +246,16 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
+def dialog_ready(app: MalnuApp) -> bool:
+    """A confirmation dialog is in front, composed and mounted, its field (or its Cancel button)
+    focused: keys pressed or a field queried before that went nowhere (a loaded machine caught
+    the screen pushed and its ``Input`` not yet there: ``NoMatches``)."""
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+
+    screen = app.screen
+    return isinstance(screen, ConfirmScreen) and screen.is_mounted and screen.focused is not None
+
+
 async def run_from_palette(pilot: Any, app: Any, words: str, title: str) -> None:
     """Open the command palette, type ``words`` and press Enter once its highlighted entry is
     ``title``: the palette searches in a worker, and an Enter pressed after a fixed pause on a
