@@ -15,6 +15,7 @@ leaves the target untouched (and a staging table that the next import sweeps).
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -24,14 +25,23 @@ from malnu_tui.engine.backends.d1.client import BatchStatement
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
-from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
+from malnu_tui.engine.data.spec import (
+    TRIGGERS_SQL,
+    WriteOutcome,
+    WriteSpec,
+    constraint_column,
+    counts_from,
+    ignoring_triggers,
+)
 from malnu_tui.engine.data.sqlwrite import (
     D1_MAX_COLUMNS,
     D1_STATEMENT_BYTES,
+    IMPORT_INSERT,
     RowRefused,
     d1_bound_row,
     d1_requests,
     d1_statements,
+    insert_head,
     sql_tuple,
 )
 from malnu_tui.engine.errors import BackendError
@@ -42,6 +52,10 @@ if TYPE_CHECKING:
 
 STAGE_PREFIX = q.STAGE_PREFIX
 GUARD = "malnu import guard"
+# A probe's last statement fails with its (bad) JSON path in SQLite's message ("JSON path error
+# near 'malnu 3 5'", "bad JSON path: 'malnu 3 5'"): the promote's changes() and the table's
+# count read back from a batch D1 rolls back.
+_COUNTS = re.compile(r"'malnu (\d+) (\d+)'")
 
 
 def _values_statements(
@@ -111,6 +125,7 @@ class D1Writer:
         self.sent = 0
         self.before = 0
         self._outcome: WriteOutcome | None = None
+        self._ignored_by: tuple[str, ...] = ()
         self._vcols = ", ".join(f"v{i}" for i in range(len(spec.columns)))
 
     def _count(self, table: str) -> int:
@@ -157,7 +172,7 @@ class D1Writer:
     def _promote_sql(self, where: str) -> str:
         vals = ", ".join(f"v{i}" for i in range(len(self.spec.columns)))
         return (
-            f"INSERT INTO {self._t} ({self.spec.column_list()}) SELECT {vals} FROM {self._s} "
+            f"{IMPORT_INSERT} {self._t} ({self.spec.column_list()}) SELECT {vals} FROM {self._s} "
             f"WHERE {where} ORDER BY rowid{self.spec.conflict_clause()}"
         )
 
@@ -211,16 +226,39 @@ class D1Writer:
         updated = staged - inserted if self.spec.on_conflict == "update" else 0
         skipped = staged - inserted if self.spec.on_conflict == "skip" else 0
         self.before = self._count(self._t)
+        after = self.before + inserted
+        self._ignored_by = ignoring_triggers(self.api.raw(TRIGGERS_SQL, (self.spec.table,)).rows)
+        if self._ignored_by and staged and (counted := self._trial_counts()) is not None:
+            # The table's own BEFORE trigger may drop rows (RAISE(IGNORE)): the counts are
+            # the promote's own, tried and rolled back (the prediction took them as written).
+            changes, after = counted
+            mode = self.spec.on_conflict
+            inserted, updated, skipped = counts_from(mode, staged, changes, after - self.before)
         self._outcome = WriteOutcome(
             inserted,
             updated,
             skipped,
             tuple(rejections),
             self.before,
-            self.before + inserted,
+            after,
             staged,
+            self._ignored_by if skipped else (),
         )
         return self._outcome
+
+    def _trial_counts(self) -> tuple[int, int] | None:
+        """The promote's changes() and the table's count after it, from a batch D1 rolls back
+        (None: D1's message did not carry them)."""
+        error = probe(
+            self.backend,
+            [
+                self._promote_sql("true"),
+                f"SELECT json_extract('{{}}', 'malnu ' || changes() || ' ' || "
+                f"(SELECT count(*) FROM {self._t}))",
+            ],
+        )
+        m = _COUNTS.search(error or "")
+        return (int(m[1]), int(m[2])) if m else None
 
     def commit(self, audit: AuditEntry | None) -> None:
         o = self._outcome
@@ -249,6 +287,12 @@ class D1Writer:
         try:
             self.backend.locked_batch(statements, took_effect)
         except BackendError as exc:
+            if "malformed JSON" in str(exc) and self._ignored_by:
+                raise ImportCheckFailed(
+                    f"D1: table {self.spec.table}'s own trigger(s) {', '.join(self._ignored_by)} "
+                    "dropped rows (RAISE(IGNORE)) that the import could not count before it "
+                    "commits; nothing was promoted"
+                ) from None
             if "malformed JSON" in str(exc):
                 raise ImportCheckFailed(
                     "D1: the table's count did not match the import's (another writer?); "
@@ -276,7 +320,7 @@ class D1DryRun:
         self.spec = spec
         self.before = 0
         self.accepted = 0
-        self._head = f"INSERT INTO {quote_ident(spec.table)} ({spec.column_list()}) VALUES "
+        self._head = insert_head(spec.table, spec.columns, IMPORT_INSERT)
 
     def begin(self) -> int:
         rows = self.backend.api.raw(f"SELECT count(*) FROM {quote_ident(self.spec.table)}").rows

@@ -98,8 +98,12 @@ class PostgresDirectWriter(PgUnit):
         try:
             self._close_copy()
             after = self._count()
+            ignored_by = self._ignoring_triggers() if self._copied < self.n else ()
         except psycopg.Error as exc:
             raise self._refused(exc) from None
+        if ignored_by:  # rows the table's own trigger dropped (RETURN NULL): skipped
+            n, copied = self.n, self._copied
+            return WriteOutcome(copied, 0, n - copied, (), self.before, after, n, ignored_by)
         if self._copied != self.n:
             raise ImportCheckFailed(
                 f"COPY took {self._copied} rows of the {self.n} sent; nothing committed"

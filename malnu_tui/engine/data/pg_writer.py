@@ -132,6 +132,18 @@ class PgUnit:
     def _start(self) -> None:
         """What the writer opens inside the unit, after the lock and the count."""
 
+    def _ignoring_triggers(self) -> tuple[str, ...]:
+        """The table's enabled BEFORE … FOR EACH ROW triggers on INSERT or UPDATE whose
+        function may RETURN NULL: such a trigger drops its row unwritten and unrefused."""
+        rows = self.conn.execute(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = %s::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D' "
+            "AND t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0 AND p.prosrc ~* 'return\\s+null' "
+            "ORDER BY t.tgname",
+            (self._t.as_string(self.conn),),
+        ).fetchall()
+        return tuple(str(r[0]) for r in rows)
+
     def commit(self, audit: AuditEntry | None) -> None:
         committing = False
         try:
@@ -301,10 +313,13 @@ class PostgresWriter(PgUnit):
                 changes += ins + upd
             accepted = self.n - len(rejections)
             after = self.before + inserted if stopped else self._count()
+            ignored_by = self._ignoring_triggers() if changes < accepted else ()
         except psycopg.Error as exc:
             raise self._fail(exc) from None
         ins, upd, skip = counts_from(self.spec.on_conflict, accepted, changes, inserted)
-        return WriteOutcome(ins, upd, skip, tuple(rejections), self.before, after, accepted)
+        return WriteOutcome(
+            ins, upd, skip, tuple(rejections), self.before, after, accepted, ignored_by
+        )
 
     def _column(self, exc: psycopg.Error) -> str:
         """The column a refused row is refused for: PostgreSQL names it for NOT NULL, and in

@@ -412,7 +412,9 @@ def _execute(
         first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
         reason=reason,
         empty_lines=source.empty_lines if isinstance(source, CsvSource) else 0,
-        warnings=tuple(getattr(writer, "warnings", ())) if committed else (),
+        warnings=(*getattr(writer, "warnings", ()), *_ignored(request, outcome))
+        if committed
+        else (),
     )
 
 
@@ -425,10 +427,21 @@ def _sha256(request: ImportRequest, source: Source, stopped: bool) -> str | None
     return file_sha256(request.file)
 
 
+def _ignored(request: ImportRequest, o: WriteOutcome) -> tuple[str, ...]:
+    """The rows the table's own triggers dropped unwritten, counted as skipped, named."""
+    if not (o.ignored_by and o.skipped):
+        return ()
+    verb = "are rows" if request.conflict == "error" else "may include rows"
+    return (
+        f"the {o.skipped} skipped row(s) {verb} table {request.table}'s own trigger(s) "
+        f"{', '.join(o.ignored_by)} dropped unwritten (RAISE(IGNORE), RETURN NULL)",
+    )
+
+
 def _check_balance(read: int, o: WriteOutcome, rejected: int, on_conflict: OnConflict) -> None:
     """The counts must agree before anything is committed; a mismatch fails the unit."""
     problems = []
-    if on_conflict == "error" and (o.skipped or o.updated):
+    if on_conflict == "error" and ((o.skipped and not o.ignored_by) or o.updated):
         problems.append(
             f"{o.skipped + o.updated} row(s) sent were neither inserted nor refused by the database"
         )

@@ -59,6 +59,10 @@ class WriteOutcome:
     before_count: int
     after_count: int
     accepted: int  # rows the database took (inserted + updated + skipped)
+    # The table's own triggers that may drop a row unwritten and unrefused (a BEFORE trigger's
+    # RAISE(IGNORE), PostgreSQL's RETURN NULL), named when rows were skipped: its rows count
+    # as skipped, also for a plain insert (they failed the count check: nothing committed).
+    ignored_by: tuple[str, ...] = ()
 
 
 class TableWriter(Protocol):
@@ -108,6 +112,19 @@ def constraint_column(message: str, table: str) -> str:
         if part.startswith(prefix):
             return part[len(prefix) :]
     return ""
+
+
+# SQLite and D1: a BEFORE trigger whose body RAISE(IGNORE)s: the row goes unwritten, unrefused.
+_IGNORES = re.compile(r"\bBEFORE\b.*\bRAISE\s*\(\s*IGNORE\s*\)", re.IGNORECASE | re.DOTALL)
+TRIGGERS_SQL = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE "
+    "ORDER BY name"
+)
+
+
+def ignoring_triggers(rows: Sequence[Sequence[object]]) -> tuple[str, ...]:
+    """The names of the triggers (``TRIGGERS_SQL``'s rows) that may ignore a row."""
+    return tuple(str(name) for name, text in rows if _IGNORES.search(str(text or "")))
 
 
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")

@@ -12,7 +12,14 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
+from malnu_tui.engine.data.spec import (
+    TRIGGERS_SQL,
+    WriteOutcome,
+    WriteSpec,
+    constraint_column,
+    counts_from,
+    ignoring_triggers,
+)
 from malnu_tui.engine.data.sqlwrite import upsert_sql
 from malnu_tui.engine.data.transform import Value
 from malnu_tui.engine.errors import BackendError
@@ -147,12 +154,18 @@ class SQLiteWriter:
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         try:
             after = int(self.conn.execute(self._count_sql).fetchone()[0])
+            ignored_by: tuple[str, ...] = ()
+            if self.changes < self.accepted:  # not written, not refused: a trigger's?
+                rows = self.conn.execute(TRIGGERS_SQL, (self.spec.table,)).fetchall()
+                ignored_by = ignoring_triggers(rows)
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
         inserted, updated, skipped = counts_from(
             self.spec.on_conflict, self.accepted, self.changes, after - self.before
         )
-        return WriteOutcome(inserted, updated, skipped, (), self.before, after, self.accepted)
+        return WriteOutcome(
+            inserted, updated, skipped, (), self.before, after, self.accepted, ignored_by
+        )
 
     def commit(self, audit: AuditEntry | None) -> None:
         self.backend.keep_lock()  # nothing commits once our lock was released (`unlock`)

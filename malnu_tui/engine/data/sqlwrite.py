@@ -192,9 +192,16 @@ def conflict_clause(
     return clause
 
 
-def insert_head(table: str, columns: Sequence[str]) -> str:
+# The import's INSERT: a table's own ``ON CONFLICT REPLACE`` (``nis TEXT UNIQUE ON CONFLICT
+# REPLACE``) made a row whose nis another student had delete that student, their grades with
+# them by ``ON DELETE CASCADE``, counted as `updated`; the statement's ``OR ABORT`` overrides
+# it: such a row is refused by line (``UNIQUE constraint failed``) as on PostgreSQL.
+IMPORT_INSERT = "INSERT OR ABORT INTO"
+
+
+def insert_head(table: str, columns: Sequence[str], verb: str = "INSERT INTO") -> str:
     """``INSERT INTO "t" ("a", "b") VALUES `` (the tuples follow)."""
-    return f"INSERT INTO {quote_ident(table)} ({column_list(columns)}) VALUES "
+    return f"{verb} {quote_ident(table)} ({column_list(columns)}) VALUES "
 
 
 def upsert_sql(
@@ -206,11 +213,12 @@ def upsert_sql(
     only_changed: Sequence[str] | None = None,
     rows: int = 1,
 ) -> str:
-    """An INSERT of ``rows`` rows (``?`` placeholders, row after row) with the conflict clause,
-    for ``executemany`` (several rows per statement: fewer statement steps per row)."""
+    """The import's INSERT (:data:`IMPORT_INSERT`) of ``rows`` rows (``?`` placeholders, row
+    after row) with the conflict clause, for ``executemany`` (several rows per statement: fewer
+    statement steps per row)."""
     marks = ", ".join(["(" + ", ".join("?" for _ in columns) + ")"] * rows)
     clause = conflict_clause(table, columns, key, mode, only_changed=only_changed)
-    return insert_head(table, columns) + marks + clause
+    return insert_head(table, columns, IMPORT_INSERT) + marks + clause
 
 
 def sql_tuple(values: Iterable[object]) -> str:
