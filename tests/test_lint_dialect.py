@@ -17,6 +17,7 @@ PG_SET = [
           name text not null,
           created_at timestamptz not null default now()
         );
+        alter table public.students enable row level security;
         create or replace function public.touch() returns trigger language plpgsql as $$
         begin
           new.created_at := now();

@@ -54,6 +54,37 @@ async def test_sql_view_shows_lint_findings(demo: Demo) -> None:
         assert any("instead: stop using the column" in str(r[3]) for r in rows)
 
 
+async def test_sql_view_lints_a_set_in_the_dialect_the_cli_does(tmp_path: Path) -> None:
+    # With no config (the embedded database), `malnu-tui lint` guesses the dialect from the
+    # files (a supabase/migrations folder: PostgreSQL's), but the SQL view linted in the
+    # target's, SQLite's: none of PostgreSQL's or Supabase's findings (a SQLITE-… error the
+    # CLI never gives, for a CONCURRENTLY).
+    from malnu_tui.engine.config import DEFAULT_TARGET, Settings, Target
+    from malnu_tui.engine.urls import sqlite_url
+
+    mig, rb = tmp_path / "supabase" / "migrations", tmp_path / "supabase" / "rollback"
+    mig.mkdir(parents=True)
+    rb.mkdir()
+    (mig / "20260101120000_init.sql").write_text(
+        "create table public.siswa (id serial primary key, no_hp text);\n",
+        encoding="utf-8",
+    )
+    (rb / "20260101120000_init.sql").write_text("drop table public.siswa;\n", encoding="utf-8")
+    url = sqlite_url(tmp_path / "malnu.db")
+    embedded = Target(DEFAULT_TARGET, url, mig, rb, tmp_path / "backups" / DEFAULT_TARGET)
+    settings = Settings(None, {DEFAULT_TARGET: embedded}, DEFAULT_TARGET, tmp_path / "backups")
+    app = MalnuApp(settings=settings, target=embedded)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("home", "enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        rows = [str(r) for r in app.screen.lint]
+        assert [f.rule for f in app.screen.lint] == ["SUPABASE-RLS-MISSING"], rows
+
+
 async def test_apply_wizard_rehearses_on_the_newest_backup(demo: Demo) -> None:
     from malnu_tui.engine.backup import create_backup
     from malnu_tui.engine.config import open_backend

@@ -86,35 +86,17 @@ def lint_report(
 
 
 def judged_as(ctx: Context, choice: DialectChoice | None) -> tuple[Target, MigrationSet]:
-    """The context's target and set, read in ``choice``'s dialect when it is not the
-    target's (the target then carries it as its ``dialect``)."""
-    target, mset = ctx.target, ctx.migration_set()
-    if choice is not None and choice.dialect != target.files_dialect:
-        from dataclasses import replace
+    """The context's target and set, read in ``choice``'s dialect (engine/lint/dialect.py)."""
+    from malnu_tui.engine.lint import dialect
 
-        from malnu_tui.engine.files import discover
-
-        target = replace(target, options={**target.options, "dialect": choice.dialect})
-        mset = discover(target.migrations_dir, target.rollback_dir, choice.dialect)
-    return target, mset
+    return dialect.judged_as(ctx.target, ctx.migration_set(), choice)
 
 
 def files_dialect(ctx: Context) -> DialectChoice:
-    """``lint``'s and ``test``'s dialect: ``--dialect``, the target's, or, for the embedded
-    default database that no config, flag or variable named, guessed from the files."""
-    from malnu_tui.engine.config import DEFAULT_TARGET
-    from malnu_tui.engine.lint.dialect import choose_dialect
-    from malnu_tui.engine.urls import database_key
+    """``lint``'s and ``test``'s dialect, as the console's SQL view has it too."""
+    from malnu_tui.engine.lint.dialect import lint_dialect
 
-    settings, target = ctx.settings, ctx.target
-    default = settings.targets.get(DEFAULT_TARGET)
-    embedded = (
-        settings.config_path is None
-        and default is not None
-        and database_key(target.url) == database_key(default.url)
-    )
-    mset = ctx.migration_set() if embedded else None
-    return choose_dialect(target, flag=ctx.opt("dialect"), named=not embedded, mset=mset)
+    return lint_dialect(ctx.settings, ctx.target, ctx.migration_set, flag=ctx.opt("dialect"))
 
 
 def show_findings(ctx: Context, report: LintReport, *, prefix: str = "lint: ") -> None:

@@ -62,6 +62,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             # policy
             "lint",  # "enforce": up refuses while a lint error remains
             "production",  # true: monitored as production
+            "supabase",  # true/false: Supabase's lint rules (default: guessed, lint/supabase.py)
         }
     ),
     "monitor": frozenset(
@@ -141,7 +142,9 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("targets.NAME", "lint"): LINT_MODES,
     ("alerts.webhooks", "kind"): WEBHOOK_KINDS,
 }
-BOOLEANS: frozenset[tuple[str, str]] = frozenset({("targets.NAME", "production")})
+BOOLEANS: frozenset[tuple[str, str]] = frozenset(
+    {("targets.NAME", "production"), ("targets.NAME", "supabase")}
+)
 
 
 def closest(word: str, choices: Sequence[str], cutoff: float) -> str | None:

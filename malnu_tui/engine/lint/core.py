@@ -40,6 +40,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import read_rollback
+from malnu_tui.engine.lint.supabase import Exposure, Supabase
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -109,6 +110,7 @@ def _lint_one(
     enum_columns: DeclaredColumns | None = None,
     rls: RowSecurity | None = None,
     live_table: LiveTable | None = None,
+    exposure: Exposure | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -182,6 +184,8 @@ def _lint_one(
             legacy_rename = on
         statement_rules(s, st, op, findings)
         tx.see(st, op, findings)
+        if exposure is not None:
+            exposure.see(m.filename, st, op, findings)
         if drops is not None:
             drops.see(st, op, findings)
         if rls is not None:
@@ -192,6 +196,8 @@ def _lint_one(
                 rls.see(inner, inner_op, s.created)
             statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
+            if exposure is not None:
+                exposure.see(m.filename, inner, inner_op, findings)
             if drops is not None:
                 drops.see(inner, inner_op, findings)
             do_lines[inner.line] = st.line
@@ -231,6 +237,7 @@ def lint_migrations(
     table_rows: TableRows | None = None,
     live: bool = False,
     live_table: LiveTable | None = None,
+    supabase: Supabase | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -241,18 +248,23 @@ def lint_migrations(
     lock_timeout on its sessions (PostgreSQL), which satisfies PG-LOCK-TIMEOUT. ``table_rows``
     (a live PostgreSQL database) makes a plain CREATE INDEX on a small table a note. ``live``:
     ``base_schema`` was read from the live database (a table not in it is not there);
-    ``live_table`` answers the same of a PostgreSQL database, table by table.
+    ``live_table`` answers the same of a PostgreSQL database, table by table. ``supabase``
+    (a Supabase target, PostgreSQL's dialect) adds Supabase's rule set (lint/supabase.py).
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
     enum_columns = DeclaredColumns() if dialect == "postgresql" else None
     rls = RowSecurity() if dialect == "postgresql" else None
+    exposure = None
+    if supabase is not None and enum_columns is not None:
+        declared = enum_columns.order
+        exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()))
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
     try:
-        for m in mset.migrations:
+        for index, m in enumerate(mset.migrations):
             selected = wanted is None or m.filename in wanted
             if not selected:
                 if replay is not None and not base_schema:
@@ -271,6 +283,8 @@ def lint_migrations(
                     rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
+            if exposure is not None:
+                exposure.at(index)
             d1_state = D1State(probe) if d1 else None
             found.extend(
                 _lint_one(
@@ -285,12 +299,15 @@ def lint_migrations(
                     enum_columns,
                     rls,
                     live_table,
+                    exposure,
                 )
             )
     finally:
         if replay is not None:
             replay.close()
-    sets = ("general", "postgresql" if dialect == "postgresql" else "sqlite") + (
-        ("d1",) if d1 else ()
+    sets = (
+        ("general", "postgresql" if dialect == "postgresql" else "sqlite")
+        + (("d1",) if d1 else ())
+        + (("supabase",) if exposure is not None else ())
     )
     return LintReport(dialect, tuple(checked), tuple(found), tuple(out_notes), sets)

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.config_schema import DIALECTS
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.config import Target
+    from collections.abc import Callable
+
+    from malnu_tui.engine.config import Settings, Target
     from malnu_tui.engine.files import MigrationSet
 
-__all__ = ["DialectChoice", "choose_dialect", "guess_dialect"]
+__all__ = ["DialectChoice", "choose_dialect", "guess_dialect", "judged_as", "lint_dialect"]
 
 _HEAD_BYTES = 64 * 1024  # enough of a large file (a seed of INSERTs) to see its dialect
 _F = re.IGNORECASE
@@ -129,3 +131,41 @@ def choose_dialect(
         return DialectChoice(target.files_dialect, f"target {target.name}, {target.kind}")
     files = [(m.path, m.text) for m in mset.migrations]
     return guess_dialect(mset.migrations_dir, files)
+
+
+def lint_dialect(
+    settings: Settings,
+    target: Target,
+    files: Callable[[], MigrationSet],
+    *,
+    flag: str | None = None,
+) -> DialectChoice:
+    """The dialect ``lint`` and ``test`` (the CLI) and the console's SQL view judge
+    ``target``'s set by: ``flag`` (``--dialect``), the target's, or, for the embedded default
+    database that no config, flag or variable named, guessed from ``files()``."""
+    from malnu_tui.engine.config import DEFAULT_TARGET
+    from malnu_tui.engine.urls import database_key
+
+    default = settings.targets.get(DEFAULT_TARGET)
+    embedded = (
+        settings.config_path is None
+        and default is not None
+        and database_key(target.url) == database_key(default.url)
+    )
+    mset = files() if embedded else None
+    return choose_dialect(target, flag=flag, named=not embedded, mset=mset)
+
+
+def judged_as(
+    target: Target, mset: MigrationSet, choice: DialectChoice | None
+) -> tuple[Target, MigrationSet]:
+    """``target`` and its set, read in ``choice``'s dialect when it is not the target's (the
+    target then carries it as its ``dialect``)."""
+    if choice is None or choice.dialect == target.files_dialect:
+        return target, mset
+    from dataclasses import replace
+
+    from malnu_tui.engine.files import discover
+
+    target = replace(target, options={**target.options, "dialect": choice.dialect})
+    return target, discover(target.migrations_dir, target.rollback_dir, choice.dialect)

@@ -174,6 +174,12 @@ def lint_target(
             notes.append(f"live checks not run: {exc}")
     dialect = dialect_of(target)
     lock_timeout = _session_lock_timeout(target)
+    from malnu_tui.engine.lint.supabase import supabase_of
+
+    pg_backend = backend if target.kind == "postgresql" else None
+    supabase = supabase_of(target, dialect, pg_backend)
+    if supabase is not None:
+        notes.append(supabase.note())
 
     def compute() -> LintReport:
         from malnu_tui.engine.lint.core import lint_migrations
@@ -190,6 +196,7 @@ def lint_target(
             table_rows=rows,
             live=live,
             live_table=has_table,
+            supabase=supabase,
         )
 
     if probe is not None or rows is not None or has_table is not None:  # live: never cached

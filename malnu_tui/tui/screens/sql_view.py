@@ -325,13 +325,26 @@ class SqlViewScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="sql-view")
     def _load(self) -> None:
         with reporting(self, "sql"):
-            from malnu_tui.engine.lint.target import lint_target
-
             bundle = load_sql(self.mset, self.status.filename, translate=self.translates)
             names = [m.filename for m in self.mset.migrations]
             only = [self.status.filename] if self.status.filename in names else []
-            lint = lint_target(self.target, self.mset, only).findings if only else ()
+            lint = self._lint(only) if only else ()
             self.post_message(SqlLoaded(bundle, lint))
+
+    def _lint(self, only: list[str]) -> tuple[LintFinding, ...]:
+        """The lint of this migration in the dialect ``malnu-tui lint`` judges it by (the
+        target's, or, for the embedded default database nobody named, guessed from the files:
+        a Supabase set there was judged as SQLite's, SQLITE-… errors the CLI does not give)."""
+        from malnu_tui.engine.config import Settings
+        from malnu_tui.engine.lint.dialect import judged_as, lint_dialect
+        from malnu_tui.engine.lint.target import lint_target
+
+        settings = getattr(self.app, "settings", None)
+        target, mset = self.target, self.mset
+        if isinstance(settings, Settings):
+            choice = lint_dialect(settings, target, lambda: mset)
+            target, mset = judged_as(target, mset, choice)
+        return lint_target(target, mset, only).findings
 
     # -- the PostgreSQL check -------------------------------------------------------------------
     def _targets(self) -> dict[str, Target]:

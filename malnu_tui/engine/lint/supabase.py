@@ -1,0 +1,320 @@
+"""Supabase's rule set: its API (PostgREST) serves every table of an exposed schema
+(``public``, and those ``supabase/config.toml`` lists) to anyone holding the project's public
+``anon`` key, and Supabase grants them to ``anon`` and ``authenticated`` as they are made, so a
+table made there without row level security is open to the world (Supabase's advisor, lint
+``rls_disabled_in_public``; a policy on such a table, ``policy_exists_rls_disabled``, guards
+nothing). Whether the target is Supabase's: :func:`supabase_of`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
+from malnu_tui.engine.lint.pg_do import do_statements
+from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
+from malnu_tui.engine.lint.pg_rls import policy_of
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import Migration
+
+__all__ = ["SUPABASE_RULES", "Exposure", "Supabase", "supabase_of"]
+
+SUPABASE_RULES = (
+    Rule(
+        "SUPABASE-RLS-MISSING",
+        "error",
+        "a table in an exposed schema without row level security",
+        "Supabase's API serves every table of an exposed schema to anyone holding the "
+        "project's public anon key: without row level security they read and write every row",
+        "ALTER TABLE … ENABLE ROW LEVEL SECURITY in the same migration (or a later one of the "
+        "same run) and create its policies; a table only the server reads: enable it with no "
+        "policy, or make it in a schema the API does not expose",
+    ),
+    Rule(
+        "SUPABASE-OPEN-POLICY",
+        "warning",
+        "a policy letting anon read every row of a table with personal data",
+        "USING (true) for anon (or PUBLIC) hands every row, phone numbers and all, to anyone "
+        "holding the project's public anon key",
+        "limit the rows (USING (auth.uid() = user_id)), the role (TO authenticated), or the "
+        "columns (a view of the public ones); if the table is meant to be public, say why "
+        "with `-- lint:ignore SUPABASE-OPEN-POLICY why`",
+    ),
+)
+register(*SUPABASE_RULES)
+_BY_ID = {r.id: r for r in SUPABASE_RULES}
+_F = re.IGNORECASE | re.DOTALL
+# Supabase's own schemas (splinter's list): never the app's tables.
+_SYSTEM = frozenset(
+    {
+        "auth",
+        "cron",
+        "extensions",
+        "graphql",
+        "graphql_public",
+        "information_schema",
+        "net",
+        "pgbouncer",
+        "pgsodium",
+        "pgsodium_masks",
+        "pg_catalog",
+        "realtime",
+        "storage",
+        "supabase_functions",
+        "supabase_migrations",
+        "vault",
+        "pgtle",
+        "repack",
+        "tiger",
+        "topology",
+    }
+)
+_HOSTS = (".supabase.co", ".supabase.com")
+_LIVE = (
+    "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') "
+    "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')"
+)
+
+
+@dataclass(frozen=True)
+class Supabase:
+    """A Supabase target: what says so (for the operator), the schemas its API exposes, and
+    the schema a bare table name lands in."""
+
+    why: str
+    exposed: frozenset[str] = frozenset({"public"})
+    default_schema: str = "public"
+
+    def note(self) -> str:
+        shown = ", ".join(sorted(self.exposed)) or "none"
+        return f"Supabase's rules on ({self.why}; exposed schemas: {shown})"
+
+
+def _exposed(migrations_dir: Path) -> frozenset[str]:
+    """``[api] schemas`` of the ``config.toml`` beside ``supabase/migrations``, less
+    Supabase's own; ``public`` without one."""
+    import tomllib
+
+    path = Path(migrations_dir).parent / "config.toml"
+    try:
+        schemas = tomllib.loads(path.read_text("utf-8-sig")).get("api", {}).get("schemas")
+    except (OSError, ValueError, AttributeError):
+        schemas = None
+    if not isinstance(schemas, list):
+        return frozenset({"public"})
+    return frozenset(str(s).lower() for s in schemas) - _SYSTEM
+
+
+def _live(backend: object) -> bool:
+    conn = getattr(backend, "conn", None)
+    if conn is None or not hasattr(conn, "execute"):
+        return False
+    try:
+        row = conn.execute(_LIVE).fetchone()
+    except Exception:  # best effort: a database that will not say is not taken for one
+        return False
+    return bool(row and row[0])
+
+
+def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabase | None:
+    """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
+    its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
+    (``*.supabase.co``, the pooler's ``*.supabase.com``), or a live database (``backend``)
+    with Supabase's ``anon`` role and ``auth`` schema. Only for PostgreSQL-dialect files."""
+    if dialect != "postgresql":
+        return None
+    said = target.options.get("supabase")
+    if said is False:
+        return None
+    why = None
+    if said is True:
+        why = f"target {target.name}: supabase = true"
+    elif [p.lower() for p in Path(target.migrations_dir).resolve().parts[-2:]] == [
+        "supabase",
+        "migrations",
+    ]:
+        why = "the folder supabase/migrations"
+    elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
+        why = f"target {target.name}'s host is Supabase's"
+    elif target.kind == "postgresql" and backend is not None and _live(backend):
+        why = "the live database has Supabase's anon role and auth schema"
+    if why is None:
+        return None
+    schema = "public"
+    if target.kind == "postgresql":
+        from malnu_tui.engine.urls import split_tool_options
+
+        schema = str(target.options.get("schema") or split_tool_options(target.url)[1].schema)
+    return Supabase(why, _exposed(target.migrations_dir), (schema or "public").lower())
+
+
+_ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
+_TEMP = re.compile(r"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP", re.IGNORECASE)
+_LIKE = re.compile(rf"^\(\s*LIKE\s+(?:{IDENT}\s*\.\s*)?(?P<src>{IDENT})", _F)
+_POLICY_REST = re.compile(
+    rf"^CREATE\s+POLICY\s+{IDENT}\s+ON\s+(?:{IDENT}\s*\.\s*)?{IDENT}\s*(?P<rest>.*)$", _F
+)
+_AS = re.compile(r"\bAS\s+RESTRICTIVE\b", _F)
+_FOR = re.compile(r"\bFOR\s+(?P<cmd>ALL|SELECT|INSERT|UPDATE|DELETE)\b", _F)
+_TO = re.compile(r"\bTO\s+(?P<roles>.+?)(?=\s+USING\b|\s+WITH\s+CHECK\b|\s*$)", _F)
+_USING_TRUE = re.compile(r"\bUSING\s*\(\s*(?:\(\s*)?true\s*(?:\)\s*)?\)", _F)
+# Words of a column name (split at _) that say the column holds personal data: the school's
+# (telp, no_hp, nik, nisn, alamat, tanggal_lahir, nama_ibu…) and English ones.
+_PERSONAL = frozenset(
+    {
+        "phone",
+        "telp",
+        "telepon",
+        "hp",
+        "handphone",
+        "whatsapp",
+        "wa",
+        "email",
+        "nik",
+        "nisn",
+        "nip",
+        "kk",
+        "ktp",
+        "alamat",
+        "address",
+        "lahir",
+        "birth",
+        "birthday",
+        "dob",
+        "birthdate",
+        "passport",
+        "paspor",
+        "ibu",
+        "ayah",
+        "wali",
+        "gaji",
+        "salary",
+        "password",
+        "medical",
+    }
+)
+
+
+def _marks(m: Migration) -> tuple[set[str], set[str]]:
+    """(tables ``m`` enables row level security on, tables it creates a policy on)."""
+    enabled: set[str] = set()
+    policies: set[str] = set()
+    try:
+        if not any(re.search(r"level\s+security|policy", p, re.IGNORECASE)
+                   for p in m.text_pieces()):  # fmt: skip
+            return enabled, policies
+        for st in m.statements():
+            words = st.first_words
+            inner = do_statements(m.filename, st, []) if words.startswith("DO") else [st]
+            for s in inner:
+                if (p := policy_of(s)) is not None and p[0] == "CREATE":
+                    policies.add(p[2])
+                elif s.first_words.startswith("ALTER TABLE"):
+                    op = read_ops(s)
+                    if any(a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions):
+                        enabled.add(op.key)
+    except MalnuError:
+        pass  # FILE-UNREADABLE says so
+    return enabled, policies
+
+
+def _personal(columns: Iterable[str]) -> list[str]:
+    return [c for c in columns if _PERSONAL & set(c.lower().split("_")) or c.lower() in _PERSONAL]
+
+
+@dataclass
+class Exposure:
+    """Across a run, each migration's new tables in an exposed schema, judged against what
+    that migration and the later ones of the set do (:meth:`see`, after :meth:`at`)."""
+
+    supabase: Supabase
+    migrations: Sequence[Migration]
+    columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
+    _later: list[tuple[set[str], set[str]]] = field(default_factory=list)
+    _index: int = 0
+
+    def __post_init__(self) -> None:
+        marks = [_marks(m) for m in self.migrations]
+        enabled: set[str] = set()
+        policies: set[str] = set()
+        later: list[tuple[set[str], set[str]]] = []
+        for e, p in reversed(marks):
+            enabled, policies = enabled | e, policies | p
+            later.append((enabled, policies))
+        self._later = later[::-1]
+
+    def at(self, index: int) -> None:
+        """The migration of the set (its index) whose statements come next."""
+        self._index = index
+
+    def _finding(self, rule: Rule, file: str, line: int, why: str, sev: Any = None) -> Finding:
+        return Finding(rule.id, sev or rule.severity, file, line, why, rule.instead)
+
+    def see(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.kind == "create_table":
+            self._created(file, st, op, out)
+        elif op.kind == "other" and st.first_words.startswith("CREATE POLICY"):
+            self._policy(file, st, out)
+
+    def _created(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
+        text = strip_comments(st.text)
+        schema = op.schema or self.supabase.default_schema
+        if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
+            return
+        enabled, policies = self._later[self._index]
+        where = f"{schema}.{op.name}"
+        if op.key in enabled:
+            if op.key not in policies:
+                why = f"{where} gets row level security and no policy in this run: the app "
+                why += "(anon, authenticated) reads no row of it and its writes fail; only the "
+                why += "owner and service_role do (fine for a table only the server reads)"
+                out.append(self._finding(NO_POLICY, file, st.line, why, "info"))
+            return
+        like = _LIKE.match(op.body.strip())
+        if op.source:
+            how = f"a copy of the rows of {op.source} (CREATE TABLE … AS copies no row "
+            how += "level security)"
+        elif like:
+            how = f"made LIKE {key(like['src'])} (LIKE copies no row level security or policy)"
+        else:
+            how = "made"
+        why = f"{where} is {how} in the exposed schema {schema} and no migration of this run "
+        why += "enables row level security on it: anyone holding the project's public anon key "
+        why += "reads and writes every row through Supabase's API"
+        if op.key in policies:
+            why += "; its policies apply only once row level security is on"
+        out.append(self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why))
+
+    def _policy(self, file: str, st: Statement, out: list[Finding]) -> None:
+        p = policy_of(st)
+        m = _POLICY_REST.match(strip_comments(st.text))
+        if p is None or m is None:
+            return
+        rest = m["rest"]
+        cmd = _FOR.search(rest)
+        to = _TO.search(rest)
+        roles = {key(r.strip()) for r in to["roles"].split(",")} if to else {"public"}
+        if (
+            _AS.search(rest)
+            or (cmd and cmd["cmd"].upper() not in ("ALL", "SELECT"))
+            or not roles & {"anon", "public"}
+            or not _USING_TRUE.search(rest)
+        ):
+            return
+        personal = _personal(self.columns(p[2]))
+        if not personal:
+            return
+        who = "anon" if "anon" in roles else "PUBLIC (anon too)"
+        why = f"policy {p[1]} lets {who} read every row of {p[2]} (USING (true)), whose "
+        why += f"{', '.join(personal[:4])} then reach anyone holding the project's public anon key"
+        out.append(self._finding(_BY_ID["SUPABASE-OPEN-POLICY"], file, st.line, why))

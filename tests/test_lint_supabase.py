@@ -1,0 +1,139 @@
+"""Supabase's rule set: a table made in an exposed schema (``public``) without row level
+security is read and written by anyone holding the project's public anon key (Supabase's
+advisor, ``rls_disabled_in_public``), and ``lint`` passed such a migration clean. Which
+targets are Supabase's (its folder, its host, a live database with Supabase's ``anon`` role
+and ``auth`` schema, ``supabase = true/false``). Files only, but for the live database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint import lint_migrations
+from malnu_tui.engine.lint.supabase import Supabase, supabase_of
+from tests.fixtures_core import MigrationDirs, run_cli
+
+BASE = "create table public.students (id int primary key, nama text, no_hp text, nisn text);\n"
+BASE += "alter table public.students enable row level security;\n"
+BASE += "create table public.kelas (id int primary key, nama text);\n"
+BASE += "alter table kelas enable row level security;"
+
+# (case, the migration, a later one of the same run, expected [(rule, line, text in why)])
+CASES = [
+    ("open table", "create table public.nilai (id int, siswa int, nilai int);", "",
+     [("SUPABASE-RLS-MISSING", 1, "public.nilai is made in the exposed schema public")]),
+    ("bare name lands in public", "create table if not exists nilai (id int);", "",
+     [("SUPABASE-RLS-MISSING", 1, "public.nilai")]),
+    ("a copy aside", "create table students_old as select * from public.students;", "",
+     [("SUPABASE-RLS-MISSING", 1, "a copy of the rows of students")]),
+    ("like", "create table s2 (like public.students including all);", "",
+     [("SUPABASE-RLS-MISSING", 1, "LIKE copies no row level security")]),
+    ("policy but no rls", "create table t (id int);\ncreate policy p on t using (true);", "",
+     [("SUPABASE-RLS-MISSING", 1, "its policies apply only once row level security is on")]),
+    ("inside a DO block", "do $$ begin\ncreate table t (id int);\nend $$;", "",
+     [("SUPABASE-RLS-MISSING", 2, "public.t")]),
+    ("rls and no policy: a note", "create table t (id int);\n"
+     "alter table public.t enable row level security;", "",
+     [("PG-RLS-NO-POLICY", 1, "the app (anon, authenticated) reads no row of it")]),
+    ("open to anon, personal data", 'create policy "baca" on students for select to anon '
+     "using (true);", "", [("SUPABASE-OPEN-POLICY", 1, "no_hp, nisn then reach anyone")]),
+    ("open to PUBLIC", "create policy p on public.students using ((true));", "",
+     [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students")]),
+    ("accepted", "-- lint:ignore SUPABASE-RLS-MISSING the public list of holidays\n"
+     "create table libur (tgl date);", "", [("SUPABASE-RLS-MISSING", 2, "public.libur")]),
+    ("safe: enabled in a later migration", "create table t (id int);",
+     "alter table t enable row level security;\ncreate policy p on t using (id > 0);", []),
+    ("safe: policy and rls", "create table t (id int);\nalter table t enable row level "
+     "security;\ncreate policy p on t to authenticated using (true);", "", []),
+    ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
+     "create temp table scratch (id int);", "", []),
+    ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
+     "", []),
+    ("safe: authenticated, writes, restrictive",
+     "create policy a on students for select to authenticated using (true);\n"
+     "create policy b on students for insert to anon with check (true);\n"
+     "create policy c on students as restrictive for select to anon using (true);", "", []),
+]  # fmt: skip
+
+
+def test_supabase_rules_from_the_files(tmp_path: Path) -> None:
+    for i, (case, sql, later, expected) in enumerate(CASES):
+        d = MigrationDirs(tmp_path / f"c{i}" / "supabase")
+        d.add("20250101000100", "base", BASE, "drop table students;")
+        d.add("20250101000200", "change", sql, "select 1;")
+        d.add("20250101000300", "later", later or "select 1;", "select 1;")
+        mset = discover(d.migrations, d.rollback, "postgresql")
+        only = [m.filename for m in mset.migrations[1:]]
+        report = lint_migrations(
+            mset, only, dialect="postgresql", session_lock_timeout=True, supabase=Supabase("test")
+        )
+        found = [
+            (f.rule, f.line, f.why, f.ignored)
+            for f in report.findings
+            if f.file.startswith("20250101000200") and f.rule != "ROLLBACK-LEAVES-OBJECTS"
+        ]
+        assert [x[:2] for x in found] == [x[:2] for x in expected], (case, found)
+        for (_, _, why, ignored), (_, _, text) in zip(found, expected, strict=True):
+            assert text in why, (case, why)
+            assert ignored == (case == "accepted"), case
+        assert report.rule_sets[-1] == "supabase"
+        # Not a Supabase target: none of it.
+        plain = lint_migrations(mset, only, dialect="postgresql", session_lock_timeout=True)
+        assert not [f for f in plain.findings if f.rule.startswith("SUPABASE-")], case
+        assert "supabase" not in plain.rule_sets
+
+
+def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
+    def target(url: str, folder: str, **options: object) -> Target:
+        d = tmp_path / folder
+        return Target("t", url, d, tmp_path / "rb", tmp_path / "bk", options)
+
+    pg = "postgresql://u@localhost/db"
+    host = "postgresql://postgres.abc:pw@aws-0-ap-southeast-1.pooler.supabase.com:6543/postgres"
+    said = {
+        "folder": supabase_of(target(pg, "supabase/migrations"), "postgresql"),
+        "host": supabase_of(target(host, "migrations"), "postgresql"),
+        "option": supabase_of(target(pg, "migrations", supabase=True), "postgresql"),
+        "option off": supabase_of(
+            target(host, "supabase/migrations", supabase=False), "postgresql"
+        ),
+        "plain": supabase_of(target(pg, "migrations"), "postgresql"),
+        "sqlite files": supabase_of(target(host, "migrations"), "sqlite"),
+    }
+    assert {k: v.why if v else None for k, v in said.items()} == {
+        "folder": "the folder supabase/migrations",
+        "host": "target t's host is Supabase's",
+        "option": "target t: supabase = true",
+        "option off": None,
+        "plain": None,
+        "sqlite files": None,
+    }
+    (tmp_path / "supabase").mkdir()
+    (tmp_path / "supabase" / "config.toml").write_text('[api]\nschemas = ["public", "api"]\n')
+    folder = supabase_of(target(pg, "supabase/migrations"), "postgresql")
+    assert folder is not None and folder.exposed == {"public", "api"}
+
+    # The live database: a plain one is not Supabase's; one with its anon role and auth
+    # schema is, and its pending migrations are judged so (JSON shape unchanged).
+    d = MigrationDirs(tmp_path / "live")
+    d.add(
+        "20250101000100", "t", "create table public.siswa (id int, telp text);", "drop table siswa;"
+    )
+    base = ["--database", pg_url, *d.args(), "lint", "--json"]
+    res = run_cli(*base)
+    report = json.loads(res.out)
+    assert (res.code, report["rule_sets"]) == (0, ["general", "postgresql"]), res.out + res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'anon'").fetchone() is None:
+            conn.execute("CREATE ROLE anon NOLOGIN")
+        conn.execute("CREATE SCHEMA auth")
+    res = run_cli(*base)
+    report = json.loads(res.out)
+    assert res.code == 1, res.out + res.err
+    assert report["rule_sets"] == ["general", "postgresql", "supabase"]
+    assert [f["rule"] for f in report["findings"]] == ["SUPABASE-RLS-MISSING"]
+    assert "Supabase's rules on (the live database has Supabase's anon role" in report["notes"][0]
