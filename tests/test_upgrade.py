@@ -9,10 +9,14 @@ import json
 import re
 import shutil
 import sqlite3
+import uuid
 from pathlib import Path
+
+import psycopg
 
 from tests.fixtures_core import run_cli
 from tests.fixtures_d1 import D1Target
+from tests.fixtures_pg import PgCluster
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upgrade"
 
@@ -176,14 +180,19 @@ def test_the_first_sync_after_an_upgrade_resumes_a_copy_an_earlier_version_made_
     )
 
 
-def test_deep_verify_and_restore_of_an_earlier_versions_backup_of_a_tool_schema_target(
-    tmp_path: Path, pg_url: str
+def test_an_earlier_versions_postgresql_backup_and_scratch_databases_after_the_upgrade(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
 ) -> None:
     # Up to session 8 a target with schema = "malnu" also got empty tool tables in public; its
     # backups hold them and their manifests leave them out. Upgraded, every deep verification
     # failed (row counts, schema hash), the backup was marked unverified, and `recover` and
     # `check` no longer counted it; its restore, sound, said "warning: the restored schema
     # hash differs from the manifest" and audited the restore as a warning.
+    # Before session 12 (verify) and 13 (rehearse) a scratch database was named by ten hex
+    # digits, no process or host: one such a run left when killed (a whole copy of the
+    # school's data, PUBLIC may connect) stayed on the server for ever after the upgrade, as
+    # the next deep verify dropped only the names of its own form. One a session is on (an
+    # older copy of the tool still running) is left to it.
     store = tmp_path / "backups" / "analytics"
     store.mkdir(parents=True)
     backup_id = "20261206T125839767899Z-be62b0"
@@ -196,10 +205,22 @@ def test_deep_verify_and_restore_of_an_earlier_versions_backup_of_a_tool_schema_
         encoding="utf-8",
     )
 
-    res = run_cli("--config", str(config), "backup", "verify", backup_id, "--deep")
+    left, busy = (f"malnu_{kind}_{uuid.uuid4().hex[:10]}" for kind in ("verify", "rehearse"))
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as admin:
+        for name in (left, busy):
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with psycopg.connect(pg_cluster.url(busy)):
+                res = run_cli("--config", str(config), "backup", "verify", backup_id, "--deep")
+            there = {r[0] for r in admin.execute("SELECT datname FROM pg_database").fetchall()}
+        finally:
+            for name in (left, busy):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert res.code == 0, res.err
     assert f"backup {backup_id} is good" in res.err
     assert json.loads((store / f"{backup_id}.json").read_text())["verified_at"] is not None
+    assert f"dropped {left}, left by an earlier version's verify" in res.err, res.err
+    assert left not in there and busy in there
 
     res = run_cli("--config", str(config), "backup", "restore", backup_id, "--yes")
     assert res.code == 0, res.err

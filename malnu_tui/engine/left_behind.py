@@ -26,9 +26,11 @@ __all__ = [
     "HOST",
     "KINDS",
     "drop_schemas_left",
+    "earlier_scratch",
     "left_by_the_dead",
     "owner_gone",
     "said_dropped",
+    "said_dropped_earlier",
     "scratch_name",
     "temp_dir",
 ]
@@ -36,6 +38,11 @@ __all__ = [
 KINDS = ("verify", "rehearse", "stairway")
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 _NAME = re.compile(r"^malnu_(verify|rehearse|stairway)_(\d+)_([0-9a-f]{6})_[0-9a-f]{6}$")
+# What versions before session 12 (verify) and 13 (rehearse) named a scratch database: ten hex
+# digits, neither process nor host. One such a run left when killed stays on the server for
+# ever, a whole copy of the school's data that any role could open (those versions left
+# PUBLIC's CONNECT on it), unless the upgrade drops it (see pg_tools.drop_left_behind).
+_EARLIER = re.compile(r"^malnu_(verify|rehearse)_[0-9a-f]{10}$")
 _FOLDER = re.compile(r"^malnu-(rehearse|stairway)-(\d+)-h([0-9a-f]{6})-")
 
 
@@ -84,6 +91,16 @@ _WHO = {"verify": "verify", "rehearse": "rehearse", "stairway": "test"}
 
 def said_dropped(name: str, kind: str) -> str:
     return f"dropped {name}, left by a {_WHO[kind]} killed"
+
+
+def earlier_scratch(names: Iterable[str]) -> list[tuple[str, str]]:
+    """Of ``names`` (databases), those an earlier version named a scratch database by
+    (:data:`_EARLIER`): (name, its kind)."""
+    return [(n, m[1]) for n in names if (m := _EARLIER.match(n))]
+
+
+def said_dropped_earlier(name: str, kind: str) -> str:
+    return f"dropped {name}, left by an earlier version's {_WHO[kind]} (no session on it)"
 
 
 def drop_schemas_left(conn: Any) -> list[str]:

@@ -365,10 +365,19 @@ def scratch_database_name(kind: str) -> str:
 def drop_left_behind(admin: PostgresBackend) -> list[str]:
     """Drop the scratch databases (any kind) that runs of this host left when they were killed
     outright: their process is gone. Another host's are left to it, and so is a name of
-    another form. Returns the messages to show, one per database dropped."""
+    another form. An earlier version's (no process or host in its name: after an upgrade
+    nothing dropped it, ever) is dropped only while no session is on it (an older copy of
+    the tool may still be running that verification): looked up, then a plain DROP DATABASE,
+    which PostgreSQL refuses if one came in between. Returns the messages to show, one per
+    database dropped."""
     from psycopg import sql
 
-    from malnu_tui.engine.left_behind import left_by_the_dead, said_dropped
+    from malnu_tui.engine.left_behind import (
+        earlier_scratch,
+        left_by_the_dead,
+        said_dropped,
+        said_dropped_earlier,
+    )
 
     said: list[str] = []
     rows: list[tuple[str]] = []
@@ -376,12 +385,19 @@ def drop_left_behind(admin: PostgresBackend) -> list[str]:
         rows = admin.conn.execute(
             "SELECT datname FROM pg_database WHERE datname ~ '^malnu_(verify|rehearse)_'"
         ).fetchall()
-    for name, kind in left_by_the_dead(r[0] for r in rows):
+    names = [r[0] for r in rows]
+    for name, kind in left_by_the_dead(names):
         with contextlib.suppress(Exception):
             admin.conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
             said.append(said_dropped(name, kind))
+    on = "SELECT 1 FROM pg_stat_activity WHERE datname = %s"
+    for name, kind in earlier_scratch(names):
+        with contextlib.suppress(Exception):
+            if admin.conn.execute(on, (name,)).fetchone() is None:  # (DROP would wait 5 s)
+                admin.conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+                said.append(said_dropped_earlier(name, kind))
     return said
 
 
