@@ -20,6 +20,7 @@ destination's own foreign keys."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -102,6 +103,8 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     is the copy's foreign key to a parent table, its hint says what to sync (it said to
     "correct the row at the source", where the row was right and its parent not synced)."""
     name = table_key(s.dst, shape.name)
+    if s.dst.kind == "d1" and len(chunk.rows) > s.batch_rows:
+        return _in_pieces(s, shape, chunk)
     try:
         return _write(s, shape, chunk, name)
     except MalnuError as exc:
@@ -109,6 +112,64 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         if parents and "foreign key" in str(exc).lower():
             exc.hint = _parents_hint(shape.name, parents, s.planned)
         raise
+
+
+def _in_pieces(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+    """Into D1, a chunk of more rows than a batch carries (its page and the held-back rows it
+    brings the parents of: a chain whose every parent comes later was one batch of the whole
+    table) in batches of ``s.batch_rows``, parents first, each committing its state with the
+    key before the chunk's; the last has the chunk's deletes (not of the rows before it)."""
+    rows, ring = _parents_first(chunk.rows, shape.key_index, _self_references(s.dst, shape))
+    cut = len(rows) - max(ring, (len(rows) - 1) % s.batch_rows + 1)  # the last batch's first
+    state, counts = chunk.state, ChunkCounts()
+    for at in range(0, cut, s.batch_rows):
+        piece = rows[at : min(at + s.batch_rows, cut)]
+        done = write_chunk(s, shape, Chunk(piece, state, direct=chunk.direct))
+        state = state.advanced(done, len(piece), None)
+        counts = _plus(counts, done)
+    kept = [tuple(r[i] for i in shape.key_index) for r in rows[:cut]]
+    last = replace(chunk, rows=rows[cut:], state=state, kept=kept)
+    return _plus(counts, write_chunk(s, shape, last))
+
+
+def _plus(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
+    return ChunkCounts(a.inserted + b.inserted, a.updated + b.updated, a.deleted + b.deleted)
+
+
+def _parents_first(
+    rows: Sequence[Row], kidx: Sequence[int], refs: Sequence[tuple[int, ...]]
+) -> tuple[list[Row], int]:
+    """``rows`` with each row after its parent among them (and after an earlier row of its own
+    key), else in their order; rows that refer to each other in a ring come last, together
+    (how many: the second value)."""
+    at: dict[Key, int] = {}  # a key's first row
+    last: dict[Key, int] = {}  # and its latest, which a later one of the key follows
+    after: dict[int, list[int]] = {}
+    waits = [0] * len(rows)
+    for n, r in enumerate(rows):
+        k = tuple(r[i] for i in kidx)
+        if k in last:
+            after.setdefault(last[k], []).append(n)
+            waits[n] += 1
+        at.setdefault(k, n)
+        last[k] = n
+    for n, r in enumerate(rows):
+        for idx in refs:
+            m = at.get(tuple(r[i] for i in idx))
+            if m is not None and m != n:
+                after.setdefault(m, []).append(n)
+                waits[n] += 1
+    ready = deque(n for n in range(len(rows)) if not waits[n])
+    order: list[int] = []
+    while ready:
+        n = ready.popleft()
+        order.append(n)
+        for c in after.get(n, ()):
+            waits[c] -= 1
+            if not waits[c]:
+                ready.append(c)
+    ring = [n for n in range(len(rows)) if waits[n]]
+    return [rows[n] for n in [*order, *ring]], len(ring)
 
 
 def _parents_hint(table: str, parents: list[str], planned: set[str]) -> str:
