@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
+from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import Chunk, Side
 
@@ -103,9 +104,9 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     is the copy's foreign key to a parent table, its hint says what to sync (it said to
     "correct the row at the source", where the row was right and its parent not synced)."""
     name = table_key(s.dst, shape.name)
-    if s.dst.kind == "d1" and len(chunk.rows) > s.batch_rows:
-        return _in_pieces(s, shape, chunk)
     try:
+        if s.dst.kind == "d1" and _over(s, chunk.rows):
+            return _in_pieces(s, shape, chunk, name)
         return _write(s, shape, chunk, name)
     except MalnuError as exc:
         parents = sorted({*s.parents.get(name, ()), *({name} & s.self_referring)})
@@ -114,22 +115,46 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         raise
 
 
-def _in_pieces(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
-    """Into D1, a chunk of more rows than a batch carries (its page and the held-back rows it
-    brings the parents of: a chain whose every parent comes later was one batch of the whole
-    table) in batches of ``s.batch_rows``, parents first, each committing its state with the
-    key before the chunk's; the last has the chunk's deletes (not of the rows before it)."""
+def _over(s: SyncSession, rows: Sequence[Row]) -> bool:
+    """More rows than a page (so a D1 batch) carries, or twice its bytes (a page is sized to
+    them, by a sample): a chunk's page with the held-back rows it brings the parents of (a
+    chain whose every parent comes later: the whole table)."""
+    if len(rows) > s.batch_rows:
+        return True
+    sample = rows[:: max(1, len(rows) // 64)]
+    most = 2 * _bytes(s) * len(sample)
+    return len(rows) > 1 and sum(map(values_bytes, sample)) * len(rows) > most
+
+
+def _bytes(s: SyncSession) -> int:
+    """The bytes of values a page of the source holds (:class:`.pagesize.PageSizer`)."""
+    return int(getattr(s.src, "answer_bytes", PageSizer.answer_bytes))
+
+
+def _in_pieces(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> ChunkCounts:
+    """Into D1, a chunk over a batch's rows or bytes (:func:`_over`; it was one batch of the
+    whole chain, past them and toward D1's 30 s a batch) in batches of at most as many, parents
+    first, each committing its state with the key before the chunk's; the last has the
+    chunk's deletes, keeping the rows before it (``kept``)."""
     rows, ring = _parents_first(chunk.rows, shape.key_index, _self_references(s.dst, shape))
-    cut = len(rows) - max(ring, (len(rows) - 1) % s.batch_rows + 1)  # the last batch's first
+    pieces: list[list[Row]] = [[]]
+    size, most = 0, _bytes(s)
+    for r in rows[: len(rows) - ring]:
+        n = values_bytes(r)
+        if pieces[-1] and (len(pieces[-1]) == s.batch_rows or size + n > most):
+            pieces.append([])
+            size = 0
+        pieces[-1].append(r)
+        size += n
+    pieces[-1] += rows[len(rows) - ring :]  # rows referring to each other in a ring: together
     state, counts = chunk.state, ChunkCounts()
-    for at in range(0, cut, s.batch_rows):
-        piece = rows[at : min(at + s.batch_rows, cut)]
-        done = write_chunk(s, shape, Chunk(piece, state, direct=chunk.direct))
+    for piece in pieces[:-1]:
+        done = _write(s, shape, Chunk(piece, state, direct=chunk.direct), name)
         state = state.advanced(done, len(piece), None)
         counts = _plus(counts, done)
-    kept = [tuple(r[i] for i in shape.key_index) for r in rows[:cut]]
-    last = replace(chunk, rows=rows[cut:], state=state, kept=kept)
-    return _plus(counts, write_chunk(s, shape, last))
+    kept = [tuple(r[i] for i in shape.key_index) for p in pieces[:-1] for r in p]
+    last = replace(chunk, rows=pieces[-1], state=state, kept=kept)
+    return _plus(counts, _write(s, shape, last, name))
 
 
 def _plus(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
