@@ -8,6 +8,7 @@ end complete and verified."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
 from malnu_tui.engine.sync.model import TableReport
+from malnu_tui.engine.sync.side_sqlite import SqliteSide
 from tests.sync_support import Db, make_db, sqlite_source
 
 SOURCE = (
@@ -179,3 +181,39 @@ def test_a_chain_whose_every_parent_comes_later_is_copied_whole(
     first = _sync(src, dst)
     assert (first.inserted, first.verified, first.dest_count) == (n, True, n), first
     _whole(dst)
+
+
+@pytest.mark.parametrize("by", ["rows", "bytes"])
+def test_into_d1_a_chunk_and_the_rows_it_held_back_go_in_batches_of_a_page(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, by: str
+) -> None:
+    """A chain whose every parent comes later holds every chunk's rows back until the last:
+    into D1 that chunk was one batch of the whole table (past the rows and bytes a batch
+    carries, and toward D1's 30 s a batch). It goes in batches of a page's rows and bytes,
+    parents first, the last one deleting what the source no longer has (and not the rows of
+    the batches before it)."""
+    src, dst = sqlite_source(tmp_path), make_db("d1", request, tmp_path, "copy")
+    src.run(SOURCE)
+    dst.run(COPY["sqlite"])
+    n, chunk, most = 95, 10, 10
+    if by == "bytes":  # pages of 2,000 bytes of values: 10 rows of 160 to 199
+        chunk = 1000
+        monkeypatch.setattr(SqliteSide, "answer_bytes", 2_000, raising=False)
+    src.many(
+        "INSERT INTO pegawai (id, atasan_id, nama) VALUES (?, ?, ?)",
+        [(i, i + 1 if i < n else None, f"P{i}".ljust(160, ".")) for i in range(1, n + 1)],
+    )
+    dst.run("INSERT INTO pegawai VALUES (1000, NULL, 'gone', '2025-01-01', NULL)")
+    assert dst.d1 is not None
+    log = dst.d1.server.requests
+    start = len(log)
+    first = _sync(src, dst, chunk_rows=chunk)
+    assert (first.inserted, first.deleted, first.verified, first.dest_count) == (n, 1, True, n)
+    _whole(dst)
+    # Each batch counts the keys it writes that the copy has (its first 2,000 characters
+    # are logged): the rows it carries.
+    counted = r'WHERE \(\\"id\\"\) IN \(VALUES ((?:\(\d+\), )*\(\d+\))\)'
+    written = [v.count("(") for r in log[start:] for v in re.findall(counted, r.body)]
+    assert sum(written) == n and max(written) <= most, written
+    assert {r.status for r in log[start:]} == {200}  # none refused (the range delete kept
+    # the rows of the batches before the last)

@@ -26,7 +26,6 @@ from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
-    TRIGGERS_SQL,
     WriteOutcome,
     WriteSpec,
     constraint_column,
@@ -125,7 +124,7 @@ class D1Writer:
         self.sent = 0
         self.before = 0
         self._outcome: WriteOutcome | None = None
-        self._ignored_by: tuple[str, ...] = ()
+        self._ignoring: tuple[str, ...] = ()  # the table's triggers that may drop a row
         self._vcols = ", ".join(f"v{i}" for i in range(len(spec.columns)))
 
     def _count(self, table: str) -> int:
@@ -133,14 +132,15 @@ class D1Writer:
         return int(rows[0][0])
 
     def begin(self) -> int:
-        # Staging tables of killed imports: only one import runs at a time (the lock).
-        old = [
-            str(r[0])
-            for r in self.api.raw(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
-                (STAGE_PREFIX + "%",),
-            ).rows
-        ]
+        # Staging tables of killed imports: only one import runs at a time (the lock). And,
+        # in the same request, the table's triggers that may drop a row (spec.TRIGGERS_SQL).
+        found = self.api.raw(
+            "SELECT type, name, sql FROM sqlite_master WHERE (type = 'table' AND name LIKE ?) "
+            "OR (type = 'trigger' AND tbl_name = ? COLLATE NOCASE) ORDER BY name",
+            (STAGE_PREFIX + "%", self.spec.table),
+        ).rows
+        old = [str(r[1]) for r in found if r[0] == "table"]
+        self._ignoring = ignoring_triggers([r[1:] for r in found if r[0] == "trigger"])
         drops = [f"DROP TABLE IF EXISTS {quote_ident(n)}" for n in old]
         # IF NOT EXISTS: the name is this run's own, and a re-send after an answer was lost
         # (D1 ran it) failed on "table … already exists".
@@ -227,8 +227,7 @@ class D1Writer:
         skipped = staged - inserted if self.spec.on_conflict == "skip" else 0
         self.before = self._count(self._t)
         after = self.before + inserted
-        self._ignored_by = ignoring_triggers(self.api.raw(TRIGGERS_SQL, (self.spec.table,)).rows)
-        if self._ignored_by and staged and (counted := self._trial_counts()) is not None:
+        if self._ignoring and staged and (counted := self._trial_counts()) is not None:
             # The table's own BEFORE trigger may drop rows (RAISE(IGNORE)): the counts are
             # the promote's own, tried and rolled back (the prediction took them as written).
             changes, after = counted
@@ -242,7 +241,7 @@ class D1Writer:
             self.before,
             after,
             staged,
-            self._ignored_by if skipped else (),
+            self._ignoring if skipped else (),
         )
         return self._outcome
 
@@ -287,9 +286,9 @@ class D1Writer:
         try:
             self.backend.locked_batch(statements, took_effect)
         except BackendError as exc:
-            if "malformed JSON" in str(exc) and self._ignored_by:
+            if "malformed JSON" in str(exc) and self._ignoring:
                 raise ImportCheckFailed(
-                    f"D1: table {self.spec.table}'s own trigger(s) {', '.join(self._ignored_by)} "
+                    f"D1: table {self.spec.table}'s own trigger(s) {', '.join(self._ignoring)} "
                     "dropped rows (RAISE(IGNORE)) that the import could not count before it "
                     "commits; nothing was promoted"
                 ) from None

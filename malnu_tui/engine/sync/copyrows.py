@@ -111,6 +111,7 @@ def copy_rows(
     watermark = mark if marked else watermark
     # Into D1 a chunk is one batch request: no more rows than before the default grew.
     rows = min(req.chunk_rows, D1_CHUNK_ROWS) if s.dst.kind == "d1" else req.chunk_rows
+    s.batch_rows = min(req.chunk_rows, D1_CHUNK_ROWS)
     pages: Generator[tuple[list[Row], bytearray | None, str], None, None] = (
         fast.pages(lo, rows, cursor=cursor, since=plan.since)
         if fast is not None

@@ -14,7 +14,7 @@ from typing import Any
 
 from malnu_tui.engine.sync.model import Row, TableShape
 
-__all__ = ["PageSizer", "row_bytes"]
+__all__ = ["PageSizer", "row_bytes", "values_bytes"]
 
 
 def row_bytes(shape: TableShape, largest: Any) -> int:
@@ -28,18 +28,21 @@ def row_bytes(shape: TableShape, largest: Any) -> int:
 _SAMPLED = 64
 
 
-def _bytes_per_row(page: Sequence[Row]) -> int:
-    sample = page[:: max(1, len(page) // _SAMPLED)]
-    total = sum(
+def values_bytes(row: Row) -> int:
+    """A row's values as a page counts them (a BLOB twice: its hex in D1's JSON, in COPY)."""
+    return sum(
         2 * len(v)
         if isinstance(v, bytes | bytearray | memoryview)
         else len(v)
         if isinstance(v, str)
         else 8
-        for row in sample
         for v in row
     )
-    return max(1, total // len(sample))
+
+
+def _bytes_per_row(page: Sequence[Row]) -> int:
+    sample = page[:: max(1, len(page) // _SAMPLED)]
+    return max(1, sum(map(values_bytes, sample)) // len(sample))
 
 
 class PageSizer:

@@ -20,12 +20,14 @@ destination's own foreign keys."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
+from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import Chunk, Side
 
@@ -103,12 +105,96 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     "correct the row at the source", where the row was right and its parent not synced)."""
     name = table_key(s.dst, shape.name)
     try:
+        if s.dst.kind == "d1" and _over(s, chunk.rows):
+            return _in_pieces(s, shape, chunk, name)
         return _write(s, shape, chunk, name)
     except MalnuError as exc:
         parents = sorted({*s.parents.get(name, ()), *({name} & s.self_referring)})
         if parents and "foreign key" in str(exc).lower():
             exc.hint = _parents_hint(shape.name, parents, s.planned)
         raise
+
+
+def _over(s: SyncSession, rows: Sequence[Row]) -> bool:
+    """More rows than a page (so a D1 batch) carries, or twice its bytes (a page is sized to
+    them, by a sample): a chunk's page with the held-back rows it brings the parents of (a
+    chain whose every parent comes later: the whole table)."""
+    if len(rows) > s.batch_rows:
+        return True
+    sample = rows[:: max(1, len(rows) // 64)]
+    most = 2 * _bytes(s) * len(sample)
+    return len(rows) > 1 and sum(map(values_bytes, sample)) * len(rows) > most
+
+
+def _bytes(s: SyncSession) -> int:
+    """The bytes of values a page of the source holds (:class:`.pagesize.PageSizer`)."""
+    return int(getattr(s.src, "answer_bytes", PageSizer.answer_bytes))
+
+
+def _in_pieces(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> ChunkCounts:
+    """Into D1, a chunk over a batch's rows or bytes (:func:`_over`; it was one batch of the
+    whole chain, past them and toward D1's 30 s a batch) in batches of at most as many, parents
+    first, each committing its state with the key before the chunk's; the last has the
+    chunk's deletes, keeping the rows before it (``kept``)."""
+    rows, ring = _parents_first(chunk.rows, shape.key_index, _self_references(s.dst, shape))
+    pieces: list[list[Row]] = [[]]
+    size, most = 0, _bytes(s)
+    for r in rows[: len(rows) - ring]:
+        n = values_bytes(r)
+        if pieces[-1] and (len(pieces[-1]) == s.batch_rows or size + n > most):
+            pieces.append([])
+            size = 0
+        pieces[-1].append(r)
+        size += n
+    pieces[-1] += rows[len(rows) - ring :]  # rows referring to each other in a ring: together
+    state, counts = chunk.state, ChunkCounts()
+    for piece in pieces[:-1]:
+        done = _write(s, shape, Chunk(piece, state, direct=chunk.direct), name)
+        state = state.advanced(done, len(piece), None)
+        counts = _plus(counts, done)
+    kept = [tuple(r[i] for i in shape.key_index) for p in pieces[:-1] for r in p]
+    last = replace(chunk, rows=pieces[-1], state=state, kept=kept)
+    return _plus(counts, _write(s, shape, last, name))
+
+
+def _plus(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
+    return ChunkCounts(a.inserted + b.inserted, a.updated + b.updated, a.deleted + b.deleted)
+
+
+def _parents_first(
+    rows: Sequence[Row], kidx: Sequence[int], refs: Sequence[tuple[int, ...]]
+) -> tuple[list[Row], int]:
+    """``rows`` with each row after its parent among them (and after an earlier row of its own
+    key), else in their order; rows that refer to each other in a ring come last, together
+    (how many: the second value)."""
+    at: dict[Key, int] = {}  # a key's first row
+    last: dict[Key, int] = {}  # and its latest, which a later one of the key follows
+    after: dict[int, list[int]] = {}
+    waits = [0] * len(rows)
+    for n, r in enumerate(rows):
+        k = tuple(r[i] for i in kidx)
+        if k in last:
+            after.setdefault(last[k], []).append(n)
+            waits[n] += 1
+        at.setdefault(k, n)
+        last[k] = n
+    for n, r in enumerate(rows):
+        for idx in refs:
+            m = at.get(tuple(r[i] for i in idx))
+            if m is not None and m != n:
+                after.setdefault(m, []).append(n)
+                waits[n] += 1
+    ready = deque(n for n in range(len(rows)) if not waits[n])
+    order: list[int] = []
+    while ready:
+        n = ready.popleft()
+        order.append(n)
+        for c in after.get(n, ()):
+            waits[c] -= 1
+            if not waits[c]:
+                ready.append(c)
+    ring = [n for n in range(len(rows)) if waits[n]]
+    return [rows[n] for n in [*order, *ring]], len(ring)
 
 
 def _parents_hint(table: str, parents: list[str], planned: set[str]) -> str:

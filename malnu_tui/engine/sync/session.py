@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.config import Target, earlier_slugs, url_slug
+from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.ends import open_side, unwritable_source
@@ -116,6 +117,9 @@ class SyncSession:
         self.parents: dict[str, set[str]] = {}  # table → the tables its copy refers to
         self.self_referring: set[str] = set()  # tables whose copy refers to itself
         self.planned: set[str] = set()  # the tables of the run (table_key's form)
+        # Into D1 the rows one batch (a chunk) carries at most: a chunk with the held-back rows
+        # of a self-reference it brings is written in pieces of this many (.references).
+        self.batch_rows = D1_CHUNK_ROWS
 
     @property
     def dst(self) -> Side:

@@ -251,7 +251,9 @@ class Chunk:
     rows left alone), delete the keys of ``bounds`` not among ``rows`` and the keys in
     ``delete``, and write ``state.advanced(counts, len(rows), last_key)``, all or nothing.
     ``direct``: the rows' keys are known to be new (a full copy into an empty table).
-    ``data``: the rows' COPY text, already made (PostgreSQL only; see :mod:`.fastcopy`)."""
+    ``data``: the rows' COPY text, already made (PostgreSQL only; see :mod:`.fastcopy`).
+    ``kept``: keys of ``bounds`` written by the batches before this one, not deleted either
+    (D1 only: a chunk written in pieces, :func:`.references.write_chunk`)."""
 
     rows: Sequence[Row]
     state: SyncState
@@ -260,6 +262,7 @@ class Chunk:
     direct: bool = False
     last_key: Key | None = None
     data: bytes | bytearray | None = None
+    kept: Sequence[Key] = ()
 
 
 class Side(Protocol):

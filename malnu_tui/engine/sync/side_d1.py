@@ -87,6 +87,14 @@ def tuple_literal(values: Sequence[Any]) -> str:
     return "(" + ", ".join(literal(v) for v in values) + ")"
 
 
+def _in_order(keys: list[Key]) -> list[Key]:
+    """``keys`` in key order when they compare (the range delete is then cut at them)."""
+    try:
+        return sorted(keys)
+    except TypeError:
+        return keys
+
+
 def split_values(
     prefix: str, tuples: Sequence[str], suffix: str = "", named: Callable[[int], str] | None = None
 ) -> list[str]:
@@ -454,7 +462,11 @@ class D1Side(SqliteDialect):
         deletes_at = len(statements)
         if bounds is not None and not direct:
             row_keys = [tuple(r[i] for i in kidx) for r in rows]
-            statements.extend(self._range_deletes(shape, bounds, row_keys, keys))
+            kept = keys
+            if chunk.kept:  # the chunk's rows of the batches before this one stay too
+                row_keys = _in_order([*row_keys, *chunk.kept])
+                kept = [tuple_literal(key) for key in row_keys]
+            statements.extend(self._range_deletes(shape, bounds, row_keys, kept))
         if delete:
             statements.extend(
                 split_values(
