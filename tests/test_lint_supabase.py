@@ -51,6 +51,11 @@ CASES = [
      "security;\ncreate policy p on t to authenticated using (true);", "", []),
     ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
      "create temp table scratch (id int);", "", []),
+    ("revoked from anon only", "create table t (id int);\nrevoke all on t from anon;", "",
+     [("SUPABASE-RLS-MISSING", 1, "nor revokes all on it from anon and authenticated")]),
+    ("safe: revoked from both", "create table t (id int);",
+     "revoke all privileges on table public.t from anon;\nrevoke all on t from authenticated;",
+     []),
     ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
      "", []),
     ("safe: authenticated, writes, restrictive",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.lint.app_access import revoke_of
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -159,6 +160,8 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
 
 
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
+_MARKS = re.compile(r"level\s+security|policy|revoke", re.IGNORECASE)
+_ALL = re.compile(r"^ALL\b", re.IGNORECASE)
 _TEMP = re.compile(r"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP", re.IGNORECASE)
 _LIKE = re.compile(rf"^\(\s*LIKE\s+(?:{IDENT}\s*\.\s*)?(?P<src>{IDENT})", _F)
 _POLICY_REST = re.compile(
@@ -205,14 +208,18 @@ _PERSONAL = frozenset(
 )
 
 
-def _marks(m: Migration) -> tuple[set[str], set[str]]:
-    """(tables ``m`` enables row level security on, tables it creates a policy on)."""
+_Marks = tuple[set[str], set[str], set[str]]
+
+
+def _marks(m: Migration) -> _Marks:
+    """(tables ``m`` enables row level security on, tables it creates a policy on, tables it
+    revokes all on from both ``anon`` and ``authenticated``: out of the API's reach)."""
     enabled: set[str] = set()
     policies: set[str] = set()
+    revoked: dict[str, set[str]] = {}
     try:
-        if not any(re.search(r"level\s+security|policy", p, re.IGNORECASE)
-                   for p in m.text_pieces()):  # fmt: skip
-            return enabled, policies
+        if not any(_MARKS.search(p) for p in m.text_pieces()):
+            return enabled, policies, set()
         for st in m.statements():
             words = st.first_words
             inner = do_statements(m.filename, st, []) if words.startswith("DO") else [st]
@@ -223,9 +230,13 @@ def _marks(m: Migration) -> tuple[set[str], set[str]]:
                     op = read_ops(s)
                     if any(a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions):
                         enabled.add(op.key)
+                elif (r := revoke_of(s)) is not None and _ALL.match(r[0]):
+                    for t in r[1]:
+                        revoked.setdefault(t, set()).update(r[2])
     except MalnuError:
         pass  # FILE-UNREADABLE says so
-    return enabled, policies
+    closed = {t for t, roles in revoked.items() if {"anon", "authenticated"} <= roles}
+    return enabled, policies, closed
 
 
 def _personal(columns: Iterable[str]) -> list[str]:
@@ -240,17 +251,15 @@ class Exposure:
     supabase: Supabase
     migrations: Sequence[Migration]
     columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
-    _later: list[tuple[set[str], set[str]]] = field(default_factory=list)
+    _later: list[_Marks] = field(default_factory=list)
     _index: int = 0
 
     def __post_init__(self) -> None:
-        marks = [_marks(m) for m in self.migrations]
-        enabled: set[str] = set()
-        policies: set[str] = set()
-        later: list[tuple[set[str], set[str]]] = []
-        for e, p in reversed(marks):
-            enabled, policies = enabled | e, policies | p
-            later.append((enabled, policies))
+        seen: _Marks = (set(), set(), set())
+        later: list[_Marks] = []
+        for marks in reversed([_marks(m) for m in self.migrations]):
+            seen = (seen[0] | marks[0], seen[1] | marks[1], seen[2] | marks[2])
+            later.append(seen)
         self._later = later[::-1]
 
     def at(self, index: int) -> None:
@@ -271,8 +280,10 @@ class Exposure:
         schema = op.schema or self.supabase.default_schema
         if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
             return
-        enabled, policies = self._later[self._index]
+        enabled, policies, closed = self._later[self._index]
         where = f"{schema}.{op.name}"
+        if op.key in closed:
+            return
         if op.key in enabled:
             if op.key not in policies:
                 why = f"{where} gets row level security and no policy in this run: the app "
@@ -289,7 +300,8 @@ class Exposure:
         else:
             how = "made"
         why = f"{where} is {how} in the exposed schema {schema} and no migration of this run "
-        why += "enables row level security on it: anyone holding the project's public anon key "
+        why += "enables row level security on it (nor revokes all on it from anon and "
+        why += "authenticated): anyone holding the project's public anon key "
         why += "reads and writes every row through Supabase's API"
         if op.key in policies:
             why += "; its policies apply only once row level security is on"
