@@ -26,6 +26,8 @@ BASE += "alter table kelas enable row level security;"
 CASES = [
     ("open table", "create table public.nilai (id int, siswa int, nilai int);", "",
      [("SUPABASE-RLS-MISSING", 1, "public.nilai is made in the exposed schema public")]),
+    ("quoted, as supabase db diff writes it", 'create table "public"."Nilai" ("id" int);', "",
+     [("SUPABASE-RLS-MISSING", 1, "public.Nilai is made")]),
     ("bare name lands in public", "create table if not exists nilai (id int);", "",
      [("SUPABASE-RLS-MISSING", 1, "public.nilai")]),
     ("a copy aside", "create table students_old as select * from public.students;", "",
@@ -102,7 +104,9 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     said = {
         "folder": supabase_of(target(pg, "supabase/migrations"), "postgresql"),
         "host": supabase_of(target(host, "migrations"), "postgresql"),
-        "option": supabase_of(target(pg, "migrations", supabase=True), "postgresql"),
+        "option": supabase_of(
+            target(pg, "migrations", supabase=True, schema="malnu"), "postgresql"
+        ),
         "option off": supabase_of(
             target(host, "supabase/migrations", supabase=False), "postgresql"
         ),
@@ -117,6 +121,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
         "plain": None,
         "sqlite files": None,
     }
+    assert said["option"] is not None and said["option"].default_schema == "public"
     (tmp_path / "supabase").mkdir()
     (tmp_path / "supabase" / "config.toml").write_text('[api]\nschemas = ["public", "api"]\n')
     folder = supabase_of(target(pg, "supabase/migrations"), "postgresql")

@@ -149,14 +149,9 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
         why = f"target {target.name}'s host is Supabase's"
     elif target.kind == "postgresql" and backend is not None and _live(backend):
         why = "the live database has Supabase's anon role and auth schema"
-    if why is None:
-        return None
-    schema = "public"
-    if target.kind == "postgresql":
-        from malnu_tui.engine.urls import split_tool_options
-
-        schema = str(target.options.get("schema") or split_tool_options(target.url)[1].schema)
-    return Supabase(why, _exposed(target.migrations_dir), (schema or "public").lower())
+    # A bare name lands in public (Supabase's search path), whatever the target's ``schema``,
+    # which holds only the tool's own tables.
+    return Supabase(why, _exposed(target.migrations_dir)) if why else None
 
 
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
