@@ -58,6 +58,22 @@ CASES = [
     ("safe: revoked from both", "create table t (id int);",
      "revoke all privileges on table public.t from anon;\nrevoke all on t from authenticated;",
      []),
+    ("a view over a protected table", "create view public.kontak as\n"
+     "  select s.nama, s.no_hp from public.students s join kelas k on k.id = s.id;", "",
+     [("SUPABASE-VIEW-BYPASSES-RLS", 1, "view public.kontak reads kelas, students, which")]),
+    ("a materialized view", 'create materialized view rekap as select count(*) from "students";',
+     "", [("SUPABASE-VIEW-BYPASSES-RLS", 1, "a materialized view is never filtered")]),
+    ("security_invoker off or missing",
+     "create view v1 with (security_invoker = true) as select * from students;\n"
+     "create view v2 with (security_invoker=false) as select * from students;\n"
+     "create view v3 as select * from students;\n"
+     "create view v4 as select 'from students' as x from pg_class;", "",
+     [("SUPABASE-VIEW-BYPASSES-RLS", 2, "view public.v2 reads students"),
+      ("SUPABASE-VIEW-BYPASSES-RLS", 3, "(no security_invoker)")]),
+    ("safe: the view set to invoker or revoked later", "create view v3 as select * from students;\n"
+     "create view v4 as select * from students;",
+     "alter view public.v3 set (security_invoker = on);\n"
+     "revoke all on v4 from anon, authenticated;", []),
     ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
      "", []),
     ("safe: authenticated, writes, restrictive",
