@@ -143,23 +143,26 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     folder = supabase_of(target(pg, "supabase/migrations"), "postgresql")
     assert folder is not None and folder.exposed == {"public", "api"}
 
-    # The live database: a plain one is not Supabase's; one with its anon role and auth
-    # schema is, and its pending migrations are judged so (JSON shape unchanged).
+    # The live database: Supabase's roles (the cluster's) without its auth schema are not
+    # Supabase's; with it, it is, and its pending migrations are judged so (JSON shape
+    # unchanged).
     d = MigrationDirs(tmp_path / "live")
     d.add(
         "20250101000100", "t", "create table public.siswa (id int, telp text);", "drop table siswa;"
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for role in ("anon", "authenticated"):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f"CREATE ROLE {role} NOLOGIN")
     res = run_cli(*base)
     report = json.loads(res.out)
     assert (res.code, report["rule_sets"]) == (0, ["general", "postgresql"]), res.out + res.err
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'anon'").fetchone() is None:
-            conn.execute("CREATE ROLE anon NOLOGIN")
         conn.execute("CREATE SCHEMA auth")
     res = run_cli(*base)
     report = json.loads(res.out)
     assert res.code == 1, res.out + res.err
     assert report["rule_sets"] == ["general", "postgresql", "supabase"]
     assert [f["rule"] for f in report["findings"]] == ["SUPABASE-RLS-MISSING"]
-    assert "Supabase's rules on (the live database has Supabase's anon role" in report["notes"][0]
+    assert "Supabase's rules on (the live database has Supabase's anon and" in report["notes"][0]

@@ -92,7 +92,7 @@ _SYSTEM = frozenset(
 )
 _HOSTS = (".supabase.co", ".supabase.com")
 _LIVE = (
-    "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') "
+    "SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2 "
     "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')"
 )
 
@@ -141,7 +141,8 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
     its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
     (``*.supabase.co``, the pooler's ``*.supabase.com``), or a live database (``backend``)
-    with Supabase's ``anon`` role and ``auth`` schema. Only for PostgreSQL-dialect files."""
+    with Supabase's ``anon`` and ``authenticated`` roles and ``auth`` schema. Only for
+    PostgreSQL-dialect files."""
     if dialect != "postgresql":
         return None
     said = target.options.get("supabase")
@@ -158,7 +159,7 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
         why = f"target {target.name}'s host is Supabase's"
     elif target.kind == "postgresql" and backend is not None and _live(backend):
-        why = "the live database has Supabase's anon role and auth schema"
+        why = "the live database has Supabase's anon and authenticated roles and auth schema"
     # A bare name lands in public (Supabase's search path), whatever the target's ``schema``,
     # which holds only the tool's own tables.
     return Supabase(why, _exposed(target.migrations_dir)) if why else None
