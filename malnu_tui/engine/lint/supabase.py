@@ -285,6 +285,7 @@ class Exposure:
     columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
     _later: list[_Marks] = field(default_factory=list)
     _index: int = 0
+    _made: dict[str, Finding] = field(default_factory=dict)  # this migration's, by table
 
     def __post_init__(self) -> None:
         seen: _Marks = (set(), set(), set(), set())
@@ -303,13 +304,21 @@ class Exposure:
 
     def see(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.kind == "create_table":
-            self._created(file, st, op, out)
+            self._created(file, st, op, self._made)
+        elif op.kind == "drop_table":  # a work table gone by the commit was never seen
+            for name in op.names:
+                self._made.pop(key(name), None)
         elif op.kind == "create_view":
             self._view(file, st, op, out)
         elif op.kind == "other" and st.first_words.startswith("CREATE POLICY"):
             self._policy(file, st, out)
 
-    def _created(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
+    def end(self, out: list[Finding]) -> None:
+        """The migration's findings on the tables it made and did not drop again."""
+        out.extend(self._made.values())
+        self._made.clear()
+
+    def _created(self, file: str, st: Statement, op: Op, out: dict[str, Finding]) -> None:
         text = strip_comments(st.text)
         schema = op.schema or self.supabase.default_schema
         if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
@@ -323,7 +332,7 @@ class Exposure:
                 why = f"{where} gets row level security and no policy in this run: the app "
                 why += "(anon, authenticated) reads no row of it and its writes fail; only the "
                 why += "owner and service_role do (fine for a table only the server reads)"
-                out.append(self._finding(NO_POLICY, file, st.line, why, "info"))
+                out[op.key] = self._finding(NO_POLICY, file, st.line, why, "info")
             return
         like = _LIKE.match(op.body.strip())
         if op.source:
@@ -339,7 +348,7 @@ class Exposure:
         why += "reads and writes every row through Supabase's API"
         if op.key in policies:
             why += "; its policies apply only once row level security is on"
-        out.append(self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why))
+        out[op.key] = self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why)
 
     def _view(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
         """A view (or materialized view, which no policy ever filters) made in an exposed
