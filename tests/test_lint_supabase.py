@@ -47,7 +47,8 @@ CASES = [
      [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students")]),
     ("accepted", "-- lint:ignore SUPABASE-RLS-MISSING the public list of holidays\n"
      "create table libur (tgl date);", "", [("SUPABASE-RLS-MISSING", 2, "public.libur")]),
-    ("safe: a work table dropped by the commit", "create table tmp as select id from public.students;\ndrop table tmp;", "", []),
+    ("safe: a work table dropped by the commit",
+     "create table tmp as select id from public.students;\ndrop table tmp;", "", []),
     ("dropped, then made again", "create table t (id int);\ndrop table t;\n"
      "create table t (id int, x int);", "", [("SUPABASE-RLS-MISSING", 3, "public.t is made")]),
     ("safe: enabled in a later migration", "create table t (id int);",
