@@ -26,6 +26,8 @@ BASE += "alter table kelas enable row level security;"
 CASES = [
     ("open table", "create table public.nilai (id int, siswa int, nilai int);", "",
      [("SUPABASE-RLS-MISSING", 1, "public.nilai is made in the exposed schema public")]),
+    ("quoted, as supabase db diff writes it", 'create table "public"."Nilai" ("id" int);', "",
+     [("SUPABASE-RLS-MISSING", 1, "public.Nilai is made")]),
     ("bare name lands in public", "create table if not exists nilai (id int);", "",
      [("SUPABASE-RLS-MISSING", 1, "public.nilai")]),
     ("a copy aside", "create table students_old as select * from public.students;", "",
@@ -45,12 +47,37 @@ CASES = [
      [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students")]),
     ("accepted", "-- lint:ignore SUPABASE-RLS-MISSING the public list of holidays\n"
      "create table libur (tgl date);", "", [("SUPABASE-RLS-MISSING", 2, "public.libur")]),
+    ("safe: a work table dropped by the commit",
+     "create table tmp as select id from public.students;\ndrop table tmp;", "", []),
+    ("dropped, then made again", "create table t (id int);\ndrop table t;\n"
+     "create table t (id int, x int);", "", [("SUPABASE-RLS-MISSING", 3, "public.t is made")]),
     ("safe: enabled in a later migration", "create table t (id int);",
      "alter table t enable row level security;\ncreate policy p on t using (id > 0);", []),
     ("safe: policy and rls", "create table t (id int);\nalter table t enable row level "
      "security;\ncreate policy p on t to authenticated using (true);", "", []),
     ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
      "create temp table scratch (id int);", "", []),
+    ("revoked from anon only", "create table t (id int);\nrevoke all on t from anon;", "",
+     [("SUPABASE-RLS-MISSING", 1, "nor revokes all on it from anon and authenticated")]),
+    ("safe: revoked from both", "create table t (id int);",
+     "revoke all privileges on table public.t from anon;\nrevoke all on t from authenticated;",
+     []),
+    ("a view over a protected table", "create view public.kontak as\n"
+     "  select s.nama, s.no_hp from public.students s join kelas k on k.id = s.id;", "",
+     [("SUPABASE-VIEW-BYPASSES-RLS", 1, "view public.kontak reads kelas, students, which")]),
+    ("a materialized view", 'create materialized view rekap as select count(*) from "students";',
+     "", [("SUPABASE-VIEW-BYPASSES-RLS", 1, "a materialized view is never filtered")]),
+    ("security_invoker off or missing",
+     "create view v1 with (security_invoker = true) as select * from students;\n"
+     "create view v2 with (security_invoker=false) as select * from students;\n"
+     "create view v3 as select * from students;\n"
+     "create view v4 as select 'from students' as x from pg_class;", "",
+     [("SUPABASE-VIEW-BYPASSES-RLS", 2, "view public.v2 reads students"),
+      ("SUPABASE-VIEW-BYPASSES-RLS", 3, "(no security_invoker)")]),
+    ("safe: the view set to invoker or revoked later", "create view v3 as select * from students;\n"
+     "create view v4 as select * from students;",
+     "alter view public.v3 set (security_invoker = on);\n"
+     "revoke all on v4 from anon, authenticated;", []),
     ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
      "", []),
     ("safe: authenticated, writes, restrictive",
@@ -97,7 +124,9 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     said = {
         "folder": supabase_of(target(pg, "supabase/migrations"), "postgresql"),
         "host": supabase_of(target(host, "migrations"), "postgresql"),
-        "option": supabase_of(target(pg, "migrations", supabase=True), "postgresql"),
+        "option": supabase_of(
+            target(pg, "migrations", supabase=True, schema="malnu"), "postgresql"
+        ),
         "option off": supabase_of(
             target(host, "supabase/migrations", supabase=False), "postgresql"
         ),
@@ -112,28 +141,32 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
         "plain": None,
         "sqlite files": None,
     }
+    assert said["option"] is not None and said["option"].default_schema == "public"
     (tmp_path / "supabase").mkdir()
     (tmp_path / "supabase" / "config.toml").write_text('[api]\nschemas = ["public", "api"]\n')
     folder = supabase_of(target(pg, "supabase/migrations"), "postgresql")
     assert folder is not None and folder.exposed == {"public", "api"}
 
-    # The live database: a plain one is not Supabase's; one with its anon role and auth
-    # schema is, and its pending migrations are judged so (JSON shape unchanged).
+    # The live database: Supabase's roles (the cluster's) without its auth schema are not
+    # Supabase's; with it, it is, and its pending migrations are judged so (JSON shape
+    # unchanged).
     d = MigrationDirs(tmp_path / "live")
     d.add(
         "20250101000100", "t", "create table public.siswa (id int, telp text);", "drop table siswa;"
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for role in ("anon", "authenticated"):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f"CREATE ROLE {role} NOLOGIN")
     res = run_cli(*base)
     report = json.loads(res.out)
     assert (res.code, report["rule_sets"]) == (0, ["general", "postgresql"]), res.out + res.err
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'anon'").fetchone() is None:
-            conn.execute("CREATE ROLE anon NOLOGIN")
         conn.execute("CREATE SCHEMA auth")
     res = run_cli(*base)
     report = json.loads(res.out)
     assert res.code == 1, res.out + res.err
     assert report["rule_sets"] == ["general", "postgresql", "supabase"]
     assert [f["rule"] for f in report["findings"]] == ["SUPABASE-RLS-MISSING"]
-    assert "Supabase's rules on (the live database has Supabase's anon role" in report["notes"][0]
+    assert "Supabase's rules on (the live database has Supabase's anon and" in report["notes"][0]

@@ -13,7 +13,7 @@ from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_com
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["APP_RULES", "dropped_for_good", "revoked", "rls_disabled"]
+__all__ = ["APP_RULES", "dropped_for_good", "revoke_of", "revoked", "rls_disabled"]
 
 APP_RULES = (
     Rule(
@@ -68,6 +68,19 @@ _KINDS = ("view", "function", "procedure")
 def _finding(rule_id: str, file: str, line: int, why: str) -> Finding:
     r = _BY_ID[rule_id]
     return Finding(rule_id, r.severity, file, line, why, r.instead)
+
+
+def revoke_of(st: Statement) -> tuple[str, list[str], set[str]] | None:
+    """(the privileges, the tables (folded), the roles (folded)) of a ``REVOKE … ON`` tables
+    (not of a whole schema, nor of functions, sequences…), or None."""
+    if not st.first_words.startswith("REVOKE"):
+        return None
+    m = _REVOKE.match(strip_comments(st.text))
+    if m is None or m["all"] or _NOT_TABLES.match(m["names"]):
+        return None
+    names = [key(n["name"]) for p in split_top_level(m["names"]) if (n := _NAME.match(p))]
+    roles = {key(r.strip()) for r in m["roles"].split(",")}
+    return " ".join(m["privs"].split()).upper(), names, roles
 
 
 def revoked(file: str, st: Statement, created: Container[str]) -> Finding | None:

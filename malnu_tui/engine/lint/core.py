@@ -218,6 +218,8 @@ def _lint_one(
     findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects, triggers))
     if rls is not None:
         findings.extend(rls.end(m.filename))
+    if exposure is not None:
+        exposure.end(findings)
     pieces = m.text_pieces if text is None else lambda: (text,)
     findings = apply_ignores(findings, pieces, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))

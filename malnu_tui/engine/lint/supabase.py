@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.lint.app_access import revoke_of
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -47,8 +48,18 @@ SUPABASE_RULES = (
         "USING (true) for anon (or PUBLIC) hands every row, phone numbers and all, to anyone "
         "holding the project's public anon key",
         "limit the rows (USING (auth.uid() = user_id)), the role (TO authenticated), or the "
-        "columns (a view of the public ones); if the table is meant to be public, say why "
-        "with `-- lint:ignore SUPABASE-OPEN-POLICY why`",
+        "columns (REVOKE SELECT ON t FROM anon; GRANT SELECT (nama, kelas) ON t TO anon); if "
+        "the table is meant to be public, say why with `-- lint:ignore SUPABASE-OPEN-POLICY why`",
+    ),
+    Rule(
+        "SUPABASE-VIEW-BYPASSES-RLS",
+        "warning",
+        "a view in an exposed schema reading a table with row level security as its owner",
+        "a view reads its tables with its owner's rights (Supabase's postgres, to whom no "
+        "policy applies): anon and authenticated read every row through it",
+        "create it WITH (security_invoker = true) (PostgreSQL 15+) so the caller's policies "
+        "apply; or REVOKE ALL on it FROM anon, authenticated, or make it in a schema the API "
+        "does not expose; a view meant to show every row (a count per class): lint:ignore it",
     ),
 )
 register(*SUPABASE_RULES)
@@ -81,7 +92,7 @@ _SYSTEM = frozenset(
 )
 _HOSTS = (".supabase.co", ".supabase.com")
 _LIVE = (
-    "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') "
+    "SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2 "
     "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')"
 )
 
@@ -130,7 +141,8 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
     its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
     (``*.supabase.co``, the pooler's ``*.supabase.com``), or a live database (``backend``)
-    with Supabase's ``anon`` role and ``auth`` schema. Only for PostgreSQL-dialect files."""
+    with Supabase's ``anon`` and ``authenticated`` roles and ``auth`` schema. Only for
+    PostgreSQL-dialect files."""
     if dialect != "postgresql":
         return None
     said = target.options.get("supabase")
@@ -147,18 +159,37 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
         why = f"target {target.name}'s host is Supabase's"
     elif target.kind == "postgresql" and backend is not None and _live(backend):
-        why = "the live database has Supabase's anon role and auth schema"
-    if why is None:
-        return None
-    schema = "public"
-    if target.kind == "postgresql":
-        from malnu_tui.engine.urls import split_tool_options
-
-        schema = str(target.options.get("schema") or split_tool_options(target.url)[1].schema)
-    return Supabase(why, _exposed(target.migrations_dir), (schema or "public").lower())
+        why = "the live database has Supabase's anon and authenticated roles and auth schema"
+    # A bare name lands in public (Supabase's search path), whatever the target's ``schema``,
+    # which holds only the tool's own tables.
+    return Supabase(why, _exposed(target.migrations_dir)) if why else None
 
 
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
+_MARKS = re.compile(r"level\s+security|policy|revoke", re.IGNORECASE)
+_ALL = re.compile(r"^ALL\b", re.IGNORECASE)
+_VIEW_HEAD = re.compile(
+    rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:RECURSIVE\s+)?"
+    rf"(?P<mat>MATERIALIZED\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{IDENT}\s*\.\s*)?{IDENT}"
+    rf"\s*(?:\([^()]*\)\s*)?(?:USING\s+\w+\s*)?(?:WITH\s*\((?P<opts>[^()]*)\))?",
+    _F,
+)
+_ALTER_VIEW = re.compile(
+    rf"^ALTER\s+VIEW\s+(?:IF\s+EXISTS\s+)?(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})\s+SET\s*"
+    rf"\((?P<opts>[^()]*)\)",
+    _F,
+)
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_INVOKER = re.compile(r"\bsecurity_invoker\b\s*(?:=\s*'?(?P<v>\w+)'?)?", re.IGNORECASE)
+_FROM = re.compile(rf"\b(?:FROM|JOIN)\s+(?:ONLY\s+)?(?:{IDENT}\s*\.\s*)?({IDENT})", _F)
+
+
+def _invoker(options: str) -> bool:
+    """Whether view options (``security_invoker = true``, or bare) make it the caller's."""
+    m = _INVOKER.search(options)
+    return m is not None and (m["v"] or "true").lower() in ("true", "on", "1", "yes")
+
+
 _TEMP = re.compile(r"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP", re.IGNORECASE)
 _LIKE = re.compile(rf"^\(\s*LIKE\s+(?:{IDENT}\s*\.\s*)?(?P<src>{IDENT})", _F)
 _POLICY_REST = re.compile(
@@ -205,14 +236,20 @@ _PERSONAL = frozenset(
 )
 
 
-def _marks(m: Migration) -> tuple[set[str], set[str]]:
-    """(tables ``m`` enables row level security on, tables it creates a policy on)."""
+_Marks = tuple[set[str], set[str], set[str], set[str]]
+
+
+def _marks(m: Migration) -> _Marks:
+    """(tables ``m`` enables row level security on, tables it creates a policy on, tables and
+    views it revokes all on from both ``anon`` and ``authenticated``: out of the API's reach,
+    views it sets ``security_invoker`` on)."""
     enabled: set[str] = set()
     policies: set[str] = set()
+    revoked: dict[str, set[str]] = {}
+    invoker: set[str] = set()
     try:
-        if not any(re.search(r"level\s+security|policy", p, re.IGNORECASE)
-                   for p in m.text_pieces()):  # fmt: skip
-            return enabled, policies
+        if not any(_MARKS.search(p) for p in m.text_pieces()):
+            return enabled, policies, set(), set()
         for st in m.statements():
             words = st.first_words
             inner = do_statements(m.filename, st, []) if words.startswith("DO") else [st]
@@ -223,9 +260,15 @@ def _marks(m: Migration) -> tuple[set[str], set[str]]:
                     op = read_ops(s)
                     if any(a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions):
                         enabled.add(op.key)
+                elif (v := _ALTER_VIEW.match(strip_comments(s.text))) and _invoker(v["opts"]):
+                    invoker.add(key(v["name"]))
+                elif (r := revoke_of(s)) is not None and _ALL.match(r[0]):
+                    for t in r[1]:
+                        revoked.setdefault(t, set()).update(r[2])
     except MalnuError:
         pass  # FILE-UNREADABLE says so
-    return enabled, policies
+    closed = {t for t, roles in revoked.items() if {"anon", "authenticated"} <= roles}
+    return enabled, policies, closed, invoker
 
 
 def _personal(columns: Iterable[str]) -> list[str]:
@@ -240,17 +283,16 @@ class Exposure:
     supabase: Supabase
     migrations: Sequence[Migration]
     columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
-    _later: list[tuple[set[str], set[str]]] = field(default_factory=list)
+    _later: list[_Marks] = field(default_factory=list)
     _index: int = 0
+    _made: dict[str, Finding] = field(default_factory=dict)  # this migration's, by table
 
     def __post_init__(self) -> None:
-        marks = [_marks(m) for m in self.migrations]
-        enabled: set[str] = set()
-        policies: set[str] = set()
-        later: list[tuple[set[str], set[str]]] = []
-        for e, p in reversed(marks):
-            enabled, policies = enabled | e, policies | p
-            later.append((enabled, policies))
+        seen: _Marks = (set(), set(), set(), set())
+        later: list[_Marks] = []
+        for marks in reversed([_marks(m) for m in self.migrations]):
+            seen = (seen[0] | marks[0], seen[1] | marks[1], seen[2] | marks[2], seen[3] | marks[3])
+            later.append(seen)
         self._later = later[::-1]
 
     def at(self, index: int) -> None:
@@ -262,23 +304,35 @@ class Exposure:
 
     def see(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.kind == "create_table":
-            self._created(file, st, op, out)
+            self._created(file, st, op, self._made)
+        elif op.kind == "drop_table":  # a work table gone by the commit was never seen
+            for name in op.names:
+                self._made.pop(key(name), None)
+        elif op.kind == "create_view":
+            self._view(file, st, op, out)
         elif op.kind == "other" and st.first_words.startswith("CREATE POLICY"):
             self._policy(file, st, out)
 
-    def _created(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
+    def end(self, out: list[Finding]) -> None:
+        """The migration's findings on the tables it made and did not drop again."""
+        out.extend(self._made.values())
+        self._made.clear()
+
+    def _created(self, file: str, st: Statement, op: Op, out: dict[str, Finding]) -> None:
         text = strip_comments(st.text)
         schema = op.schema or self.supabase.default_schema
         if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
             return
-        enabled, policies = self._later[self._index]
+        enabled, policies, closed, _ = self._later[self._index]
         where = f"{schema}.{op.name}"
+        if op.key in closed:
+            return
         if op.key in enabled:
             if op.key not in policies:
                 why = f"{where} gets row level security and no policy in this run: the app "
                 why += "(anon, authenticated) reads no row of it and its writes fail; only the "
                 why += "owner and service_role do (fine for a table only the server reads)"
-                out.append(self._finding(NO_POLICY, file, st.line, why, "info"))
+                out[op.key] = self._finding(NO_POLICY, file, st.line, why, "info")
             return
         like = _LIKE.match(op.body.strip())
         if op.source:
@@ -289,11 +343,38 @@ class Exposure:
         else:
             how = "made"
         why = f"{where} is {how} in the exposed schema {schema} and no migration of this run "
-        why += "enables row level security on it: anyone holding the project's public anon key "
+        why += "enables row level security on it (nor revokes all on it from anon and "
+        why += "authenticated): anyone holding the project's public anon key "
         why += "reads and writes every row through Supabase's API"
         if op.key in policies:
             why += "; its policies apply only once row level security is on"
-        out.append(self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why))
+        out[op.key] = self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why)
+
+    def _view(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
+        """A view (or materialized view, which no policy ever filters) made in an exposed
+        schema over a table some migration of the set protects with row level security."""
+        text = strip_comments(st.text)
+        schema = op.schema or self.supabase.default_schema
+        if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
+            return
+        _, _, closed, invoker = self._later[self._index]
+        protected = self._later[0][0]  # row level security on, in some migration of the set
+        head = _VIEW_HEAD.match(text)
+        if op.key in closed or op.key in invoker or (head and _invoker(head["opts"] or "")):
+            return
+        read = sorted({key(t) for t in _FROM.findall(_STRING.sub("''", text))} & protected)
+        if not read:
+            return
+        kind = "materialized view" if head and head["mat"] else "view"
+        why = f"{kind} {schema}.{op.name} reads {', '.join(read)}, which row level security "
+        why += "protects, with its owner's rights"
+        why += (
+            " (a materialized view is never filtered)"
+            if kind != "view"
+            else (" (no security_invoker)")
+        )
+        why += ": anon and authenticated read every row of it through the view"
+        out.append(self._finding(_BY_ID["SUPABASE-VIEW-BYPASSES-RLS"], file, st.line, why))
 
     def _policy(self, file: str, st: Statement, out: list[Finding]) -> None:
         p = policy_of(st)
