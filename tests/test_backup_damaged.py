@@ -351,7 +351,8 @@ def test_a_backup_whose_file_changed_since_verified_is_not_counted_by_check(
 
     res = run_inproc(*args, "check")
     assert res.code == 1, res.out  # WARNING: the oldest is the newest verified one
-    said = f"backup {newest.id}: its data file {newest.file} was modified since it was verified"
+    said = f"backup {newest.id}: its data file {newest.file} has another time than when it was "
+    said += "verified (replaced, or copied without its times: `cp -p`, `rsync -t` keep them)"
     assert said in res.out and "changed since verified: run `malnu-tui backup verify" in res.out
     assert f"backup verify {newest.id} --config {tmp_path / 'malnu.toml'} --target sekolah`" in (
         res.out

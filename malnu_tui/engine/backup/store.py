@@ -409,7 +409,10 @@ def _with_data_file(directory: Path, manifest: BackupManifest) -> BackupManifest
             and manifest.verified_mtime_ns is not None
             and not _same_mtime(st.st_mtime_ns, manifest.verified_mtime_ns)
         ):
-            changed = f"its data file {manifest.file} was modified since it was verified"
+            changed = (
+                f"its data file {manifest.file} has another time than when it was verified "
+                "(replaced, or copied without its times: `cp -p`, `rsync -t` keep them)"
+            )
             details = {**manifest.details, "changed": changed}
             return replace(manifest, verified_at=None, details=details)
         else:
