@@ -316,3 +316,50 @@ async def test_a_lock_row_a_console_fix_could_not_release_is_said_on_its_result(
         assert "press U on the status screen (unlock)" in body and "`malnu-tui unlock" not in body
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+
+
+async def test_a_lock_row_a_backup_delete_could_not_release_is_said_under_its_result(
+    tmp_path: Path, mdirs: MigrationDirs, d1: D1Target
+) -> None:
+    """A backup deleted on D1 from the backups screen whose release of the lock got 503s: the
+    CLI warns that the row stayed, the screen said "✔ deleted" alone. It now says the row
+    left under the result, with its way out as the console's key."""
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+    from malnu_tui.tui.widgets.plain import Static
+    from tests.d1server import Fault
+    from tests.secret_support import d1_config
+    from tests.tui_demo import dialog_ready
+
+    mdirs.add("20250101_000100", "siswa", "CREATE TABLE siswa (id INTEGER);", "DROP TABLE siswa;")
+    cfg = d1_config(tmp_path / "malnu.toml", d1.db.account, d1.db.id, mdirs)  # brief retries
+    assert run_cli("--config", str(cfg), "--target", "production", "backup", "create").code == 0
+    release = "DELETE FROM malnu_lock WHERE id = 1 AND host"
+    async with _status_screen(cfg, "production") as (app, pilot):
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        browser = app.screen
+        assert isinstance(browser, BackupBrowser)
+        (gone,) = browser.manifests
+        await pilot.press("d")
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=30)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.expected
+        d1.server.inject(Fault("status", count=100, status=503, match=release))
+        try:
+            await pilot.press(*dialog.expected, "enter")
+            locks = browser.query_one("#backup-locks", Static)
+            await wait_until(pilot, lambda: bool(locks.display), timeout=60)
+        finally:
+            d1.server.faults.clear()
+        await wait_until(pilot, lambda: "⚠ warning: done, but: D1 " in _shown(app))
+        shown = _shown(app)
+        assert f"✔ deleted {gone.id}" in shown, shown
+        said = " ".join(str(locks.content).split())
+        assert said.startswith("⚠ warning: done, but: D1 "), said
+        assert "; the lock row of this session (pid " in said, said
+        assert "runs out within 10 min" in said, said
+        assert "press U on the status screen (unlock)" in said and "`malnu-tui unlock" not in said
+        await wait_until(pilot, lambda: not browser.manifests)
