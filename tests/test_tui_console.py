@@ -27,7 +27,15 @@ from malnu_tui.tui.widgets.migration_table import (
     short_time,
 )
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import Demo, build_demo, demo_app, dialog_ready, status_loaded, wait_until
+from tests.tui_demo import (
+    Demo,
+    build_demo,
+    demo_app,
+    dialog_ready,
+    screen_text,
+    status_loaded,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -441,6 +449,7 @@ async def test_drift_is_accepted_in_the_console_and_audited(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
         panel = app.screen.query(TargetPanel).first()
         assert "≠ 1 drifted" in str(panel.query_one(".summary", Static).render())
+        await wait_until(pilot, lambda: "D Accept drift" in screen_text(app))
         await pilot.press("D")
         await wait_until(
             pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.word is not None
@@ -450,6 +459,8 @@ async def test_drift_is_accepted_in_the_console_and_audited(demo: Demo) -> None:
         await wait_until(
             pilot, lambda: "≠ 0 drifted" in str(panel.query_one(".summary", Static).render())
         )
+        # Nothing drifted any more: D is not offered (it only said "select a drifted … first").
+        await wait_until(pilot, lambda: "Accept drift" not in screen_text(app))
     with sqlite3.connect(demo.primary_db) as conn:
         rows = conn.execute(
             "SELECT object, detail FROM malnu_audit WHERE action = 'repair'"
@@ -470,6 +481,7 @@ async def test_a_failed_migration_is_cleared_in_the_console(demo: Demo) -> None:
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
+        await wait_until(pilot, lambda: "C Clear failed" in screen_text(app))
         await pilot.press("C")  # on a row that is not failed: told to select one
         assert isinstance(app.screen, StatusScreen)
         await pilot.press("end", "up", "up")
@@ -480,6 +492,7 @@ async def test_a_failed_migration_is_cleared_in_the_console(demo: Demo) -> None:
         )
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(pilot, lambda: "Clear failed" not in screen_text(app))  # none left
     with sqlite3.connect(demo.primary_db) as conn:
         assert conn.execute(
             "SELECT count(*) FROM migrations WHERE filename = ?", (failed,)

@@ -210,19 +210,16 @@ async def test_a_wizard_button_that_does_nothing_says_so_without_colour(
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("r")
         await wait_until(pilot, lambda: settled(app, "how-far"))
-        await pilot.pause(0.1)
-        assert nav() == "Cancel (esc) Next ▶ (n)"
+        await wait_until(pilot, lambda: nav() == "Cancel (esc) Next ▶ (n)")
         await pilot.press("b")  # nothing before the first step: b still does nothing
         await pilot.pause(0.1)
         assert settled(app, "how-far")
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "preview"))
-        await pilot.pause(0.1)
-        assert nav() == "◀ Back (b) Cancel (esc) Confirm ▶ (n)"
+        await wait_until(pilot, lambda: nav() == "◀ Back (b) Cancel (esc) Confirm ▶ (n)")
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "confirm"))
-        await pilot.pause(0.1)
-        assert nav() == "◀ Back (^b) Cancel (esc) Roll back ▶ (blocked)"
+        await wait_until(pilot, lambda: nav() == "◀ Back (^b) Cancel (esc) Roll back ▶ (blocked)")
         await pilot.press("enter")  # Enter on the empty field says why and stays
         await pilot.pause(0.1)
         assert wizard(app).step == "confirm"
@@ -231,15 +228,13 @@ async def test_a_wizard_button_that_does_nothing_says_so_without_colour(
         assert nav() == "◀ Back (^b) Cancel (esc) Roll back ▶"
         await pilot.press("enter")
         await wait_until(pilot, lambda: settled(app, "verify"))
-        await pilot.pause(0.1)
-        assert nav() == "Summary ▶ (n)"  # past the point of no return esc does nothing
-        await pilot.press("escape")
+        await wait_until(pilot, lambda: nav() == "Summary ▶ (n)")  # past the point of no return
+        await pilot.press("escape")  # esc does nothing there
         await pilot.pause(0.1)
         assert wizard(app).step == "verify"
         await pilot.press("n")
         await wait_until(pilot, lambda: wizard(app).finished)
-        await pilot.pause(0.1)
-        assert nav() == "Close (esc)"
+        await wait_until(pilot, lambda: nav() == "Close (esc)")
         await pilot.press("escape")
         await wait_until(pilot, lambda: loaded(app))
 

@@ -316,3 +316,95 @@ async def test_a_lock_row_a_console_fix_could_not_release_is_said_on_its_result(
         assert "press U on the status screen (unlock)" in body and "`malnu-tui unlock" not in body
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+
+
+async def test_a_lock_row_a_backup_delete_could_not_release_is_said_under_its_result(
+    tmp_path: Path, mdirs: MigrationDirs, d1: D1Target
+) -> None:
+    """A backup deleted on D1 from the backups screen whose release of the lock got 503s: the
+    CLI warns that the row stayed, the screen said "✔ deleted" alone. It now says the row
+    left under the result, with its way out as the console's key."""
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+    from malnu_tui.tui.widgets.plain import Static
+    from tests.d1server import Fault
+    from tests.secret_support import d1_config
+    from tests.tui_demo import dialog_ready
+
+    mdirs.add("20250101_000100", "siswa", "CREATE TABLE siswa (id INTEGER);", "DROP TABLE siswa;")
+    cfg = d1_config(tmp_path / "malnu.toml", d1.db.account, d1.db.id, mdirs)  # brief retries
+    assert run_cli("--config", str(cfg), "--target", "production", "backup", "create").code == 0
+    release = "DELETE FROM malnu_lock WHERE id = 1 AND host"
+    async with _status_screen(cfg, "production") as (app, pilot):
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        browser = app.screen
+        assert isinstance(browser, BackupBrowser)
+        (gone,) = browser.manifests
+        await pilot.press("d")
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=30)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.expected
+        d1.server.inject(Fault("status", count=100, status=503, match=release))
+        try:
+            await pilot.press(*dialog.expected, "enter")
+            locks = browser.query_one("#backup-locks", Static)
+            await wait_until(pilot, lambda: bool(locks.display), timeout=60)
+        finally:
+            d1.server.faults.clear()
+        await wait_until(pilot, lambda: "⚠ warning: done, but: D1 " in _shown(app))
+        shown = _shown(app)
+        assert f"✔ deleted {gone.id}" in shown, shown
+        said = " ".join(str(locks.content).split())
+        assert said.startswith("⚠ warning: done, but: D1 "), said
+        assert "; the lock row of this session (pid " in said, said
+        assert "runs out within 10 min" in said, said
+        assert "press U on the status screen (unlock)" in said and "`malnu-tui unlock" not in said
+        await wait_until(pilot, lambda: not browser.manifests)
+
+
+async def test_a_lock_row_a_console_recover_could_not_release_is_said_on_its_result(
+    tmp_path: Path, mdirs: MigrationDirs, d1: D1Target
+) -> None:
+    """A recover on D1 whose release of the lock got 503s: the wizard's worker posts LocksLeft
+    after its result and the wizard says it under the result (session 18's line, untested)."""
+    from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
+    from tests.d1server import Fault
+    from tests.secret_support import d1_config
+
+    mdirs.add("20250101_000100", "siswa", "CREATE TABLE siswa (id INTEGER);", "DROP TABLE siswa;")
+    cfg = d1_config(tmp_path / "malnu.toml", d1.db.account, d1.db.id, mdirs)  # brief retries
+    at = ("--config", str(cfg), "--target", "production")
+    assert run_cli(*at, "up", "--yes").code == 0  # and its pre-up backup
+    release = "DELETE FROM malnu_lock WHERE id = 1 AND host"
+    async with _status_screen(cfg, "production") as (app, pilot):
+        await pilot.press("p")
+        await wait_until(pilot, lambda: _at(app, "when"), timeout=30)
+        await pilot.press(*"now", "enter")
+        await wait_until(pilot, lambda: _at(app, "plan"), timeout=60)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _at(app, "confirm"), timeout=30)
+        d1.server.inject(Fault("status", count=100, status=503, match=release))
+        try:
+            (typed,) = app.screen.query(TypedConfirmation)
+            assert typed.word
+            await pilot.press(*typed.word, "enter")
+            await wait_until(pilot, lambda: bool(app.screen.query(".locks-left")), timeout=60)
+        finally:
+            d1.server.faults.clear()
+        await wait_until(pilot, lambda: "⚠ warning: done, but: D1 " in _shown(app))
+        summary = " ".join(str(app.screen.query_one("#recover-summary").render()).split())
+        said = " ".join(str(app.screen.query_one(".locks-left").render()).split())
+    assert "recovered to" in summary, summary
+    assert said.startswith("⚠ warning: done, but: D1 "), said
+    assert "; the lock row of this session (pid " in said, said
+    assert "press U on the status screen (unlock)" in said and "`malnu-tui unlock" not in said
+
+
+def _at(app: MalnuApp, step: str) -> bool:
+    from malnu_tui.tui.screens.wizard import WizardScreen
+
+    s = app.screen
+    return isinstance(s, WizardScreen) and s.step == step and not s.working

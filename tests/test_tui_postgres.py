@@ -77,8 +77,30 @@ def loaded(app: MalnuApp) -> bool:
 
 
 async def test_apply_then_rollback_on_postgresql(pg_app: MalnuApp, pg_url: str) -> None:
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
     app = pg_app
     async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        # The SQL view of a PostgreSQL target shows the files as written (one app run with
+        # the apply and rollback below).
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        view = app.screen
+        assert isinstance(view, SqlViewScreen)
+        assert "BIGSERIAL" in view.query_one("#source").text  # type: ignore[attr-defined]
+        assert "as written" in view.query_one("#translation").text  # type: ignore[attr-defined]
+        # The target is its own check server: its files run as written on a scratch schema.
+        await wait_until(pilot, lambda: not view.checking, timeout=30)
+        line = str(view.query_one("#check-line").render())  # type: ignore[attr-defined]
+        assert line.startswith("✓ checked on PostgreSQL postgresql://"), line
+        await pilot.press("r")
+        line = str(view.query_one("#check-line").render())  # type: ignore[attr-defined]
+        assert line.startswith("✓ checked on PostgreSQL postgresql://"), line
+        await pilot.press("escape")
         await wait_until(pilot, lambda: loaded(app))
         # apply everything
         await pilot.press("a")
@@ -118,30 +140,6 @@ async def test_apply_then_rollback_on_postgresql(pg_app: MalnuApp, pg_url: str) 
     reasons = {m.id: m.reason for m in list_backups(target.backup_dir)}
     assert reasons[backup_id or ""] == "pre-rollback"
     assert sorted(reasons.values()) == ["pre-rollback", "pre-up"]
-
-
-async def test_sql_view_of_a_postgresql_target_shows_the_files_as_written(
-    pg_app: MalnuApp,
-) -> None:
-    from malnu_tui.tui.screens.sql_view import SqlViewScreen
-
-    app = pg_app
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("enter")
-        await wait_until(
-            pilot,
-            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
-        )
-        assert "BIGSERIAL" in app.screen.query_one("#source").text  # type: ignore[attr-defined]
-        assert "as written" in app.screen.query_one("#translation").text  # type: ignore[attr-defined]
-        # The target is its own check server: its files run as written on a scratch schema.
-        await wait_until(pilot, lambda: not app.screen.checking, timeout=30)  # type: ignore[attr-defined]
-        line = str(app.screen.query_one("#check-line").render())  # type: ignore[attr-defined]
-        assert line.startswith("✓ checked on PostgreSQL postgresql://"), line
-        await pilot.press("r")
-        line = str(app.screen.query_one("#check-line").render())  # type: ignore[attr-defined]
-        assert line.startswith("✓ checked on PostgreSQL postgresql://"), line
 
 
 async def test_apply_on_a_postgresql_mirror_runs_the_translation(

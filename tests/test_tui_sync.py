@@ -13,8 +13,10 @@ from psycopg.conninfo import conninfo_to_dict
 from textual.widgets import DataTable, Input, Static
 
 from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
+from tests.fixtures_d1 import D1Target
 from tests.tui_demo import (
     Demo,
     add_sync_pair,
@@ -339,3 +341,44 @@ def test_progress_is_shown_under_the_tables() -> None:
     assert str(shown) == (
         "sync: \n  ✔ users: done\n  ⟳ academic_records: copy 5,000/20,000 (12,500/s)"
     )
+
+
+async def test_a_sync_into_d1_whose_lock_stayed_says_so_under_its_report(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    # A sync into D1 whose release of the destination's lock got 503s: the CLI warns that the
+    # row stayed; the sync screen said the sync done alone (its LocksLeft reached no handler).
+    from tests.d1server import Fault
+
+    demo = build_demo(tmp_path / "demo")
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[targets.reports]\nurl = "d1://{d1.db.account}/{d1.db.id}"\n'
+            "retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n\n"
+            '[sync.reporting]\nfrom = "primary"\nto = "reports"\ntables = ["users"]\n'
+        )
+    with sqlite3.connect(demo.primary_db) as c:
+        c.execute(
+            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES "
+            "(1, 'siswa1@malnu.sch.id', 'Siswa 1', '2026-11-20 07:00:00', '2026-11-20 07:00:00')"
+        )
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    release = "DELETE FROM malnu_lock WHERE id = 1 AND host"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sync(pilot, app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: dialog_ready(app), timeout=60)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.expected
+        d1.server.inject(Fault("status", count=100, status=503, match=release))
+        try:
+            dialog.query_one(Input).value = dialog.expected
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "⚠ warning: done, but: D1 " in report_text(app), 60)
+        finally:
+            d1.server.faults.clear()
+        said = " ".join(report_text(app).split())
+    assert "users: full, read 1, inserted 1" in said, said
+    assert "; the lock row of this session (pid " in said, said
+    assert "press U on the status screen (unlock)" in said and "`malnu-tui unlock" not in said

@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import BackupProgress, BackupsListed, OperationFailed
+from malnu_tui.tui.messages import BackupProgress, BackupsListed, LocksLeft, OperationFailed
 from malnu_tui.tui.session import backup_progress_poster, connected, looking, reporting
-from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.manifest import (
     human_size,
@@ -104,6 +104,7 @@ class BackupBrowser(Screen[None]):
             with VerticalScroll(id="manifest-pane"):
                 yield Static("", id="manifest")
         yield OperationProgress(log=False, id="backup-op")
+        yield Static("", id="backup-locks")
         yield MoreKeys()
         yield Footer(compact=True)
 
@@ -111,6 +112,7 @@ class BackupBrowser(Screen[None]):
         table = self.query_one(DataTable)
         table.add_columns("created (UTC)", "reason", "size", "head", "verified")
         self.query_one("#backup-op", OperationProgress).display = False
+        self.query_one("#backup-locks").display = False
         table.focus()
         self.action_reload()
 
@@ -133,6 +135,7 @@ class BackupBrowser(Screen[None]):
         if not begin_operation(self.app, name):
             return False
         self.busy = name
+        self.query_one("#backup-locks").display = False  # (said of the operation before)
         progress = self.query_one("#backup-op", OperationProgress)
         progress.display = True
         progress.reset(f"{name}…")
@@ -153,6 +156,13 @@ class BackupBrowser(Screen[None]):
 
     def action_reload(self) -> None:
         self._load()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # v, o and d act on the backup selected: with none listed they are not offered (the
+        # footer listed them, and each said "no backup selected"); c creates the first.
+        if action in ("verify", "restore", "delete"):
+            return bool(self.manifests)
+        return True
 
     def action_create(self) -> None:
         if self._begin("creating a backup"):
@@ -301,6 +311,16 @@ class BackupBrowser(Screen[None]):
         self._progress_bar().finish(f"✔ deleted {event.manifest.id}")
         self.action_reload()
 
+    @on(LocksLeft)
+    def _locks_left(self, event: LocksLeft) -> None:
+        """Done, but its lock row stayed (D1 unanswered as a delete released it): said under
+        the result with its way out, as the CLI's ``warning:`` lines say it (the screen said
+        "✔ deleted" alone)."""
+        event.stop()
+        locks = self.query_one("#backup-locks", Static)
+        locks.update(lock_warnings(event.lines))
+        locks.display = True
+
     def _progress_bar(self) -> OperationProgress:
         return self.query_one("#backup-op", OperationProgress)
 
@@ -329,6 +349,7 @@ class BackupBrowser(Screen[None]):
         if self.manifests:
             table.move_cursor(row=min(max(keep, 0), len(self.manifests) - 1), animate=False)
         self._show_manifest()
+        self.refresh_bindings()  # v, o and d: offered only with a backup to act on
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

@@ -59,8 +59,9 @@ class StatusScreen(Screen[None]):
         Binding("t", "next_target", "Target", show=False, id="status.next_target"),
         Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),
         Binding("U", "app.unlock", "Unlock", show=False, id="status.unlock"),
-        Binding("D", "app.repair", "Accept drift", show=False, id="status.repair"),
-        Binding("C", "app.clear_failed", "Clear failed", show=False, id="status.clear_failed"),
+        # Offered only when the target on screen has a drifted (D) or failed (C) migration.
+        Binding("D", "repair", "Accept drift", show=False, id="status.repair"),
+        Binding("C", "clear_failed", "Clear failed", show=False, id="status.clear_failed"),
     ]
 
     # The picture refreshes itself while the screen is idle: a SQLite file is watched every
@@ -116,6 +117,24 @@ class StatusScreen(Screen[None]):
         if isinstance(event, OperationFailed) and event.what != "status":
             return
         self._load_next()
+        self.refresh_bindings()  # D and C follow what the target has
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # D and C act on a drifted or a failed migration: with none on the target on screen
+        # they are not offered (the more: line listed them, and each only said "select a
+        # drifted migration first"). The palette still runs them, and says so.
+        if action in ("repair", "clear_failed"):
+            wanted = MigrationState.DRIFTED if action == "repair" else MigrationState.FAILED
+            panel = self.current_panel() if self.is_mounted else None
+            report = panel.report if panel is not None else None
+            return report is not None and report.count(wanted) > 0
+        return True
+
+    async def action_repair(self) -> None:
+        await self.app.run_action("app.repair")
+
+    async def action_clear_failed(self) -> None:
+        await self.app.run_action("app.clear_failed")
 
     def focus_table(self) -> None:
         panel = self.current_panel()
@@ -152,6 +171,7 @@ class StatusScreen(Screen[None]):
     def _tab_changed(self) -> None:
         self.app.sub_title = self.current_target().display_url
         self.focus_table()
+        self.refresh_bindings()
 
     def action_next_target(self) -> None:
         tabs = self.query_one(TabbedContent)

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.messages import LocksLeft, OperationFailed
 from malnu_tui.tui.screens.sync_report import (
     VERIFIED,
     failed_report,
@@ -28,7 +28,7 @@ from malnu_tui.tui.screens.sync_report import (
     table_lines,
 )
 from malnu_tui.tui.session import reporting
-from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.migration_table import elide_middle
 from malnu_tui.tui.widgets.more_keys import MoreKeys
@@ -132,6 +132,7 @@ class SyncScreen(Screen[None]):
         self.outcome = SyncStopped((), ())  # what a failed sync synced, and where it stopped
         self.gone: dict[str, frozenset[str]] = {}  # pair → its copies whose source table is gone
         self.stopped: dict[str, frozenset[str]] = {}  # pair → its copies of a stopped sync
+        self.finished_report = Text()  # the last run's report, as shown
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -502,5 +503,18 @@ class SyncScreen(Screen[None]):
             elif event.what == "sync":
                 self.verified_now.pop((event.pair, r.table), None)
             out.append_text(table_lines(r, event.what))
+        self.finished_report = out
         self.query_one("#sync-report", Static).update(out)
         self._load_states()
+
+    @on(LocksLeft)
+    def _locks_left(self, event: LocksLeft) -> None:
+        """Done, but the destination's lock row stayed (D1 unanswered as the sync released it):
+        said under the report with its way out, as the CLI's ``warning:`` lines say it (the
+        screen said the sync done alone; LocksLeft reached no handler)."""
+        event.stop()
+        out = self.finished_report.copy()
+        if out.plain and not out.plain.endswith("\n"):
+            out.append("\n")
+        out.append_text(lock_warnings(event.lines))
+        self.query_one("#sync-report", Static).update(out)
