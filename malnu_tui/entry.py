@@ -13,13 +13,37 @@ def _interrupted() -> int:
     return 130
 
 
+def _interrupt_behind(exc: RuntimeError) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM) that ``exc`` wraps: Python 3.11 turns one that comes while a
+    class is made (a dataclass's ``field()`` named, as a module is imported) into
+    ``RuntimeError: Error calling __set_name__ …``, which printed a traceback."""
+    cause = exc.__cause__
+    return cause if isinstance(cause, KeyboardInterrupt) else None
+
+
 def main() -> int:
     """Run the CLI on ``sys.argv``; returns the exit code."""
     try:
         from malnu_tui.cli import main as run_cli
     except KeyboardInterrupt:
         return _interrupted()
+    except RuntimeError as exc:
+        if _interrupt_behind(exc) is None:
+            raise
+        return _interrupted()
     try:
         return run_cli()
     except KeyboardInterrupt:  # the command's own handler says one that comes later
+        return _interrupted()
+    except RuntimeError as exc:  # one the command's handler did not see: said as it says it
+        stop = _interrupt_behind(exc)
+        if stop is None:
+            raise
+        from malnu_tui.cli.context import HungUp, Terminated
+
+        if isinstance(stop, HungUp):
+            return 129
+        if isinstance(stop, Terminated):
+            print("terminated", file=sys.stderr)
+            return 143
         return _interrupted()

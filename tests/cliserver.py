@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 # What a CLI run imports anyway, imported once in the server. Packages only, as the CLI imports
@@ -210,7 +211,7 @@ def serve(path: str) -> None:
 
 
 class _Server:
-    def __init__(self) -> None:
+    def __init__(self, prefix: Sequence[str] = ()) -> None:
         self.dir = tempfile.mkdtemp(prefix="malnu-cliserver-")
         self.path = str(Path(self.dir) / "s")
         repo = Path(__file__).resolve().parent.parent
@@ -220,7 +221,7 @@ class _Server:
         log = Path(self.dir) / "log"
         with log.open("wb") as errors:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.cliserver", self.path],
+                [*prefix, sys.executable, "-m", "tests.cliserver", self.path],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errors,
@@ -279,6 +280,19 @@ def _get_server() -> _Server:
         return _server
 
 
+@contextlib.contextmanager
+def behind(prefix: Sequence[str]) -> Iterator[_Server]:
+    """A fork server of the caller's own, started behind ``prefix`` (a command that starts it:
+    ``setpriv`` without the capabilities that override file modes): ``run(…, server=)`` forks
+    its runs from it, each as that command would start a fresh one, without paying the
+    interpreter's start-up each time; stopped at the end of the block."""
+    server = _Server(prefix)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def usable(env: dict[str, str]) -> bool:
     """Whether a run with environment ``env`` can be forked from the server."""
     if os.environ.get("MALNU_TEST_FRESH_CLI") == "1":
@@ -297,12 +311,17 @@ def _umask() -> int:
 
 
 def run(
-    args: list[str], env: dict[str, str], input: str, timeout: float, cwd: Path
+    args: list[str],
+    env: dict[str, str],
+    input: str,
+    timeout: float,
+    cwd: Path,
+    server: _Server | None = None,
 ) -> tuple[int, str, str]:
-    """``python -m malnu_tui ARGS`` forked from the server: (exit code, stdout, stderr), text
-    decoded as ``subprocess.run(text=True)`` does. Raises ``subprocess.TimeoutExpired`` (the
-    child killed) as it does."""
-    server = _get_server()
+    """``python -m malnu_tui ARGS`` forked from the server (``server``: one of :func:`behind`):
+    (exit code, stdout, stderr), text decoded as ``subprocess.run(text=True)`` does. Raises
+    ``subprocess.TimeoutExpired`` (the child killed) as it does."""
+    server = server or _get_server()
     if _startup_env(env) != _startup_env(server.env):
         raise ValueError("this environment needs a fresh interpreter")
     deadline = time.monotonic() + timeout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 pytest_plugins = [
@@ -54,3 +56,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the tests longest first (a stable sort: each module keeps its own order, and
     every worker sorts the same collection the same way, as xdist requires)."""
     items.sort(key=_rank)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the processes the tests start, as it does from an operator's terminal.
+    A suite started as a background job of a script (`pytest … &`, `cmd > out.txt &`, as a CI
+    runner may) inherits SIGINT ignored, and so did every CLI run and the fork server: the
+    tests that send SIGINT saw it ignored (a `restore` showing its status, `up` retrying for
+    60 s, no start-up interrupted). Python's own handler again, in each test process, so the
+    processes it starts get SIGINT's default (in the controller before xdist's workers too)."""
+    interrupts_as_from_a_terminal()
+
+
+def interrupts_as_from_a_terminal() -> None:
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -82,6 +82,8 @@ TXN_REFUSED = (
     "exceptions, and because it interacts correctly with Durable Objects' automatic atomic "
     "write coalescing."
 )
+# A held request (Fault.hold) is answered after this long if the test never releases it.
+HOLD_AT_MOST = 300.0
 
 _ROUTE = re.compile(
     r"^/client/v4/accounts/(?P<account>[^/]+)/d1/database/(?P<db>[^/]+)"
@@ -95,7 +97,9 @@ class Fault:
 
     kind: ``status`` (answer ``status`` with ``message`` without executing), ``drop-before``
     (close the connection without executing), ``drop-after`` (execute and commit, then close the
-    connection without answering), ``slow`` (sleep ``delay`` seconds first), ``echo`` (answer
+    connection without answering), ``slow`` (sleep ``delay`` seconds first; with ``hold``, wait
+    until the test sets it instead: a request held for as long as the test needs, however
+    loaded the machine), ``echo`` (answer
     ``status`` with a text page that echoes the request, its Authorization header included, as
     a misconfigured proxy's error page does), ``cut-after`` (execute and commit, then answer
     200 with the first half of the JSON only, its length declared as sent: an answer cut
@@ -115,6 +119,7 @@ class Fault:
     delay: float = 0.0
     retry_after: int | None = None
     message: str = ""  # D1's error message: "" for each kind's own (status, error-after)
+    hold: threading.Event | None = None  # ``slow``: held until set (the d1 fixture sets it)
 
 
 @dataclass
@@ -340,6 +345,14 @@ class D1Server:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault and answer every request a fault still holds."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.hold is not None:
+                    fault.hold.set()
+            self.faults.clear()
 
     def database(self, account: str, database_id: str) -> Database:
         return self.databases[(account, database_id)]
@@ -685,7 +698,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.d1.take_fault(url.path, text) if url.path.startswith(API_PREFIX) else None
         if fault is not None:
             entry.fault = fault.kind
-            if fault.kind == "slow":
+            if fault.kind == "slow" and fault.hold is not None:
+                fault.hold.wait(HOLD_AT_MOST)
+            elif fault.kind == "slow":
                 time.sleep(fault.delay)
             elif fault.kind == "status":
                 entry.status = fault.status

@@ -54,12 +54,12 @@ def d1_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[D1Server]:
 @pytest.fixture
 def d1(d1_server: D1Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[D1Target]:
     """A fresh empty D1 database; the environment points the client at it. Faults injected by
-    the test are cleared afterwards."""
+    the test are cleared afterwards (a request one still holds is answered)."""
     db = d1_server.add_database(ACCOUNT)
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", d1_server.token)
     monkeypatch.setenv("MALNU_D1_API_BASE", d1_server.api_base)
     yield D1Target(d1_server, db)
-    d1_server.faults.clear()
+    d1_server.clear_faults()
 
 
 @pytest.fixture

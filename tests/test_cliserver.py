@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -145,3 +146,28 @@ def test_a_started_run_is_signalled_and_ends_as_a_fresh_process_does(
             proc.kill()
         seen[way] = (proc.returncode, err.replace(db.url, "DB"))
     assert seen["forked"] == seen["fresh"] and seen["fresh"][0] != 0, seen
+
+
+_CHILD_SAYS = (
+    "import signal, subprocess, sys\n"
+    "from tests.conftest import interrupts_as_from_a_terminal\n"
+    "interrupts_as_from_a_terminal()\n"
+    "probe = 'import signal as s; print(s.getsignal(s.SIGINT) is s.default_int_handler)'\n"
+    "print(subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True).stdout)\n"
+)
+
+
+def test_a_suite_started_with_ctrl_c_ignored_gives_its_processes_ctrl_c() -> None:
+    """A suite run as a background job of a script (`pytest … > out.txt &`) inherits SIGINT
+    ignored and passed it on to every CLI run: the three tests that send SIGINT failed (in
+    CI, as if under load). This process has Python's handler back (conftest), and a process
+    started with SIGINT ignored that does as conftest does starts its own with SIGINT's
+    default."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    def ignored() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    res = subprocess.run([sys.executable, "-c", _CHILD_SAYS], capture_output=True, text=True,
+                         cwd=REPO, preexec_fn=ignored, timeout=60)  # fmt: skip
+    assert res.stdout.strip() == "True", res.stdout + res.stderr

@@ -8,12 +8,12 @@ audit index an earlier version lacked is not added)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +22,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
+from tests import cliserver
+from tests.fixtures_core import REPO, MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import D1Target
 from tests.fixtures_matrix import DbTarget
 
@@ -82,21 +83,20 @@ def _sql(db: DbTarget, statement: str) -> list[tuple[object, ...]]:
 
 def _reads(cfg: Path, backup: str, env: dict[str, str], prefix: tuple[str, ...] = (),
            skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:  # fmt: skip
-    """Each read command's exit code and output, run as a real process: forked from the CLI
-    fork server (``run_cli``), or behind ``prefix`` (a command that starts it) in a fresh one."""
+    """Each read command's exit code and output, run as a real process forked from the CLI
+    fork server (``run_cli``), or from one of its own started behind ``prefix`` (a command
+    that starts it: each run is what that command would start, the interpreter started once)."""
     out = {}
-    for args in (a for a in READS if a[0] not in skip):
-        argv = ["--config", str(cfg), "--target", "primary"]
-        argv += [a.replace("{backup}", backup) for a in args]
-        if not prefix:
-            res = run_cli(*argv, env=env, timeout=120)
-            out[" ".join(args)] = (res.code, res.out + res.err)
-            continue
-        proc = subprocess.run(
-            [*prefix, *CLI, *argv], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-            cwd=REPO, env={**os.environ, **env}, timeout=120,
-        )  # fmt: skip
-        out[" ".join(args)] = (proc.returncode, proc.stdout + proc.stderr)
+    with cliserver.behind(prefix) if prefix else contextlib.nullcontext() as server:
+        for args in (a for a in READS if a[0] not in skip):
+            argv = ["--config", str(cfg), "--target", "primary"]
+            argv += [a.replace("{backup}", backup) for a in args]
+            if server is None:
+                res = run_cli(*argv, env=env, timeout=120)
+                out[" ".join(args)] = (res.code, res.out + res.err)
+                continue
+            code, said, err = cliserver.run(argv, {**os.environ, **env}, "", 120, REPO, server)
+            out[" ".join(args)] = (code, said + err)
     return out
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 
 import pytest
 
 from tests.d1server import Fault
-from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli, stop_if_running
 from tests.fixtures_d1 import D1Target
 
 
@@ -30,19 +31,31 @@ def test_ctrl_c_while_a_done_restore_shows_its_status_is_still_a_done_restore(
     made = run_cli(*base, "backup", "create", env=d1.env)
     assert made.code == 0, made.err
     backup_id = json.loads(made.out)["id"] if json_out else made.out.strip()
-    # Only the status reads wrangler's history table: each such read is held 5 s.
-    d1.server.inject(Fault("slow", count=5, delay=5.0, match='"d1_migrations"'))
+    # The status's first read (the tracking table's rows; the restore itself never reads them)
+    # is held until the test releases it, so the signal comes while the status loads however
+    # loaded the machine is (a timed hold ran out first at load 11), and a command that waited
+    # for the status would not end before the release.
+    held = threading.Event()
+    d1.server.inject(Fault("slow", match="FROM migrations ORDER BY filename", hold=held))
+    seen = len(d1.server.requests)  # the server is shared: earlier tests' requests are there
     proc = popen_cli(*base, "backup", "restore", backup_id, "--yes", env=d1.env)
     assert proc.stderr is not None
     said: list[str] = []
-    deadline = time.monotonic() + 60
-    while not any(line.startswith("restored ") for line in said):
-        assert time.monotonic() < deadline, said
-        line = proc.stderr.readline()
-        assert line, (said, proc.wait())
-        said.append(line)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("restored ") for line in said):
+            assert time.monotonic() < deadline, said
+            line = proc.stderr.readline()
+            assert line, (said, proc.wait())
+            said.append(line)
+        while not any(r.fault == "slow" for r in d1.server.requests[seen:]):
+            assert time.monotonic() < deadline, ("the status never read the tracking table", said)
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        held.set()
+        stop_if_running(proc)
     err = "".join(said) + err
     assert proc.returncode == 0, err
     assert "interrupted" not in err.splitlines() and "terminated" not in err.splitlines(), err
