@@ -222,15 +222,10 @@ def test_a_restore_from_a_store_remounted_read_only_says_so_first_and_how_to_res
 
 
 def _cli_in(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=folder,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+    """``malnu-tui ARGS`` as a real process whose working directory is ``folder`` (forked
+    from the CLI fork server, as ``run_cli`` runs it)."""
+    res = run_cli(*args, env=env, cwd=folder)
+    return subprocess.CompletedProcess(list(args), res.code, res.out, res.err)
 
 
 def test_a_relative_sqlite_path_in_two_schools_folders_is_two_databases(tmp_path: Path) -> None:

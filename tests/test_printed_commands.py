@@ -5,26 +5,22 @@ target's ``api_token_env`` gives, never print a secret."""
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures_core import CLI, REPO, CliResult, run_cli
+from tests.fixtures_core import CliResult, run_cli
 from tests.fixtures_d1 import D1Target
 
 
 def run_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
-    """``malnu-tui ARGS`` as a real process run from ``cwd`` (not the repository)."""
-    full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    proc = subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=120
-    )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    """``malnu-tui ARGS`` as a real process run from ``cwd`` (not the repository): forked
+    from the CLI fork server, its working directory ``cwd`` (a fresh interpreter when
+    ``run_cli``'s would be one)."""
+    return run_cli(*args, env=env, cwd=cwd, timeout=120)
 
 
 def printed(err: str, after: str) -> list[str]:

@@ -524,16 +524,40 @@ def hot_standby(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
+def _replayed(primary: str, replica: str) -> None:
+    """Until the replica has replayed what the primary has written so far."""
+    with psycopg.connect(primary, autocommit=True) as conn:
+        lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+    deadline = time.monotonic() + 120  # (only a replica that stopped streaming reaches it)
+    with psycopg.connect(replica, autocommit=True) as conn:
+        query = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
+        while conn.execute(query, lsn).fetchone() != (True,):
+            assert time.monotonic() < deadline, "the replica never replayed the primary's writes"
+            time.sleep(0.05)
+
+
+def test_a_hot_standby_is_refused_before_the_lock_and_the_backup_and_check_says_it(
     tmp_path: Path, pg_cluster: PgCluster, pg_url: str
 ) -> None:
     """An operator's URL pointing at a read replica: `up` took a safety backup, failed on the
     file's first statement ("cannot execute CREATE TABLE in a read-only transaction") and said
-    the database "stopped answering, not the file"."""
+    the database "stopped answering, not the file".
+
+    And `check` on a target that takes no writes said OK: the cron job's next `up` (or
+    restore, or sync into it) is refused, and every backup's audit row is lost, with nothing
+    said before. A hot standby (the URL pointing at a replica) and a database frozen read-only
+    (Supabase's on a full disk) are a WARNING now, saying which and what turns it off; the
+    primary, writable again, is OK. (One replica for both: it streams the primary's `up`.)"""
     dirs = _one_migration(
         tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
     )
     assert run_inproc("--database", pg_url, *dirs, "status").code == 0  # the tool's tables
+    db = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+
+    def check(url: str) -> tuple[int, str]:
+        res = run_inproc("--database", url, *dirs, "check")
+        return res.code, res.out
+
     with hot_standby(pg_cluster, pg_url) as replica:
         with psycopg.connect(replica, autocommit=True) as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
@@ -542,11 +566,36 @@ def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
         checks = [
             run_inproc("--database", replica, *dirs, *c) for c in (["test"], ["plan", "--check"])
         ]
+        assert run_inproc("--database", pg_url, *dirs, "up", "--yes").code == 0  # a backup too
+        _replayed(pg_url, replica)
+        made = run_inproc("--database", replica, "backup", "create")  # a replica serves them
+        code, out = check(replica)
     assert res.code == 2, res.err
     assert "is a hot standby (a read replica, in recovery): it takes no writes" in res.err
     assert "safety backup" not in res.err and "point the target at the primary" in res.err
-    for check in checks:
-        assert check.code == 2 and "is a hot standby (a read replica" in check.err, check.err
+    for one in checks:
+        assert one.code == 2 and "is a hot standby (a read replica" in one.err, one.err
+    assert made.code == 0, made.err
+    assert code == 1, out
+    assert (
+        "the database is a hot standby (a read replica, in recovery): it takes no writes (up, "
+        "rollback, restore, import, a sync into it, the audit rows of backups); point the "
+        "target at the primary" in out
+    )
+    assert "writable WARNING" in out and "reach OK" in out
+    assert out.splitlines()[0].endswith(": read-only: writes will fail | failed=0;;1 slow=0;1;")
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on')
+    try:
+        code, out = check(pg_url)
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{db}" RESET default_transaction_read_only')
+    assert code == 1, out
+    assert f"read-only (default_transaction_read_only = on for database {db})" in out
+    assert f"ALTER DATABASE {db} RESET default_transaction_read_only;" in out
+    code, out = check(pg_url)
+    assert code == 0 and "writable OK" in out, out
 
 
 def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
@@ -909,50 +958,6 @@ def test_what_the_preflight_counts_as_touching_a_narrowed_tables_rows() -> None:
     assert not hit("CREATE VIEW v AS SELECT * FROM siswa")
     assert not hit("UPDATE profiles SET x = 1 FROM users", other)
     assert hit("UPDATE profiles SET x = 1 FROM auth.users u", other)
-
-
-def test_check_warns_that_a_database_taking_no_writes_will_refuse_up_and_backups_audit(
-    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
-) -> None:
-    """`check` on a target that takes no writes said OK: the cron job's next `up` (or
-    restore, or sync into it) is refused, and every backup's audit row is lost, with nothing
-    said before. A hot standby (the URL pointing at a replica) and a database frozen read-only
-    (Supabase's on a full disk) are a WARNING now, saying which and what turns it off; the
-    primary, writable again, is OK."""
-    dirs = _one_migration(
-        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
-    )
-    assert run_inproc("--database", pg_url, *dirs, "up", "--yes").code == 0  # a backup too
-    db = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
-
-    def check(url: str) -> tuple[int, str]:
-        res = run_inproc("--database", url, *dirs, "check")
-        return res.code, res.out
-
-    with hot_standby(pg_cluster, pg_url) as replica:
-        made = run_inproc("--database", replica, "backup", "create")  # a replica serves them
-        code, out = check(replica)
-    assert made.code == 0, made.err
-    assert code == 1, out
-    assert (
-        "the database is a hot standby (a read replica, in recovery): it takes no writes (up, "
-        "rollback, restore, import, a sync into it, the audit rows of backups); point the "
-        "target at the primary" in out
-    )
-    assert "writable WARNING" in out and "reach OK" in out
-    assert out.splitlines()[0].endswith(": read-only: writes will fail | failed=0;;1 slow=0;1;")
-    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on')
-    try:
-        code, out = check(pg_url)
-    finally:
-        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{db}" RESET default_transaction_read_only')
-    assert code == 1, out
-    assert f"read-only (default_transaction_read_only = on for database {db})" in out
-    assert f"ALTER DATABASE {db} RESET default_transaction_read_only;" in out
-    code, out = check(pg_url)
-    assert code == 0 and "writable OK" in out, out
 
 
 def test_a_backup_row_level_security_narrows_says_the_way_out(
