@@ -74,10 +74,10 @@ CASES = [
      "create view v4 as select 'from students' as x from pg_class;", "",
      [("SUPABASE-VIEW-BYPASSES-RLS", 2, "view public.v2 reads students"),
       ("SUPABASE-VIEW-BYPASSES-RLS", 3, "(no security_invoker)")]),
-    ("safe: the view set to invoker or revoked later", "create view v3 as select * from students;\n"
-     "create view v4 as select * from students;",
-     "alter view public.v3 set (security_invoker = on);\n"
-     "revoke all on v4 from anon, authenticated;", []),
+    ("safe: the view revoked, or set to invoker later",
+     "create view v3 as select * from students;\ncreate view v4 as select * from students;\n"
+     "revoke all on v4 from anon, authenticated;",
+     "alter view public.v3 set (security_invoker = on);", []),
     ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
      "", []),
     ("safe: authenticated, writes, restrictive",

@@ -166,7 +166,7 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
 
 
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
-_MARKS = re.compile(r"level\s+security|policy|revoke", re.IGNORECASE)
+_MARKS = re.compile(r"level\s+security|policy|revoke|security_invoker", re.IGNORECASE)
 _ALL = re.compile(r"^ALL\b", re.IGNORECASE)
 _VIEW_HEAD = re.compile(
     rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:RECURSIVE\s+)?"
