@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.app_access import revoke_of
+from malnu_tui.engine.lint.dialect import in_supabase_folder
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
-from malnu_tui.engine.lint.pg_rls import policy_of
+from malnu_tui.engine.lint.pg_rls import enables_rls, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -151,10 +152,7 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     why = None
     if said is True:
         why = f"target {target.name}: supabase = true"
-    elif [p.lower() for p in Path(target.migrations_dir).resolve().parts[-2:]] == [
-        "supabase",
-        "migrations",
-    ]:
+    elif in_supabase_folder(target.migrations_dir):
         why = "the folder supabase/migrations"
     elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
         why = f"target {target.name}'s host is Supabase's"
@@ -165,7 +163,6 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     return Supabase(why, _exposed(target.migrations_dir)) if why else None
 
 
-_ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
 _MARKS = re.compile(r"level\s+security|policy|revoke|security_invoker", re.IGNORECASE)
 _ALL = re.compile(r"^ALL\b", re.IGNORECASE)
 _VIEW_HEAD = re.compile(
@@ -257,8 +254,7 @@ def _marks(m: Migration) -> _Marks:
                 if (p := policy_of(s)) is not None and p[0] == "CREATE":
                     policies.add(p[2])
                 elif s.first_words.startswith("ALTER TABLE"):
-                    op = read_ops(s)
-                    if any(a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions):
+                    if enables_rls(op := read_ops(s)):
                         enabled.add(op.key)
                 elif (v := _ALTER_VIEW.match(strip_comments(s.text))) and _invoker(v["opts"]):
                     invoker.add(key(v["name"]))
