@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import Migration
 
-__all__ = ["SUPABASE_RULES", "Exposure", "Supabase", "supabase_of"]
+__all__ = ["SUPABASE_RULES", "Exposure", "LiveTableInfo", "Supabase", "live_tables", "supabase_of"]
+
+# A live table's schema, columns and whether row level security is on (None: no such table).
+LiveTableInfo = Callable[[str], "tuple[str, tuple[str, ...], bool] | None"]
 
 SUPABASE_RULES = (
     Rule(
@@ -136,6 +139,33 @@ def _live(backend: object) -> bool:
     except Exception:  # best effort: a database that will not say is not taken for one
         return False
     return bool(row and row[0])
+
+
+_TABLE_INFO = (
+    "SELECT n.nspname, c.relrowsecurity, array(SELECT a.attname::text FROM pg_attribute a "
+    "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p')"
+)
+
+
+def live_tables(backend: object) -> LiveTableInfo:
+    """A live PostgreSQL table's (schema, columns, row level security on), by the name a
+    migration gives it (found on the search path, as the migration would find it)."""
+    conn = getattr(backend, "conn", None)
+
+    def info(table: str) -> tuple[str, tuple[str, ...], bool] | None:
+        if conn is None:
+            return None
+        try:
+            from psycopg import sql
+
+            row = conn.execute(_TABLE_INFO, (sql.Identifier(table).as_string(conn),)).fetchone()
+        except Exception:  # best effort: unknown, as from the files alone
+            return None
+        return (str(row[0]), tuple(row[2]), bool(row[1])) if row else None
+
+    return info
 
 
 def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabase | None:
@@ -279,6 +309,7 @@ class Exposure:
     supabase: Supabase
     migrations: Sequence[Migration]
     columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
+    live: LiveTableInfo | None = None  # the live database's tables (pending migrations)
     _later: list[_Marks] = field(default_factory=list)
     _index: int = 0
     _made: dict[str, Finding] = field(default_factory=dict)  # this migration's, by table
@@ -346,6 +377,23 @@ class Exposure:
             why += "; its policies apply only once row level security is on"
         out[op.key] = self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why)
 
+    def _guarding_nothing(
+        self, file: str, st: Statement, policy: str, table: str, out: list[Finding]
+    ) -> None:
+        """A policy made on a live table of an exposed schema whose row level security is off
+        and that no migration of the run turns on (Supabase's policy_exists_rls_disabled)."""
+        live = self.live(table) if self.live is not None else None
+        if live is None or live[2] or live[0] not in self.supabase.exposed or not self._later:
+            return
+        enabled, _, closed, _ = self._later[self._index]
+        if table in enabled or table in closed:
+            return
+        why = f"policy {policy} is made on {live[0]}.{table}, whose row level security is off "
+        why += "in the live database and no migration of this run turns it on: the policy "
+        why += "guards nothing, anyone holding the project's public anon key reads and writes "
+        why += "every row"
+        out.append(self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why))
+
     def _view(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
         """A view (or materialized view, which no policy ever filters) made in an exposed
         schema over a table some migration of the set protects with row level security."""
@@ -377,6 +425,7 @@ class Exposure:
         m = _POLICY_REST.match(strip_comments(st.text))
         if p is None or m is None:
             return
+        self._guarding_nothing(file, st, p[1], p[2], out)
         rest = m["rest"]
         cmd = _FOR.search(rest)
         to = _TO.search(rest)
@@ -388,7 +437,8 @@ class Exposure:
             or not _USING_TRUE.search(rest)
         ):
             return
-        personal = _personal(self.columns(p[2]))
+        live = self.live(p[2]) if self.live is not None else None
+        personal = _personal(self.columns(p[2]) or (live[1] if live else ()))
         if not personal:
             return
         who = "anon" if "anon" in roles else "PUBLIC (anon too)"
