@@ -153,17 +153,20 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     # read there: a policy on it while its row level security is off guards nothing, and its
     # columns say what an open policy hands out.
     d = MigrationDirs(tmp_path / "live")
-    d.add(
-        "20250101000100", "t", "create table public.siswa (id int, telp text);", "drop table siswa;"
-    )
+    made = "set lock_timeout = '2s';\ncreate table public.siswa (id int, telp text);\n"
+    made += "alter table nilai_live enable row level security;\n"
+    made += "create policy r on nilai_live using (id > 0);"
+    d.add("20250101000100", "t", made, "drop table siswa;\ndrop policy r on nilai_live;")
     policies = "set lock_timeout = '2s';\n"
     policies += "create policy baca on siswa_sync for select to anon using (true);\n"
-    policies += "create policy p on kelas_live using (id > 0);"
+    policies += "create policy p on kelas_live using (id > 0);\n"
+    policies += "create policy q on nilai_live using (true);"  # on in the earlier one
     d.add(
         "20250101000200",
         "p",
         policies,
-        "drop policy baca on siswa_sync;\ndrop policy p on kelas_live;",
+        "drop policy baca on siswa_sync;\ndrop policy p on kelas_live;\n"
+        "drop policy q on nilai_live;",
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -172,6 +175,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
                 conn.execute(f"CREATE ROLE {role} NOLOGIN")
         conn.execute("CREATE TABLE siswa_sync (id int, nama text, no_hp text)")
         conn.execute("CREATE TABLE kelas_live (id int)")
+        conn.execute("CREATE TABLE nilai_live (id int)")
         conn.execute("ALTER TABLE kelas_live ENABLE ROW LEVEL SECURITY")
     res = run_cli(*base)
     report = json.loads(res.out)
@@ -184,7 +188,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     assert report["rule_sets"] == ["general", "postgresql", "supabase"]
     found = [(f["file"][:14], f["line"], f["rule"], f["why"]) for f in report["findings"]]
     assert [x[:3] for x in found] == [
-        ("20250101000100", 1, "SUPABASE-RLS-MISSING"),
+        ("20250101000100", 2, "SUPABASE-RLS-MISSING"),
         ("20250101000200", 2, "SUPABASE-RLS-MISSING"),
         ("20250101000200", 2, "SUPABASE-OPEN-POLICY"),
     ], found

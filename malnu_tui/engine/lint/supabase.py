@@ -385,7 +385,7 @@ class Exposure:
         live = self.live(table) if self.live is not None else None
         if live is None or live[2] or live[0] not in self.supabase.exposed or not self._later:
             return
-        enabled, _, closed, _ = self._later[self._index]
+        enabled, _, closed, _ = self._later[0]  # (an earlier pending one counts too)
         if table in enabled or table in closed:
             return
         why = f"policy {policy} is made on {live[0]}.{table}, whose row level security is off "
