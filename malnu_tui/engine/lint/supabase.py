@@ -11,13 +11,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.app_access import revoke_of
 from malnu_tui.engine.lint.dialect import in_supabase_folder
-from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.model import Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
@@ -326,7 +326,9 @@ class Exposure:
         """The migration of the set (its index) whose statements come next."""
         self._index = index
 
-    def _finding(self, rule: Rule, file: str, line: int, why: str, sev: Any = None) -> Finding:
+    def _finding(
+        self, rule: Rule, file: str, line: int, why: str, sev: Severity | None = None
+    ) -> Finding:
         return Finding(rule.id, sev or rule.severity, file, line, why, rule.instead)
 
     def see(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
