@@ -74,10 +74,10 @@ CASES = [
      "create view v4 as select 'from students' as x from pg_class;", "",
      [("SUPABASE-VIEW-BYPASSES-RLS", 2, "view public.v2 reads students"),
       ("SUPABASE-VIEW-BYPASSES-RLS", 3, "(no security_invoker)")]),
-    ("safe: the view set to invoker or revoked later", "create view v3 as select * from students;\n"
-     "create view v4 as select * from students;",
-     "alter view public.v3 set (security_invoker = on);\n"
-     "revoke all on v4 from anon, authenticated;", []),
+    ("safe: the view revoked, or set to invoker later",
+     "create view v3 as select * from students;\ncreate view v4 as select * from students;\n"
+     "revoke all on v4 from anon, authenticated;",
+     "alter view public.v3 set (security_invoker = on);", []),
     ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
      "", []),
     ("safe: authenticated, writes, restrictive",
@@ -149,16 +149,34 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
 
     # The live database: Supabase's roles (the cluster's) without its auth schema are not
     # Supabase's; with it, it is, and its pending migrations are judged so (JSON shape
-    # unchanged).
+    # unchanged). A table made outside the migrations (the sync's copy, the dashboard's) is
+    # read there: a policy on it while its row level security is off guards nothing, and its
+    # columns say what an open policy hands out.
     d = MigrationDirs(tmp_path / "live")
+    made = "set lock_timeout = '2s';\ncreate table public.siswa (id int, telp text);\n"
+    made += "alter table nilai_live enable row level security;\n"
+    made += "create policy r on nilai_live using (id > 0);"
+    d.add("20250101000100", "t", made, "drop table siswa;\ndrop policy r on nilai_live;")
+    policies = "set lock_timeout = '2s';\n"
+    policies += "create policy baca on siswa_sync for select to anon using (true);\n"
+    policies += "create policy p on kelas_live using (id > 0);\n"
+    policies += "create policy q on nilai_live using (true);"  # on in the earlier one
     d.add(
-        "20250101000100", "t", "create table public.siswa (id int, telp text);", "drop table siswa;"
+        "20250101000200",
+        "p",
+        policies,
+        "drop policy baca on siswa_sync;\ndrop policy p on kelas_live;\n"
+        "drop policy q on nilai_live;",
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for role in ("anon", "authenticated"):
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
                 conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        conn.execute("CREATE TABLE siswa_sync (id int, nama text, no_hp text)")
+        conn.execute("CREATE TABLE kelas_live (id int)")
+        conn.execute("CREATE TABLE nilai_live (id int)")
+        conn.execute("ALTER TABLE kelas_live ENABLE ROW LEVEL SECURITY")
     res = run_cli(*base)
     report = json.loads(res.out)
     assert (res.code, report["rule_sets"]) == (0, ["general", "postgresql"]), res.out + res.err
@@ -168,5 +186,14 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     report = json.loads(res.out)
     assert res.code == 1, res.out + res.err
     assert report["rule_sets"] == ["general", "postgresql", "supabase"]
-    assert [f["rule"] for f in report["findings"]] == ["SUPABASE-RLS-MISSING"]
+    found = [(f["file"][:14], f["line"], f["rule"], f["why"]) for f in report["findings"]]
+    assert [x[:3] for x in found] == [
+        ("20250101000100", 2, "SUPABASE-RLS-MISSING"),
+        ("20250101000200", 2, "SUPABASE-RLS-MISSING"),
+        ("20250101000200", 2, "SUPABASE-OPEN-POLICY"),
+    ], found
+    assert (
+        "policy baca is made on public.siswa_sync, whose row level security is off" in found[1][3]
+    )
+    assert "whose no_hp then reach anyone" in found[2][3]
     assert "Supabase's rules on (the live database has Supabase's anon and" in report["notes"][0]

@@ -40,7 +40,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import read_rollback
-from malnu_tui.engine.lint.supabase import Exposure, Supabase
+from malnu_tui.engine.lint.supabase import Exposure, LiveTableInfo, Supabase
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -240,6 +240,7 @@ def lint_migrations(
     live: bool = False,
     live_table: LiveTable | None = None,
     supabase: Supabase | None = None,
+    supabase_live: LiveTableInfo | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -251,7 +252,8 @@ def lint_migrations(
     (a live PostgreSQL database) makes a plain CREATE INDEX on a small table a note. ``live``:
     ``base_schema`` was read from the live database (a table not in it is not there);
     ``live_table`` answers the same of a PostgreSQL database, table by table. ``supabase``
-    (a Supabase target, PostgreSQL's dialect) adds Supabase's rule set (lint/supabase.py).
+    (a Supabase target, PostgreSQL's dialect) adds Supabase's rule set (lint/supabase.py);
+    ``supabase_live`` answers it of the live database's tables.
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
@@ -261,7 +263,7 @@ def lint_migrations(
     exposure = None
     if supabase is not None and enum_columns is not None:
         declared = enum_columns.order
-        exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()))
+        exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()), supabase_live)
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
     from malnu_tui.engine.files import MigrationSet
 
-__all__ = ["DialectChoice", "choose_dialect", "guess_dialect", "judged_as", "lint_dialect"]
+__all__ = [
+    "DialectChoice",
+    "choose_dialect",
+    "guess_dialect",
+    "in_supabase_folder",
+    "judged_as",
+    "lint_dialect",
+]
 
 _HEAD_BYTES = 64 * 1024  # enough of a large file (a seed of INSERTs) to see its dialect
 _F = re.IGNORECASE
@@ -97,12 +104,19 @@ def _first(
     return None
 
 
+def in_supabase_folder(migrations_dir: Path) -> bool:
+    """Whether the set is in Supabase's folder, ``supabase/migrations``."""
+    return [p.lower() for p in Path(migrations_dir).resolve().parts[-2:]] == [
+        "supabase",
+        "migrations",
+    ]
+
+
 def guess_dialect(migrations_dir: Path, files: Iterable[tuple[Path, str | None]]) -> DialectChoice:
     """The set's dialect guessed from its folder and ``files`` ((path, text or None: read
     from the path)), for a set no target, flag or config names the dialect of."""
     hint = "say --dialect, or name a target, to be sure"
-    parts = [p.lower() for p in Path(migrations_dir).resolve().parts[-2:]]
-    if parts == ["supabase", "migrations"]:
+    if in_supabase_folder(migrations_dir):
         return DialectChoice("postgresql", f"guessed from the folder supabase/migrations; {hint}",
                              guessed=True)  # fmt: skip
     seen = list(files)

@@ -331,8 +331,10 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
             s.objects[("policy", f"{table}.{name}")] = (st.line, table)
         elif s.objects.pop(("policy", f"{table}.{name}"), None) is None:
             s.had_before.add(("policy", f"{table}.{name}"))  # re-created: not new
-    if op.kind == "other" and (took := revoked(s.file, st, s.created)) is not None:
-        out.append(took)
+    if op.kind == "other" and st.first_words.startswith("REVOKE"):
+        new = {*s.created, *(k for kind, k in s.objects if kind == "view")}  # no user yet
+        if (took := revoked(s.file, st, new)) is not None:
+            out.append(took)
     elif op.kind == "alter_table" and (off := rls_disabled(s.file, st, op, s.created)):
         out.append(off)
     guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)

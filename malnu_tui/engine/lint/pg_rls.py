@@ -13,7 +13,7 @@ from malnu_tui.engine.lint.ops import Op, key, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["RowSecurity", "policy_of"]
+__all__ = ["RowSecurity", "enables_rls", "policy_of"]
 
 RULE = Rule(
     "PG-RLS-NO-POLICY",
@@ -44,6 +44,13 @@ def policy_of(st: Statement) -> tuple[str, str, str] | None:
 
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
 _DISABLE = re.compile(r"^\s*DISABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
+
+
+def enables_rls(op: Op) -> bool:
+    """An ``ALTER TABLE … ENABLE ROW LEVEL SECURITY``."""
+    return op.kind == "alter_table" and any(
+        a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions
+    )
 
 
 @dataclass

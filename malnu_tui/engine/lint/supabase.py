@@ -11,16 +11,17 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.app_access import revoke_of
-from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.dialect import in_supabase_folder
+from malnu_tui.engine.lint.model import Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
-from malnu_tui.engine.lint.pg_rls import policy_of
+from malnu_tui.engine.lint.pg_rls import enables_rls, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import Migration
 
-__all__ = ["SUPABASE_RULES", "Exposure", "Supabase", "supabase_of"]
+__all__ = ["SUPABASE_RULES", "Exposure", "LiveTableInfo", "Supabase", "live_tables", "supabase_of"]
+
+# A live table's schema, columns and whether row level security is on (None: no such table).
+LiveTableInfo = Callable[[str], "tuple[str, tuple[str, ...], bool] | None"]
 
 SUPABASE_RULES = (
     Rule(
@@ -137,6 +141,33 @@ def _live(backend: object) -> bool:
     return bool(row and row[0])
 
 
+_TABLE_INFO = (
+    "SELECT n.nspname, c.relrowsecurity, array(SELECT a.attname::text FROM pg_attribute a "
+    "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p')"
+)
+
+
+def live_tables(backend: object) -> LiveTableInfo:
+    """A live PostgreSQL table's (schema, columns, row level security on), by the name a
+    migration gives it (found on the search path, as the migration would find it)."""
+    conn = getattr(backend, "conn", None)
+
+    def info(table: str) -> tuple[str, tuple[str, ...], bool] | None:
+        if conn is None:
+            return None
+        try:
+            from psycopg import sql
+
+            row = conn.execute(_TABLE_INFO, (sql.Identifier(table).as_string(conn),)).fetchone()
+        except Exception:  # best effort: unknown, as from the files alone
+            return None
+        return (str(row[0]), tuple(row[2]), bool(row[1])) if row else None
+
+    return info
+
+
 def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabase | None:
     """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
     its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
@@ -151,10 +182,7 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     why = None
     if said is True:
         why = f"target {target.name}: supabase = true"
-    elif [p.lower() for p in Path(target.migrations_dir).resolve().parts[-2:]] == [
-        "supabase",
-        "migrations",
-    ]:
+    elif in_supabase_folder(target.migrations_dir):
         why = "the folder supabase/migrations"
     elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
         why = f"target {target.name}'s host is Supabase's"
@@ -165,8 +193,7 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
     return Supabase(why, _exposed(target.migrations_dir)) if why else None
 
 
-_ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
-_MARKS = re.compile(r"level\s+security|policy|revoke", re.IGNORECASE)
+_MARKS = re.compile(r"level\s+security|policy|revoke|security_invoker", re.IGNORECASE)
 _ALL = re.compile(r"^ALL\b", re.IGNORECASE)
 _VIEW_HEAD = re.compile(
     rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:RECURSIVE\s+)?"
@@ -257,8 +284,7 @@ def _marks(m: Migration) -> _Marks:
                 if (p := policy_of(s)) is not None and p[0] == "CREATE":
                     policies.add(p[2])
                 elif s.first_words.startswith("ALTER TABLE"):
-                    op = read_ops(s)
-                    if any(a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions):
+                    if enables_rls(op := read_ops(s)):
                         enabled.add(op.key)
                 elif (v := _ALTER_VIEW.match(strip_comments(s.text))) and _invoker(v["opts"]):
                     invoker.add(key(v["name"]))
@@ -283,6 +309,7 @@ class Exposure:
     supabase: Supabase
     migrations: Sequence[Migration]
     columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
+    live: LiveTableInfo | None = None  # the live database's tables (pending migrations)
     _later: list[_Marks] = field(default_factory=list)
     _index: int = 0
     _made: dict[str, Finding] = field(default_factory=dict)  # this migration's, by table
@@ -299,7 +326,9 @@ class Exposure:
         """The migration of the set (its index) whose statements come next."""
         self._index = index
 
-    def _finding(self, rule: Rule, file: str, line: int, why: str, sev: Any = None) -> Finding:
+    def _finding(
+        self, rule: Rule, file: str, line: int, why: str, sev: Severity | None = None
+    ) -> Finding:
         return Finding(rule.id, sev or rule.severity, file, line, why, rule.instead)
 
     def see(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -350,6 +379,23 @@ class Exposure:
             why += "; its policies apply only once row level security is on"
         out[op.key] = self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why)
 
+    def _guarding_nothing(
+        self, file: str, st: Statement, policy: str, table: str, out: list[Finding]
+    ) -> None:
+        """A policy made on a live table of an exposed schema whose row level security is off
+        and that no migration of the run turns on (Supabase's policy_exists_rls_disabled)."""
+        live = self.live(table) if self.live is not None else None
+        if live is None or live[2] or live[0] not in self.supabase.exposed or not self._later:
+            return
+        enabled, _, closed, _ = self._later[0]  # (an earlier pending one counts too)
+        if table in enabled or table in closed:
+            return
+        why = f"policy {policy} is made on {live[0]}.{table}, whose row level security is off "
+        why += "in the live database and no migration of this run turns it on: the policy "
+        why += "guards nothing, anyone holding the project's public anon key reads and writes "
+        why += "every row"
+        out.append(self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why))
+
     def _view(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
         """A view (or materialized view, which no policy ever filters) made in an exposed
         schema over a table some migration of the set protects with row level security."""
@@ -381,6 +427,7 @@ class Exposure:
         m = _POLICY_REST.match(strip_comments(st.text))
         if p is None or m is None:
             return
+        self._guarding_nothing(file, st, p[1], p[2], out)
         rest = m["rest"]
         cmd = _FOR.search(rest)
         to = _TO.search(rest)
@@ -392,7 +439,8 @@ class Exposure:
             or not _USING_TRUE.search(rest)
         ):
             return
-        personal = _personal(self.columns(p[2]))
+        live = self.live(p[2]) if self.live is not None else None
+        personal = _personal(self.columns(p[2]) or (live[1] if live else ()))
         if not personal:
             return
         who = "anon" if "anon" in roles else "PUBLIC (anon too)"

@@ -174,12 +174,15 @@ def lint_target(
             notes.append(f"live checks not run: {exc}")
     dialect = dialect_of(target)
     lock_timeout = _session_lock_timeout(target)
-    from malnu_tui.engine.lint.supabase import supabase_of
+    from malnu_tui.engine.lint.supabase import live_tables, supabase_of
 
     pg_backend = backend if target.kind == "postgresql" else None
     supabase = supabase_of(target, dialect, pg_backend)
+    supabase_live = None  # (pending migrations only, as has_table)
     if supabase is not None:
         notes.append(supabase.note())
+        if from_live_schema and pg_backend is not None:
+            supabase_live = live_tables(pg_backend)
 
     def compute() -> LintReport:
         from malnu_tui.engine.lint.core import lint_migrations
@@ -197,6 +200,7 @@ def lint_target(
             live=live,
             live_table=has_table,
             supabase=supabase,
+            supabase_live=supabase_live,
         )
 
     if probe is not None or rows is not None or has_table is not None:  # live: never cached
