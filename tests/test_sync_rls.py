@@ -96,3 +96,12 @@ def test_a_sync_into_supabase_enables_row_level_security_on_its_copies(
     assert (_as_anon(pg_url, "siswa"), _as_anon(pg_url, "nilai")) == (0, 3)
     again = run_inproc("sync", "verify", "reporting", *cfg)
     assert again.code == 0, again.err + again.out
+    # doctor says it too (one catalog query): the open copy with its statement, not siswa.
+    doctor = run_inproc("doctor", "--target", "analytics", *cfg)
+    line = [x for x in doctor.out.splitlines() if "sync copies" in x]
+    assert line == [
+        "FAIL analytics sync copies: row level security is off on nilai in public (the live "
+        "database has Supabase's anon and authenticated roles and auth schema): anyone holding "
+        f"the project's anon key reads and writes every row (fix: {ENABLE.format('nilai')})"
+    ], doctor.out
+    assert doctor.code == 1

@@ -7,6 +7,7 @@ table there without row level security is read and written by the world."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,20 +127,28 @@ def enable_rls_statement(conn: Any, schema: str, table: str) -> str:
     return q.as_string(conn)
 
 
-# The tables of a schema whose row level security is off while anon or authenticated may read
-# or write them (a table REVOKE'd from both is out of the API's reach: left alone).
+# Each named table of a schema (or, with no names, each sync copy there: its synced_at column)
+# and whether Supabase's API serves it to every holder of the anon key: row level security
+# off while anon or authenticated may read or write it (a table REVOKE'd from both is out of
+# the API's reach).
 _OPEN = (
-    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p') "
-    "AND NOT c.relrowsecurity AND EXISTS (SELECT FROM pg_roles r "
+    "SELECT c.relname, NOT c.relrowsecurity AND EXISTS (SELECT FROM pg_roles r "
     "WHERE r.rolname IN ('anon', 'authenticated') "
-    "AND has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE')) ORDER BY 1"
+    "AND has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE')) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND CASE "
+    "WHEN %(names)s::text[] IS NULL THEN EXISTS (SELECT FROM pg_attribute a "
+    "WHERE a.attrelid = c.oid AND a.attname = 'synced_at' AND NOT a.attisdropped) "
+    "ELSE c.relname = ANY(%(names)s::text[]) END ORDER BY 1"
 )
 
 
-def open_tables(conn: Any, schema: str, tables: list[str]) -> list[str]:
-    """Those of ``tables`` (in ``schema``) that Supabase's API serves to every holder of the
-    anon key: row level security off, anon or authenticated granted them. One catalog query."""
-    if not tables:
-        return []
-    return [str(r[0]) for r in conn.execute(_OPEN, (schema, tables)).fetchall()]
+def open_tables(conn: Any, schema: str, tables: Sequence[str] | None) -> dict[str, bool]:
+    """Each of ``tables`` in ``schema`` (None: each sync copy there) → whether Supabase's API
+    serves it to every holder of the anon key (row level security off, anon or authenticated
+    granted it). One catalog query."""
+    if tables is not None and not tables:
+        return {}
+    names = None if tables is None else list(tables)
+    rows = conn.execute(_OPEN, {"schema": schema, "names": names}).fetchall()
+    return {str(r[0]): bool(r[1]) for r in rows}

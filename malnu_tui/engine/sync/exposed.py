@@ -33,7 +33,7 @@ def guard_copies(s: SyncSession, plans: list[TablePlan]) -> list[TablePlan]:
     dst.rls_on_create = True
     where = f"{supabase.why}; its API serves the schema {dst.schema}"
     existing = [p.table for p in plans if not p.create]
-    opened = set(open_tables(dst.conn, dst.schema, existing))
+    opened = {t for t, now in open_tables(dst.conn, dst.schema, existing).items() if now}
     out = []
     for p in plans:
         if p.create:
