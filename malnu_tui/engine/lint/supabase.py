@@ -3,20 +3,18 @@
 ``anon`` key, and Supabase grants them to ``anon`` and ``authenticated`` as they are made, so a
 table made there without row level security is open to the world (Supabase's advisor, lint
 ``rls_disabled_in_public``; a policy on such a table, ``policy_exists_rls_disabled``, guards
-nothing). Whether the target is Supabase's: :func:`supabase_of`."""
+nothing). Whether the target is Supabase's: :func:`.supabase_target.supabase_of` (the sync's
+too)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.app_access import revoke_of
-from malnu_tui.engine.lint.dialect import in_supabase_folder
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -24,9 +22,9 @@ from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
 from malnu_tui.engine.lint.pg_rls import enables_rls, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.supabase_target import Supabase, supabase_of
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import Migration
 
 __all__ = ["SUPABASE_RULES", "Exposure", "LiveTableInfo", "Supabase", "live_tables", "supabase_of"]
@@ -69,78 +67,6 @@ SUPABASE_RULES = (
 register(*SUPABASE_RULES)
 _BY_ID = {r.id: r for r in SUPABASE_RULES}
 _F = re.IGNORECASE | re.DOTALL
-# Supabase's own schemas (splinter's list): never the app's tables.
-_SYSTEM = frozenset(
-    {
-        "auth",
-        "cron",
-        "extensions",
-        "graphql",
-        "graphql_public",
-        "information_schema",
-        "net",
-        "pgbouncer",
-        "pgsodium",
-        "pgsodium_masks",
-        "pg_catalog",
-        "realtime",
-        "storage",
-        "supabase_functions",
-        "supabase_migrations",
-        "vault",
-        "pgtle",
-        "repack",
-        "tiger",
-        "topology",
-    }
-)
-_HOSTS = (".supabase.co", ".supabase.com")
-_LIVE = (
-    "SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2 "
-    "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')"
-)
-
-
-@dataclass(frozen=True)
-class Supabase:
-    """A Supabase target: what says so (for the operator), the schemas its API exposes, and
-    the schema a bare table name lands in."""
-
-    why: str
-    exposed: frozenset[str] = frozenset({"public"})
-    default_schema: str = "public"
-
-    def note(self) -> str:
-        shown = ", ".join(sorted(self.exposed)) or "none"
-        return f"Supabase's rules on ({self.why}; exposed schemas: {shown})"
-
-
-def _exposed(migrations_dir: Path) -> frozenset[str]:
-    """``[api] schemas`` of the ``config.toml`` beside ``supabase/migrations``, less
-    Supabase's own; ``public`` without one."""
-    import tomllib
-
-    path = Path(migrations_dir).parent / "config.toml"
-    try:
-        schemas = tomllib.loads(path.read_text("utf-8-sig")).get("api", {}).get("schemas")
-    except (OSError, ValueError, AttributeError):
-        schemas = None
-    if not isinstance(schemas, list):
-        return frozenset({"public"})
-    return frozenset(str(s).lower() for s in schemas) - _SYSTEM
-
-
-def _live(backend: object) -> bool:
-    conn = getattr(backend, "conn", None)
-    if conn is None or not hasattr(conn, "execute"):
-        return False
-    try:
-        row = conn.execute(_LIVE).fetchone()
-    except Exception:  # best effort: a database that will not say is not taken for one
-        return False
-    return bool(row and row[0])
-
-
 _TABLE_INFO = (
     "SELECT n.nspname, c.relrowsecurity, array(SELECT a.attname::text FROM pg_attribute a "
     "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) "
@@ -166,31 +92,6 @@ def live_tables(backend: object) -> LiveTableInfo:
         return (str(row[0]), tuple(row[2]), bool(row[1])) if row else None
 
     return info
-
-
-def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabase | None:
-    """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
-    its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
-    (``*.supabase.co``, the pooler's ``*.supabase.com``), or a live database (``backend``)
-    with Supabase's ``anon`` and ``authenticated`` roles and ``auth`` schema. Only for
-    PostgreSQL-dialect files."""
-    if dialect != "postgresql":
-        return None
-    said = target.options.get("supabase")
-    if said is False:
-        return None
-    why = None
-    if said is True:
-        why = f"target {target.name}: supabase = true"
-    elif in_supabase_folder(target.migrations_dir):
-        why = "the folder supabase/migrations"
-    elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
-        why = f"target {target.name}'s host is Supabase's"
-    elif target.kind == "postgresql" and backend is not None and _live(backend):
-        why = "the live database has Supabase's anon and authenticated roles and auth schema"
-    # A bare name lands in public (Supabase's search path), whatever the target's ``schema``,
-    # which holds only the tool's own tables.
-    return Supabase(why, _exposed(target.migrations_dir)) if why else None
 
 
 _MARKS = re.compile(r"level\s+security|policy|revoke|security_invoker", re.IGNORECASE)

@@ -240,6 +240,28 @@ def _other_runners(c: _Checks, backend: Backend, near: Path) -> None:
             c.fail("other runner", detail, fix)
 
 
+def _sync_copies(c: _Checks, target: Target, backend: Backend) -> None:
+    """On a Supabase target whose API serves the copies' schema: the sync's copies there with
+    row level security off (one catalog query). No line elsewhere, nor without copies."""
+    from malnu_tui.engine.supabase_target import enable_rls_statement, open_tables, supabase_of
+
+    conn, schema = getattr(backend, "conn", None), str(getattr(backend, "schema", "public"))
+    supabase = supabase_of(target, "postgresql", backend)
+    if conn is None or supabase is None or schema not in supabase.exposed:
+        return
+    copies = open_tables(conn, schema, None)
+    opened = [t for t, now in copies.items() if now]
+    if opened:
+        c.fail(
+            "sync copies",
+            f"row level security is off on {', '.join(opened)} in {schema} ({supabase.why}): "
+            "anyone holding the project's anon key reads and writes every row",
+            "; ".join(enable_rls_statement(conn, schema, t) for t in opened),
+        )
+    elif copies:
+        c.ok("sync copies", f"row level security on for the {len(copies)} in {schema}")
+
+
 def doctor_target(target: Target) -> list[DoctorCheck]:
     """Every check of one target; connection failures stop the checks that need it."""
     from malnu_tui.engine.config import open_backend
@@ -299,6 +321,11 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                     "give the API token D1 Edit permission (read and export)",
                 )
             _other_runners(c, backend, target.migrations_dir)
+            if backend.kind == "postgresql":
+                try:
+                    _sync_copies(c, target, backend)
+                except Exception as exc:
+                    c.fail("sync copies", str(exc) or type(exc).__name__, "")
             need = _db_size(backend, target)
         finally:
             with contextlib.suppress(Exception):

@@ -146,6 +146,9 @@ class TablePlan:
     source_count: int
     dest_count: int
     notes: tuple[str, ...] = ()
+    # What the operator should act on (a Supabase copy the API serves with row level
+    # security off): carried into the table's report.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def dry_run(
         if plan.create:
             reports.append(
                 TableReport(plan.table, plan.mode, plan.source_count, plan.source_count, 0, 0,
-                            plan.source_count, 0, False, key=shape.key, dry_run=True)
+                            plan.source_count, 0, False, key=shape.key, dry_run=True,
+                            warnings=plan.warnings)
             )  # fmt: skip
             continue
         s.dst.describe(plan.table)
@@ -64,7 +65,7 @@ def dry_run(
             TableReport(plan.table, plan.mode, plan.source_count, found.missing,
                         found.different, found.extra, plan.source_count, plan.dest_count,
                         not found.left, found.remaining, shape.key, dry_run=True,
-                        truncated=found.left > len(found.remaining))
+                        truncated=found.left > len(found.remaining), warnings=plan.warnings)
         )  # fmt: skip
     return reports
 

@@ -264,7 +264,10 @@ def sync_table(
             seconds=time.perf_counter() - started,
             resumed=resumed,
             scope=scope,
-            warnings=tuple(getattr(s.dst, "sequence_warnings", {}).pop(plan.table, ())),
+            warnings=(
+                *plan.warnings,
+                *getattr(s.dst, "sequence_warnings", {}).pop(plan.table, ()),
+            ),
         )
         rate("done", state.rows_read)
     except BaseException as exc:

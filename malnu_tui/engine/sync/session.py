@@ -16,6 +16,7 @@ from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.ends import open_side, unwritable_source
+from malnu_tui.engine.sync.exposed import guard_copies
 from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.problems import (
@@ -271,7 +272,7 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     s.planned = {table_key(s.dst, p.table) for p in plans}
     if s.dst.kind == "d1":  # its chunks' foreign keys checked at each batch's end
         s.dst.related = {t for ref in refs for t in ref}  # type: ignore[attr-defined]
-    return parents_first(s.dst, plans, refs)
+    return parents_first(s.dst, guard_copies(s, plans), refs)
 
 
 def _check_cursor(req: SyncRequest, plans: list[TablePlan]) -> None:

@@ -19,6 +19,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.supabase_target import enable_rls_statement
 from malnu_tui.engine.sync.model import SYNCED_AT, Column, Row, TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
 from malnu_tui.engine.sync.side_pgkeys import (
@@ -58,6 +59,7 @@ class PostgresKeyBuild(PostgresKeys):
     # and the destination table's shape.
     _state_upsert: Callable[[], sql.Composed]
     describe: Callable[[str], TableShape | None]
+    rls_on_create = False  # a copy made here gets row level security (.exposed.guard_copies)
 
     def create_ddl(self, source: TableShape, *, key: bool = True) -> str:
         """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
@@ -104,6 +106,8 @@ class PostgresKeyBuild(PostgresKeys):
             with self.conn.transaction():
                 create_schema_if_missing(self.conn, self.schema)
                 self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
+                if self.rls_on_create:  # Supabase's API serves the schema (.exposed)
+                    self.conn.execute(enable_rls_statement(self.conn, self.schema, source.name))
         except psycopg.Error as exc:
             raise pg_error(self.label, exc) from None
 

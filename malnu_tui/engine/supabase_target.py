@@ -1,0 +1,154 @@
+"""Whether a target is Supabase's, and what its API exposes: one piece for the lint's Supabase
+rules (:mod:`.lint.supabase`) and the sync, which enables row level security on the copies it
+makes there (:mod:`.sync.exposed`). Supabase's API (PostgREST) serves every table of an exposed
+schema (``public``, and those ``supabase/config.toml`` lists) to anyone holding the project's
+public ``anon`` key, and grants them to ``anon`` and ``authenticated`` as they are made: a
+table there without row level security is read and written by the world."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from malnu_tui.engine.lint.dialect import in_supabase_folder
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+
+__all__ = ["Supabase", "enable_rls_statement", "open_tables", "supabase_of"]
+
+# Supabase's own schemas (splinter's list): never the app's tables.
+_SYSTEM = frozenset(
+    {
+        "auth",
+        "cron",
+        "extensions",
+        "graphql",
+        "graphql_public",
+        "information_schema",
+        "net",
+        "pgbouncer",
+        "pgsodium",
+        "pgsodium_masks",
+        "pg_catalog",
+        "realtime",
+        "storage",
+        "supabase_functions",
+        "supabase_migrations",
+        "vault",
+        "pgtle",
+        "repack",
+        "tiger",
+        "topology",
+    }
+)
+_HOSTS = (".supabase.co", ".supabase.com")
+_LIVE = (
+    "SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')) = 2 "
+    "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')"
+)
+
+
+@dataclass(frozen=True)
+class Supabase:
+    """A Supabase target: what says so (for the operator), the schemas its API exposes, and
+    the schema a bare table name lands in."""
+
+    why: str
+    exposed: frozenset[str] = frozenset({"public"})
+    default_schema: str = "public"
+
+    def note(self) -> str:
+        shown = ", ".join(sorted(self.exposed)) or "none"
+        return f"Supabase's rules on ({self.why}; exposed schemas: {shown})"
+
+
+def _exposed(migrations_dir: Path) -> frozenset[str]:
+    """``[api] schemas`` of the ``config.toml`` beside ``supabase/migrations``, less
+    Supabase's own; ``public`` without one."""
+    import tomllib
+
+    path = Path(migrations_dir).parent / "config.toml"
+    try:
+        schemas = tomllib.loads(path.read_text("utf-8-sig")).get("api", {}).get("schemas")
+    except (OSError, ValueError, AttributeError):
+        schemas = None
+    if not isinstance(schemas, list):
+        return frozenset({"public"})
+    return frozenset(str(s).lower() for s in schemas) - _SYSTEM
+
+
+def _live(backend: object) -> bool:
+    conn = getattr(backend, "conn", None)
+    if conn is None or not hasattr(conn, "execute"):
+        return False
+    try:
+        row = conn.execute(_LIVE).fetchone()
+    except Exception:  # best effort: a database that will not say is not taken for one
+        return False
+    return bool(row and row[0])
+
+
+def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabase | None:
+    """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
+    its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
+    (``*.supabase.co``, the pooler's ``*.supabase.com``), or a live database (``backend``)
+    with Supabase's ``anon`` and ``authenticated`` roles and ``auth`` schema. Only for
+    PostgreSQL-dialect files."""
+    if dialect != "postgresql":
+        return None
+    said = target.options.get("supabase")
+    if said is False:
+        return None
+    why = None
+    if said is True:
+        why = f"target {target.name}: supabase = true"
+    elif in_supabase_folder(target.migrations_dir):
+        why = "the folder supabase/migrations"
+    elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
+        why = f"target {target.name}'s host is Supabase's"
+    elif target.kind == "postgresql" and backend is not None and _live(backend):
+        why = "the live database has Supabase's anon and authenticated roles and auth schema"
+    # A bare name lands in public (Supabase's search path), whatever the target's ``schema``,
+    # which holds only the tool's own tables.
+    return Supabase(why, _exposed(target.migrations_dir)) if why else None
+
+
+def enable_rls_statement(conn: Any, schema: str, table: str) -> str:
+    """``ALTER TABLE "schema"."table" ENABLE ROW LEVEL SECURITY``, quoted for ``conn``."""
+    from psycopg import sql
+
+    q = sql.SQL("ALTER TABLE {}.{} ENABLE ROW LEVEL SECURITY").format(
+        sql.Identifier(schema), sql.Identifier(table)
+    )
+    return q.as_string(conn)
+
+
+# Each named table of a schema (or, with no names, each sync copy there: its synced_at column)
+# and whether Supabase's API serves it to every holder of the anon key: row level security
+# off while anon or authenticated may read or write it (a table REVOKE'd from both is out of
+# the API's reach).
+_OPEN = (
+    "SELECT c.relname, NOT c.relrowsecurity AND EXISTS (SELECT FROM pg_roles r "
+    "WHERE r.rolname IN ('anon', 'authenticated') "
+    "AND has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE')) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND CASE "
+    "WHEN %(names)s::text[] IS NULL THEN EXISTS (SELECT FROM pg_attribute a "
+    "WHERE a.attrelid = c.oid AND a.attname = 'synced_at' AND NOT a.attisdropped) "
+    "ELSE c.relname = ANY(%(names)s::text[]) END ORDER BY 1"
+)
+
+
+def open_tables(conn: Any, schema: str, tables: Sequence[str] | None) -> dict[str, bool]:
+    """Each of ``tables`` in ``schema`` (None: each sync copy there) → whether Supabase's API
+    serves it to every holder of the anon key (row level security off, anon or authenticated
+    granted it). One catalog query."""
+    if tables is not None and not tables:
+        return {}
+    names = None if tables is None else list(tables)
+    rows = conn.execute(_OPEN, {"schema": schema, "names": names}).fetchall()
+    return {str(r[0]): bool(r[1]) for r in rows}

@@ -1,0 +1,55 @@
+"""Copies in a schema Supabase's API serves (:mod:`malnu_tui.engine.supabase_target`, the lint's
+own detection): anyone holding the project's public anon key reads and writes a table there
+whose row level security is off. A copy the sync creates there gets it enabled in the
+transaction of its CREATE TABLE, with no policy (the table's owner, the service role and a
+``BYPASSRLS`` role still read it: the sync and the reporting tool connect as those); an
+existing copy with it off is warned of, with the statement to run, never altered."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from malnu_tui.engine.supabase_target import enable_rls_statement, open_tables, supabase_of
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.sync.model import TablePlan
+    from malnu_tui.engine.sync.session import SyncSession
+
+__all__ = ["guard_copies"]
+
+
+def guard_copies(s: SyncSession, plans: list[TablePlan]) -> list[TablePlan]:
+    """``plans`` with, on a Supabase destination whose API exposes the copies' schema, a note on
+    each copy to be created (and the destination told to enable row level security with it)
+    and a warning on each existing copy the API serves with row level security off (one
+    catalog query)."""
+    dst: Any = s.dst
+    if dst.kind != "postgresql":
+        return plans
+    supabase = supabase_of(s.dest_target, "postgresql", dst)
+    if supabase is None or dst.schema not in supabase.exposed:
+        return plans
+    dst.rls_on_create = True
+    where = f"{supabase.why}; its API serves the schema {dst.schema}"
+    existing = [p.table for p in plans if not p.create]
+    opened = {t for t, now in open_tables(dst.conn, dst.schema, existing).items() if now}
+    out = []
+    for p in plans:
+        if p.create:
+            note = (
+                f"row level security enabled with the table ({where}), no policy: anon and "
+                "authenticated read none of it, its owner (this sync) and service_role every "
+                "row; another reporting role needs a policy (CREATE POLICY … FOR SELECT TO it "
+                "USING (true))"
+            )
+            p = replace(p, notes=(*p.notes, note))
+        elif p.table in opened:
+            said = (
+                f"row level security is off on {dst.schema}.{p.table} ({where}): anyone "
+                "holding the project's anon key reads and writes every row; run "
+                f"{enable_rls_statement(dst.conn, dst.schema, p.table)}"
+            )
+            p = replace(p, warnings=(*p.warnings, said))
+        out.append(p)
+    return out
