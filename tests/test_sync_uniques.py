@@ -26,7 +26,8 @@ SOURCE = [
     f"ON DELETE CASCADE, nilai INTEGER NOT NULL, updated_at DATETIME NOT NULL DEFAULT '{OLD}')",
     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nama TEXT)",
 ]
-# The copy: SQLite/D1's nis takes a conflicting value by REPLACE (deleting the holder).
+# The copy: SQLite/D1's nis takes a conflicting value by REPLACE (deleting the holder, its
+# grades by cascade); PostgreSQL's grades keep a deleted student until their own sync.
 COPY = {
     "sqlite": [
         "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nis TEXT NOT NULL UNIQUE ON CONFLICT "
@@ -41,7 +42,7 @@ COPY = {
         "CREATE TABLE siswa (id bigint PRIMARY KEY, nis text NOT NULL UNIQUE, nama text NOT "
         "NULL, updated_at timestamp NOT NULL, synced_at timestamp)",
         "CREATE TABLE nilai (id bigint PRIMARY KEY, siswa_id bigint NOT NULL REFERENCES "
-        "siswa(id) ON DELETE CASCADE, nilai bigint NOT NULL, updated_at timestamp NOT NULL, "
+        "siswa(id), nilai bigint NOT NULL, updated_at timestamp NOT NULL, "
         "synced_at timestamp)",
         "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, nama text, "
         "synced_at timestamp)",

@@ -9,7 +9,8 @@ later sync stopped on the same chunk. A chunk the copy refuses so is written aga
 three commits, each leaving the copy's constraints satisfied (:func:`resolve`):
 
 1. the copy's rows holding a value the chunk brings whose key the source no longer has
-   (deleted there): deleted;
+   (deleted there): deleted (a delete held back for the copy's children of the row, synced
+   later in the run, has the row's unique values parked meanwhile: :func:`_park_held`);
 2. the chunk, with the source's rows of the other holders (the swapped student, the old
    account: read by key), a row taking a value another of them still holds written with that
    column parked (NULL, or a marker of its own);
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
-from malnu_tui.engine.sync.side import Chunk, Side
+from malnu_tui.engine.sync.side import Chunk, Side, SyncState
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
@@ -130,6 +131,28 @@ def _marker(shape: TableShape, dest: TableShape | None, i: int, n: int) -> Any:
     raise LookupError(column.name)
 
 
+def _park_held(
+    s: SyncSession,
+    shape: TableShape,
+    dest: TableShape | None,
+    gone: Sequence[Key],
+    state: SyncState,
+    write: Write,
+    after: int,
+) -> None:
+    """Rows deleted at the source whose delete waits for the copy's children of them (a
+    grade table synced later in the run: see :mod:`.references`): their unique values
+    parked, so the chunk takes them; counted nowhere (their delete is, once settled)."""
+    every = {i for u in _unique_sets(s.dst, shape) for i in u}
+    left = s.dst.rows_for_keys(shape, list(gone))
+    parked = [
+        tuple(_marker(shape, dest, i, after + n) if i in every else v for i, v in enumerate(r))
+        for n, r in enumerate(left)
+    ]
+    if parked:
+        write(Chunk(parked, state))
+
+
 def resolve(
     s: SyncSession, shape: TableShape, chunk: Chunk, write: Write, refused: MalnuError
 ) -> ChunkCounts:
@@ -189,6 +212,8 @@ def resolve(
         if gone:  # 1. deleted at the source
             counts = write(Chunk([], state, delete=gone))
             state = state.advanced(counts, 0, None)
+            if counts.deleted < len(gone):  # held back: see below
+                _park_held(s, shape, dest, gone, state, write, len(rows))
         # 2. the chunk and the other holders, rows taking a held value parked
         done = write(replace(chunk, rows=first, state=state, delete=chunk.delete, data=None))
         if parked:  # 3. the parked rows' own values (counted in 2.)
@@ -198,6 +223,8 @@ def resolve(
         if unique_refusal(again):
             raise refused from None
         raise
+    except LookupError:  # a column no marker fits
+        raise refused from None
     return ChunkCounts(
         counts.inserted + done.inserted,
         counts.updated + done.updated,
