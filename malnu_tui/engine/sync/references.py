@@ -30,6 +30,7 @@ from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableS
 from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import Chunk, Side
+from malnu_tui.engine.sync.uniques import resolve, unique_refusal
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
@@ -104,10 +105,19 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     is the copy's foreign key to a parent table, its hint says what to sync (it said to
     "correct the row at the source", where the row was right and its parent not synced)."""
     name = table_key(s.dst, shape.name)
+
+    def write(c: Chunk) -> ChunkCounts:
+        if s.dst.kind == "d1" and _over(s, c.rows):
+            return _in_pieces(s, shape, c, name)
+        return _write(s, shape, c, name)
+
     try:
-        if s.dst.kind == "d1" and _over(s, chunk.rows):
-            return _in_pieces(s, shape, chunk, name)
-        return _write(s, shape, chunk, name)
+        try:
+            return write(chunk)
+        except MalnuError as exc:
+            if chunk.direct or not chunk.rows or not unique_refusal(exc):
+                raise
+            return resolve(s, shape, chunk, write, exc)  # a unique value moved: see .uniques
     except MalnuError as exc:
         parents = sorted({*s.parents.get(name, ()), *({name} & s.self_referring)})
         if parents and "foreign key" in str(exc).lower():

@@ -350,8 +350,11 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
 
     # -- writes (shared SQL) --------------------------------------------------------------
     def _upsert_head(self, shape: TableShape) -> str:
-        """``INSERT INTO t (columns…, synced_at) VALUES `` (engine/data's shared SQL)."""
-        return sqlwrite.insert_head(shape.name, (*shape.names, SYNCED_AT))
+        """``INSERT OR ABORT INTO t (columns…, synced_at) VALUES `` (engine/data's shared SQL):
+        a copy's ``UNIQUE ON CONFLICT REPLACE`` deleted the row that held a value a synced row
+        brought (and its children by cascade), counted as nothing; the refusal is now resolved
+        by :mod:`.uniques`."""
+        return sqlwrite.insert_head(shape.name, (*shape.names, SYNCED_AT), sqlwrite.IMPORT_INSERT)
 
     def _upsert_tail(self, shape: TableShape) -> str:
         """The conflict clause: every column set from the source's row and ``synced_at``
