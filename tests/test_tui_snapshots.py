@@ -30,8 +30,6 @@ from tests.tui_demo import wait_until as _wait_until
 
 pytestmark = pytest.mark.xdist_group("tui")  # one worker: the demo lives at a fixed path
 FIXED_LOCK = FIXED_ROOT.with_name(FIXED_ROOT.name + ".lock")
-# DataTables size their columns when idle: give a loaded machine time to get there.
-SETTLE = 0.3
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 SnapCompare = Callable[..., bool]
@@ -115,11 +113,13 @@ def _tables_sized(app: MalnuApp) -> bool:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let the screen come to rest before the picture: a short pause, then until every
-    DataTable has sized its columns (it does so when idle, late on a loaded machine), then
+    """Let the screen come to rest before the picture: its animations done and the app idle
+    (a fixed 0.3 s pause until session 19), then until every DataTable has sized its columns
+    (it does so when idle, late on a loaded machine), then
     every DataTable painted whole once more: a loaded machine once caught a table whose rows
     were painted at their new widths and its header line not yet."""
-    await pilot.pause(SETTLE)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
     await wait_until(pilot, lambda: _tables_sized(pilot.app))  # type: ignore[arg-type]
     for screen in pilot.app.screen_stack:
         for table in screen.query(DataTable):
