@@ -146,7 +146,17 @@ def run_cli(
     """Run ``malnu-tui ARGS`` as a real process with no terminal: forked from the CLI fork
     server (:mod:`tests.cliserver`, the imports done once), or a fresh ``python -m malnu_tui``
     when the environment changes how Python starts or ``MALNU_TEST_FRESH_CLI=1``."""
-    full_env = {**os.environ, **(env or {})}
+    return run_cli_with({**os.environ, **(env or {})}, *args, input=input, timeout=timeout, cwd=cwd)
+
+
+def run_cli_with(
+    full_env: dict[str, str],
+    *args: str,
+    input: str | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
+) -> CliResult:
+    """``run_cli`` with ``full_env`` as the whole environment (not added to this process's)."""
     stdin = input if input is not None else ""
     if cliserver.usable(full_env):
         code, out, err = cliserver.run(list(args), full_env, stdin, timeout, cwd or REPO)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
+from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, run_cli_with, school_set
 from tests.fixtures_matrix import DbTarget
 from tests.inproc import run_inproc
 
@@ -215,10 +215,8 @@ def test_a_migrations_dir_is_never_paired_with_another_sets_rollback_files(
     cfg.write_text(f'[targets.school]\nurl = "sqlite:///{db}"\nmigrations_dir = "{x}"\n')
 
     def run(argv: list[str], extra: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, *argv], cwd=cwd, env={**env, **extra}, capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, timeout=60,
-        )  # fmt: skip
+        res = run_cli_with({**env, **extra}, *argv, cwd=cwd)  # forked from the fork server
+        return subprocess.CompletedProcess(argv, res.code, res.out, res.err)
 
     url = ("--database", f"sqlite:///{db}")
     ways: list[tuple[list[str], dict[str, str]]] = [

@@ -4,7 +4,6 @@ SIGKILL in the middle and the rerun that resumes it."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fixtures_core import CLI, REPO, run_cli, stop_if_running
+from tests.fixtures_core import popen_cli, run_cli, stop_if_running
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.sync_support import Db
@@ -114,16 +113,13 @@ def test_an_incremental_passs_progress_is_not_out_of_the_last_syncs_count(
     assert "users: copy 300 rows" in res.err and "/200 rows" not in res.err, res.err
 
 
-def _start_sync(cfg: list[str], stderr: int) -> subprocess.Popen[str]:
-    """``sync reporting --yes`` of the config ``cfg`` as a process of its own, left running."""
-    return subprocess.Popen(
-        [*CLI, "sync", "reporting", "--yes", *cfg],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        text=True,
-        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
-    )
+NO_TTY = {"MALNU_ASSUME_NO_TTY": "1"}
+
+
+def _start_sync(cfg: list[str], *extra: str) -> subprocess.Popen[str]:
+    """``sync reporting --yes`` of the config ``cfg`` as a process of its own, left running
+    (forked from the CLI fork server; stdout and stderr piped)."""
+    return popen_cli("sync", "reporting", "--yes", *extra, *cfg, env=NO_TTY)
 
 
 def _until_rows_read(pg_url: str, rows: int) -> None:
@@ -158,7 +154,7 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     d1 = request.getfixturevalue("d1") if primary == "d1" else None
     src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100, d1=d1)
     src.create_users(8_000)
-    proc = _start_sync(cfg, subprocess.DEVNULL)
+    proc = _start_sync(cfg)
     try:
         _until_rows_read(pg_url, 200)
         proc.send_signal(signal.SIGKILL)
@@ -194,7 +190,7 @@ def test_sync_status_after_a_kill_says_stopped_not_running_for_ever(
     (true while the sync runs)."""
     src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
     src.create_users(40_000)  # 400 chunks: still copying while `sync status` looks
-    proc = _start_sync(cfg, subprocess.DEVNULL)
+    proc = _start_sync(cfg)
     try:
         _until_rows_read(pg_url, 200)
         while_running = run_inproc("sync", "status", "--json", *cfg)
@@ -229,7 +225,7 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     # 400 chunks: the copy runs on well past the signal even when a loaded box is slow to
     # send it (8,000 rows, 80 chunks, were all copied first now and then).
     src.create_users(40_000)
-    proc = _start_sync(cfg, subprocess.PIPE)
+    proc = _start_sync(cfg)
     err = _sigterm_after(proc, pg_url, 200)
     assert proc.returncode == 143, err
     copied = dst.count()
@@ -270,7 +266,7 @@ def test_sigterm_in_an_incremental_pass_audits_the_source_as_it_is_not_as_it_was
     first = run_cli("sync", "reporting", "--yes", *cfg)
     assert first.code == 0, first.err
     src.insert_users(range(20_001, 40_001), "2025-12-01 08:00:00")  # 400 chunks to read
-    proc = _start_sync(cfg, subprocess.PIPE)
+    proc = _start_sync(cfg)
     err = _sigterm_after(proc, pg_url, 200)
     assert proc.returncode == 143, err
     assert "source 40,000 rows, destination 20,000 rows" in err, err  # the plan's line
@@ -392,14 +388,7 @@ def test_a_sync_whose_destination_went_away_says_what_it_wrote_and_what_it_could
     (`not counted` in the text table, as in the console)."""
     src, _dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
     src.create_users(40_000)
-    proc = subprocess.Popen(
-        [*CLI, "sync", "reporting", "--yes", *(["--json"] if as_json else []), *cfg],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
-    )
+    proc = _start_sync(cfg, *(["--json"] if as_json else []))
     try:
         _until_rows_read(pg_url, 200)
         with psycopg.connect(pg_url, autocommit=True) as c:
