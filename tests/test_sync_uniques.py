@@ -10,10 +10,12 @@ counts that balance, the grades of a student whose nis moved left alone."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
 from malnu_tui.engine.sync.model import TableReport
 from tests.sync_support import Db, make_db, sqlite_source
@@ -25,7 +27,13 @@ SOURCE = [
     "CREATE TABLE nilai (id INTEGER PRIMARY KEY, siswa_id INTEGER NOT NULL REFERENCES siswa(id) "
     f"ON DELETE CASCADE, nilai INTEGER NOT NULL, updated_at DATETIME NOT NULL DEFAULT '{OLD}')",
     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nama TEXT)",
+    "CREATE TABLE kode (id INTEGER PRIMARY KEY, kode TEXT NOT NULL UNIQUE)",
 ]
+# A copy whose CHECK takes no value of the sync's own meanwhile (any kind of copy).
+KODE = (
+    "CREATE TABLE kode (id {int} PRIMARY KEY, kode text NOT NULL UNIQUE CHECK (kode LIKE 'K%'), "
+    "synced_at {ts})"
+)
 # The copy: SQLite/D1's nis takes a conflicting value by REPLACE (deleting the holder, its
 # grades by cascade); PostgreSQL's grades keep a deleted student until their own sync.
 COPY = {
@@ -50,9 +58,11 @@ COPY = {
 }
 
 
-def _sync(src: Db, dst: Db, **kw: object) -> dict[str, TableReport]:
+def _sync(
+    src: Db, dst: Db, tables: tuple[str, ...] = ("siswa", "nilai", "users"), **kw: object
+) -> dict[str, TableReport]:
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        request = SyncRequest(tables=("siswa", "nilai", "users"), chunk_rows=3, **kw)  # type: ignore[arg-type]
+        request = SyncRequest(tables=tables, chunk_rows=3, **kw)  # type: ignore[arg-type]
         return {r.table: r for r in run_sync(s, request)}
 
 
@@ -75,6 +85,8 @@ def test_unique_values_moving_between_rows(
         src.run(ddl)
     for ddl in COPY["postgresql" if kind == "postgresql" else "sqlite"]:
         dst.run(ddl)
+    pg = kind == "postgresql"
+    dst.run(KODE.format(int="bigint" if pg else "INTEGER", ts="timestamp" if pg else "DATETIME"))
     src.many(
         "INSERT INTO siswa (id, nis, nama) VALUES (?, ?, ?)",
         [(i, f"N{i}", "s") for i in range(1, 10)],
@@ -83,6 +95,7 @@ def test_unique_values_moving_between_rows(
         "INSERT INTO nilai (id, siswa_id, nilai) VALUES (?, ?, 80)", [(i, i) for i in range(1, 10)]
     )
     src.many("INSERT INTO users (id, email) VALUES (?, ?)", [(i, f"u{i}@x") for i in range(1, 6)])
+    src.run("INSERT INTO kode VALUES (1, 'K1'), (2, 'K2')")
     # The watermark past the rows' time: a pass reads the rows changed since (and 99).
     src.run("INSERT INTO siswa VALUES (99, 'N99', 's', '2025-06-01 00:00:00')")
     first = _sync(src, dst)
@@ -142,3 +155,20 @@ def test_unique_values_moving_between_rows(
     assert _counts(full["siswa"])[1:] == (1, 2, 1, True, True), full["siswa"]
     assert full["nilai"].inserted == 0 and full["nilai"].verified, full["nilai"]
     _same(src, dst)
+    # A swap the copy's CHECK keeps from writing in steps: refused, the row and the step named,
+    # the copy as it was (no commit half-way).
+    assert _sync(src, dst, ("kode",))["kode"].verified
+    for sql in (
+        "UPDATE kode SET kode = 'T' WHERE id = 1",
+        "UPDATE kode SET kode = 'K1' WHERE id = 2",
+    ):
+        src.run(sql)
+    src.run("UPDATE kode SET kode = 'K2' WHERE id = 1")
+    with pytest.raises(MalnuError) as refused:
+        _sync(src, dst, ("kode",))
+    assert re.search("UNIQUE constraint failed|violates unique constraint", str(refused.value))
+    assert (
+        "a step was refused" in str(refused.value.hint)
+        and "check" in str(refused.value.hint).lower()
+    )
+    assert dst.run("SELECT id, kode FROM kode ORDER BY id") == [(1, "K1"), (2, "K2")]

@@ -117,17 +117,18 @@ def _holders(
     return out
 
 
-def _marker(shape: TableShape, dest: TableShape | None, i: int, n: int) -> Any:
+def _marker(shape: TableShape, dest: TableShape | None, i: int, key: Key) -> Any:
     """The value a parked row holds in column ``i`` meanwhile: NULL where the copy allows it,
-    else a text or number of the sync's own (``n``: the parked row's place)."""
+    else a short text or a number of the sync's own, made from the row's key (so no two rows
+    ever hold the same one, and a text column of a few characters takes it)."""
     column = shape.columns[i]
     there = dest.column(column.name) if dest is not None else None
     if there is not None and not there.notnull:
         return None
     if column.kind == "text":
-        return f"\x01malnu-sync {n}"
-    if column.kind == "int":
-        return -(2**62) - n
+        return "\x01" + ",".join(map(str, key))
+    if column.kind == "int" and len(key) == 1 and type(key[0]) is int:
+        return -(2**62) - key[0]
     raise LookupError(column.name)
 
 
@@ -138,16 +139,16 @@ def _park_held(
     gone: Sequence[Key],
     state: SyncState,
     write: Write,
-    after: int,
 ) -> None:
     """Rows deleted at the source whose delete waits for the copy's children of them (a
     grade table synced later in the run: see :mod:`.references`): their unique values
     parked, so the chunk takes them; counted nowhere (their delete is, once settled)."""
     every = {i for u in _unique_sets(s.dst, shape) for i in u}
     left = s.dst.rows_for_keys(shape, list(gone))
+    gone_keys = [tuple(r[i] for i in shape.key_index) for r in left]
     parked = [
-        tuple(_marker(shape, dest, i, after + n) if i in every else v for i, v in enumerate(r))
-        for n, r in enumerate(left)
+        tuple(_marker(shape, dest, i, k) if i in every else v for i, v in enumerate(r))
+        for k, r in zip(gone_keys, left, strict=True)
     ]
     if parked:
         write(Chunk(parked, state))
@@ -197,33 +198,40 @@ def resolve(
     if not gone and not parked:
         raise refused
     dest = s.dst.describe(shape.name)
-    try:
-        first = [
-            tuple(
-                _marker(shape, dest, i, n) if i in parked.get(k, ()) else v for i, v in enumerate(r)
-            )
-            for n, (k, r) in enumerate(rows.items())
-        ]
-    except LookupError:
-        raise refused from None
     state = chunk.state
     counts = ChunkCounts()
     try:
+        first = [
+            tuple(
+                _marker(shape, dest, i, k) if i in parked.get(k, ()) else v for i, v in enumerate(r)
+            )
+            for k, r in rows.items()
+        ]
         if gone:  # 1. deleted at the source
             counts = write(Chunk([], state, delete=gone))
             state = state.advanced(counts, 0, None)
             if counts.deleted < len(gone):  # held back: see below
-                _park_held(s, shape, dest, gone, state, write, len(rows))
+                _park_held(s, shape, dest, gone, state, write)
         # 2. the chunk and the other holders, rows taking a held value parked
         done = write(replace(chunk, rows=first, state=state, delete=chunk.delete, data=None))
         if parked:  # 3. the parked rows' own values (counted in 2.)
             later = state.advanced(done, len(first), chunk.last_key)
             write(Chunk([rows[k] for k in parked], later, last_key=chunk.last_key))
     except MalnuError as again:
-        if unique_refusal(again):
-            raise refused from None
-        raise
-    except LookupError:  # a column no marker fits
+        if "foreign key" in str(again).lower():
+            raise  # (write_chunk's hint names the table to sync)
+        refused.hint = (
+            f"the copy holds the value in another row, which the sync moves out of the way "
+            f"in steps (its row deleted at the source, or its own value written first); a "
+            f"step was refused: {again}"
+        )
+        raise refused from None
+    except LookupError as column:  # no value of the sync's own fits the column
+        refused.hint = (
+            f"the copy holds the value in another row, and its column {column} (NOT NULL, of "
+            "neither text nor integer) cannot hold a value of the sync's own meanwhile: "
+            "allow NULL there, or write the move at the copy by hand, then sync again"
+        )
         raise refused from None
     return ChunkCounts(
         counts.inserted + done.inserted,
