@@ -51,7 +51,6 @@ _SQLITE_UNIQUE = (
     "WHERE l.\"unique\" = 1 AND l.origin <> 'pk' ORDER BY l.seq, i.seqno"
 )
 _ROUNDS = 16  # holders of holders' values looked up at most so many times
-_BATCH = 500  # values a look-up statement carries
 
 
 def unique_refusal(exc: BaseException) -> bool:
@@ -95,7 +94,6 @@ def _holders(
     convert = to_postgres(kinds) if pg else to_sqlite(kinds)
     wanted = list(dict.fromkeys(tuple(convert(r)[i] for i in u) for r in rows))
     wanted = [w for w in wanted if None not in w]
-    mark = "%s" if pg else "?"
 
     def qi(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -104,15 +102,24 @@ def _holders(
     cols = [qi(shape.names[i]) for i in u]
     select = ", ".join([*(qi(k) for k in shape.key), *cols])
     lhs = cols[0] if len(u) == 1 else "(" + ", ".join(cols) + ")"
-    one = mark if len(u) == 1 else "(" + ", ".join([mark] * len(u)) + ")"
+    one = "%s" if len(u) == 1 else "(" + ", ".join(["%s"] * len(u)) + ")"
     reads = cast(_Reads, side)
     width = len(shape.key)
+    head = f"SELECT {select} FROM {table} WHERE {lhs} IN "
+    if pg:
+        step = 10_000 // len(u)
+        parts = [wanted[at : at + step] for at in range(0, len(wanted), step)]
+        queries = [
+            (head + f"({', '.join([one] * len(p))})", [v for w in p for v in w]) for p in parts
+        ]
+    else:  # literals, as few statements as D1 takes (it bills each request; 100 parameters)
+        from malnu_tui.engine.sync.side_d1 import split_values, tuple_literal
+
+        tuples = [tuple_literal(w) for w in wanted]
+        queries = [(q, []) for q in split_values(head + "(VALUES ", tuples, ")")] if tuples else []
     out = []
-    step = max(1, (90 if side.kind == "d1" else _BATCH) // len(u))
-    for at in range(0, len(wanted), step):
-        part = wanted[at : at + step]
-        query = f"SELECT {select} FROM {table} WHERE {lhs} IN ({', '.join([one] * len(part))})"
-        for r in reads._rows(query, [v for w in part for v in w]):
+    for query, params in queries:
+        for r in reads._rows(query, params):
             out.append((tuple(r[:width]), tuple(r[width:])))
     return out
 
