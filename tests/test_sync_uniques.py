@@ -35,7 +35,8 @@ KODE = (
     "synced_at {ts})"
 )
 # The copy: SQLite/D1's nis takes a conflicting value by REPLACE (deleting the holder, its
-# grades by cascade); PostgreSQL's grades keep a deleted student until their own sync.
+# grades by cascade); PostgreSQL's grades keep a deleted student until their own sync. The
+# copy's email may be NULL (a moved email parked as NULL meanwhile), nis not (a marker).
 COPY = {
     "sqlite": [
         "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nis TEXT NOT NULL UNIQUE ON CONFLICT "
@@ -43,7 +44,7 @@ COPY = {
         "CREATE TABLE nilai (id INTEGER PRIMARY KEY, siswa_id INTEGER NOT NULL REFERENCES "
         "siswa(id) ON DELETE CASCADE, nilai INTEGER NOT NULL, updated_at DATETIME NOT NULL, "
         "synced_at DATETIME)",
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nama TEXT, "
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, nama TEXT, "
         "synced_at DATETIME)",
     ],
     "postgresql": [
@@ -52,7 +53,7 @@ COPY = {
         "CREATE TABLE nilai (id bigint PRIMARY KEY, siswa_id bigint NOT NULL REFERENCES "
         "siswa(id), nilai bigint NOT NULL, updated_at timestamp NOT NULL, "
         "synced_at timestamp)",
-        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, nama text, "
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text UNIQUE, nama text, "
         "synced_at timestamp)",
     ],
 }

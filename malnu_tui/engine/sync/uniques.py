@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 from malnu_tui.engine.sync.side import Chunk, Side, SyncState
@@ -83,24 +84,28 @@ def _unique_sets(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
     return out
 
 
+def _converter(side: Side, shape: TableShape) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's values as ``side`` stores and compares them (the sync's own conversion)."""
+    from malnu_tui.engine.sync.values import to_postgres, to_sqlite
+
+    kinds = [c.kind for c in shape.columns]
+    return to_postgres(kinds) if side.kind == "postgresql" else to_sqlite(kinds)  # type: ignore[return-value]
+
+
 def _holders(
     side: Side, shape: TableShape, u: tuple[int, ...], rows: Sequence[Row]
 ) -> list[tuple[Key, tuple[Any, ...]]]:
     """The copy's rows holding one of ``rows``' values of the columns ``u``: (key, values)."""
-    from malnu_tui.engine.sync.values import to_postgres, to_sqlite
-
-    kinds = [c.kind for c in shape.columns]
     pg = side.kind == "postgresql"
-    convert = to_postgres(kinds) if pg else to_sqlite(kinds)
+    convert = _converter(side, shape)
     wanted = list(dict.fromkeys(tuple(convert(r)[i] for i in u) for r in rows))
     wanted = [w for w in wanted if None not in w]
 
-    def qi(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    table = f"{qi(side.schema)}.{qi(shape.name)}" if pg else qi(shape.name)  # type: ignore[attr-defined]
-    cols = [qi(shape.names[i]) for i in u]
-    select = ", ".join([*(qi(k) for k in shape.key), *cols])
+    table = (
+        f"{quote_ident(side.schema)}.{quote_ident(shape.name)}" if pg else quote_ident(shape.name)
+    )  # type: ignore[attr-defined]
+    cols = [quote_ident(shape.names[i]) for i in u]
+    select = ", ".join([*(quote_ident(k) for k in shape.key), *cols])
     lhs = cols[0] if len(u) == 1 else "(" + ", ".join(cols) + ")"
     one = "%s" if len(u) == 1 else "(" + ", ".join(["%s"] * len(u)) + ")"
     reads = cast(_Reads, side)
@@ -191,10 +196,7 @@ def resolve(
         gone.extend(k for k in asked if k not in found)
         rows.update(found)
         new = list(found.values())
-    from malnu_tui.engine.sync.values import to_postgres, to_sqlite
-
-    kinds = [c.kind for c in shape.columns]
-    convert = to_postgres(kinds) if s.dst.kind == "postgresql" else to_sqlite(kinds)
+    convert = _converter(s.dst, shape)
     parked: dict[Key, set[int]] = {}  # a row taking a value another row of the chunk holds
     for k, r in rows.items():
         values = convert(r)
