@@ -101,9 +101,9 @@ def _holders(
     wanted = list(dict.fromkeys(tuple(convert(r)[i] for i in u) for r in rows))
     wanted = [w for w in wanted if None not in w]
 
-    table = (
-        f"{quote_ident(side.schema)}.{quote_ident(shape.name)}" if pg else quote_ident(shape.name)
-    )  # type: ignore[attr-defined]
+    table = quote_ident(shape.name)
+    if pg:
+        table = f"{quote_ident(str(getattr(side, 'schema', '')))}.{table}"
     cols = [quote_ident(shape.names[i]) for i in u]
     select = ", ".join([*(quote_ident(k) for k in shape.key), *cols])
     lhs = cols[0] if len(u) == 1 else "(" + ", ".join(cols) + ")"
@@ -198,10 +198,15 @@ def resolve(
         new = list(found.values())
     convert = _converter(s.dst, shape)
     parked: dict[Key, set[int]] = {}  # a row taking a value another row of the chunk holds
+    brought: set[tuple[int, tuple[Any, ...]]] = set()
     for k, r in rows.items():
         values = convert(r)
         for n, u in enumerate(sets):
-            holder = held.get((n, tuple(values[i] for i in u)))
+            value = (n, tuple(values[i] for i in u))
+            if value in brought and None not in value[1]:
+                raise refused  # two of the source's rows hold it (a source without the rule)
+            brought.add(value)
+            holder = held.get(value)
             if holder is not None and holder != k and holder in rows:
                 parked.setdefault(k, set()).update(u)
     if not gone and not parked:
