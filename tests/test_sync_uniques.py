@@ -27,12 +27,13 @@ SOURCE = [
     "CREATE TABLE nilai (id INTEGER PRIMARY KEY, siswa_id INTEGER NOT NULL REFERENCES siswa(id) "
     f"ON DELETE CASCADE, nilai INTEGER NOT NULL, updated_at DATETIME NOT NULL DEFAULT '{OLD}')",
     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nama TEXT)",
-    "CREATE TABLE kode (id INTEGER PRIMARY KEY, kode TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE kode (id INTEGER PRIMARY KEY, kode TEXT NOT NULL UNIQUE, alias TEXT)",
 ]
-# A copy whose CHECK takes no value of the sync's own meanwhile (any kind of copy).
+# A copy whose CHECK takes no value of the sync's own meanwhile (any kind of copy), and a
+# UNIQUE alias the source does not have.
 KODE = (
     "CREATE TABLE kode (id {int} PRIMARY KEY, kode text NOT NULL UNIQUE CHECK (kode LIKE 'K%'), "
-    "synced_at {ts})"
+    "alias text UNIQUE, synced_at {ts})"
 )
 # The copy: SQLite/D1's nis takes a conflicting value by REPLACE (deleting the holder, its
 # grades by cascade); PostgreSQL's grades keep a deleted student until their own sync. The
@@ -96,7 +97,7 @@ def test_unique_values_moving_between_rows(
         "INSERT INTO nilai (id, siswa_id, nilai) VALUES (?, ?, 80)", [(i, i) for i in range(1, 10)]
     )
     src.many("INSERT INTO users (id, email) VALUES (?, ?)", [(i, f"u{i}@x") for i in range(1, 6)])
-    src.run("INSERT INTO kode VALUES (1, 'K1'), (2, 'K2')")
+    src.run("INSERT INTO kode (id, kode) VALUES (1, 'K1'), (2, 'K2')")
     # The watermark past the rows' time: a pass reads the rows changed since (and 99).
     src.run("INSERT INTO siswa VALUES (99, 'N99', 's', '2025-06-01 00:00:00')")
     first = _sync(src, dst)
@@ -173,3 +174,13 @@ def test_unique_values_moving_between_rows(
         and "check" in str(refused.value.hint).lower()
     )
     assert dst.run("SELECT id, kode FROM kode ORDER BY id") == [(1, "K1"), (2, "K2")]
+    # Two source rows holding one alias (the source lacks the rule): refused as before, the row
+    # named, nothing parked (the last step was refused after the others had committed).
+    for sql in ("'T', alias = 'A' WHERE id = 1", "'K2' WHERE id = 2", "'K1' WHERE id = 1"):
+        src.run("UPDATE kode SET kode = " + sql)
+    assert _sync(src, dst, ("kode",))["kode"].verified
+    src.run("UPDATE kode SET alias = 'A' WHERE id = 2")
+    with pytest.raises(MalnuError) as refused:
+        _sync(src, dst, ("kode",))
+    assert "correct the row at the source" in str(refused.value.hint), refused.value.hint
+    assert dst.run("SELECT id, alias FROM kode ORDER BY id") == [(1, "A"), (2, None)]
