@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.sync.copy_refused import UniqueRefused
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 from malnu_tui.engine.sync.side import Chunk, Side, SyncState
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
 
-__all__ = ["resolve", "unique_refusal"]
+__all__ = ["resolve"]
 
 Write = Callable[[Chunk], ChunkCounts]
 
@@ -54,10 +55,9 @@ _SQLITE_UNIQUE = (
 _ROUNDS = 16  # holders of holders' values looked up at most so many times
 
 
-def unique_refusal(exc: BaseException) -> bool:
-    """Whether ``exc`` is the copy refusing a value one of its UNIQUE constraints holds."""
-    text = str(exc).lower()
-    return "unique constraint failed" in text or "violates unique constraint" in text
+def _standing(refused: MalnuError) -> MalnuError:
+    """The refusal as raised when it stands: D1's with its row named."""
+    return refused.named() if isinstance(refused, UniqueRefused) else refused
 
 
 class _Reads(Protocol):
@@ -204,13 +204,13 @@ def resolve(
         for n, u in enumerate(sets):
             value = (n, tuple(values[i] for i in u))
             if value in brought and None not in value[1]:
-                raise refused  # two of the source's rows hold it (a source without the rule)
+                raise _standing(refused)  # two source rows hold it (a source without the rule)
             brought.add(value)
             holder = held.get(value)
             if holder is not None and holder != k and holder in rows:
                 parked.setdefault(k, set()).update(u)
     if not gone and not parked:
-        raise refused
+        raise _standing(refused)
     dest = s.dst.describe(shape.name)
     state = chunk.state
     counts = ChunkCounts()
@@ -234,6 +234,7 @@ def resolve(
     except MalnuError as again:
         if "foreign key" in str(again).lower():
             raise  # (write_chunk's hint names the table to sync)
+        refused = _standing(refused)
         refused.hint = (
             f"the copy holds the value in another row, which the sync moves out of the way "
             f"in steps (its row deleted at the source, or its own value written first); a "
@@ -241,6 +242,7 @@ def resolve(
         )
         raise refused from None
     except LookupError as column:  # no value of the sync's own fits the column
+        refused = _standing(refused)
         refused.hint = (
             f"the copy holds the value in another row, and its column {column} (NOT NULL, of "
             "neither text nor integer) cannot hold a value of the sync's own meanwhile: "
