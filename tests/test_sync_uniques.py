@@ -10,10 +10,12 @@ counts that balance, the grades of a student whose nis moved left alone."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
 from malnu_tui.engine.sync.model import TableReport
 from tests.sync_support import Db, make_db, sqlite_source
@@ -25,9 +27,17 @@ SOURCE = [
     "CREATE TABLE nilai (id INTEGER PRIMARY KEY, siswa_id INTEGER NOT NULL REFERENCES siswa(id) "
     f"ON DELETE CASCADE, nilai INTEGER NOT NULL, updated_at DATETIME NOT NULL DEFAULT '{OLD}')",
     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nama TEXT)",
+    "CREATE TABLE kode (id INTEGER PRIMARY KEY, kode TEXT NOT NULL UNIQUE, alias TEXT)",
 ]
+# A copy whose CHECK takes no value of the sync's own meanwhile (any kind of copy), and a
+# UNIQUE alias the source does not have.
+KODE = (
+    "CREATE TABLE kode (id {int} PRIMARY KEY, kode text NOT NULL UNIQUE CHECK (kode LIKE 'K%'), "
+    "alias text UNIQUE, synced_at {ts})"
+)
 # The copy: SQLite/D1's nis takes a conflicting value by REPLACE (deleting the holder, its
-# grades by cascade); PostgreSQL's grades keep a deleted student until their own sync.
+# grades by cascade); PostgreSQL's grades keep a deleted student until their own sync. The
+# copy's email may be NULL (a moved email parked as NULL meanwhile), nis not (a marker).
 COPY = {
     "sqlite": [
         "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nis TEXT NOT NULL UNIQUE ON CONFLICT "
@@ -35,7 +45,7 @@ COPY = {
         "CREATE TABLE nilai (id INTEGER PRIMARY KEY, siswa_id INTEGER NOT NULL REFERENCES "
         "siswa(id) ON DELETE CASCADE, nilai INTEGER NOT NULL, updated_at DATETIME NOT NULL, "
         "synced_at DATETIME)",
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, nama TEXT, "
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, nama TEXT, "
         "synced_at DATETIME)",
     ],
     "postgresql": [
@@ -44,15 +54,17 @@ COPY = {
         "CREATE TABLE nilai (id bigint PRIMARY KEY, siswa_id bigint NOT NULL REFERENCES "
         "siswa(id), nilai bigint NOT NULL, updated_at timestamp NOT NULL, "
         "synced_at timestamp)",
-        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, nama text, "
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text UNIQUE, nama text, "
         "synced_at timestamp)",
     ],
 }
 
 
-def _sync(src: Db, dst: Db, **kw: object) -> dict[str, TableReport]:
+def _sync(
+    src: Db, dst: Db, tables: tuple[str, ...] = ("siswa", "nilai", "users"), **kw: object
+) -> dict[str, TableReport]:
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        request = SyncRequest(tables=("siswa", "nilai", "users"), chunk_rows=3, **kw)  # type: ignore[arg-type]
+        request = SyncRequest(tables=tables, chunk_rows=3, **kw)  # type: ignore[arg-type]
         return {r.table: r for r in run_sync(s, request)}
 
 
@@ -75,6 +87,8 @@ def test_unique_values_moving_between_rows(
         src.run(ddl)
     for ddl in COPY["postgresql" if kind == "postgresql" else "sqlite"]:
         dst.run(ddl)
+    pg = kind == "postgresql"
+    dst.run(KODE.format(int="bigint" if pg else "INTEGER", ts="timestamp" if pg else "DATETIME"))
     src.many(
         "INSERT INTO siswa (id, nis, nama) VALUES (?, ?, ?)",
         [(i, f"N{i}", "s") for i in range(1, 10)],
@@ -83,6 +97,7 @@ def test_unique_values_moving_between_rows(
         "INSERT INTO nilai (id, siswa_id, nilai) VALUES (?, ?, 80)", [(i, i) for i in range(1, 10)]
     )
     src.many("INSERT INTO users (id, email) VALUES (?, ?)", [(i, f"u{i}@x") for i in range(1, 6)])
+    src.run("INSERT INTO kode (id, kode) VALUES (1, 'K1'), (2, 'K2')")
     # The watermark past the rows' time: a pass reads the rows changed since (and 99).
     src.run("INSERT INTO siswa VALUES (99, 'N99', 's', '2025-06-01 00:00:00')")
     first = _sync(src, dst)
@@ -123,6 +138,8 @@ def test_unique_values_moving_between_rows(
     ):
         change(sql, "2026-02-01 00:00:00")
     third = _sync(src, dst)
+    if dst.d1 is not None:  # no trial batches looked for the refused rows (billed, wasted)
+        assert not [r for r in dst.d1.server.requests if "malnu_probe_" in r.body]
     assert _counts(third["siswa"]) == ("updated_at", 1, 4, 1, True, True), third["siswa"]
     # (The copy's cascade took 2's grade, or the sync deleted it: either way not re-inserted.)
     assert third["nilai"].inserted == 0 and third["nilai"].verified, third["nilai"]
@@ -142,3 +159,30 @@ def test_unique_values_moving_between_rows(
     assert _counts(full["siswa"])[1:] == (1, 2, 1, True, True), full["siswa"]
     assert full["nilai"].inserted == 0 and full["nilai"].verified, full["nilai"]
     _same(src, dst)
+    # A swap the copy's CHECK keeps from writing in steps: refused, the row and the step named,
+    # the copy as it was (no commit half-way).
+    assert _sync(src, dst, ("kode",))["kode"].verified
+    for sql in (
+        "UPDATE kode SET kode = 'T' WHERE id = 1",
+        "UPDATE kode SET kode = 'K1' WHERE id = 2",
+    ):
+        src.run(sql)
+    src.run("UPDATE kode SET kode = 'K2' WHERE id = 1")
+    with pytest.raises(MalnuError) as refused:
+        _sync(src, dst, ("kode",))
+    assert re.search("UNIQUE constraint failed|violates unique constraint", str(refused.value))
+    assert (
+        "a step was refused" in str(refused.value.hint)
+        and "check" in str(refused.value.hint).lower()
+    )
+    assert dst.run("SELECT id, kode FROM kode ORDER BY id") == [(1, "K1"), (2, "K2")]
+    # Two source rows holding one alias (the source lacks the rule): refused as before, the row
+    # named, nothing parked (the last step was refused after the others had committed).
+    for sql in ("'T', alias = 'A' WHERE id = 1", "'K2' WHERE id = 2", "'K1' WHERE id = 1"):
+        src.run("UPDATE kode SET kode = " + sql)
+    assert _sync(src, dst, ("kode",))["kode"].verified
+    src.run("UPDATE kode SET alias = 'A' WHERE id = 2")
+    with pytest.raises(MalnuError) as refused:
+        _sync(src, dst, ("kode",))
+    assert "correct the row at the source" in str(refused.value.hint), refused.value.hint
+    assert dst.run("SELECT id, alias FROM kode ORDER BY id") == [(1, "A"), (2, None)]

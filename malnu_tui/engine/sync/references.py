@@ -26,11 +26,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.sync.copy_refused import unique_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import Chunk, Side
-from malnu_tui.engine.sync.uniques import resolve, unique_refusal
+from malnu_tui.engine.sync.uniques import resolve
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession

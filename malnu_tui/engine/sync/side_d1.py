@@ -26,7 +26,12 @@ from malnu_tui.engine.backends.d1.pieces import Cell, hex_or_length, read_pieces
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError, RowTooLarge
-from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
+from malnu_tui.engine.sync.copy_refused import (
+    REFUSED,
+    UniqueRefused,
+    not_null_refusal,
+    unique_refusal,
+)
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
 from malnu_tui.engine.sync.pagesize import row_bytes
 from malnu_tui.engine.sync.problems import table_key
@@ -489,10 +494,16 @@ class D1Side(SqliteDialect):
                 bound[i].statements() if i in bound else [f"{head}{v}{suffix}"]
                 for i, v in enumerate(tuples)
             ]
-            where, hint = self._refused_row(shape, rows, singles, str(exc))
-            raise BackendError(
-                f"{self.label}: writing {shape.name}{where}: {exc}", hint=hint
-            ) from None
+
+            said = str(exc)
+
+            def named() -> BackendError:
+                where, hint = self._refused_row(shape, rows, singles, said)
+                return BackendError(f"{self.label}: writing {shape.name}{where}: {said}", hint=hint)
+
+            if not direct and unique_refusal(exc):  # the row looked for only if it must be
+                raise UniqueRefused(f"{self.label}: writing {shape.name}: {said}", named) from None
+            raise named() from None
         if not results:  # an attempt of unknown outcome had been applied: counts unknown
             return ChunkCounts(len(rows) if direct else 0, 0, 0)
         self._state_made = True

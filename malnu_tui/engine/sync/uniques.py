@@ -27,14 +27,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.sync.copy_refused import UniqueRefused
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 from malnu_tui.engine.sync.side import Chunk, Side, SyncState
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
 
-__all__ = ["resolve", "unique_refusal"]
+__all__ = ["resolve"]
 
 Write = Callable[[Chunk], ChunkCounts]
 
@@ -51,13 +53,11 @@ _SQLITE_UNIQUE = (
     "WHERE l.\"unique\" = 1 AND l.origin <> 'pk' ORDER BY l.seq, i.seqno"
 )
 _ROUNDS = 16  # holders of holders' values looked up at most so many times
-_BATCH = 500  # values a look-up statement carries
 
 
-def unique_refusal(exc: BaseException) -> bool:
-    """Whether ``exc`` is the copy refusing a value one of its UNIQUE constraints holds."""
-    text = str(exc).lower()
-    return "unique constraint failed" in text or "violates unique constraint" in text
+def _standing(refused: MalnuError) -> MalnuError:
+    """The refusal as raised when it stands: D1's with its row named."""
+    return refused.named() if isinstance(refused, UniqueRefused) else refused
 
 
 class _Reads(Protocol):
@@ -84,50 +84,63 @@ def _unique_sets(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
     return out
 
 
+def _converter(side: Side, shape: TableShape) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's values as ``side`` stores and compares them (the sync's own conversion)."""
+    from malnu_tui.engine.sync.values import to_postgres, to_sqlite
+
+    kinds = [c.kind for c in shape.columns]
+    return to_postgres(kinds) if side.kind == "postgresql" else to_sqlite(kinds)  # type: ignore[return-value]
+
+
 def _holders(
     side: Side, shape: TableShape, u: tuple[int, ...], rows: Sequence[Row]
 ) -> list[tuple[Key, tuple[Any, ...]]]:
     """The copy's rows holding one of ``rows``' values of the columns ``u``: (key, values)."""
-    from malnu_tui.engine.sync.values import to_postgres, to_sqlite
-
-    kinds = [c.kind for c in shape.columns]
     pg = side.kind == "postgresql"
-    convert = to_postgres(kinds) if pg else to_sqlite(kinds)
+    convert = _converter(side, shape)
     wanted = list(dict.fromkeys(tuple(convert(r)[i] for i in u) for r in rows))
     wanted = [w for w in wanted if None not in w]
-    mark = "%s" if pg else "?"
 
-    def qi(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    table = f"{qi(side.schema)}.{qi(shape.name)}" if pg else qi(shape.name)  # type: ignore[attr-defined]
-    cols = [qi(shape.names[i]) for i in u]
-    select = ", ".join([*(qi(k) for k in shape.key), *cols])
+    table = quote_ident(shape.name)
+    if pg:
+        table = f"{quote_ident(str(getattr(side, 'schema', '')))}.{table}"
+    cols = [quote_ident(shape.names[i]) for i in u]
+    select = ", ".join([*(quote_ident(k) for k in shape.key), *cols])
     lhs = cols[0] if len(u) == 1 else "(" + ", ".join(cols) + ")"
-    one = mark if len(u) == 1 else "(" + ", ".join([mark] * len(u)) + ")"
+    one = "%s" if len(u) == 1 else "(" + ", ".join(["%s"] * len(u)) + ")"
     reads = cast(_Reads, side)
     width = len(shape.key)
+    head = f"SELECT {select} FROM {table} WHERE {lhs} IN "
+    if pg:
+        step = 10_000 // len(u)
+        parts = [wanted[at : at + step] for at in range(0, len(wanted), step)]
+        queries = [
+            (head + f"({', '.join([one] * len(p))})", [v for w in p for v in w]) for p in parts
+        ]
+    else:  # literals, as few statements as D1 takes (it bills each request; 100 parameters)
+        from malnu_tui.engine.sync.side_d1 import split_values, tuple_literal
+
+        tuples = [tuple_literal(w) for w in wanted]
+        queries = [(q, []) for q in split_values(head + "(VALUES ", tuples, ")")] if tuples else []
     out = []
-    step = max(1, (90 if side.kind == "d1" else _BATCH) // len(u))
-    for at in range(0, len(wanted), step):
-        part = wanted[at : at + step]
-        query = f"SELECT {select} FROM {table} WHERE {lhs} IN ({', '.join([one] * len(part))})"
-        for r in reads._rows(query, [v for w in part for v in w]):
+    for query, params in queries:
+        for r in reads._rows(query, params):
             out.append((tuple(r[:width]), tuple(r[width:])))
     return out
 
 
-def _marker(shape: TableShape, dest: TableShape | None, i: int, n: int) -> Any:
+def _marker(shape: TableShape, dest: TableShape | None, i: int, key: Key) -> Any:
     """The value a parked row holds in column ``i`` meanwhile: NULL where the copy allows it,
-    else a text or number of the sync's own (``n``: the parked row's place)."""
+    else a short text or a number of the sync's own, made from the row's key (so no two rows
+    ever hold the same one, and a text column of a few characters takes it)."""
     column = shape.columns[i]
     there = dest.column(column.name) if dest is not None else None
     if there is not None and not there.notnull:
         return None
     if column.kind == "text":
-        return f"\x01malnu-sync {n}"
-    if column.kind == "int":
-        return -(2**62) - n
+        return "\x01" + ",".join(map(str, key))
+    if column.kind == "int" and len(key) == 1 and type(key[0]) is int:
+        return -(2**62) - key[0]
     raise LookupError(column.name)
 
 
@@ -138,16 +151,16 @@ def _park_held(
     gone: Sequence[Key],
     state: SyncState,
     write: Write,
-    after: int,
 ) -> None:
     """Rows deleted at the source whose delete waits for the copy's children of them (a
     grade table synced later in the run: see :mod:`.references`): their unique values
     parked, so the chunk takes them; counted nowhere (their delete is, once settled)."""
     every = {i for u in _unique_sets(s.dst, shape) for i in u}
     left = s.dst.rows_for_keys(shape, list(gone))
+    gone_keys = [tuple(r[i] for i in shape.key_index) for r in left]
     parked = [
-        tuple(_marker(shape, dest, i, after + n) if i in every else v for i, v in enumerate(r))
-        for n, r in enumerate(left)
+        tuple(_marker(shape, dest, i, k) if i in every else v for i, v in enumerate(r))
+        for k, r in zip(gone_keys, left, strict=True)
     ]
     if parked:
         write(Chunk(parked, state))
@@ -183,47 +196,58 @@ def resolve(
         gone.extend(k for k in asked if k not in found)
         rows.update(found)
         new = list(found.values())
-    from malnu_tui.engine.sync.values import to_postgres, to_sqlite
-
-    kinds = [c.kind for c in shape.columns]
-    convert = to_postgres(kinds) if s.dst.kind == "postgresql" else to_sqlite(kinds)
+    convert = _converter(s.dst, shape)
     parked: dict[Key, set[int]] = {}  # a row taking a value another row of the chunk holds
+    brought: set[tuple[int, tuple[Any, ...]]] = set()
     for k, r in rows.items():
         values = convert(r)
         for n, u in enumerate(sets):
-            holder = held.get((n, tuple(values[i] for i in u)))
+            value = (n, tuple(values[i] for i in u))
+            if value in brought and None not in value[1]:
+                raise _standing(refused)  # two source rows hold it (a source without the rule)
+            brought.add(value)
+            holder = held.get(value)
             if holder is not None and holder != k and holder in rows:
                 parked.setdefault(k, set()).update(u)
     if not gone and not parked:
-        raise refused
+        raise _standing(refused)
     dest = s.dst.describe(shape.name)
-    try:
-        first = [
-            tuple(
-                _marker(shape, dest, i, n) if i in parked.get(k, ()) else v for i, v in enumerate(r)
-            )
-            for n, (k, r) in enumerate(rows.items())
-        ]
-    except LookupError:
-        raise refused from None
     state = chunk.state
     counts = ChunkCounts()
     try:
+        first = [
+            tuple(
+                _marker(shape, dest, i, k) if i in parked.get(k, ()) else v for i, v in enumerate(r)
+            )
+            for k, r in rows.items()
+        ]
         if gone:  # 1. deleted at the source
             counts = write(Chunk([], state, delete=gone))
             state = state.advanced(counts, 0, None)
             if counts.deleted < len(gone):  # held back: see below
-                _park_held(s, shape, dest, gone, state, write, len(rows))
+                _park_held(s, shape, dest, gone, state, write)
         # 2. the chunk and the other holders, rows taking a held value parked
         done = write(replace(chunk, rows=first, state=state, delete=chunk.delete, data=None))
         if parked:  # 3. the parked rows' own values (counted in 2.)
             later = state.advanced(done, len(first), chunk.last_key)
             write(Chunk([rows[k] for k in parked], later, last_key=chunk.last_key))
     except MalnuError as again:
-        if unique_refusal(again):
-            raise refused from None
-        raise
-    except LookupError:  # a column no marker fits
+        if "foreign key" in str(again).lower():
+            raise  # (write_chunk's hint names the table to sync)
+        refused = _standing(refused)
+        refused.hint = (
+            f"the copy holds the value in another row, which the sync moves out of the way "
+            f"in steps (its row deleted at the source, or its own value written first); a "
+            f"step was refused: {again}"
+        )
+        raise refused from None
+    except LookupError as column:  # no value of the sync's own fits the column
+        refused = _standing(refused)
+        refused.hint = (
+            f"the copy holds the value in another row, and its column {column} (NOT NULL, of "
+            "neither text nor integer) cannot hold a value of the sync's own meanwhile: "
+            "allow NULL there, or write the move at the copy by hand, then sync again"
+        )
         raise refused from None
     return ChunkCounts(
         counts.inserted + done.inserted,
