@@ -342,3 +342,12 @@ def pg_password_db(pg_cluster: PgCluster, pg_password_role: tuple[str, str]) -> 
         yield name
     finally:
         drop_database(pg_cluster, name)
+
+
+def supabase_roles(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Supabase's ``anon`` and ``authenticated`` roles on ``conn``'s cluster. Roles are the
+    cluster's, shared by the workers' tests: one made by another test between the look and
+    the CREATE is taken as made."""
+    for role in ("anon", "authenticated"):
+        with contextlib.suppress(psycopg.errors.DuplicateObject):
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))

@@ -16,6 +16,7 @@ from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint import lint_migrations
 from malnu_tui.engine.lint.supabase import Supabase, supabase_of
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_pg import supabase_roles
 
 BASE = "create table public.students (id int primary key, nama text, no_hp text, nisn text);\n"
 BASE += "alter table public.students enable row level security;\n"
@@ -170,9 +171,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        for role in ("anon", "authenticated"):
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        supabase_roles(conn)
         conn.execute("CREATE TABLE siswa_sync (id int, nama text, no_hp text)")
         conn.execute("CREATE TABLE kelas_live (id int)")
         conn.execute("CREATE TABLE nilai_live (id int)")

@@ -210,7 +210,7 @@ def test_postgresql_that_takes_no_writes(
     assert {db.url: _pg_catalog(db) for db in (primary, copy)} == before
     if how == "select_only":  # what a sync would be refused for, said before anything is read
         code, text = results.pop("sync copy --dry-run")
-        assert code == 1 and 'lacks INSERT, UPDATE, DELETE on "public"."users"' in text, text
+        assert code == 2 and 'lacks INSERT, UPDATE, DELETE on "public"."users"' in text, text
         results["sync copy --dry-run"] = (0, "nothing was written")
     if how == "read_only_database":  # check warns that writes (up, backups' audit) would fail
         code, text = results.pop("check")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from tests.fixtures_pg import supabase_roles
 from tests.inproc import run_inproc
 from tests.sync_support import Db
 
@@ -52,9 +53,7 @@ def test_a_sync_into_supabase_enables_row_level_security_on_its_copies(
     cfg = ["--config", str(config)]
     dst = Db("postgresql", pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:  # Supabase's roles (cluster-wide)
-        for role in ("anon", "authenticated"):
-            if not conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        supabase_roles(conn)
 
     # A plain PostgreSQL destination (no auth schema): copies as before, nothing said.
     plain = run_inproc("sync", "reporting", *cfg, "--yes", "--json")
