@@ -60,7 +60,14 @@ async def _next(pilot: Pilot[Any], screen: WizardScreen) -> None:
 
 @pytest.mark.anyio
 async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
+    """(A trigger of the table drops one row: its warning, the CLI's, on the result; the
+    console said a plain success.)"""
     d = build_demo(tmp_path / "demo")
+    with sqlite3.connect(d.primary_db) as conn:
+        conn.execute(
+            "CREATE TRIGGER no_admin BEFORE INSERT ON users WHEN NEW.email LIKE 'admin@%' "
+            "BEGIN SELECT RAISE(IGNORE); END"
+        )
     app = app_for(d)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await _open_wizard(pilot, app)
@@ -75,7 +82,8 @@ async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
         await pilot.press("n")
         await wait_until(pilot, lambda: _ready(app, "validate"), timeout=20)
         report = str(screen.query_one("#validate-text", Static).render())
-        assert "7 rows read: 5 to insert" in report and "2 rejected" in report
+        assert "7 rows read: 4 to insert" in report and "2 rejected" in report
+        assert "1 to skip" in report  # the trigger's, seen by the validation's trial
         rejects = screen.query_one("#validate-rejects", DataTable)
         assert rejects.row_count == 2 and [str(c) for c in rejects.get_row_at(0)[::2]] == [
             "7",
@@ -91,11 +99,12 @@ async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
             pilot, lambda: isinstance(app.screen, ImportWizard) and screen.finished, timeout=30
         )
         result = str(screen.query_one("#result-text", Static).render())
-        assert "✔ committed" in result and "inserted 5" in result and "0 → 5 rows" in result
-        assert "rejects file:" in result
+        assert "✔ committed" in result and "inserted 4" in result and "0 → 4 rows" in result
+        assert "rejects file:" in result and "skipped 1" in result
+        assert "⚠ warning: the import is committed, but: " in result and "no_admin" in result
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)
-    assert _count(d.primary_db) == 5
+    assert _count(d.primary_db) == 4
     manifests = list_backups(d.target().backup_dir)
     assert [m.reason for m in manifests] == ["pre-import"]
     with sqlite3.connect(d.primary_db) as conn:

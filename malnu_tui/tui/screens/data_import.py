@@ -496,7 +496,9 @@ class ImportWizard(WizardScreen):
             if r.rejects_file:
                 text.append(f"rejects file: {r.rejects_file}\n")
             if r.sha256:
-                text.append(f"file sha256: {r.sha256[:16]}… (in the audit log)")
+                text.append(f"file sha256: {r.sha256[:16]}… (in the audit log)\n")
+            for w in r.warnings:  # as the CLI says them: rows a trigger dropped, a sequence
+                text.append(f"⚠ warning: the import is committed, but: {w}\n", "bold yellow")
             self._fill_rejects("#result-rejects", r)
         self.query_one("#result-text", Static).update(text)
 
