@@ -217,3 +217,69 @@ def test_into_d1_a_chunk_and_the_rows_it_held_back_go_in_batches_of_a_page(
     assert sum(written) == n and max(written) <= most, written
     assert {r.status for r in log[start:]} == {200}  # none refused (the range delete kept
     # the rows of the batches before the last)
+
+
+CYCLE = (  # a teacher's class, a class's homeroom teacher: two tables referring to each other
+    "CREATE TABLE guru (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas(id), "
+    "nama TEXT NOT NULL, updated_at DATETIME NOT NULL{s})",
+    "CREATE TABLE kelas (id INTEGER PRIMARY KEY, wali_kelas_id INTEGER REFERENCES guru(id), "
+    "nama TEXT NOT NULL, updated_at DATETIME NOT NULL{s})",
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_tables_that_refer_to_each_other_are_refused_before_anything_is_written(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``guru.kelas_id`` → ``kelas`` and ``kelas.wali_kelas_id`` → ``guru`` at the copy: each
+    chunk commits on its own, so one table's rows came before the rows they refer to and the
+    sync stopped half-way on the copy's foreign key (a first full copy already). It is refused
+    before writing, exit 2, naming the two tables and what to do; with one key dropped, a full
+    copy and an incremental pass bringing a new class and its new homeroom teacher together
+    sync whole."""
+    src, dst = sqlite_source(tmp_path), make_db(kind, request, tmp_path, "copy")
+
+    def copy_ddl(ddl: str) -> str:
+        out = ddl.format(s=", synced_at DATETIME")
+        if kind == "postgresql":
+            out = out.replace("INTEGER", "bigint").replace("DATETIME", "timestamp")
+        return out
+
+    for ddl in CYCLE:
+        src.run(ddl.format(s=""))
+    if kind == "postgresql":  # (a key to a table made later: added after it)
+        dst.run(copy_ddl(CYCLE[0]).replace(" REFERENCES kelas(id)", ""))
+        dst.run(copy_ddl(CYCLE[1]))
+        dst.run("ALTER TABLE guru ADD FOREIGN KEY (kelas_id) REFERENCES kelas(id)")
+    else:
+        for ddl in CYCLE:
+            dst.run(copy_ddl(ddl))
+    old, later = "2025-01-01 00:00:00", "2026-01-01 00:00:00"
+    guru = [(i, i if i < 4 else None, f"G{i}", old) for i in range(1, 6)]
+    src.many("INSERT INTO guru VALUES (?, ?, ?, ?)", guru)
+    src.many("INSERT INTO kelas VALUES (?, ?, ?, ?)", [(i, i, f"K{i}", old) for i in range(1, 4)])
+
+    def sync() -> list[TableReport]:
+        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+            return run_sync(s, SyncRequest(tables=("guru", "kelas"), chunk_rows=2))
+
+    with pytest.raises(MalnuError) as refused:
+        sync()
+    assert refused.value.exit_code == 2
+    assert "guru and kelas refer to each other" in str(refused.value), refused.value
+    assert "drop one of these foreign keys" in (refused.value.hint or "")
+    assert dst.run("SELECT count(*) FROM guru") == dst.run("SELECT count(*) FROM kelas") == [(0,)]
+    # The hint followed: the copy's key from guru to kelas dropped.
+    if kind == "postgresql":
+        dst.run("ALTER TABLE guru DROP CONSTRAINT guru_kelas_id_fkey")
+    else:
+        dst.run("DROP TABLE guru")
+        dst.run(copy_ddl(CYCLE[0]).replace(" REFERENCES kelas(id)", ""))
+    assert all(r.verified for r in sync())
+    src.run(f"INSERT INTO kelas VALUES (4, 6, 'K4', '{later}')")
+    src.run(f"INSERT INTO guru VALUES (6, 4, 'G6', '{later}')")
+    reports = sync()
+    assert [(r.table, r.inserted, r.verified) for r in reports] == [
+        ("guru", 1, True),
+        ("kelas", 1, True),
+    ], reports

@@ -13,7 +13,9 @@ on their own, so the order of the tables, and of the deletes, matters there:
 - a table that refers to itself (``pegawai.atasan_id`` → ``pegawai.id``, a category tree) has
   the rows whose parent is not at the destination yet held back (:class:`HeldRows`) and
   written with the chunk that brings it: a parent in a later chunk than its child stopped
-  the sync.
+  the sync;
+- tables that refer to each other (``guru`` ↔ ``kelas``) are refused before anything is
+  written (:func:`parents_first`): one of them always came before the rows it refers to.
 
 The copy is never left with a row whose parent is missing: every commit satisfies the
 destination's own foreign keys."""
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.sync.copy_refused import unique_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
@@ -83,18 +85,41 @@ def parents_first(
     side: Side, plans: Sequence[TablePlan], refs: Sequence[tuple[str, str]]
 ) -> list[TablePlan]:
     """``plans`` with every table after the tables its copy refers to (``refs``), in their
-    order otherwise; tables that refer to each other round a cycle keep their order."""
+    order otherwise. Tables that refer to each other round a cycle (``guru.kelas_id`` →
+    ``kelas``, ``kelas.wali_kelas_id`` → ``guru``) are refused before anything is written
+    (exit 2): each chunk commits on its own, so one of them always came before the rows it
+    refers to and the sync stopped half-way on the copy's foreign key."""
     parents: dict[str, set[str]] = {table_key(side, p.table): set() for p in plans}
     for child, parent in refs:
         if child != parent and child in parents and parent in parents:
             parents[child].add(parent)
     left, done, out = list(plans), set[str](), list[TablePlan]()
     while left:
-        at = next((i for i, p in enumerate(left) if parents[table_key(side, p.table)] <= done), 0)
+        at = next((i for i, p in enumerate(left) if parents[table_key(side, p.table)] <= done), -1)
+        if at < 0:
+            _refuse_cycle(parents, done)
         plan = left.pop(at)
         out.append(plan)
         done.add(table_key(side, plan.table))
     return out
+
+
+def _refuse_cycle(parents: dict[str, set[str]], done: set[str]) -> None:
+    """Name the tables round one cycle of ``parents`` (none of them in ``done``) and refuse."""
+    path = [min(t for t in parents if t not in done)]
+    while path[-1] not in path[:-1]:
+        path.append(min(parents[path[-1]] - done))
+    ring = path[path.index(path[-1]) :]
+    tables = sorted(set(ring))
+    raise ConfigError(
+        f"the copy's tables {' and '.join(tables)} refer to each other by foreign keys "
+        f"({' → '.join(ring)}): synced in chunks that each commit on their own, one of them "
+        "would come before the rows it refers to, and the sync would stop half-way on the "
+        "copy's foreign key; nothing was written",
+        hint=f"drop one of these foreign keys at the copy ({ring[0]}'s to {ring[1]}: "
+        "PostgreSQL ALTER TABLE … DROP CONSTRAINT, SQLite and D1 the table made again "
+        f"without it) and sync again, or leave {' and '.join(tables)} out of the run (--tables)",
+    )
 
 
 def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
