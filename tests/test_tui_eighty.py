@@ -13,7 +13,14 @@ from textual.widgets import DataTable
 
 from tests.test_tui_wizards import demo as demo  # the fixture
 from tests.test_tui_wizards import loaded, make_app
-from tests.tui_demo import Demo, dialog_ready, screen_text, take_lock_elsewhere, wait_until
+from tests.tui_demo import (
+    Demo,
+    at_rest,
+    dialog_ready,
+    screen_text,
+    take_lock_elsewhere,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -34,13 +41,6 @@ def _fail_a_migration(demo: Demo, name: str, sql: str) -> None:
             apply_plan(backend, mset, plan_up(backend, mset))
     finally:
         backend.close()
-
-
-async def _settle(pilot: Any) -> None:
-    """The screen at rest: its animations done and every widget's messages handled (what a
-    fixed 0.1–0.3 s pause guessed before session 19; a loaded machine took longer)."""
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause()
 
 
 def _keys_on_screen(app: Any, screen_cls: type[Any]) -> list[str]:
@@ -77,7 +77,7 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         await wait_until(pilot, lambda: " P Recover " in screen_text(app))  # the keys painted
-        await _settle(pilot)
+        await at_rest(pilot)
         assert _keys_on_screen(app, StatusScreen) == ["p Recover"]
         assert " P Recover " in screen_text(app)
         # Nothing drifted or failed on the demo: D and C are not offered (test_tui_console's
@@ -87,7 +87,7 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
             await pilot.press(key)
             await wait_until(pilot, lambda cls=cls: isinstance(app.screen, cls))
             await wait_until(pilot, lambda: " q Quit " in screen_text(app).splitlines()[-1])
-            await _settle(pilot)
+            await at_rest(pilot)
             assert _keys_on_screen(app, cls) == []
             footer = screen_text(app).splitlines()[-1]
             assert " q Quit f1 Help " in footer and footer.rstrip().endswith("^p palette")
@@ -111,7 +111,7 @@ async def test_a_failed_runs_error_is_read_whole_in_the_alerts_view_at_80_column
         await pilot.press("h")
         await wait_until(pilot, lambda: getattr(app.screen, "loaded", None) is not None)
         await wait_until(pilot, lambda: "failed" in screen_text(app))  # the runs painted
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = screen_text(app)
         rows = [line for line in shown.splitlines() if "apply" in line and "failed" in line]
         assert rows, shown  # the outcome is in the row itself
@@ -169,7 +169,7 @@ async def test_the_apply_wizards_rehearsal_says_its_notes_and_its_end_says_close
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: getattr(wizard, "finished", False), timeout=30)
         await wait_until(pilot, lambda: "esc Close" in screen_text(app).splitlines()[-1])
-        await _settle(pilot)
+        await at_rest(pilot)
         footer = screen_text(app).splitlines()[-1]
         assert "esc Close" in footer and "Cancel" not in footer
         await pilot.press("escape")
@@ -190,7 +190,7 @@ async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> Non
         await pilot.press("a")
         await wait_until(pilot, lambda: settled(app, "plan"))
         await wait_until(pilot, lambda: "✘ cannot proceed:" in screen_text(app))
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).replace("┃", " ").split())
         assert "✘ cannot proceed:" in shown
         assert "✘ drift outside the range: 20251124_120500_create_users_table.sql" in shown
@@ -214,7 +214,7 @@ async def test_a_blocked_rollbacks_problems_and_ways_out_are_on_screen_at_80x24(
         await wait_until(pilot, lambda: loaded(app))
         await _to_rollback_preview(pilot, app, 2)
         await wait_until(pilot, lambda: "✘ cannot proceed:" in screen_text(app))
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).replace("┃", " ").split())
         assert "✘ cannot proceed:" in shown
         assert "✘ the migration lock is held by night-shift@admin-laptop" in shown
@@ -261,14 +261,14 @@ async def test_an_imports_reject_reasons_are_read_whole_with_long_column_names(
         await pilot.press("enter")
         await wait_until(pilot, lambda: settled(app, "preview"))
         await wait_until(pilot, lambda: "0051234567" in screen_text(app))  # its rows painted
-        await _settle(pilot)
+        await at_rest(pilot)
         assert "'85,5' is not a number" in screen_text(app)
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "validate"))
         await wait_until(
             pilot, lambda: any(ln.startswith("  2 ") for ln in screen_text(app).splitlines())
         )
-        await _settle(pilot)
+        await at_rest(pilot)
         rows = [line for line in screen_text(app).splitlines() if line.startswith("  2 ")]
         assert len(rows) == 1 and "'85,5' is not a number" in rows[0], screen_text(app)
         await pilot.press("escape")
@@ -380,7 +380,7 @@ async def test_the_sync_tables_state_columns_stay_on_screen_with_a_long_table_na
             pilot, lambda: isinstance(app.screen, SyncScreen) and app.screen.states_for == "rapor"
         )
         await wait_until(pilot, lambda: " nilai_akhir_" in screen_text(app))  # the row painted
-        await _settle(pilot)
+        await at_rest(pilot)
         lines = screen_text(app).splitlines()
         header = next(line for line in lines if line.startswith(" table "))
         row = next(line for line in lines if line.startswith(" nilai_akhir_"))
@@ -489,13 +489,13 @@ async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: De
         assert "o Restore" in footer()
         await pilot.press("d")
         await wait_until(pilot, lambda: dialog_ready(app))
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert f"Type school to delete backup {ids[1]}." in shown
         await pilot.press(*"delete", "enter")
         # The refusal painted (the field's "delete" alone is in it before Enter too).
         await wait_until(pilot, lambda: "'delete'" in screen_text(app))
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "✘ 'delete' is not 'school': type school exactly" in shown
         await pilot.press("escape")
@@ -522,14 +522,14 @@ async def test_in_a_wizards_field_next_names_enter_not_n(demo: Demo) -> None:
         await pilot.press("p")
         await wait_until(pilot, lambda: wizard(app).step == "when" and app.focused is not None)
         await wait_until(pilot, lambda: "Next ▶" in screen_text(app))  # the buttons painted
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = screen_text(app)
         assert "Next ▶ (enter)" in shown and "Next ▶ (n)" not in shown
         assert "◀ Back" not in shown  # the first step: nothing to go back to
         await pilot.press(*"-1h", "enter")
         await wait_until(pilot, lambda: wizard(app).step == "plan")
         await wait_until(pilot, lambda: not wizard(app).working)
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = screen_text(app)  # out of the field, n goes on again
         assert "▶ (n)" in shown and "(enter)" not in shown
         await pilot.press("escape")
@@ -593,7 +593,7 @@ async def test_a_failed_backup_operation_stops_pulsing(demo: Demo) -> None:
         await pilot.press("v")
         await wait_until(pilot, lambda: browser.busy is None)
         await wait_until(pilot, lambda: "verify failed" in " ".join(screen_text(app).split()))
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert f"✘ error: no backup '{ids[1]}'" in shown
         assert "✘ verify failed: see the error above" in shown
@@ -613,7 +613,7 @@ async def _failed_dialog(app: Any, pilot: Any, screen: Any) -> str:
     app.push_screen(screen)
     await wait_until(pilot, lambda: app.screen is screen)
     await wait_until(pilot, lambda: any(b.display for b in screen.query(".error-box")))
-    await _settle(pilot)
+    await at_rest(pilot)
     return " ".join(screen_text(app).split())
 
 
@@ -678,7 +678,7 @@ async def test_an_apply_whose_plan_fails_says_so_not_planning(demo: Demo) -> Non
         await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard))
         wizard = app.screen
         await wait_until(pilot, lambda: wizard.last_error is not None and not wizard.working)
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "✘ error: cannot connect to postgresql://malnu@127.0.0.1:1/laporan" in shown
         assert "Planning" not in shown
@@ -703,7 +703,7 @@ async def test_a_rollback_whose_preview_fails_says_so_not_checking(demo: Demo) -
             pilot, lambda: wizard(app).step == "preview" and wizard(app).last_error is not None
         )
         await wait_until(pilot, lambda: not wizard(app).working)
-        await _settle(pilot)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "duplicate version 20251124_123000" in (wizard(app).last_error or "")
         assert "Checking:" not in shown
