@@ -17,7 +17,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.alerts import AlertsScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import build_demo, run_from_palette, wait_until
+from tests.tui_demo import at_rest, build_demo, run_from_palette, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -111,10 +111,11 @@ async def test_a_lone_incidents_problem_is_read_whole_at_80_columns(tmp_path: Pa
         )
         await pilot.press("tab")
         await wait_until(pilot, lambda: getattr(app.focused, "id", "") == "incidents-table")
-        await pilot.pause(0.1)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "primary failed_migrations CRITICAL since" in shown
         assert f"{name} failed: line 1: no such table: nilai_yang_tidak_ada" in shown
         await pilot.press("tab")  # back to the runs: the run's detail again
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: getattr(app.focused, "id", "") != "incidents-table")
+        await at_rest(pilot)
         assert "primary failed_migrations CRITICAL since" not in screen_text(app)

@@ -29,6 +29,7 @@ from malnu_tui.tui.widgets.migration_table import (
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from tests.tui_demo import (
     Demo,
+    at_rest,
     build_demo,
     demo_app,
     dialog_ready,
@@ -251,7 +252,8 @@ async def test_help_shows_every_binding_with_its_id_within_80_columns(demo: Demo
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: table.row_count > 0)  # its rows added
+        await at_rest(pilot)
         rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
         shown_ids = {r[2] for r in rows}
         assert {e.id for e in key_entries(MalnuApp)} <= shown_ids

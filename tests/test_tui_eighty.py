@@ -13,7 +13,14 @@ from textual.widgets import DataTable
 
 from tests.test_tui_wizards import demo as demo  # the fixture
 from tests.test_tui_wizards import loaded, make_app
-from tests.tui_demo import Demo, dialog_ready, screen_text, take_lock_elsewhere, wait_until
+from tests.tui_demo import (
+    Demo,
+    at_rest,
+    dialog_ready,
+    screen_text,
+    take_lock_elsewhere,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +76,8 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: " P Recover " in screen_text(app))  # the keys painted
+        await at_rest(pilot)
         assert _keys_on_screen(app, StatusScreen) == ["p Recover"]
         assert " P Recover " in screen_text(app)
         # Nothing drifted or failed on the demo: D and C are not offered (test_tui_console's
@@ -78,7 +86,8 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
         for key, cls in (("b", BackupBrowser), ("v", SqlViewScreen)):
             await pilot.press(key)
             await wait_until(pilot, lambda cls=cls: isinstance(app.screen, cls))
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda: " q Quit " in screen_text(app).splitlines()[-1])
+            await at_rest(pilot)
             assert _keys_on_screen(app, cls) == []
             footer = screen_text(app).splitlines()[-1]
             assert " q Quit f1 Help " in footer and footer.rstrip().endswith("^p palette")
@@ -101,7 +110,8 @@ async def test_a_failed_runs_error_is_read_whole_in_the_alerts_view_at_80_column
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("h")
         await wait_until(pilot, lambda: getattr(app.screen, "loaded", None) is not None)
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "failed" in screen_text(app))  # the runs painted
+        await at_rest(pilot)
         shown = screen_text(app)
         rows = [line for line in shown.splitlines() if "apply" in line and "failed" in line]
         assert rows, shown  # the outcome is in the row itself
@@ -158,7 +168,8 @@ async def test_the_apply_wizards_rehearsal_says_its_notes_and_its_end_says_close
         await wait_until(pilot, lambda: settled(app, "confirm"))
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: getattr(wizard, "finished", False), timeout=30)
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "esc Close" in screen_text(app).splitlines()[-1])
+        await at_rest(pilot)
         footer = screen_text(app).splitlines()[-1]
         assert "esc Close" in footer and "Cancel" not in footer
         await pilot.press("escape")
@@ -178,7 +189,8 @@ async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> Non
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("a")
         await wait_until(pilot, lambda: settled(app, "plan"))
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "✘ cannot proceed:" in screen_text(app))
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).replace("┃", " ").split())
         assert "✘ cannot proceed:" in shown
         assert "✘ drift outside the range: 20251124_120500_create_users_table.sql" in shown
@@ -201,7 +213,8 @@ async def test_a_blocked_rollbacks_problems_and_ways_out_are_on_screen_at_80x24(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         await _to_rollback_preview(pilot, app, 2)
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "✘ cannot proceed:" in screen_text(app))
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).replace("┃", " ").split())
         assert "✘ cannot proceed:" in shown
         assert "✘ the migration lock is held by night-shift@admin-laptop" in shown
@@ -247,11 +260,15 @@ async def test_an_imports_reject_reasons_are_read_whole_with_long_column_names(
         await pilot.pause()
         await pilot.press("enter")
         await wait_until(pilot, lambda: settled(app, "preview"))
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "0051234567" in screen_text(app))  # its rows painted
+        await at_rest(pilot)
         assert "'85,5' is not a number" in screen_text(app)
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "validate"))
-        await pilot.pause(0.2)
+        await wait_until(
+            pilot, lambda: any(ln.startswith("  2 ") for ln in screen_text(app).splitlines())
+        )
+        await at_rest(pilot)
         rows = [line for line in screen_text(app).splitlines() if line.startswith("  2 ")]
         assert len(rows) == 1 and "'85,5' is not a number" in rows[0], screen_text(app)
         await pilot.press("escape")
@@ -308,8 +325,8 @@ async def test_the_health_line_is_checked_again_after_an_operation(
 
         await wait_until(pilot, lambda: "1 failed migration" in health())
         await pilot.press("end", "C")
-        await wait_until(pilot, lambda: app.screen is not app.status_screen)
-        await pilot.pause(0.3)
+        # The dialog's check done, its field focused: typed before, "school" went nowhere.
+        await wait_until(pilot, lambda: getattr(app.focused, "id", None) == "fix-typed")
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: loaded(app) and panel.report is not None
                          and panel.report.counts["failed"] == 0)  # fmt: skip
@@ -362,7 +379,8 @@ async def test_the_sync_tables_state_columns_stay_on_screen_with_a_long_table_na
         await wait_until(
             pilot, lambda: isinstance(app.screen, SyncScreen) and app.screen.states_for == "rapor"
         )
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: " nilai_akhir_" in screen_text(app))  # the row painted
+        await at_rest(pilot)
         lines = screen_text(app).splitlines()
         header = next(line for line in lines if line.startswith(" table "))
         row = next(line for line in lines if line.startswith(" nilai_akhir_"))
@@ -398,7 +416,6 @@ async def test_targets_named_as_the_config_allows_open_in_the_console(tmp_path: 
             await wait_until(pilot, lambda name=name: app.current_target().name == name)
         assert app.sub_title.endswith("db3.db")
         await pilot.press("ctrl+p", *"lama")
-        await pilot.pause(0.5)
         await wait_until(pilot, lambda: "target sekolah [lama]" in screen_text(app))
 
 
@@ -472,11 +489,13 @@ async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: De
         assert "o Restore" in footer()
         await pilot.press("d")
         await wait_until(pilot, lambda: dialog_ready(app))
-        await pilot.pause(0.1)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert f"Type school to delete backup {ids[1]}." in shown
         await pilot.press(*"delete", "enter")
-        await pilot.pause(0.1)
+        # The refusal painted (the field's "delete" alone is in it before Enter too).
+        await wait_until(pilot, lambda: "'delete'" in screen_text(app))
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "✘ 'delete' is not 'school': type school exactly" in shown
         await pilot.press("escape")
@@ -502,14 +521,15 @@ async def test_in_a_wizards_field_next_names_enter_not_n(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("p")
         await wait_until(pilot, lambda: wizard(app).step == "when" and app.focused is not None)
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "Next ▶" in screen_text(app))  # the buttons painted
+        await at_rest(pilot)
         shown = screen_text(app)
         assert "Next ▶ (enter)" in shown and "Next ▶ (n)" not in shown
         assert "◀ Back" not in shown  # the first step: nothing to go back to
         await pilot.press(*"-1h", "enter")
         await wait_until(pilot, lambda: wizard(app).step == "plan")
         await wait_until(pilot, lambda: not wizard(app).working)
-        await pilot.pause(0.1)
+        await at_rest(pilot)
         shown = screen_text(app)  # out of the field, n goes on again
         assert "▶ (n)" in shown and "(enter)" not in shown
         await pilot.press("escape")
@@ -572,7 +592,8 @@ async def test_a_failed_backup_operation_stops_pulsing(demo: Demo) -> None:
                 f.unlink()
         await pilot.press("v")
         await wait_until(pilot, lambda: browser.busy is None)
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "verify failed" in " ".join(screen_text(app).split()))
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert f"✘ error: no backup '{ids[1]}'" in shown
         assert "✘ verify failed: see the error above" in shown
@@ -592,7 +613,7 @@ async def _failed_dialog(app: Any, pilot: Any, screen: Any) -> str:
     app.push_screen(screen)
     await wait_until(pilot, lambda: app.screen is screen)
     await wait_until(pilot, lambda: any(b.display for b in screen.query(".error-box")))
-    await pilot.pause(0.1)
+    await at_rest(pilot)
     return " ".join(screen_text(app).split())
 
 
@@ -657,7 +678,7 @@ async def test_an_apply_whose_plan_fails_says_so_not_planning(demo: Demo) -> Non
         await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard))
         wizard = app.screen
         await wait_until(pilot, lambda: wizard.last_error is not None and not wizard.working)
-        await pilot.pause(0.1)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "✘ error: cannot connect to postgresql://malnu@127.0.0.1:1/laporan" in shown
         assert "Planning" not in shown
@@ -682,7 +703,7 @@ async def test_a_rollback_whose_preview_fails_says_so_not_checking(demo: Demo) -
             pilot, lambda: wizard(app).step == "preview" and wizard(app).last_error is not None
         )
         await wait_until(pilot, lambda: not wizard(app).working)
-        await pilot.pause(0.1)
+        await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert "duplicate version 20251124_123000" in (wizard(app).last_error or "")
         assert "Checking:" not in shown

@@ -27,17 +27,18 @@ async def test_the_sql_views_diff_scrolls_with_the_keys_at_80_columns(demo: Demo
             pilot,
             lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
         )
-        await pilot.pause(0.1)
         diff = app.screen.query_one("#diff", VerticalScroll)
+        await wait_until(pilot, lambda: app.focused is not None)  # the view's first focus
         assert app.focused is diff
         await pilot.press("pagedown")
         await wait_until(pilot, lambda: diff.scroll_y > 0)
         # d: the split panes, the SQL pane takes the keys; d again: the diff does.
         await pilot.press("d")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: app.focused is not diff)  # the focus moved
         assert app.focused is not None and app.focused.id == "source"
+        source = app.focused
         await pilot.press("d")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: app.focused is not source)
         assert app.focused is diff
         before = diff.scroll_y
         await pilot.press("down")
@@ -56,13 +57,20 @@ async def test_an_empty_field_never_reads_as_filled_in(demo: Demo) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("i")
-        await wait_until(pilot, lambda: "into table" in screen_text(app))
-        await pilot.pause(0.1)
-        shown = {
-            line[:20].strip(): line[20:].strip()
-            for line in screen_text(app).splitlines()
-            if line[:20].strip()
-        }
+
+        def fields() -> dict[str, str]:
+            return {
+                line[:20].strip(): line[20:].strip()
+                for line in screen_text(app).splitlines()
+                if line[:20].strip()
+            }
+
+        # Every field painted with its text (what it says is the check below).
+        await wait_until(
+            pilot,
+            lambda: all(fields().get(k) for k in ("into table", "key (optional)", "on conflict")),
+        )
+        shown = fields()
         assert shown["into table"] == "the table to fill, e.g. users"
         assert shown["key (optional)"] == "none: rows are added; e.g. id updates existing ones"
         assert shown["on conflict"] == "update with a key, else error; or skip"
@@ -70,8 +78,12 @@ async def test_an_empty_field_never_reads_as_filled_in(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("p")
         await wait_until(pilot, lambda: "to which time" in screen_text(app))
-        await pilot.pause(0.1)
-        field = [line for line in screen_text(app).splitlines() if "-1h" in line and "▊" in line]
+
+        def time_field() -> list[str]:
+            return [line for line in screen_text(app).splitlines() if "-1h" in line and "▊" in line]
+
+        await wait_until(pilot, lambda: bool(time_field()))  # the time field painted, focused
+        field = time_field()
         assert field and "type a time, e.g. -1h" in field[0], screen_text(app)
 
 
@@ -174,7 +186,8 @@ async def test_the_sync_screen_offers_its_run_keys_only_with_a_pair(demo: Demo) 
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("s")
         await wait_until(pilot, lambda: "No sync pairs are configured" in screen_text(app))
-        await pilot.pause(0.1)
+        # The footer painted with this screen's keys (one refresh paints them all).
+        await wait_until(pilot, lambda: "esc Back" in keys() and "^r Refresh" in keys())
         for offered in ("s Sync", "v Verify", "d Dry run", "F Full resync"):
             assert offered not in keys(), keys()
         assert "esc Back" in keys() and "^r Refresh" in keys()

@@ -27,7 +27,15 @@ from tests.test_supabase_history import CLI_TABLE, TODOS
 from tests.test_tui_snapshots import app_for, settle, settle_threads
 from tests.test_tui_snapshots import demo as demo  # the fixture
 from tests.test_tui_snapshots import status_loaded as snapshot_status_loaded
-from tests.tui_demo import FIXED_ROOT, Demo, build_demo, screen_text, status_loaded, wait_until
+from tests.tui_demo import (
+    FIXED_ROOT,
+    Demo,
+    at_rest,
+    build_demo,
+    screen_text,
+    status_loaded,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +70,7 @@ async def _status_screen(
     app = MalnuApp(settings=settings, target=settings.target(name))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_loaded(app), timeout=30)
-        await pilot.pause(0.3)
+        await at_rest(pilot)
         yield app, pilot
 
 

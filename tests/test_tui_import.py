@@ -22,7 +22,7 @@ from malnu_tui.tui.screens.wizard import WizardScreen
 from tests.import_support import EXAMPLES
 from tests.test_tui_snapshots import app_for, at_step, settle, settle_threads, status_loaded
 from tests.test_tui_snapshots import demo as demo  # the fixed-path demo fixture (snapshots)
-from tests.tui_demo import Demo, build_demo, wait_until
+from tests.tui_demo import Demo, build_demo, run_from_palette, wait_until
 
 SnapCompare = Callable[..., bool]
 
@@ -122,11 +122,7 @@ async def test_import_over_the_limit_stops_before_confirmation_and_palette_opens
     app = app_for(d)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_loaded(app))
-        app.action_command_palette()
-        await pilot.pause()
-        await pilot.press(*"import a csv")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, app, "import a csv", "Import a CSV file or a table")
         await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
         screen = app.screen
         assert isinstance(screen, ImportWizard)

@@ -477,6 +477,7 @@ async def test_the_backup_lists_verified_column_is_whole_beside_the_manifest(
 ) -> None:
     # Beside the manifest pane the list got half the width, and its last column, whether the
     # backup is verified, read "✘ n" / "✔ y" under a header cut to "ver".
+    from tests.test_tui_snapshots import _columns_fit
     from tests.tui_demo import add_backups
 
     add_backups(demo)
@@ -487,7 +488,9 @@ async def test_the_backup_lists_verified_column_is_whole_beside_the_manifest(
         await wait_until(
             pilot, lambda: table.row_count == 2 and not table._require_update_dimensions
         )
-        await pilot.pause(0.1)
+        # Every column as wide as its cells (sized when idle, late on a loaded machine), and
+        # the table laid out beside the manifest: what the check below measures.
+        await wait_until(pilot, lambda: _columns_fit(table) and table.size.width > 0)
         needed = sum(c.get_render_width(table) for c in table.ordered_columns)
         assert needed <= table.scrollable_content_region.width, (needed, table.region)
 

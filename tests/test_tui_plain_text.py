@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.config import open_backend
 from malnu_tui.tui.screens.audit import AuditScreen
-from tests.tui_demo import build_demo, demo_app, status_loaded, wait_until
+from tests.tui_demo import at_rest, build_demo, demo_app, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +41,7 @@ async def test_the_audit_log_shows_a_detail_with_brackets_as_written(tmp_path: P
             i for i, e in enumerate(screen.entries) if e.detail == DETAIL
         )  # the newest first
         table.move_cursor(row=row)
-        await pilot.pause(0.2)
+        await at_rest(pilot)  # the highlight's message handled: the detail shown
         shown = " ".join(str(c) for c in table.get_row_at(row))
         assert "users[0]" in shown, shown
         detail = str(screen.query_one("#audit-detail", Static).render())

@@ -20,6 +20,7 @@ from tests.fixtures_d1 import D1Target
 from tests.tui_demo import (
     Demo,
     add_sync_pair,
+    at_rest,
     build_demo,
     dialog_ready,
     run_from_palette,
@@ -163,7 +164,7 @@ async def test_a_failed_sync_says_it_stopped_not_reading_both_sides(
             await wait_until(
                 pilot, lambda: bool(box.display) and screen.working is None, timeout=60
             )
-            await pilot.pause(0.1)
+            await at_rest(pilot)
             shown = " ".join(screen_text(app).split())
             assert "reading both sides" not in shown
             assert f"✘ {what} of reporting failed: see the error above" in shown

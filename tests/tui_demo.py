@@ -246,6 +246,13 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
+async def at_rest(pilot: Any) -> None:
+    """The screen at rest: its animations done and every widget's messages handled (what a
+    fixed 0.1–0.3 s pause guessed before session 19; a loaded machine took longer)."""
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 def dialog_ready(app: MalnuApp) -> bool:
     """A confirmation dialog is in front, composed and mounted, its field (or its Cancel button)
     focused: keys pressed or a field queried before that went nowhere (a loaded machine caught
