@@ -352,17 +352,13 @@ async def test_a_sync_into_d1_whose_lock_stayed_says_so_under_its_report(
     from tests.d1server import Fault
 
     demo = build_demo(tmp_path / "demo")
-    with demo.config.open("a", encoding="utf-8") as f:
-        f.write(
-            f'\n[targets.reports]\nurl = "d1://{d1.db.account}/{d1.db.id}"\n'
-            "retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n\n"
-            '[sync.reporting]\nfrom = "primary"\nto = "reports"\ntables = ["users"]\n'
-        )
-    with sqlite3.connect(demo.primary_db) as c:
-        c.execute(
-            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES "
-            "(1, 'siswa1@malnu.sch.id', 'Siswa 1', '2026-11-20 07:00:00', '2026-11-20 07:00:00')"
-        )
+    add_sync_pair(
+        demo,
+        f"d1://{d1.db.account}/{d1.db.id}",
+        tables=("users",),
+        users=1,
+        target_options="retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n",
+    )
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     release = "DELETE FROM malnu_lock WHERE id = 1 AND host"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -395,20 +395,28 @@ def sql_checked(app: MalnuApp, filename: str = ORDERS) -> bool:
     )
 
 
-def add_sync_pair(demo: Demo, dest_url: str) -> None:
+def add_sync_pair(
+    demo: Demo,
+    dest_url: str,
+    tables: Sequence[str] = ("users", "academic_records"),
+    users: int = 30,
+    target_options: str = "",
+) -> None:
     """A `[sync.reporting]` pair from the demo's primary into ``dest_url`` (target
-    ``reports``), and 30 users in the primary to copy."""
+    ``reports``, with ``target_options`` TOML lines), and ``users`` users in the primary to
+    copy."""
+    listed = ", ".join(f'"{t}"' for t in tables)
     with demo.config.open("a", encoding="utf-8") as f:
         f.write(
-            f'\n[targets.reports]\nurl = "{dest_url}"\n\n'
+            f'\n[targets.reports]\nurl = "{dest_url}"\n{target_options}\n'
             '[sync.reporting]\nfrom = "primary"\nto = "reports"\n'
-            'tables = ["users", "academic_records"]\n'
+            f"tables = [{listed}]\n"
         )
     with sqlite3.connect(demo.primary_db) as c:
         c.executemany(
             "INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
             [(i, f"siswa{i}@malnu.sch.id", f"Siswa {i}", "2026-11-20 07:00:00",
-              "2026-11-20 07:00:00") for i in range(1, 31)],
+              "2026-11-20 07:00:00") for i in range(1, users + 1)],
         )  # fmt: skip
 
 

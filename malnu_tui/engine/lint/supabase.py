@@ -8,6 +8,7 @@ too)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -175,7 +176,8 @@ def _marks(m: Migration) -> _Marks:
     policies: set[str] = set()
     revoked: dict[str, set[str]] = {}
     invoker: set[str] = set()
-    try:
+    # A file that cannot be read marks nothing here: FILE-UNREADABLE is its finding.
+    with contextlib.suppress(MalnuError):
         if not any(_MARKS.search(p) for p in m.text_pieces()):
             return enabled, policies, set(), set()
         for st in m.statements():
@@ -192,8 +194,6 @@ def _marks(m: Migration) -> _Marks:
                 elif (r := revoke_of(s)) is not None and _ALL.match(r[0]):
                     for t in r[1]:
                         revoked.setdefault(t, set()).update(r[2])
-    except MalnuError:
-        pass  # FILE-UNREADABLE says so
     closed = {t for t, roles in revoked.items() if {"anon", "authenticated"} <= roles}
     return enabled, policies, closed, invoker
 
