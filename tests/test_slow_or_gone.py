@@ -131,12 +131,14 @@ def test_a_d1_retry_wait_is_said_as_it_starts(d1: D1Target, tmp_path: Path) -> N
 
 
 def _session_running(url: str, query: str, deadline: float) -> int:
-    """The backend pid of the tool's session once it runs ``query`` (a prefix) and sleeps."""
+    """The backend pid of the tool's session once it runs ``query`` (a prefix) and sleeps, in
+    ``url``'s database: the cluster is shared by the workers, and another test's sleeping COPY
+    had the signal sent before this one's COPY began (seen once in a whole-suite run)."""
     with psycopg.connect(url, autocommit=True) as c:
         while time.monotonic() < deadline:
             row = c.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %%' "
-                "AND query LIKE %s AND wait_event = 'PgSleep'",
+                "AND query LIKE %s AND wait_event = 'PgSleep' AND datname = current_database()",
                 (query + "%",),
             ).fetchone()
             if row is not None:
