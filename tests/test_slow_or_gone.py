@@ -551,7 +551,7 @@ def test_an_import_whose_source_session_ends_mid_read_says_nothing_was_imported(
             _end_session_once(
                 admin,
                 "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
-                "AND query LIKE '%WHERE (%) > (%'",  # a page after the first
+                "AND query LIKE '%WHERE (%) > (%' AND datname = current_database()",  # page 2+
                 "never paged",
                 proc,
             )
