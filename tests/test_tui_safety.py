@@ -50,7 +50,9 @@ async def test_sql_view_shows_lint_findings(demo: Demo) -> None:
             ("2", "✘ error", "lint NO-ROLLBACK"),
             # the demo indexes users.class_id: SQLite refuses to drop it (asked on a copy)
             ("2", "✘ error", "lint SQLITE-DROP-COLUMN-REFUSED"),
+            ("", "ℹ note", "lint"),  # the dialect it judged by, as `lint` says it
         ]
+        assert str(rows[-1][3]) == "judged in SQLite's dialect (target primary, sqlite)"
         assert any("instead: stop using the column" in str(r[3]) for r in rows)
 
 
@@ -83,6 +85,18 @@ async def test_sql_view_lints_a_set_in_the_dialect_the_cli_does(tmp_path: Path) 
         )
         rows = [str(r) for r in app.screen.lint]
         assert [f.rule for f in app.screen.lint] == ["SUPABASE-RLS-MISSING"], rows
+        # What `lint` says on stderr with it, in the findings table: the dialect it judged by
+        # and why (a guess read as the target's own), and that Supabase's rules are on.
+        findings = app.screen.query_one("#findings", DataTable)
+        said = [
+            str(r[3]) for r in map(findings.get_row_at, range(findings.row_count))
+            if str(r[1]) == "ℹ note" and str(r[2]) == "lint"
+        ]  # fmt: skip
+        assert said == [
+            "judged in PostgreSQL's dialect (guessed from the folder supabase/migrations; "
+            "say --dialect, or name a target, to be sure)",
+            "Supabase's rules on (the folder supabase/migrations; exposed schemas: public)",
+        ], said
 
 
 async def test_apply_wizard_rehearses_on_the_newest_backup(demo: Demo) -> None:

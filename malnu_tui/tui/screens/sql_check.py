@@ -185,10 +185,13 @@ def findings_rows(
     width: int,
     *,
     translates: bool,
+    lint_said: Sequence[str] = (),
 ) -> list[Row]:
     """The SQL view's table for the shown file: each statement with its checked status once
     the check ran (else the translation's findings), then the lint's; a file too large to
-    translate first says so (``note``); a translated file with none of them says "· none"."""
+    translate first says so (``note``); a translated file with none of them says "· none";
+    last what `lint` says with its findings (``lint_said``: the dialect judged by and why,
+    its notes)."""
     if checked is not None:
         rows = statement_cells(checked, width) + lint_cells(filename, lint)
     else:
@@ -198,6 +201,7 @@ def findings_rows(
         rows.insert(0, ("", Text(f"⚠ {word}", style="yellow"), what, note[2:]))
     if not rows and translation is not None:
         rows.append(("", Text("· none", style="dim"), "", "no translation or lint finding"))
+    rows += [("", Text("ℹ note", style="dim"), "lint", said) for said in lint_said]
     return rows
 
 

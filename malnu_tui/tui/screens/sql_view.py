@@ -92,6 +92,7 @@ class SqlLoaded(Message):
 
     bundle: SqlBundle
     lint: tuple[LintFinding, ...] = ()
+    lint_said: tuple[str, ...] = ()  # the dialect judged by and why, the lint's notes
 
 
 def _size(path: Path) -> int:
@@ -256,6 +257,7 @@ class SqlViewScreen(Screen[None]):
         self.mset = mset
         self.bundle: SqlBundle | None = None
         self.lint: tuple[LintFinding, ...] = ()
+        self.lint_said: tuple[str, ...] = ()
         self.check: SqlCheck | None = None  # the PostgreSQL check's result, None while it runs
         self.checking = False
         self.which: Which = "migration"
@@ -328,23 +330,28 @@ class SqlViewScreen(Screen[None]):
             bundle = load_sql(self.mset, self.status.filename, translate=self.translates)
             names = [m.filename for m in self.mset.migrations]
             only = [self.status.filename] if self.status.filename in names else []
-            lint = self._lint(only) if only else ()
-            self.post_message(SqlLoaded(bundle, lint))
+            lint, said = self._lint(only) if only else ((), ())
+            self.post_message(SqlLoaded(bundle, lint, said))
 
-    def _lint(self, only: list[str]) -> tuple[LintFinding, ...]:
+    def _lint(self, only: list[str]) -> tuple[tuple[LintFinding, ...], tuple[str, ...]]:
         """The lint of this migration in the dialect ``malnu-tui lint`` judges it by (the
         target's, or, for the embedded default database nobody named, guessed from the files:
-        a Supabase set there was judged as SQLite's, SQLITE-… errors the CLI does not give)."""
+        a Supabase set there was judged as SQLite's, SQLITE-… errors the CLI does not give),
+        and what `lint` says on stderr with it: that dialect and why, and its notes (Supabase's
+        rules on, and why). The view said neither: a guess read as the target's own."""
         from malnu_tui.engine.config import Settings
-        from malnu_tui.engine.lint.dialect import judged_as, lint_dialect
+        from malnu_tui.engine.lint.dialect import choose_dialect, judged_as, lint_dialect
         from malnu_tui.engine.lint.target import lint_target
 
         settings = getattr(self.app, "settings", None)
         target, mset = self.target, self.mset
         if isinstance(settings, Settings):
             choice = lint_dialect(settings, target, lambda: mset)
-            target, mset = judged_as(target, mset, choice)
-        return lint_target(target, mset, only).findings
+        else:
+            choice = choose_dialect(target, flag=None, named=True)
+        target, mset = judged_as(target, mset, choice)
+        report = lint_target(target, mset, only)
+        return report.findings, (choice.line(), *report.notes)
 
     # -- the PostgreSQL check -------------------------------------------------------------------
     def _targets(self) -> dict[str, Target]:
@@ -398,7 +405,7 @@ class SqlViewScreen(Screen[None]):
     def _loaded(self, event: SqlLoaded) -> None:
         event.stop()
         self.bundle = event.bundle
-        self.lint = event.lint
+        self.lint, self.lint_said = event.lint, event.lint_said
         self._show()
         self.refresh_bindings()  # the piece keys, on a file too large to translate
 
@@ -524,7 +531,7 @@ class SqlViewScreen(Screen[None]):
         checked = self.check.of(self.which) if self.check is not None else None
         rows = findings_rows(
             doc.filename, doc.translation, doc.note, checked, self.lint, self.size.width,
-            translates=self.translates,
+            translates=self.translates, lint_said=self.lint_said,
         )  # fmt: skip
         for row in rows:
             findings.add_row(*row)
