@@ -8,15 +8,20 @@ end complete and verified."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
 from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.side_sqlite import SqliteSide
+from tests.fixtures_core import popen_cli, stop_if_running
 from tests.sync_support import Db, make_db, sqlite_source
 
 SOURCE = (
@@ -30,6 +35,7 @@ COPY = {
     "sqlite": "CREATE TABLE pegawai (id INTEGER PRIMARY KEY, atasan_id INTEGER REFERENCES "
     "pegawai, nama TEXT NOT NULL, updated_at DATETIME NOT NULL, synced_at DATETIME)",
 }
+NO_TTY = {"MALNU_ASSUME_NO_TTY": "1"}
 
 
 def _sync(
@@ -225,61 +231,161 @@ CYCLE = (  # a teacher's class, a class's homeroom teacher: two tables referring
     "CREATE TABLE kelas (id INTEGER PRIMARY KEY, wali_kelas_id INTEGER REFERENCES guru(id), "
     "nama TEXT NOT NULL, updated_at DATETIME NOT NULL{s})",
 )
+OLD, LATER = "2025-01-01 00:00:00", "2026-01-01 00:00:00"
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_two_tables_that_refer_to_each_other_are_refused_before_anything_is_written(
+def _cycle(src: Db, dst: Db, guru: str = "guru", kelas: str = "kelas", null: str = "") -> None:
+    """The two tables at both ends (``null``: how the copy's two key columns are declared, "NOT
+    NULL" for a cycle no pass can cut), a few rows at the source."""
+    names = {"guru": guru, "kelas": kelas}
+
+    def ddl(i: int, stamp: str, null: str = "") -> str:
+        out = CYCLE[i].format(s=stamp).replace("INTEGER REFERENCES", f"INTEGER {null} REFERENCES")
+        return out.replace("guru", names["guru"]).replace("kelas", names["kelas"])
+
+    for i in (0, 1):
+        src.run(ddl(i, ""))
+    copy = [ddl(i, ", synced_at DATETIME", null) for i in (0, 1)]
+    if dst.kind == "postgresql":  # (a key to a table made later: added after it)
+        copy = [c.replace("INTEGER", "bigint").replace("DATETIME", "timestamp") for c in copy]
+        dst.run(copy[0].replace(f" REFERENCES {kelas}(id)", ""))
+        dst.run(copy[1])
+        column = "kelas_id".replace("kelas", kelas)
+        dst.run(f"ALTER TABLE {guru} ADD FOREIGN KEY ({column}) REFERENCES {kelas}(id)")
+    else:
+        for c in copy:
+            dst.run(c)
+    teachers = [(i, i if i < 4 else None, f"G{i}", OLD) for i in range(1, 6)]
+    src.many(f"INSERT INTO {guru} VALUES (?, ?, ?, ?)", teachers)
+    classes = [(i, i, f"K{i}", OLD) for i in range(1, 4)]
+    src.many(f"INSERT INTO {kelas} VALUES (?, ?, ?, ?)", classes)
+
+
+def _sync_pair(src: Db, dst: Db, tables: tuple[str, ...] = ("guru", "kelas")) -> list[TableReport]:
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        return run_sync(s, SyncRequest(tables=tables, chunk_rows=2))
+
+
+def _same_pair(src: Db, dst: Db) -> None:
+    """The copy's guru and kelas hold the source's rows and references, whole (no NULL the
+    source does not have), and ``sync verify`` finds nothing."""
+    for q in ("SELECT id, kelas_id, nama FROM guru", "SELECT id, wali_kelas_id, nama FROM kelas"):
+        assert dst.run(q + " ORDER BY id") == src.run(q + " ORDER BY id"), q
+    if dst.kind != "postgresql":
+        assert dst.run("PRAGMA foreign_key_check") == []
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        proof = verify_sync(s, ("guru", "kelas"))
+    assert [(r.table, r.verified, r.differences) for r in proof] == [
+        ("guru", True, ()),
+        ("kelas", True, ()),
+    ], proof
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
+def test_two_tables_that_refer_to_each_other_sync_in_two_passes(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
     """``guru.kelas_id`` → ``kelas`` and ``kelas.wali_kelas_id`` → ``guru`` at the copy: each
-    chunk commits on its own, so one table's rows came before the rows they refer to and the
-    sync stopped half-way on the copy's foreign key (a first full copy already). It is refused
-    before writing, exit 2, naming the two tables and what to do; with one key dropped, a full
-    copy and an incremental pass bringing a new class and its new homeroom teacher together
-    sync whole."""
+    chunk commits on its own, so one table's rows came before the rows they refer to (a first
+    full copy stopped on the copy's foreign key), and the pair was refused: an operator with
+    that schema could not sync at all. Now the cycle is cut at ``guru.kelas_id``: guru is
+    written first with it NULL where the class is not in the copy yet, kelas next, then those
+    teachers' classes; every row counted once. A cycle of NOT NULL keys is still refused
+    before anything is written, exit 2."""
     src, dst = sqlite_source(tmp_path), make_db(kind, request, tmp_path, "copy")
-
-    def copy_ddl(ddl: str) -> str:
-        out = ddl.format(s=", synced_at DATETIME")
-        if kind == "postgresql":
-            out = out.replace("INTEGER", "bigint").replace("DATETIME", "timestamp")
-        return out
-
-    for ddl in CYCLE:
-        src.run(ddl.format(s=""))
-    if kind == "postgresql":  # (a key to a table made later: added after it)
-        dst.run(copy_ddl(CYCLE[0]).replace(" REFERENCES kelas(id)", ""))
-        dst.run(copy_ddl(CYCLE[1]))
-        dst.run("ALTER TABLE guru ADD FOREIGN KEY (kelas_id) REFERENCES kelas(id)")
-    else:
-        for ddl in CYCLE:
-            dst.run(copy_ddl(ddl))
-    old, later = "2025-01-01 00:00:00", "2026-01-01 00:00:00"
-    guru = [(i, i if i < 4 else None, f"G{i}", old) for i in range(1, 6)]
-    src.many("INSERT INTO guru VALUES (?, ?, ?, ?)", guru)
-    src.many("INSERT INTO kelas VALUES (?, ?, ?, ?)", [(i, i, f"K{i}", old) for i in range(1, 4)])
-
-    def sync() -> list[TableReport]:
-        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-            return run_sync(s, SyncRequest(tables=("guru", "kelas"), chunk_rows=2))
-
+    _cycle(src, dst)
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        plans = plan_sync(s, SyncRequest(tables=("guru", "kelas")))
+    assert [p.table for p in plans] == ["guru", "kelas"]
+    assert any(
+        n.startswith("guru.kelas_id written NULL where its kelas row") for n in plans[0].notes
+    )
+    first = _sync_pair(src, dst)
+    assert [(r.table, r.inserted, r.updated, r.verified) for r in first] == [
+        ("guru", 5, 0, True),
+        ("kelas", 3, 0, True),
+    ], first
+    assert all(r.source_count == r.dest_count for r in first)
+    _same_pair(src, dst)
+    # Incremental: a new class (4) and its new homeroom teacher (6) together; teacher 5 (no
+    # class) gets class 4, their row's one change (updated_at as it was, an app that does not
+    # stamp it: read again within the overlap), so pass one writes it as the copy has it and
+    # pass two counts it; teacher 1 is renamed and moves to class 4 (counted by pass one).
+    src.run(f"INSERT INTO kelas VALUES (4, 6, 'K4', '{LATER}')")
+    src.run(f"INSERT INTO guru VALUES (6, 4, 'G6', '{LATER}')")
+    src.run("UPDATE guru SET kelas_id = 4 WHERE id = 5")
+    src.run(f"UPDATE guru SET kelas_id = 4, nama = 'G1b', updated_at = '{LATER}' WHERE id = 1")
+    second = _sync_pair(src, dst)
+    assert [(r.table, r.mode, r.inserted, r.updated, r.verified) for r in second] == [
+        ("guru", "updated_at", 1, 2, True),
+        ("kelas", "updated_at", 1, 0, True),
+    ], second
+    _same_pair(src, dst)
+    # Both keys NOT NULL at the copy: no pass can cut the cycle.
+    _cycle(src, dst, "dosen", "prodi", "NOT NULL")
     with pytest.raises(MalnuError) as refused:
-        sync()
+        _sync_pair(src, dst, ("dosen", "prodi"))
     assert refused.value.exit_code == 2
-    assert "guru and kelas refer to each other" in str(refused.value), refused.value
-    assert "drop one of these foreign keys" in (refused.value.hint or "")
-    assert dst.run("SELECT count(*) FROM guru") == dst.run("SELECT count(*) FROM kelas") == [(0,)]
-    # The hint followed: the copy's key from guru to kelas dropped.
-    if kind == "postgresql":
-        dst.run("ALTER TABLE guru DROP CONSTRAINT guru_kelas_id_fkey")
-    else:
-        dst.run("DROP TABLE guru")
-        dst.run(copy_ddl(CYCLE[0]).replace(" REFERENCES kelas(id)", ""))
-    assert all(r.verified for r in sync())
-    src.run(f"INSERT INTO kelas VALUES (4, 6, 'K4', '{later}')")
-    src.run(f"INSERT INTO guru VALUES (6, 4, 'G6', '{later}')")
-    reports = sync()
-    assert [(r.table, r.inserted, r.verified) for r in reports] == [
-        ("guru", 1, True),
-        ("kelas", 1, True),
-    ], reports
+    assert "dosen and prodi refer to each other" in str(refused.value), refused.value
+    assert "no column of those keys may be NULL" in str(refused.value)
+    assert "DROP NOT NULL" in (refused.value.hint or "")
+    assert dst.run("SELECT count(*) FROM dosen") == dst.run("SELECT count(*) FROM prodi") == [(0,)]
+
+
+def test_a_sync_killed_between_the_passes_is_whole_after_the_next(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """SIGKILL of a real first ``sync`` after pass one (the teachers written with their
+    classes NULL, the classes written) and before pass two: the next sync, an incremental one
+    that reads none of those teachers again (their rows are older than its window), sets
+    their classes (guru's last sync ended unverified: compared whole) and ``sync verify`` is
+    clean: a finished sync never leaves a NULL the source does not have. Pass two is held at
+    its UPDATE by a trigger of the copy's waiting on a lock this test holds."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    _cycle(src, dst)
+    src.run(f"UPDATE guru SET updated_at = '{LATER}' WHERE id = 5")  # the watermark
+    dst.run(
+        "CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN PERFORM pg_advisory_xact_lock(7, 7); RETURN NEW; END$$"
+    )
+    dst.run(
+        "CREATE TRIGGER pass_two BEFORE UPDATE ON guru FOR EACH ROW "
+        "WHEN (OLD.kelas_id IS NULL AND NEW.kelas_id IS NOT NULL) EXECUTE FUNCTION hold()"
+    )
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "{src.url}"\n[targets.analytics]\nurl = "{pg_url}"\n'
+        '[sync.cycle]\nfrom = "primary"\nto = "analytics"\ntables = ["guru", "kelas"]\n'
+        "chunk_rows = 2\n",
+        encoding="utf-8",
+    )
+    waiting = (
+        "SELECT pid FROM pg_stat_activity WHERE wait_event = 'advisory' "
+        "AND datname = current_database()"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as held:
+        held.execute("SELECT pg_advisory_lock(7, 7)")
+        proc = popen_cli("sync", "cycle", "--yes", "--config", str(config), env=NO_TTY)
+        try:
+            deadline = time.monotonic() + 60
+            while not (stuck := dst.run(waiting)) and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.02)
+            assert stuck, "pass two never began"
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            stop_if_running(proc)
+        held.execute("SELECT pg_advisory_unlock(7, 7)")
+    while dst.run(f"SELECT 1 FROM pg_stat_activity WHERE pid = {stuck[0][0]}"):
+        time.sleep(0.02)  # its session rolled pass two back once it found its client gone
+    # Between the passes: every teacher without a class, every class with its teacher.
+    assert dst.run("SELECT count(*), count(kelas_id) FROM guru") == [(5, 0)]
+    assert dst.run("SELECT count(wali_kelas_id) FROM kelas") == [(3,)]
+    dst.run("DROP TRIGGER pass_two ON guru")
+    rerun = _sync_pair(src, dst)
+    assert [(r.table, r.mode, r.inserted, r.updated, r.verified) for r in rerun] == [
+        ("guru", "updated_at", 0, 3, True),
+        ("kelas", "updated_at", 0, 0, True),
+    ], rerun
+    _same_pair(src, dst)

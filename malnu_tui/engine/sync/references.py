@@ -14,8 +14,9 @@ on their own, so the order of the tables, and of the deletes, matters there:
   the rows whose parent is not at the destination yet held back (:class:`HeldRows`) and
   written with the chunk that brings it: a parent in a later chunk than its child stopped
   the sync;
-- tables that refer to each other (``guru`` ↔ ``kelas``) are refused before anything is
-  written (:func:`parents_first`): one of them always came before the rows it refers to.
+- tables that refer to each other (``guru`` ↔ ``kelas``) are synced with the cycle cut at one
+  nullable key, written NULL where its parent is not there yet and set once it is
+  (:mod:`.cycles`): one of them always came before the rows it refers to (they were refused).
 
 The copy is never left with a row whose parent is missing: every commit satisfies the
 destination's own foreign keys."""
@@ -25,14 +26,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, cast
 
-from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.copy_refused import unique_refusal
+from malnu_tui.engine.sync.cycles import ForeignKey, cut_cycle, null_absent
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
 from malnu_tui.engine.sync.problems import table_key
-from malnu_tui.engine.sync.side import Chunk, Side
+from malnu_tui.engine.sync.side import CatalogReads, Chunk, Side
 from malnu_tui.engine.sync.uniques import resolve
 
 if TYPE_CHECKING:
@@ -65,14 +67,10 @@ _PG_SELF = (
 _SQLITE_SELF = 'SELECT id, "from", "to", "table" FROM pragma_foreign_key_list(?) ORDER BY id, seq'
 
 
-class _Reads(Protocol):
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-
 def references(side: Side) -> list[tuple[str, str]]:
     """The foreign keys between ``side``'s tables, as (child, parent) names in the form
     :func:`.problems.table_key` gives them."""
-    reads = cast(_Reads, side)
+    reads = cast(CatalogReads, side)
     if side.kind == "postgresql":
         schema = str(side.schema)  # type: ignore[attr-defined]
         rows = reads._rows(_PG, (schema, schema))
@@ -83,43 +81,29 @@ def references(side: Side) -> list[tuple[str, str]]:
 
 def parents_first(
     side: Side, plans: Sequence[TablePlan], refs: Sequence[tuple[str, str]]
-) -> list[TablePlan]:
+) -> tuple[list[TablePlan], list[ForeignKey]]:
     """``plans`` with every table after the tables its copy refers to (``refs``), in their
     order otherwise. Tables that refer to each other round a cycle (``guru.kelas_id`` →
-    ``kelas``, ``kelas.wali_kelas_id`` → ``guru``) are refused before anything is written
-    (exit 2): each chunk commits on its own, so one of them always came before the rows it
-    refers to and the sync stopped half-way on the copy's foreign key."""
+    ``kelas``, ``kelas.wali_kelas_id`` → ``guru``) are ordered with the cycle cut at one
+    nullable key (the second value: :func:`.cycles.cut_cycle`, which refuses a cycle it cannot
+    cut), its table first: see :mod:`.cycles`."""
     parents: dict[str, set[str]] = {table_key(side, p.table): set() for p in plans}
     for child, parent in refs:
         if child != parent and child in parents and parent in parents:
             parents[child].add(parent)
     left, done, out = list(plans), set[str](), list[TablePlan]()
+    cuts: list[ForeignKey] = []
     while left:
         at = next((i for i, p in enumerate(left) if parents[table_key(side, p.table)] <= done), -1)
         if at < 0:
-            _refuse_cycle(parents, done)
+            edge = cut_cycle(side, parents, done)
+            parents[edge[0].child].discard(edge[0].parent)
+            cuts += edge
+            continue
         plan = left.pop(at)
         out.append(plan)
         done.add(table_key(side, plan.table))
-    return out
-
-
-def _refuse_cycle(parents: dict[str, set[str]], done: set[str]) -> None:
-    """Name the tables round one cycle of ``parents`` (none of them in ``done``) and refuse."""
-    path = [min(t for t in parents if t not in done)]
-    while path[-1] not in path[:-1]:
-        path.append(min(parents[path[-1]] - done))
-    ring = path[path.index(path[-1]) :]
-    tables = sorted(set(ring))
-    raise ConfigError(
-        f"the copy's tables {' and '.join(tables)} refer to each other by foreign keys "
-        f"({' → '.join(ring)}): synced in chunks that each commit on their own, one of them "
-        "would come before the rows it refers to, and the sync would stop half-way on the "
-        "copy's foreign key; nothing was written",
-        hint=f"drop one of these foreign keys at the copy ({ring[0]}'s to {ring[1]}: "
-        "PostgreSQL ALTER TABLE … DROP CONSTRAINT, SQLite and D1 the table made again "
-        f"without it) and sync again, or leave {' and '.join(tables)} out of the run (--tables)",
-    )
+    return out, cuts
 
 
 def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
@@ -131,6 +115,7 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
     is the copy's foreign key to a parent table, its hint says what to sync (it said to
     "correct the row at the source", where the row was right and its parent not synced)."""
     name = table_key(s.dst, shape.name)
+    chunk = null_absent(s, shape, chunk)  # a table whose cycle is cut here: see .cycles
 
     def write(c: Chunk) -> ChunkCounts:
         if s.dst.kind == "d1" and _over(s, c.rows):
@@ -266,7 +251,7 @@ def _self_references(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
     """``side``'s foreign keys from ``shape``'s table to its own key, each as the indices in
     ``shape`` of the referring columns, in the key's order (a key to other columns, rare, is
     left to the chunk's own check)."""
-    reads = cast(_Reads, side)
+    reads = cast(CatalogReads, side)
     fold = str.casefold
     if side.kind == "postgresql":
         schema = str(side.schema)  # type: ignore[attr-defined]

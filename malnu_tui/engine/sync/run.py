@@ -25,6 +25,7 @@ from typing import Any, Literal
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.compare import MAX_REPORTED, Comparison, PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.copyrows import Written, changed_results, copy_rows
+from malnu_tui.engine.sync.cycles import before_run, complete
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Key,
@@ -33,6 +34,7 @@ from malnu_tui.engine.sync.model import (
     TableReport,
     TableShape,
 )
+from malnu_tui.engine.sync.references import write_chunk
 from malnu_tui.engine.sync.session import (
     CURSOR_KINDS,
     SyncRequest,
@@ -288,10 +290,10 @@ def sync_table(
 def _settle(
     s: SyncSession, plan: TablePlan, report: TableReport, progress: ProgressCallback | None
 ) -> TableReport:
-    """A table whose deletes a reference held back (:mod:`.references`), once the tables
-    after it are synced: every range compared again and repaired, the deletes with it; a row
-    the copy's children still refer to (a child left out of the run) stays, said in the
-    report's note."""
+    """A table whose deletes a reference held back (:mod:`.references`), or whose foreign key
+    cuts a cycle (:mod:`.cycles`: pass two), once the tables after it are synced: what was held
+    back compared again and repaired, the deletes with it; a row the copy's children still
+    refer to (a child left out of the run) stays, said in the report's note."""
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
     assert shape is not None
@@ -299,10 +301,12 @@ def _settle(
     held = s.held_back.pop(plan.table, [])
     state = s.dst.read_state(plan.table)
     assert state is not None
+    state, cut = complete(s, shape, state, write_chunk)  # a cycle's pass two (.cycles)
+    held += cut
     # Only what may differ: the ranges and keys whose deletes were held back, and the keys the
     # table's sync left different (the whole table was compared and counted again, on D1
     # billed as every row read once more).
-    whole = report.truncated
+    whole = report.truncated or plan.table in s.recheck
     results = None if whole else _held_results(s, shape, held, report)
     try:
         total = max(_counts(s, plan.table)) if whole else report.dest_count
@@ -491,6 +495,7 @@ def run_sync(
             for p in plans:
                 if p.table in s.early and not _incremental(p):
                     s.early.pop(p.table).cancel()
+            before_run(s, [p.table for p in plans])  # tables round a cycle: see .cycles
             reports = [] if done is None else done
             try:
                 for p in plans:

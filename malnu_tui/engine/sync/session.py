@@ -17,7 +17,7 @@ from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.ends import open_side, unwritable_source
 from malnu_tui.engine.sync.exposed import guard_copies
-from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan
+from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.problems import (
     ASCII_LOWER,
@@ -44,6 +44,7 @@ from malnu_tui.engine.urls import sqlite_path
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from malnu_tui.engine.sync.cycles import ForeignKey
     from malnu_tui.engine.sync.side import SyncState
     from malnu_tui.engine.sync.verify import SourceKeys
 
@@ -118,6 +119,14 @@ class SyncSession:
         self.parents: dict[str, set[str]] = {}  # table → the tables its copy refers to
         self.self_referring: set[str] = set()  # tables whose copy refers to itself
         self.planned: set[str] = set()  # the tables of the run (table_key's form)
+        # Tables that refer to each other round a cycle (.cycles): table → the foreign keys
+        # cut there (written NULL while the parent is not in the copy, with the parent's
+        # shape); the keys of the rows so written (pass two writes them again; True: pass one
+        # counted the row); the cut tables compared whole once the others are synced (their
+        # last sync ended unverified: stopped between the passes).
+        self.cuts: dict[str, list[tuple[ForeignKey, TableShape]]] = {}
+        self.nulled: dict[str, dict[Key, bool]] = {}
+        self.recheck: set[str] = set()
         # Into D1 the rows one batch (a chunk) carries at most: a chunk with the held-back rows
         # of a self-reference it brings is written in pieces of this many (.references).
         self.batch_rows = D1_CHUNK_ROWS
@@ -272,7 +281,29 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     s.planned = {table_key(s.dst, p.table) for p in plans}
     if s.dst.kind == "d1":  # its chunks' foreign keys checked at each batch's end
         s.dst.related = {t for ref in refs for t in ref}  # type: ignore[attr-defined]
-    return parents_first(s.dst, guard_copies(s, plans), refs)
+    ordered, cuts = parents_first(s.dst, guard_copies(s, plans), refs)
+    return _cut(s, ordered, cuts)
+
+
+def _cut(s: SyncSession, plans: list[TablePlan], cuts: list[ForeignKey]) -> list[TablePlan]:
+    """The plans with a note on each table whose foreign keys cut a cycle (``cuts``), kept in
+    ``s.cuts`` by the tables' source names (:mod:`.cycles`)."""
+    names = {table_key(s.dst, p.table): p.table for p in plans}
+    s.cuts = {}
+    for fk in cuts:
+        parent = s.src.describe(names[fk.parent])
+        assert parent is not None
+        s.cuts.setdefault(names[fk.child], []).append((fk, parent))
+    out = []
+    for p in plans:
+        notes = [
+            f"{', '.join(f'{p.table}.{c}' for c in fk.columns)} written NULL where its "
+            f"{parent.name} row is not in the copy yet, and set once {parent.name} is synced "
+            f"({p.table} and {parent.name} refer to each other there)"
+            for fk, parent in s.cuts.get(p.table, ())
+        ]
+        out.append(replace(p, notes=(*p.notes, *notes)) if notes else p)
+    return out
 
 
 def _check_cursor(req: SyncRequest, plans: list[TablePlan]) -> None:

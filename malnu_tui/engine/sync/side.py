@@ -18,6 +18,7 @@ __all__ = [
     "RESIDUE",
     "STATE_TABLE",
     "Bounds",
+    "CatalogReads",
     "Chunk",
     "Fingerprint",
     "Side",
@@ -263,6 +264,13 @@ class Chunk:
     last_key: Key | None = None
     data: bytes | bytearray | None = None
     kept: Sequence[Key] = ()
+
+
+class CatalogReads(Protocol):
+    """A side's own query method (every side has one), for its catalog's reads: foreign keys
+    (:mod:`.references`, :mod:`.cycles`)."""
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 class Side(Protocol):
