@@ -96,6 +96,39 @@ def test_rows_row_level_security_hides_are_refused_not_left_out(
         assert db.execute("SELECT count(*) FROM people").fetchone() == (0,)
 
 
+def test_the_way_out_names_the_role_the_policies_apply_to_not_the_login_role(
+    tmp_path: Path, pg_cluster: PgCluster, role: str, pg_url: str
+) -> None:
+    """A login role whose sessions act as another (the URL's ``options=-c role=…``, or
+    ``ALTER ROLE … SET role``): policies and privileges are the acting role's, and the hint
+    said `ALTER ROLE <login role> BYPASSRLS;`, which changed nothing. The acting role now."""
+    gate = f"gate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {gate} LOGIN IN ROLE {role}")
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+            _siswa(conn)
+            conn.execute(f"GRANT SELECT ON siswa TO {role}")
+        url = _as(pg_url, gate) + f"?options=-c%20role%3D{role}"
+        copy = f"sqlite:///{tmp_path / 'copy.db'}"
+        sync = ("sync", "--from", url, "--to", copy, "--tables", "siswa", "--full", "--yes")
+        for args in (sync, ("--database", url, "backup", "create")):
+            res = run_inproc(*args)
+            assert res.code == 2, res.err
+            hint = res.err.split("hint:", 1)[1]
+            assert f"ALTER ROLE {role} BYPASSRLS;" in hint and gate not in hint, res.err
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f"ALTER ROLE {role} BYPASSRLS")  # the hint, as written
+        assert run_inproc(*sync).code == 0
+        with sqlite3.connect(tmp_path / "copy.db") as db:
+            assert db.execute("SELECT count(*) FROM siswa").fetchone() == (4,)
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f"ALTER ROLE {role} NOBYPASSRLS")
+            conn.execute(f"DROP ROLE {gate}")
+
+
 def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     tmp_path: Path, role: str, pg_url: str
 ) -> None:
