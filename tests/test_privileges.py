@@ -1016,6 +1016,7 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
             "policies apply to it); no backup was made" in res.err
         )
         assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "disk space" not in res.err
+        assert "pg_dump -Fc of" not in res.err  # said before pg_dump read a table
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
         conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
@@ -1025,6 +1026,47 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
     assert run_inproc("--database", url, "backup", "create").code == 0
+
+
+def test_figures_a_policy_narrows_are_refused_or_said_never_the_policys(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A role under row level security counted the rows its policy showed: an import's
+    preview said "into siswa (2 rows now)" of 4 (the console asked for its confirmation on
+    it; the import itself was refused only then), and the console rollback's rows at stake
+    told the table's owner under FORCE "drops table siswa: 2 rows" of 4. Every count reads
+    every row now, or is refused (the import, before its preview) or said not counted."""
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.impact import rows_at_stake
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON siswa TO {role}")
+    url = _as(pg_url, role)
+    (tmp_path / "baru.csv").write_text("id,kelas\n5,10A\n")
+    res = run_inproc(
+        "--database", url, "import", str(tmp_path / "baru.csv"), "--table", "siswa", "--dry-run"
+    )
+    assert res.code == 2, res.err
+    assert 'row-level security policy for table "siswa"' in res.err and "rows now" not in res.err
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+    drop = [("20250101_000000_siswa.sql", "DROP TABLE siswa;\n")]
+    stakes = []
+    for who in (url, pg_url):  # the owner under FORCE; a superuser
+        backend = open_url(who)
+        try:
+            stakes += rows_at_stake(backend, drop, "postgresql")
+        finally:
+            backend.close()
+    owner, superuser = stakes
+    assert (owner.rows, owner.hidden, owner.at_risk) == (None, True, True)
+    assert owner.describe().startswith(
+        "drops table siswa: its rows not counted, row level security hides some of them"
+    )
+    assert superuser.describe() == "drops table siswa: 4 rows"
 
 
 def test_check_warns_of_a_database_and_a_backup_store_on_a_file_system_gone_read_only(

@@ -235,7 +235,7 @@ def row_security_hint(
     quoted = role_name(conn)
     return (
         f"row level security would hide rows of this table from role {quoted or '…'}, or "
-        "refuse some of its writes, and a sync or an import copies every row or none: as a "
+        "refuse some of its writes, and a sync, an import or a count reads every row or none: as a "
         f"superuser, `ALTER ROLE {quoted or '…'} BYPASSRLS;`, or connect as the table's owner "
         "(with `ALTER TABLE … NO FORCE ROW LEVEL SECURITY` where it is forced on the owner too)"
     )
