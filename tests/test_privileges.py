@@ -326,25 +326,37 @@ def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant
 
 
 def test_a_deep_verify_the_role_cannot_run_leaves_a_sound_backup_verified(
-    role: str, pg_url: str
+    tmp_path: Path, pg_cluster: PgCluster, role: str, pg_url: str
 ) -> None:
     """``backup verify --deep`` restores into a scratch database; a role without CREATEDB
     (the usual migration role) got "FAILED verification: it will not be restored", and the
-    sound backup was marked "✘ no" (``check``: CRITICAL, "no verified backup")."""
-    import json
-
+    sound backup was marked "✘ no" (``check``: CRITICAL, "no verified backup"). So did one
+    under FORCE ROW LEVEL SECURITY (it owns the scratch's tables, FORCE restored with them),
+    verifying a backup a role that reads every row made: the scratch's counts were the
+    policy's, `siswa: 2 in the copy, 4 in the manifest`. Exit 2 for both now, the way out
+    said, the backup's verified state as it was."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
-    url = _as(pg_url, role)
-    made = run_inproc("--database", url, "backup", "create", "--json")
+        _siswa(conn)
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+    configs = []
+    for name, url in (("made", pg_url), ("checked", _as(pg_url, role))):
+        (tmp_path / f"{name}.toml").write_text(f'[targets.school]\nurl = "{url}"\n')
+        configs.append(("--config", str(tmp_path / f"{name}.toml"), "--target", "school"))
+    made = run_inproc(*configs[0], "backup", "create", "--json")
     assert made.code == 0, made.err
     backup_id = json.loads(made.out)["id"]
-    res = run_inproc("--database", url, "backup", "verify", "--deep", backup_id)
+    res = run_inproc(*configs[1], "backup", "verify", "--deep", backup_id)
     assert res.code == 2, res.err
     assert "cannot create a scratch database (permission denied to create database)" in res.err
     assert f"hint: as a superuser: ALTER ROLE {role} CREATEDB;" in res.err
-    listed = json.loads(run_inproc("--database", url, "backup", "list", "--json").out)
-    assert [b["verified_at"] is not None for b in listed if b["id"] == backup_id] == [True]
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} CREATEDB")  # the hint, as written
+    res = run_inproc(*configs[1], "backup", "verify", "--deep", backup_id)
+    assert res.code == 2, res.err
+    assert 'row-level security policy for table "siswa"' in res.err and "FAILED" not in res.err
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err
+    listed = json.loads(run_inproc(*configs[1], "backup", "list", "--json").out)
+    assert [b["verified_at"] is not None for b in listed] == [True]
 
 
 def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
