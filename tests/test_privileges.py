@@ -96,6 +96,39 @@ def test_rows_row_level_security_hides_are_refused_not_left_out(
         assert db.execute("SELECT count(*) FROM people").fetchone() == (0,)
 
 
+def test_the_way_out_names_the_role_the_policies_apply_to_not_the_login_role(
+    tmp_path: Path, pg_cluster: PgCluster, role: str, pg_url: str
+) -> None:
+    """A login role whose sessions act as another (the URL's ``options=-c role=…``, or
+    ``ALTER ROLE … SET role``): policies and privileges are the acting role's, and the hint
+    said `ALTER ROLE <login role> BYPASSRLS;`, which changed nothing. The acting role now."""
+    gate = f"gate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {gate} LOGIN IN ROLE {role}")
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+            _siswa(conn)
+            conn.execute(f"GRANT SELECT ON siswa TO {role}")
+        url = _as(pg_url, gate) + f"?options=-c%20role%3D{role}"
+        copy = f"sqlite:///{tmp_path / 'copy.db'}"
+        sync = ("sync", "--from", url, "--to", copy, "--tables", "siswa", "--full", "--yes")
+        for args in (sync, ("--database", url, "backup", "create")):
+            res = run_inproc(*args)
+            assert res.code == 2, res.err
+            hint = res.err.split("hint:", 1)[1]
+            assert f"ALTER ROLE {role} BYPASSRLS;" in hint and gate not in hint, res.err
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f"ALTER ROLE {role} BYPASSRLS")  # the hint, as written
+        assert run_inproc(*sync).code == 0
+        with sqlite3.connect(tmp_path / "copy.db") as db:
+            assert db.execute("SELECT count(*) FROM siswa").fetchone() == (4,)
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f"ALTER ROLE {role} NOBYPASSRLS")
+            conn.execute(f"DROP ROLE {gate}")
+
+
 def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     tmp_path: Path, role: str, pg_url: str
 ) -> None:
@@ -293,25 +326,37 @@ def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant
 
 
 def test_a_deep_verify_the_role_cannot_run_leaves_a_sound_backup_verified(
-    role: str, pg_url: str
+    tmp_path: Path, pg_cluster: PgCluster, role: str, pg_url: str
 ) -> None:
     """``backup verify --deep`` restores into a scratch database; a role without CREATEDB
     (the usual migration role) got "FAILED verification: it will not be restored", and the
-    sound backup was marked "✘ no" (``check``: CRITICAL, "no verified backup")."""
-    import json
-
+    sound backup was marked "✘ no" (``check``: CRITICAL, "no verified backup"). So did one
+    under FORCE ROW LEVEL SECURITY (it owns the scratch's tables, FORCE restored with them),
+    verifying a backup a role that reads every row made: the scratch's counts were the
+    policy's, `siswa: 2 in the copy, 4 in the manifest`. Exit 2 for both now, the way out
+    said, the backup's verified state as it was."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
-    url = _as(pg_url, role)
-    made = run_inproc("--database", url, "backup", "create", "--json")
+        _siswa(conn)
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+    configs = []
+    for name, url in (("made", pg_url), ("checked", _as(pg_url, role))):
+        (tmp_path / f"{name}.toml").write_text(f'[targets.school]\nurl = "{url}"\n')
+        configs.append(("--config", str(tmp_path / f"{name}.toml"), "--target", "school"))
+    made = run_inproc(*configs[0], "backup", "create", "--json")
     assert made.code == 0, made.err
     backup_id = json.loads(made.out)["id"]
-    res = run_inproc("--database", url, "backup", "verify", "--deep", backup_id)
+    res = run_inproc(*configs[1], "backup", "verify", "--deep", backup_id)
     assert res.code == 2, res.err
     assert "cannot create a scratch database (permission denied to create database)" in res.err
     assert f"hint: as a superuser: ALTER ROLE {role} CREATEDB;" in res.err
-    listed = json.loads(run_inproc("--database", url, "backup", "list", "--json").out)
-    assert [b["verified_at"] is not None for b in listed if b["id"] == backup_id] == [True]
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} CREATEDB")  # the hint, as written
+    res = run_inproc(*configs[1], "backup", "verify", "--deep", backup_id)
+    assert res.code == 2, res.err
+    assert 'row-level security policy for table "siswa"' in res.err and "FAILED" not in res.err
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err
+    listed = json.loads(run_inproc(*configs[1], "backup", "list", "--json").out)
+    assert [b["verified_at"] is not None for b in listed] == [True]
 
 
 def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
@@ -983,6 +1028,7 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
             "policies apply to it); no backup was made" in res.err
         )
         assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "disk space" not in res.err
+        assert "pg_dump -Fc of" not in res.err  # said before pg_dump read a table
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
         conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
@@ -992,6 +1038,47 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
     assert run_inproc("--database", url, "backup", "create").code == 0
+
+
+def test_figures_a_policy_narrows_are_refused_or_said_never_the_policys(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A role under row level security counted the rows its policy showed: an import's
+    preview said "into siswa (2 rows now)" of 4 (the console asked for its confirmation on
+    it; the import itself was refused only then), and the console rollback's rows at stake
+    told the table's owner under FORCE "drops table siswa: 2 rows" of 4. Every count reads
+    every row now, or is refused (the import, before its preview) or said not counted."""
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.impact import rows_at_stake
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON siswa TO {role}")
+    url = _as(pg_url, role)
+    (tmp_path / "baru.csv").write_text("id,kelas\n5,10A\n")
+    res = run_inproc(
+        "--database", url, "import", str(tmp_path / "baru.csv"), "--table", "siswa", "--dry-run"
+    )
+    assert res.code == 2, res.err
+    assert 'row-level security policy for table "siswa"' in res.err and "rows now" not in res.err
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+    drop = [("20250101_000000_siswa.sql", "DROP TABLE siswa;\n")]
+    stakes = []
+    for who in (url, pg_url):  # the owner under FORCE; a superuser
+        backend = open_url(who)
+        try:
+            stakes += rows_at_stake(backend, drop, "postgresql")
+        finally:
+            backend.close()
+    owner, superuser = stakes
+    assert (owner.rows, owner.hidden, owner.at_risk) == (None, True, True)
+    assert owner.describe().startswith(
+        "drops table siswa: its rows not counted, row level security hides some of them"
+    )
+    assert superuser.describe() == "drops table siswa: 4 rows"
 
 
 def test_check_warns_of_a_database_and_a_backup_store_on_a_file_system_gone_read_only(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.errors import NotPermitted
 from malnu_tui.engine.files import read_sql_text
 from malnu_tui.engine.lint.ops import key, read_ops
 from malnu_tui.engine.sqlsplit import SplitError, split_statements
@@ -26,10 +27,22 @@ class RowsAtStake:
     line: int
     table: str
     column: str | None  # None: the whole table goes
-    rows: int | None  # None: no such table now (nothing to lose)
+    rows: int | None  # None: no such table now (nothing to lose), or not counted (hidden)
+    hidden: bool = False  # row level security hides some of its rows from the tool's role
+
+    @property
+    def at_risk(self) -> bool:
+        """Rows go with it, or may: said in bold."""
+        return bool(self.rows) or self.hidden
 
     def describe(self) -> str:
         """``drops table users: 1,234 rows`` / ``drops column users.phone of 1,234 rows``."""
+        if self.hidden:
+            what = f"column {self.table}.{self.column}" if self.column else f"table {self.table}"
+            return (
+                f"drops {what}: its rows not counted, row level security hides some of them "
+                "from this role (every row goes)"
+            )
         if self.rows is None:
             what = f"column {self.table}.{self.column}" if self.column else f"table {self.table}"
             return f"drops {what}: not in the database now"
@@ -61,7 +74,7 @@ def rows_at_stake(
     """For each (file name, SQL) in the order given (a rollback's files, newest first, written
     in ``dialect``), every table or column it drops with the table's current row count."""
     live = {key(t): t for t in backend.table_names()}
-    counts: dict[str, int] = {}
+    counts: dict[str, int | None] = {}
     found: list[RowsAtStake] = []
     for filename, sql in files:
         for line, table, column in _destructive(filename, sql, dialect):
@@ -69,9 +82,13 @@ def rows_at_stake(
             rows: int | None = None
             if name is not None:
                 if name not in counts:
-                    counts[name] = backend.row_count(name)
+                    try:
+                        counts[name] = backend.row_count(name)
+                    except NotPermitted:  # a policy's count: "2 rows" of 4 (PostgreSQL)
+                        counts[name] = None
                 rows = counts[name]
-            found.append(RowsAtStake(filename, line, name or table, column, rows))
+            hidden = name is not None and rows is None
+            found.append(RowsAtStake(filename, line, name or table, column, rows, hidden))
     return found
 
 

@@ -51,7 +51,13 @@ WHERE c.relrowsecurity AND c.relkind IN ('r', 'p')
   AND NOT (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user)
   AND has_schema_privilege(n.oid, 'USAGE')
   AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')
-ORDER BY 1, 2
+"""
+# Of those, the ones pg_dump reads the rows of: plain tables (a partitioned table's rows are
+# its partitions', each under its own policies), not temporary, not an extension's.
+_DUMPED = """
+  AND c.relkind = 'r' AND c.relpersistence <> 't'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
 """
 
 # Statements that read or write a table's rows (a policy applies to them): DML, a DO block or
@@ -118,11 +124,12 @@ class Narrowed(NamedTuple):
     owned: bool  # the role owns it: FORCE ROW LEVEL SECURITY applies the policies to it
 
 
-def narrowed_tables(conn: psycopg.Connection[Any]) -> list[Narrowed]:
-    """Each table whose rows a policy narrows for this session's role."""
+def narrowed_tables(conn: psycopg.Connection[Any], *, dumped: bool = False) -> list[Narrowed]:
+    """Each table whose rows a policy narrows for this session's role (``dumped``: of those
+    whose rows pg_dump reads)."""
+    query = _NARROWED + (_DUMPED if dumped else "") + "ORDER BY 1, 2"
     return [
-        Narrowed(str(a), str(b), str(c), bool(d), bool(e))
-        for a, b, c, d, e in conn.execute(_NARROWED)
+        Narrowed(str(a), str(b), str(c), bool(d), bool(e)) for a, b, c, d, e in conn.execute(query)
     ]
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import select
 import time
+import weakref
 from typing import Any
 
 import psycopg
@@ -108,13 +109,15 @@ def tool_session(conn: psycopg.Connection[Any], statement_timeout: str, lock_tim
     session's lock for ever); no idle timeout (a DBA's idle_in_transaction_session_timeout
     ended an import whose transaction waited on a slow source, a role's idle_session_timeout
     the lock's session while the safety backup ran); :func:`end_with_the_client`."""
-    conn.execute(
+    row = conn.execute(
         "SELECT set_config('TimeZone', 'UTC', false), "
         "set_config('statement_timeout', %s, false), "
         "set_config('lock_timeout', %s, false), "
-        "set_config('idle_in_transaction_session_timeout', '0', false)",
+        "set_config('idle_in_transaction_session_timeout', '0', false), current_user",
         (statement_timeout, lock_timeout),
-    )
+    ).fetchone()
+    if row is not None:
+        _ACTING[conn] = str(row[4])
     if conn.info.server_version >= 140000:
         conn.execute("SELECT set_config('idle_session_timeout', '0', false)")
     if not conn.autocommit:
@@ -194,11 +197,20 @@ def sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The role each of the tool's sessions acts as (current_user, read by :func:`tool_session`):
+# a URL's ``options=-c role=…`` or the login role's ``ALTER ROLE … SET role`` makes it another
+# than the login role, and privileges and policies are the acting role's: a hint naming the
+# login role (`ALTER ROLE login BYPASSRLS;`, a GRANT to it) changed nothing.
+_ACTING: weakref.WeakKeyDictionary[psycopg.Connection[Any], str] = weakref.WeakKeyDictionary()
+
+
 def role_name(conn: psycopg.Connection[Any] | None) -> str:
-    """The role ``conn`` logged in as, quoted where SQL needs it ("" when unknown)."""
+    """The role ``conn`` acts as (whose privileges and row level security policies apply:
+    :data:`_ACTING`, else the role it logged in as), quoted where SQL needs it ("" when
+    unknown)."""
     role = ""
     with contextlib.suppress(psycopg.Error):
-        role = conn.info.user if conn is not None else ""
+        role = (_ACTING.get(conn) or conn.info.user) if conn is not None else ""
     return sql_name(role)
 
 
@@ -223,7 +235,7 @@ def row_security_hint(
     quoted = role_name(conn)
     return (
         f"row level security would hide rows of this table from role {quoted or '…'}, or "
-        "refuse some of its writes, and a sync or an import copies every row or none: as a "
+        "refuse some of its writes, and a sync, an import or a count reads every row or none: as a "
         f"superuser, `ALTER ROLE {quoted or '…'} BYPASSRLS;`, or connect as the table's owner "
         "(with `ALTER TABLE … NO FORCE ROW LEVEL SECURITY` where it is forced on the owner too)"
     )
@@ -339,7 +351,7 @@ def read_only_state(conn: psycopg.Connection[Any]) -> tuple[str, str] | None:
             "and backups only)",
         )
     names = {
-        "role": role_name(conn) or "…",
+        "role": sql_name(conn.info.user) or "…",  # a role's settings are the login role's
         "db": sql_name(str(db)),
     }
     said, how = _READ_ONLY_FROM.get(

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.durable import fsync_file, sha256_file
@@ -104,6 +105,12 @@ def create(
         meta.ensure_schema()
         tools = find_pg_tools(server_major(meta.conn))
         conn = meta.conn
+        # pg_dump reads every row (row_security = off): a table whose policies apply to this
+        # role stopped it there, after the tables before it were dumped (minutes of a big
+        # database). Said first, from the catalog (backends/pg_rowsec.py).
+        for t in narrowed_tables(conn, dumped=True)[:1]:
+            name = sql_name(t.table) if t.on_path else f"{sql_name(t.schema)}.{sql_name(t.table)}"
+            raise _not_every_row(meta.display_url, name, role, t.owned)
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -158,6 +165,8 @@ def create(
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait()
+        except NotPermitted:
+            raise  # (a policy made meanwhile: the manifest's counts read every row too)
         except (psycopg.Error, BackendError) as exc:
             text = str(exc) if isinstance(exc, BackendError) else f"{meta.display_url}: {exc}"
             if any(w in text for w in CONNECTION_LOST):  # a restart: not the disk, not pg_dump
@@ -187,7 +196,8 @@ def create(
         raise _not_readable(meta.display_url, denied[1], name, role)
     narrowed = _NARROWED.search(err) if proc.returncode != 0 else None
     if narrowed:
-        raise _not_every_row(meta.display_url, narrowed[1], role, "NO FORCE ROW" in err)
+        table = sql_name(narrowed[1])
+        raise _not_every_row(meta.display_url, table, role, "NO FORCE ROW" in err)
     if proc.returncode != 0 and (limit := connection_limit_hint(err)):
         raise BackupError(
             f"{meta.display_url}: pg_dump could not connect: too many connections; no backup "
@@ -283,20 +293,19 @@ def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:
 _NARROWED = re.compile(r'query would be affected by row-level security policy for table "([^"]+)"')
 
 
-def _not_every_row(where: str, table: str, role: str, owned: bool) -> NotPermitted:
-    """pg_dump refused a table row level security narrows for this role (not its owner and
-    no BYPASSRLS, or its owner under FORCE): the way out (exit 2). It was "pg_dump failed …
-    check the disk space of the backup directory", exit 1, for every backup and every `up`
-    behind its safety backup."""
+def _not_every_row(where: str, name: str, role: str, owned: bool) -> NotPermitted:
+    """A table (``name``, as SQL writes it) row level security narrows for this role (not its
+    owner and no BYPASSRLS, or its owner under FORCE), which pg_dump refuses (or would: said
+    before it runs): the way out (exit 2). It was "pg_dump failed … check the disk space of
+    the backup directory", exit 1, for every backup and every `up` behind its safety
+    backup."""
     way = f"as a superuser, `ALTER ROLE {role or '…'} BYPASSRLS;`"
     if owned:
-        way = (
-            f"as its owner, `ALTER TABLE {sql_name(table)} NO FORCE ROW LEVEL SECURITY;`, or {way}"
-        )
+        way = f"as its owner, `ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY;`, or {way}"
     else:
         way += ", or back up as the table's owner"
     return NotPermitted(
-        f"{where}: pg_dump may not read every row of table {sql_name(table)} as role "
+        f"{where}: pg_dump may not read every row of table {name} as role "
         f"{role or '?'} (row level security policies apply to it); no backup was made",
         hint=f"a backup reads every row, never the rows a policy shows: {way}",
     )

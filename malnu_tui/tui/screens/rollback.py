@@ -339,7 +339,7 @@ class RollbackWizard(WizardScreen):
         for notice in p.notices:
             text.append(f"  ⚠ {notice}\n", style="yellow")
         for stake in p.stakes:
-            if stake.rows:
+            if stake.at_risk:
                 text.append(f"  ⚠ {stake.file}: {stake.describe()}\n", style="bold yellow")
             else:
                 text.append(f"  · {stake.file}: {stake.describe()}\n")
@@ -388,7 +388,7 @@ class RollbackWizard(WizardScreen):
         for s in p.plan.steps:
             text.append(f"  ↶ {s.filename}  ← {s.file.name}\n")
         for stake in p.stakes:
-            if stake.rows:
+            if stake.at_risk:
                 text.append(f"  ⚠ {stake.describe()}\n", style="bold yellow")
         for name, _now, _recorded in p.edited_sums() if self.accept_edited else ():
             text.append(f"  ⚠ {name}: edited since applied, accepted (audited)\n", style="bold")
