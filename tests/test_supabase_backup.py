@@ -157,3 +157,47 @@ def test_a_restore_over_the_live_database_gives_back_policies_grants_and_rows(
     res = run_cli(*supa.base, "recover", "--to", "-0s", "--yes")
     assert res.code == 0, res.err
     assert supa.sql(STATE) == before
+
+
+def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
+    supa: Supa, tmp_path: Path
+) -> None:
+    """A Supabase migration calls `auth.uid()` in its policies and `extensions.
+    uuid_generate_v4()` in its defaults, qualified as it must be: `test` and `plan --check` on
+    the target's database refused every such set before anything ran (`names
+    extensions.uuid_generate_v4, a schema of the live database`), though a call of a STABLE
+    function or of an extension with no table reaches no live data. They run now; a rollback
+    that leaves a policy and a grant fails its stair, naming them, and a failure is no longer
+    blamed on "a schema-qualified name (public.x)" for the call in the statement."""
+    d = MigrationDirs(tmp_path / "set")
+    d.add("20260101_000100", "todos", """
+        create table todos (
+          id uuid primary key default extensions.uuid_generate_v4(),
+          user_id uuid not null default auth.uid(),
+          code text default encode(extensions.gen_random_bytes(4), 'hex'));
+        alter table todos enable row level security;
+        create policy todos_own on todos for all to authenticated
+          using (auth.uid() = user_id) with check ((select auth.uid()) = user_id);
+        grant select, insert on todos to authenticated;
+        """, "drop table todos;")  # fmt: skip
+    d.add("20260101_000200", "tags", """
+        create table tags (id bigint generated always as identity primary key,
+                           owner uuid default auth.uid());
+        alter table tags enable row level security;
+        create policy tags_read on tags for select to anon, authenticated using (true);
+        create policy tags_own on tags for insert to authenticated
+          with check (owner = (auth.jwt() ->> 'sub')::uuid);
+        grant select on tags to anon;
+        """, "drop policy tags_own on tags;")  # fmt: skip
+    res = run_cli(*supa.base, *d.args(), "test")
+    assert res.code == 1, res.out + res.err
+    assert "✔ 20260101_000100_todos.sql: apply, rollback, re-apply" in res.out
+    assert "✘ 20260101_000200_tags.sql: reapply" in res.out
+    assert "policy tags.tags_read left behind" in res.out
+    assert "schema-qualified" not in res.out
+    res = run_cli(*supa.base, *d.args(), "plan", "--check", "--all")
+    assert res.code == 0, res.out + res.err
+    assert "9 statements ran, 0 rejected" in res.err
+    assert supa.sql("SELECT to_regclass('public.todos'), to_regclass('public.tags')") == [
+        (None, None)
+    ]
