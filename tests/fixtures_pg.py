@@ -345,9 +345,9 @@ def pg_password_db(pg_cluster: PgCluster, pg_password_role: tuple[str, str]) -> 
 
 
 def supabase_roles(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    """Supabase's ``anon`` and ``authenticated`` roles on ``conn``'s cluster. Roles are the
-    cluster's, shared by the workers' tests: one made by another test between the look and
-    the CREATE is taken as made."""
-    for role in ("anon", "authenticated"):
+    """Supabase's ``anon``, ``authenticated`` and ``service_role`` roles on ``conn``'s
+    cluster. Roles are the cluster's, shared by the workers' tests: one made by another test
+    between the look and the CREATE is taken as made."""
+    for role in ("anon", "authenticated", "service_role"):
         with contextlib.suppress(psycopg.errors.DuplicateObject):
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))

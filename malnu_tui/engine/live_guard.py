@@ -7,9 +7,11 @@ write them so), ``… SCHEMA public``, a ``search_path`` set to a live schema, o
 ``'public.x_id_seq'`` handed to ``nextval``/``setval``/``::regclass`` reaches the live objects:
 their locks are held until the stairway ends (production waits), sequences move for good. Such
 a set is refused before anything runs, naming the file and line; ``--postgres`` a throwaway
-server tests it. Read from the statements' text only: comments and string literals are not
-code (a string holding exactly ``schema.name`` excepted), dollar-quoted bodies are (a ``DO``
-block runs at once).
+server tests it. A call of a function that cannot write (Supabase's ``auth.uid()`` in a policy,
+``extensions.uuid_generate_v4()`` in a default) reaches nothing live, and is let through.
+Read from the statements' text only: comments and string literals are not code (a string
+holding exactly ``schema.name`` excepted), dollar-quoted bodies are (a ``DO`` block runs at
+once).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "database_schemas",
     "first_live_reach",
     "is_managed",
+    "live_reach_of",
     "names_objects_in",
     "path_schemas",
 ]
@@ -41,6 +44,32 @@ _SCHEMAS = (
 def database_schemas(conn: Any) -> set[str]:
     """The schemas of the database ``conn`` (a psycopg connection) is on, by catalog name."""
     return {str(r[0]) for r in conn.execute(_SCHEMAS).fetchall()}
+
+
+# Functions of the database's schemas that a statement may call by their qualified name
+# without reaching live data: STABLE or IMMUTABLE ones (PostgreSQL refuses a write in them:
+# Supabase's auth.uid(), auth.jwt()), and those of an extension that has no table or sequence
+# (uuid-ossp's extensions.uuid_generate_v4(), pgcrypto's gen_random_bytes(); not pg_cron's
+# cron.schedule(), which inserts into cron.job). Every function of that name must be so.
+_CALLABLE = f"""
+    SELECT n.nspname || '.' || p.proname
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    LEFT JOIN pg_depend e ON e.classid = 'pg_proc'::regclass AND e.objid = p.oid
+                          AND e.deptype = 'e'
+    WHERE n.nspname IN ({_SCHEMAS})
+    GROUP BY n.nspname, p.proname
+    HAVING bool_and(p.provolatile <> 'v' OR (
+        e.refobjid IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_depend r WHERE r.refclassid = 'pg_extension'::regclass
+            AND r.refobjid = e.refobjid AND r.classid = 'pg_class'::regclass
+            AND r.deptype = 'e')))"""
+
+
+def live_reach_of(files: Iterable[tuple[str, Sequence[Statement]]], conn: Any) -> LiveReach | None:
+    """:func:`first_live_reach` of ``files`` against the database ``conn`` is on: its schemas,
+    and the functions there that a call reaches no live data through."""
+    calls = {str(r[0]) for r in conn.execute(_CALLABLE).fetchall()}
+    return first_live_reach(files, database_schemas(conn), calls)
 
 
 # The schemas of the session's search path that hold no table, view or sequence of their own
@@ -131,7 +160,7 @@ def _string(tok: _Tok) -> str | None:
     return None
 
 
-def _reach(st: Statement, live: set[str]) -> tuple[int, str] | None:
+def _reach(st: Statement, live: set[str], calls: set[str]) -> tuple[int, str] | None:
     toks = _tokens(st.text)
     first = _name(toks[0]) if toks else None
     for k, tok in enumerate(toks):
@@ -145,6 +174,8 @@ def _reach(st: Statement, live: set[str]) -> tuple[int, str] | None:
                 and (before is None or before.kind != "dot")
             ):
                 nxt = toks[k + 2] if k + 2 < len(toks) else None
+                if _is_call(toks, k, calls):
+                    continue
                 shown = f"{tok.text}.{nxt.text}" if nxt is not None else f"{tok.text}."
                 return tok.at, shown
             if before is not None and _name(before) == "schema":
@@ -167,6 +198,17 @@ def _reach(st: Statement, live: set[str]) -> tuple[int, str] | None:
     return None
 
 
+def _is_call(toks: Sequence[_Tok], k: int, calls: set[str]) -> bool:
+    """Whether ``toks[k]`` starts a call of one of ``calls`` (``auth.uid()``), not its
+    definition or any other mention (``CREATE OR REPLACE FUNCTION auth.uid()``, ``GRANT
+    EXECUTE ON FUNCTION …``, ``DROP ROUTINE …``)."""
+    if k + 3 >= len(toks) or toks[k + 3].text != "(":
+        return False
+    if k and _name(toks[k - 1]) in ("function", "procedure", "routine"):
+        return False
+    return f"{_name(toks[k])}.{_name(toks[k + 2])}" in calls
+
+
 def names_objects_in(files: Iterable[tuple[str, Sequence[Statement]]], schemas: set[str]) -> bool:
     """Whether a statement of ``files`` names an object of one of ``schemas`` by its
     qualified name (``public.todos``, ``"public"."users"``, ``'public.t_id_seq'``); a ``SCHEMA
@@ -186,13 +228,14 @@ def names_objects_in(files: Iterable[tuple[str, Sequence[Statement]]], schemas: 
 
 
 def first_live_reach(
-    files: Iterable[tuple[str, Sequence[Statement]]], live: set[str]
+    files: Iterable[tuple[str, Sequence[Statement]]], live: set[str], calls: set[str]
 ) -> LiveReach | None:
     """The first statement of ``files`` (name, statements) that names one of the ``live``
-    schemas (catalog names), or None."""
+    schemas (catalog names), or None; a call of one of ``calls`` (``schema.function``) does
+    not count."""
     for file, statements in files:
         for st in statements:
-            found = _reach(st, live)
+            found = _reach(st, live, calls)
             if found is not None:
                 at, what = found
                 return LiveReach(file, st.line + st.text.count("\n", 0, at), what)

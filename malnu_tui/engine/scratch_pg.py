@@ -236,7 +236,10 @@ _QUALIFIED = (
     "live schema, where the applied migrations' objects already are: pass --postgres a "
     "scratch server"
 )
-_QUALIFIED_NAME = re.compile(r'(?:\b[A-Za-z_]\w*|"[^"]+")\s*\.\s*(?:[A-Za-z_"])')
+# (a call, `auth.uid()`, `extensions.uuid_generate_v4()`, lands nothing anywhere)
+_QUALIFIED_NAME = re.compile(
+    r'(?:\b[A-Za-z_]\w*|"[^"]+")\s*\.\s*(?:[A-Za-z_]\w*\b|"[^"]+")(?!\s*\()'
+)
 # What the stairway on a target's own database cannot do, by SQLSTATE: said with the error.
 _LIVE_HINTS = {
     "55P04": f"{_ON_LIVE}, where PostgreSQL refuses an enum value an earlier migration added "
@@ -339,12 +342,6 @@ class PostgresScratch:
         do; :meth:`left_outside` says so)."""
         self._server_first = True
         self._pin()
-
-    def live_schemas(self) -> set[str]:
-        """The database's own schemas (not the system's, not the stairways')."""
-        from malnu_tui.engine.live_guard import database_schemas
-
-        return database_schemas(self.backend.conn)
 
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
         try:

@@ -220,7 +220,7 @@ def _refuse_live_reach(
     """On a scratch schema of a live database, a set that names one of its schemas is refused
     before anything runs (engine/live_guard.py); on a scratch server, one that names a schema
     of the server's search path has its bare names land there, as ``up`` has them."""
-    from malnu_tui.engine.live_guard import first_live_reach, names_objects_in
+    from malnu_tui.engine.live_guard import live_reach_of, names_objects_in
     from malnu_tui.engine.scratch_pg import PostgresScratch
 
     if not isinstance(scratch, PostgresScratch):
@@ -234,7 +234,7 @@ def _refuse_live_reach(
         if scratch.path_schemas and names_objects_in(files, scratch.path_schemas):
             scratch.server_path_first()
         return
-    reach = first_live_reach(files, scratch.live_schemas())
+    reach = live_reach_of(files, scratch.backend.conn)
     if reach is not None:
         raise MigrationFileError(
             reach.file,

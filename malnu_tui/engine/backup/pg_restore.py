@@ -93,9 +93,10 @@ def _is_tool_entry(line: str) -> bool:
 
 def _is_schema_entry(line: str, schemas: set[str]) -> bool:
     """The ``SCHEMA`` entry of a schema holding the tool's tables (``schema = "malnu"``, or
-    another target's in the same database, the README's reporting mirror): ``--clean`` would
-    drop it, which fails while the live audit trail and lock row, left out of the restore,
-    are in it (the schema itself is there already)."""
+    another target's in the same database, the README's reporting mirror) or a live extension
+    (Supabase's ``extensions``): ``--clean`` would drop it, which fails while the live audit
+    trail and lock row, or the extensions, all left out of the restore, are in it (the schema
+    itself is there already)."""
     m = TOC_LINE.match(line)
     words = m.group("rest").split(" ")[:3] if m else []
     return words[:2] == ["SCHEMA", "-"] and len(words) == 3 and words[2] in schemas
@@ -304,7 +305,11 @@ def restore(
         code, listed, err = toc(tools, own)
         if code != 0:
             raise BackupError(f"pg_restore --list failed: {err[-500:]}")
-        live_ext = {str(r[0]) for r in backend.conn.execute("SELECT extname FROM pg_extension")}
+        live = backend.conn.execute(
+            "SELECT e.extname, n.nspname FROM pg_extension e "
+            "JOIN pg_namespace n ON n.oid = e.extnamespace"
+        ).fetchall()
+        live_ext = {str(r[0]) for r in live}
         # The schemas whose live tool tables the restore keeps (there: a live target, not a
         # fresh scratch database): this target's, and any other target's in the database.
         tool_schemas = {
@@ -316,12 +321,14 @@ def restore(
                 (backend.schema,),
             )
         }
+        # ... and those of the live extensions, which stay (Supabase's `extensions`).
+        kept_schemas = tool_schemas | {str(r[1]) for r in live}
         listing = [
             ln
             for ln in listed
             if not _is_tool_entry(ln)
             and not _is_live_extension_entry(ln, live_ext)
-            and not _is_schema_entry(ln, tool_schemas)
+            and not _is_schema_entry(ln, kept_schemas)
         ]
         prelude, replaced = _prelude(backend, listed)
         epilogue = [_audit_insert(backend, e) for e in audit]

@@ -270,12 +270,11 @@ def _refuse_live_reach(
     refuses it: in the rolled-back transaction the live tables it names would stay locked for
     the check's length, and sequences move for good. Returns whether the tool manages it."""
     from malnu_tui.engine.errors import MigrationFileError
-    from malnu_tui.engine.live_guard import database_schemas, first_live_reach, is_managed
+    from malnu_tui.engine.live_guard import is_managed, live_reach_of
 
     with conn.transaction(force_rollback=True):
         managed = is_managed(conn)
-        live = database_schemas(conn) if managed else set()
-    reach = first_live_reach(files, live) if live else None
+        reach = live_reach_of(files, conn) if managed else None
     if reach is not None:
         raise MigrationFileError(
             reach.file,

@@ -1,0 +1,203 @@
+"""Backups, restores, rehearsals and the stairway of a Supabase-shaped PostgreSQL target, as an
+operator runs them: Supabase's roles, its ``auth`` schema with the functions policies call
+(``auth.uid()``, ``auth.jwt()``), uuid-ossp and pgcrypto in an ``extensions`` schema, row level
+security policies ``TO authenticated``, GRANTs to its roles and the CLI's
+``supabase_migrations.schema_migrations``; the target configured as the README shows, with
+``schema = "public"``. One database for the module; each test leaves it as it found it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_pg import PgCluster, create_database, drop_database, supabase_roles
+
+SUPABASE = """
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $f$
+  SELECT (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid
+$f$;
+CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $f$
+  SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb
+$f$;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+CREATE SCHEMA extensions;
+CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions;
+CREATE EXTENSION pgcrypto WITH SCHEMA extensions;
+GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+CREATE SCHEMA supabase_migrations;
+CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
+INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', 'init');
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+CREATE TABLE public.profiles (
+  id uuid PRIMARY KEY DEFAULT extensions.uuid_generate_v4(),
+  user_id uuid NOT NULL REFERENCES auth.users (id),
+  token text DEFAULT encode(extensions.gen_random_bytes(8), 'hex'));
+ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_profile ON public.profiles FOR SELECT TO authenticated
+  USING (auth.uid() = user_id);
+CREATE POLICY own_update ON public.profiles FOR UPDATE TO authenticated
+  USING (auth.uid() = user_id) WITH CHECK ((auth.jwt() ->> 'role') = 'authenticated');
+GRANT SELECT, UPDATE ON public.profiles TO authenticated;
+GRANT ALL ON public.profiles TO service_role;
+INSERT INTO auth.users VALUES ('00000000-0000-0000-0000-000000000001', 'a@x'),
+                              ('00000000-0000-0000-0000-000000000002', 'b@x');
+INSERT INTO public.profiles (user_id) SELECT id FROM auth.users;
+"""
+
+NOTES = """
+CREATE TABLE public.notes (
+  id uuid PRIMARY KEY DEFAULT extensions.uuid_generate_v4(),
+  user_id uuid NOT NULL DEFAULT auth.uid(),
+  body text NOT NULL);
+ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notes_own ON public.notes FOR ALL TO authenticated
+  USING (auth.uid() = user_id) WITH CHECK (auth.uid() = user_id);
+GRANT SELECT, INSERT ON public.notes TO authenticated;
+"""
+
+# What a restore must give back: policies (with their roles and expressions), grants to
+# Supabase's roles, rows, the CLI's history and the extensions.
+STATE = """
+SELECT (SELECT string_agg(format('%s.%s %s %s %s', tablename, policyname, roles, qual,
+                                 with_check), '; ' ORDER BY tablename, policyname)
+        FROM pg_policies WHERE schemaname = 'public'),
+       (SELECT string_agg(format('%s %s %s', table_name, grantee, privilege_type), '; '
+                          ORDER BY table_name, grantee, privilege_type)
+        FROM information_schema.role_table_grants
+        WHERE table_schema = 'public' AND grantee IN ('anon', 'authenticated', 'service_role')),
+       (SELECT count(*) FROM public.profiles), (SELECT count(*) FROM auth.users),
+       (SELECT string_agg(version, ',') FROM supabase_migrations.schema_migrations),
+       (SELECT string_agg(extname || '@' || extnamespace::regnamespace, ',' ORDER BY extname)
+        FROM pg_extension WHERE extname <> 'plpgsql'),
+       (SELECT bool_and(relrowsecurity) FROM pg_class
+        WHERE relname IN ('profiles', 'notes') AND relnamespace = 'public'::regnamespace)
+"""
+
+
+@dataclass(frozen=True)
+class Supa:
+    cluster: PgCluster
+    url: str
+    config: Path
+    dirs: MigrationDirs
+    root: Path
+
+    @property
+    def base(self) -> list[str]:
+        return ["--config", str(self.config), "--target", "analytics"]
+
+    def sql(self, query: str, url: str | None = None) -> list[tuple[object, ...]]:
+        with psycopg.connect(url or self.url, autocommit=True) as conn:
+            cur = conn.execute(query)
+            return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture(scope="module")
+def supa(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supa]:
+    root = tmp_path_factory.mktemp("supabase")
+    name = create_database(pg_cluster)
+    url = pg_cluster.url(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        supabase_roles(conn)
+        conn.execute(SUPABASE)
+    dirs = MigrationDirs(root / "project")
+    dirs.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
+    config = root / "malnu.toml"
+    config.write_text(
+        f'[backup]\ndir = "{root / "backups"}"\n\n'
+        f'[targets.analytics]\nurl = "{url}"\nschema = "public"\n'
+        f'migrations_dir = "{dirs.migrations}"\nrollback_dir = "{dirs.rollback}"\n'
+        'lock_timeout = "10s"\n',
+        encoding="utf-8",
+    )
+    s = Supa(pg_cluster, url, config, dirs, root)
+    res = run_cli(*s.base, "up", "--no-backup")
+    assert res.code == 0, res.err
+    try:
+        yield s
+    finally:
+        drop_database(pg_cluster, name)
+
+
+def _backup(s: Supa) -> str:
+    res = run_cli(*s.base, "backup", "create", "--json")
+    assert res.code == 0, res.err
+    return str(json.loads(res.out)["id"])
+
+
+def test_a_restore_over_the_live_database_gives_back_policies_grants_and_rows(
+    supa: Supa,
+) -> None:
+    """Supabase keeps uuid-ossp and pgcrypto in schema `extensions`; the restore leaves live
+    extensions alone, but pg_restore --clean still dropped their schema: every restore (and
+    recover) failed, `cannot drop schema extensions because other objects depend on it`, the
+    database unchanged. The deep verification, the restore and a recover now go through, and
+    what was dropped or revoked since the backup comes back."""
+    before = supa.sql(STATE)
+    backup = _backup(supa)
+    res = run_cli(*supa.base, "backup", "verify", backup, "--deep")
+    assert res.code == 0 and "✔ ok    scratch restore" in res.out, res.out + res.err
+    supa.sql(
+        "DROP POLICY own_profile ON public.profiles; REVOKE ALL ON public.profiles FROM "
+        "authenticated; CREATE POLICY later ON public.profiles TO anon USING (true); "
+        "DELETE FROM public.profiles; DELETE FROM supabase_migrations.schema_migrations"
+    )
+    res = run_cli(*supa.base, "backup", "restore", backup, "--yes")
+    assert res.code == 0, res.err
+    assert supa.sql(STATE) == before
+    supa.sql("DROP POLICY own_update ON public.profiles")
+    res = run_cli(*supa.base, "recover", "--to", "-0s", "--yes")
+    assert res.code == 0, res.err
+    assert supa.sql(STATE) == before
+
+
+def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
+    supa: Supa, tmp_path: Path
+) -> None:
+    """A Supabase migration calls `auth.uid()` in its policies and `extensions.
+    uuid_generate_v4()` in its defaults, qualified as it must be: `test` and `plan --check` on
+    the target's database refused every such set before anything ran (`names
+    extensions.uuid_generate_v4, a schema of the live database`), though a call of a STABLE
+    function or of an extension with no table reaches no live data. They run now; a rollback
+    that leaves a policy and a grant fails its stair, naming them, and a failure is no longer
+    blamed on "a schema-qualified name (public.x)" for the call in the statement."""
+    d = MigrationDirs(tmp_path / "set")
+    d.add("20260101_000100", "todos", """
+        create table todos (
+          id uuid primary key default extensions.uuid_generate_v4(),
+          user_id uuid not null default auth.uid(),
+          code text default encode(extensions.gen_random_bytes(4), 'hex'));
+        alter table todos enable row level security;
+        create policy todos_own on todos for all to authenticated
+          using (auth.uid() = user_id) with check ((select auth.uid()) = user_id);
+        grant select, insert on todos to authenticated;
+        """, "drop table todos;")  # fmt: skip
+    d.add("20260101_000200", "tags", """
+        create table tags (id bigint generated always as identity primary key,
+                           owner uuid default auth.uid());
+        alter table tags enable row level security;
+        create policy tags_read on tags for select to anon, authenticated using (true);
+        create policy tags_own on tags for insert to authenticated
+          with check (owner = (auth.jwt() ->> 'sub')::uuid);
+        grant select on tags to anon;
+        """, "drop policy tags_own on tags;")  # fmt: skip
+    res = run_cli(*supa.base, *d.args(), "test")
+    assert res.code == 1, res.out + res.err
+    assert "✔ 20260101_000100_todos.sql: apply, rollback, re-apply" in res.out
+    assert "✘ 20260101_000200_tags.sql: reapply" in res.out
+    assert "policy tags.tags_read left behind" in res.out
+    assert "schema-qualified" not in res.out
+    res = run_cli(*supa.base, *d.args(), "plan", "--check", "--all")
+    assert res.code == 0, res.out + res.err
+    assert "9 statements ran, 0 rejected" in res.err
+    assert supa.sql("SELECT to_regclass('public.todos'), to_regclass('public.tags')") == [
+        (None, None)
+    ]
