@@ -36,7 +36,8 @@ CASES = [
     ("like", "create table s2 (like public.students including all);", "",
      [("SUPABASE-RLS-MISSING", 1, "LIKE copies no row level security")]),
     ("policy but no rls", "create table t (id int);\ncreate policy p on t using (true);", "",
-     [("SUPABASE-RLS-MISSING", 1, "its policies apply only once row level security is on")]),
+     [("SUPABASE-RLS-MISSING", 1, "its policies apply only once row level security is on"),
+      ("SUPABASE-OPEN-WRITE", 2, "lets PUBLIC (anon too) insert, update and delete rows of t")]),
     ("inside a DO block", "do $$ begin\ncreate table t (id int);\nend $$;", "",
      [("SUPABASE-RLS-MISSING", 2, "public.t")]),
     ("rls and no policy: a note", "create table t (id int);\n"
@@ -45,7 +46,27 @@ CASES = [
     ("open to anon, personal data", 'create policy "baca" on students for select to anon '
      "using (true);", "", [("SUPABASE-OPEN-POLICY", 1, "no_hp, nisn then reach anyone")]),
     ("open to PUBLIC", "create policy p on public.students using ((true));", "",
-     [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students")]),
+     [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students"),
+      ("SUPABASE-OPEN-WRITE", 1, "(ALL) lets PUBLIC (anon too) insert, update and delete")]),
+    ("open to whoever signs up", 'create policy a on students for select to "authenticated" '
+     "using (true);", "", [("SUPABASE-OPEN-POLICY", 1, "lets authenticated read every row of "
+     "students (USING (true)), whose no_hp, nisn then reach anyone who signs up")]),
+    ("anyone writes grades", "create table nilai (id int, siswa int, nilai int);\n"
+     "alter table nilai enable row level security;\n"
+     "create policy tulis on nilai for insert to anon with check (true);\n"
+     "create policy ubah on nilai for update to authenticated using (true);\n"
+     'create policy "Enable insert for authenticated users only" on "public"."nilai" as '
+     'permissive for insert to "authenticated" with check ((1 = 1));\n'
+     "create policy hapus on nilai for delete to anon, authenticated using (true);\n"
+     "create policy semua on nilai to authenticated using (siswa > 0) with check (true);", "",
+     [("SUPABASE-OPEN-WRITE", 3, "(INSERT) lets anon insert rows of nilai with no condition "
+       "(WITH CHECK (true)): anyone holding the project's public anon key writes them"),
+      ("SUPABASE-OPEN-WRITE", 4, "lets authenticated update rows of nilai with no condition "
+       "(USING (true)): anyone who signs up (Supabase gives every account"),
+      ("SUPABASE-OPEN-WRITE", 5, "lets authenticated insert rows"),
+      ("SUPABASE-OPEN-WRITE", 6, "lets anon delete rows of nilai"),
+      ("SUPABASE-OPEN-WRITE", 7, "lets authenticated insert and update rows of nilai with no "
+       "condition (WITH CHECK (true))")]),
     ("accepted", "-- lint:ignore SUPABASE-RLS-MISSING the public list of holidays\n"
      "create table libur (tgl date);", "", [("SUPABASE-RLS-MISSING", 2, "public.libur")]),
     ("safe: a work table dropped by the commit",
@@ -55,7 +76,7 @@ CASES = [
     ("safe: enabled in a later migration", "create table t (id int);",
      "alter table t enable row level security;\ncreate policy p on t using (id > 0);", []),
     ("safe: policy and rls", "create table t (id int);\nalter table t enable row level "
-     "security;\ncreate policy p on t to authenticated using (true);", "", []),
+     "security;\ncreate policy p on t for select to authenticated using (true);", "", []),
     ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
      "create temp table scratch (id int);", "", []),
     ("revoked from anon only", "create table t (id int);\nrevoke all on t from anon;", "",
@@ -81,10 +102,14 @@ CASES = [
      "alter view public.v3 set (security_invoker = on);", []),
     ("safe: no personal data", "create policy p on kelas for select to anon using (true);",
      "", []),
-    ("safe: authenticated, writes, restrictive",
-     "create policy a on students for select to authenticated using (true);\n"
-     "create policy b on students for insert to anon with check (true);\n"
-     "create policy c on students as restrictive for select to anon using (true);", "", []),
+    ("safe: the user's own rows, restrictive, service_role, no check, a string",
+     "create policy a on students for select to authenticated using ((select auth.uid()) = "
+     "user_id);\ncreate policy b on students for update to authenticated using ((select "
+     "auth.uid()) = user_id) with check ((select auth.uid()) = user_id);\n"
+     "create policy c on students as restrictive for all to anon using (true);\n"
+     "create policy d on students to service_role using (true) with check (true);\n"
+     "create policy e on students for insert to anon;\n"
+     "create policy f on students for select to anon using (nama = 'using (true)');", "", []),
 ]  # fmt: skip
 
 
@@ -161,7 +186,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     policies = "set lock_timeout = '2s';\n"
     policies += "create policy baca on siswa_sync for select to anon using (true);\n"
     policies += "create policy p on kelas_live using (id > 0);\n"
-    policies += "create policy q on nilai_live using (true);"  # on in the earlier one
+    policies += "create policy q on nilai_live using (true);"  # on in the earlier one: writes
     d.add(
         "20250101000200",
         "p",
@@ -190,6 +215,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
         ("20250101000100", 2, "SUPABASE-RLS-MISSING"),
         ("20250101000200", 2, "SUPABASE-RLS-MISSING"),
         ("20250101000200", 2, "SUPABASE-OPEN-POLICY"),
+        ("20250101000200", 4, "SUPABASE-OPEN-WRITE"),
     ], found
     assert (
         "policy baca is made on public.siswa_sync, whose row level security is off" in found[1][3]

@@ -93,8 +93,15 @@ def test_a_sync_into_supabase_enables_row_level_security_on_its_copies(
     assert _rls(dst) == {"siswa": True, "nilai": False}
     assert dst.run("SELECT count(*) FROM pg_policy") == [(0,)]
     assert (_as_anon(pg_url, "siswa"), _as_anon(pg_url, "nilai")) == (0, 3)
+    # sync verify says it too, as the sync does (text and JSON), and stays a clean proof.
     again = run_inproc("sync", "verify", "reporting", *cfg)
     assert again.code == 0, again.err + again.out
+    assert f"warning: nilai: {said['nilai'][0]}" in again.err, again.err
+    assert "warning: siswa" not in again.err, again.err
+    proof = run_inproc("sync", "verify", "reporting", *cfg, "--json")
+    verified = {r["table"]: r for r in json.loads(proof.out)}
+    assert (proof.code, verified["nilai"]["warnings"]) == (0, said["nilai"]), proof.out
+    assert verified["nilai"]["verified"] and "warnings" not in verified["siswa"], proof.out
     # doctor says it too (one catalog query): the open copy with its statement, not siswa.
     doctor = run_inproc("doctor", "--target", "analytics", *cfg)
     line = [x for x in doctor.out.splitlines() if "sync copies" in x]

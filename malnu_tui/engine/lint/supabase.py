@@ -47,12 +47,27 @@ SUPABASE_RULES = (
     Rule(
         "SUPABASE-OPEN-POLICY",
         "warning",
-        "a policy letting anon read every row of a table with personal data",
+        "a policy letting anon or authenticated read every row of a table with personal data",
         "USING (true) for anon (or PUBLIC) hands every row, phone numbers and all, to anyone "
-        "holding the project's public anon key",
-        "limit the rows (USING (auth.uid() = user_id)), the role (TO authenticated), or the "
-        "columns (REVOKE SELECT ON t FROM anon; GRANT SELECT (nama, kelas) ON t TO anon); if "
-        "the table is meant to be public, say why with `-- lint:ignore SUPABASE-OPEN-POLICY why`",
+        "holding the project's public anon key; for authenticated, to anyone who signs up "
+        "(Supabase gives every account that role; sign-ups are open unless turned off)",
+        "limit the rows (USING ((select auth.uid()) = user_id), or a role of the app's own "
+        "checked in a table: EXISTS (SELECT 1 FROM guru g WHERE g.user_id = (select "
+        "auth.uid()))), or the columns (REVOKE SELECT ON t FROM anon, authenticated; GRANT "
+        "SELECT (nama, kelas) ON t TO anon); if the table is meant to be public, say why with "
+        "`-- lint:ignore SUPABASE-OPEN-POLICY why`",
+    ),
+    Rule(
+        "SUPABASE-OPEN-WRITE",
+        "warning",
+        "a policy letting anon or authenticated write rows of a table with no condition",
+        "WITH CHECK (true) (or USING (true) for an UPDATE, DELETE or ALL) lets anyone holding "
+        "the project's public anon key, or for authenticated anyone who signs up, insert, "
+        "change or delete rows: a grade, an attendance mark, another student's phone number",
+        "tie the write to its owner (WITH CHECK ((select auth.uid()) = user_id)) or to a role "
+        "of the app's own checked in a table (EXISTS (SELECT 1 FROM guru g WHERE g.user_id = "
+        "(select auth.uid()))), or write through the server (service_role) and give the app "
+        "none; a form anyone may send (insert only): `-- lint:ignore SUPABASE-OPEN-WRITE why`",
     ),
     Rule(
         "SUPABASE-VIEW-BYPASSES-RLS",
@@ -127,7 +142,14 @@ _POLICY_REST = re.compile(
 _AS = re.compile(r"\bAS\s+RESTRICTIVE\b", _F)
 _FOR = re.compile(r"\bFOR\s+(?P<cmd>ALL|SELECT|INSERT|UPDATE|DELETE)\b", _F)
 _TO = re.compile(r"\bTO\s+(?P<roles>.+?)(?=\s+USING\b|\s+WITH\s+CHECK\b|\s*$)", _F)
-_USING_TRUE = re.compile(r"\bUSING\s*\(\s*(?:\(\s*)?true\s*(?:\)\s*)?\)", _F)
+_CLAUSE = re.compile(r"\b(?P<word>USING|WITH\s+CHECK)\s*\(", _F)
+_ALWAYS = frozenset({"true", "1=1"})
+# Who a policy's role reaches through Supabase's API.
+_REACH = {
+    "anon": "anyone holding the project's public anon key",
+    "authenticated": "anyone who signs up (Supabase gives every account the authenticated "
+    "role, anonymous sign-ins too; sign-ups are open unless turned off in Auth's settings)",
+}
 # Words of a column name (split at _) that say the column holds personal data: the school's
 # (telp, no_hp, nik, nisn, alamat, tanggal_lahir, nama_ibu…) and English ones.
 _PERSONAL = frozenset(
@@ -329,22 +351,59 @@ class Exposure:
         if p is None or m is None:
             return
         self._guarding_nothing(file, st, p[1], p[2], out)
-        rest = m["rest"]
-        cmd = _FOR.search(rest)
+        rest = _STRING.sub("''", m["rest"])
+        cmd_m = _FOR.search(rest)
+        cmd = cmd_m["cmd"].upper() if cmd_m else "ALL"
         to = _TO.search(rest)
         roles = {key(r.strip()) for r in to["roles"].split(",")} if to else {"public"}
-        if (
-            _AS.search(rest)
-            or (cmd and cmd["cmd"].upper() not in ("ALL", "SELECT"))
-            or not roles & {"anon", "public"}
-            or not _USING_TRUE.search(rest)
-        ):
+        if _AS.search(rest) or not roles & {"anon", "authenticated", "public"}:
             return
-        live = self.live(p[2]) if self.live is not None else None
-        personal = _personal(self.columns(p[2]) or (live[1] if live else ()))
-        if not personal:
-            return
-        who = "anon" if "anon" in roles else "PUBLIC (anon too)"
-        why = f"policy {p[1]} lets {who} read every row of {p[2]} (USING (true)), whose "
-        why += f"{', '.join(personal[:4])} then reach anyone holding the project's public anon key"
-        out.append(self._finding(_BY_ID["SUPABASE-OPEN-POLICY"], file, st.line, why))
+        who = "anon" if "anon" in roles else "authenticated"
+        named = "PUBLIC (anon too)" if roles.isdisjoint({"anon", "authenticated"}) else who
+        using, check = _clause(rest, "USING"), _clause(rest, "WITH CHECK")
+        open_rows = using is not None and _always(using)
+        open_values = check is not None and _always(check)
+        if open_rows and cmd in ("ALL", "SELECT"):
+            live = self.live(p[2]) if self.live is not None else None
+            personal = _personal(self.columns(p[2]) or (live[1] if live else ()))
+            if personal:
+                why = f"policy {p[1]} lets {named} read every row of {p[2]} (USING (true)), whose "
+                why += f"{', '.join(personal[:4])} then reach {_REACH[who]}"
+                out.append(self._finding(_BY_ID["SUPABASE-OPEN-POLICY"], file, st.line, why))
+        writes = []
+        if cmd in ("INSERT", "ALL") and (open_values or (cmd == "ALL" and open_rows and not check)):
+            writes.append("insert")
+        if cmd in ("UPDATE", "ALL") and (open_rows or open_values):
+            writes.append("update")
+        if cmd in ("DELETE", "ALL") and open_rows:
+            writes.append("delete")
+        if writes:
+            clauses = (("USING (true)", open_rows), ("WITH CHECK (true)", open_values))
+            said = [c for c, on in clauses if on]
+            verbs = ", ".join(writes[:-1]) + (" and " if len(writes) > 1 else "") + writes[-1]
+            why = f"policy {p[1]} ({cmd}) lets {named} {verbs} rows of {p[2]} with no condition "
+            why += f"({', '.join(said)}): {_REACH[who]} writes them"
+            out.append(self._finding(_BY_ID["SUPABASE-OPEN-WRITE"], file, st.line, why))
+
+
+def _clause(rest: str, word: str) -> str | None:
+    """The expression of a policy's ``USING (…)`` or ``WITH CHECK (…)`` (strings blanked),
+    None without one."""
+    for m in _CLAUSE.finditer(rest):
+        if " ".join(m["word"].upper().split()) != word:
+            continue
+        depth, start = 1, m.end()
+        for i in range(start, len(rest)):
+            depth += {"(": 1, ")": -1}.get(rest[i], 0)
+            if depth == 0:
+                return rest[start:i]
+        return rest[start:]
+    return None
+
+
+def _always(expr: str) -> bool:
+    """``true`` or ``1 = 1``, in any parentheses and spacing."""
+    text = "".join(expr.split()).lower()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return text in _ALWAYS

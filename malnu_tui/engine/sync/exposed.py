@@ -7,6 +7,7 @@ existing copy with it off is warned of, with the statement to run, never altered
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,41 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sync.model import TablePlan
     from malnu_tui.engine.sync.session import SyncSession
 
-__all__ = ["guard_copies"]
+__all__ = ["guard_copies", "open_copy_warnings"]
+
+
+def _served(s: SyncSession) -> str | None:
+    """Why the destination's copies are served by Supabase's API (its detection, and the
+    schema), or None: not Supabase's, or a schema its API does not expose."""
+    dst: Any = s.dst
+    if dst.kind != "postgresql":
+        return None
+    supabase = supabase_of(s.dest_target, "postgresql", dst)
+    if supabase is None or dst.schema not in supabase.exposed:
+        return None
+    return f"{supabase.why}; its API serves the schema {dst.schema}"
+
+
+def open_copy_warnings(
+    s: SyncSession, tables: Sequence[str], where: str | None = None
+) -> dict[str, str]:
+    """Each of the existing copies ``tables`` that Supabase's API serves to every holder of
+    the anon key (row level security off) → the warning to carry into its report, with the
+    statement to run (one catalog query; none off Supabase). The one text of the sync, its
+    dry run and ``sync verify``."""
+    where = where or _served(s)
+    if where is None or not tables:
+        return {}
+    dst: Any = s.dst
+    opened = [t for t, now in open_tables(dst.conn, dst.schema, tables).items() if now]
+    return {
+        t: (
+            f"row level security is off on {dst.schema}.{t} ({where}): anyone holding the "
+            "project's anon key reads and writes every row; run "
+            f"{enable_rls_statement(dst.conn, dst.schema, t)}"
+        )
+        for t in opened
+    }
 
 
 def guard_copies(s: SyncSession, plans: list[TablePlan]) -> list[TablePlan]:
@@ -24,16 +59,12 @@ def guard_copies(s: SyncSession, plans: list[TablePlan]) -> list[TablePlan]:
     each copy to be created (and the destination told to enable row level security with it)
     and a warning on each existing copy the API serves with row level security off (one
     catalog query)."""
+    where = _served(s)
+    if where is None:
+        return plans
     dst: Any = s.dst
-    if dst.kind != "postgresql":
-        return plans
-    supabase = supabase_of(s.dest_target, "postgresql", dst)
-    if supabase is None or dst.schema not in supabase.exposed:
-        return plans
     dst.rls_on_create = True
-    where = f"{supabase.why}; its API serves the schema {dst.schema}"
-    existing = [p.table for p in plans if not p.create]
-    opened = {t for t, now in open_tables(dst.conn, dst.schema, existing).items() if now}
+    opened = open_copy_warnings(s, [p.table for p in plans if not p.create], where)
     out = []
     for p in plans:
         if p.create:
@@ -45,11 +76,6 @@ def guard_copies(s: SyncSession, plans: list[TablePlan]) -> list[TablePlan]:
             )
             p = replace(p, notes=(*p.notes, note))
         elif p.table in opened:
-            said = (
-                f"row level security is off on {dst.schema}.{p.table} ({where}): anyone "
-                "holding the project's anon key reads and writes every row; run "
-                f"{enable_rls_statement(dst.conn, dst.schema, p.table)}"
-            )
-            p = replace(p, warnings=(*p.warnings, said))
+            p = replace(p, warnings=(*p.warnings, opened[p.table]))
         out.append(p)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from malnu_tui.engine.backends.base import lock_host, utc_now
@@ -13,6 +13,7 @@ from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
 from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+from malnu_tui.engine.sync.exposed import open_copy_warnings
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport, TableShape
 from malnu_tui.engine.sync.problems import (
     case_clashes,
@@ -143,7 +144,10 @@ def verify_sync(
                         truncated=found.left > len(found.remaining),
                         note="" if ok else _unfilled(s, shape, dshape))
         )  # fmt: skip
-    return reports
+    # A Supabase copy its API serves to every holder of the anon key: said as the sync says it.
+    there = [r.table for r in reports if table_key(s.dst, r.table) in dst_tables]
+    opened = open_copy_warnings(s, there)
+    return [replace(r, warnings=(opened[r.table],)) if r.table in opened else r for r in reports]
 
 
 def _unfilled(s: SyncSession, shape: TableShape, dshape: TableShape) -> str:
