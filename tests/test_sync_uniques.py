@@ -10,14 +10,20 @@ counts that balance, the grades of a student whose nis moved left alone."""
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
 from malnu_tui.engine.sync.model import TableReport
+from tests.fixtures_core import popen_cli, run_cli, stop_if_running
+from tests.inproc import run_inproc
 from tests.sync_support import Db, make_db, sqlite_source
 
 OLD = "2025-01-01 00:00:00"
@@ -188,3 +194,82 @@ def test_unique_values_moving_between_rows(
         _sync(src, dst, ("kode",))
     assert "correct the row at the source" in str(refused.value.hint), refused.value.hint
     assert dst.run("SELECT id, alias FROM kode ORDER BY id") == [(1, "A"), (2, None)]
+
+
+def test_a_move_killed_before_its_last_commit_is_named_then_repaired_by_the_next_sync(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two students' nis swapped, written in steps: a sync killed (SIGKILL, a real process)
+    after the step that parked the values and before the one that writes them back leaves the
+    copy's nis as the sync's markers. `sync verify` must name those rows as different, and the
+    next sync, with nothing changed at the source since, must find and repair them."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.run(SOURCE[0])
+    dst.run(COPY["postgresql"][0])
+    src.many(
+        "INSERT INTO siswa (id, nis, nama) VALUES (?, ?, 's')", [(i, f"N{i}") for i in range(1, 7)]
+    )
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "{src.url}"\n\n[targets.analytics]\nurl = "{pg_url}"\n\n'
+        '[sync.rapor]\nfrom = "primary"\nto = "analytics"\ntables = ["siswa"]\nchunk_rows = 3\n',
+        encoding="utf-8",
+    )
+    cfg = ["--config", str(config)]
+    assert _sync(src, dst, ("siswa",))["siswa"].verified
+    later = "2026-01-01 00:00:00"
+    for sql in ("'T' WHERE id = 4", "'N4' WHERE id = 5", "'N5' WHERE id = 4"):
+        src.run(f"UPDATE siswa SET updated_at = '{later}', nis = {sql}")
+    # The third step waits (a row leaving its marker) on a lock this test holds: the kill
+    # lands there, between the second commit and the third.
+    dst.run(
+        "CREATE FUNCTION wait_here() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$"
+    )
+    dst.run(
+        "CREATE TRIGGER wait_here BEFORE UPDATE ON siswa FOR EACH ROW "
+        "WHEN (left(OLD.nis, 1) = chr(1)) EXECUTE FUNCTION wait_here()"
+    )
+    waiting = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(4242)")
+        proc = popen_cli("sync", "rapor", "--yes", *cfg, env={"MALNU_ASSUME_NO_TTY": "1"})
+        try:
+            deadline = time.monotonic() + 60
+            while not gate.execute(waiting).fetchall() and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            stop_if_running(proc)
+        gate.execute("SELECT pg_advisory_unlock(4242)")
+        others = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 60
+        while gate.execute(others).fetchone() != (0,) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert proc.returncode == -signal.SIGKILL
+    dst.run("DROP TRIGGER wait_here ON siswa")
+    assert dst.run("SELECT id, nis FROM siswa WHERE id IN (4, 5) ORDER BY id") == [
+        (4, "\x014"),
+        (5, "\x015"),
+    ]
+    named = run_inproc("sync", "verify", "rapor", "--json", *cfg)
+    assert named.code == 1, named.err
+    assert json.loads(named.out)[0]["differences"] == [
+        {"kind": "different", "key": 4},
+        {"kind": "different", "key": 5},
+    ]
+    again = run_cli("sync", "rapor", "--yes", "--json", *cfg)
+    assert again.code == 0, again.err
+    (report,) = json.loads(again.out)
+    # (Resumed: its counts go on from the killed run's, whose parking step counted 4 and 5.)
+    assert report["verified"] and report["differences"] == [], report
+    query = "SELECT id, nis FROM siswa ORDER BY id"
+    assert dst.run(query) == src.run(query)
+    assert run_inproc("sync", "verify", "rapor", *cfg).code == 0
