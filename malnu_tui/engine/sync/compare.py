@@ -54,7 +54,13 @@ def _repair(
 ) -> tuple[SyncState, list[Difference]]:
     """Repair ``diffs`` from the source and check them again. Rows whose parent in their own
     table is not at the destination yet (it comes with a later range) are held back
-    (``held``), their differences put in ``waiting``, checked once they are written."""
+    (``held``), their differences put in ``waiting``, checked once they are written. Rows
+    written with a cycle's cut key NULL are left as they are, still different (see
+    :mod:`.cycles`): pass two writes them, once their parents are synced (writing them again
+    now read each once more, in vain)."""
+    cut = s.nulled.get(shape.name, {})  # written with a cut key NULL: pass two's (.cycles)
+    wait = [d for d in diffs if d.kind == "different" and d.key in cut]
+    diffs = [d for d in diffs if not (d.kind == "different" and d.key in cut)]
     fix = [d.key for d in diffs if d.kind != "extra"]
     extra = [d.key for d in diffs if d.kind == "extra"]
     rows, _ = held.take(s.src.rows_for_keys(shape, fix) if fix else [], None)
@@ -64,7 +70,8 @@ def _repair(
     kidx = shape.key_index
     later = {tuple(r[i] for i in kidx) for r in held.rows}
     waiting.extend(d for d in diffs if d.key in later)
-    return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs if d.key not in later])
+    again = compare_keys(s.src, s.dst, shape, [d.key for d in diffs if d.key not in later])
+    return state, [*wait, *again]
 
 
 @dataclass(frozen=True)

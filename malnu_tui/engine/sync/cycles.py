@@ -220,6 +220,7 @@ def before_run(s: SyncSession, tables: Sequence[str]) -> None:
     (``s.cuts``) is settled after the others (its audit row too: :func:`.run._settle`), and
     compared whole there when its last sync ended unverified (``s.recheck``: killed between
     the passes, pass one's NULLs were left; any other difference is repaired with them)."""
+    s.nulled, s.recheck = {}, set()  # (a session's earlier run, stopped: its own)
     for table in tables:
         if table in s.cuts:
             s.held_back.setdefault(table, [])

@@ -299,7 +299,7 @@ def _cut(s: SyncSession, plans: list[TablePlan], cuts: list[ForeignKey]) -> list
         notes = [
             f"{', '.join(f'{p.table}.{c}' for c in fk.columns)} written NULL where its "
             f"{parent.name} row is not in the copy yet, and set once {parent.name} is synced "
-            f"({p.table} and {parent.name} refer to each other there)"
+            f"(the copy's foreign keys go round a cycle through {p.table} and {parent.name})"
             for fk, parent in s.cuts.get(p.table, ())
         ]
         out.append(replace(p, notes=(*p.notes, *notes)) if notes else p)
