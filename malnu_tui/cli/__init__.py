@@ -217,10 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.message(f"warning: {line}")
         return code
     except MalnuError as exc:
+        # --json: an error prints nothing on stdout, but what the failure left durable (the
+        # migrations applied before the failed one, a recover's restore) is the document.
+        if ctx.json and exc.report is not None:
+            ctx.out_json(exc.report)
         ctx.error(exc)
         for note in getattr(exc, "__notes__", ()):  # what the failure left (a lock row)
             ctx.message(f"note: {note}")
-        if getattr(args, "command", None) == "check":  # before check ran (debug mode's config)
+        if getattr(args, "command", None) == "check":  # before check could check (its config)
             from malnu_tui.cli.monitor import say_unknown
 
             prom = ctx.opt("prometheus", None)

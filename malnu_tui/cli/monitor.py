@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
@@ -142,23 +142,15 @@ def write_prometheus(file: str, text: str, message: Callable[[str], None]) -> st
 
 
 def cmd_check(ctx: Context) -> int:
-    from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.monitor.config import load_monitor_config
     from malnu_tui.engine.monitor.health import CHECKS, Severity, worst
     from malnu_tui.engine.monitor.reading import run_checks
 
-    try:
-        cfg = load_monitor_config(ctx.settings)
-        targets = _chosen_targets(ctx)
-    except MalnuError as exc:
-        # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
-        return say_unknown(
-            str(exc),
-            json=ctx.json,
-            out=ctx.stdout,
-            prometheus=ctx.opt("prometheus"),
-            message=ctx.message,
-        )
+    # A check that cannot run (its config, a --target not there) is UNKNOWN to the monitoring
+    # system, not a usage error: said by cli.main as every command's error (the `error:` line,
+    # which this one lacked), then the UNKNOWN summary or JSON (say_unknown).
+    cfg = load_monitor_config(ctx.settings)
+    targets = _chosen_targets(ctx)
     report = run_checks(targets, cfg)
     status = report.status
     failed_file = _write_prometheus(ctx, report) if ctx.opt("prometheus") else None
@@ -254,13 +246,13 @@ def say_unknown(
     reason: str,
     *,
     json: bool,
-    out: TextIO | None = None,
     prometheus: str | None = None,
     message: Callable[[str], None] | None = None,
 ) -> int:
-    """``check`` stopped before it could check (a bad command line; a config debug mode could
-    not read), its ``error:`` line already on stderr: the summary line (or JSON) says UNKNOWN,
-    exit 3, as the monitoring-plugin convention has it (2 would read as CRITICAL). The
+    """``check`` stopped before it could check (a bad command line; a config it could not
+    read, a target not in it), its ``error:`` line already on stderr: the summary line (or
+    JSON) says UNKNOWN, exit 3, as the monitoring-plugin convention has it (2 would read as
+    CRITICAL). The
     ``--prometheus`` file, when given, says ``malnu_check_status 3`` instead of the last
     run's gauges (a config broken by an edit left them saying OK for as long as it stayed)."""
     import json as jsonlib
@@ -270,7 +262,7 @@ def say_unknown(
     from malnu_tui.engine.monitor.health import Severity, unknown_json
 
     reason = one_line(mask_secrets(reason))  # the plugin's summary: one line, as stderr's
-    out = out or sys.stdout
+    out = sys.stdout
     if prometheus:
         from malnu_tui.engine.monitor.prometheus import render_unknown
 
@@ -299,7 +291,7 @@ def cmd_doctor(ctx: Context) -> int:
     else:
         for line in result.lines():
             ctx.out(line)
-        ctx.message(result.summary())
+    ctx.message(result.summary())  # with --json too: an exit 1 says why on stderr
     return 0 if result.ok else 1
 
 

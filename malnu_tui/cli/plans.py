@@ -105,7 +105,8 @@ def run_plan(
 ) -> ApplyResult:
     """Run ``plan`` (the safety backup first, unless --no-backup). When a file fails, what
     is durable is still reported before the error (exit 1): the safety backup's id, and with
-    --json the report with ``failed`` (filename, line, error) on stdout."""
+    --json the report with ``failed`` (filename, line, error) on stdout (the error's report,
+    written by :func:`malnu_tui.cli.main`)."""
     from malnu_tui.engine.migrate import MigrationFailed, apply_plan
 
     backup = safety_backup(ctx, ctx.backend(), ctx.args.command)
@@ -122,13 +123,7 @@ def run_plan(
     except MigrationFailed as exc:
         if exc.backup_id:
             ctx.message(f"safety backup: {exc.backup_id}")
-        if ctx.json:
-            failed = {"filename": exc.failure.filename, "line": exc.failure.line}
-            error = exc.failure.error + (f"; {exc.failure.left}" if exc.failure.left else "")
-            ctx.out_json(
-                report_json(verb, exc.done, (), exc.backup_id)
-                | {"failed": failed | {"error": error}}
-            )
+        exc.report = report_json(verb, exc.done, (), exc.backup_id) | {"failed": exc.failed_json()}
         raise
 
 

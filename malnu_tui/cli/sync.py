@@ -149,14 +149,26 @@ def _count_cell(r: TableReport, side: str, count: int) -> str:
     return "not counted" if side in r.uncounted else f"{count:,}"
 
 
-def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
+def _print_reports(
+    ctx: Context,
+    reports: list[TableReport],
+    *,
+    dry_run: bool = False,
+    stopped_by: MalnuError | None = None,
+) -> None:
+    """The reports (``stopped_by``: of a sync that error stopped; with --json they are its
+    report, which :func:`malnu_tui.cli.main` writes before its ``error:`` line)."""
     for r in reports:
         if r.note:
             ctx.message(f"{r.table}: {r.note}")
         for w in r.warnings:
             ctx.message(f"warning: {r.table}: {w}")
     if ctx.json:
-        ctx.out_json([r.as_json() for r in reports])
+        doc = [r.as_json() for r in reports]
+        if stopped_by is not None:
+            stopped_by.report = doc
+        else:
+            ctx.out_json(doc)
         for r in reports:
             if r.truncated:
                 ctx.message(f"{r.table}: only the first {len(r.differences):,} differing keys")
@@ -259,7 +271,7 @@ def cmd_sync(ctx: Context) -> int:
         except MalnuError as exc:
             # What is synced, and where it stopped, as `up --json` reports (in text too: it
             # said the error alone, the tables synced before it only in the audit rows).
-            _print_reports(ctx, _stopped(done, plans, exc, stopped))
+            _print_reports(ctx, _stopped(done, plans, exc, stopped), stopped_by=exc)
             raise
     _print_reports(ctx, reports)
     bad = [r for r in reports if not r.verified]

@@ -195,6 +195,12 @@ class MigrationFailed(MalnuError):
         self.done = tuple(done)
         self.backup_id: str | None = None  # the run's safety backup, when one was taken
 
+    def failed_json(self) -> dict[str, object]:
+        """The failed file as ``--json`` reports it: ``{"filename", "line", "error"}``."""
+        f = self.failure
+        error = f.error + (f"; {f.left}" if f.left else "")
+        return {"filename": f.filename, "line": f.line, "error": error}
+
 
 def group_seconds() -> float:
     """The group bound: :data:`GROUP_SECONDS`, or ``$MALNU_UP_GROUP_MS`` (0 turns grouping

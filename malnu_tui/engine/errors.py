@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 
 
 class MalnuError(Exception):
-    """Base of every expected failure. ``exit_code`` follows the CLI contract."""
+    """Base of every expected failure. ``exit_code`` follows the CLI contract. ``report``: what
+    the failed command left durable (the migrations applied before the one that failed, a
+    recover's restore), as its JSON document; ``--json`` writes it on stdout before the
+    ``error:`` line, where an error otherwise prints nothing on stdout."""
 
     exit_code = 1
     hint: str | None = None
+    report: object = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -380,6 +380,7 @@ def _recover_locked(
     files = mset.by_filename()
     rolled: tuple[str, ...] = ()
     reapplied: tuple[str, ...] = ()
+    rolling = True  # the rollback files run first, then the re-applied migrations
     try:
         if restored.interrupted is not None:  # Ctrl-C or SIGTERM as the restore committed
             raise restored.interrupted
@@ -388,6 +389,7 @@ def _recover_locked(
             undo = tuple(replace(s, rollback_checksum="") for s in down.steps)
             done = apply_plan(backend, mset, Plan("down", undo), progress=relay)
             rolled = tuple(f for f, _ in done.done)
+        rolling = False
         if plan.reapply:
             steps = [
                 PlanStep(
@@ -407,7 +409,8 @@ def _recover_locked(
         from malnu_tui.engine.apply import MigrationFailed
 
         total = steps_total
-        ran = len(rolled) + (len(exc.done) if isinstance(exc, MigrationFailed) else 0)
+        part = tuple(f for f, _ in exc.done) if isinstance(exc, MigrationFailed) else ()
+        ran = len(rolled) + len(part)
         where = (
             f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
             f"{total} migration(s) re-run, so the database is neither as before nor as of "
@@ -426,6 +429,17 @@ def _recover_locked(
             )
         if isinstance(exc, MalnuError):
             exc.hint = f"{where}; or fix the cause and run this recover again to finish it"
+            # --json: the restore and the steps that ran are durable (the pre-recover backup
+            # undoes them), as `up --json` reports the migrations before the failed one.
+            seconds = time.perf_counter() - started
+            if rolling:  # (reapplied and rolled are set once their whole step has run)
+                left = RecoverResult(plan, restored, (), part, seconds)
+            else:
+                left = RecoverResult(plan, restored, part, rolled, seconds)
+            failed = exc.failed_json() if isinstance(exc, MigrationFailed) else None
+            exc.report = left.as_json() | {
+                "failed": failed or {"filename": None, "line": None, "error": str(exc)}
+            }
         else:
             emit(BackupProgress("failed", 0, 0, where))
         raise
