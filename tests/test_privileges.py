@@ -1168,6 +1168,37 @@ def test_row_level_security_on_the_tools_own_tables_is_said_not_read_as_pending(
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (2,)
 
 
+def test_another_runners_history_row_level_security_hides_is_refused_not_read_as_empty(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """dbmate's history with row level security on and no policy for the tool's role (a DBA
+    enabling it on every table of `public`, as Supabase's advisor asks): read as the policy
+    showed it, no row, and `up` ran again the migration dbmate had applied. Exit 2 now,
+    before anything runs, naming the table, the role and the way out."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute("CREATE TABLE schema_migrations (version varchar(255) PRIMARY KEY)")
+        conn.execute("INSERT INTO schema_migrations VALUES ('20250101000000')")
+        conn.execute(f"GRANT SELECT ON schema_migrations TO {role}")
+        conn.execute("ALTER TABLE schema_migrations ENABLE ROW LEVEL SECURITY")
+    dirs = _one_migration(
+        tmp_path, "20250101000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 2, res.err
+    assert (
+        f"row level security hides rows of public.schema_migrations, another migration "
+        f"runner's history, from role {role}" in res.err
+    )
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "doctor")  # a FAIL line, not a stop
+    assert res.code == 1, res.err
+    assert "other runner: " in res.out and "hides rows of public.schema_migrations" in res.out
+    assert "backup dir: " in res.out
+
+
 def test_an_import_of_ids_by_a_role_that_may_not_move_their_sequence_says_so(
     tmp_path: Path, role: str, pg_url: str
 ) -> None:

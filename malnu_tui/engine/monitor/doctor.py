@@ -232,8 +232,14 @@ def _other_runners(c: _Checks, backend: Backend, near: Path) -> None:
     """Another runner's migration history in the database (Prisma, Drizzle, dbmate, Rails,
     golang-migrate, Flyway, Alembic), said with its table and rows."""
     from malnu_tui.engine.backends.other_runners import doctor_lines
+    from malnu_tui.engine.errors import MalnuError
 
-    for ok, detail, fix in doctor_lines(backend, near):
+    try:
+        lines = doctor_lines(backend, near)
+    except MalnuError as exc:  # one row level security hides rows of (other_runners._hidden)
+        c.fail("other runner", str(exc), exc.hint or "")
+        return
+    for ok, detail, fix in lines:
         if ok:
             c.ok("other runner", detail)
         else:
