@@ -7,6 +7,7 @@ security policies ``TO authenticated``, GRANTs to its roles and the CLI's
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster, create_database, drop_database, supabase_roles
 
 SUPABASE = """
-CREATE SCHEMA auth;
+CREATE SCHEMA auth AUTHORIZATION supabase_auth_admin;
+SET ROLE supabase_auth_admin;
 CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
 CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $f$
   SELECT (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid
@@ -27,7 +29,9 @@ $f$;
 CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $f$
   SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb
 $f$;
-GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role, sb_operator;
+GRANT SELECT ON auth.users TO sb_operator;
+RESET ROLE;
 CREATE SCHEMA extensions;
 CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions;
 CREATE EXTENSION pgcrypto WITH SCHEMA extensions;
@@ -50,6 +54,14 @@ GRANT ALL ON public.profiles TO service_role;
 INSERT INTO auth.users VALUES ('00000000-0000-0000-0000-000000000001', 'a@x'),
                               ('00000000-0000-0000-0000-000000000002', 'b@x');
 INSERT INTO public.profiles (user_id) SELECT id FROM auth.users;
+"""
+# Supabase's project role (`postgres` there) is no superuser and no member of the platform's
+# roles: here `sb_operator`, which may read and back up everything and write the tool's tables.
+OPERATOR = """
+GRANT USAGE ON SCHEMA extensions, supabase_migrations TO sb_operator;
+GRANT SELECT ON ALL TABLES IN SCHEMA public, supabase_migrations TO sb_operator;
+GRANT ALL ON public.migrations, public.malnu_audit, public.malnu_lock TO sb_operator;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO sb_operator;
 """
 
 NOTES = """
@@ -89,10 +101,11 @@ class Supa:
     config: Path
     dirs: MigrationDirs
     root: Path
+    fresh: str  # another database (empty), the same target name and store: fresh.toml
 
     @property
     def base(self) -> list[str]:
-        return ["--config", str(self.config), "--target", "analytics"]
+        return ["--config", str(self.config), "--target", "analytics"]  # as a superuser
 
     def sql(self, query: str, url: str | None = None) -> list[tuple[object, ...]]:
         with psycopg.connect(url or self.url, autocommit=True) as conn:
@@ -107,24 +120,32 @@ def supa(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     url = pg_cluster.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
         supabase_roles(conn)
+        for role in ("supabase_auth_admin NOLOGIN", "sb_operator LOGIN CREATEDB BYPASSRLS"):
+            with contextlib.suppress(psycopg.errors.DuplicateObject):  # the cluster's, shared
+                conn.execute(f"CREATE ROLE {role}")
         conn.execute(SUPABASE)
     dirs = MigrationDirs(root / "project")
     dirs.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
     config = root / "malnu.toml"
-    config.write_text(
-        f'[backup]\ndir = "{root / "backups"}"\n\n'
-        f'[targets.analytics]\nurl = "{url}"\nschema = "public"\n'
-        f'migrations_dir = "{dirs.migrations}"\nrollback_dir = "{dirs.rollback}"\n'
-        'lock_timeout = "10s"\n',
-        encoding="utf-8",
+    target = (
+        f'schema = "public"\nmigrations_dir = "{dirs.migrations}"\n'
+        f'rollback_dir = "{dirs.rollback}"\nlock_timeout = "10s"\n'
     )
-    s = Supa(pg_cluster, url, config, dirs, root)
+    store = f'[backup]\ndir = "{root / "backups"}"\n\n[targets.analytics]\n'
+    config.write_text(f'{store}url = "{url}"\n{target}', encoding="utf-8")
+    role_url = url.replace(f"{pg_cluster.user}@", "sb_operator@")  # the same target and store,
+    (root / "project.toml").write_text(f'{store}url = "{role_url}"\n{target}', encoding="utf-8")
+    fresh = pg_cluster.url(create_database(pg_cluster))  # another database, the same store
+    (root / "fresh.toml").write_text(f'{store}url = "{fresh}"\n{target}', encoding="utf-8")
+    s = Supa(pg_cluster, url, config, dirs, root, fresh)
     res = run_cli(*s.base, "up", "--no-backup")
     assert res.code == 0, res.err
+    s.sql(OPERATOR)
     try:
         yield s
     finally:
         drop_database(pg_cluster, name)
+        drop_database(pg_cluster, fresh.rsplit("/", 1)[1])
 
 
 def _backup(s: Supa) -> str:
@@ -201,3 +222,43 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     assert supa.sql("SELECT to_regclass('public.todos'), to_regclass('public.tags')") == [
         (None, None)
     ]
+
+
+def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
+    supa: Supa, tmp_path: Path
+) -> None:
+    """Supabase's auth schema is its platform roles' (supabase_auth_admin), which the project
+    role may not act as: a rehearsal's scratch restore failed on `ALTER SCHEMA auth OWNER TO
+    supabase_auth_admin` (`must be member of role`), so no rehearsal ran at all. The restore
+    now owns what it creates of theirs (said), and the pending migration's policy calling
+    auth.uid() is rehearsed. Its restore over the live database cannot replace auth.users:
+    the hint names the table and its owner (it had none: PostgreSQL says `users`, which no
+    search path finds). As a superuser, the backup restores into a fresh database whole."""
+    backup = _backup(supa)
+    d = MigrationDirs(tmp_path / "set")
+    d.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
+    d.add("20250101_000200", "todos", """
+        CREATE TABLE public.todos (id uuid PRIMARY KEY DEFAULT extensions.uuid_generate_v4(),
+                                   user_id uuid NOT NULL DEFAULT auth.uid());
+        ALTER TABLE public.todos ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY todos_own ON public.todos TO authenticated USING (auth.uid() = user_id);
+        INSERT INTO public.todos (user_id) SELECT user_id FROM public.profiles;
+        """, "DROP TABLE public.todos;")  # fmt: skip
+    project = ["--config", str(supa.root / "project.toml"), "--target", "analytics"]
+    res = run_cli(*project, *d.args(), "rehearse", "--backup", backup, "--json")
+    assert res.code == 0, res.err
+    assert [(m["ok"], m["rows"]) for m in json.loads(res.out)["migrations"]] == [(True, 2)]
+    assert (
+        "the backup names role(s) postgres, supabase_auth_admin as owner, which sb_operator may "
+        "not act as: what the restore creates of theirs is owned by sb_operator" in res.err
+    )
+    before = supa.sql(STATE)
+    res = run_cli(*project, "backup", "restore", backup, "--yes")
+    assert res.code == 1, res.err
+    assert "hint: auth.users belongs to supabase_auth_admin, and sb_operator" in res.err
+    assert supa.sql(STATE) == before
+
+    fresh = ["--config", str(supa.root / "fresh.toml"), "--target", "analytics"]
+    res = run_cli(*fresh, "backup", "restore", backup, "--yes")
+    assert res.code == 0, res.err
+    assert supa.sql(STATE, supa.fresh) == before

@@ -273,6 +273,33 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
     return statements, replaced
 
 
+def _owners_not_ours(backend: PostgresBackend, listed: Sequence[str]) -> str:
+    """What to say when the dump's objects belong to roles this session may not become (not
+    a member, or no such role on this server): Supabase's ``auth`` is its platform roles'
+    (supabase_auth_admin), and in a new database (a rehearsal's scratch, a fresh one) every
+    restore failed on its first `ALTER SCHEMA auth OWNER TO supabase_auth_admin` (`must be
+    member of role`). Those restores then leave owners out, as ``pg_restore --no-owner`` does:
+    the restoring role owns what it creates. "" when every owner is this session's to be."""
+    owners = set()
+    for line in listed:
+        m = TOC_LINE.match(line)
+        if m and not m.group("rest").endswith(" "):  # an entry without owner ends in a space
+            owners.add(m.group("rest").rsplit(" ", 1)[-1])
+    rows = backend.conn.execute(
+        "SELECT r, current_user FROM unnest(%s::text[]) AS r WHERE NOT EXISTS (SELECT 1 "
+        "FROM pg_roles WHERE rolname = r AND pg_has_role(oid, 'MEMBER')) ORDER BY 1",
+        (sorted(owners),),
+    ).fetchall()
+    if not rows:
+        return ""
+    me = str(rows[0][1])
+    return (
+        f"the backup names role(s) {', '.join(str(r[0]) for r in rows)} as owner, which {me} "
+        f"may not act as: what the restore creates of theirs is owned by {me} (pg_restore "
+        "--no-owner)"
+    )
+
+
 def _giving_up(lock_timeout: str) -> str:
     if re.fullmatch(r"\s*0+\s*[a-z]*\s*", lock_timeout):
         return "lock_timeout = 0: waiting until they end"
@@ -331,6 +358,9 @@ def restore(
             and not _is_schema_entry(ln, kept_schemas)
         ]
         prelude, replaced = _prelude(backend, listed)
+        foreign = _owners_not_ours(backend, listing)
+        if foreign:
+            progress(BackupProgress("restore", 0, 0, foreign))
         epilogue = [_audit_insert(backend, e) for e in audit]
         holders = lock_holders(backend.conn, replaced)
         if holders:
@@ -355,7 +385,7 @@ def restore(
         started = time.monotonic()
         ok = _pipe_restore(
             tools, own, list_file, child, prelude, epilogue, backend.lock_timeout,
-            server_major(backend.conn),
+            server_major(backend.conn), bool(foreign),
         )  # fmt: skip
         if ok is not None:
             hint = None
@@ -418,13 +448,16 @@ def _not_owner_hint(backend: PostgresBackend, error: str) -> str | None:
         return None
     name = m.group(1).strip('"')
     with contextlib.suppress(Exception):
+        # PostgreSQL names the table unqualified (`must be owner of table users`): Supabase's
+        # auth.users, which no search path finds, had no hint at all.
         row = backend.conn.execute(
-            "SELECT pg_get_userbyid(relowner), current_user FROM pg_class "
-            "WHERE oid = to_regclass(%s)",
-            (name,),
+            "SELECT pg_get_userbyid(relowner), current_user, oid::regclass::text FROM pg_class "
+            "WHERE oid = to_regclass(%s) OR (to_regclass(%s) IS NULL AND relname = %s "
+            "AND NOT pg_has_role(relowner, 'MEMBER')) LIMIT 1",
+            (name, name, name),
         ).fetchone()
         if row is not None:
-            owner, me = row
+            owner, me, name = row
             return (
                 f"{name} belongs to {owner}, and {me} (the role restoring) may not replace it: "
                 f"restore as {owner} or a superuser, or `GRANT {owner} TO {me}` first"
@@ -458,6 +491,7 @@ def _pipe_restore(
     epilogue: Sequence[str],
     lock_timeout: str,
     major: int,
+    no_owner: bool,
 ) -> str | None:
     """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
     has finished successfully AND psql has run every statement before it (psql echoes a
@@ -468,7 +502,7 @@ def _pipe_restore(
     with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
         producer = spawn(
             [tools.pg_restore, "--clean", "--if-exists", f"--use-list={list_file}", "--file=-",
-             str(path)],
+             *(["--no-owner"] if no_owner else []), str(path)],
             env=child.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
