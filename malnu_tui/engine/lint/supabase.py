@@ -8,6 +8,7 @@ too)."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import re
 from collections.abc import Callable, Sequence
@@ -204,6 +205,7 @@ class Exposure:
     live: LiveTableInfo | None = None  # the live database's tables (pending migrations)
     _later: list[_Sets] = field(default_factory=list)
     _events: list[_Events] = field(default_factory=list)
+    _touching: dict[str, list[int]] = field(default_factory=dict)  # table → its migrations
     _index: int = 0
     _made: dict[str, _Made] = field(default_factory=dict)  # this migration's, by name now
 
@@ -216,6 +218,9 @@ class Exposure:
             self._events.append(events)
         self._later = later[::-1]
         self._events.reverse()
+        for i, events in enumerate(self._events):
+            for t in dict.fromkeys(e[1] for e in events):
+                self._touching.setdefault(t, []).append(i)
 
     def at(self, index: int) -> None:
         """The migration of the set (its index) whose statements come next."""
@@ -328,8 +333,10 @@ class Exposure:
         made) on ``table`` by the later migrations of the set, followed through renames."""
         enabled = policies = False
         roles: set[str] = set()
-        for events in self._events[self._index + 1 :]:
-            for kind, t, other in events:
+        after = self._index + 1
+        while (i := self._next(table, after)) is not None:
+            after = i + 1
+            for kind, t, other in self._events[i]:
                 if t != table:
                     continue
                 if kind == "rename":
@@ -339,6 +346,12 @@ class Exposure:
                 if kind == "revoke":
                     roles.add(other)
         return enabled, roles >= _BOTH, policies
+
+    def _next(self, table: str, after: int) -> int | None:
+        """The first migration from index ``after`` on that touches ``table``, if any."""
+        touching = self._touching.get(table, [])
+        at = bisect.bisect_left(touching, after)
+        return touching[at] if at < len(touching) else None
 
     def end(self, out: list[Finding]) -> None:
         """The migration's findings on the tables it made (or moved) in an exposed schema and
