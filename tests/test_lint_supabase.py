@@ -55,10 +55,10 @@ CASES = [
      "create policy p on private.aman for select to authenticated using (id > 0);\n"
      "alter table private.aman set schema public;\n"
      "create table keluar (id int);\nalter table keluar set schema private;", "",
-     [("SUPABASE-RLS-MISSING", 3, "public.arsip is made in private at line 2 and moved into it "
-       "by ALTER TABLE … SET SCHEMA in the exposed schema public"),
-      ("SUPABASE-RLS-MISSING", 4, "public.lama is moved into it from private by ALTER TABLE … "
-       "SET SCHEMA (its row level security not enabled by any migration of the set)")]),
+     [("SUPABASE-RLS-MISSING", 3, "public.arsip is made in private at line 2 and moved by ALTER "
+       "TABLE … SET SCHEMA into the exposed schema public and no migration"),
+      ("SUPABASE-RLS-MISSING", 4, "public.lama is moved from private by ALTER TABLE … SET "
+       "SCHEMA into the exposed schema public and no migration of this run enables")]),
     ("renamed, then its name made again", "create table a (id int);\n"
      "alter table a rename to b;\ncreate table a (id int);\n"
      "alter table a enable row level security;\ncreate policy p on a using (id > 0);", "",
@@ -275,7 +275,7 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     )
     assert "whose no_hp then reach anyone" in found[2][3]
     assert (
-        "from sekolah by ALTER TABLE … SET SCHEMA (its row level security off in the "
-        in found[4][3]
+        "public.arsip_off is moved from sekolah (its row level security off in the live "
+        "database) by ALTER TABLE … SET SCHEMA into the exposed schema public" in found[4][3]
     )
     assert "Supabase's rules on (the live database has Supabase's anon and" in report["notes"][0]

@@ -184,7 +184,7 @@ class _Made:
     name: str  # as made
     schema: str
     line: int  # where it reached its schema: the CREATE, the SELECT … INTO, the SET SCHEMA
-    how: str  # "made", "a copy of the rows of …", "moved …"
+    how: str  # "made", "a copy of the rows of …", "moved … into" (followed by the schema)
     renamed: str = ""
     enabled: bool = False
     policies: bool = False
@@ -311,8 +311,8 @@ class Exposure:
         exposed = self.supabase.exposed
         if made is not None:
             if schema in exposed and made.schema not in exposed:
-                made.how = f"made in {made.schema} at line {made.line} and moved into it by "
-                made.how += "ALTER TABLE … SET SCHEMA"
+                made.how = f"made in {made.schema} at line {made.line} and moved by ALTER "
+                made.how += "TABLE … SET SCHEMA into"
                 made.line = st.line
             made.schema = schema
             return
@@ -323,9 +323,9 @@ class Exposure:
         live = self.live(op.name, was) if self.live is not None else None
         if (live is not None and live[2]) or (live is None and op.key in self._later[0][0]):
             return  # its row level security is on (or some migration of the set turns it on)
-        state = "off in the live database" if live else "not enabled by any migration of the set"
-        how = f"moved into it from {was or 'another schema'} by ALTER TABLE … SET SCHEMA (its "
-        how += f"row level security {state})"
+        how = f"moved from {was or 'another schema'}"
+        how += " (its row level security off in the live database)" if live else ""
+        how += " by ALTER TABLE … SET SCHEMA into"
         self._made[op.key] = _Made(op.name, schema, st.line, how, note=False)
 
     def _after(self, table: str) -> tuple[bool, bool, bool]:
@@ -372,7 +372,8 @@ class Exposure:
                     why += "the owner and service_role do (fine for a table only the server reads)"
                     out.append(self._finding(NO_POLICY, file, m.line, why, "info"))
                 continue
-            why = f"{where} is {m.how} in the exposed schema {m.schema} and no migration of this "
+            into = m.how if m.how.endswith(" into") else f"{m.how} in"
+            why = f"{where} is {into} the exposed schema {m.schema} and no migration of this "
             why += "run enables row level security on it (nor revokes all on it from anon and "
             why += "authenticated): anyone holding the project's public anon key "
             why += "reads and writes every row through Supabase's API"
