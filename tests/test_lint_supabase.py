@@ -43,6 +43,46 @@ CASES = [
     ("rls and no policy: a note", "create table t (id int);\n"
      "alter table public.t enable row level security;", "",
      [("PG-RLS-NO-POLICY", 1, "the app (anon, authenticated) reads no row of it")]),
+    # Tables made without CREATE TABLE, moved into public, or renamed: followed in order.
+    ("select into", "select id, nama, no_hp into siswa_salinan from public.students;\n"
+     "select * into temp scratch from students;\n"
+     "do $$ declare n int; begin\nselect count(*) into n from public.students;\nend $$;", "",
+     [("SUPABASE-RLS-MISSING", 1, "public.siswa_salinan is a copy of the rows of students "
+       "made by SELECT … INTO (it copies no row level security) in the exposed schema")]),
+    ("moved into public", "create schema private;\ncreate table private.arsip (id int);\n"
+     "alter table private.arsip set schema public;\nalter table private.lama set schema public;\n"
+     "create table private.aman (id int);\nalter table private.aman enable row level security;\n"
+     "create policy p on private.aman for select to authenticated using (id > 0);\n"
+     "alter table private.aman set schema public;\n"
+     "create table keluar (id int);\nalter table keluar set schema private;", "",
+     [("SUPABASE-RLS-MISSING", 3, "public.arsip is made in private at line 2 and moved by ALTER "
+       "TABLE … SET SCHEMA into the exposed schema public and no migration"),
+      ("SUPABASE-RLS-MISSING", 4, "public.lama is moved from private by ALTER TABLE … SET "
+       "SCHEMA into the exposed schema public and no migration of this run enables")]),
+    ("renamed, then its name made again", "create table a (id int);\n"
+     "alter table a rename to b;\ncreate table a (id int);\n"
+     "alter table a enable row level security;\ncreate policy p on a using (id > 0);", "",
+     [("SUPABASE-RLS-MISSING", 1, "public.a (renamed b) is made in the exposed schema")]),
+    ("safe: enabled under its new name", "create table siswa_baru (id int);\n"
+     "alter table siswa_baru rename to siswa2;\ncreate table c (id int);",
+     "alter table siswa2 enable row level security;\ncreate policy p on siswa2 using (id > 0);\n"
+     "alter table c rename to c2;\nalter table c2 enable row level security;\n"
+     "create policy q on c2 using (id > 0);", []),
+    ("renamed in a later migration, its name made again", "create table d (id int);",
+     "alter table d rename to d_lama;\ncreate table d (id int);\n"
+     "alter table d enable row level security;",
+     [("SUPABASE-RLS-MISSING", 1, "public.d is made in the exposed schema")]),
+    ("default privileges", "alter default privileges for role guru in schema public grant "
+     "select on tables to anon;\nalter default privileges grant all on tables to authenticated;"
+     '\nALTER DEFAULT PRIVILEGES FOR ROLE "postgres" IN SCHEMA "public" GRANT ALL ON TABLES  TO '
+     '"anon";\nalter default privileges in schema public grant all on tables to anon;\n'
+     "alter default privileges in schema private grant select on tables to anon;\n"
+     "alter default privileges in schema public revoke all on tables from anon;\n"
+     "alter default privileges in schema public grant all on sequences to anon;", "",
+     [("SUPABASE-DEFAULT-GRANT", 1, "grants select on every table made from now on in public by "
+       "guru to anon: anyone holding the project's public anon key reads each one"),
+      ("SUPABASE-DEFAULT-GRANT", 2, "in every schema (public too) by the role that runs the "
+       "migration to authenticated: anyone who signs up")]),
     ("open to anon, personal data", 'create policy "baca" on students for select to anon '
      "using (true);", "", [("SUPABASE-OPEN-POLICY", 1, "no_hp, nisn then reach anyone")]),
     ("open to PUBLIC", "create policy p on public.students using ((true));", "",
@@ -127,7 +167,7 @@ def test_supabase_rules_from_the_files(tmp_path: Path) -> None:
         found = [
             (f.rule, f.line, f.why, f.ignored)
             for f in report.findings
-            if f.file.startswith("20250101000200") and f.rule != "ROLLBACK-LEAVES-OBJECTS"
+            if f.file.startswith("20250101000200") and f.rule.startswith(("SUPABASE-", "PG-RLS"))
         ]
         assert [x[:2] for x in found] == [x[:2] for x in expected], (case, found)
         for (_, _, why, ignored), (_, _, text) in zip(found, expected, strict=True):
@@ -186,13 +226,17 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     policies = "set lock_timeout = '2s';\n"
     policies += "create policy baca on siswa_sync for select to anon using (true);\n"
     policies += "create policy p on kelas_live using (id > 0);\n"
-    policies += "create policy q on nilai_live using (true);"  # on in the earlier one: writes
+    policies += "create policy q on nilai_live using (true);\n"  # on in the earlier one: writes
+    # Moved into public: with row level security on in the live database, or off there.
+    policies += "alter table sekolah.arsip_on set schema public;\n"
+    policies += "alter table sekolah.arsip_off set schema public;"
     d.add(
         "20250101000200",
         "p",
         policies,
         "drop policy baca on siswa_sync;\ndrop policy p on kelas_live;\n"
-        "drop policy q on nilai_live;",
+        "drop policy q on nilai_live;\nalter table arsip_on set schema sekolah;\n"
+        "alter table arsip_off set schema sekolah;",
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -201,6 +245,10 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
         conn.execute("CREATE TABLE kelas_live (id int)")
         conn.execute("CREATE TABLE nilai_live (id int)")
         conn.execute("ALTER TABLE kelas_live ENABLE ROW LEVEL SECURITY")
+        conn.execute("CREATE SCHEMA sekolah")
+        conn.execute("CREATE TABLE sekolah.arsip_on (id int)")
+        conn.execute("CREATE TABLE sekolah.arsip_off (id int)")
+        conn.execute("ALTER TABLE sekolah.arsip_on ENABLE ROW LEVEL SECURITY")
     res = run_cli(*base)
     report = json.loads(res.out)
     assert (res.code, report["rule_sets"]) == (0, ["general", "postgresql"]), res.out + res.err
@@ -210,15 +258,24 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     report = json.loads(res.out)
     assert res.code == 1, res.out + res.err
     assert report["rule_sets"] == ["general", "postgresql", "supabase"]
-    found = [(f["file"][:14], f["line"], f["rule"], f["why"]) for f in report["findings"]]
+    found = [
+        (f["file"][:14], f["line"], f["rule"], f["why"])
+        for f in report["findings"]
+        if f["rule"].startswith("SUPABASE-")
+    ]
     assert [x[:3] for x in found] == [
         ("20250101000100", 2, "SUPABASE-RLS-MISSING"),
         ("20250101000200", 2, "SUPABASE-RLS-MISSING"),
         ("20250101000200", 2, "SUPABASE-OPEN-POLICY"),
         ("20250101000200", 4, "SUPABASE-OPEN-WRITE"),
+        ("20250101000200", 6, "SUPABASE-RLS-MISSING"),
     ], found
     assert (
         "policy baca is made on public.siswa_sync, whose row level security is off" in found[1][3]
     )
     assert "whose no_hp then reach anyone" in found[2][3]
+    assert (
+        "public.arsip_off is moved from sekolah (its row level security off in the live "
+        "database) by ALTER TABLE … SET SCHEMA into the exposed schema public" in found[4][3]
+    )
     assert "Supabase's rules on (the live database has Supabase's anon and" in report["notes"][0]

@@ -8,11 +8,12 @@ too)."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.app_access import revoke_of
@@ -22,6 +23,7 @@ from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
 from malnu_tui.engine.lint.pg_rls import enables_rls, policy_of
 from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.lint.supabase_grants import default_grant, open_policy
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.supabase_target import Supabase, supabase_of
 
@@ -30,8 +32,15 @@ if TYPE_CHECKING:
 
 __all__ = ["SUPABASE_RULES", "Exposure", "LiveTableInfo", "Supabase", "live_tables", "supabase_of"]
 
-# A live table's schema, columns and whether row level security is on (None: no such table).
-LiveTableInfo = Callable[[str], "tuple[str, tuple[str, ...], bool] | None"]
+
+class LiveTableInfo(Protocol):
+    """A live table's schema, columns and whether row level security is on (None: no such
+    table), by its name (in ``schema``; "": found on the search path)."""
+
+    def __call__(
+        self, table: str, schema: str = ""
+    ) -> tuple[str, tuple[str, ...], bool] | None: ...
+
 
 SUPABASE_RULES = (
     Rule(
@@ -43,31 +52,6 @@ SUPABASE_RULES = (
         "ALTER TABLE … ENABLE ROW LEVEL SECURITY in the same migration (or a later one of the "
         "same run) and create its policies; a table only the server reads: enable it with no "
         "policy, or make it in a schema the API does not expose",
-    ),
-    Rule(
-        "SUPABASE-OPEN-POLICY",
-        "warning",
-        "a policy letting anon or authenticated read every row of a table with personal data",
-        "USING (true) for anon (or PUBLIC) hands every row, phone numbers and all, to anyone "
-        "holding the project's public anon key; for authenticated, to anyone who signs up "
-        "(Supabase gives every account that role; sign-ups are open unless turned off)",
-        "limit the rows (USING ((select auth.uid()) = user_id), or a role of the app's own "
-        "checked in a table: EXISTS (SELECT 1 FROM guru g WHERE g.user_id = (select "
-        "auth.uid()))), or the columns (REVOKE SELECT ON t FROM anon, authenticated; GRANT "
-        "SELECT (nama, kelas) ON t TO anon); if the table is meant to be public, say why with "
-        "`-- lint:ignore SUPABASE-OPEN-POLICY why`",
-    ),
-    Rule(
-        "SUPABASE-OPEN-WRITE",
-        "warning",
-        "a policy letting anon or authenticated write rows of a table with no condition",
-        "WITH CHECK (true) (or USING (true) for an UPDATE, DELETE or ALL) lets anyone holding "
-        "the project's public anon key, or for authenticated anyone who signs up, insert, "
-        "change or delete rows: a grade, an attendance mark, another student's phone number",
-        "tie the write to its owner (WITH CHECK ((select auth.uid()) = user_id)) or to a role "
-        "of the app's own checked in a table (EXISTS (SELECT 1 FROM guru g WHERE g.user_id = "
-        "(select auth.uid()))), or write through the server (service_role) and give the app "
-        "none; a form anyone may send (insert only): `-- lint:ignore SUPABASE-OPEN-WRITE why`",
     ),
     Rule(
         "SUPABASE-VIEW-BYPASSES-RLS",
@@ -93,16 +77,18 @@ _TABLE_INFO = (
 
 def live_tables(backend: object) -> LiveTableInfo:
     """A live PostgreSQL table's (schema, columns, row level security on), by the name a
-    migration gives it (found on the search path, as the migration would find it)."""
+    migration gives it (found on the search path, as the migration would find it, unless the
+    migration names its schema)."""
     conn = getattr(backend, "conn", None)
 
-    def info(table: str) -> tuple[str, tuple[str, ...], bool] | None:
+    def info(table: str, schema: str = "") -> tuple[str, tuple[str, ...], bool] | None:
         if conn is None:
             return None
         try:
             from psycopg import sql
 
-            row = conn.execute(_TABLE_INFO, (sql.Identifier(table).as_string(conn),)).fetchone()
+            name = sql.Identifier(*((schema, table) if schema else (table,)))
+            row = conn.execute(_TABLE_INFO, (name.as_string(conn),)).fetchone()
         except Exception:  # best effort: unknown, as from the files alone
             return None
         return (str(row[0]), tuple(row[2]), bool(row[1])) if row else None
@@ -110,7 +96,7 @@ def live_tables(backend: object) -> LiveTableInfo:
     return info
 
 
-_MARKS = re.compile(r"level\s+security|policy|revoke|security_invoker", re.IGNORECASE)
+_MARKS = re.compile(r"level\s+security|policy|revoke|security_invoker|rename", re.IGNORECASE)
 _ALL = re.compile(r"^ALL\b", re.IGNORECASE)
 _VIEW_HEAD = re.compile(
     rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:RECURSIVE\s+)?"
@@ -136,114 +122,105 @@ def _invoker(options: str) -> bool:
 
 _TEMP = re.compile(r"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP", re.IGNORECASE)
 _LIKE = re.compile(rf"^\(\s*LIKE\s+(?:{IDENT}\s*\.\s*)?(?P<src>{IDENT})", _F)
-_POLICY_REST = re.compile(
-    rf"^CREATE\s+POLICY\s+{IDENT}\s+ON\s+(?:{IDENT}\s*\.\s*)?{IDENT}\s*(?P<rest>.*)$", _F
+# SELECT … INTO new_table [FROM …] (PostgreSQL's CREATE TABLE AS; in PL/pgSQL a variable's).
+_SELECT_INTO = re.compile(
+    rf"^SELECT\b(?:(?!\bFROM\b).)*?\bINTO\s+(?P<temp>(?:(?:GLOBAL|LOCAL)\s+)?TEMP(?:ORARY)?\s+)?"
+    rf"(?:UNLOGGED\s+)?(?:TABLE\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<name>{IDENT})(?P<rest>.*)$",
+    _F,
 )
-_AS = re.compile(r"\bAS\s+RESTRICTIVE\b", _F)
-_FOR = re.compile(r"\bFOR\s+(?P<cmd>ALL|SELECT|INSERT|UPDATE|DELETE)\b", _F)
-_TO = re.compile(r"\bTO\s+(?P<roles>.+?)(?=\s+USING\b|\s+WITH\s+CHECK\b|\s*$)", _F)
-_CLAUSE = re.compile(r"\b(?P<word>USING|WITH\s+CHECK)\s*\(", _F)
-_ALWAYS = frozenset({"true", "1=1"})
-# Who a policy's role reaches through Supabase's API.
-_REACH = {
-    "anon": "anyone holding the project's public anon key",
-    "authenticated": "anyone who signs up (Supabase gives every account the authenticated "
-    "role, anonymous sign-ins too; sign-ups are open unless turned off in Auth's settings)",
-}
-# Words of a column name (split at _) that say the column holds personal data: the school's
-# (telp, no_hp, nik, nisn, alamat, tanggal_lahir, nama_ibu…) and English ones.
-_PERSONAL = frozenset(
-    {
-        "phone",
-        "telp",
-        "telepon",
-        "hp",
-        "handphone",
-        "whatsapp",
-        "wa",
-        "email",
-        "nik",
-        "nisn",
-        "nip",
-        "kk",
-        "ktp",
-        "alamat",
-        "address",
-        "lahir",
-        "birth",
-        "birthday",
-        "dob",
-        "birthdate",
-        "passport",
-        "paspor",
-        "ibu",
-        "ayah",
-        "wali",
-        "gaji",
-        "salary",
-        "password",
-        "medical",
-    }
+_SET_SCHEMA = re.compile(
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?{IDENT}\s+SET\s+SCHEMA",
+    _F,
 )
+_BOTH = frozenset({"anon", "authenticated"})
+_Sets = tuple[set[str], set[str], set[str], set[str]]
+# In a migration's order: ("enable" | "policy" | "revoke" | "rename", table, role or new name).
+_Events = list[tuple[str, str, str]]
 
 
-_Marks = tuple[set[str], set[str], set[str], set[str]]
-
-
-def _marks(m: Migration) -> _Marks:
+def _marks(m: Migration) -> tuple[_Sets, _Events]:
     """(tables ``m`` enables row level security on, tables it creates a policy on, tables and
     views it revokes all on from both ``anon`` and ``authenticated``: out of the API's reach,
-    views it sets ``security_invoker`` on)."""
+    views it sets ``security_invoker`` on), and those of its statements in order with its
+    renames of tables (a table is followed by its name)."""
     enabled: set[str] = set()
     policies: set[str] = set()
     revoked: dict[str, set[str]] = {}
     invoker: set[str] = set()
+    events: _Events = []
     # A file that cannot be read marks nothing here: FILE-UNREADABLE is its finding.
     with contextlib.suppress(MalnuError):
         if not any(_MARKS.search(p) for p in m.text_pieces()):
-            return enabled, policies, set(), set()
+            return (enabled, policies, set(), set()), events
         for st in m.statements():
             words = st.first_words
             inner = do_statements(m.filename, st, []) if words.startswith("DO") else [st]
             for s in inner:
                 if (p := policy_of(s)) is not None and p[0] == "CREATE":
                     policies.add(p[2])
+                    events.append(("policy", p[2], ""))
                 elif s.first_words.startswith("ALTER TABLE"):
-                    if enables_rls(op := read_ops(s)):
+                    op = read_ops(s)
+                    if enables_rls(op):
                         enabled.add(op.key)
+                        events.append(("enable", op.key, ""))
+                    renames = (a for a in op.actions if a.kind == "rename_table")
+                    events.extend(("rename", op.key, key(a.new)) for a in renames)
                 elif (v := _ALTER_VIEW.match(strip_comments(s.text))) and _invoker(v["opts"]):
                     invoker.add(key(v["name"]))
                 elif (r := revoke_of(s)) is not None and _ALL.match(r[0]):
                     for t in r[1]:
                         revoked.setdefault(t, set()).update(r[2])
-    closed = {t for t, roles in revoked.items() if {"anon", "authenticated"} <= roles}
-    return enabled, policies, closed, invoker
+                        events.extend(("revoke", t, role) for role in sorted(r[2]))
+    closed = {t for t, roles in revoked.items() if roles >= _BOTH}
+    return (enabled, policies, closed, invoker), events
 
 
-def _personal(columns: Iterable[str]) -> list[str]:
-    return [c for c in columns if _PERSONAL & set(c.lower().split("_")) or c.lower() in _PERSONAL]
+@dataclass
+class _Made:
+    """A table the migration made (or moved into an exposed schema) and what it has done to
+    it since, under its name of the moment."""
+
+    name: str  # as made
+    schema: str
+    line: int  # where it reached its schema: the CREATE, the SELECT … INTO, the SET SCHEMA
+    how: str  # "made", "a copy of the rows of …", "moved … into" (followed by the schema)
+    renamed: str = ""
+    enabled: bool = False
+    policies: bool = False
+    revoked: set[str] = field(default_factory=set)
+    note: bool = True  # its PG-RLS-NO-POLICY note (a table made here)
 
 
 @dataclass
 class Exposure:
-    """Across a run, each migration's new tables in an exposed schema, judged against what
-    that migration and the later ones of the set do (:meth:`see`, after :meth:`at`)."""
+    """Across a run, each migration's new tables in an exposed schema (made, copied with
+    SELECT … INTO, moved there with SET SCHEMA), followed through the migration in order
+    (:meth:`see`, after :meth:`at`) under their names of the moment, and judged at its end
+    (:meth:`end`) with what the later migrations of the set do."""
 
     supabase: Supabase
     migrations: Sequence[Migration]
     columns: Callable[[str], Sequence[str]] = lambda _t: ()  # a table's declared columns
     live: LiveTableInfo | None = None  # the live database's tables (pending migrations)
-    _later: list[_Marks] = field(default_factory=list)
+    _later: list[_Sets] = field(default_factory=list)
+    _events: list[_Events] = field(default_factory=list)
+    _touching: dict[str, list[int]] = field(default_factory=dict)  # table → its migrations
     _index: int = 0
-    _made: dict[str, Finding] = field(default_factory=dict)  # this migration's, by table
+    _made: dict[str, _Made] = field(default_factory=dict)  # this migration's, by name now
 
     def __post_init__(self) -> None:
-        seen: _Marks = (set(), set(), set(), set())
-        later: list[_Marks] = []
-        for marks in reversed([_marks(m) for m in self.migrations]):
+        seen: _Sets = (set(), set(), set(), set())
+        later: list[_Sets] = []
+        for marks, events in reversed([_marks(m) for m in self.migrations]):
             seen = (seen[0] | marks[0], seen[1] | marks[1], seen[2] | marks[2], seen[3] | marks[3])
             later.append(seen)
+            self._events.append(events)
         self._later = later[::-1]
+        self._events.reverse()
+        for i, events in enumerate(self._events):
+            for t in dict.fromkeys(e[1] for e in events):
+                self._touching.setdefault(t, []).append(i)
 
     def at(self, index: int) -> None:
         """The migration of the set (its index) whose statements come next."""
@@ -254,53 +231,155 @@ class Exposure:
     ) -> Finding:
         return Finding(rule.id, sev or rule.severity, file, line, why, rule.instead)
 
-    def see(self, file: str, st: Statement, op: Op, out: list[Finding]) -> None:
+    def see(
+        self, file: str, st: Statement, op: Op, out: list[Finding], inner: bool = False
+    ) -> None:
+        """One statement (``inner``: of a DO block or a WITH)."""
         if op.kind == "create_table":
-            self._created(file, st, op, self._made)
+            self._created(st, op)
         elif op.kind == "drop_table":  # a work table gone by the commit was never seen
             for name in op.names:
                 self._made.pop(key(name), None)
+        elif op.kind == "alter_table":
+            self._altered(st, op)
         elif op.kind == "create_view":
             self._view(file, st, op, out)
-        elif op.kind == "other" and st.first_words.startswith("CREATE POLICY"):
-            self._policy(file, st, out)
-
-    def end(self, out: list[Finding]) -> None:
-        """The migration's findings on the tables it made and did not drop again."""
-        out.extend(self._made.values())
-        self._made.clear()
-
-    def _created(self, file: str, st: Statement, op: Op, out: dict[str, Finding]) -> None:
-        text = strip_comments(st.text)
-        schema = op.schema or self.supabase.default_schema
-        if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
+        elif op.kind != "other":
             return
-        enabled, policies, closed, _ = self._later[self._index]
-        where = f"{schema}.{op.name}"
-        if op.key in closed:
-            return
-        if op.key in enabled:
-            if op.key not in policies:
-                why = f"{where} gets row level security and no policy in this run: the app "
-                why += "(anon, authenticated) reads no row of it and its writes fail; only the "
-                why += "owner and service_role do (fine for a table only the server reads)"
-                out[op.key] = self._finding(NO_POLICY, file, st.line, why, "info")
+        elif (p := policy_of(st)) is not None and p[0] == "CREATE":
+            if p[2] in self._made:
+                self._made[p[2]].policies = True
+            self._guarding_nothing(file, st, p[1], p[2], out)
+            open_policy(file, st, self._columns, out)
+        elif (r := revoke_of(st)) is not None and _ALL.match(r[0]):
+            for t in r[1]:
+                if t in self._made:
+                    self._made[t].revoked |= r[2]
+        elif st.first_words.startswith("SELECT") and not inner:
+            self._select_into(st)
+        elif (f := default_grant(file, st, self.supabase)) is not None:
+            out.append(f)
+
+    def _columns(self, table: str) -> Sequence[str]:
+        if declared := self.columns(table):
+            return declared
+        live = self.live(table) if self.live is not None else None
+        return live[1] if live else ()
+
+    def _created(self, st: Statement, op: Op) -> None:
+        if _TEMP.match(strip_comments(st.text)):
             return
         like = _LIKE.match(op.body.strip())
         if op.source:
-            how = f"a copy of the rows of {op.source} (CREATE TABLE … AS copies no row "
-            how += "level security)"
+            how = f"a copy of the rows of {op.source} (CREATE TABLE … AS copies no row level "
+            how += "security)"
         elif like:
             how = f"made LIKE {key(like['src'])} (LIKE copies no row level security or policy)"
         else:
             how = "made"
-        why = f"{where} is {how} in the exposed schema {schema} and no migration of this run "
-        why += "enables row level security on it (nor revokes all on it from anon and "
-        why += "authenticated): anyone holding the project's public anon key "
-        why += "reads and writes every row through Supabase's API"
-        if op.key in policies:
-            why += "; its policies apply only once row level security is on"
-        out[op.key] = self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, st.line, why)
+        schema = op.schema or self.supabase.default_schema
+        self._made[op.key] = _Made(op.name, schema, st.line, how)
+
+    def _select_into(self, st: Statement) -> None:
+        m = _SELECT_INTO.match(_STRING.sub("''", strip_comments(st.text)))
+        if m is None or m["temp"]:
+            return
+        source = _FROM.search(m["rest"])
+        copied = f"the rows of {key(source[1])}" if source else "rows"
+        how = f"a copy of {copied} made by SELECT … INTO (it copies no row level security)"
+        raw = m["name"]
+        name = raw[1:-1].replace('""', '"') if raw[:1] == '"' else raw
+        schema = key(m["schema"]) if m["schema"] else self.supabase.default_schema
+        self._made[key(m["name"])] = _Made(name, schema, st.line, how)
+
+    def _altered(self, st: Statement, op: Op) -> None:
+        made = self._made.get(op.key)
+        if made is not None and enables_rls(op):
+            made.enabled = True
+        for a in op.actions:
+            if a.kind == "rename_table" and made is not None:
+                del self._made[op.key]
+                made.renamed = a.new
+                self._made[key(a.new)] = made
+            elif a.kind == "set_schema":
+                self._moved(st, op, key(a.new), made)
+
+    def _moved(self, st: Statement, op: Op, schema: str, made: _Made | None) -> None:
+        """``ALTER TABLE … SET SCHEMA``: a table moved into an exposed schema, with its row
+        level security as it was made (this migration), as the live database has it, or off
+        when no migration of the set enables it."""
+        exposed = self.supabase.exposed
+        if made is not None:
+            if schema in exposed and made.schema not in exposed:
+                made.how = f"made in {made.schema} at line {made.line} and moved by ALTER "
+                made.how += "TABLE … SET SCHEMA into"
+                made.line = st.line
+            made.schema = schema
+            return
+        if schema not in exposed:
+            return
+        h = _SET_SCHEMA.match(strip_comments(st.text))
+        was = key(h["schema"]) if h and h["schema"] else ""
+        live = self.live(op.name, was) if self.live is not None else None
+        if (live is not None and live[2]) or (live is None and op.key in self._later[0][0]):
+            return  # its row level security is on (or some migration of the set turns it on)
+        how = f"moved from {was or 'another schema'}"
+        how += " (its row level security off in the live database)" if live else ""
+        how += " by ALTER TABLE … SET SCHEMA into"
+        self._made[op.key] = _Made(op.name, schema, st.line, how, note=False)
+
+    def _after(self, table: str) -> tuple[bool, bool, bool]:
+        """(row level security enabled, revoked from both anon and authenticated, a policy
+        made) on ``table`` by the later migrations of the set, followed through renames."""
+        enabled = policies = False
+        roles: set[str] = set()
+        after = self._index + 1
+        while (i := self._next(table, after)) is not None:
+            after = i + 1
+            for kind, t, other in self._events[i]:
+                if t != table:
+                    continue
+                if kind == "rename":
+                    table = other
+                enabled |= kind == "enable"
+                policies |= kind == "policy"
+                if kind == "revoke":
+                    roles.add(other)
+        return enabled, roles >= _BOTH, policies
+
+    def _next(self, table: str, after: int) -> int | None:
+        """The first migration from index ``after`` on that touches ``table``, if any."""
+        touching = self._touching.get(table, [])
+        at = bisect.bisect_left(touching, after)
+        return touching[at] if at < len(touching) else None
+
+    def end(self, out: list[Finding]) -> None:
+        """The migration's findings on the tables it made (or moved) in an exposed schema and
+        did not drop again."""
+        made, self._made = self._made, {}
+        for t, m in made.items():
+            if m.schema not in self.supabase.exposed:
+                continue
+            enabled, closed, policies = self._after(t)
+            if closed or m.revoked >= _BOTH:
+                continue
+            where = f"{m.schema}.{m.name}" + (f" (renamed {m.renamed})" if m.renamed else "")
+            file = self.migrations[self._index].filename
+            if enabled or m.enabled:
+                if not (policies or m.policies) and m.note:
+                    why = f"{where} gets row level security and no policy in this run: the app "
+                    why += "(anon, authenticated) reads no row of it and its writes fail; only "
+                    why += "the owner and service_role do (fine for a table only the server reads)"
+                    out.append(self._finding(NO_POLICY, file, m.line, why, "info"))
+                continue
+            into = m.how if m.how.endswith(" into") else f"{m.how} in"
+            why = f"{where} is {into} the exposed schema {m.schema} and no migration of this "
+            why += "run enables row level security on it (nor revokes all on it from anon and "
+            why += "authenticated): anyone holding the project's public anon key "
+            why += "reads and writes every row through Supabase's API"
+            if policies or m.policies:
+                why += "; its policies apply only once row level security is on"
+            out.append(self._finding(_BY_ID["SUPABASE-RLS-MISSING"], file, m.line, why))
 
     def _guarding_nothing(
         self, file: str, st: Statement, policy: str, table: str, out: list[Finding]
@@ -344,66 +423,3 @@ class Exposure:
         )
         why += ": anon and authenticated read every row of it through the view"
         out.append(self._finding(_BY_ID["SUPABASE-VIEW-BYPASSES-RLS"], file, st.line, why))
-
-    def _policy(self, file: str, st: Statement, out: list[Finding]) -> None:
-        p = policy_of(st)
-        m = _POLICY_REST.match(strip_comments(st.text))
-        if p is None or m is None:
-            return
-        self._guarding_nothing(file, st, p[1], p[2], out)
-        rest = _STRING.sub("''", m["rest"])
-        cmd_m = _FOR.search(rest)
-        cmd = cmd_m["cmd"].upper() if cmd_m else "ALL"
-        to = _TO.search(rest)
-        roles = {key(r.strip()) for r in to["roles"].split(",")} if to else {"public"}
-        if _AS.search(rest) or not roles & {"anon", "authenticated", "public"}:
-            return
-        who = "anon" if "anon" in roles else "authenticated"
-        named = "PUBLIC (anon too)" if roles.isdisjoint({"anon", "authenticated"}) else who
-        using, check = _clause(rest, "USING"), _clause(rest, "WITH CHECK")
-        open_rows = using is not None and _always(using)
-        open_values = check is not None and _always(check)
-        if open_rows and cmd in ("ALL", "SELECT"):
-            live = self.live(p[2]) if self.live is not None else None
-            personal = _personal(self.columns(p[2]) or (live[1] if live else ()))
-            if personal:
-                why = f"policy {p[1]} lets {named} read every row of {p[2]} (USING (true)), whose "
-                why += f"{', '.join(personal[:4])} then reach {_REACH[who]}"
-                out.append(self._finding(_BY_ID["SUPABASE-OPEN-POLICY"], file, st.line, why))
-        writes = []
-        if cmd in ("INSERT", "ALL") and (open_values or (cmd == "ALL" and open_rows and not check)):
-            writes.append("insert")
-        if cmd in ("UPDATE", "ALL") and (open_rows or open_values):
-            writes.append("update")
-        if cmd in ("DELETE", "ALL") and open_rows:
-            writes.append("delete")
-        if writes:
-            clauses = (("USING (true)", open_rows), ("WITH CHECK (true)", open_values))
-            said = [c for c, on in clauses if on]
-            verbs = ", ".join(writes[:-1]) + (" and " if len(writes) > 1 else "") + writes[-1]
-            why = f"policy {p[1]} ({cmd}) lets {named} {verbs} rows of {p[2]} with no condition "
-            why += f"({', '.join(said)}): {_REACH[who]} writes them"
-            out.append(self._finding(_BY_ID["SUPABASE-OPEN-WRITE"], file, st.line, why))
-
-
-def _clause(rest: str, word: str) -> str | None:
-    """The expression of a policy's ``USING (…)`` or ``WITH CHECK (…)`` (strings blanked),
-    None without one."""
-    for m in _CLAUSE.finditer(rest):
-        if " ".join(m["word"].upper().split()) != word:
-            continue
-        depth, start = 1, m.end()
-        for i in range(start, len(rest)):
-            depth += {"(": 1, ")": -1}.get(rest[i], 0)
-            if depth == 0:
-                return rest[start:i]
-        return rest[start:]
-    return None
-
-
-def _always(expr: str) -> bool:
-    """``true`` or ``1 = 1``, in any parentheses and spacing."""
-    text = "".join(expr.split()).lower()
-    while text.startswith("(") and text.endswith(")"):
-        text = text[1:-1]
-    return text in _ALWAYS
