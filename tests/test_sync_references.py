@@ -8,6 +8,8 @@ end complete and verified."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
 import signal
@@ -19,10 +21,11 @@ import pytest
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
-from malnu_tui.engine.sync.model import TableReport
+from malnu_tui.engine.sync.heldrows import HELD_PAGES, HeldRows
+from malnu_tui.engine.sync.model import ProgressCallback, SyncProgress, TableReport
 from malnu_tui.engine.sync.side_sqlite import SqliteSide
 from tests.fixtures_core import popen_cli, stop_if_running
-from tests.sync_support import Db, make_db, sqlite_source
+from tests.sync_support import Db, make_db, sqlite_source, verify
 
 SOURCE = (
     "CREATE TABLE pegawai (id INTEGER PRIMARY KEY, atasan_id INTEGER REFERENCES pegawai(id), "
@@ -39,11 +42,16 @@ NO_TTY = {"MALNU_ASSUME_NO_TTY": "1"}
 
 
 def _sync(
-    src: Db, dst: Db, chunk_rows: int = 3, table: str = "pegawai", **kw: object
+    src: Db,
+    dst: Db,
+    chunk_rows: int = 3,
+    table: str = "pegawai",
+    progress: ProgressCallback | None = None,
+    **kw: object,
 ) -> TableReport:
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
         request = SyncRequest(tables=(table,), chunk_rows=chunk_rows, **kw)  # type: ignore[arg-type]
-        (report,) = run_sync(s, request)
+        (report,) = run_sync(s, request, progress)
     return report
 
 
@@ -170,23 +178,83 @@ def test_a_parent_table_settled_after_its_children_reads_only_what_was_held_back
     assert settled and max(settled) == 1, events  # class 7 alone; it was all 39
 
 
-def test_a_chain_whose_every_parent_comes_later_is_copied_whole(
-    tmp_path: Path, request: pytest.FixtureRequest
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_chain_whose_every_parent_comes_later_is_held_in_a_scratch_file_past_a_limit(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
     """Each row's parent the next one (a document's newer revision, `revisi_berikutnya`): every
-    chunk's rows wait for the next chunk, the whole chain for the last. The rows under an
-    absent parent are found by walking down once (a pass over the rows per link before)."""
-    src, dst = sqlite_source(tmp_path), make_db("sqlite", request, tmp_path, "copy")
+    chunk's rows wait for the next chunk, the whole chain for the last. They were held in
+    memory whole (a million-row tree keyed so: a million rows); past a few chunks' worth they
+    now wait in a scratch file (mode 0600, unlinked while open, closed with the copy) and come
+    back parents first: the rows held in memory stay under that limit while the chain is ten
+    times it, in a full copy and in an incremental pass bringing a second chain, and each
+    sync ends whole and verified, as does `sync verify`."""
+    src, dst = sqlite_source(tmp_path), make_db(kind, request, tmp_path, "copy")
     src.run(SOURCE)
-    dst.run(COPY["sqlite"])
-    n = 400
+    dst.run(COPY["postgresql" if kind == "postgresql" else "sqlite"])
+    n, chunk = 400, 10  # held in memory: at most HELD_PAGES chunks' worth, 40 rows
     src.many(
         "INSERT INTO pegawai (id, atasan_id, nama) VALUES (?, ?, ?)",
         [(i, i + 1 if i < n else None, f"P{i}") for i in range(1, n + 1)],
     )
-    first = _sync(src, dst)
+    seen: list[tuple[int, int]] = []  # (rows held in memory, their limit), after each chunk
+    files: list[tuple[str, int]] = []  # the scratch files open meanwhile, with their mode
+
+    def watch(p: SyncProgress) -> None:
+        if p.phase != "copy":
+            return
+        if not held:  # (found once: this sync's, alive for its copy)
+            gc.collect()
+            held.extend(
+                o
+                for o in gc.get_objects()
+                if isinstance(o, HeldRows) and o.s.source_target.url == src.url
+            )
+            assert len(held) == 1, held
+        seen.append((len(held[-1].rows), held[-1].most))
+        files.extend(_scratch_files())
+
+    held: list[HeldRows] = []
+    first = _sync(src, dst, chunk, progress=watch)
     assert (first.inserted, first.verified, first.dest_count) == (n, True, n), first
     _whole(dst)
+    assert {most for _, most in seen} == {HELD_PAGES * chunk}, seen
+    assert max(h for h, _ in seen) <= HELD_PAGES * chunk < n // 5, seen
+    assert files and {mode for _, mode in files} == {0o600}, files
+    assert all(path.endswith(" (deleted)") for path, _ in files), files
+    assert _scratch_files() == []  # closed with the copy
+    # An incremental pass: a second chain (401 → 402 → … → 800), and the first's head under it.
+    later = "2026-01-01 00:00:00"
+    src.many(
+        "INSERT INTO pegawai VALUES (?, ?, ?, ?)",
+        [(i, i + 1 if i < 2 * n else None, f"P{i}", later) for i in range(n + 1, 2 * n + 1)],
+    )
+    src.run(f"UPDATE pegawai SET atasan_id = {n + 1}, updated_at = '{later}' WHERE id = {n}")
+    for done in (seen, files, held):
+        done.clear()
+    second = _sync(src, dst, chunk, progress=watch)
+    assert (second.mode, second.inserted, second.updated, second.verified) == (
+        "updated_at",
+        n,
+        1,
+        True,
+    ), second
+    _whole(dst)
+    assert files and max(h for h, _ in seen) <= HELD_PAGES * chunk, seen
+    assert verify(src, dst, ("pegawai",)).verified
+    query = "SELECT id, atasan_id, nama FROM pegawai ORDER BY id"
+    assert dst.run(query) == src.run(query)
+
+
+def _scratch_files() -> list[tuple[str, int]]:
+    """This process's open scratch files of held rows, with their mode bits."""
+    out = []
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if "malnu-held-" in target:
+                out.append((target, fd.stat().st_mode & 0o777))
+    return out
 
 
 @pytest.mark.parametrize("by", ["rows", "bytes"])
@@ -391,3 +459,45 @@ def test_a_sync_killed_between_the_passes_is_whole_after_the_next(
         ("kelas", "updated_at", 0, 0, True),
     ], rerun
     _same_pair(src, dst)
+
+
+KELAS = (  # a class's parent class named by its code, a UNIQUE column besides the key
+    "CREATE TABLE kelas (id INTEGER PRIMARY KEY, kode TEXT NOT NULL UNIQUE, induk_kode TEXT "
+    "REFERENCES kelas(kode), nama TEXT NOT NULL, updated_at DATETIME NOT NULL{s})"
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_reference_to_its_own_unique_column_holds_rows_until_their_parent_comes(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``kelas.induk_kode`` → ``kelas.kode`` (UNIQUE, not the key): a class whose parent class
+    comes in a later chunk was not held back (only references to the key were), and the sync
+    stopped on the copy's foreign key. Held as for a reference to the key: a full copy and an
+    incremental pass bringing a new parent after its child end whole and verified."""
+    src, dst = sqlite_source(tmp_path), make_db(kind, request, tmp_path, "copy")
+    src.run(KELAS.format(s=""))
+    copy = KELAS.format(s=", synced_at DATETIME")
+    if kind == "postgresql":
+        copy = copy.replace("INTEGER", "bigint").replace("DATETIME", "timestamp")
+    dst.run(copy)
+    old, later = "2025-01-01 00:00:00", "2026-01-01 00:00:00"
+    parent = {10: "K12", 12: None}
+    src.many(
+        "INSERT INTO kelas VALUES (?, ?, ?, ?, ?)",
+        [(i, f"K{i}", parent.get(i, "K10"), f"kelas {i}", old) for i in range(1, 13)],
+    )
+    first = _sync(src, dst, table="kelas")
+    assert (first.inserted, first.verified, first.dest_count) == (12, True, 12), first
+    src.run(f"INSERT INTO kelas VALUES (13, 'K13', NULL, 'baru', '{later}')")
+    # 1-4 move under the new 13, which comes in the chunk after 1-3
+    src.run(f"UPDATE kelas SET induk_kode = 'K13', updated_at = '{later}' WHERE id < 5")
+    second = _sync(src, dst, table="kelas")
+    assert (second.mode, second.inserted, second.updated, second.verified) == (
+        "updated_at",
+        1,
+        4,
+        True,
+    ), second
+    query = "SELECT id, kode, induk_kode FROM kelas ORDER BY id"
+    assert dst.run(query) == src.run(query)

@@ -9,8 +9,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from malnu_tui.engine.sync.heldrows import HeldRows
 from malnu_tui.engine.sync.model import Difference, ProgressCallback, SyncProgress, TableShape
-from malnu_tui.engine.sync.references import HeldRows, write_chunk
+from malnu_tui.engine.sync.references import write_chunk
 from malnu_tui.engine.sync.session import SyncSession
 from malnu_tui.engine.sync.side import Chunk, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_keys, compare_table
@@ -67,8 +68,7 @@ def _repair(
     if rows or extra:
         counts = write_chunk(s, shape, Chunk(rows, state, delete=extra))
         state = state.advanced(counts, len(rows), None)
-    kidx = shape.key_index
-    later = {tuple(r[i] for i in kidx) for r in held.rows}
+    later = held.holds([d.key for d in diffs])
     waiting.extend(d for d in diffs if d.key in later)
     again = compare_keys(s.src, s.dst, shape, [d.key for d in diffs if d.key not in later])
     return state, [*wait, *again]
@@ -101,28 +101,34 @@ def compare_ranges(
     done = left_total = 0
     held = HeldRows(s, shape, False) if state is not None else None
     waiting: list[Difference] = []
-    for rr in results if results is not None else compare_table(s.src, s.dst, shape):
-        done += rr.rows
-        # The rows of the side paged: more than the total given when the other side has fewer
-        # (or rows arrive meanwhile); past it, the count alone ("verify 30/29 rows" was shown).
-        rate("verify", done, total if done <= total else None)
-        if not rr.differences:
-            continue
-        for d in rr.differences:
-            counts[d.kind] += 1
-        if state is not None and held is not None:
-            state, left = _repair(s, shape, state, rr.differences, held, waiting)
-        else:
-            left = list(rr.differences)
-        left_total += len(left)
-        remaining.extend(left[: MAX_REPORTED - len(remaining)])
-    if state is not None and held is not None and held.rows:  # their parents came, or never
-        rows, held.rows = held.rows, []
-        wrote = write_chunk(s, shape, Chunk(rows, state))
-        state = state.advanced(wrote, len(rows), None)
-        left = compare_keys(s.src, s.dst, shape, [d.key for d in waiting])
-        left_total += len(left)
-        remaining.extend(left[: MAX_REPORTED - len(remaining)])
+    try:
+        for rr in results if results is not None else compare_table(s.src, s.dst, shape):
+            done += rr.rows
+            # The rows of the side paged: more than the total given when the other side has
+            # fewer (or rows arrive meanwhile); past it, the count alone ("verify 30/29 rows").
+            rate("verify", done, total if done <= total else None)
+            if not rr.differences:
+                continue
+            for d in rr.differences:
+                counts[d.kind] += 1
+            if state is not None and held is not None:
+                state, left = _repair(s, shape, state, rr.differences, held, waiting)
+            else:
+                left = list(rr.differences)
+            left_total += len(left)
+            remaining.extend(left[: MAX_REPORTED - len(remaining)])
+        wrote_rest = False
+        if state is not None and held is not None:  # their parents came, or never will
+            for rows in held.rest():
+                wrote = write_chunk(s, shape, Chunk(rows, state))
+                state, wrote_rest = state.advanced(wrote, len(rows), None), True
+        if wrote_rest:
+            left = compare_keys(s.src, s.dst, shape, [d.key for d in waiting])
+            left_total += len(left)
+            remaining.extend(left[: MAX_REPORTED - len(remaining)])
+    finally:
+        if held is not None:
+            held.close()
     return Comparison(
         state,
         tuple(remaining),

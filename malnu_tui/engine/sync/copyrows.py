@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.sync.compare import PhaseProgress
 from malnu_tui.engine.sync.fastcopy import FastCopy
+from malnu_tui.engine.sync.heldrows import HELD_PAGES, HeldRows
 from malnu_tui.engine.sync.model import Difference, Key, Row, TablePlan, TableShape
-from malnu_tui.engine.sync.references import HeldRows, write_chunk
+from malnu_tui.engine.sync.references import write_chunk
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession
 from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.verify import (
@@ -123,11 +124,11 @@ def copy_rows(
         )
     )
     digest_of = page_digest(shape)
-    held = HeldRows(s, shape, full)  # a table that refers to itself: see HeldRows
+    held = HeldRows(s, shape, full, HELD_PAGES * rows)  # a table that refers to itself
     first_block = 0  # a chunk's rows lie from the last block of the one before (key pending)
     # closing(): a stopped copy stops the fast path's reading thread before anything else
-    # uses the source's connection.
-    with contextlib.closing(pages):
+    # uses the source's connection; ``held`` closes its scratch file, however the copy ends.
+    with contextlib.closing(pages), held:
         for page, data, md5 in pages:
             digest = digest_of(page) if full and fast is None else None
             hi = _key_of(page[-1], kidx)
@@ -169,16 +170,25 @@ def copy_rows(
             # changed since its watermark, and its plan under the lock holds the last sync's
             # count (it printed `copy 300/200 rows`): no total.
             rate("copy", read, plan.source_count if full else None)
-    # Rows whose parent no chunk brought (the source lacks it too: refused by row).
-    rest, held.rows = held.rows, []
-    if full and not direct:
-        counts = write_chunk(s, shape, Chunk(rest, state, bounds=(lo, None)))
-        state = state.advanced(counts, len(rest), None)
-    elif rest:
-        counts = write_chunk(s, shape, Chunk(rest, state, direct=direct, last_key=lo))
-        state = state.advanced(counts, len(rest), lo)
-        if written is not None:
-            _check_chunk(s, shape, rest, written, digest_of)
+        # Rows whose parent no chunk brought (the source lacks it too: refused by row), and
+        # those the scratch file held, parents first, a batch at a time.
+        rests = held.rest()
+        rest = next(rests, [])
+        while True:
+            more = next(rests, None)
+            if full and not direct:  # the deletes past the last page's range with the last
+                tail: Bounds | None = (lo, None) if more is None else None
+                counts = write_chunk(s, shape, Chunk(rest, state, bounds=tail))
+                state = state.advanced(counts, len(rest), None)
+            elif rest:
+                counts = write_chunk(s, shape, Chunk(rest, state, direct=direct, last_key=lo))
+                state = state.advanced(counts, len(rest), lo)
+                if written is not None:  # (in key order: the range its keys span)
+                    rest.sort(key=lambda r: _key_of(r, kidx))
+                    _check_chunk(s, shape, rest, written, digest_of)
+            if more is None:
+                break
+            rest = more
     if state.key_pending:
         state = replace(state, key_pending=False)
         if fast is not None:

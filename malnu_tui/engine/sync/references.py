@@ -11,7 +11,7 @@ on their own, so the order of the tables, and of the deletes, matters there:
   the deleted ones any more (a class deleted at the source, or its key changed, while the
   copy's students still referred to it stopped the sync half-way);
 - a table that refers to itself (``pegawai.atasan_id`` → ``pegawai.id``, a category tree) has
-  the rows whose parent is not at the destination yet held back (:class:`HeldRows`) and
+  the rows whose parent is not at the destination yet held back (:class:`.heldrows.HeldRows`) and
   written with the chunk that brings it: a parent in a later chunk than its child stopped
   the sync;
 - tables that refer to each other (``guru`` ↔ ``kelas``) are synced with the cycle cut at one
@@ -40,7 +40,7 @@ from malnu_tui.engine.sync.uniques import resolve
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
 
-__all__ = ["HeldRows", "parents_first", "references", "write_chunk"]
+__all__ = ["parents_first", "references", "self_references", "write_chunk"]
 
 _PG = (
     "SELECT c.relname, p.relname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
@@ -157,7 +157,7 @@ def _in_pieces(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> Ch
     whole chain, past them and toward D1's 30 s a batch) in batches of at most as many, parents
     first, each committing its state with the key before the chunk's; the last has the
     chunk's deletes, keeping the rows before it (``kept``)."""
-    rows, ring = _parents_first(chunk.rows, shape.key_index, _self_references(s.dst, shape))
+    rows, ring = _parents_first(chunk.rows, shape.key_index, self_references(s.dst, shape))
     pieces: list[list[Row]] = [[]]
     size, most = 0, _bytes(s)
     for r in rows[: len(rows) - ring]:
@@ -183,7 +183,9 @@ def _plus(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
 
 
 def _parents_first(
-    rows: Sequence[Row], kidx: Sequence[int], refs: Sequence[tuple[int, ...]]
+    rows: Sequence[Row],
+    kidx: Sequence[int],
+    refs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]],
 ) -> tuple[list[Row], int]:
     """``rows`` with each row after its parent among them (and after an earlier row of its own
     key), else in their order; rows that refer to each other in a ring come last, together
@@ -199,9 +201,15 @@ def _parents_first(
             waits[n] += 1
         at.setdefault(k, n)
         last[k] = n
+    firsts: dict[tuple[int, ...], dict[Key, int]] = {tuple(kidx): at}  # a row by what it is
+    for _, to in refs:  # referred to by (its key, or a UNIQUE column)
+        if to not in firsts:
+            firsts[to] = {}
+            for n, r in enumerate(rows):
+                firsts[to].setdefault(tuple(r[i] for i in to), n)
     for n, r in enumerate(rows):
-        for idx in refs:
-            m = at.get(tuple(r[i] for i in idx))
+        for idx, to in refs:
+            m = firsts[to].get(tuple(r[i] for i in idx))
             if m is not None and m != n:
                 after.setdefault(m, []).append(n)
                 waits[n] += 1
@@ -247,10 +255,10 @@ def _write(s: SyncSession, shape: TableShape, chunk: Chunk, name: str) -> ChunkC
         return counts
 
 
-def _self_references(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
-    """``side``'s foreign keys from ``shape``'s table to its own key, each as the indices in
-    ``shape`` of the referring columns, in the key's order (a key to other columns, rare, is
-    left to the chunk's own check)."""
+def self_references(side: Side, shape: TableShape) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """``side``'s foreign keys from ``shape``'s table to itself, each as the indices in
+    ``shape`` of the referring columns and of the referred ones (the key, in its order, or a
+    UNIQUE column set besides it: ``kelas.induk_kode`` → ``kelas.kode``)."""
     reads = cast(CatalogReads, side)
     fold = str.casefold
     if side.kind == "postgresql":
@@ -268,77 +276,14 @@ def _self_references(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
     out = []
     for froms, tos in found:
         to_from = {fold(t): fold(f) for f, t in zip(froms, tos, strict=False)}
-        if set(to_from) == {fold(k) for k in shape.key} and set(to_from.values()) <= set(names):
-            out.append(tuple(names.index(to_from[fold(k)]) for k in shape.key))
-    return out
-
-
-class HeldRows:
-    """The rows of a table that refers to itself at the destination (``pegawai.atasan_id`` →
-    ``pegawai.id``, a category tree) whose parent row is neither there yet nor in their own
-    chunk: a chunk commits on its own, so a child whose parent comes in a later chunk (a
-    manager hired after their staff, a row re-parented to a newer one) stopped the sync on
-    "violates foreign key constraint". Such rows (and their own children in the chunk) are
-    held back and written with the chunk that brings their parent, or with the table's last;
-    a parent the source lacks too is then refused as before, by row. A table without such a
-    key costs nothing: no query is made for it."""
-
-    def __init__(self, s: SyncSession, shape: TableShape, full: bool) -> None:
-        self.s, self.shape, self.full = s, shape, full
-        # In the run's references (session.plan_sync), so a table of no self-reference is
-        # not asked.
-        self.refs = (
-            _self_references(s.dst, shape)
-            if table_key(s.dst, shape.name) in s.self_referring
-            else []
+        if not set(to_from) | set(to_from.values()) <= set(names):
+            continue
+        order = (
+            [fold(k) for k in shape.key]
+            if set(to_from) == set(map(fold, shape.key))
+            else [*to_from]
         )
-        self.rows: list[Row] = []  # held back, in key order
-
-    def take(self, page: Sequence[Row], after: Key | None) -> tuple[Sequence[Row], int]:
-        """The rows to write with ``page`` (the rows held before it whose parents are now
-        there or in it, then the page's rows whose parents are), and how many of ``page``'s
-        first rows are among them before the first held one (``len(page)`` when none is
-        held). ``after``: the key before ``page`` (a full copy: every key up to it written)."""
-        if not self.refs:
-            return page, len(page)  # (the copy's hot path: no list made)
-        kidx = self.shape.key_index
-
-        def key(r: Row) -> Key:
-            return tuple(r[i] for i in kidx)
-
-        def parents(r: Row) -> list[Key]:
-            out = [tuple(r[i] for i in idx) for idx in self.refs]
-            return [p for p in out if None not in p]
-
-        rows = [*self.rows, *page]
-        keys = {key(r) for r in rows}
-        asked = {p for r in rows for p in parents(r) if p not in keys and not self._by(p, after)}
-        found = self.s.dst.rows_for_keys(self.shape, list(asked)) if asked else []
-        there = {key(r) for r in found}
-        absent = asked - there
-        # A row whose parent is absent is held, and so is every row under it (walked down
-        # once: a chain where each row's parent comes after it, a document's newer revision,
-        # took a pass over the rows for each link).
-        children: dict[Key, list[Key]] = {}
-        for r in rows:
-            for p in parents(r):
-                children.setdefault(p, []).append(key(r))
-        held: set[Key] = set()
-        todo = [k for p in absent for k in children.get(p, ())]
-        while todo:
-            k = todo.pop()
-            if k not in held:
-                held.add(k)
-                todo.extend(children.get(k, ()))
-        self.rows = [r for r in rows if key(r) in held]
-        first = next((n for n, r in enumerate(page) if key(r) in held), len(page))
-        return [r for r in rows if key(r) not in held], first
-
-    def _by(self, parent: Key, after: Key | None) -> bool:
-        """Whether a full copy has written ``parent`` already (a key up to ``after``)."""
-        if not self.full or after is None:
-            return False
-        try:
-            return bool(parent <= after)
-        except TypeError:  # keys of another type than the parent's: asked
-            return False
+        out.append(
+            (tuple(names.index(to_from[t]) for t in order), tuple(names.index(t) for t in order))
+        )
+    return out

@@ -36,7 +36,7 @@ from malnu_tui.engine.sync.side import Chunk, Side, SyncState
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
 
-__all__ = ["resolve"]
+__all__ = ["present", "resolve"]
 
 Write = Callable[[Chunk], ChunkCounts]
 
@@ -127,6 +127,25 @@ def _holders(
         for r in reads._rows(query, params):
             out.append((tuple(r[:width]), tuple(r[width:])))
     return out
+
+
+def present(
+    side: Side, shape: TableShape, u: tuple[int, ...], values: Sequence[tuple[Any, ...]]
+) -> set[tuple[Any, ...]]:
+    """Which of ``values`` (of the columns ``u``, as the source holds them) a row of ``side``
+    holds: the parents a reference to a UNIQUE column names (``kelas.induk_kode``)."""
+    width = len(shape.columns)
+    rows = []
+    for v in values:
+        row: list[Any] = [None] * width
+        for i, x in zip(u, v, strict=True):
+            row[i] = x
+        rows.append(tuple(row))
+    convert = _converter(side, shape)
+    found = {held for _, held in _holders(side, shape, u, rows)}
+    return {
+        v for v, r in zip(values, rows, strict=True) if tuple(convert(r)[i] for i in u) in found
+    }
 
 
 def _marker(shape: TableShape, dest: TableShape | None, i: int, key: Key) -> Any:
