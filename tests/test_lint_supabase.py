@@ -46,9 +46,12 @@ CASES = [
     # Tables made without CREATE TABLE, moved into public, or renamed: followed in order.
     ("select into", "select id, nama, no_hp into siswa_salinan from public.students;\n"
      "select * into temp scratch from students;\n"
-     "do $$ declare n int; begin\nselect count(*) into n from public.students;\nend $$;", "",
-     [("SUPABASE-RLS-MISSING", 1, "public.siswa_salinan is a copy of the rows of students "
-       "made by SELECT … INTO (it copies no row level security) in the exposed schema")]),
+     "do $$ declare n int; begin\nselect count(*) into n from public.students;\nend $$;\n"
+     "with s as (select id, no_hp from students) select * into kontak from s;\n"
+     "do $$ declare n int; begin\nwith x as (select 1 as a) select a into n from x;\nend $$;",
+     "", [("SUPABASE-RLS-MISSING", 1, "public.siswa_salinan is a copy of the rows of students "
+           "made by SELECT … INTO (it copies no row level security) in the exposed schema"),
+          ("SUPABASE-RLS-MISSING", 6, "public.kontak is a copy of the rows of s made by")]),
     ("moved into public", "create schema private;\ncreate table private.arsip (id int);\n"
      "alter table private.arsip set schema public;\nalter table private.lama set schema public;\n"
      "create table private.aman (id int);\nalter table private.aman enable row level security;\n"

@@ -197,7 +197,7 @@ def _lint_one(
             statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
             if exposure is not None:
-                exposure.see(m.filename, inner, inner_op, findings, inner=True)
+                exposure.see(m.filename, inner, inner_op, findings, inner=op.kind == "do")
             if drops is not None:
                 drops.see(inner, inner_op, findings)
             do_lines[inner.line] = st.line
