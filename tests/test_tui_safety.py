@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import Button, DataTable, Static
 
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.apply import ApplyWizard
@@ -110,6 +110,12 @@ async def test_apply_wizard_rehearses_on_the_newest_backup(demo: Demo) -> None:
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard)
                          and app.screen.step == "plan" and not app.screen.working)  # fmt: skip
+        # Greyed while a rehearsal runs, it says so in words (it read as usable in NO_COLOR).
+        button = app.screen.query_one("#rehearse", Button)
+        button.disabled = True
+        assert str(button.label) == "Rehearse first on a backup copy (wait)"
+        button.disabled = False
+        assert str(button.label) == "Rehearse first on a backup copy (production untouched)"
         # No backup yet: the rehearsal says so and never blocks the wizard.
         await pilot.click("#rehearse")
         await wait_until(

@@ -17,6 +17,7 @@ from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
 from tests.fixtures_d1 import D1Target
+from tests.fixtures_pg import supabase_roles
 from tests.tui_demo import (
     Demo,
     add_sync_pair,
@@ -87,7 +88,7 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
     tmp_path: Path, pg_url: str
 ) -> None:
     demo = build_demo(tmp_path / "demo")
-    add_sync_pair(demo, pg_url)
+    add_sync_pair(demo, pg_url, target_options="supabase = true\n")  # its API serves public
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -111,15 +112,26 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
         # The table says what the verify found, not the last sync's "✔ yes" beside it.
         await wait_until(pilot, lambda: verified_cell(app, "users") == "✘ no (verify)")
         assert verified_cell(app, "academic_records") == "✔ yes (verify)"
-        # The plan's notes are shown before the confirmation (here: a watermark set ahead).
+        # The plan's notes are shown before the confirmation (here: a watermark set ahead),
+        # and its warnings: the users copy opened to Supabase's anon key (the sync warned
+        # after it had written into it, only).
         with psycopg.connect(pg_url, autocommit=True) as c:
             c.execute("UPDATE malnu_sync SET watermark = '9999-12-31 00:00:00'")
+            supabase_roles(c)
+            c.execute("ALTER TABLE users DISABLE ROW LEVEL SECURITY")
+            c.execute("GRANT SELECT ON users TO anon")
         await pilot.press("s")
         await wait_until(pilot, lambda: dialog_ready(app), timeout=60)
         (below,) = [s for s in app.screen_stack if isinstance(s, SyncScreen)]
         plan = str(below.query_one("#sync-report", Static).render())
         assert "users: updated_at; source 30 rows" in plan, plan
         assert "note: the last watermark (9999-12-31 00:00:00) is later than that sync" in plan
+        assert (
+            "\n    ⚠ warning: row level security is off on public.users (target reports: "
+            "supabase = true; its API serves the schema public): anyone holding the project's "
+            'anon key reads and writes every row; run ALTER TABLE "public"."users" ENABLE ROW '
+            "LEVEL SECURITY"
+        ) in plan, plan
         await pilot.press("escape")
         await wait_until(pilot, lambda: idle_with(app, "sync cancelled"), timeout=60)
         await pilot.press("escape")
@@ -137,9 +149,11 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
         await pilot.press("s")
         screen = sync_screen(app)
         assert screen is not None
-        box = screen.query_one(".error-box")
-        await wait_until(pilot, lambda: bool(box.display) and screen.working is None, timeout=60)
-        assert "sync refused" in str(box.render())
+        await wait_until(pilot, lambda: idle_with(app, "refused"), timeout=60)
+        said = report_text(app)
+        assert said.startswith("✘ sync of reporting refused: nothing was written\n"), said
+        assert "\n  why: users: " in said and "\n  way out: " in said, said
+        assert not screen.query_one(".error-box").display  # said once, whole, where it scrolls
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)
 
@@ -148,7 +162,9 @@ async def test_a_failed_sync_says_it_stopped_not_reading_both_sides(
     tmp_path: Path, pg_url: str
 ) -> None:
     # A sync refused under the error box (and a verify of a server gone) left "sync of
-    # reporting: reading both sides…" below it for good, as if it were still running.
+    # reporting: reading both sides…" below it for good, as if it were still running. Refused
+    # before it began (exit 2 in the CLI), it said "✘ sync of reporting failed" under an error
+    # box whose way out was cut at its sixth line: it says refused, and why, and each way out.
     from tests.tui_demo import screen_text
 
     app = refusing_pair(tmp_path, pg_url)
@@ -156,21 +172,72 @@ async def test_a_failed_sync_says_it_stopped_not_reading_both_sides(
         await open_sync(pilot, app)
         screen = sync_screen(app)
         assert screen is not None
-        box = screen.query_one(".error-box")
         for key, what in (("s", "sync"), ("v", "verify")):
             await wait_until(pilot, lambda: screen.working is None, timeout=60)
-            box.display = False
+            screen.query_one("#sync-report", Static).update("")
             await pilot.press(key)
-            await wait_until(
-                pilot, lambda: bool(box.display) and screen.working is None, timeout=60
-            )
+            await wait_until(pilot, lambda: idle_with(app, "refused"), timeout=60)
             await at_rest(pilot)
             shown = " ".join(screen_text(app).split())
-            assert "reading both sides" not in shown
-            assert f"✘ {what} of reporting failed: see the error above" in shown
+            assert "reading both sides" not in shown and "failed" not in shown
+            assert f"✘ {what} of reporting refused" in shown and "way out: " in shown, shown
         # Nothing holds the keys: the screen is left and the console goes on.
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+
+
+def copies_referring_to_each_other(reports: Path) -> None:
+    """The synced pair's copies in ``reports`` made again with foreign keys to each other
+    (users.class_id → academic_records, academic_records.student_id → users): a cycle the
+    sync refuses before it writes (exit 2 in the CLI)."""
+    with sqlite3.connect(reports) as c:
+        c.execute("PRAGMA legacy_alter_table = ON")  # the references keep the names given
+        for table, column, parent in (
+            ("users", '"class_id" TEXT', "academic_records"),
+            ("academic_records", '"student_id" INTEGER NOT NULL', "users"),
+        ):
+            (sql,) = c.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+            c.execute(f"ALTER TABLE {table} RENAME TO old_copy")
+            c.execute(sql.replace(column, f"{column} REFERENCES {parent}(id)"))
+            c.execute(f"INSERT INTO {table} SELECT * FROM old_copy")
+            c.execute("DROP TABLE old_copy")
+
+
+async def test_a_sync_refused_for_a_cycle_says_why_and_the_way_out_at_80x24(
+    tmp_path: Path,
+) -> None:
+    # The copy's foreign keys in a cycle: the error box showed the reason and cut the way out
+    # at its sixth line ("hint: drop one of these foreign keys at the copy (academic_…"),
+    # under "✘ sync of reporting failed"; its "(--tables)" is a flag the console has not.
+    from tests.tui_demo import screen_text
+
+    demo = build_demo(tmp_path / "demo")
+    reports = synced_pair(demo)
+    copies_referring_to_each_other(reports)
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sync(pilot, app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: idle_with(app, "refused"), timeout=60)
+        await at_rest(pilot)
+        shown = " ".join(screen_text(app).split())
+        await pilot.press("tab", "tab", "end")  # the report, past the pairs and the tables
+        await at_rest(pilot)
+        end = " ".join(screen_text(app).split())
+    assert "✘ sync of reporting refused: nothing was written" in shown, shown
+    assert "why: the copy's tables academic_records and users refer to each other" in shown
+    assert (
+        "way out: drop one of these foreign keys at the copy (academic_records's to users: "
+        "PostgreSQL ALTER TABLE … DROP CONSTRAINT, SQLite and D1 the table made again without "
+        "it) and sync again, or leave academic_records and users out of the run "
+        "([sync.reporting] tables)"
+    ) in shown, shown
+    # (the path folded where the line ends)
+    assert f"([sync.reporting]isin{demo.config})" in end.replace(" ", ""), end
+    assert "--tables" not in shown + end and "✘ error" not in shown
+    with sqlite3.connect(reports) as c:  # nothing written: the changed copy stays changed
+        assert c.execute("SELECT name FROM users WHERE id = 17").fetchone() == ("diubah",)
 
 
 def academic_records_then_users(demo: Demo, chunk_rows: int) -> None:

@@ -34,6 +34,9 @@ class OperationFailed(Message):
     what: str  # which step failed ("status", "plan", "backup", "run"…)
     message: str
     hint: str = ""
+    # Refused before it began (the CLI's exit 2: bad input, configuration or schema, nothing
+    # written): a screen may say "refused" with the way out, not "failed".
+    refused: bool = False
 
 
 @dataclass

@@ -264,7 +264,8 @@ def reporting(pump: MessagePump, what: str) -> Iterator[None]:
         yield
     except Exception as exc:  # every failure is shown in the UI, never as a traceback
         message, hint = explain(exc)
-        pump.post_message(OperationFailed(what, message, hint))
+        refused = isinstance(exc, MalnuError) and exc.exit_code == 2
+        pump.post_message(OperationFailed(what, message, hint, refused))
         return
     left = locks_left()
     if left:  # after the body's result message: said on the result it shows

@@ -30,6 +30,7 @@ from malnu_tui.tui.session import (
 )
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import SqlText
+from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.migration_table import MigrationTable, duration_label, elide_middle
 from malnu_tui.tui.widgets.plain import DataTable, Label, Static
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -131,13 +132,15 @@ class ApplyWizard(WizardScreen):
             # One line, and the report only once asked for: at 80×24 the button (3 rows) and
             # its standing explanation shared the room with the problems box, which showed
             # "✘ cannot proceed:" and none of the problems.
-            yield Button(
-                "Rehearse first on a backup copy (production untouched)",
-                id="rehearse",
-                compact=True,
-                tooltip="Restores the newest verified backup into a scratch database and runs "
-                "these migrations there, with times and rows; production is not touched.",
+            # "… (wait)" while a rehearsal runs: greyed alone, it read as usable (NO_COLOR).
+            rehearse = KeyButton(
+                "Rehearse first on a backup copy (production untouched)", id="rehearse", why="wait"
             )
+            rehearse.tooltip = (
+                "Restores the newest verified backup into a scratch database and runs these "
+                "migrations there, with times and rows; production is not touched."
+            )
+            yield rehearse
             yield FitScroll("", id="rehearse-report")
             yield SqlText("", language="sql", read_only=True, id="plan-sql")
         with StepPane(id="confirm"):

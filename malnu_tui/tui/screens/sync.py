@@ -23,6 +23,7 @@ from malnu_tui.tui.screens.sync_report import (
     VERIFIED,
     failed_report,
     progress_report,
+    refused_report,
     said_lines,
     said_text,
     table_lines,
@@ -118,6 +119,7 @@ class SyncScreen(Screen[None]):
         self.pairs: tuple[SyncPair, ...] = ()
         self.working: str | None = None
         self.working_on = ""  # "verify of reporting": what the run's report names
+        self.working_pair = ""  # the pair it runs on
         self.full = False
         self.states_for: str | None = None  # the pair whose tables are shown
         # (pair, table) → what a verify run from this screen found: newer than the last
@@ -297,6 +299,24 @@ class SyncScreen(Screen[None]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
+        if (
+            self.working is not None
+            and event.refused
+            and not (self.outcome.done or self.outcome.stopped)
+        ):  # refused before it began: said whole where it scrolls, with the way out
+            self.query_one(ErrorBox).clear()
+            self.query_one("#sync-report", Static).update(
+                refused_report(
+                    self.working_on or self.working,
+                    event.message,
+                    event.hint,
+                    self.working_pair,
+                    self.settings.config_path,
+                    writes=self.working == "sync",
+                )
+            )
+            self._done()
+            return
         self.query_one(ErrorBox).show_error(event.message, event.hint)
         if self.working is not None:  # a run, not a read of the states
             self.query_one("#sync-report", Static).update(
@@ -325,6 +345,7 @@ class SyncScreen(Screen[None]):
             return None
         self.working = what
         self.working_on = f"{what} of {pair.name}"
+        self.working_pair = pair.name
         self.progress_lines = {}
         self.planned_said = ()
         self.planned = ()
@@ -414,6 +435,9 @@ class SyncScreen(Screen[None]):
                 f"  {p.table}: {what}; source {p.source_count:,} rows, destination {p.dest_count:,}"
             )
             lines.extend(f"    note: {n}" for n in p.notes)  # a resumed run's among them
+            # Before the word is typed (a Supabase copy the API serves with row level
+            # security off): said after the run alone, once the rows were written there.
+            lines.extend(f"    ⚠ warning: {w}" for w in p.warnings)
         self.query_one("#sync-report", Static).update("\n".join(lines))
 
         def answered(ok: bool | None) -> None:

@@ -4,7 +4,9 @@ synced before the error and where it stopped."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -142,4 +144,46 @@ def failed_report(
             shown.append(f"\n  ✔ {name}: done")
         else:
             shown.append(f"\n  ✘ {name}: stopped at {lines[name]}")
+    return shown
+
+
+# The CLI's flag, in a hint: the console's run takes the pair's tables from the config.
+_TABLES_FLAG = re.compile(r"--tables(?: (?P<names>[\w.,-]+))?")
+
+
+def pair_tables_hint(hint: str, pair: str) -> str:
+    """``hint`` with the CLI's ``--tables`` (which the console has not) said as the pair's
+    ``[sync.PAIR] tables`` (``--tables a,b`` as ``tables = ["a", "b"]``)."""
+
+    def swap(m: re.Match[str]) -> str:
+        names = m.group("names")
+        listed = ", ".join(f'"{n}"' for n in names.split(",")) if names else ""
+        return f"[sync.{pair}] tables" + (f" = [{listed}]" if names else "")
+
+    return _TABLES_FLAG.sub(swap, hint.replace("out with --tables", "out of --tables"))
+
+
+def refused_report(
+    working: str, message: str, hint: str, pair: str, config: Path | None, *, writes: bool
+) -> Text:
+    """A run the engine refused before it began (the CLI's exit 2: a cycle of the copy's
+    foreign keys, a copy whose columns need an ALTER, a table with no key…), said whole in
+    the report, which scrolls: the reason, then each way out on its own line, the CLI's
+    ``--tables`` as the pair's tables. In the error box at 80×24 the way out was cut after
+    six lines (a cycle's showed "drop one of these foreign keys at the copy (academic_…"),
+    under "✘ sync of reporting failed". ``writes``: a sync (not a verify or a dry run), said
+    to have written nothing."""
+    from malnu_tui.tui.widgets.error_box import console_hint
+
+    shown = Text(f"✘ {working} refused", style="bold")
+    shown.append(": nothing was written\n" if writes else "\n", style="bold")
+    shown.append("  why: ", style="bold")
+    shown.append(message.removeprefix("sync refused: ") + "\n")
+    told = pair_tables_hint(console_hint(hint), pair) if hint else ""
+    for i, way in enumerate(w for w in told.split("; also ") if w.strip()):
+        shown.append("  way out: " if i == 0 else "  also: ", style="bold")
+        shown.append(way + "\n")
+    if told != console_hint(hint) and config is not None:
+        shown.append(f"  ([sync.{pair}] is in {config})\n", style="dim")
+    shown.rstrip()
     return shown
