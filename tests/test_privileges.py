@@ -1191,12 +1191,35 @@ def test_another_runners_history_row_level_security_hides_is_refused_not_read_as
         f"runner's history, from role {role}" in res.err
     )
     assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err
+    assert "`ALTER TABLE public.schema_migrations DISABLE ROW LEVEL SECURITY;`" in res.err
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
     res = run_inproc("--database", _as(pg_url, role), *dirs, "doctor")  # a FAIL line, not a stop
     assert res.code == 1, res.err
     assert "other runner: " in res.out and "hides rows of public.schema_migrations" in res.out
     assert "backup dir: " in res.out
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the hint's way, as written
+        conn.execute("ALTER TABLE public.schema_migrations DISABLE ROW LEVEL SECURITY;")
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1 and "dbmate" in res.err, res.err  # what dbmate applied: refused
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the Supabase CLI's, the same way
+        conn.execute("DROP TABLE schema_migrations")
+        conn.execute("CREATE SCHEMA supabase_migrations")
+        conn.execute(
+            "CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, "
+            "statements text[], name text)"
+        )
+        conn.execute(
+            "INSERT INTO supabase_migrations.schema_migrations VALUES ('20250101000000', NULL, 't')"
+        )
+        conn.execute(f"GRANT USAGE ON SCHEMA supabase_migrations TO {role}")
+        conn.execute(f"GRANT SELECT ON supabase_migrations.schema_migrations TO {role}")
+        conn.execute("ALTER TABLE supabase_migrations.schema_migrations ENABLE ROW LEVEL SECURITY")
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 2, res.err
+    assert "hides rows of supabase_migrations.schema_migrations" in res.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
 
 
 def test_an_import_of_ids_by_a_role_that_may_not_move_their_sequence_says_so(

@@ -30,8 +30,6 @@ operator says which files they applied (``adopt --through VERSION``).
 
 from __future__ import annotations
 
-import contextlib
-import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -311,6 +309,7 @@ def read_other_runners(backend: Backend) -> list[OtherRunner]:
     if backend.kind == "postgresql" and conn is not None:
         import psycopg
 
+        from malnu_tui.engine.backends.pg_rowsec import history_hidden
         from malnu_tui.engine.backends.pg_session import every_row
 
         try:
@@ -318,7 +317,7 @@ def read_other_runners(backend: Backend) -> list[OtherRunner]:
                 every_row(conn, local=True)  # every row, or an error: never what a policy shows
                 return _read(backend)
         except psycopg.Error as exc:
-            hidden = _hidden(backend.display_url, exc, conn)
+            hidden = history_hidden(backend.display_url, exc, conn)
             if hidden is not None:
                 raise hidden from None
             return []
@@ -326,36 +325,6 @@ def read_other_runners(backend: Backend) -> list[OtherRunner]:
         return _read(backend)
     except (LookupError, sqlite3.Error, MalnuError):  # (D1's client errors are MalnuErrors)
         return []
-
-
-def _hidden(where: str, exc: Exception, conn: Any) -> Exception | None:
-    """A runner's history a row level security policy hides rows of from the tool's role (a
-    DBA's `ENABLE ROW LEVEL SECURITY` on every table of `public`, as Supabase's advisor asks,
-    `_prisma_migrations` with it): read as the policy showed it (none), `up` ran again what
-    that runner had applied. The error to raise (exit 2), None for any other."""
-    import psycopg
-
-    from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
-    from malnu_tui.engine.backends.pg_session import role_name, row_security_hint, sql_name
-    from malnu_tui.engine.errors import NotPermitted
-
-    if not isinstance(exc, psycopg.Error) or row_security_hint(exc, conn) is None:
-        return None
-    said = re.search(r'for table "([^"]+)"', exc.diag.message_primary or "")
-    table, role = (said[1] if said else "…"), role_name(conn) or "…"
-    with contextlib.suppress(psycopg.Error):  # its schema (Drizzle's: drizzle)
-        for t in narrowed_tables(conn):
-            if t.table == table:
-                table = f"{sql_name(t.schema)}.{sql_name(t.table)}"
-                break
-    return NotPermitted(
-        f"{where}: row level security hides rows of {table}, another migration runner's "
-        f"history, from role {role}: what it applied cannot be read (`up` would run it "
-        "again); nothing was changed",
-        hint=f"as a superuser, `ALTER ROLE {role} BYPASSRLS;`, or as the table's owner, a "
-        f"policy that lets {role} read it: `CREATE POLICY malnu_tui_read ON {table} FOR "
-        f"SELECT TO {role} USING (true);`",
-    )
 
 
 @dataclass(frozen=True)

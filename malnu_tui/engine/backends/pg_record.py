@@ -86,6 +86,9 @@ def cli_history(conn: Any) -> list[str] | None:
     rolled back: it changes nothing."""
     import psycopg
 
+    from malnu_tui.engine.backends.pg_rowsec import history_hidden
+    from malnu_tui.engine.backends.pg_session import every_row
+
     try:
         with conn.transaction(force_rollback=True):
             query = SUPABASE_TABLE_SQL.format(privileges="has_table_privilege(%(t)s, 'SELECT')")
@@ -93,10 +96,14 @@ def cli_history(conn: Any) -> list[str] | None:
             if row is None or not row[0]:
                 return None
             name = "name" if row[1] else "NULL"
+            every_row(conn, local=True)  # every row, or an error: never what a policy shows
             rows = conn.execute(
                 f"SELECT version, {name} FROM {SUPABASE_TABLE} ORDER BY version"  # constants
             ).fetchall()
-    except psycopg.Error:  # no USAGE on the schema: the history is not ours to read
+    except psycopg.Error as exc:  # no USAGE on the schema: the history is not ours to read
+        hidden = history_hidden(f"database {conn.info.dbname}", exc, conn)
+        if hidden is not None:
+            raise hidden from None
         return None
     return [f"{v}_{label}.sql" if label else str(v) for v, label in rows]
 

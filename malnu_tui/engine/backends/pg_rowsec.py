@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import psycopg
 
-from malnu_tui.engine.backends.pg_session import role_name, sql_name
+from malnu_tui.engine.backends.pg_session import role_name, row_security_hint, sql_name
 from malnu_tui.engine.errors import BackendError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement, strip_comments
 
@@ -25,6 +25,7 @@ __all__ = [
     "AS_POLICIES",
     "EVERY_ROW",
     "Narrowed",
+    "history_hidden",
     "narrowed_refusal",
     "narrowed_tables",
     "reads_rows",
@@ -260,4 +261,37 @@ def refuse_narrowed_tool_tables(
         "(it would read applied migrations as pending, and its audit and lock rows partly); "
         "nothing was changed",
         hint=way,
+    )
+
+
+def history_hidden(
+    where: str, exc: psycopg.Error, conn: psycopg.Connection[Any]
+) -> NotPermitted | None:
+    """Another tool's migration history (dbmate's, Prisma's, the Supabase CLI's…) read with
+    every row (:func:`~.pg_session.every_row`) and refused by a policy that hides rows of it
+    from this role (a DBA's `ENABLE ROW LEVEL SECURITY` on every table of `public`, as
+    Supabase's advisor asks): read as the policy showed it, no row, `up` ran again what that
+    tool had applied. The error to raise (exit 2), None for any other error."""
+    if row_security_hint(exc, conn) is None:
+        return None
+    said = re.search(r'for table "([^"]+)"', exc.diag.message_primary or "")
+    table, role = (said[1] if said else "…"), role_name(conn) or "…"
+    try:  # its schema (Drizzle's drizzle, the Supabase CLI's supabase_migrations)
+        tables = narrowed_tables(conn)
+    except psycopg.Error:
+        tables = []
+    for t in tables:
+        if t.table == table:
+            table = f"{sql_name(t.schema)}.{sql_name(t.table)}"
+            break
+    return NotPermitted(
+        f"{where}: row level security hides rows of {table}, another migration runner's "
+        f"history, from role {role}: what it applied cannot be read (`up` would run it "
+        "again); nothing was changed",
+        # (row_security = off refuses any table whose policies apply: a policy showing every
+        # row is no way out)
+        hint=f"as a superuser, `ALTER ROLE {role} BYPASSRLS;`, or run as the table's owner; "
+        f"a history only the server reads needs no row level security: as its owner, `ALTER "
+        f"TABLE {table} DISABLE ROW LEVEL SECURITY;` (on Supabase with `REVOKE ALL ON {table} "
+        "FROM anon, authenticated;`, which keeps it out of the API)",
     )
