@@ -189,7 +189,8 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     extensions.uuid_generate_v4, a schema of the live database`), though a call of a STABLE
     function or of an extension with no table reaches no live data. They run now; a rollback
     that leaves a policy and a grant fails its stair, naming them, and a failure is no longer
-    blamed on "a schema-qualified name (public.x)" for the call in the statement."""
+    blamed on "a schema-qualified name (public.x)" for the call in the statement. `parity`
+    refuses the set, written for PostgreSQL, as the README's Supabase config has it."""
     d = MigrationDirs(tmp_path / "set")
     d.add("20260101_000100", "todos", """
         create table todos (
@@ -222,6 +223,10 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     assert supa.sql("SELECT to_regclass('public.todos'), to_regclass('public.tags')") == [
         (None, None)
     ]
+    # `parity` (SQLite → PostgreSQL) has nothing to compare in a set written for PostgreSQL:
+    # it read each statement as SQLite, exit 1 ("SQLite rejected …: it fails on the primary").
+    res = run_cli(*supa.base, *d.args(), "parity")
+    assert res.code == 2 and "its migrations are written for PostgreSQL already" in res.err
 
 
 def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(

@@ -277,11 +277,16 @@ def cmd_parity(ctx: Context) -> int:
     """Exit 1 when any difference or untranslatable statement is found."""
     from malnu_tui.engine.parity import check_parity, compare_live
 
-    if _dialect(ctx, explicit_only=True) == "postgresql":
+    # A configured target by the one rule (a PostgreSQL one without `dialect` too: the
+    # README's Supabase target, whose every statement was "SQLite rejected …: it fails on the
+    # primary too"); a URL given with --database only by an explicit `dialect`, since no
+    # config can say a mirror's files are SQLite's there.
+    by_url = ctx.opt("database") is not None or ctx.target.name not in ctx.settings.targets
+    if _dialect(ctx, explicit_only=by_url) == "postgresql":
         raise ConfigError(
             f"target {ctx.target.name}: its migrations are written for PostgreSQL already",
             hint="parity compares a SQLite-dialect set (the primary's) with its translation: "
-            "use --target primary --postgres URL",
+            'use --target primary --postgres URL (a mirror of its tables says dialect = "sqlite")',
         )
     url = _postgres_url(ctx)
     migrations = list(ctx.migration_set().migrations)
