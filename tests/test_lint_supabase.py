@@ -62,6 +62,9 @@ CASES = [
        "TABLE … SET SCHEMA into the exposed schema public and no migration"),
       ("SUPABASE-RLS-MISSING", 4, "public.lama is moved from private by ALTER TABLE … SET "
        "SCHEMA into the exposed schema public and no migration of this run enables")]),
+    ("a table of the same name in another schema", "create schema private;\n"
+     "create table public.t (id int);\ncreate table private.t (id int);", "",
+     [("SUPABASE-RLS-MISSING", 2, "public.t is made in the exposed schema public")]),
     ("renamed, then its name made again", "create table a (id int);\n"
      "alter table a rename to b;\ncreate table a (id int);\n"
      "alter table a enable row level security;\ncreate policy p on a using (id > 0);", "",

@@ -234,7 +234,7 @@ class Exposure:
     def see(
         self, file: str, st: Statement, op: Op, out: list[Finding], inner: bool = False
     ) -> None:
-        """One statement (``inner``: of a DO block or a WITH)."""
+        """One statement (``inner``: of a DO block, where SELECT … INTO fills a variable)."""
         if op.kind == "create_table":
             self._created(st, op)
         elif op.kind == "drop_table":  # a work table gone by the commit was never seen
@@ -278,7 +278,7 @@ class Exposure:
         else:
             how = "made"
         schema = op.schema or self.supabase.default_schema
-        self._made[op.key] = _Made(op.name, schema, st.line, how)
+        self._track(op.key, _Made(op.name, schema, st.line, how))
 
     def _select_into(self, st: Statement) -> None:
         m = _SELECT_INTO.match(_STRING.sub("''", strip_comments(st.text)))
@@ -290,7 +290,15 @@ class Exposure:
         raw = m["name"]
         name = raw[1:-1].replace('""', '"') if raw[:1] == '"' else raw
         schema = key(m["schema"]) if m["schema"] else self.supabase.default_schema
-        self._made[key(m["name"])] = _Made(name, schema, st.line, how)
+        self._track(key(m["name"]), _Made(name, schema, st.line, how))
+
+    def _track(self, table: str, made: _Made) -> None:
+        """Follow ``made`` by its name (one of another schema does not hide an exposed one of
+        the same name, which is what this follows tables for)."""
+        was = self._made.get(table)
+        exposed = self.supabase.exposed
+        if was is None or was.schema not in exposed or made.schema in exposed:
+            self._made[table] = made
 
     def _altered(self, st: Statement, op: Op) -> None:
         made = self._made.get(op.key)
