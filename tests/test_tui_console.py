@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, Static
 from malnu_tui.engine.translate import translate_script
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.audit import AuditScreen
-from malnu_tui.tui.screens.sql_view import (
+from malnu_tui.tui.screens.sql_documents import (
     DIFF_LINES,
     SqlDocument,
     translation_pane_text,

@@ -161,7 +161,7 @@ async def test_the_sql_views_panes_say_reading_until_the_file_is_read(
     import threading
 
     from malnu_tui.engine.lint import target as lint_module
-    from malnu_tui.tui.screens.sql_view import READING
+    from malnu_tui.tui.screens.sql_documents import READING
     from malnu_tui.tui.widgets.fields import SqlText
     from tests.tui_demo import screen_text
 
