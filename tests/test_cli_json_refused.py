@@ -30,8 +30,18 @@ class Prepared:
     env: dict[str, str]
     _recover_args: list[str] | None = None
 
-    def run(self, *args: str) -> CliResult:
-        return run_cli(*args, "--json", env=self.env, timeout=120)
+    def run(self, *args: str, **env: str) -> CliResult:
+        return run_cli(*args, "--json", env={**self.env, **env}, timeout=120)
+
+    def lock_lost_args(self) -> list[str]:
+        """An `up` whose lock row goes while it runs, after its first file is in (as another
+        session's `unlock` takes it: here the second file deletes it, and the check before
+        its COMMIT finds it gone)."""
+        d = MigrationDirs(self.root / "lost")
+        d.add("20250101_000100", "a", "CREATE TABLE a (x INTEGER);", "DROP TABLE a;")
+        d.add("20250101_000200", "b", "CREATE TABLE b (x INTEGER);\nDELETE FROM malnu_lock;",
+              "DROP TABLE b;")  # fmt: skip
+        return ["--database", f"sqlite:///{self.root / 'lost.db'}", *d.args(), "up", "--no-backup"]
 
     def recover_args(self) -> list[str]:
         """A recover whose re-applied migration fails on the backup's data (made on first
@@ -132,6 +142,8 @@ CASES: dict[str, tuple[str, int, set[str] | None, str]] = {
     "backup delete of an unknown id": (
         "backup delete 20990101T000000000000Z-ffffff --yes", 2, NOTHING, "error: no backup"),
     "backup prune without a rule": ("backup prune --yes", 2, NOTHING, "error: prune needs"),
+    "up stopped between files (its lock lost): what it applied": (
+        "LOCK LOST", 3, {"applied", "skipped", "backup_id"}, "error: the migration lock of"),
     "recover stopped half-way: what is durable": (
         "RECOVER", 1, {"restored", "pre_recover_backup", "reapplied", "rolled_back", "failed"},
         "error: migration 20250101_000200_fill.sql failed"),
@@ -164,14 +176,18 @@ CASES: dict[str, tuple[str, int, set[str] | None, str]] = {
 def test_a_refused_or_failed_command_with_json(prepared: Prepared, case: str) -> None:
     words, code, keys, said = CASES[case]
     root = prepared.root
+    env: dict[str, str] = {}
     if words == "RECOVER":
         args = prepared.recover_args()
+    elif words == "LOCK LOST":
+        args = prepared.lock_lost_args()
+        env["MALNU_UP_GROUP_MS"] = "0"  # each file its own COMMIT: the first one is in
     else:
         backup = next((root / "backups" / "school").glob("*.json")).stem
         text = words.format(root=root, backup=backup)
         given = "--config" in text or "--database" in text
         args = [*([] if given else ["--config", str(root / "malnu.toml")]), *text.split()]
-    res = prepared.run(*args)
+    res = prepared.run(*args, **env)
     assert res.code == code, (case, res.code, res.out, res.err)
     assert "Traceback" not in res.err, res.err
     assert said in res.err, (case, res.err)
@@ -188,3 +204,5 @@ def test_a_refused_or_failed_command_with_json(prepared: Prepared, case: str) ->
     if "failed" in keys:
         assert doc["failed"]["filename"] == "20250101_000200_fill.sql", doc
         assert doc["reapplied"] == [] and doc["pre_recover_backup"] in res.err, doc
+    if "applied" in keys:
+        assert [a["filename"] for a in doc["applied"]] == ["20250101_000100_a.sql"], doc
