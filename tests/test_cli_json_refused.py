@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_core import CliResult, MigrationDirs, next_second, run_cli, school_set
+from tests.fixtures_core import CliResult, MigrationDirs, run_cli, school_set
 
 BAD_CONFIG = "[targets.school\nurl ="
 LOCK_KEYS = {"owner", "host", "pid", "acquired_at", "expires_at", "note"}  # unlock --json's
@@ -61,9 +61,7 @@ class Prepared:
                 conn.execute("UPDATE gate SET n = 1")  # the backup's gate is 0: its re-run fails
             conn.close()
             assert run_cli(*base, "up", "--no-backup", env=self.env).code == 0
-            next_second()  # audit times have one-second resolution: TIME in a second of its own
-            when = datetime.now(UTC).isoformat()
-            next_second()
+            when = datetime.now(UTC).isoformat()  # (the audit's seconds: lo <= at <= hi)
             self._recover_args = [*base, "recover", "--to", when, "--yes"]
         return self._recover_args
 
