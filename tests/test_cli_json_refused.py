@@ -1,9 +1,10 @@
 """The ``--json`` contract when a command is refused or fails (README "The CLI"): nothing on
 stdout and one ``error:`` line on stderr (exit 1, 2 or 3), except what the failure left durable,
-which is still the command's one document (``up``'s ``failed``, a recover stopped half-way);
-a report whose exit 1 means it found something is its document with its summary on stderr;
-``check`` always prints its report (exit 3 UNKNOWN when it cannot check), its ``error:`` line
-on stderr too. Every command, one case each, on one prepared set of SQLite files."""
+which is still the command's one document (``up``'s ``failed``, an ``up`` whose lock was lost
+between files, a recover stopped half-way); a report whose exit 1 means it found something is
+its document with its summary on stderr; ``check`` always prints its report (exit 3 UNKNOWN
+when it cannot check), its ``error:`` line on stderr too. Every command, one case or more, on
+one prepared set of SQLite files (each case refused, or on files of its own)."""
 
 from __future__ import annotations
 
