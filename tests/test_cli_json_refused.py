@@ -1,9 +1,10 @@
 """The ``--json`` contract when a command is refused or fails (README "The CLI"): nothing on
 stdout and one ``error:`` line on stderr (exit 1, 2 or 3), except what the failure left durable,
-which is still the command's one document (``up``'s ``failed``, a recover stopped half-way);
-a report whose exit 1 means it found something is its document with its summary on stderr;
-``check`` always prints its report (exit 3 UNKNOWN when it cannot check), its ``error:`` line
-on stderr too. Every command, one case each, on one prepared set of SQLite files."""
+which is still the command's one document (``up``'s ``failed``, an ``up`` whose lock was lost
+between files, a recover stopped half-way); a report whose exit 1 means it found something is
+its document with its summary on stderr; ``check`` always prints its report (exit 3 UNKNOWN
+when it cannot check), its ``error:`` line on stderr too. Every command, one case or more, on
+one prepared set of SQLite files (each case refused, or on files of its own)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_core import CliResult, MigrationDirs, next_second, run_cli, school_set
+from tests.fixtures_core import CliResult, MigrationDirs, run_cli, school_set
 
 BAD_CONFIG = "[targets.school\nurl ="
 LOCK_KEYS = {"owner", "host", "pid", "acquired_at", "expires_at", "note"}  # unlock --json's
@@ -30,8 +31,18 @@ class Prepared:
     env: dict[str, str]
     _recover_args: list[str] | None = None
 
-    def run(self, *args: str) -> CliResult:
-        return run_cli(*args, "--json", env=self.env, timeout=120)
+    def run(self, *args: str, **env: str) -> CliResult:
+        return run_cli(*args, "--json", env={**self.env, **env}, timeout=120)
+
+    def lock_lost_args(self) -> list[str]:
+        """An `up` whose lock row goes while it runs, after its first file is in (as another
+        session's `unlock` takes it: here the second file deletes it, and the check before
+        its COMMIT finds it gone)."""
+        d = MigrationDirs(self.root / "lost")
+        d.add("20250101_000100", "a", "CREATE TABLE a (x INTEGER);", "DROP TABLE a;")
+        d.add("20250101_000200", "b", "CREATE TABLE b (x INTEGER);\nDELETE FROM malnu_lock;",
+              "DROP TABLE b;")  # fmt: skip
+        return ["--database", f"sqlite:///{self.root / 'lost.db'}", *d.args(), "up", "--no-backup"]
 
     def recover_args(self) -> list[str]:
         """A recover whose re-applied migration fails on the backup's data (made on first
@@ -51,9 +62,7 @@ class Prepared:
                 conn.execute("UPDATE gate SET n = 1")  # the backup's gate is 0: its re-run fails
             conn.close()
             assert run_cli(*base, "up", "--no-backup", env=self.env).code == 0
-            next_second()  # audit times have one-second resolution: TIME in a second of its own
-            when = datetime.now(UTC).isoformat()
-            next_second()
+            when = datetime.now(UTC).isoformat()  # (the audit's seconds: lo <= at <= hi)
             self._recover_args = [*base, "recover", "--to", when, "--yes"]
         return self._recover_args
 
@@ -132,6 +141,8 @@ CASES: dict[str, tuple[str, int, set[str] | None, str]] = {
     "backup delete of an unknown id": (
         "backup delete 20990101T000000000000Z-ffffff --yes", 2, NOTHING, "error: no backup"),
     "backup prune without a rule": ("backup prune --yes", 2, NOTHING, "error: prune needs"),
+    "up stopped between files (its lock lost): what it applied": (
+        "LOCK LOST", 3, {"applied", "skipped", "backup_id"}, "error: the migration lock of"),
     "recover stopped half-way: what is durable": (
         "RECOVER", 1, {"restored", "pre_recover_backup", "reapplied", "rolled_back", "failed"},
         "error: migration 20250101_000200_fill.sql failed"),
@@ -164,14 +175,18 @@ CASES: dict[str, tuple[str, int, set[str] | None, str]] = {
 def test_a_refused_or_failed_command_with_json(prepared: Prepared, case: str) -> None:
     words, code, keys, said = CASES[case]
     root = prepared.root
+    env: dict[str, str] = {}
     if words == "RECOVER":
         args = prepared.recover_args()
+    elif words == "LOCK LOST":
+        args = prepared.lock_lost_args()
+        env["MALNU_UP_GROUP_MS"] = "0"  # each file its own COMMIT: the first one is in
     else:
         backup = next((root / "backups" / "school").glob("*.json")).stem
         text = words.format(root=root, backup=backup)
         given = "--config" in text or "--database" in text
         args = [*([] if given else ["--config", str(root / "malnu.toml")]), *text.split()]
-    res = prepared.run(*args)
+    res = prepared.run(*args, **env)
     assert res.code == code, (case, res.code, res.out, res.err)
     assert "Traceback" not in res.err, res.err
     assert said in res.err, (case, res.err)
@@ -188,3 +203,5 @@ def test_a_refused_or_failed_command_with_json(prepared: Prepared, case: str) ->
     if "failed" in keys:
         assert doc["failed"]["filename"] == "20250101_000200_fill.sql", doc
         assert doc["reapplied"] == [] and doc["pre_recover_backup"] in res.err, doc
+    if "applied" in keys:
+        assert [a["filename"] for a in doc["applied"]] == ["20250101_000100_a.sql"], doc

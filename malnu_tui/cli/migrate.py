@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.cli.argtypes import count
 from malnu_tui.cli.context import JsonList
-from malnu_tui.cli.plans import report_json, report_result, run_plan, show_plan, show_preflight
+from malnu_tui.cli.plans import report_result, run_plan, show_plan, show_preflight
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -193,7 +193,7 @@ def cmd_up(ctx: Context) -> int:
 
 
 def _up(ctx: Context) -> int:
-    from malnu_tui.engine.apply import group_seconds
+    from malnu_tui.engine.apply import ApplyResult, group_seconds
     from malnu_tui.engine.config import not_made_yet
     from malnu_tui.engine.preflight import preflight_apply
 
@@ -228,7 +228,7 @@ def _up(ctx: Context) -> int:
     if not plan.steps:
         ctx.message("nothing to apply: the database is up to date")
         if ctx.json:
-            ctx.out_json(report_json("applied", (), (), None))
+            ctx.out_json(ApplyResult("up", ()).as_json())
         return 0
     show_plan(ctx, plan)
     result = run_plan(ctx, "applied", plan)
@@ -241,7 +241,7 @@ def _up(ctx: Context) -> int:
 
 
 def cmd_rollback(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import verify_after
+    from malnu_tui.engine.migrate import ApplyResult, verify_after
     from malnu_tui.engine.preflight import preflight_rollback
 
     mset, backend = ctx.migration_set(), ctx.backend()  # the files first, as status
@@ -254,7 +254,7 @@ def cmd_rollback(ctx: Context) -> int:
     if not plan.steps:
         ctx.message("nothing to roll back: no migration is applied")
         if ctx.json:
-            ctx.out_json(report_json("rolled back", (), (), None))
+            ctx.out_json(ApplyResult("down", ()).as_json())
         return 0
     show_plan(ctx, plan)
     if ctx.args.dry_run:

@@ -8,7 +8,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "lock_preflight",
-    "report_json",
     "report_result",
     "run_plan",
     "safety_backup",
@@ -106,7 +105,7 @@ def run_plan(
     """Run ``plan`` (the safety backup first, unless --no-backup). When a file fails, what
     is durable is still reported before the error (exit 1): the safety backup's id, and with
     --json the report with ``failed`` (filename, line, error) on stdout (the error's report,
-    written by :func:`malnu_tui.cli.main`)."""
+    which the engine attaches and :func:`malnu_tui.cli.main` writes)."""
     from malnu_tui.engine.migrate import MigrationFailed, apply_plan
 
     backup = safety_backup(ctx, ctx.backend(), ctx.args.command)
@@ -123,23 +122,12 @@ def run_plan(
     except MigrationFailed as exc:
         if exc.backup_id:
             ctx.message(f"safety backup: {exc.backup_id}")
-        exc.report = report_json(verb, exc.done, (), exc.backup_id) | {"failed": exc.failed_json()}
         raise
-
-
-def report_json(
-    verb: str, done: Sequence[tuple[str, int]], skipped: Sequence[str], backup_id: str | None
-) -> dict[str, object]:
-    return {
-        verb.replace(" ", "_"): [{"filename": f, "execution_time_ms": ms} for f, ms in done],
-        "skipped": list(skipped),
-        "backup_id": backup_id,
-    }
 
 
 def report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
     if ctx.json:
-        ctx.out_json(report_json(verb, result.done, result.skipped, result.backup_id))
+        ctx.out_json(result.as_json())
     ctx.message(f"{verb} {len(result.done)} migration(s)")
     for w in result.warnings:
         ctx.message(f"warning: the migrations are {verb}, but: {w}")

@@ -72,6 +72,17 @@ class ApplyResult:
     notes: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = ()  # after the run was done (its lock row could not go)
 
+    def as_json(self) -> dict[str, object]:
+        """``up --json`` (``{"applied", "skipped", "backup_id"}``) or ``rollback --json``
+        (``rolled_back``), each done file ``{"filename", "execution_time_ms"}``."""
+        return {
+            "applied" if self.direction == "up" else "rolled_back": [
+                {"filename": f, "execution_time_ms": ms} for f, ms in self.done
+            ],
+            "skipped": list(self.skipped),
+            "backup_id": self.backup_id,
+        }
+
 
 # A baseline dumped from a database the tool worked on re-creates its tables (the tracking
 # table's own CREATE is skipped: engine/sqltemplate.py; these are the others).

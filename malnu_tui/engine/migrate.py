@@ -27,6 +27,7 @@ from malnu_tui.engine.drift import VerifyResult, select_repair, verify, verify_r
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
+    MalnuError,
     PlanChanged,
 )
 from malnu_tui.engine.files import MigrationSet
@@ -226,6 +227,13 @@ def _apply_plan(
             exc.backup_id = backup_id
             if up:  # (not when interrupted: nothing more is written then)
                 _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
+            ran = ApplyResult(plan.direction, exc.done, (), backup_id)
+            exc.report = ran.as_json() | {"failed": exc.failed_json()}
+            raise
+        except MalnuError as exc:
+            # Stopped between files (the lock lost to an `unlock`, the database kept busy):
+            # what was reported done is applied, and --json says which, as for a failed file.
+            exc.report = ApplyResult(plan.direction, tuple(runner.done), (), backup_id).as_json()
             raise
         if up:
             _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
