@@ -1029,6 +1029,12 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
         )
         assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "disk space" not in res.err
         assert "pg_dump -Fc of" not in res.err  # said before pg_dump read a table
+    res = run_inproc("--database", url, "doctor")  # said before the first nightly backup
+    assert res.code == 1, res.out
+    assert (
+        f"row level security: policies apply to role {role} on 1 table(s) (public.siswa): a "
+        "backup is refused (pg_dump reads every row)" in res.out
+    )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
         conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
@@ -1038,6 +1044,8 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
     assert run_inproc("--database", url, "backup", "create").code == 0
+    res = run_inproc("--database", url, "doctor")
+    assert f" row level security: no table's policies apply to role {role}:" in res.out, res.out
 
 
 def test_figures_a_policy_narrows_are_refused_or_said_never_the_policys(
