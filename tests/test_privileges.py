@@ -1029,6 +1029,12 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
         )
         assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "disk space" not in res.err
         assert "pg_dump -Fc of" not in res.err  # said before pg_dump read a table
+    res = run_inproc("--database", url, "doctor")  # said before the first nightly backup
+    assert res.code == 1, res.out
+    assert (
+        f"row level security: policies apply to role {role} on 1 table(s) (public.siswa): a "
+        "backup is refused (pg_dump reads every row)" in res.out
+    )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
         conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
@@ -1038,6 +1044,8 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
     assert run_inproc("--database", url, "backup", "create").code == 0
+    res = run_inproc("--database", url, "doctor")
+    assert f" row level security: no table's policies apply to role {role}:" in res.out, res.out
 
 
 def test_figures_a_policy_narrows_are_refused_or_said_never_the_policys(
@@ -1166,6 +1174,39 @@ def test_row_level_security_on_the_tools_own_tables_is_said_not_read_as_pending(
     assert res.code == 0, res.err
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (2,)
+    # Every tool table so, each with its policy: an import's audit row (written with
+    # row_security = off, as its rows) failed at its COMMIT, "table log …: query would be
+    # affected by row-level security policy for table malnu_audit"; a sync, whose session
+    # reads every row or none, failed at its first look at the audit table with the hint
+    # "connect as the table's owner". The import writes its row as the policies let it now;
+    # the sync is refused at once with the ways that let it through.
+    tool = ("migrations", "malnu_audit", "malnu_lock")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for t in tool[1:]:
+            conn.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
+            conn.execute(policy.replace("public.migrations", f"public.{t}"))
+    (tmp_path / "log.csv").write_text("id\n3\n")
+    res = run_inproc("--database", url, "import", str(tmp_path / "log.csv"), "--table", "log",
+                     "--yes", "--no-backup")  # fmt: skip
+    assert res.code == 0, res.err
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as db:
+        db.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, v TEXT)")
+        db.execute("INSERT INTO nilai VALUES (1, 'a')")
+    sync = ("sync", "--from", f"sqlite:///{source}", "--to", url, "--tables", "nilai", "--yes")
+    res = run_inproc(*sync)
+    assert res.code == 2, res.err
+    assert (
+        f"row level security applies to the tool's table public.malnu_audit for role {role}, "
+        "and a sync reads and writes every row or none" in res.err
+    )
+    assert "`ALTER TABLE … DISABLE ROW LEVEL SECURITY;` on the tool's tables" in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for t in tool:  # the hint, as written
+            conn.execute(f"ALTER TABLE {t} DISABLE ROW LEVEL SECURITY")
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")  # (its copy of nilai)
+    res = run_inproc(*sync)
+    assert res.code == 0, res.err
 
 
 def test_another_runners_history_row_level_security_hides_is_refused_not_read_as_empty(

@@ -31,6 +31,7 @@ __all__ = [
     "reads_rows",
     "refuse_narrowed",
     "refuse_narrowed_tool_tables",
+    "refuse_tool_tables_every_row",
 ]
 
 # For the migration's transaction only (SET LOCAL): through a transaction-mode pooler a
@@ -254,7 +255,7 @@ def refuse_narrowed_tool_tables(
             f"as its owner (role {sql_name(owner)}), a policy that lets {role} see and write "
             f"every row, `CREATE POLICY malnu_tui ON {name} TO {role} USING (true) WITH CHECK "
             f"(true);` (kept for each of the tool's tables), or `ALTER ROLE {role} BYPASSRLS;` "
-            "as a superuser"
+            "as a superuser (what a sync into this database needs: it reads every row or none)"
         )
     raise NotPermitted(
         f"{where}: row level security on the tool's table {name} hides rows from role {role} "
@@ -294,4 +295,32 @@ def history_hidden(
         f"a history only the server reads needs no row level security: as its owner, `ALTER "
         f"TABLE {table} DISABLE ROW LEVEL SECURITY;` (on Supabase with `REVOKE ALL ON {table} "
         "FROM anon, authenticated;`, which keeps it out of the API)",
+    )
+
+
+def refuse_tool_tables_every_row(
+    conn: psycopg.Connection[Any], schema: str, tables: Sequence[str], where: str
+) -> None:
+    """:class:`NotPermitted` when policies apply to this role on one of the tool's own tables
+    (``tables`` of ``schema``) on a session that reads and writes every row or none (a
+    sync's, :func:`~.pg_session.every_row`): a policy that lets the role see every row, the
+    way out :func:`refuse_narrowed_tool_tables` gives for migrations, does not let that
+    session through (row_security = off refuses any table whose policies apply). The sync
+    failed at its first look at the audit table, blaming the table, the hint "connect as the
+    table's owner"."""
+    hit = [t for t in narrowed_tables(conn) if t.schema == schema and t.table in tables]
+    if not hit:
+        return
+    t, role = hit[0], role_name(conn) or "…"
+    name = f"{sql_name(t.schema)}.{sql_name(t.table)}"
+    each = ", ".join(f"{sql_name(h.schema)}.{sql_name(h.table)}" for h in hit)
+    way = "NO FORCE" if t.owned else "DISABLE"
+    raise NotPermitted(
+        f"{where}: row level security applies to the tool's table {name} for role {role}, "
+        "and a sync reads and writes every row or none (row_security = off), which no policy "
+        "lets through; nothing was changed",
+        hint=f"as a superuser, `ALTER ROLE {role} BYPASSRLS;`, or as their owner (role "
+        f"{sql_name(t.owner)}), `ALTER TABLE … {way} ROW LEVEL SECURITY;` on the tool's "
+        f"tables that have it ({each}): they hold no school data (on Supabase, `REVOKE ALL "
+        "ON … FROM anon, authenticated;` keeps them out of the API)",
     )

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES
 from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
@@ -150,6 +151,7 @@ class PgUnit:
             self._advance_sequences()
             if audit is not None:
                 e = audit
+                self.conn.execute(AS_POLICIES)  # the tool's row as its policies let it write
                 self.conn.execute(
                     sql.SQL(
                         "INSERT INTO {}.{} (at, actor, action, object, outcome, detail) "

@@ -182,6 +182,34 @@ def _probe_pg_tools(backend: Backend) -> str:
     return f"pg_dump/pg_restore {tools.major} (server {v // 10000}): {tools.pg_dump}"
 
 
+def _probe_row_security(backend: Backend) -> str:
+    """Tables whose row level security policies apply to the tool's role (pg_rowsec.py): a
+    backup of the database is refused (pg_dump reads every row), and so is a sync or an
+    import of them. Said here, before the first nightly backup fails on it."""
+    from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
+    from malnu_tui.engine.backends.pg_session import role_name, sql_name
+    from malnu_tui.engine.errors import NotPermitted
+
+    conn: Any = backend.conn  # type: ignore[attr-defined]
+    role = role_name(conn) or "…"
+    found = narrowed_tables(conn, dumped=True)
+    if not found:
+        return (
+            f"no table's policies apply to role {role}: backups, syncs and imports read every row"
+        )
+    names = [f"{sql_name(t.schema)}.{sql_name(t.table)}" for t in found]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    forced = [n for n, t in zip(names, found, strict=True) if t.owned]
+    way = f"as a superuser, `ALTER ROLE {role} BYPASSRLS;`, or connect as the tables' owner"
+    if forced:
+        way += f" (it owns {forced[0]}: `ALTER TABLE {forced[0]} NO FORCE ROW LEVEL SECURITY;`)"
+    raise NotPermitted(
+        f"policies apply to role {role} on {len(names)} table(s) ({shown}): a backup is "
+        "refused (pg_dump reads every row), and so is a sync or an import of them",
+        hint=way,
+    )
+
+
 def _probe_d1_export(backend: Backend) -> str:
     api: Any = backend.api  # type: ignore[attr-defined]
     api.call(
@@ -320,6 +348,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                     lambda: _probe_pg_tools(backend),
                     "install postgresql-client of the server's major version",
                 )
+                c.run("row level security", lambda: _probe_row_security(backend), "")
             if backend.kind == "d1":
                 c.run(
                     "d1 export",

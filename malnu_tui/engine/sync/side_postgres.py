@@ -21,6 +21,7 @@ from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind
 from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
+from malnu_tui.engine.backends.pg_rowsec import refuse_tool_tables_every_row
 from malnu_tui.engine.backends.pg_session import every_row
 from malnu_tui.engine.sync.copytext import format_row_text, pg_digest_sql, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, Column, Key, Row, TableShape
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresSide"]
 
-TOOL_TABLES = HISTORY_TABLES | {TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE}
+_OWN = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE)
+TOOL_TABLES = HISTORY_TABLES | set(_OWN)
 _HASH_PAGE = 50_000
 _err = pg_error
 
@@ -80,6 +82,8 @@ class PostgresSide(PostgresWrites, PageSizer):
         self._tx: Any = None  # psycopg's Transformer for copy_bytes, made on first use
         try:
             every_row(self.conn)  # a policy that would hide rows from this role is refused
+            # (the tool's own tables too: said now, with the way out that works for a sync)
+            refuse_tool_tables_every_row(self.conn, self.schema, _OWN, label)
         except psycopg.Error as exc:
             raise _err(label, exc, conn=self.conn) from None
 
