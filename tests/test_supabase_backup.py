@@ -36,6 +36,10 @@ CREATE SCHEMA extensions;
 CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions;
 CREATE EXTENSION pgcrypto WITH SCHEMA extensions;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+CREATE FUNCTION extensions.pgrst_ddl_watch() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+  BEGIN NOTIFY pgrst, 'reload schema'; END $f$;
+CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end
+  EXECUTE FUNCTION extensions.pgrst_ddl_watch();
 CREATE SCHEMA supabase_migrations;
 CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
 INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', 'init');
@@ -236,9 +240,12 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     role may not act as: a rehearsal's scratch restore failed on `ALTER SCHEMA auth OWNER TO
     supabase_auth_admin` (`must be member of role`), so no rehearsal ran at all. The restore
     now owns what it creates of theirs (said), and the pending migration's policy calling
-    auth.uid() is rehearsed. Its restore over the live database cannot replace auth.users:
-    the hint names the table and its owner (it had none: PostgreSQL says `users`, which no
-    search path finds). As a superuser, the backup restores into a fresh database whole."""
+    auth.uid() is rehearsed. The platform's event triggers (PostgREST's pgrst_ddl_watch),
+    which only a superuser may create, failed the rehearsal and marked a sound backup `FAILED
+    verification` in `backup verify --deep`: they are left out of a scratch, said so. Its
+    restore over the live database cannot replace auth.users: the hint names the table and
+    its owner (it had none: PostgreSQL says `users`, which no search path finds). As a
+    superuser, the backup restores into a fresh database whole."""
     backup = _backup(supa)
     d = MigrationDirs(tmp_path / "set")
     d.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
@@ -256,6 +263,13 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     assert (
         "the backup names role(s) postgres, supabase_auth_admin as owner, which sb_operator may "
         "not act as: what the restore creates of theirs is owned by sb_operator" in res.err
+    )
+    trigger = "event trigger(s) pgrst_ddl_watch, which only a superuser may create"
+    assert f"left out: {trigger}" in res.err
+    res = run_cli(*project, "backup", "verify", backup, "--deep")
+    assert res.code == 0, res.out + res.err
+    assert (
+        "✔ ok    scratch restore: malnu_verify_" in res.out and f"({trigger}, left out)" in res.out
     )
     before = supa.sql(STATE)
     res = run_cli(*project, "backup", "restore", backup, "--yes")
