@@ -193,7 +193,8 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     extensions.uuid_generate_v4, a schema of the live database`), though a call of a STABLE
     function or of an extension with no table reaches no live data. They run now; a rollback
     that leaves a policy and a grant fails its stair, naming them, and a failure is no longer
-    blamed on "a schema-qualified name (public.x)" for the call in the statement. `parity`
+    blamed on "a schema-qualified name (public.x)" for the call in the statement. On a scratch
+    server without Supabase's schemas the failure says so, and where to find one. `parity`
     refuses the set, written for PostgreSQL, as the README's Supabase config has it."""
     d = MigrationDirs(tmp_path / "set")
     d.add("20260101_000100", "todos", """
@@ -227,6 +228,15 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     assert supa.sql("SELECT to_regclass('public.todos'), to_regclass('public.tags')") == [
         (None, None)
     ]
+    # On a scratch server that is no Supabase, the first policy's failure says what it lacks.
+    scratch = create_database(supa.cluster)
+    try:
+        res = run_cli(*supa.base, *d.args(), "test", "--postgres", supa.cluster.url(scratch))
+    finally:
+        drop_database(supa.cluster, scratch)
+    assert res.code == 1, res.out + res.err
+    assert 'apply: schema "extensions" does not exist (a Supabase set needs' in res.out, res.out
+    assert "give --postgres the database `supabase start` runs locally" in res.out
     # `parity` (SQLite → PostgreSQL) has nothing to compare in a set written for PostgreSQL:
     # it read each statement as SQLite, exit 1 ("SQLite rejected …: it fails on the primary").
     res = run_cli(*supa.base, *d.args(), "parity")
