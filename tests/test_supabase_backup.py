@@ -36,6 +36,10 @@ CREATE SCHEMA extensions;
 CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions;
 CREATE EXTENSION pgcrypto WITH SCHEMA extensions;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+CREATE FUNCTION extensions.pgrst_ddl_watch() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+  BEGIN NOTIFY pgrst, 'reload schema'; END $f$;
+CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end
+  EXECUTE FUNCTION extensions.pgrst_ddl_watch();
 CREATE SCHEMA supabase_migrations;
 CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
 INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', 'init');
@@ -189,7 +193,8 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     extensions.uuid_generate_v4, a schema of the live database`), though a call of a STABLE
     function or of an extension with no table reaches no live data. They run now; a rollback
     that leaves a policy and a grant fails its stair, naming them, and a failure is no longer
-    blamed on "a schema-qualified name (public.x)" for the call in the statement. `parity`
+    blamed on "a schema-qualified name (public.x)" for the call in the statement. On a scratch
+    server without Supabase's schemas the failure says so, and where to find one. `parity`
     refuses the set, written for PostgreSQL, as the README's Supabase config has it."""
     d = MigrationDirs(tmp_path / "set")
     d.add("20260101_000100", "todos", """
@@ -223,6 +228,15 @@ def test_the_stairway_on_the_live_database_runs_policies_calling_auth_uid(
     assert supa.sql("SELECT to_regclass('public.todos'), to_regclass('public.tags')") == [
         (None, None)
     ]
+    # On a scratch server that is no Supabase, the first policy's failure says what it lacks.
+    scratch = create_database(supa.cluster)
+    try:
+        res = run_cli(*supa.base, *d.args(), "test", "--postgres", supa.cluster.url(scratch))
+    finally:
+        drop_database(supa.cluster, scratch)
+    assert res.code == 1, res.out + res.err
+    assert 'apply: schema "extensions" does not exist (a Supabase set needs' in res.out, res.out
+    assert "give --postgres the database `supabase start` runs locally" in res.out
     # `parity` (SQLite → PostgreSQL) has nothing to compare in a set written for PostgreSQL:
     # it read each statement as SQLite, exit 1 ("SQLite rejected …: it fails on the primary").
     res = run_cli(*supa.base, *d.args(), "parity")
@@ -236,9 +250,12 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     role may not act as: a rehearsal's scratch restore failed on `ALTER SCHEMA auth OWNER TO
     supabase_auth_admin` (`must be member of role`), so no rehearsal ran at all. The restore
     now owns what it creates of theirs (said), and the pending migration's policy calling
-    auth.uid() is rehearsed. Its restore over the live database cannot replace auth.users:
-    the hint names the table and its owner (it had none: PostgreSQL says `users`, which no
-    search path finds). As a superuser, the backup restores into a fresh database whole."""
+    auth.uid() is rehearsed. The platform's event triggers (PostgREST's pgrst_ddl_watch),
+    which only a superuser may create, failed the rehearsal and marked a sound backup `FAILED
+    verification` in `backup verify --deep`: they are left out of a scratch, said so. Its
+    restore over the live database cannot replace auth.users: the hint names the table and
+    its owner (it had none: PostgreSQL says `users`, which no search path finds). As a
+    superuser, the backup restores into a fresh database whole."""
     backup = _backup(supa)
     d = MigrationDirs(tmp_path / "set")
     d.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
@@ -256,6 +273,13 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     assert (
         "the backup names role(s) postgres, supabase_auth_admin as owner, which sb_operator may "
         "not act as: what the restore creates of theirs is owned by sb_operator" in res.err
+    )
+    trigger = "event trigger(s) pgrst_ddl_watch, which only a superuser may create"
+    assert f"left out: {trigger}" in res.err
+    res = run_cli(*project, "backup", "verify", backup, "--deep")
+    assert res.code == 0, res.out + res.err
+    assert (
+        "✔ ok    scratch restore: malnu_verify_" in res.out and f"({trigger}, left out)" in res.out
     )
     before = supa.sql(STATE)
     res = run_cli(*project, "backup", "restore", backup, "--yes")

@@ -213,6 +213,8 @@ def pg_run(
                     hint = _LIVE_HINTS.get(exc.sqlstate or "") if inside else None
                     if hint and (hint is not _QUALIFIED or _QUALIFIED_NAME.search(st.text)):
                         error += f" ({hint})"
+                    elif not inside and _NOT_SUPABASE.search(error):
+                        error += f" ({_SUPABASE_SERVER})"
                     failure = StatementFailed(filename, failing_line(st, exc), st.text, error)
                     raise
     except psycopg.Error as exc:
@@ -239,6 +241,17 @@ _QUALIFIED = (
 # (a call, `auth.uid()`, `extensions.uuid_generate_v4()`, lands nothing anywhere)
 _QUALIFIED_NAME = re.compile(
     r'(?:\b[A-Za-z_]\w*|"[^"]+")\s*\.\s*(?:[A-Za-z_]\w*\b|"[^"]+")(?!\s*\()'
+)
+# A Supabase set on a scratch server that is no Supabase: PostgreSQL's words alone left the
+# operator to guess why a set production runs fails at its first policy.
+_NOT_SUPABASE = re.compile(
+    r'(?:schema "(?:auth|extensions|storage)"|role "(?:anon|authenticated|service_role)") '
+    r"does not exist"
+)
+_SUPABASE_SERVER = (
+    "a Supabase set needs Supabase's schemas and roles, which this server has not: give "
+    "--postgres the database `supabase start` runs locally (port 54322; `supabase status` "
+    "prints its URL)"
 )
 # What the stairway on a target's own database cannot do, by SQLSTATE: said with the error.
 _LIVE_HINTS = {

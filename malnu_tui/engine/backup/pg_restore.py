@@ -47,6 +47,7 @@ from malnu_tui.engine.backup.pg_tools import (
     server_said,
     session_ended,
     spawn,
+    superuser_only,
     toc,
 )
 from malnu_tui.engine.backup.store import (
@@ -358,9 +359,11 @@ def restore(
             and not _is_schema_entry(ln, kept_schemas)
         ]
         prelude, replaced = _prelude(backend, listed)
+        listing, left_out = superuser_only(backend.conn, listing)
         foreign = _owners_not_ours(backend, listing)
-        if foreign:
-            progress(BackupProgress("restore", 0, 0, foreign))
+        for said in (f"left out: {left_out}" if left_out else "", foreign):
+            if said:
+                progress(BackupProgress("restore", 0, 0, said))
         epilogue = [_audit_insert(backend, e) for e in audit]
         holders = lock_holders(backend.conn, replaced)
         if holders:

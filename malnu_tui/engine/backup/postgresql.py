@@ -48,6 +48,7 @@ from malnu_tui.engine.backup.pg_tools import (
     server_said,
     session_ended,
     spawn,
+    superuser_only,
     toc,
     with_dbname,
 )
@@ -395,7 +396,10 @@ def _deep_check(
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
-        code, restore_err = _scratch_restore(tools, path, child, server_major(admin.conn))
+        listing, left_out = superuser_only(admin.conn, toc(tools, path)[1])
+        code, restore_err = _scratch_restore(
+            tools, path, child, server_major(admin.conn), listing if left_out else None
+        )
         if code != 0 and any(w in restore_err for w in CONNECTION_LOST):
             # Not the backup's failure: a sound backup was marked "FAILED verification: it
             # will not be restored" when a server restart cut its scratch restore off.
@@ -410,7 +414,11 @@ def _deep_check(
             said = server_said(scrub(restore_err, child.password))
             checks.append(VerifyCheck("scratch restore", False, said))
             return checks
-        checks.append(VerifyCheck("scratch restore", True, name))
+        checks.append(
+            VerifyCheck(
+                "scratch restore", True, name + (f" ({left_out}, left out)" * bool(left_out))
+            )
+        )
         scratch = open_target(target, scratch_url)
         try:
             tables = tables_as_made(scratch.table_names(), manifest)
@@ -436,16 +444,23 @@ def tables_as_made(names: Sequence[str], manifest: BackupManifest) -> list[str]:
 
 
 def _scratch_restore(
-    tools: PgTools, path: Path, child: ChildConnection, major: int
+    tools: PgTools, path: Path, child: ChildConnection, major: int, listing: list[str] | None
 ) -> tuple[int, str]:
     """(exit code, what it printed) of the dump restored into the scratch database in one
     transaction: pg_restore's SQL into psql, as the restore runs it (:func:`for_server`:
     pg_restore 17 and later, straight into a server of 16 or older, stopped on a setting that
     server does not know, and a sound backup was marked `✘ no`). COMMIT only once pg_restore
-    has read the whole dump."""
-    with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
+    has read the whole dump; with ``listing``, only its entries."""
+    with (
+        tempfile.TemporaryFile() as prod_err,
+        tempfile.TemporaryFile() as cons_err,
+        tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file,
+    ):
+        list_file.write("\n".join(listing or []) + "\n")
+        list_file.flush()
+        use = [f"--use-list={list_file.name}"] if listing is not None else []
         producer = spawn(
-            [tools.pg_restore, "--no-owner", "--no-privileges", "--file=-", str(path)],
+            [tools.pg_restore, "--no-owner", "--no-privileges", *use, "--file=-", str(path)],
             env=child.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
