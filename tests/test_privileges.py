@@ -129,6 +129,33 @@ def test_the_way_out_names_the_role_the_policies_apply_to_not_the_login_role(
             conn.execute(f"DROP ROLE {gate}")
 
 
+def test_a_view_whose_owner_a_policy_narrows_names_the_owner_not_the_reader(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """``import --from`` a view: it reads its tables as its owner, whose policies apply even
+    to a superuser reading the view. The hint told the superuser `ALTER ROLE postgres
+    BYPASSRLS;`, which changed nothing; it names the view's owner now, or security_invoker."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT ON siswa TO {role}")
+        conn.execute("CREATE VIEW v_siswa AS SELECT id, kelas FROM siswa")
+        conn.execute(f"ALTER VIEW v_siswa OWNER TO {role}")
+    target = tmp_path / "copy.db"
+    with sqlite3.connect(target) as db:
+        db.execute("CREATE TABLE v_siswa (id INTEGER PRIMARY KEY, kelas TEXT)")
+    args = ("--database", f"sqlite:///{target}", "import", "--from", f"{pg_url}:v_siswa",
+            "--table", "v_siswa", "--yes", "--no-backup")  # fmt: skip
+    res = run_inproc(*args)
+    assert res.code == 2, res.err
+    assert f"as the view's owner (role {role}), whose policies apply" in res.err
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "ROLE postgres" not in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the hint, as written
+        conn.execute("ALTER VIEW v_siswa SET (security_invoker = on);")
+    assert run_inproc(*args).code == 0
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT count(*) FROM v_siswa").fetchone() == (4,)
+
+
 def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     tmp_path: Path, role: str, pg_url: str
 ) -> None:

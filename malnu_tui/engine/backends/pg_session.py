@@ -225,14 +225,39 @@ def every_row(conn: psycopg.Connection[Any], *, local: bool = False) -> None:
     conn.execute("SELECT set_config('row_security', 'off', %s)", (local,))
 
 
+# Whether policies of the table an error names cannot be this role's (a superuser, BYPASSRLS,
+# or its owner without FORCE): they are those of the role it was read as, a view's owner.
+_NOT_MINE = """
+SELECT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
+    OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = %s AND c.relrowsecurity
+               AND NOT c.relforcerowsecurity AND pg_has_role(c.relowner, 'USAGE'))
+"""
+
+
 def row_security_hint(
-    exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
+    exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None, view_owner: str = ""
 ) -> str | None:
     """The way out of :func:`every_row`'s refusal, naming the role of ``conn`` (None for any
-    other error)."""
-    if exc.sqlstate != "42501" or "row-level security" not in (exc.diag.message_primary or ""):
+    other error); when the policies cannot be that role's (it reads every row), the view's
+    (``view_owner``, when known) it was read through."""
+    message = exc.diag.message_primary or ""
+    if exc.sqlstate != "42501" or "row-level security" not in message:
         return None
     quoted = role_name(conn)
+    table = re.search(r'for table "([^"]+)"', message)
+    not_mine = None
+    with contextlib.suppress(psycopg.Error, AttributeError):  # (an aborted transaction)
+        row = conn.execute(_NOT_MINE, (table[1] if table else "",)).fetchone()  # type: ignore[union-attr]
+        not_mine = bool(row and row[0])
+    if not_mine:
+        owner = sql_name(view_owner) if view_owner else "…"
+        return (
+            f"role {quoted or '…'} reads every row, but the table was read through a view, "
+            f"as the view's owner{f' (role {owner})' if view_owner else ''}, whose policies "
+            f"apply: as a superuser, `ALTER ROLE {owner} BYPASSRLS;`, or have the view read "
+            "as the role querying it (`ALTER VIEW … SET (security_invoker = on);`, "
+            "PostgreSQL 15+)"
+        )
     return (
         f"row level security would hide rows of this table from role {quoted or '…'}, or "
         "refuse some of its writes, and a sync, an import or a count reads every row or none: as a "
@@ -242,11 +267,14 @@ def row_security_hint(
 
 
 def policy_refusal(
-    where: str, exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
+    where: str,
+    exc: psycopg.Error,
+    conn: psycopg.Connection[Any] | None = None,
+    view_owner: str = "",
 ) -> NotPermitted | None:
     """:func:`every_row`'s refusal as the error to raise (exit 2, :func:`row_security_hint`
     its hint), said of ``where``; None for any other error."""
-    hint = row_security_hint(exc, conn)
+    hint = row_security_hint(exc, conn, view_owner)
     if hint is None:
         return None
     return NotPermitted(f"{where}: {exc.diag.message_primary}", hint=hint)

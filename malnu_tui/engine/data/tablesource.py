@@ -384,10 +384,24 @@ class TableSource:
                 from malnu_tui.engine.backends.pg_session import policy_refusal
 
                 conn = self.backend.conn  # type: ignore[attr-defined]
-                refused = policy_refusal(self.description, exc, conn)
+                refused = policy_refusal(self.description, exc, conn, self._view_owner())
                 if refused is not None:
                     raise refused from None
             raise self._read_failed(exc) from None
+
+    def _view_owner(self) -> str:
+        """The role a PostgreSQL view reads its tables as (its owner; "" for a table)."""
+        import psycopg
+
+        if not self.view:
+            return ""
+        with contextlib.suppress(psycopg.Error):
+            row = self.backend.conn.execute(  # type: ignore[attr-defined]
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)",
+                (quote_ident(self.table),),
+            ).fetchone()
+            return str(row[0]) if row and row[0] else ""
+        return ""
 
     def _too_big_for_d1(self, error: str) -> None:
         """D1 read a BLOB as hex, twice its size, and refused it over its 2,000,000 bytes a
