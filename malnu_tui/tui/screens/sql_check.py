@@ -189,19 +189,19 @@ def findings_rows(
 ) -> list[Row]:
     """The SQL view's table for the shown file: each statement with its checked status once
     the check ran (else the translation's findings), then the lint's; a file too large to
-    translate first says so (``note``); a translated file with none of them says "· none";
-    last what `lint` says with its findings (``lint_said``: the dialect judged by and why,
-    its notes)."""
-    if checked is not None:
-        rows = statement_cells(checked, width) + lint_cells(filename, lint)
-    else:
-        rows = finding_cells(translation) + lint_cells(filename, lint)
+    translate first says so (``note``); a translated file with none of them says "· none".
+    The lint's findings are headed by what `lint` says first on stderr (``lint_said``: the
+    dialect it judged by and why, its notes)."""
+    linted = lint_cells(filename, lint)
+    rows = statement_cells(checked, width) if checked is not None else finding_cells(translation)
+    rows += linted
     if note is not None:
         word, what = ("too large", "translation") if translates else ("large", "view")
         rows.insert(0, ("", Text(f"⚠ {word}", style="yellow"), what, note[2:]))
     if not rows and translation is not None:
         rows.append(("", Text("· none", style="dim"), "", "no translation or lint finding"))
-    rows += [("", Text("ℹ note", style="dim"), "lint", said) for said in lint_said]
+    at = len(rows) - len(linted)
+    rows[at:at] = [("", Text("ℹ note", style="dim"), "lint", said) for said in lint_said]
     return rows
 
 
