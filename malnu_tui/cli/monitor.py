@@ -143,7 +143,7 @@ def write_prometheus(file: str, text: str, message: Callable[[str], None]) -> st
 
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.monitor.config import load_monitor_config
-    from malnu_tui.engine.monitor.health import CHECKS, Severity, worst
+    from malnu_tui.engine.monitor.health import Severity, worst
     from malnu_tui.engine.monitor.reading import run_checks
 
     # A check that cannot run (its config, a --target not there) is UNKNOWN to the monitoring
@@ -182,7 +182,7 @@ def cmd_check(ctx: Context) -> int:
         for t in report.targets:
             ctx.out(
                 plugin_text(f"{t.target}: ")
-                + ", ".join(f"{c} {t.check_word(c)}" for c in CHECKS)
+                + ", ".join(f"{c} {t.check_word(c)}" for c in t.checks)
                 + f" ({t.seconds:.2f} s)"
             )
     if ctx.opt("alert"):

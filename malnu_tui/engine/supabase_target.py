@@ -1,9 +1,11 @@
 """Whether a target is Supabase's, and what its API exposes: one piece for the lint's Supabase
-rules (:mod:`.lint.supabase`) and the sync, which enables row level security on the copies it
-makes there (:mod:`.sync.exposed`). Supabase's API (PostgREST) serves every table of an exposed
-schema (``public``, and those ``supabase/config.toml`` lists) to anyone holding the project's
-public ``anon`` key, and grants them to ``anon`` and ``authenticated`` as they are made: a
-table there without row level security is read and written by the world."""
+rules (:mod:`.lint.supabase`), the sync, which enables row level security on the copies it
+makes there (:mod:`.sync.exposed`), ``doctor`` (those copies) and ``check`` (every table the
+API serves with it off: :mod:`.monitor.checks`). Supabase's API (PostgREST) serves every
+table of an exposed schema (``public``, and those ``supabase/config.toml`` lists) to anyone
+holding the project's public ``anon`` key, and grants them to ``anon`` and ``authenticated``
+as they are made: a table there without row level security is read and written by the
+world."""
 
 from __future__ import annotations
 
@@ -18,7 +20,14 @@ from malnu_tui.engine.lint.dialect import in_supabase_folder
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
 
-__all__ = ["Supabase", "enable_rls_statement", "open_tables", "supabase_of"]
+__all__ = [
+    "OpenTables",
+    "Supabase",
+    "enable_rls_statement",
+    "exposed_open_tables",
+    "open_tables",
+    "supabase_of",
+]
 
 # Supabase's own schemas (splinter's list): never the app's tables.
 _SYSTEM = frozenset(
@@ -127,20 +136,28 @@ def enable_rls_statement(conn: Any, schema: str, table: str) -> str:
     return q.as_string(conn)
 
 
-# Each named table of a schema (or, with no names, each sync copy there: its synced_at column)
-# and whether Supabase's API serves it to every holder of the anon key: row level security
-# off while anon or authenticated may read or write it (a table REVOKE'd from both is out of
-# the API's reach).
+# Each table of the schemas (only the named ones; or only the sync's copies: their synced_at
+# column) and whether Supabase's API serves it to every holder of the anon key: row level
+# security off while anon or authenticated may read or write it (a table REVOKE'd from both is
+# out of the API's reach). The one query of the sync, `doctor` and `check`.
 _OPEN = (
-    "SELECT c.relname, NOT c.relrowsecurity AND EXISTS (SELECT FROM pg_roles r "
+    "SELECT n.nspname, c.relname, NOT c.relrowsecurity AND EXISTS (SELECT FROM pg_roles r "
     "WHERE r.rolname IN ('anon', 'authenticated') "
     "AND has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE')) "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND CASE "
-    "WHEN %(names)s::text[] IS NULL THEN EXISTS (SELECT FROM pg_attribute a "
+    "WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p') AND CASE "
+    "WHEN %(names)s::text[] IS NOT NULL THEN c.relname = ANY(%(names)s::text[]) "
+    "WHEN %(copies)s THEN EXISTS (SELECT FROM pg_attribute a "
     "WHERE a.attrelid = c.oid AND a.attname = 'synced_at' AND NOT a.attisdropped) "
-    "ELSE c.relname = ANY(%(names)s::text[]) END ORDER BY 1"
+    "ELSE true END ORDER BY 1, 2"
 )
+
+
+def _open_rows(
+    conn: Any, schemas: Sequence[str], names: Sequence[str] | None, copies: bool
+) -> list[tuple[str, str, bool]]:
+    params = {"schemas": list(schemas), "names": names, "copies": copies}
+    return [(str(r[0]), str(r[1]), bool(r[2])) for r in conn.execute(_OPEN, params).fetchall()]
 
 
 def open_tables(conn: Any, schema: str, tables: Sequence[str] | None) -> dict[str, bool]:
@@ -150,5 +167,28 @@ def open_tables(conn: Any, schema: str, tables: Sequence[str] | None) -> dict[st
     if tables is not None and not tables:
         return {}
     names = None if tables is None else list(tables)
-    rows = conn.execute(_OPEN, {"schema": schema, "names": names}).fetchall()
-    return {str(r[0]): bool(r[1]) for r in rows}
+    return {t: now for _, t, now in _open_rows(conn, [schema], names, tables is None)}
+
+
+@dataclass(frozen=True)
+class OpenTables:
+    """The tables of a Supabase target's exposed schemas that its API serves to every holder
+    of the anon key (``schema.table``), with the statement that closes each, and why the
+    target is taken for Supabase's."""
+
+    why: str
+    tables: tuple[str, ...]
+    statements: tuple[str, ...]
+
+
+def exposed_open_tables(conn: Any, supabase: Supabase) -> OpenTables:
+    """Every table of ``supabase``'s exposed schemas, whoever made it (a migration, the
+    dashboard, the SQL editor, a hand's ``DISABLE ROW LEVEL SECURITY``), that its API serves
+    to every holder of the anon key: ``check``'s. One catalog query."""
+    rows = _open_rows(conn, sorted(supabase.exposed), None, False) if supabase.exposed else []
+    opened = [(schema, table) for schema, table, now in rows if now]
+    return OpenTables(
+        supabase.why,
+        tuple(f"{schema}.{table}" for schema, table in opened),
+        tuple(enable_rls_statement(conn, schema, table) for schema, table in opened),
+    )

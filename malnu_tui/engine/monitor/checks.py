@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.status import StatusReport
+    from malnu_tui.engine.supabase_target import OpenTables
 
 __all__ = ["Facts", "evaluate"]
 
@@ -61,6 +62,9 @@ class Facts:
     # Other tools' migration histories `up` refuses until `adopt` records them: (whose, what
     # `status` says of it), one per tool.
     other_histories: tuple[tuple[str, str], ...] = ()
+    # A Supabase target's tables its API serves to every holder of the anon key (row level
+    # security off); None on any other target.
+    open_to_anon: OpenTables | None = None
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -237,6 +241,11 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                 "migration lock",
             )
 
+    if (opened := facts.open_to_anon) is not None:
+        metrics["rls_off"] = len(opened.tables)
+        if opened.tables:
+            add("supabase_rls", Severity.CRITICAL, _open_to_anon(opened), None, "exposed tables")
+
     _backup_checks(facts, cfg, now, add, metrics)
     _run_checks(facts, cfg, now, add, metrics)
     metrics["status"] = float(worst(p.severity for p in problems))
@@ -248,6 +257,26 @@ _TAKE_OVER = (
     "the next `malnu-tui up` takes it over by itself (audited); `malnu-tui unlock` releases it now"
 )
 _CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock problem
+
+
+_SHOWN = 3  # tables named by a supabase_rls problem (then "and N more")
+
+
+def _open_to_anon(opened: OpenTables) -> str:
+    """The ``supabase_rls`` problem: how many, why the target is Supabase's, the first few
+    with their statements, and how a table meant to be read by all stays so."""
+    n = len(opened.tables)
+    more = f" and {n - _SHOWN} more" if n > _SHOWN else ""
+    return (
+        f"{n} table{'' if n == 1 else 's'} open to the anon key (row level security off in a "
+        f"schema Supabase's API exposes; {opened.why}): {', '.join(opened.tables[:_SHOWN])}"
+        f"{more}: anyone holding the project's anon key reads and writes every row; run "
+        + "; ".join(opened.statements[:_SHOWN])
+        + (" (and the same for each)" if more else "")
+        + ", then the policies for what anon and authenticated may do (a table meant to be read "
+        "by all: CREATE POLICY … FOR SELECT TO anon, authenticated USING (true)); one only the "
+        "server reads: enabled with no policy, or REVOKE ALL ON it FROM anon, authenticated"
+    )
 
 
 def _changed(b: BackupManifest) -> str:

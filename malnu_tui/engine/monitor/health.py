@@ -61,7 +61,10 @@ CHECKS: tuple[str, ...] = (
     "failed_imports",
     "failed_syncs",
     "sync_lag",
+    "supabase_rls",
 )
+# Checks made on some targets only, each with the metric its targets carry: Supabase's.
+_ONLY_WITH: dict[str, str] = {"supabase_rls": "rls_off"}
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,12 @@ class TargetHealth:
         were not made."""
         return not any(p.check == "reach" for p in self.problems)
 
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks made on this target, in :data:`CHECKS`' order: ``supabase_rls`` on a
+        Supabase target only (its ``rls_off`` metric)."""
+        return tuple(c for c in CHECKS if c not in _ONLY_WITH or _ONLY_WITH[c] in self.metrics)
+
     def check_status(self, check: str) -> Severity:
         """One check's result; UNKNOWN for every check but ``reach`` of a target not reached
         (they were not made: "failed_migrations OK" of a database nobody could read misled a
@@ -158,6 +167,8 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
         elif check == "backup_age" and brief:
             worst = group[0].severity
             out.append("no verified backup" if worst is Severity.CRITICAL else "backup too old")
+        elif check == "supabase_rls":  # "2 tables open to the anon key" (its count is in it)
+            out.append(group[0].message.split(" (", 1)[0])
         elif check == "reach" and brief:
             out.append("cannot be reached")
         elif check == "lock_lease" and " held by a process gone " in group[0].message:
@@ -252,7 +263,7 @@ class CheckReport:
             "targets": {
                 t.target: {
                     "status": t.status.name,
-                    "checks": {c: t.check_status(c).name for c in CHECKS},
+                    "checks": {c: t.check_status(c).name for c in t.checks},
                     "metrics": dict(t.metrics),
                 }
                 for t in self.targets

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.file_sums import FileSums
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.status import StatusReport
+    from malnu_tui.engine.supabase_target import OpenTables
 
 __all__ = ["AUDIT_WINDOW", "check_target", "run_checks", "target_database"]
 
@@ -120,6 +121,8 @@ def check_target(
                 backend.fetch_records()
         doing[0] = "asking whether it takes writes"
         read_only = _read_only(backend, path)
+        doing[0] = "reading which tables Supabase's API serves without row level security"
+        open_to_anon = _open_to_anon(target, backend)
         doing[0] = "reading the lock"
         lock = backend.read_lock()
         doing[0] = "reading the audit trail"
@@ -152,6 +155,7 @@ def check_target(
         read_only,
         _mounted_read_only(target.backup_dir),
         others,
+        open_to_anon,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
@@ -167,6 +171,20 @@ def _other_histories(
 
     notes = read_other_histories(backend, mset, report).notes()
     return tuple((n.about, n.text) for n in notes if n.warning)
+
+
+def _open_to_anon(target: Target, backend: Backend) -> OpenTables | None:
+    """For :attr:`Facts.open_to_anon`: on a target :mod:`~malnu_tui.engine.supabase_target`
+    takes for Supabase's (its live detection too), the tables of its exposed schemas with row
+    level security off that anon or authenticated may read or write (one catalog query); None
+    elsewhere."""
+    from malnu_tui.engine.supabase_target import exposed_open_tables, supabase_of
+
+    conn = getattr(backend, "conn", None)
+    if target.kind != "postgresql" or conn is None:
+        return None
+    supabase = supabase_of(target, "postgresql", backend)
+    return None if supabase is None else exposed_open_tables(conn, supabase)
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:

@@ -1,0 +1,130 @@
+"""`check` on a Supabase target: a table made in the dashboard or the SQL editor, or a hand's
+`ALTER TABLE … DISABLE ROW LEVEL SECURITY` at 2 a.m., left every student's row readable (and
+writable) with the project's public anon key, and nothing that runs on its own said so (lint
+sees migrations, sync and doctor only the sync's copies, and only when run). `check` now says
+it (CRITICAL, the tables and the statements), in its text, JSON and Prometheus gauge, alerts it
+once and "resolved" once closed; on plain PostgreSQL nothing. One database, every step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.config import load_settings, open_backend
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.monitor.config import load_monitor_config
+from malnu_tui.engine.monitor.reading import check_target
+from malnu_tui.engine.status import status
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_pg import supabase_roles
+from tests.inproc import run_inproc
+from tests.webhook_support import Receiver
+
+HOOK_SECRET = "T000/B000/SupaWatch42"
+KEY = "school|supabase_rls|exposed tables"
+ENABLE = 'ALTER TABLE "public"."{}" ENABLE ROW LEVEL SECURITY'
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(HOOK_SECRET)
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
+    tmp_path: Path, pg_url: str, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    mdirs.add("20250101_000100", "kelas", "CREATE TABLE kelas (id int PRIMARY KEY, nama text);")
+    prom = tmp_path / "malnu.prom"
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.school]\nurl = "{pg_url}"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        f'\n[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url("json")}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(config)]
+    assert run_inproc(*c, "up", "--yes").code == 0  # its safety backup: backup_age OK
+
+    def check(*more: str) -> tuple[int, dict[str, object]]:
+        res = run_inproc(*c, "check", "--json", "--prometheus", str(prom), *more)
+        return res.code, json.loads(res.out)
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        supabase_roles(conn)  # the cluster's
+        for t in ("siswa", "nilai", "absen", "guru", "rahasia", "dijaga"):
+            conn.execute(f"CREATE TABLE public.{t} (id int, no_hp text)")
+            conn.execute(f"GRANT ALL ON public.{t} TO anon, authenticated")
+        conn.execute("GRANT ALL ON kelas TO anon, authenticated")
+        conn.execute("ALTER TABLE kelas ENABLE ROW LEVEL SECURITY")
+        conn.execute("ALTER TABLE dijaga ENABLE ROW LEVEL SECURITY")
+        conn.execute("REVOKE ALL ON rahasia FROM anon, authenticated")  # the server's alone
+        conn.execute("CREATE SCHEMA private")  # not exposed: the API never serves it
+        conn.execute("CREATE TABLE private.arsip (id int)")
+        conn.execute("GRANT USAGE ON SCHEMA private TO anon")
+        conn.execute("GRANT ALL ON private.arsip TO anon")
+
+        # Plain PostgreSQL (no auth schema): no such check, no gauge, no word of it.
+        code, doc = check("--alert")
+        assert code == 0, doc
+        assert "supabase_rls" not in doc["targets"]["school"]["checks"]  # type: ignore[index]
+        assert "malnu_supabase" not in prom.read_text()
+
+        # Supabase's (its live auth schema): the tables open to the anon key, a hand's
+        # DISABLE at 2 a.m. among them; not one revoked, protected or in a private schema.
+        conn.execute("CREATE SCHEMA auth")
+        conn.execute("ALTER TABLE kelas DISABLE ROW LEVEL SECURITY")
+        code, doc = check("--alert")
+        assert code == 2, doc
+        [problem] = doc["problems"]  # type: ignore[misc]
+        assert (problem["check"], problem["severity"]) == ("supabase_rls", "CRITICAL")
+        message = problem["message"]
+        assert message.startswith(
+            "5 tables open to the anon key (row level security off in a schema Supabase's API "
+            "exposes; the live database has Supabase's anon and authenticated roles and auth "
+            "schema): public.absen, public.guru, public.kelas and 2 more: anyone holding the "
+            "project's anon key reads and writes every row; run "
+            + "; ".join(ENABLE.format(t) for t in ("absen", "guru", "kelas"))
+            + " (and the same for each), then the policies"
+        ), message
+        assert "rahasia" not in message and "dijaga" not in message and "arsip" not in message
+        school = doc["targets"]["school"]  # type: ignore[index]
+        assert school["checks"]["supabase_rls"] == "CRITICAL" and school["metrics"]["rls_off"] == 5
+        assert 'malnu_supabase_rls_off_tables{target="school"} 5' in prom.read_text()
+        assert receiver.events("json") == [("problem", KEY)]
+
+        # The text: the summary, its line, the check among the target's; sent once only.
+        res = run_inproc(*c, "check", "--alert")
+        assert res.code == 2 and receiver.events("json") == [("problem", KEY)], res.err
+        lines = res.out.splitlines()
+        assert lines[0].startswith("MALNU CRITICAL - school: 5 tables open to the anon key | ")
+        assert lines[1] == f"CRITICAL school supabase_rls: {message}"
+        assert "sync_lag OK, supabase_rls CRITICAL (" in lines[2], lines[2]
+
+        # The console's health line (its status screen: the status it has just read reused).
+        settings = load_settings(config=str(config))
+        target = settings.targets["school"]
+        backend = open_backend(target, read_only=True)
+        try:
+            mset = discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
+            report = status(backend, mset, "school")
+        finally:
+            backend.close()
+        health = check_target(target, load_monitor_config(settings), report=report)
+        assert health.health_line() == "school: CRITICAL - 5 tables open to the anon key"
+
+        # Closed: OK, the gauge 0, "resolved" sent once.
+        for t in ("siswa", "nilai", "absen", "guru", "kelas"):
+            conn.execute(ENABLE.format(t))
+        for _ in range(2):
+            code, doc = check("--alert")
+            assert code == 0 and doc["problems"] == [], doc
+        assert 'malnu_supabase_rls_off_tables{target="school"} 0' in prom.read_text()
+        assert receiver.events("json") == [("problem", KEY), ("resolved", KEY)]
