@@ -467,7 +467,7 @@ KELAS = (  # a class's parent class named by its code, a UNIQUE column besides t
 )
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_a_reference_to_its_own_unique_column_holds_rows_until_their_parent_comes(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
