@@ -13,6 +13,7 @@ import gc
 import os
 import re
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def test_a_parent_table_settled_after_its_children_reads_only_what_was_held_back
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_chain_whose_every_parent_comes_later_is_held_in_a_scratch_file_past_a_limit(
-    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each row's parent the next one (a document's newer revision, `revisi_berikutnya`): every
     chunk's rows wait for the next chunk, the whole chain for the last. They were held in
@@ -244,6 +245,19 @@ def test_a_chain_whose_every_parent_comes_later_is_held_in_a_scratch_file_past_a
     assert verify(src, dst, ("pegawai",)).verified
     query = "SELECT id, atasan_id, nama FROM pegawai ORDER BY id"
     assert dst.run(query) == src.run(query)
+    # No scratch file to be had (a temporary directory gone, or full): one line naming it and
+    # the way out, not a traceback; the copy's keys whole.
+    gone = tmp_path / "gone"
+    monkeypatch.setattr(tempfile, "tempdir", str(gone))
+    src.many(
+        "INSERT INTO pegawai VALUES (?, ?, ?, '2026-02-01')",
+        [(i, i + 1 if i < 3 * n else None, f"P{i}") for i in range(2 * n + 1, 3 * n + 1)],
+    )
+    with pytest.raises(MalnuError) as refused:
+        _sync(src, dst, chunk)
+    assert f"a scratch file in {gone}: [Errno 2]" in str(refused.value), refused.value
+    assert "TMPDIR" in (refused.value.hint or "")
+    _whole(dst)
 
 
 def _scratch_files() -> list[tuple[str, int]]:
@@ -467,7 +481,7 @@ KELAS = (  # a class's parent class named by its code, a UNIQUE column besides t
 )
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_a_reference_to_its_own_unique_column_holds_rows_until_their_parent_comes(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:

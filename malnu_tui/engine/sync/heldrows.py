@@ -7,6 +7,7 @@ whole (the product's rule: never the whole table in memory)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sqlite3
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.model import Key, Row, TableShape
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.references import self_references
@@ -36,14 +38,34 @@ def _code(values: tuple[Any, ...]) -> str:
     return repr(values)
 
 
+@contextlib.contextmanager
+def _scratch(table: str) -> Iterator[None]:
+    """The scratch file's failure (no such directory, no room) said as one line, with the
+    way out."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        raise MalnuError(
+            f"{table}: the rows held back for their parents (past a few chunks' worth) could "
+            f"not be kept in a scratch file in {tempfile.gettempdir()}: {exc}",
+            hint="point TMPDIR at a directory with room for them, then sync again (what whole "
+            "chunks wrote stays; the next sync resumes)",
+        ) from exc
+
+
 class _Spill:
     """Held rows past the limit, in a scratch SQLite file. It holds students' rows: made mode
     0600 in the temporary directory and unlinked at once (nothing is left behind, by an error,
     Ctrl-C or kill -9 alike; the space is freed when it is closed, with the table's copy),
     with no journal and a small page cache."""
 
-    def __init__(self, refs: Sequence[Ref], kidx: tuple[int, ...]) -> None:
+    def __init__(self, refs: Sequence[Ref], kidx: tuple[int, ...], table: str) -> None:
         self.refs, self.kidx, self.count, self.last = refs, kidx, 0, 0
+        self.table = table
+        with _scratch(table):
+            self._open()
+
+    def _open(self) -> None:
         fd, path = tempfile.mkstemp(prefix="malnu-held-", suffix=".db")
         os.close(fd)
         try:
@@ -84,6 +106,10 @@ class _Spill:
             self.count -= len(found)
 
     def add(self, rows: Sequence[Row]) -> None:
+        with _scratch(self.table):
+            self._add(rows)
+
+    def _add(self, rows: Sequence[Row]) -> None:
         self.discard([_at(r, self.kidx) for r in rows])
         held, what, up = [], [], []
         for r in rows:
@@ -117,33 +143,34 @@ class _Spill:
         it or in one before it), emptied: a row's depth under the rows whose parents are none
         of these; rows referring to each other round a ring (no such depth) last, together."""
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS depth (n INTEGER PRIMARY KEY, d INTEGER)")
-        db.execute(
-            "INSERT INTO depth WITH RECURSIVE down(n, d) AS ("
-            "SELECT h.n, 0 FROM held h WHERE NOT EXISTS (SELECT 1 FROM up u JOIN what w "
-            "ON w.j = u.j AND w.v = u.p WHERE u.n = h.n AND w.n <> h.n) "
-            "UNION SELECT u.n, down.d + 1 FROM down JOIN what w ON w.n = down.n "
-            "JOIN up u ON u.j = w.j AND u.p = w.v WHERE u.n <> down.n AND down.d < ?) "
-            "SELECT n, max(d) FROM down GROUP BY n",
-            (self.count,),  # (a ring reached from a row above it: no longer a path than this)
-        )
-        batch: list[Row] = []
-        ring = False
-        query = (
-            "SELECT h.row, d.d IS NULL FROM held h LEFT JOIN depth d USING (n) "
-            "ORDER BY d.d IS NULL, d.d, h.n"
-        )
-        for blob, unreached in db.execute(query):
-            if len(batch) >= most and not (ring and unreached):
+        with _scratch(self.table):
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS depth (n INTEGER PRIMARY KEY, d INTEGER)")
+            db.execute(
+                "INSERT INTO depth WITH RECURSIVE down(n, d) AS ("
+                "SELECT h.n, 0 FROM held h WHERE NOT EXISTS (SELECT 1 FROM up u JOIN what w "
+                "ON w.j = u.j AND w.v = u.p WHERE u.n = h.n AND w.n <> h.n) "
+                "UNION SELECT u.n, down.d + 1 FROM down JOIN what w ON w.n = down.n "
+                "JOIN up u ON u.j = w.j AND u.p = w.v WHERE u.n <> down.n AND down.d < ?) "
+                "SELECT n, max(d) FROM down GROUP BY n",
+                (self.count,),  # (a ring reached from a row above it: no longer a path)
+            )
+            batch: list[Row] = []
+            ring = False
+            query = (
+                "SELECT h.row, d.d IS NULL FROM held h LEFT JOIN depth d USING (n) "
+                "ORDER BY d.d IS NULL, d.d, h.n"
+            )
+            for blob, unreached in db.execute(query):
+                if len(batch) >= most and not (ring and unreached):
+                    yield batch
+                    batch = []
+                ring = bool(unreached)
+                batch.append(pickle.loads(blob))
+            if batch:
                 yield batch
-                batch = []
-            ring = bool(unreached)
-            batch.append(pickle.loads(blob))
-        if batch:
-            yield batch
-        for table in ("held", "what", "up", "temp.depth"):
-            db.execute(f"DELETE FROM {table}")
-        self.count = 0
+            for table in ("held", "what", "up", "temp.depth"):
+                db.execute(f"DELETE FROM {table}")
+            self.count = 0
 
     def close(self) -> None:
         self.db.close()
@@ -247,7 +274,7 @@ class HeldRows:
         first = next((n for n, r in enumerate(page) if key(r) in held), len(page))
         if len(self.rows) > self.most:
             if self.spill is None:
-                self.spill = _Spill(self.refs, self.shape.key_index)
+                self.spill = _Spill(self.refs, self.shape.key_index, self.shape.name)
             self.spill.add(self.rows)
             self.rows = []
         return [r for r in rows if key(r) not in held], first
