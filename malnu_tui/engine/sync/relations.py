@@ -9,19 +9,15 @@ copy and the partition's)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from malnu_tui.engine.backends.other_runners import HISTORY_TABLES, history_by_columns
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.sync.model import TableShape
-from malnu_tui.engine.sync.side import STATE_TABLE, Side
+from malnu_tui.engine.sync.side import STATE_TABLE, CatalogReads, Side
 
 __all__ = ["history_shape", "left_behind", "left_behind_by_table", "unknown_tables"]
-
-
-class _Reads(Protocol):
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 _PG = (
@@ -68,7 +64,7 @@ def history_shape(shape: TableShape, named: bool) -> bool:
 
 def _what(side: Side, name: str) -> str | None:
     """What ``name`` is at ``side`` when it is no table the sync copies; None when unknown."""
-    reads = cast("_Reads", side)
+    reads = cast(CatalogReads, side)
     if side.kind == "postgresql":
         schema = cast("Any", side).schema
         for kind, partition, parent in reads._rows(_PG, (schema, name)):

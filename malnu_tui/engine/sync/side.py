@@ -268,7 +268,7 @@ class Chunk:
 
 class CatalogReads(Protocol):
     """A side's own query method (every side has one), for its catalog's reads: foreign keys
-    (:mod:`.references`, :mod:`.cycles`)."""
+    (:mod:`.references`, :mod:`.cycles`, :mod:`.uniques`, :mod:`.relations`)."""
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.sync.copy_refused import UniqueRefused
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
-from malnu_tui.engine.sync.side import Chunk, Side, SyncState
+from malnu_tui.engine.sync.side import CatalogReads, Chunk, Side, SyncState
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
@@ -60,13 +60,9 @@ def _standing(refused: MalnuError) -> MalnuError:
     return refused.named() if isinstance(refused, UniqueRefused) else refused
 
 
-class _Reads(Protocol):
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-
 def _unique_sets(side: Side, shape: TableShape) -> list[tuple[int, ...]]:
     """The copy's UNIQUE column sets besides the key, as indices into ``shape``."""
-    reads = cast(_Reads, side)
+    reads = cast(CatalogReads, side)
     if side.kind == "postgresql":
         found = [list(r[0]) for r in reads._rows(_PG_UNIQUE, (side.schema, shape.name))]  # type: ignore[attr-defined]
     else:
@@ -108,7 +104,7 @@ def _holders(
     select = ", ".join([*(quote_ident(k) for k in shape.key), *cols])
     lhs = cols[0] if len(u) == 1 else "(" + ", ".join(cols) + ")"
     one = "%s" if len(u) == 1 else "(" + ", ".join(["%s"] * len(u)) + ")"
-    reads = cast(_Reads, side)
+    reads = cast(CatalogReads, side)
     width = len(shape.key)
     head = f"SELECT {select} FROM {table} WHERE {lhs} IN "
     if pg:
