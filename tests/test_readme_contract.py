@@ -1,6 +1,11 @@
-"""The README is the operators' contract: every `malnu-tui …` line its examples show is a
-command line the CLI accepts, every command and option `--help` offers is named in it, and the
-JSON fields it (and the product brief's CLI contract) promise are there, with those names."""
+"""The README is the operators' contract, which they copy at 2 a.m.: every `malnu-tui …` line
+it shows (fenced blocks and inline code, and a command its prose names with an option) is a
+command line the CLI accepts, in process and nothing run: by the parser ``main`` builds, options
+spelled in full (an abbreviation works until an option is added beside it), and by the
+command's own checks of its line (``sync``'s words, ``import``'s FILE or ``--from``, a time's
+form); every command and option `--help` offers is named in it; and the JSON fields it (and the
+product brief's CLI contract) promise are there, read from the README's own field lists. How a
+README line is read (placeholders, ``…``, ``[--x]``, ``A|B``): ``tests/readme_lines.py``."""
 
 from __future__ import annotations
 
@@ -16,62 +21,144 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_core import REPO, MigrationDirs, run_cli, school_set
+from malnu_tui.cli import _command_in, build_parser, check_line
+from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.errors import LockHolder, MalnuError
+from tests.fixtures_core import REPO, MigrationDirs, school_set
+from tests.inproc import run_inproc
+from tests.readme_lines import (
+    Line,
+    argv_readings,
+    compare,
+    documented_fields,
+    flat_readme,
+    read_readme,
+    spec_paths,
+)
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
-# A `malnu-tui` that starts a command: at a line's start (after a `$ ` prompt), after a CI
-# step's `run:`, or as an installed path's last part (systemd's ExecStart, a crontab line).
-_COMMAND = re.compile(r"(?:^\s*(?:\$\s+)?|run:\s+|/bin/)malnu-tui(?=\s|$)(.*)")
+
+def _in_full(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` (and its sub-parsers) taking no abbreviated option."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _in_full(sub)
+    return parser
 
 
-def readme_examples() -> Iterator[tuple[int, list[str]]]:
-    """(README line, argv) of every `malnu-tui` command in the README's code blocks."""
-    in_block = False
-    lines = README.splitlines()
-    for number, line in enumerate(lines, 1):
-        if line.lstrip().startswith("```"):
-            in_block = not in_block
-            continue
-        if not in_block or (number > 1 and lines[number - 2].endswith("\\")):
-            continue
-        follow = number
-        while line.endswith("\\") and follow < len(lines):  # a shell line continued
-            line = line[:-1] + " " + lines[follow].strip()
-            follow += 1
-        for piece in re.split(r"\s(?:&&|\|\||\|)\s", line):
-            m = _COMMAND.search(piece)
-            if m:
-                yield number, _words(m.group(1))
+_PARSERS: dict[str | None, argparse.ArgumentParser] = {}
 
 
-def _words(text: str) -> list[str]:
-    """A shell line's words, up to a redirection (`> lint.json`, `>/dev/null`, `2>&1`)."""
-    return shlex.split(re.split(r"\s\d?>", text)[0], comments=True)
+def _parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser ``main`` builds for ``argv`` (the same for each line of a command)."""
+    command = _command_in(argv)
+    if command not in _PARSERS:
+        _PARSERS[command] = _in_full(build_parser(argv))
+    return _PARSERS[command]
 
 
-def _parse(argv: list[str]) -> tuple[int | str | None, argparse.Namespace | None, str]:
-    from malnu_tui.cli import build_parser
+def _refusal(argv: list[str]) -> str | None:
+    """The CLI's first line refusing ``argv`` (None: accepted), as ``main`` reads it."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+            args = _parser(argv).parse_args(argv)
+            check_line(args)
+    except SystemExit as exc:  # argparse: a usage error (2), or --help / --version (0)
+        return said.getvalue().partition("\n")[0] if exc.code else None
+    except MalnuError as exc:
+        return f"error: {exc}"
+    if _command_in(argv) and getattr(args, "handler", None) is None:
+        return "runs no command"
+    return None
 
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            return None, build_parser(argv).parse_args(argv), ""
-        except SystemExit as exc:
-            return exc.code, None, err.getvalue()
+
+# A command named in prose (`backup verify --deep`) may leave its values out (`recover --to`):
+# only a word or option the command does not have is a refusal there.
+_NOT_ITS_OWN = re.compile(r"^error: (unrecognized arguments|argument \w+: invalid choice)")
 
 
-def test_every_command_line_the_readme_shows_is_one_the_cli_accepts() -> None:
-    examples = list(readme_examples())
-    assert len(examples) > 60, "the README's examples were not found"
-    wrong = []
-    for number, argv in examples:
-        code, args, err = _parse(argv)
-        if code is not None:
-            wrong.append(f"README.md:{number}: malnu-tui {shlex.join(argv)}: {err.strip()}")
-        elif argv and getattr(args, "handler", None) is None:
-            wrong.append(f"README.md:{number}: malnu-tui {shlex.join(argv)}: runs no command")
-    assert not wrong, "\n".join(wrong)
+def test_every_command_line_of_the_readme_is_accepted_by_the_cli() -> None:
+    readme = read_readme(README)
+    assert len(readme.commands) > 100, "the README's command lines were not found"
+    refused = [f"README.md:{n}: a code span that does not close" for n in readme.unclosed]
+    checked = 0
+    for line in readme.commands + readme.prose:
+        forms = argv_readings(line)
+        if isinstance(forms, str):
+            continue  # a PLACEHOLDERS row says why
+        for readings in forms:
+            checked += 1
+            said = [_refusal(argv) for argv in readings]
+            if line in readme.prose:
+                said = [s if s and _NOT_ITS_OWN.match(s) else None for s in said]
+            if all(said):
+                refused.append(f"README.md:{line.number}: `{line.text}`: {said[0]}")
+    assert checked > 250
+    assert not refused, "\n".join(refused)
+
+
+def test_the_readers_of_the_readme_lines() -> None:
+    """The pieces the test above stands on, on lines of the README's own shapes."""
+
+    def forms(text: str) -> object:
+        return argv_readings(Line(1, text, inline=True))
+
+    assert forms("malnu-tui check [--target NAME …|--all] [--json]") == [
+        [["check"]], [["check", "--json"]],
+        [["check", "--target", "NAME", "X"], ["check", "--target", "NAME"]],
+        [["check", "--target", "NAME", "X", "--json"], ["check", "--target", "NAME", "--json"]],
+        [["check", "--all"]], [["check", "--all", "--json"]],
+    ]  # fmt: skip
+    assert forms("malnu-tui import f.csv --max-errors N|P%") == [
+        [["import", "f.csv", "--max-errors", "N"]], [["import", "f.csv", "--max-errors", "P%"]]
+    ]  # fmt: skip
+    assert forms('malnu-tui recover --to "2026-11-24 01:55"  # a comment') == [
+        [["recover", "--to", "2026-11-24 01:55"]]
+    ]
+    assert forms("malnu-tui backup restore <pre-recover id>; or fix it | and > then") == [
+        [["backup", "restore", "X"]]
+    ]
+    assert forms("malnu-tui …") == "any command (`sudo -u www-data malnu-tui …`)"
+    assert _refusal(["backup", "prune", "--kee", "3"]) == "error: unrecognized arguments: --kee 3"
+    assert _refusal(["sync", "verfy", "reporting"]) == (
+        "error: sync: unexpected argument 'reporting' (usage: sync [verify|status] [PAIR])"
+    )
+    assert _refusal(["recover", "--to", "yesterday"]) == "error: cannot read the time 'yesterday'"
+    assert _refusal(["import", "--table", "users"]) == (
+        "error: give either FILE or --from TARGET:TABLE (one of them)"
+    )
+    spec = documented_fields(
+        'x: {"status": "OK|WARNING", "problems": [{"target", "since"}], "lock": {"pid"} | null, '
+        '"targets": {NAME: {"checks"}}, "n" (a count, "not" a field), "v": true | false}',
+        "x:",
+    )
+    assert spec == {
+        "status": None, "problems": {"target": None, "since": None}, "lock": {"pid": None},
+        "targets": {"*": {"checks": None}}, "n": None, "v": None,
+    }  # fmt: skip
+    doc = {"status": "OK", "problems": [{"target": "a"}], "lock": None, "targets": {"a": {}}}
+    assert compare(doc, spec) == (
+        ["problems.since", "targets.*.checks", "n", "v"],
+        {"", "problems", "targets", "targets.*"},
+    )
+
+
+def test_a_time_that_cannot_be_read_is_refused_before_the_database_is_reached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command's own checks of its line run where the parser's do (``check_line``): a bad
+    time was said only after the target was reached (on D1 a request, or no token first)."""
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    d1 = ["--database", "d1://0123456789abcdef/school", "d1"]
+    for words in (["time-travel", "--to", "yesterday", "--dry-run"], ["bookmark", "--at", "-1M"]):
+        res = run_inproc(*d1, *words)
+        assert res.code == 2, res.err
+        assert res.err.startswith("error: cannot read the time"), res.err
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -82,8 +169,6 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def _every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
-    from malnu_tui.cli import build_parser
-
     stack = [("", build_parser())]
     while stack:
         path, parser = stack.pop()
@@ -112,166 +197,89 @@ def _strict(text: str) -> object:
     return json.loads(text, parse_constant=refuse)
 
 
-def _has(where: str, obj: object, keys: set[str]) -> None:
-    assert isinstance(obj, dict), (where, obj)
-    assert keys <= set(obj), f"{where}: missing {sorted(keys - set(obj))}; has {sorted(obj)}"
+# -- the --json field lists --------------------------------------------------------------------
+
+# The README's words right before a field list (or, for `backup list`, PRODUCT.md's CLI
+# contract: "at least id, created_at, size, sha256, reason"), the command that prints it, run
+# in this order on the one prepared pair (see below), and whether the list is the whole of it.
+JSON_DOCS: list[tuple[str | dict[str, None], list[str], bool]] = [
+    ("--json the report on stdout — ", ["up", "--yes"], False),
+    ("$ malnu-tui status --json #", ["status"], False),
+    ("verify: ", ["verify"], False),
+    ("clear-failed: ", ["clear-failed", "20250101_000400_broken.sql", "--yes"], False),
+    ("repair: ", ["repair", "--yes"], False),
+    ("JSON (--json, on stdout): lint → ", ["lint", "--all"], False),
+    ("; test → ", ["test"], False),
+    ("; rehearse → ", ["rehearse"], False),
+    (dict.fromkeys(("id", "created_at", "size", "sha256", "reason")), ["backup", "list"], False),
+    ("--json prints exactly ", ["import", "{csv}", "--table", "users", "--yes"], True),
+    ("$ malnu-tui sync verify reporting --json #", ["sync", "reporting", "--yes"], False),
+    ("$ malnu-tui sync verify reporting --json #", ["sync", "verify", "reporting"], False),
+    ("$ malnu-tui sync status --json #", ["sync", "status"], False),
+    ("--json prints {", ["check", "--all"], False),
+    ("log: a list of ", ["log"], False),
+    ("unlock: ", ["unlock", "--yes"], False),
+    ("up/rollback: ", ["rollback", "--yes"], False),
+]
+# Documented objects this run has none of to look into: a stairway step's differences (a
+# rollback that does not undo its migration).
+UNSEEN = {("; test → ", "steps.differences")}
 
 
-@pytest.fixture
-def school(tmp_path: Path, mdirs: MigrationDirs) -> Iterator[list[str]]:
-    d = school_set(mdirs)
-    yield ["--database", f"sqlite:///{tmp_path / 'school.db'}", *d.args()]
-
-
-def test_the_json_fields_the_readme_names_are_there(
-    school: list[str], mdirs: MigrationDirs, tmp_path: Path
-) -> None:
-    """README "The CLI" (`With --json a command prints…`), "Migration safety" (`JSON (--json,
-    on stdout): lint → …`) and PRODUCT.md's CLI contract, field by field."""
-
-    def run_json(*args: str, code: int = 0) -> object:
-        res = run_cli(*school, *args, "--json")
-        assert res.code == code and "Traceback" not in res.err, (args, res.err)
-        return _strict(res.out)
-
-    up = run_json("up")
-    _has("up", up, {"applied", "skipped", "backup_id"})
-    _has("up applied[]", up["applied"][0], {"filename", "execution_time_ms"})  # type: ignore[index]
-    status = run_json("status")
-    _has("status", status, {"migrations"})
-    _has(
-        "status migrations[]",
-        status["migrations"][0],  # type: ignore[index]
-        {"version", "filename", "state", "checksum", "executed_at", "execution_time_ms"}
-        | {"rollback_file"},
-    )
-    verify = run_json("verify")
-    _has("verify", verify, {"ok", "checked", "drifted", "missing", "failed", "rollback_edited"})
-    assert verify["ok"] is True and verify["checked"] == 3  # type: ignore[index]
-
-    mdirs.add(
-        "20250101_000400", "bad", "CREATE TABLE bad (id INTEGER);\nINSERT INTO nowhere VALUES (1);"
-    )
-    failed = run_json("up", code=1)
-    _has("up (failed)", failed, {"applied", "skipped", "backup_id", "failed"})
-    _has("up failed", failed["failed"], {"filename", "line", "error"})  # type: ignore[index]
-    _has(
-        "clear-failed",
-        run_json("clear-failed", "20250101_000400", "--yes"),
-        {"cleared", "error_message"},
-    )
-    (mdirs.migrations / "20250101_000400_bad.sql").unlink()
-
-    rolled = run_json("rollback", "--yes")
-    _has("rollback", rolled, {"rolled_back", "skipped", "backup_id"})
-    _has("rollback rolled_back[]", rolled["rolled_back"][0], {"filename", "execution_time_ms"})  # type: ignore[index]
-    _has("repair", run_json("repair", "--yes"), {"repaired"})
-
-    with sqlite3.connect(tmp_path / "school.db") as conn:
-        conn.execute(
-            "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-            "VALUES (1, 'ops@box-a', 'box-a', 4772, '2026-12-06 03:12:09', '2999-01-01 00:00:00', "
-            "'up of 1 migration(s)')"
-        )
-    conn.close()
-    unlock = run_json("unlock", "--yes")
-    _has("unlock", unlock, {"released", "lock"})
-    _has(
-        "unlock lock",
-        unlock["lock"],  # type: ignore[index]
-        {"owner", "host", "pid", "acquired_at", "expires_at", "note"},
-    )
-    log = run_json("log")
-    assert isinstance(log, list) and log
-    for entry in log:
-        _has("log[]", entry, {"at", "actor", "action", "object", "outcome", "detail", "id"})
-
-    backups = run_json("backup", "list")
-    assert isinstance(backups, list) and backups
-    _has("backup list[]", backups[0], {"id", "created_at", "size", "sha256", "reason"})
-
-    mdirs.add("20250101_000500", "drop_posts", "DROP TABLE posts;")
-    lint = run_json("lint", code=1)
-    _has(
-        "lint",
-        lint,
-        {"ok", "dialect", "rule_sets", "checked", "errors", "warnings", "infos", "ignored"}
-        | {"notes", "findings"},
-    )
-    _has(
-        "lint findings[]",
-        lint["findings"][0],  # type: ignore[index]
-        {"rule", "severity", "file", "line", "why", "instead", "ignored", "reason"},
-    )
-    (mdirs.migrations / "20250101_000500_drop_posts.sql").unlink()
-
-    stairway = run_json("test")
-    _has("test", stairway, {"ok", "where", "seconds", "notes", "steps"})
-    _has(
-        "test steps[]",
-        stairway["steps"][0],  # type: ignore[index]
-        {"filename", "ok", "stage", "message", "file", "line", "statement", "differences", "ms"},
-    )
-    assert run_cli(*school, "backup", "create").code == 0  # newest: one migration pending
-    rehearse = run_json("rehearse")
-    _has(
-        "rehearse",
-        rehearse,
-        {"ok", "target", "backup", "scratch", "restore_seconds", "notes", "migrations"},
-    )
-    _has("rehearse backup", rehearse["backup"], {"id", "created_at", "age_seconds"})  # type: ignore[index]
-    _has(
-        "rehearse migrations[]",
-        rehearse["migrations"][0],  # type: ignore[index]
-        {"filename", "ran", "ok", "ms", "rows", "error", "line", "statement", "findings"},
-    )
-
-    check = run_cli(*school, "check", "--json")
-    report = _strict(check.out)
-    _has("check", report, {"status", "problems", "checked_at", "targets"})
-    assert check.code == 0 and report["status"] == "OK", check.out  # type: ignore[index]
-    target = next(iter(report["targets"].values()))  # type: ignore[index]
-    _has("check targets{}", target, {"status", "checks", "metrics"})
-
-
-def test_the_sync_json_fields_the_readme_names_are_there(tmp_path: Path) -> None:
-    """README "Sync between the databases": `sync verify --json` (and `sync --json`) and
-    `sync status --json`, field by field, on a SQLite → SQLite pair (any target to any other)."""
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
+def test_the_json_field_lists_of_the_readme_are_what_the_commands_print(tmp_path: Path) -> None:
+    """One SQLite database (a migration that fails, without a rollback file, after three that
+    apply; a CSV file) and a sync copy beside it; each documented command run once, in
+    process, in an order that leaves each its case (a failed row to clear, a backup to
+    rehearse on, a changed row for sync verify to name, a lock to release)."""
+    d = school_set(MigrationDirs(tmp_path))
+    d.add("20250101_000400", "broken", "INSERT INTO nowhere VALUES (1);")  # (no rollback file)
+    (tmp_path / "users.csv").write_text("id,email\n7,siti@malnu.sch.id\n", encoding="utf-8")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'default_target = "primary"\n[backup]\ndir = "{tmp_path / "backups"}"\n'
         f'[targets.primary]\nurl = "sqlite:///{tmp_path / "primary.db"}"\n'
         f'[targets.copy]\nurl = "sqlite:///{tmp_path / "copy.db"}"\n'
-        '[sync.reporting]\nfrom = "primary"\nto = "copy"\ntables = ["users"]\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "copy"\ntables = ["users"]\n',
+        encoding="utf-8",
     )
-    base = ["--config", str(cfg)]
-    assert run_cli(*base, "--target", "primary", "up", "--yes").code == 0
-    assert run_cli(*base, "--target", "copy", "status").code == 0
+    sqlite3.connect(tmp_path / "copy.db").close()
+    common = ["--config", str(config), *d.args(), "--json"]
 
-    res = run_cli(*base, "sync", "verify", "reporting", "--json")
-    assert res.code == 1, res.err
-    (before,) = _strict(res.out)  # type: ignore[misc]
-    assert before["verified"] is False and "no table users at" in before["note"], before
+    def run(*words: str) -> object:
+        res = run_inproc(*common, *words)
+        assert "Traceback" not in res.err, res.err
+        return _strict(res.out)
 
-    fields = {"table", "mode", "read", "inserted", "updated", "deleted", "source_count"}
-    fields |= {"dest_count", "verified", "differences", "verified_scope"}
-    for args in (("sync", "reporting", "--yes"), ("sync", "verify", "reporting")):
-        res = run_cli(*base, *args, "--json")
-        assert res.code == 0, res.err
-        (table,) = _strict(res.out)  # type: ignore[misc]
-        _has(" ".join(args), table, fields)
-        assert table["verified_scope"] in ("full", "changed"), table
-
-    res = run_cli(*base, "sync", "status", "--json")
-    assert res.code == 0, res.err
-    (row,) = _strict(res.out)  # type: ignore[misc]
-    _has(
-        "sync status",
-        row,
-        {"destination", "table", "source", "mode", "status", "finished_at", "lag_seconds"}
-        | {"watermark", "read", "inserted", "updated", "deleted", "source_count", "dest_count"}
-        | {"verified", "differences", "source_has_table", "source_note", "live"},
-    )
-    assert (row["destination"], row["source"], row["live"]) == ("copy", "primary", False)
+    flat = flat_readme(README)
+    wrong, documented, reached = [], set(), set()
+    for anchor, words, exact in JSON_DOCS:
+        spec = anchor if isinstance(anchor, dict) else documented_fields(flat, anchor)
+        if words[0] == "rehearse":
+            assert run_inproc(*common, "backup", "create").code == 0
+        if words[:2] == ["sync", "reporting"]:  # before the first copy: said so, not a diff
+            (first,) = run("sync", "verify", "reporting")  # type: ignore[misc]
+            assert first["verified"] is False and "no table users at" in first["note"], first
+        if words[:2] == ["sync", "verify"]:  # a row changed since the copy
+            with sqlite3.connect(tmp_path / "primary.db") as conn:
+                conn.execute("UPDATE users SET email = 'siti@malnu.id' WHERE id = 7")
+            conn.close()
+        if words[0] == "unlock":
+            url = f"sqlite:///{tmp_path / 'primary.db'}"
+            target = Target("primary", url, d.migrations, d.rollback, tmp_path / "backups")
+            holder = open_backend(target)
+            holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
+        doc = run(*[w.format(csv=tmp_path / "users.csv") for w in words])
+        if words[0] == "unlock":
+            holder.close()
+        missing, seen = compare(doc, spec)
+        if exact and isinstance(doc, dict) and set(doc) != set(spec):
+            missing = [f"exactly {sorted(spec)}, printed {sorted(doc)}"]
+        if missing:
+            wrong.append(f"{' '.join(words)} --json (README after {anchor!r}): {missing}")
+        documented |= {(str(anchor), p) for p in spec_paths(spec)}
+        reached |= {(str(anchor), p) for p in seen}
+    assert not wrong, "\n".join(wrong)
+    assert documented - reached == UNSEEN, "no such object was printed to look into"
 
 
 def test_the_backup_line_of_help_names_every_backup_action() -> None:
@@ -325,9 +333,7 @@ PRODUCT_FORMS = (
 
 @pytest.mark.parametrize("form", PRODUCT_FORMS)
 def test_every_form_of_the_product_contract_is_accepted(form: str) -> None:
-    code, args, err = _parse(shlex.split(form))
-    assert code is None, err
-    assert getattr(args, "handler", None) is not None
+    assert _refusal(shlex.split(form)) is None
 
 
 def _toml_blocks() -> Iterator[tuple[int, str]]:

@@ -167,6 +167,15 @@ class _OneCommand(argparse._SubParsersAction):  # type: ignore[type-arg]
         return super().add_parser(name, **kwargs)  # type: ignore[no-any-return]
 
 
+def check_line(args: argparse.Namespace) -> None:
+    """The command's own checks of its command line, those argparse cannot make (``sync``'s
+    words, ``import``'s FILE or ``--from``, a time's form): a usage error, exit 2, before
+    anything is opened. The README's command lines are held to them too."""
+    check = getattr(args, "line_check", None)
+    if check is not None:
+        check(args)
+
+
 def _writable_streams() -> None:
     """A terminal or pipe whose encoding cannot spell the output's symbols (``LANG`` of a
     Latin-1 locale, ``PYTHONIOENCODING=ascii`` in a cron job) gets them escaped (``\\u2714``)
@@ -195,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     ctx = Context(args)
     try:
+        check_line(args)
         from malnu_tui.engine.switches import check_switches
 
         check_switches()  # MALNU_DEBUG=2, MALNU_LINT_CACHE=false: refused before anything opens

@@ -4,6 +4,7 @@ line naming the value) instead of a failure deep inside a command."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 MAX_COUNT = 1_000_000_000  # beyond any real number of rows or migrations; SQLite-safe
 
@@ -25,3 +26,19 @@ def count(value: str) -> int:
     if not 1 <= number <= MAX_COUNT:
         raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_COUNT:,}, got {value!r}")
     return number
+
+
+def times_read(*dests: str) -> Callable[[argparse.Namespace], None]:
+    """A ``line_check`` (see ``malnu_tui.cli.check_line``) for the options holding a time
+    (``recover --to``, ``history --since``): read as the command reads it, before anything is
+    opened (a bad one was said after the database, or D1, had been reached)."""
+
+    def check(args: argparse.Namespace) -> None:
+        from malnu_tui.engine.clock import parse_when
+
+        for dest in dests:
+            value = getattr(args, dest, None)
+            if value is not None:
+                parse_when(value)
+
+    return check

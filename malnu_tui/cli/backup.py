@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from malnu_tui.cli.argtypes import count
+from malnu_tui.cli.argtypes import count, times_read
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -64,7 +64,7 @@ def register(
         action="store_true",
         help="run rollback files edited since their migration was applied (audited)",
     )
-    p.set_defaults(handler=cmd_recover)
+    p.set_defaults(handler=cmd_recover, line_check=times_read("to"))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ def _wrangler_options(p: argparse.ArgumentParser) -> None:
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
+    from malnu_tui.cli.argtypes import times_read
+
     p = sub.add_parser(
         "adopt",
         parents=[common],
@@ -59,7 +61,7 @@ def register(
 
     p = d1sub.add_parser("bookmark", parents=[common], help="the Time Travel bookmark of a time")
     p.add_argument("--at", metavar="TIME", help="ISO 8601 or -2h/-30m (default: now)")
-    p.set_defaults(handler=cmd_bookmark)
+    p.set_defaults(handler=cmd_bookmark, line_check=times_read("at"))
 
     p = d1sub.add_parser(
         "time-travel", parents=[common], help="restore the database in place to a time/bookmark"
@@ -68,7 +70,7 @@ def register(
     g.add_argument("--to", metavar="TIME", help="ISO 8601 or -2h/-30m")
     g.add_argument("--bookmark", metavar="BOOKMARK", help="a bookmark (e.g. to undo a restore)")
     p.add_argument("--dry-run", action="store_true", help="resolve and show, change nothing")
-    p.set_defaults(handler=cmd_time_travel)
+    p.set_defaults(handler=cmd_time_travel, line_check=times_read("to"))
 
     p = d1sub.add_parser("export", parents=[common], help="export the database to a SQL dump")
     p.add_argument("file", help="where to write the dump (mode 0600)")

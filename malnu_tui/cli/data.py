@@ -56,7 +56,7 @@ def register(
     )
     p.add_argument("--dry-run", action="store_true", help="read, map and validate; write nothing")
     p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
-    p.set_defaults(handler=cmd_import)
+    p.set_defaults(handler=cmd_import, line_check=import_request)
 
 
 def _header_lines(value: str) -> tuple[int, int]:
@@ -69,14 +69,16 @@ def _header_lines(value: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _request(ctx: Context) -> ImportRequest:
+def import_request(a: argparse.Namespace) -> ImportRequest:
+    """The import the command line asks for; a usage error (exit 2) for a line that cannot be
+    one (FILE and --from both or neither, a bad --max-errors or --delimiter, a CSV option
+    with --from). Pure: it is also ``import``'s ``line_check``."""
     from pathlib import Path
 
     from malnu_tui.engine.data import ImportRequest, MaxErrors
     from malnu_tui.engine.data.csvformat import parse_delimiter
     from malnu_tui.engine.errors import ConfigError
 
-    a = ctx.args
     if bool(a.file) == bool(a.source):
         raise ConfigError("give either FILE or --from TARGET:TABLE (one of them)")
     key = tuple(k.strip() for k in (a.key or "").split(",") if k.strip())
@@ -154,7 +156,7 @@ def cmd_import(ctx: Context) -> int:
     from malnu_tui.engine.config import open_backend, require_existing
     from malnu_tui.engine.data import SchemaMismatch, preview_import, run_import
 
-    request = _request(ctx)
+    request = import_request(ctx.args)
     require_existing(ctx.target)  # a wrong path: not a new database with the tool's tables
     source, source_backend = _source(ctx, request)
     # A dry run must not even create the tool tables: open the target without ensure_schema.

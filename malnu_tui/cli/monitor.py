@@ -22,7 +22,7 @@ then one line per problem, then every check per target."""
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    from malnu_tui.cli.argtypes import not_empty
+    from malnu_tui.cli.argtypes import not_empty, times_read
 
     p = sub.add_parser(
         "check",
@@ -61,7 +61,7 @@ def register(
     p.add_argument(
         "--since", metavar="TIME", default="-24h", help="ISO time or a span back: -90m, -24h, -7d"
     )
-    p.set_defaults(handler=cmd_history)
+    p.set_defaults(handler=cmd_history, line_check=times_read("since"))
 
 
 def _chosen_targets(ctx: Context) -> list[Target]:

@@ -44,7 +44,7 @@ def register(
         action="store_true",
         help="read both sides, say what would change, write nothing",
     )
-    p.set_defaults(handler=cmd_sync)
+    p.set_defaults(handler=cmd_sync, line_check=sync_words)
 
 
 # -- resolution -------------------------------------------------------------------------------
@@ -206,14 +206,20 @@ def _print_reports(
 # -- commands -----------------------------------------------------------------------------------
 
 
-def cmd_sync(ctx: Context) -> int:
-    words = list(ctx.opt("words") or [])
+def sync_words(args: argparse.Namespace) -> tuple[str, str | None]:
+    """``sync [verify|status] [PAIR]``: the action and the pair named; a usage error for a
+    word more (also ``sync``'s ``line_check``)."""
+    words = list(getattr(args, "words", None) or [])
     action = words.pop(0) if words and words[0] in ACTIONS else "sync"
     if len(words) > 1:
         raise ConfigError(
             f"sync: unexpected argument {words[1]!r} (usage: sync [verify|status] [PAIR])"
         )
-    pair_name = words[0] if words else None
+    return action, (words[0] if words else None)
+
+
+def cmd_sync(ctx: Context) -> int:
+    action, pair_name = sync_words(ctx.args)
     if action == "status":
         return _status(ctx, pair_name)
     source, dest, pair = _ends(ctx, pair_name)
