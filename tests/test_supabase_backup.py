@@ -19,7 +19,9 @@ import pytest
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster, create_database, drop_database, supabase_roles
 
-SUPABASE = """
+# Supabase's platform as a project gets it: its `auth` schema (the platform's role's) with
+# the functions policies call, uuid-ossp and pgcrypto in `extensions`.
+SUPABASE_PLATFORM = """
 CREATE SCHEMA auth AUTHORIZATION supabase_auth_admin;
 SET ROLE supabase_auth_admin;
 CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
@@ -40,6 +42,10 @@ CREATE FUNCTION extensions.pgrst_ddl_watch() RETURNS event_trigger LANGUAGE plpg
   BEGIN NOTIFY pgrst, 'reload schema'; END $f$;
 CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end
   EXECUTE FUNCTION extensions.pgrst_ddl_watch();
+"""
+SUPABASE = (
+    SUPABASE_PLATFORM
+    + """
 CREATE SCHEMA supabase_migrations;
 CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
 INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', 'init');
@@ -59,6 +65,7 @@ INSERT INTO auth.users VALUES ('00000000-0000-0000-0000-000000000001', 'a@x'),
                               ('00000000-0000-0000-0000-000000000002', 'b@x');
 INSERT INTO public.profiles (user_id) SELECT id FROM auth.users;
 """
+)
 # Supabase's project role (`postgres` there) is no superuser and no member of the platform's
 # roles: here `sb_operator`, which may read and back up everything and write the tool's tables.
 OPERATOR = """
@@ -98,6 +105,16 @@ SELECT (SELECT string_agg(format('%s.%s %s %s %s', tablename, policyname, roles,
 """
 
 
+def supabase_platform(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> None:
+    """Supabase's roles (and the project role ``sb_operator``) on ``conn``'s cluster, then
+    ``sql`` (:data:`SUPABASE_PLATFORM`, or it with a project's tables: :data:`SUPABASE`)."""
+    supabase_roles(conn)
+    for role in ("supabase_auth_admin NOLOGIN", "sb_operator LOGIN CREATEDB BYPASSRLS"):
+        with contextlib.suppress(psycopg.errors.DuplicateObject):  # the cluster's, shared
+            conn.execute(f"CREATE ROLE {role}")
+    conn.execute(sql)
+
+
 @dataclass(frozen=True)
 class Supa:
     cluster: PgCluster
@@ -123,11 +140,7 @@ def supa(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     name = create_database(pg_cluster)
     url = pg_cluster.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
-        supabase_roles(conn)
-        for role in ("supabase_auth_admin NOLOGIN", "sb_operator LOGIN CREATEDB BYPASSRLS"):
-            with contextlib.suppress(psycopg.errors.DuplicateObject):  # the cluster's, shared
-                conn.execute(f"CREATE ROLE {role}")
-        conn.execute(SUPABASE)
+        supabase_platform(conn, SUPABASE)
     dirs = MigrationDirs(root / "project")
     dirs.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
     config = root / "malnu.toml"

@@ -312,11 +312,11 @@ class PostgresScratch:
 
                 self.path_schemas = path_schemas(conn)
                 self._outside = pg_fingerprint_outside(conn, self.schema)
+                self._extensions = pg_extensions(conn)  # the server's own: not the set's
             else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
                 from malnu_tui.engine.live_guard import extension_only_path
 
                 self._path = extension_only_path(conn)
-                self._extensions = pg_extensions(conn)
             self._pin()
         except Exception as exc:
             from malnu_tui.engine.backends.pg_session import refuse_read_only, role_name, sql_name

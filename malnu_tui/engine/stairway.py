@@ -259,8 +259,9 @@ def _stair(scratch: Scratch, unit: Unit, rolled_back: Callable[[], None]) -> Sta
         scratch.run(unit.filename, unit.up)
     except StatementFailed as exc:
         return _failed(unit.filename, "apply", exc, ms())
-    if unit.down is None:
-        return StairStep(unit.filename, "no-rollback", "no rollback file: it cannot be undone")
+    if unit.down is None:  # it applied (the next stairs stand on it), in that time
+        why = "it applies; no rollback file, so it cannot be undone"
+        return StairStep(unit.filename, "no-rollback", why, ms=ms())
     after = scratch.fingerprint()
     try:
         scratch.run(unit.rollback_file, unit.down)

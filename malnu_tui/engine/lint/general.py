@@ -19,6 +19,7 @@ from malnu_tui.engine.lint.ops import (
     adds_not_null_without_default,
     adds_unique,
     key,
+    split_top_level,
     strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
@@ -34,6 +35,7 @@ from malnu_tui.engine.lint.sqlite_rules import (
     alter_refusal,
     concurrently_refusal,
 )
+from malnu_tui.engine.lint.where import update_parts
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
@@ -96,13 +98,46 @@ class MigrationState:
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
-# UPDATE t SET c = <a constant> WHERE c IS NULL: the column's NULLs filled before SET NOT NULL.
-_CONSTANT = r"(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE)(?:\s*::\s*[\w\s()]+?)?"
-_FILL_NULLS = re.compile(
-    rf"^UPDATE\s+(?:ONLY\s+)?{QNAME}\s+SET\s+(?P<col>{IDENT})\s*=\s*{_CONSTANT}\s+"
-    rf"WHERE\s+(?P<where>{IDENT})\s+IS\s+NULL\s*$",
+# UPDATE t SET c = <never NULL> WHERE c IS NULL [OR …]: c's NULLs filled before SET NOT NULL
+# (Rails' change_column_null with a default; `SET c = COALESCE(c, NOW()) WHERE c IS NULL OR
+# d IS NULL`, as a Supabase file backfills two new columns at once).
+_UPDATE_SET = re.compile(rf"^UPDATE\s+(?:ONLY\s+)?{QNAME}\s+SET\s+", re.IGNORECASE)
+_ASSIGN = re.compile(rf"^(?P<col>{IDENT})\s*=\s*(?P<value>.+)$", re.IGNORECASE | re.DOTALL)
+_IS_NULL = re.compile(rf"^(?P<col>{IDENT})\s+IS\s+NULL$", re.IGNORECASE)
+_NEVER_NULL = re.compile(
+    r"^(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE|NOW\s*\(\s*\)|LOCALTIMESTAMP|"
+    r"CURRENT_(?:TIMESTAMP|DATE|TIME))(?:\s*::\s*[\w\s()]+?)?$",
     re.IGNORECASE,
 )
+_COALESCE = re.compile(r"^(?:COALESCE|IFNULL)\s*\((?P<args>.*)\)$", re.IGNORECASE | re.DOTALL)
+
+
+def _never_null(value: str) -> bool:
+    """``value`` is a constant, ``now()``, or a ``coalesce`` whose last argument is one."""
+    if (c := _COALESCE.match(value.strip())) is not None:
+        args = split_top_level(c["args"])
+        return bool(args) and _never_null(args[-1])
+    return _NEVER_NULL.match(value.strip()) is not None
+
+
+def nulls_filled(text: str) -> tuple[str, list[str]]:
+    """The table of an ``UPDATE`` and its columns no row of which is NULL after it: set to a
+    value never NULL, on every row or on every row where the column is NULL (a top-level
+    ``OR`` branch of the WHERE says ``c IS NULL``). ("", []) for anything else."""
+    m = _UPDATE_SET.match(strip_comments(text))
+    parts = update_parts(m.string[m.end() :]) if m else None
+    if m is None or parts is None:
+        return "", []
+    assignments, branches = parts
+    nulls = {key(b["col"]) for b in map(_IS_NULL.match, branches or []) if b is not None}
+    filled = []
+    for part in split_top_level(assignments):
+        a = _ASSIGN.match(part)
+        if a and _never_null(a["value"]) and (branches is None or key(a["col"]) in nulls):
+            filled.append(key(a["col"]))
+    return key(m["name"]), filled
+
+
 _DROP_IF_EXISTS = re.compile(r"^DROP\s+TABLE\s+IF\s+EXISTS\b", re.IGNORECASE)
 
 
@@ -331,8 +366,10 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
             s.objects[("policy", f"{table}.{name}")] = (st.line, table)
         elif s.objects.pop(("policy", f"{table}.{name}"), None) is None:
             s.had_before.add(("policy", f"{table}.{name}"))  # re-created: not new
+    # This migration's tables and views: no user yet, nobody waits for their locks (pg_dump's
+    # and `supabase db dump`'s `ALTER TABLE a_view OWNER TO …` after its CREATE VIEW).
+    new = {*s.created, *(k for kind, k in s.objects if kind == "view")}
     if op.kind == "other" and st.first_words.startswith("REVOKE"):
-        new = {*s.created, *(k for kind, k in s.objects if kind == "view")}  # no user yet
         if (took := revoked(s.file, st, new)) is not None:
             out.append(took)
     elif op.kind == "alter_table" and (off := rls_disabled(s.file, st, op, s.created)):
@@ -340,7 +377,7 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
     guarded = s.lock_timeout or (s.session_lock_timeout and not s.lock_off_line)
     if guarded or s.lock_flagged:
         return
-    what = strong_lock(st, op, s.created, _NewIndexes(s.objects), s.domains)
+    what = strong_lock(st, op, new, _NewIndexes(s.objects), s.domains)
     if what is None:
         return
     why = f"{what} runs with no lock_timeout set in the migration or target"
@@ -386,13 +423,10 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
         if _OR_REPLACE.match(st.text):
             s.replaced.add((op.kind[7:], op.key))
-    elif (
-        op.kind == "other"
-        and st.first_words[:6] == "UPDATE"  # (not every INSERT of a seed stripped and matched)
-        and (m := _FILL_NULLS.match(strip_comments(st.text)))
-    ):
-        if key(m["col"]) == key(m["where"]):
-            s.nulls_filled[(key(m["name"]), key(m["col"]))] = st.line
+    elif op.kind in ("other", "update_all") and st.first_words[:6] == "UPDATE":
+        table, columns = nulls_filled(st.text)  # (not every INSERT of a seed read)
+        for column in columns:
+            s.nulls_filled[(table, column)] = st.line
     elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
         where = s.objects[("sequence", op.key)][0]
         s.objects[("sequence", op.key)] = (where, op.table)  # it goes with its table

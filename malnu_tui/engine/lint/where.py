@@ -16,7 +16,7 @@ import sqlite3
 
 from malnu_tui.engine.lint.masking import Unreadable, mask_code
 
-__all__ = ["unbounded_where"]
+__all__ = ["unbounded_where", "update_parts"]
 
 _F = re.IGNORECASE
 _WHERE = re.compile(r"\bWHERE\b", _F)
@@ -112,3 +112,26 @@ def unbounded_where(rest: str) -> str | None:
     stop = ends[0].start() if ends else len(rest)
     condition, cmask = rest[start:stop], masked[start:stop]
     return " ".join(condition.split()) if _always(condition, cmask) else None
+
+
+def update_parts(rest: str) -> tuple[str, list[str] | None] | None:
+    """For the text after an ``UPDATE``'s ``SET``: its assignments, and the top-level ``OR``
+    branches of its own ``WHERE`` (each unwrapped of its parentheses; None when it has no
+    ``WHERE``). None when the text cannot be read."""
+    try:
+        masked = mask_code(rest)
+    except Unreadable:
+        return None
+    wheres = _top(_WHERE, masked)
+    start = wheres[0].end() if wheres else 0
+    ends = [m for m in _top(_END, masked) if m.start() >= start]
+    stop = ends[0].start() if ends else len(rest)
+    if not wheres:
+        return rest[:stop], None
+    branches = []
+    for text, mask in _split(rest[start:stop], masked[start:stop], "OR"):
+        while _wrapped(mask):
+            a, b = mask.index("("), mask.rindex(")")
+            text, mask = text[a + 1 : b], mask[a + 1 : b]
+        branches.append(text.strip())
+    return rest[: wheres[0].start()], branches
