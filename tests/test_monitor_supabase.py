@@ -7,6 +7,7 @@ once and "resolved" once closed; on plain PostgreSQL nothing. One database, ever
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,11 +71,33 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
         # Views: one reading a protected table as its owner (served whole), a materialized one
         # (the same, always); not the caller's, one of no table, one said public in [monitor].
         conn.execute("CREATE VIEW v_siswa AS SELECT * FROM dijaga")
+        # As on Supabase, owned by a role no superuser (its postgres): the owner's own table;
+        # one whose row level security is FORCEd applies to its owner too (not served whole).
+        with contextlib.suppress(psycopg.errors.DuplicateObject):
+            conn.execute("CREATE ROLE malnu_supa_owner NOLOGIN")
+        conn.execute("CREATE TABLE dipaksa (id int)")
+        conn.execute("ALTER TABLE dipaksa ENABLE ROW LEVEL SECURITY")
+        conn.execute("ALTER TABLE dipaksa FORCE ROW LEVEL SECURITY")
+        conn.execute("CREATE VIEW v_paksa AS SELECT * FROM dipaksa")
+        conn.execute("CREATE TABLE milik_lain (id int)")  # another's, its policies apply
+        conn.execute("ALTER TABLE milik_lain ENABLE ROW LEVEL SECURITY")
+        conn.execute("GRANT SELECT ON milik_lain TO malnu_supa_owner")
+        conn.execute("CREATE VIEW v_lain AS SELECT * FROM milik_lain")
+        for owned in (
+            "TABLE dijaga",
+            "VIEW v_siswa",
+            "TABLE dipaksa",
+            "VIEW v_paksa",
+            "VIEW v_lain",
+        ):
+            conn.execute(f"ALTER {owned} OWNER TO malnu_supa_owner")
         conn.execute("CREATE MATERIALIZED VIEW m_rekap AS SELECT count(*) FROM dijaga")
         conn.execute("CREATE VIEW v_aman WITH (security_invoker = on) AS SELECT * FROM dijaga")
         conn.execute("CREATE VIEW v_waktu AS SELECT now() AS jam")
         conn.execute("CREATE VIEW v_kelas AS SELECT count(*) FROM kelas")
-        conn.execute("GRANT SELECT ON v_siswa, m_rekap, v_aman, v_waktu, v_kelas TO anon")
+        conn.execute(
+            "GRANT SELECT ON v_siswa, m_rekap, v_aman, v_waktu, v_kelas, v_paksa, v_lain TO anon"
+        )
         conn.execute("CREATE SCHEMA private")  # not exposed: the API never serves it
         conn.execute("CREATE TABLE private.arsip (id int)")
         conn.execute("GRANT USAGE ON SCHEMA private TO anon")
@@ -112,7 +135,16 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
             f"them; run {views}; one meant to be read whole by all: name it in [monitor] "
             "supabase_public"
         ), message
-        for quiet in ("rahasia", "dijaga", "arsip", "v_aman", "v_waktu", "v_kelas"):
+        for quiet in (
+            "rahasia",
+            "dijaga",
+            "arsip",
+            "v_aman",
+            "v_waktu",
+            "v_kelas",
+            "paksa",
+            "lain",
+        ):
             assert quiet not in message
         school = doc["targets"]["school"]  # type: ignore[index]
         assert school["checks"]["supabase_rls"] == "CRITICAL" and school["metrics"]["rls_off"] == 7
