@@ -7,6 +7,7 @@ once and "resolved" once closed; on plain PostgreSQL nothing. One database, ever
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
     config.write_text(
         f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.school]\nurl = "{pg_url}"\n'
         f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        '\n[monitor]\nsupabase_public = ["public.v_kelas"]\n'  # a count per class, meant so
         f'\n[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url("json")}"\n',
         encoding="utf-8",
     )
@@ -66,6 +68,36 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
         conn.execute("ALTER TABLE kelas ENABLE ROW LEVEL SECURITY")
         conn.execute("ALTER TABLE dijaga ENABLE ROW LEVEL SECURITY")
         conn.execute("REVOKE ALL ON rahasia FROM anon, authenticated")  # the server's alone
+        # Views: one reading a protected table as its owner (served whole), a materialized one
+        # (the same, always); not the caller's, one of no table, one said public in [monitor].
+        conn.execute("CREATE VIEW v_siswa AS SELECT * FROM dijaga")
+        # As on Supabase, owned by a role no superuser (its postgres): the owner's own table;
+        # one whose row level security is FORCEd applies to its owner too (not served whole).
+        with contextlib.suppress(psycopg.errors.DuplicateObject):
+            conn.execute("CREATE ROLE malnu_supa_owner NOLOGIN")
+        conn.execute("CREATE TABLE dipaksa (id int)")
+        conn.execute("ALTER TABLE dipaksa ENABLE ROW LEVEL SECURITY")
+        conn.execute("ALTER TABLE dipaksa FORCE ROW LEVEL SECURITY")
+        conn.execute("CREATE VIEW v_paksa AS SELECT * FROM dipaksa")
+        conn.execute("CREATE TABLE milik_lain (id int)")  # another's, its policies apply
+        conn.execute("ALTER TABLE milik_lain ENABLE ROW LEVEL SECURITY")
+        conn.execute("GRANT SELECT ON milik_lain TO malnu_supa_owner")
+        conn.execute("CREATE VIEW v_lain AS SELECT * FROM milik_lain")
+        for owned in (
+            "TABLE dijaga",
+            "VIEW v_siswa",
+            "TABLE dipaksa",
+            "VIEW v_paksa",
+            "VIEW v_lain",
+        ):
+            conn.execute(f"ALTER {owned} OWNER TO malnu_supa_owner")
+        conn.execute("CREATE MATERIALIZED VIEW m_rekap AS SELECT count(*) FROM dijaga")
+        conn.execute("CREATE VIEW v_aman WITH (security_invoker = on) AS SELECT * FROM dijaga")
+        conn.execute("CREATE VIEW v_waktu AS SELECT now() AS jam")
+        conn.execute("CREATE VIEW v_kelas AS SELECT count(*) FROM kelas")
+        conn.execute(
+            "GRANT SELECT ON v_siswa, m_rekap, v_aman, v_waktu, v_kelas, v_paksa, v_lain TO anon"
+        )
         conn.execute("CREATE SCHEMA private")  # not exposed: the API never serves it
         conn.execute("CREATE TABLE private.arsip (id int)")
         conn.execute("GRANT USAGE ON SCHEMA private TO anon")
@@ -86,25 +118,46 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
         [problem] = doc["problems"]  # type: ignore[misc]
         assert (problem["check"], problem["severity"]) == ("supabase_rls", "CRITICAL")
         message = problem["message"]
-        assert message.startswith(
-            "5 tables open to the anon key (row level security off in a schema Supabase's API "
-            "exposes; the live database has Supabase's anon and authenticated roles and auth "
-            "schema): public.absen, public.guru, public.kelas and 2 more: anyone holding the "
-            "project's anon key reads and writes every row; run "
+        views = (
+            'REVOKE SELECT ON "public"."m_rekap" FROM anon, authenticated; '
+            'ALTER VIEW "public"."v_siswa" SET (security_invoker = true)'
+        )
+        assert message == (
+            "5 tables and 2 views open to the anon key (in a schema Supabase's API exposes; "
+            "the live database has Supabase's anon and authenticated roles and auth schema): "
+            "row level security off on public.absen, public.guru, public.kelas and 2 more: "
+            "anyone holding the project's anon key reads and writes every row; run "
             + "; ".join(ENABLE.format(t) for t in ("absen", "guru", "kelas"))
-            + " (and the same for each), then the policies"
+            + " (and the same for each), then the policies for what anon and authenticated may "
+            "do (a table meant to be read by all: CREATE POLICY … FOR SELECT TO anon, "
+            "authenticated USING (true)); public.m_rekap, public.v_siswa read as their owner, "
+            "to whom no policy applies: anyone holding the anon key reads every row through "
+            f"them; run {views}; one meant to be read whole by all: name it in [monitor] "
+            "supabase_public"
         ), message
-        assert "rahasia" not in message and "dijaga" not in message and "arsip" not in message
+        for quiet in (
+            "rahasia",
+            "dijaga",
+            "arsip",
+            "v_aman",
+            "v_waktu",
+            "v_kelas",
+            "paksa",
+            "lain",
+        ):
+            assert quiet not in message
         school = doc["targets"]["school"]  # type: ignore[index]
-        assert school["checks"]["supabase_rls"] == "CRITICAL" and school["metrics"]["rls_off"] == 5
-        assert 'malnu_supabase_rls_off_tables{target="school"} 5' in prom.read_text()
+        assert school["checks"]["supabase_rls"] == "CRITICAL" and school["metrics"]["rls_off"] == 7
+        assert 'malnu_supabase_rls_off_tables{target="school"} 7' in prom.read_text()
         assert receiver.events("json") == [("problem", KEY)]
 
         # The text: the summary, its line, the check among the target's; sent once only.
         res = run_inproc(*c, "check", "--alert")
         assert res.code == 2 and receiver.events("json") == [("problem", KEY)], res.err
         lines = res.out.splitlines()
-        assert lines[0].startswith("MALNU CRITICAL - school: 5 tables open to the anon key | ")
+        assert lines[0].startswith(
+            "MALNU CRITICAL - school: 5 tables and 2 views open to the anon key | "
+        )
         assert lines[1] == f"CRITICAL school supabase_rls: {message}"
         assert "sync_lag OK, supabase_rls CRITICAL (" in lines[2], lines[2]
 
@@ -118,13 +171,22 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
         finally:
             backend.close()
         health = check_target(target, load_monitor_config(settings), report=report)
-        assert health.health_line() == "school: CRITICAL - 5 tables open to the anon key"
+        assert (
+            health.health_line() == "school: CRITICAL - 5 tables and 2 views open to the anon key"
+        )
 
         # Closed: OK, the gauge 0, "resolved" sent once.
         for t in ("siswa", "nilai", "absen", "guru", "kelas"):
             conn.execute(ENABLE.format(t))
+        conn.execute(views)
         for _ in range(2):
             code, doc = check("--alert")
             assert code == 0 and doc["problems"] == [], doc
         assert 'malnu_supabase_rls_off_tables{target="school"} 0' in prom.read_text()
         assert receiver.events("json") == [("problem", KEY), ("resolved", KEY)]
+
+    # A [monitor] supabase_public that is no list of names: UNKNOWN, naming the key.
+    config.write_text(config.read_text().replace('["public.v_kelas"]', '"v_kelas"'))
+    res = run_inproc(*c, "check")
+    assert res.code == 3, res.out
+    assert '[monitor] supabase_public: expected a list of "schema.name" strings' in res.out

@@ -72,6 +72,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             "pending_max_age_days",
             "sync_max_lag_minutes",
             "check_timeout_seconds",
+            "supabase_public",  # ["public.kelas_ringkas"]: served whole to anon on purpose
         }
     ),
     "alerts": frozenset({"webhooks", "notify_after", "resolve_after"}),

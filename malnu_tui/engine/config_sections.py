@@ -92,6 +92,17 @@ def _unusable_webhook_url(url: str) -> str | None:
     return None
 
 
+def _qualified_names(value: object, where: str) -> frozenset[str]:
+    """A list of ``schema.name`` strings (a table or view), as PostgreSQL spells them."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{where}: expected a list of "schema.name" strings, got {value!r}')
+    for v in value:
+        schema, dot, name = v.partition(".")
+        if not (schema and dot and name):
+            raise ConfigError(f'{where}: {v!r} is not "schema.name" (e.g. "public.kelas")')
+    return frozenset(value)
+
+
 def monitor_values(
     data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
 ) -> dict[str, Any]:
@@ -105,9 +116,12 @@ def monitor_values(
         values[key] = (
             _number(mon[key], f"{source}: [monitor] {key}") if key in mon else float(default)
         )
+    values["supabase_public"] = _qualified_names(
+        mon.get("supabase_public", []), f"{source}: [monitor] supabase_public"
+    )
     for key in mon:
-        if key not in MONITOR_DEFAULTS:
-            known = ", ".join(MONITOR_DEFAULTS)
+        if key not in (*MONITOR_DEFAULTS, "supabase_public"):
+            known = ", ".join((*MONITOR_DEFAULTS, "supabase_public"))
             raise ConfigError(f"{source}: [monitor] unknown key {key!r} (known: {known})")
     alerts = _table(data, "alerts", source)
     raw_hooks = alerts.get("webhooks", [])

@@ -9,7 +9,7 @@ world."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,27 +137,41 @@ def enable_rls_statement(conn: Any, schema: str, table: str) -> str:
 
 
 # Each table of the schemas (only the named ones; or only the sync's copies: their synced_at
-# column) and whether Supabase's API serves it to every holder of the anon key: row level
-# security off while anon or authenticated may read or write it (a table REVOKE'd from both is
-# out of the API's reach). The one query of the sync, `doctor` and `check`.
+# column; or every one, and every view) and whether Supabase's API serves it whole to every
+# holder of the anon key while anon or authenticated may read or write it (a relation REVOKE'd
+# from both is out of the API's reach): a table with row level security off; a view reading as
+# its owner (no security_invoker; a materialized view always) a table whose every row that
+# owner sees (its row level security off, or the owner's own without FORCE, or a superuser's
+# or BYPASSRLS owner). The one query of the sync, `doctor` and `check`.
 _OPEN = (
-    "SELECT n.nspname, c.relname, NOT c.relrowsecurity AND EXISTS (SELECT FROM pg_roles r "
-    "WHERE r.rolname IN ('anon', 'authenticated') "
+    "SELECT n.nspname, c.relname, c.relkind, CASE WHEN c.relkind IN ('r', 'p') "
+    "THEN NOT c.relrowsecurity ELSE (c.relkind = 'm' OR NOT EXISTS (SELECT FROM "
+    "unnest(c.reloptions) o WHERE o ~* '^security_invoker=(t|tr|tru|true|y|ye|yes|on|1)$')) "
+    "AND EXISTS (SELECT FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass "
+    "AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass "
+    "JOIN pg_class t ON t.oid = d.refobjid JOIN pg_roles o ON o.oid = c.relowner "
+    "WHERE w.ev_class = c.oid AND t.relkind IN ('r', 'p') AND (NOT t.relrowsecurity "
+    "OR o.rolsuper OR o.rolbypassrls OR (NOT t.relforcerowsecurity "
+    "AND pg_has_role(c.relowner, t.relowner, 'USAGE')))) END "
+    "AND EXISTS (SELECT FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated') "
     "AND has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE')) "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p') AND CASE "
-    "WHEN %(names)s::text[] IS NOT NULL THEN c.relname = ANY(%(names)s::text[]) "
-    "WHEN %(copies)s THEN EXISTS (SELECT FROM pg_attribute a "
+    "WHERE n.nspname = ANY(%(schemas)s::text[]) AND CASE "
+    "WHEN %(names)s::text[] IS NOT NULL THEN c.relkind IN ('r', 'p') "
+    "AND c.relname = ANY(%(names)s::text[]) "
+    "WHEN %(copies)s THEN c.relkind IN ('r', 'p') AND EXISTS (SELECT FROM pg_attribute a "
     "WHERE a.attrelid = c.oid AND a.attname = 'synced_at' AND NOT a.attisdropped) "
-    "ELSE true END ORDER BY 1, 2"
+    "ELSE c.relkind IN ('r', 'p', 'v', 'm') END ORDER BY 1, 2"
 )
 
 
 def _open_rows(
     conn: Any, schemas: Sequence[str], names: Sequence[str] | None, copies: bool
-) -> list[tuple[str, str, bool]]:
+) -> list[tuple[str, str, str, bool]]:
+    """(schema, name, relkind, served whole to the anon key) per relation: see ``_OPEN``."""
     params = {"schemas": list(schemas), "names": names, "copies": copies}
-    return [(str(r[0]), str(r[1]), bool(r[2])) for r in conn.execute(_OPEN, params).fetchall()]
+    rows = conn.execute(_OPEN, params).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
 
 
 def open_tables(conn: Any, schema: str, tables: Sequence[str] | None) -> dict[str, bool]:
@@ -167,28 +181,52 @@ def open_tables(conn: Any, schema: str, tables: Sequence[str] | None) -> dict[st
     if tables is not None and not tables:
         return {}
     names = None if tables is None else list(tables)
-    return {t: now for _, t, now in _open_rows(conn, [schema], names, tables is None)}
+    return {t: now for _, t, _, now in _open_rows(conn, [schema], names, tables is None)}
 
 
 @dataclass(frozen=True)
 class OpenTables:
-    """The tables of a Supabase target's exposed schemas that its API serves to every holder
-    of the anon key (``schema.table``), with the statement that closes each, and why the
-    target is taken for Supabase's."""
+    """What a Supabase target's API serves whole to every holder of the anon key in its exposed
+    schemas (``schema.name``): tables with row level security off, and views reading such
+    rows as their owner; the statement that closes each; why the target is Supabase's."""
 
     why: str
-    tables: tuple[str, ...]
-    statements: tuple[str, ...]
+    tables: tuple[str, ...] = ()
+    statements: tuple[str, ...] = ()
+    views: tuple[str, ...] = ()
+    view_statements: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.tables) + len(self.views)
 
 
-def exposed_open_tables(conn: Any, supabase: Supabase) -> OpenTables:
+def _close_view(conn: Any, schema: str, name: str, kind: str) -> str:
+    """The statement that stops a view serving every row: the caller's rights (PostgreSQL
+    15+); a materialized view, which has none, revoked from the API's roles."""
+    from psycopg import sql
+
+    q = (
+        "REVOKE SELECT ON {}.{} FROM anon, authenticated"
+        if kind == "m"
+        else "ALTER VIEW {}.{} SET (security_invoker = true)"
+    )
+    return sql.SQL(q).format(sql.Identifier(schema), sql.Identifier(name)).as_string(conn)
+
+
+def exposed_open_tables(conn: Any, supabase: Supabase, public: Collection[str] = ()) -> OpenTables:
     """Every table of ``supabase``'s exposed schemas, whoever made it (a migration, the
-    dashboard, the SQL editor, a hand's ``DISABLE ROW LEVEL SECURITY``), that its API serves
-    to every holder of the anon key: ``check``'s. One catalog query."""
+    dashboard, the SQL editor, a hand's ``DISABLE ROW LEVEL SECURITY``), and every view there,
+    that its API serves whole to every holder of the anon key, but those ``public`` names
+    (``schema.name``: meant to be read by all): ``check``'s. One catalog query."""
     rows = _open_rows(conn, sorted(supabase.exposed), None, False) if supabase.exposed else []
-    opened = [(schema, table) for schema, table, now in rows if now]
+    opened = [r for r in rows if r[3] and f"{r[0]}.{r[1]}" not in public]
+    tables = [(sc, t) for sc, t, kind, _ in opened if kind in ("r", "p")]
+    views = [(sc, v, kind) for sc, v, kind, _ in opened if kind not in ("r", "p")]
     return OpenTables(
         supabase.why,
-        tuple(f"{schema}.{table}" for schema, table in opened),
-        tuple(enable_rls_statement(conn, schema, table) for schema, table in opened),
+        tuple(f"{sc}.{t}" for sc, t in tables),
+        tuple(enable_rls_statement(conn, sc, t) for sc, t in tables),
+        tuple(f"{sc}.{v}" for sc, v, _ in views),
+        tuple(_close_view(conn, sc, v, kind) for sc, v, kind in views),
     )

@@ -242,8 +242,8 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             )
 
     if (opened := facts.open_to_anon) is not None:
-        metrics["rls_off"] = len(opened.tables)
-        if opened.tables:
+        metrics["rls_off"] = opened.count
+        if opened.count:
             add("supabase_rls", Severity.CRITICAL, _open_to_anon(opened), None, "exposed tables")
 
     _backup_checks(facts, cfg, now, add, metrics)
@@ -262,20 +262,42 @@ _CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock pr
 _SHOWN = 3  # tables named by a supabase_rls problem (then "and N more")
 
 
+def _first(names: tuple[str, ...], statements: tuple[str, ...]) -> tuple[str, str]:
+    """The first few of ``names`` (then "and N more") and their statements."""
+    more = len(names) - _SHOWN
+    tail = f" and {more} more" if more > 0 else ""
+    run = "; ".join(statements[:_SHOWN]) + (" (and the same for each)" if more > 0 else "")
+    return ", ".join(names[:_SHOWN]) + tail, run
+
+
 def _open_to_anon(opened: OpenTables) -> str:
     """The ``supabase_rls`` problem: how many, why the target is Supabase's, the first few
-    with their statements, and how a table meant to be read by all stays so."""
-    n = len(opened.tables)
-    more = f" and {n - _SHOWN} more" if n > _SHOWN else ""
+    with their statements, and the ways for one meant to be read by all."""
+    counts = [
+        f"{n} {word}{'' if n == 1 else 's'}"
+        for n, word in ((len(opened.tables), "table"), (len(opened.views), "view"))
+        if n
+    ]
+    parts = []
+    if opened.tables:
+        names, run = _first(opened.tables, opened.statements)
+        parts.append(
+            f"row level security off on {names}: anyone holding the project's anon key reads "
+            f"and writes every row; run {run}, then the policies for what anon and "
+            "authenticated may do (a table meant to be read by all: CREATE POLICY … FOR SELECT "
+            "TO anon, authenticated USING (true))"
+        )
+    if opened.views:
+        names, run = _first(opened.views, opened.view_statements)
+        parts.append(
+            f"{names} read as their owner, to whom no policy applies: anyone holding the anon "
+            f"key reads every row through them; run {run}"
+        )
     return (
-        f"{n} table{'' if n == 1 else 's'} open to the anon key (row level security off in a "
-        f"schema Supabase's API exposes; {opened.why}): {', '.join(opened.tables[:_SHOWN])}"
-        f"{more}: anyone holding the project's anon key reads and writes every row; run "
-        + "; ".join(opened.statements[:_SHOWN])
-        + (" (and the same for each)" if more else "")
-        + ", then the policies for what anon and authenticated may do (a table meant to be read "
-        "by all: CREATE POLICY … FOR SELECT TO anon, authenticated USING (true)); one only the "
-        "server reads: enabled with no policy, or REVOKE ALL ON it FROM anon, authenticated"
+        f"{' and '.join(counts)} open to the anon key (in a schema Supabase's API exposes; "
+        f"{opened.why}): "
+        + "; ".join(parts)
+        + "; one meant to be read whole by all: name it in [monitor] supabase_public"
     )
 
 

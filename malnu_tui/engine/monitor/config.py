@@ -8,6 +8,7 @@ backup_max_age_hours = 26       # WARNING over this; CRITICAL when no verified b
 pending_max_age_days = 7        # WARNING for older pending migrations where production = true
 sync_max_lag_minutes = 60       # WARNING when a sync's last success is older than this
 check_timeout_seconds = 50      # UNKNOWN for a target that has not answered by then (0: none)
+supabase_public = []            # Supabase tables/views ("public.x") open to anon on purpose
 
 [alerts]
 notify_after = "3min"           # send a problem seen this long (default 0: at once)
@@ -92,6 +93,9 @@ class MonitorConfig:
     pending_max_age_days: float = DEFAULTS["pending_max_age_days"]
     sync_max_lag_minutes: float = DEFAULTS["sync_max_lag_minutes"]
     check_timeout_seconds: float = DEFAULTS["check_timeout_seconds"]
+    # Supabase tables and views (schema.name) meant to be read whole by anyone holding the
+    # anon key: not a supabase_rls problem.
+    supabase_public: frozenset[str] = frozenset()
     webhooks: tuple[Webhook, ...] = ()
     notify_after_seconds: float = 0.0  # [alerts] notify_after: a problem is sent once this old
     resolve_after_seconds: float = 0.0  # [alerts] resolve_after: a resolution once this long

@@ -27,7 +27,7 @@ GAUGES: tuple[tuple[str, str, str], ...] = (
     ("malnu_imports_failed", "failed_imports", "Imports whose newest run failed"),
     ("malnu_syncs_failed", "failed_syncs", "Syncs whose newest run failed"),
     ("malnu_sync_lag_seconds", "sync_lag_seconds", "Seconds since the oldest last successful sync"),
-    ("malnu_supabase_rls_off_tables", "rls_off", "Supabase tables open to the anon key (RLS off)"),
+    ("malnu_supabase_rls_off_tables", "rls_off", "Supabase tables and views open to the anon key"),
     ("malnu_check_status", "status", "Check status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"),
 )  # fmt: skip
 

@@ -122,7 +122,7 @@ def check_target(
         doing[0] = "asking whether it takes writes"
         read_only = _read_only(backend, path)
         doing[0] = "reading which tables Supabase's API serves without row level security"
-        open_to_anon = _open_to_anon(target, backend)
+        open_to_anon = _open_to_anon(target, backend, cfg.supabase_public)
         doing[0] = "reading the lock"
         lock = backend.read_lock()
         doing[0] = "reading the audit trail"
@@ -173,10 +173,11 @@ def _other_histories(
     return tuple((n.about, n.text) for n in notes if n.warning)
 
 
-def _open_to_anon(target: Target, backend: Backend) -> OpenTables | None:
+def _open_to_anon(target: Target, backend: Backend, public: frozenset[str]) -> OpenTables | None:
     """For :attr:`Facts.open_to_anon`: on a target :mod:`~malnu_tui.engine.supabase_target`
     takes for Supabase's (its live detection too), the tables of its exposed schemas with row
-    level security off that anon or authenticated may read or write (one catalog query); None
+    level security off, and the views reading such rows as their owner, that anon or
+    authenticated may read or write, but the ``public`` ones (one catalog query); None
     elsewhere."""
     from malnu_tui.engine.supabase_target import exposed_open_tables, supabase_of
 
@@ -184,7 +185,7 @@ def _open_to_anon(target: Target, backend: Backend) -> OpenTables | None:
     if target.kind != "postgresql" or conn is None:
         return None
     supabase = supabase_of(target, "postgresql", backend)
-    return None if supabase is None else exposed_open_tables(conn, supabase)
+    return None if supabase is None else exposed_open_tables(conn, supabase, public)
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
