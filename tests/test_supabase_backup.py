@@ -19,8 +19,9 @@ import pytest
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster, create_database, drop_database, supabase_roles
 
-# Supabase's platform as a project gets it: its `auth` schema (the platform's role's) with
-# the functions policies call, uuid-ossp and pgcrypto in `extensions`.
+# As on Supabase: the platform's roles own auth (supabase_auth_admin) and the event trigger
+# PostgREST watches DDL with (a superuser's); the project role (`postgres` there, here
+# `sb_operator`: no superuser, BYPASSRLS) owns the rest and reads auth.users.
 SUPABASE_PLATFORM = """
 CREATE SCHEMA auth AUTHORIZATION supabase_auth_admin;
 SET ROLE supabase_auth_admin;
@@ -32,24 +33,28 @@ CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $f$
   SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb
 $f$;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role, sb_operator;
-GRANT SELECT ON auth.users TO sb_operator;
+GRANT SELECT, REFERENCES ON auth.users TO sb_operator;
+INSERT INTO auth.users VALUES ('00000000-0000-0000-0000-000000000001', 'a@x'),
+                              ('00000000-0000-0000-0000-000000000002', 'b@x');
 RESET ROLE;
-CREATE SCHEMA extensions;
+CREATE SCHEMA extensions AUTHORIZATION sb_operator;
 CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions;
 CREATE EXTENSION pgcrypto WITH SCHEMA extensions;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
 CREATE FUNCTION extensions.pgrst_ddl_watch() RETURNS event_trigger LANGUAGE plpgsql AS $f$
   BEGIN NOTIFY pgrst, 'reload schema'; END $f$;
+COMMENT ON FUNCTION extensions.pgrst_ddl_watch() IS 'PostgREST: reload the schema cache';
 CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end
   EXECUTE FUNCTION extensions.pgrst_ddl_watch();
 """
 SUPABASE = (
     SUPABASE_PLATFORM
     + """
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+SET ROLE sb_operator;
 CREATE SCHEMA supabase_migrations;
 CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
 INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', 'init');
-GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 CREATE TABLE public.profiles (
   id uuid PRIMARY KEY DEFAULT extensions.uuid_generate_v4(),
   user_id uuid NOT NULL REFERENCES auth.users (id),
@@ -61,19 +66,15 @@ CREATE POLICY own_update ON public.profiles FOR UPDATE TO authenticated
   USING (auth.uid() = user_id) WITH CHECK ((auth.jwt() ->> 'role') = 'authenticated');
 GRANT SELECT, UPDATE ON public.profiles TO authenticated;
 GRANT ALL ON public.profiles TO service_role;
-INSERT INTO auth.users VALUES ('00000000-0000-0000-0000-000000000001', 'a@x'),
-                              ('00000000-0000-0000-0000-000000000002', 'b@x');
 INSERT INTO public.profiles (user_id) SELECT id FROM auth.users;
+CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN INSERT INTO public.profiles (user_id) VALUES (NEW.id); RETURN NEW; END $f$;
+SET ROLE supabase_auth_admin;
+CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
+  FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+RESET ROLE;
 """
 )
-# Supabase's project role (`postgres` there) is no superuser and no member of the platform's
-# roles: here `sb_operator`, which may read and back up everything and write the tool's tables.
-OPERATOR = """
-GRANT USAGE ON SCHEMA extensions, supabase_migrations TO sb_operator;
-GRANT SELECT ON ALL TABLES IN SCHEMA public, supabase_migrations TO sb_operator;
-GRANT ALL ON public.migrations, public.malnu_audit, public.malnu_lock TO sb_operator;
-GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO sb_operator;
-"""
 
 NOTES = """
 CREATE TABLE public.notes (
@@ -105,13 +106,19 @@ SELECT (SELECT string_agg(format('%s.%s %s %s %s', tablename, policyname, roles,
 """
 
 
-def supabase_platform(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> None:
-    """Supabase's roles (and the project role ``sb_operator``) on ``conn``'s cluster, then
-    ``sql`` (:data:`SUPABASE_PLATFORM`, or it with a project's tables: :data:`SUPABASE`)."""
+def platform_roles(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Supabase's roles, the platform's ``supabase_auth_admin`` and the project role
+    ``sb_operator`` (``postgres`` there) on ``conn``'s cluster (shared: made once)."""
     supabase_roles(conn)
     for role in ("supabase_auth_admin NOLOGIN", "sb_operator LOGIN CREATEDB BYPASSRLS"):
         with contextlib.suppress(psycopg.errors.DuplicateObject):  # the cluster's, shared
             conn.execute(f"CREATE ROLE {role}")
+
+
+def supabase_platform(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> None:
+    """:func:`platform_roles`, then ``sql`` (:data:`SUPABASE_PLATFORM`, or it with a
+    project's tables: :data:`SUPABASE`)."""
+    platform_roles(conn)
     conn.execute(sql)
 
 
@@ -140,7 +147,9 @@ def supa(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     name = create_database(pg_cluster)
     url = pg_cluster.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
-        supabase_platform(conn, SUPABASE)
+        platform_roles(conn)
+        conn.execute(f'ALTER DATABASE "{name}" OWNER TO sb_operator')  # as `postgres` there
+        conn.execute(SUPABASE)
     dirs = MigrationDirs(root / "project")
     dirs.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
     config = root / "malnu.toml"
@@ -155,9 +164,8 @@ def supa(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     fresh = pg_cluster.url(create_database(pg_cluster))  # another database, the same store
     (root / "fresh.toml").write_text(f'{store}url = "{fresh}"\n{target}', encoding="utf-8")
     s = Supa(pg_cluster, url, config, dirs, root, fresh)
-    res = run_cli(*s.base, "up", "--no-backup")
+    res = run_cli("--config", str(root / "project.toml"), "up", "--no-backup")  # its tables
     assert res.code == 0, res.err
-    s.sql(OPERATOR)
     try:
         yield s
     finally:
@@ -265,10 +273,14 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     now owns what it creates of theirs (said), and the pending migration's policy calling
     auth.uid() is rehearsed. The platform's event triggers (PostgREST's pgrst_ddl_watch),
     which only a superuser may create, failed the rehearsal and marked a sound backup `FAILED
-    verification` in `backup verify --deep`: they are left out of a scratch, said so. Its
-    restore over the live database cannot replace auth.users: the hint names the table and
-    its owner (it had none: PostgreSQL says `users`, which no search path finds). As a
-    superuser, the backup restores into a fresh database whole."""
+    verification` in `backup verify --deep`: they are left out of a scratch, said so.
+    Over the live database the project role's restore failed at auth.users (`permission
+    denied`, `must be owner`; and at `COMMENT ON EXTENSION "uuid-ossp"`, the extension kept,
+    its comment not): what the platform's roles own there (auth, the event trigger and its
+    function, the function auth's trigger calls) is left as it is, said, and the rest is
+    restored. A table of theirs elsewhere still stops it, the hint naming it qualified (it had
+    none: PostgreSQL says `platform_state`). As a superuser, the backup restores into a fresh
+    database whole."""
     backup = _backup(supa)
     d = MigrationDirs(tmp_path / "set")
     d.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
@@ -295,10 +307,33 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
         "✔ ok    scratch restore: malnu_verify_" in res.out and f"({trigger}, left out)" in res.out
     )
     before = supa.sql(STATE)
+    supa.sql(
+        "DROP POLICY own_profile ON public.profiles; REVOKE ALL ON public.profiles FROM "
+        "authenticated; DELETE FROM public.profiles"
+    )
     res = run_cli(*project, "backup", "restore", backup, "--yes")
-    assert res.code == 1, res.err
-    assert "hint: auth.users belongs to supabase_auth_admin, and sb_operator" in res.err
+    assert res.code == 0, res.err
+    assert (
+        "left as the database has it: schema(s) auth, whose owner the restoring role may not "
+        "act as (their definitions and rows are not restored)" in res.err
+    )
+    assert "function(s) extensions.pgrst_ddl_watch(), public.handle_new_user() (" in res.err
     assert supa.sql(STATE) == before
+    assert supa.sql(
+        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname = 'on_auth_user_created'), "
+        "(SELECT count(*) FROM pg_event_trigger WHERE evtname = 'pgrst_ddl_watch')"
+    ) == [(1, 1)]
+
+    supa.sql(  # a superuser's, which the project role may read
+        "CREATE TABLE extensions.platform_state (k text); "
+        "GRANT SELECT ON extensions.platform_state TO sb_operator"
+    )
+    try:
+        res = run_cli(*project, "backup", "restore", _backup(supa), "--yes")
+    finally:
+        supa.sql("DROP TABLE extensions.platform_state")
+    assert res.code == 1, res.err
+    assert "hint: extensions.platform_state belongs to postgres, and sb_operator" in res.err
 
     fresh = ["--config", str(supa.root / "fresh.toml"), "--target", "analytics"]
     res = run_cli(*fresh, "backup", "restore", backup, "--yes")

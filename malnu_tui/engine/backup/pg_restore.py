@@ -31,6 +31,7 @@ from malnu_tui.engine.backends.base import AUDIT_TABLE
 from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import copy_verified
+from malnu_tui.engine.backup.pg_listing import restore_listing
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
     SESSION_ENDED,
@@ -47,7 +48,6 @@ from malnu_tui.engine.backup.pg_tools import (
     server_said,
     session_ended,
     spawn,
-    superuser_only,
     toc,
 )
 from malnu_tui.engine.backup.store import (
@@ -82,40 +82,6 @@ def _entry(line: str) -> tuple[str, str, str] | None:
             if len(words) >= 2:
                 return t, words[0], words[1]
     return None
-
-
-def _is_tool_entry(line: str) -> bool:
-    m = TOC_LINE.match(line)
-    if not m:
-        return False
-    words = m.group("rest").split(" ")
-    return any(w in TOOL_ENTRY_NAMES for w in words[1:4])
-
-
-def _is_schema_entry(line: str, schemas: set[str]) -> bool:
-    """The ``SCHEMA`` entry of a schema holding the tool's tables (``schema = "malnu"``, or
-    another target's in the same database, the README's reporting mirror) or a live extension
-    (Supabase's ``extensions``): ``--clean`` would drop it, which fails while the live audit
-    trail and lock row, or the extensions, all left out of the restore, are in it (the schema
-    itself is there already)."""
-    m = TOC_LINE.match(line)
-    words = m.group("rest").split(" ")[:3] if m else []
-    return words[:2] == ["SCHEMA", "-"] and len(words) == 3 and words[2] in schemas
-
-
-def _is_live_extension_entry(line: str, live: set[str]) -> bool:
-    """An ``EXTENSION`` (or its ``COMMENT``) entry of an extension the live database already
-    has: --clean would drop and re-create it, which only its owner may do (on Supabase a
-    platform role, never the operator's), and the restore's data needs only that it exists."""
-    m = TOC_LINE.match(line)
-    if not m:
-        return False
-    words = m.group("rest").split()
-    if words[:2] == ["EXTENSION", "-"] and len(words) > 2:
-        return words[2] in live
-    if words[:3] == ["COMMENT", "-", "EXTENSION"] and len(words) > 3:
-        return words[3] in live
-    return False
 
 
 def _q(*names: str) -> str:
@@ -216,7 +182,9 @@ def _large_objects_not_in(listed: Sequence[str]) -> str:
     )
 
 
-def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str], list[str]]:
+def _prelude(
+    backend: PostgresBackend, listed: Sequence[str], kept: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
     """(SQL run first, in the restore's transaction, the relations it replaces or drops):
     lock every live table among them, then drop what the backup does not have.
 
@@ -243,6 +211,7 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
             if e[0] in _RELATION_TYPES:
                 in_dump.add((e[1], e[2]))
     schemas.add(str(backend.conn.execute("SELECT current_schema()").fetchone()[0]))  # type: ignore[index]
+    schemas -= kept  # a schema of roles the restoring one may not act as: left as it is
     statements = [f"SET lock_timeout = '{backend.lock_timeout}'"]
     rows = backend.conn.execute(_LIVE_RELATIONS).fetchall()
     locked = [
@@ -265,40 +234,13 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
     # Foreign keys added after the backup to tables the backup has: pg_restore --clean drops
     # tables in the backup's dependency order, which does not know about them.
     for schema, rel, con in backend.conn.execute(_LIVE_FKS).fetchall():
-        if (schema, rel) in in_dump:
+        if (schema, rel) in in_dump and schema not in kept:
             statements.append(
                 f"ALTER TABLE IF EXISTS {_q(schema, rel)} DROP CONSTRAINT IF EXISTS {_q(con)}"
             )
     if backend.conn.execute("SELECT 1 FROM pg_catalog.pg_largeobject_metadata LIMIT 1").fetchone():
         statements.append(_large_objects_not_in(listed))
     return statements, replaced
-
-
-def _owners_not_ours(backend: PostgresBackend, listed: Sequence[str]) -> str:
-    """What to say when the dump's objects belong to roles this session may not become (not
-    a member, or no such role on this server): Supabase's ``auth`` is its platform roles'
-    (supabase_auth_admin), and in a new database (a rehearsal's scratch, a fresh one) every
-    restore failed on its first `ALTER SCHEMA auth OWNER TO supabase_auth_admin` (`must be
-    member of role`). Those restores then leave owners out, as ``pg_restore --no-owner`` does:
-    the restoring role owns what it creates. "" when every owner is this session's to be."""
-    owners = set()
-    for line in listed:
-        m = TOC_LINE.match(line)
-        if m and not m.group("rest").endswith(" "):  # an entry without owner ends in a space
-            owners.add(m.group("rest").rsplit(" ", 1)[-1])
-    rows = backend.conn.execute(
-        "SELECT r, current_user FROM unnest(%s::text[]) AS r WHERE NOT EXISTS (SELECT 1 "
-        "FROM pg_roles WHERE rolname = r AND pg_has_role(oid, 'MEMBER')) ORDER BY 1",
-        (sorted(owners),),
-    ).fetchall()
-    if not rows:
-        return ""
-    me = str(rows[0][1])
-    return (
-        f"the backup names role(s) {', '.join(str(r[0]) for r in rows)} as owner, which {me} "
-        f"may not act as: what the restore creates of theirs is owned by {me} (pg_restore "
-        "--no-owner)"
-    )
 
 
 def _giving_up(lock_timeout: str) -> str:
@@ -333,37 +275,11 @@ def restore(
         code, listed, err = toc(tools, own)
         if code != 0:
             raise BackupError(f"pg_restore --list failed: {err[-500:]}")
-        live = backend.conn.execute(
-            "SELECT e.extname, n.nspname FROM pg_extension e "
-            "JOIN pg_namespace n ON n.oid = e.extnamespace"
-        ).fetchall()
-        live_ext = {str(r[0]) for r in live}
-        # The schemas whose live tool tables the restore keeps (there: a live target, not a
-        # fresh scratch database): this target's, and any other target's in the database.
-        tool_schemas = {
-            str(r[0])
-            for r in backend.conn.execute(
-                "SELECT nspname FROM pg_namespace n WHERE nspname = %s OR EXISTS (SELECT 1 "
-                "FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p') "
-                "AND c.relname IN ('malnu_audit', 'malnu_lock'))",
-                (backend.schema,),
-            )
-        }
-        # ... and those of the live extensions, which stay (Supabase's `extensions`).
-        kept_schemas = tool_schemas | {str(r[1]) for r in live}
-        listing = [
-            ln
-            for ln in listed
-            if not _is_tool_entry(ln)
-            and not _is_live_extension_entry(ln, live_ext)
-            and not _is_schema_entry(ln, kept_schemas)
-        ]
-        prelude, replaced = _prelude(backend, listed)
-        listing, left_out = superuser_only(backend.conn, listing)
-        foreign = _owners_not_ours(backend, listing)
-        for said in (f"left out: {left_out}" if left_out else "", foreign):
-            if said:
-                progress(BackupProgress("restore", 0, 0, said))
+        chosen = restore_listing(backend, listed)
+        listing = chosen.entries
+        for said in chosen.said:
+            progress(BackupProgress("restore", 0, 0, said))
+        prelude, replaced = _prelude(backend, listed, chosen.kept_schemas)
         epilogue = [_audit_insert(backend, e) for e in audit]
         holders = lock_holders(backend.conn, replaced)
         if holders:
@@ -388,7 +304,7 @@ def restore(
         started = time.monotonic()
         ok = _pipe_restore(
             tools, own, list_file, child, prelude, epilogue, backend.lock_timeout,
-            server_major(backend.conn), bool(foreign),
+            server_major(backend.conn), chosen.no_owner,
         )  # fmt: skip
         if ok is not None:
             hint = None
