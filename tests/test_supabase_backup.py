@@ -262,9 +262,9 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     denied`, `must be owner`; and at `COMMENT ON EXTENSION "uuid-ossp"`, the extension kept,
     its comment not): what the platform's roles own there (auth, the event trigger and its
     function, the function auth's trigger calls, their default privileges) is left as it
-    is, said, and the rest is restored. A table of theirs elsewhere still stops it, the hint naming it qualified (it had
-    none: PostgreSQL says `platform_state`). As a superuser, the backup restores into a fresh
-    database whole."""
+    is, said, and the rest is restored. A table of theirs elsewhere still stops it, the hint
+    naming it qualified (it had none: PostgreSQL says `platform_state`). As a superuser, the
+    backup restores into a fresh database whole."""
     backup = _backup(supa)
     d = MigrationDirs(tmp_path / "set")
     d.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
