@@ -51,6 +51,8 @@ SUPABASE = (
     SUPABASE_PLATFORM
     + """
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_auth_admin IN SCHEMA public
+  GRANT SELECT ON TABLES TO service_role;
 SET ROLE sb_operator;
 CREATE SCHEMA supabase_migrations;
 CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
@@ -277,10 +279,10 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     Over the live database the project role's restore failed at auth.users (`permission
     denied`, `must be owner`; and at `COMMENT ON EXTENSION "uuid-ossp"`, the extension kept,
     its comment not): what the platform's roles own there (auth, the event trigger and its
-    function, the function auth's trigger calls) is left as it is, said, and the rest is
-    restored. A table of theirs elsewhere still stops it, the hint naming it qualified (it had
-    none: PostgreSQL says `platform_state`). As a superuser, the backup restores into a fresh
-    database whole."""
+    function, the function auth's trigger calls, their default privileges) is left as it
+    is, said, and the rest is restored. A table of theirs elsewhere still stops it, the hint
+    naming it qualified (it had none: PostgreSQL says `platform_state`). As a superuser, the
+    backup restores into a fresh database whole."""
     backup = _backup(supa)
     d = MigrationDirs(tmp_path / "set")
     d.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
@@ -318,6 +320,7 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
         "act as (their definitions and rows are not restored)" in res.err
     )
     assert "function(s) extensions.pgrst_ddl_watch(), public.handle_new_user() (" in res.err
+    assert "the default privileges of role(s) supabase_auth_admin, which the" in res.err
     assert supa.sql(STATE) == before
     assert supa.sql(
         "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname = 'on_auth_user_created'), "

@@ -112,12 +112,16 @@ def _theirs(
     left: list[str] = []
     kept: set[str] = set()
     functions: list[str] = []
+    defaults: set[str] = set()
     for line in listed:
         words = _words(line)
         mentioned = schemas.intersection(words[1:4])
         if _owner(line) in foreign and mentioned:
             left.append(line)
             kept |= mentioned
+        elif words[:2] == ["DEFAULT", "ACL"] and _owner(line) in foreign:
+            left.append(line)  # ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin …
+            defaults.add(_owner(line))
         elif words[:1] == ["FUNCTION"] and (words[1], " ".join(words[2:-1])) in called:
             left.append(line)
             functions.append(f"{words[1]}.{' '.join(words[2:-1])}")
@@ -137,6 +141,11 @@ def _theirs(
         said.append(
             f"left as the database has it: function(s) {', '.join(functions)} (of a role "
             "the restoring one may not act as, or called by its triggers)"
+        )
+    if defaults:
+        said.append(
+            f"left as the database has them: the default privileges of role(s) "
+            f"{', '.join(sorted(defaults))}, which the restoring role may not act as"
         )
     return left, said, kept
 
