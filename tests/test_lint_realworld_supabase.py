@@ -21,6 +21,7 @@ import pytest
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
+from malnu_tui.engine.lint.supabase import Supabase
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster, create_database, drop_database
 from tests.test_supabase_backup import SUPABASE_PLATFORM, supabase_platform
@@ -178,3 +179,45 @@ def test_set_not_null_after_an_update_that_fills_the_nulls(mdirs: MigrationDirs)
         got = [f.severity for f in found if f.rule == "SET-NOT-NULL"]
         assert got == [a, b], update
         (mdirs.migrations / name).unlink()
+
+
+# Supabase's own example (supabase/supabase, examples/supa-builder, Apache-2.0), its
+# 20260131000005_fix_rls_recursion.sql in part: policies named as Supabase's dashboard and
+# most Supabase files name them, quoted, capitals and spaces.
+OPEN_ROLES = """
+drop policy if exists "Admins can assign roles" on public.user_roles;
+create policy "Allow role assignments"
+  on public.user_roles
+  for insert
+  to authenticated
+  with check (true);  -- Will be validated by application logic
+create policy "Allow role updates"
+  on public.user_roles
+  for update
+  to authenticated
+  using (true)
+  with check (true);  -- Will be validated by application logic
+"""
+
+
+def test_a_quoted_policy_is_named_as_postgresql_knows_it(mdirs: MigrationDirs) -> None:
+    # Findings named a policy folded (`policy allow role assignments (INSERT) lets …`, `does
+    # not drop policy allow role updates on user_roles`): no policy has that name, and
+    # `drop policy allow role updates` is a syntax error. They quote it as written now.
+    mdirs.add("20260131000001", "roles", "create table public.user_roles (id uuid, role text);"
+              "\nalter table public.user_roles enable row level security;",
+              "drop table public.user_roles;")  # fmt: skip
+    mdirs.add("20260131000005", "open", OPEN_ROLES, 'drop policy "Allow role assignments" '
+              "on public.user_roles;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, [m.filename for m in mset.migrations], dialect="postgresql",
+                             session_lock_timeout=True, supabase=Supabase("test"))  # fmt: skip
+    found = [(f.rule, f.line, f.why) for f in report.findings if f.file[:14] == "20260131000005"]
+    assert [x[:2] for x in found] == [
+        ("SUPABASE-OPEN-WRITE", 2),
+        ("ROLLBACK-LEAVES-OBJECTS", 7),
+        ("SUPABASE-OPEN-WRITE", 7),
+    ], found
+    assert found[0][2].startswith('policy "Allow role assignments" (INSERT) lets authenticated')
+    assert 'does not drop policy "Allow role updates" on user_roles' in found[1][2]
+    assert found[2][2].startswith('policy "Allow role updates" (UPDATE) lets authenticated')

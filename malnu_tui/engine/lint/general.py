@@ -25,7 +25,7 @@ from malnu_tui.engine.lint.ops import (
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.pg_locks import domain_constraint, new_domain, strong_lock
-from malnu_tui.engine.lint.pg_rls import policy_of
+from malnu_tui.engine.lint.pg_rls import policy_label, policy_of
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile
@@ -95,6 +95,7 @@ class MigrationState:
     domains: set[str] = field(default_factory=set)  # PostgreSQL: domains created here
     # a view, function or procedure from before, dropped here: (kind, name) → (line, name)
     dropped_objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    labels: dict[tuple[str, str], str] = field(default_factory=dict)  # a policy's, as written
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
@@ -364,6 +365,7 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
         verb, name, table = policy  # a policy of its table: the rollback drops it, or the table
         if verb == "CREATE":
             s.objects[("policy", f"{table}.{name}")] = (st.line, table)
+            s.labels[("policy", f"{table}.{name}")] = policy_label(st)
         elif s.objects.pop(("policy", f"{table}.{name}"), None) is None:
             s.had_before.add(("policy", f"{table}.{name}"))  # re-created: not new
     # This migration's tables and views: no user yet, nobody waits for their locks (pg_dump's
@@ -471,7 +473,8 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         used = s.index_columns.get(name, set()) if kind == "index" else set()
         if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):
             continue  # PostgreSQL's DROP COLUMN drops the indexes that use the column
-        what = f"{kind} {name}" if kind != "policy" else f"policy {name[len(tk) + 1 :]} on {tk}"
+        label = s.labels.get((kind, name), name[len(tk) + 1 :])
+        what = f"{kind} {name}" if kind != "policy" else f"policy {label} on {tk}"
         why = f"{rb_name} does not drop {what}, which {m.filename} creates"
         out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (t, col), line in s.added_columns.items():

@@ -13,7 +13,7 @@ from malnu_tui.engine.lint.ops import Op, key, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["RowSecurity", "enables_rls", "policy_of"]
+__all__ = ["RowSecurity", "enables_rls", "policy_label", "policy_of"]
 
 RULE = Rule(
     "PG-RLS-NO-POLICY",
@@ -40,6 +40,15 @@ def policy_of(st: Statement) -> tuple[str, str, str] | None:
         return None
     m = _POLICY.match(strip_comments(st.text))
     return (m["verb"].upper(), key(m["name"]), key(m["table"])) if m else None
+
+
+def policy_label(st: Statement) -> str:
+    """A CREATE / DROP POLICY's name as PostgreSQL knows it, for a finding: quoted as written
+    (Supabase's ``"Allow role updates"``: folded, it names no policy), else folded."""
+    m = _POLICY.match(strip_comments(st.text))
+    if m is None:
+        return ""
+    return m["name"] if m["name"].startswith('"') else m["name"].lower()
 
 
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)

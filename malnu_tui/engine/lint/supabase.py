@@ -21,7 +21,7 @@ from malnu_tui.engine.lint.model import Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import IDENT, Op, key, read_ops, strip_comments
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
-from malnu_tui.engine.lint.pg_rls import enables_rls, policy_of
+from malnu_tui.engine.lint.pg_rls import enables_rls, policy_label, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.lint.supabase_grants import default_grant, open_policy
 from malnu_tui.engine.sqlsplit import Statement
@@ -249,7 +249,7 @@ class Exposure:
         elif (p := policy_of(st)) is not None and p[0] == "CREATE":
             if p[2] in self._made:
                 self._made[p[2]].policies = True
-            self._guarding_nothing(file, st, p[1], p[2], out)
+            self._guarding_nothing(file, st, policy_label(st), p[2], out)
             open_policy(file, st, self._columns, out)
         elif (r := revoke_of(st)) is not None and _ALL.match(r[0]):
             for t in r[1]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import IDENT, key, strip_comments
-from malnu_tui.engine.lint.pg_rls import policy_of
+from malnu_tui.engine.lint.pg_rls import policy_label, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.supabase_target import Supabase
@@ -137,7 +137,7 @@ def open_policy(
     roles = {key(r.strip()) for r in to["roles"].split(",")} if to else {"public"}
     if _AS.search(rest) or not roles & {"anon", "authenticated", "public"}:
         return
-    who = "anon" if "anon" in roles else "authenticated"
+    who, label = "anon" if "anon" in roles else "authenticated", policy_label(st)
     named = "PUBLIC (anon too)" if roles.isdisjoint({"anon", "authenticated"}) else who
     using, check = _clause(rest, "USING"), _clause(rest, "WITH CHECK")
     open_rows = using is not None and _always(using)
@@ -145,7 +145,7 @@ def open_policy(
     if open_rows and cmd in ("ALL", "SELECT"):
         personal = _personal(columns(p[2]))
         if personal:
-            why = f"policy {p[1]} lets {named} read every row of {p[2]} (USING (true)), whose "
+            why = f"policy {label} lets {named} read every row of {p[2]} (USING (true)), whose "
             why += f"{', '.join(personal[:4])} then reach {_REACH[who]}"
             out.append(_finding("SUPABASE-OPEN-POLICY", file, st.line, why))
     writes = []
@@ -159,7 +159,7 @@ def open_policy(
         clauses = (("USING (true)", open_rows), ("WITH CHECK (true)", open_values))
         said = [c for c, on in clauses if on]
         verbs = ", ".join(writes[:-1]) + (" and " if len(writes) > 1 else "") + writes[-1]
-        why = f"policy {p[1]} ({cmd}) lets {named} {verbs} rows of {p[2]} with no condition "
+        why = f"policy {label} ({cmd}) lets {named} {verbs} rows of {p[2]} with no condition "
         why += f"({', '.join(said)}): {_REACH[who]} writes them"
         out.append(_finding("SUPABASE-OPEN-WRITE", file, st.line, why))
 

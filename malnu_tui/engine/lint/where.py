@@ -96,28 +96,10 @@ def _always(text: str, masked: str) -> bool:
     return _constant_true(text, masked)
 
 
-def unbounded_where(rest: str) -> str | None:
-    """For the text after an ``UPDATE``'s or ``DELETE``'s table: ``None`` when its own
-    ``WHERE`` bounds it, ``""`` when it has none, else the ``WHERE``'s condition (one that
-    holds for every row)."""
-    try:
-        masked = mask_code(rest)
-    except Unreadable:
-        return None
-    wheres = _top(_WHERE, masked)
-    if not wheres:
-        return ""
-    start = wheres[0].end()
-    ends = [m for m in _top(_END, masked) if m.start() >= start]
-    stop = ends[0].start() if ends else len(rest)
-    condition, cmask = rest[start:stop], masked[start:stop]
-    return " ".join(condition.split()) if _always(condition, cmask) else None
-
-
-def update_parts(rest: str) -> tuple[str, list[str] | None] | None:
-    """For the text after an ``UPDATE``'s ``SET``: its assignments, and the top-level ``OR``
-    branches of its own ``WHERE`` (each unwrapped of its parentheses; None when it has no
-    ``WHERE``). None when the text cannot be read."""
+def _own_where(rest: str) -> tuple[str, int | None, int, int] | None:
+    """``rest`` masked, where its own ``WHERE`` keyword begins (None without one), and where
+    its condition begins and ends (both at the end of its head, before ``RETURNING`` …,
+    without one); None when it cannot be read."""
     try:
         masked = mask_code(rest)
     except Unreadable:
@@ -126,7 +108,30 @@ def update_parts(rest: str) -> tuple[str, list[str] | None] | None:
     start = wheres[0].end() if wheres else 0
     ends = [m for m in _top(_END, masked) if m.start() >= start]
     stop = ends[0].start() if ends else len(rest)
-    if not wheres:
+    return masked, wheres[0].start() if wheres else None, start if wheres else stop, stop
+
+
+def unbounded_where(rest: str) -> str | None:
+    """For the text after an ``UPDATE``'s or ``DELETE``'s table: ``None`` when its own
+    ``WHERE`` bounds it, ``""`` when it has none, else the ``WHERE``'s condition (one that
+    holds for every row)."""
+    if (found := _own_where(rest)) is None:
+        return None
+    masked, head, start, stop = found
+    if head is None:
+        return ""
+    condition, cmask = rest[start:stop], masked[start:stop]
+    return " ".join(condition.split()) if _always(condition, cmask) else None
+
+
+def update_parts(rest: str) -> tuple[str, list[str] | None] | None:
+    """For the text after an ``UPDATE``'s ``SET``: its assignments, and the top-level ``OR``
+    branches of its own ``WHERE`` (each unwrapped of its parentheses; None when it has no
+    ``WHERE``). None when the text cannot be read."""
+    if (found := _own_where(rest)) is None:
+        return None
+    masked, head, start, stop = found
+    if head is None:
         return rest[:stop], None
     branches = []
     for text, mask in _split(rest[start:stop], masked[start:stop], "OR"):
@@ -134,4 +139,4 @@ def update_parts(rest: str) -> tuple[str, list[str] | None] | None:
             a, b = mask.index("("), mask.rindex(")")
             text, mask = text[a + 1 : b], mask[a + 1 : b]
         branches.append(text.strip())
-    return rest[: wheres[0].start()], branches
+    return rest[:head], branches
