@@ -6,10 +6,13 @@ counts, the balance, what committed and what the triggers and cascades did."""
 
 from __future__ import annotations
 
+import json as jsonlib
+from dataclasses import replace
 from pathlib import Path
 
 from malnu_tui.engine.data import ImportRequest
 from tests.import_support import ImportTarget, import_into, write_csv
+from tests.inproc import run_inproc
 
 PG_TRIGGERS = [
     "CREATE FUNCTION log_siswa() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -74,11 +77,11 @@ REPLACE_CASES = [
 
 
 def test_counts_with_triggers_and_cascades(imp: ImportTarget, tmp_path: Path) -> None:
-    replace = "" if imp.kind == "postgresql" else " ON CONFLICT REPLACE"
+    on_replace = "" if imp.kind == "postgresql" else " ON CONFLICT REPLACE"
     imp.execute("CREATE TABLE kelas (id INTEGER PRIMARY KEY, jumlah_siswa INTEGER DEFAULT 0)")
     imp.execute(
         "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas (id), "
-        f"nama TEXT, nis TEXT UNIQUE{replace})"
+        f"nama TEXT, nis TEXT UNIQUE{on_replace})"
     )
     imp.execute(
         "CREATE TABLE nilai (id INTEGER PRIMARY KEY, "
@@ -88,7 +91,7 @@ def test_counts_with_triggers_and_cascades(imp: ImportTarget, tmp_path: Path) ->
     for statement in PG_TRIGGERS if imp.kind == "postgresql" else SQLITE_TRIGGERS:
         imp.execute(statement)
     imp.execute("INSERT INTO kelas (id) VALUES (1), (2)")
-    cases = CASES + (REPLACE_CASES if replace else [])
+    cases = CASES + (REPLACE_CASES if on_replace else [])
     for i, (name, rows, key, counts, logged, counter, grades) in enumerate(cases):
         if i == 1:  # Ani and Budi have grades from here on
             imp.execute("INSERT INTO nilai VALUES (1, 1, 90), (2, 1, 80), (3, 2, 70)")
@@ -101,7 +104,22 @@ def test_counts_with_triggers_and_cascades(imp: ImportTarget, tmp_path: Path) ->
             rejects=tmp_path / f"{i}.rejects.csv",
         )
         before = imp.count("siswa")
+        # What the dry run says first is what the run says after (counts, warnings, --json),
+        # the trigger dropping rows named; it writes nothing.
+        dry = import_into(imp, replace(request, dry_run=True))
+        assert (dry.inserted, dry.updated, dry.skipped, dry.rejected) == counts[1:], name
+        assert (dry.committed, imp.count("siswa")) == (False, before), name
+        if name == "plain, a row dropped":  # the CLI's dry run prints it, text and --json
+            cli = run_inproc(
+                *("--database", imp.url, "import", str(request.file), "--table", "siswa"),
+                *("--dry-run", "--json", "--rejects", str(tmp_path / "cli.rejects.csv")),
+            )
+            assert cli.code == 0, cli.err
+            assert jsonlib.loads(cli.out)["warnings"] == list(dry.warnings), name
+            assert f"warning: dry run: {dry.warnings[0]}\n" in cli.err, cli.err
         r = import_into(imp, request)
+        assert dry.warnings == r.warnings, name
+        assert dry.as_json().get("warnings") == r.as_json().get("warnings"), name
         got = (r.committed, r.inserted, r.updated, r.skipped, r.rejected)
         assert got == counts, name
         assert r.read == sum(counts[1:]), name
@@ -114,3 +132,4 @@ def test_counts_with_triggers_and_cascades(imp: ImportTarget, tmp_path: Path) ->
         assert imp.count("nilai") == grades, name
         if "dropped" in name:
             assert r.warnings and "no_test_rows" in r.warnings[0], name
+            assert json["warnings"] == list(r.warnings), name

@@ -70,8 +70,15 @@ def test_a_sync_into_supabase_enables_row_level_security_on_its_copies(
     dry = run_inproc("sync", "reporting", *cfg, "--dry-run")
     assert dry.code == 0, dry.err
     for t in ("siswa", "nilai"):
-        assert f"warning: {t}: row level security is off on public.{t}" in dry.err, dry.err
+        assert dry.err.count(f"warning: {t}: row level security is off on public.{t}") == 1
         assert ENABLE.format(t) in dry.err
+    # Said in the plan, before the question (a sync without --yes and no terminal is refused
+    # there): it was said after the rows were written into the open copies.
+    asked = run_inproc("sync", "reporting", *cfg)
+    assert asked.code == 2, asked.err
+    refused = asked.err.index("error: refusing to sync")
+    for t in ("siswa", "nilai"):
+        assert -1 < asked.err.find(f"warning: {t}: row level security is off") < refused
     warned = run_inproc("sync", "reporting", *cfg, "--yes", "--json")
     assert warned.code == 0, warned.err
     said = {r["table"]: r.get("warnings", []) for r in json.loads(warned.out)}

@@ -148,6 +148,8 @@ def _show_report(ctx: Context, report: ImportReport) -> None:
     if report.rejects_file:
         ctx.message(f"rejects file: {report.rejects_file}")
     ctx.message(report.summary())
+    for line in report.warning_lines():  # an error here had the same rows imported twice
+        ctx.message(line)
     if ctx.json:
         ctx.out_json(report.as_json())
 
@@ -178,8 +180,6 @@ def cmd_import(ctx: Context) -> int:
         backup = safety_backup(ctx, backend, "import")
         report = run_import(backend, request, source, progress=_progress(ctx), safety_backup=backup)
         _show_report(ctx, report)
-        for w in report.warnings:  # an error here had the same rows imported twice
-            ctx.message(f"warning: the import is committed, but: {w}")
         return 0 if report.committed else 1
     finally:
         if request.dry_run:

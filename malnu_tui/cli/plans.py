@@ -8,7 +8,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
@@ -21,6 +21,7 @@ __all__ = [
     "report_result",
     "run_plan",
     "safety_backup",
+    "say_warnings",
     "show_plan",
     "show_preflight",
 ]
@@ -77,9 +78,16 @@ def lock_preflight(ctx: Context, backend: Backend, target: Target, operation: st
     return pf
 
 
+def say_warnings(ctx: Context, warnings: Iterable[str], where: str = "") -> None:
+    """A plan's warnings (``where``: the table's ``nilai: ``), said before its question: what
+    the run will warn of that the plan knows already (a Supabase copy open to the anon key,
+    rows a trigger drops) is not learnt only after the writes."""
+    for w in warnings:
+        ctx.message(f"warning: {where}{w}")
+
+
 def show_plan(ctx: Context, plan: Plan) -> None:
-    for w in plan.warnings:
-        ctx.message(f"warning: {w}")
+    say_warnings(ctx, plan.warnings)
     for s in plan.steps:
         for n in s.notes:
             ctx.message(f"note: {n}")

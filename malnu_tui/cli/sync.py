@@ -114,6 +114,8 @@ def _progress(ctx: Context) -> object:
 
 
 def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Target) -> None:
+    from malnu_tui.cli.plans import say_warnings
+
     ctx.message(f"sync {source.name} ({source.display_url}) → {dest.name} ({dest.display_url})")
     for p in plans:
         how = {
@@ -132,6 +134,8 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
             ctx.message(f"    note: {n}")
         if p.ddl:
             ctx.message(f"    {p.ddl}")
+        # Before the question (a Supabase copy open to the anon key): said after the writes.
+        say_warnings(ctx, p.warnings, f"{p.table}: ")
 
 
 def _verified_cell(r: TableReport, dry_run: bool) -> str:
@@ -155,14 +159,19 @@ def _print_reports(
     *,
     dry_run: bool = False,
     stopped_by: MalnuError | None = None,
+    said: Sequence[TablePlan] = (),
 ) -> None:
     """The reports (``stopped_by``: of a sync that error stopped; with --json they are its
-    report, which :func:`malnu_tui.cli.main` writes before its ``error:`` line)."""
+    report, which :func:`malnu_tui.cli.main` writes before its ``error:`` line); a warning
+    the plan just ``said`` is not said twice."""
+    from malnu_tui.cli.plans import say_warnings
+
+    planned = {p.table: p.warnings for p in said}
     for r in reports:
         if r.note:
             ctx.message(f"{r.table}: {r.note}")
-        for w in r.warnings:
-            ctx.message(f"warning: {r.table}: {w}")
+        said_now = planned.get(r.table, ())
+        say_warnings(ctx, [w for w in r.warnings if w not in said_now], f"{r.table}: ")
     if ctx.json:
         doc = [r.as_json() for r in reports]
         if stopped_by is not None:
@@ -263,7 +272,7 @@ def cmd_sync(ctx: Context) -> int:
         _plan_lines(ctx, plans, source, dest)
         if ctx.opt("dry_run"):
             reports = dry_run(s, plans, progress)  # type: ignore[arg-type]
-            _print_reports(ctx, reports, dry_run=True)
+            _print_reports(ctx, reports, dry_run=True, said=plans)
             ctx.message("dry run: nothing was written")
             return 0
         from malnu_tui.cli.plans import lock_preflight

@@ -26,6 +26,7 @@ from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
+    TRIGGERS_SQL,
     WriteOutcome,
     WriteSpec,
     constraint_column,
@@ -312,7 +313,10 @@ class D1DryRun:
     """``--dry-run`` on D1, where no unit can stay open across requests: each chunk is tried in
     probe batches (rolled back whole by D1), so CHECK, NOT NULL, foreign keys and UNIQUE
     against the rows already there are judged and nothing is written. Not seen: a key repeated
-    in two chunks, and the inserted/updated split (every accepted row counts as inserted)."""
+    in two chunks, and the inserted/updated split (every accepted row counts as inserted) but
+    on a table whose own BEFORE trigger may drop rows (RAISE(IGNORE)): there each chunk's
+    accepted rows are tried once more, their changes() and the table's growth read back, so
+    the counts (skipped: the dropped rows) and the warning are the run's."""
 
     def __init__(self, backend: D1Backend, spec: WriteSpec) -> None:
         self.backend = backend
@@ -320,10 +324,17 @@ class D1DryRun:
         self.before = 0
         self.accepted = 0
         self._head = insert_head(spec.table, spec.columns, IMPORT_INSERT)
+        self._ignoring: tuple[str, ...] = ()
+        self._counted: list[int] | None = [0, 0]  # changes(), growth; None: D1 did not say
+        self.warnings: list[str] = []
 
     def begin(self) -> int:
-        rows = self.backend.api.raw(f"SELECT count(*) FROM {quote_ident(self.spec.table)}").rows
+        t = quote_ident(self.spec.table)
+        rows = self.backend.api.raw(f"SELECT count(*) FROM {t}").rows
         self.before = int(rows[0][0])
+        self._ignoring = ignoring_triggers(
+            self.backend.api.raw(TRIGGERS_SQL, (self.spec.table,)).rows
+        )
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:
@@ -335,7 +346,35 @@ class D1DryRun:
         batch = [r for r in batch if r.line not in out]
         refused = self._refused(batch)
         self.accepted += len(batch) - len(refused)
+        if self._ignoring and self._counted is not None:
+            out = {r.line for r in refused}
+            self._count([r for r in batch if r.line not in out])
         return too_large + refused
+
+    def _count(self, rows: list[Row]) -> None:
+        """Add the changes() of the accepted ``rows``' INSERTs (AFTER triggers' writes not
+        counted) and the table's growth, tried in batches D1 rolls back."""
+        statements, _ = _values_statements(
+            self._head, rows, self.spec.columns, self.spec.conflict_clause()
+        )
+        t, tally = quote_ident(self.spec.table), f"malnu_changes_{secrets.token_hex(6)}"
+        for request in d1_requests(statements):
+            tried: list[BatchStatement] = [f'CREATE TABLE "{tally}" (n INTEGER)']
+            for st in request:
+                tried.append(st)
+                if (st if isinstance(st, str) else st[0]).startswith(self._head):
+                    tried.append(f'INSERT INTO "{tally}" SELECT changes()')
+            changes = f'(SELECT coalesce(sum(n), 0) FROM "{tally}")'
+            tried.append(
+                f"SELECT json_extract('{{}}', 'malnu ' || {changes} || ' ' || "
+                f"(SELECT count(*) FROM {t}))"
+            )
+            m = _COUNTS.search(probe(self.backend, tried) or "")
+            if m is None or self._counted is None:
+                self._counted = None
+                return
+            self._counted[0] += int(m[1])
+            self._counted[1] += int(m[2]) - self.before
 
     def _refused(self, rows: list[Row]) -> list[Rejection]:
         """The rows of a chunk the table would refuse: the shortest failing prefix ends in
@@ -369,7 +408,19 @@ class D1DryRun:
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         n = self.accepted
-        return WriteOutcome(n, 0, 0, (), self.before, self.before + n, n)
+        if not self._ignoring:
+            return WriteOutcome(n, 0, 0, (), self.before, self.before + n, n)
+        if self._counted is None:
+            self.warnings.append(
+                f"D1 did not say how many rows table {self.spec.table}'s own trigger(s) "
+                f"{', '.join(self._ignoring)} would drop unwritten (RAISE(IGNORE)): every "
+                "accepted row is counted as inserted; the run counts those it drops as skipped"
+            )
+            return WriteOutcome(n, 0, 0, (), self.before, self.before + n, n)
+        changes, grown = self._counted
+        ins, upd, skip = counts_from(self.spec.on_conflict, n, changes, grown)
+        ignored_by = self._ignoring if skip else ()
+        return WriteOutcome(ins, upd, skip, (), self.before, self.before + ins, n, ignored_by)
 
     def commit(self, audit: AuditEntry | None) -> None:
         raise AssertionError("a dry run never commits")

@@ -82,10 +82,12 @@ class ImportReport:
     # Lines of delimiters only (Excel's empty rows): no record, like blank lines, so in no
     # count of the balance (not in the --json contract either); the summary mentions them.
     empty_lines: int = 0
-    warnings: tuple[str, ...] = ()  # after it committed (its lock row could not go)
+    # After it committed (its lock row could not go, rows a trigger dropped); a dry run's:
+    # what the run would warn of (rows a trigger would drop).
+    warnings: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "read": self.read,
             "inserted": self.inserted,
             "updated": self.updated,
@@ -97,6 +99,15 @@ class ImportReport:
             "after_count": self.after_count,
             "sha256": self.sha256,
         }
+        if self.warnings:  # as the text's warning lines say them (a dry run's too)
+            data["warnings"] = list(self.warnings)
+        return data
+
+    def warning_lines(self) -> tuple[str, ...]:
+        """The warnings as the CLI prints them and the console shows them: after a commit,
+        and before it, in a dry run (the validation step): the same words."""
+        lead = "dry run" if self.dry_run else "the import is committed, but"
+        return tuple(f"warning: {lead}: {w}" for w in self.warnings)
 
     def summary(self) -> str:
         verb = "committed" if self.committed else "NOT committed"

@@ -412,8 +412,9 @@ def _execute(
         first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
         reason=reason,
         empty_lines=source.empty_lines if isinstance(source, CsvSource) else 0,
+        # A dry run that would commit says what the run will: the rows a trigger drops.
         warnings=(*getattr(writer, "warnings", ()), *_ignored(request, outcome))
-        if committed
+        if committed or (request.dry_run and allowed)
         else (),
     )
 

@@ -379,6 +379,8 @@ class ImportWizard(WizardScreen):
         )
         if r.rejects_file:
             text.append(f"rejects file: {r.rejects_file}\n")
+        for line in r.warning_lines():  # before the confirmation: rows a trigger will drop
+            text.append(f"⚠ {line}\n", "bold yellow")
         if ok:
             text.append(
                 f"✔ within --max-errors {self.request.max_errors.describe()}: the import can run",
@@ -497,8 +499,8 @@ class ImportWizard(WizardScreen):
                 text.append(f"rejects file: {r.rejects_file}\n")
             if r.sha256:
                 text.append(f"file sha256: {r.sha256[:16]}… (in the audit log)\n")
-            for w in r.warnings:  # as the CLI says them: rows a trigger dropped, a sequence
-                text.append(f"⚠ warning: the import is committed, but: {w}\n", "bold yellow")
+            for line in r.warning_lines():  # as the CLI says them: rows a trigger dropped
+                text.append(f"⚠ {line}\n", "bold yellow")
             self._fill_rejects("#result-rejects", r)
         self.query_one("#result-text", Static).update(text)
 
