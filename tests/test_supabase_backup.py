@@ -54,6 +54,8 @@ GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES FOR ROLE supabase_auth_admin IN SCHEMA public
   GRANT SELECT ON TABLES TO service_role;
 SET ROLE sb_operator;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public
+  GRANT ALL ON TABLES TO anon, authenticated, service_role;
 CREATE SCHEMA supabase_migrations;
 CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text);
 INSERT INTO supabase_migrations.schema_migrations VALUES ('20240101000000', 'init');
@@ -66,6 +68,7 @@ CREATE POLICY own_profile ON public.profiles FOR SELECT TO authenticated
   USING (auth.uid() = user_id);
 CREATE POLICY own_update ON public.profiles FOR UPDATE TO authenticated
   USING (auth.uid() = user_id) WITH CHECK ((auth.jwt() ->> 'role') = 'authenticated');
+REVOKE ALL ON public.profiles FROM anon, authenticated;
 GRANT SELECT, UPDATE ON public.profiles TO authenticated;
 GRANT ALL ON public.profiles TO service_role;
 INSERT INTO public.profiles (user_id) SELECT id FROM auth.users;
@@ -98,7 +101,8 @@ SELECT (SELECT string_agg(format('%s.%s %s %s %s', tablename, policyname, roles,
        (SELECT string_agg(format('%s %s %s', table_name, grantee, privilege_type), '; '
                           ORDER BY table_name, grantee, privilege_type)
         FROM information_schema.role_table_grants
-        WHERE table_schema = 'public' AND grantee IN ('anon', 'authenticated', 'service_role')),
+        WHERE table_schema = 'public' AND table_name IN ('profiles', 'notes')
+          AND grantee IN ('anon', 'authenticated', 'service_role')),
        (SELECT count(*) FROM public.profiles), (SELECT count(*) FROM auth.users),
        (SELECT string_agg(version, ',') FROM supabase_migrations.schema_migrations),
        (SELECT string_agg(extname || '@' || extnamespace::regnamespace, ',' ORDER BY extname)
@@ -280,7 +284,9 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     denied`, `must be owner`; and at `COMMENT ON EXTENSION "uuid-ossp"`, the extension kept,
     its comment not): what the platform's roles own there (auth, the event trigger and its
     function, the function auth's trigger calls, their default privileges) is left as it
-    is, said, and the rest is restored. A table of theirs elsewhere still stops it, the hint
+    is, said, and the rest is restored; with the grants as they were (the role's own default
+    privileges, Supabase's `GRANT ALL ON TABLES TO anon…` in public, gave every restored
+    table back what had been revoked). A table of theirs elsewhere still stops it, the hint
     naming it qualified (it had none: PostgreSQL says `platform_state`). As a superuser, the
     backup restores into a fresh database whole."""
     backup = _backup(supa)

@@ -243,6 +243,40 @@ def _prelude(
     return statements, replaced
 
 
+# The restoring role's own default privileges in a schema (Supabase: `ALTER DEFAULT
+# PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated,
+# service_role`) apply to every object the restore creates, and the dump's GRANTs only add to
+# what an object has: a grant revoked since (REVOKE ALL ON profiles FROM anon) came back with
+# every restore. They are suspended for the restore, in its transaction, and given back at its
+# end; the dump's own DEFAULT ACL entries run in between. Only a schema's: a database-wide
+# entry replaces PostgreSQL's built-in defaults, which the dump's GRANTs count on.
+_OWN_SCHEMA_DEFAULTS = """
+SELECT d.defaclobjtype, n.nspname, coalesce(g.rolname, ''), a.privilege_type, a.is_grantable
+FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
+CROSS JOIN LATERAL aclexplode(d.defaclacl) AS a LEFT JOIN pg_roles g ON g.oid = a.grantee
+WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  AND a.grantee <> d.defaclrole ORDER BY 1, 2, 3, 4"""
+_DEFAULT_KINDS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}
+
+
+def _own_schema_defaults(backend: PostgresBackend) -> tuple[list[str], list[str]]:
+    """(statements suspending the restoring role's default privileges in schemas, statements
+    giving them back)."""
+    suspend: list[str] = []
+    resume: list[str] = []
+    for kind, nsp, grantee, privilege, grantable in backend.conn.execute(
+        _OWN_SCHEMA_DEFAULTS
+    ).fetchall():
+        if kind not in _DEFAULT_KINDS:
+            continue
+        to = _q(grantee) if grantee else "PUBLIC"
+        what = f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_q(nsp)}"
+        on = f"{privilege} ON {_DEFAULT_KINDS[kind]}"
+        suspend.append(f"{what} REVOKE {on} FROM {to}")
+        resume.append(f"{what} GRANT {on} TO {to}{' WITH GRANT OPTION' if grantable else ''}")
+    return suspend, resume
+
+
 def _giving_up(lock_timeout: str) -> str:
     if re.fullmatch(r"\s*0+\s*[a-z]*\s*", lock_timeout):
         return "lock_timeout = 0: waiting until they end"
@@ -280,7 +314,9 @@ def restore(
         for said in chosen.said:
             progress(BackupProgress("restore", 0, 0, said))
         prelude, replaced = _prelude(backend, listed, chosen.kept_schemas)
-        epilogue = [_audit_insert(backend, e) for e in audit]
+        suspend, resume = _own_schema_defaults(backend)
+        prelude += suspend
+        epilogue = [*resume, *(_audit_insert(backend, e) for e in audit)]
         holders = lock_holders(backend.conn, replaced)
         if holders:
             progress(
