@@ -26,11 +26,11 @@ from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
-    TRIGGERS_SQL,
     WriteOutcome,
     WriteSpec,
     constraint_column,
     counts_from,
+    dropping_triggers,
     ignoring_triggers,
 )
 from malnu_tui.engine.data.sqlwrite import (
@@ -332,9 +332,7 @@ class D1DryRun:
         t = quote_ident(self.spec.table)
         rows = self.backend.api.raw(f"SELECT count(*) FROM {t}").rows
         self.before = int(rows[0][0])
-        self._ignoring = ignoring_triggers(
-            self.backend.api.raw(TRIGGERS_SQL, (self.spec.table,)).rows
-        )
+        self._ignoring = dropping_triggers(self.backend, self.spec.table)
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:

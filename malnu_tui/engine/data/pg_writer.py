@@ -19,7 +19,13 @@ from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from, key_column
+from malnu_tui.engine.data.spec import (
+    PG_TRIGGERS_SQL,
+    WriteOutcome,
+    WriteSpec,
+    counts_from,
+    key_column,
+)
 from malnu_tui.engine.errors import BackendError, DatabaseBusy, NotPermitted
 
 if TYPE_CHECKING:
@@ -137,11 +143,7 @@ class PgUnit:
         """The table's enabled BEFORE … FOR EACH ROW triggers on INSERT or UPDATE whose
         function may RETURN NULL: such a trigger drops its row unwritten and unrefused."""
         rows = self.conn.execute(
-            "SELECT t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-            "WHERE t.tgrelid = %s::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D' "
-            "AND t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0 AND p.prosrc ~* 'return\\s+null' "
-            "ORDER BY t.tgname",
-            (self._t.as_string(self.conn),),
+            PG_TRIGGERS_SQL.format(rel="%s::regclass"), (self._t.as_string(self.conn),)
         ).fetchall()
         return tuple(str(r[0]) for r in rows)
 

@@ -45,6 +45,7 @@ from malnu_tui.engine.data.schema import (
     read_schema,
     zone_notes,
 )
+from malnu_tui.engine.data.spec import dropping_triggers
 from malnu_tui.engine.data.tablesource import SourceReadFailed, TableSource
 from malnu_tui.engine.data.writers import (
     OnConflict,
@@ -182,7 +183,8 @@ def preview_import(
     rules = tuple((r.column, r.describe()) for r in mapping.rules if r.column in check.columns)
     by_column = {r.column: r.source for r in mapping.rules}
     after = [dict(s.after) for s in samples if s.after is not None]
-    check = replace(check, notes=(*check.notes, *zone_notes(schema, mapping, after)))
+    notes = (*zone_notes(schema, mapping, after), *_dropping_note(backend, request.table))
+    check = replace(check, notes=(*check.notes, *notes))
     return ImportPreview(
         table=request.table,
         target_url=backend.display_url,
@@ -194,6 +196,19 @@ def preview_import(
         samples=tuple(samples),
         before_count=backend.row_count(request.table),
         on_conflict=request.conflict,
+    )
+
+
+def _dropping_note(backend: Backend, table: str) -> tuple[str, ...]:
+    """Before the question: the table's own triggers that may drop rows unwritten, which the
+    run names after committing (``_ignored``)."""
+    names = dropping_triggers(backend, table)
+    if not names:
+        return ()
+    return (
+        f"table {table}'s own trigger(s) {', '.join(names)} may drop rows unwritten "
+        "(RAISE(IGNORE), RETURN NULL): the run counts them as skipped, a dry run counts them "
+        "first",
     )
 
 

@@ -12,7 +12,7 @@ from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.sqlwrite import column_list, conflict_clause
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.data.schema import TableSchema
 
 OnConflict = Literal["error", "update", "skip"]
@@ -125,6 +125,29 @@ TRIGGERS_SQL = (
 def ignoring_triggers(rows: Sequence[Sequence[object]]) -> tuple[str, ...]:
     """The names of the triggers (``TRIGGERS_SQL``'s rows) that may ignore a row."""
     return tuple(str(name) for name, text in rows if _IGNORES.search(str(text or "")))
+
+
+# PostgreSQL: the table's enabled BEFORE … FOR EACH ROW triggers on INSERT or UPDATE whose
+# function may RETURN NULL (its row dropped unwritten, unrefused); {rel}: the table's regclass.
+PG_TRIGGERS_SQL = (
+    "SELECT t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+    "WHERE t.tgrelid = {rel} AND NOT t.tgisinternal AND t.tgenabled <> 'D' "
+    "AND t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0 AND p.prosrc ~* 'return\\s+null' "
+    "ORDER BY t.tgname"
+)
+
+
+def dropping_triggers(backend: Backend, table: str) -> tuple[str, ...]:
+    """``table``'s own triggers that may drop a row unwritten and unrefused (SQLite, D1: a
+    BEFORE trigger's RAISE(IGNORE); PostgreSQL: RETURN NULL), read before anything is written:
+    the import's preview names them, D1's dry run counts what they drop."""
+    if backend.kind == "postgresql":
+        rel = "(quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass"
+        conn = backend.conn  # type: ignore[attr-defined]
+        return tuple(str(r[0]) for r in conn.execute(PG_TRIGGERS_SQL.format(rel=rel), (table,)))
+    from malnu_tui.engine.data.schema import sqlite_rows
+
+    return ignoring_triggers(sqlite_rows(backend, TRIGGERS_SQL, (table,)))
 
 
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
