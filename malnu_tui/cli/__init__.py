@@ -227,10 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.message(f"warning: {line}")
         return code
     except MalnuError as exc:
-        # --json: an error prints nothing on stdout, but what the failure left durable (the
-        # migrations applied before the failed one, a recover's restore) is the document.
-        if ctx.json and exc.report is not None:
-            ctx.out_json(exc.report)
+        _say_durable(ctx, exc)
         ctx.error(exc)
         for note in getattr(exc, "__notes__", ()):  # what the failure left (a lock row)
             ctx.message(f"note: {note}")
@@ -248,16 +245,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except HungUp as exc:
         with contextlib.suppress(OSError):
+            _say_durable(ctx, exc)  # (to a script's pipe; a terminal gone: to /dev/null)
             ctx.message("hung up")  # (to /dev/null when it was the terminal that went away)
             for note in getattr(exc, "__notes__", ()):
                 ctx.message(f"note: {note}")
         return 129
     except Terminated as exc:
+        _say_durable(ctx, exc)
         ctx.message("terminated")
         for note in getattr(exc, "__notes__", ()):  # what the stop left (engine: add_note)
             ctx.message(f"note: {note}")
         return 143
     except KeyboardInterrupt as exc:
+        _say_durable(ctx, exc)
         ctx.message("interrupted")
         for note in getattr(exc, "__notes__", ()):
             ctx.message(f"note: {note}")
@@ -271,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         unexpected = _database_error(exc)
         if unexpected is None:
             raise
+        _say_durable(ctx, exc)  # (a rollback done, its status re-read on a database gone)
         try:
             where = ctx.target.display_url
         except Exception:
@@ -282,6 +283,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         ctx.close()
+
+
+def _say_durable(ctx: Context, exc: BaseException) -> None:
+    """--json: a command stopped (an error, Ctrl-C, SIGTERM) prints nothing on stdout, but
+    what it left durable (the migrations applied before it stopped, a recover's restore, the
+    tables a sync finished) is its one document, said before the ``error:`` (or
+    ``interrupted``) line; never a second one after a document already begun."""
+    from malnu_tui.engine.errors import durable_report
+
+    report = durable_report(exc)
+    if ctx.json and report is not None and not ctx.documents:
+        with contextlib.suppress(KeyboardInterrupt):  # a second one: it is whole, and ending
+            ctx.out_json(report)
 
 
 _UNEXPECTED_HINT = (

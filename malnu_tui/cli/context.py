@@ -87,6 +87,7 @@ class Context:
         # (:attr:`Target.again`) unless a command works on something else (a sync's pair:
         # then only that command is given them).
         self.again_options: tuple[str, ...] | None = None
+        self.documents = 0  # JSON documents written on stdout (one a command)
 
     # -- options ----------------------------------------------------------------------------
     def opt(self, name: str, default: Any = None) -> Any:
@@ -244,11 +245,20 @@ class Context:
         except ValueError:  # NaN/Infinity are not JSON (jq's -e, Go, Node refuse them): null
             lists.clear()
             text = json.dumps(_finite(data), indent=indent, default=later, allow_nan=False)
+        self.documents += 1  # (begun: a stop while it is written adds no second one)
         for marker, items in lists.items():
             head, text = text.split(marker, 1)
             self.stdout.write(head)
             self.stdout.writelines(items.encoded(indent, _line_indent(head)))
-        self.stdout.write(text + "\n")
+        from malnu_tui.engine.interrupts import interrupts_held
+
+        # Whole or not at all: a Ctrl-C or SIGTERM as it is written (a slow reader, a large
+        # report) is acted on once it is out, where a document cut short is no JSON.
+        with interrupts_held() as held:
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
+        if held.came:
+            signal.raise_signal(held.signals[0])
 
     def message(self, text: str) -> None:
         from malnu_tui.engine.again import whole_commands

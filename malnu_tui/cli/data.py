@@ -138,6 +138,8 @@ def _progress(ctx: Context) -> Callable[[ImportProgress], None]:
 
 
 def _show_report(ctx: Context, report: ImportReport) -> None:
+    if ctx.json:  # first: a stop while the lines below are said (Ctrl-C) leaves it said
+        ctx.out_json(report.as_json())
     if report.backup_id:
         ctx.message(f"safety backup: {report.backup_id}")
     for r in report.first_rejects[:10]:
@@ -150,8 +152,6 @@ def _show_report(ctx: Context, report: ImportReport) -> None:
     ctx.message(report.summary())
     for line in report.warning_lines():  # an error here had the same rows imported twice
         ctx.message(line)
-    if ctx.json:
-        ctx.out_json(report.as_json())
 
 
 def cmd_import(ctx: Context) -> int:

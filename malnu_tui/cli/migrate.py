@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.cli.argtypes import count
 from malnu_tui.cli.context import JsonList
 from malnu_tui.cli.plans import report_result, run_plan, show_plan, show_preflight
+from malnu_tui.engine.errors import reporting
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -232,11 +233,12 @@ def _up(ctx: Context) -> int:
         return 0
     show_plan(ctx, plan)
     result = run_plan(ctx, "applied", plan)
-    if result.backup_id:
-        ctx.message(f"safety backup: {result.backup_id}")
-    for f in result.skipped:
-        ctx.message(f"skipped {f}: another operator applied it meanwhile")
-    report_result(ctx, "applied", result)
+    with reporting(result.as_json):  # done: a stop before its report is said still says it
+        if result.backup_id:
+            ctx.message(f"safety backup: {result.backup_id}")
+        for f in result.skipped:
+            ctx.message(f"skipped {f}: another operator applied it meanwhile")
+        report_result(ctx, "applied", result)
     return 0
 
 
@@ -269,15 +271,19 @@ def cmd_rollback(ctx: Context) -> int:
         ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
     ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
     result = run_plan(ctx, "rolled back", plan, accept_edited_rollback=accept)
-    if result.backup_id:
-        undo = ctx.again("backup", "restore", result.backup_id)
-        ctx.message(f"safety backup: {result.backup_id}; to undo this rollback: {undo}")
-    after = verify_after(backend, mset, plan, ctx.target.name)
-    if after.not_done:
-        ctx.message(f"warning: still applied after the rollback: {', '.join(after.not_done)}")
-    else:
-        ctx.message(f"verified: {len(result.done)} tracking row(s) gone; {after.report.summary()}")
-    report_result(ctx, "rolled back", result)
+    # Done: a stop before its report is said (the status re-read on a database gone, Ctrl-C)
+    # still says what is rolled back.
+    with reporting(result.as_json):
+        if result.backup_id:
+            undo = ctx.again("backup", "restore", result.backup_id)
+            ctx.message(f"safety backup: {result.backup_id}; to undo this rollback: {undo}")
+        after = verify_after(backend, mset, plan, ctx.target.name)
+        if after.not_done:
+            ctx.message(f"warning: still applied after the rollback: {', '.join(after.not_done)}")
+        else:
+            done = len(result.done)
+            ctx.message(f"verified: {done} tracking row(s) gone; {after.report.summary()}")
+        report_result(ctx, "rolled back", result)
     return 0
 
 

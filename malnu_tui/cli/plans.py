@@ -114,12 +114,17 @@ def run_plan(
     is durable is still reported before the error (exit 1): the safety backup's id, and with
     --json the report with ``failed`` (filename, line, error) on stdout (the error's report,
     which the engine attaches and :func:`malnu_tui.cli.main` writes)."""
+    from malnu_tui.engine.errors import reporting
     from malnu_tui.engine.migrate import MigrationFailed, apply_plan
 
     backup = safety_backup(ctx, ctx.backend(), ctx.args.command)
+    result: ApplyResult | None = None
     try:
-        with _progress(ctx) as show:
-            return apply_plan(
+        with (
+            reporting(lambda: result.as_json() if result is not None else None),
+            _progress(ctx) as show,  # (its last lines: an interrupt then, all of it done)
+        ):
+            result = apply_plan(
                 ctx.backend(),
                 ctx.migration_set(),
                 plan,
@@ -131,6 +136,8 @@ def run_plan(
         if exc.backup_id:
             ctx.message(f"safety backup: {exc.backup_id}")
         raise
+    assert result is not None
+    return result
 
 
 def report_result(ctx: Context, verb: str, result: ApplyResult) -> None:

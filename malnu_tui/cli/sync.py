@@ -288,6 +288,10 @@ def cmd_sync(ctx: Context) -> int:
             # said the error alone, the tables synced before it only in the audit rows).
             _print_reports(ctx, _stopped(done, plans, exc, stopped), stopped_by=exc)
             raise
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: said in text by the notes after
+            if ctx.json:  # `terminated`; the --json document is the report, as for an error
+                exc.report = [r.as_json() for r in _stopped(done, plans, exc, stopped)]  # type: ignore[attr-defined]
+            raise
     _print_reports(ctx, reports)
     bad = [r for r in reports if not r.verified]
     if bad:
@@ -300,14 +304,14 @@ def cmd_sync(ctx: Context) -> int:
 def _stopped(
     done: list[TableReport],
     plans: list[TablePlan],
-    exc: MalnuError,
+    exc: BaseException,
     stopped: Sequence[TableReport] = (),
 ) -> list[TableReport]:
-    """``sync --json`` stopped by an error: the reports of the tables synced before it, then
-    the table it stopped at (not verified, with ``error``): what its whole chunks wrote and
-    both sides' rows as it stopped, as its audit row says (it said `inserted 0` and the plan's
-    `dest_count` beside 200 rows written); the plan's counts when it stopped before the
-    table began (the lock, the plan under it)."""
+    """``sync --json`` stopped by an error (or Ctrl-C, SIGTERM): the reports of the tables
+    synced before it, then the table it stopped at (not verified, with ``error``): what its
+    whole chunks wrote and both sides' rows as it stopped, as its audit row says (it said
+    `inserted 0` and the plan's `dest_count` beside 200 rows written); the plan's counts when
+    it stopped before the table began (the lock, the plan under it)."""
     from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
     from malnu_tui.engine.sync import TableReport
 
@@ -315,7 +319,7 @@ def _stopped(
     synced = {r.table for r in done}
     at = next((p for p in plans if p.table not in synced), None)
     if at is not None:
-        error = one_line(mask_secrets(str(exc)))
+        error = one_line(mask_secrets(str(exc))) or _signal_word(exc)
         left = next((r for r in stopped if r.table == at.table), None)
         report = (
             replace(left, error=error)
@@ -325,6 +329,15 @@ def _stopped(
         )  # fmt: skip
         rows.append(report)
     return rows
+
+
+def _signal_word(exc: BaseException) -> str:
+    """What a stop by a signal is said as (cli.main's line): ``terminated``, ``interrupted``."""
+    from malnu_tui.cli.context import HungUp, Terminated
+
+    if isinstance(exc, HungUp):
+        return "hung up"
+    return "terminated" if isinstance(exc, Terminated) else "interrupted"
 
 
 def _status(ctx: Context, pair_name: str | None) -> int:

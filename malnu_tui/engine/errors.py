@@ -3,6 +3,8 @@ status; the TUI shows ``str(error)`` (and ``hint`` when set)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -10,7 +12,8 @@ class MalnuError(Exception):
     """Base of every expected failure. ``exit_code`` follows the CLI contract. ``report``: what
     the failed command left durable (the migrations applied before the one that failed, a
     recover's restore), as its JSON document; ``--json`` writes it on stdout before the
-    ``error:`` line, where an error otherwise prints nothing on stdout."""
+    ``error:`` line, where an error otherwise prints nothing on stdout (an interrupt carries
+    one too: :func:`reporting`)."""
 
     exit_code = 1
     hint: str | None = None
@@ -20,6 +23,27 @@ class MalnuError(Exception):
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+
+
+def durable_report(exc: BaseException) -> object:
+    """What the command ``exc`` stopped left durable, as its JSON document (None: nothing
+    said): a :class:`MalnuError`'s ``report``, or the one :func:`reporting` attached to an
+    interrupt (Ctrl-C, SIGTERM) or a database driver's error."""
+    return getattr(exc, "report", None)
+
+
+@contextlib.contextmanager
+def reporting(durable: Callable[[], object]) -> Iterator[None]:
+    """Within the block, whatever stops the command (an error, Ctrl-C, SIGTERM) carries
+    ``durable()``, what is durable as it stops (None: nothing), as its report, unless it
+    carries one already (a failed file's, said where it failed)."""
+    try:
+        yield
+    except BaseException as exc:
+        if durable_report(exc) is None:
+            with contextlib.suppress(Exception):  # (the stop goes on, said as it is)
+                exc.report = durable()  # type: ignore[attr-defined]
+        raise
 
 
 class ConfigError(MalnuError):

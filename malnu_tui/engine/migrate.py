@@ -27,8 +27,8 @@ from malnu_tui.engine.drift import VerifyResult, select_repair, verify, verify_r
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
-    MalnuError,
     PlanChanged,
+    reporting,
 )
 from malnu_tui.engine.files import MigrationSet
 from malnu_tui.engine.monitor.runlog import record_run
@@ -149,7 +149,11 @@ def apply_plan(
     span = [s.version for s in plan.steps]
     obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
     sums = rollback_sums.at_apply(mset, plan.steps) if plan.direction == "up" else {}
-    with record_run(backend, "apply" if plan.direction == "up" else "rollback", obj) as run:
+    result: ApplyResult | None = None  # (done, and an interrupt as its run row is written)
+    with (
+        reporting(lambda: result.as_json() if result is not None else None),
+        record_run(backend, "apply" if plan.direction == "up" else "rollback", obj) as run,
+    ):
         runners: list[StepRunner] = []
         try:
             result = _apply_plan(
@@ -186,7 +190,19 @@ def _apply_plan(
     backup_id: str | None = None
     nested = holds_lock(backend)  # recover's own steps run on its half-way state
     _refuse_narrowed(backend, plan)  # before the lock and the safety backup
-    with migration_lock(backend, _purpose(plan), warn=True) as unreleased:
+
+    def durable() -> dict[str, object] | None:
+        # Stopped once files ran (an error between files: the lock lost to an `unlock`, the
+        # database kept busy; Ctrl-C, SIGTERM): what was reported done is applied, and --json
+        # says which, as for a failed file (whose report says where it failed).
+        if not runners:
+            return None
+        return ApplyResult(plan.direction, tuple(runners[0].done), (), backup_id).as_json()
+
+    with (
+        reporting(durable),
+        migration_lock(backend, _purpose(plan), warn=True) as unreleased,
+    ):
         if not nested:
             from malnu_tui.engine.recover_state import refuse_half_done
 
@@ -229,11 +245,6 @@ def _apply_plan(
                 _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
             ran = ApplyResult(plan.direction, exc.done, (), backup_id)
             exc.report = ran.as_json() | {"failed": exc.failed_json()}
-            raise
-        except MalnuError as exc:
-            # Stopped between files (the lock lost to an `unlock`, the database kept busy):
-            # what was reported done is applied, and --json says which, as for a failed file.
-            exc.report = ApplyResult(plan.direction, tuple(runner.done), (), backup_id).as_json()
             raise
         if up:
             _clear_superseded(backend, tracking, [f for f, _ms in runner.done])

@@ -34,7 +34,7 @@ from malnu_tui.engine.backup.store import (
 )
 from malnu_tui.engine.clock import local_time_line, parse_iso, parse_when, refuse_future
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ChecksumDrift, MalnuError, RollbackEdited
+from malnu_tui.engine.errors import ChecksumDrift, MalnuError, RollbackEdited, durable_report
 from malnu_tui.engine.files import MigrationSet, normalise_version
 from malnu_tui.engine.plan import Plan, PlanStep
 from malnu_tui.engine.recover_state import read_half_done, started_row
@@ -409,7 +409,10 @@ def _recover_locked(
         from malnu_tui.engine.apply import MigrationFailed
 
         total = steps_total
-        part = tuple(f for f, _ in exc.done) if isinstance(exc, MigrationFailed) else ()
+        if isinstance(exc, MigrationFailed):
+            part = tuple(f for f, _ in exc.done)
+        else:  # stopped between files or by Ctrl-C, SIGTERM: the steps' report says which ran
+            part = _done_in(durable_report(exc), "rolled_back" if rolling else "applied")
         ran = len(rolled) + len(part)
         where = (
             f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
@@ -427,21 +430,24 @@ def _recover_locked(
                     f"pre-recover backup {restored.pre_restore_id}"[:500],
                 )
             )
+        # --json: the restore and the steps that ran are durable (the pre-recover backup
+        # undoes them), as `up --json` reports the migrations before the failed one; stopped
+        # by Ctrl-C or SIGTERM too (the steps' own report, of a plan, is replaced).
+        seconds = time.perf_counter() - started
+        if rolling:  # (reapplied and rolled are set once their whole step has run)
+            left = RecoverResult(plan, restored, (), part, seconds).as_json()
+        else:
+            left = RecoverResult(plan, restored, part, rolled, seconds).as_json()
         if isinstance(exc, MalnuError):
             exc.hint = f"{where}; or fix the cause and run this recover again to finish it"
-            # --json: the restore and the steps that ran are durable (the pre-recover backup
-            # undoes them), as `up --json` reports the migrations before the failed one.
-            seconds = time.perf_counter() - started
-            if rolling:  # (reapplied and rolled are set once their whole step has run)
-                left = RecoverResult(plan, restored, (), part, seconds)
-            else:
-                left = RecoverResult(plan, restored, part, rolled, seconds)
             failed = exc.failed_json() if isinstance(exc, MigrationFailed) else None
-            exc.report = left.as_json() | {
+            exc.report = left | {
                 "failed": failed or {"filename": None, "line": None, "error": str(exc)}
             }
         else:
             emit(BackupProgress("failed", 0, 0, where))
+            with contextlib.suppress(Exception):
+                exc.report = left  # type: ignore[attr-defined]
         raise
     backend.append_audit(
         AuditEntry.now(
@@ -455,3 +461,10 @@ def _recover_locked(
     )
     emit(BackupProgress("done", 0, 0, f"recovered to {plan.to}"))
     return RecoverResult(plan, restored, reapplied, rolled, time.perf_counter() - started)
+
+
+def _done_in(report: object, key: str) -> tuple[str, ...]:
+    """The files a stopped run of steps reported done (``applied`` or ``rolled_back`` of its
+    report, :meth:`ApplyResult.as_json`)."""
+    done = report.get(key) if isinstance(report, dict) else None
+    return tuple(d["filename"] for d in done) if isinstance(done, list) else ()

@@ -54,7 +54,7 @@ from malnu_tui.engine.data.writers import (
     WriteSpec,
     open_writer,
 )
-from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.errors import MalnuError, reporting
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -243,8 +243,11 @@ def run_import(
     from malnu_tui.engine.monitor.runlog import record_run
     from malnu_tui.engine.oplock import migration_lock
 
+    done: list[ImportReport] = []  # (its COMMIT returned: a stop after it, still its report)
+    backup_id = None
     # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
     with (
+        reporting(lambda: replace(done[0], backup_id=backup_id).as_json() if done else None),
         record_run(backend, "import", request.table) as run,
         migration_lock(backend, "import", warn=True) as unreleased,
     ):
@@ -254,12 +257,12 @@ def run_import(
         _schema, check = _check(backend, request, source, mapping)
         if not check.ok:
             raise SchemaMismatch(request.table, check.problems)
-        backup_id = None
         if safety_backup is not None:
             if progress:
                 progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
             backup_id = safety_backup("pre-import")
         report = _execute(backend, request, source, progress)
+        done.append(report)
         for name in ("read", "inserted", "updated", "skipped", "rejected"):
             run.count(name, getattr(report, name))
         if not report.committed:
