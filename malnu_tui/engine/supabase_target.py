@@ -1,6 +1,7 @@
 """Whether a target is Supabase's, and what its API exposes: one piece for the lint's Supabase
 rules (:mod:`.lint.supabase`), the sync, which enables row level security on the copies it
-makes there (:mod:`.sync.exposed`), ``doctor`` (those copies) and ``check`` (every table the
+makes there (:mod:`.sync.exposed`), the tool's own tables, made closed to the API
+(:func:`close_new_tables`), ``doctor`` (those tables and copies) and ``check`` (every table the
 API serves with it off: :mod:`.monitor.checks`). Supabase's API (PostgREST) serves every
 table of an exposed schema (``public``, and those ``supabase/config.toml`` lists) to anyone
 holding the project's public ``anon`` key, and grants them to ``anon`` and ``authenticated``
@@ -23,9 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "OpenTables",
     "Supabase",
+    "close_new_tables",
+    "close_statement",
     "enable_rls_statement",
     "exposed_open_tables",
     "open_tables",
+    "served_schema",
     "supabase_of",
 ]
 
@@ -136,6 +140,49 @@ def enable_rls_statement(conn: Any, schema: str, table: str) -> str:
     return q.as_string(conn)
 
 
+def served_schema(target: Target | None, backend: Any) -> str | None:
+    """Why Supabase's API serves the schema ``backend`` keeps its tables in (``backend.schema``:
+    the tool's own, a sync's copies), or None: no target, not Supabase's, or a schema its API
+    does not expose. The one answer of the tool's tables, the sync's copies and ``doctor``."""
+    if target is None:
+        return None
+    supabase = supabase_of(target, "postgresql", backend)
+    schema = str(getattr(backend, "schema", "public"))
+    if supabase is None or schema not in supabase.exposed:
+        return None
+    return f"{supabase.why}; its API serves the schema {schema}"
+
+
+def close_statement(conn: Any, schema: str, table: str) -> str:
+    """What closes one of the tool's own tables (tracking, audit, lock, sync state) to
+    Supabase's API: row level security on with no policy, and no right for ``anon`` or
+    ``authenticated``; its owner (the tool's role), a ``BYPASSRLS`` role and ``service_role``
+    still read and write it. The statement ``doctor`` and ``check`` give."""
+    from psycopg import sql
+
+    revoke = sql.SQL("REVOKE ALL ON {}.{} FROM anon, authenticated").format(
+        sql.Identifier(schema), sql.Identifier(table)
+    )
+    return f"{enable_rls_statement(conn, schema, table)}; {revoke.as_string(conn)}"
+
+
+def close_new_tables(conn: Any, schema: str, tables: Sequence[str]) -> None:
+    """:func:`close_statement` run on each of ``tables`` the tool has just made, in the
+    transaction of their CREATE TABLE (Supabase's default privileges had granted them ALL to
+    ``anon`` and ``authenticated``); only the API roles the cluster has are named."""
+    from psycopg import sql
+
+    rows = conn.execute(
+        "SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated') ORDER BY 1"
+    ).fetchall()
+    roles = sql.SQL(", ").join(sql.Identifier(str(r[0])) for r in rows)
+    for table in tables:
+        conn.execute(enable_rls_statement(conn, schema, table))
+        if rows:
+            name = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(name, roles))
+
+
 # Each table of the schemas (only the named ones; or only the sync's copies: their synced_at
 # column; or every one, and every view) and whether Supabase's API serves it whole to every
 # holder of the anon key while anon or authenticated may read or write it (a relation REVOKE'd
@@ -214,19 +261,28 @@ def _close_view(conn: Any, schema: str, name: str, kind: str) -> str:
     return sql.SQL(q).format(sql.Identifier(schema), sql.Identifier(name)).as_string(conn)
 
 
-def exposed_open_tables(conn: Any, supabase: Supabase, public: Collection[str] = ()) -> OpenTables:
+def exposed_open_tables(
+    conn: Any, supabase: Supabase, public: Collection[str] = (), tool_schema: str = ""
+) -> OpenTables:
     """Every table of ``supabase``'s exposed schemas, whoever made it (a migration, the
     dashboard, the SQL editor, a hand's ``DISABLE ROW LEVEL SECURITY``), and every view there,
     that its API serves whole to every holder of the anon key, but those ``public`` names
-    (``schema.name``: meant to be read by all): ``check``'s. One catalog query."""
+    (``schema.name``: meant to be read by all): ``check``'s. The tool's own tables (in
+    ``tool_schema``) with :func:`close_statement`. One catalog query."""
+    from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
+
     rows = _open_rows(conn, sorted(supabase.exposed), None, False) if supabase.exposed else []
     opened = [r for r in rows if r[3] and f"{r[0]}.{r[1]}" not in public]
     tables = [(sc, t) for sc, t, kind, _ in opened if kind in ("r", "p")]
     views = [(sc, v, kind) for sc, v, kind, _ in opened if kind not in ("r", "p")]
+    own = {(tool_schema, t) for t in TOOL_TABLES}
     return OpenTables(
         supabase.why,
         tuple(f"{sc}.{t}" for sc, t in tables),
-        tuple(enable_rls_statement(conn, sc, t) for sc, t in tables),
+        tuple(
+            (close_statement if (sc, t) in own else enable_rls_statement)(conn, sc, t)
+            for sc, t in tables
+        ),
         tuple(f"{sc}.{v}" for sc, v, _ in views),
         tuple(_close_view(conn, sc, v, kind) for sc, v, kind in views),
     )

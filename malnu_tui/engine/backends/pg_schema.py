@@ -5,6 +5,7 @@ session that has read ``migrations`` in an open transaction)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from malnu_tui.engine.errors import (
     NotInitialised,
     ToolTablesElsewhere,
 )
+from malnu_tui.engine.supabase_target import close_new_tables
 
 __all__ = [
     "MISSING_AUDIT_INDEX",
@@ -146,11 +148,24 @@ def tracking_columns(missing: tuple[tuple[str, str | None], ...]) -> dict[str, s
     }
 
 
-def create_tool_tables(conn: Conn, schema: str, migration_key: int) -> None:
-    """Create the schema and the three tables (a first run), under the migration lock."""
+def create_tool_tables(conn: Conn, schema: str, migration_key: int, *, closed: bool) -> None:
+    """Create the schema and the three tables (a first run), under the migration lock.
+    ``closed`` (Supabase's API serves the schema): those made now get row level security and
+    lose anon's and authenticated's rights in the same transaction
+    (:func:`~malnu_tui.engine.supabase_target.close_new_tables`); one there before is left
+    as it is (``doctor`` and ``check`` name it, with the statement)."""
+    tables = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (migration_key,))
         create_schema_if_missing(conn, schema)
+        absent = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT t FROM unnest(%s::text[]) WITH ORDINALITY AS x(t, i) "
+                "WHERE to_regclass(format('%%I.%%I', %s::text, t)) IS NULL ORDER BY i",
+                (list(tables), schema),
+            ).fetchall()
+        ]
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
@@ -177,6 +192,8 @@ def create_tool_tables(conn: Conn, schema: str, migration_key: int) -> None:
             ).format(_t(schema, LOCK_TABLE))
         )
         _create_audit_index(conn, schema)
+        if closed and absent:
+            close_new_tables(conn, schema, absent)
 
 
 def add_missing_columns(
@@ -213,14 +230,22 @@ def add_missing_columns(
 
 
 def ensure_tool_tables(
-    conn: Conn, schema: str, where: str, lock_key: int, *, read_only: bool, fresh_ok: bool
+    conn: Conn,
+    schema: str,
+    where: str,
+    lock_key: int,
+    *,
+    read_only: bool,
+    fresh_ok: bool,
+    served: Callable[[], str | None] = lambda: None,
 ) -> tuple[tuple[str, str | None], ...]:
     """The tool's tables in ``schema`` made ready, taking no lock when they are: one catalog
     read. A database without them gets them (under the migration lock, ``lock_key``); columns
     an adopted or older table lacks are added here only when reading needs them, else left
     for :func:`upgrade_tool_tables` under the migration lock. Returns what is still missing.
     ``read_only`` (monitoring, a dry run): nothing is made; NotInitialised without the
-    tracking table, unless ``fresh_ok``. ``where`` names the database (masked)."""
+    tracking table, unless ``fresh_ok``. ``where`` names the database (masked). ``served``:
+    why Supabase's API serves ``schema`` (None: it does not), asked only before creating."""
     try:
         missing = missing_columns(conn, schema, where)
         if (TRACKING_TABLE, None) in missing:
@@ -233,7 +258,7 @@ def ensure_tool_tables(
                 raise NotInitialised(f"{where} (schema {schema!r})")
             return missing
         if any(col is None for _t, col in missing):  # a whole table is missing
-            create_tool_tables(conn, schema, lock_key)
+            create_tool_tables(conn, schema, lock_key, closed=served() is not None)
             missing = missing_columns(conn, schema)
         # Tracking columns are needed to read at all (wait for the lock, bounded by
         # lock_timeout); the lock's purpose column can wait for our own lock.

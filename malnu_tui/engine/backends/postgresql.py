@@ -75,6 +75,7 @@ from malnu_tui.engine.errors import (
 from malnu_tui.engine.filestatements import lacks_text
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
+from malnu_tui.engine.supabase_target import served_schema
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
@@ -149,6 +150,15 @@ class PostgresBackend:
         # Whether the migration set being run is the Supabase CLI's own (engine/migrate.py):
         # only then does a tracking change also write or remove the CLI's row (pg_record.py).
         self.supabase_in_step = False
+        self.target: Target | None = None  # its config target (open_target): served_by_api
+        self._api: tuple[str | None] | None = None
+
+    def served_by_api(self) -> str | None:
+        """Why Supabase's API serves the schema of the tool's tables (supabase_target, asked
+        once), or None: the tool's tables made there are closed to it as they are made."""
+        if self._api is None:
+            self._api = (served_schema(self.target, self),)
+        return self._api[0]
 
     def _session(self) -> None:
         tool_session(self.conn, self.statement_timeout, self.lock_timeout)
@@ -227,6 +237,7 @@ class PostgresBackend:
             self._lock.key,
             read_only=self.read_only,
             fresh_ok=self._fresh_ok,
+            served=self.served_by_api,
         )
         self._schema_ready = True
 
@@ -498,7 +509,7 @@ def open_target(
     libpq_url, opts = split_tool_options(target.url)
     check_conninfo(libpq_url)
     options = getattr(target, "options", None) or {}
-    return PostgresBackend(
+    backend = PostgresBackend(
         libpq_url,
         schema=str(options.get("schema", opts.schema)),
         statement_timeout=str(options.get("statement_timeout", opts.statement_timeout)),
@@ -506,3 +517,5 @@ def open_target(
         read_only=read_only,
         fresh_ok=fresh_ok,
     )
+    backend.target = target
+    return backend

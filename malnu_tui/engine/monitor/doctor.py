@@ -275,20 +275,41 @@ def _other_runners(c: _Checks, backend: Backend, near: Path) -> None:
 
 
 def _sync_copies(c: _Checks, target: Target, backend: Backend) -> None:
-    """On a Supabase target whose API serves the copies' schema: the sync's copies there with
-    row level security off (one catalog query). No line elsewhere, nor without copies."""
-    from malnu_tui.engine.supabase_target import enable_rls_statement, open_tables, supabase_of
+    """On a Supabase target whose API serves the schema of the tool's tables: those tables,
+    and the sync's copies there, with row level security off and open to anon or
+    authenticated (one catalog query each), each with the statement that closes it. No line
+    elsewhere, nor on copies without any."""
+    from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
+    from malnu_tui.engine.supabase_target import (
+        close_statement,
+        enable_rls_statement,
+        open_tables,
+        supabase_of,
+    )
 
     conn, schema = getattr(backend, "conn", None), str(getattr(backend, "schema", "public"))
     supabase = supabase_of(target, "postgresql", backend)
     if conn is None or supabase is None or schema not in supabase.exposed:
         return
+    why = supabase.why
+    own = open_tables(conn, schema, TOOL_TABLES)
+    opened = [t for t, now in own.items() if now]
+    if opened:  # an install from before: said, never altered by a diagnosis
+        c.fail(
+            "tool tables",
+            f"the tool's {', '.join(opened)} in {schema} are open to the anon key ({why}): "
+            "anyone holding it reads the audit trail and rewrites the migration history or "
+            "the lock",
+            "; ".join(close_statement(conn, schema, t) for t in opened),
+        )
+    elif own:
+        c.ok("tool tables", f"closed to the anon key ({len(own)} in {schema})")
     copies = open_tables(conn, schema, None)
     opened = [t for t, now in copies.items() if now]
     if opened:
         c.fail(
             "sync copies",
-            f"row level security is off on {', '.join(opened)} in {schema} ({supabase.why}): "
+            f"row level security is off on {', '.join(opened)} in {schema} ({why}): "
             "anyone holding the project's anon key reads and writes every row",
             "; ".join(enable_rls_statement(conn, schema, t) for t in opened),
         )

@@ -185,7 +185,9 @@ def _open_to_anon(target: Target, backend: Backend, public: frozenset[str]) -> O
     if target.kind != "postgresql" or conn is None:
         return None
     supabase = supabase_of(target, "postgresql", backend)
-    return None if supabase is None else exposed_open_tables(conn, supabase, public)
+    if supabase is None:
+        return None
+    return exposed_open_tables(conn, supabase, public, str(getattr(backend, "schema", "")))
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.supabase_target import enable_rls_statement, open_tables, supabase_of
+from malnu_tui.engine.supabase_target import enable_rls_statement, open_tables, served_schema
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.model import TablePlan
@@ -24,12 +24,7 @@ def _served(s: SyncSession) -> str | None:
     """Why the destination's copies are served by Supabase's API (its detection, and the
     schema), or None: not Supabase's, or a schema its API does not expose."""
     dst: Any = s.dst
-    if dst.kind != "postgresql":
-        return None
-    supabase = supabase_of(s.dest_target, "postgresql", dst)
-    if supabase is None or dst.schema not in supabase.exposed:
-        return None
-    return f"{supabase.why}; its API serves the schema {dst.schema}"
+    return served_schema(s.dest_target, dst) if dst.kind == "postgresql" else None
 
 
 def open_copy_warnings(

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.pg_session import role_name, sql_name
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
+from malnu_tui.engine.supabase_target import close_new_tables
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_DDL,
@@ -21,12 +23,16 @@ from malnu_tui.engine.sync.side import (
 )
 from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
 
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.postgresql import PostgresBackend
+
 __all__ = ["PostgresState"]
 
 
 class PostgresState(PostgresKeys):
     """``malnu_sync`` in the target's schema."""
 
+    backend: PostgresBackend
     _state_ready = False  # created (and upgraded) by a committed write of this session
     _upsert_q: sql.Composed | None = None
 
@@ -43,6 +49,8 @@ class PostgresState(PostgresKeys):
         return self._upsert_q
 
     def _ensure_state_table(self) -> None:
+        """The state table, made (and, where Supabase's API serves the schema, closed to it in
+        the same transaction, as the tool's other tables: pg_schema) or upgraded."""
         if self._state_ready:
             return
         name = self._t(STATE_TABLE).as_string(self.conn)
@@ -55,6 +63,8 @@ class PostgresState(PostgresKeys):
             return
         create_schema_if_missing(self.conn, self.schema)
         self.conn.execute(STATE_DDL.format(t=name).encode())
+        if self.backend.served_by_api() is not None:
+            close_new_tables(self.conn, self.schema, [STATE_TABLE])
 
     def _state_columns(self) -> list[str]:
         """The state table's columns (none: there is no state table)."""
