@@ -128,9 +128,10 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
             "row level security off on public.absen, public.guru, public.kelas and 2 more: "
             "anyone holding the project's anon key reads and writes every row; run "
             + "; ".join(ENABLE.format(t) for t in ("absen", "guru", "kelas"))
-            + " (and the same for each), then the policies for what anon and authenticated may "
-            "do (a table meant to be read by all: CREATE POLICY … FOR SELECT TO anon, "
-            "authenticated USING (true)); public.m_rekap, public.v_siswa read as their owner, "
+            + " (and the same for each) (then, for an application's table, the policies for "
+            "what anon and authenticated may do; the tool's own tables need none; a table meant "
+            "to be read by all: CREATE POLICY … FOR SELECT TO anon, authenticated USING "
+            "(true)); public.m_rekap, public.v_siswa read as their owner, "
             "to whom no policy applies: anyone holding the anon key reads every row through "
             f"them; run {views}; one meant to be read whole by all: name it in [monitor] "
             "supabase_public"

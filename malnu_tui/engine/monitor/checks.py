@@ -283,9 +283,10 @@ def _open_to_anon(opened: OpenTables) -> str:
         names, run = _first(opened.tables, opened.statements)
         parts.append(
             f"row level security off on {names}: anyone holding the project's anon key reads "
-            f"and writes every row; run {run}, then the policies for what anon and "
-            "authenticated may do (a table meant to be read by all: CREATE POLICY … FOR SELECT "
-            "TO anon, authenticated USING (true))"
+            f"and writes every row; run {run} (then, for an application's table, the policies "
+            "for what anon and authenticated may do; the tool's own tables need none; a table "
+            "meant to be read by all: CREATE POLICY … FOR SELECT TO anon, authenticated USING "
+            "(true))"
         )
     if opened.views:
         names, run = _first(opened.views, opened.view_statements)
