@@ -39,8 +39,19 @@ def backup_taker(
 
     def take(reason: str) -> str | None:
         from malnu_tui.engine.backup import create_backup
+        from malnu_tui.engine.backup.store import DumpRefused
+        from malnu_tui.engine.progress import BackupProgress
 
-        manifest = create_backup(backend, target, reason=reason, progress=progress)
+        try:
+            manifest = create_backup(backend, target, reason=reason, progress=progress)
+        except DumpRefused as exc:
+            # No dump can be made (D1 with virtual tables): its bookmark, taken under the
+            # lock before the work, is the way back; said and audited, the work goes on.
+            entry = AuditEntry.now("backup", reason, "bookmark", exc.way_back[:500])
+            backend.append_audit(entry)
+            if progress is not None:
+                progress(BackupProgress("backup", 0, 0, f"warning: {exc.way_back}"))
+            return None
         return manifest.id
 
     return take

@@ -46,6 +46,7 @@ __all__ = [
     "BackupNotFound",
     "BackupProgress",
     "BackupProgressCallback",
+    "DumpRefused",
     "backup_of",
     "backups_of",
     "emitter",
@@ -78,6 +79,17 @@ _ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
 
 class BackupError(MalnuError):
     """A backup could not be made, read, checked or restored."""
+
+
+class DumpRefused(BackupError):
+    """The database cannot be dumped at all (D1's export refuses a database holding virtual
+    tables); ``restore_point`` (a D1 bookmark) brings it back whole, and a safety step stands
+    on it instead (``way_back``: the line saying so). Nothing was attempted."""
+
+    def __init__(self, message: str, restore_point: str, way_back: str) -> None:
+        super().__init__(message)
+        self.restore_point = restore_point
+        self.way_back = way_back
 
 
 class BackupNotFound(BackupError):

@@ -67,7 +67,7 @@ OPERATIONS = (
 )
 # Refusals: nothing was attempted (lock held, not confirmed, a precondition failed).
 _REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt",
-             "RollbackEdited")  # fmt: skip
+             "RollbackEdited", "DumpRefused")  # fmt: skip
 _HISTORY_LIMIT = 20_000
 
 

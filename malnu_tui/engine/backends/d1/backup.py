@@ -6,6 +6,7 @@ importing the dump; and native point-in-time recovery with Time Travel."""
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
+    DumpRefused,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ def create(
     from malnu_tui.engine.backends.d1.timetravel import check_dump, export_dump
 
     d1 = _d1(backend)
+    _refuse_virtual_tables(d1)
     try:
         exported = export_dump(d1, dest, progress)
     except D1Error as exc:
@@ -75,6 +78,39 @@ def create(
         details=details,
         verified=not checked.unsafe_integers,
     )
+
+
+def _refuse_virtual_tables(d1: D1Backend) -> None:
+    """D1's export refuses a database holding a virtual table, whatever it is asked to leave
+    out ("cannot export databases with Virtual Tables (fts5)"; its docs: drop them, export,
+    create them again, which is never done here on a live database): said before anything
+    starts, naming them, with the bookmark that brings the whole database back instead."""
+    from malnu_tui.engine.backends.d1.timetravel import TIME_TRAVEL_DAYS, current_bookmark
+
+    rows = d1.query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+        "AND sql LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+    )
+    if not rows:
+        return
+    named = ", ".join(f"{r['name']} ({_module(str(r['sql']))})" for r in rows)
+    bookmark = current_bookmark(d1)
+    back = (
+        f"Time Travel bookmark {bookmark} (the whole database, the search index with it, for "
+        f"{TIME_TRAVEL_DAYS} days): `malnu-tui d1 time-travel --bookmark {bookmark}`"
+    )
+    raise DumpRefused(
+        f"D1 cannot export {d1.display_url}: it holds virtual tables, {named}, and D1's export "
+        f"refuses such a database whole; no dump was taken. The way back is its {back}",
+        bookmark,
+        f"no safety backup: D1 cannot export a database holding virtual tables ({named}); "
+        f"the way back is its {back} (recorded in the audit log)",
+    )
+
+
+def _module(sql: str) -> str:
+    found = re.search(r"\bUSING\s+(\w+)", sql, re.IGNORECASE)
+    return found.group(1).lower() if found else "virtual"
 
 
 def _unsafe(checked: DumpCheck, bookmark: str | None) -> str:
