@@ -118,7 +118,7 @@ def test_counts_with_triggers_and_cascades(imp: ImportTarget, tmp_path: Path) ->
             assert jsonlib.loads(cli.out)["warnings"] == list(dry.warnings), name
             assert f"warning: dry run: {dry.warnings[0]}\n" in cli.err, cli.err
             # The import's plan names the trigger before it asks (no terminal: refused there).
-            asked = run_inproc("--database", imp.url, "import", str(request.file), "--table", "siswa")
+            asked = run_inproc("--database", imp.url, "import", str(request.file), "--table=siswa")
             note = asked.err.find("  note: table siswa's own trigger(s) no_test_rows")
             assert asked.code == 2 and -1 < note < asked.err.index("error: refusing"), asked.err
         r = import_into(imp, request)
