@@ -345,8 +345,8 @@ class D1DryRun:
         refused = self._refused(batch)
         self.accepted += len(batch) - len(refused)
         if self._ignoring and self._counted is not None:
-            out = {r.line for r in refused}
-            self._count([r for r in batch if r.line not in out])
+            gone = {r.line for r in refused}
+            self._count([r for r in batch if r.line not in gone])
         return too_large + refused
 
     def _count(self, rows: list[Row]) -> None:
