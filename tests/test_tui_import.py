@@ -84,6 +84,7 @@ async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
         report = str(screen.query_one("#validate-text", Static).render())
         assert "7 rows read: 4 to insert" in report and "2 rejected" in report
         assert "1 to skip" in report  # the trigger's, seen by the validation's trial
+        assert "⚠ warning: dry run:" in report and "no_admin" in report  # named before
         rejects = screen.query_one("#validate-rejects", DataTable)
         assert rejects.row_count == 2 and [str(c) for c in rejects.get_row_at(0)[::2]] == [
             "7",
