@@ -12,7 +12,7 @@ from tests.fixtures_core import MigrationDirs, run_cli, school_config, school_se
 from tests.fixtures_d1 import D1Target
 
 FTS = (
-    "CREATE VIRTUAL TABLE users_fts USING fts5(email, content='users', content_rowid='id');\n"
+    "create  virtual table users_fts using FTS5(email, content='users', content_rowid='id');\n"
     "INSERT INTO users_fts(users_fts) VALUES ('rebuild');\n"
 )
 
