@@ -591,7 +591,7 @@ def virtual_modules(path: Path) -> list[str]:
     conn = sqlite3.connect(str(path))
     try:
         rows = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL%'"
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND rootpage = 0"
         ).fetchall()
     finally:
         conn.close()

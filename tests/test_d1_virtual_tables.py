@@ -12,7 +12,7 @@ from tests.fixtures_core import MigrationDirs, run_cli, school_config, school_se
 from tests.fixtures_d1 import D1Target
 
 FTS = (
-    "CREATE VIRTUAL TABLE users_fts USING fts5(email, content='users', content_rowid='id');\n"
+    "create  virtual table users_fts using FTS5(email, content='users', content_rowid='id');\n"
     "INSERT INTO users_fts(users_fts) VALUES ('rebuild');\n"
 )
 
@@ -24,8 +24,11 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     d.add("20250101_000400", "search_users", FTS, "DROP TABLE users_fts;")
     cfg = school_config(tmp_path, d1.url, d)
     base = ["--config", str(cfg), "--target", "school"]
+    assert run_cli(*base, "up", "--to", "20250101_000300", "--no-backup").code == 0
+    res = run_cli(*base, "backup", "create", "--json")  # before the search index came
+    assert res.code == 0, res.err
+    old = json.loads(res.out)
     assert run_cli(*base, "up", "--no-backup").code == 0
-    d1.server.export_polls = 1
 
     # backup create: refused before anything starts, one line naming the table and the way out.
     res = run_cli(*base, "backup", "create")
@@ -33,13 +36,22 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     line = next(x for x in res.err.splitlines() if x.startswith("error:"))
     assert "users_fts (fts5)" in line and "D1 cannot export" in line, res.err
     assert "Traceback" not in res.err and "attempt" not in res.err
-    assert not list((tmp_path / "backups").glob("**/*.sql")), "no dump left behind"
+    dumps = list((tmp_path / "backups").glob("**/*.sql"))
+    assert [p.name for p in dumps] == [old["file"]], "no dump left behind"
     run = "SELECT outcome FROM malnu_audit WHERE action = 'run' AND object = 'backup manual'"
     assert d1.sql(run) == [("refused",)], "nothing was attempted"
     # (the stand-in refuses as D1 does: `d1 export` says D1's own words, once, no retries)
     res = run_cli(*base, "d1", "export", str(tmp_path / "x.sql"))
     assert res.code == 1 and "cannot export databases with Virtual Tables (fts5)" in res.err
     assert "attempt" not in res.err and not (tmp_path / "x.sql").exists(), res.err
+
+    # backup restore of that older backup: stops at its pre-restore backup, nothing changed,
+    # and says how that backup is restored instead.
+    res = run_cli(*base, "backup", "restore", old["id"], "--yes")
+    assert res.code == 1 and "users_fts (fts5)" in res.err, res.err
+    hint = next(x for x in res.err.splitlines() if x.startswith("hint:"))
+    assert f"d1 time-travel --bookmark {old['native_restore_point']}" in hint, res.err
+    assert d1.sql("SELECT count(*) FROM users_fts") == [(1,)]
 
     # up: its safety step is the Time Travel bookmark, said with the command that undoes it.
     d.add(
@@ -61,9 +73,9 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     assert audit[0][0] == "pre-up" and audit[0][1] == "bookmark" and bookmark in str(audit[0][2])
     assert [r[1] for r in d1.sql("PRAGMA table_info(users)")] == ["id", "email", "name"]
 
-    # rehearse: no backup to rehearse on, said as such (not a traceback).
+    # rehearse: only the older backup to rehearse on, said as such.
     res = run_cli(*base, "rehearse")
-    assert res.code != 0 and "Traceback" not in res.err, res.err
+    assert res.code == 0 and f"backup {old['id']} predates 2 migration(s)" in res.err, res.err
 
     # The bookmark brings the whole database back, the search index with it.
     res = run_cli(*base, "d1", "time-travel", "--bookmark", bookmark, "--yes")

@@ -27,6 +27,7 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
+    DumpRefused,
     emitter,
     ensure_store,
     load_manifest,
@@ -142,7 +143,16 @@ def _restore_backup(
     with migration_lock(backend, "restore"):
         _still_there(backend, target, manifest)
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
-        pre = create_backup(backend, target, reason=pre_reason, progress=emit)
+        try:
+            pre = create_backup(backend, target, reason=pre_reason, progress=emit)
+        except DumpRefused as exc:  # D1 with virtual tables: nothing changed
+            if manifest.native_restore_point:
+                exc.hint = (
+                    f"backup {manifest.id} is restored by its own bookmark instead: `malnu-tui "
+                    f"d1 time-travel --bookmark {manifest.native_restore_point}`, which says the "
+                    "bookmark that undoes it"
+                )
+            raise
         path = data_path(target, manifest)
         # PostgreSQL: the restore's audit row is inserted in the restore's own transaction, so
         # a process killed right after the COMMIT still leaves it (recover replays the trail).

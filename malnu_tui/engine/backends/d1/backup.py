@@ -88,8 +88,8 @@ def _refuse_virtual_tables(d1: D1Backend) -> None:
     from malnu_tui.engine.backends.d1.timetravel import TIME_TRAVEL_DAYS, current_bookmark
 
     rows = d1.query(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-        "AND sql LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+        # (a virtual table has no b-tree of its own: rootpage 0, however its CREATE is spelled)
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND rootpage = 0 ORDER BY name"
     )
     if not rows:
         return
