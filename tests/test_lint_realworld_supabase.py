@@ -36,6 +36,9 @@ LINT_ALL = [
     # study_progress_export OWNER TO` of the view the file creates was named instead.)
     ("PG-LOCK-TIMEOUT", "00000000000001", 823, "warning"),
     ("PG-LOCK-TIMEOUT", "20260706074059", 26, "warning"),  # DROP POLICY on study_subject
+    # DROP FUNCTION get_study_record_from_invite(text), CREATE … RETURNS jsonb: it returned a
+    # row of study, which the deployed app reads (its later jsonb → jsonb one is the same shape)
+    ("OBJECT-SHAPE-CHANGED", "20260706074059", 34, "warning"),
     ("PG-LOCK-TIMEOUT", "20260707100000", 3, "warning"),  # … REFERENCES study_subject
     ("PG-RLS-NO-POLICY", "20260707100000", 34, "info"),  # written by a SECURITY DEFINER rpc
     ("PG-LOCK-TIMEOUT", "20260709120000", 11, "warning"),
@@ -110,6 +113,7 @@ def test_lint_all_with_no_config_pins_every_finding(root: Path) -> None:
     why = {(f["rule"], f["line"]): f["why"] for f in report["findings"]}
     assert why[("PG-LOCK-TIMEOUT", 823)].startswith("CREATE TRIGGER on users")
     assert "the UPDATE at line 21 fills its NULLs first" in why[("SET-NOT-NULL", 27)]
+    assert "(it returned study, now jsonb)" in why[("OBJECT-SHAPE-CHANGED", 34)]
 
 
 def test_test_plan_up_and_status_on_a_supabase_database(project: Project) -> None:

@@ -1,7 +1,8 @@
 """What the running app stops being able to do, or starts letting anyone do, after a
 migration, beyond the tables and columns the general rules follow: a view or function it
-uses dropped and not re-created (DROP-OBJECT), a REVOKE on a table it reads (PG-REVOKE), and
-row level security turned off on a table it protected (PG-RLS-DISABLED)."""
+uses dropped and not re-created (DROP-OBJECT), or re-created in another shape
+(OBJECT-SHAPE-CHANGED: lint/shapes.py reads the shapes), a REVOKE on a table it reads
+(PG-REVOKE), and row level security turned off on a table it protected (PG-RLS-DISABLED)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ APP_RULES = (
         "expand/contract: stop using it in one deploy, drop it in a later one; to change a "
         "view or function, CREATE OR REPLACE it, or drop and re-create it in the same "
         "migration",
+    ),
+    Rule(
+        "OBJECT-SHAPE-CHANGED",
+        "warning",
+        "a view or function dropped and re-created in another shape",
+        "the running app still calls the old one until it is redeployed: a call by a "
+        "parameter's old name (Supabase's rpc(), PostgREST's /rpc/…), or without a new "
+        "parameter, fails; a changed result type, or a view's column gone, reaches its code "
+        "at once",
+        "expand/contract: create the new shape under a new name (get_x_v2, v_x_v2), move the "
+        "app to it, drop the old one in a later deploy; a parameter added WITH a DEFAULT, or "
+        "a view's column added, is fine",
     ),
     Rule(
         "PG-REVOKE",
@@ -122,10 +135,13 @@ def dropped_for_good(
     dropped: Mapping[tuple[str, str], tuple[int, str]],
     made: Container[tuple[str, str]],
     triggers: Container[str] = (),
+    reshaped: Mapping[tuple[str, str], tuple[int, list[str]]] | None = None,
 ) -> list[Finding]:
     """DROP-OBJECT for each view, function or procedure the migration dropped (``dropped``:
     (kind, folded name) → (line, name as written)) and did not create again (``made``); not a
-    trigger function (``triggers``: those the migrations declare ``RETURNS trigger``)."""
+    trigger function (``triggers``: those the migrations declare ``RETURNS trigger``).
+    OBJECT-SHAPE-CHANGED for each one made again in another shape (``reshaped``: → (the line
+    of its CREATE, what changed), from lint/shapes.py)."""
     out = []
     for (kind, k), (line, name) in dropped.items():
         if kind not in _KINDS or (kind, k) in made or (kind == "function" and k in triggers):
@@ -133,4 +149,10 @@ def dropped_for_good(
         why = f"{kind} {name} is dropped and not re-created: the running app's "
         why += "queries of it fail" if kind == "view" else f"calls of it (rpc('{name}')) fail"
         out.append(_finding("DROP-OBJECT", file, line, why))
+    for (kind, k), (line, what) in (reshaped or {}).items():  # (also after DROP … CASCADE)
+        name = dropped.get((kind, k), (0, k))[1]
+        call = "queries of it" if kind == "view" else f"calls of it (rpc('{name}'))"
+        why = f"{kind} {name} is dropped and re-created in another shape ("
+        why += "; ".join(what) + f"): the running app's {call} fail or misread"
+        out.append(_finding("OBJECT-SHAPE-CHANGED", file, line, why))
     return out

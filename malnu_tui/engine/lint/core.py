@@ -40,6 +40,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import read_rollback
+from malnu_tui.engine.lint.shapes import LiveShape, Shape, Shapes, view_shape
 from malnu_tui.engine.lint.supabase import Exposure, LiveTableInfo, Supabase
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
@@ -98,6 +99,16 @@ def _rebuild_with_fk_on(s: MigrationState, st: Statement, op: Op, replay: Replay
     return out
 
 
+def _replayed_view(replay: Replay) -> LiveShape:
+    """A view's columns as the replay has its CREATE VIEW (SQLite has no functions)."""
+
+    def shape(kind: str, name: str) -> Shape | None:
+        read = view_shape(replay.views.get(key(name), "")) if kind == "view" else None
+        return read[1] if read else None
+
+    return shape
+
+
 def _lint_one(
     m: Migration,
     dialect: Dialect,
@@ -111,8 +122,11 @@ def _lint_one(
     rls: RowSecurity | None = None,
     live_table: LiveTable | None = None,
     exposure: Exposure | None = None,
+    shapes: Shapes | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
+    shapes = shapes or Shapes()
+    shapes.begin()
     try:
         statements = m.statements()
         text = None if isinstance(statements, FileStatements) else m.read_text()
@@ -190,6 +204,7 @@ def _lint_one(
             drops.see(st, op, findings)
         if rls is not None:
             rls.see(st, op, s.created)
+        shapes.see(st, op)
         for inner in _inner_statements(m.filename, st, op, dialect, findings):
             inner_op = read_ops(inner)
             if rls is not None:
@@ -215,7 +230,8 @@ def _lint_one(
     if statements:  # a comment-only migration is a no-op: nothing to undo
         rollback_rules(s, m, statements[0].line, findings)
     triggers = enum_columns.trigger_functions if enum_columns is not None else set()
-    findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects, triggers))
+    reshaped = shapes.reshaped()
+    findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects, triggers, reshaped))
     if rls is not None:
         findings.extend(rls.end(m.filename))
     if exposure is not None:
@@ -241,6 +257,7 @@ def lint_migrations(
     live_table: LiveTable | None = None,
     supabase: Supabase | None = None,
     supabase_live: LiveTableInfo | None = None,
+    live_shape: LiveShape | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -253,7 +270,8 @@ def lint_migrations(
     ``base_schema`` was read from the live database (a table not in it is not there);
     ``live_table`` answers the same of a PostgreSQL database, table by table. ``supabase``
     (a Supabase target, PostgreSQL's dialect) adds Supabase's rule set (lint/supabase.py);
-    ``supabase_live`` answers it of the live database's tables.
+    ``supabase_live`` answers it of the live database's tables. ``live_shape``: a function's
+    or view's shape in the live PostgreSQL database (SQLite's are the replay's).
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
@@ -264,6 +282,7 @@ def lint_migrations(
     if supabase is not None and enum_columns is not None:
         declared = enum_columns.order
         exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()), supabase_live)
+    shapes = Shapes(_replayed_view(replay) if replay is not None else live_shape)
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -284,6 +303,7 @@ def lint_migrations(
                             checks.see(op)
                             enum_columns.see(op)
                             rls.see(st, op, set())
+                            shapes.see(st, op)
                     rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
@@ -304,6 +324,7 @@ def lint_migrations(
                     rls,
                     live_table,
                     exposure,
+                    shapes,
                 )
             )
     finally:

@@ -179,6 +179,12 @@ def lint_target(
     pg_backend = backend if target.kind == "postgresql" else None
     supabase = supabase_of(target, dialect, pg_backend)
     supabase_live = None  # (pending migrations only, as has_table)
+    live_shape = None  # (the same: a function's or view's shape before the pending ones)
+    conn = getattr(pg_backend, "conn", None) if from_live_schema else None
+    if conn is not None:
+        from malnu_tui.engine.lint.shapes import pg_live_shape
+
+        live_shape = pg_live_shape(conn)
     if supabase is not None:
         notes.append(supabase.note())
         if from_live_schema and pg_backend is not None:
@@ -201,9 +207,10 @@ def lint_target(
             live_table=has_table,
             supabase=supabase,
             supabase_live=supabase_live,
+            live_shape=live_shape,
         )
 
-    if probe is not None or rows is not None or has_table is not None:  # live: never cached
+    if probe is not None or rows is not None or has_table is not None or live_shape is not None:
         return compute()
     options = (dialect, is_d1, lock_timeout, live, *notes)
     return cached_report(mset, only, options, base, compute)
