@@ -99,6 +99,12 @@ def test_up_rollback_and_recover_stopped_by_a_signal_say_what_is_in(
     # session ended by a DBA as its run row waits): it printed no document.
     _gate_run_rows(pg_url)
     assert run_cli(*base, "up", "--no-backup", env=env).code == 0  # (V2: the gate is free)
+    # A rollback done, SIGTERM as its run row is written (its lock released): all of it is in.
+    late = _stopped(pg_url, signal.SIGTERM, HOLD_GATE, *base, "rollback", "--yes", "--no-backup",
+                    **env)  # fmt: skip
+    assert late.code == 143 and late.err.endswith("terminated\n"), late.err
+    assert [f["filename"] for f in json.loads(late.out)["rolled_back"]] == [f"{V2}_nilai.sql"]
+    assert run_cli(*base, "up", "--no-backup", env=env).code == 0
     with psycopg.connect(pg_url, autocommit=True) as dba:
         dba.execute(HOLD_GATE)
         proc = popen_cli(*base, "rollback", "--yes", "--no-backup", "--json", env=env)
