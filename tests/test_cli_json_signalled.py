@@ -10,9 +10,13 @@ every case in it."""
 
 from __future__ import annotations
 
+import array
+import fcntl
 import json
 import signal
 import sqlite3
+import subprocess
+import termios
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +24,14 @@ from typing import Any
 
 import psycopg
 
-from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli, stop_if_running
+from tests.fixtures_core import (
+    CLI,
+    CliResult,
+    MigrationDirs,
+    popen_cli,
+    run_cli,
+    stop_if_running,
+)
 
 GATE = 4242  # the advisory lock the test holds; a gated statement waits on it
 HOLD_GATE = f"SELECT pg_advisory_lock({GATE})"
@@ -88,6 +99,12 @@ def test_up_rollback_and_recover_stopped_by_a_signal_say_what_is_in(
     # session ended by a DBA as its run row waits): it printed no document.
     _gate_run_rows(pg_url)
     assert run_cli(*base, "up", "--no-backup", env=env).code == 0  # (V2: the gate is free)
+    # A rollback done, SIGTERM as its run row is written (its lock released): all of it is in.
+    late = _stopped(pg_url, signal.SIGTERM, HOLD_GATE, *base, "rollback", "--yes", "--no-backup",
+                    **env)  # fmt: skip
+    assert late.code == 143 and late.err.endswith("terminated\n"), late.err
+    assert [f["filename"] for f in json.loads(late.out)["rolled_back"]] == [f"{V2}_nilai.sql"]
+    assert run_cli(*base, "up", "--no-backup", env=env).code == 0
     with psycopg.connect(pg_url, autocommit=True) as dba:
         dba.execute(HOLD_GATE)
         proc = popen_cli(*base, "rollback", "--yes", "--no-backup", "--json", env=env)
@@ -176,3 +193,45 @@ def test_import_and_sync_stopped_by_a_signal_say_what_is_in(tmp_path: Path, pg_u
     a, b = json.loads(stop.out)
     assert (a["table"], a["verified"], a["dest_count"]) == ("a", True, 2), a
     assert (b["table"], b["verified"], b["error"]) == ("b", False, "interrupted"), b
+
+
+def test_a_document_is_written_whole_and_once_when_a_signal_comes_as_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while `up --json` writes its document into a pipe its reader has not emptied
+    (a slow `jq`, a full buffer): the write was cut where the signal came, and the script read
+    a cut document (no JSON). Now the document is written whole, then the command ends
+    `terminated` (143) as any SIGTERM ends it, without the document a second time (what it
+    did is its report, which a stop before the document is out writes)."""
+    d = MigrationDirs(tmp_path)
+    for n in range(120):  # a document of ~9 KB, over the pipe's 4 KB
+        d.add(f"20250101_{n:06d}", f"kelas_{n}", f"CREATE TABLE kelas_{n} (id INTEGER);")
+    db = ["--database", f"sqlite:///{tmp_path / 'school.db'}", *d.args()]
+    proc = subprocess.Popen(
+        [*CLI, *db, "up", "--no-backup", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        out = proc.stdout.fileno()
+        size = fcntl.fcntl(out, fcntl.F_SETPIPE_SZ, 4096)
+        deadline = time.monotonic() + 60
+        while _unread(out) < size:  # full: the writer waits in its write (more to come)
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        stop_if_running(proc)
+    assert proc.returncode == 143 and stderr.endswith(b"terminated\n"), stderr
+    doc = json.loads(stdout)  # one document, whole
+    assert len(doc["applied"]) == 120
+
+
+def _unread(fd: int) -> int:
+    """Bytes in the pipe ``fd`` not read yet."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return buf[0]

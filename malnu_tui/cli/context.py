@@ -255,8 +255,7 @@ class Context:
         # Whole or not at all: a Ctrl-C or SIGTERM as it is written (a slow reader, a large
         # report) is acted on once it is out, where a document cut short is no JSON.
         with interrupts_held() as held:
-            self.stdout.write(text + "\n")
-            self.stdout.flush()
+            _write_whole(self.stdout, text + "\n")
         if held.came:
             signal.raise_signal(held.signals[0])
 
@@ -348,6 +347,22 @@ class JsonList:
         if indent is not None and not first:
             yield "\n" + pad
         yield "]"
+
+
+def _write_whole(stream: TextIO, text: str) -> None:
+    """``text`` on ``stream``, all of it: a write into a pipe that a signal interrupts part way
+    is short, and Python's text stream drops the rest without a word (its buffered writer
+    returns the short count): written to the file descriptor until it is all out."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO)
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding or "utf-8", "backslashreplace"))
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _line_indent(text: str) -> str:
