@@ -222,6 +222,31 @@ def changes(kind: str, name: str, old: Shape, new: Shape) -> list[str]:
     return out
 
 
+_DROP_ROUTINE = re.compile(
+    r"^DROP\s+(?:FUNCTION|PROCEDURE|ROUTINE)\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)"
+    r"(?:\s+(?:CASCADE|RESTRICT))?\s*$",
+    _F,
+)
+_DROP_ONE = re.compile(rf"^(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})\s*(?:\((?P<args>.*)\))?$", _F)
+
+
+def _types(shape: Shape) -> list[str]:
+    return [t for _, t, _ in shape.params]
+
+
+def _drop_types(text: str) -> dict[str, list[str] | None]:
+    """Each function a DROP FUNCTION names → its argument types, as it says them (None: not
+    said, as ``DROP FUNCTION f``)."""
+    m = _DROP_ROUTINE.match(strip_comments(text))
+    out: dict[str, list[str] | None] = {}
+    for part in split_top_level(m["names"]) if m else []:
+        one = _DROP_ONE.match(part.strip())
+        read = _params(one["args"]) if one and one["args"] is not None else None
+        if one:
+            out[key(one["name"])] = [t for _, t, _ in read[0]] if read else None
+    return out
+
+
 _UNKNOWN = Shape(result="?")  # an overloaded name: which one the app calls is not known
 
 
@@ -242,10 +267,16 @@ class Shapes:
         self.made.clear()
         self.new.clear()
 
-    def _old(self, kind: str, name: str) -> Shape | None:
-        old = self.known.pop((kind, key(name)), None)
+    def _old(self, kind: str, name: str, types: list[str] | None) -> Shape | None:
+        """The shape of what a DROP drops (``types``: its argument types, when it says them):
+        None when not known, or when the types are another overload's (it drops nothing the
+        shape says, or fails)."""
+        old = self.known.get((kind, key(name)))
         if old is None and self.live is not None:
             old = self.live(kind, name)
+        if old is not None and types is not None and [t for _, t, _ in old.params] != types:
+            return None
+        self.known.pop((kind, key(name)), None)
         return None if old is _UNKNOWN else old
 
     def see(self, st: Statement, op: Op) -> None:
@@ -253,13 +284,15 @@ class Shapes:
         if kind not in ("function", "procedure", "view"):
             return
         if op.kind.startswith("drop_"):
+            types = _drop_types(st.text) if kind != "view" else {}
             for n in op.names:
-                old = self._old(kind, n)
+                old = self._old(kind, n, types.get(key(n)))
                 if old is not None and (kind, key(n)) not in self.new:
                     self.gone.setdefault((kind, key(n)), old)
             return
         if not op.kind.startswith("create_"):
             return
+        self.new.add((kind, op.key))
         if kind == "view":
             read_view = view_shape(st.text)
             found = ("view", read_view[0], read_view[1]) if read_view else None
@@ -270,16 +303,14 @@ class Shapes:
             return
         k = (found[0], found[1])
         before = self.known.get(k)
-        overload = before is not None and kind != "view"
         if (
-            overload
+            kind != "view"
             and before is not None
-            and [t for _, t, _ in before.params] != [t for _, t, _ in found[2].params]
+            and (before is _UNKNOWN or _types(before) != _types(found[2]))
         ):
             self.known[k] = _UNKNOWN  # CREATE f(a, b) beside f(a): another function
             return
         self.known[k] = found[2]
-        self.new.add(k)
         if k in self.gone:
             self.made.setdefault(k, (st.line, found[2]))
 
