@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from malnu_tui.engine.lint.masking import mask_code
+from malnu_tui.engine.lint.masking import Unreadable, closing_paren, mask_code
 from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -89,16 +89,8 @@ def _type(text: str) -> str:
 
 def _closing(text: str, start: int) -> int:
     """The index of the parenthesis closing the one at ``start`` (-1: none)."""
-    code = mask_code(text)
-    depth = 0
-    for i in range(start, len(code)):
-        if code[i] == "(":
-            depth += 1
-        elif code[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
+    close = closing_paren(mask_code(text), start) if start >= 0 else None
+    return -1 if close is None else close
 
 
 def _params(text: str) -> tuple[list[tuple[str, str, bool]], list[str]] | None:
@@ -284,7 +276,10 @@ class Shapes:
         if kind not in ("function", "procedure", "view"):
             return
         if op.kind.startswith("drop_"):
-            types = _drop_types(st.text) if kind != "view" else {}
+            try:
+                types = _drop_types(st.text) if kind != "view" else {}
+            except Unreadable:  # an unterminated string: the types are not known
+                types = {}
             for n in op.names:
                 old = self._old(kind, n, types.get(key(n)))
                 if old is not None and (kind, key(n)) not in self.new:
@@ -293,11 +288,14 @@ class Shapes:
         if not op.kind.startswith("create_"):
             return
         self.new.add((kind, op.key))
-        if kind == "view":
-            read_view = view_shape(st.text)
-            found = ("view", read_view[0], read_view[1]) if read_view else None
-        else:
-            found = function_shape(st.text)
+        try:
+            if kind == "view":
+                read_view = view_shape(st.text)
+                found = ("view", read_view[0], read_view[1]) if read_view else None
+            else:
+                found = function_shape(st.text)
+        except Unreadable:  # an unterminated string: PostgreSQL refuses it anyway
+            found = None
         if found is None:
             self.known.pop((kind, op.key), None)  # not read: unknown from here on
             return
@@ -353,7 +351,10 @@ def pg_live_shape(conn: Any) -> LiveShape:
         if len(rows) != 1 or rows[0][0] != kind:
             return None
         returns = f" RETURNS {rows[0][2]}" if rows[0][2] else ""
-        read = function_shape(f'CREATE {kind} "{key(name)}"({rows[0][1]}){returns}')
+        try:
+            read = function_shape(f'CREATE {kind} "{key(name)}"({rows[0][1]}){returns}')
+        except Unreadable:
+            return None
         return read[2] if read else None
 
     return shape
