@@ -26,6 +26,7 @@ create function grades(p_class int, p_term varchar(10) default 'a') returns seto
 create function summary(x int, out total bigint, out label text) language sql as
     'select 1::bigint, ''a''';
 create procedure archive(p_days int) language sql as 'select 1';
+create function touch(p int) returns void language sql as 'select';
 create view v_study as select id, title as judul, s.n from study s;
 create function f() returns trigger language plpgsql as $$ begin return new; end $$;
 """
@@ -74,6 +75,10 @@ CASES = [
      "create function grades(p_class int) returns setof study language sql as 'select 1';\n"
      "drop function if exists grades(int);\ncreate function grades(c int) returns int "
      "language sql as 'select 1';", []),
+    ("safe: a column more in the result; a result where there was none",
+     "drop function summary(int);\ncreate function summary(x int, out total bigint, out label "
+     "text, out n int) language sql as 'select 1::bigint, ''a'', 1';\ndrop function touch;\n"
+     "create function touch(p int) returns int language sql as 'select 1';", []),
     ("safe: made in this migration", "create function fresh(a int) returns int language sql "
      "as 'select 1';\ndrop function fresh(int);\ncreate function fresh(b text) returns text "
      "language sql as 'select 1';", []),

@@ -187,6 +187,18 @@ def view_shape(text: str) -> tuple[str, Shape] | None:
     return (key(m["name"]), Shape(columns=columns)) if columns else None
 
 
+def _result_changed(old: str, new: str) -> bool:
+    """Whether a caller reading ``old`` misreads ``new``: not from ``void`` (nothing was read),
+    nor to a row with more columns (``(a integer)`` → ``(a integer, b text)``: a name more in
+    PostgREST's JSON), nor between a trigger function's."""
+    if old == new or old in ("", "void") or "trigger" in (old, new):
+        return False
+    o, n = old.partition("(")[::2], new.partition("(")[::2]
+    if o[1] and n[1] and old.startswith("setof") == new.startswith("setof"):
+        return not set(split_top_level(o[1][:-1])) <= set(split_top_level(n[1][:-1]))
+    return True
+
+
 def changes(kind: str, name: str, old: Shape, new: Shape) -> list[str]:
     """What a caller of ``old`` meets in ``new``, each said once."""
     if kind == "view":
@@ -197,7 +209,7 @@ def changes(kind: str, name: str, old: Shape, new: Shape) -> list[str]:
             f"column {gone[0]} is gone" if len(gone) == 1 else f"columns {', '.join(gone)} are gone"
         ]
     out = []
-    if old.result != new.result and "trigger" not in (old.result, new.result):
+    if _result_changed(old.result, new.result):
         out.append(f"it returned {old.result or 'nothing'}, now {new.result or 'nothing'}")
     for (on, ot, od), (nn, nt, nd) in zip(old.params, new.params, strict=False):
         label = on or nn or "a parameter"
