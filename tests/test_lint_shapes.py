@@ -26,6 +26,7 @@ create function grades(p_class int, p_term varchar(10) default 'a') returns seto
 create function summary(x int, out total bigint, out label text) language sql as
     'select 1::bigint, ''a''';
 create procedure archive(p_days int) language sql as 'select 1';
+create function touch(p int) returns void language sql as 'select';
 create view v_study as select id, title as judul, s.n from study s;
 create function f() returns trigger language plpgsql as $$ begin return new; end $$;
 """
@@ -70,6 +71,14 @@ CASES = [
      "p_limit int default 1) returns study language sql as $$ select * from study $$;\n"
      "drop view v_study;\ncreate view v_study as select id, title as judul, n, 1 as extra "
      "from study;", []),
+    ("safe: another overload, dropped if it exists", "drop function if exists grades(int);\n"
+     "create function grades(p_class int) returns setof study language sql as 'select 1';\n"
+     "drop function if exists grades(int);\ncreate function grades(c int) returns int "
+     "language sql as 'select 1';", []),
+    ("safe: a column more in the result; a result where there was none",
+     "drop function summary(int);\ncreate function summary(x int, out total bigint, out label "
+     "text, out n int) language sql as 'select 1::bigint, ''a'', 1';\ndrop function touch;\n"
+     "create function touch(p int) returns int language sql as 'select 1';", []),
     ("safe: made in this migration", "create function fresh(a int) returns int language sql "
      "as 'select 1';\ndrop function fresh(int);\ncreate function fresh(b text) returns text "
      "language sql as 'select 1';", []),
@@ -124,7 +133,10 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
     sql += "language sql as 'select 1';\ndrop view v_nilai;\n"
     sql += "create view v_nilai as select id from nilai;\ndrop function same(int);\n"
     sql += "create function same(a integer, b varchar = 'x') returns setof nilai language sql "
-    sql += "as 'select * from nilai';"
+    sql += "as 'select * from nilai';\ndrop function tab(int);\ncreate function tab(x int) "
+    sql += "returns table (id bigint, nama text) language sql as 'select 1::bigint, ''a''';\n"
+    sql += "drop function outs;\ncreate function outs(x int, out total bigint, out label text)"
+    sql += " language sql as 'select 1::bigint, ''a''';"
     d.add("20250101000100", "change", sql, "select 1;")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE nilai (id int, skor int)")
@@ -133,12 +145,23 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
                      "RETURNS int LANGUAGE sql AS 'select 1'")  # fmt: skip
         conn.execute("CREATE FUNCTION same(a int, b varchar(3) = 'x') RETURNS SETOF nilai "
                      "LANGUAGE sql AS 'select * from nilai'")  # fmt: skip
+        conn.execute("CREATE FUNCTION tab(x int) RETURNS TABLE (id int8, name text) "
+                     "LANGUAGE sql AS 'select 1::bigint, ''a'''")  # fmt: skip
+        conn.execute("CREATE FUNCTION outs(x int, OUT total int4, OUT label text) "
+                     "LANGUAGE sql AS 'select 1::bigint, ''a'''")  # fmt: skip
     res = run_cli("--database", pg_url, *d.args(), "lint", "--json")
     found = [(f["line"], f["why"]) for f in json.loads(res.out)["findings"]
              if f["rule"] == "OBJECT-SHAPE-CHANGED"]  # fmt: skip
-    assert [n for n, _ in found] == [3, 5], res.out + res.err
+    assert [n for n, _ in found] == [3, 5, 9, 11], res.out + res.err
     assert "parameter p_term lost its DEFAULT; parameter p_year is added without a " in found[0][1]
     assert (
         "view v_nilai is dropped and re-created in another shape (column skor is gone)"
         in found[1][1]
+    )
+    assert (
+        "(it returned setof (id bigint, name text), now setof (id bigint, nama text))"
+        in found[2][1]
+    )
+    assert (
+        "(it returned (total integer, label text), now (total bigint, label text))" in found[3][1]
     )

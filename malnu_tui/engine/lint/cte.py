@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from malnu_tui.engine.lint.masking import Unreadable, mask_code
+from malnu_tui.engine.lint.masking import Unreadable, closing_paren, mask_code
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["cte_statements"]
@@ -23,19 +23,6 @@ _CTE = re.compile(
     _F,
 )
 _COMMA = re.compile(r"\s*,")
-
-
-def _close(masked: str, opened: int) -> int | None:
-    """The index of the parenthesis closing the one at ``opened``."""
-    depth = 0
-    for i in range(opened, len(masked)):
-        if masked[i] == "(":
-            depth += 1
-        elif masked[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
 
 
 def _part(text: str, a: int, b: int, line: int) -> Statement:
@@ -57,7 +44,7 @@ def cte_statements(st: Statement) -> list[Statement]:
     found: list[Statement] = []
     p = head.end()
     while (m := _CTE.match(masked, p)) is not None:
-        close = _close(masked, m.end() - 1)
+        close = closing_paren(masked, m.end() - 1)
         if close is None:
             return []
         found.append(_part(text, m.end(), close, st.line))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Unreadable", "mask_code"]
+__all__ = ["Unreadable", "closing_paren", "mask_code"]
 
 _DOLLAR = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 
@@ -57,3 +57,17 @@ def mask_code(body: str) -> str:
         blank(i, j)
         i = j
     return "".join(out)
+
+
+def closing_paren(masked: str, opened: int) -> int | None:
+    """The index of the parenthesis closing the one at ``opened`` in ``masked`` (text as
+    :func:`mask_code` gives it), or None."""
+    depth = 0
+    for i in range(opened, len(masked)):
+        if masked[i] == "(":
+            depth += 1
+        elif masked[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from malnu_tui.engine.lint.masking import mask_code
+from malnu_tui.engine.lint.masking import Unreadable, closing_paren, mask_code
 from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -89,16 +89,8 @@ def _type(text: str) -> str:
 
 def _closing(text: str, start: int) -> int:
     """The index of the parenthesis closing the one at ``start`` (-1: none)."""
-    code = mask_code(text)
-    depth = 0
-    for i in range(start, len(code)):
-        if code[i] == "(":
-            depth += 1
-        elif code[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
+    close = closing_paren(mask_code(text), start) if start >= 0 else None
+    return -1 if close is None else close
 
 
 def _params(text: str) -> tuple[list[tuple[str, str, bool]], list[str]] | None:
@@ -195,6 +187,18 @@ def view_shape(text: str) -> tuple[str, Shape] | None:
     return (key(m["name"]), Shape(columns=columns)) if columns else None
 
 
+def _result_changed(old: str, new: str) -> bool:
+    """Whether a caller reading ``old`` misreads ``new``: not from ``void`` (nothing was read),
+    nor to a row with more columns (``(a integer)`` → ``(a integer, b text)``: a name more in
+    PostgREST's JSON), nor between a trigger function's."""
+    if old == new or old in ("", "void") or "trigger" in (old, new):
+        return False
+    o, n = old.partition("(")[::2], new.partition("(")[::2]
+    if o[1] and n[1] and old.startswith("setof") == new.startswith("setof"):
+        return not set(split_top_level(o[1][:-1])) <= set(split_top_level(n[1][:-1]))
+    return True
+
+
 def changes(kind: str, name: str, old: Shape, new: Shape) -> list[str]:
     """What a caller of ``old`` meets in ``new``, each said once."""
     if kind == "view":
@@ -205,7 +209,7 @@ def changes(kind: str, name: str, old: Shape, new: Shape) -> list[str]:
             f"column {gone[0]} is gone" if len(gone) == 1 else f"columns {', '.join(gone)} are gone"
         ]
     out = []
-    if old.result != new.result and "trigger" not in (old.result, new.result):
+    if _result_changed(old.result, new.result):
         out.append(f"it returned {old.result or 'nothing'}, now {new.result or 'nothing'}")
     for (on, ot, od), (nn, nt, nd) in zip(old.params, new.params, strict=False):
         label = on or nn or "a parameter"
@@ -219,6 +223,31 @@ def changes(kind: str, name: str, old: Shape, new: Shape) -> list[str]:
         if not d:
             out.append(f"parameter {n or t} is added without a DEFAULT")
     out.extend(f"parameter {n or t} is removed" for n, t, _ in old.params[len(new.params) :])
+    return out
+
+
+_DROP_ROUTINE = re.compile(
+    r"^DROP\s+(?:FUNCTION|PROCEDURE|ROUTINE)\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)"
+    r"(?:\s+(?:CASCADE|RESTRICT))?\s*$",
+    _F,
+)
+_DROP_ONE = re.compile(rf"^(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})\s*(?:\((?P<args>.*)\))?$", _F)
+
+
+def _types(shape: Shape) -> list[str]:
+    return [t for _, t, _ in shape.params]
+
+
+def _drop_types(text: str) -> dict[str, list[str] | None]:
+    """Each function a DROP FUNCTION names → its argument types, as it says them (None: not
+    said, as ``DROP FUNCTION f``)."""
+    m = _DROP_ROUTINE.match(strip_comments(text))
+    out: dict[str, list[str] | None] = {}
+    for part in split_top_level(m["names"]) if m else []:
+        one = _DROP_ONE.match(part.strip())
+        read = _params(one["args"]) if one and one["args"] is not None else None
+        if one:
+            out[key(one["name"])] = [t for _, t, _ in read[0]] if read else None
     return out
 
 
@@ -242,10 +271,16 @@ class Shapes:
         self.made.clear()
         self.new.clear()
 
-    def _old(self, kind: str, name: str) -> Shape | None:
-        old = self.known.pop((kind, key(name)), None)
+    def _old(self, kind: str, name: str, types: list[str] | None) -> Shape | None:
+        """The shape of what a DROP drops (``types``: its argument types, when it says them):
+        None when not known, or when the types are another overload's (it drops nothing the
+        shape says, or fails)."""
+        old = self.known.get((kind, key(name)))
         if old is None and self.live is not None:
             old = self.live(kind, name)
+        if old is not None and types is not None and [t for _, t, _ in old.params] != types:
+            return None
+        self.known.pop((kind, key(name)), None)
         return None if old is _UNKNOWN else old
 
     def see(self, st: Statement, op: Op) -> None:
@@ -253,33 +288,39 @@ class Shapes:
         if kind not in ("function", "procedure", "view"):
             return
         if op.kind.startswith("drop_"):
+            try:
+                types = _drop_types(st.text) if kind != "view" else {}
+            except Unreadable:  # an unterminated string: the types are not known
+                types = {}
             for n in op.names:
-                old = self._old(kind, n)
+                old = self._old(kind, n, types.get(key(n)))
                 if old is not None and (kind, key(n)) not in self.new:
                     self.gone.setdefault((kind, key(n)), old)
             return
         if not op.kind.startswith("create_"):
             return
-        if kind == "view":
-            read_view = view_shape(st.text)
-            found = ("view", read_view[0], read_view[1]) if read_view else None
-        else:
-            found = function_shape(st.text)
+        self.new.add((kind, op.key))
+        try:
+            if kind == "view":
+                read_view = view_shape(st.text)
+                found = ("view", read_view[0], read_view[1]) if read_view else None
+            else:
+                found = function_shape(st.text)
+        except Unreadable:  # an unterminated string: PostgreSQL refuses it anyway
+            found = None
         if found is None:
             self.known.pop((kind, op.key), None)  # not read: unknown from here on
             return
         k = (found[0], found[1])
         before = self.known.get(k)
-        overload = before is not None and kind != "view"
         if (
-            overload
+            kind != "view"
             and before is not None
-            and [t for _, t, _ in before.params] != [t for _, t, _ in found[2].params]
+            and (before is _UNKNOWN or _types(before) != _types(found[2]))
         ):
             self.known[k] = _UNKNOWN  # CREATE f(a, b) beside f(a): another function
             return
         self.known[k] = found[2]
-        self.new.add(k)
         if k in self.gone:
             self.made.setdefault(k, (st.line, found[2]))
 
@@ -322,7 +363,10 @@ def pg_live_shape(conn: Any) -> LiveShape:
         if len(rows) != 1 or rows[0][0] != kind:
             return None
         returns = f" RETURNS {rows[0][2]}" if rows[0][2] else ""
-        read = function_shape(f'CREATE {kind} "{key(name)}"({rows[0][1]}){returns}')
+        try:
+            read = function_shape(f'CREATE {kind} "{key(name)}"({rows[0][1]}){returns}')
+        except Unreadable:
+            return None
         return read[2] if read else None
 
     return shape
