@@ -210,7 +210,7 @@ def lint_target(
             live_shape=live_shape,
         )
 
-    if probe is not None or rows is not None or has_table is not None or live_shape is not None:
+    if probe is not None or rows is not None or has_table is not None:  # live: never cached
         return compute()
     options = (dialect, is_d1, lock_timeout, live, *notes)
     return cached_report(mset, only, options, base, compute)
