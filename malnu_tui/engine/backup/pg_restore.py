@@ -32,6 +32,7 @@ from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_listing import restore_listing
+from malnu_tui.engine.backup.pg_needs import foreign_key_hint, role_hint
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
     SESSION_ENDED,
@@ -360,7 +361,11 @@ def restore(
                     "answers (`malnu-tui status`)"
                 )
             else:
-                hint = _not_owner_hint(backend, ok)
+                hint = (
+                    _not_owner_hint(backend, ok)
+                    or role_hint(ok)
+                    or foreign_key_hint(backend.conn, ok)
+                )
             raise BackupError(
                 f"restore failed and was rolled back, the database is unchanged: {ok}",
                 hint=hint,
