@@ -121,7 +121,8 @@ def _what(kind: str, schema: str, name: str) -> str:
         table, _, policy = name.partition(" ")
         return f"policy {policy} on {where}{table}"
     if kind == "DEFAULT ACL":
-        return f"default privileges ({name}{'' if schema == '-' else ' in schema ' + schema})"
+        what = name.removeprefix("DEFAULT PRIVILEGES ").lower()  # FOR TABLES
+        return f"default privileges {what}{'' if schema == '-' else ' in schema ' + schema}"
     obj, _, rest = name.partition(" ")
     return f"a grant on {obj.lower()} {where}{rest}" if rest else f"a grant on {name}"
 
