@@ -348,3 +348,117 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     res = run_cli(*fresh, "backup", "restore", backup, "--yes")
     assert res.code == 0, res.err
     assert supa.sql(STATE, supa.fresh) == before
+
+
+def test_deep_verify_names_the_roles_a_restore_needs_that_the_server_lacks(supa: Supa) -> None:
+    """A backup whose grants and policies name a role dropped since (here `sv_reporter`):
+    the deep verification's scratch restore skipped privileges, so it said `is good`, and the
+    real restore failed at that GRANT (`role "sv_reporter" does not exist`), with no way out
+    named. The deep verification now fails on it, naming each role and what they are named
+    by, and says the file is sound (it stays counted as verified: `recover` would otherwise
+    pass over it to an older backup naming the same role); `check` warns; the restore is
+    refused before it runs, naming every such role and how to get through (CREATE ROLE …
+    NOLOGIN), and then goes through."""
+    role = "sv_reporter"
+    supa.sql(
+        f"CREATE ROLE {role} NOLOGIN; GRANT SELECT ON public.profiles TO {role}; "
+        f"CREATE POLICY sv_read ON public.profiles FOR SELECT TO {role} USING (true); "
+        # the default privileges of a role gone since: the restore leaves them out, and so
+        # does the check (it would have asked for a role the restore never needs)
+        "CREATE ROLE sv_owner NOLOGIN; ALTER DEFAULT PRIVILEGES FOR ROLE sv_owner IN SCHEMA "
+        "public GRANT SELECT ON TABLES TO anon"
+    )
+    try:
+        backup = _backup(supa)
+        supa.sql(
+            f"DROP POLICY sv_read ON public.profiles; DROP OWNED BY {role}, sv_owner; "
+            f"DROP ROLE {role}, sv_owner"
+        )
+        before = supa.sql(STATE)
+        res = run_cli(*supa.base, "backup", "verify", backup, "--deep")
+        assert res.code == 1, res.out + res.err
+        assert "✔ ok    scratch restore" in res.out, res.out
+        assert (
+            f"✘ FAIL  roles: role(s) {role} (named by policy sv_read on public.profiles, a "
+            f"grant on table public.profiles) do not exist on this server" in res.out
+        ), res.out
+        assert "the file is sound" in res.err and "FAILED verification" not in res.err, res.err
+        assert f"CREATE ROLE {role} NOLOGIN;" in res.err, res.err
+        res = run_cli(*supa.base, "check", "--json")
+        said = [p for p in json.loads(res.out)["problems"] if p["check"] == "backup_age"]
+        assert said[0]["severity"] == "WARNING", said  # the backup is sound, `recover`'s
+        assert (
+            f"{backup} does not restore into this server as it is: role(s) {role}"
+            in said[0]["message"]
+        ), said
+        res = run_cli(*supa.base, "backup", "restore", backup, "--yes")
+        assert res.code == 1, res.err
+        assert (
+            f"does not restore into this server as it is: role(s) {role} (named by policy "
+            "sv_read on public.profiles, a grant on table public.profiles) do not exist" in res.err
+        ), res.err
+        assert f"hint: create them before restoring (CREATE ROLE {role} NOLOGIN;" in res.err
+        assert supa.sql(STATE) == before
+        supa.sql(f"CREATE ROLE {role} NOLOGIN")
+        res = run_cli(*supa.base, "backup", "restore", backup, "--yes")
+        assert res.code == 0, res.err
+    finally:
+        supa.sql(
+            f"DROP POLICY IF EXISTS sv_read ON public.profiles; DO $$ BEGIN IF EXISTS (SELECT "
+            f"FROM pg_roles WHERE rolname = '{role}') THEN DROP OWNED BY {role}; DROP ROLE "
+            f"{role}; END IF; IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'sv_owner') "
+            "THEN DROP OWNED BY sv_owner; DROP ROLE sv_owner; END IF; END $$"
+        )
+
+
+def test_a_restore_whose_rows_name_auth_users_deleted_since_says_which_and_the_way_out(
+    supa: Supa,
+) -> None:
+    """The project role's restore leaves auth as the database has it (the platform's): a
+    profile of a user deleted from auth.users since the backup stopped it at the foreign key,
+    with PostgreSQL's words alone (`violates foreign key constraint "profiles_user_id_fkey"`).
+    It now names the table, the key and the way out; with the user back, it goes through."""
+    project = ["--config", str(supa.root / "project.toml"), "--target", "analytics"]
+    gone = "00000000-0000-0000-0000-000000000002"
+    backup = _backup(supa)
+    before = supa.sql(STATE)
+    supa.sql(
+        f"DELETE FROM public.profiles WHERE user_id = '{gone}'; "
+        f"DELETE FROM auth.users WHERE id = '{gone}'"
+    )
+    try:
+        res = run_cli(*project, "backup", "restore", backup, "--yes")
+        assert res.code == 1, res.err
+        assert 'violates foreign key constraint "profiles_user_id_fkey"' in res.err, res.err
+        assert (
+            f"hint: rows of public.profiles name auth.users rows deleted since the backup "
+            f"(user_id = {gone}" in res.err
+        ), res.err
+    finally:
+        supa.sql(f"INSERT INTO auth.users VALUES ('{gone}', 'b@x')")  # its profile: by trigger
+    res = run_cli(*project, "backup", "restore", backup, "--yes")
+    assert res.code == 0, res.err
+    assert supa.sql(STATE) == before
+
+
+def test_the_roles_a_dumps_grants_and_policies_name_are_read_as_postgresql_quotes_them() -> None:
+    """pg_dump's statements as it writes them: quoted names kept as written, bare ones folded,
+    PUBLIC and an object named like a keyword are no roles, GRANTED BY and FOR ROLE are."""
+    from malnu_tui.engine.backup.pg_needs import role_hint, roles_in
+
+    sql = """
+    REVOKE ALL ON TABLE public."to from" FROM PUBLIC;
+    GRANT SELECT ON TABLE public."to from" TO reporter;
+    GRANT ALL ON SCHEMA public TO "Head Office" WITH GRANT OPTION;
+    GRANT UPDATE ON TABLE public.t TO anon, "x""y" GRANTED BY grantor;
+    ALTER DEFAULT PRIVILEGES FOR ROLE owner1 IN SCHEMA public GRANT SELECT ON TABLES TO r2;
+    CREATE POLICY "p TO q" ON public.t FOR SELECT TO authenticated, viewer USING ((a = 'TO x'));
+    """
+    assert roles_in(sql) == {
+        "reporter", "Head Office", "anon", 'x"y', "grantor", "owner1", "r2", "authenticated",
+        "viewer",
+    }  # fmt: skip
+    # A role the reading missed still gets its way out from the restore's error.
+    assert 'CREATE ROLE "Head Office" NOLOGIN;' in str(
+        role_hint('ERROR: role "Head Office" does not exist')
+    )

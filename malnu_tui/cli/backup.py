@@ -196,6 +196,15 @@ def cmd_verify(ctx: Context) -> int:
     if report.ok:
         ctx.message(f"backup {report.backup_id} is good")
         return 0
+    if report.sound:  # the file is good; this server lacks what its restore needs
+        for c in report.checks:
+            if not c.ok:
+                ctx.message(f"hint: {c.way_out}")
+        ctx.message(
+            f"backup {report.backup_id}: the file is sound (still counted as verified), but a "
+            "restore into this server fails until what is named above exists"
+        )
+        return 1
     ctx.message(f"backup {report.backup_id} FAILED verification: it will not be restored")
     return 1
 

@@ -17,6 +17,7 @@ from malnu_tui.engine.backup.durable import fsync_dir, remove_quietly, sha256_fi
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, method_for
 from malnu_tui.engine.backup.store import (
     REASONS,
+    RESTORE_NEEDS,
     BackupError,
     BackupGone,
     BackupManifest,
@@ -218,6 +219,8 @@ class VerifyReport:
     manifest: BackupManifest
     unrecorded: str = ""  # why the outcome could not be written to the manifest (a store
     # this user may only read): `check` and `recover` go by what the manifest still says
+    sound: bool = False  # the file's checks passed (``ok`` False: this server lacks what
+    # its restore needs, :attr:`VerifyCheck.server`)
 
     @property
     def problems(self) -> list[str]:
@@ -229,7 +232,12 @@ class VerifyReport:
             "id": self.backup_id,
             "ok": self.ok,
             "deep": self.deep,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "sound": self.sound,
+            "checks": [
+                {"name": c.name, "ok": c.ok, "detail": c.detail}
+                | ({"way_out": c.way_out} if c.way_out else {})
+                for c in self.checks
+            ],
         }
 
 
@@ -278,16 +286,22 @@ def verify_backup(
                 method = method_for(manifest.target_kind)
                 checks.extend(method.check(target, path, manifest, deep, emit))
     ok = all(c.ok for c in checks)
+    # A finding about this server (a role the backup names that it lacks) is no fault of the
+    # file: the backup stays counted as verified (`recover` passed over it to an older one,
+    # naming the same role, and `check` said "no verified backup"); `check` warns instead.
+    sound = all(c.ok for c in checks if not c.server)
     if not ok and not manifest_path(directory, manifest.id).is_file():
         raise BackupGone(manifest.id, "it was being verified")  # not "corrupt"
     took = str(int((time.perf_counter() - started) * 1000))
-    manifest = replace(
-        manifest,
-        details={**dict(manifest.details), "verify_duration_ms": took, "verify_deep": str(deep)},
-    )
+    details = {**dict(manifest.details), "verify_duration_ms": took, "verify_deep": str(deep)}
+    if deep:
+        details.pop(RESTORE_NEEDS, None)
+        needs = [f"{c.detail}: {c.way_out}" for c in checks if c.server and not c.ok]
+        details.update({RESTORE_NEEDS: "; ".join(needs)} if needs else {})
+    manifest = replace(manifest, details=details)
     unrecorded = ""
     try:
-        if ok:
+        if sound:
             manifest = mark_verified(directory, manifest)
         elif manifest.verified_at is not None:
             manifest = replace(
@@ -299,4 +313,4 @@ def verify_backup(
     except OSError as exc:
         unrecorded = f"{exc.strerror or exc} ({exc.filename or directory})"
     emit(BackupProgress("done", 0, 0, "verified" if ok else "verification failed"))
-    return VerifyReport(manifest.id, ok, deep, tuple(checks), manifest, unrecorded)
+    return VerifyReport(manifest.id, ok, deep, tuple(checks), manifest, unrecorded, sound)

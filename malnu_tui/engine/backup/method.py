@@ -70,6 +70,11 @@ class VerifyCheck:
     name: str
     ok: bool
     detail: str = ""
+    # A finding about the server the backup would be restored into (a role it names that the
+    # server lacks), not about the file: the backup stays counted as verified, `way_out` says
+    # what to do before a restore.
+    server: bool = False
+    way_out: str = ""
 
 
 def compare_with_manifest(

@@ -32,6 +32,7 @@ from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_listing import restore_listing
+from malnu_tui.engine.backup.pg_needs import foreign_key_hint, missing_roles, role_hint
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
     SESSION_ENDED,
@@ -311,6 +312,15 @@ def restore(
             raise BackupError(f"pg_restore --list failed: {err[-500:]}")
         chosen = restore_listing(backend, listed)
         listing = chosen.entries
+        # Every role its grants and policies name, said at once, before anything runs: it
+        # stopped at the first GRANT to one (`role "reporter" does not exist`), one per try.
+        missing = missing_roles(backend.conn, tools, own, listing)
+        if missing.named_by:
+            raise BackupError(
+                f"backup {manifest.id} does not restore into this server as it is: "
+                f"{missing.detail()}; nothing was restored, the database is unchanged",
+                hint=missing.way_out(),
+            )
         for said in chosen.said:
             progress(BackupProgress("restore", 0, 0, said))
         prelude, replaced = _prelude(backend, listed, chosen.kept_schemas)
@@ -360,7 +370,11 @@ def restore(
                     "answers (`malnu-tui status`)"
                 )
             else:
-                hint = _not_owner_hint(backend, ok)
+                hint = (
+                    _not_owner_hint(backend, ok)
+                    or role_hint(ok)
+                    or foreign_key_hint(backend.conn, ok)
+                )
             raise BackupError(
                 f"restore failed and was rolled back, the database is unchanged: {ok}",
                 hint=hint,

@@ -25,6 +25,8 @@ from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_nam
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.durable import fsync_file, sha256_file
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
+from malnu_tui.engine.backup.pg_listing import restore_listing
+from malnu_tui.engine.backup.pg_needs import missing_roles
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
@@ -396,9 +398,21 @@ def _deep_check(
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
-        listing, left_out = superuser_only(admin.conn, toc(tools, path)[1])
+        listed = toc(tools, path)[1]
+        listing, left_out = superuser_only(admin.conn, listed)
+        # Roles are the server's: the scratch restore (no privileges, no owners) passed a
+        # backup whose GRANTs name a role dropped since, and the restore then failed there;
+        # one with such a policy failed it as if the file were bad. Checked here, said apart,
+        # in the entries a restore over this target runs (as the restore checks them).
+        missing = missing_roles(admin.conn, tools, path, restore_listing(admin, listed).entries)
+        if missing.policies:
+            listing = [ln for ln in listing if ln not in set(missing.policies)]
         code, restore_err = _scratch_restore(
-            tools, path, child, server_major(admin.conn), listing if left_out else None
+            tools,
+            path,
+            child,
+            server_major(admin.conn),
+            listing if left_out or missing.policies else None,
         )
         if code != 0 and any(w in restore_err for w in CONNECTION_LOST):
             # Not the backup's failure: a sound backup was marked "FAILED verification: it
@@ -427,6 +441,9 @@ def _deep_check(
         finally:
             scratch.close()
         checks += compare_with_manifest(manifest, counts, schema_hash)
+        if missing.named_by:
+            way_out = missing.way_out()
+            checks.append(VerifyCheck("roles", False, missing.detail(), True, way_out))
         return checks
     finally:
         child.close()

@@ -60,6 +60,7 @@ __all__ = [
 # 2: SQLite/D1 tables named as by ``sqlite_sql.NOT_INTERNAL`` (1: the unescaped LIKE rule,
 # kept to compare a version-1 backup as it was counted: ``sqlite_sql.names_rule``).
 MANIFEST_VERSION = 2
+RESTORE_NEEDS = "restore_needs"  # the manifest detail of :attr:`BackupManifest.restore_needs`
 # Why a backup was taken (recorded in its manifest).
 REASONS = (
     "manual",
@@ -186,6 +187,12 @@ class BackupManifest:
         """Why this backup cannot be restored (its data file missing or not its size), as
         read by :func:`list_backups`; None when its data file is there."""
         return self.details.get("missing")
+
+    @property
+    def restore_needs(self) -> str | None:
+        """What its last deep verification found this server lacks for its restore (a role
+        its grants or policies name), with the way out; None when nothing."""
+        return self.details.get(RESTORE_NEEDS)
 
     @property
     def changed(self) -> str | None:

@@ -353,6 +353,18 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         return
     age = (now - newest.created).total_seconds()
     metrics["backup_age_seconds"] = round(age, 3)
+    if newest.restore_needs:
+        # Sound, and the one `recover` takes, but its restore here fails (a role its grants
+        # name, dropped since): a WARNING, one statement away, not "no backup" (CRITICAL).
+        add(
+            "backup_age",
+            Severity.WARNING,
+            f"newest verified backup {newest.id} does not restore into this server as it "
+            f"is: {newest.restore_needs}",
+            format_time(newest.created),
+            "backups",
+        )
+        return
     if age < -_CLOCK_SLACK_S:
         # Dated ahead of this clock: its age would read "fresh" until real time passed it,
         # however long backups had stopped by then.

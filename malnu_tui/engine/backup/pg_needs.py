@@ -1,0 +1,234 @@
+"""What a PostgreSQL restore needs of the server it restores into, beyond the dump itself: the
+roles its grants, default privileges and policies name (roles belong to the server, not to a
+database: one dropped since the backup, or absent on a new server, stops the restore at its
+GRANT or CREATE POLICY), and, for a restore that leaves a schema as the database has it
+(Supabase's ``auth``), the rows the dump's foreign keys point at there.
+
+``backup verify --deep`` restores into a scratch database without privileges (and owners), so it
+checks the roles here (:func:`missing_roles`); the restore's failures get their way out from
+:func:`role_hint` and :func:`foreign_key_hint`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from malnu_tui.engine.backup.pg_tools import TOC_LINE, PgTools
+
+__all__ = ["MissingRoles", "foreign_key_hint", "missing_roles", "role_hint"]
+
+_KINDS = ("ACL", "DEFAULT ACL", "POLICY")
+# pg_restore's header of each entry in its SQL output.
+_HEADER = re.compile(
+    r"^-- Name: (?P<name>.*); Type: (?P<type>[A-Z ]+); Schema: (?P<schema>\S+); Owner: .*$",
+    re.MULTILINE,
+)
+_TOKEN = re.compile(r"\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_$]*|\S")
+_DEFAULTS = ["ALTER", "DEFAULT", "PRIVILEGES"]
+_NOT_ROLES = frozenset({"PUBLIC", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE", "GROUP"})
+
+
+@dataclass(frozen=True)
+class MissingRoles:
+    """The roles the dump names that the server lacks, each with what names it; the TOC lines
+    of the policies among those (a scratch restore leaves them out to check the rest)."""
+
+    named_by: dict[str, list[str]]
+    policies: list[str]
+
+    def detail(self) -> str:
+        names = ", ".join(sorted(self.named_by))
+        by = ", ".join(dict.fromkeys(w for r in sorted(self.named_by) for w in self.named_by[r]))
+        return (
+            f"role(s) {names} (named by {by}) do not exist on this server: a restore here "
+            "fails at the first of them; the file itself is sound"
+        )
+
+    def way_out(self) -> str:
+        create = " ".join(f"CREATE ROLE {_ident(r)} NOLOGIN;" for r in sorted(self.named_by))
+        return (
+            f"create them before restoring ({create} as a role with CREATEROLE: a NOLOGIN role "
+            "lets no one in, and the grants and policies come back as they were), or restore "
+            "on the server the backup was taken from"
+        )
+
+
+def _ident(name: str) -> str:
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _names(tokens: list[str], i: int) -> tuple[list[str], int]:
+    """The role names of a list starting at ``tokens[i]`` (``a, "B", PUBLIC``), and the index
+    after it."""
+    out: list[str] = []
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.startswith('"'):
+            out.append(tok[1:-1].replace('""', '"'))
+        elif tok[:1].isalpha() or tok[:1] == "_":
+            if tok.upper() == "GROUP":
+                i += 1
+                continue
+            if tok.upper() not in _NOT_ROLES:
+                out.append(tok.lower())
+        else:
+            break
+        if i + 1 < len(tokens) and tokens[i + 1] == ",":
+            i += 2
+            continue
+        return out, i + 1
+    return out, i
+
+
+def roles_in(sql: str) -> set[str]:
+    """The roles named by the GRANT / REVOKE, ALTER DEFAULT PRIVILEGES, CREATE POLICY and SET
+    SESSION AUTHORIZATION statements of ``sql`` (pg_dump's: names quoted where they need it)."""
+    found: set[str] = set()
+    statement: list[str] = []
+    for tok in [*_TOKEN.findall(sql), ";"]:
+        if tok != ";":
+            statement.append(tok)
+            continue
+        words = [t.upper() if not t.startswith(('"', "'")) else t for t in statement]
+        if words[:2] == ["CREATE", "POLICY"] and "TO" in words:
+            found.update(_names(statement, words.index("TO") + 1)[0])
+        elif words[:3] == ["SET", "SESSION", "AUTHORIZATION"]:
+            found.update(_names(statement, 3)[0])
+        elif words[:1] in (["GRANT"], ["REVOKE"]) or words[:3] == _DEFAULTS:
+            if words[:3] == _DEFAULTS and words[3:4] == ["FOR"]:
+                found.update(_names(statement, 5)[0])  # FOR ROLE a, b
+            grantees = [i for i, w in enumerate(words) if w in ("TO", "FROM")]  # bare: keywords
+            if grantees:
+                found.update(_names(statement, grantees[-1] + 1)[0])
+            if "BY" in words and words[words.index("BY") - 1] == "GRANTED":
+                found.update(_names(statement, words.index("BY") + 1)[0])
+        statement = []
+    return found
+
+
+def _what(kind: str, schema: str, name: str) -> str:
+    """An entry, as a message names it: a grant on table public.profiles, policy p on …"""
+    where = "" if schema == "-" else f"{schema}."
+    if kind == "POLICY":
+        table, _, policy = name.partition(" ")
+        return f"policy {policy} on {where}{table}"
+    if kind == "DEFAULT ACL":
+        what = name.removeprefix("DEFAULT PRIVILEGES ").lower()  # FOR TABLES
+        return f"default privileges {what}{'' if schema == '-' else ' in schema ' + schema}"
+    obj, _, rest = name.partition(" ")
+    return f"a grant on {obj.lower()} {where}{rest}" if rest else f"a grant on {name}"
+
+
+def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) -> MissingRoles:
+    """The roles the dump's ACL, DEFAULT ACL and POLICY entries among ``listed`` name that
+    ``conn``'s server lacks (one pg_restore of those entries, read as SQL)."""
+    wanted = [ln for ln in listed if (m := TOC_LINE.match(ln)) and _kind(m.group("rest"))]
+    if not wanted:
+        return MissingRoles({}, [])
+    with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file:
+        list_file.write("\n".join(wanted) + "\n")
+        list_file.flush()
+        sql = subprocess.run(
+            [tools.pg_restore, f"--use-list={list_file.name}", "--file=-", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        ).stdout
+    by_entry: list[tuple[str, str, str, set[str]]] = []
+    heads = list(_HEADER.finditer(sql))
+    for n, h in enumerate(heads):
+        body = sql[h.end() : heads[n + 1].start() if n + 1 < len(heads) else len(sql)]
+        body = "\n".join(ln for ln in body.splitlines() if not ln.startswith("--"))
+        by_entry.append((h["type"], h["schema"], h["name"], roles_in(body)))
+    named = sorted({r for *_, roles in by_entry for r in roles})
+    rows = conn.execute(
+        "SELECT r FROM unnest(%s::text[]) AS r WHERE NOT EXISTS "
+        "(SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1",
+        (named,),
+    ).fetchall()
+    absent = {str(r[0]) for r in rows}
+    named_by: dict[str, list[str]] = {}
+    policies: list[str] = []
+    for kind, schema, name, roles in by_entry:
+        for r in sorted(roles & absent):
+            named_by.setdefault(r, []).append(_what(kind, schema, name))
+        if kind == "POLICY" and roles & absent:
+            policies += [ln for ln in wanted if _is_entry(ln, kind, schema, name)]
+    return MissingRoles(named_by, policies)
+
+
+def _kind(rest: str) -> str:
+    return next((k for k in _KINDS if rest.startswith(k + " ")), "")
+
+
+def _is_entry(line: str, kind: str, schema: str, name: str) -> bool:
+    m = TOC_LINE.match(line)
+    return m is not None and m.group("rest").startswith(f"{kind} {schema} {name} ")
+
+
+_NO_ROLE = re.compile(r'role "((?:[^"]|"")+)" does not exist')
+
+
+def role_hint(error: str) -> str | None:
+    """The way out of a restore stopped by a role the server lacks; None for another error."""
+    m = _NO_ROLE.search(error)
+    if not m:
+        return None
+    role = m[1]
+    return (
+        f"the backup names role {role}, which this server lacks (dropped since the backup, or "
+        f"a new server): CREATE ROLE {_ident(role)} NOLOGIN; (as a role with CREATEROLE), then "
+        "restore again; `backup verify --deep` lists every role a backup needs"
+    )
+
+
+_FK = re.compile(
+    r'insert or update on table "(?P<table>[^"]+)" violates foreign key constraint '
+    r'"(?P<con>[^"]+)"(?:.*?Key \((?P<cols>[^)]*)\)=\((?P<vals>.*?)\) is not present)?'
+)
+
+
+def foreign_key_hint(conn: Any, error: str) -> str | None:
+    """The way out of a restore stopped at a foreign key whose referenced rows the dump does
+    not restore (they live in a table the restore leaves as the database has it: Supabase's
+    auth.users, the platform's), deleted since the backup; None for another error."""
+    m = _FK.search(error)
+    if not m:
+        return None
+    try:
+        row = conn.execute(
+            "SELECT format('%%I.%%I', t.relnamespace::regnamespace, t.relname), "
+            "format('%%I.%%I', r.relnamespace::regnamespace, r.relname), "
+            "pg_get_userbyid(r.relowner), pg_has_role(r.relowner, 'MEMBER') "
+            "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+            "JOIN pg_class r ON r.oid = c.confrelid WHERE c.conname = %s AND t.relname = %s "
+            "LIMIT 1",
+            (m["con"], m["table"]),
+        ).fetchone()
+    except Exception:  # the server gone meanwhile: PostgreSQL's words stand alone
+        return None
+    if row is None:  # a foreign key the backup has and the live database not
+        return None
+    table, ref, owner, ours = (str(row[0]), str(row[1]), str(row[2]), bool(row[3]))
+    cols, vals = m["cols"], m["vals"]
+    key = "" if cols is None else f" ({cols} = {vals})"
+    kept = (
+        f"the restore leaves {ref} as the database has it ({owner}'s, a role the restoring one "
+        "may not act as), so it cannot bring them back"
+        if not ours
+        else f"{ref} is not in the backup's restore, so it cannot bring them back"
+    )
+    return (
+        f"rows of {table} name {ref} rows deleted since the backup{key} through "
+        f"{m['con']}; {kept}: put those {ref} rows back (the same key; on Supabase, the "
+        f"user), then restore again, or restore as {owner} or a superuser"
+    )
