@@ -7,9 +7,12 @@ bookmark then the way back. One database, one process per command."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
-from tests.fixtures_core import MigrationDirs, run_cli, school_config, school_set
+from tests.d1server import Fault
+from tests.fixtures_core import CliResult, MigrationDirs, run_cli, school_config, school_set
 from tests.fixtures_d1 import D1Target
 
 FTS = (
@@ -87,9 +90,27 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     assert d1.sql("SELECT rowid FROM memo_fts WHERE memo_fts MATCH 'wali'") == [(7,)]
     assert d1.sql("SELECT count(*), max(id) FROM users") == [(1500, 1500)]
 
+    # Written to while it is read: no moment's copy, refused with the bookmark as the way back.
+    held = d1.server.inject(Fault("slow", match='memo_fts\\" ORDER BY', hold=threading.Event()))
+    got: list[CliResult] = []
+    reading = threading.Thread(target=lambda: got.append(run_cli(*base, "backup", "create")))
+    reading.start()
+    while held.count and reading.is_alive():  # until its read of memo_fts is held
+        time.sleep(0.01)
+    d1.server.sql(d1.db, "INSERT INTO users (id, email) VALUES (9999, 'baru@malnu.sch.id')")
+    with d1.db.lock:
+        d1.db.snapshot()
+    assert held.hold is not None
+    held.hold.set()
+    reading.join()
+    assert got[0].code == 1 and "written to while it was read" in got[0].err, got[0].err
+    assert "users_fts (fts5)" in got[0].err and "d1 time-travel --bookmark" in got[0].err
+
     # A contentless index keeps no text to read back: backup create refuses before anything
     # starts, one line naming the table and the way out.
     d.add("20250101_000450", "notes", CONTENTLESS, "DROP TABLE notes_fts;")
+    res = run_cli(*base, "rehearse")  # on the newest backup, a client-side dump
+    assert res.code == 0 and "nothing to rehearse" not in res.err, res.err
     assert run_cli(*base, "up", "--no-backup").code == 0
     res = run_cli(*base, "backup", "create")
     assert res.code == 1, res.err
@@ -112,7 +133,7 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     assert res.code == 1 and "notes_fts (fts5)" in res.err, res.err
     hint = next(x for x in res.err.splitlines() if x.startswith("hint:"))
     assert f"d1 time-travel --bookmark {old['native_restore_point']}" in hint, res.err
-    assert d1.sql("SELECT count(*) FROM users_fts") == [(1500,)]
+    assert d1.sql("SELECT count(*) FROM users_fts") == [(1501,)]
 
     # up: its safety step is the Time Travel bookmark, said with the command that undoes it.
     d.add(

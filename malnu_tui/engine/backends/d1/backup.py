@@ -99,7 +99,7 @@ def _client_side(
     blocked = [v for v in virtuals if v.why_not]
     if blocked:
         why = "; ".join(f"{v.name}: {v.why_not}" for v in blocked)
-        raise _refused(d1, f"{why}, so no dump can be taken here either", blocked)
+        raise _refused(d1, f"a client-side dump cannot read it back exactly ({why})", blocked)
     bookmark = current_bookmark(d1)
     why = (
         f"client-side dump: D1's export refuses a database holding virtual tables ({named}); "
@@ -112,8 +112,8 @@ def _client_side(
     if after != bookmark:
         raise _refused(
             d1,
-            f"it was written to while it was read (bookmark {bookmark}, then {after}): a "
-            "client-side dump is one moment's copy only when nothing writes",
+            f"the client-side dump taken instead was written to while it was read (bookmark "
+            f"{bookmark}, then {after}): it is one moment's copy only when nothing writes",
             virtuals,
             after,
         )
@@ -154,7 +154,8 @@ def _refused(
     )
     return DumpRefused(
         f"D1 cannot export {d1.display_url}: it holds virtual tables, {named}, and D1's export "
-        f"refuses such a database whole; {why}; no dump was taken. The way back is its {back}",
+        f"refuses such a database whole, and {why}; no dump was taken. The way back is its "
+        f"{back}",
         bookmark,
         f"no safety backup: D1 cannot export a database holding virtual tables ({named}), and "
         f"{why}; the way back is its {back} (recorded in the audit log)",
