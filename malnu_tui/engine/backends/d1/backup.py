@@ -1,5 +1,6 @@
 """D1's backup method (registered in :data:`malnu_tui.engine.backup.method.METHOD_MODULES`):
-an export to a SQL dump with the bookmark it was taken at; verify by loading the dump into a
+an export to a SQL dump with the bookmark it was taken at (a client-side dump of a database
+D1 will not export, one holding virtual tables: .clientdump); verify by loading the dump into a
 scratch SQLite database; restore by Time Travel to that bookmark (native, preferred) or by
 importing the dump; and native point-in-time recovery with Time Travel."""
 
