@@ -148,7 +148,7 @@ def make_backup(
             target=recorded_url(target.url),
             target_name=target.name,
             target_kind=backend.kind,
-            method=method.METHOD,
+            method=snap.method or method.METHOD,
             reason=reason,
             size=snap.size,
             sha256=snap.sha256,

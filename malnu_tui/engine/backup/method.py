@@ -61,6 +61,8 @@ class Snapshot:
     # False when the file was written but is known not to be a faithful copy (the manifest is
     # then not marked verified; the method's check says why).
     verified: bool = True
+    # How it was taken, when not the method's usual way (D1: a client-side dump, not an export)
+    method: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """D1's backup method (registered in :data:`malnu_tui.engine.backup.method.METHOD_MODULES`):
-an export to a SQL dump with the bookmark it was taken at; verify by loading the dump into a
+an export to a SQL dump with the bookmark it was taken at (a client-side dump of a database
+D1 will not export, one holding virtual tables: .clientdump); verify by loading the dump into a
 scratch SQLite database; restore by Time Travel to that bookmark (native, preferred) or by
 importing the dump; and native point-in-time recovery with Time Travel."""
 
 from __future__ import annotations
 
 import contextlib
-import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
+from malnu_tui.engine.backends.d1.clientdump import Virtual, client_dump, virtual_tables
 from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import (
     Snapshot,
@@ -53,7 +55,9 @@ def create(
     from malnu_tui.engine.backends.d1.timetravel import check_dump, export_dump
 
     d1 = _d1(backend)
-    _refuse_virtual_tables(d1)
+    virtuals = virtual_tables(d1)
+    if virtuals:  # D1's export refuses such a database whole
+        return _client_side(d1, dest, virtuals, progress)
     try:
         exported = export_dump(d1, dest, progress)
     except D1Error as exc:
@@ -80,37 +84,83 @@ def create(
     )
 
 
-def _refuse_virtual_tables(d1: D1Backend) -> None:
-    """D1's export refuses a database holding a virtual table, whatever it is asked to leave
-    out ("cannot export databases with Virtual Tables (fts5)"; its docs: drop them, export,
-    create them again, which is never done here on a live database): said before anything
-    starts, naming them, with the bookmark that brings the whole database back instead."""
+CLIENT_METHOD = "d1-client-dump"
+
+
+def _client_side(
+    d1: D1Backend, dest: Path, virtuals: Sequence[Virtual], progress: BackupProgressCallback
+) -> Snapshot:
+    """The dump of a database D1 cannot export (it holds virtual tables), read by the client
+    (.clientdump) between two bookmarks: the same means nothing was written while it was
+    read (else refused, as when a virtual table cannot be read back exactly: the bookmark
+    is then the way back)."""
+    from malnu_tui.engine.backends.d1.timetravel import check_dump, current_bookmark
+
+    named = ", ".join(f"{v.name} ({v.module})" for v in virtuals)
+    blocked = [v for v in virtuals if v.why_not]
+    if blocked:
+        why = "; ".join(f"{v.name}: {v.why_not}" for v in blocked)
+        raise _refused(d1, f"a client-side dump cannot read it back exactly ({why})", blocked)
+    bookmark = current_bookmark(d1)
+    why = (
+        f"client-side dump: D1's export refuses a database holding virtual tables ({named}); "
+        "each table is read in pages over D1's HTTP API instead, at bookmark "
+        f"{bookmark}, and the search index re-created from them"
+    )
+    progress(BackupProgress("dump", 0, 0, why))
+    dumped = client_dump(d1, dest, virtuals, progress)
+    after = current_bookmark(d1)
+    if after != bookmark:
+        raise _refused(
+            d1,
+            f"the client-side dump taken instead was written to while it was read (bookmark "
+            f"{bookmark}, then {after}): it is one moment's copy only when nothing writes",
+            virtuals,
+            after,
+        )
+    progress(BackupProgress("check", 0, 0, "loading the dump into a scratch SQLite database"))
+    checked = check_dump(dest)
+    if not checked.ok:
+        raise BackupError(
+            f"the client-side dump of {d1.display_url} is unusable: "
+            f"{checked.error or checked.integrity}"
+        )
+    note = f"client-side dump ({dumped.rows} rows): D1 cannot export virtual tables ({named})"
+    return Snapshot(
+        sha256=dumped.sha256,
+        size=dumped.size,
+        migrations=tuple(AppliedMigration(f, c, at) for f, c, at in checked.applied),
+        schema_hash=checked.schema_hash,
+        row_counts=checked.row_counts,
+        native_restore_point=bookmark,
+        details={"bookmark": bookmark, "database_id": d1.location.database_id, "note": note},
+        method=CLIENT_METHOD,
+    )
+
+
+def _refused(
+    d1: D1Backend, why: str, virtuals: Sequence[Virtual], bookmark: str | None = None
+) -> DumpRefused:
+    """No dump at all: D1's export refuses a database holding virtual tables, whatever it is
+    asked to leave out (its docs: drop them, export, create them again, which is never done
+    here on a live database), and the client-side dump cannot take it (``why``). Said before
+    anything changes, with the bookmark that brings the whole database back instead."""
     from malnu_tui.engine.backends.d1.timetravel import TIME_TRAVEL_DAYS, current_bookmark
 
-    rows = d1.query(
-        # (a virtual table has no b-tree of its own: rootpage 0, however its CREATE is spelled)
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND rootpage = 0 ORDER BY name"
-    )
-    if not rows:
-        return
-    named = ", ".join(f"{r['name']} ({_module(str(r['sql']))})" for r in rows)
-    bookmark = current_bookmark(d1)
+    named = ", ".join(f"{v.name} ({v.module})" for v in virtuals)
+    bookmark = bookmark or current_bookmark(d1)
     back = (
         f"Time Travel bookmark {bookmark} (the whole database, the search index with it, for "
         f"{TIME_TRAVEL_DAYS} days): `malnu-tui d1 time-travel --bookmark {bookmark}`"
     )
-    raise DumpRefused(
+    return DumpRefused(
         f"D1 cannot export {d1.display_url}: it holds virtual tables, {named}, and D1's export "
-        f"refuses such a database whole; no dump was taken. The way back is its {back}",
+        f"refuses such a database whole, and {why}; no dump was taken. The way back is its "
+        f"{back}",
         bookmark,
-        f"no safety backup: D1 cannot export a database holding virtual tables ({named}); "
-        f"the way back is its {back} (recorded in the audit log)",
+        f"no safety backup: D1 cannot export a database holding virtual tables ({named}), and "
+        f"{why}; the way back is its {back} (recorded in the audit log)",
     )
-
-
-def _module(sql: str) -> str:
-    found = re.search(r"\bUSING\s+(\w+)", sql, re.IGNORECASE)
-    return found.group(1).lower() if found else "virtual"
 
 
 def _unsafe(checked: DumpCheck, bookmark: str | None) -> str:
@@ -145,11 +195,13 @@ def check(
     if checked.error:
         return checks
     checks.append(VerifyCheck("integrity_check", checked.integrity == "ok", checked.integrity))
+    # (A client-side dump reads integers as their digits: exact, whatever their size.)
+    unsafe = checked.unsafe_integers and manifest.method != CLIENT_METHOD
     checks.append(
         VerifyCheck(
             "integers exact",
-            not checked.unsafe_integers,
-            _unsafe(checked, manifest.native_restore_point) if checked.unsafe_integers else "ok",
+            not unsafe,
+            _unsafe(checked, manifest.native_restore_point) if unsafe else "ok",
         )
     )
     if not deep:
