@@ -19,6 +19,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.recover import RecoverWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
 from malnu_tui.tui.screens.wizard import WizardScreen
+from malnu_tui.tui.widgets.error_box import ErrorBox
 from tests.tui_demo import (
     Demo,
     build_demo,
@@ -224,7 +225,7 @@ async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(dem
         assert isinstance(screen, RecoverWizard)
         await pilot.press(*when, "enter")
         await wait_until(pilot, lambda: at(app, "plan") is not None, timeout=20)
-        error = str(screen.query_one("#wizard-error", Static).render())
+        error = screen.query_one("#wizard-error", ErrorBox).text
         assert f"rollback files changed since their migration was applied: {rb.name}" in error
         assert "press a (accept edited) to run the edited file as it is now" in error
         assert screen.blocked is not None and screen.edited_refused

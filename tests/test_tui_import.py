@@ -19,6 +19,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.data_import import ImportWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
+from malnu_tui.tui.widgets.error_box import ErrorBox
 from tests.import_support import EXAMPLES
 from tests.test_tui_snapshots import app_for, at_step, settle, settle_threads, status_loaded
 from tests.test_tui_snapshots import demo as demo  # the fixed-path demo fixture (snapshots)
@@ -133,7 +134,7 @@ async def test_import_over_the_limit_stops_before_confirmation_and_palette_opens
         await _next(pilot, screen)
         await pilot.pause()
         assert screen.step == "source"  # refused with the reason, nothing read
-        assert "none of update, skip, error" in str(screen.query_one("#wizard-error").render())
+        assert "none of update, skip, error" in screen.query_one("#wizard-error", ErrorBox).text
         screen.query_one("#import-conflict", Input).value = "skip"
         await pilot.pause()
         await _next(pilot, screen)
@@ -219,7 +220,7 @@ async def test_import_wizard_reads_a_sheet_with_a_title_above_its_header(tmp_pat
         await _next(pilot, screen)
         await pilot.pause()
         assert screen.step == "source"
-        assert "not a whole number: 'tiga'" in str(screen.query_one("#wizard-error").render())
+        assert "not a whole number: 'tiga'" in screen.query_one("#wizard-error", ErrorBox).text
         header.value = "3"
         await pilot.pause()
         await _next(pilot, screen)
@@ -256,8 +257,8 @@ async def test_import_wizard_takes_the_files_encoding_and_delimiter(tmp_path: Pa
         await pilot.pause()
         await _next(pilot, screen)
         # Waited for, not a fixed pause: a loaded box paints it later (a failed run).
-        error = screen.query_one("#wizard-error")
-        await wait_until(pilot, lambda: "must be one character" in str(error.render()))
+        error = screen.query_one("#wizard-error", ErrorBox)
+        await wait_until(pilot, lambda: "must be one character" in error.text)
         assert screen.step == "source"
         screen.query_one("#import-delimiter", Input).value = ";"
         await pilot.pause()
@@ -290,7 +291,7 @@ async def test_import_wizard_reads_a_table_of_another_target(tmp_path: Path) -> 
         await pilot.pause()
         await _next(pilot, screen)
         await wait_until(pilot, lambda: screen.last_error is not None)
-        assert "expected TARGET:TABLE" in str(screen.query_one("#wizard-error").render())
+        assert "expected TARGET:TABLE" in screen.query_one("#wizard-error", ErrorBox).text
         assert screen.step == "preview"  # the label is read where the source is opened
         await pilot.press("b")  # Back
         await wait_until(pilot, lambda: screen.step == "source")
@@ -300,7 +301,7 @@ async def test_import_wizard_reads_a_table_of_another_target(tmp_path: Path) -> 
         await _next(pilot, screen)
         await pilot.pause()
         assert screen.step == "source"
-        assert "not both" in str(screen.query_one("#wizard-error").render())
+        assert "not both" in screen.query_one("#wizard-error", ErrorBox).text
         screen.query_one("#import-file", Input).value = ""
         await pilot.pause()
         await _next(pilot, screen)

@@ -12,6 +12,7 @@ from textual.widgets import Button, DataTable, TextArea
 
 from malnu_tui.engine.backup import list_backups
 from malnu_tui.tui.screens.apply import ApplyWizard
+from malnu_tui.tui.widgets.error_box import ErrorBox
 from tests.test_tui_wizards import SCHOOL_APPLIED, loaded, make_app, settled, text_of
 from tests.test_tui_wizards import demo as demo  # the fixture
 from tests.tui_demo import Demo, take_lock_elsewhere, wait_until
@@ -214,7 +215,7 @@ async def test_the_import_wizard_says_why_and_confirms_as_every_wizard(
         await wait_until(pilot, lambda: screen.step == "preview" and not screen.working)
         preview = text_of(app, "#preview-text")
         assert "reading" not in preview and "✘ no preview" in preview
-        assert "unknown step 'frobnicate'" in text_of(app, "#wizard-error")
+        assert "unknown step 'frobnicate'" in app.screen.query_one("#wizard-error", ErrorBox).text
         await pilot.press("b")
         await wait_until(pilot, lambda: settled(app, "source"))
         screen.query_one("#import-map", Input).value = ""

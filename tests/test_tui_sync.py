@@ -16,6 +16,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
+from malnu_tui.tui.widgets.error_box import ErrorBox
 from tests.fixtures_d1 import D1Target
 from tests.fixtures_pg import supabase_roles
 from tests.tui_demo import (
@@ -279,9 +280,9 @@ async def test_a_sync_stopped_half_way_says_what_it_synced_and_where_it_stopped(
         await pilot.press("enter")
         screen = sync_screen(app)
         assert screen is not None
-        box = screen.query_one(".error-box")
+        box = screen.query_one(ErrorBox)
         await wait_until(pilot, lambda: bool(box.display) and screen.working is None, timeout=60)
-        assert "no_fifteen" in str(box.render())
+        assert "no_fifteen" in box.text
         shown = " ".join(report_text(app).split())
     assert "✘ sync of reporting failed: see the error above" in shown, shown
     assert "✔ academic_records: checksum, read 0, inserted 0, updated 0, deleted 0;" in shown

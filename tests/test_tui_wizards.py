@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Static
 
 from malnu_tui.engine.backup import list_backups
@@ -18,10 +19,19 @@ from malnu_tui.tui.screens.restore import RestoreWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
+from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
-from tests.tui_demo import Demo, build_demo, dialog_ready, take_lock_elsewhere, wait_until
+from tests.tui_demo import (
+    Demo,
+    at_rest,
+    bare_text,
+    build_demo,
+    dialog_ready,
+    take_lock_elsewhere,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -115,16 +125,57 @@ async def test_unreadable_target_shows_an_error_not_a_traceback(tmp_path: Path) 
     demo = build_demo(tmp_path / "demo")
     demo.staging_db.unlink()
     demo.staging_db.mkdir()  # a directory where the database file should be
+    # The primary's file damaged: every screen that reads it fails with SQLite's "file is not
+    # a database" and a way out five lines long at 80 columns. Under 80×24 the error box cut
+    # it at its sixth line ("…move it aside with its -wal and -shm files and restore"): the
+    # words that say what to do were lost, with no way to scroll to them.
+    for side in ("-wal", "-shm"):  # (its WAL held page 1: read from there, it opened)
+        demo.primary_db.with_name(demo.primary_db.name + side).unlink(missing_ok=True)
+    demo.primary_db.write_bytes(b"not a database, sorry " * 200)
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.screen.query_one(TargetPanel)
+        await whole_error(pilot, app, panel, "reading the status failed")
+        for key, what in (  # on the primary: a screen, a dialog, a wizard
+            ("l", "reading the audit trail failed"),
+            ("U", "reading the lock failed"),
+            ("a", "plan failed"),
+        ):
+            await pilot.press(key)
+            await wait_until(pilot, lambda: not isinstance(app.screen, StatusScreen))
+            await whole_error(pilot, app, app.screen, what)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
         await pilot.press("t")
         screen = app.screen
         assert isinstance(screen, StatusScreen)
         panel = next(p for p in screen.query(TargetPanel) if p.target.name == "staging")
         await wait_until(pilot, lambda: panel.query_one(".error-box").display)
-        assert "error" in str(panel.query_one(".error-box", Static).render())
+        assert "✘ reading the status refused: nothing was written" in panel.query_one(ErrorBox).text
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def whole_error(pilot: object, app: MalnuApp, within: Widget, what: str) -> None:
+    """The damaged file's error in ``within``'s error box, said in words (what failed, why,
+    the way out) and read to its last words at 80×24: past its height, Tab reaches the box
+    and End shows the rest."""
+    box = within.query_one(ErrorBox)
+    await wait_until(pilot, lambda: bool(box.display and box.text))
+    await at_rest(pilot)
+    assert f"✘ {what}" in box.text and "why: cannot open" in box.text, box.text
+    assert "file is not a database" in box.text and "way out: the SQLite file" in box.text
+    last = "the missing file is created and restored into"
+    assert last not in bare_text(app)  # the hint is longer than the box: the test can fail
+    assert box.border_subtitle == ErrorBox.MORE
+    for _ in range(8):  # Tab, as an operator would, until the box has the focus
+        if app.focused is box:
+            break
+        await pilot.press("tab")  # type: ignore[attr-defined]
+    assert app.focused is box, app.focused
+    await pilot.press("end")  # type: ignore[attr-defined]
+    await at_rest(pilot)
+    assert last in bare_text(app), bare_text(app)
 
 
 async def test_sql_view_shows_translation_findings(demo: Demo) -> None:

@@ -456,3 +456,11 @@ def screen_text(app: Any) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+def bare_text(app: Any) -> str:
+    """The screen's words (:func:`screen_text`), its borders and scroll bars left out and
+    wrapped lines joined: a boxed error's lines read as one sentence."""
+    import re
+
+    return " ".join(re.sub("[\u2500-\u259f]", " ", screen_text(app)).split())

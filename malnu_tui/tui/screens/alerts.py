@@ -206,7 +206,7 @@ class AlertsScreen(Screen[None]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
 
 
 def _outcome(outcome: str) -> Text:

@@ -110,7 +110,7 @@ class AuditScreen(Screen[None]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
         self.query_one("#audit-count", Static).update("")
 
     @on(Input.Changed, "#filter")

@@ -296,6 +296,7 @@ class BackupBrowser(Screen[None]):
             self.query_one(ErrorBox).show_error(
                 f"backup {report.backup_id} failed verification: " + "; ".join(report.problems),
                 "never restore it; choose an older backup",
+                what="verify",
             )
         if report.unrecorded:  # a store this user may only read
             self.notify(
@@ -332,7 +333,7 @@ class BackupBrowser(Screen[None]):
             self.query_one("#backup-op", OperationProgress).fail(
                 f"✘ {event.what} failed: see the error above"
             )
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
 
     def _show_list(self) -> None:
         table = self.query_one(DataTable)

@@ -229,7 +229,7 @@ class FixScreen(ModalScreen[bool]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
         if self.word is None:  # the check itself failed: it said "checking…" for good
             self.query_one("#fix-body", Static).update(
                 Text("✘ not checked (the error below): nothing was changed", style="bold")

@@ -198,6 +198,7 @@ class RestoreWizard(WizardScreen):
             self.show_error(
                 "backup failed verification: " + "; ".join(report.problems),
                 "nothing was changed; choose an older backup",
+                what="verify",
             )
             self.allow_next("the backup failed verification")
 

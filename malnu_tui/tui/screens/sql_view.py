@@ -262,7 +262,7 @@ class SqlViewScreen(Screen[None]):
             self.check = SqlCheck(None, event.message)
             self._show_check()
             return
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
         if self.bundle is None:  # nothing read: the panes no longer say "reading…"
             for pane in self.query(SqlText):
                 pane.load_text(f"-- {NOT_READ}\n")

@@ -317,7 +317,12 @@ class SyncScreen(Screen[None]):
             )
             self._done()
             return
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_error(  # refused after tables were written: "failed"
+            event.message,
+            event.hint,
+            what=self.working_on or event.what,
+            refused=event.refused and self.working is None,
+        )
         if self.working is not None:  # a run, not a read of the states
             self.query_one("#sync-report", Static).update(
                 failed_report(

@@ -173,17 +173,13 @@ def refused_report(
     six lines (a cycle's showed "drop one of these foreign keys at the copy (academic_…"),
     under "✘ sync of reporting failed". ``writes``: a sync (not a verify or a dry run), said
     to have written nothing."""
-    from malnu_tui.tui.widgets.error_box import console_hint
+    from malnu_tui.tui.widgets.error_box import console_hint, failure_text
 
-    shown = Text(f"✘ {working} refused", style="bold")
-    shown.append(": nothing was written\n" if writes else "\n", style="bold")
-    shown.append("  why: ", style="bold")
-    shown.append(message.removeprefix("sync refused: ") + "\n")
     told = pair_tables_hint(console_hint(hint), pair) if hint else ""
-    for i, way in enumerate(w for w in told.split("; also ") if w.strip()):
-        shown.append("  way out: " if i == 0 else "  also: ", style="bold")
-        shown.append(way + "\n")
+    shown = failure_text(
+        working, message.removeprefix("sync refused: "), told, refused=True, writes=writes
+    )
     if told != console_hint(hint) and config is not None:
-        shown.append(f"  ([sync.{pair}] is in {config})\n", style="dim")
+        shown.append(f"\n  ([sync.{pair}] is in {config})", style="dim")
     shown.rstrip()
     return shown

@@ -198,7 +198,7 @@ class UnlockScreen(ModalScreen[bool]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
         if self.state is None:  # the lock was not read: it said "reading the lock…" for good
             self.query_one("#unlock-body", Static).update(
                 Text("✘ the lock could not be read (the error below): nothing was released",

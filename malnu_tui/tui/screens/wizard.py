@@ -327,7 +327,7 @@ class WizardScreen(Screen[str | None]):
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
         self.last_error = event.message
-        self.show_error(event.message, event.hint)
+        self.query_one("#wizard-error", ErrorBox).show_failed(event)
         # The step's progress stops saying "running for 0:37 — still working" under the
         # error (a restore's verify of a backup pruned meanwhile ticked on for good).
         for progress in self.query_one(f"#{self.step}", StepPane).query(OperationProgress):
@@ -356,8 +356,12 @@ class WizardScreen(Screen[str | None]):
     def app_end(self) -> None:
         end_operation(self.app)
 
-    def show_error(self, message: str, hint: str = "") -> None:
-        self.query_one("#wizard-error", ErrorBox).show_error(message, hint)
+    def show_error(self, message: str, hint: str = "", *, what: str = "") -> None:
+        """What the step refuses to go on with (bad input, nothing to do, a backup that
+        failed its verify: ``what``), said as a worker's failure is."""
+        self.query_one("#wizard-error", ErrorBox).show_error(
+            message, hint, what=what, refused=not what
+        )
 
     def step_failed(self, what: str) -> None:
         """A worker failed; by default the step stays, with Next blocked."""

@@ -8,11 +8,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.containers import VerticalScroll
 
 from malnu_tui.tui.widgets.plain import Static
 
 if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
     from malnu_tui.engine.problems import Problem
+    from malnu_tui.tui.messages import OperationFailed
 
 # The engine's hints name CLI commands; inside the console the key that does it is the hint.
 CONSOLE_KEYS = {
@@ -97,26 +101,94 @@ def problem_text(problem: Problem) -> str:
     return with_hint(problem, console_hint)
 
 
-class ErrorBox(Static):
-    """Hidden until :meth:`show_error`; ``✘`` and the word ``error`` read without colour."""
+# What failed, as the operator reads it: the words the screens' workers report by.
+DOING = {
+    "status": "reading the status",
+    "health": "reading the health",
+    "list": "reading the backups",
+    "audit": "reading the audit trail",
+    "alerts": "reading the alerts",
+    "read lock": "reading the lock",
+    "sql": "reading the SQL",
+    "piece": "reading the SQL",
+    "check": "the SQL check",
+    "preflight": "the check",
+    "create": "backup",
+    "run": "the run",
+}
+
+
+def failure_text(what: str, message: str, hint: str, *, refused: bool, writes: bool = True) -> Text:
+    """An error as every screen says it, in words and symbols as well as colour: ``✘ WHAT
+    refused: nothing was written`` (the CLI's exit 2, refused before anything was done;
+    ``writes`` false for a read or a check) or ``✘ WHAT failed``, then ``why:`` and each
+    ``way out:`` (a hint's "; also …" parts on their own ``also:`` lines), whole."""
+    shown = Text(f"✘ {what} " if what else "✘ ", style="bold")
+    if refused:
+        shown.append("refused: nothing was written" if writes else "refused", style="bold")
+    else:
+        shown.append("failed", style="bold")
+    shown.append("\n  why: ", style="bold")
+    shown.append(message)
+    for i, way in enumerate(w for w in hint.split("; also ") if w.strip()):
+        shown.append("\n  way out: " if i == 0 else "\n  also: ", style="bold")
+        shown.append(way)
+    return shown
+
+
+class ErrorBox(VerticalScroll):
+    """Hidden until :meth:`show_error`. Never cuts: past its height it scrolls, Tab reaches it
+    (↓, End, PgDn) and its border says there is more; at 80×24 a refusal's way out (the ALTER
+    to run, the role that needs BYPASSRLS, the config key) was cut mid-word at its sixth
+    line, the one line that said what to do."""
 
     DEFAULT_CLASSES = "error-box"
+    DEFAULT_CSS = "ErrorBox { display: none; }"
+    MORE = "↓ more: Tab here, then ↓ / End"
 
-    def on_mount(self) -> None:
-        self.display = False
+    def allow_focus(self) -> bool:
+        # Shown only: hidden, a screen's first focus went to it (Textual's focusable reads
+        # visibility, not display), and the keys went nowhere to be seen.
+        return self.display
 
-    def show_error(self, message: str, hint: str = "") -> None:
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="error-text")
+
+    @property
+    def text(self) -> str:
+        """What it says, as plain text (empty when hidden)."""
+        return str(self.query_one(".error-text", Static).render()) if self.display else ""
+
+    def show_error(
+        self, message: str, hint: str = "", *, what: str = "", refused: bool = False
+    ) -> None:
+        """``message`` and its way out ``hint`` (secrets masked, the CLI's commands named by
+        the console's keys); ``what`` failed (an :class:`OperationFailed`'s word, said as
+        :data:`DOING` says it), ``refused`` before it began."""
         from malnu_tui.engine.monitor.debuglog import mask_secrets
 
-        text = Text()
-        text.append("✘ error: ", style="bold")
-        text.append(mask_secrets(message))  # as the CLI's error: and hint: lines
-        if hint:
-            text.append("\n  hint: ", style="bold")
-            text.append(console_hint(mask_secrets(hint)))
-        self.update(text)
+        text = failure_text(
+            DOING.get(what, what),
+            mask_secrets(message),
+            console_hint(mask_secrets(hint)) if hint else "",
+            refused=refused,
+        )
+        self.query_one(".error-text", Static).update(text)
         self.display = True
+        self.scroll_home(animate=False)
+        self.call_after_refresh(self._say_more)
+
+    def show_failed(self, event: OperationFailed) -> None:
+        """A worker's failure (:func:`malnu_tui.tui.session.reporting`), said whole."""
+        self.show_error(event.message, event.hint, what=event.what, refused=event.refused)
+
+    def _say_more(self) -> None:
+        self.border_subtitle = self.MORE if self.max_scroll_y > 0 else ""
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._say_more)
 
     def clear(self) -> None:
-        self.update("")
+        self.query_one(".error-text", Static).update("")
+        self.border_subtitle = ""
         self.display = False

@@ -213,7 +213,7 @@ class TargetPanel(Vertical):
                 style="yellow",
             )
         self.query_one(".summary", Static).update(text)
-        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one(ErrorBox).show_failed(event)
 
     @on(HealthLoaded)
     def _health(self, event: HealthLoaded) -> None:
