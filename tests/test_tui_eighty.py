@@ -566,12 +566,15 @@ async def test_a_failed_step_stops_its_clock_under_the_error(demo: Demo) -> None
         # (a loaded machine took the picture of the step still blank).
         await wait_until(
             pilot,
-            lambda: not wizard.working and "verify failed" in " ".join(screen_text(app).split()),
+            lambda: (
+                not wizard.working
+                and "✘ verify refused: see the error above" in " ".join(screen_text(app).split())
+            ),
         )
         await pilot.pause(1.2)  # a clock still running would have ticked by now
         shown = " ".join(screen_text(app).split())
         assert f"✘ verify refused: nothing was written why: no backup '{ids[1]}'" in bare_text(app)
-        assert "✘ verify failed: see the error above" in shown
+        assert "✘ verify refused: see the error above" in shown
         assert "running for" not in shown and "still working" not in shown
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser))
@@ -597,11 +600,14 @@ async def test_a_failed_backup_operation_stops_pulsing(demo: Demo) -> None:
                 f.unlink()
         await pilot.press("v")
         await wait_until(pilot, lambda: browser.busy is None)
-        await wait_until(pilot, lambda: "verify failed" in " ".join(screen_text(app).split()))
+        await wait_until(
+            pilot,
+            lambda: "✘ verify refused: see the error above" in " ".join(screen_text(app).split()),
+        )
         await at_rest(pilot)
         shown = " ".join(screen_text(app).split())
         assert f"✘ verify refused: nothing was written why: no backup '{ids[1]}'" in bare_text(app)
-        assert "✘ verify failed: see the error above" in shown
+        assert "✘ verify refused: see the error above" in shown
         assert "--%" not in shown and "running for" not in shown
         await pilot.press("escape")
         await wait_until(pilot, lambda: loaded(app))

@@ -18,7 +18,7 @@ from textual.widgets import Footer
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, BackupsListed, LocksLeft, OperationFailed
 from malnu_tui.tui.session import backup_progress_poster, connected, looking, reporting
-from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings, outcome
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.manifest import (
     human_size,
@@ -331,7 +331,7 @@ class BackupBrowser(Screen[None]):
         if event.what not in READS:
             self._end()
             self.query_one("#backup-op", OperationProgress).fail(
-                f"✘ {event.what} failed: see the error above"
+                f"✘ {event.what} {outcome(event.refused)}: see the error above"
             )
         self.query_one(ErrorBox).show_failed(event)
 

@@ -18,7 +18,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Input
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import LocksLeft, OperationFailed, StatementProgress
 from malnu_tui.tui.widgets.dialog import page_text, refit
-from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings, outcome
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
@@ -332,7 +332,7 @@ class WizardScreen(Screen[str | None]):
         # error (a restore's verify of a backup pruned meanwhile ticked on for good).
         for progress in self.query_one(f"#{self.step}", StepPane).query(OperationProgress):
             if progress.running:
-                progress.fail(f"✘ {event.what} failed: see the error above")
+                progress.fail(f"✘ {event.what} {outcome(event.refused)}: see the error above")
         self.step_failed(event.what)
 
     @on(LocksLeft)

@@ -118,16 +118,21 @@ DOING = {
 }
 
 
+def outcome(refused: bool) -> str:
+    """What became of work that raised: ``refused`` (the CLI's exit 2: before anything was
+    done) or ``failed``, as the error box and the step's own line both say it."""
+    return "refused" if refused else "failed"
+
+
 def failure_text(what: str, message: str, hint: str, *, refused: bool, writes: bool = True) -> Text:
     """An error as every screen says it, in words and symbols as well as colour: ``✘ WHAT
     refused: nothing was written`` (the CLI's exit 2, refused before anything was done;
     ``writes`` false for a read or a check) or ``✘ WHAT failed``, then ``why:`` and each
     ``way out:`` (a hint's "; also …" parts on their own ``also:`` lines), whole."""
     shown = Text(f"✘ {what} " if what else "✘ ", style="bold")
-    if refused:
-        shown.append("refused: nothing was written" if writes else "refused", style="bold")
-    else:
-        shown.append("failed", style="bold")
+    shown.append(outcome(refused), style="bold")
+    if refused and writes:
+        shown.append(": nothing was written", style="bold")
     shown.append("\n  why: ", style="bold")
     shown.append(message)
     for i, way in enumerate(w for w in hint.split("; also ") if w.strip()):
