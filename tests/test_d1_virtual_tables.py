@@ -26,7 +26,13 @@ FTS = (
     " ('b', -9223372036854775808, randomblob(1200000), NULL, 0.1);\n"
     "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)"
     " INSERT INTO users (id, email) SELECT i, 'u' || i || '@malnu.sch.id' FROM n;\n"
+    # Its options the other way round (it was paged by a rowid it lacks: `no such column:
+    # rowid`, no backup at all), a two-column key whose pages end inside one value of the first.
+    "CREATE TABLE tags (kelas TEXT, n INTEGER, PRIMARY KEY (kelas, n)) STRICT, WITHOUT ROWID;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1203)"
+    " INSERT INTO tags SELECT 'k' || (i % 3), i FROM n;\n"
 )
+TAGS = "SELECT count(*), count(DISTINCT kelas || '/' || n), sum(n), min(n), max(n) FROM tags"
 VALS = (
     "SELECT k, big, length(b), hex(substr(b, 1, 8)), hex(substr(b, -8)), hex(s), typeof(s), r, "
     "typeof(r) FROM vals ORDER BY k"
@@ -82,10 +88,12 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     data["native_restore_point"] = None
     manifest.write_text(json.dumps(data))
     d1.server.sql(d1.db, "DELETE FROM vals")
+    d1.server.sql(d1.db, "DELETE FROM tags")
     d1.server.sql(d1.db, "INSERT INTO users_fts(users_fts) VALUES ('delete-all')")
     res = run_cli(*base, "backup", "restore", new["id"], "--yes")
     assert res.code == 0, res.err
     assert d1.sql(VALS) == vals and vals[0][1] == 9007199254740993
+    assert d1.sql(TAGS) == [(1203, 1203, 1203 * 1204 // 2, 1, 1203)]
     assert d1.sql("SELECT rowid FROM users_fts WHERE users_fts MATCH 'admin'") == [(1,)]
     assert d1.sql("SELECT rowid FROM memo_fts WHERE memo_fts MATCH 'wali'") == [(7,)]
     assert d1.sql("SELECT count(*), max(id) FROM users") == [(1500, 1500)]

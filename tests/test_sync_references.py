@@ -21,9 +21,24 @@ import psycopg
 import pytest
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
+from malnu_tui.engine.sync import (
+    SyncRequest,
+    SyncSession,
+    plan_sync,
+    references,
+    run_sync,
+    verify_sync,
+)
+from malnu_tui.engine.sync import run as sync_run
 from malnu_tui.engine.sync.heldrows import HELD_PAGES, HeldRows
-from malnu_tui.engine.sync.model import ProgressCallback, SyncProgress, TableReport
+from malnu_tui.engine.sync.model import (
+    ChunkCounts,
+    ProgressCallback,
+    SyncProgress,
+    TableReport,
+    TableShape,
+)
+from malnu_tui.engine.sync.side import Chunk
 from malnu_tui.engine.sync.side_sqlite import SqliteSide
 from tests.fixtures_core import popen_cli, stop_if_running
 from tests.sync_support import Db, make_db, sqlite_source, verify
@@ -365,17 +380,25 @@ def _same_pair(src: Db, dst: Db) -> None:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_two_tables_that_refer_to_each_other_sync_in_two_passes(
-    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``guru.kelas_id`` → ``kelas`` and ``kelas.wali_kelas_id`` → ``guru`` at the copy: each
     chunk commits on its own, so one table's rows came before the rows they refer to (a first
     full copy stopped on the copy's foreign key), and the pair was refused: an operator with
     that schema could not sync at all. Now the cycle is cut at ``guru.kelas_id``: guru is
     written first with it NULL where the class is not in the copy yet, kelas next, then those
-    teachers' classes; every row counted once. A cycle of NOT NULL keys is still refused
-    before anything is written, exit 2."""
+    teachers' classes; every row counted once, a chunk's worth at a time (pass two read every
+    such row at once: the whole table, in a first copy). A cycle of NOT NULL keys is still
+    refused before anything is written, exit 2."""
     src, dst = sqlite_source(tmp_path), make_db(kind, request, tmp_path, "copy")
     _cycle(src, dst)
+    second_pass: list[int] = []  # the rows of each chunk pass two writes (settling's writes)
+
+    def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+        second_pass.append(len(chunk.rows))
+        return references.write_chunk(s, shape, chunk)
+
+    monkeypatch.setattr(sync_run, "write_chunk", write_chunk)
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
         plans = plan_sync(s, SyncRequest(tables=("guru", "kelas")))
     assert [p.table for p in plans] == ["guru", "kelas"]
@@ -390,6 +413,7 @@ def test_two_tables_that_refer_to_each_other_sync_in_two_passes(
         ("kelas", 3, 3, 0, True),
     ], first
     assert all(r.source_count == r.dest_count for r in first)
+    assert second_pass == [2, 1], second_pass  # teachers 1-3 nulled; chunk_rows=2
     _same_pair(src, dst)
     # Incremental: a new class (4) and its new homeroom teacher (6) together; teacher 5 (no
     # class) gets class 4, their row's one change (updated_at as it was, an app that does not

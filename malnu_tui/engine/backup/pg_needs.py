@@ -24,9 +24,10 @@ from malnu_tui.engine.backup.pg_tools import TOC_LINE, PgTools
 __all__ = ["MissingRoles", "foreign_key_hint", "missing_roles", "role_hint"]
 
 _KINDS = ("ACL", "DEFAULT ACL", "POLICY")
-# pg_restore's header of each entry in its SQL output.
+# pg_restore's header of each entry in its SQL output (names as they are, unquoted: `Schema:
+# Data Sekolah;`, whose entries went unread when the schema was taken for one word).
 _HEADER = re.compile(
-    r"^-- Name: (?P<name>.*); Type: (?P<type>[A-Z ]+); Schema: (?P<schema>\S+); Owner: .*$",
+    r"^-- Name: (?P<name>.*); Type: (?P<type>[A-Z ]+); Schema: (?P<schema>.+?); Owner: .*$",
     re.MULTILINE,
 )
 _TOKEN = re.compile(r"\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_$]*|\S")

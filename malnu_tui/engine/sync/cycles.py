@@ -200,19 +200,23 @@ def complete(
     s: SyncSession, shape: TableShape, state: SyncState, write: Callable[..., object]
 ) -> tuple[SyncState, list[tuple[Bounds | None, tuple[Key, ...]]]]:
     """Pass two: the rows pass one wrote with a cut key NULL, written again from the source now
-    that their parents are synced (by ``write``, :func:`.references.write_chunk`), and what the
-    table's settling compares, ``[(None, keys)]``. Counted once: a row pass one counted (new,
-    or changed in other columns too) is not counted again; the others as updated."""
+    that their parents are synced (by ``write``, :func:`.references.write_chunk`, a chunk's
+    worth at a time: ``s.batch_rows``), and what the table's settling compares,
+    ``[(None, keys)]``. Counted once: a row pass one counted (new, or changed in other columns
+    too) is not counted again; the others as updated."""
     counted = s.nulled.pop(shape.name, {})
     if not counted:
         return state, []
-    rows = s.src.rows_for_keys(shape, list(counted))
-    if rows:
-        write(s, shape, Chunk(rows, state))
-        kidx = shape.key_index
-        more = sum(1 for r in rows if not counted[tuple(r[i] for i in kidx)])
-        state = state.advanced(ChunkCounts(updated=more), 0, None)
-    return state, [(None, tuple(counted))]
+    keys, kidx = list(counted), shape.key_index
+    # A chunk's worth at a time: a first copy nulls every row whose class is not there yet,
+    # and all of them were read into memory and written as one chunk.
+    for at in range(0, len(keys), s.batch_rows):
+        rows = s.src.rows_for_keys(shape, keys[at : at + s.batch_rows])
+        if rows:
+            write(s, shape, Chunk(rows, state))
+            more = sum(1 for r in rows if not counted[tuple(r[i] for i in kidx)])
+            state = state.advanced(ChunkCounts(updated=more), 0, None)
+    return state, [(None, tuple(keys))]
 
 
 def before_run(s: SyncSession, tables: Sequence[str]) -> None:

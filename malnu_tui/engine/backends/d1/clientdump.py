@@ -217,7 +217,9 @@ def _columns(d1: D1Backend, table: str) -> list[str]:
 def _keys(d1: D1Backend, table: str, sql: str, cols: Sequence[str]) -> list[str]:
     """What a table is paged by, quoted: a WITHOUT ROWID table's key columns, else its
     rowid (by a name no column takes)."""
-    if re.search(r"\)\s*WITHOUT\s+ROWID\b[^)]*$", sql, re.IGNORECASE):
+    # (Its options in either order: `) STRICT, WITHOUT ROWID` was paged by a rowid it lacks,
+    # `no such column: rowid`, and the database could not be backed up.)
+    if re.search(r"\)\s*(?:STRICT\s*,\s*)?WITHOUT\s+ROWID\b[^)]*$", sql, re.IGNORECASE):
         info = d1.query(f"PRAGMA table_info({q.quote_ident(table)})")
         pk = sorted((int(r["pk"]), str(r["name"])) for r in info if r["pk"])
         return [q.quote_ident(n) for _, n in pk]
