@@ -136,7 +136,13 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
     sql += "as 'select * from nilai';\ndrop function tab(int);\ncreate function tab(x int) "
     sql += "returns table (id bigint, nama text) language sql as 'select 1::bigint, ''a''';\n"
     sql += "drop function outs;\ncreate function outs(x int, out total bigint, out label text)"
-    sql += " language sql as 'select 1::bigint, ''a''';"
+    sql += " language sql as 'select 1::bigint, ''a''';\n"
+    # A view of that name in another schema too: which one's columns is not known (no
+    # finding; the two views' columns were read as one view's: "column b is gone"). A quoted
+    # camelCase function (Supabase's rpc('getStudent')): its shape is read (was not found).
+    sql += "drop view v_two;\ncreate view v_two as select 1 as a;\n"
+    sql += 'drop function "getStudent"(int);\ncreate function "getStudent"(student int) '
+    sql += "returns int language sql as 'select 1';"
     d.add("20250101000100", "change", sql, "select 1;")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE nilai (id int, skor int)")
@@ -149,10 +155,14 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
                      "LANGUAGE sql AS 'select 1::bigint, ''a'''")  # fmt: skip
         conn.execute("CREATE FUNCTION outs(x int, OUT total int4, OUT label text) "
                      "LANGUAGE sql AS 'select 1::bigint, ''a'''")  # fmt: skip
+        conn.execute("CREATE SCHEMA rpt; CREATE VIEW v_two AS SELECT 1 AS a; "
+                     "CREATE VIEW rpt.v_two AS SELECT 2 AS b")  # fmt: skip
+        conn.execute('CREATE FUNCTION "getStudent"(p_id int) RETURNS int LANGUAGE sql '
+                     "AS 'select 1'")  # fmt: skip
     res = run_cli("--database", pg_url, *d.args(), "lint", "--json")
     found = [(f["line"], f["why"]) for f in json.loads(res.out)["findings"]
              if f["rule"] == "OBJECT-SHAPE-CHANGED"]  # fmt: skip
-    assert [n for n, _ in found] == [3, 5, 9, 11], res.out + res.err
+    assert [n for n, _ in found] == [3, 5, 9, 11, 15], res.out + res.err
     assert "parameter p_term lost its DEFAULT; parameter p_year is added without a " in found[0][1]
     assert (
         "view v_nilai is dropped and re-created in another shape (column skor is gone)"
@@ -164,4 +174,8 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
     )
     assert (
         "(it returned (total integer, label text), now (total bigint, label text))" in found[3][1]
+    )
+    assert (
+        "function getStudent is dropped and re-created in another shape (parameter p_id is "
+        "now named student)" in found[4][1]
     )
