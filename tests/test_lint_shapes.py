@@ -29,6 +29,8 @@ create procedure archive(p_days int) language sql as 'select 1';
 create function touch(p int) returns void language sql as 'select';
 create view v_study as select id, title as judul, s.n from study s;
 create function f() returns trigger language plpgsql as $$ begin return new; end $$;
+create function enroll("student id" int, "class name" text default 'x') returns int
+    language sql as 'select 1';
 """
 
 # (case, migration, expected [(line of the finding, text in why)]); each was clean.
@@ -61,6 +63,10 @@ CASES = [
     ("view column gone", "drop view v_study;\ncreate view v_study as select id, title from "
      "study;", [(2, "view v_study is dropped and re-created in another shape (columns judul, n "
                    "are gone)")]),
+    ("quoted names with a space (were read as name \"student, type id int: no finding)",
+     'drop function enroll(int, text);\ncreate function enroll("student id" int, "class name" '
+     "text) returns int language sql as 'select 1';",
+     [(2, "parameter class name lost its DEFAULT")]),
     ("safe: same shape, spelled otherwise", "drop function get_record(text);\n"
      "create function get_record(INVITE_CODE pg_catalog.text) returns study language sql as "
      "$$ select * from study where id = 2 $$;\ndrop function grades(int, varchar);\n"

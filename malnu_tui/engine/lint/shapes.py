@@ -39,6 +39,9 @@ _RESULT_END = re.compile(
     r"PARALLEL|COST|ROWS|SUPPORT|LEAKPROOF|NOT|BEGIN|WINDOW|TRANSFORM|EXTERNAL)\b|\s*$",
     _F,
 )
+# A parameter's name (quoted: spaces and all, as `"student id"`) and type; else a type alone
+# (`"public"."study"`, `numeric(10, 2)`: no name before it).
+_NAMED = re.compile(r'^(?P<name>"(?:[^"]|"")*"|[^\W\d][\w$]*)\s+(?P<type>\S.*)$', re.DOTALL)
 _MODE = re.compile(r"^(?P<mode>IN|OUT|INOUT|VARIADIC)\s+", _F)
 _DEFAULT = re.compile(r"\s+DEFAULT\s+|\s*=\s*", _F)
 # A parameter's type of two words or more (then it has no name before it).
@@ -102,11 +105,11 @@ def _params(text: str) -> tuple[list[tuple[str, str, bool]], list[str]] | None:
         rest = part[mode.end() :] if mode else part
         d = _DEFAULT.search(mask_code(rest))
         decl, has_default = (rest[: d.start()], True) if d else (rest, False)
-        words = decl.split(None, 1)
-        if not words:
+        if not decl.strip():
             return None
-        if len(words) == 2 and not _LONG_TYPE.match(decl.strip()):
-            name, typ = key(words[0]), _type(words[1])
+        named = None if _LONG_TYPE.match(decl.strip()) else _NAMED.match(decl.strip())
+        if named is not None:
+            name, typ = key(named["name"]), _type(named["type"])
         else:
             name, typ = "", _type(decl)
         if mode and mode["mode"].upper() in ("OUT", "INOUT"):
