@@ -172,6 +172,8 @@ def test_set_not_null_after_an_update_that_fills_the_nulls(mdirs: MigrationDirs)
             "error",
         ),
         ("UPDATE t SET a = id WHERE a IS NULL OR b IS NULL", "error", "error"),
+        # A COALESCE that is not the whole value (its NULLIF may give NULL): was a fill.
+        ("UPDATE t SET a = COALESCE(a, 0) * NULLIF(id, 0) WHERE a IS NULL", "error", "error"),
     ]
     for n, (update, a, b) in enumerate(cases):
         sql = f"SET lock_timeout = '5s';\n{update};\nALTER TABLE t ALTER COLUMN a SET NOT NULL;"

@@ -29,6 +29,8 @@ create procedure archive(p_days int) language sql as 'select 1';
 create function touch(p int) returns void language sql as 'select';
 create view v_study as select id, title as judul, s.n from study s;
 create function f() returns trigger language plpgsql as $$ begin return new; end $$;
+create function enroll("student id" int, "class name" text default 'x') returns int
+    language sql as 'select 1';
 """
 
 # (case, migration, expected [(line of the finding, text in why)]); each was clean.
@@ -61,6 +63,10 @@ CASES = [
     ("view column gone", "drop view v_study;\ncreate view v_study as select id, title from "
      "study;", [(2, "view v_study is dropped and re-created in another shape (columns judul, n "
                    "are gone)")]),
+    ("quoted names with a space (were read as name \"student, type id int: no finding)",
+     'drop function enroll(int, text);\ncreate function enroll("student id" int, "class name" '
+     "text) returns int language sql as 'select 1';",
+     [(2, "parameter class name lost its DEFAULT")]),
     ("safe: same shape, spelled otherwise", "drop function get_record(text);\n"
      "create function get_record(INVITE_CODE pg_catalog.text) returns study language sql as "
      "$$ select * from study where id = 2 $$;\ndrop function grades(int, varchar);\n"
@@ -136,7 +142,13 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
     sql += "as 'select * from nilai';\ndrop function tab(int);\ncreate function tab(x int) "
     sql += "returns table (id bigint, nama text) language sql as 'select 1::bigint, ''a''';\n"
     sql += "drop function outs;\ncreate function outs(x int, out total bigint, out label text)"
-    sql += " language sql as 'select 1::bigint, ''a''';"
+    sql += " language sql as 'select 1::bigint, ''a''';\n"
+    # A view of that name in another schema too: which one's columns is not known (no
+    # finding; the two views' columns were read as one view's: "column b is gone"). A quoted
+    # camelCase function (Supabase's rpc('getStudent')): its shape is read (was not found).
+    sql += "drop view v_two;\ncreate view v_two as select 1 as a;\n"
+    sql += 'drop function "getStudent"(int);\ncreate function "getStudent"(student int) '
+    sql += "returns int language sql as 'select 1';"
     d.add("20250101000100", "change", sql, "select 1;")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE nilai (id int, skor int)")
@@ -149,10 +161,14 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
                      "LANGUAGE sql AS 'select 1::bigint, ''a'''")  # fmt: skip
         conn.execute("CREATE FUNCTION outs(x int, OUT total int4, OUT label text) "
                      "LANGUAGE sql AS 'select 1::bigint, ''a'''")  # fmt: skip
+        conn.execute("CREATE SCHEMA rpt; CREATE VIEW v_two AS SELECT 1 AS a; "
+                     "CREATE VIEW rpt.v_two AS SELECT 2 AS b")  # fmt: skip
+        conn.execute('CREATE FUNCTION "getStudent"(p_id int) RETURNS int LANGUAGE sql '
+                     "AS 'select 1'")  # fmt: skip
     res = run_cli("--database", pg_url, *d.args(), "lint", "--json")
     found = [(f["line"], f["why"]) for f in json.loads(res.out)["findings"]
              if f["rule"] == "OBJECT-SHAPE-CHANGED"]  # fmt: skip
-    assert [n for n, _ in found] == [3, 5, 9, 11], res.out + res.err
+    assert [n for n, _ in found] == [3, 5, 9, 11, 15], res.out + res.err
     assert "parameter p_term lost its DEFAULT; parameter p_year is added without a " in found[0][1]
     assert (
         "view v_nilai is dropped and re-created in another shape (column skor is gone)"
@@ -164,4 +180,8 @@ def test_the_old_shape_read_from_the_live_database(tmp_path: Path, pg_url: str) 
     )
     assert (
         "(it returned (total integer, label text), now (total bigint, label text))" in found[3][1]
+    )
+    assert (
+        "function getStudent is dropped and re-created in another shape (parameter p_id is "
+        "now named student)" in found[4][1]
     )

@@ -84,16 +84,22 @@ CASES = [
      '"anon";\nalter default privileges in schema public grant all on tables to anon;\n'
      "alter default privileges in schema private grant select on tables to anon;\n"
      "alter default privileges in schema public revoke all on tables from anon;\n"
-     "alter default privileges in schema public grant all on sequences to anon;", "",
+     "alter default privileges in schema public grant all on sequences to anon;\n"
+     "alter default privileges for role guru grant select on tables to public;", "",
      [("SUPABASE-DEFAULT-GRANT", 1, "grants select on every table made from now on in public by "
        "guru to anon: anyone holding the project's public anon key reads each one"),
       ("SUPABASE-DEFAULT-GRANT", 2, "in every schema (public too) by the role that runs the "
-       "migration to authenticated: anyone who signs up")]),
+       "migration to authenticated: anyone who signs up"),
+      ("SUPABASE-DEFAULT-GRANT", 8, "by guru to PUBLIC (anon too): anyone holding the project's "
+       "public anon key reads each one")]),
     ("open to anon, personal data", 'create policy "baca" on students for select to anon '
      "using (true);", "", [("SUPABASE-OPEN-POLICY", 1, "no_hp, nisn then reach anyone")]),
     ("open to PUBLIC", "create policy p on public.students using ((true));", "",
-     [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students"),
-      ("SUPABASE-OPEN-WRITE", 1, "(ALL) lets PUBLIC (anon too) insert, update and delete")]),
+     [("SUPABASE-OPEN-POLICY", 1, "lets PUBLIC (anon too) read every row of students (USING "
+       "(true)), whose no_hp, nisn then reach anyone holding the project's public anon key"),
+      ("SUPABASE-OPEN-WRITE", 1, "(ALL) lets PUBLIC (anon too) insert, update and delete rows "
+       "of students with no condition (USING (true)): anyone holding the project's public anon "
+       "key writes them")]),
     ("open to whoever signs up", 'create policy a on students for select to "authenticated" '
      "using (true);", "", [("SUPABASE-OPEN-POLICY", 1, "lets authenticated read every row of "
      "students (USING (true)), whose no_hp, nisn then reach anyone who signs up")]),

@@ -13,6 +13,7 @@ import pytest
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 from malnu_tui.engine.backup import create_backup, verify_backup
+from malnu_tui.engine.backup.store import RESTORE_NEEDS, save_manifest
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up, verify
@@ -181,6 +182,16 @@ def test_drift_missing_pending_age_and_backups(target: Target, mdirs: MigrationD
     late = _health(target, cfg, now=made + timedelta(hours=26, minutes=1))
     assert _checks(late) == {"backup_age": Severity.WARNING}
     assert late.metrics["backup_age_seconds"] > 26 * 3600
+    # One a restore here needs a role for (its deep verification's finding): its age is said
+    # too (it was left out, backups stopped for days read as one statement away).
+    needs = dataclasses.replace(manifest, details={**manifest.details, RESTORE_NEEDS: "role x"})
+    save_manifest(target.backup_dir, needs)
+    late = _health(target, cfg, now=made + timedelta(days=3))
+    assert _checks(late) == {"backup_age": Severity.WARNING}
+    assert late.problems[0].message.endswith(
+        "does not restore into this server as it is: role x; and it is 3.0 days old (over 26 h)"
+    ), late.problems[0].message
+    save_manifest(target.backup_dir, manifest)
     # A backup dated ahead of the checking clock read as fresh (a negative age) until real
     # time passed it, however long backups had stopped by then.
     assert _checks(_health(target, cfg, now=made - timedelta(minutes=4))) == {}

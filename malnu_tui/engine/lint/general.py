@@ -11,6 +11,7 @@ from typing import Literal
 
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.app_access import revoked, rls_disabled
+from malnu_tui.engine.lint.masking import Unreadable, closing_paren, mask_code
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Severity
 from malnu_tui.engine.lint.ops import (
     IDENT,
@@ -110,15 +111,23 @@ _NEVER_NULL = re.compile(
     r"CURRENT_(?:TIMESTAMP|DATE|TIME))(?:\s*::\s*[\w\s()]+?)?$",
     re.IGNORECASE,
 )
-_COALESCE = re.compile(r"^(?:COALESCE|IFNULL)\s*\((?P<args>.*)\)$", re.IGNORECASE | re.DOTALL)
+_COALESCE = re.compile(r"^(?:COALESCE|IFNULL)\s*\(", re.IGNORECASE)
 
 
 def _never_null(value: str) -> bool:
     """``value`` is a constant, ``now()``, or a ``coalesce`` whose last argument is one."""
-    if (c := _COALESCE.match(value.strip())) is not None:
-        args = split_top_level(c["args"])
+    value = value.strip()
+    if _COALESCE.match(value) is not None:
+        opened = value.index("(")
+        try:
+            closed = closing_paren(mask_code(value), opened)
+        except Unreadable:
+            return False
+        if closed != len(value) - 1:  # `COALESCE(a, 0) * NULLIF(b, 0)`: not the whole value
+            return False
+        args = split_top_level(value[opened + 1 : closed])
         return bool(args) and _never_null(args[-1])
-    return _NEVER_NULL.match(value.strip()) is not None
+    return _NEVER_NULL.match(value) is not None
 
 
 def nulls_filled(text: str) -> tuple[str, list[str]]:

@@ -39,6 +39,9 @@ _RESULT_END = re.compile(
     r"PARALLEL|COST|ROWS|SUPPORT|LEAKPROOF|NOT|BEGIN|WINDOW|TRANSFORM|EXTERNAL)\b|\s*$",
     _F,
 )
+# A parameter's name (quoted: spaces and all, as `"student id"`) and type; else a type alone
+# (`"public"."study"`, `numeric(10, 2)`: no name before it).
+_NAMED = re.compile(r'^(?P<name>"(?:[^"]|"")*"|[^\W\d][\w$]*)\s+(?P<type>\S.*)$', re.DOTALL)
 _MODE = re.compile(r"^(?P<mode>IN|OUT|INOUT|VARIADIC)\s+", _F)
 _DEFAULT = re.compile(r"\s+DEFAULT\s+|\s*=\s*", _F)
 # A parameter's type of two words or more (then it has no name before it).
@@ -102,11 +105,11 @@ def _params(text: str) -> tuple[list[tuple[str, str, bool]], list[str]] | None:
         rest = part[mode.end() :] if mode else part
         d = _DEFAULT.search(mask_code(rest))
         decl, has_default = (rest[: d.start()], True) if d else (rest, False)
-        words = decl.split(None, 1)
-        if not words:
+        if not decl.strip():
             return None
-        if len(words) == 2 and not _LONG_TYPE.match(decl.strip()):
-            name, typ = key(words[0]), _type(words[1])
+        named = None if _LONG_TYPE.match(decl.strip()) else _NAMED.match(decl.strip())
+        if named is not None:
+            name, typ = key(named["name"]), _type(named["type"])
         else:
             name, typ = "", _type(decl)
         if mode and mode["mode"].upper() in ("OUT", "INOUT"):
@@ -333,16 +336,20 @@ class Shapes:
         return out
 
 
+# By the name folded either way (a DROP's names come unquoted: "getStudent" and getStudent
+# alike); two objects of that name (two schemas, both spellings) are not one shape.
 _LIVE_ROUTINE = (
     "SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, "
     "pg_get_function_arguments(p.oid), pg_get_function_result(p.oid) FROM pg_proc p "
     "JOIN pg_namespace n ON n.oid = p.pronamespace "
-    "WHERE p.proname = %s AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    "WHERE lower(p.proname) = lower(%s) AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
 )
 _LIVE_VIEW = (
-    "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-    "WHERE c.relname = %s AND c.relkind IN ('v', 'm') AND a.attnum > 0 "
-    "AND NOT a.attisdropped ORDER BY c.oid, a.attnum"
+    "SELECT c.oid, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE lower(c.relname) = lower(%s) AND c.relkind IN ('v', 'm') AND a.attnum > 0 "
+    "AND NOT a.attisdropped AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "ORDER BY c.oid, a.attnum"
 )
 
 
@@ -354,10 +361,12 @@ def pg_live_shape(conn: Any) -> LiveShape:
     def shape(kind: str, name: str) -> Shape | None:
         try:
             if kind == "view":
-                cols = conn.execute(_LIVE_VIEW, (key(name),)).fetchall()
-                names = [str(c[0]) for c in cols]
-                return Shape(columns=tuple(names)) if len(set(names)) == len(names) else None
-            rows = conn.execute(_LIVE_ROUTINE, (key(name),)).fetchall()
+                cols = conn.execute(_LIVE_VIEW, (name,)).fetchall()
+                names = [str(c[1]) for c in cols]
+                if len({c[0] for c in cols}) != 1 or len(set(names)) != len(names):
+                    return None
+                return Shape(columns=tuple(names))
+            rows = conn.execute(_LIVE_ROUTINE, (name,)).fetchall()
         except Exception:  # best effort: unknown, so no finding
             return None
         if len(rows) != 1 or rows[0][0] != kind:

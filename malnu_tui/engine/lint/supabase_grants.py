@@ -117,6 +117,13 @@ def _finding(rule_id: str, file: str, line: int, why: str) -> Finding:
     return Finding(rule_id, r.severity, file, line, why, r.instead)
 
 
+def _reached(roles: set[str]) -> tuple[str, str]:
+    """The API role whose reach a grant or policy to ``roles`` has (PUBLIC: anon's, the
+    widest; it was said as authenticated's, anyone who signs up), and the roles as named."""
+    who = "anon" if roles & {"anon", "public"} else "authenticated"
+    return who, "PUBLIC (anon too)" if roles.isdisjoint({"anon", "authenticated"}) else who
+
+
 def _personal(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if _PERSONAL & set(c.lower().split("_")) or c.lower() in _PERSONAL]
 
@@ -137,8 +144,7 @@ def open_policy(
     roles = {key(r.strip()) for r in to["roles"].split(",")} if to else {"public"}
     if _AS.search(rest) or not roles & {"anon", "authenticated", "public"}:
         return
-    who, label = "anon" if "anon" in roles else "authenticated", policy_label(st)
-    named = "PUBLIC (anon too)" if roles.isdisjoint({"anon", "authenticated"}) else who
+    (who, named), label = _reached(roles), policy_label(st)
     using, check = _clause(rest, "USING"), _clause(rest, "WITH CHECK")
     open_rows = using is not None and _always(using)
     open_values = check is not None and _always(check)
@@ -217,8 +223,7 @@ def default_grant(file: str, st: Statement, supabase: Supabase) -> Finding | Non
     exposed = [x for x in schemas if x in supabase.exposed]
     if schemas and (not exposed or (exposed == ["public"] and set(owners) <= _PLATFORM)):
         return None
-    who = "anon" if "anon" in roles else "authenticated"
-    named = "PUBLIC (anon too)" if roles.isdisjoint({"anon", "authenticated"}) else who
+    who, named = _reached(roles)
     where = f"in {', '.join(exposed)}" if schemas else "in every schema (public too)"
     by = f"by {', '.join(owners)}" if owners else "by the role that runs the migration"
     privs = " ".join(m["privs"].split())

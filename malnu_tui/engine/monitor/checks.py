@@ -355,12 +355,19 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     metrics["backup_age_seconds"] = round(age, 3)
     if newest.restore_needs:
         # Sound, and the one `recover` takes, but its restore here fails (a role its grants
-        # name, dropped since): a WARNING, one statement away, not "no backup" (CRITICAL).
+        # name, dropped since): a WARNING, one statement away, not "no backup" (CRITICAL);
+        # its age too when over the limit (backups stopped for days were not said).
+        old = age > cfg.backup_max_age_hours * 3600
         add(
             "backup_age",
             Severity.WARNING,
             f"newest verified backup {newest.id} does not restore into this server as it "
-            f"is: {newest.restore_needs}",
+            f"is: {newest.restore_needs}"
+            + (
+                f"; and it is {_ago(now, newest.created)} old (over {cfg.backup_max_age_hours:g} h)"
+                if old
+                else ""
+            ),
             format_time(newest.created),
             "backups",
         )
