@@ -129,6 +129,10 @@ CASES = [
      "alter table t enable row level security;\ncreate policy p on t using (id > 0);", []),
     ("safe: policy and rls", "create table t (id int);\nalter table t enable row level "
      "security;\ncreate policy p on t for select to authenticated using (true);", "", []),
+    # pg_cron's job, its SQL dollar-quoted: no SELECT … INTO of a table (was an error).
+    ("safe: a pg_cron job", "select cron.schedule('rekap', '0 3 * * *', $$insert into rekap "
+     "select now(), count(*) from students$$);\nselect cron.schedule('log', '* * * * *', "
+     "$job$ INSERT INTO log (at) VALUES (now()) $job$);", "", []),
     ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
      "create temp table scratch (id int);", "", []),
     ("revoked from anon only", "create table t (id int);\nrevoke all on t from anon;", "",

@@ -109,7 +109,11 @@ _ALTER_VIEW = re.compile(
     rf"\((?P<opts>[^()]*)\)",
     _F,
 )
-_STRING = re.compile(r"'(?:[^']|'')*'")
+# A string: quoted, or dollar-quoted (pg_cron's `cron.schedule('…', '…', $$insert into log
+# select …$$)`: its body is no SELECT … INTO of the statement's own, nor a view's FROM).
+_STRING = re.compile(
+    r"'(?:[^']|'')*'|(?<![\w$])\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$", re.DOTALL
+)
 _INVOKER = re.compile(r"\bsecurity_invoker\b\s*(?:=\s*'?(?P<v>\w+)'?)?", re.IGNORECASE)
 _FROM = re.compile(rf"\b(?:FROM|JOIN)\s+(?:ONLY\s+)?(?:{IDENT}\s*\.\s*)?({IDENT})", _F)
 
