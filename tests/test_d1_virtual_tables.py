@@ -38,9 +38,10 @@ VALS = (
     "SELECT k, big, length(b), hex(substr(b, 1, 8)), hex(substr(b, -8)), hex(s), typeof(s), r, "
     "typeof(r) FROM vals ORDER BY k"
 )
-WHOLE = "SELECT k, b, s FROM vals ORDER BY k"
-# A 300 KB essay, its first 44,000-byte piece ending inside a character's UTF-8.
-ESSAY = "'x' || replace(hex(zeroblob(75000)), '0', 'é')"
+WHOLE = "SELECT k, b, CAST(s AS BLOB), typeof(s) FROM vals ORDER BY k"
+# A 300 KB essay, its first 44,000-byte piece ending inside a character's UTF-8, its end
+# not UTF-8 (a NUL, a lone byte: text kept as its bytes).
+ESSAY = "'x' || replace(hex(zeroblob(75000)), '0', 'é') || CAST(X'00ff' AS TEXT)"
 CONTENTLESS = "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='');"
 
 
@@ -85,7 +86,7 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     # byte), every page of users.
     d1.server.sql(d1.db, f"UPDATE vals SET s = {ESSAY} WHERE k = 'b'")
     vals, whole = d1.sql(VALS), d1.sql(WHOLE)
-    assert len(str(whole[1][2]).encode()) > 300_000 and len(bytes(whole[1][1])) == 1_200_000
+    assert len(bytes(whole[1][2])) > 300_000 and len(bytes(whole[1][1])) == 1_200_000
     res = run_cli(*base, "backup", "create", "--json")
     assert res.code == 0, res.err
     new = json.loads(res.out)
