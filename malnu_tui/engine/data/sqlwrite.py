@@ -80,11 +80,17 @@ def _blob_pieces(slot: int, data: bytes) -> list[BatchStatement]:
     return out
 
 
+class RawText(bytes):
+    """A text that is not UTF-8, kept as its bytes (built as bytes, read back as TEXT)."""
+
+
 def d1_bound_row(
     head: str,
     values: Sequence[object],
     tail: str = "",
     literal: Callable[[object], str] = sql_literal,
+    *,
+    bind: bool = True,
 ) -> BoundRow:
     """``head`` + ``(…)`` + ``tail`` for ONE row too large for a statement of literals, with its
     largest texts bound as parameters until the SQL fits (D1 keeps a row up to 2 MB, a
@@ -94,9 +100,10 @@ def d1_bound_row(
     parameters carry no NUL), is built first in a scratch table, piece by piece, and read from
     it by the row's statement (the text cast back to TEXT): all in the same batch, one
     transaction.
-    Shared by the import and the sync. Raises :class:`RowRefused` for a row D1 cannot store
-    (2,000,000 bytes as SQLite stores it, its header counted), or whose other literals still
-    pass 100 KB."""
+    Shared by the import, the sync and the client-side dump (``bind`` False: a dump file is
+    SQL only, so every large text is built in the scratch table too). Raises
+    :class:`RowRefused` for a row D1 cannot store (2,000,000 bytes as SQLite stores it, its
+    header counted), or whose other literals still pass 100 KB."""
     lits = [literal(v) for v in values]
     sizes = [
         len(v.encode()) if isinstance(v, str) else len(t.encode())
@@ -113,7 +120,7 @@ def d1_bound_row(
             f"{MAX_ROW_BYTES:,} bytes",
         )
     size = len(head.encode()) + len(tail.encode()) + sum(len(t.encode()) + 2 for t in lits)
-    texts = [i for i, v in enumerate(values) if isinstance(v, str) and "\x00" not in v]
+    texts = [i for i, v in enumerate(values) if bind and isinstance(v, str) and "\x00" not in v]
     bound: set[int] = set()
     for i in sorted(texts, key=lambda i: -sizes[i])[:D1_MAX_PARAMS]:
         if size <= D1_STATEMENT_BYTES:
@@ -126,8 +133,8 @@ def d1_bound_row(
     scratch: dict[int, tuple[bytes, bool]] = {}  # column: (its bytes, read back as TEXT)
     for i, v in enumerate(values):
         if isinstance(v, bytes | bytearray | memoryview):
-            scratch[i] = (bytes(v), False)
-        elif isinstance(v, str) and "\x00" in v:
+            scratch[i] = (bytes(v), isinstance(v, RawText))
+        elif isinstance(v, str) and ("\x00" in v or not bind):
             scratch[i] = (v.encode(), True)
     build: list[BatchStatement] = []
     for i in sorted(scratch, key=lambda i: -len(lits[i])):

@@ -29,6 +29,7 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.pieces import PIECE_BYTES, Cell, hex_or_length, read_pieces
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.backup.durable import sha256_file
+from malnu_tui.engine.data.sqlwrite import D1_STATEMENT_BYTES, RawText, RowRefused, d1_bound_row
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback
 
@@ -99,12 +100,8 @@ def virtual_tables(d1: D1Backend) -> list[Virtual]:
     return out
 
 
-class _RawText(bytes):
-    """A text that is not UTF-8, kept as its bytes."""
-
-
 def _literal(value: Any) -> str:
-    if isinstance(value, _RawText):
+    if isinstance(value, RawText):
         return f"CAST(X'{bytes(value).hex()}' AS TEXT)"
     if isinstance(value, float) and value != value:
         return "NULL"
@@ -137,7 +134,7 @@ def _text(data: bytes) -> Any:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return _RawText(data)
+        return RawText(data)
 
 
 class _Reader:
@@ -235,13 +232,29 @@ def _keys(d1: D1Backend, table: str, sql: str, cols: Sequence[str]) -> list[str]
 def _write_rows(
     out: TextIO, reader: _Reader, head: str, with_key: bool, emit: Callable[[int], None]
 ) -> int:
-    """Each row of ``reader`` as ``head(values);`` (the key first when ``with_key``)."""
+    """Each row of ``reader`` as ``head(values);`` (the key first when ``with_key``); a row
+    whose statement would pass D1's 100 KB (a photo kept as a BLOB, an essay) as the
+    import's: its large values built piece by piece in a scratch table, then read by the
+    row's INSERT (:func:`.sqlwrite.d1_bound_row`, nothing bound), so D1's import takes it."""
     n, skip = 0, 0 if with_key else len(reader.keys)
     for page in reader.pages():
-        out.writelines(f"{head}({','.join(_literal(v) for v in row[skip:])});\n" for row in page)
+        for row in page:
+            line = f"{head}({','.join(_literal(v) for v in row[skip:])})"
+            if len(line) > D1_STATEMENT_BYTES // 4 and len(line.encode()) > D1_STATEMENT_BYTES:
+                line = ";\n".join(_pieced(reader, head, row, skip))
+            out.write(f"{line};\n")
         n += len(page)
         emit(n)
     return n
+
+
+def _pieced(reader: _Reader, head: str, row: list[Any], skip: int) -> list[str]:
+    try:
+        built = d1_bound_row(head, row[skip:], "", _literal, bind=False).statements()
+    except RowRefused as exc:
+        key = tuple(row[: len(reader.keys)])
+        raise BackendError(f"{reader.table}, row {key!r}: {exc}") from None
+    return [s for s in built if isinstance(s, str)]  # (nothing bound: all of them)
 
 
 @dataclass(frozen=True)
