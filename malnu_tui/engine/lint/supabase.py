@@ -133,9 +133,20 @@ _SELECT_INTO = re.compile(
     _F,
 )
 _SET_SCHEMA = re.compile(
-    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?{IDENT}\s+SET\s+SCHEMA",
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?"
+    rf"(?P<name>{IDENT})\s+SET\s+SCHEMA\s+(?P<new>{IDENT})",
     _F,
 )
+
+
+def _folded(name: str) -> str:
+    """A schema or table name as PostgreSQL reads it: quoted, as written (``"Public"`` is not
+    ``public``); bare, case-folded."""
+    if name[:1] == '"' and len(name) >= 2 and name[-1] == '"':
+        return name[1:-1].replace('""', '"')
+    return name.lower()
+
+
 _BOTH = frozenset({"anon", "authenticated"})
 _Sets = tuple[set[str], set[str], set[str], set[str]]
 # In a migration's order: ("enable" | "policy" | "revoke" | "rename", table, role or new name).
@@ -314,7 +325,8 @@ class Exposure:
                 made.renamed = a.new
                 self._made[key(a.new)] = made
             elif a.kind == "set_schema":
-                self._moved(st, op, key(a.new), made)
+                h = _SET_SCHEMA.match(strip_comments(st.text))
+                self._moved(st, op, _folded(h["new"]) if h else key(a.new), made)
 
     def _moved(self, st: Statement, op: Op, schema: str, made: _Made | None) -> None:
         """``ALTER TABLE … SET SCHEMA``: a table moved into an exposed schema, with its row
@@ -331,8 +343,9 @@ class Exposure:
         if schema not in exposed:
             return
         h = _SET_SCHEMA.match(strip_comments(st.text))
-        was = key(h["schema"]) if h and h["schema"] else ""
-        live = self.live(op.name, was) if self.live is not None else None
+        was = _folded(h["schema"]) if h and h["schema"] else ""
+        name = _folded(h["name"]) if h else op.name
+        live = self.live(name, was) if self.live is not None else None
         if (live is not None and live[2]) or (live is None and op.key in self._later[0][0]):
             return  # its row level security is on (or some migration of the set turns it on)
         how = f"moved from {was or 'another schema'}"
