@@ -20,6 +20,7 @@ from malnu_tui.engine.files import discover
 from malnu_tui.engine.monitor.config import load_monitor_config
 from malnu_tui.engine.monitor.reading import check_target
 from malnu_tui.engine.status import status
+from malnu_tui.engine.supabase_target import Supabase, exposed_open_tables
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_pg import supabase_roles
 from tests.inproc import run_inproc
@@ -136,6 +137,15 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
             f"them; run {views}; one meant to be read whole by all: name it in [monitor] "
             "supabase_public"
         ), message
+        # Before PostgreSQL 15 there is no security_invoker (ALTER VIEW … SET refused): the
+        # view revoked from the API's roles, as a materialized view (by the version passed;
+        # the cluster's, 15+, gave the ALTER VIEW above).
+        older = exposed_open_tables(conn, Supabase("t"), ("public.v_kelas",), version=140012)
+        assert older.views == ("public.m_rekap", "public.v_siswa"), older
+        assert older.view_statements == (
+            'REVOKE SELECT ON "public"."m_rekap" FROM anon, authenticated',
+            'REVOKE SELECT ON "public"."v_siswa" FROM anon, authenticated',
+        )
         for quiet in (
             "rahasia",
             "dijaga",
