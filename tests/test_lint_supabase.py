@@ -136,7 +136,9 @@ CASES = [
     # "Public" quoted is another schema than public (was folded into it: a false error).
     ("safe: moved into \"Public\", not public", 'create schema private;\ncreate table '
      'private.t (id int);\nalter table private.t set schema "Public";\ncreate table '
-     '"Private".u (id int);\nalter table "Private".u set schema "Public";', "", []),
+     '"Private".u (id int);\nalter table "Private".u set schema "Public";\ncreate table '
+     '"Public".v (id int);\nselect * into "Public".w from students;\ncreate view "Public".x as '
+     'select * from students;\ncreate table if not exists "PUBLIC"."Y" (id int);', "", []),
     ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
      "create temp table scratch (id int);", "", []),
     ("revoked from anon only", "create table t (id int);\nrevoke all on t from anon;", "",

@@ -139,6 +139,22 @@ _SET_SCHEMA = re.compile(
 )
 
 
+# The schema a CREATE TABLE or VIEW names, as written (the statement's reading folds it).
+_MADE_IN = re.compile(
+    rf"^CREATE\b[^(\"]*?\b(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<schema>{IDENT})\s*\.",
+    _F,
+)
+
+
+def _made_in(st: Statement, op: Op, default: str) -> str:
+    """The schema ``op`` (a CREATE TABLE or VIEW) makes its relation in: :func:`_folded`
+    (``"Public"`` is not ``public``), ``default`` when it names none."""
+    if not op.schema:
+        return default
+    m = _MADE_IN.match(strip_comments(st.text))
+    return _folded(m["schema"]) if m else op.schema
+
+
 def _folded(name: str) -> str:
     """A schema or table name as PostgreSQL reads it: quoted, as written (``"Public"`` is not
     ``public``); bare, case-folded."""
@@ -292,7 +308,7 @@ class Exposure:
             how = f"made LIKE {key(like['src'])} (LIKE copies no row level security or policy)"
         else:
             how = "made"
-        schema = op.schema or self.supabase.default_schema
+        schema = _made_in(st, op, self.supabase.default_schema)
         self._track(op.key, _Made(op.name, schema, st.line, how))
 
     def _select_into(self, st: Statement) -> None:
@@ -304,7 +320,7 @@ class Exposure:
         how = f"a copy of {copied} made by SELECT … INTO (it copies no row level security)"
         raw = m["name"]
         name = raw[1:-1].replace('""', '"') if raw[:1] == '"' else raw
-        schema = key(m["schema"]) if m["schema"] else self.supabase.default_schema
+        schema = _folded(m["schema"]) if m["schema"] else self.supabase.default_schema
         self._track(key(m["name"]), _Made(name, schema, st.line, how))
 
     def _track(self, table: str, made: _Made) -> None:
@@ -427,7 +443,7 @@ class Exposure:
         """A view (or materialized view, which no policy ever filters) made in an exposed
         schema over a table some migration of the set protects with row level security."""
         text = strip_comments(st.text)
-        schema = op.schema or self.supabase.default_schema
+        schema = _made_in(st, op, self.supabase.default_schema)
         if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
             return
         _, _, closed, invoker = self._later[self._index]
