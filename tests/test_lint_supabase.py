@@ -133,6 +133,12 @@ CASES = [
     ("safe: a pg_cron job", "select cron.schedule('rekap', '0 3 * * *', $$insert into rekap "
      "select now(), count(*) from students$$);\nselect cron.schedule('log', '* * * * *', "
      "$job$ INSERT INTO log (at) VALUES (now()) $job$);", "", []),
+    # "Public" quoted is another schema than public (was folded into it: a false error).
+    ("safe: moved into \"Public\", not public", 'create schema private;\ncreate table '
+     'private.t (id int);\nalter table private.t set schema "Public";\ncreate table '
+     '"Private".u (id int);\nalter table "Private".u set schema "Public";\ncreate table '
+     '"Public".v (id int);\nselect * into "Public".w from students;\ncreate view "Public".x as '
+     'select * from students;\ncreate table if not exists "PUBLIC"."Y" (id int);', "", []),
     ("safe: not exposed", "create schema private;\ncreate table private.t (id int);\n"
      "create temp table scratch (id int);", "", []),
     ("revoked from anon only", "create table t (id int);\nrevoke all on t from anon;", "",
@@ -245,14 +251,18 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
     policies += "create policy q on nilai_live using (true);\n"  # on in the earlier one: writes
     # Moved into public: with row level security on in the live database, or off there.
     policies += "alter table sekolah.arsip_on set schema public;\n"
-    policies += "alter table sekolah.arsip_off set schema public;"
+    policies += "alter table sekolah.arsip_off set schema public;\n"
+    # From a quoted mixed-case schema, its row level security on there (was looked up in
+    # sekolah2, not "Sekolah2": a false error).
+    policies += 'alter table "Sekolah2".arsip_rls set schema public;'
     d.add(
         "20250101000200",
         "p",
         policies,
         "drop policy baca on siswa_sync;\ndrop policy p on kelas_live;\n"
         "drop policy q on nilai_live;\nalter table arsip_on set schema sekolah;\n"
-        "alter table arsip_off set schema sekolah;",
+        "alter table arsip_off set schema sekolah;\n"
+        'alter table arsip_rls set schema "Sekolah2";',
     )
     base = ["--database", pg_url, *d.args(), "lint", "--json"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -265,6 +275,9 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
         conn.execute("CREATE TABLE sekolah.arsip_on (id int)")
         conn.execute("CREATE TABLE sekolah.arsip_off (id int)")
         conn.execute("ALTER TABLE sekolah.arsip_on ENABLE ROW LEVEL SECURITY")
+        conn.execute('CREATE SCHEMA "Sekolah2"')
+        conn.execute('CREATE TABLE "Sekolah2".arsip_rls (id int)')
+        conn.execute('ALTER TABLE "Sekolah2".arsip_rls ENABLE ROW LEVEL SECURITY')
     res = run_cli(*base)
     report = json.loads(res.out)
     assert (res.code, report["rule_sets"]) == (0, ["general", "postgresql"]), res.out + res.err

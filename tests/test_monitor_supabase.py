@@ -20,6 +20,7 @@ from malnu_tui.engine.files import discover
 from malnu_tui.engine.monitor.config import load_monitor_config
 from malnu_tui.engine.monitor.reading import check_target
 from malnu_tui.engine.status import status
+from malnu_tui.engine.supabase_target import Supabase, exposed_open_tables
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_pg import supabase_roles
 from tests.inproc import run_inproc
@@ -136,6 +137,15 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
             f"them; run {views}; one meant to be read whole by all: name it in [monitor] "
             "supabase_public"
         ), message
+        # Before PostgreSQL 15 there is no security_invoker (ALTER VIEW … SET refused): the
+        # view revoked from the API's roles, as a materialized view (by the version passed;
+        # the cluster's, 15+, gave the ALTER VIEW above).
+        older = exposed_open_tables(conn, Supabase("t"), ("public.v_kelas",), version=140012)
+        assert older.views == ("public.m_rekap", "public.v_siswa"), older
+        assert older.view_statements == (
+            'REVOKE SELECT ON "public"."m_rekap" FROM anon, authenticated',
+            'REVOKE SELECT ON "public"."v_siswa" FROM anon, authenticated',
+        )
         for quiet in (
             "rahasia",
             "dijaga",
@@ -191,3 +201,25 @@ def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(
     res = run_inproc(*c, "check")
     assert res.code == 3, res.out
     assert '[monitor] supabase_public: expected a list of "schema.name" strings' in res.out
+
+
+def test_a_supabase_target_not_reached_says_its_supabase_rls_unknown(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    # Not reached: every check of the target UNKNOWN, its supabase_rls too (its config says it
+    # is Supabase's); it was left out of the JSON's checks, as if never made there. A plain
+    # PostgreSQL target has none.
+    config = tmp_path / "malnu.toml"
+    text = f'[backup]\ndir = "{tmp_path / "backups"}"\n'
+    for name, more in (("school", "supabase = true\n"), ("plain", "")):
+        text += f'[targets.{name}]\nurl = "postgresql://u@127.0.0.1:1/{name}"\n{more}'
+        text += f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+    config.write_text(text, encoding="utf-8")
+    res = run_inproc("--config", str(config), "check", "--json", "--all")
+    assert res.code == 3, res.out + res.err
+    targets = json.loads(res.out)["targets"]
+    school, plain = targets["school"]["checks"], targets["plain"]["checks"]
+    assert school["supabase_rls"] == "UNKNOWN" and school["reach"] == "UNKNOWN", school
+    assert set(school) - set(plain) == {"supabase_rls"}, plain
+    res = run_inproc("--config", str(config), "check", "--target", "school")
+    assert "supabase_rls not checked (" in res.out, res.out

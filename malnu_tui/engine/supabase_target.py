@@ -248,27 +248,33 @@ class OpenTables:
         return len(self.tables) + len(self.views)
 
 
-def _close_view(conn: Any, schema: str, name: str, kind: str) -> str:
+def _close_view(conn: Any, schema: str, name: str, kind: str, version: int) -> str:
     """The statement that stops a view serving every row: the caller's rights (PostgreSQL
-    15+); a materialized view, which has none, revoked from the API's roles."""
+    15+, ``version`` as ``server_version_num``); a materialized view, which has none, and any
+    view before 15 (``security_invoker`` is refused there), revoked from the API's roles."""
     from psycopg import sql
 
     q = (
         "REVOKE SELECT ON {}.{} FROM anon, authenticated"
-        if kind == "m"
+        if kind == "m" or version < 150000
         else "ALTER VIEW {}.{} SET (security_invoker = true)"
     )
     return sql.SQL(q).format(sql.Identifier(schema), sql.Identifier(name)).as_string(conn)
 
 
 def exposed_open_tables(
-    conn: Any, supabase: Supabase, public: Collection[str] = (), tool_schema: str = ""
+    conn: Any,
+    supabase: Supabase,
+    public: Collection[str] = (),
+    tool_schema: str = "",
+    version: int | None = None,
 ) -> OpenTables:
     """Every table of ``supabase``'s exposed schemas, whoever made it (a migration, the
     dashboard, the SQL editor, a hand's ``DISABLE ROW LEVEL SECURITY``), and every view there,
     that its API serves whole to every holder of the anon key, but those ``public`` names
     (``schema.name``: meant to be read by all): ``check``'s. The tool's own tables (in
-    ``tool_schema``) with :func:`close_statement`. One catalog query."""
+    ``tool_schema``) with :func:`close_statement`. ``version``: the server's
+    (``server_version_num``) the statements are for; None: ``conn``'s. One catalog query."""
     from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 
     rows = _open_rows(conn, sorted(supabase.exposed), None, False) if supabase.exposed else []
@@ -276,6 +282,8 @@ def exposed_open_tables(
     tables = [(sc, t) for sc, t, kind, _ in opened if kind in ("r", "p")]
     views = [(sc, v, kind) for sc, v, kind, _ in opened if kind not in ("r", "p")]
     own = {(tool_schema, t) for t in TOOL_TABLES}
+    if version is None:
+        version = int(conn.info.server_version)
     return OpenTables(
         supabase.why,
         tuple(f"{sc}.{t}" for sc, t in tables),
@@ -284,5 +292,5 @@ def exposed_open_tables(
             for sc, t in tables
         ),
         tuple(f"{sc}.{v}" for sc, v, _ in views),
-        tuple(_close_view(conn, sc, v, kind) for sc, v, kind in views),
+        tuple(_close_view(conn, sc, v, kind, version) for sc, v, kind in views),
     )

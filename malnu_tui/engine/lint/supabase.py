@@ -133,9 +133,36 @@ _SELECT_INTO = re.compile(
     _F,
 )
 _SET_SCHEMA = re.compile(
-    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?{IDENT}\s+SET\s+SCHEMA",
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?"
+    rf"(?P<name>{IDENT})\s+SET\s+SCHEMA\s+(?P<new>{IDENT})",
     _F,
 )
+
+
+# The schema a CREATE TABLE or VIEW names, as written (the statement's reading folds it).
+_MADE_IN = re.compile(
+    rf"^CREATE\b[^(\"]*?\b(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<schema>{IDENT})\s*\.",
+    _F,
+)
+
+
+def _made_in(st: Statement, op: Op, default: str) -> str:
+    """The schema ``op`` (a CREATE TABLE or VIEW) makes its relation in: :func:`_folded`
+    (``"Public"`` is not ``public``), ``default`` when it names none."""
+    if not op.schema:
+        return default
+    m = _MADE_IN.match(strip_comments(st.text))
+    return _folded(m["schema"]) if m else op.schema
+
+
+def _folded(name: str) -> str:
+    """A schema or table name as PostgreSQL reads it: quoted, as written (``"Public"`` is not
+    ``public``); bare, case-folded."""
+    if name[:1] == '"' and len(name) >= 2 and name[-1] == '"':
+        return name[1:-1].replace('""', '"')
+    return name.lower()
+
+
 _BOTH = frozenset({"anon", "authenticated"})
 _Sets = tuple[set[str], set[str], set[str], set[str]]
 # In a migration's order: ("enable" | "policy" | "revoke" | "rename", table, role or new name).
@@ -281,7 +308,7 @@ class Exposure:
             how = f"made LIKE {key(like['src'])} (LIKE copies no row level security or policy)"
         else:
             how = "made"
-        schema = op.schema or self.supabase.default_schema
+        schema = _made_in(st, op, self.supabase.default_schema)
         self._track(op.key, _Made(op.name, schema, st.line, how))
 
     def _select_into(self, st: Statement) -> None:
@@ -293,7 +320,7 @@ class Exposure:
         how = f"a copy of {copied} made by SELECT … INTO (it copies no row level security)"
         raw = m["name"]
         name = raw[1:-1].replace('""', '"') if raw[:1] == '"' else raw
-        schema = key(m["schema"]) if m["schema"] else self.supabase.default_schema
+        schema = _folded(m["schema"]) if m["schema"] else self.supabase.default_schema
         self._track(key(m["name"]), _Made(name, schema, st.line, how))
 
     def _track(self, table: str, made: _Made) -> None:
@@ -314,7 +341,8 @@ class Exposure:
                 made.renamed = a.new
                 self._made[key(a.new)] = made
             elif a.kind == "set_schema":
-                self._moved(st, op, key(a.new), made)
+                h = _SET_SCHEMA.match(strip_comments(st.text))
+                self._moved(st, op, _folded(h["new"]) if h else key(a.new), made)
 
     def _moved(self, st: Statement, op: Op, schema: str, made: _Made | None) -> None:
         """``ALTER TABLE … SET SCHEMA``: a table moved into an exposed schema, with its row
@@ -331,8 +359,9 @@ class Exposure:
         if schema not in exposed:
             return
         h = _SET_SCHEMA.match(strip_comments(st.text))
-        was = key(h["schema"]) if h and h["schema"] else ""
-        live = self.live(op.name, was) if self.live is not None else None
+        was = _folded(h["schema"]) if h and h["schema"] else ""
+        name = _folded(h["name"]) if h else op.name
+        live = self.live(name, was) if self.live is not None else None
         if (live is not None and live[2]) or (live is None and op.key in self._later[0][0]):
             return  # its row level security is on (or some migration of the set turns it on)
         how = f"moved from {was or 'another schema'}"
@@ -414,7 +443,7 @@ class Exposure:
         """A view (or materialized view, which no policy ever filters) made in an exposed
         schema over a table some migration of the set protects with row level security."""
         text = strip_comments(st.text)
-        schema = op.schema or self.supabase.default_schema
+        schema = _made_in(st, op, self.supabase.default_schema)
         if schema not in self.supabase.exposed or _TEMP.match(text) or not self._later:
             return
         _, _, closed, invoker = self._later[self._index]

@@ -113,6 +113,9 @@ class TargetHealth:
     # Which database (``urls.database_key``, no secrets): two configs may both call theirs
     # "primary" (staging and production on one host); their incidents are kept apart by it.
     database: str = ""
+    # Its config says it is Supabase's (the supabase option, its folder, its host): not
+    # reached, its supabase_rls is UNKNOWN beside its other checks (it was left out).
+    supabase: bool = False
 
     @property
     def status(self) -> Severity:
@@ -128,7 +131,13 @@ class TargetHealth:
     def checks(self) -> tuple[str, ...]:
         """The checks made on this target, in :data:`CHECKS`' order: ``supabase_rls`` on a
         Supabase target only (its ``rls_off`` metric)."""
-        return tuple(c for c in CHECKS if c not in _ONLY_WITH or _ONLY_WITH[c] in self.metrics)
+        return tuple(
+            c
+            for c in CHECKS
+            if c not in _ONLY_WITH
+            or _ONLY_WITH[c] in self.metrics
+            or (c == "supabase_rls" and self.supabase and not self.reached)
+        )
 
     def check_status(self, check: str) -> Severity:
         """One check's result; UNKNOWN for every check but ``reach`` of a target not reached

@@ -47,9 +47,14 @@ def _for_check(target: Target) -> Target:
 
 
 def _unknown(target: Target, message: str, started: float) -> TargetHealth:
+    from malnu_tui.engine.supabase_target import supabase_of
+
     problem = Problem(target.name, "reach", Severity.UNKNOWN, mask_secrets(message), None, "target")
     took = time.perf_counter() - started
-    return TargetHealth(target.name, (problem,), {"status": 3.0}, took, target_database(target))
+    supabase = target.kind == "postgresql" and supabase_of(target, "postgresql") is not None
+    return TargetHealth(
+        target.name, (problem,), {"status": 3.0}, took, target_database(target), supabase
+    )
 
 
 def target_database(target: Target) -> str:
