@@ -30,7 +30,7 @@ from malnu_tui.engine.sync import (
     verify_sync,
 )
 from malnu_tui.engine.sync import run as sync_run
-from malnu_tui.engine.sync.heldrows import HELD_PAGES, HeldRows
+from malnu_tui.engine.sync.heldrows import HELD_PAGES, HeldRows, _Spill
 from malnu_tui.engine.sync.model import (
     ChunkCounts,
     ProgressCallback,
@@ -273,6 +273,24 @@ def test_a_chain_whose_every_parent_comes_later_is_held_in_a_scratch_file_past_a
     assert f"a scratch file in {gone}: [Errno 2]" in str(refused.value), refused.value
     assert "TMPDIR" in (refused.value.hint or "")
     _whole(dst)
+
+
+def test_the_scratch_file_failing_under_a_read_or_a_delete_is_one_line() -> None:
+    """The held rows' scratch file failing as a chunk asks it which rows it holds, or forgets
+    a row a newer version replaces (its disk gone read-only, the file closed under the copy):
+    one line naming the table and the way out, as when a row is added; was a traceback of
+    sqlite3's."""
+    spill = _Spill([((1,), (0,))], (0,), "pegawai")
+    spill.add([(1, 2), (2, 3)])
+    assert (spill.keys([(1,), (5,)]), spill.holds(0, [(2,), (7,)])) == ({(1,)}, {(2,)})
+    spill.db.execute("PRAGMA query_only = ON")  # (what a read-only disk says to a DELETE)
+    with pytest.raises(MalnuError, match=r"^pegawai: the rows held back .*readonly") as said:
+        spill.discard([(1,)])
+    assert "TMPDIR" in (said.value.hint or "")
+    spill.close()
+    for ask in (lambda: spill.keys([(1,)]), lambda: spill.holds(0, [(2,)])):
+        with pytest.raises(MalnuError, match=r"^pegawai: .*scratch file .*closed database"):
+            ask()
 
 
 def _scratch_files() -> list[tuple[str, int]]:

@@ -12,14 +12,14 @@ checks the roles here (:func:`missing_roles`); the restore's failures get their 
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.backup.pg_tools import TOC_LINE, PgTools
+from malnu_tui.engine.backup.pg_tools import TOC_LINE, PgTools, read_dump
+from malnu_tui.engine.backup.store import BackupError
 
 __all__ = ["MissingRoles", "foreign_key_hint", "missing_roles", "role_hint"]
 
@@ -137,13 +137,12 @@ def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) 
     with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file:
         list_file.write("\n".join(wanted) + "\n")
         list_file.flush()
-        sql = subprocess.run(
-            [tools.pg_restore, f"--use-list={list_file.name}", "--file=-", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        ).stdout
+        code, sql, err = read_dump(tools, [f"--use-list={list_file.name}", "--file=-", str(path)])
+    if code != 0:  # (its output then read as if whole: roles missed, or a traceback)
+        raise BackupError(
+            f"pg_restore could not read the grants and policies of {path.name} (exit {code}): "
+            f"{' '.join(err.split())[-500:]}"
+        )
     by_entry: list[tuple[str, str, str, set[str]]] = []
     heads = list(_HEADER.finditer(sql))
     for n, h in enumerate(heads):

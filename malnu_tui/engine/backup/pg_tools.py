@@ -333,15 +333,29 @@ def for_server(header: bytes, major: int) -> bytes:
     return header
 
 
+READ_TIMEOUT = 600  # s: pg_restore reading a local dump (its list, its DDL) takes seconds
+
+
+def read_dump(tools: PgTools, args: Sequence[str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``pg_restore args``, reading a dump to stdout. One that
+    has not finished in :data:`READ_TIMEOUT` s (the file on a mount that stopped answering)
+    is killed: code -1 and that said; it escaped as a ``TimeoutExpired`` traceback."""
+    try:
+        proc = subprocess.run(
+            [tools.pg_restore, *args],
+            capture_output=True,
+            text=True,
+            timeout=READ_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, "", f"pg_restore had not finished after {READ_TIMEOUT} s and was stopped"
+    return proc.returncode, proc.stdout, proc.stderr.strip()
+
+
 def toc(tools: PgTools, path: Path) -> tuple[int, list[str], str]:
-    proc = subprocess.run(
-        [tools.pg_restore, "--list", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    return proc.returncode, proc.stdout.splitlines(), proc.stderr.strip()
+    code, out, err = read_dump(tools, ["--list", str(path)])
+    return code, out.splitlines(), err
 
 
 def superuser_only(conn: Any, listed: Sequence[str]) -> tuple[list[str], str]:

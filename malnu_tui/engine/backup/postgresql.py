@@ -398,7 +398,13 @@ def _deep_check(
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
-        listed = toc(tools, path)[1]
+        code, listed, err = toc(tools, path)
+        if code != 0:  # (read whole a moment ago: not the file's failure)
+            raise BackupError(
+                f"backup verify --deep of {manifest.id}: pg_restore --list failed (exit "
+                f"{code}): {' '.join(err.split())[-500:]}; nothing was concluded about the "
+                "backup, its verified state is as it was"
+            )
         listing, left_out = superuser_only(admin.conn, listed)
         # Roles are the server's: the scratch restore (no privileges, no owners) passed a
         # backup whose GRANTs name a role dropped since, and the restore then failed there;

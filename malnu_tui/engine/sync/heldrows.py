@@ -88,10 +88,15 @@ class _Spill:
             os.unlink(path)
 
     def _in(self, query: str, values: Sequence[Any], *head: Any) -> list[tuple[Any, ...]]:
+        """``query``'s rows for ``values`` (its ``IN ({})``), a batch at a time. Every read
+        and delete of :meth:`discard`, :meth:`holds` and :meth:`keys` goes through here, so
+        a failure of the scratch file there (its disk gone read-only, a corrupt page) is one
+        line as in :meth:`add`, not a traceback."""
         out: list[tuple[Any, ...]] = []
-        for at in range(0, len(values), _BATCH):
-            part = values[at : at + _BATCH]
-            out += self.db.execute(query.format(", ".join("?" * len(part))), (*head, *part))
+        with _scratch(self.table):
+            for at in range(0, len(values), _BATCH):
+                part = values[at : at + _BATCH]
+                out += self.db.execute(query.format(", ".join("?" * len(part))), (*head, *part))
         return out
 
     def discard(self, keys: Sequence[Key]) -> None:
