@@ -8,13 +8,13 @@ their digits (D1's JSON rounds past 2**53), texts and BLOBs as hex (a text holdi
 not UTF-8, kept as its bytes), one too large for one hex() in pieces (.pieces). The file is the
 kind D1's export writes: the schema from ``sqlite_master`` (tables in the order they were made,
 each with its rows; then the virtual tables; then indexes, views and triggers), ``INSERT``
-statements with literals. An FTS5 index is re-created by its ``CREATE VIRTUAL TABLE``: one over
-a content table (``content=tbl``) is rebuilt from it at the end (``INSERT INTO fts(fts)
-VALUES('rebuild')``); one holding its own content gets its rows back (rowid and columns); its
-shadow tables (``*_data``, ``*_idx``, ``*_content``, ``*_docsize``, ``*_config``) are never
-dumped as tables. A contentless index (``content=''``) keeps no text to read back, nor does
-another module's table promise its rows back as stored: those are refused
-(:attr:`Virtual.why_not`)."""
+statements with literals (a row past D1's 100 KB a statement in pieces: :func:`pieced_insert`).
+An FTS5 index is re-created by its ``CREATE VIRTUAL TABLE``: one over a content table
+(``content=tbl``) is rebuilt from it at the end (``INSERT INTO fts(fts) VALUES('rebuild')``);
+one holding its own content gets its rows back (rowid and columns); its shadow tables
+(``*_data``, ``*_idx``, ``*_content``, ``*_docsize``, ``*_config``) are never dumped as tables.
+A contentless index (``content=''``) keeps no text to read back, nor does another module's
+table promise its rows back as stored: those are refused (:attr:`Virtual.why_not`)."""
 
 from __future__ import annotations
 
