@@ -8,13 +8,13 @@ their digits (D1's JSON rounds past 2**53), texts and BLOBs as hex (a text holdi
 not UTF-8, kept as its bytes), one too large for one hex() in pieces (.pieces). The file is the
 kind D1's export writes: the schema from ``sqlite_master`` (tables in the order they were made,
 each with its rows; then the virtual tables; then indexes, views and triggers), ``INSERT``
-statements with literals. An FTS5 index is re-created by its ``CREATE VIRTUAL TABLE``: one over
-a content table (``content=tbl``) is rebuilt from it at the end (``INSERT INTO fts(fts)
-VALUES('rebuild')``); one holding its own content gets its rows back (rowid and columns); its
-shadow tables (``*_data``, ``*_idx``, ``*_content``, ``*_docsize``, ``*_config``) are never
-dumped as tables. A contentless index (``content=''``) keeps no text to read back, nor does
-another module's table promise its rows back as stored: those are refused
-(:attr:`Virtual.why_not`)."""
+statements with literals (a row past D1's 100 KB a statement in pieces: :func:`pieced_insert`).
+An FTS5 index is re-created by its ``CREATE VIRTUAL TABLE``: one over a content table
+(``content=tbl``) is rebuilt from it at the end (``INSERT INTO fts(fts) VALUES('rebuild')``);
+one holding its own content gets its rows back (rowid and columns); its shadow tables
+(``*_data``, ``*_idx``, ``*_content``, ``*_docsize``, ``*_config``) are never dumped as tables.
+A contentless index (``content=''``) keeps no text to read back, nor does another module's
+table promise its rows back as stored: those are refused (:attr:`Virtual.why_not`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,15 @@ from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.d1.backend import D1Backend
 
-__all__ = ["Virtual", "client_dump", "module_of", "virtual_tables"]
+__all__ = [
+    "Virtual",
+    "client_dump",
+    "dump_literal",
+    "module_of",
+    "pieced_insert",
+    "text_value",
+    "virtual_tables",
+]
 
 FTS5_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config")
 ANSWER_BYTES = 8_000_000  # a page's answer, as it travels (D1 refuses one over 50 MB)
@@ -100,7 +108,9 @@ def virtual_tables(d1: D1Backend) -> list[Virtual]:
     return out
 
 
-def _literal(value: Any) -> str:
+def dump_literal(value: Any) -> str:
+    """``value`` as a dump's literal, exactly (a text not UTF-8 cast from its bytes; a REAL's
+    infinity as 9e999, NaN as NULL as SQLite stores it)."""
     if isinstance(value, RawText):
         return f"CAST(X'{bytes(value).hex()}' AS TEXT)"
     if isinstance(value, float) and value != value:
@@ -126,11 +136,12 @@ def _decoded(kind: str, value: Any) -> Any:
         return float(value)  # (a JSON 1 is the REAL 1.0)
     if kind in ("text", "blob") and isinstance(value, str):
         data = bytes.fromhex(value)
-        return _text(data) if kind == "text" else data
+        return text_value(data) if kind == "text" else data
     return value  # NULL, or a size: read in pieces
 
 
-def _text(data: bytes) -> Any:
+def text_value(data: bytes) -> Any:
+    """A text's bytes as its str, or kept as its bytes (RawText) when not UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -147,7 +158,7 @@ class _Reader:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if params:  # literals: D1's JSON parameters carry no bytes and round big integers
-            sql = bind_literals(sql, list(params), _literal)
+            sql = bind_literals(sql, list(params), dump_literal)
         return [tuple(r) for r in self.d1.api.raw(sql, []).rows]
 
     def page_rows(self) -> int:
@@ -201,7 +212,7 @@ class _Reader:
             cells = [c for *_, c in later]
             got = read_pieces(self.rows, self.t, where, cells, self.d1.display_url)
             for (at, i, _), data in zip(later, got, strict=True):
-                out[at][i] = _text(data) if found[at][2 * i] == "text" else data
+                out[at][i] = text_value(data) if found[at][2 * i] == "text" else data
         return out
 
 
@@ -239,7 +250,7 @@ def _write_rows(
     n, skip = 0, 0 if with_key else len(reader.keys)
     for page in reader.pages():
         for row in page:
-            line = f"{head}({','.join(_literal(v) for v in row[skip:])})"
+            line = f"{head}({','.join(dump_literal(v) for v in row[skip:])})"
             if len(line) > D1_STATEMENT_BYTES // 4 and len(line.encode()) > D1_STATEMENT_BYTES:
                 line = ";\n".join(_pieced(reader, head, row, skip))
             out.write(f"{line};\n")
@@ -248,13 +259,20 @@ def _write_rows(
     return n
 
 
+def pieced_insert(head: str, values: Sequence[Any]) -> list[str]:
+    """``head(values)`` as statements each within D1's 100 KB: the row's large values built
+    piece by piece in a scratch table (:func:`.sqlwrite.d1_bound_row`, nothing bound: SQL
+    only, for a file D1 imports). Raises RowRefused for a row D1 cannot hold."""
+    built = d1_bound_row(head, values, "", dump_literal, bind=False).statements()
+    return [s for s in built if isinstance(s, str)]  # (nothing bound: all of them)
+
+
 def _pieced(reader: _Reader, head: str, row: list[Any], skip: int) -> list[str]:
     try:
-        built = d1_bound_row(head, row[skip:], "", _literal, bind=False).statements()
+        return pieced_insert(head, row[skip:])
     except RowRefused as exc:
         key = tuple(row[: len(reader.keys)])
         raise BackendError(f"{reader.table}, row {key!r}: {exc}") from None
-    return [s for s in built if isinstance(s, str)]  # (nothing bound: all of them)
 
 
 @dataclass(frozen=True)

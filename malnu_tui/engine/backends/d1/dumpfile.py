@@ -16,11 +16,20 @@ from pathlib import Path
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER
+from malnu_tui.engine.backends.d1.clientdump import pieced_insert, text_value
 from malnu_tui.engine.backends.sqlite_sql import truthy
+from malnu_tui.engine.data.sqlwrite import D1_STATEMENT_BYTES, RowRefused
 from malnu_tui.engine.private import hand_over
 from malnu_tui.engine.sqltemplate import is_transaction_control
 
-__all__ = ["DumpCheck", "check_dump", "dump_statements", "load_dump", "tables_first"]
+__all__ = [
+    "DumpCheck",
+    "check_dump",
+    "dump_statements",
+    "load_dump",
+    "tables_first",
+    "within_statement_limit",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,55 @@ def dump_statements(path: Path) -> Iterator[str]:
     rest = "".join(buf)
     if rest.strip():
         yield rest
+
+
+_NAME = r"""(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[\w$]+)"""
+_ROWS = re.compile(
+    rf"""\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_NAME}(?:\s*\.\s*{_NAME})?\s*"""
+    rf"""(?:\((?:{_NAME}|[\s,])*\)\s*)?VALUES)\s*(\(.*\))\s*;?\s*$""",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def within_statement_limit(statement: str) -> str:
+    """A dump's statement as D1's import takes it: an ``INSERT … VALUES`` past D1's 100 KB (a
+    row holding a photo, an essay: D1's own export writes it whole, and its import then
+    refuses it, "statement too long", workers-sdk#6146) as the client-side dump writes one,
+    its large values built in pieces in a scratch table (.clientdump.pieced_insert); any other
+    statement as it is."""
+    if len(statement) <= D1_STATEMENT_BYTES // 4 or len(statement.encode()) <= D1_STATEMENT_BYTES:
+        return statement
+    m = _ROWS.match(statement)
+    rows = _values(m.group(2)) if m else None
+    if m is None or rows is None:
+        return statement
+    try:
+        pieced = [s for row in rows for s in pieced_insert(m.group(1), row)]
+    except RowRefused:  # a row D1 cannot hold at all: its own refusal says so
+        return statement
+    return "".join(f"\n{s};" for s in pieced)
+
+
+def _values(text: str) -> list[list[object]] | None:
+    """The rows of a ``VALUES`` list of literals, each value exactly (a text as its bytes
+    first: one not UTF-8 kept so), or None when SQLite cannot read them alone."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        n = len(conn.execute(f"SELECT * FROM (VALUES{text}) LIMIT 0").description)
+        cols = ", ".join(
+            f"typeof(column{i}), CASE typeof(column{i}) WHEN 'text' THEN "
+            f"CAST(column{i} AS BLOB) ELSE column{i} END"
+            for i in range(1, n + 1)
+        )
+        found = conn.execute(f"SELECT {cols} FROM (VALUES{text})").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return [
+        [text_value(r[i + 1]) if r[i] == "text" else r[i + 1] for i in range(0, 2 * n, 2)]
+        for r in found
+    ]
 
 
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\b", re.IGNORECASE)

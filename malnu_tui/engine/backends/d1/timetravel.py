@@ -36,6 +36,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
     check_dump,
     dump_statements,
     tables_first,
+    within_statement_limit,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
 from malnu_tui.engine.clock import local_time_line, refuse_future
@@ -495,7 +496,12 @@ def import_dump(
     previous = current_bookmark(backend)
     # D1 refuses transaction control in an import: a dump's own BEGIN/COMMIT go (one batch
     # is all or nothing anyway).
-    sql = "".join(s for s in dump_statements(path) if not is_transaction_control(s)).encode()
+    # D1's import takes no statement over 100 KB: a row past it (its own export writes one
+    # whole) goes in pieces.
+    kept = (
+        within_statement_limit(s) for s in dump_statements(path) if not is_transaction_control(s)
+    )
+    sql = "".join(kept).encode()
     if replace:
         head = ["PRAGMA defer_foreign_keys = on", *_drop_everything(backend)]
         sql = "".join(f"{s};\n" for s in head).encode() + sql
