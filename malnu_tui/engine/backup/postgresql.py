@@ -28,6 +28,7 @@ from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_m
 from malnu_tui.engine.backup.pg_listing import restore_listing
 from malnu_tui.engine.backup.pg_needs import missing_roles
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
+from malnu_tui.engine.backup.pg_toc import superuser_only, toc
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
     ENV_PG_BINDIR,
@@ -50,8 +51,6 @@ from malnu_tui.engine.backup.pg_tools import (
     server_said,
     session_ended,
     spawn,
-    superuser_only,
-    toc,
     with_dbname,
 )
 from malnu_tui.engine.backup.store import (
