@@ -45,7 +45,7 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
     there after the backup (a table, a function, a type: the next `up` of that migration
     failed on "already exists"), unlocked meanwhile. Each line of the dump's list is now read
     whole: the restore brings the database back as it was, owners and all, and the deep
-    verify passes."""
+    verify and a `recover` pass."""
     db = fresh_db("postgresql")
     monkeypatch.setenv("MALNU_BACKUP_DIR", str(tmp_path / "backups"))
     with psycopg.connect(db.url, autocommit=True) as conn:
@@ -101,6 +101,19 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             ).fetchall() == [("Hitung Nilai",)]
         deep = db.cli(mdirs, "backup", "verify", backup["id"], "--deep")
         assert deep.code == 0, deep.err + deep.out
+        # recover: from whichever backup it starts, what was made since goes, owners stay
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f'CREATE TABLE "{S}"."tambahan kedua" (id int)')
+        recovered = db.cli(mdirs, "recover", "--to", "now", "--yes")
+        assert recovered.code == 0, recovered.err
+        assert "--no-owner" not in recovered.err, recovered.err
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+                "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' ORDER BY 1",
+                (f'"{S}"',),
+            ).fetchall()
+            assert ("Data Siswa", OWNER) in tables and "tambahan kedua" not in str(tables)
     finally:
         with psycopg.connect(db.url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{S}" CASCADE')
