@@ -12,7 +12,8 @@ import pytest
 
 from malnu_tui.engine.backup import pg_tools
 from malnu_tui.engine.backup.pg_needs import missing_roles
-from malnu_tui.engine.backup.pg_tools import find_pg_tools, server_major, toc
+from malnu_tui.engine.backup.pg_toc import toc
+from malnu_tui.engine.backup.pg_tools import find_pg_tools, server_major
 from malnu_tui.engine.backup.store import BackupError
 
 

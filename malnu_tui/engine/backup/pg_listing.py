@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backup.pg_tools import TOC_LINE, TOOL_ENTRY_NAMES, superuser_only
+from malnu_tui.engine.backup.pg_toc import entry, superuser_only, unquoted
+from malnu_tui.engine.backup.pg_tools import TOOL_ENTRY_NAMES
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.postgresql import PostgresBackend
@@ -30,13 +31,18 @@ class RestoreListing:
     no_owner: bool
 
 
-def _words(line: str) -> list[str]:
-    m = TOC_LINE.match(line)
-    return m.group("rest").split(" ") if m else []
+_NO_ENTRY = ("", "", "", "")
+
+
+def _parts(line: str) -> tuple[str, str, str, str]:
+    """(kind, schema, name, owner) of a TOC line (pg_toc's split: names may hold spaces)."""
+    return entry(line) or _NO_ENTRY
 
 
 def _is_tool_entry(line: str) -> bool:
-    return any(w in TOOL_ENTRY_NAMES for w in _words(line)[1:4])
+    """An entry of the tool's audit trail or lock row: its table, sequence, key, index, or
+    a grant, comment, default or constraint of them (named in the entry's name)."""
+    return any(unquoted(w) in TOOL_ENTRY_NAMES for w in _parts(line)[2].split(" "))
 
 
 def _is_schema_entry(line: str, schemas: set[str]) -> bool:
@@ -45,28 +51,45 @@ def _is_schema_entry(line: str, schemas: set[str]) -> bool:
     (Supabase's ``extensions``): ``--clean`` would drop it, which fails while the live audit
     trail and lock row, or the extensions, all left out of the restore, are in it (the schema
     itself is there already)."""
-    words = _words(line)[:3]
-    return words[:2] == ["SCHEMA", "-"] and len(words) == 3 and words[2] in schemas
+    kind, _, name, _ = _parts(line)
+    return kind == "SCHEMA" and name in schemas
 
 
 def _is_live_extension_entry(line: str, live: set[str]) -> bool:
     """An ``EXTENSION`` (or its ``COMMENT``) entry of an extension the live database already
     has: --clean would drop and re-create it, which only its owner may do (on Supabase a
     platform role, never the operator's), and the restore's data needs only that it exists."""
-    words = [w for w in _words(line) if w]
-    if words[:2] == ["EXTENSION", "-"] and len(words) > 2:
-        return words[2] in live
-    if words[:3] == ["COMMENT", "-", "EXTENSION"] and len(words) > 3:
+    kind, _, name, _ = _parts(line)
+    if kind == "EXTENSION":
+        return name in live
+    if kind == "COMMENT" and name.startswith("EXTENSION "):
         # quoted there (`COMMENT - EXTENSION "uuid-ossp"`): the COMMENT ON EXTENSION, which
         # only the extension's owner may run, failed a restore by any other role
-        return words[3].strip('"') in live
+        return unquoted(name.removeprefix("EXTENSION ")) in live
     return False
 
 
 def _owner(line: str) -> str:
-    """An entry's owner, its last word ("" for an entry without one: it ends in a space)."""
-    words = _words(line)
-    return words[-1] if len(words) > 1 else ""
+    """An entry's owner ("" for an entry without one)."""
+    return _parts(line)[3]
+
+
+def _of_schema(kind: str, schema: str, name: str) -> set[str]:
+    """The schemas an entry is in or of: its own, or the schema it is (``SCHEMA``, a grant
+    or comment ``SCHEMA auth``)."""
+    if kind == "SCHEMA":
+        return {name}
+    if kind in ("ACL", "COMMENT") and name.startswith("SCHEMA "):
+        return {unquoted(name.removeprefix("SCHEMA "))}
+    return {schema}
+
+
+def _function(name: str) -> str:
+    """A grant's or comment's ``FUNCTION "Hitung Nilai"(integer)`` as the function's own
+    entry names it (``Hitung Nilai(integer)``)."""
+    what = name.removeprefix("FUNCTION ")
+    head, paren, args = what.partition("(")
+    return unquoted(head) + paren + args
 
 
 # Schemas of the live database whose owner the restoring role may not act as (Supabase's
@@ -114,21 +137,21 @@ def _theirs(
     functions: list[str] = []
     defaults: set[str] = set()
     for line in listed:
-        words = _words(line)
-        mentioned = schemas.intersection(words[1:4])
-        if _owner(line) in foreign and mentioned:
+        kind, schema, name, owner = _parts(line)
+        mentioned = schemas & _of_schema(kind, schema, name)
+        if owner in foreign and mentioned:
             left.append(line)
             kept |= mentioned
-        elif words[:2] == ["DEFAULT", "ACL"] and _owner(line) in foreign:
+        elif kind == "DEFAULT ACL" and owner in foreign:
             left.append(line)  # ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin …
-            defaults.add(_owner(line))
-        elif words[:1] == ["FUNCTION"] and (words[1], " ".join(words[2:-1])) in called:
+            defaults.add(owner)
+        elif kind == "FUNCTION" and (schema, name) in called:
             left.append(line)
-            functions.append(f"{words[1]}.{' '.join(words[2:-1])}")
+            functions.append(f"{schema}.{name}")
         elif (
-            words[:1] in (["COMMENT"], ["ACL"])
-            and words[2:3] == ["FUNCTION"]
-            and (words[1], " ".join(words[3:-1])) in called
+            kind in ("COMMENT", "ACL")
+            and name.startswith("FUNCTION ")
+            and (schema, _function(name)) in called
         ):
             left.append(line)  # COMMENT ON (and GRANT on) a function only its owner may
     said = []

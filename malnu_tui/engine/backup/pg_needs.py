@@ -18,18 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.backup.pg_tools import TOC_LINE, PgTools, read_dump
+from malnu_tui.engine.backup.pg_toc import entry, sections
+from malnu_tui.engine.backup.pg_tools import PgTools, read_dump
 from malnu_tui.engine.backup.store import BackupError
 
 __all__ = ["MissingRoles", "foreign_key_hint", "missing_roles", "role_hint"]
 
 _KINDS = ("ACL", "DEFAULT ACL", "POLICY")
-# pg_restore's header of each entry in its SQL output (names as they are, unquoted: `Schema:
-# Data Sekolah;`, whose entries went unread when the schema was taken for one word).
-_HEADER = re.compile(
-    r"^-- Name: (?P<name>.*); Type: (?P<type>[A-Z ]+); Schema: (?P<schema>.+?); Owner: .*$",
-    re.MULTILINE,
-)
 _TOKEN = re.compile(r"\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_$]*|\S")
 _DEFAULTS = ["ALTER", "DEFAULT", "PRIVILEGES"]
 _NOT_ROLES = frozenset({"PUBLIC", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE", "GROUP"})
@@ -131,24 +126,28 @@ def _what(kind: str, schema: str, name: str) -> str:
 def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) -> MissingRoles:
     """The roles the dump's ACL, DEFAULT ACL and POLICY entries among ``listed`` name that
     ``conn``'s server lacks (one pg_restore of those entries, read as SQL)."""
-    wanted = [ln for ln in listed if (m := TOC_LINE.match(ln)) and _kind(m.group("rest"))]
+    parts = {int(ln.split(";", 1)[0]): (ln, e) for ln in listed if (e := entry(ln))}
+    wanted = [ln for ln, e in parts.values() if e[0] in _KINDS]
     if not wanted:
         return MissingRoles({}, [])
     with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as list_file:
         list_file.write("\n".join(wanted) + "\n")
         list_file.flush()
-        code, sql, err = read_dump(tools, [f"--use-list={list_file.name}", "--file=-", str(path)])
+        code, sql, err = read_dump(
+            tools, ["--verbose", f"--use-list={list_file.name}", "--file=-", str(path)]
+        )
     if code != 0:  # (its output then read as if whole: roles missed, or a traceback)
         raise BackupError(
             f"pg_restore could not read the grants and policies of {path.name} (exit {code}): "
             f"{' '.join(err.split())[-500:]}"
         )
-    by_entry: list[tuple[str, str, str, set[str]]] = []
-    heads = list(_HEADER.finditer(sql))
-    for n, h in enumerate(heads):
-        body = sql[h.end() : heads[n + 1].start() if n + 1 < len(heads) else len(sql)]
-        body = "\n".join(ln for ln in body.splitlines() if not ln.startswith("--"))
-        by_entry.append((h["type"], h["schema"], h["name"], roles_in(body)))
+    # Each entry's statements, by its number (``-- TOC entry N``), its parts from the TOC
+    # (names with spaces read whole: pg_toc).
+    by_entry: list[tuple[str, str, str, str, set[str]]] = []
+    for dump_id, _, body in sections(sql):
+        if dump_id in parts:
+            line, (kind, schema, name, _) = parts[dump_id]
+            by_entry.append((line, kind, schema, name, roles_in(body)))
     named = sorted({r for *_, roles in by_entry for r in roles})
     rows = conn.execute(
         "SELECT r FROM unnest(%s::text[]) AS r WHERE NOT EXISTS "
@@ -158,21 +157,12 @@ def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) 
     absent = {str(r[0]) for r in rows}
     named_by: dict[str, list[str]] = {}
     policies: list[str] = []
-    for kind, schema, name, roles in by_entry:
+    for line, kind, schema, name, roles in by_entry:
         for r in sorted(roles & absent):
             named_by.setdefault(r, []).append(_what(kind, schema, name))
         if kind == "POLICY" and roles & absent:
-            policies += [ln for ln in wanted if _is_entry(ln, kind, schema, name)]
+            policies.append(line)
     return MissingRoles(named_by, policies)
-
-
-def _kind(rest: str) -> str:
-    return next((k for k in _KINDS if rest.startswith(k + " ")), "")
-
-
-def _is_entry(line: str, kind: str, schema: str, name: str) -> bool:
-    m = TOC_LINE.match(line)
-    return m is not None and m.group("rest").startswith(f"{kind} {schema} {name} ")
 
 
 _NO_ROLE = re.compile(r'role "((?:[^"]|"")+)" does not exist')

@@ -33,6 +33,7 @@ from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_listing import restore_listing
 from malnu_tui.engine.backup.pg_needs import foreign_key_hint, missing_roles, role_hint
+from malnu_tui.engine.backup.pg_toc import entry, toc
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
     SESSION_ENDED,
@@ -49,7 +50,6 @@ from malnu_tui.engine.backup.pg_tools import (
     server_said,
     session_ended,
     spawn,
-    toc,
 )
 from malnu_tui.engine.backup.store import (
     BackupError,
@@ -68,21 +68,17 @@ __all__ = ["lock_holders", "restore"]
 
 _RELATION_TYPES = ("MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "VIEW", "SEQUENCE")
 _NOT_RELATIONS = ("TABLE DATA", "SEQUENCE SET", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA")
+_IN_SCHEMA = ("CONSTRAINT", "FK CONSTRAINT", "INDEX")
 _BLOB = re.compile(r"^BLOB(?: METADATA)? - (?P<lo>\d+)(?:\.\.(?P<hi>\d+))?(?:\s|$)")
 
 
 def _entry(line: str) -> tuple[str, str, str] | None:
-    """(type, schema, name) of a TOC line, for the types this module cares about."""
-    m = TOC_LINE.match(line)
-    if not m:
+    """(type, schema, name) of a TOC line, for the types this module cares about (a
+    constraint's or an index's name: its table's, or its own, is not used)."""
+    e = entry(line)
+    if e is None or e[0] not in (*_NOT_RELATIONS, *_RELATION_TYPES, *_IN_SCHEMA):
         return None
-    rest = m.group("rest")
-    for t in (*_NOT_RELATIONS, *_RELATION_TYPES, "CONSTRAINT", "FK CONSTRAINT", "INDEX"):
-        if rest.startswith(t + " "):
-            words = rest[len(t) + 1 :].split(" ")
-            if len(words) >= 2:
-                return t, words[0], words[1]
-    return None
+    return e[0], e[1], e[2]
 
 
 def _q(*names: str) -> str:
@@ -198,14 +194,14 @@ def _prelude(
     named: set[tuple[str, str, str]] = set()  # the dump's types and functions
     schemas: set[str] = {"public"}  # only schemas the dump covers are cleaned of newer objects
     for line in listed:
-        m = TOC_LINE.match(line)
-        if not m:
+        parts = entry(line)
+        if parts is None:
             continue
-        words = m.group("rest").split(" ")
-        if words[0] == "SCHEMA" and len(words) > 2:
-            schemas.add(words[2])
-        if words[0] in ("TYPE", "DOMAIN", "FUNCTION", "PROCEDURE") and len(words) > 3:
-            named.add((words[0], words[1], " ".join(words[2:-1])))  # the owner is last
+        kind, schema, name, _owner = parts
+        if kind == "SCHEMA":
+            schemas.add(name)
+        if kind in ("TYPE", "DOMAIN", "FUNCTION", "PROCEDURE"):
+            named.add((kind, schema, name))
         e = _entry(line)
         if e:
             schemas.add(e[1])

@@ -353,33 +353,6 @@ def read_dump(tools: PgTools, args: Sequence[str]) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr.strip()
 
 
-def toc(tools: PgTools, path: Path) -> tuple[int, list[str], str]:
-    code, out, err = read_dump(tools, ["--list", str(path)])
-    return code, out.splitlines(), err
-
-
-def superuser_only(conn: Any, listed: Sequence[str]) -> tuple[list[str], str]:
-    """``listed`` (``pg_restore --list`` lines) without what only a superuser may create, for
-    a session that is none, and what was left out ("" for nothing). Every Supabase project
-    has its platform's event triggers (pgrst_ddl_watch, issue_pg_graphql_access…): the project
-    role's `rehearse` failed on them (`Must be superuser to create an event trigger`), and its
-    `backup verify --deep` marked a sound backup failed. A restore over a live database keeps
-    that database's own (their owner's to drop)."""
-    if conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
-        return list(listed), ""
-    kept: list[str] = []
-    left: list[str] = []
-    for line in listed:
-        m = TOC_LINE.match(line)
-        words = m.group("rest").split(" ") if m else []
-        if words[:3] == ["EVENT", "TRIGGER", "-"] and len(words) > 3:
-            left.append(words[3])
-        elif words[:4] != ["COMMENT", "-", "EVENT", "TRIGGER"]:
-            kept.append(line)
-    said = f"event trigger(s) {', '.join(left)}, which only a superuser may create" if left else ""
-    return kept, said
-
-
 def with_dbname(url: str, dbname: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))

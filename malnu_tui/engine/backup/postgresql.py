@@ -28,6 +28,7 @@ from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_m
 from malnu_tui.engine.backup.pg_listing import restore_listing
 from malnu_tui.engine.backup.pg_needs import missing_roles
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
+from malnu_tui.engine.backup.pg_toc import superuser_only, toc
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
     ENV_PG_BINDIR,
@@ -44,14 +45,13 @@ from malnu_tui.engine.backup.pg_tools import (
     find_pg_tools,
     for_server,
     open_target,
+    read_dump,
     scratch_database_name,
     scrub,
     server_major,
     server_said,
     session_ended,
     spawn,
-    superuser_only,
-    toc,
     with_dbname,
 )
 from malnu_tui.engine.backup.store import (
@@ -315,8 +315,8 @@ def _not_every_row(where: str, name: str, role: str, owned: bool) -> NotPermitte
 
 
 def _list_check(tools: PgTools, path: Path) -> tuple[bool, str]:
-    code, lines, err = toc(tools, path)
-    entries = [ln for ln in lines if TOC_LINE.match(ln)]
+    code, out, err = read_dump(tools, ["--list", str(path)])  # (its lines only counted)
+    entries = [ln for ln in out.splitlines() if TOC_LINE.match(ln)]
     if code != 0:
         return False, f"pg_restore --list failed: {err[-500:]}"
     if not entries:

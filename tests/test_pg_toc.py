@@ -1,0 +1,121 @@
+"""A PostgreSQL dump's table of contents (backup/pg_toc.py) read from a real dump whose names
+hold spaces, quotes and unicode: pg_restore prints them unquoted (`TABLE Data Sekolah Data
+Siswa tata usaha`), and split on spaces they were misread by the restore, the deep verify and
+the roles check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.backup.pg_toc import TocLine, toc
+from malnu_tui.engine.backup.pg_tools import find_pg_tools
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
+
+OWNER = "toc tata usaha"  # (roles are the cluster's: this test's own name)
+S = "Data Sekolah"
+SETUP = [
+    f'CREATE SCHEMA "{S}" AUTHORIZATION "{OWNER}"',
+    f'CREATE TABLE "{S}"."Data Siswa" (id int PRIMARY KEY, "nama lengkap" text)',
+    f'ALTER TABLE "{S}"."Data Siswa" OWNER TO "{OWNER}"',
+    f'CREATE TABLE "{S}"."nilai ""akhir"" ✓" (id int REFERENCES "{S}"."Data Siswa")',
+    f'CREATE FUNCTION "{S}"."Hitung Nilai"(a integer, b text) RETURNS int LANGUAGE sql '
+    "AS $$ SELECT 1 $$",
+    f"CREATE TYPE \"{S}\".\"jenis kelamin\" AS ENUM ('L', 'P')",
+    f'GRANT SELECT ON "{S}"."Data Siswa" TO PUBLIC',
+    f"INSERT INTO \"{S}\".\"Data Siswa\" VALUES (1, 'Siti Aminah'), (2, 'Budi')",
+    f'INSERT INTO "{S}"."nilai ""akhir"" ✓" VALUES (1)',
+]
+
+
+def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
+    fresh_db: Callable[[str], DbTarget],
+    mdirs: MigrationDirs,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A school's `"Data Sekolah"` schema, owned by `"tata usaha"`: the restore read the
+    schema as `Data` and the owner as `usaha` (no such role), so it restored with
+    `--no-owner` (every object then owned by the restoring role), and left what was created
+    there after the backup (a table, a function, a type: the next `up` of that migration
+    failed on "already exists"), unlocked meanwhile. Each line of the dump's list is now read
+    whole: the restore brings the database back as it was, owners and all, and the deep
+    verify and a `recover` pass."""
+    db = fresh_db("postgresql")
+    monkeypatch.setenv("MALNU_BACKUP_DIR", str(tmp_path / "backups"))
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{OWNER}"')
+        conn.execute(f'CREATE ROLE "{OWNER}" NOLOGIN')
+        for sql in SETUP:
+            conn.execute(sql)
+        major = int(conn.info.server_version) // 10000
+    try:
+        made = db.cli(mdirs, "backup", "create", "--json")
+        assert made.code == 0, made.err
+        backup = json.loads(made.out)
+        dump = next((tmp_path / "backups").rglob(f"{backup['id']}*.dump"))
+        tools = find_pg_tools(major)
+        code, listed, err = toc(tools, dump)
+        assert code == 0, err
+        parts = {
+            (ln.kind, ln.schema, ln.name, ln.owner) for ln in listed if isinstance(ln, TocLine)
+        }
+        assert {
+            ("SCHEMA", "-", S, OWNER),
+            ("TABLE", S, "Data Siswa", OWNER),
+            ("TABLE DATA", S, "Data Siswa", OWNER),
+            ("TABLE", S, 'nilai "akhir" ✓', "postgres"),
+            ("TABLE DATA", S, 'nilai "akhir" ✓', "postgres"),
+            ("CONSTRAINT", S, "Data Siswa Data Siswa_pkey", OWNER),
+            ("FUNCTION", S, "Hitung Nilai(integer, text)", "postgres"),
+            ("TYPE", S, "jenis kelamin", "postgres"),
+            ("ACL", S, 'TABLE "Data Siswa"', OWNER),
+        } <= parts, sorted(parts)
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f'DELETE FROM "{S}"."Data Siswa" WHERE id = 2')
+            conn.execute(f'CREATE TABLE "{S}"."tambahan baru" (id int)')
+            conn.execute(
+                f'CREATE FUNCTION "{S}"."fungsi baru"() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$'
+            )
+        restored = db.cli(mdirs, "backup", "restore", backup["id"], "--yes")
+        assert restored.code == 0, restored.err
+        assert "--no-owner" not in restored.err, restored.err
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            assert conn.execute(
+                f'SELECT id, "nama lengkap" FROM "{S}"."Data Siswa" ORDER BY id'
+            ).fetchall() == [(1, "Siti Aminah"), (2, "Budi")]
+            left = conn.execute(
+                "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+                "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' ORDER BY 1",
+                (f'"{S}"',),
+            ).fetchall()
+            assert left == [("Data Siswa", OWNER), ('nilai "akhir" ✓', "postgres")], left
+            assert conn.execute(
+                "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace",
+                (f'"{S}"',),
+            ).fetchall() == [("Hitung Nilai",)]
+        deep = db.cli(mdirs, "backup", "verify", backup["id"], "--deep")
+        assert deep.code == 0, deep.err + deep.out
+        # recover: from whichever backup it starts, what was made since goes, owners stay
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f'CREATE TABLE "{S}"."tambahan kedua" (id int)')
+        recovered = db.cli(mdirs, "recover", "--to", "now", "--yes")
+        assert recovered.code == 0, recovered.err
+        assert "--no-owner" not in recovered.err, recovered.err
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+                "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' ORDER BY 1",
+                (f'"{S}"',),
+            ).fetchall()
+            assert ("Data Siswa", OWNER) in tables and "tambahan kedua" not in str(tables)
+    finally:
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{S}" CASCADE')
+            conn.execute(f'DROP OWNED BY "{OWNER}"')
+            conn.execute(f'DROP ROLE "{OWNER}"')
