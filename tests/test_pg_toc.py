@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from malnu_tui.engine.backup.pg_toc import TocLine, toc
+from malnu_tui.engine.backup.pg_toc import TocLine, superuser_only, toc
 from malnu_tui.engine.backup.pg_tools import find_pg_tools
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
@@ -30,6 +30,9 @@ SETUP = [
     f'GRANT SELECT ON "{S}"."Data Siswa" TO PUBLIC',
     f"INSERT INTO \"{S}\".\"Data Siswa\" VALUES (1, 'Siti Aminah'), (2, 'Budi')",
     f'INSERT INTO "{S}"."nilai ""akhir"" ✓" VALUES (1)',
+    f'CREATE FUNCTION "{S}".pantau() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$',
+    f'CREATE EVENT TRIGGER "pantau ddl" ON ddl_command_end EXECUTE FUNCTION "{S}".pantau()',
+    "COMMENT ON EVENT TRIGGER \"pantau ddl\" IS 'catat perubahan'",
 ]
 
 
@@ -75,8 +78,16 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             ("FUNCTION", S, "Hitung Nilai(integer, text)", "postgres"),
             ("TYPE", S, "jenis kelamin", "postgres"),
             ("ACL", S, 'TABLE "Data Siswa"', OWNER),
+            ("EVENT TRIGGER", "-", "pantau ddl", "postgres"),
+            ("COMMENT", "-", 'EVENT TRIGGER "pantau ddl"', "postgres"),
         } <= parts, sorted(parts)
         with psycopg.connect(db.url, autocommit=True) as conn:
+            # a role that is no superuser leaves the event trigger out, and says its name
+            conn.execute(f'SET ROLE "{OWNER}"')
+            kept, said = superuser_only(conn, listed)
+            conn.execute("RESET ROLE")
+            assert said == "event trigger(s) pantau ddl, which only a superuser may create"
+            assert [ln for ln in listed if "EVENT TRIGGER" in ln and ln in kept] == []
             conn.execute(f'DELETE FROM "{S}"."Data Siswa" WHERE id = 2')
             conn.execute(f'CREATE TABLE "{S}"."tambahan baru" (id int)')
             conn.execute(
@@ -96,9 +107,9 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             ).fetchall()
             assert left == [("Data Siswa", OWNER), ('nilai "akhir" ✓', "postgres")], left
             assert conn.execute(
-                "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace",
+                "SELECT proname FROM pg_proc WHERE pronamespace = %s::regnamespace ORDER BY 1",
                 (f'"{S}"',),
-            ).fetchall() == [("Hitung Nilai",)]
+            ).fetchall() == [("Hitung Nilai",), ("pantau",)]
         deep = db.cli(mdirs, "backup", "verify", backup["id"], "--deep")
         assert deep.code == 0, deep.err + deep.out
         # recover: from whichever backup it starts, what was made since goes, owners stay
