@@ -56,6 +56,8 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
         conn.execute(f'CREATE ROLE "{OWNER}" NOLOGIN')
         for sql in SETUP:
             conn.execute(sql)
+        dbname = conn.info.dbname
+        conn.execute(f'ALTER DATABASE "{dbname}" OWNER TO "{OWNER}"')  # (the school's own)
         major = int(conn.info.server_version) // 10000
     try:
         made = db.cli(mdirs, "backup", "create", "--json")
@@ -127,6 +129,7 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             assert ("Data Siswa", OWNER) in tables and "tambahan kedua" not in str(tables)
     finally:
         with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{dbname}" OWNER TO CURRENT_USER')
             conn.execute(f'DROP SCHEMA IF EXISTS "{S}" CASCADE')
             conn.execute(f'DROP OWNED BY "{OWNER}"')
             conn.execute(f'DROP ROLE "{OWNER}"')
