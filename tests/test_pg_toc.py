@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from malnu_tui.engine.backup.pg_toc import TocLine, superuser_only, toc
+from malnu_tui.engine.backup.pg_toc import TocLine, read_toc, superuser_only, toc
 from malnu_tui.engine.backup.pg_tools import find_pg_tools
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
@@ -133,3 +133,30 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             conn.execute(f'DROP SCHEMA IF EXISTS "{S}" CASCADE')
             conn.execute(f'DROP OWNED BY "{OWNER}"')
             conn.execute(f'DROP ROLE "{OWNER}"')
+
+
+def test_entries_no_header_splits_are_read_as_what_they_name() -> None:
+    """pg_restore's --schema-only output has no header for a data entry: TABLE DATA names
+    what its TABLE does, and PostgreSQL 18's STATISTICS DATA (no owner) too; a large
+    object's entry is read by its words."""
+    listed = [
+        ";",
+        "215; 1259 16389 TABLE Data Sekolah Data Siswa tata usaha",
+        "3356; 0 16389 TABLE DATA Data Sekolah Data Siswa tata usaha",
+        "3400; 0 0 STATISTICS DATA Data Sekolah Data Siswa ",
+        "3401; 2613 16427 BLOB - 16427 tata usaha",
+    ]
+    sql = (
+        "--\n-- TOC entry 215 (class 1259 OID 16389)\n-- Dependencies: 6\n"
+        "-- Name: Data Siswa; Type: TABLE; Schema: Data Sekolah; Owner: tata usaha\n--\n\n"
+        'CREATE TABLE "Data Sekolah"."Data Siswa" (id integer);\n'
+    )
+    read = read_toc(listed, sql)
+    assert read[0] == ";" and not isinstance(read[0], TocLine)
+    assert [(ln.kind, ln.schema, ln.name, ln.owner) for ln in read[1:]] == [  # type: ignore[attr-defined]
+        ("TABLE", "Data Sekolah", "Data Siswa", "tata usaha"),
+        ("TABLE DATA", "Data Sekolah", "Data Siswa", "tata usaha"),
+        ("STATISTICS DATA", "Data Sekolah", "Data Siswa", ""),
+        ("BLOB", "-", "16427", "tata usaha"),
+    ]
+    assert read == listed  # (each line as it was: what --use-list reads)
