@@ -12,12 +12,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from malnu_tui.engine.backup.pg_listing import restore_listing
 from malnu_tui.engine.backup.pg_toc import TocLine, read_toc, superuser_only, toc
 from malnu_tui.engine.backup.pg_tools import find_pg_tools
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
 
-OWNER = "toc tata usaha"  # (roles are the cluster's: this test's own name)
+OWNER = "toc tata usaha"  # (roles are the cluster's: this test's own names)
+GURU = "toc guru"  # a role that is not OWNER
 S = "Data Sekolah"
 SETUP = [
     f'CREATE SCHEMA "{S}" AUTHORIZATION "{OWNER}"',
@@ -53,6 +55,7 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
     monkeypatch.setenv("MALNU_BACKUP_DIR", str(tmp_path / "backups"))
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute(f'DROP ROLE IF EXISTS "{OWNER}"')
+        conn.execute(f'DROP ROLE IF EXISTS "{GURU}"')
         conn.execute(f'CREATE ROLE "{OWNER}" NOLOGIN')
         for sql in SETUP:
             conn.execute(sql)
@@ -90,6 +93,21 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             conn.execute("RESET ROLE")
             assert said == "event trigger(s) pantau ddl, which only a superuser may create"
             assert [ln for ln in listed if "EVENT TRIGGER" in ln and ln in kept] == []
+            conn.execute(f'CREATE ROLE "{GURU}" NOLOGIN')
+        # A restore by a role that may not act as the schema's owner leaves that schema as the
+        # database has it, and says so by its name (the owner was read as `usaha`, the schema
+        # as `Data`: nothing was left, and the restore failed at its first ALTER … OWNER)
+        backend = db.open(mdirs)
+        try:
+            backend.conn.execute(f'SET ROLE "{GURU}"')
+            chosen = restore_listing(backend, listed)  # type: ignore[arg-type]
+        finally:
+            backend.close()
+        assert chosen.kept_schemas == {S}, chosen
+        assert f"left as the database has it: schema(s) {S}, whose owner" in chosen.said[0]
+        assert not [ln for ln in chosen.entries if isinstance(ln, TocLine) and ln.schema == S]
+        assert "left out: event trigger(s) pantau ddl, which only" in " ".join(chosen.said)
+        with psycopg.connect(db.url, autocommit=True) as conn:
             conn.execute(f'DELETE FROM "{S}"."Data Siswa" WHERE id = 2')
             conn.execute(f'CREATE TABLE "{S}"."tambahan baru" (id int)')
             conn.execute(
@@ -133,6 +151,7 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
             conn.execute(f'DROP SCHEMA IF EXISTS "{S}" CASCADE')
             conn.execute(f'DROP OWNED BY "{OWNER}"')
             conn.execute(f'DROP ROLE "{OWNER}"')
+            conn.execute(f'DROP ROLE IF EXISTS "{GURU}"')
 
 
 def test_entries_no_header_splits_are_read_as_what_they_name() -> None:
