@@ -29,6 +29,10 @@ SETUP = [
     f'CREATE FUNCTION "{S}"."Hitung Nilai"(a integer, b text) RETURNS int LANGUAGE sql '
     "AS $$ SELECT 1 $$",
     f"CREATE TYPE \"{S}\".\"jenis kelamin\" AS ENUM ('L', 'P')",
+    'CREATE FUNCTION public."Hitung Rata"(nilai integer) RETURNS int LANGUAGE sql '
+    "AS $$ SELECT 1 $$",
+    "COMMENT ON FUNCTION public.\"Hitung Rata\"(integer) IS 'rata-rata'",
+    'REVOKE ALL ON FUNCTION public."Hitung Rata"(integer) FROM PUBLIC',
     f'GRANT SELECT ON "{S}"."Data Siswa" TO PUBLIC',
     f"INSERT INTO \"{S}\".\"Data Siswa\" VALUES (1, 'Siti Aminah'), (2, 'Budi')",
     f'INSERT INTO "{S}"."nilai ""akhir"" ✓" VALUES (1)',
@@ -107,6 +111,11 @@ def test_a_database_whose_names_hold_spaces_restores_and_verifies_as_it_was(
         assert f"left as the database has it: schema(s) {S}, whose owner" in chosen.said[0]
         assert not [ln for ln in chosen.entries if isinstance(ln, TocLine) and ln.schema == S]
         assert "left out: event trigger(s) pantau ddl, which only" in " ".join(chosen.said)
+        # a function of a role it may not act as is left with its comment and grants (their
+        # tags name its arguments: `FUNCTION "Hitung Rata"(nilai integer)`; were restored,
+        # and only the function's owner may COMMENT ON it)
+        assert "function(s) public.Hitung Rata(integer) (of a role" in " ".join(chosen.said)
+        assert [ln for ln in chosen.entries if "Hitung Rata" in ln] == [], chosen.entries
         with psycopg.connect(db.url, autocommit=True) as conn:
             conn.execute(f'DELETE FROM "{S}"."Data Siswa" WHERE id = 2')
             conn.execute(f'CREATE TABLE "{S}"."tambahan baru" (id int)')
