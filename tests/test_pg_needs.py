@@ -23,7 +23,9 @@ def test_the_roles_named_in_a_schema_whose_name_has_a_space_are_found(
     """pg_restore writes a schema's name unquoted in each entry's header (`Schema: Data
     Sekolah;`): the entries of such a schema went unread, so a role its grants and policies
     name that the server lacks was neither refused before the restore nor said by `backup
-    verify --deep`; the restore then stopped at the first, one role per try."""
+    verify --deep`; the restore then stopped at the first, one role per try. A table whose
+    name holds a space too is named whole (`policy wali baca on Data Sekolah.Data Siswa`, was
+    `policy Siswa wali baca on Data Sekolah.Data`)."""
     role = "review1_wali_kelas"  # (roles are the cluster's: this test's own name)
     dump = tmp_path / "d.dump"
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -31,10 +33,11 @@ def test_the_roles_named_in_a_schema_whose_name_has_a_space_are_found(
         conn.execute(f"CREATE ROLE {role} NOLOGIN")
         for sql in (
             'CREATE SCHEMA "Data Sekolah"',
-            'CREATE TABLE "Data Sekolah".siswa (id int)',
-            f'GRANT SELECT ON "Data Sekolah".siswa TO {role}',
-            'ALTER TABLE "Data Sekolah".siswa ENABLE ROW LEVEL SECURITY',
-            f'CREATE POLICY "wali baca" ON "Data Sekolah".siswa FOR SELECT TO {role} USING (true)',
+            'CREATE TABLE "Data Sekolah"."Data Siswa" (id int)',
+            f'GRANT SELECT ON "Data Sekolah"."Data Siswa" TO {role}',
+            'ALTER TABLE "Data Sekolah"."Data Siswa" ENABLE ROW LEVEL SECURITY',
+            f'CREATE POLICY "wali baca" ON "Data Sekolah"."Data Siswa" FOR SELECT TO {role} '
+            "USING (true)",
         ):
             conn.execute(sql)
         tools = find_pg_tools(server_major(conn))
@@ -43,10 +46,13 @@ def test_the_roles_named_in_a_schema_whose_name_has_a_space_are_found(
         conn.execute(f"DROP ROLE {role}")
         missing = missing_roles(conn, tools, dump, toc(tools, dump)[1])
     assert {r: sorted(by) for r, by in missing.named_by.items()} == {
-        role: ["a grant on table Data Sekolah.siswa", "policy wali baca on Data Sekolah.siswa"]
+        role: [
+            "a grant on table Data Sekolah.Data Siswa",
+            "policy wali baca on Data Sekolah.Data Siswa",
+        ]
     }, missing
     assert [ln.split(" ", 3)[3] for ln in missing.policies] == [
-        f"POLICY Data Sekolah siswa wali baca {_owner(pg_url)}"
+        f"POLICY Data Sekolah Data Siswa wali baca {_owner(pg_url)}"
     ], missing.policies
 
 

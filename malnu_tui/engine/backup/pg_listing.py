@@ -85,8 +85,8 @@ def _of_schema(kind: str, schema: str, name: str) -> set[str]:
 
 
 def _function(name: str) -> str:
-    """A grant's or comment's ``FUNCTION "Hitung Nilai"(integer)`` as the function's own
-    entry names it (``Hitung Nilai(integer)``)."""
+    """A grant's or comment's ``FUNCTION "Hitung Nilai"(a integer)`` without its quotes
+    (``Hitung Nilai(a integer)``)."""
     what = name.removeprefix("FUNCTION ")
     head, paren, args = what.partition("(")
     return unquoted(head) + paren + args
@@ -102,13 +102,17 @@ _THEIR_SCHEMAS = """
 SELECT n.nspname FROM pg_namespace n
 WHERE NOT pg_has_role(n.nspowner, 'MEMBER') AND n.nspname <> 'public'
   AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"""
+# Each function as its own entry names it (`f(integer)`) and as a grant's or comment's does
+# (`f(a integer)`: its arguments' names too).
 _CALLED_BY_THEIR_TRIGGERS = r"""
-SELECT DISTINCT pn.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')'
+SELECT DISTINCT pn.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')',
+       p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
 WHERE NOT t.tgisinternal AND NOT pg_has_role(c.relowner, 'MEMBER')
 UNION
-SELECT n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')'
+SELECT n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')',
+       p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE NOT pg_has_role(p.proowner, 'MEMBER')
   AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'"""
@@ -131,7 +135,9 @@ def _theirs(
             (sorted(owners),),
         ).fetchall()
     }
-    called = {(str(r[0]), str(r[1])) for r in conn.execute(_CALLED_BY_THEIR_TRIGGERS).fetchall()}
+    rows = conn.execute(_CALLED_BY_THEIR_TRIGGERS).fetchall()
+    called = {(str(r[0]), str(r[1])) for r in rows}
+    called_as = {(str(r[0]), str(r[2])) for r in rows}  # (a grant's, a comment's)
     left: list[str] = []
     kept: set[str] = set()
     functions: list[str] = []
@@ -151,7 +157,7 @@ def _theirs(
         elif (
             kind in ("COMMENT", "ACL")
             and name.startswith("FUNCTION ")
-            and (schema, _function(name)) in called
+            and (schema, _function(name)) in called_as
         ):
             left.append(line)  # COMMENT ON (and GRANT on) a function only its owner may
     said = []

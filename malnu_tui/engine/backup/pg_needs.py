@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.backup.pg_toc import entry, sections
+from malnu_tui.engine.backup.pg_toc import entry, sections, unquoted
 from malnu_tui.engine.backup.pg_tools import PgTools, read_dump
 from malnu_tui.engine.backup.store import BackupError
 
@@ -110,17 +110,23 @@ def roles_in(sql: str) -> set[str]:
     return found
 
 
-def _what(kind: str, schema: str, name: str) -> str:
+def _what(kind: str, schema: str, name: str, body: str) -> str:
     """An entry, as a message names it: a grant on table public.profiles, policy p on …"""
     where = "" if schema == "-" else f"{schema}."
     if kind == "POLICY":
-        table, _, policy = name.partition(" ")
+        # The tag (`Data Siswa wali baca`) cannot tell the table from the policy where a
+        # name holds a space; the statement quotes them: CREATE POLICY "wali baca" ON s."t"
+        toks = _TOKEN.findall(body)
+        if [t.upper() for t in toks[:2]] == ["CREATE", "POLICY"] and "ON" in toks[3:4]:
+            policy, table = unquoted(toks[2]), unquoted(toks[6] if toks[5:6] == ["."] else toks[4])
+        else:
+            table, _, policy = name.partition(" ")
         return f"policy {policy} on {where}{table}"
     if kind == "DEFAULT ACL":
         what = name.removeprefix("DEFAULT PRIVILEGES ").lower()  # FOR TABLES
         return f"default privileges {what}{'' if schema == '-' else ' in schema ' + schema}"
     obj, _, rest = name.partition(" ")
-    return f"a grant on {obj.lower()} {where}{rest}" if rest else f"a grant on {name}"
+    return f"a grant on {obj.lower()} {where}{unquoted(rest)}" if rest else f"a grant on {name}"
 
 
 def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) -> MissingRoles:
@@ -143,11 +149,11 @@ def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) 
         )
     # Each entry's statements, by its number (``-- TOC entry N``), its parts from the TOC
     # (names with spaces read whole: pg_toc).
-    by_entry: list[tuple[str, str, str, str, set[str]]] = []
+    by_entry: list[tuple[str, str, str, str, str, set[str]]] = []
     for dump_id, _, body in sections(sql):
         if dump_id in parts:
             line, (kind, schema, name, _) = parts[dump_id]
-            by_entry.append((line, kind, schema, name, roles_in(body)))
+            by_entry.append((line, kind, schema, name, body, roles_in(body)))
     named = sorted({r for *_, roles in by_entry for r in roles})
     rows = conn.execute(
         "SELECT r FROM unnest(%s::text[]) AS r WHERE NOT EXISTS "
@@ -157,9 +163,9 @@ def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) 
     absent = {str(r[0]) for r in rows}
     named_by: dict[str, list[str]] = {}
     policies: list[str] = []
-    for line, kind, schema, name, roles in by_entry:
+    for line, kind, schema, name, body, roles in by_entry:
         for r in sorted(roles & absent):
-            named_by.setdefault(r, []).append(_what(kind, schema, name))
+            named_by.setdefault(r, []).append(_what(kind, schema, name, body))
         if kind == "POLICY" and roles & absent:
             policies.append(line)
     return MissingRoles(named_by, policies)

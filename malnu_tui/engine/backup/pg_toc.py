@@ -30,8 +30,8 @@ _KINDS = sorted(
         "ACL", "BLOB", "BLOBS", "BLOB METADATA", "COMMENT", "CONSTRAINT", "DEFAULT",
         "DEFAULT ACL", "DOMAIN", "EVENT TRIGGER", "EXTENSION", "FK CONSTRAINT", "FUNCTION",
         "INDEX", "MATERIALIZED VIEW", "MATERIALIZED VIEW DATA", "POLICY", "PROCEDURE",
-        "SCHEMA", "SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET", "TABLE", "TABLE DATA",
-        "TRIGGER", "TYPE", "VIEW",
+        "SCHEMA", "SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET", "STATISTICS DATA", "TABLE",
+        "TABLE DATA", "TRIGGER", "TYPE", "VIEW",
     ),
     key=len,
     reverse=True,
@@ -92,10 +92,12 @@ def _split(rest: str, header: str) -> tuple[str, str, str, str] | None:
 
 
 def _words(rest: str) -> tuple[str, str, str, str]:
-    """A line no header split: its type, then schema, name, owner as single words (large
-    objects: ``BLOB - 16427 owner``)."""
+    """A line no header split: its type, then schema, name, owner as single words; a large
+    object's owner whole (``BLOB - 16427 tata usaha``)."""
     kind = next((k for k in _KINDS if rest.startswith(k + " ")), rest.split(" ")[0])
     words = rest[len(kind) + 1 :].split(" ")
+    if kind.startswith("BLOB") and len(words) > 2:  # a number (or a range): the rest, owner
+        return kind, words[0], words[1], " ".join(words[2:])
     if len(words) < 3:
         return kind, words[0], " ".join(words[1:]), ""
     return kind, words[0], " ".join(words[1:-1]), words[-1]
@@ -115,7 +117,10 @@ def read_toc(lines: Sequence[str], sql: str) -> list[str]:
             split = _split(m["rest"], headers.get(dump_id, ""))
             if split is not None:
                 parts[dump_id] = split
-    defined = {f"{s} {n} {o}": (s, n, o) for _, s, n, o in parts.values()}
+    # What a data entry may name: a defined object, with its owner, or none (PostgreSQL
+    # 18's STATISTICS DATA: `STATISTICS DATA Data Sekolah Data Siswa `)
+    defined = {f"{s} {n} ": (s, n, "") for _, s, n, _ in parts.values()}
+    defined.update({f"{s} {n} {o}": (s, n, o) for _, s, n, o in parts.values()})
     for line in lines:
         m = TOC_LINE.match(line)
         if not m:
