@@ -72,16 +72,10 @@ def create(
     if checked.unsafe_integers:
         details["unsafe_integers"] = "; ".join(checked.unsafe_integers)
         progress(BackupProgress("check", 0, 0, "warning: " + _unsafe(checked, exported.bookmark)))
-    return Snapshot(
-        sha256=exported.sha256,
-        size=exported.size,
-        migrations=tuple(AppliedMigration(f, c, at) for f, c, at in checked.applied),
-        schema_hash=checked.schema_hash,
-        row_counts=checked.row_counts,
-        native_restore_point=exported.bookmark,
-        details=details,
+    return _snapshot(
+        checked, exported.sha256, exported.size, exported.bookmark, details,
         verified=not checked.unsafe_integers,
-    )
+    )  # fmt: skip
 
 
 CLIENT_METHOD = "d1-client-dump"
@@ -126,15 +120,31 @@ def _client_side(
             f"{checked.error or checked.integrity}"
         )
     note = f"client-side dump ({dumped.rows} rows): D1 cannot export virtual tables ({named})"
+    details = {"bookmark": bookmark, "database_id": d1.location.database_id, "note": note}
+    return _snapshot(checked, dumped.sha256, dumped.size, bookmark, details, method=CLIENT_METHOD)
+
+
+def _snapshot(
+    checked: DumpCheck,
+    sha256: str,
+    size: int,
+    bookmark: str | None,
+    details: dict[str, str],
+    *,
+    verified: bool = True,
+    method: str | None = None,
+) -> Snapshot:
+    """The snapshot of a dump D1 exported or the tool took itself, as ``checked`` read it."""
     return Snapshot(
-        sha256=dumped.sha256,
-        size=dumped.size,
+        sha256=sha256,
+        size=size,
         migrations=tuple(AppliedMigration(f, c, at) for f, c, at in checked.applied),
         schema_hash=checked.schema_hash,
         row_counts=checked.row_counts,
         native_restore_point=bookmark,
-        details={"bookmark": bookmark, "database_id": d1.location.database_id, "note": note},
-        method=CLIENT_METHOD,
+        details=details,
+        verified=verified,
+        method=method,
     )
 
 
