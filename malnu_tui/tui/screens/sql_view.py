@@ -412,7 +412,12 @@ class SqlViewScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#findings")
     def _finding_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The highlighted row in full (a message is often wider than its column)."""
+        """The highlighted row in full (a message is often wider than its column). A row the
+        table no longer has is passed over: the findings are filled again when the lint or the
+        check answers, and a highlight of the rows before (or of the empty table's row 0)
+        can arrive after it (it stopped the console with RowDoesNotExist, seen in a suite run)."""
+        if event.row_key not in event.data_table.rows:
+            return
         line, status, construct, why = (str(c) for c in event.data_table.get_row(event.row_key))
         text = Text(f"line {line}" if line else "", style="bold")
         for part in (status, construct, why):
