@@ -128,6 +128,19 @@ def supabase_platform(conn: psycopg.Connection[tuple[object, ...]], sql: str) ->
     conn.execute(sql)
 
 
+def project_database(pg_cluster: PgCluster, sql: str) -> tuple[str, str]:
+    """A new database of ``pg_cluster`` owned by the project role ``sb_operator`` (as
+    `postgres` owns a Supabase project's), :func:`platform_roles` made, then ``sql``: its name
+    and URL."""
+    name = create_database(pg_cluster)
+    url = pg_cluster.url(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        platform_roles(conn)
+        conn.execute(f'ALTER DATABASE "{name}" OWNER TO sb_operator')
+        conn.execute(sql)
+    return name, url
+
+
 @dataclass(frozen=True)
 class Supa:
     cluster: PgCluster
@@ -150,12 +163,7 @@ class Supa:
 @pytest.fixture(scope="module")
 def supa(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supa]:
     root = tmp_path_factory.mktemp("supabase")
-    name = create_database(pg_cluster)
-    url = pg_cluster.url(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        platform_roles(conn)
-        conn.execute(f'ALTER DATABASE "{name}" OWNER TO sb_operator')  # as `postgres` there
-        conn.execute(SUPABASE)
+    name, url = project_database(pg_cluster, SUPABASE)
     dirs = MigrationDirs(root / "project")
     dirs.add("20250101_000100", "notes", NOTES, "DROP TABLE public.notes;")
     config = root / "malnu.toml"

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from tests.fixtures_core import MigrationDirs
-from tests.fixtures_pg import PgCluster, create_database, drop_database
+from tests.fixtures_pg import PgCluster, drop_database
 from tests.inproc import run_inproc
-from tests.test_supabase_backup import SUPABASE_PLATFORM, platform_roles
+from tests.test_supabase_backup import SUPABASE_PLATFORM, project_database
 
 TOOL = ("migrations", "malnu_audit", "malnu_lock", "malnu_sync")
 # As Supabase's `public`: what its project role (`postgres` there) makes, the API roles get.
@@ -56,12 +56,7 @@ class Project:
 @pytest.fixture(scope="module")
 def project(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("selfguard")
-    name = create_database(pg_cluster)
-    url = pg_cluster.url(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        platform_roles(conn)
-        conn.execute(f'ALTER DATABASE "{name}" OWNER TO sb_operator')
-        conn.execute(SUPABASE_PLATFORM + DEFAULTS)
+    name, url = project_database(pg_cluster, SUPABASE_PLATFORM + DEFAULTS)
     role_url = url.replace(f"{pg_cluster.user}@", "sb_operator@")
     dirs = MigrationDirs(root / "project")
     dirs.add(

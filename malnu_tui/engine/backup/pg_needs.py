@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from malnu_tui.engine.backends.pg_session import sql_name
 from malnu_tui.engine.backup.pg_toc import entry, sections, unquoted
 from malnu_tui.engine.backup.pg_tools import PgTools, read_dump
 from malnu_tui.engine.backup.store import BackupError
@@ -47,18 +48,12 @@ class MissingRoles:
         )
 
     def way_out(self) -> str:
-        create = " ".join(f"CREATE ROLE {_ident(r)} NOLOGIN;" for r in sorted(self.named_by))
+        create = " ".join(f"CREATE ROLE {sql_name(r)} NOLOGIN;" for r in sorted(self.named_by))
         return (
             f"create them before restoring ({create} as a role with CREATEROLE: a NOLOGIN role "
             "lets no one in, and the grants and policies come back as they were), or restore "
             "on the server the backup was taken from"
         )
-
-
-def _ident(name: str) -> str:
-    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _names(tokens: list[str], i: int) -> tuple[list[str], int]:
@@ -182,7 +177,7 @@ def role_hint(error: str) -> str | None:
     role = m[1]
     return (
         f"the backup names role {role}, which this server lacks (dropped since the backup, or "
-        f"a new server): CREATE ROLE {_ident(role)} NOLOGIN; (as a role with CREATEROLE), then "
+        f"a new server): CREATE ROLE {sql_name(role)} NOLOGIN; (as a role with CREATEROLE), then "
         "restore again; `backup verify --deep` lists every role a backup needs"
     )
 
