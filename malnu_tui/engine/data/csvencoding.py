@@ -27,8 +27,11 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def decode_error(path: Path, encoding: str) -> InputFileError:
-    """The first line of ``path`` holding a byte ``encoding`` cannot decode, as an error."""
+    """The first line of ``path`` holding a byte ``encoding`` cannot decode, as an error; or
+    its last line, when the file ends in the middle of a character."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    utf16 = _is_utf16(encoding)
+    number = 1
     with path.open("rb") as fh:
         for number, line in enumerate(fh, 1):
             try:
@@ -41,8 +44,23 @@ def decode_error(path: Path, encoding: str) -> InputFileError:
                     str(path),
                     f"not valid {encoding} (byte 0x{byte})",
                     line=number,
-                    hint="pass --encoding cp1252 (Windows/Excel) or --encoding latin-1",
+                    # A UTF-16 file is not cp1252 for a broken character in it.
+                    hint=None
+                    if utf16
+                    else "pass --encoding cp1252 (Windows/Excel) or --encoding latin-1",
                 )
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeError:
+            # A copy or download that stopped part way (a card pulled out, a dropped
+            # connection): it said "not valid utf-8" naming no line and giving no reason.
+            return InputFileError(
+                str(path),
+                f"the file ends in the middle of a character (not valid {encoding}): it was "
+                "cut short, its last line is not all there",
+                line=number,
+                hint="copy or download the file again",
+            )
     return InputFileError(str(path), f"not valid {encoding}")
 
 
