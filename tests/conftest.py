@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.backup_support",
     "tests.import_support",
     "tests.sync_support",
+    "tests.webhook_support",
 ]
 
 

@@ -301,6 +301,14 @@ HOOK = '[[alerts.webhooks]]\nkind = "json"\nurl = "https://alerts.example.org/x"
         (f"{HOOK}timeout = inf", "timeout: expected a number from 0.1 to 3600, got inf"),
         ("[monitor]\nbackup_max_age_hours = nan", "backup_max_age_hours: expected a number >= 0"),
         ("[monitor]\nslow_migration_seconds = inf", "slow_migration_seconds: expected a number"),
+        (
+            "[monitor]\npending_max_age_days = 1000000",
+            "pending_max_age_days: expected a number from 0 to 36500, got 1000000",
+        ),
+        (
+            "[monitor]\ncheck_timeout_seconds = 1e10",
+            "check_timeout_seconds: expected a number from 0 to 86400, got 10000000000.0",
+        ),
         ("[log]\nbackups = inf", "[log] backups: expected a whole number from 0 to 1000"),
         ("[log]\nmax_bytes = 1.5", "[log] max_bytes: expected a whole number >= 0, got 1.5"),
     ],
@@ -309,7 +317,9 @@ def test_monitoring_numbers_out_of_range_are_named_never_a_traceback(
     tmp_path: Path, section: str, message: str
 ) -> None:
     """`retries = inf` was an OverflowError traceback from every command; `nan` thresholds made
-    a check that could never fire (every comparison with NaN is false)."""
+    a check that could never fire (every comparison with NaN is false); a "never" meant by
+    `pending_max_age_days = 1000000` or `check_timeout_seconds = 1e10` was an OverflowError
+    traceback from every `check` (exit 1: WARNING)."""
     from tests.inproc import run_inproc
 
     cfg = tmp_path / "malnu.toml"

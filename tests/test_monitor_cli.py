@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,6 @@ from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.webhook_support import Receiver
-
-HOOK_SECRET = "T000/B000/XyZsecretPath42"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver(HOOK_SECRET)
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def _config(tmp: Path, mdirs: MigrationDirs, targets: dict[str, str], extra: str = "") -> Path:
@@ -140,7 +128,7 @@ def test_alerts_once_per_problem_resolved_once_failing_receiver(
     key3 = "primary|failed_migrations|20250101_000300_c.sql"
     assert receiver.events("json")[-1] == ("problem", key3)
     every = "".join(outputs) + res.out + res.err
-    assert HOOK_SECRET not in every and "127.0.0.1" in every  # host shown, path masked
+    assert receiver.secret not in every and "127.0.0.1" in every  # host shown, path masked
     state = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "incidents.json"
     kept = json.loads(state.read_text())["incidents"]  # keyed by problem and database
     assert key3 in [k.split("@")[0] for k in kept]

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from malnu_tui.engine.config import load_settings, open_backend
 from malnu_tui.engine.files import discover
@@ -26,18 +24,8 @@ from tests.fixtures_pg import supabase_roles
 from tests.inproc import run_inproc
 from tests.webhook_support import Receiver
 
-HOOK_SECRET = "T000/B000/SupaWatch42"
 KEY = "school|supabase_rls|exposed tables"
 ENABLE = 'ALTER TABLE "public"."{}" ENABLE ROW LEVEL SECURITY'
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver(HOOK_SECRET)
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def test_check_says_a_supabase_table_open_to_the_anon_key_once_until_closed(

@@ -1,11 +1,18 @@
-"""A real webhook receiver for the alert tests: an HTTP server on 127.0.0.1 in a thread."""
+"""A real webhook receiver for the alert tests: an HTTP server on 127.0.0.1 in a thread, and
+the ``receiver`` fixture (a pytest plugin of conftest.py) that each alert test file uses."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
+
+# The path of every fixture receiver's URLs: a webhook's secret, never to be shown.
+HOOK_SECRET = "T000/B000/XyZsecretPath42"
 
 
 class Receiver:
@@ -119,3 +126,13 @@ class Receiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A :class:`Receiver` at ``http://127.0.0.1:PORT/KIND/`` + :data:`HOOK_SECRET`."""
+    r = Receiver(HOOK_SECRET)
+    try:
+        yield r
+    finally:
+        r.stop()

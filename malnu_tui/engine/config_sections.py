@@ -23,6 +23,13 @@ MONITOR_DEFAULTS: Mapping[str, float] = {
     # that a check run every minute never piles up behind one that waits; 0: no limit.
     "check_timeout_seconds": 50.0,
 }
+# The thresholds with a ceiling: past it the check died with a traceback (exit 1, WARNING to
+# Nagios) on every run, `pending_max_age_days = 1000000` ("never") reaching before year 1 and
+# `check_timeout_seconds = 1e10` ("no limit") past the longest wait a thread can be given.
+_MONITOR_MAXIMA: Mapping[str, float] = {
+    "pending_max_age_days": 36500.0,  # a hundred years
+    "check_timeout_seconds": 86400.0,  # a day (0: no limit at all)
+}
 DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
 DEFAULT_CURSOR = "updated_at"
 # Rows per chunk. 25,000 rather than 10,000: each chunk costs its own statements and round
@@ -114,7 +121,9 @@ def monitor_values(
     values: dict[str, Any] = {}
     for key, default in MONITOR_DEFAULTS.items():
         values[key] = (
-            _number(mon[key], f"{source}: [monitor] {key}") if key in mon else float(default)
+            _number(mon[key], f"{source}: [monitor] {key}", maximum=_MONITOR_MAXIMA.get(key))
+            if key in mon
+            else float(default)
         )
     values["supabase_public"] = _qualified_names(
         mon.get("supabase_public", []), f"{source}: [monitor] supabase_public"
