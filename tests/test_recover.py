@@ -343,3 +343,57 @@ def test_a_recover_stopped_half_way_says_so_and_how_to_undo_it(
         assert backend.read_audit(action="recover")[0].outcome == "failed"
     finally:
         backend.close()
+
+
+def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran(
+    tmp_path: Path,
+) -> None:
+    """The fix of a bad deploy: V3 rolled back, its file corrected, applied again with `up
+    --no-backup`. Recover to a time after that restored the backup (V3 as first written) and
+    said `No migration to re-apply: the backup has the schema of then`: the schema was the old
+    one and `status` called V3 drifted. Now it rolls the backup's V3 back and applies the file;
+    where the rollback file changed too (it undoes the new V3, not the backup's), it is
+    refused before anything is restored."""
+    from malnu_tui.engine.errors import RollbackEdited
+    from malnu_tui.engine.migrate import plan_rollback
+
+    v3_fixed = (
+        "ALTER TABLE users ADD COLUMN nick TEXT DEFAULT '';\n"
+        "CREATE INDEX idx_posts_user ON posts(user_id);\n"
+    )
+    for case in ("migration edited", "rollback edited too"):
+        target = make_target(tmp_path / case, f"sqlite:///{tmp_path / case / 'c.db'}")
+        backend = open_fresh(target)
+        try:
+            up(backend, target)
+            b = create_backup(backend, target)
+            next_second()
+            mset = mset_of(target)
+            record_skipped_backup(backend, "rollback")
+            apply_plan(backend, mset, plan_rollback(backend, mset))
+            mset.find(V3).path.write_text(v3_fixed)
+            if case == "rollback edited too":
+                undo = next(target.rollback_dir.glob(f"{V3}_*"))
+                undo.write_text("DROP INDEX idx_posts_user;\nALTER TABLE users DROP COLUMN n;\n")
+            record_skipped_backup(backend, "up")
+            up(backend, target)
+            t = datetime.now(UTC)  # (the audit's second of that `up`, or after it)
+            schema_t = backend.schema_fingerprint()
+            mset = mset_of(target)
+            if case == "rollback edited too":
+                with pytest.raises(RollbackEdited) as err:
+                    plan_recover(backend, target, mset, t)
+                assert f"{V3}_undo.sql" in str(err.value), str(err.value)
+                assert len(list_backups(target.backup_dir)) == 1, "nothing was done"
+                continue
+            plan = plan_recover(backend, target, mset, t)
+            v3 = mset.find(V3).filename
+            assert plan.backup.id == b.id
+            assert (plan.rollback, plan.reapply) == ((v3,), (v3,)), plan.describe()
+            assert any(f"{v3} was rolled back and applied again, edited" in n for n in plan.notes)
+            run_recover(backend, target, mset, plan)
+            assert backend.schema_fingerprint() == schema_t
+            states = {s.state for s in status(backend, mset).migrations}
+            assert states == {MigrationState.APPLIED}
+        finally:
+            backend.close()

@@ -90,8 +90,11 @@ def at_apply(mset: MigrationSet, steps: Iterable[PlanStep]) -> dict[str, str]:
     return out
 
 
-def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """``{migration: (rollback file, sha256)}`` as the newest apply of each recorded them."""
+def recorded(
+    backend: Backend, filenames: Iterable[str], *, before: str | None = None
+) -> dict[str, tuple[str, str]]:
+    """``{migration: (rollback file, sha256)}`` as the newest apply of each recorded them
+    (with ``before``, an audit time, the newest apply at or before it)."""
     wanted = set(filenames)
     found: dict[str, tuple[str, str]] = {}
     if not wanted:
@@ -101,6 +104,8 @@ def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str,
     except MalnuError:
         return found
     for row in rows:  # newest first
+        if before is not None and row.at > before:
+            continue
         if not row.detail.startswith("{") or f'"{RUN_KEY}"' not in row.detail:
             continue
         with contextlib.suppress(ValueError, TypeError, AttributeError):
@@ -117,11 +122,12 @@ def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str,
     return found
 
 
-def edits(backend: Backend, plan: Plan) -> dict[str, RollbackEdit]:
+def edits(backend: Backend, plan: Plan, *, before: str | None = None) -> dict[str, RollbackEdit]:
     """``{migration: RollbackEdit}`` of the steps of a rollback ``plan`` whose rollback file,
-    as the plan read it, is not the one recorded when its migration was applied."""
+    as the plan read it, is not the one recorded when its migration was applied (with
+    ``before``, an audit time: applied by then, the version a backup of then holds)."""
     steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
-    then = recorded(backend, (s.filename for s in steps))
+    then = recorded(backend, (s.filename for s in steps), before=before)
     return {
         s.filename: RollbackEdit(s.filename, s.file.name, s.rollback_checksum, *then[s.filename])
         for s in steps

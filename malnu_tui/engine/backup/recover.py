@@ -218,11 +218,25 @@ def plan_recover(
         since = max(parse_iso(restore.at), chosen.created)
         chosen = base_after_restore(target, chosen, restore, when, progress)
         held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
-    state, notes = applied_at(backend, target, chosen, since, when)
+    state, notes, undone = applied_at(backend, target, chosen, since, when)
     in_backup = set(chosen.applied_filenames)
-    reapply = tuple(sorted(state - in_backup, key=lambda f: (_version(f), f)))
-    rollback = tuple(sorted(in_backup - state, key=lambda f: (_version(f), f), reverse=True))
     files = mset.by_filename()
+    # Rolled back and applied again since the backup, edited (the fix of a bad deploy, run
+    # with `up --no-backup`): the backup holds the version of before, TIME had the file's.
+    # Restored alone, its schema was the old one, said to be "the schema of then", and `status`
+    # called the file drifted.
+    ran = {m.filename: m.checksum for m in chosen.migrations}
+    redo = {f for f in undone & state if f in files and not files[f].same_content(ran[f])}
+    for f in sorted(redo):
+        notes.append(
+            f"{f} was rolled back and applied again, edited, after the backup: the backup "
+            "holds its version of before, which is rolled back (with its rollback file as it "
+            "is now) and the file applied again as it is"
+        )
+    reapply = tuple(sorted((state - in_backup) | redo, key=lambda f: (_version(f), f)))
+    rollback = tuple(
+        sorted((in_backup - state) | redo, key=lambda f: (_version(f), f), reverse=True)
+    )
     missing = [f for f in reapply if f not in files]
     no_rb = [f for f in rollback if f not in files or files[f].rollback is None]
     if missing:
@@ -247,7 +261,11 @@ def plan_recover(
     # restore) as the rollback step's own check would.
     from malnu_tui.engine.rollback_sums import edits as edits_of
 
-    found = list(edits_of(backend, _down_plan(mset, rollback)).values()) if rollback else []
+    found_by = edits_of(backend, _down_plan(mset, rollback)) if rollback else {}
+    if redo:  # it undoes the version the backup holds: the rollback file of that apply
+        then = chosen.created.strftime("%Y-%m-%d %H:%M:%S")
+        found_by |= edits_of(backend, _down_plan(mset, tuple(sorted(redo))), before=then)
+    found = list(found_by.values())
     edits = tuple(e.describe() for e in found)
     sums = tuple(e.sums() for e in found)  # in full: the console shows them as `rollback`'s
     if edits and not accept_edited_rollback:

@@ -26,14 +26,16 @@ _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 
 def applied_at(
     backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
-) -> tuple[set[str], list[str]]:
+) -> tuple[set[str], list[str], set[str]]:
     """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
-    ``when`` over ``start``'s applied set.
+    ``when`` over ``start``'s applied set: (the migrations applied at ``when``, notes, the
+    migrations of ``start`` rolled back meanwhile, applied again or not).
 
     Audit times have one-second resolution: events in ``since``'s own second are replayed
     too (replaying is idempotent: apply adds, rollback removes, restore resets).
     """
     state = set(start.applied_filenames)
+    undone: set[str] = set()  # rolled back since: what the database had of them then is gone
     notes: list[str] = []
     lo = since.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
@@ -48,7 +50,9 @@ def applied_at(
             state.add(e.object)
         elif e.action == "rollback":
             state.discard(e.object)
+            undone.add(e.object)
         elif e.action == "restore" and e.at > lo:
+            undone = set()  # its content from here on (plan_recover starts past such one)
             try:
                 state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
             except (BackupNotFound, BackupError):
@@ -56,7 +60,7 @@ def applied_at(
                     f"a restore of {e.object} at {e.at} is in the audit trail but its manifest "
                     "is gone; the migrations it brought back are assumed unchanged"
                 )
-    return state, notes
+    return state, notes, undone & set(start.applied_filenames)
 
 
 def restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> AuditEntry | None:
