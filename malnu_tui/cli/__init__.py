@@ -365,6 +365,7 @@ def _debug_mode(ctx: Context, *, console: bool) -> None:
         max_bytes=cfg.log_max_bytes,
         backups=cfg.log_backups,
         to_stderr=not console,
+        said=None if console else (lambda text: ctx.message(f"warning: {text}")),
     )
     if warning:
         ctx.message(f"warning: {warning}")

@@ -1,0 +1,103 @@
+"""The files an operator depends on, written on a full disk: a real kernel error, no mock. The
+command runs in a child whose files may not grow past a limit (RLIMIT_FSIZE, which binds root
+too, with SIGXFSZ ignored as Python does: the write fails with EFBIG, as on a full disk or
+quota; pg_dump, which does not ignore it, is killed by it). Each file is whole or not there,
+the old one kept; the operator reads one line; the database is as it was."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.backup_support import FULL_DISK
+from tests.fixtures_core import CliResult, MigrationDirs, run_cli
+from tests.test_reliability import one_error
+
+
+def _on_full_disk(limit: int, *args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``malnu-tui ARGS`` in a child whose files cannot grow past ``limit`` bytes."""
+    proc = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(limit), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _files(*dirs: Path) -> list[str]:
+    return sorted(str(p.relative_to(d)) for d in dirs if d.exists() for p in d.rglob("*"))
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_tools_own_files_on_a_full_disk_are_whole_or_not_there(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`create` left its migration file empty (or cut in its header) behind: every later
+    `status` and `up` stopped on it as a bad file. `check --alert` from cron left one more
+    half-written `.incidents.json.<pid>.tmp` each minute, and `lint` one more cache temp file
+    each run, on the disk that was full. A debug log file that filled up printed `--- Logging
+    error ---` and a traceback for every statement after it. Now: no file left but whole ones
+    (the old incident state kept), and the log file let go with one warning line."""
+    mdirs.add(
+        "20250101_000100",
+        "kelas",
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY);\nCREATE TABLE guru (id INTEGER);\n"
+        "CREATE INDEX guru_id ON guru (id);",
+        "DROP TABLE guru;\nDROP TABLE kelas;",
+    )
+    db = tmp_path / "school.db"
+    log = tmp_path / "logs" / "debug.log"
+    hook = f"http://127.0.0.1:{_dead_port()}/alert"
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[log]\nfile = "{log}"\n'
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\nretries = 0\n'
+    )
+    cache, state = tmp_path / "cache", tmp_path / "state"
+    env = {"XDG_CACHE_HOME": str(cache), "XDG_STATE_HOME": str(state)}
+    base = ["--config", str(cfg), "--database", f"sqlite:///{db}", *mdirs.args()]
+    made = _files(mdirs.migrations, mdirs.rollback)
+
+    res = _on_full_disk(100, *base, "create", "tambah nilai", env=env)
+    assert res.code == 2, res.err
+    one_error(res.err, f"cannot write {mdirs.migrations}/", ": File too large")
+    assert _files(mdirs.migrations, mdirs.rollback) == made  # no half pair, no half file
+
+    res = _on_full_disk(50, *base, "lint", env=env)  # (its report is cached: over 50 bytes)
+    assert "Traceback" not in res.err and res.code == 0, res.err
+    assert [f for f in _files(cache) if f.endswith(".tmp")] == []
+
+    log.parent.mkdir()
+    log.write_text("x" * 1024 * 1024)  # the log file has filled the room left
+    res = _on_full_disk(1024 * 1024, *base, "up", "--no-backup", env={**env, "MALNU_DEBUG": "1"})
+    assert res.code == 0 and "applied 1 migration(s)" in res.err, res.err
+    assert "Logging error" not in res.err and "Traceback" not in res.err, res.err
+    said = [line for line in res.err.splitlines() if line.startswith("warning: [log]")]
+    assert said == [
+        f"warning: [log] file {log} cannot be written (File too large): debug lines go to "
+        "stderr only"
+    ], res.err
+    assert res.err.count("debug: statement target=") == 3, res.err  # every one, on stderr
+    assert log.stat().st_size == 1024 * 1024
+
+    kept = state / "malnu-tui" / "incidents.json"
+    first = run_cli(*base, "check", "--alert", env=env)  # no backup: CRITICAL, the alert failed
+    assert first.code == 2 and "alert FAILED (retried next run)" in first.err, first.err
+    before = kept.read_bytes()
+    assert len(before) > 200
+    res = _on_full_disk(200, *base, "check", "--alert", env=env)
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert f"alerting FAILED: cannot keep the incident state in {kept}: File too large" in res.err
+    assert kept.read_bytes() == before  # the old state, whole
+    assert _files(state) == ["malnu-tui", "malnu-tui/incidents.json", "malnu-tui/incidents.lock"]
