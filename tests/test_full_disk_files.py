@@ -12,8 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 from tests.backup_support import FULL_DISK
 from tests.fixtures_core import CliResult, MigrationDirs, run_cli
+from tests.fixtures_pg import PgCluster
 from tests.test_reliability import one_error
 
 
@@ -101,3 +104,54 @@ def test_the_tools_own_files_on_a_full_disk_are_whole_or_not_there(
     assert f"alerting FAILED: cannot keep the incident state in {kept}: File too large" in res.err
     assert kept.read_bytes() == before  # the old state, whole
     assert _files(state) == ["malnu-tui", "malnu-tui/incidents.json", "malnu-tui/incidents.lock"]
+
+
+def test_a_full_disk_under_each_safety_backup_stops_the_command_before_the_database(
+    tmp_path: Path,
+    mdirs: MigrationDirs,
+    pg_cluster: PgCluster,
+    pg_password_db: str,
+    pg_password_role: tuple[str, str],
+) -> None:
+    """The safety backup before `rollback`, `backup restore` and `import` of a PostgreSQL
+    database, on a disk that fills up while pg_dump writes it: each stops before it touches
+    the database, exit 1, one line, the password masked, nothing left in the store but the
+    backups there before. Its hint was "check the disk space of the backup directory and the
+    role's privileges": no store named, and the role not the cause; it names the store's
+    disk now."""
+    role, password = pg_password_role
+    url = f"postgresql://{role}:{password}@{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id int PRIMARY KEY, bio text);")
+    mdirs.add("20250101_000200", "notes", "CREATE TABLE notes (id int);", "DROP TABLE notes;")
+    root = tmp_path / "backups"
+    env = {"MALNU_BACKUP_DIR": str(root)}
+    base = ["--database", url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup", env=env).code == 0
+    with psycopg.connect(url, autocommit=True) as c:  # a dump of about 90 KiB
+        c.execute(
+            "INSERT INTO users SELECT i, repeat(md5(i::text), 10) FROM generate_series(1, 3000) i"
+        )
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    (store,) = root.iterdir()
+    kept = _files(store)
+    csv = tmp_path / "notes.csv"
+    csv.write_text("id\n7\n8\n")
+    for argv in (
+        ["rollback", "--yes"],
+        ["backup", "restore", made.out.strip(), "--yes"],
+        ["import", str(csv), "--table", "notes", "--yes"],
+    ):
+        res = _on_full_disk(64 * 1024, *base, *argv, env=env)
+        assert res.code == 1, (argv, res.err)
+        one_error(res.err, "pg_dump failed (killed by SIGXFSZ", "; no backup was made, ")
+        assert f"hint: the disk of the backup store {store} (or this user's quota) is full" in (
+            res.err
+        ), (argv, res.err)
+        assert password not in res.err + res.out, argv
+        assert _files(store) == kept, argv  # no temp file, no half backup, nothing listed
+        with psycopg.connect(url) as c:
+            assert c.execute("SELECT count(*) FROM users").fetchone() == (3000,)
+            assert c.execute("SELECT count(*) FROM notes").fetchone() == (0,), argv
+            applied = c.execute("SELECT count(*) FROM migrations").fetchone()
+            assert applied == (2,), argv
