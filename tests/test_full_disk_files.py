@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import psycopg
 from tests.backup_support import FULL_DISK
 from tests.fixtures_core import CliResult, MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster
+from tests.test_backup_months import _small_tmpfs
+from tests.test_full_disk import _fresh
 from tests.test_reliability import one_error
 
 
@@ -155,3 +158,34 @@ def test_a_full_disk_under_each_safety_backup_stops_the_command_before_the_datab
             assert c.execute("SELECT count(*) FROM notes").fetchone() == (0,), argv
             applied = c.execute("SELECT count(*) FROM migrations").fetchone()
             assert applied == (2,), argv
+
+
+def test_an_applications_database_on_a_nearly_full_disk_names_the_disk(tmp_path: Path) -> None:
+    """A database in rollback-journal mode (as the school's application or the sqlite3 shell
+    makes it) on a disk a few KiB short of room for its -shm: every command stopped at its
+    first read with `error: sqlite:///…: disk I/O error` and "malnu-tui did not expect this
+    error here … report it". It names the disk now (a real small tmpfs; needs root, as CI
+    has)."""
+    base_db = tmp_path / "app.db"
+    conn = sqlite3.connect(base_db)
+    conn.execute("CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT)")
+    conn.executemany(
+        "INSERT INTO siswa VALUES (?, ?)", [(f"{i:010}", "x" * 200) for i in range(300)]
+    )
+    conn.commit()
+    conn.close()
+    ended: list[str] = []
+    with _small_tmpfs(tmp_path / "disk", "1m") as disk:
+        db = disk / "app.db"
+        for kib in (8, 16, 24):
+            _fresh(disk, db, base_db, kib)
+            res = run_cli("--database", f"sqlite:///{db}", "status")
+            (disk / "filler").unlink()
+            if res.code == 0:
+                continue
+            assert res.code == 1, (kib, res.err)
+            one_error(res.err)
+            assert f"hint: the disk holding {disk} is full (" in res.err, (kib, res.err)
+            assert "did not expect" not in res.err, (kib, res.err)
+            ended.append("opening" if "error: cannot open" in res.err else "its first read")
+    assert "its first read" in ended, ended
