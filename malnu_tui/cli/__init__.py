@@ -279,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sqlite_damaged(exc):
             ctx.error(DatabaseDamaged(where, str(exc)))
         else:
-            ctx.error(MalnuError(f"{where}: {unexpected}", hint=_UNEXPECTED_HINT))
+            hint = _disk_hint(ctx, exc) or _UNEXPECTED_HINT
+            ctx.error(MalnuError(f"{where}: {unexpected}", hint=hint))
         return 1
     finally:
         ctx.close()
@@ -303,6 +304,21 @@ _UNEXPECTED_HINT = (
     "what stands (a migration or an import commits whole or not at all); run it again with "
     "--debug to see the statement, and report it"
 )
+
+
+def _disk_hint(ctx: Context, exc: BaseException) -> str | None:
+    """The disk's hint for a SQLite target's "disk I/O error" or "database or disk is full"
+    that no path said yet: a database in rollback-journal mode (as an application or the
+    sqlite3 shell makes it) on a disk a few KiB short of its -shm stopped every command, its
+    first read, with "malnu-tui did not expect this error here … report it"."""
+    from malnu_tui.engine.backends.sqlite_open import disk_hint
+    from malnu_tui.engine.urls import sqlite_path, url_kind
+
+    try:
+        url = ctx.target.url
+        return disk_hint(sqlite_path(url), exc) if url_kind(url) == "sqlite" else None
+    except Exception:
+        return None
 
 
 def _database_error(exc: BaseException) -> str | None:
@@ -365,6 +381,7 @@ def _debug_mode(ctx: Context, *, console: bool) -> None:
         max_bytes=cfg.log_max_bytes,
         backups=cfg.log_backups,
         to_stderr=not console,
+        said=None if console else (lambda text: ctx.message(f"warning: {text}")),
     )
     if warning:
         ctx.message(f"warning: {warning}")

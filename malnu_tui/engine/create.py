@@ -58,14 +58,16 @@ def create_migration(
         f"-- Description: undo {mig.name}\n-- Author: {author}\n\n"
         "-- Write the statements that reverse the migration, newest change first.\n",
     )
-    written: list[Path] = []
+    written: list[Path] = []  # made by this call (a failed write's file too), removed on failure
     try:
         for path, text in zip((mig, rb), texts, strict=True):
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("x", encoding="utf-8") as f:  # never over a file made meanwhile
+                written.append(path)
                 f.write(text)
-            written.append(path)
     except OSError as exc:  # a read-only checkout, a full disk: no half pair is left
+        # (nor a half file: on a full disk the migration was left empty, or cut in its
+        # header, and every later `status` and `up` stopped on it as a bad file)
         for path in written:
             path.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {exc.filename or mig}: {exc.strerror or exc}") from None

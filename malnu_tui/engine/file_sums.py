@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.private import hand_over, make_dirs
+from malnu_tui.engine.private import make_dirs, write_private
 
 if TYPE_CHECKING:
     from malnu_tui.engine.files import RollbackFile
@@ -154,14 +154,4 @@ def _file_of(folder: Path) -> Path:
 
 def _write(path: Path, data: dict[str, object]) -> None:
     make_dirs(path.parent)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    try:
-        hand_over(fd, path.parent)
-        with open(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private(path, json.dumps(data), durable=False)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 
-__all__ = ["hand_over", "make_dirs"]
+__all__ = ["hand_over", "make_dirs", "write_private"]
 
 
 def hand_over(fd: int, like: Path) -> None:
@@ -56,3 +57,31 @@ def make_dirs(path: Path) -> None:
                 hand_over(fd, p.parent)
             finally:
                 os.close(fd)
+
+
+def write_private(path: Path, text: str, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only: written to a temp name
+    beside it, fsynced (``durable``; a cache, made again when lost, is not), renamed into
+    place. A write that fails (a full disk, a file size limit) or is interrupted removes its
+    temp file and leaves the old file as it was: `check --alert` run by cron every minute on
+    a full disk left one more half-written ``.incidents.json.<pid>.tmp`` each time. OSError
+    as the write raises it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a temp file a killed run with this pid left keeps its mode
+        hand_over(fd, path.parent)
+        with open(fd, "w", encoding="utf-8", closefd=False) as fh:
+            fh.write(text)
+        if durable:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -212,7 +213,7 @@ def create(
             f"pg_dump failed ({exit_text(proc.returncode)})"
             + (f": {said}" if (said := server_said(scrub(err, password))) else "")
             + f"; no backup was made, {meta.name} is unchanged",
-            hint=_dump_failed_hint(err, dest.parent),
+            hint=_dump_failed_hint(err, dest.parent, proc.returncode),
         )
     progress(BackupProgress("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
     try:
@@ -233,22 +234,26 @@ def create(
     )
 
 
-def _dump_failed_hint(err: str, store: Path) -> str:
-    """What to do about a pg_dump that failed for none of the reasons above, by its words:
-    a server that ended its session (a restart, `pg_terminate_backend`) was hinted "check the
-    disk space of the backup directory and the role's privileges"."""
+def _dump_failed_hint(err: str, store: Path, code: int) -> str:
+    """What to do about a pg_dump that failed for none of the reasons above, by its words
+    (and its end): a server that ended its session (a restart, `pg_terminate_backend`) was
+    hinted "check the disk space of the backup directory and the role's privileges", and so
+    was a pg_dump a file size limit killed (SIGXFSZ), which names no store and no role."""
     if any(w in err for w in CONNECTION_LOST):
         return (
             "the server ended pg_dump's session (a restart, a failover, `pg_terminate_backend`), "
             "not the disk or the role: run it again once the server answers"
         )
-    if "No space left on device" in err or "Disk quota exceeded" in err:
+    if code == -signal.SIGXFSZ or any(w in err for w in _DISK_FULL):
         return (
             f"the disk of the backup store {store} (or this user's quota) is full: free space "
             "there, or set [backup] dir (or MALNU_BACKUP_DIR) to a bigger disk"
         )
     return "check the disk space of the backup directory and the role's privileges"
 
+
+# What pg_dump says when its output file cannot grow (a full disk, a quota, a file size limit).
+_DISK_FULL = ("No space left on device", "Disk quota exceeded", "File too large")
 
 # pg_dump's --lock-wait-timeout is a statement_timeout around its LOCK TABLE statements.
 _LOCK_GIVEN_UP = re.compile(

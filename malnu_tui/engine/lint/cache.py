@@ -22,7 +22,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.model import Finding, LintReport
-from malnu_tui.engine.private import hand_over, make_dirs
+from malnu_tui.engine.private import make_dirs, write_private
 
 if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
@@ -125,15 +124,9 @@ def _store(path: Path, report: LintReport) -> None:
     }
     with contextlib.suppress(OSError):
         make_dirs(path.parent)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         # Owner only, as everything the tool leaves: the findings quote the live database
         # (its tables, row counts) and the migrations' SQL.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # one a killed run with this pid left keeps its mode otherwise
-        hand_over(fd, path.parent)
-        with open(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, ensure_ascii=False))
-        os.replace(tmp, path)
+        write_private(path, json.dumps(data, ensure_ascii=False), durable=False)
         entries = sorted(path.parent.glob("*.json"), key=_mtime, reverse=True)
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)

@@ -8,9 +8,10 @@ normal path pays one attribute check per migration.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -103,14 +104,19 @@ def configure(
     backups: int = 3,
     stream: TextIO | None = None,
     to_stderr: bool = True,
+    said: Callable[[str], None] | None = None,
 ) -> str | None:
     """Set the debug logger up: stderr when ``debug``, plus a rotating ``log_file`` when given.
     The file gets the same lines (with a timestamp); without ``debug`` it is not written.
     A log file that cannot be opened is a warning returned, never a stop: debug lines are an
-    aid (a cron job with ``MALNU_DEBUG=1`` still checks, migrates, backs up)."""
+    aid (a cron job with ``MALNU_DEBUG=1`` still checks, migrates, backs up). One that cannot
+    be written later (its disk full) is let go, said once through ``said``."""
     import io
     import logging
     import logging.handlers
+    import sys
+
+    where = "stderr only" if to_stderr else "nowhere"
 
     class MaskingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
@@ -127,6 +133,21 @@ def configure(
             return io.TextIOWrapper(
                 io.FileIO(fd, "a"), encoding=self.encoding, errors=self.errors, write_through=True
             )
+
+        def handleError(self, record: logging.LogRecord) -> None:
+            """A line the file cannot take (a full disk or quota, a file size limit): the file
+            is let go and that said once. stdlib logging printed `--- Logging error ---` and a
+            traceback to stderr for every later statement, the command going on under them."""
+            exc = sys.exc_info()[1]
+            if not isinstance(exc, OSError):
+                super().handleError(record)
+                return
+            log.removeHandler(self)
+            with contextlib.suppress(OSError):
+                self.close()
+            if said is not None:
+                why = exc.strerror or exc
+                said(f"[log] file {log_file} cannot be written ({why}): debug lines go to {where}")
 
     global _ENABLED, _LOG
     log = logging.getLogger(LOGGER_NAME)
@@ -150,7 +171,6 @@ def configure(
         make_dirs(log_file.parent)
         fh = _OwnerOnlyFile(log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as exc:
-        where = "stderr only" if to_stderr else "nowhere"
         why = exc.strerror or exc
         return f"[log] file {log_file} cannot be written ({why}): debug lines go to {where}"
     fh.setFormatter(MaskingFormatter("%(asctime)s %(message)s"))

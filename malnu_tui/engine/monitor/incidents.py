@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.private import hand_over, make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs, write_private
 
 __all__ = ["STATE_VERSION", "STATE_WAIT_S", "locked_state", "read_state", "state_key", "state_path"]
 
@@ -81,14 +81,8 @@ def _hold(fd: int) -> None:
 def _write(path: Path, state: dict[str, Any]) -> None:
     """Replace the state file, readable by its owner only (as backups and the debug log are):
     its messages quote databases' errors, and whoever may write it could silence an alert."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a temp file left by a killed run with this pid keeps its mode
-    hand_over(fd, path.parent)
     written = {**state, "incidents": _as_filed(state["incidents"])}
-    with open(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(written, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_private(path, json.dumps(written, indent=1, sort_keys=True))
 
 
 def _problem_key(inc: dict[str, Any]) -> str:

@@ -1,0 +1,191 @@
+"""The files an operator depends on, written on a full disk: a real kernel error, no mock. The
+command runs in a child whose files may not grow past a limit (RLIMIT_FSIZE, which binds root
+too, with SIGXFSZ ignored as Python does: the write fails with EFBIG, as on a full disk or
+quota; pg_dump, which does not ignore it, is killed by it). Each file is whole or not there,
+the old one kept; the operator reads one line; the database is as it was."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from tests.backup_support import FULL_DISK
+from tests.fixtures_core import CliResult, MigrationDirs, run_cli
+from tests.fixtures_pg import PgCluster
+from tests.test_backup_months import _small_tmpfs
+from tests.test_full_disk import _fresh
+from tests.test_reliability import one_error
+
+
+def _on_full_disk(limit: int, *args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``malnu-tui ARGS`` in a child whose files cannot grow past ``limit`` bytes."""
+    proc = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(limit), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _files(*dirs: Path) -> list[str]:
+    return sorted(str(p.relative_to(d)) for d in dirs if d.exists() for p in d.rglob("*"))
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_tools_own_files_on_a_full_disk_are_whole_or_not_there(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`create` left its migration file empty (or cut in its header) behind: every later
+    `status` and `up` stopped on it as a bad file. `check --alert` from cron left one more
+    half-written `.incidents.json.<pid>.tmp` each minute, and `lint` one more cache temp file
+    each run, on the disk that was full. A debug log file that filled up printed `--- Logging
+    error ---` and a traceback for every statement after it. Now: no file left but whole ones
+    (the old incident state kept), and the log file let go with one warning line."""
+    mdirs.add(
+        "20250101_000100",
+        "kelas",
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY);\nCREATE TABLE guru (id INTEGER);\n"
+        "CREATE INDEX guru_id ON guru (id);",
+        "DROP TABLE guru;\nDROP TABLE kelas;",
+    )
+    db = tmp_path / "school.db"
+    log = tmp_path / "logs" / "debug.log"
+    hook = f"http://127.0.0.1:{_dead_port()}/alert"
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[log]\nfile = "{log}"\n'
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\nretries = 0\n'
+    )
+    cache, state = tmp_path / "cache", tmp_path / "state"
+    env = {"XDG_CACHE_HOME": str(cache), "XDG_STATE_HOME": str(state)}
+    base = ["--config", str(cfg), "--database", f"sqlite:///{db}", *mdirs.args()]
+    made = _files(mdirs.migrations, mdirs.rollback)
+
+    res = _on_full_disk(100, *base, "create", "tambah nilai", env=env)
+    assert res.code == 2, res.err
+    one_error(res.err, f"cannot write {mdirs.migrations}/", ": File too large")
+    assert _files(mdirs.migrations, mdirs.rollback) == made  # no half pair, no half file
+
+    res = _on_full_disk(50, *base, "lint", env=env)  # (its report is cached: over 50 bytes)
+    assert "Traceback" not in res.err and res.code == 0, res.err
+    assert [f for f in _files(cache) if f.endswith(".tmp")] == []
+
+    log.parent.mkdir()
+    log.write_text("x" * 1024 * 1024)  # the log file has filled the room left
+    res = _on_full_disk(1024 * 1024, *base, "up", "--no-backup", env={**env, "MALNU_DEBUG": "1"})
+    assert res.code == 0 and "applied 1 migration(s)" in res.err, res.err
+    assert "Logging error" not in res.err and "Traceback" not in res.err, res.err
+    said = [line for line in res.err.splitlines() if line.startswith("warning: [log]")]
+    assert said == [
+        f"warning: [log] file {log} cannot be written (File too large): debug lines go to "
+        "stderr only"
+    ], res.err
+    assert res.err.count("debug: statement target=") == 3, res.err  # every one, on stderr
+    assert log.stat().st_size == 1024 * 1024
+
+    kept = state / "malnu-tui" / "incidents.json"
+    first = run_cli(*base, "check", "--alert", env=env)  # no backup: CRITICAL, the alert failed
+    assert first.code == 2 and "alert FAILED (retried next run)" in first.err, first.err
+    before = kept.read_bytes()
+    assert len(before) > 200
+    res = _on_full_disk(200, *base, "check", "--alert", env=env)
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert f"alerting FAILED: cannot keep the incident state in {kept}: File too large" in res.err
+    assert kept.read_bytes() == before  # the old state, whole
+    assert _files(state) == ["malnu-tui", "malnu-tui/incidents.json", "malnu-tui/incidents.lock"]
+
+
+def test_a_full_disk_under_each_safety_backup_stops_the_command_before_the_database(
+    tmp_path: Path,
+    mdirs: MigrationDirs,
+    pg_cluster: PgCluster,
+    pg_password_db: str,
+    pg_password_role: tuple[str, str],
+) -> None:
+    """The safety backup before `rollback`, `backup restore` and `import` of a PostgreSQL
+    database, on a disk that fills up while pg_dump writes it: each stops before it touches
+    the database, exit 1, one line, the password masked, nothing left in the store but the
+    backups there before. Its hint was "check the disk space of the backup directory and the
+    role's privileges": no store named, and the role not the cause; it names the store's
+    disk now."""
+    role, password = pg_password_role
+    url = f"postgresql://{role}:{password}@{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id int PRIMARY KEY, bio text);")
+    mdirs.add("20250101_000200", "notes", "CREATE TABLE notes (id int);", "DROP TABLE notes;")
+    root = tmp_path / "backups"
+    env = {"MALNU_BACKUP_DIR": str(root)}
+    base = ["--database", url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup", env=env).code == 0
+    with psycopg.connect(url, autocommit=True) as c:  # a dump of about 90 KiB
+        c.execute(
+            "INSERT INTO users SELECT i, repeat(md5(i::text), 10) FROM generate_series(1, 3000) i"
+        )
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    (store,) = root.iterdir()
+    kept = _files(store)
+    csv = tmp_path / "notes.csv"
+    csv.write_text("id\n7\n8\n")
+    for argv in (
+        ["rollback", "--yes"],
+        ["backup", "restore", made.out.strip(), "--yes"],
+        ["import", str(csv), "--table", "notes", "--yes"],
+    ):
+        res = _on_full_disk(64 * 1024, *base, *argv, env=env)
+        assert res.code == 1, (argv, res.err)
+        one_error(res.err, "pg_dump failed (killed by SIGXFSZ", "; no backup was made, ")
+        assert f"hint: the disk of the backup store {store} (or this user's quota) is full" in (
+            res.err
+        ), (argv, res.err)
+        assert password not in res.err + res.out, argv
+        assert _files(store) == kept, argv  # no temp file, no half backup, nothing listed
+        with psycopg.connect(url) as c:
+            assert c.execute("SELECT count(*) FROM users").fetchone() == (3000,)
+            assert c.execute("SELECT count(*) FROM notes").fetchone() == (0,), argv
+            applied = c.execute("SELECT count(*) FROM migrations").fetchone()
+            assert applied == (2,), argv
+
+
+def test_an_applications_database_on_a_nearly_full_disk_names_the_disk(tmp_path: Path) -> None:
+    """A database in rollback-journal mode (as the school's application or the sqlite3 shell
+    makes it) on a disk a few KiB short of room for its -shm: every command stopped at its
+    first read with `error: sqlite:///…: disk I/O error` and "malnu-tui did not expect this
+    error here … report it". It names the disk now (a real small tmpfs; needs root, as CI
+    has)."""
+    base_db = tmp_path / "app.db"
+    conn = sqlite3.connect(base_db)
+    conn.execute("CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT)")
+    conn.executemany(
+        "INSERT INTO siswa VALUES (?, ?)", [(f"{i:010}", "x" * 200) for i in range(300)]
+    )
+    conn.commit()
+    conn.close()
+    ended: list[str] = []
+    with _small_tmpfs(tmp_path / "disk", "1m") as disk:
+        db = disk / "app.db"
+        for kib in (8, 16, 24):
+            _fresh(disk, db, base_db, kib)
+            res = run_cli("--database", f"sqlite:///{db}", "status")
+            (disk / "filler").unlink()
+            if res.code == 0:
+                continue
+            assert res.code == 1, (kib, res.err)
+            one_error(res.err)
+            assert f"hint: the disk holding {disk} is full (" in res.err, (kib, res.err)
+            assert "did not expect" not in res.err, (kib, res.err)
+            ended.append("opening" if "error: cannot open" in res.err else "its first read")
+    assert "its first read" in ended, ended
