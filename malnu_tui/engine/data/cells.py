@@ -1,8 +1,8 @@
 """What a spreadsheet leaves in a cell besides its value: an error value, a formula, a
-number in scientific notation (never data: refused in text and number columns), and the
-invisible characters around a value (a zero-width space, a BOM, pasted from a web page or
-a chat) that ``str.strip`` keeps. :mod:`.transform`'s steps and :mod:`.rows`' key checks
-use it."""
+number in scientific notation or with Excel's text mark ' before it (never data: refused in
+text and number columns), and the invisible characters around a value (a zero-width space, a
+BOM, pasted from a web page or a chat) that ``str.strip`` keeps. :mod:`.transform`'s steps
+and :mod:`.rows`' key checks use it."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ _FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*"
 _FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
 _HASH_WORD = re.compile(r"#[A-Z]")
 _EXPONENT = re.compile(r"E\+\d")
+# A number, an identifier or a phone number with the ' that old school systems write before it
+# so that Excel keeps it as text ('0051234567): Excel keeps the mark as part of a CSV file's
+# cell, shows it and saves it again. A TEXT column stored NISN "'0051234567". Not a name
+# ('Ainun), which no digit follows.
+_MARKED_NUMBER = re.compile(r"'[+-]?\d+(?:[ .,-]\d+)*")
+_MARK = re.compile(r"'[+-]?\d")
 
 
 def may_hold_excel_damage(text: str) -> bool:
@@ -62,14 +68,21 @@ def may_hold_excel_damage(text: str) -> bool:
         or ("+" in text and _EXPONENT.search(text))
         or (":" in text and "Err:" in text)
         or ("=" in text and _FORMULA_START.search(text))
+        or ("'" in text and _MARK.search(text))
     )
 
 
 def excel_damage(text: str) -> str | None:
     """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
-    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text):
+    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text or "'" in text):
         return None
     value = text.strip()
+    if _MARKED_NUMBER.fullmatch(value):
+        return (
+            f"{text!r} starts with ', the mark an export puts before a number so that Excel "
+            "keeps it as text (Excel saves it as part of the cell): read it with a mapping's "
+            "step strip_apostrophe (digits and phone read it too)"
+        )
     if _FORMULA.fullmatch(value):
         return (
             f"{text!r} is a formula, not its value (the sheet was saved with its formulas: "
@@ -86,6 +99,13 @@ def excel_damage(text: str) -> str | None:
             "are lost (format the column as Text in the sheet and save the CSV again)"
         )
     return None
+
+
+def strip_apostrophe(text: str) -> str:
+    """A number with Excel's text mark before it (``'0051234567``, `` '+62 812…``) without
+    the mark (and the spaces around it); any other text as it is: ``'Ainun`` is a name."""
+    value = text.strip()
+    return value[1:] if _MARKED_NUMBER.fullmatch(value) else text
 
 
 def null_if_error(v: object) -> object:
