@@ -93,3 +93,37 @@ def test_the_mark_that_keeps_a_number_as_text_in_excel(
         ("3", "Jum'at", "0051234569", 10),
         ("4", "Budi", "+62 812 3456 7890", 10),
     ]
+
+
+def test_a_date_cell_with_a_date_time_format_into_a_date_column(school: ImportTarget) -> None:
+    # A date cell formatted as date and time writes every date at midnight (14/05/2008 0:00,
+    # 0.00 in the Indonesian locale; a database's DATETIME 2008-05-14 00:00:00). The DATE
+    # column's refusal named the step { date = ["%d/%m/%Y %H:%M"] }, which made a date/time
+    # the column refused again. Now it names the format that reads the date alone, and says
+    # that another time of day would be lost.
+    text = (
+        "nis;nama;lahir\n1;Ani;14/05/2008 0:00\n2;Budi;15/05/2008 0.00\n"
+        "3;Citra;2008-05-16 00:00:00\n4;Dewi;17/05/2008 07:30\n"
+    )
+    path = write_csv(school.root / "lahir.csv", text)
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(4)))
+    reasons = [r["reason"] for r in rejects_of(report.rejects_file)]
+    assert reasons[3].endswith("a '07:30' time of day: a DATE column keeps none (a TIMESTAMP does)")
+    formats = [r.partition("{ date = ")[2].removesuffix(" }") for r in reasons[:3]]
+    assert formats == ['["%d/%m/%Y 0:00"]', '["%d/%m/%Y 0.00"]', '["%Y-%m-%d 00:00:00"]']
+    mapping = school.root / "lahir.toml"
+    step = "{ date = [" + ", ".join(f[1:-1] for f in formats) + "] }"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\n'
+        f'[columns.lahir]\nfrom = "lahir"\napply = [{step}]\n'
+    )
+    report = import_into(
+        school, ImportRequest("siswa", file=path, mapping=mapping, max_errors=MaxErrors(1))
+    )
+    assert report.committed and report.rejected == 1
+    assert school.rows("SELECT nis, lahir FROM siswa ORDER BY nis") == [
+        ("1", "2008-05-14"),
+        ("2", "2008-05-15"),
+        ("3", "2008-05-16"),
+    ]
