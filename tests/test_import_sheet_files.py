@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.data import ImportRequest, InputFileError, MaxErrors
+from malnu_tui.engine.data import ImportRequest, InputFileError, MaxErrors, SchemaMismatch
 from tests.fixtures_matrix import DbTarget
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
@@ -127,3 +127,31 @@ def test_a_date_cell_with_a_date_time_format_into_a_date_column(school: ImportTa
         ("2", "2008-05-15"),
         ("3", "2008-05-16"),
     ]
+
+
+def test_a_header_with_a_no_break_space_names_it(school: ImportTarget) -> None:
+    # A header pasted from a web page (Dapodik's) holds NBSPs, which Excel shows as spaces:
+    # the mapping's from = "Nama Lengkap" was "not in the header (the header has
+    # 'Nama\xa0Lengkap': names must match exactly)", a difference no one could see or type.
+    # Now the character is named, with the from that reads it.
+    text = "No.\xa0Induk;Nama\u200bLengkap\n7;Eka\n"
+    path = write_csv(school.root / "dapodik.csv", text)
+    mapping = school.root / "dapodik.toml"
+    school.execute("DELETE FROM siswa")
+    written = {}
+    for name, source in (("nis", "No. Induk"), ("nama", "NamaLengkap")):
+        written[name] = f'[columns.{name}]\nfrom = "{source}"\n'
+    mapping.write_text("".join(written.values()))
+    with pytest.raises(SchemaMismatch) as err:
+        import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
+    problems = err.value.problems
+    assert problems[0].endswith(
+        "the header's holds NO-BREAK SPACE (U+00A0), which looks like a space: a mapping reads "
+        'it with from = "No.\\u00a0Induk")'
+    )
+    assert "ZERO WIDTH SPACE (U+200B), which shows as nothing" in problems[1]
+    spelled = [p.rpartition("from = ")[2].removesuffix(")") for p in problems]
+    lines = [f"[columns.{n}]\nfrom = {s}\n" for n, s in zip(written, spelled, strict=True)]
+    mapping.write_text("".join(lines))
+    report = import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
+    assert report.committed and school.rows("SELECT nis, nama FROM siswa") == [("7", "Eka")]
