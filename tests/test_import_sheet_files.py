@@ -155,3 +155,44 @@ def test_a_header_with_a_no_break_space_names_it(school: ImportTarget) -> None:
     mapping.write_text("".join(lines))
     report = import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
     assert report.committed and school.rows("SELECT nis, nama FROM siswa") == [("7", "Eka")]
+
+
+def test_utf8_text_excel_read_as_cp1252_and_saved_again(school: ImportTarget) -> None:
+    # A UTF-8 export without a BOM, opened in Excel (which reads it as cp1252) and saved as
+    # "CSV UTF-8": José is "JosÃ©", “Ani” is "â€œAniâ€\x9d", an Arabic name "Ù…Ø­Ù…Ø¯". Read as
+    # the UTF-8 it now is, it was stored so, committed. Now a rejected row naming what the
+    # text was; the step undo_cp1252 reads it back; names with their own é, ’ or … are text.
+    spoil = {"José": "", "“Ani”": "", "محمد": ""}
+    for name in spoil:
+        raw = name.encode()
+        spoil[name] = "".join(
+            chr(b) if b in (0x81, 0x8D, 0x8F, 0x90, 0x9D) else bytes([b]).decode("cp1252")
+            for b in raw
+        )
+    assert spoil["José"] == "JosÃ©"
+    rows = [*spoil.values(), "Ni Luh Putu Érika", "Jum’at", "Café…"]
+    text = "nis;nama\n" + "".join(f"{i};{n}\n" for i, n in enumerate(rows, 1))
+    path = write_csv(school.root / "excel_lagi.csv", text)
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(3)))
+    got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    assert [g[:2] for g in got] == [("2", "nama"), ("3", "nama"), ("4", "nama")]
+    assert got[0][2] == (
+        "'JosÃ©' holds 'Ã©', which is 'é' read as cp1252 and saved again (the file, UTF-8 "
+        "without a BOM, was opened in Excel and saved): import the file as it was exported, "
+        "or read the column with a mapping's step undo_cp1252"
+    )
+    assert school.rows("SELECT nama FROM siswa ORDER BY nis") == [(n,) for n in rows[3:]]
+    mapping = school.root / "excel_lagi.toml"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\napply = ["undo_cp1252"]\n'
+    )
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
+    assert report.committed
+    assert school.rows("SELECT nama FROM siswa ORDER BY nis") == [
+        ("José",),
+        ("“Ani”",),
+        ("محمد",),
+        *[(n,) for n in rows[3:]],
+    ]

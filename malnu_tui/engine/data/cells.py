@@ -108,6 +108,67 @@ def strip_apostrophe(text: str) -> str:
     return value[1:] if _MARKED_NUMBER.fullmatch(value) else text
 
 
+# UTF-8 text read as cp1252 and saved again: a UTF-8 CSV file without its BOM opened in Excel
+# (which reads it as cp1252) and saved as "CSV UTF-8" holds "JosÃ©" for José, "â€œ" for “.
+# Each such run is a UTF-8 sequence's bytes shown as cp1252 characters: a lead and the
+# continuation bytes 0x80-0xBF as cp1252 shows them (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ' ' " " • – —
+# ˜ ™ š › œ ž Ÿ, the five bytes cp1252 leaves undefined as Windows passes them through, and
+# U+00A0-U+00BF); the run is checked to decode as UTF-8 too. The leads are those of Latin
+# letters (Â Ã Ä Å: é, ü, ā, ś…), Arabic script (Ø Ù Ú Û) and punctuation, € and ™ (â): a
+# block of the file holding none of them (an accented name's own é) is passed at C speed.
+_LEADS = "\u00c2\u00c3\u00c4\u00c5\u00d8\u00d9\u00da\u00db"
+_CONT = (
+    "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+)
+_SPOILED = re.compile(f"[{_LEADS}][{_CONT}]|\u00e2[{_CONT}]{{2}}")
+_UNDEFINED_1252 = {chr(b): bytes([b]) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def _as_utf8(run: str) -> str | None:
+    """The text a run of cp1252 characters was, read as UTF-8 (None: it was no UTF-8)."""
+    try:
+        data = b"".join(_UNDEFINED_1252.get(c) or c.encode("cp1252") for c in run)
+        return data.decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+def spoiled(text: str) -> str | None:
+    """Why ``text`` is UTF-8 text read as cp1252 and saved again (None: it is not)."""
+    if text.isascii():
+        return None
+    for m in _SPOILED.finditer(text):
+        if (was := _as_utf8(m[0])) is not None:
+            return (
+                f"{text!r} holds {m[0]!r}, which is {was!r} read as cp1252 and saved again (the "
+                "file, UTF-8 without a BOM, was opened in Excel and saved): import the file as "
+                "it was exported, or read the column with a mapping's step undo_cp1252"
+            )
+    return None
+
+
+def may_be_spoiled(text: str) -> bool:
+    """Might ``text`` (a whole block of the file) hold such a run? One-character searches
+    first (C speed): most blocks hold none of the leads."""
+    return (
+        not text.isascii()
+        and any(lead in text for lead in _LEAD_CHARS)
+        and _SPOILED.search(text) is not None
+    )
+
+
+_LEAD_CHARS = (*_LEADS, "\u00e2")
+
+
+def undo_cp1252(text: str) -> str:
+    """``text`` with each run of UTF-8 read as cp1252 read back (``JosÃ©`` → ``José``, ``â€œ``
+    → ``“``); the rest, a name written with its own é, as it is."""
+    if text.isascii():
+        return text
+    return _SPOILED.sub(lambda m: _as_utf8(m[0]) or m[0], text)
+
+
 def null_if_error(v: object) -> object:
     if isinstance(v, str) and _EXCEL_ERROR.fullmatch(v.strip()):
         return None
