@@ -45,6 +45,22 @@ def test_a_file_cut_short_in_the_middle_of_a_character(school: ImportTarget) -> 
         assert school.count("siswa") == 0
 
 
+def test_encoding_utf16_on_a_file_without_its_bom(school: ImportTarget) -> None:
+    # --encoding utf-16 on Unicode Text saved without its BOM (by a tool, not by Excel) was
+    # "UTF-16 stream does not start with BOM", with no way out; on a UTF-8 file the same.
+    text = "nis\tnama\r\n1\tAni\r\n"
+    for name, data, hint in (
+        ("le.txt", text.encode("utf-16-le"), "UTF-16 without its BOM: pass --encoding utf-16-le"),
+        ("be.txt", text.encode("utf-16-be"), "UTF-16 without its BOM: pass --encoding utf-16-be"),
+        ("u8.txt", text.encode(), "the file is not UTF-16 text: leave --encoding out"),
+    ):
+        path = school.root / name
+        path.write_bytes(data)
+        with pytest.raises(InputFileError) as err:
+            import_into(school, ImportRequest("siswa", file=path, encoding="utf-16"))
+        assert err.value.hint == hint and str(err.value).startswith(f"{path}:1: not valid")
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_the_mark_that_keeps_a_number_as_text_in_excel(
     kind: str, fresh_db: Callable[[str], DbTarget], tmp_path: Path
