@@ -4,12 +4,14 @@ line naming the file, the line and the value, never stored as a wrong value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.data import ImportRequest, InputFileError
-from tests.import_support import ImportTarget, import_into
+from malnu_tui.engine.data import ImportRequest, InputFileError, MaxErrors, SchemaMismatch
+from tests.fixtures_matrix import DbTarget
+from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +43,172 @@ def test_a_file_cut_short_in_the_middle_of_a_character(school: ImportTarget) -> 
         assert str(err.value).startswith(f"{path}:3: the file ends in the middle of a character")
         assert "cut short" in str(err.value) and err.value.exit_code == 2
         assert school.count("siswa") == 0
+
+
+def test_encoding_utf16_on_a_file_without_its_bom(school: ImportTarget) -> None:
+    # --encoding utf-16 on Unicode Text saved without its BOM (by a tool, not by Excel) was
+    # "UTF-16 stream does not start with BOM", with no way out; on a UTF-8 file the same.
+    text = "nis\tnama\r\n1\tAni\r\n"
+    for name, data, hint in (
+        ("le.txt", text.encode("utf-16-le"), "UTF-16 without its BOM: pass --encoding utf-16-le"),
+        ("be.txt", text.encode("utf-16-be"), "UTF-16 without its BOM: pass --encoding utf-16-be"),
+        ("u8.txt", text.encode(), "the file is not UTF-16 text: leave --encoding out"),
+    ):
+        path = school.root / name
+        path.write_bytes(data)
+        with pytest.raises(InputFileError) as err:
+            import_into(school, ImportRequest("siswa", file=path, encoding="utf-16"))
+        assert err.value.hint == hint and str(err.value).startswith(f"{path}:1: not valid")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_mark_that_keeps_a_number_as_text_in_excel(
+    kind: str, fresh_db: Callable[[str], DbTarget], tmp_path: Path
+) -> None:
+    # Old school systems write '0051234567 so that Excel keeps the zeros; Excel keeps the '
+    # as part of a CSV file's cell and saves it again. A TEXT column stored the NISN
+    # "'0051234567" (on PostgreSQL the file's own bytes went to COPY so), matching no other
+    # system's; a number column refused it as "not a number". Now refused naming the mark
+    # and the step that reads it; a name with an apostrophe ('Ainun, Jum'at) is text, and
+    # the step leaves it so.
+    db = ImportTarget(kind, fresh_db(kind).url, tmp_path)
+    db.execute("CREATE TABLE murid (nis TEXT PRIMARY KEY, nama TEXT, nisn TEXT, kelas INTEGER)")
+    text = (
+        "nis;nama;nisn;kelas\n"
+        "1;Ani;'0051234567;10\n"
+        "2;'Ainun;0051234568;10\n"
+        "3;Jum'at;0051234569;10\n"
+        "4;Budi; '+62 812 3456 7890;10\n"
+    )
+    mark = "starts with ', the mark an export puts before a number so that Excel keeps it as text"
+    # The first file's block is clean but for the marks (PostgreSQL's COPY took its bytes).
+    for body, rejected in (
+        (text, [("2", "nisn"), ("5", "nisn")]),
+        (text.replace("69;10", "69;'10"), [("2", "nisn"), ("4", "kelas"), ("5", "nisn")]),
+    ):
+        db.execute("DELETE FROM murid")
+        path = write_csv(tmp_path / "murid.csv", body)
+        report = import_into(db, ImportRequest("murid", file=path, max_errors=MaxErrors(3)))
+        got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+        assert [g[:2] for g in got] == rejected
+        assert all(mark in g[2] and "step strip_apostrophe" in g[2] for g in got)
+        assert db.count("murid") == 4 - len(rejected)
+    mapping = tmp_path / "murid.toml"
+    mapping.write_text(
+        "".join(
+            f'[columns.{c}]\nfrom = "{c}"\napply = ["strip_apostrophe"]\n'
+            for c in ("nis", "nama", "nisn", "kelas")
+        )
+    )
+    db.execute("DELETE FROM murid")
+    report = import_into(db, ImportRequest("murid", file=path, mapping=mapping))
+    assert report.committed and report.inserted == 4
+    assert db.rows("SELECT nis, nama, nisn, kelas FROM murid ORDER BY nis") == [
+        ("1", "Ani", "0051234567", 10),
+        ("2", "'Ainun", "0051234568", 10),
+        ("3", "Jum'at", "0051234569", 10),
+        ("4", "Budi", "+62 812 3456 7890", 10),
+    ]
+
+
+def test_a_date_cell_with_a_date_time_format_into_a_date_column(school: ImportTarget) -> None:
+    # A date cell formatted as date and time writes every date at midnight (14/05/2008 0:00,
+    # 0.00 in the Indonesian locale; a database's DATETIME 2008-05-14 00:00:00). The DATE
+    # column's refusal named the step { date = ["%d/%m/%Y %H:%M"] }, which made a date/time
+    # the column refused again. Now it names the format that reads the date alone, and says
+    # that another time of day would be lost.
+    text = (
+        "nis;nama;lahir\n1;Ani;14/05/2008 0:00\n2;Budi;15/05/2008 0.00\n"
+        "3;Citra;2008-05-16 00:00:00\n4;Dewi;17/05/2008 07:30\n"
+    )
+    path = write_csv(school.root / "lahir.csv", text)
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(4)))
+    reasons = [r["reason"] for r in rejects_of(report.rejects_file)]
+    assert reasons[3].endswith("a '07:30' time of day: a DATE column keeps none (a TIMESTAMP does)")
+    formats = [r.partition("{ date = ")[2].removesuffix(" }") for r in reasons[:3]]
+    assert formats == ['["%d/%m/%Y 0:00"]', '["%d/%m/%Y 0.00"]', '["%Y-%m-%d 00:00:00"]']
+    mapping = school.root / "lahir.toml"
+    step = "{ date = [" + ", ".join(f[1:-1] for f in formats) + "] }"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\n'
+        f'[columns.lahir]\nfrom = "lahir"\napply = [{step}]\n'
+    )
+    report = import_into(
+        school, ImportRequest("siswa", file=path, mapping=mapping, max_errors=MaxErrors(1))
+    )
+    assert report.committed and report.rejected == 1
+    assert school.rows("SELECT nis, lahir FROM siswa ORDER BY nis") == [
+        ("1", "2008-05-14"),
+        ("2", "2008-05-15"),
+        ("3", "2008-05-16"),
+    ]
+
+
+def test_a_header_with_a_no_break_space_names_it(school: ImportTarget) -> None:
+    # A header pasted from a web page (Dapodik's) holds NBSPs, which Excel shows as spaces:
+    # the mapping's from = "Nama Lengkap" was "not in the header (the header has
+    # 'Nama\xa0Lengkap': names must match exactly)", a difference no one could see or type.
+    # Now the character is named, with the from that reads it.
+    text = "No.\xa0Induk;Nama\u200bLengkap\n7;Eka\n"
+    path = write_csv(school.root / "dapodik.csv", text)
+    mapping = school.root / "dapodik.toml"
+    school.execute("DELETE FROM siswa")
+    written = {}
+    for name, source in (("nis", "No. Induk"), ("nama", "NamaLengkap")):
+        written[name] = f'[columns.{name}]\nfrom = "{source}"\n'
+    mapping.write_text("".join(written.values()))
+    with pytest.raises(SchemaMismatch) as err:
+        import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
+    problems = err.value.problems
+    assert problems[0].endswith(
+        "the header's holds NO-BREAK SPACE (U+00A0), which looks like a space: a mapping reads "
+        'it with from = "No.\\u00a0Induk")'
+    )
+    assert "ZERO WIDTH SPACE (U+200B), which shows as nothing" in problems[1]
+    spelled = [p.rpartition("from = ")[2].removesuffix(")") for p in problems]
+    lines = [f"[columns.{n}]\nfrom = {s}\n" for n, s in zip(written, spelled, strict=True)]
+    mapping.write_text("".join(lines))
+    report = import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
+    assert report.committed and school.rows("SELECT nis, nama FROM siswa") == [("7", "Eka")]
+
+
+def test_utf8_text_excel_read_as_cp1252_and_saved_again(school: ImportTarget) -> None:
+    # A UTF-8 export without a BOM, opened in Excel (which reads it as cp1252) and saved as
+    # "CSV UTF-8": José is "JosÃ©", “Ani” is "â€œAniâ€\x9d", an Arabic name "Ù…Ø­Ù…Ø¯". Read as
+    # the UTF-8 it now is, it was stored so, committed. Now a rejected row naming what the
+    # text was; the step undo_cp1252 reads it back; names with their own é, ’ or … are text.
+    spoil = {"José": "", "“Ani”": "", "محمد": ""}
+    for name in spoil:
+        raw = name.encode()
+        spoil[name] = "".join(
+            chr(b) if b in (0x81, 0x8D, 0x8F, 0x90, 0x9D) else bytes([b]).decode("cp1252")
+            for b in raw
+        )
+    assert spoil["José"] == "JosÃ©"
+    rows = [*spoil.values(), "Ni Luh Putu Érika", "Jum’at", "Café…"]
+    text = "nis;nama\n" + "".join(f"{i};{n}\n" for i, n in enumerate(rows, 1))
+    path = write_csv(school.root / "excel_lagi.csv", text)
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(3)))
+    got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    assert [g[:2] for g in got] == [("2", "nama"), ("3", "nama"), ("4", "nama")]
+    assert got[0][2] == (
+        "'JosÃ©' holds 'Ã©', which is 'é' read as cp1252 and saved again (the file, UTF-8 "
+        "without a BOM, was opened in Excel and saved): import the file as it was exported, "
+        "or read the column with a mapping's step undo_cp1252"
+    )
+    assert school.rows("SELECT nama FROM siswa ORDER BY nis") == [(n,) for n in rows[3:]]
+    mapping = school.root / "excel_lagi.toml"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\napply = ["undo_cp1252"]\n'
+    )
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, mapping=mapping))
+    assert report.committed
+    assert school.rows("SELECT nama FROM siswa ORDER BY nis") == [
+        ("José",),
+        ("“Ani”",),
+        ("محمد",),
+        *[(n,) for n in rows[3:]],
+    ]

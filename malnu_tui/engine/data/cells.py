@@ -1,8 +1,8 @@
 """What a spreadsheet leaves in a cell besides its value: an error value, a formula, a
-number in scientific notation (never data: refused in text and number columns), and the
-invisible characters around a value (a zero-width space, a BOM, pasted from a web page or
-a chat) that ``str.strip`` keeps. :mod:`.transform`'s steps and :mod:`.rows`' key checks
-use it."""
+number in scientific notation or with Excel's text mark ' before it (never data: refused in
+text and number columns), and the invisible characters around a value (a zero-width space, a
+BOM, pasted from a web page or a chat) that ``str.strip`` keeps. :mod:`.transform`'s steps
+and :mod:`.rows`' key checks use it."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ _FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*"
 _FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
 _HASH_WORD = re.compile(r"#[A-Z]")
 _EXPONENT = re.compile(r"E\+\d")
+# A number, an identifier or a phone number with the ' that old school systems write before it
+# so that Excel keeps it as text ('0051234567): Excel keeps the mark as part of a CSV file's
+# cell, shows it and saves it again. A TEXT column stored NISN "'0051234567". Not a name
+# ('Ainun), which no digit follows.
+_MARKED_NUMBER = re.compile(r"'[+-]?\d+(?:[ .,-]\d+)*")
+_MARK = re.compile(r"'[+-]?\d")
 
 
 def may_hold_excel_damage(text: str) -> bool:
@@ -62,14 +68,21 @@ def may_hold_excel_damage(text: str) -> bool:
         or ("+" in text and _EXPONENT.search(text))
         or (":" in text and "Err:" in text)
         or ("=" in text and _FORMULA_START.search(text))
+        or ("'" in text and _MARK.search(text))
     )
 
 
 def excel_damage(text: str) -> str | None:
     """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
-    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text):
+    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text or "'" in text):
         return None
     value = text.strip()
+    if _MARKED_NUMBER.fullmatch(value):
+        return (
+            f"{text!r} starts with ', the mark an export puts before a number so that Excel "
+            "keeps it as text (Excel saves it as part of the cell): read it with a mapping's "
+            "step strip_apostrophe (digits and phone read it too)"
+        )
     if _FORMULA.fullmatch(value):
         return (
             f"{text!r} is a formula, not its value (the sheet was saved with its formulas: "
@@ -86,6 +99,74 @@ def excel_damage(text: str) -> str | None:
             "are lost (format the column as Text in the sheet and save the CSV again)"
         )
     return None
+
+
+def strip_apostrophe(text: str) -> str:
+    """A number with Excel's text mark before it (``'0051234567``, `` '+62 812…``) without
+    the mark (and the spaces around it); any other text as it is: ``'Ainun`` is a name."""
+    value = text.strip()
+    return value[1:] if _MARKED_NUMBER.fullmatch(value) else text
+
+
+# UTF-8 text read as cp1252 and saved again: a UTF-8 CSV file without its BOM opened in Excel
+# (which reads it as cp1252) and saved as "CSV UTF-8" holds "JosÃ©" for José, "â€œ" for “.
+# Each such run is a UTF-8 sequence's bytes shown as cp1252 characters: a lead and the
+# continuation bytes 0x80-0xBF as cp1252 shows them (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ' ' " " • – —
+# ˜ ™ š › œ ž Ÿ, the five bytes cp1252 leaves undefined as Windows passes them through, and
+# U+00A0-U+00BF); the run is checked to decode as UTF-8 too. The leads are those of Latin
+# letters (Â Ã Ä Å: é, ü, ā, ś…), Arabic script (Ø Ù Ú Û) and punctuation, € and ™ (â): a
+# block of the file holding none of them (an accented name's own é) is passed at C speed.
+_LEADS = "\u00c2\u00c3\u00c4\u00c5\u00d8\u00d9\u00da\u00db"
+_CONT = (
+    "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+)
+_SPOILED = re.compile(f"[{_LEADS}][{_CONT}]|\u00e2[{_CONT}]{{2}}")
+_UNDEFINED_1252 = {chr(b): bytes([b]) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def _as_utf8(run: str) -> str | None:
+    """The text a run of cp1252 characters was, read as UTF-8 (None: it was no UTF-8)."""
+    try:
+        data = b"".join(_UNDEFINED_1252.get(c) or c.encode("cp1252") for c in run)
+        return data.decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+def spoiled(text: str) -> str | None:
+    """Why ``text`` is UTF-8 text read as cp1252 and saved again (None: it is not)."""
+    if text.isascii():
+        return None
+    for m in _SPOILED.finditer(text):
+        if (was := _as_utf8(m[0])) is not None:
+            return (
+                f"{text!r} holds {m[0]!r}, which is {was!r} read as cp1252 and saved again (the "
+                "file, UTF-8 without a BOM, was opened in Excel and saved): import the file as "
+                "it was exported, or read the column with a mapping's step undo_cp1252"
+            )
+    return None
+
+
+def may_be_spoiled(text: str) -> bool:
+    """Might ``text`` (a whole block of the file) hold such a run? One-character searches
+    first (C speed): most blocks hold none of the leads."""
+    return (
+        not text.isascii()
+        and any(lead in text for lead in _LEAD_CHARS)
+        and _SPOILED.search(text) is not None
+    )
+
+
+_LEAD_CHARS = (*_LEADS, "\u00e2")
+
+
+def undo_cp1252(text: str) -> str:
+    """``text`` with each run of UTF-8 read as cp1252 read back (``JosÃ©`` → ``José``, ``â€œ``
+    → ``“``); the rest, a name written with its own é, as it is."""
+    if text.isascii():
+        return text
+    return _SPOILED.sub(lambda m: _as_utf8(m[0]) or m[0], text)
 
 
 def null_if_error(v: object) -> object:

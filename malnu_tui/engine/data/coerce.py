@@ -119,7 +119,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
-                    + (zero_date_hint(text) or sheet_date_hint(text))
+                    + (zero_date_hint(text) or sheet_date_hint(text, date_only=True))
                 ) from None
             return text
 
@@ -189,25 +189,44 @@ _NAMED_DATE_FORMATS = (
 _HAS_LETTERS = re.compile(r"\d.*[^\W\d_]{3}|[^\W\d_]{3}.*\d")
 
 
-def sheet_date_hint(text: str) -> str:
+def sheet_date_hint(text: str, *, date_only: bool = False) -> str:
     """What reads a date as a spreadsheet writes it (``16/07/2008``, ``16-07-08 07:30``,
     ``16 Juli 2008``, ``Senin, 16 Juli 2008``, or the serial ``45123`` of a date cell exported
     as a number, ``45123,5`` in the Indonesian locale), said after a date or date/time column
     refused it: the refusal said "YYYY-MM-DD" and nothing of the mapping's ``date`` step,
-    which reads them ("" for anything else, and for what no format makes a date)."""
+    which reads them ("" for anything else, and for what no format makes a date).
+    ``date_only``: a DATE column refused it, which keeps no time of day."""
     text = text.strip()
     if m := _SHEET_DATE.fullmatch(text):
         sep = m[2]
         day, month = ("%m", "%d") if int(m[3]) > 12 else ("%d", "%m")
         fmt = f"{day}{sep}{month}{sep}{'%Y' if len(m[4]) == 4 else '%y'}"
-        if t := m[5]:
+        if (t := m[5]) and date_only:
+            return _midnight(text, fmt, text[m.end(4) :])
+        if t:
             fmt += f" %H{t}%M{t}%S" if m[6] else f" %H{t}%M"
         return _read_by(text, (fmt,))
+    if date_only and (m := _ISO_DATE_TIME.fullmatch(text)):
+        return _midnight(text, "%Y-%m-%d", m[1])
     if _SERIAL.fullmatch(text):
         return '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }'
     if _HAS_LETTERS.search(text):
         return _read_by(text, _NAMED_DATE_FORMATS)
     return ""
+
+
+# A date and a time as a database exports a DATETIME: 2008-05-14 00:00:00.
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(?::\d{2})?)")
+
+
+def _midnight(text: str, fmt: str, clock: str) -> str:
+    """The hint for a date with a time, refused by a DATE column: a date cell with a date-time
+    format writes every date at midnight (``14/05/2008 0:00``), which the time written into
+    the format reads as the date alone (the step's time formats made a date/time the column
+    refused again); another time would be lost."""
+    if clock.strip(" T:.0"):
+        return f"; a {clock.strip()!r} time of day: a DATE column keeps none (a TIMESTAMP does)"
+    return _read_by(text, (fmt + clock,))
 
 
 def _read_by(text: str, formats: tuple[str, ...]) -> str:

@@ -38,7 +38,15 @@ def decode_error(path: Path, encoding: str) -> InputFileError:
                 decoder.decode(line)
             except UnicodeError as exc:
                 if not isinstance(exc, UnicodeDecodeError):  # no BOM for utf-16
-                    return InputFileError(str(path), f"not valid {encoding}: {exc}", line=number)
+                    order = _utf16_order(path.read_bytes()[:512])
+                    return InputFileError(
+                        str(path),
+                        f"not valid {encoding}: {exc}",
+                        line=number,
+                        hint=f"UTF-16 without its BOM: pass --encoding utf-16-{order[0]}e"
+                        if order
+                        else "the file is not UTF-16 text: leave --encoding out",
+                    )
                 byte = exc.object[exc.start : exc.start + 1].hex()
                 return InputFileError(
                     str(path),
@@ -127,23 +135,28 @@ def refuse_not_csv(path: Path, head: bytes, encoding: str | None) -> None:
         raise InputFileError(str(path), f"the file is {what}, not a CSV file", hint=_SAVE_AS_CSV)
     if head.startswith(UTF16_BOMS) or (encoding is not None and _is_utf16(encoding)):
         return
-    sample = head[:512]
+    if order := _utf16_order(head[:512]):
+        raise InputFileError(
+            str(path),
+            f"the file is UTF-16 ({order}-endian) text without its BOM, not UTF-8",
+            line=1,
+            hint=f"pass --encoding utf-16-{order[0]}e",
+        )
+
+
+def _utf16_order(sample: bytes) -> str | None:
+    """ "little" or "big" when ``sample`` (a file's first bytes) is UTF-16 text without its BOM:
+    a sheet's text is mostly ASCII, its high bytes NUL, its low bytes not (None: it is not)."""
     half = len(sample) // 2
     if half < 4:
-        return
+        return None
     for order, zeros, other in (
         ("little", sample[1::2], sample[0::2]),
         ("big", sample[0::2], sample[1::2]),
     ):
-        # UTF-16 text of a sheet is mostly ASCII: its high bytes are NUL, its low bytes not.
         if zeros.count(0) >= 0.9 * half and other.count(0) <= 0.1 * half:
-            enc = "utf-16-le" if order == "little" else "utf-16-be"
-            raise InputFileError(
-                str(path),
-                f"the file is UTF-16 ({order}-endian) text without its BOM, not UTF-8",
-                line=1,
-                hint=f"pass --encoding {enc}",
-            )
+            return order
+    return None
 
 
 def _is_utf16(encoding: str) -> bool:

@@ -19,8 +19,10 @@ from malnu_tui.engine.data.cells import (
     AROUND,
     excel_damage,
     is_padded,
+    may_be_spoiled,
     may_hold_excel_damage,
     padded_at,
+    spoiled,
 )
 from malnu_tui.engine.data.coerce import coercer
 from malnu_tui.engine.data.flatblock import FlatRows
@@ -309,6 +311,18 @@ class RowBuilder:
         self._damageable = any(
             c.family in ("text", "number") for c in schema.columns if c.name in self.columns
         )
+        # A file's text that was UTF-8 read as cp1252 and saved again (JosÃ©) is refused in a
+        # text column, as the file has it (a step lower made "josã©"), unless the step
+        # undo_cp1252 reads it: a chunk that may hold such a run is built row by row.
+        self._spoil_checks = [
+            (name, plan.index)
+            for name, plan in zip(self.columns, self._columns, strict=True)
+            if csv_text
+            and plan.index >= 0
+            and (c := schema.column(name)) is not None
+            and c.family == "text"
+            and "undo_cp1252" not in rules[name].step_names
+        ]
         # ``server_checks``: the writer sends a clean block as the file has it to a database
         # that refuses every value these checks refuse (PostgreSQL ≤ 15's integer input and
         # NOT NULL; text without a length) and, when it refuses one, the import starts over
@@ -348,6 +362,9 @@ class RowBuilder:
                     "together?)",
                     rec.raw,
                 )
+        for name, index in self._spoil_checks:
+            if (f := fields[index]) is not None and (why := spoiled(f)):
+                return Rejection(rec.line, name, why, rec.raw)
         values: list[Value] = []
         for i, (name, get, coerce, null) in enumerate(self._plan):
             try:
@@ -416,6 +433,7 @@ class RowBuilder:
         text = _chunk_text(recs)
         if (
             (self._damageable and may_hold_excel_damage(text))
+            or (self._spoil_checks and may_be_spoiled(text))
             or self._joined(text)
             or ("=" in text and '="' in text)
         ):

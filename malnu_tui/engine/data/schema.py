@@ -7,11 +7,13 @@ a header such as ``name"; DROP TABLE users;--`` is simply a column the table doe
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.data.cells import AROUND, INVISIBLE
 from malnu_tui.engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -331,15 +333,33 @@ def _near(schema: TableSchema, name: str) -> str:
     """The table's one column ``name`` differs from only by case, spaces or underscores (a
     sheet's ``NIS``, ``Nama``, ``Birth Date``), said beside the unknown column: the problem
     named the header alone, and the table's columns nowhere."""
-    return _one_like(name, [c.name for c in schema.columns], "the table's column is")
+    return _one_like(name, [c.name for c in schema.columns], "the table's column is", name)
 
 
-def _one_like(name: str, names: Sequence[str], what: str) -> str:
+def _one_like(name: str, names: Sequence[str], what: str, header_name: str = "") -> str:
     def norm(text: str) -> str:
-        return re.sub(r"[\s_-]+", "_", text.strip().casefold())
+        return re.sub(r"[\s_-]+", "_", text.strip(AROUND).casefold().translate(_DROP_UNSEEN))
 
     near = [n for n in names if n and norm(n) == norm(name)]
-    return f" ({what} {near[0]!r}: names must match exactly)" if len(near) == 1 else ""
+    if len(near) != 1:
+        return ""
+    # A header field with a non-breaking space (a title pasted from a web page, Dapodik's)
+    # shows as a plain space in Excel: "names must match exactly" left the operator looking
+    # for a difference no one sees. Named, with how a mapping's from spells it.
+    header_name = header_name or near[0]
+    unseen = sorted({c for c in header_name if c in AROUND and c not in " \t"})
+    if not unseen:
+        return f" ({what} {near[0]!r}: names must match exactly)"
+    chars = ", ".join(f"{unicodedata.name(c, 'U+')} (U+{ord(c):04X})" for c in unseen)
+    spelled = "".join(f"\\u{ord(c):04x}" if c in unseen else c for c in header_name)
+    looks = "shows as nothing" if set(unseen) <= set(INVISIBLE) else "looks like a space"
+    return (
+        f" ({what} {near[0]!r}: names must match exactly; the header's holds {chars}, which"
+        f' {looks}: a mapping reads it with from = "{spelled}")'
+    )
+
+
+_DROP_UNSEEN = dict.fromkeys(map(ord, INVISIBLE))
 
 
 def _rule(mapping: Mapping, name: str) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from malnu_tui.engine.data.cells import null_if_error, trimmed
+from malnu_tui.engine.data.cells import null_if_error, strip_apostrophe, trimmed, undo_cp1252
 
 Value = object  # str | int | bool | None
 StepFn = Callable[[Value], Value]
@@ -278,6 +278,8 @@ SIMPLE_STEPS: dict[str, StepFn] = {
     "collapse_spaces": _text("collapse_spaces", lambda s: _SPACES.sub(" ", s)),
     "null_if_empty": _null_if_empty,
     "null_if_error": null_if_error,
+    "strip_apostrophe": _text("strip_apostrophe", strip_apostrophe),
+    "undo_cp1252": _text("undo_cp1252", undo_cp1252),
     "int": _int,
     "bool": bool_step(),
 }
