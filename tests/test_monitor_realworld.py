@@ -150,6 +150,33 @@ def test_two_configs_with_a_target_of_the_same_name_keep_their_incidents_apart(
     assert receiver.events() == [("problem", failed)]
 
 
+def test_each_config_sends_its_own_incidents_to_its_own_webhooks(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """Production pages on-call (json), staging posts to a Slack channel; one user, one
+    incident state. Staging's run sent production's failed migration to the Slack channel,
+    and production's "resolved", once its own webhook had it, removed the incident: the
+    channel never heard it was resolved."""
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "production").mkdir()
+    healthy = MigrationDirs(tmp_path / "staging" / "project")
+    healthy.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    staging = _config(tmp_path / "staging", healthy, ("arsip",), receiver.url("slack"))
+    cfg = Path(staging[1])
+    cfg.write_text(cfg.read_text().replace('kind = "json"', 'kind = "slack"'))
+    production = _config(tmp_path / "production", mdirs, ("primary",), receiver.url("json"))
+    failed = _failed_migration(production, mdirs)
+    assert run_inproc(*staging, "up", "--yes").code == 0
+    assert run_inproc(*production, "check", "--alert").code == 2
+    res = run_inproc(*staging, "check", "--alert")
+    assert res.code == 0 and "alert sent" not in res.err, res.err
+    assert run_inproc(*production, "clear-failed", failed.rsplit("|")[-1], "--yes").code == 0
+    assert run_inproc(*production, "check", "--alert").code == 0
+    assert run_inproc(*staging, "check", "--alert").code == 0
+    assert receiver.events("json") == [("problem", failed), ("resolved", failed)]
+    assert receiver.events("slack") == []
+
+
 def test_an_incident_of_a_target_gone_from_the_config_is_closed_saying_not_fixed(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
 ) -> None:
