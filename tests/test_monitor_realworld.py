@@ -408,6 +408,17 @@ def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     kept = json.loads(state.read_text())["incidents"]
     assert [(k.split("@")[0], i["state"]) for k, i in kept.items()] == [(key, "open")]
 
+    # An incident edited by hand (README: remove one "by hand") into a "sent" that is not a
+    # list was a TypeError traceback from every run (exit 1: WARNING), no alert ever sent.
+    for sent in (None, 5):
+        (only,) = kept.values()
+        only["sent"] = sent
+        state.write_text(json.dumps({"version": 1, "incidents": kept}))
+        res = run_inproc(*c, "check", "--alert")
+        assert res.code == 2 and "Traceback" not in res.err, res.err
+        kept = json.loads(state.read_text())["incidents"]
+    assert receiver.events() == [("problem", key)] * 4, "its record unreadable: sent again"
+
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_failed_import_is_not_pushed_out_by_sync_audit_rows(

@@ -154,8 +154,19 @@ def read_state(path: Path) -> dict[str, Any]:
         return {**fresh, "damaged": str(exc) or type(exc).__name__}
     if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
         return {**fresh, "damaged": "not an incident state file"}
-    data["incidents"] = _as_kept({k: v for k, v in data["incidents"].items() if _is_incident(v)})
+    data["incidents"] = _as_kept(
+        {k: _told(v) for k, v in data["incidents"].items() if _is_incident(v)}
+    )
     return data
+
+
+def _told(inc: dict[str, Any]) -> dict[str, Any]:
+    """``inc`` with its ``sent`` (the webhooks told) a list of their ids: one edited by hand
+    into something else (null, a number) was a TypeError traceback from every run, and no
+    alert was sent until the file was mended; read as none told, it is sent again."""
+    sent = inc.get("sent", [])
+    inc["sent"] = [s for s in sent if isinstance(s, str)] if isinstance(sent, list) else []
+    return inc
 
 
 def state_key(problem_key: str, database: str) -> str:
