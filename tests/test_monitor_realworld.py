@@ -150,6 +150,33 @@ def test_two_configs_with_a_target_of_the_same_name_keep_their_incidents_apart(
     assert receiver.events() == [("problem", failed)]
 
 
+def test_each_config_sends_its_own_incidents_to_its_own_webhooks(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """Production pages on-call (json), staging posts to a Slack channel; one user, one
+    incident state. Staging's run sent production's failed migration to the Slack channel,
+    and production's "resolved", once its own webhook had it, removed the incident: the
+    channel never heard it was resolved."""
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "production").mkdir()
+    healthy = MigrationDirs(tmp_path / "staging" / "project")
+    healthy.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    staging = _config(tmp_path / "staging", healthy, ("arsip",), receiver.url("slack"))
+    cfg = Path(staging[1])
+    cfg.write_text(cfg.read_text().replace('kind = "json"', 'kind = "slack"'))
+    production = _config(tmp_path / "production", mdirs, ("primary",), receiver.url("json"))
+    failed = _failed_migration(production, mdirs)
+    assert run_inproc(*staging, "up", "--yes").code == 0
+    assert run_inproc(*production, "check", "--alert").code == 2
+    res = run_inproc(*staging, "check", "--alert")
+    assert res.code == 0 and "alert sent" not in res.err, res.err
+    assert run_inproc(*production, "clear-failed", failed.rsplit("|")[-1], "--yes").code == 0
+    assert run_inproc(*production, "check", "--alert").code == 0
+    assert run_inproc(*staging, "check", "--alert").code == 0
+    assert receiver.events("json") == [("problem", failed), ("resolved", failed)]
+    assert receiver.events("slack") == []
+
+
 def test_an_incident_of_a_target_gone_from_the_config_is_closed_saying_not_fixed(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
 ) -> None:
@@ -380,6 +407,17 @@ def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     assert receiver.events() == [("problem", key)] * 2, "sent again rather than lost"
     kept = json.loads(state.read_text())["incidents"]
     assert [(k.split("@")[0], i["state"]) for k, i in kept.items()] == [(key, "open")]
+
+    # An incident edited by hand (README: remove one "by hand") into a "sent" that is not a
+    # list was a TypeError traceback from every run (exit 1: WARNING), no alert ever sent.
+    for sent in (None, 5):
+        (only,) = kept.values()
+        only["sent"] = sent
+        state.write_text(json.dumps({"version": 1, "incidents": kept}))
+        res = run_inproc(*c, "check", "--alert")
+        assert res.code == 2 and "Traceback" not in res.err, res.err
+        kept = json.loads(state.read_text())["incidents"]
+    assert receiver.events() == [("problem", key)] * 4, "its record unreadable: sent again"
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -24,6 +24,7 @@ from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
 from tests.secret_support import d1_config, marker_leaks, password_only_database
 from tests.secret_support import files_leaking as files_in
+from tests.webhook_support import Receiver
 
 # Two markers that appear in no message of ours, at both ends of every secret. Five characters
 # each: the files scanned include compressed dumps, where two-character markers turned up by
@@ -478,3 +479,41 @@ def test_a_webhook_whose_host_is_its_secret_is_masked() -> None:
         "json https://hooks.slack.com/***",
         "json http://127.0.0.1:9/***",
     ]
+
+
+def test_a_password_a_failing_migration_spells_is_never_shown_kept_or_alerted(
+    tmp_path: Path, mdirs: MigrationDirs, pg_url: str, receiver: Receiver
+) -> None:
+    """A role's password written in double quotes (an identifier to PostgreSQL: MySQL's
+    habit) or without quotes: the server's `syntax error at or near ""…""` quoted it, and
+    `up` printed it (the debug log too), the tracking and audit rows kept it, `check` showed
+    it and `check --alert` sent it to a Slack channel. Masked in the statement's error."""
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.p]\nurl = "{pg_url}"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        f'[log]\nfile = "{tmp_path / "debug.log"}"\n'
+        f'[[alerts.webhooks]]\nkind = "slack"\nurl = "{receiver.url("slack")}"\n'
+    )
+    c = ["--config", str(cfg)]
+    outputs = []
+    failed = None
+    for i, spelled in enumerate((f'WITH PASSWORD "{HEAD}dq{TAIL}"', f"PASSWORD {HEAD}bare{TAIL}")):
+        if failed is not None:
+            assert run_cli(*c, "clear-failed", failed.name, "--yes").code == 0
+            failed.unlink()
+        failed = mdirs.add(f"2025010{i + 1}_000100", f"role{i}", f"ALTER ROLE malnu_app {spelled};")
+        res = run_cli(*c, "--debug", "up", "--yes")
+        assert res.code == 1 and "syntax error at or near" in res.err, res.err
+        outputs.append(res.out + res.err)
+        res = run_cli(*c, "check", "--alert")
+        assert res.code == 2 and "syntax error at or near" in res.out, res.out
+        outputs.append(res.out + res.err)
+    outputs.append(run_cli(*c, "log").out)
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT * FROM migrations").fetchall()
+        rows += conn.execute("SELECT * FROM malnu_audit").fetchall()
+    texts = [b["text"] for b in receiver.bodies]  # a problem, its resolution, the next problem
+    assert len(texts) == 3 and all("syntax error at or near" in t for t in texts), texts
+    assert not leaks("\n".join([*outputs, repr(rows), json.dumps(receiver.bodies)])), outputs
+    assert not files_leaking(tmp_path, skip=(failed,))

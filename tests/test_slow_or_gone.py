@@ -10,6 +10,7 @@ import signal
 import socket
 import sqlite3
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.d1server import Fault
 from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli, stop_if_running
 from tests.fixtures_d1 import D1Target
 from tests.sync_support import Db
+from tests.webhook_support import Receiver
 
 WAIT = 60  # seconds: far beyond what any of these takes; only a hang reaches it
 
@@ -406,12 +408,12 @@ def test_a_server_that_lets_the_client_in_and_never_answers_is_cannot_connect(
     )
 
 
-def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path: Path) -> None:
-    """An operator's `check --alert`, suspended with Ctrl-Z while it sent (or stuck on its
-    disk), kept its hold on the incident state: every `check --alert` cron started after it
-    waited on that hold for ever, silent. Now a run waits 5 s, then says who holds it and
-    that its alerts wait for the next run; its check's result and exit code stand."""
-    hook = socket.create_server(("127.0.0.1", 0))  # a receiver that takes the POST and hangs
+@contextlib.contextmanager
+def _sending_to_a_hanging_hook(config: Path, timeout: float) -> Iterator[subprocess.Popen[str]]:
+    """`check --alert` of ``config`` (a missing SQLite file as its target) started, and caught
+    sending its problem to a receiver that takes the POST and never answers (its try waits
+    ``timeout`` s): it holds the incident state. Killed at the end if still running."""
+    hook = socket.create_server(("127.0.0.1", 0))
     calls: list[socket.socket] = []
 
     def accept() -> None:
@@ -420,11 +422,10 @@ def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path:
                 calls.append(hook.accept()[0])
 
     threading.Thread(target=accept, daemon=True).start()
-    config = tmp_path / "malnu.toml"
     config.write_text(
-        f'[targets.utama]\nurl = "sqlite:///{tmp_path / "gone.db"}"\n'
+        f'[targets.utama]\nurl = "sqlite:///{config.parent / "gone.db"}"\n'
         f'[[alerts.webhooks]]\nkind = "json"\nurl = "http://127.0.0.1:{hook.getsockname()[1]}/x"\n'
-        "timeout = 60\nretries = 0\n"
+        f"timeout = {timeout:g}\nretries = 0\n"
     )
     first = popen_cli("--config", str(config), "check", "--alert")
     try:
@@ -432,14 +433,24 @@ def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path:
         while not calls:  # the first run is sending: it holds the incident state
             assert time.monotonic() < deadline and first.poll() is None, "it never sent"
             time.sleep(0.05)
-        first.send_signal(signal.SIGSTOP)  # Ctrl-Z
-        second = run_cli("--config", str(config), "check", "--alert", timeout=WAIT)
+        yield first
     finally:
         first.kill()
         first.communicate()
         hook.close()
         for c in calls:
             c.close()
+
+
+def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path: Path) -> None:
+    """An operator's `check --alert`, suspended with Ctrl-Z while it sent (or stuck on its
+    disk), kept its hold on the incident state: every `check --alert` cron started after it
+    waited on that hold for ever, silent. Now a run waits 5 s, then says who holds it and
+    that its alerts wait for the next run; its check's result and exit code stand."""
+    config = tmp_path / "malnu.toml"
+    with _sending_to_a_hanging_hook(config, 60) as first:
+        first.send_signal(signal.SIGSTOP)  # Ctrl-Z
+        second = run_cli("--config", str(config), "check", "--alert", timeout=WAIT)
     assert second.code == 3, second.out + second.err  # the check's own result: UNKNOWN
     assert second.out.startswith("MALNU UNKNOWN - utama: database file ")
     assert (
@@ -448,6 +459,28 @@ def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path:
         "held it for over 5 s (stopped with Ctrl-Z, or stuck): alerts wait for the next run; "
         "nothing sent"
     ) in second.err, second.err
+
+
+def test_check_alert_waits_for_another_configs_run_sending_to_a_dead_webhook(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Two configs on one host (staging, production), each `check --alert` from cron every
+    minute, share the user's incident state. The one whose webhook is dead (its host drops
+    the packets) held it for timeout × tries every run (5 s × 3 by default), and the other
+    gave up after 5 s, every minute ("… held it for over 5 s (stopped with Ctrl-Z, or
+    stuck)"): its alerts, to a working webhook, were never sent while the other's stayed
+    dead. A run that is running is now waited for (40 s at most)."""
+    other = tmp_path / "staging.toml"
+    other.write_text(
+        f'[targets.arsip]\nurl = "sqlite:///{tmp_path / "arsip.db"}"\n'
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url()}"\n'
+    )
+    with _sending_to_a_hanging_hook(tmp_path / "malnu.toml", 7) as first:
+        second = run_cli("--config", str(other), "check", "--alert", timeout=WAIT)
+        first.wait(WAIT)
+    assert second.code == 3 and "alerting FAILED" not in second.err, second.err
+    assert receiver.events() == [("problem", "arsip|reach|target")], second.err  # its own only
+    assert "alert sent: problem arsip|reach|target → #1 json http://127.0.0.1:" in second.err
 
 
 def test_a_restore_whose_session_ends_before_it_begins_says_the_database_is_unchanged(

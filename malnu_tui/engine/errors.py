@@ -245,6 +245,33 @@ class LockLost(MalnuError):
 NO_SCHEMA_ON_PATH = "names no schema that exists"
 
 
+# A password a statement spells: quoted after PASSWORD (ALTER ROLE … PASSWORD '…', CREATE
+# USER … WITH ENCRYPTED PASSWORD "…", a user mapping's OPTIONS (password '…')), or unquoted
+# in a role's statement (ALTER ROLE app PASSWORD s3cret).
+_QUOTED_PASSWORD = r"(?i)\bpassword\s+(?:E?'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\")"
+_ROLE_STATEMENT = r"(?i)^\s*(?:CREATE|ALTER)\s+(?:ROLE|USER|GROUP)\b"
+_BARE_PASSWORD = r"(?i)\bpassword\s+([^\s;,()'\"]+)"
+
+
+def _without_passwords(error: str, statement: str) -> str:
+    """``error`` (what the server said of ``statement``) without the passwords ``statement``
+    spells: the server quotes the word it stumbled on, and a password in double quotes (an
+    identifier to PostgreSQL, MySQL's habit) or none was `syntax error at or near
+    ""Hunter2""`, printed, kept in the tracking and audit rows, and quoted by `check` and
+    its alerts (a Slack channel)."""
+    if "password" not in statement.lower():
+        return error
+    import re
+
+    values = [a or b for a, b in re.findall(_QUOTED_PASSWORD, statement)]
+    if re.match(_ROLE_STATEMENT, statement):
+        values += re.findall(_BARE_PASSWORD, statement)
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 4 and value.upper() != "NULL":
+            error = error.replace(value, "***")
+    return error
+
+
 class StatementFailed(MalnuError):
     """A statement of a migration failed; the whole migration was rolled back, except what
     ``left`` names (a statement outside a transaction that stopped half-way and could not be
@@ -253,6 +280,7 @@ class StatementFailed(MalnuError):
     def __init__(
         self, filename: str, line: int, statement: str, error: str, left: str = ""
     ) -> None:
+        error = _without_passwords(error, statement)  # printed, kept, alerted on
         super().__init__(f"{filename}:{line}: {error}")
         self.filename = filename
         self.line = line

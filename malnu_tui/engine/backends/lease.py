@@ -27,13 +27,19 @@ def pid_alive(pid: int) -> bool:
         pass
     except OverflowError:
         return False
+    return pid_state(pid) not in ("Z", "X")  # no procfs here: trust kill(0)
+
+
+def pid_state(pid: int) -> str | None:
+    """Process ``pid``'s state letter in ``/proc`` (``R``, ``S``, ``D``, ``T`` stopped by
+    Ctrl-Z or SIGSTOP, ``Z``…); None where there is no procfs or no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
-        return True  # no procfs here: trust kill(0)
+        return None
     state = stat.rsplit(b")", 1)[-1].split()[:1]
-    return state not in ([b"Z"], [b"X"])
+    return state[0].decode("ascii", "replace") if state else None
 
 
 class LeaseKeeper:

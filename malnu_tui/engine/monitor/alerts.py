@@ -13,7 +13,7 @@ put into messages. The bodies and the sending are webhooks.py's; the state file 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,7 +195,8 @@ def process_alerts(
             if configured is not None:
                 closed = _close_unconfigured(state["incidents"], configured, at)
             damping = _Damping(notify_after, resolve_after)
-            open_count = _deliver(state, current, seen, ids, send, at, sent, failed, damping)
+            mine = _Owner(configured, frozenset((t.target, t.database) for t in report.targets))
+            open_count = _deliver(state, current, seen, ids, send, at, sent, failed, damping, mine)
             incidents_now = dict(state["incidents"])
             if configured is not None:
                 _stamp_config(state["incidents"], configured)
@@ -217,6 +218,26 @@ def process_alerts(
         waiting=_shown(incidents_now, "pending"),
         clearing=_shown(incidents_now, "clearing"),
     )
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """Which incidents of the shared state file are this run's to send, to its config's
+    webhooks: those of its config (stamped with it, or of a target it has, by name and
+    database) and of the targets it checked. Two configs on one host (staging, production:
+    one user, one state file) each sent the other's incidents to their own webhooks, and the
+    first to tell its webhooks an incident was resolved removed it: the other config's
+    webhooks, told of the problem, never heard it was resolved."""
+
+    configured: Configured | None
+    checked: frozenset[tuple[str, str]]
+
+    def __call__(self, inc: dict[str, Any]) -> bool:
+        pair = (str(inc.get("target")), str(inc.get("database", "")))
+        if pair in self.checked:
+            return True
+        cfg = self.configured
+        return cfg is not None and (inc.get("config") == cfg.path or pair in cfg.targets)
 
 
 def _shown(incidents: dict[str, dict[str, Any]], state: str) -> tuple[str, ...]:
@@ -289,9 +310,10 @@ def _deliver(
     sent: list[str],
     failed: list[str],
     damping: _Damping | None = None,
+    mine: Callable[[dict[str, Any]], bool] = lambda _inc: True,
 ) -> int:
-    """Update the incidents in ``state`` and send what each webhook has not been told yet;
-    the number of open incidents."""
+    """Update the incidents in ``state`` and send what each webhook has not been told yet,
+    of the incidents that are ``mine`` (this run's config's); the number of open incidents."""
     damping = damping or _Damping()
     down: set[str] = set()  # webhooks that failed in this run: not tried again until the next
     incidents: dict[str, dict[str, Any]] = state["incidents"]
@@ -332,12 +354,12 @@ def _deliver(
         # "key@database"
         incidents.setdefault(key, _incident(p, at, key[len(p.key) + 1 :], pending=wait))
     for inc in incidents.values():
-        pending = inc.get("state") == "pending"
+        pending = inc.get("state") == "pending" and mine(inc)  # its config's notify_after
         if pending and damping.waited(inc.get("opened_at"), at) >= damping.notify_after:
             inc["state"], inc["sent"] = "open", []
     for key, inc in list(incidents.items()):
-        if inc.get("state") in ("pending", "clearing"):
-            continue  # not to be said yet
+        if inc.get("state") in ("pending", "clearing") or not mine(inc):
+            continue  # not to be said yet, or another config's (to its own webhooks)
         event = "problem" if inc.get("state") == "open" else "resolved"
         done = set(inc.get("sent", []))
         for hid, hook in ids.items():

@@ -18,11 +18,21 @@ from typing import Any
 
 from malnu_tui.engine.private import hand_over, make_dirs, write_private
 
-__all__ = ["STATE_VERSION", "STATE_WAIT_S", "locked_state", "read_state", "state_key", "state_path"]
+__all__ = [
+    "STATE_VERSION",
+    "STATE_WAIT_RUNNING_S",
+    "STATE_WAIT_S",
+    "locked_state",
+    "read_state",
+    "state_key",
+    "state_path",
+]
 
 STATE_FILE = "incidents.json"
 STATE_VERSION = 1
-STATE_WAIT_S = 5.0  # how long a run waits for another run's hold on the incident state
+STATE_WAIT_S = 5.0  # how long a run waits for a hold on the incident state by a stopped run
+# ... and by one that runs (sending to a slow or dead webhook: 5 s × 3 tries each, by default)
+STATE_WAIT_RUNNING_S = 40.0
 
 
 def state_path() -> Path:
@@ -55,22 +65,31 @@ def locked_state(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _hold(fd: int) -> None:
-    """Take the state's lock, waiting at most :data:`STATE_WAIT_S` for another run's hold,
-    then write this process's id in the lock file for the next one to name. A run stopped
-    with Ctrl-Z (or stuck on its disk) held every later `check --alert` for ever, silent."""
-    deadline = time.monotonic() + STATE_WAIT_S
+    """Take the state's lock, then write this process's id in the lock file for the next run
+    to name. Another run's hold is waited for :data:`STATE_WAIT_RUNNING_S` at most while that
+    run is running (sending to a slow webhook), :data:`STATE_WAIT_S` when it is stopped or
+    cannot be seen. A run stopped with Ctrl-Z (or stuck on its disk) held every later `check
+    --alert` for ever, silent; and one that waited 5 s for any run gave up every minute
+    behind another config's (or `--target`'s) cron run whose dead webhook took 15 s a run:
+    that config's alerts were never sent while the webhook stayed dead."""
+    from malnu_tui.engine.backends.lease import pid_state
+
+    started = time.monotonic()
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            state = pid_state(int(holder)) if holder.isdigit() else None
+            running = state is not None and state not in "TtZX"
+            limit = STATE_WAIT_RUNNING_S if running else STATE_WAIT_S
+            if time.monotonic() - started >= limit:
+                why = "still sending, or stuck" if running else "stopped with Ctrl-Z, or stuck"
                 raise TimeoutError(
                     0,
                     f"another `malnu-tui check --alert` (pid {holder or '?'}) has held it for "
-                    f"over {STATE_WAIT_S:g} s (stopped with Ctrl-Z, or stuck): alerts wait for "
-                    "the next run",
+                    f"over {limit:g} s ({why}): alerts wait for the next run",
                 ) from None
             time.sleep(0.1)
     with contextlib.suppress(OSError):
@@ -129,8 +148,19 @@ def read_state(path: Path) -> dict[str, Any]:
         return {**fresh, "damaged": str(exc) or type(exc).__name__}
     if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
         return {**fresh, "damaged": "not an incident state file"}
-    data["incidents"] = _as_kept({k: v for k, v in data["incidents"].items() if _is_incident(v)})
+    data["incidents"] = _as_kept(
+        {k: _told(v) for k, v in data["incidents"].items() if _is_incident(v)}
+    )
     return data
+
+
+def _told(inc: dict[str, Any]) -> dict[str, Any]:
+    """``inc`` with its ``sent`` (the webhooks told) a list of their ids: one edited by hand
+    into something else (null, a number) was a TypeError traceback from every run, and no
+    alert was sent until the file was mended; read as none told, it is sent again."""
+    sent = inc.get("sent", [])
+    inc["sent"] = [s for s in sent if isinstance(s, str)] if isinstance(sent, list) else []
+    return inc
 
 
 def state_key(problem_key: str, database: str) -> str:
