@@ -137,10 +137,23 @@ def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
     return read_from_backend(backend, table), f"{table} in {backend.display_url}"
 
 
+def _wrangler_table_here(ctx: Context) -> str | None:
+    """wrangler's history table in the target's own database (D1, a SQLite file such as
+    wrangler's local state), as `up` keeps it in step; None where there is none."""
+    from malnu_tui.engine.backends.d1.wrangler import in_database, table_for
+
+    backend = ctx.backend()
+    if backend.kind not in ("d1", "sqlite"):
+        return None
+    table = ctx.opt("table") or table_for(backend, ctx.target.migrations_dir)
+    return table if in_database(backend, table) else None
+
+
 def cmd_adopt(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.wrangler import adopt, plan_adopt
 
     backend, mset = ctx.backend(), ctx.migration_set()
+    table: str | None = None  # wrangler's table in the target's database, kept in step
     other = None if ctx.opt("wrangler_state") else _other_runner_plan(ctx)
     if other is not None:
         plan = other
@@ -149,13 +162,14 @@ def cmd_adopt(ctx: Context) -> int:
     else:
         applied, source = _wrangler_applied(ctx)
         plan = plan_adopt(mset, applied, backend.fetch_records(), source)
+        table = _wrangler_table_here(ctx)
     for line in plan.describe():
         ctx.message(line)
     if ctx.opt("dry_run", False) or not plan.to_adopt:
         if ctx.json:
             ctx.out_json({**plan.as_json(), "adopted": []})
         return 0
-    result = adopt(backend, plan)
+    result = adopt(backend, plan, table)
     if ctx.json:
         ctx.out_json({**plan.as_json(), "adopted": list(result.adopted)})
     ctx.message(f"adopted {len(result.adopted)} migration(s) (recorded, not run; audited)")

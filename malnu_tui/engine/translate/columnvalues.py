@@ -4,9 +4,12 @@ SQLite's text form, and a double-quoted word that names no column becomes a stri
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from malnu_tui.engine.translate.common import Context, pg_expr, referenced_tables
+from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.schema import SchemaState
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "double_quoted_strings",
     "rewrite_booleans",
     "rewrite_text_datetimes",
+    "strftime_default",
     "tag",
     "text_columns",
 ]
@@ -157,3 +161,48 @@ def rewrite_booleans(
             right.replace(b)
         elif is_bool(right) and (b := bool_literal(left)) is not None:
             left.replace(b)
+
+
+# strftime() formats whose text PostgreSQL reads back as the same value of a column's type.
+_FULL_TIME = r"%H:%M(?::%S|:%f)?"
+_READ_BACK = {
+    "TIMESTAMP": re.compile(rf"%Y-%m-%d[ T]{_FULL_TIME}Z?"),
+    "TIMESTAMPTZ": re.compile(rf"%Y-%m-%d[ T]{_FULL_TIME}Z?"),
+    "DATE": re.compile(r"%Y-%m-%d"),
+    "TIME": re.compile(_FULL_TIME),
+}
+
+
+def _strftime_format(value: exp.Expr) -> str | None:
+    if isinstance(value, exp.TimeToStr):
+        fmt = value.args.get("format")
+    elif isinstance(value, exp.Anonymous) and str(value.this).upper() == "STRFTIME":
+        fmt = value.expressions[0] if value.expressions else None
+    else:
+        return None
+    return str(fmt.this) if isinstance(fmt, exp.Literal) and fmt.is_string else None
+
+
+def strftime_default(value: exp.Expr, pg_type: str, column: str) -> exp.Expr | None:
+    """A column's ``DEFAULT (strftime(…))`` where the column is a date/time one on PostgreSQL
+    (``DATETIME`` → ``TIMESTAMP``): SQLite keeps the text, PostgreSQL refused the default
+    ("column cdate is of type timestamp … but default expression is of type text"; every
+    Wildebeest table, ``DEFAULT (STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW'))``). Text that reads
+    back as the same value is cast (a UTC wall time, so into TIMESTAMPTZ at UTC); any other
+    format (``'%s'``, ``'%d/%m/%Y'``) is withheld. None: no strftime(), or no such column."""
+    kind = pg_type.split("(")[0].strip().upper()
+    fmt = _strftime_format(value) if kind in _READ_BACK else None
+    if fmt is None:
+        return None
+    if not _READ_BACK[kind].fullmatch(fmt):
+        raise Untranslatable(
+            f"column {column} DEFAULT strftime('{fmt}')",
+            f"SQLite keeps that text in the column; PostgreSQL's {kind} column cannot hold it "
+            "and refuses the default",
+            "declare the column TEXT, or write the PostgreSQL default by hand",
+        )
+    as_type = "TIMESTAMP" if kind == "TIMESTAMPTZ" else kind
+    cast: exp.Expr = exp.Cast(this=value, to=exp.DataType.build(as_type))
+    if kind == "TIMESTAMPTZ":
+        cast = exp.AtTimeZone(this=cast, zone=exp.Literal.string("UTC"))
+    return exp.Paren(this=cast)

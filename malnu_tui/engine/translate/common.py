@@ -12,6 +12,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.generator import Generator
 from sqlglot.helper import name_sequence
+from sqlglot.tokenizer_core import Token
 
 from malnu_tui.engine.translate.model import Finding
 from malnu_tui.engine.translate.schema import SchemaState
@@ -26,6 +27,7 @@ __all__ = [
     "lit",
     "normalise_identifiers",
     "parse_sqlite",
+    "parse_sqlite_table_constraints",
     "pg_expr",
     "pg_name",
     "pg_sql",
@@ -167,6 +169,44 @@ def parse_sqlite(text: str) -> list[exp.Expr | None]:
         readers = _READERS.sqlite = (SQLITE.tokenizer(), SQLITE.parser())
     tokenizer, parser = readers
     return parser.parse(tokenizer.tokenize(text), text)
+
+
+_STARTS_CONSTRAINT = frozenset({"CONSTRAINT", "PRIMARY KEY", "UNIQUE", "CHECK", "FOREIGN KEY"})
+
+
+def parse_sqlite_table_constraints(text: str) -> list[exp.Expr | None] | None:
+    """A CREATE TABLE whose table constraints SQLite's grammar lets stand with no comma
+    between them (``UNIQUE(actor_id, client_id)`` then ``FOREIGN KEY(…) …`` on the next
+    line, as Wildebeest's D1 schema writes three tables), parsed with the commas put in;
+    None when ``text`` is no such statement. sqlglot refused it ("Expecting )"), and the
+    table was withheld with every statement that needed it."""
+    readers = getattr(_READERS, "sqlite", None)
+    if readers is None:
+        readers = _READERS.sqlite = (SQLITE.tokenizer(), SQLITE.parser())
+    tokenizer, parser = readers
+    tokens = tokenizer.tokenize(text)
+    if len(tokens) < 3 or tokens[0].token_type != sqlglot.TokenType.CREATE:
+        return None
+    out: list[Token] = []
+    depth, constraints, added = 0, False, False
+    for tok in tokens:
+        kind, word = tok.token_type, tok.text.upper()
+        if kind == sqlglot.TokenType.L_PAREN:
+            depth += 1
+        elif kind == sqlglot.TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 1 and word in _STARTS_CONSTRAINT and out:
+            before = out[-1].token_type
+            named = len(out) > 1 and out[-2].text.upper() == "CONSTRAINT"
+            if before == sqlglot.TokenType.COMMA:
+                constraints = True  # (SQLite: the first table constraint follows a comma)
+            elif constraints and not named:
+                out.append(
+                    Token(sqlglot.TokenType.COMMA, ",", tok.line, tok.col, tok.start, tok.start)
+                )
+                added = True
+        out.append(tok)
+    return parser.parse(out, text) if added else None
 
 
 def pg_sql(node: exp.Expr, *, pretty: bool = False, copy: bool = True) -> str:

@@ -21,7 +21,11 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
-from malnu_tui.engine.translate.jsonvalues import json_each_membership, json_extract_sql
+from malnu_tui.engine.translate.jsonvalues import (
+    empty_json_text,
+    json_each_membership,
+    json_extract_sql,
+)
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
     aggregate_of_truths,
@@ -70,6 +74,9 @@ def rewrite_functions(
         return _pg_value(text)
 
     def fix(node: exp.Expr) -> exp.Expr:
+        empty = empty_json_text(node)
+        if empty is not None:
+            return pg_value(node, empty)
         if isinstance(node, exp.LowerHex | exp.Hex):
             random_hex = random_hex_digits(node, ctx)
             if random_hex is not None:

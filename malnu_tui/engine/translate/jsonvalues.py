@@ -31,7 +31,7 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context, pg_expr, pg_sql
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["json_each_membership", "json_extract_sql"]
+__all__ = ["empty_json_text", "json_each_membership", "json_extract_sql"]
 
 _WHY = (
     "SQLite returns the JSON value as its own SQL type (an integer, a real, 1 for true, the "
@@ -43,6 +43,18 @@ _SUGGESTION = (
     "when the value is always a JSON string, write CAST(x AS JSONB) ->> 'key' by hand in a "
     "PostgreSQL-specific migration"
 )
+
+
+def empty_json_text(node: exp.Expr) -> str | None:
+    """``json_object()`` / ``json_array()`` of no arguments: the constant text ``'{}'`` /
+    ``'[]'``, the same on both sides (no key order, no spacing to differ), or None. A real
+    D1 set (Wildebeest) writes ``properties TEXT NOT NULL DEFAULT (json_object())`` on its
+    core tables: every one was withheld with the reason of a json_object() of pairs, and
+    every statement after it that needed those tables."""
+    if isinstance(node, exp.JSONObject) and not node.expressions:
+        return "'{}'"
+    is_array = isinstance(node, exp.Anonymous) and str(node.this).upper() == "JSON_ARRAY"
+    return "'[]'" if is_array and not node.expressions else None
 
 
 def json_extract_sql(node: exp.JSONExtract | exp.JSONExtractScalar, ctx: Context) -> exp.Expr:

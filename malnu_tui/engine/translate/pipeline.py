@@ -4,6 +4,8 @@ The driver (:mod:`.core`) decides what reaches it and runs the scratch schema.""
 
 from __future__ import annotations
 
+import contextlib
+
 import sqlglot
 from sqlglot import exp
 
@@ -20,6 +22,7 @@ from malnu_tui.engine.translate.common import (
     compact_lists,
     normalise_identifiers,
     parse_sqlite,
+    parse_sqlite_table_constraints,
     pg_sql,
     plain_index_order,
     table_name,
@@ -188,10 +191,18 @@ def _parsed(text: str) -> exp.Expr:
         trees = [t for t in parse_sqlite(text) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        with contextlib.suppress(sqlglot.errors.SqlglotError):
+            again = parse_sqlite_table_constraints(text)  # (commas SQLite lets go unwritten)
+            if again is not None:
+                return _one([t for t in again if t is not None])
         raise Untranslatable(
             "unparsed SQL", f"sqlglot cannot parse it ({first})",
             "simplify the statement, or keep a PostgreSQL-specific migration",
         ) from None  # fmt: skip
+    return _one(trees)
+
+
+def _one(trees: list[exp.Expr]) -> exp.Expr:
     if len(trees) != 1:
         raise Untranslatable("statement", "sqlglot read it as several statements", "")
     return trees[0]

@@ -13,6 +13,7 @@ from malnu_tui.engine.translate.columnvalues import (
     KEEP_INTEGER,
     as_sqlite_text,
     bool_literal,
+    strftime_default,
     text_columns,
 )
 from malnu_tui.engine.translate.common import (
@@ -126,9 +127,13 @@ def rewrite_column(
         )
     is_bool = pg_type == "BOOLEAN"
     is_text = pg_type == "TEXT" or pg_type.startswith("VARCHAR")
-    for c in col.args.get("constraints") or []:
+    given = col.args.get("constraints") or []
+    # `endpoint TEXT NULL NOT NULL` (Wildebeest's 0007): SQLite lets NOT NULL win whatever the
+    # order, PostgreSQL refused the pair ("conflicting NULL/NOT NULL declarations").
+    not_null = any(_not_null(c.args.get("kind"), False) for c in given)
+    for c in given:
         k = c.args.get("kind")
-        if isinstance(k, exp.AutoIncrementColumnConstraint):
+        if isinstance(k, exp.AutoIncrementColumnConstraint) or (not_null and _not_null(k, True)):
             continue
         if isinstance(k, exp.CollateColumnConstraint):
             coll = k.this.name.upper() if isinstance(k.this, exp.Column) else str(k.this).upper()
@@ -157,6 +162,8 @@ def rewrite_column(
                 k.set("this", b)
             elif pg_type == "TIMESTAMPTZ" and isinstance(value, exp.CurrentTimestamp):
                 k.set("this", exp.Anonymous(this="now", expressions=[]))  # an instant
+            elif (cast := strftime_default(value, pg_type, name)) is not None:
+                k.set("this", cast)
             elif pg_type in _INTEGER_TYPES and isinstance(value, exp.Boolean):
                 k.set("this", exp.Literal.number(1 if value.this else 0))
                 ctx.note(
@@ -180,6 +187,14 @@ def rewrite_column(
                 k.set("this", _text_default(kind_key[str(value.this).upper()]))
         constraints.append(c)
     col.set("constraints", constraints)
+
+
+def _not_null(kind: exp.Expr | None, allow_null: bool) -> bool:
+    """``kind`` is NOT NULL (``allow_null`` False) or a plain NULL (True)."""
+    return (
+        isinstance(kind, exp.NotNullColumnConstraint)
+        and bool(kind.args.get("allow_null")) is allow_null
+    )
 
 
 def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:

@@ -304,7 +304,8 @@ def plan_adopt(
         if m is None or m.filename in chosen:
             unmatched.append(w.name)
         elif m.filename in tracked:
-            already.append(m.filename)
+            if m.filename not in already:  # (wrangler's 0002_name.sql and its new name)
+                already.append(m.filename)
         else:
             to_adopt.append((m, w))
             chosen.add(m.filename)
@@ -312,10 +313,18 @@ def plan_adopt(
     return AdoptPlan(source, tuple(to_adopt), tuple(already), tuple(unmatched))
 
 
-def adopt(backend: Backend, plan: AdoptPlan) -> AdoptResult:
+def adopt(backend: Backend, plan: AdoptPlan, wrangler_table: str | None = None) -> AdoptResult:
     """Record every migration of ``plan`` as applied, without running it: for each, the
-    tracking row and an ``adopt`` audit row in one transaction, under the migration lock."""
+    tracking row and an ``adopt`` audit row in one transaction, under the migration lock.
+
+    ``wrangler_table``: wrangler's history table in ``backend``'s own database (as `up` keeps
+    it in step). A file adopted under wrangler's ``0002_name.sql`` (renamed to a timestamp)
+    also gets its row there under its new name, in the same unit: wrangler, reading the
+    renamed directory, listed every adopted file as still to apply, and a `wrangler d1
+    migrations apply` run afterwards (a CI job, a teammate) ran the whole history again."""
+    from malnu_tui.engine.backends.sqlite_sql import bind_literals
     from malnu_tui.engine.oplock import migration_lock
+    from malnu_tui.engine.sqlsplit import Statement
 
     done: list[str] = []
     with migration_lock(backend, "adopt"):
@@ -323,14 +332,18 @@ def adopt(backend: Backend, plan: AdoptPlan) -> AdoptResult:
         for m, w in plan.to_adopt:
             if m.filename in tracked:
                 continue  # another operator adopted or applied it meanwhile
+            renamed = wrangler_table is not None and w.name != m.filename
             audit = AuditEntry.now(
                 "adopt",
                 m.filename,
                 "ok",
                 f"applied by {plan.tool} as {w.name}"
                 + (f" at {w.applied_at}" if w.applied_at else "")
-                + f" ({plan.source}); recorded, not run",
+                + f" ({plan.source}); recorded, not run"
+                + (f"; {wrangler_table} names it {m.filename} too" if renamed else ""),
             )
-            backend.run_unit(m.filename, [], RecordApplied(m.filename, m.checksum), audit)
+            row = f"INSERT OR IGNORE INTO {quote_ident(wrangler_table or '')} (name) VALUES (?)"
+            sqls = [Statement(bind_literals(row, (m.filename,)), 0)] if renamed else []
+            backend.run_unit(m.filename, sqls, RecordApplied(m.filename, m.checksum), audit)
             done.append(m.filename)
     return AdoptResult(tuple(done), plan)
