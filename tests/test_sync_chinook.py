@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync, verify_sync
 from malnu_tui.engine.sync.model import TableReport
+from tests.fixtures_d1 import D1Target
 from tests.sync_support import Db, make_db
 
 CHINOOK = Path(__file__).parent / "realworld" / "chinook"
@@ -193,3 +195,28 @@ def test_a_value_the_declared_type_does_not_hold_is_refused_with_the_statement_t
         got = f'SELECT "{column}" FROM "{table}" WHERE "{key}" IN (1, 11) ORDER BY 1'
         assert values(pg, got) == values(src, got), table
         assert values(src, f"SELECT {value}")[0] in values(src, got)
+
+
+def test_a_blob_an_application_bound_for_a_name_is_no_difference(
+    request: pytest.FixtureRequest, tmp_path: Path, chinook_file: Path
+) -> None:
+    """Python's sqlite3 stores bytes bound for a text as a BLOB, and SQLite keeps it in an
+    NVARCHAR column (a composer's name the application encoded; two bytes no UTF-8 reads). The
+    copy holds it as PostgreSQL's bytea text (``\\x`` and its hex), which the sync compared
+    with the bytes' UTF-8 reading: from SQLite the first sync verified and every later one said
+    the row different (exit 1) while `sync verify` said equal; from D1 even the first."""
+    d1: D1Target = request.getfixturevalue("d1")
+    with d1.db.lock, closing(sqlite3.connect(chinook_file)) as built:
+        with closing(sqlite3.connect(d1.db.path)) as there:
+            built.backup(there)
+    sources = (primary(chinook_file, tmp_path), Db("d1", d1.url, d1=d1))
+    copies = (request.getfixturevalue("pg_url"), request.getfixturevalue("pg_second"))
+    for src, url in zip(sources, copies, strict=True):
+        pg = Db("postgresql", url)
+        for track, raw in ((7, "Angus Young".encode()), (8, b"\xff\x00")):
+            src.run("UPDATE Track SET Composer = ? WHERE TrackId = ?", (raw, track))
+        for _ in range(2):  # the full copy, then a pass by checksums
+            proven(sync_all(src, pg, ("Track",)), {"Track": 141})
+        proven(verify_all(src, pg, ("Track",)), {"Track": 141})
+        composers = 'SELECT "Composer" FROM "Track" WHERE "TrackId" IN (7, 8) ORDER BY 1'
+        assert pg.run(composers) == [("\\x416e67757320596f756e67",), ("\\xff00",)], src.kind
