@@ -15,7 +15,7 @@ from tests.fixtures_core import run_cli
 SETS = Path(__file__).parent / "realworld"
 
 
-@pytest.mark.parametrize("name", ["django_contrib", "django_taggit", "authjs_d1"])
+@pytest.mark.parametrize("name", ["django_contrib", "django_taggit", "authjs_d1", "chinook"])
 def test_real_world_set_applies_on_sqlite_and_has_parity(
     name: str, tmp_path: Path, pg_url: str
 ) -> None:

@@ -164,15 +164,39 @@ def failing_row(
     return f", row {key}" + (f", column {column}" if column else ""), hint
 
 
+def _roomier(pg_type: str) -> str | None:
+    """A type that takes every value of ``pg_type``'s kind that SQLite keeps under a declared
+    type of that name (any length, any digits, a 64-bit integer); None when there is none."""
+    own = pg_type.split("(", 1)[0].strip().lower()
+    if own in ("character varying", "character"):
+        return "text"
+    if own == "numeric":
+        return "numeric"
+    return "bigint" if own in ("smallint", "integer") else None
+
+
 def _widen_hint(shape: TableShape, column: str, there: str | None, dest: str) -> str | None:
     """What to do about a value the copy's column (of type ``there``) is too narrow for,
     where the source's type differs (``varchar(20)`` widened to ``varchar(100)``, ``integer``
     to ``bigint`` at the source since the copy was made): the statement that widens the
-    copy's. None when the types agree (then the source's row holds what its own declared type
-    does not: SQLite keeps it)."""
+    copy's. Where the types agree, the source holds what its own declared type does not
+    (SQLite and D1 keep a 12-character text under ``NVARCHAR(10)``, 123456789.5 under
+    ``NUMERIC(10,2)``, 40000 under ``SMALLINT``): the statement that gives the copy a type
+    that takes it (it said to correct the row at the source, the application's data)."""
     c = shape.column(column)
-    if c is None or there is None or there == c.pg_type:
+    if c is None or there is None:
         return None
+    if there == c.pg_type:
+        roomier = _roomier(there)
+        if roomier is None:
+            return None
+        return (
+            f"the copy's {column} is {there}, as the source declares it, but the source does "
+            f"not hold its values to it (SQLite and D1 keep any length, digits or size under a "
+            f"declared type): let the copy take them, ALTER TABLE {dest} ALTER COLUMN "
+            f"{quote_ident(column)} TYPE {roomier}; then sync again (chunks written before it "
+            "stay, and the next sync resumes after them), or correct the row at the source"
+        )
     return (
         f"the copy's {column} is {there}, the source's {c.pg_type} (widened at the source "
         f"since the copy was made?): let the copy take it, ALTER TABLE {dest} ALTER COLUMN "
