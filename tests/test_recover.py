@@ -397,3 +397,30 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
             assert states == {MigrationState.APPLIED}
         finally:
             backend.close()
+
+
+def test_recover_over_the_first_up_of_an_unrelated_history(tmp_path: Path) -> None:
+    """The first `up --unrelated-history` (the app keeps its Alembic history in the same file)
+    audits that history as an apply of its table, `alembic_version`: every recover from a
+    backup of before it, its own pre-up backup too, was refused, "cannot recover: migrations
+    applied by then are not in …: alembic_version"."""
+    import dataclasses
+
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'u.db'}")
+    backend = open_fresh(target)
+    try:
+        execute(backend, "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        execute(backend, "INSERT INTO alembic_version VALUES ('eb9562d19265')")
+        b = create_backup(backend, target)
+        mset = mset_of(target)
+        plan = dataclasses.replace(plan_up(backend, mset), unrelated_history=True)
+        apply_plan(backend, mset, plan)
+        assert backend.read_audit(action="apply")[-1].object == "alembic_version"
+        when = datetime.now(UTC)
+        recover = plan_recover(backend, target, mset, when)
+        assert recover.backup.id == b.id
+        assert recover.reapply == tuple(m.filename for m in mset.migrations)
+        run_recover(backend, target, mset, recover)
+        assert status(backend, mset).head == V3
+    finally:
+        backend.close()

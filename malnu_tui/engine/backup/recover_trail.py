@@ -18,6 +18,7 @@ from malnu_tui.engine.backup.store import (
     utc_iso,
 )
 from malnu_tui.engine.config import Target
+from malnu_tui.engine.files import normalise_version
 
 __all__ = ["applied_at", "base_after_restore", "restored_since"]
 
@@ -44,7 +45,7 @@ def applied_at(
         key=lambda e: (e.at, e.id or 0),
     )
     for e in entries:
-        if e.outcome != "ok":
+        if e.outcome != "ok" or (e.action in ("apply", "rollback") and not _a_file(e.object)):
             continue
         if e.action == "apply":
             state.add(e.object)
@@ -61,6 +62,18 @@ def applied_at(
                     "is gone; the migrations it brought back are assumed unchanged"
                 )
     return state, notes, undone & set(start.applied_filenames)
+
+
+def _a_file(name: str) -> bool:
+    """Whether an apply row names a migration file: the first `up --unrelated-history` audits
+    another runner's history as an apply of its table (``alembic_version``), which made every
+    recover from a backup of before it "cannot recover: migrations applied by then are not in
+    migrations: alembic_version"."""
+    try:
+        normalise_version(name)
+    except ValueError:
+        return False
+    return True
 
 
 def restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> AuditEntry | None:
