@@ -311,7 +311,12 @@ def ensure_store(directory: Path) -> Path:
 def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> list[Path]:
     """Remove temp files (and SQLite side files) of processes that died half way, and data
     files whose manifest was never written (a crash between the two renames), once they are
-    older than ``orphan_age_s``: such a backup was never listed and cannot be restored."""
+    older than ``orphan_age_s``: such a backup was never listed and cannot be restored.
+
+    A data file's age is from when it came into the store (its ctime, which a rename or a
+    copy sets and nothing sets back), not its mtime: a backup copied back from offsite keeps
+    its mtime (`cp -p`, `rsync -t`), and the first `backup list` run before its manifest was
+    copied too deleted it."""
     removed: list[Path] = []
     if not directory.is_dir():
         return removed
@@ -320,7 +325,8 @@ def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> 
         if _ID.match(p.stem) and p.suffix != ".json":
             orphan = not manifest_path(directory, p.stem).exists()
             with contextlib.suppress(OSError):
-                if orphan and now - p.stat().st_mtime > orphan_age_s:
+                st = p.stat()
+                if orphan and now - max(st.st_mtime, st.st_ctime) > orphan_age_s:
                     p.unlink()
                     removed.append(p)
             continue
