@@ -424,3 +424,37 @@ def test_recover_over_the_first_up_of_an_unrelated_history(tmp_path: Path) -> No
         assert status(backend, mset).head == V3
     finally:
         backend.close()
+
+
+def test_recover_records_again_what_was_adopted_by_then_without_running_it(
+    tmp_path: Path,
+) -> None:
+    """`adopt` records the migrations another tool (Alembic) ran as applied, without running
+    them. Recover to a time after it, from a backup of before, left them out ("No migration
+    to re-apply: the backup has the schema of then"): the adoption was undone, and `up` then
+    refused (told `--unrelated-history`, it ran them again over their own tables)."""
+    from malnu_tui.engine.backends import other_runners
+    from malnu_tui.engine.backends.d1.wrangler import adopt
+
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'a.db'}")
+    backend = open_fresh(target)
+    try:
+        execute(backend, "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        execute(backend, "INSERT INTO alembic_version VALUES ('eb9562d19265')")
+        execute(backend, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)")
+        b = create_backup(backend, target)
+        mset = mset_of(target)
+        found = other_runners.plan_adopt(backend, mset, V1)
+        assert found is not None
+        adopt(backend, found)
+        record_skipped_backup(backend, "up")
+        up(backend, target, to=V2)
+        plan = plan_recover(backend, target, mset, datetime.now(UTC))
+        v1, v2 = mset.find(V1).filename, mset.find(V2).filename
+        assert plan.backup.id == b.id and (plan.record, plan.reapply) == ((v1,), (v2,))
+        assert "3. Record 1 migration(s) adopted by then" in "\n".join(plan.describe())
+        run_recover(backend, target, mset, plan)
+        assert status(backend, mset).head == V2
+        assert backend.read_audit(action="adopt")[0].detail.startswith("recorded again by")
+    finally:
+        backend.close()

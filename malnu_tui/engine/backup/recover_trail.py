@@ -5,6 +5,7 @@ done meanwhile (:func:`restored_since`), whose backup the recovery starts from i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -20,23 +21,34 @@ from malnu_tui.engine.backup.store import (
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.files import normalise_version
 
-__all__ = ["applied_at", "base_after_restore", "restored_since"]
+__all__ = ["Replayed", "applied_at", "base_after_restore", "restored_since"]
 
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """The migrations of the database at ``when``, as the audit trail replays them over a
+    backup's (:func:`applied_at`)."""
+
+    state: frozenset[str]  # applied (or adopted) at ``when``
+    notes: tuple[str, ...]
+    undone: frozenset[str]  # the backup's own, rolled back since (applied again or not)
+    adopted: frozenset[str]  # of ``state``: recorded by `adopt` since, never run by this tool
+
+
 def applied_at(
     backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
-) -> tuple[set[str], list[str], set[str]]:
+) -> Replayed:
     """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
-    ``when`` over ``start``'s applied set: (the migrations applied at ``when``, notes, the
-    migrations of ``start`` rolled back meanwhile, applied again or not).
+    ``when`` over ``start``'s applied set.
 
     Audit times have one-second resolution: events in ``since``'s own second are replayed
     too (replaying is idempotent: apply adds, rollback removes, restore resets).
     """
     state = set(start.applied_filenames)
     undone: set[str] = set()  # rolled back since: what the database had of them then is gone
+    adopted: set[str] = set()  # recorded without running (another tool ran them)
     notes: list[str] = []
     lo = since.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
@@ -45,23 +57,31 @@ def applied_at(
         key=lambda e: (e.at, e.id or 0),
     )
     for e in entries:
-        if e.outcome != "ok" or (e.action in ("apply", "rollback") and not _a_file(e.object)):
+        if e.outcome != "ok" or (e.action in _ROWS and not _a_file(e.object)):
             continue
-        if e.action == "apply":
+        if e.action in ("apply", "adopt"):
             state.add(e.object)
+            (adopted.add if e.action == "adopt" else adopted.discard)(e.object)
         elif e.action == "rollback":
             state.discard(e.object)
             undone.add(e.object)
+            adopted.discard(e.object)
         elif e.action == "restore" and e.at > lo:
-            undone = set()  # its content from here on (plan_recover starts past such one)
-            try:
+            undone, adopted = set(), set()  # its content from here on (plan_recover starts
+            try:  # past such a restore)
                 state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
             except (BackupNotFound, BackupError):
                 notes.append(
                     f"a restore of {e.object} at {e.at} is in the audit trail but its manifest "
                     "is gone; the migrations it brought back are assumed unchanged"
                 )
-    return state, notes, undone & set(start.applied_filenames)
+    own = set(start.applied_filenames)
+    return Replayed(
+        frozenset(state), tuple(notes), frozenset(undone & own), frozenset(adopted - own)
+    )
+
+
+_ROWS = ("apply", "rollback", "adopt")  # rows whose object is a migration file
 
 
 def _a_file(name: str) -> bool:
