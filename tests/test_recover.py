@@ -458,3 +458,35 @@ def test_recover_records_again_what_was_adopted_by_then_without_running_it(
         assert backend.read_audit(action="adopt")[0].detail.startswith("recorded again by")
     finally:
         backend.close()
+
+
+def test_recover_to_the_time_of_a_safety_backup_is_that_backup(tmp_path: Path) -> None:
+    """Audit times have one-second resolution. Recover to the very time of a pre-up backup
+    (`created_at`, as `backup list --json` gives it) re-applied the migration that backup was
+    taken for, and to that second as typed (just before the backup) restored an older one and
+    re-applied it too; to a pre-restore backup's time it restored what the restore had put in
+    place. A backup's own audit row, in that second, fences off what came after it."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
+    backend = open_fresh(target)
+    try:
+        mset = mset_of(target)
+        up(backend, target, to=V2)
+        older = create_backup(backend, target)
+        next_second()
+        apply_plan(
+            backend, mset, plan_up(backend, mset), safety_backup=backup_taker(backend, target)
+        )
+        pre_up = next(m for m in list_backups(target.backup_dir) if m.reason == "pre-up")
+        v3 = backend.read_audit(limit=1, action="apply")[0]
+        assert v3.at == pre_up.created.strftime("%Y-%m-%d %H:%M:%S"), "one second, both"
+        plan = plan_recover(backend, target, mset, pre_up.created)
+        assert plan.backup.id == pre_up.id and plan.reapply == (), plan.describe()
+        typed = parse_when(v3.at)  # "2026-12-07 11:14:50": before the backup, in its second
+        plan = plan_recover(backend, target, mset, typed)
+        assert plan.backup.id == older.id and plan.reapply == (), plan.describe()
+        restored = restore_backup(backend, target, older.id)
+        pre_restore = load_manifest(target.backup_dir, restored.pre_restore_id)
+        plan = plan_recover(backend, target, mset, pre_restore.created)
+        assert plan.backup.id == pre_restore.id and plan.skipped_backups == (), plan.describe()
+    finally:
+        backend.close()

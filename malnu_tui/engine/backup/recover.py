@@ -27,6 +27,7 @@ from malnu_tui.engine.backup.store import (
     BackupProgress,
     BackupProgressCallback,
     backup_of,
+    backup_time,
     emitter,
     list_backups,
     unreadable_manifests,
@@ -124,14 +125,6 @@ class RecoverPlan:
         }
 
 
-def _taken(backup_id: str) -> datetime | None:
-    """When a backup was taken, by its id (``YYYYMMDDTHHMMSSffffffZ-…``)."""
-    try:
-        return datetime.strptime(backup_id[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
 def _version(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -184,7 +177,7 @@ def plan_recover(
     unreadable = [
         (bid, taken, why)
         for bid, why in unreadable_manifests(target.backup_dir)
-        if (taken := _taken(bid)) is not None and taken <= when
+        if (taken := backup_time(bid)) is not None and taken <= when
     ]
     for m in candidates:
         if not backup_of(m, target):

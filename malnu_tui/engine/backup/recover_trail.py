@@ -15,6 +15,7 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupNotFound,
     BackupProgressCallback,
+    backup_time,
     load_manifest,
     utc_iso,
 )
@@ -52,8 +53,10 @@ def applied_at(
     notes: list[str] = []
     lo = since.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
+    trail = backend.read_audit(limit=1_000_000)
+    fence = _fence(trail, when)
     entries = sorted(
-        (e for e in backend.read_audit(limit=1_000_000) if lo <= e.at <= hi),
+        (e for e in trail if lo <= e.at <= hi and not _past(e, fence)),
         key=lambda e: (e.at, e.id or 0),
     )
     for e in entries:
@@ -84,6 +87,31 @@ def applied_at(
 _ROWS = ("apply", "rollback", "adopt")  # rows whose object is a migration file
 
 
+def _fence(trail: list[AuditEntry], when: datetime) -> AuditEntry | None:
+    """The first audit row known to come after ``when`` in ``when``'s own second: the row of
+    a backup begun at or after ``when`` (its id says when, to the microsecond), written once
+    it was made. Audit times have one-second resolution: a recover to the very time of a
+    pre-up backup (or a time typed to the second, just before it) re-applied the migration
+    that backup was taken for, the rows after it in that second being read as before TIME."""
+    hi = when.strftime(_AUDIT_TS)
+    after = [
+        e
+        for e in trail
+        if e.at == hi
+        and e.action == "backup"
+        and e.outcome == "ok"
+        and e.id is not None
+        and (begun := backup_time(e.object)) is not None
+        and begun >= when
+    ]
+    return min(after, key=lambda e: e.id or 0, default=None)
+
+
+def _past(e: AuditEntry, fence: AuditEntry | None) -> bool:
+    """Whether ``e`` comes after the ``fence`` row (in its second, by id)."""
+    return fence is not None and e.at == fence.at and (e.id or 0) > (fence.id or 0)
+
+
 def _a_file(name: str) -> bool:
     """Whether an apply row names a migration file: the first `up --unrelated-history` audits
     another runner's history as an apply of its table (``alembic_version``), which made every
@@ -104,10 +132,14 @@ def restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> 
     lo = chosen.created.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
     own = f"pre-restore backup {chosen.id}"
+    fence = _fence(backend.read_audit(limit=1_000_000, action="backup"), when)
     found = [
         e
         for e in backend.read_audit(limit=1_000_000, action="restore")
-        if e.outcome == "ok" and lo <= e.at <= hi and (e.at > lo or own in e.detail)
+        if e.outcome == "ok"
+        and lo <= e.at <= hi
+        and (e.at > lo or own in e.detail)
+        and not _past(e, fence)
     ]
     return max(found, key=lambda e: (e.at, e.id or 0), default=None)
 

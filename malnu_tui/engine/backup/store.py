@@ -274,6 +274,14 @@ def new_backup_id(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
+def backup_time(backup_id: str) -> datetime | None:
+    """When a backup was taken, by its id (:func:`new_backup_id`), to the microsecond."""
+    try:
+        return datetime.strptime(backup_id[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 # -- the store directory ---------------------------------------------------------------------
 
 
