@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,6 +111,12 @@ def test_stale_temp_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
     orphan.write_bytes(b"never listed")
     assert sweep_stale_temp(d) == []
     assert sweep_stale_temp(d, orphan_age_s=-1) == [orphan]
+    # A backup copied back from offsite keeps its times (`cp -p`, `rsync -t`): its data file
+    # is there before its manifest, and `backup list` run meanwhile deleted it.
+    copied = d / "20251101T000000000000Z-abcdef.sqlite"
+    copied.write_bytes(b"a backup of last month")
+    os.utime(copied, (time.time() - 30 * 86400,) * 2)
+    assert sweep_stale_temp(d) == [] and copied.exists()
 
 
 def test_manifest_schema_hash_matches_the_backend(tmp_path: Path) -> None:

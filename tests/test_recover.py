@@ -397,3 +397,96 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
             assert states == {MigrationState.APPLIED}
         finally:
             backend.close()
+
+
+def test_recover_over_the_first_up_of_an_unrelated_history(tmp_path: Path) -> None:
+    """The first `up --unrelated-history` (the app keeps its Alembic history in the same file)
+    audits that history as an apply of its table, `alembic_version`: every recover from a
+    backup of before it, its own pre-up backup too, was refused, "cannot recover: migrations
+    applied by then are not in …: alembic_version"."""
+    import dataclasses
+
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'u.db'}")
+    backend = open_fresh(target)
+    try:
+        execute(backend, "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        execute(backend, "INSERT INTO alembic_version VALUES ('eb9562d19265')")
+        b = create_backup(backend, target)
+        mset = mset_of(target)
+        plan = dataclasses.replace(plan_up(backend, mset), unrelated_history=True)
+        apply_plan(backend, mset, plan)
+        assert backend.read_audit(action="apply")[-1].object == "alembic_version"
+        when = datetime.now(UTC)
+        recover = plan_recover(backend, target, mset, when)
+        assert recover.backup.id == b.id
+        assert recover.reapply == tuple(m.filename for m in mset.migrations)
+        run_recover(backend, target, mset, recover)
+        assert status(backend, mset).head == V3
+    finally:
+        backend.close()
+
+
+def test_recover_records_again_what_was_adopted_by_then_without_running_it(
+    tmp_path: Path,
+) -> None:
+    """`adopt` records the migrations another tool (Alembic) ran as applied, without running
+    them. Recover to a time after it, from a backup of before, left them out ("No migration
+    to re-apply: the backup has the schema of then"): the adoption was undone, and `up` then
+    refused (told `--unrelated-history`, it ran them again over their own tables)."""
+    from malnu_tui.engine.backends import other_runners
+    from malnu_tui.engine.backends.d1.wrangler import adopt
+
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'a.db'}")
+    backend = open_fresh(target)
+    try:
+        execute(backend, "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        execute(backend, "INSERT INTO alembic_version VALUES ('eb9562d19265')")
+        execute(backend, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)")
+        b = create_backup(backend, target)
+        mset = mset_of(target)
+        found = other_runners.plan_adopt(backend, mset, V1)
+        assert found is not None
+        adopt(backend, found)
+        record_skipped_backup(backend, "up")
+        up(backend, target, to=V2)
+        plan = plan_recover(backend, target, mset, datetime.now(UTC))
+        v1, v2 = mset.find(V1).filename, mset.find(V2).filename
+        assert plan.backup.id == b.id and (plan.record, plan.reapply) == ((v1,), (v2,))
+        assert "3. Record 1 migration(s) adopted by then" in "\n".join(plan.describe())
+        run_recover(backend, target, mset, plan)
+        assert status(backend, mset).head == V2
+        assert backend.read_audit(action="adopt")[0].detail.startswith("recorded again by")
+    finally:
+        backend.close()
+
+
+def test_recover_to_the_time_of_a_safety_backup_is_that_backup(tmp_path: Path) -> None:
+    """Audit times have one-second resolution. Recover to the very time of a pre-up backup
+    (`created_at`, as `backup list --json` gives it) re-applied the migration that backup was
+    taken for, and to that second as typed (just before the backup) restored an older one and
+    re-applied it too; to a pre-restore backup's time it restored what the restore had put in
+    place. A backup's own audit row, in that second, fences off what came after it."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
+    backend = open_fresh(target)
+    try:
+        mset = mset_of(target)
+        up(backend, target, to=V2)
+        older = create_backup(backend, target)
+        next_second()
+        apply_plan(
+            backend, mset, plan_up(backend, mset), safety_backup=backup_taker(backend, target)
+        )
+        pre_up = next(m for m in list_backups(target.backup_dir) if m.reason == "pre-up")
+        v3 = backend.read_audit(limit=1, action="apply")[0]
+        assert v3.at == pre_up.created.strftime("%Y-%m-%d %H:%M:%S"), "one second, both"
+        plan = plan_recover(backend, target, mset, pre_up.created)
+        assert plan.backup.id == pre_up.id and plan.reapply == (), plan.describe()
+        typed = parse_when(v3.at)  # "2026-12-07 11:14:50": before the backup, in its second
+        plan = plan_recover(backend, target, mset, typed)
+        assert plan.backup.id == older.id and plan.reapply == (), plan.describe()
+        restored = restore_backup(backend, target, older.id)
+        pre_restore = load_manifest(target.backup_dir, restored.pre_restore_id)
+        plan = plan_recover(backend, target, mset, pre_restore.created)
+        assert plan.backup.id == pre_restore.id and plan.skipped_backups == (), plan.describe()
+    finally:
+        backend.close()

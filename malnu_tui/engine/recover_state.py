@@ -96,7 +96,7 @@ def half_done(audit: Iterable[AuditEntry]) -> HalfDoneRecover | None:
     mark, after = rows[marks[-1]], rows[marks[-1] + 1 :]
     if any(e.action in ("recover", "restore") and e.outcome == "ok" for e in after):
         return None
-    ran = sum(1 for e in after if e.action in ("apply", "rollback") and e.outcome == "ok")
+    ran = sum(1 for e in after if e.action in ("apply", "rollback", "adopt") and e.outcome == "ok")
     total = _TOTAL.search(mark.detail)
     pre = _PRE.search(mark.detail)
     return HalfDoneRecover(

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from malnu_tui.engine.backends.base import AuditEntry, Backend
+from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied
 from malnu_tui.engine.backup.core import verify_backup
 from malnu_tui.engine.backup.method import method_for
 from malnu_tui.engine.backup.recover_trail import applied_at, base_after_restore, restored_since
@@ -27,6 +27,7 @@ from malnu_tui.engine.backup.store import (
     BackupProgress,
     BackupProgressCallback,
     backup_of,
+    backup_time,
     emitter,
     list_backups,
     unreadable_manifests,
@@ -79,6 +80,7 @@ class RecoverPlan:
     edited_rollbacks: tuple[str, ...] = ()
     accept_edited_rollback: bool = False
     edited_sums: tuple[tuple[str, str, str], ...] = ()  # RollbackEdit.sums() of each
+    record: tuple[str, ...] = ()  # adopted by then: recorded as applied, not run
 
     def describe(self) -> list[str]:
         """The plan as plain sentences, for the CLI and the TUI."""
@@ -89,20 +91,19 @@ class RecoverPlan:
             "1. Back up the current database (reason pre-recover), so this can be undone.",
             f"2. Restore backup {b.id} taken {b.created_at} ({b.reason}; head {b.head or '—'}).",
         ]
-        step = 3
-        if self.rollback:
-            lines.append(
-                f"{step}. Roll back {len(self.rollback)} migration(s) undone by then: "
-                + ", ".join(self.rollback)
-            )
-            step += 1
-        if self.reapply:
-            lines.append(
-                f"{step}. Re-apply {len(self.reapply)} migration(s) applied by then, in order: "
-                + ", ".join(self.reapply)
-            )
-        elif not self.rollback:
-            lines.append(f"{step}. No migration to re-apply: the backup has the schema of then.")
+        steps = [
+            (self.rollback, "Roll back {n} migration(s) undone by then: "),
+            (
+                self.record,
+                "Record {n} migration(s) adopted by then as applied, without running them (as "
+                "`adopt` did): ",
+            ),
+            (self.reapply, "Re-apply {n} migration(s) applied by then, in order: "),
+        ]
+        for step, (files, said) in enumerate([s for s in steps if s[0]], start=3):
+            lines.append(f"{step}. " + said.format(n=len(files)) + ", ".join(files))
+        if not (self.rollback or self.record or self.reapply):
+            lines.append("3. No migration to re-apply: the backup has the schema of then.")
         lines.append(f"NOT recovered: {self.not_recovered}")
         for bid, why in self.skipped_backups:
             lines.append(f"skipped newer backup {bid}: {why}")
@@ -115,20 +116,13 @@ class RecoverPlan:
             "backup": self.backup.as_json(),
             "reapply": list(self.reapply),
             "rollback": list(self.rollback),
+            "record": list(self.record),
             "skipped_backups": [{"id": i, "why": w} for i, w in self.skipped_backups],
             "lost_seconds": round(self.lost_seconds, 3),
             "not_recovered": self.not_recovered,
             "notes": list(self.notes),
             "edited_rollbacks": list(self.edited_rollbacks),
         }
-
-
-def _taken(backup_id: str) -> datetime | None:
-    """When a backup was taken, by its id (``YYYYMMDDTHHMMSSffffffZ-…``)."""
-    try:
-        return datetime.strptime(backup_id[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def _version(filename: str) -> str:
@@ -183,7 +177,7 @@ def plan_recover(
     unreadable = [
         (bid, taken, why)
         for bid, why in unreadable_manifests(target.backup_dir)
-        if (taken := _taken(bid)) is not None and taken <= when
+        if (taken := backup_time(bid)) is not None and taken <= when
     ]
     for m in candidates:
         if not backup_of(m, target):
@@ -218,9 +212,14 @@ def plan_recover(
         since = max(parse_iso(restore.at), chosen.created)
         chosen = base_after_restore(target, chosen, restore, when, progress)
         held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
-    state, notes, undone = applied_at(backend, target, chosen, since, when)
+    replayed = applied_at(backend, target, chosen, since, when)
+    state, notes, undone = replayed.state, list(replayed.notes), replayed.undone
     in_backup = set(chosen.applied_filenames)
     files = mset.by_filename()
+    # Adopted since the backup (`adopt`: another tool ran them): recorded again, never run.
+    # They were left out, the adoption undone, and `up` then refused (or, told
+    # `--unrelated-history`, ran them again).
+    record = tuple(sorted(replayed.adopted, key=lambda f: (_version(f), f)))
     # Rolled back and applied again since the backup, edited (the fix of a bad deploy, run
     # with `up --no-backup`): the backup holds the version of before, TIME had the file's.
     # Restored alone, its schema was the old one, said to be "the schema of then", and `status`
@@ -233,11 +232,13 @@ def plan_recover(
             "holds its version of before, which is rolled back (with its rollback file as it "
             "is now) and the file applied again as it is"
         )
-    reapply = tuple(sorted((state - in_backup) | redo, key=lambda f: (_version(f), f)))
+    reapply = tuple(
+        sorted((state - in_backup - replayed.adopted) | redo, key=lambda f: (_version(f), f))
+    )
     rollback = tuple(
         sorted((in_backup - state) | redo, key=lambda f: (_version(f), f), reverse=True)
     )
-    missing = [f for f in reapply if f not in files]
+    missing = [f for f in (*reapply, *record) if f not in files]
     no_rb = [f for f in rollback if f not in files or files[f].rollback is None]
     if missing:
         raise BackupError(
@@ -294,6 +295,7 @@ def plan_recover(
         backup=chosen,
         reapply=reapply,
         rollback=rollback,
+        record=record,
         skipped_backups=tuple(skipped),
         lost_seconds=lost,
         not_recovered=not_recovered,
@@ -372,7 +374,7 @@ def _recover_locked(
 
     emit = emitter(progress)
     started = time.perf_counter()
-    steps_total = len(plan.rollback) + len(plan.reapply)
+    steps_total = len(plan.rollback) + len(plan.record) + len(plan.reapply)
     # Rollback files edited since planned (or since applied): refused before the pre-recover
     # backup and the restore, under this lock, never half-way (audited as the recover's).
     down = _down_plan(mset, plan.rollback)
@@ -397,6 +399,7 @@ def _recover_locked(
 
     files = mset.by_filename()
     rolled: tuple[str, ...] = ()
+    adopted: list[str] = []
     reapplied: tuple[str, ...] = ()
     rolling = True  # the rollback files run first, then the re-applied migrations
     try:
@@ -408,6 +411,9 @@ def _recover_locked(
             done = apply_plan(backend, mset, Plan("down", undo), progress=relay)
             rolled = tuple(f for f, _ in done.done)
         rolling = False
+        # Before the re-applied ones: as adopted, the database is this tool's again (another
+        # runner's history there refuses an `up` into a database it tracks nothing of).
+        adopted = _record_adopted(backend, mset, plan)
         if plan.reapply:
             steps = [
                 PlanStep(
@@ -431,7 +437,7 @@ def _recover_locked(
             part = tuple(f for f, _ in exc.done)
         else:  # stopped between files or by Ctrl-C, SIGTERM: the steps' report says which ran
             part = _done_in(durable_report(exc), "rolled_back" if rolling else "applied")
-        ran = len(rolled) + len(part)
+        ran = len(rolled) + len(adopted) + len(part)
         where = (
             f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
             f"{total} migration(s) re-run, so the database is neither as before nor as of "
@@ -479,6 +485,21 @@ def _recover_locked(
     )
     emit(BackupProgress("done", 0, 0, f"recovered to {plan.to}"))
     return RecoverResult(plan, restored, reapplied, rolled, time.perf_counter() - started)
+
+
+def _record_adopted(backend: Backend, mset: MigrationSet, plan: RecoverPlan) -> list[str]:
+    """Record the migrations adopted by the recover's time as `adopt` did: tracking row and
+    audit row in one unit each, nothing run; a file recorded meanwhile is passed over."""
+    done: list[str] = []
+    tracked = {r.filename for r in backend.fetch_records() if r.success}
+    files = mset.by_filename()
+    for f in plan.record:
+        if f not in tracked:
+            detail = f"recorded again by the recover to {plan.to} (adopted by then); not run"
+            audit = AuditEntry.now("adopt", f, "ok", detail)
+            backend.run_unit(f, [], RecordApplied(f, files[f].checksum), audit)
+        done.append(f)
+    return done
 
 
 def _done_in(report: object, key: str) -> tuple[str, ...]:

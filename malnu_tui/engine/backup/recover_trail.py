@@ -5,6 +5,7 @@ done meanwhile (:func:`restored_since`), whose backup the recovery starts from i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -14,53 +15,113 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupNotFound,
     BackupProgressCallback,
+    backup_time,
     load_manifest,
     utc_iso,
 )
 from malnu_tui.engine.config import Target
+from malnu_tui.engine.files import normalise_version
 
-__all__ = ["applied_at", "base_after_restore", "restored_since"]
+__all__ = ["Replayed", "applied_at", "base_after_restore", "restored_since"]
 
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """The migrations of the database at ``when``, as the audit trail replays them over a
+    backup's (:func:`applied_at`)."""
+
+    state: frozenset[str]  # applied (or adopted) at ``when``
+    notes: tuple[str, ...]
+    undone: frozenset[str]  # the backup's own, rolled back since (applied again or not)
+    adopted: frozenset[str]  # of ``state``: recorded by `adopt` since, never run by this tool
+
+
 def applied_at(
     backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
-) -> tuple[set[str], list[str], set[str]]:
+) -> Replayed:
     """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
-    ``when`` over ``start``'s applied set: (the migrations applied at ``when``, notes, the
-    migrations of ``start`` rolled back meanwhile, applied again or not).
+    ``when`` over ``start``'s applied set.
 
     Audit times have one-second resolution: events in ``since``'s own second are replayed
     too (replaying is idempotent: apply adds, rollback removes, restore resets).
     """
     state = set(start.applied_filenames)
     undone: set[str] = set()  # rolled back since: what the database had of them then is gone
+    adopted: set[str] = set()  # recorded without running (another tool ran them)
     notes: list[str] = []
     lo = since.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
+    trail = backend.read_audit(limit=1_000_000)
+    fence = _fence(trail, when)
     entries = sorted(
-        (e for e in backend.read_audit(limit=1_000_000) if lo <= e.at <= hi),
+        (e for e in trail if lo <= e.at <= hi and not _past(e, fence)),
         key=lambda e: (e.at, e.id or 0),
     )
     for e in entries:
-        if e.outcome != "ok":
+        if e.outcome != "ok" or (e.action in _ROWS and not _a_file(e.object)):
             continue
-        if e.action == "apply":
+        if e.action in ("apply", "adopt"):
             state.add(e.object)
+            (adopted.add if e.action == "adopt" else adopted.discard)(e.object)
         elif e.action == "rollback":
             state.discard(e.object)
             undone.add(e.object)
+            adopted.discard(e.object)
         elif e.action == "restore" and e.at > lo:
-            undone = set()  # its content from here on (plan_recover starts past such one)
-            try:
+            undone, adopted = set(), set()  # its content from here on (plan_recover starts
+            try:  # past such a restore)
                 state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
             except (BackupNotFound, BackupError):
                 notes.append(
                     f"a restore of {e.object} at {e.at} is in the audit trail but its manifest "
                     "is gone; the migrations it brought back are assumed unchanged"
                 )
-    return state, notes, undone & set(start.applied_filenames)
+    own = set(start.applied_filenames)
+    return Replayed(
+        frozenset(state), tuple(notes), frozenset(undone & own), frozenset(adopted - own)
+    )
+
+
+_ROWS = ("apply", "rollback", "adopt")  # rows whose object is a migration file
+
+
+def _fence(trail: list[AuditEntry], when: datetime) -> AuditEntry | None:
+    """The first audit row known to come after ``when`` in ``when``'s own second: the row of
+    a backup begun at or after ``when`` (its id says when, to the microsecond), written once
+    it was made. Audit times have one-second resolution: a recover to the very time of a
+    pre-up backup (or a time typed to the second, just before it) re-applied the migration
+    that backup was taken for, the rows after it in that second being read as before TIME."""
+    hi = when.strftime(_AUDIT_TS)
+    after = [
+        e
+        for e in trail
+        if e.at == hi
+        and e.action == "backup"
+        and e.outcome == "ok"
+        and e.id is not None
+        and (begun := backup_time(e.object)) is not None
+        and begun >= when
+    ]
+    return min(after, key=lambda e: e.id or 0, default=None)
+
+
+def _past(e: AuditEntry, fence: AuditEntry | None) -> bool:
+    """Whether ``e`` comes after the ``fence`` row (in its second, by id)."""
+    return fence is not None and e.at == fence.at and (e.id or 0) > (fence.id or 0)
+
+
+def _a_file(name: str) -> bool:
+    """Whether an apply row names a migration file: the first `up --unrelated-history` audits
+    another runner's history as an apply of its table (``alembic_version``), which made every
+    recover from a backup of before it "cannot recover: migrations applied by then are not in
+    migrations: alembic_version"."""
+    try:
+        normalise_version(name)
+    except ValueError:
+        return False
+    return True
 
 
 def restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> AuditEntry | None:
@@ -71,10 +132,14 @@ def restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> 
     lo = chosen.created.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
     own = f"pre-restore backup {chosen.id}"
+    fence = _fence(backend.read_audit(limit=1_000_000, action="backup"), when)
     found = [
         e
         for e in backend.read_audit(limit=1_000_000, action="restore")
-        if e.outcome == "ok" and lo <= e.at <= hi and (e.at > lo or own in e.detail)
+        if e.outcome == "ok"
+        and lo <= e.at <= hi
+        and (e.at > lo or own in e.detail)
+        and not _past(e, fence)
     ]
     return max(found, key=lambda e: (e.at, e.id or 0), default=None)
 

@@ -274,6 +274,14 @@ def new_backup_id(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
+def backup_time(backup_id: str) -> datetime | None:
+    """When a backup was taken, by its id (:func:`new_backup_id`), to the microsecond."""
+    try:
+        return datetime.strptime(backup_id[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 # -- the store directory ---------------------------------------------------------------------
 
 
@@ -311,7 +319,12 @@ def ensure_store(directory: Path) -> Path:
 def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> list[Path]:
     """Remove temp files (and SQLite side files) of processes that died half way, and data
     files whose manifest was never written (a crash between the two renames), once they are
-    older than ``orphan_age_s``: such a backup was never listed and cannot be restored."""
+    older than ``orphan_age_s``: such a backup was never listed and cannot be restored.
+
+    A data file's age is from when it came into the store (its ctime, which a rename or a
+    copy sets and nothing sets back), not its mtime: a backup copied back from offsite keeps
+    its mtime (`cp -p`, `rsync -t`), and the first `backup list` run before its manifest was
+    copied too deleted it."""
     removed: list[Path] = []
     if not directory.is_dir():
         return removed
@@ -320,7 +333,8 @@ def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> 
         if _ID.match(p.stem) and p.suffix != ".json":
             orphan = not manifest_path(directory, p.stem).exists()
             with contextlib.suppress(OSError):
-                if orphan and now - p.stat().st_mtime > orphan_age_s:
+                st = p.stat()
+                if orphan and now - max(st.st_mtime, st.st_ctime) > orphan_age_s:
                     p.unlink()
                     removed.append(p)
             continue
