@@ -351,3 +351,46 @@ def test_a_role_retired_with_reassign_owned(
         _rows(db.url, "DROP TABLE IF EXISTS grades")
         _rows(db.url, "DROP ROLE teacher_old")
         _rows(db.url, "DROP ROLE teacher_new")
+
+
+def test_up_dry_run_sql_runs_in_psql_and_sqlite3_as_the_file_does(
+    pg_cluster: PgCluster, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`up --dry-run` prints "the exact SQL that would run": a statement whose last line is a
+    ``-- comment`` got its ``;`` appended inside the comment (the next statement joined it:
+    `syntax error` when a reviewer ran the printed SQL), and a ``COPY … FROM stdin`` (pg_dump's
+    data) was printed without its rows (psql took the statements after it for rows). Each
+    dialect's printed SQL now runs in its own shell and loads what `up` loads."""
+    rows = [(1, "Ani -- kelas 7"), (2, "Budi; wali")]
+    sqlite_file = (
+        "CREATE TABLE siswa (id int, nama text);\n"
+        "INSERT INTO siswa VALUES\n  (1, 'Ani -- kelas 7'),\n  (2, 'Budi; wali')  -- last row\n;\n"
+        "CREATE INDEX siswa_nama ON siswa (nama) -- for lookups"
+    )
+    pg_file = (
+        "CREATE TABLE siswa (id int, nama text) -- the class list\n;\n"
+        "COPY siswa (id, nama) FROM stdin;\n1\tAni -- kelas 7\n2\tBudi; wali\n\\.\n"
+        "CREATE INDEX siswa_nama ON siswa (nama);\n"
+    )
+    for kind, text in (("postgresql", pg_file), ("sqlite", sqlite_file)):
+        db, shell = fresh_db(kind), fresh_db(kind)
+        mdirs.migrations.joinpath("20260101_000000_siswa.sql").write_text(text, encoding="utf-8")
+        r = db.cli(mdirs, "up", "--dry-run")
+        assert r.code == 0, r.err
+        if kind == "sqlite":
+            with sqlite3.connect(shell.url.removeprefix("sqlite:///")) as conn:
+                conn.executescript(r.out)  # the sqlite3 shell's own reading of a script
+                assert conn.execute("SELECT * FROM siswa ORDER BY id").fetchall() == rows
+        else:
+            subprocess.run(
+                [pg_cluster.bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", shell.url],
+                input=r.out, capture_output=True, text=True, check=True, timeout=60,
+            )  # fmt: skip
+            assert _rows(shell.url, "SELECT * FROM siswa ORDER BY id") == rows
+        r = db.cli(mdirs, "up", "--yes", "--no-backup")
+        assert r.code == 0, r.err
+        if kind == "sqlite":
+            with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+                assert conn.execute("SELECT * FROM siswa ORDER BY id").fetchall() == rows
+        else:
+            assert _rows(db.url, "SELECT * FROM siswa ORDER BY id") == rows

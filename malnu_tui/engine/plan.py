@@ -107,15 +107,16 @@ class PlanStep:
     rollback_edited: RollbackEdit | None = None  # that file edited since it was applied
 
     def sql(self) -> str:
-        return "".join(f"{st.text};\n" for st in self.statements)
+        return "".join(st.as_script() for st in self.statements)
 
     def sql_pieces(self) -> Iterator[str]:
         """:meth:`sql` in pieces of about 1 MB (a large file's is never held whole)."""
         piece: list[str] = []
         size = 0
         for st in self.statements:
-            piece.append(f"{st.text};\n")
-            size += len(st.text)
+            script = st.as_script()
+            piece.append(script)
+            size += len(script)
             if size >= 1 << 20:
                 yield "".join(piece)
                 piece, size = [], 0
