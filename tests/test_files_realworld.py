@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -394,3 +395,43 @@ def test_up_dry_run_sql_runs_in_psql_and_sqlite3_as_the_file_does(
                 assert conn.execute("SELECT * FROM siswa ORDER BY id").fetchall() == rows
         else:
             assert _rows(db.url, "SELECT * FROM siswa ORDER BY id") == rows
+
+
+def test_a_guard_select_stops_the_migration_on_sqlite_as_on_d1(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """SQLite has no RAISE outside a trigger, so a data check before a change is a SELECT that
+    fails on a bad row (``json('stop: …')``). Python's sqlite3 stepped a statement that returns
+    rows only to its first row: a bad second row passed, and the change after the guard was
+    applied and recorded (D1 and the sqlite3 shell read every row: refused). `up` (with and
+    without --debug) and `test` now read the guard to its end: the bad row stops it there."""
+    mdirs.add(
+        "20260101_000000",
+        "users",
+        "CREATE TABLE users (id int, email text);\n"
+        "INSERT INTO users VALUES (1, 'ani@malnu.sch.id'), (2, NULL), (3, 'budi@malnu.sch.id');",
+        "DROP TABLE users;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "email_required",
+        "SELECT CASE WHEN email IS NULL THEN json('stop: a user has no email') END FROM users;\n"
+        "CREATE UNIQUE INDEX users_email ON users (email);",
+        "DROP INDEX users_email;",
+    )
+    for extra in ((), ("--debug",)):
+        db = tmp_path / f"guard{len(extra)}.db"
+        base = ["--database", f"sqlite:///{db}", *mdirs.args(), *extra]
+        res = run_cli(*base, "up", "--to", "20260101_000000", "--yes", "--no-backup")
+        assert res.code == 0, res.err
+        res = run_cli(*base, "up", "--yes", "--no-backup")
+        assert res.code == 1, res.out + res.err
+        assert "20260102_000000_email_required.sql failed at line 1: malformed JSON" in res.err
+        with sqlite3.connect(db) as conn:
+            index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'users_email'")
+            assert index.fetchall() == []  # nothing after the guard ran
+            rows = conn.execute("SELECT success FROM migrations ORDER BY id").fetchall()
+            assert rows == [(1,), (0,)]
+    res = run_cli("--database", f"sqlite:///{tmp_path / 'scratch.db'}", *mdirs.args(), "test")
+    assert res.code == 1, res.out + res.err
+    assert "malformed JSON" in res.out + res.err
