@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -351,3 +352,86 @@ def test_a_role_retired_with_reassign_owned(
         _rows(db.url, "DROP TABLE IF EXISTS grades")
         _rows(db.url, "DROP ROLE teacher_old")
         _rows(db.url, "DROP ROLE teacher_new")
+
+
+def test_up_dry_run_sql_runs_in_psql_and_sqlite3_as_the_file_does(
+    pg_cluster: PgCluster, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`up --dry-run` prints "the exact SQL that would run": a statement whose last line is a
+    ``-- comment`` got its ``;`` appended inside the comment (the next statement joined it:
+    `syntax error` when a reviewer ran the printed SQL), and a ``COPY … FROM stdin`` (pg_dump's
+    data) was printed without its rows (psql took the statements after it for rows). Each
+    dialect's printed SQL now runs in its own shell and loads what `up` loads."""
+    rows = [(1, "Ani -- kelas 7"), (2, "Budi; wali")]
+    sqlite_file = (
+        "CREATE TABLE siswa (id int, nama text);\n"
+        "INSERT INTO siswa VALUES\n  (1, 'Ani -- kelas 7'),\n  (2, 'Budi; wali')  -- last row\n;\n"
+        "CREATE INDEX siswa_nama ON siswa (nama) -- for lookups"
+    )
+    pg_file = (
+        "CREATE TABLE siswa (id int, nama text) -- the class list\n;\n"
+        "COPY siswa (id, nama) FROM stdin;\n1\tAni -- kelas 7\n2\tBudi; wali\n\\.\n"
+        "CREATE INDEX siswa_nama ON siswa (nama);\n"
+    )
+    for kind, text in (("postgresql", pg_file), ("sqlite", sqlite_file)):
+        db, shell = fresh_db(kind), fresh_db(kind)
+        mdirs.migrations.joinpath("20260101_000000_siswa.sql").write_text(text, encoding="utf-8")
+        r = db.cli(mdirs, "up", "--dry-run")
+        assert r.code == 0, r.err
+        if kind == "sqlite":
+            with sqlite3.connect(shell.url.removeprefix("sqlite:///")) as conn:
+                conn.executescript(r.out)  # the sqlite3 shell's own reading of a script
+                assert conn.execute("SELECT * FROM siswa ORDER BY id").fetchall() == rows
+        else:
+            subprocess.run(
+                [pg_cluster.bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", shell.url],
+                input=r.out, capture_output=True, text=True, check=True, timeout=60,
+            )  # fmt: skip
+            assert _rows(shell.url, "SELECT * FROM siswa ORDER BY id") == rows
+        r = db.cli(mdirs, "up", "--yes", "--no-backup")
+        assert r.code == 0, r.err
+        if kind == "sqlite":
+            with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+                assert conn.execute("SELECT * FROM siswa ORDER BY id").fetchall() == rows
+        else:
+            assert _rows(db.url, "SELECT * FROM siswa ORDER BY id") == rows
+
+
+def test_a_guard_select_stops_the_migration_on_sqlite_as_on_d1(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """SQLite has no RAISE outside a trigger, so a data check before a change is a SELECT that
+    fails on a bad row (``json('stop: …')``). Python's sqlite3 stepped a statement that returns
+    rows only to its first row: a bad second row passed, and the change after the guard was
+    applied and recorded (D1 and the sqlite3 shell read every row: refused). `up` (with and
+    without --debug) and `test` now read the guard to its end: the bad row stops it there."""
+    mdirs.add(
+        "20260101_000000",
+        "users",
+        "CREATE TABLE users (id int, email text);\n"
+        "INSERT INTO users VALUES (1, 'ani@malnu.sch.id'), (2, NULL), (3, 'budi@malnu.sch.id');",
+        "DROP TABLE users;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "email_required",
+        "SELECT CASE WHEN email IS NULL THEN json('stop: a user has no email') END FROM users;\n"
+        "CREATE UNIQUE INDEX users_email ON users (email);",
+        "DROP INDEX users_email;",
+    )
+    for extra in ((), ("--debug",)):
+        db = tmp_path / f"guard{len(extra)}.db"
+        base = ["--database", f"sqlite:///{db}", *mdirs.args(), *extra]
+        res = run_cli(*base, "up", "--to", "20260101_000000", "--yes", "--no-backup")
+        assert res.code == 0, res.err
+        res = run_cli(*base, "up", "--yes", "--no-backup")
+        assert res.code == 1, res.out + res.err
+        assert "20260102_000000_email_required.sql failed at line 1: malformed JSON" in res.err
+        with sqlite3.connect(db) as conn:
+            index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'users_email'")
+            assert index.fetchall() == []  # nothing after the guard ran
+            rows = conn.execute("SELECT success FROM migrations ORDER BY id").fetchall()
+            assert rows == [(1,), (0,)]
+    res = run_cli("--database", f"sqlite:///{tmp_path / 'scratch.db'}", *mdirs.args(), "test")
+    assert res.code == 1, res.out + res.err
+    assert "malformed JSON" in res.out + res.err

@@ -240,6 +240,15 @@ def test_rollback_names_a_migration_applied_out_of_order_that_stays(
     b = _t2_after_t1_and_t3(db_target, d)
     mset = discover(d.migrations, d.rollback)
     assert any("applied out of order" in n for n in plan_up(b, mset).steps[0].notes)
+    # `rollback --to` the pending t2 undoes t3, as asked, and says t2 stays pending (the
+    # database is then not "at" t2; it said nothing): a notice, not a refusal.
+    pf = preflight_rollback(b, db_target.target(d), mset, to="20250102000100")
+    assert [s.filename for s in pf.rows] == ["20250103_000100_t3.sql"] and pf.ok
+    assert [p.describe() for p in pf.notices] == [
+        "--to 20250102000100: 20250102_000100_t2.sql is pending, not applied: the rollback "
+        "undoes the migrations newer than it and leaves it pending (`up --to 20250102_000100` "
+        "applies it afterwards)"
+    ]
     _up(b, d)
     for day, filename in ((1, "t1"), (3, "t3"), (4, "t2")):  # t2 ran a day after t3
         version = "20250102_000100" if filename == "t2" else f"2025010{day}_000100"

@@ -407,4 +407,18 @@ def test_rollback_steps_and_unrelated_history_hints_name_the_same_target(tmp_pat
         left = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
     assert {"t", "t2", "t3"} & left == {"t"}, left
+    # t3 applied again, t2 left pending: `rollback --to` t2 notes that t2 is not applied, and
+    # names the `up --to` that applies it, whole.
+    held = (mig / "20250102_000100_t2.sql").rename(tmp_path / "t2.sql")
+    assert run_cli(*here, "up", "--yes", "--no-backup").code == 0
+    held.rename(mig / "20250102_000100_t2.sql")
+    res = run_cli(*here, "rollback", "--to", "20250102_000100", "--dry-run")
+    assert res.code == 0, res.err
+    up = printed(res.err, "leaves it pending (`")
+    assert up[:2] == ["up", "--to"] and "--target" in up, up
+    assert run_in(elsewhere, *up, "--yes", "--no-backup").code == 0, up
+    with sqlite3.connect(db) as conn:
+        left = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert {"t", "t2", "t3"} & left == {"t", "t2", "t3"}, left
     assert not (cfg.parent / "local.db").exists(), "the default target was opened"

@@ -48,12 +48,13 @@ _NAMING = ("--config", "--target", "--database")
 
 # The CLI commands the engine quotes bare, as the console shows them (its own words for
 # them: tui/widgets/error_box.py): the CLI prints them whole, to be named like the others.
-_BARE = re.compile(r"`((?:rollback --steps \d+|up --unrelated-history)[^`]*)`")
+_BARE = re.compile(r"`((?:rollback --steps \d+|up --unrelated-history|up --to \w+)[^`]*)`")
 
 
 def whole_commands(text: str) -> str:
     """``text`` with the CLI commands the engine quotes without ``malnu-tui`` (`` `rollback
-    --steps 2` ``, `` `up --unrelated-history` ``) quoted whole, for :func:`name_target_in`."""
+    --steps 2` ``, `` `up --unrelated-history` ``, `` `up --to VERSION` ``) quoted whole, for
+    :func:`name_target_in`."""
     return _BARE.sub(r"`malnu-tui \1`", text)
 
 

@@ -107,15 +107,16 @@ class PlanStep:
     rollback_edited: RollbackEdit | None = None  # that file edited since it was applied
 
     def sql(self) -> str:
-        return "".join(f"{st.text};\n" for st in self.statements)
+        return "".join(st.as_script() for st in self.statements)
 
     def sql_pieces(self) -> Iterator[str]:
         """:meth:`sql` in pieces of about 1 MB (a large file's is never held whole)."""
         piece: list[str] = []
         size = 0
         for st in self.statements:
-            piece.append(f"{st.text};\n")
-            size += len(st.text)
+            script = st.as_script()
+            piece.append(script)
+            size += len(script)
             if size >= 1 << 20:
                 yield "".join(piece)
                 piece, size = [], 0
@@ -309,6 +310,7 @@ def plan_rollback_from(
     if outside:
         problems.append(Drift(outside, in_range=False, blocking=False))
     problems += _applied_out_of_order(report, chosen)
+    problems += _to_not_applied(report, selection.to)
     missing: list[str] = []
     undoes_nothing: list[str] = []
     plan_steps: list[PlanStep] = []
@@ -346,6 +348,26 @@ def plan_rollback_from(
         problems.append(MissingRollbackFiles(tuple(missing), gone))
     plan = Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing), selection)
     return plan, problems, chosen
+
+
+def _to_not_applied(report: StatusReport, to: str | None) -> list[Problem]:
+    """A notice when ``rollback --to`` names a version that is not applied (pending, failed:
+    applied out of order around it, or never run): the rollback undoes what is newer, as
+    asked, but the database is then not "at" that version; it said nothing of it."""
+    if to is None:
+        return []
+    version = normalise_version(to)  # (select_rollback took it)
+    rows = [m for m in report.migrations if m.version == version]
+    if not rows or any(m.state in DONE_STATES for m in rows):
+        return []
+    m = rows[0]
+    return [
+        Notice(
+            f"--to {to}: {m.filename} is {m.state.value}, not applied: the rollback undoes the "
+            f"migrations newer than it and leaves it {m.state.value} (`up --to {version}` "
+            "applies it afterwards)"
+        )
+    ]
 
 
 def _applied_out_of_order(report: StatusReport, chosen: list[MigrationStatus]) -> list[Problem]:

@@ -23,6 +23,7 @@ from malnu_tui.engine.backends.sqlite_sql import (
     foreign_key_violations,
     foreign_keys_off_line,
     restore_pragmas,
+    run_statement,
 )
 from malnu_tui.engine.drop_actions import DropWatch
 from malnu_tui.engine.errors import StatementFailed
@@ -214,7 +215,7 @@ class SQLiteScratch:
                 if drops is not None:
                     drops.before(st)
                 try:
-                    cur = self.conn.execute(st.text)
+                    cur = run_statement(self.conn, st.text)
                 except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
                     raise StatementFailed(filename, st.line, st.text, str(exc)) from None
                 rows += max(cur.rowcount, 0)

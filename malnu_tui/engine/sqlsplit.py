@@ -80,6 +80,21 @@ class Statement:
             words = WORD.findall(text)
         return " ".join(words[:4]).upper()
 
+    def as_script(self) -> str:
+        """The statement as a script for psql or the sqlite3 shell writes it (``up --dry-run``,
+        previews): its ``;`` on a line of its own when its last line holds ``--`` (a trailing
+        comment swallowed it, and the next statement with it), and a ``COPY … FROM stdin``'s
+        rows after it up to ``\\.`` (they were left out: psql read the next statements as
+        rows). Ends with a line end."""
+        text = self.text
+        last = text[text.rfind("\n") + 1 :]
+        # (a -- in a string of the last line is no comment: read from the statement's start)
+        commented = "--" in last and not _strip_comments(text).endswith(last)
+        end = "\n;\n" if commented else ";\n"
+        if self.copy_data is None:
+            return text + end
+        return f"{text}{end}{self.copy_data}\\.\n"
+
 
 def strip_comments(sql: str) -> str:
     """``sql`` without ``--`` and ``/* */`` comments (quoted text kept as it is)."""

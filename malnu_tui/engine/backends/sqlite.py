@@ -234,7 +234,7 @@ class SQLiteBackend:
                 # no per-statement hooks nobody listens to.
                 for st in statements:
                     try:
-                        c.execute(st.text)
+                        q.run_statement(c, st.text)
                     except sqlite3.Error as exc:
                         raise StatementFailed(filename, st.line, st.text, str(exc)) from None
             elapsed = int((time.perf_counter() - started) * 1000)
@@ -267,7 +267,7 @@ class SQLiteBackend:
             statement_started(filename, i, len(statements))
             t0 = time.perf_counter()
             try:
-                cur = c.execute(st.text)
+                cur = q.run_statement(c, st.text)
             except sqlite3.Error as exc:
                 if debug:
                     ms = (time.perf_counter() - t0) * 1000

@@ -374,6 +374,19 @@ _SESSION_PRAGMAS = frozenset(
 _SET_PRAGMA = re.compile(r"PRAGMA\s+(?:main\.)?(\w+)\s*=", re.IGNORECASE)
 
 
+def run_statement(c: sqlite3.Connection, text: str) -> sqlite3.Cursor:
+    """Run one statement of a migration file as the sqlite3 shell and D1 run it: to its end.
+    Python's sqlite3 steps a statement that returns rows only to its first row, so a guard
+    whose later rows fail (``SELECT CASE WHEN email IS NULL THEN json('stop: …') END FROM
+    users``) passed here, and the migration went on and committed what D1 refuses. Its rows
+    are read and dropped."""
+    cur = c.execute(text)
+    if cur.description is not None:
+        while cur.fetchmany(1024):
+            pass
+    return cur
+
+
 def connection_pragmas(c: sqlite3.Connection, statements: Sequence[Statement]) -> dict[str, int]:
     """The current values of the connection settings ``statements`` set (to put back)."""
     from malnu_tui.engine.filestatements import lacks_verb  # (not in a sync's start-up)
