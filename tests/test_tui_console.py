@@ -19,6 +19,7 @@ from malnu_tui.tui.screens.sql_documents import (
     translation_pane_text,
     unified_diff,
 )
+from malnu_tui.tui.screens.sql_view import SqlViewScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.widgets.migration_table import (
     MigrationTable,
@@ -33,6 +34,7 @@ from tests.tui_demo import (
     build_demo,
     demo_app,
     dialog_ready,
+    hangs_under,
     screen_text,
     status_loaded,
     wait_until,
@@ -452,6 +454,14 @@ async def test_drift_is_accepted_in_the_console_and_audited(demo: Demo) -> None:
         panel = app.screen.query(TargetPanel).first()
         assert "≠ 1 drifted" in str(panel.query_one(".summary", Static).render())
         await wait_until(pilot, lambda: "D Accept drift" in screen_text(app))
+        await pilot.press("enter")  # its SQL view says what changed and the way out
+        await wait_until(pilot, lambda: isinstance(app.screen, SqlViewScreen))
+        await at_rest(pilot)
+        said = " ".join(screen_text(app).split())
+        assert "≠ changed since it ran: recorded " in said and ", file now " in said, said
+        assert "D on the status screen accepts the edit" in said
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
         await pilot.press("D")
         await wait_until(
             pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.word is not None
@@ -488,10 +498,21 @@ async def test_a_failed_migration_is_cleared_in_the_console(demo: Demo) -> None:
         assert isinstance(app.screen, StatusScreen)
         await pilot.press("end", "up", "up")
         assert app.screen.current_selection()[0].filename == failed  # type: ignore[attr-defined,index]
+        # Its SQL says what it failed with, as `status` does: no screen said the error.
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SqlViewScreen))
+        await at_rest(pilot)
+        shown = screen_text(app)
+        assert "✘ failed at 2026-11-20 09:00:00: line 2: boom" in shown, shown
+        assert "way out: fix the file, then a (apply)" in shown
+        assert hangs_under(app, "way out: ")  # its second line under its first, not at col 0
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
         await pilot.press("C")
         await wait_until(
             pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.word is not None
         )
+        assert "failed with: line 2: boom" in screen_text(app)  # what is cleared
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
         await wait_until(pilot, lambda: "Clear failed" not in screen_text(app))  # none left

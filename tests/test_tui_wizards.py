@@ -29,6 +29,8 @@ from tests.tui_demo import (
     bare_text,
     build_demo,
     dialog_ready,
+    hangs_under,
+    screen_text,
     take_lock_elsewhere,
     wait_until,
 )
@@ -168,6 +170,7 @@ async def whole_error(pilot: object, app: MalnuApp, within: Widget, what: str) -
     last = "the missing file is created and restored into"
     assert last not in bare_text(app)  # the hint is longer than the box: the test can fail
     assert box.border_subtitle == ErrorBox.MORE
+    assert hangs_under(app, "why: "), screen_text(app)  # wrapped under "why:", not at col 0
     for _ in range(8):  # Tab, as an operator would, until the box has the focus
         if app.focused is box:
             break

@@ -464,3 +464,16 @@ def bare_text(app: Any) -> str:
     import re
 
     return " ".join(re.sub("[\u2500-\u259f]", " ", screen_text(app)).split())
+
+
+def hangs_under(app: Any, label: str) -> bool:
+    """The line of the screen where ``label`` (``why: ``, ``way out: ``) starts goes on, wrapped,
+    under the text after the label: Textual wrapped it back to the box's first column."""
+    lines = screen_text(app).splitlines()
+    for i, line in enumerate(lines[:-1]):
+        at = line.find(label)
+        if at >= 0:
+            col = at + len(label)
+            below = lines[i + 1]
+            return below[at:col].strip() == "" and below[col : col + 1].strip() != ""
+    raise AssertionError(f"{label!r} is not on the screen:\n{screen_text(app)}")

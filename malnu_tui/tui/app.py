@@ -306,7 +306,8 @@ class MalnuApp(App[int]):
             )
             return
         self.push_screen(
-            FixScreen(self.current_target(), kind, chosen[0].filename), self._refresh_after
+            FixScreen(self.current_target(), kind, chosen[0].filename, chosen[0].error_message),
+            self._refresh_after,
         )
 
     def action_repair(self) -> None:

@@ -30,6 +30,7 @@ from malnu_tui.tui.session import (
 )
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import SqlText
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.migration_table import MigrationTable, duration_label, elide_middle
 from malnu_tui.tui.widgets.plain import DataTable, Label, Static
@@ -186,7 +187,7 @@ class ApplyWizard(WizardScreen):
                     else "."
                 )
             )
-            self.query_one("#confirm-text", Static).update(text)
+            self.query_one("#confirm-text", Static).update(Hanging(text))
             where = self.target.display_url.rsplit("/", 1)[-1]
             self.ask_typed(
                 p.database_name,
@@ -241,7 +242,7 @@ class ApplyWizard(WizardScreen):
             for problem in problems:
                 text.append(f"  ✘ {problem}\n", style="")
             text.rstrip()  # no blank last line in the box
-            checks.update(text)
+            checks.update(Hanging(text))  # a problem's second line under its first
             checks.set_class(True, "problems")
             self.allow_next("nothing can run")
         else:

@@ -30,6 +30,7 @@ from malnu_tui.tui.session import (
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings, problem_text
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
 
@@ -79,11 +80,14 @@ class FixScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", id="fix.cancel"),
     ]
 
-    def __init__(self, target: Target, kind: FixKind, filename: str) -> None:
+    def __init__(
+        self, target: Target, kind: FixKind, filename: str, error: str | None = None
+    ) -> None:
         super().__init__()
         self.target = target
         self.kind = kind
         self.filename = filename
+        self.error = error  # what a failed migration failed with, as its row says
         self.word: str | None = None
         self.done = False  # the fix ran (closing refreshes the status screen)
 
@@ -140,6 +144,9 @@ class FixScreen(ModalScreen[bool]):
                 )
         else:
             body.append(f"{self.filename}\n", style="bold")
+            if self.error:  # what is cleared: the dialog named the file alone
+                body.append("  failed with: ", style="bold")
+                body.append(f"{self.error}\n")
             body.append(
                 'Its failed tracking row is deleted (the seed\'s "clear stuck migration"); the '
                 "migration becomes pending and can be applied again.\n"
@@ -150,14 +157,14 @@ class FixScreen(ModalScreen[bool]):
         if pf.blocking or (self.kind == "repair" and not pf.rows):
             if not pf.blocking:
                 body.append("✔ nothing to repair: this file has not drifted.\n")
-            self.query_one("#fix-body", Static).update(body)
+            self.query_one("#fix-body", Static).update(Hanging(body))
             self.query_one("#no", Button).focus()
             return
         self.word = pf.database_name
         body.append("Type ")
         body.append(pf.database_name, style="bold")
         body.append(" (the database name) to go on; the change is audited.")
-        self.query_one("#fix-body", Static).update(body)
+        self.query_one("#fix-body", Static).update(Hanging(body))
         field = self.query_one("#fix-typed", Input)
         field.disabled = False
         field.focus()
@@ -220,7 +227,7 @@ class FixScreen(ModalScreen[bool]):
         self.done = True
         body = Text(f"{event.summary}\n", style="bold")
         body.append_text(lock_warnings(event.locks_left))
-        self.query_one("#fix-body", Static).update(body)
+        self.query_one("#fix-body", Static).update(Hanging(body))
         self.query_one("#yes", KeyButton).display = False
         no = self.query_one("#no", Button)
         no.label = "Close (esc)"

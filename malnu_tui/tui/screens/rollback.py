@@ -52,6 +52,7 @@ from malnu_tui.tui.session import (
 from malnu_tui.tui.widgets.choice import ChoiceButton
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field, SqlText
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.migration_table import MigrationTable, elide_middle
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.state import state_text
@@ -353,7 +354,8 @@ class RollbackWizard(WizardScreen):
         if hide_sql:
             text.append("  (the rollback SQL is shown once nothing blocks it)\n", style="dim")
         text.append_text(self._edited_text(p))
-        checks.update(text)
+        text.rstrip()  # no blank last line: at 80×24 it pushed the box's edge out of its room
+        checks.update(Hanging(text))  # a problem's second line under its first
         self.query_one("#preview-sql", TextArea).display = not hide_sql
         self.query_one("#accept-edited", Button).display = self._can_accept()
         checks.set_class(bool(p.problems), "problems")
@@ -396,7 +398,7 @@ class RollbackWizard(WizardScreen):
             "After you confirm: the lock is taken, the plan checked again, and a safety "
             "backup of the whole database taken before anything changes.\n"
         )
-        self.query_one("#confirm-text", Static).update(text)
+        self.query_one("#confirm-text", Static).update(Hanging(text))
         n = len(p.plan.steps)
         where = self.target.display_url.rsplit("/", 1)[-1]
         self.ask_typed(

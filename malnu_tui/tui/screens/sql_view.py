@@ -41,6 +41,7 @@ from malnu_tui.tui.screens.sql_pages import can_step, large_note, line_in_piece,
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.more_keys import MoreKeys
 from malnu_tui.tui.widgets.plain import DataTable, Label, Static
@@ -162,7 +163,8 @@ class SqlViewScreen(Screen[None]):
             title.append(f"  · {m.description}")
         if m.author:
             title.append(f"  · by {m.author}", style="dim")
-        self.query_one("#sql-title", Static).update(title)
+        title.append_text(state_said(m))
+        self.query_one("#sql-title", Static).update(Hanging(title))
         table = self.query_one("#findings", DataTable)
         table.add_columns("line", "status", "construct", "why")
         self._apply_layout(self.size.width)
@@ -429,3 +431,25 @@ class SqlViewScreen(Screen[None]):
     @on(DataTable.RowSelected, "#findings")
     def _finding_selected(self) -> None:
         self.action_goto_finding()
+
+
+def state_said(m: MigrationStatus) -> Text:
+    """What the tracking row says of a failed or drifted migration, as ``status`` says it: the
+    error it failed with (the console showed the SQL alone: the reason was in no screen), or
+    both checksums of an edited file, each with its way out on the status screen."""
+    from malnu_tui.engine.status import MigrationState
+
+    text = Text()
+    if m.state is MigrationState.FAILED:
+        when = f" at {m.executed_at}" if m.executed_at else ""
+        text.append(f"\n✘ failed{when}: ", style="bold")
+        text.append(m.error_message or "(no error recorded)")
+        text.append("\n  way out: ", style="bold")
+        text.append("fix the file, then a (apply) on the status screen runs it again; C there")
+        text.append(" clears its row instead")
+    elif m.state is MigrationState.DRIFTED:
+        text.append("\n≠ changed since it ran: ", style="bold")
+        text.append(f"recorded {m.recorded_checksum or '(none)'}, file now {m.checksum}")
+        text.append("\n  way out: ", style="bold")
+        text.append("restore the file as it ran, or D on the status screen accepts the edit")
+    return text

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.containers import VerticalScroll
 
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.plain import Static
 
 if TYPE_CHECKING:
@@ -178,7 +179,8 @@ class ErrorBox(VerticalScroll):
             console_hint(mask_secrets(hint)) if hint else "",
             refused=refused,
         )
-        self.query_one(".error-text", Static).update(text)
+        # Wrapped lines under their label (at column 0 they ran on under "why:" itself).
+        self.query_one(".error-text", Static).update(Hanging(text))
         self.display = True
         self.scroll_home(animate=False)
         self.call_after_refresh(self._say_more)
