@@ -189,3 +189,25 @@ def test_an_applications_database_on_a_nearly_full_disk_names_the_disk(tmp_path:
             assert "did not expect" not in res.err, (kib, res.err)
             ended.append("opening" if "error: cannot open" in res.err else "its first read")
     assert "its first read" in ended, ended
+
+
+def test_a_file_in_the_backup_stores_path_is_said_by_doctor_and_check(tmp_path: Path) -> None:
+    """MALNU_BACKUP_DIR naming a file (a typo, a mount point gone and a file made there):
+    every backup, and the safety backup `up` and `rollback` take first, is refused (exit 2),
+    but `doctor` said `OK backup dir: …/sqlite_… writable, 70,000 MiB free` and `check`
+    `writable OK`: the nightly cron failed while the monitoring said nothing of why."""
+    db = tmp_path / "school.db"
+    assert run_cli("--database", f"sqlite:///{db}", "status").code == 0
+    blocked = tmp_path / "backups"
+    blocked.write_text("not a folder\n")
+    env = {"MALNU_BACKUP_DIR": str(blocked)}
+    res = run_cli("--database", f"sqlite:///{db}", "doctor", env=env)
+    assert res.code == 1, res.out
+    assert f"backup dir: {blocked} is a file, not a directory: no backup can be made" in res.out
+    res = run_cli("--database", f"sqlite:///{db}", "check", env=env)
+    assert res.code == 2, res.out  # (no backup at all: CRITICAL)
+    assert (
+        f"writable: the backup store cannot be made: {blocked} is a file, not a directory: "
+        "every backup fails there" in res.out
+    ), res.out
+    assert blocked.read_text() == "not a folder\n"
