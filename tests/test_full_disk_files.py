@@ -164,31 +164,35 @@ def test_an_applications_database_on_a_nearly_full_disk_names_the_disk(tmp_path:
     """A database in rollback-journal mode (as the school's application or the sqlite3 shell
     makes it) on a disk a few KiB short of room for its -shm: every command stopped at its
     first read with `error: sqlite:///…: disk I/O error` and "malnu-tui did not expect this
-    error here … report it". It names the disk now (a real small tmpfs; needs root, as CI
+    error here … report it", and a sync into it with `error: <target> (sqlite:///…): disk I/O
+    error` and no hint at all. Both name the disk now (a real small tmpfs; needs root, as CI
     has)."""
-    base_db = tmp_path / "app.db"
-    conn = sqlite3.connect(base_db)
-    conn.execute("CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT)")
-    conn.executemany(
-        "INSERT INTO siswa VALUES (?, ?)", [(f"{i:010}", "x" * 200) for i in range(300)]
-    )
-    conn.commit()
-    conn.close()
+    base_db, source = tmp_path / "app.db", tmp_path / "source.db"
+    for path, extra in ((base_db, ", synced_at TEXT"), (source, "")):
+        conn = sqlite3.connect(path)
+        conn.execute(f"CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT{extra})")
+        rows = [(f"{i:010}", "x" * 200) for i in range(300)]
+        conn.executemany("INSERT INTO siswa (nis, nama) VALUES (?, ?)", rows)
+        conn.commit()
+        conn.close()
     ended: list[str] = []
     with _small_tmpfs(tmp_path / "disk", "1m") as disk:
         db = disk / "app.db"
+        sync = ["sync", "--from", f"sqlite:///{source}", "--tables", "siswa", "--yes"]
         for kib in (8, 16, 24):
-            _fresh(disk, db, base_db, kib)
-            res = run_cli("--database", f"sqlite:///{db}", "status")
-            (disk / "filler").unlink()
-            if res.code == 0:
-                continue
-            assert res.code == 1, (kib, res.err)
-            one_error(res.err)
-            assert f"hint: the disk holding {disk} is full (" in res.err, (kib, res.err)
-            assert "did not expect" not in res.err, (kib, res.err)
-            ended.append("opening" if "error: cannot open" in res.err else "its first read")
-    assert "its first read" in ended, ended
+            for argv in (["status"], [*sync, "--to", f"sqlite:///{db}"]):
+                _fresh(disk, db, base_db, kib)
+                res = run_cli(*(["--database", f"sqlite:///{db}"] if len(argv) == 1 else []), *argv)
+                (disk / "filler").unlink()
+                if res.code == 0:
+                    continue
+                assert res.code == 1, (kib, argv, res.err)
+                one_error(res.err)
+                assert f"hint: the disk holding {disk} is full (" in res.err, (kib, argv, res.err)
+                assert "did not expect" not in res.err, (kib, res.err)
+                opening = "error: cannot open" in res.err
+                ended.append(f"{argv[0]}: {'opening' if opening else 'its first read'}")
+    assert {"status: its first read", "sync: its first read"} <= set(ended), ended
 
 
 def test_a_file_in_the_backup_stores_path_is_said_by_doctor_and_check(tmp_path: Path) -> None:
