@@ -6,6 +6,8 @@ the old one kept; the operator reads one line; the database is as it was."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import sqlite3
@@ -215,3 +217,66 @@ def test_a_file_in_the_backup_stores_path_is_said_by_doctor_and_check(tmp_path: 
         "every backup fails there" in res.out
     ), res.out
     assert blocked.read_text() == "not a folder\n"
+
+
+def _data(db: Path) -> list[str]:
+    """The database's schema and rows, the tool's own tables left out (a failed command's
+    audit row is written there, as it should be)."""
+    conn = sqlite3.connect(db)
+    try:
+        return [line for line in conn.iterdump() if "malnu_" not in line]
+    finally:
+        conn.close()
+
+
+def test_a_full_backup_store_stops_each_destructive_command_before_the_database(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The backup store's disk full (a real small tmpfs; needs root, as CI has) under `up`,
+    `rollback`, `import` and `backup restore` of a SQLite database: each stops at its safety
+    backup (the restore at its copy of the backup), exit 1, one line naming the store and
+    the full disk; the database's data as it was, nothing new in the store, nothing listed."""
+    mdirs.add("20250101_000100", "siswa", "CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT);")
+    mdirs.add("20250101_000200", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;")
+    mdirs.add("20250101_000300", "wali", "CREATE TABLE wali (id INTEGER);", "DROP TABLE wali;")
+    db = tmp_path / "school.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    csv = tmp_path / "siswa.csv"
+    csv.write_text("nis,nama\n0012345678,Siti\n")
+    with _small_tmpfs(tmp_path / "store", "1m") as disk:
+        env = {"MALNU_BACKUP_DIR": str(disk)}
+        assert run_cli(*base, "up", "--to", "20250101_000200", "--no-backup", env=env).code == 0
+        conn = sqlite3.connect(db)
+        conn.executemany(
+            "INSERT INTO siswa VALUES (?, ?)", [(f"{i:010}", "x" * 100) for i in range(500)]
+        )
+        conn.commit()
+        conn.close()
+        made = run_cli(*base, "backup", "create", env=env)
+        assert made.code == 0, made.err
+        (store,) = (p for p in disk.iterdir() if p.is_dir())
+        kept, before = _files(store), _data(db)
+        with open(disk / "filler", "wb") as f:  # the rest of the disk
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+        for argv, said in (
+            (["up", "--yes"], f"cannot write the backup to {store}: "),
+            (["rollback", "--yes"], f"cannot write the backup to {store}: "),
+            (
+                ["import", str(csv), "--table", "siswa", "--yes"],
+                f"cannot write the backup to {store}: ",
+            ),
+            (["backup", "restore", made.out.strip(), "--yes"], f"for the restore into {store}: "),
+        ):
+            res = run_cli(*base, *argv, env=env)
+            assert res.code == 1, (argv, res.err)
+            one_error(res.err, said)
+            assert "is unchanged" in res.err or "nothing was restored" in res.err, res.err
+            assert "that disk (or quota) is full" in res.err, (argv, res.err)
+            assert _files(store) == kept, argv
+            assert _data(db) == before, argv
+        (disk / "filler").unlink()
+        listed = run_cli(*base, "backup", "list", "--json", env=env)
+        assert [b["id"] for b in json.loads(listed.out)] == [made.out.strip()]
