@@ -6,6 +6,8 @@ the old one kept; the operator reads one line; the database is as it was."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import sqlite3
@@ -164,28 +166,117 @@ def test_an_applications_database_on_a_nearly_full_disk_names_the_disk(tmp_path:
     """A database in rollback-journal mode (as the school's application or the sqlite3 shell
     makes it) on a disk a few KiB short of room for its -shm: every command stopped at its
     first read with `error: sqlite:///…: disk I/O error` and "malnu-tui did not expect this
-    error here … report it". It names the disk now (a real small tmpfs; needs root, as CI
+    error here … report it", and a sync into it with `error: <target> (sqlite:///…): disk I/O
+    error` and no hint at all. Both name the disk now (a real small tmpfs; needs root, as CI
     has)."""
-    base_db = tmp_path / "app.db"
-    conn = sqlite3.connect(base_db)
-    conn.execute("CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT)")
-    conn.executemany(
-        "INSERT INTO siswa VALUES (?, ?)", [(f"{i:010}", "x" * 200) for i in range(300)]
-    )
-    conn.commit()
-    conn.close()
+    base_db, source = tmp_path / "app.db", tmp_path / "source.db"
+    for path, extra in ((base_db, ", synced_at TEXT"), (source, "")):
+        conn = sqlite3.connect(path)
+        conn.execute(f"CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT{extra})")
+        rows = [(f"{i:010}", "x" * 200) for i in range(300)]
+        conn.executemany("INSERT INTO siswa (nis, nama) VALUES (?, ?)", rows)
+        conn.commit()
+        conn.close()
     ended: list[str] = []
     with _small_tmpfs(tmp_path / "disk", "1m") as disk:
         db = disk / "app.db"
+        sync = ["sync", "--from", f"sqlite:///{source}", "--tables", "siswa", "--yes"]
         for kib in (8, 16, 24):
-            _fresh(disk, db, base_db, kib)
-            res = run_cli("--database", f"sqlite:///{db}", "status")
-            (disk / "filler").unlink()
-            if res.code == 0:
-                continue
-            assert res.code == 1, (kib, res.err)
-            one_error(res.err)
-            assert f"hint: the disk holding {disk} is full (" in res.err, (kib, res.err)
-            assert "did not expect" not in res.err, (kib, res.err)
-            ended.append("opening" if "error: cannot open" in res.err else "its first read")
-    assert "its first read" in ended, ended
+            for argv in (["status"], [*sync, "--to", f"sqlite:///{db}"]):
+                _fresh(disk, db, base_db, kib)
+                res = run_cli(*(["--database", f"sqlite:///{db}"] if len(argv) == 1 else []), *argv)
+                (disk / "filler").unlink()
+                if res.code == 0:
+                    continue
+                assert res.code == 1, (kib, argv, res.err)
+                one_error(res.err)
+                assert f"hint: the disk holding {disk} is full (" in res.err, (kib, argv, res.err)
+                assert "did not expect" not in res.err, (kib, res.err)
+                opening = "error: cannot open" in res.err
+                ended.append(f"{argv[0]}: {'opening' if opening else 'its first read'}")
+    assert {"status: its first read", "sync: its first read"} <= set(ended), ended
+
+
+def test_a_file_in_the_backup_stores_path_is_said_by_doctor_and_check(tmp_path: Path) -> None:
+    """MALNU_BACKUP_DIR naming a file (a typo, a mount point gone and a file made there):
+    every backup, and the safety backup `up` and `rollback` take first, is refused (exit 2),
+    but `doctor` said `OK backup dir: …/sqlite_… writable, 70,000 MiB free` and `check`
+    `writable OK`: the nightly cron failed while the monitoring said nothing of why."""
+    db = tmp_path / "school.db"
+    assert run_cli("--database", f"sqlite:///{db}", "status").code == 0
+    blocked = tmp_path / "backups"
+    blocked.write_text("not a folder\n")
+    env = {"MALNU_BACKUP_DIR": str(blocked)}
+    res = run_cli("--database", f"sqlite:///{db}", "doctor", env=env)
+    assert res.code == 1, res.out
+    assert f"backup dir: {blocked} is a file, not a directory: no backup can be made" in res.out
+    res = run_cli("--database", f"sqlite:///{db}", "check", env=env)
+    assert res.code == 2, res.out  # (no backup at all: CRITICAL)
+    assert (
+        f"writable: the backup store cannot be made: {blocked} is a file, not a directory: "
+        "every backup fails there" in res.out
+    ), res.out
+    assert blocked.read_text() == "not a folder\n"
+
+
+def _data(db: Path) -> list[str]:
+    """The database's schema and rows, the tool's own tables left out (a failed command's
+    audit row is written there, as it should be)."""
+    conn = sqlite3.connect(db)
+    try:
+        return [line for line in conn.iterdump() if "malnu_" not in line]
+    finally:
+        conn.close()
+
+
+def test_a_full_backup_store_stops_each_destructive_command_before_the_database(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The backup store's disk full (a real small tmpfs; needs root, as CI has) under `up`,
+    `rollback`, `import` and `backup restore` of a SQLite database: each stops at its safety
+    backup (the restore at its copy of the backup), exit 1, one line naming the store and
+    the full disk; the database's data as it was, nothing new in the store, nothing listed."""
+    mdirs.add("20250101_000100", "siswa", "CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT);")
+    mdirs.add("20250101_000200", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;")
+    mdirs.add("20250101_000300", "wali", "CREATE TABLE wali (id INTEGER);", "DROP TABLE wali;")
+    db = tmp_path / "school.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    csv = tmp_path / "siswa.csv"
+    csv.write_text("nis,nama\n0012345678,Siti\n")
+    with _small_tmpfs(tmp_path / "store", "1m") as disk:
+        env = {"MALNU_BACKUP_DIR": str(disk)}
+        assert run_cli(*base, "up", "--to", "20250101_000200", "--no-backup", env=env).code == 0
+        conn = sqlite3.connect(db)
+        conn.executemany(
+            "INSERT INTO siswa VALUES (?, ?)", [(f"{i:010}", "x" * 100) for i in range(500)]
+        )
+        conn.commit()
+        conn.close()
+        made = run_cli(*base, "backup", "create", env=env)
+        assert made.code == 0, made.err
+        (store,) = (p for p in disk.iterdir() if p.is_dir())
+        kept, before = _files(store), _data(db)
+        with open(disk / "filler", "wb") as f:  # the rest of the disk
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+        for argv, said in (
+            (["up", "--yes"], f"cannot write the backup to {store}: "),
+            (["rollback", "--yes"], f"cannot write the backup to {store}: "),
+            (
+                ["import", str(csv), "--table", "siswa", "--yes"],
+                f"cannot write the backup to {store}: ",
+            ),
+            (["backup", "restore", made.out.strip(), "--yes"], f"for the restore into {store}: "),
+        ):
+            res = run_cli(*base, *argv, env=env)
+            assert res.code == 1, (argv, res.err)
+            one_error(res.err, said)
+            assert "is unchanged" in res.err or "nothing was restored" in res.err, res.err
+            assert "that disk (or quota) is full" in res.err, (argv, res.err)
+            assert _files(store) == kept, argv
+            assert _data(db) == before, argv
+        (disk / "filler").unlink()
+        listed = run_cli(*base, "backup", "list", "--json", env=env)
+        assert [b["id"] for b in json.loads(listed.out)] == [made.out.strip()]

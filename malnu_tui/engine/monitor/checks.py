@@ -57,8 +57,9 @@ class Facts:
     # SQLite file on a file system mounted read-only) and what turns that off; None when it
     # takes them (or cannot say: D1).
     read_only: tuple[str, str] | None = None
-    # The backup store's file system is mounted read-only: what turns that off.
-    store_read_only: str | None = None
+    # Why no backup can be written to the backup store (its file system mounted read-only, a
+    # file where a folder of its path should be) and what turns that off.
+    store_read_only: tuple[str, str] | None = None
     # Other tools' migration histories `up` refuses until `adopt` records them: (whose, what
     # `status` says of it), one per tool.
     other_histories: tuple[tuple[str, str], ...] = ()
@@ -118,12 +119,12 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             "target",
         )
     if facts.store_read_only is not None:
+        what, how = facts.store_read_only
         add(
             "writable",
             Severity.WARNING,
-            "the backup store is on a file system mounted read-only: every backup fails there "
-            "(cron's, and the safety backup up, rollback and restore take first); "
-            f"{facts.store_read_only}",
+            f"the backup store {what}: every backup fails there (cron's, and the safety "
+            f"backup up, rollback and restore take first); {how}",
             None,
             "backup store",
         )

@@ -244,6 +244,10 @@ def _probe_backup_dir(target: Target, need: int) -> str:
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    if not existing.is_dir():  # (a file where a folder of the store's path should be: it
+        # was "writable", and every backup, the safety backups of `up` and `rollback` too,
+        # then failed on it)
+        raise NotADirectoryError(f"{existing} is a file, not a directory: no backup can be made")
     if directory.exists():
         fd, tmp = tempfile.mkstemp(prefix=".tmp-doctor-", dir=directory)
         os.close(fd)

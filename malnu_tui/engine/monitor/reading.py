@@ -158,7 +158,7 @@ def check_target(
         backups_error,
         _lock_here(lock),
         read_only,
-        _mounted_read_only(target.backup_dir),
+        _store_unwritable(target.backup_dir),
         others,
         open_to_anon,
     )
@@ -277,6 +277,23 @@ def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:
     from malnu_tui.engine.backends.pg_session import read_only_state
 
     return read_only_state(conn)
+
+
+def _store_unwritable(store: Path) -> tuple[str, str] | None:
+    """For :attr:`Facts.store_read_only`: why no backup can be written to ``store``, and what
+    to do; None when nothing says so. A file where a folder of its path should be (a
+    ``MALNU_BACKUP_DIR`` naming a file) failed every backup while `check` said "writable OK"."""
+    for p in (store, *store.parents):
+        if p.is_file():
+            return (
+                f"cannot be made: {p} is a file, not a directory",
+                "set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
+                "directory, or move that file away",
+            )
+        if p.exists():
+            break
+    how = _mounted_read_only(store)
+    return None if how is None else ("is on a file system mounted read-only", how)
 
 
 def _mounted_read_only(folder: Path) -> str | None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
 from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
+from malnu_tui.engine.backends.sqlite_open import disk_hint
 from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
@@ -391,7 +392,12 @@ class SqliteSide(SqliteDialect):
         try:
             return self.conn.execute(sql, tuple(map(sqlite_param, params))).fetchall()
         except sqlite3.Error as exc:
-            raise BackendError(f"{self.label}: {exc}") from None
+            raise BackendError(f"{self.label}: {exc}", hint=self._disk(exc)) from None
+
+    def _disk(self, exc: sqlite3.Error) -> str | None:
+        """The hint for a full (or failing) disk under this file: a destination a few KiB
+        short of room said `…: disk I/O error` and nothing of the disk."""
+        return disk_hint(self.backend.path, exc)
 
     def interrupt(self) -> None:
         """Stop the statement running on this side's connection (from another thread)."""
@@ -416,7 +422,9 @@ class SqliteSide(SqliteDialect):
             with self.backend.transaction() as c:
                 c.execute(self.create_ddl(source))
         except sqlite3.Error as exc:  # a traceback, where every other write names its table
-            raise BackendError(f"{self.label}: creating {source.name}: {exc}") from None
+            raise BackendError(
+                f"{self.label}: creating {source.name}: {exc}", hint=self._disk(exc)
+            ) from None
 
     def drop_empty_copy(self, table: str) -> bool:
         """(See :meth:`.side.Side.drop_empty_copy`.)"""
@@ -514,7 +522,9 @@ class SqliteSide(SqliteDialect):
                 f"{self.label}: writing {shape.name}{row}: {exc}", hint=hint if row else None
             ) from None
         except sqlite3.Error as exc:
-            raise BackendError(f"{self.label}: writing {shape.name}: {exc}") from None
+            raise BackendError(
+                f"{self.label}: writing {shape.name}: {exc}", hint=self._disk(exc)
+            ) from None
         return counts
 
     def _refused_row(self, shape: TableShape, values: Sequence[Row], direct: bool) -> str:
