@@ -80,7 +80,7 @@ def test_the_mark_that_keeps_a_number_as_text_in_excel(
         "3;Jum'at;0051234569;10\n"
         "4;Budi; '+62 812 3456 7890;10\n"
     )
-    mark = "starts with ', the mark an export puts before a number so that Excel keeps it as text"
+    mark = "starts with ', the mark an export puts before a number or a date so that Excel keeps"
     # The first file's block is clean but for the marks (PostgreSQL's COPY took its bytes).
     for body, rejected in (
         (text, [("2", "nisn"), ("5", "nisn")]),
@@ -109,6 +109,21 @@ def test_the_mark_that_keeps_a_number_as_text_in_excel(
         ("3", "Jum'at", "0051234569", 10),
         ("4", "Budi", "+62 812 3456 7890", 10),
     ]
+
+
+def test_the_mark_before_a_date(school: ImportTarget) -> None:
+    # '14/05/2008 was "invalid date" naming no step (as a date cell it keeps its mark too).
+    path = write_csv(school.root / "tanda.csv", "nis;nama;lahir\n1;Ani;'14/05/2008\n")
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(1)))
+    assert "the mark an export puts before a number or a date" in report.first_rejects[0].reason
+    mapping = school.root / "tanda.toml"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\n[columns.lahir]\n'
+        'from = "lahir"\napply = ["strip_apostrophe", { date = ["%d/%m/%Y"] }]\n'
+    )
+    assert import_into(school, ImportRequest("siswa", file=path, mapping=mapping)).committed
+    assert school.rows("SELECT lahir FROM siswa") == [("2008-05-14",)]
 
 
 def test_a_date_cell_with_a_date_time_format_into_a_date_column(school: ImportTarget) -> None:
