@@ -227,3 +227,41 @@ def test_utf8_text_excel_read_as_cp1252_and_saved_again(school: ImportTarget) ->
         ("محمد",),
         *[(n,) for n in rows[3:]],
     ]
+
+
+def test_a_fee_sheet_in_excels_accounting_format(school: ImportTarget) -> None:
+    # A treasurer's SPP sheet in Excel's Accounting format shows zero (a scholarship
+    # student's fee) as "Rp -", padded, and the CSV file holds that: it was "not a number"
+    # (the decimal step's too), naming nothing that reads it. Now the refusal says what it
+    # is, and the decimal step's accounting = true reads it as 0 ((Rp 5.000) as -5000).
+    text = "nis;nama;spp\n1;Ani;Rp 150.000\n2;Budi; Rp            -   \n3;Citra;(Rp 5.000)\n"
+    path = write_csv(school.root / "spp.csv", text)
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(3)))
+    reasons = [r["reason"] for r in rejects_of(report.rejects_file)]
+    assert reasons[1].endswith(
+        "zero as Excel's Accounting format shows it? read it with a mapping's step { decimal = "
+        '{ decimal_sep = ",", thousands_sep = ".", accounting = true } }'
+    )
+    mapping = school.root / "spp.toml"
+    step = '{ decimal = { decimal_sep = ",", thousands_sep = "."%s } }'
+    for accounting in ("", ", accounting = true"):
+        mapping.write_text(
+            '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\n'
+            f'[columns.spp]\nfrom = "spp"\napply = [{step % accounting}]\n'
+        )
+        school.execute("DELETE FROM siswa")
+        req = ImportRequest("siswa", file=path, mapping=mapping, max_errors=MaxErrors(2))
+        report = import_into(school, req)
+        assert report.committed
+        got = [r["reason"] for r in rejects_of(report.rejects_file)] if report.rejected else []
+        if not accounting:
+            assert [g.partition("' is ")[2][:40] for g in got] == [
+                "zero as Excel's Accounting format shows ",
+                "a negative number as Excel's Accounting ",
+            ]
+    assert school.rows("SELECT nis, CAST(spp AS TEXT) FROM siswa ORDER BY nis") == [
+        ("1", "150000"),
+        ("2", "0"),
+        ("3", "-5000"),
+    ]
