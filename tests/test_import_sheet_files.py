@@ -265,3 +265,29 @@ def test_a_fee_sheet_in_excels_accounting_format(school: ImportTarget) -> None:
         ("2", "0"),
         ("3", "-5000"),
     ]
+
+
+def test_a_header_line_given_one_row_short_names_the_right_one(school: ImportTarget) -> None:
+    # Dapodik's header is two rows; --header-line 5 (its top row, as the sheet shows it) or a
+    # line of the title above was "not in the header" with nothing more: the search for the
+    # header below ran only without --header-line.
+    text = (
+        "DAFTAR PESERTA DIDIK;;\nSMA NEGERI 1 PANDEGLANG;;\nNo;NIPD;Data Ayah\n;;Nama\n"
+        "1;0051;Budi\n"
+    )
+    path = write_csv(school.root / "dapodik2.csv", text)
+    mapping = school.root / "dapodik2.toml"
+    mapping.write_text('[columns.nis]\nfrom = "NIPD"\n[columns.nama]\nfrom = "Data Ayah / Nama"\n')
+    for line, told in ((3, "pass --header-line 3-4"), (2, "pass --header-line 3-4")):
+        req = ImportRequest("siswa", file=path, mapping=mapping, header_line=line)
+        with pytest.raises(SchemaMismatch) as err:
+            import_into(school, req)
+        assert err.value.problems[-1].endswith(
+            f"look like a header of two rows (merged cells over the names): {told}"
+        )
+    title = write_csv(
+        school.root / "judul.csv", "DAFTAR SISWA KELAS X;\nTAHUN 2024;\nnis;nama\n1;Ani\n"
+    )
+    with pytest.raises(SchemaMismatch) as err:
+        import_into(school, ImportRequest("siswa", file=title, header_line=2))
+    assert err.value.problems[-1].endswith("with a title above it: pass --header-line 3")
