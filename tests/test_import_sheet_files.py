@@ -45,6 +45,23 @@ def test_a_file_cut_short_in_the_middle_of_a_character(school: ImportTarget) -> 
         assert school.count("siswa") == 0
 
 
+def test_a_file_whose_end_was_filled_with_zeros(school: ImportTarget) -> None:
+    # A card pulled out before its data was written keeps the file's size, its end zeros:
+    # the record of NUL bytes was "a NUL byte in 'nis': not text (a binary file …?)".
+    path = school.root / "nol.csv"
+    path.write_bytes(b"nis;nama\r\n1;Ani\r\n2;Budi\r\n" + bytes(4096))
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path))
+    assert not report.committed and school.count("siswa") == 0
+    assert [(r.line, r.reason) for r in report.first_rejects] == [
+        (
+            4,
+            "4,096 NUL bytes (0x00) and nothing else: the file's end is lost (a copy cut short, "
+            "filled with zeros?): copy or download the file again",
+        )
+    ]
+
+
 def test_encoding_utf16_on_a_file_without_its_bom(school: ImportTarget) -> None:
     # --encoding utf-16 on Unicode Text saved without its BOM (by a tool, not by Excel) was
     # "UTF-16 stream does not start with BOM", with no way out; on a UTF-8 file the same.
