@@ -45,6 +45,23 @@ def test_a_file_cut_short_in_the_middle_of_a_character(school: ImportTarget) -> 
         assert school.count("siswa") == 0
 
 
+def test_a_file_whose_end_was_filled_with_zeros(school: ImportTarget) -> None:
+    # A card pulled out before its data was written keeps the file's size, its end zeros:
+    # the record of NUL bytes was "a NUL byte in 'nis': not text (a binary file …?)".
+    path = school.root / "nol.csv"
+    path.write_bytes(b"nis;nama\r\n1;Ani\r\n2;Budi\r\n" + bytes(4096))
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path))
+    assert not report.committed and school.count("siswa") == 0
+    assert [(r.line, r.reason) for r in report.first_rejects] == [
+        (
+            4,
+            "4,096 NUL bytes (0x00) and nothing else: the file's end is lost (a copy cut short, "
+            "filled with zeros?): copy or download the file again",
+        )
+    ]
+
+
 def test_encoding_utf16_on_a_file_without_its_bom(school: ImportTarget) -> None:
     # --encoding utf-16 on Unicode Text saved without its BOM (by a tool, not by Excel) was
     # "UTF-16 stream does not start with BOM", with no way out; on a UTF-8 file the same.
@@ -80,7 +97,7 @@ def test_the_mark_that_keeps_a_number_as_text_in_excel(
         "3;Jum'at;0051234569;10\n"
         "4;Budi; '+62 812 3456 7890;10\n"
     )
-    mark = "starts with ', the mark an export puts before a number so that Excel keeps it as text"
+    mark = "starts with ', the mark an export puts before a number or a date so that Excel keeps"
     # The first file's block is clean but for the marks (PostgreSQL's COPY took its bytes).
     for body, rejected in (
         (text, [("2", "nisn"), ("5", "nisn")]),
@@ -109,6 +126,21 @@ def test_the_mark_that_keeps_a_number_as_text_in_excel(
         ("3", "Jum'at", "0051234569", 10),
         ("4", "Budi", "+62 812 3456 7890", 10),
     ]
+
+
+def test_the_mark_before_a_date(school: ImportTarget) -> None:
+    # '14/05/2008 was "invalid date" naming no step (as a date cell it keeps its mark too).
+    path = write_csv(school.root / "tanda.csv", "nis;nama;lahir\n1;Ani;'14/05/2008\n")
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(1)))
+    assert "the mark an export puts before a number or a date" in report.first_rejects[0].reason
+    mapping = school.root / "tanda.toml"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\n[columns.lahir]\n'
+        'from = "lahir"\napply = ["strip_apostrophe", { date = ["%d/%m/%Y"] }]\n'
+    )
+    assert import_into(school, ImportRequest("siswa", file=path, mapping=mapping)).committed
+    assert school.rows("SELECT lahir FROM siswa") == [("2008-05-14",)]
 
 
 def test_a_date_cell_with_a_date_time_format_into_a_date_column(school: ImportTarget) -> None:
@@ -212,3 +244,67 @@ def test_utf8_text_excel_read_as_cp1252_and_saved_again(school: ImportTarget) ->
         ("محمد",),
         *[(n,) for n in rows[3:]],
     ]
+
+
+def test_a_fee_sheet_in_excels_accounting_format(school: ImportTarget) -> None:
+    # A treasurer's SPP sheet in Excel's Accounting format shows zero (a scholarship
+    # student's fee) as "Rp -", padded, and the CSV file holds that: it was "not a number"
+    # (the decimal step's too), naming nothing that reads it. Now the refusal says what it
+    # is, and the decimal step's accounting = true reads it as 0 ((Rp 5.000) as -5000).
+    text = "nis;nama;spp\n1;Ani;Rp 150.000\n2;Budi; Rp            -   \n3;Citra;(Rp 5.000)\n"
+    path = write_csv(school.root / "spp.csv", text)
+    school.execute("DELETE FROM siswa")
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(3)))
+    reasons = [r["reason"] for r in rejects_of(report.rejects_file)]
+    assert reasons[1].endswith(
+        "zero as Excel's Accounting format shows it? read it with a mapping's step { decimal = "
+        '{ decimal_sep = ",", thousands_sep = ".", accounting = true } }'
+    )
+    mapping = school.root / "spp.toml"
+    step = '{ decimal = { decimal_sep = ",", thousands_sep = "."%s } }'
+    for accounting in ("", ", accounting = true"):
+        mapping.write_text(
+            '[columns.nis]\nfrom = "nis"\n[columns.nama]\nfrom = "nama"\n'
+            f'[columns.spp]\nfrom = "spp"\napply = [{step % accounting}]\n'
+        )
+        school.execute("DELETE FROM siswa")
+        req = ImportRequest("siswa", file=path, mapping=mapping, max_errors=MaxErrors(2))
+        report = import_into(school, req)
+        assert report.committed
+        got = [r["reason"] for r in rejects_of(report.rejects_file)] if report.rejected else []
+        if not accounting:
+            assert [g.partition("' is ")[2][:40] for g in got] == [
+                "zero as Excel's Accounting format shows ",
+                "a negative number as Excel's Accounting ",
+            ]
+    assert school.rows("SELECT nis, CAST(spp AS TEXT) FROM siswa ORDER BY nis") == [
+        ("1", "150000"),
+        ("2", "0"),
+        ("3", "-5000"),
+    ]
+
+
+def test_a_header_line_given_one_row_short_names_the_right_one(school: ImportTarget) -> None:
+    # Dapodik's header is two rows; --header-line 5 (its top row, as the sheet shows it) or a
+    # line of the title above was "not in the header" with nothing more: the search for the
+    # header below ran only without --header-line.
+    text = (
+        "DAFTAR PESERTA DIDIK;;\nSMA NEGERI 1 PANDEGLANG;;\nNo;NIPD;Data Ayah\n;;Nama\n"
+        "1;0051;Budi\n"
+    )
+    path = write_csv(school.root / "dapodik2.csv", text)
+    mapping = school.root / "dapodik2.toml"
+    mapping.write_text('[columns.nis]\nfrom = "NIPD"\n[columns.nama]\nfrom = "Data Ayah / Nama"\n')
+    for line, told in ((3, "pass --header-line 3-4"), (2, "pass --header-line 3-4")):
+        req = ImportRequest("siswa", file=path, mapping=mapping, header_line=line)
+        with pytest.raises(SchemaMismatch) as err:
+            import_into(school, req)
+        assert err.value.problems[-1].endswith(
+            f"look like a header of two rows (merged cells over the names): {told}"
+        )
+    title = write_csv(
+        school.root / "judul.csv", "DAFTAR SISWA KELAS X;\nTAHUN 2024;\nnis;nama\n1;Ani\n"
+    )
+    with pytest.raises(SchemaMismatch) as err:
+        import_into(school, ImportRequest("siswa", file=title, header_line=2))
+    assert err.value.problems[-1].endswith("with a title above it: pass --header-line 3")

@@ -52,11 +52,11 @@ _FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*"
 _FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
 _HASH_WORD = re.compile(r"#[A-Z]")
 _EXPONENT = re.compile(r"E\+\d")
-# A number, an identifier or a phone number with the ' that old school systems write before it
-# so that Excel keeps it as text ('0051234567): Excel keeps the mark as part of a CSV file's
-# cell, shows it and saves it again. A TEXT column stored NISN "'0051234567". Not a name
-# ('Ainun), which no digit follows.
-_MARKED_NUMBER = re.compile(r"'[+-]?\d+(?:[ .,-]\d+)*")
+# A number, an identifier, a phone number or a date with the ' that old school systems write
+# before it so that Excel keeps it as text ('0051234567, '14/05/2008): Excel keeps the mark as
+# part of a CSV file's cell, shows it and saves it again. A TEXT column stored NISN
+# "'0051234567". Not a name ('Ainun), which no digit follows.
+_MARKED_NUMBER = re.compile(r"'[+-]?\d+(?:[ .,/:-]\d+)*")
 _MARK = re.compile(r"'[+-]?\d")
 
 
@@ -79,9 +79,9 @@ def excel_damage(text: str) -> str | None:
     value = text.strip()
     if _MARKED_NUMBER.fullmatch(value):
         return (
-            f"{text!r} starts with ', the mark an export puts before a number so that Excel "
-            "keeps it as text (Excel saves it as part of the cell): read it with a mapping's "
-            "step strip_apostrophe (digits and phone read it too)"
+            f"{text!r} starts with ', the mark an export puts before a number or a date so "
+            "that Excel keeps it as text (Excel saves it as part of the cell): read it with a "
+            "mapping's step strip_apostrophe (digits and phone read it too)"
         )
     if _FORMULA.fullmatch(value):
         return (

@@ -16,6 +16,7 @@ from malnu_tui.engine.data.cells import excel_damage
 from malnu_tui.engine.data.dates import date_step, zero_date_hint
 from malnu_tui.engine.data.schema import Column
 from malnu_tui.engine.data.transform import (
+    ACCOUNTING_ZERO,
     AMBIGUOUS_T,
     FALSE_WORDS,
     TRUE_WORDS,
@@ -255,6 +256,11 @@ def sheet_number_hint(v: Value) -> str:
     between thousands, a rupiah sign, a percentage), said after a number column refused one
     ("" for anything else)."""
     text = str(v).strip()
+    if ACCOUNTING_ZERO.fullmatch(text) and text != "-":
+        return (
+            "; zero as Excel's Accounting format shows it? read it with a mapping's step "
+            '{ decimal = { decimal_sep = ",", thousands_sep = ".", accounting = true } }'
+        )
     if not _SHEET_NUMBER.fullmatch(text):
         return ""
     per = ', percent = "points"' if text.endswith("%") else ""

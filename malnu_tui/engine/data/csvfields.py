@@ -31,6 +31,14 @@ class FillingChunk:
 def nul_error(fields: list[str], header: Sequence[str]) -> str:
     """The complaint about a record holding a NUL byte: no database keeps it as text
     (PostgreSQL refuses it, SQLite cuts the text there), and it is never meant."""
+    if not "".join(fields).strip("\x00"):
+        # A file whose end was lost and filled with zeros (a card pulled out before its
+        # data was written: the size was): the record is its NUL bytes and nothing else.
+        nuls = sum(map(len, fields))
+        return (
+            f"{nuls:,} NUL bytes (0x00) and nothing else: the file's end is lost (a copy "
+            "cut short, filled with zeros?): copy or download the file again"
+        )
     at = next((i for i, f in enumerate(fields) if "\x00" in f), -1)
     where = f" in {header[at]!r}" if 0 <= at < len(header) else ""
     return f"a NUL byte (0x00){where}: not text (a binary file, or a broken export?)"

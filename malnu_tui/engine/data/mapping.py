@@ -277,7 +277,8 @@ def _steps(
 _NEEDS_ARGS = {
     "date": 'date needs its input formats, e.g. { date = ["%d/%m/%Y"] }',
     "decimal": 'decimal needs its separators, e.g. { decimal = { decimal_sep = ",", '
-    'thousands_sep = "." } } (and for 85,5%: percent = "points" or "fraction")',
+    'thousands_sep = "." } } (and for 85,5%: percent = "points" or "fraction"; for Excel\'s '
+    "Accounting format, Rp - for zero: accounting = true)",
     "digits": "digits needs the number of digits, e.g. { digits = 10 } (or { digits = { "
     "length = 10, leading_zeros_lost = true } } for a column Excel kept as numbers)",
     "null_if": 'null_if needs the texts that mean "no value", e.g. '
@@ -296,7 +297,11 @@ def _label(key: str, arg: Any) -> str:
     if key == "decimal":
         t, d = arg["thousands_sep"], arg["decimal_sep"]
         per = {"points": ", 85" + d + "5% → 85.5", "fraction": ", 85" + d + "5% → 0.855"}
-        return f"decimal ({'1' + t + '234' + d + '56'} → 1234.56{per.get(arg.get('percent'), '')})"
+        acc = ", Rp - → 0" if arg.get("accounting") else ""
+        return (
+            f"decimal ({'1' + t + '234' + d + '56'} → 1234.56"
+            f"{per.get(arg.get('percent'), '')}{acc})"
+        )
     if key == "digits":
         table = arg if isinstance(arg, MappingABC) else {"length": arg}
         lost = ", leading zeros put back" if table.get("leading_zeros_lost") else ""
@@ -356,20 +361,26 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
         ok = isinstance(arg, MappingABC) and (
             {"decimal_sep", "thousands_sep"}
             <= set(arg)
-            <= {"decimal_sep", "thousands_sep", "percent"}
+            <= {"decimal_sep", "thousands_sep", "percent", "accounting"}
         )
         if (
             not ok
             or arg["decimal_sep"] not in (",", ".")
             or arg["thousands_sep"] not in _SEPARATORS
             or arg.get("percent", "points") not in PERCENT_FORMS
+            or not isinstance(arg.get("accounting", False), bool)
         ):
             raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['decimal']}", line=line)
         if arg["decimal_sep"] == arg["thousands_sep"]:
             raise MappingError(
                 p, f"columns.{name}: decimal_sep and thousands_sep must differ", line=line
             )
-        return decimal_step(arg["decimal_sep"], arg["thousands_sep"], percent=arg.get("percent"))
+        return decimal_step(
+            arg["decimal_sep"],
+            arg["thousands_sep"],
+            percent=arg.get("percent"),
+            accounting=arg.get("accounting", False),
+        )
     if key == "phone":
         table = arg if isinstance(arg, MappingABC) else {"form": arg}
         if (

@@ -118,7 +118,8 @@ def _check(
     check = check_input(
         schema, source.header, mapping, key=request.key, on_conflict=request.conflict
     )
-    if not check.ok and isinstance(source, CsvSource) and request.header_line is None:
+    # Also past a --header-line N that is the top of a two-row header, or a title row.
+    if not check.ok and isinstance(source, CsvSource) and request.header_rows == 1:
         found = _header_below(source, schema, mapping)
         if found is not None:
             check = replace(check, problems=(*check.problems, found))

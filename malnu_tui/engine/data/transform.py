@@ -126,16 +126,29 @@ _RUPIAH = re.compile(
 
 
 PERCENT_FORMS = ("points", "fraction")
+# Excel's Accounting format (a treasurer's fee sheet) shows zero as a dash, "Rp -" (padded with
+# spaces), and in its English form a negative number in parentheses, "(Rp 5.000)"; a CSV file
+# holds what the cell shows.
+ACCOUNTING_ZERO = re.compile(r"(?:(?:Rp\.?|IDR)\s*)?-", re.IGNORECASE)
+_PARENTHESES = re.compile(r"\((.+)\)")
 
 
-def decimal_step(decimal_sep: str, thousands_sep: str, *, percent: str | None = None) -> StepFn:
+def decimal_step(
+    decimal_sep: str,
+    thousands_sep: str,
+    *,
+    percent: str | None = None,
+    accounting: bool = False,
+) -> StepFn:
     """A number written with the given separators (Indonesian ``1.234,56``: decimal ``,``,
     thousands ``.``) → ``1234.56``, the digits as written. Thousands separators must group
     by three (``1.5`` with a thousands ``.`` is refused, not read as 15 or 1.5). A rupiah
     sign before it is read (``Rp 1.000``, ``Rp1.000.000,00``, ``IDR 150.000``, ``-Rp 5.000``),
     and ``150.000,-`` is whole rupiah. A percentage (``85,5%``, a cell Excel formats as one)
     is read only as ``percent`` says: ``points`` → ``85.5``, ``fraction`` → ``0.855`` (the
-    cell's value); without it, refused (which one the column holds is for the mapping)."""
+    cell's value); without it, refused (which one the column holds is for the mapping).
+    ``accounting``: the column is in Excel's Accounting format, its zero ``Rp -`` → ``0`` and
+    ``(Rp 5.000)`` → ``-5000``; without it they are refused, naming the option."""
 
     def fail(v: Value, why: str) -> StepFailed:
         return StepFailed(
@@ -149,6 +162,25 @@ def decimal_step(decimal_sep: str, thousands_sep: str, *, percent: str | None = 
         if v is None or (isinstance(v, int) and not isinstance(v, bool)):
             return v
         text = str(v).strip()
+        shown = ACCOUNTING_ZERO.fullmatch(text) or _PARENTHESES.fullmatch(text)
+        if shown and not accounting:
+            if text == "-":
+                raise fail(
+                    v,
+                    "is a dash: zero as Excel's Accounting format shows it (say so with "
+                    'accounting = true in the step) or "no value" (["trim", { null_if = ["-"] '
+                    "}] before the step)?",
+                )
+            what = "a negative number" if "(" in text else "zero"
+            raise fail(
+                v,
+                f"is {what} as Excel's Accounting format shows it: say so with accounting = "
+                "true in the step",
+            )
+        if shown and ACCOUNTING_ZERO.fullmatch(text):
+            return "0"
+        if shown:
+            text = "-" + shown[1].strip()
         per_cent = text.endswith("%")
         if per_cent and percent is None:
             raise StepFailed(
