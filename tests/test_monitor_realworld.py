@@ -130,6 +130,43 @@ def test_a_problem_grown_worse_is_sent_again(tmp_path: Path, receiver: Receiver)
     assert run() == [("resolved", "OK")]
 
 
+def test_a_check_that_began_before_one_already_alerted_on_is_not_alerted_on(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Two `check --alert` runs that overlap (cron every minute, `check_timeout_seconds = 0`,
+    a target that hangs) finish in any order. The newer run saw the backup made and said
+    "resolved"; the older one, alerting after it, reopened the problem and paged again."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.monitor.alerts import process_alerts
+    from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
+
+    hooks = (Webhook("json", receiver.url(), timeout=2, retries=0),)
+    state = tmp_path / "incidents.json"
+    old = Problem("p", "backup_age", Severity.CRITICAL, "no backup at all", None, "backups")
+    at = datetime(2026, 12, 7, 10, 1, 30, tzinfo=UTC)
+
+    def run(began: str, *problems: Problem, now: datetime = at) -> tuple[str, ...]:
+        report = CheckReport((TargetHealth("p", problems, database="sqlite:/p.db"),), began)
+        outcome = process_alerts(report, hooks, path=state, now=now)
+        assert outcome.failed == ()
+        return outcome.outrun
+
+    assert run("2026-12-07 09:59:00", old) == ()
+    assert run("2026-12-07 10:01:00") == ()  # the newer run: resolved
+    assert run("2026-12-07 10:00:00", old) == (
+        "p (2026-12-07 10:00:00; alerted on: 2026-12-07 10:01:00)",
+    )  # the older run, finishing last
+    key = "p|backup_age|backups"
+    assert receiver.events() == [("problem", key), ("resolved", key)]
+    assert run("2026-12-07 10:01:00", old) == (), "a check of the same second is alerted on"
+    assert receiver.events()[-1] == ("problem", key)
+    # The clock set back an hour: the newest check kept is in the future, not believed.
+    assert run("2026-12-07 09:02:00", now=at.replace(hour=9)) == ()
+    assert receiver.events()[-1] == ("resolved", key)
+
+
 def test_two_configs_with_a_target_of_the_same_name_keep_their_incidents_apart(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
 ) -> None:

@@ -51,3 +51,26 @@ def test_each_alert_line_names_its_webhook_and_a_redirect_is_said(
     said = res.out + res.err  # not the path, nor its last part (the redirect's is path + "-new")
     assert receiver.secret not in said and receiver.secret.split("/")[-1] not in said
     assert receiver.events("json") == [("problem", key)]
+
+
+def test_a_webhook_that_cannot_be_reached_says_what_the_connection_met(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A receiver's certificate refused, a name that does not resolve, a port that refuses:
+    each was `alert FAILED … ConnectError after 3 tries`, alike. What TLS or the system said
+    is now in the line; the URL never is."""
+    port = receiver.url().split(":")[2].split("/")[0]
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{tmp_path / "gone.db"}"\n'
+        f'[[alerts.webhooks]]\nurl = "https://127.0.0.1:{port}/json/{receiver.secret}"\n'
+        "retries = 0\n"
+        f'[[alerts.webhooks]]\nurl = "http://127.0.0.1:1/json/{receiver.secret}"\nretries = 0\n'
+    )
+    res = run_inproc("--config", str(cfg), "check", "--alert")
+    assert res.code == 3, res.out + res.err
+    failed = [line for line in res.err.splitlines() if line.startswith("alert FAILED")]
+    assert len(failed) == 2, res.err
+    assert "#1 json https://127.0.0.1:" in failed[0] and ": ConnectError ([SSL" in failed[0]
+    assert ": ConnectError (" in failed[1] and "SSL" not in failed[1], failed  # refused: told apart
+    assert receiver.secret not in res.err and receiver.secret.split("/")[-1] not in res.err

@@ -271,7 +271,7 @@ def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: 
     malnu.toml as it is, mode 0644: every user of the box could read the school's database
     password, and nothing said so (libpq refuses a ~/.pgpass with group or world access).
     ``doctor`` checks the permissions of a config that holds a secret; one without stays
-    as it was."""
+    as it was; a password in a sync's URL too."""
     cfg = tmp_path / "malnu.toml"
     db = tmp_path / "p.db"
     sqlite3.connect(db).close()
@@ -283,10 +283,15 @@ def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: 
     hook = (
         f'[[alerts.webhooks]]\nkind = "slack"\nurl = "https://hooks.slack.com/T0/B0/{HEAD}{TAIL}"\n'
     )
+    # A sync's end given as a URL (a legacy database copied from): it said nothing of it.
+    sync = (
+        f'[sync.arsip]\nfrom = "postgresql://lama:{HEAD}-pw-{TAIL}@127.0.0.1:1/x"\nto = "primary"\n'
+    )
     for body, holds, bad in (
         (pg, "password", 0o644),
         (d1, "api_token", 0o640),
         (hook, "webhook URL", 0o606),
+        (sync, "a password ([sync.arsip] from)", 0o644),
     ):
         cfg.write_text(plain + body)
         for mode, ok in ((bad, False), (0o600, True)):

@@ -215,6 +215,8 @@ def cmd_check(ctx: Context) -> int:
             ctx.message(f"alert: not sent yet (seen for less than [alerts] notify_after): {line}")
         for line in outcome.clearing:
             ctx.message(f"alert: gone, resolution not sent yet ([alerts] resolve_after): {line}")
+        for line in outcome.outrun:
+            ctx.message(f"alert: not alerted on, a later check already was: {line}")
         for line in outcome.failed:
             ctx.message(f"alert FAILED (retried next run): {line}")
         for line in outcome.state_errors:

@@ -84,6 +84,9 @@ class AlertOutcome:
     # resolution waits ([alerts] resolve_after): "primary|reach|"
     waiting: tuple[str, ...] = ()
     clearing: tuple[str, ...] = ()
+    # Targets whose check in this run began before that of a run already alerted on (runs
+    # that overlap, finishing out of order): "primary (10:00:00; alerted on: 10:01:00)"
+    outrun: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ def process_alerts(
     errors: list[str] = []
     closed: list[str] = []
     incidents_now: dict[str, dict[str, Any]] = {}
+    outrun: list[str] = []
     try:
         with locked_state(path) as state:
             if "damaged" in state:
@@ -191,6 +195,13 @@ def process_alerts(
                     f"incident state {path} was unreadable ({state.pop('damaged')}): started "
                     "afresh, open problems are sent again"
                 )
+            older = _outrun(state, report, at)
+            outrun = [f"{t} ({report.checked_at}; alerted on: {newer})" for _, t, newer in older]
+            gone = {(db, t) for db, t, _ in older}
+            current = {
+                k: p for k, p in current.items() if (dbs.get(p.target, ""), p.target) not in gone
+            }
+            seen -= gone
             _name_databases(state["incidents"], dbs)
             if configured is not None:
                 closed = _close_unconfigured(state["incidents"], configured, at)
@@ -217,7 +228,34 @@ def process_alerts(
         closed=tuple(closed),
         waiting=_shown(incidents_now, "pending"),
         clearing=_shown(incidents_now, "clearing"),
+        outrun=tuple(outrun),
     )
+
+
+def _outrun(state: dict[str, Any], report: CheckReport, at: str) -> list[tuple[str, str, str]]:
+    """The targets of ``report`` (database, name, when the newer check began) that a run
+    whose check began later has already alerted on: their result is older than what the
+    incidents say. Runs that overlap (cron every minute, `check_timeout_seconds = 0` and a
+    target that hangs) finish in any order, and the older one's "problem" reopened what the
+    newer one had resolved, sent again. Each target's newest check (``state["checked"]``) is
+    kept a day; one dated after ``at`` (the clock was set back) is not believed."""
+    kept = state.get("checked")
+    if not isinstance(kept, dict):
+        kept = state["checked"] = {}
+    began, now = parse_time(report.checked_at), parse_time(at)
+    older = []
+    for t in report.targets:
+        name = f"{t.target}@{t.database}"
+        newer = parse_time(str(kept.get(name, "")))
+        if began and newer and now and began < newer <= now:
+            older.append((t.database, t.target, str(kept[name])))
+        elif began:
+            kept[name] = report.checked_at
+    for name, when in list(kept.items()):
+        last = parse_time(str(when))
+        if last is None or now is None or (now - last).total_seconds() > 86400:
+            del kept[name]
+    return older
 
 
 @dataclass(frozen=True)

@@ -402,6 +402,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
 
 def _secrets_held(settings: Settings) -> list[str]:
     """What secrets the config file holds, by where (never their values)."""
+    from malnu_tui.engine.config_schema import read_config_file
     from malnu_tui.engine.monitor.config import load_monitor_config
     from malnu_tui.engine.urls import url_secrets
 
@@ -414,6 +415,13 @@ def _secrets_held(settings: Settings) -> list[str]:
     with contextlib.suppress(Exception):  # a config that does not load fails its own check
         if load_monitor_config(settings).webhooks:
             held.append("webhook URLs ([[alerts.webhooks]])")
+    if settings.config_path is not None:  # a sync's end given as a URL (a legacy database)
+        with contextlib.suppress(Exception):
+            pairs = read_config_file(settings.config_path).get("sync", {})
+            for name, pair in pairs.items():
+                for key in ("from", "to"):
+                    if isinstance(end := pair.get(key), str) and url_secrets(end):
+                        held.append(f"a password ([sync.{name}] {key})")
     return held
 
 

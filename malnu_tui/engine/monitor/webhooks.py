@@ -95,6 +95,21 @@ def _post(hook: Webhook, body: dict[str, Any]) -> tuple[int, str]:
         loop.close()
 
 
+def _what_it_met(hook: Webhook, exc: Exception) -> str:
+    """``ConnectError ([SSL: CERTIFICATE_VERIFY_FAILED] …)``: the error's kind and what the
+    TLS library or the system said, which tells a certificate from a name that does not
+    resolve or a port that refuses (it said ``ConnectError`` alone); never the URL, whose
+    path is the secret: any of it in the text is masked."""
+    from urllib.parse import urlsplit
+
+    said = " ".join(str(exc).split())[:200]
+    parts = urlsplit(hook.url)
+    for piece in (hook.url, parts.path, parts.query):
+        if len(piece) > 1:
+            said = said.replace(piece, "***")
+    return f"{type(exc).__name__} ({said})" if said else type(exc).__name__
+
+
 def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
     """POST ``body`` with httpx: ``hook.retries`` more tries after a failure, each given
     ``hook.timeout`` seconds in all (connect, send, the whole answer). Raises RuntimeError
@@ -111,7 +126,7 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
             last = f"timed out ({hook.timeout:g} s per try)"
             continue
         except httpx.HTTPError as exc:
-            last = type(exc).__name__
+            last = _what_it_met(hook, exc)
             continue
         if status < 300:
             return
