@@ -18,6 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint.core import lint_migrations
 from malnu_tui.engine.translate import translate_script
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
@@ -94,6 +96,14 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
                 conn.execute(f"INSERT INTO subs (id, actor_id, endpoint) VALUES {bad}")
 
 
+def _wrangler_toml(project: Path) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "wildebeest"\ncompatibility_date = "2023-03-01"\n[[d1_databases]]\n'
+        'binding = "DATABASE"\ndatabase_name = "wildebeest"\n'
+        'database_id = "5b6c1f0e-0000-4000-8000-0123456789ab"\n'
+    )
+
+
 def _applied_by_wrangler_locally(project: Path) -> Path:
     """wrangler's local state as `wrangler d1 migrations apply --local` leaves it for the set
     (its table as wrangler creates it, a row per file in wrangler's order; test_wrangler runs
@@ -122,11 +132,7 @@ def test_wrangler_history_is_adopted_and_wrangler_has_nothing_left(mdirs: Migrat
     again (0007 drops `subscriptions` with its rows). Now each adopted file's new name is
     written there too, in the adopt's own unit."""
     project = mdirs.root
-    (project / "wrangler.toml").write_text(
-        'name = "wildebeest"\ncompatibility_date = "2023-03-01"\n[[d1_databases]]\n'
-        'binding = "DATABASE"\ndatabase_name = "wildebeest"\n'
-        'database_id = "5b6c1f0e-0000-4000-8000-0123456789ab"\n'
-    )
+    _wrangler_toml(project)
     shutil.copytree(SET, mdirs.migrations, dirs_exist_ok=True)
     mdirs.rollback.mkdir(exist_ok=True)
     state = _applied_by_wrangler_locally(project)
@@ -194,10 +200,18 @@ def test_lint_all_and_parity_on_postgresql(mdirs: MigrationDirs, pg_url: str) ->
     stand with no comma between them (sqlglot could not parse them), and 0007's `endpoint
     TEXT NULL NOT NULL` (PostgreSQL refused the pair). Now all 17 tables match."""
     _renamed_set(mdirs)
+    _wrangler_toml(mdirs.root)
+    # No config yet: the set is judged as D1 runs it, its wrangler.toml declaring D1 (D1's
+    # rules were left out); the drop of `subscriptions`, which no key points at, notes nothing
+    # (it noted "RESTRICT/NO ACTION children ()" and took the run's one such note).
     res = run_cli(*mdirs.args(), "lint", "--all", "--json", cwd=mdirs.root)
     assert res.code == 1, res.err  # the NO-ROLLBACK errors
-    found = [(f["rule"], f["file"][:15], f["line"], f["severity"])
-             for f in json.loads(res.out)["findings"]]  # fmt: skip
+    report = json.loads(res.out)
+    assert report["rule_sets"] == ["general", "sqlite", "d1"]
+    assert report["notes"] == [
+        "D1's rules too: the set is in a wrangler project whose wrangler.toml declares D1 databases"
+    ]
+    found = [(f["rule"], f["file"][:15], f["line"], f["severity"]) for f in report["findings"]]
     assert [f for f in found if f[0] != "NO-ROLLBACK"] == LINT_ALL
     assert [f[1] for f in found if f[0] == "NO-ROLLBACK"] == [n[:15] for n in RENAMED]
     res = run_cli(*mdirs.args(), "d1", "lint", "--all", "--json", cwd=mdirs.root)
@@ -265,3 +279,21 @@ def _app_tables(d1: D1Target) -> list[str]:
     rows = d1.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     ours = ("search_fts", "sqlite_", "malnu_", "_cf_")
     return [str(r[0]) for r in rows if not str(r[0]).startswith(ours) and r[0] != "migrations"]
+
+
+def test_d1_lint_without_the_live_database_notes_the_drop_that_has_children(
+    mdirs: MigrationDirs,
+) -> None:
+    """Without the live database the RESTRICT check is one note per run: a drop of a table
+    no key points at, earlier in the set, took it ("children ()"), and the drop whose
+    children may hold rows went unsaid."""
+    init = (
+        "CREATE TABLE peers (domain TEXT);\nCREATE TABLE kelas (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas(id));"
+    )
+    mdirs.add("20250101_000100", "init", init)
+    mdirs.add("20250101_000200", "drop_peers", "DROP TABLE peers;")
+    mdirs.add("20250101_000300", "drop_kelas", "DROP TABLE kelas;")
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback), None, d1=True)
+    assert [n.split(": DROP")[0] for n in report.notes] == ["20250101_000300_drop_kelas.sql:1"]
+    assert "children (siswa)" in report.notes[0]
