@@ -11,6 +11,7 @@ finding is pinned: each is true, or a documented, deliberate one."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -67,7 +68,8 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
     """What Wildebeest's tables write, translated and run on PostgreSQL: a strftime() default
     of a DATETIME/DATE/TIME column is cast (a TIMESTAMPTZ's read at UTC, whatever the
     session's zone), one of another shape ('%s', an integer in a DATETIME) withheld; table
-    constraints with no comma between them parse; `NULL NOT NULL` keeps its NOT NULL."""
+    constraints with no comma between them parse; `NULL NOT NULL` keeps its NOT NULL; a
+    secret of `hex(randomblob(42))` (withheld: over 16 bytes) is 84 random hex digits."""
     sql = (
         "CREATE TABLE actors (id TEXT PRIMARY KEY);\n"
         "CREATE TABLE subs (id INTEGER PRIMARY KEY, actor_id TEXT NOT NULL, "
@@ -78,8 +80,10 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
         "  CONSTRAINT one UNIQUE(actor_id, endpoint)\n  CHECK (endpoint <> '')\n"
         "  FOREIGN KEY(actor_id) REFERENCES actors(id)\n);\n"
         "CREATE TABLE epoch (t DATETIME DEFAULT (strftime('%s', 'now')));\n"
+        "CREATE TABLE clients (id TEXT PRIMARY KEY, secret TEXT DEFAULT (hex(randomblob(42))));\n"
     )
-    actors, made, epoch = translate_script(sql).statements
+    actors, made, epoch, clients = translate_script(sql).statements
+    assert [f.construct for f in clients.findings] == ["randomblob() id"]  # (a note)
     assert [f.construct for f in made.findings] == []
     assert [f.construct for f in epoch.findings] == ["column t DEFAULT strftime('%s')"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -91,6 +95,10 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
             "SELECT now() AT TIME ZONE 'UTC' - cdate, now() - at, day FROM subs"
         ).fetchone()
         assert row is not None and row[0].total_seconds() < 5 and row[1].total_seconds() < 5
+        conn.execute(clients.output[0])
+        conn.execute("INSERT INTO clients (id) VALUES ('ui'), ('cli')")
+        secrets = [r[0] for r in conn.execute("SELECT secret FROM clients")]
+        assert all(re.fullmatch("[0-9A-F]{84}", x) for x in secrets) and len(set(secrets)) == 2
         for bad in ("(2, 'y', NULL)", "(3, 'y', '')", "(4, 'nobody', 'z')", "(5, 'x', 'x')"):
             with pytest.raises(psycopg.errors.IntegrityError):
                 conn.execute(f"INSERT INTO subs (id, actor_id, endpoint) VALUES {bad}")
@@ -177,15 +185,15 @@ LINT_ALL = [
     ("UPDATE-ALL-ROWS", "20230101_000012", 6, "warning"),
 ]
 # (construct, file's version, line) of `parity`: withheld, each with its reason. The FTS5
-# index and its three triggers have no PostgreSQL form; hex(randomblob(42)) no exact one
-# without pgcrypto; json_insert writes JSON text PostgreSQL writes otherwise.
+# index and its three triggers have no PostgreSQL form; json_insert writes JSON text
+# PostgreSQL writes otherwise.
 PARITY = [
     ("PRAGMA", "20230101_000000", 3),
     ("CREATE VIRTUAL TABLE", "20230101_000000", 142),
     ("depends on a withheld statement", "20230101_000000", 149),
     ("depends on a withheld statement", "20230101_000000", 158),
     ("depends on a withheld statement", "20230101_000000", 163),
-    ("randomblob()", "20230101_000011", 3),
+    ("randomblob() id", "20230101_000011", 3),  # (a note: its digits from gen_random_uuid())
     ("json_insert()", "20230101_000012", 3),
     ("json_insert()", "20230101_000012", 4),
     ("json_insert()", "20230101_000012", 5),
