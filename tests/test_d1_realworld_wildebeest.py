@@ -11,6 +11,7 @@ finding is pinned: each is true, or a documented, deliberate one."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint.core import lint_migrations
 from malnu_tui.engine.translate import translate_script
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
@@ -65,7 +68,8 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
     """What Wildebeest's tables write, translated and run on PostgreSQL: a strftime() default
     of a DATETIME/DATE/TIME column is cast (a TIMESTAMPTZ's read at UTC, whatever the
     session's zone), one of another shape ('%s', an integer in a DATETIME) withheld; table
-    constraints with no comma between them parse; `NULL NOT NULL` keeps its NOT NULL."""
+    constraints with no comma between them parse; `NULL NOT NULL` keeps its NOT NULL; a
+    secret of `hex(randomblob(42))` (withheld: over 16 bytes) is 84 random hex digits."""
     sql = (
         "CREATE TABLE actors (id TEXT PRIMARY KEY);\n"
         "CREATE TABLE subs (id INTEGER PRIMARY KEY, actor_id TEXT NOT NULL, "
@@ -76,8 +80,10 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
         "  CONSTRAINT one UNIQUE(actor_id, endpoint)\n  CHECK (endpoint <> '')\n"
         "  FOREIGN KEY(actor_id) REFERENCES actors(id)\n);\n"
         "CREATE TABLE epoch (t DATETIME DEFAULT (strftime('%s', 'now')));\n"
+        "CREATE TABLE clients (id TEXT PRIMARY KEY, secret TEXT DEFAULT (hex(randomblob(42))));\n"
     )
-    actors, made, epoch = translate_script(sql).statements
+    actors, made, epoch, clients = translate_script(sql).statements
+    assert [f.construct for f in clients.findings] == ["randomblob() id"]  # (a note)
     assert [f.construct for f in made.findings] == []
     assert [f.construct for f in epoch.findings] == ["column t DEFAULT strftime('%s')"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -89,9 +95,21 @@ def test_strftime_defaults_comma_less_constraints_and_null_not_null(pg_url: str)
             "SELECT now() AT TIME ZONE 'UTC' - cdate, now() - at, day FROM subs"
         ).fetchone()
         assert row is not None and row[0].total_seconds() < 5 and row[1].total_seconds() < 5
+        conn.execute(clients.output[0])
+        conn.execute("INSERT INTO clients (id) VALUES ('ui'), ('cli')")
+        secrets = [r[0] for r in conn.execute("SELECT secret FROM clients")]
+        assert all(re.fullmatch("[0-9A-F]{84}", x) for x in secrets) and len(set(secrets)) == 2
         for bad in ("(2, 'y', NULL)", "(3, 'y', '')", "(4, 'nobody', 'z')", "(5, 'x', 'x')"):
             with pytest.raises(psycopg.errors.IntegrityError):
                 conn.execute(f"INSERT INTO subs (id, actor_id, endpoint) VALUES {bad}")
+
+
+def _wrangler_toml(project: Path) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "wildebeest"\ncompatibility_date = "2023-03-01"\n[[d1_databases]]\n'
+        'binding = "DATABASE"\ndatabase_name = "wildebeest"\n'
+        'database_id = "5b6c1f0e-0000-4000-8000-0123456789ab"\n'
+    )
 
 
 def _applied_by_wrangler_locally(project: Path) -> Path:
@@ -122,11 +140,7 @@ def test_wrangler_history_is_adopted_and_wrangler_has_nothing_left(mdirs: Migrat
     again (0007 drops `subscriptions` with its rows). Now each adopted file's new name is
     written there too, in the adopt's own unit."""
     project = mdirs.root
-    (project / "wrangler.toml").write_text(
-        'name = "wildebeest"\ncompatibility_date = "2023-03-01"\n[[d1_databases]]\n'
-        'binding = "DATABASE"\ndatabase_name = "wildebeest"\n'
-        'database_id = "5b6c1f0e-0000-4000-8000-0123456789ab"\n'
-    )
+    _wrangler_toml(project)
     shutil.copytree(SET, mdirs.migrations, dirs_exist_ok=True)
     mdirs.rollback.mkdir(exist_ok=True)
     state = _applied_by_wrangler_locally(project)
@@ -171,15 +185,15 @@ LINT_ALL = [
     ("UPDATE-ALL-ROWS", "20230101_000012", 6, "warning"),
 ]
 # (construct, file's version, line) of `parity`: withheld, each with its reason. The FTS5
-# index and its three triggers have no PostgreSQL form; hex(randomblob(42)) no exact one
-# without pgcrypto; json_insert writes JSON text PostgreSQL writes otherwise.
+# index and its three triggers have no PostgreSQL form; json_insert writes JSON text
+# PostgreSQL writes otherwise.
 PARITY = [
     ("PRAGMA", "20230101_000000", 3),
     ("CREATE VIRTUAL TABLE", "20230101_000000", 142),
     ("depends on a withheld statement", "20230101_000000", 149),
     ("depends on a withheld statement", "20230101_000000", 158),
     ("depends on a withheld statement", "20230101_000000", 163),
-    ("randomblob()", "20230101_000011", 3),
+    ("randomblob() id", "20230101_000011", 3),  # (a note: its digits from gen_random_uuid())
     ("json_insert()", "20230101_000012", 3),
     ("json_insert()", "20230101_000012", 4),
     ("json_insert()", "20230101_000012", 5),
@@ -194,10 +208,18 @@ def test_lint_all_and_parity_on_postgresql(mdirs: MigrationDirs, pg_url: str) ->
     stand with no comma between them (sqlglot could not parse them), and 0007's `endpoint
     TEXT NULL NOT NULL` (PostgreSQL refused the pair). Now all 17 tables match."""
     _renamed_set(mdirs)
+    _wrangler_toml(mdirs.root)
+    # No config yet: the set is judged as D1 runs it, its wrangler.toml declaring D1 (D1's
+    # rules were left out); the drop of `subscriptions`, which no key points at, notes nothing
+    # (it noted "RESTRICT/NO ACTION children ()" and took the run's one such note).
     res = run_cli(*mdirs.args(), "lint", "--all", "--json", cwd=mdirs.root)
     assert res.code == 1, res.err  # the NO-ROLLBACK errors
-    found = [(f["rule"], f["file"][:15], f["line"], f["severity"])
-             for f in json.loads(res.out)["findings"]]  # fmt: skip
+    report = json.loads(res.out)
+    assert report["rule_sets"] == ["general", "sqlite", "d1"]
+    assert report["notes"] == [
+        "D1's rules too: the set is in a wrangler project whose wrangler.toml declares D1 databases"
+    ]
+    found = [(f["rule"], f["file"][:15], f["line"], f["severity"]) for f in report["findings"]]
     assert [f for f in found if f[0] != "NO-ROLLBACK"] == LINT_ALL
     assert [f[1] for f in found if f[0] == "NO-ROLLBACK"] == [n[:15] for n in RENAMED]
     res = run_cli(*mdirs.args(), "d1", "lint", "--all", "--json", cwd=mdirs.root)
@@ -265,3 +287,21 @@ def _app_tables(d1: D1Target) -> list[str]:
     rows = d1.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     ours = ("search_fts", "sqlite_", "malnu_", "_cf_")
     return [str(r[0]) for r in rows if not str(r[0]).startswith(ours) and r[0] != "migrations"]
+
+
+def test_d1_lint_without_the_live_database_notes_the_drop_that_has_children(
+    mdirs: MigrationDirs,
+) -> None:
+    """Without the live database the RESTRICT check is one note per run: a drop of a table
+    no key points at, earlier in the set, took it ("children ()"), and the drop whose
+    children may hold rows went unsaid."""
+    init = (
+        "CREATE TABLE peers (domain TEXT);\nCREATE TABLE kelas (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas(id));"
+    )
+    mdirs.add("20250101_000100", "init", init)
+    mdirs.add("20250101_000200", "drop_peers", "DROP TABLE peers;")
+    mdirs.add("20250101_000300", "drop_kelas", "DROP TABLE kelas;")
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback), None, d1=True)
+    assert [n.split(": DROP")[0] for n in report.notes] == ["20250101_000300_drop_kelas.sql:1"]
+    assert "children (siswa)" in report.notes[0]

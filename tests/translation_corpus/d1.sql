@@ -270,9 +270,32 @@ INSERT INTO api_keys (label) VALUES ('ci');
 -- check:
 SELECT length(id), lower(id) = id, label FROM api_keys
 
+-- case: d1_random_hex_over_16_bytes
+-- sqlite:
+CREATE TABLE tokens (t TEXT DEFAULT (hex(randomblob(32))), k TEXT DEFAULT (lower(hex(randomblob(20)))));
+INSERT INTO tokens DEFAULT VALUES;
+-- postgres:
+CREATE TABLE tokens (
+  t TEXT DEFAULT (
+    UPPER(
+      REPLACE(CAST(GEN_RANDOM_UUID() AS TEXT), '-', '') || REPLACE(CAST(GEN_RANDOM_UUID() AS TEXT), '-', '')
+    )
+  ),
+  k TEXT DEFAULT (
+    LEFT(
+      REPLACE(CAST(GEN_RANDOM_UUID() AS TEXT), '-', '') || REPLACE(CAST(GEN_RANDOM_UUID() AS TEXT), '-', ''),
+      40
+    )
+  )
+);
+INSERT INTO tokens DEFAULT VALUES;
+-- note: randomblob() id
+-- check:
+SELECT length(t), upper(t) = t, length(k), lower(k) = k FROM tokens
+
 -- case: d1_randomblob_too_long
 -- sqlite:
-CREATE TABLE tokens (t TEXT DEFAULT (hex(randomblob(32))));
+CREATE TABLE tokens (t TEXT DEFAULT (hex(randomblob(257))));
 -- finding: randomblob
 
 -- case: d1_forward_foreign_key

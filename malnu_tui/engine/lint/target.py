@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -141,6 +142,32 @@ def _session_lock_timeout(target: Target) -> bool:
     return value.rstrip("smhinud ").strip() not in ("0", "")
 
 
+def _wrangler_d1(target: Target) -> str | None:
+    """Why a SQLite target's set is a D1 database's, or None: the file is wrangler's local
+    D1 state, or the target is the one no config names (``local``) and the migrations lie in
+    a wrangler project that declares D1 databases. An operator switching from wrangler runs
+    `malnu-tui lint --all` there before writing any config: D1's rules were left out, and a
+    `PRAGMA foreign_keys = OFF` rebuild that wipes child rows on D1 passed clean."""
+    from malnu_tui.engine.backends.d1.wrangler_config import d1_databases, find_config, load
+    from malnu_tui.engine.config import DEFAULT_TARGET
+    from malnu_tui.engine.errors import ConfigError
+
+    if target.kind != "sqlite":
+        return None
+    if ".wrangler" in Path(urlsplit(target.url).path).parts:
+        return "the database is wrangler's local D1 state"
+    config = find_config(target.migrations_dir) if target.name == DEFAULT_TARGET else None
+    try:
+        declared = config is not None and bool(d1_databases(load(config)))
+    except ConfigError:
+        return None  # (`status` and `up` say what is wrong with it)
+    return (
+        f"the set is in a wrangler project whose {config.name} declares D1 databases"
+        if (config is not None and declared)
+        else None
+    )
+
+
 def lint_target(
     target: Target,
     mset: MigrationSet,
@@ -153,7 +180,10 @@ def lint_target(
     live database: D1's RESTRICT rule asks it whether child rows exist, and with
     ``from_live_schema`` (pending migrations) the replay starts from its schema."""
     notes: list[str] = []
-    is_d1 = target.kind == "d1"
+    wrangler = _wrangler_d1(target)
+    if wrangler is not None:
+        notes.append(f"D1's rules too: {wrangler}")
+    is_d1 = target.kind == "d1" or wrangler is not None
     rows = None
     has_table = None  # (pending migrations only: --all lints what ran before the live schema)
     if backend is not None and target.kind == "postgresql":
@@ -162,7 +192,7 @@ def lint_target(
     base: list[str] = []
     live = False  # the replay starts from the live schema, read
     probe = None
-    if is_d1 and backend is None:
+    if target.kind == "d1" and backend is None:
         notes.append("D1 live checks not run: the database was not reachable")
     if backend is not None and dialect_of(target) == "sqlite" and target.kind != "postgresql":
         try:

@@ -57,8 +57,9 @@ def _negative_literal(node: exp.Expr) -> bool:
 
 
 def random_hex_digits(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
-    """D1's random-id idiom ``lower(hex(randomblob(n)))`` (n ≤ 16) → hex digits of
-    ``gen_random_uuid()`` (PostgreSQL 13+)."""
+    """D1's random-id idiom ``lower(hex(randomblob(n)))`` → hex digits of
+    ``gen_random_uuid()`` (PostgreSQL 13+): of as many as n bytes need (n ≤ 256), joined. One
+    of over 16 bytes (Wildebeest's client secret, ``hex(randomblob(42))``) was withheld."""
     blob = node.this
     if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
         return None
@@ -66,16 +67,20 @@ def random_hex_digits(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | 
     if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
         return None
     size = int(str(args[0].this)) if str(args[0].this).isdigit() else 0
-    if not 1 <= size <= 16:
+    if not 1 <= size <= _MAX_RANDOM_BYTES:
         return None
-    digits = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
-    if size < 16:
+    one = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
+    digits = " || ".join([one] * -(-size // 16))
+    if size % 16:
         digits = f"LEFT({digits}, {size * 2})"
     if not isinstance(node, exp.LowerHex):  # LowerHex is a Hex too
         digits = f"UPPER({digits})"
     ctx.note(
         "randomblob() id",
-        "random hex digits now come from gen_random_uuid(): one digit is the UUID version, "
-        "so 122 of the 128 bits are random",
+        "random hex digits now come from gen_random_uuid(): one digit of each 32 is the UUID "
+        "version, so 122 of each 128 bits are random",
     )
     return pg_expr(digits)
+
+
+_MAX_RANDOM_BYTES = 256
