@@ -153,7 +153,8 @@ def failing_row(
     key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
     hint = None
     if column in shape.names:
-        hint = number_as_time_hint(shape, column, row[shape.names.index(column)])
+        value = row[shape.names.index(column)]
+        hint = number_as_time_hint(shape, column, value) or blob_as_text_hint(shape, column, value)
     if column in shape.key and isinstance(exc, psycopg.errors.NotNullViolation):
         hint = _null_key_hint(shape, column)
     elif isinstance(exc, psycopg.errors.NotNullViolation) and dest and column:
@@ -258,6 +259,29 @@ def number_as_time_hint(shape: TableShape, column: str, value: object) -> str | 
         f"destination takes a {'date' if col.kind == 'date' else 'timestamp'}: store such "
         f"values at the source as text, e.g. UPDATE {t} SET {c} = {expr} WHERE "
         f"typeof({c}) IN ('integer', 'real'); then sync again{prisma}"
+    )
+
+
+def blob_as_text_hint(shape: TableShape, column: str, value: object) -> str | None:
+    """What to do when a SQLite source holds a BLOB of UTF-8 text in a column whose copy
+    takes a date, time or number (bytes an application bound for it: Python's sqlite3 stores
+    ``b'…'`` so): the statement that stores it at the source as that text. PostgreSQL's
+    message shows it as bytea's text (``\\x32303235…``), which said nothing of a BLOB. None for
+    any other value."""
+    col = shape.column(column)
+    if col is None or col.kind in ("bytes", "text", "json") or type(value) is not bytes:
+        return None
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return None
+    c, t = quote_ident(column), quote_ident(shape.name)
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return (
+        f"{column} holds a BLOB (the text {shown!r} as bytes, as an application's bytes "
+        f"parameter stores it) where its copy takes {col.pg_type}: store such values "
+        f"at the source as their text, e.g. UPDATE {t} SET {c} = CAST({c} AS TEXT) WHERE "
+        f"typeof({c}) = 'blob'; then sync again"
     )
 
 
