@@ -212,7 +212,7 @@ def plan_recover(
         since = max(parse_iso(restore.at), chosen.created)
         chosen = base_after_restore(target, chosen, restore, when, progress)
         held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
-    replayed = applied_at(backend, target, chosen, since, when)
+    replayed = applied_at(backend, target, chosen, since, when, restore)
     state, notes, undone = replayed.state, list(replayed.notes), replayed.undone
     in_backup = set(chosen.applied_filenames)
     files = mset.by_filename()
