@@ -3,6 +3,7 @@ assert the marks and the schema of that time), on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -404,8 +405,6 @@ def test_recover_over_the_first_up_of_an_unrelated_history(tmp_path: Path) -> No
     audits that history as an apply of its table, `alembic_version`: every recover from a
     backup of before it, its own pre-up backup too, was refused, "cannot recover: migrations
     applied by then are not in …: alembic_version"."""
-    import dataclasses
-
     target = make_target(tmp_path, f"sqlite:///{tmp_path / 'u.db'}")
     backend = open_fresh(target)
     try:
@@ -495,5 +494,30 @@ def test_recover_to_the_time_of_a_safety_backup_is_that_backup(tmp_path: Path) -
         assert plan.reapply == ()
         plan = plan_recover(backend, target, mset, datetime.now(UTC))
         assert plan.backup.id == older.id and plan.reapply == (), plan.describe()
+    finally:
+        backend.close()
+
+
+def test_recover_with_no_backup_in_the_store_says_where_they_are(tmp_path: Path) -> None:
+    """A target renamed in the config (sekolah → utama) has a store of its new name, its
+    backups staying in the old one's: recover said only "no verified backup … at or before
+    TIME", hint "pick a later time"; an operator running as another user than the backup
+    timer's was told the same."""
+    old = make_target(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", name="sekolah")
+    backend = open_fresh(old)
+    try:
+        up(backend, old)
+        create_backup(backend, old)
+        renamed = dataclasses.replace(old, name="utama", backup_dir=old.backup_dir.parent / "utama")
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, renamed, mset_of(renamed), datetime.now(UTC))
+        assert f"{renamed.backup_dir} holds none of its backups" in str(err.value)
+        hint = err.value.hint or ""
+        assert f"in {old.backup_dir} (1, made as target sekolah)" in hint, hint
+        assert f'[targets.utama] backup_dir = "{old.backup_dir}"' in hint
+        other = dataclasses.replace(renamed, url=f"sqlite:///{tmp_path / 'other.db'}")
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, other, mset_of(other), datetime.now(UTC))
+        assert "backups made as another user" in (err.value.hint or "")
     finally:
         backend.close()
