@@ -231,6 +231,13 @@ def test_the_plan_gives_the_time_on_this_machines_clock(
                 if line
                 else []
             ), lines
+        # A machine kept in UTC: 08:00 typed, meaning WIB, is read 08:00 UTC, 15:00 WIB; the
+        # plan said `…T08:00:00+00:00` and nothing else.
+        # (TZ is UTC here, as the loop left it.)
+        wib, wita, wit = (when + timedelta(hours=h) for h in (7, 8, 9))
+        said = f"That is {wib:%Y-%m-%d %H:%M:%S} WIB ({wita:%H:%M:%S} WITA, {wit:%H:%M:%S} WIT)"
+        lines = plan_recover(backend, target, mset_of(target), when).describe()
+        assert lines[1].startswith(said + "; this machine's clock is UTC"), lines
     finally:
         monkeypatch.undo()
         time.tzset()
