@@ -394,6 +394,14 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
                 assert f"{V3}_undo.sql" in str(err.value), str(err.value)
                 assert len(list_backups(target.backup_dir)) == 1, "nothing was done"
                 continue
+            # Its rollback file deleted since: restored as the backup has it, and said.
+            undo = next(target.rollback_dir.glob(f"{V3}_*"))
+            kept = undo.read_bytes()
+            undo.unlink()
+            gone = plan_recover(backend, target, mset_of(target), t)
+            assert (gone.rollback, gone.reapply) == ((), ()), gone.describe()
+            assert any("without a rollback file it stays" in n for n in gone.notes)
+            undo.write_bytes(kept)
             plan = plan_recover(backend, target, mset, t)
             v3 = mset.find(V3).filename
             assert plan.backup.id == b.id

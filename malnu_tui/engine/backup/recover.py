@@ -264,10 +264,17 @@ def plan_recover(
     ran = {m.filename: m.checksum for m in chosen.migrations}
     redo = {f for f in undone & state if f in files and not files[f].same_content(ran[f])}
     for f in sorted(redo):
+        again = f"{f} was rolled back and applied again, edited, after the backup: the backup "
+        if files[f].rollback is None:  # (deleted since): as before, said
+            redo.discard(f)
+            notes.append(
+                again + "holds its version of before, and without a rollback file it stays: "
+                "`status` will call the file drifted"
+            )
+            continue
         notes.append(
-            f"{f} was rolled back and applied again, edited, after the backup: the backup "
-            "holds its version of before, which is rolled back (with its rollback file as it "
-            "is now) and the file applied again as it is"
+            again + "holds its version of before, which is rolled back (with its rollback "
+            "file as it is now) and the file applied again as it is"
         )
     reapply = tuple(
         sorted((state - in_backup - replayed.adopted) | redo, key=lambda f: (_version(f), f))
