@@ -231,7 +231,8 @@ def test_recover_dry_run_on_d1_is_one_plan_under_one_heading(d1: D1Target) -> No
     assert lines[0].startswith("Recover ") and "D1 Time Travel" in lines[0], res.out
     assert "native point-in-time restore" in lines[0], res.out
     assert sum(1 for ln in lines if ln.startswith("Recover ")) == 1, res.out
-    assert [ln[:3] for ln in lines[1:3]] == ["1. ", "2. "], res.out
+    assert lines[1].startswith("That is ") and " WIB (" in lines[1], res.out  # (TZ=UTC)
+    assert [ln[:3] for ln in lines[2:4]] == ["1. ", "2. "], res.out
     assert sum("undoes" in ln for ln in lines) == 1, res.out
 
 

@@ -3,6 +3,7 @@ assert the marks and the schema of that time), on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,6 +231,13 @@ def test_the_plan_gives_the_time_on_this_machines_clock(
                 if line
                 else []
             ), lines
+        # A machine kept in UTC: 08:00 typed, meaning WIB, is read 08:00 UTC, 15:00 WIB; the
+        # plan said `…T08:00:00+00:00` and nothing else.
+        # (TZ is UTC here, as the loop left it.)
+        wib, wita, wit = (when + timedelta(hours=h) for h in (7, 8, 9))
+        said = f"That is {wib:%Y-%m-%d %H:%M:%S} WIB ({wita:%H:%M:%S} WITA, {wit:%H:%M:%S} WIT)"
+        lines = plan_recover(backend, target, mset_of(target), when).describe()
+        assert lines[1].startswith(said + "; this machine's clock is UTC"), lines
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -386,6 +394,14 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
                 assert f"{V3}_undo.sql" in str(err.value), str(err.value)
                 assert len(list_backups(target.backup_dir)) == 1, "nothing was done"
                 continue
+            # Its rollback file deleted since: restored as the backup has it, and said.
+            undo = next(target.rollback_dir.glob(f"{V3}_*"))
+            kept = undo.read_bytes()
+            undo.unlink()
+            gone = plan_recover(backend, target, mset_of(target), t)
+            assert (gone.rollback, gone.reapply) == ((), ()), gone.describe()
+            assert any("without a rollback file it stays" in n for n in gone.notes)
+            undo.write_bytes(kept)
             plan = plan_recover(backend, target, mset, t)
             v3 = mset.find(V3).filename
             assert plan.backup.id == b.id
@@ -404,8 +420,6 @@ def test_recover_over_the_first_up_of_an_unrelated_history(tmp_path: Path) -> No
     audits that history as an apply of its table, `alembic_version`: every recover from a
     backup of before it, its own pre-up backup too, was refused, "cannot recover: migrations
     applied by then are not in …: alembic_version"."""
-    import dataclasses
-
     target = make_target(tmp_path, f"sqlite:///{tmp_path / 'u.db'}")
     backend = open_fresh(target)
     try:
@@ -465,7 +479,10 @@ def test_recover_to_the_time_of_a_safety_backup_is_that_backup(tmp_path: Path) -
     (`created_at`, as `backup list --json` gives it) re-applied the migration that backup was
     taken for, and to that second as typed (just before the backup) restored an older one and
     re-applied it too; to a pre-restore backup's time it restored what the restore had put in
-    place. A backup's own audit row, in that second, fences off what came after it."""
+    place. A backup's own audit row, in that second, fences off what came after it. And after
+    a restore in the second of an `up` (a deploy script's smoke test failing at once), that
+    `up` was re-applied over the restored backup: the trail is replayed from the restore's row.
+    """
     target = make_target(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
     backend = open_fresh(target)
     try:
@@ -473,20 +490,49 @@ def test_recover_to_the_time_of_a_safety_backup_is_that_backup(tmp_path: Path) -
         up(backend, target, to=V2)
         older = create_backup(backend, target)
         next_second()
-        apply_plan(
-            backend, mset, plan_up(backend, mset), safety_backup=backup_taker(backend, target)
-        )
+        taker = backup_taker(backend, target)
+        apply_plan(backend, mset, plan_up(backend, mset), safety_backup=taker)
+        restored = restore_backup(backend, target, older.id)
         pre_up = next(m for m in list_backups(target.backup_dir) if m.reason == "pre-up")
+        pre_restore = load_manifest(target.backup_dir, restored.pre_restore_id)
         v3 = backend.read_audit(limit=1, action="apply")[0]
-        assert v3.at == pre_up.created.strftime("%Y-%m-%d %H:%M:%S"), "one second, both"
+        at = {v3.at, backend.read_audit(limit=1, action="restore")[0].at}
+        # (about 0.2 s after the second began; no timing is asserted, only the same second)
+        assert at == {pre_up.created.strftime("%Y-%m-%d %H:%M:%S")}, "one second, all"
         plan = plan_recover(backend, target, mset, pre_up.created)
         assert plan.backup.id == pre_up.id and plan.reapply == (), plan.describe()
         typed = parse_when(v3.at)  # "2026-12-07 11:14:50": before the backup, in its second
         plan = plan_recover(backend, target, mset, typed)
         assert plan.backup.id == older.id and plan.reapply == (), plan.describe()
-        restored = restore_backup(backend, target, older.id)
-        pre_restore = load_manifest(target.backup_dir, restored.pre_restore_id)
         plan = plan_recover(backend, target, mset, pre_restore.created)
         assert plan.backup.id == pre_restore.id and plan.skipped_backups == (), plan.describe()
+        assert plan.reapply == ()
+        plan = plan_recover(backend, target, mset, datetime.now(UTC))
+        assert plan.backup.id == older.id and plan.reapply == (), plan.describe()
+    finally:
+        backend.close()
+
+
+def test_recover_with_no_backup_in_the_store_says_where_they_are(tmp_path: Path) -> None:
+    """A target renamed in the config (sekolah → utama) has a store of its new name, its
+    backups staying in the old one's: recover said only "no verified backup … at or before
+    TIME", hint "pick a later time"; an operator running as another user than the backup
+    timer's was told the same."""
+    old = make_target(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", name="sekolah")
+    backend = open_fresh(old)
+    try:
+        up(backend, old)
+        create_backup(backend, old)
+        renamed = dataclasses.replace(old, name="utama", backup_dir=old.backup_dir.parent / "utama")
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, renamed, mset_of(renamed), datetime.now(UTC))
+        assert f"{renamed.backup_dir} holds none of its backups" in str(err.value)
+        hint = err.value.hint or ""
+        assert f"in {old.backup_dir} (1, made as target sekolah)" in hint, hint
+        assert f'[targets.utama] backup_dir = "{old.backup_dir}"' in hint
+        other = dataclasses.replace(renamed, url=f"sqlite:///{tmp_path / 'other.db'}")
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, other, mset_of(other), datetime.now(UTC))
+        assert "backups made as another user" in (err.value.hint or "")
     finally:
         backend.close()

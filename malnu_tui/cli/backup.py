@@ -165,7 +165,11 @@ def cmd_list(ctx: Context) -> int:
         ctx.out_json([m.as_json() for m in backups])
         return 0
     if not backups:
+        from malnu_tui.engine.backup.recover import elsewhere
+
         ctx.message(f"no backups in {ctx.target.backup_dir}")
+        if found := elsewhere(ctx.target):
+            ctx.message(f"hint: {found}")
         return 0
     from malnu_tui.cli.output import print_table
 

@@ -8,7 +8,7 @@ on this machine's clock, so the difference is seen before the confirmation word 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from malnu_tui.engine.errors import ConfigError
 
@@ -27,14 +27,28 @@ def local_offset(when: datetime | None = None) -> str:
     return _offset_text(local.utcoffset() or timedelta(0))
 
 
+# Indonesia's zones: a server kept in UTC is read by operators on one of these clocks.
+_ZONES = (("WIB", 7), ("WITA", 8), ("WIT", 9))
+
+
 def local_time_line(utc: str) -> str | None:
-    """A plan line giving the ISO 8601 time ``utc`` on this machine's clock, or None when the
-    local time there is UTC (nothing to tell apart)."""
+    """A plan line giving the ISO 8601 time ``utc`` on this machine's clock; on a machine kept
+    in UTC, on Indonesia's clocks: there a school's time typed without its zone (08:00 WIB
+    meant, 08:00 UTC read, 15:00 WIB) was said as `…T08:00:00+00:00` alone, and a recover
+    to 7 hours after the time meant (after the bad deploy) was confirmed as that."""
     when = datetime.fromisoformat(utc)
     local = when.astimezone()
     offset = local.utcoffset() or timedelta(0)
     if not offset:
-        return None
+        wib, *rest = (
+            f"{when.astimezone(timezone(timedelta(hours=h))):%H:%M:%S} {name}"
+            for name, h in _ZONES
+        )
+        day = when.astimezone(timezone(timedelta(hours=7)))
+        return (
+            f"That is {day:%Y-%m-%d} {wib} ({', '.join(rest)}); this machine's clock is UTC, "
+            "and a time given without a zone is read as UTC."
+        )
     zone = f"UTC{_offset_text(offset)}"
     name = local.tzname() or ""
     if name and name != zone and not name.startswith(("+", "-")):

@@ -15,6 +15,7 @@ import shlex
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied
 from malnu_tui.engine.backup.core import verify_backup
@@ -30,6 +31,7 @@ from malnu_tui.engine.backup.store import (
     backup_time,
     emitter,
     list_backups,
+    read_manifest,
     unreadable_manifests,
     utc_iso,
 )
@@ -125,6 +127,31 @@ class RecoverPlan:
         }
 
 
+def elsewhere(target: Target) -> str | None:
+    """Where ``target``'s backups are, for a store holding none of them (a hint): the stores
+    beside it whose manifests name its database. A target renamed in the config has a store
+    of its new name, its backups staying in the old one's, and `recover` said only "no
+    verified backup … at or before TIME … pick a later time"."""
+    found: list[tuple[Path, str]] = []
+    with contextlib.suppress(OSError):
+        for d in sorted(p for p in target.backup_dir.parent.iterdir() if p.is_dir()):
+            if d == target.backup_dir:
+                continue
+            names: list[str] = []
+            for path in d.glob("[0-9]*Z-*.json"):  # (manifests only: ids are times)
+                with contextlib.suppress(BackupError, OSError):
+                    if backup_of(m := read_manifest(path), target):
+                        names.append(m.target_name)
+            if names:
+                found.append((d, f"{d} ({len(names)}, made as target {names[0]})"))
+    if not found:
+        return None
+    return (
+        f"backups of this database are in {'; '.join(f for _, f in found)}: give "
+        f'[targets.{target.name}] backup_dir = "{found[0][0]}" (or name the target as it was)'
+    )
+
+
 def _version(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -191,14 +218,24 @@ def plan_recover(
     if chosen is None:
         skipped += [(bid, why) for bid, _, why in unreadable]
         passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])
-        own = [m for m in list_backups(target.backup_dir) if backup_of(m, target) and m.verified]
+        ours = [m for m in list_backups(target.backup_dir) if backup_of(m, target)]
+        own = [m for m in ours if m.verified]
         first = (
             f"; the oldest verified one was taken {min(m.created_at for m in own)}" if own else ""
         )
         raise BackupError(
             f"no verified backup of {target.display_url} was taken at or before "
-            f"{utc_iso(when)}{passed_over}{first}",
-            hint="`malnu-tui backup list` shows what exists; pick a later time",
+            f"{utc_iso(when)}{passed_over}{first}"
+            + ("" if ours else f"; {target.backup_dir} holds none of its backups"),
+            hint="`malnu-tui backup list` shows what exists; pick a later time"
+            if ours
+            else elsewhere(target)
+            or (
+                "backups made as another user (systemd's User=, another account's cron) are "
+                "in that user's data directory, and those made with MALNU_BACKUP_DIR (or "
+                "another config's [backup] dir) under that folder: run as that user, or set "
+                "MALNU_BACKUP_DIR to it"
+            ),
         )
     skipped += [(bid, why) for bid, taken, why in unreadable if taken > chosen.created]
     since = chosen.created
@@ -212,7 +249,7 @@ def plan_recover(
         since = max(parse_iso(restore.at), chosen.created)
         chosen = base_after_restore(target, chosen, restore, when, progress)
         held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
-    replayed = applied_at(backend, target, chosen, since, when)
+    replayed = applied_at(backend, target, chosen, since, when, restore)
     state, notes, undone = replayed.state, list(replayed.notes), replayed.undone
     in_backup = set(chosen.applied_filenames)
     files = mset.by_filename()
@@ -227,10 +264,17 @@ def plan_recover(
     ran = {m.filename: m.checksum for m in chosen.migrations}
     redo = {f for f in undone & state if f in files and not files[f].same_content(ran[f])}
     for f in sorted(redo):
+        again = f"{f} was rolled back and applied again, edited, after the backup: the backup "
+        if files[f].rollback is None:  # (deleted since): as before, said
+            redo.discard(f)
+            notes.append(
+                again + "holds its version of before, and without a rollback file it stays: "
+                "`status` will call the file drifted"
+            )
+            continue
         notes.append(
-            f"{f} was rolled back and applied again, edited, after the backup: the backup "
-            "holds its version of before, which is rolled back (with its rollback file as it "
-            "is now) and the file applied again as it is"
+            again + "holds its version of before, which is rolled back (with its rollback "
+            "file as it is now) and the file applied again as it is"
         )
     reapply = tuple(
         sorted((state - in_backup - replayed.adopted) | redo, key=lambda f: (_version(f), f))

@@ -39,13 +39,20 @@ class Replayed:
 
 
 def applied_at(
-    backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
+    backend: Backend,
+    target: Target,
+    start: BackupManifest,
+    since: datetime,
+    when: datetime,
+    restore: AuditEntry | None = None,
 ) -> Replayed:
     """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
-    ``when`` over ``start``'s applied set.
+    ``when`` over ``start``'s applied set; with ``restore`` (the row of the restore that put
+    ``start`` in place at ``since``), from the rows after it.
 
     Audit times have one-second resolution: events in ``since``'s own second are replayed
-    too (replaying is idempotent: apply adds, rollback removes, restore resets).
+    too (replaying is idempotent: apply adds, rollback removes, restore resets), but not those
+    before ``restore``: what it replaced (an `up` of that second re-applied over the backup).
     """
     state = set(start.applied_filenames)
     undone: set[str] = set()  # rolled back since: what the database had of them then is gone
@@ -56,7 +63,13 @@ def applied_at(
     trail = backend.read_audit(limit=1_000_000)
     fence = _fence(trail, when)
     entries = sorted(
-        (e for e in trail if lo <= e.at <= hi and not _past(e, fence)),
+        (
+            e
+            for e in trail
+            if lo <= e.at <= hi
+            and not (fence and _after(e, fence))
+            and (restore is None or _after(e, restore))
+        ),
         key=lambda e: (e.at, e.id or 0),
     )
     for e in entries:
@@ -69,7 +82,7 @@ def applied_at(
             state.discard(e.object)
             undone.add(e.object)
             adopted.discard(e.object)
-        elif e.action == "restore" and e.at > lo:
+        elif e.action == "restore" and (e.at > lo or restore is not None):
             undone, adopted = set(), set()  # its content from here on (plan_recover starts
             try:  # past such a restore)
                 state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
@@ -107,9 +120,9 @@ def _fence(trail: list[AuditEntry], when: datetime) -> AuditEntry | None:
     return min(after, key=lambda e: e.id or 0, default=None)
 
 
-def _past(e: AuditEntry, fence: AuditEntry | None) -> bool:
-    """Whether ``e`` comes after the ``fence`` row (in its second, by id)."""
-    return fence is not None and e.at == fence.at and (e.id or 0) > (fence.id or 0)
+def _after(e: AuditEntry, row: AuditEntry) -> bool:
+    """Whether ``e`` comes after ``row``: in a later second, or in its second by id."""
+    return e.at > row.at or (e.at == row.at and (e.id or 0) > (row.id or 0))
 
 
 def _a_file(name: str) -> bool:
@@ -139,7 +152,7 @@ def restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> 
         if e.outcome == "ok"
         and lo <= e.at <= hi
         and (e.at > lo or own in e.detail)
-        and not _past(e, fence)
+        and not (fence and _after(e, fence))
     ]
     return max(found, key=lambda e: (e.at, e.id or 0), default=None)
 
