@@ -176,3 +176,36 @@ def test_a_database_with_an_fts5_index_backup_up_and_undo(
     assert res.code == 0, res.err
     assert [r[1] for r in d1.sql("PRAGMA table_info(users)")] == ["id", "email"]
     assert d1.sql("SELECT rowid FROM users_fts WHERE users_fts MATCH 'admin'") == [(1,)]
+
+
+def test_a_view_whose_text_ends_in_a_comment_is_dumped_so_that_it_loads(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """SQLite keeps a view's (and an index's) text up to its ``;``, a ``-- comment`` before it
+    included: the client-side dump wrote ``… -- the first user;``, the comment swallowed the
+    ``;`` and the next statement joined the view: `backup create` of a D1 database with a
+    search index stopped ("the dump does not load into SQLite: near "CREATE": syntax error"),
+    and so did every `up` that takes a safety backup. The dump now loads, and restores."""
+    d = school_set(mdirs)
+    d.add(
+        "20250101_000400",
+        "search",
+        "CREATE VIRTUAL TABLE memo_fts USING fts5(body);\n"
+        "CREATE VIEW admins AS SELECT id, email FROM users WHERE id = 1 -- the first user\n;\n"
+        "CREATE INDEX users_email_lower ON users (lower(email)) -- for login",
+        "DROP VIEW admins; DROP INDEX users_email_lower; DROP TABLE memo_fts;",
+    )
+    base = ["--config", str(school_config(tmp_path, d1.url, d)), "--target", "school"]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert d1.sql("SELECT sql FROM sqlite_master WHERE name = 'admins'")[0][0].endswith("user")
+    res = run_cli(*base, "backup", "create", "--json")
+    assert res.code == 0, res.err
+    backup = json.loads(res.out)["id"]
+    manifest = next((tmp_path / "backups").glob(f"**/{backup}.json"))
+    data = json.loads(manifest.read_text())
+    data["native_restore_point"] = None  # restored from the dump, not the bookmark
+    manifest.write_text(json.dumps(data))
+    d1.server.sql(d1.db, "DROP VIEW admins")
+    res = run_cli(*base, "backup", "restore", backup, "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT id, email FROM admins") == [(1, "admin@malnu.sch.id")]

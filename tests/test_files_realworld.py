@@ -361,7 +361,8 @@ def test_up_dry_run_sql_runs_in_psql_and_sqlite3_as_the_file_does(
     ``-- comment`` got its ``;`` appended inside the comment (the next statement joined it:
     `syntax error` when a reviewer ran the printed SQL), and a ``COPY … FROM stdin`` (pg_dump's
     data) was printed without its rows (psql took the statements after it for rows). Each
-    dialect's printed SQL now runs in its own shell and loads what `up` loads."""
+    dialect's printed SQL now runs in its own shell and loads what `up` loads. (PostgreSQL's
+    ``ANALYSE`` spelling was refused as "unparsable SQL".)"""
     rows = [(1, "Ani -- kelas 7"), (2, "Budi; wali")]
     sqlite_file = (
         "CREATE TABLE siswa (id int, nama text);\n"
@@ -371,7 +372,7 @@ def test_up_dry_run_sql_runs_in_psql_and_sqlite3_as_the_file_does(
     pg_file = (
         "CREATE TABLE siswa (id int, nama text) -- the class list\n;\n"
         "COPY siswa (id, nama) FROM stdin;\n1\tAni -- kelas 7\n2\tBudi; wali\n\\.\n"
-        "CREATE INDEX siswa_nama ON siswa (nama);\n"
+        "CREATE INDEX siswa_nama ON siswa (nama);\nANALYSE siswa;\n"
     )
     for kind, text in (("postgresql", pg_file), ("sqlite", sqlite_file)):
         db, shell = fresh_db(kind), fresh_db(kind)

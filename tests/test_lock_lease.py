@@ -283,3 +283,42 @@ def test_a_sqlite_import_or_sync_whose_lock_was_released_mid_run_commits_nothing
         sync(src, dst, box_b_steps_in, chunk_rows=2, full=True)
     assert chunks and dst.count() == chunks[0] < 6
     other.close()
+
+
+def test_a_migration_failing_after_its_lock_was_taken_records_nothing_over_the_new_holder(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """On a SQLite file, box-a's `up` lost its lock during its safety backup (box-b's `unlock
+    --yes`, then box-b's own `up` applied the same migration). Box-a's run of it then failed
+    ("table … already exists") and wrote its failure over box-b's tracking row: the applied
+    migration read *failed*, and every later `up` failed on it. Now the failure is written
+    only while the lock is box-a's: LockLost (exit 3), box-b's row left as it was."""
+    from malnu_tui.engine.errors import LockLost
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import apply_plan, plan_up, status, unlock
+
+    mdirs.add("20250101_000100", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;")
+    url = f"sqlite:///{tmp_path / 'school.db'}"
+    target = Target("t", url, mdirs.migrations, mdirs.rollback, mdirs.root, {})
+    a, b = open_backend(target), open_backend(target)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+
+    def taken_during_the_backup(_reason: str) -> str | None:
+        unlock(b)  # box-b: `unlock --yes`, then its own `up`
+        assert [f for f, _ms in apply_plan(b, mset, plan_up(b, mset)).done] == [
+            "20250101_000100_kelas.sql"
+        ]
+        return None
+
+    with pytest.raises(LockLost) as lost:
+        apply_plan(a, mset, plan_up(a, mset), safety_backup=taken_during_the_backup)
+    assert lost.value.__notes__ == [
+        "20250101_000100_kelas.sql failed meanwhile, not recorded: line 1: table kelas already "
+        "exists"
+    ]
+    rows = {m.filename: m.state.value for m in status(b, mset).migrations}
+    assert rows == {"20250101_000100_kelas.sql": "applied"}
+    failed = [e for e in b.read_audit() if e.outcome == "failed" and e.action == "apply"]
+    assert failed == []
+    a.close()
+    b.close()

@@ -16,6 +16,7 @@ _PIECES = (
     'CREATE TABLE t_{k} (id int, "end" text, "a;b" text)',
     "INSERT INTO t_{k} VALUES (1, 'a;b', 'it''s; -- no comment')",
     "SELECT E'x\\\\'';y' AS e, $$a;b$$ AS d, $q$ ; $$ ; $q$ AS q",
+    "SELECT $tubuh_fungsi1$ ; $$ ; $tubuh_fungsi1$ AS t, $körper$ ; $körper$ AS k",
     "SELECT (1), ((2)); SELECT 3",
     "DO $$ BEGIN PERFORM 1; IF true THEN NULL; END IF; END $$",
     "DO $do$ DECLARE x int; BEGIN x := 1; RAISE NOTICE '%;', x; END $do$ LANGUAGE plpgsql",

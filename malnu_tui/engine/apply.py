@@ -31,6 +31,7 @@ from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
     GroupCommitFailed,
+    LockLost,
     MalnuError,
     StatementFailed,
 )
@@ -388,6 +389,9 @@ class StepRunner:
                 self.backend.append_audit(fail_audit)
         except BackendError as exc:  # not a lock lost or taken over: that one says itself
             unrecorded = str(exc)
+        except LockLost as lost:  # (the failure may be the new holder's doing: said, not kept)
+            lost.add_note(f"{step.filename} failed meanwhile, not recorded: {detail}")
+            raise
         self.emit(Progress("failed", i, self.total, step.filename, message=detail))
         raise MigrationFailed(failure, self.direction, self.done, unrecorded) from None
 

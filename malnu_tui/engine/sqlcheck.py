@@ -26,6 +26,7 @@ _DOWN_MARKER = re.compile(
 SQL_VERBS = {
     "ALTER",
     "ANALYZE",
+    "ANALYSE",  # PostgreSQL's other spelling (refused as "unparsable SQL")
     "ATTACH",
     "BEGIN",
     "COMMENT",

@@ -31,7 +31,10 @@ __all__ = [
 ]
 
 WORD = re.compile(r"[A-Za-z_]+")
-DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+# A ``$tag$`` quote, as psql and the server read one: a tag of letters, digits and ``_`` (not
+# first), and of any non-ASCII character (``$körper$``: it was no quote here, and its ``;``
+# ended the statement).
+DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$")
 IDENT_RUN = re.compile(r"[\w$]+")
 PLAIN_RUN = re.compile(r"[^\n\-/$'\"`\[;A-Za-z_]+")
 # Past a statement's first four words, outside trigger and routine bodies, only quotes,

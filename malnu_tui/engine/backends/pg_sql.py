@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.errors import NO_SCHEMA_ON_PATH, BackendError, MalnuError, StatementFailed
+from malnu_tui.engine.sqltokens import DOLLAR_TAG
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
@@ -71,7 +72,7 @@ def with_params(query: sql.Composable | str, conn: psycopg.Connection[Any]) -> s
 # follows the opening dollar quote), the outermost frame being the DO's own.
 _DO_CONTEXT = re.compile(r"^PL/pgSQL function inline_code_block line (\d+) ", re.MULTILINE)
 _DO_BODY = re.compile(
-    r"^\s*DO\s+(?:LANGUAGE\s+(?:plpgsql|\"plpgsql\")\s+)?\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$",
+    r"^\s*DO\s+(?:LANGUAGE\s+(?:plpgsql|\"plpgsql\")\s+)?" + DOLLAR_TAG.pattern,
     re.IGNORECASE,
 )
 

@@ -394,6 +394,10 @@ class SQLiteBackend:
         self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
     ) -> None:
         with self.transaction() as c:
+            # Only while the lock is still ours (LockLost): a migration that failed because
+            # another session, holding the lock since an `unlock`, applied it meanwhile
+            # ("table … already exists") wrote its failure over that session's row.
+            self.keep_lock()
             c.execute(q.UPSERT_FAILURE, (filename, checksum, utc_now(), elapsed_ms, error))
             self._audit(c, audit)
 

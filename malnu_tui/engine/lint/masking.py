@@ -3,11 +3,11 @@ keywords, parentheses and ``;`` are found only in code (the DO-block and CTE rea
 
 from __future__ import annotations
 
-import re
+from malnu_tui.engine.sqltokens import DOLLAR_TAG
 
 __all__ = ["Unreadable", "closing_paren", "mask_code"]
 
-_DOLLAR = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_DOLLAR = DOLLAR_TAG  # (psql's rule: sqltokens.py)
 
 
 class Unreadable(Exception):

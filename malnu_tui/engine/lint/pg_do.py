@@ -18,6 +18,7 @@ from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
+from malnu_tui.engine.sqltokens import DOLLAR_TAG
 
 __all__ = ["DO_RULES", "do_statements"]
 
@@ -34,7 +35,7 @@ DO_RULES = (
 register(*DO_RULES)
 
 _F = re.IGNORECASE
-_DOLLAR = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_DOLLAR = DOLLAR_TAG  # (psql's rule: sqltokens.py)
 _HEAD = re.compile(r"\s*DO\s+(?:LANGUAGE\s+'?(?P<lang>\w+)'?\s+)?", _F)
 _TAIL_LANG = re.compile(r"\s*LANGUAGE\s+'?(?P<lang>\w+)'?\s*$", _F)
 _LABEL = re.compile(r"<<\s*\w+\s*>>\s*")

@@ -32,6 +32,7 @@ from malnu_tui.engine.backup.durable import sha256_file
 from malnu_tui.engine.data.sqlwrite import D1_STATEMENT_BYTES, RawText, RowRefused, d1_bound_row
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback
+from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.d1.backend import D1Backend
@@ -315,17 +316,19 @@ def client_dump(
         out.write("PRAGMA defer_foreign_keys=TRUE;\n")
         later: list[str] = []
         for o in objects:
+            # (SQLite keeps a view's or an index's text up to its ``;``: a ``-- comment``
+            # before it too, which swallowed a ``;`` written after it, and the dump failed)
             name, sql = str(o["name"]), str(o["sql"])
             if o["type"] != "table":
-                later.append(f"{sql};\n")
+                later.append(Statement(sql, 0).as_script())
             elif name not in shadows and name not in by_name:
-                out.write(f"{sql};\n")
+                out.write(Statement(sql, 0).as_script())
                 cols = _columns(d1, name)
                 table(name, _keys(d1, name, sql, cols), cols, False)
         _sequence(d1, out)
         rebuilds: list[str] = []
         for v in virtuals:
-            out.write(f"{v.sql};\n")
+            out.write(Statement(v.sql, 0).as_script())
             t = q.quote_ident(v.name)
             if v.content:  # rebuilt from its content table, once everything is there
                 rebuilds.append(f"INSERT INTO {t}({t}) VALUES('rebuild');\n")
