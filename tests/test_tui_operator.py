@@ -261,6 +261,14 @@ async def test_a_failed_run_is_seen_in_the_audit_list_at_80_columns(demo: Demo) 
     cli = [sys.executable, "-m", "malnu_tui", "--config", str(demo.config), "up"]
     done = subprocess.run(cli, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == 1, done.stderr
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.migrate import clear_failed
+
+    backend = open_backend(demo.target())
+    try:  # then cleared, as an operator would: the widest action, "clear-failed"
+        clear_failed(backend, broken)
+    finally:
+        backend.close()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
@@ -276,7 +284,11 @@ async def test_a_failed_run_is_seen_in_the_audit_list_at_80_columns(demo: Demo) 
         widths = [c.get_render_width(table) for c in table.ordered_columns]
         edge = sum(widths[: labels.index("outcome") + 1])
         assert edge <= table.scrollable_content_region.width, list(zip(labels, widths, strict=True))
-        outcomes = [str(table.get_row_at(i)[labels.index("outcome")]) for i in range(3)]
+        # And the object's version (a migration's, a backup id's date): the actor before it
+        # left "20251126_0" at 80 columns.
+        edge = sum(widths[: labels.index("object")]) + len("20251126_000000")
+        assert edge <= table.scrollable_content_region.width, list(zip(labels, widths, strict=True))
+        outcomes = [str(table.get_row_at(i)[labels.index("outcome")]) for i in range(4)]
         assert "✘ failed" in outcomes, outcomes
 
 

@@ -74,8 +74,10 @@ class AuditScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # The outcome before the object (a file name, a backup id): at 80 columns a
-        # "✘ failed" must be seen in the list, not only in the selected row's detail.
-        table.add_columns("at (UTC)", "actor", "action", "outcome", "object", "detail")
+        # "✘ failed" must be seen in the list, not only in the selected row's detail. The
+        # actor after the object: before it, at 80 columns the object showed "20251124_1",
+        # no migration nor backup told from another but by moving the cursor onto each.
+        table.add_columns("at (UTC)", "action", "outcome", "object", "actor", "detail")
         table.focus()
         self.action_reload()
 
@@ -148,7 +150,7 @@ class AuditScreen(Screen[None]):
             haystack = f"{e.at} {e.actor} {e.action} {e.object} {e.outcome} {e.detail}".lower()
             if all(w in haystack for w in words):
                 table.add_row(
-                    e.at, e.actor, e.action, outcome_text(e.outcome), e.object, e.detail, key=str(i)
+                    e.at, e.action, outcome_text(e.outcome), e.object, e.actor, e.detail, key=str(i)
                 )
                 shown += 1
         if not shown:
