@@ -185,7 +185,9 @@ def process_alerts(
     closed: list[str] = []
     incidents_now: dict[str, dict[str, Any]] = {}
     try:
-        with locked_state(path) as state:
+        # (room for each problem as a new incident, told to every webhook)
+        more = sum(len(p.message.encode()) + 512 + 64 * len(ids) for p in report.problems)
+        with locked_state(path, more) as state:
             if "damaged" in state:
                 errors.append(
                     f"incident state {path} was unreadable ({state.pop('damaged')}): started "
