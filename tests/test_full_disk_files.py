@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,12 +16,14 @@ from pathlib import Path
 
 import psycopg
 
+from malnu_tui.engine.config import url_slug
 from tests.backup_support import FULL_DISK
 from tests.fixtures_core import CliResult, MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster
 from tests.test_backup_months import _small_tmpfs
 from tests.test_full_disk import _fresh
 from tests.test_reliability import one_error
+from tests.webhook_support import Receiver
 
 
 def _on_full_disk(limit: int, *args: str, env: dict[str, str] | None = None) -> CliResult:
@@ -42,21 +43,14 @@ def _files(*dirs: Path) -> list[str]:
     return sorted(str(p.relative_to(d)) for d in dirs if d.exists() for p in d.rglob("*"))
 
 
-def _dead_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_tools_own_files_on_a_full_disk_are_whole_or_not_there(
     tmp_path: Path, mdirs: MigrationDirs
 ) -> None:
     """`create` left its migration file empty (or cut in its header) behind: every later
-    `status` and `up` stopped on it as a bad file. `check --alert` from cron left one more
-    half-written `.incidents.json.<pid>.tmp` each minute, and `lint` one more cache temp file
-    each run, on the disk that was full. A debug log file that filled up printed `--- Logging
-    error ---` and a traceback for every statement after it. Now: no file left but whole ones
-    (the old incident state kept), and the log file let go with one warning line."""
+    `status` and `up` stopped on it as a bad file. `lint` left one more cache temp file each
+    run on the disk that was full. A debug log file that filled up printed `--- Logging
+    error ---` and a traceback for every statement after it. Now: no file left but whole
+    ones, and the log file let go with one warning line."""
     mdirs.add(
         "20250101_000100",
         "kelas",
@@ -66,14 +60,10 @@ def test_the_tools_own_files_on_a_full_disk_are_whole_or_not_there(
     )
     db = tmp_path / "school.db"
     log = tmp_path / "logs" / "debug.log"
-    hook = f"http://127.0.0.1:{_dead_port()}/alert"
     cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[backup]\ndir = "{tmp_path / "backups"}"\n[log]\nfile = "{log}"\n'
-        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\nretries = 0\n'
-    )
-    cache, state = tmp_path / "cache", tmp_path / "state"
-    env = {"XDG_CACHE_HOME": str(cache), "XDG_STATE_HOME": str(state)}
+    cfg.write_text(f'[backup]\ndir = "{tmp_path / "backups"}"\n[log]\nfile = "{log}"\n')
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache)}
     base = ["--config", str(cfg), "--database", f"sqlite:///{db}", *mdirs.args()]
     made = _files(mdirs.migrations, mdirs.rollback)
 
@@ -99,16 +89,44 @@ def test_the_tools_own_files_on_a_full_disk_are_whole_or_not_there(
     assert res.err.count("debug: statement target=") == 3, res.err  # every one, on stderr
     assert log.stat().st_size == 1024 * 1024
 
-    kept = state / "malnu-tui" / "incidents.json"
-    first = run_cli(*base, "check", "--alert", env=env)  # no backup: CRITICAL, the alert failed
-    assert first.code == 2 and "alert FAILED (retried next run)" in first.err, first.err
-    before = kept.read_bytes()
-    assert len(before) > 200
-    res = _on_full_disk(200, *base, "check", "--alert", env=env)
-    assert res.code == 2 and "Traceback" not in res.err, res.err
-    assert f"alerting FAILED: cannot keep the incident state in {kept}: File too large" in res.err
-    assert kept.read_bytes() == before  # the old state, whole
-    assert _files(state) == ["malnu-tui", "malnu-tui/incidents.json", "malnu-tui/incidents.lock"]
+
+def test_check_alert_on_a_full_disk_sends_nothing_it_cannot_record(tmp_path: Path) -> None:
+    """`check --alert` from cron on a full disk sent its alerts, then found no room to record
+    them sent (`… what was sent will be sent again`): on-call was paged again every minute,
+    and each run left one more half-written `.incidents.json.<pid>.tmp` there. The room to
+    record is taken first now: without it nothing is sent (`…; nothing sent`), and the old
+    state is kept whole, with no temp file beside it."""
+    db = tmp_path / "school.db"
+    assert run_cli("--database", f"sqlite:///{db}", "status").code == 0
+    receiver = Receiver("full-disk-secret")
+    try:
+        cfg = tmp_path / "malnu.toml"
+        cfg.write_text(f'[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url("json")}"\n')
+        state = tmp_path / "state"
+        env = {"XDG_STATE_HOME": str(state), "MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+        base = ["--config", str(cfg), "--database", f"sqlite:///{db}", "check", "--alert"]
+        kept = state / "malnu-tui" / "incidents.json"
+        said = f"alert: alerting FAILED: cannot keep the incident state in {kept}: File too large"
+        res = _on_full_disk(200, *base, env=env)  # no backup at all: CRITICAL, a new incident
+        assert res.code == 2 and f"{said}; nothing sent" in res.err, res.err
+        assert receiver.bodies == [] and not kept.exists()
+        assert run_cli(*base, env=env).code == 2  # room again: sent, and recorded
+        assert receiver.events("json") == [
+            ("problem", f"{url_slug(f'sqlite:///{db}')}|backup_age|backups")
+        ]
+        before = kept.read_bytes()
+        assert len(before) > 200
+        res = _on_full_disk(200, *base, env=env)
+        assert res.code == 2 and f"{said}; nothing sent" in res.err, res.err
+        assert len(receiver.bodies) == 1
+        assert kept.read_bytes() == before  # the old state, whole
+        assert _files(state) == [
+            "malnu-tui",
+            "malnu-tui/incidents.json",
+            "malnu-tui/incidents.lock",
+        ]
+    finally:
+        receiver.stop()
 
 
 def test_a_full_disk_under_each_safety_backup_stops_the_command_before_the_database(

@@ -7,11 +7,13 @@ folder another user owns is that user's (:func:`hand_over`)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["hand_over", "make_dirs", "write_private"]
+__all__ = ["hand_over", "make_dirs", "replacing", "write_private"]
 
 
 def hand_over(fd: int, like: Path) -> None:
@@ -66,22 +68,48 @@ def write_private(path: Path, text: str, *, durable: bool = True) -> None:
     temp file and leaves the old file as it was: `check --alert` run by cron every minute on
     a full disk left one more half-written ``.incidents.json.<pid>.tmp`` each time. OSError
     as the write raises it."""
+    with replacing(path, durable=durable) as put:
+        put(text)
+
+
+@contextlib.contextmanager
+def replacing(
+    path: Path, *, room: int = 0, durable: bool = True
+) -> Iterator[Callable[[str], None]]:
+    """:func:`write_private` in two steps: the temp file is made (and ``room`` bytes of disk
+    taken for it) on entry, ``put(text)`` writes and renames it into place later. Room that
+    cannot be had is OSError on entry, before the caller does what the file is to record
+    (`check --alert` sent its alerts, then found no room to record them sent: on a full disk
+    it sent them again every minute). Left without ``put``, nothing is replaced."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    done = False
+
+    def put(text: str) -> None:
+        nonlocal done
+        data = text.encode("utf-8")
+        written = 0
+        while written < len(data):  # into the room taken: no block to find now
+            written += os.pwrite(fd, data[written:], written)
+        os.ftruncate(fd, len(data))
+        if durable:
+            os.fsync(fd)
+        os.replace(tmp, path)
+        done = True
+
     try:
         os.fchmod(fd, 0o600)  # a temp file a killed run with this pid left keeps its mode
         hand_over(fd, path.parent)
-        with open(fd, "w", encoding="utf-8", closefd=False) as fh:
-            fh.write(text)
-        if durable:
-            os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if room:
+            try:
+                os.posix_fallocate(fd, 0, room)
+            except OSError as exc:  # (a file system that cannot: taken as it comes)
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+        yield put
+    finally:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+            os.close(fd)
+        if not done:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

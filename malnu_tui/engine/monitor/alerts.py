@@ -189,7 +189,9 @@ def process_alerts(
     incidents_now: dict[str, dict[str, Any]] = {}
     outrun: list[str] = []
     try:
-        with locked_state(path) as state:
+        # (room for each problem as a new incident, told to every webhook)
+        more = sum(len(p.message.encode()) + 512 + 64 * len(ids) for p in report.problems)
+        with locked_state(path, more) as state:
             if "damaged" in state:
                 errors.append(
                     f"incident state {path} was unreadable ({state.pop('damaged')}): started "

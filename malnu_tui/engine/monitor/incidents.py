@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.private import hand_over, make_dirs, write_private
+from malnu_tui.engine.private import hand_over, make_dirs, replacing
 
 __all__ = [
     "STATE_VERSION",
@@ -45,8 +45,11 @@ def state_path() -> Path:
 
 
 @contextlib.contextmanager
-def locked_state(path: Path) -> Iterator[dict[str, Any]]:
-    """The state file read under an exclusive lock, written back atomically at the end."""
+def locked_state(path: Path, more: int = 0) -> Iterator[dict[str, Any]]:
+    """The state file read under an exclusive lock, written back atomically at the end. The
+    room to write it back (twice its size now, ``more`` bytes, and a margin) is taken before
+    the caller sends anything: on a disk with less, OSError, and nothing is sent (sent, then
+    not recorded, an alert went out again with every cron run)."""
     make_dirs(path.parent)
     lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     with contextlib.suppress(OSError):
@@ -55,13 +58,15 @@ def locked_state(path: Path) -> Iterator[dict[str, Any]]:
     with open(lock_fd, "a+") as lockf:
         _hold(lockf.fileno())
         state = read_state(path)
-        try:
-            yield state
-        except KeyboardInterrupt:  # SIGTERM, Ctrl-C while sending: what was sent is kept
-            with contextlib.suppress(OSError):
-                _write(path, state)
-            raise
-        _write(path, state)
+        room = 2 * len(_text(state)) + more + 4096
+        with replacing(path, room=room) as put:
+            try:
+                yield state
+            except KeyboardInterrupt:  # SIGTERM, Ctrl-C while sending: what was sent is kept
+                with contextlib.suppress(OSError):
+                    put(_text(state))
+                raise
+            put(_text(state))
 
 
 def _hold(fd: int) -> None:
@@ -97,11 +102,12 @@ def _hold(fd: int) -> None:
         os.write(fd, f"{os.getpid()}\n".encode())
 
 
-def _write(path: Path, state: dict[str, Any]) -> None:
-    """Replace the state file, readable by its owner only (as backups and the debug log are):
-    its messages quote databases' errors, and whoever may write it could silence an alert."""
-    written = {**state, "incidents": _as_filed(state["incidents"])}
-    write_private(path, json.dumps(written, indent=1, sort_keys=True))
+def _text(state: dict[str, Any]) -> str:
+    """The state file's text. Readable by its owner only (:func:`replacing`), as backups and
+    the debug log are: its messages quote databases' errors, and whoever may write it could
+    silence an alert."""
+    written = {**state, "incidents": _as_filed(state.get("incidents", {}))}
+    return json.dumps(written, indent=1, sort_keys=True)
 
 
 def _problem_key(inc: dict[str, Any]) -> str:
