@@ -94,7 +94,9 @@ def test_what_an_indonesian_sheet_writes_without_a_step(imp: ImportTarget, tmp_p
         step + '{ date = ["%d %B %Y"] }',
         step + '{ date = ["%d/%m/%y"] }',
         "; a wrong day name: 2008-07-16 is a Rabu",
-        '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }',
+        # Noon of that day: the step "excel" it named made a date/time the column refused.
+        "; an Excel date serial with a time of day (its fraction): a DATE column keeps none (a "
+        "TIMESTAMP does)",
     ]
 
 

@@ -210,6 +210,11 @@ def sheet_date_hint(text: str, *, date_only: bool = False) -> str:
     if date_only and (m := _ISO_DATE_TIME.fullmatch(text)):
         return _midnight(text, "%Y-%m-%d", m[1])
     if _SERIAL.fullmatch(text):
+        if date_only and text[5:].strip(".,0"):  # 45123,5: noon, which a DATE column loses
+            return (
+                "; an Excel date serial with a time of day (its fraction): a DATE column keeps "
+                "none (a TIMESTAMP does)"
+            )
         return '; an Excel date serial? read it with a mapping\'s step { date = ["excel"] }'
     if _HAS_LETTERS.search(text):
         return _read_by(text, _NAMED_DATE_FORMATS)
@@ -226,7 +231,7 @@ def _midnight(text: str, fmt: str, clock: str) -> str:
     the format reads as the date alone (the step's time formats made a date/time the column
     refused again); another time would be lost."""
     if clock.strip(" T:.0"):
-        return f"; a {clock.strip()!r} time of day: a DATE column keeps none (a TIMESTAMP does)"
+        return f"; a {clock.strip(' T')!r} time of day: a DATE column keeps none (a TIMESTAMP does)"
     return _read_by(text, (fmt + clock,))
 
 

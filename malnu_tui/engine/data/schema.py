@@ -350,9 +350,20 @@ def _one_like(name: str, names: Sequence[str], what: str, header_name: str = "")
     unseen = sorted({c for c in header_name if c in AROUND and c not in " \t"})
     if not unseen:
         return f" ({what} {near[0]!r}: names must match exactly)"
-    chars = ", ".join(f"{unicodedata.name(c, 'U+')} (U+{ord(c):04X})" for c in unseen)
-    spelled = "".join(f"\\u{ord(c):04x}" if c in unseen else c for c in header_name)
-    looks = "shows as nothing" if set(unseen) <= set(INVISIBLE) else "looks like a space"
+    chars = ", ".join(
+        _BREAKS.get(c) or f"{unicodedata.name(c, '')} (U+{ord(c):04X})" for c in unseen
+    )
+    spelled = "".join(
+        (repr(c)[1:-1] if c in _BREAKS else f"\\u{ord(c):04x}") if c in unseen else c
+        for c in header_name
+    )
+    looks = (
+        "shows as nothing"
+        if set(unseen) <= set(INVISIBLE)
+        else "the sheet shows as a new line in the cell"
+        if set(unseen) <= set(_BREAKS)
+        else "looks like a space"
+    )
     return (
         f" ({what} {near[0]!r}: names must match exactly; the header's holds {chars}, which"
         f' {looks}: a mapping reads it with from = "{spelled}")'
@@ -360,6 +371,8 @@ def _one_like(name: str, names: Sequence[str], what: str, header_name: str = "")
 
 
 _DROP_UNSEEN = dict.fromkeys(map(ord, INVISIBLE))
+# A header cell written on two lines (Alt+Enter: "Tanggal\nLahir").
+_BREAKS = {"\n": "a line break (Alt+Enter)", "\r": "a carriage return"}
 
 
 def _rule(mapping: Mapping, name: str) -> Any:
