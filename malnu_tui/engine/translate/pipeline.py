@@ -40,6 +40,7 @@ from malnu_tui.engine.translate.statements import (
     rewrite_insert,
 )
 from malnu_tui.engine.translate.truth import CONDITION_NODES, integer_conditions, update_truths
+from malnu_tui.engine.translate.typewords import one_word_types
 
 __all__ = ["generate"]
 
@@ -190,6 +191,9 @@ def _parsed(text: str) -> exp.Expr:
     try:
         trees = [t for t in parse_sqlite(text) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
+        joined = one_word_types(text)  # a column type of several words: read as one
+        if joined is not None:
+            return _parsed(joined)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         with contextlib.suppress(sqlglot.errors.SqlglotError):
             again = parse_sqlite_table_constraints(text)  # (commas SQLite lets go unwritten)
@@ -205,6 +209,8 @@ def _parsed(text: str) -> exp.Expr:
 def _one(trees: list[exp.Expr]) -> exp.Expr:
     if len(trees) != 1:
         raise Untranslatable("statement", "sqlglot read it as several statements", "")
+    if isinstance(trees[0], exp.Command) and (joined := one_word_types(text)) is not None:
+        return _parsed(joined)  # an ADD COLUMN of such a type: read as a command, untranslated
     return trees[0]
 
 
