@@ -41,8 +41,7 @@ def local_time_line(utc: str) -> str | None:
     offset = local.utcoffset() or timedelta(0)
     if not offset:
         wib, *rest = (
-            f"{when.astimezone(timezone(timedelta(hours=h))):%H:%M:%S} {name}"
-            for name, h in _ZONES
+            f"{when.astimezone(timezone(timedelta(hours=h))):%H:%M:%S} {name}" for name, h in _ZONES
         )
         day = when.astimezone(timezone(timedelta(hours=7)))
         return (
