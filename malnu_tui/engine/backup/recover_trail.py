@@ -83,8 +83,9 @@ def applied_at(
             undone.add(e.object)
             adopted.discard(e.object)
         elif e.action == "restore" and (e.at > lo or restore is not None):
-            undone, adopted = set(), set()  # its content from here on (plan_recover starts
-            try:  # past such a restore)
+            # Its content from here on (plan_recover starts past the last such restore).
+            undone, adopted = set(), set()
+            try:
                 state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
             except (BackupNotFound, BackupError):
                 notes.append(
