@@ -198,15 +198,15 @@ def _parsed(text: str) -> exp.Expr:
         with contextlib.suppress(sqlglot.errors.SqlglotError):
             again = parse_sqlite_table_constraints(text)  # (commas SQLite lets go unwritten)
             if again is not None:
-                return _one([t for t in again if t is not None])
+                return _one([t for t in again if t is not None], text)
         raise Untranslatable(
             "unparsed SQL", f"sqlglot cannot parse it ({first})",
             "simplify the statement, or keep a PostgreSQL-specific migration",
         ) from None  # fmt: skip
-    return _one(trees)
+    return _one(trees, text)
 
 
-def _one(trees: list[exp.Expr]) -> exp.Expr:
+def _one(trees: list[exp.Expr], text: str) -> exp.Expr:
     if len(trees) != 1:
         raise Untranslatable("statement", "sqlglot read it as several statements", "")
     if isinstance(trees[0], exp.Command) and (joined := one_word_types(text)) is not None:
