@@ -159,10 +159,12 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             if isinstance(v, str)
             else ("true" if v is True else "false" if v is False else str(v))
         )
-        if limit is not None and len(s) > limit:
-            raise StepFailed(f"{len(s)} characters; {col.declared_type} allows {limit}")
+        # What the spreadsheet wrote in place of the value first: "'0051234567" in a
+        # varchar(10) is the mark, not 11 characters.
         if isinstance(v, str) and (why := excel_damage(v)):
             raise StepFailed(why)
+        if limit is not None and len(s) > limit:
+            raise StepFailed(f"{len(s)} characters; {col.declared_type} allows {limit}")
         return s
 
     return text
