@@ -393,6 +393,13 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
                     plan_recover(backend, target, mset, t)
                 assert f"{V3}_undo.sql" in str(err.value), str(err.value)
                 assert len(list_backups(target.backup_dir)) == 1, "nothing was done"
+                # Accepted: run as edited, audited as such under the lock (here it fails
+                # half-way: it drops a column the backup's version never had).
+                plan = plan_recover(backend, target, mset, t, accept_edited_rollback=True)
+                with pytest.raises(MigrationFailed):
+                    run_recover(backend, target, mset, plan)
+                said = [e.outcome for e in backend.read_audit(action="recover")]
+                assert said == ["failed", "warning"], said
                 continue
             # Its rollback file deleted since: restored as the backup has it, and said.
             undo = next(target.rollback_dir.glob(f"{V3}_*"))

@@ -135,11 +135,11 @@ def edits(backend: Backend, plan: Plan, *, before: str | None = None) -> dict[st
     }
 
 
-def edited(backend: Backend, plan: Plan) -> tuple[str, ...]:
+def edited(backend: Backend, plan: Plan, *, before: str | None = None) -> tuple[str, ...]:
     """Each step of a rollback ``plan`` whose rollback file, as the plan read it, is not the
-    one recorded when its migration was applied: ``"<file> (sha256 <new>…; recorded <old>…
-    when <migration> was applied)"``."""
-    return tuple(e.describe() for e in edits(backend, plan).values())
+    one recorded when its migration was applied (by ``before``, as :func:`edits`): ``"<file>
+    (sha256 <new>…; recorded <old>… when <migration> was applied)"``."""
+    return tuple(e.describe() for e in edits(backend, plan, before=before).values())
 
 
 def note_applied(
@@ -152,7 +152,13 @@ def note_applied(
 
 
 def check_under_lock(
-    backend: Backend, plan: Plan, accepted: bool, *, command: str = "rollback", obj: str = ""
+    backend: Backend,
+    plan: Plan,
+    accepted: bool,
+    *,
+    command: str = "rollback",
+    obj: str = "",
+    before: str | None = None,
 ) -> None:
     """Under the lock, before a rollback runs (or a ``recover`` restores anything): its files
     as the plan read them are the ones recorded at apply, else it is refused
@@ -161,7 +167,7 @@ def check_under_lock(
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.errors import RollbackEdited
 
-    files = edited(backend, plan)
+    files = edited(backend, plan, before=before)
     if not files:
         return
     first = obj or plan.steps[0].filename

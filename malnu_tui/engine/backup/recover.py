@@ -152,6 +152,11 @@ def elsewhere(target: Target) -> str | None:
     )
 
 
+def _audit_second(when: datetime) -> str:
+    """``when`` as the audit trail writes times (to the second)."""
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _version(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -306,11 +311,14 @@ def plan_recover(
     # restore) as the rollback step's own check would.
     from malnu_tui.engine.rollback_sums import edits as edits_of
 
-    found_by = edits_of(backend, _down_plan(mset, rollback)) if rollback else {}
-    if redo:  # it undoes the version the backup holds: the rollback file of that apply
-        then = chosen.created.strftime("%Y-%m-%d %H:%M:%S")
+    # A rolled back and applied again one undoes the version the backup holds: its rollback
+    # file is compared with the one recorded when that version was applied.
+    plain = tuple(f for f in rollback if f not in redo)
+    found_by = edits_of(backend, _down_plan(mset, plain)) if plain else {}
+    if redo:
+        then = _audit_second(chosen.created)
         found_by |= edits_of(backend, _down_plan(mset, tuple(sorted(redo))), before=then)
-    found = list(found_by.values())
+    found = [found_by[f] for f in rollback if f in found_by]
     edits = tuple(e.describe() for e in found)
     sums = tuple(e.sums() for e in found)  # in full: the console shows them as `rollback`'s
     if edits and not accept_edited_rollback:
@@ -422,7 +430,13 @@ def _recover_locked(
     # Rollback files edited since planned (or since applied): refused before the pre-recover
     # backup and the restore, under this lock, never half-way (audited as the recover's).
     down = _down_plan(mset, plan.rollback)
-    check_under_lock(backend, down, plan.accept_edited_rollback, command="recover", obj=plan.to)
+    redo = tuple(f for f in plan.rollback if f in plan.reapply)  # (rolled back, applied again)
+    plain = tuple(f for f in plan.rollback if f not in redo)
+    accepted = plan.accept_edited_rollback
+    check_under_lock(backend, _down_plan(mset, plain), accepted, command="recover", obj=plan.to)
+    then = _audit_second(plan.backup.created)
+    check_under_lock(backend, _down_plan(mset, redo), accepted, command="recover", obj=plan.to,
+                     before=then)  # fmt: skip
     restored = restore_backup(
         backend,
         target,
