@@ -149,6 +149,16 @@ async def test_import_over_the_limit_stops_before_confirmation_and_palette_opens
         )
         assert screen.blocked and "too many rejected rows" in screen.blocked
         assert "over the limit" in str(screen.query_one("#validate-text", Static).render())
+        # esc, pressed to go back, dropped every field typed with nothing said: it says
+        # what a second esc drops, and b goes back to them.
+        await pilot.press("escape")
+        assert app.screen is screen
+        said = [str(n.message) for n in app._notifications]
+        assert any(
+            "esc again cancels and drops what you typed (CSV file, into table, mapping "
+            "(optional), on conflict); b goes back to it" in m
+            for m in said
+        ), said
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)
     assert _count(d.primary_db) == 0

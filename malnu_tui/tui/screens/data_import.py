@@ -155,6 +155,18 @@ class ImportWizard(WizardScreen):
             yield Static("", id="result-text", classes="intro")
             yield DataTable(id="result-rejects", cursor_type="row")
 
+    def typed_input(self) -> list[str]:
+        """The source step's fields changed from what the wizard opened with."""
+        file, table, mapping = self.initial
+        given = {"import-file": file, "import-table": table, "import-map": mapping}
+        given["import-max"] = "0"
+        return [
+            str(row.query_one(Label).render())
+            for row in self.query("#source .import-field")
+            if row.query_one(Input).value.strip()
+            and row.query_one(Input).value != given.get(row.query_one(Input).id or "", "")
+        ]
+
     # -- steps --------------------------------------------------------------------------------
     def enter_step(self, step: str) -> None:
         self.set_next_label("Next ▶ (n)")

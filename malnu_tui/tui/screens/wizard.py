@@ -83,6 +83,7 @@ class WizardScreen(Screen[str | None]):
         self._typed_label: str | None = None  # Next's label while a typed confirmation asks
         self._next_label = "Next ▶ (n)"  # as the step set it; shown with the key that works
         self._typing = False  # a field has the keys: b and n are letters typed there
+        self._cancel_asked = False  # esc said what cancelling would drop (typed_input)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -118,6 +119,7 @@ class WizardScreen(Screen[str | None]):
 
     def go(self, index: int) -> None:
         self.index = index
+        self._cancel_asked = False
         self.query_one("#wizard-error", ErrorBox).clear()
         self.query_one(ContentSwitcher).current = self.step
         self.query_one(StepHeader).show_step(index)
@@ -236,8 +238,31 @@ class WizardScreen(Screen[str | None]):
             self.go(self.index - 1)
 
     def action_cancel(self) -> None:
-        if self.check_cancel():
-            self.dismiss(None)
+        if not self.check_cancel():
+            return
+        typed = [] if self.finished else self.typed_input()
+        if typed and not self._cancel_asked:
+            # Said, not done: esc pressed to go back dropped every field typed (an import's
+            # file, table, mapping, key…) with nothing said. A second esc cancels.
+            self._cancel_asked = True
+            back = "" if self.index == 0 else "; b goes back to it"
+            self.notify(
+                f"esc again cancels and drops what you typed ({', '.join(typed)}){back}",
+                severity="warning",
+                timeout=6,
+                markup=False,
+            )
+            return
+        self.dismiss(None)
+
+    def typed_input(self) -> list[str]:
+        """What the operator typed that Cancel would drop (the fields' labels), the typed
+        confirmation aside; asked before cancelling. None by default."""
+        return []
+
+    @on(Input.Changed)
+    def _typed_again(self) -> None:
+        self._cancel_asked = False
 
     def action_close(self) -> None:
         if self.finished:
