@@ -21,7 +21,7 @@ from tests.backup_support import FULL_DISK
 from tests.fixtures_core import CliResult, MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster
 from tests.test_backup_months import _small_tmpfs
-from tests.test_full_disk import _fresh
+from tests.test_full_disk import _fill, _fresh
 from tests.test_reliability import one_error
 from tests.webhook_support import Receiver
 
@@ -296,5 +296,21 @@ def test_a_full_backup_store_stops_each_destructive_command_before_the_database(
             assert _files(store) == kept, argv
             assert _data(db) == before, argv
         (disk / "filler").unlink()
+        # Room for a manifest, not for the scratch copy a deep verify restores: the backup
+        # was "✘ FAIL … FAILED verification: it will not be restored", and no longer counted
+        # as verified (`check` CRITICAL, `recover` passed over it). The disk is said; nothing
+        # is concluded, the backup stays verified.
+        _fill(disk, 16 * 1024)
+        res = run_cli(*base, "backup", "verify", made.out.strip(), "--deep", env=env)
+        (disk / "filler").unlink()
+        assert res.code == 1, res.err
+        assert "– not run  scratch restore: database or disk is full in " in res.out, res.out
+        assert "hint: the deep check restores a scratch copy of the backup (" in res.err
+        assert (
+            "the file passed every check that ran; nothing was concluded about the rest, its "
+            "verified state is as it was (verified)" in res.err
+        ), res.err
+        assert "FAILED" not in res.err + res.out, res.err
         listed = run_cli(*base, "backup", "list", "--json", env=env)
-        assert [b["id"] for b in json.loads(listed.out)] == [made.out.strip()]
+        (backup,) = json.loads(listed.out)
+        assert backup["id"] == made.out.strip() and backup["verified_at"], backup

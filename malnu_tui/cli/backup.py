@@ -190,7 +190,8 @@ def cmd_verify(ctx: Context) -> int:
         ctx.out_json(report.as_json())
     else:
         for c in report.checks:
-            ctx.out(f"{'✔ ok  ' if c.ok else '✘ FAIL'}  {c.name}: {c.detail}")
+            said = "✔ ok  " if c.ok else "– not run" if c.not_run else "✘ FAIL"
+            ctx.out(f"{said}  {c.name}: {c.detail}")
     if report.unrecorded:
         was = "verified" if report.manifest.verified_at else "not verified"
         ctx.message(
@@ -204,6 +205,13 @@ def cmd_verify(ctx: Context) -> int:
         for c in report.checks:
             if not c.ok:
                 ctx.message(f"hint: {c.way_out}")
+        if any(c.not_run for c in report.checks):
+            was = "verified" if report.manifest.verified_at else "not verified"
+            ctx.message(
+                f"backup {report.backup_id}: the file passed every check that ran; nothing was "
+                f"concluded about the rest, its verified state is as it was ({was})"
+            )
+            return 1
         ctx.message(
             f"backup {report.backup_id}: the file is sound (still counted as verified), but a "
             "restore into this server fails until what is named above exists"

@@ -65,9 +65,9 @@ def write_private(path: Path, text: str, *, durable: bool = True) -> None:
     """Replace ``path`` with ``text``, readable by its owner only: written to a temp name
     beside it, fsynced (``durable``; a cache, made again when lost, is not), renamed into
     place. A write that fails (a full disk, a file size limit) or is interrupted removes its
-    temp file and leaves the old file as it was: `check --alert` run by cron every minute on
-    a full disk left one more half-written ``.incidents.json.<pid>.tmp`` each time. OSError
-    as the write raises it."""
+    temp file and leaves the old file as it was: on a full disk `lint` left one more cache
+    temp file with every run (and `check --alert` one more ``.incidents.json.<pid>.tmp``).
+    OSError as the write raises it."""
     with replacing(path, durable=durable) as put:
         put(text)
 
@@ -101,11 +101,7 @@ def replacing(
         os.fchmod(fd, 0o600)  # a temp file a killed run with this pid left keeps its mode
         hand_over(fd, path.parent)
         if room:
-            try:
-                os.posix_fallocate(fd, 0, room)
-            except OSError as exc:  # (a file system that cannot: taken as it comes)
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                    raise
+            _take(fd, room)
         yield put
     finally:
         with contextlib.suppress(OSError):
@@ -113,3 +109,18 @@ def replacing(
         if not done:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def _take(fd: int, room: int) -> None:
+    """``room`` bytes of disk for the file open on ``fd`` (OSError: not to be had)."""
+    fallocate = getattr(os, "posix_fallocate", None)  # (not on macOS: zeros written there)
+    if fallocate is not None:
+        try:
+            fallocate(fd, 0, room)
+            return
+        except OSError as exc:  # a file system that cannot: zeros written instead
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+    done = 0
+    while done < room:
+        done += os.pwrite(fd, bytes(min(room - done, 65536)), done)

@@ -220,7 +220,7 @@ class VerifyReport:
     unrecorded: str = ""  # why the outcome could not be written to the manifest (a store
     # this user may only read): `check` and `recover` go by what the manifest still says
     sound: bool = False  # the file's checks passed (``ok`` False: this server lacks what
-    # its restore needs, :attr:`VerifyCheck.server`)
+    # its restore needs, :attr:`VerifyCheck.server`, or a check could not be run here)
 
     @property
     def problems(self) -> list[str]:
@@ -289,7 +289,7 @@ def verify_backup(
     # A finding about this server (a role the backup names that it lacks) is no fault of the
     # file: the backup stays counted as verified (`recover` passed over it to an older one,
     # naming the same role, and `check` said "no verified backup"); `check` warns instead.
-    sound = all(c.ok for c in checks if not c.server)
+    sound = all(c.ok for c in checks if not (c.server or c.not_run))
     if not ok and not manifest_path(directory, manifest.id).is_file():
         raise BackupGone(manifest.id, "it was being verified")  # not "corrupt"
     took = str(int((time.perf_counter() - started) * 1000))
@@ -301,7 +301,9 @@ def verify_backup(
     manifest = replace(manifest, details=details)
     unrecorded = ""
     try:
-        if sound:
+        if any(c.not_run for c in checks):
+            pass  # (nothing concluded about the file: its verified state as it was)
+        elif sound:
             manifest = mark_verified(directory, manifest)
         elif manifest.verified_at is not None:
             manifest = replace(

@@ -77,6 +77,9 @@ class VerifyCheck:
     # what to do before a restore.
     server: bool = False
     way_out: str = ""
+    # A check that could not be run here (its scratch copy found no room on the disk): it
+    # says nothing of the file, which stays counted as verified; `way_out` says what to do.
+    not_run: bool = False
 
 
 def compare_with_manifest(

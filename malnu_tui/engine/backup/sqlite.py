@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.sqlite_open import disk_hint
 from malnu_tui.engine.backup.durable import fsync_file, remove_quietly, sha256_file, temp_path
 from malnu_tui.engine.backup.method import (
     Snapshot,
@@ -345,7 +346,22 @@ def check(
             src.close()
             dst.close()
     except sqlite3.Error as exc:
-        checks.append(VerifyCheck("scratch restore", False, str(exc)))
+        # The file read whole (sha256, quick_check): no room for its scratch copy is the
+        # disk's, not the file's. It was "✘ FAIL … FAILED verification: it will not be
+        # restored", and the backup no longer counted as verified (`recover` passed over it).
+        full = disk_hint(scratch, exc)
+        checks.append(
+            VerifyCheck(
+                "scratch restore",
+                False,
+                f"{exc} in {path.parent}" if full else str(exc),
+                way_out=f"the deep check restores a scratch copy of the backup "
+                f"({manifest.size:,} bytes) beside it: {full}"
+                if full
+                else "",
+                not_run=bool(full),
+            )
+        )
         return checks
     finally:
         remove_quietly(scratch)
