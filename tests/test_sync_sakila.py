@@ -1,8 +1,8 @@
 """The sync by a change column on a real schema: the Sakila sample's SQLite port
 (tests/realworld/sakila_sqlite), whose triggers stamp each row's ``last_update`` with SQLite's
-``DATETIME('NOW')`` beside the rows' original ``2006-02-15 04:34:33``. A pair with ``cursor =
-"last_update"`` copies in full, then the rows changed since (an insert, an update, a composite
-key's new row and a deleted one), and both sides are compared directly too."""
+``DATETIME('NOW')`` on every insert and update (the given stamp is overwritten). A pair with
+``cursor = "last_update"`` copies in full, then the rows changed since (an insert, an update, a
+composite key's new row and a deleted one), and both sides are compared directly too."""
 
 from __future__ import annotations
 
