@@ -15,7 +15,9 @@ from tests.fixtures_core import run_cli
 SETS = Path(__file__).parent / "realworld"
 
 
-@pytest.mark.parametrize("name", ["django_contrib", "django_taggit", "authjs_d1", "chinook"])
+@pytest.mark.parametrize(
+    "name", ["django_contrib", "django_taggit", "authjs_d1", "chinook", "sakila_sqlite"]
+)
 def test_real_world_set_applies_on_sqlite_and_has_parity(
     name: str, tmp_path: Path, pg_url: str
 ) -> None:

@@ -28,6 +28,7 @@ from malnu_tui.engine.parity.shapes import (
     norm_default,
 )
 from malnu_tui.engine.translate import Finding, format_type, map_type
+from malnu_tui.engine.translate.typewords import one_word_types
 
 __all__ = ["postgres_shape", "sqlite_schema", "sqlite_shape"]
 
@@ -47,7 +48,13 @@ def _sqlite_checks(create_sql: str) -> tuple[CheckShape, ...]:
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
     except sqlglot.errors.SqlglotError:
-        return ()
+        # A column type of several words (Sakila's BLOB SUB_TYPE TEXT): read as one, or the
+        # table's CHECKs went unseen, a difference with its translation, which has them.
+        joined = one_word_types(create_sql)
+        try:
+            tree = sqlglot.parse_one(joined or "", read="sqlite")
+        except sqlglot.errors.SqlglotError:
+            return ()
     found: list[CheckShape] = []
     for check in tree.find_all(exp.CheckColumnConstraint):
         cols = {c.name.lower() for c in check.find_all(exp.Column)}

@@ -121,6 +121,11 @@ TranslateOne = Callable[[str], str]  # SQLite statement → one PostgreSQL state
 TranslateExpr = Callable[[str], str]  # SQLite expression → PostgreSQL expression (or raises)
 
 
+# SQLite's names for a rowid table's row id: unique like a key (a WITHOUT ROWID table has none,
+# and SQLite refuses the trigger's UPDATE there).
+_ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
+
+
 def _touch_assignments(
     parts: TriggerParts,
     body: list[str],
@@ -158,7 +163,7 @@ def _touch_assignments(
     if len(new_side) != 1 or len(plain) != 1 or new_side[0].name.lower() != plain[0].name.lower():
         return None
     key = plain[0].name.lower()
-    if key not in keys:
+    if key not in keys and key not in _ROWID_NAMES:  # (the Sakila sample's: rowid = new.rowid)
         return None
     lines: list[str] = []
     assigned: set[str] = set()
