@@ -373,6 +373,9 @@ def test_up_dry_run_sql_runs_in_psql_and_sqlite3_as_the_file_does(
         "CREATE TABLE siswa (id int, nama text) -- the class list\n;\n"
         "COPY siswa (id, nama) FROM stdin;\n1\tAni -- kelas 7\n2\tBudi; wali\n\\.\n"
         "CREATE INDEX siswa_nama ON siswa (nama);\nANALYSE siswa;\n"
+        # A -- after a $$ quote or an E'' string holding an apostrophe (read as an open quote)
+        "COMMENT ON TABLE siswa IS $$kelas Jum'at$$ -- catatan\n;\n"
+        "UPDATE siswa SET nama = E'O\\'Brien' WHERE id = 3 -- tidak ada\n;\n"
     )
     for kind, text in (("postgresql", pg_file), ("sqlite", sqlite_file)):
         db, shell = fresh_db(kind), fresh_db(kind)

@@ -263,16 +263,22 @@ def test_a_fee_sheet_in_excels_accounting_format(school: ImportTarget) -> None:
     # A treasurer's SPP sheet in Excel's Accounting format shows zero (a scholarship
     # student's fee) as "Rp -", padded, and the CSV file holds that: it was "not a number"
     # (the decimal step's too), naming nothing that reads it. Now the refusal says what it
-    # is, and the decimal step's accounting = true reads it as 0 ((Rp 5.000) as -5000).
-    text = "nis;nama;spp\n1;Ani;Rp 150.000\n2;Budi; Rp            -   \n3;Citra;(Rp 5.000)\n"
+    # is, and the decimal step's accounting = true reads it as 0 ((Rp 5.000) as -5000). The
+    # Accounting format itself writes a negative number with the sign at the cell's left edge,
+    # outside the parentheses: "Rp (2.500)" (padded), which accounting = true refused.
+    text = (
+        "nis;nama;spp\n1;Ani;Rp 150.000\n2;Budi; Rp            -   \n3;Citra;(Rp 5.000)\n"
+        "4;Dewi; Rp        (2.500) \n"
+    )
     path = write_csv(school.root / "spp.csv", text)
     school.execute("DELETE FROM siswa")
-    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(3)))
+    report = import_into(school, ImportRequest("siswa", file=path, max_errors=MaxErrors(4)))
     reasons = [r["reason"] for r in rejects_of(report.rejects_file)]
-    assert reasons[1].endswith(
-        "zero as Excel's Accounting format shows it? read it with a mapping's step { decimal = "
-        '{ decimal_sep = ",", thousands_sep = ".", accounting = true } }'
-    )
+    for at, what in ((1, "zero"), (2, "a negative number"), (3, "a negative number")):
+        assert reasons[at].endswith(
+            f"{what} as Excel's Accounting format shows it? read it with a mapping's step "
+            '{ decimal = { decimal_sep = ",", thousands_sep = ".", accounting = true } }'
+        )
     mapping = school.root / "spp.toml"
     step = '{ decimal = { decimal_sep = ",", thousands_sep = "."%s } }'
     for accounting in ("", ", accounting = true"):
@@ -281,7 +287,7 @@ def test_a_fee_sheet_in_excels_accounting_format(school: ImportTarget) -> None:
             f'[columns.spp]\nfrom = "spp"\napply = [{step % accounting}]\n'
         )
         school.execute("DELETE FROM siswa")
-        req = ImportRequest("siswa", file=path, mapping=mapping, max_errors=MaxErrors(2))
+        req = ImportRequest("siswa", file=path, mapping=mapping, max_errors=MaxErrors(3))
         report = import_into(school, req)
         assert report.committed
         got = [r["reason"] for r in rejects_of(report.rejects_file)] if report.rejected else []
@@ -289,11 +295,13 @@ def test_a_fee_sheet_in_excels_accounting_format(school: ImportTarget) -> None:
             assert [g.partition("' is ")[2][:40] for g in got] == [
                 "zero as Excel's Accounting format shows ",
                 "a negative number as Excel's Accounting ",
+                "a negative number as Excel's Accounting ",
             ]
     assert school.rows("SELECT nis, CAST(spp AS TEXT) FROM siswa ORDER BY nis") == [
         ("1", "150000"),
         ("2", "0"),
         ("3", "-5000"),
+        ("4", "-2500"),
     ]
 
 

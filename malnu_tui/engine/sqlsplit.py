@@ -88,8 +88,13 @@ class Statement:
         rows). Ends with a line end."""
         text = self.text
         last = text[text.rfind("\n") + 1 :]
-        # (a -- in a string of the last line is no comment: read from the statement's start)
-        commented = "--" in last and not _strip_comments(text).endswith(last)
+        # (a -- in a string of the last line is no comment: read from the statement's start;
+        # but a $$ quote, an E'' escape or a [ is read there as a plain quote, which took the
+        # -- after $$Jum'at$$ or E'O\'Brien' for quoted text and hid the ; in it: with one of
+        # them the ; goes on a line of its own, which reads the same wherever the -- is)
+        commented = "--" in last and (
+            any(c in text for c in "$\\[") or not _strip_comments(text).endswith(last)
+        )
         end = "\n;\n" if commented else ";\n"
         if self.copy_data is None:
             return text + end

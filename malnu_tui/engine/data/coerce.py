@@ -16,6 +16,7 @@ from malnu_tui.engine.data.cells import excel_damage
 from malnu_tui.engine.data.dates import date_step, zero_date_hint
 from malnu_tui.engine.data.schema import Column
 from malnu_tui.engine.data.transform import (
+    ACCOUNTING_NEGATIVE,
     ACCOUNTING_ZERO,
     AMBIGUOUS_T,
     FALSE_WORDS,
@@ -263,9 +264,13 @@ def sheet_number_hint(v: Value) -> str:
     between thousands, a rupiah sign, a percentage), said after a number column refused one
     ("" for anything else)."""
     text = str(v).strip()
-    if ACCOUNTING_ZERO.fullmatch(text) and text != "-":
+    negative = ACCOUNTING_NEGATIVE.fullmatch(text)
+    if (ACCOUNTING_ZERO.fullmatch(text) and text != "-") or (
+        negative and _SHEET_NUMBER.fullmatch((negative["sign"] or "") + negative["number"])
+    ):
         return (
-            "; zero as Excel's Accounting format shows it? read it with a mapping's step "
+            f"; {'a negative number' if negative else 'zero'} as Excel's Accounting format "
+            "shows it? read it with a mapping's step "
             '{ decimal = { decimal_sep = ",", thousands_sep = ".", accounting = true } }'
         )
     if not _SHEET_NUMBER.fullmatch(text):

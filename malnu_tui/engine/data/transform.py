@@ -127,10 +127,13 @@ _RUPIAH = re.compile(
 
 PERCENT_FORMS = ("points", "fraction")
 # Excel's Accounting format (a treasurer's fee sheet) shows zero as a dash, "Rp -" (padded with
-# spaces), and in its English form a negative number in parentheses, "(Rp 5.000)"; a CSV file
-# holds what the cell shows.
+# spaces), and in its English form a negative number in parentheses with the sign at the cell's
+# left edge, "Rp (5.000)" (a currency format's "(Rp 5.000)" alike); a CSV file holds what the
+# cell shows.
 ACCOUNTING_ZERO = re.compile(r"(?:(?:Rp\.?|IDR)\s*)?-", re.IGNORECASE)
-_PARENTHESES = re.compile(r"\((.+)\)")
+ACCOUNTING_NEGATIVE = re.compile(
+    r"(?P<sign>(?:Rp\.?|IDR)\s*)?\((?P<number>[^()]+)\)", re.IGNORECASE
+)
 
 
 def decimal_step(
@@ -148,7 +151,8 @@ def decimal_step(
     is read only as ``percent`` says: ``points`` → ``85.5``, ``fraction`` → ``0.855`` (the
     cell's value); without it, refused (which one the column holds is for the mapping).
     ``accounting``: the column is in Excel's Accounting format, its zero ``Rp -`` → ``0`` and
-    ``(Rp 5.000)`` → ``-5000``; without it they are refused, naming the option."""
+    ``Rp (5.000)`` (or ``(Rp 5.000)``) → ``-5000``; without it they are refused, naming the
+    option."""
 
     def fail(v: Value, why: str) -> StepFailed:
         return StepFailed(
@@ -162,8 +166,9 @@ def decimal_step(
         if v is None or (isinstance(v, int) and not isinstance(v, bool)):
             return v
         text = str(v).strip()
-        shown = ACCOUNTING_ZERO.fullmatch(text) or _PARENTHESES.fullmatch(text)
-        if shown and not accounting:
+        zero = ACCOUNTING_ZERO.fullmatch(text)
+        negative = None if zero else ACCOUNTING_NEGATIVE.fullmatch(text)
+        if (zero or negative) and not accounting:
             if text == "-":
                 raise fail(
                     v,
@@ -171,16 +176,16 @@ def decimal_step(
                     'accounting = true in the step) or "no value" (["trim", { null_if = ["-"] '
                     "}] before the step)?",
                 )
-            what = "a negative number" if "(" in text else "zero"
+            what = "a negative number" if negative else "zero"
             raise fail(
                 v,
                 f"is {what} as Excel's Accounting format shows it: say so with accounting = "
                 "true in the step",
             )
-        if shown and ACCOUNTING_ZERO.fullmatch(text):
+        if zero:
             return "0"
-        if shown:
-            text = "-" + shown[1].strip()
+        if negative:  # "Rp (5.000)" and "(Rp 5.000)" → "-Rp 5.000"
+            text = "-" + (negative["sign"] or "") + negative["number"].strip()
         per_cent = text.endswith("%")
         if per_cent and percent is None:
             raise StepFailed(
