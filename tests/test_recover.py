@@ -541,5 +541,14 @@ def test_recover_with_no_backup_in_the_store_says_where_they_are(tmp_path: Path)
         with pytest.raises(BackupError) as err:
             plan_recover(backend, other, mset_of(other), datetime.now(UTC))
         assert "backups made as another user" in (err.value.hint or "")
+        # Another database's target of the same name (staging's "sekolah", its own store):
+        # the store of this one's backups is never named, to be restored over it.
+        staging = dataclasses.replace(
+            other, name="sekolah", backup_dir=renamed.backup_dir.parent / "st"
+        )
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, staging, mset_of(staging), datetime.now(UTC))
+        assert str(old.backup_dir) not in (err.value.hint or ""), err.value.hint
+        assert "backups made as another user" in (err.value.hint or "")
     finally:
         backend.close()

@@ -32,6 +32,7 @@ from malnu_tui.engine.backup.store import (
     emitter,
     list_backups,
     read_manifest,
+    same_url_as,
     unreadable_manifests,
     utc_iso,
 )
@@ -131,7 +132,9 @@ def elsewhere(target: Target) -> str | None:
     """Where ``target``'s backups are, for a store holding none of them (a hint): the stores
     beside it whose manifests name its database. A target renamed in the config has a store
     of its new name, its backups staying in the old one's, and `recover` said only "no
-    verified backup … at or before TIME … pick a later time"."""
+    verified backup … at or before TIME … pick a later time". By the database's URL alone:
+    another database's target of the same name (staging's "utama" beside production's) was
+    named, its store to be given as backup_dir, and restored over this database."""
     found: list[tuple[Path, str]] = []
     with contextlib.suppress(OSError):
         for d in sorted(p for p in target.backup_dir.parent.iterdir() if p.is_dir()):
@@ -140,7 +143,7 @@ def elsewhere(target: Target) -> str | None:
             names: list[str] = []
             for path in d.glob("[0-9]*Z-*.json"):  # (manifests only: ids are times)
                 with contextlib.suppress(BackupError, OSError):
-                    if backup_of(m := read_manifest(path), target):
+                    if same_url_as(m := read_manifest(path), target):
                         names.append(m.target_name)
             if names:
                 found.append((d, f"{d} ({len(names)}, made as target {names[0]})"))

@@ -55,6 +55,7 @@ __all__ = [
     "other_owners",
     "read_manifest",
     "refuse_foreign",
+    "same_url_as",
 ]
 
 # 2: SQLite/D1 tables named as by ``sqlite_sql.NOT_INTERNAL`` (1: the unescaped LIKE rule,
@@ -515,12 +516,19 @@ def backup_of(manifest: BackupManifest, target: Target) -> bool:
     (``sqlite:app.db``, run in which folder is not known) is no database's by URL: read from
     another school's folder it was taken for that school's, and its data restored there."""
     from malnu_tui.engine.config import url_slug
-    from malnu_tui.engine.urls import store_spelling
 
-    same_url = _spelt(manifest.target) == store_spelling(target.url)
+    same_url = same_url_as(manifest, target)
     if target.name == url_slug(target.url):
         return same_url
     return manifest.target_name == target.name or same_url
+
+
+def same_url_as(manifest: BackupManifest, target: Target) -> bool:
+    """Whether ``manifest`` was taken of ``target``'s URL (as a store spells it): by its URL
+    alone, whatever the target was named then."""
+    from malnu_tui.engine.urls import store_spelling
+
+    return _spelt(manifest.target) == store_spelling(target.url)
 
 
 def _spelt(recorded: str) -> str | None:
