@@ -167,7 +167,11 @@ def test_a_full_disk_under_each_safety_backup_stops_the_command_before_the_datab
     ):
         res = _on_full_disk(64 * 1024, *base, *argv, env=env)
         assert res.code == 1, (argv, res.err)
-        one_error(res.err, "pg_dump failed (killed by SIGXFSZ", "; no backup was made, ")
+        one_error(
+            res.err,
+            "pg_dump failed (killed by SIGXFSZ",
+            f"writing the backup to {store}; no backup",
+        )
         assert f"hint: the disk of the backup store {store} (or this user's quota) is full" in (
             res.err
         ), (argv, res.err)

@@ -209,11 +209,13 @@ def create(
             hint=limit,
         )
     if proc.returncode != 0:
+        full = proc.returncode == -signal.SIGXFSZ or any(w in err for w in _DISK_FULL)
         raise BackupError(
             f"pg_dump failed ({exit_text(proc.returncode)})"
             + (f": {said}" if (said := server_said(scrub(err, password))) else "")
+            + (f" writing the backup to {dest.parent}" if full else "")
             + f"; no backup was made, {meta.name} is unchanged",
-            hint=_dump_failed_hint(err, dest.parent, proc.returncode),
+            hint=_dump_failed_hint(err, dest.parent, full),
         )
     progress(BackupProgress("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
     try:
@@ -234,17 +236,18 @@ def create(
     )
 
 
-def _dump_failed_hint(err: str, store: Path, code: int) -> str:
+def _dump_failed_hint(err: str, store: Path, full: bool) -> str:
     """What to do about a pg_dump that failed for none of the reasons above, by its words
-    (and its end): a server that ended its session (a restart, `pg_terminate_backend`) was
-    hinted "check the disk space of the backup directory and the role's privileges", and so
-    was a pg_dump a file size limit killed (SIGXFSZ), which names no store and no role."""
+    (``full``: its output file could not grow): a server that ended its session (a restart,
+    `pg_terminate_backend`) was hinted "check the disk space of the backup directory and the
+    role's privileges", and so was a pg_dump a file size limit killed (SIGXFSZ), which names
+    no store and no role."""
     if any(w in err for w in CONNECTION_LOST):
         return (
             "the server ended pg_dump's session (a restart, a failover, `pg_terminate_backend`), "
             "not the disk or the role: run it again once the server answers"
         )
-    if code == -signal.SIGXFSZ or any(w in err for w in _DISK_FULL):
+    if full:
         return (
             f"the disk of the backup store {store} (or this user's quota) is full: free space "
             "there, or set [backup] dir (or MALNU_BACKUP_DIR) to a bigger disk"
