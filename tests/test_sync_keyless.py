@@ -112,6 +112,11 @@ def test_the_plan_and_json_say_whole_and_a_copy_with_a_key_is_still_refused(
         '[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["tags"]\n',
         encoding="utf-8",
     )
+    dry = run_inproc("--config", str(config), "sync", "reporting", "--dry-run", "--json")
+    assert dry.code == 0, dry.err
+    assert [(t["mode"], t["inserted"], t["deleted"]) for t in json.loads(dry.out)] == [
+        ("whole", 4, 0)
+    ]
     res = run_inproc("--config", str(config), "sync", "reporting", "--yes", "--json")
     assert res.code == 0, res.err
     assert "tags: whole (no key: every row replaced in one unit" in res.err, res.err
@@ -120,6 +125,17 @@ def test_the_plan_and_json_say_whole_and_a_copy_with_a_key_is_still_refused(
     assert (table["mode"], table["inserted"], table["deleted"], table["verified"]) == (
         "whole", 4, 0, True,
     )  # fmt: skip
+    # The source given a key since: the copy made whole has none, and is made again.
+    src.run("DELETE FROM tags WHERE " + _one_of(src, "value = 'sekolah'"))
+    src.run("CREATE UNIQUE INDEX tags_key ON tags (value, object_id)")
+    with pytest.raises(SyncRefused, match=r"destination key \(none\)") as keyed_now:
+        sync(src, dst)
+    hint = str(keyed_now.value.hint)
+    assert "its copy's (none): make the copy again, DROP TABLE" in hint, hint
+    for statement in hint.split(": make the copy again, ")[1].split("; then")[0].split("; "):
+        dst.run(statement)
+    assert sync(src, dst).mode == "full" and verify(src, dst).verified
+    src.run("DROP INDEX tags_key")
     # A copy given a key of its own cannot hold the source's two equal rows: refused, why said.
     dst.run("DROP TABLE tags")
     keyed = "value text PRIMARY KEY, object_id text, n bigint, synced_at timestamp"

@@ -324,13 +324,15 @@ def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
     PostgreSQL copy without a key. None when the keys agree, or the copy is not the sync's
     (no state row: a table the destination's migrations made)."""
     src, dst = s.src.describe(table), s.dst.describe(table)
-    if src is None or dst is None or not dst.key or set(dst.key) == set(src.key):
+    if src is None or dst is None or set(dst.key) == set(src.key):
         return None
-    if s.dst.read_state(table) is None:
+    last = s.dst.read_state(table)
+    # No key: a copy made whole (.whole) of a source that has one now, or a key still to build.
+    if last is None or not (dst.key or last.mode == "whole"):
         return None
     state = _at_dest(s, STATE_TABLE)
     return (
-        f"the source's key of {table} is now ({', '.join(src.key)}), its copy's "
-        f"({', '.join(dst.key)}): make the copy again, DROP TABLE {name}; DELETE FROM {state} "
-        f"WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
+        f"the source's key of {table} is now ({', '.join(src.key) or 'none'}), its copy's "
+        f"({', '.join(dst.key) or 'none'}): make the copy again, DROP TABLE {name}; DELETE "
+        f"FROM {state} WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
     )
