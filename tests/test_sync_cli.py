@@ -473,21 +473,23 @@ def test_a_sync_refused_before_anything_is_written_exits_2_in_text_and_json(
     tmp_path: Path, pg_url: str
 ) -> None:
     """A sync refused before it writes anything (a copy whose columns do not match, which
-    needs an ALTER the operator runs; a table without a key; a key holding NULL) is usage or
-    configuration: exit 2, as a table the source lacks already was, for `sync` and `sync
-    verify`, with and without --json. It was 1, the code of a sync that failed or found
-    differences, so cron and CI could not tell "change something" from "try again"."""
+    needs an ALTER the operator runs; a table without a key whose copy has one; a key holding
+    NULL) is usage or configuration: exit 2, as a table the source lacks already was, for
+    `sync` and `sync verify`, with and without --json. It was 1, the code of a sync that
+    failed or found differences, so cron and CI could not tell "change something" from "try
+    again"."""
     src, dst, cfg = school(tmp_path, pg_url)
     src.create_users(5)
     assert run_inproc("sync", "reporting", "--yes", *cfg).code == 0
     dst.run("ALTER TABLE users DROP COLUMN name")
-    src.run("CREATE TABLE catatan (isi TEXT)")  # no key
+    src.run("CREATE TABLE catatan (isi TEXT)")  # no key, and its copy has one
+    dst.run("CREATE TABLE catatan (isi text PRIMARY KEY, synced_at timestamp)")
     src.run("CREATE TABLE jadwal (kelas INT, hari TEXT, PRIMARY KEY (kelas, hari))")
     src.run("INSERT INTO jadwal VALUES (1, NULL)")
     sync, verify = ("sync", "--yes"), ("sync", "verify")
     for tables, said, commands in (
         ("users", "destination lacks column(s) name", (sync, verify)),
-        ("catatan", "catatan: no primary key", (sync,)),
+        ("catatan", "catatan: the source has no key, but the destination has one", (sync, verify)),
         ("jadwal", "jadwal: key hari holds NULL", (sync,)),
     ):
         for words in commands:

@@ -122,6 +122,7 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
             "full": "full copy",
             "updated_at": f"rows with {p.cursor} >= {p.since}" if p.since else "every row",
             "checksum": "chunks whose checksums differ",
+            "whole": "no key: every row replaced in one unit, proved by count and hash sum",
         }[p.mode]
         extra = "; create the table" if p.create else ""
         if p.resume_after is not None:

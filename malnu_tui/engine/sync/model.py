@@ -25,7 +25,7 @@ __all__ = [
 SYNCED_AT = "synced_at"  # set on every copied row (the guide's column); never copied itself
 Row = tuple[Any, ...]
 Key = tuple[Any, ...]
-SyncMode = Literal["full", "updated_at", "checksum"]
+SyncMode = Literal["full", "updated_at", "checksum", "whole"]  # whole: no key (.whole)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ __all__ = [
 NO_KEY = "no primary key or unique index at the source to match rows by"
 _MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
+_KEYED_COPY = "it could not hold two equal rows of the source"
 _NO_COLUMNS = "destination lacks column(s)"
 _EXTRA_COLUMNS = "destination has column(s) the source lacks:"
 # The next sync after columns were added to a copy is a full pass (see session._plan_table).
@@ -75,7 +76,13 @@ def schema_problems(
         )
     if copying and not dst.has_synced_at:
         out.append(f"{t}: {_NO_STAMP}")
-    if set(dst.key) != set(src.key) or not dst.unique_key:
+    if not src.key:  # copied whole each time (.whole): a copy with a key cannot take it
+        if dst.key:
+            out.append(
+                f"{t}: the source has no key, but the destination has one "
+                f"({', '.join(dst.key)}): {_KEYED_COPY}"
+            )
+    elif set(dst.key) != set(src.key) or not dst.unique_key:
         out.append(
             f"{t}: destination key ({', '.join(dst.key) or 'none'}) is not the source's "
             f"({', '.join(src.key)}) as a primary key or unique index"
@@ -232,6 +239,11 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
             f"add it at the destination (every copied row gets the time of its copy): "
             f"ALTER TABLE {name} ADD COLUMN synced_at {kind}"
         )
+    if problem.endswith(_KEYED_COPY):
+        return (
+            f"drop that key at the destination (or the copy, DROP TABLE {name}: the sync makes "
+            "it again without one), or leave the table out with --tables"
+        )
     if (remake := _remade_key(s, table, name)) is not None:
         return remake
     if (mirrored := _mirrored_columns(s, table)) and (
@@ -312,13 +324,15 @@ def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
     PostgreSQL copy without a key. None when the keys agree, or the copy is not the sync's
     (no state row: a table the destination's migrations made)."""
     src, dst = s.src.describe(table), s.dst.describe(table)
-    if src is None or dst is None or not dst.key or set(dst.key) == set(src.key):
+    if src is None or dst is None or set(dst.key) == set(src.key):
         return None
-    if s.dst.read_state(table) is None:
+    last = s.dst.read_state(table)
+    # No key: a copy made whole (.whole) of a source that has one now, or a key still to build.
+    if last is None or not (dst.key or last.mode == "whole"):
         return None
     state = _at_dest(s, STATE_TABLE)
     return (
-        f"the source's key of {table} is now ({', '.join(src.key)}), its copy's "
-        f"({', '.join(dst.key)}): make the copy again, DROP TABLE {name}; DELETE FROM {state} "
-        f"WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
+        f"the source's key of {table} is now ({', '.join(src.key) or 'none'}), its copy's "
+        f"({', '.join(dst.key) or 'none'}): make the copy again, DROP TABLE {name}; DELETE "
+        f"FROM {state} WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
     )

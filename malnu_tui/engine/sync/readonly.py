@@ -53,6 +53,13 @@ def dry_run(
         rate = PhaseProgress(progress, plan.table)
         shape = s.src.describe(plan.table)
         assert shape is not None
+        if plan.mode == "whole":  # every row replaced: what it would insert and delete
+            n, there = plan.source_count, plan.dest_count
+            reports.append(
+                TableReport(plan.table, "whole", n, n, 0, there, n, there, False,
+                            key=shape.names, dry_run=True, warnings=plan.warnings)
+            )  # fmt: skip
+            continue
         if plan.create:
             reports.append(
                 TableReport(plan.table, plan.mode, plan.source_count, plan.source_count, 0, 0,
@@ -82,6 +89,7 @@ def verify_sync(
     from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
     from malnu_tui.engine.sync.fastcopy import FastCopy
     from malnu_tui.engine.sync.verify import PAGE_ROWS
+    from malnu_tui.engine.sync.whole_run import verify_whole
 
     src_tables = s.src.tables()
     names = list(tables) or src_tables
@@ -114,9 +122,6 @@ def verify_sync(
         if not dshape.key and (state := s.dst.read_state(t)) is not None and state.key_pending:
             problems = [f"{t}: a full copy was interrupted before its primary key was built"]
             hints, failed = ["run the sync again to finish the copy, then verify"], True
-        elif not shape.key:
-            problems = [f"{t}: no primary key or unique index to compare by"]
-            hints = [SyncRefused.NO_KEY]
         elif (mixed := s.src.mixed_key(shape)) is not None:
             hint = SyncRefused.NULL_KEY if mixed.endswith(NULL_KEY) else SyncRefused.MIXED_KEY
             problems, hints = [f"{t}: {mixed}"], [hint]
@@ -127,6 +132,9 @@ def verify_sync(
             hints = [problem_hint(s, t, problems[0])]
         if problems:
             raise SyncRefused(problems, hints, failed=failed)
+        if not shape.key:  # compared whole: counts and hash sums (.whole_run)
+            reports.append(verify_whole(s, shape, progress))
+            continue
         fast = FastCopy.start(s, shape, False, own_connection=False)
         found = compare_ranges(
             s,

@@ -54,6 +54,7 @@ from malnu_tui.engine.sync.verify import (
     early_keys,
     int_key,
 )
+from malnu_tui.engine.sync.whole_run import sync_whole
 
 __all__ = [
     "MAX_REPORTED",
@@ -140,6 +141,8 @@ def sync_table(
 ) -> TableReport:
     """Sync one table (the caller holds the destination's lock). A table it stops at has its
     report, as its audit row says it (:func:`_left`), appended to ``stopped``."""
+    if plan.mode == "whole":  # no key: the copy's rows replaced in one unit (.whole)
+        return sync_whole(s, plan, progress, _audit, stopped)
     started = time.perf_counter()
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)

@@ -24,7 +24,6 @@ from malnu_tui.engine.sync.problems import (
     CASE_CLASH,
     COLUMN_CLASH,
     D1_WIDE,
-    NO_KEY,
     case_clashes,
     fires_note,
     mirrored_elsewhere,
@@ -337,11 +336,11 @@ def _plan_table(
     assert shape is not None
     if history_shape(shape, bool(req.tables)):
         return
-    if not shape.key:
-        problems.append(f"{t}: {NO_KEY}")
-        return
-    mixed = s.src.mixed_key(shape)
-    if mixed is not None:
+    whole = not shape.key  # copied whole each time, one unit (.whole)
+    mixed = None if whole else s.src.mixed_key(shape)
+    if whole:
+        pass
+    elif mixed is not None:
         problems.append(f"{t}: {mixed}")
     elif (odd := time_key_order(s, shape)) is not None:
         problems.append(f"{t}: {odd}")
@@ -372,7 +371,7 @@ def _plan_table(
         dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
         problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
-    cur = shape.column(req.cursor)
+    cur = None if whole else shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = [fires_note(s, t, fired)] if fired else []
     if state is not None and not same_source(state.source, s.source_target):
@@ -400,7 +399,9 @@ def _plan_table(
     resume: Key | None = None
     since: str | None = None
     running_full = state is not None and state.status == "running" and state.mode == "full"
-    if req.full or state is None or not exists or running_full or stale:
+    if whole:
+        mode = "whole"
+    elif req.full or state is None or not exists or running_full or stale:
         mode = "full"
         if running_full and not req.full and not stale and state is not None and state.last_key:
             resume = decode_key(state.last_key)
@@ -422,10 +423,13 @@ def _plan_table(
         mode = "checksum"
         notes.append(f"no {req.cursor} column: chunks are compared by checksum")
     src_count, dst_count = (state.source_count, state.dest_count) if state else (None, None)
-    if recount or mode == "full" or src_count is None or dst_count is None:
+    if recount or mode in ("full", "whole") or src_count is None or dst_count is None:
         counting = pool.submit(s.dst.count, t) if exists else None
         src_count = s.src.count(t)
         dst_count = counting.result() if counting is not None else 0
+    if whole:
+        rows = f"{src_count:,} row" + ("" if src_count == 1 else "s")
+        notes.append(f"no key: copied whole each time, {rows}")
     plans.append(
         TablePlan(
             table=t,

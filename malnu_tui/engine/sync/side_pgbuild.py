@@ -82,7 +82,7 @@ class PostgresKeyBuild(PostgresKeys):
                 sql.Identifier(SYNCED_AT)
             )
         )
-        if key:
+        if key and source.key:  # none: a table copied whole (.whole)
             parts.append(sql.SQL("PRIMARY KEY ({})").format(pgcopy.ident_list(source.key)))
         q = sql.SQL("CREATE TABLE {} ({}) WITH (fillfactor = " + str(FILLFACTOR) + ")").format(
             self._t(source.name), sql.SQL(", ").join(parts)

@@ -193,7 +193,8 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
             decl = self._decl(source, c)
             parts.append(f"{q(c.name)} {decl}".rstrip() + (" NOT NULL" if c.notnull else ""))
         parts.append(f"{q(SYNCED_AT)} DATETIME")
-        parts.append(f"PRIMARY KEY ({', '.join(q(k) for k in source.key)})")
+        if source.key:  # none: a table copied whole (.whole)
+            parts.append(f"PRIMARY KEY ({', '.join(q(k) for k in source.key)})")
         return f"CREATE TABLE {q(source.name)} ({', '.join(parts)})"
 
     def count(self, table: str) -> int:

@@ -1,0 +1,252 @@
+"""Tables without a key (a link table, a log): no row can be matched to its copy, so each
+sync replaces the copy's rows in ONE unit — PostgreSQL: the copy emptied and filled by COPY in
+one transaction; SQLite: one transaction; D1: a staging table filled in batches and swapped in
+by one final batch (:mod:`.whole_d1`). The rows stream from the source (never a whole table in
+memory).
+
+The proof compares the two sides as multisets: the row count and the sum of the rows' hashes
+(the normal form every comparison uses), which no order changes and a duplicated row adds to
+twice. Computed on each side as it streams (PostgreSQL: by the server). When they differ, the
+rows are named by their values (there is no key to name): rows are put into buckets by hash,
+and the rows of the buckets that differ are compared hash by hash."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.data import pgcopy
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.compare import MAX_REPORTED
+from malnu_tui.engine.sync.model import SYNCED_AT, Difference, Row, TableShape
+from malnu_tui.engine.sync.side import Side, SyncState
+from malnu_tui.engine.sync.side_sqlkeys import q
+from malnu_tui.engine.sync.values import normalizer, row_hasher, to_postgres, to_sqlite
+
+__all__ = [
+    "NOTE",
+    "PAGE_ROWS",
+    "Digest",
+    "differences",
+    "digest",
+    "hashed",
+    "replace_rows",
+    "rows_of",
+]
+
+PAGE_ROWS = 5_000
+_D1_PAGE = 1_000
+_BUCKETS = 4_096
+# What a report of such a table says of its differences (there is no key to name).
+NOTE = (
+    "no key: differing rows are named by their values (a row edited in the copy is one extra "
+    "and one missing)"
+)
+Digest = tuple[int, int]  # (rows, sum of row hashes)
+
+
+def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
+    """Every row of the table, in pages, read as one snapshot where the side has one
+    (PostgreSQL: a cursor in one transaction; SQLite: one statement); D1 in rowid pages (each
+    its own request: see :func:`.run_whole`, which reads a D1 source's digest again)."""
+    if side.kind == "postgresql":
+        conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
+        query = sql.SQL("SELECT {} FROM {}").format(
+            side._select(shape),  # type: ignore[attr-defined]
+            side._from(shape.name),  # type: ignore[attr-defined]
+        )
+        with conn.transaction(), conn.cursor(name="malnu_sync_whole") as cur:
+            cur.itersize = PAGE_ROWS
+            cur.execute(query)
+            while rows := cur.fetchmany(PAGE_ROWS):
+                yield rows
+        return
+    select = side._select_list(shape)  # type: ignore[attr-defined]
+    decode = side._decode  # type: ignore[attr-defined]
+    if side.kind == "sqlite":
+        c: sqlite3.Connection = side.conn  # type: ignore[attr-defined]
+        try:
+            read = c.execute(f"SELECT {select} FROM {q(shape.name)}")
+            while rows := read.fetchmany(PAGE_ROWS):
+                yield decode(shape, rows)
+        except sqlite3.Error as exc:
+            raise BackendError(f"{side.label}: reading {shape.name}: {exc}") from None
+        return
+    after = None
+    while True:
+        where = "" if after is None else " WHERE rowid > ?"
+        page = side._rows(  # type: ignore[attr-defined]
+            f"SELECT rowid, {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
+            [*([] if after is None else [after]), _D1_PAGE],
+        )
+        if not page:
+            return
+        yield decode(shape, [r[1:] for r in page])
+        if len(page) < _D1_PAGE:
+            return
+        after = page[-1][0]
+
+
+def digest(side: Side, shape: TableShape) -> Digest:
+    """(rows, sum of row hashes) of the whole table: by the server where it hashes."""
+    if side.server_hashing(shape):
+        return side.range_digest(shape, (None, None))
+    hasher = row_hasher([c.kind for c in shape.columns])
+    n = total = 0
+    for page in rows_of(side, shape):
+        n += len(page)
+        total += sum(map(hasher, page))
+    return n, total
+
+
+def _buckets(side: Side, shape: TableShape) -> dict[int, Digest]:
+    hasher = row_hasher([c.kind for c in shape.columns])
+    out: dict[int, Digest] = {}
+    for page in rows_of(side, shape):
+        for row in page:
+            h = hasher(row)
+            n, t = out.get(h % _BUCKETS, (0, 0))
+            out[h % _BUCKETS] = (n + 1, t + h)
+    return out
+
+
+def _in_buckets(
+    side: Side, shape: TableShape, wanted: set[int]
+) -> tuple[Counter[int], dict[int, Row]]:
+    hasher = row_hasher([c.kind for c in shape.columns])
+    seen: Counter[int] = Counter()
+    rows: dict[int, Row] = {}
+    for page in rows_of(side, shape):
+        for row in page:
+            h = hasher(row)
+            if h % _BUCKETS in wanted:
+                seen[h] += 1
+                rows.setdefault(h, row)
+    return seen, rows
+
+
+def differences(source: Side, dest: Side, shape: TableShape) -> tuple[list[Difference], int]:
+    """The rows that differ, each named by its values (``missing``: at the source more times
+    than in the copy; ``extra``: the other way), once per copy too many or too few; and how
+    many there are in all (the list keeps :data:`MAX_REPORTED`). Only the rows of the hash
+    buckets whose count or sum differ are held, never a whole table."""
+    ours, theirs = _buckets(source, shape), _buckets(dest, shape)
+    wanted = {b for b in ours.keys() | theirs.keys() if ours.get(b) != theirs.get(b)}
+    if not wanted:
+        return [], 0
+    a, a_rows = _in_buckets(source, shape, wanted)
+    b, b_rows = _in_buckets(dest, shape, wanted)
+    norms = [normalizer(c.kind) for c in shape.columns]
+
+    def named(row: Row) -> tuple[Any, ...]:
+        return tuple(f(v) for f, v in zip(norms, row, strict=True))
+
+    out: list[Difference] = []
+    total = 0
+    for h in sorted(a.keys() | b.keys()):
+        more = a[h] - b[h]
+        total += abs(more)
+        kind = "missing" if more > 0 else "extra"
+        row = a_rows[h] if more > 0 else b_rows[h]
+        for _ in range(min(abs(more), MAX_REPORTED - len(out))):
+            out.append(Difference(kind, named(row)))  # type: ignore[arg-type]
+    return out, total
+
+
+def _sqlite_replace(
+    side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
+) -> SyncState:
+    from malnu_tui.engine.sync.side_sqlite import row_placeholders
+    from malnu_tui.engine.sync.sqlite_values import unstorable_value
+
+    backend: Any = side.backend
+    convert = to_sqlite([c.kind for c in shape.columns])
+    now = utc_now()
+    cols = ", ".join(q(c) for c in (*shape.names, SYNCED_AT))
+    insert = f"INSERT INTO {q(shape.name)} ({cols}) VALUES {row_placeholders(len(shape.names) + 1)}"
+    inserted = 0
+    try:
+        with backend.transaction() as c:
+            backend.keep_lock()  # nothing commits once our lock was released
+            c.execute("PRAGMA defer_foreign_keys = ON")  # the copy's own, checked at COMMIT
+            side._ensure_state_table(c)  # type: ignore[attr-defined]
+            deleted = c.execute(f"DELETE FROM {q(shape.name)}").rowcount
+            for page in pages:
+                refused = unstorable_value(shape, page, d1=False)
+                if refused is not None:
+                    raise BackendError(
+                        f"{side.label}: writing {shape.name}{refused[0]}", hint=refused[1]
+                    )
+                c.executemany(insert, [(*convert(r), now) for r in page])
+                inserted += len(page)
+            state = _filled(state, inserted, deleted)
+            c.execute(side._state_upsert_sql(), state.values())  # type: ignore[attr-defined]
+    except sqlite3.Error as exc:
+        raise BackendError(f"{side.label}: writing {shape.name}: {exc}") from None
+    return state
+
+
+def _pg_replace(
+    side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
+) -> SyncState:
+    from malnu_tui.engine.backends.pg_sql import with_params
+    from malnu_tui.engine.sync.side_pgkeys import pg_error
+
+    conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
+    w: Any = side
+    convert = to_postgres([c.kind for c in shape.columns])
+    now = utc_now()
+    t = w._t(shape.name)
+    inserted = 0
+    try:
+        with conn.transaction():
+            w._ensure_state_table()
+            # DELETE, not TRUNCATE: the reports reading the copy meanwhile see the old rows
+            # (TRUNCATE would make them wait for the whole copy).
+            deleted = max(conn.execute(sql.SQL("DELETE FROM {}").format(t)).rowcount, 0)
+            for page in pages:
+                w.refuse_unscaled(shape, page)
+                data = [(*convert(r), now) for r in page]
+                inserted += pgcopy.copy_rows(conn, t, (*shape.names, SYNCED_AT), data)
+            state = _filled(state, inserted, deleted)
+            conn.execute(with_params(w._state_upsert(), conn), state.values())
+    except psycopg.Error as exc:
+        raise pg_error(
+            f"{side.label}: writing {shape.name}", exc, writing=True, conn=conn
+        ) from None
+    return state
+
+
+def _filled(state: SyncState, inserted: int, deleted: int) -> SyncState:
+    return replace(state, rows_read=inserted, inserted=inserted, deleted=deleted)
+
+
+def replace_rows(
+    side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
+) -> SyncState:
+    """Replace every row of ``side``'s copy with ``pages`` and write ``state`` (its counts
+    filled in: read and inserted, the rows there before as deleted), as ONE unit."""
+    if side.kind == "postgresql":
+        return _pg_replace(side, shape, pages, state)
+    if side.kind == "sqlite":
+        return _sqlite_replace(side, shape, pages, state)
+    from malnu_tui.engine.sync.whole_d1 import d1_replace
+
+    return d1_replace(side, shape, pages, state)
+
+
+def hashed(pages: Iterator[list[Row]], shape: TableShape, into: list[int]) -> Iterator[list[Row]]:
+    """``pages`` as they are, their (rows, sum of hashes) added into ``into`` as they pass
+    (the source's digest, each row read once)."""
+    hasher = row_hasher([c.kind for c in shape.columns])
+    for page in pages:
+        into[0] += len(page)
+        into[1] += sum(map(hasher, page))
+        yield page

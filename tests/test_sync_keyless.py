@@ -1,0 +1,145 @@
+"""Tables without a key (a link table like Wildebeest's ``note_hashtags``, a log): each sync
+replaces the copy's rows in one unit and proves it by count and hash sum, duplicate rows
+counted; `sync verify` names a differing row by its values; a sync stopped half-way leaves the
+old copy as it was. Real SQLite, PostgreSQL and the D1 stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.sync import SyncProgress, whole
+from malnu_tui.engine.sync.whole import NOTE
+from malnu_tui.engine.sync.whole_d1 import stage_name
+from tests.inproc import run_inproc
+from tests.sync_support import Db, make_db, sync, verify
+
+PG_TAGS = "CREATE TABLE tags (value text, object_id text, n bigint)"
+SQLITE_TAGS = "CREATE TABLE tags (value TEXT, object_id TEXT, n INTEGER)"
+FIRST = [("sekolah", "o1", 1), ("sekolah", "o1", 1), ("guru", "o2", 2), ("murid", "o3", None)]
+FIRST += [(f"t{i}", f"o{i}", i) for i in range(4, 30)]
+
+
+def _rows(db: Db) -> Counter[tuple[Any, ...]]:
+    return Counter(tuple(r) for r in db.run("SELECT value, object_id, n FROM tags"))
+
+
+def _one_of(db: Db, where: str) -> str:
+    """A condition naming one row of those matching ``where`` (no key: its physical id)."""
+    rid = "ctid" if db.kind == "postgresql" else "rowid"
+    return f"{rid} IN (SELECT {rid} FROM tags WHERE {where} LIMIT 1)"
+
+
+@pytest.mark.parametrize(
+    ("src_kind", "dst_kind"),
+    [("sqlite", "postgresql"), ("postgresql", "sqlite"), ("sqlite", "d1"), ("d1", "postgresql")],
+)
+def test_a_keyless_table_is_copied_whole_proved_and_left_whole_by_a_stopped_sync(
+    src_kind: str,
+    dst_kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(whole, "PAGE_ROWS", 10)  # several pages (and units of D1's stage)
+    monkeypatch.setattr(whole, "_D1_PAGE", 10)
+    src, dst = (
+        make_db(src_kind, request, tmp_path, "src"),
+        make_db(dst_kind, request, tmp_path, "dst"),
+    )
+    src.run(PG_TAGS if src_kind == "postgresql" else SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST)
+    first = sync(src, dst)
+    assert (first.mode, first.inserted, first.deleted, first.verified) == ("whole", 30, 0, True)
+    assert (first.source_count, first.dest_count) == (30, 30)
+    assert _rows(dst) == _rows(src) and _rows(dst)[("sekolah", "o1", 1)] == 2
+    # A row duplicated, one of two equal rows deleted, one changed: a second sync.
+    src.run("INSERT INTO tags VALUES ('guru', 'o2', 2)")
+    src.run("DELETE FROM tags WHERE " + _one_of(src, "value = 'sekolah'"))
+    src.run("UPDATE tags SET n = 50 WHERE value = 't5'")
+    second = sync(src, dst)
+    assert (second.inserted, second.deleted, second.dest_count, second.verified) == (
+        30, 30, 30, True,
+    )  # fmt: skip
+    assert _rows(dst) == _rows(src)
+    assert _rows(dst)[("sekolah", "o1", 1)] == 1 and _rows(dst)[("guru", "o2", 2)] == 2
+    # A row edited by hand in the copy: no key to name, so its two versions are named.
+    dst.run("UPDATE tags SET n = 800 WHERE value = 't8'")
+    found = verify(src, dst)
+    assert not found.verified and found.note == NOTE
+    named = sorted((d.kind, d.describe(found.key)) for d in found.differences)
+    assert [k for k, _ in named] == ["extra", "missing"], named
+    assert "value='t8'" in named[0][1] and "n='800'" in named[0][1], named
+    assert "n='8'" in named[1][1], named
+    assert found.as_json()["differences"][0]["key"]["value"] == "t8"
+    # A sync stopped after its first page: the copy is the one before (the hand-edited row).
+    before = _rows(dst)
+    src.run("DELETE FROM tags WHERE value = 'guru'")
+
+    def stop(p: SyncProgress) -> None:
+        if p.phase == "copy" and p.rows >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sync(src, dst, stop)
+    assert _rows(dst) == before
+    if dst_kind == "d1":  # its stage stays, left out of the sync's tables
+        assert dst.run(f'SELECT count(*) FROM "{stage_name("tags")}"') == [(10,)]
+    again = sync(src, dst)
+    assert (again.deleted, again.inserted, again.verified) == (30, 28, True)
+    assert _rows(dst) == _rows(src)
+    assert verify(src, dst).verified
+    if dst_kind == "d1":
+        assert not dst.run("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+
+
+def test_the_plan_and_json_say_whole_and_a_copy_with_a_key_is_still_refused(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST[:4])
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{tmp_path / "p.db"}"\n\n'
+        f'[targets.analytics]\nurl = "{pg_url}"\n\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["tags"]\n',
+        encoding="utf-8",
+    )
+    dry = run_inproc("--config", str(config), "sync", "reporting", "--dry-run", "--json")
+    assert dry.code == 0, dry.err
+    assert [(t["mode"], t["inserted"], t["deleted"]) for t in json.loads(dry.out)] == [
+        ("whole", 4, 0)
+    ]
+    res = run_inproc("--config", str(config), "sync", "reporting", "--yes", "--json")
+    assert res.code == 0, res.err
+    assert "tags: whole (no key: every row replaced in one unit" in res.err, res.err
+    assert "note: no key: copied whole each time, 4 rows" in res.err, res.err
+    (table,) = json.loads(res.out)
+    assert (table["mode"], table["inserted"], table["deleted"], table["verified"]) == (
+        "whole", 4, 0, True,
+    )  # fmt: skip
+    # The source given a key since: the copy made whole has none, and is made again.
+    src.run("DELETE FROM tags WHERE " + _one_of(src, "value = 'sekolah'"))
+    src.run("CREATE UNIQUE INDEX tags_key ON tags (value, object_id)")
+    with pytest.raises(SyncRefused, match=r"destination key \(none\)") as keyed_now:
+        sync(src, dst)
+    hint = str(keyed_now.value.hint)
+    assert "its copy's (none): make the copy again, DROP TABLE" in hint, hint
+    for statement in hint.split(": make the copy again, ")[1].split("; then")[0].split("; "):
+        dst.run(statement)
+    assert sync(src, dst).mode == "full" and verify(src, dst).verified
+    src.run("DROP INDEX tags_key")
+    # A copy given a key of its own cannot hold the source's two equal rows: refused, why said.
+    dst.run("DROP TABLE tags")
+    keyed = "value text PRIMARY KEY, object_id text, n bigint, synced_at timestamp"
+    dst.run(f"CREATE TABLE tags ({keyed})")
+    with pytest.raises(SyncRefused, match="it could not hold two equal rows") as refused:
+        sync(src, dst)
+    assert "drop that key at the destination" in str(refused.value.hint)
