@@ -481,6 +481,44 @@ def test_recover_records_again_what_was_adopted_by_then_without_running_it(
         backend.close()
 
 
+def test_recover_over_an_adopt_of_renamed_wrangler_files_keeps_wranglers_history(
+    tmp_path: Path,
+) -> None:
+    """`adopt` of files renamed from wrangler's ``0001_name.sql`` writes their new names in
+    wrangler's ``d1_migrations`` too (wrangler reads the renamed directory). Recover to a time
+    after it, from a backup of before, recorded the adoption again but not those names:
+    wrangler listed the adopted files as still to apply, and a `wrangler d1 migrations apply`
+    (CI, a teammate) would have run them again over their own tables."""
+    from malnu_tui.engine.backends.d1.wrangler import adopt, plan_adopt, read_from_backend
+
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'w.db'}")
+    backend = open_fresh(target)
+    try:
+        execute(
+            backend,
+            "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+            "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+        )
+        execute(backend, "INSERT INTO d1_migrations (name) VALUES ('0001_create_users.sql')")
+        execute(backend, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)")
+        b = create_backup(backend, target)
+        mset = mset_of(target)
+        history = read_from_backend(backend, "d1_migrations")
+        found = plan_adopt(mset, history, backend.fetch_records(), "d1_migrations")
+        adopt(backend, found, "d1_migrations")
+        record_skipped_backup(backend, "up")
+        up(backend, target, to=V2)
+        v1, v2 = mset.find(V1).filename, mset.find(V2).filename
+        names = {w.name for w in read_from_backend(backend, "d1_migrations")}
+        assert names == {"0001_create_users.sql", v1, v2}
+        plan = plan_recover(backend, target, mset, datetime.now(UTC))
+        assert plan.backup.id == b.id and (plan.record, plan.reapply) == ((v1,), (v2,))
+        run_recover(backend, target, mset, plan)
+        assert {w.name for w in read_from_backend(backend, "d1_migrations")} == names
+    finally:
+        backend.close()
+
+
 def test_recover_to_the_time_of_a_safety_backup_is_that_backup(tmp_path: Path) -> None:
     """Audit times have one-second resolution. Recover to the very time of a pre-up backup
     (`created_at`, as `backup list --json` gives it) re-applied the migration that backup was

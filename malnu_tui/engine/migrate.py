@@ -227,7 +227,7 @@ def _apply_plan(
                 skipped.append(step.filename)
             else:
                 todo.append(step)
-        todo = _keep_wrangler_in_step(backend, mset, plan.direction, todo)
+        todo = keep_wrangler_in_step(backend, mset, plan.direction, todo)
         _keep_supabase_in_step(backend, mset)
         if todo and safety_backup is not None:
             # Under the lock and after the confirmation: every row written before this
@@ -301,7 +301,7 @@ def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: li
                 )
 
 
-def _keep_wrangler_in_step(
+def keep_wrangler_in_step(
     backend: Backend, mset: MigrationSet, direction: str, todo: list[PlanStep]
 ) -> list[PlanStep]:
     """Where wrangler's ``d1_migrations`` (or the ``migrations_table`` its config names) is in

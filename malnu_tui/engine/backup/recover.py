@@ -550,17 +550,26 @@ def _recover_locked(
 
 def _record_adopted(backend: Backend, mset: MigrationSet, plan: RecoverPlan) -> list[str]:
     """Record the migrations adopted by the recover's time as `adopt` did: tracking row and
-    audit row in one unit each, nothing run; a file recorded meanwhile is passed over."""
-    done: list[str] = []
+    audit row in one unit each, nothing run; a file recorded meanwhile is passed over. Where
+    wrangler's history table is in the database (D1, its local state), each file's name goes
+    there too, in its unit, as `adopt` and `up` write it: the restored backup has wrangler's
+    old ``0001_name.sql`` rows only, and wrangler, reading the renamed directory, listed the
+    adopted files as still to apply (a `wrangler d1 migrations apply` ran them again)."""
+    from malnu_tui.engine.migrate import keep_wrangler_in_step
+
     tracked = {r.filename for r in backend.fetch_records() if r.success}
     files = mset.by_filename()
-    for f in plan.record:
-        if f not in tracked:
-            detail = f"recorded again by the recover to {plan.to} (adopted by then); not run"
-            audit = AuditEntry.now("adopt", f, "ok", detail)
-            backend.run_unit(f, [], RecordApplied(f, files[f].checksum), audit)
-        done.append(f)
-    return done
+    todo = [
+        PlanStep(f, files[f].version, files[f].path, files[f].checksum, ())
+        for f in plan.record
+        if f not in tracked
+    ]
+    for step in keep_wrangler_in_step(backend, mset, "up", todo):
+        f = step.filename
+        detail = f"recorded again by the recover to {plan.to} (adopted by then); not run"
+        audit = AuditEntry.now("adopt", f, "ok", detail)
+        backend.run_unit(f, list(step.statements), RecordApplied(f, step.checksum), audit)
+    return list(plan.record)
 
 
 def _done_in(report: object, key: str) -> tuple[str, ...]:
