@@ -522,3 +522,35 @@ def test_a_password_a_failing_migration_spells_is_never_shown_kept_or_alerted(
     assert len(texts) == 3 and all("syntax error at or near" in t for t in texts), texts
     assert not leaks("\n".join([*outputs, repr(rows), json.dumps(receiver.bodies)])), outputs
     assert not files_leaking(tmp_path, skip=(failed,))
+
+
+def test_a_password_the_server_quotes_in_part_or_with_the_rest_is_masked(pg_url: str) -> None:
+    """The word PostgreSQL stumbled on is a bare password's first part (`PASSWORD
+    Sekolah#2024`: `at or near "Sekolah"`; `P@ssw0rd`: "P"), or the rest of the statement
+    (a quote left open, a user mapping's `"password" "…"`): it was printed, kept in the
+    tracking and audit rows and alerted on. The place it failed is still said, and a word
+    that is no password (a column named password, a literal after one) is kept."""
+    from malnu_tui.engine.backends.pg_sql import error_text
+    from malnu_tui.engine.errors import StatementFailed
+
+    mapping = "CREATE USER MAPPING FOR CURRENT_USER SERVER nosuch OPTIONS (user 'a', "
+    secret = [
+        f"ALTER ROLE malnu_app PASSWORD {HEAD}#{TAIL}",
+        f"ALTER ROLE malnu_app WITH PASSWORD {HEAD}@{TAIL}",
+        f"ALTER ROLE malnu_app PASSWORD '{HEAD} {TAIL}",
+        f"ALTER ROLE malnu_app PASSWORD $pw${HEAD} {TAIL}",
+        f"{mapping}password {HEAD}-{TAIL})",
+        f'{mapping}"password" "{HEAD}{TAIL}")',
+    ]
+    kept = {
+        "ALTER TABLE nosuch ADD COLUMN password 60": 'near "60"',
+        "ALTER ROLE malnu_app PASSWORD 'not-here' 'x'": "near \"'x'\"",
+    }
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in [*secret, *kept]:
+            with pytest.raises(psycopg.Error) as err:
+                conn.execute(statement)  # type: ignore[call-overload]
+            said = str(StatementFailed("f.sql", 3, statement, error_text(err.value)))
+            assert said.startswith("f.sql:3: ") and 'near "' in said, (statement, said)
+            assert not leaks(said), (statement, said)
+            assert kept.get(statement, 'near "') in said, (statement, said)

@@ -245,12 +245,15 @@ class LockLost(MalnuError):
 NO_SCHEMA_ON_PATH = "names no schema that exists"
 
 
-# A password a statement spells: quoted after PASSWORD (ALTER ROLE … PASSWORD '…', CREATE
-# USER … WITH ENCRYPTED PASSWORD "…", a user mapping's OPTIONS (password '…')), or unquoted
-# in a role's statement (ALTER ROLE app PASSWORD s3cret).
-_QUOTED_PASSWORD = r"(?i)\bpassword\s+(?:E?'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\")"
+# A password a statement spells: quoted after PASSWORD (ALTER ROLE … PASSWORD '…', E'it\'s',
+# CREATE USER … WITH ENCRYPTED PASSWORD "…", a user mapping's OPTIONS (password '…') or
+# ("password" '…')), or unquoted in a role's statement (ALTER ROLE app PASSWORD s3cret).
+_PASSWORD_WORD = r"(?i)\bpassword\"?\s+"
+_QUOTED_PASSWORD = _PASSWORD_WORD + (
+    r"(?:E'((?:[^'\\]|\\.|'')*)'|'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\")"
+)
 _ROLE_STATEMENT = r"(?i)^\s*(?:CREATE|ALTER)\s+(?:ROLE|USER|GROUP)\b"
-_BARE_PASSWORD = r"(?i)\bpassword\s+([^\s;,()'\"]+)"
+_BARE_PASSWORD = _PASSWORD_WORD + r"([^\s;,()'\"]+)"
 
 
 def _without_passwords(error: str, statement: str) -> str:
@@ -258,14 +261,25 @@ def _without_passwords(error: str, statement: str) -> str:
     spells: the server quotes the word it stumbled on, and a password in double quotes (an
     identifier to PostgreSQL, MySQL's habit) or none was `syntax error at or near
     ""Hunter2""`, printed, kept in the tracking and audit rows, and quoted by `check` and
-    its alerts (a Slack channel)."""
+    its alerts (a Slack channel). The word stumbled on may be the password's first part
+    only (`PASSWORD Sekolah#2024`: `at or near "Sekolah"`; `P@ssw0rd`: "P"), or the rest of
+    the statement (a quote left open: `at or near "'Hunter2"`): masked too."""
     if "password" not in statement.lower():
         return error
     import re
 
-    values = [a or b for a, b in re.findall(_QUOTED_PASSWORD, statement)]
-    if re.match(_ROLE_STATEMENT, statement):
+    role = re.match(_ROLE_STATEMENT, statement) is not None
+    values = ["".join(v) for v in re.findall(_QUOTED_PASSWORD, statement)]
+    if role:
         values += re.findall(_BARE_PASSWORD, statement)
+    for m in re.finditer(_PASSWORD_WORD, statement):
+        rest = statement[m.end() :]
+        if not (role or rest[:1] in ("'", '"', "$") or rest[:2].upper() == "E'"):
+            continue  # (a column named password: the word after it is its type)
+        for n in range(min(len(rest), len(error)), 0, -1):
+            if (near := f'near "{rest[:n]}"') in error:
+                error = error.replace(near, 'near "***"')
+                break
     for value in sorted(values, key=len, reverse=True):
         if len(value) >= 4 and value.upper() != "NULL":
             error = error.replace(value, "***")
