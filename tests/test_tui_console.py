@@ -528,7 +528,12 @@ def test_engine_hints_name_console_keys_inside_the_console() -> None:
     assert console_hint("if that process is dead, run `malnu-tui unlock`") == (
         "if that process is dead, press U on the status screen (unlock)"
     )
-    assert "press D" in console_hint("accept the edit with `malnu-tui repair` (audited)")
+    # Said as a thing after "with": it read "accept the edit with select the migration and
+    # press D on the status screen (accept drift)", two orders run together.
+    assert console_hint("accept the edit with `malnu-tui repair` (audited)") == (
+        "accept the edit with D on the status screen, the migration selected (accept drift) "
+        "(audited)"
+    )
     assert "malnu-tui" not in console_hint("see `malnu-tui backup list --json`")
 
 

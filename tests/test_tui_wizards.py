@@ -634,6 +634,8 @@ async def test_recover_wizard_plans_and_runs(demo: Demo) -> None:
         await pilot.press(*"now", "enter")
         await wait_until(pilot, lambda: ready(app, "plan"), timeout=20)
         assert "NOT recovered" in text_of(app, "#recover-plan")
+        await at_rest(pilot)  # what is lost, wrapped under its words (it went to column 0)
+        assert hangs_under(app, "✘ "), screen_text(app)
         await pilot.press("n", *"school", "enter")
         await wait_until(pilot, lambda: screen.step == "result" and screen.finished, timeout=20)
         assert screen.result is not None

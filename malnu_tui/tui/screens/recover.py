@@ -27,6 +27,7 @@ from malnu_tui.tui.session import (
 )
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.manifest import list_target_backups, short_time, verified_cell
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.plain import DataTable, Label, Static
@@ -201,7 +202,7 @@ class RecoverWizard(WizardScreen):
                 text.append("with D1 Time Travel: the data as it was then. ")
                 text.append("Everything written since is replaced", style="bold red")
                 text.append(" (the restore point that undoes it is shown after).\n")
-            self.query_one("#recover-confirm-text", Static).update(text)
+            self.query_one("#recover-confirm-text", Static).update(Hanging(text))
             self.ask_typed(
                 self.database_name,
                 f"recover {self.target.display_url} to {p.to}",
@@ -377,7 +378,7 @@ class RecoverWizard(WizardScreen):
                 text.append(line + "\n")
         if not isinstance(p, NativeRecoverPlan) and p.accept_edited_rollback:
             text.append_text(edited_sums_text(p.edited_sums, True))
-        self.query_one("#recover-plan", Static).update(text)
+        self.query_one("#recover-plan", Static).update(Hanging(text))  # a step's lines under it
         self.refit_step()
         self.query_one("#plan-progress", OperationProgress).finish(
             f"✔ plan ready: start from backup {p.backup.id}"

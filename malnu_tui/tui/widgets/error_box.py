@@ -20,20 +20,24 @@ if TYPE_CHECKING:
     from malnu_tui.tui.messages import OperationFailed
 
 # The engine's hints name CLI commands; inside the console the key that does it is the hint.
+# Each is said as a thing (the key and where), read after "with", "see" or "and" ("accept the
+# edit with select the migration and press D…" read as two orders run together); where the
+# hint said "run", or the command began a clause, it is "press" (see :func:`console_hint`).
 CONSOLE_KEYS = {
-    "unlock": "press U on the status screen (unlock)",
-    "repair": "select the migration and press D on the status screen (accept drift)",
-    "clear-failed": "select the migration and press C on the status screen (clear failed)",
-    "status": "look at the status screen (ctrl+r refreshes it)",
+    "unlock": "U on the status screen (unlock)",
+    "repair": "D on the status screen, the migration selected (accept drift)",
+    "clear-failed": "C on the status screen, the migration selected (clear failed)",
+    "status": "the status screen (ctrl+r refreshes it)",
     # Named by its screen: inside a wizard, b is Back ("press b (backups) shows what exists"
     # read as an order, and did something else).
     "backup list": "the backups screen (b on the status screen)",
     "backup create": "c on the backups screen (b on the status screen)",
     "backup restore": "o on the backups screen (b on the status screen), the backup selected",
-    "plan": "press a (the apply plan)",
-    "rollback": "press r (emergency rollback)",
-    "up": "press a (apply)",
+    "plan": "a (the apply plan)",
+    "rollback": "r (emergency rollback)",
+    "up": "a (apply)",
 }
+
 _CLI = re.compile(r"(?:run )?`malnu-tui ([a-z-]+(?: [a-z-]+)?)[^`]*`")
 # Flags the console has a key for: the rollback wizard's preview accepts edited files.
 CONSOLE_FLAGS = {
@@ -67,7 +71,10 @@ def console_hint(hint: str) -> str:
         words = m.group(1)
         for command in (words, words.split(" ")[0]):
             if command in CONSOLE_KEYS:
-                return CONSOLE_KEYS[command]
+                key = CONSOLE_KEYS[command]
+                before = m.string[: m.start()].rstrip()
+                order = m.group(0).startswith("run ") or not before or before[-1] in ",;:—"
+                return f"press {key}" if order and not key.startswith("the ") else key
         return m.group(0)
 
     for flag, key in CONSOLE_FLAGS.items():

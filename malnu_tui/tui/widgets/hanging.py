@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from textual.style import Style
     from textual.visual import RenderOptions
 
-# What a line's continuation goes under: its indentation, a mark (✘ ⚠ ✔ ℹ · …) and a label
-# (why:, way out:, also:) as the error box and the preflights' problem lists write them.
+# What a line's continuation goes under: its indentation, a mark (✘ ⚠ ✔ ℹ · …) or a step's
+# number (2. ) and a label (why:, way out:, also:) as the error box, the preflights' problem
+# lists and the recover plan write them.
 _LABEL = re.compile(
-    r" *(?:[✘⚠✔ℹ·○≠?✗✓⊘–↑↓↶] )?(?:(?:why|way out|also|hint|note|warning|failed with): )?"
+    r" *(?:[✘⚠✔ℹ·○≠?✗✓⊘–↑↓↶] |\d+\. )?(?:(?:why|way out|also|hint|note|warning|failed with): )?"
 )
 
 
