@@ -186,3 +186,18 @@ def test_a_sync_killed_in_the_middle_of_its_unit_leaves_the_old_copy(
     report = sync(src, dst)
     assert (report.deleted, report.inserted, report.verified) == (50_000, 50_000, True)
     assert dst.run("SELECT value, count(*) FROM tags GROUP BY 1") == [("new", 50_000)]
+
+
+def test_a_d1_keyless_table_s_blob_too_large_for_one_hex_is_read_in_pieces(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """A D1 source's BLOB over what one hex() gives back is read in pieces by its row's key:
+    a keyless table's rows are named by their rowid for it (there was no key to read by)."""
+    src, dst = make_db("d1", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE lampiran (nama TEXT, isi BLOB)")
+    big = bytes(range(256)) * 4_400  # 1,126,400 bytes
+    src.many("INSERT INTO lampiran VALUES (?, ?)", [("rapor.pdf", big), ("kecil", b"\x00\x01")])
+    report = sync(src, dst)
+    assert (report.mode, report.inserted, report.verified) == ("whole", 2, True)
+    got = dict(dst.run("SELECT nama, isi FROM lampiran"))
+    assert got == {"rapor.pdf": big, "kecil": b"\x00\x01"}
