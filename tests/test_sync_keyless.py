@@ -201,3 +201,18 @@ def test_a_d1_keyless_table_s_blob_too_large_for_one_hex_is_read_in_pieces(
     assert (report.mode, report.inserted, report.verified) == ("whole", 2, True)
     got = dict(dst.run("SELECT nama, isi FROM lampiran"))
     assert got == {"rapor.pdf": big, "kecil": b"\x00\x01"}
+
+
+def test_a_keyless_row_too_large_for_one_d1_statement_is_staged_alone(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Into D1 a row over one statement's 100 KB (a long text, a BLOB) goes into the stage
+    alone, its values bound, as a chunk's row does: it stopped the sync (no statement fits)."""
+    src, dst = make_db("sqlite", request, tmp_path, "src"), make_db("d1", request, tmp_path, "d")
+    src.run("CREATE TABLE catatan (isi TEXT, foto BLOB)")
+    rows = [("pendek", b"\x01"), ("x" * 300_000, b"\x02"), ("y", bytes(300_000))]
+    src.many("INSERT INTO catatan VALUES (?, ?)", rows)
+    report = sync(src, dst)
+    assert (report.inserted, report.verified) == (3, True)
+    got = dst.run("SELECT length(isi), length(foto) FROM catatan ORDER BY length(isi)")
+    assert got == [(1, 300_000), (6, 1), (300_000, 1)]
