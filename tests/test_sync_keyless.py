@@ -6,16 +6,20 @@ old copy as it was. Real SQLite, PostgreSQL and the D1 stand-in."""
 from __future__ import annotations
 
 import json
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from malnu_tui.engine.errors import SyncRefused
 from malnu_tui.engine.sync import SyncProgress, whole
 from malnu_tui.engine.sync.whole import NOTE
 from malnu_tui.engine.sync.whole_d1 import stage_name
+from tests.fixtures_core import popen_cli, stop_if_running
 from tests.inproc import run_inproc
 from tests.sync_support import Db, make_db, sync, verify
 
@@ -143,3 +147,72 @@ def test_the_plan_and_json_say_whole_and_a_copy_with_a_key_is_still_refused(
     with pytest.raises(SyncRefused, match="it could not hold two equal rows") as refused:
         sync(src, dst)
     assert "drop that key at the destination" in str(refused.value.hint)
+
+
+def test_a_sync_killed_in_the_middle_of_its_unit_leaves_the_old_copy(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """SIGKILL (a real process) while the copy's DELETE and COPY are under way: the server
+    rolls the unit back, and reports read the copy of the sync before, whole."""
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", [("old", f"o{i}", i) for i in range(50_000)])
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{tmp_path / "p.db"}"\n\n'
+        f'[targets.analytics]\nurl = "{pg_url}"\n\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["tags"]\n',
+        encoding="utf-8",
+    )
+    cfg = ["--config", str(config)]
+    assert run_inproc(*cfg, "sync", "reporting", "--yes").code == 0
+    src.run("UPDATE tags SET value = 'new'")
+    proc = popen_cli(*cfg, "sync", "reporting", "--yes")
+    held = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE "
+        "c.relname = 'tags' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()"
+    )
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            deadline = time.monotonic() + 60
+            while c.execute(held).fetchone() == (0,) and time.monotonic() < deadline:
+                time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        stop_if_running(proc)
+    assert dst.run("SELECT value, count(*) FROM tags GROUP BY 1") == [("old", 50_000)]
+    report = sync(src, dst)
+    assert (report.deleted, report.inserted, report.verified) == (50_000, 50_000, True)
+    assert dst.run("SELECT value, count(*) FROM tags GROUP BY 1") == [("new", 50_000)]
+
+
+def test_a_d1_keyless_table_s_blob_too_large_for_one_hex_is_read_in_pieces(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """A D1 source's BLOB over what one hex() gives back is read in pieces by its row's key:
+    a keyless table's rows are named by their rowid for it (there was no key to read by)."""
+    src, dst = make_db("d1", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE lampiran (nama TEXT, isi BLOB)")
+    big = bytes(range(256)) * 4_400  # 1,126,400 bytes
+    src.many("INSERT INTO lampiran VALUES (?, ?)", [("rapor.pdf", big), ("kecil", b"\x00\x01")])
+    report = sync(src, dst)
+    assert (report.mode, report.inserted, report.verified) == ("whole", 2, True)
+    got = dict(dst.run("SELECT nama, isi FROM lampiran"))
+    assert got == {"rapor.pdf": big, "kecil": b"\x00\x01"}
+
+
+def test_a_keyless_row_too_large_for_one_d1_statement_is_staged_alone(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Into D1 a row over one statement's 100 KB (a long text, a BLOB) goes into the stage
+    alone, its values bound, as a chunk's row does: it stopped the sync (no statement fits)."""
+    src, dst = make_db("sqlite", request, tmp_path, "src"), make_db("d1", request, tmp_path, "d")
+    src.run("CREATE TABLE catatan (isi TEXT, foto BLOB)")
+    rows = [("pendek", b"\x01"), ("x" * 300_000, b"\x02"), ("y", bytes(300_000))]
+    src.many("INSERT INTO catatan VALUES (?, ?)", rows)
+    report = sync(src, dst)
+    assert (report.inserted, report.verified) == (3, True)
+    got = dst.run("SELECT length(isi), length(foto) FROM catatan ORDER BY length(isi)")
+    assert got == [(1, 300_000), (6, 1), (300_000, 1)]

@@ -25,7 +25,7 @@ from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.compare import MAX_REPORTED
-from malnu_tui.engine.sync.model import SYNCED_AT, Difference, Row, TableShape
+from malnu_tui.engine.sync.model import SYNCED_AT, Column, Difference, Row, TableShape
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
 from malnu_tui.engine.sync.values import normalizer, row_hasher, to_postgres, to_sqlite
@@ -68,10 +68,10 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
             while rows := cur.fetchmany(PAGE_ROWS):
                 yield rows
         return
-    select = side._select_list(shape)  # type: ignore[attr-defined]
     decode = side._decode  # type: ignore[attr-defined]
     if side.kind == "sqlite":
         c: sqlite3.Connection = side.conn  # type: ignore[attr-defined]
+        select = side._select_list(shape)  # type: ignore[attr-defined]
         try:
             read = c.execute(f"SELECT {select} FROM {q(shape.name)}")
             while rows := read.fetchmany(PAGE_ROWS):
@@ -79,19 +79,28 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
         except sqlite3.Error as exc:
             raise BackendError(f"{side.label}: reading {shape.name}: {exc}") from None
         return
+    # D1: paged by rowid, read as a last column (and the key a BLOB too large for one hex() is
+    # read back by, in pieces).
+    paged = replace(
+        shape, columns=(*shape.columns, Column("rowid", "bigint", "int")), key=("rowid",)
+    )
+    select = side._select_list(paged)  # type: ignore[attr-defined]
     after = None
     while True:
         where = "" if after is None else " WHERE rowid > ?"
-        page = side._rows(  # type: ignore[attr-defined]
-            f"SELECT rowid, {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
-            [*([] if after is None else [after]), _D1_PAGE],
+        page = decode(
+            paged,
+            side._rows(  # type: ignore[attr-defined]
+                f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
+                [*([] if after is None else [after]), _D1_PAGE],
+            ),
         )
         if not page:
             return
-        yield decode(shape, [r[1:] for r in page])
+        yield [r[:-1] for r in page]
         if len(page) < _D1_PAGE:
             return
-        after = page[-1][0]
+        after = page[-1][-1]
 
 
 def digest(side: Side, shape: TableShape) -> Digest:

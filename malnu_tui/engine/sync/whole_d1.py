@@ -30,7 +30,8 @@ def d1_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
     """(See :func:`.whole.replace_rows`.)"""
-    from malnu_tui.engine.sync.side_d1 import split_values, tuple_literal
+    from malnu_tui.engine.backends.d1.client import sent_bytes
+    from malnu_tui.engine.sync.side_d1 import MAX_STATEMENT, split_values, tuple_literal
     from malnu_tui.engine.sync.sqlite_values import unstorable_value
 
     d1: Any = side
@@ -46,13 +47,20 @@ def d1_replace(
         refused = unstorable_value(shape, page, d1=True)
         if refused is not None:
             raise BackendError(f"{side.label}: writing {shape.name}{refused[0]}", hint=refused[1])
-        tuples = [tuple_literal((*convert(r), now)) for r in page]
+        values = [(*convert(r), now) for r in page]
+        tuples = [tuple_literal(v) for v in values]
         after = inserted + len(page)
 
         def landed(n: int = after) -> bool:  # an attempt of unknown outcome: sent once only
             return int(d1._rows(f"SELECT count(*) FROM {q(stage)}")[0][0]) == n
 
-        statements = split_values(head, tuples)
+        # A row too large for a statement of literals goes alone, its texts bound (as a chunk's).
+        fixed = sent_bytes(head) + 2
+        alone = {i for i, t in enumerate(tuples) if fixed + len(t.encode()) > MAX_STATEMENT}
+        small = [t for i, t in enumerate(tuples) if i not in alone]
+        statements = split_values(head, small) if small else []
+        for i in sorted(alone):
+            statements += d1._bound_row(shape, page[i], values[i], head, "").statements()
         try:
             d1._batch(statements, None, landed)
         except BackendError as exc:
