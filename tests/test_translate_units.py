@@ -399,3 +399,33 @@ def test_the_keywords_known_are_those_of_the_sqlite_in_use() -> None:
         words.add(text.value[: size.value].decode())
     assert names._KNOWN_KEYWORDS
     assert words == names._KEYWORDS
+
+
+def test_a_time_from_sqlites_current_timestamp_is_utc_on_a_server_in_wib(pg_url: str) -> None:
+    """SQLite's CURRENT_TIMESTAMP is UTC; PostgreSQL's, cast to a timestamp, is the session's
+    wall clock (a school server set up in WIB: 7 hours ahead). A DATETIME column's DEFAULT
+    (strftime('%Y-%m-%d %H:%M:%S', CURRENT_TIMESTAMP)), cast to its type since it was refused
+    as text, and datetime(CURRENT_TIMESTAMP, …) stored WIB wall times as UTC ones."""
+    import psycopg
+
+    state = SchemaState()
+    try:
+        ft = translate_script(
+            "CREATE TABLE absen (id INTEGER PRIMARY KEY, "
+            "a DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%S', CURRENT_TIMESTAMP)), "
+            "b DATETIME DEFAULT (datetime(CURRENT_TIMESTAMP)), "
+            "c TEXT DEFAULT (datetime(CURRENT_TIMESTAMP, '+1 day')));\n",
+            "absen.sql",
+            state,
+        )
+    finally:
+        state.close()
+    (create,) = ft.statements[0].output
+    hours = "ROUND(EXTRACT(EPOCH FROM ({} - (now() AT TIME ZONE 'UTC'))) / 3600)"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'Asia/Jakarta'")
+        conn.execute(create)  # type: ignore[call-overload]  # the translation, not a literal
+        conn.execute("INSERT INTO absen (id) VALUES (1)")
+        ahead = ", ".join(hours.format(c) for c in ("a", "b", "CAST(c AS TIMESTAMP)"))
+        row = conn.execute(f"SELECT {ahead} FROM absen").fetchone()  # type: ignore[call-overload]
+    assert row is not None and [int(h) for h in row] == [0, 0, 24]

@@ -135,10 +135,20 @@ def timestamp_sql(func: str, args: list[str | None], first: str) -> tuple[str, b
     elif mods and mods[0] is not None and mods[0].lower() == "unixepoch":
         base, now = f"TO_TIMESTAMP({first}) AT TIME ZONE 'UTC'", False
         mods = mods[1:]
+    elif first.strip().upper() in _SQLITE_CLOCK:
+        # SQLite's CURRENT_TIMESTAMP (CURRENT_DATE) is UTC; PostgreSQL's, cast, is the
+        # session's wall clock: a server set up in WIB stored times 7 hours ahead.
+        base, now = _SQLITE_CLOCK[first.strip().upper()], False
     else:
         base, now = f"CAST({first} AS TIMESTAMP)", False
     expr = _apply_modifiers(base, mods, func.lower())
     return (f"({expr})" if mods else expr), now
+
+
+_SQLITE_CLOCK = {
+    "CURRENT_TIMESTAMP": NOW_UTC,
+    "CURRENT_DATE": f"CAST(CAST({NOW_UTC} AS DATE) AS TIMESTAMP)",
+}
 
 
 def date_function_sql(func: str, args: list[str | None], first: str) -> str:
