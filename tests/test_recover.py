@@ -22,6 +22,7 @@ from malnu_tui.engine.backup import (
     restore_backup,
     run_recover,
 )
+from malnu_tui.engine.clock import local_time_line
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ChecksumDrift, ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
@@ -237,7 +238,17 @@ def test_the_plan_gives_the_time_on_this_machines_clock(
         wib, wita, wit = (when + timedelta(hours=h) for h in (7, 8, 9))
         said = f"That is {wib:%Y-%m-%d %H:%M:%S} WIB ({wita:%H:%M:%S} WITA, {wit:%H:%M:%S} WIT)"
         lines = plan_recover(backend, target, mset_of(target), when).describe()
-        assert lines[1].startswith(said + "; this machine's clock is UTC"), lines
+        if wit.date() == wib.date():  # (else the next case's)
+            assert lines[1].startswith(said + "; this machine's clock is UTC"), lines
+        # A night's deploy: 00:30 WITA and 01:30 WIT are of the day after 23:30 WIB's, and
+        # were said without their date (read a day early in Makassar and Jayapura).
+        assert local_time_line("2026-12-07T16:30:00+00:00") == (
+            "That is 2026-12-07 23:30:00 WIB (2026-12-08 00:30:00 WITA, 2026-12-08 01:30:00 "
+            "WIT); this machine's clock is UTC, and a time given without a zone is read as UTC."
+        )
+        assert local_time_line("2026-12-07T15:30:00+00:00").startswith(  # (WIT's day only)
+            "That is 2026-12-07 22:30:00 WIB (23:30:00 WITA, 2026-12-08 00:30:00 WIT);"
+        )
     finally:
         monkeypatch.undo()
         time.tzset()
