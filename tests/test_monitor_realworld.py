@@ -214,6 +214,30 @@ def test_each_config_sends_its_own_incidents_to_its_own_webhooks(
     assert receiver.events("slack") == []
 
 
+def test_two_configs_checking_one_database_are_each_told_it_was_resolved(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """Production's config pages on-call (json); the IT office's config checks the same
+    database under the same name and posts to a Slack channel. Both were told of its failed
+    migration; production's run, the first to see it fixed, told its own webhook and removed
+    the incident: the channel never heard it was resolved."""
+    production = _config(tmp_path, mdirs, ("primary",), receiver.url("json"))
+    (tmp_path / "office").mkdir()
+    office = tmp_path / "office" / "malnu.toml"
+    text = Path(production[1]).read_text().replace(receiver.url("json"), receiver.url("slack"))
+    office.write_text(text.replace('kind = "json"', 'kind = "slack"'))
+    failed = _failed_migration(production, mdirs)
+    for c in (production, ["--config", str(office)]) * 2:
+        assert run_inproc(*c, "check", "--alert").code == 2
+    assert run_inproc(*production, "clear-failed", failed.rsplit("|")[-1], "--yes").code == 0
+    for c in (production, ["--config", str(office)]) * 2:
+        assert run_inproc(*c, "check", "--alert").code == 0
+    assert receiver.events("json") == [("problem", failed), ("resolved", failed)]
+    slack = receiver.events("slack")
+    assert [e for e, _ in slack] == ["problem", "resolved"], slack
+    assert json.loads(next(tmp_path.rglob("incidents.json")).read_text())["incidents"] == {}
+
+
 def test_an_incident_of_a_target_gone_from_the_config_is_closed_saying_not_fixed(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
 ) -> None:

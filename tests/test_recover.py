@@ -22,6 +22,7 @@ from malnu_tui.engine.backup import (
     restore_backup,
     run_recover,
 )
+from malnu_tui.engine.clock import local_time_line
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ChecksumDrift, ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
@@ -237,7 +238,17 @@ def test_the_plan_gives_the_time_on_this_machines_clock(
         wib, wita, wit = (when + timedelta(hours=h) for h in (7, 8, 9))
         said = f"That is {wib:%Y-%m-%d %H:%M:%S} WIB ({wita:%H:%M:%S} WITA, {wit:%H:%M:%S} WIT)"
         lines = plan_recover(backend, target, mset_of(target), when).describe()
-        assert lines[1].startswith(said + "; this machine's clock is UTC"), lines
+        if wit.date() == wib.date():  # (else the next case's)
+            assert lines[1].startswith(said + "; this machine's clock is UTC"), lines
+        # A night's deploy: 00:30 WITA and 01:30 WIT are of the day after 23:30 WIB's, and
+        # were said without their date (read a day early in Makassar and Jayapura).
+        assert local_time_line("2026-12-07T16:30:00+00:00") == (
+            "That is 2026-12-07 23:30:00 WIB (2026-12-08 00:30:00 WITA, 2026-12-08 01:30:00 "
+            "WIT); this machine's clock is UTC, and a time given without a zone is read as UTC."
+        )
+        assert local_time_line("2026-12-07T15:30:00+00:00").startswith(  # (WIT's day only)
+            "That is 2026-12-07 22:30:00 WIB (23:30:00 WITA, 2026-12-08 00:30:00 WIT);"
+        )
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -369,18 +380,24 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
         "ALTER TABLE users ADD COLUMN nick TEXT DEFAULT '';\n"
         "CREATE INDEX idx_posts_user ON posts(user_id);\n"
     )
-    for case in ("migration edited", "rollback edited too"):
+    # (in the backup's second, a fix script run at once: the re-apply's rollback sums were
+    # taken for those of the version the backup holds, and the edit was never seen)
+    for case in ("migration edited", "rollback edited too", "in the backup's second"):
         target = make_target(tmp_path / case, f"sqlite:///{tmp_path / case / 'c.db'}")
         backend = open_fresh(target)
         try:
             up(backend, target)
+            together = case == "in the backup's second"
+            if together:
+                next_second()  # (room for what follows in one second)
             b = create_backup(backend, target)
-            next_second()
+            if not together:
+                next_second()
             mset = mset_of(target)
             record_skipped_backup(backend, "rollback")
             apply_plan(backend, mset, plan_rollback(backend, mset))
             mset.find(V3).path.write_text(v3_fixed)
-            if case == "rollback edited too":
+            if case != "migration edited":
                 undo = next(target.rollback_dir.glob(f"{V3}_*"))
                 undo.write_text("DROP INDEX idx_posts_user;\nALTER TABLE users DROP COLUMN n;\n")
             record_skipped_backup(backend, "up")
@@ -388,6 +405,13 @@ def test_a_migration_rolled_back_and_applied_again_edited_is_recovered_as_it_ran
             t = datetime.now(UTC)  # (the audit's second of that `up`, or after it)
             schema_t = backend.schema_fingerprint()
             mset = mset_of(target)
+            if together:
+                second = backend.read_audit(limit=1, action="apply")[0].at
+                assert second == f"{b.created:%Y-%m-%d %H:%M:%S}", "one second, all"
+                with pytest.raises(RollbackEdited) as err:
+                    plan_recover(backend, target, mset, t)
+                assert f"{V3}_undo.sql" in str(err.value), str(err.value)
+                continue
             if case == "rollback edited too":
                 with pytest.raises(RollbackEdited) as err:
                     plan_recover(backend, target, mset, t)

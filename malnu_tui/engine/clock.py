@@ -40,10 +40,15 @@ def local_time_line(utc: str) -> str | None:
     local = when.astimezone()
     offset = local.utcoffset() or timedelta(0)
     if not offset:
-        wib, *rest = (
-            f"{when.astimezone(timezone(timedelta(hours=h))):%H:%M:%S} {name}" for name, h in _ZONES
-        )
         day = when.astimezone(timezone(timedelta(hours=7)))
+        # (WITA's or WIT's date where it is not WIB's: 16:30 UTC is 23:30 WIB, and 00:30 WITA,
+        # 01:30 WIT of the next day: a night's deploy was read a day early in Makassar)
+        shown = []
+        for name, hours in _ZONES:
+            t = when.astimezone(timezone(timedelta(hours=hours)))
+            form = "%H:%M:%S" if t.date() == day.date() else "%Y-%m-%d %H:%M:%S"
+            shown.append(f"{t:{form}} {name}")
+        wib, *rest = shown
         return (
             f"That is {day:%Y-%m-%d} {wib} ({', '.join(rest)}); this machine's clock is UTC, "
             "and a time given without a zone is read as UTC."

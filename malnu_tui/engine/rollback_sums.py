@@ -91,10 +91,10 @@ def at_apply(mset: MigrationSet, steps: Iterable[PlanStep]) -> dict[str, str]:
 
 
 def recorded(
-    backend: Backend, filenames: Iterable[str], *, before: str | None = None
+    backend: Backend, filenames: Iterable[str], *, before: tuple[str, int] | None = None
 ) -> dict[str, tuple[str, str]]:
     """``{migration: (rollback file, sha256)}`` as the newest apply of each recorded them
-    (with ``before``, an audit time, the newest apply at or before it)."""
+    (with ``before``, an audit row's (time, id), the newest apply before it)."""
     wanted = set(filenames)
     found: dict[str, tuple[str, str]] = {}
     if not wanted:
@@ -104,7 +104,7 @@ def recorded(
     except MalnuError:
         return found
     for row in rows:  # newest first
-        if before is not None and row.at > before:
+        if before is not None and (row.at, row.id or 0) > before:
             continue
         if not row.detail.startswith("{") or f'"{RUN_KEY}"' not in row.detail:
             continue
@@ -122,10 +122,12 @@ def recorded(
     return found
 
 
-def edits(backend: Backend, plan: Plan, *, before: str | None = None) -> dict[str, RollbackEdit]:
+def edits(
+    backend: Backend, plan: Plan, *, before: tuple[str, int] | None = None
+) -> dict[str, RollbackEdit]:
     """``{migration: RollbackEdit}`` of the steps of a rollback ``plan`` whose rollback file,
     as the plan read it, is not the one recorded when its migration was applied (with
-    ``before``, an audit time: applied by then, the version a backup of then holds)."""
+    ``before``, an audit row (time, id): applied before it, the version a backup of then holds)."""
     steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
     then = recorded(backend, (s.filename for s in steps), before=before)
     return {
@@ -135,7 +137,9 @@ def edits(backend: Backend, plan: Plan, *, before: str | None = None) -> dict[st
     }
 
 
-def edited(backend: Backend, plan: Plan, *, before: str | None = None) -> tuple[str, ...]:
+def edited(
+    backend: Backend, plan: Plan, *, before: tuple[str, int] | None = None
+) -> tuple[str, ...]:
     """Each step of a rollback ``plan`` whose rollback file, as the plan read it, is not the
     one recorded when its migration was applied (by ``before``, as :func:`edits`): ``"<file>
     (sha256 <new>…; recorded <old>… when <migration> was applied)"``."""
@@ -158,7 +162,7 @@ def check_under_lock(
     *,
     command: str = "rollback",
     obj: str = "",
-    before: str | None = None,
+    before: tuple[str, int] | None = None,
 ) -> None:
     """Under the lock, before a rollback runs (or a ``recover`` restores anything): its files
     as the plan read them are the ones recorded at apply, else it is refused

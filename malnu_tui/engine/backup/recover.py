@@ -20,7 +20,12 @@ from pathlib import Path
 from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied
 from malnu_tui.engine.backup.core import verify_backup
 from malnu_tui.engine.backup.method import method_for
-from malnu_tui.engine.backup.recover_trail import applied_at, base_after_restore, restored_since
+from malnu_tui.engine.backup.recover_trail import (
+    applied_at,
+    as_of_backup,
+    base_after_restore,
+    restored_since,
+)
 from malnu_tui.engine.backup.restore import RestoreResult, restore_backup
 from malnu_tui.engine.backup.store import (
     BackupError,
@@ -153,11 +158,6 @@ def elsewhere(target: Target) -> str | None:
         f"backups of this database are in {'; '.join(f for _, f in found)}: give "
         f'[targets.{target.name}] backup_dir = "{found[0][0]}" (or name the target as it was)'
     )
-
-
-def _audit_second(when: datetime) -> str:
-    """``when`` as the audit trail writes times (to the second)."""
-    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _version(filename: str) -> str:
@@ -319,7 +319,7 @@ def plan_recover(
     plain = tuple(f for f in rollback if f not in redo)
     found_by = edits_of(backend, _down_plan(mset, plain)) if plain else {}
     if redo:
-        then = _audit_second(chosen.created)
+        then = as_of_backup(backend, chosen)
         found_by |= edits_of(backend, _down_plan(mset, tuple(sorted(redo))), before=then)
     found = [found_by[f] for f in rollback if f in found_by]
     edits = tuple(e.describe() for e in found)
@@ -437,7 +437,7 @@ def _recover_locked(
     plain = tuple(f for f in plan.rollback if f not in redo)
     accepted = plan.accept_edited_rollback
     check_under_lock(backend, _down_plan(mset, plain), accepted, command="recover", obj=plan.to)
-    then = _audit_second(plan.backup.created)
+    then = as_of_backup(backend, plan.backup)
     check_under_lock(backend, _down_plan(mset, redo), accepted, command="recover", obj=plan.to,
                      before=then)  # fmt: skip
     restored = restore_backup(

@@ -5,6 +5,7 @@ done meanwhile (:func:`restored_since`), whose backup the recovery starts from i
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from malnu_tui.engine.backup.store import (
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.files import normalise_version
 
-__all__ = ["Replayed", "applied_at", "base_after_restore", "restored_since"]
+__all__ = ["Replayed", "applied_at", "as_of_backup", "base_after_restore", "restored_since"]
 
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 
@@ -119,6 +120,17 @@ def _fence(trail: list[AuditEntry], when: datetime) -> AuditEntry | None:
         and begun >= when
     ]
     return min(after, key=lambda e: e.id or 0, default=None)
+
+
+def as_of_backup(backend: Backend, backup: BackupManifest) -> tuple[str, int]:
+    """Where in the audit trail ``backup`` was taken: (its second, the id of its own row
+    there), what came before it being what it holds. Audit times have one-second resolution:
+    a rollback and an `up` of the edited file in the backup's second (a fix script run at
+    once) read as before it, their rollback sums taken for those of the version it holds."""
+    second = backup.created.strftime(_AUDIT_TS)
+    rows = backend.read_audit(limit=1_000_000, action="backup")
+    ids = [e.id for e in rows if e.object == backup.id and e.at == second and e.id is not None]
+    return second, min(ids, default=sys.maxsize)
 
 
 def _after(e: AuditEntry, row: AuditEntry) -> bool:

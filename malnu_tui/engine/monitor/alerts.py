@@ -280,6 +280,16 @@ class _Owner:
         return cfg is not None and (inc.get("config") == cfg.path or pair in cfg.targets)
 
 
+def _all_told(inc: dict[str, Any], done: set[str], at: str) -> bool:
+    """Whether every webhook told of a resolved incident's problem has been told it was
+    resolved (or a day has passed: a webhook no config has now is never told). Two configs
+    checking one database under one name (production's and the IT office's) share its
+    incident: the first to tell its own webhooks of the resolution removed it, and the
+    other's, told of the problem, never heard it was resolved."""
+    told = set(inc.get("told", []))
+    return told <= done or _Damping.waited(inc.get("resolved_at"), at) > 86400
+
+
 def _shown(incidents: dict[str, dict[str, Any]], state: str) -> tuple[str, ...]:
     return tuple(
         f"{i.get('target')}|{i.get('check')}|{i.get('object', '')}"
@@ -377,6 +387,7 @@ def _deliver(
                 inc.pop("cleared_at", None)
             inc["state"] = "resolved"
             inc["resolved_at"] = at
+            inc["told"] = sorted({*inc.get("told", []), *inc.get("sent", [])})  # (older files)
             inc["sent"] = []
         elif key in current:
             if was == "clearing":  # back before its resolution was said: the same incident
@@ -421,8 +432,10 @@ def _deliver(
                 continue
             done.add(hid)
             inc["sent"] = sorted(done)  # kept at once: a SIGTERM may end the run next
+            if event == "problem":
+                inc["told"] = sorted({*inc.get("told", []), hid})
             sent.append(what)
         inc["sent"] = sorted(done)
-        if event == "resolved" and set(ids) <= done:
+        if event == "resolved" and set(ids) <= done and _all_told(inc, done, at):
             del incidents[key]
     return sum(1 for i in incidents.values() if i.get("state") in ("open", "clearing"))

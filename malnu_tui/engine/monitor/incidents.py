@@ -164,8 +164,9 @@ def _told(inc: dict[str, Any]) -> dict[str, Any]:
     """``inc`` with its ``sent`` (the webhooks told) a list of their ids: one edited by hand
     into something else (null, a number) was a TypeError traceback from every run, and no
     alert was sent until the file was mended; read as none told, it is sent again."""
-    sent = inc.get("sent", [])
-    inc["sent"] = [s for s in sent if isinstance(s, str)] if isinstance(sent, list) else []
+    for field in ("sent", "told"):  # (told: the webhooks told of the problem)
+        ids = inc.get(field, [])
+        inc[field] = [s for s in ids if isinstance(s, str)] if isinstance(ids, list) else []
     return inc
 
 
