@@ -186,6 +186,62 @@ CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);
 CREATE TRIGGER t_swap AFTER UPDATE OF id ON t BEGIN UPDATE t SET a = b, b = a WHERE id = NEW.id; END;
 -- finding: trigger writing its own table
 
+-- case: trigger_touch_by_old_rowid
+-- The touch idiom by OLD's rowid (Sakila's triggers use NEW's): PostgreSQL's NEW has no rowid,
+-- and the IF NEW."rowid" = OLD."rowid" it became failed on every UPDATE of the mirror.
+-- setup:
+CREATE TABLE film (film_id NUMERIC NOT NULL, title TEXT, last_update TEXT NOT NULL DEFAULT '2000-01-01', PRIMARY KEY (film_id));
+CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT, diubah TEXT);
+INSERT INTO film (film_id, title) VALUES (1, 'a'), (2, 'b');
+INSERT INTO kelas (id, nama) VALUES (1, 'X-A'), (2, 'X-B');
+-- sqlite:
+CREATE TRIGGER film_touch AFTER UPDATE ON film BEGIN UPDATE film SET last_update = '2026-12-07' WHERE rowid = old.rowid; END;
+CREATE TRIGGER kelas_touch AFTER UPDATE OF nama ON kelas BEGIN UPDATE kelas SET diubah = 'ya' WHERE _rowid_ = OLD._rowid_; END;
+UPDATE film SET title = 'a2' WHERE film_id = 1;
+UPDATE kelas SET nama = 'X-C' WHERE id = 2;
+UPDATE kelas SET id = 3, nama = 'X-D' WHERE id = 1;
+-- postgres:
+CREATE OR REPLACE FUNCTION "film_touch_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW."last_update" := '2026-12-07';
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER "film_touch" BEFORE UPDATE ON "film" FOR EACH ROW EXECUTE FUNCTION "film_touch_fn"();
+CREATE OR REPLACE FUNCTION "kelas_touch_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NEW."id" = OLD."id" THEN
+    NEW."diubah" := 'ya';
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER "kelas_touch" BEFORE UPDATE OF "nama" ON "kelas" FOR EACH ROW EXECUTE FUNCTION "kelas_touch_fn"();
+UPDATE film SET title = 'a2' WHERE film_id = 1;
+UPDATE kelas SET nama = 'X-C' WHERE id = 2;
+UPDATE kelas SET id = 3, nama = 'X-D' WHERE id = 1;
+-- note: became a BEFORE trigger
+-- check:
+SELECT f.film_id, f.title, f.last_update, k.id, k.nama, k.diubah FROM film f JOIN kelas k ON k.id = f.film_id + 1 ORDER BY f.film_id
+
+-- case: trigger_touch_by_a_column_named_oid_withheld
+-- A column named oid is that column, not the rowid: the UPDATE touches every row holding the
+-- value (SQLite), which assigning NEW would not.
+-- setup:
+CREATE TABLE foto (id INTEGER PRIMARY KEY, oid INTEGER, diubah TEXT);
+-- sqlite:
+CREATE TRIGGER foto_touch AFTER UPDATE ON foto BEGIN UPDATE foto SET diubah = 'ya' WHERE oid = NEW.oid; END;
+-- finding: trigger writing its own table
+
+-- case: trigger_touch_by_rowid_without_rowid_withheld
+-- A WITHOUT ROWID table has no rowid: SQLite fails the trigger on every UPDATE ("no such
+-- column: rowid"), which a BEFORE trigger assigning NEW would hide.
+-- setup:
+CREATE TABLE nilai (kode TEXT PRIMARY KEY, skor INTEGER, diubah TEXT) WITHOUT ROWID;
+-- sqlite:
+CREATE TRIGGER nilai_touch AFTER UPDATE ON nilai BEGIN UPDATE nilai SET diubah = 'ya' WHERE rowid = NEW.rowid; END;
+-- finding: trigger writing its own table
+
 -- case: trigger_insert_select_with_a_cte
 -- setup:
 CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, flag INTEGER);

@@ -382,9 +382,10 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
         return out
 
     keys = frozenset(k[0].lower() for k in ctx.state.unique_keys(parts.table) if len(k) == 1)
+    rowid = (ctx.state.rowid_names(parts.table), ctx.state.rowid_alias(parts.table))
     text = ctx.state.text_columns(parts.table)[0]
     try:
-        statements, notes = trigger_sql(parts, one, expr, keys, (text, text_expr), when_expr)
+        statements, notes = trigger_sql(parts, one, expr, keys, (text, text_expr), when_expr, rowid)
     except SplitError as exc:  # (a body SQLite's own parser took: never a traceback)
         return _withheld(st, ctx, "CREATE TRIGGER", f"cannot split the trigger's body ({exc})", "")
     for n in notes:

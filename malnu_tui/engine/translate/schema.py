@@ -21,6 +21,8 @@ from malnu_tui.engine.translate.types import map_type
 
 __all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
 
+# SQLite's names for a rowid table's row id (:meth:`SchemaState.rowid_names`).
+ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
 
 
@@ -186,6 +188,14 @@ class SchemaState(ScratchSchema):
         ):
             return pk[0].name.lower()
         return None
+
+    def rowid_names(self, table: str) -> frozenset[str]:
+        """The names by which SQLite reads ``table``'s rowid (``rowid``, ``_rowid_``, ``oid``),
+        unique like a key: none on a WITHOUT ROWID table, and none that a column has taken
+        (a column named ``oid`` is that column, any number of rows may hold its value)."""
+        if self.real_name(table) is None or self._without_rowid(table):
+            return frozenset()
+        return ROWID_NAMES - {c.name.lower() for c in self.columns(table)}
 
     def _without_rowid(self, table: str) -> bool:
         try:  # (the commonest case first: answered already)

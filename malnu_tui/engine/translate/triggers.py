@@ -121,9 +121,9 @@ TranslateOne = Callable[[str], str]  # SQLite statement → one PostgreSQL state
 TranslateExpr = Callable[[str], str]  # SQLite expression → PostgreSQL expression (or raises)
 
 
-# SQLite's names for a rowid table's row id: unique like a key (a WITHOUT ROWID table has none,
-# and SQLite refuses the trigger's UPDATE there).
-_ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
+# The names by which SQLite reads a table's rowid (none that a column has taken, none on a
+# WITHOUT ROWID table, where its trigger failed on every UPDATE), and its INTEGER PRIMARY KEY.
+Rowid = tuple[frozenset[str], str | None]
 
 
 def _touch_assignments(
@@ -132,12 +132,14 @@ def _touch_assignments(
     translate_expr: TranslateExpr,
     keys: frozenset[str],
     text: tuple[frozenset[str], TranslateExpr] | None,
+    rowid: Rowid = (frozenset(), None),
 ) -> list[str] | None:
     """``NEW.col := expr`` lines when the body is the "touch a column" idiom, else None: one
     UPDATE of the trigger's own table whose WHERE is ``key = NEW.key`` (or, for an UPDATE
     trigger, ``key = OLD.key``: the same row unless the UPDATE changed its key), ``key`` a
-    column alone unique (``keys``, lower-cased). On any other column the UPDATE reaches other
-    rows too (``WHERE class_id = NEW.class_id``), which assigning NEW would not."""
+    column alone unique (``keys``, lower-cased) or the rowid (``rowid``: the names SQLite reads
+    as it, and its INTEGER PRIMARY KEY column, if any). On any other column the UPDATE reaches
+    other rows too (``WHERE class_id = NEW.class_id``), which assigning NEW would not."""
     if len(body) != 1 or parts.event not in ("UPDATE", "INSERT"):
         return None
     try:
@@ -163,7 +165,9 @@ def _touch_assignments(
     if len(new_side) != 1 or len(plain) != 1 or new_side[0].name.lower() != plain[0].name.lower():
         return None
     key = plain[0].name.lower()
-    if key not in keys and key not in _ROWID_NAMES:  # (the Sakila sample's: rowid = new.rowid)
+    names, alias = rowid
+    is_rowid = key in names and key not in keys  # (the Sakila sample's: rowid = new.rowid)
+    if key not in keys and not is_rowid:
         return None
     lines: list[str] = []
     assigned: set[str] = set()
@@ -177,6 +181,10 @@ def _touch_assignments(
         to_text = text is not None and column in text[0]  # (a date/time in SQLite's text)
         value = (text[1] if text and to_text else translate_expr)(sqlite_sql(assignment.expression))
         lines.append(f"NEW.{pg_ident(assignment.this.name)} := {value};")
+    if is_rowid and row == "old":  # (PostgreSQL's NEW has no rowid: the IF failed when it ran)
+        if alias is None:  # (a rowid is changed only by SET rowid = …, which has no equivalent)
+            return lines
+        key = alias
     if row == "old":  # (a key the UPDATE changed matches no row in SQLite: nothing touched)
         column = pg_ident(key)
         lines = [f"IF NEW.{column} = OLD.{column} THEN", *("  " + x for x in lines), "END IF;"]
@@ -221,11 +229,12 @@ def trigger_sql(
     keys: frozenset[str] = frozenset(),
     text: tuple[frozenset[str], TranslateExpr] | None = None,
     translate_when: TranslateExpr | None = None,
+    rowid: Rowid = (frozenset(), None),
 ) -> tuple[list[str], list[str]]:
     """The PostgreSQL statements (function, trigger) for a trigger, and notes (``keys``: the
     lower-cased columns that are alone unique in the trigger's table; ``text``: its TEXT
     columns, and how to translate a value stored in one; ``translate_when``: how to translate
-    the WHEN clause, a condition).
+    the WHEN clause, a condition; ``rowid``: :data:`Rowid`).
 
     Raises :class:`Untranslatable` when the body cannot be carried over faithfully.
     """
@@ -240,7 +249,7 @@ def trigger_sql(
     timing = parts.timing
     assignments = None
     if timing == "AFTER":
-        assignments = _touch_assignments(parts, body, translate_expr, keys, text)
+        assignments = _touch_assignments(parts, body, translate_expr, keys, text, rowid)
     lines: list[str] = []
     if assignments is not None:
         timing = "BEFORE"
