@@ -65,10 +65,10 @@ def _judge(target: Target) -> Callable[[BackupManifest], str | None]:
     target, and of each URL a manifest records, is worked out once: `check` reading 900
     manifests took 0.5 s."""
     from malnu_tui.engine.config import url_slug
-    from malnu_tui.engine.urls import store_spelling
+    from malnu_tui.engine.urls import recorded_url, store_spelling
 
     spelt = store_spelling(target.url)
-    here = _database(target.url, None, target)
+    here = _database(recorded_url(target.url), None, target)  # (a relative path made absolute)
     by_name = target.name != url_slug(target.url)
     seen: dict[tuple[str, str | None, str], str | None] = {}
 
@@ -152,8 +152,12 @@ def backups_of(target: Target) -> tuple[list[BackupManifest], list[BackupManifes
     judge = _judge(target)
     for m in list_backups(target.backup_dir):
         (own if judge(m) else others).append(m)
+    ids = {m.id for m in own}
     for _, found in stores_beside(target):
-        own.extend(found)
+        for m in found:
+            if m.id not in ids:  # (a store linked beside itself: once)
+                ids.add(m.id)
+                own.append(m)
     own.sort(key=lambda m: (m.created_at, m.id), reverse=True)
     return own, others
 
@@ -173,12 +177,14 @@ def find_backup(target: Target, backup_id: str) -> BackupManifest:
     try:
         return load_manifest(target.backup_dir, backup_id)
     except BackupNotFound as missing:
-        found = [
-            m
-            for _, ms in stores_beside(target)
-            for m in ms
-            if backup_id and m.id.startswith(backup_id)
-        ]
+        found = list(
+            {
+                m.id: m
+                for _, ms in stores_beside(target)
+                for m in ms
+                if backup_id and m.id.startswith(backup_id)
+            }.values()
+        )
         if len(found) > 1:
             raise ConfigError(
                 f"backup id {backup_id!r} is ambiguous: " + ", ".join(m.id for m in found[:5])
