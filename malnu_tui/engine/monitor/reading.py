@@ -83,7 +83,7 @@ def check_target(
     what it is doing now, kept in its one item (for :func:`run_checks`' deadline). ``sums``:
     the rollback files' checksums kept from earlier checks (a file read only when changed)."""
     doing = stage if stage is not None else [""]
-    from malnu_tui.engine.backup.store import backups_of
+    from malnu_tui.engine.backup.owners import backups_of
     from malnu_tui.engine.config import check_rollback_dir, open_backend
     from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
@@ -143,8 +143,8 @@ def check_target(
     backups: tuple[BackupManifest, ...] = ()
     backups_error = None
     try:
-        if target.backup_dir.is_dir():
-            backups = tuple(backups_of(target)[0])  # a shared store: its own only
+        # (a shared store: its own only; its database's beside it too, under another name)
+        backups = tuple(backups_of(target)[0])
     except (OSError, MalnuError) as exc:
         backups_error = f"cannot read the backup store: {exc}"
     facts = Facts(
