@@ -326,7 +326,7 @@ def _stopped(
             replace(left, error=error)
             if left is not None
             else TableReport(at.table, at.mode, 0, 0, 0, 0, at.source_count, at.dest_count,
-                             False, key=at.key, error=error)
+                             False, key=at.key, error=error, dest_table=at.dest_table)
         )  # fmt: skip
         rows.append(report)
     return rows

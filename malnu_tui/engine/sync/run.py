@@ -183,8 +183,9 @@ def sync_table(
         )
     s.dst.write_state(state)
     report = TableReport(
-        plan.table, plan.mode, 0, 0, 0, 0, plan.source_count, plan.dest_count, False, key=shape.key
-    )
+        plan.table, plan.mode, 0, 0, 0, 0, plan.source_count, plan.dest_count, False,
+        key=shape.key, dest_table=plan.dest_table,
+    )  # fmt: skip
     fast: FastCopy | None = None
     try:
         results: Iterator[RangeResult] | None = None
@@ -201,7 +202,7 @@ def sync_table(
                 s.dst,
                 shape,
                 lambda: open_side(s.source_target, source=True),
-                lambda: open_side(s.dest_target),
+                lambda: s.dst.again(open_side(s.dest_target)),
                 ahead,
             )
             if written is not None
@@ -406,7 +407,7 @@ def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableRepor
         if side is not None and side.kind == "postgresql":
             # A signal in the middle of a chunk's COPY (or a read) left it open on the
             # connection.
-            settle_after_interrupt(side.conn)  # type: ignore[attr-defined]
+            settle_after_interrupt(side.conn)  # type: ignore[attr-defined,union-attr]
     state: SyncState | None
     try:  # the stop is what to report
         state = s.dst.read_state(report.table)
