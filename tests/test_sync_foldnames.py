@@ -193,3 +193,28 @@ def test_a_sqlite_copy_made_by_migrations_takes_a_postgresql_sources_lower_case_
     assert dst.run('SELECT "Email" FROM "User" WHERE "Id" = \'u2\'') == [("new@malnu.sch.id",)]
     assert verify(src, dst).verified
     assert dst.run("SELECT table_name FROM malnu_sync") == [("user",)]
+
+
+def test_a_keyless_table_with_capitals_is_copied_whole_under_the_copys_names(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Two pieces of this session met: a keyless table is copied whole (whole.py reads and
+    # writes through the side's own connection) and a PostgreSQL copy takes the translation's
+    # lower-case names; the whole copy wrote to "public"."PostTags", which is posttags there
+    # ("relation does not exist"), and its state row under the source's name.
+    src, dst = (
+        make_db("sqlite", request, tmp_path, "src"),
+        make_db("postgresql", request, tmp_path, "d"),
+    )
+    src.run('CREATE TABLE "PostTags" ("PostId" INTEGER NOT NULL, "Tag" TEXT)')
+    src.run("INSERT INTO \"PostTags\" VALUES (1, 'a'), (1, 'a'), (2, 'b')")
+    first = sync(src, dst)
+    assert (first.mode, first.inserted, first.verified) == ("whole", 3, True)
+    src.run("INSERT INTO \"PostTags\" VALUES (3, 'c')")
+    second = sync(src, dst)
+    assert (second.inserted, second.deleted, second.verified) == (4, 3, True)
+    assert dst.run("SELECT postid, tag FROM posttags ORDER BY 1, 2") == [
+        (1, "a"), (1, "a"), (2, "b"), (3, "c"),
+    ]  # fmt: skip
+    assert dst.run("SELECT table_name FROM malnu_sync") == [("posttags",)]
+    assert verify(src, dst).verified

@@ -52,10 +52,22 @@ NOTE = (
 Digest = tuple[int, int]  # (rows, sum of row hashes)
 
 
+def _own(side: Side, shape: TableShape) -> tuple[Side, TableShape]:
+    """``side`` itself and ``shape`` in its own names: a destination may name the source's
+    table and columns otherwise (:class:`.destnames.DestNames`: ``"PostTags"`` → ``posttags``
+    in a PostgreSQL copy), and this module reads and writes through the side's connection."""
+    from malnu_tui.engine.sync.destnames import DestNames, inner
+
+    if isinstance(side, DestNames):
+        return inner(side), side.dest_shape(shape)
+    return side, shape
+
+
 def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     """Every row of the table, in pages, read as one snapshot where the side has one
     (PostgreSQL: a cursor in one transaction; SQLite: one statement); D1 in rowid pages (each
     its own request: see :func:`.run_whole`, which reads a D1 source's digest again)."""
+    side, shape = _own(side, shape)
     if side.kind == "postgresql":
         conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
         query = sql.SQL("SELECT {} FROM {}").format(
@@ -242,13 +254,21 @@ def replace_rows(
 ) -> SyncState:
     """Replace every row of ``side``'s copy with ``pages`` and write ``state`` (its counts
     filled in: read and inserted, the rows there before as deleted), as ONE unit."""
-    if side.kind == "postgresql":
-        return _pg_replace(side, shape, pages, state)
-    if side.kind == "sqlite":
-        return _sqlite_replace(side, shape, pages, state)
-    from malnu_tui.engine.sync.whole_d1 import d1_replace
+    from malnu_tui.engine.sync.destnames import DestNames
 
-    return d1_replace(side, shape, pages, state)
+    named = state.table_name
+    if isinstance(side, DestNames):
+        state = replace(state, table_name=side.state_name(named))
+    side, shape = _own(side, shape)
+    if side.kind == "postgresql":
+        done = _pg_replace(side, shape, pages, state)
+    elif side.kind == "sqlite":
+        done = _sqlite_replace(side, shape, pages, state)
+    else:
+        from malnu_tui.engine.sync.whole_d1 import d1_replace
+
+        done = d1_replace(side, shape, pages, state)
+    return replace(done, table_name=named)
 
 
 def hashed(pages: Iterator[list[Row]], shape: TableShape, into: list[int]) -> Iterator[list[Row]]:
