@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.import_support",
     "tests.sync_support",
     "tests.webhook_support",
+    "tests.tmux_support",
 ]
 
 
