@@ -5,6 +5,7 @@ as interrupted, the lock released, no session or child process left, and the con
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -145,3 +146,70 @@ def _console_pid(tmux: Tmux) -> int:
                     return int(pid)
         todo += Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     raise AssertionError("the console is not running")
+
+
+def test_a_hangup_mid_restore_on_postgresql_leaves_the_database_as_before_and_no_child(
+    tmux: Tmux, tmp_path: Path, isolated_env: Path, mdirs: MigrationDirs, pg_url: str
+) -> None:
+    """The restore from the backup browser, hung up while psql loads the dump (pg_restore's
+    COPY in the server): rolled back whole, recorded, no pg_restore, psql or session left."""
+    mdirs.add("20250101_000100", "big", "CREATE TABLE big (x INTEGER, pad TEXT);")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--yes", "--no-backup").code == 0
+    watch = psycopg.connect(pg_url, autocommit=True)
+    try:
+        watch.execute(
+            "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(1, 1500000) g"
+        )
+        made = run_cli(*base, "backup", "create", timeout=300)
+        assert made.code == 0, made.err
+        watch.execute("INSERT INTO big VALUES (-1, 'written since the backup')")
+        name = watch.execute("SELECT current_database()").fetchone()[0]
+        rc = tmp_path / "rc"
+        console = f"env TERM=xterm-256color {MALNU} {' '.join(base)}"
+        tmux.run("new-session", "-d", "-s", "malnu", "-x", "100", "-y", "30", "bash", "-c",
+                 f"(trap : HUP; {console}; echo $? > {rc})")  # fmt: skip
+        tmux.wait_for("big")
+        tmux.run("send-keys", "-t", "malnu", "b")
+        tmux.wait_for("manual", timeout=30)
+        tmux.run("send-keys", "-t", "malnu", "o")
+        tmux.wait_for("Next ▶ (n)", timeout=120)  # verified
+        tmux.run("send-keys", "-t", "malnu", "n")
+        tmux.wait_for(f"Type {name}", timeout=30)
+        _type_name(tmux, name)
+        tmux.run("send-keys", "-t", "malnu", "Enter")
+        loading = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+            "AND application_name = 'psql' AND query LIKE 'COPY public.big%%'"
+        )
+        deadline = time.monotonic() + 120
+        while watch.execute(loading, (name,)).fetchone() == (0,):
+            assert time.monotonic() < deadline, tmux.screen()
+            time.sleep(0.05)
+        pid = _console_pid(tmux)
+        tmux.kill()
+        while not rc.exists():
+            assert time.monotonic() < deadline + 60, "the console never exited"
+            time.sleep(0.1)
+        assert int(rc.read_text()) == 129
+        assert not Path(f"/proc/{pid}").exists()
+        others = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
+        assert watch.execute(others, (name, watch.info.backend_pid)).fetchone() == (0,)
+        assert watch.execute("SELECT count(*), min(x) FROM big").fetchone() == (1500001, -1)
+        run = watch.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' AND object LIKE "
+            "'restore%' ORDER BY id DESC"
+        ).fetchone()
+        assert run is not None and run[0] == "failed" and "interrupted" in run[1], run
+    finally:
+        watch.close()
+    mine = (name.encode(), str(tmp_path).encode())  # psql's --dbname, pg_restore's dump file
+    for proc in Path("/proc").glob("[0-9]*"):  # no child of the console's left behind
+        with contextlib.suppress(OSError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            line = b" ".join(argv)
+            tool = argv[0].endswith((b"pg_restore", b"psql", b"pg_dump"))
+            assert not (tool and any(m in line for m in mine)), line
+    _check_backup(base, "pre-restore")
+    status = run_cli(*base, "status", "--json")
+    assert status.code == 0 and json.loads(status.out)["lock"] is None, status.out
