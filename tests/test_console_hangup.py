@@ -213,3 +213,52 @@ def test_a_hangup_mid_restore_on_postgresql_leaves_the_database_as_before_and_no
     _check_backup(base, "pre-restore")
     status = run_cli(*base, "status", "--json")
     assert status.code == 0 and json.loads(status.out)["lock"] is None, status.out
+
+
+def test_a_stop_reaches_a_worker_once_and_waits_for_a_held_block() -> None:
+    """The console's stop in its workers, as the CLI's signal in its main thread: raised once
+    at the next Python line (a second SIGHUP does not cut the clean-up short); within
+    interrupts_held (a D1 restore sent, which D1 runs whoever listens) only noted, the
+    block's work done and the stop reported in ``came``, not raised."""
+    import signal
+    import threading
+
+    from malnu_tui.engine.interrupts import HungUp, interrupts_held, stop_workers, stoppable
+
+    started, cleaning = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def plain() -> None:
+        with stoppable():
+            try:
+                started.set()
+                while True:
+                    time.sleep(0.01)
+            except HungUp:  # the engine's clean-up (a rollback, the run row, the lock)
+                cleaning.set()
+                for _ in range(30):
+                    time.sleep(0.01)
+                seen.append("cleaned")
+
+    def held() -> None:
+        with stoppable(), interrupts_held() as h:
+            started.set()
+            while not h.came:
+                time.sleep(0.01)
+            for _ in range(20):
+                time.sleep(0.01)
+            seen.append(("held done", list(h.signals)))
+
+    for body in (plain, held):
+        started.clear()
+        worker = threading.Thread(target=body)
+        worker.start()
+        assert started.wait(10)
+        assert stop_workers(signal.SIGHUP) == 1
+        if body is plain:
+            assert cleaning.wait(10)
+            assert stop_workers(signal.SIGHUP) == 1  # a second one, during the clean-up
+        worker.join(10)
+        assert not worker.is_alive()
+    assert seen == ["cleaned", ("held done", [signal.SIGHUP])], seen
+    assert stop_workers(signal.SIGHUP) == 0
