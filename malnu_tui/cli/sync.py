@@ -334,7 +334,7 @@ def _stopped(
 
 def _signal_word(exc: BaseException) -> str:
     """What a stop by a signal is said as (cli.main's line): ``terminated``, ``interrupted``."""
-    from malnu_tui.cli.context import HungUp, Terminated
+    from malnu_tui.engine.interrupts import HungUp, Terminated
 
     if isinstance(exc, HungUp):
         return "hung up"
