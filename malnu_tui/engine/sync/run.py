@@ -142,7 +142,7 @@ def sync_table(
     """Sync one table (the caller holds the destination's lock). A table it stops at has its
     report, as its audit row says it (:func:`_left`), appended to ``stopped``."""
     if plan.mode == "whole":  # no key: the copy's rows replaced in one unit (.whole)
-        return sync_whole(s, plan, progress, _audit, stopped)
+        return sync_whole(s, plan, progress, (_audit, _left), stopped)
     started = time.perf_counter()
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
