@@ -284,14 +284,17 @@ def _store_unwritable(store: Path) -> tuple[str, str] | None:
     to do; None when nothing says so. A file where a folder of its path should be (a
     ``MALNU_BACKUP_DIR`` naming a file) failed every backup while `check` said "writable OK"."""
     for p in (store, *store.parents):
-        if p.is_file():
-            return (
-                f"cannot be made: {p} is a file, not a directory",
-                "set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
-                "directory, or move that file away",
-            )
-        if p.exists():
-            break
+        try:
+            if p.is_file():
+                return (
+                    f"cannot be made: {p} is a file, not a directory",
+                    "set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
+                    "directory, or move that file away",
+                )
+            if p.exists():
+                break
+        except OSError:  # (a folder this user may not enter: a monitoring user's `check`, the
+            break  # store 0700 the backup user's; PermissionError ended the check of all)
     how = _mounted_read_only(store)
     return None if how is None else ("is on a file system mounted read-only", how)
 
