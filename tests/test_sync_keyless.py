@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import SyncProgress, whole
 from malnu_tui.engine.sync.whole import NOTE
 from malnu_tui.engine.sync.whole_d1 import stage_name
@@ -216,3 +216,40 @@ def test_a_keyless_row_too_large_for_one_d1_statement_is_staged_alone(
     assert (report.inserted, report.verified) == (3, True)
     got = dst.run("SELECT length(isi), length(foto) FROM catatan ORDER BY length(isi)")
     assert got == [(1, 300_000), (6, 1), (300_000, 1)]
+
+
+def test_a_row_the_copy_refuses_is_named_by_its_values_and_the_copy_is_left_as_it_was(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """A value the copy cannot take stopped a keyless table's sync with no row to find it by
+    (PostgreSQL: `writing tags: invalid input syntax…`, no row, no column; SQLite and D1:
+    `row , column r`), and a hint that chunks written before it stay and the next sync
+    resumes after them: nothing stays, the copy is as it was. The row is now named by its
+    values (a long one cut), its column said, and the hint says the copy was left whole."""
+    src, pg = make_db("sqlite", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE tags (value TEXT, object_id TEXT, n INTEGER, kode VARCHAR(4))")
+    src.many("INSERT INTO tags VALUES (?, ?, ?, ?)", [("guru", "o2", 2, "ab"), ("x", "o", 1, "")])
+    assert sync(src, pg).verified
+    long = "siswa" * 30
+    src.run("INSERT INTO tags VALUES (?, 'o3', 'tiga', 'cd')", (long,))
+    src.run("INSERT INTO tags VALUES ('murid', 'o4', 4, 'terlalu panjang')")
+    for column, value in (("n", "'tiga'"), ("kode", "'terlalu panjang'")):
+        with pytest.raises(BackendError) as stopped:
+            sync(src, pg)
+        message, hint = str(stopped.value), str(stopped.value.hint)
+        assert f", column {column}:" in message and f"{column}={value}" in message, message
+        assert "chunks written" not in hint and "the copy was left as it was" in hint, hint
+        assert pg.run("SELECT value, n FROM tags ORDER BY n") == [("x", 1), ("guru", 2)]
+        if column == "n":
+            assert f"{f'value={long!r}'[:59]}…, object_id='o3'" in message, message
+            src.run("UPDATE tags SET n = 3 WHERE n = 'tiga'")
+        else:
+            assert "ALTER TABLE" in hint, hint  # widen the copy's column: its own hint kept
+    pg.run("DROP TABLE tags")  # the other way: -0 into a SQLite file (which stores 0)
+    pg.run("CREATE TABLE tags (value text, r double precision)")
+    pg.run("INSERT INTO tags VALUES ('nol', '-0'), ('satu', 1)")
+    copy = make_db("sqlite", request, tmp_path, "copy")
+    with pytest.raises(BackendError) as stopped:
+        sync(pg, copy)
+    assert "writing tags, row value='nol', r=-0.0, column r: -0" in str(stopped.value)
+    assert "the copy was left as it was" in str(stopped.value.hint), stopped.value.hint

@@ -12,6 +12,7 @@ and the rows of the buckets that differ are compared hash by hash."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -206,7 +207,7 @@ def _pg_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
     from malnu_tui.engine.backends.pg_sql import with_params
-    from malnu_tui.engine.sync.side_pgkeys import pg_error
+    from malnu_tui.engine.sync.side_pgkeys import failing_row, pg_error
 
     conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
     w: Any = side
@@ -214,6 +215,7 @@ def _pg_replace(
     now = utc_now()
     t = w._t(shape.name)
     inserted = 0
+    page: list[Row] = []
     try:
         with conn.transaction():
             w._ensure_state_table()
@@ -226,9 +228,16 @@ def _pg_replace(
                 inserted += pgcopy.copy_rows(conn, t, (*shape.names, SYNCED_AT), data)
             state = _filled(state, inserted, deleted)
             conn.execute(with_params(w._state_upsert(), conn), state.values())
-    except psycopg.Error as exc:
+    except psycopg.Error as exc:  # the page's COPY names its line: the row, by its values
+        there = t.as_string(conn)
+        where, hint = failing_row(shape, page, exc, there, lambda c: w._copy_type(shape.name, c))
         raise pg_error(
-            f"{side.label}: writing {shape.name}", exc, writing=True, conn=conn
+            f"{side.label}: writing {shape.name}{where}",
+            exc,
+            writing=True,
+            row_named=bool(where),
+            hint=hint,
+            conn=conn,
         ) from None
     return state
 
@@ -241,14 +250,31 @@ def replace_rows(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
     """Replace every row of ``side``'s copy with ``pages`` and write ``state`` (its counts
-    filled in: read and inserted, the rows there before as deleted), as ONE unit."""
-    if side.kind == "postgresql":
-        return _pg_replace(side, shape, pages, state)
-    if side.kind == "sqlite":
-        return _sqlite_replace(side, shape, pages, state)
+    filled in: read and inserted, the rows there before as deleted), as ONE unit. A row the
+    copy refuses leaves it as it was: its hint says so (:func:`_unit_hint`)."""
     from malnu_tui.engine.sync.whole_d1 import d1_replace
 
-    return d1_replace(side, shape, pages, state)
+    write = {"postgresql": _pg_replace, "sqlite": _sqlite_replace}.get(side.kind, d1_replace)
+    try:
+        return write(side, shape, pages, state)
+    except BackendError as exc:
+        if exc.hint:
+            exc.hint = _unit_hint(exc.hint)
+        raise
+
+
+# What the hints of a refused row say of a keyed copy, written chunk by chunk.
+_CHUNKS_STAY = re.compile(
+    r"chunks written before it stay(?:, and the next sync resumes after them)?"
+)
+
+
+def _unit_hint(hint: str) -> str:
+    """``hint`` as it holds for a table copied whole: nothing was written (the hints said
+    that the chunks written before the row stay and the next sync resumes after them)."""
+    return _CHUNKS_STAY.sub(
+        "the copy was left as it was: a table without a key is copied whole", hint
+    )
 
 
 def hashed(pages: Iterator[list[Row]], shape: TableShape, into: list[int]) -> Iterator[list[Row]]:
