@@ -56,27 +56,35 @@ Digest = tuple[int, int]  # (rows, sum of row hashes)
 def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     """Every row of the table, in pages, read as one snapshot where the side has one
     (PostgreSQL: a cursor in one transaction; SQLite: one statement); D1 in rowid pages (each
-    its own request: see :func:`.run_whole`, which reads a D1 source's digest again)."""
+    its own request: see :func:`.whole_run.sync_whole`, which reads a D1 source's digest
+    again). Pages are sized from the rows read to stay near the side's ``answer_bytes``, as a
+    keyed table's (.pagesize): a fixed 5,000 rows held a table of photos whole in memory, and
+    its D1 copy's batch went over the 100 MB a request (refused every time)."""
+    limit = side._page_limit  # type: ignore[attr-defined]
     if side.kind == "postgresql":
         conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
         query = sql.SQL("SELECT {} FROM {}").format(
             side._select(shape),  # type: ignore[attr-defined]
             side._from(shape.name),  # type: ignore[attr-defined]
         )
+        n = limit(shape, PAGE_ROWS, None)
         with conn.transaction(), conn.cursor(name="malnu_sync_whole") as cur:
-            cur.itersize = PAGE_ROWS
             cur.execute(query)
-            while rows := cur.fetchmany(PAGE_ROWS):
+            while rows := cur.fetchmany(n):
                 yield rows
+                n = limit(shape, PAGE_ROWS, rows)
         return
     decode = side._decode  # type: ignore[attr-defined]
     if side.kind == "sqlite":
         c: sqlite3.Connection = side.conn  # type: ignore[attr-defined]
         select = side._select_list(shape)  # type: ignore[attr-defined]
         try:
+            n = limit(shape, PAGE_ROWS, None)
             read = c.execute(f"SELECT {select} FROM {q(shape.name)}")
-            while rows := read.fetchmany(PAGE_ROWS):
-                yield decode(shape, rows)
+            while rows := read.fetchmany(n):
+                page = decode(shape, rows)
+                yield page
+                n = limit(shape, PAGE_ROWS, page)
         except sqlite3.Error as exc:
             raise BackendError(f"{side.label}: reading {shape.name}: {exc}") from None
         return
@@ -87,21 +95,23 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     )
     select = side._select_list(paged)  # type: ignore[attr-defined]
     after = None
+    n = limit(shape, _D1_PAGE, None)
     while True:
         where = "" if after is None else " WHERE rowid > ?"
         page = decode(
             paged,
             side._rows(  # type: ignore[attr-defined]
                 f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
-                [*([] if after is None else [after]), _D1_PAGE],
+                [*([] if after is None else [after]), n],
             ),
         )
         if not page:
             return
         yield [r[:-1] for r in page]
-        if len(page) < _D1_PAGE:
+        if len(page) < n:
             return
         after = page[-1][-1]
+        n = limit(shape, _D1_PAGE, page)
 
 
 def digest(side: Side, shape: TableShape) -> Digest:
