@@ -264,8 +264,8 @@ def test_a_keyless_table_of_photos_is_read_in_pages_of_bounded_size(
     sized to stay near ``answer_bytes``, 8 MB): a table of attachments (1,200 × 300 KB) was
     held whole in memory with its COPY text, and into D1 each page was one batch, over the
     100 MB Cloudflare takes a request: refused, every sync. Shown at 250 KB pages, a 12 MB
-    table of 200 KB photos (2 MB into D1) and a 2 MB request limit: the peak traced stays under a third of
-    the table (sync and verify, into PostgreSQL), and D1's batches fit."""
+    table of 200 KB photos (2 MB into D1) and a 2 MB request limit: the peak traced stays
+    under a third of the table (sync and verify, into PostgreSQL), and D1's batches fit."""
     from malnu_tui.engine.backends.d1.client import D1Api
     from malnu_tui.engine.sync.side_postgres import PostgresSide
     from malnu_tui.engine.sync.side_sqlite import SqliteDialect
