@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import SyncProgress, whole
 from malnu_tui.engine.sync.whole import NOTE
 from malnu_tui.engine.sync.whole_d1 import stage_name
@@ -216,3 +217,83 @@ def test_a_keyless_row_too_large_for_one_d1_statement_is_staged_alone(
     assert (report.inserted, report.verified) == (3, True)
     got = dst.run("SELECT length(isi), length(foto) FROM catatan ORDER BY length(isi)")
     assert got == [(1, 300_000), (6, 1), (300_000, 1)]
+
+
+def test_a_row_the_copy_refuses_is_named_by_its_values_and_the_copy_is_left_as_it_was(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """A value the copy cannot take stopped a keyless table's sync with no row to find it by
+    (PostgreSQL: `writing tags: invalid input syntax…`, no row, no column; SQLite and D1:
+    `row , column r`), and a hint that chunks written before it stay and the next sync
+    resumes after them: nothing stays, the copy is as it was. The row is now named by its
+    values (a long one cut), its column said, and the hint says the copy was left whole."""
+    src, pg = make_db("sqlite", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE tags (value TEXT, object_id TEXT, n INTEGER, kode VARCHAR(4))")
+    src.many("INSERT INTO tags VALUES (?, ?, ?, ?)", [("guru", "o2", 2, "ab"), ("x", "o", 1, "")])
+    assert sync(src, pg).verified
+    long = "siswa" * 30
+    src.run("INSERT INTO tags VALUES (?, 'o3', 'tiga', 'cd')", (long,))
+    src.run("INSERT INTO tags VALUES ('murid', 'o4', 4, 'terlalu panjang')")
+    for column, value in (("n", "'tiga'"), ("kode", "'terlalu panjang'")):
+        with pytest.raises(BackendError) as stopped:
+            sync(src, pg)
+        message, hint = str(stopped.value), str(stopped.value.hint)
+        assert f", column {column}:" in message and f"{column}={value}" in message, message
+        assert "chunks written" not in hint and "the copy was left as it was" in hint, hint
+        assert pg.run("SELECT value, n FROM tags ORDER BY n") == [("x", 1), ("guru", 2)]
+        if column == "n":
+            assert f"{f'value={long!r}'[:59]}…, object_id='o3'" in message, message
+            src.run("UPDATE tags SET n = 3 WHERE n = 'tiga'")
+        else:
+            assert "ALTER TABLE" in hint, hint  # widen the copy's column: its own hint kept
+    pg.run("DROP TABLE tags")  # the other way: -0 into a SQLite file (which stores 0)
+    pg.run("CREATE TABLE tags (value text, r double precision)")
+    pg.run("INSERT INTO tags VALUES ('nol', '-0'), ('satu', 1)")
+    copy = make_db("sqlite", request, tmp_path, "copy")
+    with pytest.raises(BackendError) as stopped:
+        sync(pg, copy)
+    assert "writing tags, row value='nol', r=-0.0, column r: -0" in str(stopped.value)
+    assert "the copy was left as it was" in str(stopped.value.hint), stopped.value.hint
+
+
+@pytest.mark.parametrize("dst_kind", ["postgresql", "d1"])
+def test_a_keyless_table_of_photos_is_read_in_pages_of_bounded_size(
+    dst_kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyless table was read in pages of 5,000 rows whatever their size (a keyed one's are
+    sized to stay near ``answer_bytes``, 8 MB): a table of attachments (1,200 × 300 KB) was
+    held whole in memory with its COPY text, and into D1 each page was one batch, over the
+    100 MB Cloudflare takes a request: refused, every sync. Shown at 250 KB pages, a 12 MB
+    table of 200 KB photos (2 MB into D1) and a 2 MB request limit: the peak traced stays
+    under a third of the table (sync and verify, into PostgreSQL), and D1's batches fit."""
+    from malnu_tui.engine.backends.d1.client import D1Api
+    from malnu_tui.engine.sync.side_postgres import PostgresSide
+    from malnu_tui.engine.sync.side_sqlite import SqliteDialect
+
+    for side in (SqliteDialect, PostgresSide):
+        monkeypatch.setattr(side, "answer_bytes", 250_000, raising=False)
+    src, dst = (
+        make_db("sqlite", request, tmp_path, "src"),
+        make_db(dst_kind, request, tmp_path, "d"),
+    )
+    if dst_kind == "d1":
+        monkeypatch.setattr(dst.d1.server, "max_request_bytes", 2_000_000)  # type: ignore[union-attr]
+        monkeypatch.setattr(D1Api, "max_request_bytes", 2_000_000)
+    src.run("CREATE TABLE lampiran (nama TEXT, isi BLOB)")
+    rows, size = (60 if dst_kind == "postgresql" else 10), 200_000  # D1's: 4 MB read as hex
+    src.many(
+        "INSERT INTO lampiran VALUES (?, ?)", [(f"f{i}", bytes([i]) * size) for i in range(rows)]
+    )
+    peaks = []
+    for step in (lambda: sync(src, dst), lambda: verify(src, dst)):
+        tracemalloc.start()
+        try:
+            assert step().verified
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+    if dst_kind == "postgresql":  # (the D1 stand-in runs in this process: its memory too)
+        assert max(peaks) < rows * size // 3, peaks
+    length = "octet_length" if dst_kind == "postgresql" else "length"
+    got = dst.run(f"SELECT nama, {length}(isi) FROM lampiran")
+    assert sorted(got) == sorted((f"f{i}", size) for i in range(rows))

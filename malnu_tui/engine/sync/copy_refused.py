@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import Row, TableShape, key_text
+from malnu_tui.engine.sync.model import Row, TableShape, row_text
 from malnu_tui.engine.sync.side import STATE_TABLE
 
 __all__ = ["REFUSED", "UniqueRefused", "not_null_refusal", "relaxed_hint", "unique_refusal"]
@@ -61,7 +61,7 @@ def not_null_refusal(
     row = next((r for r in rows if r[i] is None), None)
     if row is None:
         return None
-    key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+    key = row_text(shape, row)
     again = (
         f"let the copy take NULL (SQLite cannot drop a NOT NULL: make the copy again, the next "
         f"sync copies it whole): DROP TABLE {quote_ident(shape.name)}; DELETE FROM "

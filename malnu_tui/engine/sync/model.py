@@ -20,6 +20,7 @@ __all__ = [
     "TableShape",
     "VerifyReport",
     "key_text",
+    "row_text",
 ]
 
 SYNCED_AT = "synced_at"  # set on every copied row (the guide's column); never copied itself
@@ -91,6 +92,16 @@ def key_text(names: tuple[str, ...], key: Key) -> str:
         return repr(v)
 
     return ", ".join(f"{n}={value(v)}" for n, v in zip(names, key, strict=False))
+
+
+def row_text(shape: TableShape, row: Row) -> str:
+    """A source row as a message names it: by its key (``id=7``); a table without a key
+    (copied whole, .whole) by its values, each cut at 60 characters (``…``): it said
+    ``row , column r`` or named no row at all."""
+    if shape.key:
+        return key_text(shape.key, tuple(row[i] for i in shape.key_index))
+    parts = (key_text((n,), (v,)) for n, v in zip(shape.names, row, strict=False))
+    return ", ".join(p if len(p) <= 60 else p[:59] + "…" for p in parts)
 
 
 @dataclass(frozen=True)

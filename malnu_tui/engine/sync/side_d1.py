@@ -32,7 +32,7 @@ from malnu_tui.engine.sync.copy_refused import (
     not_null_refusal,
     unique_refusal,
 )
-from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
+from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text, row_text
 from malnu_tui.engine.sync.pagesize import row_bytes
 from malnu_tui.engine.sync.problems import table_key
 from malnu_tui.engine.sync.side import (
@@ -395,7 +395,7 @@ class D1Side(SqliteDialect):
                 lo = mid
             else:
                 hi = mid
-        key = key_text(shape.key, tuple(rows[lo][i] for i in shape.key_index))
+        key = row_text(shape, rows[lo])
         return f", row {key}", REFUSED
 
     def _bound_row(
@@ -407,7 +407,7 @@ class D1Side(SqliteDialect):
         refused by row and column (exit 2). A BLOB over 999,999 bytes, which D1 cannot give
         back in one hex(), is read back in pieces (.d1.pieces): it was refused, though D1
         keeps 2 MB."""
-        key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+        key = row_text(shape, row)
         try:
             return sqlwrite.d1_bound_row(head, values, suffix, literal)
         except sqlwrite.RowRefused as exc:

@@ -26,7 +26,7 @@ from malnu_tui.engine.sync.copytext import (
     pg_digest_sql,
     pg_line_sql,
 )
-from malnu_tui.engine.sync.model import Row, TableShape, key_text
+from malnu_tui.engine.sync.model import Row, TableShape, row_text
 from malnu_tui.engine.sync.side import (
     RESIDUE,
     Fingerprint,
@@ -141,7 +141,7 @@ def failing_row(
         found_nul = _nul_text(shape, rows)
         if found_nul is not None:
             row, column = found_nul
-            key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+            key = row_text(shape, row)
             c, t = quote_ident(column), quote_ident(shape.name)
             return f", row {key}, column {column}", (
                 "PostgreSQL text cannot hold the NUL character: remove it at the source, e.g. "
@@ -150,7 +150,7 @@ def failing_row(
             )
     if row is None:
         return "", None
-    key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+    key = row_text(shape, row)
     hint = None
     if column in shape.names:
         value = row[shape.names.index(column)]

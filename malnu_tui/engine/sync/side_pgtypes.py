@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.sync.model import Column, Row, TableShape, key_text
+from malnu_tui.engine.sync.model import Column, Row, TableShape, row_text
 
 __all__ = [
     "SCALES_SQL",
@@ -108,7 +108,7 @@ def _finer(value: object, digits: int) -> str | None:
 def _coarser_time(
     shape: TableShape, row: Row, column: str, value: object, digits: int, pg_type: str, dest: str
 ) -> tuple[str, str]:
-    key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+    key = row_text(shape, row)
     wider = re.sub(r"\(\d\)", "(6)", pg_type, count=1)
     return (
         f", row {key}, column {column}: {value} has more digits of a second than the "
@@ -152,7 +152,7 @@ def unscaled_value(
             if not exact.is_finite() or exact == round(exact, s):
                 continue
             kept = exact.quantize(Decimal(1).scaleb(-s), ROUND_HALF_UP)
-            key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+            key = row_text(shape, row)
             c, t = quote_ident(column), quote_ident(shape.name)
             return (
                 f", row {key}, column {column}: {value} has more decimals than the destination's "

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import Key, Row, TableShape, key_text
+from malnu_tui.engine.sync.model import Key, Row, TableShape, key_text, row_text
 
 __all__ = ["is_utf8", "not_utf8_column", "not_utf8_error", "not_utf8_key", "unstorable_value"]
 
@@ -43,7 +43,7 @@ def unstorable_value(shape: TableShape, rows: Sequence[Row], *, d1: bool) -> tup
                 continue
             if found is not None:
                 why, fix = found
-                key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+                key = row_text(shape, row)
                 c, t = quote_ident(column), quote_ident(shape.name)
                 return (
                     f", row {key}, column {column}: {why}",

@@ -12,6 +12,7 @@ and the rows of the buckets that differ are compared hash by hash."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -66,28 +67,36 @@ def _own(side: Side, shape: TableShape) -> tuple[Side, TableShape]:
 def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     """Every row of the table, in pages, read as one snapshot where the side has one
     (PostgreSQL: a cursor in one transaction; SQLite: one statement); D1 in rowid pages (each
-    its own request: see :func:`.run_whole`, which reads a D1 source's digest again)."""
+    its own request: see :func:`.whole_run.sync_whole`, which reads a D1 source's digest
+    again). Pages are sized from the rows read to stay near the side's ``answer_bytes``, as a
+    keyed table's (.pagesize): a fixed 5,000 rows held a table of photos whole in memory, and
+    its D1 copy's batch went over the 100 MB a request (refused every time)."""
     side, shape = _own(side, shape)
+    limit = side._page_limit  # type: ignore[attr-defined]
     if side.kind == "postgresql":
         conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
         query = sql.SQL("SELECT {} FROM {}").format(
             side._select(shape),  # type: ignore[attr-defined]
             side._from(shape.name),  # type: ignore[attr-defined]
         )
+        n = limit(shape, PAGE_ROWS, None)
         with conn.transaction(), conn.cursor(name="malnu_sync_whole") as cur:
-            cur.itersize = PAGE_ROWS
             cur.execute(query)
-            while rows := cur.fetchmany(PAGE_ROWS):
+            while rows := cur.fetchmany(n):
                 yield rows
+                n = limit(shape, PAGE_ROWS, rows)
         return
     decode = side._decode  # type: ignore[attr-defined]
     if side.kind == "sqlite":
         c: sqlite3.Connection = side.conn  # type: ignore[attr-defined]
         select = side._select_list(shape)  # type: ignore[attr-defined]
         try:
+            n = limit(shape, PAGE_ROWS, None)
             read = c.execute(f"SELECT {select} FROM {q(shape.name)}")
-            while rows := read.fetchmany(PAGE_ROWS):
-                yield decode(shape, rows)
+            while rows := read.fetchmany(n):
+                page = decode(shape, rows)
+                yield page
+                n = limit(shape, PAGE_ROWS, page)
         except sqlite3.Error as exc:
             raise BackendError(f"{side.label}: reading {shape.name}: {exc}") from None
         return
@@ -98,21 +107,23 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     )
     select = side._select_list(paged)  # type: ignore[attr-defined]
     after = None
+    n = limit(shape, _D1_PAGE, None)
     while True:
         where = "" if after is None else " WHERE rowid > ?"
         page = decode(
             paged,
             side._rows(  # type: ignore[attr-defined]
                 f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
-                [*([] if after is None else [after]), _D1_PAGE],
+                [*([] if after is None else [after]), n],
             ),
         )
         if not page:
             return
         yield [r[:-1] for r in page]
-        if len(page) < _D1_PAGE:
+        if len(page) < n:
             return
         after = page[-1][-1]
+        n = limit(shape, _D1_PAGE, page)
 
 
 def digest(side: Side, shape: TableShape) -> Digest:
@@ -218,7 +229,7 @@ def _pg_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
     from malnu_tui.engine.backends.pg_sql import with_params
-    from malnu_tui.engine.sync.side_pgkeys import pg_error
+    from malnu_tui.engine.sync.side_pgkeys import failing_row, pg_error
 
     conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
     w: Any = side
@@ -226,6 +237,7 @@ def _pg_replace(
     now = utc_now()
     t = w._t(shape.name)
     inserted = 0
+    page: list[Row] = []
     try:
         with conn.transaction():
             w._ensure_state_table()
@@ -238,9 +250,16 @@ def _pg_replace(
                 inserted += pgcopy.copy_rows(conn, t, (*shape.names, SYNCED_AT), data)
             state = _filled(state, inserted, deleted)
             conn.execute(with_params(w._state_upsert(), conn), state.values())
-    except psycopg.Error as exc:
+    except psycopg.Error as exc:  # the page's COPY names its line: the row, by its values
+        there = t.as_string(conn)
+        where, hint = failing_row(shape, page, exc, there, lambda c: w._copy_type(shape.name, c))
         raise pg_error(
-            f"{side.label}: writing {shape.name}", exc, writing=True, conn=conn
+            f"{side.label}: writing {shape.name}{where}",
+            exc,
+            writing=True,
+            row_named=bool(where),
+            hint=hint,
+            conn=conn,
         ) from None
     return state
 
@@ -253,22 +272,36 @@ def replace_rows(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
     """Replace every row of ``side``'s copy with ``pages`` and write ``state`` (its counts
-    filled in: read and inserted, the rows there before as deleted), as ONE unit."""
+    filled in: read and inserted, the rows there before as deleted), as ONE unit. A row the
+    copy refuses leaves it as it was: its hint says so (:func:`_unit_hint`)."""
     from malnu_tui.engine.sync.destnames import DestNames
+    from malnu_tui.engine.sync.whole_d1 import d1_replace
 
     named = state.table_name
     if isinstance(side, DestNames):
         state = replace(state, table_name=side.state_name(named))
     side, shape = _own(side, shape)
-    if side.kind == "postgresql":
-        done = _pg_replace(side, shape, pages, state)
-    elif side.kind == "sqlite":
-        done = _sqlite_replace(side, shape, pages, state)
-    else:
-        from malnu_tui.engine.sync.whole_d1 import d1_replace
+    write = {"postgresql": _pg_replace, "sqlite": _sqlite_replace}.get(side.kind, d1_replace)
+    try:
+        return replace(write(side, shape, pages, state), table_name=named)
+    except BackendError as exc:
+        if exc.hint:
+            exc.hint = _unit_hint(exc.hint)
+        raise
 
-        done = d1_replace(side, shape, pages, state)
-    return replace(done, table_name=named)
+
+# What the hints of a refused row say of a keyed copy, written chunk by chunk.
+_CHUNKS_STAY = re.compile(
+    r"chunks written before it stay(?:, and the next sync resumes after them)?"
+)
+
+
+def _unit_hint(hint: str) -> str:
+    """``hint`` as it holds for a table copied whole: nothing was written (the hints said
+    that the chunks written before the row stay and the next sync resumes after them)."""
+    return _CHUNKS_STAY.sub(
+        "the copy was left as it was: a table without a key is copied whole", hint
+    )
 
 
 def hashed(pages: Iterator[list[Row]], shape: TableShape, into: list[int]) -> Iterator[list[Row]]:
