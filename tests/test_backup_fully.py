@@ -4,6 +4,7 @@ real PostgreSQL cluster)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -204,6 +205,63 @@ def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_f
         assert waiting == (0,), "the server no longer waits on the restore's behalf"
     store = next((tmp_path / "backups").iterdir())
     assert not [f.name for f in store.iterdir() if f.name.startswith(".tmp-")]
+
+
+def _children(pid: int, name: str) -> list[int]:
+    """The pids of ``pid``'s children running ``name``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if comm == name and int(rest.split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_restore_whose_psql_dies_of_the_terminals_hangup_is_said_interrupted(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # The terminal's SIGHUP (SSH gone; Ctrl-C's SIGINT, systemd's SIGTERM alike) goes to the
+    # whole process group: psql can die of it before the tool's own handler runs. The restore
+    # was rolled back either way, but the run was recorded "restore failed … psql exited with
+    # -1", read by `check` and the audit as a broken restore. Now "interrupted", named.
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    url = f"{pg_url}?lock_timeout=60s"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE marks (id int PRIMARY KEY, mark int)")
+        conn.execute("INSERT INTO marks SELECT g, 70 FROM generate_series(1, 100) g")
+    made = run_cli("--database", url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE marks SET mark = 90")
+    with psycopg.connect(pg_url) as app:
+        app.execute("SET idle_in_transaction_session_timeout = '30s'")
+        app.execute("SELECT count(*) FROM marks")  # the restore's LOCK waits behind it
+        proc = popen_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "(one txn)" in line:
+                _until_a_lock_waits(pg_url)
+                (psql,) = _children(proc.pid, "psql")
+                os.kill(psql, signal.SIGHUP)  # the hangup reaching psql first
+                break
+        _out, err = proc.communicate(timeout=60)
+        app.rollback()
+    err = "".join(seen) + err
+    assert proc.returncode == 1, err
+    assert "restore interrupted and was rolled back" in err and "psql was stopped by SIGHUP" in err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT DISTINCT mark FROM marks").fetchall() == [(90,)]
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        (detail,) = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert "interrupted" in detail, detail
 
 
 def test_sigterm_during_a_deep_verify_drops_its_scratch_database(

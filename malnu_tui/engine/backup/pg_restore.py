@@ -72,6 +72,11 @@ _IN_SCHEMA = ("CONSTRAINT", "FK CONSTRAINT", "INDEX")
 _BLOB = re.compile(r"^BLOB(?: METADATA)? - (?P<lo>\d+)(?:\.\.(?P<hi>\d+))?(?:\s|$)")
 
 
+# A restore whose psql or pg_restore died of one of these signals was interrupted, not broken.
+_STOPPING = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM})
+STOPPED = " was stopped by "
+
+
 def _entry(line: str) -> tuple[str, str, str] | None:
     """(type, schema, name) of a TOC line, for the types this module cares about (a
     constraint's or an index's name: its table's, or its own, is not used)."""
@@ -371,8 +376,12 @@ def restore(
                     or role_hint(ok)
                     or foreign_key_hint(backend.conn, ok)
                 )
+            stopped = STOPPED in ok and ok.startswith(("psql", "pg_restore"))
+            if stopped:
+                hint = "run the restore again when you mean to (the backup is as it was)"
             raise BackupError(
-                f"restore failed and was rolled back, the database is unchanged: {ok}",
+                f"restore {'interrupted' if stopped else 'failed'} and was "
+                f"rolled back, the database is unchanged: {ok}",
                 hint=hint,
             )
         progress(BackupProgress("restore", 1, 1, f"restored in {time.monotonic() - started:.1f} s"))
@@ -541,6 +550,12 @@ def _pipe_restore(
         )
     if consumer.returncode != 0 and any(w in cerr for w in CONNECTION_LOST):
         return session_ended(cerr)  # psql's three-line libpq text, joined, read as a crash
+    for tool, rc in (("psql", consumer.returncode), ("pg_restore", producer.returncode)):
+        if not committed and -rc in _STOPPING:
+            # The terminal's hangup (or Ctrl-C, systemd's SIGTERM) goes to the whole process
+            # group: the tools can die of it before this process's own handler runs, and the
+            # restore read as broken ("psql exited with -1"), not interrupted.
+            return f"{tool}{STOPPED}{signal.Signals(-rc).name}"
     if consumer.returncode != 0:
         return server_said(cerr) or f"psql exited with {consumer.returncode}"
     if producer.returncode != 0 or not committed:
