@@ -62,6 +62,23 @@ def dest_table(side: Side, table: str) -> str:
     return side.table(table) if isinstance(side, DestNames) else table
 
 
+def _renamed(shape: TableShape, name: str, columns: dict[str, str]) -> TableShape:
+    """``shape`` named ``name``, its columns renamed by ``columns`` (the others as they are)."""
+
+    def n(c: str) -> str:
+        return columns.get(c, c)
+
+    return replace(
+        shape,
+        name=name,
+        columns=tuple(replace(c, name=n(c.name)) for c in shape.columns),
+        key=tuple(map(n, shape.key)),
+        generated=tuple(map(n, shape.generated)),
+        after_stamp=tuple(map(n, shape.after_stamp)),
+        nullable_key=tuple(map(n, shape.nullable_key)),
+    )
+
+
 def renamed_note(side: DestNames, t: str) -> str | None:
     """The plan's note for a table whose copy, or some of its columns, the destination names
     otherwise (``Album → album (as the translation names it)``); None when none is."""
@@ -173,17 +190,7 @@ class DestNames:
         if name == shape.name and all(k == v for k, v in cols.items()):
             return shape
 
-        def n(c: str) -> str:
-            return cols.get(c, c)
-
-        return replace(
-            shape,
-            name=name,
-            columns=tuple(replace(c, name=n(c.name)) for c in shape.columns),
-            key=tuple(map(n, shape.key)),
-            generated=tuple(map(n, shape.generated)),
-            nullable_key=tuple(map(n, shape.nullable_key)),
-        )
+        return _renamed(shape, name, cols)
 
     def state_name(self, table: str) -> str:
         """The name of the source's ``table``'s ``malnu_sync`` row here."""
@@ -227,19 +234,7 @@ class DestNames:
         if shape is None or not self._any_case:
             return shape if shape is None or shape.name == table else replace(shape, name=table)
         back = {d: c for c, d in self.columns(table, self._source_columns(table)).items()}
-
-        def n(c: str) -> str:
-            return back.get(c, c)
-
-        return replace(
-            shape,
-            name=table,
-            columns=tuple(replace(c, name=n(c.name)) for c in shape.columns),
-            key=tuple(map(n, shape.key)),
-            generated=tuple(map(n, shape.generated)),
-            after_stamp=tuple(map(n, shape.after_stamp)),
-            nullable_key=tuple(map(n, shape.nullable_key)),
-        )
+        return _renamed(shape, table, back)
 
     def create_ddl(self, source: TableShape) -> str:
         return self._side.create_ddl(self.dest_shape(source))
