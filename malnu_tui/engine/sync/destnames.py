@@ -119,6 +119,14 @@ class DestNames:
         self._src_tables: list[str] | None = None
         self.ambiguous: dict[str, str] = {}  # problem by source table (refused by the plan)
 
+    def knows(self, *, tables: list[str] | None = None, shape: TableShape | None = None) -> None:
+        """The source's tables, or one table's shape, as the sync has just read them (not
+        asked again: each of D1's reads is a request)."""
+        if tables is not None:
+            self._src_tables = tables
+        if shape is not None:
+            self._source_names[shape.name] = shape.names
+
     def again(self, side: Side) -> DestNames:
         """Another connection to the destination (a verifier's), speaking the same names."""
         other = DestNames(side, self._src)
@@ -161,14 +169,18 @@ class DestNames:
             return name
         return same[0] if same else fold(name) if self._tables_fold else name
 
-    def columns(self, t: str, names: Sequence[str]) -> dict[str, str]:
-        """The destination's names of the source's columns ``names`` of table ``t``."""
+    def columns(
+        self, t: str, names: Sequence[str], read: tuple[TableShape | None] | None = None
+    ) -> dict[str, str]:
+        """The destination's names of the source's columns ``names`` of table ``t`` (``read``:
+        its copy's shape, just read)."""
         if not self._any_case:
             return {}
         known = self._columns.setdefault(t, {})
         missing = [c for c in names if c not in known]
         if missing:
-            shape = self._side.describe(self.table(t))
+            name = self.table(t)  # (a copy not made yet is not asked for: D1 bills requests)
+            (shape,) = read or (self._side.describe(name) if name in self._present() else None,)
             there = (*shape.names, SYNCED_AT) if shape is not None else ()
             for c in missing:
                 if shape is None:
@@ -233,7 +245,8 @@ class DestNames:
         shape = self._side.describe(self.table(table))
         if shape is None or not self._any_case:
             return shape if shape is None or shape.name == table else replace(shape, name=table)
-        back = {d: c for c, d in self.columns(table, self._source_columns(table)).items()}
+        named = self.columns(table, self._source_columns(table), (shape,))
+        back = {d: c for c, d in named.items()}
         return _renamed(shape, table, back)
 
     def create_ddl(self, source: TableShape) -> str:
