@@ -62,6 +62,23 @@ def dest_table(side: Side, table: str) -> str:
     return side.table(table) if isinstance(side, DestNames) else table
 
 
+def _renamed(shape: TableShape, name: str, columns: dict[str, str]) -> TableShape:
+    """``shape`` named ``name``, its columns renamed by ``columns`` (the others as they are)."""
+
+    def n(c: str) -> str:
+        return columns.get(c, c)
+
+    return replace(
+        shape,
+        name=name,
+        columns=tuple(replace(c, name=n(c.name)) for c in shape.columns),
+        key=tuple(map(n, shape.key)),
+        generated=tuple(map(n, shape.generated)),
+        after_stamp=tuple(map(n, shape.after_stamp)),
+        nullable_key=tuple(map(n, shape.nullable_key)),
+    )
+
+
 def renamed_note(side: DestNames, t: str) -> str | None:
     """The plan's note for a table whose copy, or some of its columns, the destination names
     otherwise (``Album → album (as the translation names it)``); None when none is."""
@@ -101,6 +118,14 @@ class DestNames:
         self._back: dict[str, str] | None = None
         self._src_tables: list[str] | None = None
         self.ambiguous: dict[str, str] = {}  # problem by source table (refused by the plan)
+
+    def knows(self, *, tables: list[str] | None = None, shape: TableShape | None = None) -> None:
+        """The source's tables, or one table's shape, as the sync has just read them (not
+        asked again: each of D1's reads is a request)."""
+        if tables is not None:
+            self._src_tables = tables
+        if shape is not None:
+            self._source_names[shape.name] = shape.names
 
     def again(self, side: Side) -> DestNames:
         """Another connection to the destination (a verifier's), speaking the same names."""
@@ -144,14 +169,18 @@ class DestNames:
             return name
         return same[0] if same else fold(name) if self._tables_fold else name
 
-    def columns(self, t: str, names: Sequence[str]) -> dict[str, str]:
-        """The destination's names of the source's columns ``names`` of table ``t``."""
+    def columns(
+        self, t: str, names: Sequence[str], read: tuple[TableShape | None] | None = None
+    ) -> dict[str, str]:
+        """The destination's names of the source's columns ``names`` of table ``t`` (``read``:
+        its copy's shape, just read)."""
         if not self._any_case:
             return {}
         known = self._columns.setdefault(t, {})
         missing = [c for c in names if c not in known]
         if missing:
-            shape = self._side.describe(self.table(t))
+            name = self.table(t)  # (a copy not made yet is not asked for: D1 bills requests)
+            (shape,) = read or (self._side.describe(name) if name in self._present() else None,)
             there = (*shape.names, SYNCED_AT) if shape is not None else ()
             for c in missing:
                 if shape is None:
@@ -173,17 +202,7 @@ class DestNames:
         if name == shape.name and all(k == v for k, v in cols.items()):
             return shape
 
-        def n(c: str) -> str:
-            return cols.get(c, c)
-
-        return replace(
-            shape,
-            name=name,
-            columns=tuple(replace(c, name=n(c.name)) for c in shape.columns),
-            key=tuple(map(n, shape.key)),
-            generated=tuple(map(n, shape.generated)),
-            nullable_key=tuple(map(n, shape.nullable_key)),
-        )
+        return _renamed(shape, name, cols)
 
     def state_name(self, table: str) -> str:
         """The name of the source's ``table``'s ``malnu_sync`` row here."""
@@ -226,20 +245,9 @@ class DestNames:
         shape = self._side.describe(self.table(table))
         if shape is None or not self._any_case:
             return shape if shape is None or shape.name == table else replace(shape, name=table)
-        back = {d: c for c, d in self.columns(table, self._source_columns(table)).items()}
-
-        def n(c: str) -> str:
-            return back.get(c, c)
-
-        return replace(
-            shape,
-            name=table,
-            columns=tuple(replace(c, name=n(c.name)) for c in shape.columns),
-            key=tuple(map(n, shape.key)),
-            generated=tuple(map(n, shape.generated)),
-            after_stamp=tuple(map(n, shape.after_stamp)),
-            nullable_key=tuple(map(n, shape.nullable_key)),
-        )
+        named = self.columns(table, self._source_columns(table), (shape,))
+        back = {d: c for c, d in named.items()}
+        return _renamed(shape, table, back)
 
     def create_ddl(self, source: TableShape) -> str:
         return self._side.create_ddl(self.dest_shape(source))

@@ -93,6 +93,7 @@ def verify_sync(
     from malnu_tui.engine.sync.whole_run import verify_whole
 
     src_tables = s.src.tables()
+    s.dst.knows(tables=src_tables)
     names = list(tables) or src_tables
     unknown = [t for t in names if t not in src_tables]
     if unknown:
@@ -107,6 +108,7 @@ def verify_sync(
         started = time.perf_counter()
         shape = s.src.describe(t)
         assert shape is not None
+        s.dst.knows(shape=shape)
         if history_shape(shape, bool(tables)):
             continue
         src_count = s.src.count(t)

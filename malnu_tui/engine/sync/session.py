@@ -231,6 +231,7 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     refuse_half_done(s.dst.backend, "a sync into it")  # the next recover's restore undoes it
     s.dst.forget()  # (the plan made again under the lock reads the names again)
     src_tables = s.src.tables()
+    s.dst.knows(tables=src_tables)
     names = req.tables or tuple(src_tables)
     unknown = [t for t in names if t not in src_tables]
     if unknown:
@@ -331,6 +332,7 @@ def _plan_table(
     """Plan one table (appended to ``plans``; its mismatches to ``problems``)."""
     shape = s.src.describe(t)
     assert shape is not None
+    s.dst.knows(shape=shape)
     if history_shape(shape, bool(req.tables)):
         return
     whole = not shape.key  # copied whole each time, one unit (.whole)
