@@ -297,3 +297,33 @@ def test_a_keyless_table_of_photos_is_read_in_pages_of_bounded_size(
     length = "octet_length" if dst_kind == "postgresql" else "length"
     got = dst.run(f"SELECT nama, {length}(isi) FROM lampiran")
     assert sorted(got) == sorted((f"f{i}", size) for i in range(rows))
+
+
+@pytest.mark.parametrize("dst_kind", ["sqlite", "d1"])
+def test_a_row_the_copy_s_own_trigger_refuses_says_its_table_and_what_to_do(
+    dst_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A row the copy's own constraint or trigger refuses (a mirror that `up` built, with its
+    CHECKs): D1's swap batch said `no z: SQLITE_CONSTRAINT_TRIGGER`, no table, no hint (in a
+    sync of twenty tables, which?), SQLite's `writing tags: …` no hint. Both now name the
+    table and say what to do, and that the copy was left as it was."""
+    src, dst = (
+        make_db("sqlite", request, tmp_path, "src"),
+        make_db(dst_kind, request, tmp_path, "d"),
+    )
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST[:3])
+    assert sync(src, dst).verified
+    dst.run(
+        "CREATE TRIGGER no_z BEFORE INSERT ON tags WHEN NEW.value = 'z' "
+        "BEGIN SELECT RAISE(ABORT, 'no z'); END"
+    )
+    src.run("INSERT INTO tags VALUES ('z', 'o9', 9)")
+    with pytest.raises(BackendError) as stopped:
+        sync(src, dst)
+    assert "writing tags" in str(stopped.value) and "no z" in str(stopped.value), stopped.value
+    hint = str(stopped.value.hint)
+    assert "a constraint of its own" in hint and "the copy was left as it was" in hint, hint
+    assert _rows(dst) == Counter(FIRST[:3])
+    dst.run("DROP TRIGGER no_z")
+    assert sync(src, dst).verified and _rows(dst) == _rows(src)

@@ -183,6 +183,7 @@ def differences(source: Side, dest: Side, shape: TableShape) -> tuple[list[Diffe
 def _sqlite_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
+    from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
     from malnu_tui.engine.sync.side_sqlite import row_placeholders
     from malnu_tui.engine.sync.sqlite_values import unstorable_value
 
@@ -192,6 +193,7 @@ def _sqlite_replace(
     cols = ", ".join(q(c) for c in (*shape.names, SYNCED_AT))
     insert = f"INSERT INTO {q(shape.name)} ({cols}) VALUES {row_placeholders(len(shape.names) + 1)}"
     inserted = 0
+    page: list[Row] = []
     try:
         with backend.transaction() as c:
             backend.keep_lock()  # nothing commits once our lock was released
@@ -208,8 +210,14 @@ def _sqlite_replace(
                 inserted += len(page)
             state = _filled(state, inserted, deleted)
             c.execute(side._state_upsert_sql(), state.values())  # type: ignore[attr-defined]
+    except sqlite3.IntegrityError as exc:  # the copy's own constraint or trigger
+        row, hint = not_null_refusal(shape, page, str(exc)) or ("", REFUSED)
+        raise BackendError(f"{side.label}: writing {shape.name}{row}: {exc}", hint=hint) from None
     except sqlite3.Error as exc:
-        raise BackendError(f"{side.label}: writing {shape.name}: {exc}") from None
+        raise BackendError(
+            f"{side.label}: writing {shape.name}: {exc}",
+            hint=side._disk(exc),  # type: ignore[attr-defined]
+        ) from None
     return state
 
 
