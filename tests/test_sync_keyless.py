@@ -327,3 +327,22 @@ def test_a_row_the_copy_s_own_trigger_refuses_says_its_table_and_what_to_do(
     assert _rows(dst) == Counter(FIRST[:3])
     dst.run("DROP TRIGGER no_z")
     assert sync(src, dst).verified and _rows(dst) == _rows(src)
+
+
+def test_a_d1_keyless_table_with_a_column_named_rowid_is_read_whole(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A D1 source is read in pages by rowid; a column named ``rowid`` hides it, and the
+    pages went by that column's text: of 26 rows (one value, a NULL) 10 were copied, and the
+    proof, read the same way, said verified. The row id is now read by a name no column has
+    (``_rowid_``, ``oid``); a table that takes all three names is refused, saying so."""
+    monkeypatch.setattr(whole, "_D1_PAGE", 10)
+    src, dst = make_db("d1", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE ev (rowid TEXT, a INTEGER)")
+    src.many("INSERT INTO ev VALUES (?, ?)", [("k", i) for i in range(25)] + [(None, 99)])
+    report = sync(src, dst)
+    assert (report.inserted, report.source_count, report.verified) == (26, 26, True)
+    assert sorted(dst.run("SELECT a FROM ev")) == [(i,) for i in [*range(25), 99]]
+    src.run('CREATE TABLE "all" (rowid TEXT, _rowid_ TEXT, oid TEXT)')
+    with pytest.raises(BackendError, match="its columns rowid, _rowid_ and oid hide the row id"):
+        sync(src, dst, tables=["all"])

@@ -89,19 +89,26 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
             raise BackendError(f"{side.label}: reading {shape.name}: {exc}") from None
         return
     # D1: paged by rowid, read as a last column (and the key a BLOB too large for one hex() is
-    # read back by, in pieces).
-    paged = replace(
-        shape, columns=(*shape.columns, Column("rowid", "bigint", "int")), key=("rowid",)
-    )
+    # read back by, in pieces), by a name of it no column has: a column named rowid hides it
+    # (paged by that text, rows of equal values and NULLs were skipped, and proved so).
+    taken = {n.lower() for n in shape.names}
+    rid = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
+    if rid is None:
+        raise BackendError(
+            f"{side.label}: reading {shape.name}: its columns rowid, _rowid_ and oid hide the "
+            "row id it is read by in pages",
+            hint=f"rename one of them at the source, or leave {shape.name} out with --tables",
+        )
+    paged = replace(shape, columns=(*shape.columns, Column(rid, "bigint", "int")), key=(rid,))
     select = side._select_list(paged)  # type: ignore[attr-defined]
     after = None
     n = limit(shape, _D1_PAGE, None)
     while True:
-        where = "" if after is None else " WHERE rowid > ?"
+        where = "" if after is None else f" WHERE {rid} > ?"
         page = decode(
             paged,
             side._rows(  # type: ignore[attr-defined]
-                f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
+                f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY {rid} LIMIT ?",
                 [*([] if after is None else [after]), n],
             ),
         )
