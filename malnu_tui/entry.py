@@ -39,7 +39,7 @@ def main() -> int:
         stop = _interrupt_behind(exc)
         if stop is None:
             raise
-        from malnu_tui.cli.context import HungUp, Terminated
+        from malnu_tui.engine.interrupts import HungUp, Terminated
 
         if isinstance(stop, HungUp):
             return 129

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.import_support",
     "tests.sync_support",
     "tests.webhook_support",
+    "tests.tmux_support",
 ]
 
 
@@ -33,6 +34,7 @@ _FIRST = (
     "test_tui_sync_snapshots",
     "test_tui_sql_large",
     "test_tui_",
+    "test_console_hangup",
     "test_monitor_tui",
     "test_d1_requests",
     "test_secrets_every_command",

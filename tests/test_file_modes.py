@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -302,3 +303,47 @@ def test_a_file_of_a_third_user_in_an_operators_folder_stays_theirs(
     assert res.code == 0, res.err
     assert log.read_text().startswith("earlier\n") and log.stat().st_size > len("earlier\n")
     assert (log.stat().st_uid, (app / "school.db").stat().st_uid) == (NOBODY - 1, NOBODY)
+
+
+@needs_root
+def test_check_by_a_user_who_may_not_enter_the_backup_store(shared_dir: Path) -> None:
+    """`check` run by a monitoring user who may not enter the backup store's folder (0700, the
+    backup user's, as the tool makes it): the probe for a file in the store's path (29e8fc37)
+    raised PermissionError out of `check`, a traceback and no status line for any target. It
+    is UNKNOWN `cannot read the backup store: … Permission denied`, exit 3, as before it."""
+    db = shared_dir / "school.db"
+    vault = shared_dir / "vault"
+    (vault / "inner").mkdir(parents=True)
+    vault.chmod(0o700)
+    cfg = shared_dir / "malnu.toml"
+    cfg.write_text(
+        f'[targets.sekolah]\nurl = "sqlite:///{db}"\nbackup_dir = "{vault}/inner/store"\n'
+    )
+    assert run_cli("--config", str(cfg), "status").code == 0
+    os.chmod(db, 0o644)
+    out = shared_dir / "out.txt"
+    pid = os.fork()
+    if pid == 0:  # (the CLI in this process: the interpreter's files are root's only here)
+        code = 98
+        try:
+            from malnu_tui.cli import main
+
+            home = shared_dir / "home"
+            for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+                (home / name).mkdir(parents=True, mode=0o777)
+                (home / name).chmod(0o777)
+                os.environ[name] = str(home / name)
+            main(["--config", str(cfg), "check"])  # as root: its imports done
+            sys.stdout = sys.stderr = open(out, "w", encoding="utf-8")  # noqa: SIM115
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            code = main(["--config", str(cfg), "check"])
+        except BaseException as exc:
+            print(f"raised {type(exc).__name__}: {exc}")
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    said = out.read_text()
+    assert os.waitstatus_to_exitcode(status) == 3, said
+    assert "UNKNOWN sekolah backup_age: cannot read the backup store: [Errno 13] Permission" in said

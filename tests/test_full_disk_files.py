@@ -318,3 +318,42 @@ def test_a_full_backup_store_stops_each_destructive_command_before_the_database(
         listed = run_cli(*base, "backup", "list", "--json", env=env)
         (backup,) = json.loads(listed.out)
         assert backup["id"] == made.out.strip() and backup["verified_at"], backup
+
+
+_SPILL = """
+import os, sqlite3, sys
+from pathlib import Path
+from malnu_tui.engine.backends.sqlite_open import disk_hint
+db = Path(sys.argv[1])
+conn = sqlite3.connect(db)
+conn.execute("PRAGMA cache_size = -256")
+conn.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, catatan TEXT)")
+rows = ((os.urandom(100).hex(),) for _ in range(20000))
+conn.executemany("INSERT INTO nilai (catatan) VALUES (?)", rows)
+conn.commit()
+try:
+    conn.execute("CREATE INDEX nilai_catatan ON nilai (catatan)")
+except sqlite3.Error as exc:
+    print(exc.sqlite_errorcode, exc)
+    print(disk_hint(db, exc))
+"""
+
+
+def test_a_full_temporary_directory_is_named_not_the_databases_disk(tmp_path: Path) -> None:
+    """An index build (or a sort) that spills to SQLite's temporary directory, full (/tmp
+    filled by another job): "database or disk is full" was hinted `the disk holding <the
+    database's folder> is full (70,000,000 KiB left…)`, `df -h` of a disk with room, by the
+    sync's SQLite side, the CLI's last word and deep verify (this session's callers) alike. It
+    names the temporary directory now, and SQLITE_TMPDIR (a real small tmpfs; needs root)."""
+    with _small_tmpfs(tmp_path / "spill", "16k") as spill:
+        proc = subprocess.run(
+            [sys.executable, "-c", _SPILL, str(tmp_path / "rapor.db")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SQLITE_TMPDIR": str(spill)},
+            timeout=120,
+        )
+    code, hint = proc.stdout.splitlines()[:2] if proc.stdout else ("", "")
+    assert code == f"{sqlite3.SQLITE_FULL} database or disk is full", proc.stdout + proc.stderr
+    assert hint.startswith(f"SQLite's temporary directory {spill} is full ("), hint
+    assert "set SQLITE_TMPDIR to a folder on a disk with room" in hint, hint

@@ -337,7 +337,8 @@ def test_a_try_stopped_by_sigterm_is_not_left_pending(receiver: Receiver) -> Non
     import signal
     import threading
 
-    from malnu_tui.cli.context import Terminated, sigterm_as_interrupt
+    from malnu_tui.cli.context import sigterm_as_interrupt
+    from malnu_tui.engine.interrupts import Terminated
     from malnu_tui.engine.monitor.config import Webhook
     from malnu_tui.engine.monitor.webhooks import http_sender
 

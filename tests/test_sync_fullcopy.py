@@ -26,6 +26,7 @@ from malnu_tui.engine.sync import (
 )
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync.copytext import sqlite_select
+from malnu_tui.engine.sync.destnames import inner
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_pgbuild import key_name
@@ -248,7 +249,7 @@ def test_the_range_after_the_last_key_is_read_through_the_key_of_a_table_just_co
         "now(), now() FROM generate_series(61, 20000) g"
     )
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        side = s.dst
+        side = inner(s.dst)  # (the side itself, not the names it is spoken to in)
         assert isinstance(side, PostgresSide)
         shape = side.describe("users")
         assert shape is not None

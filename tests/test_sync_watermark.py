@@ -250,6 +250,7 @@ def test_prisma_datetimes_in_unix_milliseconds_are_copied_and_read_incrementally
     time (milliseconds kept), `sync verify` says equal, and an incremental pass by
     ``updatedAt`` reads the changes since (its overlap in them), not the whole table."""
     src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    # (its copy has the translation's names: "user", createdat, updatedat)
     src.run(
         'CREATE TABLE "User" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, '
         '"name" TEXT NOT NULL, "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, '
@@ -266,7 +267,7 @@ def test_prisma_datetimes_in_unix_milliseconds_are_copied_and_read_incrementally
     first = sync(src, dst, cursor="updatedAt")
     assert (first.inserted, first.verified) == (40, True), first
     assert dst.run(
-        'SELECT "createdAt"::text, "updatedAt"::text FROM "User" WHERE id IN (1, 40) ORDER BY id'
+        'SELECT createdat::text, updatedat::text FROM "user" WHERE id IN (1, 40) ORDER BY id'
     ) == [
         ("2026-01-05 08:00:00.001", "2026-01-04 08:10:00"),
         ("2026-01-04 08:00:00", "2026-01-04 14:40:00"),
@@ -276,7 +277,7 @@ def test_prisma_datetimes_in_unix_milliseconds_are_copied_and_read_incrementally
     src.run('UPDATE "User" SET name = \'baru\', "updatedAt" = ? WHERE id = 7', (base + 250,))
     second = sync(src, dst, cursor="updatedAt")
     assert (second.read, second.updated, second.verified) == (2, 1, True), second  # 40 and 7
-    assert dst.run('SELECT name, "updatedAt"::text FROM "User" WHERE id = 7') == [
+    assert dst.run('SELECT name, updatedat::text FROM "user" WHERE id = 7') == [
         ("baru", "2026-01-05 08:00:00.25")
     ]
     assert verify(src, dst).verified

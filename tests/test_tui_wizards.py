@@ -177,8 +177,8 @@ async def whole_error(pilot: object, app: MalnuApp, within: Widget, what: str) -
         await pilot.press("tab")  # type: ignore[attr-defined]
     assert app.focused is box, app.focused
     await pilot.press("end")  # type: ignore[attr-defined]
-    await at_rest(pilot)
-    assert last in bare_text(app), bare_text(app)
+    # Shown once the scroll has happened (a loaded machine, load 12, read the screen before).
+    await wait_until(pilot, lambda: last in bare_text(app))
 
 
 async def test_sql_view_shows_translation_findings(demo: Demo) -> None:

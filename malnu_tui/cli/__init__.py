@@ -14,8 +14,9 @@ from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
-from malnu_tui.cli.context import Context, HungUp, Terminated, sigterm_as_interrupt
+from malnu_tui.cli.context import Context, sigterm_as_interrupt
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.interrupts import HungUp, Terminated
 
 # Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
 # and called as handler(ctx) -> exit code. COMMANDS says which module defines each command, so

@@ -143,7 +143,8 @@ def cmd_create(ctx: Context) -> int:
 
 def cmd_list(ctx: Context) -> int:
     from malnu_tui.engine.backup import backups_of
-    from malnu_tui.engine.backup.store import other_owners, unreadable_manifests
+    from malnu_tui.engine.backup.owners import other_owners
+    from malnu_tui.engine.backup.store import unreadable_manifests
 
     backups, others = backups_of(ctx.target)
     for bid, why in unreadable_manifests(ctx.target.backup_dir):
@@ -159,25 +160,27 @@ def cmd_list(ctx: Context) -> int:
     if others:
         ctx.message(
             f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "
-            f"not listed: {other_owners(others)} (list them with --target)"
+            f"not listed: {other_owners(others, ctx.target.name)} (list them with --target)"
         )
     if ctx.json:
         ctx.out_json([m.as_json() for m in backups])
         return 0
     if not backups:
-        from malnu_tui.engine.backup.recover import elsewhere
-
         ctx.message(f"no backups in {ctx.target.backup_dir}")
-        if found := elsewhere(ctx.target):
-            ctx.message(f"hint: {found}")
         return 0
     from malnu_tui.cli.output import print_table
 
+    # Its database's backups taken under another name (another config's, `--database`'s)
+    # are found in their stores beside its own: each is listed with the name it was taken as.
+    stores = sorted({m.details["store"] for m in backups if "store" in m.details})
+    beside = bool(stores)
+    where = ", ".join([str(ctx.target.backup_dir), *stores])
     print_table(
         ctx.stdout,
-        ["id", "created (UTC)", "reason", "size", "head", "verified", "sha256"],
-        [_manifest_row(m) for m in backups],
-        title=f"{ctx.target.name}: {len(backups)} backup(s) in {ctx.target.backup_dir}",
+        ["id", "created (UTC)", "reason", "size", "head", "verified", "sha256"]
+        + (["taken as"] if beside else []),
+        [_manifest_row(m) + ((m.target_name or "—",) if beside else ()) for m in backups],
+        title=f"{ctx.target.name}: {len(backups)} backup(s) in {where}",
     )
     return 0
 
@@ -256,10 +259,10 @@ def _lock_preflight(ctx: Context, operation: str) -> Preflight:
 
 
 def cmd_restore(ctx: Context) -> int:
-    from malnu_tui.engine.backup import backup_of, load_manifest, restore_backup
+    from malnu_tui.engine.backup import backup_of, find_backup, restore_backup
 
     backend = ctx.backend()
-    manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
+    manifest = find_backup(ctx.target, ctx.args.id)
     ctx.message(f"Restore plan for {ctx.target.name} ({backend.display_url}):")
     ctx.message("  1. verify the backup (hash and engine check); a bad backup stops here")
     ctx.message("  2. back up the current database (pre-restore), so this can be undone")
@@ -268,7 +271,8 @@ def cmd_restore(ctx: Context) -> int:
     if not backup_of(manifest, ctx.target):
         ctx.message(
             f"  note: this is a backup of {manifest.target_name} ({manifest.target}), "
-            f"not of {ctx.target.name}: that database's data replaces this one's."
+            f"not of {ctx.target.name} ({backend.display_url}): that database's data replaces "
+            "this one's."
         )
     ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
     pf = _lock_preflight(ctx, "restore")
@@ -356,10 +360,10 @@ def _show_pinned(ctx: Context, pinned: tuple[tuple[str, str], ...]) -> None:
 
 
 def cmd_delete(ctx: Context) -> int:
-    from malnu_tui.engine.backup import delete_backup, load_manifest, pinned_backups
-    from malnu_tui.engine.backup.store import refuse_foreign
+    from malnu_tui.engine.backup import delete_backup, find_backup, pinned_backups
+    from malnu_tui.engine.backup.owners import refuse_foreign
 
-    manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
+    manifest = find_backup(ctx.target, ctx.args.id)
     refuse_foreign(manifest, ctx.target, "deleted")
     ctx.message("Delete backup:")
     _show_manifest(ctx, manifest)

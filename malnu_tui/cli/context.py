@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.errors import MalnuError, NotConfirmed
+from malnu_tui.engine.interrupts import HungUp, Terminated, mute_gone_terminal
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -22,27 +23,8 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a service manager, CI timeout, ``kill``) while a command runs: ended as Ctrl-C
-    ends it (a running migration or restore rolled back, a scratch database dropped, the lock
-    released, the run row written), then exit 143."""
-
-
-class HungUp(Terminated):
-    """SIGHUP: the operator's SSH session or terminal went away mid-command. Ended as SIGTERM
-    ends it (it killed the process outright: a D1 restore in flight then lost the audit trail
-    it would have put back), with nothing more said to the terminal that is gone; exit 129."""
-
-
 def _hang_up(_signum: int, _frame: object) -> None:
-    # The terminal is gone: what the clean-up would print there would fail (EIO) half way.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            if os.isatty(stream.fileno()):
-                stream.flush()
-                os.dup2(devnull, stream.fileno())
-    os.close(devnull)
+    mute_gone_terminal()  # (what the clean-up would print there would fail half way)
     raise HungUp
 
 

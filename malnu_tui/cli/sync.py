@@ -326,7 +326,7 @@ def _stopped(
             replace(left, error=error)
             if left is not None
             else TableReport(at.table, at.mode, 0, 0, 0, 0, at.source_count, at.dest_count,
-                             False, key=at.key, error=error)
+                             False, key=at.key, error=error, dest_table=at.dest_table)
         )  # fmt: skip
         rows.append(report)
     return rows
@@ -334,7 +334,7 @@ def _stopped(
 
 def _signal_word(exc: BaseException) -> str:
     """What a stop by a signal is said as (cli.main's line): ``terminated``, ``interrupted``."""
-    from malnu_tui.cli.context import HungUp, Terminated
+    from malnu_tui.engine.interrupts import HungUp, Terminated
 
     if isinstance(exc, HungUp):
         return "hung up"

@@ -472,10 +472,9 @@ class SyncRefused(MalnuError):
         "keeps both"
     )
     MIRROR_CASE = (
-        "a table `up` makes from SQLite migrations has the translation's lower-case names, "
-        "and a sync copy keeps the source's names exactly: let the sync make this copy (drop "
-        "that table at the destination, or leave it out of the set applied there), or name "
-        "the table in lower case at the source"
+        "SQLite's names ignore case, and the sync finds a copy's table and columns so: drop "
+        "or rename at the destination the one that is not the copy (the exact name is taken "
+        "first), or leave the table out with --tables"
     )
     MIXED_KEY = (
         "store every key of the table as the one type its declared type says, at the source "

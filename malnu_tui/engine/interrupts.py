@@ -8,21 +8,95 @@ D1 went on and rewound the audit trail, with nothing left to put it back. Within
 aftermath settled; then they are reported, not raised: the work they came too late to stop is
 done. (Handlers, not a signal mask: a mask is per thread, and a signal sent to the process is
 delivered to any thread not blocking it, such as the lock's lease renewer.)
+
+The console runs the engine in worker threads, where no signal handler runs: its SIGHUP and
+SIGTERM reach the work through :func:`stop_workers`, which raises in every thread within
+:func:`stoppable` what the signal raises in the CLI's main thread (:class:`HungUp`,
+:class:`Terminated`), so the same clean-up runs (a migration or restore rolled back, the run
+recorded as interrupted, the lock released); a thread within :func:`interrupts_held` gets it
+when the block ends, as the CLI does. The console killed outright on SIGHUP left the run
+unrecorded and its lock row behind (on D1 blocking every host for the lease's 10 minutes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
 import signal
+import stat
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
-__all__ = ["HeldInterrupts", "interrupts_held"]
+__all__ = [
+    "HeldInterrupts",
+    "HungUp",
+    "Terminated",
+    "interrupts_held",
+    "mute_gone_terminal",
+    "stop_for",
+    "stop_workers",
+    "stoppable",
+]
 
 # SIGHUP too: an SSH session dropped while D1 restores is the likeliest of the three.
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, CI timeout, ``kill``) while a command runs: ended as Ctrl-C
+    ends it (a running migration or restore rolled back, a scratch database dropped, the lock
+    released, the run row written), then exit 143."""
+
+
+class HungUp(Terminated):
+    """SIGHUP: the operator's SSH session or terminal went away mid-command. Ended as SIGTERM
+    ends it (it killed the process outright: a D1 restore in flight then lost the audit trail
+    it would have put back), with nothing more said to the terminal that is gone; exit 129."""
+
+
+def stop_for(signum: int) -> KeyboardInterrupt:
+    """What ``signum`` raises where the work runs: Ctrl-C's KeyboardInterrupt, or its kin."""
+    if signum == signal.SIGHUP:
+        return HungUp()
+    if signum == signal.SIGTERM:
+        return Terminated()
+    return KeyboardInterrupt()
+
+
+def mute_gone_terminal(*, keys: bool = False) -> int | None:
+    """After SIGHUP: what would still be written to the terminal that is gone (a clean-up's
+    lines, the console's last frames) goes to /dev/null, where it failed half way (EIO).
+    ``keys`` (the console's key reader): a terminal stdin is given a pipe without data, where
+    the hung-up terminal reads as endless end-of-file, which the reader spins on; returned is
+    the pipe's write end, to be closed as the reader is stopped (its read then ends)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    # (sys.__stdout__ too: the console's sys.stdout is Textual's capture, with no fileno)
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is None:
+            continue
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if _terminal(stream.fileno()):
+                with contextlib.suppress(OSError):
+                    stream.flush()
+                os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if keys and sys.__stdin__ is not None and _terminal(sys.__stdin__.fileno()):
+            quiet, end = os.pipe()
+            os.dup2(quiet, sys.__stdin__.fileno())
+            os.close(quiet)
+            return end
+    return None
+
+
+def _terminal(fd: int) -> bool:
+    """``fd`` is a terminal, or was one: a hung-up terminal is no tty to ``isatty`` (its
+    attributes cannot be read), but it is still the character device it was."""
+    return os.isatty(fd) or stat.S_ISCHR(os.fstat(fd).st_mode)
 
 
 @dataclass
@@ -44,7 +118,8 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
     handlers are back, so it ends the command as usual."""
     held = HeldInterrupts()
     if threading.current_thread() is not threading.main_thread():
-        yield held
+        with _holding(held):
+            yield held
         return
 
     def note(signum: int, _frame: FrameType | None) -> None:
@@ -60,3 +135,90 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
         if not ok and held.signals:
             signal.raise_signal(held.signals[0])
+
+
+@dataclass
+class _Work:
+    """A thread within :func:`stoppable`: the :func:`interrupts_held` block it is in, if any,
+    and whether a stop was delivered (once: a second one would cut its clean-up short)."""
+
+    held: HeldInterrupts | None = None
+    stopped: bool = False
+    cancels: list[Callable[[], object]] = field(default_factory=list)
+
+
+# The threads within stoppable(), by ident; changed under _LOCK, with each stop delivered.
+_STOPPABLE: dict[int, _Work] = {}
+_LOCK = threading.Lock()
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[None]:
+    """Engine work in a thread that :func:`stop_workers` may stop (the console's workers)."""
+    ident = threading.get_ident()
+    with _LOCK:
+        _STOPPABLE[ident] = _Work()
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _STOPPABLE.pop(ident, None)
+            _set_async_exc(ident, ctypes.py_object())  # one that came too late: dropped
+
+
+@contextlib.contextmanager
+def _holding(held: HeldInterrupts) -> Iterator[None]:
+    """:func:`interrupts_held` in a worker: stops are noted in ``held`` during the block."""
+    with _LOCK:
+        work = _STOPPABLE.get(threading.get_ident())
+        if work is not None:
+            work.held = held
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        if work is not None:
+            with _LOCK:
+                work.held = None
+        if not ok and held.signals:
+            raise stop_for(held.signals[0])
+
+
+def on_stop(cancel: Callable[[], object]) -> None:
+    """Within :func:`stoppable`: ``cancel`` is called (from another thread) when the work is
+    stopped, for what waits where no Python line runs to take the stop: a PostgreSQL
+    statement (``pg_sleep``, a long UPDATE), which the server is asked to cancel, as psycopg
+    asks it on the CLI's Ctrl-C. Elsewhere (the CLI) nothing: the signal interrupts the wait."""
+    with _LOCK:
+        work = _STOPPABLE.get(threading.get_ident())
+        if work is not None:
+            work.cancels.append(cancel)
+
+
+def _cancel(cancels: list[Callable[[], object]]) -> None:
+    for cancel in cancels:
+        with contextlib.suppress(Exception):
+            cancel()
+
+
+def stop_workers(signum: int) -> int:
+    """Stop the work of every thread within :func:`stoppable` as ``signum`` stops the CLI's
+    command: the exception it raises there is raised in each, once, at its next Python line
+    (a database call in progress ends first, as in the CLI); one within
+    :func:`interrupts_held` has it noted instead. Returns how many threads still work (the
+    ones stopped earlier included: their clean-up may still run)."""
+    with _LOCK:
+        for ident, work in _STOPPABLE.items():
+            if work.stopped:
+                continue
+            work.stopped = True
+            if work.held is not None:
+                work.held.signals.append(signum)
+                continue
+            _set_async_exc(ident, ctypes.py_object(type(stop_for(signum))))
+            if work.cancels:  # (a cancel waits on the server: not in the caller's thread)
+                threading.Thread(target=_cancel, args=(list(work.cancels),), daemon=True).start()
+        return len(_STOPPABLE)

@@ -122,10 +122,10 @@ class RehearsalReport:
 
 def choose_backup(target: Target, backup_id: str | None) -> BackupManifest:
     """The named backup, or the newest verified one of ``target``."""
-    from malnu_tui.engine.backup import backups_of, load_manifest
+    from malnu_tui.engine.backup import backups_of, find_backup
 
     if backup_id:
-        return load_manifest(target.backup_dir, backup_id)
+        return find_backup(target, backup_id)
     for manifest in backups_of(target)[0]:
         if manifest.verified or _rounded(manifest):
             return manifest

@@ -95,12 +95,30 @@ class MalnuApp(App[int]):
             self.targets = [target]
         self.initial_target = target.name
         self.operation: str | None = None
+        self.stopped_by: int | None = None  # SIGHUP or SIGTERM: exit once the work has stopped
+        self.keys_end: int | None = None  # after SIGHUP: closed at exit, it ends the key reader
         self.key_overrides: dict[str, str] = {}
         # No animations: over SSH every animation frame is a repaint sent down the line.
         self.animation_level = "none"
         self.sub_title = target.display_url
 
     def on_mount(self) -> None:
+        import asyncio
+        import signal
+
+        from malnu_tui.engine.interrupts import mute_gone_terminal
+
+        loop = asyncio.get_running_loop()
+
+        def stop(signum: int, _frame: object) -> None:
+            # At once, whatever the main thread waits on: a frame written to the terminal
+            # that is gone fails (EIO), and Textual's writer thread with it, then the app.
+            if signum == signal.SIGHUP and self.keys_end is None:
+                self.keys_end = mute_gone_terminal(keys=True)
+            loop.call_soon_threadsafe(self.call_later, self._stop, signum)
+
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(signum, stop)
         # Kept for the help screen and the palette, which show remapped keys as remapped.
         self.key_overrides = load_keymap(self.settings.config_path)
         self.set_keymap(self.key_overrides)
@@ -126,6 +144,29 @@ class MalnuApp(App[int]):
             report = crash_report()
             rendered = Segments(self.console.render(report, self.console.options))
             self._exit_renderables[queued] = rendered
+
+    def _stop(self, signum: int) -> None:
+        """SIGHUP (the SSH session dropped, the window closed) or SIGTERM: the work in flight
+        is stopped as the CLI's command is (the migration or restore in progress rolled back,
+        the run recorded as interrupted, the lock released), then the console exits 129 or
+        143 as the CLI does. It was killed outright: the run unrecorded, its lock row left."""
+        if self.stopped_by is not None:
+            return
+        self.stopped_by = signum
+        self._exit_once_stopped()
+
+    def _exit_once_stopped(self) -> None:
+        import os
+
+        from malnu_tui.engine.interrupts import stop_workers
+
+        assert self.stopped_by is not None
+        if stop_workers(self.stopped_by):  # (one started since is stopped too)
+            self.set_timer(0.1, self._exit_once_stopped)
+            return
+        if self.keys_end is not None:
+            os.close(self.keys_end)
+        self.exit(return_code=128 + self.stopped_by)
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.targets, self.initial_target)

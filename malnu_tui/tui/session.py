@@ -259,9 +259,21 @@ def explain(exc: BaseException) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def reporting(pump: MessagePump, what: str) -> Iterator[None]:
-    """Run a worker body; any error becomes an :class:`OperationFailed` posted to ``pump``."""
+    """Run a worker body; any error becomes an :class:`OperationFailed` posted to ``pump``.
+    The console's SIGHUP or SIGTERM stops the body as the CLI's stops a command
+    (:func:`~malnu_tui.engine.interrupts.stop_workers`): its clean-up run, then said here."""
+    from malnu_tui.engine.interrupts import HungUp, stoppable
+
     try:
-        yield
+        with stoppable():
+            yield
+    except KeyboardInterrupt as exc:
+        why = "the terminal hung up" if isinstance(exc, HungUp) else "the console was terminated"
+        from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+        notes = mask_secrets("; ".join(getattr(exc, "__notes__", ())))
+        pump.post_message(OperationFailed(what, f"stopped: {why}", notes, False))
+        return
     except Exception as exc:  # every failure is shown in the UI, never as a traceback
         message, hint = explain(exc)
         refused = isinstance(exc, MalnuError) and exc.exit_code == 2

@@ -425,6 +425,15 @@ SELECT typeof(1);
 SELECT printf('%05d', 42);
 -- finding: printf
 
+-- case: tricky_create_table_as_select_unparsed_is_not_joined
+-- A CREATE TABLE … AS SELECT sqlglot cannot parse: its subquery's words were joined as a column
+-- type's (IN (SELECT id_from_e_where_…)), and the garbled statement emitted without a word.
+-- setup:
+CREATE TABLE e (id INTEGER PRIMARY KEY, b TEXT, c TEXT, d TEXT);
+-- sqlite:
+CREATE TABLE h AS SELECT id FROM e WHERE id IN (SELECT id FROM e WHERE b LIKE c ESCAPE d);
+-- finding: unparsed SQL
+
 -- case: tricky_column_types_of_several_words
 -- SQLite reads any run of words as a column's type (its documentation's UNSIGNED BIG INT,
 -- VARYING CHARACTER(255), NATIVE CHARACTER(70); Sakila's SQLite port: BLOB SUB_TYPE TEXT);

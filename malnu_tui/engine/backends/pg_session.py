@@ -171,6 +171,7 @@ def reopen(
         except psycopg.Error as exc:
             conn.close()
             return None, f"a new session failed: {error_text(exc)}"
+        _cancelled_on_stop(conn)
         return conn, ""
 
 
@@ -466,6 +467,14 @@ def bad_connection_string(exc: psycopg.Error) -> bool:
     return isinstance(exc, psycopg.ProgrammingError) or bool(_BAD_SETTING.match(str(exc)))
 
 
+def _cancelled_on_stop(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """The console's stop (SIGHUP, SIGTERM) cancels the statement ``conn`` runs, as the
+    CLI's does: its worker thread waits in psycopg's C loop, where no Python line runs."""
+    from malnu_tui.engine.interrupts import on_stop
+
+    on_stop(lambda: conn.cancel_safe(timeout=5.0))
+
+
 def open_session(
     url: str, kwargs: dict[str, Any], where: str, statement_timeout: str, lock_timeout: str
 ) -> psycopg.Connection[tuple[Any, ...]]:
@@ -499,4 +508,5 @@ def open_session(
     if timed_out[0]:  # answered, but the socket was cut at that very moment
         conn.close()
         raise BackendError(f"cannot connect to {where}: no answer in time")
+    _cancelled_on_stop(conn)
     return conn

@@ -86,11 +86,17 @@ def disk_hint(path: Path, exc: BaseException) -> str | None:
     if code not in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
         return None
     folder = path.parent
-    try:
-        st = os.statvfs(folder)
-        left = st.f_bavail * st.f_frsize
-    except OSError:
-        left = -1
+    left = _room(folder)
+    spill = _temp_dir() if code == sqlite3.SQLITE_FULL else None
+    if spill is not None and not _same_disk(spill, folder) and 0 <= _room(spill) < _NEARLY_FULL:
+        # (a sort or an index build spills to SQLite's temporary directory: a full /tmp was
+        # named as the database's disk, whose room the line then showed)
+        return (
+            f"SQLite's temporary directory {spill} is full ({_room(spill) // 1024:,} KiB left), "
+            f"not the disk holding {folder} nor the database: a sort or an index build spills "
+            f"there; free space there (`df -h {spill}`), or set SQLITE_TMPDIR to a folder on a "
+            "disk with room, then run it again"
+        )
     if code == sqlite3.SQLITE_FULL or 0 <= left < _NEARLY_FULL:
         room = f"{left // 1024:,} KiB left; " if left >= 0 else ""
         return (
@@ -105,6 +111,32 @@ def disk_hint(path: Path, exc: BaseException) -> str | None:
 
 
 _NEARLY_FULL = 1024**2  # less room than this left, and an I/O error is a full disk's
+
+
+def _room(folder: Path) -> int:
+    """Bytes this user may still write on ``folder``'s disk (-1: cannot tell)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return -1
+    return st.f_bavail * st.f_frsize
+
+
+def _temp_dir() -> Path | None:
+    """The folder SQLite puts its temporary files in (its unix VFS's order): SQLITE_TMPDIR,
+    TMPDIR, /var/tmp, /usr/tmp, /tmp, the first that is a folder this user may write."""
+    for where in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp",
+                  "/usr/tmp", "/tmp"):  # fmt: skip
+        if where and os.path.isdir(where) and os.access(where, os.W_OK | os.X_OK):
+            return Path(where)
+    return None
+
+
+def _same_disk(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return True  # (cannot tell: the database's disk is named, as before)
 
 
 def _user(uid: int) -> str:

@@ -2,7 +2,8 @@
 
 The public API the CLI and the TUI call (all in the engine, none of it prints):
 
-- :func:`backups_of` (a target's own backups), :func:`list_backups`, :func:`load_manifest`,
+- :func:`backups_of` (a target's own backups, wherever its stores are), :func:`find_backup`,
+  :func:`list_backups`, :func:`load_manifest`,
   :func:`delete_backup`, :func:`plan_prune`, :func:`prune_backups`: the store of one target
   (``target.backup_dir``);
 - :func:`create_backup`, :func:`verify_backup`, :func:`restore_backup`;
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         plan_native_recover,
         run_native_recover,
     )
+    from malnu_tui.engine.backup.owners import backup_of, backups_of, find_backup
     from malnu_tui.engine.backup.recover import (
         RecoverPlan,
         RecoverResult,
@@ -54,8 +56,6 @@ if TYPE_CHECKING:
         BackupNotFound,
         BackupProgress,
         BackupProgressCallback,
-        backup_of,
-        backups_of,
         list_backups,
         load_manifest,
     )
@@ -82,6 +82,7 @@ __all__ = [
     "backups_of",
     "create_backup",
     "delete_backup",
+    "find_backup",
     "list_backups",
     "load_manifest",
     "native_recovery",
@@ -130,8 +131,9 @@ _WHERE = {
     "BackupNotFound": "store",
     "BackupProgress": "store",
     "BackupProgressCallback": "store",
-    "backup_of": "store",
-    "backups_of": "store",
+    "backup_of": "owners",
+    "backups_of": "owners",
+    "find_backup": "owners",
     "list_backups": "store",
     "load_manifest": "store",
 }

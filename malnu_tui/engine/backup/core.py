@@ -15,6 +15,7 @@ from malnu_tui import __version__
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 from malnu_tui.engine.backup.durable import fsync_dir, remove_quietly, sha256_file, temp_path
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, method_for
+from malnu_tui.engine.backup.owners import find_backup, store_of
 from malnu_tui.engine.backup.store import (
     REASONS,
     RESTORE_NEEDS,
@@ -25,7 +26,6 @@ from malnu_tui.engine.backup.store import (
     BackupProgressCallback,
     emitter,
     ensure_store,
-    load_manifest,
     manifest_path,
     mark_verified,
     new_backup_id,
@@ -163,6 +163,8 @@ def make_backup(
             verified_mtime_ns=final.stat().st_mtime_ns if snap.verified else None,
             details={
                 **dict(snap.details),
+                # whose migrations it records, told from another schema's (owners._database)
+                **{k: str(v) for k, v in [("tool_schema", getattr(backend, "schema", None))] if v},
                 "seconds": f"{time.perf_counter() - started:.3f}",
                 "started_at": utc_iso(now),
                 "ended_at": utc_iso(),
@@ -242,8 +244,9 @@ class VerifyReport:
 
 
 def data_path(target: Target, manifest: BackupManifest) -> Path:
-    """The data file of a backup (manifest file names are never trusted as paths)."""
-    return target.backup_dir / Path(manifest.file).name
+    """The data file of a backup (manifest file names are never trusted as paths), in the
+    store it was found in (``owners.store_of``)."""
+    return store_of(manifest, target.backup_dir) / Path(manifest.file).name
 
 
 def verify_backup(
@@ -257,8 +260,8 @@ def verify_backup(
     database and compare row counts with the manifest. Records the outcome in the manifest."""
     emit = emitter(progress)
     started = time.perf_counter()
-    directory = target.backup_dir
-    manifest = load_manifest(directory, backup_id)
+    manifest = find_backup(target, backup_id)
+    directory = store_of(manifest, target.backup_dir)
     path = data_path(target, manifest)
     checks: list[VerifyCheck] = []
     if not path.is_file():

@@ -15,11 +15,11 @@ import shlex
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied
 from malnu_tui.engine.backup.core import verify_backup
 from malnu_tui.engine.backup.method import method_for
+from malnu_tui.engine.backup.owners import backup_of, backups_of
 from malnu_tui.engine.backup.recover_trail import (
     applied_at,
     as_of_backup,
@@ -32,12 +32,8 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
-    backup_of,
     backup_time,
     emitter,
-    list_backups,
-    read_manifest,
-    same_url_as,
     unreadable_manifests,
     utc_iso,
 )
@@ -133,33 +129,6 @@ class RecoverPlan:
         }
 
 
-def elsewhere(target: Target) -> str | None:
-    """Where ``target``'s backups are, for a store holding none of them (a hint): the stores
-    beside it whose manifests name its database. A target renamed in the config has a store
-    of its new name, its backups staying in the old one's, and `recover` said only "no
-    verified backup … at or before TIME … pick a later time". By the database's URL alone:
-    another database's target of the same name (staging's "utama" beside production's) was
-    named, its store to be given as backup_dir, and restored over this database."""
-    found: list[tuple[Path, str]] = []
-    with contextlib.suppress(OSError):
-        for d in sorted(p for p in target.backup_dir.parent.iterdir() if p.is_dir()):
-            if d == target.backup_dir:
-                continue
-            names: list[str] = []
-            for path in d.glob("[0-9]*Z-*.json"):  # (manifests only: ids are times)
-                with contextlib.suppress(BackupError, OSError):
-                    if same_url_as(m := read_manifest(path), target):
-                        names.append(m.target_name)
-            if names:
-                found.append((d, f"{d} ({len(names)}, made as target {names[0]})"))
-    if not found:
-        return None
-    return (
-        f"backups of this database are in {'; '.join(f for _, f in found)}: give "
-        f'[targets.{target.name}] backup_dir = "{found[0][0]}" (or name the target as it was)'
-    )
-
-
 def _version(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -200,11 +169,12 @@ def plan_recover(
     now = now or datetime.now(UTC)
     when = when.astimezone(UTC)
     refuse_future(when, now, f"--to {utc_iso(when)}")
-    candidates = [
-        m
-        for m in list_backups(target.backup_dir)
-        if m.target_kind == backend.kind and m.created <= when
-    ]
+    ours, foreign = backups_of(target)  # (foreign: in its store, named when passed over)
+    candidates = sorted(
+        (m for m in (*ours, *foreign) if m.target_kind == backend.kind and m.created <= when),
+        key=lambda m: (m.created_at, m.id),
+        reverse=True,
+    )
     skipped: list[tuple[str, str]] = []
     chosen: BackupManifest | None = None
     # A manifest that cannot be read is never a candidate, but a recover that passes over a
@@ -226,7 +196,6 @@ def plan_recover(
     if chosen is None:
         skipped += [(bid, why) for bid, _, why in unreadable]
         passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])
-        ours = [m for m in list_backups(target.backup_dir) if backup_of(m, target)]
         own = [m for m in ours if m.verified]
         first = (
             f"; the oldest verified one was taken {min(m.created_at for m in own)}" if own else ""
@@ -237,8 +206,7 @@ def plan_recover(
             + ("" if ours else f"; {target.backup_dir} holds none of its backups"),
             hint="`malnu-tui backup list` shows what exists; pick a later time"
             if ours
-            else elsewhere(target)
-            or (
+            else (
                 "backups made as another user (systemd's User=, another account's cron) are "
                 "in that user's data directory, and those made with MALNU_BACKUP_DIR (or "
                 "another config's [backup] dir) under that folder: run as that user, or set "

@@ -11,13 +11,13 @@ from datetime import datetime
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 from malnu_tui.engine.backup.core import verify_backup
+from malnu_tui.engine.backup.owners import find_backup
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
     BackupNotFound,
     BackupProgressCallback,
     backup_time,
-    load_manifest,
     utc_iso,
 )
 from malnu_tui.engine.config import Target
@@ -87,7 +87,7 @@ def applied_at(
             # Its content from here on (plan_recover starts past the last such restore).
             undone, adopted = set(), set()
             try:
-                state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
+                state = set(find_backup(target, e.object).applied_filenames)
             except (BackupNotFound, BackupError):
                 notes.append(
                     f"a restore of {e.object} at {e.at} is in the audit trail but its manifest "
@@ -185,7 +185,7 @@ def base_after_restore(
     )
     pick = f"pick a time before {restore.at} UTC, or restore a backup by hand"
     try:
-        manifest = load_manifest(target.backup_dir, restore.object)
+        manifest = find_backup(target, restore.object)
     except (BackupNotFound, BackupError) as exc:
         raise BackupError(
             f"cannot recover to {utc_iso(when)}: {why}, and it cannot be read ({exc}); restoring "

@@ -20,6 +20,7 @@ from malnu_tui.engine.backup.core import (
     verify_backup,
 )
 from malnu_tui.engine.backup.method import method_for
+from malnu_tui.engine.backup.owners import find_backup
 from malnu_tui.engine.backup.store import (
     BackupCorrupt,
     BackupError,
@@ -30,7 +31,6 @@ from malnu_tui.engine.backup.store import (
     DumpRefused,
     emitter,
     ensure_store,
-    load_manifest,
     manifest_path,
 )
 from malnu_tui.engine.config import Target
@@ -115,7 +115,7 @@ def _restore_backup(
     from malnu_tui.engine.oplock import migration_lock
 
     emit = emitter(progress)
-    manifest = load_manifest(target.backup_dir, backup_id)
+    manifest = find_backup(target, backup_id)
     if manifest.target_kind != backend.kind:
         raise BackupError(
             f"backup {manifest.id} is of a {manifest.target_kind} database; "
@@ -197,7 +197,7 @@ def _still_there(backend: Backend, target: Target, manifest: BackupManifest) -> 
     prune or delete (they hold the lock while deleting) may have run in between. Refused
     (:class:`BackupGone`), audited, before any pre-restore backup or change."""
     path = data_path(target, manifest)
-    if manifest_path(target.backup_dir, manifest.id).is_file() and path.is_file():
+    if manifest_path(path.parent, manifest.id).is_file() and path.is_file():
         return
     audit_quietly(backend, AuditEntry.now("restore", manifest.id, "refused", "deleted meanwhile"))
     raise BackupGone(manifest.id)

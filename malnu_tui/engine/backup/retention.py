@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backup.durable import fsync_dir, sha256_file
+from malnu_tui.engine.backup.owners import backups_of, find_backup, refuse_foreign, store_of
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
-    backups_of,
     list_backups,
     load_manifest,
     manifest_path,
-    refuse_foreign,
     save_manifest,
     utc_iso,
 )
@@ -59,9 +58,12 @@ def delete_backup(
     as :func:`prune_under_lock` holds it: a restore or recover at work may be reading this
     very backup (:class:`LockHeld`, exit 3, nothing deleted).
     """
-    manifest = load_manifest(directory, backup_id)
-    if target is not None:
+    if target is None:
+        manifest = load_manifest(directory, backup_id)
+    else:  # (its database's backup found in a store beside its own is deleted there)
+        manifest = find_backup(target, backup_id)
         refuse_foreign(manifest, target, "deleted")
+        directory = store_of(manifest, directory)
     if backend is None:
         _remove_or_say(directory, manifest, None)
         return manifest
@@ -197,13 +199,13 @@ def _newest_sound(
     for m in backups:
         if not (m.verified or m.changed):  # (a changed one is hashed: it may be sound)
             continue
-        why = _unsound(directory, m)
+        why = _unsound(store_of(m, directory), m)
         if why is None:
             return m.id, unsound
         unsound.append((m.id, why))
         failed = {**dict(m.details), "verify_failed_at": utc_iso(), "verify_failed": why}
         with contextlib.suppress(OSError):  # a store this user may only read: said, not kept
-            save_manifest(directory, replace(m, verified_at=None, details=failed))
+            save_manifest(store_of(m, directory), replace(m, verified_at=None, details=failed))
     return None, unsound
 
 
@@ -296,8 +298,8 @@ def prune_backups(
     done: list[BackupManifest] = []
     try:
         for m in chosen:
-            if manifest_path(directory, m.id).exists():
-                _remove_backup(directory, m)
+            if manifest_path(store_of(m, directory), m.id).exists():
+                _remove_backup(store_of(m, directory), m)
                 done.append(m)
     except BaseException as exc:
         left = [m.id for m in chosen if m not in done]

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from malnu_tui.engine.backup.durable import (
     TMP_PREFIX,
@@ -33,9 +33,6 @@ from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.private import make_dirs
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
-if TYPE_CHECKING:
-    from malnu_tui.engine.config import Target
-
 __all__ = [
     "MANIFEST_VERSION",
     "REASONS",
@@ -47,15 +44,11 @@ __all__ = [
     "BackupProgress",
     "BackupProgressCallback",
     "DumpRefused",
-    "backup_of",
-    "backups_of",
     "emitter",
     "list_backups",
     "load_manifest",
-    "other_owners",
     "read_manifest",
-    "refuse_foreign",
-    "same_url_as",
+    "read_manifests",
 ]
 
 # 2: SQLite/D1 tables named as by ``sqlite_sql.NOT_INTERNAL`` (1: the unescaped LIKE rule,
@@ -408,10 +401,19 @@ def unreadable_manifests(directory: Path) -> list[tuple[str, str]]:
     return sorted((i, str(m)) for i, m in _read_all(directory) if isinstance(m, BackupError))
 
 
-def _read_all(directory: Path) -> list[tuple[str, BackupManifest | BackupError]]:
+def read_manifests(directory: Path) -> list[BackupManifest]:
+    """The backups of ``directory`` as :func:`list_backups` reads them (unsorted), without
+    sweeping it: another target's store, only looked into (``owners.stores_beside``)."""
+    return [m for _, m in _read_all(directory, sweep=False) if isinstance(m, BackupManifest)]
+
+
+def _read_all(
+    directory: Path, *, sweep: bool = True
+) -> list[tuple[str, BackupManifest | BackupError]]:
     if not directory.is_dir():
         return []
-    sweep_stale_temp(directory)
+    if sweep:
+        sweep_stale_temp(directory)
     out: list[tuple[str, BackupManifest | BackupError]] = []
     for p in directory.glob("*.json"):
         if not p.name.startswith(TMP_PREFIX) and _ID.match(p.stem):
@@ -461,8 +463,10 @@ def _same_mtime(now_ns: int, recorded_ns: int) -> bool:
     return any(now_ns == recorded_ns - recorded_ns % unit for unit in (1, 10**3, 10**6, 10**9))
 
 
-# What list_backups marks in memory only: never written back into a manifest.
-_READ_MARKS = ("missing", "changed")
+# The store a backup was found in beside the target's own (``owners.stores_beside``).
+STORE_MARK = "store"
+# What list_backups (and owners) mark in memory only: never written back into a manifest.
+_READ_MARKS = ("missing", "changed", STORE_MARK)
 
 
 def file_mtime_ns(directory: Path, manifest: BackupManifest) -> int | None:
@@ -503,77 +507,6 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
     if not path.exists():
         raise BackupNotFound(backup_id, directory)
     return read_manifest(path)
-
-
-def backup_of(manifest: BackupManifest, target: Target) -> bool:
-    """Whether ``manifest`` is a backup of ``target`` (same name, or same URL with secrets
-    masked): a store shared by two databases must not hand one's backup to the other. A
-    database given by URL (``--database``) is named after its URL's slug, which two URLs can
-    share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone. A URL
-    is compared as a store spells it: a password in the URL or in ``PGPASSWORD`` is one
-    database (the manifest's own backups were listed as "other databases'"). A SQLite file's
-    manifest records its absolute path; one an earlier version wrote with a relative path
-    (``sqlite:app.db``, run in which folder is not known) is no database's by URL: read from
-    another school's folder it was taken for that school's, and its data restored there."""
-    from malnu_tui.engine.config import url_slug
-
-    same_url = same_url_as(manifest, target)
-    if target.name == url_slug(target.url):
-        return same_url
-    return manifest.target_name == target.name or same_url
-
-
-def same_url_as(manifest: BackupManifest, target: Target) -> bool:
-    """Whether ``manifest`` was taken of ``target``'s URL (as a store spells it): by its URL
-    alone, whatever the target was named then."""
-    from malnu_tui.engine.urls import store_spelling
-
-    return _spelt(manifest.target) == store_spelling(target.url)
-
-
-def _spelt(recorded: str) -> str | None:
-    """A manifest's recorded URL as :func:`~malnu_tui.engine.urls.store_spelling` spells it;
-    None (no database's) for a relative SQLite path or a URL that cannot be read."""
-    from malnu_tui.engine.urls import sqlite_path, store_spelling, url_kind
-
-    try:
-        if url_kind(recorded) == "sqlite" and not sqlite_path(recorded).is_absolute():
-            return None
-        return store_spelling(recorded)
-    except ConfigError:
-        return None
-
-
-def backups_of(target: Target) -> tuple[list[BackupManifest], list[BackupManifest]]:
-    """(``target``'s backups, the other databases' backups) in its store, newest first. Two
-    targets may share one store (a per-target ``backup_dir``, warned at load): listing,
-    pruning, deleting, choosing and judging a target's backups look at its own only."""
-    own: list[BackupManifest] = []
-    others: list[BackupManifest] = []
-    for m in list_backups(target.backup_dir):
-        (own if backup_of(m, target) else others).append(m)
-    return own, others
-
-
-def other_owners(others: Sequence[BackupManifest]) -> str:
-    """The databases ``others`` are backups of, for a message: ``b (2), c (1)``."""
-    counts: dict[str, int] = {}
-    for m in others:
-        who = m.target_name or m.target
-        counts[who] = counts.get(who, 0) + 1
-    return ", ".join(f"{who} ({n})" for who, n in counts.items())
-
-
-def refuse_foreign(manifest: BackupManifest, target: Target, doing: str) -> None:
-    """:class:`ConfigError` (exit 2) when ``manifest`` is another database's backup."""
-    if backup_of(manifest, target):
-        return
-    who = manifest.target_name or manifest.target
-    raise ConfigError(
-        f"backup {manifest.id} is a backup of {who} ({manifest.target}), not of "
-        f"{target.name}: it is not {doing} from {target.name}",
-        hint=f"run it as that target (`malnu-tui --target {who} …`) if that is what you mean",
-    )
 
 
 def save_manifest(directory: Path, manifest: BackupManifest) -> None:

@@ -83,7 +83,7 @@ def check_target(
     what it is doing now, kept in its one item (for :func:`run_checks`' deadline). ``sums``:
     the rollback files' checksums kept from earlier checks (a file read only when changed)."""
     doing = stage if stage is not None else [""]
-    from malnu_tui.engine.backup.store import backups_of
+    from malnu_tui.engine.backup.owners import backups_of
     from malnu_tui.engine.config import check_rollback_dir, open_backend
     from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
@@ -143,8 +143,8 @@ def check_target(
     backups: tuple[BackupManifest, ...] = ()
     backups_error = None
     try:
-        if target.backup_dir.is_dir():
-            backups = tuple(backups_of(target)[0])  # a shared store: its own only
+        # (a shared store: its own only; its database's beside it too, under another name)
+        backups = tuple(backups_of(target)[0])
     except (OSError, MalnuError) as exc:
         backups_error = f"cannot read the backup store: {exc}"
     facts = Facts(
@@ -284,14 +284,17 @@ def _store_unwritable(store: Path) -> tuple[str, str] | None:
     to do; None when nothing says so. A file where a folder of its path should be (a
     ``MALNU_BACKUP_DIR`` naming a file) failed every backup while `check` said "writable OK"."""
     for p in (store, *store.parents):
-        if p.is_file():
-            return (
-                f"cannot be made: {p} is a file, not a directory",
-                "set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
-                "directory, or move that file away",
-            )
-        if p.exists():
-            break
+        try:
+            if p.is_file():
+                return (
+                    f"cannot be made: {p} is a file, not a directory",
+                    "set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
+                    "directory, or move that file away",
+                )
+            if p.exists():
+                break
+        except OSError:  # (a folder this user may not enter: a monitoring user's `check`, the
+            break  # store 0700 the backup user's; PermissionError ended the check of all)
     how = _mounted_read_only(store)
     return None if how is None else ("is on a file system mounted read-only", how)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.sync.compare import PhaseProgress
+from malnu_tui.engine.sync.destnames import dest_table
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.heldrows import HELD_PAGES, HeldRows
 from malnu_tui.engine.sync.model import Difference, Key, Row, TablePlan, TableShape
@@ -158,7 +159,7 @@ def copy_rows(
             if fast is not None and full:
                 blocks = None
                 if state.key_pending:  # no key index yet: the range in its chunk's blocks
-                    end = fast.dst.heap_end[shape.name]
+                    end = fast.dst.heap_end[dest_table(fast.dst, shape.name)]
                     blocks, first_block = (first_block, end), max(end - 1, 0)
                 fast.committed((lo, hi), len(page), md5, blocks)
             if written is not None and writing:

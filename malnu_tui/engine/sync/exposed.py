@@ -38,9 +38,10 @@ def open_copy_warnings(
     if where is None or not tables:
         return {}
     dst: Any = s.dst
-    opened = [t for t, now in open_tables(dst.conn, dst.schema, tables).items() if now]
+    named = {s.dst.table(t): t for t in tables}  # the copies' names there (.destnames)
+    opened = [t for t, now in open_tables(dst.conn, dst.schema, list(named)).items() if now]
     return {
-        t: (
+        named[t]: (
             f"row level security is off on {dst.schema}.{t} ({where}): anyone holding the "
             "project's anon key reads and writes every row; run "
             f"{enable_rls_statement(dst.conn, dst.schema, t)}"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, cast
 
 from malnu_tui.engine.sync import copytext
 from malnu_tui.engine.sync.copytext import sqlite_select, text_digest
+from malnu_tui.engine.sync.destnames import inner
 from malnu_tui.engine.sync.model import Key, Row, TableShape
 from malnu_tui.engine.sync.side import Bounds, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_table, int_key
@@ -122,7 +123,7 @@ class FastCopy:
 
         if copytext.format_row_text is None:
             return None
-        if not isinstance(s.src, SqliteSide) or not isinstance(s.dst, PostgresSide):
+        if not isinstance(s.src, SqliteSide) or not isinstance(inner(s.dst), PostgresSide):
             return None
         if s.dst.conn.info.server_version < copytext.DIGEST_SINCE:
             return None  # no sha256() to hash the destination's ranges with
@@ -290,7 +291,7 @@ class FastCopy:
         if self._side is None:
             from malnu_tui.engine.sync.session import open_side
 
-            side = open_side(self.s.dest_target)
+            side = self.s.dst.again(open_side(self.s.dest_target))
             side.describe(self.shape.name)  # its key collation
             self._side = side  # type: ignore[assignment]
         assert self._side is not None

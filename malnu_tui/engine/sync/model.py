@@ -160,6 +160,8 @@ class TablePlan:
     # What the operator should act on (a Supabase copy the API serves with row level
     # security off): carried into the table's report.
     warnings: tuple[str, ...] = ()
+    # The copy's name when it is not the source's (``album`` for ``Album``: .destnames).
+    dest_table: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ class TableReport:
     uncounted: frozenset[str] = frozenset()
     # What the sync did and could not finish for the application (a sequence not moved).
     warnings: tuple[str, ...] = ()
+    # The copy's name when it is not the source's ``table`` (``album`` for ``Album``).
+    dest_table: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The contract's per-table object (plus the differing keys, and ``note`` when the
@@ -219,6 +223,8 @@ class TableReport:
             data["error"] = self.error
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.dest_table:
+            data["dest_table"] = self.dest_table
         return data
 
 

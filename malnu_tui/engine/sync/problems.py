@@ -1,13 +1,13 @@
 """What the plan finds wrong with a table and its copy, and what to do about each: the copy's
 schema against the source's mapped one, a source's own ``synced_at``, names only case tells
-apart (SQLite and D1 ignore it; a mirror `up` built lower-cased them), and each problem's hint —
+apart (SQLite and D1 ignore it), and each problem's hint —
 the statements that add, drop or retype the copy's columns, make again a copy whose key
 changed, or stop the copy's own triggers (the plan's note)."""
 
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
@@ -27,7 +27,6 @@ __all__ = [
     "NO_KEY",
     "case_clashes",
     "fires_note",
-    "mirrored_elsewhere",
     "own_stamp",
     "own_stamp_hint",
     "problem_hint",
@@ -112,27 +111,13 @@ _COLUMN_CLASH_HINT = (
 
 def table_key(side: Side, name: str) -> str:
     """A table's name as ``side`` tells names apart: SQLite (and D1) ignore ASCII case, so a
-    PostgreSQL source's "Siswa" is the table ``siswa`` there."""
-    return name if side.kind == "postgresql" else name.translate(ASCII_LOWER)
-
-
-def mirrored_elsewhere(
-    s: SyncSession, names: Sequence[str], there: Iterable[str]
-) -> list[tuple[str, str]]:
-    """Source tables of SQLite or D1 (names that ignore case) whose PostgreSQL destination
-    has no table of their exact name but one that only case tells from it: ``siswa``, the
-    translation's name for ``Siswa`` in a mirror `up` built. The sync made a second table
-    "Siswa" beside it, copied there and said verified, while the reports read ``siswa``."""
-    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
-        return []
-    present = set(there)
-    folded = {name.translate(ASCII_LOWER): name for name in sorted(present)}
-    out = []
-    for t in names:
-        other = folded.get(t.translate(ASCII_LOWER))
-        if t not in present and other is not None:
-            out.append((t, other))
-    return out
+    PostgreSQL source's "Siswa" is the table ``siswa`` there; a PostgreSQL destination's
+    table that is a copy under the translation's name (``album``) is its source's (``Album``:
+    :mod:`.destnames`)."""
+    if side.kind != "postgresql":
+        return name.translate(ASCII_LOWER)
+    back = getattr(side, "source_name", None)
+    return str(back(name)) if back is not None else name
 
 
 def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
@@ -179,7 +164,7 @@ def _at_dest(s: SyncSession, name: str) -> str:
 def fires_note(s: SyncSession, table: str, names: Sequence[str]) -> str:
     """The plan's note for a copy whose own triggers fire on the sync's writes."""
     if s.dst.kind == "postgresql":
-        where = _at_dest(s, quote_ident(table))
+        where = _at_dest(s, quote_ident(s.dst.table(table)))
         stop = "; ".join(f"ALTER TABLE {where} DISABLE TRIGGER {quote_ident(n)}" for n in names)
     else:  # SQLite has no disabled trigger
         stop = "; ".join(f"DROP TRIGGER {quote_ident(n)}" for n in names)
@@ -232,7 +217,7 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
             "leave the table out with --tables, or sync it into PostgreSQL or a SQLite file "
             "(D1's limit is fixed; it holds for each table)"
         )
-    name = _at_dest(s, quote_ident(table))
+    name = _at_dest(s, quote_ident(s.dst.table(table)))  # the copy's name there (.destnames)
     if problem.endswith(_NO_STAMP):
         kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
         return (
@@ -246,16 +231,6 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
         )
     if (remake := _remade_key(s, table, name)) is not None:
         return remake
-    if (mirrored := _mirrored_columns(s, table)) and (
-        f"{table}: {_NO_COLUMNS} " in problem or problem.startswith(f"{table}: {_EXTRA_COLUMNS} ")
-    ):
-        return (
-            f"{mirrored} (`up` lower-cases SQLite's names in a mirror it builds), and a copy "
-            "keeps the source's names exactly: let the sync make this copy (drop the table "
-            "at the destination, or leave it out of the set applied there), or name the "
-            "columns in lower case at the source — not the statements that add and drop them "
-            "(the mirror's reports read its names)"
-        )
     if f"{table}: {_NO_COLUMNS} " in problem:
         # Columns a migration added at the source: the statements that add them here, then a
         # full pass (the rows copied before have the new columns empty).
@@ -293,7 +268,11 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
                 if (d := dst.column(c.name)) is not None and d.kind != c.kind
             ]
             if changed and not set(changed) & set(src.key):
-                retyped = [f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in changed]
+                there = s.dst.columns(table, changed)
+                retyped = [
+                    f"ALTER TABLE {name} DROP COLUMN {quote_ident(there.get(c, c))}"
+                    for c in changed
+                ]
                 statements = "; ".join([*retyped, *s.dst.add_columns_ddl(src, changed)])
                 return (
                     f"{', '.join(changed)} of another type at the destination (changed at the "
@@ -301,20 +280,6 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
                     f"the next sync): {statements}; then {_REFILL}"
                 )
     return SyncRefused.MISMATCH
-
-
-def _mirrored_columns(s: SyncSession, table: str) -> str:
-    """For a SQLite or D1 source into PostgreSQL: the copy's columns that are the
-    translation's lower-case names of the source's (``namalengkap`` for ``namaLengkap``: a
-    mirror `up` built), said as such; "" when there are none."""
-    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
-        return ""
-    src, dst = s.src.describe(table), s.dst.describe(table)
-    if src is None or dst is None:
-        return ""
-    extra = {c.translate(ASCII_LOWER): c for c in dst.names if src.column(c) is None}
-    found = [(c, extra.get(c.translate(ASCII_LOWER))) for c in src.names if dst.column(c) is None]
-    return "; ".join(f"{d} is the translation's name of {c}" for c, d in found if d is not None)
 
 
 def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
@@ -334,5 +299,6 @@ def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
     return (
         f"the source's key of {table} is now ({', '.join(src.key) or 'none'}), its copy's "
         f"({', '.join(dst.key) or 'none'}): make the copy again, DROP TABLE {name}; DELETE "
-        f"FROM {state} WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
+        f"FROM {state} WHERE table_name = {sql_literal(s.dst.state_name(table))}; then sync "
+        "again (a full copy)"
     )

@@ -64,7 +64,7 @@ def dry_run(
             reports.append(
                 TableReport(plan.table, plan.mode, plan.source_count, plan.source_count, 0, 0,
                             plan.source_count, 0, False, key=shape.key, dry_run=True,
-                            warnings=plan.warnings)
+                            warnings=plan.warnings, dest_table=plan.dest_table)
             )  # fmt: skip
             continue
         s.dst.describe(plan.table)
@@ -73,7 +73,8 @@ def dry_run(
             TableReport(plan.table, plan.mode, plan.source_count, found.missing,
                         found.different, found.extra, plan.source_count, plan.dest_count,
                         not found.left, found.remaining, shape.key, dry_run=True,
-                        truncated=found.left > len(found.remaining), warnings=plan.warnings)
+                        truncated=found.left > len(found.remaining), warnings=plan.warnings,
+                        dest_table=plan.dest_table)
         )  # fmt: skip
     return reports
 
@@ -99,6 +100,8 @@ def verify_sync(
     dst_tables = {table_key(s.dst, t) for t in s.dst.tables()}
     if clashes := case_clashes(s.dst, names):
         raise SyncRefused(clashes, [SyncRefused.CASE_CLASH])
+    if twice := [s.dst.ambiguous[t] for t in names if t in s.dst.ambiguous]:
+        raise SyncRefused(twice, [SyncRefused.MIRROR_CASE])  # two copies there? (.destnames)
     reports: list[TableReport] = []
     for t in names:
         started = time.perf_counter()
@@ -150,7 +153,8 @@ def verify_sync(
             TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count, ok,
                         found.remaining, shape.key, seconds=time.perf_counter() - started,
                         truncated=found.left > len(found.remaining),
-                        note="" if ok else _unfilled(s, shape, dshape))
+                        note="" if ok else _unfilled(s, shape, dshape),
+                        dest_table="" if s.dst.table(t) == t else s.dst.table(t))
         )  # fmt: skip
     # A Supabase copy its API serves to every holder of the anon key: said as the sync says it.
     there = [r.table for r in reports if table_key(s.dst, r.table) in dst_tables]

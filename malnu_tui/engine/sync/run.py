@@ -142,7 +142,7 @@ def sync_table(
     """Sync one table (the caller holds the destination's lock). A table it stops at has its
     report, as its audit row says it (:func:`_left`), appended to ``stopped``."""
     if plan.mode == "whole":  # no key: the copy's rows replaced in one unit (.whole)
-        return sync_whole(s, plan, progress, _audit, stopped)
+        return sync_whole(s, plan, progress, (_audit, _left), stopped)
     started = time.perf_counter()
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
@@ -183,8 +183,9 @@ def sync_table(
         )
     s.dst.write_state(state)
     report = TableReport(
-        plan.table, plan.mode, 0, 0, 0, 0, plan.source_count, plan.dest_count, False, key=shape.key
-    )
+        plan.table, plan.mode, 0, 0, 0, 0, plan.source_count, plan.dest_count, False,
+        key=shape.key, dest_table=plan.dest_table,
+    )  # fmt: skip
     fast: FastCopy | None = None
     try:
         results: Iterator[RangeResult] | None = None
@@ -201,7 +202,7 @@ def sync_table(
                 s.dst,
                 shape,
                 lambda: open_side(s.source_target, source=True),
-                lambda: open_side(s.dest_target),
+                lambda: s.dst.again(open_side(s.dest_target)),
                 ahead,
             )
             if written is not None
@@ -406,7 +407,7 @@ def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableRepor
         if side is not None and side.kind == "postgresql":
             # A signal in the middle of a chunk's COPY (or a read) left it open on the
             # connection.
-            settle_after_interrupt(side.conn)  # type: ignore[attr-defined]
+            settle_after_interrupt(side.conn)  # type: ignore[attr-defined,union-attr]
     state: SyncState | None
     try:  # the stop is what to report
         state = s.dst.read_state(report.table)

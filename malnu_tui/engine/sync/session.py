@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.config import Target, earlier_slugs, url_slug
 from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.sync.destnames import DestNames, renamed_note
 from malnu_tui.engine.sync.ends import open_side, unwritable_source
 from malnu_tui.engine.sync.exposed import guard_copies
 from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
@@ -26,7 +26,6 @@ from malnu_tui.engine.sync.problems import (
     D1_WIDE,
     case_clashes,
     fires_note,
-    mirrored_elsewhere,
     own_stamp,
     problem_hint,
     schema_problems,
@@ -35,7 +34,7 @@ from malnu_tui.engine.sync.problems import (
 )
 from malnu_tui.engine.sync.references import parents_first, references
 from malnu_tui.engine.sync.relations import history_shape, unknown_tables
-from malnu_tui.engine.sync.side import Bounds, Side, columns_since, decode_key
+from malnu_tui.engine.sync.side import Bounds, columns_since, decode_key
 from malnu_tui.engine.sync.timetext import utc_wall_clock
 from malnu_tui.engine.sync.watermark import capped, epoch_scale
 from malnu_tui.engine.urls import sqlite_path
@@ -94,7 +93,7 @@ class SyncSession:
                 f"the source is opened read-only ({why}): it is only read, and the sync's "
                 f"audit rows are written on {dest.name} only",
             )
-        self._dst: Side | None = None
+        self._dst: DestNames | None = None
         # A SQLite destination that names no file yet is planned as a dry run plans it and
         # made only when the sync goes ahead (:meth:`go_ahead`): a sync refused or answered
         # "no" left a new database file there, the tool's tables in it.
@@ -131,12 +130,13 @@ class SyncSession:
         self.batch_rows = D1_CHUNK_ROWS
 
     @property
-    def dst(self) -> Side:
+    def dst(self) -> DestNames:
         """The destination, connected on first use: a sync from a SQLite file starts reading
-        its source first (:func:`.run.start_early`), while the destination's driver loads."""
+        its source first (:func:`.run.start_early`), while the destination's driver loads.
+        Spoken to in the source's names (:mod:`.destnames`)."""
         if self._dst is None:
             planned_only = self.read_only or self._dst_planned_only
-            self._dst = open_side(self.dest_target, read_only=planned_only)
+            self._dst = DestNames(open_side(self.dest_target, read_only=planned_only), self.src)
         return self._dst
 
     def go_ahead(self) -> None:
@@ -151,7 +151,7 @@ class SyncSession:
                 planned.backend.close()
 
     @property
-    def dst_if_open(self) -> Side | None:
+    def dst_if_open(self) -> DestNames | None:
         """The destination if it is connected yet (None: nothing to tidy up there)."""
         return self._dst
 
@@ -229,6 +229,7 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     from malnu_tui.engine.recover_state import refuse_half_done
 
     refuse_half_done(s.dst.backend, "a sync into it")  # the next recover's restore undoes it
+    s.dst.forget()  # (the plan made again under the lock reads the names again)
     src_tables = s.src.tables()
     names = req.tables or tuple(src_tables)
     unknown = [t for t in names if t not in src_tables]
@@ -243,13 +244,6 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         if there != t and s.dst.read_state(there) is not None:
             problems.append(f"{t}: {CASE_CLASH} (the copy of {there})")
     hints: list[str] = [SyncRefused.CASE_CLASH for _ in problems]
-    for t, there in mirrored_elsewhere(s, names, dst_tables.values()):
-        problems.append(
-            f"{t}: the destination has {there}, not {quote_ident(t)}: the sync would make a "
-            f"second table beside it (a copy keeps the source's name exactly; {there} is the "
-            "translation's name for it, as `up` makes it from SQLite migrations)"
-        )
-        hints.append(SyncRefused.MIRROR_CASE)
     if s.dst.kind == "postgresql":  # what the role may not write, before anything is
         copies = [dst_tables.get(table_key(s.dst, t), t) for t in names]
         lacking = s.dst.missing_grants(copies)  # type: ignore[attr-defined]
@@ -267,6 +261,9 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
             hints.extend(problem_hint(s, t, problem) for problem in problems[before:])
     finally:
         pool.shutdown(wait=True)
+    twice = [s.dst.ambiguous[t] for t in names if t in s.dst.ambiguous]  # two copies there?
+    problems += twice
+    hints += [SyncRefused.MIRROR_CASE] * len(twice)
     if problems:
         raise SyncRefused(problems, hints)
     _check_cursor(req, plans)
@@ -374,6 +371,8 @@ def _plan_table(
     cur = None if whole else shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = [fires_note(s, t, fired)] if fired else []
+    if (named := renamed_note(s.dst, t)) is not None:
+        notes.insert(0, named)
     if state is not None and not same_source(state.source, s.source_target):
         # A copy last synced from another source (a pair whose `from` changed, `--from`
         # another target): its watermark and last key tell nothing of this source's rows.
@@ -443,5 +442,6 @@ def _plan_table(
             source_count=src_count,
             dest_count=dst_count,
             notes=tuple(notes),
+            dest_table=s.dst.table(t) if s.dst.table(t) != t else "",
         )
     )

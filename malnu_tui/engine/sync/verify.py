@@ -14,9 +14,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.destnames import inner
 from malnu_tui.engine.sync.model import Difference, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
     FINGERPRINT_ROWS,
@@ -274,8 +275,8 @@ def early_keys(
         try:
             side = open_dest()
             try:
-                assert isinstance(side, PostgresSide)
-                return side.key_fingerprint_before(shape, taken)
+                assert isinstance(inner(side), PostgresSide)
+                return cast("PostgresSide", side).key_fingerprint_before(shape, taken)
             finally:
                 side.backend.close()
         finally:
@@ -287,8 +288,8 @@ def early_keys(
         return EarlyKeys(pool, of_source, source=ahead)
     from malnu_tui.engine.sync.side_postgres import PostgresSide
 
-    assert isinstance(dest, PostgresSide)
-    dest.count_fresh_keys(shape.name)
+    assert isinstance(inner(dest), PostgresSide)
+    cast("PostgresSide", dest).count_fresh_keys(shape.name)
     taken = threading.Event()
     return EarlyKeys(pool, of_source, pool.submit(of_dest, taken), taken, ahead)
 
@@ -328,8 +329,8 @@ def _dest_fingerprint(dest: Side, shape: TableShape, early: EarlyKeys) -> Finger
     if early.dest is not None:
         from malnu_tui.engine.sync.side_postgres import PostgresSide
 
-        assert isinstance(dest, PostgresSide)
-        fresh = dest.fresh_keys(shape.name)
+        assert isinstance(inner(dest), PostgresSide)
+        fresh = cast("PostgresSide", dest).fresh_keys(shape.name)
         try:
             before = early.dest.result()
         except Exception:  # its own connection failed: computed again below
@@ -498,10 +499,14 @@ class _Comparer:
         from malnu_tui.engine.sync.pgread import agreed
         from malnu_tui.engine.sync.side_postgres import PostgresSide
 
-        if isinstance(self.paged, PostgresSide) and not isinstance(self.other, PostgresSide):
-            pg, lite, pg_side = self.paged, self.other, here
-        elif isinstance(self.other, PostgresSide) and not isinstance(self.paged, PostgresSide):
-            pg, lite, pg_side = self.other, self.paged, there
+        paged, other = (
+            isinstance(inner(self.paged), PostgresSide),
+            isinstance(inner(self.other), PostgresSide),
+        )
+        if paged and not other:
+            pg, lite, pg_side = cast("PostgresSide", self.paged), self.other, here
+        elif other and not paged:
+            pg, lite, pg_side = cast("PostgresSide", self.other), self.paged, there
         else:
             return out
         different = [k for k, d in out if d.kind == "different"]

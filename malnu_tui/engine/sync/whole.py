@@ -53,6 +53,17 @@ NOTE = (
 Digest = tuple[int, int]  # (rows, sum of row hashes)
 
 
+def _own(side: Side, shape: TableShape) -> tuple[Side, TableShape]:
+    """``side`` itself and ``shape`` in its own names: a destination may name the source's
+    table and columns otherwise (:class:`.destnames.DestNames`: ``"PostTags"`` → ``posttags``
+    in a PostgreSQL copy), and this module reads and writes through the side's connection."""
+    from malnu_tui.engine.sync.destnames import DestNames, inner
+
+    if isinstance(side, DestNames):
+        return inner(side), side.dest_shape(shape)
+    return side, shape
+
+
 def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     """Every row of the table, in pages, read as one snapshot where the side has one
     (PostgreSQL: a cursor in one transaction; SQLite: one statement); D1 in rowid pages (each
@@ -60,6 +71,7 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     again). Pages are sized from the rows read to stay near the side's ``answer_bytes``, as a
     keyed table's (.pagesize): a fixed 5,000 rows held a table of photos whole in memory, and
     its D1 copy's batch went over the 100 MB a request (refused every time)."""
+    side, shape = _own(side, shape)
     limit = side._page_limit  # type: ignore[attr-defined]
     if side.kind == "postgresql":
         conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
@@ -277,11 +289,16 @@ def replace_rows(
     """Replace every row of ``side``'s copy with ``pages`` and write ``state`` (its counts
     filled in: read and inserted, the rows there before as deleted), as ONE unit. A row the
     copy refuses leaves it as it was: its hint says so (:func:`_unit_hint`)."""
+    from malnu_tui.engine.sync.destnames import DestNames
     from malnu_tui.engine.sync.whole_d1 import d1_replace
 
+    named = state.table_name
+    if isinstance(side, DestNames):
+        state = replace(state, table_name=side.state_name(named))
+    side, shape = _own(side, shape)
     write = {"postgresql": _pg_replace, "sqlite": _sqlite_replace}.get(side.kind, d1_replace)
     try:
-        return write(side, shape, pages, state)
+        return replace(write(side, shape, pages, state), table_name=named)
     except BackendError as exc:
         if exc.hint:
             exc.hint = _unit_hint(exc.hint)

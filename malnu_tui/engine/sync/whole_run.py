@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["sync_whole", "verify_whole"]
 
 Audit = Callable[..., None]
+Left = Callable[["SyncSession", TableReport, BaseException], TableReport]
 
 
 def _compared(
@@ -53,10 +54,12 @@ def sync_whole(
     s: SyncSession,
     plan: TablePlan,
     progress: ProgressCallback | None,
-    audit: Audit,
+    shell: tuple[Audit, Left],
     stopped: list[TableReport] | None,
 ) -> TableReport:
-    """Sync one keyless table (the caller holds the destination's lock)."""
+    """Sync one keyless table (the caller holds the destination's lock); ``shell``: how
+    :mod:`.run` writes a table's audit rows and reports a table it stopped at."""
+    audit, left = shell
     started = time.perf_counter()
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
@@ -97,9 +100,8 @@ def sync_whole(
         if plan.create and isinstance(exc, Exception):
             with contextlib.suppress(Exception):
                 s.dst.drop_empty_copy(plan.table)
-        with contextlib.suppress(Exception):
-            report = replace(report, dest_count=s.dst.count(plan.table))
-        audit(s, report, "failed", str(exc) or type(exc).__name__)
+        report = left(s, report, exc)  # a PostgreSQL side's COPY settled, both sides counted
+        audit(s, report, "failed", str(exc) or type(exc).__name__, report.uncounted)
         if stopped is not None:
             stopped.append(report)
         raise

@@ -58,9 +58,11 @@ def one_word_types(text: str) -> str | None:
 
 
 def _column_list(tokens: list[Token]) -> list[list[Token]]:
-    """The definitions in a CREATE TABLE's parentheses, each as its tokens."""
+    """The definitions in a CREATE TABLE's parentheses, each as its tokens (none in a CREATE
+    TABLE … AS SELECT: its first parentheses are the query's, whose words were joined, ``IN
+    (SELECT id FROM e WHERE …)`` read as one column, the statement translated so, unsaid)."""
     opened = next((i for i, t in enumerate(tokens) if t.token_type == TokenType.L_PAREN), None)
-    if opened is None:
+    if opened is None or any(t.text.upper() in ("AS", "SELECT") for t in tokens[:opened]):
         return []
     out: list[list[Token]] = [[]]
     depth = 0

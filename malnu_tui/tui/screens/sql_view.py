@@ -163,8 +163,9 @@ class SqlViewScreen(Screen[None]):
             title.append(f"  · {m.description}")
         if m.author:
             title.append(f"  · by {m.author}", style="dim")
-        title.append_text(state_said(m))
-        self.query_one("#sql-title", Static).update(Hanging(title))
+        said = state_said(m)
+        title.append_text(said)
+        self.query_one("#sql-title", Static).update(Hanging(title) if said else title)
         table = self.query_one("#findings", DataTable)
         table.add_columns("line", "status", "construct", "why")
         self._apply_layout(self.size.width)
