@@ -297,3 +297,52 @@ def test_a_keyless_table_of_photos_is_read_in_pages_of_bounded_size(
     length = "octet_length" if dst_kind == "postgresql" else "length"
     got = dst.run(f"SELECT nama, {length}(isi) FROM lampiran")
     assert sorted(got) == sorted((f"f{i}", size) for i in range(rows))
+
+
+@pytest.mark.parametrize("dst_kind", ["sqlite", "d1"])
+def test_a_row_the_copy_s_own_trigger_refuses_says_its_table_and_what_to_do(
+    dst_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A row the copy's own constraint or trigger refuses (a mirror that `up` built, with its
+    CHECKs): D1's swap batch said `no z: SQLITE_CONSTRAINT_TRIGGER`, no table, no hint (in a
+    sync of twenty tables, which?), SQLite's `writing tags: …` no hint. Both now name the
+    table and say what to do, and that the copy was left as it was."""
+    src, dst = (
+        make_db("sqlite", request, tmp_path, "src"),
+        make_db(dst_kind, request, tmp_path, "d"),
+    )
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST[:3])
+    assert sync(src, dst).verified
+    dst.run(
+        "CREATE TRIGGER no_z BEFORE INSERT ON tags WHEN NEW.value = 'z' "
+        "BEGIN SELECT RAISE(ABORT, 'no z'); END"
+    )
+    src.run("INSERT INTO tags VALUES ('z', 'o9', 9)")
+    with pytest.raises(BackendError) as stopped:
+        sync(src, dst)
+    assert "writing tags" in str(stopped.value) and "no z" in str(stopped.value), stopped.value
+    hint = str(stopped.value.hint)
+    assert "a constraint of its own" in hint and "the copy was left as it was" in hint, hint
+    assert _rows(dst) == Counter(FIRST[:3])
+    dst.run("DROP TRIGGER no_z")
+    assert sync(src, dst).verified and _rows(dst) == _rows(src)
+
+
+def test_a_d1_keyless_table_with_a_column_named_rowid_is_read_whole(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A D1 source is read in pages by rowid; a column named ``rowid`` hides it, and the
+    pages went by that column's text: of 26 rows (one value, a NULL) 10 were copied, and the
+    proof, read the same way, said verified. The row id is now read by a name no column has
+    (``_rowid_``, ``oid``); a table that takes all three names is refused, saying so."""
+    monkeypatch.setattr(whole, "_D1_PAGE", 10)
+    src, dst = make_db("d1", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE ev (rowid TEXT, a INTEGER)")
+    src.many("INSERT INTO ev VALUES (?, ?)", [("k", i) for i in range(25)] + [(None, 99)])
+    report = sync(src, dst)
+    assert (report.inserted, report.source_count, report.verified) == (26, 26, True)
+    assert sorted(dst.run("SELECT a FROM ev")) == [(i,) for i in [*range(25), 99]]
+    src.run('CREATE TABLE "all" (rowid TEXT, _rowid_ TEXT, oid TEXT)')
+    with pytest.raises(BackendError, match="its columns rowid, _rowid_ and oid hide the row id"):
+        sync(src, dst, tables=["all"])

@@ -101,19 +101,26 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
             raise BackendError(f"{side.label}: reading {shape.name}: {exc}") from None
         return
     # D1: paged by rowid, read as a last column (and the key a BLOB too large for one hex() is
-    # read back by, in pieces).
-    paged = replace(
-        shape, columns=(*shape.columns, Column("rowid", "bigint", "int")), key=("rowid",)
-    )
+    # read back by, in pieces), by a name of it no column has: a column named rowid hides it
+    # (paged by that text, rows of equal values and NULLs were skipped, and proved so).
+    taken = {n.lower() for n in shape.names}
+    rid = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
+    if rid is None:
+        raise BackendError(
+            f"{side.label}: reading {shape.name}: its columns rowid, _rowid_ and oid hide the "
+            "row id it is read by in pages",
+            hint=f"rename one of them at the source, or leave {shape.name} out with --tables",
+        )
+    paged = replace(shape, columns=(*shape.columns, Column(rid, "bigint", "int")), key=(rid,))
     select = side._select_list(paged)  # type: ignore[attr-defined]
     after = None
     n = limit(shape, _D1_PAGE, None)
     while True:
-        where = "" if after is None else " WHERE rowid > ?"
+        where = "" if after is None else f" WHERE {rid} > ?"
         page = decode(
             paged,
             side._rows(  # type: ignore[attr-defined]
-                f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY rowid LIMIT ?",
+                f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY {rid} LIMIT ?",
                 [*([] if after is None else [after]), n],
             ),
         )
@@ -195,6 +202,7 @@ def differences(source: Side, dest: Side, shape: TableShape) -> tuple[list[Diffe
 def _sqlite_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
+    from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
     from malnu_tui.engine.sync.side_sqlite import row_placeholders
     from malnu_tui.engine.sync.sqlite_values import unstorable_value
 
@@ -204,6 +212,7 @@ def _sqlite_replace(
     cols = ", ".join(q(c) for c in (*shape.names, SYNCED_AT))
     insert = f"INSERT INTO {q(shape.name)} ({cols}) VALUES {row_placeholders(len(shape.names) + 1)}"
     inserted = 0
+    page: list[Row] = []
     try:
         with backend.transaction() as c:
             backend.keep_lock()  # nothing commits once our lock was released
@@ -220,8 +229,14 @@ def _sqlite_replace(
                 inserted += len(page)
             state = _filled(state, inserted, deleted)
             c.execute(side._state_upsert_sql(), state.values())  # type: ignore[attr-defined]
+    except sqlite3.IntegrityError as exc:  # the copy's own constraint or trigger
+        row, hint = not_null_refusal(shape, page, str(exc)) or ("", REFUSED)
+        raise BackendError(f"{side.label}: writing {shape.name}{row}: {exc}", hint=hint) from None
     except sqlite3.Error as exc:
-        raise BackendError(f"{side.label}: writing {shape.name}: {exc}") from None
+        raise BackendError(
+            f"{side.label}: writing {shape.name}: {exc}",
+            hint=side._disk(exc),  # type: ignore[attr-defined]
+        ) from None
     return state
 
 

@@ -11,8 +11,10 @@ from dataclasses import replace
 from typing import Any
 
 from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.backends.d1.errors import D1QueryError
 from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copy_refused import REFUSED
 from malnu_tui.engine.sync.model import SYNCED_AT, Row, TableShape
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
@@ -70,15 +72,17 @@ def d1_replace(
         inserted = after
     deleted = d1.count(shape.name)  # under the sync's lock: no one else writes the copy
     state = replace(state, rows_read=inserted, inserted=inserted, deleted=deleted)
-    d1._batch(
-        [
-            *d1._state_ddl(),
-            f"DELETE FROM {q(shape.name)}",
-            f"INSERT INTO {q(shape.name)} ({cols}) SELECT {cols} FROM {q(stage)}",
-            f"DROP TABLE {q(stage)}",
-            d1._state_sql(state),
-        ],
-        state,
-    )
+    swap = [
+        *d1._state_ddl(),
+        f"DELETE FROM {q(shape.name)}",
+        f"INSERT INTO {q(shape.name)} ({cols}) SELECT {cols} FROM {q(stage)}",
+        f"DROP TABLE {q(stage)}",
+        d1._state_sql(state),
+    ]
+    try:
+        d1._batch(swap, state)
+    except D1QueryError as exc:  # the copy's own constraint or trigger refused a staged row
+        told = REFUSED if "CONSTRAINT" in str(exc).upper() else None
+        raise BackendError(f"{side.label}: writing {shape.name}: {exc}", hint=told) from None
     d1._state_made = True
     return state
