@@ -17,19 +17,18 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import utc_now
-from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.compare import MAX_REPORTED
 from malnu_tui.engine.sync.model import SYNCED_AT, Column, Difference, Row, TableShape
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
 from malnu_tui.engine.sync.values import normalizer, row_hasher, to_postgres, to_sqlite
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "NOTE",
@@ -74,6 +73,8 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     side, shape = _own(side, shape)
     limit = side._page_limit  # type: ignore[attr-defined]
     if side.kind == "postgresql":
+        from psycopg import sql  # (only once a PostgreSQL end is open: test_startup)
+
         conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
         query = sql.SQL("SELECT {} FROM {}").format(
             side._select(shape),  # type: ignore[attr-defined]
@@ -243,7 +244,11 @@ def _sqlite_replace(
 def _pg_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
+    import psycopg
+    from psycopg import sql
+
     from malnu_tui.engine.backends.pg_sql import with_params
+    from malnu_tui.engine.data import pgcopy
     from malnu_tui.engine.sync.side_pgkeys import failing_row, pg_error
 
     conn: psycopg.Connection[Any] = side.conn  # type: ignore[attr-defined]
