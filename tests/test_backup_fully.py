@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -162,14 +163,12 @@ def _until_a_lock_waits(url: str) -> None:
             time.sleep(0.05)
 
 
-def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_free(
-    pg_url: str, tmp_path: Path
-) -> None:
-    # A service manager's SIGTERM (or `kill`) during `backup restore`: the process died on
-    # the spot — its lock row left behind, its temp files in the store, nothing said, and the
-    # server kept waiting in the restore's LOCK (the app queued behind it) until the timeout.
-    # Now it ends as Ctrl-C does: psql cancels on the server, rolled back, lock released,
-    # temp files removed, `terminated`, exit 143.
+def _restore_stopped_while_it_waits(
+    pg_url: str, tmp_path: Path, stop: Callable[[subprocess.Popen[str]], None]
+) -> tuple[int, str]:
+    """`backup restore` of a backup of 100 marks (70, then 90 written since), its LOCK left
+    waiting behind an app's transaction, then ``stop(proc)``: (exit code, stderr). The marks
+    are checked to be 90 still and the lock row gone."""
     url = f"{pg_url}?lock_timeout=60s"
     env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -189,16 +188,30 @@ def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_f
             seen.append(line)
             if "(one txn)" in line:  # psql runs the restore's SQL: it waits in its LOCK
                 _until_a_lock_waits(pg_url)
-                proc.send_signal(signal.SIGTERM)
+                stop(proc)
                 break
         _out, err = proc.communicate(timeout=60)
         app.rollback()
-    err = "".join(seen) + err
-    assert proc.returncode == 143, err
-    assert "terminated" in err and "Traceback" not in err
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT DISTINCT mark FROM marks").fetchall() == [(90,)]
         assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    return proc.returncode, "".join(seen) + err
+
+
+def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_free(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A service manager's SIGTERM (or `kill`) during `backup restore`: the process died on
+    # the spot — its lock row left behind, its temp files in the store, nothing said, and the
+    # server kept waiting in the restore's LOCK (the app queued behind it) until the timeout.
+    # Now it ends as Ctrl-C does: psql cancels on the server, rolled back, lock released,
+    # temp files removed, `terminated`, exit 143.
+    code, err = _restore_stopped_while_it_waits(
+        pg_url, tmp_path, lambda proc: proc.send_signal(signal.SIGTERM)
+    )
+    assert code == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
         waiting = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE%%'"
         ).fetchone()
@@ -228,36 +241,14 @@ def test_a_restore_whose_psql_dies_of_the_terminals_hangup_is_said_interrupted(
     # whole process group: psql can die of it before the tool's own handler runs. The restore
     # was rolled back either way, but the run was recorded "restore failed … psql exited with
     # -1", read by `check` and the audit as a broken restore. Now "interrupted", named.
-    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
-    url = f"{pg_url}?lock_timeout=60s"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE marks (id int PRIMARY KEY, mark int)")
-        conn.execute("INSERT INTO marks SELECT g, 70 FROM generate_series(1, 100) g")
-    made = run_cli("--database", url, "backup", "create", env=env)
-    assert made.code == 0, made.err
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("UPDATE marks SET mark = 90")
-    with psycopg.connect(pg_url) as app:
-        app.execute("SET idle_in_transaction_session_timeout = '30s'")
-        app.execute("SELECT count(*) FROM marks")  # the restore's LOCK waits behind it
-        proc = popen_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
-        assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if "(one txn)" in line:
-                _until_a_lock_waits(pg_url)
-                (psql,) = _children(proc.pid, "psql")
-                os.kill(psql, signal.SIGHUP)  # the hangup reaching psql first
-                break
-        _out, err = proc.communicate(timeout=60)
-        app.rollback()
-    err = "".join(seen) + err
-    assert proc.returncode == 1, err
+    def hang_up_psql(proc: subprocess.Popen[str]) -> None:
+        (psql,) = _children(proc.pid, "psql")
+        os.kill(psql, signal.SIGHUP)  # the hangup reaching psql first
+
+    code, err = _restore_stopped_while_it_waits(pg_url, tmp_path, hang_up_psql)
+    assert code == 1, err
     assert "restore interrupted and was rolled back" in err and "psql was stopped by SIGHUP" in err
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT DISTINCT mark FROM marks").fetchall() == [(90,)]
-        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
         (detail,) = conn.execute(
             "SELECT detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC LIMIT 1"
         ).fetchone()
