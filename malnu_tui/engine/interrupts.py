@@ -35,6 +35,7 @@ __all__ = [
     "HeldInterrupts",
     "HungUp",
     "Terminated",
+    "ignored",
     "interrupts_held",
     "mute_gone_terminal",
     "stop_for",
@@ -93,6 +94,12 @@ def mute_gone_terminal(*, keys: bool = False) -> int | None:
     return None
 
 
+def ignored(signum: int) -> bool:
+    """``signum`` is ignored: the operator asked for it (``nohup``: a long sync or backup that
+    is to outlive the SSH session), which no handler of ours is to undo."""
+    return signal.getsignal(signum) is signal.SIG_IGN
+
+
 def _terminal(fd: int) -> bool:
     """``fd`` is a terminal, or was one: a hung-up terminal is no tty to ``isatty`` (its
     attributes cannot be read), but it is still the character device it was."""
@@ -125,7 +132,8 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
     def note(signum: int, _frame: FrameType | None) -> None:
         held.signals.append(signum)
 
-    before = {s: signal.signal(s, note) for s in _INTERRUPTS}
+    # (one ignored stays so: `nohup`'s SIGHUP, a background job's SIGINT)
+    before = {s: signal.signal(s, note) for s in _INTERRUPTS if not ignored(s)}
     ok = False
     try:
         yield held
