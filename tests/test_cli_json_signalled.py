@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import fcntl
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ import psycopg
 
 from tests.fixtures_core import (
     CLI,
+    REPO,
     CliResult,
     MigrationDirs,
     popen_cli,
@@ -53,6 +55,32 @@ def _stopped(url: str, sig: signal.Signals, held: str, *args: str, **env: str) -
             stop_if_running(proc)
         gate.rollback()
     return CliResult(proc.returncode, out, err)
+
+
+def _stopped_unread(url: str, sig: signal.Signals, *args: str, **env: str) -> CliResult:
+    """:func:`_stopped` (on :data:`HOLD_GATE`), its stdout a pipe whose reader is gone."""
+    read, write = os.pipe()
+    os.close(read)
+    with psycopg.connect(url) as gate:
+        gate.execute(HOLD_GATE)
+        proc = subprocess.Popen(
+            [*CLI, *args, "--json"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **env},
+            cwd=REPO,
+        )
+        os.close(write)
+        try:
+            _until_waiting(url, proc)
+            proc.send_signal(sig)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            stop_if_running(proc)
+        gate.rollback()
+    return CliResult(proc.returncode, "", err)
 
 
 def _until_waiting(url: str, proc: Any) -> None:
@@ -86,6 +114,11 @@ def test_up_rollback_and_recover_stopped_by_a_signal_say_what_is_in(
     doc = json.loads(up.out)  # one document, whole
     assert [f["filename"] for f in doc["applied"]] == [f"{V1}_kelas.sql"], doc
     assert (doc["skipped"], doc["backup_id"]) == ([], None), doc
+    # Its reader gone (`| jq` killed, a logger that died): the document could not be written,
+    # and a traceback ended it, exit 1, where it ends as any SIGTERM does.
+    assert run_cli(*base, "rollback", "--yes", "--no-backup", env=env).code == 0
+    unread = _stopped_unread(pg_url, signal.SIGTERM, *base, "up", "--no-backup", **env)
+    assert unread.code == 143 and unread.err.endswith("terminated\n"), unread.err
     assert run_cli(*base, "up", "--no-backup", env=env).code == 0  # V2 too
 
     back = _stopped(pg_url, signal.SIGINT, HOLD_GATE, *base, "rollback", "--steps", "2", "--yes",

@@ -262,3 +262,58 @@ def test_a_stop_reaches_a_worker_once_and_waits_for_a_held_block() -> None:
         assert not worker.is_alive()
     assert seen == ["cleaned", ("held done", [signal.SIGHUP])], seen
     assert stop_workers(signal.SIGHUP) == 0
+
+
+def test_a_stop_cancels_the_statement_in_flight_and_not_the_clean_ups(pg_url: str) -> None:
+    """The console's stop cancels a worker's PostgreSQL statement that waits as it comes; it
+    also cancelled, sent from another thread a moment after the stop, whatever the worker ran
+    next: a worker stopped between two statements had its clean-up's own statement cancelled
+    (the run row, the lock's release: the lock left behind). Now only a statement running as
+    the stop comes is cancelled; the clean-up's run as they would in the CLI."""
+    import signal
+    import threading
+
+    from malnu_tui.engine.backends.pg_session import open_session
+    from malnu_tui.engine.interrupts import HungUp, stop_workers, stoppable
+
+    started = threading.Event()
+    seen: list[str] = []
+
+    def worker(in_statement: bool) -> None:
+        with stoppable(), open_session(pg_url, {}, "pg", "0", "0") as conn:
+            try:
+                started.set()
+                if in_statement:
+                    conn.execute("SELECT pg_sleep(60)")
+                n = 0
+                while True:  # between two statements (rows read from a source, a file)
+                    n += 1
+            except HungUp:
+                seen.append("stopped")
+            except psycopg.errors.QueryCanceled:
+                seen.append("cancelled")
+            try:  # the clean-up's statement: long enough for any cancel sent to hit it
+                conn.rollback()
+                conn.execute("SELECT pg_sleep(1)")
+                seen.append("cleaned")
+            except psycopg.errors.QueryCanceled:
+                seen.append("clean-up cancelled")
+
+    for in_statement in (True, False):
+        started.clear()
+        thread = threading.Thread(target=worker, args=(in_statement,))
+        thread.start()
+        assert started.wait(10)
+        if in_statement:  # (the worker waits on the server)
+            deadline = time.monotonic() + 10
+            with psycopg.connect(pg_url, autocommit=True) as watch:
+                q = "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'"
+                while watch.execute(q).fetchone() != (1,):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+        assert stop_workers(signal.SIGHUP) == 1
+        thread.join(30)
+        assert not thread.is_alive()
+    # (the first clean-up's statement is not asserted on: psycopg's own cancel, sent when the
+    # stop lands in its wait for the cancelled statement's answer, may still reach it)
+    assert seen[0] == "stopped" and seen[2:] == ["stopped", "cleaned"], seen

@@ -45,6 +45,7 @@ from tests.fixtures_core import (
     popen_cli,
     run_cli,
     school_set,
+    stop_if_running,
 )
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
@@ -501,6 +502,34 @@ def test_a_dropped_ssh_session_ends_up_as_sigterm_does(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
         ).fetchone()
         assert run[0] == "failed" and "interrupted" in run[1], run
+    finally:
+        conn.close()
+    # Under `nohup` (a long step meant to outlive the SSH session: SIGHUP ignored) the same
+    # SIGHUP is ignored: it stopped the command, exit 129, nothing done.
+    proc = subprocess.Popen(
+        ["nohup", *CLI, *base, "up", "--no-backup"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        watch = sqlite3.connect(db)
+        while not watch.execute("SELECT count(*) FROM malnu_lock").fetchone()[0]:
+            assert proc.poll() is None and time.monotonic() < deadline + 60, proc.communicate()
+            time.sleep(0.01)
+        watch.close()
+        proc.send_signal(signal.SIGHUP)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        stop_if_running(proc)
+    assert proc.returncode == 0, err
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone() == (
+            1,
+        )
     finally:
         conn.close()
 

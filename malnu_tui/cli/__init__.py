@@ -240,9 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error of ours.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _reader_gone()
         return 0
     except HungUp as exc:
         with contextlib.suppress(OSError):
@@ -296,8 +294,21 @@ def _say_durable(ctx: Context, exc: BaseException) -> None:
 
     report = durable_report(exc)
     if ctx.json and report is not None and not ctx.documents:
-        with contextlib.suppress(KeyboardInterrupt):  # a second one: it is whole, and ending
-            ctx.out_json(report)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):  # a second one: it is whole, and ending
+                ctx.out_json(report)
+        except BrokenPipeError:  # its reader gone (a `| jq` killed): ended as it would be
+            _reader_gone()  # (a traceback, exit 1, where SIGTERM's 143 was due)
+
+
+def _reader_gone() -> None:
+    """What is still written to stdout, whose reader went away, is dropped."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 _UNEXPECTED_HINT = (

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.errors import MalnuError, NotConfirmed
-from malnu_tui.engine.interrupts import HungUp, Terminated, mute_gone_terminal
+from malnu_tui.engine.interrupts import HungUp, Terminated, ignored, mute_gone_terminal
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -39,13 +39,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
     def stop(_signum: int, _frame: object) -> None:
         raise Terminated
 
-    before = signal.signal(signal.SIGTERM, stop)
-    before_hup = signal.signal(signal.SIGHUP, _hang_up)
+    # (`nohup malnu-tui sync …`: its SIGHUP, ignored, was made to stop the command all the same)
+    handlers = ((signal.SIGTERM, stop), (signal.SIGHUP, _hang_up))
+    before = {s: signal.signal(s, h) for s, h in handlers if not ignored(s)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
-        signal.signal(signal.SIGHUP, before_hup)
+        for s, handler in before.items():
+            signal.signal(s, handler)
 
 
 class Context:

@@ -35,6 +35,7 @@ __all__ = [
     "HeldInterrupts",
     "HungUp",
     "Terminated",
+    "ignored",
     "interrupts_held",
     "mute_gone_terminal",
     "stop_for",
@@ -93,6 +94,12 @@ def mute_gone_terminal(*, keys: bool = False) -> int | None:
     return None
 
 
+def ignored(signum: int) -> bool:
+    """``signum`` is ignored: the operator asked for it (``nohup``: a long sync or backup that
+    is to outlive the SSH session), which no handler of ours is to undo."""
+    return signal.getsignal(signum) is signal.SIG_IGN
+
+
 def _terminal(fd: int) -> bool:
     """``fd`` is a terminal, or was one: a hung-up terminal is no tty to ``isatty`` (its
     attributes cannot be read), but it is still the character device it was."""
@@ -125,7 +132,8 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
     def note(signum: int, _frame: FrameType | None) -> None:
         held.signals.append(signum)
 
-    before = {s: signal.signal(s, note) for s in _INTERRUPTS}
+    # (one ignored stays so: `nohup`'s SIGHUP, a background job's SIGINT)
+    before = {s: signal.signal(s, note) for s in _INTERRUPTS if not ignored(s)}
     ok = False
     try:
         yield held
@@ -144,7 +152,7 @@ class _Work:
 
     held: HeldInterrupts | None = None
     stopped: bool = False
-    cancels: list[Callable[[], object]] = field(default_factory=list)
+    cancels: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
 
 
 # The threads within stoppable(), by ident; changed under _LOCK, with each stop delivered.
@@ -187,15 +195,30 @@ def _holding(held: HeldInterrupts) -> Iterator[None]:
             raise stop_for(held.signals[0])
 
 
-def on_stop(cancel: Callable[[], object]) -> None:
-    """Within :func:`stoppable`: ``cancel`` is called (from another thread) when the work is
-    stopped, for what waits where no Python line runs to take the stop: a PostgreSQL
-    statement (``pg_sleep``, a long UPDATE), which the server is asked to cancel, as psycopg
-    asks it on the CLI's Ctrl-C. Elsewhere (the CLI) nothing: the signal interrupts the wait."""
+def on_stop(cancel: Callable[[], Callable[[], object] | None]) -> None:
+    """Within :func:`stoppable`: when the work is stopped, ``cancel`` is asked (at once, before
+    the stop is raised: no server asked) for what waits where no Python line runs to take the
+    stop: a PostgreSQL statement in flight (``pg_sleep``, a long UPDATE), which the callable
+    it returns asks the server to cancel (from another thread), as psycopg asks it on the
+    CLI's Ctrl-C; None when nothing waits (sent anyway, the cancel hit the clean-up's own
+    statement: the run row or the lock's release). Elsewhere (the CLI) nothing: the signal
+    interrupts the wait."""
     with _LOCK:
         work = _STOPPABLE.get(threading.get_ident())
         if work is not None:
             work.cancels.append(cancel)
+
+
+def _in_flight(
+    cancels: list[Callable[[], Callable[[], object] | None]],
+) -> list[Callable[[], object]]:
+    sends: list[Callable[[], object]] = []
+    for cancel in cancels:
+        with contextlib.suppress(Exception):
+            send = cancel()
+            if send is not None:
+                sends.append(send)
+    return sends
 
 
 def _cancel(cancels: list[Callable[[], object]]) -> None:
@@ -218,7 +241,8 @@ def stop_workers(signum: int) -> int:
             if work.held is not None:
                 work.held.signals.append(signum)
                 continue
+            sends = _in_flight(work.cancels)  # (before the stop: its clean-up's not among them)
             _set_async_exc(ident, ctypes.py_object(type(stop_for(signum))))
-            if work.cancels:  # (a cancel waits on the server: not in the caller's thread)
-                threading.Thread(target=_cancel, args=(list(work.cancels),), daemon=True).start()
+            if sends:  # (a cancel waits on the server: not in the caller's thread)
+                threading.Thread(target=_cancel, args=(sends,), daemon=True).start()
         return len(_STOPPABLE)

@@ -13,9 +13,11 @@ import re
 import select
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from psycopg import pq
 
 from malnu_tui.engine.backends.pg_sql import answered_within, error_text
 from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
@@ -469,10 +471,16 @@ def bad_connection_string(exc: psycopg.Error) -> bool:
 
 def _cancelled_on_stop(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     """The console's stop (SIGHUP, SIGTERM) cancels the statement ``conn`` runs, as the
-    CLI's does: its worker thread waits in psycopg's C loop, where no Python line runs."""
+    CLI's does: its worker thread waits in psycopg's C loop, where no Python line runs. Only
+    one running as the stop comes: the clean-up's statements that follow are left be."""
     from malnu_tui.engine.interrupts import on_stop
 
-    on_stop(lambda: conn.cancel_safe(timeout=5.0))
+    def in_flight() -> Callable[[], object] | None:
+        if conn.closed or conn.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+            return None
+        return lambda: conn.cancel_safe(timeout=5.0)
+
+    on_stop(in_flight)
 
 
 def open_session(
