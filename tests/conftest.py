@@ -45,6 +45,10 @@ _FIRST = (
     "test_full_disk",
     "test_translate_plaininsert",
     "test_sync_cli",
+    "test_d1_realworld_wildebeest",
+    "test_sync_keyless",
+    "test_backup_names",
+    "test_sync_chinook",
     "test_privileges",
     "test_translate_corpus",
 )
