@@ -74,3 +74,21 @@ def test_a_webhook_that_cannot_be_reached_says_what_the_connection_met(
     assert "#1 json https://127.0.0.1:" in failed[0] and ": ConnectError ([SSL" in failed[0]
     assert ": ConnectError (" in failed[1] and "SSL" not in failed[1], failed  # refused: told apart
     assert receiver.secret not in res.err and receiver.secret.split("/")[-1] not in res.err
+
+
+def test_what_a_failed_webhook_met_is_masked_before_it_is_cut_short() -> None:
+    """The error's text was cut at 200 characters, then the URL masked in it: a URL standing
+    across the cut was no longer found whole, and the Slack token before the cut was shown;
+    a text quoting only the path's last segment (the token) showed it too."""
+    from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.webhooks import _what_it_met
+
+    token = "XyZ0123456789abcdefSECRET"
+    hook = Webhook("slack", f"https://hooks.slack.com/services/T0AB12/B0CD34/{token}")
+    for text in (
+        "x" * 170 + f" while sending to {hook.url}: failed",  # the URL across the cut
+        f"bad path segment {token!r}",  # only the token quoted
+    ):
+        said = _what_it_met(hook, ConnectionError(text))
+        assert token[:8] not in said and "B0CD34" not in said, said
+        assert said.startswith("ConnectionError (") and "***" in said, said

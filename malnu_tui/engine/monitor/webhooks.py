@@ -102,11 +102,15 @@ def _what_it_met(hook: Webhook, exc: Exception) -> str:
     path is the secret: any of it in the text is masked."""
     from urllib.parse import urlsplit
 
-    said = " ".join(str(exc).split())[:200]
+    said = " ".join(str(exc).split())
     parts = urlsplit(hook.url)
-    for piece in (hook.url, parts.path, parts.query):
+    # (masked before it is cut short: a URL cut at the cut was no longer found whole; a path's
+    # segments too, Slack's token among them, where the text quotes only some of the path)
+    segments = [seg for seg in parts.path.split("/") if len(seg) >= 6]
+    for piece in sorted((hook.url, parts.path, parts.query, *segments), key=len, reverse=True):
         if len(piece) > 1:
             said = said.replace(piece, "***")
+    said = said[:200]
     return f"{type(exc).__name__} ({said})" if said else type(exc).__name__
 
 
