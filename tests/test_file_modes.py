@@ -305,12 +305,58 @@ def test_a_file_of_a_third_user_in_an_operators_folder_stays_theirs(
     assert (log.stat().st_uid, (app / "school.db").stat().st_uid) == (NOBODY - 1, NOBODY)
 
 
+def _as_nobody(shared_dir: Path, *commands: list[str]) -> list[tuple[int, str]]:
+    """(exit code, what it said) of each CLI command run as ``nobody`` in one forked child
+    (the interpreter's files are root's only here: the CLI's and engine's imports done first,
+    as root, and the first command run; each command's output to its own file)."""
+    outs = [shared_dir / f"out{i}.txt" for i in range(len(commands))]
+    pid = os.fork()
+    if pid == 0:
+        code = 98
+        try:
+            import importlib
+            import pkgutil
+
+            import malnu_tui.cli
+            import malnu_tui.engine
+            from malnu_tui.cli import main
+
+            for pkg in (malnu_tui.cli, malnu_tui.engine):
+                for mod in pkgutil.walk_packages(pkg.__path__, f"{pkg.__name__}."):
+                    importlib.import_module(mod.name)
+            home = shared_dir / "home"
+            for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+                (home / name).mkdir(parents=True, mode=0o777)
+                (home / name).chmod(0o777)
+                os.environ[name] = str(home / name)
+            main(commands[0])  # as root: its imports done
+            files = [open(out, "w", encoding="utf-8") for out in outs]  # noqa: SIM115
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            for argv, file in zip(commands, files, strict=True):
+                sys.stdout = sys.stderr = file
+                try:
+                    said = main(argv)
+                except BaseException as exc:
+                    said = 97
+                    print(f"raised {type(exc).__name__}: {exc}")
+                print(f"exit {said}")
+                sys.stdout.flush()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    said = [out.read_text() for out in outs]
+    return [(int(t.rsplit("exit ", 1)[1]), t) for t in said]
+
+
 @needs_root
 def test_check_by_a_user_who_may_not_enter_the_backup_store(shared_dir: Path) -> None:
     """`check` run by a monitoring user who may not enter the backup store's folder (0700, the
     backup user's, as the tool makes it): the probe for a file in the store's path (29e8fc37)
     raised PermissionError out of `check`, a traceback and no status line for any target. It
-    is UNKNOWN `cannot read the backup store: … Permission denied`, exit 3, as before it."""
+    is UNKNOWN naming the store, the folder that stops it, its owner and mode, exit 3."""
     db = shared_dir / "school.db"
     vault = shared_dir / "vault"
     (vault / "inner").mkdir(parents=True)
@@ -321,29 +367,51 @@ def test_check_by_a_user_who_may_not_enter_the_backup_store(shared_dir: Path) ->
     )
     assert run_cli("--config", str(cfg), "status").code == 0
     os.chmod(db, 0o644)
-    out = shared_dir / "out.txt"
-    pid = os.fork()
-    if pid == 0:  # (the CLI in this process: the interpreter's files are root's only here)
-        code = 98
-        try:
-            from malnu_tui.cli import main
+    [(code, said)] = _as_nobody(shared_dir, ["--config", str(cfg), "check"])
+    assert code == 3, said
+    assert (
+        f"UNKNOWN sekolah backup_age: cannot read the backup store {vault}/inner/store: user "
+        f"nobody may not enter {vault} (owner root, mode 0700)\n"
+    ) in said
 
-            home = shared_dir / "home"
-            for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-                (home / name).mkdir(parents=True, mode=0o777)
-                (home / name).chmod(0o777)
-                os.environ[name] = str(home / name)
-            main(["--config", str(cfg), "check"])  # as root: its imports done
-            sys.stdout = sys.stderr = open(out, "w", encoding="utf-8")  # noqa: SIM115
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            code = main(["--config", str(cfg), "check"])
-        except BaseException as exc:
-            print(f"raised {type(exc).__name__}: {exc}")
-        finally:
-            sys.stdout.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    said = out.read_text()
-    assert os.waitstatus_to_exitcode(status) == 3, said
-    assert "UNKNOWN sekolah backup_age: cannot read the backup store: [Errno 13] Permission" in said
+
+@needs_root
+def test_a_database_given_by_url_by_a_user_who_may_not_enter_the_backup_root(
+    shared_dir: Path,
+) -> None:
+    """A monitoring user who may not enter [backup] dir (0700, the backup user's), the database
+    given by URL: the look for its store (``config.url_store``) raised PermissionError, a
+    traceback out of every command, `status` too; and `backup list`, `prune`, `verify` met it
+    reading the store. What only looks at the store reads it as not readable; what must use it
+    says so in one line naming the folder, its owner and mode."""
+    db = shared_dir / "school.db"
+    vault = shared_dir / "vault"
+    vault.mkdir(mode=0o700)
+    cfg = shared_dir / "malnu.toml"
+    cfg.write_text(f'[backup]\ndir = "{vault}"\n')
+    url = f"sqlite:///{db}"
+    assert run_cli("--config", str(cfg), "--database", url, "up", "--yes").code == 0
+    assert run_cli("--config", str(cfg), "--database", url, "backup", "create").code == 0
+    shared_dir.chmod(0o777)  # (nobody may write the database: `backup create` gets to the store)
+    for p in shared_dir.glob("school.db*"):
+        p.chmod(0o666)
+    given = ["--config", str(cfg), "--database", url]
+    [store] = vault.iterdir()
+    kept = sorted(store.iterdir())
+    runs = _as_nobody(
+        shared_dir,
+        [*given, "status"],
+        [*given, "check"],
+        [*given, "backup", "list"],
+        [*given, "backup", "prune", "--keep", "1", "--yes"],
+        [*given, "backup", "create"],
+    )
+    (status, _), (check, checked), (listed, said), (pruned, _), (create, made) = runs
+    assert all("Traceback" not in t and "raised" not in t for _, t in runs), runs
+    why = f"user nobody may not enter {vault} (owner root, mode 0700)"
+    assert status == 0
+    assert check == 3 and f"backup_age: cannot read the backup store {store}: {why}\n" in checked
+    assert (listed, pruned) == (1, 1)
+    assert f"error: cannot read the backup store {store}: {why}\n" in said
+    assert create == 2 and f"cannot use {store} as the backup store: Permission denied" in made
+    assert sorted(store.iterdir()) == kept  # (nothing pruned, nothing made)

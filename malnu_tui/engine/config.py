@@ -448,11 +448,13 @@ def url_store(root: Path, url: str) -> Path:
     folder is not there, the first of the folders :func:`earlier_slugs` names that is: its
     backups were made there, and new ones join them. A folder such a name shares with another
     database is safe to share: a database given by URL owns only the backups whose manifest
-    names its URL (``backup.store.backup_of``)."""
+    names its URL (``backup.store.backup_of``). A root this user may not enter (a monitoring
+    user; the store 0700, the backup user's) is looked at as holding none of them
+    (``os.path``: False, not PermissionError out of every command given ``--database``)."""
     store = root / url_slug(url)
-    if store.exists():
+    if os.path.exists(store):
         return store
-    return next((root / n for n in earlier_slugs(url) if (root / n).is_dir()), store)
+    return next((root / n for n in earlier_slugs(url) if os.path.isdir(root / n)), store)
 
 
 def require_existing(target: Target) -> None:

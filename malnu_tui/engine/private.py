@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["hand_over", "make_dirs", "replacing", "write_private"]
+__all__ = ["hand_over", "make_dirs", "owned", "replacing", "user_name", "write_private"]
 
 
 def hand_over(fd: int, like: Path) -> None:
@@ -32,6 +32,23 @@ def hand_over(fd: int, like: Path) -> None:
         st = os.stat(like)
         if st.st_uid != 0 and os.fstat(fd).st_uid == 0:  # another user's file stays theirs
             os.fchown(fd, st.st_uid, st.st_gid)
+
+
+def user_name(uid: int) -> str:
+    """The login name of ``uid`` (``uid N`` where it has none)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def owned(path: Path) -> tuple[str, str]:
+    """(owner's name, "owner X, mode 0644") of ``path``. OSError as ``stat`` raises it."""
+    st = path.stat()
+    owner = user_name(st.st_uid)
+    return owner, f"owner {owner}, mode {st.st_mode & 0o7777:04o}"
 
 
 def make_dirs(path: Path) -> None:

@@ -17,7 +17,7 @@ from malnu_tui.engine.errors import (
     NotPermitted,
     sqlite_damaged,
 )
-from malnu_tui.engine.private import hand_over, make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs, owned, user_name
 
 __all__ = [
     "OTHER_WRITER",
@@ -58,8 +58,8 @@ def check_path(path: Path, *, create: bool = True) -> None:
     if create:
         refuse_unwritable(path)
     elif not os.access(path, os.R_OK):  # (monitoring: `check`, `log`) said as unwritable is
-        owner, facts = _owned(path)
-        me = _user(os.geteuid())
+        owner, facts = owned(path)
+        me = user_name(os.geteuid())
         raise NotPermitted(
             f"{path}: user {me} may not read the file ({facts})",
             hint=f"give {me} read access (a group both are in: chgrp, chmod g+r), or run as "
@@ -139,22 +139,6 @@ def _same_disk(a: Path, b: Path) -> bool:
         return True  # (cannot tell: the database's disk is named, as before)
 
 
-def _user(uid: int) -> str:
-    import pwd
-
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
-
-
-def _owned(path: Path) -> tuple[str, str]:
-    """(owner's name, "owner X, mode 0644") of ``path``."""
-    st = path.stat()
-    owner = _user(st.st_uid)
-    return owner, f"owner {owner}, mode {st.st_mode & 0o7777:04o}"
-
-
 def refuse_unwritable(path: Path) -> None:
     """:class:`NotPermitted` when this user may not write the database at ``path``: the file,
     a ``-wal``/``-shm`` another user's application made, or the directory where SQLite makes
@@ -162,7 +146,7 @@ def refuse_unwritable(path: Path) -> None:
     and the first write (the lock row, an audit row) was a traceback, "attempt to write a
     readonly database", with a ``-wal`` and ``-shm`` of this user's left beside the file,
     which the application, running as another user, could then not write."""
-    me = _user(os.geteuid())
+    me = user_name(os.geteuid())
     side = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
     blocked: Path | None = None
     if path.exists() and not os.access(path, os.W_OK):
@@ -174,7 +158,7 @@ def refuse_unwritable(path: Path) -> None:
         what = f"its directory, where SQLite makes {path.name}-wal and -shm (or a -journal)"
     if blocked is None:
         return
-    owner, facts = _owned(blocked)
+    owner, facts = owned(blocked)
     where = facts if blocked == path else f"{blocked}: {facts}"
     raise NotPermitted(
         f"{path}: user {me} may not write {what} ({where}); nothing was changed",

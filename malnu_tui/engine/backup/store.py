@@ -30,7 +30,7 @@ from malnu_tui.engine.backup.durable import (
 )
 from malnu_tui.engine.clock import parse_iso
 from malnu_tui.engine.errors import ConfigError, MalnuError
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import make_dirs, owned, user_name
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 __all__ = [
@@ -74,6 +74,30 @@ _ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
 
 class BackupError(MalnuError):
     """A backup could not be made, read, checked or restored."""
+
+
+class StoreUnreadable(BackupError):
+    """This user may not enter or list the backup store (a monitoring user's; the store 0700,
+    the backup user's, as :func:`ensure_store` makes it): said with the folder that stops it,
+    its owner and mode. ``Path.is_dir`` raised PermissionError, a traceback out of `backup
+    list` and every command reading the store; a folder listed without read access was empty,
+    "no backups"."""
+
+    @classmethod
+    def of(cls, directory: Path) -> StoreUnreadable:
+        me = user_name(os.geteuid())
+        path = (*reversed(directory.parents), directory)
+        blocked = next((p for p in path if not os.access(p, os.R_OK | os.X_OK)), directory)
+        try:
+            owner, facts = owned(blocked)
+        except OSError:
+            owner, facts = "the user who makes the backups", "its owner and mode not readable"
+        return cls(
+            f"cannot read the backup store {directory}: user {me} may not enter {blocked} "
+            f"({facts})",
+            hint=f"run it as {owner}, who makes the backups (`sudo -u {owner} malnu-tui …`): "
+            "the store is its owner's only, as the tool makes it",
+        )
 
 
 class DumpRefused(BackupError):
@@ -410,8 +434,13 @@ def read_manifests(directory: Path) -> list[BackupManifest]:
 def _read_all(
     directory: Path, *, sweep: bool = True
 ) -> list[tuple[str, BackupManifest | BackupError]]:
-    if not directory.is_dir():
-        return []
+    try:
+        if not directory.is_dir():
+            return []
+        if not os.access(directory, os.R_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(directory))
+    except PermissionError:
+        raise StoreUnreadable.of(directory) from None
     if sweep:
         sweep_stale_temp(directory)
     out: list[tuple[str, BackupManifest | BackupError]] = []

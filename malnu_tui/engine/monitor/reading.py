@@ -84,6 +84,7 @@ def check_target(
     the rollback files' checksums kept from earlier checks (a file read only when changed)."""
     doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.owners import backups_of
+    from malnu_tui.engine.backup.store import StoreUnreadable
     from malnu_tui.engine.config import check_rollback_dir, open_backend
     from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
@@ -146,7 +147,8 @@ def check_target(
         # (a shared store: its own only; its database's beside it too, under another name)
         backups = tuple(backups_of(target)[0])
     except (OSError, MalnuError) as exc:
-        backups_error = f"cannot read the backup store: {exc}"
+        said = isinstance(exc, StoreUnreadable)  # (its own words name the store)
+        backups_error = str(exc) if said else f"cannot read the backup store: {exc}"
     facts = Facts(
         target.name,
         target.name in _production(cfg, target),
