@@ -534,6 +534,103 @@ def test_a_dropped_ssh_session_ends_up_as_sigterm_does(
         conn.close()
 
 
+def test_a_second_signal_during_the_clean_up_is_noted_not_raised(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A second signal (CI's SIGTERM after its SIGINT, systemd's SIGHUP after its SIGTERM, a
+    second Ctrl-C) raised again while the first one's clean-up ran, wherever it landed, and the
+    command ended on it (`terminated`, 143, after Ctrl-C). Sent back to back, the second one is
+    taken as the first one's exception starts to unwind: it now is noted (said once), the
+    clean-up runs to its end (lock released, run recorded) and the exit is the first one's."""
+    mdirs.add(
+        "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
+    )
+    mdirs.add("20250101_000200", "slow", slow_sql("sqlite", 0.5, seed="seed"), "DROP TABLE big;")
+    db = tmp_path / "school.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_inproc(*base, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    # (pending together, they are taken in the order of their numbers; one of a kind pending
+    # twice is taken once: hence pairs of two kinds, the lower first)
+    pairs = [(signal.SIGINT, signal.SIGTERM, 130), (signal.SIGHUP, signal.SIGTERM, 129)]
+    for first, second, code in pairs:
+        proc = popen_cli(*base, "up", "--no-backup")
+        try:
+            watch = sqlite3.connect(db)
+            deadline = time.monotonic() + 60
+            while not watch.execute("SELECT count(*) FROM malnu_lock").fetchone()[0]:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.01)
+            watch.close()
+            proc.send_signal(first)
+            proc.send_signal(second)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            stop_if_running(proc)
+        case = (first.name, second.name, err)
+        conn = sqlite3.connect(db)
+        try:
+            assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,), case
+            run = conn.execute(
+                "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+            ).fetchone()
+            assert run[0] == "failed" and "interrupted" in run[1], (run, case)
+            conn.execute("DELETE FROM malnu_audit WHERE action = 'run'")  # the next one's own
+            conn.commit()
+        finally:
+            conn.close()
+        assert proc.returncode == code, case
+        assert "Traceback" not in err and err.count("already stopping: cleaning up") == 1, case
+
+
+def test_a_second_signal_while_the_lock_is_released_leaves_no_lock_row(
+    pg_url: str, tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """Ctrl-C, then SIGTERM while the clean-up releases the lock (here its DELETE waits behind
+    another session's hold of the row): the second one raised inside the release (`terminated`,
+    143; the row went only because the server went on with the DELETE the client gave up on).
+    Now it is noted: the release finishes, the run is recorded, exit 130."""
+    import psycopg
+
+    mdirs.add("20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);")
+    mdirs.add("20250101_000200", "slow", slow_sql("postgresql", 30), "DROP TABLE big;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_inproc(*base, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    watch = psycopg.connect(pg_url, autocommit=True)
+    holder = psycopg.connect(pg_url)
+    proc = popen_cli(*base, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 60
+        while not watch.execute("SELECT count(*) FROM malnu_lock").fetchone()[0]:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.01)
+        holder.execute("SELECT 1 FROM malnu_lock FOR UPDATE")  # the release's DELETE waits
+        proc.send_signal(signal.SIGINT)
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE 'DELETE FROM%malnu_lock%'"
+        )
+        while not watch.execute(waiting).fetchone()[0]:  # the clean-up is at the release
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # (taken by then: raised, it would cancel the DELETE)
+        holder.rollback()
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        stop_if_running(proc)
+        holder.close()
+    try:
+        assert watch.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,), err
+        run = watch.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+        assert run[0] == "failed" and "interrupted" in run[1], (run, err)
+    finally:
+        watch.close()
+    assert proc.returncode == 130, err
+    assert "already stopping: cleaning up" in err and "Traceback" not in err, err
+
+
 def test_d1_export_onto_a_full_disk_is_one_line_and_leaves_no_file(
     d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
 ) -> None:

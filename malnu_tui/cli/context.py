@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.errors import MalnuError, NotConfirmed
-from malnu_tui.engine.interrupts import HungUp, Terminated, ignored, mute_gone_terminal
+from malnu_tui.engine.interrupts import ignored, mute_gone_terminal, stop_for
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -23,30 +23,39 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
 
 
-def _hang_up(_signum: int, _frame: object) -> None:
-    mute_gone_terminal()  # (what the clean-up would print there would fail half way)
-    raise HungUp
-
-
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` and SIGHUP :class:`HungUp`
-    (main thread only)."""
+    """Within the block, SIGTERM raises :class:`Terminated`, SIGHUP :class:`HungUp` and Ctrl-C
+    KeyboardInterrupt (main thread only): the first of them only. Later ones (CI's SIGTERM 7.5 s
+    after its SIGINT, systemd's SIGHUP after its SIGTERM, a second Ctrl-C) raised again wherever
+    the first one's clean-up was (its rollback, the run row, the lock's release). They are
+    noted now (said once) and the command ends with the first one's exit code, as the
+    console's workers take a stop only once (:func:`~malnu_tui.engine.interrupts.stop_workers`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    first: list[int] = []
 
-    def stop(_signum: int, _frame: object) -> None:
-        raise Terminated
+    def stop(signum: int, _frame: object) -> None:
+        if first:
+            if len(first) == 1:  # (os.write: a handler may come in the middle of a print)
+                with contextlib.suppress(OSError):
+                    os.write(2, b"already stopping: cleaning up\n")
+            first.append(signum)
+            return
+        first.append(signum)
+        if signum == signal.SIGHUP:
+            mute_gone_terminal()  # (what the clean-up would print there would fail half way)
+        raise stop_for(signum)
 
     # (`nohup malnu-tui sync …`: its SIGHUP, ignored, was made to stop the command all the same)
-    handlers = ((signal.SIGTERM, stop), (signal.SIGHUP, _hang_up))
-    before = {s: signal.signal(s, h) for s, h in handlers if not ignored(s)}
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.signal(s, stop) for s in signals if not ignored(s)}
     try:
         yield
     finally:
         for s, handler in before.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
 
 class Context:
