@@ -89,9 +89,9 @@ PRELOAD = (
 
 PACKAGE = Path(__file__).resolve().parent.parent / "malnu_tui"
 
-# Read by Python itself as it starts: a run that sets one of these differently gets its own
-# interpreter.
-STARTUP_KEYS = ("PYTHON", "LC_", "LANG")
+# Read by Python itself as it starts (SQLITE_TMPDIR: by SQLite, once, as it initialises in
+# the server): a run that sets one of these differently gets its own interpreter.
+STARTUP_KEYS = ("PYTHON", "LC_", "LANG", "SQLITE_TMPDIR")
 
 
 def _startup_env(env: dict[str, str]) -> dict[str, str]:

@@ -357,3 +357,30 @@ def test_a_full_temporary_directory_is_named_not_the_databases_disk(tmp_path: Pa
     assert code == f"{sqlite3.SQLITE_FULL} database or disk is full", proc.stdout + proc.stderr
     assert hint.startswith(f"SQLite's temporary directory {spill} is full ("), hint
     assert "set SQLITE_TMPDIR to a folder on a disk with room" in hint, hint
+
+
+def test_up_names_sqlites_full_temporary_directory_not_the_databases_disk(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`up` of a migration whose index build spills to SQLite's full temporary directory
+    (SQLITE_TMPDIR on a disk of its own) was hinted "the disk where the database lives is
+    full": free space on a disk with room. It takes the same hint as the other callers now
+    (backends/sqlite_open.disk_hint), naming that directory and SQLITE_TMPDIR."""
+    mdirs.add(
+        "20250101_000100",
+        "nilai",
+        "CREATE TABLE nilai (id INTEGER PRIMARY KEY, catatan TEXT);\n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)\n"
+        "INSERT INTO nilai (catatan) SELECT hex(randomblob(100)) FROM n;\n"
+        "CREATE INDEX nilai_catatan ON nilai (catatan);",
+        "DROP TABLE nilai;",
+    )
+    db = tmp_path / "rapor.db"
+    with _small_tmpfs(tmp_path / "spill", "16k") as spill:
+        args = ("--database", f"sqlite:///{db}", *mdirs.args(), "up", "--yes", "--no-backup")
+        res = run_cli(*args, env={"SQLITE_TMPDIR": str(spill)})
+    assert res.code == 1, res.err
+    one_error(res.err, "migration 20250101_000100_nilai.sql failed at line ")
+    assert "database or disk is full; all of it was rolled back\n" in res.err, res.err
+    assert f"hint: SQLite's temporary directory {spill} is full (" in res.err, res.err
+    assert "set SQLITE_TMPDIR to a folder on a disk with room" in res.err, res.err

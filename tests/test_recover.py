@@ -498,9 +498,16 @@ def test_recover_records_again_what_was_adopted_by_then_without_running_it(
         v1, v2 = mset.find(V1).filename, mset.find(V2).filename
         assert plan.backup.id == b.id and (plan.record, plan.reapply) == ((v1,), (v2,))
         assert "3. Record 1 migration(s) adopted by then" in "\n".join(plan.describe())
-        run_recover(backend, target, mset, plan)
+        result = run_recover(backend, target, mset, plan)
         assert status(backend, mset).head == V2
         assert backend.read_audit(action="adopt")[0].detail.startswith("recorded again by")
+        # Said as the re-applied one is (the done line, the console's, the audit row, --json):
+        # the done line said "re-applied 1, rolled back 0", the JSON had no word of it.
+        said = "re-applied 1, recorded 1 adopted (not run), rolled back 0"
+        assert result.counts() == said
+        assert f"; {said}; " in backend.read_audit(action="recover")[-1].detail
+        doc = result.as_json()
+        assert (doc["recorded"], doc["reapplied"]) == ([v1], [v2]), doc
     finally:
         backend.close()
 

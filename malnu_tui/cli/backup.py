@@ -401,8 +401,7 @@ def cmd_recover(ctx: Context) -> int:
     ctx.confirm(f"recover {backend.name} to {plan.to}", pf.database_name)
     result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
     done = (
-        f"recovered to {plan.to}: restored {result.restore.backup_id}, "
-        f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
+        f"recovered to {plan.to}: restored {result.restore.backup_id}, {result.counts()}; "
         + _undo(ctx, result.restore)
     )
     try:

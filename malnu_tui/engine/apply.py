@@ -169,7 +169,10 @@ class MigrationFailed(MalnuError):
         if failure.left:
             outcome, hint = failure.left, "run it again to finish it, once what blocked it is gone"
         elif known := next((h for p, h in _NOT_THE_FILE if p.search(failure.error)), None):
-            outcome, hint = "all of it was rolled back", known
+            # (a SQLite file's full disk says which disk: its temporary directory, or the
+            # database's, with the room left: backends/sqlite_open.disk_hint)
+            disk = failure.hint if _DISK.search(failure.error) else None
+            outcome, hint = "all of it was rolled back", disk or known
         elif direction == "up" and _TOOL_TABLE_EXISTS.search(failure.error):
             outcome = "all of it was rolled back"
             hint = (
@@ -378,7 +381,9 @@ class StepRunner:
 
     def fail(self, i: int, step: PlanStep, exc: StatementFailed) -> NoReturn:
         """Record the failure (tracking row for ``up``, audit row) and stop."""
-        failure = StatementFailed(str(step.file.name), exc.line, exc.statement, exc.error, exc.left)
+        failure = StatementFailed(
+            str(step.file.name), exc.line, exc.statement, exc.error, exc.left, hint=exc.hint
+        )
         detail = f"line {exc.line}: {exc.error}" + (f"; {exc.left}" if exc.left else "")
         fail_audit = AuditEntry.now(self.action, step.filename, "failed", detail)
         unrecorded: str | None = None

@@ -292,10 +292,17 @@ class StatementFailed(MalnuError):
     undone: a DROP INDEX CONCURRENTLY leaves its index INVALID)."""
 
     def __init__(
-        self, filename: str, line: int, statement: str, error: str, left: str = ""
+        self,
+        filename: str,
+        line: int,
+        statement: str,
+        error: str,
+        left: str = "",
+        *,
+        hint: str | None = None,  # the database's own word on it (a full disk: which one)
     ) -> None:
         error = _without_passwords(error, statement)  # printed, kept, alerted on
-        super().__init__(f"{filename}:{line}: {error}")
+        super().__init__(f"{filename}:{line}: {error}", hint=hint)
         self.filename = filename
         self.line = line
         self.statement = statement

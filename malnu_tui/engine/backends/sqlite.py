@@ -236,7 +236,7 @@ class SQLiteBackend:
                     try:
                         q.run_statement(c, st.text)
                     except sqlite3.Error as exc:
-                        raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+                        raise self._failed(filename, st.line, st.text, exc) from None
             elapsed = int((time.perf_counter() - started) * 1000)
             if fk_off is not None:
                 q.check_foreign_keys(c, filename, fk_off, broken)
@@ -272,10 +272,18 @@ class SQLiteBackend:
                 if debug:
                     ms = (time.perf_counter() - t0) * 1000
                     debuglog.statement(self.display_url, filename, st.line, ms, None, str(exc))
-                raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+                raise self._failed(filename, st.line, st.text, exc) from None
             if debug:
                 ms = (time.perf_counter() - t0) * 1000
                 debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
+
+    def _failed(
+        self, filename: str, line: int, text: str, exc: sqlite3.Error, where: str = ""
+    ) -> StatementFailed:
+        """The statement's failure, with the disk's hint where a full disk (or SQLite's full
+        temporary directory) was the cause: `up` named "the disk where the database lives"."""
+        hint = disk_hint(self.path, exc)
+        return StatementFailed(filename, line, text, f"{exc}{where}", hint=hint)
 
     # -- one migration, alone or in a group ---------------------------------------------------
     def _open_unit(self) -> bool:
@@ -317,7 +325,7 @@ class SQLiteBackend:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
             line = statements[-1].line if statements else 0
-            raise StatementFailed(filename, line, "COMMIT", f"{exc} (at COMMIT)") from None
+            raise self._failed(filename, line, "COMMIT", exc, " (at COMMIT)") from None
 
     # -- group commit (engine/grouped.py) -------------------------------------------------
     def begin_group(self) -> None:

@@ -338,6 +338,13 @@ class RecoverResult:
     reapplied: tuple[str, ...]
     rolled_back: tuple[str, ...]
     seconds: float
+    recorded: tuple[str, ...] = ()  # adopted by then: recorded as applied again, not run
+
+    def counts(self) -> str:
+        """What was done to the migrations, as the "done" lines (CLI, console, audit) say it:
+        the adopted ones recorded again were left unsaid (the plan announced them)."""
+        recorded = f", recorded {len(self.recorded)} adopted (not run)" if self.recorded else ""
+        return f"re-applied {len(self.reapplied)}{recorded}, rolled back {len(self.rolled_back)}"
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -345,6 +352,7 @@ class RecoverResult:
             "restored": self.restore.backup_id,
             "pre_recover_backup": self.restore.pre_restore_id,
             "reapplied": list(self.reapplied),
+            "recorded": list(self.recorded),
             "rolled_back": list(self.rolled_back),
             "not_recovered": self.plan.not_recovered,
             "seconds": round(self.seconds, 3),
@@ -490,7 +498,7 @@ def _recover_locked(
         if rolling:  # (reapplied and rolled are set once their whole step has run)
             left = RecoverResult(plan, restored, (), part, seconds).as_json()
         else:
-            left = RecoverResult(plan, restored, part, rolled, seconds).as_json()
+            left = RecoverResult(plan, restored, part, rolled, seconds, tuple(adopted)).as_json()
         if isinstance(exc, MalnuError):
             exc.hint = f"{where}; or fix the cause and run this recover again to finish it"
             failed = exc.failed_json() if isinstance(exc, MigrationFailed) else None
@@ -502,18 +510,20 @@ def _recover_locked(
             with contextlib.suppress(Exception):
                 exc.report = left  # type: ignore[attr-defined]
         raise
+    seconds = time.perf_counter() - started
+    result = RecoverResult(plan, restored, reapplied, rolled, seconds, tuple(adopted))
     backend.append_audit(
         AuditEntry.now(
             "recover",
             plan.to,
             "ok",
-            f"restored {plan.backup.id}; re-applied {len(reapplied)}, rolled back {len(rolled)}; "
+            f"restored {plan.backup.id}; {result.counts()}; "
             f"not recovered: {_fmt_duration(plan.lost_seconds)} of data; "
             f"pre-recover backup {restored.pre_restore_id}",
         )
     )
     emit(BackupProgress("done", 0, 0, f"recovered to {plan.to}"))
-    return RecoverResult(plan, restored, reapplied, rolled, time.perf_counter() - started)
+    return result
 
 
 def _record_adopted(backend: Backend, mset: MigrationSet, plan: RecoverPlan) -> list[str]:

@@ -397,10 +397,7 @@ class RecoverWizard(WizardScreen):
             text.append(f"(malnu-tui d1 time-travel --bookmark {self.native_undo})\n")
         elif r is not None:
             text.append(f"✔ recovered to {r.plan.to}\n", style="bold green")
-            text.append(
-                f"restored {r.plan.backup.id}; re-applied {len(r.reapplied)}, "
-                f"rolled back {len(r.rolled_back)}\n"
-            )
+            text.append(f"restored {r.plan.backup.id}; {r.counts()}\n")
             text.append("Pre-recover backup (restore it to undo this): ", style="bold")
             text.append(f"{r.restore.pre_restore_id}\n", style="bold reverse")
             for warning in r.restore.warnings:
