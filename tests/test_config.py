@@ -287,6 +287,44 @@ def test_a_config_saved_by_windows_notepad(tmp_path: Path) -> None:
     assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - {cfg}: cannot read: the file")
 
 
+def test_a_nul_character_anywhere_in_the_config_is_refused_at_load(tmp_path: Path) -> None:
+    """A NUL (``\\u0000``, a file saved by a broken editor) in a path, a URL or a target's name
+    was a traceback from every command (ValueError: embedded null byte) where it was first
+    used: refused at load, naming the file, the key and the line, exit 2 (`check` UNKNOWN, 3).
+    A raw NUL byte TOML refuses itself, by line and column."""
+    from tests.inproc import run_inproc
+
+    db = f'url = "sqlite:///{tmp_path}/s.db"\n'
+    nul = "\\u0000"
+    cases = [
+        (f'[backup]\ndir = "{tmp_path}/b{nul}x"\n[targets.s]\n{db}', "[backup] dir", 2),
+        (f'[targets."sek{nul}olah"]\n{db}', "[targets.sek\\u0000olah]", 1),
+        (f'[targets.s]\nurl = "sqlite:///{tmp_path}/s{nul}.db"\n', "[targets.s] url", 2),
+        (f'[targets.s]\n{db}migrations_dir = "m{nul}"\n', "[targets.s] migrations_dir", 3),
+        (f"[targets.s]\n{db}\n{HOOK.replace('/x', '/x' + nul)}", "[[alerts.webhooks]] #1 url", 6),
+        (
+            f'[targets.s]\n{db}[sync.s]\nfrom = "s"\nto = "s"\ntables = ["a{nul}"]\n',
+            "[sync.s] tables",
+            6,
+        ),
+    ]
+    cfg = tmp_path / "malnu.toml"
+    for text, key, line in cases:
+        cfg.write_text(text)
+        said = f"error: {cfg}: {key} holds a NUL character (\\u0000) (line {line})\n"
+        for command in ("status", "backup list"):
+            res = run_inproc("--config", str(cfg), *command.split())
+            assert (res.code, res.err.split("hint:")[0]) == (2, said), (command, res.err)
+    res = run_inproc("--config", str(cfg), "check")
+    assert res.code == 3 and res.out.startswith(
+        f"MALNU UNKNOWN - {cfg}: [sync.s] tables holds a NUL"
+    )
+    cfg.write_bytes(f"[targets.s]\n{db}".replace("s.db", "s\0.db").encode())
+    res = run_inproc("--config", str(cfg), "status")
+    assert res.code == 2 and "Illegal character '\\x00' (at line 2, column" in res.err, res.err
+    assert not list(tmp_path.glob("b*")) and not (tmp_path / "s.db").exists()
+
+
 HOOK = '[[alerts.webhooks]]\nkind = "json"\nurl = "https://alerts.example.org/x"\n'
 
 

@@ -99,11 +99,55 @@ def read_config_file(path: Path) -> dict[str, Any]:
             hint="save it again as UTF-8",
         )
     try:
-        return tomllib.loads(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
+        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", hint="save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    _refuse_nul(path, text, data)
+    return data
+
+
+_NUL_ESCAPE = re.compile(r"\\(?:u0000|U00000000)")
+
+
+def _refuse_nul(path: Path, text: str, data: Mapping[str, Any]) -> None:
+    """ConfigError naming the key and line of the first key or string that holds a NUL
+    character (``\\u0000``: a raw NUL byte TOML itself refuses, by line and column). A path,
+    a URL or a target's name holding one ended every command in a traceback (ValueError:
+    embedded null byte) wherever it was first used."""
+
+    def first(table: Mapping[str, Any], dotted: str, shown: str) -> str | None:
+        """The first key (or table) holding a NUL, as the file spells it."""
+        for key, value in table.items():
+            inner = f"{dotted}.{key}" if dotted else key
+            if "\0" in key and isinstance(value, dict):
+                return f"[{inner}]"
+            strings = (
+                [value] if isinstance(value, str) else value if isinstance(value, list) else []
+            )
+            if "\0" in key or any(isinstance(v, str) and "\0" in v for v in strings):
+                return f"{shown} {key}" if shown else key
+            tables = [value] if isinstance(value, dict) else strings
+            for i, sub in enumerate(tables, 1):
+                label = f"[{inner}]" if sub is value else f"[[{inner}]] #{i}"
+                if isinstance(sub, dict) and (found := first(sub, inner, label)) is not None:
+                    return found
+        return None
+
+    found = first(data, "", "")
+    if found is None:
+        return
+    name = found.rsplit(" ", 1)[-1]
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if _NUL_ESCAPE.search(line)]
+    line = next((n for n in lines if "\0" not in name and name in text.splitlines()[n - 1]), None)
+    where = f" (line {line or lines[0]})" if lines else ""
+    shown = found.replace("\0", "\\u0000")
+    raise ConfigError(
+        f"{path}: {shown} holds a NUL character (\\u0000){where}",
+        hint="remove it (a file saved by a broken editor): no path, URL or name holds one",
+    )
 
 
 def check_known_keys(
