@@ -304,11 +304,11 @@ def verify_backup(
     manifest = replace(manifest, details=details)
     unrecorded = ""
     try:
-        if any(c.not_run for c in checks):
-            pass  # (nothing concluded about the file: its verified state as it was)
-        elif sound:
+        # A check not run concludes nothing about the file: its verified state stays as it was.
+        concluded = not any(c.not_run for c in checks)
+        if concluded and sound:
             manifest = mark_verified(directory, manifest)
-        elif manifest.verified_at is not None:
+        elif concluded and manifest.verified_at is not None:
             manifest = replace(
                 manifest,
                 verified_at=None,
