@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -61,6 +62,18 @@ def _check_backup(base: list[str], reason: str) -> None:
     assert len(ids) == 1, listed.out
     verified = run_cli(*base, "backup", "verify", ids[0])
     assert verified.code == 0, verified.err
+
+
+def _no_session_left(watch: psycopg.Connection[Any], name: str) -> None:
+    """No session but ``watch``'s on database ``name``, within 30 s: a client gone (closed, or
+    psql dead of the hangup itself, as the terminal's whole process group gets it) ends its
+    server session once the server has seen it go, a moment later; one still there after that
+    was left behind."""
+    others = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
+    gone = time.monotonic() + 30
+    while watch.execute(others, (name, watch.info.backend_pid)).fetchone() != (0,):
+        assert time.monotonic() < gone, "a session was left on the server"
+        time.sleep(0.1)
 
 
 def test_a_hangup_mid_apply_on_sqlite_rolls_back_records_and_releases(
@@ -120,8 +133,7 @@ def test_a_hangup_mid_apply_on_postgresql_cancels_the_statement_and_leaves_no_se
 
         code = _apply_then_hang_up(tmux, tmp_path, base, name, running)
         assert code == 129
-        others = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
-        assert watch.execute(others, (name, mine)).fetchone() == (0,)
+        _no_session_left(watch, name)
         assert watch.execute("SELECT to_regclass('big')").fetchone() == (None,)
         run = watch.execute(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' AND object LIKE "
@@ -193,8 +205,7 @@ def test_a_hangup_mid_restore_on_postgresql_leaves_the_database_as_before_and_no
             time.sleep(0.1)
         assert int(rc.read_text()) == 129
         assert not Path(f"/proc/{pid}").exists()
-        others = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
-        assert watch.execute(others, (name, watch.info.backend_pid)).fetchone() == (0,)
+        _no_session_left(watch, name)
         assert watch.execute("SELECT count(*), min(x) FROM big").fetchone() == (1500001, -1)
         run = watch.execute(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' AND object LIKE "
