@@ -237,19 +237,30 @@ def _outcome_of(exc: BaseException) -> str:
 @contextlib.contextmanager
 def record_run(backend: Backend | None, op: str, obj: str = "") -> Iterator[RunRecorder]:
     """Record the block as one run of ``op`` in ``backend``'s audit trail (see the module)."""
+    from malnu_tui.engine.interrupts import interrupts_held, stop_for
+
     run = RunRecorder(op, obj)
     try:
         yield run
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            record = run.finish("failed", "interrupted")
-        elif isinstance(exc, Exception):
-            record = run.finish(_outcome_of(exc), str(exc) or type(exc).__name__)
-        else:
+        if not isinstance(exc, Exception | KeyboardInterrupt):
             raise
-        write_run(backend, record)
+        # The row is written with stops held: the console's stop (its SIGHUP), raised into the
+        # worker at its next line, came as the row was written after a failure it caused (psql
+        # dead of the hangup first) and the run went unrecorded. Held, it ends the work after.
+        with interrupts_held() as held:
+            if isinstance(exc, KeyboardInterrupt):
+                record = run.finish("failed", "interrupted")
+            else:
+                record = run.finish(_outcome_of(exc), str(exc) or type(exc).__name__)
+            write_run(backend, record)
+        if held.came and not isinstance(exc, KeyboardInterrupt):
+            raise stop_for(held.signals[0]) from None
         raise
-    write_run(backend, run.finish(*(run._outcome or ("ok", ""))))
+    with interrupts_held() as held:
+        write_run(backend, run.finish(*(run._outcome or ("ok", ""))))
+    if held.came:
+        raise stop_for(held.signals[0])
 
 
 def write_run(backend: Backend | None, record: RunRecord) -> None:
