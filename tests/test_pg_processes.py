@@ -21,8 +21,10 @@ def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
         "CREATE TABLE big (x INTEGER);\nINSERT INTO big VALUES (1);\nSELECT pg_sleep(20);",
         "DROP TABLE big;",
     )  # fmt: skip
-    holder = pg.popen(d, "up", "--no-backup")
+    # The watcher makes the tool tables before the holder starts: made while the holder took
+    # its lock, their creation (under the same key, a moment) could refuse it (exit 3).
     watcher = pg.open(d)
+    holder = pg.popen(d, "up", "--no-backup")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -32,7 +34,10 @@ def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
                 break
             time.sleep(0.05)
         held = watcher.read_lock()
-        assert held is not None and held.pid == holder.pid, held
+        if held is None or held.pid != holder.pid:
+            holder.kill()
+            out, err = holder.communicate()
+            raise AssertionError(f"lock {held}; the holder ended {holder.returncode}: {err}")
 
         res = pg.cli(d, "up", "--no-backup")
         assert res.code == 3, res.err

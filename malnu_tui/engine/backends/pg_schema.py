@@ -157,7 +157,6 @@ def create_tool_tables(conn: Conn, schema: str, migration_key: int, *, closed: b
     tables = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (migration_key,))
-        create_schema_if_missing(conn, schema)
         absent = [
             str(r[0])
             for r in conn.execute(
@@ -166,6 +165,12 @@ def create_tool_tables(conn: Conn, schema: str, migration_key: int, *, closed: b
                 (list(tables), schema),
             ).fetchall()
         ]
+        if not absent:
+            # Another session made them while we waited for the lock: let go of it at once.
+            # Held a moment longer, an `up` taking the migration lock (the same key) just then
+            # was told the lock is held (a first `status` beside a first `up`).
+            return
+        create_schema_if_missing(conn, schema)
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
