@@ -36,7 +36,7 @@ def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
         held = watcher.read_lock()
         if held is None or held.pid != holder.pid:
             holder.kill()
-            out, err = holder.communicate()
+            _out, err = holder.communicate()
             raise AssertionError(f"lock {held}; the holder ended {holder.returncode}: {err}")
 
         res = pg.cli(d, "up", "--no-backup")
