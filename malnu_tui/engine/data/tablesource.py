@@ -41,13 +41,13 @@ FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
-# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it — a
-# char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
-# no longer equal to 'AB').
+# (whole numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it —
+# a char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
+# no longer equal to 'AB'), a numeric (Python's Decimal wrote 0.0000000100 as '1.00E-8') and a
+# float (Python wrote 123456789 as '123456789.0' and Infinity as 'inf').
 _PG_NATIVE = frozenset(
-    {"int2", "int4", "int8", "oid", "numeric", "float4", "float8", "bool", "text", "varchar",
-     "name", "uuid", "citext"}
-)  # fmt: skip
+    {"int2", "int4", "int8", "oid", "bool", "text", "varchar", "name", "uuid", "citext"}
+)
 
 
 def as_text(value: object) -> str | None:
