@@ -1,5 +1,6 @@
-"""``import --from`` a PostgreSQL table's numbers: each arrives as the number PostgreSQL holds,
-written as PostgreSQL writes it (a numeric's digits, a float's Infinity and NaN)."""
+"""``import --from`` a legacy table: each number arrives as the number PostgreSQL holds,
+written as PostgreSQL writes it (a numeric's digits, a float's Infinity and NaN), and a row the
+target refused is never given another row's text in the rejects file."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import sqlite_file_rows
+from tests.import_support import rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 DDL = (
@@ -77,3 +79,40 @@ def test_a_postgresql_numeric_keeps_its_digits_in_a_text_column(
         (2, "150000.5000000000", "-Infinity", "0.1", "Infinity"),
         (3, "NaN", "123456789", "-Infinity", "0.0000001"),
     ]
+
+
+def test_a_refused_row_s_text_is_never_another_row_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A row the target refused (a CHECK) has its raw text looked up in the source again, by
+    its place: the legacy application deleted a row meanwhile, and the rejects file gave the
+    next student's row (id 4) for the refused one (id 3). Now a row whose text is not the one
+    first read is said so, its text left out; the rows before the change keep theirs."""
+    from malnu_tui.engine.data import run as run_module
+
+    dst = fresh_db("postgresql")
+    path = tmp_path / "legacy.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER); WITH RECURSIVE s(i) AS (SELECT 1 "
+        "UNION ALL SELECT i + 1 FROM s WHERE i < 3000) INSERT INTO t SELECT i, i FROM s"
+    )
+    conn.close()
+    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n NOT IN (3, 2900)))")
+    looked_up = run_module._with_raw
+
+    def app_deletes_a_row_meanwhile(rejections: Any, source: Any) -> Any:
+        with sqlite3.connect(path) as c:
+            c.execute("DELETE FROM t WHERE id = 2000")
+        return looked_up(rejections, source)
+
+    monkeypatch.setattr(run_module, "_with_raw", app_deletes_a_row_meanwhile)
+    res = run_inproc(
+        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "2", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    first, late = rejects_of(str(tmp_path / "r.csv"))
+    assert (first["line"], first["raw"]) == ("4", "3,3")  # before the change: its own text
+    assert late["line"] == "2901" and late["raw"] == "", late  # was "2901,2901"
+    assert "the source table changed after it was read" in late["reason"]
