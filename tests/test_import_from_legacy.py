@@ -116,3 +116,30 @@ def test_a_refused_row_s_text_is_never_another_row_s(
     assert (first["line"], first["raw"]) == ("4", "3,3")  # before the change: its own text
     assert late["line"] == "2901" and late["raw"] == "", late  # was "2901,2901"
     assert "the source table changed after it was read" in late["reason"]
+
+
+def test_raws_read_again_are_kept_only_where_their_block_reads_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocks of 3 rows: a row changed in the second block leaves out the texts of that block
+    (lines 5-7), not those of the first; the last, shorter block is checked too."""
+    from malnu_tui.engine.data import records as rec_module
+    from malnu_tui.engine.data.records import RawDigests, SourceRecord, raws_again
+
+    monkeypatch.setattr(rec_module, "RAW_BLOCK", 3)
+
+    def reading(texts: list[str]) -> list[SourceRecord]:
+        return [SourceRecord(i + 2, (t,), t) for i, t in enumerate(texts)]
+
+    first_texts = ["a", "b", "c", "d", "e", "f", "g"]
+    first = RawDigests()
+    for r in reading(first_texts):
+        first.add(r.raw)
+    first.close()
+    same = raws_again(iter(reading(first_texts)), {3, 6, 8}, first)
+    assert same == {3: "b", 6: "e", 8: "g"}
+    changed = ["a", "b", "c", "d", "E", "f", "g"]
+    assert raws_again(iter(reading(changed)), {3, 6, 8}, first) == {3: "b", 8: "g"}
+    shorter = ["a", "b", "c", "d", "e", "f"]
+    assert raws_again(iter(reading(shorter)), {3, 7}, first) == {3: "b", 7: "f"}
+    assert raws_again(iter(reading(shorter)), {8}, first) == {}

@@ -128,7 +128,7 @@ class TableSource:
         self.description = f"{what} {table} of {label or backend.display_url}"
         self.format = None
         self.counts: tuple[int | None, int | None] = (None, None)  # (before, after) reading
-        self.digests: RawDigests | None = None  # of the first whole reading's rows (raws())
+        self.digests: RawDigests | None = None  # of the last whole reading's rows (raws())
         if self.view and backend.kind == "d1":
             raise ConfigError(
                 f"{table!r} is a view: D1 has no cursor to read a view in pages",
@@ -466,19 +466,19 @@ class TableSource:
             # skipped the count check.
             self.counts = (before, self._count())
             digests.close()
-            self.digests = self.digests or digests
+            self.digests = digests  # of the last whole reading, as the counts are
 
     def raws(self, lines: set[int]) -> dict[int, str]:
         """The raw text of ``lines`` (rows the target refused come back as lines alone), read
         again: only of rows whose block reads as on the import's own reading (the legacy
         application wrote meanwhile, a view gave its rows in another order: the rejects file
         gave the next student's row for the refused one)."""
-        kept = self.counts
+        kept = self.counts, self.digests
         try:
             with contextlib.closing(self.records()) as records:
                 return raws_again(records, lines, self.digests)
         finally:
-            self.counts = kept  # the import's reading is the one counted
+            self.counts, self.digests = kept  # the import's reading is the one counted
 
     def _text(self, data: bytes) -> str:
         """SQLite's TEXT as str; bytes that are not UTF-8 as :class:`NotUtf8` (flagged)."""
