@@ -34,10 +34,13 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _to_bool = bool_step((*TRUE_WORDS, "t"), FALSE_WORDS)
 
 
-def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value]:
+def coercer(
+    col: Column, *, as_written: bool = False, database: bool = False
+) -> Callable[[Value], Value]:
     """The check of a value for ``col``'s declared type. ``as_written``: the value is a CSV
     file's text as it is (no step read it): ``150.000`` in a number column is refused, not
-    read as 150 when the sheet meant 150000."""
+    read as 150 when the sheet meant 150000. ``database``: a database's value (``--from``),
+    whose Infinity or NaN a PostgreSQL column that holds them takes (:func:`_pg_non_finite`)."""
     fam = col.family
     if fam == "integer":
         lo, hi = -(2 ** (col.int_bits - 1)), 2 ** (col.int_bits - 1) - 1
@@ -85,6 +88,8 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
                     f"{v!r} is not a number ({col.declared_type} column)" + sheet_number_hint(text)
                 ) from None
             if f != f or f in (float("inf"), float("-inf")):
+                if database and (special := _pg_non_finite(col, f)) is not None:
+                    return special
                 raise StepFailed(f"{v!r} is not a finite number")
             return text if ps is None else _fit_numeric(v, text, col, ps)
 
@@ -294,6 +299,20 @@ def _utc_wall_clock(moment: datetime, text: str) -> str:
     except OverflowError:
         return text
     return utc.isoformat(sep=" ")
+
+
+def _pg_non_finite(col: Column, f: float) -> str | None:
+    """Infinity, -Infinity or NaN as PostgreSQL writes them, for a PostgreSQL column that holds
+    it: a ``real`` or ``double precision`` any, a ``numeric`` NaN (and, without a precision,
+    Infinity: PostgreSQL 14+). A legacy table's float Infinity (``inf`` as Python reads it) was
+    a rejected row, "not a finite number", though the column holds it. None: the column does
+    not (SQLite and D1 columns: a text 'inf' in a REAL column is no number there)."""
+    t = col.declared_type.lower()
+    floats = t in ("real", "double precision") or t.startswith("float")
+    numeric = t.startswith(("numeric", "decimal")) and (f != f or col.precision_scale is None)
+    if not col.pg_dates or not (floats or numeric):
+        return None
+    return "NaN" if f != f else ("Infinity" if f > 0 else "-Infinity")
 
 
 def _pg_special(text: str, *, timestamp: bool = False) -> str | None:

@@ -3,6 +3,7 @@ with where it starts and its raw text, and chunks of them as parallel sequences.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -61,3 +62,63 @@ def chunked(
             text = 0
     if lines:
         yield RecordChunk(lines, fields, raws, errors)
+
+
+RAW_BLOCK = 1024  # records per digest of RawDigests
+
+
+class RawDigests:
+    """Digests of a source's raw texts, one per ``RAW_BLOCK`` records in the order read: a
+    later reading tells which blocks read as the first one did (a table's rows are found by
+    their place: the rows the target refused come back as lines alone)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []
+        self._hash = hashlib.blake2b(digest_size=16)
+        self._in_block = 0
+
+    def add(self, raw: str) -> bool:
+        """One more record's text; True when it ended a block."""
+        self._hash.update(raw.encode("utf-8", "surrogatepass"))
+        self._hash.update(b"\0")
+        self._in_block += 1
+        if self._in_block < RAW_BLOCK:
+            return False
+        self.close()
+        return True
+
+    def close(self) -> None:
+        """End the block being read (the last, shorter one)."""
+        if self._in_block:
+            self.blocks.append(self._hash.digest())
+            self._hash = hashlib.blake2b(digest_size=16)
+            self._in_block = 0
+
+
+def raws_again(
+    records: Iterator[SourceRecord], lines: set[int], first: RawDigests | None
+) -> dict[int, str]:
+    """The raw text of ``lines`` from a later reading of a source, kept only where the block
+    of rows around each reads as it did the ``first`` time (None: not known, all kept)."""
+    found: dict[int, str] = {}
+    block: dict[int, str] = {}
+    again = RawDigests()
+    last = max(lines)
+
+    def as_first() -> None:
+        n = len(again.blocks) - 1
+        if first is None or (n < len(first.blocks) and first.blocks[n] == again.blocks[n]):
+            found.update(block)
+        block.clear()
+
+    for rec in records:
+        if rec.line in lines:
+            block[rec.line] = rec.raw
+        if again.add(rec.raw):
+            as_first()
+            if rec.line >= last:
+                return found
+    again.close()
+    if block:
+        as_first()
+    return found

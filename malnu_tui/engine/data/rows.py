@@ -268,7 +268,7 @@ class RowBuilder:
                     _getter(rules[name], header, now),
                     _database_booleans(coercer(col, as_written=as_written))
                     if not csv_text and col.family == "integer"
-                    else coercer(col, as_written=as_written),
+                    else coercer(col, as_written=as_written, database=not csv_text),
                     null,
                 )
             )

@@ -490,7 +490,21 @@ def _with_raw(rejections: list[Rejection], source: Source) -> list[Rejection]:
     missing = {r.line for r in rejections if not r.raw}
     if not missing:
         return rejections
-    raws: dict[int, str] = {}
+    if isinstance(source, TableSource):
+        raws = source.raws(missing)
+        changed = (
+            "; the source table changed after it was read: the row now at its place is "
+            "another's, its text is left out"
+        )
+        return [
+            r
+            if r.raw
+            else r._replace(raw=raws[r.line])
+            if r.line in raws
+            else r._replace(reason=r.reason + changed)
+            for r in rejections
+        ]
+    raws = {}
     for rec in source.records():
         if rec.line in missing:
             raws[rec.line] = rec.raw

@@ -18,7 +18,7 @@ import contextlib
 import csv
 import io
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,13 @@ from malnu_tui.engine.backends.d1.errors import D1LimitExceeded
 from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
 from malnu_tui.engine.backends.d1.pieces import Cell, read_pieces
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.data.records import RecordChunk, SourceRecord, chunked
+from malnu_tui.engine.data.records import (
+    RawDigests,
+    RecordChunk,
+    SourceRecord,
+    chunked,
+    raws_again,
+)
 from malnu_tui.engine.data.schema import TableSchema, read_schema, sqlite_rows
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import BackendError, ConfigError, RowTooLarge
@@ -41,13 +47,13 @@ FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
-# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it — a
-# char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
-# no longer equal to 'AB').
+# (whole numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it —
+# a char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
+# no longer equal to 'AB'), a numeric (Python's Decimal wrote 0.0000000100 as '1.00E-8') and a
+# float (Python wrote 123456789 as '123456789.0' and Infinity as 'inf').
 _PG_NATIVE = frozenset(
-    {"int2", "int4", "int8", "oid", "numeric", "float4", "float8", "bool", "text", "varchar",
-     "name", "uuid", "citext"}
-)  # fmt: skip
+    {"int2", "int4", "int8", "oid", "bool", "text", "varchar", "name", "uuid", "citext"}
+)
 
 
 def as_text(value: object) -> str | None:
@@ -122,6 +128,7 @@ class TableSource:
         self.description = f"{what} {table} of {label or backend.display_url}"
         self.format = None
         self.counts: tuple[int | None, int | None] = (None, None)  # (before, after) reading
+        self.digests: RawDigests | None = None  # of the last whole reading's rows (raws())
         if self.view and backend.kind == "d1":
             raise ConfigError(
                 f"{table!r} is a view: D1 has no cursor to read a view in pages",
@@ -364,7 +371,7 @@ class TableSource:
             limit = _page_size(page)
             yield page
 
-    def records(self) -> Iterator[SourceRecord]:
+    def records(self) -> Generator[SourceRecord, None, None]:
         """The rows in pages; the table is counted before the first and after the last, so
         that :meth:`unread` can tell rows the pages missed. On PostgreSQL all of it is read in
         one snapshot (a REPEATABLE READ, READ ONLY transaction): a live table is read as it
@@ -438,6 +445,7 @@ class TableSource:
                 ) from None
 
     def _records(self) -> Iterator[SourceRecord]:
+        digests = RawDigests()
         with self._snapshot():
             before = self._count()
             line = 1
@@ -451,11 +459,26 @@ class TableSource:
                         ["" if f is None else f for f in fields]
                     )
                     error = self._why_not_utf8(r) if bad else ""
+                    digests.add(buf.getvalue())
                     yield SourceRecord(line, fields, buf.getvalue(), error)
             # Set once the whole table was read: a pass that stops early (the preview's
             # samples, the raw text of rows the database refused) left (count, None), which
             # skipped the count check.
             self.counts = (before, self._count())
+            digests.close()
+            self.digests = digests  # of the last whole reading, as the counts are
+
+    def raws(self, lines: set[int]) -> dict[int, str]:
+        """The raw text of ``lines`` (rows the target refused come back as lines alone), read
+        again: only of rows whose block reads as on the import's own reading (the legacy
+        application wrote meanwhile, a view gave its rows in another order: the rejects file
+        gave the next student's row for the refused one)."""
+        kept = self.counts, self.digests
+        try:
+            with contextlib.closing(self.records()) as records:
+                return raws_again(records, lines, self.digests)
+        finally:
+            self.counts, self.digests = kept  # the import's reading is the one counted
 
     def _text(self, data: bytes) -> str:
         """SQLite's TEXT as str; bytes that are not UTF-8 as :class:`NotUtf8` (flagged)."""

@@ -1,0 +1,145 @@
+"""``import --from`` a legacy table: each number arrives as the number PostgreSQL holds,
+written as PostgreSQL writes it (a numeric's digits, a float's Infinity and NaN), and a row the
+target refused is never given another row's text in the rejects file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.fixtures_matrix import DbTarget
+from tests.import_support import rejects_of, sqlite_file_rows
+from tests.inproc import run_inproc
+
+DDL = (
+    "CREATE TABLE nilai (id integer PRIMARY KEY, spp numeric(20,10), skor double precision, "
+    "bobot real, rasio numeric)"
+)
+ROWS = (
+    "INSERT INTO nilai VALUES (1, 0.0000000100, 'Infinity', 'NaN', 'NaN'), "
+    "(2, 150000.5, '-Infinity', 0.1, 'Infinity'), (3, 'NaN', 123456789, '-Infinity', 1e-7)"
+)
+
+
+def _pg(url: str, *statements: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as c:
+        rows: list[tuple[Any, ...]] = []
+        for st in statements:
+            cur = c.execute(st)
+            rows = cur.fetchall() if cur.description else []
+        return rows
+
+
+def _import(tmp: Path, target_url: str, source: str) -> tuple[int, dict[str, Any], str]:
+    res = run_inproc(
+        "--database", target_url, "import", "--from", source, "--table", "nilai", "--yes",
+        "--json", "--no-backup", "--max-errors", "3", "--rejects", str(tmp / "rejects.csv"),
+    )  # fmt: skip
+    return res.code, json.loads(res.out) if res.out else {}, res.err
+
+
+def test_postgresql_infinity_and_nan_reach_columns_that_hold_them(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A double precision Infinity or a real NaN of a legacy table was a rejected row, "'inf'
+    is not a finite number", into the same PostgreSQL column that holds it (and a numeric
+    0.0000000100 was read as Python's Decimal, '1.00E-8')."""
+    src, dst = fresh_db("postgresql"), fresh_db("postgresql")
+    _pg(src.url, DDL, ROWS)
+    _pg(dst.url, DDL)
+    code, report, err = _import(tmp_path, dst.url, f"{src.url}:nilai")
+    assert code == 0 and (report["inserted"], report["rejected"]) == (3, 0), err
+    every = "SELECT t::text FROM nilai t ORDER BY id"
+    assert _pg(dst.url, every) == _pg(src.url, every)
+
+
+def test_a_postgresql_numeric_keeps_its_digits_in_a_text_column(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """0.0000000100 of a numeric(20,10) was stored in a SQLite TEXT column as '1.00E-8' (the
+    text of Python's Decimal, not PostgreSQL's), a double precision 123456789 as '123456789.0'
+    and its Infinity as 'inf'."""
+    src = fresh_db("postgresql")
+    _pg(src.url, DDL, ROWS)
+    path = tmp_path / "school.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, spp TEXT, skor TEXT, bobot TEXT, "
+                 "rasio TEXT)")  # fmt: skip
+    conn.close()
+    code, report, err = _import(tmp_path, f"sqlite:///{path}", f"{src.url}:nilai")
+    assert code == 0 and report["inserted"] == 3, err
+    assert sqlite_file_rows(path, "SELECT * FROM nilai ORDER BY id") == [
+        (1, "0.0000000100", "Infinity", "NaN", "NaN"),
+        (2, "150000.5000000000", "-Infinity", "0.1", "Infinity"),
+        (3, "NaN", "123456789", "-Infinity", "0.0000001"),
+    ]
+
+
+def test_a_refused_row_s_text_is_never_another_row_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A row the target refused (a CHECK) has its raw text looked up in the source again, by
+    its place: the legacy application deleted a row meanwhile, and the rejects file gave the
+    next student's row (id 4) for the refused one (id 3). Now a row whose text is not the one
+    first read is said so, its text left out; the rows before the change keep theirs."""
+    from malnu_tui.engine.data import run as run_module
+
+    dst = fresh_db("postgresql")
+    path = tmp_path / "legacy.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER); WITH RECURSIVE s(i) AS (SELECT 1 "
+        "UNION ALL SELECT i + 1 FROM s WHERE i < 3000) INSERT INTO t SELECT i, i FROM s"
+    )
+    conn.close()
+    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n NOT IN (3, 2900)))")
+    looked_up = run_module._with_raw
+
+    def app_deletes_a_row_meanwhile(rejections: Any, source: Any) -> Any:
+        with sqlite3.connect(path) as c:
+            c.execute("DELETE FROM t WHERE id = 2000")
+        return looked_up(rejections, source)
+
+    monkeypatch.setattr(run_module, "_with_raw", app_deletes_a_row_meanwhile)
+    res = run_inproc(
+        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "2", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    first, late = rejects_of(str(tmp_path / "r.csv"))
+    assert (first["line"], first["raw"]) == ("4", "3,3")  # before the change: its own text
+    assert late["line"] == "2901" and late["raw"] == "", late  # was "2901,2901"
+    assert "the source table changed after it was read" in late["reason"]
+
+
+def test_raws_read_again_are_kept_only_where_their_block_reads_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocks of 3 rows: a row changed in the second block leaves out the texts of that block
+    (lines 5-7), not those of the first; the last, shorter block is checked too."""
+    from malnu_tui.engine.data import records as rec_module
+    from malnu_tui.engine.data.records import RawDigests, SourceRecord, raws_again
+
+    monkeypatch.setattr(rec_module, "RAW_BLOCK", 3)
+
+    def reading(texts: list[str]) -> list[SourceRecord]:
+        return [SourceRecord(i + 2, (t,), t) for i, t in enumerate(texts)]
+
+    first_texts = ["a", "b", "c", "d", "e", "f", "g"]
+    first = RawDigests()
+    for r in reading(first_texts):
+        first.add(r.raw)
+    first.close()
+    same = raws_again(iter(reading(first_texts)), {3, 6, 8}, first)
+    assert same == {3: "b", 6: "e", 8: "g"}
+    changed = ["a", "b", "c", "d", "E", "f", "g"]
+    assert raws_again(iter(reading(changed)), {3, 6, 8}, first) == {3: "b", 8: "g"}
+    shorter = ["a", "b", "c", "d", "e", "f"]
+    assert raws_again(iter(reading(shorter)), {3, 7}, first) == {3: "b", 7: "f"}
+    assert raws_again(iter(reading(shorter)), {8}, first) == {}
