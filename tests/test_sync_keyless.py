@@ -6,6 +6,7 @@ old copy as it was. Real SQLite, PostgreSQL and the D1 stand-in."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 import tracemalloc
@@ -346,3 +347,58 @@ def test_a_d1_keyless_table_with_a_column_named_rowid_is_read_whole(
     src.run('CREATE TABLE "all" (rowid TEXT, _rowid_ TEXT, oid TEXT)')
     with pytest.raises(BackendError, match="its columns rowid, _rowid_ and oid hide the row id"):
         sync(src, dst, tables=["all"])
+
+
+def test_a_d1_copy_whose_stage_does_not_fit_drops_it_and_says_why(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into D1 a keyless table is staged whole before the swap: a database near its size
+    limit took half the stage, then refused a page (`Exceeded maximum DB size`), and the
+    stage stayed, holding the room the application's own writes needed until the next sync
+    (which filled it again); the hint said to split large data migrations into smaller
+    files. Now the stage is dropped at once and the hint says what a whole copy needs."""
+    from malnu_tui.engine.backends.d1.client import D1Api
+    from malnu_tui.engine.urls import parse_d1_url
+
+    monkeypatch.setattr(whole, "PAGE_ROWS", 200)  # pages of ~50 KB: several stage batches
+    src, dst = make_db("sqlite", request, tmp_path, "s"), make_db("d1", request, tmp_path, "d")
+    assert dst.d1 is not None
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", [("x" * 200, f"o{i}", i) for i in range(2_000)])
+    assert sync(src, dst).verified
+    dst.run("VACUUM")  # the first sync's stage left free pages: room for half a stage only
+    size = dst.run("PRAGMA page_count")[0][0] * dst.run("PRAGMA page_size")[0][0]
+    monkeypatch.setattr(dst.d1.server, "max_db_bytes", size * 3 // 2)
+    src.run("UPDATE tags SET n = n + 1")
+    with pytest.raises(BackendError) as full:
+        sync(src, dst)
+    assert "Exceeded maximum DB size" in str(full.value), full.value
+    hint = str(full.value.hint)
+    assert "at its size limit" in hint and "the copy was left as it was" in hint, hint
+    assert not dst.run("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+    assert dst.run("SELECT min(n), count(*) FROM tags") == [(0, 2_000)]  # as it was
+    api = D1Api(parse_d1_url(dst.url), dst.d1.token, api_base=dst.d1.server.api_base)
+    try:  # the application's own write finds its room again
+        api.raw("INSERT INTO tags (value, object_id, n) VALUES ('app', 'a', 1)")
+    finally:
+        api.close()
+
+
+def test_a_d1_copy_s_swap_moves_the_stage_page_by_page(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D1 bounds each statement of a batch (30 s: its limits page), not the batch: the swap
+    moved the whole stage in one INSERT … SELECT, the statement a large table's copy ran past
+    30 s with. It is now one statement per page staged, all in the one final batch."""
+    monkeypatch.setattr(whole, "PAGE_ROWS", 10)
+    src, dst = make_db("sqlite", request, tmp_path, "s"), make_db("d1", request, tmp_path, "d")
+    assert dst.d1 is not None
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST)  # 30 rows: 3 pages
+    server, bodies = dst.d1.server, []  # every request's whole text (the log keeps 2,000 chars)
+    take = server.take_fault
+    monkeypatch.setattr(server, "take_fault", lambda p, t: bodies.append(t) or take(p, t))
+    assert sync(src, dst).verified and _rows(dst) == _rows(src)
+    (swap,) = [b for b in bodies if 'DROP TABLE \\"malnu_stage_whole_tags\\"' in b]
+    moves = re.findall(r"rowid BETWEEN (\d+) AND (\d+) ORDER BY rowid", swap)
+    assert moves == [("1", "10"), ("11", "20"), ("21", "30")], swap
