@@ -402,3 +402,36 @@ def test_a_d1_copy_s_swap_moves_the_stage_page_by_page(
     (swap,) = [b for b in bodies if 'DROP TABLE \\"malnu_stage_whole_tags\\"' in b]
     moves = re.findall(r"rowid BETWEEN (\d+) AND (\d+) ORDER BY rowid", swap)
     assert moves == [("1", "10"), ("11", "20"), ("21", "30")], swap
+
+
+def test_a_keyless_row_is_named_without_its_secrets(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """A keyless row is named by its values (there is no key): every column's, a legacy
+    users table's password hash too, in the error, both sides' audit rows and `sync verify`'s
+    report (`--json` too), where a keyed table's name only the key and the value refused.
+    A column whose name says it holds secrets (password, hash, token…) is now `(hidden)`;
+    the values that find the row (the NISN, the email) are still shown."""
+    src, pg = make_db("sqlite", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE akun_lama (nisn TEXT, email TEXT, passwordHash TEXT, n INTEGER)")
+    secret = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+    src.run("INSERT INTO akun_lama VALUES ('0051234567', 'a@malnu.sch.id', ?, 'tiga')", (secret,))
+    with pytest.raises(BackendError) as stopped:
+        sync(src, pg)
+    message = str(stopped.value)  # (the copy's names: PostgreSQL folds passwordHash)
+    assert "nisn='0051234567', email='a@malnu.sch.id', passwordhash=(hidden)" in message, message
+    assert secret[:20] not in message, message
+    audits = src.run("SELECT detail FROM malnu_audit") + pg.run("SELECT detail FROM malnu_audit")
+    assert audits and not [a for a in audits if secret[:20] in str(a)], audits
+    src.run("UPDATE akun_lama SET n = 3")
+    assert sync(src, pg).verified
+    pg.run("UPDATE akun_lama SET passwordhash = 'edited by hand'")
+    found = verify(src, pg)
+    assert not found.verified
+    named = sorted(d.describe(found.key) for d in found.differences)
+    assert named == [
+        "extra: nisn='0051234567', email='a@malnu.sch.id', passwordHash=(hidden), n='3'",
+        "missing: nisn='0051234567', email='a@malnu.sch.id', passwordHash=(hidden), n='3'",
+    ], named
+    shown = json.dumps(found.as_json())
+    assert secret[:20] not in shown and "edited by hand" not in shown, shown

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.compare import MAX_REPORTED
-from malnu_tui.engine.sync.model import SYNCED_AT, Column, Difference, Row, TableShape
+from malnu_tui.engine.sync.model import (
+    SYNCED_AT,
+    Column,
+    Difference,
+    Row,
+    TableShape,
+    shown_values,
+)
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
 from malnu_tui.engine.sync.values import normalizer, row_hasher, to_postgres, to_sqlite
@@ -185,8 +192,8 @@ def differences(source: Side, dest: Side, shape: TableShape) -> tuple[list[Diffe
     b, b_rows = _in_buckets(dest, shape, wanted)
     norms = [normalizer(c.kind) for c in shape.columns]
 
-    def named(row: Row) -> tuple[Any, ...]:
-        return tuple(f(v) for f, v in zip(norms, row, strict=True))
+    def named(row: Row) -> tuple[Any, ...]:  # (a secret's value hidden: .model.shown_values)
+        return shown_values(shape.names, tuple(f(v) for f, v in zip(norms, row, strict=True)))
 
     out: list[Difference] = []
     total = 0
