@@ -435,3 +435,25 @@ def test_a_keyless_row_is_named_without_its_secrets(
     ], named
     shown = json.dumps(found.as_json())
     assert secret[:20] not in shown and "edited by hand" not in shown, shown
+
+
+def test_a_keyless_copy_s_sequence_is_moved_past_the_ids_written(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A keyless copy made by hand with a serial (or identity) column, as a keyed mirror's
+    are: the whole copy wrote the source's ids and left the sequence at 1, so the next
+    INSERT there took id 1 again (a second row of id 1: no key refuses it). Moved past the
+    largest id written, as a keyed copy's sequences are; never back."""
+    src, pg = (
+        Db("sqlite", f"sqlite:///{tmp_path / 's.db'}", tmp_path / "s.db"),
+        Db("postgresql", pg_url),
+    )
+    src.run("CREATE TABLE log (id INTEGER, pesan TEXT)")
+    src.many("INSERT INTO log VALUES (?, ?)", [(1, "a"), (7, "b"), (7, "b")])
+    pg.run("CREATE TABLE log (id bigserial, pesan text, synced_at timestamp)")
+    report = sync(src, pg)
+    assert (report.mode, report.verified, report.warnings) == ("whole", True, ())
+    assert pg.run("INSERT INTO log (pesan) VALUES ('app') RETURNING id") == [(8,)]
+    pg.run("SELECT setval('log_id_seq', 100)")
+    assert sync(src, pg).verified
+    assert pg.run("SELECT last_value FROM log_id_seq") == [(100,)]

@@ -275,6 +275,11 @@ def _pg_replace(
                 w.refuse_unscaled(shape, page)
                 data = [(*convert(r), now) for r in page]
                 inserted += pgcopy.copy_rows(conn, t, (*shape.names, SYNCED_AT), data)
+            # Its serial or identity columns (a copy made by hand) moved past the ids written,
+            # as a keyed copy's are: they stayed at 1, and the next INSERT there took id 1.
+            owned = pgcopy.owned_sequences(conn, t, shape.names)
+            refused = pgcopy.advance_sequences(conn, t, owned, "synced") if owned else []
+            w.sequence_warnings.setdefault(shape.name, []).extend(refused)
             state = _filled(state, inserted, deleted)
             conn.execute(with_params(w._state_upsert(), conn), state.values())
     except psycopg.Error as exc:  # the page's COPY names its line: the row, by its values

@@ -117,7 +117,10 @@ def sync_whole(
         truncated=total > len(found),
         seconds=time.perf_counter() - started,
         note="" if ok else NOTE,
-        warnings=plan.warnings,
+        warnings=(
+            *plan.warnings,
+            *getattr(s.dst, "sequence_warnings", {}).pop(plan.dest_table or plan.table, ()),
+        ),
     )
     rate("done", state.rows_read)
     audit(s, report, "ok" if report.verified else "failed")
