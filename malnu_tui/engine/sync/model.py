@@ -91,7 +91,7 @@ def key_text(names: tuple[str, ...], key: Key) -> str:
         if v is None:
             return "NULL"
         if v is HIDDEN:  # a secret's value (:func:`shown_values`)
-            return HIDDEN
+            return str(v)
         if isinstance(v, bytes | bytearray | memoryview):
             return f"x'{bytes(v).hex()}'"
         return repr(v)
@@ -114,7 +114,7 @@ _SECRET_PARTS = (
     "privatekey",
 )
 _SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
-HIDDEN = "(hidden)"
+HIDDEN: str = "(hidden)"
 
 
 def secret_column(name: str) -> bool:
