@@ -214,6 +214,7 @@ def test_a_keyless_table_with_capitals_is_copied_whole_under_the_copys_names(
     src.run("INSERT INTO \"PostTags\" VALUES (1, 'a'), (1, 'a'), (2, 'b')")
     first = sync(src, dst)
     assert (first.mode, first.inserted, first.verified) == ("whole", 3, True)
+    assert first.as_json()["dest_table"] == "posttags"  # (it was left out, the keyed said it)
     src.run("INSERT INTO \"PostTags\" VALUES (3, 'c')")
     second = sync(src, dst)
     assert (second.inserted, second.deleted, second.verified) == (4, 3, True)
@@ -221,7 +222,8 @@ def test_a_keyless_table_with_capitals_is_copied_whole_under_the_copys_names(
         (1, "a"), (1, "a"), (2, "b"), (3, "c"),
     ]  # fmt: skip
     assert dst.run("SELECT table_name FROM malnu_sync") == [("posttags",)]
-    assert verify(src, dst).verified
+    checked = verify(src, dst)
+    assert checked.verified and checked.as_json()["dest_table"] == "posttags"
 
 
 def test_a_capitalised_table_s_sequence_left_behind_is_told(
