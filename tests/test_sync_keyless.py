@@ -6,6 +6,7 @@ old copy as it was. Real SQLite, PostgreSQL and the D1 stand-in."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 import tracemalloc
@@ -346,3 +347,113 @@ def test_a_d1_keyless_table_with_a_column_named_rowid_is_read_whole(
     src.run('CREATE TABLE "all" (rowid TEXT, _rowid_ TEXT, oid TEXT)')
     with pytest.raises(BackendError, match="its columns rowid, _rowid_ and oid hide the row id"):
         sync(src, dst, tables=["all"])
+
+
+def test_a_d1_copy_whose_stage_does_not_fit_drops_it_and_says_why(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into D1 a keyless table is staged whole before the swap: a database near its size
+    limit took half the stage, then refused a page (`Exceeded maximum DB size`), and the
+    stage stayed, holding the room the application's own writes needed until the next sync
+    (which filled it again); the hint said to split large data migrations into smaller
+    files. Now the stage is dropped at once and the hint says what a whole copy needs."""
+    from malnu_tui.engine.backends.d1.client import D1Api
+    from malnu_tui.engine.urls import parse_d1_url
+
+    monkeypatch.setattr(whole, "PAGE_ROWS", 100)  # pages of ~25 KB: several stage batches
+    src, dst = make_db("sqlite", request, tmp_path, "s"), make_db("d1", request, tmp_path, "d")
+    assert dst.d1 is not None
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", [("x" * 200, f"o{i}", i) for i in range(600)])
+    assert sync(src, dst).verified
+    dst.run("VACUUM")  # the first sync's stage left free pages: room for half a stage only
+    size = dst.run("PRAGMA page_count")[0][0] * dst.run("PRAGMA page_size")[0][0]
+    monkeypatch.setattr(dst.d1.server, "max_db_bytes", size * 3 // 2)
+    src.run("UPDATE tags SET n = n + 1")
+    with pytest.raises(BackendError) as full:
+        sync(src, dst)
+    assert "Exceeded maximum DB size" in str(full.value), full.value
+    hint = str(full.value.hint)
+    assert "at its size limit" in hint and "the copy was left as it was" in hint, hint
+    assert not dst.run("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+    assert dst.run("SELECT min(n), count(*) FROM tags") == [(0, 600)]  # as it was
+    api = D1Api(parse_d1_url(dst.url), dst.d1.token, api_base=dst.d1.server.api_base)
+    try:  # the application's own write finds its room again
+        api.raw("INSERT INTO tags (value, object_id, n) VALUES ('app', 'a', 1)")
+    finally:
+        api.close()
+
+
+def test_a_d1_copy_s_swap_moves_the_stage_page_by_page(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D1 bounds each statement of a batch (30 s: its limits page), not the batch: the swap
+    moved the whole stage in one INSERT … SELECT, the statement a large table's copy ran past
+    30 s with. It is now one statement per page staged, all in the one final batch."""
+    monkeypatch.setattr(whole, "PAGE_ROWS", 10)
+    src, dst = make_db("sqlite", request, tmp_path, "s"), make_db("d1", request, tmp_path, "d")
+    assert dst.d1 is not None
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST)  # 30 rows: 3 pages
+    server, bodies = dst.d1.server, []  # every request's whole text (the log keeps 2,000 chars)
+    take = server.take_fault
+    monkeypatch.setattr(server, "take_fault", lambda p, t: bodies.append(t) or take(p, t))
+    assert sync(src, dst).verified and _rows(dst) == _rows(src)
+    (swap,) = [b for b in bodies if 'DROP TABLE \\"malnu_stage_whole_tags\\"' in b]
+    moves = re.findall(r"rowid BETWEEN (\d+) AND (\d+) ORDER BY rowid", swap)
+    assert moves == [("1", "10"), ("11", "20"), ("21", "30")], swap
+
+
+def test_a_keyless_row_is_named_without_its_secrets(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """A keyless row is named by its values (there is no key): every column's, a legacy
+    users table's password hash too, in the error, both sides' audit rows and `sync verify`'s
+    report (`--json` too), where a keyed table's name only the key and the value refused.
+    A column whose name says it holds secrets (password, hash, token…) is now `(hidden)`;
+    the values that find the row (the NISN, the email) are still shown."""
+    src, pg = make_db("sqlite", request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE akun_lama (nisn TEXT, email TEXT, passwordHash TEXT, n INTEGER)")
+    secret = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+    src.run("INSERT INTO akun_lama VALUES ('0051234567', 'a@malnu.sch.id', ?, 'tiga')", (secret,))
+    with pytest.raises(BackendError) as stopped:
+        sync(src, pg)
+    message = str(stopped.value)  # (the copy's names: PostgreSQL folds passwordHash)
+    assert "nisn='0051234567', email='a@malnu.sch.id', passwordhash=(hidden)" in message, message
+    assert secret[:20] not in message, message
+    audits = src.run("SELECT detail FROM malnu_audit") + pg.run("SELECT detail FROM malnu_audit")
+    assert audits and not [a for a in audits if secret[:20] in str(a)], audits
+    src.run("UPDATE akun_lama SET n = 3")
+    assert sync(src, pg).verified
+    pg.run("UPDATE akun_lama SET passwordhash = 'edited by hand'")
+    found = verify(src, pg)
+    assert not found.verified
+    named = sorted(d.describe(found.key) for d in found.differences)
+    assert named == [
+        "extra: nisn='0051234567', email='a@malnu.sch.id', passwordHash=(hidden), n='3'",
+        "missing: nisn='0051234567', email='a@malnu.sch.id', passwordHash=(hidden), n='3'",
+    ], named
+    shown = json.dumps(found.as_json())
+    assert secret[:20] not in shown and "edited by hand" not in shown, shown
+
+
+def test_a_keyless_copy_s_sequence_is_moved_past_the_ids_written(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A keyless copy made by hand with a serial (or identity) column, as a keyed mirror's
+    are: the whole copy wrote the source's ids and left the sequence at 1, so the next
+    INSERT there took id 1 again (a second row of id 1: no key refuses it). Moved past the
+    largest id written, as a keyed copy's sequences are; never back."""
+    src, pg = (
+        Db("sqlite", f"sqlite:///{tmp_path / 's.db'}", tmp_path / "s.db"),
+        Db("postgresql", pg_url),
+    )
+    src.run("CREATE TABLE log (id INTEGER, pesan TEXT)")
+    src.many("INSERT INTO log VALUES (?, ?)", [(1, "a"), (7, "b"), (7, "b")])
+    pg.run("CREATE TABLE log (id bigserial, pesan text, synced_at timestamp)")
+    report = sync(src, pg)
+    assert (report.mode, report.verified, report.warnings) == ("whole", True, ())
+    assert pg.run("INSERT INTO log (pesan) VALUES ('app') RETURNING id") == [(8,)]
+    pg.run("SELECT setval('log_id_seq', 100)")
+    assert sync(src, pg).verified
+    assert pg.run("SELECT last_value FROM log_id_seq") == [(100,)]

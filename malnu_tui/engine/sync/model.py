@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,6 +22,8 @@ __all__ = [
     "VerifyReport",
     "key_text",
     "row_text",
+    "secret_column",
+    "shown_values",
 ]
 
 SYNCED_AT = "synced_at"  # set on every copied row (the guide's column); never copied itself
@@ -87,6 +90,8 @@ def key_text(names: tuple[str, ...], key: Key) -> str:
     def value(v: Any) -> str:
         if v is None:
             return "NULL"
+        if v is HIDDEN:  # a secret's value (:func:`shown_values`)
+            return str(v)
         if isinstance(v, bytes | bytearray | memoryview):
             return f"x'{bytes(v).hex()}'"
         return repr(v)
@@ -94,13 +99,48 @@ def key_text(names: tuple[str, ...], key: Key) -> str:
     return ", ".join(f"{n}={value(v)}" for n, v in zip(names, key, strict=False))
 
 
+# What a column's name says of its values being secrets (a password's hash, a token, an API
+# key, Indonesian "kata sandi"): a row named by its values never shows them. Long words are
+# found inside a name too (``passwordhash``: a PostgreSQL copy folds ``passwordHash``), short
+# ones as its words only (``pin``, not ``pinned``).
+_SECRET_PARTS = (
+    "password",
+    "passwd",
+    "passcode",
+    "sandi",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+)
+_SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
+HIDDEN: str = "(hidden)"
+
+
+def secret_column(name: str) -> bool:
+    """Whether ``name`` (``password_hash``, ``passwordHash``, ``api_key``, ``remember_token``)
+    holds secrets, by its words."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
+    joined = "".join(parts)
+    return any(p in joined for p in _SECRET_PARTS) or not _SECRET_WORDS.isdisjoint(parts)
+
+
+def shown_values(names: tuple[str, ...], row: Row) -> Row:
+    """``row`` as a message or report may show it: the values of :func:`secret_column`
+    columns replaced by ``(hidden)`` (a table without a key names its rows by their values,
+    where a keyed one's messages name the key and the value refused only)."""
+    return tuple(HIDDEN if secret_column(n) else v for n, v in zip(names, row, strict=False))
+
+
 def row_text(shape: TableShape, row: Row) -> str:
     """A source row as a message names it: by its key (``id=7``); a table without a key
-    (copied whole, .whole) by its values, each cut at 60 characters (``…``): it said
-    ``row , column r`` or named no row at all."""
+    (copied whole, .whole) by its values, each cut at 60 characters (``…``), a secret's
+    hidden (:func:`shown_values`): it said ``row , column r`` or named no row at all."""
     if shape.key:
         return key_text(shape.key, tuple(row[i] for i in shape.key_index))
-    parts = (key_text((n,), (v,)) for n, v in zip(shape.names, row, strict=False))
+    shown = shown_values(shape.names, row)
+    parts = (key_text((n,), (v,)) for n, v in zip(shape.names, shown, strict=False))
     return ", ".join(p if len(p) <= 60 else p[:59] + "…" for p in parts)
 
 

@@ -272,7 +272,8 @@ def sync_table(
             scope=scope,
             warnings=(
                 *plan.warnings,
-                *getattr(s.dst, "sequence_warnings", {}).pop(plan.table, ()),
+                # (kept under the copy's name: "Kelas" → kelas, whose warning was lost)
+                *getattr(s.dst, "sequence_warnings", {}).pop(plan.dest_table or plan.table, ()),
             ),
         )
         rate("done", state.rows_read)

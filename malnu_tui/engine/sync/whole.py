@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.compare import MAX_REPORTED
-from malnu_tui.engine.sync.model import SYNCED_AT, Column, Difference, Row, TableShape
+from malnu_tui.engine.sync.model import (
+    SYNCED_AT,
+    Column,
+    Difference,
+    Row,
+    TableShape,
+    shown_values,
+)
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
 from malnu_tui.engine.sync.values import normalizer, row_hasher, to_postgres, to_sqlite
@@ -185,8 +192,8 @@ def differences(source: Side, dest: Side, shape: TableShape) -> tuple[list[Diffe
     b, b_rows = _in_buckets(dest, shape, wanted)
     norms = [normalizer(c.kind) for c in shape.columns]
 
-    def named(row: Row) -> tuple[Any, ...]:
-        return tuple(f(v) for f, v in zip(norms, row, strict=True))
+    def named(row: Row) -> tuple[Any, ...]:  # (a secret's value hidden: .model.shown_values)
+        return shown_values(shape.names, tuple(f(v) for f, v in zip(norms, row, strict=True)))
 
     out: list[Difference] = []
     total = 0
@@ -268,6 +275,11 @@ def _pg_replace(
                 w.refuse_unscaled(shape, page)
                 data = [(*convert(r), now) for r in page]
                 inserted += pgcopy.copy_rows(conn, t, (*shape.names, SYNCED_AT), data)
+            # Its serial or identity columns (a copy made by hand) moved past the ids written,
+            # as a keyed copy's are: they stayed at 1, and the next INSERT there took id 1.
+            owned = pgcopy.owned_sequences(conn, t, shape.names)
+            refused = pgcopy.advance_sequences(conn, t, owned, "synced") if owned else []
+            w.sequence_warnings.setdefault(shape.name, []).extend(refused)
             state = _filled(state, inserted, deleted)
             conn.execute(with_params(w._state_upsert(), conn), state.values())
     except psycopg.Error as exc:  # the page's COPY names its line: the row, by its values

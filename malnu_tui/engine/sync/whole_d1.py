@@ -2,16 +2,23 @@
 requests, so the rows go into a staging table, one batch per page (within D1's limits), and one
 final batch empties the copy, moves the staged rows in, drops the stage and writes the state
 row — all or nothing. A sync killed before that batch leaves the copy as it was (and the stage,
-dropped by the next sync before it fills it again; staging tables are not tables of a sync)."""
+dropped by the next sync before it fills it again; staging tables are not tables of a sync); one
+stopped by an error drops its stage at once (a stage that did not fit left the database full,
+and the application's own writes refused, until the next sync).
+
+The final batch moves the staged rows in one ``INSERT … SELECT`` per page staged (a range of
+the stage's row ids), not one for the whole table: D1 bounds each statement of a batch (30 s,
+its limits page), not the batch, which stays one transaction."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from malnu_tui.engine.backends.base import utc_now
-from malnu_tui.engine.backends.d1.errors import D1QueryError
+from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, D1QueryError
 from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import REFUSED
@@ -20,7 +27,16 @@ from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
 from malnu_tui.engine.sync.values import to_sqlite
 
-__all__ = ["d1_replace", "stage_name"]
+__all__ = ["FULL_HINT", "d1_replace", "stage_name"]
+
+# A D1 database at its size limit (D1's limits page: 500 MB Free, 10 GB Paid) while a table
+# without a key was staged: the stage holds a second copy of the table until the swap.
+FULL_HINT = (
+    "the D1 database is at its size limit: a table without a key is copied whole through a "
+    "stage as large as the table (D1 allows 500 MB on Workers Free, 10 GB on Paid); the copy "
+    "was left as it was and the stage dropped. Make room there, give the table a key at the "
+    "source (then it is synced by chunks, with no stage), or leave it out with --tables"
+)
 
 
 def stage_name(table: str) -> str:
@@ -32,12 +48,30 @@ def d1_replace(
     side: Side, shape: TableShape, pages: Iterator[list[Row]], state: SyncState
 ) -> SyncState:
     """(See :func:`.whole.replace_rows`.)"""
+    d1: Any = side
+    stage = stage_name(shape.name)
+    try:
+        return _replace(d1, shape, pages, state, stage)
+    except Exception:
+        with contextlib.suppress(Exception):  # (the swap that failed dropped nothing)
+            d1._batch([f"DROP TABLE IF EXISTS {q(stage)}"], None)
+        raise
+
+
+def _full(exc: BaseException, hint: str | None) -> str | None:
+    """:data:`FULL_HINT` where ``exc`` is D1 refusing the write at its database size limit."""
+    full = isinstance(exc, D1LimitExceeded) and "maximum db size" in str(exc).lower()
+    return FULL_HINT if full else hint
+
+
+def _replace(
+    d1: Any, shape: TableShape, pages: Iterator[list[Row]], state: SyncState, stage: str
+) -> SyncState:
     from malnu_tui.engine.backends.d1.client import sent_bytes
     from malnu_tui.engine.sync.side_d1 import MAX_STATEMENT, split_values, tuple_literal
     from malnu_tui.engine.sync.sqlite_values import unstorable_value
 
-    d1: Any = side
-    stage = stage_name(shape.name)
+    side: Side = d1
     staged = replace(shape, name=stage, key=())
     d1._batch([f"DROP TABLE IF EXISTS {q(stage)}", d1.create_ddl(staged)], None)
     convert = to_sqlite([c.kind for c in shape.columns])
@@ -45,6 +79,7 @@ def d1_replace(
     cols = ", ".join(q(c) for c in (*shape.names, SYNCED_AT))
     head = f"INSERT INTO {q(stage)} ({cols}) VALUES "
     inserted = 0
+    staged_pages: list[tuple[int, int]] = []  # each page's row ids in the stage (1, 2, … in order)
     for page in pages:
         refused = unstorable_value(shape, page, d1=True)
         if refused is not None:
@@ -67,22 +102,36 @@ def d1_replace(
             d1._batch(statements, None, landed)
         except BackendError as exc:
             raise BackendError(
-                f"{side.label}: writing {shape.name}: {exc}", hint=exc.hint
+                f"{side.label}: writing {shape.name}: {exc}", hint=_full(exc, exc.hint)
             ) from None
+        staged_pages.append((inserted + 1, after))
         inserted = after
     deleted = d1.count(shape.name)  # under the sync's lock: no one else writes the copy
     state = replace(state, rows_read=inserted, inserted=inserted, deleted=deleted)
     swap = [
         *d1._state_ddl(),
         f"DELETE FROM {q(shape.name)}",
-        f"INSERT INTO {q(shape.name)} ({cols}) SELECT {cols} FROM {q(stage)}",
+        *_moves(shape, stage, cols, staged_pages),
         f"DROP TABLE {q(stage)}",
         d1._state_sql(state),
     ]
     try:
         d1._batch(swap, state)
     except D1QueryError as exc:  # the copy's own constraint or trigger refused a staged row
-        told = REFUSED if "CONSTRAINT" in str(exc).upper() else None
+        told = _full(exc, REFUSED if "CONSTRAINT" in str(exc).upper() else None)
         raise BackendError(f"{side.label}: writing {shape.name}: {exc}", hint=told) from None
     d1._state_made = True
     return state
+
+
+def _moves(shape: TableShape, stage: str, cols: str, staged: list[tuple[int, int]]) -> list[str]:
+    """The ``INSERT … SELECT`` statements that move the stage's rows into the copy, one per
+    page staged (its row ids: the stage is new, nothing deleted from it), each within D1's
+    30 s a statement; one for the whole stage where its columns hide the row id (named
+    ``rowid``, ``_rowid_`` and ``oid``)."""
+    move = f"INSERT INTO {q(shape.name)} ({cols}) SELECT {cols} FROM {q(stage)}"
+    taken = {n.lower() for n in shape.names}
+    rid = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
+    if rid is None or len(staged) < 2:
+        return [move]
+    return [f"{move} WHERE {rid} BETWEEN {lo} AND {hi} ORDER BY {rid}" for lo, hi in staged]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.sync.compare import PhaseProgress
+from malnu_tui.engine.sync.destnames import dest_table
 from malnu_tui.engine.sync.model import (
     Difference,
     ProgressCallback,
@@ -71,7 +72,7 @@ def sync_whole(
     )
     report = TableReport(
         plan.table, "whole", 0, 0, 0, 0, plan.source_count, plan.dest_count, False,
-        key=shape.names,
+        key=shape.names, dest_table=plan.dest_table,
     )  # fmt: skip
     seen = [0, 0]  # the source's rows and hash sum, as they are copied
 
@@ -117,7 +118,10 @@ def sync_whole(
         truncated=total > len(found),
         seconds=time.perf_counter() - started,
         note="" if ok else NOTE,
-        warnings=plan.warnings,
+        warnings=(
+            *plan.warnings,
+            *getattr(s.dst, "sequence_warnings", {}).pop(plan.dest_table or plan.table, ()),
+        ),
     )
     rate("done", state.rows_read)
     audit(s, report, "ok" if report.verified else "failed")
@@ -136,4 +140,6 @@ def verify_whole(
         shape.name, "verify", ours[0], 0, 0, 0, ours[0], dest_count, ok and ours[0] == dest_count,
         tuple(found), shape.names, seconds=time.perf_counter() - started,
         truncated=total > len(found), note="" if ok else NOTE,
+        dest_table=dest_table(s.dst, shape.name) if dest_table(s.dst, shape.name) != shape.name
+        else "",
     )  # fmt: skip
