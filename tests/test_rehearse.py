@@ -481,8 +481,8 @@ def test_rehearse_on_d1_holds_the_copy_to_d1s_limits(d1: D1Target, mdirs: Migrat
     not D1's: a migration growing a value past D1's 2,000,000 bytes (a report's text doubled
     from production's rows), or matching a LIKE pattern over its 50 bytes built from the data,
     passed the rehearsal (✔) and failed on D1 at `up`. The copy now refuses them as D1 does."""
-    mdirs.add("20250101_000100", "laporan", "CREATE TABLE laporan (id INTEGER PRIMARY KEY, isi TEXT);",
-              "DROP TABLE laporan;")  # fmt: skip
+    table = "CREATE TABLE laporan (id INTEGER PRIMARY KEY, isi TEXT);"
+    mdirs.add("20250101_000100", "laporan", table, "DROP TABLE laporan;")
     base = ["--database", d1.url, *mdirs.args()]
     assert run_cli(*base, "up", "--no-backup").code == 0
     d1.server.execute(
