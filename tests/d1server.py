@@ -415,12 +415,16 @@ class D1Server:
                 raise ApiError(
                     400, 7400, "D1_ERROR: parameters are only allowed with a single statement"
                 )
+            # In the HTTP API's words, as every SQL error it answers (HTTP 400, code 7500, no
+            # "D1_ERROR: ", which a Worker's binding puts before them): "statement too long:
+            # SQLITE_TOOBIG [code: 7500]" (wrangler's `d1 migrations apply --remote`,
+            # cloudflare/workers-sdk#6347).
             if len(params) > MAX_BOUND_PARAMS:
-                raise ApiError(400, 7500, "D1_ERROR: too many SQL variables: SQLITE_ERROR")
+                raise ApiError(400, 7500, "too many SQL variables: SQLITE_ERROR")
             statements.extend((p, params) for p in parts)
         for sql, _ in statements:
             if len(sql.encode()) > MAX_STATEMENT_BYTES:
-                raise ApiError(400, 7500, "D1_ERROR: statement too long: SQLITE_TOOBIG")
+                raise ApiError(400, 7500, "statement too long: SQLITE_TOOBIG")
         with db.lock:
             conn = db.connect()
             try:

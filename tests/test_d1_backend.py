@@ -276,6 +276,33 @@ def test_limits_are_explained(d1: D1Target, mdirs: MigrationDirs) -> None:
 
 
 @pytest.mark.parametrize(
+    ("sql", "params", "message"),
+    [  # D1's HTTP API, as `wrangler d1 migrations apply --remote` prints its refusal:
+        # "statement too long: SQLITE_TOOBIG [code: 7500]" (cloudflare/workers-sdk#6347)
+        ("SELECT '" + "x" * 100_000 + "'", [], "statement too long: SQLITE_TOOBIG"),
+        ("SELECT " + ", ".join("?" * 101), [1] * 101, "too many SQL variables: SQLITE_ERROR"),
+        ("SELECT length(?)", ["x" * 2_000_001], "string or blob too big: SQLITE_TOOBIG"),
+    ],
+    ids=["statement", "parameters", "value"],
+)
+def test_the_stand_in_refuses_d1s_limits_in_the_http_apis_words(
+    d1: D1Target, sql: str, params: list[object], message: str
+) -> None:
+    """The stand-in answered two of D1's limits as a Worker's binding words them,
+    `D1_ERROR: statement too long: …`, where D1's HTTP API (what the tool speaks) says
+    `statement too long: SQLITE_TOOBIG` with code 7500 and HTTP 400, as it says every other
+    SQL error, and as the stand-in said the 2 MB one."""
+    import httpx
+
+    url = f"{d1.server.api_base}/accounts/{d1.db.account}/d1/database/{d1.db.id}/query"
+    got = httpx.post(
+        url, json={"sql": sql, "params": params}, headers={"Authorization": f"Bearer {d1.token}"}
+    )
+    assert got.status_code == 400
+    assert got.json()["errors"] == [{"code": 7500, "message": message}]
+
+
+@pytest.mark.parametrize(
     ("bad", "error"),
     [  # each of D1's documented limits (developers.cloudflare.com/d1/platform/limits/)
         ("INSERT INTO t VALUES (randomblob(2000001));", "string or blob too big"),  # 2 MB

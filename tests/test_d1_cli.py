@@ -187,6 +187,32 @@ def test_import_refuses_a_dump_that_would_empty_the_database(
     assert not [r for r in d1.server.requests[seen:] if r.path.endswith("/export")]
 
 
+def test_import_refuses_a_dump_d1_cannot_hold_naming_its_line_before_sending(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """A local SQLite database's dump (the school's move to D1: `sqlite3 school.db .dump`)
+    holding a row over D1's 2,000,000 bytes (a scanned report kept as text), or a statement
+    over its 100 KB that is no row of literals, was uploaded and ingested, and D1 refused it
+    mid-import (`D1 import failed: statement too long`, exit 1, naming no line). It is refused
+    before anything is sent (exit 2), by its line and the limit. (A row under the limit that
+    passes 100 KB still goes in pieces: test_d1_timetravel.)"""
+    d1.sql("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    d1.sql("INSERT INTO users VALUES (1)")
+    rows = "CREATE TABLE doc (id INTEGER PRIMARY KEY, body TEXT);\nINSERT INTO doc VALUES(1,'a');\n"
+    (tmp_path / "big.sql").write_text(rows + f"INSERT INTO doc VALUES(2,'{'z' * 2_000_000}');\n")
+    (tmp_path / "view.sql").write_text(rows + f"CREATE VIEW v AS SELECT '{'v' * 100_000}' AS x;\n")
+    seen = len(d1.server.requests)
+    res = run_cli("--database", d1.url, "d1", "import", str(tmp_path / "big.sql"), "--yes")
+    assert res.code == 2, res.err
+    assert "big.sql:3: INSERT INTO doc, value 2: a row of 2,000,05" in res.err, res.err
+    assert "D1 keeps rows under 2,000,000 bytes; nothing was sent" in res.err
+    res = run_cli("--database", d1.url, "d1", "import", str(tmp_path / "view.sql"), "--yes")
+    assert res.code == 2, res.err
+    assert "view.sql:3: " in res.err and "100,000 bytes a statement" in res.err, res.err
+    assert not [r for r in d1.server.requests[seen:] if r.path.endswith("/import")]
+    assert d1.sql("SELECT count(*) FROM users") == [(1,)], "nothing was changed"
+
+
 def test_time_travel_refuses_a_malformed_bookmark_before_asking_d1(d1: D1Target) -> None:
     """A bookmark mistyped or cut short when copied from the last restore's 'to undo' line was
     sent to D1, whose refusal came back as exit 1 (failed), not 2 (bad input)."""

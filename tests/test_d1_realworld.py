@@ -338,6 +338,31 @@ def test_a_row_at_d1s_row_limit_is_a_rejected_row_not_a_failed_import(
     assert d1.sql("SELECT id, length(bio) FROM users ORDER BY id") == [(1, 6), (3, 2)]
 
 
+def test_an_import_into_a_full_d1_database_is_told_the_database_is_full(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    """D1 refuses a batch past the database's size limit (500 MB on Workers Free, 10 GB on
+    Paid). An import into a nearly full database, which stages its rows in it before the
+    promote, stopped on `D1 limit reached: … Exceeded maximum DB size` with the hint to
+    "split large data migrations into smaller files": no file to split, and a smaller one
+    fills it all the same. The hint says the database is full, its limits, and that an import
+    needs its rows' size free twice; nothing was imported, no staging table is left."""
+    d1.sql("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)")
+    path = tmp_path / "siswa.csv"
+    path.write_text("id,nama\n" + "".join(f"{i},{'n' * 3000}\n" for i in range(1, 200)))
+    d1.server.max_db_bytes = (int(str(d1.sql("PRAGMA page_count")[0][0])) + 200) * 4096
+    try:
+        res = run_cli("--database", d1.url, "import", str(path), "--table", "siswa", "--yes")
+    finally:
+        d1.server.max_db_bytes = None
+    assert res.code == 1, res.err
+    assert "Exceeded maximum DB size" in res.err, res.err
+    hint = res.err.split("hint: ", 1)[1]
+    assert "split" not in hint and "10 GB" in hint and "twice" in hint, hint
+    assert d1.sql("SELECT count(*) FROM siswa") == [(0,)]
+    assert d1.sql("SELECT count(*) FROM sqlite_master WHERE name LIKE '%stage%'") == [(0,)]
+
+
 def test_a_blob_over_what_d1_gives_back_whole_is_synced_out_of_d1_exact(
     tmp_path: Path, d1: D1Target
 ) -> None:

@@ -474,3 +474,23 @@ def test_a_rehearsal_killed_outright_leaves_no_copy_in_the_temp_folder(
     assert again.code == 1, again.err  # one_per_role fails, as in the first test
     assert f"removed {left[0]}, left by a rehearse killed" in again.err
     assert list(temp.iterdir()) == []
+
+
+def test_rehearse_on_d1_holds_the_copy_to_d1s_limits(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """The local copy a D1 rehearsal (and `malnu-tui test`) runs on had SQLite's own limits,
+    not D1's: a migration growing a value past D1's 2,000,000 bytes (a report's text doubled
+    from production's rows) passed the rehearsal (✔) and failed on D1 at `up`. The copy now
+    holds D1's run-time limits (a LIKE pattern over 50 bytes too) and fails it as D1 does."""
+    table = "CREATE TABLE laporan (id INTEGER PRIMARY KEY, isi TEXT);"
+    mdirs.add("20250101_000100", "laporan", table, "DROP TABLE laporan;")
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    d1.server.execute(d1.db, [("INSERT INTO laporan VALUES (1, ?)", ["x" * 1_200_000])], True)
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "grow", "-- line one\nUPDATE laporan SET isi = isi || isi;\n")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.out + res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 2), got
+    assert "string or blob too big" in got["error"], got
+    assert d1.sql("SELECT length(isi) FROM laporan") == [(1_200_000,)]

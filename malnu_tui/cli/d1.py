@@ -383,6 +383,7 @@ def cmd_export(ctx: Context) -> int:
 
 
 def cmd_import(ctx: Context) -> int:
+    from malnu_tui.engine.backends.d1.dumpfile import d1_refusal
     from malnu_tui.engine.backends.d1.timetravel import check_dump, import_dump
     from malnu_tui.engine.errors import ConfigError
     from malnu_tui.engine.oplock import migration_lock
@@ -392,6 +393,15 @@ def cmd_import(ctx: Context) -> int:
     checked = check_dump(path)
     if not checked.ok:
         raise ConfigError(f"{path}: not a usable dump: {checked.error or checked.integrity}")
+    refused = d1_refusal(path)
+    if refused is not None:  # before anything is sent: D1 refused it mid-import
+        raise ConfigError(
+            f"{path}:{refused}; nothing was sent",
+            hint="D1 takes no statement over 100,000 bytes and keeps no value or row over "
+            "2,000,000 bytes (developers.cloudflare.com/d1/platform/limits/): keep such files "
+            "outside the database (R2, with their address in the row), or leave them out of "
+            "the dump",
+        )
     if not checked.tables:
         # Every table is dropped first: an empty or cut file would leave an empty database.
         raise ConfigError(

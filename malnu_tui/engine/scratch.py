@@ -174,7 +174,9 @@ class SQLiteScratch:
 
     With ``d1`` it runs each unit as D1 does: foreign keys stay on (D1 ignores a file's
     ``PRAGMA foreign_keys = OFF``, so a rebuild's ``DROP TABLE`` fires its children's ``ON
-    DELETE`` actions or fails on their rows), and what D1 refuses before running is refused."""
+    DELETE`` actions or fails on their rows), and what D1 refuses before running is refused;
+    D1's limits are SQLite's on its connection (a value over 2 MB, a LIKE pattern over 50
+    bytes: refused as D1 refuses them)."""
 
     def __init__(self, path: Path | None = None, *, d1: bool = False) -> None:
         from malnu_tui.engine.left_behind import temp_dir
@@ -189,6 +191,10 @@ class SQLiteScratch:
         self.where = f"scratch SQLite file {path}"
         self.conn = sqlite3.connect(str(path), isolation_level=None)
         self.conn.execute("PRAGMA foreign_keys = ON")
+        if d1:  # a migration D1 refuses as it runs (a value grown past 2 MB) fails here too
+            from malnu_tui.engine.backends.d1.limits import hold_to_d1_limits
+
+            hold_to_d1_limits(self.conn)
         if self._dir is not None:  # a throwaway file: no need to survive a power cut
             self.conn.execute("PRAGMA synchronous = OFF")
 

@@ -183,6 +183,10 @@ class D1Side(SqliteDialect):
         return rows
 
     def _select_list(self, shape: TableShape) -> str:
+        # D1 answers at most 100 columns (SQLite's column limit bounds a result too): a table
+        # of 100 has no room for the flags column, and was never read ("too many columns in
+        # result set"). Its integers come as they are; one past 2**53 is refused (_rows).
+        wide = len(shape.columns) >= sqlwrite.D1_MAX_COLUMNS
         cols = []
         for c in shape.columns:
             n = q(c.name)
@@ -191,8 +195,12 @@ class D1Side(SqliteDialect):
                 # (_decode); a key's is needed whole to page by.
                 whole = f"hex({n})" if c.name in shape.key else hex_or_length(n)
                 cols.append(f"CASE WHEN {n} IS NULL THEN NULL ELSE {whole} END")
+            elif wide:
+                cols.append(n)
             else:  # an integer a JavaScript number would round comes as its digits
                 cols.append(f"CASE WHEN {_big_sql(n)} THEN CAST({n} AS TEXT) ELSE {n} END")
+        if wide:
+            return ", ".join(cols)
         # Last, which columns of the row came as digits (NULL: none), so text stays text.
         flags = " || ".join(
             f"CASE WHEN {_big_sql(q(c.name))} THEN '{i},' ELSE '' END"

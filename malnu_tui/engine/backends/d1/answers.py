@@ -113,6 +113,17 @@ _LIMIT_WORDS = (
 )
 
 
+# The database itself is full: splitting the work does not help (the generic hint said to
+# split the migration, where an import or a sync had filled it).
+_FULL_WORDS = ("Exceeded maximum DB size", "SQLITE_FULL")
+DATABASE_FULL_HINT = (
+    "the database is at D1's size limit (500 MB on Workers Free, 10 GB on Workers Paid: "
+    "developers.cloudflare.com/d1/platform/limits/) and the request was rolled back: free "
+    "space in it (old rows of a log or sessions table) or move to Workers Paid; an import "
+    "stages its rows in the database before it commits them, so it needs their size free twice"
+)
+
+
 def is_limit(message: str) -> bool:
     """Whether D1's error message says one of its limits was reached."""
     low = message.lower()
@@ -163,6 +174,13 @@ def refusal(resp: httpx.Response, location: D1Location, token_source: str) -> D1
             f"{len(resp.request.content):,} bytes as too large (HTTP 413): nothing ran",
             hint=TOO_LARGE_HINT,
             status=status,
+        )
+    if is_limit(message) and any(w in message for w in _FULL_WORDS):
+        return D1LimitExceeded(
+            f"D1 limit reached: {message}",
+            hint=DATABASE_FULL_HINT,
+            status=status,
+            code=code,
         )
     if is_limit(message):
         return D1LimitExceeded(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER
+from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER, MAX_STATEMENT_BYTES
 from malnu_tui.engine.backends.d1.clientdump import pieced_insert, text_value
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.data.sqlwrite import D1_STATEMENT_BYTES, RowRefused
@@ -25,6 +25,7 @@ from malnu_tui.engine.sqltemplate import is_transaction_control
 __all__ = [
     "DumpCheck",
     "check_dump",
+    "d1_refusal",
     "dump_statements",
     "load_dump",
     "tables_first",
@@ -102,6 +103,8 @@ _ROWS = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 
+_INTO = re.compile(rf"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+({_NAME}(?:\s*\.\s*{_NAME})?)", re.I)
+
 
 def within_statement_limit(statement: str) -> str:
     """A dump's statement as D1's import takes it: an ``INSERT … VALUES`` past D1's 100 KB (a
@@ -120,6 +123,48 @@ def within_statement_limit(statement: str) -> str:
     except RowRefused:  # a row D1 cannot hold at all: its own refusal says so
         return statement
     return "".join(f"\n{s};" for s in pieced)
+
+
+def d1_refusal(path: Path) -> str | None:
+    """The first statement of a dump that D1's import refuses by its limits even once a row
+    past 100 KB goes in pieces (:func:`within_statement_limit`), as ``"LINE: why"``: a row
+    over D1's 2,000,000 bytes (a local SQLite database's scan kept as text, which
+    `sqlite3 .dump` writes whole), or a statement over 100,000 bytes that is no row of
+    literals. None when every statement fits. Such a dump was uploaded and ingested, and D1
+    refused it mid-import ("statement too long"), naming no line."""
+    line = 1
+    for statement in dump_statements(path):
+        at = line + statement[: len(statement) - len(statement.lstrip())].count("\n")
+        line += statement.count("\n")
+        text = statement.strip()
+        if len(text.encode()) <= MAX_STATEMENT_BYTES or is_transaction_control(statement):
+            continue
+        why = _past_limits(text)
+        if why is not None:
+            return f"{at}: {why}"
+    return None
+
+
+def _past_limits(statement: str) -> str | None:
+    """Why D1 refuses ``statement`` (over 100 KB) however it is sent, or None: its rows go in
+    pieces."""
+    m = _ROWS.match(statement)
+    rows = _values(m.group(2)) if m else None
+    if m is None or rows is None:
+        size = len(statement.encode())
+        return (
+            f"a statement of {size:,} bytes, and D1 takes at most {MAX_STATEMENT_BYTES:,} bytes "
+            "a statement"
+        )
+    for n, row in enumerate(rows, start=1):
+        try:
+            pieced_insert(m.group(1), row)
+        except RowRefused as exc:
+            table = _INTO.match(statement)
+            head = f"INSERT INTO {table.group(1) if table else '…'}"
+            which = f", row {n} of the statement" if len(rows) > 1 else ""
+            return f"{head}{which}, value {exc.column + 1}: {exc}"
+    return None
 
 
 def _values(text: str) -> list[list[object]] | None:

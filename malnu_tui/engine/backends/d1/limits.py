@@ -16,6 +16,7 @@ __all__ = [
     "MAX_STATEMENT_BYTES",
     "SENT_OVERHEAD",
     "BatchStatement",
+    "hold_to_d1_limits",
     "parsed_limit_refusal",
     "record_bytes",
     "sent_bytes",
@@ -81,6 +82,24 @@ _PARSED_LIMITS = (
     (sqlite3.SQLITE_LIMIT_COLUMN, 100),  # "Maximum number of columns per table: 100"
     (sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 32),  # "Maximum arguments per SQL function: 32"
 )
+# D1's limits that SQLite enforces as it runs a statement: a local copy standing for D1 (a
+# rehearsal's, `malnu-tui test`'s) refuses what D1 refuses, in SQLite's words, as D1 says
+# them: a value grown past 2 MB by a migration, a LIKE pattern read from the data. (A
+# statement's length is checked as it is sent, refuse_unsendable; the tool's own queries of
+# the copy are not sent to D1, so they are not held to it, nor to its 100 parameters.)
+_RUN_LIMITS = (
+    *_PARSED_LIMITS,
+    (sqlite3.SQLITE_LIMIT_LENGTH, MAX_ROW_BYTES),  # "string or blob too big"
+    (sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 50),  # "… in a LIKE or GLOB pattern: 50 bytes"
+)
+
+
+def hold_to_d1_limits(conn: sqlite3.Connection) -> None:
+    """Set D1's documented limits on a local SQLite connection that stands for D1."""
+    for limit, value in _RUN_LIMITS:
+        conn.setlimit(limit, value)
+
+
 _INSERT_VALUES = re.compile(r"\s*(?:INSERT|REPLACE)\b.*?\bVALUES\b", re.IGNORECASE | re.DOTALL)
 _CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
 _compiler = threading.local()  # one SQLite connection per thread, D1's limits set
