@@ -153,3 +153,33 @@ def test_a_rate_limited_webhook_is_not_tried_again_at_once(
     receiver.mode = "ok"
     assert run_inproc(*c, "check", "--alert").code == 2
     assert receiver.events("json") == [("problem", NO_BACKUP)]
+
+
+def test_the_incident_state_is_on_disk_before_and_after_its_rename(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """incidents.json is written to a temp file, fsynced, renamed into place (a power cut
+    never leaves it empty or half, which would page every open problem again), and now its
+    folder is fsynced after the rename: without it a power cut could keep the earlier file,
+    whole but a run behind, and what that run had sent was sent again. Seen with strace on a
+    real `check --alert` process."""
+    c = _config(tmp_path, receiver.url("json"))
+    log = tmp_path / "strace.log"
+    traced = ["strace", "-f", "-y", "--seccomp-bpf", "-e", "trace=fsync,rename,renameat,renameat2"]
+    proc = subprocess.run(
+        [*traced, "-o", str(log), *CLI, *c, "check", "--alert"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert receiver.events("json") == [("problem", NO_BACKUP)]
+    folder = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui"
+    calls = log.read_text().splitlines()
+    (renamed,) = [i for i, call in enumerate(calls) if f'"{folder}/incidents.json")' in call]
+    assert any(
+        "fsync(" in call and f"<{folder}/.incidents.json." in call for call in calls[:renamed]
+    )
+    assert any(call.split(None, 1)[1].startswith("fsync(") and call.endswith(f"<{folder}>) = 0")
+               for call in calls[renamed + 1 :]), calls[renamed:]  # fmt: skip
