@@ -457,7 +457,19 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         judged = True
         lag = (now - ended).total_seconds()
         worst = max(worst, lag)
-        if lag > lag_limit:
+        if lag < -_CLOCK_SLACK_S:
+            # Dated ahead of this clock (the host that ran it, or this one, set wrong): its lag
+            # read as none until real time passed it, however long syncs had stopped by then.
+            add(
+                "sync_lag",
+                Severity.WARNING,
+                f"sync {obj or '(unnamed)'} last succeeded at {run.ended_at} UTC, "
+                f"{_ago(ended, now)} ahead of this machine's clock (a clock set wrong, here or "
+                "where it ran): its lag cannot be judged",
+                run.ended_at,
+                obj,
+            )
+        elif lag > lag_limit:
             add(
                 "sync_lag",
                 Severity.WARNING,
