@@ -132,7 +132,7 @@ def test_an_incident_state_nested_too_deep_is_damaged_not_a_traceback(
     assert list(json.loads(state.read_text(encoding="utf-8"))["incidents"])  # kept again
 
 
-def test_a_rate_limited_webhook_is_not_tried_again_at_once(
+def test_a_rate_limited_or_refusing_webhook_is_not_tried_again_at_once(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     """A receiver answering 429 (Slack's answer to a burst, Retry-After: 30) was tried again
@@ -150,6 +150,14 @@ def test_a_rate_limited_webhook_is_not_tried_again_at_once(
         "rate-limits this webhook; it asks for 30 s; not tried again in this run"
     ) in res.err, res.err
     assert receiver.secret not in res.err
+    # A revoked webhook (404) answers the same to every try: one a run too, saying so.
+    receiver.mode = "404"
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and receiver.attempts == 2, res.err
+    assert (
+        "HTTP 404: the receiver refuses it (a wrong or revoked url, or a body it does not "
+        "take); not tried again in this run"
+    ) in res.err, res.err
     receiver.mode = "ok"
     assert run_inproc(*c, "check", "--alert").code == 2
     assert receiver.events("json") == [("problem", NO_BACKUP)]

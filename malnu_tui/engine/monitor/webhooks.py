@@ -148,6 +148,13 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
             wait = f"; it asks for {retry_after.strip()} s" if retry_after.strip().isdigit() else ""
             raise RuntimeError(f"{last}: the receiver rate-limits this webhook{wait}; not "
                                "tried again in this run")  # fmt: skip
+        if 400 <= status < 500 and status not in (408, 425):
+            # Refused as sent (Slack: 403 invalid_token, 404 no_service, 410 channel archived):
+            # it answers the same to every try, three of them each run, every minute.
+            raise RuntimeError(
+                f"{last}: the receiver refuses it (a wrong or revoked url, or a body it does not "
+                "take); not tried again in this run"
+            )
         if 300 <= status < 400:
             # Not followed (a 301/302 turns the POST into a GET without its body) and not
             # tried again (it answers the same): where it points is said, masked, so the
