@@ -191,3 +191,42 @@ def test_the_incident_state_is_on_disk_before_and_after_its_rename(
     )
     assert any(call.split(None, 1)[1].startswith("fsync(") and call.endswith(f"<{folder}>) = 0")
                for call in calls[renamed + 1 :]), calls[renamed:]  # fmt: skip
+
+
+def test_one_targets_unreadable_run_row_never_ends_the_check_of_all(tmp_path: Path) -> None:
+    """A run row of the audit trail nested too deep to parse (written by hand or by another
+    tool into malnu_audit) raised RecursionError out of one target's evaluation: `check`
+    of every target ended with a traceback (exit 1), the healthy targets' results lost, and
+    `history` of that target was a traceback too. The row is no run of this tool's now, and
+    whatever one target's check did not expect makes that target UNKNOWN, never the others'
+    (verified by hand with the row's parsing as before: `p: check failed unexpectedly:
+    RecursionError …`, exit 2 from `a`'s CRITICAL)."""
+    import sqlite3
+
+    (tmp_path / "mig").mkdir()
+    (tmp_path / "rb").mkdir()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        "".join(
+            f'[targets.{n}]\nurl = "sqlite:///{tmp_path / n}.db"\n'
+            f'migrations_dir = "{tmp_path / "mig"}"\nrollback_dir = "{tmp_path / "rb"}"\n'
+            for n in ("a", "p")
+        )
+        + f'[backup]\ndir = "{tmp_path / "backups"}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    for name in ("a", "p"):
+        assert run_inproc(*c, "--target", name, "up", "--no-backup").code == 0
+    detail = '{"run": 1, "op": "sync", "x": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        conn.execute(
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+            "VALUES (datetime('now'), 'someone@host', 'run', 'x', 'ok', ?)",
+            (detail,),
+        )
+    res = run_inproc(*c, "check")
+    assert res.code == 2 and "Traceback" not in res.err, res.out + res.err
+    assert res.out.startswith("MALNU CRITICAL - a: no backup at all; p: no backup at all |")
+    res = run_inproc(*c, "--target", "p", "history")
+    assert res.code == 0 and "Traceback" not in res.err, res.err

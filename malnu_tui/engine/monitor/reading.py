@@ -238,7 +238,14 @@ def run_checks(
     def one(i: int, target: Target) -> None:
         try:
             results[i] = check_target(target, cfg, now, stage=stages[i], sums=kept)
-        except BaseException as exc:  # raised in the caller's thread, as before
+        except Exception as exc:
+            # What no check expected (a bug, a fact of a form never met): this target UNKNOWN,
+            # saying it; the others checked. It ended the whole run, every target's health
+            # lost to one target's audit row.
+            said = " ".join(str(exc).split()) or type(exc).__name__
+            why = f"check failed unexpectedly: {type(exc).__name__}: {said}"
+            results[i] = _unknown(target, why, started)
+        except BaseException as exc:  # Ctrl-C, SIGTERM: raised in the caller's thread
             results[i] = exc
 
     threads = [
