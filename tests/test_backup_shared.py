@@ -82,3 +82,67 @@ def test_check_of_a_target_without_backups_is_not_satisfied_by_the_other_targets
     report = json.loads(res.out)
     assert report["targets"]["b"]["checks"]["backup_age"] == "CRITICAL", report
     assert res.code == 2, res.err
+
+
+def _tables(db: Path) -> list[str]:
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT name FROM sqlite_master WHERE name LIKE 't_%' ORDER BY name")
+        return [r[0] for r in rows]
+
+
+def test_restore_yes_of_another_databases_backup_needs_its_own_flag(tmp_path: Path) -> None:
+    # `--target a backup restore <b's id> --yes` (a script, the wrong runbook line) put b's
+    # data over a's: the plan's note said whose backup it was, and --yes passed it. --yes
+    # alone is refused now (exit 2, nothing changed); --from-another-database says it is meant.
+    cfg, a, _b = _shared(tmp_path)
+    made = _cli(cfg, "b", "backup", "create")
+    assert made.code == 0, made.err
+    b_id = made.out.strip()
+
+    refused = _cli(cfg, "a", "backup", "restore", b_id, "--yes")
+    assert refused.code == 2, refused.err
+    assert "Traceback" not in refused.err
+    assert (
+        f"error: backup {b_id} is a backup of b (sqlite://{tmp_path / 'b.db'}), not of a: "
+        "--yes alone never restores another database's data over this one; nothing was changed"
+    ) in refused.err, refused.err
+    assert "add --from-another-database" in refused.err
+    assert _tables(a) == ["t_a"] and _ids(cfg, "a") == [], "no change, no pre-restore backup"
+
+    done = _cli(cfg, "a", "backup", "restore", b_id, "--yes", "--from-another-database")
+    assert done.code == 0, done.err
+    assert _tables(a) == ["t_b"]
+    own = _cli(cfg, "a", "backup", "list", "--json")  # its pre-restore backup undoes it
+    (pre,) = json.loads(own.out)
+    assert pre["reason"] == "pre-restore"
+    again = _cli(cfg, "a", "backup", "restore", pre["id"], "--yes")  # its own: --yes is enough
+    assert again.code == 0, again.err
+    assert _tables(a) == ["t_a"]
+
+
+def test_backups_from_before_a_targets_file_moved_are_named_where_it_has_none(
+    tmp_path: Path,
+) -> None:
+    # The target's file moved (its URL with it): its earlier backups are another database's
+    # by URL, never counted. `check` said "no backup at all" as if backups had never run, and
+    # `recover` "skipped …: a backup of a, not this database" of a target named a. Both now
+    # name the URL they were taken of; `backup list`'s note says how they are restored.
+    cfg, a, _b = _shared(tmp_path)
+    made = _cli(cfg, "a", "backup", "create")
+    assert made.code == 0, made.err
+    old_url = f"sqlite://{a}"
+    moved = tmp_path / "moved-a.db"
+    a.rename(moved)
+    cfg.write_text(cfg.read_text().replace('"sqlite:a.db"', '"sqlite:moved-a.db"'))
+
+    res = _cli(cfg, "a", "check")
+    assert res.code == 2, res.out + res.err
+    assert (
+        f"CRITICAL a backup_age: no backup at all of this database (those taken as a in its "
+        f"store are of {old_url}: its URL before a move?"
+    ) in res.out, res.out
+    res = _cli(cfg, "a", "recover", "--to", "now", "--yes")
+    assert res.code == 1, res.err
+    assert f"skipped {made.out.strip()}: a backup of a at {old_url}, not this database" in res.err
+    res = _cli(cfg, "a", "backup", "list")
+    assert "those taken as a at another URL (its URL before a move?) are restored by id" in res.err

@@ -258,6 +258,12 @@ def test_failed_imports_syncs_and_sync_lag(target: Target) -> None:
     assert "row 3: bad date" in h.problems[0].message
     h = _health(target, MonitorConfig(sync_max_lag_minutes=60), now=now + timedelta(minutes=61))
     assert _checks(h) == {"failed_imports": Severity.CRITICAL, "sync_lag": Severity.WARNING}
+    # Dated 2 h ahead of the checking machine's clock (the syncing host's clock, or this one,
+    # set wrong): its lag read as none, so syncs stopped for 2 h + the limit went unsaid.
+    h = _health(target, MonitorConfig(sync_max_lag_minutes=60), now=now - timedelta(hours=2))
+    assert h.check_status("sync_lag") is Severity.WARNING, h
+    (ahead,) = [p for p in h.problems if p.check == "sync_lag"]
+    assert "min ahead of this machine's clock" in ahead.message, ahead.message
     b = open_backend(target)
     try:
         with record_run(b, "import", "students.csv"):

@@ -17,7 +17,8 @@ HOOK_SECRET = "T000/B000/XyZsecretPath42"
 
 class Receiver:
     """Records every JSON body it is sent (with the path it came to). ``mode``: "ok" answers
-    200, "500" answers 500, "hang" answers (500) only when the test ends; ``fail`` = "500";
+    200, "500" answers 500, "429" answers 429 (Retry-After: 30), "404" answers 404, "hang"
+    answers (500) only when the test ends; ``fail`` = "500";
     "drip" answers 200 one byte every ``DRIP_S`` seconds, status line and headers included
     (each read of the client's is quick, the whole answer is slow), counting in ``hung_up``
     the tries whose client went away before the answer was whole.
@@ -53,6 +54,17 @@ class Receiver:
                     outer.release.wait(30)
                 if outer.mode == "drip":
                     self._drip()
+                    return
+                if outer.mode == "404":  # a revoked webhook (Slack: 404 no_service)
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if outer.mode == "429":  # rate limited (Slack's answer to a burst)
+                    self.send_response(429)
+                    self.send_header("Retry-After", "30")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if outer.mode != "ok":
                     self.send_response(500)

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
-from malnu_tui.cli.context import Context, sigterm_as_interrupt
+from malnu_tui.cli.context import Context, reader_gone, sigterm_as_interrupt
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.interrupts import HungUp, Terminated
 
@@ -236,11 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from malnu_tui.cli.monitor import say_unknown
 
             prom = ctx.opt("prometheus", None)
-            return say_unknown(str(exc), json=ctx.json, prometheus=prom, message=ctx.message)
+            with contextlib.suppress(OSError):  # (stdout itself may be what failed)
+                if not (ctx.lines or ctx.documents):  # (never a second summary or document)
+                    say_unknown(str(exc), json=ctx.json, prometheus=prom, message=ctx.message)
+            return 3
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error of ours.
-        _reader_gone()
+        reader_gone()
         return 0
     except HungUp as exc:
         with contextlib.suppress(OSError):
@@ -267,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # database error on a path that does not say it yet: one masked line too, exit 1.
         from malnu_tui.engine.errors import DatabaseDamaged, sqlite_damaged
 
+        if getattr(args, "command", None) == "check":
+            return _check_failed(ctx, exc)
         unexpected = _database_error(exc)
         if unexpected is None:
             raise
@@ -285,6 +290,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.close()
 
 
+def _check_failed(ctx: Context, exc: Exception) -> int:
+    """``check`` met what it did not expect (a database error no path said, its stdout on a
+    full disk, a bug): UNKNOWN (3), one ``error:`` line and the summary line where stdout still
+    takes it. It was a traceback and exit 1, which Nagios and Icinga read as WARNING: a check
+    that could not check went on looking like a minor problem."""
+    from malnu_tui.cli.monitor import say_unknown
+
+    said = _database_error(exc) or " ".join(str(exc).split()) or type(exc).__name__
+    reason = f"check failed unexpectedly: {type(exc).__name__}: {said}"
+    with contextlib.suppress(OSError):
+        ctx.error(MalnuError(reason, hint=_UNEXPECTED_CHECK_HINT))
+    if not (ctx.lines or ctx.documents):  # (never a second summary, nor a second document)
+        prom = ctx.opt("prometheus", None)
+        with contextlib.suppress(OSError):  # (stdout itself may be what failed)
+            say_unknown(reason, json=ctx.json, prometheus=prom, message=ctx.message)
+    return 3
+
+
+_UNEXPECTED_CHECK_HINT = (
+    "run it again with --debug and report it; until then the targets' health is not known"
+)
+
+
 def _say_durable(ctx: Context, exc: BaseException) -> None:
     """--json: a command stopped (an error, Ctrl-C, SIGTERM) prints nothing on stdout, but
     what it left durable (the migrations applied before it stopped, a recover's restore, the
@@ -298,17 +326,7 @@ def _say_durable(ctx: Context, exc: BaseException) -> None:
             with contextlib.suppress(KeyboardInterrupt):  # a second one: it is whole, and ending
                 ctx.out_json(report)
         except BrokenPipeError:  # its reader gone (a `| jq` killed): ended as it would be
-            _reader_gone()  # (a traceback, exit 1, where SIGTERM's 143 was due)
-
-
-def _reader_gone() -> None:
-    """What is still written to stdout, whose reader went away, is dropped."""
-    import os
-
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+            reader_gone()  # (a traceback, exit 1, where SIGTERM's 143 was due)
 
 
 _UNEXPECTED_HINT = (

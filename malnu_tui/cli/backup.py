@@ -41,6 +41,12 @@ def register(
 
     p = bsub.add_parser("restore", parents=[common], help="replace the database with a backup")
     p.add_argument("id", help="backup id (a unique prefix is enough)")
+    p.add_argument(
+        "--from-another-database",
+        action="store_true",
+        help="with --yes: restore a backup taken of another database over this one (refused "
+        "without it: --yes alone never does)",
+    )
     p.set_defaults(handler=cmd_restore)
 
     p = bsub.add_parser("prune", parents=[common], help="delete old backups (retention)")
@@ -161,6 +167,12 @@ def cmd_list(ctx: Context) -> int:
         ctx.message(
             f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "
             f"not listed: {other_owners(others, ctx.target.name)} (list them with --target)"
+            + (
+                f"; those taken as {ctx.target.name} at another URL (its URL before a move?) "
+                "are restored by id only, with --from-another-database beside --yes"
+                if any(m.target_name == ctx.target.name for m in others)
+                else ""
+            )
         )
     if ctx.json:
         ctx.out_json([m.as_json() for m in backups])
@@ -274,6 +286,7 @@ def cmd_restore(ctx: Context) -> int:
             f"not of {ctx.target.name} ({backend.display_url}): that database's data replaces "
             "this one's."
         )
+        _refuse_another_database(ctx, manifest)
     ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
@@ -290,6 +303,26 @@ def cmd_restore(ctx: Context) -> int:
             ctx, f"restored {result.backup_id}; {_undo(ctx, result)}", result.as_json()
         )
     return 0
+
+
+def _refuse_another_database(ctx: Context, manifest: BackupManifest) -> None:
+    """``--yes`` alone never restores another database's backup over this one: a script's
+    `backup restore ID --yes` given an id of another database's (a shared store, two configs'
+    ``prod``, the wrong runbook line) put its data over this one's, the plan's note read by
+    nobody. ``--from-another-database`` says it is meant (copying production into staging);
+    at a terminal the typed confirmation, after the note, does."""
+    from malnu_tui.engine.errors import ConfigError
+
+    if ctx.opt("yes", False) and not ctx.opt("from_another_database", False):
+        who = manifest.target_name or manifest.target
+        raise ConfigError(
+            f"backup {manifest.id} is a backup of {who} ({manifest.target}), not of "
+            f"{ctx.target.name}: --yes alone never restores another database's data over this "
+            "one; nothing was changed",
+            hint="if that is what you mean (a copy of production into staging), add "
+            "--from-another-database; else give the id of one of this database's backups "
+            "(`malnu-tui backup list`)",
+        )
 
 
 def _interrupted_report(ctx: Context, done: str, extra: dict[str, object]) -> None:

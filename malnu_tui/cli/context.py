@@ -80,6 +80,7 @@ class Context:
         # then only that command is given them).
         self.again_options: tuple[str, ...] | None = None
         self.documents = 0  # JSON documents written on stdout (one a command)
+        self.lines = 0  # lines of text begun on stdout by out()
 
     # -- options ----------------------------------------------------------------------------
     def opt(self, name: str, default: Any = None) -> Any:
@@ -211,6 +212,7 @@ class Context:
 
     # -- output: data on stdout, messages on stderr ----------------------------------------
     def out(self, text: str = "") -> None:
+        self.lines += 1
         print(text, file=self.stdout)
 
     def out_pieces(self, pieces: Iterable[str]) -> None:
@@ -381,3 +383,11 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty() and os.environ.get("MALNU_ASSUME_NO_TTY") != "1"
     except (AttributeError, ValueError):
         return False
+
+
+def reader_gone() -> None:
+    """What is still written to stdout, whose reader went away, is dropped."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

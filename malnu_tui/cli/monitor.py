@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.config import Target
-    from malnu_tui.engine.monitor.health import CheckReport
+    from malnu_tui.engine.monitor.health import CheckReport, Severity
 
 CHECK_EPILOG = """\
 exit codes (the monitoring-plugin convention of Nagios/Icinga, NOT the other commands' codes):
@@ -159,32 +159,20 @@ def cmd_check(ctx: Context) -> int:
         # cron mails), said by the summary's status word and the JSON's status as by the exit
         # code (they said OK beside exit 3), the databases' health kept beside it.
         status = worst((status, Severity.UNKNOWN))
-    if ctx.json:
-        doc = report.as_json()
-        if failed_file is not None:
-            doc["status"] = status.name
-            doc["problems"] = [
-                *(p.as_json() for p in report.problems),
-                {"target": None, "check": "prometheus", "severity": "UNKNOWN"}
-                | {"message": failed_file, "since": None},
-            ]
-        ctx.out_json(doc)
-    else:
-        text, _, perf = report.summary_line().rpartition(" | ")
-        health = text.split(" - ", 1)[1]
-        if failed_file is not None:
-            health = f"{health}; {failed_file}"
-        ctx.out(f"MALNU {status.name} - {plugin_text(health)} | {perf}")
-        for p in report.problems:
-            ctx.out(plugin_text(p.line()))
-        if failed_file is not None:
-            ctx.out(plugin_text(f"UNKNOWN prometheus: {failed_file}"))
-        for t in report.targets:
-            ctx.out(
-                plugin_text(f"{t.target}: ")
-                + ", ".join(f"{c} {t.check_word(c)}" for c in t.checks)
-                + f" ({t.seconds:.2f} s)"
-            )
+    # Said before the alerts, which are due whatever became of it: a stdout its reader left
+    # (`| head -1`) or on a full disk ended the run with a traceback before --alert sent
+    # anything, exit 1 (WARNING); now the alerts go out, then stdout's failure is UNKNOWN
+    # (cli.main: exit 3), and a reader gone leaves the health's own exit code.
+    unwritten: OSError | None = None
+    try:
+        _say_report(ctx, report, status, failed_file)
+        ctx.stdout.flush()
+    except BrokenPipeError:
+        from malnu_tui.cli.context import reader_gone
+
+        reader_gone()
+    except OSError as exc:
+        unwritten = exc
     if ctx.opt("alert"):
         from malnu_tui.engine.monitor.alerts import Configured, process_alerts
         from malnu_tui.engine.monitor.reading import target_database
@@ -221,7 +209,48 @@ def cmd_check(ctx: Context) -> int:
             ctx.message(f"alert FAILED (retried next run): {line}")
         for line in outcome.state_errors:
             ctx.message(f"alert: {line}")
+    if unwritten is not None:
+        from malnu_tui.engine.errors import MalnuError
+
+        raise MalnuError(
+            f"check's output could not be written to stdout: {unwritten.strerror or unwritten}",
+            hint="the monitoring system got no output: free the disk (or mend the file) stdout "
+            "goes to",
+        ) from unwritten
     return int(status)
+
+
+def _say_report(
+    ctx: Context, report: CheckReport, status: Severity, failed_file: str | None
+) -> None:
+    """The plugin's output on stdout: the summary line, a line per problem, every check per
+    target (or the JSON document)."""
+    if ctx.json:
+        doc = report.as_json()
+        if failed_file is not None:
+            doc["status"] = status.name
+            doc["problems"] = [
+                *(p.as_json() for p in report.problems),
+                {"target": None, "check": "prometheus", "severity": "UNKNOWN"}
+                | {"message": failed_file, "since": None},
+            ]
+        ctx.out_json(doc)
+    else:
+        text, _, perf = report.summary_line().rpartition(" | ")
+        health = text.split(" - ", 1)[1]
+        if failed_file is not None:
+            health = f"{health}; {failed_file}"
+        ctx.out(f"MALNU {status.name} - {plugin_text(health)} | {perf}")
+        for p in report.problems:
+            ctx.out(plugin_text(p.line()))
+        if failed_file is not None:
+            ctx.out(plugin_text(f"UNKNOWN prometheus: {failed_file}"))
+        for t in report.targets:
+            ctx.out(
+                plugin_text(f"{t.target}: ")
+                + ", ".join(f"{c} {t.check_word(c)}" for c in t.checks)
+                + f" ({t.seconds:.2f} s)"
+            )
 
 
 def prometheus_in(argv: Sequence[str]) -> str | None:

@@ -113,6 +113,15 @@ def replacing(
             os.fsync(fd)
         os.replace(tmp, path)
         done = True
+        if durable:
+            # The rename itself to disk too: a power cut after it kept the earlier file, whole
+            # but a run behind (`check --alert`'s incidents: what it had sent was sent again).
+            with contextlib.suppress(OSError):  # (a file system that cannot: as before)
+                folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
 
     try:
         os.fchmod(fd, 0o600)  # a temp file a killed run with this pid left keeps its mode

@@ -186,7 +186,10 @@ def plan_recover(
     ]
     for m in candidates:
         if not backup_of(m, target):
-            skipped.append((m.id, f"a backup of {m.target_name or m.target}, not this database"))
+            who = m.target_name or m.target
+            if m.target_name == target.name:  # (its URL before a move: "prod, not this" misled)
+                who = f"{m.target_name} at {m.target}"
+            skipped.append((m.id, f"a backup of {who}, not this database"))
             continue
         report = verify_backup(target, m.id, progress=progress)
         if report.ok:

@@ -66,6 +66,10 @@ class Facts:
     # A Supabase target's tables its API serves to every holder of the anon key (row level
     # security off); None on any other target.
     open_to_anon: OpenTables | None = None
+    # The URLs of backups in its store taken under its name of another database by URL: its
+    # URL before the file moved or the server changed (a backup of another database to the
+    # tool, never counted), named where it has none of its own.
+    backups_elsewhere: tuple[str, ...] = ()
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -326,6 +330,12 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     changed = [b for b in facts.backups if b.changed]
     if not verified:
         what = "no backup at all" if not facts.backups else "no verified backup"
+        if not facts.backups and (urls := facts.backups_elsewhere):
+            more = f" (and {len(urls) - 1} more URLs)" if len(urls) > 1 else ""
+            what += (
+                f" of this database (those taken as {facts.target} in its store are of "
+                f"{urls[0]}{more}: its URL before a move? `malnu-tui backup list` names them)"
+            )
         if changed:
             what += f": {_changed(changed[0])}"
         elif gone:
@@ -447,7 +457,19 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         judged = True
         lag = (now - ended).total_seconds()
         worst = max(worst, lag)
-        if lag > lag_limit:
+        if lag < -_CLOCK_SLACK_S:
+            # Dated ahead of this clock (the host that ran it, or this one, set wrong): its lag
+            # read as none until real time passed it, however long syncs had stopped by then.
+            add(
+                "sync_lag",
+                Severity.WARNING,
+                f"sync {obj or '(unnamed)'} last succeeded at {run.ended_at} UTC, "
+                f"{_ago(ended, now)} ahead of this machine's clock (a clock set wrong, here or "
+                "where it ran): its lag cannot be judged",
+                run.ended_at,
+                obj,
+            )
+        elif lag > lag_limit:
             add(
                 "sync_lag",
                 Severity.WARNING,

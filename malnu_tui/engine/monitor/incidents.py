@@ -150,7 +150,9 @@ def read_state(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return fresh
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        # RecursionError: nested too deep to be one (a foreign file under its name): it was a
+        # traceback from every `check --alert`, exit 1, and no alert was sent until mended
         return {**fresh, "damaged": str(exc) or type(exc).__name__}
     if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
         return {**fresh, "damaged": "not an incident state file"}

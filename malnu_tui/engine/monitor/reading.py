@@ -143,9 +143,12 @@ def check_target(
     doing[0] = "reading the backup store"
     backups: tuple[BackupManifest, ...] = ()
     backups_error = None
+    earlier: tuple[str, ...] = ()
     try:
         # (a shared store: its own only; its database's beside it too, under another name)
-        backups = tuple(backups_of(target)[0])
+        own, foreign = backups_of(target)
+        backups = tuple(own)
+        earlier = tuple(sorted({m.target for m in foreign if m.target_name == target.name}))
     except (OSError, MalnuError) as exc:
         said = isinstance(exc, StoreUnreadable)  # (its own words name the store)
         backups_error = str(exc) if said else f"cannot read the backup store: {exc}"
@@ -163,6 +166,7 @@ def check_target(
         _store_unwritable(target.backup_dir),
         others,
         open_to_anon,
+        earlier,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
@@ -234,7 +238,14 @@ def run_checks(
     def one(i: int, target: Target) -> None:
         try:
             results[i] = check_target(target, cfg, now, stage=stages[i], sums=kept)
-        except BaseException as exc:  # raised in the caller's thread, as before
+        except Exception as exc:
+            # What no check expected (a bug, a fact of a form never met): this target UNKNOWN,
+            # saying it; the others checked. It ended the whole run, every target's health
+            # lost to one target's audit row.
+            said = " ".join(str(exc).split()) or type(exc).__name__
+            why = f"check failed unexpectedly: {type(exc).__name__}: {said}"
+            results[i] = _unknown(target, why, started)
+        except BaseException as exc:  # Ctrl-C, SIGTERM: raised in the caller's thread
             results[i] = exc
 
     threads = [

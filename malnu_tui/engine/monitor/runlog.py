@@ -155,7 +155,7 @@ class RunRecord:
             return None
         try:
             data: Any = json.loads(entry.detail)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested too deep: no row this tool wrote)
             return None
         if not isinstance(data, dict) or data.get("run") != 1:
             return None

@@ -57,21 +57,26 @@ def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
     return {"text": text}
 
 
-def _post(hook: Webhook, body: dict[str, Any]) -> tuple[int, str]:
-    """One try: the answer's status code and its ``Location`` (a redirect's, else ""), all
-    of it within ``hook.timeout`` seconds. httpx's
+def _post(hook: Webhook, body: dict[str, Any]) -> tuple[int, str, str]:
+    """One try: the answer's status code, its ``Location`` (a redirect's, else "") and its
+    ``Retry-After`` (else ""), all of it within ``hook.timeout`` seconds. httpx's
     own timeout is per read (an answer dripped a byte at a time never trips it), so the try
     runs under one asyncio deadline that closes the connection; TimeoutError when it passes."""
     import asyncio
 
     import httpx
 
-    async def post() -> tuple[int, str]:
+    async def post() -> tuple[int, str, str]:
         # httpx's timeouts a little later than the deadline: the deadline is what is said.
         async with httpx.AsyncClient(timeout=hook.timeout + 1) as client:
             async with asyncio.timeout(hook.timeout):
                 answer = await client.post(hook.url, json=body)
-                return answer.status_code, answer.headers.get("location", "")
+                headers = answer.headers
+                return (
+                    answer.status_code,
+                    headers.get("location", ""),
+                    headers.get("retry-after", ""),
+                )
 
     # Not asyncio.run(): at its end it waits for a name lookup still running in a thread.
     loop = asyncio.new_event_loop()
@@ -125,7 +130,7 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
         if attempt:
             time.sleep(min(0.25 * attempt, 1.0))
         try:
-            status, location = _post(hook, body)
+            status, location, retry_after = _post(hook, body)
         except TimeoutError:
             last = f"timed out ({hook.timeout:g} s per try)"
             continue
@@ -135,6 +140,21 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
         if status < 300:
             return
         last = f"HTTP {status}"
+        if status == 429:
+            # Rate limited (Slack: about one message a second per webhook): a try again at
+            # once only adds to the limit, and its waits are the receiver's to name (tried
+            # three times in 0.75 s, each refused, the next cron run the same). The next run
+            # tries again; the rest of this run sends this webhook nothing (alerts.py).
+            wait = f"; it asks for {retry_after.strip()} s" if retry_after.strip().isdigit() else ""
+            raise RuntimeError(f"{last}: the receiver rate-limits this webhook{wait}; not "
+                               "tried again in this run")  # fmt: skip
+        if 400 <= status < 500 and status not in (408, 425):
+            # Refused as sent (Slack: 403 invalid_token, 404 no_service, 410 channel archived):
+            # it answers the same to every try, three of them each run, every minute.
+            raise RuntimeError(
+                f"{last}: the receiver refuses it (a wrong or revoked url, or a body it does not "
+                "take); not tried again in this run"
+            )
         if 300 <= status < 400:
             # Not followed (a 301/302 turns the POST into a GET without its body) and not
             # tried again (it answers the same): where it points is said, masked, so the

@@ -1,0 +1,232 @@
+"""`check` where it meets what it did not expect: its stdout on a full disk, a config or an
+incident state file nested too deep to parse, a receiver that rate-limits. Whatever happens it
+ends 0-3 (the monitoring-plugin codes; a traceback's exit 1 reads as WARNING), its summary line
+first where stdout still takes one, and the alerts still go out. Real SQLite files, real
+processes and a real HTTP receiver on 127.0.0.1 (tests/webhook_support.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from malnu_tui.cli import main
+from tests.fixtures_core import CLI, REPO
+from tests.inproc import run_inproc
+from tests.webhook_support import Receiver
+
+NO_BACKUP = "primary|backup_age|backups"  # the CRITICAL a database never backed up has
+
+
+def _config(tmp: Path, hook: str, retries: int = 2) -> list[str]:
+    """A config with one SQLite target, ``primary`` (made, never backed up: CRITICAL), and one
+    JSON webhook."""
+    (tmp / "mig").mkdir()
+    (tmp / "rb").mkdir()
+    db = tmp / "primary.db"
+    path = tmp / "malnu.toml"
+    path.write_text(
+        f'[backup]\ndir = "{tmp / "backups"}"\n[targets.primary]\nurl = "sqlite:///{db}"\n'
+        f'migrations_dir = "{tmp / "mig"}"\nrollback_dir = "{tmp / "rb"}"\n'
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\ntimeout = 2\nretries = {retries}\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(path)]
+    assert run_inproc(*c, "up", "--no-backup").code == 0  # the tool's tables, no migration
+    return c
+
+
+def test_check_with_stdout_on_a_full_disk_is_unknown_and_still_alerts(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """stdout on a full disk (cron's `> /var/log/malnu-check.log`): a traceback after the
+    work, exit 1 (WARNING to Nagios), and `--alert` never ran, so the CRITICAL it had found
+    was never sent. Now the alert goes out, one `error:` line says why the output is missing,
+    exit 3 (UNKNOWN)."""
+    c = _config(tmp_path, receiver.url("json"))
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*CLI, *c, "check", "--alert"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert (
+        "error: check's output could not be written to stdout: No space left on device"
+    ) in proc.stderr, proc.stderr
+    assert f"alert sent: problem {NO_BACKUP}" in proc.stderr, proc.stderr
+    # --json alike (in this process: its stdout the full disk)
+    with open("/dev/full", "w") as full, contextlib.redirect_stdout(full):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main([*c, "check", "--alert", "--json"])
+    assert code == 3 and "No space left on device" in err.getvalue(), err.getvalue()
+    assert receiver.events("json") == [("problem", NO_BACKUP)], "sent once, by the first run"
+
+    # Its reader gone (`check --alert | head -0`): exit 0 and no alert; the health's code now
+    # (a pipeline's pipefail sees CRITICAL), and the alert goes out.
+    receiver.bodies.clear()
+    state = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "incidents.json"
+    state.unlink()
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w") as gone, contextlib.redirect_stdout(gone):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main([*c, "check", "--alert"])
+    assert code == 2, err.getvalue()
+    assert f"alert sent: problem {NO_BACKUP}" in err.getvalue(), err.getvalue()
+    assert receiver.events("json") == [("problem", NO_BACKUP)]
+
+
+def test_check_that_meets_an_unexpected_error_is_unknown_with_its_summary_first(
+    tmp_path: Path,
+) -> None:
+    """A config nested too deep for the TOML parser (a foreign file given as --config) raised
+    RecursionError out of `check`: a traceback, exit 1, no summary line, the --prometheus
+    file still saying the last run's OK. Any error `check` did not expect is now UNKNOWN:
+    the summary line first (or the JSON), one `error:` line, the gauges status 3."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5_000 + "]" * 5_000 + "\n", encoding="utf-8")
+    prom = tmp_path / "malnu.prom"
+    prom.write_text('malnu_check_status{target="primary"} 0\n', encoding="utf-8")
+    res = run_inproc("--config", str(deep), "check", "--prometheus", str(prom))
+    assert res.code == 3, res.err
+    assert "Traceback" not in res.err, res.err
+    first = res.out.splitlines()[0]
+    assert first.startswith("MALNU UNKNOWN - check failed unexpectedly: RecursionError"), first
+    errors = [line for line in res.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "RecursionError" in errors[0], res.err
+    assert prom.read_text(encoding="utf-8").splitlines()[-1] == "malnu_check_status 3"
+
+    res = run_inproc("--config", str(deep), "check", "--json")
+    assert res.code == 3 and "Traceback" not in res.err, res.err
+    assert json.loads(res.out)["status"] == "UNKNOWN"
+
+
+def test_an_incident_state_nested_too_deep_is_damaged_not_a_traceback(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """incidents.json holding something nested too deep to parse (another file under its name)
+    was a RecursionError traceback from every `check --alert`: exit 1, nothing sent until it
+    was mended. It is read as a damaged state file: said, started afresh, the problem sent."""
+    import os
+
+    c = _config(tmp_path, receiver.url("json"))
+    state = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "incidents.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text("[" * 5_000 + "]" * 5_000, encoding="utf-8")
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2, res.out + res.err  # the health's own code: CRITICAL
+    assert "Traceback" not in res.err, res.err
+    assert f"alert: incident state {state} was unreadable" in res.err, res.err
+    assert receiver.events("json") == [("problem", NO_BACKUP)]
+    assert list(json.loads(state.read_text(encoding="utf-8"))["incidents"])  # kept again
+
+
+def test_a_rate_limited_or_refusing_webhook_is_not_tried_again_at_once(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A receiver answering 429 (Slack's answer to a burst, Retry-After: 30) was tried again
+    0.25 s and 0.75 s later, each try refused and adding to the limit, and the line said only
+    `HTTP 429 after 3 tries`. One try a run now, the line saying it is rate-limited and how
+    long the receiver asks to wait; the next run tries again and sends it."""
+    c = _config(tmp_path, receiver.url("json"), retries=2)
+    receiver.mode = "429"
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert receiver.attempts == 1, "a 429 is not tried again in the same run"
+    assert (
+        f"alert FAILED (retried next run): problem {NO_BACKUP} → #1 json "
+        f"http://127.0.0.1:{receiver.server.server_address[1]}/***: HTTP 429: the receiver "
+        "rate-limits this webhook; it asks for 30 s; not tried again in this run"
+    ) in res.err, res.err
+    assert receiver.secret not in res.err
+    # A revoked webhook (404) answers the same to every try: one a run too, saying so.
+    receiver.mode = "404"
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and receiver.attempts == 2, res.err
+    assert (
+        "HTTP 404: the receiver refuses it (a wrong or revoked url, or a body it does not "
+        "take); not tried again in this run"
+    ) in res.err, res.err
+    receiver.mode = "ok"
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert receiver.events("json") == [("problem", NO_BACKUP)]
+
+
+def test_the_incident_state_is_on_disk_before_and_after_its_rename(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """incidents.json is written to a temp file, fsynced, renamed into place (a power cut
+    never leaves it empty or half, which would page every open problem again), and now its
+    folder is fsynced after the rename: without it a power cut could keep the earlier file,
+    whole but a run behind, and what that run had sent was sent again. Seen with strace on a
+    real `check --alert` process."""
+    c = _config(tmp_path, receiver.url("json"))
+    log = tmp_path / "strace.log"
+    traced = ["strace", "-f", "-y", "--seccomp-bpf", "-e", "trace=fsync,rename,renameat,renameat2"]
+    proc = subprocess.run(
+        [*traced, "-o", str(log), *CLI, *c, "check", "--alert"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert receiver.events("json") == [("problem", NO_BACKUP)]
+    folder = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui"
+    calls = log.read_text().splitlines()
+    (renamed,) = [i for i, call in enumerate(calls) if f'"{folder}/incidents.json")' in call]
+    assert any(
+        "fsync(" in call and f"<{folder}/.incidents.json." in call for call in calls[:renamed]
+    )
+    assert any(call.split(None, 1)[1].startswith("fsync(") and call.endswith(f"<{folder}>) = 0")
+               for call in calls[renamed + 1 :]), calls[renamed:]  # fmt: skip
+
+
+def test_one_targets_unreadable_run_row_never_ends_the_check_of_all(tmp_path: Path) -> None:
+    """A run row of the audit trail nested too deep to parse (written by hand or by another
+    tool into malnu_audit) raised RecursionError out of one target's evaluation: `check`
+    of every target ended with a traceback (exit 1), the healthy targets' results lost, and
+    `history` of that target was a traceback too. The row is no run of this tool's now, and
+    whatever one target's check did not expect makes that target UNKNOWN, never the others'
+    (verified by hand with the row's parsing as before: `p: check failed unexpectedly:
+    RecursionError …`, exit 2 from `a`'s CRITICAL)."""
+    import sqlite3
+
+    (tmp_path / "mig").mkdir()
+    (tmp_path / "rb").mkdir()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        "".join(
+            f'[targets.{n}]\nurl = "sqlite:///{tmp_path / n}.db"\n'
+            f'migrations_dir = "{tmp_path / "mig"}"\nrollback_dir = "{tmp_path / "rb"}"\n'
+            for n in ("a", "p")
+        )
+        + f'[backup]\ndir = "{tmp_path / "backups"}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    for name in ("a", "p"):
+        assert run_inproc(*c, "--target", name, "up", "--no-backup").code == 0
+    detail = '{"run": 1, "op": "sync", "x": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        conn.execute(
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+            "VALUES (datetime('now'), 'someone@host', 'run', 'x', 'ok', ?)",
+            (detail,),
+        )
+    res = run_inproc(*c, "check")
+    assert res.code == 2 and "Traceback" not in res.err, res.out + res.err
+    assert res.out.startswith("MALNU CRITICAL - a: no backup at all; p: no backup at all |")
+    res = run_inproc(*c, "--target", "p", "history")
+    assert res.code == 0 and "Traceback" not in res.err, res.err
