@@ -434,3 +434,22 @@ def test_check_checks_the_database_the_environment_names(
     assert "ok: reach OK" in res.out and "backup_age OK" in res.out, res.out
     res = run_inproc(*c, "check", "--target", "bad", "--target", "bad")  # once, counted once
     assert res.out.startswith("MALNU CRITICAL - bad: 1 failed migration") and "failed=1;" in res.out
+
+
+def test_a_prometheus_path_that_is_no_file_is_left_as_it_is(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`check --prometheus /dev/null` (a cron line's "I do not want it") renamed a regular file
+    over the device when run as root, and on a failed write removed it: /dev/null became a
+    file for the whole machine. A path that is no regular file (here a pipe, as a device would
+    be) is now left alone: UNKNOWN, said, nothing replaced or removed."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert run_inproc("--config", str(cfg), "up", "--yes").code == 0
+    pipe = tmp_path / "textfile.pipe"
+    os.mkfifo(pipe)
+    res = run_inproc("--config", str(cfg), "check", "--prometheus", str(pipe))
+    assert res.code == 3, res.out + res.err
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode), "the pipe is still a pipe"
+    assert f"error: cannot write {pipe}: not a regular file" in res.err, res.err
+    assert sorted(p.name for p in tmp_path.iterdir() if "pipe" in p.name) == ["textfile.pipe"]

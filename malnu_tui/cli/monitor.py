@@ -124,11 +124,15 @@ def write_prometheus(file: str, text: str, message: Callable[[str], None]) -> st
     removed where it can be."""
     from pathlib import Path
 
-    from malnu_tui.engine.monitor.prometheus import write_atomic
+    from malnu_tui.engine.monitor.prometheus import NotARegularFile, write_atomic
 
     prom = Path(file)
     try:
         write_atomic(prom, text)
+    except NotARegularFile as exc:  # left as it is: never removed
+        said = f"cannot write {prom}: {exc.strerror}"
+        message(f"error: {said}")
+        return said
     except OSError as exc:
         try:
             prom.unlink(missing_ok=True)

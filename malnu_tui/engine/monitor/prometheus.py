@@ -5,8 +5,10 @@ sees half a file)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +18,7 @@ from malnu_tui.engine.private import hand_over
 if TYPE_CHECKING:
     from malnu_tui.engine.monitor.health import CheckReport
 
-__all__ = ["GAUGES", "render", "render_unknown", "write_atomic"]
+__all__ = ["GAUGES", "NotARegularFile", "render", "render_unknown", "write_atomic"]
 
 # gauge name → (metric key in TargetHealth.metrics, help text)
 GAUGES: tuple[tuple[str, str, str], ...] = (
@@ -69,9 +71,23 @@ def render_unknown() -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} gauge\n{name} 3\n"
 
 
+class NotARegularFile(OSError):
+    """``--prometheus`` names something that is no file to replace: a device, a folder, a
+    pipe. Renamed over (as root), ``/dev/null`` became a regular file for the whole machine."""
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, fsync, and rename it into place."""
+    """Write ``text`` to a temp file beside ``path``, fsync, and rename it into place. Only a
+    regular file (or a link, which is replaced itself) is replaced: :class:`NotARegularFile`."""
     path = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise NotARegularFile(
+                errno.EINVAL,
+                "not a regular file (a device, a folder, a pipe): name a file "
+                "in node_exporter's textfile folder",
+            )
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
