@@ -105,10 +105,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc}", hint="save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:  # `a = [[[[…` thousands deep: a traceback for every command
+        raise ConfigError(f"{path}: {NESTED_TOO_DEEP}") from None
     _refuse_nul(path, text, data)
     return data
 
 
+NESTED_TOO_DEEP = "not valid TOML: arrays or tables nested too deep to read"
 _NUL_ESCAPE = re.compile(r"\\(?:u0000|U00000000)")
 
 

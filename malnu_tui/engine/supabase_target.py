@@ -87,7 +87,7 @@ def _exposed(migrations_dir: Path) -> frozenset[str]:
     path = Path(migrations_dir).parent / "config.toml"
     try:
         schemas = tomllib.loads(path.read_text("utf-8-sig")).get("api", {}).get("schemas")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         schemas = None
     if not isinstance(schemas, list):
         return frozenset({"public"})

@@ -57,7 +57,7 @@ def load_keymap(config: Path | None) -> dict[str, str]:
     try:
         # utf-8-sig: Notepad's BOM, as the config loader reads it (else [keys] went unread)
         data = tomllib.loads(config.read_text(encoding="utf-8-sig"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return {}
     keys = data.get("keys", {})
     if not isinstance(keys, dict):

@@ -162,6 +162,8 @@ def parse_mapping(text: str, path: Path) -> Mapping:
         m = _TOML_LINE.search(str(exc))
         message = _TOML_LINE.sub("", str(exc)).strip()
         raise MappingError(p, f"not valid TOML: {message}", line=int(m[1]) if m else None) from None
+    except RecursionError:
+        raise MappingError(p, "not valid TOML: arrays or tables nested too deep to read") from None
     where = _Lines(text)
     unknown = [k for k in data if k != "columns"]
     if unknown:

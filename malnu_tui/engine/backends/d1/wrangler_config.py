@@ -96,6 +96,8 @@ def load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}:{exc.lineno}: not valid JSON(C): {exc.msg}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or objects nested too deep to read") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: wrangler's config is not an object")
     return data
