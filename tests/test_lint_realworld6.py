@@ -1,0 +1,68 @@
+"""The lint's gaps found in session 22, putting migration files as real projects write them
+through it (the expand/contract follow-ups squawk and strong_migrations recommend, the timeouts
+a file sets and resets): each shown on a real PostgreSQL cluster, with what it really locks, and
+a counter-example beside it."""
+
+from __future__ import annotations
+
+import psycopg
+
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint.core import lint_migrations
+from tests.fixtures_core import MigrationDirs
+from tests.test_lint_realworld2 import PG_BASE, _waits
+
+# Committed before the measurements: the NOT VALID constraints a later migration validates.
+NOT_VALID = (
+    "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) "
+    "NOT VALID;\nALTER TABLE users ADD CONSTRAINT name_nn CHECK (name IS NOT NULL) NOT VALID;\n"
+    "CREATE INDEX users_name ON users (name);"
+)
+# ALTER TABLE actions that take SHARE UPDATE EXCLUSIVE (PostgreSQL's ALTER TABLE page; each
+# measured below): the app's reads and writes never wait for it, nor queue behind it.
+WEAK = [
+    "ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk",  # and ROW SHARE on users
+    "ALTER TABLE ONLY public.users VALIDATE CONSTRAINT name_nn",
+    "ALTER TABLE users ALTER COLUMN name SET STATISTICS 500",
+    "ALTER TABLE users ALTER name SET (n_distinct = 100)",
+    "ALTER TABLE users SET (autovacuum_vacuum_scale_factor = 0.01, fillfactor = 90)",
+    "ALTER TABLE users CLUSTER ON users_name, SET (toast.autovacuum_enabled = false)",
+    "ALTER TABLE users SET WITHOUT CLUSTER",
+]
+STRONG = [
+    "ALTER TABLE users ALTER COLUMN name SET DEFAULT 'x'",  # ACCESS EXCLUSIVE
+    "ALTER TABLE users VALIDATE CONSTRAINT name_nn, ALTER name SET DEFAULT 'x'",
+    "ALTER TABLE users SET (autovacuum_enabled = false, user_catalog_table = false)",
+]
+APP = [
+    "SELECT count(*) FROM users",
+    "UPDATE users SET name = name WHERE id = 1",
+    "SELECT count(*) FROM orders",
+    "UPDATE orders SET user_id = user_id WHERE id = 1",
+]
+
+
+def test_a_validate_constraint_or_statistics_change_is_no_lock_the_app_waits_for(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # The second half of NOT VALID + VALIDATE CONSTRAINT (squawk's and strong_migrations'
+    # advice), in a migration of its own, was PG-LOCK-TIMEOUT's "every query of the table
+    # queues behind it" on a target without lock_timeout (and, once per file, hid a later
+    # statement's true one): VALIDATE takes SHARE UPDATE EXCLUSIVE, which no SELECT, INSERT,
+    # UPDATE or DELETE waits for. So do SET STATISTICS, autovacuum / fillfactor storage
+    # parameters and CLUSTER ON. A file of those is clean; one with any other action is not.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(PG_BASE)
+        conn.execute(NOT_VALID)
+    for st in WEAK:
+        assert not any(_waits(pg_url, [st], app) for app in APP), st
+    for st in STRONG:
+        assert _waits(pg_url, [st], APP[0]), st
+
+    mdirs.add("20250101_000100", "base", f"{PG_BASE}\n{NOT_VALID}", "DROP TABLE orders, users;")
+    for i, st in enumerate(WEAK + STRONG, 2):
+        mdirs.add(f"20250101_{i:04d}00", f"step{i}", f"{st};", "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql", session_lock_timeout=False).findings
+    flagged = [f.file[16:-4] for f in found if f.rule == "PG-LOCK-TIMEOUT"]
+    assert flagged == [f"step{i}" for i in range(len(WEAK) + 2, len(WEAK) + len(STRONG) + 2)]
