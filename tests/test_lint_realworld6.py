@@ -9,7 +9,7 @@ import psycopg
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_lint_realworld2 import PG_BASE, _waits
 
 # Committed before the measurements: the NOT VALID constraints a later migration validates.
@@ -66,3 +66,39 @@ def test_a_validate_constraint_or_statistics_change_is_no_lock_the_app_waits_for
     found = lint_migrations(mset, dialect="postgresql", session_lock_timeout=False).findings
     flagged = [f.file[16:-4] for f in found if f.rule == "PG-LOCK-TIMEOUT"]
     assert flagged == [f"step{i}" for i in range(len(WEAK) + 2, len(WEAK) + len(STRONG) + 2)]
+
+
+def test_a_reset_lock_timeout_takes_the_targets_away(pg_url: str, mdirs: MigrationDirs) -> None:
+    # The tool sets lock_timeout for its session (10s), so a file's `RESET lock_timeout` (or
+    # `SET lock_timeout TO DEFAULT`, `RESET ALL`) puts back the server's default, none, not
+    # the 10s: an ALTER after it waits behind any long query, every later query queued behind
+    # it. PG-LOCK-TIMEOUT took the RESET for a timeout set (or the file's earlier SET as still
+    # holding), and was silent. A RESET at the end of the file, as real files end, is clean.
+    mdirs.add("20250101_000100", "base", PG_BASE, "DROP TABLE orders, users;")
+    files = {
+        "reset": "CREATE TABLE had AS SELECT current_setting('lock_timeout') AS lt;\n"
+        "SET lock_timeout = '5s';\nALTER TABLE users ADD a int;\nRESET lock_timeout;\n"
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lt;\n"
+        "ALTER TABLE orders ADD b int;",
+        "to_default": "SET lock_timeout TO DEFAULT;\nALTER TABLE users ADD c int;",
+        "reset_all": "RESET ALL;\nALTER TABLE users ADD d int;",
+        "at_the_end": "SET lock_timeout = '5s';\nALTER TABLE users ADD e int;\n"
+        "RESET statement_timeout;\nRESET lock_timeout;",
+    }
+    for i, (name, sql) in enumerate(files.items(), 2):
+        mdirs.add(f"20250101_000{i}00", name, sql, "SELECT 1;")
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--accept-lint")
+    assert r.code == 0, r.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT lt FROM had").fetchone() == ("10s",)  # the tool's
+        assert conn.execute("SELECT lt FROM seen").fetchone() == ("0",)  # the server's
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql", session_lock_timeout=True).findings
+    found = [f for f in found if f.rule == "PG-LOCK-TIMEOUT"]
+    assert [(f.rule, f.file[16:-4], f.line) for f in found] == [
+        ("PG-LOCK-TIMEOUT", "reset", 6),
+        ("PG-LOCK-TIMEOUT", "to_default", 2),
+        ("PG-LOCK-TIMEOUT", "reset_all", 2),
+    ]
+    assert "the RESET at line 4 puts back the server's default" in found[0].why
+    assert "the SET … TO DEFAULT at line 1" in found[1].why

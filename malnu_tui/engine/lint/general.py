@@ -82,7 +82,8 @@ class MigrationState:
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
     lock_flagged: bool = False
-    lock_off_line: int = 0  # SET lock_timeout = 0 here: the target's own is off
+    lock_off_line: int = 0  # SET lock_timeout = 0 (or a RESET) here: the target's own is off
+    lock_reset: str = ""  # … by a RESET (or SET … TO DEFAULT): which
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
@@ -392,7 +393,11 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
     if what is None:
         return
     why = f"{what} runs with no lock_timeout set in the migration or target"
-    if s.lock_off_line:
+    if s.lock_reset:
+        why = f"{what} runs with no lock_timeout: the {s.lock_reset} at line {s.lock_off_line} "
+        why += "puts back the server's default (none unless the role or database sets one), not the "
+        why += "target's, which the tool sets for its session"
+    elif s.lock_off_line:
         why = f"{what} runs with no lock_timeout: the SET at line {s.lock_off_line} turns "
         why += "the target's off (lock_timeout = 0, as pg_dump's preamble writes it)"
     out.append(finding("PG-LOCK-TIMEOUT", s.file, st.line, why))
@@ -420,8 +425,10 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.filled[op.key] = {key(c) for c in op.names} if op.names else None
         s.coalesced[op.key] = coalesced_columns(st.text, op.names)
     elif op.kind == "set_lock_timeout":
-        s.lock_timeout = op.value != "off"
-        s.lock_off_line = st.line if op.value == "off" else 0
+        s.lock_timeout = op.value == ""
+        s.lock_off_line = st.line if op.value else 0
+        reset = "RESET" if st.first_words.startswith("RESET") else "SET … TO DEFAULT"
+        s.lock_reset = reset if op.value == "default" else ""
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
     elif op.kind == "delete_all":

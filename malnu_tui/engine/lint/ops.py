@@ -112,6 +112,16 @@ _SET_LOCK_TIMEOUT = re.compile(
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'\s*(?:,\s*(?P<v>'[^']*'))?", _F)
 # lock_timeout = 0 (pg_dump's preamble writes it): no timeout, whatever the session had.
 _ZERO = re.compile(r"^'?\s*0+(?:\.0*)?\s*(?:us|ms|s|min|h|d)?\s*'?$", re.IGNORECASE)
+# RESET lock_timeout (or ALL, or SET … TO DEFAULT): the server's default again, which is not
+# the tool's (it sets its own per session, so a RESET takes it away: 0 unless configured).
+_RESET_LOCK = re.compile(r"^RESET\s+(?:lock_timeout|ALL)\s*$", _F)
+_DEFAULT_VALUE = re.compile(r"^DEFAULT\s*$", re.IGNORECASE)
+
+
+def _lock_value(v: str | None) -> str:
+    if _DEFAULT_VALUE.match(v or ""):
+        return "default"
+    return "off" if _ZERO.match(v or "") else ""
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
 
 # ALTER TABLE actions
@@ -214,7 +224,8 @@ class Op:
 
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
-    #            insert_select, set_lock_timeout (value: "off" for 0), pragma, delete_all
+    #            insert_select, set_lock_timeout (value: "off" for 0, "default" for a
+#            RESET), pragma, delete_all
     #            (TRUNCATE, or DELETE without WHERE), update_all (UPDATE without WHERE),
     #            lock_table (value: the mode), vacuum (value: "full" or ""), do (a
     #            PostgreSQL DO block), with (its statements: lint/cte.py), refresh_view
@@ -458,8 +469,10 @@ def read_ops(st: Statement) -> Op:
         return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
     if head.startswith("SET"):
         if m := _SET_LOCK_TIMEOUT.match(text):
-            return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
+            return Op("set_lock_timeout", value=_lock_value(m["v"]))
         return Op("other")
+    if head.startswith("RESET") and _RESET_LOCK.match(text):
+        return Op("set_lock_timeout", value="default")
     if head.startswith("SELECT") and (m := _SET_CONFIG_LOCK.search(text)):
         return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
     if re.match(r"DO\b", head, re.IGNORECASE):
