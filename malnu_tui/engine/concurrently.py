@@ -65,9 +65,7 @@ _SET_SESSION = re.compile(
 # ``RESET lock_timeout`` after the build, as a Flyway non-transactional migration ends (its
 # session outlives the file): a SET the other way, put back the same. Not RESET ALL (the
 # tool's own settings with it), ROLE or SESSION AUTHORIZATION.
-_RESET_SESSION = re.compile(
-    r"^RESET\s+(?!ALL\b|ROLE\b|SESSION\b)(?P<name>[A-Za-z_][\w.]*)\s*$", _F
-)
+_RESET_SESSION = re.compile(r"^RESET\s+(?!ALL\b|ROLE\b|SESSION\b)(?P<name>[A-Za-z_][\w.]*)\s*$", _F)
 # Statements with nothing to undo, which may share such a file (nasa/cumulus's index migration
 # times each build with ``SELECT CURRENT_TIMESTAMP;`` and ends with ``VACUUM (ANALYZE)``, and
 # was refused as "mixed"): VACUUM and ANALYZE change no schema and no row (VACUUM runs only

@@ -395,8 +395,8 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
     why = f"{what} runs with no lock_timeout set in the migration or target"
     if s.lock_reset:
         why = f"{what} runs with no lock_timeout: the {s.lock_reset} at line {s.lock_off_line} "
-        why += "puts back the server's default (none unless the role or database sets one), not the "
-        why += "target's, which the tool sets for its session"
+        why += "puts back the server's default (none unless the role or database sets one), "
+        why += "not the target's, which the tool sets for its session"
     elif s.lock_off_line:
         why = f"{what} runs with no lock_timeout: the SET at line {s.lock_off_line} turns "
         why += "the target's off (lock_timeout = 0, as pg_dump's preamble writes it)"

@@ -122,6 +122,8 @@ def _lock_value(v: str | None) -> str:
     if _DEFAULT_VALUE.match(v or ""):
         return "default"
     return "off" if _ZERO.match(v or "") else ""
+
+
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
 
 # ALTER TABLE actions
@@ -225,8 +227,8 @@ class Op:
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
     #            insert_select, set_lock_timeout (value: "off" for 0, "default" for a
-#            RESET), pragma, delete_all
-    #            (TRUNCATE, or DELETE without WHERE), update_all (UPDATE without WHERE),
+    #            RESET), pragma, delete_all (TRUNCATE, or DELETE without WHERE),
+    #            update_all (UPDATE without WHERE),
     #            lock_table (value: the mode), vacuum (value: "full" or ""), do (a
     #            PostgreSQL DO block), with (its statements: lint/cte.py), refresh_view
     #            (a materialized view; concurrently), cluster (name: the table, "" for a

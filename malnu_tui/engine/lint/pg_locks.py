@@ -73,6 +73,8 @@ def _weak_action(text: str) -> bool:
     return m is not None and all(
         _WEAK_PARAM.match(p) for p in (p.strip() for p in m["params"].split(","))
     )
+
+
 _WRITES = "writes to it wait"
 _ALL = "reads and writes of it wait"
 
