@@ -5,7 +5,11 @@ a counter-example beside it."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import psycopg
+import pytest
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
@@ -102,3 +106,68 @@ def test_a_reset_lock_timeout_takes_the_targets_away(pg_url: str, mdirs: Migrati
     ]
     assert "the RESET at line 4 puts back the server's default" in found[0].why
     assert "the SET … TO DEFAULT at line 1" in found[1].why
+
+
+# cpc/openasip's HDB migration to version 6 (issue #212, "HDB Database has invalid foreign key
+# constrains"), reproduced with two of its columns: the old table renamed out of the way first,
+# then made again and filled from the copy. TypeORM's SQLite down migrations are written so.
+OPENASIP_BASE = """\
+CREATE TABLE operation_implementation (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    default_vhdl TEXT);
+CREATE TABLE operation_implementation_variable (id INTEGER PRIMARY KEY,
+    operation INTEGER REFERENCES operation_implementation (id) ON DELETE CASCADE, name TEXT);
+INSERT INTO operation_implementation VALUES (1, 'add', '');
+INSERT INTO operation_implementation_variable VALUES (1, 1, 'a');
+"""
+OPENASIP_V6 = """\
+ALTER TABLE operation_implementation RENAME TO operation_implementation_old;
+CREATE TABLE operation_implementation (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    initial_vhdl TEXT);
+INSERT INTO operation_implementation (id, name, initial_vhdl)
+    SELECT id, name, default_vhdl FROM operation_implementation_old;
+DROP TABLE operation_implementation_old;
+"""
+
+
+def test_a_rebuild_that_renames_the_old_table_first(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    # SQLite 3.26+ rewrites the other tables' REFERENCES to a renamed table (foreign keys off
+    # or not): the child now references operation_implementation_old, which the migration
+    # drops, so every later INSERT of a child fails; with foreign keys on (D1 always; a file
+    # without the pragma, as this one) the DROP first deletes the child rows. The lint said
+    # RENAME-TABLE and DROP-TABLE warnings (a rename, a drop of a copy made aside), and `up`
+    # said ok. (With PRAGMA foreign_keys = OFF, `up`'s foreign_key_check refuses it.)
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")
+    mdirs.add("20250101_000200", "v6", OPENASIP_V6, "SELECT 1;")
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "lint", "--all", "--json")
+    assert r.code == 1, r.out + r.err
+    found = [(f["rule"], f["severity"], f["line"], f["why"])
+             for f in json.loads(r.out)["findings"] if f["file"].endswith("v6.sql")]  # fmt: skip
+    assert found[0][:3] == ("SQLITE-RENAME-MOVES-KEYS", "error", 1), found
+    assert "the foreign keys of operation_implementation_variable(operation)" in found[0][3]
+    assert "no such table: main.operation_implementation_old" in found[0][3]
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup", "--accept-lint")
+    assert r.code == 0, r.err
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    assert db.execute("SELECT count(*) FROM operation_implementation_variable").fetchone() == (0,)
+    db.execute("PRAGMA foreign_keys = ON")  # as the app's connections and D1 run
+    with pytest.raises(sqlite3.OperationalError, match=r"no such table: main\.operation_impl"):
+        db.execute("INSERT INTO operation_implementation_variable VALUES (2, 1, 'b')")
+    db.close()
+
+    # sqlite.org's order (Prisma's, Drizzle's), a plain rename, and the old order with the
+    # references kept (foreign keys off, legacy_alter_table on, on a SQLite file) are clean.
+    safe = {
+        "new_first": "PRAGMA foreign_keys = OFF;\nCREATE TABLE new_oi (id INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, initial_vhdl TEXT);\nINSERT INTO new_oi SELECT id, name, "
+        "default_vhdl FROM operation_implementation;\nDROP TABLE operation_implementation;\n"
+        "ALTER TABLE new_oi RENAME TO operation_implementation;",
+        "renamed": "ALTER TABLE operation_implementation RENAME TO operations;",
+        "legacy": "PRAGMA foreign_keys = OFF;\nPRAGMA legacy_alter_table = ON;\n" + OPENASIP_V6,
+    }
+    for name, sql in safe.items():
+        d = MigrationDirs(mdirs.root / name)
+        d.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")
+        d.add("20250101_000200", name, sql, "SELECT 1;")
+        mset = discover(d.migrations, d.rollback, "sqlite")
+        rules = {f.rule for f in lint_migrations(mset, dialect="sqlite").findings}
+        assert "SQLITE-RENAME-MOVES-KEYS" not in rules, (name, rules)
