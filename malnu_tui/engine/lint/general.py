@@ -423,7 +423,10 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
     elif op.kind == "insert_select":
         s.copied.add(key(op.table))
         s.filled[op.key] = {key(c) for c in op.names} if op.names else None
-        s.coalesced[op.key] = coalesced_columns(st.text, op.names)
+        # Without a column list, the values go to the new table's columns in order (sqlite.org's
+        # "INSERT INTO new_X SELECT … FROM X"): Django's coalesce is read the same way.
+        names = op.names or (s.replay.insert_columns(op.name) if s.replay is not None else ())
+        s.coalesced[op.key] = coalesced_columns(st.text, names)
     elif op.kind == "set_lock_timeout":
         s.lock_timeout = op.value == ""
         s.lock_off_line = st.line if op.value else 0
