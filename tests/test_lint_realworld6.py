@@ -202,3 +202,49 @@ def test_a_rebuild_copy_without_a_column_list_that_fills_the_nulls(
         )
     r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup")
     assert r.code == 0, r.err  # the copy of the NULL name passes: ''
+
+
+# A nanoid() as Supabase projects install it (a PL/pgSQL function of their own, no volatility
+# said: VOLATILE), reproduced short; and one declared IMMUTABLE.
+NANOID = """\
+CREATE OR REPLACE FUNCTION nanoid(size int DEFAULT 21) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN substr(md5(random()::text), 1, size);
+END $$;
+CREATE FUNCTION school_code() RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'SMA1' $$;
+"""
+
+
+def test_an_add_column_whose_default_calls_a_volatile_function_of_the_migrations(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # PostgreSQL 11+ stores a constant or stable DEFAULT once; a VOLATILE one is computed per
+    # row, rewriting the table under ACCESS EXCLUSIVE. PG-ADD-COLUMN-REWRITE knew random(),
+    # gen_random_uuid()…, not a function the migrations declare, which is VOLATILE unless it
+    # says IMMUTABLE or STABLE: `ADD COLUMN public_id text DEFAULT nanoid()` passed clean.
+    mdirs.add("20250101_000100", "base", f"{PG_BASE}\n{NANOID}", "DROP TABLE orders, users;")
+    mdirs.add("20250101_000200", "public_id", "SET lock_timeout = '5s';\n"
+              "ALTER TABLE users ADD COLUMN public_id text NOT NULL DEFAULT nanoid(10);\n"
+              "ALTER TABLE orders ADD COLUMN school text NOT NULL DEFAULT school_code();",
+              "ALTER TABLE users DROP public_id;\nALTER TABLE orders DROP school;")  # fmt: skip
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000100")
+    assert r.code == 0, r.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+
+        def files() -> tuple[object, ...]:
+            row = conn.execute(
+                "SELECT pg_relation_filenode('users'), pg_relation_filenode('orders')"
+            ).fetchone()
+            assert row is not None
+            return tuple(row)
+
+        before = files()
+        r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--accept-lint")
+        assert r.code == 0, r.err
+        after = files()
+    assert after[0] != before[0]  # users rewritten: a new file
+    assert after[1] == before[1]  # orders not: the IMMUTABLE default stored once
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, [mset.migrations[1].filename], dialect="postgresql").findings
+    assert [(f.rule, f.line) for f in found] == [("PG-ADD-COLUMN-REWRITE", 2)], found
+    assert "its DEFAULT calls nanoid(), which the migrations declare neither" in found[0].why

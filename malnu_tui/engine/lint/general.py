@@ -299,7 +299,8 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(finding("ADD-CHECK", s.file, st.line, why))
         if s.dialect == "postgresql":
-            out.extend(pg_alter_action(s.file, st.line, op.name, a))
+            volatile = s.columns.volatile_functions if s.columns is not None else set()
+            out.extend(pg_alter_action(s.file, st.line, op.name, a, volatile))
 
 
 def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:

@@ -58,6 +58,9 @@ _CREATE_OTHER = re.compile(
 )
 # A trigger function (RETURNS trigger, before its body): no app calls it.
 _RETURNS_TRIGGER = re.compile(r"[^$']*?\bRETURNS\s+(?:EVENT_)?TRIGGER\b", _F)
+# A function's body and strings, blanked to read its attributes (IMMUTABLE, STABLE).
+_BODIES = re.compile(r"(\$(?:[A-Za-z_]\w*)?\$).*?\1|'(?:[^']|'')*'", re.DOTALL)
+_NOT_VOLATILE = re.compile(r"\b(?:IMMUTABLE|STABLE)\b", re.IGNORECASE)
 _TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
 _DROP = re.compile(
     r"^DROP\s+(?:(?P<mat>MATERIALIZED)\s+)?(?P<kind>TABLE|INDEX|VIEW|TRIGGER|FUNCTION|PROCEDURE|"
@@ -242,7 +245,8 @@ class Op:
     names: tuple[str, ...] = ()  # DROP TABLE a, b; the columns of INSERT INTO t (a, b) SELECT
     actions: tuple[Action, ...] = ()
     value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a DELETE/UPDATE,
-    #                  "cascade" for a DROP or TRUNCATE … CASCADE
+    #                  "cascade" for a DROP or TRUNCATE … CASCADE; a CREATE FUNCTION's
+    #                  "trigger" (RETURNS trigger) or "volatile" (not IMMUTABLE nor STABLE)
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
     schema: str = ""  # CREATE …: the schema named (an index's: its table's), folded
@@ -370,9 +374,11 @@ def read_ops(st: Statement) -> Op:
             elif kind == "sequence" and (owned := _OWNED_BY.search(text, m.end())):
                 table = _unq(owned["table"])
             schema = key(m["schema"]) if m["schema"] else ""
-            returns = (
-                "trigger" if kind == "function" and _RETURNS_TRIGGER.match(text, m.end()) else ""
-            )
+            returns = ""
+            if kind == "function" and _RETURNS_TRIGGER.match(text, m.end()):
+                returns = "trigger"
+            elif kind == "function" and not _NOT_VOLATILE.search(_BODIES.sub("''", text)):
+                returns = "volatile"  # PostgreSQL's default: a DEFAULT calling it rewrites
             return Op(f"create_{kind}", _unq(m["name"]), table=table, schema=schema, value=returns)
         return Op("other")
     if head.startswith("DROP"):
