@@ -248,3 +248,29 @@ def test_an_add_column_whose_default_calls_a_volatile_function_of_the_migrations
     found = lint_migrations(mset, [mset.migrations[1].filename], dialect="postgresql").findings
     assert [(f.rule, f.line) for f in found] == [("PG-ADD-COLUMN-REWRITE", 2)], found
     assert "its DEFAULT calls nanoid(), which the migrations declare neither" in found[0].why
+
+
+def test_a_unique_index_built_concurrently_is_not_told_to_be_built_concurrently(
+    mdirs: MigrationDirs,
+) -> None:
+    # squawk's and strong_migrations' way to add a UNIQUE constraint: CREATE UNIQUE INDEX
+    # CONCURRENTLY in a migration of its own. Still data-dependent (a duplicate fails it), so
+    # still ADD-UNIQUE's warning, but what to do said "build the unique index CONCURRENTLY and
+    # attach it": the operator had done just that, and was told it again.
+    mdirs.add("20250101_000100", "base", PG_BASE, "DROP TABLE orders, users;")
+    mdirs.add("20250101_000200", "unique", "CREATE UNIQUE INDEX CONCURRENTLY users_name_key "
+              "ON users (name);", "DROP INDEX users_name_key;")  # fmt: skip
+    mdirs.add("20250101_000300", "plain", "SET lock_timeout = '5s';\n"
+              "CREATE UNIQUE INDEX orders_user_key ON orders (user_id);",
+              "DROP INDEX orders_user_key;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, [m.filename for m in mset.migrations[1:]],
+                            dialect="postgresql").findings  # fmt: skip
+    unique = [f for f in found if f.rule == "ADD-UNIQUE"]
+    assert [(f.file[16:-4], f.severity) for f in unique] == [
+        ("unique", "warning"),
+        ("plain", "warning"),
+    ]
+    assert "CONCURRENTLY" not in unique[0].instead.replace("a concurrent build", "")
+    assert "check for duplicates first" in unique[0].instead
+    assert "build the unique index CONCURRENTLY" in unique[1].instead

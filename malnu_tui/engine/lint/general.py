@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from malnu_tui.engine.files import Migration
@@ -54,6 +54,14 @@ TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown
 LiveTable = Callable[[str], "bool | None"]  # a table of that name live (None: unknown)
 _WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
+
+
+_UNIQUE_CONCURRENTLY = (
+    "check for duplicates first (SELECT col, count(*) … GROUP BY col HAVING count(*) > 1) and "
+    "remove them: a concurrent build that meets one fails and its INVALID index is dropped; "
+    "then attach the index with ADD CONSTRAINT … UNIQUE USING INDEX in a later migration if "
+    "a constraint is wanted"
+)
 
 
 def finding(
@@ -315,7 +323,10 @@ def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) 
         return
     if op.unique:
         why = f"unique index {op.name or '(unnamed)'} on {op.table}, which holds rows already"
-        out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+        f = finding("ADD-UNIQUE", s.file, st.line, why)
+        if s.dialect == "postgresql" and op.concurrently:  # built the way the rule advises
+            f = replace(f, instead=_UNIQUE_CONCURRENTLY)
+        out.append(f)
     if s.dialect == "postgresql" and not op.concurrently:
         why = f"CREATE INDEX {op.name or ''} on {op.table} blocks writes while it builds"
         rows = s.table_rows(op.table) if s.table_rows is not None else None
