@@ -38,12 +38,9 @@ STRONG = [
     "ALTER TABLE users VALIDATE CONSTRAINT name_nn, ALTER name SET DEFAULT 'x'",
     "ALTER TABLE users SET (autovacuum_enabled = false, user_catalog_table = false)",
 ]
-APP = [
-    "SELECT count(*) FROM users",
-    "UPDATE users SET name = name WHERE id = 1",
-    "SELECT count(*) FROM orders",
-    "UPDATE orders SET user_id = user_id WHERE id = 1",
-]
+# A write's ROW EXCLUSIVE conflicts with more than a read's ACCESS SHARE: what no write waits
+# for, no read does.
+APP = ["UPDATE users SET name = name WHERE id = 1", "UPDATE orders SET user_id = user_id"]
 
 
 def test_a_validate_constraint_or_statistics_change_is_no_lock_the_app_waits_for(
