@@ -500,3 +500,51 @@ def test_a_concurrent_build_with_maintenance_work_mem_set_runs_and_puts_it_back(
     with psycopg.connect(pg.url) as conn:
         default = conn.execute("SELECT current_setting('maintenance_work_mem')").fetchone()
         assert conn.execute("SELECT mwm FROM seen").fetchone() == default
+
+
+# A Flyway non-transactional migration (`-- flyway:executeInTransaction=false`), as found in a
+# public repository (reproduced, table renamed): its session outlives the file, so it sets its
+# timeouts for the build and RESETs them after it.
+FLYWAY_RESET = """\
+-- flyway:executeInTransaction=false
+-- This non-transactional migration needs session settings; reset them after a successful build.
+SET lock_timeout = '5s';
+SET statement_timeout = '15min';
+
+CREATE INDEX CONCURRENTLY ix_events_backlog
+    ON events (user_id, id)
+    WHERE code IN ('c1', 'c2');
+
+RESET statement_timeout;
+RESET lock_timeout;
+"""
+
+
+def test_a_concurrent_build_that_resets_its_timeouts_after_it_runs(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    # `RESET lock_timeout` after the build was "mixed": `up` refused the file before anything
+    # ran (exit 2, "shares its migration with RESET lock_timeout … could not be undone
+    # half-way") and the lint said PG-CONCURRENTLY-IN-TRANSACTION, an error — though a RESET,
+    # like a SET, has nothing to undo. It runs now, and the tool's own lock_timeout (which a
+    # RESET takes back to the server's default) is put back for the next file.
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add("20250101_000200", "backlog", FLYWAY_RESET, "DROP INDEX ix_events_backlog;")
+    d.add(
+        "20250101_000300",
+        "seen",
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lt;",
+        "DROP TABLE seen;",
+    )
+    res = pg.cli(d, "lint", "--json")
+    assert res.code == 0, res.out + res.err
+    assert "PG-CONCURRENTLY-IN-TRANSACTION" not in res.out
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert "runs outside a transaction (CREATE INDEX CONCURRENTLY)" in res.err
+    assert _indexes(pg.url)["ix_events_backlog"] is True
+    with psycopg.connect(pg.url) as conn:
+        assert conn.execute("SELECT lt FROM seen").fetchone() == ("10s",)
+    got = classify(split_statements("RESET ALL;\nDROP INDEX CONCURRENTLY ix_events_backlog;"))
+    assert isinstance(got, ConcurrentRefusal)  # RESET ALL takes the tool's settings too

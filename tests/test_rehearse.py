@@ -320,6 +320,31 @@ def test_a_rebuild_that_empties_child_tables_fails_the_rehearsal(
     assert d1.sql("SELECT count(*) FROM grades") == [(0,)]
 
 
+def test_a_rebuild_that_renames_the_old_table_first_fails_the_rehearsal(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """cpc/openasip's migration (tests/test_lint_realworld6.py): the old table renamed out of
+    the way, made again, its copy dropped. SQLite moved the child's key onto the copy, so the
+    DROP cascaded into the child's rows and left it referencing a table that is gone; the
+    rehearsal said ✔ ("1 row(s) affected"): only a rebuild's own re-created table was
+    watched."""
+    from tests.test_lint_realworld6 import OPENASIP_BASE, OPENASIP_V6
+
+    db = tmp_path / "hdb.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "v6", OPENASIP_V6, "SELECT 1;")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 6), got
+    assert "deleted or changed 1 row(s)" in got["error"], got["error"]
+    assert "leaves operation_implementation_variable referencing" in got["error"]
+    assert "no such table: main.operation_implementation_old" in got["error"]
+
+
 def test_a_backup_older_than_productions_migrations_is_said(
     mdirs: MigrationDirs, tmp_path: Path
 ) -> None:

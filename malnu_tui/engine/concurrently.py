@@ -30,8 +30,8 @@ __all__ = [
 OWN_MIGRATION = (
     "put the CONCURRENTLY statements in a migration of their own (all CREATE INDEX "
     "CONCURRENTLY, each index named, or one DROP INDEX CONCURRENTLY, or one REINDEX … "
-    "CONCURRENTLY; session SETs such as lock_timeout or maintenance_work_mem may accompany "
-    "them, as may VACUUM and ANALYZE)"
+    "CONCURRENTLY; session SETs (and RESETs) such as lock_timeout or maintenance_work_mem may "
+    "accompany them, as may VACUUM and ANALYZE)"
 )
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[^\W\d][\w$]*)'
@@ -62,6 +62,10 @@ _OPT_ON = re.compile(r"\bCONCURRENTLY\b(?!\s+(?:FALSE|OFF|0)\b)", re.IGNORECASE)
 _SET_SESSION = re.compile(
     r"^SET\s+(?:SESSION\s+)?(?!LOCAL\b|SESSION\b)(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)", _F
 )
+# ``RESET lock_timeout`` after the build, as a Flyway non-transactional migration ends (its
+# session outlives the file): a SET the other way, put back the same. Not RESET ALL (the
+# tool's own settings with it), ROLE or SESSION AUTHORIZATION.
+_RESET_SESSION = re.compile(r"^RESET\s+(?!ALL\b|ROLE\b|SESSION\b)(?P<name>[A-Za-z_][\w.]*)\s*$", _F)
 # Statements with nothing to undo, which may share such a file (nasa/cumulus's index migration
 # times each build with ``SELECT CURRENT_TIMESTAMP;`` and ends with ``VACUUM (ANALYZE)``, and
 # was refused as "mixed"): VACUUM and ANALYZE change no schema and no row (VACUUM runs only
@@ -197,7 +201,7 @@ def _read(st: Statement) -> ConcurrentStatement | ConcurrentRefusal | None:
     head = _head(st.text)
     kind = _kind(head) if _WORD.search(head) else None
     if kind is None:
-        m = _SET_SESSION.match(head)
+        m = _SET_SESSION.match(head) or _RESET_SESSION.match(head)
         if m:
             return ConcurrentStatement(st, "set", name=m["name"].lower())
         if _MAINTAIN.match(head) or _CLOCK_SELECT.match(head):

@@ -37,6 +37,21 @@ def _acting_children(conn: sqlite3.Connection, parent: str) -> list[str]:
     return out
 
 
+def _referencing(conn: sqlite3.Connection, parent: str) -> list[str]:
+    """The tables with a foreign key to ``parent`` (by name, whether it exists or not)."""
+    tables = conn.execute(
+        f"SELECT name FROM sqlite_master WHERE type = 'table' AND {NOT_INTERNAL}"
+    ).fetchall()
+    return [
+        str(child)
+        for (child,) in tables
+        if any(
+            str(fk[2]).lower() == parent.lower()
+            for fk in conn.execute(f"PRAGMA foreign_key_list({_q(str(child))})")
+        )
+    ]
+
+
 @dataclass
 class DropWatch:
     """Per migration run: call :meth:`before` and :meth:`after` around each statement, then
@@ -79,14 +94,31 @@ class DropWatch:
             self.acted.append((st, table, acted, children))
 
     def check(self) -> None:
-        """:class:`StatementFailed` at the first DROP whose table the migration re-creates (a
-        rebuild: it never meant to touch the children) and whose children's rows it changed."""
+        """:class:`StatementFailed` at the first DROP whose children's rows it changed, whose
+        table the migration re-creates (a rebuild: it never meant to touch the children) or
+        whose children are left referencing it, gone (a rebuild that renamed the old table out
+        of the way first: SQLite 3.26+ moved their keys onto the copy it then dropped)."""
         for st, table, acted, children in self.acted:
             again = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
                 (table,),
             ).fetchone()
             if again is None:
+                left = _referencing(self.conn, table)
+                if left:
+                    raise StatementFailed(
+                        self.filename,
+                        st.line,
+                        st.text,
+                        f"this DROP TABLE {table} deleted or changed {acted} row(s) of its "
+                        f"child tables through their ON DELETE actions ({', '.join(children)}), "
+                        f"and leaves {', '.join(left)} referencing {table}, which is gone: "
+                        f"every later INSERT or UPDATE of them fails (no such table: main."
+                        f"{table}); `up` would do the same to production and say ok. A rebuild "
+                        "that renames the old table out of the way first moves its children's "
+                        "keys onto the copy (SQLite 3.26+): create the new table first, copy, "
+                        "drop the old one, rename the new one",
+                    )
                 continue
             why = (
                 "on D1 foreign keys stay on (PRAGMA foreign_keys = OFF is ignored there, and "

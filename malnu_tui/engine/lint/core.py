@@ -32,6 +32,7 @@ from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
+    RenamedAway,
     left_dangling,
     legacy_alter_table,
     rebuild_findings,
@@ -163,6 +164,7 @@ def _lint_one(
     # A SQLite file runs a rebuild with foreign keys on unless the file turns them off (D1,
     # which ignores the pragma, has its own rules for the drop).
     fk_on = dialect == "sqlite" and d1 is None and foreign_keys_off_line(statements) is None
+    away = RenamedAway(m.filename, keeps_keys=dialect == "sqlite" and d1 is None and not fk_on)
     pairs = zip(statements, ops, strict=True) if ops is not None else _with_ops(statements)
     for st, op in pairs:
         if replay is not None:
@@ -185,6 +187,14 @@ def _lint_one(
             if kinds & {"rename_table", "rename_column"}:
                 renamed = next((a.new for a in op.actions if a.kind == "rename_table"), op.name)
                 findings.extend(renames_refused(m.filename, st.line, key(renamed), replay))
+        if replay is not None and op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table":
+                    away.renamed(st.line, op.name, a.new, replay, legacy_rename)
+        elif replay is not None and op.kind == "create_table":
+            away.created(op.name)
+        elif replay is not None and op.kind == "drop_table":
+            away.dropped_tables(op.names, st.line)
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
@@ -220,6 +230,7 @@ def _lint_one(
             replay.run(st, op)
     if replay is not None:
         findings.extend(left_dangling(m.filename, dropped, replay))
+        findings.extend(away.findings())
         if d1 is not None:
             findings.extend(d1_end(m.filename, d1, notes))
         restores = s.rollback.restores_column

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from malnu_tui.engine.files import Migration
@@ -56,6 +56,14 @@ _WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
 
 
+_UNIQUE_CONCURRENTLY = (
+    "check for duplicates first (SELECT col, count(*) … GROUP BY col HAVING count(*) > 1) and "
+    "remove them: a concurrent build that meets one fails and its INVALID index is dropped; "
+    "then attach the index with ADD CONSTRAINT … UNIQUE USING INDEX in a later migration if "
+    "a constraint is wanted"
+)
+
+
 def finding(
     rule_id: str, file: str, line: int, why: str, *, severity: Severity | None = None
 ) -> Finding:
@@ -82,7 +90,8 @@ class MigrationState:
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
     lock_flagged: bool = False
-    lock_off_line: int = 0  # SET lock_timeout = 0 here: the target's own is off
+    lock_off_line: int = 0  # SET lock_timeout = 0 (or a RESET) here: the target's own is off
+    lock_reset: str = ""  # … by a RESET (or SET … TO DEFAULT): which
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
@@ -298,7 +307,8 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(finding("ADD-CHECK", s.file, st.line, why))
         if s.dialect == "postgresql":
-            out.extend(pg_alter_action(s.file, st.line, op.name, a))
+            volatile = s.columns.volatile_functions if s.columns is not None else set()
+            out.extend(pg_alter_action(s.file, st.line, op.name, a, volatile))
 
 
 def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -313,7 +323,10 @@ def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) 
         return
     if op.unique:
         why = f"unique index {op.name or '(unnamed)'} on {op.table}, which holds rows already"
-        out.append(finding("ADD-UNIQUE", s.file, st.line, why))
+        f = finding("ADD-UNIQUE", s.file, st.line, why)
+        if s.dialect == "postgresql" and op.concurrently:  # built the way the rule advises
+            f = replace(f, instead=_UNIQUE_CONCURRENTLY)
+        out.append(f)
     if s.dialect == "postgresql" and not op.concurrently:
         why = f"CREATE INDEX {op.name or ''} on {op.table} blocks writes while it builds"
         rows = s.table_rows(op.table) if s.table_rows is not None else None
@@ -392,7 +405,11 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
     if what is None:
         return
     why = f"{what} runs with no lock_timeout set in the migration or target"
-    if s.lock_off_line:
+    if s.lock_reset:
+        why = f"{what} runs with no lock_timeout: the {s.lock_reset} at line {s.lock_off_line} "
+        why += "puts back the server's default (none unless the role or database sets one), "
+        why += "not the target's, which the tool sets for its session"
+    elif s.lock_off_line:
         why = f"{what} runs with no lock_timeout: the SET at line {s.lock_off_line} turns "
         why += "the target's off (lock_timeout = 0, as pg_dump's preamble writes it)"
     out.append(finding("PG-LOCK-TIMEOUT", s.file, st.line, why))
@@ -418,10 +435,15 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
     elif op.kind == "insert_select":
         s.copied.add(key(op.table))
         s.filled[op.key] = {key(c) for c in op.names} if op.names else None
-        s.coalesced[op.key] = coalesced_columns(st.text, op.names)
+        # Without a column list, the values go to the new table's columns in order (sqlite.org's
+        # "INSERT INTO new_X SELECT … FROM X"): Django's coalesce is read the same way.
+        names = op.names or (s.replay.insert_columns(op.name) if s.replay is not None else ())
+        s.coalesced[op.key] = coalesced_columns(st.text, names)
     elif op.kind == "set_lock_timeout":
-        s.lock_timeout = op.value != "off"
-        s.lock_off_line = st.line if op.value == "off" else 0
+        s.lock_timeout = op.value == ""
+        s.lock_off_line = st.line if op.value else 0
+        reset = "RESET" if st.first_words.startswith("RESET") else "SET … TO DEFAULT"
+        s.lock_reset = reset if op.value == "default" else ""
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
     elif op.kind == "delete_all":

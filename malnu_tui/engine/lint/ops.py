@@ -58,6 +58,9 @@ _CREATE_OTHER = re.compile(
 )
 # A trigger function (RETURNS trigger, before its body): no app calls it.
 _RETURNS_TRIGGER = re.compile(r"[^$']*?\bRETURNS\s+(?:EVENT_)?TRIGGER\b", _F)
+# A function's body and strings, blanked to read its attributes (IMMUTABLE, STABLE).
+_BODIES = re.compile(r"(\$(?:[A-Za-z_]\w*)?\$).*?\1|'(?:[^']|'')*'", re.DOTALL)
+_NOT_VOLATILE = re.compile(r"\b(?:IMMUTABLE|STABLE)\b", re.IGNORECASE)
 _TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
 _DROP = re.compile(
     r"^DROP\s+(?:(?P<mat>MATERIALIZED)\s+)?(?P<kind>TABLE|INDEX|VIEW|TRIGGER|FUNCTION|PROCEDURE|"
@@ -112,6 +115,18 @@ _SET_LOCK_TIMEOUT = re.compile(
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'\s*(?:,\s*(?P<v>'[^']*'))?", _F)
 # lock_timeout = 0 (pg_dump's preamble writes it): no timeout, whatever the session had.
 _ZERO = re.compile(r"^'?\s*0+(?:\.0*)?\s*(?:us|ms|s|min|h|d)?\s*'?$", re.IGNORECASE)
+# RESET lock_timeout (or ALL, or SET … TO DEFAULT): the server's default again, which is not
+# the tool's (it sets its own per session, so a RESET takes it away: 0 unless configured).
+_RESET_LOCK = re.compile(r"^RESET\s+(?:lock_timeout|ALL)\s*$", _F)
+_DEFAULT_VALUE = re.compile(r"^DEFAULT\s*$", re.IGNORECASE)
+
+
+def _lock_value(v: str | None) -> str:
+    if _DEFAULT_VALUE.match(v or ""):
+        return "default"
+    return "off" if _ZERO.match(v or "") else ""
+
+
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
 
 # ALTER TABLE actions
@@ -214,8 +229,9 @@ class Op:
 
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
-    #            insert_select, set_lock_timeout (value: "off" for 0), pragma, delete_all
-    #            (TRUNCATE, or DELETE without WHERE), update_all (UPDATE without WHERE),
+    #            insert_select, set_lock_timeout (value: "off" for 0, "default" for a
+    #            RESET), pragma, delete_all (TRUNCATE, or DELETE without WHERE),
+    #            update_all (UPDATE without WHERE),
     #            lock_table (value: the mode), vacuum (value: "full" or ""), do (a
     #            PostgreSQL DO block), with (its statements: lint/cte.py), refresh_view
     #            (a materialized view; concurrently), cluster (name: the table, "" for a
@@ -229,7 +245,8 @@ class Op:
     names: tuple[str, ...] = ()  # DROP TABLE a, b; the columns of INSERT INTO t (a, b) SELECT
     actions: tuple[Action, ...] = ()
     value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a DELETE/UPDATE,
-    #                  "cascade" for a DROP or TRUNCATE … CASCADE
+    #                  "cascade" for a DROP or TRUNCATE … CASCADE; a CREATE FUNCTION's
+    #                  "trigger" (RETURNS trigger) or "volatile" (not IMMUTABLE nor STABLE)
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
     schema: str = ""  # CREATE …: the schema named (an index's: its table's), folded
@@ -357,9 +374,11 @@ def read_ops(st: Statement) -> Op:
             elif kind == "sequence" and (owned := _OWNED_BY.search(text, m.end())):
                 table = _unq(owned["table"])
             schema = key(m["schema"]) if m["schema"] else ""
-            returns = (
-                "trigger" if kind == "function" and _RETURNS_TRIGGER.match(text, m.end()) else ""
-            )
+            returns = ""
+            if kind == "function" and _RETURNS_TRIGGER.match(text, m.end()):
+                returns = "trigger"
+            elif kind == "function" and not _NOT_VOLATILE.search(_BODIES.sub("''", text)):
+                returns = "volatile"  # PostgreSQL's default: a DEFAULT calling it rewrites
             return Op(f"create_{kind}", _unq(m["name"]), table=table, schema=schema, value=returns)
         return Op("other")
     if head.startswith("DROP"):
@@ -458,8 +477,10 @@ def read_ops(st: Statement) -> Op:
         return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
     if head.startswith("SET"):
         if m := _SET_LOCK_TIMEOUT.match(text):
-            return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
+            return Op("set_lock_timeout", value=_lock_value(m["v"]))
         return Op("other")
+    if head.startswith("RESET") and _RESET_LOCK.match(text):
+        return Op("set_lock_timeout", value="default")
     if head.startswith("SELECT") and (m := _SET_CONFIG_LOCK.search(text)):
         return Op("set_lock_timeout", value="off" if _ZERO.match(m["v"] or "") else "")
     if re.match(r"DO\b", head, re.IGNORECASE):

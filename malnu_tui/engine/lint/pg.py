@@ -71,6 +71,10 @@ _REWRITE = re.compile(
 )
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_DEFAULT_EXPR = re.compile(
+    r"\bDEFAULT\b(?P<expr>.*?)(?:\b(?:REFERENCES|CHECK|CONSTRAINT)\b|$)", re.IGNORECASE | re.DOTALL
+)
+_CALL = re.compile(rf"(?:{IDENT}\s*\.\s*)?(?P<fn>{IDENT})\s*\(", re.IGNORECASE)
 
 
 _REFERENCES = re.compile(r"\bREFERENCES\s+(?P<parent>[^\s(]+)", re.IGNORECASE)
@@ -122,8 +126,20 @@ def _code(text: str) -> str:
         return _STRING.sub("''", text)
 
 
-def pg_alter_action(file: str, line: int, table: str, a: Action) -> list[Finding]:
-    """PostgreSQL's findings for one action of an ALTER TABLE on an existing table."""
+def _volatile_call(definition: str, volatile: Container[str]) -> str | None:
+    """The first function of ``volatile`` the DEFAULT of a column ``definition`` calls."""
+    m = _DEFAULT_EXPR.search(definition)
+    for call in _CALL.finditer(m["expr"] if m else ""):
+        if key(call["fn"]) in volatile:
+            return key(call["fn"])
+    return None
+
+
+def pg_alter_action(
+    file: str, line: int, table: str, a: Action, volatile: Container[str] = ()
+) -> list[Finding]:
+    """PostgreSQL's findings for one action of an ALTER TABLE on an existing table
+    (``volatile``: the functions the migrations declare neither IMMUTABLE nor STABLE)."""
     out: list[Finding] = []
     if a.kind == "add_fk" and not a.not_valid:
         why = f"a FOREIGN KEY is added to {table} and validated against its rows"
@@ -133,6 +149,13 @@ def pg_alter_action(file: str, line: int, table: str, a: Action) -> list[Finding
     definition = _STRING.sub("''", a.definition)
     if _REWRITE.search(definition):
         why = f"ADD COLUMN {table}.{a.column} computes a value for every row: {table} is rewritten"
+        out.append(_finding("PG-ADD-COLUMN-REWRITE", file, line, why))
+    elif (fn := _volatile_call(definition, volatile)) is not None:
+        why = (
+            f"ADD COLUMN {table}.{a.column} computes a value for every row: its DEFAULT calls "
+            f"{fn}(), which the migrations declare neither IMMUTABLE nor STABLE (so VOLATILE, "
+            f"PostgreSQL's default): {table} is rewritten"
+        )
         out.append(_finding("PG-ADD-COLUMN-REWRITE", file, line, why))
     if _CHECK.search(_code(a.definition)):  # a column constraint cannot be NOT VALID either
         why = (

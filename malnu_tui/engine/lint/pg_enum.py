@@ -65,6 +65,7 @@ class DeclaredColumns:
     order: dict[str, list[str]] = field(default_factory=dict)  # table → its columns
     unknown_order: set[str] = field(default_factory=set)  # CREATE TABLE … (LIKE …), AS …
     trigger_functions: set[str] = field(default_factory=set)  # RETURNS trigger: no app calls
+    volatile_functions: set[str] = field(default_factory=set)  # neither IMMUTABLE nor STABLE
 
     def _add(self, table: str, definition: str) -> None:
         m = _COLUMN.match(definition.strip())
@@ -86,6 +87,10 @@ class DeclaredColumns:
     def see(self, op: Op) -> None:
         if op.kind == "create_function" and op.value == "trigger":
             self.trigger_functions.add(op.key)
+        if op.kind == "create_function" and op.value == "volatile":
+            self.volatile_functions.add(op.key)
+        elif op.kind == "create_function":  # (re)declared IMMUTABLE or STABLE
+            self.volatile_functions.discard(op.key)
         if op.kind == "create_table":
             self.order[op.key] = []
             self.unknown_order.discard(op.key)

@@ -49,6 +49,32 @@ _VALIDATE_DOMAIN = re.compile(rf"^ALTER\s+DOMAIN\s+{QNAME}\s+VALIDATE\s+CONSTRAI
 _NOT_VALID = re.compile(r"\bNOT\s+VALID\s*$", _F)
 _STRINGS = re.compile(r"'(?:[^']|'')*'")
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
+# ALTER TABLE actions that take SHARE UPDATE EXCLUSIVE only (PostgreSQL's ALTER TABLE page;
+# measured: tests/test_lint_realworld6.py), which no SELECT, INSERT, UPDATE or DELETE waits
+# for: VALIDATE CONSTRAINT (the second half of NOT VALID), SET STATISTICS, a column's
+# n_distinct, CLUSTER ON, SET WITHOUT CLUSTER, and the fillfactor, autovacuum, toast and
+# parallel_workers storage parameters (any other parameter takes ACCESS EXCLUSIVE).
+_WEAK_ACTION = re.compile(
+    r"^(?:VALIDATE\s+CONSTRAINT\b|CLUSTER\s+ON\b|SET\s+WITHOUT\s+CLUSTER$"
+    rf"|ALTER\s+(?:COLUMN\s+)?{IDENT}\s+(?:SET\s+STATISTICS\b|(?:SET|RESET)\s*\())",
+    _F,
+)
+_STORAGE = re.compile(r"^(?:SET|RESET)\s*\((?P<params>.*)\)$", _F)
+_WEAK_PARAM = re.compile(
+    r"^(?:fillfactor|parallel_workers|autovacuum_\w+|toast\.\w+|toast_tuple_target)\b", _F
+)
+
+
+def _weak_action(text: str) -> bool:
+    """An ALTER TABLE action that takes SHARE UPDATE EXCLUSIVE only."""
+    if _WEAK_ACTION.match(text):
+        return True
+    m = _STORAGE.match(text)
+    return m is not None and all(
+        _WEAK_PARAM.match(p) for p in (p.strip() for p in m["params"].split(","))
+    )
+
+
 _WRITES = "writes to it wait"
 _ALL = "reads and writes of it wait"
 
@@ -99,6 +125,8 @@ def strong_lock(
         parents = _parents(strip_comments(st.text), op.name, created)
         if parents:
             return f"ALTER TABLE {op.name} … {_refs(parents)}"
+        if op.actions and all(_weak_action(a.definition) for a in op.actions):
+            return None  # SHARE UPDATE EXCLUSIVE: nobody's query waits
         return f"ALTER TABLE {op.name}" if op.key not in created else None
     if k == "create_table":
         parents = _parents(op.body, op.name, created)

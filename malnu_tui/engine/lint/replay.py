@@ -265,6 +265,18 @@ class Replay:
             ("trigger", n) for n, owner in self.trigger_table.items() if owner == t
         }
 
+    def insert_columns(self, table: str) -> tuple[str, ...]:
+        """The columns an ``INSERT INTO table SELECT …`` without a column list fills, in
+        order (generated columns left out, as SQLite leaves them); () when unknown."""
+        alone = self._alone(table)
+        if alone is None:
+            return ()
+        conn, name = alone
+        try:
+            return tuple(str(c[1]) for c in conn.execute(f"PRAGMA table_info({_q(name)})"))
+        finally:
+            conn.close()
+
     def has_table(self, name: str) -> bool:
         return key(name) in self.history
 

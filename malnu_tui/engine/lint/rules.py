@@ -116,7 +116,8 @@ _RULES = (
         "after a failed build): up refuses the file",
         "put the CONCURRENTLY statements in a migration of their own (all CREATE INDEX "
         "CONCURRENTLY with named indexes, or one DROP INDEX CONCURRENTLY, or one REINDEX … "
-        "CONCURRENTLY; session SETs such as lock_timeout or maintenance_work_mem may stay)",
+        "CONCURRENTLY; session SETs and RESETs such as lock_timeout or maintenance_work_mem "
+        "may stay)",
     ),
     Rule(
         "PG-LOCK-TIMEOUT",
