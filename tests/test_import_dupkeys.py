@@ -115,3 +115,29 @@ def test_the_key_compares_as_the_target_s_key_compares(imp: ImportTarget, tmp_pa
         (r,) = rejects_of(report.rejects_file)
         assert r["line"] == "4" and "line 3" in r["reason"] and r["raw"] == "S004,Cici"
         assert imp.rows(f"SELECT nama FROM {table} WHERE nis = 's004'") == [("Budi",)]
+
+
+def test_a_key_of_two_columns_repeats_only_whole(imp: ImportTarget, tmp_path: Path) -> None:
+    # Grades keyed by (student, subject): the same student in another subject is no repeat.
+    imp.execute(
+        "CREATE TABLE nilai (nis TEXT NOT NULL, mapel TEXT NOT NULL, skor INTEGER, "
+        "UNIQUE (nis, mapel))"
+    )
+    f = write_csv(
+        tmp_path / "n.csv",
+        "nis,mapel,skor\n0012,MTK,80\n0012,IPA,75\n0013,MTK,90\n0012,MTK,60\n",
+    )
+    req = ImportRequest(
+        "nilai",
+        file=f,
+        key=("nis", "mapel"),
+        on_conflict="update",
+        rejects=tmp_path / "r.csv",
+        max_errors=MaxErrors(1),
+    )
+    report = import_into(imp, req)
+    assert report.committed and _balanced(report)
+    assert (report.inserted, report.updated, report.rejected) == (3, 0, 1)
+    (r,) = rejects_of(report.rejects_file)
+    assert r["line"] == "5" and "key (nis, mapel) = ('0012', 'MTK') repeats line 2" in r["reason"]
+    assert imp.rows("SELECT skor FROM nilai WHERE nis = '0012' AND mapel = 'MTK'") == [(80,)]

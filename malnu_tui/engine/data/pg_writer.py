@@ -324,8 +324,8 @@ class PostgresWriter(PgUnit):
         ret = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f"v{j}")) for j in kidx)
         found: list[tuple[Any, ...]] = []
         for cast in (True, False):
-            # Grouped (a hash, usually no key twice: the join then reads nothing), not a
-            # window over every row, which sorted the whole stage (a second a 200,000 rows).
+            # Grouped (a hash; the join reads nothing when no key repeats), not a window over
+            # every row.
             exprs = parts(cast)
             names = [sql.Identifier(f"k{i}") for i in range(len(exprs))]
             query = sql.SQL(
@@ -344,7 +344,22 @@ class PostgresWriter(PgUnit):
                 ),
                 ret=ret,
             )
+            index = sql.SQL("CREATE UNIQUE INDEX malnu_import_keys ON {} ({})").format(
+                tmp, sql.SQL(", ").join(sql.SQL("({})").format(e) for e in exprs)
+            )
             self.conn.execute("SAVEPOINT malnu_repeats")
+            try:
+                # A unique index built on the stage proves that no key repeats (a sort: a
+                # third of the grouping's time, which then runs only when one does).
+                self.conn.execute(index)
+            except psycopg.Error:
+                # A repeat; a cast an index may not hold (timestamptz's is STABLE); a key not
+                # of its type (that row is refused later): the grouping says.
+                self.conn.execute("ROLLBACK TO SAVEPOINT malnu_repeats")
+            else:
+                self.conn.execute("DROP INDEX malnu_import_keys")
+                self.conn.execute("RELEASE SAVEPOINT malnu_repeats")
+                return []
             try:
                 found = self.conn.execute(query).fetchall()
             except psycopg.Error as exc:
