@@ -24,6 +24,7 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import BatchStatement
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
+from malnu_tui.engine.data.keyrepeats import key_indexes, repeat_rejection, sqlite_key_collations
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
     WriteOutcome,
@@ -190,7 +191,8 @@ class D1Writer:
                 f"D1 staging table holds {staged} rows but {self.sent} were sent; nothing was "
                 "promoted"
             )
-        rejections: list[Rejection] = []
+        rejections: list[Rejection] = self._drop_repeats() if self.spec.key and staged else []
+        staged -= len(rejections)
         while staged and self._probe("true") is not None:
             if max_rejections is not None and len(rejections) > max_rejections:
                 break
@@ -238,13 +240,37 @@ class D1Writer:
             inserted,
             updated,
             skipped,
-            tuple(rejections),
+            tuple(sorted(rejections, key=lambda r: r.line)),
             self.before,
             after,
             staged,
             self._ignoring if skipped else (),
         )
         return self._outcome
+
+    def _drop_repeats(self) -> list[Rejection]:
+        """The staged rows whose key an earlier line of the import has (compared with the
+        collation of the table's key: NOCASE keeps ``s004`` and ``S004`` one key), deleted
+        from the stage and returned as rejections naming that line; found by D1 in the
+        staging table: read, then deleted by the same query (a re-sent delete finds none)."""
+        kidx = key_indexes(self.spec)
+        colls = sqlite_key_collations(self.backend, self.spec)
+        keys = ", ".join(f"v{j} COLLATE {quote_ident(c)}" for j, c in zip(kidx, colls, strict=True))
+        known = " AND ".join(f"v{j} IS NOT NULL" for j in kidx)
+        found = (
+            f"SELECT rowid AS line, first FROM (SELECT rowid, min(rowid) OVER (PARTITION BY "
+            f"{keys}) AS first FROM {self._s} WHERE {known}) WHERE rowid <> first"
+        )
+        vals = ", ".join(f"s.v{j}" for j in kidx)
+        listed = (
+            f"SELECT d.line, d.first, {vals} FROM ({found}) d JOIN {self._s} s ON s.rowid = d.line "
+            "ORDER BY d.line"
+        )
+        delete = f"DELETE FROM {self._s} WHERE rowid IN (SELECT line FROM ({found}))"
+        rows = self.api.raw(listed).rows
+        if rows:
+            self.api.batch([delete], lambda: False)
+        return [repeat_rejection(self.spec, int(r[0]), int(r[1]), r[2:], colls) for r in rows]
 
     def _trial_counts(self) -> tuple[int, int] | None:
         """The promote's changes() and the table's count after it, from a batch D1 rolls back

@@ -18,6 +18,7 @@ from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES
 from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
+from malnu_tui.engine.data.keyrepeats import key_indexes, repeat_rejection
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import (
     PG_TRIGGERS_SQL,
@@ -281,10 +282,104 @@ class PostgresWriter(PgUnit):
             overriding=True,
         )
 
+    def _key_collations(self) -> dict[str, str]:
+        """The key columns' own collations (``"C"``, an ICU one) when not the default, as
+        ``schema.name`` quoted by the catalog."""
+        rows = self.conn.execute(
+            "SELECT a.attname, quote_ident(n.nspname) || '.' || quote_ident(c.collname) "
+            "FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+            "JOIN pg_namespace n ON n.oid = c.collnamespace WHERE a.attrelid = %s::regclass "
+            "AND a.attname = ANY(%s) AND c.collname <> 'default'",
+            (self._t.as_string(self.conn), list(self.spec.key)),
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def _drop_repeats(self) -> list[Rejection]:
+        """The staged rows whose key an earlier line of the import has, taken out of the
+        stage and returned as rejections naming that line: compared as the key's type and
+        collation compare (citext without case), found by the server (no key held here)."""
+        kidx = key_indexes(self.spec)
+        declared = self.spec.declared_types()
+        colls = self._key_collations()
+        shown = [
+            colls.get(k, "citext" if declared[j].lower() == "citext" else "")
+            for k, j in zip(self.spec.key, kidx, strict=True)
+        ]
+
+        def parts(cast: bool) -> list[sql.Composable]:
+            out: list[sql.Composable] = []
+            for k, j in zip(self.spec.key, kidx, strict=True):
+                e: sql.Composable = sql.Identifier(f"v{j}")
+                if cast and declared[j]:  # the type's name from the catalog (format_type)
+                    e = sql.SQL("({}::{})").format(e, sql.SQL(declared[j]))
+                if k in colls:
+                    e = sql.SQL("{} COLLATE {}").format(e, sql.SQL(colls[k]))
+                out.append(e)
+            return out
+
+        tmp = sql.Identifier(TEMP)
+        known = sql.SQL(" AND ").join(
+            sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"v{j}")) for j in kidx
+        )
+        ret = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f"v{j}")) for j in kidx)
+        found: list[tuple[Any, ...]] = []
+        for cast in (True, False):
+            # Grouped (a hash; the join reads nothing when no key repeats), not a window over
+            # every row.
+            exprs = parts(cast)
+            names = [sql.Identifier(f"k{i}") for i in range(len(exprs))]
+            query = sql.SQL(
+                "DELETE FROM {tmp} s USING (SELECT {keys}, min(_line) AS first FROM {tmp} "
+                "WHERE {known} GROUP BY {groups} HAVING count(*) > 1) d "
+                "WHERE {match} AND s._line <> d.first RETURNING s._line, d.first, {ret}"
+            ).format(
+                tmp=tmp,
+                keys=sql.SQL(", ").join(
+                    sql.SQL("{} AS {}").format(e, n) for e, n in zip(exprs, names, strict=True)
+                ),
+                groups=sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(exprs))),
+                known=known,
+                match=sql.SQL(" AND ").join(
+                    sql.SQL("{} = d.{}").format(e, n) for e, n in zip(exprs, names, strict=True)
+                ),
+                ret=ret,
+            )
+            index = sql.SQL("CREATE UNIQUE INDEX malnu_import_keys ON {} ({})").format(
+                tmp, sql.SQL(", ").join(sql.SQL("({})").format(e) for e in exprs)
+            )
+            self.conn.execute("SAVEPOINT malnu_repeats")
+            try:
+                # A unique index built on the stage proves that no key repeats (a sort: a
+                # third of the grouping's time, which then runs only when one does).
+                self.conn.execute(index)
+            except psycopg.Error:
+                # A repeat; a cast an index may not hold (timestamptz's is STABLE); a key not
+                # of its type (that row is refused later): the grouping says.
+                self.conn.execute("ROLLBACK TO SAVEPOINT malnu_repeats")
+            else:
+                self.conn.execute("DROP INDEX malnu_import_keys")
+                self.conn.execute("RELEASE SAVEPOINT malnu_repeats")
+                return []
+            try:
+                found = self.conn.execute(query).fetchall()
+            except psycopg.Error as exc:
+                # A key that is not of its type (refused by line later) fails the cast: its
+                # text is compared as it is instead.
+                if not cast or (exc.sqlstate or "")[:2] != "22":
+                    raise
+                self.conn.execute("ROLLBACK TO SAVEPOINT malnu_repeats")
+                continue
+            self.conn.execute("RELEASE SAVEPOINT malnu_repeats")
+            break
+        found.sort()
+        return [repeat_rejection(self.spec, int(r[0]), int(r[1]), r[2:], shown) for r in found]
+
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         try:
             self._end_copy()
             rejections: list[Rejection] = []
+            if self.spec.key and self.n:
+                rejections = self._drop_repeats()
             inserted = changes = 0
             ranges = [(0, self.last_line)] if self.n else []
             stopped = False
@@ -322,7 +417,14 @@ class PostgresWriter(PgUnit):
             raise self._fail(exc) from None
         ins, upd, skip = counts_from(self.spec.on_conflict, accepted, changes, inserted)
         return WriteOutcome(
-            ins, upd, skip, tuple(rejections), self.before, after, accepted, ignored_by
+            ins,
+            upd,
+            skip,
+            tuple(sorted(rejections, key=lambda r: r.line)),
+            self.before,
+            after,
+            accepted,
+            ignored_by,
         )
 
     def _column(self, exc: psycopg.Error) -> str:
