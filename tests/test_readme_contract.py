@@ -294,6 +294,31 @@ def test_the_backup_line_of_help_names_every_backup_action() -> None:
         assert action in line, (action, line)
 
 
+def test_the_adopt_line_of_help_names_every_runner_it_adopts() -> None:
+    """`malnu-tui --help` said `adopt: record migrations wrangler (or, on PostgreSQL, the
+    Supabase CLI) applied`, while `up` refuses (and the README sends the operator to `adopt`)
+    for Prisma's, Drizzle's, dbmate's, Rails', golang-migrate's, Flyway's and Alembic's
+    histories too: read at 2 a.m., adopt looked like no way out for them."""
+    from malnu_tui.engine.backends.other_runners import RUNNERS
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    line = " ".join(next(str(c.help) for c in commands._choices_actions if c.dest == "adopt").split())
+    for tool in sorted({r.tool for r in RUNNERS} | {"wrangler", "Supabase CLI", "Rails"}):
+        assert tool in line, (tool, line)
+        assert tool in README, tool
+
+
+def test_the_config_option_of_help_names_where_the_config_is_looked_for() -> None:
+    """`--config PATH  config file (default ./malnu.toml)`: without one there, the tool reads
+    $MALNU_CONFIG or ~/.config/malnu-tui/malnu.toml (the README's Configuration), and an
+    operator who read the help took the embedded database for the one in use."""
+    option = next(a for a in build_parser()._actions if "--config" in a.option_strings)
+    text = " ".join(str(option.help).split())
+    for place in ("$MALNU_CONFIG", "./malnu.toml", "~/.config/malnu-tui/malnu.toml"):
+        assert place in text, (place, text)
+        assert place in README, place
+
+
 # The CLI contract of the product brief (docs/PRODUCT.md, "The CLI", "Data", "Sync",
 # "Monitoring"), which scripts outside the project rely on: each form, as it writes it.
 PRODUCT_FORMS = (
