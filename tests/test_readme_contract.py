@@ -302,7 +302,9 @@ def test_the_adopt_line_of_help_names_every_runner_it_adopts() -> None:
     from malnu_tui.engine.backends.other_runners import RUNNERS
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    line = " ".join(next(str(c.help) for c in commands._choices_actions if c.dest == "adopt").split())
+    line = " ".join(
+        next(str(c.help) for c in commands._choices_actions if c.dest == "adopt").split()
+    )
     for tool in sorted({r.tool for r in RUNNERS} | {"wrangler", "Supabase CLI", "Rails"}):
         assert tool in line, (tool, line)
         assert tool in README, tool

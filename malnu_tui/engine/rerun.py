@@ -40,9 +40,7 @@ def target_options(settings: Settings, target: Target) -> list[str]:
         # A directory of a flag or variable, or the one found in the current directory (not
         # named by the config: `migrations_dir = "migrations"` beside it is found from
         # anywhere), is not what the same command finds from elsewhere.
-        if path.absolute() != own.absolute() or (
-            not named and path.absolute() == here.absolute()
-        ):
+        if path.absolute() != own.absolute() or (not named and path.absolute() == here.absolute()):
             words += [flag, str(path.absolute())]
     return words
 
