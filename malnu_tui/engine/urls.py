@@ -467,4 +467,12 @@ def check_conninfo(url: str) -> None:
         raise ConfigError(
             f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
         ) from None
+    if "@" in str(params.get("host", "")) and urlsplit(url).netloc.count("@") > 1:
+        # libpq ends the user part at the first @: a password holding a raw @ left the rest
+        # of it in the host, "cannot connect … failed to resolve host" (exit 1, retried).
+        raise ConfigError(
+            f"malformed PostgreSQL URL {mask_url(url)!r}: more than one @ before the host "
+            "(a password holding a raw @ is read up to it, the rest of it as the host)",
+            hint=PERCENT_ENCODE_HINT,
+        )
     refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)
