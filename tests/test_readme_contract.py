@@ -407,6 +407,38 @@ def test_every_toml_example_of_the_readme_loads(tmp_path: Path) -> None:
     load_settings(config=str(REPO / "malnu.example.toml"), env={})
 
 
+def test_the_example_config_loads_uncommented_and_its_keys_are_in_the_readme(
+    tmp_path: Path,
+) -> None:
+    """malnu.example.toml's commented sections (`# [[alerts.webhooks]]`, `# [log]`) are what an
+    operator uncomments: they load too, and every key the file shows is one the README's
+    Configuration, Monitoring or PostgreSQL sections explain."""
+    import tomllib
+
+    from malnu_tui.engine.config import load_settings
+
+    text = (REPO / "malnu.example.toml").read_text(encoding="utf-8")
+    opened = re.sub(r"(?m)^# (?=\[\[?[a-z.]+\]\]?$|[a-z_]+ += )", "", text)
+    assert "\n[[alerts.webhooks]]\n" in opened and "\n[log]\n" in opened, opened
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(opened, encoding="utf-8")
+    load_settings(config=str(cfg), env={})
+
+    def keys(table: dict[str, object]) -> Iterator[str]:  # the leaves: tables are sections
+        for key, value in table.items():
+            inner = value if isinstance(value, list) else [value]
+            tables = [t for t in inner if isinstance(t, dict)]
+            if not tables:
+                yield key
+            for t in tables:
+                yield from keys(t)
+
+    names = set(keys(tomllib.loads(opened)))
+    assert {"statement_timeout", "retries", "file"} <= names, names
+    unexplained = [k for k in sorted(names) if not re.search(rf"`(?:\[[^`]*\] )?{k}\b", README)]
+    assert not unexplained, unexplained
+
+
 def test_the_readme_mappings_are_the_files_in_examples() -> None:
     """README "Data import" shows each mapping that ships in examples/import/: an operator
     copies the README's and runs the file's (or the reverse), so they are one mapping."""
