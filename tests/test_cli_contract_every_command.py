@@ -310,3 +310,25 @@ def test_a_url_libpq_refuses_itself_is_a_configuration_error(
     ):
         res = run_cli(*args, env={**env, "PGCONNECT_TIMEOUT": "2"})
         assert res.code == 1 and "Connection refused" in res.err, (args, res.err)
+
+
+def test_a_bad_port_beside_a_host_name_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`?port=5x` beside a host *name* (every Supabase URL): psycopg looks the name up with
+    the port before libpq reads the URL, so it was `cannot connect to …: failed to resolve
+    host 'localhost': Servname not supported for ai_socktype`, exit 1, which cron retries
+    and which names the wrong fault; beside an address it was exit 2. Both are exit 2 now,
+    in libpq's words (`check`: UNKNOWN), before any look-up."""
+    from tests.inproc import run_inproc
+
+    monkeypatch.chdir(tmp_path)
+    for url, said in (
+        ("postgresql://malnu@localhost/school?port=5x", 'invalid integer value "5x"'),
+        ("postgresql://malnu@localhost/school?port=5432,70000", 'invalid port number: "70000"'),
+    ):
+        res = run_inproc("--database", url, "status")
+        assert res.code == 2, res.err
+        assert said in res.err and "libpq refused the URL itself" in res.err, res.err
+    res = run_inproc("--database", "postgresql://malnu@localhost/school?port=5x", "check")
+    assert res.code == 3 and res.out.startswith("MALNU UNKNOWN"), res.out

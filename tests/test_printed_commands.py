@@ -422,3 +422,33 @@ def test_rollback_steps_and_unrelated_history_hints_name_the_same_target(tmp_pat
     conn.close()
     assert {"t", "t2", "t3"} & left == {"t", "t2", "t3"}, left
     assert not (cfg.parent / "local.db").exists(), "the default target was opened"
+
+
+def test_a_config_s_own_directories_are_not_repeated_in_a_printed_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from the config's folder (the usual set-up: malnu.toml beside migrations/ and
+    rollback/), every undo line and hint also said `--migrations-dir /srv/…/migrations
+    --rollback-dir /srv/…/rollback`, the config's own `migrations_dir`/`rollback_dir`, which
+    `--config … --target …` already finds from anywhere (the README: only "when they were not
+    the config's own"). A directory the config does not name, found in the current directory,
+    is still named: from elsewhere it would not be found."""
+    from malnu_tui.engine.config import load_settings, resolve_target
+    from malnu_tui.engine.rerun import command
+
+    for d in ("migrations", "rollback"):
+        (tmp_path / d).mkdir()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        '[targets.named]\nurl = "sqlite:a.db"\nmigrations_dir = "migrations"\n'
+        'rollback_dir = "rollback"\n\n[targets.found]\nurl = "sqlite:b.db"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(config=str(cfg), env={})
+    named = command(settings, resolve_target(settings, name="named", env={}), "unlock")
+    assert named == f"malnu-tui unlock --config {cfg} --target named"
+    found = command(settings, resolve_target(settings, name="found", env={}), "unlock")
+    assert found == (
+        f"malnu-tui unlock --config {cfg} --target found --migrations-dir "
+        f"{tmp_path / 'migrations'} --rollback-dir {tmp_path / 'rollback'}"
+    )

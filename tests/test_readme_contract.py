@@ -294,6 +294,33 @@ def test_the_backup_line_of_help_names_every_backup_action() -> None:
         assert action in line, (action, line)
 
 
+def test_the_adopt_line_of_help_names_every_runner_it_adopts() -> None:
+    """`malnu-tui --help` said `adopt: record migrations wrangler (or, on PostgreSQL, the
+    Supabase CLI) applied`, while `up` refuses (and the README sends the operator to `adopt`)
+    for Prisma's, Drizzle's, dbmate's, Rails', golang-migrate's, Flyway's and Alembic's
+    histories too: read at 2 a.m., adopt looked like no way out for them."""
+    from malnu_tui.engine.backends.other_runners import RUNNERS
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    line = " ".join(
+        next(str(c.help) for c in commands._choices_actions if c.dest == "adopt").split()
+    )
+    for tool in sorted({r.tool for r in RUNNERS} | {"wrangler", "Supabase CLI", "Rails"}):
+        assert tool in line, (tool, line)
+        assert tool in README, tool
+
+
+def test_the_config_option_of_help_names_where_the_config_is_looked_for() -> None:
+    """`--config PATH  config file (default ./malnu.toml)`: without one there, the tool reads
+    $MALNU_CONFIG or ~/.config/malnu-tui/malnu.toml (the README's Configuration), and an
+    operator who read the help took the embedded database for the one in use."""
+    option = next(a for a in build_parser()._actions if "--config" in a.option_strings)
+    text = " ".join(str(option.help).split())
+    for place in ("$MALNU_CONFIG", "./malnu.toml", "~/.config/malnu-tui/malnu.toml"):
+        assert place in text, (place, text)
+        assert place in README, place
+
+
 # The CLI contract of the product brief (docs/PRODUCT.md, "The CLI", "Data", "Sync",
 # "Monitoring"), which scripts outside the project rely on: each form, as it writes it.
 PRODUCT_FORMS = (
@@ -378,6 +405,38 @@ def test_every_toml_example_of_the_readme_loads(tmp_path: Path) -> None:
             raise AssertionError(f"{where}: {exc}") from exc
     # The example file the README (and doctor's fix for a config that does not load) points at.
     load_settings(config=str(REPO / "malnu.example.toml"), env={})
+
+
+def test_the_example_config_loads_uncommented_and_its_keys_are_in_the_readme(
+    tmp_path: Path,
+) -> None:
+    """malnu.example.toml's commented sections (`# [[alerts.webhooks]]`, `# [log]`) are what an
+    operator uncomments: they load too, and every key the file shows is one the README's
+    Configuration, Monitoring or PostgreSQL sections explain."""
+    import tomllib
+
+    from malnu_tui.engine.config import load_settings
+
+    text = (REPO / "malnu.example.toml").read_text(encoding="utf-8")
+    opened = re.sub(r"(?m)^# (?=\[\[?[a-z.]+\]\]?$|[a-z_]+ += )", "", text)
+    assert "\n[[alerts.webhooks]]\n" in opened and "\n[log]\n" in opened, opened
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(opened, encoding="utf-8")
+    load_settings(config=str(cfg), env={})
+
+    def keys(table: dict[str, object]) -> Iterator[str]:  # the leaves: tables are sections
+        for key, value in table.items():
+            inner = value if isinstance(value, list) else [value]
+            tables = [t for t in inner if isinstance(t, dict)]
+            if not tables:
+                yield key
+            for t in tables:
+                yield from keys(t)
+
+    names = set(keys(tomllib.loads(opened)))
+    assert {"statement_timeout", "retries", "file"} <= names, names
+    unexplained = [k for k in sorted(names) if not re.search(rf"`(?:\[[^`]*\] )?{k}\b", README)]
+    assert not unexplained, unexplained
 
 
 def test_the_readme_mappings_are_the_files_in_examples() -> None:

@@ -101,6 +101,29 @@ def test_a_password_with_raw_reserved_characters_is_never_printed(
     assert files_leaking(tmp_path, skip=(cfg,)) == []
 
 
+def test_a_raw_at_sign_in_a_password_is_a_malformed_url_with_the_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Supabase password holding `@`, pasted raw: libpq ends the password at the first `@`
+    and took the rest for the host, so the operator read `cannot connect to …: failed to
+    resolve host '***'`, exit 1 (cron retried it), with no word of the encoding. It is a
+    malformed URL, exit 2 (`check`: UNKNOWN), with the percent-encoding hint, as the README's
+    Configuration says, before any connection is tried; nothing of the password shown."""
+    from tests.inproc import run_inproc
+
+    url = f"postgresql://malnu:{HEAD}@{TAIL}@127.0.0.1:1/db"
+    monkeypatch.chdir(tmp_path)
+    for name, value in NO_PG_ENV.items():
+        monkeypatch.setenv(name, value)
+    res = run_inproc("--database", url, "status")
+    assert res.code == 2, res.err
+    assert "malformed PostgreSQL URL" in res.err and "%40" in res.err, res.err
+    assert "cannot connect" not in res.err and not leaks(res.out + res.err), res.err
+    res = run_inproc("--database", url, "check")
+    assert res.code == 3 and res.out.startswith("MALNU UNKNOWN"), res.out
+    assert not leaks(res.out + res.err), res.out + res.err
+
+
 def test_percent_encoded_password_through_every_command_and_file(
     pg_cluster: PgCluster, secret_role: tuple[str, str], mdirs: MigrationDirs, tmp_path: Path
 ) -> None:

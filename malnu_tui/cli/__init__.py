@@ -110,7 +110,8 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         metavar="PATH",
         default=d,
         type=not_empty,
-        help="config file (default ./malnu.toml)",
+        help="config file (default: $MALNU_CONFIG, else ./malnu.toml, else "
+        "~/.config/malnu-tui/malnu.toml)",
     )
     g.add_argument("--migrations-dir", metavar="DIR", default=d, type=not_empty)
     g.add_argument("--rollback-dir", metavar="DIR", default=d, type=not_empty)

@@ -39,8 +39,8 @@ def register(
     p = sub.add_parser(
         "adopt",
         parents=[common],
-        help="record migrations wrangler (or, on PostgreSQL, the Supabase CLI) applied, without "
-        "running them",
+        help="record migrations another runner applied, without running them: wrangler, the "
+        "Supabase CLI, Prisma, Drizzle, dbmate, Rails, golang-migrate, Flyway, Alembic",
     )
     _wrangler_options(p)
     p.add_argument(

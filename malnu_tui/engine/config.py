@@ -97,6 +97,9 @@ class Target:
     # The options that name this same target in a command printed for the operator to run
     # next (``--config PATH --target NAME …``): :mod:`malnu_tui.engine.rerun`.
     again: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # Whether the config file names (migrations_dir, rollback_dir) itself: such a directory is
+    # found from any directory; one defaulted to ./migrations is not (engine/rerun.py).
+    named_dirs: tuple[bool, bool] = field(default=(False, False), repr=False, compare=False)
 
     @property
     def kind(self) -> Kind:
@@ -233,7 +236,8 @@ def load_settings(
         }
         bdir = _path(raw["backup_dir"], base, where) if "backup_dir" in raw else backup_root / name
         _register_secrets(url)
-        targets[name] = Target(name, url, mig, rb, bdir, options, pair_of)
+        named = ("migrations_dir" in raw, "rollback_dir" in raw)
+        targets[name] = Target(name, url, mig, rb, bdir, options, pair_of, named_dirs=named)
         try:
             targets[name].files_dialect  # noqa: B018 -- a bad dialect is an error at load
         except ConfigError as exc:

@@ -27,17 +27,20 @@ def target_options(settings: Settings, target: Target) -> list[str]:
             words += ["--config", str(settings.config_path.absolute())]
         words += ["--target", target.name]
         own_mig, own_rb = conf.migrations_dir, conf.rollback_dir
+        named_mig, named_rb = conf.named_dirs
     else:
         words += ["--database", mask_url(target.url)]
         own_mig, own_rb = BUNDLED_PRIMARY / "migrations", BUNDLED_PRIMARY / "rollback"
+        named_mig = named_rb = False
     cwd = Path.cwd()
-    for flag, path, own, here in (
-        ("--migrations-dir", target.migrations_dir, own_mig, cwd / "migrations"),
-        ("--rollback-dir", target.rollback_dir, own_rb, cwd / "rollback"),
+    for flag, path, own, named, here in (
+        ("--migrations-dir", target.migrations_dir, own_mig, named_mig, cwd / "migrations"),
+        ("--rollback-dir", target.rollback_dir, own_rb, named_rb, cwd / "rollback"),
     ):
-        # A directory of a flag or variable, or the one found in the current directory, is
-        # not what the same command finds from elsewhere.
-        if path.absolute() != own.absolute() or path.absolute() == here.absolute():
+        # A directory of a flag or variable, or the one found in the current directory (not
+        # named by the config: `migrations_dir = "migrations"` beside it is found from
+        # anywhere), is not what the same command finds from elsewhere.
+        if path.absolute() != own.absolute() or (not named and path.absolute() == here.absolute()):
             words += [flag, str(path.absolute())]
     return words
 

@@ -52,6 +52,10 @@ PERCENT_ENCODE_HINT = (
     "percent-encode a password that holds any of @ : / ? # & = % or a space "
     "(# is %23, @ is %40, / is %2F, a space is %20)"
 )
+URL_SETTING_HINT = (
+    "libpq refused the URL itself, no server was asked: correct it (its parameters: "
+    "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)"
+)
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -467,4 +471,23 @@ def check_conninfo(url: str) -> None:
         raise ConfigError(
             f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
         ) from None
+    if "@" in str(params.get("host", "")) and urlsplit(url).netloc.count("@") > 1:
+        # libpq ends the user part at the first @: a password holding a raw @ left the rest
+        # of it in the host, "cannot connect … failed to resolve host" (exit 1, retried).
+        raise ConfigError(
+            f"malformed PostgreSQL URL {mask_url(url)!r}: more than one @ before the host "
+            "(a password holding a raw @ is read up to it, the rest of it as the host)",
+            hint=PERCENT_ENCODE_HINT,
+        )
+    for port in str(params.get("port", "")).split(","):
+        # psycopg looks a host name up with the port before libpq reads it: `?port=5x` was
+        # "failed to resolve host 'db.…': Servname not supported", exit 1, retried by cron.
+        value = port.strip()
+        if value and not (value.isdigit() and 0 < int(value) < 65536):
+            why = (  # libpq's words, as said when the host is an address
+                f'invalid integer value "{value}" for connection option "port"'
+                if not value.isdigit()
+                else f'invalid port number: "{value}"'
+            )
+            raise ConfigError(f"cannot connect to {mask_url(url)}: {why}", hint=URL_SETTING_HINT)
     refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)

@@ -21,7 +21,7 @@ from psycopg import pq
 
 from malnu_tui.engine.backends.pg_sql import answered_within, error_text
 from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
-from malnu_tui.engine.urls import mask_url_error
+from malnu_tui.engine.urls import URL_SETTING_HINT, mask_url_error
 
 __all__ = [
     "CLIENT_CHECK_INTERVAL",
@@ -454,10 +454,6 @@ def settle_after_interrupt(conn: psycopg.Connection[Any], seconds: float = 5.0) 
         conn.rollback()
 
 
-URL_SETTING_HINT = (
-    "libpq refused the URL itself, no server was asked: correct it (its parameters: "
-    "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)"
-)
 # libpq's own refusals of a parameter's value, before any server is asked
 _BAD_SETTING = re.compile(r"^connection is bad: invalid (?:\w+ value|integer value)")
 

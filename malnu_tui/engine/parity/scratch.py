@@ -67,12 +67,17 @@ def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connecti
     them, `parity --live` waited for ever behind another session's lock (a live column's
     default that reads a table, evaluated to be compared)."""
     from malnu_tui.engine.backends.pg_session import (
-        URL_SETTING_HINT,
         bad_connection_string,
         connect_options,
         tool_session,
     )
-    from malnu_tui.engine.urls import check_timeout, mask_url, mask_url_error, split_tool_options
+    from malnu_tui.engine.urls import (
+        URL_SETTING_HINT,
+        check_timeout,
+        mask_url,
+        mask_url_error,
+        split_tool_options,
+    )
 
     libpq_url, opts = split_tool_options(url)
     statement_timeout = check_timeout("statement_timeout", opts.statement_timeout)
