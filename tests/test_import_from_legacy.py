@@ -184,3 +184,28 @@ def test_a_stopped_import_s_refused_rows_never_take_another_row_s_text(
     assert refused, rejects_of(str(tmp_path / "r.csv"))
     assert refused[0]["raw"] == "", refused  # was "291,291", another row's
     assert "the source table changed after it was read" in refused[0]["reason"]
+
+
+def test_a_legacy_text_nan_is_no_number_of_the_source(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A SQLite column's text 'nan' (pandas wrote its missing values so) is no float of the
+    source (SQLite holds no NaN): it reached a PostgreSQL double precision as NaN, through a
+    CHECK (skor >= 0) (NaN is above every number there) and into every average. Rejected by
+    row again, as a CSV file's; a SQLite REAL's Infinity is still taken."""
+    dst = fresh_db("postgresql")
+    path = tmp_path / "legacy.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, skor)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, "nan"), (2, 12.5), (3, 9e999)])
+    conn.close()
+    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, skor float8 CHECK (skor >= 0))")
+    res = run_inproc(
+        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "1", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    kept = _pg(dst.url, "SELECT id, skor::text FROM t ORDER BY id")
+    assert kept == [(2, "12.5"), (3, "Infinity")], kept
+    (refused,) = rejects_of(str(tmp_path / "r.csv"))
+    assert refused["line"] == "2" and "not a finite number" in refused["reason"], refused
