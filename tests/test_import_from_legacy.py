@@ -143,3 +143,69 @@ def test_raws_read_again_are_kept_only_where_their_block_reads_the_same(
     shorter = ["a", "b", "c", "d", "e", "f"]
     assert raws_again(iter(reading(shorter)), {3, 7}, first) == {3: "b", 7: "f"}
     assert raws_again(iter(reading(shorter)), {8}, first) == {}
+    # Rows added since (a live table): the first reading's shorter last block is compared
+    # with as many rows (it was left out, "the source table changed").
+    assert raws_again(iter(reading([*first_texts, "h", "i"])), {8}, first) == {8: "g"}
+
+
+def test_a_stopped_import_s_refused_rows_never_take_another_row_s_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """An import stopped by --max-errors (its reading ended early) had no digest of what it
+    read, so every refused row's text was taken from the second reading unchecked: the legacy
+    application deleted a row meanwhile, and the rejects file gave the next row's text."""
+    from malnu_tui.engine.data import run as run_module
+
+    monkeypatch.setattr(run_module, "CHUNK_ROWS", 100)  # (5,000: the same on 6,000 rows)
+    dst = fresh_db("postgresql")
+    path = tmp_path / "legacy.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT); WITH RECURSIVE s(i) AS (SELECT 1 "
+        "UNION ALL SELECT i + 1 FROM s WHERE i < 600) INSERT INTO t SELECT i, i FROM s; "
+        "UPDATE t SET n = 'x' WHERE id IN (400, 401, 402)"
+    )
+    conn.close()
+    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n <> 290))")
+    looked_up = run_module._with_raw
+
+    def app_deletes_a_row_meanwhile(rejections: Any, source: Any) -> Any:
+        with sqlite3.connect(path) as c:
+            c.execute("DELETE FROM t WHERE id = 200")
+        return looked_up(rejections, source)
+
+    monkeypatch.setattr(run_module, "_with_raw", app_deletes_a_row_meanwhile)
+    res = run_inproc(
+        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "2", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code != 0, res.err
+    refused = [r for r in rejects_of(str(tmp_path / "r.csv")) if r["line"] == "291"]
+    assert refused, rejects_of(str(tmp_path / "r.csv"))
+    assert refused[0]["raw"] == "", refused  # was "291,291", another row's
+    assert "the source table changed after it was read" in refused[0]["reason"]
+
+
+def test_a_legacy_text_nan_is_no_number_of_the_source(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A SQLite column's text 'nan' (pandas wrote its missing values so) is no float of the
+    source (SQLite holds no NaN): it reached a PostgreSQL double precision as NaN, through a
+    CHECK (skor >= 0) (NaN is above every number there) and into every average. Rejected by
+    row again, as a CSV file's; a SQLite REAL's Infinity is still taken."""
+    dst = fresh_db("postgresql")
+    path = tmp_path / "legacy.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, skor)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, "nan"), (2, 12.5), (3, 9e999)])
+    conn.close()
+    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, skor float8 CHECK (skor >= 0))")
+    res = run_inproc(
+        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "1", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    kept = _pg(dst.url, "SELECT id, skor::text FROM t ORDER BY id")
+    assert kept == [(2, "12.5"), (3, "Infinity")], kept
+    (refused,) = rejects_of(str(tmp_path / "r.csv"))
+    assert refused["line"] == "2" and "not a finite number" in refused["reason"], refused

@@ -211,6 +211,28 @@ def test_a_d1_table_of_100_columns_syncs_out_of_d1(
         sync(src, dest, full=True)
 
 
+def test_a_d1_table_of_100_columns_without_a_key_syncs_out_of_d1(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyless table is read in rowid pages, the rowid a last column: one of 100 columns
+    (a questionnaire's answers, no key) was asked 101 a query, and D1 answers 100 at most
+    ('too many columns in result set'): it could never be synced out of D1. Read in pages of
+    rowid ranges (2 rows a page here: a gap in the rowids, equal rows)."""
+    from malnu_tui.engine.sync import whole as whole_module
+
+    monkeypatch.setattr(whole_module, "_D1_PAGE", 2)
+    src = make_db("d1", request, tmp_path, "d1")
+    src.run(f"CREATE TABLE angket ({', '.join(f'j{i} TEXT' for i in range(1, 101))})")
+    src.run("INSERT INTO angket (j1, j100) VALUES ('a', 'b'), ('c', NULL), ('c', NULL), ('d', 'e')")
+    src.run("INSERT INTO angket (j1) VALUES ('f'), ('g')")
+    src.run("DELETE FROM angket WHERE j1 = 'd'")
+    dest = make_db("sqlite", request, tmp_path, "copy")
+    report = sync(src, dest)
+    assert (report.mode, report.inserted, report.verified) == ("whole", 5, True), report
+    kept = dest.run("SELECT j1, j100 FROM angket ORDER BY j1")
+    assert kept == [("a", "b"), ("c", None), ("c", None), ("f", None), ("g", None)], kept
+
+
 @pytest.mark.parametrize("dest", ["d1", "sqlite"])
 def test_a_chunk_into_d1_holds_10000_rows_at_most_elsewhere_the_default_25000(
     tmp_path: Path, request: pytest.FixtureRequest, dest: str

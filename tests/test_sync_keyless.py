@@ -437,6 +437,23 @@ def test_a_keyless_row_is_named_without_its_secrets(
     assert secret[:20] not in shown and "edited by hand" not in shown, shown
 
 
+def test_a_keyless_row_s_words_that_only_look_secret_are_shown(tmp_path: Path) -> None:
+    """The words "secret" and "sandi" were found inside any name: a keyless board of a
+    school's clubs named its rows with the secretary's name and the drama club's
+    (Indonesian "sandiwara") hidden, the values the operator finds the row by. Words that
+    only contain them are shown; a secret's still hidden."""
+    src = Db("sqlite", f"sqlite:///{tmp_path / 's.db'}", tmp_path / "s.db")
+    dst = Db("sqlite", f"sqlite:///{tmp_path / 'd.db'}", tmp_path / "d.db")
+    src.run("CREATE TABLE pengurus (ketua TEXT, secretary TEXT, sandiwara TEXT, secret_key TEXT)")
+    src.run("INSERT INTO pengurus VALUES ('Ani', 'Budi', 'Citra', 'k3y')")
+    assert sync(src, dst).verified
+    dst.run("UPDATE pengurus SET ketua = 'Dewi'")
+    named = sorted(d.describe(verify(src, dst).key) for d in verify(src, dst).differences)
+    assert named[1] == (
+        "missing: ketua='Ani', secretary='Budi', sandiwara='Citra', secret_key=(hidden)"
+    ), named
+
+
 def test_a_keyless_copy_s_sequence_is_moved_past_the_ids_written(
     tmp_path: Path, pg_url: str
 ) -> None:

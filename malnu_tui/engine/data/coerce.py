@@ -88,7 +88,11 @@ def coercer(
                     f"{v!r} is not a number ({col.declared_type} column)" + sheet_number_hint(text)
                 ) from None
             if f != f or f in (float("inf"), float("-inf")):
-                if database and (special := _pg_non_finite(col, f)) is not None:
+                if (
+                    database
+                    and text in _NUMBERS_NON_FINITE
+                    and (special := _pg_non_finite(col, f)) is not None
+                ):
                     return special
                 raise StepFailed(f"{v!r} is not a finite number")
             return text if ps is None else _fit_numeric(v, text, col, ps)
@@ -299,6 +303,13 @@ def _utc_wall_clock(moment: datetime, text: str) -> str:
     except OverflowError:
         return text
     return utc.isoformat(sep=" ")
+
+
+# A database's non-finite number as read: PostgreSQL's text of a float or numeric, Python's of
+# a SQLite REAL's infinity (SQLite holds no NaN). A text column's 'nan' (pandas wrote missing
+# values so) is no number of the source: it reached a double precision as NaN, through a
+# CHECK (x >= 0) (NaN is above every number in PostgreSQL) and into every average.
+_NUMBERS_NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity", "inf", "-inf"})
 
 
 def _pg_non_finite(col: Column, f: float) -> str | None:

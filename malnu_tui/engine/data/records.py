@@ -74,6 +74,7 @@ class RawDigests:
 
     def __init__(self) -> None:
         self.blocks: list[bytes] = []
+        self.last = 0  # records in the last block (fewer than RAW_BLOCK: where reading ended)
         self._hash = hashlib.blake2b(digest_size=16)
         self._in_block = 0
 
@@ -91,6 +92,7 @@ class RawDigests:
         """End the block being read (the last, shorter one)."""
         if self._in_block:
             self.blocks.append(self._hash.digest())
+            self.last = self._in_block
             self._hash = hashlib.blake2b(digest_size=16)
             self._in_block = 0
 
@@ -99,7 +101,9 @@ def raws_again(
     records: Iterator[SourceRecord], lines: set[int], first: RawDigests | None
 ) -> dict[int, str]:
     """The raw text of ``lines`` from a later reading of a source, kept only where the block
-    of rows around each reads as it did the ``first`` time (None: not known, all kept)."""
+    of rows around each reads as it did the ``first`` time (None: not known, all kept). The
+    first reading's last, shorter block is compared with as many rows (that reading stopped
+    early, at --max-errors, or rows were added since)."""
     found: dict[int, str] = {}
     block: dict[int, str] = {}
     again = RawDigests()
@@ -118,6 +122,13 @@ def raws_again(
             as_first()
             if rec.line >= last:
                 return found
+        elif first is not None and (len(again.blocks), again._in_block) == (
+            len(first.blocks) - 1,
+            first.last,
+        ):  # where the first reading ended: no row after it was read then
+            again.close()
+            as_first()
+            return found
     again.close()
     if block:
         as_first()

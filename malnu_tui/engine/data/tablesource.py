@@ -128,7 +128,7 @@ class TableSource:
         self.description = f"{what} {table} of {label or backend.display_url}"
         self.format = None
         self.counts: tuple[int | None, int | None] = (None, None)  # (before, after) reading
-        self.digests: RawDigests | None = None  # of the last whole reading's rows (raws())
+        self.digests: RawDigests | None = None  # of the last reading's rows (raws())
         if self.view and backend.kind == "d1":
             raise ConfigError(
                 f"{table!r} is a view: D1 has no cursor to read a view in pages",
@@ -445,7 +445,8 @@ class TableSource:
                 ) from None
 
     def _records(self) -> Iterator[SourceRecord]:
-        digests = RawDigests()
+        # Of this reading, as it goes: one stopped early (--max-errors) keeps what it read.
+        digests = self.digests = RawDigests()
         with self._snapshot():
             before = self._count()
             line = 1
@@ -466,7 +467,6 @@ class TableSource:
             # skipped the count check.
             self.counts = (before, self._count())
             digests.close()
-            self.digests = digests  # of the last whole reading, as the counts are
 
     def raws(self, lines: set[int]) -> dict[int, str]:
         """The raw text of ``lines`` (rows the target refused come back as lines alone), read
@@ -474,6 +474,8 @@ class TableSource:
         application wrote meanwhile, a view gave its rows in another order: the rejects file
         gave the next student's row for the refused one)."""
         kept = self.counts, self.digests
+        if self.digests is not None:
+            self.digests.close()  # a reading stopped early: its last block ends where it did
         try:
             with contextlib.closing(self.records()) as records:
                 return raws_again(records, lines, self.digests)

@@ -114,6 +114,9 @@ _SECRET_PARTS = (
     "privatekey",
 )
 _SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
+# Words holding one of _SECRET_PARTS that name no secret: a club's secretary, its drama
+# ("sandiwara") — the values an operator finds a row by.
+_NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara")
 HIDDEN: str = "(hidden)"
 
 
@@ -122,7 +125,7 @@ def secret_column(name: str) -> bool:
     holds secrets, by its words."""
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
     parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
-    joined = "".join(parts)
+    joined = _NOT_SECRET.sub("", "".join(parts))
     return any(p in joined for p in _SECRET_PARTS) or not _SECRET_WORDS.isdisjoint(parts)
 
 

@@ -17,9 +17,10 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.compare import MAX_REPORTED
 from malnu_tui.engine.sync.model import (
@@ -119,6 +120,9 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
             "row id it is read by in pages",
             hint=f"rename one of them at the source, or leave {shape.name} out with --tables",
         )
+    if len(shape.columns) >= D1_MAX_COLUMNS:
+        yield from _d1_wide_pages(side, shape, rid)
+        return
     paged = replace(shape, columns=(*shape.columns, Column(rid, "bigint", "int")), key=(rid,))
     select = side._select_list(paged)  # type: ignore[attr-defined]
     after = None
@@ -139,6 +143,33 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
             return
         after = page[-1][-1]
         n = limit(shape, _D1_PAGE, page)
+
+
+def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row]]:
+    """A D1 table of 100 columns in pages of rowid ranges: D1 answers 100 columns a query,
+    with no room for the rowid (it was asked 101, "too many columns in result set", and could
+    never be synced). Each page's last rowid is asked first, then the rows up to it."""
+    t, d1 = q(shape.name), cast(Any, side)
+    select, limit = d1._select_list(shape), d1._page_limit
+    after: list[Any] = []  # the last rowid read (none yet)
+    n = limit(shape, _D1_PAGE, None)
+    while True:
+        where = f" WHERE {rid} > ?" if after else ""
+        ends = d1._rows(
+            f"SELECT {rid} FROM {t}{where} ORDER BY {rid} LIMIT 1 OFFSET ?", [*after, n - 1]
+        )
+        upto = f"{' AND' if after else ' WHERE'} {rid} <= ?" if ends else ""
+        rows = d1._rows(
+            f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}",
+            [*after, *(ends[0] if ends else [])],
+        )
+        page = d1._decode(shape, rows)
+        if page:
+            yield page
+        if not ends:  # the rows after the last page's end: the table's last
+            return
+        after = [ends[0][0]]
+        n = limit(shape, _D1_PAGE, page or None)
 
 
 def digest(side: Side, shape: TableShape) -> Digest:
