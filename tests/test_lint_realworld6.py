@@ -124,6 +124,14 @@ INSERT INTO operation_implementation (id, name, initial_vhdl)
     SELECT id, name, default_vhdl FROM operation_implementation_old;
 DROP TABLE operation_implementation_old;
 """
+# The child rebuilt in sqlite.org's order, its new copy referencing the parent made again.
+OPENASIP_CHILD_REBUILD = (
+    "CREATE TABLE new_var (id INTEGER PRIMARY KEY, operation INTEGER REFERENCES "
+    "operation_implementation (id) ON DELETE CASCADE, name TEXT);\n"
+    "INSERT INTO new_var (id, operation, name) SELECT id, operation, name FROM "
+    "operation_implementation_variable;\nDROP TABLE operation_implementation_variable;\n"
+    "ALTER TABLE new_var RENAME TO operation_implementation_variable;\n"
+)
 
 
 def test_a_rebuild_that_renames_the_old_table_first(sqlite_url: str, mdirs: MigrationDirs) -> None:
@@ -282,18 +290,11 @@ def test_a_rename_first_rebuild_whose_children_are_rebuilt_before_its_drop_is_no
     # copy, no row is lost, `up` is fine, but SQLITE-RENAME-MOVES-KEYS was an error (so `up`
     # refused it without --accept-lint). The child rebuilt after the old copy's DROP still is
     # one: with foreign keys on, that DROP deleted the child's rows first.
-    child = (
-        "CREATE TABLE new_var (id INTEGER PRIMARY KEY, operation INTEGER REFERENCES "
-        "operation_implementation (id) ON DELETE CASCADE, name TEXT);\n"
-        "INSERT INTO new_var (id, operation, name) SELECT id, operation, name FROM "
-        "operation_implementation_variable;\nDROP TABLE operation_implementation_variable;\n"
-        "ALTER TABLE new_var RENAME TO operation_implementation_variable;\n"
-    )
-    v6, drop = OPENASIP_V6.split("DROP TABLE operation_implementation_old;\n")
     drop = "DROP TABLE operation_implementation_old;\n"
+    v6 = OPENASIP_V6.removesuffix(drop)
     for name, sql, flagged in (
-        ("after", v6 + drop + child, True),
-        ("before", v6 + child + drop, False),
+        ("after", v6 + drop + OPENASIP_CHILD_REBUILD, True),
+        ("before", v6 + OPENASIP_CHILD_REBUILD + drop, False),
     ):
         d = MigrationDirs(mdirs.root / name)
         d.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")

@@ -519,3 +519,25 @@ def test_rehearse_on_d1_holds_the_copy_to_d1s_limits(d1: D1Target, mdirs: Migrat
     assert (got["ok"], got["line"]) == (False, 2), got
     assert "string or blob too big" in got["error"], got
     assert d1.sql("SELECT length(isi) FROM laporan") == [(1_200_000,)]
+
+
+def test_a_rename_first_rebuild_whose_child_is_rebuilt_after_the_drop_fails_the_rehearsal(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """The same rebuild, its child rebuilt too but after the old copy's DROP: that DROP had
+    cascaded into the child's rows, the child's copy took what was left (none), and no key is
+    left dangling, so the rehearsal said ✔ 'all applied' while `up` emptied the child."""
+    from tests.test_lint_realworld6 import OPENASIP_BASE, OPENASIP_CHILD_REBUILD, OPENASIP_V6
+
+    db = tmp_path / "hdb.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "v6", OPENASIP_V6 + OPENASIP_CHILD_REBUILD, "SELECT 1;")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 6), got
+    assert "deleted or changed 1 row(s) of operation_implementation_variable" in got["error"]
+    assert "a table the migration keeps" in got["error"], got["error"]
