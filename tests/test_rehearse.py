@@ -541,3 +541,24 @@ def test_a_rename_first_rebuild_whose_child_is_rebuilt_after_the_drop_fails_the_
     assert (got["ok"], got["line"]) == (False, 6), got
     assert "deleted or changed 1 row(s) of operation_implementation_variable" in got["error"]
     assert "a table the migration keeps" in got["error"], got["error"]
+
+    # A parent dropped, then its child rebuilt without the column its SET NULL emptied: the
+    # values are gone with the column, nothing is lost; it is applied.
+    other = MigrationDirs(tmp_path / "setnull")
+    base = ["--database", f"sqlite:///{tmp_path / 'school.db'}", *other.args()]
+    kelas = (
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY);\nCREATE TABLE siswa (id INTEGER PRIMARY "
+        "KEY, nama TEXT, kelas_id INTEGER REFERENCES kelas (id) ON DELETE SET NULL);\n"
+        "INSERT INTO kelas VALUES (1);\nINSERT INTO siswa VALUES (1, 'Ani', 1);"
+    )
+    other.add("20250101_000100", "base", kelas, "DROP TABLE siswa; DROP TABLE kelas;")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    no_kelas = (
+        "DROP TABLE kelas;\nCREATE TABLE new_siswa (id INTEGER PRIMARY KEY, nama TEXT);\n"
+        "INSERT INTO new_siswa SELECT id, nama FROM siswa;\nDROP TABLE siswa;\n"
+        "ALTER TABLE new_siswa RENAME TO siswa;"
+    )
+    other.add("20250101_000200", "no_kelas", no_kelas, "SELECT 1;")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 0 and json.loads(res.out)["migrations"][0]["ok"], res.out + res.err
