@@ -41,7 +41,7 @@ def _config(tmp: Path, hook: str, retries: int = 2) -> list[str]:
     return c
 
 
-def test_check_with_stdout_on_a_full_disk_is_unknown_and_still_alerts(
+def test_check_with_stdout_on_a_full_disk_is_unknown_unless_worse_and_alerts(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     """stdout on a full disk (cron's `> /var/log/malnu-check.log`): a traceback after the
