@@ -124,6 +124,14 @@ INSERT INTO operation_implementation (id, name, initial_vhdl)
     SELECT id, name, default_vhdl FROM operation_implementation_old;
 DROP TABLE operation_implementation_old;
 """
+# The child rebuilt in sqlite.org's order, its new copy referencing the parent made again.
+OPENASIP_CHILD_REBUILD = (
+    "CREATE TABLE new_var (id INTEGER PRIMARY KEY, operation INTEGER REFERENCES "
+    "operation_implementation (id) ON DELETE CASCADE, name TEXT);\n"
+    "INSERT INTO new_var (id, operation, name) SELECT id, operation, name FROM "
+    "operation_implementation_variable;\nDROP TABLE operation_implementation_variable;\n"
+    "ALTER TABLE new_var RENAME TO operation_implementation_variable;\n"
+)
 
 
 def test_a_rebuild_that_renames_the_old_table_first(sqlite_url: str, mdirs: MigrationDirs) -> None:
@@ -271,3 +279,34 @@ def test_a_unique_index_built_concurrently_is_not_told_to_be_built_concurrently(
     assert "CONCURRENTLY" not in unique[0].instead.replace("a concurrent build", "")
     assert "check for duplicates first" in unique[0].instead
     assert "build the unique index CONCURRENTLY" in unique[1].instead
+
+
+def test_a_rename_first_rebuild_whose_children_are_rebuilt_before_its_drop_is_no_error(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    # The parent renamed out of the way, then its child rebuilt in sqlite.org's order (a new
+    # copy REFERENCES the parent made again, the old child dropped) before the old parent is
+    # dropped, as a TypeORM down migration touching both writes it: no key is left on the old
+    # copy, no row is lost, `up` is fine, but SQLITE-RENAME-MOVES-KEYS was an error (so `up`
+    # refused it without --accept-lint). The child rebuilt after the old copy's DROP still is
+    # one: with foreign keys on, that DROP deleted the child's rows first.
+    drop = "DROP TABLE operation_implementation_old;\n"
+    v6 = OPENASIP_V6.removesuffix(drop)
+    for name, sql, flagged in (
+        ("after", v6 + drop + OPENASIP_CHILD_REBUILD, True),
+        ("before", v6 + OPENASIP_CHILD_REBUILD + drop, False),
+    ):
+        d = MigrationDirs(mdirs.root / name)
+        d.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")
+        d.add("20250101_000200", name, sql, "SELECT 1;")
+        mset = discover(d.migrations, d.rollback, "sqlite")
+        rules = {f.rule for f in lint_migrations(mset, dialect="sqlite").findings}
+        assert ("SQLITE-RENAME-MOVES-KEYS" in rules) is flagged, (name, rules)
+    r = run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
+    assert r.code == 0, r.err
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("INSERT INTO operation_implementation_variable VALUES (2, 1, 'b')")
+    assert db.execute("SELECT count(*) FROM operation_implementation_variable").fetchone() == (2,)
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    db.close()

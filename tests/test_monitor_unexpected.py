@@ -41,13 +41,14 @@ def _config(tmp: Path, hook: str, retries: int = 2) -> list[str]:
     return c
 
 
-def test_check_with_stdout_on_a_full_disk_is_unknown_and_still_alerts(
+def test_check_with_stdout_on_a_full_disk_is_unknown_unless_worse_and_alerts(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     """stdout on a full disk (cron's `> /var/log/malnu-check.log`): a traceback after the
     work, exit 1 (WARNING to Nagios), and `--alert` never ran, so the CRITICAL it had found
     was never sent. Now the alert goes out, one `error:` line says why the output is missing,
-    exit 3 (UNKNOWN)."""
+    exit UNKNOWN unless worse: this target is CRITICAL, and exit 3 (UNKNOWN) hid it from the
+    many setups that page on CRITICAL alone."""
     c = _config(tmp_path, receiver.url("json"))
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
@@ -59,7 +60,7 @@ def test_check_with_stdout_on_a_full_disk_is_unknown_and_still_alerts(
             cwd=REPO,
             timeout=60,
         )
-    assert proc.returncode == 3, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # CRITICAL, not UNKNOWN (3)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert (
         "error: check's output could not be written to stdout: No space left on device"
@@ -70,7 +71,7 @@ def test_check_with_stdout_on_a_full_disk_is_unknown_and_still_alerts(
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             code = main([*c, "check", "--alert", "--json"])
-    assert code == 3 and "No space left on device" in err.getvalue(), err.getvalue()
+    assert code == 2 and "No space left on device" in err.getvalue(), err.getvalue()
     assert receiver.events("json") == [("problem", NO_BACKUP)], "sent once, by the first run"
 
     # Its reader gone (`check --alert | head -0`): exit 0 and no alert; the health's code now

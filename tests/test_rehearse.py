@@ -519,3 +519,46 @@ def test_rehearse_on_d1_holds_the_copy_to_d1s_limits(d1: D1Target, mdirs: Migrat
     assert (got["ok"], got["line"]) == (False, 2), got
     assert "string or blob too big" in got["error"], got
     assert d1.sql("SELECT length(isi) FROM laporan") == [(1_200_000,)]
+
+
+def test_a_rename_first_rebuild_whose_child_is_rebuilt_after_the_drop_fails_the_rehearsal(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """The same rebuild, its child rebuilt too but after the old copy's DROP: that DROP had
+    cascaded into the child's rows, the child's copy took what was left (none), and no key is
+    left dangling, so the rehearsal said ✔ 'all applied' while `up` emptied the child."""
+    from tests.test_lint_realworld6 import OPENASIP_BASE, OPENASIP_CHILD_REBUILD, OPENASIP_V6
+
+    db = tmp_path / "hdb.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE, "DROP TABLE operation_implementation;")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "v6", OPENASIP_V6 + OPENASIP_CHILD_REBUILD, "SELECT 1;")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 6), got
+    assert "deleted or changed 1 row(s) of operation_implementation_variable" in got["error"]
+    assert "a table the migration keeps" in got["error"], got["error"]
+
+    # A parent dropped, then its child rebuilt without the column its SET NULL emptied: the
+    # values are gone with the column, nothing is lost; it is applied.
+    other = MigrationDirs(tmp_path / "setnull")
+    base = ["--database", f"sqlite:///{tmp_path / 'school.db'}", *other.args()]
+    kelas = (
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY);\nCREATE TABLE siswa (id INTEGER PRIMARY "
+        "KEY, nama TEXT, kelas_id INTEGER REFERENCES kelas (id) ON DELETE SET NULL);\n"
+        "INSERT INTO kelas VALUES (1);\nINSERT INTO siswa VALUES (1, 'Ani', 1);"
+    )
+    other.add("20250101_000100", "base", kelas, "DROP TABLE siswa; DROP TABLE kelas;")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    no_kelas = (
+        "DROP TABLE kelas;\nCREATE TABLE new_siswa (id INTEGER PRIMARY KEY, nama TEXT);\n"
+        "INSERT INTO new_siswa SELECT id, nama FROM siswa;\nDROP TABLE siswa;\n"
+        "ALTER TABLE new_siswa RENAME TO siswa;"
+    )
+    other.add("20250101_000200", "no_kelas", no_kelas, "SELECT 1;")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 0 and json.loads(res.out)["migrations"][0]["ok"], res.out + res.err

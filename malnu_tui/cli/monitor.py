@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -214,13 +215,20 @@ def cmd_check(ctx: Context) -> int:
         for line in outcome.state_errors:
             ctx.message(f"alert: {line}")
     if unwritten is not None:
+        # UNKNOWN unless worse, as a --prometheus file that cannot be written: a CRITICAL
+        # target said as exit 3 was the page many setups never send for UNKNOWN.
         from malnu_tui.engine.errors import MalnuError
 
-        raise MalnuError(
-            f"check's output could not be written to stdout: {unwritten.strerror or unwritten}",
-            hint="the monitoring system got no output: free the disk (or mend the file) stdout "
-            "goes to",
-        ) from unwritten
+        with contextlib.suppress(OSError):
+            ctx.error(
+                MalnuError(
+                    "check's output could not be written to stdout: "
+                    f"{unwritten.strerror or unwritten}",
+                    hint="the monitoring system got no output: free the disk (or mend the "
+                    "file) stdout goes to",
+                )
+            )
+        status = worst((status, Severity.UNKNOWN))
     return int(status)
 
 

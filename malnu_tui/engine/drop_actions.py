@@ -23,9 +23,10 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _acting_children(conn: sqlite3.Connection, parent: str) -> list[str]:
-    """``child(column) ACTION`` for each foreign key whose ON DELETE acts on ``parent``'s rows."""
-    out: list[str] = []
+def _acting_children(conn: sqlite3.Connection, parent: str) -> list[tuple[str, str, str]]:
+    """(child, column, ACTION) for each foreign key whose ON DELETE acts on ``parent``'s
+    rows."""
+    out: list[tuple[str, str, str]] = []
     tables = conn.execute(
         f"SELECT name FROM sqlite_master WHERE type = 'table' AND {NOT_INTERNAL}"
     ).fetchall()
@@ -33,7 +34,7 @@ def _acting_children(conn: sqlite3.Connection, parent: str) -> list[str]:
         for fk in conn.execute(f"PRAGMA foreign_key_list({_q(str(child))})"):
             # (id, seq, table, from, to, on_update, on_delete, match)
             if str(fk[2]).lower() == parent.lower() and str(fk[6]).upper() in _ACTS:
-                out.append(f"{child}({fk[3]}) {str(fk[6]).upper()}")
+                out.append((str(child), str(fk[3]), str(fk[6]).upper()))
     return out
 
 
@@ -61,8 +62,10 @@ class DropWatch:
     filename: str
     d1: bool
     # (the DROP, the table, child rows it deleted or changed, the acting children)
-    acted: list[tuple[Statement, str, int, list[str]]] = field(default_factory=list)
-    _watching: tuple[str, int, int, list[str]] | None = None
+    acted: list[tuple[Statement, str, int, list[tuple[str, str, str]]]] = field(
+        default_factory=list
+    )
+    _watching: tuple[str, int, int, list[tuple[str, str, str]]] | None = None
 
     def before(self, st: Statement) -> None:
         from malnu_tui.engine.lint.ops import read_ops
@@ -98,12 +101,10 @@ class DropWatch:
         table the migration re-creates (a rebuild: it never meant to touch the children) or
         whose children are left referencing it, gone (a rebuild that renamed the old table out
         of the way first: SQLite 3.26+ moved their keys onto the copy it then dropped)."""
-        for st, table, acted, children in self.acted:
-            again = self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
-                (table,),
-            ).fetchone()
-            if again is None:
+        for st, table, acted, acting in self.acted:
+            children = [f"{c}({col}) {act}" for c, col, act in acting]
+            again = self._exists(table)
+            if not again:
                 left = _referencing(self.conn, table)
                 if left:
                     raise StatementFailed(
@@ -118,6 +119,27 @@ class DropWatch:
                         "that renames the old table out of the way first moves its children's "
                         "keys onto the copy (SQLite 3.26+): create the new table first, copy, "
                         "drop the old one, rename the new one",
+                    )
+                # Rebuilt after the DROP, the copy took what it left: its rows deleted, or its
+                # column set to NULL (harmless only when the rebuild drops that column).
+                kept = dict.fromkeys(
+                    c
+                    for c, col, act in acting
+                    if self._exists(c) and (act == "CASCADE" or self._has_column(c, col))
+                )
+                if kept:
+                    raise StatementFailed(
+                        self.filename,
+                        st.line,
+                        st.text,
+                        f"this DROP TABLE {table} deleted or changed {acted} row(s) of "
+                        f"{', '.join(kept)} through their ON DELETE actions "
+                        f"({', '.join(children)}), a table the migration keeps (rebuilt after "
+                        "this DROP, its copy took the rows as the DROP left them); `up` would "
+                        "do the same to production and say ok. A rebuild that renames the old "
+                        "table out of the way first moves its children's keys onto the copy "
+                        "(SQLite 3.26+): rebuild the children before this DROP, or create the "
+                        "new table first, copy, drop the old one, rename the new one",
                     )
                 continue
             why = (
@@ -136,3 +158,16 @@ class DropWatch:
                 f"{why}; `up` would do the same to production's rows and say ok. Copy the "
                 "child tables aside and rebuild them in the same migration, or avoid the rebuild",
             )
+
+    def _has_column(self, table: str, column: str) -> bool:
+        columns = self.conn.execute(f"PRAGMA table_info({_q(table)})").fetchall()
+        return any(str(c[1]).lower() == column.lower() for c in columns)
+
+    def _exists(self, table: str) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                (table,),
+            ).fetchone()
+            is not None
+        )

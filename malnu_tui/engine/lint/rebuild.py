@@ -295,6 +295,13 @@ class RenamedAway:
                 self.moved[old] = (line, new, [c for c in children if key(c[0]) != t])
 
     def dropped_tables(self, names: tuple[str, ...], line: int) -> None:
+        gone = {key(n) for n in names}
+        for old, (at, new, children) in self.moved.items():
+            # A child dropped before the old copy is (rebuilt in sqlite.org's order, its new
+            # copy's REFERENCES as written, or dropped for good): its key went with it, and the
+            # copy's DROP touches none of its rows. Dropped after it, its rows were lost first.
+            if key(new) not in self.dropped:
+                self.moved[old] = (at, new, [c for c in children if key(c[0]) not in gone])
         self.dropped.update({key(n): line for n in names})
 
     def findings(self) -> list[Finding]:
