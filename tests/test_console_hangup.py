@@ -82,7 +82,7 @@ def test_a_hangup_mid_apply_on_sqlite_rolls_back_records_and_releases(
     mdirs.add(
         "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
     )
-    mdirs.add("20250101_000200", "slow", slow_sql("sqlite", 3, seed="seed"), "DROP TABLE big;")
+    mdirs.add("20250101_000200", "slow", slow_sql("sqlite", 120, seed="seed"), "DROP TABLE big;")
     db = tmp_path / "school.db"
     base = ["--database", f"sqlite:///{db}", *mdirs.args()]
     assert run_cli(*base, "up", "--to", "20250101_000100", "--yes", "--no-backup").code == 0

@@ -14,8 +14,10 @@ SIGTERM reach the work through :func:`stop_workers`, which raises in every threa
 :func:`stoppable` what the signal raises in the CLI's main thread (:class:`HungUp`,
 :class:`Terminated`), so the same clean-up runs (a migration or restore rolled back, the run
 recorded as interrupted, the lock released); a thread within :func:`interrupts_held` gets it
-when the block ends, as the CLI does. The console killed outright on SIGHUP left the run
-unrecorded and its lock row behind (on D1 blocking every host for the lease's 10 minutes).
+when the block ends, as the CLI does. A thread waiting where no Python line runs has that wait
+ended too (:func:`on_stop`): its PostgreSQL statement cancelled, its SQLite one interrupted.
+The console killed outright on SIGHUP left the run unrecorded and its lock row behind (on D1
+blocking every host for the lease's 10 minutes).
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ class _Work:
     held: HeldInterrupts | None = None
     stopped: bool = False
     cancels: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
+    at_once: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
 
 
 # The threads within stoppable(), by ident; changed under _LOCK, with each stop delivered.
@@ -195,18 +198,21 @@ def _holding(held: HeldInterrupts) -> Iterator[None]:
             raise stop_for(held.signals[0])
 
 
-def on_stop(cancel: Callable[[], Callable[[], object] | None]) -> None:
+def on_stop(cancel: Callable[[], Callable[[], object] | None], *, at_once: bool = False) -> None:
     """Within :func:`stoppable`: when the work is stopped, ``cancel`` is asked (at once, before
     the stop is raised: no server asked) for what waits where no Python line runs to take the
     stop: a PostgreSQL statement in flight (``pg_sleep``, a long UPDATE), which the callable
     it returns asks the server to cancel (from another thread), as psycopg asks it on the
     CLI's Ctrl-C; None when nothing waits (sent anyway, the cancel hit the clean-up's own
-    statement: the run row or the lock's release). Elsewhere (the CLI) nothing: the signal
-    interrupts the wait."""
+    statement: the run row or the lock's release). ``at_once``: the callable returned takes
+    no time (SQLite's ``interrupt``) and is called in the stopping thread right after the stop
+    is raised there, before that thread can run a line of its clean-up (it is called holding
+    the GIL): a SQLite statement ended by it is one that ran as the stop came, never one of
+    the clean-up's. Elsewhere (the CLI) nothing."""
     with _LOCK:
         work = _STOPPABLE.get(threading.get_ident())
         if work is not None:
-            work.cancels.append(cancel)
+            (work.at_once if at_once else work.cancels).append(cancel)
 
 
 def _in_flight(
@@ -242,7 +248,12 @@ def stop_workers(signum: int) -> int:
                 work.held.signals.append(signum)
                 continue
             sends = _in_flight(work.cancels)  # (before the stop: its clean-up's not among them)
+            now = _in_flight(work.at_once)
             _set_async_exc(ident, ctypes.py_object(type(stop_for(signum))))
+            # A SQLite statement ends at once, and the worker, waiting for the GIL held here,
+            # then meets the stop at its first Python line: it was stopped only once the
+            # statement had run to its end (a big UPDATE: minutes).
+            _cancel(now)
             if sends:  # (a cancel waits on the server: not in the caller's thread)
                 threading.Thread(target=_cancel, args=(sends,), daemon=True).start()
         return len(_STOPPABLE)
