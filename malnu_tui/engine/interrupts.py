@@ -43,6 +43,7 @@ __all__ = [
     "stop_for",
     "stop_workers",
     "stoppable",
+    "watch_for_hangup",
 ]
 
 # SIGHUP too: an SSH session dropped while D1 restores is the likeliest of the three.
@@ -94,6 +95,27 @@ def mute_gone_terminal(*, keys: bool = False) -> int | None:
             os.close(quiet)
             return end
     return None
+
+
+def watch_for_hangup(fd: int, hung_up: Callable[[], object]) -> None:
+    """Call ``hung_up`` (in a thread of its own) when the terminal on ``fd`` goes away, with or
+    without the SIGHUP: an SSH client killed, its pty closed, while the console runs in a
+    session of its own (``setsid``, a service's wrapper), gets no signal; its writes fail
+    (EIO), its reads end (end-of-file), and the console spun on them for ever. A terminal
+    that is gone is said at once by ``poll`` (its hangup); the watcher waits for nothing else
+    (the keys are the key reader's)."""
+    import select
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # (no event asked for: a hangup or an error is said anyway)
+        while True:
+            with contextlib.suppress(InterruptedError):
+                if poller.poll():
+                    break
+        hung_up()
+
+    threading.Thread(target=watch, name="malnu-hangup", daemon=True).start()
 
 
 def ignored(signum: int) -> bool:
