@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
 
 # Counting to 400 million: about 100 s, were it not interrupted.
 LONG = (
@@ -120,3 +120,41 @@ def test_a_stop_between_sqlite_statements_leaves_the_clean_ups_statement_be(
     thread.join(30)
     assert not thread.is_alive()
     assert seen == ["stopped", "cleaned"], seen
+
+
+def test_ctrl_c_interrupts_the_cli_s_sqlite_statement_in_flight(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The CLI's Ctrl-C (its handler runs only at the next Python line) waited as long for a
+    SQLite statement: the migration, rolled back all the same, ended when it would have."""
+    mdirs.add(
+        "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
+    )
+    mdirs.add(
+        "20250101_000200", "slow", f"CREATE TABLE big (x INTEGER);\n{LONG}", "DROP TABLE big;"
+    )
+    db = tmp_path / "school.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    proc = popen_cli(*base, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 30
+        with sqlite3.connect(db) as conn:
+            while conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,):
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.02)
+        time.sleep(0.5)  # well into the INSERT
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        _out, err = proc.communicate(timeout=30)
+    assert code == 130 and err.rstrip().endswith("interrupted"), err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        big = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone()
+        assert big == (0,)
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+    assert run[0] == "failed" and "interrupted" in run[1], run

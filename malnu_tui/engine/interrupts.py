@@ -15,7 +15,8 @@ SIGTERM reach the work through :func:`stop_workers`, which raises in every threa
 :class:`Terminated`), so the same clean-up runs (a migration or restore rolled back, the run
 recorded as interrupted, the lock released); a thread within :func:`interrupts_held` gets it
 when the block ends, as the CLI does. A thread waiting where no Python line runs has that wait
-ended too (:func:`on_stop`): its PostgreSQL statement cancelled, its SQLite one interrupted.
+ended too (:func:`on_stop`): its PostgreSQL statement cancelled, its SQLite one interrupted
+(in the CLI as well: :func:`statements_interruptible`).
 The console killed outright on SIGHUP left the run unrecorded and its lock row behind (on D1
 blocking every host for the lease's 10 minutes).
 """
@@ -29,6 +30,7 @@ import signal
 import stat
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
@@ -40,6 +42,7 @@ __all__ = [
     "ignored",
     "interrupts_held",
     "mute_gone_terminal",
+    "statements_interruptible",
     "stop_for",
     "stop_workers",
     "stoppable",
@@ -159,10 +162,12 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
     # (one ignored stays so: `nohup`'s SIGHUP, a background job's SIGINT)
     before = {s: signal.signal(s, note) for s in _INTERRUPTS if not ignored(s)}
     ok = False
+    _MAIN_HELD[0] += 1  # (no SQLite statement of it interrupted: statements_interruptible)
     try:
         yield held
         ok = True
     finally:
+        _MAIN_HELD[0] -= 1
         for s, handler in before.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
         if not ok and held.signals:
@@ -235,6 +240,65 @@ def on_stop(cancel: Callable[[], Callable[[], object] | None], *, at_once: bool 
         work = _STOPPABLE.get(threading.get_ident())
         if work is not None:
             (work.at_once if at_once else work.cancels).append(cancel)
+        elif at_once and _MAIN is not None and threading.current_thread() is _MAIN[0]:
+            # (weakly: a command that runs for days, `monitor`, opens connections by the 1000)
+            _MAIN[1][:] = [ref for ref in _MAIN[1] if ref() is not None]
+            _MAIN[1].append(weakref.WeakMethod(cancel))  # type: ignore[arg-type]
+
+
+# The CLI's main thread within statements_interruptible(): its SQLite connections' at-once
+# cancels; and how deep it is in interrupts_held() blocks.
+_MAIN: (
+    tuple[threading.Thread, list[weakref.WeakMethod[Callable[[], Callable[[], object] | None]]]]
+    | None
+) = None
+_MAIN_HELD = [0]
+
+
+@contextlib.contextmanager
+def statements_interruptible(stopping: Callable[[], bool]) -> Iterator[None]:
+    """The CLI's command (main thread, its signal handlers set): a signal that comes while it
+    runs a SQLite statement ends the statement, where the handler would run only at the next
+    Python line, once the statement was done (Ctrl-C and SIGTERM waited minutes for a big
+    UPDATE). Python's wakeup fd tells a thread of the signal at once, which interrupts the
+    statement running then, unless the main thread is within :func:`interrupts_held` or
+    already ``stopping()`` (a second signal: the clean-up's statement is left be)."""
+    global _MAIN
+    main = threading.current_thread()
+    if main is not threading.main_thread() or _MAIN is not None:
+        yield
+        return
+    told, tell = os.pipe()
+    os.set_blocking(tell, False)
+    try:
+        before = signal.set_wakeup_fd(tell, warn_on_full_buffer=False)
+    except ValueError:  # (not the main interpreter)
+        os.close(told)
+        os.close(tell)
+        yield
+        return
+    cancels: list[weakref.WeakMethod[Callable[[], Callable[[], object] | None]]] = []
+
+    def watch() -> None:
+        try:
+            while os.read(told, 64):
+                with _LOCK:
+                    if stopping() or _MAIN_HELD[0]:
+                        continue
+                    _cancel(_in_flight([c for ref in cancels if (c := ref()) is not None]))
+        finally:
+            os.close(told)
+
+    with _LOCK:
+        _MAIN = (main, cancels)
+    threading.Thread(target=watch, name="malnu-signals", daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(before)
+        with _LOCK:
+            _MAIN = None
+        os.close(tell)  # (the watcher's read ends)
 
 
 def _in_flight(
