@@ -281,9 +281,10 @@ def statements_interruptible(stopping: Callable[[], bool]) -> Iterator[None]:
 
     def watch() -> None:
         try:
-            while os.read(told, 64):
+            while came := os.read(told, 64):
                 with _LOCK:
-                    if stopping() or _MAIN_HELD[0]:
+                    # (another signal a handler takes, an alarm, stops nothing)
+                    if stopping() or _MAIN_HELD[0] or not set(came) & set(_INTERRUPTS):
                         continue
                     _cancel(_in_flight([c for ref in cancels if (c := ref()) is not None]))
         finally:
