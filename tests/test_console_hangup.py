@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_processes import slow_sql
@@ -22,15 +24,24 @@ from tests.tmux_support import MALNU, Tmux
 
 
 def _apply_then_hang_up(
-    tmux: Tmux, tmp_path: Path, base: list[str], name: str, running: Callable[[], int | None]
+    tmux: Tmux,
+    tmp_path: Path,
+    base: list[str],
+    name: str,
+    running: Callable[[], int | None],
+    *,
+    signalled: bool = True,
 ) -> int:
     """Open the console on ``base``, apply the pending migrations key by key, and hang up
     once ``running()`` names the pid working on the slow one; returns the console's exit
     code. As under sshd: the session's shell dies of the hangup, and the kernel hangs up on
     the foreground processes, the console and the subshell that writes down its exit code
-    (which only traps SIGHUP: the console gets it as it comes)."""
+    (which only traps SIGHUP: the console gets it as it comes). Not ``signalled``: the
+    console runs in a session of its own (``setsid``), which the kernel sends no SIGHUP: its
+    terminal is only gone (reads end, writes fail)."""
     rc = tmp_path / "rc"
-    console = f"env TERM=xterm-256color {MALNU} {' '.join(base)}"
+    alone = "" if signalled else "setsid "
+    console = f"{alone}env TERM=xterm-256color {MALNU} {' '.join(base)}"
     tmux.run("new-session", "-d", "-s", "malnu", "-x", "80", "-y", "24", "bash", "-c",
              f"(trap : HUP; {console}; echo $? > {rc})")  # fmt: skip
     tmux.wait_for("slow")
@@ -46,10 +57,18 @@ def _apply_then_hang_up(
         assert time.monotonic() < deadline, tmux.screen()
         time.sleep(0.05)
         pid = running()
+    if not signalled:  # (its own session: not one the terminal's hangup is sent to)
+        pane = tmux.run("list-panes", "-t", "malnu", "-F", "#{pane_pid}").strip()
+        assert os.getsid(pid) == pid != os.getsid(int(pane))
     tmux.kill()
-    while not rc.exists():
-        assert time.monotonic() < deadline + 60, "the console never exited"
-        time.sleep(0.1)
+    try:
+        while not rc.exists():
+            assert time.monotonic() < deadline + 60, "the console never exited"
+            time.sleep(0.1)
+    finally:  # (one that hangs is not left behind, spinning)
+        with contextlib.suppress(OSError):
+            if not rc.exists():
+                os.kill(pid, 9)
     assert not Path(f"/proc/{pid}").exists()
     return int(rc.read_text())
 
@@ -76,13 +95,17 @@ def _no_session_left(watch: psycopg.Connection[Any], name: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("signalled", [True, False], ids=["sighup", "terminal-gone"])
 def test_a_hangup_mid_apply_on_sqlite_rolls_back_records_and_releases(
-    tmux: Tmux, tmp_path: Path, isolated_env: Path, mdirs: MigrationDirs
+    tmux: Tmux, tmp_path: Path, isolated_env: Path, mdirs: MigrationDirs, signalled: bool
 ) -> None:
+    """SIGHUP, or the terminal gone without one (the console then spun on the keys' end and
+    never exited): the slow statement interrupted (it ran to its end first), rolled back, the
+    run recorded, the lock released, exit 129."""
     mdirs.add(
         "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
     )
-    mdirs.add("20250101_000200", "slow", slow_sql("sqlite", 3, seed="seed"), "DROP TABLE big;")
+    mdirs.add("20250101_000200", "slow", slow_sql("sqlite", 120, seed="seed"), "DROP TABLE big;")
     db = tmp_path / "school.db"
     base = ["--database", f"sqlite:///{db}", *mdirs.args()]
     assert run_cli(*base, "up", "--to", "20250101_000100", "--yes", "--no-backup").code == 0
@@ -95,7 +118,7 @@ def test_a_hangup_mid_apply_on_sqlite_rolls_back_records_and_releases(
             row = conn.execute("SELECT pid FROM malnu_lock").fetchone()
         return int(row[0]) if row else None
 
-    code = _apply_then_hang_up(tmux, tmp_path, base, "school", running)
+    code = _apply_then_hang_up(tmux, tmp_path, base, "school", running, signalled=signalled)
     assert code == 129
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)

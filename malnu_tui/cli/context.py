@@ -15,7 +15,12 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.errors import MalnuError, NotConfirmed
-from malnu_tui.engine.interrupts import ignored, mute_gone_terminal, stop_for
+from malnu_tui.engine.interrupts import (
+    ignored,
+    mute_gone_terminal,
+    statements_interruptible,
+    stop_for,
+)
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -52,7 +57,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     before = {s: signal.signal(s, stop) for s in signals if not ignored(s)}
     try:
-        yield
+        with statements_interruptible(lambda: bool(first)):  # (a SQLite one: it waited)
+            yield
     finally:
         for s, handler in before.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)

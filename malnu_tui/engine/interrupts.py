@@ -14,8 +14,11 @@ SIGTERM reach the work through :func:`stop_workers`, which raises in every threa
 :func:`stoppable` what the signal raises in the CLI's main thread (:class:`HungUp`,
 :class:`Terminated`), so the same clean-up runs (a migration or restore rolled back, the run
 recorded as interrupted, the lock released); a thread within :func:`interrupts_held` gets it
-when the block ends, as the CLI does. The console killed outright on SIGHUP left the run
-unrecorded and its lock row behind (on D1 blocking every host for the lease's 10 minutes).
+when the block ends, as the CLI does. A thread waiting where no Python line runs has that wait
+ended too (:func:`on_stop`): its PostgreSQL statement cancelled, its SQLite one interrupted
+(in the CLI as well: :func:`statements_interruptible`).
+The console killed outright on SIGHUP left the run unrecorded and its lock row behind (on D1
+blocking every host for the lease's 10 minutes).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import signal
 import stat
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
@@ -38,9 +42,11 @@ __all__ = [
     "ignored",
     "interrupts_held",
     "mute_gone_terminal",
+    "statements_interruptible",
     "stop_for",
     "stop_workers",
     "stoppable",
+    "watch_for_hangup",
 ]
 
 # SIGHUP too: an SSH session dropped while D1 restores is the likeliest of the three.
@@ -94,6 +100,27 @@ def mute_gone_terminal(*, keys: bool = False) -> int | None:
     return None
 
 
+def watch_for_hangup(fd: int, hung_up: Callable[[], object]) -> None:
+    """Call ``hung_up`` (in a thread of its own) when the terminal on ``fd`` goes away, with or
+    without the SIGHUP: an SSH client killed, its pty closed, while the console runs in a
+    session of its own (``setsid``, a service's wrapper), gets no signal; its writes fail
+    (EIO), its reads end (end-of-file), and the console spun on them for ever. A terminal
+    that is gone is said at once by ``poll`` (its hangup); the watcher waits for nothing else
+    (the keys are the key reader's)."""
+    import select
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # (no event asked for: a hangup or an error is said anyway)
+        while True:
+            with contextlib.suppress(InterruptedError):
+                if poller.poll():
+                    break
+        hung_up()
+
+    threading.Thread(target=watch, name="malnu-hangup", daemon=True).start()
+
+
 def ignored(signum: int) -> bool:
     """``signum`` is ignored: the operator asked for it (``nohup``: a long sync or backup that
     is to outlive the SSH session), which no handler of ours is to undo."""
@@ -135,10 +162,12 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
     # (one ignored stays so: `nohup`'s SIGHUP, a background job's SIGINT)
     before = {s: signal.signal(s, note) for s in _INTERRUPTS if not ignored(s)}
     ok = False
+    _MAIN_HELD[0] += 1  # (no SQLite statement of it interrupted: statements_interruptible)
     try:
         yield held
         ok = True
     finally:
+        _MAIN_HELD[0] -= 1
         for s, handler in before.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
         if not ok and held.signals:
@@ -153,6 +182,7 @@ class _Work:
     held: HeldInterrupts | None = None
     stopped: bool = False
     cancels: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
+    at_once: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
 
 
 # The threads within stoppable(), by ident; changed under _LOCK, with each stop delivered.
@@ -195,18 +225,81 @@ def _holding(held: HeldInterrupts) -> Iterator[None]:
             raise stop_for(held.signals[0])
 
 
-def on_stop(cancel: Callable[[], Callable[[], object] | None]) -> None:
+def on_stop(cancel: Callable[[], Callable[[], object] | None], *, at_once: bool = False) -> None:
     """Within :func:`stoppable`: when the work is stopped, ``cancel`` is asked (at once, before
     the stop is raised: no server asked) for what waits where no Python line runs to take the
     stop: a PostgreSQL statement in flight (``pg_sleep``, a long UPDATE), which the callable
     it returns asks the server to cancel (from another thread), as psycopg asks it on the
     CLI's Ctrl-C; None when nothing waits (sent anyway, the cancel hit the clean-up's own
-    statement: the run row or the lock's release). Elsewhere (the CLI) nothing: the signal
-    interrupts the wait."""
+    statement: the run row or the lock's release). ``at_once``: the callable returned takes
+    no time (SQLite's ``interrupt``) and is called in the stopping thread right after the stop
+    is raised there, before that thread can run a line of its clean-up (it is called holding
+    the GIL): a SQLite statement ended by it is one that ran as the stop came, never one of
+    the clean-up's. Elsewhere (the CLI) nothing."""
     with _LOCK:
         work = _STOPPABLE.get(threading.get_ident())
         if work is not None:
-            work.cancels.append(cancel)
+            (work.at_once if at_once else work.cancels).append(cancel)
+        elif at_once and _MAIN is not None and threading.current_thread() is _MAIN[0]:
+            # (weakly: a command that runs for days, `monitor`, opens connections by the 1000)
+            _MAIN[1][:] = [ref for ref in _MAIN[1] if ref() is not None]
+            _MAIN[1].append(weakref.WeakMethod(cancel))  # type: ignore[arg-type]
+
+
+# The CLI's main thread within statements_interruptible(): its SQLite connections' at-once
+# cancels; and how deep it is in interrupts_held() blocks.
+_MAIN: (
+    tuple[threading.Thread, list[weakref.WeakMethod[Callable[[], Callable[[], object] | None]]]]
+    | None
+) = None
+_MAIN_HELD = [0]
+
+
+@contextlib.contextmanager
+def statements_interruptible(stopping: Callable[[], bool]) -> Iterator[None]:
+    """The CLI's command (main thread, its signal handlers set): a signal that comes while it
+    runs a SQLite statement ends the statement, where the handler would run only at the next
+    Python line, once the statement was done (Ctrl-C and SIGTERM waited minutes for a big
+    UPDATE). Python's wakeup fd tells a thread of the signal at once, which interrupts the
+    statement running then, unless the main thread is within :func:`interrupts_held` or
+    already ``stopping()`` (a second signal: the clean-up's statement is left be)."""
+    global _MAIN
+    main = threading.current_thread()
+    if main is not threading.main_thread() or _MAIN is not None:
+        yield
+        return
+    told, tell = os.pipe()
+    os.set_blocking(tell, False)
+    try:
+        before = signal.set_wakeup_fd(tell, warn_on_full_buffer=False)
+    except ValueError:  # (not the main interpreter)
+        os.close(told)
+        os.close(tell)
+        yield
+        return
+    cancels: list[weakref.WeakMethod[Callable[[], Callable[[], object] | None]]] = []
+
+    def watch() -> None:
+        try:
+            while came := os.read(told, 64):
+                with _LOCK:
+                    # (another signal a handler takes, an alarm, stops nothing)
+                    if stopping() or _MAIN_HELD[0] or not set(came) & set(_INTERRUPTS):
+                        continue
+                    _cancel(_in_flight([c for ref in cancels if (c := ref()) is not None]))
+        finally:
+            os.close(told)
+
+    with _LOCK:
+        _MAIN = (main, cancels)
+    threading.Thread(target=watch, name="malnu-signals", daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(before)
+        with _LOCK:
+            _MAIN = None
+        os.close(tell)  # (the watcher's read ends)
 
 
 def _in_flight(
@@ -242,7 +335,12 @@ def stop_workers(signum: int) -> int:
                 work.held.signals.append(signum)
                 continue
             sends = _in_flight(work.cancels)  # (before the stop: its clean-up's not among them)
+            now = _in_flight(work.at_once)
             _set_async_exc(ident, ctypes.py_object(type(stop_for(signum))))
+            # A SQLite statement ends at once, and the worker, waiting for the GIL held here,
+            # then meets the stop at its first Python line: it was stopped only once the
+            # statement had run to its end (a big UPDATE: minutes).
+            _cancel(now)
             if sends:  # (a cancel waits on the server: not in the caller's thread)
                 threading.Thread(target=_cancel, args=(sends,), daemon=True).start()
         return len(_STOPPABLE)

@@ -104,21 +104,31 @@ class MalnuApp(App[int]):
 
     def on_mount(self) -> None:
         import asyncio
+        import os
         import signal
+        import sys
+        import threading
 
-        from malnu_tui.engine.interrupts import mute_gone_terminal
+        from malnu_tui.engine.interrupts import mute_gone_terminal, watch_for_hangup
 
         loop = asyncio.get_running_loop()
+        muted = threading.Lock()  # held for good by the first to mute the terminal
 
         def stop(signum: int, _frame: object) -> None:
             # At once, whatever the main thread waits on: a frame written to the terminal
             # that is gone fails (EIO), and Textual's writer thread with it, then the app.
-            if signum == signal.SIGHUP and self.keys_end is None:
+            # (Not blocking: a handler that came while the watcher mutes leaves it to it.)
+            if signum == signal.SIGHUP and muted.acquire(blocking=False):
                 self.keys_end = mute_gone_terminal(keys=True)
             loop.call_soon_threadsafe(self.call_later, self._stop, signum)
 
         for signum in (signal.SIGHUP, signal.SIGTERM):
             signal.signal(signum, stop)
+        # The terminal gone without a SIGHUP (the console in a session of its own): ended as
+        # the SIGHUP ends it. It spun on the keys' end-of-file, its writes failed, for ever.
+        keys = sys.__stdin__
+        if not self.is_headless and keys is not None and os.isatty(keys.fileno()):
+            watch_for_hangup(keys.fileno(), lambda: stop(signal.SIGHUP, None))
         # Kept for the help screen and the palette, which show remapped keys as remapped.
         self.key_overrides = load_keymap(self.settings.config_path)
         self.set_keymap(self.key_overrides)

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+from malnu_tui.engine.backends.sqlite_stop import StoppableConnection
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
@@ -227,6 +228,7 @@ def connect(
             timeout=busy_timeout,
             check_same_thread=False,
             uri=read_only,
+            factory=StoppableConnection,  # (the console's stop ends its running statement)
         )
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         return conn

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import LEASE_SECONDS
+from malnu_tui.engine.backends.sqlite_stop import running
 from malnu_tui.engine.errors import ForeignTrackingTable, NotInitialised, StatementFailed
 
 if TYPE_CHECKING:
@@ -380,10 +381,11 @@ def run_statement(c: sqlite3.Connection, text: str) -> sqlite3.Cursor:
     whose later rows fail (``SELECT CASE WHEN email IS NULL THEN json('stop: …') END FROM
     users``) passed here, and the migration went on and committed what D1 refuses. Its rows
     are read and dropped."""
-    cur = c.execute(text)
-    if cur.description is not None:
-        while cur.fetchmany(1024):
-            pass
+    with running(c):  # (the console's stop interrupts the reading of its rows too)
+        cur = c.execute(text)
+        if cur.description is not None:
+            while cur.fetchmany(1024):
+                pass
     return cur
 
 

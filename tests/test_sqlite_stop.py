@@ -1,0 +1,160 @@
+"""The console's stop (its SIGHUP or SIGTERM, raised into the worker) during a long SQLite
+statement: it waited for the statement to end (a big UPDATE: minutes), since a worker in
+sqlite3's C code runs no Python line to take it. Now the statement running as the stop comes is
+interrupted, and the step ends as the CLI's does (rolled back, recorded as interrupted, the lock
+released); a statement of the clean-up that follows the stop is not."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+
+# Counting to 400 million: about 100 s, were it not interrupted.
+LONG = (
+    "WITH RECURSIVE c(x) AS (SELECT n FROM seed UNION ALL SELECT x + 1 FROM c WHERE x < "
+    "400000000) INSERT INTO big SELECT x FROM c;"
+)
+
+
+def test_a_stop_interrupts_the_sqlite_statement_in_flight_and_ends_the_step(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.interrupts import HungUp, stop_workers, stoppable
+    from malnu_tui.engine.migrate import apply_plan, plan_up
+
+    mdirs.add(
+        "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
+    )
+    mdirs.add(
+        "20250101_000200", "slow", f"CREATE TABLE big (x INTEGER);\n{LONG}", "DROP TABLE big;"
+    )
+    db = tmp_path / "school.db"
+    mset = discover(mdirs.migrations, mdirs.rollback, "sqlite")
+    backend = SQLiteBackend(db)
+    backend.ensure_schema()
+    apply_plan(backend, mset, plan_up(backend, mset, "20250101_000100"))
+    backend.close()
+    seen: list[object] = []
+    slow = threading.Event()
+
+    def worker() -> None:
+        with stoppable():
+            b = SQLiteBackend(db)
+            try:
+                b.ensure_schema()
+                apply_plan(b, mset, plan_up(b, mset), progress=lambda p: slow.set())
+                seen.append("done")
+            except BaseException as exc:  # (what the console's `reporting` gets)
+                seen.append(type(exc))
+            finally:
+                b.close()
+
+    thread = threading.Thread(target=worker, daemon=True)  # (unstopped: 100 s, then gone)
+    thread.start()
+    assert slow.wait(10), seen  # (its "start": the only one pending)
+    time.sleep(0.3)  # well into the INSERT
+    stopped = time.monotonic()
+    assert stop_workers(signal.SIGHUP) == 1
+    thread.join(10)
+    took = time.monotonic() - stopped
+    assert not thread.is_alive(), "the stop waited for the statement to end"
+    assert seen == [HungUp] and took < 5, (seen, took)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        big = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone()
+        assert big == (0,)  # the slow migration rolled back
+        applied = conn.execute("SELECT filename FROM migrations WHERE success").fetchall()
+        assert applied == [("20250101_000100_seed.sql",)]
+        failed = conn.execute("SELECT count(*) FROM migrations WHERE NOT success").fetchone()
+        assert failed == (0,)  # interrupted, not a failed migration to be cleared
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+    assert run[0] == "failed" and "interrupted" in run[1], run
+    assert stop_workers(signal.SIGHUP) == 0
+
+
+def test_a_stop_between_sqlite_statements_leaves_the_clean_ups_statement_be(
+    tmp_path: Path,
+) -> None:
+    """A worker stopped while it runs Python (rows read from a file, between two statements)
+    gets the stop there; the clean-up's statement that follows (the run row, the lock's
+    release) runs to its end, not interrupted by a stop that was not its own."""
+    from malnu_tui.engine.backends.sqlite_open import connect
+    from malnu_tui.engine.interrupts import HungUp, stop_workers, stoppable
+
+    started = threading.Event()
+    seen: list[object] = []
+
+    def worker() -> None:
+        with stoppable():
+            conn = connect(tmp_path / "x.db", 5.0, False)
+            try:
+                conn.execute("CREATE TABLE t (x INTEGER)")
+                started.set()
+                n = 0
+                while True:  # between two statements
+                    n += 1
+            except HungUp:
+                seen.append("stopped")
+            try:  # the clean-up's statement: long enough for a late interrupt to hit it
+                count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                conn.execute(count + "WHERE x < 500000) SELECT count(*) FROM c").fetchone()
+                seen.append("cleaned")
+            except sqlite3.OperationalError as exc:
+                seen.append(str(exc))
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    assert stop_workers(signal.SIGHUP) == 1
+    thread.join(30)
+    assert not thread.is_alive()
+    assert seen == ["stopped", "cleaned"], seen
+
+
+def test_ctrl_c_interrupts_the_cli_s_sqlite_statement_in_flight(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The CLI's Ctrl-C (its handler runs only at the next Python line) waited as long for a
+    SQLite statement: the migration, rolled back all the same, ended when it would have."""
+    mdirs.add(
+        "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
+    )
+    mdirs.add(
+        "20250101_000200", "slow", f"CREATE TABLE big (x INTEGER);\n{LONG}", "DROP TABLE big;"
+    )
+    db = tmp_path / "school.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    proc = popen_cli(*base, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 30
+        with sqlite3.connect(db) as conn:
+            while conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,):
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.02)
+        time.sleep(0.5)  # well into the INSERT
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        _out, err = proc.communicate(timeout=30)
+    assert code == 130 and err.rstrip().endswith("interrupted"), err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        big = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone()
+        assert big == (0,)
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+    assert run[0] == "failed" and "interrupted" in run[1], run
