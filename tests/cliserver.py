@@ -259,6 +259,7 @@ def _sources() -> tuple[int, int]:
     stamps = [
         os.stat(os.path.join(folder, name)).st_mtime_ns
         for folder, _dirs, names in os.walk(PACKAGE)
+        if os.path.basename(folder) != "__pycache__"  # (bytecode, and its writers' temp files)
         for name in names
         if not name.endswith(".pyc")
     ]

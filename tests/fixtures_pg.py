@@ -196,9 +196,14 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 
 def _create(cluster: PgCluster, prefix: str) -> str:
+    """``CREATE DATABASE`` from ``template1`` by copying its files (``STRATEGY FILE_COPY``):
+    PostgreSQL 15's default (WAL_LOG) writes the template through the WAL, 4.2 MB a database
+    against 776 bytes, some 0.7 GB per test process a session, its WAL segments made and
+    zero-filled as it grows (a fresh cluster's first databases took 0.3-0.9 s each under load,
+    against ~0.1 s). The database made is the same."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(cluster.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} STRATEGY FILE_COPY").format(sql.Identifier(name)))
     return name
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.file_sums import SETTLED_NS, FileSums, cache_dir, settled_after
+from malnu_tui.engine.file_sums import FileSums, cache_dir, settled_after
 from malnu_tui.engine.files import RollbackFile
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.reading import run_checks
@@ -36,7 +36,12 @@ def _applied(tmp_path: Path, mdirs: MigrationDirs) -> str:
     url = f"sqlite:///{tmp_path / 'school.db'}"
     res = run_cli("--database", url, *mdirs.args(), "up", "--yes", "--no-backup")
     assert res.code == 0, res.err
-    time.sleep(SETTLED_NS / 1e9 + 0.2)  # the rollback files settle: a kept checksum is trusted
+    # The rollback files settle (a kept checksum is trusted): as long as their stamps need,
+    # SETTLED_NS for whole-second stamps, a tick for nanosecond ones (a fixed 2.2 s before).
+    for rb in mdirs.rollback.iterdir():
+        st = rb.stat()
+        left = st.st_ctime_ns + settled_after(st.st_mtime_ns, st.st_ctime_ns) - time.time_ns()
+        time.sleep(max(left, 0) / 1e9 + 0.1)
     return url
 
 

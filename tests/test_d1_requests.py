@@ -6,7 +6,6 @@ requests are the same for both and depend on the export's polling."""
 from __future__ import annotations
 
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
 from tests.d1server import D1Server
-from tests.fixtures_core import MigrationDirs, run_cli, school_config, school_set
+from tests.fixtures_core import MigrationDirs, next_second, run_cli, school_config, school_set
 from tests.tui_demo import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -119,9 +118,9 @@ async def test_console_recover_on_d1_brings_the_data_back_with_time_travel(
     assert isinstance(app_db, D1Backend)
     app_db.api.batch(["INSERT INTO users (id, email) VALUES (77, 'siti@malnu.sch.id')"],
                      lambda: False)  # fmt: skip
-    time.sleep(1.1)  # the time typed (whole seconds) lies between the two writes
+    next_second()  # the time typed (whole seconds) lies between the two writes
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    time.sleep(1.1)
+    next_second()
     app_db.api.batch(["DELETE FROM users WHERE id = 77"], lambda: False)  # the bad deploy
     app_db.close()
     app = MalnuApp(settings=settings, target=target)

@@ -20,6 +20,7 @@ from malnu_tui.tui.screens.recover import RecoverWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
 from malnu_tui.tui.screens.wizard import WizardScreen
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from tests.fixtures_core import next_second
 from tests.tui_demo import (
     Demo,
     build_demo,
@@ -183,7 +184,6 @@ async def test_going_back_to_choose_again_forgets_the_acceptance(demo: Demo) -> 
 async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(demo: Demo) -> None:
     """recover rolls back a migration undone between the backup and TIME: its plan refused the
     edited rollback file with no way on in the console (the CLI has the flag)."""
-    import time
     from datetime import UTC, datetime
 
     from malnu_tui.engine.backup import create_backup
@@ -198,11 +198,11 @@ async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(dem
         apply_plan(backend, mset, plan_rollback(backend, mset))
         apply_plan(backend, mset, plan_up(backend, mset, "20251124_123000"))  # sums recorded
         create_backup(backend, target)  # holds the newest applied
-        time.sleep(1.1)
+        next_second()  # (the audit trail's times are whole seconds)
         apply_plan(backend, mset, plan_rollback(backend, mset))  # undone: recover rolls it back
-        time.sleep(1.1)
+        next_second()
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        time.sleep(1.1)
+        next_second()
         apply_plan(backend, mset, plan_up(backend, mset, "20251124_123000"))
     finally:
         backend.close()
