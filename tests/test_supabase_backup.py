@@ -352,8 +352,12 @@ def test_a_rehearsal_as_the_project_role_and_a_restore_into_a_fresh_database(
     assert res.code == 1, res.err
     assert "hint: extensions.platform_state belongs to postgres, and sb_operator" in res.err
 
+    # Another database's backup: --yes alone is refused, nothing changed (test_backup_shared);
+    # a copy into a fresh database names it so.
     fresh = ["--config", str(supa.root / "fresh.toml"), "--target", "analytics"]
     res = run_cli(*fresh, "backup", "restore", backup, "--yes")
+    assert res.code == 2 and "--yes alone never restores another database's" in res.err, res.err
+    res = run_cli(*fresh, "backup", "restore", backup, "--yes", "--from-another-database")
     assert res.code == 0, res.err
     assert supa.sql(STATE, supa.fresh) == before
 

@@ -177,7 +177,12 @@ def cmd_check(ctx: Context) -> int:
 
         reader_gone()
     except OSError as exc:
+        from malnu_tui.cli.context import reader_gone
+
         unwritten = exc
+        # What stays in stdout's buffer is dropped: flushed at the interpreter's exit, it
+        # failed again there, and Python's own exit 120 replaced the health's code.
+        reader_gone()
     if ctx.opt("alert"):
         from malnu_tui.engine.monitor.alerts import Configured, process_alerts
         from malnu_tui.engine.monitor.reading import target_database

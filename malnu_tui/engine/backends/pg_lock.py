@@ -17,7 +17,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.backends.pg_record import insert_audit
-from malnu_tui.engine.backends.pg_session import refuse_read_only
+from malnu_tui.engine.backends.pg_session import refuse_read_only, settle_after_interrupt
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder
 
 if TYPE_CHECKING:
@@ -184,6 +184,7 @@ class AdvisoryLock:
         """Release the lock (and its info row) if this session holds it."""
         if not self.held:
             return
+        settle_after_interrupt(self.b.conn)  # a command an interrupt left in progress ended
         with contextlib.suppress(psycopg.Error):
             self.b.conn.execute(
                 sql.SQL("DELETE FROM {} WHERE id = 1 AND backend_pid = pg_backend_pid()").format(

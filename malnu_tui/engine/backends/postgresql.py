@@ -54,6 +54,7 @@ from malnu_tui.engine.backends.pg_session import (
     refusal,
     refuse_read_only,
     reopen,
+    settle_after_interrupt,
     tool_session,
 )
 from malnu_tui.engine.backends.pg_sql import (
@@ -196,6 +197,10 @@ class PostgresBackend:
 
     @contextlib.contextmanager
     def _txn(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        # A command an interrupt left in progress (Ctrl-C between psycopg's send and its wait,
+        # where psycopg itself cancels nothing) ended first: else every clean-up write failed,
+        # "another command is already in progress", and the lock row stayed.
+        settle_after_interrupt(self.conn)
         try:
             with self.conn.transaction():
                 yield self.conn
@@ -315,6 +320,9 @@ class PostgresBackend:
                     t0 = time.perf_counter()
                     try:
                         rowcount = run_statement(self.conn, st)
+                    except KeyboardInterrupt:  # (SIGTERM, SIGHUP: Terminated, HungUp, its kind)
+                        settle_after_interrupt(self.conn)  # the ROLLBACK below then runs
+                        raise
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         if debug:
