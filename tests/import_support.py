@@ -125,3 +125,16 @@ def rejects_of(path: str | None) -> list[dict[str, str]]:
     assert path is not None
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def pg_run(url: str, *statements: str) -> list[tuple[Any, ...]]:
+    """Run ``statements`` on the PostgreSQL database at ``url`` (autocommit); the last one's
+    rows."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        rows: list[tuple[Any, ...]] = []
+        for st in statements:
+            cur = c.execute(st)
+            rows = cur.fetchall() if cur.description else []
+        return rows

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.data.records import SourceRecord, chunked
 from malnu_tui.engine.data.tablesource import TableSource
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import ImportTarget, rejects_of, sqlite_file_rows
+from tests.import_support import ImportTarget, pg_run, rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
@@ -45,15 +44,6 @@ def _import(tmp: Path, target_url: str, source: str, table: str, *extra: str) ->
     return report
 
 
-def _pg(url: str, *statements: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as c:
-        rows: list[tuple[Any, ...]] = []
-        for st in statements:
-            cur = c.execute(st)
-            rows = cur.fetchall() if cur.description else []
-        return rows
-
-
 def _sqlite(path: Path, script: str) -> None:
     conn = sqlite3.connect(str(path))
     try:
@@ -70,18 +60,18 @@ def test_postgresql_values_reach_postgresql_as_they_are(
     days, arrays as ['x'], and integer[] or daterange columns were checked as integers and
     dates; -infinity or a BC date stopped the whole import, and then were refused by row."""
     src, dst = fresh_db("postgresql"), fresh_db("postgresql")
-    _pg(src.url, PG_LEGACY, PG_ROWS)
-    _pg(dst.url, PG_LEGACY)
+    pg_run(src.url, PG_LEGACY, PG_ROWS)
+    pg_run(dst.url, PG_LEGACY)
     assert _import(tmp_path, dst.url, f"{src.url}:legacy", "legacy")["inserted"] == 2
     every = "SELECT t::text FROM legacy t ORDER BY id"
-    assert _pg(dst.url, every) == _pg(src.url, every)
+    assert pg_run(dst.url, every) == pg_run(src.url, every)
 
 
 def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str], DbTarget]) -> None:
     """Into a SQLite file: JSON that json.loads reads, the bytes of a bytea as a BLOB, months
     kept, and a date PostgreSQL has (infinity) read instead of stopping the whole import."""
     src = fresh_db("postgresql")
-    _pg(
+    pg_run(
         src.url,
         PG_LEGACY,
         PG_ROWS,
@@ -166,7 +156,7 @@ def test_a_view_or_a_table_of_another_schema_as_the_source(
     PostgreSQL schema) were "no table 'v_users'", with a hint listing only base tables. A view
     on D1, which has no cursor, is one line naming it."""
     src, d1 = fresh_db("postgresql"), fresh_db("d1")
-    _pg(
+    pg_run(
         src.url,
         "CREATE SCHEMA legacy",
         'CREATE TABLE legacy.users ("ID" integer PRIMARY KEY, "Full Name" text)',
@@ -353,7 +343,7 @@ def test_a_live_postgresql_table_is_read_as_it_was_when_the_import_began(
     failed, nothing imported), and with a key a mix of before and after was committed. Now
     one snapshot: the table as it was."""
     src = fresh_db("postgresql")
-    _pg(
+    pg_run(
         src.url,
         f"CREATE TABLE siswa (nis integer{key}, kelas text)",
         "INSERT INTO siswa SELECT g, '7A' FROM generate_series(1, 50) g",
@@ -365,7 +355,7 @@ def test_a_live_postgresql_table_is_read_as_it_was_when_the_import_began(
     def written_meanwhile(self: TableSource) -> Any:
         for i, page in enumerate(pages(self)):
             if i == 1:
-                _pg(
+                pg_run(
                     src.url,
                     "UPDATE siswa SET kelas = '8A'",
                     "DELETE FROM siswa WHERE nis > 45",
@@ -477,7 +467,7 @@ def test_a_partitioned_postgresql_table_without_a_key(
     a page's last one in the other partitions ("count check failed: read 2997 row(s) of the
     source table's 3000", nothing imported). Read through one cursor now."""
     src = fresh_db("postgresql")
-    _pg(
+    pg_run(
         src.url,
         "CREATE TABLE nilai (tahun integer, nis integer, skor integer) PARTITION BY LIST (tahun)",
         *(f"CREATE TABLE nilai_{y} PARTITION OF nilai FOR VALUES IN ({y})" for y in (23, 24, 25)),
@@ -513,7 +503,7 @@ def test_a_table_the_role_may_not_read(tmp_path: Path, fresh_db: Callable[[str],
     traceback (InsufficientPrivilege)."""
     src = fresh_db("postgresql")
     role = f"legacy_ro_{uuid.uuid4().hex[:8]}"
-    _pg(
+    pg_run(
         src.url,
         "CREATE TABLE siswa (nis integer PRIMARY KEY, nama text)",
         "CREATE VIEW v_siswa AS SELECT nis AS id, nama AS name FROM siswa",
@@ -531,7 +521,7 @@ def test_a_table_the_role_may_not_read(tmp_path: Path, fresh_db: Callable[[str],
             assert res.code == code and "permission denied" in res.err, res.err
             assert "Traceback" not in res.err
     finally:
-        _pg(src.url, f"DROP ROLE {role}")
+        pg_run(src.url, f"DROP ROLE {role}")
 
 
 def test_a_wal_sqlite_source_written_during_the_import(

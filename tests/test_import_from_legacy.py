@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
+from tests.fixtures_core import CliResult
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import rejects_of, sqlite_file_rows
+from tests.import_support import pg_run, rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 DDL = (
@@ -25,15 +25,6 @@ ROWS = (
     "INSERT INTO nilai VALUES (1, 0.0000000100, 'Infinity', 'NaN', 'NaN'), "
     "(2, 150000.5, '-Infinity', 0.1, 'Infinity'), (3, 'NaN', 123456789, '-Infinity', 1e-7)"
 )
-
-
-def _pg(url: str, *statements: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as c:
-        rows: list[tuple[Any, ...]] = []
-        for st in statements:
-            cur = c.execute(st)
-            rows = cur.fetchall() if cur.description else []
-        return rows
 
 
 def _import(tmp: Path, target_url: str, source: str) -> tuple[int, dict[str, Any], str]:
@@ -51,12 +42,12 @@ def test_postgresql_infinity_and_nan_reach_columns_that_hold_them(
     is not a finite number", into the same PostgreSQL column that holds it (and a numeric
     0.0000000100 was read as Python's Decimal, '1.00E-8')."""
     src, dst = fresh_db("postgresql"), fresh_db("postgresql")
-    _pg(src.url, DDL, ROWS)
-    _pg(dst.url, DDL)
+    pg_run(src.url, DDL, ROWS)
+    pg_run(dst.url, DDL)
     code, report, err = _import(tmp_path, dst.url, f"{src.url}:nilai")
     assert code == 0 and (report["inserted"], report["rejected"]) == (3, 0), err
     every = "SELECT t::text FROM nilai t ORDER BY id"
-    assert _pg(dst.url, every) == _pg(src.url, every)
+    assert pg_run(dst.url, every) == pg_run(src.url, every)
 
 
 def test_a_postgresql_numeric_keeps_its_digits_in_a_text_column(
@@ -66,7 +57,7 @@ def test_a_postgresql_numeric_keeps_its_digits_in_a_text_column(
     text of Python's Decimal, not PostgreSQL's), a double precision 123456789 as '123456789.0'
     and its Infinity as 'inf'."""
     src = fresh_db("postgresql")
-    _pg(src.url, DDL, ROWS)
+    pg_run(src.url, DDL, ROWS)
     path = tmp_path / "school.db"
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, spp TEXT, skor TEXT, bobot TEXT, "
@@ -88,28 +79,12 @@ def test_a_refused_row_s_text_is_never_another_row_s(
     its place: the legacy application deleted a row meanwhile, and the rejects file gave the
     next student's row (id 4) for the refused one (id 3). Now a row whose text is not the one
     first read is said so, its text left out; the rows before the change keep theirs."""
-    from malnu_tui.engine.data import run as run_module
-
-    dst = fresh_db("postgresql")
-    path = tmp_path / "legacy.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(
+    res = _import_while_the_app_deletes(
+        tmp_path, monkeypatch, fresh_db("postgresql").url,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER); WITH RECURSIVE s(i) AS (SELECT 1 "
-        "UNION ALL SELECT i + 1 FROM s WHERE i < 3000) INSERT INTO t SELECT i, i FROM s"
-    )
-    conn.close()
-    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n NOT IN (3, 2900)))")
-    looked_up = run_module._with_raw
-
-    def app_deletes_a_row_meanwhile(rejections: Any, source: Any) -> Any:
-        with sqlite3.connect(path) as c:
-            c.execute("DELETE FROM t WHERE id = 2000")
-        return looked_up(rejections, source)
-
-    monkeypatch.setattr(run_module, "_with_raw", app_deletes_a_row_meanwhile)
-    res = run_inproc(
-        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
-        "--yes", "--no-backup", "--max-errors", "2", "--rejects", str(tmp_path / "r.csv"),
+        "UNION ALL SELECT i + 1 FROM s WHERE i < 3000) INSERT INTO t SELECT i, i FROM s",
+        "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n NOT IN (3, 2900)))",
+        deleted=2000,
     )  # fmt: skip
     assert res.code == 0, res.err
     first, late = rejects_of(str(tmp_path / "r.csv"))
@@ -157,27 +132,13 @@ def test_a_stopped_import_s_refused_rows_never_take_another_row_s_text(
     from malnu_tui.engine.data import run as run_module
 
     monkeypatch.setattr(run_module, "CHUNK_ROWS", 100)  # (5,000: the same on 6,000 rows)
-    dst = fresh_db("postgresql")
-    path = tmp_path / "legacy.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(
+    res = _import_while_the_app_deletes(
+        tmp_path, monkeypatch, fresh_db("postgresql").url,
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT); WITH RECURSIVE s(i) AS (SELECT 1 "
         "UNION ALL SELECT i + 1 FROM s WHERE i < 600) INSERT INTO t SELECT i, i FROM s; "
-        "UPDATE t SET n = 'x' WHERE id IN (400, 401, 402)"
-    )
-    conn.close()
-    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n <> 290))")
-    looked_up = run_module._with_raw
-
-    def app_deletes_a_row_meanwhile(rejections: Any, source: Any) -> Any:
-        with sqlite3.connect(path) as c:
-            c.execute("DELETE FROM t WHERE id = 200")
-        return looked_up(rejections, source)
-
-    monkeypatch.setattr(run_module, "_with_raw", app_deletes_a_row_meanwhile)
-    res = run_inproc(
-        "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
-        "--yes", "--no-backup", "--max-errors", "2", "--rejects", str(tmp_path / "r.csv"),
+        "UPDATE t SET n = 'x' WHERE id IN (400, 401, 402)",
+        "CREATE TABLE t (id integer PRIMARY KEY, n integer CHECK (n <> 290))",
+        deleted=200,
     )  # fmt: skip
     assert res.code != 0, res.err
     refused = [r for r in rejects_of(str(tmp_path / "r.csv")) if r["line"] == "291"]
@@ -199,13 +160,46 @@ def test_a_legacy_text_nan_is_no_number_of_the_source(
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, skor)")
         conn.executemany("INSERT INTO t VALUES (?, ?)", [(1, "nan"), (2, 12.5), (3, 9e999)])
     conn.close()
-    _pg(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, skor float8 CHECK (skor >= 0))")
+    pg_run(dst.url, "CREATE TABLE t (id integer PRIMARY KEY, skor float8 CHECK (skor >= 0))")
     res = run_inproc(
         "--database", dst.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
         "--yes", "--no-backup", "--max-errors", "1", "--rejects", str(tmp_path / "r.csv"),
     )  # fmt: skip
     assert res.code == 0, res.err
-    kept = _pg(dst.url, "SELECT id, skor::text FROM t ORDER BY id")
+    kept = pg_run(dst.url, "SELECT id, skor::text FROM t ORDER BY id")
     assert kept == [(2, "12.5"), (3, "Infinity")], kept
     (refused,) = rejects_of(str(tmp_path / "r.csv"))
     assert refused["line"] == "2" and "not a finite number" in refused["reason"], refused
+
+
+def _import_while_the_app_deletes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dest_url: str,
+    source_sql: str,
+    dest_sql: str,
+    *,
+    deleted: int,
+) -> CliResult:
+    """`import --from` a legacy SQLite table `t` (made by ``source_sql``) into PostgreSQL's
+    `t` (``dest_sql``), the legacy application deleting the row ``deleted`` between the
+    import's reading and its second reading of the refused rows' texts."""
+    from malnu_tui.engine.data import run as run_module
+
+    path = tmp_path / "legacy.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(source_sql)
+    conn.close()
+    pg_run(dest_url, dest_sql)
+    looked_up = run_module._with_raw
+
+    def app_deletes_a_row_meanwhile(rejections: Any, source: Any) -> Any:
+        with sqlite3.connect(path) as c:
+            c.execute("DELETE FROM t WHERE id = ?", (deleted,))
+        return looked_up(rejections, source)
+
+    monkeypatch.setattr(run_module, "_with_raw", app_deletes_a_row_meanwhile)
+    return run_inproc(
+        "--database", dest_url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "2", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip

@@ -168,17 +168,15 @@ def cmd_check(ctx: Context) -> int:
     # (`| head -1`) or on a full disk ended the run with a traceback before --alert sent
     # anything, exit 1 (WARNING); now the alerts go out, then stdout's failure is UNKNOWN
     # (cli.main: exit 3), and a reader gone leaves the health's own exit code.
+    from malnu_tui.cli.context import reader_gone
+
     unwritten: OSError | None = None
     try:
         _say_report(ctx, report, status, failed_file)
         ctx.stdout.flush()
     except BrokenPipeError:
-        from malnu_tui.cli.context import reader_gone
-
         reader_gone()
     except OSError as exc:
-        from malnu_tui.cli.context import reader_gone
-
         unwritten = exc
         # What stays in stdout's buffer is dropped: flushed at the interpreter's exit, it
         # failed again there, and Python's own exit 120 replaced the health's code.
