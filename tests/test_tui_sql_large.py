@@ -132,8 +132,9 @@ async def test_a_seed_too_large_to_translate_is_said_in_one_line_shown_in_part_a
         # read), p the pieces before it likewise, P the first again.
         first = piece()
         # Only the keys that go somewhere: p and P were listed on the first piece (and N, n
-        # on the last) and, pressed, did nothing.
-        assert listed() == {"n Next piece", "N Last piece"}
+        # on the last) and, pressed, did nothing. (The more: line is drawn with the footer, a
+        # refresh after the piece: waited for, as the keys' lines below are.)
+        await wait_until(pilot, lambda: listed() == {"n Next piece", "N Last piece"})
         assert "q Quit f1 Help" in screen_text(app)
         await pilot.press("N")
         await wait_until(pilot, lambda: piece().last, timeout=30)
