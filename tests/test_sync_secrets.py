@@ -160,6 +160,40 @@ def test_postgresql_s_key_detail_has_a_secret_column_s_value_masked(
         sync(src, pg)
 
 
+def test_a_failing_row_s_values_are_left_out_of_a_table_holding_secrets(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A row a copy's own CHECK refuses in an incremental sync's upsert (no COPY line names
+    it): PostgreSQL's `Failing row contains (2, $2b$12$…, -1, …)` put the user's password hash
+    into the error and both audit rows. Its values are left out where the table holds a
+    secret; kept where it holds none."""
+    src, pg = (
+        Db("sqlite", f"sqlite:///{tmp_path / 's.db'}", tmp_path / "s.db"),
+        Db("postgresql", pg_url),
+    )
+    src.run("CREATE TABLE users (id INTEGER PRIMARY KEY, password_hash TEXT, n INTEGER)")
+    src.many("INSERT INTO users VALUES (?, ?, 5)", [(1, TOKENS[0]), (2, TOKENS[1])])
+    pg.run(
+        "CREATE TABLE users (id bigint PRIMARY KEY, password_hash text, n bigint CHECK (n > 0), "
+        "synced_at timestamp)"
+    )
+    assert sync(src, pg).verified
+    src.run("UPDATE users SET n = -1 WHERE id = 2")
+    with pytest.raises(MalnuError) as stopped:
+        sync(src, pg, full=True)
+    message = str(stopped.value)
+    assert (
+        'violates check constraint "users_n_check"; Failing row contains (…): its values not '
+        "shown, the table holds secrets" in message
+    ), message
+    audits = src.run("SELECT detail FROM malnu_audit") + pg.run("SELECT detail FROM malnu_audit")
+    _no_token(message + repr(audits))
+    pg.run("ALTER TABLE users RENAME COLUMN password_hash TO catatan")
+    src.run("ALTER TABLE users RENAME COLUMN password_hash TO catatan")
+    with pytest.raises(MalnuError, match=r"Failing row contains \(2, 01"):
+        sync(src, pg, full=True)
+
+
 def test_a_secret_key_of_another_type_is_named_by_its_fingerprint(
     tmp_path: Path, pg_url: str
 ) -> None:

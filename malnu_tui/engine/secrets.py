@@ -5,11 +5,14 @@ one key still match), any other secret value as ``(hidden)``."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
 
 __all__ = ["HIDDEN", "Masked", "masked", "masked_detail", "secret_column"]
+
+_FAILING_ROW = "Failing row contains ("
 
 
 class Masked(str):
@@ -52,6 +55,7 @@ _FOLDED_TIME = re.compile(
 _FINGERPRINTED = 16
 
 
+@functools.lru_cache(maxsize=1024)  # asked for each key of a report's differences
 def secret_column(name: str) -> bool:
     """Whether ``name`` (``password_hash``, ``passwordHash``, ``api_key``, ``remember_token``)
     holds secrets, by its words (``password_changed_at``, a time, does not)."""
@@ -90,11 +94,15 @@ _KEY_VALUES = re.compile(
 )
 
 
-def masked_detail(detail: str) -> str:
+def masked_detail(detail: str, columns: tuple[str, ...] = ()) -> str:
     """PostgreSQL's ``detail`` with the values of secret columns masked (:func:`masked`):
     ``Key (remember_token)=(sha256:ab12cd34…) already exists.``; a value of another column
     is kept (``Key (email)=(a@malnu.sch.id)``). Values that cannot be told apart (a value
-    holding ", ") are all (hidden) when one of their columns is a secret."""
+    holding ", ") are all (hidden) when one of their columns is a secret. "Failing row
+    contains (…)" names no column (its values in the copy's order, which may not be the
+    source's): left out when one of the table's ``columns`` is a secret."""
+    if detail.startswith(_FAILING_ROW) and any(secret_column(c) for c in columns):
+        return f"{_FAILING_ROW}…): its values not shown, the table holds secrets"
 
     def one(m: re.Match[str]) -> str:
         cols, vals = m["cols"].split(", "), m["vals"].split(", ")
