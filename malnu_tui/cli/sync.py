@@ -115,6 +115,7 @@ def _progress(ctx: Context) -> object:
 
 def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Target) -> None:
     from malnu_tui.cli.plans import say_warnings
+    from malnu_tui.engine.sync.model import key_text
 
     ctx.message(f"sync {source.name} ({source.display_url}) → {dest.name} ({dest.display_url})")
     for p in plans:
@@ -126,7 +127,7 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
         }[p.mode]
         extra = "; create the table" if p.create else ""
         if p.resume_after is not None:
-            extra += f"; resumes after key {list(p.resume_after)}"
+            extra += f"; resumes after key {key_text(p.key, p.resume_after)}"
         ctx.message(
             f"  {p.table}: {p.mode} ({how}{extra}); source {p.source_count:,} rows, "
             f"destination {p.dest_count:,} rows"

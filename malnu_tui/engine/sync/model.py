@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from malnu_tui.engine.secrets import HIDDEN, Masked, masked, secret_column
 
 __all__ = [
     "SYNCED_AT",
@@ -23,6 +24,7 @@ __all__ = [
     "key_text",
     "row_text",
     "secret_column",
+    "shown_key",
     "shown_values",
 ]
 
@@ -85,48 +87,28 @@ class ChunkCounts:
 
 
 def key_text(names: tuple[str, ...], key: Key) -> str:
-    """A key as messages and reports spell it: ``id=137``, ``code=NULL``, ``k=x'00ff'``."""
+    """A key as messages and reports spell it: ``id=137``, ``code=NULL``, ``k=x'00ff'``; a
+    secret's value masked (:func:`shown_key`): ``token=sha256:ab12cd34…``."""
 
     def value(v: Any) -> str:
         if v is None:
             return "NULL"
-        if v is HIDDEN:  # a secret's value (:func:`shown_values`)
+        if isinstance(v, Masked):  # a secret's value (:func:`shown_key`, :func:`shown_values`)
             return str(v)
         if isinstance(v, bytes | bytearray | memoryview):
             return f"x'{bytes(v).hex()}'"
         return repr(v)
 
-    return ", ".join(f"{n}={value(v)}" for n, v in zip(names, key, strict=False))
+    shown = shown_key(names, key)
+    return ", ".join(f"{n}={value(v)}" for n, v in zip(names, shown, strict=False))
 
 
-# What a column's name says of its values being secrets (a password's hash, a token, an API
-# key, Indonesian "kata sandi"): a row named by its values never shows them. Long words are
-# found inside a name too (``passwordhash``: a PostgreSQL copy folds ``passwordHash``), short
-# ones as its words only (``pin``, not ``pinned``).
-_SECRET_PARTS = (
-    "password",
-    "passwd",
-    "passcode",
-    "sandi",
-    "secret",
-    "token",
-    "apikey",
-    "privatekey",
-)
-_SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
-# Words holding one of _SECRET_PARTS that name no secret: a club's secretary, its drama
-# ("sandiwara") — the values an operator finds a row by.
-_NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara")
-HIDDEN: str = "(hidden)"
-
-
-def secret_column(name: str) -> bool:
-    """Whether ``name`` (``password_hash``, ``passwordHash``, ``api_key``, ``remember_token``)
-    holds secrets, by its words."""
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-    parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
-    joined = _NOT_SECRET.sub("", "".join(parts))
-    return any(p in joined for p in _SECRET_PARTS) or not _SECRET_WORDS.isdisjoint(parts)
+def shown_key(names: tuple[str, ...], key: Key) -> Key:
+    """``key`` as a message, a report or an audit row may show it: the value of a
+    :func:`.secrets.secret_column` (a session's ``token``, an API key's ``key_hash``) by its
+    fingerprint (``sha256:ab12cd34…``, the same in every report; ``(hidden)`` when short),
+    so a difference is still told from another and matched across reports."""
+    return tuple(masked(v) if secret_column(n) else v for n, v in zip(names, key, strict=False))
 
 
 def shown_values(names: tuple[str, ...], row: Row) -> Row:
@@ -158,9 +140,8 @@ class Difference:
         return f"{self.kind}: {key_text(key_names, self.key)}"
 
     def as_json(self, key_names: tuple[str, ...]) -> dict[str, Any]:
-        key: Any = (
-            self.key[0] if len(self.key) == 1 else dict(zip(key_names, self.key, strict=False))
-        )
+        shown = shown_key(key_names, self.key)  # a secret's value masked
+        key: Any = shown[0] if len(shown) == 1 else dict(zip(key_names, shown, strict=False))
         return {"kind": self.kind, "key": key}
 
 

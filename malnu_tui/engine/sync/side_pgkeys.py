@@ -18,6 +18,7 @@ from malnu_tui.engine.backends.pg_session import write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.secrets import masked_detail
 from malnu_tui.engine.sync.copy_refused import relaxed_hint
 from malnu_tui.engine.sync.copytext import (
     DIGEST_CLOSE,
@@ -91,15 +92,18 @@ def pg_error(
     row_named: bool = False,
     hint: str | None = None,
     conn: psycopg.Connection[Any] | None = None,
+    columns: tuple[str, ...] = (),
 ) -> BackendError:
     """A PostgreSQL error as the sync's BackendError, with its message and detail (and, when
     ``writing`` source rows met a value the destination refuses, what to do). With
     ``row_named`` (the label names the row by its key) PostgreSQL's "Failing row contains
     (…)" is left out: every value of the row, which the message and the audit trail need not
-    hold (a password hash, say)."""
+    hold (a password hash, say). A secret column's value in the detail's ``Key (…)=(…)``
+    is masked (a copy's UNIQUE ``remember_token``), and the failing row's values of a table
+    of ``columns`` that holds a secret left out (:func:`.secrets.masked_detail`)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
-    detail = diag.message_detail or ""
+    detail = masked_detail(diag.message_detail or "", columns)
     if detail and not (row_named and detail.startswith("Failing row contains")):
         text += f"; {detail}"
     if writing and isinstance(exc, _DATA_ERRORS):

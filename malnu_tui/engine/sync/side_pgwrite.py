@@ -136,7 +136,13 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
             )
             label = f"{self.label}: writing {shape.name}{where}"
             raise _err(
-                label, exc, writing=True, row_named=bool(where), hint=hint, conn=self.conn
+                label,
+                exc,
+                writing=True,
+                row_named=bool(where),
+                hint=hint,
+                conn=self.conn,
+                columns=shape.names,
             ) from None
         return counts
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
+from malnu_tui.engine.secrets import masked, secret_column
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import NULL_KEY, RESIDUE, TIME_KEY, Fingerprint, fingerprint_sql
 
@@ -102,7 +103,11 @@ class SqliteKeys:
         if not odd:
             return None
         kinds = " and ".join(dict.fromkeys(_TYPE_WORDS.get(k, k) for k, _ in odd))
-        shown = ", ".join(text if len(text) <= 40 else text[:37] + "…" for _, text in odd)
+        secret = secret_column(col.name)  # a session's token: by its fingerprint
+        shown = ", ".join(
+            str(masked(text)) if secret else text if len(text) <= 40 else text[:37] + "…"
+            for _, text in odd
+        )
         declared = col.declared or "none"
         return (
             f"key {col.name} holds {kinds} (e.g. {shown}) where its copy's key, {col.pg_type}, "

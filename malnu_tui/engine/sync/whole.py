@@ -323,6 +323,7 @@ def _pg_replace(
             row_named=bool(where),
             hint=hint,
             conn=conn,
+            columns=shape.names,
         ) from None
     return state
 

@@ -1,0 +1,119 @@
+"""Values that are secrets by their column's name (a password's hash, a token, an API key,
+Indonesian "kata sandi"), and how a message, a report or an audit row shows one: never whole.
+A key that is a secret is shown by a short fingerprint (``sha256:ab12cd34…``: two reports of
+one key still match), any other secret value as ``(hidden)``."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from typing import Any
+
+__all__ = ["HIDDEN", "Masked", "masked", "masked_detail", "secret_column"]
+
+_FAILING_ROW = "Failing row contains ("
+
+
+class Masked(str):
+    """A value as shown in place of a secret (printed as it is, never quoted)."""
+
+    __slots__ = ()
+
+
+HIDDEN = Masked("(hidden)")
+
+# Long words are found inside a name too (``passwordhash``: a PostgreSQL copy folds
+# ``passwordHash``), short ones as its words only (``pin``, not ``pinned``).
+_SECRET_PARTS = (
+    "password",
+    "passwd",
+    "passcode",
+    "sandi",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+)
+_SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
+# Words holding one of _SECRET_PARTS that name no secret: a club's secretary, its drama
+# ("sandiwara") — the values an operator finds a row by.
+_NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara")
+# A name whose last word is a time or a count holds when or how often, not the secret it is
+# named after (``password_changed_at``, ``token_expires_at``, ``failed_pin_attempts``); a
+# secret's word after it still makes a secret (``expired_token``). A PostgreSQL copy folds
+# ``passwordChangedAt`` into one word: its ending is read (``…edat``, ``…expires``).
+_TIME_WORDS = frozenset(
+    {"at", "on", "date", "time", "timestamp", "ts", "count", "attempts", "tries"}
+    | {"expires", "expiry", "expiration", "until", "ttl"}
+)
+_FOLDED_TIME = re.compile(
+    r"(?:ed|sent|expires)(?:at|on)$|(?:date|time|timestamp|count|attempts|expires|expiry)$"
+)
+# A shorter secret is shown (hidden), not fingerprinted: a 6-digit PIN is found from 8 hex
+# digits of its hash by trying the million.
+_FINGERPRINTED = 16
+
+
+@functools.lru_cache(maxsize=1024)  # asked for each key of a report's differences
+def secret_column(name: str) -> bool:
+    """Whether ``name`` (``password_hash``, ``passwordHash``, ``api_key``, ``remember_token``)
+    holds secrets, by its words (``password_changed_at``, a time, does not)."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
+    if len(parts) > 1 and parts[-1] in _TIME_WORDS:
+        return False
+    if parts and _FOLDED_TIME.search(parts[-1]) and parts[-1] not in _TIME_WORDS:
+        return False
+    joined = _NOT_SECRET.sub("", "".join(parts))
+    return any(p in joined for p in _SECRET_PARTS) or not _SECRET_WORDS.isdisjoint(parts)
+
+
+def masked(value: Any) -> Any:
+    """A secret ``value`` as shown: ``sha256:`` and the first 8 hex digits of the SHA-256 of
+    its text (UTF-8; bytes as they are), so the same key reads the same in every report and
+    can be looked for (PostgreSQL: ``left(encode(sha256(convert_to(token, 'UTF8')), 'hex'),
+    8)``); ``(hidden)`` under 16 characters; NULL (None) and a value masked already as they
+    are."""
+    if value is None or isinstance(value, Masked):
+        return value
+    raw = bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
+    if raw is None:
+        raw = str(value).encode("utf-8", "surrogatepass")
+    if len(raw) < _FINGERPRINTED:
+        return HIDDEN
+    return Masked(f"sha256:{hashlib.sha256(raw).hexdigest()[:8]}…")
+
+
+# PostgreSQL's detail naming an index's values: "Key (token)=(…) already exists.", "… is
+# duplicated.", "… is not present in table …", "… is still referenced from table …", an
+# exclusion's "… conflicts with existing key (…)=(…).". A value may hold ")" or ", ".
+_KEY_VALUES = re.compile(
+    r"\b(?P<word>[Kk]ey) \((?P<cols>.+?)\)=\((?P<vals>.*?)\)"
+    r"(?=\.?$| already exists| is duplicated| is not present| is still referenced| conflicts)"
+)
+
+
+def masked_detail(detail: str, columns: tuple[str, ...] = ()) -> str:
+    """PostgreSQL's ``detail`` with the values of secret columns masked (:func:`masked`):
+    ``Key (remember_token)=(sha256:ab12cd34…) already exists.``; a value of another column
+    is kept (``Key (email)=(a@malnu.sch.id)``). Values that cannot be told apart (a value
+    holding ", ") are all (hidden) when one of their columns is a secret. "Failing row
+    contains (…)" names no column (its values in the copy's order, which may not be the
+    source's): left out when one of the table's ``columns`` is a secret."""
+    if detail.startswith(_FAILING_ROW) and any(secret_column(c) for c in columns):
+        return f"{_FAILING_ROW}…): its values not shown, the table holds secrets"
+
+    def one(m: re.Match[str]) -> str:
+        cols, vals = m["cols"].split(", "), m["vals"].split(", ")
+        if not any(secret_column(c) for c in cols):
+            return m[0]
+        if len(cols) != len(vals):
+            shown = str(HIDDEN)
+        else:
+            shown = ", ".join(
+                masked(v) if secret_column(c) else v for c, v in zip(cols, vals, strict=True)
+            )
+        return f"{m['word']} ({m['cols']})=({shown})"
+
+    return _KEY_VALUES.sub(one, detail)
