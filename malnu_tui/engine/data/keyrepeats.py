@@ -67,10 +67,20 @@ def key_indexes(spec: WriteSpec) -> tuple[int, ...]:
     return tuple(spec.columns.index(k) for k in spec.seen_key)
 
 
-def key_words(columns: Sequence[str], values: Sequence[object]) -> str:
-    """A key as the rejects name it: ``nis '0012'``, ``key (nis, mapel) = ('0012', 'MTK')``;
-    a secret-looking column's value (a token, a password's hash) shown as ``(hidden)``."""
-    shown = [HIDDEN if secret_column(c) else repr(v) for c, v in zip(columns, values, strict=True)]
+def key_words(spec: WriteSpec, columns: Sequence[str], values: Sequence[object]) -> str:
+    """A key as the rejects name it: ``nis '0012'``, ``id 7`` (a whole number's digits as
+    on every backend, SQLite's read as text), ``key (nis, mapel) = ('0012', 'MTK')``; a
+    secret-looking column's value (a token, a password's hash) shown as ``(hidden)``."""
+
+    def one(name: str, v: object) -> str:
+        if secret_column(name):
+            return HIDDEN
+        col = spec.schema.column(name)
+        if isinstance(v, str) and col is not None and col.family == "integer":
+            return v if re.fullmatch(r"-?[0-9]+", v) else repr(v)
+        return repr(v)
+
+    shown = [one(c, v) for c, v in zip(columns, values, strict=True)]
     if len(columns) == 1:
         return f"{columns[0]} {shown[0]}"
     return f"key ({', '.join(columns)}) = ({', '.join(shown)})"
@@ -96,7 +106,7 @@ def taken_reason(spec: WriteSpec, message: str, values: Sequence[object]) -> str
     cols = unique_columns(message, spec.table)
     if not cols or not set(cols) <= set(spec.columns) or len(values) != len(spec.columns):
         return message
-    what = key_words(cols, [values[spec.columns.index(c)] for c in cols])
+    what = key_words(spec, cols, [values[spec.columns.index(c)] for c in cols])
     message = _RESULT_CODE.sub("", message)
     if set(cols) == set(spec.seen_key):
         return f"{message}: {what} is in the table already"
@@ -122,7 +132,7 @@ def repeat_rejection(
     """The later row of a repeated key: named by the line of the first."""
     from malnu_tui.engine.data.rows import Rejection
 
-    what = key_words(spec.seen_key, values)
+    what = key_words(spec, spec.seen_key, values)
     how = sorted({c for c in collations if c and c.upper() not in ("BINARY", "DEFAULT")})
     compared = f", compared as the table compares it ({', '.join(how)})" if how else ""
     return Rejection(
