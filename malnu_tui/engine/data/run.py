@@ -292,7 +292,9 @@ def _execute(
     now = utc_now_iso()
     rejects = _rejects(request)
     pk = schema.primary_key
-    plain = pk if request.conflict == "error" and pk and set(pk) <= set(check.columns) else ()
+    plain = (
+        () if check.key or request.conflict != "error" or not set(pk) <= set(check.columns) else pk
+    )
     spec = WriteSpec(schema, check.columns, check.key, request.conflict, plain_key=plain)
     writer: TableWriter
     if request.dry_run and backend.kind == "d1":
