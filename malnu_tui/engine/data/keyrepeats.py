@@ -2,11 +2,14 @@
 COLLATE NOCASE holding ``s004`` and ``S004``): the later row is a rejected row naming the line
 of the first, on every backend and with every ``--on-conflict``. Without this, SQLite and D1
 let the later row overwrite the earlier one (counted "updated": nothing existed before), and
-PostgreSQL did the same once its search for a refused row split the two apart.
+PostgreSQL did the same once its search for a refused row split the two apart. A plain insert
+(no ``--key``) does the same for the table's primary key (:attr:`WriteSpec.seen_key`), looked
+for once the table refused a row of it.
 
 Keys are compared as the target's key compares them (the collation of its UNIQUE index or
 PRIMARY KEY, the column's type affinity), and never all held in Python: SQLite keeps them in a
-temp table with a UNIQUE index, PostgreSQL and D1 find repeats in their staging tables."""
+temp table with a UNIQUE index, PostgreSQL and D1 find repeats in their staging tables, D1's
+dry run in a scratch SQLite file (:class:`ScratchKeys`)."""
 
 from __future__ import annotations
 
