@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.sync.model import HIDDEN, secret_column
+from malnu_tui.engine.sync.model import secret_column
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.data.rows import Rejection, Row
     from malnu_tui.engine.data.spec import WriteSpec
 
+HIDDEN = "(hidden)"  # a secret-looking column's value, as the sync's reports show it
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
 _PG_KEY = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)(?P<rest>[^)]*)$", re.DOTALL)
 
