@@ -167,7 +167,7 @@ def cmd_import(ctx: Context) -> int:
         preview = preview_import(backend, request, source)
         _show_preview(ctx, preview)
         if preview.problems:
-            raise SchemaMismatch(preview.table, preview.problems)
+            raise SchemaMismatch(preview.table, preview.problems, from_table=request.file is None)
         if request.dry_run:
             report = run_import(backend, request, source, progress=_progress(ctx))
             _show_report(ctx, report)

@@ -24,7 +24,13 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import BatchStatement
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
-from malnu_tui.engine.data.keyrepeats import key_indexes, repeat_rejection, sqlite_key_collations
+from malnu_tui.engine.data.keyrepeats import (
+    ScratchKeys,
+    key_indexes,
+    repeat_rejection,
+    sqlite_key_collations,
+    taken_reason,
+)
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
     WriteOutcome,
@@ -193,7 +199,15 @@ class D1Writer:
             )
         rejections: list[Rejection] = self._drop_repeats() if self.spec.key and staged else []
         staged -= len(rejections)
-        while staged and self._probe("true") is not None:
+        refused = staged > 0 and self._probe("true") is not None
+        if refused and self.spec.plain_key and not self.spec.key:
+            # A plain insert's primary key is looked for once the table refused a row (a
+            # clean file pays nothing): a repeat is named by its first line, not refused.
+            rejections = self._drop_repeats()
+            staged -= len(rejections)
+            if rejections:  # the rest may be clean now
+                refused = staged > 0 and self._probe("true") is not None
+        while refused:
             if max_rejections is not None and len(rejections) > max_rejections:
                 break
             # The first row whose prefix fails is refused (earlier rows count: UNIQUE).
@@ -210,11 +224,11 @@ class D1Writer:
             if not error:
                 error = self._probe(f"rowid <= {line}") or "refused by the database"
             message = _clean(error)
-            rejections.append(
-                Rejection(line, constraint_column(message, self.spec.table), message, "")
-            )
+            column = constraint_column(message, self.spec.table)
+            rejections.append(Rejection(line, column, self._taken(line, message), ""))
             self.api.batch([f"DELETE FROM {self._s} WHERE rowid = {line}"], lambda: False)
             staged -= 1
+            refused = staged > 0 and self._probe("true") is not None
         inserted = staged
         if self.spec.key and self.spec.on_conflict != "error" and staged:
             match = " AND ".join(
@@ -247,6 +261,13 @@ class D1Writer:
             self._ignoring if skipped else (),
         )
         return self._outcome
+
+    def _taken(self, line: int, message: str) -> str:
+        """The refusal of a key another row holds, with the staged row's value of it."""
+        if not message.startswith("UNIQUE constraint failed"):
+            return message
+        rows = self.api.raw(f"SELECT {self._vcols} FROM {self._s} WHERE rowid = ?", (line,)).rows
+        return taken_reason(self.spec, message, rows[0]) if rows else message
 
     def _drop_repeats(self) -> list[Rejection]:
         """The staged rows whose key an earlier line of the import has (compared with the
@@ -338,8 +359,10 @@ class D1Writer:
 class D1DryRun:
     """``--dry-run`` on D1, where no unit can stay open across requests: each chunk is tried in
     probe batches (rolled back whole by D1), so CHECK, NOT NULL, foreign keys and UNIQUE
-    against the rows already there are judged and nothing is written. Not seen: a key repeated
-    in two chunks, and the inserted/updated split (every accepted row counts as inserted) but
+    against the rows already there are judged and nothing is written. A key repeated within
+    the import (in any two chunks: each trial was rolled back) is found in a scratch SQLite
+    file of the keys seen (:class:`.keyrepeats.ScratchKeys`). Not seen: the inserted/updated
+    split (every accepted row counts as inserted) but
     on a table whose own BEFORE trigger may drop rows (RAISE(IGNORE)): there each chunk's
     accepted rows are tried once more, their changes() and the table's growth read back, so
     the counts (skipped: the dropped rows) and the warning are the run's."""
@@ -353,12 +376,16 @@ class D1DryRun:
         self._ignoring: tuple[str, ...] = ()
         self._counted: list[int] | None = [0, 0]  # changes(), growth; None: D1 did not say
         self.warnings: list[str] = []
+        self._seen: ScratchKeys | None = None  # the keys of the chunks tried so far
 
     def begin(self) -> int:
         t = quote_ident(self.spec.table)
         rows = self.backend.api.raw(f"SELECT count(*) FROM {t}").rows
         self.before = int(rows[0][0])
         self._ignoring = dropping_triggers(self.backend, self.spec.table)
+        if self.spec.seen_key:
+            colls = sqlite_key_collations(self.backend, self.spec)
+            self._seen = ScratchKeys(self.spec, colls)
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:
@@ -368,12 +395,16 @@ class D1DryRun:
         )
         out = {r.line for r in too_large}
         batch = [r for r in batch if r.line not in out]
+        repeats = self._seen.repeats(batch) if self._seen is not None else []
+        if repeats:  # as the run drops them from its stage before anything is tried
+            again = {r.line for r in repeats}
+            batch = [r for r in batch if r.line not in again]
         refused = self._refused(batch)
         self.accepted += len(batch) - len(refused)
         if self._ignoring and self._counted is not None:
             gone = {r.line for r in refused}
             self._count([r for r in batch if r.line not in gone])
-        return too_large + refused
+        return sorted([*too_large, *repeats, *refused], key=lambda r: r.line)
 
     def _count(self, rows: list[Row]) -> None:
         """Add the changes() of the accepted ``rows``' INSERTs (AFTER triggers' writes not
@@ -415,9 +446,9 @@ class D1DryRun:
                 else:
                     hi, error = mid, failed
             r, message = rows.pop(lo), _clean(error)
-            refused.append(
-                Rejection(r.line, constraint_column(message, self.spec.table), message, r.raw)
-            )
+            column = constraint_column(message, self.spec.table)
+            reason = taken_reason(self.spec, message, r.values)
+            refused.append(Rejection(r.line, column, reason, r.raw))
         return refused
 
     def _try(self, rows: list[Row]) -> str | None:
@@ -454,4 +485,6 @@ class D1DryRun:
         interrupt handling)."""
 
     def rollback(self) -> None:
-        return None
+        if self._seen is not None:
+            self._seen.close()
+            self._seen = None

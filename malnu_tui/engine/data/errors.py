@@ -24,10 +24,16 @@ class MappingError(InputFileError):
 class SchemaMismatch(ConfigError):
     """The file's columns do not fit the live table (unknown, duplicate, missing NOT NULL)."""
 
-    def __init__(self, table: str, problems: tuple[str, ...]) -> None:
+    def __init__(self, table: str, problems: tuple[str, ...], *, from_table: bool = False) -> None:
+        # ``from_table``: the rows come from a table (--from), which has no header to fix.
+        hint = (
+            "a mapping file's from = names a column of the source table; without a mapping "
+            "(--map), each column of the source table is a column of the target's"
+            if from_table
+            else "fix the header or add a mapping file (--map) naming each target column"
+        )
         super().__init__(
-            f"the input does not fit table {table!r}: " + "; ".join(problems),
-            hint="fix the header or add a mapping file (--map) naming each target column",
+            f"the input does not fit table {table!r}: " + "; ".join(problems), hint=hint
         )
         self.problems = problems
 

@@ -18,7 +18,7 @@ from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES
 from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.data.keyrepeats import key_indexes, repeat_rejection
+from malnu_tui.engine.data.keyrepeats import hide_secret_detail, key_indexes, repeat_rejection
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import (
     PG_TRIGGERS_SQL,
@@ -42,8 +42,8 @@ ROW_STATES = ("21", "22", "23")
 def _reason(exc: psycopg.Error) -> str:
     d = exc.diag
     text = d.message_primary or str(exc).strip()
-    if d.message_detail:
-        text += f" ({d.message_detail})"
+    if d.message_detail:  # a key's value (Key (nis)=(0012) …), a secret-looking one hidden
+        text += f" ({hide_secret_detail(d.message_detail)})"
     return text + session_ended(exc)
 
 
@@ -290,7 +290,7 @@ class PostgresWriter(PgUnit):
             "FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
             "JOIN pg_namespace n ON n.oid = c.collnamespace WHERE a.attrelid = %s::regclass "
             "AND a.attname = ANY(%s) AND c.collname <> 'default'",
-            (self._t.as_string(self.conn), list(self.spec.key)),
+            (self._t.as_string(self.conn), list(self.spec.seen_key)),
         ).fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
 
@@ -303,12 +303,12 @@ class PostgresWriter(PgUnit):
         colls = self._key_collations()
         shown = [
             colls.get(k, "citext" if declared[j].lower() == "citext" else "")
-            for k, j in zip(self.spec.key, kidx, strict=True)
+            for k, j in zip(self.spec.seen_key, kidx, strict=True)
         ]
 
         def parts(cast: bool) -> list[sql.Composable]:
             out: list[sql.Composable] = []
-            for k, j in zip(self.spec.key, kidx, strict=True):
+            for k, j in zip(self.spec.seen_key, kidx, strict=True):
                 e: sql.Composable = sql.Identifier(f"v{j}")
                 if cast and declared[j]:  # the type's name from the catalog (format_type)
                     e = sql.SQL("({}::{})").format(e, sql.SQL(declared[j]))
@@ -378,7 +378,7 @@ class PostgresWriter(PgUnit):
         try:
             self._end_copy()
             rejections: list[Rejection] = []
-            if self.spec.key and self.n:
+            if self.spec.seen_key and self.n:  # a plain insert's: only after COPY was refused
                 rejections = self._drop_repeats()
             inserted = changes = 0
             ranges = [(0, self.last_line)] if self.n else []

@@ -116,7 +116,12 @@ def _check(
 ) -> tuple[TableSchema, SchemaCheck]:
     schema = read_schema(backend, request.table)
     check = check_input(
-        schema, source.header, mapping, key=request.key, on_conflict=request.conflict
+        schema,
+        source.header,
+        mapping,
+        key=request.key,
+        on_conflict=request.conflict,
+        table_source=source.description if isinstance(source, TableSource) else "",
     )
     # Also past a --header-line N that is the top of a two-row header, or a title row.
     if not check.ok and isinstance(source, CsvSource) and request.header_rows == 1:
@@ -257,7 +262,7 @@ def run_import(
         mapping = _mapping(request, source)
         _schema, check = _check(backend, request, source, mapping)
         if not check.ok:
-            raise SchemaMismatch(request.table, check.problems)
+            raise SchemaMismatch(request.table, check.problems, from_table=request.file is None)
         if safety_backup is not None:
             if progress:
                 progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
@@ -283,10 +288,14 @@ def _execute(
     mapping = _mapping(request, source)
     schema, check = _check(backend, request, source, mapping)
     if not check.ok:
-        raise SchemaMismatch(request.table, check.problems)
+        raise SchemaMismatch(request.table, check.problems, from_table=request.file is None)
     now = utc_now_iso()
     rejects = _rejects(request)
-    spec = WriteSpec(schema, check.columns, check.key, request.conflict)
+    pk = schema.primary_key
+    plain = (
+        () if check.key or request.conflict != "error" or not set(pk) <= set(check.columns) else pk
+    )
+    spec = WriteSpec(schema, check.columns, check.key, request.conflict, plain_key=plain)
     writer: TableWriter
     if request.dry_run and backend.kind == "d1":
         from malnu_tui.engine.data.d1_writer import D1DryRun

@@ -236,6 +236,7 @@ def check_input(
     *,
     key: Sequence[str] = (),
     on_conflict: str | None = None,
+    table_source: str = "",
 ) -> SchemaCheck:
     """Every problem at once: duplicate or empty headers, unknown columns (mapped or not),
     sources missing from the header, NOT NULL columns without default left out, a bad key."""
@@ -265,10 +266,17 @@ def check_input(
     for name in targets:
         if schema.column(name) is None:
             where = f" (mapping line {r.line})" if (r := _rule(mapping, name)) and r.line else ""
-            problems.append(f"unknown column {name!r}{where}{_near(schema, name)}")
+            whose = f" (a column of {table_source})" if table_source and not mapped else ""
+            problems.append(f"unknown column {name!r}{where}{whose}{_near(schema, name)}")
     if mapping.path is not None:
         for r in mapping.rules:
-            if r.source is not None and r.source not in header:
+            if r.source is not None and r.source not in header and table_source:
+                # A table's columns (--from), in a table's words: "the header" was a file's.
+                problems.append(
+                    f"mapping line {r.line}: column {r.source!r} is not in {table_source}"
+                    + (_one_like(r.source, header, "its column is") or _columns(header))
+                )
+            elif r.source is not None and r.source not in header:
                 problems.append(
                     f"mapping line {r.line}: source column {r.source!r} is not in the header"
                     + _one_like(r.source, header, "the header has")
@@ -327,6 +335,12 @@ def _naive_time(v: object) -> bool:
         return isinstance(v, str) and datetime.fromisoformat(v.strip()).tzinfo is None
     except ValueError:
         return False
+
+
+def _columns(names: Sequence[str], most: int = 30) -> str:
+    """`` (its columns: a, b, …)``: what a mapping's ``from`` may name in a source table."""
+    shown = ", ".join(names[:most]) + (f", … ({len(names)} in all)" if len(names) > most else "")
+    return f" (its columns: {shown})"
 
 
 def _near(schema: TableSchema, name: str) -> str:

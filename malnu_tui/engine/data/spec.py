@@ -28,10 +28,18 @@ class WriteSpec:
     columns: tuple[str, ...]
     key: tuple[str, ...] = ()
     on_conflict: OnConflict = "error"
+    # A plain insert's (no --key) primary key, when every column of it is imported: its value
+    # on an earlier line of the import is named as a key's is (:mod:`.keyrepeats`).
+    plain_key: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
         return self.schema.name
+
+    @property
+    def seen_key(self) -> tuple[str, ...]:
+        """The key a value of which is imported once: a later line holding it is a repeat."""
+        return self.key or self.plain_key
 
     def declared_types(self) -> tuple[str, ...]:
         out = []

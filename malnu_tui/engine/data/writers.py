@@ -51,11 +51,12 @@ __all__ = [
 def open_writer(backend: Backend, spec: WriteSpec, *, direct: bool = False) -> TableWriter:
     """The writer for ``backend``'s kind. ``direct``: on PostgreSQL, plain inserts COPY
     straight into the table (:mod:`.pg_direct`; it raises ``DirectRefused`` when the database
-    refuses a row, and the caller starts over without ``direct``)."""
+    refuses a row, and the caller starts over without ``direct``); on SQLite they keep no keys
+    until the table refuses its primary key's (the same start over)."""
     if backend.kind == "sqlite":
         from malnu_tui.engine.data.sqlite_writer import SQLiteWriter
 
-        return SQLiteWriter(backend, spec)  # type: ignore[arg-type]
+        return SQLiteWriter(backend, spec, direct=direct)  # type: ignore[arg-type]
     if backend.kind == "postgresql":
         if direct and spec.on_conflict == "error":
             from malnu_tui.engine.data.pg_direct import PostgresDirectWriter
