@@ -118,6 +118,33 @@ def test_failure_leaves_nothing_and_names_the_line(pg_url: str) -> None:
         be.close()
 
 
+def test_a_migration_s_duplicate_secret_is_masked_in_its_error(pg_url: str) -> None:
+    """A UNIQUE index on a column of tokens that repeats fails with PostgreSQL's detail
+    ``Key (remember_token)=(…) is duplicated``: the error (printed, kept in the run row and
+    the audit) names the token by its fingerprint, never whole; another column's value stays."""
+    token = "rt-9f2c41d07be84a6f93aa"
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        setup = (
+            "CREATE TABLE sessions (id int, remember_token text, email text);\n"
+            f"INSERT INTO sessions VALUES (1, '{token}', 'a@x'), (2, '{token}', 'a@x');\n"
+        )
+        be.run_unit("s.sql", split_statements(setup), RecordApplied("s.sql", "c"), _audit())
+        for cols, kept in (("remember_token", None), ("email", "(email)=(a@x)")):
+            ix = f"CREATE UNIQUE INDEX ux ON sessions ({cols});\n"
+            with pytest.raises(StatementFailed) as info:
+                be.run_unit("u.sql", split_statements(ix), RecordApplied("u.sql", "c"), _audit())
+            said = str(info.value)
+            assert "is duplicated" in said and token not in said, said
+            if kept is None:
+                assert "(remember_token)=(sha256:" in said, said
+            else:
+                assert kept in said, said
+    finally:
+        be.close()
+
+
 def test_statement_timeout(pg_url: str) -> None:
     be = PostgresBackend(pg_url, statement_timeout="200ms")
     try:

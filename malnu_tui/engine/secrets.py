@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["HIDDEN", "Masked", "masked", "masked_detail", "secret_column"]
@@ -94,13 +95,17 @@ _KEY_VALUES = re.compile(
 )
 
 
-def masked_detail(detail: str, columns: tuple[str, ...] = ()) -> str:
+def masked_detail(
+    detail: str, columns: tuple[str, ...] = (), mask: Callable[[str], Any] | None = None
+) -> str:
     """PostgreSQL's ``detail`` with the values of secret columns masked (:func:`masked`):
     ``Key (remember_token)=(sha256:ab12cd34…) already exists.``; a value of another column
     is kept (``Key (email)=(a@malnu.sch.id)``). Values that cannot be told apart (a value
     holding ", ") are all (hidden) when one of their columns is a secret. "Failing row
     contains (…)" names no column (its values in the copy's order, which may not be the
-    source's): left out when one of the table's ``columns`` is a secret."""
+    source's): left out when one of the table's ``columns`` is a secret. ``mask`` shows a
+    secret value (:func:`masked` unless given; the import's reasons say (hidden) alone)."""
+    show = masked if mask is None else mask
     if detail.startswith(_FAILING_ROW) and any(secret_column(c) for c in columns):
         return f"{_FAILING_ROW}…): its values not shown, the table holds secrets"
 
@@ -112,7 +117,7 @@ def masked_detail(detail: str, columns: tuple[str, ...] = ()) -> str:
             shown = str(HIDDEN)
         else:
             shown = ", ".join(
-                masked(v) if secret_column(c) else v for c, v in zip(cols, vals, strict=True)
+                str(show(v)) if secret_column(c) else v for c, v in zip(cols, vals, strict=True)
             )
         return f"{m['word']} ({m['cols']})=({shown})"
 

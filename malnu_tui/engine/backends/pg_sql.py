@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.errors import NO_SCHEMA_ON_PATH, BackendError, MalnuError, StatementFailed
+from malnu_tui.engine.secrets import masked_detail
 from malnu_tui.engine.sqltokens import DOLLAR_TAG
 
 if TYPE_CHECKING:
@@ -106,8 +107,8 @@ def error_text(exc: psycopg.Error) -> str:
     text = diag.message_primary or str(exc).strip()
     if diag.sqlstate:
         text = f"{text} [SQLSTATE {diag.sqlstate}]"
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
+    if diag.message_detail:  # a secret column's values in "Key (token)=(…)" masked
+        text += f"; {masked_detail(diag.message_detail)}"
     return text + session_ended(exc)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.secrets import masked_detail
 from malnu_tui.engine.sync.model import secret_column
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 HIDDEN = "(hidden)"  # a secret-looking column's value, as the sync's reports show it
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
-_PG_KEY = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)(?P<rest>[^)]*)$", re.DOTALL)
 
 
 def sqlite_key_collations(backend: Backend, spec: WriteSpec) -> tuple[str, ...]:
@@ -120,10 +120,7 @@ def taken_reason(spec: WriteSpec, message: str, values: Sequence[object]) -> str
 def hide_secret_detail(detail: str) -> str:
     """PostgreSQL's detail of a key refused (``Key (api_token)=(…) already exists.``) with a
     secret-looking column's value hidden, as the rejects and messages name keys."""
-    m = _PG_KEY.match(detail)
-    if not m or not any(secret_column(c.strip().strip('"')) for c in m["cols"].split(",")):
-        return detail
-    return f"Key ({m['cols']})=({HIDDEN}){m['rest']}"
+    return masked_detail(detail, mask=lambda _value: HIDDEN)
 
 
 def repeat_rejection(
