@@ -89,3 +89,33 @@ def test_a_keyless_copy_whose_swap_d1_stops_is_left_as_it_was(
     assert "the copy was left as it was" in hint and "Give the table a key" in hint, hint
     assert sorted(dst.run("SELECT value, n FROM tags")) == before
     assert not dst.run(f"SELECT name FROM sqlite_master WHERE name = '{stage_name('tags')}'")
+
+
+def test_an_import_whose_promote_d1_stops_is_no_rejected_row(
+    d1: D1Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import into D1 stages its rows, tries moving them in (rolled back) and then moves
+    them in one request. D1 stopping that trial at 30 s (a table's slow trigger here; a big
+    file) was taken for a refused row: "rejected line 2: … exceeded timeout", a rejects file,
+    "inserted 2". It is now one error that says what happened and what to do; nothing is
+    imported and no stage is left."""
+    d1.sql("CREATE TABLE n (x)")
+    d1.sql(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 999) "
+        "INSERT INTO n SELECT x FROM c"
+    )
+    d1.sql("CREATE TABLE nilai (id INTEGER PRIMARY KEY, score INTEGER)")
+    d1.sql(
+        "CREATE TRIGGER slow AFTER INSERT ON nilai BEGIN SELECT count(*) FROM n a, n b, n c; END"
+    )
+    f = tmp_path / "nilai.csv"
+    f.write_text("id,score\n1,90\n2,85\n3,70\n", encoding="utf-8")
+    monkeypatch.setattr(d1.server, "max_query_seconds", 0.5)
+    args = ("--database", d1.url, "import", str(f), "--table", "nilai", "--yes", "--no-backup")
+    res = run_inproc(*args)
+    assert res.code == 1, res.err
+    assert "rejected" not in res.err and not (tmp_path / "nilai.rejects.csv").exists(), res.err
+    assert "error: D1: moving the 3 rows staged into nilai ran past D1's 30 s a request" in res.err
+    assert "hint: D1 stops a request after 30 s" in res.err and "in parts" in res.err, res.err
+    assert d1.sql("SELECT count(*) FROM nilai") == [(0,)]
+    assert not d1.sql("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")

@@ -23,8 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from malnu_tui.engine.backends.base import utc_now
-from malnu_tui.engine.backends.d1.errors import is_timeout
-from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, D1QueryError
+from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, D1QueryError, is_timeout
 from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import REFUSED

@@ -28,7 +28,6 @@ from malnu_tui.engine.backends.base import (
     utc_now,
 )
 from malnu_tui.engine.backends.d1 import lockrow
-from malnu_tui.engine.backends.d1.errors import is_timeout
 from malnu_tui.engine.backends.d1.client import (
     DEFAULT_API_BASE,
     ENV_API_BASE,
@@ -44,6 +43,7 @@ from malnu_tui.engine.backends.d1.client import (
     RetryPolicy,
     parse_d1_url,
 )
+from malnu_tui.engine.backends.d1.errors import is_timeout
 from malnu_tui.engine.backends.d1.statements import locate_failure, refuse_unsendable
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.config_schema import d1_text, d1_token_variable
