@@ -357,6 +357,11 @@ class D1Api:
                         else "rate limited by Cloudflare (HTTP 429)"
                     )
                     asked = retry_after(resp)
+                elif resp.status_code >= 500 and is_timeout(first_error(resp)[1]):
+                    # D1 stopped the request at its 30 s and rolled it back (with whichever
+                    # status: not documented). Sent again it runs 30 s again, each time holding
+                    # the database from the application: said at once, with what to do.
+                    raise refusal(resp, self.location, self.token_source)
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
