@@ -138,3 +138,24 @@ def test_d1_s_timeout_answered_as_a_server_error_is_not_sent_again(
     assert fault.count == 5, "sent once"
     assert "failed at line 1: D1 limit reached: D1 DB storage operation exceeded" in res.err
     assert "split it into batches" in res.err and "attempts" not in res.err, res.err
+
+
+def test_d1_import_of_a_dump_whose_statement_d1_stops_says_what_to_do(
+    d1: D1Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`d1 import` of a dump one of whose statements ran past D1's 30 s said only D1's words,
+    `D1 import failed: D1 DB storage operation exceeded timeout…`. It now says what to look
+    at and what to change."""
+    d1.sql("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    # (the dump is checked in a scratch database first: a statement of about a second there)
+    monkeypatch.setattr(d1.server, "max_query_seconds", 0.2)
+    dump = tmp_path / "d.sql"
+    dump.write_text(
+        "CREATE TABLE marks (id INTEGER PRIMARY KEY, score);\nINSERT INTO marks VALUES (1, 2);\n"
+        + SLOW.replace("50000000", "1000000")
+        + "\n"
+    )
+    res = run_inproc("--database", d1.url, "d1", "import", str(dump), "--yes")
+    assert res.code == 1, res.err
+    assert "error: D1 import failed: D1 DB storage operation exceeded timeout" in res.err
+    assert "hint: D1 stops a statement after 30 s and one of the dump's ran past it" in res.err
