@@ -18,6 +18,10 @@ after D1's API reference and wrangler's client code:
   bytes a statement, 100 bound parameters, 100 columns, 2,000,000 bytes a string, BLOB or row
   (``string or blob too big: SQLITE_TOOBIG``), 32 arguments a function, 50 bytes a LIKE
   pattern; a request body over 100 MB is answered 413 with Cloudflare's HTML page.
+- D1's 30 s a query, which over the HTTP API bounds the whole request (``max_query_seconds``,
+  lowered by tests): past it the request is rolled back and answered with D1's storage
+  timeout (code 7429); an import's file, which D1 runs for as long as it takes, is held to
+  it statement by statement.
 - A BLOB in an answer is an array of its byte values, in any column (JSON has no bytes).
 - Bearer tokens: missing or unknown → 401 (code 10000), a token not granted the account → 403
   (10000), an unknown account → 403 (7403), an unknown database → 404 (7404).
@@ -89,6 +93,17 @@ TXN_REFUSED = (
     "exceptions, and because it interacts correctly with Durable Objects' automatic atomic "
     "write coalescing."
 )
+# "Maximum SQL query duration: 30 seconds", with the footnote "Requests to Cloudflare API must
+# resolve in 30 seconds. Therefore, this duration limit also applies to the entire batch call"
+# (D1's limits page): over the HTTP API the whole request is bounded, each statement within
+# it. D1 stops it, rolls it back and answers with its storage timeout, code 7429 as wrangler
+# prints it ("D1 DB storage operation exceeded timeout which caused object to be reset.
+# [code: 7429]"; D1's error list: "a query is trying to write a large amount of information …
+# and is taking too long"). The HTTP status of that answer is not documented: 400 here, as
+# D1's other refusals of a request's SQL.
+MAX_QUERY_SECONDS = 30.0
+TIMEOUT_CODE = 7429
+TIMEOUT_MESSAGE = "D1 DB storage operation exceeded timeout which caused object to be reset."
 # A held request (Fault.hold) is answered after this long if the test never releases it.
 HOLD_AT_MOST = 300.0
 
@@ -290,6 +305,7 @@ class D1Server:
         # is not documented, the stand-in's is its own. Tests lower it to stay small.
         self.max_result_bytes = 50_000_000
         self.max_request_bytes = MAX_REQUEST_BYTES  # tests lower it to stay small
+        self.max_query_seconds = MAX_QUERY_SECONDS  # tests lower it (0.5 s) to stay quick
         self._exports: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}  # filename → content
         self._imports: dict[str, dict[str, Any]] = {}  # at_bookmark → job
@@ -405,9 +421,16 @@ class D1Server:
         return db
 
     def execute(
-        self, db: Database, queries: list[tuple[str, list[Any]]], raw: bool
+        self,
+        db: Database,
+        queries: list[tuple[str, list[Any]]],
+        raw: bool,
+        *,
+        each_statement: bool = False,
     ) -> list[dict[str, Any]]:
-        """Run every statement of ``queries`` as one transaction; rolled back on any failure."""
+        """Run every statement of ``queries`` as one transaction; rolled back on any failure.
+        The request is held to ``max_query_seconds`` as a whole, or each statement alone
+        (``each_statement``: an import's file)."""
         statements: list[tuple[str, list[Any]]] = []
         for sql, params in queries:
             parts = split_sql(sql)
@@ -428,7 +451,7 @@ class D1Server:
         with db.lock:
             conn = db.connect()
             try:
-                results = self._run(db, conn, statements, raw)
+                results = self._run(db, conn, statements, raw, each_statement)
             finally:
                 conn.close()
         return results
@@ -439,15 +462,22 @@ class D1Server:
         conn: sqlite3.Connection,
         statements: list[tuple[str, list[Any]]],
         raw: bool,
+        each_statement: bool = False,
     ) -> list[dict[str, Any]]:
         before_schema = conn.execute("PRAGMA schema_version").fetchone()[0]
         conn.execute("BEGIN IMMEDIATE")
         before_changes = conn.total_changes
         results: list[dict[str, Any]] = []
         conn.set_authorizer(_authorizer)
+        # The request's whole work within max_query_seconds (MAX_QUERY_SECONDS): SQLite asks
+        # every 1,000 instructions, and a non-zero answer interrupts the statement.
+        deadline = [time.perf_counter() + self.max_query_seconds]
+        conn.set_progress_handler(lambda: time.perf_counter() > deadline[0], 1000)
         try:
             for sql, params in statements:
                 started = time.perf_counter()
+                if each_statement:
+                    deadline[0] = started + self.max_query_seconds
                 changes0 = conn.total_changes
                 if self.js_numbers:
                     params = [js_param(p) for p in params]
@@ -487,11 +517,16 @@ class D1Server:
                 results.append({"results": payload, "success": True, "meta": meta})
         except (sqlite3.Error, ApiError) as exc:
             conn.set_authorizer(None)
-            conn.execute("ROLLBACK")
+            conn.set_progress_handler(None, 0)
+            if conn.in_transaction:  # (an interrupted statement rolled it back itself)
+                conn.execute("ROLLBACK")
             if isinstance(exc, ApiError):
                 raise
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_INTERRUPT":
+                raise ApiError(400, TIMEOUT_CODE, TIMEOUT_MESSAGE) from None
             raise ApiError(400, 7500, _d1_error(exc)) from None
         conn.set_authorizer(None)
+        conn.set_progress_handler(None, 0)
         changed = conn.total_changes != before_changes
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         size = pages * conn.execute("PRAGMA page_size").fetchone()[0]
@@ -937,7 +972,9 @@ class _Handler(BaseHTTPRequestHandler):
         with db.lock:
             at = db.snapshots[-1].bookmark
         try:
-            results = self.d1.execute(db, [(data.decode("utf-8"), [])], raw=True)
+            results = self.d1.execute(
+                db, [(data.decode("utf-8"), [])], raw=True, each_statement=True
+            )
         except ApiError as exc:
             failed = {
                 "success": True,

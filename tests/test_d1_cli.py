@@ -209,6 +209,13 @@ def test_import_refuses_a_dump_d1_cannot_hold_naming_its_line_before_sending(
     res = run_cli("--database", d1.url, "d1", "import", str(tmp_path / "view.sql"), "--yes")
     assert res.code == 2, res.err
     assert "view.sql:3: " in res.err and "100,000 bytes a statement" in res.err, res.err
+    # A note above the row (and one after the statement before it) named the note's line, and
+    # hid the row from the check: "a statement of 2,000,1… bytes" for a row of values.
+    noted = rows.replace("(1,'a');", "(1,'a'); -- the first\n/* scanned\n   2026 */")
+    (tmp_path / "noted.sql").write_text(noted + f"INSERT INTO doc VALUES(2,'{'z' * 2_000_000}');")
+    res = run_cli("--database", d1.url, "d1", "import", str(tmp_path / "noted.sql"), "--yes")
+    assert res.code == 2, res.err
+    assert "noted.sql:5: INSERT INTO doc, value 2: a row of 2,000,05" in res.err, res.err
     assert not [r for r in d1.server.requests[seen:] if r.path.endswith("/import")]
     assert d1.sql("SELECT count(*) FROM users") == [(1,)], "nothing was changed"
 

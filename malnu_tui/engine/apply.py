@@ -133,6 +133,12 @@ _NOT_THE_FILE: tuple[tuple[re.Pattern[str], str], ...] = (
 
 # Failures of the file whose cure is not to fix the failing statement where it stands.
 _FILE_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (  # D1 stopped the migration's request at its 30 s (backends/d1/answers.py)
+        re.compile(r"exceeded timeout which caused object to be reset|exceeded its CPU time"),
+        "D1 allows a request 30 s and a migration goes to it as one request: split it into "
+        "batches, each well under 30 s (a data migration over many rows: a range of keys per "
+        "file; an index on a large table in a file of its own)",
+    ),
     (  # VACUUM, CREATE DATABASE, ALTER SYSTEM, REINDEX SCHEMA… (active_sql_transaction)
         re.compile(r"\[SQLSTATE 25001\]"),
         "the statement runs only outside a transaction, and each migration runs in one with "

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import BatchStatement
+from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, is_timeout
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.keyrepeats import (
@@ -63,6 +64,13 @@ GUARD = "malnu import guard"
 # near 'malnu 3 5'", "bad JSON path: 'malnu 3 5'"): the promote's changes() and the table's
 # count read back from a batch D1 rolls back.
 _COUNTS = re.compile(r"'malnu (\d+) (\d+)'")
+# D1 stopped the request that moves the staged rows into the table (or its rolled-back trial)
+# at its 30 s a request: the rows are not at fault (it was reported as a rejected row).
+SLOW_PROMOTE_HINT = (
+    "D1 stops a request after 30 s, and the staged rows go into the table in one request (all "
+    "or nothing); nothing was imported. Import the file in parts, each one smaller (or look "
+    "for a trigger of the table that makes each row slow)"
+)
 
 
 def _values_statements(
@@ -175,7 +183,17 @@ class D1Writer:
 
     def _probe(self, where: str) -> str | None:
         """Would the promote of the staged rows matching ``where`` succeed? (rolled back)"""
-        return probe(self.backend, [self._promote_sql(where)])
+        try:
+            return probe(self.backend, [self._promote_sql(where)])
+        except D1LimitExceeded as exc:  # (trial raises only D1's timeout)
+            raise self._too_slow(exc) from None
+
+    def _too_slow(self, exc: BackendError) -> BackendError:
+        return BackendError(
+            f"D1: moving the {self.sent:,} rows staged into {self.spec.table} ran past D1's "
+            f"30 s a request ({exc})",
+            hint=SLOW_PROMOTE_HINT,
+        )
 
     def _promote_sql(self, where: str) -> str:
         vals = ", ".join(f"v{i}" for i in range(len(self.spec.columns)))
@@ -296,14 +314,17 @@ class D1Writer:
     def _trial_counts(self) -> tuple[int, int] | None:
         """The promote's changes() and the table's count after it, from a batch D1 rolls back
         (None: D1's message did not carry them)."""
-        error = probe(
-            self.backend,
-            [
-                self._promote_sql("true"),
-                f"SELECT json_extract('{{}}', 'malnu ' || changes() || ' ' || "
-                f"(SELECT count(*) FROM {self._t}))",
-            ],
-        )
+        try:
+            error = probe(
+                self.backend,
+                [
+                    self._promote_sql("true"),
+                    f"SELECT json_extract('{{}}', 'malnu ' || changes() || ' ' || "
+                    f"(SELECT count(*) FROM {self._t}))",
+                ],
+            )
+        except D1LimitExceeded as exc:
+            raise self._too_slow(exc) from None
         m = _COUNTS.search(error or "")
         return (int(m[1]), int(m[2])) if m else None
 
@@ -334,6 +355,8 @@ class D1Writer:
         try:
             self.backend.locked_batch(statements, took_effect)
         except BackendError as exc:
+            if is_timeout(str(exc)):
+                raise self._too_slow(exc) from None
             if "malformed JSON" in str(exc) and self._ignoring:
                 raise ImportCheckFailed(
                     f"D1: table {self.spec.table}'s own trigger(s) {', '.join(self._ignoring)} "

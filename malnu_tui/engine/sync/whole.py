@@ -159,17 +159,37 @@ def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row
             f"SELECT {rid} FROM {t}{where} ORDER BY {rid} LIMIT 1 OFFSET ?", [*after, n - 1]
         )
         upto = f"{' AND' if after else ' WHERE'} {rid} <= ?" if ends else ""
-        rows = d1._rows(
-            f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}",
-            [*after, *(ends[0] if ends else [])],
-        )
-        page = d1._decode(shape, rows)
+        params = [*after, *(ends[0] if ends else [])]
+        rows = d1._rows(f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}", params)
+        page = _decode_wide(side, shape, rid, rows, f"{where}{upto}", params)
         if page:
             yield page
         if not ends:  # the rows after the last page's end: the table's last
             return
         after = [ends[0][0]]
         n = limit(shape, _D1_PAGE, page or None)
+
+
+def _decode_wide(
+    side: Side, shape: TableShape, rid: str, rows: list[Any], where: str, params: list[Any]
+) -> list[Row]:
+    """A wide page's rows decoded. A BLOB too large for one hex() is read afterwards by its
+    row's id, which the page could not carry: the ids of the same rows are asked for then (a
+    keyless table has no other key; decoded without one, its pieces were asked for by an
+    empty key, "near ')': syntax error", and the table could never be synced out of D1)."""
+    d1 = cast(Any, side)
+    blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
+    if not any(isinstance(r[i], int) for r in rows for i in blobs):
+        return list(d1._decode(shape, rows))
+    ids = d1._rows(f"SELECT {rid} FROM {q(shape.name)}{where} ORDER BY {rid}", params)
+    if len(ids) != len(rows):
+        raise BackendError(
+            f"{side.label}: reading {shape.name}: rows were added or deleted while a page was read",
+            hint="run it again",
+        )
+    paged = replace(shape, columns=(*shape.columns, Column(rid, "bigint", "int")), key=(rid,))
+    page = d1._decode(paged, [(*r, i[0]) for r, i in zip(rows, ids, strict=True)])
+    return [r[:-1] for r in page]
 
 
 def digest(side: Side, shape: TableShape) -> Digest:

@@ -7,8 +7,13 @@ stopped by an error drops its stage at once (a stage that did not fit left the d
 and the application's own writes refused, until the next sync).
 
 The final batch moves the staged rows in one ``INSERT … SELECT`` per page staged (a range of
-the stage's row ids), not one for the whole table: D1 bounds each statement of a batch (30 s,
-its limits page), not the batch, which stays one transaction."""
+the stage's row ids). D1 bounds each statement of a batch to 30 s, and over its HTTP API the
+whole request too ("Requests to Cloudflare API must resolve in 30 seconds. Therefore, this
+duration limit also applies to the entire batch call": its limits page): cutting the final
+batch's DELETE or moves into more statements keeps it no shorter, and cutting it into more
+requests would show the application a half-filled table. A copy too large to be swapped
+within 30 s is stopped by D1 and rolled back whole; the sync says so (:data:`SLOW_HINT`) and
+leaves the copy as it was."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from malnu_tui.engine.backends.base import utc_now
-from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, D1QueryError
+from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, D1QueryError, is_timeout
 from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import REFUSED
@@ -27,7 +32,7 @@ from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import q
 from malnu_tui.engine.sync.values import to_sqlite
 
-__all__ = ["FULL_HINT", "d1_replace", "stage_name"]
+__all__ = ["FULL_HINT", "SLOW_HINT", "d1_replace", "stage_name"]
 
 # A D1 database at its size limit (D1's limits page: 500 MB Free, 10 GB Paid) while a table
 # without a key was staged: the stage holds a second copy of the table until the swap.
@@ -36,6 +41,15 @@ FULL_HINT = (
     "stage as large as the table (D1 allows 500 MB on Workers Free, 10 GB on Paid); the copy "
     "was left as it was and the stage dropped. Make room there, give the table a key at the "
     "source (then it is synced by chunks, with no stage), or leave it out with --tables"
+)
+
+
+# D1 stopped the final batch at its 30 s a request (backends/d1/errors.py: is_timeout).
+SLOW_HINT = (
+    "D1 stops a request after 30 s and the swap that replaces a table without a key is one "
+    "request (all or nothing): D1 rolled it back, the copy was left as it was and the stage "
+    "dropped. Give the table a key at the source (then it is synced by chunks, each well "
+    "under 30 s, with no swap), or leave it out with --tables"
 )
 
 
@@ -119,6 +133,8 @@ def _replace(
         d1._batch(swap, state)
     except D1QueryError as exc:  # the copy's own constraint or trigger refused a staged row
         told = _full(exc, REFUSED if "CONSTRAINT" in str(exc).upper() else None)
+        if is_timeout(str(exc)):
+            told = SLOW_HINT
         raise BackendError(f"{side.label}: writing {shape.name}: {exc}", hint=told) from None
     d1._state_made = True
     return state
@@ -126,9 +142,8 @@ def _replace(
 
 def _moves(shape: TableShape, stage: str, cols: str, staged: list[tuple[int, int]]) -> list[str]:
     """The ``INSERT … SELECT`` statements that move the stage's rows into the copy, one per
-    page staged (its row ids: the stage is new, nothing deleted from it), each within D1's
-    30 s a statement; one for the whole stage where its columns hide the row id (named
-    ``rowid``, ``_rowid_`` and ``oid``)."""
+    page staged (its row ids: the stage is new, nothing deleted from it); one for the whole
+    stage where its columns hide the row id (named ``rowid``, ``_rowid_`` and ``oid``)."""
     move = f"INSERT INTO {q(shape.name)} ({cols}) SELECT {cols} FROM {q(stage)}"
     taken = {n.lower() for n in shape.names}
     rid = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)

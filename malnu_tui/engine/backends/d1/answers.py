@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from malnu_tui.engine.backends.d1.errors import (
+    TIMEOUT_HINT,
     TOO_LARGE_HINT,
     D1AuthError,
     D1Error,
@@ -16,6 +17,7 @@ from malnu_tui.engine.backends.d1.errors import (
     D1NotFound,
     D1QueryError,
     D1RequestTooLarge,
+    is_timeout,
 )
 from malnu_tui.engine.urls import D1Location
 
@@ -110,6 +112,7 @@ _LIMIT_WORDS = (
     "Exceeded maximum DB size",
     "SQLITE_FULL",
     "exceeded timeout",
+    "exceeded its CPU time limit",
 )
 
 
@@ -181,6 +184,10 @@ def refusal(resp: httpx.Response, location: D1Location, token_source: str) -> D1
             hint=DATABASE_FULL_HINT,
             status=status,
             code=code,
+        )
+    if is_timeout(message):
+        return D1LimitExceeded(
+            f"D1 limit reached: {message}", hint=TIMEOUT_HINT, status=status, code=code
         )
     if is_limit(message):
         return D1LimitExceeded(

@@ -43,6 +43,7 @@ from malnu_tui.engine.backends.d1.client import (
     RetryPolicy,
     parse_d1_url,
 )
+from malnu_tui.engine.backends.d1.errors import is_timeout
 from malnu_tui.engine.backends.d1.statements import locate_failure, refuse_unsendable
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.config_schema import d1_text, d1_token_variable
@@ -276,6 +277,18 @@ class D1Backend:
                     f"written: {exc}; all of it was rolled back",
                     hint="a migration must not drop or alter the tool's tables (migrations, "
                     "malnu_audit, malnu_lock)",
+                ) from None
+            if is_timeout(str(exc)) and len(statements) > 1:
+                # D1 does not say which statement was running, and probing would run the
+                # slow work again: the first is named, and what ran past the limit is said.
+                first, last = statements[0], statements[-1]
+                raise StatementFailed(
+                    filename,
+                    first.line,
+                    first.text,
+                    f"{exc} (its {len(statements)} statements, lines {first.line}–{last.line}, "
+                    "go to D1 as one request, held to 30 s as a whole; D1 does not say which "
+                    "statement was running)",
                 ) from None
             line, text = locate_failure(
                 self.api, statements, str(exc), time.perf_counter() - started

@@ -47,6 +47,7 @@ from malnu_tui.engine.backends.d1.errors import (
     D1QueryError,
     D1RequestTooLarge,
     D1Unavailable,
+    is_timeout,
 )
 from malnu_tui.engine.backends.d1.limits import (
     MAX_REQUEST_BYTES,
@@ -356,6 +357,11 @@ class D1Api:
                         else "rate limited by Cloudflare (HTTP 429)"
                     )
                     asked = retry_after(resp)
+                elif resp.status_code >= 500 and is_timeout(first_error(resp)[1]):
+                    # D1 stopped the request at its 30 s and rolled it back (with whichever
+                    # status: not documented). Sent again it runs 30 s again, each time holding
+                    # the database from the application: said at once, with what to do.
+                    raise refusal(resp, self.location, self.token_source)
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
@@ -433,12 +439,16 @@ class D1Api:
     def trial(self, statements: Sequence[BatchStatement]) -> str | None:
         """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls
         it back whole: None when they would all succeed, else D1's error. Nothing is written
-        (no bookmark, no row), whatever happens."""
+        (no bookmark, no row), whatever happens. D1 stopping the batch at its 30 s is raised
+        (:class:`D1LimitExceeded`): it says nothing of the statements' rows, and a caller
+        bisecting for a refused row took it for one."""
         table = f"malnu_probe_{secrets.token_hex(6)}"
         body = batch_body([*statements, f'SELECT * FROM "{table}"'])
         try:
             self.call("POST", "raw", body=body)
         except D1QueryError as exc:
+            if table not in str(exc) and is_timeout(str(exc)):
+                raise
             return None if table in str(exc) else str(exc)
         raise D1Error("a D1 probe batch did not fail as it must")
 

@@ -25,6 +25,7 @@ from malnu_tui.engine.sqltemplate import is_transaction_control
 __all__ = [
     "DumpCheck",
     "check_dump",
+    "code_start",
     "d1_refusal",
     "dump_statements",
     "load_dump",
@@ -106,6 +107,17 @@ _ROWS = re.compile(
 _INTO = re.compile(rf"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+({_NAME}(?:\s*\.\s*{_NAME})?)", re.I)
 
 
+# What may come before a statement's first word: blanks and comments (a note a dump's author
+# wrote above a row, the comment at the end of the line before).
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+
+
+def code_start(statement: str) -> int:
+    """Where ``statement``'s SQL starts, past the blanks and comments before it."""
+    m = _LEADING.match(statement)
+    return m.end() if m else 0
+
+
 def within_statement_limit(statement: str) -> str:
     """A dump's statement as D1's import takes it: an ``INSERT … VALUES`` past D1's 100 KB (a
     row holding a photo, an essay: D1's own export writes it whole, and its import then
@@ -114,7 +126,7 @@ def within_statement_limit(statement: str) -> str:
     statement as it is."""
     if len(statement) <= D1_STATEMENT_BYTES // 4 or len(statement.encode()) <= D1_STATEMENT_BYTES:
         return statement
-    m = _ROWS.match(statement)
+    m = _ROWS.match(statement, code_start(statement))  # (a comment above it: still a row)
     rows = _values(m.group(2)) if m else None
     if m is None or rows is None:
         return statement
@@ -134,9 +146,10 @@ def d1_refusal(path: Path) -> str | None:
     refused it mid-import ("statement too long"), naming no line."""
     line = 1
     for statement in dump_statements(path):
-        at = line + statement[: len(statement) - len(statement.lstrip())].count("\n")
+        code = code_start(statement)  # its first line of SQL, past the comments before it
+        at = line + statement[:code].count("\n")
         line += statement.count("\n")
-        text = statement.strip()
+        text = statement[code:].strip()
         if len(text.encode()) <= MAX_STATEMENT_BYTES or is_transaction_control(statement):
             continue
         why = _past_limits(text)

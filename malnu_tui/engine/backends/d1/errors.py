@@ -7,6 +7,7 @@ from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.monitor import debuglog
 
 __all__ = [
+    "TIMEOUT_HINT",
     "TOO_LARGE_HINT",
     "D1AuthError",
     "D1Error",
@@ -16,6 +17,7 @@ __all__ = [
     "D1QueryError",
     "D1RequestTooLarge",
     "D1Unavailable",
+    "is_timeout",
 ]
 
 
@@ -72,3 +74,22 @@ class D1Unavailable(D1Error):
 
 class D1OutcomeUnknown(D1Error):
     """A write may or may not have happened and it could not be read back to find out."""
+
+
+# D1 stopped a request that ran too long: "D1 DB storage operation exceeded timeout which
+# caused object to be reset." (code 7429), or "D1 DB exceeded its CPU time limit and was
+# reset." D1 allows 30 s a query and, over its HTTP API, 30 s the whole request ("Requests to
+# Cloudflare API must resolve in 30 seconds. Therefore, this duration limit also applies to
+# the entire batch call": its limits page); the request was rolled back.
+_TIMEOUT_WORDS = ("exceeded timeout", "exceeded its CPU time limit")
+TIMEOUT_HINT = (
+    "D1 stops a request after 30 s (each query, and the whole batch an API request sends: "
+    "developers.cloudflare.com/d1/platform/limits/) and rolled it back: split it into "
+    "batches, each well under 30 s (a data migration over many rows: a range of keys per "
+    "file or per request; an index on a large table in a file of its own)"
+)
+
+
+def is_timeout(message: str) -> bool:
+    """Whether D1's error message says it stopped the request for running too long."""
+    return any(w in message for w in _TIMEOUT_WORDS)

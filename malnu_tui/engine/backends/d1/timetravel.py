@@ -38,6 +38,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
     tables_first,
     within_statement_limit,
 )
+from malnu_tui.engine.backends.d1.errors import is_timeout
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
 from malnu_tui.engine.clock import local_time_line, refuse_future
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
@@ -389,6 +390,15 @@ def _settle(
 # -- export --------------------------------------------------------------------------------
 
 
+# D1 stopped a statement of an imported dump at its 30 s (backends/d1/errors.py).
+SLOW_IMPORT_HINT = (
+    "D1 stops a statement after 30 s and one of the dump's ran past it (D1 does not say which: "
+    "a CREATE INDEX after many rows, an INSERT … SELECT?): run `malnu-tui status` and look at "
+    "the tables before anything else, then take that statement out of the dump (a migration "
+    "of its own, or split into ranges of keys) and import again"
+)
+
+
 def _until_complete(
     backend: D1Backend, action: str, first: dict[str, Any], follow_up: dict[str, Any]
 ) -> dict[str, Any]:
@@ -399,7 +409,10 @@ def _until_complete(
             return result
         if result.get("status") == "error" or result.get("success") is False:
             why = result.get("error") or result.get("errors") or "no reason given"
-            raise BackendError(f"D1 {action} failed: {why}")
+            slow = action == "import" and is_timeout(str(why))
+            raise BackendError(
+                f"D1 {action} failed: {why}", hint=SLOW_IMPORT_HINT if slow else None
+            )
         time.sleep(min(POLL_INTERVAL_S, backend.api.policy.base_delay))
         body = {**follow_up, "current_bookmark": result.get("at_bookmark")}
         result = backend.api.call("POST", action, body=body)

@@ -1,0 +1,161 @@
+"""D1's 30 s a query (over its HTTP API: the whole request, each statement within it), on the
+local D1 stand-in with the limit lowered: what `up`, a sync's whole-table swap and an import
+say and leave when D1 stops a request for taking too long."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.whole_d1 import stage_name
+from tests.d1server import TIMEOUT_MESSAGE, Fault
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_d1 import D1Target
+from tests.inproc import run_inproc
+from tests.sync_support import make_db, sync
+
+# A statement that runs for seconds in SQLite (a recursive count with nothing to show for it).
+SLOW = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000000) "
+    "INSERT INTO marks (score) SELECT x FROM c WHERE x = 0;"
+)
+
+
+def test_up_of_a_migration_d1_stops_names_it_says_split_and_keeps_nothing(
+    d1: D1Target, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data migration past D1's 30 s: D1 stops the request and rolls it back. `up` named its
+    first statement as the one that failed (the batch too slow to be probed for the one that
+    did), and said "fix the file": D1 says nothing of which statement ran long, and the file
+    may well be right. It now says the migration's statements went as one request held to
+    30 s as a whole, hints to split it into batches, and the failure is recorded."""
+    monkeypatch.setattr(d1.server, "max_query_seconds", 0.5)
+    mdirs.add("20250101_000100", "marks", "CREATE TABLE marks (id INTEGER PRIMARY KEY, score);")
+    mdirs.add(
+        "20250101_000200",
+        "backfill",
+        "INSERT INTO marks (score) VALUES (1);\n\n" + SLOW + "\nUPDATE marks SET score = 2;\n",
+    )
+    base = ["--database", d1.url, *mdirs.args()]
+    res = run_inproc(*base, "up", "--no-backup")
+    assert res.code == 1, res.err
+    said = res.err.splitlines()
+    error = next(x for x in said if x.startswith("error: "))
+    assert error.startswith("error: migration 20250101_000200_backfill.sql failed at line 1: "), (
+        res.err
+    )
+    assert "D1 DB storage operation exceeded timeout" in error
+    assert "its 3 statements, lines 1–4, go to D1 as one request, held to 30 s" in error
+    assert error.endswith("; all of it was rolled back"), error
+    hint = next(x for x in said if x.startswith("hint: "))
+    assert "split it into batches, each well under 30 s" in hint, hint
+    assert d1.sql("SELECT count(*) FROM marks") == [(0,)], "its first INSERT was rolled back"
+    (recorded,) = d1.sql(
+        "SELECT success, error_message FROM migrations WHERE filename LIKE '%fill%'"
+    )
+    assert recorded[0] == 0 and "exceeded timeout" in str(recorded[1]), recorded
+
+
+def test_a_keyless_copy_whose_swap_d1_stops_is_left_as_it_was(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyless table is swapped into its D1 copy by one final request (all or nothing), which
+    D1 holds to 30 s as a whole. A copy too large for it (here: a trigger of the copy's that
+    makes each row slow) is rolled back by D1; the sync said only D1's words, with no hint.
+    It now says what to do, and the copy and the database are as they were."""
+    src, dst = make_db("sqlite", request, tmp_path, "s"), make_db("d1", request, tmp_path, "d")
+    assert dst.d1 is not None
+    src.run("CREATE TABLE tags (value TEXT, n INTEGER)")
+    src.many("INSERT INTO tags VALUES (?, ?)", [("guru", 1), ("murid", 2)])
+    assert sync(src, dst).verified
+    dst.d1.sql("CREATE TABLE n (x)")
+    dst.d1.sql(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 999) "
+        "INSERT INTO n SELECT x FROM c"
+    )
+    dst.d1.sql(
+        "CREATE TRIGGER slow AFTER INSERT ON tags BEGIN SELECT count(*) FROM n a, n b, n c; END"
+    )
+    before = sorted(dst.run("SELECT value, n FROM tags"))
+    src.run("INSERT INTO tags VALUES ('staf', 3)")
+    monkeypatch.setattr(dst.d1.server, "max_query_seconds", 0.5)
+    with pytest.raises(BackendError) as stopped:
+        sync(src, dst)
+    assert "writing tags: D1 limit reached: D1 DB storage operation exceeded timeout" in str(
+        stopped.value
+    ), stopped.value
+    hint = stopped.value.hint or ""
+    assert "the copy was left as it was" in hint and "Give the table a key" in hint, hint
+    assert sorted(dst.run("SELECT value, n FROM tags")) == before
+    assert not dst.run(f"SELECT name FROM sqlite_master WHERE name = '{stage_name('tags')}'")
+
+
+def test_an_import_whose_promote_d1_stops_is_no_rejected_row(
+    d1: D1Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import into D1 stages its rows, tries moving them in (rolled back) and then moves
+    them in one request. D1 stopping that trial at 30 s (a table's slow trigger here; a big
+    file) was taken for a refused row: "rejected line 2: … exceeded timeout", a rejects file,
+    "inserted 2". It is now one error that says what happened and what to do; nothing is
+    imported and no stage is left."""
+    d1.sql("CREATE TABLE n (x)")
+    d1.sql(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 999) "
+        "INSERT INTO n SELECT x FROM c"
+    )
+    d1.sql("CREATE TABLE nilai (id INTEGER PRIMARY KEY, score INTEGER)")
+    d1.sql(
+        "CREATE TRIGGER slow AFTER INSERT ON nilai BEGIN SELECT count(*) FROM n a, n b, n c; END"
+    )
+    f = tmp_path / "nilai.csv"
+    f.write_text("id,score\n1,90\n2,85\n3,70\n", encoding="utf-8")
+    monkeypatch.setattr(d1.server, "max_query_seconds", 0.5)
+    args = ("--database", d1.url, "import", str(f), "--table", "nilai", "--yes", "--no-backup")
+    res = run_inproc(*args)
+    assert res.code == 1, res.err
+    assert "rejected" not in res.err and not (tmp_path / "nilai.rejects.csv").exists(), res.err
+    assert "error: D1: moving the 3 rows staged into nilai ran past D1's 30 s a request" in res.err
+    assert "hint: D1 stops a request after 30 s" in res.err and "in parts" in res.err, res.err
+    assert d1.sql("SELECT count(*) FROM nilai") == [(0,)]
+    assert not d1.sql("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+
+
+def test_d1_s_timeout_answered_as_a_server_error_is_not_sent_again(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """D1's status for its timeout is not documented. Answered as a 5xx, the migration was
+    sent six times (each run 30 s on D1, the database held from the application each time),
+    then said as "no answer after 6 attempts … check cloudflarestatus.com". It is now said at
+    once, as D1 stopping the request, with the hint to split it."""
+    mdirs.add("20250101_000100", "marks", "CREATE TABLE marks (id INTEGER PRIMARY KEY, score);")
+    fault = d1.server.inject(
+        Fault("status", count=6, status=500, match="CREATE TABLE marks", message=TIMEOUT_MESSAGE)
+    )
+    res = run_inproc("--database", d1.url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert fault.count == 5, "sent once"
+    assert "failed at line 1: D1 limit reached: D1 DB storage operation exceeded" in res.err
+    assert "split it into batches" in res.err and "attempts" not in res.err, res.err
+
+
+def test_d1_import_of_a_dump_whose_statement_d1_stops_says_what_to_do(
+    d1: D1Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`d1 import` of a dump one of whose statements ran past D1's 30 s said only D1's words,
+    `D1 import failed: D1 DB storage operation exceeded timeout…`. It now says what to look
+    at and what to change."""
+    d1.sql("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    # (the dump is checked in a scratch database first: a statement of about a second there)
+    monkeypatch.setattr(d1.server, "max_query_seconds", 0.2)
+    dump = tmp_path / "d.sql"
+    dump.write_text(
+        "CREATE TABLE marks (id INTEGER PRIMARY KEY, score);\nINSERT INTO marks VALUES (1, 2);\n"
+        + SLOW.replace("50000000", "1000000")
+        + "\n"
+    )
+    res = run_inproc("--database", d1.url, "d1", "import", str(dump), "--yes")
+    assert res.code == 1, res.err
+    assert "error: D1 import failed: D1 DB storage operation exceeded timeout" in res.err
+    assert "hint: D1 stops a statement after 30 s and one of the dump's ran past it" in res.err
