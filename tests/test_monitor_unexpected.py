@@ -243,3 +243,54 @@ def test_one_targets_unreadable_run_row_never_ends_the_check_of_all(tmp_path: Pa
     assert res.out.startswith("MALNU CRITICAL - a: no backup at all; p: no backup at all |")
     res = run_inproc(*c, "--target", "p", "history")
     assert res.code == 0 and "Traceback" not in res.err, res.err
+
+
+def test_a_failure_after_a_critical_summary_keeps_critical(tmp_path: Path) -> None:
+    """stderr on a full disk (cron's `2>>/var/log/malnu-check.err`): `check --alert` printed
+    `MALNU CRITICAL` on stdout, then its first stderr line failed and the run ended UNKNOWN
+    (exit 3), which many setups never page on. The exit is now the worse of what was printed
+    and UNKNOWN (CRITICAL outranks UNKNOWN for Nagios): 2 here; an OK or WARNING summary still
+    ends 3. A real process, its stderr /dev/full; --json alike, in this process."""
+    (tmp_path / "mig").mkdir()
+    (tmp_path / "rb").mkdir()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.primary]\n'
+        f'url = "sqlite:///{tmp_path / "p.db"}"\nmigrations_dir = "{tmp_path / "mig"}"\n'
+        f'rollback_dir = "{tmp_path / "rb"}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--no-backup").code == 0  # never backed up: CRITICAL
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*CLI, *c, "check", "--alert"],  # "alert: no [[alerts.webhooks]]…" on stderr
+            stdout=subprocess.PIPE,
+            stderr=full,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert proc.stdout.startswith("MALNU CRITICAL - primary: no backup at all |"), proc.stdout
+    assert proc.returncode == 2, proc.stdout
+    code, out = _stderr_full([*c, "check", "--alert", "--json"])
+    assert code == 2 and json.loads(out)["status"] == "CRITICAL", out
+    # Backed up (OK): a failure after it is UNKNOWN, as before.
+    assert run_inproc(*c, "backup", "create").code == 0
+    code, out = _stderr_full([*c, "check", "--alert"])
+    assert out.startswith("MALNU OK - 1 target OK") and code == 3, out
+
+
+def _stderr_full(argv: list[str]) -> tuple[int, str]:
+    """``main(argv)`` in this process, its stderr /dev/full (unbuffered: each line fails as
+    it is written): the exit code and stdout."""
+    out = io.StringIO()
+    full = io.TextIOWrapper(io.FileIO("/dev/full", "w"), write_through=True)
+    try:
+        with contextlib.redirect_stderr(full), contextlib.redirect_stdout(out):
+            code = main(argv)
+    finally:
+        with contextlib.suppress(OSError):
+            full.close()
+    return code, out.getvalue()
