@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Protocol
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import (
+    AUDIT_ROW,
     MIGRATION_FILES,
     Problem,
     Severity,
     TargetHealth,
     worst,
 )
-from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time
+from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time, too_deep
 from malnu_tui.engine.recover_state import half_done, recovering
 
 if TYPE_CHECKING:
@@ -210,6 +211,18 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                     format_time(born),
                     m.filename,
                 )
+
+    for e in facts.audit:  # a run row nobody can read: skipped by every reader, named here
+        if too_deep(e):
+            add(
+                "drift",
+                Severity.WARNING,
+                f"audit row {e.id} (run, {e.at} UTC, by {e.actor}) is nested too deep to "
+                "read: no run this tool wrote (written by hand or by another tool); skipped, "
+                "so what it may record (an apply's rollback checksums, a sync) is not known",
+                _fmt(e.at),
+                f"{AUDIT_ROW} {e.id}",
+            )
 
     for about, text in facts.other_histories:  # `up` refuses: the deploy would stop there
         add("other_history", Severity.WARNING, text, None, about)

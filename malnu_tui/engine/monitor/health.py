@@ -17,6 +17,7 @@ from malnu_tui.engine.monitor.debuglog import one_line
 from malnu_tui.engine.monitor.runlog import format_time
 
 __all__ = [
+    "AUDIT_ROW",
     "CHECKS",
     "MIGRATION_FILES",
     "CheckReport",
@@ -184,11 +185,14 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             # its lease may still run: "past its lease" was untrue (the detail line was right)
             out.append("migration lock held by a process that is gone")
         elif check == "drift" and any(p.severity is Severity.WARNING for p in group):
-            edited = sum(1 for p in group if p.severity is Severity.WARNING)
-            changed = [_PHRASES["drift"](n - edited)] if n > edited else []
-            out.append(
-                "; ".join([*changed, f"{_plural(edited, 'rollback file')} edited since applied"])
-            )
+            rows = sum(1 for p in group if p.obj.startswith(f"{AUDIT_ROW} "))
+            edited = sum(1 for p in group if p.severity is Severity.WARNING) - rows
+            changed = [_PHRASES["drift"](n - edited - rows)] if n > edited + rows else []
+            if edited:
+                changed.append(f"{_plural(edited, 'rollback file')} edited since applied")
+            if rows:
+                changed.append(f"{_plural(rows, 'audit row')} too deep to read")
+            out.append("; ".join(changed))
         elif check == "missing_files" and group[0].obj == MIGRATION_FILES:
             # The migration files cannot be read (a bad file name, an unreadable directory):
             # that, not a count of applied migrations without their files.
@@ -201,6 +205,8 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
 
 # The object of a problem reading the migration files themselves (not one applied file).
 MIGRATION_FILES = "migration files"
+# The object of a run row nested too deep to read (``audit row 17``): a drift WARNING.
+AUDIT_ROW = "audit row"
 
 
 def _others(n: int) -> str:

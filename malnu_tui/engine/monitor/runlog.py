@@ -51,6 +51,7 @@ __all__ = [
     "read_changes",
     "recent_runs",
     "record_run",
+    "too_deep",
 ]
 
 RUN_ACTION = "run"
@@ -69,6 +70,27 @@ OPERATIONS = (
 _REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt",
              "RollbackEdited", "DumpRefused")  # fmt: skip
 _HISTORY_LIMIT = 20_000
+
+
+def too_deep(entry: AuditEntry) -> bool:
+    """A run row whose JSON detail is nested too deep to parse (Python's ``json`` raises
+    RecursionError past its recursion limit): no row this tool writes, but one written by
+    hand or by another tool; every reader skips it and ``check`` names it."""
+    detail = entry.detail
+    if entry.action != RUN_ACTION or not detail.startswith("{"):
+        return False
+    if detail.count("[") + detail.count("{") < _DEEP:  # (cheap: nothing this deep can be)
+        return False
+    try:
+        json.loads(detail)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+_DEEP = 500  # brackets below which no JSON text is too deep to parse (the limit is ~1000)
 
 
 def format_time(when: datetime) -> str:
