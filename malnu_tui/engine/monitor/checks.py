@@ -356,8 +356,16 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             what += f": backup {gone[0].id}: {gone[0].details['missing']}{more}"
         add("backup_age", Severity.CRITICAL, what, None, "backups")
         metrics["backup_age_seconds"] = float("nan")
+        metrics["backup_dated_ahead"] = 0.0
         return
     newest = max(verified, key=lambda b: b.created)
+    age = (now - newest.created).total_seconds()
+    ahead = age < -_CLOCK_SLACK_S
+    # Dated ahead of this clock: no age to give (NaN, as for none: a negative age read as
+    # the freshest of backups), and the flag says why (node_exporter's textfile convention:
+    # one gauge a fact; an alert rule on `malnu_backup_age_seconds > …` never fires on NaN).
+    metrics["backup_age_seconds"] = float("nan") if ahead else round(max(0.0, age), 3)
+    metrics["backup_dated_ahead"] = 1.0 if ahead else 0.0
     newer_gone = [b for b in gone if b.created > newest.created]
     newer_changed = [b for b in changed if b.created > newest.created]
     if newer_gone or newer_changed:
@@ -373,10 +381,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             format_time(newest.created),
             "backups",
         )
-        metrics["backup_age_seconds"] = round((now - newest.created).total_seconds(), 3)
         return
-    age = (now - newest.created).total_seconds()
-    metrics["backup_age_seconds"] = round(age, 3)
     if newest.restore_needs:
         # Sound, and the one `recover` takes, but its restore here fails (a role its grants
         # name, dropped since): a WARNING, one statement away, not "no backup" (CRITICAL);
@@ -396,7 +401,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             "backups",
         )
         return
-    if age < -_CLOCK_SLACK_S:
+    if ahead:
         # Dated ahead of this clock: its age would read "fresh" until real time passed it,
         # however long backups had stopped by then.
         add(
@@ -463,14 +468,17 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     lag_limit = cfg.sync_max_lag_minutes * 60
     worst = 0.0
     judged = False
+    ahead = 0  # syncs dated ahead of this clock: no lag to give
     for obj, run in sorted(last_ok.items()):
         ended = run.ended
         if ended is None or (sources is not None and obj.split("->")[0] not in sources):
             continue  # a sync from a URL, or a target no longer configured: a one-off
-        judged = True
         lag = (now - ended).total_seconds()
-        worst = max(worst, lag)
+        if lag >= -_CLOCK_SLACK_S:  # (a little ahead: another host's clock, fresh)
+            judged = True
+            worst = max(worst, lag)
         if lag < -_CLOCK_SLACK_S:
+            ahead += 1
             # Dated ahead of this clock (the host that ran it, or this one, set wrong): its lag
             # read as none until real time passed it, however long syncs had stopped by then.
             add(
@@ -491,8 +499,12 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                 run.ended_at,
                 obj,
             )
-    if judged:
-        metrics["sync_lag_seconds"] = round(worst, 3)
+    if judged or ahead:
+        # The oldest of those that can be judged; NaN when every one is dated ahead (it read
+        # 0, the freshest of syncs, however long they had stopped), and the count of those
+        # beside it: a gauge of its own (node_exporter's convention), not a value in this one.
+        metrics["sync_lag_seconds"] = round(worst, 3) if judged else float("nan")
+        metrics["syncs_dated_ahead"] = ahead
 
 
 class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the helpers' type hints)
