@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 
 from malnu_tui.engine.monitor.debuglog import one_line
-from malnu_tui.engine.monitor.runlog import format_time
+from malnu_tui.engine.monitor.runlog import json_time
 
 __all__ = [
     "AUDIT_ROW",
@@ -99,7 +99,7 @@ class Problem:
             "check": self.check,
             "severity": self.severity.name,
             "message": self.message,
-            "since": self.since,
+            "since": json_time(self.since),  # (with its offset: json_time)
         }
 
 
@@ -274,7 +274,7 @@ class CheckReport:
         return {
             "status": self.status.name,
             "problems": [p.as_json() for p in self.problems],
-            "checked_at": self.checked_at,
+            "checked_at": json_time(self.checked_at),
             "targets": {
                 t.target: {
                     "status": t.status.name,
@@ -294,7 +294,7 @@ def unknown_json(message: str, now: datetime | None = None) -> dict[str, object]
     return {
         "status": Severity.UNKNOWN.name,
         "problems": [problem],
-        "checked_at": format_time(now or datetime.now(UTC)),
+        "checked_at": (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat(),
         "targets": {},
         "error": message,
     }

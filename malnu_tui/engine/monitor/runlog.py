@@ -47,6 +47,7 @@ __all__ = [
     "audit_and_runs",
     "format_time",
     "history_since",
+    "json_time",
     "parse_time",
     "read_changes",
     "recent_runs",
@@ -96,6 +97,17 @@ _DEEP = 500  # brackets below which no JSON text is too deep to parse (the limit
 def format_time(when: datetime) -> str:
     """UTC ``YYYY-MM-DD HH:MM:SS`` (the audit table's form)."""
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def json_time(text: str | None) -> str | None:
+    """An audit/tracking time as ``--json`` prints it: ISO 8601 with its offset
+    (``2026-12-07T16:41:56+00:00``, as ``backup list --json``'s), never the audit table's
+    ``2026-12-07 16:41:56``, which a reader in another zone took for its local time. Text that
+    is no time is left as it is; None stays None."""
+    if text is None:
+        return None
+    when = parse_time(text)
+    return when.isoformat() if when is not None else text
 
 
 def parse_time(text: str) -> datetime | None:
