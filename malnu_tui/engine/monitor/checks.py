@@ -71,6 +71,9 @@ class Facts:
     # URL before the file moved or the server changed (a backup of another database to the
     # tool, never counted), named where it has none of its own.
     backups_elsewhere: tuple[str, ...] = ()
+    # Every run row of the target was read (not only the newest AUDIT_WINDOW): a configured
+    # sync pair absent from them has never run (else it may have, before them).
+    runs_complete: bool = True
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -432,6 +435,7 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     sources = cfg.sync_sources
     ok_into: set[str] = set()  # copies a newer sync succeeded into
     past: set[str] = set()  # failed syncs from a source no longer configured, a copy since good
+    succeeded: set[str] = set()  # pairs ("a->b") a sync ever completed, under any of its names
     for e in facts.audit:  # newest first
         run = RunRecord.from_audit(e)
         if run is None or run.op not in ("import", "sync"):
@@ -442,6 +446,7 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         if run.op == "sync" and run.outcome == "ok":
             last_ok.setdefault(run.obj, run)
             ok_into.add(copy)
+            succeeded.update((run.obj, *run.also))
         elif (
             run.op == "sync"
             and sources is not None
@@ -499,12 +504,52 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                 run.ended_at,
                 obj,
             )
+    _never_run(facts, cfg, now, add, metrics, newest, succeeded)
     if judged or ahead:
         # The oldest of those that can be judged; NaN when every one is dated ahead (it read
         # 0, the freshest of syncs, however long they had stopped), and the count of those
         # beside it: a gauge of its own (node_exporter's convention), not a value in this one.
         metrics["sync_lag_seconds"] = round(worst, 3) if judged else float("nan")
         metrics["syncs_dated_ahead"] = ahead
+
+
+def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
+               metrics: dict[str, float], newest: dict[tuple[str, str], RunRecord],
+               succeeded: set[str]) -> None:  # fmt: skip
+    """The config's ``[sync.NAME]`` pairs into this target that no sync ever completed: set
+    up and never started (or refused each time), the copy nobody reads goes on ageing
+    unsaid — it has no last success to lag from. WARNING once the config file is
+    ``sync_never_run_hours`` old (when the pair was added is known no better); one whose
+    newest run failed is ``failed_syncs``' (CRITICAL) already. Judged only where every run
+    row was read: a busy log's older rows may hold its last success."""
+    mine = [(n, s, d) for n, s, d in cfg.sync_pairs if d == facts.target]
+    if not mine or not facts.runs_complete:
+        return
+    never = [(n, f"{s}->{d}") for n, s, d in mine if f"{s}->{d}" not in succeeded]
+    metrics["syncs_never_run"] = len(never)
+    changed = cfg.config_changed
+    if changed is None or (now - changed).total_seconds() < cfg.sync_never_run_hours * 3600:
+        return
+    for name, pair in never:
+        last = newest.get(("sync", pair))
+        if last is not None and last.outcome == "failed":
+            continue  # CRITICAL under failed_syncs
+        how = (
+            f"its runs were {last.outcome}, the last at {last.ended_at} UTC"
+            + (f" ({last.error})" if last.error else "")
+            if last is not None
+            else "no sync of it in this target's run log"
+        )
+        add(
+            "sync_lag",
+            Severity.WARNING,
+            f"sync pair {name} ({pair}) has never completed a sync: {how}; the config "
+            f"is {_ago(now, changed)} old (over [monitor] sync_never_run_hours = "
+            f"{cfg.sync_never_run_hours:g}): start it (malnu-tui sync {name} --yes, from "
+            "cron or a timer), or remove the pair from the config",
+            last.ended_at if last is not None else None,
+            pair,
+        )
 
 
 class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the helpers' type hints)

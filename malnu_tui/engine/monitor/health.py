@@ -193,6 +193,10 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             if rows:
                 changed.append(f"{_plural(rows, 'audit row')} too deep to read")
             out.append("; ".join(changed))
+        elif check == "sync_lag" and any(_NEVER in p.message for p in group):
+            never = sum(1 for p in group if _NEVER in p.message)
+            lagging = [_PHRASES["sync_lag"](n - never)] if n > never else []
+            out.append("; ".join([*lagging, f"{_plural(never, 'sync pair')} never run"]))
         elif check == "missing_files" and group[0].obj == MIGRATION_FILES:
             # The migration files cannot be read (a bad file name, an unreadable directory):
             # that, not a count of applied migrations without their files.
@@ -205,6 +209,8 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
 
 # The object of a problem reading the migration files themselves (not one applied file).
 MIGRATION_FILES = "migration files"
+# In the message of a sync_lag problem of a [sync.NAME] pair no sync ever completed.
+_NEVER = " has never completed a sync"
 # The object of a run row nested too deep to read (``audit row 17``): a drift WARNING.
 AUDIT_ROW = "audit row"
 

@@ -35,6 +35,8 @@ GAUGES: tuple[tuple[str, str, str], ...] = (
      "Seconds since the oldest last successful sync (NaN: every one dated ahead of this clock)"),
     ("malnu_syncs_dated_ahead", "syncs_dated_ahead",
      "Syncs whose last success is dated over 5 min ahead of this clock (their lag not known)"),
+    ("malnu_syncs_never_run", "syncs_never_run",
+     "The config's [sync.NAME] pairs into this target no sync ever completed"),
     ("malnu_supabase_rls_off_tables", "rls_off", "Supabase tables and views open to the anon key"),
     ("malnu_check_status", "status", "Check status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"),
 )  # fmt: skip
