@@ -333,9 +333,10 @@ def test_an_apply_row_nested_too_deep_is_named_and_skipped(
     assert lines[0].startswith(
         "MALNU CRITICAL - p: no backup at all, 1 audit row too deep to read |"
     ), res.out
-    assert lines[1].startswith(
-        f"WARNING p drift: audit row {row} (run, "
-    ) and "by someone@host) is nested too deep to read" in lines[1], res.out
+    assert (
+        lines[1].startswith(f"WARNING p drift: audit row {row} (run, ")
+        and "by someone@host) is nested too deep to read" in lines[1]
+    ), res.out
     assert "reach OK" in lines[-1] and "drift WARNING" in lines[-1], res.out
     res = run_inproc(*c, "status")
     assert res.code == 0 and "Traceback" not in res.err, res.err

@@ -296,8 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_failed(ctx: Context, exc: Exception) -> int:
     """``check`` met what it did not expect (a database error no path said, its stdout on a
     full disk, a bug): UNKNOWN (3), unless the summary it had printed said CRITICAL (2); one
-    ``error:`` line and the summary line where stdout still takes it. It was a traceback and exit 1, which Nagios and Icinga read as WARNING: a check
-    that could not check went on looking like a minor problem."""
+    ``error:`` line and the summary line where stdout still takes it. It was a traceback and
+    exit 1, which Nagios and Icinga read as WARNING: a check that could not check went on
+    looking like a minor problem."""
     from malnu_tui.cli.monitor import exit_after, say_unknown
 
     said = _database_error(exc) or " ".join(str(exc).split()) or type(exc).__name__
