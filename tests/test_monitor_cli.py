@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,9 @@ def test_exit_codes_per_severity_and_summary(tmp_path: Path, mdirs: MigrationDir
     data = json.loads(run_inproc(*c, "check", "--json").out)
     assert data["status"] == "CRITICAL"
     assert set(data["problems"][0]) == {"target", "check", "severity", "message", "since"}
+    # Its times ISO 8601 with their offset (they were `2026-12-07 16:41:56`, no zone).
+    for when in (data["checked_at"], data["problems"][0]["since"]):
+        assert "T" in when and datetime.fromisoformat(when).utcoffset() == timedelta(0), data
 
     assert run_inproc(*c, "clear-failed", "20250101_000200_b.sql", "--yes").code == 0
     (mdirs.migrations / "20250101_000200_b.sql").unlink()

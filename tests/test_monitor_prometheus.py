@@ -114,3 +114,62 @@ def test_odd_target_names_and_a_missing_backup_parse_strictly(
     assert math.isnan(samples[("malnu_backup_age_seconds", (("target", odd),))])
     assert samples[("malnu_check_status", (("target", "gone"),))] == 3
     assert ("malnu_migrations_failed", (("target", "gone"),)) not in samples  # not a 0
+
+
+def test_a_sync_or_backup_dated_ahead_of_the_clock_has_no_age_and_a_flag(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A sync (or backup) dated ahead of the checking clock (the host that made it, or this
+    one, set wrong): `check` said WARNING, but the gauges said the freshest of values,
+    `malnu_sync_lag_seconds 0` and a negative `malnu_backup_age_seconds`, so a Prometheus rule
+    on them never fired however long syncs or backups had stopped. Now the value is NaN
+    (not known, as for no backup) and a gauge of its own says why: `malnu_syncs_dated_ahead`
+    (a count), `malnu_backup_dated_ahead` (0/1); within 5 minutes ahead reads as fresh (0).
+    Real SQLite, the rows and the manifest as another host's clock would have dated them."""
+    import json
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    db = tmp_path / "p.db"
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{db}"})
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--no-backup").code == 0
+    assert run_inproc(*c, "backup", "create").code == 0
+    (manifest,) = (tmp_path / "backups" / "primary").glob("*.json")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    ahead = datetime.now(UTC) + timedelta(hours=2)
+    data["created_at"] = ahead.isoformat()
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+    def sync_row(when: datetime) -> None:
+        at = when.strftime("%Y-%m-%d %H:%M:%S")
+        detail = {"run": 1, "op": "sync", "object": "primary->copy", "started_at": at,
+                  "ended_at": at, "duration_ms": 5, "error": "", "counts": {}}  # fmt: skip
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+                "VALUES (?, 'sync@other-host', 'run', 'sync primary->copy', 'ok', ?)",
+                (at, json.dumps(detail)),
+            )
+
+    sync_row(ahead)
+    prom = tmp_path / "malnu.prom"
+    res = run_inproc(*c, "check", "--prometheus", str(prom))
+    assert res.code == 1, res.out + res.err
+    assert "WARNING primary backup_age: newest verified backup is dated" in res.out, res.out
+    assert "WARNING primary sync_lag: sync primary->copy last succeeded at" in res.out, res.out
+    g = parse(prom.read_text())
+    t = (("target", "primary"),)
+    assert math.isnan(g[("malnu_backup_age_seconds", t)]), prom.read_text()
+    assert g[("malnu_backup_dated_ahead", t)] == 1
+    assert math.isnan(g[("malnu_sync_lag_seconds", t)]), prom.read_text()
+    assert g[("malnu_syncs_dated_ahead", t)] == 1
+    # Within 5 min ahead (clocks a little apart): fresh, 0, nothing flagged.
+    data["created_at"] = (datetime.now(UTC) + timedelta(minutes=3)).isoformat()
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    sync_row(datetime.now(UTC) + timedelta(minutes=3))  # (the newest success of the pair)
+    res = run_inproc(*c, "check", "--prometheus", str(prom))
+    assert res.code == 0, res.out + res.err
+    g = parse(prom.read_text())
+    assert g[("malnu_backup_age_seconds", t)] == 0 and g[("malnu_backup_dated_ahead", t)] == 0
+    assert g[("malnu_sync_lag_seconds", t)] == 0 and g[("malnu_syncs_dated_ahead", t)] == 0

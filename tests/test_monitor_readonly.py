@@ -304,6 +304,59 @@ _RUNS = (  # check's and history's read of the newest runs (backends' read_audit
 )
 
 
+def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`[sync.reporting]` written into the config and never started (no cron line, a timer
+    never enabled): `check` said nothing, ever, since a copy never synced has no last success
+    to lag from, and the reports read from it were empty or stale. It is a WARNING now once the
+    config file is `[monitor] sync_never_run_hours` old (24 by default: when the pair was
+    added is known no better than the file's last change), naming the pair and what starts
+    it; a pair refused each time is the same (it never completed one), and the gauge
+    `malnu_syncs_never_run` counts them. A real sync clears it. Real SQLite files."""
+    import os
+    import time
+
+    from tests.promtext import parse
+
+    src = DbTarget("sqlite", f"sqlite:///{tmp_path / 'a.db'}")
+    _sql(src, "CREATE TABLE siswa (id INTEGER PRIMARY KEY, updated_at TEXT)")
+    _sql(src, "INSERT INTO siswa VALUES (1, '2025-01-01 00:00:00')")
+    dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+    cfg = tmp_path / "malnu.toml"
+    body = (
+        f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.b]\nurl = "sqlite:b.db"\n{dirs}'
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
+        '[sync.reporting]\nfrom = "a"\nto = "b"\n'
+    )
+    cfg.write_text(body, encoding="utf-8")
+    c = ("--config", str(cfg))
+    assert run_inproc(*c, "--target", "b", "status").code == 0  # b made, never synced into
+    prom = tmp_path / "malnu.prom"
+    res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
+    assert "sync_lag OK" in res.out, "a pair set up today: within its grace"
+    assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 1
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(cfg, (two_days_ago, two_days_ago))
+    res = run_inproc(*c, "check", "--target", "b")
+    assert res.out.startswith("MALNU CRITICAL - b: no backup at all, 1 sync pair never run |")
+    assert (
+        "WARNING b sync_lag: sync pair reporting (a->b) has never completed a sync: no sync of "
+        "it in this target's run log; the config is 2.0 days old (over [monitor] "
+        "sync_never_run_hours = 24): start it (malnu-tui sync reporting --yes, from cron or a "
+        "timer), or remove the pair from the config"
+    ) in res.out, res.out
+    cfg.write_text(body + "[monitor]\nsync_never_run_hours = 72\n", encoding="utf-8")
+    os.utime(cfg, (two_days_ago, two_days_ago))
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
+    cfg.write_text(body, encoding="utf-8")
+    os.utime(cfg, (two_days_ago, two_days_ago))
+    assert run_inproc(*c, "sync", "reporting", "--yes").code == 0
+    res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
+    assert "sync_lag OK" in res.out, res.out
+    assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 0
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
     kind: str, fresh_db: Any, mdirs: MigrationDirs

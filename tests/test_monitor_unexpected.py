@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.cli import main
-from tests.fixtures_core import CLI, REPO
+from tests.fixtures_core import CLI, REPO, MigrationDirs
 from tests.inproc import run_inproc
 from tests.webhook_support import Receiver
 
@@ -240,6 +240,105 @@ def test_one_targets_unreadable_run_row_never_ends_the_check_of_all(tmp_path: Pa
         )
     res = run_inproc(*c, "check")
     assert res.code == 2 and "Traceback" not in res.err, res.out + res.err
-    assert res.out.startswith("MALNU CRITICAL - a: no backup at all; p: no backup at all |")
+    assert res.out.startswith(
+        "MALNU CRITICAL - a: no backup at all; p: no backup at all, 1 audit row too deep to read |"
+    )
     res = run_inproc(*c, "--target", "p", "history")
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+
+
+def test_a_failure_after_a_critical_summary_keeps_critical(tmp_path: Path) -> None:
+    """stderr on a full disk (cron's `2>>/var/log/malnu-check.err`): `check --alert` printed
+    `MALNU CRITICAL` on stdout, then its first stderr line failed and the run ended UNKNOWN
+    (exit 3), which many setups never page on. The exit is now the worse of what was printed
+    and UNKNOWN (CRITICAL outranks UNKNOWN for Nagios): 2 here; an OK or WARNING summary still
+    ends 3. A real process, its stderr /dev/full; --json alike, in this process."""
+    (tmp_path / "mig").mkdir()
+    (tmp_path / "rb").mkdir()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.primary]\n'
+        f'url = "sqlite:///{tmp_path / "p.db"}"\nmigrations_dir = "{tmp_path / "mig"}"\n'
+        f'rollback_dir = "{tmp_path / "rb"}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--no-backup").code == 0  # never backed up: CRITICAL
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*CLI, *c, "check", "--alert"],  # "alert: no [[alerts.webhooks]]…" on stderr
+            stdout=subprocess.PIPE,
+            stderr=full,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert proc.stdout.startswith("MALNU CRITICAL - primary: no backup at all |"), proc.stdout
+    assert proc.returncode == 2, proc.stdout
+    code, out = _stderr_full([*c, "check", "--alert", "--json"])
+    assert code == 2 and json.loads(out)["status"] == "CRITICAL", out
+    # Backed up (OK): a failure after it is UNKNOWN, as before.
+    assert run_inproc(*c, "backup", "create").code == 0
+    code, out = _stderr_full([*c, "check", "--alert"])
+    assert out.startswith("MALNU OK - 1 target OK") and code == 3, out
+
+
+def _stderr_full(argv: list[str]) -> tuple[int, str]:
+    """``main(argv)`` in this process, its stderr /dev/full (unbuffered: each line fails as
+    it is written): the exit code and stdout."""
+    out = io.StringIO()
+    full = io.TextIOWrapper(io.FileIO("/dev/full", "w"), write_through=True)
+    try:
+        with contextlib.redirect_stderr(full), contextlib.redirect_stdout(out):
+            code = main(argv)
+    finally:
+        with contextlib.suppress(OSError):
+            full.close()
+    return code, out.getvalue()
+
+
+def test_an_apply_row_nested_too_deep_is_named_and_skipped(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A hand-made run row with the key an apply records its rollback checksums under
+    (`{"op": "apply", "rollbacks": [[[[…` thousands deep) raised RecursionError out of
+    rollback_sums.recorded: `check` made the whole target UNKNOWN (`cannot read: maximum
+    recursion depth exceeded…`, every other check `not checked`, the row not named), and
+    `status`, `verify` and `rollback` ended in a traceback. The row is skipped by them now,
+    and `check` names it: a drift WARNING with its id, the target's other checks made (its
+    CRITICAL kept). A real SQLite file."""
+    import sqlite3
+
+    mdirs.add("20250101_000100", "t", "CREATE TABLE t (id INTEGER);", "DROP TABLE t;")
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.p]\n'
+        f'url = "sqlite:///{tmp_path / "p.db"}"\nmigrations_dir = "{mdirs.migrations}"\n'
+        f'rollback_dir = "{mdirs.rollback}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--no-backup").code == 0  # never backed up: CRITICAL
+    detail = '{"run": 1, "op": "apply", "rollbacks": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        row = conn.execute(
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+            "VALUES (datetime('now'), 'someone@host', 'run', 'apply x', 'ok', ?)",
+            (detail,),
+        ).lastrowid
+    res = run_inproc(*c, "check")
+    assert res.code == 2 and "Traceback" not in res.err, res.out + res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith(
+        "MALNU CRITICAL - p: no backup at all, 1 audit row too deep to read |"
+    ), res.out
+    assert (
+        lines[1].startswith(f"WARNING p drift: audit row {row} (run, ")
+        and "by someone@host) is nested too deep to read" in lines[1]
+    ), res.out
+    assert "reach OK" in lines[-1] and "drift WARNING" in lines[-1], res.out
+    res = run_inproc(*c, "status")
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    res = run_inproc(*c, "rollback", "--yes", "--no-backup")
     assert res.code == 0 and "Traceback" not in res.err, res.err

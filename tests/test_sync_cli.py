@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -89,6 +90,10 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
         True,
         200,
     )
+    # ISO 8601 with its offset: `2026-12-07 16:41:56` (no zone) read as local time elsewhere.
+    finished = datetime.fromisoformat(row["finished_at"])
+    assert "T" in row["finished_at"] and finished.utcoffset() == timedelta(0), row
+    assert abs((datetime.now(UTC) - finished).total_seconds()) < 600, row
 
     unknown = run_inproc(
         "sync", "--from", "primary", "--to", "analytics", "--tables", "nope", "--yes", *cfg

@@ -240,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with contextlib.suppress(OSError):  # (stdout itself may be what failed)
                 if not (ctx.lines or ctx.documents):  # (never a second summary or document)
                     say_unknown(str(exc), json=ctx.json, prometheus=prom, message=ctx.message)
-            return 3
+            from malnu_tui.cli.monitor import exit_after
+
+            return exit_after(ctx.said_status)
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error of ours.
@@ -293,10 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_failed(ctx: Context, exc: Exception) -> int:
     """``check`` met what it did not expect (a database error no path said, its stdout on a
-    full disk, a bug): UNKNOWN (3), one ``error:`` line and the summary line where stdout still
-    takes it. It was a traceback and exit 1, which Nagios and Icinga read as WARNING: a check
-    that could not check went on looking like a minor problem."""
-    from malnu_tui.cli.monitor import say_unknown
+    full disk, a bug): UNKNOWN (3), unless the summary it had printed said CRITICAL (2); one
+    ``error:`` line and the summary line where stdout still takes it. It was a traceback and
+    exit 1, which Nagios and Icinga read as WARNING: a check that could not check went on
+    looking like a minor problem."""
+    from malnu_tui.cli.monitor import exit_after, say_unknown
 
     said = _database_error(exc) or " ".join(str(exc).split()) or type(exc).__name__
     reason = f"check failed unexpectedly: {type(exc).__name__}: {said}"
@@ -306,7 +309,7 @@ def _check_failed(ctx: Context, exc: Exception) -> int:
         prom = ctx.opt("prometheus", None)
         with contextlib.suppress(OSError):  # (stdout itself may be what failed)
             say_unknown(reason, json=ctx.json, prometheus=prom, message=ctx.message)
-    return 3
+    return exit_after(ctx.said_status)  # (a CRITICAL already printed stays CRITICAL)
 
 
 _UNEXPECTED_CHECK_HINT = (

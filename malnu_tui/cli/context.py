@@ -87,6 +87,9 @@ class Context:
         self.again_options: tuple[str, ...] | None = None
         self.documents = 0  # JSON documents written on stdout (one a command)
         self.lines = 0  # lines of text begun on stdout by out()
+        # ``check``: the status its printed summary (or JSON) says, once it is begun: a
+        # failure after it (stderr on a full disk) is UNKNOWN unless that said worse.
+        self.said_status: int | None = None
 
     # -- options ----------------------------------------------------------------------------
     def opt(self, name: str, default: Any = None) -> Any:

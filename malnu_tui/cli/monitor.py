@@ -171,6 +171,7 @@ def cmd_check(ctx: Context) -> int:
     from malnu_tui.cli.context import reader_gone
 
     unwritten: OSError | None = None
+    ctx.said_status = int(status)
     try:
         _say_report(ctx, report, status, failed_file)
         ctx.stdout.flush()
@@ -286,6 +287,18 @@ def plugin_text(text: str) -> str:
     PostgreSQL (``operator does not exist: integer || integer``) lost the rest of its line
     and fed the graphs garbage (``--json`` keeps the text as it is)."""
     return text.replace("|", "\N{BROKEN BAR}")
+
+
+def exit_after(said: int | None) -> int:
+    """``check``'s exit code when it failed (an error, what it did not expect): UNKNOWN,
+    unless the summary it had already printed (``said``) was worse. Nagios reads CRITICAL as
+    worse than UNKNOWN, and many setups page on CRITICAL alone: stderr on a full disk after
+    a CRITICAL summary exited 3, the page never sent."""
+    from malnu_tui.engine.monitor.health import Severity, worst
+
+    if said is None:
+        return int(Severity.UNKNOWN)
+    return int(worst((Severity(said), Severity.UNKNOWN)))
 
 
 def say_unknown(

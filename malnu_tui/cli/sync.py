@@ -343,6 +343,7 @@ def _signal_word(exc: BaseException) -> str:
 
 
 def _status(ctx: Context, pair_name: str | None) -> int:
+    from malnu_tui.engine.monitor.runlog import json_time
     from malnu_tui.engine.sync import copy_statuses, lag_seconds
     from malnu_tui.engine.sync.pairs import configured_source, end_label, load_pairs, resolve_end
 
@@ -399,8 +400,8 @@ def _status(ctx: Context, pair_name: str | None) -> int:
             )
     for line in said:
         ctx.message(line)
-    if ctx.json:
-        ctx.out_json(rows)
+    if ctx.json:  # its times ISO 8601 with their offset (the table's: as stored, UTC)
+        ctx.out_json([r | {"finished_at": json_time(_finished_at(r))} for r in rows])
         return 0
     if not rows:
         ctx.message("no table has been synced yet")
@@ -422,6 +423,12 @@ def _status(ctx: Context, pair_name: str | None) -> int:
         ],
     )  # fmt: skip
     return 0
+
+
+def _finished_at(row: dict[str, object]) -> str | None:
+    """A ``sync status`` row's ``finished_at``, as stored (UTC ``YYYY-MM-DD HH:MM:SS``)."""
+    value = row["finished_at"]
+    return None if value is None else str(value)
 
 
 def _status_cell(row: dict[str, object]) -> object:

@@ -71,6 +71,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             "backup_max_age_hours",
             "pending_max_age_days",
             "sync_max_lag_minutes",
+            "sync_never_run_hours",
             "check_timeout_seconds",
             "supabase_public",  # ["public.kelas_ringkas"]: served whole to anon on purpose
         }

@@ -22,6 +22,9 @@ MONITOR_DEFAULTS: Mapping[str, float] = {
     # A check gives up on a target that has not answered by then (UNKNOWN), below a minute so
     # that a check run every minute never piles up behind one that waits; 0: no limit.
     "check_timeout_seconds": 50.0,
+    # A [sync.NAME] pair that has never completed a sync: WARNING once the config is this old
+    # (set up, never started: the reporting copy nobody reads is noticed); 0: at once.
+    "sync_never_run_hours": 24.0,
 }
 # The thresholds with a ceiling: past it the check died with a traceback (exit 1, WARNING to
 # Nagios) on every run, `pending_max_age_days = 1000000` ("never") reaching before year 1 and
@@ -29,6 +32,7 @@ MONITOR_DEFAULTS: Mapping[str, float] = {
 _MONITOR_MAXIMA: Mapping[str, float] = {
     "pending_max_age_days": 36500.0,  # a hundred years
     "check_timeout_seconds": 86400.0,  # a day (0: no limit at all)
+    "sync_never_run_hours": 876000.0,  # a hundred years
 }
 DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
 DEFAULT_CURSOR = "updated_at"

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Protocol
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import (
+    AUDIT_ROW,
     MIGRATION_FILES,
     Problem,
     Severity,
     TargetHealth,
     worst,
 )
-from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time
+from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time, too_deep
 from malnu_tui.engine.recover_state import half_done, recovering
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class Facts:
     # URL before the file moved or the server changed (a backup of another database to the
     # tool, never counted), named where it has none of its own.
     backups_elsewhere: tuple[str, ...] = ()
+    # Every run row of the target was read (not only the newest AUDIT_WINDOW): a configured
+    # sync pair absent from them has never run (else it may have, before them).
+    runs_complete: bool = True
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -211,6 +215,18 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                     m.filename,
                 )
 
+    for e in facts.audit:  # a run row nobody can read: skipped by every reader, named here
+        if too_deep(e):
+            add(
+                "drift",
+                Severity.WARNING,
+                f"audit row {e.id} (run, {e.at} UTC, by {e.actor}) is nested too deep to "
+                "read: no run this tool wrote (written by hand or by another tool); skipped, "
+                "so what it may record (an apply's rollback checksums, a sync) is not known",
+                _fmt(e.at),
+                f"{AUDIT_ROW} {e.id}",
+            )
+
     for about, text in facts.other_histories:  # `up` refuses: the deploy would stop there
         add("other_history", Severity.WARNING, text, None, about)
 
@@ -343,8 +359,16 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             what += f": backup {gone[0].id}: {gone[0].details['missing']}{more}"
         add("backup_age", Severity.CRITICAL, what, None, "backups")
         metrics["backup_age_seconds"] = float("nan")
+        metrics["backup_dated_ahead"] = 0.0
         return
     newest = max(verified, key=lambda b: b.created)
+    age = (now - newest.created).total_seconds()
+    ahead = age < -_CLOCK_SLACK_S
+    # Dated ahead of this clock: no age to give (NaN, as for none: a negative age read as
+    # the freshest of backups), and the flag says why (node_exporter's textfile convention:
+    # one gauge a fact; an alert rule on `malnu_backup_age_seconds > …` never fires on NaN).
+    metrics["backup_age_seconds"] = float("nan") if ahead else round(max(0.0, age), 3)
+    metrics["backup_dated_ahead"] = 1.0 if ahead else 0.0
     newer_gone = [b for b in gone if b.created > newest.created]
     newer_changed = [b for b in changed if b.created > newest.created]
     if newer_gone or newer_changed:
@@ -360,10 +384,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             format_time(newest.created),
             "backups",
         )
-        metrics["backup_age_seconds"] = round((now - newest.created).total_seconds(), 3)
         return
-    age = (now - newest.created).total_seconds()
-    metrics["backup_age_seconds"] = round(age, 3)
     if newest.restore_needs:
         # Sound, and the one `recover` takes, but its restore here fails (a role its grants
         # name, dropped since): a WARNING, one statement away, not "no backup" (CRITICAL);
@@ -383,7 +404,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             "backups",
         )
         return
-    if age < -_CLOCK_SLACK_S:
+    if ahead:
         # Dated ahead of this clock: its age would read "fresh" until real time passed it,
         # however long backups had stopped by then.
         add(
@@ -414,6 +435,7 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     sources = cfg.sync_sources
     ok_into: set[str] = set()  # copies a newer sync succeeded into
     past: set[str] = set()  # failed syncs from a source no longer configured, a copy since good
+    succeeded: set[str] = set()  # pairs ("a->b") a sync ever completed, under any of its names
     for e in facts.audit:  # newest first
         run = RunRecord.from_audit(e)
         if run is None or run.op not in ("import", "sync"):
@@ -424,6 +446,7 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         if run.op == "sync" and run.outcome == "ok":
             last_ok.setdefault(run.obj, run)
             ok_into.add(copy)
+            succeeded.update((run.obj, *run.also))
         elif (
             run.op == "sync"
             and sources is not None
@@ -450,14 +473,17 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     lag_limit = cfg.sync_max_lag_minutes * 60
     worst = 0.0
     judged = False
+    ahead = 0  # syncs dated ahead of this clock: no lag to give
     for obj, run in sorted(last_ok.items()):
         ended = run.ended
         if ended is None or (sources is not None and obj.split("->")[0] not in sources):
             continue  # a sync from a URL, or a target no longer configured: a one-off
-        judged = True
         lag = (now - ended).total_seconds()
-        worst = max(worst, lag)
+        if lag >= -_CLOCK_SLACK_S:  # (a little ahead: another host's clock, fresh)
+            judged = True
+            worst = max(worst, lag)
         if lag < -_CLOCK_SLACK_S:
+            ahead += 1
             # Dated ahead of this clock (the host that ran it, or this one, set wrong): its lag
             # read as none until real time passed it, however long syncs had stopped by then.
             add(
@@ -478,8 +504,52 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                 run.ended_at,
                 obj,
             )
-    if judged:
-        metrics["sync_lag_seconds"] = round(worst, 3)
+    _never_run(facts, cfg, now, add, metrics, newest, succeeded)
+    if judged or ahead:
+        # The oldest of those that can be judged; NaN when every one is dated ahead (it read
+        # 0, the freshest of syncs, however long they had stopped), and the count of those
+        # beside it: a gauge of its own (node_exporter's convention), not a value in this one.
+        metrics["sync_lag_seconds"] = round(worst, 3) if judged else float("nan")
+        metrics["syncs_dated_ahead"] = ahead
+
+
+def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
+               metrics: dict[str, float], newest: dict[tuple[str, str], RunRecord],
+               succeeded: set[str]) -> None:  # fmt: skip
+    """The config's ``[sync.NAME]`` pairs into this target that no sync ever completed: set
+    up and never started (or refused each time), the copy nobody reads goes on ageing
+    unsaid — it has no last success to lag from. WARNING once the config file is
+    ``sync_never_run_hours`` old (when the pair was added is known no better); one whose
+    newest run failed is ``failed_syncs``' (CRITICAL) already. Judged only where every run
+    row was read: a busy log's older rows may hold its last success."""
+    mine = [(n, s, d) for n, s, d in cfg.sync_pairs if d == facts.target]
+    if not mine or not facts.runs_complete:
+        return
+    never = [(n, f"{s}->{d}") for n, s, d in mine if f"{s}->{d}" not in succeeded]
+    metrics["syncs_never_run"] = len(never)
+    changed = cfg.config_changed
+    if changed is None or (now - changed).total_seconds() < cfg.sync_never_run_hours * 3600:
+        return
+    for name, pair in never:
+        last = newest.get(("sync", pair))
+        if last is not None and last.outcome == "failed":
+            continue  # CRITICAL under failed_syncs
+        how = (
+            f"its runs were {last.outcome}, the last at {last.ended_at} UTC"
+            + (f" ({last.error})" if last.error else "")
+            if last is not None
+            else "no sync of it in this target's run log"
+        )
+        add(
+            "sync_lag",
+            Severity.WARNING,
+            f"sync pair {name} ({pair}) has never completed a sync: {how}; the config "
+            f"is {_ago(now, changed)} old (over [monitor] sync_never_run_hours = "
+            f"{cfg.sync_never_run_hours:g}): start it (malnu-tui sync {name} --yes, from "
+            "cron or a timer), or remove the pair from the config",
+            last.ended_at if last is not None else None,
+            pair,
+        )
 
 
 class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the helpers' type hints)

@@ -8,6 +8,7 @@ backup_max_age_hours = 26       # WARNING over this; CRITICAL when no verified b
 pending_max_age_days = 7        # WARNING for older pending migrations where production = true
 sync_max_lag_minutes = 60       # WARNING when a sync's last success is older than this
 check_timeout_seconds = 50      # UNKNOWN for a target that has not answered by then (0: none)
+sync_never_run_hours = 24       # WARNING for a [sync.NAME] pair never completed, config this old
 supabase_public = []            # Supabase tables/views ("public.x") open to anon on purpose
 
 [alerts]
@@ -32,11 +33,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.config_schema import read_config_file
-from malnu_tui.engine.config_sections import MONITOR_DEFAULTS, monitor_values
+from malnu_tui.engine.config_sections import MONITOR_DEFAULTS, monitor_values, sync_values
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
@@ -93,6 +95,7 @@ class MonitorConfig:
     pending_max_age_days: float = DEFAULTS["pending_max_age_days"]
     sync_max_lag_minutes: float = DEFAULTS["sync_max_lag_minutes"]
     check_timeout_seconds: float = DEFAULTS["check_timeout_seconds"]
+    sync_never_run_hours: float = DEFAULTS["sync_never_run_hours"]
     # Supabase tables and views (schema.name) meant to be read whole by anyone holding the
     # anon key: not a supabase_rls problem.
     supabase_public: frozenset[str] = frozenset()
@@ -107,6 +110,12 @@ class MonitorConfig:
     # URL is a one-off, a test copy or a legacy import, that never runs again; its lag would
     # grow into a WARNING no run clears). None: every sync (no settings known).
     sync_sources: frozenset[str] | None = None
+    # The config's [sync.NAME] pairs between two of its targets, (name, source, copy): each is
+    # judged at its copy, whose run log a sync writes; one between URLs is not (a one-off).
+    sync_pairs: tuple[tuple[str, str, str], ...] = ()
+    # When the config file last changed: a pair never run is a WARNING only once it is
+    # ``sync_never_run_hours`` old (when it was set up is known no better).
+    config_changed: datetime | None = None
 
 
 def parse_monitor_config(
@@ -131,4 +140,13 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
         return MonitorConfig(sync_sources=names)
     data = read_config_file(path)
     cfg = parse_monitor_config(data, source=str(path), base=path.parent)
-    return dataclasses.replace(cfg, sync_sources=names)
+    pairs = tuple(
+        (v["name"], v["source"], v["dest"])
+        for v in sync_values(data.get("sync", {}), str(path), names)
+        if v["source"] in names and v["dest"] in names
+    )
+    try:
+        changed: datetime | None = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:  # (read a moment ago: gone since; no pair is judged never run)
+        changed = None
+    return dataclasses.replace(cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed)

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from enum import IntEnum
 
 from malnu_tui.engine.monitor.debuglog import one_line
-from malnu_tui.engine.monitor.runlog import format_time
+from malnu_tui.engine.monitor.runlog import json_time
 
 __all__ = [
+    "AUDIT_ROW",
     "CHECKS",
     "MIGRATION_FILES",
     "CheckReport",
@@ -98,7 +99,7 @@ class Problem:
             "check": self.check,
             "severity": self.severity.name,
             "message": self.message,
-            "since": self.since,
+            "since": json_time(self.since),  # (with its offset: json_time)
         }
 
 
@@ -184,11 +185,18 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             # its lease may still run: "past its lease" was untrue (the detail line was right)
             out.append("migration lock held by a process that is gone")
         elif check == "drift" and any(p.severity is Severity.WARNING for p in group):
-            edited = sum(1 for p in group if p.severity is Severity.WARNING)
-            changed = [_PHRASES["drift"](n - edited)] if n > edited else []
-            out.append(
-                "; ".join([*changed, f"{_plural(edited, 'rollback file')} edited since applied"])
-            )
+            rows = sum(1 for p in group if p.obj.startswith(f"{AUDIT_ROW} "))
+            edited = sum(1 for p in group if p.severity is Severity.WARNING) - rows
+            changed = [_PHRASES["drift"](n - edited - rows)] if n > edited + rows else []
+            if edited:
+                changed.append(f"{_plural(edited, 'rollback file')} edited since applied")
+            if rows:
+                changed.append(f"{_plural(rows, 'audit row')} too deep to read")
+            out.append("; ".join(changed))
+        elif check == "sync_lag" and any(_NEVER in p.message for p in group):
+            never = sum(1 for p in group if _NEVER in p.message)
+            lagging = [_PHRASES["sync_lag"](n - never)] if n > never else []
+            out.append("; ".join([*lagging, f"{_plural(never, 'sync pair')} never run"]))
         elif check == "missing_files" and group[0].obj == MIGRATION_FILES:
             # The migration files cannot be read (a bad file name, an unreadable directory):
             # that, not a count of applied migrations without their files.
@@ -201,6 +209,10 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
 
 # The object of a problem reading the migration files themselves (not one applied file).
 MIGRATION_FILES = "migration files"
+# In the message of a sync_lag problem of a [sync.NAME] pair no sync ever completed.
+_NEVER = " has never completed a sync"
+# The object of a run row nested too deep to read (``audit row 17``): a drift WARNING.
+AUDIT_ROW = "audit row"
 
 
 def _others(n: int) -> str:
@@ -268,7 +280,7 @@ class CheckReport:
         return {
             "status": self.status.name,
             "problems": [p.as_json() for p in self.problems],
-            "checked_at": self.checked_at,
+            "checked_at": json_time(self.checked_at),
             "targets": {
                 t.target: {
                     "status": t.status.name,
@@ -288,7 +300,7 @@ def unknown_json(message: str, now: datetime | None = None) -> dict[str, object]
     return {
         "status": Severity.UNKNOWN.name,
         "problems": [problem],
-        "checked_at": format_time(now or datetime.now(UTC)),
+        "checked_at": (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat(),
         "targets": {},
         "error": message,
     }

@@ -132,8 +132,9 @@ def check_target(
         doing[0] = "reading the lock"
         lock = backend.read_lock()
         doing[0] = "reading the audit trail"
-        audit = audit_and_runs(backend, AUDIT_WINDOW)[0]  # runs read apart: a busy sync's rows
-        # never push a failed import or sync (or the last good sync) out of view
+        # Runs read apart: a busy sync's rows never push a failed import or sync (or the last
+        # good sync) out of view; whether they are all of them (a pair never run is said so).
+        audit, (runs_from, _) = audit_and_runs(backend, AUDIT_WINDOW)
     except NotInitialised as exc:
         return _unknown(target, str(exc), started)
     except Exception as exc:
@@ -167,6 +168,7 @@ def check_target(
         others,
         open_to_anon,
         earlier,
+        runs_from is None,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started

@@ -47,10 +47,12 @@ __all__ = [
     "audit_and_runs",
     "format_time",
     "history_since",
+    "json_time",
     "parse_time",
     "read_changes",
     "recent_runs",
     "record_run",
+    "too_deep",
 ]
 
 RUN_ACTION = "run"
@@ -71,9 +73,41 @@ _REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "Ba
 _HISTORY_LIMIT = 20_000
 
 
+def too_deep(entry: AuditEntry) -> bool:
+    """A run row whose JSON detail is nested too deep to parse (Python's ``json`` raises
+    RecursionError past its recursion limit): no row this tool writes, but one written by
+    hand or by another tool; every reader skips it and ``check`` names it."""
+    detail = entry.detail
+    if entry.action != RUN_ACTION or not detail.startswith("{"):
+        return False
+    if detail.count("[") + detail.count("{") < _DEEP:  # (cheap: nothing this deep can be)
+        return False
+    try:
+        json.loads(detail)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+_DEEP = 500  # brackets below which no JSON text is too deep to parse (the limit is ~1000)
+
+
 def format_time(when: datetime) -> str:
     """UTC ``YYYY-MM-DD HH:MM:SS`` (the audit table's form)."""
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def json_time(text: str | None) -> str | None:
+    """An audit/tracking time as ``--json`` prints it: ISO 8601 with its offset
+    (``2026-12-07T16:41:56+00:00``, as ``backup list --json``'s), never the audit table's
+    ``2026-12-07 16:41:56``, which a reader in another zone took for its local time. Text that
+    is no time is left as it is; None stays None."""
+    if text is None:
+        return None
+    when = parse_time(text)
+    return when.isoformat() if when is not None else text
 
 
 def parse_time(text: str) -> datetime | None:
