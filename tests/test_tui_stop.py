@@ -21,11 +21,11 @@ from tests.tui_demo import Demo, build_demo, screen_text, wait_until
 
 pytestmark = pytest.mark.anyio
 
-# Counting to 400 million into a table: about 100 s, were it not stopped.
+# Counting to 60 million into a table: about 15 s, were it not stopped.
 SLOW = "20251130_090000_fill_big.sql"
 LONG = (
     "CREATE TABLE big (x INTEGER);\n"
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000000) "
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 60000000) "
     "INSERT INTO big SELECT x FROM c;\n"
 )
 
