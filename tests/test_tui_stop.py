@@ -5,6 +5,7 @@ q and ctrl+c only explained, and closing the terminal was the way out of a 10-mi
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.apply import ApplyWizard
 from malnu_tui.tui.screens.confirm import STOP_TITLE, StopConfirm
 from malnu_tui.tui.screens.status import StatusScreen
+from tests.d1server import Fault
+from tests.fixtures_d1 import D1Target
 from tests.test_tui_wizards import SCHOOL_APPLIED, loaded, make_app, ready, text_of, wizard
 from tests.tui_demo import Demo, build_demo, screen_text, wait_until
 
@@ -160,3 +163,57 @@ def sleeping(url: str) -> bool:
             "AND state = 'active' AND pid <> pg_backend_pid()"
         ).fetchone()
     return bool(row and row[0])
+
+
+async def test_a_stop_on_d1_lets_the_request_in_flight_finish_and_sends_no_more(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    """D1: a migration is one batch, which cannot be recalled once sent. The dialog says so;
+    the stop takes effect as D1 answers: the batch D1 ran is reported done, the next one is
+    never sent, the run recorded as interrupted, the lock released."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "rollback").mkdir()
+    for name in ("20260101_000100_first_one", "20260101_000200_second_one"):
+        table = name.split("_", 2)[2]
+        (tmp_path / "migrations" / f"{name}.sql").write_text(
+            f"CREATE TABLE {table} (id INTEGER);\n", encoding="utf-8"
+        )
+        (tmp_path / "rollback" / f"{name}.sql").write_text(f"DROP TABLE {table};\n", "utf-8")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[backup]\ndir = "backups"\n\n[targets.production]\nurl = "{d1.url}"\n'
+        'migrations_dir = "migrations"\nrollback_dir = "rollback"\n',
+        encoding="utf-8",
+    )
+    held = d1.server.inject(Fault("slow", match="CREATE TABLE first_one", hold=threading.Event()))
+    settings = load_settings(config=str(config))
+    app = MalnuApp(settings=settings, target=settings.target("production"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: ready(app, "plan"), timeout=30)
+        screen = wizard(app)
+        assert isinstance(screen, ApplyWizard) and screen.preview is not None
+        await pilot.press("n", *screen.preview.database_name, "enter")
+        sent = lambda: any("first_one" in r.body for r in d1.server.requests)  # noqa: E731
+        await wait_until(pilot, lambda: stoppable_now(app) and sent(), timeout=30)
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, StopConfirm))
+        assert "cannot be recalled" in screen_text(app)
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert screen.step == "run"  # the batch in flight is D1's: the stop waits for it
+        assert held.hold is not None
+        held.hold.set()
+        await wait_until(pilot, lambda: screen.step == "result", timeout=10)
+        result = text_of(app, "#result-text")
+        assert "left to D1" in result, result
+    assert not any("second_one" in r.body for r in d1.server.requests)
+    with sqlite3.connect(d1.db.path) as conn:
+        rows = conn.execute("SELECT filename FROM migrations WHERE success").fetchall()
+        assert rows == [("20260101_000100_first_one.sql",)]
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+    assert run[0] == "failed" and "interrupted" in run[1], run

@@ -211,7 +211,7 @@ def run_confirmed(
                 raise
             # The stop key (stop_workers(SIGINT, owner)): the engine rolled the step back,
             # recorded the run and released the lock, as on the CLI's Ctrl-C.
-            done, error = tuple(reported), STOPPED
+            done, error = tuple(reported), STOPPED_D1 if target.kind == "d1" else STOPPED
         from malnu_tui.engine.interrupts import interrupts_held
 
         # (A stop confirmed as the run ended is only noted: the status after is still read.)
@@ -226,6 +226,11 @@ def run_confirmed(
 STOPPED = (
     "stopped at your request: the step in progress was rolled back (the database is as it was "
     "before it), the ones shown done stay done, the run is recorded as interrupted"
+)
+# D1: a batch already sent cannot be recalled; D1 runs it (all or nothing) whoever listens.
+STOPPED_D1 = (
+    "stopped at your request: the migration already sent to D1 was left to D1 (it is shown "
+    "done if D1 applied it), none after it was sent, the run is recorded as interrupted"
 )
 
 
