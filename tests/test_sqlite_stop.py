@@ -158,3 +158,70 @@ def test_ctrl_c_interrupts_the_cli_s_sqlite_statement_in_flight(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
         ).fetchone()
     assert run[0] == "failed" and "interrupted" in run[1], run
+
+
+def test_a_stop_during_the_safety_backup_s_copy_ends_it_between_steps(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The safety backup's copy was one ``backup(pages=-1)`` step, in C: a stop (the console's
+    stop key, its SIGHUP) waited for the whole copy of the database (a 10 GB file: minutes)
+    before the step was stopped. It is copied in steps within one read transaction now: the
+    stop is taken between two steps, no backup is kept, nothing is applied, the run recorded."""
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.backup import list_backups
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.interrupts import stop_workers, stoppable
+    from malnu_tui.engine.migrate import apply_plan, plan_up
+    from malnu_tui.engine.progress import BackupProgress
+    from malnu_tui.engine.safety import backup_taker
+
+    mdirs.add("20250101_000100", "t", "CREATE TABLE t (x INTEGER);", "DROP TABLE t;")
+    db = tmp_path / "school.db"
+    with sqlite3.connect(db) as conn:  # 10,000 pages of 4 KiB: steps of 2,048
+        conn.execute("CREATE TABLE filler (b BLOB)")
+        fill = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+        conn.execute(fill + "INSERT INTO filler SELECT zeroblob(3000) FROM c", (10_000,))
+    target = Target("t", f"sqlite:///{db}", mdirs.migrations, mdirs.rollback, tmp_path / "bk")
+    mset = discover(mdirs.migrations, mdirs.rollback, "sqlite")
+    copied: list[tuple[int, int]] = []
+    seen: list[object] = []
+
+    def progress(p: BackupProgress) -> None:
+        if p.phase == "copy" and p.done > 0 and not copied:
+            copied.append((p.done, p.total))  # the first step done: the stop comes now
+            stopper = threading.Thread(target=stop_workers, args=(signal.SIGINT,))
+            stopper.start()
+            stopper.join()
+
+    def worker() -> None:
+        with stoppable():
+            b = SQLiteBackend(db)
+            try:
+                b.ensure_schema()
+                apply_plan(
+                    b, mset, plan_up(b, mset), safety_backup=backup_taker(b, target, progress)
+                )
+                seen.append("done")
+            except BaseException as exc:
+                seen.append(type(exc))
+            finally:
+                b.close()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert seen == [KeyboardInterrupt], seen
+    ((done, total),) = copied
+    assert 0 < done < total, "the stop waited for the whole copy"
+    assert list_backups(target.backup_dir) == []
+    assert [p.name for p in target.backup_dir.iterdir() if p.suffix != ".json"] == []
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone() == (
+            0,
+        )
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+    assert run[0] == "failed" and "interrupted" in run[1], run

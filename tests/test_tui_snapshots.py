@@ -456,3 +456,19 @@ def test_unlock_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple[int, i
         await pilot.pause(0.2)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+def test_stop_confirmation(snap_compare: SnapCompare, demo: Demo) -> None:
+    """The stop key's question (ctrl+c during an apply's or a rollback's run), at 80×24: the
+    keys that answer it on the dialog (y, esc), keyboard alone. Shown here over the status
+    screen: over a run, the run's clock would tick in the picture."""
+    from malnu_tui.tui.screens.confirm import StopConfirm
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps()(pilot)
+        app = pilot.app
+        app.push_screen(StopConfirm(None, "sqlite", "applied"))
+        await wait_until(pilot, lambda: isinstance(app.screen, StopConfirm))
+        await settle(pilot)
+
+    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)

@@ -181,6 +181,7 @@ class _Work:
 
     held: HeldInterrupts | None = None
     stopped: bool = False
+    owner: object = None  # whose work it is (the console's screen): stopped alone by its key
     cancels: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
     at_once: list[Callable[[], Callable[[], object] | None]] = field(default_factory=list)
 
@@ -193,11 +194,12 @@ _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
 @contextlib.contextmanager
-def stoppable() -> Iterator[None]:
-    """Engine work in a thread that :func:`stop_workers` may stop (the console's workers)."""
+def stoppable(owner: object = None) -> Iterator[None]:
+    """Engine work in a thread that :func:`stop_workers` may stop (the console's workers);
+    ``owner``: the one it is stopped with alone (the console's stop key, its screen's run)."""
     ident = threading.get_ident()
     with _LOCK:
-        _STOPPABLE[ident] = _Work()
+        _STOPPABLE[ident] = _Work(owner=owner)
     try:
         yield
     finally:
@@ -320,14 +322,16 @@ def _cancel(cancels: list[Callable[[], object]]) -> None:
             cancel()
 
 
-def stop_workers(signum: int) -> int:
+def stop_workers(signum: int, owner: object = None) -> int:
     """Stop the work of every thread within :func:`stoppable` as ``signum`` stops the CLI's
     command: the exception it raises there is raised in each, once, at its next Python line
     (a database call in progress ends first, as in the CLI); one within
-    :func:`interrupts_held` has it noted instead. Returns how many threads still work (the
+    :func:`interrupts_held` has it noted instead. ``owner``: only its work (the console's
+    stop key: SIGINT, Ctrl-C's KeyboardInterrupt). Returns how many threads still work (the
     ones stopped earlier included: their clean-up may still run)."""
     with _LOCK:
-        for ident, work in _STOPPABLE.items():
+        mine = {i: w for i, w in _STOPPABLE.items() if owner is None or w.owner is owner}
+        for ident, work in mine.items():
             if work.stopped:
                 continue
             work.stopped = True
@@ -343,4 +347,4 @@ def stop_workers(signum: int) -> int:
             _cancel(now)
             if sends:  # (a cancel waits on the server: not in the caller's thread)
                 threading.Thread(target=_cancel, args=(sends,), daemon=True).start()
-        return len(_STOPPABLE)
+        return len(mine)

@@ -15,8 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from malnu_tui.tui.commands import MalnuCommands
-from malnu_tui.tui.screens.confirm import ConfirmScreen
+from malnu_tui.tui.screens.confirm import ConfirmScreen, StopConfirm
 from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.screens.wizard import WizardScreen
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
@@ -33,7 +34,8 @@ def quit_refusal(operation: str) -> str:
             f"{operation} is running, so the console stays open. Each migration is all or "
             "nothing: quitting now would roll back the one in progress and any not yet shown "
             "as done (nothing is left half-applied), keep the ones done, and leave the lock to "
-            "be taken over. Wait for it to finish."
+            "be taken over. Wait for it to finish"
+            + ("; ctrl+c stops it (asks first)." if operation != "recovery" else ".")
         )
     if operation == "restore":
         return (
@@ -76,7 +78,12 @@ class MalnuApp(App[int]):
         Binding("q", "quit_app", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True, id="app.quit_now"),
         Binding(
-            "ctrl+c", "interrupt", "Quit (asks)", show=False, priority=True, id="app.interrupt"
+            "ctrl+c",
+            "interrupt",
+            "Quit (asks); in a run: stop it (asks)",
+            show=False,
+            priority=True,
+            id="app.interrupt",
         ),
         Binding("f1,question_mark", "open_help", "Help", id="app.help"),
     ]
@@ -233,8 +240,15 @@ class MalnuApp(App[int]):
         self.exit(0)
 
     def action_interrupt(self) -> None:
-        """ctrl+c: never vanish. While an operation runs it says what quitting would do (and
-        does not quit); otherwise it asks first."""
+        """ctrl+c: never vanish. During a wizard's run it asks to stop it (again: stops it);
+        while another operation runs it says what quitting would do (and does not quit);
+        otherwise it asks first."""
+        if isinstance(self.screen, StopConfirm):
+            self.screen.dismiss(True)  # ctrl+c twice: the operator means it
+            return
+        if isinstance(self.screen, WizardScreen) and self.screen.can_stop():
+            self.screen.action_stop_run()
+            return
         if self.operation is not None:
             self.notify(quit_refusal(self.operation), severity="error", timeout=12, markup=False)
             return

@@ -206,11 +206,32 @@ def run_confirmed(
             # Stopped mid-run otherwise (the database kept busy, a full disk): what was
             # reported done is in, and the result screen must not say "nothing was changed".
             done, error = tuple(reported), explain(exc)[0]
-        try:
-            after = verify_after(backend, mset, plan, target.name)
-        except MalnuError as exc:
-            error += f"; status afterwards could not be read: {exc}"
+        except KeyboardInterrupt as exc:
+            if type(exc) is not KeyboardInterrupt:  # SIGHUP, SIGTERM: the console exits
+                raise
+            # The stop key (stop_workers(SIGINT, owner)): the engine rolled the step back,
+            # recorded the run and released the lock, as on the CLI's Ctrl-C.
+            done, error = tuple(reported), STOPPED_D1 if target.kind == "d1" else STOPPED
+        from malnu_tui.engine.interrupts import interrupts_held
+
+        # (A stop confirmed as the run ended is only noted: the status after is still read.)
+        with interrupts_held():
+            try:
+                after = verify_after(backend, mset, plan, target.name)
+            except MalnuError as exc:
+                error += f"; status afterwards could not be read: {exc}"
     return RunOutcome(result, failure, done, error, after, taken[0] if taken else None)
+
+
+STOPPED = (
+    "stopped at your request: the step in progress was rolled back (the database is as it was "
+    "before it), the ones shown done stay done, the run is recorded as interrupted"
+)
+# D1: a batch already sent cannot be recalled; D1 runs it (all or nothing) whoever listens.
+STOPPED_D1 = (
+    "stopped at your request: the migration already sent to D1 was left to D1 (it is shown "
+    "done if D1 applied it), none after it was sent, the run is recorded as interrupted"
+)
 
 
 def statement_poster(pump: MessagePump) -> StatementObserver:
@@ -265,10 +286,12 @@ def reporting(pump: MessagePump, what: str) -> Iterator[None]:
     from malnu_tui.engine.interrupts import HungUp, stoppable
 
     try:
-        with stoppable():
+        with stoppable(owner=pump):  # (the stop key stops its screen's work alone)
             yield
     except KeyboardInterrupt as exc:
         why = "the terminal hung up" if isinstance(exc, HungUp) else "the console was terminated"
+        if type(exc) is KeyboardInterrupt:
+            why = "at your request"
         from malnu_tui.engine.monitor.debuglog import mask_secrets
 
         notes = mask_secrets("; ".join(getattr(exc, "__notes__", ())))

@@ -1,9 +1,10 @@
-"""SQLite backups: the online backup API in ONE step into a temp file, then ``quick_check``.
+"""SQLite backups: the online backup API into a temp file, then ``quick_check``.
 
-One step (``pages=-1``) because a stepped backup restarts whenever another connection writes,
-and never finishes under a steady writer; in WAL mode a one-step copy reads one consistent
-snapshot while writers carry on. Restore runs the backup API the other way, from the verified
-file INTO the live database, so other connections see either the old or the new database.
+Within one read transaction: a stepped backup otherwise restarts whenever another connection
+writes, and never finishes under a steady writer; in WAL mode it reads one consistent snapshot
+while writers carry on. In steps (not ``pages=-1``) so that a stop is taken between them.
+Restore runs the backup API the other way, from the verified file INTO the live database, so
+other connections see either the old or the new database.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ _T = TypeVar("_T")
 # each step waits only this long for a lock and _BusyWait bounds the whole wait.
 _BUSY, _LOCKED = 5, 6
 STEP_BUSY_MS = 100
+COPY_PAGES = 2048  # pages per backup step (8 MiB of 4 KiB pages): a stop waits for one step
 HeldHook = Callable[[str], Sequence["AuditEntry"]]
 
 
@@ -86,6 +88,23 @@ _BUSY_HINT = (
     "an application or a `sqlite3` shell keeps a write transaction open on it (`fuser` or "
     "`lsof` on the file names the process); let it finish, then run the command again"
 )
+
+
+def _begin_snapshot(src: sqlite3.Connection, wait: _BusyWait) -> None:
+    """A read transaction on ``src`` held across the backup's steps: the backup API restarts
+    a stepped copy when another connection writes between steps, never when its source
+    connection reads one snapshot (waiting as the one-step copy waits for a write lock)."""
+    while True:
+        try:
+            src.execute("BEGIN")
+            src.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if src.in_transaction:
+                src.execute("ROLLBACK")
+            if (exc.sqlite_errorcode or 0) & 0xFF not in (_BUSY, _LOCKED):
+                raise
+            wait.busy()
 
 
 def _live_path(backend: Backend) -> Path:
@@ -230,7 +249,11 @@ def create(
                 progress(BackupProgress("copy", total - remaining, total))
 
             src.execute(f"PRAGMA busy_timeout = {STEP_BUSY_MS}")
-            src.backup(dst, pages=-1, progress=step)
+            _begin_snapshot(src, wait)
+            # Steps of COPY_PAGES within that one read transaction: one snapshot as one step
+            # reads it, and the console's stop (raised at a Python line: the callback between
+            # steps) ends the copy there; in one step it waited for the whole copy.
+            src.backup(dst, pages=COPY_PAGES, progress=step)
             # The copy is ours: no lock row of a live session, and one self-contained file.
             if "malnu_lock" in _tables(dst):
                 dst.execute("DELETE FROM malnu_lock")

@@ -116,6 +116,7 @@ class ApplyWizard(WizardScreen):
         ("result", "Result"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    STOP_STEP: ClassVar[str] = "run"  # (ctrl+c asks, then rolls the step in progress back)
     READ_STEPS: ClassVar[frozenset[str]] = frozenset({"plan"})
 
     def __init__(self, target: Target) -> None:

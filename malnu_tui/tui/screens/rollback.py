@@ -91,6 +91,8 @@ class RollbackWizard(WizardScreen):
         ("summary", "Summary"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    STOP_STEP: ClassVar[str] = "run"  # (ctrl+c asks, then rolls the step in progress back)
+    STOP_DIRECTION: ClassVar[str] = "rolled back"
     READ_STEPS: ClassVar[frozenset[str]] = frozenset({"how-far", "preview"})
     BINDINGS: ClassVar[list[BindingType]] = [
         # Offered (and in the footer) only when rollback files edited since their migration

@@ -17,6 +17,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Input
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import LocksLeft, OperationFailed, StatementProgress
+from malnu_tui.tui.screens.confirm import StopConfirm
 from malnu_tui.tui.widgets.dialog import page_text, refit
 from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings, outcome
 from malnu_tui.tui.widgets.header import AppHeader
@@ -55,6 +56,10 @@ class WizardScreen(Screen[str | None]):
     # and the answer is dropped (a D1 or a server that does not answer held the operator in
     # the wizard for its whole timeout, with no key but quitting the console).
     READ_STEPS: ClassVar[frozenset[str]] = frozenset()
+    # The step whose work the stop key stops (asks first): the engine rolls the step in
+    # progress back, as on the CLI's Ctrl-C. Only q and ctrl+c were there, which explained.
+    STOP_STEP: ClassVar[str] = ""
+    STOP_DIRECTION: ClassVar[str] = "applied"
 
     HELP_TITLE = "Wizards (every one)"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -66,6 +71,8 @@ class WizardScreen(Screen[str | None]):
         # With Next blocked nothing is focused, so Enter never presses Cancel by accident:
         # it says why the wizard cannot go on.
         Binding("enter", "why_blocked", "Why not?", show=False, id="wizard.why"),
+        # Shown only while a run that can be stopped works (ctrl+c there asks to stop).
+        Binding("ctrl+c", "stop_run", "Stop", priority=True, id="wizard.stop"),
         # A confirmation's list taller than the screen scrolls; the field keeps the focus.
         Binding("pageup", "page_text(-1)", "Scroll the text up", show=False, id="wizard.page_up"),
         Binding(
@@ -84,6 +91,7 @@ class WizardScreen(Screen[str | None]):
         self._next_label = "Next ▶ (n)"  # as the step set it; shown with the key that works
         self._typing = False  # a field has the keys: b and n are letters typed there
         self._cancel_asked = False  # esc said what cancelling would drop (typed_input)
+        self.stopping = False  # the stop key was confirmed: the run is being rolled back
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -187,6 +195,12 @@ class WizardScreen(Screen[str | None]):
 
     def set_working(self, working: bool) -> None:
         self.working = working
+        if not working:
+            self.stopping = False
+            screen = self.app.screen
+            if isinstance(screen, StopConfirm) and screen.owner is self:  # (ended meanwhile)
+                screen.dismiss(None)
+                self.notify("the run ended before the stop was confirmed", timeout=5)
         self.update_nav()
         self._focus_nav()
 
@@ -230,7 +244,43 @@ class WizardScreen(Screen[str | None]):
             return self.check_next()
         if action == "why_blocked":
             return not self.finished
+        if action == "stop_run":
+            return self.can_stop()
         return True
+
+    def can_stop(self) -> bool:
+        """The stop key may stop the work now: the run step works and was not stopped yet."""
+        return bool(self.STOP_STEP) and self.step == self.STOP_STEP and self.working
+
+    def action_stop_run(self) -> None:
+        """Ask, then stop the run as the CLI's Ctrl-C does (SIGINT's KeyboardInterrupt raised
+        in this screen's worker alone, its SQLite statement interrupted or its PostgreSQL one
+        cancelled); the engine rolls the step back, records the run and releases the lock."""
+        if not self.can_stop():
+            return
+        if self.stopping:
+            self.notify("stopping: the step in progress is being rolled back…", timeout=5)
+            return
+        target = getattr(self, "target", None)
+        kind = str(getattr(target, "kind", ""))
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if not self.can_stop():
+                self.notify("the run had already ended: nothing was stopped", timeout=5)
+                return
+            import signal
+
+            from malnu_tui.engine.interrupts import stop_workers
+
+            self.stopping = True
+            stop_workers(signal.SIGINT, owner=self)
+            for progress in self.query(OperationProgress):
+                progress.caption("stopping: rolling back the step in progress…")
+            self.refresh_bindings()
+
+        self.app.push_screen(StopConfirm(self, kind, self.STOP_DIRECTION), answered)
 
     # -- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
