@@ -67,16 +67,56 @@ def _module_for(argv: Sequence[str]) -> str | None:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with the CLI contract: a bad argument is one ``error:`` line and exit 2, and a
+    """argparse with the CLI contract: a bad argument is one ``error:`` line and exit 2, a
     value starting with ``-`` and a digit (``--to -30m``, ``--at -2h``) is a value, never an
-    option (no option of ours looks like that). Sub-parsers inherit the class."""
+    option (no option of ours looks like that), and an option is named in full: argparse took
+    any unambiguous prefix (``sync --ful`` ran a full recopy), and a script's ``--from-another``
+    would have changed meaning, silently, the day a second ``--from-…`` option came. A prefix
+    is refused with the options it could mean. Sub-parsers inherit the class."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # argparse's own rule only covers plain negative numbers (-5, -1.5): widen it to units.
         self._negative_number_matcher = re.compile(r"^-\d")
 
     last_error = ""  # the message of the last usage error (``check`` says it as UNKNOWN)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        tokens = list(sys.argv[1:] if args is None else args)
+        self._refuse_prefixes(tokens)
+        return super().parse_known_args(tokens, namespace)
+
+    def _refuse_prefixes(self, tokens: Sequence[str]) -> None:
+        """A long option of this parser's that is only the beginning of one (or more) of its
+        options: a usage error naming them. A parser with sub-commands reads only the tokens
+        before its command word (the rest are the sub-command's, checked by its parser)."""
+        options = self._option_string_actions
+        skip = False
+        for token in tokens:
+            if skip:  # (a value never starts with "--": an option given no value is read)
+                skip = False
+                if not token.startswith("--"):
+                    continue
+            if token == "--":
+                return
+            if not token.startswith("--"):
+                if self._subparsers is not None and not token.startswith("-"):
+                    return  # the command word
+                continue
+            name, equals, _value = token.partition("=")
+            if name in options:
+                skip = not equals and options[name].nargs != 0  # its value follows
+                continue
+            meant = sorted(o for o in options if o.startswith("--") and o.startswith(name))
+            if meant:
+                said = meant[-1] if len(meant) == 1 else f"{', '.join(meant[:-1])} or {meant[-1]}"
+                self.error(
+                    f"unrecognized option {name}: options are never abbreviated; "
+                    f"did you mean {said}?"
+                )
 
     def error(self, message: str) -> NoReturn:
         from malnu_tui.engine.monitor.debuglog import mask_secrets
@@ -165,7 +205,7 @@ class _OneCommand(argparse._SubParsersAction):  # type: ignore[type-arg]
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         if name != self.wanted:
-            return argparse.ArgumentParser(prog=name, add_help=False)
+            return argparse.ArgumentParser(prog=name, add_help=False, allow_abbrev=False)
         return super().add_parser(name, **kwargs)  # type: ignore[no-any-return]
 
 
