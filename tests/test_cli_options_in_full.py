@@ -108,3 +108,19 @@ def test_every_parser_refuses_every_prefix_of_its_options() -> None:
             assert option in first, (path, cut, first)
             tried += 1
     assert tried > 300, tried
+
+
+def test_the_global_options_are_taken_after_every_command_word(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """ "Global options go before or after the command" (README): after `backup` they were,
+    after `d1` (before its action) they were refused (`d1 --json lint`: unrecognized
+    arguments). Every command word of the tree takes them now."""
+    for path, parser in _leaves(build_parser()):
+        if path:
+            for option in ("--database", "--target", "--config", "--json", "--yes", "--debug"):
+                assert option in parser._option_string_actions, (path, option)
+    d = school_set(mdirs)
+    res = run_cli("d1", "--json", "--database", sqlite_url, *d.args(), "lint", "--all")
+    assert res.code == 0, res.err
+    assert json.loads(res.out) == {"findings": [], "notes": []}, res.out
