@@ -40,16 +40,6 @@ from tests.readme_lines import (
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-def _in_full(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """``parser`` (and its sub-parsers) taking no abbreviated option."""
-    parser.allow_abbrev = False
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _in_full(sub)
-    return parser
-
-
 _PARSERS: dict[str | None, argparse.ArgumentParser] = {}
 
 
@@ -57,7 +47,7 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     """The parser ``main`` builds for ``argv`` (the same for each line of a command)."""
     command = _command_in(argv)
     if command not in _PARSERS:
-        _PARSERS[command] = _in_full(build_parser(argv))
+        _PARSERS[command] = build_parser(argv)  # (it takes no abbreviated option)
     return _PARSERS[command]
 
 
@@ -79,7 +69,7 @@ def _refusal(argv: list[str]) -> str | None:
 
 # A command named in prose (`backup verify --deep`) may leave its values out (`recover --to`):
 # only a word or option the command does not have is a refusal there.
-_NOT_ITS_OWN = re.compile(r"^error: (unrecognized arguments|argument \w+: invalid choice)")
+_NOT_ITS_OWN = re.compile(r"^error: (unrecognized (arguments|option)|argument \w+: invalid choice)")
 
 
 def test_every_command_line_of_the_readme_is_accepted_by_the_cli() -> None:
@@ -124,7 +114,10 @@ def test_the_readers_of_the_readme_lines() -> None:
         [["backup", "restore", "X"]]
     ]
     assert forms("malnu-tui …") == "any command (`sudo -u www-data malnu-tui …`)"
-    assert _refusal(["backup", "prune", "--kee", "3"]) == "error: unrecognized arguments: --kee 3"
+    assert _refusal(["backup", "prune", "--kee", "3"]) == (
+        "error: unrecognized option --kee: options are never abbreviated; did you mean --keep?"
+    )
+    assert _refusal(["backup", "prune", "--kept", "3"]) == "error: unrecognized arguments: --kept 3"
     assert _refusal(["sync", "verfy", "reporting"]) == (
         "error: sync: unexpected argument 'reporting' (usage: sync [verify|status] [PAIR])"
     )

@@ -7,14 +7,13 @@ import argparse
 import contextlib
 import importlib
 import io
-import re
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from malnu_tui import __version__
-from malnu_tui.cli.argtypes import not_empty
 from malnu_tui.cli.context import Context, reader_gone, sigterm_as_interrupt
+from malnu_tui.cli.parsing import Parser, common_options, no_empty_values
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.interrupts import HungUp, Terminated
 
@@ -66,76 +65,6 @@ def _module_for(argv: Sequence[str]) -> str | None:
     return next((m for m, cmds in COMMANDS.items() if command in cmds), None)
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with the CLI contract: a bad argument is one ``error:`` line and exit 2, and a
-    value starting with ``-`` and a digit (``--to -30m``, ``--at -2h``) is a value, never an
-    option (no option of ours looks like that). Sub-parsers inherit the class."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        # argparse's own rule only covers plain negative numbers (-5, -1.5): widen it to units.
-        self._negative_number_matcher = re.compile(r"^-\d")
-
-    last_error = ""  # the message of the last usage error (``check`` says it as UNKNOWN)
-
-    def error(self, message: str) -> NoReturn:
-        from malnu_tui.engine.monitor.debuglog import mask_secrets
-
-        # argparse quotes what it could not place: a URL typed where the command goes, or
-        # after an option the command lacks ("invalid choice: 'postgresql://u:pw@…'").
-        message = mask_secrets(message)
-        Parser.last_error = message
-        self.exit(2, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
-
-
-def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    d = argparse.SUPPRESS if suppress else None
-    g = parser.add_argument_group("target options")
-    g.add_argument(
-        "--database",
-        metavar="URL",
-        default=d,
-        type=not_empty,
-        help="sqlite:///path.db, postgresql://user@host/db or d1://ACCOUNT/DATABASE",
-    )
-    g.add_argument(
-        "--target",
-        metavar="NAME",
-        default=d,
-        type=not_empty,
-        help="a named target from the config",
-    )
-    g.add_argument(
-        "--config",
-        metavar="PATH",
-        default=d,
-        type=not_empty,
-        help="config file (default: $MALNU_CONFIG, else ./malnu.toml, else "
-        "~/.config/malnu-tui/malnu.toml)",
-    )
-    g.add_argument("--migrations-dir", metavar="DIR", default=d, type=not_empty)
-    g.add_argument("--rollback-dir", metavar="DIR", default=d, type=not_empty)
-    g.add_argument(
-        "--json",
-        action="store_true",
-        default=d if suppress else False,
-        help="machine-readable output on stdout",
-    )
-    g.add_argument(
-        "--debug",
-        action="store_true",
-        default=d if suppress else False,
-        help="log each statement and D1 request with its time (also MIGRATION_DEBUG=1)",
-    )
-    g.add_argument(
-        "--yes",
-        "-y",
-        action="store_true",
-        default=d if suppress else False,
-        help="confirm destructive operations (required without a terminal)",
-    )
-
-
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="malnu-tui",
@@ -143,9 +72,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "databases. With no command, opens the console.",
     )
     parser.add_argument("--version", action="version", version=f"malnu-tui {__version__}")
-    _common_options(parser, suppress=False)
+    common_options(parser, suppress=False)
     common = Parser(add_help=False)
-    _common_options(common, suppress=True)
+    common_options(common, suppress=True)
     only = _module_for(argv) if argv is not None else None
     if only:
         parser.register("action", "parsers", _OneCommand)
@@ -154,6 +83,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         sub.wanted = _command_in(argv or ()) or ""
     for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
+    no_empty_values(parser)
     return parser
 
 
@@ -165,7 +95,7 @@ class _OneCommand(argparse._SubParsersAction):  # type: ignore[type-arg]
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         if name != self.wanted:
-            return argparse.ArgumentParser(prog=name, add_help=False)
+            return argparse.ArgumentParser(prog=name, add_help=False, allow_abbrev=False)
         return super().add_parser(name, **kwargs)  # type: ignore[no-any-return]
 
 

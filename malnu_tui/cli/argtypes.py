@@ -17,6 +17,14 @@ def not_empty(value: str) -> str:
     return value
 
 
+def table_names(value: str) -> str:
+    """``--tables a,b``: at least one name (``--tables ,`` or ``""``, a script's empty list, is
+    not "every table")."""
+    if not any(name.strip() for name in value.split(",")):
+        raise argparse.ArgumentTypeError(f"no table names in {value!r}")
+    return value
+
+
 def count(value: str) -> int:
     """A whole number from 1 to a billion (``--limit``, ``--keep``)."""
     try:

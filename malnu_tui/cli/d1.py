@@ -52,7 +52,9 @@ def register(
     p.add_argument("--dry-run", action="store_true", help="show what would be recorded")
     p.set_defaults(handler=cmd_adopt)
 
-    d1 = sub.add_parser("d1", help="Cloudflare D1 specifics: lint, Time Travel, export, import")
+    d1 = sub.add_parser(  # (parents: the global options after `d1` too, as after `backup`)
+        "d1", parents=[common], help="Cloudflare D1 specifics: lint, Time Travel, export, import"
+    )
     d1sub = d1.add_subparsers(dest="d1_command", metavar="D1_COMMAND", required=True)
 
     p = d1sub.add_parser("lint", parents=[common], help="what D1 rejects in pending migrations")

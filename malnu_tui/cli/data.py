@@ -39,7 +39,9 @@ def register(
         "--key, else error)",
     )
     p.add_argument("--encoding", metavar="ENC", help="utf-8 (default), cp1252, latin-1…")
-    p.add_argument("--delimiter", metavar="C", help="one of , ; tab | (default: sniffed)")
+    p.add_argument(  # (type=str: a tab or a space is one, unlike an empty value; see below)
+        "--delimiter", metavar="C", type=str, help="one of , ; tab | (default: sniffed)"
+    )
     p.add_argument(
         "--header-line",
         type=_header_lines,

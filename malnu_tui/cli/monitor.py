@@ -24,10 +24,15 @@ def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     from malnu_tui.cli.argtypes import not_empty, times_read
+    from malnu_tui.cli.parsing import Parser, common_options
 
+    # Its own --target (repeatable) replaces the global one, and "resolve" edits the action it
+    # replaces: on the shared one, that made `--target` a positional of every command after.
+    own = Parser(add_help=False)
+    common_options(own, suppress=True)
     p = sub.add_parser(
         "check",
-        parents=[common],  # the global options work after `check` too (README)
+        parents=[own],  # the global options work after `check` too (README)
         conflict_handler="resolve",  # its own --target is repeatable
         help="health of the targets; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
         description="Check every target (or --target NAME ...): failed and slow migrations, "

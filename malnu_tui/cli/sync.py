@@ -10,6 +10,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
+from malnu_tui.cli.argtypes import table_names
 from malnu_tui.engine.errors import ConfigError, MalnuError
 
 if TYPE_CHECKING:
@@ -36,7 +37,10 @@ def register(
     p.add_argument("--from", dest="sync_from", metavar="TARGET", help="the source target")
     p.add_argument("--to", dest="sync_to", metavar="TARGET", help="the destination target")
     p.add_argument(
-        "--tables", metavar="T,…", help="only these tables (default: the pair's, or all)"
+        "--tables",
+        metavar="T,…",
+        type=table_names,
+        help="only these tables (default: the pair's, or all)",
     )
     p.add_argument("--full", action="store_true", help="recopy every row (not incremental)")
     p.add_argument(
