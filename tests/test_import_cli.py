@@ -455,6 +455,27 @@ def test_header_line_option(tmp_path: Path) -> None:
     ]
 
 
+def test_the_hint_of_a_file_that_does_not_fit_is_what_to_do(tmp_path: Path) -> None:
+    # The hint said "fix the header or add a mapping file (--map)" under every such error:
+    # to an operator who had given --map, and under "line 3 looks like the header …: pass
+    # --header-line 3", where editing the header in Excel loses the NISNs' leading zeros.
+    url, _path = _db(tmp_path)
+    mapping = tmp_path / "users.toml"
+    mapping.write_text('[columns.email]\nfrom = "Email"\n[columns.name]\nfrom = "Nama"\n')
+    titled = write_csv(tmp_path / "t.csv", "Daftar Pengguna;;\n;;\nEmail;Nama\na@x;Ani\n")
+    plain = write_csv(tmp_path / "p.csv", "E-mail;Nama\na@x;Ani\n")
+    base = ("--database", url, "import", "--table", "users", "--dry-run")
+    hints = {}
+    for name, *args in (("titled", titled, "--map", mapping), ("mapped", plain, "--map", mapping),
+                        ("bare", plain)):  # fmt: skip
+        res = run_inproc(*base, *map(str, args))
+        assert res.code == 2, res.err
+        hints[name] = next(line for line in res.err.splitlines() if line.startswith("hint: "))
+    assert hints["titled"].startswith("hint: pass --header-line as said above"), hints
+    assert hints["mapped"].startswith("hint: fix the mapping or the header"), hints
+    assert hints["bare"].startswith("hint: fix the header or add a mapping file (--map)"), hints
+
+
 def test_a_rejects_path_that_cannot_be_written_is_an_input_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

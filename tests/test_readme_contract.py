@@ -444,3 +444,30 @@ def test_the_readme_mappings_are_the_files_in_examples() -> None:
     assert len(shown) == 3
     for number, mapping in shown:
         assert mapping in files.values(), f"README.md:{number}: in no examples/import/*.toml"
+
+
+def test_the_import_json_fields_beyond_the_exact_list_are_named_beside_it() -> None:
+    """`import --json` adds "warnings" when there are any (rows a trigger dropped): the
+    README's "prints exactly" list said nothing of it, and a script that checked for exactly
+    those keys met one more."""
+    from malnu_tui.engine.data.report import ImportReport
+
+    flat = flat_readme(README)
+    anchor = "--json prints exactly "
+    spec = documented_fields(flat, anchor)
+    at = flat.index(anchor)
+    beside = flat[at : flat.index("}", at) + 200]
+    report = ImportReport("t", 1, 0, 0, 1, 0, True, None, 0, 0, "ab", warnings=("w",))
+    extra = set(report.as_json()) - set(spec)
+    assert extra == {"warnings"} and all(f'"{k}"' in beside for k in extra), beside
+
+
+def test_the_d1_rules_are_listed_in_their_order() -> None:
+    """README "Cloudflare D1": `malnu-tui d1 lint` shows D1's rules "in the order below"; the
+    list is the rule set's own order (a rule added is named there, in its place)."""
+    from malnu_tui.engine.lint.d1 import D1_RULES
+
+    flat = flat_readme(README)
+    at = flat.index("in the order below, ")
+    listed = re.findall(r"D1-[A-Z-]+[A-Z]", flat[at : flat.index(")", at)])
+    assert listed == [r.id for r in D1_RULES]

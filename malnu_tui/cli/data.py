@@ -169,7 +169,12 @@ def cmd_import(ctx: Context) -> int:
         preview = preview_import(backend, request, source)
         _show_preview(ctx, preview)
         if preview.problems:
-            raise SchemaMismatch(preview.table, preview.problems, from_table=request.file is None)
+            raise SchemaMismatch(
+                preview.table,
+                preview.problems,
+                from_table=request.file is None,
+                mapped=request.mapping is not None,
+            )
         if request.dry_run:
             report = run_import(backend, request, source, progress=_progress(ctx))
             _show_report(ctx, report)

@@ -24,14 +24,30 @@ class MappingError(InputFileError):
 class SchemaMismatch(ConfigError):
     """The file's columns do not fit the live table (unknown, duplicate, missing NOT NULL)."""
 
-    def __init__(self, table: str, problems: tuple[str, ...], *, from_table: bool = False) -> None:
-        # ``from_table``: the rows come from a table (--from), which has no header to fix.
-        hint = (
-            "a mapping file's from = names a column of the source table; without a mapping "
-            "(--map), each column of the source table is a column of the target's"
-            if from_table
-            else "fix the header or add a mapping file (--map) naming each target column"
-        )
+    def __init__(
+        self,
+        table: str,
+        problems: tuple[str, ...],
+        *,
+        from_table: bool = False,
+        mapped: bool = False,
+    ) -> None:
+        # ``from_table``: the rows come from a table (--from), which has no header to fix;
+        # ``mapped``: a mapping was given (telling its author to add one misled).
+        if from_table:
+            hint = (
+                "a mapping file's from = names a column of the source table; without a "
+                "mapping (--map), each column of the source table is a column of the target's"
+            )
+        elif any("pass --header-line" in p for p in problems):
+            hint = "pass --header-line as said above: the title lines over the header are not read"
+        elif mapped:
+            hint = (
+                "fix the mapping or the header: each from = names a header field exactly, and "
+                "a NOT NULL column without a default needs its [columns.NAME]"
+            )
+        else:
+            hint = "fix the header or add a mapping file (--map) naming each target column"
         super().__init__(
             f"the input does not fit table {table!r}: " + "; ".join(problems), hint=hint
         )

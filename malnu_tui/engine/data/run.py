@@ -262,7 +262,12 @@ def run_import(
         mapping = _mapping(request, source)
         _schema, check = _check(backend, request, source, mapping)
         if not check.ok:
-            raise SchemaMismatch(request.table, check.problems, from_table=request.file is None)
+            raise SchemaMismatch(
+                request.table,
+                check.problems,
+                from_table=request.file is None,
+                mapped=request.mapping is not None,
+            )
         if safety_backup is not None:
             if progress:
                 progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
@@ -288,7 +293,12 @@ def _execute(
     mapping = _mapping(request, source)
     schema, check = _check(backend, request, source, mapping)
     if not check.ok:
-        raise SchemaMismatch(request.table, check.problems, from_table=request.file is None)
+        raise SchemaMismatch(
+            request.table,
+            check.problems,
+            from_table=request.file is None,
+            mapped=request.mapping is not None,
+        )
     now = utc_now_iso()
     rejects = _rejects(request)
     pk = schema.primary_key
