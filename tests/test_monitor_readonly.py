@@ -311,9 +311,14 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     never enabled): `check` said nothing, ever, since a copy never synced has no last success
     to lag from, and the reports read from it were empty or stale. It is a WARNING now once the
     config file is `[monitor] sync_never_run_hours` old (24 by default: when the pair was
-    added is known no better than the file's last change), naming the pair and what starts
-    it; a pair refused each time is the same (it never completed one), and the gauge
-    `malnu_syncs_never_run` counts them. A real sync clears it. Real SQLite files."""
+    added is known no better than the file's last change on this host), naming the pair and
+    what starts it; a pair refused each time is the same (it never completed one), and the
+    gauge `malnu_syncs_never_run` counts them. A real sync clears it. Real SQLite files.
+
+    The file's last change is the later of its mtime and ctime: a deploy that keeps the mtime
+    of the file where it was edited (`rsync -a`, `cp -p`, tar, Docker's COPY; a Nix store's
+    is 1970) made a pair added days before the deploy a WARNING at the first check after it,
+    before its first run (as `os.utime` here; ctime is when it changed on this host)."""
     import os
     import time
 
@@ -336,21 +341,19 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
     assert "sync_lag OK" in res.out, "a pair set up today: within its grace"
     assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 1
-    two_days_ago = time.time() - 2 * 86400
-    os.utime(cfg, (two_days_ago, two_days_ago))
+    two_years_ago = time.time() - 2 * 365 * 86400  # deployed with the mtime it was edited at
+    os.utime(cfg, (two_years_ago, two_years_ago))
+    res = run_inproc(*c, "check", "--target", "b")
+    assert "sync_lag OK" in res.out, "deployed a moment ago (its ctime): within its grace"
+    cfg.write_text(body + "[monitor]\nsync_never_run_hours = 0\n", encoding="utf-8")
     res = run_inproc(*c, "check", "--target", "b")
     assert res.out.startswith("MALNU CRITICAL - b: no backup at all, 1 sync pair never run |")
     assert (
         "WARNING b sync_lag: sync pair reporting (a->b) has never completed a sync: no sync of "
-        "it in this target's run log; the config is 2.0 days old (over [monitor] "
-        "sync_never_run_hours = 24): start it (malnu-tui sync reporting --yes, from cron or a "
+        "it in this target's run log; the config is 0 s old (over [monitor] "
+        "sync_never_run_hours = 0): start it (malnu-tui sync reporting --yes, from cron or a "
         "timer), or remove the pair from the config"
     ) in res.out, res.out
-    cfg.write_text(body + "[monitor]\nsync_never_run_hours = 72\n", encoding="utf-8")
-    os.utime(cfg, (two_days_ago, two_days_ago))
-    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
-    cfg.write_text(body, encoding="utf-8")
-    os.utime(cfg, (two_days_ago, two_days_ago))
     assert run_inproc(*c, "sync", "reporting", "--yes").code == 0
     res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
     assert "sync_lag OK" in res.out, res.out

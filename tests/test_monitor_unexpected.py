@@ -284,6 +284,43 @@ def test_a_failure_after_a_critical_summary_keeps_critical(tmp_path: Path) -> No
     assert out.startswith("MALNU OK - 1 target OK") and code == 3, out
 
 
+def test_stderr_s_reader_gone_after_a_critical_summary_keeps_critical(tmp_path: Path) -> None:
+    """stderr to a pipe whose reader went away (`check --alert 2>&1 | logger`, the logger
+    dead; a wrapper's `| head`): `check --alert` printed `MALNU CRITICAL` on stdout, then its
+    first stderr line (`alert: no [[alerts.webhooks]]…`) met a broken pipe and the run exited
+    0 (OK), as every command does for a reader gone. check's exit is its health (stdout's
+    reader gone kept it already): 2 now. A real process."""
+    import os
+
+    (tmp_path / "mig").mkdir()
+    (tmp_path / "rb").mkdir()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.primary]\n'
+        f'url = "sqlite:///{tmp_path / "p.db"}"\nmigrations_dir = "{tmp_path / "mig"}"\n'
+        f'rollback_dir = "{tmp_path / "rb"}"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--no-backup").code == 0  # never backed up: CRITICAL
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader gone
+    try:
+        proc = subprocess.run(
+            [*CLI, *c, "check", "--alert"],
+            stdout=subprocess.PIPE,
+            stderr=write_end,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stdout.startswith("MALNU CRITICAL - primary: no backup at all |"), proc.stdout
+    assert proc.returncode == 2, proc.stdout
+
+
 def _stderr_full(argv: list[str]) -> tuple[int, str]:
     """``main(argv)`` in this process, its stderr /dev/full (unbuffered: each line fails as
     it is written): the exit code and stdout."""

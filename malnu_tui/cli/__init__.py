@@ -177,6 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error of ours.
         reader_gone()
+        if getattr(args, "command", None) == "check":
+            # Its exit is the health it said (stdout's reader gone: cmd_check keeps it too);
+            # stderr's reader gone after a CRITICAL summary (`--alert 2>&1 | logger`, the
+            # logger dead) exited 0, OK. Gone before it said any: UNKNOWN, nothing checked.
+            from malnu_tui.cli.monitor import exit_after
+
+            return ctx.said_status if ctx.said_status is not None else exit_after(None)
         return 0
     except HungUp as exc:
         with contextlib.suppress(OSError):

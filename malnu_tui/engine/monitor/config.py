@@ -146,7 +146,12 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
         if v["source"] in names and v["dest"] in names
     )
     try:
-        changed: datetime | None = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        st = path.stat()
+        # The later of its mtime and ctime: a deploy by `rsync -a`, `cp -p`, tar, Docker's
+        # COPY or a Nix store (mtime 1970) keeps the mtime the file had where it was edited,
+        # and a pair added days before the deploy was said never run at the first check
+        # after it; ctime is when it changed on this host, and no tool sets it back.
+        changed: datetime | None = datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC)
     except OSError:  # (read a moment ago: gone since; no pair is judged never run)
         changed = None
     return dataclasses.replace(cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed)
