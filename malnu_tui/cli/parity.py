@@ -184,7 +184,7 @@ def cmd_plan(ctx: Context) -> int:
             title=f"{m.filename} ({_state(m)})",
         )  # fmt: skip
         if rest:
-            ctx.out(_more_line(rest, m.filename))
+            ctx.out(ctx.named(_more_line(rest, m.filename)))  # `malnu-tui diff` as copied
         ctx.out()
     _summarise_findings(ctx, [f for m in plan for f in m.findings])
     return _exit(ctx, plan)
