@@ -203,7 +203,7 @@ def test_a_mistyped_migrations_dir_is_said_as_that_not_as_a_missing_rollback_dir
     migrations directory does not exist."""
     db = tmp_path / "school.db"
     for command in (["status"], ["up", "--yes"]):
-        res = run_cli(
+        res = run_inproc(
             "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "nope"), *command
         )
         assert res.code == 2, res.err
