@@ -194,6 +194,27 @@ def test_create_never_writes_into_the_bundled_set(tmp_path: Path) -> None:
     assert sorted(p.name for p in bundled.iterdir()) == before
 
 
+def test_a_mistyped_migrations_dir_is_said_as_that_not_as_a_missing_rollback_dir(
+    tmp_path: Path,
+) -> None:
+    """README "Migration files": a mistyped `--migrations-dir` is refused, exit 2, before the
+    database is opened. Given alone, it was refused as `no rollback directory for nope …`
+    with the hint to add `--rollback-dir`, which only led to being told next that the
+    migrations directory does not exist."""
+    db = tmp_path / "school.db"
+    for command in (["status"], ["up", "--yes"]):
+        res = run_inproc(
+            "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "nope"), *command
+        )
+        assert res.code == 2, res.err
+        first = res.err.splitlines()[0]
+        assert first == (
+            f"error: {tmp_path / 'nope'}: migrations directory does not exist; nothing was "
+            "opened or created"
+        ), res.err
+        assert not db.exists()
+
+
 def test_a_migrations_dir_is_never_paired_with_another_sets_rollback_files(
     tmp_path: Path,
 ) -> None:

@@ -226,7 +226,8 @@ def test_plan_of_a_large_seed_summarises_its_statements(
 ) -> None:
     """`plan` drew a table row for each of a seed's 20,000 INSERTs (12 s, 204 MB for 2 MB): it
     lists the first 200 and any with an error or a warning, then one line for the rest. (Any
-    file of over 200 statements is summarised: 2,000 here, ten times the rows listed.)"""
+    file of over 200 statements is summarised: 2,000 here, ten times the rows listed.) The
+    line's `malnu-tui diff …` names the target, as a hint's does."""
     mdirs.migrations.joinpath("20250101_000000_seed.sql").write_text(
         _seed(2_000, odd="SELECT typeof(1);\n")
     )
@@ -237,7 +238,12 @@ def test_plan_of_a_large_seed_summarises_its_statements(
     assert "typeof" in res.out and "NOT TRANSLATED" in res.out  # past row 200: still listed
     more = "… and 1,801 more statements (1,801 INSERT; 1,801 unchecked; no findings)"
     assert more in res.out
-    assert "`malnu-tui diff 20250101_000000_seed.sql` or `plan --json` shows each" in res.out
+    # The command it quotes names the database it worked on, as every hint's does: bare, as
+    # copied from another directory (or with a config's other default target), it showed
+    # another set, or `no such migration`.
+    named = "`malnu-tui diff 20250101_000000_seed.sql --database sqlite:"
+    assert named in res.out and "/primary.db --migrations-dir " in res.out, res.out[-600:]
+    assert "` or `plan --json` shows each" in res.out
     assert "1 untranslatable statements" in res.err
     res = run_cli("--database", sqlite_url, *mdirs.args(), "plan", "--all", "--json")
     statements = json.loads(res.out)["migrations"][0]["statements"]

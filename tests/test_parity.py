@@ -205,7 +205,8 @@ def test_cli_parity_live_compares_the_schema_of_the_target_it_names(
     pg_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     """README's reporting mirror (`schema = "reporting"`): `parity --postgres reporting --live`
-    compared its tables in `public`, where they are not (every table "missing", exit 1)."""
+    compared its tables in `public`, where they are not (every table "missing", exit 1). A
+    schema that holds none of them is named, with a hint (it was not named at all)."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA reporting")
     with psycopg.connect(pg_url, autocommit=True, options="-c search_path=reporting") as conn:
@@ -239,6 +240,12 @@ def test_cli_parity_live_compares_the_schema_of_the_target_it_names(
         "public",
     )
     assert res.code == 1 and "5 differences" in res.err, res.err  # the flag still names one
+    # … and the report says which schema it read, with the way to the mirror's: the README's
+    # `parity --postgres analytics --live` read the analytics set's `public`, five `no such
+    # table`, and nothing said where it had looked.
+    assert "differences (live schema public)" in res.out, res.out
+    assert "hint: none of the 5 tables is in schema public there" in res.err, res.err
+    assert "--schema NAME" in res.err
 
 
 def test_cli_parity_needs_a_postgres_server(sqlite_url: str) -> None:

@@ -471,3 +471,30 @@ def test_the_d1_rules_are_listed_in_their_order() -> None:
     at = flat.index("in the order below, ")
     listed = re.findall(r"D1-[A-Z-]+[A-Z]", flat[at : flat.index(")", at)])
     assert listed == [r.id for r in D1_RULES]
+
+
+def test_the_readme_s_parity_live_lines_name_a_mirror() -> None:
+    """`parity --live` reads the live tables in the schema of the target it names (`--postgres
+    T`, else `--target T`): a README line naming one its own configs do not declare a mirror
+    of the primary's tables (`dialect = "sqlite"`), without `--schema`, compares them where
+    they are not. `parity --postgres analytics --live` was such a line: five `no such table`,
+    exit 1, copied as shown."""
+    import tomllib
+
+    mirrors: set[str] = set()
+    for _number, text in _toml_blocks():
+        for name, target in tomllib.loads(text).get("targets", {}).items():
+            if str(target.get("dialect", "")).lower() == "sqlite":
+                mirrors.add(name)
+    assert "reporting" in mirrors
+    lines = [x for x in read_readme(README).commands if re.search(r"\bparity\b.*--live", x.text)]
+    assert lines, "no `malnu-tui parity … --live` line left to check"
+    for line in lines:
+        words = shlex.split(line.text, comments=True)
+        if "--schema" in words:
+            continue
+        flag = "--postgres" if "--postgres" in words else "--target"
+        named = words[words.index(flag) + 1] if flag in words else None
+        if named is not None and "://" in named:
+            continue  # a URL: its schema is the one the line's --schema (or public) says
+        assert named in mirrors, f"README.md:{line.number}: {line.text} reads {named}'s schema"

@@ -265,7 +265,10 @@ class Context:
     def message(self, text: str) -> None:
         from malnu_tui.engine.again import whole_commands
 
-        text = whole_commands(text)
+        print(self.named(whole_commands(text)), file=self.stderr)
+
+    def named(self, text: str) -> str:
+        """``text`` with each `malnu-tui …` it quotes naming the target worked on."""
         if "`malnu-tui " in text:
             # A command a hint or warning quotes names the target worked on, so it runs as
             # copied from any directory (the engine's text names none).
@@ -275,7 +278,7 @@ class Context:
                 text = name_target_in(text, self.again_options, self.opt("command"))
             elif self._target is not None:
                 text = name_target_in(text, self._target.again)
-        print(text, file=self.stderr)
+        return text
 
     def error(self, exc: MalnuError) -> None:
         from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line

@@ -184,7 +184,7 @@ def cmd_plan(ctx: Context) -> int:
             title=f"{m.filename} ({_state(m)})",
         )  # fmt: skip
         if rest:
-            ctx.out(_more_line(rest, m.filename))
+            ctx.out(ctx.named(_more_line(rest, m.filename)))  # `malnu-tui diff` as copied
         ctx.out()
     _summarise_findings(ctx, [f for m in plan for f in m.findings])
     return _exit(ctx, plan)
@@ -291,6 +291,7 @@ def cmd_parity(ctx: Context) -> int:
     url = _postgres_url(ctx)
     migrations = list(ctx.migration_set().migrations)
     reports = [check_parity(migrations, url)]
+    schema = "public"
     if ctx.opt("live", False):
         from malnu_tui.engine.urls import live_schema
 
@@ -303,16 +304,24 @@ def cmd_parity(ctx: Context) -> int:
         ctx.out_json({"ok": ok, "reports": [r.as_json() for r in reports]})
     else:
         for r in reports:
-            _print_report(ctx, r)
+            _print_report(ctx, r, schema)
     for r in reports:
         ctx.message(r.summary())
+        if r.mode == "live" and r.expected.tables and not r.actual.tables:
+            # Every table "no such table" is a wrong schema far more often than a lost mirror
+            # (`--postgres analytics --live`, the analytics set's `public`, not the mirror's).
+            ctx.message(
+                f"hint: none of the {len(r.expected.tables)} tables is in schema {schema} "
+                "there: name the mirror's schema (--schema NAME), or its target (--postgres "
+                'TARGET, the one with dialect = "sqlite"), whose schema is then taken'
+            )
     return 0 if ok else 1
 
 
-def _print_report(ctx: Context, report: ParityReport) -> None:
+def _print_report(ctx: Context, report: ParityReport, schema: str) -> None:
     from malnu_tui.cli.output import print_table
 
-    label = "scratch schema" if report.mode == "scratch" else "live schema"
+    label = "scratch schema" if report.mode == "scratch" else f"live schema {schema}"
     if report.differences:
         print_table(
             ctx.stdout,

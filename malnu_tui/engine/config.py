@@ -20,7 +20,7 @@ from malnu_tui.engine.config_schema import (
     check_targets,
     read_config_file,
 )
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import ConfigError, MigrationFileError
 
 # Re-exported (older callers import them from here); they live in urls.py.
 from malnu_tui.engine.urls import database_key, store_spelling
@@ -369,6 +369,13 @@ def check_rollback_dir(target: Target) -> None:
     pair_of = target.default_pair_of
     if pair_of is None or _same_dir(target.migrations_dir, pair_of):
         return
+    if not Path(target.migrations_dir).is_dir():
+        # A mistyped --migrations-dir is said as that: the rollback directory's refusal sent
+        # the operator to add --rollback-dir, only to be told next that this one is missing.
+        raise MigrationFileError(
+            str(target.migrations_dir),
+            "migrations directory does not exist; nothing was opened or created",
+        )
     which = (
         "the set bundled in the package"
         if _same_dir(target.rollback_dir, BUNDLED_PRIMARY / "rollback")
