@@ -175,6 +175,8 @@ def _words(text: str) -> list[str]:
     words: list[str] = []
     for word in itertools.islice(lex, 1, None):
         if set(word) <= set(";&|<>"):
+            if word[:1] in ("<", ">") and words and words[-1].isdigit():
+                words.pop()  # `2>&1`, `2>>log`: the descriptor of a redirection
             break
         words.append(word)
     return words
