@@ -6,6 +6,7 @@ files, and shown on a real database where the database can show it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import psycopg
 
@@ -13,6 +14,7 @@ from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_lint_realworld2 import PG_BASE, _waits
+from tests.test_lint_realworld6 import OPENASIP_BASE
 
 
 def _lint(url: str, mdirs: MigrationDirs, *args: str) -> tuple[int, dict[str, object]]:
@@ -119,3 +121,88 @@ def test_set_logged_unlogged_or_tablespace_rewrites_the_table(
     r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
     assert r.code == 0, r.err
     assert _filenode(pg_url, "orders") != before  # SET UNLOGGED: a new file, every row copied
+
+
+# cpc/openasip's rename-first rebuild (tests/test_lint_realworld6.py), its steps spread over
+# three migrations, as a team writes "move the old table aside" and "drop the old copy" as
+# separate, later deploys.
+RENAME_ASIDE = "ALTER TABLE operation_implementation RENAME TO operation_implementation_old;"
+MAKE_AGAIN = (
+    "CREATE TABLE operation_implementation (id INTEGER PRIMARY KEY, name TEXT NOT NULL,\n"
+    "    initial_vhdl TEXT);\nINSERT INTO operation_implementation (id, name, initial_vhdl)\n"
+    "    SELECT id, name, default_vhdl FROM operation_implementation_old;"
+)
+DROP_OLD = "SELECT 1;\nDROP TABLE operation_implementation_old;"
+MOVED = "SQLITE-RENAME-MOVES-KEYS"
+
+
+def test_a_rename_first_rebuild_spread_over_migrations(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    # SQLITE-RENAME-MOVES-KEYS was found only with every step in one file: spread over
+    # migrations (rename, then make again and copy, then drop the old copy) the lint said a
+    # RENAME-TABLE and a DROP-TABLE, and `up` deleted every child row (ON DELETE CASCADE) and
+    # left the children referencing a table that is gone.
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE,
+              "DROP TABLE operation_implementation_variable;\n"
+              "DROP TABLE operation_implementation;")  # fmt: skip
+    mdirs.add("20250101_000200", "aside", RENAME_ASIDE, "SELECT 1;")
+    mdirs.add("20250101_000300", "again", MAKE_AGAIN, "SELECT 1;")
+    mdirs.add("20250101_000400", "drop_old", DROP_OLD, "SELECT 1;")
+    r = run_cli(
+        "--database", sqlite_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000100"
+    )
+    assert r.code == 0, r.err
+    for args in ((), ("--all",)):
+        code, report = _lint(sqlite_url, mdirs, *args)  # pending: the three
+        assert code == 1, report
+        found = [(f["file"], f["line"], f["severity"]) for f in _rules(report, MOVED)]
+        assert found == [
+            ("20250101_000300_again.sql", 1, "error"),
+            ("20250101_000400_drop_old.sql", 2, "error"),
+        ], (args, report)
+    again, drop = (str(f["why"]) for f in _rules(report, MOVED))
+    assert "that 20250101_000200_aside.sql:1 renamed to operation_implementation_old" in again
+    assert "operation_implementation_variable(operation)" in again
+    assert "their new rows are checked against operation_implementation_old" in again
+    assert "20250101_000200_aside.sql:1 renamed operation_implementation" in drop
+    assert "20250101_000300_again.sql:1 created operation_implementation again" in drop
+    assert "with foreign keys on (D1) that DROP deletes or unlinks their rows" in drop
+
+    # The rename applied, the rest pending: `lint --all` follows it from the applied file.
+    r = run_cli(
+        "--database", sqlite_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000200"
+    )
+    assert r.code == 0, r.err
+    code, report = _lint(sqlite_url, mdirs, "--all")
+    assert [(f["file"], f["line"]) for f in _rules(report, MOVED)] == [
+        ("20250101_000300_again.sql", 1),
+        ("20250101_000400_drop_old.sql", 2),
+    ], report
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup")
+    assert r.code == 0, r.err  # (lint = "warn": up goes on)
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    assert db.execute("SELECT count(*) FROM operation_implementation_variable").fetchone() == (0,)
+    db.close()
+
+
+def test_a_rename_then_a_new_table_of_the_old_name_later_is_no_rebuild(
+    mdirs: MigrationDirs,
+) -> None:
+    # A true rename (the children follow it, as they should), and months later an unrelated
+    # table under the freed name: no copy from the renamed table, no DROP of it. Not named;
+    # copied from it, it is.
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE, "SELECT 1;")
+    mdirs.add("20250101_000200", "aside", RENAME_ASIDE, "SELECT 1;")
+    mdirs.add("20250101_000300", "again", MAKE_AGAIN.split(";")[0] + ";", "SELECT 1;")
+    copied = MigrationDirs(mdirs.root / "copied")
+    copied.add("20250101_000100", "base", OPENASIP_BASE, "SELECT 1;")
+    copied.add("20250101_000200", "aside", RENAME_ASIDE, "SELECT 1;")
+    copied.add("20250101_000300", "again", MAKE_AGAIN, "SELECT 1;")
+    for d, expected in ((mdirs, []), (copied, [("20250101_000300_again.sql", 1)])):
+        mset = discover(d.migrations, d.rollback, "sqlite")
+        found = lint_migrations(mset, dialect="sqlite").findings
+        assert [(f.file, f.line) for f in found if f.rule == MOVED] == expected
+    assert "their new rows are checked against operation_implementation_old" in next(
+        f.why for f in found if f.rule == MOVED
+    )

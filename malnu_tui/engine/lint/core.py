@@ -24,6 +24,7 @@ from malnu_tui.engine.lint.general import (
 )
 from malnu_tui.engine.lint.ignores import apply_ignores
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, SEVERITY_ORDER, Finding, LintReport
+from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import Op, key, read_ops
 from malnu_tui.engine.lint.pg import NotNullChecks
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -32,7 +33,6 @@ from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
-    RenamedAway,
     left_dangling,
     legacy_alter_table,
     rebuild_findings,
@@ -124,6 +124,7 @@ def _lint_one(
     live_table: LiveTable | None = None,
     exposure: Exposure | None = None,
     shapes: Shapes | None = None,
+    away: RenamedAway | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     shapes = shapes or Shapes()
@@ -164,7 +165,8 @@ def _lint_one(
     # A SQLite file runs a rebuild with foreign keys on unless the file turns them off (D1,
     # which ignores the pragma, has its own rules for the drop).
     fk_on = dialect == "sqlite" and d1 is None and foreign_keys_off_line(statements) is None
-    away = RenamedAway(m.filename, keeps_keys=dialect == "sqlite" and d1 is None and not fk_on)
+    away = away if away is not None else RenamedAway()  # (the run's: steps across files)
+    away.begin(m.filename, keeps_keys=dialect == "sqlite" and d1 is None and not fk_on)
     pairs = zip(statements, ops, strict=True) if ops is not None else _with_ops(statements)
     for st, op in pairs:
         if replay is not None:
@@ -192,7 +194,9 @@ def _lint_one(
                 if a.kind == "rename_table":
                     away.renamed(st.line, op.name, a.new, replay, legacy_rename)
         elif replay is not None and op.kind == "create_table":
-            away.created(op.name)
+            away.created(op.name, st.line)
+        elif replay is not None and op.kind == "insert_select":
+            away.copied(op.name, op.table)
         elif replay is not None and op.kind == "drop_table":
             away.dropped_tables(op.names, st.line)
         if op.kind == "alter_table":
@@ -253,6 +257,29 @@ def _lint_one(
     return findings
 
 
+def _replay_only(m: Migration, replay: Replay, away: RenamedAway, d1: bool) -> None:
+    """A migration not linted (one before those linted), replayed; its renames, tables made,
+    copies and drops followed, for a rename-first rebuild that a linted migration completes."""
+    statements = m.statements()
+    away.begin(m.filename, keeps_keys=not d1 and foreign_keys_off_line(statements) is not None)
+    legacy = False
+    for st in statements:
+        op = read_ops(st)
+        if op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table":
+                    away.renamed(st.line, op.name, a.new, replay, legacy)
+        elif op.kind == "create_table":
+            away.created(op.name, st.line)
+        elif op.kind == "insert_select":
+            away.copied(op.name, op.table)
+        elif op.kind == "drop_table":
+            away.dropped_tables(op.names, st.line)
+        elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+            legacy = on
+        replay.run(st, op)
+
+
 def lint_migrations(
     mset: MigrationSet,
     only: Iterable[str] | None = None,
@@ -294,6 +321,7 @@ def lint_migrations(
         declared = enum_columns.order
         exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()), supabase_live)
     shapes = Shapes(_replayed_view(replay) if replay is not None else live_shape)
+    away = RenamedAway()  # a rename-first rebuild's steps, followed from file to file
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -302,11 +330,8 @@ def lint_migrations(
             selected = wanted is None or m.filename in wanted
             if not selected:
                 if replay is not None and not base_schema:
-                    try:
-                        for st in m.statements():
-                            replay.run(st)
-                    except MalnuError:
-                        pass
+                    with contextlib.suppress(MalnuError):
+                        _replay_only(m, replay, away, d1)
                 if checks is not None and enum_columns is not None and rls is not None:
                     with contextlib.suppress(MalnuError):
                         for st in m.statements():
@@ -336,6 +361,7 @@ def lint_migrations(
                     live_table,
                     exposure,
                     shapes,
+                    away,
                 )
             )
     finally:
