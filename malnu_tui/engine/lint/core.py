@@ -41,6 +41,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import read_rollback
+from malnu_tui.engine.lint.rollback_lint import rollback_findings
 from malnu_tui.engine.lint.shapes import LiveShape, Shape, Shapes, view_shape
 from malnu_tui.engine.lint.supabase import Exposure, LiveTableInfo, Supabase
 from malnu_tui.engine.lint.transaction import OneTransaction
@@ -253,8 +254,18 @@ def _lint_one(
         exposure.end(findings)
     pieces = m.text_pieces if text is None else lambda: (text,)
     findings = apply_ignores(findings, pieces, m.filename, do_lines)
-    findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
+    findings.sort(key=_in_order)
+    rb = s.rollback  # its own rules (lint/rollback_lint.py), after the migration's findings
+    own = rollback_findings(rb, dialect, replay, d1=d1 is not None,
+                            session_lock_timeout=session_lock_timeout)  # fmt: skip
+    if own:
+        own = apply_ignores(own, lambda: (rb.text,), rb.filename, {})
+        findings.extend(sorted(own, key=_in_order))
     return findings
+
+
+def _in_order(f: Finding) -> tuple[int, int, str]:
+    return f.line, SEVERITY_ORDER[f.severity], f.rule
 
 
 def _replay_only(m: Migration, replay: Replay, away: RenamedAway, d1: bool) -> None:
