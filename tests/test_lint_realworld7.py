@@ -278,12 +278,23 @@ def test_a_rollback_file_with_a_rename_first_rebuild(sqlite_url: str, mdirs: Mig
     assert [(f["rule"], f["line"], f["ignored"], f["reason"]) for f in rb] == [
         (MOVED, 3, True, "attendance is re-imported after")
     ]
-    # sqlite.org's order in the rollback, as in the up: nothing to say of the rollback file.
-    safe = MigrationDirs(mdirs.root / "safe")
-    safe.add("20250101_000100", "base", TYPEORM_BASE, DROP_BASE)
-    safe.add("20250101_000200", "add_room", TYPEORM_UP, TYPEORM_UP.replace(", room TEXT", ""))
-    code, report = _lint("sqlite:///" + str(mdirs.root / "y.db"), safe, "--all")
-    assert [f for f in report["findings"] if "_undo_" in f["file"]] == [], report
+    # sqlite.org's order in the rollback, as in the up: nothing to say of the rollback file;
+    # without its PRAGMA foreign_keys = OFF, its DROP "lesson" deletes the attendance rows.
+    down = TYPEORM_UP.replace(", room TEXT", "")
+    for name, sql, expected in (
+        ("safe", down, []),
+        ("fk_on", down.replace("PRAGMA foreign_keys = OFF;\n", ""),
+         [("SQLITE-REBUILD-FOREIGN-KEYS-ON", 3)]),
+    ):  # fmt: skip
+        d = MigrationDirs(mdirs.root / name)
+        d.add("20250101_000100", "base", TYPEORM_BASE, DROP_BASE)
+        d.add("20250101_000200", "add_room", TYPEORM_UP, sql)
+        code, report = _lint("sqlite:///" + str(mdirs.root / f"{name}.db"), d, "--all")
+        rb = [(f["rule"], f["line"]) for f in report["findings"] if "_undo_" in f["file"]]
+        assert rb == expected, report
+    assert "attendance(lesson_id) ON DELETE CASCADE: its rows are deleted" in str(
+        report["findings"][-1]["why"]
+    )
 
 
 def test_a_rollback_file_without_lock_timeout(mdirs: MigrationDirs) -> None:

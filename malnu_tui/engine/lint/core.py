@@ -36,6 +36,7 @@ from malnu_tui.engine.lint.rebuild import (
     left_dangling,
     legacy_alter_table,
     rebuild_findings,
+    rebuilt_tables,
     renames_refused,
     views_in_the_way,
 )
@@ -53,20 +54,6 @@ __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 def _with_ops(statements: Iterable[Statement]) -> Iterator[tuple[Statement, Op]]:
     for st in statements:
         yield st, read_ops(st)
-
-
-def _rebuilt_tables(ops: Iterable[Op]) -> set[str]:
-    """Tables dropped and then replaced by a renamed table (SQLite's rebuild idiom)."""
-    dropped: set[str] = set()
-    rebuilt: set[str] = set()
-    for op in ops:
-        if op.kind == "drop_table":
-            dropped.update(key(n) for n in op.names)
-        elif op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "rename_table" and key(a.new) in dropped:
-                    rebuilt.add(key(a.new))
-    return rebuilt
 
 
 def _inner_statements(
@@ -141,7 +128,7 @@ def _lint_one(
     if ops is None and lacks_verb(statements, "DROP", "ALTER"):
         rebuilt: set[str] = set()  # (a seed of INSERTs: known without a walk)
     else:
-        rebuilt = _rebuilt_tables(ops if ops is not None else map(read_ops, statements))
+        rebuilt = rebuilt_tables(ops if ops is not None else map(read_ops, statements))
     rollback = read_rollback(m, findings)
     s = MigrationState(m.filename, dialect, rollback, rebuilt, session_lock_timeout, table_rows)
     s.replay = replay

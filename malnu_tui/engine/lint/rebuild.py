@@ -7,11 +7,11 @@ table that is gone (``error in view v: no such table: main.t``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
-from malnu_tui.engine.lint.ops import IDENT, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 
@@ -22,6 +22,7 @@ __all__ = [
     "coalesced_columns",
     "left_dangling",
     "rebuild_findings",
+    "rebuilt_tables",
     "renames_refused",
     "views_in_the_way",
 ]
@@ -58,6 +59,20 @@ register(*REBUILD_RULES, *DANGLING_RULES)
 def _f(rule_id: str, file: str, line: int, why: str, sev: Severity | None = None) -> Finding:
     r = RULES[rule_id]
     return Finding(rule_id, sev or r.severity, file, line, why, r.instead)
+
+
+def rebuilt_tables(ops: Iterable[Op]) -> set[str]:
+    """Tables dropped and then replaced by a renamed table (SQLite's rebuild idiom)."""
+    dropped: set[str] = set()
+    rebuilt: set[str] = set()
+    for op in ops:
+        if op.kind == "drop_table":
+            dropped.update(key(n) for n in op.names)
+        elif op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table" and key(a.new) in dropped:
+                    rebuilt.add(key(a.new))
+    return rebuilt
 
 
 def views_in_the_way(file: str, line: int, table: str, replay: Replay) -> list[Finding]:

@@ -8,6 +8,9 @@ hang the app while everyone waits for it —
 - SQLITE-RENAME-MOVES-KEYS: a rename-first rebuild (TypeORM's SQLite down migrations are
   written so) repoints the children's foreign keys at the old copy, whose DROP deletes their
   rows on D1 (and on a SQLite file with foreign keys on);
+- SQLITE-REBUILD-FOREIGN-KEYS-ON: a rebuild in sqlite.org's order on a SQLite file without
+  PRAGMA foreign_keys = OFF: its DROP of the old table deletes (or unlinks) the children's
+  rows;
 - PG-LOCK-TIMEOUT: an ALTER or DROP of a table in use, with no lock_timeout, queues every
   query of the table behind it while it waits for a long one.
 """
@@ -20,9 +23,9 @@ from collections.abc import Sequence
 from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
-from malnu_tui.engine.lint.ops import read_ops
+from malnu_tui.engine.lint.ops import key, read_ops
 from malnu_tui.engine.lint.pg_locks import strong_lock
-from malnu_tui.engine.lint.rebuild import legacy_alter_table
+from malnu_tui.engine.lint.rebuild import legacy_alter_table, rebuilt_tables
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import RollbackFile
 from malnu_tui.engine.lint.rules import RULES
@@ -43,17 +46,42 @@ def _statements(rb: RollbackFile, dialect: str) -> Sequence[Statement]:
         return []  # (read_rollback named it FILE-UNREADABLE)
 
 
-def _moved_keys(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding]:
-    """SQLITE-RENAME-MOVES-KEYS of the rollback, walked on a copy of the schema its migration
-    left (``replay``, not changed)."""
+_EFFECTS = {"CASCADE": "its rows are deleted", "SET NULL": "its rows are unlinked",
+            "SET DEFAULT": "its rows are unlinked"}  # fmt: skip
+
+
+def _fk_on(file: str, line: int, table: str, children: list[tuple[str, str, str]]) -> Finding:
+    names = "; ".join(
+        f"{c}({col}) ON DELETE {a}: " + _EFFECTS.get(a, "the rollback fails once it holds rows")
+        for c, col, a in children
+    )
+    why = (
+        f"the rollback rebuilds {table} and drops it with foreign keys on (no PRAGMA "
+        f"foreign_keys = OFF in the file), so its implicit DELETE reaches the tables that "
+        f"reference it: {names}"
+    )
+    r = RULES["SQLITE-REBUILD-FOREIGN-KEYS-ON"]
+    return Finding(r.id, r.severity, file, line, why, r.instead)
+
+
+def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding]:
+    """SQLITE-RENAME-MOVES-KEYS and (on a SQLite file) SQLITE-REBUILD-FOREIGN-KEYS-ON of the
+    rollback, walked on a copy of the schema its migration left (``replay``, not changed)."""
     statements = _statements(rb, "sqlite")
+    ops = [read_ops(st) for st in statements]
     off = not d1 and foreign_keys_off_line(statements) is not None
+    rebuilt = rebuilt_tables(ops) if not d1 and not off else set()  # (D1: its own rules)
+    out: list[Finding] = []
     away = RenamedAway()
     away.begin(rb.filename, keeps_keys=off)
     schema = replay.copy()
     legacy = False
-    for st in statements:
-        op = read_ops(st)
+    for st, op in zip(statements, ops, strict=True):
+        if op.kind == "drop_table":
+            for n in op.names:
+                children = schema.foreign_keys_to(n) if key(n) in rebuilt else []
+                if children:
+                    out.append(_fk_on(rb.filename, st.line, n, children))
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table":
@@ -67,7 +95,7 @@ def _moved_keys(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding]:
         elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
         schema.run(st, op)
-    return away.findings()
+    return out + away.findings()
 
 
 def _lock_timeout(rb: RollbackFile, session_lock_timeout: bool) -> list[Finding]:
@@ -123,7 +151,7 @@ def rollback_findings(
         return []
     out: list[Finding] = []
     if dialect == "sqlite" and replay is not None and _RENAME.search(rb.text):
-        out.extend(_moved_keys(rb, replay, d1))
+        out.extend(_sqlite_rebuilds(rb, replay, d1))
     if dialect == "postgresql":
         out.extend(_lock_timeout(rb, session_lock_timeout))
     return sorted(out, key=lambda f: f.line)
