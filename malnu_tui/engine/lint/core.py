@@ -177,16 +177,8 @@ def _lint_one(
             if kinds & {"rename_table", "rename_column"}:
                 renamed = next((a.new for a in op.actions if a.kind == "rename_table"), op.name)
                 findings.extend(renames_refused(m.filename, st.line, key(renamed), replay))
-        if replay is not None and op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "rename_table":
-                    away.renamed(st.line, op.name, a.new, replay, legacy_rename)
-        elif replay is not None and op.kind == "create_table":
-            away.created(op.name, st.line)
-        elif replay is not None and op.kind == "insert_select":
-            away.copied(op.name, op.table)
-        elif replay is not None and op.kind == "drop_table":
-            away.dropped_tables(op.names, st.line)
+        if replay is not None:
+            away.see(st, op, replay, legacy_rename)
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
@@ -263,17 +255,8 @@ def _replay_only(m: Migration, replay: Replay, away: RenamedAway, d1: bool) -> N
     legacy = False
     for st in statements:
         op = read_ops(st)
-        if op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "rename_table":
-                    away.renamed(st.line, op.name, a.new, replay, legacy)
-        elif op.kind == "create_table":
-            away.created(op.name, st.line)
-        elif op.kind == "insert_select":
-            away.copied(op.name, op.table)
-        elif op.kind == "drop_table":
-            away.dropped_tables(op.names, st.line)
-        elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+        away.see(st, op, replay, legacy)
+        if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
         replay.run(st, op)
 

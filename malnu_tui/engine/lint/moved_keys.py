@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import key
+from malnu_tui.engine.lint.ops import Op, key
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["MOVED_KEYS", "RenamedAway"]
 
@@ -66,6 +67,20 @@ class RenamedAway:
 
     def begin(self, file: str, *, keeps_keys: bool) -> None:
         self.file, self.keeps_keys = file, keeps_keys
+
+    def see(self, st: Statement, op: Op, replay: Replay, legacy: bool) -> None:
+        """Follow one statement of the file begun last, before ``replay`` runs it (``legacy``:
+        PRAGMA legacy_alter_table is on there)."""
+        if op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table":
+                    self.renamed(st.line, op.name, a.new, replay, legacy)
+        elif op.kind == "create_table":
+            self.created(op.name, st.line)
+        elif op.kind == "insert_select":
+            self.copied(op.name, op.table)
+        elif op.kind == "drop_table":
+            self.dropped_tables(op.names, st.line)
 
     def renamed(self, line: int, old: str, new: str, replay: Replay, legacy: bool) -> None:
         if self.keeps_keys and legacy:

@@ -82,17 +82,8 @@ def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding
                 children = schema.foreign_keys_to(n) if key(n) in rebuilt else []
                 if children:
                     out.append(_fk_on(rb.filename, st.line, n, children))
-        if op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "rename_table":
-                    away.renamed(st.line, op.name, a.new, schema, legacy)
-        elif op.kind == "create_table":
-            away.created(op.name, st.line)
-        elif op.kind == "insert_select":
-            away.copied(op.name, op.table)
-        elif op.kind == "drop_table":
-            away.dropped_tables(op.names, st.line)
-        elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+        away.see(st, op, schema, legacy)
+        if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
         schema.run(st, op)
     return out + away.findings()
