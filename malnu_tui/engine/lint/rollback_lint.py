@@ -34,7 +34,9 @@ from malnu_tui.engine.sqltemplate import strip_template
 
 __all__ = ["rollback_findings"]
 
-_RENAME = re.compile(r"\bRENAME\b", re.IGNORECASE)
+# A table renamed (``RENAME TO``; not a column's ``RENAME [COLUMN] a TO b``): a rebuild's, only
+# then is the rollback walked on a copy of the schema.
+_RENAME = re.compile(r"\bRENAME\s+TO\b", re.IGNORECASE)
 
 
 def _statements(rb: RollbackFile, dialect: str) -> Sequence[Statement]:
