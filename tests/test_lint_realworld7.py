@@ -278,6 +278,16 @@ def test_a_rollback_file_with_a_rename_first_rebuild(sqlite_url: str, mdirs: Mig
     assert [(f["rule"], f["line"], f["ignored"], f["reason"]) for f in rb] == [
         (MOVED, 3, True, "attendance is re-imported after")
     ]
+    # With foreign keys off and legacy_alter_table on, a SQLite file keeps the references;
+    # D1 ignores both pragmas: the same rollback is still named there.
+    kept = MigrationDirs(mdirs.root / "kept")
+    kept.add("20250101_000100", "base", TYPEORM_BASE, DROP_BASE)
+    pragmas = "PRAGMA foreign_keys = OFF;\nPRAGMA legacy_alter_table = ON;\n"
+    kept.add("20250101_000200", "add_room", TYPEORM_UP, pragmas + TYPEORM_DOWN)
+    mset = discover(kept.migrations, kept.rollback, "sqlite")
+    for d1, expected in ((False, []), (True, [("20250101_000200_undo_add_room.sql", 4)])):
+        found = lint_migrations(mset, dialect="sqlite", d1=d1).findings
+        assert [(f.file, f.line) for f in found if f.rule == MOVED] == expected, d1
     # sqlite.org's order in the rollback, as in the up: nothing to say of the rollback file;
     # without its PRAGMA foreign_keys = OFF, its DROP "lesson" deletes the attendance rows.
     down = TYPEORM_UP.replace(", room TEXT", "")
