@@ -217,8 +217,14 @@ def test_lock_timeout_rule_follows_the_target(mdirs: MigrationDirs) -> None:
     url = "postgresql://nobody@127.0.0.1:1/none?lock_timeout=0"
     res = run_cli("--database", url, *mdirs.args(), "lint", "--all", "--json")
     assert res.code == 0, res.err  # warnings only
-    found = [(f["file"][:15], f["rule"], f["line"]) for f in json.loads(res.out)["findings"]]
-    assert found == [("20250101_000200", "PG-LOCK-TIMEOUT", 1)]
+    found = [(f["file"][:20], f["rule"], f["line"]) for f in json.loads(res.out)["findings"]]
+    # (each rollback file too, named: a rollback's ALTER or DROP waits for its lock as well)
+    assert found == [
+        ("20250101_000100_undo", "PG-LOCK-TIMEOUT", 1),
+        ("20250101_000200_alte", "PG-LOCK-TIMEOUT", 1),
+        ("20250101_000200_undo", "PG-LOCK-TIMEOUT", 1),
+        ("20250101_000300_undo", "PG-LOCK-TIMEOUT", 1),
+    ]
     res = run_cli("--database", url.split("?")[0], *mdirs.args(), "lint", "--all", "--json")
     assert json.loads(res.out)["findings"] == []
 
@@ -394,8 +400,16 @@ def test_school_migrations_are_clean_in_both_dialects() -> None:
     ]
     for mig, rb, dialect in sets:
         mset = discover(Path(REPO / mig), Path(REPO / rb))
-        report = lint_migrations(mset, dialect=dialect)  # type: ignore[arg-type]
+        # As the targets run them: the tool's sessions on PostgreSQL carry lock_timeout = 10s.
+        timeout = dialect == "postgresql"
+        report = lint_migrations(mset, dialect=dialect, session_lock_timeout=timeout)  # type: ignore[arg-type]
         assert report.findings == () and len(report.checked) == len(mset.migrations)
+    # On a target that turns it off, the analytics rollbacks' DROPs wait for their locks.
+    mset = discover(Path(REPO / sets[1][0]), Path(REPO / sets[1][1]))
+    found = lint_migrations(mset, dialect="postgresql").findings
+    assert {(f.rule, f.file) for f in found} == {
+        ("PG-LOCK-TIMEOUT", m.rollback.filename) for m in mset.migrations if m.rollback
+    }
 
 
 D1_PARENT = (

@@ -24,6 +24,7 @@ from malnu_tui.engine.lint.general import (
 )
 from malnu_tui.engine.lint.ignores import apply_ignores
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, SEVERITY_ORDER, Finding, LintReport
+from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import Op, key, read_ops
 from malnu_tui.engine.lint.pg import NotNullChecks
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -32,15 +33,16 @@ from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
-    RenamedAway,
     left_dangling,
     legacy_alter_table,
     rebuild_findings,
+    rebuilt_tables,
     renames_refused,
     views_in_the_way,
 )
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import read_rollback
+from malnu_tui.engine.lint.rollback_lint import rollback_findings
 from malnu_tui.engine.lint.shapes import LiveShape, Shape, Shapes, view_shape
 from malnu_tui.engine.lint.supabase import Exposure, LiveTableInfo, Supabase
 from malnu_tui.engine.lint.transaction import OneTransaction
@@ -52,20 +54,6 @@ __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 def _with_ops(statements: Iterable[Statement]) -> Iterator[tuple[Statement, Op]]:
     for st in statements:
         yield st, read_ops(st)
-
-
-def _rebuilt_tables(ops: Iterable[Op]) -> set[str]:
-    """Tables dropped and then replaced by a renamed table (SQLite's rebuild idiom)."""
-    dropped: set[str] = set()
-    rebuilt: set[str] = set()
-    for op in ops:
-        if op.kind == "drop_table":
-            dropped.update(key(n) for n in op.names)
-        elif op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "rename_table" and key(a.new) in dropped:
-                    rebuilt.add(key(a.new))
-    return rebuilt
 
 
 def _inner_statements(
@@ -124,6 +112,7 @@ def _lint_one(
     live_table: LiveTable | None = None,
     exposure: Exposure | None = None,
     shapes: Shapes | None = None,
+    away: RenamedAway | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     shapes = shapes or Shapes()
@@ -139,7 +128,7 @@ def _lint_one(
     if ops is None and lacks_verb(statements, "DROP", "ALTER"):
         rebuilt: set[str] = set()  # (a seed of INSERTs: known without a walk)
     else:
-        rebuilt = _rebuilt_tables(ops if ops is not None else map(read_ops, statements))
+        rebuilt = rebuilt_tables(ops if ops is not None else map(read_ops, statements))
     rollback = read_rollback(m, findings)
     s = MigrationState(m.filename, dialect, rollback, rebuilt, session_lock_timeout, table_rows)
     s.replay = replay
@@ -164,7 +153,8 @@ def _lint_one(
     # A SQLite file runs a rebuild with foreign keys on unless the file turns them off (D1,
     # which ignores the pragma, has its own rules for the drop).
     fk_on = dialect == "sqlite" and d1 is None and foreign_keys_off_line(statements) is None
-    away = RenamedAway(m.filename, keeps_keys=dialect == "sqlite" and d1 is None and not fk_on)
+    away = away if away is not None else RenamedAway()  # (the run's: steps across files)
+    away.begin(m.filename, keeps_keys=dialect == "sqlite" and d1 is None and not fk_on)
     pairs = zip(statements, ops, strict=True) if ops is not None else _with_ops(statements)
     for st, op in pairs:
         if replay is not None:
@@ -187,14 +177,8 @@ def _lint_one(
             if kinds & {"rename_table", "rename_column"}:
                 renamed = next((a.new for a in op.actions if a.kind == "rename_table"), op.name)
                 findings.extend(renames_refused(m.filename, st.line, key(renamed), replay))
-        if replay is not None and op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "rename_table":
-                    away.renamed(st.line, op.name, a.new, replay, legacy_rename)
-        elif replay is not None and op.kind == "create_table":
-            away.created(op.name)
-        elif replay is not None and op.kind == "drop_table":
-            away.dropped_tables(op.names, st.line)
+        if replay is not None:
+            away.see(st, op, replay, legacy_rename)
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
@@ -249,8 +233,32 @@ def _lint_one(
         exposure.end(findings)
     pieces = m.text_pieces if text is None else lambda: (text,)
     findings = apply_ignores(findings, pieces, m.filename, do_lines)
-    findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
+    findings.sort(key=_in_order)
+    rb = s.rollback  # its own rules (lint/rollback_lint.py), after the migration's findings
+    own = rollback_findings(rb, dialect, replay, d1=d1 is not None,
+                            session_lock_timeout=session_lock_timeout)  # fmt: skip
+    if own:
+        own = apply_ignores(own, lambda: (rb.text,), rb.filename, {})
+        findings.extend(sorted(own, key=_in_order))
     return findings
+
+
+def _in_order(f: Finding) -> tuple[int, int, str]:
+    return f.line, SEVERITY_ORDER[f.severity], f.rule
+
+
+def _replay_only(m: Migration, replay: Replay, away: RenamedAway, d1: bool) -> None:
+    """A migration not linted (one before those linted), replayed; its renames, tables made,
+    copies and drops followed, for a rename-first rebuild that a linted migration completes."""
+    statements = m.statements()
+    away.begin(m.filename, keeps_keys=not d1 and foreign_keys_off_line(statements) is not None)
+    legacy = False
+    for st in statements:
+        op = read_ops(st)
+        away.see(st, op, replay, legacy)
+        if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+            legacy = on
+        replay.run(st, op)
 
 
 def lint_migrations(
@@ -294,6 +302,7 @@ def lint_migrations(
         declared = enum_columns.order
         exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()), supabase_live)
     shapes = Shapes(_replayed_view(replay) if replay is not None else live_shape)
+    away = RenamedAway()  # a rename-first rebuild's steps, followed from file to file
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -302,11 +311,8 @@ def lint_migrations(
             selected = wanted is None or m.filename in wanted
             if not selected:
                 if replay is not None and not base_schema:
-                    try:
-                        for st in m.statements():
-                            replay.run(st)
-                    except MalnuError:
-                        pass
+                    with contextlib.suppress(MalnuError):
+                        _replay_only(m, replay, away, d1)
                 if checks is not None and enum_columns is not None and rls is not None:
                     with contextlib.suppress(MalnuError):
                         for st in m.statements():
@@ -336,6 +342,7 @@ def lint_migrations(
                     live_table,
                     exposure,
                     shapes,
+                    away,
                 )
             )
     finally:

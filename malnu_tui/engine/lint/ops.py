@@ -78,6 +78,11 @@ _OWNED_BY = re.compile(
     rf"\bOWNED\s+BY\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*\.\s*{_IDENT}\s*$", _F
 )
 _ALTER_SEQUENCE = re.compile(rf"^ALTER\s+SEQUENCE\s+(?:IF\s+EXISTS\s+)?{_QNAME}\s", _F)
+# ALTER FUNCTION f(args) IMMUTABLE | STABLE | VOLATILE: the function's volatility re-declared.
+_ALTER_ROUTINE = re.compile(
+    rf"^ALTER\s+(?:FUNCTION|ROUTINE)\s+{_QNAME}\s*(?:\((?:[^()]|\([^()]*\))*\))?(?P<rest>.*)$", _F
+)
+_VOLATILITY = re.compile(r"\b(?P<v>IMMUTABLE|STABLE|VOLATILE)\b", re.IGNORECASE)
 _RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
     rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}\s*(?:\((?P<cols>[^()]*)\))?.*?\bSELECT\b.*?\bFROM\s+"
@@ -237,7 +242,8 @@ class Op:
     #            (a materialized view; concurrently), cluster (name: the table, "" for a
     #            bare CLUSTER), rename_type (value: the new name), reindex (value: index,
     #            table, schema…; concurrently), sequence_owned (ALTER SEQUENCE … OWNED BY
-    #            table.column), other
+    #            table.column), alter_function (value: the volatility an ALTER
+    #            FUNCTION re-declares: immutable, stable or volatile), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -410,6 +416,9 @@ def read_ops(st: Statement) -> Op:
         m = _RENAME_TYPE.match(text)
         if m:
             return Op("rename_type", _unq(m["name"]), value=_unq(m["new"]))
+        m = _ALTER_ROUTINE.match(text) if head[6:].startswith(("FUNCTI", "ROUTIN")) else None
+        if m and (v := _VOLATILITY.search(_BODIES.sub("''", m["rest"]))):
+            return Op("alter_function", _unq(m["name"]), value=v["v"].lower())
         m = _ALTER_SEQUENCE.match(text)
         if m and (owned := _OWNED_BY.search(text, m.end())):
             return Op("sequence_owned", _unq(m["name"]), table=_unq(owned["table"]))

@@ -91,6 +91,10 @@ class DeclaredColumns:
             self.volatile_functions.add(op.key)
         elif op.kind == "create_function":  # (re)declared IMMUTABLE or STABLE
             self.volatile_functions.discard(op.key)
+        elif op.kind == "alter_function" and op.value == "volatile":
+            self.volatile_functions.add(op.key)
+        elif op.kind == "alter_function":  # ALTER FUNCTION f() IMMUTABLE (or STABLE)
+            self.volatile_functions.discard(op.key)
         if op.kind == "create_table":
             self.order[op.key] = []
             self.unknown_order.discard(op.key)

@@ -7,11 +7,11 @@ table that is gone (``error in view v: no such table: main.t``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
-from malnu_tui.engine.lint.ops import IDENT, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 
@@ -19,10 +19,10 @@ __all__ = [
     "DANGLING_RULES",
     "REBUILD_RULES",
     "RebuildFacts",
-    "RenamedAway",
     "coalesced_columns",
     "left_dangling",
     "rebuild_findings",
+    "rebuilt_tables",
     "renames_refused",
     "views_in_the_way",
 ]
@@ -53,28 +53,26 @@ DANGLING_RULES = (
         "without the table",
     ),
 )
-MOVED_KEYS = Rule(
-    "SQLITE-RENAME-MOVES-KEYS",
-    "error",
-    "a table renamed out of the way (then made again) while other tables reference it",
-    "SQLite 3.26+ rewrites every other table's REFERENCES to a table it renames (and, with "
-    "foreign keys on, as on D1, whatever legacy_alter_table says), so a rebuild that renames "
-    "the old table first (ALTER TABLE t RENAME TO t_old; CREATE TABLE t …; copy; DROP TABLE "
-    "t_old, as TypeORM's SQLite down migrations and older Knex write it) leaves the children "
-    "pointing at t_old: once it is dropped every INSERT or UPDATE of them fails (no such "
-    "table: main.t_old), and with foreign keys on its DROP deletes their rows (ON DELETE "
-    "CASCADE) first",
-    "rebuild in sqlite.org's order, as Prisma and Drizzle write it: CREATE TABLE new_t, copy "
-    "the rows, DROP TABLE t, ALTER TABLE new_t RENAME TO t; on a SQLite file (not D1) PRAGMA "
-    "foreign_keys = OFF and PRAGMA legacy_alter_table = ON before the rename also keep the "
-    "children's references",
-)
-register(*REBUILD_RULES, *DANGLING_RULES, MOVED_KEYS)
+register(*REBUILD_RULES, *DANGLING_RULES)
 
 
 def _f(rule_id: str, file: str, line: int, why: str, sev: Severity | None = None) -> Finding:
     r = RULES[rule_id]
     return Finding(rule_id, sev or r.severity, file, line, why, r.instead)
+
+
+def rebuilt_tables(ops: Iterable[Op]) -> set[str]:
+    """Tables dropped and then replaced by a renamed table (SQLite's rebuild idiom)."""
+    dropped: set[str] = set()
+    rebuilt: set[str] = set()
+    for op in ops:
+        if op.kind == "drop_table":
+            dropped.update(key(n) for n in op.names)
+        elif op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table" and key(a.new) in dropped:
+                    rebuilt.add(key(a.new))
+    return rebuilt
 
 
 def views_in_the_way(file: str, line: int, table: str, replay: Replay) -> list[Finding]:
@@ -264,67 +262,3 @@ def coalesced_columns(text: str, columns: tuple[str, ...]) -> set[str]:
         if c is not None and _NOT_NULL_LITERAL.match(split_top_level(c["args"])[-1]):
             out.add(key(column))
     return out
-
-
-@dataclass
-class RenamedAway:
-    """SQLITE-RENAME-MOVES-KEYS: a table renamed while other tables' foreign keys point at it
-    (SQLite rewrites them to the new name), whose old name the migration then creates again:
-    the rename was a rebuild's first step, and the children now reference the old copy."""
-
-    file: str
-    keeps_keys: bool  # foreign keys off and legacy_alter_table on: SQLite rewrites nothing
-    # old name → (line, new name, [(child, column, ON DELETE)])
-    moved: dict[str, tuple[int, str, list[tuple[str, str, str]]]] = field(default_factory=dict)
-    made_again: set[str] = field(default_factory=set)
-    dropped: dict[str, int] = field(default_factory=dict)  # table → line of its DROP
-
-    def renamed(self, line: int, old: str, new: str, replay: Replay, legacy: bool) -> None:
-        if self.keeps_keys and legacy:
-            return
-        children = [c for c in replay.foreign_keys_to(old) if key(c[0]) != key(new)]
-        if children:
-            self.moved[key(old)] = (line, new, children)
-
-    def created(self, name: str) -> None:
-        t = key(name)
-        if t in self.moved:
-            self.made_again.add(t)
-        for old, (line, new, children) in self.moved.items():  # a child made again: new keys
-            if t != old:
-                self.moved[old] = (line, new, [c for c in children if key(c[0]) != t])
-
-    def dropped_tables(self, names: tuple[str, ...], line: int) -> None:
-        gone = {key(n) for n in names}
-        for old, (at, new, children) in self.moved.items():
-            # A child dropped before the old copy is (rebuilt in sqlite.org's order, its new
-            # copy's REFERENCES as written, or dropped for good): its key went with it, and the
-            # copy's DROP touches none of its rows. Dropped after it, its rows were lost first.
-            if key(new) not in self.dropped:
-                self.moved[old] = (at, new, [c for c in children if key(c[0]) not in gone])
-        self.dropped.update({key(n): line for n in names})
-
-    def findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        for old in sorted(self.made_again):
-            line, new, children = self.moved[old]
-            if not children:
-                continue
-            refs = ", ".join(f"{c}({col})" for c, col, _ in children)
-            why = (
-                f"ALTER TABLE {old} RENAME TO {new} rewrites the foreign keys of {refs} to "
-                f"reference {new}, and the migration then creates {old} again: they no longer "
-                f"reference {old}"
-            )
-            if (drop := self.dropped.get(key(new))) is not None:
-                why += (
-                    f", and {new} is dropped at line {drop}: every INSERT or UPDATE of them "
-                    f"fails (no such table: main.{new})"
-                )
-                acts = [a for _, _, a in children if a in ("CASCADE", "SET NULL", "SET DEFAULT")]
-                if acts:
-                    why += ", and with foreign keys on (D1) that DROP deletes or unlinks their rows"
-            else:
-                why += f": their new rows are checked against {new}, the old copy"
-            out.append(_f(MOVED_KEYS.id, self.file, line, why))
-        return out

@@ -110,6 +110,17 @@ class Replay:
     def close(self) -> None:
         self.history.clear()
 
+    def copy(self) -> Replay:
+        """An independent copy of the schema as it is now (a rollback file is walked on one,
+        from where its migration left the schema)."""
+        twin = Replay(live=self.live)
+        twin.history = {t: list(h) for t, h in self.history.items()}
+        twin.virtual = set(self.virtual)
+        twin.index_table, twin.trigger_table = dict(self.index_table), dict(self.trigger_table)
+        twin.views, twin.trigger_sql = dict(self.views), dict(self.trigger_sql)
+        twin.dangling = dict(self.dangling)
+        return twin
+
     def run(self, st: Statement, op: Op | None = None) -> None:
         """Record what ``st`` does to the tables (data statements change nothing here)."""
         op = op or read_ops(st)

@@ -34,6 +34,9 @@ class RollbackFile:
     adds_columns: set[tuple[str, str]] = field(default_factory=set)
     bodies: dict[str, str] = field(default_factory=dict)  # re-created table → its body
     recreates: set[tuple[str, str]] = field(default_factory=set)  # (kind, name): a view…
+    filename: str = ""
+    text: str = ""  # the file's text (its own rules: lint/rollback_lint.py)
+    lined: list[Statement] | None = None  # its statements with their lines, when split so
 
     def restores_column(self, table: str, column: str) -> bool:
         if (table, column) in self.adds_columns:
@@ -59,15 +62,18 @@ def read_rollback(m: Migration, findings: list[Finding]) -> RollbackFile:
     """What ``m``'s rollback file undoes (an unreadable one is a FILE-UNREADABLE finding)."""
     if m.rollback is None:
         return RollbackFile(False)
-    rb = RollbackFile(True)
+    rb = RollbackFile(True, filename=m.rollback.filename)
     try:
-        statements = _rollback_statements(m.rollback.read_text(), m.rollback.dialect)
+        rb.text = m.rollback.read_text()
+        statements = _rollback_statements(rb.text, m.rollback.dialect)
     except SplitError as exc:
         findings.append(_f("FILE-UNREADABLE", m.rollback.filename, exc.line, str(exc)))
         return rb
     except MalnuError as exc:
         findings.append(_f("FILE-UNREADABLE", m.rollback.filename, 1, str(exc)))
         return rb
+    if not statements or statements[0].line:  # (the plain cut's have no lines: 0)
+        rb.lined = statements
     for st in statements:
         op = read_ops(st)
         if (policy := policy_of(st)) is not None and policy[0] == "DROP":

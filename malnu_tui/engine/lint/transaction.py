@@ -5,11 +5,12 @@ transaction at all (VACUUM)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
-from malnu_tui.engine.lint.ops import Op, key
+from malnu_tui.engine.lint.ops import IDENT, Op, key
 from malnu_tui.engine.lint.pg_enum import NewEnumValues
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
@@ -81,6 +82,19 @@ PG_LOCKING_RULES = (
         "leave the physical order to a maintenance window (run CLUSTER, or pg_repack, by "
         "hand); an index gives the order a query needs without rewriting the table",
     ),
+    Rule(
+        "PG-SET-STORAGE-REWRITE",
+        "warning",
+        "ALTER TABLE … SET LOGGED, SET UNLOGGED or SET TABLESPACE of an existing table",
+        "the whole table is rewritten (SET LOGGED also writes every row to the WAL, SET "
+        "TABLESPACE copies every block and the indexes' with ALL IN TABLESPACE) under ACCESS "
+        "EXCLUSIVE: every read and write of it waits for the whole copy and, in a migration, "
+        "until the commit; SET UNLOGGED also loses the table's rows at a crash and leaves it "
+        "out of replicas",
+        "do it in a maintenance window, by hand or in a migration of its own with a "
+        "lock_timeout, and accept it with `-- lint:ignore PG-SET-STORAGE-REWRITE why`; to move "
+        "a big table online, copy it with pg_repack (--tablespace) or logical replication",
+    ),
 )
 PG_INDEX_LOCK_RULES = (
     Rule(
@@ -109,6 +123,11 @@ _BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES, *PG_INDEX_LOC
 # LOCK modes that the running app's reads and writes (ACCESS SHARE, ROW EXCLUSIVE) wait for.
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
 TableRows = Callable[[str], "int | None"]
+_SET_STORAGE = re.compile(
+    rf"^(?:IN\s+TABLESPACE\s+(?P<all>{IDENT})\s+(?:OWNED\s+BY\s+.*?\s+)?)?"
+    rf"(?P<what>SET\s+(?:LOGGED|UNLOGGED|TABLESPACE\s+{IDENT}))(?:\s+NOWAIT)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _finding(
@@ -154,6 +173,7 @@ class OneTransaction:
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
         elif op.kind == "alter_table" and self.dialect == "postgresql":
             self._validate(st, op, out)
+            self._set_storage(st, op, out)
         elif op.kind == "create_view":
             self.views.add(op.key)
         elif op.kind == "create_index" and op.name:
@@ -213,6 +233,25 @@ class OneTransaction:
                 "a short lock",
             )  # fmt: skip
             out.append(_finding("PG-CLUSTER", self.file, st.line, why, sev))
+
+    def _set_storage(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.key in self.created:
+            return  # a new table: empty, and nobody else reads it yet
+        for a in op.actions:
+            m = _SET_STORAGE.match(a.definition) if a.kind == "other" else None
+            if m is None:
+                continue
+            what = " ".join(m["what"].split())
+            if op.key == "all" and m["all"]:  # ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b
+                why = f"ALTER TABLE ALL IN TABLESPACE {m['all']} SET TABLESPACE copies every "
+                why += "table there while every read and write of each waits"
+                out.append(_finding("PG-SET-STORAGE-REWRITE", self.file, st.line, why))
+                continue
+            why, sev = self._sized(
+                op.name, f"ALTER TABLE {op.name} {what} rewrites it while every read and write "
+                "of it waits", "a short lock",
+            )  # fmt: skip
+            out.append(_finding("PG-SET-STORAGE-REWRITE", self.file, st.line, why, sev))
 
     def _sized(self, table: str, why: str, short: str) -> tuple[str, Severity | None]:
         """``why`` and its severity: a note when the live table holds under

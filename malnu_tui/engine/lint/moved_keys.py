@@ -1,0 +1,173 @@
+"""SQLITE-RENAME-MOVES-KEYS: a SQLite (and D1) rebuild in the old order, the table renamed out
+of the way first (``ALTER TABLE t RENAME TO t_old; CREATE TABLE t …; copy; DROP TABLE t_old``),
+while other tables' foreign keys point at it: SQLite rewrites their REFERENCES to ``t_old``.
+
+The steps are followed across the whole run, not one file: a set that renames in one migration
+and makes the table again, copies or drops the old copy in later ones (or a migration's rollback
+file doing the same) springs the same trap, and the finding names every step's file and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.ops import Op, key
+from malnu_tui.engine.lint.replay import Replay
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["MOVED_KEYS", "RenamedAway"]
+
+MOVED_KEYS = Rule(
+    "SQLITE-RENAME-MOVES-KEYS",
+    "error",
+    "a table renamed out of the way (then made again) while other tables reference it",
+    "SQLite 3.26+ rewrites every other table's REFERENCES to a table it renames (and, with "
+    "foreign keys on, as on D1, whatever legacy_alter_table says), so a rebuild that renames "
+    "the old table first (ALTER TABLE t RENAME TO t_old; CREATE TABLE t …; copy; DROP TABLE "
+    "t_old, as TypeORM's SQLite down migrations and older Knex write it) leaves the children "
+    "pointing at t_old: once it is dropped every INSERT or UPDATE of them fails (no such "
+    "table: main.t_old), and with foreign keys on its DROP deletes their rows (ON DELETE "
+    "CASCADE) first",
+    "rebuild in sqlite.org's order, as Prisma and Drizzle write it: CREATE TABLE new_t, copy "
+    "the rows, DROP TABLE t, ALTER TABLE new_t RENAME TO t; on a SQLite file (not D1) PRAGMA "
+    "foreign_keys = OFF and PRAGMA legacy_alter_table = ON before the rename also keep the "
+    "children's references",
+)
+register(MOVED_KEYS)
+
+Child = tuple[str, str, str]  # (child table, its column, ON DELETE)
+Step = tuple[str, int]  # (file, line)
+_DELETES = ("CASCADE", "SET NULL", "SET DEFAULT")
+
+
+@dataclass
+class _Moved:
+    """One table renamed away while children referenced it, and the rebuild's later steps."""
+
+    renamed: Step
+    new: str  # the old copy's name (t_old)
+    children: list[Child]
+    made_again: Step | None = None
+    copied: bool = False  # the table made again is filled from the old copy
+    dropped: Step | None = None  # DROP TABLE of the old copy
+    reported: set[str] = field(default_factory=set)  # files a finding was made in
+
+
+@dataclass
+class RenamedAway:
+    """The rename-first rebuilds seen so far in the run (one instance per run, :meth:`begin`
+    at each file): a table renamed while other tables' foreign keys point at it (SQLite
+    rewrites them to the new name), whose old name is then created again — the rename was a
+    rebuild's first step, and the children now reference the old copy."""
+
+    file: str = ""
+    keeps_keys: bool = False  # foreign keys off and legacy_alter_table on: nothing rewritten
+    moved: dict[str, _Moved] = field(default_factory=dict)  # old name → its rebuild
+
+    def begin(self, file: str, *, keeps_keys: bool) -> None:
+        self.file, self.keeps_keys = file, keeps_keys
+
+    def see(self, st: Statement, op: Op, replay: Replay, legacy: bool) -> None:
+        """Follow one statement of the file begun last, before ``replay`` runs it (``legacy``:
+        PRAGMA legacy_alter_table is on there)."""
+        if op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table":
+                    self.renamed(st.line, op.name, a.new, replay, legacy)
+        elif op.kind == "create_table":
+            self.created(op.name, st.line)
+        elif op.kind == "insert_select":
+            self.copied(op.name, op.table)
+        elif op.kind == "drop_table":
+            self.dropped_tables(op.names, st.line)
+
+    def renamed(self, line: int, old: str, new: str, replay: Replay, legacy: bool) -> None:
+        if self.keeps_keys and legacy:
+            return
+        children = [c for c in replay.foreign_keys_to(old) if key(c[0]) != key(new)]
+        if children:
+            self.moved[key(old)] = _Moved((self.file, line), new, children)
+
+    def created(self, name: str, line: int) -> None:
+        t = key(name)
+        if t in self.moved and self.moved[t].made_again is None:
+            self.moved[t].made_again = (self.file, line)
+        for old, e in self.moved.items():  # a child made again: its keys are new
+            if t != old:
+                e.children = [c for c in e.children if key(c[0]) != t]
+
+    def copied(self, target: str, source: str) -> None:
+        e = self.moved.get(key(target))
+        if e is not None and e.made_again is not None and key(source) == key(e.new):
+            e.copied = True
+
+    def dropped_tables(self, names: tuple[str, ...], line: int) -> None:
+        gone = {key(n) for n in names}
+        for e in self.moved.values():
+            if e.dropped is not None:
+                continue  # (a child dropped after the old copy: its rows were lost first)
+            # A child dropped before the old copy is (rebuilt in sqlite.org's order, its new
+            # copy's REFERENCES as written, or dropped for good): its key went with it, and the
+            # copy's DROP touches none of its rows.
+            e.children = [c for c in e.children if key(c[0]) not in gone]
+            if key(e.new) in gone:
+                e.dropped = (self.file, line)
+
+    def _where(self, step: Step) -> str:
+        return f"line {step[1]}" if step[0] == self.file else f"{step[0]}:{step[1]}"
+
+    def findings(self) -> list[Finding]:
+        """The findings of the file begun last: where its steps complete a rebuild (made
+        again, copied, or the old copy dropped)."""
+        out: list[Finding] = []
+        for old in sorted(self.moved):
+            e = self.moved[old]
+            if not e.children or e.made_again is None or self.file in e.reported:
+                continue
+            f = self._finding(old, e)
+            if f is not None:
+                e.reported.add(self.file)
+                out.append(f)
+        return out
+
+    def _finding(self, old: str, e: _Moved) -> Finding | None:
+        refs = ", ".join(f"{c}({col})" for c, col, _ in e.children)
+        assert e.made_again is not None
+        here = self.file
+        one_file = e.renamed[0] == here and e.made_again[0] == here
+        if one_file:  # the whole rebuild in this file: named at its rename, as before
+            line = e.renamed[1]
+            why = (
+                f"ALTER TABLE {old} RENAME TO {e.new} rewrites the foreign keys of {refs} to "
+                f"reference {e.new}, and the migration then creates {old} again: they no "
+                f"longer reference {old}"
+            )
+        elif e.made_again[0] == here and (e.copied or e.dropped is not None):
+            line = e.made_again[1]
+            why = (
+                f"CREATE TABLE {old} makes again the table that {self._where(e.renamed)} "
+                f"renamed to {e.new} (ALTER TABLE {old} RENAME TO {e.new}), which rewrote the "
+                f"foreign keys of {refs} to reference {e.new}: they no longer reference {old}"
+            )
+        elif e.dropped is not None and e.dropped[0] == here:
+            line = e.dropped[1]
+            why = (
+                f"DROP TABLE {e.new} drops the old copy of {old} that {refs} still reference: "
+                f"{self._where(e.renamed)} renamed {old} to {e.new} (ALTER TABLE … RENAME "
+                f"rewrote their foreign keys) and {self._where(e.made_again)} created {old} "
+                "again"
+            )
+        else:
+            return None
+        if e.dropped is not None and e.dropped[0] == here:
+            if line != e.dropped[1]:
+                why += f", and {e.new} is dropped at {self._where(e.dropped)}"
+            why += f": every INSERT or UPDATE of them fails (no such table: main.{e.new})"
+            if any(a in _DELETES for _, _, a in e.children):
+                why += ", and with foreign keys on (D1) that DROP deletes or unlinks their rows"
+        elif e.dropped is not None:
+            why += f" (and {e.new} is dropped at {self._where(e.dropped)})"
+        else:
+            why += f": their new rows are checked against {e.new}, the old copy"
+        return Finding(MOVED_KEYS.id, MOVED_KEYS.severity, here, line, why, MOVED_KEYS.instead)

@@ -1,0 +1,150 @@
+"""The rules a rollback file is held to, named with the rollback file's name and lines.
+
+A rollback runs in an emergency, on the schema its migration left: destroying what the
+migration made is its job, so the destructive rules (DROP-TABLE, DROP-COLUMN, DELETE-ALL-ROWS,
+RENAME-TABLE…) do not apply to it. What does: what makes the rollback itself lose rows or
+hang the app while everyone waits for it —
+
+- SQLITE-RENAME-MOVES-KEYS: a rename-first rebuild (TypeORM's SQLite down migrations are
+  written so) repoints the children's foreign keys at the old copy, whose DROP deletes their
+  rows on D1 (and on a SQLite file with foreign keys on);
+- SQLITE-REBUILD-FOREIGN-KEYS-ON: a rebuild in sqlite.org's order on a SQLite file without
+  PRAGMA foreign_keys = OFF: its DROP of the old table deletes (or unlinks) the children's
+  rows;
+- PG-LOCK-TIMEOUT: an ALTER or DROP of a table in use, with no lock_timeout, queues every
+  query of the table behind it while it waits for a long one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
+from malnu_tui.engine.lint.model import Finding
+from malnu_tui.engine.lint.moved_keys import RenamedAway
+from malnu_tui.engine.lint.ops import key, read_ops
+from malnu_tui.engine.lint.pg_locks import strong_lock
+from malnu_tui.engine.lint.rebuild import legacy_alter_table, rebuilt_tables
+from malnu_tui.engine.lint.replay import Replay
+from malnu_tui.engine.lint.rollback import RollbackFile
+from malnu_tui.engine.lint.rules import RULES
+from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
+from malnu_tui.engine.sqltemplate import strip_template
+
+__all__ = ["rollback_findings"]
+
+# A table renamed (``RENAME TO``; not a column's ``RENAME [COLUMN] a TO b``): a rebuild's, only
+# then is the rollback walked on a copy of the schema.
+_RENAME = re.compile(r"\bRENAME\s+TO\b", re.IGNORECASE)
+
+
+def _statements(rb: RollbackFile, dialect: str) -> Sequence[Statement]:
+    if rb.lined is not None:
+        return rb.lined
+    try:
+        return strip_template(split_statements(rb.text, dialect)).statements
+    except SplitError:
+        return []  # (read_rollback named it FILE-UNREADABLE)
+
+
+_EFFECTS = {"CASCADE": "its rows are deleted", "SET NULL": "its rows are unlinked",
+            "SET DEFAULT": "its rows are unlinked"}  # fmt: skip
+
+
+def _fk_on(file: str, line: int, table: str, children: list[tuple[str, str, str]]) -> Finding:
+    names = "; ".join(
+        f"{c}({col}) ON DELETE {a}: " + _EFFECTS.get(a, "the rollback fails once it holds rows")
+        for c, col, a in children
+    )
+    why = (
+        f"the rollback rebuilds {table} and drops it with foreign keys on (no PRAGMA "
+        f"foreign_keys = OFF in the file), so its implicit DELETE reaches the tables that "
+        f"reference it: {names}"
+    )
+    r = RULES["SQLITE-REBUILD-FOREIGN-KEYS-ON"]
+    return Finding(r.id, r.severity, file, line, why, r.instead)
+
+
+def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding]:
+    """SQLITE-RENAME-MOVES-KEYS and (on a SQLite file) SQLITE-REBUILD-FOREIGN-KEYS-ON of the
+    rollback, walked on a copy of the schema its migration left (``replay``, not changed)."""
+    statements = _statements(rb, "sqlite")
+    ops = [read_ops(st) for st in statements]
+    off = not d1 and foreign_keys_off_line(statements) is not None
+    rebuilt = rebuilt_tables(ops) if not d1 and not off else set()  # (D1: its own rules)
+    out: list[Finding] = []
+    away = RenamedAway()
+    away.begin(rb.filename, keeps_keys=off)
+    schema = replay.copy()
+    legacy = False
+    for st, op in zip(statements, ops, strict=True):
+        if op.kind == "drop_table":
+            for n in op.names:
+                children = schema.foreign_keys_to(n) if key(n) in rebuilt else []
+                if children:
+                    out.append(_fk_on(rb.filename, st.line, n, children))
+        away.see(st, op, schema, legacy)
+        if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+            legacy = on
+        schema.run(st, op)
+    return out + away.findings()
+
+
+def _lock_timeout(rb: RollbackFile, session_lock_timeout: bool) -> list[Finding]:
+    """PG-LOCK-TIMEOUT, once, at the rollback's first statement that waits for a lock the
+    app's queries then queue behind, with no lock_timeout in force (the file's own SET, or
+    the target's unless the file turns it off or RESETs it)."""
+    own = False  # SET lock_timeout = '5s' in the file
+    off_line, reset = 0, ""
+    created: set[str] = set()  # tables the rollback itself makes: nobody waits for them
+    indexes: set[str] = set()
+    for st in _statements(rb, "postgresql"):
+        op = read_ops(st)
+        if op.kind == "set_lock_timeout":
+            own, off_line = op.value == "", st.line if op.value else 0
+            reset = "RESET" if st.first_words.startswith("RESET") else "SET … TO DEFAULT"
+            reset = reset if op.value == "default" else ""
+            continue
+        guarded = own or (session_lock_timeout and not off_line)
+        what = None if guarded else strong_lock(st, op, created, indexes, set())
+        if op.kind == "create_table":
+            created.add(op.key)
+        elif op.kind == "create_index" and op.name:
+            indexes.add(op.key)
+        if what is None:
+            continue
+        why = f"{what} runs in the rollback with no lock_timeout set in it or the target"
+        if reset:
+            why = f"{what} runs in the rollback with no lock_timeout: the {reset} at line "
+            why += f"{off_line} puts back the server's default, not the target's"
+        elif off_line:
+            why = f"{what} runs in the rollback with no lock_timeout: the SET at line "
+            why += f"{off_line} turns the target's off"
+        why += (
+            ": a rollback runs in an emergency, while the app is busy, and every query of the "
+            "table queues behind it while it waits"
+        )
+        r = RULES["PG-LOCK-TIMEOUT"]
+        return [Finding(r.id, r.severity, rb.filename, st.line, why, r.instead)]
+    return []
+
+
+def rollback_findings(
+    rb: RollbackFile,
+    dialect: str,
+    replay: Replay | None,
+    *,
+    d1: bool,
+    session_lock_timeout: bool,
+) -> list[Finding]:
+    """The rollback file's own findings (see the module doc), in line order, before any
+    ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it."""
+    if not rb.exists or not rb.text:
+        return []
+    out: list[Finding] = []
+    if dialect == "sqlite" and replay is not None and _RENAME.search(rb.text):
+        out.extend(_sqlite_rebuilds(rb, replay, d1))
+    if dialect == "postgresql":
+        out.extend(_lock_timeout(rb, session_lock_timeout))
+    return sorted(out, key=lambda f: f.line)
