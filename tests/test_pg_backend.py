@@ -145,6 +145,30 @@ def test_a_migration_s_duplicate_secret_is_masked_in_its_error(pg_url: str) -> N
         be.close()
 
 
+def test_a_duplicate_secret_holding_a_newline_is_masked_too(pg_url: str) -> None:
+    """PostgreSQL's detail prints a value as it is, a newline too: ``Key (note, api_token)=(a
+    note\nover two lines, the token)``. The mask's pattern stopped at the newline, matched
+    nothing, and the detail went out whole, the token in it."""
+    token = "tk-5b0e7a9d31c84f26a1d3"
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        setup = (
+            "CREATE TABLE api_clients (note text, api_token text);\n"
+            f"INSERT INTO api_clients VALUES (E'kelas 7\\nwali', '{token}'), "
+            f"(E'kelas 7\\nwali', '{token}');\n"
+        )
+        be.run_unit("s.sql", split_statements(setup), RecordApplied("s.sql", "c"), _audit())
+        ix = "CREATE UNIQUE INDEX ux ON api_clients (note, api_token);\n"
+        with pytest.raises(StatementFailed) as info:
+            be.run_unit("u.sql", split_statements(ix), RecordApplied("u.sql", "c"), _audit())
+        said = str(info.value)
+        assert "is duplicated" in said and token not in said, said
+        assert "=(kelas 7\nwali, sha256:" in said, said
+    finally:
+        be.close()
+
+
 def test_statement_timeout(pg_url: str) -> None:
     be = PostgresBackend(pg_url, statement_timeout="200ms")
     try:

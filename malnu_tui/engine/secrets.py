@@ -88,10 +88,12 @@ def masked(value: Any) -> Any:
 
 # PostgreSQL's detail naming an index's values: "Key (token)=(…) already exists.", "… is
 # duplicated.", "… is not present in table …", "… is still referenced from table …", an
-# exclusion's "… conflicts with existing key (…)=(…).". A value may hold ")" or ", ".
+# exclusion's "… conflicts with existing key (…)=(…).". A value may hold ")" or ", ", and a
+# newline, printed as it is (DOTALL: the pattern stopped at it and the detail went out whole).
 _KEY_VALUES = re.compile(
     r"\b(?P<word>[Kk]ey) \((?P<cols>.+?)\)=\((?P<vals>.*?)\)"
-    r"(?=\.?$| already exists| is duplicated| is not present| is still referenced| conflicts)"
+    r"(?=\.?$| already exists| is duplicated| is not present| is still referenced| conflicts)",
+    re.DOTALL,
 )
 
 
