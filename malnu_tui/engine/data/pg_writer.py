@@ -174,7 +174,8 @@ class PgUnit:
             if committing and self.conn.closed:  # the session ended while it committed
                 raise BackendError(
                     f"{self.backend.display_url}: the connection was lost at the import's "
-                    f"COMMIT ({_reason(exc, self._names)}): whether its rows were imported is not known",
+                    f"COMMIT ({_reason(exc, self._names)}): whether its rows were imported is "
+                    "not known",
                     hint="once the server answers, the import's audit row tells (`malnu-tui "
                     "log --action import`): it commits with the rows, or not at all",
                 ) from None
