@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,6 +22,7 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.migrate import migration_lock
+from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import Statement, split_statements
 from malnu_tui.engine.urls import mask_url, split_tool_options
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
@@ -141,6 +143,69 @@ def test_a_migration_s_duplicate_secret_is_masked_in_its_error(pg_url: str) -> N
                 assert "(remember_token)=(sha256:" in said, said
             else:
                 assert kept in said, said
+    finally:
+        be.close()
+
+
+def test_a_duplicate_secret_holding_a_newline_is_masked_too(pg_url: str) -> None:
+    """PostgreSQL's detail prints a value as it is, a newline too: ``Key (note, api_token)=(a
+    note\nover two lines, the token)``. The mask's pattern stopped at the newline, matched
+    nothing, and the detail went out whole, the token in it."""
+    token = "tk-5b0e7a9d31c84f26a1d3"
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        setup = (
+            "CREATE TABLE api_clients (note text, api_token text);\n"
+            f"INSERT INTO api_clients VALUES (E'kelas 7\\nwali', '{token}'), "
+            f"(E'kelas 7\\nwali', '{token}');\n"
+        )
+        be.run_unit("s.sql", split_statements(setup), RecordApplied("s.sql", "c"), _audit())
+        ix = "CREATE UNIQUE INDEX ux ON api_clients (note, api_token);\n"
+        with pytest.raises(StatementFailed) as info:
+            be.run_unit("u.sql", split_statements(ix), RecordApplied("u.sql", "c"), _audit())
+        said = str(info.value)
+        assert "is duplicated" in said and token not in said, said
+        assert "=(kelas 7\nwali, sha256:" in said, said
+    finally:
+        be.close()
+
+
+def test_a_data_migration_s_failing_row_holding_a_secret_is_left_out(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A data migration's UPDATE of a users table that a CHECK refuses failed with PostgreSQL's
+    "Failing row contains (…)": every value of the row, its password hash among them, printed,
+    kept in the run row, audited and in the debug log. Left out where the table holds a
+    secret column; kept for another table (it finds the row)."""
+    pw = "$2y$10$Qm9vT2xkSGFzaFZhbHVlMDEyMzQ1Njc4OWFi"
+    be = open_url(pg_url)
+    log = tmp_path / "debug.log"
+    try:
+        be.ensure_schema()
+        setup = (
+            "CREATE TABLE akun (id int, kelas int CHECK (kelas BETWEEN 1 AND 12), pw_hash text);\n"
+            f"INSERT INTO akun VALUES (1, 7, '{pw}');\n"
+            "CREATE TABLE kelas (id int, n int CHECK (n > 0));\nINSERT INTO kelas VALUES (1, 7);\n"
+        )
+        be.run_unit("s.sql", split_statements(setup), RecordApplied("s.sql", "c"), _audit())
+        debuglog.configure(debug=True, log_file=log, to_stderr=False)
+        try:
+            for table, col in (("akun", "kelas"), ("kelas", "n")):
+                up = f"UPDATE {table} SET {col} = 99 * -1;\n"
+                with pytest.raises(StatementFailed) as info:
+                    be.run_unit(
+                        "u.sql", split_statements(up), RecordApplied("u.sql", "c"), _audit()
+                    )
+                said = str(info.value)
+                if table == "akun":
+                    assert pw not in said and "Failing row contains (…): its values" in said
+                else:
+                    assert "Failing row contains (1, -99)" in said, said
+        finally:
+            debuglog.configure(debug=False)
+        logged = log.read_text()
+        assert "u.sql" in logged and pw not in logged, logged
     finally:
         be.close()
 

@@ -12,13 +12,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import pytest
 
 from malnu_tui.engine.backends.base import AuditEntry, RecordApplied
 from malnu_tui.engine.backends.postgresql import open_url
 from malnu_tui.engine.concurrently import ConcurrentRefusal, ConcurrentUnit, classify
+from malnu_tui.engine.errors import StatementFailed
+from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import split_statements
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
@@ -548,3 +552,34 @@ def test_a_concurrent_build_that_resets_its_timeouts_after_it_runs(
         assert conn.execute("SELECT lt FROM seen").fetchone() == ("10s",)
     got = classify(split_statements("RESET ALL;\nDROP INDEX CONCURRENTLY ix_events_backlog;"))
     assert isinstance(got, ConcurrentRefusal)  # RESET ALL takes the tool's settings too
+
+
+def test_a_concurrent_build_s_duplicate_secret_stays_out_of_the_debug_log(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """With MIGRATION_DEBUG=1 a CREATE UNIQUE INDEX CONCURRENTLY over repeated remember tokens
+    logged its FAILED line with psycopg's whole text, "DETAIL: Key (remember_token)=(the
+    token) is duplicated", on stderr and in the log file; the error itself was masked."""
+    token = "rt-9f2c41d07be84a6f93aa"
+    log = tmp_path / "debug.log"
+    be, audit = open_url(pg_url), AuditEntry.now("apply", "x.sql", "ok")
+    try:
+        be.ensure_schema()
+        setup = (
+            "CREATE TABLE sessions (id int, remember_token text);\n"
+            f"INSERT INTO sessions VALUES (1, '{token}'), (2, '{token}');\n"
+        )
+        be.run_unit("s.sql", split_statements(setup), RecordApplied("s.sql", "c"), audit)
+        ix = "CREATE UNIQUE INDEX CONCURRENTLY ux ON sessions (remember_token);\n"
+        debuglog.configure(debug=True, log_file=log, to_stderr=False)
+        try:
+            with pytest.raises(StatementFailed) as info:
+                be.run_unit("u.sql", split_statements(ix), RecordApplied("u.sql", "c"), audit)
+        finally:
+            debuglog.configure(debug=False)
+        assert token not in str(info.value), info.value
+        logged = log.read_text()
+        assert "FAILED: could not create unique index" in logged, logged
+        assert token not in logged and "(remember_token)=(sha256:" in logged, logged
+    finally:
+        be.close()

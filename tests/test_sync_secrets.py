@@ -266,6 +266,17 @@ def test_a_keyless_row_s_times_named_after_a_secret_are_shown(tmp_path: Path) ->
         ("sandiwara", False),
         ("pinned", False),
         ("email", False),
+        # a long word run across two words is no secret ("pe-sandi-kirim", "fo-token-angan");
+        # a secret's name written in words still is
+        ("pesan_dikirim", False),
+        ("alasan_ditolak", False),
+        ("foto_kenangan", False),
+        ("api_key", True),
+        ("pass_word", True),
+        ("my_api_keys", True),
+        # a Laravel token's owner (a user's id and class), not the token
+        ("tokenable_id", False),
+        ("tokenable_type", False),
     ],
 )
 def test_which_column_names_hold_secrets(name: str, secret: bool) -> None:

@@ -38,8 +38,9 @@ _SECRET_PARTS = (
 )
 _SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
 # Words holding one of _SECRET_PARTS that name no secret: a club's secretary, its drama
-# ("sandiwara") — the values an operator finds a row by.
-_NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara")
+# ("sandiwara"), the owner of a Laravel token (``tokenable_id``: a user's id, ``tokenable_type``)
+# — the values an operator finds a row by.
+_NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara|tokenable")
 # A name whose last word is a time or a count holds when or how often, not the secret it is
 # named after (``password_changed_at``, ``token_expires_at``, ``failed_pin_attempts``); a
 # secret's word after it still makes a secret (``expired_token``). A PostgreSQL copy folds
@@ -66,8 +67,23 @@ def secret_column(name: str) -> bool:
         return False
     if parts and _FOLDED_TIME.search(parts[-1]) and parts[-1] not in _TIME_WORDS:
         return False
-    joined = _NOT_SECRET.sub("", "".join(parts))
-    return any(p in joined for p in _SECRET_PARTS) or not _SECRET_WORDS.isdisjoint(parts)
+    if not _SECRET_WORDS.isdisjoint(parts):
+        return True
+    # Run together, ``api_key`` is ``apikey``; a long word counts where it lies in one word or
+    # begins one (not ``pesan_dikirim``, a message sent: "pe-sandi-kirim").
+    joined = _NOT_SECRET.sub(lambda m: "#" * len(m[0]), "".join(parts))
+    starts, at = set(), 0
+    for w in parts:
+        starts.add(at)
+        at += len(w)
+    word_of = [i for i, w in enumerate(parts) for _ in w]
+    for p in _SECRET_PARTS:
+        at = joined.find(p)
+        while at >= 0:
+            if at in starts or word_of[at] == word_of[at + len(p) - 1]:
+                return True
+            at = joined.find(p, at + 1)
+    return False
 
 
 def masked(value: Any) -> Any:
@@ -88,10 +104,12 @@ def masked(value: Any) -> Any:
 
 # PostgreSQL's detail naming an index's values: "Key (token)=(…) already exists.", "… is
 # duplicated.", "… is not present in table …", "… is still referenced from table …", an
-# exclusion's "… conflicts with existing key (…)=(…).". A value may hold ")" or ", ".
+# exclusion's "… conflicts with existing key (…)=(…).". A value may hold ")" or ", ", and a
+# newline, printed as it is (DOTALL: the pattern stopped at it and the detail went out whole).
 _KEY_VALUES = re.compile(
     r"\b(?P<word>[Kk]ey) \((?P<cols>.+?)\)=\((?P<vals>.*?)\)"
-    r"(?=\.?$| already exists| is duplicated| is not present| is still referenced| conflicts)"
+    r"(?=\.?$| already exists| is duplicated| is not present| is still referenced| conflicts)",
+    re.DOTALL,
 )
 
 

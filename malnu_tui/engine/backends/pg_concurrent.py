@@ -203,7 +203,8 @@ def run_concurrently(
             except psycopg.Error as exc:
                 if debug:
                     ms = (time.perf_counter() - t0) * 1000
-                    debuglog.statement(where, filename, cs.statement.line, ms, None, str(exc))
+                    said = _error_text(exc)  # (psycopg's own text holds the detail unmasked)
+                    debuglog.statement(where, filename, cs.statement.line, ms, None, said)
                 raise
             if debug:
                 ms = (time.perf_counter() - t0) * 1000

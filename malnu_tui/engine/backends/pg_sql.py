@@ -101,15 +101,35 @@ def failing_line(st: Statement, exc: psycopg.Error) -> int:
     return st.line + (below or 0)
 
 
-def error_text(exc: psycopg.Error) -> str:
-    """A PostgreSQL error as one line: its message, SQLSTATE and detail."""
+def error_text(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
+    """A PostgreSQL error as one line: its message, SQLSTATE and detail (a secret column's
+    values in "Key (token)=(…)" masked; "Failing row contains (…)" left out where the
+    table's ``columns`` hold a secret)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
     if diag.sqlstate:
         text = f"{text} [SQLSTATE {diag.sqlstate}]"
-    if diag.message_detail:  # a secret column's values in "Key (token)=(…)" masked
-        text += f"; {masked_detail(diag.message_detail)}"
+    if diag.message_detail:
+        text += f"; {masked_detail(diag.message_detail, columns)}"
     return text + session_ended(exc)
+
+
+def _failing_row_columns(conn: Any, exc: psycopg.Error) -> tuple[str, ...]:
+    """The columns of the table whose row PostgreSQL's detail "Failing row contains (…)"
+    spells out (a CHECK or NOT NULL that refused a data migration's UPDATE), read once the
+    transaction is rolled back; () when there is no such detail or the table is gone."""
+    d = exc.diag
+    if not (d.message_detail or "").startswith("Failing row contains (") or not d.table_name:
+        return ()
+    try:
+        rows = conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attnum > 0 AND NOT attisdropped",
+            (sql.Identifier(d.schema_name or "public", d.table_name).as_string(conn),),
+        ).fetchall()
+    except psycopg.Error:
+        return ()
+    return tuple(str(r[0]) for r in rows)
 
 
 @contextlib.contextmanager
@@ -205,7 +225,15 @@ def explained(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> Statem
     sessions that hold locks in the database now (an application idle in a transaction, as a
     rule); for one the role may not run (``must be owner of table …``, ``permission denied
     for schema …``), the role the tool runs as and the object's owner; for a name found
-    nowhere, a ``search_path`` that names no schema. Else ``failure``."""
+    nowhere, a ``search_path`` that names no schema. The failing row of a table holding a
+    secret is left out (a users table's UPDATE: it printed the password hashes). Else
+    ``failure``."""
+    if not conn.closed and (columns := _failing_row_columns(conn, exc)):
+        error = error_text(exc, columns)
+        if error != error_text(exc):
+            failure = StatementFailed(
+                failure.filename, failure.line, failure.statement, error, failure.left
+            )
     if conn.closed or exc.sqlstate not in (LOCK_NOT_AVAILABLE, INSUFFICIENT_PRIVILEGE, *_NOWHERE):
         return failure
     if exc.sqlstate in _NOWHERE:

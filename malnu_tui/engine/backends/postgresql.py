@@ -307,10 +307,11 @@ class PostgresBackend:
                 lambda ms: self._record(change, ms, audit), journal,
             )  # fmt: skip
         failure: StatementFailed | None = None
+        failed_at = (0, 0.0)  # the failed statement's line and time (the debug log's)
         elapsed = 0
         recorded = False
+        debug = debuglog.enabled()
         try:
-            debug = debuglog.enabled()
             with self.conn.transaction():
                 # Every row or an error, never the rows a policy shows (pg_rowsec.py).
                 self.conn.execute(EVERY_ROW)
@@ -325,11 +326,7 @@ class PostgresBackend:
                         raise
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
-                        if debug:
-                            ms = (time.perf_counter() - t0) * 1000
-                            debuglog.statement(
-                                self.display_url, filename, st.line, ms, None, failure.error
-                            )
+                        failed_at = (st.line, (time.perf_counter() - t0) * 1000)
                         raise
                     if debug:
                         ms = (time.perf_counter() - t0) * 1000
@@ -345,9 +342,12 @@ class PostgresBackend:
                 recorded = True
         except psycopg.Error as exc:
             where = (self.display_url, self.schema)
-            raise unit_failure(
-                self.conn, where, filename, statements, failure, recorded, exc
-            ) from None
+            said = unit_failure(self.conn, where, filename, statements, failure, recorded, exc)
+            if debug and failure is not None and isinstance(said, StatementFailed):
+                # Logged as said (a failing row holding secrets is left out once rolled back).
+                line, ms = failed_at
+                debuglog.statement(self.display_url, filename, line, ms, None, said.error)
+            raise said from None
         return elapsed
 
     def end_file_settings(self, statements: Sequence[Statement]) -> bool:

@@ -117,10 +117,11 @@ def taken_reason(spec: WriteSpec, message: str, values: Sequence[object]) -> str
     return f"{message}: {what} is in the table already, or on an earlier line of this import"
 
 
-def hide_secret_detail(detail: str) -> str:
+def hide_secret_detail(detail: str, columns: tuple[str, ...] = ()) -> str:
     """PostgreSQL's detail of a key refused (``Key (api_token)=(…) already exists.``) with a
-    secret-looking column's value hidden, as the rejects and messages name keys."""
-    return masked_detail(detail, mask=lambda _value: HIDDEN)
+    secret-looking column's value hidden, as the rejects and messages name keys; "Failing row
+    contains (…)" left out where the table's ``columns`` hold a secret."""
+    return masked_detail(detail, columns, mask=lambda _value: HIDDEN)
 
 
 def repeat_rejection(

@@ -39,11 +39,14 @@ TEMP = "malnu_import_rows"
 ROW_STATES = ("21", "22", "23")
 
 
-def _reason(exc: psycopg.Error) -> str:
+def _reason(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
+    """PostgreSQL's refusal as a rejected row's reason: a key's value (``Key (nis)=(0012)``),
+    a secret-looking one hidden; the failing row's values left out where the table's
+    ``columns`` hold a secret (they held an account's password hash)."""
     d = exc.diag
     text = d.message_primary or str(exc).strip()
-    if d.message_detail:  # a key's value (Key (nis)=(0012) …), a secret-looking one hidden
-        text += f" ({hide_secret_detail(d.message_detail)})"
+    if d.message_detail:
+        text += f" ({hide_secret_detail(d.message_detail, columns)})"
     return text + session_ended(exc)
 
 
@@ -55,6 +58,7 @@ class PgUnit:
         self.backend = backend
         self.conn: psycopg.Connection[tuple[Any, ...]] = backend.conn
         self.spec = spec
+        self._names = spec.schema.names  # the failing row's columns (:func:`_reason`)
         self.n = 0
         self.last_line = 0
         self.before = 0
@@ -74,7 +78,7 @@ class PgUnit:
     def _fail(self, exc: psycopg.Error) -> BackendError:
         where = f"table {self.spec.table} of {self.backend.display_url}"
         refused = write_refusal(where, exc, self.conn)
-        return refused or BackendError(f"{self.backend.display_url}: {_reason(exc)}")
+        return refused or BackendError(f"{self.backend.display_url}: {_reason(exc, self._names)}")
 
     def _busy(self) -> DatabaseBusy:
         """The table stayed locked past ``lock_timeout`` by other sessions (the school app's
@@ -170,7 +174,8 @@ class PgUnit:
             if committing and self.conn.closed:  # the session ended while it committed
                 raise BackendError(
                     f"{self.backend.display_url}: the connection was lost at the import's "
-                    f"COMMIT ({_reason(exc)}): whether its rows were imported is not known",
+                    f"COMMIT ({_reason(exc, self._names)}): whether its rows were imported is "
+                    "not known",
                     hint="once the server answers, the import's audit row tells (`malnu-tui "
                     "log --action import`): it commits with the rows, or not at all",
                 ) from None
@@ -394,7 +399,9 @@ class PostgresWriter(PgUnit):
                     self.conn.execute("ROLLBACK TO SAVEPOINT malnu_range")
                     lines = self._lines_between(lo, hi)
                     if lines[0] == lines[1]:
-                        rejections.append(Rejection(lines[0], self._column(exc), _reason(exc), ""))
+                        rejections.append(
+                            Rejection(lines[0], self._column(exc), _reason(exc, self._names), "")
+                        )
                         if max_rejections is not None and len(rejections) > max_rejections:
                             # Nothing will commit: the search stops, and the rows not judged
                             # count as the INSERT would take them (the report balances).
