@@ -159,3 +159,29 @@ def test_d1_import_of_a_dump_whose_statement_d1_stops_says_what_to_do(
     assert res.code == 1, res.err
     assert "error: D1 import failed: D1 DB storage operation exceeded timeout" in res.err
     assert "hint: D1 stops a statement after 30 s and one of the dump's ran past it" in res.err
+
+
+def test_a_trigger_s_own_words_of_a_timeout_are_no_d1_limit(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """A school's own trigger refusing a row in words holding "exceeded timeout" (a quiz's
+    answer window) is that trigger's refusal, named at its line, "fix the file": it was read as
+    D1 stopping the request at 30 s (split-it-into-batches hint), a matching of two words
+    where D1's own sentence is whole."""
+    mdirs.add(
+        "20250101_000100",
+        "answers",
+        "CREATE TABLE answers (id INTEGER PRIMARY KEY, late INTEGER);\n"
+        "CREATE TRIGGER answers_window BEFORE INSERT ON answers WHEN NEW.late = 1\n"
+        "BEGIN SELECT RAISE(ABORT, 'answer window exceeded timeout of the quiz'); END;",
+    )
+    mdirs.add(
+        "20250101_000200",
+        "late",
+        "INSERT INTO answers (late) VALUES (0);\nINSERT INTO answers (late) VALUES (1);\n",
+    )
+    base = ["--database", d1.url, *mdirs.args()]
+    res = run_inproc(*base, "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "answer window exceeded timeout of the quiz" in res.err, res.err
+    assert "30 s" not in res.err and "split it into batches" not in res.err, res.err

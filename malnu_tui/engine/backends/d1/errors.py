@@ -81,7 +81,7 @@ class D1OutcomeUnknown(D1Error):
 # reset." D1 allows 30 s a query and, over its HTTP API, 30 s the whole request ("Requests to
 # Cloudflare API must resolve in 30 seconds. Therefore, this duration limit also applies to
 # the entire batch call": its limits page); the request was rolled back.
-_TIMEOUT_WORDS = ("exceeded timeout", "exceeded its CPU time limit")
+_TIMEOUT_WORDS = ("DB storage operation exceeded timeout", "DB exceeded its CPU time limit")
 TIMEOUT_HINT = (
     "D1 stops a request after 30 s (each query, and the whole batch an API request sends: "
     "developers.cloudflare.com/d1/platform/limits/) and rolled it back: split it into "
