@@ -200,3 +200,25 @@ def stop_if_running(proc: Any) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.communicate()
+
+
+_TIME_SHAPE = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?"
+
+
+def zoneless_times(doc: Any, where: str = "", keep: tuple[str, ...] = ("watermark",)) -> list[str]:
+    """Every value of a ``--json`` document that is a time without its offset
+    (``2026-12-07 16:41:56``: read as local time in another zone), as ``path = value``. Under
+    ``keep`` (a sync watermark: the source database's own value) they are left as they are."""
+    import re
+
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key not in keep:
+                found += zoneless_times(value, f"{where}.{key}", keep)
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            found += zoneless_times(value, f"{where}[{i}]", keep)
+    elif isinstance(doc, str) and re.fullmatch(_TIME_SHAPE, doc.strip()):
+        found.append(f"{where} = {doc}")
+    return found

@@ -649,6 +649,8 @@ def test_every_json_output_is_json_on_stdout(tmp_path: Path, mdirs: MigrationDir
     released = run_json("unlock", "--yes")
     assert released["released"] is True  # type: ignore[index]
     assert released["lock"]["owner"] == "ops@other" and released["lock"]["pid"] == 4242  # type: ignore[index]
+    # its times with their offset (the row holds '2026-01-01 00:00:00', UTC: kept so)
+    assert released["lock"]["acquired_at"] == "2026-01-01T00:00:00+00:00"  # type: ignore[index]
 
 
 def test_json_has_no_nan_where_a_figure_does_not_exist(

@@ -17,7 +17,7 @@ import pytest
 
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.errors import LockHolder
-from tests.fixtures_core import MigrationDirs, next_second, run_cli, school_set
+from tests.fixtures_core import MigrationDirs, next_second, run_cli, school_set, zoneless_times
 from tests.fixtures_matrix import DbTarget
 
 CSV = "id,email\n7,siti@malnu.sch.id\n8,budi@malnu.sch.id\n"
@@ -201,7 +201,8 @@ def test_json_output_is_one_document_on_stdout_in_debug_mode_too(
     db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
 ) -> None:
     """Every command with --json in turn, on one prepared database, with and without debug
-    mode (clear-failed and backup create, which change it, last)."""
+    mode (clear-failed and backup create, which change it, last); every time in it with its
+    offset."""
     d = mdirs
     old, new = _prepared(db_target, d, tmp_path)
     log = tmp_path / "debug.log"
@@ -225,6 +226,9 @@ def test_json_output_is_one_document_on_stdout_in_debug_mode_too(
             except json.JSONDecodeError as exc:
                 pytest.fail(f"{command} {debug}: {exc}: {res.out!r}")
             assert "debug:" not in res.out, command
+            # Every time with its offset (README: ISO 8601 UTC), on every backend: PostgreSQL's
+            # TIMESTAMP, SQLite's and D1's text read back as '2026-12-07 16:41:56'.
+            assert zoneless_times(doc) == [], (command, res.out)
             if command == "status":
                 for m in doc["migrations"]:
                     for key in ("version", "filename", "state", "checksum", "executed_at"):

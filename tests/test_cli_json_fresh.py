@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from malnu_tui.cli import build_parser
-from tests.fixtures_core import MigrationDirs, school_set
+from tests.fixtures_core import MigrationDirs, school_set, zoneless_times
 from tests.inproc import run_inproc
 
 # Each command in the order run, with what it needs ({csv}, {url}, {copy}); one on a fresh
@@ -38,6 +38,7 @@ RUNS: list[tuple[str, ...]] = [
     "{copy}"), ("sync", "status", "--to", "{copy}"), ("rehearse",),
     ("rollback", "--steps", "2"), ("recover", "--to", "-1s", "--dry-run"),
     ("backup", "restore", "{backup}"), ("backup", "delete", "{backup}"),
+    ("status",), ("log",), ("history",),
 ]  # fmt: skip
 
 
@@ -78,6 +79,7 @@ def test_every_command_with_json_prints_one_document_or_nothing(
             doc: Any = strict(res.out)  # the whole of stdout: one document
         except json.JSONDecodeError as exc:
             pytest.fail(f"{exc}: {said}")
+        assert zoneless_times(doc) == [], said  # every time with its offset (README)
         if words == ("backup", "create"):
             backup = doc["id"]
     # What a fresh database is: nothing to do is success, reading a trail that is empty too.

@@ -130,6 +130,36 @@ def test_a_problem_grown_worse_is_sent_again(tmp_path: Path, receiver: Receiver)
     assert run() == [("resolved", "OK")]
 
 
+def test_the_json_webhook_and_the_incident_state_say_each_time_with_its_offset(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A `kind = "json"` body's `at`/`since` and the state file's times were
+    '2026-12-07 10:01:30' (no zone), read as local time by a receiver in another zone; ISO
+    8601 with +00:00 now. The console's alerts view shows them as before (UTC, no T)."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.monitor.alerts import load_incidents, process_alerts
+    from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
+
+    hooks = (Webhook("json", receiver.url(), timeout=2, retries=0),)
+    state = tmp_path / "incidents.json"
+    p = Problem("p", "failed_migrations", Severity.CRITICAL, "x failed", "2026-12-07 09:00:00", "x")
+    at = datetime(2026, 12, 7, 10, 1, 30, tzinfo=UTC)
+    for problems in ((p,), ()):  # opened, then resolved
+        report = CheckReport((TargetHealth("p", problems),), "2026-12-07T10:01:00+00:00")
+        assert process_alerts(report, hooks, path=state, now=at).failed == ()
+        if problems:  # the open incident as the state file keeps it
+            (inc,) = json.loads(state.read_text())["incidents"].values()
+            assert inc["opened_at"] == "2026-12-07T10:01:30+00:00", inc
+            assert inc["since"] == "2026-12-07T09:00:00+00:00", inc
+            (shown,) = load_incidents(state)
+            assert (shown.opened_at, shown.since) == ("2026-12-07 10:01:30", "2026-12-07 09:00:00")
+    opened, resolved = receiver.bodies[-2:]
+    assert opened["since"] == resolved["since"] == "2026-12-07T09:00:00+00:00", opened
+    assert opened["at"] == resolved["at"] == "2026-12-07T10:01:30+00:00", resolved
+
+
 def test_a_check_that_began_before_one_already_alerted_on_is_not_alerted_on(
     tmp_path: Path, receiver: Receiver
 ) -> None:

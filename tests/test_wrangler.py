@@ -137,6 +137,7 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
         ("20250101_000100_create_users.sql", True, False),
         ("20250101_000200_seed_admin.sql", True, False),
     ]
+    assert all(r["applied_at"].endswith("+00:00") for r in rows), rows  # (wrangler's: UTC)
     res = run_cli(*base, "status", "--json")
     assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["pending"] * 3
     assert [r["name"] for r in json.loads(res.out)["wrangler"]] == [r["name"] for r in rows]

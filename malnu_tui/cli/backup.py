@@ -137,7 +137,7 @@ def cmd_create(ctx: Context) -> int:
     backend = ctx.backend()
     manifest = create_backup(backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx))
     if ctx.json:
-        ctx.out_json(manifest.as_json())
+        ctx.out_json(manifest.shown_json())
     else:
         ctx.out(manifest.id)
     ctx.message(
@@ -175,7 +175,7 @@ def cmd_list(ctx: Context) -> int:
             )
         )
     if ctx.json:
-        ctx.out_json([m.as_json() for m in backups])
+        ctx.out_json([m.shown_json() for m in backups])
         return 0
     if not backups:
         ctx.message(f"no backups in {ctx.target.backup_dir}")

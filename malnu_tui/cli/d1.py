@@ -276,13 +276,13 @@ def cmd_lint(ctx: Context) -> int:
 
 def cmd_bookmark(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.timetravel import bookmark_at, current_bookmark
-    from malnu_tui.engine.clock import parse_when
+    from malnu_tui.engine.clock import json_time, parse_when
 
     backend = _d1(ctx, look=True)
     at = ctx.opt("at")
     bookmark = bookmark_at(backend, parse_when(at)) if at else current_bookmark(backend)
     if ctx.json:
-        ctx.out_json({"at": at or "now", "bookmark": bookmark})
+        ctx.out_json({"at": json_time(at) if at else "now", "bookmark": bookmark})
     else:
         ctx.out(bookmark)
     return 0

@@ -397,6 +397,7 @@ def cmd_clear_failed(ctx: Context) -> int:
 def cmd_unlock(ctx: Context) -> int:
     from malnu_tui.engine.migrate import unlock
     from malnu_tui.engine.preflight import preflight_unlock
+    from malnu_tui.engine.status import lock_json
 
     backend = ctx.backend()
     pf = preflight_unlock(backend, ctx.target)
@@ -410,12 +411,13 @@ def cmd_unlock(ctx: Context) -> int:
     ctx.confirm("release this lock (only if that session is dead)", pf.database_name)
     released = unlock(backend) or pf.lock
     if ctx.json:
-        ctx.out_json({"released": True, "lock": released.as_json()})
+        ctx.out_json({"released": True, "lock": lock_json(released)})
     ctx.message("lock released (audited, with the lock row's before-image)")
     return 0
 
 
 def cmd_log(ctx: Context) -> int:
+    from malnu_tui.engine.clock import json_times
     from malnu_tui.engine.monitor.runlog import ACTIONS_READ, actions_seen, read_changes
 
     entries = read_changes(ctx.reader(), limit=ctx.args.limit, action=ctx.args.action)
@@ -426,7 +428,7 @@ def cmd_log(ctx: Context) -> int:
             f"rows have: {', '.join(seen) or 'none'}"
         )
     if ctx.json:
-        ctx.out_json([e.__dict__ for e in entries])
+        ctx.out_json([json_times(e.__dict__, "at") for e in entries])
         return 0
     from malnu_tui.cli.output import print_table
 

@@ -8,11 +8,22 @@ on this machine's clock, so the difference is seen before the confirmation word 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from malnu_tui.engine.errors import ConfigError
 
-__all__ = ["local_offset", "local_time_line", "parse_iso", "parse_when", "refuse_future"]
+__all__ = [
+    "json_time",
+    "json_times",
+    "local_offset",
+    "local_time_line",
+    "parse_iso",
+    "parse_time",
+    "parse_when",
+    "refuse_future",
+]
 
 
 def _offset_text(offset: timedelta) -> str:
@@ -153,3 +164,33 @@ def _refuse_clock_fraction(text: str, value: str) -> None:
         f"({meant})",
         hint="e.g. 2026-11-24 14:05+07:00 (WIB), 2026-11-24T07:05:00Z, or -2h",
     )
+
+
+def json_time(text: str | None) -> str | None:
+    """An audit/tracking time as ``--json`` prints it: ISO 8601 with its offset
+    (``2026-12-07T16:41:56+00:00``, as ``backup list --json``'s), never the audit table's
+    ``2026-12-07 16:41:56``, which a reader in another zone took for its local time. Text that
+    is no time is left as it is; None stays None."""
+    if text is None:
+        return None
+    when = parse_time(text)
+    return when.isoformat() if when is not None else text
+
+
+def parse_time(text: str) -> datetime | None:
+    """An audit/tracking time (``YYYY-MM-DD HH:MM:SS``, ISO 8601, naive = UTC) or None."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def json_times(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """``data`` with the times under ``keys`` as ``--json`` prints them (:func:`json_time`);
+    the other fields, and ``data`` itself, as they are."""
+    return {k: json_time(v) if k in keys and isinstance(v, str) else v for k, v in data.items()}

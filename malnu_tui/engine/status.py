@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from malnu_tui.engine.backends.base import Backend, TrackingRecord, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
+from malnu_tui.engine.clock import json_time, json_times
 from malnu_tui.engine.errors import ConfigError, LockHolder
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
 from malnu_tui.engine.rollback_sums import RollbackEdit
@@ -23,6 +24,7 @@ __all__ = [
     "MigrationStatus",
     "StatusReport",
     "applied_newest_first",
+    "lock_json",
     "report_from_records",
     "row_named",
     "select_rollback",
@@ -51,6 +53,12 @@ STATE_SYMBOLS: dict[MigrationState, str] = {
 # ran, in its older form; a missing file ran and its file is gone). Exactly the rows with
 # success = TRUE.
 DONE_STATES = frozenset({MigrationState.APPLIED, MigrationState.DRIFTED, MigrationState.MISSING})
+
+
+def lock_json(lock: LockHolder) -> dict[str, object]:
+    """The lock as ``status --json`` and ``unlock --json`` print it: its fields (a contract),
+    its times with their offset (the lock row keeps its own form)."""
+    return json_times(lock.as_json(), "acquired_at", "expires_at")
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,7 @@ class MigrationStatus:
             "state": self.state.value,
             "checksum": self.checksum,
             "recorded_checksum": self.recorded_checksum,
-            "executed_at": self.executed_at,
+            "executed_at": json_time(self.executed_at),  # (with its offset)
             "execution_time_ms": self.execution_time_ms,
             "error_message": self.error_message,
             "rollback_file": self.rollback_file,
@@ -141,7 +149,7 @@ class StatusReport:
             "kind": self.kind,
             "head": self.head,
             "counts": self.counts,
-            "lock": None if self.lock is None else self.lock.as_json(),
+            "lock": None if self.lock is None else lock_json(self.lock),
             "lock_stale": self.lock_stale,
             "warnings": list(self.warnings),
             "migrations": [m.as_json() for m in self.migrations],

@@ -117,7 +117,7 @@ class RecoverPlan:
     def as_json(self) -> dict[str, object]:
         return {
             "to": self.to,
-            "backup": self.backup.as_json(),
+            "backup": self.backup.shown_json(),
             "reapply": list(self.reapply),
             "rollback": list(self.rollback),
             "record": list(self.record),

@@ -28,7 +28,7 @@ from malnu_tui.engine.backup.durable import (
     temp_is_stale,
     write_json_atomic,
 )
-from malnu_tui.engine.clock import parse_iso
+from malnu_tui.engine.clock import json_times, parse_iso
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.private import make_dirs, owned, user_name
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
@@ -235,6 +235,14 @@ class BackupManifest:
         data["migrations"] = [asdict(m) for m in self.migrations]
         data["row_counts"] = dict(self.row_counts)
         data["details"] = dict(self.details)
+        return data
+
+    def shown_json(self) -> dict[str, Any]:
+        """The manifest as ``--json`` prints it (``backup create/list``, ``recover``): the
+        file's fields, each migration's ``executed_at`` with its offset (the file keeps the
+        tracking table's ``2026-12-07 16:41:56``)."""
+        data = self.as_json()
+        data["migrations"] = [json_times(m, "executed_at") for m in data["migrations"]]
         return data
 
     @staticmethod

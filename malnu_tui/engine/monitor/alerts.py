@@ -23,7 +23,7 @@ from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, worst
 from malnu_tui.engine.monitor.incidents import locked_state, read_state, state_key, state_path
-from malnu_tui.engine.monitor.runlog import format_time, parse_time
+from malnu_tui.engine.monitor.runlog import format_time, json_time, parse_time
 from malnu_tui.engine.monitor.webhooks import (
     Sender,
     hook_id,
@@ -113,13 +113,22 @@ def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
                     str(inc.get("object", "")),
                     str(inc["severity"]),
                     str(inc["message"]),
-                    inc.get("since"),
-                    str(inc.get("opened_at", "")),
+                    _shown_time(inc.get("since")),
+                    _shown_time(inc.get("opened_at")) or "",
                     str(inc.get("state", "open")),
                 )
             )
     # by the problem's own key (target|check|object), as before incidents named a database
     return tuple(sorted(out, key=lambda i: (i.opened_at, f"{i.target}|{i.check}|{i.obj}")))
+
+
+def _shown_time(value: object) -> str | None:
+    """A state file's time as the console shows it (``2026-12-07 16:41:56``, UTC), whichever
+    form the file holds it in; text that is no time as it is."""
+    if value is None:
+        return None
+    when = parse_time(str(value))
+    return format_time(when) if when is not None else str(value)
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ def _incident(p: Problem, now: str, database: str = "", *, pending: bool = False
         "object": p.obj,
         "severity": p.severity.name,
         "message": p.message,
-        "since": p.since,
+        "since": json_time(p.since),
         "opened_at": now,
         "state": "pending" if pending else "open",
         "sent": [],
@@ -171,7 +180,9 @@ def process_alerts(
     sent); ``resolve_after``: a resolution is sent once the problem has been gone that long
     (back before: the same incident, nothing sent)."""
     send = sender or http_sender
-    at = format_time(now or datetime.now(UTC))
+    # ISO 8601 with its offset, as the webhook bodies carry it (the state file's times were
+    # the audit table's `2026-12-07 16:41:56`; both forms are read: parse_time).
+    at = json_time(format_time(now or datetime.now(UTC))) or ""
     dbs = {t.target: t.database for t in report.targets}
     current = {state_key(p.key, dbs.get(p.target, "")): p for p in report.problems}
     # Only a target checked in this run and reached can show that a problem cleared: one not

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AuditEntry, actor, utc_now
+from malnu_tui.engine.clock import json_time, json_times, parse_time
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -48,6 +49,7 @@ __all__ = [
     "format_time",
     "history_since",
     "json_time",
+    "json_times",
     "parse_time",
     "read_changes",
     "recent_runs",
@@ -97,30 +99,6 @@ _DEEP = 500  # brackets below which no JSON text is too deep to parse (the limit
 def format_time(when: datetime) -> str:
     """UTC ``YYYY-MM-DD HH:MM:SS`` (the audit table's form)."""
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def json_time(text: str | None) -> str | None:
-    """An audit/tracking time as ``--json`` prints it: ISO 8601 with its offset
-    (``2026-12-07T16:41:56+00:00``, as ``backup list --json``'s), never the audit table's
-    ``2026-12-07 16:41:56``, which a reader in another zone took for its local time. Text that
-    is no time is left as it is; None stays None."""
-    if text is None:
-        return None
-    when = parse_time(text)
-    return when.isoformat() if when is not None else text
-
-
-def parse_time(text: str) -> datetime | None:
-    """An audit/tracking time (``YYYY-MM-DD HH:MM:SS``, ISO 8601, naive = UTC) or None."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -174,8 +152,8 @@ class RunRecord:
             "op": self.op,
             "object": self.obj,
             "outcome": self.outcome,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
+            "started_at": json_time(self.started_at),
+            "ended_at": json_time(self.ended_at),
             "duration_ms": self.duration_ms,
             "error": self.error,
             "counts": dict(self.counts),
@@ -344,12 +322,12 @@ class History:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "since": self.since,
+            "since": json_time(self.since),
             "complete": self.runs_from is None and self.events_from is None,
             "runs": [r.as_json() for r in self.runs],
             "events": [
                 {
-                    "at": e.at,
+                    "at": json_time(e.at),
                     "actor": e.actor,
                     "action": e.action,
                     "object": e.object,

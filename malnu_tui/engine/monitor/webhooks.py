@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
+from malnu_tui.engine.clock import json_time
 from malnu_tui.engine.monitor.config import Webhook, mask_webhook
 
 __all__ = ["Sender", "hook_id", "http_sender", "json_body", "slack_body"]
@@ -33,8 +34,10 @@ def json_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
         "object": inc.get("object", ""),
         "severity": inc["severity"] if event == "problem" else "OK",
         "message": inc["message"],
-        "since": inc.get("since"),
-        "at": at,
+        # ISO 8601 with the offset (an incident opened by an older version holds the audit
+        # table's form in the state file: said the same way)
+        "since": json_time(inc.get("since")),
+        "at": json_time(at),
         "source": "malnu-tui",
     }
 

@@ -19,6 +19,7 @@ from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied, T
 from malnu_tui.engine.backends.d1.wrangler_config import DEFAULT_TABLE, find_config, pick_table
 from malnu_tui.engine.backends.d1.wrangler_names import by_name_part, match
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.clock import json_time
 from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.files import Migration, MigrationSet
 
@@ -63,7 +64,7 @@ class WranglerRow:
     def as_json(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "applied_at": self.applied_at,
+            "applied_at": json_time(self.applied_at),  # (wrangler's CURRENT_TIMESTAMP: UTC)
             "in_files": self.in_files,
             "tracked": self.tracked,
         }
@@ -97,7 +98,11 @@ class AdoptPlan:
         return {
             "source": self.source,
             "to_adopt": [
-                {"filename": m.filename, "wrangler_name": w.name, "applied_at": w.applied_at}
+                {
+                    "filename": m.filename,
+                    "wrangler_name": w.name,
+                    "applied_at": json_time(w.applied_at),
+                }
                 for m, w in self.to_adopt
             ],
             "already_tracked": list(self.already_tracked),
