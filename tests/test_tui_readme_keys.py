@@ -82,3 +82,22 @@ async def test_help_files_accept_edited_under_its_own_wizard(tmp_path: Path) -> 
         assert sections["rollback.accept_edited"] == "Emergency rollback wizard"
         assert sections["recover.accept_edited"] == "Point-in-time recovery wizard"
         assert sections["wizard.next"] == "Wizards (every one)"
+
+
+async def test_the_idle_quit_question_names_its_key(tmp_path: Path) -> None:
+    # "ctrl+c again quits", as the README says: the dialog's Quit button named no key.
+    from textual.widgets import Button
+
+    from tests.tui_demo import bare_text, dialog_ready
+
+    app = demo_app(build_demo(tmp_path / "demo"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app))
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: dialog_ready(app))
+        await at_rest(pilot)
+        assert str(app.screen.query_one("#yes", Button).label) == "Quit (ctrl+c)"
+        assert "ctrl+c again quits; esc stays." in bare_text(app)
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.1)
+    assert app.return_code == 0
