@@ -260,9 +260,13 @@ class MalnuApp(App[int]):
             if yes:
                 self.exit(0)
 
+        # Its button names its key, as every dialog's does ("Quit" alone left ctrl+c unsaid).
         self.push_screen(
             ConfirmScreen(
-                "Quit malnu-tui?", "Nothing is running; no change is lost.", None, "Quit"
+                QUIT_TITLE,
+                "Nothing is running; no change is lost. ctrl+c again quits; esc stays.",
+                None,
+                "Quit (ctrl+c)",
             ),
             answered,
         )

@@ -82,7 +82,10 @@ def binding_owners(app: type[DOMNode] | None = None) -> list[type[DOMNode]]:
 
 
 def help_title(cls: type[DOMNode]) -> str:
-    title = getattr(cls, "HELP_TITLE", None)
+    """The class's own ``HELP_TITLE``: an inherited one filed a subclass's keys under its
+    parent's (the rollback and recovery wizards' ``a`` under "Wizards (every one)", as if the
+    apply or import wizard took it)."""
+    title = cls.__dict__.get("HELP_TITLE")
     return str(title) if title else cls.__name__
 
 

@@ -108,6 +108,7 @@ class RecoverWizard(WizardScreen):
     """Bring the database back to a moment in time, honestly."""
 
     WIZARD_TITLE: ClassVar[str] = "Point-in-time recovery"
+    HELP_TITLE = "Point-in-time recovery wizard"  # its `a` is its own, not every wizard's
     STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("when", "Pick a time"),
         ("plan", "Plan"),

@@ -82,6 +82,7 @@ class RollbackWizard(WizardScreen):
     """Undo the newest migrations, calmly, one step per screen."""
 
     WIZARD_TITLE: ClassVar[str] = "Emergency rollback"
+    HELP_TITLE = "Emergency rollback wizard"  # its `a` is its own, not every wizard's
     STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("how-far", "How far"),
         ("preview", "Preview"),
