@@ -217,3 +217,24 @@ async def test_a_stop_on_d1_lets_the_request_in_flight_finish_and_sends_no_more(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
         ).fetchone()
     assert run[0] == "failed" and "interrupted" in run[1], run
+
+
+async def test_the_console_puts_its_signal_handlers_back_when_it_exits(demo: Demo) -> None:
+    # Its SIGTERM and SIGHUP handlers were left in place: a SIGTERM to the process after the
+    # app had exited (a test run's, a script's) called into the closed loop and hung it.
+    import signal
+
+    def mine(_signum: int, _frame: object) -> None:
+        raise AssertionError("not called")
+
+    before = {s: signal.signal(s, mine) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        app = make_app(demo)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: loaded(app))
+            assert signal.getsignal(signal.SIGTERM) is not mine  # the console's, meanwhile
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGHUP) is mine
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
