@@ -217,3 +217,72 @@ async def test_a_stop_on_d1_lets_the_request_in_flight_finish_and_sends_no_more(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
         ).fetchone()
     assert run[0] == "failed" and "interrupted" in run[1], run
+
+
+async def test_the_console_puts_its_signal_handlers_back_when_it_exits(demo: Demo) -> None:
+    # Its SIGTERM and SIGHUP handlers were left in place: a SIGTERM to the process after the
+    # app had exited (a test run's, a script's) called into the closed loop and hung it.
+    import signal
+
+    def mine(_signum: int, _frame: object) -> None:
+        raise AssertionError("not called")
+
+    before = {s: signal.signal(s, mine) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        app = make_app(demo)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: loaded(app))
+            assert signal.getsignal(signal.SIGTERM) is not mine  # the console's, meanwhile
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGHUP) is mine
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def test_a_stop_that_comes_once_every_migration_is_in_rolls_nothing_back(demo: Demo) -> None:
+    # The stop key confirmed as the run ends lands after the last migration's COMMIT (its
+    # "done" being reported, its run row being written): nothing is rolled back. The result
+    # said "stopped at your request: the step in progress was rolled back", of a run wholly
+    # applied. Here the stop is delivered as the last "done" is posted, in the worker itself.
+    import signal
+
+    from textual.message import Message
+    from textual.message_pump import MessagePump
+
+    from malnu_tui.engine.interrupts import stop_workers, stoppable
+    from malnu_tui.engine.migrate import plan_up
+    from malnu_tui.tui.messages import OperationProgress as ProgressMessage
+    from malnu_tui.tui.session import RunOutcome, connected, migration_set, run_confirmed
+
+    target = demo.target("primary")
+    mset = migration_set(target)
+    with connected(target) as backend:
+        plan = plan_up(backend, mset, target_name=target.name)
+    last = plan.steps[-1].filename
+
+    class Screen(MessagePump):  # the wizard's side: it only receives the worker's messages
+        def post_message(self, message: Message) -> bool:
+            p = message.progress if isinstance(message, ProgressMessage) else None
+            if p is not None and p.event == "done" and p.filename == last:
+                stop_workers(signal.SIGINT, owner=self)  # (raised here, at its next line)
+            return True
+
+    pump = Screen()
+    out: list[RunOutcome | BaseException] = []
+
+    def work() -> None:
+        try:
+            with stoppable(owner=pump):
+                out.append(run_confirmed(target, mset, plan, pump))
+        except BaseException as exc:
+            out.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(30)
+    (outcome,) = out
+    assert isinstance(outcome, RunOutcome), outcome
+    assert outcome.error == "" and outcome.result is not None, outcome.error
+    assert [f for f, _ in outcome.result.done] == [s.filename for s in plan.steps]
+    assert demo.applied() == sorted([*SCHOOL_APPLIED, *(s.filename for s in plan.steps)])

@@ -208,6 +208,17 @@ def stoppable(owner: object = None) -> Iterator[None]:
             _set_async_exc(ident, ctypes.py_object())  # one that came too late: dropped
 
 
+def stops_done() -> None:
+    """Within :func:`stoppable`: the work is done (the console's run: every migration in, the
+    outcome to show). A stop delivered before is raised here at the latest; none is after:
+    one confirmed as the run ended was raised after its run row and said "rolled back" of a
+    run wholly applied, or lost its result for a bare "stopped"."""
+    with _LOCK:
+        work = _STOPPABLE.get(threading.get_ident())
+        if work is not None:
+            work.stopped = True
+
+
 @contextlib.contextmanager
 def _holding(held: HeldInterrupts) -> Iterator[None]:
     """:func:`interrupts_held` in a worker: stops are noted in ``held`` during the block."""

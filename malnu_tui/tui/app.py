@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -105,6 +105,7 @@ class MalnuApp(App[int]):
         self.stopped_by: int | None = None  # SIGHUP or SIGTERM: exit once the work has stopped
         self.keys_end: int | None = None  # after SIGHUP: closed at exit, it ends the key reader
         self.key_overrides: dict[str, str] = {}
+        self._signals_before: dict[int, Any] = {}  # SIGHUP's and SIGTERM's, put back at exit
         # No animations: over SSH every animation frame is a repaint sent down the line.
         self.animation_level = "none"
         self.sub_title = target.display_url
@@ -129,8 +130,9 @@ class MalnuApp(App[int]):
                 self.keys_end = mute_gone_terminal(keys=True)
             loop.call_soon_threadsafe(self.call_later, self._stop, signum)
 
-        for signum in (signal.SIGHUP, signal.SIGTERM):
-            signal.signal(signum, stop)
+        # Put back at unmount: left in place, a SIGTERM to the process after the app had
+        # exited (a test run's, a script's) called into the closed loop, and the process hung.
+        self._signals_before = {s: signal.signal(s, stop) for s in (signal.SIGHUP, signal.SIGTERM)}
         # The terminal gone without a SIGHUP (the console in a session of its own): ended as
         # the SIGHUP ends it. It spun on the keys' end-of-file, its writes failed, for ever.
         keys = sys.__stdin__
@@ -145,6 +147,13 @@ class MalnuApp(App[int]):
             self.notify(
                 warning, title="Configuration", severity="warning", timeout=30, markup=False
             )
+
+    def on_unmount(self) -> None:
+        import signal
+
+        for signum, handler in self._signals_before.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        self._signals_before = {}
 
     def _fatal_error(self) -> None:
         """Textual's crash report with secrets masked (``tui/crash.py``): Textual's own

@@ -165,7 +165,7 @@ def run_confirmed(
     run, and read the status once to verify. Progress goes to ``pump`` as messages.
     ``accept_edited_rollback``: the operator accepted rollback files edited since their
     migration was applied (audited by the engine, as the CLI's flag)."""
-    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, verify_after
+    from malnu_tui.engine.migrate import ApplyResult, MigrationFailed, apply_plan, verify_after
     from malnu_tui.engine.safety import backup_taker
 
     reported: list[tuple[str, int]] = []  # "done" events: durable migrations
@@ -190,29 +190,40 @@ def run_confirmed(
                 taken.append(backup_id)
             return backup_id
 
+        from malnu_tui.engine.interrupts import interrupts_held, stops_done
+
         try:
-            with observing(statement_poster(pump)):
-                result = apply_plan(
-                    backend,
-                    mset,
-                    plan,
-                    progress=progress,
-                    safety_backup=taker,
-                    accept_edited_rollback=accept_edited_rollback,
-                )
-        except MigrationFailed as exc:
-            failure, done, error = exc.failure, exc.done, str(exc)
-        except MalnuError as exc:
-            # Stopped mid-run otherwise (the database kept busy, a full disk): what was
-            # reported done is in, and the result screen must not say "nothing was changed".
-            done, error = tuple(reported), explain(exc)[0]
+            try:
+                with observing(statement_poster(pump)):
+                    result = apply_plan(
+                        backend,
+                        mset,
+                        plan,
+                        progress=progress,
+                        safety_backup=taker,
+                        accept_edited_rollback=accept_edited_rollback,
+                    )
+            except MigrationFailed as exc:
+                failure, done, error = exc.failure, exc.done, str(exc)
+            except MalnuError as exc:
+                # Stopped mid-run otherwise (the database kept busy, a full disk): what was
+                # reported done is in, and the result screen must not say "nothing was changed".
+                done, error = tuple(reported), explain(exc)[0]
+            stops_done()  # (the outcome is shown whole: a stop from now on is not delivered)
         except KeyboardInterrupt as exc:
             if type(exc) is not KeyboardInterrupt:  # SIGHUP, SIGTERM: the console exits
                 raise
             # The stop key (stop_workers(SIGINT, owner)): the engine rolled the step back,
-            # recorded the run and released the lock, as on the CLI's Ctrl-C.
-            done, error = tuple(reported), STOPPED_D1 if target.kind == "d1" else STOPPED
-        from malnu_tui.engine.interrupts import interrupts_held
+            # recorded the run and released the lock, as on the CLI's Ctrl-C; unless it came
+            # once every migration was in (its run row being written): nothing rolled back.
+            ran = tuple(dict(reported).items())  # (one reported again after the stop: once)
+            every = {f for f, _ in ran} >= {s.filename for s in plan.steps}
+            if failure is None and not error and (result is not None or every):
+                result = result or ApplyResult(
+                    plan.direction, ran, backup_id=taken[0] if taken else None, notes=(LATE,)
+                )
+            elif failure is None and not error:
+                done, error = ran, STOPPED_D1 if target.kind == "d1" else STOPPED
 
         # (A stop confirmed as the run ended is only noted: the status after is still read.)
         with interrupts_held():
@@ -223,6 +234,7 @@ def run_confirmed(
     return RunOutcome(result, failure, done, error, after, taken[0] if taken else None)
 
 
+LATE = "the stop came once every migration was in: nothing was rolled back"
 STOPPED = (
     "stopped at your request: the step in progress was rolled back (the database is as it was "
     "before it), the ones shown done stay done, the run is recorded as interrupted"
