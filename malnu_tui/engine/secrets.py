@@ -130,9 +130,7 @@ def masked_detail(
     ``row_unknown``: the table's columns are not known (a client tool's output): its
     failing row is left out."""
     show = masked if mask is None else mask
-    if detail.startswith(_FAILING_ROW) and (
-        row_unknown or any(secret_column(c) for c in columns)
-    ):
+    if detail.startswith(_FAILING_ROW) and (row_unknown or any(secret_column(c) for c in columns)):
         why = "its table's columns not known here" if row_unknown else "the table holds secrets"
         return f"{_FAILING_ROW}…): its values not shown, {why}"
 

@@ -262,7 +262,9 @@ _OWN = re.compile(r"^(?:ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|pg_restore
 
 # A DETAIL line's text; COPY's context quoting the row (or a column's value) being loaded.
 _DETAIL = re.compile(r"^(?P<head>(?:.*\bDETAIL:\s+))(?P<detail>Failing row contains \(.*)$", re.M)
-_COPY_ROW = re.compile(r'(?P<at>\bCOPY [^,\n]+, line \d+)(?:, column (?P<col>[^:\n]+))?: ".*"$', re.M)
+_COPY_ROW = re.compile(
+    r'(?P<at>\bCOPY [^,\n]+, line \d+)(?:, column (?P<col>[^:\n]+))?: ".*"$', re.M
+)
 
 
 def tool_text_masked(text: str) -> str:
