@@ -51,3 +51,41 @@ def test_a_restore_failing_on_a_duplicated_token_does_not_print_it(
     said = rehearsed.out + rehearsed.err
     assert rehearsed.code != 0 and "Key (remember_token)=(sha256:" in said, said
     assert TOKEN not in said, said
+
+
+def test_a_restore_failing_on_a_check_does_not_print_the_row(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """A CHECK the rows broke unseen (added NOT VALID, then marked valid: pg_dump puts it in
+    the CREATE TABLE, before the data): psql quotes the row twice, ``DETAIL: Failing row
+    contains (1, a@x, rt-…)`` and ``CONTEXT: COPY users, line 1: "1	a@x	rt-…"``."""
+    mdirs.add(
+        "20250101_000100",
+        "users",
+        "CREATE TABLE users (id int PRIMARY KEY, email text, remember_token text);",
+        "DROP TABLE users;",
+    )
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users VALUES (1, 'a@x', %s)", (TOKEN,))
+        conn.execute(
+            "ALTER TABLE users ADD CONSTRAINT short_token "
+            "CHECK (length(remember_token) < 10) NOT VALID"
+        )
+        conn.execute("UPDATE pg_constraint SET convalidated = true WHERE conname = 'short_token'")
+    made = run_cli(*base, "backup", "create", "--json")
+    assert made.code == 0, made.err
+    restored = run_cli(
+        *base,
+        "backup",
+        "restore",
+        json.loads(made.out)["id"],
+        "--yes",
+        env={"MIGRATION_DEBUG": "1"},
+    )
+    said = restored.out + restored.err
+    assert restored.code != 0 and 'violates check constraint "short_token"' in said, said
+    assert "Failing row contains (…): its values not shown" in said, said
+    assert "COPY users, line 1: (not shown)" in said, said
+    assert TOKEN not in said, said
