@@ -1,6 +1,6 @@
 """A restore that fails on a secret column's values: PostgreSQL's DETAIL names them
 (``Key (remember_token)=(…) is duplicated.``), and psql's stderr went whole into the
-restore's error, its audit row, `rehearse`'s report and the debug log."""
+restore's error, its audit row, `recover`'s and `rehearse`'s reports and the debug log."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def test_a_restore_failing_on_a_duplicated_token_does_not_print_it(
     audit = run_cli(*base, "log", "--action", "restore", "--json")
     assert audit.code == 0 and "Key (remember_token)=(sha256:" in audit.out, audit
     assert TOKEN not in audit.out, audit.out
+    recovered = run_cli(*base, "recover", "--to", "now", "--yes", env=env)
+    said = recovered.out + recovered.err
+    assert recovered.code != 0 and "Key (remember_token)=(sha256:" in said, said
+    assert TOKEN not in said, said
     rehearsed = run_cli(*base, "rehearse", "--backup", backup_id, env=env)
     said = rehearsed.out + rehearsed.err
     assert rehearsed.code != 0 and "Key (remember_token)=(sha256:" in said, said
