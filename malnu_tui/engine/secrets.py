@@ -114,7 +114,11 @@ _KEY_VALUES = re.compile(
 
 
 def masked_detail(
-    detail: str, columns: tuple[str, ...] = (), mask: Callable[[str], Any] | None = None
+    detail: str,
+    columns: tuple[str, ...] = (),
+    mask: Callable[[str], Any] | None = None,
+    *,
+    row_unknown: bool = False,
 ) -> str:
     """PostgreSQL's ``detail`` with the values of secret columns masked (:func:`masked`):
     ``Key (remember_token)=(sha256:ab12cd34…) already exists.``; a value of another column
@@ -122,10 +126,13 @@ def masked_detail(
     holding ", ") are all (hidden) when one of their columns is a secret. "Failing row
     contains (…)" names no column (its values in the copy's order, which may not be the
     source's): left out when one of the table's ``columns`` is a secret. ``mask`` shows a
-    secret value (:func:`masked` unless given; the import's reasons say (hidden) alone)."""
+    secret value (:func:`masked` unless given; the import's reasons say (hidden) alone).
+    ``row_unknown``: the table's columns are not known (a client tool's output): its
+    failing row is left out."""
     show = masked if mask is None else mask
-    if detail.startswith(_FAILING_ROW) and any(secret_column(c) for c in columns):
-        return f"{_FAILING_ROW}…): its values not shown, the table holds secrets"
+    if detail.startswith(_FAILING_ROW) and (row_unknown or any(secret_column(c) for c in columns)):
+        why = "its table's columns not known here" if row_unknown else "the table holds secrets"
+        return f"{_FAILING_ROW}…): its values not shown, {why}"
 
     def one(m: re.Match[str]) -> str:
         cols, vals = m["cols"].split(", "), m["vals"].split(", ")

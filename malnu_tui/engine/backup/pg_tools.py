@@ -260,13 +260,40 @@ _ECHO = re.compile(r"^(?:LINE \d+: |Command was: )")
 _OWN = re.compile(r"^(?:ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|pg_restore|psql|pg_dump)\b")
 
 
+# A DETAIL line's text; COPY's context quoting the row (or a column's value) being loaded.
+_DETAIL = re.compile(r"^(?P<head>(?:.*\bDETAIL:\s+))(?P<detail>Failing row contains \(.*)$", re.M)
+_COPY_ROW = re.compile(
+    r'(?P<at>\bCOPY [^,\n]+, line \d+)(?:, column (?P<col>[^:\n]+))?: ".*"$', re.M
+)
+
+
+def tool_text_masked(text: str) -> str:
+    """psql's or pg_restore's ``text`` with what it quotes of the rows masked: a secret
+    column's values in ``Key (remember_token)=(…)`` (:func:`.secrets.masked_detail`), a
+    "Failing row contains (…)" (the table's columns are not known here) and COPY's
+    ``line 2: "…"`` left out, a column's value kept only when its name holds no secret."""
+    from malnu_tui.engine.secrets import masked_detail, secret_column
+
+    text = masked_detail(text)
+    text = _DETAIL.sub(lambda m: m["head"] + masked_detail(m["detail"], row_unknown=True), text)
+
+    def row(m: re.Match[str]) -> str:
+        if m["col"] is not None and not secret_column(m["col"]):
+            return m[0]
+        return f"{m['at']}" + (f", column {m['col']}" if m["col"] else "") + ": (not shown)"
+
+    return _COPY_ROW.sub(row, text)
+
+
 def server_said(text: str) -> str:
     """What psql or pg_restore printed about a failure, as one clean line: its messages
     (ERROR, DETAIL, HINT, CONTEXT…) joined with ``; ``, runs of spaces collapsed, without the
-    echoed statement (``LINE 1: CREATE TABLE public.a (`` and its ``^``, ``Command was: …``).
-    The whole text goes to the debug log (``MIGRATION_DEBUG=1``)."""
+    echoed statement (``LINE 1: CREATE TABLE public.a (`` and its ``^``, ``Command was: …``)
+    and with the rows' values it quotes masked (:func:`tool_text_masked`). The whole text,
+    masked, goes to the debug log (``MIGRATION_DEBUG=1``)."""
     from malnu_tui.engine.monitor import debuglog
 
+    text = tool_text_masked(text)
     debuglog.note(f"client tool said: {text}")
     kept: list[str] = []
     echo = False
