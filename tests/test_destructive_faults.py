@@ -705,3 +705,32 @@ def test_a_backup_made_while_the_app_writes_says_its_audit_row_is_missing(
     assert [m.id for m in list_backups(target.backup_dir)] == [made.id]
     warned = [p.message for p in said if "audit row of this backup" in p.message]
     assert warned and made.id in warned[0] and "busy" in warned[0], said
+
+
+def test_ctrl_c_once_the_manifest_is_in_place_leaves_no_manifest_without_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or the console's stop) landing in the folder's fsync after the manifest was
+    renamed into place: the backup's file was removed as for any interrupted backup, but its
+    manifest stayed, listed by `backup list` and chosen by `recover`, naming a file that is
+    not there. Now neither stays: the store is as before the backup."""
+    from malnu_tui.engine.backup import durable
+
+    target, backend, first = _school_with_backup(tmp_path)
+    real = durable.fsync_dir
+
+    def interrupted_once_a_manifest_is_in(directory: Path) -> None:
+        real(directory)
+        if len(list(Path(directory).glob("*.json"))) > 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(durable, "fsync_dir", interrupted_once_a_manifest_is_in)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            create_backup(backend, target)
+        monkeypatch.setattr(durable, "fsync_dir", real)
+        assert [m.id for m in list_backups(target.backup_dir)] == [first]
+        left = sorted(p.name for p in Path(target.backup_dir).iterdir() if first not in p.name)
+        assert left == [], left
+    finally:
+        backend.close()

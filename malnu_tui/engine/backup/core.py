@@ -174,7 +174,8 @@ def make_backup(
         emit(BackupProgress("manifest", 0, 0, f"writing manifest {backup_id}.json"))
         save_manifest(directory, manifest)  # last: from here on the backup is listed
     except BaseException as exc:
-        remove_quietly(tmp, final)
+        # the manifest too: an interrupt in its folder's fsync comes after its rename
+        remove_quietly(tmp, final, manifest_path(directory, backup_id))
         with contextlib.suppress(OSError):
             fsync_dir(directory)
         if isinstance(exc, Exception):
