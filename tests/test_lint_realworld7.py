@@ -339,3 +339,39 @@ def test_a_rollback_file_without_lock_timeout(mdirs: MigrationDirs) -> None:
     code, report = _lint(url, mdirs, "--all")  # the tool's own 10 s on its sessions
     found = [(f["file"], f["line"]) for f in _rules(report, "PG-LOCK-TIMEOUT")]
     assert found == [("20250101_000300_undo_reset.sql", 3)]  # RESET takes it away
+
+
+def test_a_volatility_word_outside_an_action_changes_nothing(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # review23d: the words IMMUTABLE/STABLE/VOLATILE were read anywhere in an ALTER FUNCTION:
+    # `SET search_path = public, stable` (a schema named stable) made a VOLATILE function
+    # "stable", so its DEFAULT's full-table rewrite passed clean; `SET search_path = volatile`
+    # made an IMMUTABLE one volatile (a false warning). Only an action declares it.
+    mdirs.add("20250101_000100", "base", f"{PG_BASE}\n{FUNCTIONS}\nCREATE SCHEMA stable;",
+              "DROP SCHEMA stable;\nDROP FUNCTION school_code, term_code;\n"
+              "DROP TABLE orders, users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "paths",
+        "ALTER FUNCTION school_code() SET search_path = public, stable;\n"
+        "ALTER FUNCTION term_code() SET search_path = volatile, public STRICT;\n"
+        'ALTER FUNCTION term_code() RENAME TO "volatile";\n'
+        'ALTER FUNCTION "volatile"() RENAME TO term_code;',
+        "ALTER FUNCTION school_code() RESET search_path;\nALTER FUNCTION term_code() RESET ALL;",
+    )
+    mdirs.add("20250101_000300", "columns", "SET lock_timeout = '5s';\n"
+              "ALTER TABLE users ADD COLUMN school text NOT NULL DEFAULT school_code();\n"
+              "ALTER TABLE orders ADD COLUMN term text NOT NULL DEFAULT term_code();",
+              "ALTER TABLE users DROP school;\nALTER TABLE orders DROP term;")  # fmt: skip
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000200")
+    assert r.code == 0, r.err
+    code, report = _lint(pg_url, mdirs)
+    assert code == 0, report
+    found = [(f["file"], f["line"]) for f in _rules(report, "PG-ADD-COLUMN-REWRITE")]
+    assert found == [("20250101_000300_columns.sql", 2)], report  # school_code(), still VOLATILE
+    before = _filenode(pg_url, "users"), _filenode(pg_url, "orders")
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert r.code == 0, r.err
+    assert _filenode(pg_url, "users") != before[0]  # the VOLATILE default: users rewritten
+    assert _filenode(pg_url, "orders") == before[1]  # the IMMUTABLE one stored once
