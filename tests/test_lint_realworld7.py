@@ -375,3 +375,42 @@ def test_a_volatility_word_outside_an_action_changes_nothing(
     assert r.code == 0, r.err
     assert _filenode(pg_url, "users") != before[0]  # the VOLATILE default: users rewritten
     assert _filenode(pg_url, "orders") == before[1]  # the IMMUTABLE one stored once
+
+
+LEGACY_REBUILD = (
+    "PRAGMA foreign_keys = OFF;\nPRAGMA legacy_alter_table = ON;\n"
+    f"{RENAME_ASIDE}\n{MAKE_AGAIN}\nDROP TABLE operation_implementation_old;\n"
+    "PRAGMA legacy_alter_table = OFF;\nPRAGMA foreign_keys = ON;"
+)
+RENAME_BACK = "ALTER TABLE operation_implementation_old RENAME TO operation_implementation;"
+
+
+def test_a_rename_undone_then_a_safe_rebuild_is_not_named(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    # review23d: a table renamed aside and renamed back in a later migration stayed "renamed
+    # away": a rebuild months later that keeps the keys (foreign keys off, legacy_alter_table
+    # on: measured below, the child rows stay) was an error at its CREATE TABLE and its DROP,
+    # so a `lint = "enforce"` target refused a safe migration. And the old copy renamed again
+    # (t_old → t_archive) was lost track of: made again and filled from t_archive, not named.
+    mdirs.add("20250101_000100", "base", OPENASIP_BASE, "SELECT 1;")
+    mdirs.add("20250101_000200", "aside", RENAME_ASIDE, RENAME_BACK)
+    mdirs.add("20250101_000300", "back", RENAME_BACK, RENAME_ASIDE)
+    mdirs.add("20250101_000400", "rebuild", LEGACY_REBUILD, "SELECT 1;")
+    code, report = _lint(sqlite_url, mdirs, "--all")
+    assert _rules(report, MOVED) == [], report
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup")
+    assert r.code == 0, r.err
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    assert db.execute("SELECT count(*) FROM operation_implementation_variable").fetchone() == (1,)
+    db.close()
+    archived = MigrationDirs(mdirs.root / "archived")
+    archived.add("20250101_000100", "base", OPENASIP_BASE, "SELECT 1;")
+    archived.add("20250101_000200", "aside", RENAME_ASIDE, "SELECT 1;")
+    archived.add("20250101_000300", "archive", "ALTER TABLE operation_implementation_old "
+                 "RENAME TO operation_implementation_archive;", "SELECT 1;")  # fmt: skip
+    archived.add("20250101_000400", "again", MAKE_AGAIN.replace("_old;", "_archive;"), "SELECT 1;")
+    code, report = _lint(sqlite_url, archived, "--all")
+    found = [(f["file"], f["line"]) for f in _rules(report, MOVED)]
+    assert found == [("20250101_000400_again.sql", 1)], report
+    assert "renamed to operation_implementation_archive" in str(_rules(report, MOVED)[0]["why"])

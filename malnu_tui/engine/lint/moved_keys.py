@@ -85,6 +85,13 @@ class RenamedAway:
     def renamed(self, line: int, old: str, new: str, replay: Replay, legacy: bool) -> None:
         if self.keeps_keys and legacy:
             return
+        for t, e in list(self.moved.items()):
+            if key(e.new) != key(old):
+                continue  # (below: the old copy renamed again, and the children with it)
+            if key(new) == t:
+                del self.moved[t]  # renamed back: their keys reference t again, nothing moved
+            else:
+                e.new = new
         children = [c for c in replay.foreign_keys_to(old) if key(c[0]) != key(new)]
         if children:
             self.moved[key(old)] = _Moved((self.file, line), new, children)
