@@ -255,6 +255,7 @@ def test_a_rollback_file_with_a_rename_first_rebuild(sqlite_url: str, mdirs: Mig
     ], report
     assert "the foreign keys of attendance(lesson_id)" in rb[0]["why"]
     assert "temporary_lesson is dropped at line 5" in rb[0]["why"]
+    assert "and the rollback then creates lesson again" in rb[0]["why"]  # (said "the migration")
     assert report["checked"] == ["20250101_000200_add_room.sql"]  # (the migrations, as before)
 
     r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup")
@@ -336,6 +337,9 @@ def test_a_rollback_file_without_lock_timeout(mdirs: MigrationDirs) -> None:
     assert why[0].startswith("DROP TABLE orders, users (ACCESS EXCLUSIVE")
     assert "runs in the rollback with no lock_timeout" in why[0]
     assert "the RESET at line 2 puts back the server's default" in why[1]
+    assert _rules(report, "PG-LOCK-TIMEOUT")[0]["instead"].startswith(
+        "start the rollback file with SET lock_timeout"  # (said "start the migration")
+    )
     code, report = _lint(url, mdirs, "--all")  # the tool's own 10 s on its sessions
     found = [(f["file"], f["line"]) for f in _rules(report, "PG-LOCK-TIMEOUT")]
     assert found == [("20250101_000300_undo_reset.sql", 3)]  # RESET takes it away

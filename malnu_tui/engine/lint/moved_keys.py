@@ -62,11 +62,12 @@ class RenamedAway:
     rebuild's first step, and the children now reference the old copy."""
 
     file: str = ""
+    kind: str = "migration"  # what the file begun last is: a migration or a rollback
     keeps_keys: bool = False  # foreign keys off and legacy_alter_table on: nothing rewritten
     moved: dict[str, _Moved] = field(default_factory=dict)  # old name → its rebuild
 
-    def begin(self, file: str, *, keeps_keys: bool) -> None:
-        self.file, self.keeps_keys = file, keeps_keys
+    def begin(self, file: str, *, keeps_keys: bool, kind: str = "migration") -> None:
+        self.file, self.keeps_keys, self.kind = file, keeps_keys, kind
 
     def see(self, st: Statement, op: Op, replay: Replay, legacy: bool) -> None:
         """Follow one statement of the file begun last, before ``replay`` runs it (``legacy``:
@@ -147,7 +148,7 @@ class RenamedAway:
             line = e.renamed[1]
             why = (
                 f"ALTER TABLE {old} RENAME TO {e.new} rewrites the foreign keys of {refs} to "
-                f"reference {e.new}, and the migration then creates {old} again: they no "
+                f"reference {e.new}, and the {self.kind} then creates {old} again: they no "
                 f"longer reference {old}"
             )
         elif e.made_again[0] == here and (e.copied or e.dropped is not None):
