@@ -113,6 +113,8 @@ def _volatility(rest: str) -> str | None:
             i += 1
         i += 1
     return found
+
+
 _RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
     rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}\s*(?:\((?P<cols>[^()]*)\))?.*?\bSELECT\b.*?\bFROM\s+"
