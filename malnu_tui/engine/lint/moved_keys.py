@@ -62,18 +62,25 @@ class RenamedAway:
     rebuild's first step, and the children now reference the old copy."""
 
     file: str = ""
+    kind: str = "migration"  # what the file begun last is: a migration or a rollback
     keeps_keys: bool = False  # foreign keys off and legacy_alter_table on: nothing rewritten
     moved: dict[str, _Moved] = field(default_factory=dict)  # old name → its rebuild
+    renamed_into: set[str] = field(default_factory=set)  # names applied renames gave tables
 
-    def begin(self, file: str, *, keeps_keys: bool) -> None:
-        self.file, self.keeps_keys = file, keeps_keys
+    def begin(self, file: str, *, keeps_keys: bool, kind: str = "migration") -> None:
+        self.file, self.keeps_keys, self.kind = file, keeps_keys, kind
 
-    def see(self, st: Statement, op: Op, replay: Replay, legacy: bool) -> None:
+    def see(
+        self, st: Statement, op: Op, replay: Replay, legacy: bool, *, applied: bool = False
+    ) -> None:
         """Follow one statement of the file begun last, before ``replay`` runs it (``legacy``:
-        PRAGMA legacy_alter_table is on there)."""
+        PRAGMA legacy_alter_table is on there). ``applied``: a migration already applied,
+        ``replay`` the live schema (after it), not run."""
         if op.kind == "alter_table":
             for a in op.actions:
-                if a.kind == "rename_table":
+                if a.kind == "rename_table" and applied:
+                    self.applied_rename(st.line, op.name, a.new, replay)
+                elif a.kind == "rename_table":
                     self.renamed(st.line, op.name, a.new, replay, legacy)
         elif op.kind == "create_table":
             self.created(op.name, st.line)
@@ -85,7 +92,25 @@ class RenamedAway:
     def renamed(self, line: int, old: str, new: str, replay: Replay, legacy: bool) -> None:
         if self.keeps_keys and legacy:
             return
+        for t, e in list(self.moved.items()):
+            if key(e.new) != key(old):
+                continue  # (below: the old copy renamed again, and the children with it)
+            if key(new) == t:
+                del self.moved[t]  # renamed back: their keys reference t again, nothing moved
+            else:
+                e.new = new
         children = [c for c in replay.foreign_keys_to(old) if key(c[0]) != key(new)]
+        if children:
+            self.moved[key(old)] = _Moved((self.file, line), new, children)
+
+    def applied_rename(self, line: int, old: str, new: str, live: Replay) -> None:
+        """A rename already applied: the live schema says whose keys SQLite rewrote to ``new``
+        (none with legacy_alter_table on and foreign keys off, or once renamed back). A name
+        an earlier applied rename gave (renamed back or on) is not followed."""
+        if key(old) in self.renamed_into:
+            return
+        self.renamed_into.add(key(new))
+        children = [c for c in live.foreign_keys_to(new) if key(c[0]) != key(old)]
         if children:
             self.moved[key(old)] = _Moved((self.file, line), new, children)
 
@@ -140,7 +165,7 @@ class RenamedAway:
             line = e.renamed[1]
             why = (
                 f"ALTER TABLE {old} RENAME TO {e.new} rewrites the foreign keys of {refs} to "
-                f"reference {e.new}, and the migration then creates {old} again: they no "
+                f"reference {e.new}, and the {self.kind} then creates {old} again: they no "
                 f"longer reference {old}"
             )
         elif e.made_again[0] == here and (e.copied or e.dropped is not None):

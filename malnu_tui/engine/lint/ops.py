@@ -82,7 +82,39 @@ _ALTER_SEQUENCE = re.compile(rf"^ALTER\s+SEQUENCE\s+(?:IF\s+EXISTS\s+)?{_QNAME}\
 _ALTER_ROUTINE = re.compile(
     rf"^ALTER\s+(?:FUNCTION|ROUTINE)\s+{_QNAME}\s*(?:\((?:[^()]|\([^()]*\))*\))?(?P<rest>.*)$", _F
 )
-_VOLATILITY = re.compile(r"\b(?P<v>IMMUTABLE|STABLE|VOLATILE)\b", re.IGNORECASE)
+# Its actions' tokens: a quoted name or string is one token, never a keyword.
+_ROUTINE_TOKEN = re.compile(r"\$(?:[A-Za-z_]\w*)?\$|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[\w.]+|\S")
+_VOLATILITIES = frozenset({"IMMUTABLE", "STABLE", "VOLATILE"})
+
+
+def _volatility(rest: str) -> str | None:
+    """The volatility an ALTER FUNCTION's actions (``rest``, after the signature) declare:
+    read as an action only, never in RENAME TO / OWNER TO / SET SCHEMA, a SET parameter's
+    value, RESET's, COST's, ROWS', SUPPORT's or PARALLEL's operand."""
+    toks = [t.upper() for t in _ROUTINE_TOKEN.findall(rest)]
+    if not toks or toks[0] in ("RENAME", "OWNER", "DEPENDS", "NO") or toks[:2] == ["SET", "SCHEMA"]:
+        return None
+    found, i = None, 0
+    while i < len(toks):
+        t = toks[i]
+        if t in _VOLATILITIES:
+            found = t.lower()
+        elif t == "SET" and i + 2 < len(toks) and toks[i + 2] == "FROM":
+            i += 3  # SET param FROM CURRENT
+        elif t == "SET":
+            i += 2  # SET param TO|= value [, value …]
+            while i + 1 < len(toks):
+                i += 1 + (toks[i + 1] in ("-", "+"))  # the value (a sign is its own token)
+                if i + 1 < len(toks) and toks[i + 1] == ",":
+                    i += 1
+                    continue
+                break
+        elif t in ("RESET", "COST", "ROWS", "SUPPORT", "PARALLEL"):
+            i += 1
+        i += 1
+    return found
+
+
 _RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
     rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}\s*(?:\((?P<cols>[^()]*)\))?.*?\bSELECT\b.*?\bFROM\s+"
@@ -417,8 +449,8 @@ def read_ops(st: Statement) -> Op:
         if m:
             return Op("rename_type", _unq(m["name"]), value=_unq(m["new"]))
         m = _ALTER_ROUTINE.match(text) if head[6:].startswith(("FUNCTI", "ROUTIN")) else None
-        if m and (v := _VOLATILITY.search(_BODIES.sub("''", m["rest"]))):
-            return Op("alter_function", _unq(m["name"]), value=v["v"].lower())
+        if m and (v := _volatility(m["rest"])):
+            return Op("alter_function", _unq(m["name"]), value=v)
         m = _ALTER_SEQUENCE.match(text)
         if m and (owned := _OWNED_BY.search(text, m.end())):
             return Op("sequence_owned", _unq(m["name"]), table=_unq(owned["table"]))

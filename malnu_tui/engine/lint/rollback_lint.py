@@ -75,7 +75,7 @@ def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding
     rebuilt = rebuilt_tables(ops) if not d1 and not off else set()  # (D1: its own rules)
     out: list[Finding] = []
     away = RenamedAway()
-    away.begin(rb.filename, keeps_keys=off)
+    away.begin(rb.filename, keeps_keys=off, kind="rollback")
     schema = replay.copy()
     legacy = False
     for st, op in zip(statements, ops, strict=True):
@@ -126,7 +126,8 @@ def _lock_timeout(rb: RollbackFile, session_lock_timeout: bool) -> list[Finding]
             "table queues behind it while it waits"
         )
         r = RULES["PG-LOCK-TIMEOUT"]
-        return [Finding(r.id, r.severity, rb.filename, st.line, why, r.instead)]
+        instead = r.instead.replace("start the migration", "start the rollback file", 1)
+        return [Finding(r.id, r.severity, rb.filename, st.line, why, instead)]
     return []
 
 
