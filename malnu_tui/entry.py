@@ -5,6 +5,8 @@ traceback. Nothing has been opened or changed by then."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 
@@ -21,6 +23,21 @@ def _interrupt_behind(exc: RuntimeError) -> KeyboardInterrupt | None:
     return cause if isinstance(cause, KeyboardInterrupt) else None
 
 
+def _stderr_settled(code: int) -> int:
+    """``code``, with stderr's buffer flushed; where stderr itself failed (a full disk, its
+    reader gone: the command said so in its code), what stays in it is dropped: flushed at the
+    interpreter's exit it failed again, and Python's own exit 120 replaced the command's code
+    (a CRITICAL check's 2) where Python buffers a stderr that is no terminal."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
+    return code
+
+
 def main() -> int:
     """Run the CLI on ``sys.argv``; returns the exit code."""
     try:
@@ -32,7 +49,7 @@ def main() -> int:
             raise
         return _interrupted()
     try:
-        return run_cli()
+        return _stderr_settled(run_cli())
     except KeyboardInterrupt:  # the command's own handler says one that comes later
         return _interrupted()
     except RuntimeError as exc:  # one the command's handler did not see: said as it says it

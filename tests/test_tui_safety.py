@@ -80,7 +80,10 @@ async def test_sql_view_lints_a_set_in_the_dialect_the_cli_does(tmp_path: Path) 
         "create table public.siswa (id serial primary key, no_hp text);\n",
         encoding="utf-8",
     )
-    (rb / "20260101120000_init.sql").write_text("drop table public.siswa;\n", encoding="utf-8")
+    # (its lock_timeout set: a rollback file is linted too, and this test is of the dialect)
+    (rb / "20260101120000_init.sql").write_text(
+        "set lock_timeout = '5s';\ndrop table public.siswa;\n", encoding="utf-8"
+    )
     url = sqlite_url(tmp_path / "malnu.db")
     embedded = Target(DEFAULT_TARGET, url, mig, rb, tmp_path / "backups" / DEFAULT_TARGET)
     settings = Settings(None, {DEFAULT_TARGET: embedded}, DEFAULT_TARGET, tmp_path / "backups")
