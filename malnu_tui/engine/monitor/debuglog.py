@@ -26,6 +26,7 @@ __all__ = [
     "configure",
     "debug_wanted",
     "enabled",
+    "exception_text",
     "http_request",
     "mask_secrets",
     "one_line",
@@ -72,6 +73,21 @@ def one_line(text: str) -> str:
     if "\n" not in text and "\r" not in text:
         return text
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def exception_text(exc: BaseException) -> str:
+    """``exc`` as a catch-all says it (a run's error in the run log, a doctor check, a health
+    reading): a PostgreSQL error through :func:`.pg_sql.error_text` (psycopg's own text holds
+    its detail whole: ``Key (api_token)=(…)``, "Failing row contains (…)"), else its text, or
+    its type's name when it has none."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")  # (never imported here just to ask)
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        from malnu_tui.engine.backends.pg_sql import error_text
+
+        return error_text(exc)
+    return str(exc) or type(exc).__name__
 
 
 def mask_secrets(text: str) -> str:

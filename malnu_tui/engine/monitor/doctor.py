@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.again import named_fields
-from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.debuglog import exception_text, mask_secrets
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -88,7 +88,7 @@ class _Checks:
         try:
             self.ok(name, fn())
         except Exception as exc:
-            self.fail(name, str(exc) or type(exc).__name__, getattr(exc, "hint", None) or fix)
+            self.fail(name, exception_text(exc), getattr(exc, "hint", None) or fix)
             return False
         return True
 
@@ -385,7 +385,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                 try:
                     _sync_copies(c, target, backend)
                 except Exception as exc:
-                    c.fail("sync copies", str(exc) or type(exc).__name__, "")
+                    c.fail("sync copies", exception_text(exc), "")
             need = _db_size(backend, target)
         finally:
             with contextlib.suppress(Exception):

@@ -250,6 +250,7 @@ def _outcome_of(exc: BaseException) -> str:
 def record_run(backend: Backend | None, op: str, obj: str = "") -> Iterator[RunRecorder]:
     """Record the block as one run of ``op`` in ``backend``'s audit trail (see the module)."""
     from malnu_tui.engine.interrupts import interrupts_held, stop_for
+    from malnu_tui.engine.monitor.debuglog import exception_text
 
     run = RunRecorder(op, obj)
     try:
@@ -264,7 +265,7 @@ def record_run(backend: Backend | None, op: str, obj: str = "") -> Iterator[RunR
             if isinstance(exc, KeyboardInterrupt):
                 record = run.finish("failed", "interrupted")
             else:
-                record = run.finish(_outcome_of(exc), str(exc) or type(exc).__name__)
+                record = run.finish(_outcome_of(exc), exception_text(exc))
             write_run(backend, record)
         if held.came and not isinstance(exc, KeyboardInterrupt):
             raise stop_for(held.signals[0]) from None
