@@ -336,9 +336,8 @@ class OneTransaction:
         already = self.storage.already(name, m) if self.storage is not None else None
         if already:
             return  # PostgreSQL leaves it as it is (measured: the same relfilenode)
-        waits = "every query of its table waits" if kind == "INDEX" else "every read and write "
-        waits += "" if kind == "INDEX" else "of it waits"
-        why = f"ALTER {kind} {name} {what} rewrites it while {waits}"
+        waits = "every query of its table" if kind == "INDEX" else "every read and write of it"
+        why = f"ALTER {kind} {name} {what} rewrites it while {waits} waits"
         if already is None:
             why += f" ({_unless(m)}: then PostgreSQL does nothing)"
         why, sev = self._sized(name, why, "a short lock") if kind != "INDEX" else (why, None)
