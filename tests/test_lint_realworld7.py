@@ -85,42 +85,98 @@ def test_set_logged_unlogged_or_tablespace_rewrites_the_table(
 ) -> None:
     # ALTER TABLE … SET UNLOGGED / SET LOGGED / SET TABLESPACE copies the whole table under
     # ACCESS EXCLUSIVE (every read waits), and no rule named it: only PG-LOCK-TIMEOUT when the
-    # target had no lock_timeout, never on a target with one.
+    # target had no lock_timeout, never on a target with one. But PostgreSQL copies nothing
+    # when the table is already so (SET LOGGED of a logged table, SET TABLESPACE to its own):
+    # the rule warned of a rewrite that does not happen. Against the live database those are
+    # clean (line 2, 3), and a table this run made unlogged (line 5) is logged again with a
+    # rewrite (line 9); from the files alone, a warning that says "unless it is already …".
     mdirs.add("20250101_000100", "base", PG_BASE, "DROP TABLE orders, users;")
     mdirs.add("20250101_000200", "storage", "SET lock_timeout = '5s';\n"
               "ALTER TABLE users SET LOGGED;\nALTER TABLE orders SET TABLESPACE pg_default;\n"
               "-- lint:ignore PG-SET-STORAGE-REWRITE orders is 40 rows, at 02:00\n"
               "ALTER TABLE ONLY orders SET UNLOGGED;\n"
               "CREATE TABLE scratch (id int);\nALTER TABLE scratch SET UNLOGGED;\n"
-              "ALTER TABLE ALL IN TABLESPACE pg_default SET TABLESPACE pg_default;",
-              "ALTER TABLE orders SET LOGGED;\nALTER TABLE users SET UNLOGGED;\n"
-              "DROP TABLE scratch;")  # fmt: skip
+              "ALTER TABLE ALL IN TABLESPACE pg_default SET TABLESPACE pg_default;\n"
+              "ALTER TABLE orders SET LOGGED;",
+              "ALTER TABLE orders SET LOGGED;\nDROP TABLE scratch;")  # fmt: skip
     r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000100")
     assert r.code == 0, r.err
     assert _waits(pg_url, ["ALTER TABLE users SET UNLOGGED"], "SELECT * FROM users")
     code, report = _lint(pg_url, mdirs)  # pending: the live tables' sizes are asked
-    assert code == 0, report  # notes on these two-row live tables, a warning: exit 0
+    assert code == 0, report  # notes on these two-row live tables: exit 0
     found = [(f["line"], f["severity"], f["ignored"], f["reason"])
              for f in _rules(report, "PG-SET-STORAGE-REWRITE")]  # fmt: skip
     assert found == [
-        (2, "info", False, None),
-        (3, "info", False, None),
         (5, "info", True, "orders is 40 rows, at 02:00"),
-        (8, "warning", False, None),
+        (9, "info", False, None),
     ], report
-    first = _rules(report, "PG-SET-STORAGE-REWRITE")[0]
-    assert "ALTER TABLE users SET LOGGED rewrites it" in str(first["why"])
-    assert "about 2 rows live now" in str(first["why"])
-    assert "pg_repack" in str(first["instead"])
-    # Without the live database (a file-only lint) the tables' sizes are unknown: warnings.
+    last = _rules(report, "PG-SET-STORAGE-REWRITE")[1]
+    assert "ALTER TABLE orders SET LOGGED rewrites it" in str(last["why"])
+    assert "about 1 rows live now" in str(last["why"])
+    assert "unless" not in str(last["why"])  # the live state is known
+    assert "pg_repack" in str(last["instead"])
+    # Without the live database (a file-only lint) the tables' sizes and state are unknown.
     mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
     found_offline = lint_migrations(mset, dialect="postgresql").findings
-    sev = {f.line: f.severity for f in found_offline if f.rule == "PG-SET-STORAGE-REWRITE"}
-    assert sev == {2: "warning", 3: "warning", 5: "warning", 8: "warning"}
-    before = _filenode(pg_url, "orders")
+    why = {f.line: (f.severity, f.why) for f in found_offline if f.rule == "PG-SET-STORAGE-REWRITE"}
+    assert sorted(why) == [2, 3, 5, 9], why
+    assert {sev for sev, _ in why.values()} == {"warning"}
+    assert "(unless it is already logged: then PostgreSQL does nothing)" in why[2][1]
+    assert "unless it is already in tablespace pg_default" in why[3][1]
+    before = _filenode(pg_url, "users"), _filenode(pg_url, "orders")
     r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
     assert r.code == 0, r.err
-    assert _filenode(pg_url, "orders") != before  # SET UNLOGGED: a new file, every row copied
+    assert _filenode(pg_url, "users") == before[0]  # already logged: left as it is
+    assert _filenode(pg_url, "orders") != before[1]  # SET UNLOGGED: a new file, every row copied
+
+
+def test_set_access_method_and_a_view_or_index_moved_rewrite_too(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # PostgreSQL 15's ALTER TABLE … SET ACCESS METHOD, and ALTER MATERIALIZED VIEW … SET
+    # ACCESS METHOD / TABLESPACE and ALTER INDEX … SET TABLESPACE, copy the relation under
+    # ACCESS EXCLUSIVE as SET TABLESPACE does: they passed clean.
+    mdirs.add("20250101_000100", "base", f"{PG_BASE}\n"
+              "CREATE MATERIALIZED VIEW order_totals AS SELECT user_id, count(*) FROM orders\n"
+              "    GROUP BY user_id;\nCREATE INDEX orders_user ON orders (user_id);\n"
+              "CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;",
+              "DROP ACCESS METHOD heap2 CASCADE;\nDROP MATERIALIZED VIEW order_totals;\n"
+              "DROP TABLE orders, users;")  # fmt: skip
+    mdirs.add("20250101_000200", "storage", "SET lock_timeout = '5s';\n"
+              "ALTER TABLE users SET ACCESS METHOD heap2;\n"
+              "ALTER MATERIALIZED VIEW order_totals SET ACCESS METHOD heap;\n"
+              "ALTER MATERIALIZED VIEW order_totals SET TABLESPACE pg_default;\n"
+              "ALTER INDEX orders_user SET TABLESPACE pg_default;\n"
+              "ALTER MATERIALIZED VIEW IF EXISTS order_totals SET ACCESS METHOD heap2;\n"
+              "ALTER TABLE orders SET ACCESS METHOD heap;\n"
+              "CREATE INDEX users_name ON users (name);\n"
+              "ALTER INDEX users_name SET TABLESPACE pg_default;",
+              "ALTER TABLE users SET ACCESS METHOD heap;\nDROP INDEX users_name;")  # fmt: skip
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000100")
+    assert r.code == 0, r.err
+    with psycopg.connect(pg_url) as conn:
+        version = conn.execute("SHOW server_version_num").fetchone()
+    assert version is not None and int(version[0]) >= 150000  # SET ACCESS METHOD: 15 and up
+    code, report = _lint(pg_url, mdirs)
+    assert code == 0, report
+    found = [(f["line"], f["severity"]) for f in _rules(report, "PG-SET-STORAGE-REWRITE")]
+    assert found == [(2, "info"), (6, "info")], report  # 3, 4, 5, 7: already so
+    whys = [str(f["why"]) for f in _rules(report, "PG-SET-STORAGE-REWRITE")]
+    assert "ALTER TABLE users SET ACCESS METHOD heap2 rewrites it" in whys[0]
+    assert "ALTER MATERIALIZED VIEW order_totals SET ACCESS METHOD heap2 rewrites" in whys[1]
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    offline = lint_migrations(mset, dialect="postgresql").findings
+    why = {f.line: f.why for f in offline if f.rule == "PG-SET-STORAGE-REWRITE"}
+    assert sorted(why) == [2, 3, 4, 5, 6, 7], why  # 9: an index of this migration
+    assert "ALTER INDEX orders_user SET TABLESPACE pg_default rewrites it" in why[5]
+    assert "unless it already uses access method heap" in why[7]
+    before = {n: _filenode(pg_url, n) for n in ("users", "orders", "orders_user")}
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert r.code == 0, r.err
+    after = {n: _filenode(pg_url, n) for n in before}
+    assert after["users"] != before["users"]  # SET ACCESS METHOD heap2: copied
+    assert after["orders"] == before["orders"]  # already heap: left as it is
+    assert after["orders_user"] == before["orders_user"]  # already in pg_default
 
 
 # cpc/openasip's rename-first rebuild (tests/test_lint_realworld6.py), its steps spread over

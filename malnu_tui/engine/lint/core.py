@@ -46,7 +46,7 @@ from malnu_tui.engine.lint.rollback import read_rollback
 from malnu_tui.engine.lint.rollback_lint import rollback_findings
 from malnu_tui.engine.lint.shapes import LiveShape, Shape, Shapes, view_shape
 from malnu_tui.engine.lint.supabase import Exposure, LiveTableInfo, Supabase
-from malnu_tui.engine.lint.transaction import OneTransaction
+from malnu_tui.engine.lint.transaction import LiveStorage, OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
@@ -114,6 +114,7 @@ def _lint_one(
     exposure: Exposure | None = None,
     shapes: Shapes | None = None,
     away: RenamedAway | None = None,
+    storage: LiveStorage | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     shapes = shapes or Shapes()
@@ -138,7 +139,7 @@ def _lint_one(
         s.not_null_checks = not_null_checks
     s.columns = enum_columns
     enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
-    tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
+    tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums, storage=storage)
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
@@ -291,6 +292,7 @@ def lint_migrations(
     supabase: Supabase | None = None,
     supabase_live: LiveTableInfo | None = None,
     live_shape: LiveShape | None = None,
+    live_storage: LiveStorage | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -304,7 +306,8 @@ def lint_migrations(
     ``live_table`` answers the same of a PostgreSQL database, table by table. ``supabase``
     (a Supabase target, PostgreSQL's dialect) adds Supabase's rule set (lint/supabase.py);
     ``supabase_live`` answers it of the live database's tables. ``live_shape``: a function's
-    or view's shape in the live PostgreSQL database (SQLite's are the replay's).
+    or view's shape in the live PostgreSQL database (SQLite's are the replay's);
+    ``live_storage``: a relation's persistence, tablespace and access method there.
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
@@ -360,6 +363,7 @@ def lint_migrations(
                     exposure,
                     shapes,
                     away,
+                    live_storage,
                 )
             )
     finally:

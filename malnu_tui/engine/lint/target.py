@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.lint.core import Dialect
     from malnu_tui.engine.lint.d1 import RowProbe
+    from malnu_tui.engine.lint.transaction import LiveStorage
 
 __all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
 
@@ -132,6 +133,34 @@ def _pg_has_table(backend: Backend) -> Callable[[str], bool | None]:
     return has
 
 
+def _pg_storage(backend: Backend) -> LiveStorage | None:
+    """A live PostgreSQL relation's persistence (p/u), tablespace (the database's default
+    when it names none, as PostgreSQL reads it) and access method; None when unknown."""
+    from malnu_tui.engine.lint.transaction import LiveStorage
+
+    conn = getattr(backend, "conn", None)
+    if conn is None:
+        return None
+
+    def ask(name: str) -> tuple[str, str, str] | None:
+        try:
+            from psycopg import sql
+
+            row = conn.execute(
+                "SELECT c.relpersistence::text, coalesce(t.spcname, (SELECT s.spcname FROM "
+                "pg_database d JOIN pg_tablespace s ON s.oid = d.dattablespace WHERE d.datname "
+                "= current_database())), coalesce(a.amname, '') FROM pg_class c "
+                "LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace "
+                "LEFT JOIN pg_am a ON a.oid = c.relam WHERE c.oid = to_regclass(%s)",
+                (sql.Identifier(name).as_string(conn),),
+            ).fetchone()
+        except Exception:  # best effort: unknown, so the finding stays (with its "unless")
+            return None
+        return (str(row[0]), str(row[1]), str(row[2])) if row is not None else None
+
+    return LiveStorage(ask)
+
+
 def _session_lock_timeout(target: Target) -> bool:
     """Whether the tool's sessions on a PostgreSQL target carry a lock_timeout (it sets 10s
     unless the URL or the target's options say ``lock_timeout = 0``)."""
@@ -186,9 +215,11 @@ def lint_target(
     is_d1 = target.kind == "d1" or wrangler is not None
     rows = None
     has_table = None  # (pending migrations only: --all lints what ran before the live schema)
+    storage = None  # (the same)
     if backend is not None and target.kind == "postgresql":
         rows = _pg_rows(backend) if dialect_of(target) == "postgresql" else None
         has_table = _pg_has_table(backend) if from_live_schema else None
+        storage = _pg_storage(backend) if from_live_schema else None
     base: list[str] = []
     live = False  # the replay starts from the live schema, read
     probe = None
@@ -238,6 +269,7 @@ def lint_target(
             supabase=supabase,
             supabase_live=supabase_live,
             live_shape=live_shape,
+            live_storage=storage,
         )
 
     if probe is not None or rows is not None or has_table is not None:  # live: never cached

@@ -10,12 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
-from malnu_tui.engine.lint.ops import IDENT, Op, key
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, strip_comments
 from malnu_tui.engine.lint.pg_enum import NewEnumValues
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["PG_INDEX_LOCK_RULES", "PG_LOCKING_RULES", "TRANSACTION_RULES", "OneTransaction"]
+__all__ = [
+    "PG_INDEX_LOCK_RULES",
+    "PG_LOCKING_RULES",
+    "TRANSACTION_RULES",
+    "LiveStorage",
+    "OneTransaction",
+]
 
 TRANSACTION_RULES = (
     Rule(
@@ -85,12 +91,14 @@ PG_LOCKING_RULES = (
     Rule(
         "PG-SET-STORAGE-REWRITE",
         "warning",
-        "ALTER TABLE … SET LOGGED, SET UNLOGGED or SET TABLESPACE of an existing table",
+        "ALTER TABLE … SET LOGGED, SET UNLOGGED, SET TABLESPACE or SET ACCESS METHOD of an "
+        "existing table (ALTER MATERIALIZED VIEW … SET TABLESPACE or ACCESS METHOD, ALTER "
+        "INDEX … SET TABLESPACE), unless it is already so",
         "the whole table is rewritten (SET LOGGED also writes every row to the WAL, SET "
         "TABLESPACE copies every block and the indexes' with ALL IN TABLESPACE) under ACCESS "
         "EXCLUSIVE: every read and write of it waits for the whole copy and, in a migration, "
         "until the commit; SET UNLOGGED also loses the table's rows at a crash and leaves it "
-        "out of replicas",
+        "out of replicas; a table already in that state is left as it is",
         "do it in a maintenance window, by hand or in a migration of its own with a "
         "lock_timeout, and accept it with `-- lint:ignore PG-SET-STORAGE-REWRITE why`; to move "
         "a big table online, copy it with pg_repack (--tablespace) or logical replication",
@@ -124,10 +132,64 @@ _BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES, *PG_INDEX_LOC
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
 TableRows = Callable[[str], "int | None"]
 _SET_STORAGE = re.compile(
-    rf"^(?:IN\s+TABLESPACE\s+(?P<all>{IDENT})\s+(?:OWNED\s+BY\s+.*?\s+)?)?"
-    rf"(?P<what>SET\s+(?:LOGGED|UNLOGGED|TABLESPACE\s+{IDENT}))(?:\s+NOWAIT)?\s*$",
+    rf"^(?:IN\s+TABLESPACE\s+(?P<all>{IDENT})\s+(?:OWNED\s+BY\s+.*?\s+)?)?(?P<what>SET\s+"
+    rf"(?:(?P<logged>LOGGED|UNLOGGED)|TABLESPACE\s+(?P<space>{IDENT})|ACCESS\s+METHOD\s+"
+    rf"(?P<am>{IDENT})))(?:\s+NOWAIT)?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+# ALTER MATERIALIZED VIEW / ALTER INDEX … SET TABLESPACE or ACCESS METHOD: a rewrite too.
+_ALTER_REL = re.compile(
+    rf"^ALTER\s+(?P<kind>MATERIALIZED\s+VIEW|INDEX)\s+(?:IF\s+EXISTS\s+)?(?:{QNAME}\s+"
+    rf"(?=SET\b)|ALL\s+)(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+StorageState = tuple[str, str, str]  # (relpersistence p/u, tablespace, access method)
+
+
+class LiveStorage:
+    """A relation's storage in the live PostgreSQL database (``ask``: name → its
+    relpersistence, tablespace and access method, or None), as the linted migrations change
+    it: a SET … seen is what the next statement finds; a table created, dropped or renamed
+    by them is unknown."""
+
+    def __init__(self, ask: Callable[[str], StorageState | None]) -> None:
+        self.ask = ask
+        self.seen: dict[str, StorageState | None] = {}
+
+    def state(self, name: str) -> StorageState | None:
+        k = key(name)
+        if k not in self.seen:
+            self.seen[k] = self.ask(name)
+        return self.seen[k]
+
+    def forget(self, *names: str) -> None:
+        for name in names:
+            self.seen[key(name)] = None
+
+    def already(self, name: str, m: re.Match[str]) -> bool | None:
+        """Whether ``name`` is already what SET … of ``m`` makes it (None: unknown); the
+        state is then what the statement leaves."""
+        now = self.state(name)
+        if now is None:
+            return None
+        persistence, space, am = now
+        if m["logged"]:
+            want = "p" if m["logged"].upper() == "LOGGED" else "u"
+            done, persistence = persistence == want, want
+        elif m["space"]:
+            done, space = key(space) == key(m["space"]), key(m["space"])
+        else:
+            done, am = key(am) == key(m["am"]), key(m["am"])
+        self.seen[key(name)] = (persistence, space, am)
+        return done
+
+
+def _unless(m: re.Match[str]) -> str:
+    if m["logged"]:
+        return f"unless it is already {m['logged'].lower()}"
+    if m["space"]:
+        return f"unless it is already in tablespace {m['space']}"
+    return f"unless it already uses access method {m['am']}"
 
 
 def _finding(
@@ -151,6 +213,7 @@ class OneTransaction:
     indexes: set[str] = field(default_factory=set)  # indexes this migration creates
     enums: NewEnumValues | None = None  # PostgreSQL: enum values this migration adds
     outside: bool = False  # a CONCURRENTLY file: `up` runs it outside a transaction
+    storage: LiveStorage | None = None  # PostgreSQL, pending migrations: the live storage
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if self.enums is not None and op.kind not in ("do", "with"):  # their parts are seen
@@ -178,6 +241,12 @@ class OneTransaction:
             self.views.add(op.key)
         elif op.kind == "create_index" and op.name:
             self.indexes.add(op.key)
+        elif op.kind == "other" and self.dialect == "postgresql" and "SET" in st.text.upper():
+            self._set_storage_other(st, out)
+        if self.storage is not None and op.kind in ("create_table", "drop_table", "alter_table"):
+            renamed = [a.new for a in op.actions if a.kind == "rename_table" and a.new]
+            if op.kind != "alter_table" or renamed:
+                self.storage.forget(op.name, *op.names, *renamed)
         elif op.kind in ("drop_index", "reindex") and self.dialect == "postgresql":
             self._index_lock(st, op, out)
         elif op.kind == "refresh_view" and self.dialect == "postgresql":
@@ -239,19 +308,40 @@ class OneTransaction:
             return  # a new table: empty, and nobody else reads it yet
         for a in op.actions:
             m = _SET_STORAGE.match(a.definition) if a.kind == "other" else None
-            if m is None:
-                continue
-            what = " ".join(m["what"].split())
-            if op.key == "all" and m["all"]:  # ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b
-                why = f"ALTER TABLE ALL IN TABLESPACE {m['all']} SET TABLESPACE copies every "
-                why += "table there while every read and write of each waits"
-                out.append(_finding("PG-SET-STORAGE-REWRITE", self.file, st.line, why))
-                continue
-            why, sev = self._sized(
-                op.name, f"ALTER TABLE {op.name} {what} rewrites it while every read and write "
-                "of it waits", "a short lock",
-            )  # fmt: skip
-            out.append(_finding("PG-SET-STORAGE-REWRITE", self.file, st.line, why, sev))
+            if m is not None:
+                self._storage_finding(st, "TABLE", op.name, m, out)
+
+    def _set_storage_other(self, st: Statement, out: list[Finding]) -> None:
+        r = _ALTER_REL.match(strip_comments(st.text))
+        m = _SET_STORAGE.match(r["rest"]) if r is not None else None
+        if r is None or m is None or (r["name"] is None) != (m["all"] is not None):
+            return
+        kind = " ".join(r["kind"].upper().split())
+        mine = self.indexes if kind == "INDEX" else self.views
+        if r["name"] is not None and key(r["name"]) in mine:
+            return  # made by this migration: nobody uses it yet
+        self._storage_finding(st, kind, r["name"] or "all", m, out)
+
+    def _storage_finding(
+        self, st: Statement, kind: str, name: str, m: re.Match[str], out: list[Finding]
+    ) -> None:
+        what = " ".join(m["what"].split())
+        if m["all"]:  # ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b
+            if m["space"] is None or key(m["all"]) == key(m["space"]):
+                return  # to the tablespace they are in: PostgreSQL moves nothing
+            why = f"ALTER {kind} ALL IN TABLESPACE {m['all']} {what} copies every one there "
+            why += "while every read and write of each waits"
+            out.append(_finding("PG-SET-STORAGE-REWRITE", self.file, st.line, why))
+            return
+        already = self.storage.already(name, m) if self.storage is not None else None
+        if already:
+            return  # PostgreSQL leaves it as it is (measured: the same relfilenode)
+        waits = "every query of its table" if kind == "INDEX" else "every read and write of it"
+        why = f"ALTER {kind} {name} {what} rewrites it while {waits} waits"
+        if already is None:
+            why += f" ({_unless(m)}: then PostgreSQL does nothing)"
+        why, sev = self._sized(name, why, "a short lock") if kind != "INDEX" else (why, None)
+        out.append(_finding("PG-SET-STORAGE-REWRITE", self.file, st.line, why, sev))
 
     def _sized(self, table: str, why: str, short: str) -> tuple[str, Severity | None]:
         """``why`` and its severity: a note when the live table holds under
