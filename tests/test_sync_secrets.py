@@ -277,6 +277,27 @@ def test_a_keyless_row_s_times_named_after_a_secret_are_shown(tmp_path: Path) ->
         # a Laravel token's owner (a user's id and class), not the token
         ("tokenable_id", False),
         ("tokenable_type", False),
+        # two-factor secrets (Laravel Fortify's two_factor_secret held already)
+        ("two_factor_recovery_codes", True),
+        ("two_factor_secret", True),
+        ("recovery_codes", True),
+        ("recoveryCodes", True),
+        # PostgreSQL keeps a quoted name's capitals: a run of them ends before a capital word
+        ("PINCode", True),
+        ("OTPCode", True),
+        ("APIKey", True),
+        # "hash" alone is a file's or a row's checksum: a secret only as the whole name or
+        # beside a secret's or a key's word (password_hash, reset_token_hash above)
+        ("content_hash", False),
+        ("contentHash", False),
+        ("file_hash", False),
+        ("hash_algorithm", False),
+        ("row_hash", False),
+        ("hash", True),
+        ("key_hash", True),
+        ("pw_hash", True),
+        ("pass_hash", True),
+        ("pw", True),
     ],
 )
 def test_which_column_names_hold_secrets(name: str, secret: bool) -> None:

@@ -35,8 +35,14 @@ _SECRET_PARTS = (
     "token",
     "apikey",
     "privatekey",
+    "recoverycode",  # two-factor recovery codes (Laravel Fortify's two_factor_recovery_codes)
 )
-_SECRET_WORDS = frozenset({"pwd", "hash", "salt", "otp", "pin"})
+_SECRET_WORDS = frozenset({"pwd", "pw", "salt", "otp", "pin"})
+# "hash" alone is a file's or a row's checksum (``content_hash``, ``file_hash``,
+# ``hash_algorithm``: what an operator matches rows by); a secret's hash when it is the whole
+# name or beside a secret's word (``password_hash``, ``reset_token_hash``, ``pw_hash``) or a
+# word a secret goes by (``key_hash``, an API key's; ``pass_hash``, ``auth_hash``).
+_HASH_SECRET_WORDS = frozenset({"key", "keys", "pass", "auth", "login", "session"})
 # Words holding one of _SECRET_PARTS that name no secret: a club's secretary, its drama
 # ("sandiwara"), the owner of a Laravel token (``tokenable_id``: a user's id, ``tokenable_type``)
 # — the values an operator finds a row by.
@@ -60,14 +66,19 @@ _FINGERPRINTED = 16
 @functools.lru_cache(maxsize=1024)  # asked for each key of a report's differences
 def secret_column(name: str) -> bool:
     """Whether ``name`` (``password_hash``, ``passwordHash``, ``api_key``, ``remember_token``)
-    holds secrets, by its words (``password_changed_at``, a time, does not)."""
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    holds secrets, by its words (``password_changed_at``, a time, does not; nor a file's
+    ``content_hash``). Capitals run together end a word before a capitalised one (PostgreSQL
+    keeps a quoted ``"PINCode"``: ``pin`` and ``code``)."""
+    words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words).lower()
     parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
     if len(parts) > 1 and parts[-1] in _TIME_WORDS:
         return False
     if parts and _FOLDED_TIME.search(parts[-1]) and parts[-1] not in _TIME_WORDS:
         return False
     if not _SECRET_WORDS.isdisjoint(parts):
+        return True
+    if "hash" in parts and (len(parts) == 1 or not _HASH_SECRET_WORDS.isdisjoint(parts)):
         return True
     # Run together, ``api_key`` is ``apikey``; a long word counts where it lies in one word or
     # begins one (not ``pesan_dikirim``, a message sent: "pe-sandi-kirim").
