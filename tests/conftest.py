@@ -71,10 +71,17 @@ def pytest_configure(config: pytest.Config) -> None:
     runner may) inherits SIGINT ignored, and so did every CLI run and the fork server: the
     tests that send SIGINT saw it ignored (a `restore` showing its status, `up` retrying for
     60 s, no start-up interrupted). Python's own handler again, in each test process, so the
-    processes it starts get SIGINT's default (in the controller before xdist's workers too)."""
+    processes it starts get SIGINT's default (in the controller before xdist's workers too);
+    SIGHUP ignored (`nohup`) likewise gets its default."""
     interrupts_as_from_a_terminal()
 
 
 def interrupts_as_from_a_terminal() -> None:
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A suite started under `nohup` (or a runner that ignores SIGHUP) passed SIGHUP ignored to
+    # every process it started: the CLI then rightly keeps it ignored (the operator's nohup),
+    # and the tests of a terminal's hangup saw none. Whether they did depended on whether a
+    # console test's handler was in place when the worker started its fork server.
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
