@@ -5,8 +5,6 @@ traceback. Nothing has been opened or changed by then."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 
 
@@ -31,10 +29,9 @@ def _stderr_settled(code: int) -> int:
     try:
         sys.stderr.flush()
     except (OSError, ValueError):
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stderr.fileno())
-            os.close(devnull)
+        from malnu_tui.cli.context import reader_gone
+
+        reader_gone(sys.stderr)
     return code
 
 

@@ -47,6 +47,20 @@ BEGIN RETURN '2026A'; END $$;
 """
 
 
+def _defaults_linted(pg_url: str, mdirs: MigrationDirs) -> dict[str, object]:
+    """Plain lint's report (exit 0) of a pending migration adding two columns whose DEFAULTs
+    call school_code() and term_code(), every migration before it applied."""
+    mdirs.add("20250101_000300", "columns", "SET lock_timeout = '5s';\n"
+              "ALTER TABLE users ADD COLUMN school text NOT NULL DEFAULT school_code();\n"
+              "ALTER TABLE orders ADD COLUMN term text NOT NULL DEFAULT term_code();",
+              "ALTER TABLE users DROP school;\nALTER TABLE orders DROP term;")  # fmt: skip
+    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000200")
+    assert r.code == 0, r.err
+    code, report = _lint(pg_url, mdirs)
+    assert code == 0, report
+    return report
+
+
 def test_alter_function_changes_what_an_add_column_default_rewrites(
     pg_url: str, mdirs: MigrationDirs
 ) -> None:
@@ -62,14 +76,7 @@ def test_alter_function_changes_what_an_add_column_default_rewrites(
         "ALTER FUNCTION school_code() IMMUTABLE;\nALTER FUNCTION public.term_code () VOLATILE;",
         "ALTER FUNCTION school_code() VOLATILE;\nALTER FUNCTION term_code() IMMUTABLE;",
     )
-    mdirs.add("20250101_000300", "columns", "SET lock_timeout = '5s';\n"
-              "ALTER TABLE users ADD COLUMN school text NOT NULL DEFAULT school_code();\n"
-              "ALTER TABLE orders ADD COLUMN term text NOT NULL DEFAULT term_code();",
-              "ALTER TABLE users DROP school;\nALTER TABLE orders DROP term;")  # fmt: skip
-    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000200")
-    assert r.code == 0, r.err
-    code, report = _lint(pg_url, mdirs)  # the pending one, the functions applied before it
-    assert code == 0, report
+    report = _defaults_linted(pg_url, mdirs)  # the pending one, the functions applied before it
     found = [(f["file"], f["line"], f["severity"]) for f in _rules(report, "PG-ADD-COLUMN-REWRITE")]
     assert found == [("20250101_000300_columns.sql", 3, "warning")], report
     assert "calls term_code()" in str(_rules(report, "PG-ADD-COLUMN-REWRITE")[0]["why"])
@@ -420,14 +427,7 @@ def test_a_volatility_word_outside_an_action_changes_nothing(
         'ALTER FUNCTION "volatile"() RENAME TO term_code;',
         "ALTER FUNCTION school_code() RESET search_path;\nALTER FUNCTION term_code() RESET ALL;",
     )
-    mdirs.add("20250101_000300", "columns", "SET lock_timeout = '5s';\n"
-              "ALTER TABLE users ADD COLUMN school text NOT NULL DEFAULT school_code();\n"
-              "ALTER TABLE orders ADD COLUMN term text NOT NULL DEFAULT term_code();",
-              "ALTER TABLE users DROP school;\nALTER TABLE orders DROP term;")  # fmt: skip
-    r = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to", "20250101_000200")
-    assert r.code == 0, r.err
-    code, report = _lint(pg_url, mdirs)
-    assert code == 0, report
+    report = _defaults_linted(pg_url, mdirs)
     found = [(f["file"], f["line"]) for f in _rules(report, "PG-ADD-COLUMN-REWRITE")]
     assert found == [("20250101_000300_columns.sql", 2)], report  # school_code(), still VOLATILE
     before = _filenode(pg_url, "users"), _filenode(pg_url, "orders")

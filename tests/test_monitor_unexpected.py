@@ -23,17 +23,21 @@ from tests.webhook_support import Receiver
 NO_BACKUP = "primary|backup_age|backups"  # the CRITICAL a database never backed up has
 
 
-def _config(tmp: Path, hook: str, retries: int = 2) -> list[str]:
+def _config(tmp: Path, hook: str | None = None, retries: int = 2) -> list[str]:
     """A config with one SQLite target, ``primary`` (made, never backed up: CRITICAL), and one
-    JSON webhook."""
+    JSON webhook at ``hook`` (none without it)."""
     (tmp / "mig").mkdir()
     (tmp / "rb").mkdir()
     db = tmp / "primary.db"
     path = tmp / "malnu.toml"
+    hooks = (
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\ntimeout = 2\nretries = {retries}\n'
+        if hook
+        else ""
+    )
     path.write_text(
         f'[backup]\ndir = "{tmp / "backups"}"\n[targets.primary]\nurl = "sqlite:///{db}"\n'
-        f'migrations_dir = "{tmp / "mig"}"\nrollback_dir = "{tmp / "rb"}"\n'
-        f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\ntimeout = 2\nretries = {retries}\n',
+        f'migrations_dir = "{tmp / "mig"}"\nrollback_dir = "{tmp / "rb"}"\n{hooks}',
         encoding="utf-8",
     )
     c = ["--config", str(path)]
@@ -247,29 +251,13 @@ def test_one_targets_unreadable_run_row_never_ends_the_check_of_all(tmp_path: Pa
     assert res.code == 0 and "Traceback" not in res.err, res.err
 
 
-def _never_backed_up(tmp_path: Path) -> list[str]:
-    """The ``--config`` options of a SQLite target migrated and never backed up (CRITICAL)."""
-    (tmp_path / "mig").mkdir()
-    (tmp_path / "rb").mkdir()
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[backup]\ndir = "{tmp_path / "backups"}"\n[targets.primary]\n'
-        f'url = "sqlite:///{tmp_path / "p.db"}"\nmigrations_dir = "{tmp_path / "mig"}"\n'
-        f'rollback_dir = "{tmp_path / "rb"}"\n',
-        encoding="utf-8",
-    )
-    c = ["--config", str(cfg)]
-    assert run_inproc(*c, "up", "--no-backup").code == 0
-    return c
-
-
 def test_a_failure_after_a_critical_summary_keeps_critical(tmp_path: Path) -> None:
     """stderr on a full disk (cron's `2>>/var/log/malnu-check.err`): `check --alert` printed
     `MALNU CRITICAL` on stdout, then its first stderr line failed and the run ended UNKNOWN
     (exit 3), which many setups never page on. The exit is now the worse of what was printed
     and UNKNOWN (CRITICAL outranks UNKNOWN for Nagios): 2 here; an OK or WARNING summary still
     ends 3. A real process, its stderr /dev/full; --json alike, in this process."""
-    c = _never_backed_up(tmp_path)  # CRITICAL
+    c = _config(tmp_path)  # CRITICAL
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
             [*CLI, *c, "check", "--alert"],  # "alert: no [[alerts.webhooks]]…" on stderr
@@ -298,7 +286,7 @@ def test_stderr_s_reader_gone_after_a_critical_summary_keeps_critical(tmp_path: 
     reader gone kept it already): 2 now. A real process."""
     import os
 
-    c = _never_backed_up(tmp_path)  # CRITICAL
+    c = _config(tmp_path)  # CRITICAL
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader gone
     try:

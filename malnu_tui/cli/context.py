@@ -397,9 +397,10 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def reader_gone() -> None:
-    """What is still written to stdout, whose reader went away, is dropped."""
+def reader_gone(stream: TextIO | None = None) -> None:
+    """What is still written to ``stream`` (stdout), whose reader went away or whose disk is
+    full, is dropped."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, (stream or sys.stdout).fileno())
         os.close(devnull)

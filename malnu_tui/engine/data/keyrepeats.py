@@ -19,15 +19,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.secrets import masked_detail
-from malnu_tui.engine.sync.model import secret_column
+from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_column
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.data.rows import Rejection, Row
     from malnu_tui.engine.data.spec import WriteSpec
 
-HIDDEN = "(hidden)"  # a secret-looking column's value, as the sync's reports show it
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
 
 
