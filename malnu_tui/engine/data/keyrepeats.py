@@ -195,7 +195,8 @@ class ScratchKeys:
         # OR IGNORE: a row repeating any constraint's value is noted for none of them.
         self._insert = f"INSERT OR IGNORE INTO seen (line, {k}) VALUES "
         self._one = f"({', '.join('?' * self._width)})"
-        self._per = max(1, min(200, 32766 // self._width))  # rows a statement
+        most = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._per = max(1, min(200, most // self._width))  # rows a statement
 
     def repeats(self, rows: RowBatch) -> list[Rejection]:
         """The rows whose value of a watched constraint an earlier row (of this call or an
