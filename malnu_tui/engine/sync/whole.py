@@ -148,9 +148,11 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
 def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row]]:
     """A D1 table of 100 columns in pages of rowid ranges: D1 answers 100 columns a query,
     with no room for the rowid (it was asked 101, "too many columns in result set", and could
-    never be synced). Each page's last rowid is asked first, then the rows up to it."""
+    never be synced). Each page's last rowid is asked first, then the rows up to it, and
+    (a table with a BLOB) their rowids by a second query of the same request."""
     t, d1 = q(shape.name), cast(Any, side)
     select, limit = d1._select_list(shape), d1._page_limit
+    blobs = any(c.kind == "bytes" for c in shape.columns)
     after: list[Any] = []  # the last rowid read (none yet)
     n = limit(shape, _D1_PAGE, None)
     while True:
@@ -160,8 +162,13 @@ def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row
         )
         upto = f"{' AND' if after else ' WHERE'} {rid} <= ?" if ends else ""
         params = [*after, *(ends[0] if ends else [])]
-        rows = d1._rows(f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}", params)
-        page = _decode_wide(side, shape, rid, rows, f"{where}{upto}", params)
+        read = (f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}", params)
+        if blobs:  # one request: D1 runs it as one transaction, both answers of one state
+            ids = (f"SELECT {rid} FROM {t}{where}{upto} ORDER BY {rid}", params)
+            rows, rids = d1._rows_at_once([read, ids])
+        else:
+            rows, rids = d1._rows(*read), []
+        page = _decode_wide(side, shape, rid, rows, rids)
         if page:
             yield page
         if not ends:  # the rows after the last page's end: the table's last
@@ -171,24 +178,20 @@ def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row
 
 
 def _decode_wide(
-    side: Side, shape: TableShape, rid: str, rows: list[Any], where: str, params: list[Any]
+    side: Side, shape: TableShape, rid: str, rows: list[Any], rids: list[Any]
 ) -> list[Row]:
     """A wide page's rows decoded. A BLOB too large for one hex() is read afterwards by its
-    row's id, which the page could not carry: the ids of the same rows are asked for then (a
-    keyless table has no other key; decoded without one, its pieces were asked for by an
-    empty key, "near ')': syntax error", and the table could never be synced out of D1)."""
+    row's id, which the page could not carry: ``rids``, the ids of the same rows read in the
+    same request (a keyless table has no other key; decoded without one, its pieces were
+    asked for by an empty key, "near ')': syntax error"). Asked for by a request of their
+    own, a row deleted and another added between the two (as many rows) paired each row
+    after it with the next one's id: its BLOB was read from another row, and copied so."""
     d1 = cast(Any, side)
     blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
     if not any(isinstance(r[i], int) for r in rows for i in blobs):
         return list(d1._decode(shape, rows))
-    ids = d1._rows(f"SELECT {rid} FROM {q(shape.name)}{where} ORDER BY {rid}", params)
-    if len(ids) != len(rows):
-        raise BackendError(
-            f"{side.label}: reading {shape.name}: rows were added or deleted while a page was read",
-            hint="run it again",
-        )
     paged = replace(shape, columns=(*shape.columns, Column(rid, "bigint", "int")), key=(rid,))
-    page = d1._decode(paged, [(*r, i[0]) for r, i in zip(rows, ids, strict=True)])
+    page = d1._decode(paged, [(*r, i[0]) for r, i in zip(rows, rids, strict=True)])
     return [r[:-1] for r in page]
 
 
