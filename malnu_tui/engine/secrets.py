@@ -68,13 +68,13 @@ _NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara|tokenable")
 # ``token_expires_in``, ``code_challenge_method``); a secret's word after it still makes a
 # secret (``expired_token``, ``token_type_secret``). A PostgreSQL copy folds
 # ``passwordChangedAt`` into one word: its ending is read (``…edat``, ``…expires``, ``…type``).
-_TIME_WORDS = frozenset(
+_DESCRIBING_WORDS = frozenset(
     {"at", "on", "date", "time", "timestamp", "ts", "count", "counter", "attempts", "tries"}
     | {"expires", "expiry", "expiration", "until", "ttl"}
     | {"type", "kind", "algorithm", "algo", "alg", "length", "len", "format", "version"}
     | {"method", "policy", "rounds", "iterations", "cost", "strength"}
 )
-_FOLDED_TIME = re.compile(
+_FOLDED_DESCRIBING = re.compile(
     r"(?:ed|sent|expires)(?:at|on)$|(?:date|time|timestamp|count|counter|attempts|expires|expiry)$"
     r"|(?:type|algorithm|length|format|version|method|policy|rounds|iterations|expiresin)$"
 )
@@ -132,9 +132,9 @@ def _secret_words(name: str) -> bool:
     words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words).lower()
     parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
-    if (len(parts) > 1 and parts[-1] in _TIME_WORDS) or parts[-2:] == ["expires", "in"]:
+    if (len(parts) > 1 and parts[-1] in _DESCRIBING_WORDS) or parts[-2:] == ["expires", "in"]:
         return False
-    if parts and _FOLDED_TIME.search(parts[-1]) and parts[-1] not in _TIME_WORDS:
+    if parts and _FOLDED_DESCRIBING.search(parts[-1]) and parts[-1] not in _DESCRIBING_WORDS:
         return False
     if not _SECRET_WORDS.isdisjoint(parts):
         return True
