@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import (
+    AHEAD,
     AUDIT_ROW,
     MIGRATION_FILES,
     Problem,
@@ -410,9 +411,8 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         add(
             "backup_age",
             Severity.WARNING,
-            f"newest verified backup is dated {_ago(newest.created, now)} ahead of this "
-            "machine's clock (a clock set wrong, here or where it was made): its age cannot "
-            "be judged",
+            f"newest verified backup is dated {_ago(newest.created, now)}{AHEAD} (a clock "
+            "set wrong, here or where it was made): its age cannot be judged",
             format_time(newest.created),
             "backups",
         )
@@ -490,8 +490,8 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                 "sync_lag",
                 Severity.WARNING,
                 f"sync {obj or '(unnamed)'} last succeeded at {run.ended_at} UTC, "
-                f"{_ago(ended, now)} ahead of this machine's clock (a clock set wrong, here or "
-                "where it ran): its lag cannot be judged",
+                f"{_ago(ended, now)}{AHEAD} (a clock set wrong, here or where it ran): its "
+                "lag cannot be judged",
                 run.ended_at,
                 obj,
             )
