@@ -177,8 +177,8 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             out.append(f"{_plural(n, 'failed migration')}{when}")
         elif check == "backup_age" and brief:
             worst = group[0].severity
-            ahead = AHEAD in group[0].message  # (not old: its age cannot be judged)
-            old = "backup dated ahead of the clock" if ahead else "backup too old"
+            dated_ahead = AHEAD in group[0].message  # (not old: its age cannot be judged)
+            old = "backup dated ahead of the clock" if dated_ahead else "backup too old"
             out.append("no verified backup" if worst is Severity.CRITICAL else old)
         elif check == "supabase_rls":  # "2 tables open to the anon key" (its count is in it)
             out.append(group[0].message.split(" (", 1)[0])
