@@ -389,3 +389,59 @@ def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
         assert [r[-1] for r in _sql(db, plan)] == [
             "SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"
         ]
+
+
+def _bulk_runs(db: DbTarget, n: int, at: str) -> None:
+    """``n`` import run rows at ``at`` in one statement (a busy import's run log)."""
+    detail = '{"run": 1, "op": "import", "object": "x.csv", "ended_at": "' + at + '"}'
+    row = f"'{at}', 'cron@h', 'run', 'import x.csv', 'ok', '{detail}'"
+    if db.kind == "postgresql":
+        rows = f"SELECT {row}::text FROM generate_series(1, {n})".replace(
+            f"'{at}'", f"'{at}'::timestamptz", 1
+        )
+    else:
+        rows = (f"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "
+                f"SELECT {row} FROM c")  # fmt: skip
+    _sql(db, f"INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) {rows}")
+
+
+def test_a_sync_pair_behind_more_run_rows_than_one_read_is_still_judged(
+    db_target: DbTarget, tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """Over 2,000 run rows (imports every minute for two days) the never-run check was
+    skipped, silently, and a pair whose last success was older than those rows had no lag
+    either: a sync stopped days ago on a busy copy said `sync_lag OK`. Each configured
+    pair's newest run and newest success are now read by a query of their own (filtered by
+    object, by the (action, id) index), whatever the rows newer than them."""
+    from datetime import UTC, datetime, timedelta
+
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.engine.monitor.config import load_monitor_config
+    from malnu_tui.engine.monitor.reading import AUDIT_WINDOW, check_target
+    from malnu_tui.engine.monitor.runlog import RunRecord
+
+    dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.c]\nurl = "sqlite:c.db"\n{dirs}'
+        f'[targets.b]\nurl = "{db_target.url}"\n{dirs}[backup]\ndir = "{tmp_path / "b"}"\n'
+        '[sync.reporting]\nfrom = "a"\nto = "b"\n[sync.arsip]\nfrom = "c"\nto = "b"\n'
+        "[monitor]\nsync_never_run_hours = 0\nsync_max_lag_minutes = 60\n",
+        encoding="utf-8",
+    )
+    assert run_inproc("--config", str(cfg), "--target", "b", "status").code == 0
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    ok = RunRecord("sync", "a->b", "ok", "", f"{now - timedelta(days=3):%Y-%m-%d %H:%M:%S}", 5)
+    old = ok.as_audit()
+    _sql(db_target, "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES "
+         f"('{old.at}', '{old.actor}', 'run', '{old.object}', 'ok', '{old.detail}')")  # fmt: skip
+    _bulk_runs(db_target, AUDIT_WINDOW + 1, f"{now - timedelta(hours=1):%Y-%m-%d %H:%M:%S}")
+    settings = load_settings(config=str(cfg), env={})
+    h = check_target(settings.targets["b"], load_monitor_config(settings), now)
+    lag = sorted(p.message for p in h.problems if p.check == "sync_lag")
+    assert len(lag) == 2 and lag[0] == "sync a->b last succeeded 3.0 days ago (over 60 min)", lag
+    assert lag[1].startswith(
+        "sync pair arsip (c->b) has never completed a sync: no sync of it in this target's run "
+        "log; "
+    ), lag
+    assert h.metrics["syncs_never_run"] == 1 and h.metrics["sync_lag_seconds"] >= 3 * 86400

@@ -73,9 +73,10 @@ class Facts:
     # URL before the file moved or the server changed (a backup of another database to the
     # tool, never counted), named where it has none of its own.
     backups_elsewhere: tuple[str, ...] = ()
-    # Every run row of the target was read (not only the newest AUDIT_WINDOW): a configured
-    # sync pair absent from them has never run (else it may have, before them).
-    runs_complete: bool = True
+    # Where the target's run rows are more than the newest AUDIT_WINDOW read: the newest run
+    # and the newest completed one of each configured sync pair into it, read by themselves
+    # (runlog.last_runs_of), so a pair's last success before them is still found.
+    pair_runs: tuple[AuditEntry, ...] = ()
 
 
 def _version_time(version: str) -> datetime | None:

@@ -16,7 +16,7 @@ from malnu_tui.engine.monitor.checks import Facts, evaluate
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
-from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time
+from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time, last_runs_of
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -135,6 +135,9 @@ def check_target(
         # Runs read apart: a busy sync's rows never push a failed import or sync (or the last
         # good sync) out of view; whether they are all of them (a pair never run is said so).
         audit, (runs_from, _) = audit_and_runs(backend, AUDIT_WINDOW)
+        pairs = [f"{s}->{d}" for _, s, d in cfg.sync_pairs if d == target.name]
+        # More run rows than one read holds: each pair's own, found whatever their age.
+        pair_runs = last_runs_of(backend, "sync", pairs) if runs_from and pairs else ()
     except NotInitialised as exc:
         return _unknown(target, str(exc), started)
     except Exception as exc:
@@ -168,7 +171,7 @@ def check_target(
         others,
         open_to_anon,
         earlier,
-        runs_from is None,
+        pair_runs,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started

@@ -12,6 +12,7 @@ from malnu_tui.engine.monitor.health import AHEAD, Severity
 from malnu_tui.engine.monitor.runlog import RunRecord
 
 if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.monitor.checks import Facts
 
 __all__ = ["CLOCK_SLACK_S", "Add", "ago", "runlog_checks"]
@@ -51,7 +52,7 @@ def runlog_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
     ok_into: set[str] = set()  # copies a newer sync succeeded into
     past: set[str] = set()  # failed syncs from a source no longer configured, a copy since good
     succeeded: set[str] = set()  # pairs ("a->b") a sync ever completed, under any of its names
-    for e in facts.audit:  # newest first
+    for e in _with_pair_runs(facts):  # newest first
         run = RunRecord.from_audit(e)
         if run is None or run.op not in ("import", "sync"):
             continue
@@ -128,6 +129,15 @@ def runlog_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
         metrics["syncs_dated_ahead"] = ahead
 
 
+def _with_pair_runs(facts: Facts) -> tuple[AuditEntry, ...]:
+    """The audit rows read, and the configured pairs' runs read apart, newest first."""
+    if not facts.pair_runs:
+        return facts.audit
+    read = {e.id for e in facts.audit}
+    more = [e for e in facts.pair_runs if e.id not in read]
+    return tuple(sorted((*facts.audit, *more), key=lambda e: (e.id or 0, e.at), reverse=True))
+
+
 def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
                metrics: dict[str, float], newest: dict[tuple[str, str], RunRecord],
                succeeded: set[str]) -> None:  # fmt: skip
@@ -135,10 +145,10 @@ def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
     up and never started (or refused each time), the copy nobody reads goes on ageing
     unsaid — it has no last success to lag from. WARNING once the config file is
     ``sync_never_run_hours`` old (when the pair was added is known no better); one whose
-    newest run failed is ``failed_syncs``' (CRITICAL) already. Judged only where every run
-    row was read: a busy log's older rows may hold its last success."""
+    newest run failed is ``failed_syncs``' (CRITICAL) already. A busy log's pair whose runs
+    are older than the rows read is found by a query of its own (:attr:`Facts.pair_runs`)."""
     mine = [(n, s, d) for n, s, d in cfg.sync_pairs if d == facts.target]
-    if not mine or not facts.runs_complete:
+    if not mine:
         return
     never = [(n, f"{s}->{d}") for n, s, d in mine if f"{s}->{d}" not in succeeded]
     metrics["syncs_never_run"] = len(never)
