@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.errors import LockHolder
+    from malnu_tui.engine.monitor.pairs_seen import PairsSeen
     from malnu_tui.engine.status import StatusReport
     from malnu_tui.engine.supabase_target import OpenTables
 
@@ -77,6 +78,9 @@ class Facts:
     # and the newest completed one of each configured sync pair into it, read by themselves
     # (runlog.last_runs_of), so a pair's last success before them is still found.
     pair_runs: tuple[AuditEntry, ...] = ()
+    # When `check` first saw each [sync.NAME] pair of the config (pairs_seen.py): a pair
+    # never run is judged from then; None: not known (from the config's last change).
+    pairs_seen: PairsSeen | None = None
 
 
 def _version_time(version: str) -> datetime | None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.file_sums import FileSums
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.monitor.pairs_seen import PairsSeen
     from malnu_tui.engine.status import StatusReport
     from malnu_tui.engine.supabase_target import OpenTables
 
@@ -94,6 +95,7 @@ def check_target(
 
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    seen = _pairs_seen(cfg, now)  # (before it is reached: a pair is seen in the config)
     try:
         check_rollback_dir(target)  # a configured target's migrations_dir without rollback_dir
     except ConfigError as exc:
@@ -172,10 +174,22 @@ def check_target(
         open_to_anon,
         earlier,
         pair_runs,
+        seen,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
     return dataclasses.replace(health, seconds=took, database=target_database(target))
+
+
+def _pairs_seen(cfg: MonitorConfig, now: datetime) -> PairsSeen | None:
+    """For :attr:`Facts.pairs_seen`: when this user's `check` first saw each [sync.NAME] pair
+    of the config, those seen now recorded (and those gone from it forgotten); None without
+    a config file."""
+    if cfg.config_file is None:
+        return None
+    from malnu_tui.engine.monitor.pairs_seen import pairs_seen
+
+    return pairs_seen(cfg.config_file, cfg.sync_pairs, now)
 
 
 def _other_histories(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.health import AHEAD, Severity
+from malnu_tui.engine.monitor.pairs_seen import pair_key
 from malnu_tui.engine.monitor.runlog import RunRecord
 
 if TYPE_CHECKING:
@@ -143,22 +144,24 @@ def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
                succeeded: set[str]) -> None:  # fmt: skip
     """The config's ``[sync.NAME]`` pairs into this target that no sync ever completed: set
     up and never started (or refused each time), the copy nobody reads goes on ageing
-    unsaid — it has no last success to lag from. WARNING once the config file is
-    ``sync_never_run_hours`` old (when the pair was added is known no better); one whose
-    newest run failed is ``failed_syncs``' (CRITICAL) already. A busy log's pair whose runs
-    are older than the rows read is found by a query of its own (:attr:`Facts.pair_runs`)."""
+    unsaid — it has no last success to lag from. WARNING once ``check`` first saw it
+    ``sync_never_run_hours`` ago (:attr:`Facts.pairs_seen`; where that cannot be recorded,
+    once the config file is that old, said so); one whose newest run failed is
+    ``failed_syncs``' (CRITICAL) already. A busy log's pair whose runs are older than the
+    rows read is found by a query of its own (:attr:`Facts.pair_runs`)."""
     mine = [(n, s, d) for n, s, d in cfg.sync_pairs if d == facts.target]
     if not mine:
         return
-    never = [(n, f"{s}->{d}") for n, s, d in mine if f"{s}->{d}" not in succeeded]
+    never = [(n, s, d) for n, s, d in mine if f"{s}->{d}" not in succeeded]
     metrics["syncs_never_run"] = len(never)
-    changed = cfg.config_changed
-    if changed is None or (now - changed).total_seconds() < cfg.sync_never_run_hours * 3600:
-        return
-    for name, pair in never:
+    for name, s, d in never:
+        pair = f"{s}->{d}"
         last = newest.get(("sync", pair))
         if last is not None and last.outcome == "failed":
             continue  # CRITICAL under failed_syncs
+        grace = _grace(facts, cfg, now, pair_key(name, s, d))
+        if grace is None:
+            continue
         how = (
             f"its runs were {last.outcome}, the last at {last.ended_at} UTC"
             + (f" ({last.error})" if last.error else "")
@@ -168,10 +171,30 @@ def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
         add(
             "sync_lag",
             Severity.WARNING,
-            f"sync pair {name} ({pair}) has never completed a sync: {how}; the config "
-            f"is {ago(now, changed)} old (over [monitor] sync_never_run_hours = "
-            f"{cfg.sync_never_run_hours:g}): start it (malnu-tui sync {name} --yes, from "
-            "cron or a timer), or remove the pair from the config",
+            f"sync pair {name} ({pair}) has never completed a sync: {how}; {grace}: start it "
+            f"(malnu-tui sync {name} --yes, from cron or a timer), or remove the pair from "
+            "the config",
             last.ended_at if last is not None else None,
             pair,
         )
+
+
+def _grace(facts: Facts, cfg: MonitorConfig, now: datetime, key: str) -> str | None:
+    """How long the pair ``key`` has gone unsynced, in words, once that is over its grace
+    (``sync_never_run_hours``); None within it. From when ``check`` first saw it; the config
+    file's last change only where that could not be recorded (a deploy rewrites the config:
+    counted from it, the grace started again at every deploy and the pair was never said)."""
+    seen = facts.pairs_seen
+    first = seen.first.get(key) if seen is not None else None
+    since = first or cfg.config_changed
+    limit = f"over [monitor] sync_never_run_hours = {cfg.sync_never_run_hours:g}"
+    if since is None or (now - since).total_seconds() < cfg.sync_never_run_hours * 3600:
+        return None
+    if first is not None:
+        return f"`check` first saw it {ago(now, first)} ago ({limit})"
+    why = (
+        f"; {seen.unrecorded}, so its grace counts from the config's last change"
+        if (seen is not None and seen.unrecorded)
+        else ""
+    )
+    return f"the config is {ago(now, since)} old ({limit}{why})"
