@@ -29,6 +29,12 @@ import pytest
 from psycopg import sql
 
 SUPERUSER = "postgres"
+# The server's own translations (Debian's postgresql package ships them) without a generated
+# locale: gettext reads LANGUAGE under lc_messages 'C.UTF-8' (not under 'C', the cluster's
+# default, so every other session speaks English). A session that sets TRANSLATED gets German,
+# as a server whose lc_messages is de_DE.UTF-8 speaks (tests/test_secrets_translated.py).
+SERVER_ENV = {**os.environ, "LANGUAGE": "de"}
+TRANSLATED = "SET lc_messages = 'C.UTF-8'"
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,9 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return argv
 
 
-def _run(argv: list[str], what: str) -> None:
+def _run(argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
     proc = subprocess.run(
-        _as_server_user(argv), capture_output=True, text=True, timeout=120, check=False
+        _as_server_user(argv), capture_output=True, text=True, timeout=120, check=False, env=env
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -145,6 +151,7 @@ def start_cluster(base: Path) -> PgCluster:
                     "start",
                 ],
                 "pg_ctl start",
+                SERVER_ENV,
             )  # fmt: skip
             _wait_ready("127.0.0.1", port, time.monotonic() + 30)
             return PgCluster("127.0.0.1", port, SUPERUSER, bin_dir, data_dir)

@@ -14,7 +14,7 @@ from tests.d1server import TIMEOUT_MESSAGE, Fault
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
-from tests.sync_support import make_db, sync
+from tests.sync_support import Db, make_db, sync
 
 # A statement that runs for seconds in SQLite (a recursive count with nothing to show for it).
 SLOW = (
@@ -100,15 +100,7 @@ def test_an_import_whose_promote_d1_stops_is_no_rejected_row(
     file) was taken for a refused row: "rejected line 2: … exceeded timeout", a rejects file,
     "inserted 2". It is now one error that says what happened and what to do; nothing is
     imported and no stage is left."""
-    d1.sql("CREATE TABLE n (x)")
-    d1.sql(
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 999) "
-        "INSERT INTO n SELECT x FROM c"
-    )
-    d1.sql("CREATE TABLE nilai (id INTEGER PRIMARY KEY, score INTEGER)")
-    d1.sql(
-        "CREATE TRIGGER slow AFTER INSERT ON nilai BEGIN SELECT count(*) FROM n a, n b, n c; END"
-    )
+    _slow_nilai(d1)
     f = tmp_path / "nilai.csv"
     f.write_text("id,score\n1,90\n2,85\n3,70\n", encoding="utf-8")
     monkeypatch.setattr(d1.server, "max_query_seconds", 0.5)
@@ -185,3 +177,75 @@ def test_a_trigger_s_own_words_of_a_timeout_are_no_d1_limit(
     assert res.code == 1, res.err
     assert "answer window exceeded timeout of the quiz" in res.err, res.err
     assert "30 s" not in res.err and "split it into batches" not in res.err, res.err
+
+
+def test_an_import_dry_run_d1_stops_says_what_to_do_for_a_dry_run(
+    d1: D1Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dry run into D1 tries each chunk of rows in a request D1 rolls back. D1 stopping one at
+    30 s said only `D1 limit reached: …` with a migration's hint ("split it into batches … a
+    data migration over many rows"), naming neither the table nor what was being done. It
+    now names the trial's lines and table, and says what to do for this import."""
+    _slow_nilai(d1)
+    f = tmp_path / "nilai.csv"
+    f.write_text("id,score\n1,90\n2,85\n3,70\n", encoding="utf-8")
+    monkeypatch.setattr(d1.server, "max_query_seconds", 0.5)
+    res = run_inproc("--database", d1.url, "import", str(f), "--table", "nilai", "--dry-run")
+    assert res.code == 1, res.err
+    assert "error: D1: the dry run's trial of lines 2–4 against nilai ran past D1's 30 s" in res.err
+    hint = next(x for x in res.err.splitlines() if x.startswith("hint: "))
+    assert "nothing was written" in hint and "import the file in parts" in hint, hint
+    assert "split it into batches" not in res.err and "migration" not in res.err, res.err
+    assert d1.sql("SELECT count(*) FROM nilai") == [(0,)]
+
+
+def _slow_nilai(d1: D1Target) -> None:
+    """Table nilai, whose trigger makes each row slow (about a second on the stand-in)."""
+    d1.sql("CREATE TABLE n (x)")
+    d1.sql(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 999) "
+        "INSERT INTO n SELECT x FROM c"
+    )
+    d1.sql("CREATE TABLE nilai (id INTEGER PRIMARY KEY, score INTEGER)")
+    d1.sql(
+        "CREATE TRIGGER slow AFTER INSERT ON nilai BEGIN SELECT count(*) FROM n a, n b, n c; END"
+    )
+
+
+def test_a_sync_its_dry_run_and_verify_d1_stops_say_what_to_do_for_each(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """D1 stopping one of a sync's requests at 30 s (a read of a large table, a chunk) gave the
+    migration's hint, `split it into batches … (a data migration over many rows: a range of
+    keys per file…)`, to a dry run and a `sync verify` that only read, and to a sync, none of
+    which has a file to split; `sync verify` did not even say which table. Each now says
+    what it was reading or writing and what to do for it."""
+    p = tmp_path / "p.db"
+    src = Db("sqlite", f"sqlite:///{p}", path=p)
+    src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, note TEXT, updated_at DATETIME)")
+    src.many("INSERT INTO nilai VALUES (?, ?, '2025-01-01')", [(i, f"n{i}") for i in range(9)])
+    src.run("CREATE TABLE tags (v TEXT)")
+    src.many("INSERT INTO tags VALUES (?)", [("guru",), ("murid",)])
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{p}"\n\n[targets.analytics]\nurl = "{d1.url}"\n\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "analytics"\n',
+        encoding="utf-8",
+    )
+    assert run_inproc("--config", str(config), "sync", "reporting", "--yes").code == 0
+    reading = 'SELECT max(s) FROM (SELECT CASE WHEN typeof(\\"id\\")'  # a page of nilai's
+    for words, match, said in (
+        (["--dry-run"], reading, "stopped one of this dry run's reads of nilai (a dry run only"),
+        (["verify"], reading, "stopped one of this verification's reads of nilai"),
+        (["--yes"], reading, "this sync's on nilai (a chunk of rows written, or a read)"),
+        (["--yes"], 'INSERT INTO \\"malnu_stage_whole_tags', "the copy was left as it was"),
+    ):
+        d1.server.inject(Fault("status", status=400, match=match, message=TIMEOUT_MESSAGE))
+        verify = words[:1] if words == ["verify"] else []
+        rest = [] if verify else words
+        res = run_inproc("--config", str(config), "sync", *verify, "reporting", *rest)
+        assert res.code == 1, res.err
+        assert "D1 limit reached: D1 DB storage operation exceeded timeout" in res.err, res.err
+        hint = next(x for x in res.err.splitlines() if x.startswith("hint: "))
+        assert said in hint and "split it into batches" not in hint, (words, hint)
+    assert sorted(d1.sql("SELECT v FROM tags")) == [("guru",), ("murid",)]

@@ -18,7 +18,7 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up, verify
 from malnu_tui.engine.monitor.config import MonitorConfig
-from malnu_tui.engine.monitor.health import CHECKS, Severity, TargetHealth
+from malnu_tui.engine.monitor.health import CHECKS, CheckReport, Severity, TargetHealth
 from malnu_tui.engine.monitor.reading import check_target
 from malnu_tui.engine.monitor.runlog import (
     RunRecord,
@@ -198,6 +198,9 @@ def test_drift_missing_pending_age_and_backups(target: Target, mdirs: MigrationD
     ahead = _health(target, cfg, now=made - timedelta(hours=2))
     assert _checks(ahead) == {"backup_age": Severity.WARNING}
     assert "ahead of this machine's clock" in ahead.problems[0].message
+    # Its summary said "backup too old" of the newest backup there is (the console's line).
+    assert ahead.health_line() == "primary: WARNING - backup dated ahead of the clock"
+    assert late.health_line() == "primary: WARNING - backup too old"
     # Its data file replaced since verified (the same size, other bytes, a later mtime): not
     # counted (a stat, no hash), named with the command that verifies it; verified again once
     # its bytes are back.
@@ -264,6 +267,15 @@ def test_failed_imports_syncs_and_sync_lag(target: Target) -> None:
     assert h.check_status("sync_lag") is Severity.WARNING, h
     (ahead,) = [p for p in h.problems if p.check == "sync_lag"]
     assert "min ahead of this machine's clock" in ahead.message, ahead.message
+    # "1 sync lagging" (and "backup too old") of what is dated ahead, whose lag (and age)
+    # cannot be judged at all: said as it is (the backup is dated 2 h ahead too).
+    said = CheckReport((h,), "t").summary_line()
+    assert said.endswith(", 1 sync dated ahead of the clock | failed=0;;1 slow=0;1;"), said
+    assert "lagging" not in said
+    assert h.health_line() == (
+        "primary: CRITICAL - 1 failed import; backup dated ahead of the clock; "
+        "1 sync dated ahead of the clock"
+    )
     b = open_backend(target)
     try:
         with record_run(b, "import", "students.csv"):

@@ -305,22 +305,23 @@ _RUNS = (  # check's and history's read of the newest runs (backends' read_audit
 
 
 def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
-    tmp_path: Path, mdirs: MigrationDirs
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`[sync.reporting]` written into the config and never started (no cron line, a timer
     never enabled): `check` said nothing, ever, since a copy never synced has no last success
-    to lag from, and the reports read from it were empty or stale. It is a WARNING now once the
-    config file is `[monitor] sync_never_run_hours` old (24 by default: when the pair was
-    added is known no better than the file's last change on this host), naming the pair and
-    what starts it; a pair refused each time is the same (it never completed one), and the
-    gauge `malnu_syncs_never_run` counts them. A real sync clears it. Real SQLite files.
+    to lag from. It is a WARNING once `check` first saw the pair `[monitor]
+    sync_never_run_hours` ago (24 by default), naming the pair and what starts it; the gauge
+    `malnu_syncs_never_run` counts them. A real sync clears it. Real SQLite files.
 
-    The file's last change is the later of its mtime and ctime: a deploy that keeps the mtime
-    of the file where it was edited (`rsync -a`, `cp -p`, tar, Docker's COPY; a Nix store's
-    is 1970) made a pair added days before the deploy a WARNING at the first check after it,
-    before its first run (as `os.utime` here; ctime is when it changed on this host)."""
+    The grace counted from the config file's last change: a deploy that rewrites the config
+    (every deploy, in many shops) started it again, and a pair that never ran was never said.
+    When `check` first saw it is kept in the user state dir (beside the incident state: it
+    outlives a reboot), written by the first check that sees it; a pair removed from the
+    config, then added again, starts again. Where nothing can be recorded, the config's last
+    change is the fallback, and the line says so."""
+    import json as jsonlib
     import os
-    import time
+    from datetime import UTC, datetime, timedelta
 
     from tests.promtext import parse
 
@@ -329,30 +330,56 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     _sql(src, "INSERT INTO siswa VALUES (1, '2025-01-01 00:00:00')")
     dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
     cfg = tmp_path / "malnu.toml"
-    body = (
+    base = (
         f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.b]\nurl = "sqlite:b.db"\n{dirs}'
         f'[backup]\ndir = "{tmp_path / "backups"}"\n'
-        '[sync.reporting]\nfrom = "a"\nto = "b"\n'
     )
+    body = base + '[sync.reporting]\nfrom = "a"\nto = "b"\n'
     cfg.write_text(body, encoding="utf-8")
     c = ("--config", str(cfg))
     assert run_inproc(*c, "--target", "b", "status").code == 0  # b made, never synced into
     prom = tmp_path / "malnu.prom"
     res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
-    assert "sync_lag OK" in res.out, "a pair set up today: within its grace"
+    assert "sync_lag OK" in res.out, "a pair first seen now: within its grace"
     assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 1
-    two_years_ago = time.time() - 2 * 365 * 86400  # deployed with the mtime it was edited at
-    os.utime(cfg, (two_years_ago, two_years_ago))
-    res = run_inproc(*c, "check", "--target", "b")
-    assert "sync_lag OK" in res.out, "deployed a moment ago (its ctime): within its grace"
-    cfg.write_text(body + "[monitor]\nsync_never_run_hours = 0\n", encoding="utf-8")
+    seen = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "sync_pairs_seen.json"
+    assert seen.stat().st_mode & 0o777 == 0o600
+    kept = jsonlib.loads(seen.read_text())
+    assert list(kept["configs"]) == [str(cfg.resolve())]
+    assert list(kept["configs"][str(cfg.resolve())]) == ["reporting a->b"]
+
+    # First seen 25 h ago (as the file keeps it), the config rewritten by a deploy just now.
+    day_ago = datetime.now(UTC) - timedelta(hours=25)
+    kept["configs"][str(cfg.resolve())]["reporting a->b"] = f"{day_ago:%Y-%m-%d %H:%M:%S}"
+    seen.write_text(jsonlib.dumps(kept))
+    cfg.write_text(body, encoding="utf-8")
     res = run_inproc(*c, "check", "--target", "b")
     assert res.out.startswith("MALNU CRITICAL - b: no backup at all, 1 sync pair never run |")
     assert (
         "WARNING b sync_lag: sync pair reporting (a->b) has never completed a sync: no sync of "
-        "it in this target's run log; the config is 0 s old (over [monitor] "
-        "sync_never_run_hours = 0): start it (malnu-tui sync reporting --yes, from cron or a "
+        "it in this target's run log; `check` first saw it 25.0 h ago (over [monitor] "
+        "sync_never_run_hours = 24): start it (malnu-tui sync reporting --yes, from cron or a "
         "timer), or remove the pair from the config"
+    ) in res.out, res.out
+
+    # Removed from the config (seen so by a check), then added again: it starts again.
+    cfg.write_text(base, encoding="utf-8")
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
+    assert jsonlib.loads(seen.read_text())["configs"][str(cfg.resolve())] == {}
+    cfg.write_text(body, encoding="utf-8")
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
+
+    # Nothing can be recorded (a file where the state dir should be): the config's last
+    # change, said so.
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "not-a-dir"))
+    cfg.write_text(body + "[monitor]\nsync_never_run_hours = 0\n", encoding="utf-8")
+    res = run_inproc(*c, "check", "--target", "b")
+    assert (
+        "no sync of it in this target's run log; the config is 0 s old (over [monitor] "
+        "sync_never_run_hours = 0; cannot record when `check` first saw it in "
+        f"{tmp_path / 'not-a-dir' / 'malnu-tui' / 'sync_pairs_seen.json'}: File exists, so "
+        "its grace counts from the config's last change): start it"
     ) in res.out, res.out
     assert run_inproc(*c, "sync", "reporting", "--yes").code == 0
     res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
@@ -389,3 +416,59 @@ def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
         assert [r[-1] for r in _sql(db, plan)] == [
             "SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"
         ]
+
+
+def _bulk_runs(db: DbTarget, n: int, at: str) -> None:
+    """``n`` import run rows at ``at`` in one statement (a busy import's run log)."""
+    detail = '{"run": 1, "op": "import", "object": "x.csv", "ended_at": "' + at + '"}'
+    row = f"'{at}', 'cron@h', 'run', 'import x.csv', 'ok', '{detail}'"
+    if db.kind == "postgresql":
+        rows = f"SELECT {row}::text FROM generate_series(1, {n})".replace(
+            f"'{at}'", f"'{at}'::timestamptz", 1
+        )
+    else:
+        rows = (f"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "
+                f"SELECT {row} FROM c")  # fmt: skip
+    _sql(db, f"INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) {rows}")
+
+
+def test_a_sync_pair_behind_more_run_rows_than_one_read_is_still_judged(
+    db_target: DbTarget, tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """Over 2,000 run rows (imports every minute for two days) the never-run check was
+    skipped, silently, and a pair whose last success was older than those rows had no lag
+    either: a sync stopped days ago on a busy copy said `sync_lag OK`. Each configured
+    pair's newest run and newest success are now read by a query of their own (filtered by
+    object, by the (action, id) index), whatever the rows newer than them."""
+    from datetime import UTC, datetime, timedelta
+
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.engine.monitor.config import load_monitor_config
+    from malnu_tui.engine.monitor.reading import AUDIT_WINDOW, check_target
+    from malnu_tui.engine.monitor.runlog import RunRecord
+
+    dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.c]\nurl = "sqlite:c.db"\n{dirs}'
+        f'[targets.b]\nurl = "{db_target.url}"\n{dirs}[backup]\ndir = "{tmp_path / "b"}"\n'
+        '[sync.reporting]\nfrom = "a"\nto = "b"\n[sync.arsip]\nfrom = "c"\nto = "b"\n'
+        "[monitor]\nsync_never_run_hours = 0\nsync_max_lag_minutes = 60\n",
+        encoding="utf-8",
+    )
+    assert run_inproc("--config", str(cfg), "--target", "b", "status").code == 0
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    ok = RunRecord("sync", "a->b", "ok", "", f"{now - timedelta(days=3):%Y-%m-%d %H:%M:%S}", 5)
+    old = ok.as_audit()
+    _sql(db_target, "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES "
+         f"('{old.at}', '{old.actor}', 'run', '{old.object}', 'ok', '{old.detail}')")  # fmt: skip
+    _bulk_runs(db_target, AUDIT_WINDOW + 1, f"{now - timedelta(hours=1):%Y-%m-%d %H:%M:%S}")
+    settings = load_settings(config=str(cfg), env={})
+    h = check_target(settings.targets["b"], load_monitor_config(settings), now)
+    lag = sorted(p.message for p in h.problems if p.check == "sync_lag")
+    assert len(lag) == 2 and lag[0] == "sync a->b last succeeded 3.0 days ago (over 60 min)", lag
+    assert lag[1].startswith(
+        "sync pair arsip (c->b) has never completed a sync: no sync of it in this target's run "
+        "log; "
+    ), lag
+    assert h.metrics["syncs_never_run"] == 1 and h.metrics["sync_lag_seconds"] >= 3 * 86400

@@ -328,7 +328,9 @@ def test_sigterm_while_an_alert_is_sent_ends_cleanly_and_keeps_what_was_sent(
 ) -> None:
     """cron's or systemd's SIGTERM while a webhook hangs: asyncio's "Task was destroyed but
     it is pending!" on stderr, and the state not kept, so what had been sent (to the other
-    webhook) was sent again by the next run."""
+    webhook) was sent again by the next run. Its CRITICAL summary printed before, the run
+    ends 2: `timeout 30 malnu-tui check --alert` exited 143 (the monitor's UNKNOWN) under a
+    `MALNU CRITICAL` line, and a setup that pages on CRITICAL alone never paged."""
     import signal
 
     from tests.fixtures_core import popen_cli
@@ -344,8 +346,9 @@ def test_sigterm_while_an_alert_is_sent_ends_cleanly_and_keeps_what_was_sent(
         proc = popen_cli(*c, "check", "--alert")
         assert hanging.wait_attempts(1) == 1  # the first webhook was told, the second hangs
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 143, err
+        out, err = proc.communicate(timeout=30)
+        assert out.startswith("MALNU CRITICAL - primary: "), out
+        assert proc.returncode == 2, err
         assert err.splitlines()[-1] == "terminated", err
         assert "Task was destroyed" not in err and "Traceback" not in err, err
         assert receiver.events() == [("problem", failed)]
@@ -356,6 +359,35 @@ def test_sigterm_while_an_alert_is_sent_ends_cleanly_and_keeps_what_was_sent(
         assert hanging.events() == [("problem", failed)]
     finally:
         hanging.stop()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stop_before_the_summary_or_by_ctrl_c_keeps_its_own_exit_code(sig: str) -> None:
+    """SIGTERM before any summary is printed (a check waiting on a server that lets it in and
+    never answers, `timeout 5 malnu-tui check`): 143, nothing on stdout, since no health was
+    said; Ctrl-C is an operator's at a terminal: 130, after a CRITICAL summary too (only
+    SIGTERM after one ends 2: test above)."""
+    import signal
+    import socket
+    import time
+
+    from tests.fixtures_core import popen_cli, stop_if_running
+
+    silent = socket.create_server(("127.0.0.1", 0))  # lets the client in, never answers
+    url = f"postgresql://x@127.0.0.1:{silent.getsockname()[1]}/db?connect_timeout=30"
+    proc = popen_cli("--database", url, "check")
+    try:
+        silent.settimeout(20)
+        conn, _ = silent.accept()  # (the check is connecting: past its start-up)
+        time.sleep(0.2)
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=30)
+        assert (proc.returncode, out) == ({"SIGTERM": 143, "SIGINT": 130}[sig], ""), err
+        assert err.splitlines()[-1] == {"SIGTERM": "terminated", "SIGINT": "interrupted"}[sig]
+        conn.close()
+    finally:
+        stop_if_running(proc)
+        silent.close()
 
 
 def test_a_try_stopped_by_sigterm_is_not_left_pending(receiver: Receiver) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import threading
 import time
 import tracemalloc
 from collections import Counter
@@ -17,10 +18,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from malnu_tui.engine.backends.d1 import pieces
 from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import SyncProgress, whole
 from malnu_tui.engine.sync.whole import NOTE
 from malnu_tui.engine.sync.whole_d1 import stage_name
+from tests.d1server import Fault
 from tests.fixtures_core import popen_cli, stop_if_running
 from tests.inproc import run_inproc
 from tests.sync_support import Db, make_db, sync, verify
@@ -203,6 +206,64 @@ def test_a_d1_keyless_table_s_blob_too_large_for_one_hex_is_read_in_pieces(
     assert (report.mode, report.inserted, report.verified) == ("whole", 2, True)
     got = dict(dst.run("SELECT nama, isi FROM lampiran"))
     assert got == {"rapor.pdf": big, "kecil": b"\x00\x01"}
+
+
+def test_a_d1_keyless_blob_read_in_pieces_is_never_another_row_s(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BLOB too large for one hex() is read in pieces by its row's id, a request after its
+    page. The application deleting the table's last row and adding one meanwhile (SQLite gives
+    it the freed id) with a file of the same size had that file copied with the deleted row's
+    name: a row that never was (the proof afterwards only said the copy differed). The page
+    is now read again after its pieces, and anew when its rows changed."""
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 1_000)  # a file of 2,000 bytes: in pieces
+    src, dst = make_db("d1", request, tmp_path, "src"), make_db("sqlite", request, tmp_path, "d")
+    assert src.d1 is not None
+    src.run("CREATE TABLE lampiran (nama TEXT, isi BLOB)")
+    src.many(
+        "INSERT INTO lampiran VALUES (?, ?)", [("a.pdf", b"a" * 2_000), ("b.pdf", b"b" * 2_000)]
+    )
+    held = src.d1.server.inject(Fault("slow", match="substr(CAST", hold=threading.Event()))
+    done: list[Any] = []
+    syncing = threading.Thread(target=lambda: done.append(sync(src, dst)))
+    syncing.start()
+    while held.count and syncing.is_alive():  # until the pieces' request is held
+        time.sleep(0.01)
+    src.run("DELETE FROM lampiran WHERE nama = 'b.pdf'")
+    src.run("INSERT INTO lampiran VALUES ('c.pdf', ?)", (b"c" * 2_000,))
+    assert src.run("SELECT rowid FROM lampiran WHERE nama = 'c.pdf'") == [(2,)]  # b.pdf's
+    assert held.hold is not None
+    held.hold.set()
+    syncing.join()
+    got = sorted(dst.run("SELECT nama, isi FROM lampiran"))
+    assert got == [("a.pdf", b"a" * 2_000), ("c.pdf", b"c" * 2_000)], [(n, v[:1]) for n, v in got]
+    assert done[0].verified
+
+    # Changed at each of its three readings: refused, the copy left as it was.
+    faults = [
+        src.d1.server.inject(Fault("slow", match="substr(CAST", hold=threading.Event()))
+        for _ in range(3)
+    ]
+    failed: list[BaseException] = []
+
+    def stopped() -> None:
+        try:
+            sync(src, dst)
+        except BackendError as exc:
+            failed.append(exc)
+
+    syncing = threading.Thread(target=stopped)
+    syncing.start()
+    for i, fault in enumerate(faults):
+        while fault.count and syncing.is_alive():
+            time.sleep(0.01)
+        src.run("DELETE FROM lampiran WHERE rowid = 2")
+        src.run("INSERT INTO lampiran VALUES (?, ?)", (f"{i}.pdf", b"d" * 2_000))
+        assert fault.hold is not None
+        fault.hold.set()
+    syncing.join()
+    assert "rows changed each time their BLOBs too large for one hex()" in str(failed[0])
+    assert sorted(dst.run("SELECT nama FROM lampiran")) == [("a.pdf",), ("c.pdf",)]
 
 
 def test_a_keyless_row_too_large_for_one_d1_statement_is_staged_alone(

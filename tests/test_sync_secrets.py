@@ -298,6 +298,38 @@ def test_a_keyless_row_s_times_named_after_a_secret_are_shown(tmp_path: Path) ->
         ("pw_hash", True),
         ("pass_hash", True),
         ("pw", True),
+        # what kind of secret, how long, how made: no secret (they were hidden); a secret's
+        # word after it still is one
+        ("token_type", False),
+        ("tokenType", False),
+        ("password_hash_algorithm", False),
+        ("passwordhashalgorithm", False),
+        ("token_expires_in", False),
+        ("expires_in", False),
+        ("pin_length", False),
+        ("refresh_token_counter", False),
+        ("password_version", False),
+        ("code_challenge_method", False),
+        ("otp_method", False),
+        ("token_type_secret", True),
+        # Laravel's and Supabase auth's secrets, each still hidden
+        ("personal_access_token", True),
+        ("encrypted_password", True),
+        ("confirmation_token", True),
+        ("recovery_token", True),
+        ("email_change_token_new", True),
+        ("email_change_token_current", True),
+        ("phone_change_token", True),
+        ("reauthentication_token", True),
+        ("provider_access_token", True),
+        ("provider_refresh_token", True),
+        ("refresh_token_hmac_key", True),
+        ("otp_code", True),
+        ("token_hash", True),
+        ("auth_code", True),  # auth.flow_state's: it was shown
+        ("auth_code_issued_at", False),
+        ("confirmation_sent_at", False),
+        ("factor_type", False),
     ],
 )
 def test_which_column_names_hold_secrets(name: str, secret: bool) -> None:

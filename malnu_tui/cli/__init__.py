@@ -197,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.message("terminated")
         for note in getattr(exc, "__notes__", ()):  # what the stop left (engine: add_note)
             ctx.message(f"note: {note}")
+        if _said_critical(ctx, args):
+            # Its CRITICAL summary already printed (`timeout 30 malnu-tui check --alert`, the
+            # alerts cut short): 143 read as UNKNOWN, and many setups page on CRITICAL alone.
+            return 2
         return 143
     except KeyboardInterrupt as exc:
         _say_durable(ctx, exc)
@@ -228,6 +232,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         ctx.close()
+
+
+def _said_critical(ctx: Context, args: argparse.Namespace) -> bool:
+    """``check`` whose summary line (or JSON document) saying CRITICAL is out: a SIGTERM
+    after it ends 2, as any failure after it does (:func:`~malnu_tui.cli.monitor.exit_after`);
+    one before it (or after an OK or WARNING) stays 143; Ctrl-C, an operator's, stays 130."""
+    begun = ctx.lines or ctx.documents
+    return getattr(args, "command", None) == "check" and bool(begun) and ctx.said_status == 2
 
 
 def _check_failed(ctx: Context, exc: Exception) -> int:

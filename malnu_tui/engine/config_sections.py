@@ -22,8 +22,8 @@ MONITOR_DEFAULTS: Mapping[str, float] = {
     # A check gives up on a target that has not answered by then (UNKNOWN), below a minute so
     # that a check run every minute never piles up behind one that waits; 0: no limit.
     "check_timeout_seconds": 50.0,
-    # A [sync.NAME] pair that has never completed a sync: WARNING once the config is this old
-    # (set up, never started: the reporting copy nobody reads is noticed); 0: at once.
+    # A [sync.NAME] pair that has never completed a sync: WARNING once check first saw it this
+    # long ago (set up, never started: the reporting copy nobody reads is noticed); 0: at once.
     "sync_never_run_hours": 24.0,
 }
 # The thresholds with a ceiling: past it the check died with a traceback (exit 1, WARNING to

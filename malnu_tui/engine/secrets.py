@@ -8,10 +8,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["HIDDEN", "Masked", "masked", "masked_detail", "secret_column"]
+__all__ = [
+    "HIDDEN",
+    "ROW_REFUSED",
+    "Masked",
+    "SecretName",
+    "is_failing_row",
+    "masked",
+    "masked_detail",
+    "names_key",
+    "secret_by_shape",
+    "secret_column",
+    "secret_names",
+]
 
 _FAILING_ROW = "Failing row contains ("
 
@@ -36,6 +48,8 @@ _SECRET_PARTS = (
     "apikey",
     "privatekey",
     "recoverycode",  # two-factor recovery codes (Laravel Fortify's two_factor_recovery_codes)
+    "authcode",  # an OAuth/PKCE flow's code, exchanged for a session (Supabase's flow_state)
+    "authorizationcode",
 )
 _SECRET_WORDS = frozenset({"pwd", "pw", "salt", "otp", "pin"})
 # "hash" alone is a file's or a row's checksum (``content_hash``, ``file_hash``,
@@ -47,34 +61,80 @@ _HASH_SECRET_WORDS = frozenset({"key", "keys", "pass", "auth", "login", "session
 # ("sandiwara"), the owner of a Laravel token (``tokenable_id``: a user's id, ``tokenable_type``)
 # — the values an operator finds a row by.
 _NOT_SECRET = re.compile(r"secretar(?:y|ies|iat)|sandiwara|tokenable")
-# A name whose last word is a time or a count holds when or how often, not the secret it is
-# named after (``password_changed_at``, ``token_expires_at``, ``failed_pin_attempts``); a
-# secret's word after it still makes a secret (``expired_token``). A PostgreSQL copy folds
-# ``passwordChangedAt`` into one word: its ending is read (``…edat``, ``…expires``).
-_TIME_WORDS = frozenset(
-    {"at", "on", "date", "time", "timestamp", "ts", "count", "attempts", "tries"}
+# A name whose last word is a time, a count or what kind of secret it is holds when, how
+# often or how, not the secret it is named after (``password_changed_at``, ``token_expires_at``,
+# ``failed_pin_attempts``, ``refresh_token_counter``; ``token_type`` "bearer", Supabase's
+# ``one_time_tokens.token_type``; ``password_hash_algorithm``, ``pin_length``, OAuth's
+# ``token_expires_in``, ``code_challenge_method``); a secret's word after it still makes a
+# secret (``expired_token``, ``token_type_secret``). A PostgreSQL copy folds
+# ``passwordChangedAt`` into one word: its ending is read (``…edat``, ``…expires``, ``…type``).
+_DESCRIBING_WORDS = frozenset(
+    {"at", "on", "date", "time", "timestamp", "ts", "count", "counter", "attempts", "tries"}
     | {"expires", "expiry", "expiration", "until", "ttl"}
+    | {"type", "kind", "algorithm", "algo", "alg", "length", "len", "format", "version"}
+    | {"method", "policy", "rounds", "iterations", "cost", "strength"}
 )
-_FOLDED_TIME = re.compile(
-    r"(?:ed|sent|expires)(?:at|on)$|(?:date|time|timestamp|count|attempts|expires|expiry)$"
+_FOLDED_DESCRIBING = re.compile(
+    r"(?:ed|sent|expires)(?:at|on)$|(?:date|time|timestamp|count|counter|attempts|expires|expiry)$"
+    r"|(?:type|algorithm|length|format|version|method|policy|rounds|iterations|expiresin)$"
 )
 # A shorter secret is shown (hidden), not fingerprinted: a 6-digit PIN is found from 8 hex
 # digits of its hash by trying the million.
 _FINGERPRINTED = 16
 
 
-@functools.lru_cache(maxsize=1024)  # asked for each key of a report's differences
+class SecretName(str):
+    """A column's name whose values are secrets by its table's shape, not by its words
+    (:func:`secret_by_shape`): :func:`secret_column` of it is true wherever it goes (a sync's
+    key, its reports and messages)."""
+
+    __slots__ = ()
+
+
+# Tables whose shape says a column holds secrets its name does not: Laravel's database session
+# driver's (id, user_id, ip_address, user_agent, payload, last_activity), whose id is the
+# session cookie's value, a bearer secret (a school's own ``sessions`` of lessons, keyed by id
+# too, has no payload and last_activity); Supabase's auth.refresh_tokens (token, parent,
+# revoked, session_id…), whose parent is the token it replaced, still taken within GoTrue's
+# reuse interval. (Supabase's auth.sessions.id is no bearer: a session is used by its signed
+# JWT or its refresh token.)
+_SHAPES = (
+    (frozenset({"id", "payload", "last_activity"}), "id"),
+    (frozenset({"token", "parent", "revoked"}), "parent"),
+)
+
+
+def secret_by_shape(columns: Iterable[str]) -> frozenset[str]:
+    """The columns of a table of ``columns`` that hold secrets by the table's shape, though
+    their names do not: Laravel's ``sessions.id``, Supabase's ``refresh_tokens.parent``."""
+    names = set(columns)
+    return frozenset(column for shape, column in _SHAPES if names >= shape)
+
+
+def secret_names(names: tuple[str, ...], columns: Iterable[str]) -> tuple[str, ...]:
+    """``names`` (a key's) with those that hold secrets by the shape of their table of
+    ``columns`` as :class:`SecretName`."""
+    by_shape = secret_by_shape(columns)
+    return tuple(SecretName(n) if n in by_shape else n for n in names)
+
+
 def secret_column(name: str) -> bool:
     """Whether ``name`` (``password_hash``, ``passwordHash``, ``api_key``, ``remember_token``)
     holds secrets, by its words (``password_changed_at``, a time, does not; nor a file's
-    ``content_hash``). Capitals run together end a word before a capitalised one (PostgreSQL
-    keeps a quoted ``"PINCode"``: ``pin`` and ``code``)."""
+    ``content_hash``) or, a :class:`SecretName`, by its table's shape. Capitals run together
+    end a word before a capitalised one (PostgreSQL keeps a quoted ``"PINCode"``: ``pin``
+    and ``code``)."""
+    return isinstance(name, SecretName) or _secret_words(name)
+
+
+@functools.lru_cache(maxsize=1024)  # asked for each key of a report's differences
+def _secret_words(name: str) -> bool:
     words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words).lower()
     parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
-    if len(parts) > 1 and parts[-1] in _TIME_WORDS:
+    if (len(parts) > 1 and parts[-1] in _DESCRIBING_WORDS) or parts[-2:] == ["expires", "in"]:
         return False
-    if parts and _FOLDED_TIME.search(parts[-1]) and parts[-1] not in _TIME_WORDS:
+    if parts and _FOLDED_DESCRIBING.search(parts[-1]) and parts[-1] not in _DESCRIBING_WORDS:
         return False
     if not _SECRET_WORDS.isdisjoint(parts):
         return True
@@ -113,15 +173,39 @@ def masked(value: Any) -> Any:
     return Masked(f"sha256:{hashlib.sha256(raw).hexdigest()[:8]}…")
 
 
-# PostgreSQL's detail naming an index's values: "Key (token)=(…) already exists.", "… is
-# duplicated.", "… is not present in table …", "… is still referenced from table …", an
-# exclusion's "… conflicts with existing key (…)=(…).". A value may hold ")" or ", ", and a
-# newline, printed as it is (DOTALL: the pattern stopped at it and the detail went out whole).
+# PostgreSQL's detail naming an index's values, ``(cols)=(values)`` in every language of
+# lc_messages (it is built before it is translated): "Key (token)=(…) already exists.",
+# "Schlüssel »(token)=(…)« existiert bereits.", "La clé « (token)=(…) » existe déjà.",
+# "(token)=(…) 키가 …", a partition key's "Partition key of the failing row contains (…)=(…)."
+# A column may be an expression (``lower(email::text)``). A value may hold ")" or ", ", and a
+# newline, printed as it is: it ends at a ")" before English words that follow one, or at
+# the detail's last ")", or before an exclusion's second key ("… conflicts with existing key
+# (…)=(…)", "… kollidiert mit vorhandenem Schlüssel (…)=(…)").
+_COLS = r"(?:[^()\n]|\((?:[^()\n]|\([^()\n]*\))*\))+?"
 _KEY_VALUES = re.compile(
-    r"\b(?P<word>[Kk]ey) \((?P<cols>.+?)\)=\((?P<vals>.*?)\)"
-    r"(?=\.?$| already exists| is duplicated| is not present| is still referenced| conflicts)",
+    rf"\((?P<cols>{_COLS})\)=\((?P<vals>.*?)\)"
+    r"(?=\.?\Z| already exists| is duplicated| is not present| is still referenced| conflicts"
+    r"|[^)]*\Z|[^()]*\((?P=cols)\)=\()",
     re.DOTALL,
 )
+# The SQLSTATEs whose detail is the row refused, every value of it: NOT NULL's and CHECK's (a
+# partition's bounds included). "Failing row contains (…)." in English; "Fehlgeschlagene Zeile
+# enthält (…).", "失敗した行は(…)を含みます", "실패한 자료: (…)" in other languages.
+ROW_REFUSED = frozenset({"23502", "23514"})
+
+
+def is_failing_row(detail: str, sqlstate: str | None = None) -> bool:
+    """Whether PostgreSQL's ``detail`` spells out the refused row's values: "Failing row
+    contains (…)", or, in any language, a detail in parentheses of an error of
+    :data:`ROW_REFUSED` (``exc.sqlstate``)."""
+    if detail.startswith(_FAILING_ROW):
+        return True
+    return sqlstate in ROW_REFUSED and "(" in detail and ")" in detail
+
+
+def names_key(detail: str) -> bool:
+    """Whether ``detail`` names an index's values, ``(cols)=(values)``, in any language."""
+    return _KEY_VALUES.search(detail) is not None
 
 
 def masked_detail(
@@ -130,31 +214,43 @@ def masked_detail(
     mask: Callable[[str], Any] | None = None,
     *,
     row_unknown: bool = False,
+    sqlstate: str | None = None,
+    is_row: bool = False,
 ) -> str:
     """PostgreSQL's ``detail`` with the values of secret columns masked (:func:`masked`):
     ``Key (remember_token)=(sha256:ab12cd34…) already exists.``; a value of another column
-    is kept (``Key (email)=(a@malnu.sch.id)``). Values that cannot be told apart (a value
-    holding ", ") are all (hidden) when one of their columns is a secret. "Failing row
-    contains (…)" names no column (its values in the copy's order, which may not be the
-    source's): left out when one of the table's ``columns`` is a secret. ``mask`` shows a
-    secret value (:func:`masked` unless given; the import's reasons say (hidden) alone).
-    ``row_unknown``: the table's columns are not known (a client tool's output): its
-    failing row is left out."""
+    is kept (``Key (email)=(a@malnu.sch.id)``); read by its ``(cols)=(values)``, in any
+    language. Values that cannot be told apart (a value holding ", ") are all (hidden) when
+    one of their columns is a secret. The failing row (:func:`is_failing_row`: by its English
+    words, or by ``sqlstate``, the error's, in any language) names no column (its values in
+    the copy's order, which may not be the source's): left out when one of the table's
+    ``columns`` is a secret. ``mask`` shows a secret value (:func:`masked` unless given; the
+    import's reasons say (hidden) alone). ``row_unknown``: the table's columns are not known
+    (a client tool's output): its failing row is left out; ``is_row``: the detail is one (a
+    client tool's, known by its place in the output)."""
     show = masked if mask is None else mask
-    if detail.startswith(_FAILING_ROW) and (row_unknown or any(secret_column(c) for c in columns)):
+    by_shape = secret_by_shape(columns)  # Laravel's sessions: its id
+
+    def secret(column: str) -> bool:
+        return secret_column(column) or column in by_shape
+
+    if (is_row or is_failing_row(detail, sqlstate)) and (
+        row_unknown or any(secret(c) for c in columns)
+    ):
         why = "its table's columns not known here" if row_unknown else "the table holds secrets"
-        return f"{_FAILING_ROW}…): its values not shown, {why}"
+        head, tail = detail[: detail.index("(")], detail[detail.rindex(")") + 1 :]
+        return f"{head}(…){tail.rstrip('. 。')}: its values not shown, {why}"
 
     def one(m: re.Match[str]) -> str:
         cols, vals = m["cols"].split(", "), m["vals"].split(", ")
-        if not any(secret_column(c) for c in cols):
+        if not any(secret(c) for c in cols):
             return m[0]
         if len(cols) != len(vals):
             shown = str(HIDDEN)
         else:
             shown = ", ".join(
-                str(show(v)) if secret_column(c) else v for c, v in zip(cols, vals, strict=True)
+                str(show(v)) if secret(c) else v for c, v in zip(cols, vals, strict=True)
             )
-        return f"{m['word']} ({m['cols']})=({shown})"
+        return f"({m['cols']})=({shown})"
 
     return _KEY_VALUES.sub(one, detail)

@@ -24,6 +24,10 @@ LOCK_TABLE = "malnu_lock"
 # (``WHERE action = 'run' ORDER BY id DESC``); without it a scan of the whole table (on D1,
 # billed by rows read). Added where the tool makes or upgrades its tables, never by a read.
 AUDIT_INDEX = "malnu_audit_action_id"
+# More of :meth:`Backend.read_audit`'s conditions: (column, value) pairs, a column of these only
+# (never a name from input); ``check`` finds a sync pair's last completion beyond its window so.
+AuditWhere = tuple[tuple[Literal["object", "outcome"], str], ...]
+AUDIT_WHERE_COLUMNS = ("object", "outcome")
 LEASE_SECONDS = 600
 
 
@@ -182,9 +186,15 @@ class Backend(Protocol):
 
     def append_audit(self, entry: AuditEntry) -> None: ...
 
-    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]: ...
+    def read_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
+        """The newest ``limit`` audit rows (of ``action``, and each ``where``'s column equal
+        to its value: ``(("object", "sync a->b"), ("outcome", "ok"))``), newest first."""
 
-    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def peek_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
         """:meth:`read_audit` of the table as it is, creating nothing (none where it is not
         there) and upgrading nothing: what a preview or a dry run reads."""
 

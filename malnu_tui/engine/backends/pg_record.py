@@ -21,8 +21,10 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import (
     AUDIT_TABLE,
+    AUDIT_WHERE_COLUMNS,
     TRACKING_TABLE,
     AuditEntry,
+    AuditWhere,
     RecordApplied,
     TrackingChange,
 )
@@ -279,12 +281,27 @@ def insert_audit(conn: Any, schema: str, e: AuditEntry) -> None:
 
 
 def audit_rows(
-    query: Callable[..., list[Any]], table: sql.Composable, limit: int, action: str | None
+    query: Callable[..., list[Any]],
+    table: sql.Composable,
+    limit: int,
+    action: str | None,
+    more: AuditWhere = (),
 ) -> list[AuditEntry]:
-    """The newest ``limit`` rows of the audit ``table`` (only ``action``'s, if given), newest
-    first, through ``query`` (the backend's)."""
-    where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
-    params: tuple[Any, ...] = (action, limit) if action else (limit,)
+    """The newest ``limit`` rows of the audit ``table`` (only ``action``'s, if given, and
+    those whose ``more`` columns equal their values), newest first, through ``query`` (the
+    backend's)."""
+    conds: list[tuple[str, str]] = [("action", action)] if action else []
+    conds += list(more)
+    for col, _ in conds:
+        if col not in ("action", *AUDIT_WHERE_COLUMNS):
+            raise ValueError(f"not an audit column to select by: {col!r}")
+    where = (
+        sql.SQL("WHERE ")
+        + sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(col)) for col, _ in conds)
+        if conds
+        else sql.SQL("")
+    )
+    params: tuple[Any, ...] = (*(v for _, v in conds), limit)
     rows = query(
         sql.SQL(
             "SELECT id, to_char(at, {fmt}), actor, action, object, outcome, detail "

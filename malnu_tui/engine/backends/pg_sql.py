@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.errors import NO_SCHEMA_ON_PATH, BackendError, MalnuError, StatementFailed
-from malnu_tui.engine.secrets import masked_detail
+from malnu_tui.engine.secrets import is_failing_row, masked_detail
 from malnu_tui.engine.sqltokens import DOLLAR_TAG
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def error_text(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
     if diag.sqlstate:
         text = f"{text} [SQLSTATE {diag.sqlstate}]"
     if diag.message_detail:
-        text += f"; {masked_detail(diag.message_detail, columns)}"
+        text += f"; {masked_detail(diag.message_detail, columns, sqlstate=diag.sqlstate)}"
     return text + session_ended(exc)
 
 
@@ -119,7 +119,7 @@ def _failing_row_columns(conn: Any, exc: psycopg.Error) -> tuple[str, ...]:
     spells out (a CHECK or NOT NULL that refused a data migration's UPDATE), read once the
     transaction is rolled back; () when there is no such detail or the table is gone."""
     d = exc.diag
-    if not (d.message_detail or "").startswith("Failing row contains (") or not d.table_name:
+    if not is_failing_row(d.message_detail or "", d.sqlstate) or not d.table_name:
         return ()
     try:
         rows = conn.execute(

@@ -28,6 +28,7 @@ from malnu_tui.engine.backends.base import (
     LOCK_TABLE,
     TRACKING_TABLE,
     AuditEntry,
+    AuditWhere,
     Kind,
     TrackingChange,
     TrackingRecord,
@@ -428,17 +429,21 @@ class PostgresBackend:
             if not self._audit_anew(entry):  # the server ended the session: a new one
                 raise failed from None
 
-    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
-        """The newest ``limit`` audit rows (optionally of one action), newest first."""
+    def read_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
+        """The newest ``limit`` audit rows (of one action, and ``where``), newest first."""
         self.ensure_schema()
-        return self.peek_audit(limit, action)
+        return self.peek_audit(limit, action, where=where)
 
-    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def peek_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
         ready = self._schema_ready
         missing = self._pending_upgrade if ready else missing_columns(self.conn, self.schema)
         if (AUDIT_TABLE, None) in missing:  # no audit table (yet): nothing to read
             return []
-        return audit_rows(self._query, self._t(AUDIT_TABLE), limit, action)
+        return audit_rows(self._query, self._t(AUDIT_TABLE), limit, action, where)
 
     # -- locking (engine/backends/pg_lock.py) ---------------------------------------------
     def read_lock(self) -> LockHolder | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
     AuditEntry,
+    AuditWhere,
     Kind,
     RecordApplied,
     TrackingChange,
@@ -431,22 +432,21 @@ class SQLiteBackend:
         with self.transaction() as c:
             self._audit(c, entry)
 
-    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def read_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
         self.ensure_schema()
-        return self.peek_audit(limit, action)
+        return self.peek_audit(limit, action, where=where)
 
-    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def peek_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
         if "malnu_audit" in self._absent or not (
             self._schema_ready or self.conn.execute(q.HAS_AUDIT).fetchone()
         ):
             return []
-        sql = q.SELECT_AUDIT
-        params: tuple[object, ...] = ()
-        if action:
-            sql += " WHERE action = ?"
-            params = (action,)
-        sql += " ORDER BY id DESC LIMIT ?"
-        rows = self.conn.execute(sql, (*params, limit)).fetchall()
+        sql, params = q.select_audit(limit, action, where)
+        rows = self.conn.execute(sql, params).fetchall()
         return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], id=r[0]) for r in rows]
 
     # -- locking ----------------------------------------------------------------------------

@@ -6,13 +6,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.base import LEASE_SECONDS
+from malnu_tui.engine.backends.base import AUDIT_WHERE_COLUMNS, LEASE_SECONDS
 from malnu_tui.engine.backends.sqlite_stop import running
 from malnu_tui.engine.errors import ForeignTrackingTable, NotInitialised, StatementFailed
 
 if TYPE_CHECKING:
     import sqlite3
 
+    from malnu_tui.engine.backends.base import AuditWhere
     from malnu_tui.engine.sqlsplit import Statement
 
 # The seed's tracking table, same name and columns; an existing one is adopted as it is.
@@ -177,6 +178,23 @@ INSERT_AUDIT = (
     "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)"
 )
 SELECT_AUDIT = "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit"
+
+
+def select_audit(limit: int, action: str | None, where: AuditWhere) -> tuple[str, list[object]]:
+    """:data:`SELECT_AUDIT` of the newest ``limit`` rows of ``action`` (if given) whose
+    ``where`` columns (:data:`~.base.AUDIT_WHERE_COLUMNS` only) equal their values, newest
+    first; its parameters. By the (action, id) index, newest first, to the first match."""
+    conds = [("action", action)] if action else []
+    conds += [(col, value) for col, value in where]
+    for col, _ in conds:
+        if col not in ("action", *AUDIT_WHERE_COLUMNS):
+            raise ValueError(f"not an audit column to select by: {col!r}")
+    sql = SELECT_AUDIT
+    if conds:
+        sql += " WHERE " + " AND ".join(f"{col} = ?" for col, _ in conds)
+    return sql + " ORDER BY id DESC LIMIT ?", [*(v for _, v in conds), int(limit)]
+
+
 HAS_AUDIT = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'malnu_audit'"
 
 # The lease is written and judged by the database's clock (D1's; the SQLite file's host),

@@ -260,27 +260,59 @@ _ECHO = re.compile(r"^(?:LINE \d+: |Command was: )")
 _OWN = re.compile(r"^(?:ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|pg_restore|psql|pg_dump)\b")
 
 
-# A DETAIL line's text; COPY's context quoting the row (or a column's value) being loaded.
-_DETAIL = re.compile(r"^(?P<head>(?:.*\bDETAIL:\s+))(?P<detail>Failing row contains \(.*)$", re.M)
-_COPY_ROW = re.compile(
-    r'(?P<at>\bCOPY [^,\n]+, line \d+)(?:, column (?P<col>[^:\n]+))?: ".*"$', re.M
-)
+# A part of a message in the tools' output: a tool's line (``psql:<stdin>:12: ERROR:  …``,
+# ``pg_restore: error: …``) or one of libpq's labelled lines, in the client's language
+# (``DETAIL:  ``, ``DÉTAIL : ``, ``ПОДРОБНОСТИ:  ``); any other line goes on the part before
+# it (the echoed statement, a value's newline). The server's words are in its lc_messages.
+_PART = re.compile(r"^(?=(?:psql|pg_restore|pg_dump):|[^\s:]+ ?: )", re.M)
+_TOOL_LINE = re.compile(r"(?:psql|pg_restore|pg_dump):")
+_LABEL = re.compile(r"(?P<label>[^\s:]+) ?: +")
+_ENGLISH_LABELS = frozenset({"HINT", "QUERY", "CONTEXT", "LOCATION", "STATEMENT"})
+# A detail that is one parenthesised list and words around it: a refused row in any language
+# ("Fehlgeschlagene Zeile enthält (1, …).", "失敗した行は(1, …)を含みます").
+_ROW_SHAPE = re.compile(r"[^()]*\(.*\)[^()]*", re.DOTALL)
+# COPY's context quoting the row (or a column's value) being loaded ("行 2" in Chinese).
+_COPY_ROW = re.compile(r'(?P<at>\bCOPY [^,\n]+, \S+ \d+(?:, \S+ (?P<col>[^:\n]+))?): ".*"$', re.M)
+
+
+def _row_detail(label: str, body: str, after_tool_line: bool) -> bool:
+    """Whether a labelled part's ``body`` is the refused row's values: "Failing row contains
+    (…)"; or, in another language, a DETAIL (the first labelled part after the tool's line,
+    where the client's language names it otherwise) of one parenthesised list, no key's."""
+    from malnu_tui.engine.secrets import is_failing_row, names_key
+
+    if is_failing_row(body):
+        return True
+    if label != "DETAIL" and (label in _ENGLISH_LABELS or not after_tool_line):
+        return False
+    return _ROW_SHAPE.fullmatch(body) is not None and not names_key(body)
 
 
 def tool_text_masked(text: str) -> str:
-    """psql's or pg_restore's ``text`` with what it quotes of the rows masked: a secret
-    column's values in ``Key (remember_token)=(…)`` (:func:`.secrets.masked_detail`), a
-    "Failing row contains (…)" (the table's columns are not known here) and COPY's
-    ``line 2: "…"`` left out, a column's value kept only when its name holds no secret."""
+    """psql's or pg_restore's ``text`` with what it quotes of the rows masked, in the server's
+    language or another: a secret column's values in ``Key (remember_token)=(…)``
+    (:func:`.secrets.masked_detail`), the refused row ("Failing row contains (…)": the
+    table's columns are not known here) and COPY's ``line 2: "…"`` left out, a column's
+    value kept only when its name holds no secret."""
     from malnu_tui.engine.secrets import masked_detail, secret_column
 
-    text = masked_detail(text)
-    text = _DETAIL.sub(lambda m: m["head"] + masked_detail(m["detail"], row_unknown=True), text)
+    parts, after_tool_line = [], False
+    for part in _PART.split(text):
+        label = None if _TOOL_LINE.match(part) else _LABEL.match(part)
+        body = part[label.end() :] if label else part
+        if label and _row_detail(label["label"], body.rstrip("\n"), after_tool_line):
+            end = body.rstrip("\n")
+            shown = masked_detail(end, row_unknown=True, is_row=True) + body[len(end) :]
+            parts.append(part[: label.end()] + shown)
+        else:
+            parts.append(masked_detail(part))
+        after_tool_line = bool(_TOOL_LINE.match(part))
+    text = "".join(parts)
 
     def row(m: re.Match[str]) -> str:
         if m["col"] is not None and not secret_column(m["col"]):
             return m[0]
-        return f"{m['at']}" + (f", column {m['col']}" if m["col"] else "") + ": (not shown)"
+        return f"{m['at']}: (not shown)"
 
     return _COPY_ROW.sub(row, text)
 

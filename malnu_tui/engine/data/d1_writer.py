@@ -65,6 +65,14 @@ SLOW_PROMOTE_HINT = (
     "or nothing); nothing was imported. Import the file in parts, each one smaller (or look "
     "for a trigger of the table that makes each row slow)"
 )
+# D1 stopped one of a dry run's trials (each rolled back) at its 30 s: the client's hint said to
+# split a migration into batches.
+SLOW_TRIAL_HINT = (
+    "D1 stops a request after 30 s, and a dry run tries the file's rows against the table in "
+    "requests D1 rolls back (nothing was written): one ran past it. The import itself moves "
+    "every row into the table in one request, longer still: import the file in parts, each one "
+    "smaller, and dry-run each (or look for a trigger of the table that makes each row slow)"
+)
 
 
 def _values_statements(
@@ -448,7 +456,7 @@ class D1DryRun:
                 f"SELECT json_extract('{{}}', 'malnu ' || {changes} || ' ' || "
                 f"(SELECT count(*) FROM {t}))"
             )
-            m = _COUNTS.search(probe(self.backend, tried) or "")
+            m = _COUNTS.search(self._probe(tried, rows) or "")
             if m is None or self._counted is None:
                 self._counted = None
                 return
@@ -480,10 +488,21 @@ class D1DryRun:
             self._head, rows, self.spec.columns, self.spec.conflict_clause()
         )
         for request in d1_requests(statements):
-            error = probe(self.backend, request)
+            error = self._probe(request, rows)
             if error is not None:
                 return error
         return None
+
+    def _probe(self, statements: Sequence[BatchStatement], rows: list[Row]) -> str | None:
+        """:func:`probe`, D1 stopping it at its 30 s said as the dry run's (its lines)."""
+        try:
+            return probe(self.backend, statements)
+        except D1LimitExceeded as exc:  # (trial raises only D1's timeout)
+            raise BackendError(
+                f"D1: the dry run's trial of lines {rows[0].line}–{rows[-1].line} against "
+                f"{self.spec.table} ran past D1's 30 s a request ({exc})",
+                hint=SLOW_TRIAL_HINT,
+            ) from None
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         n = self.accepted

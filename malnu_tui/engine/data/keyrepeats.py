@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.flatblock import FlatRows
-from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_column
+from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_by_shape, secret_column
 
 if TYPE_CHECKING:
     from malnu_tui.engine.data.rows import Rejection, RowBatch
@@ -80,8 +80,10 @@ def key_words(
     for another constraint's); a secret-looking column's value (a token, a password's hash)
     shown as ``(hidden)``."""
 
+    by_shape = secret_by_shape(spec.schema.names)  # Laravel's sessions: its id
+
     def one(name: str, v: object) -> str:
-        if secret_column(name):
+        if secret_column(name) or name in by_shape:
             return HIDDEN
         if v is None:  # a value of a NULLS NOT DISTINCT constraint (PostgreSQL)
             return "NULL"
@@ -123,11 +125,14 @@ def taken_reason(spec: WriteSpec, message: str, values: Sequence[object]) -> str
     return f"{message}: {what} is in the table already, or on an earlier line of this import"
 
 
-def hide_secret_detail(detail: str, columns: tuple[str, ...] = ()) -> str:
-    """PostgreSQL's detail of a key refused (``Key (api_token)=(…) already exists.``) with a
-    secret-looking column's value hidden, as the rejects and messages name keys; "Failing row
-    contains (…)" left out where the table's ``columns`` hold a secret."""
-    return masked_detail(detail, columns, mask=lambda _value: HIDDEN)
+def hide_secret_detail(
+    detail: str, columns: tuple[str, ...] = (), sqlstate: str | None = None
+) -> str:
+    """PostgreSQL's detail of a key refused (``Key (api_token)=(…) already exists.``, in any
+    language) with a secret-looking column's value hidden, as the rejects and messages name
+    keys; the failing row (its error's ``sqlstate``) left out where the table's ``columns``
+    hold a secret."""
+    return masked_detail(detail, columns, mask=lambda _value: HIDDEN, sqlstate=sqlstate)
 
 
 def repeat_rejection(

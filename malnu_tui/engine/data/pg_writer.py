@@ -48,7 +48,7 @@ def _reason(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
     d = exc.diag
     text = d.message_primary or str(exc).strip()
     if d.message_detail:
-        text += f" ({hide_secret_detail(d.message_detail, columns)})"
+        text += f" ({hide_secret_detail(d.message_detail, columns, d.sqlstate)})"
     return text + session_ended(exc)
 
 

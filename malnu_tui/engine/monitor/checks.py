@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import (
+    AHEAD,
     AUDIT_ROW,
     MIGRATION_FILES,
     Problem,
@@ -23,13 +24,15 @@ from malnu_tui.engine.monitor.health import (
     TargetHealth,
     worst,
 )
-from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time, too_deep
+from malnu_tui.engine.monitor.runlog import format_time, parse_time, too_deep
+from malnu_tui.engine.monitor.runlog_checks import CLOCK_SLACK_S, Add, ago, runlog_checks
 from malnu_tui.engine.recover_state import half_done, recovering
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.errors import LockHolder
+    from malnu_tui.engine.monitor.pairs_seen import PairsSeen
     from malnu_tui.engine.status import StatusReport
     from malnu_tui.engine.supabase_target import OpenTables
 
@@ -71,20 +74,13 @@ class Facts:
     # URL before the file moved or the server changed (a backup of another database to the
     # tool, never counted), named where it has none of its own.
     backups_elsewhere: tuple[str, ...] = ()
-    # Every run row of the target was read (not only the newest AUDIT_WINDOW): a configured
-    # sync pair absent from them has never run (else it may have, before them).
-    runs_complete: bool = True
-
-
-def _ago(now: datetime, when: datetime) -> str:
-    seconds = max(0.0, (now - when).total_seconds())
-    if seconds < 120:
-        return f"{int(seconds)} s"
-    if seconds < 7200:
-        return f"{int(seconds // 60)} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    # Where the target's run rows are more than the newest AUDIT_WINDOW read: the newest run
+    # and the newest completed one of each configured sync pair into it, read by themselves
+    # (runlog.last_runs_of), so a pair's last success before them is still found.
+    pair_runs: tuple[AuditEntry, ...] = ()
+    # When `check` first saw each [sync.NAME] pair of the config (pairs_seen.py): a pair
+    # never run is judged from then; None: not known (from the config's last change).
+    pairs_seen: PairsSeen | None = None
 
 
 def _version_time(version: str) -> datetime | None:
@@ -209,7 +205,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                 add(
                     "pending_age",
                     Severity.WARNING,
-                    f"{m.filename} pending for {_ago(now, born)} "
+                    f"{m.filename} pending for {ago(now, born)} "
                     f"(over {cfg.pending_max_age_days:g} days)",
                     format_time(born),
                     m.filename,
@@ -268,7 +264,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             add("supabase_rls", Severity.CRITICAL, _open_to_anon(opened), None, "exposed tables")
 
     _backup_checks(facts, cfg, now, add, metrics)
-    _run_checks(facts, cfg, now, add, metrics)
+    runlog_checks(facts, cfg, now, add, metrics)
     metrics["status"] = float(worst(p.severity for p in problems))
     return TargetHealth(t, tuple(problems), metrics)
 
@@ -277,7 +273,6 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
 _TAKE_OVER = (
     "the next `malnu-tui up` takes it over by itself (audited); `malnu-tui unlock` releases it now"
 )
-_CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock problem
 
 
 _SHOWN = 3  # tables named by a supabase_rls problem (then "and N more")
@@ -331,7 +326,7 @@ def _changed(b: BackupManifest) -> str:
     )
 
 
-def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
+def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
                    metrics: dict[str, float]) -> None:  # fmt: skip
     if facts.backups_error:
         add("backup_age", Severity.UNKNOWN, facts.backups_error, None, "backups")
@@ -363,7 +358,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         return
     newest = max(verified, key=lambda b: b.created)
     age = (now - newest.created).total_seconds()
-    ahead = age < -_CLOCK_SLACK_S
+    ahead = age < -CLOCK_SLACK_S
     # Dated ahead of this clock: no age to give (NaN, as for none: a negative age read as
     # the freshest of backups), and the flag says why (node_exporter's textfile convention:
     # one gauge a fact; an alert rule on `malnu_backup_age_seconds > …` never fires on NaN).
@@ -380,7 +375,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         add(
             "backup_age",
             Severity.WARNING,
-            f"{first}; the newest verified backup is {_ago(now, newest.created)} old",
+            f"{first}; the newest verified backup is {ago(now, newest.created)} old",
             format_time(newest.created),
             "backups",
         )
@@ -396,7 +391,7 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
             f"newest verified backup {newest.id} does not restore into this server as it "
             f"is: {newest.restore_needs}"
             + (
-                f"; and it is {_ago(now, newest.created)} old (over {cfg.backup_max_age_hours:g} h)"
+                f"; and it is {ago(now, newest.created)} old (over {cfg.backup_max_age_hours:g} h)"
                 if old
                 else ""
             ),
@@ -410,9 +405,8 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         add(
             "backup_age",
             Severity.WARNING,
-            f"newest verified backup is dated {_ago(newest.created, now)} ahead of this "
-            "machine's clock (a clock set wrong, here or where it was made): its age cannot "
-            "be judged",
+            f"newest verified backup is dated {ago(newest.created, now)}{AHEAD} (a clock "
+            "set wrong, here or where it was made): its age cannot be judged",
             format_time(newest.created),
             "backups",
         )
@@ -420,148 +414,11 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         add(
             "backup_age",
             Severity.WARNING,
-            f"newest verified backup is {_ago(now, newest.created)} old "
+            f"newest verified backup is {ago(now, newest.created)} old "
             f"(over {cfg.backup_max_age_hours:g} h)",
             format_time(newest.created),
             "backups",
         )
-
-
-def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
-                metrics: dict[str, float]) -> None:  # fmt: skip
-    """Failed imports/syncs (their newest run failed) and the sync lag, from the run log."""
-    newest: dict[tuple[str, str], RunRecord] = {}
-    last_ok: dict[str, RunRecord] = {}
-    sources = cfg.sync_sources
-    ok_into: set[str] = set()  # copies a newer sync succeeded into
-    past: set[str] = set()  # failed syncs from a source no longer configured, a copy since good
-    succeeded: set[str] = set()  # pairs ("a->b") a sync ever completed, under any of its names
-    for e in facts.audit:  # newest first
-        run = RunRecord.from_audit(e)
-        if run is None or run.op not in ("import", "sync"):
-            continue
-        for obj in (run.obj, *run.also):  # a run is also the newest of its earlier names
-            newest.setdefault((run.op, obj), run)
-        source, _, copy = run.obj.partition("->")
-        if run.op == "sync" and run.outcome == "ok":
-            last_ok.setdefault(run.obj, run)
-            ok_into.add(copy)
-            succeeded.update((run.obj, *run.also))
-        elif (
-            run.op == "sync"
-            and sources is not None
-            and source not in sources  # renamed or removed in the config, a URL's one-off:
-            and copy in ok_into  # no sync of that name runs again; it was CRITICAL for ever
-            and newest.get(("sync", run.obj)) is run
-        ):
-            past.add(run.obj)
-    failed = {"import": 0, "sync": 0}
-    for (op, obj), run in sorted(newest.items()):
-        if op == "sync" and obj in past:
-            continue
-        if run.outcome == "failed" and obj == run.obj:
-            failed[op] += 1
-            add(
-                f"failed_{op}s",
-                Severity.CRITICAL,
-                f"{op} {obj or '(unnamed)'} failed" + (f": {run.error}" if run.error else ""),
-                run.ended_at,
-                obj,
-            )
-    metrics["failed_imports"] = failed["import"]
-    metrics["failed_syncs"] = failed["sync"]
-    lag_limit = cfg.sync_max_lag_minutes * 60
-    worst = 0.0
-    judged = False
-    ahead = 0  # syncs dated ahead of this clock: no lag to give
-    for obj, run in sorted(last_ok.items()):
-        ended = run.ended
-        if ended is None or (sources is not None and obj.split("->")[0] not in sources):
-            continue  # a sync from a URL, or a target no longer configured: a one-off
-        lag = (now - ended).total_seconds()
-        if lag >= -_CLOCK_SLACK_S:  # (a little ahead: another host's clock, fresh)
-            judged = True
-            worst = max(worst, lag)
-        if lag < -_CLOCK_SLACK_S:
-            ahead += 1
-            # Dated ahead of this clock (the host that ran it, or this one, set wrong): its lag
-            # read as none until real time passed it, however long syncs had stopped by then.
-            add(
-                "sync_lag",
-                Severity.WARNING,
-                f"sync {obj or '(unnamed)'} last succeeded at {run.ended_at} UTC, "
-                f"{_ago(ended, now)} ahead of this machine's clock (a clock set wrong, here or "
-                "where it ran): its lag cannot be judged",
-                run.ended_at,
-                obj,
-            )
-        elif lag > lag_limit:
-            add(
-                "sync_lag",
-                Severity.WARNING,
-                f"sync {obj or '(unnamed)'} last succeeded {_ago(now, ended)} ago "
-                f"(over {cfg.sync_max_lag_minutes:g} min)",
-                run.ended_at,
-                obj,
-            )
-    _never_run(facts, cfg, now, add, metrics, newest, succeeded)
-    if judged or ahead:
-        # The oldest of those that can be judged; NaN when every one is dated ahead (it read
-        # 0, the freshest of syncs, however long they had stopped), and the count of those
-        # beside it: a gauge of its own (node_exporter's convention), not a value in this one.
-        metrics["sync_lag_seconds"] = round(worst, 3) if judged else float("nan")
-        metrics["syncs_dated_ahead"] = ahead
-
-
-def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
-               metrics: dict[str, float], newest: dict[tuple[str, str], RunRecord],
-               succeeded: set[str]) -> None:  # fmt: skip
-    """The config's ``[sync.NAME]`` pairs into this target that no sync ever completed: set
-    up and never started (or refused each time), the copy nobody reads goes on ageing
-    unsaid — it has no last success to lag from. WARNING once the config file is
-    ``sync_never_run_hours`` old (when the pair was added is known no better); one whose
-    newest run failed is ``failed_syncs``' (CRITICAL) already. Judged only where every run
-    row was read: a busy log's older rows may hold its last success."""
-    mine = [(n, s, d) for n, s, d in cfg.sync_pairs if d == facts.target]
-    if not mine or not facts.runs_complete:
-        return
-    never = [(n, f"{s}->{d}") for n, s, d in mine if f"{s}->{d}" not in succeeded]
-    metrics["syncs_never_run"] = len(never)
-    changed = cfg.config_changed
-    if changed is None or (now - changed).total_seconds() < cfg.sync_never_run_hours * 3600:
-        return
-    for name, pair in never:
-        last = newest.get(("sync", pair))
-        if last is not None and last.outcome == "failed":
-            continue  # CRITICAL under failed_syncs
-        how = (
-            f"its runs were {last.outcome}, the last at {last.ended_at} UTC"
-            + (f" ({last.error})" if last.error else "")
-            if last is not None
-            else "no sync of it in this target's run log"
-        )
-        add(
-            "sync_lag",
-            Severity.WARNING,
-            f"sync pair {name} ({pair}) has never completed a sync: {how}; the config "
-            f"is {_ago(now, changed)} old (over [monitor] sync_never_run_hours = "
-            f"{cfg.sync_never_run_hours:g}): start it (malnu-tui sync {name} --yes, from "
-            "cron or a timer), or remove the pair from the config",
-            last.ended_at if last is not None else None,
-            pair,
-        )
-
-
-class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the helpers' type hints)
-    def __call__(
-        self,
-        check: str,
-        sev: Severity,
-        msg: str,
-        since: str | None = None,
-        obj: str = "",
-        recent: bool = True,
-    ) -> None: ...
 
 
 def _fmt(when: str) -> str:

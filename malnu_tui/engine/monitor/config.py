@@ -8,7 +8,7 @@ backup_max_age_hours = 26       # WARNING over this; CRITICAL when no verified b
 pending_max_age_days = 7        # WARNING for older pending migrations where production = true
 sync_max_lag_minutes = 60       # WARNING when a sync's last success is older than this
 check_timeout_seconds = 50      # UNKNOWN for a target that has not answered by then (0: none)
-sync_never_run_hours = 24       # WARNING for a [sync.NAME] pair never completed, config this old
+sync_never_run_hours = 24       # WARNING for a [sync.NAME] pair never completed, seen this long
 supabase_public = []            # Supabase tables/views ("public.x") open to anon on purpose
 
 [alerts]
@@ -113,9 +113,11 @@ class MonitorConfig:
     # The config's [sync.NAME] pairs between two of its targets, (name, source, copy): each is
     # judged at its copy, whose run log a sync writes; one between URLs is not (a one-off).
     sync_pairs: tuple[tuple[str, str, str], ...] = ()
-    # When the config file last changed: a pair never run is a WARNING only once it is
-    # ``sync_never_run_hours`` old (when it was set up is known no better).
+    # When the config file last changed: where when `check` first saw a pair cannot be
+    # recorded (pairs_seen.py), its never-run grace counts from this.
     config_changed: datetime | None = None
+    # The config file: whose pairs' first sighting `check` records (keyed by its real path).
+    config_file: Path | None = None
 
 
 def parse_monitor_config(
@@ -154,4 +156,6 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
         changed: datetime | None = datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC)
     except OSError:  # (read a moment ago: gone since; no pair is judged never run)
         changed = None
-    return dataclasses.replace(cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed)
+    return dataclasses.replace(
+        cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed, config_file=path
+    )

@@ -17,6 +17,7 @@ from malnu_tui.engine.monitor.debuglog import one_line
 from malnu_tui.engine.monitor.runlog import json_time
 
 __all__ = [
+    "AHEAD",
     "AUDIT_ROW",
     "CHECKS",
     "MIGRATION_FILES",
@@ -176,7 +177,9 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             out.append(f"{_plural(n, 'failed migration')}{when}")
         elif check == "backup_age" and brief:
             worst = group[0].severity
-            out.append("no verified backup" if worst is Severity.CRITICAL else "backup too old")
+            dated_ahead = AHEAD in group[0].message  # (not old: its age cannot be judged)
+            old = "backup dated ahead of the clock" if dated_ahead else "backup too old"
+            out.append("no verified backup" if worst is Severity.CRITICAL else old)
         elif check == "supabase_rls":  # "2 tables open to the anon key" (its count is in it)
             out.append(group[0].message.split(" (", 1)[0])
         elif check == "reach" and brief:
@@ -193,10 +196,18 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             if rows:
                 changed.append(f"{_plural(rows, 'audit row')} too deep to read")
             out.append("; ".join(changed))
-        elif check == "sync_lag" and any(_NEVER in p.message for p in group):
+        elif check == "sync_lag":
+            # Three kinds: lagging; dated ahead of this clock (no lag can be judged: "lagging"
+            # said the opposite of the detail line); a configured pair never run.
             never = sum(1 for p in group if _NEVER in p.message)
-            lagging = [_PHRASES["sync_lag"](n - never)] if n > never else []
-            out.append("; ".join([*lagging, f"{_plural(never, 'sync pair')} never run"]))
+            ahead = sum(1 for p in group if AHEAD in p.message)
+            lagging = n - never - ahead
+            words = [_PHRASES["sync_lag"](lagging)] if lagging else []
+            if ahead:
+                words.append(f"{_plural(ahead, 'sync')} dated ahead of the clock")
+            if never:
+                words.append(f"{_plural(never, 'sync pair')} never run")
+            out.append("; ".join(words))
         elif check == "missing_files" and group[0].obj == MIGRATION_FILES:
             # The migration files cannot be read (a bad file name, an unreadable directory):
             # that, not a count of applied migrations without their files.
@@ -211,6 +222,8 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
 MIGRATION_FILES = "migration files"
 # In the message of a sync_lag problem of a [sync.NAME] pair no sync ever completed.
 _NEVER = " has never completed a sync"
+# In the message of a sync_lag or backup_age problem dated ahead of the checking clock.
+AHEAD = " ahead of this machine's clock"
 # The object of a run row nested too deep to read (``audit row 17``): a drift WARNING.
 AUDIT_ROW = "audit row"
 

@@ -16,7 +16,7 @@ from malnu_tui.engine.monitor.checks import Facts, evaluate
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
-from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time
+from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time, last_runs_of
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.file_sums import FileSums
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.monitor.pairs_seen import PairsSeen
     from malnu_tui.engine.status import StatusReport
     from malnu_tui.engine.supabase_target import OpenTables
 
@@ -94,6 +95,7 @@ def check_target(
 
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    seen = _pairs_seen(cfg, now)  # (before it is reached: a pair is seen in the config)
     try:
         check_rollback_dir(target)  # a configured target's migrations_dir without rollback_dir
     except ConfigError as exc:
@@ -135,6 +137,9 @@ def check_target(
         # Runs read apart: a busy sync's rows never push a failed import or sync (or the last
         # good sync) out of view; whether they are all of them (a pair never run is said so).
         audit, (runs_from, _) = audit_and_runs(backend, AUDIT_WINDOW)
+        pairs = [f"{s}->{d}" for _, s, d in cfg.sync_pairs if d == target.name]
+        # More run rows than one read holds: each pair's own, found whatever their age.
+        pair_runs = last_runs_of(backend, "sync", pairs) if runs_from and pairs else ()
     except NotInitialised as exc:
         return _unknown(target, str(exc), started)
     except Exception as exc:
@@ -168,11 +173,23 @@ def check_target(
         others,
         open_to_anon,
         earlier,
-        runs_from is None,
+        pair_runs,
+        seen,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
     return dataclasses.replace(health, seconds=took, database=target_database(target))
+
+
+def _pairs_seen(cfg: MonitorConfig, now: datetime) -> PairsSeen | None:
+    """For :attr:`Facts.pairs_seen`: when this user's `check` first saw each [sync.NAME] pair
+    of the config, those seen now recorded (and those gone from it forgotten); None without
+    a config file."""
+    if cfg.config_file is None:
+        return None
+    from malnu_tui.engine.monitor.pairs_seen import pairs_seen
+
+    return pairs_seen(cfg.config_file, cfg.sync_pairs, now)
 
 
 def _other_histories(

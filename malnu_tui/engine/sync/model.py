@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from malnu_tui.engine.secrets import HIDDEN, Masked, masked, secret_column
+from malnu_tui.engine.secrets import HIDDEN, Masked, masked, secret_column, secret_names
 
 __all__ = [
     "SYNCED_AT",
@@ -63,6 +63,11 @@ class TableShape:
     # The key's columns that may hold NULL (a SQLite source's: not NOT NULL, nor the rowid's
     # INTEGER PRIMARY KEY), looked for by ``Side.mixed_key``.
     nullable_key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A key that holds secrets by the table's shape (Laravel's sessions.id) is masked as
+        # a secret's name is, wherever the key's names go (reports, messages, audit rows).
+        object.__setattr__(self, "key", secret_names(self.key, self.names))
 
     @property
     def names(self) -> tuple[str, ...]:

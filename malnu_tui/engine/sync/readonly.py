@@ -13,6 +13,7 @@ from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
 from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+from malnu_tui.engine.sync.d1_stopped import reworded
 from malnu_tui.engine.sync.exposed import open_copy_warnings
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport, TableShape
 from malnu_tui.engine.sync.problems import (
@@ -44,39 +45,41 @@ def dry_run(
     s: SyncSession, plans: Sequence[TablePlan], progress: ProgressCallback | None = None
 ) -> list[TableReport]:
     """Read both sides and say what a sync would change; writes nothing (no lock, no state)."""
+    reports: list[TableReport] = []
+    for plan in plans:
+        try:
+            reports.append(_dry_run_table(s, plan, progress))
+        except MalnuError as exc:  # D1 stopping a read at 30 s: what to do for a dry run
+            reworded(exc, plan.table, "dry run")
+            raise
+    return reports
+
+
+def _dry_run_table(
+    s: SyncSession, plan: TablePlan, progress: ProgressCallback | None
+) -> TableReport:
     # The comparisons' modules are loaded here, not with this one: ``sync status`` and the
     # console's lag read the states only.
     from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
 
-    reports = []
-    for plan in plans:
-        rate = PhaseProgress(progress, plan.table)
-        shape = s.src.describe(plan.table)
-        assert shape is not None
-        if plan.mode == "whole":  # every row replaced: what it would insert and delete
-            n, there = plan.source_count, plan.dest_count
-            reports.append(
-                TableReport(plan.table, "whole", n, n, 0, there, n, there, False,
-                            key=shape.names, dry_run=True, warnings=plan.warnings)
-            )  # fmt: skip
-            continue
-        if plan.create:
-            reports.append(
-                TableReport(plan.table, plan.mode, plan.source_count, plan.source_count, 0, 0,
-                            plan.source_count, 0, False, key=shape.key, dry_run=True,
-                            warnings=plan.warnings, dest_table=plan.dest_table)
-            )  # fmt: skip
-            continue
-        s.dst.describe(plan.table)
-        found = compare_ranges(s, shape, None, rate, plan.source_count)
-        reports.append(
-            TableReport(plan.table, plan.mode, plan.source_count, found.missing,
-                        found.different, found.extra, plan.source_count, plan.dest_count,
-                        not found.left, found.remaining, shape.key, dry_run=True,
-                        truncated=found.left > len(found.remaining), warnings=plan.warnings,
-                        dest_table=plan.dest_table)
-        )  # fmt: skip
-    return reports
+    rate = PhaseProgress(progress, plan.table)
+    shape = s.src.describe(plan.table)
+    assert shape is not None
+    if plan.mode == "whole":  # every row replaced: what it would insert and delete
+        n, there = plan.source_count, plan.dest_count
+        return TableReport(plan.table, "whole", n, n, 0, there, n, there, False,
+                           key=shape.names, dry_run=True, warnings=plan.warnings)  # fmt: skip
+    if plan.create:
+        return TableReport(plan.table, plan.mode, plan.source_count, plan.source_count, 0, 0,
+                           plan.source_count, 0, False, key=shape.key, dry_run=True,
+                           warnings=plan.warnings, dest_table=plan.dest_table)  # fmt: skip
+    s.dst.describe(plan.table)
+    found = compare_ranges(s, shape, None, rate, plan.source_count)
+    return TableReport(plan.table, plan.mode, plan.source_count, found.missing,
+                       found.different, found.extra, plan.source_count, plan.dest_count,
+                       not found.left, found.remaining, shape.key, dry_run=True,
+                       truncated=found.left > len(found.remaining), warnings=plan.warnings,
+                       dest_table=plan.dest_table)  # fmt: skip
 
 
 def verify_sync(
@@ -87,11 +90,6 @@ def verify_sync(
 ) -> list[TableReport]:
     """``sync verify``: counts and range checksums of each table on both sides, read-only
     (``named_in``: where ``tables`` were named, see :class:`.session.SyncRequest`)."""
-    from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
-    from malnu_tui.engine.sync.fastcopy import FastCopy
-    from malnu_tui.engine.sync.verify import PAGE_ROWS
-    from malnu_tui.engine.sync.whole_run import verify_whole
-
     src_tables = s.src.tables()
     s.dst.knows(tables=src_tables)
     names = list(tables) or src_tables
@@ -105,63 +103,78 @@ def verify_sync(
         raise SyncRefused(twice, [SyncRefused.MIRROR_CASE])  # two copies there? (.destnames)
     reports: list[TableReport] = []
     for t in names:
-        started = time.perf_counter()
-        shape = s.src.describe(t)
-        assert shape is not None
-        s.dst.knows(shape=shape)
-        if history_shape(shape, bool(tables)):
-            continue
-        src_count = s.src.count(t)
-        if table_key(s.dst, t) not in dst_tables:
-            note = f"no table {t} at the destination {s.dst.label}: `malnu-tui sync` copies it"
-            reports.append(
-                TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key, note=note)
-            )
-            continue
-        dshape = s.dst.describe(t)
-        assert dshape is not None
-        problems = schema_problems(
-            shape, dshape, copying=False, sqlite_dest=s.dst.kind != "postgresql"
-        )
-        hints, failed = None, False
-        if not dshape.key and (state := s.dst.read_state(t)) is not None and state.key_pending:
-            problems = [f"{t}: a full copy was interrupted before its primary key was built"]
-            hints, failed = ["run the sync again to finish the copy, then verify"], True
-        elif (mixed := s.src.mixed_key(shape)) is not None:
-            hint = SyncRefused.NULL_KEY if mixed.endswith(NULL_KEY) else SyncRefused.MIXED_KEY
-            problems, hints = [f"{t}: {mixed}"], [hint]
-        elif (stamp := own_stamp(s.src, shape)) is not None:
-            problems, hints = [stamp], [own_stamp_hint(t)]
-        elif (odd := time_key_order(s, shape)) is not None:
-            problems = [f"{t}: {odd}"]
-            hints = [problem_hint(s, t, problems[0])]
-        if problems:
-            raise SyncRefused(problems, hints, failed=failed)
-        if not shape.key:  # compared whole: counts and hash sums (.whole_run)
-            reports.append(verify_whole(s, shape, progress))
-            continue
-        fast = FastCopy.start(s, shape, False, own_connection=False)
-        found = compare_ranges(
-            s,
-            shape,
-            None,
-            PhaseProgress(progress, t),
-            src_count,
-            fast.compare(PAGE_ROWS) if fast is not None else None,
-        )
-        dst_count = s.dst.count(t)
-        ok = not found.left and src_count == dst_count
-        reports.append(
-            TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count, ok,
-                        found.remaining, shape.key, seconds=time.perf_counter() - started,
-                        truncated=found.left > len(found.remaining),
-                        note="" if ok else _unfilled(s, shape, dshape),
-                        dest_table="" if s.dst.table(t) == t else s.dst.table(t))
-        )  # fmt: skip
+        try:
+            report = _verify_table(s, t, bool(tables), dst_tables, progress)
+        except MalnuError as exc:  # D1 stopping a read at 30 s: what to do for a verification
+            reworded(exc, t, "verify")
+            raise
+        if report is not None:
+            reports.append(report)
     # A Supabase copy its API serves to every holder of the anon key: said as the sync says it.
     there = [r.table for r in reports if table_key(s.dst, r.table) in dst_tables]
     opened = open_copy_warnings(s, there)
     return [replace(r, warnings=(opened[r.table],)) if r.table in opened else r for r in reports]
+
+
+def _verify_table(
+    s: SyncSession,
+    t: str,
+    named: bool,
+    dst_tables: set[str],
+    progress: ProgressCallback | None,
+) -> TableReport | None:
+    """``sync verify`` of table ``t`` (None: a history table left out, ``named``: the tables
+    were named)."""
+    from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
+    from malnu_tui.engine.sync.fastcopy import FastCopy
+    from malnu_tui.engine.sync.verify import PAGE_ROWS
+    from malnu_tui.engine.sync.whole_run import verify_whole
+
+    started = time.perf_counter()
+    shape = s.src.describe(t)
+    assert shape is not None
+    s.dst.knows(shape=shape)
+    if history_shape(shape, named):
+        return None
+    src_count = s.src.count(t)
+    if table_key(s.dst, t) not in dst_tables:
+        note = f"no table {t} at the destination {s.dst.label}: `malnu-tui sync` copies it"
+        return TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key, note=note)
+    dshape = s.dst.describe(t)
+    assert dshape is not None
+    problems = schema_problems(shape, dshape, copying=False, sqlite_dest=s.dst.kind != "postgresql")
+    hints, failed = None, False
+    if not dshape.key and (state := s.dst.read_state(t)) is not None and state.key_pending:
+        problems = [f"{t}: a full copy was interrupted before its primary key was built"]
+        hints, failed = ["run the sync again to finish the copy, then verify"], True
+    elif (mixed := s.src.mixed_key(shape)) is not None:
+        hint = SyncRefused.NULL_KEY if mixed.endswith(NULL_KEY) else SyncRefused.MIXED_KEY
+        problems, hints = [f"{t}: {mixed}"], [hint]
+    elif (stamp := own_stamp(s.src, shape)) is not None:
+        problems, hints = [stamp], [own_stamp_hint(t)]
+    elif (odd := time_key_order(s, shape)) is not None:
+        problems = [f"{t}: {odd}"]
+        hints = [problem_hint(s, t, problems[0])]
+    if problems:
+        raise SyncRefused(problems, hints, failed=failed)
+    if not shape.key:  # compared whole: counts and hash sums (.whole_run)
+        return verify_whole(s, shape, progress)
+    fast = FastCopy.start(s, shape, False, own_connection=False)
+    found = compare_ranges(
+        s,
+        shape,
+        None,
+        PhaseProgress(progress, t),
+        src_count,
+        fast.compare(PAGE_ROWS) if fast is not None else None,
+    )
+    dst_count = s.dst.count(t)
+    ok = not found.left and src_count == dst_count
+    return TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count, ok,
+                       found.remaining, shape.key, seconds=time.perf_counter() - started,
+                       truncated=found.left > len(found.remaining),
+                       note="" if ok else _unfilled(s, shape, dshape),
+                       dest_table="" if s.dst.table(t) == t else s.dst.table(t))  # fmt: skip
 
 
 def _unfilled(s: SyncSession, shape: TableShape, dshape: TableShape) -> str:

@@ -26,6 +26,7 @@ from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.compare import MAX_REPORTED, Comparison, PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.copyrows import Written, changed_results, copy_rows
 from malnu_tui.engine.sync.cycles import before_run, complete
+from malnu_tui.engine.sync.d1_stopped import reworded
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Key,
@@ -502,14 +503,18 @@ def run_sync(
                     s.early.pop(p.table).cancel()
             before_run(s, [p.table for p in plans])  # tables round a cycle: see .cycles
             reports = [] if done is None else done
+            at = plans[0] if plans else None  # the table a failure stopped at
             try:
-                for p in plans:
-                    reports.append(sync_table(s, p, req, progress, stopped))
+                for at in plans:
+                    reports.append(sync_table(s, at, req, progress, stopped))
                 # Deletes a child's rows held back, children first (see .references).
                 for i in reversed(range(len(reports))):
                     if reports[i].table in s.held_back:
-                        reports[i] = _settle(s, plans[i], reports[i], progress)
-            except BaseException:
+                        at = plans[i]
+                        reports[i] = _settle(s, at, reports[i], progress)
+            except BaseException as exc:
+                if at is not None:  # D1 stopping a request at 30 s: what to do here
+                    reworded(exc, at.table, "whole" if at.mode == "whole" else "sync")
                 for r in reports:  # tables that were to be settled: their audit rows
                     if r.table in s.held_back:
                         _audit(s, r, "ok" if r.verified else "failed")

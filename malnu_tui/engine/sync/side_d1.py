@@ -163,13 +163,30 @@ class D1Side(SqliteDialect):
         return out
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        params = [sqlite_param(p) for p in params]
-        if any(isinstance(p, bytes | bytearray | memoryview) or _is_big(p) for p in params):
+        sql, params = self._bound(sql, params)
+        return self._checked(list(self.api.raw(sql, params).rows))
+
+    def _rows_at_once(
+        self, queries: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """The rows of each of ``queries``, read in ONE request: D1 runs a request's
+        statements in one transaction, so no other writer's change falls between them."""
+        statements: list[BatchStatement] = []
+        for sql, params in queries:
+            sql, bound = self._bound(sql, params)
+            statements.append((sql, bound) if bound else sql)
+        return [self._checked(list(r.rows)) for r in self.api.reads(statements)]
+
+    def _bound(self, sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
+        bound = [sqlite_param(p) for p in params]
+        if any(isinstance(p, bytes | bytearray | memoryview) or _is_big(p) for p in bound):
             # D1's API takes JSON parameters, which carry no bytes (a BLOB key's keyset bound
             # is one) and round integers past 2**53 (a snowflake key's bound): the values go
             # into the statement as literals, a BLOB as X'…'.
-            sql, params = bind_literals(sql, params, literal), []
-        rows = list(self.api.raw(sql, list(params)).rows)
+            return bind_literals(sql, bound, literal), []
+        return sql, bound
+
+    def _checked(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         for row in rows:
             for value in row:
                 if _is_big(value):

@@ -18,7 +18,7 @@ from malnu_tui.engine.backends.pg_session import write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.secrets import masked_detail
+from malnu_tui.engine.secrets import is_failing_row, masked_detail
 from malnu_tui.engine.sync.copy_refused import relaxed_hint
 from malnu_tui.engine.sync.copytext import (
     DIGEST_CLOSE,
@@ -103,8 +103,8 @@ def pg_error(
     of ``columns`` that holds a secret left out (:func:`.secrets.masked_detail`)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
-    detail = masked_detail(diag.message_detail or "", columns)
-    if detail and not (row_named and detail.startswith("Failing row contains")):
+    detail = masked_detail(diag.message_detail or "", columns, sqlstate=diag.sqlstate)
+    if detail and not (row_named and is_failing_row(diag.message_detail or "", diag.sqlstate)):
         text += f"; {detail}"
     if writing and isinstance(exc, _DATA_ERRORS):
         hint = hint or _DATA_HINT

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -129,13 +129,15 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
     n = limit(shape, _D1_PAGE, None)
     while True:
         where = "" if after is None else f" WHERE {rid} > ?"
-        page = decode(
-            paged,
-            side._rows(  # type: ignore[attr-defined]
-                f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY {rid} LIMIT ?",
-                [*([] if after is None else [after]), n],
-            ),
-        )
+        asked = f"SELECT {select} FROM {q(shape.name)}{where} ORDER BY {rid} LIMIT ?"
+        params = [*([] if after is None else [after]), n]
+
+        def rows_read(
+            asked: str = asked, params: list[Any] = params
+        ) -> tuple[list[Any], list[Any]]:
+            return side._rows(asked, params), []  # type: ignore[attr-defined]
+
+        page = _settled(side, shape, rows_read, lambda rows, _: decode(paged, rows))
         if not page:
             return
         yield [r[:-1] for r in page]
@@ -148,9 +150,11 @@ def rows_of(side: Side, shape: TableShape) -> Iterator[list[Row]]:
 def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row]]:
     """A D1 table of 100 columns in pages of rowid ranges: D1 answers 100 columns a query,
     with no room for the rowid (it was asked 101, "too many columns in result set", and could
-    never be synced). Each page's last rowid is asked first, then the rows up to it."""
+    never be synced). Each page's last rowid is asked first, then the rows up to it, and
+    (a table with a BLOB) their rowids by a second query of the same request."""
     t, d1 = q(shape.name), cast(Any, side)
     select, limit = d1._select_list(shape), d1._page_limit
+    blobs = any(c.kind == "bytes" for c in shape.columns)
     after: list[Any] = []  # the last rowid read (none yet)
     n = limit(shape, _D1_PAGE, None)
     while True:
@@ -160,8 +164,18 @@ def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row
         )
         upto = f"{' AND' if after else ' WHERE'} {rid} <= ?" if ends else ""
         params = [*after, *(ends[0] if ends else [])]
-        rows = d1._rows(f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}", params)
-        page = _decode_wide(side, shape, rid, rows, f"{where}{upto}", params)
+        read = (f"SELECT {select} FROM {t}{where}{upto} ORDER BY {rid}", params)
+        ids = (f"SELECT {rid} FROM {t}{where}{upto} ORDER BY {rid}", params)
+
+        def rows_and_ids(read: Any = read, ids: Any = ids) -> tuple[list[Any], list[Any]]:
+            if blobs:  # one request: D1 runs it as one transaction, both answers of one state
+                rows, rids = d1._rows_at_once([read, ids])
+                return rows, rids
+            return d1._rows(*read), []
+
+        page = _settled(
+            side, shape, rows_and_ids, lambda rows, rids: _decode_wide(side, shape, rid, rows, rids)
+        )
         if page:
             yield page
         if not ends:  # the rows after the last page's end: the table's last
@@ -170,25 +184,54 @@ def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row
         n = limit(shape, _D1_PAGE, page or None)
 
 
+# Reads of a page whose rows kept changing while their BLOBs were read in pieces (_settled).
+_SETTLE_TRIES = 3
+
+
+def _settled(
+    side: Side,
+    shape: TableShape,
+    read: Callable[[], tuple[list[Any], list[Any]]],
+    decode: Callable[[list[Any], list[Any]], list[Row]],
+) -> list[Row]:
+    """A D1 page: its rows as ``read`` gives them (and their ids, where they come apart),
+    ``decode``-d. A BLOB too large for one hex() is read in pieces by its row's id, a request
+    later (.d1.pieces): the row with that id then may be another, one the application added
+    after deleting the table's last (SQLite gives it the freed id); with a BLOB of the same
+    size, that BLOB was copied with the deleted row's values. Such a page is read again
+    after its pieces and taken only when its rows are as they were (rows added after it
+    aside); else it is read anew."""
+    blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
+    for _ in range(_SETTLE_TRIES):
+        rows, ids = read()
+        page = decode(rows, ids)
+        if not any(isinstance(r[i], int) for r in rows for i in blobs):
+            return page
+        again, again_ids = read()
+        if again[: len(rows)] == rows and again_ids[: len(ids)] == ids:
+            return page
+    raise BackendError(
+        f"{side.label}: reading {shape.name}: its rows changed each time their BLOBs too large "
+        f"for one hex() were read in pieces ({_SETTLE_TRIES} times)",
+        hint="run it again when the application writes less to the table",
+    )
+
+
 def _decode_wide(
-    side: Side, shape: TableShape, rid: str, rows: list[Any], where: str, params: list[Any]
+    side: Side, shape: TableShape, rid: str, rows: list[Any], rids: list[Any]
 ) -> list[Row]:
     """A wide page's rows decoded. A BLOB too large for one hex() is read afterwards by its
-    row's id, which the page could not carry: the ids of the same rows are asked for then (a
-    keyless table has no other key; decoded without one, its pieces were asked for by an
-    empty key, "near ')': syntax error", and the table could never be synced out of D1)."""
+    row's id, which the page could not carry: ``rids``, the ids of the same rows read in the
+    same request (a keyless table has no other key; decoded without one, its pieces were
+    asked for by an empty key, "near ')': syntax error"). Asked for by a request of their
+    own, a row deleted and another added between the two (as many rows) paired each row
+    after it with the next one's id: its BLOB was read from another row, and copied so."""
     d1 = cast(Any, side)
     blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
     if not any(isinstance(r[i], int) for r in rows for i in blobs):
         return list(d1._decode(shape, rows))
-    ids = d1._rows(f"SELECT {rid} FROM {q(shape.name)}{where} ORDER BY {rid}", params)
-    if len(ids) != len(rows):
-        raise BackendError(
-            f"{side.label}: reading {shape.name}: rows were added or deleted while a page was read",
-            hint="run it again",
-        )
     paged = replace(shape, columns=(*shape.columns, Column(rid, "bigint", "int")), key=(rid,))
-    page = d1._decode(paged, [(*r, i[0]) for r, i in zip(rows, ids, strict=True)])
+    page = d1._decode(paged, [(*r, i[0]) for r, i in zip(rows, rids, strict=True)])
     return [r[:-1] for r in page]
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
     AuditEntry,
+    AuditWhere,
     Kind,
     RecordApplied,
     TrackingChange,
@@ -341,22 +342,20 @@ class D1Backend:
         self.ensure_schema()
         self._write([], entry)
 
-    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def peek_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
         if not self._schema_ready and not self.query(q.HAS_AUDIT):
             return []
-        return self.read_audit(limit, action)
+        return self.read_audit(limit, action, where=where)
 
-    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def read_audit(
+        self, limit: int = 200, action: str | None = None, *, where: AuditWhere = ()
+    ) -> list[AuditEntry]:
         self.ensure_schema()
         if "malnu_audit" in self._absent:
             return []
-        sql = q.SELECT_AUDIT
-        params: list[object] = []
-        if action:
-            sql += " WHERE action = ?"
-            params.append(action)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(int(limit))
+        sql, params = q.select_audit(limit, action, where)
         return [
             AuditEntry(
                 r["at"],

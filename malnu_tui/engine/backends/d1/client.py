@@ -436,6 +436,12 @@ class D1Api:
         result = self.call("POST", "raw", body=body)
         return _parse_raw(result)[-1]
 
+    def reads(self, statements: Sequence[BatchStatement]) -> list[D1Result]:
+        """Run read-only ``statements`` as ONE request, retried as a read is: D1 runs them in
+        one transaction, so every answer is of the same state of the database (two requests
+        may see another writer's change between them)."""
+        return _parse_raw(self.call("POST", "raw", body=batch_body(statements)))
+
     def trial(self, statements: Sequence[BatchStatement]) -> str | None:
         """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls
         it back whole: None when they would all succeed, else D1's error. Nothing is written

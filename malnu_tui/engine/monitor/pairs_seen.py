@@ -1,0 +1,126 @@
+"""When ``check`` first saw each ``[sync.NAME]`` pair of a config: ``sync_pairs_seen.json``
+beside the incident state file (the platformdirs user state dir, which outlives reboots, where
+``check --alert`` keeps its incidents). A pair never completed is a WARNING once it has been
+seen for ``sync_never_run_hours``: counted from the config file's last change, every deploy
+that rewrote the config started the grace again, and a pair that never ran was never said.
+
+Its own file, not a key of ``incidents.json``: every ``check`` records (with ``--alert`` or
+not), and a plain one must neither wait for the incidents' lock (held up to 40 s by a run
+sending to a slow webhook) nor write back a damaged incident file as a fresh one. Written
+only when something changes (a pair first seen, one gone from its config), atomically, 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from malnu_tui.engine.monitor.runlog import format_time, parse_time
+from malnu_tui.engine.private import make_dirs, write_private
+
+__all__ = ["SEEN_FILE", "PairsSeen", "pair_key", "pairs_seen", "seen_path"]
+
+SEEN_FILE = "sync_pairs_seen.json"
+_WAIT_S = 2.0  # for another check's hold (a read and a write: milliseconds)
+
+
+@dataclass(frozen=True)
+class PairsSeen:
+    """When each pair (:func:`pair_key`) was first seen; ``unrecorded``: why a pair not in
+    ``first`` could not be recorded (its grace then counts from the config's last change)."""
+
+    first: dict[str, datetime] = field(default_factory=dict)
+    unrecorded: str | None = None
+
+
+def pair_key(name: str, source: str, dest: str) -> str:
+    """A pair as the file keys it: ``reporting a->b`` (a rename or a new end is a new pair)."""
+    return f"{name} {source}->{dest}"
+
+
+def seen_path() -> Path:
+    """``sync_pairs_seen.json`` beside the incident state file (the user state dir)."""
+    from malnu_tui.engine.monitor.incidents import state_path
+
+    return state_path().with_name(SEEN_FILE)
+
+
+def pairs_seen(
+    config: Path,
+    pairs: Sequence[tuple[str, str, str]],
+    now: datetime,
+    path: Path | None = None,
+) -> PairsSeen:
+    """When each of ``pairs`` (name, source, copy) of the config file ``config`` was first
+    seen; those seen now for the first time recorded as ``now``, and the config's pairs no
+    longer in it forgotten (a pair removed, then added again, starts again)."""
+    path = path or seen_path()
+    key = str(config.resolve())
+    wanted = [pair_key(*p) for p in pairs]
+    known = _configs(_read(path)).get(key, {})
+    if sorted(known) == sorted(wanted):  # (every run but the first: nothing to write)
+        return PairsSeen(_times(known))
+    try:
+        make_dirs(path.parent)
+        with _held(path.with_name(f".{SEEN_FILE}.lock")):
+            data = _read(path)
+            configs = _configs(data)
+            mine = configs.get(key, {})
+            configs[key] = {k: mine.get(k) or format_time(now) for k in wanted}
+            for other in [c for c in configs if c != key and not Path(c).exists()]:
+                del configs[other]  # (a config file gone: none of its pairs is checked)
+            write_private(path, json.dumps({"version": 1, "configs": configs}, indent=1))
+    except OSError as exc:
+        why = f"cannot record when `check` first saw it in {path}: {exc.strerror or exc}"
+        return PairsSeen(_times(known), why)
+    return PairsSeen(_times(configs[key]))
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # missing or damaged: started afresh
+        return {}
+
+
+def _configs(data: Any) -> dict[str, dict[str, str]]:
+    """The file's configs and their pairs' first-seen times, whatever was edited into it."""
+    configs = data.get("configs") if isinstance(data, dict) else None
+    if not isinstance(configs, dict):
+        return {}
+    return {
+        c: {k: v for k, v in pairs.items() if isinstance(v, str) and parse_time(v)}
+        for c, pairs in configs.items()
+        if isinstance(pairs, dict)
+    }
+
+
+def _times(pairs: dict[str, str]) -> dict[str, datetime]:
+    return {k: t for k, v in pairs.items() if (t := parse_time(v)) is not None}
+
+
+@contextlib.contextmanager
+def _held(lock: Path) -> Iterator[None]:
+    """The file's lock for its read and write; OSError after :data:`_WAIT_S` of another's."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started >= _WAIT_S:
+                    raise OSError(0, f"held by another check for over {_WAIT_S:g} s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
