@@ -85,20 +85,27 @@ def test_a_d1_dry_run_finds_a_key_repeated_chunks_apart(
     # SQLite's and PostgreSQL's dry runs hold one unit, as their imports (test_import_dupkeys).
     imp = ImportTarget("d1", fresh_db("d1").url, tmp_path)
     imp.execute(USERS_DDL.replace("{ID}", "INTEGER PRIMARY KEY"))
-    # 5,000 rows a chunk: the last line repeats line 2's id (plain) and email (--key email).
-    body = "".join(f"{i},u{i}@malnu.sch.id,N{i}\n" for i in range(1, 5003))
-    f = write_csv(tmp_path / "u.csv", "id,email,name\n" + body + "1,u1@malnu.sch.id,X\n")
+    # 5,000 rows a chunk (a quote: not a clean block, which is one chunk of up to 1 MB): line
+    # 5004 repeats line 2's id (plain) and email (--key email); line 5005 line 3's email,
+    # another UNIQUE column of a plain insert (its dry run said "rejected 0": the trial of line
+    # 3's chunk was rolled back; the import refused it).
+    body = '1,u1@malnu.sch.id,"N1"\n' + "".join(
+        f"{i},u{i}@malnu.sch.id,N{i}\n" for i in range(2, 5003)
+    )
+    tail = "1,u1@malnu.sch.id,X\n6000,u2@malnu.sch.id,Y\n"
+    f = write_csv(tmp_path / "u.csv", "id,email,name\n" + body + tail)
     res = run_cli(
         "--database", imp.url, "import", str(f), "--table", "users", "--dry-run",
         "--rejects", str(tmp_path / "r.csv"),
     )  # fmt: skip
     assert res.code == 1, res.err  # over --max-errors 0
     assert "rejected line 5004 id: id 1 repeats line 2 of this import: " in res.err
-    assert "1 rejected" in res.err and "dry run: nothing was written" in res.err
+    assert "rejected line 5005 email: email 'u2@malnu.sch.id' repeats line 3 of " in res.err
+    assert "2 rejected" in res.err and "dry run: nothing was written" in res.err
     req = ImportRequest("users", file=f, key=("email",), rejects=tmp_path / "r.csv", dry_run=True)
     report = import_into(imp, req)
-    assert (report.inserted, report.rejected) == (5002, 1)
-    (r,) = rejects_of(report.rejects_file)
+    assert (report.inserted, report.rejected) == (5002, 2)
+    r, _ = rejects_of(report.rejects_file)
     assert (r["line"], r["column"], r["raw"]) == ("5004", "email", "1,u1@malnu.sch.id,X")
     assert r["reason"].startswith("email 'u1@malnu.sch.id' repeats line 2 of this import")
     assert imp.count("users") == 0
@@ -134,7 +141,8 @@ def test_a_table_source_missing_a_mapped_column_says_so_in_a_table_s_words(
 
 def test_a_clean_plain_import_into_sqlite_keeps_no_keys(tmp_path: Path) -> None:
     # Keeping the keys cost a clean 200,000-row import a quarter of its time: a plain insert
-    # keeps them only after the table refused a row of its key (then starts over).
+    # keeps them (in a scratch file of its own) only after the table refused a row of its key:
+    # it then starts over, a second pass over the file (one chunk: a second chunk's savepoint).
     imp = ImportTarget("sqlite", f"sqlite:///{tmp_path / 's.db'}", tmp_path)
     imp.execute(USERS_DDL.replace("{ID}", "INTEGER PRIMARY KEY"))
     clean = write_csv(tmp_path / "a.csv", "id,email,name\n1,a@malnu.sch.id,Ana\n")
@@ -151,8 +159,8 @@ def test_a_clean_plain_import_into_sqlite_keeps_no_keys(tmp_path: Path) -> None:
             assert run_import(backend, req, open_csv(req)).committed
         finally:
             backend.close()
-        kept.append(any("malnu_import_keys" in s for s in statements))
-    assert kept == [False, True]
+        kept.append(sum(s == "SAVEPOINT malnu_chunk" for s in statements))
+    assert kept == [1, 2]
 
 
 def test_a_refused_row_s_failing_row_shows_no_password_hash(

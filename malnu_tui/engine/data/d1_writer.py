@@ -25,13 +25,7 @@ from malnu_tui.engine.backends.d1.client import BatchStatement
 from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, is_timeout
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
-from malnu_tui.engine.data.keyrepeats import (
-    ScratchKeys,
-    key_indexes,
-    repeat_rejection,
-    sqlite_key_collations,
-    taken_reason,
-)
+from malnu_tui.engine.data.keyrepeats import ScratchKeys, repeat_rejection, taken_reason
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
     WriteOutcome,
@@ -226,9 +220,10 @@ class D1Writer:
         rejections: list[Rejection] = self._drop_repeats() if self.spec.key and staged else []
         staged -= len(rejections)
         refused = staged > 0 and self._probe("true") is not None
-        if refused and self.spec.plain_key and not self.spec.key:
-            # A plain insert's primary key is looked for once the table refused a row (a
-            # clean file pays nothing): a repeat is named by its first line, not refused.
+        if refused and self.spec.uniques and not self.spec.key:
+            # A plain insert's UNIQUE values (its primary key, users.email) are looked for
+            # once the table refused a row (a clean file pays nothing): a repeat is named by
+            # its first line, not refused.
             rejections = self._drop_repeats()
             staged -= len(rejections)
             if rejections:  # the rest may be clean now
@@ -296,28 +291,34 @@ class D1Writer:
         return taken_reason(self.spec, message, rows[0]) if rows else message
 
     def _drop_repeats(self) -> list[Rejection]:
-        """The staged rows whose key an earlier line of the import has (compared with the
-        collation of the table's key: NOCASE keeps ``s004`` and ``S004`` one key), deleted
-        from the stage and returned as rejections naming that line; found by D1 in the
+        """The staged rows whose value of a watched constraint (:attr:`WriteSpec.uniques`)
+        an earlier line of the import has (compared with the constraint's collation: NOCASE
+        keeps ``s004`` and ``S004`` one key), deleted from the stage and returned as
+        rejections naming that line, one constraint after the other; found by D1 in the
         staging table: read, then deleted by the same query (a re-sent delete finds none)."""
-        kidx = key_indexes(self.spec)
-        colls = sqlite_key_collations(self.backend, self.spec)
-        keys = ", ".join(f"v{j} COLLATE {quote_ident(c)}" for j, c in zip(kidx, colls, strict=True))
-        known = " AND ".join(f"v{j} IS NOT NULL" for j in kidx)
-        found = (
-            f"SELECT rowid AS line, first FROM (SELECT rowid, min(rowid) OVER (PARTITION BY "
-            f"{keys}) AS first FROM {self._s} WHERE {known}) WHERE rowid <> first"
-        )
-        vals = ", ".join(f"s.v{j}" for j in kidx)
-        listed = (
-            f"SELECT d.line, d.first, {vals} FROM ({found}) d JOIN {self._s} s ON s.rowid = d.line "
-            "ORDER BY d.line"
-        )
-        delete = f"DELETE FROM {self._s} WHERE rowid IN (SELECT line FROM ({found}))"
-        rows = self.api.raw(listed).rows
-        if rows:
-            self.api.batch([delete], lambda: False)
-        return [repeat_rejection(self.spec, int(r[0]), int(r[1]), r[2:], colls) for r in rows]
+        out: list[Rejection] = []
+        for u in self.spec.uniques:
+            kidx = [self.spec.columns.index(c) for c in u.columns]
+            keys = ", ".join(
+                f"v{j} COLLATE {quote_ident(u.collation(i) or 'BINARY')}"
+                for i, j in enumerate(kidx)
+            )
+            known = " AND ".join(f"v{j} IS NOT NULL" for j in kidx)
+            found = (
+                f"SELECT rowid AS line, first FROM (SELECT rowid, min(rowid) OVER (PARTITION "
+                f"BY {keys}) AS first FROM {self._s} WHERE {known}) WHERE rowid <> first"
+            )
+            vals = ", ".join(f"s.v{j}" for j in kidx)
+            listed = (
+                f"SELECT d.line, d.first, {vals} FROM ({found}) d JOIN {self._s} s "
+                "ON s.rowid = d.line ORDER BY d.line"
+            )
+            delete = f"DELETE FROM {self._s} WHERE rowid IN (SELECT line FROM ({found}))"
+            rows = self.api.raw(listed).rows
+            if rows:
+                self.api.batch([delete], lambda: False)
+            out += [repeat_rejection(self.spec, u, int(r[0]), int(r[1]), r[2:]) for r in rows]
+        return out
 
     def _trial_counts(self) -> tuple[int, int] | None:
         """The promote's changes() and the table's count after it, from a batch D1 rolls back
@@ -390,9 +391,10 @@ class D1Writer:
 class D1DryRun:
     """``--dry-run`` on D1, where no unit can stay open across requests: each chunk is tried in
     probe batches (rolled back whole by D1), so CHECK, NOT NULL, foreign keys and UNIQUE
-    against the rows already there are judged and nothing is written. A key repeated within
-    the import (in any two chunks: each trial was rolled back) is found in a scratch SQLite
-    file of the keys seen (:class:`.keyrepeats.ScratchKeys`). Not seen: the inserted/updated
+    against the rows already there are judged and nothing is written. A key (or a plain
+    insert's value of any UNIQUE constraint) repeated within the import (in any two chunks:
+    each trial was rolled back) is found in a scratch SQLite file of the values seen
+    (:class:`.keyrepeats.ScratchKeys`). Not seen: the inserted/updated
     split (every accepted row counts as inserted) but
     on a table whose own BEFORE trigger may drop rows (RAISE(IGNORE)): there each chunk's
     accepted rows are tried once more, their changes() and the table's growth read back, so
@@ -414,9 +416,8 @@ class D1DryRun:
         rows = self.backend.api.raw(f"SELECT count(*) FROM {t}").rows
         self.before = int(rows[0][0])
         self._ignoring = dropping_triggers(self.backend, self.spec.table)
-        if self.spec.seen_key:
-            colls = sqlite_key_collations(self.backend, self.spec)
-            self._seen = ScratchKeys(self.spec, colls)
+        if self.spec.uniques:
+            self._seen = ScratchKeys(self.spec)
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:
@@ -426,7 +427,7 @@ class D1DryRun:
         )
         out = {r.line for r in too_large}
         batch = [r for r in batch if r.line not in out]
-        repeats = self._seen.repeats(batch) if self._seen is not None else []
+        repeats = self._seen.repeats(RowBatch.of(batch)) if self._seen is not None else []
         if repeats:  # as the run drops them from its stage before anything is tried
             again = {r.line for r in repeats}
             batch = [r for r in batch if r.line not in again]

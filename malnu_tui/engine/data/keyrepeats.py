@@ -3,52 +3,34 @@ COLLATE NOCASE holding ``s004`` and ``S004``): the later row is a rejected row n
 of the first, on every backend and with every ``--on-conflict``. Without this, SQLite and D1
 let the later row overwrite the earlier one (counted "updated": nothing existed before), and
 PostgreSQL did the same once its search for a refused row split the two apart. A plain insert
-(no ``--key``) does the same for the table's primary key (:attr:`WriteSpec.seen_key`), looked
-for once the table refused a row of it.
+(no ``--key``) does the same for every UNIQUE constraint of the table whose columns it writes
+(:attr:`WriteSpec.uniques`: the primary key, ``users.email``, a unique index over several
+columns), looked for once the table refused a row of one: the later row names the first's
+line and the constraint's columns (it was the database's refusal, naming no line).
 
-Keys are compared as the target's key compares them (the collation of its UNIQUE index or
-PRIMARY KEY, the column's type affinity), and never all held in Python: SQLite keeps them in a
-temp table with a UNIQUE index, PostgreSQL and D1 find repeats in their staging tables, D1's
-dry run in a scratch SQLite file (:class:`ScratchKeys`)."""
+Values are compared as the target's constraint compares them (the collation of its UNIQUE
+index or PRIMARY KEY, the column's type affinity), and never all held in Python: PostgreSQL
+and D1 find repeats in their staging tables, SQLite and D1's dry run in a scratch SQLite file
+(:class:`ScratchKeys`)."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_by_shape, secret_column
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import Backend
-    from malnu_tui.engine.data.rows import Rejection, Row
+    from malnu_tui.engine.data.rows import Rejection, RowBatch
     from malnu_tui.engine.data.spec import WriteSpec
+    from malnu_tui.engine.data.uniques import UniqueSet
 
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
-
-
-def sqlite_key_collations(backend: Backend, spec: WriteSpec) -> tuple[str, ...]:
-    """The collation of each key column as the table's UNIQUE index on exactly the key compares
-    it (``BINARY`` for an INTEGER PRIMARY KEY, which has no index); SQLite and D1."""
-    from malnu_tui.engine.data.schema import sqlite_rows
-
-    want = set(spec.seen_key)
-    for idx in sqlite_rows(
-        backend,
-        'SELECT name FROM pragma_index_list(?) WHERE "unique" AND NOT partial',
-        (spec.table,),
-    ):
-        cols = sqlite_rows(
-            backend,
-            "SELECT name, coll FROM pragma_index_xinfo(?) WHERE key ORDER BY seqno",
-            (str(idx[0]),),
-        )
-        if {str(c[0]) for c in cols} == want and len(cols) == len(want):
-            colls = {str(c[0]): str(c[1] or "BINARY") for c in cols}
-            return tuple(colls[k] for k in spec.seen_key)
-    return tuple("BINARY" for _ in spec.seen_key)
 
 
 def affinity(declared: str) -> str:
@@ -66,19 +48,45 @@ def affinity(declared: str) -> str:
 
 
 def key_indexes(spec: WriteSpec) -> tuple[int, ...]:
-    return tuple(spec.columns.index(k) for k in spec.seen_key)
+    """The columns of every watched constraint (:attr:`WriteSpec.uniques`), one after the
+    other, as indexes into the row's values: the scratch table's ``k0, k1, …``."""
+    return tuple(spec.columns.index(c) for u in spec.uniques for c in u.columns)
 
 
-def key_words(spec: WriteSpec, columns: Sequence[str], values: Sequence[object]) -> str:
+def first_repeat(
+    conn: sqlite3.Connection, table: str, spec: WriteSpec, keys: Sequence[object]
+) -> tuple[UniqueSet, int, tuple[object, ...]] | None:
+    """The watched constraint whose value (of ``keys``, as :func:`key_indexes` orders them)
+    a row of the scratch ``table`` holds, the line of that row, and the value; None if none
+    does. A NULL never collides (SQL's rule, and SQLite's, which the scratch table follows)."""
+    at = 0
+    for u in spec.uniques:
+        n = len(u.columns)
+        value = tuple(keys[at : at + n])
+        if None not in value:
+            where = " AND ".join(f"k{i} = ?" for i in range(at, at + n))
+            found = conn.execute(f"SELECT line FROM {table} WHERE {where}", value).fetchone()
+            if found:
+                return u, int(found[0]), value
+        at += n
+    return None
+
+
+def key_words(
+    spec: WriteSpec, columns: Sequence[str], values: Sequence[object], word: str = "key"
+) -> str:
     """A key as the rejects name it: ``nis '0012'``, ``id 7`` (a whole number's digits as
-    on every backend, SQLite's read as text), ``key (nis, mapel) = ('0012', 'MTK')``; a
-    secret-looking column's value (a token, a password's hash) shown as ``(hidden)``."""
+    on every backend, SQLite's read as text), ``key (nis, mapel) = ('0012', 'MTK')`` (``word``
+    for another constraint's); a secret-looking column's value (a token, a password's hash)
+    shown as ``(hidden)``."""
 
     by_shape = secret_by_shape(spec.schema.names)  # Laravel's sessions: its id
 
     def one(name: str, v: object) -> str:
         if secret_column(name) or name in by_shape:
             return HIDDEN
+        if v is None:  # a value of a NULLS NOT DISTINCT constraint (PostgreSQL)
+            return "NULL"
         col = spec.schema.column(name)
         if isinstance(v, str) and col is not None and col.family == "integer":
             return v if re.fullmatch(r"-?[0-9]+", v) else repr(v)
@@ -87,7 +95,7 @@ def key_words(spec: WriteSpec, columns: Sequence[str], values: Sequence[object])
     shown = [one(c, v) for c, v in zip(columns, values, strict=True)]
     if len(columns) == 1:
         return f"{columns[0]} {shown[0]}"
-    return f"key ({', '.join(columns)}) = ({', '.join(shown)})"
+    return f"{word} ({', '.join(columns)}) = ({', '.join(shown)})".lstrip()
 
 
 def unique_columns(message: str, table: str) -> tuple[str, ...]:
@@ -106,13 +114,13 @@ def unique_columns(message: str, table: str) -> tuple[str, ...]:
 def taken_reason(spec: WriteSpec, message: str, values: Sequence[object]) -> str:
     """SQLite's and D1's refusal of a row whose key another row holds names the columns only:
     it gets the value (PostgreSQL's detail has it). The import's own earlier lines were taken
-    out as repeats for :attr:`WriteSpec.seen_key`: such a value was in the table before."""
+    out as repeats for :attr:`WriteSpec.uniques`: such a value was in the table before."""
     cols = unique_columns(message, spec.table)
     if not cols or not set(cols) <= set(spec.columns) or len(values) != len(spec.columns):
         return message
     what = key_words(spec, cols, [values[spec.columns.index(c)] for c in cols])
     message = _RESULT_CODE.sub("", message)
-    if set(cols) == set(spec.seen_key):
+    if any(set(cols) == set(u.columns) for u in spec.uniques):
         return f"{message}: {what} is in the table already"
     return f"{message}: {what} is in the table already, or on an earlier line of this import"
 
@@ -128,97 +136,118 @@ def hide_secret_detail(
 
 
 def repeat_rejection(
-    spec: WriteSpec,
-    line: int,
-    first: int,
-    values: Sequence[object],
-    collations: Sequence[str] = (),
+    spec: WriteSpec, unique: UniqueSet, line: int, first: int, values: Sequence[object]
 ) -> Rejection:
-    """The later row of a repeated key: named by the line of the first."""
+    """The later row of a value repeated for ``unique``: named by the line of the first, and,
+    for a constraint other than the key, by the constraint's columns."""
     from malnu_tui.engine.data.rows import Rejection
 
-    what = key_words(spec, spec.seen_key, values)
-    how = sorted({c for c in collations if c and c.upper() not in ("BINARY", "DEFAULT")})
+    cols = unique.columns
+    how = sorted({c for c in unique.collations if c and c.upper() not in ("BINARY", "DEFAULT")})
     compared = f", compared as the table compares it ({', '.join(how)})" if how else ""
+    if unique.key:
+        what = key_words(spec, cols, values)
+        rule = "a key is imported once, from its first line"
+    else:
+        what = key_words(spec, cols, values, word="")
+        rule = f"the table's UNIQUE ({', '.join(cols)}) takes a value once"
     return Rejection(
         line,
-        spec.seen_key[0],
-        f"{what} repeats line {first} of this import{compared}: a key is imported once, "
-        f"from its first line; remove or correct one of them",
+        cols[0],
+        f"{what} repeats line {first} of this import{compared}: {rule}; remove or correct "
+        "one of them",
         "",
     )
 
 
-def sqlite_keys_table(
-    spec: WriteSpec, collations: Sequence[str], name: str, *, temp: bool = True
-) -> str:
-    """``CREATE TEMP TABLE`` of the keys seen: the source line, then each key column with the
-    table's affinity and collation, UNIQUE as the table's key is (NULLs never repeat)."""
-    cols = []
-    for i, k in enumerate(spec.seen_key):
-        col = spec.schema.column(k)
-        aff = affinity(col.declared_type if col else "")
-        coll = quote_ident(collations[i]) if i < len(collations) else "BINARY"
-        cols.append(f"k{i} {aff} COLLATE {coll}")
-    keys = ", ".join(f"k{i}" for i in range(len(spec.seen_key)))
+def sqlite_keys_table(spec: WriteSpec, name: str) -> str:
+    """``CREATE TABLE`` of the values seen: the source line, then each watched
+    constraint's columns (``k0, k1, …``, :func:`key_indexes`) with the table's affinity and
+    the constraint's collation, UNIQUE as the constraint is (NULLs never repeat)."""
+    cols, groups, at = [], [], 0
+    for u in spec.uniques:
+        for i, k in enumerate(u.columns):
+            col = spec.schema.column(k)
+            aff = affinity(col.declared_type if col else "")
+            coll = quote_ident(u.collation(i) or "BINARY")
+            cols.append(f"k{at + i} {aff} COLLATE {coll}")
+        groups.append(", ".join(f"k{at + i}" for i in range(len(u.columns))))
+        at += len(u.columns)
+    uniques = ", ".join(f"UNIQUE ({g})" for g in groups)
     return (
-        f"CREATE {'TEMP ' if temp else ''}TABLE {quote_ident(name)} "
-        f"(line INTEGER NOT NULL, {', '.join(cols)}, UNIQUE ({keys}))"
+        f"CREATE TABLE {quote_ident(name)} (line INTEGER PRIMARY KEY, {', '.join(cols)}, {uniques})"
     )
 
 
 class ScratchKeys:
-    """The keys an import has seen, kept in a scratch SQLite file of its own (SQLite deletes
-    it at :meth:`close`) with the table's affinity and collation: D1's dry run, which holds no
-    unit on D1 across requests (each chunk's trial is rolled back, so a key seen in an earlier
-    chunk was not). On disk behind SQLite's small page cache: memory stays flat however many
-    keys the file has (never a set of them in Python)."""
+    """The values of the watched constraints an import has seen, kept in a scratch SQLite
+    file of its own (SQLite deletes it at :meth:`close`) with the table's affinity and
+    collation: SQLite's import (its unit's temp tables are kept in memory) and D1's dry run,
+    which holds no unit on D1 across requests (each chunk's trial is rolled back, so a value
+    seen in an earlier chunk was not). On disk behind SQLite's small page cache: memory stays
+    flat however many rows the file has (never a set in Python)."""
 
-    def __init__(self, spec: WriteSpec, collations: Sequence[str]) -> None:
+    def __init__(self, spec: WriteSpec) -> None:
         self.spec = spec
-        self.collations = tuple(collations)
         self._kidx = key_indexes(spec)
         # "": a private temp file. Written by the import's writer thread, closed by its caller.
         self.conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = OFF")
         self.conn.execute("PRAGMA synchronous = OFF")
-        self.conn.execute(sqlite_keys_table(spec, self.collations, "seen", temp=False))
-        n = len(self._kidx)
-        k = ", ".join(f"k{i}" for i in range(n))
-        self._insert = f"INSERT OR IGNORE INTO seen (line, {k}) VALUES (?{', ?' * n})"
-        self._first = "SELECT line FROM seen WHERE " + " AND ".join(f"k{i} = ?" for i in range(n))
+        self.conn.execute(sqlite_keys_table(spec, "seen"))
+        self._width = 1 + len(self._kidx)
+        k = ", ".join(f"k{i}" for i in range(len(self._kidx)))
+        # OR IGNORE: a row repeating any constraint's value is noted for none of them.
+        self._insert = f"INSERT OR IGNORE INTO seen (line, {k}) VALUES "
+        self._one = f"({', '.join('?' * self._width)})"
+        most = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._per = max(1, min(200, most // self._width))  # rows a statement
 
-    def repeats(self, rows: Sequence[Row]) -> list[Rejection]:
-        """The rows whose key an earlier row (of this call or an earlier one) holds, each as
-        its rejection naming that row's line; the others' keys are noted."""
-        if not rows:
+    def repeats(self, rows: RowBatch) -> list[Rejection]:
+        """The rows whose value of a watched constraint an earlier row (of this call or an
+        earlier one) holds, each as its rejection naming that row's line; the others' values
+        are noted (several rows a statement: one a statement doubled an import's time)."""
+        n = len(rows)
+        if not n:
             return []
-        c, kidx = self.conn, self._kidx
-        keyed = [(r.line, *(r.values[j] for j in kidx)) for r in rows]
+        c, kidx, width, per = self.conn, self._kidx, self._width, self._per
+        values = rows.values
+        cols: list[Sequence[object]]
+        if isinstance(values, FlatRows) and values.width == len(self.spec.columns):
+            flat, w = values.flat, values.width
+            cols = [flat[j::w] for j in kidx]
+        else:
+            cols = [[v[j] for v in values] for j in kidx]
+        tuples = zip(rows.lines, *cols, strict=True)
+        whole = n - n % per
         c.execute("BEGIN")
         try:
             before = c.total_changes
-            c.executemany(self._insert, keyed)
-            if c.total_changes - before == len(keyed):  # every key new: the usual chunk
+            if whole:
+                sql = self._insert + ", ".join([self._one] * per)
+                params = list(chain.from_iterable(islice(tuples, whole)))
+                c.executemany(sql, zip(*[iter(params)] * (per * width), strict=False))
+            if whole < n:
+                c.executemany(self._insert + self._one, tuples)
+            if c.total_changes - before == n:  # every value new: the usual chunk
                 return []
-            lo, hi = keyed[0][0], keyed[-1][0]
-            kept = {
-                int(r[0])
-                for r in c.execute("SELECT line FROM seen WHERE line BETWEEN ? AND ?", (lo, hi))
-            }
+            lo, hi = rows.lines[0], rows.lines[-1]
+            kept = {int(r[0]) for r in c.execute(_KEPT, (lo, hi))}
             out = []
-            for r, k in zip(rows, keyed, strict=True):
-                if r.line not in kept:
-                    found = c.execute(self._first, k[1:]).fetchone()
-                    first = int(found[0]) if found else 0
-                    out.append(
-                        repeat_rejection(self.spec, r.line, first, k[1:], self.collations)._replace(
-                            raw=r.raw
-                        )
-                    )
+            for j, r in enumerate(rows.rows()):
+                if r.line in kept:
+                    continue
+                found = first_repeat(c, "seen", self.spec, [col[j] for col in cols])
+                if found:
+                    u, first, value = found
+                    rejection = repeat_rejection(self.spec, u, r.line, first, value)
+                    out.append(rejection._replace(raw=r.raw))
             return out
         finally:
             c.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
+
+
+_KEPT = "SELECT line FROM seen WHERE line BETWEEN ? AND ?"

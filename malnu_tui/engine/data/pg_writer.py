@@ -8,6 +8,7 @@ under savepoints until the refused rows are named; a clean import is one stateme
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -18,7 +19,7 @@ from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES
 from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.data.keyrepeats import hide_secret_detail, key_indexes, repeat_rejection
+from malnu_tui.engine.data.keyrepeats import hide_secret_detail, repeat_rejection
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import (
     PG_TRIGGERS_SQL,
@@ -32,6 +33,7 @@ from malnu_tui.engine.errors import BackendError, DatabaseBusy, NotPermitted
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backends.postgresql import PostgresBackend
+    from malnu_tui.engine.data.uniques import UniqueSet
 
 TEMP = "malnu_import_rows"
 # SQLSTATE classes that belong to a row: data exceptions, integrity violations, and
@@ -287,50 +289,50 @@ class PostgresWriter(PgUnit):
             overriding=True,
         )
 
-    def _key_collations(self) -> dict[str, str]:
-        """The key columns' own collations (``"C"``, an ICU one) when not the default, as
-        ``schema.name`` quoted by the catalog."""
-        rows = self.conn.execute(
-            "SELECT a.attname, quote_ident(n.nspname) || '.' || quote_ident(c.collname) "
-            "FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
-            "JOIN pg_namespace n ON n.oid = c.collnamespace WHERE a.attrelid = %s::regclass "
-            "AND a.attname = ANY(%s) AND c.collname <> 'default'",
-            (self._t.as_string(self.conn), list(self.spec.seen_key)),
-        ).fetchall()
-        return {str(r[0]): str(r[1]) for r in rows}
-
     def _drop_repeats(self) -> list[Rejection]:
-        """The staged rows whose key an earlier line of the import has, taken out of the
-        stage and returned as rejections naming that line: compared as the key's type and
-        collation compare (citext without case), found by the server (no key held here)."""
-        kidx = key_indexes(self.spec)
+        """The staged rows whose value of a watched constraint (:attr:`WriteSpec.uniques`: the
+        key, or a plain insert's every UNIQUE) an earlier line of the import has, taken out of
+        the stage and returned as rejections naming that line, one constraint after the other
+        (a row taken out for one is no first line for the next)."""
+        out: list[Rejection] = []
+        for u in self.spec.uniques:
+            out += self._drop_repeats_of(u)
+        return out
+
+    def _drop_repeats_of(self, u: UniqueSet) -> list[Rejection]:
+        """:meth:`_drop_repeats` for one constraint: compared as its type and collation compare
+        (citext without case; NULLs as values under NULLS NOT DISTINCT), found by the server
+        (no value held here)."""
+        kidx = [self.spec.columns.index(c) for c in u.columns]
         declared = self.spec.declared_types()
-        colls = self._key_collations()
         shown = [
-            colls.get(k, "citext" if declared[j].lower() == "citext" else "")
-            for k, j in zip(self.spec.seen_key, kidx, strict=True)
+            u.collation(i) or ("citext" if declared[j].lower() == "citext" else "")
+            for i, j in enumerate(kidx)
         ]
 
         def parts(cast: bool) -> list[sql.Composable]:
             out: list[sql.Composable] = []
-            for k, j in zip(self.spec.seen_key, kidx, strict=True):
+            for i, j in enumerate(kidx):
                 e: sql.Composable = sql.Identifier(f"v{j}")
                 if cast and declared[j]:  # the type's name from the catalog (format_type)
                     e = sql.SQL("({}::{})").format(e, sql.SQL(declared[j]))
-                if k in colls:
-                    e = sql.SQL("{} COLLATE {}").format(e, sql.SQL(colls[k]))
+                if u.collation(i):  # quoted by the catalog (uniques.py)
+                    e = sql.SQL("{} COLLATE {}").format(e, sql.SQL(u.collation(i)))
                 out.append(e)
             return out
 
         tmp = sql.Identifier(TEMP)
-        known = sql.SQL(" AND ").join(
-            sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"v{j}")) for j in kidx
-        )
+        known: sql.Composable = sql.SQL("true")
+        if u.nulls_distinct:
+            known = sql.SQL(" AND ").join(
+                sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"v{j}")) for j in kidx
+            )
+        same = "{} IS NOT DISTINCT FROM d.{}" if not u.nulls_distinct else "{} = d.{}"
         ret = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f"v{j}")) for j in kidx)
         found: list[tuple[Any, ...]] = []
         for cast in (True, False):
-            # Grouped (a hash; the join reads nothing when no key repeats), not a window over
-            # every row.
+            # Grouped (a hash; the join reads nothing when no value repeats), not a window
+            # over every row.
             exprs = parts(cast)
             names = [sql.Identifier(f"k{i}") for i in range(len(exprs))]
             query = sql.SQL(
@@ -345,21 +347,23 @@ class PostgresWriter(PgUnit):
                 groups=sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(exprs))),
                 known=known,
                 match=sql.SQL(" AND ").join(
-                    sql.SQL("{} = d.{}").format(e, n) for e, n in zip(exprs, names, strict=True)
+                    sql.SQL(same).format(e, n) for e, n in zip(exprs, names, strict=True)
                 ),
                 ret=ret,
             )
-            index = sql.SQL("CREATE UNIQUE INDEX malnu_import_keys ON {} ({})").format(
-                tmp, sql.SQL(", ").join(sql.SQL("({})").format(e) for e in exprs)
+            index = sql.SQL("CREATE UNIQUE INDEX malnu_import_keys ON {} ({}){}").format(
+                tmp,
+                sql.SQL(", ").join(sql.SQL("({})").format(e) for e in exprs),
+                sql.SQL("" if u.nulls_distinct else " NULLS NOT DISTINCT"),
             )
             self.conn.execute("SAVEPOINT malnu_repeats")
             try:
-                # A unique index built on the stage proves that no key repeats (a sort: a
+                # A unique index built on the stage proves that no value repeats (a sort: a
                 # third of the grouping's time, which then runs only when one does).
                 self.conn.execute(index)
             except psycopg.Error:
-                # A repeat; a cast an index may not hold (timestamptz's is STABLE); a key not
-                # of its type (that row is refused later): the grouping says.
+                # A repeat; a cast an index may not hold (timestamptz's is STABLE); a value
+                # not of its type (that row is refused later): the grouping says.
                 self.conn.execute("ROLLBACK TO SAVEPOINT malnu_repeats")
             else:
                 self.conn.execute("DROP INDEX malnu_import_keys")
@@ -368,7 +372,7 @@ class PostgresWriter(PgUnit):
             try:
                 found = self.conn.execute(query).fetchall()
             except psycopg.Error as exc:
-                # A key that is not of its type (refused by line later) fails the cast: its
+                # A value that is not of its type (refused by line later) fails the cast: its
                 # text is compared as it is instead.
                 if not cast or (exc.sqlstate or "")[:2] != "22":
                     raise
@@ -377,13 +381,14 @@ class PostgresWriter(PgUnit):
             self.conn.execute("RELEASE SAVEPOINT malnu_repeats")
             break
         found.sort()
-        return [repeat_rejection(self.spec, int(r[0]), int(r[1]), r[2:], shown) for r in found]
+        shown_u = replace(u, collations=tuple(shown))
+        return [repeat_rejection(self.spec, shown_u, int(r[0]), int(r[1]), r[2:]) for r in found]
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         try:
             self._end_copy()
             rejections: list[Rejection] = []
-            if self.spec.seen_key and self.n:  # a plain insert's: only after COPY was refused
+            if self.spec.uniques and self.n:  # a plain insert's: only after COPY was refused
                 rejections = self._drop_repeats()
             inserted = changes = 0
             ranges = [(0, self.last_line)] if self.n else []

@@ -47,6 +47,7 @@ from malnu_tui.engine.data.schema import (
 )
 from malnu_tui.engine.data.spec import dropping_triggers
 from malnu_tui.engine.data.tablesource import SourceReadFailed, TableSource
+from malnu_tui.engine.data.uniques import watched_uniques
 from malnu_tui.engine.data.writers import (
     OnConflict,
     TableWriter,
@@ -301,11 +302,8 @@ def _execute(
         )
     now = utc_now_iso()
     rejects = _rejects(request)
-    pk = schema.primary_key
-    plain = (
-        () if check.key or request.conflict != "error" or not set(pk) <= set(check.columns) else pk
-    )
-    spec = WriteSpec(schema, check.columns, check.key, request.conflict, plain_key=plain)
+    uniques = watched_uniques(backend, schema, check.columns, check.key, request.conflict)
+    spec = WriteSpec(schema, check.columns, check.key, request.conflict, uniques=uniques)
     writer: TableWriter
     if request.dry_run and backend.kind == "d1":
         from malnu_tui.engine.data.d1_writer import D1DryRun

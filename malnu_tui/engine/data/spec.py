@@ -14,6 +14,7 @@ from malnu_tui.engine.data.sqlwrite import column_list, conflict_clause
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.data.schema import TableSchema
+    from malnu_tui.engine.data.uniques import UniqueSet
 
 OnConflict = Literal["error", "update", "skip"]
 ON_CONFLICT: tuple[OnConflict, ...] = ("error", "update", "skip")
@@ -28,18 +29,14 @@ class WriteSpec:
     columns: tuple[str, ...]
     key: tuple[str, ...] = ()
     on_conflict: OnConflict = "error"
-    # A plain insert's (no --key) primary key, when every column of it is imported: its value
-    # on an earlier line of the import is named as a key's is (:mod:`.keyrepeats`).
-    plain_key: tuple[str, ...] = ()
+    # The constraints a value of which is imported once (:mod:`.uniques`): the --key's, or a
+    # plain insert's every UNIQUE constraint (the primary key first) whose columns it writes;
+    # its value on an earlier line of the import is named by that line (:mod:`.keyrepeats`).
+    uniques: tuple[UniqueSet, ...] = ()
 
     @property
     def table(self) -> str:
         return self.schema.name
-
-    @property
-    def seen_key(self) -> tuple[str, ...]:
-        """The key a value of which is imported once: a later line holding it is a repeat."""
-        return self.key or self.plain_key
 
     def declared_types(self) -> tuple[str, ...]:
         out = []

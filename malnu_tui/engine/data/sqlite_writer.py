@@ -5,21 +5,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Sequence
-from itertools import chain, islice
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.errors import DirectRefused
 from malnu_tui.engine.data.flatblock import FlatRows
-from malnu_tui.engine.data.keyrepeats import (
-    key_indexes,
-    repeat_rejection,
-    sqlite_key_collations,
-    sqlite_keys_table,
-    taken_reason,
-    unique_columns,
-)
+from malnu_tui.engine.data.keyrepeats import ScratchKeys, taken_reason, unique_columns
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import (
     TRIGGERS_SQL,
@@ -40,14 +33,14 @@ if TYPE_CHECKING:
 # Errors that belong to one row (a constraint, a type SQLite refuses): that row is rejected.
 ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError)
 MULTI_ROWS = 200  # rows per INSERT statement for a clean block
-KEYS = "malnu_import_keys"  # the import's keys seen so far (temp: this connection's own)
 
 
 class SQLiteWriter:
     """Writes rows into one table of a SQLite file inside one transaction. ``direct``: a plain
-    insert keeps no keys until the table refuses one of its primary key; then it raises
+    insert keeps no values until the table refuses one of a watched UNIQUE constraint (its
+    primary key, ``users.email``: :attr:`WriteSpec.uniques`); then it raises
     :class:`DirectRefused` and the import starts over keeping them, to name the line that
-    holds the key first (keeping them cost a clean import a quarter of its time)."""
+    holds the value first (keeping them cost a clean import a quarter of its time)."""
 
     def __init__(self, backend: SQLiteBackend, spec: WriteSpec, *, direct: bool = False) -> None:
         self.backend = backend
@@ -62,17 +55,12 @@ class SQLiteWriter:
         self.accepted = 0
         self.changes = 0
         self._open = False
-        # A key repeated within the import is refused by line (:mod:`.keyrepeats`).
-        self._watch = set(spec.plain_key) if direct and not spec.key else set()
-        self._kidx = () if self._watch else key_indexes(spec)
-        self._collations: tuple[str, ...] = ()
-        k = ", ".join(f"k{i}" for i in range(len(self._kidx)))
-        self._keys_insert = (
-            f"INSERT INTO temp.{KEYS} (line, {k}) VALUES (?{', ?' * len(self._kidx)})"
-        )
-        self._keys_first = f"SELECT line FROM temp.{KEYS} WHERE " + " AND ".join(
-            f"k{i} = ?" for i in range(len(self._kidx))
-        )
+        # A value repeated within the import is refused by line (:mod:`.keyrepeats`), kept
+        # in a scratch file of its own: this unit's temp tables are in memory (below).
+        plain = direct and not spec.key
+        self._watch = [set(u.columns) for u in spec.uniques] if plain else []
+        self._seen: ScratchKeys | None = None
+        self._track = bool(spec.uniques) and not plain
 
     def _temp_in_memory(self, on: bool) -> None:
         """Each chunk's savepoint keeps a statement journal; in a temp file that doubled the
@@ -98,43 +86,15 @@ class SQLiteWriter:
             raise
         self._open = True
         self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
-        if self._kidx:
-            self._collations = sqlite_key_collations(self.backend, self.spec)
-            self.conn.execute(f"DROP TABLE IF EXISTS temp.{KEYS}")
-            self.conn.execute(sqlite_keys_table(self.spec, self._collations, KEYS))
+        if self._track:
+            self._close_seen()
+            self._seen = ScratchKeys(self.spec)
         return self.before
 
-    def _note_keys(self, rows: RowBatch) -> None:
-        """The chunk's keys into the keys seen (IntegrityError: one repeats), several rows a
-        statement (one a statement doubled the time of a 200,000-row import)."""
-        values, kidx = rows.values, self._kidx
-        if isinstance(values, FlatRows) and values.width == len(self.spec.columns):
-            flat, w = values.flat, values.width
-            cols: list[Sequence[object]] = [flat[j::w] for j in kidx]
-        else:
-            cols = [[v[j] for v in values] for j in kidx]
-        width = 1 + len(kidx)
-        per = max(1, min(MULTI_ROWS, self._max_params // width))
-        n = len(rows)
-        whole = n - n % per
-        tuples = zip(rows.lines, *cols, strict=True)
-        if whole:
-            sql = self._keys_insert + f", ({', '.join('?' * width)})" * (per - 1)
-            params = list(chain.from_iterable(islice(tuples, whole)))
-            self.conn.executemany(sql, zip(*[iter(params)] * (per * width), strict=False))
-        if whole < n:
-            self.conn.executemany(self._keys_insert, tuples)
-
-    def _repeated(self, line: int, values: Sequence[Value], raw: str) -> Rejection | None:
-        """None when the row's key is new to this import (now noted), else its rejection."""
-        key = tuple(values[j] for j in self._kidx)
-        try:
-            self.conn.execute(self._keys_insert, (line, *key))
-        except sqlite3.IntegrityError:
-            found = self.conn.execute(self._keys_first, key).fetchone()
-            first = int(found[0]) if found else 0
-            return repeat_rejection(self.spec, line, first, key, self._collations)._replace(raw=raw)
-        return None
+    def _close_seen(self) -> None:
+        if self._seen is not None:
+            self._seen.close()
+            self._seen = None
 
     def _many(self, values: Sequence[tuple[Value, ...]]) -> int:
         """executemany; a clean block (FlatRows) goes several rows per statement, its flat
@@ -184,11 +144,13 @@ class SQLiteWriter:
     def _write(self, rows: RowBatch) -> list[Rejection]:
         if not rows:
             return []
+        repeats = self._seen.repeats(rows) if self._seen is not None else []
+        if repeats:  # the rest goes on as it would have
+            again = {r.line for r in repeats}
+            rows = RowBatch.of([r for r in rows.rows() if r.line not in again])
         c = self.conn
         c.execute("SAVEPOINT malnu_chunk")
         try:
-            if self._kidx:
-                self._note_keys(rows)
             changes = self._many(rows.values)
         except ROW_ERRORS:
             c.execute("ROLLBACK TO malnu_chunk")
@@ -196,18 +158,15 @@ class SQLiteWriter:
             c.execute("RELEASE malnu_chunk")
             self.accepted += len(rows)
             self.changes += changes
-            return []
+            return repeats
         # A chunk with a bad row: replay it row by row to name the row(s).
-        rejected: list[Rejection] = []
+        rejected: list[Rejection] = repeats
         for r in rows.rows():
-            if self._kidx and (repeat := self._repeated(r.line, r.values, r.raw)):
-                rejected.append(repeat)
-                continue
             try:
                 cur = c.execute(self.sql, r.values)
             except ROW_ERRORS as exc:
                 text = str(exc)
-                if self._watch and set(unique_columns(text, self.spec.table)) == self._watch:
+                if set(unique_columns(text, self.spec.table)) in self._watch:
                     raise DirectRefused(text) from None  # on an earlier line? start over
                 reason = taken_reason(self.spec, text, r.values)
                 rejected.append(
@@ -217,7 +176,7 @@ class SQLiteWriter:
             self.accepted += 1
             self.changes += max(cur.rowcount, 0)
         c.execute("RELEASE malnu_chunk")
-        return rejected
+        return sorted(rejected, key=lambda r: r.line)
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         try:
@@ -243,13 +202,12 @@ class SQLiteWriter:
                 self.conn.execute(
                     q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
                 )
-            if self._kidx:
-                self.conn.execute(f"DROP TABLE IF EXISTS temp.{KEYS}")
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
         self._open = False
         self._temp_in_memory(False)
+        self._close_seen()
 
     def stop(self) -> None:
         """Nothing to end: the unit holds the write lock from its BEGIN IMMEDIATE, so no
@@ -261,3 +219,4 @@ class SQLiteWriter:
                 self.conn.execute("ROLLBACK")
             self._open = False
         self._temp_in_memory(False)
+        self._close_seen()

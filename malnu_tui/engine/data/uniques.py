@@ -1,0 +1,117 @@
+"""The UNIQUE constraints whose values an import takes once (:mod:`.keyrepeats` finds a value
+repeated within the file by them), read from the live schema with the comparison each makes.
+
+A keyed import (``--key``) watches its key. A plain insert (no ``--key``, ``--on-conflict
+error``) watches every UNIQUE constraint of the table whose columns the file all gives: the
+primary key, a ``UNIQUE`` column (``users.email``), a unique index over one or several columns.
+Not watched: an index over an expression (``lower(email)``: the database computes it) and a
+partial unique index (``WHERE active``: whether two rows collide depends on the predicate,
+which only the database evaluates); the database still refuses such a row, named with its
+value as before. NULLs never collide (SQL's rule), except in PostgreSQL 15's ``UNIQUE NULLS
+NOT DISTINCT``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.data.schema import TableSchema
+
+
+@dataclass(frozen=True)
+class UniqueSet:
+    """One constraint watched: its columns, each column's collation as the constraint compares
+    it (SQLite and D1: ``BINARY``, ``NOCASE``, ``RTRIM``; PostgreSQL: a schema-qualified,
+    quoted collation name, or "" for the column's type's own comparison), whether NULLs are
+    values of it (PostgreSQL's NULLS NOT DISTINCT), and whether it is a key (the primary key,
+    or the ``--key``): a key's repeat is said as a key's."""
+
+    columns: tuple[str, ...]
+    collations: tuple[str, ...] = ()
+    nulls_distinct: bool = True
+    key: bool = False
+
+    def collation(self, i: int) -> str:
+        return self.collations[i] if i < len(self.collations) else ""
+
+
+# One request (D1 bills each): the unique, non-partial indexes with their key columns in order
+# and each one's collation; an expression's column has no name. Origin 'pk': the primary key.
+_SQLITE_UNIQUES = (
+    "SELECT l.name, l.origin, x.name, x.coll FROM pragma_index_list(?) l "
+    'JOIN pragma_index_xinfo(l.name) x WHERE l."unique" AND NOT l.partial AND x.key '
+    "ORDER BY l.seq, x.seqno"
+)
+# PostgreSQL: unique indexes without a predicate or an expression; {nnd}: NULLS NOT DISTINCT
+# (PostgreSQL 15), FALSE before it. A collation other than the default, quoted by the catalog.
+_PG_UNIQUES = (
+    "SELECT i.indisprimary, {nnd}, array(SELECT a.attname::text FROM unnest(i.indkey) "
+    "WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n "
+    "ORDER BY k.o), array(SELECT coalesce((SELECT quote_ident(cn.nspname) || '.' || "
+    "quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = "
+    "co.collnamespace WHERE co.oid = c.oid AND co.collname <> 'default'), '') "
+    "FROM unnest(i.indcollation) WITH ORDINALITY c(oid, o) ORDER BY c.o) "
+    "FROM pg_index i WHERE i.indrelid = "
+    "(quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
+    "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
+    "ORDER BY NOT i.indisprimary, i.indexrelid"
+)
+
+
+def table_uniques(backend: Backend, schema: TableSchema) -> tuple[UniqueSet, ...]:
+    """Every UNIQUE constraint of the table, the primary key first, as the database compares
+    it (see the module's docstring for those left out)."""
+    found: list[UniqueSet] = []
+    if backend.kind == "postgresql":
+        conn = backend.conn  # type: ignore[attr-defined]
+        nnd = "i.indnullsnotdistinct" if conn.info.server_version >= 150000 else "FALSE"
+        for primary, nulls_equal, cols, colls in conn.execute(
+            _PG_UNIQUES.format(nnd=nnd), (schema.name,)
+        ):
+            found.append(UniqueSet(tuple(cols), tuple(colls), not nulls_equal, key=bool(primary)))
+    else:
+        from malnu_tui.engine.data.schema import sqlite_rows
+
+        by: dict[str, list[tuple[object, ...]]] = {}
+        for index, origin, column, coll in sqlite_rows(backend, _SQLITE_UNIQUES, (schema.name,)):
+            by.setdefault(str(index), []).append((origin, column, coll))
+        if schema.rowid and len(schema.primary_key) == 1:
+            col = schema.column(schema.primary_key[0])
+            if col is not None and col.declared_type.upper() == "INTEGER":  # the rowid: no index
+                found.append(UniqueSet(schema.primary_key, ("BINARY",), key=True))
+        for parts in by.values():
+            if any(p[1] is None for p in parts):
+                continue  # over an expression
+            cols = tuple(str(p[1]) for p in parts)
+            colls = tuple(str(p[2] or "BINARY") for p in parts)
+            found.append(UniqueSet(cols, colls, key=parts[0][0] == "pk"))
+    out: list[UniqueSet] = []
+    for u in sorted(found, key=lambda u: not u.key):
+        if not any(set(o.columns) == set(u.columns) for o in out):
+            out.append(u)
+    return tuple(out)
+
+
+def watched_uniques(
+    backend: Backend,
+    schema: TableSchema,
+    columns: Sequence[str],
+    key: Sequence[str],
+    on_conflict: str,
+) -> tuple[UniqueSet, ...]:
+    """The constraints whose values the import takes once: the ``--key``'s (compared as its
+    UNIQUE index compares), or a plain insert's every constraint whose columns it all writes."""
+    if not key and on_conflict != "error":
+        return ()
+    every = table_uniques(backend, schema)
+    if key:
+        same = next((u for u in every if set(u.columns) == set(key)), None)
+        if same is None:
+            return (UniqueSet(tuple(key), key=True),)
+        colls = tuple(same.collation(same.columns.index(k)) for k in key)
+        return (UniqueSet(tuple(key), colls, same.nulls_distinct, key=True),)
+    have = set(columns)
+    return tuple(u for u in every if set(u.columns) <= have)
