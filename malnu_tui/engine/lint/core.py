@@ -213,7 +213,7 @@ def _lint_one(
                 drops.see(inner, inner_op, findings)
             do_lines[inner.line] = st.line
         if replay is not None:
-            replay.run(st, op)
+            replay.run(st, op, keep_references=away.keeps_keys and legacy_rename)
     if replay is not None:
         findings.extend(left_dangling(m.filename, dropped, replay))
         findings.extend(away.findings())
@@ -260,7 +260,7 @@ def _replay_only(m: Migration, replay: Replay, away: RenamedAway, d1: bool) -> N
         away.see(st, op, replay, legacy)
         if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
-        replay.run(st, op)
+        replay.run(st, op, keep_references=away.keeps_keys and legacy)
 
 
 _RENAME_TABLE = re.compile(r"\bRENAME\s+TO\b", re.IGNORECASE)  # a table's, not a column's

@@ -65,7 +65,9 @@ class RenamedAway:
     kind: str = "migration"  # what the file begun last is: a migration or a rollback
     keeps_keys: bool = False  # foreign keys off and legacy_alter_table on: nothing rewritten
     moved: dict[str, _Moved] = field(default_factory=dict)  # old name → its rebuild
-    renamed_into: set[str] = field(default_factory=set)  # names applied renames gave tables
+    # A name applied renames gave a table → the name it had before the first of them, and
+    # where that rename is (a → b, then b → c: c → (a, the first rename)).
+    renamed_into: dict[str, tuple[str, Step]] = field(default_factory=dict)
 
     def begin(self, file: str, *, keeps_keys: bool, kind: str = "migration") -> None:
         self.file, self.keeps_keys, self.kind = file, keeps_keys, kind
@@ -105,14 +107,19 @@ class RenamedAway:
 
     def applied_rename(self, line: int, old: str, new: str, live: Replay) -> None:
         """A rename already applied: the live schema says whose keys SQLite rewrote to ``new``
-        (none with legacy_alter_table on and foreign keys off, or once renamed back). A name
-        an earlier applied rename gave (renamed back or on) is not followed."""
-        if key(old) in self.renamed_into:
-            return
-        self.renamed_into.add(key(new))
-        children = [c for c in live.foreign_keys_to(new) if key(c[0]) != key(old)]
+        (none with legacy_alter_table on and foreign keys off). Applied renames are followed
+        as a chain (a → b, then b → c: a's children reference c now, the rebuild's old copy);
+        one renamed back to its first name (a → b → a) is forgotten."""
+        chained = self.renamed_into.pop(key(old), None)
+        first, step = chained if chained is not None else (old, (self.file, line))
+        if chained is not None:
+            self.moved.pop(key(first), None)  # (found again below, under its latest name)
+        if key(new) == key(first):
+            return  # renamed back: the children reference it again, nothing moved
+        self.renamed_into[key(new)] = (first, step)
+        children = [c for c in live.foreign_keys_to(new) if key(c[0]) != key(first)]
         if children:
-            self.moved[key(old)] = _Moved((self.file, line), new, children)
+            self.moved[key(first)] = _Moved(step, new, children)
 
     def created(self, name: str, line: int) -> None:
         t = key(name)

@@ -87,7 +87,7 @@ def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding
         away.see(st, op, schema, legacy)
         if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
-        schema.run(st, op)
+        schema.run(st, op, keep_references=off and legacy)
     return out + away.findings()
 
 
