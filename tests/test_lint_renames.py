@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import psycopg
+
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
-
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_lint_realworld6 import OPENASIP_BASE
 from tests.test_lint_realworld7 import MAKE_AGAIN, RENAME_ASIDE
@@ -99,3 +100,97 @@ def test_a_chain_of_applied_renames_is_followed_by_plain_lint_and_all(
     ).fetchone()
     db.close()
     assert 'REFERENCES "c_old"' in sql
+
+
+PG_MOVED = "PG-RENAME-MOVES-KEYS"
+KELAS = """\
+CREATE TABLE kelas (id integer PRIMARY KEY, nama text NOT NULL);
+CREATE TABLE siswa (id integer PRIMARY KEY, nama text,
+    kelas_id integer REFERENCES kelas (id) ON DELETE CASCADE);
+INSERT INTO kelas VALUES (1, 'X IPA 1');
+INSERT INTO siswa VALUES (1, 'Ani', 1);
+"""
+# A rename-first rebuild as a PostgreSQL migration (Knex's and TypeORM's SQLite habit, carried
+# over): the new column wali added by making the table again.
+PG_REBUILD = """\
+SET lock_timeout = '5s';
+ALTER TABLE kelas RENAME TO kelas_old;
+CREATE TABLE kelas (id integer PRIMARY KEY, nama text NOT NULL, wali text);
+INSERT INTO kelas (id, nama) SELECT id, nama FROM kelas_old;
+DROP TABLE kelas_old CASCADE;
+"""
+NOWHERE = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def _fk_targets(pg_url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' ORDER BY 1"
+        ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def _pg_moved(mdirs: MigrationDirs) -> list[tuple[str, int, str]]:
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, dialect="postgresql")
+    return [(f.file, f.line, f.severity) for f in report.findings if f.rule == PG_MOVED]
+
+
+def test_a_postgresql_rename_first_rebuild(pg_url: str, mdirs: MigrationDirs) -> None:
+    # PostgreSQL keeps siswa's key on kelas's OID: the rename takes it to kelas_old, DROP
+    # TABLE kelas_old is then refused after the copy, and DROP … CASCADE drops the constraint
+    # with no error (both measured below). The lint said a RENAME-TABLE and a DROP-TABLE
+    # warning, nothing of the children. From the files alone (`lint --all`): their REFERENCES.
+    mdirs.add("20250101_000100", "base", KELAS, "DROP TABLE siswa, kelas;")
+    mdirs.add("20250101_000200", "wali", PG_REBUILD, "ALTER TABLE kelas DROP COLUMN wali;")
+    assert _pg_moved(mdirs) == [("20250101_000200_wali.sql", 2, "error")]
+    refused = MigrationDirs(mdirs.root / "refused")
+    refused.add("20250101_000100", "base", KELAS, "DROP TABLE siswa, kelas;")
+    refused.add("20250101_000200", "wali", PG_REBUILD.replace(" CASCADE", ""), "SELECT 1;")
+    assert _pg_moved(refused) == [("20250101_000200_wali.sql", 2, "warning")]
+    # ALTERed in place, or a child without a key to it: nothing to say.
+    for body in ("ALTER TABLE kelas ADD COLUMN wali text;",
+                 PG_REBUILD.replace("kelas", "rombel")):  # fmt: skip
+        clean = MigrationDirs(mdirs.root / f"clean{len(body)}")
+        clean.add(
+            "20250101_000100",
+            "base",
+            KELAS + "CREATE TABLE rombel (id integer PRIMARY KEY, nama text NOT NULL);",
+            "SELECT 1;",
+        )
+        clean.add("20250101_000200", "wali", body, "SELECT 1;")
+        assert _pg_moved(clean) == [], body
+
+    # The live database: its keys are read from pg_constraint (nilai's, made by hand, is in
+    # no migration), the rename applied in one migration, the rest pending in the next.
+    live = MigrationDirs(mdirs.root / "live")
+    live.add("20250101_000100", "base", KELAS, "DROP TABLE siswa, kelas;")
+    live.add("20250101_000200", "aside", "ALTER TABLE kelas RENAME TO kelas_old;", "SELECT 1;")
+    again = PG_REBUILD.split("\n", 2)[2]  # CREATE, INSERT, DROP … CASCADE
+    live.add("20250101_000300", "again", again.replace(" CASCADE", ""), "SELECT 1;")
+    assert run_cli("--database", pg_url, *live.args(), "up", "--no-backup", "--to",
+                   "20250101_000100").code == 0  # fmt: skip
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE nilai (id integer, kelas_id integer REFERENCES kelas (id))")
+    assert run_cli("--database", pg_url, *live.args(), "up", "--no-backup", "--to",
+                   "20250101_000200").code == 0  # fmt: skip
+    code, report = _lint(pg_url, live)
+    assert _found(report, PG_MOVED) == [("20250101_000300_again.sql", 1, "warning")], report
+    why = str(report["findings"])
+    assert "nilai(kelas_id), siswa(kelas_id)" in why
+    assert "that 20250101_000200_aside.sql:1 renamed to kelas_old" in why
+    assert "PostgreSQL refuses that DROP" in why
+    r = run_cli("--database", pg_url, *live.args(), "up", "--no-backup")
+    assert r.code == 1 and "other objects depend on it" in r.err, r.err
+    assert _fk_targets(pg_url) == [("nilai", "kelas_old"), ("siswa", "kelas_old")]
+    # With CASCADE (the failed file fixed "to make it pass"): an error, and up drops both
+    # keys without a word: a siswa row for a class that does not exist is taken.
+    (live.migrations / "20250101_000300_again.sql").write_text(again, encoding="utf-8")
+    code, report = _lint(pg_url, live)
+    assert code == 1 and _found(report, PG_MOVED) == [("20250101_000300_again.sql", 1, "error")]
+    assert "the DROP's CASCADE drops the foreign key constraints" in str(report["findings"])
+    assert run_cli("--database", pg_url, *live.args(), "up", "--no-backup").code == 0
+    assert _fk_targets(pg_url) == []
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO siswa VALUES (2, 'Budi', 999)")
