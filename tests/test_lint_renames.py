@@ -13,6 +13,7 @@ import psycopg
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.test_lint_realworld6 import OPENASIP_BASE
 from tests.test_lint_realworld7 import MAKE_AGAIN, RENAME_ASIDE
 
@@ -194,3 +195,71 @@ def test_a_postgresql_rename_first_rebuild(pg_url: str, mdirs: MigrationDirs) ->
     assert _fk_targets(pg_url) == []
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("INSERT INTO siswa VALUES (2, 'Budi', 999)")
+
+
+# A column dropped again the way SQLite-first teams write it: sqlite.org's rebuild with foreign
+# keys off, safe on a SQLite file (the pragma holds), not on D1 (ignored there).
+LESSON = """\
+CREATE TABLE lesson (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+CREATE TABLE attendance (id INTEGER PRIMARY KEY,
+    lesson_id INTEGER REFERENCES lesson (id) ON DELETE CASCADE, student TEXT);
+INSERT INTO lesson VALUES (1, 'Matematika');
+INSERT INTO attendance VALUES (1, 1, 'Ani'), (2, 1, 'Budi');
+"""
+DROP_ROOM = """\
+PRAGMA foreign_keys = OFF;
+CREATE TABLE new_lesson (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+INSERT INTO new_lesson (id, title) SELECT id, title FROM lesson;
+DROP TABLE lesson;
+ALTER TABLE new_lesson RENAME TO lesson;
+PRAGMA foreign_keys = ON;
+"""
+TOPICS = """\
+CREATE TABLE topic (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE subtopic (id INTEGER PRIMARY KEY,
+    topic_id INTEGER REFERENCES topic (id) ON DELETE CASCADE);
+"""
+
+
+def _rollback_rules(mdirs: MigrationDirs, d1: bool) -> list[tuple[str, int, str]]:
+    mset = discover(mdirs.migrations, mdirs.rollback, "sqlite")
+    report = lint_migrations(mset, dialect="sqlite", d1=d1)
+    return [(f.file, f.line, f.rule) for f in report.findings if "_undo_" in f.file]
+
+
+def test_d1_rules_run_on_rollback_files(d1: D1Target, mdirs: MigrationDirs) -> None:
+    # A rollback runs on D1 too, but only the rename-first rule looked at it there (the
+    # rebuild-with-foreign-keys-on rule leaves D1 to D1's rules, which never ran on a
+    # rollback): this one, clean, deleted every attendance row on D1 (measured below). Now
+    # D1's rules run on it, but not its destructive ones on a plain DROP TABLE (undoing what
+    # the migration made is the rollback's job): subtopic's cascade is no finding, its
+    # VACUUM and its LIKE pattern over D1's 50 bytes are.
+    mdirs.add("20250101_000100", "base", LESSON, "DROP TABLE attendance;\nDROP TABLE lesson;")
+    mdirs.add("20250101_000200", "room", "ALTER TABLE lesson ADD COLUMN room TEXT;", DROP_ROOM)
+    seeded = "'% (seeded by the topics migration, 2025-01-01, for the demo)'"  # 60 bytes
+    undo = "DROP TABLE topic;\nDROP TABLE subtopic;\nVACUUM;\n"
+    mdirs.add("20250101_000300", "topics", TOPICS,
+              f"{undo}DELETE FROM lesson WHERE title LIKE {seeded};")  # fmt: skip
+    assert _rollback_rules(mdirs, d1=False) == []  # (a SQLite file keeps the pragma)
+    assert _rollback_rules(mdirs, d1=True) == [
+        ("20250101_000200_undo_room.sql", 1, "D1-PRAGMA-FK"),
+        ("20250101_000200_undo_room.sql", 4, "D1-CASCADE-REBUILD"),
+        ("20250101_000300_undo_topics.sql", 3, "D1-VACUUM"),
+        ("20250101_000300_undo_topics.sql", 4, "D1-LIMITS"),
+    ]
+    (mdirs.migrations / "20250101_000300_topics.sql").unlink()
+    (mdirs.rollback / "20250101_000300_undo_topics.sql").unlink()
+    d1_url = d1.url
+    assert run_cli("--database", d1_url, *mdirs.args(), "up", "--no-backup", "--to",
+                   "20250101_000100").code == 0  # fmt: skip
+    code, report = _lint(d1_url, mdirs)  # plain lint of the pending one, on D1
+    assert code == 1, report
+    rb = [(f["line"], f["rule"], f["severity"]) for f in report["findings"]  # type: ignore[union-attr]
+          if f["file"] == "20250101_000200_undo_room.sql"]  # fmt: skip
+    assert rb == [(1, "D1-PRAGMA-FK", "warning"), (4, "D1-CASCADE-REBUILD", "error")], report
+    assert "attendance(lesson_id)" in str(report["findings"])
+    assert run_cli("--database", d1_url, *mdirs.args(), "up", "--no-backup").code == 0
+    r = run_cli("--database", d1_url, *mdirs.args(), "rollback", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    assert d1.sql("SELECT count(*) FROM lesson") == [(1,)]
+    assert d1.sql("SELECT count(*) FROM attendance") == [(0,)]  # both rows deleted

@@ -245,7 +245,8 @@ def _lint_one(
     findings.sort(key=_in_order)
     rb = s.rollback  # its own rules (lint/rollback_lint.py), after the migration's findings
     own = rollback_findings(rb, dialect, replay, d1=d1 is not None,
-                            session_lock_timeout=session_lock_timeout)  # fmt: skip
+                            session_lock_timeout=session_lock_timeout,
+                            probe=d1.probe if d1 is not None else None, notes=notes)  # fmt: skip
     if own:
         own = apply_ignores(own, lambda: (rb.text,), rb.filename, {})
         findings.extend(sorted(own, key=_in_order))

@@ -12,15 +12,22 @@ hang the app while everyone waits for it —
   PRAGMA foreign_keys = OFF: its DROP of the old table deletes (or unlinks) the children's
   rows;
 - PG-LOCK-TIMEOUT: an ALTER or DROP of a table in use, with no lock_timeout, queues every
-  query of the table behind it while it waits for a long one.
+  query of the table behind it while it waits for a long one;
+- on D1, D1's own rules: what D1 refuses or ignores (D1-TRANSACTION, D1-SAVEPOINT,
+  D1-PRAGMA-FK, D1-ATTACH, D1-VACUUM, D1-STATEMENT-SIZE, D1-LIMITS), a DROP TABLE that fails
+  there (D1-RESTRICT-DROP, and the end-of-batch count after defer_foreign_keys), and the
+  children's rows a *rebuild* of a parent deletes or unlinks (D1-CASCADE-REBUILD,
+  D1-FK-ACTION-REBUILD: not a plain DROP TABLE, undoing is the rollback's job).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
+from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import key, read_ops
@@ -91,6 +98,37 @@ def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding
     return out + away.findings()
 
 
+_REBUILD_ONLY = ("D1-CASCADE-REBUILD", "D1-FK-ACTION-REBUILD")
+
+
+def _d1(
+    rb: RollbackFile, replay: Replay, probe: RowProbe | None, notes: list[str]
+) -> list[Finding]:
+    """D1's rules of the rollback (see the module doc), walked on a copy of the schema its
+    migration left (``replay``, not changed); ``probe`` asks the live database for rows."""
+    statements = _statements(rb, "sqlite")
+    ops = [read_ops(st) for st in statements]
+    rebuilt = rebuilt_tables(ops)
+    state = D1State(probe)
+    schema = replay.copy()
+    out: list[Finding] = []
+    for st, op in zip(statements, ops, strict=True):
+        found = d1_statement(rb.filename, st, op, schema, state, notes)
+        if op.kind == "drop_table" and not any(key(n) in rebuilt for n in op.names):
+            found = [f for f in found if f.rule not in _REBUILD_ONLY]
+        out.extend(found)
+        schema.run(st, op)
+    out.extend(d1_end(rb.filename, state, notes))
+    return [_of_the_rollback(f) for f in out]
+
+
+def _of_the_rollback(f: Finding) -> Finding:
+    """D1's words ("the migration fails at its end") said of the rollback file."""
+    instead = f.instead.replace("the same migration", "the same rollback file")
+    instead = instead.replace("each migration", "each rollback file")
+    return replace(f, why=f.why.replace("the migration", "the rollback"), instead=instead)
+
+
 def _lock_timeout(rb: RollbackFile, session_lock_timeout: bool) -> list[Finding]:
     """PG-LOCK-TIMEOUT, once, at the rollback's first statement that waits for a lock the
     app's queries then queue behind, with no lock_timeout in force (the file's own SET, or
@@ -138,14 +176,20 @@ def rollback_findings(
     *,
     d1: bool,
     session_lock_timeout: bool,
+    probe: RowProbe | None = None,
+    notes: list[str] | None = None,
 ) -> list[Finding]:
     """The rollback file's own findings (see the module doc), in line order, before any
-    ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it."""
+    ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it;
+    ``probe`` (D1): whether a child table holds rows in the live database; ``notes``: the
+    report's, for what needs the live database and could not ask it."""
     if not rb.exists or not rb.text:
         return []
     out: list[Finding] = []
     if dialect == "sqlite" and replay is not None and _RENAME.search(rb.text):
         out.extend(_sqlite_rebuilds(rb, replay, d1))
+    if dialect == "sqlite" and replay is not None and d1:
+        out.extend(_d1(rb, replay, probe, notes if notes is not None else []))
     if dialect == "postgresql":
         out.extend(_lock_timeout(rb, session_lock_timeout))
     return sorted(out, key=lambda f: f.line)
