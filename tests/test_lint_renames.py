@@ -180,7 +180,7 @@ def test_a_postgresql_rename_first_rebuild(pg_url: str, mdirs: MigrationDirs) ->
         conn.execute("CREATE TABLE nilai (id integer, kelas_id integer REFERENCES kelas (id))")
     assert run_cli("--database", pg_url, *live.args(), "up", "--no-backup", "--to",
                    "20250101_000200").code == 0  # fmt: skip
-    code, report = _lint(pg_url, live)
+    _, report = _lint(pg_url, live)
     assert _found(report, PG_MOVED) == [("20250101_000300_again.sql", 1, "warning")], report
     why = str(report["findings"])
     assert "nilai(kelas_id), siswa(kelas_id)" in why
