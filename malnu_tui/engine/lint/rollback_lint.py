@@ -110,14 +110,16 @@ def _d1(
     ops = [read_ops(st) for st in statements]
     rebuilt = rebuilt_tables(ops)
     state = D1State(probe)
-    schema = replay.copy()
+    drops = any(op.kind == "drop_table" for op in ops)  # (only a DROP asks the schema)
+    schema = replay.copy() if drops else replay
     out: list[Finding] = []
     for st, op in zip(statements, ops, strict=True):
         found = d1_statement(rb.filename, st, op, schema, state, notes)
         if op.kind == "drop_table" and not any(key(n) in rebuilt for n in op.names):
             found = [f for f in found if f.rule not in _REBUILD_ONLY]
         out.extend(found)
-        schema.run(st, op)
+        if drops:
+            schema.run(st, op)
     out.extend(d1_end(rb.filename, state, notes))
     return [_of_the_rollback(f) for f in out]
 
