@@ -154,6 +154,12 @@ def test_a_postgresql_rename_first_rebuild(pg_url: str, mdirs: MigrationDirs) ->
     refused.add("20250101_000200", "wali", PG_REBUILD.replace(" CASCADE", ""), "SELECT 1;")
     refuses = "PostgreSQL refuses that DROP (constraints of siswa(kelas_id) depend on kelas_old)"
     assert _pg_moved(refused, refuses) == [("20250101_000200_wali.sql", 2, "warning")]
+    # The same rebuild as a rollback file (putting kelas back without wali): named there.
+    undo = MigrationDirs(mdirs.root / "undo")
+    undo.add("20250101_000100", "base", KELAS, "DROP TABLE siswa, kelas;")
+    undo.add("20250101_000200", "wali", "ALTER TABLE kelas ADD COLUMN wali text;",
+             PG_REBUILD.replace(", wali text", ""))  # fmt: skip
+    assert _pg_moved(undo, cascade) == [("20250101_000200_undo_wali.sql", 2, "error")]
     # ALTERed in place, or a child without a key to it: nothing to say.
     for body in ("ALTER TABLE kelas ADD COLUMN wali text;",
                  PG_REBUILD.replace("kelas", "rombel")):  # fmt: skip

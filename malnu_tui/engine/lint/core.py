@@ -246,7 +246,8 @@ def _lint_one(
     rb = s.rollback  # its own rules (lint/rollback_lint.py), after the migration's findings
     own = rollback_findings(rb, dialect, replay, d1=d1 is not None,
                             session_lock_timeout=session_lock_timeout,
-                            probe=d1.probe if d1 is not None else None, notes=notes)  # fmt: skip
+                            probe=d1.probe if d1 is not None else None, notes=notes,
+                            pg_refs=pg_refs)  # fmt: skip
     if own:
         own = apply_ignores(own, lambda: (rb.text,), rb.filename, {})
         findings.extend(sorted(own, key=_in_order))

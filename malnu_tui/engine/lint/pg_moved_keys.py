@@ -91,6 +91,13 @@ class PgReferences:
     not_live: set[str] = field(default_factory=set)  # names whose table the walk made
     gone: set[str] = field(default_factory=set)  # live children dropped or made again
 
+    def copy(self) -> PgReferences:
+        """An independent copy as it is now (a rollback file is walked on one)."""
+        keys = [_Key(k.child, k.column, k.parent, k.on_delete, k.name) for k in self.keys]
+        return PgReferences(
+            self.live, keys, dict(self.live_name), set(self.not_live), set(self.gone)
+        )
+
     def _live_of(self, name: str) -> str | None:
         k = key(name)
         if k in self.live_name:

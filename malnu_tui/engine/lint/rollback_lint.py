@@ -7,7 +7,8 @@ hang the app while everyone waits for it —
 
 - SQLITE-RENAME-MOVES-KEYS: a rename-first rebuild (TypeORM's SQLite down migrations are
   written so) repoints the children's foreign keys at the old copy, whose DROP deletes their
-  rows on D1 (and on a SQLite file with foreign keys on);
+  rows on D1 (and on a SQLite file with foreign keys on); PG-RENAME-MOVES-KEYS, PostgreSQL's:
+  the keys follow the old copy, whose DROP is refused, or with CASCADE drops them;
 - SQLITE-REBUILD-FOREIGN-KEYS-ON: a rebuild in sqlite.org's order on a SQLite file without
   PRAGMA foreign_keys = OFF: its DROP of the old table deletes (or unlinks) the children's
   rows;
@@ -32,6 +33,7 @@ from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import key, read_ops
 from malnu_tui.engine.lint.pg_locks import strong_lock
+from malnu_tui.engine.lint.pg_moved_keys import PgReferences
 from malnu_tui.engine.lint.rebuild import legacy_alter_table, rebuilt_tables
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import RollbackFile
@@ -96,6 +98,19 @@ def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding
             legacy = on
         schema.run(st, op, keep_references=off and legacy)
     return out + away.findings()
+
+
+def _pg_rebuilds(rb: RollbackFile, refs: PgReferences) -> list[Finding]:
+    """PG-RENAME-MOVES-KEYS of the rollback, walked on a copy of the keys its migration left
+    (``refs``, not changed)."""
+    away = RenamedAway(dialect="postgresql")
+    away.begin(rb.filename, keeps_keys=False, kind="rollback")
+    schema = refs.copy()
+    for st in _statements(rb, "postgresql"):
+        op = read_ops(st)
+        away.see(st, op, schema, False)
+        schema.run(op)
+    return away.findings()
 
 
 _REBUILD_ONLY = ("D1-CASCADE-REBUILD", "D1-FK-ACTION-REBUILD")
@@ -180,11 +195,13 @@ def rollback_findings(
     session_lock_timeout: bool,
     probe: RowProbe | None = None,
     notes: list[str] | None = None,
+    pg_refs: PgReferences | None = None,
 ) -> list[Finding]:
     """The rollback file's own findings (see the module doc), in line order, before any
     ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it;
     ``probe`` (D1): whether a child table holds rows in the live database; ``notes``: the
-    report's, for what needs the live database and could not ask it."""
+    report's, for what needs the live database and could not ask it; ``pg_refs``:
+    PostgreSQL's foreign keys as the migration left them."""
     if not rb.exists or not rb.text:
         return []
     out: list[Finding] = []
@@ -194,4 +211,6 @@ def rollback_findings(
         out.extend(_d1(rb, replay, probe, notes if notes is not None else []))
     if dialect == "postgresql":
         out.extend(_lock_timeout(rb, session_lock_timeout))
+    if dialect == "postgresql" and pg_refs is not None and _RENAME.search(rb.text):
+        out.extend(_pg_rebuilds(rb, pg_refs))
     return sorted(out, key=lambda f: f.line)
