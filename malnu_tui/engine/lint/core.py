@@ -25,12 +25,13 @@ from malnu_tui.engine.lint.general import (
 )
 from malnu_tui.engine.lint.ignores import apply_ignores
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, SEVERITY_ORDER, Finding, LintReport
-from malnu_tui.engine.lint.moved_keys import RenamedAway
+from malnu_tui.engine.lint.moved_keys import KeysTo, RenamedAway
 from malnu_tui.engine.lint.ops import Op, key, read_ops
 from malnu_tui.engine.lint.pg import NotNullChecks
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
+from malnu_tui.engine.lint.pg_moved_keys import LiveChildren, PgReferences
 from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
@@ -115,6 +116,7 @@ def _lint_one(
     shapes: Shapes | None = None,
     away: RenamedAway | None = None,
     storage: LiveStorage | None = None,
+    pg_refs: PgReferences | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     shapes = shapes or Shapes()
@@ -179,8 +181,9 @@ def _lint_one(
             if kinds & {"rename_table", "rename_column"}:
                 renamed = next((a.new for a in op.actions if a.kind == "rename_table"), op.name)
                 findings.extend(renames_refused(m.filename, st.line, key(renamed), replay))
-        if replay is not None:
-            away.see(st, op, replay, legacy_rename)
+        keys: KeysTo | None = replay if replay is not None else pg_refs
+        if keys is not None:
+            away.see(st, op, keys, legacy_rename)
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
@@ -213,7 +216,11 @@ def _lint_one(
                 drops.see(inner, inner_op, findings)
             do_lines[inner.line] = st.line
         if replay is not None:
-            replay.run(st, op)
+            replay.run(st, op, keep_references=away.keeps_keys and legacy_rename)
+        elif pg_refs is not None:
+            pg_refs.run(op)
+    if pg_refs is not None and replay is None:
+        findings.extend(away.findings())
     if replay is not None:
         findings.extend(left_dangling(m.filename, dropped, replay))
         findings.extend(away.findings())
@@ -238,7 +245,9 @@ def _lint_one(
     findings.sort(key=_in_order)
     rb = s.rollback  # its own rules (lint/rollback_lint.py), after the migration's findings
     own = rollback_findings(rb, dialect, replay, d1=d1 is not None,
-                            session_lock_timeout=session_lock_timeout)  # fmt: skip
+                            session_lock_timeout=session_lock_timeout,
+                            probe=d1.probe if d1 is not None else None, notes=notes,
+                            pg_refs=pg_refs)  # fmt: skip
     if own:
         own = apply_ignores(own, lambda: (rb.text,), rb.filename, {})
         findings.extend(sorted(own, key=_in_order))
@@ -260,13 +269,13 @@ def _replay_only(m: Migration, replay: Replay, away: RenamedAway, d1: bool) -> N
         away.see(st, op, replay, legacy)
         if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
-        replay.run(st, op)
+        replay.run(st, op, keep_references=away.keeps_keys and legacy)
 
 
 _RENAME_TABLE = re.compile(r"\bRENAME\s+TO\b", re.IGNORECASE)  # a table's, not a column's
 
 
-def _follow_applied(m: Migration, live: Replay, away: RenamedAway) -> None:
+def _follow_applied(m: Migration, live: KeysTo, away: RenamedAway) -> None:
     """A migration already applied, not linted, the live schema read (not replayed): its
     renames (whose children the live schema shows), tables made, copies and drops followed."""
     if not away.moved and not _RENAME_TABLE.search(m.read_text()):
@@ -293,6 +302,7 @@ def lint_migrations(
     supabase_live: LiveTableInfo | None = None,
     live_shape: LiveShape | None = None,
     live_storage: LiveStorage | None = None,
+    live_children: LiveChildren | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -307,7 +317,8 @@ def lint_migrations(
     (a Supabase target, PostgreSQL's dialect) adds Supabase's rule set (lint/supabase.py);
     ``supabase_live`` answers it of the live database's tables. ``live_shape``: a function's
     or view's shape in the live PostgreSQL database (SQLite's are the replay's);
-    ``live_storage``: a relation's persistence, tablespace and access method there.
+    ``live_storage``: a relation's persistence, tablespace and access method there;
+    ``live_children``: the foreign keys to a table there (PG-RENAME-MOVES-KEYS).
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
@@ -319,7 +330,8 @@ def lint_migrations(
         declared = enum_columns.order
         exposure = Exposure(supabase, mset.migrations, lambda t: declared.get(t, ()), supabase_live)
     shapes = Shapes(_replayed_view(replay) if replay is not None else live_shape)
-    away = RenamedAway()  # a rename-first rebuild's steps, followed from file to file
+    away = RenamedAway(dialect=dialect)  # a rename-first rebuild's steps, file to file
+    pg_refs = PgReferences(live_children) if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -333,10 +345,18 @@ def lint_migrations(
                 elif replay is not None and not checked:  # (before the first one linted)
                     with contextlib.suppress(MalnuError):
                         _follow_applied(m, replay, away)
+                if pg_refs is not None and live_children is not None and not checked:
+                    with contextlib.suppress(MalnuError):
+                        _follow_applied(m, pg_refs, away)  # (the live keys: not replayed)
+                elif pg_refs is not None:
+                    away.begin(m.filename, keeps_keys=False)
                 if checks is not None and enum_columns is not None and rls is not None:
                     with contextlib.suppress(MalnuError):
                         for st in m.statements():
                             op = read_ops(st)
+                            if pg_refs is not None and live_children is None:
+                                away.see(st, op, pg_refs, False)
+                                pg_refs.run(op)
                             checks.see(op)
                             enum_columns.see(op)
                             rls.see(st, op, set())
@@ -364,6 +384,7 @@ def lint_migrations(
                     shapes,
                     away,
                     live_storage,
+                    pg_refs,
                 )
             )
     finally:

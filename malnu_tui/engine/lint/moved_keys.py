@@ -2,21 +2,24 @@
 of the way first (``ALTER TABLE t RENAME TO t_old; CREATE TABLE t …; copy; DROP TABLE t_old``),
 while other tables' foreign keys point at it: SQLite rewrites their REFERENCES to ``t_old``.
 
-The steps are followed across the whole run, not one file: a set that renames in one migration
+PostgreSQL's variant, PG-RENAME-MOVES-KEYS (lint/pg_moved_keys.py: the keys follow the table's
+OID), is followed here too, with its own words. The steps are followed across the whole run,
+not one file: a set that renames in one migration
 and makes the table again, copies or drops the old copy in later ones (or a migration's rollback
 file doing the same) springs the same trap, and the finding names every step's file and line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import Op, key
-from malnu_tui.engine.lint.replay import Replay
+from malnu_tui.engine.lint.pg_moved_keys import PG_MOVED_KEYS, pg_moved_why
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["MOVED_KEYS", "RenamedAway"]
+__all__ = ["MOVED_KEYS", "KeysTo", "RenamedAway"]
 
 MOVED_KEYS = Rule(
     "SQLITE-RENAME-MOVES-KEYS",
@@ -41,6 +44,12 @@ Step = tuple[str, int]  # (file, line)
 _DELETES = ("CASCADE", "SET NULL", "SET DEFAULT")
 
 
+class KeysTo(Protocol):
+    """The schema as walked: SQLite's replay (lint/replay.py) or PostgreSQL's references."""
+
+    def foreign_keys_to(self, parent: str) -> list[Child]: ...
+
+
 @dataclass
 class _Moved:
     """One table renamed away while children referenced it, and the rebuild's later steps."""
@@ -51,6 +60,7 @@ class _Moved:
     made_again: Step | None = None
     copied: bool = False  # the table made again is filled from the old copy
     dropped: Step | None = None  # DROP TABLE of the old copy
+    cascade: bool = False  # … CASCADE (PostgreSQL: the children's constraints go with it)
     reported: set[str] = field(default_factory=set)  # files a finding was made in
 
 
@@ -61,17 +71,20 @@ class RenamedAway:
     rewrites them to the new name), whose old name is then created again — the rename was a
     rebuild's first step, and the children now reference the old copy."""
 
+    dialect: str = "sqlite"  # postgresql: PG-RENAME-MOVES-KEYS, in its words
     file: str = ""
     kind: str = "migration"  # what the file begun last is: a migration or a rollback
     keeps_keys: bool = False  # foreign keys off and legacy_alter_table on: nothing rewritten
     moved: dict[str, _Moved] = field(default_factory=dict)  # old name → its rebuild
-    renamed_into: set[str] = field(default_factory=set)  # names applied renames gave tables
+    # A name applied renames gave a table → the name it had before the first of them, and
+    # where that rename is (a → b, then b → c: c → (a, the first rename)).
+    renamed_into: dict[str, tuple[str, Step]] = field(default_factory=dict)
 
     def begin(self, file: str, *, keeps_keys: bool, kind: str = "migration") -> None:
         self.file, self.keeps_keys, self.kind = file, keeps_keys, kind
 
     def see(
-        self, st: Statement, op: Op, replay: Replay, legacy: bool, *, applied: bool = False
+        self, st: Statement, op: Op, replay: KeysTo, legacy: bool, *, applied: bool = False
     ) -> None:
         """Follow one statement of the file begun last, before ``replay`` runs it (``legacy``:
         PRAGMA legacy_alter_table is on there). ``applied``: a migration already applied,
@@ -87,9 +100,9 @@ class RenamedAway:
         elif op.kind == "insert_select":
             self.copied(op.name, op.table)
         elif op.kind == "drop_table":
-            self.dropped_tables(op.names, st.line)
+            self.dropped_tables(op.names, st.line, cascade=op.value == "cascade")
 
-    def renamed(self, line: int, old: str, new: str, replay: Replay, legacy: bool) -> None:
+    def renamed(self, line: int, old: str, new: str, replay: KeysTo, legacy: bool) -> None:
         if self.keeps_keys and legacy:
             return
         for t, e in list(self.moved.items()):
@@ -103,16 +116,21 @@ class RenamedAway:
         if children:
             self.moved[key(old)] = _Moved((self.file, line), new, children)
 
-    def applied_rename(self, line: int, old: str, new: str, live: Replay) -> None:
+    def applied_rename(self, line: int, old: str, new: str, live: KeysTo) -> None:
         """A rename already applied: the live schema says whose keys SQLite rewrote to ``new``
-        (none with legacy_alter_table on and foreign keys off, or once renamed back). A name
-        an earlier applied rename gave (renamed back or on) is not followed."""
-        if key(old) in self.renamed_into:
-            return
-        self.renamed_into.add(key(new))
-        children = [c for c in live.foreign_keys_to(new) if key(c[0]) != key(old)]
+        (none with legacy_alter_table on and foreign keys off). Applied renames are followed
+        as a chain (a → b, then b → c: a's children reference c now, the rebuild's old copy);
+        one renamed back to its first name (a → b → a) is forgotten."""
+        chained = self.renamed_into.pop(key(old), None)
+        first, step = chained if chained is not None else (old, (self.file, line))
+        if chained is not None:
+            self.moved.pop(key(first), None)  # (found again below, under its latest name)
+        if key(new) == key(first):
+            return  # renamed back: the children reference it again, nothing moved
+        self.renamed_into[key(new)] = (first, step)
+        children = [c for c in live.foreign_keys_to(new) if key(c[0]) != key(first)]
         if children:
-            self.moved[key(old)] = _Moved((self.file, line), new, children)
+            self.moved[key(first)] = _Moved(step, new, children)
 
     def created(self, name: str, line: int) -> None:
         t = key(name)
@@ -127,7 +145,7 @@ class RenamedAway:
         if e is not None and e.made_again is not None and key(source) == key(e.new):
             e.copied = True
 
-    def dropped_tables(self, names: tuple[str, ...], line: int) -> None:
+    def dropped_tables(self, names: tuple[str, ...], line: int, *, cascade: bool = False) -> None:
         gone = {key(n) for n in names}
         for e in self.moved.values():
             if e.dropped is not None:
@@ -137,7 +155,7 @@ class RenamedAway:
             # copy's DROP touches none of its rows.
             e.children = [c for c in e.children if key(c[0]) not in gone]
             if key(e.new) in gone:
-                e.dropped = (self.file, line)
+                e.dropped, e.cascade = (self.file, line), cascade
 
     def _where(self, step: Step) -> str:
         return f"line {step[1]}" if step[0] == self.file else f"{step[0]}:{step[1]}"
@@ -160,34 +178,52 @@ class RenamedAway:
         refs = ", ".join(f"{c}({col})" for c, col, _ in e.children)
         assert e.made_again is not None
         here = self.file
+        pg = self.dialect == "postgresql"
+        moves = (  # what the rename did to the children's keys
+            f"takes the foreign keys of {refs} with it (PostgreSQL keeps them on the table, "
+            "not its name)"
+            if pg
+            else f"rewrites the foreign keys of {refs} to reference {e.new}"
+        )
         one_file = e.renamed[0] == here and e.made_again[0] == here
         if one_file:  # the whole rebuild in this file: named at its rename, as before
             line = e.renamed[1]
             why = (
-                f"ALTER TABLE {old} RENAME TO {e.new} rewrites the foreign keys of {refs} to "
-                f"reference {e.new}, and the {self.kind} then creates {old} again: they no "
-                f"longer reference {old}"
+                f"ALTER TABLE {old} RENAME TO {e.new} {moves}, and the {self.kind} then "
+                f"creates {old} again: they no longer reference {old}"
             )
         elif e.made_again[0] == here and (e.copied or e.dropped is not None):
             line = e.made_again[1]
             why = (
                 f"CREATE TABLE {old} makes again the table that {self._where(e.renamed)} "
-                f"renamed to {e.new} (ALTER TABLE {old} RENAME TO {e.new}), which rewrote the "
-                f"foreign keys of {refs} to reference {e.new}: they no longer reference {old}"
+                f"renamed to {e.new} (ALTER TABLE {old} RENAME TO {e.new}), which "
+                f"{moves.replace('takes', 'took', 1).replace('rewrites', 'rewrote', 1)}: "
+                f"they no longer reference {old}"
             )
         elif e.dropped is not None and e.dropped[0] == here:
             line = e.dropped[1]
+            how = "the foreign keys follow the table" if pg else "ALTER TABLE … RENAME rewrote"
             why = (
                 f"DROP TABLE {e.new} drops the old copy of {old} that {refs} still reference: "
-                f"{self._where(e.renamed)} renamed {old} to {e.new} (ALTER TABLE … RENAME "
-                f"rewrote their foreign keys) and {self._where(e.made_again)} created {old} "
-                "again"
+                f"{self._where(e.renamed)} renamed {old} to {e.new} ({how}"
+                f"{'' if pg else ' their foreign keys'}) and {self._where(e.made_again)} "
+                f"created {old} again"
             )
         else:
             return None
-        if e.dropped is not None and e.dropped[0] == here:
-            if line != e.dropped[1]:
-                why += f", and {e.new} is dropped at {self._where(e.dropped)}"
+        dropped_here = e.dropped is not None and e.dropped[0] == here
+        if dropped_here and e.dropped is not None and line != e.dropped[1]:
+            why += f", and {e.new} is dropped at {self._where(e.dropped)}"
+        if pg:
+            if e.dropped is not None and not dropped_here:  # (the DROP's file says more)
+                why += f" (and {e.new} is dropped at {self._where(e.dropped)}"
+                why += " with CASCADE)" if e.cascade else ")"
+                error = True
+            else:
+                why, error = pg_moved_why(e.new, refs, why, dropped_here, e.cascade)
+            r = PG_MOVED_KEYS
+            return Finding(r.id, "error" if error else "warning", here, line, why, r.instead)
+        if dropped_here:
             why += f": every INSERT or UPDATE of them fails (no such table: main.{e.new})"
             if any(a in _DELETES for _, _, a in e.children):
                 why += ", and with foreign keys on (D1) that DROP deletes or unlinks their rows"

@@ -7,24 +7,33 @@ hang the app while everyone waits for it —
 
 - SQLITE-RENAME-MOVES-KEYS: a rename-first rebuild (TypeORM's SQLite down migrations are
   written so) repoints the children's foreign keys at the old copy, whose DROP deletes their
-  rows on D1 (and on a SQLite file with foreign keys on);
+  rows on D1 (and on a SQLite file with foreign keys on); PG-RENAME-MOVES-KEYS, PostgreSQL's:
+  the keys follow the old copy, whose DROP is refused, or with CASCADE drops them;
 - SQLITE-REBUILD-FOREIGN-KEYS-ON: a rebuild in sqlite.org's order on a SQLite file without
   PRAGMA foreign_keys = OFF: its DROP of the old table deletes (or unlinks) the children's
   rows;
 - PG-LOCK-TIMEOUT: an ALTER or DROP of a table in use, with no lock_timeout, queues every
-  query of the table behind it while it waits for a long one.
+  query of the table behind it while it waits for a long one;
+- on D1, D1's own rules: what D1 refuses or ignores (D1-TRANSACTION, D1-SAVEPOINT,
+  D1-PRAGMA-FK, D1-ATTACH, D1-VACUUM, D1-STATEMENT-SIZE, D1-LIMITS), a DROP TABLE that fails
+  there (D1-RESTRICT-DROP, and the end-of-batch count after defer_foreign_keys), and the
+  children's rows a *rebuild* of a parent deletes or unlinks (D1-CASCADE-REBUILD,
+  D1-FK-ACTION-REBUILD: not a plain DROP TABLE, undoing is the rollback's job).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
+from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import key, read_ops
 from malnu_tui.engine.lint.pg_locks import strong_lock
+from malnu_tui.engine.lint.pg_moved_keys import PgReferences
 from malnu_tui.engine.lint.rebuild import legacy_alter_table, rebuilt_tables
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import RollbackFile
@@ -87,8 +96,54 @@ def _sqlite_rebuilds(rb: RollbackFile, replay: Replay, d1: bool) -> list[Finding
         away.see(st, op, schema, legacy)
         if op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
             legacy = on
-        schema.run(st, op)
+        schema.run(st, op, keep_references=off and legacy)
     return out + away.findings()
+
+
+def _pg_rebuilds(rb: RollbackFile, refs: PgReferences) -> list[Finding]:
+    """PG-RENAME-MOVES-KEYS of the rollback, walked on a copy of the keys its migration left
+    (``refs``, not changed)."""
+    away = RenamedAway(dialect="postgresql")
+    away.begin(rb.filename, keeps_keys=False, kind="rollback")
+    schema = refs.copy()
+    for st in _statements(rb, "postgresql"):
+        op = read_ops(st)
+        away.see(st, op, schema, False)
+        schema.run(op)
+    return away.findings()
+
+
+_REBUILD_ONLY = ("D1-CASCADE-REBUILD", "D1-FK-ACTION-REBUILD")
+
+
+def _d1(
+    rb: RollbackFile, replay: Replay, probe: RowProbe | None, notes: list[str]
+) -> list[Finding]:
+    """D1's rules of the rollback (see the module doc), walked on a copy of the schema its
+    migration left (``replay``, not changed); ``probe`` asks the live database for rows."""
+    statements = _statements(rb, "sqlite")
+    ops = [read_ops(st) for st in statements]
+    rebuilt = rebuilt_tables(ops)
+    state = D1State(probe)
+    drops = any(op.kind == "drop_table" for op in ops)  # (only a DROP asks the schema)
+    schema = replay.copy() if drops else replay
+    out: list[Finding] = []
+    for st, op in zip(statements, ops, strict=True):
+        found = d1_statement(rb.filename, st, op, schema, state, notes)
+        if op.kind == "drop_table" and not any(key(n) in rebuilt for n in op.names):
+            found = [f for f in found if f.rule not in _REBUILD_ONLY]
+        out.extend(found)
+        if drops:
+            schema.run(st, op)
+    out.extend(d1_end(rb.filename, state, notes))
+    return [_of_the_rollback(f) for f in out]
+
+
+def _of_the_rollback(f: Finding) -> Finding:
+    """D1's words ("the migration fails at its end") said of the rollback file."""
+    instead = f.instead.replace("the same migration", "the same rollback file")
+    instead = instead.replace("each migration", "each rollback file")
+    return replace(f, why=f.why.replace("the migration", "the rollback"), instead=instead)
 
 
 def _lock_timeout(rb: RollbackFile, session_lock_timeout: bool) -> list[Finding]:
@@ -138,14 +193,24 @@ def rollback_findings(
     *,
     d1: bool,
     session_lock_timeout: bool,
+    probe: RowProbe | None = None,
+    notes: list[str] | None = None,
+    pg_refs: PgReferences | None = None,
 ) -> list[Finding]:
     """The rollback file's own findings (see the module doc), in line order, before any
-    ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it."""
+    ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it;
+    ``probe`` (D1): whether a child table holds rows in the live database; ``notes``: the
+    report's, for what needs the live database and could not ask it; ``pg_refs``:
+    PostgreSQL's foreign keys as the migration left them."""
     if not rb.exists or not rb.text:
         return []
     out: list[Finding] = []
     if dialect == "sqlite" and replay is not None and _RENAME.search(rb.text):
         out.extend(_sqlite_rebuilds(rb, replay, d1))
+    if dialect == "sqlite" and replay is not None and d1:
+        out.extend(_d1(rb, replay, probe, notes if notes is not None else []))
     if dialect == "postgresql":
         out.extend(_lock_timeout(rb, session_lock_timeout))
+    if dialect == "postgresql" and pg_refs is not None and _RENAME.search(rb.text):
+        out.extend(_pg_rebuilds(rb, pg_refs))
     return sorted(out, key=lambda f: f.line)

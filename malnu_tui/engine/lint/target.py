@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.lint.core import Dialect
     from malnu_tui.engine.lint.d1 import RowProbe
+    from malnu_tui.engine.lint.pg_moved_keys import LiveChildren
     from malnu_tui.engine.lint.transaction import LiveStorage
 
 __all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
@@ -133,6 +134,34 @@ def _pg_has_table(backend: Backend) -> Callable[[str], bool | None]:
     return has
 
 
+_ON_DELETE = {"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT", "r": "RESTRICT"}
+
+
+def _pg_children(backend: Backend) -> LiveChildren | None:
+    """The foreign keys to a live PostgreSQL table: (child table, its first column, ON
+    DELETE), read from pg_constraint; None when unknown (no such table, or not asked)."""
+    conn = getattr(backend, "conn", None)
+    if conn is None:
+        return None
+
+    def children(table: str) -> list[tuple[str, str, str]] | None:
+        try:
+            from psycopg import sql
+
+            rows = conn.execute(
+                "SELECT r.relname, a.attname, c.confdeltype::text FROM pg_constraint c "
+                "JOIN pg_class r ON r.oid = c.conrelid JOIN pg_attribute a ON a.attrelid = "
+                "c.conrelid AND a.attnum = c.conkey[1] WHERE c.contype = 'f' "
+                "AND c.confrelid = to_regclass(%s) ORDER BY r.relname, c.conname",
+                (sql.Identifier(table).as_string(conn),),
+            ).fetchall()
+        except Exception:  # best effort: the migrations' own REFERENCES still count
+            return None
+        return [(str(t), str(col), _ON_DELETE.get(str(a), "NO ACTION")) for t, col, a in rows]
+
+    return children
+
+
 def _pg_storage(backend: Backend) -> LiveStorage | None:
     """A live PostgreSQL relation's persistence (p/u), tablespace (the database's default
     when it names none, as PostgreSQL reads it) and access method; None when unknown."""
@@ -216,10 +245,12 @@ def lint_target(
     rows = None
     has_table = None  # (pending migrations only: --all lints what ran before the live schema)
     storage = None  # (the same)
+    children = None  # (the same)
     if backend is not None and target.kind == "postgresql":
         rows = _pg_rows(backend) if dialect_of(target) == "postgresql" else None
         has_table = _pg_has_table(backend) if from_live_schema else None
         storage = _pg_storage(backend) if from_live_schema else None
+        children = _pg_children(backend) if from_live_schema else None
     base: list[str] = []
     live = False  # the replay starts from the live schema, read
     probe = None
@@ -270,6 +301,7 @@ def lint_target(
             supabase_live=supabase_live,
             live_shape=live_shape,
             live_storage=storage,
+            live_children=children,
         )
 
     if probe is not None or rows is not None or has_table is not None:  # live: never cached
