@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -582,6 +584,17 @@ def test_a_second_signal_during_the_clean_up_is_noted_not_raised(
         assert "Traceback" not in err and err.count("already stopping: cleaning up") == 1, case
 
 
+def _stderr_until(proc: Any, line: str, deadline: float) -> str:
+    """What ``proc`` wrote to stderr up to ``line`` (its end), read from the pipe as it comes
+    (``communicate`` reads the rest); fails at ``deadline`` or if it ends first."""
+    fd, got = proc.stderr.fileno(), b""
+    while line.encode() + b"\n" not in got:
+        assert proc.poll() is None and time.monotonic() < deadline, got
+        if select.select([fd], [], [], 0.1)[0]:
+            got += os.read(fd, 65536)
+    return got.decode(errors="replace")
+
+
 def test_a_second_signal_while_the_lock_is_released_leaves_no_lock_row(
     pg_url: str, tmp_path: Path, mdirs: MigrationDirs
 ) -> None:
@@ -613,9 +626,12 @@ def test_a_second_signal_while_the_lock_is_released_leaves_no_lock_row(
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.01)
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)  # (taken by then: raised, it would cancel the DELETE)
+        # Taken (raised, it would cancel the DELETE) before the DELETE is let go: a fixed
+        # 0.5 s let one taken late on a loaded box come after the release (still passing).
+        said = _stderr_until(proc, "already stopping: cleaning up", deadline)
         holder.rollback()
         _out, err = proc.communicate(timeout=60)
+        err = said + err
     finally:
         stop_if_running(proc)
         holder.close()

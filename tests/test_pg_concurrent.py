@@ -285,7 +285,17 @@ def test_sigterm_during_a_build_drops_it_and_records_nothing(
     pg, d = fresh_db("postgresql"), mdirs
     with _build_waiting_behind_a_writer(pg, d) as proc:
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        # The build cancelled before the writer lets it go: a fixed 0.5 s let a stop taken
+        # late on a loaded box come after that (still passing, on another case).
+        build = (
+            "SELECT 1 FROM pg_stat_activity WHERE state = 'active' "
+            "AND datname = current_database() AND query LIKE 'CREATE INDEX CONCURRENTLY%'"
+        )
+        deadline = time.monotonic() + 60
+        with psycopg.connect(pg.url, autocommit=True) as watch:
+            while watch.execute(build).fetchone() is not None:
+                assert time.monotonic() < deadline, "the build was never cancelled"
+                time.sleep(0.02)
     assert proc.returncode == 143
     assert _indexes(pg.url) == {"events_pkey": True}
     assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]

@@ -5,6 +5,7 @@ ends. What the operator reads, and what the audit trail keeps."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -240,17 +241,34 @@ def test_a_restore_cut_by_a_server_stop_says_at_once_that_it_is_not_audited(
         "trace"
     ) in err, err
     attempts = [ln for ln in err.splitlines() if "reconnect target=" in ln]
-    refused = [ln for ln in attempts if "refused" in ln.lower() or "no such file" in ln]
-    # Two refusals and no more (the 15 s of retries took ~30); any before them were the
-    # server shutting down, which may be a restart.
-    assert len(refused) == 2 and attempts[-2:] == refused, attempts
-    assert all("shutting down" in ln for ln in attempts[:-2]), attempts
+    # The first two refusals in a row end it (the 15 s of retries took ~30); every attempt
+    # before them found the server on its way down (which may be a restart) or gone.
+    said = "".join(_what_the_server_said(ln) for ln in attempts)
+    assert re.fullmatch("[DCR]*RR", said) and "RR" not in said[:-1], (said, attempts)
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT count(*) FROM kelas").fetchone() == (400_000,)
         failed = c.execute(
             "SELECT count(*) FROM malnu_audit WHERE action = 'restore' AND outcome = 'failed'"
         ).fetchone()
     assert failed == (0,)  # (none could be written: what the hint says)
+
+
+def _what_the_server_said(attempt: str) -> str:
+    """A reconnect attempt's debug line as a letter: D, `the database system is shutting
+    down`, said while a server stopped (``-m fast``) ends its sessions; R, a refusal, once it
+    is gone; C, `server closed the connection unexpectedly`, an attempt let in and dropped,
+    which comes around the first refusal in no fixed place. The test took every attempt before
+    the last two for a D and failed on a C (`pg_ctl stop` with 3 busy loops: C, R, R in one
+    run of three). A loop connecting every 20 ms through 25 stops read, in 13 of its 100
+    threads, a C after a refusal (up to 1.5 s after: the kernel's answer, not the server's);
+    reopen itself, called 150 times through a stop, read D, R, C, R, R once. "?": anything
+    else."""
+    text = attempt.lower()
+    if "connection refused" in text or "no such file or directory" in text:
+        return "R"
+    if "the database system is shutting down" in text:
+        return "D"
+    return "C" if "server closed the connection unexpectedly" in text else "?"
 
 
 def _stop_when(cluster: PgCluster, query: str, proc: subprocess.Popen[str]) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
 
-# Counting to 400 million: about 100 s, were it not interrupted.
+# Counting to 4 billion: about 1,000 s here, were it not interrupted; far beyond WAIT on any box.
 LONG = (
     "WITH RECURSIVE c(x) AS (SELECT n FROM seed UNION ALL SELECT x + 1 FROM c WHERE x < "
-    "400000000) INSERT INTO big SELECT x FROM c;"
+    "4000000000) INSERT INTO big SELECT x FROM c;"
 )
+WAIT = 60  # seconds: far beyond what a stop takes on a loaded box
 
 
 def test_a_stop_interrupts_the_sqlite_statement_in_flight_and_ends_the_step(
@@ -56,16 +57,16 @@ def test_a_stop_interrupts_the_sqlite_statement_in_flight_and_ends_the_step(
             finally:
                 b.close()
 
-    thread = threading.Thread(target=worker, daemon=True)  # (unstopped: 100 s, then gone)
+    thread = threading.Thread(target=worker, daemon=True)  # (unstopped: gone with the process)
     thread.start()
-    assert slow.wait(10), seen  # (its "start": the only one pending)
+    assert slow.wait(WAIT), seen  # (its "start": the only one pending)
     time.sleep(0.3)  # well into the INSERT
-    stopped = time.monotonic()
     assert stop_workers(signal.SIGHUP) == 1
-    thread.join(10)
-    took = time.monotonic() - stopped
+    # Ended long before the statement would have: a wall time asserted as well (`< 5 s`) was
+    # the box's load to fail on, not the stop's.
+    thread.join(WAIT)
     assert not thread.is_alive(), "the stop waited for the statement to end"
-    assert seen == [HungUp] and took < 5, (seen, took)
+    assert seen == [HungUp], seen
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
         big = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone()
@@ -145,7 +146,7 @@ def test_ctrl_c_interrupts_the_cli_s_sqlite_statement_in_flight(
                 time.sleep(0.02)
         time.sleep(0.5)  # well into the INSERT
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=10)
+        code = proc.wait(timeout=WAIT)
     finally:
         proc.kill()
         _out, err = proc.communicate(timeout=30)
