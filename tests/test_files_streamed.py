@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from malnu_tui.engine import files
+from malnu_tui.engine import files, filestatements
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import MigrationFileError
 from malnu_tui.engine.files import checksum_bytes, discover
@@ -76,10 +76,12 @@ def _set(mdirs: MigrationDirs, data: bytes) -> Path:
 def test_a_large_seed_is_read_as_the_whole_file(
     mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Statements, template lines, plan SQL and lint findings of a 3 MB CRLF seed with a BOM
-    (cut into pieces three times), read in pieces, are those of the file read whole."""
-    data = _seed(24_000, crlf=True)
-    assert len(data) > 2 * CHUNK
+    """Statements, template lines, plan SQL and lint findings of a 0.6 MB CRLF seed with a BOM
+    (cut into some forty pieces: the pieces made 16 KB here, the file kept whole up to 64 KB),
+    read in pieces, are those of the file read whole."""
+    monkeypatch.setattr(filestatements, "CHUNK", 1 << 14)
+    data = _seed(8_000, crlf=True)
+    assert len(data) > 30 * filestatements.CHUNK and len(data) > 8 * (1 << 16)
     _set(mdirs, data)
 
     def read(keep: int) -> tuple[object, ...]:
@@ -91,12 +93,12 @@ def test_a_large_seed_is_read_as_the_whole_file(
         report = lint_migrations(mset)
         return streamed, list(parts.statements), parts.notes(m.filename), report.findings
 
-    streamed, *pieces = read(files.KEEP_TEXT_BYTES)
+    streamed, *pieces = read(1 << 16)
     whole, *read_whole = read(1 << 30)
     assert (streamed, whole) == (True, False)
     assert pieces == read_whole
     statements, notes, findings = pieces
-    assert len(statements) == 24_000 + 3 * 6  # BEGIN/COMMIT and the tracking INSERT stripped
+    assert len(statements) == 8_000 + 3 * 2  # BEGIN/COMMIT and the tracking INSERT stripped
     assert "its own BEGIN/COMMIT (line 3, " in notes[0] and "INSERT INTO migrations" in notes[1]
     assert any(f.rule == "DELETE-ALL-ROWS" and f.ignored for f in findings)
 
@@ -104,16 +106,17 @@ def test_a_large_seed_is_read_as_the_whole_file(
 def test_up_of_a_large_seed_on_sqlite_applies_it_all_with_its_checksum(
     sqlite_url: str, mdirs: MigrationDirs
 ) -> None:
-    data = _seed(24_000)
+    data = _seed(8_000)  # (0.5 MB: read in pieces, past KEEP_TEXT_BYTES twice over)
+    assert len(data) > 2 * files.KEEP_TEXT_BYTES
     _set(mdirs, data)
     res = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--dry-run", timeout=300)
     assert res.code == 0, res.err
-    assert res.out.count("INSERT INTO siswa") == 24_000
+    assert res.out.count("INSERT INTO siswa") == 8_000
     assert "VALUES (4000, '0000004000', 'multi\nline; name',\n  'x -- not a comment');" in res.out
     res = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", timeout=300)
     assert res.code == 0, res.err
     db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
-    assert db.execute("SELECT count(*), max(id) FROM siswa").fetchone() == (24_000, 24_000)
+    assert db.execute("SELECT count(*), max(id) FROM siswa").fetchone() == (8_000, 8_000)
     assert db.execute("SELECT nama FROM siswa WHERE id = 8000").fetchone() == ("multi\nline; name",)
     recorded = db.execute(
         "SELECT checksum FROM migrations WHERE filename LIKE '%legacy_seed.sql'"
@@ -125,27 +128,28 @@ def test_up_of_a_large_seed_on_sqlite_applies_it_all_with_its_checksum(
 def test_up_of_a_large_postgresql_seed(pg_url: str, mdirs: MigrationDirs) -> None:
     """A PostgreSQL target's own seed (a pg_dump: COPY blocks, $$ bodies, E'' strings)."""
     mdirs.add("20250101_000000", "create_siswa", _TABLE, "DROP TABLE siswa;")
-    rows = "".join(f"{i}\t{i:010d}\tSiswa {i}; \\\\ ok\tc\n" for i in range(1, 30_001))
+    # (0.4 MB: read in pieces; its COPY block alone more than a piece, 128 KB)
+    rows = "".join(f"{i}\t{i:010d}\tSiswa {i}; \\\\ ok\tc\n" for i in range(1, 8_001))
     body = (
         "\\restrict abc\nSET lock_timeout = '5s';\n"
         "CREATE FUNCTION f() RETURNS int AS $$ BEGIN\n  RETURN 1; END $$ LANGUAGE plpgsql;\n"
         f"COPY siswa (id, nis, nama, note) FROM stdin;\n{rows}\\.\n"
         + "".join(
             f"INSERT INTO siswa VALUES ({i}, '{i:010d}', E'it\\'s; {i}', 'n');\n"
-            for i in range(30_001, 40_001)
+            for i in range(8_001, 10_001)
         )
         + "DROP FUNCTION f();\n\\unrestrict abc\n"
     )
     data = body.encode()
     (mdirs.migrations / "20250102_000000_legacy_seed.sql").write_bytes(data)
-    assert len(data) > CHUNK
+    assert len(data) > files.KEEP_TEXT_BYTES and len(rows) > CHUNK
     res = run_cli("--database", pg_url, *mdirs.args(), "up", "--yes", "--no-backup", timeout=300)
     assert res.code == 0, res.err
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT count(*), max(id) FROM siswa").fetchone() == (40_000, 40_000)
+        assert conn.execute("SELECT count(*), max(id) FROM siswa").fetchone() == (10_000, 10_000)
         assert conn.execute("SELECT nama FROM siswa WHERE id = 7").fetchone() == ("Siswa 7; \\ ok",)
-        assert conn.execute("SELECT nama FROM siswa WHERE id = 40000").fetchone() == (
-            "it's; 40000",
+        assert conn.execute("SELECT nama FROM siswa WHERE id = 10000").fetchone() == (
+            "it's; 10000",
         )
         row = conn.execute(
             "SELECT checksum FROM migrations WHERE filename LIKE '%legacy_seed.sql'"
@@ -209,13 +213,17 @@ def test_a_large_files_storage_pragmas_and_empty_down_section_read_as_the_whole_
     """A large dbmate seed with an app's storage pragmas and dbmate's empty down section: read
     in pieces, the pragmas are set aside with their note and the empty section is a comment,
     as when the file is read whole; a down section with SQL is refused either way, and so is
-    an empty-looking one that ends a piece before the last (what follows it is in the next)."""
+    an empty-looking one that ends a piece before the last (what follows it is in the next).
+    (Pieces of 16 KB and files kept whole up to 64 KB here: the same cuts in a tenth of the
+    rows.)"""
+    monkeypatch.setattr(filestatements, "CHUNK", 1 << 14)
+    streams = 1 << 16  # KEEP_TEXT_BYTES for a read in pieces
     rows = "".join(
-        f"INSERT INTO siswa (id, nis) VALUES ({i}, '{i:010d}');\n" for i in range(1, 12_001)
+        f"INSERT INTO siswa (id, nis) VALUES ({i}, '{i:010d}');\n" for i in range(1, 3_001)
     )
     head = "-- migrate:up\nPRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n"
     data = (head + rows + "-- migrate:down\n\n").encode()
-    assert len(data) > 2 * CHUNK
+    assert len(data) > 8 * filestatements.CHUNK and len(data) > 2 * streams
     seed = _set(mdirs, data)
 
     def read(keep: int) -> tuple[object, ...]:
@@ -228,14 +236,14 @@ def test_a_large_files_storage_pragmas_and_empty_down_section_read_as_the_whole_
             parts.notes(m.filename),
         )
 
-    streamed, *pieces = read(files.KEEP_TEXT_BYTES)
+    streamed, *pieces = read(streams)
     whole, *read_whole = read(1 << 30)
     assert (streamed, whole) == (True, False) and pieces == read_whole
     count, notes = pieces
-    assert count == 12_000 and any("PRAGMA" in n and "line 2" in n for n in notes), notes
+    assert count == 3_000 and any("PRAGMA" in n and "line 2" in n for n in notes), notes
     for body in (rows + "-- migrate:down\nDELETE FROM siswa;\n", "-- migrate:down\n\n" + rows):
         seed.write_bytes((head + body).encode())
-        for keep in (files.KEEP_TEXT_BYTES, 1 << 30):
+        for keep in (streams, 1 << 30):  # (was (1 << 30, 1 << 30): patched by read() above)
             monkeypatch.setattr(files, "KEEP_TEXT_BYTES", keep)
             with pytest.raises(MigrationFileError, match="starts a down section"):
                 discover(mdirs.migrations, mdirs.rollback).migrations[1].parts()
