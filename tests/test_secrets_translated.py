@@ -202,3 +202,10 @@ def test_psql_s_values_with_a_line_like_a_label_are_masked_whole(
         assert "(…): its values not shown" in said, said
         assert "Ibu: Siti, sha256:" in said, said
         assert "LEAK" not in said, said
+    # A client speaking Georgian: its labels have no capitals, and are labels all the same.
+    said = server_said(
+        'psql:<stdin>:5: ERROR:  new row\nდეტალი:  შეცდომიანი მწკრივი "(3, '
+        f'{TOKEN}, -1)"-ს შეიცავს.\n'
+    )
+    assert said.endswith('დეტალი: შეცდომიანი მწკრივი "(…)"-ს შეიცავს: its values not shown, '
+                         "its table's columns not known here"), said  # fmt: skip
