@@ -387,6 +387,37 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 0
 
 
+def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A `check` run while this box's clock was ahead (booted before NTP set it, a VM
+    restored) recorded the pair first seen in the future: its grace began only when the clock
+    reached that time, and a pair never run went unsaid for as long (a month here). Such a
+    time is taken as seen now, and kept so."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.b]\nurl = "sqlite:b.db"\n{dirs}'
+        '[sync.reporting]\nfrom = "a"\nto = "b"\n[monitor]\nsync_never_run_hours = 0\n',
+        encoding="utf-8",
+    )
+    c = ("--config", str(cfg))
+    assert run_inproc(*c, "--target", "b", "status").code == 0
+    seen = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "sync_pairs_seen.json"
+    seen.parent.mkdir(parents=True, exist_ok=True)
+    ahead = datetime.now(UTC) + timedelta(days=30)
+    pairs = {"reporting a->b": f"{ahead:%Y-%m-%d %H:%M:%S}"}
+    seen.write_text(json.dumps({"version": 1, "configs": {str(cfg.resolve()): pairs}}))
+    res = run_inproc(*c, "check", "--target", "b")
+    assert "sync pair reporting (a->b) has never completed a sync" in res.out, res.out
+    assert "`check` first saw it 0 s ago" in res.out, res.out
+    kept = json.loads(seen.read_text())["configs"][str(cfg.resolve())]["reporting a->b"]
+    assert kept < f"{ahead:%Y-%m-%d %H:%M:%S}", kept
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
     kind: str, fresh_db: Any, mdirs: MigrationDirs

@@ -210,6 +210,46 @@ def test_a_data_migration_s_failing_row_holding_a_secret_is_left_out(
         be.close()
 
 
+def test_a_migration_s_duplicate_laravel_session_id_is_masked(pg_url: str, tmp_path: Path) -> None:
+    """A data migration repeating a row of Laravel's sessions (a copy of an old sessions
+    table): PostgreSQL's ``Key (id)=(…) already exists`` printed the session id (the cookie's
+    value: whoever reads it is logged in as the user) in its error, run row, audit and debug
+    log; the id is a secret by its table's shape, which the detail alone does not show. Its
+    fingerprint now; a school's table keyed by id keeps its value."""
+    sid = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0"  # Laravel's: 40 letters and digits
+    be = open_url(pg_url)
+    log = tmp_path / "debug.log"
+    try:
+        be.ensure_schema()
+        setup = (
+            "CREATE TABLE sessions (id varchar(255) PRIMARY KEY, user_id bigint, ip_address "
+            "varchar(45), user_agent text, payload text NOT NULL, last_activity int NOT NULL);\n"
+            f"INSERT INTO sessions VALUES ('{sid}', 1, NULL, NULL, 'YTox', 1);\n"
+            "CREATE TABLE jadwal (id text PRIMARY KEY, payload text);\n"
+            "INSERT INTO jadwal VALUES ('senin-1', 'x');\n"
+        )
+        be.run_unit("s.sql", split_statements(setup), RecordApplied("s.sql", "c"), _audit())
+        debuglog.configure(debug=True, log_file=log, to_stderr=False)
+        try:
+            for table in ("sessions", "jadwal"):
+                up = f"INSERT INTO {table} SELECT * FROM {table};\n"
+                with pytest.raises(StatementFailed) as info:
+                    be.run_unit(
+                        "u.sql", split_statements(up), RecordApplied("u.sql", "c"), _audit()
+                    )
+                said = str(info.value)
+                if table == "sessions":
+                    assert sid not in said and "Key (id)=(sha256:" in said, said
+                else:
+                    assert "Key (id)=(senin-1) already exists" in said, said
+        finally:
+            debuglog.configure(debug=False)
+        logged = log.read_text()
+        assert "u.sql" in logged and sid[:12] not in logged, logged
+    finally:
+        be.close()
+
+
 def test_statement_timeout(pg_url: str) -> None:
     be = PostgresBackend(pg_url, statement_timeout="200ms")
     try:

@@ -171,3 +171,41 @@ def test_every_catalogue_s_key_and_row_are_masked() -> None:
 
 def _audit() -> AuditEntry:
     return AuditEntry.now("apply", "x.sql", "ok")
+
+
+def test_psql_s_values_with_a_line_like_a_label_are_masked_whole(
+    pg_url: str, pg_cluster: PgCluster
+) -> None:
+    """A key's or a refused row's text value running over lines, one of them like a label (a
+    school's notes: ``Ayah: Budi`` / ``Ibu: Siti``), in psql's text: the key's token after
+    that line went out whole, and a refused row ended the restore's error in a traceback
+    (ValueError: its first part had no ")"); in English and in German."""
+    for setting in ("SET lc_messages TO 'C'", TRANSLATED):
+        script = (
+            f"{setting};\n"
+            "CREATE TEMP TABLE users (id int, notes text, remember_token text, "
+            "n int CHECK (n > 0), UNIQUE (notes, remember_token));\n"
+            f"INSERT INTO users VALUES (1, E'Ayah: Budi\\nIbu: Siti', '{TOKEN}', 1);\n"
+            f"INSERT INTO users VALUES (2, E'Ayah: Budi\\nIbu: Siti', '{TOKEN}', 1);\n"
+            f"INSERT INTO users VALUES (3, E'Ayah: Budi\\nIbu: Siti', '{TOKEN}x', -1);\n"
+        )
+        out = subprocess.run(
+            [pg_cluster.bin("psql"), "-X", "-q", "-d", pg_url, "-f", "-"],
+            input=script,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        assert out.stderr.count("\nIbu: Siti") == 2 and TOKEN in out.stderr, out
+        said = server_said(out.stderr)
+        assert "(…): its values not shown" in said, said
+        assert "Ibu: Siti, sha256:" in said, said
+        assert "LEAK" not in said, said
+    # A client speaking Georgian: its labels have no capitals, and are labels all the same.
+    said = server_said(
+        'psql:<stdin>:5: ERROR:  new row\nდეტალი:  შეცდომიანი მწკრივი "(3, '
+        f'{TOKEN}, -1)"-ს შეიცავს.\n'
+    )
+    assert said.endswith('დეტალი: შეცდომიანი მწკრივი "(…)"-ს შეიცავს: its values not shown, '
+                         "its table's columns not known here"), said  # fmt: skip

@@ -192,6 +192,10 @@ _KEY_VALUES = re.compile(
 # partition's bounds included). "Failing row contains (…)." in English; "Fehlgeschlagene Zeile
 # enthält (…).", "失敗した行は(…)を含みます", "실패한 자료: (…)" in other languages.
 ROW_REFUSED = frozenset({"23502", "23514"})
+# The words after a refused row's values (".", "を含みます", '"-ს შეიცავს.'): what follows
+# its last ")" is kept only when it is such words, not more text (a value's, a client tool's
+# next line, glued to a value's "(" never closed).
+_ROW_TAIL = re.compile(r'"?[^()"\n]{0,40}')
 
 
 def is_failing_row(detail: str, sqlstate: str | None = None) -> bool:
@@ -238,7 +242,9 @@ def masked_detail(
         row_unknown or any(secret(c) for c in columns)
     ):
         why = "its table's columns not known here" if row_unknown else "the table holds secrets"
-        head, tail = detail[: detail.index("(")], detail[detail.rindex(")") + 1 :]
+        head, tail = detail[: detail.index("(")], detail[detail.rfind(")") + 1 :]
+        if ")" not in detail or not _ROW_TAIL.fullmatch(tail):  # not closed, or more text
+            tail = ""
         return f"{head}(…){tail.rstrip('. 。')}: its values not shown, {why}"
 
     def one(m: re.Match[str]) -> str:

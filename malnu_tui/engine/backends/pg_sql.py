@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.errors import NO_SCHEMA_ON_PATH, BackendError, MalnuError, StatementFailed
-from malnu_tui.engine.secrets import is_failing_row, masked_detail
+from malnu_tui.engine.secrets import is_failing_row, masked_detail, names_key
 from malnu_tui.engine.sqltokens import DOLLAR_TAG
 
 if TYPE_CHECKING:
@@ -114,12 +114,15 @@ def error_text(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
     return text + session_ended(exc)
 
 
-def _failing_row_columns(conn: Any, exc: psycopg.Error) -> tuple[str, ...]:
+def _detail_columns(conn: Any, exc: psycopg.Error) -> tuple[str, ...]:
     """The columns of the table whose row PostgreSQL's detail "Failing row contains (…)"
-    spells out (a CHECK or NOT NULL that refused a data migration's UPDATE), read once the
-    transaction is rolled back; () when there is no such detail or the table is gone."""
+    spells out (a CHECK or NOT NULL that refused a data migration's UPDATE), or whose key's
+    values it names (``Key (id)=(…)``: Laravel's sessions' id is a secret by its table's
+    shape, :func:`.secrets.secret_by_shape`), read once the transaction is rolled back; ()
+    when there is no such detail or the table is gone."""
     d = exc.diag
-    if not is_failing_row(d.message_detail or "", d.sqlstate) or not d.table_name:
+    detail = d.message_detail or ""
+    if not (is_failing_row(detail, d.sqlstate) or names_key(detail)) or not d.table_name:
         return ()
     try:
         rows = conn.execute(
@@ -228,7 +231,7 @@ def explained(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> Statem
     nowhere, a ``search_path`` that names no schema. The failing row of a table holding a
     secret is left out (a users table's UPDATE: it printed the password hashes). Else
     ``failure``."""
-    if not conn.closed and (columns := _failing_row_columns(conn, exc)):
+    if not conn.closed and (columns := _detail_columns(conn, exc)):
         error = error_text(exc, columns)
         if error != error_text(exc):
             failure = StatementFailed(

@@ -288,6 +288,31 @@ def _row_detail(label: str, body: str, after_tool_line: bool) -> bool:
     return _ROW_SHAPE.fullmatch(body) is not None and not names_key(body)
 
 
+def _parts(text: str) -> list[str]:
+    """``text`` in its parts (:data:`_PART`). A line of a value that looks like a label
+    (a school's notes: ``Ibu: Siti``) goes on the part before it: libpq's labels in Latin,
+    Greek and Cyrillic letters are capitals (``DETAIL``, ``DÉTAIL``, ``ПОДРОБНОСТИ``; other
+    scripts' are taken as labels: Georgian's ``დეტალი`` has no capitals of its own), and a
+    labelled part whose parentheses are not closed (a key's or a row's values) takes every
+    line up to the tool's next line."""
+    parts: list[str] = []
+    for piece in _PART.split(text):
+        label = None if _TOOL_LINE.match(piece) else _LABEL.match(piece)
+        if parts and label is not None:
+            before = parts[-1]
+            open_values = not _TOOL_LINE.match(before) and before.count("(") > before.count(")")
+            if open_values or _lower_case(label["label"]):
+                parts[-1] += piece
+                continue
+        parts.append(piece)
+    return parts
+
+
+def _lower_case(label: str) -> bool:
+    """Whether ``label`` has a small letter of the Latin, Greek or Cyrillic alphabets."""
+    return any(c.islower() and c < "\u0530" for c in label)
+
+
 def tool_text_masked(text: str) -> str:
     """psql's or pg_restore's ``text`` with what it quotes of the rows masked, in the server's
     language or another: a secret column's values in ``Key (remember_token)=(…)``
@@ -297,7 +322,7 @@ def tool_text_masked(text: str) -> str:
     from malnu_tui.engine.secrets import masked_detail, secret_column
 
     parts, after_tool_line = [], False
-    for part in _PART.split(text):
+    for part in _parts(text):
         label = None if _TOOL_LINE.match(part) else _LABEL.match(part)
         body = part[label.end() :] if label else part
         if label and _row_detail(label["label"], body.rstrip("\n"), after_tool_line):

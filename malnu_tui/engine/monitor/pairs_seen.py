@@ -30,6 +30,9 @@ __all__ = ["SEEN_FILE", "PairsSeen", "pair_key", "pairs_seen", "seen_path"]
 
 SEEN_FILE = "sync_pairs_seen.json"
 _WAIT_S = 2.0  # for another check's hold (a read and a write: milliseconds)
+# A first sighting dated further ahead of this clock was recorded by a clock set wrong (a box
+# booted before NTP set it, a VM restored): taken as seen now (runlog_checks' CLOCK_SLACK_S).
+_AHEAD_S = 300
 
 
 @dataclass(frozen=True)
@@ -65,14 +68,14 @@ def pairs_seen(
     path = path or seen_path()
     key = str(config.resolve())
     wanted = [pair_key(*p) for p in pairs]
-    known = _configs(_read(path)).get(key, {})
+    known = _configs(_read(path), now).get(key, {})
     if sorted(known) == sorted(wanted):  # (every run but the first: nothing to write)
         return PairsSeen(_times(known))
     try:
         make_dirs(path.parent)
         with _held(path.with_name(f".{SEEN_FILE}.lock")):
             data = _read(path)
-            configs = _configs(data)
+            configs = _configs(data, now)
             mine = configs.get(key, {})
             configs[key] = {k: mine.get(k) or format_time(now) for k in wanted}
             for other in [c for c in configs if c != key and not Path(c).exists()]:
@@ -91,13 +94,20 @@ def _read(path: Path) -> Any:
         return {}
 
 
-def _configs(data: Any) -> dict[str, dict[str, str]]:
-    """The file's configs and their pairs' first-seen times, whatever was edited into it."""
+def _configs(data: Any, now: datetime) -> dict[str, dict[str, str]]:
+    """The file's configs and their pairs' first-seen times, whatever was edited into it;
+    a time dated ahead of ``now`` left out (seen again now: kept, its pair's grace would not
+    begin before this clock reached it, and a pair never run went unsaid till then)."""
     configs = data.get("configs") if isinstance(data, dict) else None
     if not isinstance(configs, dict):
         return {}
+
+    def kept(v: Any) -> bool:
+        t = parse_time(v) if isinstance(v, str) else None
+        return t is not None and (t - now).total_seconds() <= _AHEAD_S
+
     return {
-        c: {k: v for k, v in pairs.items() if isinstance(v, str) and parse_time(v)}
+        c: {k: v for k, v in pairs.items() if kept(v)}
         for c, pairs in configs.items()
         if isinstance(pairs, dict)
     }
