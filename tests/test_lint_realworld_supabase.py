@@ -111,7 +111,7 @@ def test_lint_all_with_no_config_pins_every_finding(root: Path) -> None:
     assert [f for f in found if f[0] != "NO-ROLLBACK"] == LINT_ALL
     assert sorted(f[1] for f in found if f[0] == "NO-ROLLBACK") == [n[:14] for n in FILES]
     why = {(f["rule"], f["line"]): f["why"] for f in report["findings"]}
-    assert why[("PG-LOCK-TIMEOUT", 823)].startswith("CREATE TRIGGER on users")
+    assert why[("PG-LOCK-TIMEOUT", 823)].startswith("CREATE TRIGGER on auth.users")
     assert "the UPDATE at line 21 fills its NULLs first" in why[("SET-NOT-NULL", 27)]
     assert "(it returned study, now jsonb)" in why[("OBJECT-SHAPE-CHANGED", 34)]
 

@@ -208,9 +208,11 @@ class Context:
 
     def migration_set(self) -> MigrationSet:
         if self._mset is None:
+            from malnu_tui.engine.config import check_own_set
             from malnu_tui.engine.files import discover
 
             t = self.target
+            check_own_set(t)
             self._mset = discover(t.migrations_dir, t.rollback_dir, t.files_dialect)
         return self._mset
 

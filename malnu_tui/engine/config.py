@@ -389,6 +389,47 @@ def check_rollback_dir(target: Target) -> None:
     )
 
 
+def check_own_set(target: Target) -> None:
+    """The bundled set stands in for ``./migrations`` only where the folder has no set of its
+    own. In a Supabase CLI project (``./supabase/migrations``, no ``./migrations``) `lint
+    --all` judged the school's bundled files ("0 error(s)": CI passed whatever the project's
+    own files dropped) and `status` listed them. Refused (exit 2) where a command reads the
+    migration files, naming the folder's set; nothing is opened or run."""
+    if not _same_dir(target.migrations_dir, BUNDLED_PRIMARY / "migrations"):
+        return
+    theirs = _folders_set(Path.cwd())
+    if theirs is not None:
+        rollback = (theirs.parent / "rollback").as_posix()
+        raise ConfigError(
+            f"no ./migrations here, but ./{theirs.as_posix()} is: the default set is the one "
+            "bundled in the package (the school's own), not this folder's; nothing was opened "
+            "or run",
+            hint=f"name this folder's set: --migrations-dir {theirs.as_posix()} --rollback-dir "
+            f"{rollback} (or a target's migrations_dir and rollback_dir in malnu.toml)",
+        )
+
+
+def _folders_set(cwd: Path) -> Path | None:
+    """The migrations directory another runner keeps in ``cwd`` (relative to it): the
+    Supabase CLI's ``supabase/migrations``, or the ``migrations_dir`` a wrangler config here
+    gives its D1 database (drizzle's ``drizzle``); None when there is none."""
+    from malnu_tui.engine.backends.d1.wrangler_config import CONFIG_NAMES, load, migrations_dirs
+
+    if (cwd / "supabase" / "migrations").is_dir():
+        return Path("supabase") / "migrations"
+    for name in CONFIG_NAMES:
+        if (cwd / name).is_file():
+            try:
+                dirs = migrations_dirs(load(cwd / name))
+            except ConfigError:
+                return None  # (`adopt` and `d1` say what is wrong with it)
+            for d in dirs:
+                if not Path(d).is_absolute() and (cwd / d).is_dir():
+                    return Path(os.path.normpath(d))
+            return None
+    return None
+
+
 def _same_dir(a: Path, b: Path) -> bool:
     return os.path.abspath(a) == os.path.abspath(b)
 

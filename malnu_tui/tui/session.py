@@ -85,10 +85,11 @@ def trying(target: Target) -> Iterator[Backend]:
 
 
 def migration_set(target: Target) -> MigrationSet:
-    from malnu_tui.engine.config import check_rollback_dir
+    from malnu_tui.engine.config import check_own_set, check_rollback_dir
     from malnu_tui.engine.files import discover
 
     check_rollback_dir(target)  # another configured target's (the tab's own is resolved)
+    check_own_set(target)
     return discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
 
 

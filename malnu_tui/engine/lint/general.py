@@ -25,7 +25,7 @@ from malnu_tui.engine.lint.ops import (
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
-from malnu_tui.engine.lint.pg_locks import domain_constraint, new_domain, strong_lock
+from malnu_tui.engine.lint.pg_locks import MadeHere, domain_constraint, new_domain, strong_lock
 from malnu_tui.engine.lint.pg_rls import policy_label, policy_of
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
@@ -106,6 +106,7 @@ class MigrationState:
     # a view, function or procedure from before, dropped here: (kind, name) → (line, name)
     dropped_objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     labels: dict[tuple[str, str], str] = field(default_factory=dict)  # a policy's, as written
+    search_path: str = ""  # PostgreSQL: the first schema a `SET search_path` of the file names
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
@@ -360,6 +361,14 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
         out.append(finding("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
 
 
+# `SET [SESSION|LOCAL] search_path TO app, public`: where the file's unqualified CREATEs go.
+_SEARCH_PATH = re.compile(
+    r"^SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:=|TO)\s*"
+    r"(?:(?P<first>\"[^\"]+\"|[A-Za-z_][\w$]*)|'')",
+    re.IGNORECASE,
+)
+
+
 class _NewIndexes:
     """The indexes this migration created so far (a view of ``MigrationState.objects``)."""
 
@@ -392,7 +401,11 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
             s.had_before.add(("policy", f"{table}.{name}"))  # re-created: not new
     # This migration's tables and views: no user yet, nobody waits for their locks (pg_dump's
     # and `supabase db dump`'s `ALTER TABLE a_view OWNER TO …` after its CREATE VIEW).
-    new = {*s.created, *(k for kind, k in s.objects if kind == "view")}
+    ours = {*s.created, *(k for kind, k in s.objects if kind == "view")}
+    where = {
+        name: s.schemas.get(("table", name), s.schemas.get(("view", name), "")) for name in ours
+    }
+    new = MadeHere(ours, where, strip_comments(st.text))
     if op.kind == "other" and st.first_words.startswith("REVOKE"):
         if (took := revoked(s.file, st, new)) is not None:
             out.append(took)
@@ -426,8 +439,10 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
     alter = s.dialect == "postgresql" and op.kind == "other" and st.first_words[:5] == "ALTER"
     if alter and (renamed := renamed_object(s.file, st.line, strip_comments(st.text), s.objects)):
         out.append(renamed)
-    if op.kind.startswith("create_") and op.schema:
-        s.schemas[(op.kind[7:], op.key)] = op.schema
+    if s.dialect == "postgresql" and (m := _SEARCH_PATH.match(st.text.strip())):
+        s.search_path = key(m["first"]) if m["first"] else ""
+    if op.kind.startswith("create_") and (op.schema or s.search_path):
+        s.schemas[(op.kind[7:], op.key)] = op.schema or s.search_path
     if op.kind == "create_table":
         s.created[op.key] = st.line
         if op.source:

@@ -18,7 +18,7 @@ from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["DOMAIN_RULE", "domain_constraint", "new_domain", "strong_lock"]
+__all__ = ["DOMAIN_RULE", "MadeHere", "domain_constraint", "new_domain", "strong_lock"]
 
 DOMAIN_RULE = Rule(
     "PG-DOMAIN-CONSTRAINT",
@@ -40,7 +40,8 @@ _POLICY = re.compile(
     rf"^(?P<verb>CREATE|ALTER|DROP)\s+POLICY\s+(?:IF\s+EXISTS\s+)?{IDENT}{_ON}", _F
 )
 _DROP_TRIGGER = re.compile(rf"^DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?{IDENT}{_ON}", _F)
-_REFERENCES = re.compile(rf"\bREFERENCES\s+(?:{IDENT}\s*\.\s*)?(?P<parent>{IDENT})", _F)
+_REFERENCES = re.compile(rf"\bREFERENCES\s+(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<parent>{IDENT})", _F)
+_QUALIFIED = re.compile(rf"(?<![\w.$\"])(?P<schema>{IDENT})\s*\.\s*(?P<name>{IDENT})", _F)
 _CREATE_DOMAIN = re.compile(rf"^CREATE\s+DOMAIN\s+{QNAME}", _F)
 _ALTER_DOMAIN = re.compile(
     rf"^ALTER\s+DOMAIN\s+{QNAME}\s+(?:(?P<add>ADD\b.*)|(?P<nn>SET\s+NOT\s+NULL)\s*)$", _F
@@ -83,6 +84,51 @@ def _unq(name: str) -> str:
     return key(name)
 
 
+class MadeHere:
+    """The tables and views this migration made (folded names), as one statement sees them: a
+    name it writes only qualified by another schema is not one of them (a Supabase set's
+    ``CREATE TABLE users`` in public, then ``CREATE TRIGGER … ON auth.users``: the trigger waits
+    for a lock on Auth's table, which every sign-up writes; it was "this migration's table")."""
+
+    def __init__(self, names: Container[str], schemas: dict[str, str], text: str) -> None:
+        self.names = names
+        self.schemas = schemas  # name → the schema it was made in, "" for the default
+        self.text = text
+        self._bare = ""
+        self._elsewhere: dict[str, set[str]] | None = None
+
+    @property
+    def elsewhere(self) -> dict[str, set[str]]:
+        """Name → the schemas the statement names it in (read once, when first asked)."""
+        if self._elsewhere is None:
+            self._bare = _STRINGS.sub("''", self.text)
+            self._elsewhere = {}
+            for m in _QUALIFIED.finditer(self._bare):
+                self._elsewhere.setdefault(key(m["name"]), set()).add(key(m["schema"]))
+        return self._elsewhere
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or name not in self.names:
+            return False
+        schemas = self.elsewhere.get(name)
+        if not schemas:
+            return True
+        made_in = self.schemas.get(name) or "public"
+        return made_in in schemas or self._also_unqualified(name)
+
+    def _also_unqualified(self, name: str) -> bool:
+        """Whether the statement also writes ``name`` with no schema (then it may be ours)."""
+        for m in re.finditer(rf"(?<![\w.$\"]){IDENT}", self._bare):
+            if key(m.group()) == name and not self._bare[m.end() :].lstrip().startswith("."):
+                return True
+        return False
+
+    def shown(self, name: str) -> str:
+        """``name`` as the statement qualifies it (``auth.users``), when it does so once."""
+        schemas = self.elsewhere.get(key(name), set())
+        return f"{next(iter(schemas))}.{name}" if len(schemas) == 1 else name
+
+
 def new_domain(text: str) -> str | None:
     """The domain a ``CREATE DOMAIN`` makes (folded), or None."""
     m = _CREATE_DOMAIN.match(text)
@@ -100,13 +146,33 @@ def domain_constraint(text: str, new_domains: Container[str]) -> tuple[str, str]
     return key(m["name"]), "SET NOT NULL" if m["nn"] else "ADD CONSTRAINT"
 
 
-def _parents(text: str, table: str, created: Container[str]) -> list[str]:
-    found = (key(m["parent"]) for m in _REFERENCES.finditer(_STRINGS.sub("''", text)))
-    return sorted({p for p in found if p != key(table) and p not in created})
+def _parents(text: str, table: str, created: Container[str], schema: str = "") -> list[str]:
+    """The tables ``table``'s new foreign keys point at that the migration did not create,
+    ``auth.users`` as written; the table itself (a key to its own rows) left out."""
+    own = schema or "public"
+    found: set[str] = set()
+    for m in _REFERENCES.finditer(_STRINGS.sub("''", text)):
+        parent, where = key(m["parent"]), key(m["schema"]) if m["schema"] else ""
+        if parent == key(table) and where in ("", own):
+            continue  # its own rows
+        if parent not in created:
+            found.add(f"{where}.{parent}" if where and where != "public" else parent)
+    return sorted(found)
 
 
 def _refs(parents: list[str]) -> str:
     return f"REFERENCES {', '.join(parents)} (SHARE ROW EXCLUSIVE on it: {_WRITES})"
+
+
+_ALTER_TABLE_SCHEMA = re.compile(
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<schema>{IDENT})\s*\.", _F
+)
+
+
+def _schema_of(st: Statement, op: Op) -> str:
+    """The schema an ALTER TABLE names its table in, folded; "" for none."""
+    m = _ALTER_TABLE_SCHEMA.match(strip_comments(st.text))
+    return key(m["schema"]) if m else op.schema
 
 
 def strong_lock(
@@ -122,19 +188,20 @@ def strong_lock(
     otherwise."""
     k = op.kind
     if k == "alter_table":  # a new foreign key locks its parent too
-        parents = _parents(strip_comments(st.text), op.name, created)
+        parents = _parents(strip_comments(st.text), op.name, created, _schema_of(st, op))
         if parents:
             return f"ALTER TABLE {op.name} … {_refs(parents)}"
         if op.actions and all(_weak_action(a.definition) for a in op.actions):
             return None  # SHARE UPDATE EXCLUSIVE: nobody's query waits
         return f"ALTER TABLE {op.name}" if op.key not in created else None
     if k == "create_table":
-        parents = _parents(op.body, op.name, created)
+        parents = _parents(op.body, op.name, created, op.schema)
         return f"CREATE TABLE {op.name} … {_refs(parents)}" if parents else None
     if k == "create_index" and not op.concurrently and key(op.table) not in created:
         return f"CREATE INDEX on {op.table} (SHARE: {_WRITES})"
     if k == "create_trigger" and op.table and key(op.table) not in created:
-        return f"CREATE TRIGGER on {op.table} (SHARE ROW EXCLUSIVE: {_WRITES})"
+        shown = created.shown(op.table) if isinstance(created, MadeHere) else op.table
+        return f"CREATE TRIGGER on {shown} (SHARE ROW EXCLUSIVE: {_WRITES})"
     if k in ("drop_table", "drop_view"):
         old = [n for n in op.names if key(n) not in created]
         what = "TABLE" if k == "drop_table" else "VIEW"

@@ -2,7 +2,8 @@
 ``wrangler.jsonc``, then ``wrangler.toml``, each looked for from a directory up to the root
 (wrangler's ``findWranglerConfig``: a ``wrangler.json`` above wins over a ``wrangler.toml``
 beside), JSON with comments and trailing commas as wrangler's JSONC parser takes it. Only the
-D1 databases' ``migrations_table`` matters here: the name of wrangler's own history table.
+D1 databases' ``migrations_table`` (the name of wrangler's own history table) and
+``migrations_dir`` (where the project keeps its set) matter here.
 ``d1_databases`` is not inherited by wrangler's environments, so each ``env.NAME`` has its own."""
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from typing import Any
 
 from malnu_tui.engine.errors import ConfigError
 
-__all__ = ["CONFIG_NAMES", "WranglerD1", "d1_databases", "find_config", "load", "pick_table"]
+__all__ = [
+    "CONFIG_NAMES",
+    "WranglerD1",
+    "d1_databases",
+    "find_config",
+    "load",
+    "migrations_dirs",
+    "pick_table",
+]
 
 CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")  # wrangler's order
 DEFAULT_TABLE = "d1_migrations"
@@ -119,6 +128,24 @@ def d1_databases(data: dict[str, Any]) -> list[WranglerD1]:
                 found.append(
                     WranglerD1(f"{prefix}d1_databases[{i}]", str(d.get("database_id") or ""), table)
                 )
+    return found
+
+
+def migrations_dirs(data: dict[str, Any]) -> list[str]:
+    """The ``migrations_dir`` each D1 database of the config names (wrangler's default,
+    ``migrations``, where it names none), in the config's order, each once."""
+    scopes: list[object] = [data.get("d1_databases")]
+    envs = data.get("env")
+    if isinstance(envs, dict):
+        scopes += [v.get("d1_databases") for v in envs.values() if isinstance(v, dict)]
+    found: list[str] = []
+    for dbs in scopes:
+        for d in dbs if isinstance(dbs, list) else []:
+            if isinstance(d, dict):
+                value = d.get("migrations_dir")
+                name = value if isinstance(value, str) and value else "migrations"
+                if name not in found:
+                    found.append(name)
     return found
 
 
