@@ -249,3 +249,30 @@ def test_a_sync_its_dry_run_and_verify_d1_stops_say_what_to_do_for_each(
         hint = next(x for x in res.err.splitlines() if x.startswith("hint: "))
         assert said in hint and "split it into batches" not in hint, (words, hint)
     assert sorted(d1.sql("SELECT v FROM tags")) == [("guru",), ("murid",)]
+
+
+def test_a_sync_s_count_of_a_table_stopped_by_d1_says_what_to_do_for_a_sync(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """The count of each table's rows a sync and its dry run begin with (plan_sync), stopped by
+    D1 at 30 s, kept the migration's hint (`split it into batches … a data migration`), before
+    any row was read or written: it now says so, and what to do for a sync."""
+    d1.sql("CREATE TABLE nilai (id INTEGER PRIMARY KEY, note TEXT)")
+    d1.sql("INSERT INTO nilai VALUES (1, 'a'), (2, 'b')")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "{d1.url}"\n\n[targets.analytics]\n'
+        f'url = "sqlite:///{tmp_path / "copy.db"}"\n\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "analytics"\n',
+        encoding="utf-8",
+    )
+    for words in (["--dry-run"], ["--yes"]):
+        counting = d1.server.inject(
+            Fault("status", status=400, match='count(*) FROM \\"nilai\\"', message=TIMEOUT_MESSAGE)
+        )
+        res = run_inproc("--config", str(config), "sync", "reporting", *words)
+        assert res.code == 1 and not counting.count, res.err
+        assert "D1 limit reached: D1 DB storage operation exceeded timeout" in res.err, res.err
+        hint = next(x for x in res.err.splitlines() if x.startswith("hint: "))
+        assert "the reads a sync and its dry run begin with (nilai's rows counted" in hint, hint
+        assert "split it into batches" not in res.err and "migration" not in res.err, res.err

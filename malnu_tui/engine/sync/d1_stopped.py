@@ -1,7 +1,8 @@
-"""What a sync, its dry run and ``sync verify`` say when D1 stops one of their requests at its
-30 s (code 7429, :func:`.backends.d1.errors.is_timeout`). The client's hint is a migration's
-("split it into batches, each well under 30 s (a data migration …)"), which none of them can
-do: a dry run and a verification only read, a sync writes chunks it sizes itself."""
+"""What a sync, its plan, its dry run and ``sync verify`` say when D1 stops one of their
+requests at its 30 s (code 7429, :func:`.backends.d1.errors.is_timeout`). The client's hint is
+a migration's ("split it into batches, each well under 30 s (a data migration …)"), which none
+of them can do: a plan (the tables' counts), a dry run and a verification only read, a sync
+writes chunks it sizes itself."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from typing import Literal
 
 __all__ = ["reworded"]
 
-Doing = Literal["dry run", "verify", "sync", "whole"]
+Doing = Literal["plan", "dry run", "verify", "sync", "whole"]
 
 _HINTS: dict[Doing, str] = {
+    "plan": (
+        "D1 stops a request after 30 s and stopped one of the reads a sync and its dry run "
+        "begin with ({t}'s rows counted, its columns read), before any row is copied: nothing "
+        "was written. Run it again at a quieter hour (D1 serves the application's requests "
+        "too), or leave {t} out with --tables"
+    ),
     "dry run": (
         "D1 stops a request after 30 s and stopped one of this dry run's reads of {t} (a dry "
         "run only reads: nothing was written). The sync reads {t} the same way and would be "

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.config import Target, earlier_slugs, url_slug
 from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
-from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
+from malnu_tui.engine.sync.d1_stopped import reworded
 from malnu_tui.engine.sync.destnames import DestNames, renamed_note
 from malnu_tui.engine.sync.ends import open_side, unwritable_source
 from malnu_tui.engine.sync.exposed import guard_copies
@@ -258,7 +259,11 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         for t in names:
             before = len(problems)
             exists = table_key(s.dst, t) in dst_tables
-            _plan_table(s, req, t, exists, pool, plans, problems, recount)
+            try:
+                _plan_table(s, req, t, exists, pool, plans, problems, recount)
+            except MalnuError as exc:  # D1 stopping a count at 30 s: what to do for a sync
+                reworded(exc, t, "plan")
+                raise
             hints.extend(problem_hint(s, t, problem) for problem in problems[before:])
     finally:
         pool.shutdown(wait=True)

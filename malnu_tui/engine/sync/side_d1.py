@@ -22,7 +22,7 @@ from malnu_tui.engine.backends.d1.client import (
     sent_bytes,
 )
 from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
-from malnu_tui.engine.backends.d1.pieces import Cell, hex_or_length, read_pieces
+from malnu_tui.engine.backends.d1.pieces import Cell, hex_or_length, read_pieces, settled
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError, RowTooLarge
@@ -258,6 +258,19 @@ class D1Side(SqliteDialect):
                     hint="keep such files outside the database (R2, with their address in the "
                     "row), or leave the table out with --tables",
                 ) from None
+
+    def _read(self, shape: TableShape, sql: str, params: Sequence[Any]) -> list[Row]:
+        """(See :class:`.side_sqlite.SqliteDialect`.) A BLOB too large for one hex() is read
+        in pieces by its row's key a request later: a row the application changed meanwhile
+        (a file replaced, its name with it) was copied with its old values and its new file.
+        Such rows are read again after their pieces (.d1.pieces.settled)."""
+        blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
+        return settled(
+            lambda: (self._rows(sql, params), []),
+            lambda rows, _: self._decode(shape, rows),
+            blobs,
+            f"{self.label}: reading {shape.name}",
+        )
 
     def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
         blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]

@@ -92,6 +92,10 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
     def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
         return rows
 
+    def _read(self, shape: TableShape, sql: str, params: Sequence[Any]) -> list[Row]:
+        """The rows of ``shape`` that ``sql`` selects (its select list's), decoded."""
+        return self._decode(shape, self._rows(sql, params))
+
     # -- schema ---------------------------------------------------------------------------
     def triggers(self, table: str) -> list[str]:
         rows = self._rows(
@@ -242,9 +246,7 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
                 params.extend(extra_params)
             sql = base + (" WHERE " + " AND ".join(where) if where else "")
             try:
-                rows = self._decode(
-                    shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, limit])
-                )
+                rows = self._read(shape, f"{sql} ORDER BY {order} LIMIT ?", [*params, limit])
             except BackendError as exc:
                 self._not_utf8(shape, exc, after, upto)
                 raise
@@ -290,7 +292,7 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
                 f"WHERE {key_sql(shape)} IN (VALUES {values})"
             )
             try:
-                out.extend(self._decode(shape, self._rows(sql, [v for k in batch for v in k])))
+                out.extend(self._read(shape, sql, [v for k in batch for v in k]))
             except BackendError as exc:
                 self._not_utf8(shape, exc, None, None)
                 raise

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.backends.d1.pieces import settled
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.compare import MAX_REPORTED
@@ -184,37 +185,15 @@ def _d1_wide_pages(side: Side, shape: TableShape, rid: str) -> Iterator[list[Row
         n = limit(shape, _D1_PAGE, page or None)
 
 
-# Reads of a page whose rows kept changing while their BLOBs were read in pieces (_settled).
-_SETTLE_TRIES = 3
-
-
 def _settled(
     side: Side,
     shape: TableShape,
     read: Callable[[], tuple[list[Any], list[Any]]],
     decode: Callable[[list[Any], list[Any]], list[Row]],
 ) -> list[Row]:
-    """A D1 page: its rows as ``read`` gives them (and their ids, where they come apart),
-    ``decode``-d. A BLOB too large for one hex() is read in pieces by its row's id, a request
-    later (.d1.pieces): the row with that id then may be another, one the application added
-    after deleting the table's last (SQLite gives it the freed id); with a BLOB of the same
-    size, that BLOB was copied with the deleted row's values. Such a page is read again
-    after its pieces and taken only when its rows are as they were (rows added after it
-    aside); else it is read anew."""
+    """A D1 page read as one state of the table (:func:`.d1.pieces.settled`)."""
     blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
-    for _ in range(_SETTLE_TRIES):
-        rows, ids = read()
-        page = decode(rows, ids)
-        if not any(isinstance(r[i], int) for r in rows for i in blobs):
-            return page
-        again, again_ids = read()
-        if again[: len(rows)] == rows and again_ids[: len(ids)] == ids:
-            return page
-    raise BackendError(
-        f"{side.label}: reading {shape.name}: its rows changed each time their BLOBs too large "
-        f"for one hex() were read in pieces ({_SETTLE_TRIES} times)",
-        hint="run it again when the application writes less to the table",
-    )
+    return settled(read, decode, blobs, f"{side.label}: reading {shape.name}")
 
 
 def _decode_wide(

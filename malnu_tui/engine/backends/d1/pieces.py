@@ -3,13 +3,14 @@ as ``hex()``, twice its size, which D1 refuses over its 2,000,000 bytes a value 
 than 999,999 bytes). A D1 row holds a BLOB up to 2 MB (a scanned report card, a photo an
 application's Worker stored): a reader selects such a value's length in its place
 (:func:`hex_or_length`) and reads it afterwards by its row's key in pieces of 999,999 bytes
-(:func:`read_pieces`), joined here, exact."""
+(:func:`read_pieces`), joined here, exact. A page whose values were read so is taken only as
+one state of the table (:func:`settled`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from malnu_tui.engine.backends.d1.limits import (
     MAX_HEX_BLOB_BYTES,
@@ -18,7 +19,15 @@ from malnu_tui.engine.backends.d1.limits import (
 )
 from malnu_tui.engine.errors import BackendError
 
-__all__ = ["PIECE_BYTES", "Cell", "hex_or_length", "read_pieces", "too_large_sql"]
+__all__ = [
+    "PIECE_BYTES",
+    "Cell",
+    "PiecesChanged",
+    "hex_or_length",
+    "read_pieces",
+    "settled",
+    "too_large_sql",
+]
 
 PIECE_BYTES = MAX_HEX_BLOB_BYTES  # the most hex() gives back under D1's 2 MB a value
 PIECES = -(-MAX_ROW_BYTES // PIECE_BYTES)  # pieces enough for any value D1 stores
@@ -28,6 +37,12 @@ MAX_PARAMS = 90  # D1 binds at most 100 parameters a statement
 STATEMENT_BYTES = MAX_STATEMENT_BYTES - 4_000  # room for the key literals D1 cannot bind
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+R = TypeVar("R")
+SETTLE_TRIES = 3  # readings of a page whose rows kept changing while read in pieces (settled)
+
+
+class PiecesChanged(BackendError):
+    """A value read in pieces was gone, or of another size, when its pieces were read."""
 
 
 def _size(c: str) -> str:
@@ -86,7 +101,7 @@ def read_pieces(
                 out[i] = data
         missing = [i for i in at if out[i] is None]
         if missing:
-            raise BackendError(
+            raise PiecesChanged(
                 f"{label}: {cells[missing[0]].named}: the value changed while it was read "
                 f"in pieces (a BLOB of {cells[missing[0]].size:,} bytes)",
                 hint="run it again",
@@ -117,3 +132,36 @@ def read_pieces(
         sent += arm_bytes
     flush()
     return [b for b in out if b is not None]
+
+
+def settled(
+    read: Callable[[], tuple[list[Any], list[Any]]],
+    decode: Callable[[list[Any], list[Any]], list[R]],
+    blobs: Sequence[int],
+    named: str,
+) -> list[R]:
+    """A D1 page: its rows as ``read`` gives them (and their ids, where they come apart),
+    ``decode``-d, which reads the values at ``blobs`` that came as their size in pieces
+    (:func:`read_pieces`), a request later. By then the row may be another (a keyless
+    table's: the application deleted the last row and added one, which SQLite gives the
+    freed id) or changed (the application replaced a file and its name): its other values
+    were copied with the later BLOB, a row that never was. Such a page is read again after
+    its pieces and taken only when its rows are as they were (rows added after it aside);
+    else, or when a value's size changed before its pieces were read, it is read anew, up
+    to SETTLE_TRIES times. (Each value's pieces are one statement's: one state.)"""
+    for _ in range(SETTLE_TRIES):
+        rows, ids = read()
+        try:
+            page = decode(rows, ids)
+        except PiecesChanged:
+            continue
+        if not any(isinstance(r[i], int) for r in rows for i in blobs):
+            return page
+        again, again_ids = read()
+        if again[: len(rows)] == rows and again_ids[: len(ids)] == ids:
+            return page
+    raise BackendError(
+        f"{named}: its rows changed each time their BLOBs too large for one hex() were read "
+        f"in pieces ({SETTLE_TRIES} times)",
+        hint="run it again when the application writes less to the table",
+    )
