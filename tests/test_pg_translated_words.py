@@ -1,0 +1,117 @@
+"""A server that speaks another language (lc_messages: a Supabase project may set it, a
+self-hosted server often has de_DE) says its errors in its own words, and the tool read the
+English ones to decide what happened: which GRANT to name, which column a row was refused for,
+which row of a COPY failed, whether a key was too long for an index, whether a chunk met a
+unique value that moved (resolved in steps) or a parent not copied yet. Each is decided by the
+error's structure now (SQLSTATE, the diagnostics' fields, the shape of a detail or a context),
+the English words kept where nothing else says. The cluster speaks German to a session that
+sets :data:`tests.fixtures_pg.TRANSLATED`."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from malnu_tui.engine.backends.pg_session import refusal, write_refusal
+from malnu_tui.engine.data.spec import key_column
+from malnu_tui.engine.errors import NotPermitted
+from malnu_tui.engine.sync.copy_refused import foreign_key_refusal, unique_refusal
+from malnu_tui.engine.sync.model import Column, TableShape
+from malnu_tui.engine.sync.side_pgkeys import LONG_KEY_HINT, failing_row, pg_error
+from tests.fixtures_pg import TRANSLATED
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+def _refused(conn: Conn, statement: str, role: str = "") -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as info, conn.transaction():
+        if role:
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        conn.execute(statement)
+    return info.value
+
+
+@contextlib.contextmanager
+def _german(pg_url: str) -> Iterator[Conn]:
+    """A session of ``pg_url``'s database speaking German."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(TRANSLATED)
+        yield conn
+
+
+def test_a_missing_grant_is_named_by_a_german_server(pg_url: str) -> None:
+    """``keine Berechtigung für Tabelle malnu_audit`` / ``… für Schema s`` / no TEMPORARY on
+    the database: the English words alone were read, and the GRANT that lets it went unsaid
+    (exit 1, no way on, where English says it, exit 2)."""
+    role = f"pgwords_{secrets.token_hex(4)}"
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+        try:
+            conn.execute("CREATE SCHEMA s; CREATE TABLE s.malnu_audit (a int)")
+            conn.execute("CREATE TABLE public.malnu_audit (a int); CREATE TABLE plain (a int)")
+            table = _refused(conn, "SELECT * FROM public.malnu_audit", role)
+            assert "Berechtigung" in (table.diag.message_primary or ""), table
+            said = refusal("target", table, conn, "public")
+            assert isinstance(said, NotPermitted) and "GRANT SELECT, INSERT" in (said.hint or "")
+            assert "public.malnu_audit" in (said.hint or ""), said.hint
+            schema = _refused(conn, "SELECT * FROM s.malnu_audit", role)
+            said = refusal("target", schema, conn, "s")
+            assert said is not None and "GRANT USAGE ON SCHEMA s TO" in (said.hint or "")
+            # A table of the application's: its name is not guessed from German words.
+            assert refusal("target", _refused(conn, "SELECT * FROM plain", role), conn, "x") is None
+            conn.execute(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(conn.info.dbname)
+                )
+            )
+            temp = _refused(conn, "CREATE TEMP TABLE staged (a int)", role)
+            said = write_refusal("import", temp, conn)
+            assert said is not None and "GRANT TEMPORARY ON DATABASE" in (said.hint or ""), temp
+            assert write_refusal("import", table, conn) is None  # not a TEMPORARY one
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_german_server_s_refusals_are_read_by_their_structure(pg_url: str) -> None:
+    """The column of a unique or foreign key refusal (an import's rejects file said none), a
+    COPY's failing row (the sync's error named no row), a key too long for its index (no
+    hint), a unique value that moved (the sync stopped where it resolves the chunk in steps)
+    and a parent not copied yet (its hint lost)."""
+    with _german(pg_url) as conn:
+        conn.execute(
+            "CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, k text UNIQUE);"
+            "CREATE TABLE c (p int REFERENCES t); INSERT INTO t VALUES (1, 1, 'a')"
+        )
+        dup = _refused(conn, "INSERT INTO t VALUES (2, 1, 'a')")
+        assert "existiert bereits" in (dup.diag.message_detail or ""), dup
+        assert key_column(dup.diag.message_detail, ("id", "n", "k")) == "k"
+        fk = _refused(conn, "INSERT INTO c VALUES (9)")
+        assert key_column(fk.diag.message_detail, ("p",)) == "p"
+        assert unique_refusal(pg_error("sync t", dup)) and not unique_refusal(pg_error("c", fk))
+        assert foreign_key_refusal(pg_error("sync c", fk)) and not foreign_key_refusal(
+            pg_error("sync t", dup)
+        )
+        with pytest.raises(psycopg.Error) as info, conn.transaction():
+            with conn.cursor().copy("COPY t FROM STDIN") as copy:
+                copy.write("5\t1\tz\n6\tabc\ty\n")
+        assert "Zeile 2" in (info.value.diag.context or ""), info.value
+        shape = TableShape(
+            "t",
+            (
+                Column("id", "integer", "int"),
+                Column("n", "integer", "int"),
+                Column("k", "text", "text"),
+            ),
+            ("id",),
+        )
+        where, _ = failing_row(shape, [(5, 1, "z"), (6, "abc", "y")], info.value)
+        assert where == ", row id=6, column n", where
+        long = secrets.token_hex(2000)  # 4,000 bytes that do not compress
+        too_long = _refused(conn, f"INSERT INTO t VALUES (3, 1, '{long}')")
+        assert "2704" in (too_long.diag.message_primary or ""), too_long
+        assert pg_error("sync t", too_long).hint == LONG_KEY_HINT
