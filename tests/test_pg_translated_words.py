@@ -20,9 +20,11 @@ from psycopg import sql
 from malnu_tui.engine.backends.pg_session import refusal, write_refusal
 from malnu_tui.engine.data.spec import key_column
 from malnu_tui.engine.errors import NotPermitted
+from malnu_tui.engine.parity.scratch import run_each
 from malnu_tui.engine.sync.copy_refused import foreign_key_refusal, unique_refusal
 from malnu_tui.engine.sync.model import Column, TableShape
 from malnu_tui.engine.sync.side_pgkeys import LONG_KEY_HINT, failing_row, pg_error
+from malnu_tui.engine.translate.model import NOT_CHECKED, Finding
 from tests.fixtures_pg import TRANSLATED
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -115,3 +117,25 @@ def test_a_german_server_s_refusals_are_read_by_their_structure(pg_url: str) -> 
         too_long = _refused(conn, f"INSERT INTO t VALUES (3, 1, '{long}')")
         assert "2704" in (too_long.diag.message_primary or ""), too_long
         assert pg_error("sync t", too_long).hint == LONG_KEY_HINT
+
+
+def test_a_german_scratch_server_s_knock_on_rejections_name_their_root(pg_url: str) -> None:
+    """The parity check on a scratch server speaking German (``Relation »a« existiert
+    nicht``): a statement failing because an earlier one was rejected was called a wrong
+    translation of its own ("report it"), and an enum value an earlier migration adds,
+    refused until it commits, a rejection (a note in English: ``up`` runs it)."""
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(TRANSLATED)
+        conn.execute("CREATE TYPE mood AS ENUM ('a')")
+        findings: list[Finding] = []
+        run_each(conn, "1.sql", [(1, "ALTER TYPE mood ADD VALUE 'b'")], findings)
+        statements = [
+            (1, "CREATE TABLE kelas (x no_such_type)"),
+            (2, "CREATE INDEX ON kelas (x)"),
+            (3, "SELECT 'b'::mood"),
+        ]
+        run_each(conn, "2.sql", statements, findings)
+        said = {f.line: f for f in findings}
+        assert "existiert nicht" in said[2].why, findings
+        assert said[2].construct == "depends on a rejected statement", said[2]
+        assert "2.sql:1" in said[2].why and said[3].construct == NOT_CHECKED, said[3]
