@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from malnu_tui.engine.backends.pg_session import refusal, write_refusal
+from malnu_tui.engine.backup.pg_tools import child_connection, find_pg_tools, read_dump
 from malnu_tui.engine.data.spec import key_column
 from malnu_tui.engine.errors import NotPermitted
 from malnu_tui.engine.parity.scratch import run_each
@@ -139,3 +142,24 @@ def test_a_german_scratch_server_s_knock_on_rejections_name_their_root(pg_url: s
         assert "existiert nicht" in said[2].why, findings
         assert said[2].construct == "depends on a rejected statement", said[2]
         assert "2.sql:1" in said[2].why and said[3].construct == NOT_CHECKED, said[3]
+
+
+def test_the_client_tools_say_their_own_words_in_english(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """pg_dump, pg_restore and psql say their own words in the operator's language (they set
+    their locale from the environment: LANG=de_DE.UTF-8 on a German admin's box), where the
+    tool reads them (``Query was:``, ``Command was:``, ``No space left on device``: a full
+    disk's hint). They run with ``LC_MESSAGES=C``, the rest of the locale kept."""
+    monkeypatch.setenv("LANGUAGE", "de")  # C.UTF-8 + LANGUAGE: what de_DE does, on this box
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    tools = find_pg_tools()
+    child = child_connection(pg_url)
+    dumped = subprocess.run(
+        [tools.pg_dump, "-t", "no_such_table", child.url],
+        env=child.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "pg_dump: error: no matching tables were found" in dumped.stderr, dumped.stderr
+    code, _, err = read_dump(tools, ["--list", str(tmp_path / "none.dump")])
+    assert code != 0 and "could not open input file" in err, err
+    assert child.env.get("LC_CTYPE") == "C.UTF-8" and "LC_ALL" not in child.env
