@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_session import refusal, write_refusal
+from malnu_tui.engine.backends.pg_session import policy_refusal, refusal, write_refusal
 from malnu_tui.engine.backup.pg_tools import child_connection, find_pg_tools, read_dump
 from malnu_tui.engine.data.spec import key_column
 from malnu_tui.engine.errors import NotPermitted
@@ -80,6 +80,36 @@ def test_a_missing_grant_is_named_by_a_german_server(pg_url: str) -> None:
             assert write_refusal("import", table, conn) is None  # not a TEMPORARY one
         finally:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_row_level_security_s_refusal_is_said_by_a_german_server(pg_url: str) -> None:
+    """``Anfrage würde von Policy für Sicherheit auf Zeilenebene für Tabelle »siswa«
+    betroffen sein``: a sync's or an import's read of every row, refused by a policy, was
+    exit 1 with no way on (exit 2 and `ALTER ROLE … BYPASSRLS;` in English)."""
+    role = f"pgwords_{secrets.token_hex(4)}"
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+        try:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE siswa (a int); ALTER TABLE siswa ENABLE ROW LEVEL SECURITY;"
+                    "GRANT SELECT ON siswa TO {r}; CREATE POLICY own ON siswa TO {r} USING (a = 1)"
+                ).format(r=sql.Identifier(role))
+            )
+            narrowed = _refused(conn, "SET LOCAL row_security = off; SELECT * FROM siswa", role)
+            assert "»siswa«" in (narrowed.diag.message_primary or ""), narrowed
+            said = policy_refusal("source", narrowed, conn)
+            assert said is not None and "BYPASSRLS" in (said.hint or ""), narrowed
+            # Another refusal quoting one name (the database's, no TEMPORARY): not taken for it.
+            conn.execute(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(conn.info.dbname)
+                )
+            )
+            temp = _refused(conn, "CREATE TEMP TABLE siswa_tmp (a int)", role)
+            assert policy_refusal("source", temp, conn) is None
+        finally:
+            conn.execute(sql.SQL("DROP OWNED BY {r}; DROP ROLE {r}").format(r=sql.Identifier(role)))
 
 
 def test_a_german_server_s_refusals_are_read_by_their_structure(pg_url: str) -> None:

@@ -237,20 +237,42 @@ SELECT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_us
 """
 
 
+def _policy_table(exc: psycopg.Error, conn: psycopg.Connection[Any] | None) -> str | None:
+    """The table :func:`every_row`'s refusal names ("" when it names none); None for another
+    error. A server speaking another language says it in its own words, the table's name
+    quoted (privileges' refusals leave theirs bare): taken when it is a table under row level
+    security (the catalog read, where the session still reads)."""
+    message = exc.diag.message_primary or ""
+    if exc.sqlstate != "42501":
+        return None
+    if "row-level security" in message:
+        table = re.search(r'for table "([^"]+)"', message)
+        return table[1] if table else ""
+    marks = _QUOTES.replace(" ", "")
+    names = re.findall(rf"[{marks}]\s?([^{marks}\s]+)\s?[{marks}]", message)
+    secured = False
+    with contextlib.suppress(psycopg.Error, AttributeError):
+        found = conn.execute(  # type: ignore[union-attr]
+            "SELECT EXISTS (SELECT FROM pg_class WHERE relname = %s AND relrowsecurity)",
+            (names[0] if len(names) == 1 else "",),
+        ).fetchone()
+        secured = bool(found and found[0])
+    return names[0] if secured else None
+
+
 def row_security_hint(
     exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None, view_owner: str = ""
 ) -> str | None:
     """The way out of :func:`every_row`'s refusal, naming the role of ``conn`` (None for any
     other error); when the policies cannot be that role's (it reads every row), the view's
     (``view_owner``, when known) it was read through."""
-    message = exc.diag.message_primary or ""
-    if exc.sqlstate != "42501" or "row-level security" not in message:
+    table = _policy_table(exc, conn)
+    if table is None:
         return None
     quoted = role_name(conn)
-    table = re.search(r'for table "([^"]+)"', message)
     not_mine = None
     with contextlib.suppress(psycopg.Error, AttributeError):  # (an aborted transaction)
-        row = conn.execute(_NOT_MINE, (table[1] if table else "",)).fetchone()  # type: ignore[union-attr]
+        row = conn.execute(_NOT_MINE, (table,)).fetchone()  # type: ignore[union-attr]
         not_mine = bool(row and row[0])
     if not_mine:
         owner = sql_name(view_owner) if view_owner else "…"
