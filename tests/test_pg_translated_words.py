@@ -20,10 +20,13 @@ import pytest
 from psycopg import sql
 
 from malnu_tui.engine.backends.pg_session import policy_refusal, refusal, write_refusal
+from malnu_tui.engine.backends.postgresql import open_url
 from malnu_tui.engine.backup.pg_tools import child_connection, find_pg_tools, read_dump
 from malnu_tui.engine.data.spec import key_column
-from malnu_tui.engine.errors import NotPermitted
+from malnu_tui.engine.errors import NotPermitted, StatementFailed
 from malnu_tui.engine.parity.scratch import run_each
+from malnu_tui.engine.scratch_pg import pg_run
+from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.sync.copy_refused import foreign_key_refusal, unique_refusal
 from malnu_tui.engine.sync.model import Column, TableShape
 from malnu_tui.engine.sync.side_pgkeys import LONG_KEY_HINT, failing_row, pg_error
@@ -193,3 +196,22 @@ def test_the_client_tools_say_their_own_words_in_english(
     code, _, err = read_dump(tools, ["--list", str(tmp_path / "none.dump")])
     assert code != 0 and "could not open input file" in err, err
     assert child.env.get("LC_CTYPE") == "C.UTF-8" and "LC_ALL" not in child.env
+
+
+def test_a_german_scratch_server_that_is_no_supabase_is_said_so(pg_url: str) -> None:
+    """``test --postgres`` of a Supabase set on a plain server speaking German (``Schema
+    »extensions« existiert nicht``): the hint that it needs Supabase's schemas was lost."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+            + sql.SQL(TRANSLATED.removeprefix("SET "))
+        )
+    backend = open_url(pg_url)
+    try:
+        statement = Statement("CREATE TABLE t (id uuid DEFAULT extensions.uuid_generate_v4())", 1)
+        with pytest.raises(StatementFailed) as info:
+            pg_run(backend, "1.sql", [statement])
+    finally:
+        backend.close()
+    said = str(info.value)
+    assert "»extensions« existiert nicht" in said and "a Supabase set needs" in said, said
