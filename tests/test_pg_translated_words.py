@@ -10,6 +10,7 @@ sets :data:`tests.fixtures_pg.TRANSLATED`."""
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.pg_session import policy_refusal, refusal, write_refusal
 from malnu_tui.engine.backends.postgresql import open_url
 from malnu_tui.engine.backup.pg_tools import child_connection, find_pg_tools, read_dump
+from malnu_tui.engine.backup.postgresql import _unreadable
 from malnu_tui.engine.data.spec import key_column
 from malnu_tui.engine.errors import NotPermitted, StatementFailed
 from malnu_tui.engine.parity.scratch import run_each
@@ -31,7 +33,7 @@ from malnu_tui.engine.sync.copy_refused import foreign_key_refusal, unique_refus
 from malnu_tui.engine.sync.model import Column, TableShape
 from malnu_tui.engine.sync.side_pgkeys import LONG_KEY_HINT, failing_row, pg_error
 from malnu_tui.engine.translate.model import NOT_CHECKED, Finding
-from tests.fixtures_pg import TRANSLATED
+from tests.fixtures_pg import TRANSLATED, PgCluster
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -215,3 +217,38 @@ def test_a_german_scratch_server_that_is_no_supabase_is_said_so(pg_url: str) -> 
         backend.close()
     said = str(info.value)
     assert "»extensions« existiert nicht" in said and "a Supabase set needs" in said, said
+
+
+def test_a_table_pg_dump_may_not_read_is_named_by_a_german_server(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """``pg_dump: error: query failed: FEHLER:  keine Berechtigung für Tabelle laporan``: a
+    backup by a role that may not read a table said "pg_dump failed" (exit 1) and no GRANT;
+    the table its LOCK TABLE names (pg_dump's own words) is looked up in the catalog."""
+    app = f"pgwords_{secrets.token_hex(4)}"
+    db = pg_url.rsplit("/", 1)[1]
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(db))
+                     + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+        conn.execute(f"CREATE ROLE {app} LOGIN; CREATE SCHEMA s; CREATE TABLE s.laporan (id int)")
+        conn.execute(f"GRANT USAGE ON SCHEMA s TO {app}")
+    url = pg_cluster.url(db).replace(f"{pg_cluster.user}@", f"{app}@")
+    try:
+        child = child_connection(url)
+        dumped = subprocess.run(
+            [find_pg_tools().pg_dump, "-Fc", "-f", os.devnull, child.url],
+            env=child.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert "keine Berechtigung" in dumped.stderr, dumped.stderr
+        with psycopg.connect(url, autocommit=True) as as_app:
+            assert _unreadable(as_app, dumped.stderr) == ("table", "s.laporan")
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"REVOKE USAGE ON SCHEMA s FROM {app}")
+            dumped = subprocess.run(
+                [find_pg_tools().pg_dump, "-Fc", "-f", os.devnull, child.url],
+                env=child.env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert _unreadable(as_app, dumped.stderr) == ("schema", "s"), dumped.stderr
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"REVOKE USAGE ON SCHEMA s FROM {app}; DROP ROLE {app}")
