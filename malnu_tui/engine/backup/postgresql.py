@@ -19,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
