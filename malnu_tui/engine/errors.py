@@ -384,7 +384,10 @@ class DatabaseDamaged(MalnuError):
 
 
 class BackendError(MalnuError):
-    """The database could not be reached or answered with an error."""
+    """The database could not be reached or answered with an error. ``sqlstate``: the
+    PostgreSQL error's, where it says one (what it was, in any language the server speaks)."""
+
+    sqlstate: str | None = None
 
 
 class NotPermitted(BackendError):

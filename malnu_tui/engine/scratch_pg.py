@@ -213,7 +213,7 @@ def pg_run(
                     hint = _LIVE_HINTS.get(exc.sqlstate or "") if inside else None
                     if hint and (hint is not _QUALIFIED or _QUALIFIED_NAME.search(st.text)):
                         error += f" ({hint})"
-                    elif not inside and _NOT_SUPABASE.search(error):
+                    elif not inside and _not_supabase(exc, error):
                         error += f" ({_SUPABASE_SERVER})"
                     failure = StatementFailed(filename, failing_line(st, exc), st.text, error)
                     raise
@@ -248,6 +248,23 @@ _NOT_SUPABASE = re.compile(
     r'(?:schema "(?:auth|extensions|storage)"|role "(?:anon|authenticated|service_role)") '
     r"does not exist"
 )
+# The same said by a server speaking another language (Schema »extensions« existiert nicht):
+# by SQLSTATE (invalid_schema_name, undefined_object) and the name it quotes.
+_SUPABASE_NAMES = {
+    "3F000": ("auth", "extensions", "storage"),
+    "42704": ("anon", "authenticated", "service_role"),
+}
+_QUOTED = re.compile(r'[»"«„“]\s?([^»«"„“”\s]+)\s?[«"»“”]')
+
+
+def _not_supabase(exc: Exception, error: str) -> bool:
+    if _NOT_SUPABASE.search(error):
+        return True
+    names = _SUPABASE_NAMES.get(getattr(exc, "sqlstate", None) or "", ())
+    quoted = _QUOTED.search(error)
+    return quoted is not None and quoted[1] in names
+
+
 _SUPABASE_SERVER = (
     "a Supabase set needs Supabase's schemas and roles, which this server has not: give "
     "--postgres the database `supabase start` runs locally (port 54322; `supabase status` "

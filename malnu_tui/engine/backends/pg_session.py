@@ -237,20 +237,42 @@ SELECT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_us
 """
 
 
+def _policy_table(exc: psycopg.Error, conn: psycopg.Connection[Any] | None) -> str | None:
+    """The table :func:`every_row`'s refusal names ("" when it names none); None for another
+    error. A server speaking another language says it in its own words, the table's name
+    quoted (privileges' refusals leave theirs bare): taken when it is a table under row level
+    security (the catalog read, where the session still reads)."""
+    message = exc.diag.message_primary or ""
+    if exc.sqlstate != "42501":
+        return None
+    if "row-level security" in message:
+        table = re.search(r'for table "([^"]+)"', message)
+        return table[1] if table else ""
+    marks = _QUOTES.replace(" ", "")
+    names = re.findall(rf"[{marks}]\s?([^{marks}\s]+)\s?[{marks}]", message)
+    secured = False
+    with contextlib.suppress(psycopg.Error, AttributeError):
+        found = conn.execute(  # type: ignore[union-attr]
+            "SELECT EXISTS (SELECT FROM pg_class WHERE relname = %s AND relrowsecurity)",
+            (names[0] if len(names) == 1 else "",),
+        ).fetchone()
+        secured = bool(found and found[0])
+    return names[0] if secured else None
+
+
 def row_security_hint(
     exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None, view_owner: str = ""
 ) -> str | None:
     """The way out of :func:`every_row`'s refusal, naming the role of ``conn`` (None for any
     other error); when the policies cannot be that role's (it reads every row), the view's
     (``view_owner``, when known) it was read through."""
-    message = exc.diag.message_primary or ""
-    if exc.sqlstate != "42501" or "row-level security" not in message:
+    table = _policy_table(exc, conn)
+    if table is None:
         return None
     quoted = role_name(conn)
-    table = re.search(r'for table "([^"]+)"', message)
     not_mine = None
     with contextlib.suppress(psycopg.Error, AttributeError):  # (an aborted transaction)
-        row = conn.execute(_NOT_MINE, (table[1] if table else "",)).fetchone()  # type: ignore[union-attr]
+        row = conn.execute(_NOT_MINE, (table,)).fetchone()  # type: ignore[union-attr]
         not_mine = bool(row and row[0])
     if not_mine:
         owner = sql_name(view_owner) if view_owner else "…"
@@ -287,6 +309,42 @@ _DENIED = re.compile(r"^permission denied for (table|schema) (.+)$")
 
 
 _NO_TEMP = "permission denied to create temporary tables in database"
+# A name as a translated message quotes it: »name«, "name", « name », „name“…
+_QUOTES = "\"'»«„“”‘’‹› "
+
+
+def _no_temp(exc: psycopg.Error, conn: psycopg.Connection[Any] | None) -> bool:
+    """Whether ``exc`` refuses a TEMPORARY table: by its English words, or (a server speaking
+    another language says them in its own) the one insufficient-privilege error naming the
+    database in quotes (``aclcheck``'s "… for database x" leaves it bare)."""
+    message = exc.diag.message_primary or ""
+    if exc.sqlstate != "42501" or message.startswith(_NO_TEMP):
+        return exc.sqlstate == "42501" and message.startswith(_NO_TEMP)
+    db = ""
+    with contextlib.suppress(psycopg.Error, AttributeError):
+        db = conn.info.dbname if conn is not None else ""
+    return bool(db) and re.search(rf"[^\w\s]{re.escape(db)}[^\w\s]", message) is not None
+
+
+def _denied(exc: psycopg.Error, schema: str) -> tuple[str, str] | None:
+    """``("table" | "schema", name)`` of an insufficient-privilege error on a table or a
+    schema. A server speaking another language says it in its own words (``keine
+    Berechtigung für Tabelle migrations``), the name last: taken when it is one of the tool's
+    tables or the target's ``schema`` (what a GRANT would be guessed for otherwise: a
+    sequence, a function, a view)."""
+    from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
+
+    message = exc.diag.message_primary or ""
+    if exc.sqlstate != "42501":
+        return None
+    english = _DENIED.match(message)
+    if english is not None:
+        return english[1], english[2]
+    words = message.split()
+    name = words[-1].strip(_QUOTES) if words else ""
+    if name and name == schema:
+        return "schema", name
+    return ("table", name) if name in TOOL_TABLES else None
 
 
 def write_refusal(
@@ -297,7 +355,7 @@ def write_refusal(
     an import's or a sync's rows are staged; None for any other error."""
     refused = policy_refusal(where, exc, conn)
     message = exc.diag.message_primary or ""
-    if refused is not None or exc.sqlstate != "42501" or not message.startswith(_NO_TEMP):
+    if refused is not None or not _no_temp(exc, conn):
         return refused
     db = sql_name(conn.info.dbname) if conn is not None else "…"
     return NotPermitted(
@@ -315,20 +373,20 @@ def refusal(
     tables made by another role: its rights are the tool's to need, in ``schema``, the
     target's); None for any other error."""
     refused = write_refusal(where, exc, conn)
-    m = _DENIED.match(exc.diag.message_primary or "") if exc.sqlstate == "42501" else None
+    m = _denied(exc, schema)
     if refused is not None or m is None:
         return refused
     from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 
     role = role_name(conn) or "…"
-    if m[1] == "schema":
-        grant = f"GRANT USAGE ON SCHEMA {sql_name(m[2])} TO {role};"
-    elif m[2] in TOOL_TABLES:  # the three every target has, and the sync's where it is one
-        named = dict.fromkeys((*TOOL_TABLES[:3], m[2]))
+    if m[0] == "schema":
+        grant = f"GRANT USAGE ON SCHEMA {sql_name(m[1])} TO {role};"
+    elif m[1] in TOOL_TABLES:  # the three every target has, and the sync's where it is one
+        named = dict.fromkeys((*TOOL_TABLES[:3], m[1]))
         tables = ", ".join(f"{sql_name(schema)}.{t}" for t in named)
         grant = f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};"
     else:
-        grant = f"GRANT SELECT ON TABLE {sql_name(m[2])} TO {role};"
+        grant = f"GRANT SELECT ON TABLE {sql_name(m[1])} TO {role};"
     return NotPermitted(
         f"{where}: {exc.diag.message_primary} (role {role})",
         hint=f"as the owner of the tables (the role that made them) or a superuser: {grant}",

@@ -179,7 +179,7 @@ def child_connection(url: str) -> ChildConnection:
     given = {unquote(p.partition("=")[0]) for p in pieces}
     if "keepalives" not in given:  # the tool's own keepalives (not tcp_user_timeout: libpq 12+)
         query += [f"{k}={v}" for k, v in KEEPALIVES.items() if k not in given | {TCP_USER}]
-    env = dict(os.environ)
+    env = english_messages(dict(os.environ))
     if password is not None:
         env["PGPASSWORD"] = password
     fds: tuple[int, ...] = ()
@@ -192,6 +192,23 @@ def child_connection(url: str) -> ChildConnection:
         fds = (read,)
     clean = urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
     return ChildConnection(clean, env, password, fds)
+
+
+# The locale categories LC_ALL sets (glibc's own extras left: no client tool reads them).
+_CATEGORIES = ("LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY")
+
+
+def english_messages(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the client tools' own words in English (``LC_MESSAGES=C``; ``LANGUAGE``
+    is not read then), its other locale settings kept (an ``LC_ALL`` as each category): the
+    tool reads their words (``Query was:``, ``Command was:``, ``No space left on device``), and
+    pg_dump, pg_restore and psql said them in the operator's language (``Die Anfrage war:``,
+    ``Auf dem Gerät ist kein Speicherplatz mehr verfügbar``). The server's words are its own."""
+    lc_all = env.pop("LC_ALL", "")
+    for category in _CATEGORIES if lc_all else ():
+        env[category] = lc_all
+    env["LC_MESSAGES"] = "C"
+    return env
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -427,6 +444,7 @@ def read_dump(tools: PgTools, args: Sequence[str]) -> tuple[int, str, str]:
     try:
         proc = subprocess.run(
             [tools.pg_restore, *args],
+            env=english_messages(dict(os.environ)),
             capture_output=True,
             text=True,
             timeout=READ_TIMEOUT,

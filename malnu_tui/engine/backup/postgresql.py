@@ -19,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
@@ -183,6 +183,7 @@ def create(
             if "55P03" not in text and getattr(exc, "sqlstate", None) != "55P03":
                 raise BackupError(text.strip()) from None
             raise _lock_wait(conn, f"{text.strip()}; no backup was made") from None
+        denied_here = _unreadable(conn, err) if proc.returncode != 0 else None
         given_up = _LOCK_GIVEN_UP.search(err) if proc.returncode != 0 else None
         if given_up:
             raise _lock_wait(
@@ -195,9 +196,11 @@ def create(
         meta.close()
     denied = _DENIED.search(err) if proc.returncode != 0 else None
     if denied:
-        locking = re.search(r"LOCK TABLE (\S+) IN ACCESS SHARE", err)  # schema-qualified
+        locking = _LOCKING.search(err)  # schema-qualified
         name = locking[1] if locking and denied[1] == "table" else denied[2]
         raise _not_readable(meta.display_url, denied[1], name, role)
+    if denied_here is not None:  # said in the server's language: read from the catalog
+        raise _not_readable(meta.display_url, *denied_here, role)
     narrowed = _NARROWED.search(err) if proc.returncode != 0 else None
     if narrowed:
         table = sql_name(narrowed[1])
@@ -288,6 +291,32 @@ _GRANT = {
     "schema": "GRANT USAGE ON SCHEMA {name} TO {role};",
     "large object": "GRANT SELECT ON LARGE OBJECT {name} TO {role};",
 }
+
+
+_LOCKING = re.compile(r"LOCK TABLE (\S+) IN ACCESS SHARE")  # pg_dump's own words: English
+# The table (or its schema) pg_dump's LOCK TABLE names, where this role may not read it.
+_MAY_NOT_READ = """
+SELECT CASE WHEN NOT has_schema_privilege(n.oid, 'USAGE') THEN 'schema'
+            WHEN NOT has_table_privilege(c.oid, 'SELECT') THEN 'table' END, n.nspname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = (parse_ident(%(name)s))[1] AND c.relname = (parse_ident(%(name)s))[2]
+"""
+
+
+def _unreadable(conn: Any, err: str) -> tuple[str, str] | None:
+    """``(kind, name)`` of what pg_dump was refused, where the server said it in another
+    language (``keine Berechtigung für Tabelle laporan``): the table its ``LOCK TABLE``
+    names (pg_dump's own words, English), by the catalog, when this role may not read it or
+    its schema; None otherwise (said in English: :data:`_DENIED` reads it)."""
+    locking = _LOCKING.search(err)
+    if locking is None or _DENIED.search(err):
+        return None
+    row = None
+    with contextlib.suppress(Exception):  # (a name parse_ident does not read: not said)
+        row = conn.execute(_MAY_NOT_READ, {"name": locking[1]}).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return ("table", locking[1]) if row[0] == "table" else ("schema", sql_name(row[1]))
 
 
 def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:

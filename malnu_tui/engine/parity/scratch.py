@@ -43,6 +43,24 @@ _ADD_VALUE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _NEW_VALUE = re.compile(r'new value "(.*)" of enum type')
+# The first name a translated message quotes (»a«, "a", « a », „a“): where a server speaking
+# another language says the words around it in its own (Relation »a« existiert nicht).
+_QUOTED = re.compile(r'[»"«„“]\s?([^»«"„“”]+?)\s?[«"»“”]')
+_NAMES_MISSING = ("42P01", "42883")  # undefined_table (a view, an index's), undefined_function
+
+
+def _said_name(
+    exc: psycopg.Error, message: str, english: re.Pattern[str], codes: tuple[str, ...]
+) -> str | None:
+    """The name ``english`` finds in ``message``; where the server says it in another
+    language, the first name it quotes, for an error of one of ``codes``."""
+    m = english.search(message)
+    if m is not None:
+        return m[1]
+    quoted = _QUOTED.search(message) if exc.sqlstate in codes else None
+    return quoted[1] if quoted else None
+
+
 # A trigger function as the translation writes it (translate/triggers.py), and its trigger.
 _TRIGGER_FUNCTION = re.compile(
     r'^CREATE OR REPLACE FUNCTION ("(?:[^"]|"")+")\(\) RETURNS trigger LANGUAGE plpgsql AS '
@@ -202,15 +220,15 @@ def run_each(
                 _check_trigger_body(conn, file, line, bodies[m_tr["fn"]], m_tr["table"], findings)
         except psycopg.Error as exc:
             message = (exc.diag.message_primary or str(exc)).strip()
-            new_value = _NEW_VALUE.search(message) if exc.sqlstate == "55P04" else None
-            if new_value is not None and new_value[1] not in added:
+            new_value = _said_name(exc, message, _NEW_VALUE, ("55P04",))
+            if new_value is not None and exc.sqlstate == "55P04" and new_value not in added:
                 findings.append(_enum_value_unchecked(file, line, message))
                 continue
             m = _CREATES.match(text)
             if m:
                 failed[(m[2] or m[1]).lower()] = (file, line)
-            missing = _MISSING.search(message)
-            root = failed.get(missing[1].lower()) if missing else None
+            missing = _said_name(exc, message, _MISSING, _NAMES_MISSING)
+            root = failed.get(missing.lower()) if missing else None
             if root is not None and root != (file, line):
                 findings.append(
                     Finding(

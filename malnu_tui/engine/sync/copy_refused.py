@@ -71,9 +71,18 @@ def not_null_refusal(
 
 
 def unique_refusal(exc: BaseException) -> bool:
-    """Whether ``exc`` is the copy refusing a value one of its UNIQUE constraints holds."""
+    """Whether ``exc`` is the copy refusing a value one of its UNIQUE constraints holds: by
+    PostgreSQL's SQLSTATE (its words are the server's language's), SQLite's and D1's words."""
+    if getattr(exc, "sqlstate", None) == "23505":
+        return True
     text = str(exc).lower()
     return "unique constraint failed" in text or "violates unique constraint" in text
+
+
+def foreign_key_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` is the copy refusing a row whose parent it does not hold (yet): by
+    PostgreSQL's SQLSTATE (its words are the server's language's), SQLite's and D1's words."""
+    return getattr(exc, "sqlstate", None) == "23503" or "foreign key" in str(exc).lower()
 
 
 class UniqueRefused(BackendError):

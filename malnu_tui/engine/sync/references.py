@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.sync.copy_refused import unique_refusal
+from malnu_tui.engine.sync.copy_refused import foreign_key_refusal, unique_refusal
 from malnu_tui.engine.sync.cycles import ForeignKey, cut_cycle, null_absent
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TablePlan, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer, values_bytes
@@ -131,7 +131,7 @@ def write_chunk(s: SyncSession, shape: TableShape, chunk: Chunk) -> ChunkCounts:
             return resolve(s, shape, chunk, write, exc)  # a unique value moved: see .uniques
     except MalnuError as exc:
         parents = sorted({*s.parents.get(name, ()), *({name} & s.self_referring)})
-        if parents and "foreign key" in str(exc).lower():
+        if parents and foreign_key_refusal(exc):
             exc.hint = _parents_hint(shape.name, parents, s.planned)
         raise
 

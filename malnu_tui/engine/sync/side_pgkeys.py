@@ -68,14 +68,18 @@ LONG_KEY_HINT = (
 
 
 def long_index_value(exc: psycopg.Error) -> bool:
-    """Whether ``exc`` is PostgreSQL's "index row size … exceeds btree … maximum"."""
+    """Whether ``exc`` is PostgreSQL's "index row size … exceeds btree … maximum": the
+    program limit error that names the index (its constraint name; a server speaking another
+    language says the words in its own), the English words where no index is named."""
     message = exc.diag.message_primary or ""
-    return isinstance(exc, psycopg.errors.ProgramLimitExceeded) and message.startswith(
-        "index row size"
+    return isinstance(exc, psycopg.errors.ProgramLimitExceeded) and (
+        bool(exc.diag.constraint_name) or message.startswith("index row size")
     )
 
 
-_COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?", re.MULTILINE)
+# COPY's context: ``COPY t, line 7, column n: "x"``; a server speaking another language says
+# the words in its own (``COPY t, Zeile 7, Spalte n: »x«``; ``ligne 7, colonne n : « x »``).
+_COPY_LINE = re.compile(r"^COPY .*?, \w+ (\d+)(?:, \w+ (.+?) ?: )?", re.MULTILINE)
 
 
 def ident_text(name: str, conn: psycopg.Connection[Any]) -> str:
@@ -113,7 +117,9 @@ def pg_error(
     refused = write_refusal(label, exc, conn)
     if refused is not None:
         return refused
-    return BackendError(f"{label}: {text}{session_ended(exc)}", hint=hint)
+    said = BackendError(f"{label}: {text}{session_ended(exc)}", hint=hint)
+    said.sqlstate = diag.sqlstate
+    return said
 
 
 def failing_row(

@@ -1,0 +1,254 @@
+"""A server that speaks another language (lc_messages: a Supabase project may set it, a
+self-hosted server often has de_DE) says its errors in its own words, and the tool read the
+English ones to decide what happened: which GRANT to name, which column a row was refused for,
+which row of a COPY failed, whether a key was too long for an index, whether a chunk met a
+unique value that moved (resolved in steps) or a parent not copied yet. Each is decided by the
+error's structure now (SQLSTATE, the diagnostics' fields, the shape of a detail or a context),
+the English words kept where nothing else says. The cluster speaks German to a session that
+sets :data:`tests.fixtures_pg.TRANSLATED`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from malnu_tui.engine.backends.pg_session import policy_refusal, refusal, write_refusal
+from malnu_tui.engine.backends.postgresql import open_url
+from malnu_tui.engine.backup.pg_tools import child_connection, find_pg_tools, read_dump
+from malnu_tui.engine.backup.postgresql import _unreadable
+from malnu_tui.engine.data.spec import key_column
+from malnu_tui.engine.errors import NotPermitted, StatementFailed
+from malnu_tui.engine.parity.scratch import run_each
+from malnu_tui.engine.scratch_pg import pg_run
+from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.sync.copy_refused import foreign_key_refusal, unique_refusal
+from malnu_tui.engine.sync.model import Column, TableShape
+from malnu_tui.engine.sync.side_pgkeys import LONG_KEY_HINT, failing_row, pg_error
+from malnu_tui.engine.translate.model import NOT_CHECKED, Finding
+from tests.fixtures_pg import TRANSLATED, PgCluster
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+def _refused(conn: Conn, statement: str, role: str = "") -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as info, conn.transaction():
+        if role:
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        conn.execute(statement)
+    return info.value
+
+
+@contextlib.contextmanager
+def _german(pg_url: str) -> Iterator[Conn]:
+    """A session of ``pg_url``'s database speaking German."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(TRANSLATED)
+        yield conn
+
+
+def test_a_missing_grant_is_named_by_a_german_server(pg_url: str) -> None:
+    """``keine Berechtigung für Tabelle malnu_audit`` / ``… für Schema s`` / no TEMPORARY on
+    the database: the English words alone were read, and the GRANT that lets it went unsaid
+    (exit 1, no way on, where English says it, exit 2)."""
+    role = f"pgwords_{secrets.token_hex(4)}"
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+        try:
+            conn.execute("CREATE SCHEMA s; CREATE TABLE s.malnu_audit (a int)")
+            conn.execute("CREATE TABLE public.malnu_audit (a int); CREATE TABLE plain (a int)")
+            table = _refused(conn, "SELECT * FROM public.malnu_audit", role)
+            assert "Berechtigung" in (table.diag.message_primary or ""), table
+            said = refusal("target", table, conn, "public")
+            assert isinstance(said, NotPermitted) and "GRANT SELECT, INSERT" in (said.hint or "")
+            assert "public.malnu_audit" in (said.hint or ""), said.hint
+            schema = _refused(conn, "SELECT * FROM s.malnu_audit", role)
+            said = refusal("target", schema, conn, "s")
+            assert said is not None and "GRANT USAGE ON SCHEMA s TO" in (said.hint or "")
+            # A table of the application's: its name is not guessed from German words.
+            assert refusal("target", _refused(conn, "SELECT * FROM plain", role), conn, "x") is None
+            conn.execute(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(conn.info.dbname)
+                )
+            )
+            temp = _refused(conn, "CREATE TEMP TABLE staged (a int)", role)
+            said = write_refusal("import", temp, conn)
+            assert said is not None and "GRANT TEMPORARY ON DATABASE" in (said.hint or ""), temp
+            assert write_refusal("import", table, conn) is None  # not a TEMPORARY one
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_row_level_security_s_refusal_is_said_by_a_german_server(pg_url: str) -> None:
+    """``Anfrage würde von Policy für Sicherheit auf Zeilenebene für Tabelle »siswa«
+    betroffen sein``: a sync's or an import's read of every row, refused by a policy, was
+    exit 1 with no way on (exit 2 and `ALTER ROLE … BYPASSRLS;` in English)."""
+    role = f"pgwords_{secrets.token_hex(4)}"
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+        try:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE siswa (a int); ALTER TABLE siswa ENABLE ROW LEVEL SECURITY;"
+                    "GRANT SELECT ON siswa TO {r}; CREATE POLICY own ON siswa TO {r} USING (a = 1)"
+                ).format(r=sql.Identifier(role))
+            )
+            narrowed = _refused(conn, "SET LOCAL row_security = off; SELECT * FROM siswa", role)
+            assert "»siswa«" in (narrowed.diag.message_primary or ""), narrowed
+            said = policy_refusal("source", narrowed, conn)
+            assert said is not None and "BYPASSRLS" in (said.hint or ""), narrowed
+            # Another refusal quoting one name (the database's, no TEMPORARY): not taken for it.
+            conn.execute(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(conn.info.dbname)
+                )
+            )
+            temp = _refused(conn, "CREATE TEMP TABLE siswa_tmp (a int)", role)
+            assert policy_refusal("source", temp, conn) is None
+        finally:
+            conn.execute(sql.SQL("DROP OWNED BY {r}; DROP ROLE {r}").format(r=sql.Identifier(role)))
+
+
+def test_a_german_server_s_refusals_are_read_by_their_structure(pg_url: str) -> None:
+    """The column of a unique or foreign key refusal (an import's rejects file said none), a
+    COPY's failing row (the sync's error named no row), a key too long for its index (no
+    hint), a unique value that moved (the sync stopped where it resolves the chunk in steps)
+    and a parent not copied yet (its hint lost)."""
+    with _german(pg_url) as conn:
+        conn.execute(
+            "CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, k text UNIQUE);"
+            "CREATE TABLE c (p int REFERENCES t); INSERT INTO t VALUES (1, 1, 'a')"
+        )
+        dup = _refused(conn, "INSERT INTO t VALUES (2, 1, 'a')")
+        assert "existiert bereits" in (dup.diag.message_detail or ""), dup
+        assert key_column(dup.diag.message_detail, ("id", "n", "k")) == "k"
+        fk = _refused(conn, "INSERT INTO c VALUES (9)")
+        assert key_column(fk.diag.message_detail, ("p",)) == "p"
+        assert unique_refusal(pg_error("sync t", dup)) and not unique_refusal(pg_error("c", fk))
+        assert foreign_key_refusal(pg_error("sync c", fk)) and not foreign_key_refusal(
+            pg_error("sync t", dup)
+        )
+        with pytest.raises(psycopg.Error) as info, conn.transaction():
+            with conn.cursor().copy("COPY t FROM STDIN") as copy:
+                copy.write("5\t1\tz\n6\tabc\ty\n")
+        assert "Zeile 2" in (info.value.diag.context or ""), info.value
+        shape = TableShape(
+            "t",
+            (
+                Column("id", "integer", "int"),
+                Column("n", "integer", "int"),
+                Column("k", "text", "text"),
+            ),
+            ("id",),
+        )
+        where, _ = failing_row(shape, [(5, 1, "z"), (6, "abc", "y")], info.value)
+        assert where == ", row id=6, column n", where
+        long = secrets.token_hex(2000)  # 4,000 bytes that do not compress
+        too_long = _refused(conn, f"INSERT INTO t VALUES (3, 1, '{long}')")
+        assert "2704" in (too_long.diag.message_primary or ""), too_long
+        assert pg_error("sync t", too_long).hint == LONG_KEY_HINT
+
+
+def test_a_german_scratch_server_s_knock_on_rejections_name_their_root(pg_url: str) -> None:
+    """The parity check on a scratch server speaking German (``Relation »a« existiert
+    nicht``): a statement failing because an earlier one was rejected was called a wrong
+    translation of its own ("report it"), and an enum value an earlier migration adds,
+    refused until it commits, a rejection (a note in English: ``up`` runs it)."""
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(TRANSLATED)
+        conn.execute("CREATE TYPE mood AS ENUM ('a')")
+        findings: list[Finding] = []
+        run_each(conn, "1.sql", [(1, "ALTER TYPE mood ADD VALUE 'b'")], findings)
+        statements = [
+            (1, "CREATE TABLE kelas (x no_such_type)"),
+            (2, "CREATE INDEX ON kelas (x)"),
+            (3, "SELECT 'b'::mood"),
+        ]
+        run_each(conn, "2.sql", statements, findings)
+        said = {f.line: f for f in findings}
+        assert "existiert nicht" in said[2].why, findings
+        assert said[2].construct == "depends on a rejected statement", said[2]
+        assert "2.sql:1" in said[2].why and said[3].construct == NOT_CHECKED, said[3]
+
+
+def test_the_client_tools_say_their_own_words_in_english(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """pg_dump, pg_restore and psql say their own words in the operator's language (they set
+    their locale from the environment: LANG=de_DE.UTF-8 on a German admin's box), where the
+    tool reads them (``Query was:``, ``Command was:``, ``No space left on device``: a full
+    disk's hint). They run with ``LC_MESSAGES=C``, the rest of the locale kept."""
+    monkeypatch.setenv("LANGUAGE", "de")  # C.UTF-8 + LANGUAGE: what de_DE does, on this box
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    tools = find_pg_tools()
+    child = child_connection(pg_url)
+    dumped = subprocess.run(
+        [tools.pg_dump, "-t", "no_such_table", child.url],
+        env=child.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "pg_dump: error: no matching tables were found" in dumped.stderr, dumped.stderr
+    code, _, err = read_dump(tools, ["--list", str(tmp_path / "none.dump")])
+    assert code != 0 and "could not open input file" in err, err
+    assert child.env.get("LC_CTYPE") == "C.UTF-8" and "LC_ALL" not in child.env
+
+
+def test_a_german_scratch_server_that_is_no_supabase_is_said_so(pg_url: str) -> None:
+    """``test --postgres`` of a Supabase set on a plain server speaking German (``Schema
+    »extensions« existiert nicht``): the hint that it needs Supabase's schemas was lost."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+            + sql.SQL(TRANSLATED.removeprefix("SET "))
+        )
+    backend = open_url(pg_url)
+    try:
+        statement = Statement("CREATE TABLE t (id uuid DEFAULT extensions.uuid_generate_v4())", 1)
+        with pytest.raises(StatementFailed) as info:
+            pg_run(backend, "1.sql", [statement])
+    finally:
+        backend.close()
+    said = str(info.value)
+    assert "»extensions« existiert nicht" in said and "a Supabase set needs" in said, said
+
+
+def test_a_table_pg_dump_may_not_read_is_named_by_a_german_server(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """``pg_dump: error: query failed: FEHLER:  keine Berechtigung für Tabelle laporan``: a
+    backup by a role that may not read a table said "pg_dump failed" (exit 1) and no GRANT;
+    the table its LOCK TABLE names (pg_dump's own words) is looked up in the catalog."""
+    app = f"pgwords_{secrets.token_hex(4)}"
+    db = pg_url.rsplit("/", 1)[1]
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(db))
+                     + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+        conn.execute(f"CREATE ROLE {app} LOGIN; CREATE SCHEMA s; CREATE TABLE s.laporan (id int)")
+        conn.execute(f"GRANT USAGE ON SCHEMA s TO {app}")
+    url = pg_cluster.url(db).replace(f"{pg_cluster.user}@", f"{app}@")
+    try:
+        child = child_connection(url)
+        dumped = subprocess.run(
+            [find_pg_tools().pg_dump, "-Fc", "-f", os.devnull, child.url],
+            env=child.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert "keine Berechtigung" in dumped.stderr, dumped.stderr
+        with psycopg.connect(url, autocommit=True) as as_app:
+            assert _unreadable(as_app, dumped.stderr) == ("table", "s.laporan")
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"REVOKE USAGE ON SCHEMA s FROM {app}")
+            dumped = subprocess.run(
+                [find_pg_tools().pg_dump, "-Fc", "-f", os.devnull, child.url],
+                env=child.env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert _unreadable(as_app, dumped.stderr) == ("schema", "s"), dumped.stderr
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"REVOKE USAGE ON SCHEMA s FROM {app}; DROP ROLE {app}")
