@@ -125,3 +125,37 @@ def test_a_partial_unique_index_is_left_to_the_database(imp: ImportTarget, tmp_p
     assert r["line"] == "5" and "repeats line" not in r["reason"], r
     assert "a@malnu.sch.id" in r["reason"], r
     assert report.committed and imp.count("akun") == 3
+
+
+def test_two_unique_indexes_over_one_column_each_compare_as_theirs(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # email UNIQUE, and one account per email whatever its case (either made first): one of
+    # the two was dropped as the same columns' (SQLite kept the index made last, PostgreSQL
+    # the first), so 'A@…' after 'a@…' was missed, then the table's refusal said "is in the
+    # table already" (SQLite, D1) or named no line (PostgreSQL): it is line 2's.
+    pg = imp.kind == "postgresql"
+    if pg:
+        imp.execute(
+            "CREATE COLLATION tanpa_huruf (provider = icu, locale = 'und-u-ks-level2', "
+            "deterministic = false)"
+        )
+    coll = "tanpa_huruf" if pg else "NOCASE"
+    f = write_csv(tmp_path / "a.csv", "id,email\n1,a@malnu.sch.id\n2,A@MALNU.SCH.ID\n")
+    for n, made in enumerate(("", f"COLLATE {coll}")):
+        imp.execute(f"CREATE TABLE akun{n} (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+        imp.execute(f"CREATE UNIQUE INDEX akun{n}_a ON akun{n} (email {made})")
+        later = f"COLLATE {coll}" if not made else ""
+        imp.execute(f"CREATE UNIQUE INDEX akun{n}_b ON akun{n} (email {later})")
+        for dry in (True, False):
+            req = ImportRequest(
+                f"akun{n}", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(1),
+                dry_run=dry,
+            )
+            report = import_into(imp, req)
+            (r,) = rejects_of(report.rejects_file)
+            assert r["line"] == "3" and r["reason"].startswith(
+                "email 'A@MALNU.SCH.ID' repeats line 2 of this import, compared as the table "
+                f"compares it ({'public.tanpa_huruf' if pg else 'NOCASE'}): "
+            ), (n, dry, r)
+        assert report.committed and imp.count(f"akun{n}") == 1

@@ -88,11 +88,20 @@ def table_uniques(backend: Backend, schema: TableSchema) -> tuple[UniqueSet, ...
             cols = tuple(str(p[1]) for p in parts)
             colls = tuple(str(p[2] or "BINARY") for p in parts)
             found.append(UniqueSet(cols, colls, key=parts[0][0] == "pk"))
+    # One of each: the same columns compared the same way (two indexes over one column, one
+    # of them NOCASE or of a case-insensitive collation, are both watched).
     out: list[UniqueSet] = []
     for u in sorted(found, key=lambda u: not u.key):
-        if not any(set(o.columns) == set(u.columns) for o in out):
+        if not any(_same(o, u) for o in out):
             out.append(u)
     return tuple(out)
+
+
+def _same(a: UniqueSet, b: UniqueSet) -> bool:
+    def how(u: UniqueSet) -> frozenset[tuple[str, str]]:
+        return frozenset((c, u.collation(i).upper()) for i, c in enumerate(u.columns))
+
+    return a.nulls_distinct == b.nulls_distinct and how(a) == how(b)
 
 
 def watched_uniques(
