@@ -45,13 +45,14 @@ _SQLITE_UNIQUES = (
     'JOIN pragma_index_xinfo(l.name) x WHERE l."unique" AND NOT l.partial AND x.key '
     "ORDER BY l.seq, x.seqno"
 )
-# PostgreSQL: unique indexes without a predicate or an expression; {nnd}: NULLS NOT DISTINCT
+# PostgreSQL: unique indexes without a predicate or an expression, their key columns (not an
+# INCLUDE's, which indkey holds after them); {nnd}: NULLS NOT DISTINCT
 # (PostgreSQL 15), FALSE before it. A collation other than the default, quoted by the catalog.
 _PG_UNIQUES = (
     "SELECT i.indisprimary, {nnd}, array(SELECT a.attname::text FROM unnest(i.indkey) "
     "WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n "
-    "ORDER BY k.o), array(SELECT coalesce((SELECT quote_ident(cn.nspname) || '.' || "
-    "quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = "
+    "WHERE k.o <= i.indnkeyatts ORDER BY k.o), array(SELECT coalesce((SELECT "
+    "quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = "
     "co.collnamespace WHERE co.oid = c.oid AND co.collname <> 'default'), '') "
     "FROM unnest(i.indcollation) WITH ORDINALITY c(oid, o) ORDER BY c.o) "
     "FROM pg_index i WHERE i.indrelid = "
