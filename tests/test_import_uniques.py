@@ -149,7 +149,10 @@ def test_two_unique_indexes_over_one_column_each_compare_as_theirs(
         imp.execute(f"CREATE UNIQUE INDEX akun{n}_b ON akun{n} (email {later})")
         for dry in (True, False):
             req = ImportRequest(
-                f"akun{n}", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(1),
+                f"akun{n}",
+                file=f,
+                rejects=tmp_path / "r.csv",
+                max_errors=MaxErrors(1),
                 dry_run=dry,
             )
             report = import_into(imp, req)
@@ -170,7 +173,9 @@ def test_an_index_s_included_columns_are_not_its_key_on_postgresql(
     imp = ImportTarget("postgresql", fresh_db("postgresql").url, tmp_path)
     imp.execute("CREATE TABLE akun (id integer PRIMARY KEY, email text NOT NULL, nama text)")
     imp.execute("CREATE UNIQUE INDEX akun_email ON akun (email) INCLUDE (nama)")
-    for n, body in enumerate(("id,email,nama\n1,a@x,Ani\n2,a@x,Budi\n", "id,email\n1,a@x\n2,a@x\n")):
+    for n, body in enumerate(
+        ("id,email,nama\n1,a@x,Ani\n2,a@x,Budi\n", "id,email\n1,a@x\n2,a@x\n")
+    ):
         f = write_csv(tmp_path / f"a{n}.csv", body)
         req = ImportRequest("akun", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(1))
         report = import_into(imp, req)
@@ -202,5 +207,7 @@ def test_a_strict_table_s_any_column_keeps_07_apart_from_7(
             assert [g[0] for g in got] == ["4", "5"], (kind, dry, got)
             assert got[1][1].startswith("id 2 repeats line 3 of this import"), got
         assert report.committed and imp.rows("SELECT kode FROM t ORDER BY id") == [
-            ("7",), ("07",), ("x",)
+            ("7",),
+            ("07",),
+            ("x",),
         ], kind
