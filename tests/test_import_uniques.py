@@ -105,6 +105,24 @@ def test_nulls_not_distinct_collide_on_postgresql(
     assert r["reason"].startswith("nip NULL repeats line 2 of this import: "), r
     assert report.committed and imp.count("wali") == 2
 
+    # UNIQUE (email) INCLUDE (nama): pg_index.indkey holds the INCLUDE columns after the key's;
+    # they were taken as the key's, so two rows sharing an email with other names were missed
+    # (the database's refusal, no line), and so was a file without nama (not watched at all).
+    imp.execute("CREATE TABLE akun (id integer PRIMARY KEY, email text NOT NULL, nama text)")
+    imp.execute("CREATE UNIQUE INDEX akun_email ON akun (email) INCLUDE (nama)")
+    for n, body in enumerate(
+        ("id,email,nama\n1,a@x,Ani\n2,a@x,Budi\n", "id,email\n1,a@x\n2,a@x\n")
+    ):
+        f = write_csv(tmp_path / f"a{n}.csv", body)
+        req = ImportRequest("akun", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(1))
+        report = import_into(imp, req)
+        (r,) = rejects_of(report.rejects_file)
+        assert r["line"] == "3" and r["reason"].startswith(
+            "email 'a@x' repeats line 2 of this import: the table's UNIQUE (email)"
+        ), (n, r)
+        assert report.committed and imp.count("akun") == 1
+        imp.execute("DELETE FROM akun")
+
 
 def test_a_partial_unique_index_is_left_to_the_database(imp: ImportTarget, tmp_path: Path) -> None:
     # One active account per email; old, inactive ones may share it. Whether two rows collide
@@ -125,3 +143,66 @@ def test_a_partial_unique_index_is_left_to_the_database(imp: ImportTarget, tmp_p
     assert r["line"] == "5" and "repeats line" not in r["reason"], r
     assert "a@malnu.sch.id" in r["reason"], r
     assert report.committed and imp.count("akun") == 3
+
+
+def test_two_unique_indexes_over_one_column_each_compare_as_theirs(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # email UNIQUE, and one account per email whatever its case (either made first): one of
+    # the two was dropped as the same columns' (SQLite kept the index made last, PostgreSQL
+    # the first), so 'A@…' after 'a@…' was missed, then the table's refusal said "is in the
+    # table already" (SQLite, D1) or named no line (PostgreSQL): it is line 2's.
+    pg = imp.kind == "postgresql"
+    if pg:
+        imp.execute(
+            "CREATE COLLATION tanpa_huruf (provider = icu, locale = 'und-u-ks-level2', "
+            "deterministic = false)"
+        )
+    coll = "tanpa_huruf" if pg else "NOCASE"
+    f = write_csv(tmp_path / "a.csv", "id,email\n1,a@malnu.sch.id\n2,A@MALNU.SCH.ID\n")
+    for n, made in enumerate(("", f"COLLATE {coll}")):
+        imp.execute(f"CREATE TABLE akun{n} (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+        imp.execute(f"CREATE UNIQUE INDEX akun{n}_a ON akun{n} (email {made})")
+        later = f"COLLATE {coll}" if not made else ""
+        imp.execute(f"CREATE UNIQUE INDEX akun{n}_b ON akun{n} (email {later})")
+        for dry in (True, False):
+            req = ImportRequest(
+                f"akun{n}",
+                file=f,
+                rejects=tmp_path / "r.csv",
+                max_errors=MaxErrors(1),
+                dry_run=dry,
+            )
+            report = import_into(imp, req)
+            (r,) = rejects_of(report.rejects_file)
+            assert r["line"] == "3" and r["reason"].startswith(
+                "email 'A@MALNU.SCH.ID' repeats line 2 of this import, compared as the table "
+                f"compares it ({'public.tanpa_huruf' if pg else 'NOCASE'}): "
+            ), (n, dry, r)
+        assert report.committed and imp.count(f"akun{n}") == 1
+
+
+def test_a_strict_table_s_any_column_keeps_07_apart_from_7(
+    fresh_db: Callable[[str], DbTarget], tmp_path: Path
+) -> None:
+    # A STRICT table's ANY column keeps '07' as given: the values seen were kept with the
+    # NUMERIC affinity "ANY" has elsewhere, so kode '07' was refused as line 2's 7 (SQLite
+    # once a row was refused and the import started over; D1's dry run always).
+    for kind in ("sqlite", "d1"):
+        imp = ImportTarget(kind, fresh_db(kind).url, tmp_path / kind)
+        imp.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, kode ANY UNIQUE) STRICT")
+        imp.execute("INSERT INTO t VALUES (9, 'x')")
+        f = write_csv(tmp_path / f"{kind}.csv", "id,kode\n1,7\n2,07\n9,z\n2,7\n")
+        for dry in (True, False):
+            req = ImportRequest(
+                "t", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5), dry_run=dry
+            )
+            report = import_into(imp, req)
+            got = [(r["line"], r["reason"]) for r in rejects_of(report.rejects_file)]
+            assert [g[0] for g in got] == ["4", "5"], (kind, dry, got)
+            assert got[1][1].startswith("id 2 repeats line 3 of this import"), got
+        assert report.committed and imp.rows("SELECT kode FROM t ORDER BY id") == [
+            ("7",),
+            ("07",),
+            ("x",),
+        ], kind

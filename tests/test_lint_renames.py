@@ -268,3 +268,51 @@ def test_d1_rules_run_on_rollback_files(d1: D1Target, mdirs: MigrationDirs) -> N
     assert r.code == 0, r.err
     assert d1.sql("SELECT count(*) FROM lesson") == [(1,)]
     assert d1.sql("SELECT count(*) FROM attendance") == [(0,)]  # both rows deleted
+
+
+# Prisma's PostgreSQL tables: quoted, in PascalCase.
+KELAS_QUOTED = """\
+CREATE TABLE "Kelas" (id integer PRIMARY KEY, nama text NOT NULL);
+CREATE TABLE "Siswa" (id integer PRIMARY KEY, nama text,
+    "kelasId" integer REFERENCES "Kelas" (id) ON DELETE CASCADE);
+"""
+
+
+def test_a_quoted_table_s_live_children_are_read(pg_url: str, mdirs: MigrationDirs) -> None:
+    # The live keys were looked up by the folded name (to_regclass('"kelas"')): a quoted
+    # "Kelas" (Prisma's names) had none, and plain lint said nothing of the rebuild that
+    # `lint --all` (the files' REFERENCES) names.
+    mdirs.add("20250101_000100", "base", KELAS_QUOTED, 'DROP TABLE "Siswa", "Kelas";')
+    rebuild = PG_REBUILD.replace("kelas_old", '"Kelas_old"').replace("kelas", '"Kelas"')
+    mdirs.add("20250101_000200", "wali", rebuild.replace(" CASCADE", ""), "SELECT 1;")
+    assert run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to",
+                   "20250101_000100").code == 0  # fmt: skip
+    _, report = _lint(pg_url, mdirs)
+    assert _found(report, PG_MOVED) == [("20250101_000200_wali.sql", 2, "warning")], report
+    assert "Siswa(kelasId)" in str(report["findings"]), report
+
+
+def test_a_key_to_another_schema_s_table_of_the_same_name_is_not_moved(
+    mdirs: MigrationDirs,
+) -> None:
+    # Supabase: profiles reference auth.users; the app's own public users is rebuilt
+    # rename-first. The REFERENCES' schema was dropped, so profiles' key to auth.users was
+    # said to move with public users (an error, from the files alone); a key written
+    # public.users (or unqualified) still is.
+    base = (
+        "CREATE TABLE users (id uuid PRIMARY KEY, nama text);\n"
+        "CREATE TABLE profiles (id uuid PRIMARY KEY REFERENCES auth.users (id) ON DELETE CASCADE);"
+    )
+    rebuild = (
+        "ALTER TABLE users RENAME TO users_old;\n"
+        "CREATE TABLE users (id uuid PRIMARY KEY, nama text, kelas text);\n"
+        "INSERT INTO users (id, nama) SELECT id, nama FROM users_old;\n"
+        "DROP TABLE users_old CASCADE;"
+    )
+    mdirs.add("20250101_000100", "base", base, "SELECT 1;")
+    mdirs.add("20250101_000200", "users", rebuild, "SELECT 1;")
+    assert _pg_moved(mdirs) == []
+    mine = MigrationDirs(mdirs.root / "mine")
+    mine.add("20250101_000100", "base", base.replace("auth.users", "public.users"), "SELECT 1;")
+    mine.add("20250101_000200", "users", rebuild, "SELECT 1;")
+    assert _pg_moved(mine, "profiles(id)") == [("20250101_000200_users.sql", 1, "error")]

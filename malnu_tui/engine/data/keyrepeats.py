@@ -168,7 +168,9 @@ def sqlite_keys_table(spec: WriteSpec, name: str) -> str:
     for u in spec.uniques:
         for i, k in enumerate(u.columns):
             col = spec.schema.column(k)
-            aff = affinity(col.declared_type if col else "")
+            declared = col.declared_type if col else ""
+            # (a STRICT table's ANY column converts nothing; elsewhere "ANY" is NUMERIC)
+            aff = "BLOB" if u.strict and declared.upper() == "ANY" else affinity(declared)
             coll = quote_ident(u.collation(i) or "BINARY")
             cols.append(f"k{at + i} {aff} COLLATE {coll}")
         groups.append(", ".join(f"k{at + i}" for i in range(len(u.columns))))

@@ -12,6 +12,7 @@ NOT DISTINCT``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ class UniqueSet:
     collations: tuple[str, ...] = ()
     nulls_distinct: bool = True
     key: bool = False
+    # A STRICT table's (SQLite, D1): its ANY columns keep a value as given ('07' is not 7).
+    strict: bool = False
 
     def collation(self, i: int) -> str:
         return self.collations[i] if i < len(self.collations) else ""
@@ -40,19 +43,25 @@ class UniqueSet:
 
 # One request (D1 bills each): the unique, non-partial indexes with their key columns in order
 # and each one's collation; an expression's column has no name. Origin 'pk': the primary key.
+# And the table's own CREATE (whether it is STRICT).
 _SQLITE_UNIQUES = (
-    "SELECT l.name, l.origin, x.name, x.coll FROM pragma_index_list(?) l "
+    "SELECT l.name, l.origin, x.name, x.coll, (SELECT sql FROM sqlite_master WHERE type = "
+    "'table' AND name = ?1) FROM pragma_index_list(?1) l "
     'JOIN pragma_index_xinfo(l.name) x WHERE l."unique" AND NOT l.partial AND x.key '
     "ORDER BY l.seq, x.seqno"
 )
-# PostgreSQL: unique indexes without a predicate or an expression; {nnd}: NULLS NOT DISTINCT
+# CREATE TABLE … (…) STRICT, maybe with WITHOUT ROWID: the options after the last parenthesis.
+_STRICT = re.compile(r"\)[^)]*\bSTRICT\b[^)]*$", re.IGNORECASE)
+# PostgreSQL: unique indexes without a predicate or an expression, their key columns (not an
+# INCLUDE's, which indkey holds after them); {nnd}: NULLS NOT DISTINCT
 # (PostgreSQL 15), FALSE before it. A collation other than the default, quoted by the catalog.
 _PG_UNIQUES = (
     "SELECT i.indisprimary, {nnd}, array(SELECT a.attname::text FROM unnest(i.indkey) "
     "WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n "
-    "ORDER BY k.o), array(SELECT coalesce((SELECT quote_ident(cn.nspname) || '.' || "
-    "quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = "
-    "co.collnamespace WHERE co.oid = c.oid AND co.collname <> 'default'), '') "
+    "WHERE k.o <= i.indnkeyatts ORDER BY k.o), array(SELECT coalesce((SELECT "
+    "quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co "
+    "JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = c.oid "
+    "AND co.collname <> 'default'), '') "
     "FROM unnest(i.indcollation) WITH ORDINALITY c(oid, o) ORDER BY c.o) "
     "FROM pg_index i WHERE i.indrelid = "
     "(quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
@@ -76,8 +85,12 @@ def table_uniques(backend: Backend, schema: TableSchema) -> tuple[UniqueSet, ...
         from malnu_tui.engine.data.schema import sqlite_rows
 
         by: dict[str, list[tuple[object, ...]]] = {}
-        for index, origin, column, coll in sqlite_rows(backend, _SQLITE_UNIQUES, (schema.name,)):
+        strict = False
+        for index, origin, column, coll, made in sqlite_rows(
+            backend, _SQLITE_UNIQUES, (schema.name,)
+        ):
             by.setdefault(str(index), []).append((origin, column, coll))
+            strict = bool(_STRICT.search(str(made or "")))
         if schema.rowid and len(schema.primary_key) == 1:
             col = schema.column(schema.primary_key[0])
             if col is not None and col.declared_type.upper() == "INTEGER":  # the rowid: no index
@@ -87,12 +100,21 @@ def table_uniques(backend: Backend, schema: TableSchema) -> tuple[UniqueSet, ...
                 continue  # over an expression
             cols = tuple(str(p[1]) for p in parts)
             colls = tuple(str(p[2] or "BINARY") for p in parts)
-            found.append(UniqueSet(cols, colls, key=parts[0][0] == "pk"))
+            found.append(UniqueSet(cols, colls, key=parts[0][0] == "pk", strict=strict))
+    # One of each: the same columns compared the same way (two indexes over one column, one
+    # of them NOCASE or of a case-insensitive collation, are both watched).
     out: list[UniqueSet] = []
     for u in sorted(found, key=lambda u: not u.key):
-        if not any(set(o.columns) == set(u.columns) for o in out):
+        if not any(_same(o, u) for o in out):
             out.append(u)
     return tuple(out)
+
+
+def _same(a: UniqueSet, b: UniqueSet) -> bool:
+    def how(u: UniqueSet) -> frozenset[tuple[str, str]]:
+        return frozenset((c, u.collation(i).upper()) for i, c in enumerate(u.columns))
+
+    return a.nulls_distinct == b.nulls_distinct and how(a) == how(b)
 
 
 def watched_uniques(
@@ -112,6 +134,6 @@ def watched_uniques(
         if same is None:
             return (UniqueSet(tuple(key), key=True),)
         colls = tuple(same.collation(same.columns.index(k)) for k in key)
-        return (UniqueSet(tuple(key), colls, same.nulls_distinct, key=True),)
+        return (UniqueSet(tuple(key), colls, same.nulls_distinct, key=True, strict=same.strict),)
     have = set(columns)
     return tuple(u for u in every if set(u.columns) <= have)

@@ -44,7 +44,7 @@ Child = tuple[str, str, str]  # (child table, its column, ON DELETE)
 LiveChildren = Callable[[str], list[Child] | None]
 
 _F = re.IGNORECASE | re.DOTALL
-_REFERENCES = re.compile(rf"\bREFERENCES\s+(?:{IDENT}\s*\.\s*)?(?P<parent>{IDENT})", _F)
+_REFERENCES = re.compile(rf"\bREFERENCES\s+(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<parent>{IDENT})", _F)
 _ON_DELETE = re.compile(r"\bON\s+DELETE\s+(?P<a>CASCADE|SET\s+NULL|SET\s+DEFAULT|RESTRICT)", _F)
 _CONSTRAINT = re.compile(rf"^CONSTRAINT\s+(?P<name>{IDENT})\s+(?P<rest>.*)$", _F)
 _TABLE_FK = re.compile(r"^FOREIGN\s+KEY\s*\((?P<cols>[^()]*)\)", _F)
@@ -58,6 +58,7 @@ class _Key:
     parent: str  # folded
     on_delete: str
     name: str  # folded; PostgreSQL's default (child_column_fkey) when none is written
+    schema: str = ""  # the parent's, folded, when written and not public
 
 
 def _keys(child: str, part: str, column: str = "") -> list[_Key]:
@@ -77,7 +78,16 @@ def _keys(child: str, part: str, column: str = "") -> list[_Key]:
         return []
     action = _ON_DELETE.search(part[ref.end() :])
     on_delete = " ".join(action["a"].upper().split()) if action else "NO ACTION"
-    return [_Key(child, column, key(ref["parent"]), on_delete, name or f"{child}_{column}_fkey")]
+    schema = _schema(ref["schema"])
+    return [
+        _Key(child, column, key(ref["parent"]), on_delete, name or f"{child}_{column}_fkey", schema)
+    ]
+
+
+def _schema(name: str | None) -> str:
+    """A schema named (folded), "" for none or public (where an unqualified name is)."""
+    s = key(name) if name else ""
+    return "" if s == "public" else s
 
 
 @dataclass
@@ -90,12 +100,20 @@ class PgReferences:
     live_name: dict[str, str] = field(default_factory=dict)  # a name → the live table's
     not_live: set[str] = field(default_factory=set)  # names whose table the walk made
     gone: set[str] = field(default_factory=set)  # live children dropped or made again
+    # A table the walk made → its schema ("" public): Supabase's REFERENCES auth.users is no
+    # key to the migrations' own public users.
+    made_in: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> PgReferences:
         """An independent copy as it is now (a rollback file is walked on one)."""
-        keys = [_Key(k.child, k.column, k.parent, k.on_delete, k.name) for k in self.keys]
+        keys = [_Key(k.child, k.column, k.parent, k.on_delete, k.name, k.schema) for k in self.keys]
         return PgReferences(
-            self.live, keys, dict(self.live_name), set(self.not_live), set(self.gone)
+            self.live,
+            keys,
+            dict(self.live_name),
+            set(self.not_live),
+            set(self.gone),
+            dict(self.made_in),
         )
 
     def _live_of(self, name: str) -> str | None:
@@ -107,7 +125,11 @@ class PgReferences:
     def foreign_keys_to(self, parent: str) -> list[Child]:
         """(child table, child column, ON DELETE) of every foreign key to ``parent`` now."""
         p = key(parent)
-        out = [(k.child, k.column, k.on_delete) for k in self.keys if k.parent == p]
+        out = [
+            (k.child, k.column, k.on_delete)
+            for k in self.keys
+            if k.parent == p and (not k.schema or self.made_in.get(p, k.schema) == k.schema)
+        ]
         live_parent = self._live_of(parent) if self.live is not None else None
         if self.live is not None and live_parent is not None:
             for c in self.live(live_parent) or []:
@@ -122,6 +144,7 @@ class PgReferences:
         if op.kind == "create_table":
             t = op.key
             self._made(t)
+            self.made_in[t] = _schema(op.schema)
             self.keys = [k for k in self.keys if k.child != t]
             if op.body.startswith("("):
                 for part in split_top_level(op.body[1 : op.body.rfind(")")]):
@@ -153,6 +176,8 @@ class PgReferences:
             self.keys = [k for k in self.keys if not (k.child == t and k.column == key(column))]
         elif kind == "rename_table":
             n = key(new)
+            if t in self.made_in:
+                self.made_in[n] = self.made_in.pop(t)
             for k in self.keys:  # PostgreSQL follows the table: its keys, either way
                 k.child = n if k.child == t else k.child
                 k.parent = n if k.parent == t else k.parent
