@@ -48,6 +48,7 @@ _INSERT = re.compile(
     r"(?P<rest>.*)$",
     _F,
 )
+_HEAD = re.compile(rf"\s*INSERT\s+INTO\s+(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})", re.IGNORECASE)
 _VALUES = re.compile(r"^VALUES\s*\(", re.IGNORECASE)
 _SETVAL = re.compile(
     r"\bsetval\s*\(\s*(?:pg_get_serial_sequence\s*\(\s*'(?P<t>(?:[^']|'')+)'\s*,\s*"
@@ -155,16 +156,19 @@ class SequenceFills:
     file: str
     tables: dict[str, _Table] = field(default_factory=dict)  # folded name → table
     pending: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)  # tables whose every counter is pending
 
     def see(self, st: Statement, op: Op) -> None:
         if op.kind == "create_table":
             self.tables[op.key] = _table(op.name, _body(op.body))
+            self.written.discard(op.key)
             for t, c in [p for p in self.pending if p[0] == op.key]:
                 del self.pending[(t, c)]  # a new table of that name: the old one was dropped
             return
         if op.kind == "drop_table":
             for n in op.names:
                 self.tables.pop(key(n), None)
+                self.written.discard(key(n))
                 for p in [p for p in self.pending if p[0] == key(n)]:
                     del self.pending[p]
             return
@@ -173,17 +177,23 @@ class SequenceFills:
         if op.kind == "alter_table":
             self._renamed(op)
             self._added(strip_comments(st.text))
-        first = st.first_words
-        if first.startswith("INSERT"):
-            head = _INSERT.match(strip_comments(st.text[:400]))
-            if head is None or key(head["name"]) not in self.tables:
+        # A seed's every row: read no further than the table's name (and not at all once
+        # each of its counters was written).
+        head = _HEAD.match(st.text)
+        if head is None and st.text.lstrip()[:1] in ("-", "/"):
+            head = _HEAD.match(strip_comments(st.text[:400]))
+        if head is not None:
+            name = key(head["name"])
+            if name not in self.tables or name in self.written:
                 return
         text = strip_comments(st.text)
-        if first.startswith("INSERT") and (m := _INSERT.match(text)) is not None:
-            table = self.tables.get(key(m["name"]))
-            if table is not None:
-                for col in _written(table, m["cols"], m["over"] or "", m["rest"]):
-                    self.pending.setdefault((key(m["name"]), col), (st.line, m["name"]))
+        if head is not None and (m := _INSERT.match(text)) is not None:
+            table = self.tables[name]
+            for col in _written(table, m["cols"], m["over"] or "", m["rest"]):
+                self.pending.setdefault((name, col), (st.line, m["name"]))
+            if all((name, c) in self.pending for c in table.counters):
+                self.written.add(name)
+            return
         for s in _SETVAL.finditer(text):
             if s["t"] is not None:
                 self._reset(_last_part(s["t"]), _last_part(s["c"]))
@@ -202,6 +212,9 @@ class SequenceFills:
                 for c, counter in table.counters.items():  # the translator renames it too
                     counter.sequences.add(f"{new}_{c}_seq")
                 self.tables[new] = table
+                if op.key in self.written:
+                    self.written.discard(op.key)
+                    self.written.add(new)
                 for t, col in [p for p in self.pending if p[0] == op.key]:
                     self.pending[(new, col)] = self.pending.pop((t, col))
 
@@ -217,15 +230,18 @@ class SequenceFills:
             kind = " ".join(m["how"].lower().split())
             sequences = {key(m["named"]) if m["named"] else f"{key(m['name'])}_{col}_seq"}
         table.counters[col] = _Counter(_unquoted(m["col"]), kind, sequences)
+        self.written.discard(key(m["name"]))
 
     def _reset(self, table: str, col: str) -> None:
         self.pending.pop((table, col), None)
+        self.written.discard(table)
 
     def _reset_sequence(self, seq: str) -> None:
         for t, col in list(self.pending):
             counter = self.tables[t].counters[col] if t in self.tables else None
             if counter is not None and seq in counter.sequences:
                 del self.pending[(t, col)]
+                self.written.discard(t)
 
     def end(self, out: list[Finding]) -> None:
         r = PG_SEQUENCE_RULES[0]
