@@ -33,6 +33,7 @@ from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_moved_keys import LiveChildren, PgReferences
 from malnu_tui.engine.lint.pg_rls import RowSecurity
+from malnu_tui.engine.lint.pg_sequence import SequenceFills
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
     left_dangling,
@@ -143,6 +144,7 @@ def _lint_one(
     enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums, storage=storage)
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
+    seqs = SequenceFills(m.filename) if dialect == "postgresql" else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
     dropped: dict[tuple[str, str], tuple[str, int]] = {}  # what a DROP TABLE left naming it
@@ -201,6 +203,8 @@ def _lint_one(
             exposure.see(m.filename, st, op, findings)
         if drops is not None:
             drops.see(st, op, findings)
+        if seqs is not None:
+            seqs.see(st, op)
         if rls is not None:
             rls.see(st, op, s.created)
         shapes.see(st, op)
@@ -214,6 +218,8 @@ def _lint_one(
                 exposure.see(m.filename, inner, inner_op, findings, inner=op.kind == "do")
             if drops is not None:
                 drops.see(inner, inner_op, findings)
+            if seqs is not None:
+                seqs.see(inner, inner_op)
             do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op, keep_references=away.keeps_keys and legacy_rename)
@@ -238,6 +244,8 @@ def _lint_one(
     findings.extend(dropped_for_good(m.filename, s.dropped_objects, s.objects, triggers, reshaped))
     if rls is not None:
         findings.extend(rls.end(m.filename))
+    if seqs is not None:
+        seqs.end(findings)
     if exposure is not None:
         exposure.end(findings)
     pieces = m.text_pieces if text is None else lambda: (text,)

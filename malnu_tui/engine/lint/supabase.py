@@ -24,6 +24,7 @@ from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
 from malnu_tui.engine.lint.pg_rls import enables_rls, policy_label, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.lint.supabase_grants import default_grant, open_policy
+from malnu_tui.engine.lint.supabase_realtime import realtime_replaced
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.supabase_target import Supabase, supabase_of
 
@@ -288,7 +289,9 @@ class Exposure:
                     self._made[t].revoked |= r[2]
         elif st.first_words.startswith("SELECT") and not inner:
             self._select_into(st)
-        elif (f := default_grant(file, st, self.supabase)) is not None:
+        elif (
+            f := default_grant(file, st, self.supabase) or realtime_replaced(file, st)
+        ) is not None:
             out.append(f)
 
     def _columns(self, table: str) -> Sequence[str]:

@@ -32,7 +32,7 @@ from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.leftovers import leftover_syntax
 from malnu_tui.engine.translate.plaininsert import plain_insert
-from malnu_tui.engine.translate.rowid import mentions_rowid, rewrite_rowid
+from malnu_tui.engine.translate.rowid import insert_rowid, mentions_rowid, rewrite_rowid
 from malnu_tui.engine.translate.statements import (
     insert_text_datetimes,
     rewrite_column,
@@ -84,6 +84,8 @@ def generate(
                 rewrite_foreign_keys(action, table, ctx)
                 rewrite_column(action, table, ctx)
     elif isinstance(tree, exp.Insert):
+        if isinstance(tree.this, exp.Schema) and mentions_rowid(text):
+            insert_rowid(tree.this, ctx)  # (before: the key written moves its sequence)
         rewrite_insert(tree, ctx)
     elif isinstance(tree, exp.Update) and isinstance(tree.this, exp.Table):
         update_truths(list(tree.expressions), tree.this.name, ctx)

@@ -16,7 +16,7 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["mentions_rowid", "rewrite_rowid"]
+__all__ = ["insert_rowid", "mentions_rowid", "rewrite_rowid"]
 
 _NAMES = frozenset({"rowid", "_rowid_", "oid"})
 _WORD = re.compile(r"\b(?:_rowid_|rowid|oid)\b", re.IGNORECASE)
@@ -66,6 +66,28 @@ def rewrite_rowid(tree: exp.Expr, ctx: Context) -> None:
                 f"PostgreSQL rows have no rowid, and {candidates[0]} has no INTEGER PRIMARY KEY "
                 "standing for it",
                 "use a key column (or, on PostgreSQL only, ctid) by hand",
+            )
+        ident.set("this", key)
+        ident.set("quoted", False)
+
+
+def insert_rowid(schema: exp.Schema, ctx: Context) -> None:
+    """``INSERT INTO t (rowid, …)``: the rowid named as a column to write, the table's INTEGER
+    PRIMARY KEY in SQLite (PostgreSQL refused the name: the mirror's ``up`` failed)."""
+    table = schema.this.name if isinstance(schema.this, exp.Table) else ""
+    for ident in schema.expressions:
+        if not isinstance(ident, exp.Identifier) or str(ident.this).lower() not in _NAMES:
+            continue
+        word = str(ident.this).lower()
+        if not table or _has_column(table, word, ctx):
+            continue  # a real column of that name: SQLite writes that column too
+        key = ctx.state.rowid_alias(table)
+        if key is None:
+            raise Untranslatable(
+                word,
+                f"PostgreSQL rows have no rowid, and {table} has no INTEGER PRIMARY KEY "
+                "standing for it",
+                "leave the rowid out of the INSERT (PostgreSQL has none to set)",
             )
         ident.set("this", key)
         ident.set("quoted", False)
