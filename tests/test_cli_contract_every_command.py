@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 
 from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.backup.store import list_backups
+from malnu_tui.engine.config import load_settings, resolve_target
 from malnu_tui.engine.errors import LockHolder
 from tests.fixtures_core import MigrationDirs, next_second, run_cli, school_set, zoneless_times
 from tests.fixtures_matrix import DbTarget
@@ -35,6 +38,9 @@ def _prepared(db_target: DbTarget, d: MigrationDirs, tmp_path: Path) -> tuple[st
         ids.append(made.out.split()[0])
     d.add("20250101_000400", "broken", "INSERT INTO nowhere VALUES (1);", "SELECT 1;")
     assert db_target.cli(d, "up", "--no-backup").code == 1
+    listed = db_target.cli(d, "backup", "list", "--json")  # what _state reads, as it lists
+    assert listed.code == 0, listed.err
+    assert sorted(b["id"] for b in json.loads(listed.out)) == _state(db_target, d)["backups"]
     (tmp_path / "users.csv").write_text(CSV)
     next_second()  # `recover --to -1s`: the backups are from before then
     next_second()
@@ -56,9 +62,16 @@ def _state(db_target: DbTarget, d: MigrationDirs) -> dict[str, Any]:
         }
     finally:
         backend.close()
-    listed = db_target.cli(d, "backup", "list", "--json")
-    assert listed.code == 0, listed.err
-    state["backups"] = sorted(b["id"] for b in json.loads(listed.out))
+    # The target's backup store, read here as `backup list` reads it (a CLI run for it, three
+    # a command, was a third of these tests' runs).
+    store = resolve_target(
+        load_settings(env={**os.environ, **db_target.env}),
+        database=db_target.url,
+        migrations_dir=str(d.migrations),
+        rollback_dir=str(d.rollback),
+        env={**os.environ, **db_target.env},
+    ).backup_dir
+    state["backups"] = sorted(m.id for m in list_backups(store))
     return state
 
 
