@@ -6,6 +6,7 @@ released); a statement of the clean-up that follows the stop is not."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import threading
@@ -226,3 +227,81 @@ def test_a_stop_during_the_safety_backup_s_copy_ends_it_between_steps(
             "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
         ).fetchone()
     assert run[0] == "failed" and "interrupted" in run[1], run
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds ``pid`` has used (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_ctrl_c_during_backup_create_s_quick_check_ends_it_and_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    """`backup create`'s read-back of its copy (``PRAGMA quick_check``, side by side with its
+    sha256) ran in sqlite3's C code, where no Ctrl-C reached it: on a 400 MB database the
+    operator waited many seconds (here, a NOT NULL generated column that quick_check
+    computes for each of 30,000 rows: about 1,000 s). Now the check is interrupted and the
+    hash given up at its next chunk, and the stop ends as a stop of the copy does: exit 130,
+    "interrupted", no file or manifest left in the store, the lock released, the run recorded
+    as interrupted."""
+    db = tmp_path / "school.db"
+    with sqlite3.connect(db) as conn:  # rows put in cheaply: the column made costly after
+        conn.execute("CREATE TABLE heavy (x INTEGER, g INTEGER GENERATED ALWAYS AS (x) VIRTUAL)")
+        fill = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000) "
+        conn.execute(fill + "INSERT INTO heavy (x) SELECT x FROM c")
+        costly = "(length(hex(zeroblob(4000000 + x)))) VIRTUAL NOT NULL)"
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = replace(sql, '(x) VIRTUAL)', ?)", (costly,))
+        conn.execute("PRAGMA writable_schema = OFF")
+    store = tmp_path / "bk"
+    proc = popen_cli(
+        "--database", f"sqlite:///{db}", "backup", "create", env={"MALNU_BACKUP_DIR": str(store)}
+    )
+    try:
+        said = ""
+        while "quick_check" not in said:  # the check's phase begun (its line on stderr)
+            said = proc.stderr.readline() if proc.stderr else ""
+            assert said, "backup create ended before its check"
+        # Well into quick_check: the only work there that takes CPU seconds.
+        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
+        while _cpu_s(proc.pid) - since < 0.2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=WAIT)
+    finally:
+        proc.kill()
+        _out, err = proc.communicate(timeout=30)
+    assert code == 130 and err.rstrip().endswith("interrupted"), err
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [], "a half-made backup"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+        assert conn.execute("SELECT count(*) FROM heavy").fetchone() == (30000,)
+    assert run[0] == "failed" and "interrupted" in run[1], run
+
+
+def test_a_backup_s_hash_is_given_up_between_two_chunks(tmp_path: Path) -> None:
+    """The copy's sha256 runs in a helper thread no stop reaches: a stop waited for it to read
+    the whole file. It asks ``stopped`` between two 4 MiB chunks (a stop sets the flag from the
+    stopping thread) and ends at the next one."""
+    from malnu_tui.engine.backup.durable import HashStopped, sha256_file
+
+    path = tmp_path / "copy.sqlite"
+    path.write_bytes(b"\0" * (3 * 4 * 1024 * 1024))  # three chunks
+    asked: list[int] = []
+
+    def stopped() -> bool:
+        asked.append(1)
+        return len(asked) == 2  # (the stop comes after the first chunk)
+
+    try:
+        sha256_file(path, stopped=stopped)
+        raise AssertionError("the hash read the whole file")
+    except HashStopped:
+        pass
+    assert len(asked) == 2
+    assert sha256_file(path, stopped=lambda: False)[1] == path.stat().st_size

@@ -170,7 +170,9 @@ async def test_a_stop_on_d1_lets_the_request_in_flight_finish_and_sends_no_more(
 ) -> None:
     """D1: a migration is one batch, which cannot be recalled once sent. The dialog says so;
     the stop takes effect as D1 answers: the batch D1 ran is reported done, the next one is
-    never sent, the run recorded as interrupted, the lock released."""
+    never sent, the run recorded as interrupted, the lock released. A third ctrl+c (the stop's
+    "ctrl+c again" pressed once more as the run ends) is said to have come after the run:
+    it opened the quit question, and a fourth press quit the console."""
     (tmp_path / "migrations").mkdir()
     (tmp_path / "rollback").mkdir()
     for name in ("20260101_000100_first_one", "20260101_000200_second_one"):
@@ -200,7 +202,7 @@ async def test_a_stop_on_d1_lets_the_request_in_flight_finish_and_sends_no_more(
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: isinstance(app.screen, StopConfirm))
         assert "cannot be recalled" in screen_text(app)
-        await pilot.press("y")
+        await pilot.press("ctrl+c")
         await pilot.pause(0.2)
         assert screen.step == "run"  # the batch in flight is D1's: the stop waits for it
         assert held.hold is not None
@@ -208,6 +210,9 @@ async def test_a_stop_on_d1_lets_the_request_in_flight_finish_and_sends_no_more(
         await wait_until(pilot, lambda: screen.step == "result", timeout=10)
         result = text_of(app, "#result-text")
         assert "left to D1" in result, result
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.1)
+        assert app.screen is screen and app.is_running, type(app.screen).__name__
     assert not any("second_one" in r.body for r in d1.server.requests)
     with sqlite3.connect(d1.db.path) as conn:
         rows = conn.execute("SELECT filename FROM migrations WHERE success").fetchall()

@@ -261,6 +261,15 @@ class MalnuApp(App[int]):
         if self.operation is not None:
             self.notify(quit_refusal(self.operation), severity="error", timeout=12, markup=False)
             return
+        if isinstance(self.screen, WizardScreen) and self.screen.stop_asked:
+            # ctrl+c pressed to stop the run (its question's "ctrl+c again"), come as the run
+            # ended: it opened the quit question, and one more press quit the app.
+            self.notify(
+                "the run has ended: nothing to stop. esc closes this screen; ctrl+c there "
+                "asks to quit",
+                timeout=8,
+            )
+            return
         if isinstance(self.screen, ConfirmScreen) and self.screen.title_text == QUIT_TITLE:
             self.exit(0)  # ctrl+c twice: the operator means it
             return

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from malnu_tui.engine.backends.lease import pid_alive
@@ -21,6 +22,7 @@ from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, em
 
 __all__ = [
     "TMP_PREFIX",
+    "HashStopped",
     "fsync_dir",
     "fsync_file",
     "remove_quietly",
@@ -85,16 +87,28 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class HashStopped(Exception):
+    """:func:`sha256_file` given up between two chunks: its ``stopped`` said so."""
+
+
 def sha256_file(
-    path: Path, progress: BackupProgressCallback | None = None, *, phase: str = "hash"
+    path: Path,
+    progress: BackupProgressCallback | None = None,
+    *,
+    phase: str = "hash",
+    stopped: Callable[[], bool] | None = None,
 ) -> tuple[str, int]:
-    """(sha256 hex, size) of a file, reading it in 4 MiB chunks."""
+    """(sha256 hex, size) of a file, reading it in 4 MiB chunks; :class:`HashStopped` as soon
+    as ``stopped()`` says so between two of them (a helper thread's hash, which no stop
+    reaches: its caller's stop waited for the whole file)."""
     emit = emitter(progress)
     total = path.stat().st_size
     h = hashlib.sha256()
     done = 0
     with path.open("rb", buffering=0) as f:
         while chunk := f.read(_CHUNK):
+            if stopped is not None and stopped():
+                raise HashStopped(str(path))
             h.update(chunk)
             done += len(chunk)
             if done % (64 * _CHUNK) < _CHUNK:

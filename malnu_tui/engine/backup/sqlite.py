@@ -10,24 +10,38 @@ other connections see either the old or the new database.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import shutil
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_open import disk_hint
-from malnu_tui.engine.backup.durable import fsync_file, remove_quietly, sha256_file, temp_path
+from malnu_tui.engine.backup.durable import (
+    HashStopped,
+    fsync_file,
+    remove_quietly,
+    sha256_file,
+    temp_path,
+)
 from malnu_tui.engine.backup.method import (
     Snapshot,
     VerifyCheck,
     compare_with_manifest,
     copy_verified,
+)
+from malnu_tui.engine.backup.sqlite_files import (
+    GivenUp,
+    applied,
+    check_pragma,
+    file_uri,
+    fingerprint,
+    in_thread,
+    open_readonly,
+    row_counts,
+    table_names,
 )
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
@@ -121,24 +135,6 @@ def _live_conn(backend: Backend) -> sqlite3.Connection:
     return conn
 
 
-def file_uri(path: Path, params: str) -> str:
-    """A ``file:`` URI for SQLite (the path absolute and percent-quoted)."""
-    return f"file:{quote(str(path.resolve()))}?{params}"
-
-
-def _open_readonly(path: Path) -> sqlite3.Connection:
-    # immutable=1: a backup file never changes and must not grow -journal/-wal files.
-    return sqlite3.connect(file_uri(path, "mode=ro&immutable=1"), uri=True, isolation_level=None)
-
-
-def fingerprint(conn: sqlite3.Connection, rule: str = q.NOT_INTERNAL) -> str:
-    """The schema hash, computed exactly as :meth:`SQLiteBackend.schema_fingerprint` does
-    (``rule``: :func:`sqlite_sql.names_rule` of the manifest it is compared with)."""
-    rows = conn.execute(q.select_schema(rule)).fetchall()
-    text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _short_of_room(dest: Path, live: Path) -> bool:
     """Whether the store's disk has less room left than the database takes: then a "disk I/O
     error" of the copy is that disk filling up (SQLite says SQLITE_IOERR_SHMSIZE, not FULL,
@@ -147,60 +143,6 @@ def _short_of_room(dest: Path, live: Path) -> bool:
         return shutil.disk_usage(dest.parent).free < live.stat().st_size
     except OSError:
         return False
-
-
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def user_tables(conn: sqlite3.Connection, rule: str = q.NOT_INTERNAL) -> list[str]:
-    """User tables (tool tables excluded), as the backend lists them."""
-    return [r[0] for r in conn.execute(q.select_tables(rule)) if r[0] not in q.TOOL_TABLES]
-
-
-def row_counts(conn: sqlite3.Connection, rule: str = q.NOT_INTERNAL) -> dict[str, int]:
-    """``count(*)`` of every user table."""
-    return {
-        t: int(conn.execute(f"SELECT count(*) FROM {q.quote_ident(t)}").fetchone()[0])
-        for t in user_tables(conn, rule)
-    }
-
-
-def applied(conn: sqlite3.Connection) -> tuple[AppliedMigration, ...]:
-    """Successful tracking rows of the database on ``conn``."""
-    if "migrations" not in _tables(conn):
-        return ()
-    from malnu_tui.engine.backends.sqlite_sql import truthy
-
-    return tuple(
-        AppliedMigration(r[0], r[1], r[2])
-        for r in conn.execute(q.records_sql_of(conn)).fetchall()
-        if truthy(r[4])
-    )
-
-
-def _check(conn: sqlite3.Connection, pragma: str) -> str:
-    """``ok``, or what the check found on one line (its first row holds line breaks:
-    ``*** in database main ***`` then the pages), as `backup verify` prints one per check."""
-    rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}").fetchmany(20)]
-    if rows == ["ok"]:
-        return "ok"
-    return "; ".join(line.strip() for row in rows for line in row.splitlines() if line.strip())
-
-
-def _in_thread(fn: Callable[[], _T]) -> tuple[threading.Thread, list[_T], list[BaseException]]:
-    out: list[_T] = []
-    err: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            out.append(fn())
-        except BaseException as exc:  # re-raised by the caller after join
-            err.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out, err
 
 
 def create(
@@ -255,7 +197,7 @@ def create(
             # steps) ends the copy there; in one step it waited for the whole copy.
             src.backup(dst, pages=COPY_PAGES, progress=step)
             # The copy is ours: no lock row of a live session, and one self-contained file.
-            if "malnu_lock" in _tables(dst):
+            if "malnu_lock" in table_names(dst):
                 dst.execute("DELETE FROM malnu_lock")
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
@@ -275,37 +217,50 @@ def create(
     finally:
         src.close()
 
-    # Hash, check and fsync the finished copy side by side: each reads the whole file.
+    # Hash, check and fsync the finished copy side by side: each reads the whole file. A stop
+    # (Ctrl-C, the console's stop key) ends the check's statement and the hash at their next
+    # chunk, where it waited for both to read the whole file (a 400 MB database: many
+    # seconds); the caller's clean-up then removes the copy as a stop of the copy does.
     progress(BackupProgress("check", 0, 0, "PRAGMA quick_check, sha256 and fsync"))
-    syncer, _, sync_err = _in_thread(lambda: fsync_file(dest))
+    given_up = GivenUp()
+    syncer, _, sync_err = in_thread(lambda: fsync_file(dest))
     # (No progress from the helper threads: callers may not expect calls from other threads.)
-    hasher, hashed, hash_err = _in_thread(lambda: sha256_file(dest))
+    hasher, hashed, hash_err = in_thread(lambda: sha256_file(dest, stopped=given_up.is_set))
     records: tuple[AppliedMigration, ...] = ()
     schema_hash, counts = "", {}
+    read = False
     try:
-        conn = _open_readonly(dest)
         try:
-            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-            verdict = _check(conn, "quick_check")
+            conn = open_readonly(dest, stoppable=True)
             try:
-                records = applied(conn)
-                schema_hash = fingerprint(conn)
-                counts = row_counts(conn)
-            except sqlite3.DatabaseError:
-                if not damaged_ok:
-                    raise  # (a damaged copy's manifest holds what could be read of it)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        if not (damaged_ok and sqlite_damaged(exc)):
-            raise BackupError(
-                f"the copy of {live} cannot be read back: {exc}",
-                hint=damaged_hint(str(exc)) if sqlite_damaged(exc) else None,
-            ) from None
-        verdict = str(exc)
+                conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+                verdict = check_pragma(conn, "quick_check")
+                try:
+                    records = applied(conn)
+                    schema_hash = fingerprint(conn)
+                    counts = row_counts(conn)
+                except sqlite3.DatabaseError:
+                    if not damaged_ok:
+                        raise  # (a damaged copy's manifest holds what could be read of it)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            if not (damaged_ok and sqlite_damaged(exc)):
+                raise BackupError(
+                    f"the copy of {live} cannot be read back: {exc}",
+                    hint=damaged_hint(str(exc)) if sqlite_damaged(exc) else None,
+                ) from None
+            verdict = str(exc)
+        read = True
     finally:
+        if not read:
+            given_up.set()  # (its hash is not waited for: the copy is to be removed)
         hasher.join()
         syncer.join()
+    if any(isinstance(err, HashStopped) for err in hash_err):
+        # A stop that was not raised here after all: the hash is done in full.
+        hash_err.clear()
+        hashed.append(sha256_file(dest))
     for err in (*hash_err, *sync_err):
         if isinstance(err, OSError):
             raise BackupError(f"cannot write the backup to {dest.parent}: {err}") from None
@@ -341,9 +296,9 @@ def check(
     checks: list[VerifyCheck] = []
     progress(BackupProgress("verify", 0, 0, "PRAGMA quick_check"))
     try:
-        conn = _open_readonly(path)
+        conn = open_readonly(path)
         try:
-            verdict = _check(conn, "quick_check")
+            verdict = check_pragma(conn, "quick_check")
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -354,12 +309,12 @@ def check(
     scratch = temp_path(path.parent, ".scratch.sqlite")
     try:
         progress(BackupProgress("restore", 0, 0, "restoring into a scratch database"))
-        src = _open_readonly(path)
+        src = open_readonly(path)
         dst = sqlite3.connect(str(scratch), isolation_level=None)
         try:
             src.backup(dst, pages=-1)
             progress(BackupProgress("verify", 0, 0, "PRAGMA integrity_check"))
-            integrity = _check(dst, "integrity_check")
+            integrity = check_pragma(dst, "integrity_check")
             checks.append(VerifyCheck("integrity_check", integrity == "ok", integrity))
             # Counted as the manifest was: an earlier version's left out `scf_…` tables.
             rule = q.names_rule(manifest.manifest_version)
@@ -567,7 +522,7 @@ def _carry(st: sqlite3.Connection, tables: dict[str, str]) -> None:
     readable, or empty: a new file in place of one moved aside, a new server) leaves the
     backup's own: the history up to the backup, which `recover` and `log` read."""
     st.execute("BEGIN IMMEDIATE")
-    have = _tables(st)
+    have = table_names(st)
     if "malnu_audit" not in have:
         st.execute(q.CREATE_AUDIT)
     if "malnu_lock" not in have:

@@ -92,6 +92,9 @@ class WizardScreen(Screen[str | None]):
         self._typing = False  # a field has the keys: b and n are letters typed there
         self._cancel_asked = False  # esc said what cancelling would drop (typed_input)
         self.stopping = False  # the stop key was confirmed: the run is being rolled back
+        # The stop key was pressed during this run: a ctrl+c after the run ended was meant for
+        # its question (gone with the run, or answered as the run ended), not to quit the app.
+        self.stop_asked = False
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -195,6 +198,8 @@ class WizardScreen(Screen[str | None]):
 
     def set_working(self, working: bool) -> None:
         self.working = working
+        if working:
+            self.stop_asked = False
         if not working:
             self.stopping = False
             screen = self.app.screen
@@ -265,6 +270,8 @@ class WizardScreen(Screen[str | None]):
         kind = str(getattr(target, "kind", ""))
 
         def answered(yes: bool | None) -> None:
+            if yes is False:  # (kept running: esc or n; None: the run ended under it)
+                self.stop_asked = False
             if not yes:
                 return
             if not self.can_stop():
@@ -280,6 +287,7 @@ class WizardScreen(Screen[str | None]):
                 progress.caption("stopping: rolling back the step in progress…")
             self.refresh_bindings()
 
+        self.stop_asked = True
         self.app.push_screen(StopConfirm(self, kind, self.STOP_DIRECTION), answered)
 
     # -- actions ------------------------------------------------------------------------------
