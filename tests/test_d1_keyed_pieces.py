@@ -141,3 +141,32 @@ def test_a_d1_client_dump_takes_a_row_changed_while_its_blob_is_read_in_pieces_a
     got = restored.execute("SELECT id, nama, isi FROM lampiran ORDER BY id").fetchall()
     wanted = [(1, "a.pdf", b"a" * 2_000), (2, "c.pdf", new)]  # each file with its own name
     assert got == wanted, [(i, n, v[:1], len(v)) for i, n, v in got]
+
+
+def test_an_import_from_a_d1_table_takes_a_row_changed_while_its_blob_is_read_in_pieces_as_it_was(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import --from d1:TABLE` reads its pages as the sync does: the application replacing a
+    file and its name between a page and its pieces had the old name imported with the new
+    file, a row that never was."""
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.data import tablesource
+    from malnu_tui.engine.data.tablesource import TableSource
+
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 1_000)
+    monkeypatch.setattr(tablesource, "MAX_HEX_BLOB_BYTES", 1_000)
+    src, _ = _lampiran(request, tmp_path)
+    new = b"c" * 2_000
+
+    def replace() -> None:
+        src.run("UPDATE lampiran SET nama = 'c.pdf', isi = ? WHERE id = 2", (new,))
+
+    d1 = open_backend(src.target("src"))
+    try:
+        source = TableSource(d1, "lampiran")
+        (pages,) = _meanwhile(src, lambda: list(source._pages()), [replace])
+    finally:
+        d1.close()
+    assert not isinstance(pages, BaseException), pages
+    got = [(str(r[0]), r[1], r[2]) for page in pages for r in page]
+    assert got[1] == ("2", "c.pdf", new), [(i, n, v[:1], len(v)) for i, n, v in got]
