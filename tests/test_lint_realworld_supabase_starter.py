@@ -119,6 +119,28 @@ def test_a_table_made_under_a_search_path_is_the_migrations_own_there(
     assert locks == [4]  # not the index on app.users (line 3): the file made it
 
 
+def test_a_search_path_of_user_first_or_default_makes_the_table_in_public(
+    mdirs: MigrationDirs,
+) -> None:
+    """``SET search_path = "$user", public`` (PostgreSQL's and Supabase's default, written out)
+    makes an unqualified table in public (no schema is named as the role), as ``SET
+    search_path TO DEFAULT`` and ``RESET search_path`` do: the table was taken as made in a
+    schema "$user" (or "default"), so the file's own ``ALTER TABLE public.users`` was warned
+    of as a lock on a table the app's queries use."""
+    for i, path in enumerate(('"$user", public', "DEFAULT", "app;\nRESET search_path")):
+        mdirs.add(
+            f"2024010{i + 1}_000000",
+            f"user{i}",
+            f"SET search_path TO {path};\nCREATE TABLE users{i} (id int PRIMARY KEY);\n"
+            f"ALTER TABLE public.users{i} ADD COLUMN nama text;",
+            f"DROP TABLE users{i};",
+        )
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, dialect="postgresql")
+    locks = [(f.file, f.line) for f in report.findings if f.rule == "PG-LOCK-TIMEOUT"]
+    assert [lock for lock in locks if "undo" not in lock[0]] == [], locks  # (a rollback's DROP)
+
+
 def test_in_the_project_with_no_flags_the_bundled_set_is_refused(tmp_path: Path) -> None:
     """The operator cds into the Supabase project and runs `malnu-tui lint --all` (CI did the
     same): with no ./migrations the bundled set stood in, the school's seven files were
