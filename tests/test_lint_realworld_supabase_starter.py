@@ -224,3 +224,25 @@ def test_up_status_backup_restore_and_sync_on_a_supabase_database(
             copy.close()
     finally:
         drop_database(pg_cluster, name)
+
+
+def test_the_folder_s_set_is_named_so_that_it_can_be_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrangler project whose ``migrations_dir`` has a space (``db migrations``): the hint
+    said ``--migrations-dir db migrations``, which pasted gave the CLI a stray argument."""
+    import shlex
+
+    from malnu_tui.engine.config import BUNDLED_PRIMARY, Target, check_own_set
+    from malnu_tui.engine.errors import ConfigError
+
+    (tmp_path / "db migrations").mkdir()
+    (tmp_path / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "DB"\ndatabase_id = "x"\nmigrations_dir = "db migrations"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    bundled = Target("t", "sqlite:///x.db", BUNDLED_PRIMARY / "migrations", tmp_path, tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        check_own_set(bundled)
+    words = shlex.split((refused.value.hint or "").split(": ", 1)[1].split(" (or")[0])
+    assert words == ["--migrations-dir", "db migrations", "--rollback-dir", "rollback"], words
