@@ -108,3 +108,65 @@ def test_sync_verify_reads_a_keyed_d1_row_changed_while_its_blob_is_read_in_piec
     (report,) = _meanwhile(src, lambda: verify(src, dst), [replace])
     assert not isinstance(report, BaseException), report
     assert report.verified, report
+
+
+def test_a_d1_client_dump_takes_a_row_changed_while_its_blob_is_read_in_pieces_as_it_was(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup of a D1 database holding an FTS5 index is the client's dump (.clientdump), its
+    pages read as the sync's are: the application replacing a file and its name between a
+    page's request and its pieces' had the backup hold the old name with the new file, a row
+    that never was, restored so. The page is now read again after its pieces."""
+    import sqlite3
+
+    from malnu_tui.engine.backends.d1.clientdump import client_dump
+    from malnu_tui.engine.config import open_backend
+
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 1_000)
+    src, _ = _lampiran(request, tmp_path)
+    new = b"c" * 2_000
+
+    def replace() -> None:
+        src.run("UPDATE lampiran SET nama = 'c.pdf', isi = ? WHERE id = 2", (new,))
+
+    d1 = open_backend(src.target("src"))
+    dump = tmp_path / "dump.sql"
+    try:
+        (done,) = _meanwhile(src, lambda: client_dump(d1, dump, [], lambda _: None), [replace])
+    finally:
+        d1.close()
+    assert not isinstance(done, BaseException), done
+    restored = sqlite3.connect(":memory:")
+    restored.executescript(dump.read_text(encoding="utf-8"))
+    got = restored.execute("SELECT id, nama, isi FROM lampiran ORDER BY id").fetchall()
+    wanted = [(1, "a.pdf", b"a" * 2_000), (2, "c.pdf", new)]  # each file with its own name
+    assert got == wanted, [(i, n, v[:1], len(v)) for i, n, v in got]
+
+
+def test_an_import_from_a_d1_table_takes_a_row_changed_while_its_blob_is_read_in_pieces_as_it_was(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import --from d1:TABLE` reads its pages as the sync does: the application replacing a
+    file and its name between a page and its pieces had the old name imported with the new
+    file, a row that never was."""
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.data import tablesource
+    from malnu_tui.engine.data.tablesource import TableSource
+
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 1_000)
+    monkeypatch.setattr(tablesource, "MAX_HEX_BLOB_BYTES", 1_000)
+    src, _ = _lampiran(request, tmp_path)
+    new = b"c" * 2_000
+
+    def replace() -> None:
+        src.run("UPDATE lampiran SET nama = 'c.pdf', isi = ? WHERE id = 2", (new,))
+
+    d1 = open_backend(src.target("src"))
+    try:
+        source = TableSource(d1, "lampiran")
+        (pages,) = _meanwhile(src, lambda: list(source._pages()), [replace])
+    finally:
+        d1.close()
+    assert not isinstance(pages, BaseException), pages
+    got = [(str(r[0]), r[1], r[2]) for page in pages for r in page]
+    assert got[1] == ("2", "c.pdf", new), [(i, n, v[:1], len(v)) for i, n, v in got]

@@ -122,6 +122,28 @@ def test_a_table_made_under_a_search_path_is_the_migrations_own_there(
     assert locks == [4]  # not the index on app.users (line 3): the file made it
 
 
+def test_a_search_path_of_user_first_or_default_makes_the_table_in_public(
+    mdirs: MigrationDirs,
+) -> None:
+    """``SET search_path = "$user", public`` (PostgreSQL's and Supabase's default, written out)
+    makes an unqualified table in public (no schema is named as the role), as ``SET
+    search_path TO DEFAULT`` and ``RESET search_path`` do: the table was taken as made in a
+    schema "$user" (or "default"), so the file's own ``ALTER TABLE public.users`` was warned
+    of as a lock on a table the app's queries use."""
+    for i, path in enumerate(('"$user", public', "DEFAULT", "app;\nRESET search_path")):
+        mdirs.add(
+            f"2024010{i + 1}_000000",
+            f"user{i}",
+            f"SET search_path TO {path};\nCREATE TABLE users{i} (id int PRIMARY KEY);\n"
+            f"ALTER TABLE public.users{i} ADD COLUMN nama text;",
+            f"DROP TABLE users{i};",
+        )
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, dialect="postgresql")
+    locks = [(f.file, f.line) for f in report.findings if f.rule == "PG-LOCK-TIMEOUT"]
+    assert [lock for lock in locks if "undo" not in lock[0]] == [], locks  # (a rollback's DROP)
+
+
 def test_in_the_project_with_no_flags_the_bundled_set_is_refused(tmp_path: Path) -> None:
     """The operator cds into the Supabase project and runs `malnu-tui lint --all` (CI did the
     same): with no ./migrations the bundled set stood in, the school's seven files were
@@ -205,3 +227,25 @@ def test_up_status_backup_restore_and_sync_on_a_supabase_database(
             copy.close()
     finally:
         drop_database(pg_cluster, name)
+
+
+def test_the_folder_s_set_is_named_so_that_it_can_be_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrangler project whose ``migrations_dir`` has a space (``db migrations``): the hint
+    said ``--migrations-dir db migrations``, which pasted gave the CLI a stray argument."""
+    import shlex
+
+    from malnu_tui.engine.config import BUNDLED_PRIMARY, Target, check_own_set
+    from malnu_tui.engine.errors import ConfigError
+
+    (tmp_path / "db migrations").mkdir()
+    (tmp_path / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "DB"\ndatabase_id = "x"\nmigrations_dir = "db migrations"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    bundled = Target("t", "sqlite:///x.db", BUNDLED_PRIMARY / "migrations", tmp_path, tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        check_own_set(bundled)
+    words = shlex.split((refused.value.hint or "").split(": ", 1)[1].split(" (or")[0])
+    assert words == ["--migrations-dir", "db migrations", "--rollback-dir", "rollback"], words

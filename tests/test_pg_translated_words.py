@@ -54,26 +54,58 @@ def _german(pg_url: str) -> Iterator[Conn]:
         yield conn
 
 
+@contextlib.contextmanager
+def _as(conn: Conn, role: str) -> Iterator[None]:
+    """``conn`` as ``role`` (the tool's session is the role's own: what it may do is read)."""
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+    try:
+        yield
+    finally:
+        conn.execute("RESET ROLE")
+
+
 def test_a_missing_grant_is_named_by_a_german_server(pg_url: str) -> None:
     """``keine Berechtigung für Tabelle malnu_audit`` / ``… für Schema s`` / no TEMPORARY on
     the database: the English words alone were read, and the GRANT that lets it went unsaid
-    (exit 1, no way on, where English says it, exit 2)."""
+    (exit 1, no way on, where English says it, exit 2). The owner's refusals share the
+    SQLSTATE (``Berechtigung nur für Eigentümer der Tabelle malnu_audit`` / ``des Schemas
+    s2``): they were given the GRANT the role already had."""
     role = f"pgwords_{secrets.token_hex(4)}"
     with _german(pg_url) as conn:
         conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
         try:
             conn.execute("CREATE SCHEMA s; CREATE TABLE s.malnu_audit (a int)")
             conn.execute("CREATE TABLE public.malnu_audit (a int); CREATE TABLE plain (a int)")
-            table = _refused(conn, "SELECT * FROM public.malnu_audit", role)
-            assert "Berechtigung" in (table.diag.message_primary or ""), table
-            said = refusal("target", table, conn, "public")
-            assert isinstance(said, NotPermitted) and "GRANT SELECT, INSERT" in (said.hint or "")
-            assert "public.malnu_audit" in (said.hint or ""), said.hint
-            schema = _refused(conn, "SELECT * FROM s.malnu_audit", role)
-            said = refusal("target", schema, conn, "s")
-            assert said is not None and "GRANT USAGE ON SCHEMA s TO" in (said.hint or "")
-            # A table of the application's: its name is not guessed from German words.
-            assert refusal("target", _refused(conn, "SELECT * FROM plain", role), conn, "x") is None
+            conn.execute(
+                sql.SQL("CREATE SCHEMA s2; GRANT USAGE ON SCHEMA s2 TO {}").format(
+                    sql.Identifier(role)
+                )
+            )
+            with _as(conn, role):
+                table = _refused(conn, "SELECT * FROM public.malnu_audit")
+                assert "Berechtigung" in (table.diag.message_primary or ""), table
+                said = refusal("target", table, conn, "public")
+                assert isinstance(said, NotPermitted) and "GRANT SELECT, INSERT" in (
+                    said.hint or ""
+                )
+                assert "public.malnu_audit" in (said.hint or ""), said.hint
+                schema = _refused(conn, "SELECT * FROM s.malnu_audit")
+                said = refusal("target", schema, conn, "s")
+                assert said is not None and "GRANT USAGE ON SCHEMA s TO" in (said.hint or "")
+                # A table of the application's: its name is not guessed from German words.
+                assert refusal("target", _refused(conn, "SELECT * FROM plain"), conn, "x") is None
+                owner = _refused(conn, "ALTER SCHEMA s2 RENAME TO s3")
+                assert "Eigentümer" in (owner.diag.message_primary or ""), owner
+                assert refusal("target", owner, conn, "s2") is None  # USAGE it has
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON public.malnu_audit TO {}").format(
+                    sql.Identifier(role)
+                )
+            )
+            with _as(conn, role):
+                owner = _refused(conn, "ALTER TABLE public.malnu_audit ADD COLUMN b int")
+                assert "Eigentümer" in (owner.diag.message_primary or ""), owner
+                assert refusal("target", owner, conn, "public") is None  # every GRANT it has
             conn.execute(
                 sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
                     sql.Identifier(conn.info.dbname)
@@ -84,6 +116,8 @@ def test_a_missing_grant_is_named_by_a_german_server(pg_url: str) -> None:
             assert said is not None and "GRANT TEMPORARY ON DATABASE" in (said.hint or ""), temp
             assert write_refusal("import", table, conn) is None  # not a TEMPORARY one
         finally:
+            conn.execute("DROP SCHEMA s2 CASCADE; DROP SCHEMA s CASCADE")
+            conn.execute("DROP TABLE public.malnu_audit, plain")
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 

@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -399,13 +400,13 @@ def check_own_set(target: Target) -> None:
         return
     theirs = _folders_set(Path.cwd())
     if theirs is not None:
-        rollback = (theirs.parent / "rollback").as_posix()
+        mine, rollback = (shlex.quote(p.as_posix()) for p in (theirs, theirs.parent / "rollback"))
         raise ConfigError(
             f"no ./migrations here, but ./{theirs.as_posix()} is: the default set is the one "
             "bundled in the package (the school's own), not this folder's; nothing was opened "
             "or run",
-            hint=f"name this folder's set: --migrations-dir {theirs.as_posix()} --rollback-dir "
-            f"{rollback} (or a target's migrations_dir and rollback_dir in malnu.toml)",
+            hint=f"name this folder's set: --migrations-dir {mine} --rollback-dir {rollback} "
+            "(or a target's migrations_dir and rollback_dir in malnu.toml)",
         )
 
 

@@ -326,12 +326,27 @@ def _no_temp(exc: psycopg.Error, conn: psycopg.Connection[Any] | None) -> bool:
     return bool(db) and re.search(rf"[^\w\s]{re.escape(db)}[^\w\s]", message) is not None
 
 
-def _denied(exc: psycopg.Error, schema: str) -> tuple[str, str] | None:
+# Whether this session's role lacks what the GRANT would give: a privilege (not ownership).
+_LACKS = """
+SELECT CASE WHEN %(kind)s = 'schema' THEN NOT has_schema_privilege(%(name)s, 'USAGE')
+  ELSE NOT (has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'INSERT')
+            AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE'))
+  END
+FROM (SELECT) one LEFT JOIN pg_class c ON c.relname = %(name)s
+  AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s)
+"""
+
+
+def _denied(
+    exc: psycopg.Error, schema: str, conn: psycopg.Connection[Any] | None = None
+) -> tuple[str, str] | None:
     """``("table" | "schema", name)`` of an insufficient-privilege error on a table or a
     schema. A server speaking another language says it in its own words (``keine
     Berechtigung für Tabelle migrations``), the name last: taken when it is one of the tool's
     tables or the target's ``schema`` (what a GRANT would be guessed for otherwise: a
-    sequence, a function, a view)."""
+    sequence, a function, a view), and the role lacks the privilege (the catalog read, where
+    the session reads): the owner's refusals share the SQLSTATE (``Berechtigung nur für
+    Eigentümer der Tabelle migrations``), and a GRANT the role already has was named."""
     from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 
     message = exc.diag.message_primary or ""
@@ -342,9 +357,16 @@ def _denied(exc: psycopg.Error, schema: str) -> tuple[str, str] | None:
         return english[1], english[2]
     words = message.split()
     name = words[-1].strip(_QUOTES) if words else ""
-    if name and name == schema:
-        return "schema", name
-    return ("table", name) if name in TOOL_TABLES else None
+    found = ("schema", name) if name and name == schema else ("table", name)
+    if found[0] == "table" and name not in TOOL_TABLES:
+        return None
+    lacks = None
+    with contextlib.suppress(psycopg.Error, AttributeError):  # (unread: the GRANT named)
+        row = conn.execute(  # type: ignore[union-attr]
+            _LACKS, {"kind": found[0], "name": name, "schema": schema}
+        ).fetchone()
+        lacks = row[0] if row else None
+    return None if lacks is False else found
 
 
 def write_refusal(
@@ -373,7 +395,7 @@ def refusal(
     tables made by another role: its rights are the tool's to need, in ``schema``, the
     target's); None for any other error."""
     refused = write_refusal(where, exc, conn)
-    m = _denied(exc, schema)
+    m = _denied(exc, schema, conn)
     if refused is not None or m is None:
         return refused
     from malnu_tui.engine.backends.pg_tables import TOOL_TABLES

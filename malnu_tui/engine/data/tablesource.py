@@ -20,11 +20,12 @@ import io
 import sqlite3
 from collections.abc import Generator, Iterator, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.d1.errors import D1LimitExceeded
 from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
-from malnu_tui.engine.backends.d1.pieces import Cell, read_pieces
+from malnu_tui.engine.backends.d1.pieces import Cell, read_pieces, settled
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.records import (
     RawDigests,
@@ -248,15 +249,22 @@ class TableSource:
             if after is not None:
                 where = f"WHERE ({order}) > ({', '.join('?' for _ in keys)}) "
                 params = after
-            rows = sqlite_rows(
-                self.backend,
-                f"SELECT {head}{cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}",
-                params,
+            asked = f"SELECT {head}{cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}"
+            read = partial(sqlite_rows, self.backend, asked, params)
+            # Read again after its pieces: the row may have changed meanwhile (.d1.pieces).
+            rows = (
+                settled(
+                    lambda: (read(), []),  # noqa: B023 (called in this iteration)
+                    lambda found, _: self._whole_blobs(found, keys, order, lead, at),
+                    (),
+                    self.description,
+                    pieced=lambda r: bool(r[-1]),
+                )
+                if pieced
+                else read()
             )
             if not rows:
                 return
-            if pieced:
-                rows = self._whole_blobs(rows, keys, order, lead, at)
             # An integer read as its digits on D1: the rowid bound as a number again.
             after = (int(rows[-1][at]),) if lead == 0 else tuple(rows[-1][:lead])
             page = [r[lead:] for r in rows] if lead else rows

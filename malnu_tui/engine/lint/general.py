@@ -361,10 +361,12 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
         out.append(finding("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
 
 
-# `SET [SESSION|LOCAL] search_path TO app, public`: where the file's unqualified CREATEs go.
+# `SET [SESSION|LOCAL] search_path TO app, public`: where the file's unqualified CREATEs go
+# ("$user" first: a schema named as the role, which no school has: the next one; DEFAULT and
+# `RESET search_path`: the default, public).
 _SEARCH_PATH = re.compile(
-    r"^SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:=|TO)\s*"
-    r"(?:(?P<first>\"[^\"]+\"|[A-Za-z_][\w$]*)|'')",
+    r"^(?:SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:=|TO)\s*"
+    r"(?:\"\$user\"\s*,\s*)?(?:(?P<first>\"[^\"]+\"|[A-Za-z_][\w$]*)|'')|RESET\s+search_path\b)",
     re.IGNORECASE,
 )
 
@@ -440,7 +442,8 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
     if alter and (renamed := renamed_object(s.file, st.line, strip_comments(st.text), s.objects)):
         out.append(renamed)
     if s.dialect == "postgresql" and (m := _SEARCH_PATH.match(st.text.strip())):
-        s.search_path = key(m["first"]) if m["first"] else ""
+        first = key(m["first"]) if m["first"] else ""
+        s.search_path = "" if first in ("default", '"$user"', "$user") else first
     if op.kind.startswith("create_") and (op.schema or s.search_path):
         s.schemas[(op.kind[7:], op.key)] = op.schema or s.search_path
     if op.kind == "create_table":

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backends.d1.pieces import PIECE_BYTES, Cell, hex_or_length, read_pieces
+from malnu_tui.engine.backends.d1.pieces import (
+    PIECE_BYTES,
+    Cell,
+    hex_or_length,
+    read_pieces,
+    settled,
+)
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.backup.durable import sha256_file
 from malnu_tui.engine.data.sqlwrite import D1_STATEMENT_BYTES, RawText, RowRefused, d1_bound_row
@@ -184,17 +190,33 @@ class _Reader:
             if after is not None:
                 marks = ", ".join("?" * len(self.keys))
                 where = f" WHERE ({klist}) > ({marks})"
-            found = self.rows(
-                f"SELECT {select} FROM {self.t}{where} ORDER BY {klist} LIMIT {limit}",
-                after or (),
+            asked = f"SELECT {select} FROM {self.t}{where} ORDER BY {klist} LIMIT {limit}"
+
+            def read(
+                asked: str = asked, params: Sequence[Any] = after or ()
+            ) -> tuple[list[Any], list[Any]]:
+                return self.rows(asked, params), []
+
+            page = settled(  # (a row changed before its pieces were read: a row that never was)
+                read,
+                lambda found, _: self._decode(found),
+                (),
+                f"{self.d1.display_url}: reading {self.table}",
+                pieced=self._pieced,
             )
-            if not found:
+            if not page:
                 return
-            page = self._decode(found)
             yield page
-            if len(found) < limit:
+            if len(page) < limit:
                 return
             after = page[-1][: len(self.keys)]
+
+    def _pieced(self, r: Sequence[Any]) -> bool:
+        """Whether the page's row ``r`` holds a text or BLOB that came as its size."""
+        return any(
+            r[2 * i] in ("text", "blob") and isinstance(r[2 * i + 1], int)
+            for i in range(len(self.keys) + len(self.cols))
+        )
 
     def _decode(self, found: list[tuple[Any, ...]]) -> list[list[Any]]:
         names = [*self.keys, *self.cols]

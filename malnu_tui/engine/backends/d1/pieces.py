@@ -139,6 +139,7 @@ def settled(
     decode: Callable[[list[Any], list[Any]], list[R]],
     blobs: Sequence[int],
     named: str,
+    pieced: Callable[[Sequence[Any]], bool] | None = None,
 ) -> list[R]:
     """A D1 page: its rows as ``read`` gives them (and their ids, where they come apart),
     ``decode``-d, which reads the values at ``blobs`` that came as their size in pieces
@@ -148,14 +149,18 @@ def settled(
     were copied with the later BLOB, a row that never was. Such a page is read again after
     its pieces and taken only when its rows are as they were (rows added after it aside);
     else, or when a value's size changed before its pieces were read, it is read anew, up
-    to SETTLE_TRIES times. (Each value's pieces are one statement's: one state.)"""
+    to SETTLE_TRIES times. (Each value's pieces are one statement's: one state.)
+    ``pieced``: whether a row holds a value that came as its size, where ``blobs`` cannot
+    say it (a row of (type, value) pairs, whose REAL 1 comes as the integer 1)."""
+    if pieced is None:
+        pieced = lambda r: any(isinstance(r[i], int) for i in blobs)  # noqa: E731
     for _ in range(SETTLE_TRIES):
         rows, ids = read()
         try:
             page = decode(rows, ids)
         except PiecesChanged:
             continue
-        if not any(isinstance(r[i], int) for r in rows for i in blobs):
+        if not any(pieced(r) for r in rows):
             return page
         again, again_ids = read()
         if again[: len(rows)] == rows and again_ids[: len(ids)] == ids:
