@@ -155,10 +155,17 @@ def _written(table: _Table, cols: str | None, over: str, rest: str) -> list[str]
     if out and _VALUES.match(rest):  # DEFAULT, nextval(…): the sequence's own value
         at = {n: i for i, n in enumerate(names) if n in out}
         left = set(out)
+        judged: dict[tuple[str, str], bool] = {}  # (a seed repeats its nextval(…) text)
         for row in _rows(rest):  # (a seed of ids 1..N stops at its first row)
-            values = split_top_level(row)
+            values = _VALUE.findall(row)
             for n in [n for n in left if at[n] < len(values)]:
-                if not _takes_its_own(values[at[n]], table.counters[n]):
+                v = values[at[n]].strip()
+                own = judged.get((n, v))
+                if own is None:
+                    own = _takes_its_own(v, table.counters[n])
+                    if v[:1].isalpha():  # (numbers all differ: not kept)
+                        judged[(n, v)] = own
+                if not own:
                     left.discard(n)
             if not left:
                 break
@@ -188,34 +195,19 @@ def _start(options: str) -> int:
 def _rows(rest: str) -> Iterator[str]:
     """Each row of ``VALUES (…), (…)`` (``rest`` starts at VALUES), the text inside its
     parentheses, read no further than the caller asks."""
-    i = rest.find("(")
-    n = len(rest)
-    while 0 <= i < n and rest[i] == "(":
-        depth, quote, j = 0, "", i
-        while j < n:
-            ch = rest[j]
-            if quote:
-                if ch == quote:
-                    quote = ""
-            elif ch in "'\"":
-                quote = ch
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
-        yield rest[i + 1 : j]
-        k = j + 1
-        while k < n and rest[k].isspace():
-            k += 1
-        if k >= n or rest[k] != ",":
-            return
-        k += 1
-        while k < n and rest[k].isspace():
-            k += 1
-        i = k
+    at = rest.find("(")
+    while at >= 0 and (m := _ROW.match(rest, at)) is not None:
+        yield m["row"]
+        at = m.end() if m["more"] else -1
+
+
+_VALUE = re.compile(  # a row's values, split at its top-level commas
+    r"(?:[^,()'\"]+|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\((?:[^()']+|'(?:[^']|'')*'|\([^()]*\))*\))+"
+)
+_ROW = re.compile(
+    r"\((?P<row>(?:[^()'\"]+|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\((?:[^()']+|'(?:[^']|'')*'"
+    r"|\([^()]*\))*\))*)\)\s*(?P<more>,\s*(?=\())?"
+)
 
 
 @dataclass
