@@ -133,6 +133,8 @@ SAFE = [
      "INSERT INTO s5 VALUES (0, 'none'), (1, 'a');", "s5 (n)", True),  # 12: flagged
     ("CREATE TABLE s6 (id serial PRIMARY KEY, n text);\n"
      "INSERT INTO s6 VALUES (DEFAULT, 'a'), (2, 'b');", "s6 (n)", True),  # 14: flagged
+    ("CREATE TABLE s7 (id serial PRIMARY KEY, n text);\n"
+     "INSERT INTO s7 (id, n) SELECT nextval('s7_id_seq'), n FROM s1;", "s7 (n)", False),
 ]  # fmt: skip
 
 

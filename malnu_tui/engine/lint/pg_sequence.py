@@ -58,6 +58,8 @@ _OWN_NEXT = re.compile(
     r"^nextval\s*\(\s*(?:'(?P<seq>(?:[^']|'')+)'|pg_get_serial_sequence\s*\()", re.IGNORECASE
 )
 _NUMBER = re.compile(r"^\(*\s*(?P<n>[-+]?\s*\d+)\s*\)*(?:\s*::\s*\w+)?$")
+_SELECT = re.compile(r"^SELECT\s+(?P<list>.*)$", _F)
+_FROM = re.compile(r"\s+FROM\b", re.IGNORECASE)
 _START = re.compile(r"\bSTART\s+(?:WITH\s+)?(?P<n>[-+]?\d+)", re.IGNORECASE)
 _SETVAL = re.compile(
     r"\bsetval\s*\(\s*(?:pg_get_serial_sequence\s*\(\s*'(?P<t>(?:[^']|'')+)'\s*,\s*"
@@ -170,6 +172,11 @@ def _written(table: _Table, cols: str | None, over: str, rest: str) -> list[str]
             if not left:
                 break
         out = [n for n in out if n not in left]
+    elif out and (sel := _SELECT.match(rest[:4000])) is not None:  # SELECT nextval('…'), …
+        parts = split_top_level(sel["list"])
+        at = {n: i for i, n in enumerate(names) if n in out}
+        out = [n for n in out if not (at[n] < len(parts) and _takes_its_own(
+            _FROM.split(parts[at[n]], 1)[0].strip(), table.counters[n]))]  # fmt: skip
     return out
 
 
