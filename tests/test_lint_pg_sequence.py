@@ -135,13 +135,15 @@ SAFE = [
      "INSERT INTO s6 VALUES (DEFAULT, 'a'), (2, 'b');", "s6 (n)", True),  # 14: flagged
     ("CREATE TABLE s7 (id serial PRIMARY KEY, n text);\n"
      "INSERT INTO s7 (id, n) SELECT nextval('s7_id_seq'), n FROM s1;", "s7 (n)", False),
+    ("CREATE TABLE s8 (id serial PRIMARY KEY, n text);\n"  # a row not read: still named
+     "INSERT INTO s8 (n, id) VALUES (E'it\\'s (', 0), ('b', 1);", "s8 (n)", True),  # 18
 ]  # fmt: skip
 
 
 def test_ids_the_sequence_never_gives_are_no_trap(pg_url: str, mdirs: MigrationDirs) -> None:
     change = "SET lock_timeout = '5s';\n" + "\n".join(sql for sql, _, _ in SAFE)
     mdirs.add("20250101_000100", "seed", change, "SELECT 1;")
-    assert [x[1] for x in _lint(mdirs)] == [12, 14]
+    assert [x[1] for x in _lint(mdirs)] == [12, 14, 18]
     with psycopg.connect(pg_url, autocommit=True) as conn:  # what the lint says, on the cluster
         conn.execute(change)
         for _, insert, fails in SAFE:

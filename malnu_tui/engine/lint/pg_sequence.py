@@ -159,8 +159,10 @@ def _written(table: _Table, cols: str | None, over: str, rest: str) -> list[str]
         left = set(out)
         judged: dict[tuple[str, str], bool] = {}  # (a seed repeats its nextval(…) text)
         for row in _rows(rest):  # (a seed of ids 1..N stops at its first row)
-            values = _VALUE.findall(row)
-            for n in [n for n in left if at[n] < len(values)]:
+            values = _VALUE.findall(row) if row is not None else []
+            if len(values) < len(names):  # a row not read (E'\'' …): the values are its own
+                left.clear()
+            for n in list(left):
                 v = values[at[n]].strip()
                 own = judged.get((n, v))
                 if own is None:
@@ -199,13 +201,14 @@ def _start(options: str) -> int:
     return int(m["n"]) if m is not None else 1
 
 
-def _rows(rest: str) -> Iterator[str]:
+def _rows(rest: str) -> Iterator[str | None]:
     """Each row of ``VALUES (…), (…)`` (``rest`` starts at VALUES), the text inside its
-    parentheses, read no further than the caller asks."""
+    parentheses (None for one not read), read no further than the caller asks."""
     at = rest.find("(")
-    while at >= 0 and (m := _ROW.match(rest, at)) is not None:
-        yield m["row"]
-        at = m.end() if m["more"] else -1
+    while at >= 0:
+        m = _ROW.match(rest, at)
+        yield m["row"] if m is not None else None
+        at = m.end() if m is not None and m["more"] else -1
 
 
 _VALUE = re.compile(  # a row's values, split at its top-level commas
