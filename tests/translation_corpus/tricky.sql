@@ -470,3 +470,20 @@ SELECT id, nama FROM kelas ORDER BY id;
 CREATE TABLE catatan (isi TEXT);
 INSERT INTO catatan (rowid, isi) VALUES (3, 'z');
 -- finding: rowid
+
+-- case: tricky_insert_select_the_source_s_rowid
+-- (an unqualified rowid in `INSERT INTO b … SELECT rowid … FROM a` is a's, as SQLite resolves
+-- it: it was refused as "not clear" since b was in scope too. The app's next INSERT takes 8.)
+-- setup:
+CREATE TABLE kelas_lama (id INTEGER PRIMARY KEY, nama TEXT);
+CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT);
+INSERT INTO kelas_lama VALUES (4, 'A'), (7, 'B');
+-- sqlite:
+INSERT INTO kelas (rowid, nama) SELECT rowid, nama FROM kelas_lama WHERE rowid > 1;
+INSERT INTO kelas (nama) VALUES ('app');
+-- postgres:
+INSERT INTO kelas (id, nama) SELECT id, nama FROM kelas_lama WHERE id > 1;
+SELECT setval(pg_get_serial_sequence('"kelas"', 'id'), coalesce((SELECT max("id") FROM "kelas"), 0) + 1, false);
+INSERT INTO kelas (nama) VALUES ('app');
+-- check:
+SELECT id, nama FROM kelas ORDER BY id

@@ -10,6 +10,7 @@ COLUMN … RESTART WITH n`` later in the same migration."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
@@ -50,6 +51,16 @@ _INSERT = re.compile(
 )
 _HEAD = re.compile(rf"\s*INSERT\s+INTO\s+(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})", re.IGNORECASE)
 _VALUES = re.compile(r"^VALUES\s*\(", re.IGNORECASE)
+# A value that takes the sequence's own number (``nextval('t_id_seq')``, as Hibernate's and
+# Liquibase's seeds write it), or a number below where it starts (a sentinel row ``0`` or
+# ``-1``, seeds under an identity's ``START WITH 1000``): the app's next id cannot meet it.
+_OWN_NEXT = re.compile(
+    r"^nextval\s*\(\s*(?:'(?P<seq>(?:[^']|'')+)'|pg_get_serial_sequence\s*\()", re.IGNORECASE
+)
+_NUMBER = re.compile(r"^\(*\s*(?P<n>[-+]?\s*\d+)\s*\)*(?:\s*::\s*\w+)?$")
+_SELECT = re.compile(r"^SELECT\s+(?P<list>.*)$", _F)
+_FROM = re.compile(r"\s+FROM\b", re.IGNORECASE)
+_START = re.compile(r"\bSTART\s+(?:WITH\s+)?(?P<n>[-+]?\d+)", re.IGNORECASE)
 _SETVAL = re.compile(
     r"\bsetval\s*\(\s*(?:pg_get_serial_sequence\s*\(\s*'(?P<t>(?:[^']|'')+)'\s*,\s*"
     r"'(?P<c>(?:[^']|'')+)'\s*\)|'(?P<seq>(?:[^']|'')+)')",
@@ -81,6 +92,7 @@ class _Counter:
     column: str  # display form
     kind: str  # "serial", "always" or "by default" (identity), "nextval"
     sequences: set[str]  # the names its sequence goes by (folded)
+    start: int = 1  # an identity's START WITH (the first id the app's INSERT takes)
 
 
 @dataclass
@@ -115,15 +127,16 @@ def _table(name: str, body: str) -> _Table:
             continue
         col, rest = key(m["name"]), m["rest"]
         table.columns.append(col)
-        kind, sequences = "", {f"{key(name)}_{col}_seq"}
+        kind, sequences, start = "", {f"{key(name)}_{col}_seq"}, 1
         if _SERIAL.match(rest):
             kind = "serial"
         elif (ident := _IDENTITY.search(rest)) is not None:
             kind = " ".join(ident["how"].lower().split())
+            start = _start(rest[ident.end() :])
         elif (nv := _NEXTVAL.search(rest)) is not None:
             kind, sequences = "nextval", {_last_part(nv["seq"])}
         if kind:
-            table.counters[col] = _Counter(_unquoted(m["name"]), kind, sequences)
+            table.counters[col] = _Counter(_unquoted(m["name"]), kind, sequences, start)
     return table
 
 
@@ -136,16 +149,75 @@ def _written(table: _Table, cols: str | None, over: str, rest: str) -> list[str]
     if rest.upper().startswith("DEFAULT VALUES"):
         return []
     names = [key(c) for c in split_top_level(cols)] if cols is not None else table.columns
-    if _VALUES.match(rest):  # a first row's DEFAULT takes the sequence's value
-        first = _body(rest)
-        values = split_top_level(first)
-        names = [n for n, v in zip(names, values, strict=False) if v.upper() != "DEFAULT"]
     out = []
     for n in names:
         c = table.counters.get(n)
         if c is not None and not (over.upper() == "USER" and c.kind in ("always", "by default")):
             out.append(n)
+    if out and _VALUES.match(rest):  # DEFAULT, nextval(…): the sequence's own value
+        at = {n: i for i, n in enumerate(names) if n in out}
+        left = set(out)
+        judged: dict[tuple[str, str], bool] = {}  # (a seed repeats its nextval(…) text)
+        for row in _rows(rest):  # (a seed of ids 1..N stops at its first row)
+            values = _VALUE.findall(row) if row is not None else []
+            if len(values) < len(names):  # a row not read (E'\'' …): the values are its own
+                left.clear()
+            for n in list(left):
+                v = values[at[n]].strip()
+                own = judged.get((n, v))
+                if own is None:
+                    own = _takes_its_own(v, table.counters[n])
+                    if v[:1].isalpha():  # (numbers all differ: not kept)
+                        judged[(n, v)] = own
+                if not own:
+                    left.discard(n)
+            if not left:
+                break
+        out = [n for n in out if n not in left]
+    elif out and (sel := _SELECT.match(rest[:4000])) is not None:  # SELECT nextval('…'), …
+        parts = split_top_level(sel["list"])
+        at = {n: i for i, n in enumerate(names) if n in out}
+        out = [n for n in out if not (at[n] < len(parts) and _takes_its_own(
+            _FROM.split(parts[at[n]], 1)[0].strip(), table.counters[n]))]  # fmt: skip
     return out
+
+
+def _takes_its_own(value: str, c: _Counter) -> bool:
+    """``value``, in a counter column, is the sequence's own next number (``DEFAULT``,
+    ``nextval('t_id_seq')``) or one below where it starts (so the app's ids never meet it)."""
+    if value.upper() == "DEFAULT":
+        return True
+    if (nv := _OWN_NEXT.match(value)) is not None:
+        return nv["seq"] is None or _last_part(nv["seq"]) in c.sequences
+    num = _NUMBER.match(value)
+    return num is not None and int(num["n"].replace(" ", "")) < c.start
+
+
+def _start(options: str) -> int:
+    """An identity's ``(START WITH n …)`` from the text after ``AS IDENTITY``."""
+    if options.lstrip()[:1] != "(":
+        return 1
+    m = _START.search(_body(options))
+    return int(m["n"]) if m is not None else 1
+
+
+def _rows(rest: str) -> Iterator[str | None]:
+    """Each row of ``VALUES (…), (…)`` (``rest`` starts at VALUES), the text inside its
+    parentheses (None for one not read), read no further than the caller asks."""
+    at = rest.find("(")
+    while at >= 0:
+        m = _ROW.match(rest, at)
+        yield m["row"] if m is not None else None
+        at = m.end() if m is not None and m["more"] else -1
+
+
+_VALUE = re.compile(  # a row's values, split at its top-level commas
+    r"(?:[^,()'\"]+|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\((?:[^()']+|'(?:[^']|'')*'|\([^()]*\))*\))+"
+)
+_ROW = re.compile(
+    r"\((?P<row>(?:[^()'\"]+|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\((?:[^()']+|'(?:[^']|'')*'"
+    r"|\([^()]*\))*\))*)\)\s*(?P<more>,\s*(?=\())?"
+)
 
 
 @dataclass
@@ -224,12 +296,14 @@ class SequenceFills:
         if m is None or table is None:
             return
         col = key(m["col"])
+        start = 1
         if m["seq"] is not None:
             kind, sequences = "nextval", {_last_part(m["seq"])}
         else:
+            start = _start(text[text.upper().find("IDENTITY", m.start("how")) + 8 :])
             kind = " ".join(m["how"].lower().split())
             sequences = {key(m["named"]) if m["named"] else f"{key(m['name'])}_{col}_seq"}
-        table.counters[col] = _Counter(_unquoted(m["col"]), kind, sequences)
+        table.counters[col] = _Counter(_unquoted(m["col"]), kind, sequences, start)
         self.written.discard(key(m["name"]))
 
     def _reset(self, table: str, col: str) -> None:

@@ -49,8 +49,8 @@ def rewrite_rowid(tree: exp.Expr, ctx: Context) -> None:
         if col.table:
             owner = aliases.get(col.table.lower())
             candidates = [owner] if owner else []
-        else:
-            candidates = scope
+        else:  # the nearest SELECT's own tables (INSERT INTO b … SELECT rowid FROM a: a's)
+            candidates = _select_scope(col) or scope
         if any(_has_column(t, word, ctx) for t in candidates):
             continue  # a real column of that name: SQLite reads that column too
         if len(candidates) != 1:
@@ -91,6 +91,23 @@ def insert_rowid(schema: exp.Schema, ctx: Context) -> None:
             )
         ident.set("this", key)
         ident.set("quoted", False)
+
+
+def _select_scope(col: exp.Column) -> list[str]:
+    """The tables an unqualified column of a SELECT names, as SQLite resolves it: its own
+    ``FROM`` and joins (not the INSERT's target around it); none when one is a subquery."""
+    select = col.find_ancestor(exp.Select)
+    if select is None:
+        return []
+    names: set[str] = set()
+    for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+        if source is None:
+            continue
+        table = source.this
+        if not isinstance(table, exp.Table) or not table.name:
+            return []
+        names.add(table.name.lower())
+    return sorted(names)
 
 
 def _has_column(table: str, name: str, ctx: Context) -> bool:
