@@ -86,7 +86,7 @@ def check_target(
     doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.owners import backups_of
     from malnu_tui.engine.backup.store import StoreUnreadable
-    from malnu_tui.engine.config import check_rollback_dir, open_backend
+    from malnu_tui.engine.config import check_own_set, check_rollback_dir, open_backend
     from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
@@ -100,6 +100,12 @@ def check_target(
         check_rollback_dir(target)  # a configured target's migrations_dir without rollback_dir
     except ConfigError as exc:
         return _unknown(target, str(exc), started)
+    try:
+        # The bundled set in a folder with its own (./supabase/migrations): the school's files
+        # were reported pending, a false WARNING or CRITICAL page. UNKNOWN, the set to pass said.
+        check_own_set(target)
+    except ConfigError as exc:
+        return _unknown(target, f"{exc}; {exc.hint}", started)
     path = sqlite_path(target.url) if target.kind == "sqlite" else None
     if path is not None and not path.is_file():
         why = "is a directory, not a database file" if path.is_dir() else "does not exist"
