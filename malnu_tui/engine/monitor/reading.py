@@ -4,6 +4,7 @@ at once on threads. The evaluation is plain functions of the facts (:func:`.chec
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -259,6 +260,11 @@ def run_checks(
     stages = [["starting"] for _ in targets]
     results: list[TargetHealth | BaseException | None] = [None] * len(targets)
     kept = sums if sums is not None else stored_sums(t.rollback_dir for t in targets)
+    notes: tuple[str, ...] = ()
+    with contextlib.suppress(Exception):  # (whatever fails there is said per target)
+        # Once before the targets: a damaged pairs file, started afresh, said once.
+        seen = _pairs_seen(cfg, now)
+        notes = (seen.damaged,) if seen is not None and seen.damaged else ()
 
     def one(i: int, target: Target) -> None:
         try:
@@ -299,7 +305,7 @@ def run_checks(
         )
         named = (named_fields(p, target.again, "message") for p in health.problems)
         healths.append(dataclasses.replace(health, problems=tuple(named)))
-    return CheckReport(tuple(healths), format_time(now))
+    return CheckReport(tuple(healths), format_time(now), notes)
 
 
 def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:
