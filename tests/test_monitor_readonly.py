@@ -530,9 +530,7 @@ def test_a_damaged_pairs_file_is_said_and_an_out_of_range_time_is_no_traceback(
     assert f"warning: sync pair state {seen} was unreadable (" in res.err, res.err
     assert "started afresh, every [sync.NAME] pair's never-run grace starts again" in res.err
     assert "`check` first saw it 0 s ago" in res.out, res.out
-    assert list(json.loads(seen.read_text())["configs"][str(cfg.resolve())]) == [
-        "reporting a->b"
-    ]
+    assert list(json.loads(seen.read_text())["configs"][str(cfg.resolve())]) == ["reporting a->b"]
     assert "unreadable" not in run_inproc(*c, "check", "--target", "b").err  # said once
 
     pairs = {"reporting a->b": "0001-01-01T00:00+01:00"}

@@ -239,8 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _said_critical(ctx: Context, args: argparse.Namespace) -> bool:
     """``check`` whose summary line (or JSON document) saying CRITICAL is out: a SIGTERM (or
-    SIGHUP) after it ends 2, as any failure after it does (:func:`~malnu_tui.cli.monitor.exit_after`);
-    one before it (or after an OK or WARNING) stays 143; Ctrl-C, an operator's, stays 130."""
+    SIGHUP) after it ends 2, as any failure after it does
+    (:func:`~malnu_tui.cli.monitor.exit_after`); one before it (or after an OK or WARNING)
+    stays 143 (129); Ctrl-C, an operator's, stays 130."""
     begun = ctx.lines or ctx.documents
     return getattr(args, "command", None) == "check" and bool(begun) and ctx.said_status == 2
 
