@@ -503,3 +503,38 @@ def test_a_sync_pair_behind_more_run_rows_than_one_read_is_still_judged(
         "log; "
     ), lag
     assert h.metrics["syncs_never_run"] == 1 and h.metrics["sync_lag_seconds"] >= 3 * 86400
+
+
+def test_a_damaged_pairs_file_is_said_and_an_out_of_range_time_is_no_traceback(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A damaged sync_pairs_seen.json silently restarted every pair's grace: said now (one
+    line naming the file, as a damaged incident file is), started afresh, said once. A first
+    sighting of ``0001-01-01T00:00+01:00`` (before year 1 in UTC) made the target UNKNOWN
+    (`check failed unexpectedly: OverflowError`): taken as seen now."""
+    import os
+
+    dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.b]\nurl = "sqlite:b.db"\n{dirs}'
+        '[sync.reporting]\nfrom = "a"\nto = "b"\n[monitor]\nsync_never_run_hours = 0\n',
+        encoding="utf-8",
+    )
+    c = ("--config", str(cfg))
+    assert run_inproc(*c, "--target", "b", "status").code == 0
+    seen = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "sync_pairs_seen.json"
+    seen.parent.mkdir(parents=True, exist_ok=True)
+    seen.write_text('{"version": 1, "configs": {')
+    res = run_inproc(*c, "check", "--target", "b")
+    assert f"warning: sync pair state {seen} was unreadable (" in res.err, res.err
+    assert "started afresh, every [sync.NAME] pair's never-run grace starts again" in res.err
+    assert "`check` first saw it 0 s ago" in res.out, res.out
+    assert list(json.loads(seen.read_text())["configs"][str(cfg.resolve())]) == ["reporting a->b"]
+    assert "unreadable" not in run_inproc(*c, "check", "--target", "b").err  # said once
+
+    pairs = {"reporting a->b": "0001-01-01T00:00+01:00"}
+    seen.write_text(json.dumps({"version": 1, "configs": {str(cfg.resolve()): pairs}}))
+    res = run_inproc(*c, "check", "--target", "b")
+    assert "Overflow" not in res.out + res.err and "reach OK" in res.out, res.out + res.err
+    assert "`check` first saw it 0 s ago" in res.out, res.out

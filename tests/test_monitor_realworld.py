@@ -320,14 +320,16 @@ def test_an_incident_of_a_target_gone_from_the_config_is_closed_saying_not_fixed
                     ("ad hoc", "salinan.db")}, kept  # fmt: skip
 
 
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_sigterm_while_an_alert_is_sent_ends_cleanly_and_keeps_what_was_sent(
-    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver, sig: str
 ) -> None:
     """cron's or systemd's SIGTERM while a webhook hangs: asyncio's "Task was destroyed but
     it is pending!" on stderr, and the state not kept, so what had been sent (to the other
     webhook) was sent again by the next run. Its CRITICAL summary printed before, the run
     ends 2: `timeout 30 malnu-tui check --alert` exited 143 (the monitor's UNKNOWN) under a
-    `MALNU CRITICAL` line, and a setup that pages on CRITICAL alone never paged."""
+    `MALNU CRITICAL` line, and a setup that pages on CRITICAL alone never paged. SIGHUP (a
+    check run over SSH, the session dropped after its summary) alike: it exited 129."""
     import signal
 
     from tests.fixtures_core import popen_cli
@@ -342,11 +344,11 @@ def test_sigterm_while_an_alert_is_sent_ends_cleanly_and_keeps_what_was_sent(
         failed = _failed_migration(c, mdirs)
         proc = popen_cli(*c, "check", "--alert")
         assert hanging.wait_attempts(1) == 1  # the first webhook was told, the second hangs
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, sig))
         out, err = proc.communicate(timeout=30)
         assert out.startswith("MALNU CRITICAL - primary: "), out
         assert proc.returncode == 2, err
-        assert err.splitlines()[-1] == "terminated", err
+        assert err.splitlines()[-1] == {"SIGTERM": "terminated", "SIGHUP": "hung up"}[sig], err
         assert "Task was destroyed" not in err and "Traceback" not in err, err
         assert receiver.events() == [("problem", failed)]
         hanging.mode = "ok"

@@ -211,3 +211,30 @@ def test_a_supabase_target_not_reached_says_its_supabase_rls_unknown(
     assert set(school) - set(plain) == {"supabase_rls"}, plain
     res = run_inproc("--config", str(config), "check", "--target", "school")
     assert "supabase_rls not checked (" in res.out, res.out
+
+
+def test_check_in_a_supabase_cli_folder_is_unknown_not_the_bundled_set(tmp_path: Path) -> None:
+    """`check` run in a Supabase CLI project's folder (./supabase/migrations, no ./migrations)
+    read the set bundled in the package: the folder's applied file "missing", the school's
+    files pending, a false CRITICAL page. Now UNKNOWN (3), the one line naming the folder's
+    set and the flags to pass; with them, OK."""
+    import os
+
+    from tests.fixtures_core import run_cli_with
+
+    for d in ("migrations", "rollback"):
+        (tmp_path / "supabase" / d).mkdir(parents=True)
+        (tmp_path / "supabase" / d / "20240101000000_init.sql").write_text(
+            "CREATE TABLE t (id INTEGER);\n" if d == "migrations" else "DROP TABLE t;\n"
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALNU_")}
+    db = ("--database", f"sqlite:///{tmp_path / 'x.db'}")
+    own = ("--migrations-dir", "supabase/migrations", "--rollback-dir", "supabase/rollback")
+    res = run_cli_with(env, *db, *own, "up", cwd=tmp_path)
+    assert res.code == 0, res.err
+    res = run_cli_with(env, *db, "check", cwd=tmp_path)
+    first = res.out.splitlines()[0]
+    assert res.code == 3 and first.startswith("MALNU UNKNOWN - "), res.out
+    assert "./supabase/migrations is" in first and "--migrations-dir supabase/migrations" in first
+    res = run_cli_with(env, *db, *own, "check", cwd=tmp_path)
+    assert res.code == 0 and res.out.startswith("MALNU OK - "), res.out + res.err

@@ -191,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.message("hung up")  # (to /dev/null when it was the terminal that went away)
             for note in getattr(exc, "__notes__", ()):
                 ctx.message(f"note: {note}")
+        if _said_critical(ctx, args):
+            # As SIGTERM: `check` over SSH, the session dropped after its CRITICAL summary.
+            return 2
         return 129
     except Terminated as exc:
         _say_durable(ctx, exc)
@@ -235,9 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _said_critical(ctx: Context, args: argparse.Namespace) -> bool:
-    """``check`` whose summary line (or JSON document) saying CRITICAL is out: a SIGTERM
-    after it ends 2, as any failure after it does (:func:`~malnu_tui.cli.monitor.exit_after`);
-    one before it (or after an OK or WARNING) stays 143; Ctrl-C, an operator's, stays 130."""
+    """``check`` whose summary line (or JSON document) saying CRITICAL is out: a SIGTERM (or
+    SIGHUP) after it ends 2, as any failure after it does
+    (:func:`~malnu_tui.cli.monitor.exit_after`); one before it (or after an OK or WARNING)
+    stays 143 (129); Ctrl-C, an operator's, stays 130."""
     begun = ctx.lines or ctx.documents
     return getattr(args, "command", None) == "check" and bool(begun) and ctx.said_status == 2
 

@@ -162,6 +162,8 @@ def cmd_check(ctx: Context) -> int:
     cfg = load_monitor_config(ctx.settings)
     targets = _chosen_targets(ctx)
     report = run_checks(targets, cfg)
+    for line in report.notes:  # (stderr: the plugin's output stays as it is)
+        ctx.message(f"warning: {line}")
     status = report.status
     failed_file = _write_prometheus(ctx, report) if ctx.opt("prometheus") else None
     if failed_file is not None:

@@ -187,7 +187,10 @@ def parse_time(text: str) -> datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00: before year 1 in UTC, no time it can hold
+        return None
 
 
 def json_times(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:

@@ -256,6 +256,8 @@ class CheckReport:
 
     targets: tuple[TargetHealth, ...]
     checked_at: str
+    # What the run could not keep as it was (a damaged sync pair state file): said on stderr.
+    notes: tuple[str, ...] = ()
 
     @property
     def status(self) -> Severity:

@@ -42,6 +42,7 @@ class PairsSeen:
 
     first: dict[str, datetime] = field(default_factory=dict)
     unrecorded: str | None = None
+    damaged: str | None = None  # the file was unreadable, started afresh: said by `check`
 
 
 def pair_key(name: str, source: str, dest: str) -> str:
@@ -68,13 +69,14 @@ def pairs_seen(
     path = path or seen_path()
     key = str(config.resolve())
     wanted = [pair_key(*p) for p in pairs]
-    known = _configs(_read(path), now).get(key, {})
-    if sorted(known) == sorted(wanted):  # (every run but the first: nothing to write)
+    data, damaged = _read(path)
+    known = _configs(data, now).get(key, {})
+    if damaged is None and sorted(known) == sorted(wanted):  # (every run but the first)
         return PairsSeen(_times(known))
     try:
         make_dirs(path.parent)
         with _held(path.with_name(f".{SEEN_FILE}.lock")):
-            data = _read(path)
+            data, damaged = _read(path)  # (another check may have started it afresh since)
             configs = _configs(data, now)
             mine = configs.get(key, {})
             configs[key] = {k: mine.get(k) or format_time(now) for k in wanted}
@@ -84,14 +86,32 @@ def pairs_seen(
     except OSError as exc:
         why = f"cannot record when `check` first saw it in {path}: {exc.strerror or exc}"
         return PairsSeen(_times(known), why)
-    return PairsSeen(_times(configs[key]))
+    said = (
+        f"sync pair state {path} was unreadable ({damaged}): started afresh, every "
+        "[sync.NAME] pair's never-run grace starts again"
+        if damaged is not None
+        else None
+    )
+    return PairsSeen(_times(configs[key]), damaged=said)
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> tuple[Any, str | None]:
+    """The file's data (``{}`` when missing or damaged) and why it is damaged, else None. A
+    damaged one silently restarted every pair's grace: now said, as a damaged incident file
+    is."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # missing or damaged: started afresh
-        return {}
+        text = path.read_text(encoding="utf-8")
+    except OSError:  # missing, or not ours to read (its write then fails and says so)
+        return {}, None
+    except ValueError as exc:  # (not UTF-8)
+        return {}, str(exc)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return {}, " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(data, dict) or not isinstance(data.get("configs"), dict):
+        return {}, "not a sync pair state file"
+    return data, None
 
 
 def _configs(data: Any, now: datetime) -> dict[str, dict[str, str]]:

@@ -4,6 +4,7 @@ at once on threads. The evaluation is plain functions of the facts (:func:`.chec
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ def check_target(
     doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.owners import backups_of
     from malnu_tui.engine.backup.store import StoreUnreadable
-    from malnu_tui.engine.config import check_rollback_dir, open_backend
+    from malnu_tui.engine.config import check_own_set, check_rollback_dir, open_backend
     from malnu_tui.engine.drift import mark_rollback_edits
     from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
@@ -100,6 +101,12 @@ def check_target(
         check_rollback_dir(target)  # a configured target's migrations_dir without rollback_dir
     except ConfigError as exc:
         return _unknown(target, str(exc), started)
+    try:
+        # The bundled set in a folder with its own (./supabase/migrations): the school's files
+        # were reported pending, a false WARNING or CRITICAL page. UNKNOWN, the set to pass said.
+        check_own_set(target)
+    except ConfigError as exc:
+        return _unknown(target, f"{exc}; {exc.hint}", started)
     path = sqlite_path(target.url) if target.kind == "sqlite" else None
     if path is not None and not path.is_file():
         why = "is a directory, not a database file" if path.is_dir() else "does not exist"
@@ -253,6 +260,11 @@ def run_checks(
     stages = [["starting"] for _ in targets]
     results: list[TargetHealth | BaseException | None] = [None] * len(targets)
     kept = sums if sums is not None else stored_sums(t.rollback_dir for t in targets)
+    notes: tuple[str, ...] = ()
+    with contextlib.suppress(Exception):  # (whatever fails there is said per target)
+        # Once before the targets: a damaged pairs file, started afresh, said once.
+        seen = _pairs_seen(cfg, now)
+        notes = (seen.damaged,) if seen is not None and seen.damaged else ()
 
     def one(i: int, target: Target) -> None:
         try:
@@ -293,7 +305,7 @@ def run_checks(
         )
         named = (named_fields(p, target.again, "message") for p in health.problems)
         healths.append(dataclasses.replace(health, problems=tuple(named)))
-    return CheckReport(tuple(healths), format_time(now))
+    return CheckReport(tuple(healths), format_time(now), notes)
 
 
 def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:
