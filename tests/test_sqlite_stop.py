@@ -305,3 +305,111 @@ def test_a_backup_s_hash_is_given_up_between_two_chunks(tmp_path: Path) -> None:
         pass
     assert len(asked) == 2
     assert sha256_file(path, stopped=lambda: False)[1] == path.stat().st_size
+
+
+def _heavy_backup(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A small backup (30,000 rows, cheap to make) whose ``quick_check`` takes about 1,000 s:
+    the generated column made costly in the backup file after ``backup create``, its manifest's
+    sha256 and size made the file's (its verification gets to quick_check)."""
+    import hashlib
+    import json
+
+    db = tmp_path / "school.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE heavy (x INTEGER, g INTEGER GENERATED ALWAYS AS (x) VIRTUAL)")
+        fill = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000) "
+        conn.execute(fill + "INSERT INTO heavy (x) SELECT x FROM c")
+    store = tmp_path / "bk"
+    env = {"MALNU_BACKUP_DIR": str(store)}
+    made = run_cli("--database", f"sqlite:///{db}", "--json", "backup", "create", env=env)
+    assert made.code == 0, made.err
+    (mpath,) = [p for p in store.rglob("*.json")]
+    manifest = json.loads(mpath.read_text())
+    data = mpath.parent / Path(manifest["file"]).name
+    data.chmod(0o600)
+    conn = sqlite3.connect(data)
+    costly = "(length(hex(zeroblob(4000000 + x)))) VIRTUAL NOT NULL)"
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = replace(sql, '(x) VIRTUAL)', ?)", (costly,))
+    conn.execute("PRAGMA writable_schema = OFF")
+    conn.commit()
+    conn.close()
+    raw = data.read_bytes()
+    manifest.update(sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
+    mpath.write_text(json.dumps(manifest))
+    return db, store, str(manifest["id"])
+
+
+def test_ctrl_c_during_backup_verify_s_quick_check_ends_it_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    """`backup verify` (and restore's check of its backup, the same code) ran the backup's
+    ``PRAGMA quick_check`` in sqlite3's C code, where no Ctrl-C reached it: on a 400 MB backup
+    the operator waited. Now the check is interrupted as `backup create`'s is: exit 130,
+    "interrupted", no verdict (neither verified nor failed) recorded in the manifest."""
+    db, store, backup_id = _heavy_backup(tmp_path)
+    (mpath,) = [p for p in store.rglob("*.json")]
+    before = mpath.read_bytes()
+    proc = popen_cli(
+        "--database",
+        f"sqlite:///{db}",
+        "backup",
+        "verify",
+        backup_id,
+        env={"MALNU_BACKUP_DIR": str(store)},
+    )
+    try:
+        said = ""
+        while "quick_check" not in said:  # the check's phase begun (its line on stderr)
+            said = proc.stderr.readline() if proc.stderr else ""
+            assert said, "backup verify ended before its check"
+        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
+        while _cpu_s(proc.pid) - since < 0.2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=WAIT)
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+    assert code == 130 and err.rstrip().endswith("interrupted"), err
+    assert "verified" not in out + err and "FAIL" not in out + err, out + err
+    assert mpath.read_bytes() == before, "a verdict recorded"
+
+
+def test_ctrl_c_during_restore_s_check_of_its_backup_restores_nothing(tmp_path: Path) -> None:
+    """`backup restore` verifies its backup first (the same ``quick_check``): Ctrl-C there
+    waited for the whole file too. Now: exit 130, "interrupted", nothing restored, no
+    pre-restore backup made, the lock released, the backup's manifest as it was."""
+    db, store, backup_id = _heavy_backup(tmp_path)
+    (mpath,) = [p for p in store.rglob("*.json")]
+    before = mpath.read_bytes()
+    proc = popen_cli(
+        "--database",
+        f"sqlite:///{db}",
+        "backup",
+        "restore",
+        backup_id,
+        "--yes",
+        env={"MALNU_BACKUP_DIR": str(store)},
+    )
+    try:
+        said = ""
+        while "quick_check" not in said:
+            said = proc.stderr.readline() if proc.stderr else ""
+            assert said, "backup restore ended before its check"
+        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
+        while _cpu_s(proc.pid) - since < 0.2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=WAIT)
+    finally:
+        proc.kill()
+        _out, err = proc.communicate(timeout=30)
+    assert code == 130 and err.rstrip().endswith("interrupted"), err
+    assert [p for p in store.rglob("*.json")] == [mpath] and mpath.read_bytes() == before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'heavy'").fetchone()
+        assert "zeroblob" not in sql, "the backup was restored"
