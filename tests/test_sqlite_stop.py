@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
 
@@ -235,6 +236,26 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _ctrl_c_in_quick_check(proc: Any, what: str) -> tuple[int, str, str]:
+    """SIGINT to ``proc`` well into its ``quick_check`` (its line on stderr, then 0.2 s of CPU
+    burnt: the only work there that takes CPU seconds); (exit code, stdout, stderr)."""
+    try:
+        said = ""
+        while "quick_check" not in said:  # the check's phase begun (its line on stderr)
+            said = proc.stderr.readline() if proc.stderr else ""
+            assert said, f"{what} ended before its check"
+        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
+        while _cpu_s(proc.pid) - since < 0.2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=WAIT)
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+    return code, out, err
+
+
 def test_ctrl_c_during_backup_create_s_quick_check_ends_it_and_keeps_nothing(
     tmp_path: Path,
 ) -> None:
@@ -258,21 +279,7 @@ def test_ctrl_c_during_backup_create_s_quick_check_ends_it_and_keeps_nothing(
     proc = popen_cli(
         "--database", f"sqlite:///{db}", "backup", "create", env={"MALNU_BACKUP_DIR": str(store)}
     )
-    try:
-        said = ""
-        while "quick_check" not in said:  # the check's phase begun (its line on stderr)
-            said = proc.stderr.readline() if proc.stderr else ""
-            assert said, "backup create ended before its check"
-        # Well into quick_check: the only work there that takes CPU seconds.
-        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
-        while _cpu_s(proc.pid) - since < 0.2:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=WAIT)
-    finally:
-        proc.kill()
-        _out, err = proc.communicate(timeout=30)
+    code, _out, err = _ctrl_c_in_quick_check(proc, "backup create")
     assert code == 130 and err.rstrip().endswith("interrupted"), err
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [], "a half-made backup"
     with sqlite3.connect(db) as conn:
@@ -358,20 +365,7 @@ def test_ctrl_c_during_backup_verify_s_quick_check_ends_it_and_records_nothing(
         backup_id,
         env={"MALNU_BACKUP_DIR": str(store)},
     )
-    try:
-        said = ""
-        while "quick_check" not in said:  # the check's phase begun (its line on stderr)
-            said = proc.stderr.readline() if proc.stderr else ""
-            assert said, "backup verify ended before its check"
-        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
-        while _cpu_s(proc.pid) - since < 0.2:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=WAIT)
-    finally:
-        proc.kill()
-        out, err = proc.communicate(timeout=30)
+    code, out, err = _ctrl_c_in_quick_check(proc, "backup verify")
     assert code == 130 and err.rstrip().endswith("interrupted"), err
     assert "verified" not in out + err and "FAIL" not in out + err, out + err
     assert mpath.read_bytes() == before, "a verdict recorded"
@@ -393,20 +387,7 @@ def test_ctrl_c_during_restore_s_check_of_its_backup_restores_nothing(tmp_path: 
         "--yes",
         env={"MALNU_BACKUP_DIR": str(store)},
     )
-    try:
-        said = ""
-        while "quick_check" not in said:
-            said = proc.stderr.readline() if proc.stderr else ""
-            assert said, "backup restore ended before its check"
-        since, deadline = _cpu_s(proc.pid), time.monotonic() + WAIT
-        while _cpu_s(proc.pid) - since < 0.2:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=WAIT)
-    finally:
-        proc.kill()
-        _out, err = proc.communicate(timeout=30)
+    code, _out, err = _ctrl_c_in_quick_check(proc, "backup restore")
     assert code == 130 and err.rstrip().endswith("interrupted"), err
     assert [p for p in store.rglob("*.json")] == [mpath] and mpath.read_bytes() == before
     with sqlite3.connect(db) as conn:
