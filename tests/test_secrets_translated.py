@@ -49,6 +49,18 @@ def _refused(conn: psycopg.Connection[tuple[object, ...]], statement: str) -> ps
     return info.value
 
 
+def _psql(cluster: PgCluster, url: str, script: str) -> subprocess.CompletedProcess[str]:
+    """The real psql running ``script`` (no psqlrc, quiet), its output captured."""
+    return subprocess.run(
+        [cluster.bin("psql"), "-X", "-q", "-d", url, "-f", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
 def test_a_translated_server_s_errors_are_masked_by_their_structure(pg_url: str) -> None:
     """The sync's and the migrations' one text of a server error (:func:`pg_error`,
     :func:`error_text`: also the debug log's and the run log's) of a unique key, a foreign key,
@@ -131,14 +143,7 @@ def test_psql_s_text_from_a_translated_server_is_masked(pg_url: str, pg_cluster:
         f"INSERT INTO users VALUES (2, '{TOKEN}', 1);\n"
         f"INSERT INTO users VALUES (3, '{TOKEN}x', -1);\n"
     )
-    out = subprocess.run(
-        [pg_cluster.bin("psql"), "-X", "-q", "-d", pg_url, "-f", "-"],
-        input=script,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    out = _psql(pg_cluster, pg_url, script)
     assert "existiert bereits" in out.stderr and "Fehlgeschlagene Zeile" in out.stderr, out
     said = server_said(out.stderr)
     assert "»(remember_token)=(sha256:" in said, said
@@ -189,14 +194,7 @@ def test_psql_s_values_with_a_line_like_a_label_are_masked_whole(
             f"INSERT INTO users VALUES (2, E'Ayah: Budi\\nIbu: Siti', '{TOKEN}', 1);\n"
             f"INSERT INTO users VALUES (3, E'Ayah: Budi\\nIbu: Siti', '{TOKEN}x', -1);\n"
         )
-        out = subprocess.run(
-            [pg_cluster.bin("psql"), "-X", "-q", "-d", pg_url, "-f", "-"],
-            input=script,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
+        out = _psql(pg_cluster, pg_url, script)
         assert out.stderr.count("\nIbu: Siti") == 2 and TOKEN in out.stderr, out
         said = server_said(out.stderr)
         assert "(…): its values not shown" in said, said
