@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -345,12 +346,12 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     seen = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "sync_pairs_seen.json"
     assert seen.stat().st_mode & 0o777 == 0o600
     kept = jsonlib.loads(seen.read_text())
-    assert list(kept["configs"]) == [str(cfg.resolve())]
-    assert list(kept["configs"][str(cfg.resolve())]) == ["reporting a->b"]
+    assert list(kept["configs"]) == [str(Path(c[1]).resolve())]
+    assert list(kept["configs"][str(Path(c[1]).resolve())]) == ["reporting a->b"]
 
     # First seen 25 h ago (as the file keeps it), the config rewritten by a deploy just now.
     day_ago = datetime.now(UTC) - timedelta(hours=25)
-    kept["configs"][str(cfg.resolve())]["reporting a->b"] = f"{day_ago:%Y-%m-%d %H:%M:%S}"
+    kept["configs"][str(Path(c[1]).resolve())]["reporting a->b"] = f"{day_ago:%Y-%m-%d %H:%M:%S}"
     seen.write_text(jsonlib.dumps(kept))
     cfg.write_text(body, encoding="utf-8")
     res = run_inproc(*c, "check", "--target", "b")
@@ -365,7 +366,7 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     # Removed from the config (seen so by a check), then added again: it starts again.
     cfg.write_text(base, encoding="utf-8")
     assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
-    assert jsonlib.loads(seen.read_text())["configs"][str(cfg.resolve())] == {}
+    assert jsonlib.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())] == {}
     cfg.write_text(body, encoding="utf-8")
     assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
 
@@ -387,16 +388,9 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 0
 
 
-def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
-    tmp_path: Path, mdirs: MigrationDirs
-) -> None:
-    """A `check` run while this box's clock was ahead (booted before NTP set it, a VM
-    restored) recorded the pair first seen in the future: its grace began only when the clock
-    reached that time, and a pair never run went unsaid for as long (a month here). Such a
-    time is taken as seen now, and kept so."""
-    import os
-    from datetime import UTC, datetime, timedelta
-
+def _pair_never_run(tmp_path: Path, mdirs: MigrationDirs) -> tuple[tuple[str, str], Path]:
+    """A config of two SQLite targets a→b and a [sync.reporting] pair never run (no grace),
+    b's tables made; (its --config arguments, the pairs-seen state file's path, its folder made)."""
     dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
     cfg = tmp_path / "malnu.toml"
     cfg.write_text(
@@ -408,13 +402,26 @@ def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
     assert run_inproc(*c, "--target", "b", "status").code == 0
     seen = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "sync_pairs_seen.json"
     seen.parent.mkdir(parents=True, exist_ok=True)
+    return c, seen
+
+
+def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A `check` run while this box's clock was ahead (booted before NTP set it, a VM
+    restored) recorded the pair first seen in the future: its grace began only when the clock
+    reached that time, and a pair never run went unsaid for as long (a month here). Such a
+    time is taken as seen now, and kept so."""
+    from datetime import UTC, datetime, timedelta
+
+    c, seen = _pair_never_run(tmp_path, mdirs)
     ahead = datetime.now(UTC) + timedelta(days=30)
     pairs = {"reporting a->b": f"{ahead:%Y-%m-%d %H:%M:%S}"}
-    seen.write_text(json.dumps({"version": 1, "configs": {str(cfg.resolve()): pairs}}))
+    seen.write_text(json.dumps({"version": 1, "configs": {str(Path(c[1]).resolve()): pairs}}))
     res = run_inproc(*c, "check", "--target", "b")
     assert "sync pair reporting (a->b) has never completed a sync" in res.out, res.out
     assert "`check` first saw it 0 s ago" in res.out, res.out
-    kept = json.loads(seen.read_text())["configs"][str(cfg.resolve())]["reporting a->b"]
+    kept = json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())]["reporting a->b"]
     assert kept < f"{ahead:%Y-%m-%d %H:%M:%S}", kept
 
 
@@ -512,29 +519,20 @@ def test_a_damaged_pairs_file_is_said_and_an_out_of_range_time_is_no_traceback(
     line naming the file, as a damaged incident file is), started afresh, said once. A first
     sighting of ``0001-01-01T00:00+01:00`` (before year 1 in UTC) made the target UNKNOWN
     (`check failed unexpectedly: OverflowError`): taken as seen now."""
-    import os
 
-    dirs = f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[targets.a]\nurl = "sqlite:a.db"\n{dirs}[targets.b]\nurl = "sqlite:b.db"\n{dirs}'
-        '[sync.reporting]\nfrom = "a"\nto = "b"\n[monitor]\nsync_never_run_hours = 0\n',
-        encoding="utf-8",
-    )
-    c = ("--config", str(cfg))
-    assert run_inproc(*c, "--target", "b", "status").code == 0
-    seen = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "sync_pairs_seen.json"
-    seen.parent.mkdir(parents=True, exist_ok=True)
+    c, seen = _pair_never_run(tmp_path, mdirs)
     seen.write_text('{"version": 1, "configs": {')
     res = run_inproc(*c, "check", "--target", "b")
     assert f"warning: sync pair state {seen} was unreadable (" in res.err, res.err
     assert "started afresh, every [sync.NAME] pair's never-run grace starts again" in res.err
     assert "`check` first saw it 0 s ago" in res.out, res.out
-    assert list(json.loads(seen.read_text())["configs"][str(cfg.resolve())]) == ["reporting a->b"]
+    assert list(json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())]) == [
+        "reporting a->b"
+    ]
     assert "unreadable" not in run_inproc(*c, "check", "--target", "b").err  # said once
 
     pairs = {"reporting a->b": "0001-01-01T00:00+01:00"}
-    seen.write_text(json.dumps({"version": 1, "configs": {str(cfg.resolve()): pairs}}))
+    seen.write_text(json.dumps({"version": 1, "configs": {str(Path(c[1]).resolve()): pairs}}))
     res = run_inproc(*c, "check", "--target", "b")
     assert "Overflow" not in res.out + res.err and "reach OK" in res.out, res.out + res.err
     assert "`check` first saw it 0 s ago" in res.out, res.out
