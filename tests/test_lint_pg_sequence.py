@@ -8,6 +8,7 @@ TABLE`) takes every table out of Realtime (SUPABASE-REALTIME-REPLACED)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -52,6 +53,18 @@ def _lint(d: MigrationDirs) -> list[tuple[str, int, str, bool]]:
             if f.rule == "PG-SEQUENCE-NOT-ADVANCED" and f.severity == "error"]  # fmt: skip
 
 
+def _app_inserts(conn: psycopg.Connection[Any], cases: Any) -> None:
+    """The app's next INSERT into each case's table: a UniqueViolation where the case says it
+    fails (the sequence left behind), accepted where not."""
+    for _, insert, fails in cases:
+        sql = f"INSERT INTO {insert} VALUES ('app')"
+        if fails:
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(sql)
+        else:
+            conn.execute(sql)
+
+
 def test_copied_or_seeded_ids_leave_the_sequence_at_1(pg_url: str, mdirs: MigrationDirs) -> None:
     change = "SET lock_timeout = '5s';\n" + "\n".join(sql for sql, _, _ in TRAPS)
     mdirs.add("20250101_000100", "base", BASE, "DROP TABLE users;")
@@ -73,13 +86,7 @@ def test_copied_or_seeded_ids_leave_the_sequence_at_1(pg_url: str, mdirs: Migrat
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(BASE)
         conn.execute(change)
-        for _, insert, fails in TRAPS:
-            sql = f"INSERT INTO {insert} VALUES ('app')"
-            if fails:
-                with pytest.raises(psycopg.errors.UniqueViolation):
-                    conn.execute(sql)
-            else:
-                conn.execute(sql)
+        _app_inserts(conn, TRAPS)
 
 
 def test_a_starter_s_drop_publication_empties_supabase_realtime(
@@ -146,10 +153,4 @@ def test_ids_the_sequence_never_gives_are_no_trap(pg_url: str, mdirs: MigrationD
     assert [x[1] for x in _lint(mdirs)] == [12, 14, 18]
     with psycopg.connect(pg_url, autocommit=True) as conn:  # what the lint says, on the cluster
         conn.execute(change)
-        for _, insert, fails in SAFE:
-            sql = f"INSERT INTO {insert} VALUES ('app')"
-            if fails:
-                with pytest.raises(psycopg.errors.UniqueViolation):
-                    conn.execute(sql)
-            else:
-                conn.execute(sql)
+        _app_inserts(conn, SAFE)
