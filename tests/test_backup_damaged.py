@@ -388,3 +388,27 @@ def test_a_backup_whose_file_changed_since_verified_is_not_counted_by_check(
     assert load_manifest(store, oldest).verified_mtime_ns is None
     res = run_inproc(*args, "check")
     assert res.code == 1 and "the newest verified backup is " in res.out, res.out
+
+
+def test_a_manifest_time_out_of_range_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A `created_at` edited to a time that is before year 1 (or after 9999) in UTC
+    (`0001-01-01T00:00+01:00`) was said as `OverflowError('date value out of range')`, without
+    the value: the backup is not listed, as any damaged manifest, and the line names it."""
+    import json
+
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'sekolah.db'}")
+    backend = open_fresh(target)
+    try:
+        older, newer = create_backup(backend, target).id, create_backup(backend, target).id
+    finally:
+        backend.close()
+    manifest = target.backup_dir / f"{newer}.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    args = _config(tmp_path, target)
+    for said in ("0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"):
+        manifest.write_text(json.dumps({**data, "created_at": said}), encoding="utf-8")
+        res = run_inproc(*args, "backup", "list")
+        assert res.code == 0 and newer not in res.out and older in res.out, res.err
+        (line,) = [x for x in res.err.splitlines() if newer in x]
+        assert str(manifest) in line and f"created_at {said!r} is out of range" in line
+        assert "Traceback" not in res.err and "OverflowError" not in res.err

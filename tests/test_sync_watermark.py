@@ -283,3 +283,23 @@ def test_prisma_datetimes_in_unix_milliseconds_are_copied_and_read_incrementally
     assert verify(src, dst).verified
     src.run("UPDATE \"User\" SET name = 'lagi' WHERE id = 8")  # updatedAt left as it was
     assert not verify(src, dst).verified  # a real difference is still seen
+
+
+def test_a_year_one_watermark_reads_from_year_one(tmp_path: Path, pg_url: str) -> None:
+    """Rows stamped with a `0001-01-01 00:00:00` placeholder (never changed by the app): the
+    next pass's lower bound (the watermark less the overlap) was before year 1, an
+    OverflowError out of `sync`; now it reads from year 1, and a change is carried."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.create_users(10, updated="0001-01-01 00:00:00")
+    assert sync(src, dst).verified
+    src.run("UPDATE users SET name = 'Tetap' WHERE id = 3")  # its placeholder stamp kept
+    src.run(f"UPDATE users SET name = 'Sesudahnya', updated_at = {NOW} WHERE id = 5")
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (plan,) = plan_sync(s, SyncRequest())
+    assert plan.since == "0001-01-01 00:00:00", plan
+    report = sync(src, dst)
+    assert report.verified and report.updated == 2, report
+    assert dst.run("SELECT name FROM users WHERE id IN (3, 5) ORDER BY id") == [
+        ("Tetap",),
+        ("Sesudahnya",),
+    ]

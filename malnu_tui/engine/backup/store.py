@@ -252,7 +252,14 @@ class BackupManifest:
             # Every use of a backup reads its time, as UTC: one edited by hand into WIB
             # (`…T08:23:58+07:00`) was sorted (as text) newest, listed as "08:23 UTC", and
             # `prune --keep 2` kept it as the newest and deleted a backup taken after it.
-            created = utc_iso(parse_iso(str(data["created_at"])))
+            said = str(data["created_at"])
+            try:
+                created = utc_iso(parse_iso(said))
+            except OverflowError:  # 0001-01-01T00:00+01:00: before year 1 in UTC
+                raise BackupError(
+                    f"unreadable backup manifest: created_at {said!r} is out of range "
+                    "(before year 1 or after 9999 in UTC)"
+                ) from None
             return BackupManifest(
                 id=str(data["id"]),
                 created_at=created,

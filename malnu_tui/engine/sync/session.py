@@ -193,10 +193,13 @@ def _since(watermark: str | None, overlap: int, kind: str | None = None) -> str 
         dt = datetime.fromisoformat(watermark)
     except ValueError:
         return watermark
-    back = utc_wall_clock(dt - timedelta(seconds=overlap))  # a text cursor's offset: UTC
+    try:
+        back = utc_wall_clock(dt - timedelta(seconds=overlap))  # a text cursor's offset: UTC
+    except OverflowError:  # a year-1 watermark (a `0001-01-01` sentinel): none is before it
+        return "0001-01-01" if len(watermark) == 10 else "0001-01-01 00:00:00"
     if len(watermark) == 10:
         return back.date().isoformat()
-    return back.strftime("%Y-%m-%d %H:%M:%S")
+    return back.isoformat(" ", "seconds")  # strftime wrote year 1 as "1-01-01"
 
 
 def same_source(recorded: str, source: Target) -> bool:

@@ -48,9 +48,13 @@ def behind_ranges(since: str) -> list[tuple[str, str]]:
     if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
         return []
     try:
-        lo = (datetime.fromisoformat(since[:19]) - BEHIND_UTC).strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromisoformat(since[:19])
     except ValueError:
         return []
+    try:  # (isoformat: strftime wrote year 1 as "1-01-01", sorted after every time)
+        lo = (moment - BEHIND_UTC).isoformat(" ", "seconds")
+    except OverflowError:  # within 14 hours of year 1 (a `0001-01-01` placeholder's watermark)
+        lo = "0001-01-01 00:00:00"
     lo_t, day_t = lo[:10] + "T", since[:10] + "T"
     if lo[:10] == since[:10]:
         return [(lo, since), (lo_t + lo[11:], day_t + since[11:])]
