@@ -144,13 +144,35 @@ SAFE = [
      "INSERT INTO s7 (id, n) SELECT nextval('s7_id_seq'), n FROM s1;", "s7 (n)", False),
     ("CREATE TABLE s8 (id serial PRIMARY KEY, n text);\n"  # a row not read: still named
      "INSERT INTO s8 (n, id) VALUES (E'it\\'s (', 0), ('b', 1);", "s8 (n)", True),  # 18
+    # seqfalse: a bare RESTART after the START WITH it sets; a TRUNCATE (the rows are gone);
+    # a CREATE SEQUENCE's START for its DEFAULT nextval column. Each was an ERROR.
+    ("CREATE TABLE s9 (id serial PRIMARY KEY, n text);\nINSERT INTO s9 VALUES (1, 'a');\n"
+     "ALTER SEQUENCE s9_id_seq START WITH 100 RESTART;", "s9 (n)", False),
+    ("CREATE TABLE s10 (id serial PRIMARY KEY, n text);\nINSERT INTO s10 VALUES (1, 'a');\n"
+     "TRUNCATE s10 RESTART IDENTITY;", "s10 (n)", False),
+    ("CREATE TABLE s11 (id serial PRIMARY KEY, n text);\nINSERT INTO s11 VALUES (1, 'a');\n"
+     "TRUNCATE TABLE ONLY s11 RESTART IDENTITY;\n"
+     "INSERT INTO s11 VALUES (1, 'b');", "s11 (n)", True),  # 28: the re-seed, flagged
+    ("CREATE SEQUENCE s12_seq START 1000;\n"
+     "CREATE TABLE s12 (id int DEFAULT nextval('s12_seq') PRIMARY KEY, n text);\n"
+     "INSERT INTO s12 VALUES (1, 'a'), (999, 'b');", "s12 (n)", False),
 ]  # fmt: skip
 
 
 def test_ids_the_sequence_never_gives_are_no_trap(pg_url: str, mdirs: MigrationDirs) -> None:
     change = "SET lock_timeout = '5s';\n" + "\n".join(sql for sql, _, _ in SAFE)
     mdirs.add("20250101_000100", "seed", change, "SELECT 1;")
-    assert [x[1] for x in _lint(mdirs)] == [12, 14, 18]
+    # The string form of search_path was not read: the table counted as public's, and a
+    # rollback dropping its schema "left" it (ROLLBACK-LEAVES-OBJECTS).
+    app = "CREATE SCHEMA app;\nSET search_path TO 'app';\nCREATE TABLE k (id int);"
+    mdirs.add("20250101_000200", "app", app, "DROP SCHEMA app CASCADE;")
+    assert [x[1] for x in _lint(mdirs)] == [12, 14, 18, 28]
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    report = lint_migrations(mset, dialect="postgresql", session_lock_timeout=True)
+    left = [(f.file, f.line) for f in report.findings if f.rule == "ROLLBACK-LEAVES-OBJECTS"]
+    assert not [x for x in left if x[0].startswith("20250101_000200")], left
     with psycopg.connect(pg_url, autocommit=True) as conn:  # what the lint says, on the cluster
         conn.execute(change)
         _app_inserts(conn, SAFE)
+        conn.execute(app)
+        assert conn.execute("SELECT to_regclass('app.k') IS NOT NULL").fetchone() == (True,)

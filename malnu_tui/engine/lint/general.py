@@ -363,10 +363,12 @@ def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) ->
 
 # `SET [SESSION|LOCAL] search_path TO app, public`: where the file's unqualified CREATEs go
 # ("$user" first: a schema named as the role, which no school has: the next one; DEFAULT and
-# `RESET search_path`: the default, public).
+# `RESET search_path`: the default, public). The string form (`TO 'app'`, `'$user', 'app'`)
+# names the schema as written, like a quoted identifier.
 _SEARCH_PATH = re.compile(
     r"^(?:SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:=|TO)\s*"
-    r"(?:\"\$user\"\s*,\s*)?(?:(?P<first>\"[^\"]+\"|[A-Za-z_][\w$]*)|'')|RESET\s+search_path\b)",
+    r"(?:(?:\"\$user\"|'\$user')\s*,\s*)?(?:(?P<first>\"[^\"]+\"|[A-Za-z_][\w$]*)"
+    r"|'(?P<literal>(?:[^']|'')+)'|'')|RESET\s+search_path\b)",
     re.IGNORECASE,
 )
 
@@ -443,6 +445,8 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         out.append(renamed)
     if s.dialect == "postgresql" and (m := _SEARCH_PATH.match(st.text.strip())):
         first = key(m["first"]) if m["first"] else ""
+        if m["literal"]:
+            first = key('"' + m["literal"].replace("''", "'").replace('"', '""') + '"')
         s.search_path = "" if first in ("default", '"$user"', "$user") else first
     if op.kind.startswith("create_") and (op.schema or s.search_path):
         s.schemas[(op.kind[7:], op.key)] = op.schema or s.search_path
