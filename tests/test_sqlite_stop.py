@@ -394,3 +394,42 @@ def test_ctrl_c_during_restore_s_check_of_its_backup_restores_nothing(tmp_path: 
         assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
         (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'heavy'").fetchone()
         assert "zeroblob" not in sql, "the backup was restored"
+
+
+def test_a_stop_during_a_d1_dump_s_integrity_check_ends_it(tmp_path: Path) -> None:
+    """A D1 backup's check (`backup create`, `verify`, restore's check: ``check_dump``) loads
+    the dump into a scratch SQLite database and runs ``PRAGMA integrity_check`` there, in
+    sqlite3's C code on a plain connection: Ctrl-C or the console's stop waited for it. The
+    scratch connection is a StoppableConnection now: the check is interrupted and the stop
+    raised. (Here a CHECK put off while the dump loads, costly for each of 30,000 rows as
+    integrity_check computes it: about 1,000 s.)"""
+    from malnu_tui.engine.backends.d1.dumpfile import check_dump
+    from malnu_tui.engine.interrupts import stop_workers, stoppable
+
+    dump = tmp_path / "d1.sql"
+    dump.write_text(
+        "CREATE TABLE heavy (x INTEGER CHECK (length(hex(zeroblob(4000000 + x))) > 0));\n"
+        "PRAGMA ignore_check_constraints = ON;\n"
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000) "
+        "INSERT INTO heavy SELECT x FROM c;\n"
+        "PRAGMA ignore_check_constraints = OFF;\n"
+    )
+    seen: list[object] = []
+    started = threading.Event()
+
+    def worker() -> None:
+        with stoppable():
+            started.set()
+            try:
+                seen.append(check_dump(dump))
+            except BaseException as exc:
+                seen.append(type(exc))
+
+    thread = threading.Thread(target=worker, daemon=True)  # (unstopped: gone with the process)
+    thread.start()
+    assert started.wait(WAIT)
+    time.sleep(0.5)  # the load done (a few ms), well into the integrity_check
+    assert stop_workers(signal.SIGINT) == 1
+    thread.join(WAIT)
+    assert not thread.is_alive(), "the stop waited for the integrity_check to end"
+    assert seen == [KeyboardInterrupt], seen

@@ -18,6 +18,7 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER, MAX_STATEMENT_BYTES
 from malnu_tui.engine.backends.d1.clientdump import pieced_insert, text_value
 from malnu_tui.engine.backends.sqlite_sql import truthy
+from malnu_tui.engine.backends.sqlite_stop import StoppableConnection
 from malnu_tui.engine.data.sqlwrite import D1_STATEMENT_BYTES, RowRefused
 from malnu_tui.engine.private import hand_over
 from malnu_tui.engine.sqltemplate import is_transaction_control
@@ -280,7 +281,9 @@ def check_dump(path: Path, rule: str = q.NOT_INTERNAL) -> DumpCheck:
                 error=f"{path.name} is a SQLite database file, not a SQL dump: "
                 f"`sqlite3 {path.name} .dump > {path.stem}.sql` writes one",
             )
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    # Stoppable (Ctrl-C, the console's stop), as a SQLite backup's check is: its statements
+    # (a long INSERT, the integrity_check) ran in sqlite3's C code, where no stop reached them.
+    conn = sqlite3.connect(":memory:", isolation_level=None, factory=StoppableConnection)
     try:
         refused = load_dump(path, conn)
         if refused:
