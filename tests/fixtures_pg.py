@@ -1,9 +1,11 @@
 """A real throwaway PostgreSQL cluster for the test session (one per xdist worker).
 
 The cluster lives in a temp directory, listens on 127.0.0.1 at a free port with trust auth and
-its unix socket inside that directory, runs with fsync off, and is stopped and removed at the end
-of the session, also when a test (or the start itself) fails. As root it runs as the ``postgres``
-system user, since PostgreSQL refuses to run as root. Missing binaries are an error, not a skip:
+its unix socket inside that directory, runs with fsync and autovacuum off (no test waits on
+either; autovacuum woke on the suite's many short-lived tables), and is stopped and removed at
+the end of the session, also when a test (or the start itself) fails. As root it runs as the
+``postgres`` system user, since PostgreSQL refuses to run as root. Missing binaries are an
+error, not a skip:
 ``scripts/test`` installs them.
 """
 
@@ -137,7 +139,7 @@ def start_cluster(base: Path) -> PgCluster:
         port = _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock_dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off "
             "-c max_connections=60 -c shared_buffers=32MB -c log_min_messages=fatal"
         )
         try:
