@@ -59,16 +59,28 @@ def rewrite_rowid(tree: exp.Expr, ctx: Context) -> None:
                 "SQLite's rowid, and the table it belongs to is not clear here",
                 "name the table's key column instead",
             )
-        key = ctx.state.rowid_alias(candidates[0])
-        if key is None:
-            raise Untranslatable(
-                word,
-                f"PostgreSQL rows have no rowid, and {candidates[0]} has no INTEGER PRIMARY KEY "
-                "standing for it",
-                "use a key column (or, on PostgreSQL only, ctid) by hand",
-            )
-        ident.set("this", key)
-        ident.set("quoted", False)
+        _to_key(
+            ident,
+            word,
+            candidates[0],
+            ctx,
+            "use a key column (or, on PostgreSQL only, ctid) by hand",
+        )
+
+
+def _to_key(ident: exp.Identifier, word: str, table: str, ctx: Context, hint: str) -> None:
+    """``ident`` (the rowid's name) renamed to ``table``'s INTEGER PRIMARY KEY column, which
+    SQLite's rowid stands for; :class:`Untranslatable` with ``hint`` when it has none."""
+    key = ctx.state.rowid_alias(table)
+    if key is None:
+        raise Untranslatable(
+            word,
+            f"PostgreSQL rows have no rowid, and {table} has no INTEGER PRIMARY KEY "
+            "standing for it",
+            hint,
+        )
+    ident.set("this", key)
+    ident.set("quoted", False)
 
 
 def insert_rowid(schema: exp.Schema, ctx: Context) -> None:
@@ -81,16 +93,13 @@ def insert_rowid(schema: exp.Schema, ctx: Context) -> None:
         word = str(ident.this).lower()
         if not table or _has_column(table, word, ctx):
             continue  # a real column of that name: SQLite writes that column too
-        key = ctx.state.rowid_alias(table)
-        if key is None:
-            raise Untranslatable(
-                word,
-                f"PostgreSQL rows have no rowid, and {table} has no INTEGER PRIMARY KEY "
-                "standing for it",
-                "leave the rowid out of the INSERT (PostgreSQL has none to set)",
-            )
-        ident.set("this", key)
-        ident.set("quoted", False)
+        _to_key(
+            ident,
+            word,
+            table,
+            ctx,
+            "leave the rowid out of the INSERT (PostgreSQL has none to set)",
+        )
 
 
 def _select_scope(col: exp.Column) -> list[str]:
