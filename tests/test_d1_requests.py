@@ -41,13 +41,13 @@ async def _wizard_rollback(settings: Settings, target: Target, server: D1Server)
     """Drive the rollback wizard from the status screen; the requests it made."""
     app = MalnuApp(settings=settings, target=target)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: _status_loaded(app), timeout=30)
+        await wait_until(pilot, lambda: _status_loaded(app), timeout=60)
         before = _db_requests(server)
         first = len(server.requests)
         await pilot.press("r")
-        await wait_until(pilot, lambda: _ready(app, "how-far"), timeout=30)
+        await wait_until(pilot, lambda: _ready(app, "how-far"), timeout=60)
         await pilot.press("n")
-        await wait_until(pilot, lambda: _ready(app, "preview"), timeout=30)
+        await wait_until(pilot, lambda: _ready(app, "preview"), timeout=60)
         screen = app.screen
         assert isinstance(screen, WizardScreen)
         while screen.step != "confirm":
@@ -125,18 +125,18 @@ async def test_console_recover_on_d1_brings_the_data_back_with_time_travel(
     app_db.close()
     app = MalnuApp(settings=settings, target=target)
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_until(pilot, lambda: _status_loaded(app), timeout=30)
+        await wait_until(pilot, lambda: _status_loaded(app), timeout=60)
         await pilot.press("p")
-        await wait_until(pilot, lambda: _ready(app, "when"), timeout=30)
+        await wait_until(pilot, lambda: _ready(app, "when"), timeout=60)
         screen = app.screen
         assert isinstance(screen, WizardScreen)
         screen.query_one("#when-input", Input).value = when
         await pilot.press("enter")  # the time field has the focus: Enter goes on
-        await wait_until(pilot, lambda: _ready(app, "plan"), timeout=30)
+        await wait_until(pilot, lambda: _ready(app, "plan"), timeout=60)
         plan = str(screen.query_one("#recover-plan", Static).render())
         assert "native point-in-time restore" in plan, plan
         await pilot.press("n")
-        await wait_until(pilot, lambda: screen.step == "confirm", timeout=30)
+        await wait_until(pilot, lambda: screen.step == "confirm", timeout=60)
         await pilot.press(*db.id, "enter")
         await wait_until(pilot, lambda: screen.step == "result" and not screen.working, 60)
         summary = str(screen.query_one("#recover-summary", Static).render())

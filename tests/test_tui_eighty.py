@@ -160,7 +160,7 @@ async def test_the_apply_wizards_rehearsal_says_its_notes_and_its_end_says_close
         def report() -> str:
             return str(app.screen.query_one("#rehearse-report", Static).render())
 
-        await wait_until(pilot, lambda: "Rehearsal on backup" in report(), timeout=30)
+        await wait_until(pilot, lambda: "Rehearsal on backup" in report(), timeout=60)
         shown = report()
         assert f"note: {name} took " in shown
         assert "over slow_migration_seconds (0 s)" in shown
@@ -169,7 +169,7 @@ async def test_the_apply_wizards_rehearsal_says_its_notes_and_its_end_says_close
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "confirm"))
         await pilot.press(*"school", "enter")
-        await wait_until(pilot, lambda: getattr(wizard, "finished", False), timeout=30)
+        await wait_until(pilot, lambda: getattr(wizard, "finished", False), timeout=60)
         await wait_until(pilot, lambda: "esc Close" in screen_text(app).splitlines()[-1])
         await at_rest(pilot)
         footer = screen_text(app).splitlines()[-1]

@@ -237,8 +237,10 @@ def build_many(root: Path, count: int, applied: int) -> Demo:
 # -- driving the app in tests -----------------------------------------------------------------
 
 
-async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run (workers are threads) until ``condition`` holds."""
+async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Let the app run (workers are threads) until ``condition`` holds. A generous deadline:
+    with five test workers on two cores the console's tests all run at once (longest first),
+    and a status read that takes 3.4 s alone took over 15 s (the deadline until session 24)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
