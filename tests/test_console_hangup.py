@@ -23,6 +23,11 @@ from tests.test_tui_terminal import _type_name
 from tests.tmux_support import MALNU, Tmux
 
 
+def _said(rc: Path) -> bool:
+    """The exit code the console's shell wrote in ``rc`` (the file is made empty first)."""
+    return rc.exists() and rc.read_text().strip() != ""
+
+
 def _apply_then_hang_up(
     tmux: Tmux,
     tmp_path: Path,
@@ -62,7 +67,7 @@ def _apply_then_hang_up(
         assert os.getsid(pid) == pid != os.getsid(int(pane))
     tmux.kill()
     try:
-        while not rc.exists():
+        while not _said(rc):  # bash's `> rc` makes the file before `echo` writes in it
             assert time.monotonic() < deadline + 60, "the console never exited"
             time.sleep(0.1)
     finally:  # (one that hangs is not left behind, spinning)
@@ -223,7 +228,7 @@ def test_a_hangup_mid_restore_on_postgresql_leaves_the_database_as_before_and_no
             time.sleep(0.05)
         pid = _console_pid(tmux)
         tmux.kill()
-        while not rc.exists():
+        while not _said(rc):  # bash's `> rc` makes the file before `echo` writes in it
             assert time.monotonic() < deadline + 60, "the console never exited"
             time.sleep(0.1)
         assert int(rc.read_text()) == 129
