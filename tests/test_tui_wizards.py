@@ -138,6 +138,13 @@ async def test_unreadable_target_shows_an_error_not_a_traceback(tmp_path: Path) 
     async with app.run_test(size=(80, 24)) as pilot:
         panel = app.screen.query_one(TargetPanel)
         await whole_error(pilot, app, panel, "reading the status failed")
+        # The status screen re-reads a failing target every 5 s: the same error said again
+        # keeps the place the operator scrolled to (it went back to the top at every re-read,
+        # and a loaded CI run read the screen after one: the way out was gone).
+        panel.reload(quiet=True)
+        await wait_until(pilot, lambda: not panel.reading)
+        await at_rest(pilot)
+        assert "the missing file is created and restored into" in bare_text(app)
         for key, what in (  # on the primary: a screen, a dialog, a wizard
             ("l", "reading the audit trail failed"),
             ("U", "reading the lock failed"),

@@ -158,6 +158,7 @@ class ErrorBox(VerticalScroll):
     DEFAULT_CLASSES = "error-box"
     DEFAULT_CSS = "ErrorBox { display: none; }"
     MORE = "↓ more: Tab here, then ↓ / End"
+    shown = ""  # the plain text of the error on show (hidden: what it said last)
 
     def allow_focus(self) -> bool:
         # Shown only: hidden, a screen's first focus went to it (Textual's focusable reads
@@ -186,10 +187,16 @@ class ErrorBox(VerticalScroll):
             console_hint(mask_secrets(hint)) if hint else "",
             refused=refused,
         )
+        # The same error said again (the status screen re-reads a failing target every few
+        # seconds) keeps the operator's place: scrolled home at each re-read, an operator
+        # who had pressed End to read the way out lost it within five seconds.
+        again = self.display and self.shown == text.plain
+        self.shown = text.plain
         # Wrapped lines under their label (at column 0 they ran on under "why:" itself).
         self.query_one(".error-text", Static).update(Hanging(text))
         self.display = True
-        self.scroll_home(animate=False)
+        if not again:
+            self.scroll_home(animate=False)
         self.call_after_refresh(self._say_more)
 
     def show_failed(self, event: OperationFailed) -> None:
@@ -204,5 +211,6 @@ class ErrorBox(VerticalScroll):
 
     def clear(self) -> None:
         self.query_one(".error-text", Static).update("")
+        self.shown = ""
         self.border_subtitle = ""
         self.display = False
