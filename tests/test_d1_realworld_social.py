@@ -1,14 +1,14 @@
 """A wrangler D1 migration set written for this project, a school's announcements feed
-(tests/realworld/d1_social_like, README there: 13 files as wrangler numbers them, two pairs
-sharing a number; an FTS5 member search kept by triggers that read ``json_extract``,
-``DEFAULT (json_object())`` / ``(json_array())`` on the core tables, a table dropped and made
-again with a new id column, ``ADD`` without ``COLUMN``, table constraints (a CHECK among them)
-with no comma between them, an idempotency-keys table, a table with no key, ``json_insert``
-backfills, a ``hex(randomblob(42))`` secret), put through what an operator switching from
-wrangler runs: wrangler's local state of the set, the rename the bad-name hint asks for,
-``adopt``, ``lint --all``, ``parity`` on PostgreSQL, ``up``/``test``/``rollback`` and
-``status`` on the D1 stand-in, and a ``sync`` of what it holds into PostgreSQL. Every finding
-is pinned: each is true, or a documented, deliberate one."""
+(tests/realworld/d1_social_like; tests/realworld/README.md): 13 files as wrangler numbers
+them, two pairs sharing a number; an FTS5 member search kept by triggers that read
+``json_extract``, ``DEFAULT (json_object())`` / ``(json_array())`` on the core tables, a table
+dropped and made again with a new id column, ``ADD`` without ``COLUMN``, table constraints (a
+CHECK among them) with no comma between them, an idempotency-keys table, a table with no key,
+``json_insert`` backfills, a ``hex(randomblob(42))`` secret. Put through what an operator
+switching from wrangler runs: wrangler's local state of the set, the rename the bad-name hint
+asks for, ``adopt``, ``lint --all``, ``parity`` on PostgreSQL, ``up``/``test``/``rollback``
+and ``status`` on the D1 stand-in, and a ``sync`` of what it holds into PostgreSQL. Every
+finding is pinned: each is true, or a documented, deliberate one."""
 
 from __future__ import annotations
 
