@@ -45,7 +45,7 @@ _FIRST = (
     "test_full_disk",
     "test_translate_plaininsert",
     "test_sync_cli",
-    "test_d1_realworld_wildebeest",
+    "test_d1_realworld_social",
     "test_sync_keyless",
     "test_backup_names",
     "test_sync_chinook",

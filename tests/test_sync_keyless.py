@@ -1,4 +1,4 @@
-"""Tables without a key (a link table like Wildebeest's ``note_hashtags``, a log): each sync
+"""Tables without a key (a link table like a feed's ``post_tags``, a log): each sync
 replaces the copy's rows in one unit and proves it by count and hash sum, duplicate rows
 counted; `sync verify` names a differing row by its values; a sync stopped half-way leaves the
 old copy as it was. Real SQLite, PostgreSQL and the D1 stand-in."""

@@ -291,7 +291,7 @@ def _restricted(
     """RESTRICT/NO ACTION children ``held`` of a dropped table: D1-RESTRICT-DROP naming those
     the live database shows rows in (between the two parts of ``says``); without a live
     database, the ``unreachable`` note (once per run) in its place. None held, nothing said:
-    the drop of a table no key points at (Wildebeest's 0007) noted "children ()", and took
+    the drop of a table no key points at (a D1 set's rebuild) noted "children ()", and took
     the run's one note from a later drop whose children it was about."""
     if not held:
         return []

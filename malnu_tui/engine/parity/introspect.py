@@ -28,6 +28,7 @@ from malnu_tui.engine.parity.shapes import (
     norm_default,
 )
 from malnu_tui.engine.translate import Finding, format_type, map_type
+from malnu_tui.engine.translate.common import parse_sqlite_table_constraints
 from malnu_tui.engine.translate.typewords import one_word_types
 
 __all__ = ["postgres_shape", "sqlite_schema", "sqlite_shape"]
@@ -45,15 +46,21 @@ _TABLE_OPTIONS = re.compile(r"\)\s*(?:(?:WITHOUT\s+ROWID|STRICT)\s*,?\s*)+$", re
 
 def _sqlite_checks(create_sql: str) -> tuple[CheckShape, ...]:
     create_sql = _TABLE_OPTIONS.sub(")", create_sql.strip().rstrip(";"))
+    tree: exp.Expr | None
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
     except sqlglot.errors.SqlglotError:
-        # A column type of several words (Sakila's BLOB SUB_TYPE TEXT): read as one, or the
-        # table's CHECKs went unseen, a difference with its translation, which has them.
+        # A column type of several words (Sakila's BLOB SUB_TYPE TEXT): read as one; table
+        # constraints with no comma between them (`UNIQUE(a, b)` then `CHECK (…)`, as D1 sets
+        # write them): read with the commas put in. Else the table's CHECKs went unseen, a
+        # difference with its translation, which has them.
         joined = one_word_types(create_sql)
         try:
-            tree = sqlglot.parse_one(joined or "", read="sqlite")
+            again = parse_sqlite_table_constraints(joined or create_sql)
+            tree = again[0] if again else sqlglot.parse_one(joined or "", read="sqlite")
         except sqlglot.errors.SqlglotError:
+            return ()
+        if tree is None:
             return ()
     found: list[CheckShape] = []
     for check in tree.find_all(exp.CheckColumnConstraint):

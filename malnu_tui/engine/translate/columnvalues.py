@@ -187,7 +187,7 @@ def strftime_default(value: exp.Expr, pg_type: str, column: str) -> exp.Expr | N
     """A column's ``DEFAULT (strftime(…))`` where the column is a date/time one on PostgreSQL
     (``DATETIME`` → ``TIMESTAMP``): SQLite keeps the text, PostgreSQL refused the default
     ("column cdate is of type timestamp … but default expression is of type text"; every
-    Wildebeest table, ``DEFAULT (STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW'))``). Text that reads
+    table of a D1 set, ``DEFAULT (STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW'))``). Text that reads
     back as the same value is cast (a UTC wall time, so into TIMESTAMPTZ at UTC); any other
     format (``'%s'``, ``'%d/%m/%Y'``) is withheld. None: no strftime(), or no such column."""
     kind = pg_type.split("(")[0].strip().upper()

@@ -176,8 +176,8 @@ _STARTS_CONSTRAINT = frozenset({"CONSTRAINT", "PRIMARY KEY", "UNIQUE", "CHECK", 
 
 def parse_sqlite_table_constraints(text: str) -> list[exp.Expr | None] | None:
     """A CREATE TABLE whose table constraints SQLite's grammar lets stand with no comma
-    between them (``UNIQUE(actor_id, client_id)`` then ``FOREIGN KEY(…) …`` on the next
-    line, as Wildebeest's D1 schema writes three tables), parsed with the commas put in;
+    between them (``UNIQUE(member_id, app_id)`` then ``FOREIGN KEY(…) …`` on the next
+    line, as D1 schemas write them), parsed with the commas put in;
     None when ``text`` is no such statement. sqlglot refused it ("Expecting )"), and the
     table was withheld with every statement that needed it."""
     readers = getattr(_READERS, "sqlite", None)

@@ -48,7 +48,7 @@ _SUGGESTION = (
 def empty_json_text(node: exp.Expr) -> str | None:
     """``json_object()`` / ``json_array()`` of no arguments: the constant text ``'{}'`` /
     ``'[]'``, the same on both sides (no key order, no spacing to differ), or None. A real
-    D1 set (Wildebeest) writes ``properties TEXT NOT NULL DEFAULT (json_object())`` on its
+    D1 set writes ``profile TEXT NOT NULL DEFAULT (json_object())`` on its
     core tables: every one was withheld with the reason of a json_object() of pairs, and
     every statement after it that needed those tables."""
     if isinstance(node, exp.JSONObject) and not node.expressions:

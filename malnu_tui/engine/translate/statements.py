@@ -128,7 +128,7 @@ def rewrite_column(
     is_bool = pg_type == "BOOLEAN"
     is_text = pg_type == "TEXT" or pg_type.startswith("VARCHAR")
     given = col.args.get("constraints") or []
-    # `endpoint TEXT NULL NOT NULL` (Wildebeest's 0007): SQLite lets NOT NULL win whatever the
+    # `endpoint TEXT NULL NOT NULL` (a D1 set's rebuild): SQLite lets NOT NULL win whatever the
     # order, PostgreSQL refused the pair ("conflicting NULL/NOT NULL declarations").
     not_null = any(_not_null(c.args.get("kind"), False) for c in given)
     for c in given:

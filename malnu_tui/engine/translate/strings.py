@@ -59,7 +59,7 @@ def _negative_literal(node: exp.Expr) -> bool:
 def random_hex_digits(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
     """D1's random-id idiom ``lower(hex(randomblob(n)))`` → hex digits of
     ``gen_random_uuid()`` (PostgreSQL 13+): of as many as n bytes need (n ≤ 256), joined. One
-    of over 16 bytes (Wildebeest's client secret, ``hex(randomblob(42))``) was withheld."""
+    of over 16 bytes (a D1 set's app secret, ``hex(randomblob(42))``) was withheld."""
     blob = node.this
     if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
         return None

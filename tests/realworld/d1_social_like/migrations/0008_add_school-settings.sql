@@ -1,0 +1,11 @@
+-- Migration number: 0003 	 2024-10-02T10:03:55.291Z
+
+CREATE TABLE IF NOT EXISTS school_settings (
+  setting TEXT UNIQUE NOT NULL,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS house_rules (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  rule TEXT NOT NULL
+);
