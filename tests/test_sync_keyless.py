@@ -536,3 +536,25 @@ def test_a_keyless_copy_s_sequence_is_moved_past_the_ids_written(
     pg.run("SELECT setval('log_id_seq', 100)")
     assert sync(src, pg).verified
     assert pg.run("SELECT last_value FROM log_id_seq") == [(100,)]
+
+
+def test_a_keyless_tables_progress_says_the_rows_it_verified(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A keyless table's verify said "verify 0 rows" (its start) and nothing after: read as
+    "nothing verified". It ends with the rows proved, as a keyed table's ranges do."""
+    from malnu_tui.engine.sync import SyncSession, verify_sync
+
+    src, dst = (
+        make_db("sqlite", request, tmp_path, "src"),
+        make_db("sqlite", request, tmp_path, "dst"),
+    )
+    src.run(SQLITE_TAGS)
+    src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST)
+    seen: list[tuple[str, int, int | None]] = []
+    sync(src, dst, lambda p: seen.append((p.phase, p.rows, p.total)))
+    assert [e for e in seen if e[0] == "verify"][-1] == ("verify", 30, 30), seen
+    seen.clear()
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        verify_sync(s, (), lambda p: seen.append((p.phase, p.rows, p.total)))
+    assert seen[-1] == ("verify", 30, 30), seen

@@ -86,6 +86,7 @@ def sync_whole(
         rate("verify", 0)
         ours = digest(s.src, shape) if s.src.kind == "d1" else (seen[0], seen[1])
         ok, ours, found, total = _compared(s, shape, ours, digest(s.dst, shape))
+        rate("verify", ours[0], ours[0])  # as a keyed table's ranges say it: "verify 30/30"
         dest_count = s.dst.count(plan.table)
         state = replace(
             state,
@@ -133,8 +134,10 @@ def verify_whole(
 ) -> TableReport:
     """``sync verify`` of a keyless table: both sides' counts and hash sums (read-only)."""
     started = time.perf_counter()
-    PhaseProgress(progress, shape.name)("verify", 0)
+    rate = PhaseProgress(progress, shape.name)
+    rate("verify", 0)
     ok, ours, found, total = _compared(s, shape, digest(s.src, shape), digest(s.dst, shape))
+    rate("verify", ours[0], ours[0])
     dest_count = s.dst.count(shape.name)
     return TableReport(
         shape.name, "verify", ours[0], 0, 0, 0, ours[0], dest_count, ok and ours[0] == dest_count,
