@@ -3,7 +3,8 @@ COLLATE NOCASE holding ``s004`` and ``S004``): the later row is a rejected row n
 of the first, on every backend and with every ``--on-conflict``. Without this, SQLite and D1
 let the later row overwrite the earlier one (counted "updated": nothing existed before), and
 PostgreSQL did the same once its search for a refused row split the two apart. A plain insert
-(no ``--key``) does the same for every UNIQUE constraint of the table whose columns it writes
+(no ``--key``), and an upsert after its key, do the same for every UNIQUE constraint of the
+table whose columns it writes
 (:attr:`WriteSpec.uniques`: the primary key, ``users.email``, a unique index over several
 columns), looked for once the table refused a row of one: the later row names the first's
 line and the constraint's columns (it was the database's refusal, naming no line).
