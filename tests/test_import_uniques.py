@@ -303,3 +303,33 @@ def test_a_deferrable_unique_on_postgresql_names_the_line_not_the_commit(
             assert report.committed != dry, report
         assert imp.rows("SELECT id, induk FROM akun ORDER BY id") == [(1, 6), (6, None), (9, None)]
         imp.execute("DELETE FROM akun WHERE id <> 9")
+
+
+def test_d1_s_stage_compares_numbers_as_the_table_does(
+    fresh_db: Callable[[str], DbTarget], tmp_path: Path
+) -> None:
+    # D1's staging table had no column types: '7.0' and '7' of a REAL UNIQUE (07 and 7 of a
+    # NUMERIC one) were two values there and one in the table, whose refusal then said "is in
+    # the table already" of line 2's value; as the --key, the second row updated the first
+    # and the count check failed ("another writer?"), nothing imported.
+    imp = ImportTarget("d1", fresh_db("d1").url, tmp_path)
+    imp.execute(
+        "CREATE TABLE nilai (id INTEGER PRIMARY KEY, skor REAL UNIQUE, kode NUMERIC UNIQUE)"
+    )
+    f = write_csv(tmp_path / "n.csv", "id,skor,kode\n1,7,07\n2,7.0,8\n3,9,7.0\n4,7.5,9\n")
+    req = ImportRequest("nilai", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5))
+    report = import_into(imp, req)
+    got = [(r["line"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    assert [g[0] for g in got] == ["3", "4"], got
+    assert got[0][1].startswith("skor 7.0 repeats line 2 of this import: "), got
+    assert got[1][1].startswith("kode 7 repeats line 2 of this import: "), got
+    assert report.committed and imp.rows("SELECT id FROM nilai ORDER BY id") == [(1,), (4,)]
+    f = write_csv(tmp_path / "k.csv", "skor,kode\n8,1\n8.0,2\n7.50,3\n")
+    req = ImportRequest(
+        "nilai", file=f, rejects=tmp_path / "r.csv", key=("skor",), max_errors=MaxErrors(1)
+    )
+    report = import_into(imp, req)
+    (r,) = rejects_of(report.rejects_file)
+    assert r["line"] == "3" and r["reason"].startswith("skor 8.0 repeats line 2 "), r
+    assert report.committed and (report.inserted, report.updated) == (1, 1), report
+    assert imp.rows("SELECT skor, kode FROM nilai ORDER BY skor") == [(7.0, 7), (7.5, 3), (8.0, 1)]

@@ -48,6 +48,25 @@ def affinity(declared: str) -> str:
     return "NUMERIC"
 
 
+def column_affinity(u: UniqueSet, declared: str) -> str:
+    """The affinity a watched constraint's column compares by: its declared type's, but a
+    STRICT table's ANY column's none (it converts nothing; elsewhere "ANY" is NUMERIC)."""
+    return "BLOB" if u.strict and declared.upper() == "ANY" else affinity(declared)
+
+
+def stage_types(spec: WriteSpec) -> tuple[str, ...]:
+    """A staging table's column types (D1's: ``v0, v1, …``, one a column of the import): a
+    watched constraint's column (:attr:`WriteSpec.uniques`) gets the table's affinity, so the
+    stage compares its values as the table does (``7.0`` and ``7`` in a REAL column, ``07``
+    and ``7`` in a NUMERIC one, are one value); the others none (stored as given)."""
+    types = [""] * len(spec.columns)
+    for u in spec.uniques:
+        for k in u.columns:
+            col = spec.schema.column(k)
+            types[spec.columns.index(k)] = column_affinity(u, col.declared_type if col else "")
+    return tuple(types)
+
+
 def key_indexes(spec: WriteSpec) -> tuple[int, ...]:
     """The columns of every watched constraint (:attr:`WriteSpec.uniques`), one after the
     other, as indexes into the row's values: the scratch table's ``k0, k1, …``."""
@@ -169,9 +188,7 @@ def sqlite_keys_table(spec: WriteSpec, name: str) -> str:
     for u in spec.uniques:
         for i, k in enumerate(u.columns):
             col = spec.schema.column(k)
-            declared = col.declared_type if col else ""
-            # (a STRICT table's ANY column converts nothing; elsewhere "ANY" is NUMERIC)
-            aff = "BLOB" if u.strict and declared.upper() == "ANY" else affinity(declared)
+            aff = column_affinity(u, col.declared_type if col else "")
             coll = quote_ident(u.collation(i) or "BINARY")
             cols.append(f"k{at + i} {aff} COLLATE {coll}")
         groups.append(", ".join(f"k{at + i}" for i in range(len(u.columns))))
