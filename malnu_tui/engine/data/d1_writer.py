@@ -25,7 +25,12 @@ from malnu_tui.engine.backends.d1.client import BatchStatement
 from malnu_tui.engine.backends.d1.errors import D1LimitExceeded, is_timeout
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
-from malnu_tui.engine.data.keyrepeats import ScratchKeys, repeat_rejection, taken_reason
+from malnu_tui.engine.data.keyrepeats import (
+    ScratchKeys,
+    repeat_rejection,
+    stage_types,
+    taken_reason,
+)
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import (
     WriteOutcome,
@@ -165,7 +170,12 @@ class D1Writer:
         # Keyed by the source line held in the rowid, not in a column of its own: D1 allows
         # 100 columns a table, and a _line column made the staging table of a 100-column
         # table one too many ("too many columns on …": such a table could never be imported).
-        create = f"CREATE TABLE IF NOT EXISTS {self._s} ({self._vcols})"
+        # A watched UNIQUE's column has the table's affinity (:func:`.keyrepeats.stage_types`):
+        # untyped, '7.0' and '7' of a REAL column were two values in the stage and one in the
+        # table (its refusal said "in the table already" of line 2's; a key's, the count check
+        # failed). Affinity names only, never the input's.
+        typed = [f"v{i} {t}".rstrip() for i, t in enumerate(stage_types(self.spec))]
+        create = f"CREATE TABLE IF NOT EXISTS {self._s} ({', '.join(typed)})"
         self.api.batch([*drops, create], lambda: False)
         self.before = self._count(self._t)
         return self.before

@@ -3,7 +3,8 @@ COLLATE NOCASE holding ``s004`` and ``S004``): the later row is a rejected row n
 of the first, on every backend and with every ``--on-conflict``. Without this, SQLite and D1
 let the later row overwrite the earlier one (counted "updated": nothing existed before), and
 PostgreSQL did the same once its search for a refused row split the two apart. A plain insert
-(no ``--key``) does the same for every UNIQUE constraint of the table whose columns it writes
+(no ``--key``), and an upsert after its key, do the same for every UNIQUE constraint of the
+table whose columns it writes
 (:attr:`WriteSpec.uniques`: the primary key, ``users.email``, a unique index over several
 columns), looked for once the table refused a row of one: the later row names the first's
 line and the constraint's columns (it was the database's refusal, naming no line).
@@ -45,6 +46,25 @@ def affinity(declared: str) -> str:
     if any(w in t for w in ("REAL", "FLOA", "DOUB")):
         return "REAL"
     return "NUMERIC"
+
+
+def column_affinity(u: UniqueSet, declared: str) -> str:
+    """The affinity a watched constraint's column compares by: its declared type's, but a
+    STRICT table's ANY column's none (it converts nothing; elsewhere "ANY" is NUMERIC)."""
+    return "BLOB" if u.strict and declared.upper() == "ANY" else affinity(declared)
+
+
+def stage_types(spec: WriteSpec) -> tuple[str, ...]:
+    """A staging table's column types (D1's: ``v0, v1, …``, one a column of the import): a
+    watched constraint's column (:attr:`WriteSpec.uniques`) gets the table's affinity, so the
+    stage compares its values as the table does (``7.0`` and ``7`` in a REAL column, ``07``
+    and ``7`` in a NUMERIC one, are one value); the others none (stored as given)."""
+    types = [""] * len(spec.columns)
+    for u in spec.uniques:
+        for k in u.columns:
+            col = spec.schema.column(k)
+            types[spec.columns.index(k)] = column_affinity(u, col.declared_type if col else "")
+    return tuple(types)
 
 
 def key_indexes(spec: WriteSpec) -> tuple[int, ...]:
@@ -168,9 +188,7 @@ def sqlite_keys_table(spec: WriteSpec, name: str) -> str:
     for u in spec.uniques:
         for i, k in enumerate(u.columns):
             col = spec.schema.column(k)
-            declared = col.declared_type if col else ""
-            # (a STRICT table's ANY column converts nothing; elsewhere "ANY" is NUMERIC)
-            aff = "BLOB" if u.strict and declared.upper() == "ANY" else affinity(declared)
+            aff = column_affinity(u, col.declared_type if col else "")
             coll = quote_ident(u.collation(i) or "BINARY")
             cols.append(f"k{at + i} {aff} COLLATE {coll}")
         groups.append(", ".join(f"k{at + i}" for i in range(len(u.columns))))

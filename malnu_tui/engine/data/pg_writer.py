@@ -39,6 +39,12 @@ TEMP = "malnu_import_rows"
 # SQLSTATE classes that belong to a row: data exceptions, integrity violations, and
 # "ON CONFLICT DO UPDATE command cannot affect row a second time" (a key twice in the input).
 ROW_STATES = ("21", "22", "23")
+# The table's deferrable UNIQUE, PRIMARY KEY and EXCLUDE constraints, schema-qualified.
+_DEFERRABLE = (
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.conname) FROM pg_constraint c "
+    "JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.conrelid = %s::regclass "
+    "AND c.condeferrable AND c.contype IN ('u', 'p', 'x') ORDER BY c.conname"
+)
 
 
 def _reason(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
@@ -134,6 +140,7 @@ class PgUnit:
                 self.rollback()
                 raise self._no_lock() from None
             self.before = self._count()
+            self._checked_now()
             self._start()
         except psycopg.errors.LockNotAvailable:
             self.rollback()
@@ -142,6 +149,20 @@ class PgUnit:
             self.rollback()
             raise self._fail(exc) from None
         return self.before
+
+    def _checked_now(self) -> None:
+        """The table's DEFERRABLE UNIQUE, PRIMARY KEY and EXCLUDE constraints checked as each
+        statement ends, not at COMMIT: there one failed the whole import with the database's
+        bare message, naming no line, and a dry run (rolled back, never committed) said
+        nothing of it. So the direct COPY is refused and the temp table names each row. A
+        deferred foreign key stays deferred (a row may refer to a later line's)."""
+        names = [
+            str(r[0])
+            for r in self.conn.execute(_DEFERRABLE, (self._t.as_string(self.conn),)).fetchall()
+        ]
+        if names:  # quoted by the catalog (quote_ident)
+            listed = sql.SQL(", ").join(sql.SQL(n) for n in names)
+            self.conn.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(listed))
 
     def _start(self) -> None:
         """What the writer opens inside the unit, after the lock and the count."""

@@ -29,8 +29,9 @@ class WriteSpec:
     columns: tuple[str, ...]
     key: tuple[str, ...] = ()
     on_conflict: OnConflict = "error"
-    # The constraints a value of which is imported once (:mod:`.uniques`): the --key's, or a
-    # plain insert's every UNIQUE constraint (the primary key first) whose columns it writes;
+    # The constraints a value of which is imported once (:mod:`.uniques`): the --key's first
+    # (alone under --on-conflict skip), and every other UNIQUE constraint (the primary key
+    # first) whose columns it writes;
     # its value on an earlier line of the import is named by that line (:mod:`.keyrepeats`).
     uniques: tuple[UniqueSet, ...] = ()
 

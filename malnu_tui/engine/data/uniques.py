@@ -1,9 +1,11 @@
 """The UNIQUE constraints whose values an import takes once (:mod:`.keyrepeats` finds a value
 repeated within the file by them), read from the live schema with the comparison each makes.
 
-A keyed import (``--key``) watches its key. A plain insert (no ``--key``, ``--on-conflict
-error``) watches every UNIQUE constraint of the table whose columns the file all gives: the
-primary key, a ``UNIQUE`` column (``users.email``), a unique index over one or several columns.
+A plain insert (no ``--key``, ``--on-conflict error``) watches every UNIQUE constraint of the
+table whose columns the file all gives: the primary key, a ``UNIQUE`` column (``users.email``),
+a unique index over one or several columns. A keyed import (``--key``) watches its key first,
+then the same others (but with ``--on-conflict skip``: its key alone, see
+:func:`watched_uniques`).
 Not watched: an index over an expression (``lower(email)``: the database computes it) and a
 partial unique index (``WHERE active``: whether two rows collide depends on the predicate,
 which only the database evaluates); the database still refuses such a row, named with its
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -124,16 +126,27 @@ def watched_uniques(
     key: Sequence[str],
     on_conflict: str,
 ) -> tuple[UniqueSet, ...]:
-    """The constraints whose values the import takes once: the ``--key``'s (compared as its
-    UNIQUE index compares), or a plain insert's every constraint whose columns it all writes."""
+    """The constraints whose values the import takes once: the ``--key``'s first (compared as
+    its UNIQUE index compares), then every other constraint whose columns the import all
+    writes (a plain insert's are all such). ``--key … --on-conflict skip`` watches its key
+    alone: a row whose key the table holds is skipped, its other values never written, so
+    they collide with nothing (the database judges those of the rows it adds)."""
     if not key and on_conflict != "error":
         return ()
     every = table_uniques(backend, schema)
-    if key:
-        same = next((u for u in every if set(u.columns) == set(key)), None)
-        if same is None:
-            return (UniqueSet(tuple(key), key=True),)
-        colls = tuple(same.collation(same.columns.index(k)) for k in key)
-        return (UniqueSet(tuple(key), colls, same.nulls_distinct, key=True, strict=same.strict),)
     have = set(columns)
-    return tuple(u for u in every if set(u.columns) <= have)
+    if not key:
+        return tuple(u for u in every if set(u.columns) <= have)
+    same = next((u for u in every if set(u.columns) == set(key)), None)
+    if same is None:
+        mine = UniqueSet(tuple(key), key=True)
+    else:
+        colls = tuple(same.collation(same.columns.index(k)) for k in key)
+        mine = UniqueSet(tuple(key), colls, same.nulls_distinct, key=True, strict=same.strict)
+    if on_conflict == "skip":
+        return (mine,)
+    # Each row the upsert keeps writes its values of them (an update too): a value repeated
+    # in the file collides in the table. A row updating itself by key keeps its own old value
+    # (the table holds it in that very row): the values are compared within the file only.
+    others = (replace(u, key=False) for u in every if u is not same and set(u.columns) <= have)
+    return (mine, *others)
