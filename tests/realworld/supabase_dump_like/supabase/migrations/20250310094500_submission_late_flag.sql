@@ -31,6 +31,8 @@ $$;
 
 REVOKE ALL ON FUNCTION public.stamp_hand_in() FROM PUBLIC;
 
+DROP TRIGGER IF EXISTS stamp_hand_in ON public.submission;
+
 CREATE TRIGGER stamp_hand_in
 BEFORE UPDATE OF state ON public.submission
 FOR EACH ROW
