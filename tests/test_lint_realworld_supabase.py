@@ -1,11 +1,14 @@
-"""A real Supabase project's migration set, StudyU's (tests/realworld/README.md: a pg_dump-style
-baseline with its own BEGIN/COMMIT; 25 policies in the end, most calling ``auth.uid()``;
-SECURITY DEFINER functions, a trigger on ``auth.users``, enums, a deferred foreign key, a
-CONCURRENTLY index), put through what an operator runs on it: ``lint --all`` with no config
-(the dialect and Supabase's rules guessed from its ``supabase/migrations`` folder), ``test``
-on a scratch database, ``plan``, ``up`` and ``status`` on a Supabase-shaped PostgreSQL database
-(its roles, its ``auth`` schema, pgcrypto and uuid-ossp in ``extensions``). Every finding is
-pinned: each is true, or a documented, deliberate one. Two databases for the module."""
+"""A Supabase project's set written for this project, ``supabase_dump_like`` (a school's
+classes, assignments and submissions; tests/realworld/README.md): a ``supabase db dump``-shaped
+baseline with its own BEGIN/COMMIT, ``SET lock_timeout = 0``, enums, 18 policies calling
+``auth.uid()``, SECURITY DEFINER functions, a trigger on ``auth.users``, a deferred foreign key;
+then 13 migrations as teams write them (grants, a function re-made as ``jsonb``, new tables with
+row level security, a backfill and SET NOT NULL, indexes, a CONCURRENTLY index last). Put
+through what an operator runs on it: ``lint --all`` with no config (the dialect and Supabase's
+rules guessed from its ``supabase/migrations`` folder), ``test`` on a scratch database,
+``plan``, ``up`` and ``status`` on a Supabase-shaped PostgreSQL database (its roles, its
+``auth`` schema, pgcrypto and uuid-ossp in ``extensions``). Every finding is pinned and was
+checked: each is true. Two databases for the module."""
 
 from __future__ import annotations
 
@@ -26,45 +29,46 @@ from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_pg import PgCluster, create_database, drop_database
 from tests.test_supabase_backup import SUPABASE_PLATFORM, supabase_platform
 
-SET = Path(__file__).parent / "realworld" / "studyu_supabase" / "supabase"
+SET = Path(__file__).parent / "realworld" / "supabase_dump_like" / "supabase"
 FILES = sorted(p.name for p in (SET / "migrations").glob("*.sql"))
+BASE = "20250106080000"
 
 # (rule, version, line, severity) of `lint --all`, in its order. Beside them every file has
 # its NO-ROLLBACK error: Supabase sets are forward-only, and this tool asks for a rollback.
 LINT_ALL = [
-    # The trigger on auth.users after pg_dump's `SET lock_timeout = 0`. (Its `ALTER TABLE
-    # study_progress_export OWNER TO` of the view the file creates was named instead.)
-    ("PG-LOCK-TIMEOUT", "00000000000001", 823, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260706074059", 26, "warning"),  # DROP POLICY on study_subject
-    # DROP FUNCTION get_study_record_from_invite(text), CREATE … RETURNS jsonb: it returned a
-    # row of study, which the deployed app reads (its later jsonb → jsonb one is the same shape)
-    ("OBJECT-SHAPE-CHANGED", "20260706074059", 34, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260707100000", 3, "warning"),  # … REFERENCES study_subject
-    ("PG-RLS-NO-POLICY", "20260707100000", 34, "info"),  # written by a SECURITY DEFINER rpc
-    ("PG-LOCK-TIMEOUT", "20260709120000", 11, "warning"),
-    ("PG-RLS-NO-POLICY", "20260709120000", 11, "info"),  # read by SECURITY DEFINER rpcs only
-    ("PG-LOCK-TIMEOUT", "20260713130500", 15, "warning"),
-    # SET NOT NULL after `SET created_at = COALESCE(created_at, NOW()), updated_at = … WHERE
-    # created_at IS NULL OR updated_at IS NULL`: no row fails, the scan stays (it was an error).
-    ("SET-NOT-NULL", "20260713130500", 27, "warning"),
-    ("SET-NOT-NULL", "20260713130500", 27, "warning"),
-    ("PG-INDEX-NOT-CONCURRENT", "20260713142000", 14, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260713142000", 14, "warning"),
-    # IF NOT EXISTS of the index the migration before made: nothing builds, but PostgreSQL
-    # takes SHARE on study_subject before it looks (measured), so writes wait all the same.
-    ("PG-INDEX-NOT-CONCURRENT", "20260714113000", 3, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260714113000", 3, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260803113000", 3, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260826063632", 9, "warning"),
-    ("PG-LOCK-TIMEOUT", "20260831140518", 3, "warning"),
+    # profile's key to auth.users (SHARE ROW EXCLUSIVE on it: every sign-up waits) after the
+    # dump's own `SET lock_timeout = 0`; once per file, so the trigger on auth.users is not.
+    ("PG-LOCK-TIMEOUT", BASE, 391, "warning"),
+    ("PG-LOCK-TIMEOUT", "20250120143000", 5, "warning"),  # DROP POLICY on class_member
+    # DROP FUNCTION class_of_invite(text), CREATE … RETURNS jsonb: it returned a row of
+    # school_class, which the deployed join screen reads (the later jsonb → jsonb is fine).
+    ("OBJECT-SHAPE-CHANGED", "20250120143000", 9, "warning"),
+    ("PG-LOCK-TIMEOUT", "20250203090000", 4, "warning"),  # … REFERENCES school_class
+    ("PG-LOCK-TIMEOUT", "20250210110000", 6, "warning"),  # … REFERENCES school_class
+    ("PG-RLS-NO-POLICY", "20250210110000", 30, "info"),  # written by a SECURITY DEFINER rpc
+    ("PG-LOCK-TIMEOUT", "20250224083000", 9, "warning"),  # … REFERENCES profile
+    ("PG-RLS-NO-POLICY", "20250224083000", 9, "info"),  # read by a SECURITY DEFINER rpc only
+    ("PG-LOCK-TIMEOUT", "20250303120000", 6, "warning"),  # ADD COLUMN on class_invite
+    # SET NOT NULL after `set created_at = coalesce(created_at, now()), expires_at =
+    # coalesce(expires_at, now() + interval '30 days') where … is null or … is null`: no row
+    # fails, the scan stays (expires_at's was an error: `now() + interval` read as maybe NULL).
+    ("SET-NOT-NULL", "20250303120000", 15, "warning"),
+    ("SET-NOT-NULL", "20250303120000", 15, "warning"),
+    ("PG-LOCK-TIMEOUT", "20250310094500", 4, "warning"),  # ADD COLUMN on submission
+    ("PG-INDEX-NOT-CONCURRENT", "20250310094500", 13, "warning"),
+    ("PG-LOCK-TIMEOUT", "20250324100000", 5, "warning"),  # DROP POLICY on class_member
+    ("PG-LOCK-TIMEOUT", "20250407080000", 3, "warning"),  # DROP POLICY on assignment
+    ("PG-LOCK-TIMEOUT", "20250414150000", 4, "warning"),  # … REFERENCES profile
+    # `for select to authenticated using (true)` on a table of staff e-mails and phones
+    ("SUPABASE-OPEN-POLICY", "20250414150000", 14, "warning"),
 ]
 _LINT_LINE = re.compile(r"^lint: (\d{14})_\S+:(\d+): (\w+) \[([A-Z0-9-]+)\]", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project: supabase/migrations (StudyU's files) and an empty supabase/rollback."""
-    root = tmp_path_factory.mktemp("studyu")
+    """The project: supabase/migrations (the set's files) and an empty supabase/rollback."""
+    root = tmp_path_factory.mktemp("school")
     shutil.copytree(SET, root / "supabase")
     (root / "supabase" / "rollback").mkdir()
     return root
@@ -110,10 +114,25 @@ def test_lint_all_with_no_config_pins_every_finding(root: Path) -> None:
     found = [(f["rule"], f["file"][:14], f["line"], f["severity"]) for f in report["findings"]]
     assert [f for f in found if f[0] != "NO-ROLLBACK"] == LINT_ALL
     assert sorted(f[1] for f in found if f[0] == "NO-ROLLBACK") == [n[:14] for n in FILES]
-    why = {(f["rule"], f["line"]): f["why"] for f in report["findings"]}
-    assert why[("PG-LOCK-TIMEOUT", 823)].startswith("CREATE TRIGGER on auth.users")
-    assert "the UPDATE at line 21 fills its NULLs first" in why[("SET-NOT-NULL", 27)]
-    assert "(it returned study, now jsonb)" in why[("OBJECT-SHAPE-CHANGED", 34)]
+    why = {(f["rule"], f["file"][:14], f["line"]): f["why"] for f in report["findings"]}
+    assert why[("PG-LOCK-TIMEOUT", BASE, 391)].startswith(
+        "ALTER TABLE profile … REFERENCES auth.users (SHARE ROW EXCLUSIVE"
+    )
+    assert "the SET at line 5 turns the target's off" in why[("PG-LOCK-TIMEOUT", BASE, 391)]
+    fills = [f["why"] for f in report["findings"] if f["rule"] == "SET-NOT-NULL"]
+    assert [w.split(":")[0] for w in fills] == [
+        "NOT NULL is added to class_invite.created_at",
+        "NOT NULL is added to class_invite.expires_at",
+    ]
+    assert all("the UPDATE at line 10 fills its NULLs first" in w for w in fills)
+    shape = why[("OBJECT-SHAPE-CHANGED", "20250120143000", 9)]
+    assert "(it returned school_class, now jsonb)" in shape
+    assert "rpc('class_of_invite')" in shape
+    assert "publish_log" in why[("PG-RLS-NO-POLICY", "20250210110000", 30)]
+    assert (
+        "whose email, phone then reach anyone who signs up"
+        in why[("SUPABASE-OPEN-POLICY", "20250414150000", 14)]
+    )
 
 
 def test_test_plan_up_and_status_on_a_supabase_database(project: Project) -> None:
@@ -124,7 +143,7 @@ def test_test_plan_up_and_status_on_a_supabase_database(project: Project) -> Non
     assert [(s["filename"], s["stage"]) for s in steps] == [(f, "no-rollback") for f in FILES]
     assert steps[0]["message"].startswith("it applies") and steps[0]["ms"] > 0
     # The trigger on auth.users stays, and the tables in public; not the server's extensions,
-    # which were there before (it named pgcrypto and uuid-ossp as the set's).
+    # which were there before.
     assert "stays on the server: auth, public (" in res.err, res.err
     assert "extension(s)" not in res.err
 
@@ -134,7 +153,7 @@ def test_test_plan_up_and_status_on_a_supabase_database(project: Project) -> Non
     # On a PostgreSQL target the tool sets lock_timeout itself: only the baseline's own
     # `SET lock_timeout = 0` leaves a statement waiting without one.
     assert [f for f in found if f[0] != "NO-ROLLBACK"] == [
-        f for f in LINT_ALL if f[0] != "PG-LOCK-TIMEOUT" or f[1] == "00000000000001"
+        f for f in LINT_ALL if f[0] != "PG-LOCK-TIMEOUT" or f[1] == BASE
     ]
 
     res = run_cli(*base, "up", "--yes", "--no-backup", timeout=120)
@@ -144,17 +163,35 @@ def test_test_plan_up_and_status_on_a_supabase_database(project: Project) -> Non
     assert res.code == 0, res.err
     states = [(m["filename"], m["state"]) for m in json.loads(res.out)["migrations"]]
     assert states == [(f, "applied") for f in FILES]
-    project.sql("INSERT INTO auth.users VALUES ('00000000-0000-0000-0000-00000000000a', 'a@x')")
-    assert project.sql('SELECT email FROM public."user"') == [("a@x",)]  # handle_new_user()
+    teacher = "00000000-0000-0000-0000-00000000000a"
+    project.sql(f"INSERT INTO auth.users VALUES ('{teacher}', 't@school')")
+    # create_profile_for_new_user(), the trigger on auth.users
+    assert project.sql("SELECT email, role::text FROM public.profile") == [("t@school", "student")]
     policies = project.sql("SELECT count(*) FROM pg_policies WHERE schemaname = 'public'")
     assert policies == [(25,)]
+    # The plan and its first revision point at each other: the deferred key lets
+    # publish_lesson_plan() write both in one transaction, as the teacher signed in.
+    cls, plan = "00000000-0000-0000-0000-0000000000c1", "00000000-0000-0000-0000-0000000000b1"
+    with psycopg.connect(project.url, autocommit=True) as conn:
+        conn.execute("SELECT set_config('request.jwt.claims', %s, false)",
+                     (json.dumps({"sub": teacher}),))  # fmt: skip
+        conn.execute("INSERT INTO public.school_class (id, name, school_year, teacher_id) "
+                     "VALUES (%s, '7B', 2025, %s)", (cls, teacher))  # fmt: skip
+        conn.execute("SELECT public.publish_lesson_plan(%s, %s, 'Fractions', '{}')", (plan, cls))
+        rows = conn.execute(
+            "SELECT p.topic, r.revision, l.published_by::text FROM public.lesson_plan p"
+            " JOIN public.lesson_plan_revision r ON r.id = p.current_revision_id"
+            " JOIN public.lesson_plan_publish_log l ON l.revision_id = r.id"
+        ).fetchall()
+    assert rows == [("Fractions", 1, teacher)]
 
 
 def test_set_not_null_after_an_update_that_fills_the_nulls(mdirs: MigrationDirs) -> None:
-    # StudyU backfills two new columns in one UPDATE (`SET c = COALESCE(c, NOW()), d = …
-    # WHERE c IS NULL OR d IS NULL`), then SET NOT NULL: no row can fail it, yet it was an
-    # error; only `SET c = <constant> WHERE c IS NULL` was read as a fill. An UPDATE that
-    # can leave a NULL behind keeps the error.
+    # A Supabase file backfills two new columns in one UPDATE (`SET c = COALESCE(c, NOW()),
+    # d = … WHERE c IS NULL OR d IS NULL`), then SET NOT NULL: no row can fail it, yet it was
+    # an error; only `SET c = <constant> WHERE c IS NULL` was read as a fill. So was a sum of
+    # such values, `now() + interval '30 days'` (the set's join-code expiry): read as maybe
+    # NULL, an error. An UPDATE that can leave a NULL behind keeps the error.
     mdirs.add("20250101_000100", "base", "CREATE TABLE t (id int, a int, b timestamptz);",
               "DROP TABLE t;")  # fmt: skip
     cases = [
@@ -174,6 +211,16 @@ def test_set_not_null_after_an_update_that_fills_the_nulls(mdirs: MigrationDirs)
         ("UPDATE t SET a = id WHERE a IS NULL OR b IS NULL", "error", "error"),
         # A COALESCE that is not the whole value (its NULLIF may give NULL): was a fill.
         ("UPDATE t SET a = COALESCE(a, 0) * NULLIF(id, 0) WHERE a IS NULL", "error", "error"),
+        (
+            "UPDATE t SET b = coalesce(b, now() + interval '30 days'), a = (2 - -1) + 1"
+            " WHERE b IS NULL OR a IS NULL",
+            "warning",
+            "warning",
+        ),
+        ("UPDATE t SET b = (CURRENT_DATE - 7) + TIME '08:00' WHERE b IS NULL", "error", "warning"),
+        # A sum with a column in it is NULL where the column is; `->` is no minus.
+        ("UPDATE t SET a = a + 1, b = now() - b WHERE a IS NULL OR b IS NULL", "error", "error"),
+        ("UPDATE t SET a = '{}'::jsonb->'n' WHERE a IS NULL", "error", "error"),
     ]
     for n, (update, a, b) in enumerate(cases):
         sql = f"SET lock_timeout = '5s';\n{update};\nALTER TABLE t ALTER COLUMN a SET NOT NULL;"
@@ -187,43 +234,50 @@ def test_set_not_null_after_an_update_that_fills_the_nulls(mdirs: MigrationDirs)
         (mdirs.migrations / name).unlink()
 
 
-# Supabase's own example (supabase/supabase, examples/supa-builder, Apache-2.0), its
-# 20260131000005_fix_rls_recursion.sql in part: policies named as Supabase's dashboard and
-# most Supabase files name them, quoted, capitals and spaces.
-OPEN_ROLES = """
-drop policy if exists "Admins can assign roles" on public.user_roles;
-create policy "Allow role assignments"
-  on public.user_roles
+# Policies named as Supabase's dashboard and most Supabase files name them, quoted, capitals
+# and spaces (written for this project: grade-change requests any signed-in account may file).
+OPEN_REQUESTS = """
+drop policy if exists "Teachers file grade changes" on public.grade_change;
+create policy "Anyone signed in files a grade change"
+  on public.grade_change
   for insert
   to authenticated
-  with check (true);  -- Will be validated by application logic
-create policy "Allow role updates"
-  on public.user_roles
+  with check (true);  -- the office reads every request before it counts
+create policy "Anyone signed in edits a grade change"
+  on public.grade_change
   for update
   to authenticated
   using (true)
-  with check (true);  -- Will be validated by application logic
+  with check (true);  -- the office reads every request before it counts
 """
 
 
 def test_a_quoted_policy_is_named_as_postgresql_knows_it(mdirs: MigrationDirs) -> None:
-    # Findings named a policy folded (`policy allow role assignments (INSERT) lets …`, `does
-    # not drop policy allow role updates on user_roles`): no policy has that name, and
-    # `drop policy allow role updates` is a syntax error. They quote it as written now.
-    mdirs.add("20260131000001", "roles", "create table public.user_roles (id uuid, role text);"
-              "\nalter table public.user_roles enable row level security;",
-              "drop table public.user_roles;")  # fmt: skip
-    mdirs.add("20260131000005", "open", OPEN_ROLES, 'drop policy "Allow role assignments" '
-              "on public.user_roles;")  # fmt: skip
+    # Findings named a policy folded (`policy anyone signed in files a grade change (INSERT)
+    # lets …`, `does not drop policy anyone signed in edits a grade change on grade_change`):
+    # no policy has that name, and `drop policy anyone signed in …` is a syntax error. They
+    # quote it as written now.
+    mdirs.add("20250131000001", "requests", "create table public.grade_change (id uuid, "
+              "points numeric);\nalter table public.grade_change enable row level security;",
+              "drop table public.grade_change;")  # fmt: skip
+    mdirs.add("20250131000005", "open", OPEN_REQUESTS, 'drop policy "Anyone signed in files a '
+              'grade change" on public.grade_change;')  # fmt: skip
     mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
     report = lint_migrations(mset, [m.filename for m in mset.migrations], dialect="postgresql",
                              session_lock_timeout=True, supabase=Supabase("test"))  # fmt: skip
-    found = [(f.rule, f.line, f.why) for f in report.findings if f.file[:14] == "20260131000005"]
+    found = [(f.rule, f.line, f.why) for f in report.findings if f.file[:14] == "20250131000005"]
     assert [x[:2] for x in found] == [
         ("SUPABASE-OPEN-WRITE", 2),
         ("ROLLBACK-LEAVES-OBJECTS", 7),
         ("SUPABASE-OPEN-WRITE", 7),
     ], found
-    assert found[0][2].startswith('policy "Allow role assignments" (INSERT) lets authenticated')
-    assert 'does not drop policy "Allow role updates" on user_roles' in found[1][2]
-    assert found[2][2].startswith('policy "Allow role updates" (UPDATE) lets authenticated')
+    assert found[0][2].startswith(
+        'policy "Anyone signed in files a grade change" (INSERT) lets authenticated'
+    )
+    assert (
+        'does not drop policy "Anyone signed in edits a grade change" on grade_change'
+        in (found[1][2])
+    )
+    assert found[2][2].startswith(
+        'policy "Anyone signed in edits a grade change" (UPDATE) lets authenticated'
+    )

@@ -1,10 +1,11 @@
 """A function or view dropped and created again in another shape (OBJECT-SHAPE-CHANGED): the
 deployed app calls the old one until it is redeployed. It was clean, DROP-OBJECT seeing only
-one dropped and NOT re-created: StudyU's `DROP FUNCTION get_study_record_from_invite(text)`
-then `CREATE FUNCTION … RETURNS jsonb` where it returned a row of `study` (pinned in
-test_lint_realworld_supabase.py); a parameter renamed (PostgREST calls by name), added without
-a DEFAULT, retyped, removed; a view's column gone. The old shape comes from the earlier
-migrations, SQLite's replay of them, or the live PostgreSQL database for pending ones."""
+one dropped and NOT re-created: the supabase_dump_like set's `DROP FUNCTION
+class_of_invite(text)` then `CREATE FUNCTION … RETURNS jsonb` where it returned a row of
+`school_class` (pinned in test_lint_realworld_supabase.py); a parameter renamed (PostgREST
+calls by name), added without a DEFAULT, retyped, removed; a view's column gone. The old shape
+comes from the earlier migrations, SQLite's replay of them, or the live PostgreSQL database
+for pending ones."""
 
 from __future__ import annotations
 

@@ -122,17 +122,41 @@ _NEVER_NULL = re.compile(
     re.IGNORECASE,
 )
 _COALESCE = re.compile(r"^(?:COALESCE|IFNULL)\s*\(", re.IGNORECASE)
+_TYPED_LITERAL = re.compile(r"^(?:INTERVAL|DATE|TIME|TIMESTAMP|TIMESTAMPTZ)\s+'(?:[^']|'')*'$",
+                            re.IGNORECASE)  # fmt: skip
+
+
+def _sum_terms(value: str, masked: str) -> list[str]:
+    """``value`` split at its top-level binary ``+`` and ``-`` (not a sign, not ``->``)."""
+    terms, depth, start, prev = [], 0, 0, ""
+    for i, ch in enumerate(masked):
+        depth += (ch == "(") - (ch == ")")
+        binary = prev != "" and prev not in "+-*/(,=<>" and masked[i + 1 : i + 2] != ">"
+        if depth == 0 and ch in "+-" and binary:
+            terms.append(value[start:i])
+            start = i + 1
+        if not ch.isspace():
+            prev = ch
+    return [*terms, value[start:]]
 
 
 def _never_null(value: str) -> bool:
-    """``value`` is a constant, ``now()``, or a ``coalesce`` whose last argument is one."""
+    """``value`` is a constant, ``now()``, a ``coalesce`` whose last argument is one, or a sum
+    of such (`now() + interval '30 days'`: it was read as maybe NULL, an error)."""
     value = value.strip()
+    try:
+        masked = mask_code(value)
+    except Unreadable:
+        return False
+    if value.startswith("(") and closing_paren(masked, 0) == len(value) - 1:
+        return _never_null(value[1:-1])
+    if len(terms := _sum_terms(value, masked)) > 1:
+        return all(_never_null(t) for t in terms)
+    if _TYPED_LITERAL.match(value) is not None:
+        return True
     if _COALESCE.match(value) is not None:
         opened = value.index("(")
-        try:
-            closed = closing_paren(mask_code(value), opened)
-        except Unreadable:
-            return False
+        closed = closing_paren(masked, opened)
         if closed != len(value) - 1:  # `COALESCE(a, 0) * NULLIF(b, 0)`: not the whole value
             return False
         args = split_top_level(value[opened + 1 : closed])

@@ -44,7 +44,7 @@ def policy_of(st: Statement) -> tuple[str, str, str] | None:
 
 def policy_label(st: Statement) -> str:
     """A CREATE / DROP POLICY's name as PostgreSQL knows it, for a finding: quoted as written
-    (Supabase's ``"Allow role updates"``: folded, it names no policy), else folded."""
+    (``"Anyone signed in edits a grade change"``: folded, it names no policy), else folded."""
     m = _POLICY.match(strip_comments(st.text))
     if m is None:
         return ""
