@@ -16,7 +16,8 @@ SETS = Path(__file__).parent / "realworld"
 
 
 @pytest.mark.parametrize(
-    "name", ["django_contrib", "django_taggit", "authjs_d1", "chinook", "sakila_sqlite"]
+    "name",
+    ["django_contrib", "django_taggit", "authjs_d1", "music_room_like", "library_sqlite_like"],
 )
 def test_real_world_set_applies_on_sqlite_and_has_parity(
     name: str, tmp_path: Path, pg_url: str

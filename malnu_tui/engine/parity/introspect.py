@@ -48,7 +48,7 @@ def _sqlite_checks(create_sql: str) -> tuple[CheckShape, ...]:
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
     except sqlglot.errors.SqlglotError:
-        # A column type of several words (Sakila's BLOB SUB_TYPE TEXT): read as one, or the
+        # A column type of several words (old SQLite ports' BLOB SUB_TYPE TEXT): read as one, or the
         # table's CHECKs went unseen, a difference with its translation, which has them.
         joined = one_word_types(create_sql)
         try:
