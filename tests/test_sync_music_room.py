@@ -112,6 +112,22 @@ def test_the_music_room_syncs_sqlite_to_postgresql_and_back_and_into_d1(
     proven(first, COUNTS)
     # (the copies have the translation's lower-case names: PostgreSQL folds these unquoted)
     assert sum(pg.count(t.lower()) for t in COUNTS) == 856
+    types = (
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, "
+        "numeric_scale FROM information_schema.columns WHERE table_name = 'invoice' "
+        "AND column_name <> 'synced_at' ORDER BY ordinal_position"
+    )
+    text = "character varying"
+    assert pg.run(types) == [  # (as declared: NVARCHAR(n) is varchar(n), DATETIME a timestamp)
+        ("invoiceid", "bigint", None, 64, 0),
+        ("studentid", "bigint", None, 64, 0),
+        ("invoicedate", "timestamp without time zone", None, None, None),
+        ("billingaddress", text, 70, None, None),
+        ("billingcity", text, 40, None, None),
+        ("billingprovince", text, 40, None, None),
+        ("billingpostalcode", text, 10, None, None),
+        ("total", "numeric", None, 10, 2),
+    ]
     assert values(pg, "SELECT BillingCity, Total FROM Invoice WHERE InvoiceId = 20") == [
         ("Cianjur ", Decimal("2.25"))
     ]
