@@ -48,7 +48,7 @@ _FIRST = (
     "test_d1_realworld_social",
     "test_sync_keyless",
     "test_backup_names",
-    "test_sync_chinook",
+    "test_sync_music_room",
     "test_privileges",
     "test_translate_corpus",
 )

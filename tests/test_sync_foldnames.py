@@ -2,8 +2,8 @@
 `up` built from the primary's SQLite migrations has the translation's lower-case names
 (``[Album]``/``AlbumId`` → ``album``/``albumid``, Prisma's ``"User"``/``"createdAt"`` →
 ``"user"``/``createdat``), and the sync, looking for the source's exact names, refused every
-such table (Chinook's ``Album``, every Prisma-on-D1 project's ``User``); the other way round a
-SQLite copy's ``"Email"`` was not a PostgreSQL source's ``email``."""
+such table (a bracket-quoted ``[Album]``, every Prisma-on-D1 project's ``User``); the other way
+round a SQLite copy's ``"Email"`` was not a PostgreSQL source's ``email``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.sync_support import Db, make_db, sync, verify
 
 STAMP = "2026-12-01 08:00:00"
 LATER = "2026-12-02 08:00:00"
-# Chinook's and Prisma's spelling: bracketed and quoted mixed-case names; a foreign key from
+# SQL Server ports' and Prisma's spelling: bracketed and quoted mixed-case names; a foreign key from
 # Album to Artist (synced parents first: the source's order puts Album before Artist).
 MIGRATIONS = {
     "20260101_000000_artist.sql": "CREATE TABLE [Artist] (\n"

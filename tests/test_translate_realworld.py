@@ -27,7 +27,8 @@ NOTES = {
 
 
 @pytest.mark.parametrize(
-    "name", ["django_contrib", "django_taggit", "d1_auth_like", "chinook", "sakila_sqlite"]
+    "name",
+    ["django_contrib", "django_taggit", "d1_auth_like", "music_room_like", "library_sqlite_like"],
 )
 def test_real_world_set_applies_on_sqlite_and_has_parity(
     name: str, tmp_path: Path, pg_url: str

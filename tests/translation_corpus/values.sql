@@ -187,27 +187,27 @@ CREATE TRIGGER t_swap AFTER UPDATE OF id ON t BEGIN UPDATE t SET a = b, b = a WH
 -- finding: trigger writing its own table
 
 -- case: trigger_touch_by_old_rowid
--- The touch idiom by OLD's rowid (Sakila's triggers use NEW's): PostgreSQL's NEW has no rowid,
+-- The touch idiom by OLD's rowid (old sample ports use NEW's): PostgreSQL's NEW has no rowid,
 -- and the IF NEW."rowid" = OLD."rowid" it became failed on every UPDATE of the mirror.
 -- setup:
-CREATE TABLE film (film_id NUMERIC NOT NULL, title TEXT, last_update TEXT NOT NULL DEFAULT '2000-01-01', PRIMARY KEY (film_id));
+CREATE TABLE buku (buku_id NUMERIC NOT NULL, title TEXT, last_update TEXT NOT NULL DEFAULT '2000-01-01', PRIMARY KEY (buku_id));
 CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT, diubah TEXT);
-INSERT INTO film (film_id, title) VALUES (1, 'a'), (2, 'b');
+INSERT INTO buku (buku_id, title) VALUES (1, 'a'), (2, 'b');
 INSERT INTO kelas (id, nama) VALUES (1, 'X-A'), (2, 'X-B');
 -- sqlite:
-CREATE TRIGGER film_touch AFTER UPDATE ON film BEGIN UPDATE film SET last_update = '2026-12-07' WHERE rowid = old.rowid; END;
+CREATE TRIGGER buku_touch AFTER UPDATE ON buku BEGIN UPDATE buku SET last_update = '2026-12-07' WHERE rowid = old.rowid; END;
 CREATE TRIGGER kelas_touch AFTER UPDATE OF nama ON kelas BEGIN UPDATE kelas SET diubah = 'ya' WHERE _rowid_ = OLD._rowid_; END;
-UPDATE film SET title = 'a2' WHERE film_id = 1;
+UPDATE buku SET title = 'a2' WHERE buku_id = 1;
 UPDATE kelas SET nama = 'X-C' WHERE id = 2;
 UPDATE kelas SET id = 3, nama = 'X-D' WHERE id = 1;
 -- postgres:
-CREATE OR REPLACE FUNCTION "film_touch_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION "buku_touch_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   NEW."last_update" := '2026-12-07';
   RETURN NEW;
 END
 $fn$;
-CREATE TRIGGER "film_touch" BEFORE UPDATE ON "film" FOR EACH ROW EXECUTE FUNCTION "film_touch_fn"();
+CREATE TRIGGER "buku_touch" BEFORE UPDATE ON "buku" FOR EACH ROW EXECUTE FUNCTION "buku_touch_fn"();
 CREATE OR REPLACE FUNCTION "kelas_touch_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   IF NEW."id" = OLD."id" THEN
@@ -217,12 +217,12 @@ BEGIN
 END
 $fn$;
 CREATE TRIGGER "kelas_touch" BEFORE UPDATE OF "nama" ON "kelas" FOR EACH ROW EXECUTE FUNCTION "kelas_touch_fn"();
-UPDATE film SET title = 'a2' WHERE film_id = 1;
+UPDATE buku SET title = 'a2' WHERE buku_id = 1;
 UPDATE kelas SET nama = 'X-C' WHERE id = 2;
 UPDATE kelas SET id = 3, nama = 'X-D' WHERE id = 1;
 -- note: became a BEFORE trigger
 -- check:
-SELECT f.film_id, f.title, f.last_update, k.id, k.nama, k.diubah FROM film f JOIN kelas k ON k.id = f.film_id + 1 ORDER BY f.film_id
+SELECT f.buku_id, f.title, f.last_update, k.id, k.nama, k.diubah FROM buku f JOIN kelas k ON k.id = f.buku_id + 1 ORDER BY f.buku_id
 
 -- case: trigger_touch_by_a_column_named_oid_withheld
 -- A column named oid is that column, not the rowid: the UPDATE touches every row holding the

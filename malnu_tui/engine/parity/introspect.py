@@ -50,7 +50,7 @@ def _sqlite_checks(create_sql: str) -> tuple[CheckShape, ...]:
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
     except sqlglot.errors.SqlglotError:
-        # A column type of several words (Sakila's BLOB SUB_TYPE TEXT): read as one; table
+        # A column type of several words (old SQLite ports' BLOB SUB_TYPE TEXT): read as one; table
         # constraints with no comma between them (`UNIQUE(a, b)` then `CHECK (…)`, as D1 sets
         # write them): read with the commas put in. Else the table's CHECKs went unseen, a
         # difference with its translation, which has them.

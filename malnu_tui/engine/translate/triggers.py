@@ -166,7 +166,7 @@ def _touch_assignments(
         return None
     key = plain[0].name.lower()
     names, alias = rowid
-    is_rowid = key in names and key not in keys  # (the Sakila sample's: rowid = new.rowid)
+    is_rowid = key in names and key not in keys  # (old sample ports': rowid = new.rowid)
     if key not in keys and not is_rowid:
         return None
     lines: list[str] = []

@@ -1,8 +1,8 @@
 """Column types of several words, which SQLite takes and sqlglot's parser does not.
 
 SQLite reads a column's type as any run of words (its own documentation's examples:
-``UNSIGNED BIG INT``, ``VARYING CHARACTER(255)``, ``NATIVE CHARACTER(70)``; the Sakila sample
-database's SQLite port declares ``description BLOB SUB_TYPE TEXT``, a Firebird type). sqlglot
+``UNSIGNED BIG INT``, ``VARYING CHARACTER(255)``, ``NATIVE CHARACTER(70)``; old sample
+databases' SQLite ports declare ``BLOB SUB_TYPE TEXT``, a Firebird type). sqlglot
 reads one, and stopped on the second (``Expecting )``): the whole CREATE TABLE was withheld,
 with every statement after it that needs the table. Joined into one word, the statement
 parses; the column's PostgreSQL type is still mapped from the type SQLite declared (the schema
