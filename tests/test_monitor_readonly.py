@@ -426,34 +426,51 @@ def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
-def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
+def test_the_audit_indexes_are_added_by_a_writing_command_never_by_check(
     kind: str, fresh_db: Any, mdirs: MigrationDirs
 ) -> None:
     """check/history read the newest runs every minute (cron): without an index on
-    (action, id) a scan of the whole audit trail (on D1, billed by rows read). A database an
-    older version made gets it from the next command that may write, never from `check`."""
+    (action, id) a scan of the whole audit trail (on D1, billed by rows read). check reads
+    each configured sync pair's newest run and success: without one on (action, object, id)
+    a pair never run (or never completed) walked every run row (~1 s at a million, per pair
+    and minute). A database an older version made gets them from the next command that may
+    write, never from `check`."""
     db: DbTarget = fresh_db(kind)
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
     assert run_inproc("--database", db.url, *mdirs.args(), "up", "--yes").code == 0
+    names = "('malnu_audit_action_id', 'malnu_audit_action_object_id')"
     if kind == "postgresql":
-        index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'malnu_audit_action_id'"
-        plan = "EXPLAIN (COSTS OFF) " + _RUNS
+        index = f"SELECT indexdef FROM pg_indexes WHERE indexname IN {names} ORDER BY 1"
+        plan = "EXPLAIN (COSTS OFF) "
     else:
-        index = "SELECT sql FROM sqlite_master WHERE name = 'malnu_audit_action_id'"
-        plan = "EXPLAIN QUERY PLAN " + _RUNS
-    assert "(action, id)" in str(_sql(db, index)).replace('"', ""), _sql(db, index)
-    _sql(db, "DROP INDEX malnu_audit_action_id")  # as an older version left the database
+        index = f"SELECT sql FROM sqlite_master WHERE name IN {names} ORDER BY 1"
+        plan = "EXPLAIN QUERY PLAN "
+    made = [str(r[0]).replace('"', "").strip() for r in _sql(db, index)]
+    assert len(made) == 2 and made[0].endswith("(action, id)"), made
+    assert made[1].endswith("(action, object, id)"), made
+    for name in ("malnu_audit_action_id", "malnu_audit_action_object_id"):
+        _sql(db, f"DROP INDEX {name}")  # as an older version left the database
     code, out = _check(db, mdirs)
     assert code == 0 and "reach OK" in out, out
     res = run_inproc("--database", db.url, *mdirs.args(), "history")
     assert res.code == 0 and "2 runs" in res.err, res.err  # the safety backup's and up's
     assert _sql(db, index) == []  # the monitoring path stays write-free
     assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
-    assert "(action, id)" in str(_sql(db, index)).replace('"', ""), _sql(db, index)
-    if kind != "postgresql":  # was "SCAN malnu_audit"
-        assert [r[-1] for r in _sql(db, plan)] == [
+    assert len(_sql(db, index)) == 2, _sql(db, index)
+    if kind != "postgresql":  # were "SCAN malnu_audit", then a walk of every run row
+        assert [r[-1] for r in _sql(db, plan + _RUNS)] == [
             "SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"
         ]
+        assert [r[-1] for r in _sql(db, plan + _PAIR_OK)] == [
+            "SEARCH malnu_audit USING INDEX malnu_audit_action_object_id (action=? AND object=?)"
+        ]
+
+
+# check's read of a configured pair's newest success (runlog.last_runs_of)
+_PAIR_OK = (
+    "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit "
+    "WHERE action = 'run' AND object = 'sync a->b' AND outcome = 'ok' ORDER BY id DESC LIMIT 1"
+)
 
 
 def _bulk_runs(db: DbTarget, n: int, at: str) -> None:
