@@ -347,11 +347,12 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     assert seen.stat().st_mode & 0o777 == 0o600
     kept = jsonlib.loads(seen.read_text())
     assert list(kept["configs"]) == [str(Path(c[1]).resolve())]
-    assert list(kept["configs"][str(Path(c[1]).resolve())]) == ["reporting a->b"]
+    assert list(kept["configs"][str(Path(c[1]).resolve())]) == [_key(tmp_path)]
 
-    # First seen 25 h ago (as the file keeps it), the config rewritten by a deploy just now.
+    # First seen 25 h ago (as an earlier version keyed it, by names alone: taken over), the
+    # config rewritten by a deploy just now.
     day_ago = datetime.now(UTC) - timedelta(hours=25)
-    kept["configs"][str(Path(c[1]).resolve())]["reporting a->b"] = f"{day_ago:%Y-%m-%d %H:%M:%S}"
+    kept["configs"][str(Path(c[1]).resolve())] = {"reporting a->b": f"{day_ago:%Y-%m-%d %H:%M:%S}"}
     seen.write_text(jsonlib.dumps(kept))
     cfg.write_text(body, encoding="utf-8")
     res = run_inproc(*c, "check", "--target", "b")
@@ -362,6 +363,16 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
         "sync_never_run_hours = 24): start it (malnu-tui sync reporting --yes, from cron or a "
         "timer), or remove the pair from the config"
     ) in res.out, res.out
+    assert list(jsonlib.loads(seen.read_text())["configs"][str(cfg)]) == [_key(tmp_path)]
+
+    # b pointed at another database: a new pair, its grace starts again (it kept the old
+    # copy's, and a copy never synced was said at once, or went unsaid for as long).
+    cfg.write_text(body.replace('"sqlite:b.db"', '"sqlite:b2.db"'), encoding="utf-8")
+    assert run_inproc(*c, "--target", "b", "status").code == 0
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
+    assert list(jsonlib.loads(seen.read_text())["configs"][str(cfg)]) == [_key(tmp_path, "b2")]
+    cfg.write_text(body, encoding="utf-8")
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out  # (and back: anew)
 
     # Removed from the config (seen so by a check), then added again: it starts again.
     cfg.write_text(base, encoding="utf-8")
@@ -386,6 +397,11 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
     assert "sync_lag OK" in res.out, res.out
     assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 0
+
+
+def _key(tmp_path: Path, b: str = "b") -> str:
+    """The pairs-seen key of ``[sync.reporting]`` from sqlite:a.db to sqlite:<b>.db."""
+    return f"reporting a->b sqlite://{tmp_path / 'a.db'}->sqlite://{tmp_path / b}.db"
 
 
 def _pair_never_run(tmp_path: Path, mdirs: MigrationDirs) -> tuple[tuple[str, str], Path]:
@@ -421,7 +437,7 @@ def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
     res = run_inproc(*c, "check", "--target", "b")
     assert "sync pair reporting (a->b) has never completed a sync" in res.out, res.out
     assert "`check` first saw it 0 s ago" in res.out, res.out
-    kept = json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())]["reporting a->b"]
+    kept = json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())][_key(tmp_path)]
     assert kept < f"{ahead:%Y-%m-%d %H:%M:%S}", kept
 
 
@@ -544,7 +560,7 @@ def test_a_damaged_pairs_file_is_said_and_an_out_of_range_time_is_no_traceback(
     assert "started afresh, every [sync.NAME] pair's never-run grace starts again" in res.err
     assert "`check` first saw it 0 s ago" in res.out, res.out
     assert list(json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())]) == [
-        "reporting a->b"
+        _key(tmp_path)
     ]
     assert "unreadable" not in run_inproc(*c, "check", "--target", "b").err  # said once
 
