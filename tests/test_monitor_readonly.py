@@ -441,20 +441,28 @@ def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
     assert kept < f"{ahead:%Y-%m-%d %H:%M:%S}", kept
 
 
+_INDEXES = (  # by name: (action, id), (action, object, id), (action, object, outcome, id)
+    "malnu_audit_action_id",
+    "malnu_audit_action_object_id",
+    "malnu_audit_action_object_outcome_id",
+)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_the_audit_indexes_are_added_by_a_writing_command_never_by_check(
     kind: str, fresh_db: Any, mdirs: MigrationDirs
 ) -> None:
     """check/history read the newest runs every minute (cron): without an index on
     (action, id) a scan of the whole audit trail (on D1, billed by rows read). check reads
-    each configured sync pair's newest run and success: without one on (action, object, id)
-    a pair never run (or never completed) walked every run row (~1 s at a million, per pair
-    and minute). A database an older version made gets them from the next command that may
-    write, never from `check`."""
+    each configured sync pair's newest run and newest success: by that index alone, a pair
+    never run (or never completed) walked every run row, and by one on (action, object, id)
+    alone its success walked its own runs (~1 s at a million, per pair and minute); now one
+    on each, and on (action, object, outcome, id). A database an older version made gets
+    them from the next command that may write, never from `check`."""
     db: DbTarget = fresh_db(kind)
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
     assert run_inproc("--database", db.url, *mdirs.args(), "up", "--yes").code == 0
-    names = "('malnu_audit_action_id', 'malnu_audit_action_object_id')"
+    names = "('" + "', '".join(_INDEXES) + "')"
     if kind == "postgresql":
         index = f"SELECT indexdef FROM pg_indexes WHERE indexname IN {names} ORDER BY 1"
         plan = "EXPLAIN (COSTS OFF) "
@@ -462,9 +470,12 @@ def test_the_audit_indexes_are_added_by_a_writing_command_never_by_check(
         index = f"SELECT sql FROM sqlite_master WHERE name IN {names} ORDER BY 1"
         plan = "EXPLAIN QUERY PLAN "
     made = [str(r[0]).replace('"', "").strip() for r in _sql(db, index)]
-    assert len(made) == 2 and made[0].endswith("(action, id)"), made
-    assert made[1].endswith("(action, object, id)"), made
-    for name in ("malnu_audit_action_id", "malnu_audit_action_object_id"):
+    assert [m.rpartition(" (")[2] for m in made] == [
+        "action, id)",
+        "action, object, id)",
+        "action, object, outcome, id)",
+    ], made
+    for name in _INDEXES:
         _sql(db, f"DROP INDEX {name}")  # as an older version left the database
     code, out = _check(db, mdirs)
     assert code == 0 and "reach OK" in out, out
@@ -472,21 +483,18 @@ def test_the_audit_indexes_are_added_by_a_writing_command_never_by_check(
     assert res.code == 0 and "2 runs" in res.err, res.err  # the safety backup's and up's
     assert _sql(db, index) == []  # the monitoring path stays write-free
     assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
-    assert len(_sql(db, index)) == 2, _sql(db, index)
-    if kind != "postgresql":  # were "SCAN malnu_audit", then a walk of every run row
-        assert [r[-1] for r in _sql(db, plan + _RUNS)] == [
-            "SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"
+    assert len(_sql(db, index)) == 3, _sql(db, index)
+    if kind != "postgresql":  # were "SCAN malnu_audit", then a walk of the run rows
+        pair = _RUNS.replace("ORDER", "AND object = 'sync a->b' ORDER")
+        ok = pair.replace("ORDER", "AND outcome = 'ok' ORDER")
+        assert [[r[-1] for r in _sql(db, plan + q)] for q in (_RUNS, pair, ok)] == [
+            ["SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"],
+            ["SEARCH malnu_audit USING INDEX malnu_audit_action_object_id (action=? AND object=?)"],
+            [
+                "SEARCH malnu_audit USING INDEX malnu_audit_action_object_outcome_id "
+                "(action=? AND object=? AND outcome=?)"
+            ],
         ]
-        assert [r[-1] for r in _sql(db, plan + _PAIR_OK)] == [
-            "SEARCH malnu_audit USING INDEX malnu_audit_action_object_id (action=? AND object=?)"
-        ]
-
-
-# check's read of a configured pair's newest success (runlog.last_runs_of)
-_PAIR_OK = (
-    "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit "
-    "WHERE action = 'run' AND object = 'sync a->b' AND outcome = 'ok' ORDER BY id DESC LIMIT 1"
-)
 
 
 def _bulk_runs(db: DbTarget, n: int, at: str) -> None:

@@ -14,6 +14,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.base import (
     AUDIT_INDEX,
     AUDIT_OBJECT_INDEX,
+    AUDIT_OUTCOME_INDEX,
     AUDIT_TABLE,
     LOCK_TABLE,
     TRACKING_TABLE,
@@ -31,7 +32,6 @@ from malnu_tui.engine.supabase_target import close_new_tables
 
 __all__ = [
     "MISSING_AUDIT_INDEX",
-    "MISSING_AUDIT_OBJECT_INDEX",
     "UPGRADE_COLUMNS",
     "add_missing_columns",
     "create_tool_tables",
@@ -63,18 +63,22 @@ def _t(schema: str, table: str) -> sql.Composed:
 
 
 # The audit table's index on (action, id) (base.AUDIT_INDEX), as :func:`missing_columns`
-# reports it missing; and its index on (action, object, id) (base.AUDIT_OBJECT_INDEX).
+# reports it missing; and its indexes on (action, object[, outcome], id) (base's
+# AUDIT_OBJECT_INDEX, AUDIT_OUTCOME_INDEX), reported so too.
 MISSING_AUDIT_INDEX = (AUDIT_TABLE, AUDIT_INDEX)
-MISSING_AUDIT_OBJECT_INDEX = (AUDIT_TABLE, AUDIT_OBJECT_INDEX)
-_AUDIT_INDEXES = {AUDIT_INDEX: "action, id", AUDIT_OBJECT_INDEX: "action, object, id"}
+_AUDIT_INDEXES = {
+    AUDIT_INDEX: "action, id",
+    AUDIT_OBJECT_INDEX: "action, object, id",
+    AUDIT_OUTCOME_INDEX: "action, object, outcome, id",
+}
 
 
 def missing_columns(conn: Conn, schema: str, where: str = "") -> tuple[tuple[str, str | None], ...]:
     """What is missing, from the catalog alone (one read): ``(table, None)`` for a missing
-    table, ``(table, column)`` for a missing column, :data:`MISSING_AUDIT_INDEX` and
-    :data:`MISSING_AUDIT_OBJECT_INDEX` for the audit table's indexes. Empty when everything
-    is in place. A ``migrations`` that is not the tool's (Laravel's) is
-    :class:`ForeignTrackingTable`: its "missing" columns were added to it."""
+    table, ``(table, column)`` for a missing column, ``(audit table, index)`` for a missing
+    audit index (:data:`MISSING_AUDIT_INDEX`…). Empty when everything is in place. A
+    ``migrations`` that is not the tool's (Laravel's) is :class:`ForeignTrackingTable`: its
+    "missing" columns were added to it."""
     rows = conn.execute(
         "SELECT c.relname, a.attname FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "

@@ -53,6 +53,10 @@ CREATE_AUDIT_INDEX = "CREATE INDEX IF NOT EXISTS malnu_audit_action_id ON malnu_
 CREATE_AUDIT_OBJECT_INDEX = (  # base.AUDIT_OBJECT_INDEX
     "CREATE INDEX IF NOT EXISTS malnu_audit_action_object_id ON malnu_audit (action, object, id)"
 )
+CREATE_AUDIT_OUTCOME_INDEX = (  # base.AUDIT_OUTCOME_INDEX
+    "CREATE INDEX IF NOT EXISTS malnu_audit_action_object_outcome_id "
+    "ON malnu_audit (action, object, outcome, id)"
+)
 # Tracking columns a table made by the seed's own scripts may lack (its test utility's table
 # has neither execution_time_ms nor error_message): (name, how it is added, read as when
 # absent). Nullable or a constant default (SQLite adds no CURRENT_TIMESTAMP default to a
@@ -63,12 +67,13 @@ TRACKING_ADDED = (
     ("success", "BOOLEAN DEFAULT TRUE", "1"),
     ("error_message", "TEXT", "NULL"),
 )
-# The tool's tables and the audit indexes (base.AUDIT_INDEX, AUDIT_OBJECT_INDEX), by name.
+# The tool's tables and the audit indexes (base.AUDIT_INDEX, AUDIT_OBJECT_INDEX,
+# AUDIT_OUTCOME_INDEX), by name.
 SELECT_TOOL_TABLES = (
     "SELECT name, sql FROM sqlite_master WHERE (type = 'table' "
     "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')) "
-    "OR (type = 'index' AND name IN ('malnu_audit_action_id', 'malnu_audit_action_object_id') "
-    "AND tbl_name = 'malnu_audit')"
+    "OR (type = 'index' AND name IN ('malnu_audit_action_id', 'malnu_audit_action_object_id', "
+    "'malnu_audit_action_object_outcome_id') AND tbl_name = 'malnu_audit')"
 )
 
 
@@ -125,6 +130,7 @@ def schema_upgrade(have: Mapping[str, object]) -> list[str]:
 _AUDIT_INDEXES = {
     "malnu_audit_action_id": CREATE_AUDIT_INDEX,
     "malnu_audit_action_object_id": CREATE_AUDIT_OBJECT_INDEX,
+    "malnu_audit_action_object_outcome_id": CREATE_AUDIT_OUTCOME_INDEX,
 }
 
 

@@ -376,10 +376,10 @@ def last_runs_of(backend: Backend, op: str, objects: Iterable[str]) -> tuple[Aud
     ``ok`` one, newest first: each one query filtered by its object (and outcome), however
     many run rows are newer (a read of the newest N rows held none of a pair whose runs
     stopped behind a busy log), only where they are more than one read holds. The (action,
-    object, id) index (base.AUDIT_OBJECT_INDEX) takes each straight to its pair's newest: a
-    pair that never ran (or never completed) was a walk of every run row by the (action, id)
-    one (SQLite: ~1 s a pair at a million); a database whose tool tables were not upgraded
-    since (``check`` writes nothing) is still read so."""
+    object[, outcome], id) indexes (base.AUDIT_OBJECT_INDEX, AUDIT_OUTCOME_INDEX) take each
+    straight to its pair's newest: a pair that never ran (or never completed) was a walk of
+    every run row by the (action, id) one (SQLite: ~1 s a pair at a million); a database whose
+    tool tables were not upgraded since (``check`` writes nothing) is still read so."""
     rows: dict[int | None, AuditEntry] = {}
     for obj in objects:
         about: AuditWhere = (("object", f"{op} {obj}".strip()),)
