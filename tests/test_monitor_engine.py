@@ -166,6 +166,36 @@ def test_failed_and_slow_migrations_at_their_thresholds(
     assert h.health_line() == "primary: CRITICAL - 1 failed migration in the last hour"
 
 
+def test_a_failed_migration_dated_ahead_of_the_clock_is_said_so(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A rollback that failed on a host whose clock was 3 h ahead (or read by one 3 h behind)
+    was summarised "1 failed migration in the last hour": a time it is not known to be in.
+    Said as a sync or backup dated ahead is; one a minute ahead (another host's clock) is
+    still "in the last hour"."""
+    target = Target("primary", f"sqlite:///{tmp_path / 'p.db'}", mdirs.migrations,
+                    mdirs.rollback, tmp_path / "backups")  # fmt: skip
+    now = datetime.now(UTC)
+    b = open_backend(target)
+    try:
+        b.ensure_schema()
+        at = format_time(now + timedelta(hours=3))
+        b.append_audit(AuditEntry(at, "ops", "rollback", "y.sql", "failed", "line 1: boom"))
+    finally:
+        b.close()
+    h = _health(target, now=now)
+    said = "primary: CRITICAL - 1 failed migration dated ahead of the clock; no verified backup"
+    assert h.health_line() == said, h.health_line()
+    (p,) = [p for p in h.problems if p.check == "failed_migrations"]
+    assert p.message == (
+        "y.sql failed, dated 3.0 h ahead of this machine's clock (a clock set wrong, here or "
+        "where it ran): line 1: boom"
+    ), p.message
+    h = _health(target, now=now + timedelta(hours=3, minutes=-1))  # (a minute ahead)
+    said = "primary: CRITICAL - 1 failed migration in the last hour; no verified backup"
+    assert h.health_line() == said, h.health_line()
+
+
 def test_drift_missing_pending_age_and_backups(target: Target, mdirs: MigrationDirs) -> None:
     path = mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
     gone = mdirs.add("20250101_000200", "b", "CREATE TABLE b (id INTEGER);")

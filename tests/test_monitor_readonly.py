@@ -347,11 +347,12 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     assert seen.stat().st_mode & 0o777 == 0o600
     kept = jsonlib.loads(seen.read_text())
     assert list(kept["configs"]) == [str(Path(c[1]).resolve())]
-    assert list(kept["configs"][str(Path(c[1]).resolve())]) == ["reporting a->b"]
+    assert list(kept["configs"][str(Path(c[1]).resolve())]) == [_key(tmp_path)]
 
-    # First seen 25 h ago (as the file keeps it), the config rewritten by a deploy just now.
+    # First seen 25 h ago (as an earlier version keyed it, by names alone: taken over), the
+    # config rewritten by a deploy just now.
     day_ago = datetime.now(UTC) - timedelta(hours=25)
-    kept["configs"][str(Path(c[1]).resolve())]["reporting a->b"] = f"{day_ago:%Y-%m-%d %H:%M:%S}"
+    kept["configs"][str(Path(c[1]).resolve())] = {"reporting a->b": f"{day_ago:%Y-%m-%d %H:%M:%S}"}
     seen.write_text(jsonlib.dumps(kept))
     cfg.write_text(body, encoding="utf-8")
     res = run_inproc(*c, "check", "--target", "b")
@@ -362,6 +363,16 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
         "sync_never_run_hours = 24): start it (malnu-tui sync reporting --yes, from cron or a "
         "timer), or remove the pair from the config"
     ) in res.out, res.out
+    assert list(jsonlib.loads(seen.read_text())["configs"][str(cfg)]) == [_key(tmp_path)]
+
+    # b pointed at another database: a new pair, its grace starts again (it kept the old
+    # copy's, and a copy never synced was said at once, or went unsaid for as long).
+    cfg.write_text(body.replace('"sqlite:b.db"', '"sqlite:b2.db"'), encoding="utf-8")
+    assert run_inproc(*c, "--target", "b", "status").code == 0
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out
+    assert list(jsonlib.loads(seen.read_text())["configs"][str(cfg)]) == [_key(tmp_path, "b2")]
+    cfg.write_text(body, encoding="utf-8")
+    assert "sync_lag OK" in run_inproc(*c, "check", "--target", "b").out  # (and back: anew)
 
     # Removed from the config (seen so by a check), then added again: it starts again.
     cfg.write_text(base, encoding="utf-8")
@@ -386,6 +397,11 @@ def test_a_sync_pair_set_up_and_never_run_is_a_warning_after_its_grace(
     res = run_inproc(*c, "check", "--target", "b", "--prometheus", str(prom))
     assert "sync_lag OK" in res.out, res.out
     assert parse(prom.read_text())[("malnu_syncs_never_run", (("target", "b"),))] == 0
+
+
+def _key(tmp_path: Path, b: str = "b") -> str:
+    """The pairs-seen key of ``[sync.reporting]`` from sqlite:a.db to sqlite:<b>.db."""
+    return f"reporting a->b sqlite://{tmp_path / 'a.db'}->sqlite://{tmp_path / b}.db"
 
 
 def _pair_never_run(tmp_path: Path, mdirs: MigrationDirs) -> tuple[tuple[str, str], Path]:
@@ -421,38 +437,63 @@ def test_a_pair_first_seen_by_a_clock_set_ahead_is_taken_as_seen_now(
     res = run_inproc(*c, "check", "--target", "b")
     assert "sync pair reporting (a->b) has never completed a sync" in res.out, res.out
     assert "`check` first saw it 0 s ago" in res.out, res.out
-    kept = json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())]["reporting a->b"]
+    kept = json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())][_key(tmp_path)]
     assert kept < f"{ahead:%Y-%m-%d %H:%M:%S}", kept
 
 
+_INDEXES = (  # by name: (action, id), (action, object, id), (action, object, outcome, id)
+    "malnu_audit_action_id",
+    "malnu_audit_action_object_id",
+    "malnu_audit_action_object_outcome_id",
+)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
-def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
+def test_the_audit_indexes_are_added_by_a_writing_command_never_by_check(
     kind: str, fresh_db: Any, mdirs: MigrationDirs
 ) -> None:
     """check/history read the newest runs every minute (cron): without an index on
-    (action, id) a scan of the whole audit trail (on D1, billed by rows read). A database an
-    older version made gets it from the next command that may write, never from `check`."""
+    (action, id) a scan of the whole audit trail (on D1, billed by rows read). check reads
+    each configured sync pair's newest run and newest success: by that index alone, a pair
+    never run (or never completed) walked every run row, and by one on (action, object, id)
+    alone its success walked its own runs (~1 s at a million, per pair and minute); now one
+    on each, and on (action, object, outcome, id). A database an older version made gets
+    them from the next command that may write, never from `check`."""
     db: DbTarget = fresh_db(kind)
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
     assert run_inproc("--database", db.url, *mdirs.args(), "up", "--yes").code == 0
+    names = "('" + "', '".join(_INDEXES) + "')"
     if kind == "postgresql":
-        index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'malnu_audit_action_id'"
-        plan = "EXPLAIN (COSTS OFF) " + _RUNS
+        index = f"SELECT indexdef FROM pg_indexes WHERE indexname IN {names} ORDER BY 1"
+        plan = "EXPLAIN (COSTS OFF) "
     else:
-        index = "SELECT sql FROM sqlite_master WHERE name = 'malnu_audit_action_id'"
-        plan = "EXPLAIN QUERY PLAN " + _RUNS
-    assert "(action, id)" in str(_sql(db, index)).replace('"', ""), _sql(db, index)
-    _sql(db, "DROP INDEX malnu_audit_action_id")  # as an older version left the database
+        index = f"SELECT sql FROM sqlite_master WHERE name IN {names} ORDER BY 1"
+        plan = "EXPLAIN QUERY PLAN "
+    made = [str(r[0]).replace('"', "").strip() for r in _sql(db, index)]
+    assert [m.rpartition(" (")[2] for m in made] == [
+        "action, id)",
+        "action, object, id)",
+        "action, object, outcome, id)",
+    ], made
+    for name in _INDEXES:
+        _sql(db, f"DROP INDEX {name}")  # as an older version left the database
     code, out = _check(db, mdirs)
     assert code == 0 and "reach OK" in out, out
     res = run_inproc("--database", db.url, *mdirs.args(), "history")
     assert res.code == 0 and "2 runs" in res.err, res.err  # the safety backup's and up's
     assert _sql(db, index) == []  # the monitoring path stays write-free
     assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
-    assert "(action, id)" in str(_sql(db, index)).replace('"', ""), _sql(db, index)
-    if kind != "postgresql":  # was "SCAN malnu_audit"
-        assert [r[-1] for r in _sql(db, plan)] == [
-            "SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"
+    assert len(_sql(db, index)) == 3, _sql(db, index)
+    if kind != "postgresql":  # were "SCAN malnu_audit", then a walk of the run rows
+        pair = _RUNS.replace("ORDER", "AND object = 'sync a->b' ORDER")
+        ok = pair.replace("ORDER", "AND outcome = 'ok' ORDER")
+        assert [[r[-1] for r in _sql(db, plan + q)] for q in (_RUNS, pair, ok)] == [
+            ["SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"],
+            ["SEARCH malnu_audit USING INDEX malnu_audit_action_object_id (action=? AND object=?)"],
+            [
+                "SEARCH malnu_audit USING INDEX malnu_audit_action_object_outcome_id "
+                "(action=? AND object=? AND outcome=?)"
+            ],
         ]
 
 
@@ -527,7 +568,7 @@ def test_a_damaged_pairs_file_is_said_and_an_out_of_range_time_is_no_traceback(
     assert "started afresh, every [sync.NAME] pair's never-run grace starts again" in res.err
     assert "`check` first saw it 0 s ago" in res.out, res.out
     assert list(json.loads(seen.read_text())["configs"][str(Path(c[1]).resolve())]) == [
-        "reporting a->b"
+        _key(tmp_path)
     ]
     assert "unreadable" not in run_inproc(*c, "check", "--target", "b").err  # said once
 

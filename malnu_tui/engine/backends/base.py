@@ -24,6 +24,15 @@ LOCK_TABLE = "malnu_lock"
 # (``WHERE action = 'run' ORDER BY id DESC``); without it a scan of the whole table (on D1,
 # billed by rows read). Added where the tool makes or upgrades its tables, never by a read.
 AUDIT_INDEX = "malnu_audit_action_id"
+# And on (action, object, id) and (action, object, outcome, id): ``check`` reads each
+# configured sync pair's newest run and newest success (``WHERE action = 'run' AND object =
+# 'sync a->b' [AND outcome = 'ok'] ORDER BY id DESC LIMIT 1``); by the (action, id) index alone
+# a pair that never ran, or never completed, was a walk of every run row, and by (action,
+# object, id) alone its success a walk of its own runs, a million failed ones a cron line
+# refused every minute for two years (SQLite: ~1 s per pair and check at a million). Made and
+# upgraded as AUDIT_INDEX.
+AUDIT_OBJECT_INDEX = "malnu_audit_action_object_id"
+AUDIT_OUTCOME_INDEX = "malnu_audit_action_object_outcome_id"
 # More of :meth:`Backend.read_audit`'s conditions: (column, value) pairs, a column of these only
 # (never a name from input); ``check`` finds a sync pair's last completion beyond its window so.
 AuditWhere = tuple[tuple[Literal["object", "outcome"], str], ...]

@@ -11,7 +11,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
+from malnu_tui.engine.backends.base import (
+    AUDIT_INDEX,
+    AUDIT_OBJECT_INDEX,
+    AUDIT_OUTCOME_INDEX,
+    AUDIT_TABLE,
+    LOCK_TABLE,
+    TRACKING_TABLE,
+)
 from malnu_tui.engine.backends.pg_rowsec import refuse_narrowed_tool_tables
 from malnu_tui.engine.backends.pg_session import refuse_read_only
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, error_text
@@ -56,15 +63,22 @@ def _t(schema: str, table: str) -> sql.Composed:
 
 
 # The audit table's index on (action, id) (base.AUDIT_INDEX), as :func:`missing_columns`
-# reports it missing.
+# reports it missing; and its indexes on (action, object[, outcome], id) (base's
+# AUDIT_OBJECT_INDEX, AUDIT_OUTCOME_INDEX), reported so too.
 MISSING_AUDIT_INDEX = (AUDIT_TABLE, AUDIT_INDEX)
+_AUDIT_INDEXES = {
+    AUDIT_INDEX: "action, id",
+    AUDIT_OBJECT_INDEX: "action, object, id",
+    AUDIT_OUTCOME_INDEX: "action, object, outcome, id",
+}
 
 
 def missing_columns(conn: Conn, schema: str, where: str = "") -> tuple[tuple[str, str | None], ...]:
     """What is missing, from the catalog alone (one read): ``(table, None)`` for a missing
-    table, ``(table, column)`` for a missing column, :data:`MISSING_AUDIT_INDEX` for the audit
-    table's index. Empty when everything is in place. A ``migrations`` that is not the tool's
-    (Laravel's) is :class:`ForeignTrackingTable`: its "missing" columns were added to it."""
+    table, ``(table, column)`` for a missing column, ``(audit table, index)`` for a missing
+    audit index (:data:`MISSING_AUDIT_INDEX`…). Empty when everything is in place. A
+    ``migrations`` that is not the tool's (Laravel's) is :class:`ForeignTrackingTable`: its
+    "missing" columns were added to it."""
     rows = conn.execute(
         "SELECT c.relname, a.attname FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -73,8 +87,8 @@ def missing_columns(conn: Conn, schema: str, where: str = "") -> tuple[tuple[str
         "UNION ALL SELECT t.relname, i.relname FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
         "JOIN pg_namespace n ON n.oid = t.relnamespace "
-        "WHERE n.nspname = %s AND t.relname = %s AND i.relname = %s",
-        (schema, list(UPGRADE_COLUMNS), schema, AUDIT_TABLE, AUDIT_INDEX),
+        "WHERE n.nspname = %s AND t.relname = %s AND i.relname = ANY(%s)",
+        (schema, list(UPGRADE_COLUMNS), schema, AUDIT_TABLE, list(_AUDIT_INDEXES)),
     ).fetchall()
     have: dict[str, set[str]] = {}
     for table, column in rows:
@@ -94,8 +108,8 @@ def missing_columns(conn: Conn, schema: str, where: str = "") -> tuple[tuple[str
             missing.append((table, None))
             continue
         missing.extend((table, name) for name, _decl in columns if name not in have[table])
-    if AUDIT_TABLE in have and AUDIT_INDEX not in have[AUDIT_TABLE]:
-        missing.append(MISSING_AUDIT_INDEX)
+    if AUDIT_TABLE in have:
+        missing.extend((AUDIT_TABLE, i) for i in _AUDIT_INDEXES if i not in have[AUDIT_TABLE])
     return tuple(missing)
 
 
@@ -128,10 +142,10 @@ def refuse_tables_elsewhere(conn: Conn, schema: str, where: str) -> None:
         raise ToolTablesElsewhere(where, schema, found)
 
 
-def _create_audit_index(conn: Conn, schema: str) -> None:
+def _create_audit_index(conn: Conn, schema: str, name: str) -> None:
     conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (action, id)").format(
-            sql.Identifier(AUDIT_INDEX), _t(schema, AUDIT_TABLE)
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (" + _AUDIT_INDEXES[name] + ")").format(
+            sql.Identifier(name), _t(schema, AUDIT_TABLE)
         )
     )
 
@@ -196,7 +210,8 @@ def create_tool_tables(conn: Conn, schema: str, migration_key: int, *, closed: b
                 "backend_pid INTEGER NOT NULL, purpose TEXT NOT NULL DEFAULT '')"
             ).format(_t(schema, LOCK_TABLE))
         )
-        _create_audit_index(conn, schema)
+        for name in _AUDIT_INDEXES:
+            _create_audit_index(conn, schema, name)
         if closed and absent:
             close_new_tables(conn, schema, absent)
 
@@ -222,9 +237,10 @@ def add_missing_columns(
             if not row or not row[0]:
                 return False
         for table, column in missing:
-            if (table, column) == MISSING_AUDIT_INDEX:
-                _create_audit_index(conn, schema)
-            if column is None or (table, column) == MISSING_AUDIT_INDEX:
+            if table == AUDIT_TABLE and column in _AUDIT_INDEXES:
+                _create_audit_index(conn, schema, column)
+                continue
+            if column is None:
                 continue
             conn.execute(
                 sql.SQL(

@@ -50,6 +50,13 @@ CREATE_LOCK = """CREATE TABLE IF NOT EXISTS malnu_lock (
 # "lock held" message; added to lock tables made before it existed.
 ADD_LOCK_PURPOSE = "ALTER TABLE malnu_lock ADD COLUMN purpose TEXT NOT NULL DEFAULT ''"
 CREATE_AUDIT_INDEX = "CREATE INDEX IF NOT EXISTS malnu_audit_action_id ON malnu_audit (action, id)"
+CREATE_AUDIT_OBJECT_INDEX = (  # base.AUDIT_OBJECT_INDEX
+    "CREATE INDEX IF NOT EXISTS malnu_audit_action_object_id ON malnu_audit (action, object, id)"
+)
+CREATE_AUDIT_OUTCOME_INDEX = (  # base.AUDIT_OUTCOME_INDEX
+    "CREATE INDEX IF NOT EXISTS malnu_audit_action_object_outcome_id "
+    "ON malnu_audit (action, object, outcome, id)"
+)
 # Tracking columns a table made by the seed's own scripts may lack (its test utility's table
 # has neither execution_time_ms nor error_message): (name, how it is added, read as when
 # absent). Nullable or a constant default (SQLite adds no CURRENT_TIMESTAMP default to a
@@ -60,11 +67,13 @@ TRACKING_ADDED = (
     ("success", "BOOLEAN DEFAULT TRUE", "1"),
     ("error_message", "TEXT", "NULL"),
 )
-# The tool's tables and the audit index (base.AUDIT_INDEX), by name.
+# The tool's tables and the audit indexes (base.AUDIT_INDEX, AUDIT_OBJECT_INDEX,
+# AUDIT_OUTCOME_INDEX), by name.
 SELECT_TOOL_TABLES = (
     "SELECT name, sql FROM sqlite_master WHERE (type = 'table' "
     "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')) "
-    "OR (type = 'index' AND name = 'malnu_audit_action_id' AND tbl_name = 'malnu_audit')"
+    "OR (type = 'index' AND name IN ('malnu_audit_action_id', 'malnu_audit_action_object_id', "
+    "'malnu_audit_action_object_outcome_id') AND tbl_name = 'malnu_audit')"
 )
 
 
@@ -109,13 +118,20 @@ def schema_upgrade(have: Mapping[str, object]) -> list[str]:
         f"ALTER TABLE migrations ADD COLUMN {n} {d}" for n, d, _r in TRACKING_ADDED if n in lacking
     ]
     if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
-        return [CREATE_TRACKING, *add, CREATE_AUDIT, CREATE_LOCK, CREATE_AUDIT_INDEX]
+        return [CREATE_TRACKING, *add, CREATE_AUDIT, CREATE_LOCK, *_AUDIT_INDEXES.values()]
     todo = add
     if "purpose" not in str(have["malnu_lock"] or ""):
         todo.append(ADD_LOCK_PURPOSE)
-    if "malnu_audit_action_id" not in have:
-        todo.append(CREATE_AUDIT_INDEX)
+    # (On a big trail a write the operator's command takes a moment more for, once.)
+    todo.extend(create for name, create in _AUDIT_INDEXES.items() if name not in have)
     return todo
+
+
+_AUDIT_INDEXES = {
+    "malnu_audit_action_id": CREATE_AUDIT_INDEX,
+    "malnu_audit_action_object_id": CREATE_AUDIT_OBJECT_INDEX,
+    "malnu_audit_action_object_outcome_id": CREATE_AUDIT_OUTCOME_INDEX,
+}
 
 
 def absent_tool_tables(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from malnu_tui.engine.backends.base import AUDIT_INDEX
+from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_OBJECT_INDEX, AUDIT_OUTCOME_INDEX
 from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ TOOL_ENTRY_NAMES = frozenset(
         "malnu_audit_pkey",
         "malnu_lock_pkey",
         AUDIT_INDEX,
+        AUDIT_OBJECT_INDEX,
+        AUDIT_OUTCOME_INDEX,
     }
 )
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.*)$")

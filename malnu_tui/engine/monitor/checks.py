@@ -152,10 +152,18 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
         recent = since is not None and _fmt(since) >= hour_ago
         err = next((m.error_message for m in migs if m.filename == obj and m.error_message), "")
         err = err or next((e.detail for e in facts.audit if e.object == obj), "")
+        when = parse_time(since) if since is not None else None
+        dated = ""
+        if when is not None and (when - now).total_seconds() > CLOCK_SLACK_S:
+            # Dated ahead of this clock (the host it ran on, or this one, set wrong): it was
+            # summarised "in the last hour", a time it cannot be known to be in; said as a
+            # sync or backup dated ahead is.
+            recent = False
+            dated = f", dated {ago(when, now)}{AHEAD} (a clock set wrong, here or where it ran)"
         add(
             "failed_migrations",
             Severity.CRITICAL,
-            f"{obj} failed" + (f": {mask_secrets(err)}" if err else ""),
+            f"{obj} failed{dated}" + (f": {mask_secrets(err)}" if err else ""),
             since,
             obj,
             recent,

@@ -43,7 +43,14 @@ from malnu_tui.engine.config_sections import MONITOR_DEFAULTS, monitor_values, s
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
 
-__all__ = ["DEFAULTS", "MonitorConfig", "Webhook", "load_monitor_config", "mask_webhook"]
+__all__ = [
+    "DEFAULTS",
+    "MonitorConfig",
+    "Webhook",
+    "database_of",
+    "load_monitor_config",
+    "mask_webhook",
+]
 
 DEFAULTS = MONITOR_DEFAULTS
 
@@ -118,6 +125,23 @@ class MonitorConfig:
     config_changed: datetime | None = None
     # The config file: whose pairs' first sighting `check` records (keyed by its real path).
     config_file: Path | None = None
+    # Each configured target's database, (name, :func:`database_of` its URL: no secrets): a
+    # pair's first sighting is kept per the databases it joins (pairs_seen.pair_key).
+    databases: tuple[tuple[str, str], ...] = ()
+
+
+def database_of(url: str) -> str:
+    """The database ``url`` names (``urls.database_key``: a SQLite file's absolute path, a
+    D1 database's ids, a PostgreSQL server, port and database; never a user, password or
+    option), masked besides: what a health, an incident and a sync pair's first sighting
+    are keyed by."""
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.urls import database_key, mask_url
+
+    try:
+        return mask_url(database_key(url))
+    except ConfigError:
+        return mask_url(url)
 
 
 def parse_monitor_config(
@@ -156,6 +180,6 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
         changed: datetime | None = datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC)
     except OSError:  # (read a moment ago: gone since; no pair is judged never run)
         changed = None
-    return dataclasses.replace(
-        cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed, config_file=path
-    )
+    databases = tuple((n, database_of(t.url)) for n, t in sorted(settings.targets.items()))
+    return dataclasses.replace(cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed,
+                               config_file=path, databases=databases)  # fmt: skip

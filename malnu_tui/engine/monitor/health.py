@@ -80,7 +80,9 @@ class Problem:
     message: str
     since: str | None = None  # UTC YYYY-MM-DD HH:MM:SS when known
     obj: str = ""
-    recent: bool = True  # failed_migrations: failed in the last hour (else a stuck old row)
+    # failed_migrations: failed in the last hour (else a stuck old row, or dated ahead of the
+    # clock: its message says so, with AHEAD)
+    recent: bool = True
 
     def __post_init__(self) -> None:
         # One problem, one line: a driver's message over two lines would split the plugin's
@@ -174,6 +176,8 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
         n = len(group)
         if check == "failed_migrations":
             when = " in the last hour" if all(p.recent for p in group) else ""
+            if all(AHEAD in p.message for p in group):  # (not in the last hour: not known)
+                when = " dated ahead of the clock"
             out.append(f"{_plural(n, 'failed migration')}{when}")
         elif check == "backup_age" and brief:
             worst = group[0].severity

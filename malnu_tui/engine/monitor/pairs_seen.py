@@ -4,6 +4,10 @@ beside the incident state file (the platformdirs user state dir, which outlives 
 seen for ``sync_never_run_hours``: counted from the config file's last change, every deploy
 that rewrote the config started the grace again, and a pair that never ran was never said.
 
+Per config file (its real path), and per pair by its name, its ends' target names and the
+databases they name (:func:`pair_key`; no secret): a pair pointed at another database is a new
+pair, whose grace starts again.
+
 Its own file, not a key of ``incidents.json``: every ``check`` records (with ``--alert`` or
 not), and a plain one must neither wait for the incidents' lock (held up to 40 s by a run
 sending to a slow webhook) nor write back a damaged incident file as a fresh one. Written
@@ -17,7 +21,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,9 +49,23 @@ class PairsSeen:
     damaged: str | None = None  # the file was unreadable, started afresh: said by `check`
 
 
-def pair_key(name: str, source: str, dest: str) -> str:
-    """A pair as the file keys it: ``reporting a->b`` (a rename or a new end is a new pair)."""
-    return f"{name} {source}->{dest}"
+def pair_key(name: str, source: str, dest: str, databases: Mapping[str, str] | None = None) -> str:
+    """A pair as the file keys it: ``reporting a->b sqlite:///srv/a.db->postgresql://h:5432/r``,
+    its name, its ends' target names and the databases they name (``databases``: target name
+    → :func:`.config.database_of`, no secrets; ``reporting a->b`` where not known). A rename,
+    a new end, or an end pointed at another database is a new pair: keyed by the names alone,
+    a pair moved to a new copy kept the old one's grace, and went unsaid for as long as that
+    one had been (or was said at once, never having had a day to run)."""
+    key = f"{name} {source}->{dest}"
+    if databases and source in databases and dest in databases:
+        key += f" {databases[source]}->{databases[dest]}"
+    return key
+
+
+def _named(key: str) -> str:
+    """The key an earlier version gave the pair ``key`` (names only): its first sighting is
+    taken over once, not started again at the upgrade."""
+    return " ".join(key.split(" ", 2)[:2])
 
 
 def seen_path() -> Path:
@@ -62,13 +80,16 @@ def pairs_seen(
     pairs: Sequence[tuple[str, str, str]],
     now: datetime,
     path: Path | None = None,
+    *,
+    databases: Mapping[str, str] | None = None,
 ) -> PairsSeen:
     """When each of ``pairs`` (name, source, copy) of the config file ``config`` was first
-    seen; those seen now for the first time recorded as ``now``, and the config's pairs no
-    longer in it forgotten (a pair removed, then added again, starts again)."""
+    seen (keyed by :func:`pair_key`, with the ``databases`` their ends name); those seen now
+    for the first time recorded as ``now``, and the config's pairs no longer in it forgotten
+    (a pair removed, then added again, or pointed at another database, starts again)."""
     path = path or seen_path()
     key = str(config.resolve())
-    wanted = [pair_key(*p) for p in pairs]
+    wanted = [pair_key(*p, databases) for p in pairs]
     data, damaged = _read(path)
     known = _configs(data, now).get(key, {})
     if damaged is None and sorted(known) == sorted(wanted):  # (every run but the first)
@@ -79,7 +100,9 @@ def pairs_seen(
             data, damaged = _read(path)  # (another check may have started it afresh since)
             configs = _configs(data, now)
             mine = configs.get(key, {})
-            configs[key] = {k: mine.get(k) or format_time(now) for k in wanted}
+            configs[key] = {
+                k: mine.get(k) or mine.get(_named(k)) or format_time(now) for k in wanted
+            }
             for other in [c for c in configs if c != key and not Path(c).exists()]:
                 del configs[other]  # (a config file gone: none of its pairs is checked)
             write_private(path, json.dumps({"version": 1, "configs": configs}, indent=1))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.again import named_fields
 from malnu_tui.engine.monitor.checks import Facts, evaluate
-from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.config import MonitorConfig, database_of
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
 from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time, last_runs_of
@@ -61,14 +61,8 @@ def _unknown(target: Target, message: str, started: float) -> TargetHealth:
 
 def target_database(target: Target) -> str:
     """The database ``target`` names (``urls.database_key``, masked): what a health and an
-    incident are keyed by beside the target's name."""
-    from malnu_tui.engine.errors import ConfigError
-    from malnu_tui.engine.urls import database_key, mask_url
-
-    try:
-        return mask_url(database_key(target.url))
-    except ConfigError:
-        return mask_url(target.url)
+    incident are keyed by beside the target's name (:func:`.config.database_of`)."""
+    return database_of(target.url)
 
 
 def check_target(
@@ -196,7 +190,7 @@ def _pairs_seen(cfg: MonitorConfig, now: datetime) -> PairsSeen | None:
         return None
     from malnu_tui.engine.monitor.pairs_seen import pairs_seen
 
-    return pairs_seen(cfg.config_file, cfg.sync_pairs, now)
+    return pairs_seen(cfg.config_file, cfg.sync_pairs, now, databases=dict(cfg.databases))
 
 
 def _other_histories(

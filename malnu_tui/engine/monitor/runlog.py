@@ -375,9 +375,11 @@ def last_runs_of(backend: Backend, op: str, objects: Iterable[str]) -> tuple[Aud
     """The newest run row of ``op`` for each of ``objects`` (``"a->b"``) and its newest
     ``ok`` one, newest first: each one query filtered by its object (and outcome), however
     many run rows are newer (a read of the newest N rows held none of a pair whose runs
-    stopped behind a busy log). The (action, id) index takes it newest first to the first
-    match; a pair that never ran (or never completed) is a scan of the run rows, one query
-    (SQLite: 1.5 s for a million run rows), only where they are more than one read holds."""
+    stopped behind a busy log), only where they are more than one read holds. The (action,
+    object[, outcome], id) indexes (base.AUDIT_OBJECT_INDEX, AUDIT_OUTCOME_INDEX) take each
+    straight to its pair's newest: a pair that never ran (or never completed) was a walk of
+    every run row by the (action, id) one (SQLite: ~1 s a pair at a million); a database whose
+    tool tables were not upgraded since (``check`` writes nothing) is still read so."""
     rows: dict[int | None, AuditEntry] = {}
     for obj in objects:
         about: AuditWhere = (("object", f"{op} {obj}".strip()),)

@@ -159,7 +159,7 @@ def _never_run(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
         last = newest.get(("sync", pair))
         if last is not None and last.outcome == "failed":
             continue  # CRITICAL under failed_syncs
-        grace = _grace(facts, cfg, now, pair_key(name, s, d))
+        grace = _grace(facts, cfg, now, pair_key(name, s, d, dict(cfg.databases)))
         if grace is None:
             continue
         how = (
