@@ -28,7 +28,7 @@ PG_SEQUENCE_RULES = (
     Rule(
         "PG-SEQUENCE-NOT-ADVANCED",
         "error",
-        "explicit ids INSERTed into a new table's serial or identity column, no setval after",
+        "explicit ids INSERTed (or COPYed) into a serial or identity column, no setval after",
         "an INSERT that writes a serial or identity column's values does not move its "
         "sequence: it still starts at 1, so the app's next INSERT takes id 1 and fails with a "
         "duplicate key right after the deploy",
