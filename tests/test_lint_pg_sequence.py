@@ -221,3 +221,33 @@ def test_ids_into_an_earlier_table_a_later_setval_and_copy(
                 with conn.cursor().copy(st.text) as copy:  # type: ignore[arg-type]
                     copy.write(st.copy_data)
         _app_inserts(conn, [(None, insert, fails) for insert, fails in APP])
+
+
+def test_a_drop_then_create_for_all_tables_keeps_realtime(pg_url: str, tmp_path: Path) -> None:
+    """`drop publication …; create publication supabase_realtime for all tables;` puts every
+    table back in Realtime (those made later too): it was a false SUPABASE-REALTIME-REPLACED.
+    A `publish` option leaving out updates or deletes, or the CREATE in another file, is not."""
+    init = "drop publication if exists supabase_realtime;\n"
+    init += "create publication supabase_realtime for all tables;"
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # a live project's realtime tables
+        conn.execute("CREATE TABLE pesan (id int PRIMARY KEY); CREATE TABLE hadir (id int)")
+        conn.execute("CREATE PUBLICATION supabase_realtime FOR TABLE pesan")
+        conn.execute(init)
+        conn.execute("CREATE TABLE nanti (id int PRIMARY KEY)")
+        listed = "SELECT tablename::text FROM pg_publication_tables "
+        listed += "WHERE pubname = 'supabase_realtime' ORDER BY 1"
+        assert conn.execute(listed).fetchall() == [("hadir",), ("nanti",), ("pesan",)]
+    d = MigrationDirs(tmp_path / "supabase")
+    d.add("20250101000100", "init", init, "select 1;")
+    d.add("20250101000200", "inserts", "DROP PUBLICATION supabase_realtime;\n"
+          "CREATE PUBLICATION supabase_realtime FOR ALL TABLES WITH (publish = 'insert');",
+          "select 1;")  # fmt: skip
+    d.add("20250101000300", "drop", "drop publication supabase_realtime;", "select 1;")
+    d.add("20250101000400", "all", "create publication supabase_realtime for all tables;",
+          "select 1;")  # fmt: skip
+    mset = discover(d.migrations, d.rollback, "postgresql")
+    report = lint_migrations(mset, dialect="postgresql", session_lock_timeout=True,
+                             supabase=Supabase("test"))  # fmt: skip
+    found = [(f.file[:14], f.line) for f in report.findings
+             if f.rule == "SUPABASE-REALTIME-REPLACED"]  # fmt: skip
+    assert found == [("20250101000200", 1), ("20250101000300", 1)]
