@@ -53,7 +53,9 @@ _INSERT = re.compile(
     r"(?P<rest>.*)$",
     _F,
 )
-_HEAD = re.compile(rf"\s*INSERT\s+INTO\s+(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})", re.IGNORECASE)
+_HEAD = re.compile(
+    rf"\s*INSERT\s+INTO\s+(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<name>{IDENT})", re.IGNORECASE
+)
 _COLS = re.compile(r"\s*\((?P<cols>[^()'\"/-]*)\)\s*(?:VALUES|SELECT)\b", re.IGNORECASE)
 _VALUES = re.compile(r"^VALUES\s*\(", re.IGNORECASE)
 # A value that takes the sequence's own number (``nextval('t_id_seq')``, as Hibernate's and
@@ -107,7 +109,7 @@ _ADDED = re.compile(
 # A psql data block: `COPY [ONLY] t (id, …) FROM stdin [WITH (FORMAT csv, …)]` and its rows
 # (pg_dump's, a hand-written seed's), tab-separated (a `DELIMITER 'c'`, or a comma in CSV).
 _COPY = re.compile(
-    rf"^COPY\s+(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})\s*(?:\((?P<cols>[^()]*)\))?\s*"
+    rf"^COPY\s+(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<name>{IDENT})\s*(?:\((?P<cols>[^()]*)\))?\s*"
     r"FROM\s+STDIN\b(?P<opts>.*)$",
     _F,
 )
@@ -137,6 +139,12 @@ class _Table:
     columns: list[str]  # folded, in order
     counters: dict[str, _Counter]
     made_in: str = ""  # the file whose CREATE TABLE made it
+    schema: str = ""  # the schema its CREATE TABLE named (folded)
+
+    def other_schema(self, schema: str | None) -> bool:
+        """An INSERT's or COPY's ``schema.`` is another table of the same name (a seed of
+        ``auth.users`` is not the ``users`` a migration made in public)."""
+        return schema is not None and key(schema) != (self.schema or "public")
 
 
 def _last_part(name: str) -> str:
@@ -285,8 +293,12 @@ class SequenceFills:
             self.lists.clear()  # (the counters may change)
             self.skip = ""
         if op.kind == "create_table":
+            known = self.tables.get(op.key)
+            if known and op.schema not in ("", "public") and known.other_schema(op.schema):
+                return  # (another schema's table of that name: public's is the one followed)
             self.tables[op.key] = _table(op.name, _body(op.body), self.starts)
             self.tables[op.key].made_in = self.file
+            self.tables[op.key].schema = op.schema
             self.written.discard(op.key)
             for t, c in [p for p in self.pending if p[0] == op.key]:
                 del self.pending[(t, c)]  # a new table of that name: the old one was dropped
@@ -316,6 +328,8 @@ class SequenceFills:
         if head is not None:
             name = key(head["name"])
             if name not in self.tables or name in self.written:
+                return
+            if self.tables[name].other_schema(head["schema"]):
                 return
             # A seed's INSERTs that name no counter column: known from the column list
             # alone (a table an earlier file made: 200,000 of them cost 3 s, now 0.2 s).
@@ -358,7 +372,7 @@ class SequenceFills:
         """A ``COPY t (id, …) FROM stdin`` data block's ids in a counter column."""
         m = _COPY.match(text)
         table = self.tables.get(key(m["name"])) if m is not None else None
-        if m is None or table is None or st.copy_data is None:
+        if m is None or table is None or st.copy_data is None or table.other_schema(m["schema"]):
             return
         names = [key(c) for c in split_top_level(m["cols"])] if m["cols"] else table.columns
         at = {n: i for i, n in enumerate(names) if n in table.counters}
