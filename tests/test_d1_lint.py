@@ -143,3 +143,22 @@ def test_d1s_column_argument_and_pattern_limits(mdirs: MigrationDirs) -> None:
     assert "too many columns on wide" in found[0][2]
     assert "too many arguments on function json_object" in found[1][2]
     assert "pattern of 64 bytes" in found[2][2]
+
+
+def test_a_template_rollback_s_begin_commit_is_said_as_the_migration_s(
+    mdirs: MigrationDirs,
+) -> None:
+    """The seed template's rollback (`BEGIN TRANSACTION; DROP TABLE a; COMMIT;`): the tool
+    strips its BEGIN/COMMIT as it does the migration's, and said so only of the migration."""
+    mdirs.add(
+        "20250101_000100",
+        "template",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\n",
+        "BEGIN TRANSACTION;\nDROP TABLE a;\nCOMMIT;\n",
+    )
+    assert codes(mdirs) == [
+        ("20250101_000100_undo_template.sql", 1, "D1-TRANSACTION"),
+        ("20250101_000100_undo_template.sql", 3, "D1-TRANSACTION"),
+    ]
+    found = lint_migrations(discover(mdirs.migrations, mdirs.rollback))
+    assert "stripped by the tool" in found[0].why and found[0].severity == "warning"

@@ -487,3 +487,27 @@ SELECT setval(pg_get_serial_sequence('"kelas"', 'id'), coalesce((SELECT max("id"
 INSERT INTO kelas (nama) VALUES ('app');
 -- check:
 SELECT id, nama FROM kelas ORDER BY id
+
+-- case: tricky_view_selecting_the_rowid
+-- (`CREATE VIEW … SELECT rowid …`, and `CREATE TABLE … AS SELECT rowid …`, were emitted
+-- unchanged: the mirror's `up` failed on the name. SQLite names the view's column the INTEGER
+-- PRIMARY KEY's, as the renamed one is: the check reads it as `id` on both.)
+-- setup:
+CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT);
+INSERT INTO siswa VALUES (3, 'A'), (8, 'B');
+-- sqlite:
+CREATE VIEW siswa_urut AS SELECT rowid, nama FROM siswa ORDER BY rowid;
+CREATE VIEW siswa_kunci AS SELECT s._rowid_ AS rid FROM siswa s;
+CREATE TABLE siswa_salinan AS SELECT oid, nama FROM siswa;
+-- postgres:
+CREATE VIEW siswa_urut AS SELECT id, nama FROM siswa ORDER BY id NULLS FIRST;
+CREATE VIEW siswa_kunci AS SELECT s.id AS rid FROM siswa AS s;
+CREATE TABLE siswa_salinan AS SELECT id, nama FROM siswa;
+-- check:
+SELECT u.id, u.nama, k.rid, c.id FROM siswa_urut u JOIN siswa_kunci k ON k.rid = u.id JOIN siswa_salinan c ON c.id = u.id ORDER BY u.id
+
+-- case: tricky_view_selecting_a_rowid_a_table_lacks
+-- sqlite:
+CREATE TABLE catatan_lain (isi TEXT);
+CREATE VIEW catatan_lain_v AS SELECT rowid, isi FROM catatan_lain;
+-- finding: rowid

@@ -33,7 +33,7 @@ from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_moved_keys import LiveChildren, PgReferences
 from malnu_tui.engine.lint.pg_rls import RowSecurity
-from malnu_tui.engine.lint.pg_sequence import SequenceFills
+from malnu_tui.engine.lint.pg_sequence import SequenceFills, SequenceRun
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
     left_dangling,
@@ -118,6 +118,7 @@ def _lint_one(
     away: RenamedAway | None = None,
     storage: LiveStorage | None = None,
     pg_refs: PgReferences | None = None,
+    seq_run: SequenceRun | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     shapes = shapes or Shapes()
@@ -144,7 +145,7 @@ def _lint_one(
     enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums, storage=storage)
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
-    seqs = SequenceFills(m.filename) if dialect == "postgresql" else None
+    seqs = SequenceFills.of(m.filename, seq_run) if seq_run is not None else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
     dropped: dict[tuple[str, str], tuple[str, int]] = {}  # what a DROP TABLE left naming it
@@ -340,6 +341,8 @@ def lint_migrations(
     shapes = Shapes(_replayed_view(replay) if replay is not None else live_shape)
     away = RenamedAway(dialect=dialect)  # a rename-first rebuild's steps, file to file
     pg_refs = PgReferences(live_children) if dialect == "postgresql" else None
+    # The tables with a counter, file to file (PG-SEQUENCE-NOT-ADVANCED).
+    seq_run = SequenceRun(mset.migrations) if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -359,6 +362,7 @@ def lint_migrations(
                 elif pg_refs is not None:
                     away.begin(m.filename, keeps_keys=False)
                 if checks is not None and enum_columns is not None and rls is not None:
+                    follow = SequenceFills.of(m.filename, seq_run) if seq_run else None
                     with contextlib.suppress(MalnuError):
                         for st in m.statements():
                             op = read_ops(st)
@@ -369,6 +373,8 @@ def lint_migrations(
                             enum_columns.see(op)
                             rls.see(st, op, set())
                             shapes.see(st, op)
+                            if follow is not None:
+                                follow.see(st, op)  # (its tables: its ids not judged)
                     rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
@@ -393,6 +399,7 @@ def lint_migrations(
                     away,
                     live_storage,
                     pg_refs,
+                    seq_run,
                 )
             )
     finally:

@@ -36,7 +36,15 @@ from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["D1_RULES", "D1State", "RowProbe", "d1_end", "d1_statement", "d1_template"]
+__all__ = [
+    "D1_RULES",
+    "D1State",
+    "RowProbe",
+    "d1_end",
+    "d1_statement",
+    "d1_template",
+    "d1_template_lines",
+]
 
 MAX_STATEMENT_BYTES = 100_000
 
@@ -99,17 +107,23 @@ def _finding(rule_id: str, file: str, line: int, why: str, instead: str = "") ->
 
 def d1_template(m: Migration) -> list[Finding]:
     """The seed template's own BEGIN/COMMIT: stripped by the tool, but D1 would reject it."""
+    return d1_template_lines(m.filename, m.parts().transaction_lines)
+
+
+def d1_template_lines(file: str, lines: list[int]) -> list[Finding]:
+    """D1-TRANSACTION at each of ``file``'s template BEGIN/COMMIT ``lines`` (a migration's or
+    its rollback file's: the tool strips both)."""
     return [
         Finding(
             "D1-TRANSACTION",
             "warning",
-            m.filename,
+            file,
             line,
             "D1 rejects BEGIN/COMMIT in SQL sent over its API; this template statement is "
             "stripped by the tool, which runs the file as one batch",
             "remove the BEGIN TRANSACTION/COMMIT lines from the file",
         )
-        for line in m.parts().transaction_lines
+        for line in lines
     ]
 
 

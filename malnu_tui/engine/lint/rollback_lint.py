@@ -28,7 +28,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
-from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement
+from malnu_tui.engine.lint.d1 import (
+    D1State,
+    RowProbe,
+    d1_end,
+    d1_statement,
+    d1_template_lines,
+)
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import key, read_ops
@@ -127,7 +133,11 @@ def _d1(
     state = D1State(probe)
     drops = any(op.kind == "drop_table" for op in ops)  # (only a DROP asks the schema)
     schema = replay.copy() if drops else replay
-    out: list[Finding] = []
+    try:  # its own BEGIN/COMMIT, stripped as a migration's are: said as a migration's are
+        own = strip_template(split_statements(rb.text)).transaction_lines
+    except SplitError:
+        own = []
+    out = d1_template_lines(rb.filename, own)
     for st, op in zip(statements, ops, strict=True):
         found = d1_statement(rb.filename, st, op, schema, state, notes)
         if op.kind == "drop_table" and not any(key(n) in rebuilt for n in op.names):

@@ -24,7 +24,7 @@ from malnu_tui.engine.lint.pg_rls import RULE as NO_POLICY
 from malnu_tui.engine.lint.pg_rls import enables_rls, policy_label, policy_of
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.lint.supabase_grants import default_grant, open_policy
-from malnu_tui.engine.lint.supabase_realtime import realtime_replaced
+from malnu_tui.engine.lint.supabase_realtime import realtime_replaced, realtime_restored
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.supabase_target import Supabase, supabase_of
 
@@ -240,6 +240,7 @@ class Exposure:
     _touching: dict[str, list[int]] = field(default_factory=dict)  # table → its migrations
     _index: int = 0
     _made: dict[str, _Made] = field(default_factory=dict)  # this migration's, by name now
+    _dropped: list[Finding] = field(default_factory=list)  # its DROP PUBLICATION supabase_realtime
 
     def __post_init__(self) -> None:
         seen: _Sets = (set(), set(), set(), set())
@@ -292,7 +293,12 @@ class Exposure:
         elif (
             f := default_grant(file, st, self.supabase) or realtime_replaced(file, st)
         ) is not None:
-            out.append(f)
+            # A DROP PUBLICATION supabase_realtime: said at the end of the migration, unless a
+            # CREATE … FOR ALL TABLES after it puts every table back (realtime_restored).
+            dropped = f.rule == "SUPABASE-REALTIME-REPLACED" and f.why.startswith("DROP PUB")
+            (self._dropped if dropped else out).append(f)
+        elif realtime_restored(st):
+            self._dropped.clear()
 
     def _columns(self, table: str) -> Sequence[str]:
         if declared := self.columns(table):
@@ -400,6 +406,8 @@ class Exposure:
     def end(self, out: list[Finding]) -> None:
         """The migration's findings on the tables it made (or moved) in an exposed schema and
         did not drop again."""
+        out.extend(self._dropped)
+        self._dropped = []
         made, self._made = self._made, {}
         for t, m in made.items():
             if m.schema not in self.supabase.exposed:

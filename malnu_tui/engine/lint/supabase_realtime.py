@@ -14,7 +14,7 @@ from malnu_tui.engine.lint.ops import IDENT, key, split_top_level, strip_comment
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["REALTIME_RULES", "realtime_replaced"]
+__all__ = ["REALTIME_RULES", "realtime_replaced", "realtime_restored"]
 
 REALTIME_RULES = (
     Rule(
@@ -37,6 +37,13 @@ _PUBLICATION = "supabase_realtime"
 _DROP = re.compile(
     r"^DROP\s+PUBLICATION\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?\s*$", _F
 )
+# `CREATE PUBLICATION supabase_realtime FOR ALL TABLES` (Supabase's older docs, the CLI's issue
+# #235) puts every table back in Realtime, those made later too; unless a `publish` option
+# leaves out inserts, updates or deletes.
+_ALL_TABLES = re.compile(
+    rf"^CREATE\s+PUBLICATION\s+(?P<name>{IDENT})\s+FOR\s+ALL\s+TABLES\b(?P<rest>.*)$", _F
+)
+_PUBLISH = re.compile(r"\bpublish\s*=\s*'(?P<what>[^']*)'", re.IGNORECASE)
 _SET = re.compile(rf"^ALTER\s+PUBLICATION\s+(?P<name>{IDENT})\s+SET\s+(?P<what>TABLE|TABLES)\b", _F)
 
 
@@ -64,3 +71,16 @@ def realtime_replaced(file: str, st: Statement) -> Finding | None:
         )
         return Finding(r.id, r.severity, file, st.line, why, r.instead)
     return None
+
+
+def realtime_restored(st: Statement) -> bool:
+    """Whether ``st`` (re-)creates ``supabase_realtime`` for every table and every change, so a
+    ``DROP PUBLICATION supabase_realtime`` before it takes no table out of Realtime."""
+    if "publication" not in st.text[:200].lower():
+        return False
+    m = _ALL_TABLES.match(strip_comments(st.text).strip())
+    if m is None or key(m["name"]) != _PUBLICATION:
+        return False
+    publish = _PUBLISH.search(m["rest"])
+    kinds = {w.strip().lower() for w in publish["what"].split(",")} if publish else set()
+    return publish is None or {"insert", "update", "delete"} <= kinds

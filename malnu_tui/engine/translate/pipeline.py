@@ -123,9 +123,11 @@ def generate(
             sinks[found](node)  # type: ignore[misc]
     tables = [str(t.name) for t in table_nodes if t.name]
     ctx.tables = tables
+    # (a CREATE VIEW's or CREATE TABLE … AS's query too: SQLite names the column the key's,
+    # as the renamed one is; it was emitted unchanged and the mirror's up failed on it)
     if (
         (tables or ctx.row_table)
-        and not isinstance(tree, exp.Create | exp.Alter)
+        and (not isinstance(tree, exp.Create | exp.Alter) or _has_query(tree))
         and mentions_rowid(text)
     ):
         rewrite_rowid(tree, ctx)  # (renames identifiers in place: the walk's lists stay valid)
@@ -219,6 +221,11 @@ def _one(trees: list[exp.Expr], text: str) -> exp.Expr:
 # What the first walk of generate collects, by node class (decided once per class).
 _OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _IN, _ORDER, _HOLDER, _CONDITION = range(9)
 _KINDS: dict[type, int] = {}
+
+
+def _has_query(tree: exp.Expr) -> bool:
+    """A CREATE VIEW or CREATE TABLE … AS, whose query reads rows (and so their rowid)."""
+    return isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query)
 
 
 def _kind(node: exp.Expr) -> int:
