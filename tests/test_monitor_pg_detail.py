@@ -55,7 +55,6 @@ def test_an_unexpected_refused_row_is_left_out_in_any_language(pg_url: str) -> N
     table, so not whether it holds a secret) went out whole, a password hash among the
     values; left out now, known by its SQLSTATE."""
     from malnu_tui.engine.monitor.debuglog import exception_text
-
     from tests.fixtures_pg import TRANSLATED
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
