@@ -51,6 +51,7 @@ from malnu_tui.engine.backup.pg_tools import (
     session_ended,
     spawn,
 )
+from malnu_tui.engine.backup.pg_tooltext import DumpTables
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
@@ -494,6 +495,7 @@ def _pipe_restore(
         assert producer.stdout is not None and consumer.stdin is not None
         assert consumer.stdout is not None
         committed = False
+        tables = DumpTables()  # (its errors' keys masked by their table's shape)
         try:
             head = ["BEGIN", "SET client_min_messages = warning", *prelude]
             consumer.stdin.write(("".join(f"{st};\n" for st in head)).encode())
@@ -504,6 +506,7 @@ def _pipe_restore(
                     chunk = for_server(chunk, major)
                     chunk = chunk.replace(b"\nSET lock_timeout = 0;\n", bound, 1)
                     first = False
+                tables.feed(chunk)
                 consumer.stdin.write(chunk)
             if producer.wait() == 0:
                 tail = "".join(f"\n{st};" for st in epilogue)  # the audit rows: in the txn
@@ -557,7 +560,7 @@ def _pipe_restore(
             # restore read as broken ("psql exited with -1"), not interrupted.
             return f"{tool}{STOPPED}{signal.Signals(-rc).name}"
     if consumer.returncode != 0:
-        return server_said(cerr) or f"psql exited with {consumer.returncode}"
+        return server_said(cerr, tables) or f"psql exited with {consumer.returncode}"
     if producer.returncode != 0 or not committed:
-        return f"pg_restore failed: {server_said(perr) or producer.returncode}"
+        return f"pg_restore failed: {server_said(perr, tables) or producer.returncode}"
     return None
