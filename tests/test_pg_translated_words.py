@@ -286,3 +286,23 @@ def test_a_table_pg_dump_may_not_read_is_named_by_a_german_server(
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"REVOKE USAGE ON SCHEMA s FROM {app}; DROP ROLE {app}")
+
+
+def test_a_lock_pg_dump_gave_up_on_is_named_by_a_german_server(pg_url: str) -> None:
+    """``pg_dump: error: query failed: FEHLER:  storniere Anfrage wegen Zeitüberschreitung der
+    Anfrage`` behind a maintenance session's exclusive lock: the backup said "pg_dump failed
+    (exit 1)" with the hint to check the disk, not who held the lock. Its LOCK TABLE (pg_dump's
+    own words) names a table that is there and readable: it was waited on."""
+    from tests.inproc import run_inproc
+
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+                     + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+        conn.execute("CREATE SCHEMA laporan; CREATE TABLE laporan.rekap (id int)")
+    with psycopg.connect(pg_url, application_name="vacuum-full-job") as maint:
+        maint.execute("LOCK TABLE laporan.rekap IN ACCESS EXCLUSIVE MODE")
+        res = run_inproc("--database", f"{pg_url}?lock_timeout=300ms", "backup", "create")
+    assert res.code == 1, res.err
+    assert "pg_dump gave up waiting 300ms for a lock on laporan.rekap (the server said: " in res.err
+    assert "storniere Anfrage" in res.err and "; no backup was made" in res.err, res.err
+    assert "(vacuum-full-job, postgres, idle in transaction)" in res.err, res.err

@@ -185,11 +185,14 @@ def create(
             raise _lock_wait(conn, f"{text.strip()}; no backup was made") from None
         denied_here = _unreadable(conn, err) if proc.returncode != 0 else None
         given_up = _LOCK_GIVEN_UP.search(err) if proc.returncode != 0 else None
+        said = ""
+        if not given_up and proc.returncode != 0 and denied_here is None:
+            given_up, said = _waited_on(conn, err)
         if given_up:
             raise _lock_wait(
                 conn,
                 f"{meta.display_url}: pg_dump gave up waiting {meta.lock_timeout} for a lock on "
-                f"{given_up[1]}; no backup was made",
+                f"{given_up[1]}{said}; no backup was made",
             )
     finally:
         child.close()
@@ -197,7 +200,11 @@ def create(
     denied = _DENIED.search(err) if proc.returncode != 0 else None
     if denied:
         locking = _LOCKING.search(err)  # schema-qualified
-        name = locking[1] if locking and denied[1] == "table" else denied[2]
+        name = denied[2].strip()  # (unquoted: "permission denied for schema Data Sekolah")
+        if locking and denied[1] == "table":
+            name = locking[1]
+        elif denied[1] != "large object":
+            name = sql_name(name)
         raise _not_readable(meta.display_url, denied[1], name, role)
     if denied_here is not None:  # said in the server's language: read from the catalog
         raise _not_readable(meta.display_url, *denied_here, role)
@@ -284,7 +291,7 @@ def _lock_wait(conn: object, message: str) -> BackupError:
 
 
 # pg_dump reads every table, sequence and schema of the database (and locks each table).
-_DENIED = re.compile(r"permission denied for (table|schema|sequence|large object) (\S+)")
+_DENIED = re.compile(r"permission denied for (table|schema|sequence|large object) ([^\n]+)")
 _GRANT = {
     "table": "GRANT SELECT ON TABLE {name} TO {role};",
     "sequence": "GRANT SELECT ON SEQUENCE {name} TO {role};",
@@ -293,7 +300,8 @@ _GRANT = {
 }
 
 
-_LOCKING = re.compile(r"LOCK TABLE (\S+) IN ACCESS SHARE")  # pg_dump's own words: English
+# pg_dump's own words (English), its name as SQL writes it: ``laporan."Data Siswa"``.
+_LOCKING = re.compile(r"LOCK TABLE (.+?) IN ACCESS SHARE MODE")
 # The table (or its schema) pg_dump's LOCK TABLE names, where this role may not read it.
 _MAY_NOT_READ = """
 SELECT CASE WHEN NOT has_schema_privilege(n.oid, 'USAGE') THEN 'schema'
@@ -317,6 +325,24 @@ def _unreadable(conn: Any, err: str) -> tuple[str, str] | None:
     if row is None or row[0] is None:
         return None
     return ("table", locking[1]) if row[0] == "table" else ("schema", sql_name(row[1]))
+
+
+def _waited_on(conn: Any, err: str) -> tuple[re.Match[str] | None, str]:
+    """pg_dump's ``LOCK TABLE`` that failed, where the server said why in another language
+    (``storniere Anfrage wegen Zeitüberschreitung der Anfrage``: --lock-wait-timeout is a
+    statement_timeout around it): a table that is there and that this role may read was not
+    refused, it was waited on (:func:`_unreadable` reads a refusal). With the server's words,
+    for the message; (None, "") otherwise, or said in English (:data:`_LOCK_GIVEN_UP`)."""
+    locking = _LOCKING.search(err)
+    failed = re.search(r"query failed: (?:\S+:\s+)?(.+)", err)
+    if locking is None or failed is None or _DENIED.search(err):
+        return None, ""
+    row = None
+    with contextlib.suppress(Exception):
+        row = conn.execute(_MAY_NOT_READ, {"name": locking[1]}).fetchone()
+    if row is None or row[0] is not None:  # gone meanwhile, or not readable
+        return None, ""
+    return locking, f" (the server said: {failed[1].strip()})"
 
 
 def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:
