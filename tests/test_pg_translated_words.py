@@ -306,3 +306,25 @@ def test_a_lock_pg_dump_gave_up_on_is_named_by_a_german_server(pg_url: str) -> N
     assert "pg_dump gave up waiting 300ms for a lock on laporan.rekap (the server said: " in res.err
     assert "storniere Anfrage" in res.err and "; no backup was made" in res.err, res.err
     assert "(vacuum-full-job, postgres, idle in transaction)" in res.err, res.err
+
+
+def test_a_baseline_holding_the_tool_s_tables_is_named_by_a_german_server(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A baseline `pg_dump` of a database the tool worked on re-creates ``malnu_audit``:
+    ``Relation »malnu_audit« existiert bereits`` got "fix the file and run again", not that
+    the file holds the tool's own tables (read by SQLSTATE 42P07 and the name it quotes)."""
+    from tests.fixtures_core import MigrationDirs
+    from tests.inproc import run_inproc
+
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+                     + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+    d = MigrationDirs(tmp_path / "p")
+    d.migrations.mkdir(parents=True)
+    d.rollback.mkdir(parents=True)
+    d.add("20250201_000000", "baseline", "CREATE TABLE kelas (id int);\n"
+          "CREATE TABLE malnu_audit (id int PRIMARY KEY, at text NOT NULL);\n")  # fmt: skip
+    res = run_inproc("--database", pg_url, *d.args(), "up", "--no-backup")
+    assert res.code == 1 and "»malnu_audit« existiert bereits" in res.err, res.err
+    assert "creates the tool's own tables" in res.err, res.err
