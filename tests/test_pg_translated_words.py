@@ -328,3 +328,89 @@ def test_a_baseline_holding_the_tool_s_tables_is_named_by_a_german_server(
     res = run_inproc("--database", pg_url, *d.args(), "up", "--no-backup")
     assert res.code == 1 and "»malnu_audit« existiert bereits" in res.err, res.err
     assert "creates the tool's own tables" in res.err, res.err
+
+
+def _database_speaks_german(conn: Conn) -> None:
+    conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+                 + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+
+
+def test_a_restore_s_refusals_by_a_german_server_get_their_hints(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """What the restore's psql (run verbose) says: the app's role may not replace a report
+    table with a space in its name (``keine Berechtigung für Tabelle Data Siswa`` /
+    ``Berechtigung nur für Eigentümer der Tabelle …``), and a foreign key names rows gone
+    (``Einfügen oder Aktualisieren in Tabelle »nilai« verletzt Fremdschlüssel-Constraint``):
+    neither got a hint (the English words were read, a name ended at its space). Read by
+    SQLSTATE 42501 and the catalog's table the message names, and by 23503 and psql's TABLE
+    NAME and CONSTRAINT NAME fields."""
+    from malnu_tui.engine.backup.pg_needs import foreign_key_hint
+    from malnu_tui.engine.backup.pg_restore import _not_owner_hint
+    from malnu_tui.engine.backup.pg_tools import server_said
+    from malnu_tui.engine.backup.pg_tooltext import server_error
+
+    app, report = f"app_{secrets.token_hex(4)}", f"lap_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute(f"CREATE ROLE {app} LOGIN; CREATE ROLE {report}")
+        conn.execute(
+            f'CREATE TABLE "Data Siswa" (id int); ALTER TABLE "Data Siswa" OWNER TO {report}'
+        )
+        conn.execute("CREATE TABLE siswa (id int PRIMARY KEY); CREATE TABLE nilai (siswa int "
+                     "CONSTRAINT nilai_siswa REFERENCES siswa)")  # fmt: skip
+    url = pg_url.replace(f"{pg_cluster.user}@", f"{app}@")
+
+    def psql(url: str, script: str) -> str:
+        return subprocess.run(
+            [pg_cluster.bin("psql"), "-X", "-q", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+             "-d", url], input=script, capture_output=True, text=True, check=False, timeout=30,
+        ).stderr  # fmt: skip
+
+    try:
+        err = psql(url, 'BEGIN;\nDROP TABLE IF EXISTS public."Data Siswa";\n')
+        assert "42501" in err and "Data Siswa" in err, err
+        said = server_said(err)
+        assert said.startswith("FEHLER: ") and "42501" not in said and "LOCATION" not in said
+        backend = open_url(url)
+        try:
+            hint = _not_owner_hint(backend, said, server_error(err))
+        finally:
+            backend.close()
+        assert hint == (
+            f'public."Data Siswa" belongs to {report}, and {app} (the role restoring) may not '
+            f"replace it: restore as {report} or a superuser, or `GRANT {report} TO {app}` first"
+        ), hint
+        err = psql(pg_url, "BEGIN;\nINSERT INTO nilai VALUES (7);\n")
+        assert "Fremdschlüssel" in err, err
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            hint = foreign_key_hint(conn, server_said(err), server_error(err))
+        assert hint is not None and hint.startswith(
+            "rows of public.nilai name public.siswa rows deleted since the backup (siswa = 7) "
+            "through nilai_siswa;"
+        ), hint
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {report}; DROP OWNED BY {app}")
+            conn.execute(f"DROP ROLE {report}; DROP ROLE {app}")
+
+
+def test_a_restore_behind_a_lock_on_a_german_server_names_the_holder(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """``storniere Anfrage wegen Zeitüberschreitung einer Sperre``: the restore read "lock
+    timeout" and gave no hint of the session holding its table; by SQLSTATE 55P03 now."""
+    from tests.fixtures_core import run_cli
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute("CREATE TABLE rekap (id int)")
+    url, env = f"{pg_url}?lock_timeout=300ms", {"MALNU_BACKUP_DIR": str(tmp_path / "b")}
+    made = run_cli("--database", url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(pg_url, application_name="laporan-job") as job:
+        job.execute("SELECT * FROM rekap")  # idle in transaction, holding its share lock
+        res = run_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+    assert res.code == 1 and "Sperre" in res.err and "55P03" not in res.err, res.err
+    assert "hint: other sessions kept locks on its tables for lock_timeout = 300ms" in res.err
+    assert "laporan-job" in res.err, res.err

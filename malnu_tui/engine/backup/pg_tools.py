@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX
-from malnu_tui.engine.backup.pg_tooltext import DumpTables, tool_text_masked
+from malnu_tui.engine.backup.pg_tooltext import DumpTables, server_error, terse, tool_text_masked
 from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
@@ -287,7 +287,8 @@ def server_said(text: str, tables: DumpTables | None = None) -> str:
     debug log (``MIGRATION_DEBUG=1``)."""
     from malnu_tui.engine.monitor import debuglog
 
-    text = tool_text_masked(text, tables)
+    error = server_error(text)  # (psql's verbose text: the restore's)
+    text = tool_text_masked(terse(text), tables, error.table if error else "")
     debuglog.note(f"client tool said: {text}")
     kept: list[str] = []
     echo = False

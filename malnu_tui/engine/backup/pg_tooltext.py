@@ -8,8 +8,62 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["DumpTables", "tool_text_masked"]
+__all__ = ["DumpTables", "ServerError", "server_error", "terse", "tool_text_masked"]
+
+# psql with VERBOSITY=verbose (the restore runs it so) says the error's SQLSTATE after its
+# severity (``FEHLER:  55P03: storniere Anfrage …``) and its fields on lines of their own, in
+# the client's words (English): what the restore reads, whatever the server's language.
+_CODE = re.compile(
+    r"^(?P<head>(?:psql:\S*: )?(?!DETAIL|HINT|QUERY|CONTEXT|STATEMENT|LOCATION)[^\s:]+:  )"
+    r"(?P<code>[0-9A-Z]{5}): (?P<message>.*)$",
+    re.M,
+)
+_FIELD = re.compile(
+    r"^(?P<field>SCHEMA NAME|TABLE NAME|COLUMN NAME|DATATYPE NAME|CONSTRAINT NAME|LOCATION):  "
+    r"(?P<value>.*)\n?",
+    re.M,
+)
+
+
+@dataclass(frozen=True)
+class ServerError:
+    """The first error in psql's verbose text, by its fields: its SQLSTATE, its primary
+    message (the server's words: read for names, never shown from here), and the table,
+    schema and constraint it names (empty where the error has none)."""
+
+    sqlstate: str
+    message: str
+    schema: str = ""
+    table: str = ""
+    constraint: str = ""
+
+
+def server_error(text: str) -> ServerError | None:
+    """The first error of ``text`` (psql's, run with VERBOSITY=verbose); None without one."""
+    m = _CODE.search(text)
+    if m is None:
+        return None
+    nxt = _CODE.search(text, m.end())
+    fields = {
+        f["field"]: f["value"].strip()
+        for f in _FIELD.finditer(text, m.end(), nxt.start() if nxt else len(text))
+    }
+    return ServerError(
+        m["code"],
+        m["message"].strip(),
+        fields.get("SCHEMA NAME", ""),
+        fields.get("TABLE NAME", ""),
+        fields.get("CONSTRAINT NAME", ""),
+    )
+
+
+def terse(text: str) -> str:
+    """psql's verbose ``text`` as it prints by default: without the SQLSTATE after the
+    severity and the field lines (the restore's one line reads as before)."""
+    return _FIELD.sub("", _CODE.sub(r"\g<head>\g<message>", text))
+
 
 # A part of a message in the tools' output: a tool's line (``psql:<stdin>:12: ERROR:  …``,
 # ``pg_restore: error: …``) or one of libpq's labelled lines, in the client's language
@@ -22,8 +76,9 @@ _ENGLISH_LABELS = frozenset({"HINT", "QUERY", "CONTEXT", "LOCATION", "STATEMENT"
 # A detail that is one parenthesised list and words around it: a refused row in any language
 # ("Fehlgeschlagene Zeile enthält (1, …).", "失敗した行は(1, …)を含みます").
 _ROW_SHAPE = re.compile(r"[^()]*\(.*\)[^()]*", re.DOTALL)
-# COPY's context quoting the row (or a column's value) being loaded ("行 2" in Chinese).
-_COPY_ROW = re.compile(r'(?P<at>\bCOPY [^,\n]+, \S+ \d+(?:, \S+ (?P<col>[^:\n]+))?): ".*"$', re.M)
+# COPY's context quoting the row (or a column's value) being loaded ("行 2" in Chinese), in
+# the server's quotes ("…", German »…«).
+_COPY_ROW = re.compile(r"(?P<at>\bCOPY [^,\n]+, \S+ \d+(?:, \S+ (?P<col>[^:\n]+))?): .*$", re.M)
 
 
 def _row_detail(label: str, body: str, after_tool_line: bool) -> bool:
@@ -64,14 +119,14 @@ def _lower_case(label: str) -> bool:
     return any(c.islower() and c < "\u0530" for c in label)
 
 
-def tool_text_masked(text: str, tables: DumpTables | None = None) -> str:
+def tool_text_masked(text: str, tables: DumpTables | None = None, named: str = "") -> str:
     """psql's or pg_restore's ``text`` with what it quotes of the rows masked, in the server's
     language or another: a secret column's values in ``Key (remember_token)=(…)``
     (:func:`.secrets.masked_detail`), the refused row ("Failing row contains (…)": the
     table's columns are not known here) and COPY's ``line 2: "…"`` left out, a column's
     value kept only when it holds no secret. ``tables``: the dump's, whose shapes make
     secrets of columns their names do not (a key's ``(id)=(…)`` of Laravel's sessions, told
-    by the table or index the message's other lines name)."""
+    by the table or index the message's other lines name, or ``named``: the error's table)."""
     from malnu_tui.engine.secrets import masked_detail, names_key, secret_column
 
     pieces = _parts(text)
@@ -85,6 +140,7 @@ def tool_text_masked(text: str, tables: DumpTables | None = None) -> str:
             parts.append(part[: label.end()] + shown)
         elif tables is not None and names_key(part):
             around = "".join(pieces[max(i - 1, 0) : i]) + "".join(pieces[i + 1 : i + 2])
+            around = f"{named} {around}" if named else around
             parts.append(masked_detail(part, tables.columns_named_in(around)))
         else:
             parts.append(masked_detail(part))
