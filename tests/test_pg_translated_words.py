@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -414,3 +415,46 @@ def test_a_restore_behind_a_lock_on_a_german_server_names_the_holder(
     assert res.code == 1 and "Sperre" in res.err and "55P03" not in res.err, res.err
     assert "hint: other sessions kept locks on its tables for lock_timeout = 300ms" in res.err
     assert "laporan-job" in res.err, res.err
+
+
+def _server_lc_messages(url: str, value: str) -> None:
+    """The whole cluster's lc_messages (what a refusal at connection time is said in: a
+    session's own setting comes after), set and in force for new sessions."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if value == "C":
+            conn.execute("ALTER SYSTEM RESET lc_messages")
+        else:
+            conn.execute(sql.SQL("ALTER SYSTEM SET lc_messages = {}").format(sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+    for _ in range(200):
+        with psycopg.connect(url) as conn:
+            if conn.execute("SHOW lc_messages").fetchone() == (value,):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"lc_messages did not become {value}")
+
+
+def test_a_connection_limit_said_by_a_german_server_gets_its_hint(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """``ALTER ROLE … CONNECTION LIMIT 2`` on a server speaking German: pg_dump's connection,
+    the backup's third, is refused with ``FATAL:  zu viele Verbindungen für Rolle »app«``
+    (no SQLSTATE in a client tool's text), and the backup said "pg_dump failed" with the
+    disk's hint. The catalog, read over the backup's own session, finds the limit reached."""
+    from tests.inproc import run_inproc
+
+    app = f"app_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {app} LOGIN CONNECTION LIMIT 2")
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {app}")
+    url = pg_url.replace(f"{pg_cluster.user}@", f"{app}@")
+    _server_lc_messages(pg_cluster.superuser_url, "C.UTF-8")
+    try:
+        res = run_inproc("--database", url, "backup", "create")
+    finally:
+        _server_lc_messages(pg_cluster.superuser_url, "C")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {app}; DROP ROLE {app}")
+    assert res.code == 1, res.err
+    assert "pg_dump could not connect: too many connections; no backup was made" in res.err, res.err
+    assert f"ALTER ROLE {app} CONNECTION LIMIT 10;" in res.err, res.err

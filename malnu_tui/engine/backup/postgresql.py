@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.backends.pg_connlimit import limit_reached, limit_way_out
 from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
@@ -184,6 +185,7 @@ def create(
                 raise BackupError(text.strip()) from None
             raise _lock_wait(conn, f"{text.strip()}; no backup was made") from None
         denied_here = _unreadable(conn, err) if proc.returncode != 0 else None
+        limit = limit_reached(conn, err) if proc.returncode != 0 else None  # any language
         given_up = _LOCK_GIVEN_UP.search(err) if proc.returncode != 0 else None
         said = ""
         if not given_up and proc.returncode != 0 and denied_here is None:
@@ -212,11 +214,14 @@ def create(
     if narrowed:
         table = sql_name(narrowed[1])
         raise _not_every_row(meta.display_url, table, role, "NO FORCE ROW" in err)
-    if proc.returncode != 0 and (limit := connection_limit_hint(err)):
+    if proc.returncode != 0 and (
+        hint := connection_limit_hint(err)
+        or (limit and limit_way_out(limit[0], sql_name(limit[1])))
+    ):
         raise BackupError(
             f"{meta.display_url}: pg_dump could not connect: too many connections; no backup "
             f"was made, {meta.name} is unchanged",
-            hint=limit,
+            hint=hint,
         )
     if proc.returncode != 0:
         full = proc.returncode == -signal.SIGXFSZ or any(w in err for w in _DISK_FULL)
