@@ -336,11 +336,13 @@ def _waited_on(conn: Any, err: str) -> tuple[re.Match[str] | None, str]:
     """pg_dump's ``LOCK TABLE`` that failed, where the server said why in another language
     (``storniere Anfrage wegen Zeitüberschreitung der Anfrage``: --lock-wait-timeout is a
     statement_timeout around it): a table that is there and that this role may read was not
-    refused, it was waited on (:func:`_unreadable` reads a refusal). With the server's words,
+    refused, it was waited on (:func:`_unreadable` reads a refusal; a session the server
+    ended is followed by libpq's own words). With the server's words,
     for the message; (None, "") otherwise, or said in English (:data:`_LOCK_GIVEN_UP`)."""
     locking = _LOCKING.search(err)
     failed = re.search(r"query failed: (?:\S+:\s+)?(.+)", err)
-    if locking is None or failed is None or _DENIED.search(err):
+    lost = any(w in err for w in CONNECTION_LOST)  # (libpq's words after a FATAL: ended)
+    if locking is None or failed is None or lost or _DENIED.search(err):
         return None, ""
     row = None
     with contextlib.suppress(Exception):
