@@ -47,3 +47,24 @@ def test_an_unexpected_postgresql_error_is_said_with_its_secrets_masked(
         assert "Key (api_token)=(sha256:" in check.detail and "LEAK" not in check.detail, check
     finally:
         b.close()
+
+
+def test_an_unexpected_refused_row_is_left_out_in_any_language(pg_url: str) -> None:
+    """A CHECK's refused row ("Failing row contains (…)", German "Fehlgeschlagene Zeile
+    enthält (…)") said by a catch-all (the run log, `doctor`, the debug log: they know no
+    table, so not whether it holds a secret) went out whole, a password hash among the
+    values; left out now, known by its SQLSTATE."""
+    from malnu_tui.engine.monitor.debuglog import exception_text
+    from tests.fixtures_pg import TRANSLATED
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE akun (id int, pw_hash text, n int CHECK (n > 0))")
+        conn.execute("INSERT INTO akun VALUES (1, %s, 1)", (TOKEN,))
+        for setting, words in (("SET lc_messages TO 'C'", "Failing row contains"),
+                               (TRANSLATED, "Fehlgeschlagene Zeile enthält")):  # fmt: skip
+            conn.execute(setting)
+            with pytest.raises(psycopg.Error) as info:
+                conn.execute("UPDATE akun SET n = -1")
+            said = exception_text(info.value)
+            assert f"{words} (…): its values not shown" in said, said
+            assert "LEAK" not in said and "[SQLSTATE 23514]" in said, said

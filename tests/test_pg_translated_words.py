@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -286,3 +287,174 @@ def test_a_table_pg_dump_may_not_read_is_named_by_a_german_server(
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"REVOKE USAGE ON SCHEMA s FROM {app}; DROP ROLE {app}")
+
+
+def test_a_lock_pg_dump_gave_up_on_is_named_by_a_german_server(pg_url: str) -> None:
+    """``pg_dump: error: query failed: FEHLER:  storniere Anfrage wegen Zeitüberschreitung der
+    Anfrage`` behind a maintenance session's exclusive lock: the backup said "pg_dump failed
+    (exit 1)" with the hint to check the disk, not who held the lock. Its LOCK TABLE (pg_dump's
+    own words) names a table that is there and readable: it was waited on."""
+    from tests.inproc import run_inproc
+
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+                     + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+        conn.execute("CREATE SCHEMA laporan; CREATE TABLE laporan.rekap (id int)")
+    with psycopg.connect(pg_url, application_name="vacuum-full-job") as maint:
+        maint.execute("LOCK TABLE laporan.rekap IN ACCESS EXCLUSIVE MODE")
+        res = run_inproc("--database", f"{pg_url}?lock_timeout=300ms", "backup", "create")
+    assert res.code == 1, res.err
+    assert "pg_dump gave up waiting 300ms for a lock on laporan.rekap (the server said: " in res.err
+    assert "storniere Anfrage" in res.err and "; no backup was made" in res.err, res.err
+    assert "(vacuum-full-job, postgres, idle in transaction)" in res.err, res.err
+
+
+def test_a_baseline_holding_the_tool_s_tables_is_named_by_a_german_server(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A baseline `pg_dump` of a database the tool worked on re-creates ``malnu_audit``:
+    ``Relation »malnu_audit« existiert bereits`` got "fix the file and run again", not that
+    the file holds the tool's own tables (read by SQLSTATE 42P07 and the name it quotes)."""
+    from tests.fixtures_core import MigrationDirs
+    from tests.inproc import run_inproc
+
+    with _german(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+                     + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+    d = MigrationDirs(tmp_path / "p")
+    d.migrations.mkdir(parents=True)
+    d.rollback.mkdir(parents=True)
+    d.add("20250201_000000", "baseline", "CREATE TABLE kelas (id int);\n"
+          "CREATE TABLE malnu_audit (id int PRIMARY KEY, at text NOT NULL);\n")  # fmt: skip
+    res = run_inproc("--database", pg_url, *d.args(), "up", "--no-backup")
+    assert res.code == 1 and "»malnu_audit« existiert bereits" in res.err, res.err
+    assert "creates the tool's own tables" in res.err, res.err
+
+
+def _database_speaks_german(conn: Conn) -> None:
+    conn.execute(sql.SQL("ALTER DATABASE {} SET ").format(sql.Identifier(conn.info.dbname))
+                 + sql.SQL(TRANSLATED.removeprefix("SET ")))  # fmt: skip
+
+
+def test_a_restore_s_refusals_by_a_german_server_get_their_hints(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """What the restore's psql (run verbose) says: the app's role may not replace a report
+    table with a space in its name (``keine Berechtigung für Tabelle Data Siswa`` /
+    ``Berechtigung nur für Eigentümer der Tabelle …``), and a foreign key names rows gone
+    (``Einfügen oder Aktualisieren in Tabelle »nilai« verletzt Fremdschlüssel-Constraint``):
+    neither got a hint (the English words were read, a name ended at its space). Read by
+    SQLSTATE 42501 and the catalog's table the message names, and by 23503 and psql's TABLE
+    NAME and CONSTRAINT NAME fields."""
+    from malnu_tui.engine.backup.pg_needs import foreign_key_hint
+    from malnu_tui.engine.backup.pg_restore import _not_owner_hint
+    from malnu_tui.engine.backup.pg_tools import server_said
+    from malnu_tui.engine.backup.pg_tooltext import server_error
+
+    app, report = f"app_{secrets.token_hex(4)}", f"lap_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute(f"CREATE ROLE {app} LOGIN; CREATE ROLE {report}")
+        conn.execute(
+            f'CREATE TABLE "Data Siswa" (id int); ALTER TABLE "Data Siswa" OWNER TO {report}'
+        )
+        conn.execute("CREATE TABLE siswa (id int PRIMARY KEY); CREATE TABLE nilai (siswa int "
+                     "CONSTRAINT nilai_siswa REFERENCES siswa)")  # fmt: skip
+    url = pg_url.replace(f"{pg_cluster.user}@", f"{app}@")
+
+    def psql(url: str, script: str) -> str:
+        return subprocess.run(
+            [pg_cluster.bin("psql"), "-X", "-q", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+             "-d", url], input=script, capture_output=True, text=True, check=False, timeout=30,
+        ).stderr  # fmt: skip
+
+    try:
+        err = psql(url, 'BEGIN;\nDROP TABLE IF EXISTS public."Data Siswa";\n')
+        assert "42501" in err and "Data Siswa" in err, err
+        said = server_said(err)
+        assert said.startswith("FEHLER: ") and "42501" not in said and "LOCATION" not in said
+        backend = open_url(url)
+        try:
+            hint = _not_owner_hint(backend, said, server_error(err))
+        finally:
+            backend.close()
+        assert hint == (
+            f'public."Data Siswa" belongs to {report}, and {app} (the role restoring) may not '
+            f"replace it: restore as {report} or a superuser, or `GRANT {report} TO {app}` first"
+        ), hint
+        err = psql(pg_url, "BEGIN;\nINSERT INTO nilai VALUES (7);\n")
+        assert "Fremdschlüssel" in err, err
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            hint = foreign_key_hint(conn, server_said(err), server_error(err))
+        assert hint is not None and hint.startswith(
+            "rows of public.nilai name public.siswa rows deleted since the backup (siswa = 7) "
+            "through nilai_siswa;"
+        ), hint
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {report}; DROP OWNED BY {app}")
+            conn.execute(f"DROP ROLE {report}; DROP ROLE {app}")
+
+
+def test_a_restore_behind_a_lock_on_a_german_server_names_the_holder(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """``storniere Anfrage wegen Zeitüberschreitung einer Sperre``: the restore read "lock
+    timeout" and gave no hint of the session holding its table; by SQLSTATE 55P03 now."""
+    from tests.fixtures_core import run_cli
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute("CREATE TABLE rekap (id int)")
+    url, env = f"{pg_url}?lock_timeout=300ms", {"MALNU_BACKUP_DIR": str(tmp_path / "b")}
+    made = run_cli("--database", url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(pg_url, application_name="laporan-job") as job:
+        job.execute("SELECT * FROM rekap")  # idle in transaction, holding its share lock
+        res = run_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+    assert res.code == 1 and "Sperre" in res.err and "55P03" not in res.err, res.err
+    assert "hint: other sessions kept locks on its tables for lock_timeout = 300ms" in res.err
+    assert "laporan-job" in res.err, res.err
+
+
+def _server_lc_messages(url: str, value: str) -> None:
+    """The whole cluster's lc_messages (what a refusal at connection time is said in: a
+    session's own setting comes after), set and in force for new sessions."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if value == "C":
+            conn.execute("ALTER SYSTEM RESET lc_messages")
+        else:
+            conn.execute(sql.SQL("ALTER SYSTEM SET lc_messages = {}").format(sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+    for _ in range(200):
+        with psycopg.connect(url) as conn:
+            if conn.execute("SHOW lc_messages").fetchone() == (value,):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"lc_messages did not become {value}")
+
+
+def test_a_connection_limit_said_by_a_german_server_gets_its_hint(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """``ALTER ROLE … CONNECTION LIMIT 2`` on a server speaking German: pg_dump's connection,
+    the backup's third, is refused with ``FATAL:  zu viele Verbindungen für Rolle »app«``
+    (no SQLSTATE in a client tool's text), and the backup said "pg_dump failed" with the
+    disk's hint. The catalog, read over the backup's own session, finds the limit reached."""
+    from tests.inproc import run_inproc
+
+    app = f"app_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {app} LOGIN CONNECTION LIMIT 2")
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {app}")
+    url = pg_url.replace(f"{pg_cluster.user}@", f"{app}@")
+    _server_lc_messages(pg_cluster.superuser_url, "C.UTF-8")
+    try:
+        res = run_inproc("--database", url, "backup", "create")
+    finally:
+        _server_lc_messages(pg_cluster.superuser_url, "C")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {app}; DROP ROLE {app}")
+    assert res.code == 1, res.err
+    assert "pg_dump could not connect: too many connections; no backup was made" in res.err, res.err
+    assert f"ALTER ROLE {app} CONNECTION LIMIT 10;" in res.err, res.err

@@ -401,6 +401,25 @@ def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
     assert f"GRANT SELECT ON TABLE public.gaji TO {role};" in res.err
 
 
+def test_a_schema_with_a_space_the_role_may_not_use_is_granted_by_its_whole_name(
+    role: str, pg_url: str
+) -> None:
+    """``permission denied for schema Data Sekolah`` (PostgreSQL names it unquoted) gave the
+    hint ``GRANT USAGE ON SCHEMA Data TO …``, a GRANT that fails; a table with a space
+    (``LOCK TABLE public."Data Siswa"``) was not found in pg_dump's words at all."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute('CREATE SCHEMA "Data Sekolah"; CREATE TABLE "Data Sekolah".gaji (id int)')
+    res = run_inproc("--database", _as(pg_url, role), "backup", "create")
+    assert res.code == 2, res.err
+    assert f'GRANT USAGE ON SCHEMA "Data Sekolah" TO {role};' in res.err, res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute('DROP SCHEMA "Data Sekolah" CASCADE; CREATE TABLE "Data Siswa" (id int)')
+    res = run_inproc("--database", _as(pg_url, role), "backup", "create")
+    assert res.code == 2, res.err
+    assert f'GRANT SELECT ON TABLE public."Data Siswa" TO {role};' in res.err, res.err
+
+
 def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
     tmp_path: Path, role: str, pg_url: str
 ) -> None:

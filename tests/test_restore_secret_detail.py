@@ -93,3 +93,79 @@ def test_a_restore_failing_on_a_check_does_not_print_the_row(
     assert "Failing row contains (…): its values not shown" in said, said
     assert "COPY users, line 1: (not shown)" in said, said
     assert TOKEN not in said, said
+
+
+def test_a_restore_failing_on_a_repeated_laravel_session_id_masks_it(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """Laravel's sessions (its id is the login cookie: a secret by the table's shape, not its
+    name) with one id twice under a unique index that did not see it, on a server speaking
+    German: psql's ``Schlüssel (id)=(…) ist doppelt vorhanden.`` names no table (the error
+    line names the index, ``»sessions_id_unique«``); the restore knows it from the dump's
+    SQL (the index's CREATE, the table's COPY) and masks the id. It went out whole."""
+    from tests.test_secrets_translated import _speaks_german
+
+    sid = "LEAKabcdefghijklmnopqrstuvwxyz0123456789"
+    mdirs.add(
+        "20250101_000100",
+        "sessions",
+        "CREATE TABLE sessions (id varchar(255) NOT NULL, user_id bigint, ip_address "
+        "varchar(45), user_agent text, payload text NOT NULL, last_activity integer NOT NULL);"
+        "CREATE INDEX sessions_id_unique ON sessions (id);",
+        "DROP TABLE sessions;",
+    )
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO sessions VALUES (%s, 1, 'ip', 'ua', 'YTox', 1)", (sid,))
+        conn.execute("INSERT INTO sessions VALUES (%s, 2, 'ip', 'ua', 'YTox', 2)", (sid,))
+        conn.execute(
+            "UPDATE pg_index SET indisunique = true "
+            "WHERE indexrelid = 'sessions_id_unique'::regclass"
+        )
+    _speaks_german(pg_url)
+    made = run_cli(*base, "backup", "create", "--json")
+    assert made.code == 0, made.err
+    env = {"MIGRATION_DEBUG": "1"}
+    restored = run_cli(*base, "backup", "restore", json.loads(made.out)["id"], "--yes", env=env)
+    said = restored.out + restored.err
+    assert restored.code != 0 and "»sessions_id_unique«" in said, said
+    assert "Schlüssel (id)=(sha256:" in said and "LEAK" not in said, said
+
+
+def test_the_dump_s_tables_tell_which_key_psql_names() -> None:
+    """:class:`DumpTables` read from a restore's SQL cut at any byte (a statement across two
+    chunks): a school's table keyed by id keeps its ids (its key's name, or its COPY, named
+    in the message), Laravel's sessions' id is masked, and so is an ``(id)=(…)`` whose
+    message names none of the dump's tables (a sessions table is among them)."""
+    from malnu_tui.engine.backup.pg_tooltext import DumpTables, tool_text_masked
+
+    sql = (
+        b"SET lock_timeout = 0;\n"
+        b'COPY public."Data Siswa" (id, "Nama Lengkap") FROM stdin;\n1\tBudi\n\\.\n\n'
+        b"COPY public.sessions (id, user_id, ip_address, user_agent, payload, last_activity) "
+        b"FROM stdin;\nabc\t1\tip\tua\tYTox\t1\n\\.\n\n"
+        b'ALTER TABLE ONLY public."Data Siswa"\n    ADD CONSTRAINT "Data Siswa_pkey" PRIMARY KEY '
+        b"(id);\nCREATE UNIQUE INDEX sessions_id_unique ON public.sessions USING btree (id);\n"
+    )
+    for cut in range(1, len(sql)):
+        tables = DumpTables()
+        tables.feed(sql[:cut])
+        tables.feed(sql[cut:])
+        assert tables.keys == {"Data Siswa_pkey": "Data Siswa", "sessions_id_unique": "sessions"}
+        assert tables.columns["sessions"][-1] == "last_activity", cut
+    sid = "LEAK-0123456789abcdefghij"
+    school = "ERROR:  could not create unique index »Data Siswa_pkey«\nDETAIL:  Key (id)=(7) is"
+    assert tool_text_masked(school + " duplicated.\n", tables).endswith(
+        "Key (id)=(7) is duplicated.\n"
+    )
+    for error in (
+        "ERROR:  konnte Unique Index »sessions_id_unique« nicht erstellen\n",
+        "ERROR:  doppelter Schlüsselwert verletzt Unique-Constraint »x«\n",
+    ):
+        said = tool_text_masked(f"{error}DETAIL:  Schlüssel (id)=({sid}) existiert.\n", tables)
+        assert "(id)=(sha256:" in said and "LEAK" not in said, said
+    said = tool_text_masked(
+        f'ERROR:  x\nCONTEXT:  COPY sessions, Zeile 2, Spalte id: "{sid}"\n', tables
+    )
+    assert "COPY sessions, Zeile 2, Spalte id: (not shown)" in said, said

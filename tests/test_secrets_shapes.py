@@ -86,3 +86,30 @@ def test_an_import_and_postgresql_s_detail_hide_a_session_id(tmp_path: Path) -> 
     supabase = ("instance_id", "id", "token", "user_id", "revoked", "parent", "session_id")
     assert secret_by_shape(supabase) == {"parent"}
     assert secret_by_shape(("id", "user_id", "created_at", "factor_id", "aal", "tag")) == set()
+
+
+# Laravel Passport's oauth_clients (up to Passport 12).
+PASSPORT_CLIENTS = (
+    *("id", "user_id", "name", "secret", "provider", "redirect"),
+    *("personal_access_client", "password_client", "revoked", "created_at"),
+)
+
+
+def test_passport_s_password_client_flag_is_shown_beside_its_neighbours() -> None:
+    """``oauth_clients.password_client`` is a flag (may the client use the password grant?):
+    its name's ``password`` hid it, (hidden) for ``true`` in a row a sync names by its values;
+    shown where its neighbours (``personal_access_client``, ``revoked``) say the table is
+    Passport's. The client's ``secret`` stays hidden, and a ``password_client`` of a table
+    not known (or another table) stays a secret by its name."""
+    from malnu_tui.engine.secrets import HIDDEN
+    from malnu_tui.engine.sync.model import shown_values
+
+    row = (1, None, "Malnu Mobile", "s3cr3t-LEAK-0123", None, "http://x", False, True, False, 0)
+    shown = shown_values(PASSPORT_CLIENTS, row)
+    assert shown[PASSPORT_CLIENTS.index("password_client")] is True, shown
+    assert shown[PASSPORT_CLIENTS.index("secret")] == HIDDEN, shown
+    from malnu_tui.engine.secrets import secret_in
+
+    assert not secret_in(PASSPORT_CLIENTS)("password_client")
+    assert secret_in(())("password_client")
+    assert secret_in(("id", "password_client", "revoked"))("password_client")

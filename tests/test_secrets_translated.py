@@ -207,3 +207,16 @@ def test_psql_s_values_with_a_line_like_a_label_are_masked_whole(
     )
     assert said.endswith('დეტალი: შეცდომიანი მწკრივი "(…)"-ს შეიცავს: its values not shown, '
                          "its table's columns not known here"), said  # fmt: skip
+
+
+def test_copy_s_value_in_a_german_server_s_quotes_is_left_out() -> None:
+    """COPY's context quoting a column's value in the server's own quotes (``COPY users,
+    Zeile 1, Spalte remember_token: »…«``; English ``"…"``) went out whole: the value is
+    what follows the column's name, whatever quotes it."""
+    for quoted in (f"»{TOKEN}«", f'"{TOKEN}"', f"« {TOKEN} »"):
+        said = server_said(
+            f"FEHLER:  x\nCONTEXT:  COPY users, Zeile 1, Spalte remember_token: {quoted}\n"
+        )
+        assert said.endswith("COPY users, Zeile 1, Spalte remember_token: (not shown)"), said
+    kept = server_said('ERROR:  x\nCONTEXT:  COPY users, line 1, column n: "abc"\n')
+    assert kept.endswith('column n: "abc"'), kept  # no secret: the value helps

@@ -87,8 +87,11 @@ class ApplyResult:
 
 # A baseline dumped from a database the tool worked on re-creates its tables (the tracking
 # table's own CREATE is skipped: engine/sqltemplate.py; these are the others).
+# SQLite's and D1's words; PostgreSQL's in any language by its SQLSTATE (duplicate_table) and
+# the name it quotes ("Relation »malnu_audit« existiert bereits").
 _TOOL_TABLE_EXISTS = re.compile(
     r"(?:table|relation) \W?(?:\w+\.)?(?:malnu_audit|malnu_lock)\W? already exists"
+    r"|(?<![\w$])(?:malnu_audit|malnu_lock)(?![\w$])[^\n]*\[SQLSTATE 42P07\]"
 )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "names_key",
     "secret_by_shape",
     "secret_column",
+    "secret_in",
     "secret_names",
 ]
 
@@ -104,11 +105,32 @@ _SHAPES = (
 )
 
 
+# Tables whose shape says a column named like a secret holds none: Laravel Passport's
+# oauth_clients, whose password_client is a flag (may the client use the password grant?)
+# beside personal_access_client and revoked, flags too; its ``secret`` stays one.
+_PLAIN_SHAPES = ((frozenset({"password_client", "personal_access_client", "revoked"}),
+                  "password_client"),)  # fmt: skip
+
+
 def secret_by_shape(columns: Iterable[str]) -> frozenset[str]:
     """The columns of a table of ``columns`` that hold secrets by the table's shape, though
     their names do not: Laravel's ``sessions.id``, Supabase's ``refresh_tokens.parent``."""
     names = set(columns)
     return frozenset(column for shape, column in _SHAPES if names >= shape)
+
+
+def secret_in(columns: Iterable[str]) -> Callable[[str], bool]:
+    """Whether a column of the table of ``columns`` holds secrets: by its name
+    (:func:`secret_column`) or its table's shape (:func:`secret_by_shape`), except a name
+    its table's shape shows to hold none (Passport's ``oauth_clients.password_client``)."""
+    names = set(columns)
+    by_shape = secret_by_shape(names)
+    plain = frozenset(column for shape, column in _PLAIN_SHAPES if names >= shape)
+
+    def secret(column: str) -> bool:
+        return column in by_shape or (column not in plain and secret_column(column))
+
+    return secret
 
 
 def secret_names(names: tuple[str, ...], columns: Iterable[str]) -> tuple[str, ...]:
@@ -233,10 +255,7 @@ def masked_detail(
     (a client tool's output): its failing row is left out; ``is_row``: the detail is one (a
     client tool's, known by its place in the output)."""
     show = masked if mask is None else mask
-    by_shape = secret_by_shape(columns)  # Laravel's sessions: its id
-
-    def secret(column: str) -> bool:
-        return secret_column(column) or column in by_shape
+    secret = secret_in(columns)  # Laravel's sessions: its id
 
     if (is_row or is_failing_row(detail, sqlstate)) and (
         row_unknown or any(secret(c) for c in columns)

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from malnu_tui.engine.backends.pg_connlimit import limit_way_out
 from malnu_tui.engine.backends.pg_sql import answered_within, error_text
 from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
 from malnu_tui.engine.urls import URL_SETTING_HINT, mask_url_error
@@ -184,13 +185,7 @@ def connection_limit_hint(text: str) -> str | None:
     m = re.search(r'too many connections for (role|database) "([^"]+)"', text)
     if m is None:
         return None
-    what = "ROLE" if m[1] == "role" else "DATABASE"
-    return (
-        f"the {m[1]}'s CONNECTION LIMIT is reached: this command needs several connections at "
-        "once (its own, and for a backup the snapshot's and pg_dump's); end the "
-        f"{m[1]}'s idle sessions, or as a superuser: ALTER {what} {sql_name(m[2])} "
-        "CONNECTION LIMIT 10;"
-    )
+    return limit_way_out(m[1], sql_name(m[2]))
 
 
 def sql_name(name: str) -> str:

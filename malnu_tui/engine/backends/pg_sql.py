@@ -101,16 +101,20 @@ def failing_line(st: Statement, exc: psycopg.Error) -> int:
     return st.line + (below or 0)
 
 
-def error_text(exc: psycopg.Error, columns: tuple[str, ...] = ()) -> str:
+def error_text(exc: psycopg.Error, columns: tuple[str, ...] | None = None) -> str:
     """A PostgreSQL error as one line: its message, SQLSTATE and detail (a secret column's
-    values in "Key (token)=(…)" masked; "Failing row contains (…)" left out where the
-    table's ``columns`` hold a secret)."""
+    values in "Key (token)=(…)" masked; the refused row, "Failing row contains (…)" in any
+    language, left out where the table's ``columns`` hold a secret, and where they are not
+    given: a catch-all's, the run log's, the debug log's know no table)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
     if diag.sqlstate:
         text = f"{text} [SQLSTATE {diag.sqlstate}]"
     if diag.message_detail:
-        text += f"; {masked_detail(diag.message_detail, columns, sqlstate=diag.sqlstate)}"
+        detail = masked_detail(
+            diag.message_detail, columns or (), sqlstate=diag.sqlstate, row_unknown=columns is None
+        )
+        text += f"; {detail}"
     return text + session_ended(exc)
 
 

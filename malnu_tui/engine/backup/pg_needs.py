@@ -21,9 +21,10 @@ from typing import Any
 from malnu_tui.engine.backends.pg_session import sql_name
 from malnu_tui.engine.backup.pg_toc import entry, sections, unquoted
 from malnu_tui.engine.backup.pg_tools import PgTools, read_dump
+from malnu_tui.engine.backup.pg_tooltext import ServerError
 from malnu_tui.engine.backup.store import BackupError
 
-__all__ = ["MissingRoles", "foreign_key_hint", "missing_roles", "role_hint"]
+__all__ = ["MissingRoles", "foreign_key_hint", "missing_roles", "refused_object", "role_hint"]
 
 _KINDS = ("ACL", "DEFAULT ACL", "POLICY")
 _TOKEN = re.compile(r"\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_$]*|\S")
@@ -188,11 +189,21 @@ _FK = re.compile(
 )
 
 
-def foreign_key_hint(conn: Any, error: str) -> str | None:
+# A key's values in any language (``Schlüssel (user_id)=(7) ist nicht in Tabelle »users«``).
+_KEY = re.compile(r"\((?P<cols>[^()]*)\)=\((?P<vals>[^()]*)\)")
+
+
+def foreign_key_hint(conn: Any, error: str, server: ServerError | None = None) -> str | None:
     """The way out of a restore stopped at a foreign key whose referenced rows the dump does
     not restore (they live in a table the restore leaves as the database has it: Supabase's
-    auth.users, the platform's), deleted since the backup; None for another error."""
-    m = _FK.search(error)
+    auth.users, the platform's), deleted since the backup; read from PostgreSQL's English
+    words, else from ``server``'s SQLSTATE 23503 and its table and constraint (psql's fields,
+    any language); None for another error."""
+    m: Any = _FK.search(error)
+    if not m and server is not None and server.sqlstate == "23503" and server.constraint:
+        values = _KEY.search(error)
+        m = {"table": server.table, "con": server.constraint, "cols": values and values["cols"],
+             "vals": values and values["vals"]}  # fmt: skip
     if not m:
         return None
     try:
@@ -223,3 +234,39 @@ def foreign_key_hint(conn: Any, error: str) -> str | None:
         f"{m['con']}; {kept}: put those {ref} rows back (the same key; on Supabase, the "
         f"user), then restore again, or restore as {owner} or a superuser"
     )
+
+
+# What a refusal (SQLSTATE 42501) may be about, for a message in another language or a name
+# with a space (``must be owner of table Data Siswa``): the relations the restoring role may
+# not replace (owned by a role it is no member of), and the schemas it may not create in.
+_REFUSABLE = """
+SELECT 'relation', format('%%I.%%I', n.nspname, c.relname), c.relname,
+       pg_get_userbyid(c.relowner), current_user
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT pg_has_role(c.relowner, 'MEMBER')
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%%'
+  AND strpos(%(said)s, c.relname) > 0
+UNION ALL
+SELECT 'schema', n.nspname, n.nspname, pg_get_userbyid(n.nspowner), current_user
+FROM pg_namespace n
+WHERE NOT has_schema_privilege(n.oid, 'CREATE') AND strpos(%(said)s, n.nspname) > 0
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%%'
+"""
+
+
+def refused_object(conn: Any, message: str) -> tuple[str, str, str, str] | None:
+    """``(kind, name, owner, role)`` of what a refusal's ``message`` names, in any language:
+    a relation the role restoring (``role``) may not replace (``name`` schema-qualified as
+    SQL writes it), else a schema it may not create in (``name`` bare); the longest name the
+    message holds whole. None when it names neither, or the catalog cannot be read."""
+    try:
+        rows = conn.execute(_REFUSABLE, {"said": message}).fetchall()
+    except Exception:  # the server gone meanwhile: its words stand alone
+        return None
+    named = [
+        (str(kind), str(name), str(owner), str(me))
+        for kind, name, bare, owner, me in rows
+        if re.search(rf"(?<![\w$]){re.escape(str(bare))}(?![\w$])", message)
+    ]
+    named.sort(key=lambda r: (r[0] != "relation", -len(r[1])))
+    return named[0] if named else None

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,12 @@ from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_listing import restore_listing
-from malnu_tui.engine.backup.pg_needs import foreign_key_hint, missing_roles, role_hint
+from malnu_tui.engine.backup.pg_needs import (
+    foreign_key_hint,
+    missing_roles,
+    refused_object,
+    role_hint,
+)
 from malnu_tui.engine.backup.pg_toc import entry, toc
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
@@ -51,6 +56,7 @@ from malnu_tui.engine.backup.pg_tools import (
     session_ended,
     spawn,
 )
+from malnu_tui.engine.backup.pg_tooltext import DumpTables, ServerError, server_error
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
@@ -349,13 +355,14 @@ def restore(
             )
         )
         started = time.monotonic()
-        ok = _pipe_restore(
+        failed = _pipe_restore(
             tools, own, list_file, child, prelude, epilogue, backend.lock_timeout,
             server_major(backend.conn), chosen.no_owner,
         )  # fmt: skip
-        if ok is not None:
+        if failed is not None:
+            ok, server = failed  # (server: psql's error by its fields, any language)
             hint = None
-            if "lock timeout" in ok:
+            if "lock timeout" in ok or (server is not None and server.sqlstate == "55P03"):
                 who = lock_holders(backend.conn, replaced)
                 hint = (
                     f"other sessions kept locks on its tables for lock_timeout = "
@@ -372,9 +379,9 @@ def restore(
                 )
             else:
                 hint = (
-                    _not_owner_hint(backend, ok)
+                    _not_owner_hint(backend, ok, server)
                     or role_hint(ok)
-                    or foreign_key_hint(backend.conn, ok)
+                    or foreign_key_hint(backend.conn, ok, server)
                 )
             stopped = STOPPED in ok and ok.startswith(("psql", "pg_restore"))
             if stopped:
@@ -397,46 +404,66 @@ def restore(
 
 _NOT_OWNER = re.compile(
     r"(?:permission denied for|must be owner of) (?:table|sequence|view|materialized view|"
-    r"relation) ([^\s;]+)"
+    r"relation) ([^;]+)"
 )
 
 
-_NO_CREATE = re.compile(r"permission denied for schema ([^\s;]+)")
+_NO_CREATE = re.compile(r"permission denied for schema ([^;]+)")
 
 
-def _not_owner_hint(backend: PostgresBackend, error: str) -> str | None:
+def _not_owner_hint(
+    backend: PostgresBackend, error: str, server: ServerError | None = None
+) -> str | None:
     """What to do when the role restoring may not replace an object (a table another role
-    owns): who owns it, and the ways through. None for any other error."""
-    schema = _NO_CREATE.search(error)
-    if schema:  # PostgreSQL 15's usual role: it owns its tables, not the schema's CREATE
-        from malnu_tui.engine.backends.pg_session import role_name, sql_name
+    owns) or create in a schema: who owns it, and the ways through; read from PostgreSQL's
+    English words, else (another language, a name with a space) from ``server``'s SQLSTATE
+    42501 and the catalog's objects its message names. None for any other error."""
+    from malnu_tui.engine.backends.pg_session import role_name, sql_name
 
-        me = role_name(backend.conn) or "…"
-        return (
-            f"the restore creates its tables again in schema {schema[1]}, where {me} (the "
-            f"role restoring) may not create: GRANT CREATE ON SCHEMA {sql_name(schema[1])} TO "
-            f"{me}; (as the schema's owner), or restore as its owner or a superuser"
-        )
+    schema = _NO_CREATE.search(error)
+    if schema and " " not in schema[1].strip():
+        # PostgreSQL 15's usual role: it owns its tables, not the schema's CREATE
+        return _no_create_hint(schema[1].strip(), role_name(backend.conn) or "…", sql_name)
     m = _NOT_OWNER.search(error)
-    if not m:
-        return None
-    name = m.group(1).strip('"')
+    name = m.group(1).strip().strip('"') if m else ""
     with contextlib.suppress(Exception):
         # PostgreSQL names the table unqualified (`must be owner of table users`): Supabase's
         # auth.users, which no search path finds, had no hint at all.
-        row = backend.conn.execute(
-            "SELECT pg_get_userbyid(relowner), current_user, oid::regclass::text FROM pg_class "
-            "WHERE oid = to_regclass(%s) OR (to_regclass(%s) IS NULL AND relname = %s "
-            "AND NOT pg_has_role(relowner, 'MEMBER')) LIMIT 1",
-            (name, name, name),
-        ).fetchone()
+        row = (
+            backend.conn.execute(
+                "SELECT pg_get_userbyid(relowner), current_user, oid::regclass::text FROM pg_class "
+                "WHERE oid = to_regclass(%s) OR (to_regclass(%s) IS NULL AND relname = %s "
+                "AND NOT pg_has_role(relowner, 'MEMBER')) LIMIT 1",
+                (name, name, name),
+            ).fetchone()
+            if name and " " not in name
+            else None
+        )
         if row is not None:
-            owner, me, name = row
-            return (
-                f"{name} belongs to {owner}, and {me} (the role restoring) may not replace it: "
-                f"restore as {owner} or a superuser, or `GRANT {owner} TO {me}` first"
-            )
-    return None
+            return _owner_hint(*row)
+    said = server.message if server is not None and server.sqlstate == "42501" else ""
+    found = refused_object(backend.conn, said or error) if said or m or schema else None
+    if found is None:
+        return None
+    kind, name, owner, me = found
+    if kind == "schema":
+        return _no_create_hint(name, me, sql_name)
+    return _owner_hint(owner, me, name)
+
+
+def _owner_hint(owner: str, me: str, name: str) -> str:
+    return (
+        f"{name} belongs to {owner}, and {me} (the role restoring) may not replace it: "
+        f"restore as {owner} or a superuser, or `GRANT {owner} TO {me}` first"
+    )
+
+
+def _no_create_hint(schema: str, me: str, sql_name: Callable[[str], str]) -> str:
+    return (
+        f"the restore creates its tables again in schema {schema}, where {me} (the role "
+        f"restoring) may not create: GRANT CREATE ON SCHEMA {sql_name(schema)} TO {me}; (as "
+        "the schema's owner), or restore as its owner or a superuser"
+    )
 
 
 def _audit_insert(backend: PostgresBackend, e: AuditEntry) -> str:
@@ -466,12 +493,13 @@ def _pipe_restore(
     lock_timeout: str,
     major: int,
     no_owner: bool,
-) -> str | None:
+) -> tuple[str, ServerError | None] | None:
     """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
     has finished successfully AND psql has run every statement before it (psql echoes a
     marker, read back): a dump that breaks half way commits nothing, and an interrupt (Ctrl-C,
     SIGTERM) before that point cancels psql's statement on the server and commits nothing
-    either. Returns None on success, else what went wrong."""
+    either. Returns None on success, else what went wrong and psql's error by its fields
+    (psql runs with VERBOSITY=verbose: the SQLSTATE, whatever the server's language)."""
     marker = f"malnu-restore-{uuid.uuid4().hex}"
     with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
         producer = spawn(
@@ -484,6 +512,7 @@ def _pipe_restore(
         )  # fmt: skip
         consumer = spawn(
             [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
+             "--set=VERBOSITY=verbose",
              f"--output={os.devnull}", f"--dbname={child.url}"],
             env=child.env,
             pass_fds=child.pass_fds,
@@ -494,6 +523,7 @@ def _pipe_restore(
         assert producer.stdout is not None and consumer.stdin is not None
         assert consumer.stdout is not None
         committed = False
+        tables = DumpTables()  # (its errors' keys masked by their table's shape)
         try:
             head = ["BEGIN", "SET client_min_messages = warning", *prelude]
             consumer.stdin.write(("".join(f"{st};\n" for st in head)).encode())
@@ -504,6 +534,7 @@ def _pipe_restore(
                     chunk = for_server(chunk, major)
                     chunk = chunk.replace(b"\nSET lock_timeout = 0;\n", bound, 1)
                     first = False
+                tables.feed(chunk)
                 consumer.stdin.write(chunk)
             if producer.wait() == 0:
                 tail = "".join(f"\n{st};" for st in epilogue)  # the audit rows: in the txn
@@ -549,15 +580,16 @@ def _pipe_restore(
             "holds the state before",
         )
     if consumer.returncode != 0 and any(w in cerr for w in CONNECTION_LOST):
-        return session_ended(cerr)  # psql's three-line libpq text, joined, read as a crash
+        return session_ended(cerr), None  # psql's three-line libpq text, joined: a crash
     for tool, rc in (("psql", consumer.returncode), ("pg_restore", producer.returncode)):
         if not committed and -rc in _STOPPING:
             # The terminal's hangup (or Ctrl-C, systemd's SIGTERM) goes to the whole process
             # group: the tools can die of it before this process's own handler runs, and the
             # restore read as broken ("psql exited with -1"), not interrupted.
-            return f"{tool}{STOPPED}{signal.Signals(-rc).name}"
+            return f"{tool}{STOPPED}{signal.Signals(-rc).name}", None
     if consumer.returncode != 0:
-        return server_said(cerr) or f"psql exited with {consumer.returncode}"
+        said = server_said(cerr, tables) or f"psql exited with {consumer.returncode}"
+        return said, server_error(cerr)
     if producer.returncode != 0 or not committed:
-        return f"pg_restore failed: {server_said(perr) or producer.returncode}"
+        return f"pg_restore failed: {server_said(perr, tables) or producer.returncode}", None
     return None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_OBJECT_INDEX, AUDIT_OUTCOME_INDEX
+from malnu_tui.engine.backup.pg_tooltext import DumpTables, server_error, terse, tool_text_masked
 from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
@@ -279,97 +280,17 @@ _ECHO = re.compile(r"^(?:LINE \d+: |Command was: )")
 _OWN = re.compile(r"^(?:ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|pg_restore|psql|pg_dump)\b")
 
 
-# A part of a message in the tools' output: a tool's line (``psql:<stdin>:12: ERROR:  …``,
-# ``pg_restore: error: …``) or one of libpq's labelled lines, in the client's language
-# (``DETAIL:  ``, ``DÉTAIL : ``, ``ПОДРОБНОСТИ:  ``); any other line goes on the part before
-# it (the echoed statement, a value's newline). The server's words are in its lc_messages.
-_PART = re.compile(r"^(?=(?:psql|pg_restore|pg_dump):|[^\s:]+ ?: )", re.M)
-_TOOL_LINE = re.compile(r"(?:psql|pg_restore|pg_dump):")
-_LABEL = re.compile(r"(?P<label>[^\s:]+) ?: +")
-_ENGLISH_LABELS = frozenset({"HINT", "QUERY", "CONTEXT", "LOCATION", "STATEMENT"})
-# A detail that is one parenthesised list and words around it: a refused row in any language
-# ("Fehlgeschlagene Zeile enthält (1, …).", "失敗した行は(1, …)を含みます").
-_ROW_SHAPE = re.compile(r"[^()]*\(.*\)[^()]*", re.DOTALL)
-# COPY's context quoting the row (or a column's value) being loaded ("行 2" in Chinese).
-_COPY_ROW = re.compile(r'(?P<at>\bCOPY [^,\n]+, \S+ \d+(?:, \S+ (?P<col>[^:\n]+))?): ".*"$', re.M)
-
-
-def _row_detail(label: str, body: str, after_tool_line: bool) -> bool:
-    """Whether a labelled part's ``body`` is the refused row's values: "Failing row contains
-    (…)"; or, in another language, a DETAIL (the first labelled part after the tool's line,
-    where the client's language names it otherwise) of one parenthesised list, no key's."""
-    from malnu_tui.engine.secrets import is_failing_row, names_key
-
-    if is_failing_row(body):
-        return True
-    if label != "DETAIL" and (label in _ENGLISH_LABELS or not after_tool_line):
-        return False
-    return _ROW_SHAPE.fullmatch(body) is not None and not names_key(body)
-
-
-def _parts(text: str) -> list[str]:
-    """``text`` in its parts (:data:`_PART`). A line of a value that looks like a label
-    (a school's notes: ``Ibu: Siti``) goes on the part before it: libpq's labels in Latin,
-    Greek and Cyrillic letters are capitals (``DETAIL``, ``DÉTAIL``, ``ПОДРОБНОСТИ``; other
-    scripts' are taken as labels: Georgian's ``დეტალი`` has no capitals of its own), and a
-    labelled part whose parentheses are not closed (a key's or a row's values) takes every
-    line up to the tool's next line."""
-    parts: list[str] = []
-    for piece in _PART.split(text):
-        label = None if _TOOL_LINE.match(piece) else _LABEL.match(piece)
-        if parts and label is not None:
-            before = parts[-1]
-            open_values = not _TOOL_LINE.match(before) and before.count("(") > before.count(")")
-            if open_values or _lower_case(label["label"]):
-                parts[-1] += piece
-                continue
-        parts.append(piece)
-    return parts
-
-
-def _lower_case(label: str) -> bool:
-    """Whether ``label`` has a small letter of the Latin, Greek or Cyrillic alphabets."""
-    return any(c.islower() and c < "\u0530" for c in label)
-
-
-def tool_text_masked(text: str) -> str:
-    """psql's or pg_restore's ``text`` with what it quotes of the rows masked, in the server's
-    language or another: a secret column's values in ``Key (remember_token)=(…)``
-    (:func:`.secrets.masked_detail`), the refused row ("Failing row contains (…)": the
-    table's columns are not known here) and COPY's ``line 2: "…"`` left out, a column's
-    value kept only when its name holds no secret."""
-    from malnu_tui.engine.secrets import masked_detail, secret_column
-
-    parts, after_tool_line = [], False
-    for part in _parts(text):
-        label = None if _TOOL_LINE.match(part) else _LABEL.match(part)
-        body = part[label.end() :] if label else part
-        if label and _row_detail(label["label"], body.rstrip("\n"), after_tool_line):
-            end = body.rstrip("\n")
-            shown = masked_detail(end, row_unknown=True, is_row=True) + body[len(end) :]
-            parts.append(part[: label.end()] + shown)
-        else:
-            parts.append(masked_detail(part))
-        after_tool_line = bool(_TOOL_LINE.match(part))
-    text = "".join(parts)
-
-    def row(m: re.Match[str]) -> str:
-        if m["col"] is not None and not secret_column(m["col"]):
-            return m[0]
-        return f"{m['at']}: (not shown)"
-
-    return _COPY_ROW.sub(row, text)
-
-
-def server_said(text: str) -> str:
+def server_said(text: str, tables: DumpTables | None = None) -> str:
     """What psql or pg_restore printed about a failure, as one clean line: its messages
     (ERROR, DETAIL, HINT, CONTEXT…) joined with ``; ``, runs of spaces collapsed, without the
     echoed statement (``LINE 1: CREATE TABLE public.a (`` and its ``^``, ``Command was: …``)
-    and with the rows' values it quotes masked (:func:`tool_text_masked`). The whole text,
-    masked, goes to the debug log (``MIGRATION_DEBUG=1``)."""
+    and with the rows' values it quotes masked (:func:`.pg_tooltext.tool_text_masked`, by
+    the shapes of the dump's ``tables`` where known). The whole text, masked, goes to the
+    debug log (``MIGRATION_DEBUG=1``)."""
     from malnu_tui.engine.monitor import debuglog
 
-    text = tool_text_masked(text)
+    error = server_error(text)  # (psql's verbose text: the restore's)
+    text = tool_text_masked(terse(text), tables, error.table if error else "")
     debuglog.note(f"client tool said: {text}")
     kept: list[str] = []
     echo = False

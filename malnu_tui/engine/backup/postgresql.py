@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.backends.pg_connlimit import limit_reached, limit_way_out
 from malnu_tui.engine.backends.pg_rowsec import narrowed_tables
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
@@ -184,12 +185,16 @@ def create(
                 raise BackupError(text.strip()) from None
             raise _lock_wait(conn, f"{text.strip()}; no backup was made") from None
         denied_here = _unreadable(conn, err) if proc.returncode != 0 else None
+        limit = limit_reached(conn, err) if proc.returncode != 0 else None  # any language
         given_up = _LOCK_GIVEN_UP.search(err) if proc.returncode != 0 else None
+        said = ""
+        if not given_up and proc.returncode != 0 and denied_here is None:
+            given_up, said = _waited_on(conn, err)
         if given_up:
             raise _lock_wait(
                 conn,
                 f"{meta.display_url}: pg_dump gave up waiting {meta.lock_timeout} for a lock on "
-                f"{given_up[1]}; no backup was made",
+                f"{given_up[1]}{said}; no backup was made",
             )
     finally:
         child.close()
@@ -197,7 +202,11 @@ def create(
     denied = _DENIED.search(err) if proc.returncode != 0 else None
     if denied:
         locking = _LOCKING.search(err)  # schema-qualified
-        name = locking[1] if locking and denied[1] == "table" else denied[2]
+        name = denied[2].strip()  # (unquoted: "permission denied for schema Data Sekolah")
+        if locking and denied[1] == "table":
+            name = locking[1]
+        elif denied[1] != "large object":
+            name = sql_name(name)
         raise _not_readable(meta.display_url, denied[1], name, role)
     if denied_here is not None:  # said in the server's language: read from the catalog
         raise _not_readable(meta.display_url, *denied_here, role)
@@ -205,11 +214,14 @@ def create(
     if narrowed:
         table = sql_name(narrowed[1])
         raise _not_every_row(meta.display_url, table, role, "NO FORCE ROW" in err)
-    if proc.returncode != 0 and (limit := connection_limit_hint(err)):
+    if proc.returncode != 0 and (
+        hint := connection_limit_hint(err)
+        or (limit and limit_way_out(limit[0], sql_name(limit[1])))
+    ):
         raise BackupError(
             f"{meta.display_url}: pg_dump could not connect: too many connections; no backup "
             f"was made, {meta.name} is unchanged",
-            hint=limit,
+            hint=hint,
         )
     if proc.returncode != 0:
         full = proc.returncode == -signal.SIGXFSZ or any(w in err for w in _DISK_FULL)
@@ -284,7 +296,7 @@ def _lock_wait(conn: object, message: str) -> BackupError:
 
 
 # pg_dump reads every table, sequence and schema of the database (and locks each table).
-_DENIED = re.compile(r"permission denied for (table|schema|sequence|large object) (\S+)")
+_DENIED = re.compile(r"permission denied for (table|schema|sequence|large object) ([^\n]+)")
 _GRANT = {
     "table": "GRANT SELECT ON TABLE {name} TO {role};",
     "sequence": "GRANT SELECT ON SEQUENCE {name} TO {role};",
@@ -293,7 +305,8 @@ _GRANT = {
 }
 
 
-_LOCKING = re.compile(r"LOCK TABLE (\S+) IN ACCESS SHARE")  # pg_dump's own words: English
+# pg_dump's own words (English), its name as SQL writes it: ``laporan."Data Siswa"``.
+_LOCKING = re.compile(r"LOCK TABLE (.+?) IN ACCESS SHARE MODE")
 # The table (or its schema) pg_dump's LOCK TABLE names, where this role may not read it.
 _MAY_NOT_READ = """
 SELECT CASE WHEN NOT has_schema_privilege(n.oid, 'USAGE') THEN 'schema'
@@ -317,6 +330,26 @@ def _unreadable(conn: Any, err: str) -> tuple[str, str] | None:
     if row is None or row[0] is None:
         return None
     return ("table", locking[1]) if row[0] == "table" else ("schema", sql_name(row[1]))
+
+
+def _waited_on(conn: Any, err: str) -> tuple[re.Match[str] | None, str]:
+    """pg_dump's ``LOCK TABLE`` that failed, where the server said why in another language
+    (``storniere Anfrage wegen Zeitüberschreitung der Anfrage``: --lock-wait-timeout is a
+    statement_timeout around it): a table that is there and that this role may read was not
+    refused, it was waited on (:func:`_unreadable` reads a refusal; a session the server
+    ended is followed by libpq's own words). With the server's words,
+    for the message; (None, "") otherwise, or said in English (:data:`_LOCK_GIVEN_UP`)."""
+    locking = _LOCKING.search(err)
+    failed = re.search(r"query failed: (?:\S+:\s+)?(.+)", err)
+    lost = any(w in err for w in CONNECTION_LOST)  # (libpq's words after a FATAL: ended)
+    if locking is None or failed is None or lost or _DENIED.search(err):
+        return None, ""
+    row = None
+    with contextlib.suppress(Exception):
+        row = conn.execute(_MAY_NOT_READ, {"name": locking[1]}).fetchone()
+    if row is None or row[0] is not None:  # gone meanwhile, or not readable
+        return None, ""
+    return locking, f" (the server said: {failed[1].strip()})"
 
 
 def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.flatblock import FlatRows
-from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_by_shape, secret_column
+from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_in
 
 if TYPE_CHECKING:
     from malnu_tui.engine.data.rows import Rejection, RowBatch
@@ -100,10 +100,10 @@ def key_words(
     for another constraint's); a secret-looking column's value (a token, a password's hash)
     shown as ``(hidden)``."""
 
-    by_shape = secret_by_shape(spec.schema.names)  # Laravel's sessions: its id
+    secret = secret_in(spec.schema.names)  # Laravel's sessions: its id
 
     def one(name: str, v: object) -> str:
-        if secret_column(name) or name in by_shape:
+        if secret(name):
             return HIDDEN
         if v is None:  # a value of a NULLS NOT DISTINCT constraint (PostgreSQL)
             return "NULL"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from malnu_tui.engine.secrets import HIDDEN, Masked, masked, secret_column, secret_names
+from malnu_tui.engine.secrets import HIDDEN, Masked, masked, secret_column, secret_in, secret_names
 
 __all__ = [
     "SYNCED_AT",
@@ -120,7 +120,8 @@ def shown_values(names: tuple[str, ...], row: Row) -> Row:
     """``row`` as a message or report may show it: the values of :func:`secret_column`
     columns replaced by ``(hidden)`` (a table without a key names its rows by their values,
     where a keyed one's messages name the key and the value refused only)."""
-    return tuple(HIDDEN if secret_column(n) else v for n, v in zip(names, row, strict=False))
+    secret = secret_in(names)  # (Passport's oauth_clients.password_client: a flag, shown)
+    return tuple(HIDDEN if secret(n) else v for n, v in zip(names, row, strict=False))
 
 
 def row_text(shape: TableShape, row: Row) -> str:

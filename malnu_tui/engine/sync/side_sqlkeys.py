@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
-from malnu_tui.engine.secrets import masked, secret_by_shape, secret_column
+from malnu_tui.engine.secrets import masked, secret_in
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import NULL_KEY, RESIDUE, TIME_KEY, Fingerprint, fingerprint_sql
 
@@ -104,7 +104,7 @@ class SqliteKeys:
             return None
         kinds = " and ".join(dict.fromkeys(_TYPE_WORDS.get(k, k) for k, _ in odd))
         # a session's token (or Laravel's session id): by its fingerprint
-        secret = secret_column(col.name) or col.name in secret_by_shape(shape.names)
+        secret = secret_in(shape.names)(col.name)
         shown = ", ".join(
             str(masked(text)) if secret else text if len(text) <= 40 else text[:37] + "…"
             for _, text in odd
