@@ -50,6 +50,19 @@ def _transaction_exit(frame: FrameType) -> bool:
     )
 
 
+def _block_exit(frame: FrameType) -> bool:
+    """The exit of ``with conn.transaction()`` of a PostgreSQL chunk (psycopg's block, a
+    generator, not yet resumed: left suspended, its transaction open, while the exception
+    lives)."""
+    code = frame.f_code
+    if code.co_name != "__exit__" or not code.co_filename.endswith("contextlib.py"):
+        return False
+    gen = getattr(frame.f_locals.get("self"), "gen", None)
+    return getattr(gen, "__name__", "") == "transaction" and _within(
+        frame, "write_chunk", "side_pgwrite.py", 1
+    )
+
+
 def _copy_exit(frame: FrameType) -> bool:
     """The exit of psycopg's COPY block of a chunk (the block still to end the COPY)."""
     code = frame.f_code
@@ -124,7 +137,9 @@ def _stopped_at_chunk_three(dst: Db, cfg: list[str], point: Callable[[FrameType]
     assert dst.run("SELECT count(*) FROM malnu_lock") == [(0,)]  # released, and committed
 
 
-@pytest.mark.parametrize("point", [_transaction_exit, _copy_exit], ids=["commit", "copy-end"])
+@pytest.mark.parametrize(
+    "point", [_transaction_exit, _block_exit, _copy_exit], ids=["commit", "block-exit", "copy-end"]
+)
 def test_sigterm_in_a_chunks_exit_into_postgresql_reports_and_audits_what_is_committed(
     tmp_path: Path, pg_url: str, point: Callable[[FrameType], bool]
 ) -> None:
