@@ -9,7 +9,7 @@ composed with :mod:`psycopg.sql` (never pasted from input).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -91,9 +91,24 @@ def copy_rows(
         _write(copy, rows, len(rows[0]) if rows else 0, lead)
         return len(rows)
     q = sql.SQL("COPY {} ({}) FROM STDIN").format(target, ident_list(columns))
-    with conn.cursor() as cur, cur.copy(q) as cp:
-        _write(cp, rows, len(columns) - (lead is not None), lead)
+    copy_in(conn, q, lambda cp: _write(cp, rows, len(columns) - (lead is not None), lead))
     return len(rows)
+
+
+def copy_in(conn: Conn, statement: sql.Composed, write: Callable[[psycopg.Copy], None]) -> None:
+    """Run ``statement`` (a ``COPY … FROM STDIN``), ``write`` sending its data. A signal (Ctrl-C,
+    SIGTERM) raised in the exit of psycopg's COPY block, before that block had run its own
+    end, left it suspended, holding the connection's lock for the whole COPY: the rollback of
+    the caller's transaction then waited for that lock for ever, and a sync stopped in that
+    moment hung until it was killed. Its end is run here then (the COPY ended as failed)."""
+    with conn.cursor() as cur:
+        block = cur.copy(statement)
+        try:
+            with block as copy:
+                write(copy)
+        except BaseException:
+            block.gen.close()  # (one that ended is left as it is)
+            raise
 
 
 def _write(

@@ -28,6 +28,7 @@ from malnu_tui.engine.sync.copyrows import Written, changed_results, copy_rows
 from malnu_tui.engine.sync.cycles import before_run, complete
 from malnu_tui.engine.sync.d1_stopped import reworded
 from malnu_tui.engine.sync.fastcopy import FastCopy
+from malnu_tui.engine.sync.left_open import roll_back_left_open, settle_pg
 from malnu_tui.engine.sync.model import (
     Key,
     ProgressCallback,
@@ -403,13 +404,12 @@ def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableRepor
     (it said `terminated` alone). Also the sides that could not be counted (the error was
     that side gone, say), in the report's ``uncounted``: the audit row and the console say
     so instead of a count of another time."""
-    from malnu_tui.engine.backends.pg_session import settle_after_interrupt
-
-    for side in (s.dst_if_open, s.src):
-        if side is not None and side.kind == "postgresql":
-            # A signal in the middle of a chunk's COPY (or a read) left it open on the
-            # connection.
-            settle_after_interrupt(side.conn)  # type: ignore[attr-defined,union-attr]
+    if s.dst_if_open is not None:
+        # A signal in the middle of a chunk's COPY left it open on the connection; one in the
+        # chunk's exit from its transaction block, the chunk's transaction (.left_open).
+        roll_back_left_open(s.dst_if_open)
+    if s.src.kind == "postgresql":  # (a read: its page reader's block may still be open)
+        settle_pg(s.src.conn, left_open=False)  # type: ignore[attr-defined]
     state: SyncState | None
     try:  # the stop is what to report
         state = s.dst.read_state(report.table)
@@ -513,6 +513,7 @@ def run_sync(
                         at = plans[i]
                         reports[i] = _settle(s, at, reports[i], progress)
             except BaseException as exc:
+                roll_back_left_open(s.dst)  # (a state row's write cut short: see .left_open)
                 if at is not None:  # D1 stopping a request at 30 s: what to do here
                     reworded(exc, at.table, "whole" if at.mode == "whole" else "sync")
                 for r in reports:  # tables that were to be settled: their audit rows

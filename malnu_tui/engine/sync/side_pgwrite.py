@@ -63,8 +63,8 @@ class PostgresWrites(PostgresKeyBuild, PostgresState):
         self, target: sql.Composable, columns: Sequence[str], data: bytes | bytearray
     ) -> None:
         q = sql.SQL("COPY {} ({}) FROM STDIN").format(target, pgcopy.ident_list(columns))
-        with self.conn.cursor() as cur, cur.copy(q) as copy:
-            copy.write(memoryview(data))  # psycopg sends it in slices: views, not copies
+        # (psycopg sends it in slices: views, not copies)
+        pgcopy.copy_in(self.conn, q, lambda copy: copy.write(memoryview(data)))
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
