@@ -6,7 +6,8 @@ a RenameField, AlterField type changes, a RunSQL data migration, a one-off defau
 NULL), ``rails_pg_like`` (bigserial ids, ``timestamp(6)``, ``index_…`` indexes, ``fk_rails_…``
 keys, ``change_column_null`` after an ``update_all`` backfill, a CONCURRENTLY index alone) and
 ``laravel_pg_like`` (Laravel's users / password_reset_tokens / sessions / jobs / failed_jobs,
-``_foreign`` keys, a rename and ``->change()``'s ``alter column … type …, set not null``).
+``_foreign`` keys, a rename and ``->change()``'s ``alter column … type …, set not null``, a
+column made nullable with its type restated).
 Each put through ``lint --all`` with no config, ``test``, ``plan``, ``up`` and ``status`` on
 the throwaway PostgreSQL cluster. Every finding is pinned, and was checked true on PostgreSQL
 15. One database per set."""
@@ -85,6 +86,10 @@ LINT_ALL: dict[str, list[tuple[str, str, int, str, bool]]] = {
         ("COLUMN-TYPE-CHANGE", "20251020_090000", 3, "warning", False),
         ("COLUMN-TYPE-CHANGE", "20251020_090000", 4, "warning", False),
         (LOCK, "20251020_090000", 2, "warning", True),
+        # `->nullable()->change()` restates smallint: nothing changes type (it was a
+        # COLUMN-TYPE-CHANGE warning); the ALTER's lock stays.
+        (LOCK, "20251103_084500", 2, "warning", False),
+        (LOCK, "20251103_084500", 2, "warning", True),
     ],
 }
 _LINT_LINE = re.compile(r"^lint: (\d{8}_\d{6})_\S+:(\d+): (\w+) \[([A-Z0-9-]+)\]", re.MULTILINE)
@@ -262,3 +267,56 @@ def test_set_not_null_of_a_column_made_not_null_is_no_finding(
         conn.execute("ALTER TABLE t ALTER COLUMN b SET NOT NULL")
         after = conn.execute(scans).fetchone()
         assert before is not None and after is not None and after[0] == before[0] + 1
+
+
+def test_a_type_restated_as_it_is_is_no_type_change(mdirs: MigrationDirs, pg_url: str) -> None:
+    """Laravel's ``->nullable()->change()`` restates the column's type (``alter column "score"
+    type integer, alter column "score" drop not null, …``), in the spelling of the grammar
+    (``int4`` for ``integer``, ``bool``, ``timestamp(0)`` for ``timestamp(0) without time
+    zone``, ``bigint`` for a ``bigserial``): PostgreSQL rewrites nothing, nor rebuilds an index
+    (measured below). It was a COLUMN-TYPE-CHANGE warning, "the type … changes", on every
+    column made nullable. A real change still is (integer → bigint, a precision, a USING that
+    computes)."""
+    mdirs.add(
+        "20250101_000000",
+        "t",
+        'create table "t" ("id" bigserial primary key not null, "a" integer not null, '
+        '"b" timestamp(0) without time zone not null, "c" boolean not null, "d" integer, '
+        '"e" timestamp(6) with time zone, "f" integer);',
+        'drop table "t";',
+    )
+    mdirs.add(
+        "20250102_000000",
+        "change",
+        'alter table "t" alter column "a" type int4, alter column "a" drop not null;\n'
+        'alter table "t" alter column "b" type timestamp(0), alter column "b" drop not null;\n'
+        'alter table "t" alter column "c" type bool, alter column "c" drop not null;\n'
+        'alter table "t" alter column "id" type bigint;\n'
+        'alter table "t" alter column "e" type timestamptz(6);\n'
+        'alter table "t" alter column "d" type bigint;\n'
+        'alter table "t" alter column "e" type timestamptz(3);\n'
+        'alter table "t" alter column "f" type integer using "f" + 1;',
+        "select 1;",
+    )
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback, "postgresql"),
+                             dialect="postgresql")  # fmt: skip
+    assert [f.line for f in report.findings if f.rule == "COLUMN-TYPE-CHANGE"] == [6, 7, 8]
+    # What PostgreSQL 15 does: the same files and index files after the restated type; new
+    # ones after integer → bigint (the table rewritten, its indexes rebuilt).
+    files = (
+        "SELECT pg_relation_filenode('t'), pg_relation_filenode('t_a'),"
+        " pg_relation_filenode('t_pkey')"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id bigserial PRIMARY KEY, a integer NOT NULL, "
+                     "b timestamp(0) without time zone NOT NULL)")  # fmt: skip
+        conn.execute("CREATE INDEX t_a ON t (a, b)")
+        conn.execute("INSERT INTO t (a, b) SELECT i, now() FROM generate_series(1, 50) i")
+        before = conn.execute(files).fetchone()
+        conn.execute("ALTER TABLE t ALTER COLUMN a TYPE int4, ALTER COLUMN a DROP NOT NULL,"
+                     " ALTER COLUMN b TYPE timestamp(0), ALTER COLUMN id TYPE bigint")  # fmt: skip
+        assert conn.execute(files).fetchone() == before
+        conn.execute("ALTER TABLE t ALTER COLUMN a TYPE bigint")
+        after = conn.execute(files).fetchone()
+        assert before is not None and after is not None
+        assert after[0] != before[0] and after[1] != before[1]  # table and index rewritten

@@ -269,6 +269,24 @@ def _normal(text: str) -> str:
     return re.sub(r"\s*([(),])\s*", r"\1", t)
 
 
+_ALIKE = {"int": "integer", "int4": "integer", "serial": "integer", "serial4": "integer",
+          "int8": "bigint", "bigserial": "bigint", "serial8": "bigint", "int2": "smallint",
+          "smallserial": "smallint", "serial2": "smallint", "bool": "boolean",
+          "float8": "double precision", "float4": "real"}  # fmt: skip
+_ZONED = re.compile(
+    r"^(?P<base>timestamp|time)(?P<tz>tz)?(?P<p>\(\d+\))?(?P<zone> ?with(?:out)? time zone)?$"
+)
+
+
+def _spelled_alike(normal: str) -> str:
+    """A type from ``type_text`` in one spelling of its several (``int4``, ``integer``;
+    ``timestamp(0) without time zone``, ``timestamp(0)``; a ``serial``'s integer)."""
+    if m := _ZONED.match(normal):
+        zoned = m["tz"] is not None or (m["zone"] or "").strip() == "with time zone"
+        return f"{m['base']}{m['p'] or ''}{' with time zone' if zoned else ''}"
+    return _ALIKE.get(normal, normal)
+
+
 def type_text(definition: str) -> str:
     """The type at the start of ``definition`` (a column's, after its name; or what follows
     ALTER … TYPE), normalised: ``character varying (100)`` → ``varchar(100)``."""
@@ -294,6 +312,8 @@ def widens(old: str, column: str, definition: str) -> bool:
         expr = expr[1:-1]
     if using and expr != f"{_normal(column)}::{new}":
         return False
+    if _spelled_alike(old) == _spelled_alike(new):
+        return True  # the type restated (Laravel's `->nullable()->change()`): nothing changes
     o, n = _WIDENABLE.match(old), _WIDENABLE.match(new)
     if o is None or n is None:
         return False
