@@ -115,7 +115,12 @@ _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
 # d IS NULL`, as a Supabase file backfills two new columns at once).
 _UPDATE_SET = re.compile(rf"^UPDATE\s+(?:ONLY\s+)?{QNAME}\s+SET\s+", re.IGNORECASE)
 _ASSIGN = re.compile(rf"^(?P<col>{IDENT})\s*=\s*(?P<value>.+)$", re.IGNORECASE | re.DOTALL)
-_IS_NULL = re.compile(rf"^(?P<col>{IDENT})\s+IS\s+NULL$", re.IGNORECASE)
+# `status IS NULL`, or qualified by the table as Active Record writes it (`update_all` of
+# `where(status: nil)`: `WHERE "students"."status" IS NULL`; it was read as no fill, an error)
+_IS_NULL = re.compile(
+    rf"^(?:(?:{IDENT}\s*\.\s*)?(?P<qual>{IDENT})\s*\.\s*)?(?P<col>{IDENT})\s+IS\s+NULL$",
+    re.IGNORECASE,
+)
 _NEVER_NULL = re.compile(
     r"^(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE|NOW\s*\(\s*\)|LOCALTIMESTAMP|"
     r"CURRENT_(?:TIMESTAMP|DATE|TIME))(?:\s*::\s*[\w\s()]+?)?$",
@@ -173,7 +178,11 @@ def nulls_filled(text: str) -> tuple[str, list[str]]:
     if m is None or parts is None:
         return "", []
     assignments, branches = parts
-    nulls = {key(b["col"]) for b in map(_IS_NULL.match, branches or []) if b is not None}
+    nulls = {
+        key(b["col"])
+        for b in map(_IS_NULL.match, branches or [])
+        if b is not None and (b["qual"] is None or key(b["qual"]) == key(m["name"]))
+    }
     filled = []
     for part in split_top_level(assignments):
         a = _ASSIGN.match(part)
@@ -312,6 +321,8 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
         elif a.kind == "set_not_null":
             if (t, key(a.column)) in s.not_null_checks.proven:
                 continue  # a validated CHECK (col IS NOT NULL) proves it without a scan
+            if (t, key(a.column)) in s.not_null_checks.declared:
+                continue  # NOT NULL already: PostgreSQL does nothing (measured: no scan)
             why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
             filled = s.nulls_filled.get((t, key(a.column)))
             if filled is not None:  # Rails' change_column_null with a default, Django's
@@ -320,6 +331,7 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
                 why += "under ACCESS EXCLUSIVE (every read and write waits)"
             sev = "warning" if filled is not None else None
             out.append(finding("SET-NOT-NULL", s.file, st.line, why, severity=sev))
+            s.not_null_checks.declared.add((t, key(a.column)))  # a second one does nothing
         elif a.kind in ("add_unique", "add_pk"):
             why = f"a UNIQUE/PRIMARY KEY constraint is added to {op.name}, which holds rows"
             out.append(finding("ADD-UNIQUE", s.file, st.line, why))
@@ -474,6 +486,8 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.search_path = "" if first in ("default", '"$user"', "$user") else first
     if op.kind.startswith("create_") and (op.schema or s.search_path):
         s.schemas[(op.kind[7:], op.key)] = op.schema or s.search_path
+    if op.kind in ("create_table", "drop_table") and s.dialect == "postgresql":
+        s.not_null_checks.see(op)
     if op.kind == "create_table":
         s.created[op.key] = st.line
         if op.source:

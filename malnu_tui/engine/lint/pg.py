@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, QNAME, Action, Op, key
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Action, Op, key, split_top_level
 from malnu_tui.engine.lint.rules import register
 
 __all__ = [
@@ -185,25 +185,69 @@ def pg_alter_action(
     return out
 
 
+_DECLARED_NOT_NULL = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.IGNORECASE)
+_LITERAL_OR_IS = re.compile(r"'(?:[^']|'')*'|\bIS\s+NOT\s+NULL\b", re.IGNORECASE)
+_COLUMN_NAME = re.compile(rf"^(?P<col>{IDENT})\s", re.IGNORECASE)
+_TABLE_PK = re.compile(r"^(?:CONSTRAINT\s+\S+\s+)?PRIMARY\s+KEY\s*\((?P<cols>[^)]*)\)",
+                       re.IGNORECASE)  # fmt: skip
+_DROP_NOT_NULL = re.compile(
+    rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{IDENT})\s+DROP\s+NOT\s+NULL\b", re.IGNORECASE
+)
+
+
 @dataclass
 class NotNullChecks:
     """PostgreSQL ``CHECK (col IS NOT NULL)`` constraints seen so far, across migrations (the
     two-deploy pattern adds one NOT VALID, then VALIDATEs it): once one is validated, ``SET
-    NOT NULL`` on its column uses it instead of scanning the table (PostgreSQL 12+)."""
+    NOT NULL`` on its column uses it instead of scanning the table (PostgreSQL 12+). And the
+    columns the migrations declared NOT NULL (or a primary key's): ``SET NOT NULL`` on one
+    does nothing, no scan (Laravel's ``->change()`` writes it for every required column)."""
 
     named: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (table, column)
     proven: set[tuple[str, str]] = field(default_factory=set)
+    declared: set[tuple[str, str]] = field(default_factory=set)  # NOT NULL already
+
+    def _forget(self, table: str) -> None:
+        self.declared = {(t, c) for t, c in self.declared if t != table}
+
+    def _declare(self, table: str, definition: str) -> None:
+        text = _LITERAL_OR_IS.sub("''", definition.strip())
+        if pk := _TABLE_PK.match(text):
+            self.declared |= {(table, key(c.strip())) for c in pk["cols"].split(",")}
+        elif (m := _COLUMN_NAME.match(text)) and _DECLARED_NOT_NULL.search(text, m.end()):
+            self.declared.add((table, key(m["col"])))
 
     def see(self, op: Op) -> None:
+        if op.kind == "create_table":
+            self._forget(op.key)
+            if op.body.startswith("("):
+                for part in split_top_level(op.body[1 : op.body.rfind(")")]):
+                    self._declare(op.key, part)
+        elif op.kind == "drop_table":
+            for name in op.names:
+                self._forget(key(name))
         for a in op.actions:
+            where = (op.key, key(a.column))
             if a.kind == "add_check" and a.column:
-                where = (op.key, key(a.column))
                 if a.new:
                     self.named[key(a.new)] = where
                 if not a.not_valid:
                     self.proven.add(where)
             elif a.kind == "validate" and key(a.new) in self.named:
                 self.proven.add(self.named[key(a.new)])
+            elif a.kind == "add_column":
+                self._declare(op.key, f"{a.column} {a.definition}")
+            elif a.kind == "drop_column":
+                self.declared.discard(where)
+            elif a.kind == "rename_column" and where in self.declared:
+                self.declared.discard(where)
+                self.declared.add((op.key, key(a.new)))
+            elif a.kind == "rename_table":
+                moved = {c for t, c in self.declared if t == op.key}
+                self._forget(op.key)
+                self.declared |= {(key(a.new), c) for c in moved}
+            elif a.kind == "other" and (m := _DROP_NOT_NULL.match(a.definition.strip())):
+                self.declared.discard((op.key, key(m["col"])))
 
 
 # Where a column's type ends in its definition, or in ALTER … TYPE's.
@@ -223,6 +267,24 @@ def _normal(text: str) -> str:
     for long, short in _SPELLINGS:
         t = t.replace(long, short)
     return re.sub(r"\s*([(),])\s*", r"\1", t)
+
+
+_ALIKE = {"int": "integer", "int4": "integer", "serial": "integer", "serial4": "integer",
+          "int8": "bigint", "bigserial": "bigint", "serial8": "bigint", "int2": "smallint",
+          "smallserial": "smallint", "serial2": "smallint", "bool": "boolean",
+          "float8": "double precision", "float4": "real"}  # fmt: skip
+_ZONED = re.compile(
+    r"^(?P<base>timestamp|time)(?P<tz>tz)?(?P<p>\(\d+\))?(?P<zone> ?with(?:out)? time zone)?$"
+)
+
+
+def _spelled_alike(normal: str) -> str:
+    """A type from ``type_text`` in one spelling of its several (``int4``, ``integer``;
+    ``timestamp(0) without time zone``, ``timestamp(0)``; a ``serial``'s integer)."""
+    if m := _ZONED.match(normal):
+        zoned = m["tz"] is not None or (m["zone"] or "").strip() == "with time zone"
+        return f"{m['base']}{m['p'] or ''}{' with time zone' if zoned else ''}"
+    return _ALIKE.get(normal, normal)
 
 
 def type_text(definition: str) -> str:
@@ -250,6 +312,8 @@ def widens(old: str, column: str, definition: str) -> bool:
         expr = expr[1:-1]
     if using and expr != f"{_normal(column)}::{new}":
         return False
+    if _spelled_alike(old) == _spelled_alike(new):
+        return True  # the type restated (Laravel's `->nullable()->change()`): nothing changes
     o, n = _WIDENABLE.match(old), _WIDENABLE.match(new)
     if o is None or n is None:
         return False

@@ -1,0 +1,3 @@
+-- Description: the two migrations' down (rails db:rollback STEP=2)
+DROP TABLE "students";
+DROP TABLE "classrooms";

@@ -1,0 +1,3 @@
+-- Description: down
+ALTER TABLE "students" ALTER COLUMN "status" DROP NOT NULL;
+ALTER TABLE "students" DROP COLUMN "status";

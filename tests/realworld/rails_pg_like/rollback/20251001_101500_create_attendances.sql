@@ -1,0 +1,2 @@
+-- Description: down: drop_table :attendances
+DROP TABLE "attendances";
