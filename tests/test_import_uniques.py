@@ -400,3 +400,29 @@ def test_an_upsert_by_a_deferrable_key_on_postgresql_is_refused_up_front(
     req = ImportRequest("kelas", file=f, key=("id",), on_conflict="error", max_errors=MaxErrors(5))
     report = import_into(imp, req)
     assert report.committed and report.rejected == 2, report
+
+
+def test_skip_s_new_rows_sharing_an_email_say_it_may_be_an_earlier_line(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # --on-conflict skip watches its key alone: two new rows sharing an email are the
+    # database's refusal of the second. PostgreSQL's said "(Key (email)=(b@x) already
+    # exists.)" alone, and the operator looked in the table for it in vain; it now says what
+    # SQLite and D1 say (the table's own value, line 3, is said the same).
+    imp.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ani')")
+    f = write_csv(tmp_path / "s.csv", "id,email,name\n1,z@x,Ani\n2,b@x,Budi\n3,a@x,C\n4,b@x,D\n")
+    req = ImportRequest(
+        "users",
+        file=f,
+        rejects=tmp_path / "r.csv",
+        key=("id",),
+        on_conflict="skip",
+        max_errors=MaxErrors(5),
+    )
+    report = import_into(imp, req)
+    got = {int(r["line"]): r["reason"] for r in rejects_of(report.rejects_file)}
+    assert sorted(got) == [4, 5], got
+    for line, email in ((4, "a@x"), (5, "b@x")):
+        assert email in got[line], got
+        assert got[line].endswith(", or on an earlier line of this import"), got
+    assert report.committed and (report.inserted, report.skipped) == (1, 1), report
