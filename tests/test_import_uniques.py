@@ -15,6 +15,7 @@ import pytest
 from malnu_tui.engine.data import ImportRequest, MaxErrors
 from malnu_tui.engine.data.request import OnConflict
 from malnu_tui.engine.errors import ConfigError
+from tests.fixtures_core import run_cli
 from tests.fixtures_matrix import DbTarget
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
@@ -395,6 +396,12 @@ def test_an_upsert_by_a_deferrable_key_on_postgresql_is_refused_up_front(
             "use; nothing was imported"
         ), caught.value
         assert "--on-conflict error" in (caught.value.hint or ""), caught.value.hint
+    # The command: exit 2, the line and its way out.
+    res = run_cli("--database", imp.url, "import", str(f), "--table", "kelas", "--key", "id",
+                  "--yes")  # fmt: skip
+    assert res.code == 2 and res.out == "", res
+    assert res.err.startswith('error: --on-conflict update by id: the primary key "kelas_id"'), res
+    assert "hint: to add new rows, import with --on-conflict error" in res.err, res
     report = import_into(imp, ImportRequest("kelas", file=f, key=("kode",)))
     assert report.committed and report.inserted == 2, report
     req = ImportRequest("kelas", file=f, key=("id",), on_conflict="error", max_errors=MaxErrors(5))
