@@ -315,7 +315,7 @@ def _execute(
         writer = open_writer(backend, spec, direct=True)
 
     def row_builder(writer: TableWriter) -> RowBuilder:
-        # D1's staging table has no column types: it gets real numbers.
+        # D1: real numbers (its staging table types a watched UNIQUE's columns alone).
         return RowBuilder(
             schema,
             check,
