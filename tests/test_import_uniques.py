@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from malnu_tui.engine.data import ImportRequest, MaxErrors
+from malnu_tui.engine.data.request import OnConflict
+from malnu_tui.engine.errors import ConfigError
+from tests.fixtures_core import run_cli
 from tests.fixtures_matrix import DbTarget
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
@@ -333,3 +338,98 @@ def test_d1_s_stage_compares_numbers_as_the_table_does(
     assert r["line"] == "3" and r["reason"].startswith("skor 8.0 repeats line 2 "), r
     assert report.committed and (report.inserted, report.updated) == (1, 1), report
     assert imp.rows("SELECT skor, kode FROM nilai ORDER BY skor") == [(7.0, 7), (7.5, 3), (8.0, 1)]
+
+
+def test_a_row_refused_for_one_unique_holds_its_value_of_the_one_before(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # Lines 3 and 4 share id 2; line 3 has line 2's email too. The key (id) is looked at first,
+    # as PostgreSQL's and D1's stages do: line 4 repeats line 3's id, line 3 line 2's email.
+    # SQLite and D1's dry run noted line 3 under no constraint: line 4 was taken, and line 3
+    # was said to repeat line 4, a later line ("id 2 repeats line 4 of this import").
+    f = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n2,a@x,Budi\n2,c@x,Cici\n")
+    for key in (("id",), ()):
+        for dry in (True, False):
+            req = ImportRequest(
+                "users",
+                file=f,
+                rejects=tmp_path / "r.csv",
+                key=key,
+                max_errors=MaxErrors(5),
+                dry_run=dry,
+            )
+            report = import_into(imp, req)
+            got = {int(r["line"]): r["reason"] for r in rejects_of(report.rejects_file)}
+            assert sorted(got) == [3, 4], (key, dry, got)
+            assert got[3].startswith("email 'a@x' repeats line 2 of this import: "), got
+            assert got[4].startswith("id 2 repeats line 3 of this import: "), got
+            assert report.committed != dry, report
+        assert imp.rows("SELECT id, email FROM users") == [(1, "a@x")]
+        imp.execute("DELETE FROM users")
+
+
+def test_an_upsert_by_a_deferrable_key_on_postgresql_is_refused_up_front(
+    fresh_db: Callable[[str], DbTarget], tmp_path: Path
+) -> None:
+    # ON CONFLICT cannot use a DEFERRABLE constraint: the import staged every row, then failed
+    # with PostgreSQL's "ON CONFLICT does not support deferrable unique constraints", exit 1,
+    # no way out (a dry run too). Refused before a row is read; --on-conflict error goes on.
+    imp = ImportTarget("postgresql", fresh_db("postgresql").url, tmp_path)
+    imp.execute(
+        "CREATE TABLE kelas (id integer CONSTRAINT kelas_id PRIMARY KEY DEFERRABLE, "
+        "kode text NOT NULL UNIQUE, nama text)"
+    )
+    f = write_csv(tmp_path / "k.csv", "id,kode,nama\n1,7A,Tujuh A\n2,7B,Tujuh B\n")
+    cases: list[tuple[tuple[str, ...], OnConflict | None, bool]] = [
+        (("id",), None, False),
+        (("id",), "skip", True),
+        ((), "update", False),
+    ]
+    for key, mode, dry in cases:
+        req = ImportRequest("kelas", file=f, key=key, on_conflict=mode, dry_run=dry)
+        with pytest.raises(ConfigError) as caught:
+            import_into(imp, req)
+        assert caught.value.exit_code == 2
+        assert str(caught.value) == (
+            f'--on-conflict {mode or "update"} by id: the primary key "kelas_id" of table '
+            "'kelas' is DEFERRABLE, which PostgreSQL's upsert (INSERT … ON CONFLICT) cannot "
+            "use; nothing was imported"
+        ), caught.value
+        assert "--on-conflict error" in (caught.value.hint or ""), caught.value.hint
+    # The command: exit 2, the line and its way out.
+    res = run_cli("--database", imp.url, "import", str(f), "--table", "kelas", "--key", "id",
+                  "--yes")  # fmt: skip
+    assert res.code == 2 and res.out == "", res
+    assert res.err.startswith('error: --on-conflict update by id: the primary key "kelas_id"'), res
+    assert "hint: to add new rows, import with --on-conflict error" in res.err, res
+    report = import_into(imp, ImportRequest("kelas", file=f, key=("kode",)))
+    assert report.committed and report.inserted == 2, report
+    req = ImportRequest("kelas", file=f, key=("id",), on_conflict="error", max_errors=MaxErrors(5))
+    report = import_into(imp, req)
+    assert report.committed and report.rejected == 2, report
+
+
+def test_skip_s_new_rows_sharing_an_email_say_it_may_be_an_earlier_line(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # --on-conflict skip watches its key alone: two new rows sharing an email are the
+    # database's refusal of the second. PostgreSQL's said "(Key (email)=(b@x) already
+    # exists.)" alone, and the operator looked in the table for it in vain; it now says what
+    # SQLite and D1 say (the table's own value, line 3, is said the same).
+    imp.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ani')")
+    f = write_csv(tmp_path / "s.csv", "id,email,name\n1,z@x,Ani\n2,b@x,Budi\n3,a@x,C\n4,b@x,D\n")
+    req = ImportRequest(
+        "users",
+        file=f,
+        rejects=tmp_path / "r.csv",
+        key=("id",),
+        on_conflict="skip",
+        max_errors=MaxErrors(5),
+    )
+    report = import_into(imp, req)
+    got = {int(r["line"]): r["reason"] for r in rejects_of(report.rejects_file)}
+    assert sorted(got) == [4, 5], got
+    for line, email in ((4, "a@x"), (5, "b@x")):
+        assert email in got[line], got
+        assert got[line].endswith(", or on an earlier line of this import"), got
+    assert report.committed and (report.inserted, report.skipped) == (1, 1), report

@@ -429,3 +429,18 @@ def test_a_time_from_sqlites_current_timestamp_is_utc_on_a_server_in_wib(pg_url:
         ahead = ", ".join(hours.format(c) for c in ("a", "b", "CAST(c AS TIMESTAMP)"))
         row = conn.execute(f"SELECT {ahead} FROM absen").fetchone()  # type: ignore[call-overload]
     assert row is not None and [int(h) for h in row] == [0, 0, 24]
+
+
+def test_a_column_quoted_like_a_constraint_keyword_among_comma_less_constraints() -> None:
+    """A D1 table whose table constraints stand with no comma between them is read with the
+    commas put in; a column quoted "check" (or "unique") was taken for a table constraint's
+    keyword, so a later column's own UNIQUE was cut off as a bare ``UNIQUE,`` PostgreSQL
+    refuses (and the parity read the same)."""
+    (made,) = translate_script(
+        'CREATE TABLE absen (id INTEGER, "check" TEXT, kode TEXT UNIQUE, UNIQUE(id)\n'
+        "  CHECK (id > 0));\n"
+    ).statements
+    assert made.output == (
+        'CREATE TABLE absen (\n  id BIGINT,\n  "check" TEXT,\n  kode TEXT UNIQUE,\n'
+        "  UNIQUE (id),\n  CHECK (id > 0)\n)",
+    ), made.output

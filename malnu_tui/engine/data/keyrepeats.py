@@ -67,31 +67,6 @@ def stage_types(spec: WriteSpec) -> tuple[str, ...]:
     return tuple(types)
 
 
-def key_indexes(spec: WriteSpec) -> tuple[int, ...]:
-    """The columns of every watched constraint (:attr:`WriteSpec.uniques`), one after the
-    other, as indexes into the row's values: the scratch table's ``k0, k1, …``."""
-    return tuple(spec.columns.index(c) for u in spec.uniques for c in u.columns)
-
-
-def first_repeat(
-    conn: sqlite3.Connection, table: str, spec: WriteSpec, keys: Sequence[object]
-) -> tuple[UniqueSet, int, tuple[object, ...]] | None:
-    """The watched constraint whose value (of ``keys``, as :func:`key_indexes` orders them)
-    a row of the scratch ``table`` holds, the line of that row, and the value; None if none
-    does. A NULL never collides (SQL's rule, and SQLite's, which the scratch table follows)."""
-    at = 0
-    for u in spec.uniques:
-        n = len(u.columns)
-        value = tuple(keys[at : at + n])
-        if None not in value:
-            where = " AND ".join(f"k{i} = ?" for i in range(at, at + n))
-            found = conn.execute(f"SELECT line FROM {table} WHERE {where}", value).fetchone()
-            if found:
-                return u, int(found[0]), value
-        at += n
-    return None
-
-
 def key_words(
     spec: WriteSpec, columns: Sequence[str], values: Sequence[object], word: str = "key"
 ) -> str:
@@ -180,23 +155,54 @@ def repeat_rejection(
     )
 
 
-def sqlite_keys_table(spec: WriteSpec, name: str) -> str:
-    """``CREATE TABLE`` of the values seen: the source line, then each watched
-    constraint's columns (``k0, k1, …``, :func:`key_indexes`) with the table's affinity and
-    the constraint's collation, UNIQUE as the constraint is (NULLs never repeat)."""
-    cols, groups, at = [], [], 0
-    for u in spec.uniques:
-        for i, k in enumerate(u.columns):
-            col = spec.schema.column(k)
-            aff = column_affinity(u, col.declared_type if col else "")
-            coll = quote_ident(u.collation(i) or "BINARY")
-            cols.append(f"k{at + i} {aff} COLLATE {coll}")
-        groups.append(", ".join(f"k{at + i}" for i in range(len(u.columns))))
-        at += len(u.columns)
-    uniques = ", ".join(f"UNIQUE ({g})" for g in groups)
-    return (
-        f"CREATE TABLE {quote_ident(name)} (line INTEGER PRIMARY KEY, {', '.join(cols)}, {uniques})"
-    )
+def sqlite_keys_table(spec: WriteSpec, unique: UniqueSet, name: str) -> str:
+    """``CREATE TABLE`` of the values of one watched constraint seen: the source line, then
+    its columns (``k0, k1, …``) with the table's affinity and the constraint's collation,
+    UNIQUE as the constraint is (NULLs never repeat)."""
+    cols = []
+    for i, k in enumerate(unique.columns):
+        col = spec.schema.column(k)
+        aff = column_affinity(unique, col.declared_type if col else "")
+        cols.append(f"k{i} {aff} COLLATE {quote_ident(unique.collation(i) or 'BINARY')}")
+    keys = ", ".join(f"k{i}" for i in range(len(unique.columns)))
+    head = f"CREATE TABLE {quote_ident(name)} (line INTEGER PRIMARY KEY"
+    return f"{head}, {', '.join(cols)}, UNIQUE ({keys}))"
+
+
+class _Seen:
+    """One watched constraint's table of values seen (:class:`ScratchKeys`)."""
+
+    def __init__(self, conn: sqlite3.Connection, spec: WriteSpec, u: UniqueSet, n: int) -> None:
+        self.unique = u
+        self.name = f"seen{n}"
+        self.kidx = tuple(spec.columns.index(c) for c in u.columns)
+        conn.execute(sqlite_keys_table(spec, u, self.name))
+        width = 1 + len(u.columns)
+        k = ", ".join(f"k{i}" for i in range(len(u.columns)))
+        self.insert = f"INSERT OR IGNORE INTO {self.name} (line, {k}) VALUES "
+        self.one = f"({', '.join('?' * width)})"
+        self.per = max(1, min(200, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+        self.width = width
+        where = " AND ".join(f"k{i} = ?" for i in range(len(u.columns)))
+        self.first = f"SELECT line FROM {self.name} WHERE {where}"
+        self.kept = f"SELECT line FROM {self.name} WHERE line BETWEEN ? AND ?"
+
+    def add(
+        self, conn: sqlite3.Connection, lines: Sequence[int], cols: list[Sequence[object]]
+    ) -> bool:
+        """Note the rows' values (several rows a statement: one a statement doubled an
+        import's time); True when every one was new (or NULL)."""
+        n, per, width = len(lines), self.per, self.width
+        tuples = zip(lines, *cols, strict=True)
+        whole = n - n % per
+        before = conn.total_changes
+        if whole:
+            sql = self.insert + ", ".join([self.one] * per)
+            params = list(chain.from_iterable(islice(tuples, whole)))
+            conn.executemany(sql, zip(*[iter(params)] * (per * width), strict=False))
+        if whole < n:
+            conn.executemany(self.insert + self.one, tuples)
+        return conn.total_changes - before == n
 
 
 class ScratchKeys:
@@ -205,69 +211,67 @@ class ScratchKeys:
     collation: SQLite's import (its unit's temp tables are kept in memory) and D1's dry run,
     which holds no unit on D1 across requests (each chunk's trial is rolled back, so a value
     seen in an earlier chunk was not). On disk behind SQLite's small page cache: memory stays
-    flat however many rows the file has (never a set in Python)."""
+    flat however many rows the file has (never a set in Python).
+
+    One constraint after the other, as PostgreSQL's and D1's stages are searched: a row taken
+    out for one is no first line for the next (its values of those are not noted). A single
+    table of every constraint's values noted a row refused for a later constraint under none,
+    so a later row holding its value of an earlier one was taken, and the refused row was
+    said to repeat that later line ("id 2 repeats line 4" of line 3)."""
 
     def __init__(self, spec: WriteSpec) -> None:
         self.spec = spec
-        self._kidx = key_indexes(spec)
         # "": a private temp file. Written by the import's writer thread, closed by its caller.
         self.conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = OFF")
         self.conn.execute("PRAGMA synchronous = OFF")
-        self.conn.execute(sqlite_keys_table(spec, "seen"))
-        self._width = 1 + len(self._kidx)
-        k = ", ".join(f"k{i}" for i in range(len(self._kidx)))
-        # OR IGNORE: a row repeating any constraint's value is noted for none of them.
-        self._insert = f"INSERT OR IGNORE INTO seen (line, {k}) VALUES "
-        self._one = f"({', '.join('?' * self._width)})"
-        most = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._per = max(1, min(200, most // self._width))  # rows a statement
+        self._seen = [_Seen(self.conn, spec, u, n) for n, u in enumerate(spec.uniques)]
 
     def repeats(self, rows: RowBatch) -> list[Rejection]:
         """The rows whose value of a watched constraint an earlier row (of this call or an
         earlier one) holds, each as its rejection naming that row's line; the others' values
-        are noted (several rows a statement: one a statement doubled an import's time)."""
+        are noted."""
         n = len(rows)
         if not n:
             return []
-        c, kidx, width, per = self.conn, self._kidx, self._width, self._per
+        c = self.conn
         values = rows.values
-        cols: list[Sequence[object]]
-        if isinstance(values, FlatRows) and values.width == len(self.spec.columns):
-            flat, w = values.flat, values.width
-            cols = [flat[j::w] for j in kidx]
-        else:
-            cols = [[v[j] for v in values] for j in kidx]
-        tuples = zip(rows.lines, *cols, strict=True)
-        whole = n - n % per
+        lines: Sequence[int] = rows.lines
+        left: list[int] | None = None  # the rows still in (None: all)
+        out: list[Rejection] = []
         c.execute("BEGIN")
         try:
-            before = c.total_changes
-            if whole:
-                sql = self._insert + ", ".join([self._one] * per)
-                params = list(chain.from_iterable(islice(tuples, whole)))
-                c.executemany(sql, zip(*[iter(params)] * (per * width), strict=False))
-            if whole < n:
-                c.executemany(self._insert + self._one, tuples)
-            if c.total_changes - before == n:  # every value new: the usual chunk
-                return []
-            lo, hi = rows.lines[0], rows.lines[-1]
-            kept = {int(r[0]) for r in c.execute(_KEPT, (lo, hi))}
-            out = []
-            for j, r in enumerate(rows.rows()):
-                if r.line in kept:
+            for seen in self._seen:
+                cols: list[Sequence[object]]
+                if isinstance(values, FlatRows) and values.width == len(self.spec.columns):
+                    flat, w = values.flat, values.width
+                    cols = [flat[j::w] for j in seen.kidx]
+                else:
+                    cols = [[v[j] for v in values] for j in seen.kidx]
+                if left is not None:
+                    cols = [[col[i] for i in left] for col in cols]
+                at = lines if left is None else [lines[i] for i in left]
+                if not at or seen.add(c, at, cols):
                     continue
-                found = first_repeat(c, "seen", self.spec, [col[j] for col in cols])
-                if found:
-                    u, first, value = found
-                    rejection = repeat_rejection(self.spec, u, r.line, first, value)
-                    out.append(rejection._replace(raw=r.raw))
-            return out
+                kept = {int(r[0]) for r in c.execute(seen.kept, (at[0], at[-1]))}
+                still: list[int] = []
+                for i, line in enumerate(at):
+                    row = i if left is None else left[i]
+                    if line in kept:
+                        still.append(row)
+                        continue
+                    value = tuple(col[i] for col in cols)
+                    found = c.execute(seen.first, value).fetchone()
+                    u = seen.unique
+                    out.append(
+                        repeat_rejection(self.spec, u, line, int(found[0]), value)._replace(
+                            raw=rows.raws[row]
+                        )
+                    )
+                left = still
+            return sorted(out, key=lambda r: r.line)
         finally:
             c.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
-
-
-_KEPT = "SELECT line FROM seen WHERE line BETWEEN ? AND ?"

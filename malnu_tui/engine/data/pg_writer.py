@@ -22,6 +22,7 @@ from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.keyrepeats import hide_secret_detail, repeat_rejection
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import (
+    KEY_DETAIL,
     PG_TRIGGERS_SQL,
     WriteOutcome,
     WriteSpec,
@@ -425,9 +426,8 @@ class PostgresWriter(PgUnit):
                     self.conn.execute("ROLLBACK TO SAVEPOINT malnu_range")
                     lines = self._lines_between(lo, hi)
                     if lines[0] == lines[1]:
-                        rejections.append(
-                            Rejection(lines[0], self._column(exc), _reason(exc, self._names), "")
-                        )
+                        reason = _reason(exc, self._names) + self._maybe_earlier(exc)
+                        rejections.append(Rejection(lines[0], self._column(exc), reason, ""))
                         if max_rejections is not None and len(rejections) > max_rejections:
                             # Nothing will commit: the search stops, and the rows not judged
                             # count as the INSERT would take them (the report balances).
@@ -459,6 +459,18 @@ class PostgresWriter(PgUnit):
             accepted,
             ignored_by,
         )
+
+    def _maybe_earlier(self, exc: psycopg.Error) -> str:
+        """A UNIQUE the import does not watch (``--on-conflict skip``'s other ones, a partial
+        or expression index): PostgreSQL's "already exists" may be of a row an earlier line
+        of the import added (two new rows sharing an email), as SQLite's refusal says it."""
+        if exc.sqlstate != "23505":
+            return ""
+        m = KEY_DETAIL.search(exc.diag.message_detail or "")
+        cols = {c.strip('"') for c in m["cols"].split(", ")} if m else set()
+        if any(cols == set(u.columns) for u in self.spec.uniques):
+            return ""  # a repeat within the file was taken out first: the table's own
+        return ": in the table, or on an earlier line of this import"
 
     def _column(self, exc: psycopg.Error) -> str:
         """The column a refused row is refused for: PostgreSQL names it for NOT NULL, and in

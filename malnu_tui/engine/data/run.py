@@ -47,7 +47,7 @@ from malnu_tui.engine.data.schema import (
 )
 from malnu_tui.engine.data.spec import dropping_triggers
 from malnu_tui.engine.data.tablesource import SourceReadFailed, TableSource
-from malnu_tui.engine.data.uniques import watched_uniques
+from malnu_tui.engine.data.uniques import refuse_deferrable_key, watched_uniques
 from malnu_tui.engine.data.writers import (
     OnConflict,
     TableWriter,
@@ -124,6 +124,8 @@ def _check(
         on_conflict=request.conflict,
         table_source=source.description if isinstance(source, TableSource) else "",
     )
+    if check.ok:
+        refuse_deferrable_key(backend, request.table, check.key, request.conflict)
     # Also past a --header-line N that is the top of a two-row header, or a title row.
     if not check.ok and isinstance(source, CsvSource) and request.header_rows == 1:
         found = _header_below(source, schema, mapping)
@@ -313,7 +315,7 @@ def _execute(
         writer = open_writer(backend, spec, direct=True)
 
     def row_builder(writer: TableWriter) -> RowBuilder:
-        # D1's staging table has no column types: it gets real numbers.
+        # D1: real numbers (its staging table types a watched UNIQUE's columns alone).
         return RowBuilder(
             schema,
             check,

@@ -160,13 +160,13 @@ _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
 # PostgreSQL's detail of a unique or foreign key violation: Key (nis)=(0012) already exists.
 # Found by its structure, ``(cols)=(``: a server speaking another language says the words
 # around it in its own (Schlüssel »(nis)=(0012)« existiert bereits.).
-_KEY_DETAIL = re.compile(r"\((?P<cols>.+?)\)=\(")
+KEY_DETAIL = re.compile(r"\((?P<cols>.+?)\)=\(")
 
 
 def key_column(detail: str | None, columns: Sequence[str]) -> str:
     """The column a PostgreSQL unique or foreign key violation names in its detail (the first
     of a key of several, as SQLite names it), when it is one of ``columns``; else ``""``."""
-    m = _KEY_DETAIL.search(detail or "")
+    m = KEY_DETAIL.search(detail or "")
     if not m:
         return ""
     first = m["cols"].split(", ")[0]

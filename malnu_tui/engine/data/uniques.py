@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.errors import ConfigError
+
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.data.schema import TableSchema
@@ -69,6 +71,15 @@ _PG_UNIQUES = (
     "(quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
     "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
     "ORDER BY NOT i.indisprimary, i.indexrelid"
+)
+# PostgreSQL: the DEFERRABLE PRIMARY KEY and UNIQUE constraints, their key columns.
+_PG_DEFERRABLE = (
+    "SELECT c.conname, c.contype = 'p', array(SELECT a.attname::text FROM unnest(i.indkey) "
+    "WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n "
+    "WHERE k.o <= i.indnkeyatts) FROM pg_constraint c JOIN pg_index i ON i.indexrelid = "
+    "c.conindid WHERE c.conrelid = (quote_ident(current_schema()) || '.' || quote_ident(%s))"
+    "::regclass AND c.contype IN ('p', 'u') AND c.condeferrable AND i.indpred IS NULL "
+    "AND i.indexprs IS NULL ORDER BY c.conname"
 )
 
 
@@ -150,3 +161,27 @@ def watched_uniques(
     # (the table holds it in that very row): the values are compared within the file only.
     others = (replace(u, key=False) for u in every if u is not same and set(u.columns) <= have)
     return (mine, *others)
+
+
+def refuse_deferrable_key(
+    backend: Backend, table: str, key: Sequence[str], on_conflict: str
+) -> None:
+    """An upsert (``--on-conflict update`` or ``skip``) by a key whose PRIMARY KEY or UNIQUE
+    constraint is DEFERRABLE, refused before anything is read: PostgreSQL's ``ON CONFLICT``
+    cannot use one as its arbiter, and said so only once the rows were staged ("ON CONFLICT
+    does not support deferrable unique constraints", exit 1, no way out; a dry run too)."""
+    if backend.kind != "postgresql" or not key or on_conflict not in ("update", "skip"):
+        return
+    conn = backend.conn  # type: ignore[attr-defined]
+    for name, primary, cols in conn.execute(_PG_DEFERRABLE, (table,)):
+        if set(cols) == set(key):
+            what = "primary key" if primary else "UNIQUE constraint"
+            quoted = '"' + str(name).replace('"', '""') + '"'
+            raise ConfigError(
+                f"--on-conflict {on_conflict} by {','.join(key)}: the {what} {quoted} of table "
+                f"{table!r} is DEFERRABLE, which PostgreSQL's upsert (INSERT … ON CONFLICT) "
+                "cannot use; nothing was imported",
+                hint="to add new rows, import with --on-conflict error (a row whose key the "
+                "table holds is then rejected, named by its line); to update rows by this key, "
+                "make the constraint NOT DEFERRABLE in a migration (drop it and add it again)",
+            )

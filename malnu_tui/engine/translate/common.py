@@ -172,6 +172,7 @@ def parse_sqlite(text: str) -> list[exp.Expr | None]:
 
 
 _STARTS_CONSTRAINT = frozenset({"CONSTRAINT", "PRIMARY KEY", "UNIQUE", "CHECK", "FOREIGN KEY"})
+_QUOTED = sqlglot.TokenType.IDENTIFIER
 
 
 def parse_sqlite_table_constraints(text: str) -> list[exp.Expr | None] | None:
@@ -195,7 +196,9 @@ def parse_sqlite_table_constraints(text: str) -> list[exp.Expr | None] | None:
             depth += 1
         elif kind == sqlglot.TokenType.R_PAREN:
             depth -= 1
-        elif depth == 1 and word in _STARTS_CONSTRAINT and out:
+        elif depth == 1 and word in _STARTS_CONSTRAINT and out and kind != _QUOTED:
+            # (a column quoted "check" or "unique" is a name: taken for a keyword, a later
+            # column's own UNIQUE was cut off as a bare "UNIQUE," PostgreSQL refuses)
             before = out[-1].token_type
             named = len(out) > 1 and out[-2].text.upper() == "CONSTRAINT"
             if before == sqlglot.TokenType.COMMA:
