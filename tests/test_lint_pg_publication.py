@@ -82,8 +82,10 @@ def test_publishing_keyless_tables_in_the_set(pg_url: str, mdirs: MigrationDirs)
         "PostgreSQL refuses every UPDATE and DELETE of them"
     ), found[0][2]
     assert found[1][2].startswith("CREATE TABLE later while publication everything is FOR ALL")
-    assert "ADD TABLE: publication supabase_realtime publishes the updates and deletes of logs, " \
+    assert (
+        "ADD TABLE: publication supabase_realtime publishes the updates and deletes of logs, "
         "which has" in found[2][2]
+    )
     assert "keyed's primary key dropped" in found[3][2]
     assert "dumped set to REPLICA IDENTITY NOTHING" in found[4][2]
     with psycopg.connect(pg_url, autocommit=True) as conn:

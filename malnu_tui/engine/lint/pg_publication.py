@@ -24,7 +24,7 @@ from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_com
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["PUBLICATION_RULES", "LivePublications", "LiveRel", "LivePub", "Publications"]
+__all__ = ["PUBLICATION_RULES", "LivePub", "LivePublications", "LiveRel", "Publications"]
 
 PUBLICATION_RULES = (
     Rule(
@@ -32,8 +32,8 @@ PUBLICATION_RULES = (
         "error",
         "a publication publishes the updates or deletes of a table with no primary key nor "
         "replica identity",
-        "PostgreSQL then refuses every UPDATE and DELETE of the table (\"cannot update table … "
-        'because it does not have a replica identity and publishes updates"): the app\'s '
+        'PostgreSQL then refuses every UPDATE and DELETE of the table ("cannot update table … '
+        "because it does not have a replica identity and publishes updates\"): the app's "
         "writes fail right after the deploy",
         "give the table a primary key in the same migration (ALTER TABLE t ADD PRIMARY KEY "
         "(id)); or ALTER TABLE t REPLICA IDENTITY USING INDEX i (a unique index on NOT NULL "
@@ -208,7 +208,9 @@ class Publications:
         self.tables[t] = LiveRel(op.name, pkey, "d", partitioned)
         for p, pub in self.pubs.items():
             if pub.all_tables:
-                self._watch(t, p, st.line, "CREATE TABLE {t} while publication {p} is FOR ALL TABLES", set())
+                self._watch(
+                    t, p, st.line, "CREATE TABLE {t} while publication {p} is FOR ALL TABLES", set()
+                )
 
     def _altered(self, st: Statement, op: Op) -> None:
         h = _ALTER_HEAD.match(strip_comments(st.text))
@@ -297,12 +299,13 @@ class Publications:
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             verbs = " and ".join(v for v in ("UPDATE", "DELETE") if v.lower() in pub.kinds)
             plural = len(names) > 1
+            said = cause.replace("{p}", p).replace("{t}", names[0])
             why = (
-                f"{cause.replace('{p}', p).replace('{t}', names[0])}: publication {p} publishes the "
+                f"{said}: publication {p} publishes the "
                 f"{verbs.lower().replace('update', 'updates').replace('delete', 'deletes')} of "
                 f"{shown}, which {'have' if plural else 'has'} no primary key nor replica "
                 f"identity: PostgreSQL refuses every {verbs} of {'them' if plural else 'it'} "
-                "from then on (\"cannot update table … because it does not have a replica "
+                'from then on ("cannot update table … because it does not have a replica '
                 "identity and publishes updates\"), the app's writes fail right after the deploy"
             )
             out.append(Finding(r.id, r.severity, self._file, line, why, r.instead))
