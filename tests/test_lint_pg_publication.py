@@ -44,6 +44,11 @@ ALTER TABLE keyed DROP CONSTRAINT keyed_pkey;
 ALTER PUBLICATION supabase_realtime ADD TABLE dumped;
 ALTER TABLE dumped REPLICA IDENTITY NOTHING;
 CREATE PUBLICATION only_inserts FOR TABLE later WITH (publish = 'insert, truncate');
+CREATE SCHEMA arsip;
+CREATE PUBLICATION per_schema FOR TABLES IN SCHEMA arsip;
+CREATE TABLE arsip.lama (x int);
+CREATE TABLE arsip.baru (id int, x int, PRIMARY KEY (id));
+ALTER TABLE arsip.baru DROP COLUMN id;
 """
 
 
@@ -74,27 +79,35 @@ def test_publishing_keyless_tables_in_the_set(pg_url: str, mdirs: MigrationDirs)
     found = _found(lint_migrations(mset, dialect="postgresql", session_lock_timeout=True))
     assert [x[:2] for x in found] == [
         ("20250101_000100", 14), ("20250101_000200", 1), ("20250101_000300", 3),
-        ("20250101_000300", 4), ("20250101_000300", 6),
+        ("20250101_000300", 4), ("20250101_000300", 6), ("20250101_000300", 10),
+        ("20250101_000300", 12),
     ], found  # fmt: skip
     assert found[0][2].startswith(
         "CREATE PUBLICATION everything FOR ALL TABLES: publication everything publishes the "
         "updates and deletes of ev, logs, which have no primary key nor replica identity: "
         "PostgreSQL refuses every UPDATE and DELETE of them"
     ), found[0][2]
-    assert found[1][2].startswith("CREATE TABLE later while publication everything is FOR ALL")
+    assert found[1][2].startswith(
+        "CREATE TABLE later while publication everything publishes every new table: "
+    )
     assert (
         "ADD TABLE: publication supabase_realtime publishes the updates and deletes of logs, "
         "which has" in found[2][2]
     )
     assert "keyed's primary key dropped" in found[3][2]
     assert "dumped set to REPLICA IDENTITY NOTHING" in found[4][2]
+    assert found[5][2].startswith(
+        "CREATE TABLE arsip.lama while publication per_schema publishes every new table"
+    )
+    assert "arsip.baru's key column id dropped" in found[6][2]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(FIRST)
         _writes(conn, ["logs", "ev"], ["keyed", "dumped", "ev_k", "cache", "full_t"])
         conn.execute(SECOND)
         _writes(conn, ["later"], ["later_k"])
         conn.execute(THIRD)
-        _writes(conn, ["logs", "keyed", "dumped"], ["later", "ev", "full_t"])
+        _writes(conn, ["logs", "keyed", "dumped", "arsip.lama", "arsip.baru"],
+                ["later", "ev", "full_t"])  # fmt: skip
 
 
 def test_plain_lint_reads_the_live_tables_and_publications(
@@ -102,21 +115,28 @@ def test_plain_lint_reads_the_live_tables_and_publications(
 ) -> None:
     """A plain `lint` of a pending file: the live database's keyless table (made by hand, no
     migration names it) added to its publication, a live published table's key dropped, a
-    keyless table made while a live FOR ALL TABLES publication publishes deletes. `lint --all`
+    keyless table made while a live FOR ALL TABLES publication publishes deletes (or a live
+    TABLES IN SCHEMA one), a live table's key column dropped. `lint --all`
     of the same file cannot know them (no finding there)."""
     live = (
         "CREATE TABLE absen (siswa int); CREATE TABLE nilai (id int PRIMARY KEY);"
         "CREATE TABLE Guru (id int PRIMARY KEY);"
         "CREATE PUBLICATION rt FOR TABLE nilai, guru;"
-        "CREATE PUBLICATION hapus FOR ALL TABLES WITH (publish = 'insert, delete')"
+        "CREATE PUBLICATION hapus FOR ALL TABLES WITH (publish = 'insert, delete');"
+        "CREATE SCHEMA arsip; CREATE PUBLICATION per_schema FOR TABLES IN SCHEMA arsip "
+        "WITH (publish = 'update');"
+        "CREATE TABLE hadir (siswa int, tgl date, n text, PRIMARY KEY (siswa, tgl))"
     )
     pending = (
         "ALTER PUBLICATION rt ADD TABLE absen;\nALTER TABLE nilai DROP CONSTRAINT nilai_pkey;\n"
         "CREATE TABLE baru (x int);\nCREATE TABLE baru_k (x int PRIMARY KEY);\n"
-        "ALTER TABLE guru DROP CONSTRAINT guru_pkey;\nALTER TABLE guru ADD PRIMARY KEY (id);"
+        "ALTER TABLE guru DROP CONSTRAINT guru_pkey;\nALTER TABLE guru ADD PRIMARY KEY (id);\n"
+        "ALTER TABLE arsip.lama_k ADD COLUMN y int;\nCREATE TABLE arsip.rekap (x int);\n"
+        "ALTER TABLE hadir DROP COLUMN n;\nALTER TABLE hadir DROP COLUMN tgl;"
     )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(live)
+        conn.execute("CREATE TABLE arsip.lama_k (id int PRIMARY KEY)")
     mdirs.add("20250101_000100", "pending", pending, "SELECT 1;")
     mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
     target = Target("pg", pg_url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
@@ -127,12 +147,22 @@ def test_plain_lint_reads_the_live_tables_and_publications(
     finally:
         backend.close()
     found = _found(report)
-    assert [x[1] for x in found] == [1, 2, 2, 3], found  # (nilai: in both publications)
+    assert [x[1] for x in found] == [1, 2, 3, 8, 10], found
     assert "rt ADD TABLE: publication rt publishes the updates and deletes of absen," in found[0][2]
-    assert "nilai's primary key dropped: publication hapus publishes the deletes" in found[1][2]
-    assert "nilai's primary key dropped: publication rt" in found[2][2]
-    assert "publication hapus publishes the deletes of baru, which has" in found[3][2]
-    assert "refuses every DELETE of it" in found[3][2]
+    assert (
+        "nilai's primary key dropped: publications hapus (deletes) and rt (updates and deletes) "
+        "publish the changes of nilai, which has no primary key nor replica identity: "
+        "PostgreSQL refuses every UPDATE and DELETE of it"
+    ) in found[1][2]
+    assert "publication hapus publishes the deletes of baru, which has" in found[2][2]
+    assert "refuses every DELETE of it" in found[2][2]
+    assert found[3][2].startswith(
+        "CREATE TABLE arsip.rekap while publications hapus and per_schema publish every new "
+        "table: publications hapus (deletes) and per_schema (updates) publish the changes of "
+        "arsip.rekap, which has no primary key nor replica identity: PostgreSQL refuses every "
+        "UPDATE and DELETE of it"
+    ), found[3][2]
+    assert "hadir's key column tgl dropped: publication hapus" in found[4][2]
     assert _found(lint_migrations(mset, dialect="postgresql")) == []
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(pending)
@@ -142,4 +172,8 @@ def test_plain_lint_reads_the_live_tables_and_publications(
         conn.execute("UPDATE baru SET x = 1")  # (updates not published)
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
             conn.execute("DELETE FROM baru")
-        conn.execute("UPDATE guru SET id = 2; DELETE FROM baru_k")
+        conn.execute("UPDATE guru SET id = 2; DELETE FROM baru_k; DELETE FROM arsip.lama_k")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("UPDATE arsip.rekap SET x = 1")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("DELETE FROM hadir")

@@ -61,6 +61,12 @@ _WITH = re.compile(r"\s*\bWITH\s*\((?P<opts>[^()]*)\)\s*$", _F)
 _PUBLISH = re.compile(r"\bpublish\s*=\s*'(?P<what>[^']*)'", re.IGNORECASE)
 _ITEM = re.compile(rf"^(?:TABLE\s+)?(?:ONLY\s+)?{_QN}", _F)
 _SCHEMA_ITEM = re.compile(r"^TABLES\s+IN\s+SCHEMA\b", re.IGNORECASE)
+_TABLE_PK = re.compile(
+    rf"^(?:CONSTRAINT\s+{IDENT}\s+)?PRIMARY\s+KEY\s*\((?P<cols>[^()]*)\)", re.IGNORECASE
+)
+_KEY_COLS = re.compile(r"\bPRIMARY\s+KEY\s*\((?P<cols>[^()]*)\)", re.IGNORECASE)
+_COLUMN = re.compile(rf"\s*({IDENT})")
+_TABLE_ITEM = re.compile(r"^TABLE\b", re.IGNORECASE)
 _PK = re.compile(r"\bPRIMARY\s+KEY\b", re.IGNORECASE)
 _PK_NAMED = re.compile(rf"\bCONSTRAINT\s+(?P<c>{IDENT})\s+PRIMARY\s+KEY\b", re.IGNORECASE)
 _LIKE_KEYED = re.compile(r"\bLIKE\b[^,)]*\bINCLUDING\s+(?:ALL|INDEXES)\b", re.IGNORECASE)
@@ -85,6 +91,7 @@ class LiveRel:
     pkey: str | None  # its primary key constraint's name (folded), None: none
     identity: str = "d"  # relreplident: d(efault), f(ull), i(ndex), n(othing)
     partitioned: bool = False
+    key_columns: tuple[str, ...] = ()  # its primary key's (folded): a DROP COLUMN drops it
 
     @property
     def identified(self) -> bool:
@@ -98,6 +105,11 @@ class LivePub:
     all_tables: bool
     kinds: frozenset[str]  # what it publishes: insert, update, delete, truncate
     tables: set[str] = field(default_factory=set)  # folded table keys (not FOR ALL TABLES)
+    schemas: set[str] = field(default_factory=set)  # FOR TABLES IN SCHEMA (folded)
+
+    def covers(self, t: str) -> bool:
+        """Whether it publishes table ``t`` (a key as :func:`_table_key` makes it)."""
+        return self.all_tables or t in self.tables or _schema_of(t) in self.schemas
 
 
 @dataclass
@@ -121,17 +133,42 @@ def _kinds(rest: str) -> frozenset[str]:
     return frozenset(w.strip().lower() for w in m["what"].split(",") if w.strip())
 
 
-def _items(text: str) -> list[str]:
-    """The tables of a ``[FOR] TABLE a, b, TABLE c (cols) WHERE (…)`` list, folded keys (a
-    ``TABLES IN SCHEMA`` item is not followed)."""
-    out = []
+def _schema_of(t: str) -> str:
+    return t.rpartition(".")[0] or "public"
+
+
+def _items(text: str) -> tuple[list[str], list[str]]:
+    """The tables (folded keys) and schemas of a ``[FOR] TABLE a, b (cols) WHERE (…), TABLES IN
+    SCHEMA s, t`` list (a bare name is of the kind before it)."""
+    tables: list[str] = []
+    schemas: list[str] = []
+    in_schema = False
     for part in split_top_level(text):
-        if _SCHEMA_ITEM.match(part):
-            continue
-        m = _ITEM.match(part)
-        if m is not None:
-            out.append(_table_key(m["schema"], m["name"]))
-    return out
+        if (s := _SCHEMA_ITEM.match(part)) is not None:
+            in_schema, part = True, part[s.end() :].strip()
+        elif _TABLE_ITEM.match(part):
+            in_schema = False
+        if in_schema:
+            name = key(part.split()[0]) if part else ""
+            schemas.append("public" if name == "current_schema" else name)
+        elif (m := _ITEM.match(part)) is not None:
+            tables.append(_table_key(m["schema"], m["name"]))
+    return tables, schemas
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(key(c.strip()) for c in text.split(",") if c.strip())
+
+
+def _key_columns(body: str) -> tuple[str, ...]:
+    """The primary key's columns in a CREATE TABLE's column list (folded)."""
+    inner = body[1 : body.rfind(")")] if body.startswith("(") else ""
+    for part in split_top_level(inner):
+        if (m := _TABLE_PK.match(part)) is not None:
+            return _columns(m["cols"])
+        if _PK.search(part) and (c := _COLUMN.match(part)) is not None:
+            return (key(c[1]),)
+    return ()
 
 
 @dataclass
@@ -151,7 +188,7 @@ class Publications:
         if self.live is not None:
             self.tables = {k: LiveRel(**vars(v)) for k, v in self.live.tables.items()}
             self.pubs = {
-                k: LivePub(v.all_tables, v.kinds, set(v.tables))
+                k: LivePub(v.all_tables, v.kinds, set(v.tables), set(v.schemas))
                 for k, v in self.live.publications.items()
             }
 
@@ -163,7 +200,7 @@ class Publications:
         rel, pub = self.tables.get(t), self.pubs.get(p)
         if rel is None or pub is None or rel.identified or not (pub.kinds & _CHANGES):
             return False
-        return pub.all_tables or t in pub.tables
+        return pub.covers(t)
 
     def _broken_now(self, t: str) -> set[str]:
         """The publications whose UPDATEs or DELETEs of ``t`` PostgreSQL refuses now."""
@@ -178,7 +215,7 @@ class Publications:
 
     def _watch_table(self, t: str, line: int, cause: str, was: set[str]) -> None:
         for p, pub in self.pubs.items():
-            if pub.all_tables or t in pub.tables:
+            if pub.covers(t):
                 self._watch(t, p, line, cause, was)
 
     def see(self, st: Statement, op: Op) -> None:
@@ -205,12 +242,12 @@ class Publications:
         keyed = bool(_PK.search(body) or _LIKE_KEYED.search(body)) and not op.source
         pkey = (key(named["c"]) if named else f"{key(op.name)}_pkey") if keyed else None
         partitioned = bool(_PARTITIONED.search(body))
-        self.tables[t] = LiveRel(op.name, pkey, "d", partitioned)
+        columns = _key_columns(body) if keyed else ()
+        shown = op.name if "." not in t else f"{_schema_of(t)}.{op.name}"
+        self.tables[t] = LiveRel(shown, pkey, "d", partitioned, columns)
         for p, pub in self.pubs.items():
-            if pub.all_tables:
-                self._watch(
-                    t, p, st.line, "CREATE TABLE {t} while publication {p} is FOR ALL TABLES", set()
-                )
+            if pub.covers(t):  # (FOR ALL TABLES, or TABLES IN SCHEMA)
+                self._watch(t, p, st.line, "CREATE TABLE {t} while {pubs} every new table", set())
 
     def _altered(self, st: Statement, op: Op) -> None:
         h = _ALTER_HEAD.match(strip_comments(st.text))
@@ -223,6 +260,12 @@ class Publications:
             was = self._broken_now(t)
             if a.kind == "add_pk" or (a.kind in ("attach_index", "add_column") and _PK.search(d)):
                 rel.pkey = key(a.new) if a.new else f"{key(op.name)}_pkey"
+                cols = _KEY_COLS.search(d)
+                column = (key(a.column),) if a.kind == "add_column" else ()
+                rel.key_columns = _columns(cols["cols"]) if cols else column
+            elif a.kind == "drop_column" and rel.pkey and key(a.column) in rel.key_columns:
+                rel.pkey = None
+                self._watch_table(t, st.line, f"{{t}}'s key column {a.column} dropped", was)
             elif a.kind == "drop_constraint" and rel.pkey is not None and key(a.new) == rel.pkey:
                 rel.pkey = None
                 self._watch_table(t, st.line, "{t}'s primary key dropped", was)
@@ -251,62 +294,85 @@ class Publications:
             what = rest[: w.start()] if w else rest
             if _ALL.match(what):
                 self.pubs[p] = LivePub(True, kinds)
-                for t in self.tables:
-                    self._watch(t, p, st.line, "CREATE PUBLICATION {p} FOR ALL TABLES", set())
+                how = "FOR ALL TABLES"
             else:
-                tables = _items(_FOR.sub("", what)) if _FOR.match(what) else []
-                self.pubs[p] = LivePub(False, kinds, set(tables))
-                for t in tables:
-                    self._watch(t, p, st.line, "CREATE PUBLICATION {p} FOR TABLE", set())
+                tables, schemas = _items(_FOR.sub("", what)) if _FOR.match(what) else ([], [])
+                self.pubs[p] = LivePub(False, kinds, set(tables), set(schemas))
+                how = "FOR TABLES IN SCHEMA" if schemas else "FOR TABLE"
+            for t in list(self.tables):
+                if self.pubs[p].covers(t):
+                    self._watch(t, p, st.line, f"CREATE PUBLICATION {{p}} {how}", set())
         elif (m := _ALTER_PUB.match(text)) is not None:
             p, verb, rest = key(m["pub"]), m["verb"].upper(), m["rest"]
             pub = self.pubs.setdefault(p, LivePub(False, _DEFAULT_KINDS))  # (made outside)
             if verb.startswith("RENAME"):
                 self.pubs[key(rest.strip())] = self.pubs.pop(p)
             elif verb == "SET" and rest.startswith("("):
-                tables = list(self.tables) if pub.all_tables else sorted(pub.tables)
+                tables = [t for t in self.tables if pub.covers(t)]
                 was = {t for t in tables if self._broken(t, p)}
                 pub.kinds = _kinds(rest)
                 for t in tables:
                     self._watch(t, p, st.line, "ALTER PUBLICATION {p} SET (publish …)",
                                 {p} if t in was else set())  # fmt: skip
             elif verb == "DROP":
-                pub.tables -= set(_items(rest))
+                tables, schemas = _items(rest)
+                pub.tables -= set(tables)
+                pub.schemas -= set(schemas)
             else:
-                tables = _items(rest)
+                named, schemas = _items(rest)
+                tables = named + [t for t in self.tables if _schema_of(t) in schemas]
                 was = {t for t in tables if self._broken(t, p)}
                 if verb == "SET" and not pub.all_tables:
-                    pub.tables = set()
-                pub.tables.update(tables)
+                    pub.tables, pub.schemas = set(), set()
+                pub.tables.update(named)
+                pub.schemas.update(schemas)
+                what = "TABLES IN SCHEMA" if schemas and not named else "TABLE"
                 for t in tables:
-                    self._watch(t, p, st.line, f"ALTER PUBLICATION {{p}} {verb} TABLE",
+                    self._watch(t, p, st.line, f"ALTER PUBLICATION {{p}} {verb} {what}",
                                 {p} if t in was else set())  # fmt: skip
         elif (m := _DROP_PUB.match(text)) is not None:
             for n in split_top_level(m["names"]):
                 self.pubs.pop(key(n), None)
 
     def end(self, out: list[Finding]) -> None:
-        """The migration's findings: each pair it broke that is still broken at its end, one
-        finding per statement and publication."""
-        grouped: dict[tuple[int, str, str], list[str]] = {}
+        """The migration's findings: the pairs it broke that are still broken at its end, one
+        finding per statement (its tables, or its table's publications)."""
+        grouped: dict[tuple[int, str], tuple[set[str], set[str]]] = {}
         for (t, p), (line, cause) in self._pending.items():
             if self._broken(t, p):
-                grouped.setdefault((line, p, cause), []).append(t)
+                tables, pubs = grouped.setdefault((line, cause), (set(), set()))
+                tables.add(t)
+                pubs.add(p)
         r = PUBLICATION_RULES[0]
-        for (line, p, cause), keys in sorted(grouped.items()):
-            pub = self.pubs[p]
+        for (line, cause), (keys, pubs) in sorted(grouped.items()):
             names = [self.tables[t].name for t in sorted(keys)]
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            verbs = " and ".join(v for v in ("UPDATE", "DELETE") if v.lower() in pub.kinds)
+            many = " and ".join(sorted(pubs))
+            pubs_said = (
+                f"publications {many} publish" if len(pubs) > 1 else f"publication {many} publishes"
+            )
+            said = cause.replace("{pubs}", pubs_said).replace("{p}", many).replace("{t}", names[0])
+            kinds = {p: _changes(self.pubs[p].kinds) for p in sorted(pubs)}
+            if len(kinds) == 1:
+                ((p, what),) = kinds.items()
+                who = f"publication {p} publishes the {what} of {shown}"
+            else:
+                each = " and ".join(f"{p} ({what})" for p, what in kinds.items())
+                who = f"publications {each} publish the changes of {shown}"
+            union = frozenset(k for p in pubs for k in self.pubs[p].kinds)
+            verbs = " and ".join(v for v in ("UPDATE", "DELETE") if v.lower() in union)
             plural = len(names) > 1
-            said = cause.replace("{p}", p).replace("{t}", names[0])
             why = (
-                f"{said}: publication {p} publishes the "
-                f"{verbs.lower().replace('update', 'updates').replace('delete', 'deletes')} of "
-                f"{shown}, which {'have' if plural else 'has'} no primary key nor replica "
+                f"{said}: {who}, which {'have' if plural else 'has'} no primary key nor replica "
                 f"identity: PostgreSQL refuses every {verbs} of {'them' if plural else 'it'} "
                 'from then on ("cannot update table … because it does not have a replica '
                 "identity and publishes updates\"), the app's writes fail right after the deploy"
             )
             out.append(Finding(r.id, r.severity, self._file, line, why, r.instead))
         self._pending.clear()
+
+
+def _changes(kinds: frozenset[str]) -> str:
+    """``updates and deletes``, ``updates`` or ``deletes``: what of ``kinds`` needs an
+    identity."""
+    return " and ".join(v for v in ("updates", "deletes") if v[:-1] in kinds)

@@ -205,7 +205,10 @@ def _pg_storage(backend: Backend) -> LiveStorage | None:
 # is judged by its parent's key).
 _PUB_TABLES = (
     "SELECT n.nspname, c.relname, c.relreplident::text, c.relkind::text, (SELECT k.conname "
-    "FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') FROM pg_class c "
+    "FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'), (SELECT "
+    "array_agg(a.attname::text) FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = "
+    "c.oid AND a.attnum = ANY (k.conkey) WHERE k.conrelid = c.oid AND k.contype = 'p') "
+    "FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
     "AND c.relpersistence = 'p' AND NOT c.relispartition AND n.nspname <> 'information_schema' "
     "AND n.nspname NOT LIKE 'pg\\_%'"
@@ -214,6 +217,12 @@ _PUBS = (
     "SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, "
     "coalesce((SELECT array_agg(t.schemaname || '.' || t.tablename) FROM pg_publication_tables "
     "t WHERE t.pubname = p.pubname AND NOT p.puballtables), '{}') FROM pg_publication p"
+)
+
+_HAS_SCHEMA_PUBS = "SELECT to_regclass('pg_catalog.pg_publication_namespace') IS NOT NULL"
+_SCHEMA_PUBS = (
+    "SELECT p.pubname, n.nspname FROM pg_publication_namespace x JOIN pg_publication p "
+    "ON p.oid = x.pnpubid JOIN pg_namespace n ON n.oid = x.pnnspid"
 )
 
 
@@ -235,15 +244,20 @@ def _pg_publications(backend: Backend) -> LivePublications | None:
         return None
     live = LivePublications()
     try:
-        for schema, name, ident, kind, pkey in conn.execute(_PUB_TABLES).fetchall():
+        for schema, name, ident, kind, pkey, cols in conn.execute(_PUB_TABLES).fetchall():
             k, shown = _pub_key(str(schema), str(name))
             pk = str(pkey).lower() if pkey is not None else None
-            live.tables.setdefault(k, LiveRel(shown, pk, str(ident), str(kind) == "p"))
+            columns = tuple(str(c).lower() for c in cols or ())
+            live.tables.setdefault(k, LiveRel(shown, pk, str(ident), str(kind) == "p", columns))
         for row in conn.execute(_PUBS).fetchall():
             kinds = frozenset(w for w, on in zip(("insert", "update", "delete", "truncate"),
                                                  row[2:6], strict=True) if on)  # fmt: skip
             tables = {_pub_key(*str(q).split(".", 1))[0] for q in row[6] or ()}
             live.publications[str(row[0]).lower()] = LivePub(bool(row[1]), kinds, tables)
+        has = conn.execute(_HAS_SCHEMA_PUBS).fetchone()
+        if has is not None and has[0]:  # (PostgreSQL 15: FOR TABLES IN SCHEMA)
+            for pub, schema in conn.execute(_SCHEMA_PUBS).fetchall():
+                live.publications[str(pub).lower()].schemas.add(str(schema).lower())
     except Exception:  # best effort: the set's own tables and publications still count
         return None
     return live
