@@ -4,9 +4,10 @@ INDEX`` ("cannot update table "t" because it does not have a replica identity an
 updates"): the app's writes fail right after the deploy. Measured on PostgreSQL 15: a
 ``CREATE PUBLICATION … FOR ALL TABLES`` (those made later too), ``ALTER PUBLICATION … ADD
 TABLE`` / ``SET TABLE`` (the Supabase dashboard's Realtime toggle), ``CREATE PUBLICATION … FOR
-TABLE``, a keyless ``CREATE TABLE`` under a ``FOR ALL TABLES`` publication, and a ``DROP
-CONSTRAINT <pkey>`` or ``REPLICA IDENTITY NOTHING`` on a published table all pass, and the next
-UPDATE fails. A ``publish = 'insert'`` publication, a temporary or unlogged table, a view, a
+TABLE`` / ``FOR TABLES IN SCHEMA``, a keyless ``CREATE TABLE`` under a ``FOR ALL TABLES`` (or
+``TABLES IN SCHEMA``) publication, and a ``DROP CONSTRAINT <pkey>``, ``DROP COLUMN`` of a key
+column or ``REPLICA IDENTITY NOTHING`` on a published table all pass, and the next UPDATE
+fails. A ``publish = 'insert'`` publication, a temporary or unlogged table, a view, a
 partitioned table with a primary key are safe; a partitioned table's own REPLICA IDENTITY FULL
 does not reach its partitions (only a primary key does).
 
