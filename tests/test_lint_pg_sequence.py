@@ -263,8 +263,9 @@ def test_a_copy_whose_header_option_is_off_reads_its_first_row(mdirs: MigrationD
               "DROP TABLE guru;")  # fmt: skip
     copies = [("HEADER false", True), ("HEADER off", True), ("HEADER 0", True),
               ("HEADER true", False), ("HEADER", False)]  # fmt: skip
-    for i, (header, flagged) in enumerate(copies, 2):
+    for i, (header, _flagged) in enumerate(copies, 2):
         sql = f"COPY guru (id, n) FROM stdin WITH (FORMAT csv, {header});\n1,Budi\n\\.\n"
         mdirs.add(f"20250101_000{i}00", "seed", sql, "DELETE FROM guru;")
     found = _lint(mdirs)
-    assert [x[0] for x in found] == [f"20250101_000{i}00" for i in (2, 3, 4)], found
+    flagged = [f"20250101_000{i}00" for i, (_h, yes) in enumerate(copies, 2) if yes]
+    assert [x[0] for x in found] == flagged, found
