@@ -3,7 +3,11 @@ databases: each test names who was misled and how."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from tests.fixtures_core import MigrationDirs, school_set
+from tests.import_support import write_csv
 from tests.inproc import run_inproc
 
 
@@ -29,3 +33,30 @@ def test_rollback_to_the_head_says_the_migrations_stay_applied(
     res = run_inproc("--database", sqlite_url, *d.args(), "rollback", "--to", "20250101_000100",
                      "--yes")  # fmt: skip
     assert "nothing to roll back: no migration is applied" in res.err, res.err
+
+
+def test_a_wrong_import_key_is_hinted_as_the_key_not_the_file(tmp_path: Path) -> None:
+    """`import … --map m.toml --key name` on a table whose keys are id and email: the hint
+    said "fix the mapping or the header", files that were right; it names the table's keys
+    now, and the hint is about --key."""
+    db = tmp_path / "school.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, "
+                 "name TEXT NOT NULL)")  # fmt: skip
+    conn.close()
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns.email]\nfrom = "Email"\n[columns.name]\nfrom = "Nama"\n')
+    csv = write_csv(tmp_path / "u.csv", "Email,Nama\r\na@x,Ani\r\n", bom=True)
+    base = ("--database", f"sqlite:///{db}", "import", str(csv), "--table", "users",
+            "--map", str(mapping), "--dry-run")  # fmt: skip
+    res = run_inproc(*base, "--key", "name")
+    assert res.code == 2, res.err
+    assert (
+        "--key name: no PRIMARY KEY or UNIQUE constraint on exactly these columns "
+        "(the table's: id; email)" in res.err
+    ), res.err
+    hint = next(line for line in res.err.splitlines() if line.startswith("hint: "))
+    assert hint.startswith("hint: --key names the columns of one PRIMARY KEY or UNIQUE"), hint
+    assert "fix the mapping" not in hint, hint
+    res = run_inproc(*base, "--key", "email")  # the right key: the same files pass
+    assert res.code == 0, res.err
