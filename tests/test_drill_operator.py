@@ -60,3 +60,19 @@ def test_a_wrong_import_key_is_hinted_as_the_key_not_the_file(tmp_path: Path) ->
     assert "fix the mapping" not in hint, hint
     res = run_inproc(*base, "--key", "email")  # the right key: the same files pass
     assert res.code == 0, res.err
+
+
+def test_a_slow_migration_reads_as_over_its_threshold(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """A migration of 30,040 ms under the default 30 s threshold: `check` (and the alert it
+    sends) said "took 30.0 s (over 30 s)"; "0.0 s (over 0 s)" under a threshold of 0."""
+    d = school_set(mdirs)
+    assert run_inproc("--database", sqlite_url, *d.args(), "up", "--no-backup").code == 0
+    conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    with conn:  # the tracking row as a slow run leaves it
+        conn.execute("UPDATE migrations SET execution_time_ms = 30040 WHERE id = 1")
+    conn.close()
+    res = run_inproc("--database", sqlite_url, *d.args(), "check")
+    assert res.code == 2, res.out + res.err  # CRITICAL: no backup at all (--no-backup)
+    assert "20250101_000100_create_users.sql took 30.040 s (over 30 s)" in res.out, res.out
