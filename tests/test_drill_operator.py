@@ -3,10 +3,12 @@ databases: each test names who was misled and how."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 from pathlib import Path
 
-from tests.fixtures_core import MigrationDirs, school_set
+from tests.fixtures_core import CLI, REPO, MigrationDirs, school_set
 from tests.import_support import write_csv
 from tests.inproc import run_inproc
 
@@ -76,3 +78,38 @@ def test_a_slow_migration_reads_as_over_its_threshold(
     res = run_inproc("--database", sqlite_url, *d.args(), "check")
     assert res.code == 2, res.out + res.err  # CRITICAL: no backup at all (--no-backup)
     assert "20250101_000100_create_users.sql took 30.040 s (over 30 s)" in res.out, res.out
+
+
+def test_stdout_on_a_full_disk_is_one_error_line_not_a_traceback(
+    tmp_path: Path, sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """cron's `malnu-tui status --json > /var/log/malnu/status.json` with the disk full: every
+    command but `check` printed a traceback (exit 1), or, its output buffered (no
+    PYTHONUNBUFFERED, as cron runs it), Python's "Exception ignored" and exit 120 at the last
+    flush; `check --json` with a broken config ended 120 too, not UNKNOWN (3)."""
+    d = school_set(mdirs)
+    assert run_inproc("--database", sqlite_url, *d.args(), "up", "--no-backup").code == 0
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[targets.x\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    target = ("--database", sqlite_url, *d.args())
+    for argv, code in (
+        ((*target, "status"), 1),  # buffered: the exit's flush
+        ((*target, "status", "--json"), 1),  # written at once
+        ((*target, "log"), 1),  # a table (rich)
+        (("--config", str(broken), "check", "--json"), 3),
+    ):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([*CLI, *argv], stdout=full, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, text=True, env=env, cwd=REPO,
+                                  timeout=60)  # fmt: skip
+        assert proc.returncode == code, (argv, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, (
+            argv,
+            proc.stderr,
+        )
+        if code == 1:
+            assert (
+                "error: the output could not be written to stdout: No space left on device"
+                in proc.stderr
+            ), proc.stderr
