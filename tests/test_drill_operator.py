@@ -113,3 +113,40 @@ def test_stdout_on_a_full_disk_is_one_error_line_not_a_traceback(
                 "error: the output could not be written to stdout: No space left on device"
                 in proc.stderr
             ), proc.stderr
+
+
+def test_sync_verify_of_a_table_not_copied_yet_hints_the_sync_of_that_table(
+    tmp_path: Path,
+) -> None:
+    """`sync verify reporting --tables assignments`, assignments not at the destination yet:
+    the note said to run `malnu-tui sync reporting`, which syncs the pair's own tables and not
+    assignments (run as told, the table was still missing); with --from/--to it copied every
+    table of the source, private ones too. It names the table now, and works as printed."""
+    src, dst = tmp_path / "primary.db", tmp_path / "copy.db"
+    conn = sqlite3.connect(src)
+    conn.executescript(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);"
+        "CREATE TABLE assignments (id INTEGER PRIMARY KEY, title TEXT NOT NULL);"
+        "CREATE TABLE chats (id INTEGER PRIMARY KEY, body TEXT);"
+        "INSERT INTO users VALUES (1, 'a@x'); INSERT INTO assignments VALUES (1, 'PR 1');"
+    )
+    conn.close()
+    sqlite3.connect(dst).close()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n[targets.copy]\nurl = "sqlite:///{dst}"\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "copy"\ntables = ["users"]\n'
+    )
+    c = ("--config", str(config))
+    res = run_inproc(*c, "sync", "verify", "reporting", "--tables", "assignments", "--json")
+    assert res.code == 1, res.err
+    said = f"`malnu-tui sync --tables assignments reporting --config {config}` copies it"
+    assert said in res.err, res.err
+    told = said.split("`")[1].split()[1:]  # run as printed (--yes: no terminal here)
+    assert run_inproc(*told, "--yes").code == 0
+    res = run_inproc(*c, "sync", "verify", "reporting", "--tables", "assignments")
+    assert res.code == 0, res.err
+    conn = sqlite3.connect(dst)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert "assignments" in tables and "chats" not in tables, tables
