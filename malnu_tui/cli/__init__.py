@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # released), then exit 143.
         with sigterm_as_interrupt(), _waits_said(ctx, args):
             code: int = handler(ctx)
+            ctx.flush_out()
         # Done, but its lock row could not be released: only a command that loaded the lock
         # can have one (`status --json`, `check` never load it: test_startup).
         oplock = sys.modules.get("malnu_tui.engine.oplock")
@@ -222,6 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if getattr(args, "command", None) == "check":
             return _check_failed(ctx, exc)
+        if exc is ctx.unwritten:  # stdout on a full disk: one line, not a traceback
+            from malnu_tui.engine.errors import OutputNotWritten
+
+            with contextlib.suppress(OSError):
+                ctx.error(OutputNotWritten(ctx.unwritten))
+            return OutputNotWritten.exit_code
         unexpected = _database_error(exc)
         if unexpected is None:
             raise

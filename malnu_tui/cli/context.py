@@ -74,7 +74,8 @@ class Context:
         stdin: TextIO | None = None,
     ) -> None:
         self.args = args
-        self.stdout = stdout or sys.stdout
+        # Every write through it (a table, a line, JSON) that fails is kept: _stdout_failure.
+        self.stdout: TextIO = _WatchedStdout(stdout or sys.stdout, self)  # type: ignore[assignment]
         self.stderr = stderr or sys.stderr
         self.stdin = stdin or sys.stdin
         self._settings: Settings | None = None
@@ -86,6 +87,7 @@ class Context:
         # then only that command is given them).
         self.again_options: tuple[str, ...] | None = None
         self.documents = 0  # JSON documents written on stdout (one a command)
+        self.unwritten: OSError | None = None  # stdout failed (a full disk): OutputNotWritten
         self.lines = 0  # lines of text begun on stdout by out()
         # ``check``: the status its printed summary (or JSON) says, once it is begun: a
         # failure after it (stderr on a full disk) is UNKNOWN unless that said worse.
@@ -232,6 +234,25 @@ class Context:
             self.stdout.write(piece)
         self.stdout.write("\n")
 
+    def flush_out(self) -> None:
+        """stdout written out before the command reports success: on a full disk the flush
+        at the interpreter's exit failed, and Python's exit 120 replaced the command's 0."""
+        self.stdout.flush()
+
+    @contextlib.contextmanager
+    def _stdout_failure(self) -> Iterator[None]:
+        """A failed write to stdout other than its reader gone (BrokenPipeError, said as
+        before) is kept in ``unwritten`` (cli.main says it as :class:`OutputNotWritten`), and
+        what stays in the buffer is dropped, so the exit's flush does not fail again."""
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.unwritten = exc
+            reader_gone(self.stdout)
+            raise
+
     def out_json(self, data: object) -> None:
         """``data`` as JSON on stdout; a :class:`JsonList` in it is written item by item where
         it stands (a large seed's statements are never held as one document)."""
@@ -259,7 +280,7 @@ class Context:
 
         # Whole or not at all: a Ctrl-C or SIGTERM as it is written (a slow reader, a large
         # report) is acted on once it is out, where a document cut short is no JSON.
-        with interrupts_held() as held:
+        with interrupts_held() as held, self._stdout_failure():
             _write_whole(self.stdout, text + "\n")
         if held.came:
             signal.raise_signal(held.signals[0])
@@ -355,6 +376,31 @@ class JsonList:
         if indent is not None and not first:
             yield "\n" + pad
         yield "]"
+
+
+class _WatchedStdout:
+    """A command's stdout whose failed writes (a full disk) are kept on its :class:`Context`
+    (``unwritten``), so cli.main says them in one line, and whose buffer is then dropped;
+    everything else is the stream's own."""
+
+    def __init__(self, stream: TextIO, ctx: Context) -> None:
+        self._stream = stream
+        self._ctx = ctx
+
+    def write(self, text: str) -> int:
+        with self._ctx._stdout_failure():
+            return self._stream.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        with self._ctx._stdout_failure():
+            self._stream.writelines(lines)
+
+    def flush(self) -> None:
+        with self._ctx._stdout_failure():
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _write_whole(stream: TextIO, text: str) -> None:

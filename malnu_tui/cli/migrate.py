@@ -254,7 +254,9 @@ def cmd_rollback(ctx: Context) -> int:
     plan = pf.plan
     assert plan is not None
     if not plan.steps:
-        ctx.message("nothing to roll back: no migration is applied")
+        from malnu_tui.engine.status import nothing_to_roll_back
+
+        ctx.message(nothing_to_roll_back(pf.report, ctx.args.to))
         if ctx.json:
             ctx.out_json(ApplyResult("down", ()).as_json())
         return 0

@@ -334,10 +334,16 @@ def say_unknown(
 
         said = message or (lambda line: print(line, file=sys.stderr))
         write_prometheus(prometheus, render_unknown(), said)
-    if json:
-        out.write(jsonlib.dumps(unknown_json(reason)) + "\n")
-    else:
-        print(f"MALNU UNKNOWN - {plugin_text(reason)}", file=out)
+    try:
+        if json:
+            out.write(jsonlib.dumps(unknown_json(reason)) + "\n")
+        else:
+            print(f"MALNU UNKNOWN - {plugin_text(reason)}", file=out)
+        out.flush()
+    except OSError:  # a full disk, its reader gone: UNKNOWN all the same (its error: line said)
+        from malnu_tui.cli.context import reader_gone
+
+        reader_gone(out)  # (flushed again at the exit, it failed there: Python's exit 120)
     return int(Severity.UNKNOWN)
 
 

@@ -339,6 +339,19 @@ class NotConfirmed(MalnuError):
     exit_code = 2
 
 
+class OutputNotWritten(MalnuError):
+    """The command's output could not be written to stdout (a full disk, a file it may not
+    write): said in one line, exit 1, where every command printed a traceback (or Python's
+    own exit 120 at its last flush). What the command did stands: its audit row says it."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(
+            f"the output could not be written to stdout: {exc.strerror or exc}",
+            hint="what the command did stands (`malnu-tui log` shows it); free the disk (or "
+            "mend the file) stdout goes to, and ask for the output again",
+        )
+
+
 class NoTerminal(MalnuError):
     """The console was asked for (no command) where there is no terminal to draw on or read
     keys from: cron, CI, ``ssh host malnu-tui`` without ``-t`` (exit 2, a usage error)."""

@@ -370,6 +370,24 @@ def applied_newest_first(report: StatusReport) -> list[MigrationStatus]:
     return sorted(done, key=lambda m: (_is_version(m), m.version, m.filename), reverse=True)
 
 
+def nothing_to_roll_back(report: StatusReport | None, to: str | None) -> str:
+    """What a rollback that selected nothing says: with ``--to`` at (or past) the head, the
+    migrations stay applied, and saying "no migration is applied" sent a 2 a.m. operator
+    looking for a wiped database."""
+    applied = applied_newest_first(report) if report is not None else []
+    if not applied or to is None:
+        return "nothing to roll back: no migration is applied"
+    try:
+        limit = normalise_version(to)
+    except ValueError:
+        limit = to
+    head = report.head if report is not None else None
+    return (
+        f"nothing to roll back: no applied migration is newer than {limit} "
+        f"({len(applied)} applied, head {head or '—'}; they stay applied)"
+    )
+
+
 def _is_version(m: MigrationStatus) -> bool:
     return _VERSION.fullmatch(m.version) is not None
 

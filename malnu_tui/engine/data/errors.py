@@ -48,6 +48,17 @@ class SchemaMismatch(ConfigError):
             )
         else:
             hint = "fix the header or add a mapping file (--map) naming each target column"
+        # A wrong --key alone is not the file's fault: "fix the mapping or the header" sent the
+        # operator to edit a file that was right.
+        keyed = [p for p in problems if p.startswith(("--key", "--on-conflict"))]
+        key_hint = (
+            "--key names the columns of one PRIMARY KEY or UNIQUE constraint of the table, "
+            "each of them imported (without --key: the primary key)"
+        )
+        if keyed and len(keyed) == len(problems):
+            hint = key_hint
+        elif keyed:
+            hint = f"{hint}; {key_hint}"
         super().__init__(
             f"the input does not fit table {table!r}: " + "; ".join(problems), hint=hint
         )

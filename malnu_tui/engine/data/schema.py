@@ -304,6 +304,11 @@ def check_input(
         problems.append(
             f"--key {','.join(chosen)}: no PRIMARY KEY or UNIQUE constraint on exactly "
             "these columns"
+            + (
+                f" (the table's: {'; '.join(','.join(u) for u in schema.unique_sets)})"
+                if schema.unique_sets
+                else " (the table has none)"
+            )
         )
     ordered = tuple(n for n in schema.names if n in targets)
     return SchemaCheck(schema.name, ordered, chosen, tuple(problems), tuple(notes))

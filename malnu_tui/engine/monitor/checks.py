@@ -183,7 +183,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             add(
                 "slow_migrations",
                 Severity.WARNING,
-                f"{m.filename} took {m.execution_time_ms / 1000:.1f} s "
+                f"{m.filename} took {_seconds_over(m.execution_time_ms, slow_ms)} s "
                 f"(over {cfg.slow_migration_seconds:g} s)",
                 format_time(when),
                 m.filename,
@@ -432,3 +432,10 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: Add,
 def _fmt(when: str) -> str:
     parsed = parse_time(when)
     return format_time(parsed) if parsed else when
+
+
+def _seconds_over(ms: int, limit_ms: float) -> str:
+    """A duration that reads as over its limit: "took 30.0 s (over 30 s)" for 30,040 ms (and
+    "0.0 s (over 0 s)") contradicted itself, on the terminal and in every alert."""
+    text = f"{ms / 1000:.1f}"
+    return text if float(text) * 1000 > limit_ms else f"{ms / 1000:.3f}"

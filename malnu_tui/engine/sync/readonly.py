@@ -104,7 +104,8 @@ def verify_sync(
     reports: list[TableReport] = []
     for t in names:
         try:
-            report = _verify_table(s, t, bool(tables), dst_tables, progress)
+            asked = bool(tables) and not named_in  # named on the command line
+            report = _verify_table(s, t, bool(tables), dst_tables, progress, asked=asked)
         except MalnuError as exc:  # D1 stopping a read at 30 s: what to do for a verification
             reworded(exc, t, "verify")
             raise
@@ -122,9 +123,11 @@ def _verify_table(
     named: bool,
     dst_tables: set[str],
     progress: ProgressCallback | None,
+    *,
+    asked: bool = False,
 ) -> TableReport | None:
     """``sync verify`` of table ``t`` (None: a history table left out, ``named``: the tables
-    were named)."""
+    were named, ``asked``: on the command line)."""
     from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
     from malnu_tui.engine.sync.fastcopy import FastCopy
     from malnu_tui.engine.sync.verify import PAGE_ROWS
@@ -138,7 +141,10 @@ def _verify_table(
         return None
     src_count = s.src.count(t)
     if table_key(s.dst, t) not in dst_tables:
-        note = f"no table {t} at the destination {s.dst.label}: `malnu-tui sync` copies it"
+        # A table named on the command line: the sync of that table (a bare `sync` of the
+        # pair synced the pair's tables, not it; without tables, every table of the source).
+        sync = f"sync --tables {t}" if asked else "sync"
+        note = f"no table {t} at the destination {s.dst.label}: `malnu-tui {sync}` copies it"
         return TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key, note=note)
     dshape = s.dst.describe(t)
     assert dshape is not None
