@@ -134,3 +134,20 @@ async def test_the_alerts_view_reads_only_the_rollback_files_changed_since(
         assert panel.sums.hashed == 3  # the edited file, and it alone
         said = drift(screen)
         assert len(said) == 1 and kelas.name in said[0], said
+
+
+def test_the_preview_of_a_rollback_to_the_head_says_the_migrations_stay(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The console's rollback to the newest applied version said "nothing to roll back: no
+    migration is applied" over a database holding them all, read at 2 a.m. as a wiped one;
+    it says what the CLI says (:func:`malnu_tui.engine.status.nothing_to_roll_back`)."""
+    from malnu_tui.tui.screens.rollback_preview import RollbackChoice, preview_rollback
+
+    cfg = _applied(tmp_path, mdirs)
+    target = load_settings(config=str(cfg), env={}).target(None)
+    preview = preview_rollback(target, RollbackChoice("to", to="20250101_000200"))
+    assert preview.problems == (
+        "nothing to roll back: no applied migration is newer than 20250101_000200 "
+        "(2 applied, head 20250101_000200; they stay applied)",
+    )

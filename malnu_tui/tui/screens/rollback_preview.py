@@ -11,7 +11,7 @@ from rich.text import Text
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.plan import Preflight, RollbackSelection
-from malnu_tui.engine.status import select_rollback
+from malnu_tui.engine.status import nothing_to_roll_back, select_rollback
 from malnu_tui.tui.session import looking, migration_set
 from malnu_tui.tui.widgets.error_box import problem_text
 
@@ -96,7 +96,9 @@ class RollbackPreview:
         """What blocks, for the operator (with the hint where there is one)."""
         texts = [problem_text(p) for p in self.preflight.blocking]
         if self.plan is not None and not self.plan.steps and not texts:
-            texts.append("nothing to roll back: no migration is applied")
+            # As the CLI says it: with "to" at the head, the migrations stay applied ("no
+            # migration is applied" over a database holding them all read as a wiped one).
+            texts.append(nothing_to_roll_back(self.preflight.report, self.choice.to))
         return tuple(texts)
 
     @property
