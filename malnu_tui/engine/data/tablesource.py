@@ -396,7 +396,7 @@ class TableSource:
             # A view that fails as it runs (malformed JSON, a missing function), a damaged
             # legacy file: one line naming the source, where it was a traceback.
             if isinstance(exc, psycopg.Error):
-                from malnu_tui.engine.backends.pg_session import policy_refusal
+                from malnu_tui.engine.backends.pg_refusals import policy_refusal
 
                 conn = self.backend.conn  # type: ignore[attr-defined]
                 refused = policy_refusal(self.description, exc, conn, self._view_owner())
@@ -513,7 +513,7 @@ class TableSource:
         if self.backend.kind != "postgresql":
             yield  # SQLite: short reads, so the legacy application's writers are not held
             return
-        from malnu_tui.engine.backends.pg_session import every_row
+        from malnu_tui.engine.backends.pg_refusals import every_row
 
         conn = self.backend.conn  # type: ignore[attr-defined]
         with conn.transaction():
