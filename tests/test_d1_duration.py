@@ -276,3 +276,42 @@ def test_a_sync_s_count_of_a_table_stopped_by_d1_says_what_to_do_for_a_sync(
         hint = next(x for x in res.err.splitlines() if x.startswith("hint: "))
         assert "the reads a sync and its dry run begin with (nilai's rows counted" in hint, hint
         assert "split it into batches" not in res.err and "migration" not in res.err, res.err
+
+
+def test_an_audit_index_d1_stops_at_30_s_is_said_once_and_every_command_goes_on(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """The audit indexes are made by the next command that may write. On a trail too long
+    for D1 to index within its 30 s, D1 stopped that request, and every command that may
+    write (`status`, `up`, `rollback`…) failed on it, for ever, with the hint to split a
+    migration. Now each index goes in a request of its own; one D1 stops is made empty
+    (``WHERE 0``: no read uses it, never tried again), said once, and the command goes on."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_inproc(*base, "up", "--no-backup").code == 0
+    for name in ("malnu_audit_action_object_id", "malnu_audit_action_object_outcome_id"):
+        d1.sql(f"DROP INDEX {name}")  # as the version before them left the database
+    built = "(action, object, id)\\n;"  # (the index, not its empty stand-in: `… WHERE 0`)
+    fault = d1.server.inject(
+        Fault("status", count=9, status=400, match=built, message=TIMEOUT_MESSAGE)
+    )
+    mdirs.add("20250101_000200", "b", "CREATE TABLE b (id INTEGER);")
+    res = run_inproc(*base, "up", "--no-backup")
+    assert res.code == 0, res.err
+    said = [x for x in res.err.splitlines() if "audit index" in x]
+    assert said == [
+        f"warning: {d1.url}: D1 stopped the build of the audit index "
+        "malnu_audit_action_object_id at its 30 s (the audit trail is too long for one "
+        "request): made empty, so no command tries it again; reads go without it (`check`'s "
+        "of each [sync.NAME] pair, slower on a long trail). To have it: delete old rows of "
+        "malnu_audit in ranges of ids, then DROP INDEX malnu_audit_action_object_id; the next "
+        "command builds it"
+    ], res.err
+    assert fault.count == 8, "sent once"
+    made = dict(d1.sql("SELECT name, sql FROM sqlite_master WHERE name LIKE 'malnu_audit_%'"))
+    assert made["malnu_audit_action_object_id"].strip().endswith("(action, object, id) WHERE 0")
+    assert made["malnu_audit_action_object_outcome_id"].strip().endswith("object, outcome, id)")
+    assert d1.sql("SELECT count(*) FROM migrations") == [(2,)]
+    res = run_inproc(*base, "status")
+    assert res.code == 0 and "audit index" not in res.err, res.err
+    assert fault.count == 8, "not tried again"

@@ -253,3 +253,19 @@ def test_a_drop_then_create_for_all_tables_keeps_realtime(pg_url: str, tmp_path:
     found = [(f.file[:14], f.line) for f in report.findings
              if f.rule == "SUPABASE-REALTIME-REPLACED"]  # fmt: skip
     assert found == [("20250101000200", 1), ("20250101000300", 1)]
+
+
+def test_a_copy_whose_header_option_is_off_reads_its_first_row(mdirs: MigrationDirs) -> None:
+    """`COPY … WITH (FORMAT csv, HEADER false)` (or `off`, `0`: PostgreSQL's booleans) has no
+    header line: its first row was skipped as one, so a one-row seed of an id (the school's
+    first teacher, `1,Budi`) passed clean and the app's first INSERT failed on id 1."""
+    mdirs.add("20250101_000100", "guru", "CREATE TABLE guru (id serial PRIMARY KEY, n text);",
+              "DROP TABLE guru;")  # fmt: skip
+    copies = [("HEADER false", True), ("HEADER off", True), ("HEADER 0", True),
+              ("HEADER true", False), ("HEADER", False)]  # fmt: skip
+    for i, (header, _flagged) in enumerate(copies, 2):
+        sql = f"COPY guru (id, n) FROM stdin WITH (FORMAT csv, {header});\n1,Budi\n\\.\n"
+        mdirs.add(f"20250101_000{i}00", "seed", sql, "DELETE FROM guru;")
+    found = _lint(mdirs)
+    flagged = [f"20250101_000{i}00" for i, (_h, yes) in enumerate(copies, 2) if yes]
+    assert [x[0] for x in found] == flagged, found

@@ -234,6 +234,31 @@ def test_set_not_null_after_an_update_that_fills_the_nulls(mdirs: MigrationDirs)
         (mdirs.migrations / name).unlink()
 
 
+def test_a_cast_followed_by_an_operator_is_no_fill_of_the_nulls(mdirs: MigrationDirs) -> None:
+    # A constant's cast took every word after `::` for its type: `TRUE::boolean AND dulu`
+    # and `now()::timestamp AT TIME ZONE zona` (NULL where dulu or zona is) were read as
+    # never NULL, so the SET NOT NULL after them passed as a warning and failed at the
+    # deploy. A type of its own words, `(10, 2)` or `[]` is still a cast of a constant.
+    mdirs.add("20250101_000100", "base",
+              "CREATE TABLE t (id int, a boolean, b timestamp, dulu boolean, zona text);",
+              "DROP TABLE t;")  # fmt: skip
+    cases = [
+        ("UPDATE t SET a = TRUE::boolean AND dulu, b = now()::timestamp AT TIME ZONE zona "
+         "WHERE a IS NULL OR b IS NULL", "error", "error"),
+        ("UPDATE t SET a = 'true'::bool, b = now()::timestamp(3) without time zone "
+         "WHERE a IS NULL OR b IS NULL", "warning", "warning"),
+    ]  # fmt: skip
+    for n, (update, a, b) in enumerate(cases):
+        sql = f"SET lock_timeout = '5s';\n{update};\nALTER TABLE t ALTER COLUMN a SET NOT NULL;"
+        sql += "\nALTER TABLE t ALTER COLUMN b SET NOT NULL;"
+        name = f"20250101_0002{n:02d}_fill.sql"
+        mdirs.add(name[:15], "fill", sql, "SELECT 1;")
+        mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+        found = lint_migrations(mset, [name], dialect="postgresql").findings
+        assert [f.severity for f in found if f.rule == "SET-NOT-NULL"] == [a, b], update
+        (mdirs.migrations / name).unlink()
+
+
 # Policies named as Supabase's dashboard and most Supabase files name them, quoted, capitals
 # and spaces (written for this project: grade-change requests any signed-in account may file).
 OPEN_REQUESTS = """

@@ -450,6 +450,40 @@ def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
     assert res.code == 0, res.err
 
 
+def test_an_audit_index_the_role_may_not_make_leaves_its_commands_working(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """The tool's tables made by the DBA's role before the audit indexes of (action, object[,
+    outcome], id) existed, the operator's role granted what `log` says: its next `up` tried
+    to make them (only a table's owner may) and failed, `must be owner of table
+    malnu_audit`, as every command that may write would, for ever, with a hint to GRANT
+    CREATE ON SCHEMA that does not help. The index is left unmade and said; `up` goes on."""
+    assert run_inproc("--database", pg_url, "status").code == 0  # made by the superuser
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX malnu_audit_action_object_id")
+        conn.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON public.migrations, public.malnu_audit, "
+            f"public.malnu_lock TO {role}"
+        )
+    dirs = _one_migration(tmp_path, "20250101_000000_t.sql", "SELECT 1;\n", "SELECT 1;\n")
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    said = [x for x in res.err.splitlines() if "audit index" in x]
+    assert said == [
+        "warning: the audit index malnu_audit_action_object_id was not made (must be owner of "
+        f"table malnu_audit [SQLSTATE 42501]; role {role}): `check` reads the trail without "
+        "it, slower on a long one; a command run once by the table's owner, or this CREATE "
+        "INDEX, makes it: CREATE INDEX IF NOT EXISTS malnu_audit_action_object_id ON "
+        '"public".malnu_audit (action, object, id);'
+    ], res.err
+    assert run_inproc("--database", pg_url, *dirs, "status").code == 0  # (the owner's)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        made = conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'malnu_audit_action_object_id'"
+        ).fetchone()
+    assert made == (1,)
+
+
 def test_a_migration_the_full_disk_stopped_is_not_blamed_on_the_file(tmp_path: Path) -> None:
     """A disk that fills during ``up`` (a seed's rows, at 2 a.m.): "disk I/O error (at
     COMMIT)" came with "fix the file and run again". Here the disk is a file-size limit on the

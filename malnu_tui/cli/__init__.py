@@ -157,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         oplock = sys.modules.get("malnu_tui.engine.oplock")
         for line in oplock.unsaid_locks() if oplock is not None else ():
             ctx.message(f"warning: {line}")
+        base = sys.modules.get("malnu_tui.engine.backends.base")
+        for line in base.unsaid_upgrades() if base is not None else ():
+            ctx.message(f"warning: {line}")  # (an audit index left unmade)
         return code
     except MalnuError as exc:
         _say_durable(ctx, exc)

@@ -33,6 +33,10 @@ AUDIT_INDEX = "malnu_audit_action_id"
 # upgraded as AUDIT_INDEX.
 AUDIT_OBJECT_INDEX = "malnu_audit_action_object_id"
 AUDIT_OUTCOME_INDEX = "malnu_audit_action_object_outcome_id"
+# An audit index an upgrade could not make (D1 stopped its build at its 30 s, a role that does
+# not own the audit table): the command goes on without it (it only speeds ``check`` up), and
+# the shell says it once (:func:`unsaid_upgrades`). Every command failed on it, for ever.
+_UNSAID_UPGRADES: list[str] = []
 # More of :meth:`Backend.read_audit`'s conditions: (column, value) pairs, a column of these only
 # (never a name from input); ``check`` finds a sync pair's last completion beyond its window so.
 AuditWhere = tuple[tuple[Literal["object", "outcome"], str], ...]
@@ -245,3 +249,18 @@ class GroupCommits(Protocol):
 
     def has_deferred_checks(self) -> bool:
         """Whether some constraint is checked only at COMMIT (then no grouping)."""
+
+
+def index_left(text: str) -> None:
+    """Note that an upgrade of the tool's tables went on without an audit index (``text``:
+    which, why, and the way out), for the shell to say (:func:`unsaid_upgrades`)."""
+    if text not in _UNSAID_UPGRADES:
+        _UNSAID_UPGRADES.append(text)
+
+
+def unsaid_upgrades() -> list[str]:
+    """The audit indexes left unmade by this process's upgrades (:func:`index_left`), each
+    said once by the shell that ran the command."""
+    said = list(_UNSAID_UPGRADES)
+    _UNSAID_UPGRADES.clear()
+    return said

@@ -18,6 +18,7 @@ from malnu_tui.engine.backends.base import (
     AUDIT_TABLE,
     LOCK_TABLE,
     TRACKING_TABLE,
+    index_left,
 )
 from malnu_tui.engine.backends.pg_refusals import refuse_read_only
 from malnu_tui.engine.backends.pg_rowsec import refuse_narrowed_tool_tables
@@ -162,6 +163,30 @@ def tracking_columns(missing: tuple[tuple[str, str | None], ...]) -> dict[str, s
     }
 
 
+# What leaves an audit index unmade on an existing trail, the command going on without it (it
+# only speeds `check` up): a role that does not own malnu_audit (the DBA's tables, the
+# operator's role granted SELECT, INSERT, UPDATE, DELETE as `log` says), or its build stopped
+# by the role's statement_timeout or lock_timeout. Every command that may write failed on it.
+_INDEX_LEFT = {"42501", "57014", "55P03"}
+
+
+def _audit_index_or_said(conn: Conn, schema: str, name: str) -> None:
+    try:
+        with conn.transaction():  # (a savepoint: the columns beside it are kept)
+            _create_audit_index(conn, schema, name)
+    except psycopg.Error as exc:
+        if exc.sqlstate not in _INDEX_LEFT:
+            raise
+        role = conn.execute("SELECT current_user").fetchone()
+        index_left(
+            f"the audit index {name} was not made ({error_text(exc)}; role "
+            f"{role[0] if role else '?'}): `check` reads the trail without it, slower on a "
+            "long one; a command run once by the table's owner, or this CREATE INDEX, makes "
+            f'it: CREATE INDEX IF NOT EXISTS {name} ON "{schema}".{AUDIT_TABLE} '
+            f"({_AUDIT_INDEXES[name]});"
+        )
+
+
 def create_tool_tables(conn: Conn, schema: str, migration_key: int, *, closed: bool) -> None:
     """Create the schema and the three tables (a first run), under the migration lock.
     ``closed`` (Supabase's API serves the schema): those made now get row level security and
@@ -238,7 +263,7 @@ def add_missing_columns(
                 return False
         for table, column in missing:
             if table == AUDIT_TABLE and column in _AUDIT_INDEXES:
-                _create_audit_index(conn, schema, column)
+                _audit_index_or_said(conn, schema, column)
                 continue
             if column is None:
                 continue

@@ -32,6 +32,7 @@ from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_moved_keys import LiveChildren, PgReferences
+from malnu_tui.engine.lint.pg_publication import LivePublications, Publications
 from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.pg_sequence import SequenceFills, SequenceRun
 from malnu_tui.engine.lint.rebuild import (
@@ -119,6 +120,7 @@ def _lint_one(
     storage: LiveStorage | None = None,
     pg_refs: PgReferences | None = None,
     seq_run: SequenceRun | None = None,
+    pubs: Publications | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     shapes = shapes or Shapes()
@@ -146,6 +148,8 @@ def _lint_one(
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums, storage=storage)
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
     seqs = SequenceFills.of(m.filename, seq_run) if seq_run is not None else None
+    if pubs is not None:
+        pubs.begin(m.filename)
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
     dropped: dict[tuple[str, str], tuple[str, int]] = {}  # what a DROP TABLE left naming it
@@ -206,6 +210,8 @@ def _lint_one(
             drops.see(st, op, findings)
         if seqs is not None:
             seqs.see(st, op)
+        if pubs is not None:
+            pubs.see(st, op)
         if rls is not None:
             rls.see(st, op, s.created)
         shapes.see(st, op)
@@ -221,6 +227,8 @@ def _lint_one(
                 drops.see(inner, inner_op, findings)
             if seqs is not None:
                 seqs.see(inner, inner_op)
+            if pubs is not None:
+                pubs.see(inner, inner_op)
             do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op, keep_references=away.keeps_keys and legacy_rename)
@@ -247,6 +255,8 @@ def _lint_one(
         findings.extend(rls.end(m.filename))
     if seqs is not None:
         seqs.end(findings)
+    if pubs is not None:
+        pubs.end(findings)
     if exposure is not None:
         exposure.end(findings)
     pieces = m.text_pieces if text is None else lambda: (text,)
@@ -312,6 +322,7 @@ def lint_migrations(
     live_shape: LiveShape | None = None,
     live_storage: LiveStorage | None = None,
     live_children: LiveChildren | None = None,
+    live_publications: LivePublications | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -327,7 +338,8 @@ def lint_migrations(
     ``supabase_live`` answers it of the live database's tables. ``live_shape``: a function's
     or view's shape in the live PostgreSQL database (SQLite's are the replay's);
     ``live_storage``: a relation's persistence, tablespace and access method there;
-    ``live_children``: the foreign keys to a table there (PG-RENAME-MOVES-KEYS).
+    ``live_children``: the foreign keys to a table there (PG-RENAME-MOVES-KEYS);
+    ``live_publications``: its tables' keys and its publications (PG-PUBLISHED-WITHOUT-IDENTITY).
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
@@ -343,6 +355,8 @@ def lint_migrations(
     pg_refs = PgReferences(live_children) if dialect == "postgresql" else None
     # The tables with a counter, file to file (PG-SEQUENCE-NOT-ADVANCED).
     seq_run = SequenceRun(mset.migrations) if dialect == "postgresql" else None
+    # The tables' keys and the publications, file to file (PG-PUBLISHED-WITHOUT-IDENTITY).
+    pubs = Publications(live_publications) if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -375,6 +389,8 @@ def lint_migrations(
                             shapes.see(st, op)
                             if follow is not None:
                                 follow.see(st, op)  # (its tables: its ids not judged)
+                            if pubs is not None and live_publications is None:
+                                pubs.see(st, op)  # (the live catalog has it, when read)
                     rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
@@ -400,6 +416,7 @@ def lint_migrations(
                     live_storage,
                     pg_refs,
                     seq_run,
+                    pubs,
                 )
             )
     finally:

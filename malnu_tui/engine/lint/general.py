@@ -121,9 +121,15 @@ _IS_NULL = re.compile(
     rf"^(?:(?:{IDENT}\s*\.\s*)?(?P<qual>{IDENT})\s*\.\s*)?(?P<col>{IDENT})\s+IS\s+NULL$",
     re.IGNORECASE,
 )
+# A cast's type: words (`timestamp with time zone`), `(n[, m])`, `[]`; not an operator word
+# after it (`TRUE::boolean AND col`, `now()::timestamp AT TIME ZONE tz`: NULL where col or
+# tz is, read as never NULL when any words were taken for the type).
+# (Atomic: a word is never split into two, so a long one that fails fails at once.)
+_TYPE_PART = r"(?>(?!(?:AND|OR|AT|IS|NOT|COLLATE|IN|LIKE|ILIKE|SIMILAR|BETWEEN)\b)\w+"
+_TYPE_PART += r"|\(\s*\d+(?:\s*,\s*\d+)?\s*\)|\[\s*\d*\s*\])"
 _NEVER_NULL = re.compile(
     r"^(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE|NOW\s*\(\s*\)|LOCALTIMESTAMP|"
-    r"CURRENT_(?:TIMESTAMP|DATE|TIME))(?:\s*::\s*[\w\s()]+?)?$",
+    rf"CURRENT_(?:TIMESTAMP|DATE|TIME))(?:\s*::\s*{_TYPE_PART}(?:\s*{_TYPE_PART})*)*$",
     re.IGNORECASE,
 )
 _COALESCE = re.compile(r"^(?:COALESCE|IFNULL)\s*\(", re.IGNORECASE)

@@ -114,7 +114,8 @@ _COPY = re.compile(
     _F,
 )
 _CSV = re.compile(r"\bCSV\b|\bFORMAT\s+'?csv\b", re.IGNORECASE)
-_HEADER = re.compile(r"\bHEADER\b", re.IGNORECASE)
+# (`HEADER false`, `off`, `0`: PostgreSQL's booleans, no header line: its first row is data)
+_HEADER = re.compile(r"\bHEADER\b(?!\s*(?:'?(?:false|off|0)'?)\b)", re.IGNORECASE)
 _DELIMITER = re.compile(r"\bDELIMITER\s+(?:AS\s+)?E?'(?P<c>[^']|'')'", re.IGNORECASE)
 # What a later file of the set may hold that moves a sequence (read only when one is pending).
 _MOVES = re.compile(r"setval|RESTART|TRUNCATE", re.IGNORECASE)

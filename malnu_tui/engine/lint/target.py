@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.lint.core import Dialect
     from malnu_tui.engine.lint.d1 import RowProbe
     from malnu_tui.engine.lint.pg_moved_keys import LiveChildren
+    from malnu_tui.engine.lint.pg_publication import LivePublications
     from malnu_tui.engine.lint.transaction import LiveStorage
 
 __all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
@@ -200,6 +201,68 @@ def _pg_storage(backend: Backend) -> LiveStorage | None:
     return LiveStorage(ask)
 
 
+# Every table a publication can publish (ordinary or partitioned, logged, not a partition: one
+# is judged by its parent's key).
+_PUB_TABLES = (
+    "SELECT n.nspname, c.relname, c.relreplident::text, c.relkind::text, (SELECT k.conname "
+    "FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'), (SELECT "
+    "array_agg(a.attname::text) FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = "
+    "c.oid AND a.attnum = ANY (k.conkey) WHERE k.conrelid = c.oid AND k.contype = 'p') "
+    "FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+    "AND c.relpersistence = 'p' AND NOT c.relispartition AND n.nspname <> 'information_schema' "
+    "AND n.nspname NOT LIKE 'pg\\_%'"
+)
+_PUBS = (
+    "SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, "
+    "coalesce((SELECT array_agg(t.schemaname || '.' || t.tablename) FROM pg_publication_tables "
+    "t WHERE t.pubname = p.pubname AND NOT p.puballtables), '{}') FROM pg_publication p"
+)
+
+_HAS_SCHEMA_PUBS = "SELECT to_regclass('pg_catalog.pg_publication_namespace') IS NOT NULL"
+_SCHEMA_PUBS = (
+    "SELECT p.pubname, n.nspname FROM pg_publication_namespace x JOIN pg_publication p "
+    "ON p.oid = x.pnpubid JOIN pg_namespace n ON n.oid = x.pnnspid"
+)
+
+
+def _pub_key(schema: str, name: str) -> tuple[str, str]:
+    """A live table's key in lint/pg_publication.py (``public``'s by its name alone, as the
+    migrations name them; another schema's as ``schema.name``) and its display form."""
+    if schema == "public":
+        return name.lower(), name
+    return f"{schema.lower()}.{name.lower()}", f"{schema}.{name}"
+
+
+def _pg_publications(backend: Backend) -> LivePublications | None:
+    """The live PostgreSQL database's tables (their primary key, replica identity) and its
+    publications (FOR ALL TABLES or their tables, what they publish); None when unknown."""
+    from malnu_tui.engine.lint.pg_publication import LivePub, LivePublications, LiveRel
+
+    conn = getattr(backend, "conn", None)
+    if conn is None:
+        return None
+    live = LivePublications()
+    try:
+        for schema, name, ident, kind, pkey, cols in conn.execute(_PUB_TABLES).fetchall():
+            k, shown = _pub_key(str(schema), str(name))
+            pk = str(pkey).lower() if pkey is not None else None
+            columns = tuple(str(c).lower() for c in cols or ())
+            live.tables.setdefault(k, LiveRel(shown, pk, str(ident), str(kind) == "p", columns))
+        for row in conn.execute(_PUBS).fetchall():
+            kinds = frozenset(w for w, on in zip(("insert", "update", "delete", "truncate"),
+                                                 row[2:6], strict=True) if on)  # fmt: skip
+            tables = {_pub_key(*str(q).split(".", 1))[0] for q in row[6] or ()}
+            live.publications[str(row[0]).lower()] = LivePub(bool(row[1]), kinds, tables)
+        has = conn.execute(_HAS_SCHEMA_PUBS).fetchone()
+        if has is not None and has[0]:  # (PostgreSQL 15: FOR TABLES IN SCHEMA)
+            for pub, schema in conn.execute(_SCHEMA_PUBS).fetchall():
+                live.publications[str(pub).lower()].schemas.add(str(schema).lower())
+    except Exception:  # best effort: the set's own tables and publications still count
+        return None
+    return live
+
+
 def _session_lock_timeout(target: Target) -> bool:
     """Whether the tool's sessions on a PostgreSQL target carry a lock_timeout (it sets 10s
     unless the URL or the target's options say ``lock_timeout = 0``)."""
@@ -256,11 +319,13 @@ def lint_target(
     has_table = None  # (pending migrations only: --all lints what ran before the live schema)
     storage = None  # (the same)
     children = None  # (the same)
+    publications = None  # (the same)
     if backend is not None and target.kind == "postgresql":
         rows = _pg_rows(backend) if dialect_of(target) == "postgresql" else None
         has_table = _pg_has_table(backend) if from_live_schema else None
         storage = _pg_storage(backend) if from_live_schema else None
         children = _pg_children(backend) if from_live_schema else None
+        publications = _pg_publications(backend) if from_live_schema else None
     base: list[str] = []
     live = False  # the replay starts from the live schema, read
     probe = None
@@ -312,6 +377,7 @@ def lint_target(
             live_shape=live_shape,
             live_storage=storage,
             live_children=children,
+            live_publications=publications,
         )
 
     if probe is not None or rows is not None or has_table is not None:  # live: never cached

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
+    AUDIT_TABLE,
     AuditEntry,
     AuditWhere,
     Kind,
     RecordApplied,
     TrackingChange,
     TrackingRecord,
+    index_left,
     utc_now,
 )
 from malnu_tui.engine.backends.d1 import lockrow
@@ -176,16 +178,47 @@ class D1Backend:
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url, fresh_ok=self._fresh_ok)
         elif todo := q.schema_upgrade(have):
+            # An audit index on an existing trail goes in a request of its own: D1 may stop
+            # its build at 30 s, and then the rest is kept and the command goes on.
+            apart = [s for s in todo if AUDIT_TABLE in have and q.audit_index_of(s)]
+            rest = [s for s in todo if s not in apart]
+
             # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless. A column added
             # (the lock's purpose, the seed's tracking columns): a re-send after the batch (all
             # or nothing) took effect fails with "duplicate column"; it took effect when
-            # nothing is left to do.
+            # nothing of it is left to do.
             def took() -> bool:
                 again = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
-                return not q.schema_upgrade(again)
+                return not set(q.schema_upgrade(again)) & set(rest)
 
-            self.api.batch(todo, took)
+            if rest:
+                self.api.batch(rest, took)
+            for create in apart:
+                self._audit_index(create)
         self._schema_ready = True
+
+    def _audit_index(self, create: str) -> None:
+        """Make an audit index on an existing trail (``create``, of ``schema_upgrade``'s); one
+        D1 stops at its 30 s is made empty instead (:func:`.sqlite_sql.empty_audit_index`) and
+        said: every command that may write tried it again, and failed on it, for ever."""
+        name = q.audit_index_of(create) or ""
+
+        def made() -> bool:  # (an answer lost: IF NOT EXISTS makes a re-send harmless)
+            return bool(self.query("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)))
+
+        try:
+            self.api.batch([create], made)
+        except D1QueryError as exc:
+            if not is_timeout(str(exc)):
+                raise
+            self.api.batch([q.empty_audit_index(name)], made)
+            index_left(
+                f"{self.display_url}: D1 stopped the build of the audit index {name} at its "
+                "30 s (the audit trail is too long for one request): made empty, so no command "
+                "tries it again; reads go without it (`check`'s of each [sync.NAME] pair, "
+                "slower on a long trail). To have it: delete old rows of malnu_audit in ranges "
+                f"of ids, then DROP INDEX {name}; the next command builds it"
+            )
 
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:

@@ -1,0 +1,179 @@
+"""PG-PUBLISHED-WITHOUT-IDENTITY: once a publication publishes the updates or deletes of a table
+with no primary key nor REPLICA IDENTITY (FULL / USING INDEX), PostgreSQL refuses every UPDATE
+and DELETE of it ("cannot update table … because it does not have a replica identity and
+publishes updates"): the app's writes fail right after the deploy. Each case is shown on the
+test cluster; every one passed the lint clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint import lint_migrations
+from malnu_tui.engine.lint.target import lint_target
+from tests.fixtures_core import MigrationDirs
+
+RULE = "PG-PUBLISHED-WITHOUT-IDENTITY"
+FIRST = """\
+CREATE TABLE keyed (id int PRIMARY KEY, n text);
+CREATE TABLE logs (msg text);
+CREATE TABLE dumped (id int NOT NULL, n text);
+ALTER TABLE ONLY dumped ADD CONSTRAINT dumped_pkey PRIMARY KEY (id);
+CREATE TABLE ev (a int, b int) PARTITION BY RANGE (a);
+CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (0) TO (100);
+CREATE TABLE ev_k (a int, b int, PRIMARY KEY (a)) PARTITION BY RANGE (a);
+CREATE TABLE ev_k1 PARTITION OF ev_k FOR VALUES FROM (0) TO (100);
+CREATE UNLOGGED TABLE cache (k text);
+CREATE VIEW v AS SELECT 1 AS x;
+CREATE TABLE full_t (a int);
+ALTER TABLE full_t REPLICA IDENTITY FULL;
+CREATE PUBLICATION inserts FOR ALL TABLES WITH (publish = 'insert');
+CREATE PUBLICATION everything FOR ALL TABLES;
+"""
+SECOND = "CREATE TABLE later (x int);\nCREATE TABLE later_k (x int PRIMARY KEY);"
+THIRD = """\
+DROP PUBLICATION everything;
+CREATE PUBLICATION supabase_realtime;
+ALTER PUBLICATION supabase_realtime ADD TABLE keyed, logs, full_t;
+ALTER TABLE keyed DROP CONSTRAINT keyed_pkey;
+ALTER PUBLICATION supabase_realtime ADD TABLE dumped;
+ALTER TABLE dumped REPLICA IDENTITY NOTHING;
+CREATE PUBLICATION only_inserts FOR TABLE later WITH (publish = 'insert, truncate');
+CREATE SCHEMA arsip;
+CREATE PUBLICATION per_schema FOR TABLES IN SCHEMA arsip;
+CREATE TABLE arsip.lama (x int);
+CREATE TABLE arsip.baru (id int, x int, PRIMARY KEY (id));
+ALTER TABLE arsip.baru DROP COLUMN id;
+"""
+
+
+def _found(report: Any) -> list[tuple[str, int, str]]:
+    return [(f.file[:15], f.line, f.why) for f in report.findings if f.rule == RULE]
+
+
+def _writes(conn: psycopg.Connection[Any], refused: list[str], fine: list[str]) -> None:
+    """What the findings say, on the cluster: each named table's DELETE refused, the others'
+    accepted."""
+    for t in refused:
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="replica ident"):
+            conn.execute(f"DELETE FROM {t}")
+    for t in fine:
+        conn.execute(f"DELETE FROM {t}")
+
+
+def test_publishing_keyless_tables_in_the_set(pg_url: str, mdirs: MigrationDirs) -> None:
+    """`lint --all`: a FOR ALL TABLES publication over the set's keyless tables (a partitioned
+    one too: its partitions are refused), a keyless table made later, ADD TABLE of one, a
+    published table's key dropped or REPLICA IDENTITY NOTHING. Not named: a key added after
+    the CREATE TABLE (pg_dump's form), an unlogged table, a view, REPLICA IDENTITY FULL, a
+    publication of inserts only."""
+    mdirs.add("20250101_000100", "first", FIRST, "SELECT 1;")
+    mdirs.add("20250101_000200", "second", SECOND, "SELECT 1;")
+    mdirs.add("20250101_000300", "third", THIRD, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = _found(lint_migrations(mset, dialect="postgresql", session_lock_timeout=True))
+    assert [x[:2] for x in found] == [
+        ("20250101_000100", 14), ("20250101_000200", 1), ("20250101_000300", 3),
+        ("20250101_000300", 4), ("20250101_000300", 6), ("20250101_000300", 10),
+        ("20250101_000300", 12),
+    ], found  # fmt: skip
+    assert found[0][2].startswith(
+        "CREATE PUBLICATION everything FOR ALL TABLES: publication everything publishes the "
+        "updates and deletes of ev, logs, which have no primary key nor replica identity: "
+        "PostgreSQL refuses every UPDATE and DELETE of them"
+    ), found[0][2]
+    assert found[1][2].startswith(
+        "CREATE TABLE later while publication everything publishes every new table: "
+    )
+    assert (
+        "ADD TABLE: publication supabase_realtime publishes the updates and deletes of logs, "
+        "which has" in found[2][2]
+    )
+    assert "keyed's primary key dropped" in found[3][2]
+    assert "dumped set to REPLICA IDENTITY NOTHING" in found[4][2]
+    assert found[5][2].startswith(
+        "CREATE TABLE arsip.lama while publication per_schema publishes every new table"
+    )
+    assert "arsip.baru's key column id dropped" in found[6][2]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(FIRST)
+        _writes(conn, ["logs", "ev"], ["keyed", "dumped", "ev_k", "cache", "full_t"])
+        conn.execute(SECOND)
+        _writes(conn, ["later"], ["later_k"])
+        conn.execute(THIRD)
+        _writes(conn, ["logs", "keyed", "dumped", "arsip.lama", "arsip.baru"],
+                ["later", "ev", "full_t"])  # fmt: skip
+
+
+def test_plain_lint_reads_the_live_tables_and_publications(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A plain `lint` of a pending file: the live database's keyless table (made by hand, no
+    migration names it) added to its publication, a live published table's key dropped, a
+    keyless table made while a live FOR ALL TABLES publication publishes deletes (or a live
+    TABLES IN SCHEMA one), a live table's key column dropped. `lint --all`
+    of the same file cannot know them (no finding there)."""
+    live = (
+        "CREATE TABLE absen (siswa int); CREATE TABLE nilai (id int PRIMARY KEY);"
+        "CREATE TABLE Guru (id int PRIMARY KEY);"
+        "CREATE PUBLICATION rt FOR TABLE nilai, guru;"
+        "CREATE PUBLICATION hapus FOR ALL TABLES WITH (publish = 'insert, delete');"
+        "CREATE SCHEMA arsip; CREATE PUBLICATION per_schema FOR TABLES IN SCHEMA arsip "
+        "WITH (publish = 'update');"
+        "CREATE TABLE hadir (siswa int, tgl date, n text, PRIMARY KEY (siswa, tgl))"
+    )
+    pending = (
+        "ALTER PUBLICATION rt ADD TABLE absen;\nALTER TABLE nilai DROP CONSTRAINT nilai_pkey;\n"
+        "CREATE TABLE baru (x int);\nCREATE TABLE baru_k (x int PRIMARY KEY);\n"
+        "ALTER TABLE guru DROP CONSTRAINT guru_pkey;\nALTER TABLE guru ADD PRIMARY KEY (id);\n"
+        "ALTER TABLE arsip.lama_k ADD COLUMN y int;\nCREATE TABLE arsip.rekap (x int);\n"
+        "ALTER TABLE hadir DROP COLUMN n;\nALTER TABLE hadir DROP COLUMN tgl;"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(live)
+        conn.execute("CREATE TABLE arsip.lama_k (id int PRIMARY KEY)")
+    mdirs.add("20250101_000100", "pending", pending, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    target = Target("pg", pg_url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
+    backend = open_backend(target, dry_run=True, new_ok=True)
+    try:
+        report = lint_target(target, mset, ["20250101_000100_pending.sql"], backend,
+                             from_live_schema=True)  # fmt: skip
+    finally:
+        backend.close()
+    found = _found(report)
+    assert [x[1] for x in found] == [1, 2, 3, 8, 10], found
+    assert "rt ADD TABLE: publication rt publishes the updates and deletes of absen," in found[0][2]
+    assert (
+        "nilai's primary key dropped: publications hapus (deletes) and rt (updates and deletes) "
+        "publish the changes of nilai, which has no primary key nor replica identity: "
+        "PostgreSQL refuses every UPDATE and DELETE of it"
+    ) in found[1][2]
+    assert "publication hapus publishes the deletes of baru, which has" in found[2][2]
+    assert "refuses every DELETE of it" in found[2][2]
+    assert found[3][2].startswith(
+        "CREATE TABLE arsip.rekap while publications hapus and per_schema publish every new "
+        "table: publications hapus (deletes) and per_schema (updates) publish the changes of "
+        "arsip.rekap, which has no primary key nor replica identity: PostgreSQL refuses every "
+        "UPDATE and DELETE of it"
+    ), found[3][2]
+    assert "hadir's key column tgl dropped: publication hapus" in found[4][2]
+    assert _found(lint_migrations(mset, dialect="postgresql")) == []
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(pending)
+        for t, col in (("absen", "siswa"), ("nilai", "id")):
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+                conn.execute(f"UPDATE {t} SET {col} = 1")
+        conn.execute("UPDATE baru SET x = 1")  # (updates not published)
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("DELETE FROM baru")
+        conn.execute("UPDATE guru SET id = 2; DELETE FROM baru_k; DELETE FROM arsip.lama_k")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("UPDATE arsip.rekap SET x = 1")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("DELETE FROM hadir")
