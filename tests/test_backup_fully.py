@@ -70,7 +70,7 @@ def test_restore_unlinks_large_objects_made_after_the_backup(
 def test_large_objects_of_a_postgresql_17_dump_are_kept_by_their_groups(pg_url: str) -> None:
     # pg_dump 17 lists large objects in groups (`BLOB METADATA - 16401..16403`), 16 and
     # older one by one (`BLOB - 16405`): both kinds are kept, every other one unlinked.
-    from malnu_tui.engine.backup.pg_restore import _large_objects_not_in
+    from malnu_tui.engine.backup.pg_prelude import _large_objects_not_in
 
     toc = [
         "3379; 2613 16401 BLOB METADATA - 16401..16403 postgres",

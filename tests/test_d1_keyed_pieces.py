@@ -150,11 +150,11 @@ def test_an_import_from_a_d1_table_takes_a_row_changed_while_its_blob_is_read_in
     file and its name between a page and its pieces had the old name imported with the new
     file, a row that never was."""
     from malnu_tui.engine.config import open_backend
-    from malnu_tui.engine.data import tablesource
+    from malnu_tui.engine.data import tablevalues
     from malnu_tui.engine.data.tablesource import TableSource
 
     monkeypatch.setattr(pieces, "PIECE_BYTES", 1_000)
-    monkeypatch.setattr(tablesource, "MAX_HEX_BLOB_BYTES", 1_000)
+    monkeypatch.setattr(tablevalues, "MAX_HEX_BLOB_BYTES", 1_000)
     src, _ = _lampiran(request, tmp_path)
     new = b"c" * 2_000
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_session import policy_refusal, refusal, write_refusal
+from malnu_tui.engine.backends.pg_refusals import policy_refusal, refusal, write_refusal
 from malnu_tui.engine.backends.postgresql import open_url
 from malnu_tui.engine.backup.pg_tools import child_connection, find_pg_tools, read_dump
 from malnu_tui.engine.backup.postgresql import _unreadable

@@ -336,7 +336,8 @@ class PostgresScratch:
                 self._path = extension_only_path(conn)
             self._pin()
         except Exception as exc:
-            from malnu_tui.engine.backends.pg_session import refuse_read_only, role_name, sql_name
+            from malnu_tui.engine.backends.pg_refusals import refuse_read_only
+            from malnu_tui.engine.backends.pg_session import role_name, sql_name
 
             if getattr(exc, "sqlstate", None) == "25006":  # a replica, a read-only role
                 conn.rollback()

@@ -309,8 +309,8 @@ def read_other_runners(backend: Backend) -> list[OtherRunner]:
     if backend.kind == "postgresql" and conn is not None:
         import psycopg
 
+        from malnu_tui.engine.backends.pg_refusals import every_row
         from malnu_tui.engine.backends.pg_rowsec import history_hidden
-        from malnu_tui.engine.backends.pg_session import every_row
 
         try:
             with conn.transaction(force_rollback=True):

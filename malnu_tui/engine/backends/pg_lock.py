@@ -17,7 +17,8 @@ from psycopg import sql
 from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.backends.pg_record import insert_audit
-from malnu_tui.engine.backends.pg_session import refuse_read_only, settle_after_interrupt
+from malnu_tui.engine.backends.pg_refusals import refuse_read_only
+from malnu_tui.engine.backends.pg_session import settle_after_interrupt
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder
 
 if TYPE_CHECKING:

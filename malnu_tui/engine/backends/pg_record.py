@@ -88,8 +88,8 @@ def cli_history(conn: Any) -> list[str] | None:
     rolled back: it changes nothing."""
     import psycopg
 
+    from malnu_tui.engine.backends.pg_refusals import every_row
     from malnu_tui.engine.backends.pg_rowsec import history_hidden
-    from malnu_tui.engine.backends.pg_session import every_row
 
     try:
         with conn.transaction(force_rollback=True):

@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 
 import psycopg
 
-from malnu_tui.engine.backends.pg_session import role_name, row_security_hint, sql_name
+from malnu_tui.engine.backends.pg_refusals import row_security_hint
+from malnu_tui.engine.backends.pg_session import role_name, sql_name
 from malnu_tui.engine.errors import BackendError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement, strip_comments
 
@@ -269,7 +270,7 @@ def history_hidden(
     where: str, exc: psycopg.Error, conn: psycopg.Connection[Any]
 ) -> NotPermitted | None:
     """Another tool's migration history (dbmate's, Prisma's, the Supabase CLI's…) read with
-    every row (:func:`~.pg_session.every_row`) and refused by a policy that hides rows of it
+    every row (:func:`~.pg_refusals.every_row`) and refused by a policy that hides rows of it
     from this role (a DBA's `ENABLE ROW LEVEL SECURITY` on every table of `public`, as
     Supabase's advisor asks): read as the policy showed it, no row, `up` ran again what that
     tool had applied. The error to raise (exit 2), None for any other error."""
@@ -303,7 +304,7 @@ def refuse_tool_tables_every_row(
 ) -> None:
     """:class:`NotPermitted` when policies apply to this role on one of the tool's own tables
     (``tables`` of ``schema``) on a session that reads and writes every row or none (a
-    sync's, :func:`~.pg_session.every_row`): a policy that lets the role see every row, the
+    sync's, :func:`~.pg_refusals.every_row`): a policy that lets the role see every row, the
     way out :func:`refuse_narrowed_tool_tables` gives for migrations, does not let that
     session through (row_security = off refuses any table whose policies apply). The sync
     failed at its first look at the audit table, blaming the table, the hint "connect as the

@@ -20,8 +20,8 @@ from malnu_tui.engine.backends.base import (
     TRACKING_TABLE,
     index_left,
 )
+from malnu_tui.engine.backends.pg_refusals import refuse_read_only
 from malnu_tui.engine.backends.pg_rowsec import refuse_narrowed_tool_tables
-from malnu_tui.engine.backends.pg_session import refuse_read_only
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, error_text
 from malnu_tui.engine.errors import (
     BackendError,

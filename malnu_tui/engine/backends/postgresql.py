@@ -42,6 +42,7 @@ from malnu_tui.engine.backends.pg_record import (
     supabase_history,
     upsert_tracking,
 )
+from malnu_tui.engine.backends.pg_refusals import refusal, refuse_read_only
 from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES, EVERY_ROW
 from malnu_tui.engine.backends.pg_schema import (
     ensure_tool_tables,
@@ -52,8 +53,6 @@ from malnu_tui.engine.backends.pg_schema import (
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
     open_session,
-    refusal,
-    refuse_read_only,
     reopen,
     settle_after_interrupt,
     tool_session,
@@ -221,7 +220,7 @@ class PostgresBackend:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
             refused = refusal(self.display_url, exc, self.conn, self.schema)
-            if refused is not None:  # a missing GRANT; row security (pg_session.every_row)
+            if refused is not None:  # a missing GRANT; row security (pg_refusals.every_row)
                 raise refused from None
             text = error_text(exc)
             who = lock_holders(self.conn) if exc.sqlstate == LOCK_NOT_AVAILABLE else ""

@@ -209,7 +209,7 @@ def _fingerprint_as_made(backend: Backend, manifest: BackupManifest) -> str:
     public: its restore is not "differs" for that)."""
     if backend.kind == "postgresql":
         from malnu_tui.engine.backends.postgresql import PostgresBackend
-        from malnu_tui.engine.backup.postgresql import tables_as_made
+        from malnu_tui.engine.backup.pg_check import tables_as_made
 
         if isinstance(backend, PostgresBackend):
             return backend.schema_fingerprint(tables_as_made(backend.table_names(), manifest))

@@ -15,8 +15,8 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.backends.pg_refusals import every_row, write_refusal
 from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES
-from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.keyrepeats import hide_secret_detail, repeat_rejection

@@ -4,12 +4,8 @@ the whole table in memory, and no OFFSET that slows down. A PostgreSQL source is
 snapshot; a SQLite or D1 one in short reads, never holding the legacy application's writers.
 
 Each value is read as the text the source database itself writes for it, which every target
-reads back as that value: a BLOB or ``bytea`` as PostgreSQL's ``\\x`` hex (a target BLOB column
-stores the bytes again), ``json``/``jsonb``, arrays, ranges and intervals in PostgreSQL's own
-text (Python's reading of them — ``{'a': 1}``, ``['x']``, ``1 mon`` as 30 days — is no value any
-database reads), dates and times in ISO 8601 with ``infinity`` and BC dates as text, and a D1
-integer as its digits (D1's JSON rounds one past 2^53). Pages are sized by their bytes as well as
-their rows: a table of photos is read a few rows at a time.
+reads back as that value (:mod:`malnu_tui.engine.data.tablevalues`). Pages are sized by their
+bytes as well as their rows: a table of photos is read a few rows at a time.
 """
 
 from __future__ import annotations
@@ -19,13 +15,11 @@ import csv
 import io
 import sqlite3
 from collections.abc import Generator, Iterator, Sequence
-from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.d1.errors import D1LimitExceeded
-from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
-from malnu_tui.engine.backends.d1.pieces import Cell, read_pieces, settled
+from malnu_tui.engine.backends.d1.pieces import settled
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.records import (
     RawDigests,
@@ -36,7 +30,18 @@ from malnu_tui.engine.data.records import (
 )
 from malnu_tui.engine.data.schema import TableSchema, read_schema, sqlite_rows
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
-from malnu_tui.engine.errors import BackendError, ConfigError, RowTooLarge
+from malnu_tui.engine.data.tablevalues import (
+    NotUtf8,
+    as_text,
+    pg_types,
+    pg_value,
+    pieced_list,
+    sqlite_value,
+    too_big_for_d1,
+    whole_blobs,
+    why_not_utf8,
+)
+from malnu_tui.engine.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -46,44 +51,6 @@ PAGE_BYTES = 4_000_000  # about the most text one page holds (photos, essays: fe
 FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2 MB, a BLOB
 # twice that as hex) stay within its 50 MB answer
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
-
-# PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
-# (whole numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it —
-# a char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
-# no longer equal to 'AB'), a numeric (Python's Decimal wrote 0.0000000100 as '1.00E-8') and a
-# float (Python wrote 123456789 as '123456789.0' and Infinity as 'inf').
-_PG_NATIVE = frozenset(
-    {"int2", "int4", "int8", "oid", "bool", "text", "varchar", "name", "uuid", "citext"}
-)
-
-
-def as_text(value: object) -> str | None:
-    """A database value as the text a CSV would hold (NULL stays None; bytes as ``\\x`` hex,
-    PostgreSQL's text of a ``bytea``)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return "\\x" + bytes(value).hex()
-    return str(value)
-
-
-class NotUtf8(str):
-    """A SQLite TEXT value whose bytes are not UTF-8 (a legacy application's Latin-1 or
-    cp1252): shown with U+FFFD where a byte does not decode, the bytes kept."""
-
-    data: bytes
-
-    def __new__(cls, data: bytes) -> NotUtf8:
-        text = super().__new__(cls, data.decode("utf-8", "replace"))
-        text.data = data
-        return text
-
-    def as_cp1252(self) -> str:
-        return self.data.decode("cp1252", "replace")
 
 
 def _page_size(page: Sequence[tuple[Any, ...]]) -> int:
@@ -201,7 +168,7 @@ class TableSource:
             yield from self._pg_pages()
             return
         t = quote_ident(self.table)
-        cols = ", ".join(self._sqlite_value(c, pieced=False) for c in self.header)
+        cols = ", ".join(sqlite_value(self.backend.kind, c, pieced=False) for c in self.header)
         if self.view:
             yield from self._cursor_pages(f"SELECT {cols} FROM {t}")
             return
@@ -232,16 +199,12 @@ class TableSource:
         head = "" if alias is not None else f"{order}, "
         # On D1 a BLOB too large for one hex() comes as its size, listed in a last column, and
         # is read in pieces by its row's key (.d1.pieces) — when D1's 100 result columns leave
-        # room for that list (else D1 refuses it: _too_big_for_d1 names it).
+        # room for that list (else D1 refuses it: too_big_for_d1 names it).
         pieced = self.backend.kind == "d1" and lead + len(self.header) < D1_MAX_COLUMNS
         if pieced:
-            cols = ", ".join(self._sqlite_value(c, pieced=True) for c in self.header)
-            listed = " || ".join(
-                f"CASE WHEN typeof({c}) = 'blob' AND length({c}) > {MAX_HEX_BLOB_BYTES} "
-                f"THEN '{i},' ELSE '' END"
-                for i, c in enumerate(map(quote_ident, self.header))
-            )
-            cols += f", nullif({listed}, '')"
+            cols = ", ".join(sqlite_value("d1", c, pieced=True) for c in self.header)
+            cols += f", {pieced_list(self.header)}"
+        blobs = partial(whole_blobs, self.backend, self.table, self.header, self.description)
         after: tuple[Any, ...] | None = None
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
@@ -255,7 +218,7 @@ class TableSource:
             rows = (
                 settled(
                     lambda: (read(), []),  # noqa: B023 (called in this iteration)
-                    lambda found, _: self._whole_blobs(found, keys, order, lead, at),
+                    lambda found, _: blobs(found, keys, order, lead, at),
                     (),
                     self.description,
                     pieced=lambda r: bool(r[-1]),
@@ -271,86 +234,16 @@ class TableSource:
             limit = _page_size(page)
             yield page
 
-    def _sqlite_value(self, column: str, *, pieced: bool) -> str:
-        """A SQLite or D1 column's value as the import reads it: a BLOB as ``\\x`` hex text
-        (D1's JSON has no bytes; ``pieced``: one too large for one hex() as its size, read
-        after by :meth:`_whole_blobs`); on D1 an integer as its digits (D1's JSON rounds one
-        past 2^53; a local file's are read exactly)."""
-        c = quote_ident(column)
-        if self.backend.kind != "d1":
-            return c  # bytes come as bytes, and as_text spells them
-        blob = f"'\\x' || lower(hex({c}))"
-        if pieced:
-            blob = f"CASE WHEN length({c}) > {MAX_HEX_BLOB_BYTES} THEN length({c}) ELSE {blob} END"
-        return (
-            f"CASE typeof({c}) WHEN 'blob' THEN {blob} "
-            f"WHEN 'integer' THEN CAST({c} AS TEXT) ELSE {c} END"
-        )
-
-    def _whole_blobs(
-        self, rows: list[tuple[Any, ...]], keys: Sequence[str], order: str, lead: int, at: int
-    ) -> list[tuple[Any, ...]]:
-        """D1's page ``rows`` without their last column, the list of the values that came as
-        their size (``"2,5,"``), those read in pieces by the row's key (``lead`` key columns
-        ahead of the values, or the rowid's own column at ``at``) and put in as bytes."""
-        out = [list(r[:-1]) for r in rows]
-        later: list[tuple[int, int, Cell]] = []
-        for n, r in enumerate(rows):
-            for digits in str(r[-1] or "").split(",")[:-1]:
-                i = int(digits)
-                key = tuple(r[:lead]) if lead else (int(r[at]),)
-                named = ", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
-                where = f"row {named}, column {self.header[i]}"
-                cell = Cell(quote_ident(self.header[i]), key, int(r[lead + i]), where)
-                later.append((n, lead + i, cell))
-        if later:
-            where = f"({order}) = ({', '.join('?' for _ in keys)})"
-            values = read_pieces(
-                lambda sql, params: sqlite_rows(self.backend, sql, params),
-                quote_ident(self.table),
-                where,
-                [c for *_, c in later],
-                self.description,
-            )
-            for (n, i, _), value in zip(later, values, strict=True):
-                out[n][i] = value
-        return [tuple(r) for r in out]
-
-    def _pg_types(self) -> dict[str, tuple[str, str]]:
-        """Each column's base type (a domain's underlying one): name → (typname, category)."""
-        conn = self.backend.conn  # type: ignore[attr-defined]
-        rows = conn.execute(
-            "SELECT a.attname, b.typname, b.typcategory FROM pg_attribute a "
-            "JOIN pg_type t ON t.oid = a.atttypid "
-            "JOIN pg_type b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "
-            "WHERE a.attrelid = "
-            "(quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
-            "AND a.attnum > 0 AND NOT a.attisdropped",
-            (self.table,),
-        ).fetchall()
-        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
-
     def _pg_pages(self) -> Iterator[list[tuple[Any, ...]]]:
         import psycopg
 
         conn = self.backend.conn  # type: ignore[attr-defined]
         keys = self.schema.primary_key
-        types = self._pg_types()
-
-        def value(name: str) -> str:
-            c = quote_ident(name)
-            typname, category = types.get(name, ("text", "S"))
-            if typname in _PG_NATIVE:
-                return c
-            if typname == "bytea":
-                return f"'\\x' || encode({c}, 'hex')"
-            if category == "D":  # ISO 8601 whatever the DateStyle; infinity, BC as text
-                return f"to_json({c}) #>> '{{}}'"
-            return f"{c}::text"
+        types = pg_types(conn, self.table)
 
         # Run with parameters (an empty tuple too), so a "%" in a quoted name is doubled:
         # psycopg would read it as a placeholder's (see backends.pg_sql.with_params).
-        cols = ", ".join(value(c) for c in self.header).replace("%", "%%")
+        cols = ", ".join(pg_value(c, types) for c in self.header).replace("%", "%%")
         t = quote_ident(self.table).replace("%", "%%")
         if self.view or not keys:
             # A view, or a table without a key: one server-side cursor, in the snapshot the
@@ -390,13 +283,14 @@ class TableSource:
         try:
             yield from self._records()
         except D1LimitExceeded as exc:
-            self._too_big_for_d1(str(exc))
+            key = self.schema.primary_key
+            too_big_for_d1(self.backend, self.table, self.header, key, self.description, str(exc))
             raise
         except (sqlite3.Error, psycopg.Error) as exc:
             # A view that fails as it runs (malformed JSON, a missing function), a damaged
             # legacy file: one line naming the source, where it was a traceback.
             if isinstance(exc, psycopg.Error):
-                from malnu_tui.engine.backends.pg_session import policy_refusal
+                from malnu_tui.engine.backends.pg_refusals import policy_refusal
 
                 conn = self.backend.conn  # type: ignore[attr-defined]
                 refused = policy_refusal(self.description, exc, conn, self._view_owner())
@@ -418,40 +312,6 @@ class TableSource:
             return str(row[0]) if row and row[0] else ""
         return ""
 
-    def _too_big_for_d1(self, error: str) -> None:
-        """D1 read a BLOB as hex, twice its size, and refused it over its 2,000,000 bytes a
-        value (``string or blob too big``, naming nothing): the first such value named. One is
-        read in pieces (:meth:`_whole_blobs`) unless the table's columns and keys fill D1's 100
-        result columns, leaving no room for the list of those values."""
-        if "too big" not in error:
-            return
-        t = quote_ident(self.table)
-        keys = self.schema.primary_key or ("rowid",)
-        key_list = ", ".join(f"CAST({quote_ident(k)} AS TEXT)" for k in keys)
-        for name in self.header:
-            c = quote_ident(name)
-            try:
-                found = sqlite_rows(
-                    self.backend,
-                    f"SELECT length({c}), {key_list} FROM {t} WHERE typeof({c}) = 'blob' "
-                    f"AND length({c}) > {MAX_HEX_BLOB_BYTES} LIMIT 1",
-                )
-            except BackendError:  # (a view has no rowid): D1's own error stands
-                return
-            if found:
-                key = ", ".join(f"{k}={v}" for k, v in zip(keys, found[0][1:], strict=True))
-                raise RowTooLarge(
-                    f"{self.description}: row {key}, column {name}: a BLOB of "
-                    f"{found[0][0]:,} bytes; D1 gives a BLOB back over its HTTP API as hex, "
-                    f"twice its size, and no value over {MAX_ROW_BYTES:,} bytes: an import "
-                    f"reads a larger one in pieces, but a table of {len(self.header)} columns "
-                    f"leaves no room for them in D1's {D1_MAX_COLUMNS} a result: it can read "
-                    f"one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
-                    hint="keep such files outside the database (R2, with their address in "
-                    "the row), or copy the table with fewer columns first (CREATE TABLE … AS "
-                    "SELECT …) and import that",
-                ) from None
-
     def _records(self) -> Iterator[SourceRecord]:
         # Of this reading, as it goes: one stopped early (--max-errors) keeps what it read.
         digests = self.digests = RawDigests()
@@ -467,7 +327,7 @@ class TableSource:
                     csv.writer(buf, lineterminator="\n").writerow(
                         ["" if f is None else f for f in fields]
                     )
-                    error = self._why_not_utf8(r) if bad else ""
+                    error = why_not_utf8(self.header, r) if bad else ""
                     digests.add(buf.getvalue())
                     yield SourceRecord(line, fields, buf.getvalue(), error)
             # Set once the whole table was read: a pass that stops early (the preview's
@@ -498,22 +358,12 @@ class TableSource:
             self._not_utf8 = True
             return NotUtf8(data)
 
-    def _why_not_utf8(self, row: Sequence[object]) -> str:
-        for name, v in zip(self.header, row, strict=False):
-            if isinstance(v, NotUtf8):
-                return (
-                    f"{name}: not UTF-8 text (bytes {v.data[:24].hex()}"
-                    f"{'…' if len(v.data) > 24 else ''}; as cp1252: {v.as_cp1252()!r}): fix "
-                    "it in the source"
-                )
-        return ""
-
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[None]:
         if self.backend.kind != "postgresql":
             yield  # SQLite: short reads, so the legacy application's writers are not held
             return
-        from malnu_tui.engine.backends.pg_session import every_row
+        from malnu_tui.engine.backends.pg_refusals import every_row
 
         conn = self.backend.conn  # type: ignore[attr-defined]
         with conn.transaction():

@@ -112,7 +112,8 @@ def _probe_create_pg(backend: Backend) -> None:
     under it, and the fix came three lines down)."""
     import psycopg
 
-    from malnu_tui.engine.backends.pg_session import refuse_read_only, role_name, sql_name
+    from malnu_tui.engine.backends.pg_refusals import refuse_read_only
+    from malnu_tui.engine.backends.pg_session import role_name, sql_name
     from malnu_tui.engine.backends.pg_sql import error_text
     from malnu_tui.engine.errors import BackendError
 

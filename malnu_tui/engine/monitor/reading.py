@@ -312,7 +312,7 @@ def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:
         return None if how is None else ("on a file system mounted read-only", how)
     if backend.kind != "postgresql" or conn is None:
         return None
-    from malnu_tui.engine.backends.pg_session import read_only_state
+    from malnu_tui.engine.backends.pg_refusals import read_only_state
 
     return read_only_state(conn)
 

@@ -161,7 +161,7 @@ def scratch_schema(
             conn.execute("SELECT set_config('search_path', %s, true)", (path,))
             yield name
     except psycopg.errors.ReadOnlySqlTransaction:  # a replica, a read-only role: said so
-        from malnu_tui.engine.backends.pg_session import refuse_read_only
+        from malnu_tui.engine.backends.pg_refusals import refuse_read_only
 
         refuse_read_only(conn, f"database {conn.info.dbname}")
         raise

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_session import write_refusal
+from malnu_tui.engine.backends.pg_refusals import write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError

@@ -21,8 +21,8 @@ from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind
 from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
+from malnu_tui.engine.backends.pg_refusals import every_row
 from malnu_tui.engine.backends.pg_rowsec import refuse_tool_tables_every_row
-from malnu_tui.engine.backends.pg_session import every_row
 from malnu_tui.engine.sync.copytext import format_row_text, pg_digest_sql, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer
