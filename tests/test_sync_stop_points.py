@@ -103,8 +103,8 @@ class _Hung(BaseException):
 @contextlib.contextmanager
 def sigterm_at(point: Callable[[FrameType], bool], nth: int, event: str = "call") -> Iterator[None]:
     """SIGTERM to this process as the ``nth`` call that ``point`` matches is entered (main
-    thread; as it returns: ``event="return"``); a run still going 20 s later is stopped (:class:`_Hung`, raised every 2 s until
-    it is out: the test fails, its worker goes on)."""
+    thread; as it returns with ``event="return"``); a run still going 20 s later is stopped
+    (:class:`_Hung`, raised every 2 s until it is out: the test fails, its worker goes on)."""
     seen, at = [0], event
 
     def hook(frame: FrameType, event: str, _arg: object) -> None:
