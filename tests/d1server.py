@@ -752,7 +752,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         text = body.decode("utf-8", "replace")
         url = urlsplit(self.path)
-        entry = LoggedRequest(method, url.path, text[:2000], "Authorization" in self.headers)
+        entry = LoggedRequest(method, url.path, text[:4000], "Authorization" in self.headers)
         self.d1.requests.append(entry)
         fault = self.d1.take_fault(url.path, text) if url.path.startswith(API_PREFIX) else None
         if fault is not None:

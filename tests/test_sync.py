@@ -662,8 +662,8 @@ def test_the_destination_lock_is_taken_and_both_sides_audited(tmp_path: Path, pg
         )[0]
         assert "mode full, read 3, inserted 3" in detail and "verified yes" in detail
     # One run row for the whole sync on the destination: what `check` reads (failed syncs, lag).
-    outcomes = dst.run("SELECT outcome FROM malnu_audit WHERE action = 'run' AND object = ?",
-                       ("sync primary->analytics",))  # fmt: skip
+    outcomes = dst.run("SELECT outcome FROM malnu_audit WHERE action = 'run' AND object = ? "
+                       "ORDER BY id", ("sync primary->analytics",))  # fmt: skip
     assert outcomes == [("refused",), ("ok",)]
 
 

@@ -457,7 +457,7 @@ def test_a_d1_copy_s_swap_moves_the_stage_page_by_page(
     assert dst.d1 is not None
     src.run(SQLITE_TAGS)
     src.many("INSERT INTO tags VALUES (?, ?, ?)", FIRST)  # 30 rows: 3 pages
-    server, bodies = dst.d1.server, []  # every request's whole text (the log keeps 2,000 chars)
+    server, bodies = dst.d1.server, []  # every request's whole text (the log keeps 4,000 chars)
     take = server.take_fault
     monkeypatch.setattr(server, "take_fault", lambda p, t: bodies.append(t) or take(p, t))
     assert sync(src, dst).verified and _rows(dst) == _rows(src)

@@ -331,7 +331,7 @@ def test_into_d1_a_chunk_and_the_rows_it_held_back_go_in_batches_of_a_page(
     first = _sync(src, dst, chunk_rows=chunk)
     assert (first.inserted, first.deleted, first.verified, first.dest_count) == (n, 1, True, n)
     _whole(dst)
-    # Each batch counts the keys it writes that the copy has (its first 2,000 characters
+    # Each batch counts the keys it writes that the copy has (its first 4,000 characters
     # are logged): the rows it carries.
     counted = r'WHERE \(\\"id\\"\) IN \(VALUES ((?:\(\d+\), )*\(\d+\))\)'
     written = [v.count("(") for r in log[start:] for v in re.findall(counted, r.body)]

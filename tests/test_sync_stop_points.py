@@ -23,6 +23,7 @@ from types import FrameType
 
 import pytest
 
+from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.sync_support import Db
 from tests.test_sync_cli import school
@@ -83,19 +84,31 @@ def _sqlite_commit(frame: FrameType) -> bool:
     )
 
 
+def _d1_chunk_written(frame: FrameType) -> bool:
+    """A D1 chunk's batch of rows just answered (the batch of its statements, committed by
+    D1), the chunk's write not yet returned."""
+    code = frame.f_code
+    return (
+        code.co_name == "_batch"
+        and code.co_filename.endswith("side_d1.py")
+        and len(frame.f_locals.get("statements", ())) > 1
+        and _within(frame, "write_chunk", "side_d1.py", 1)
+    )
+
+
 class _Hung(BaseException):
     """The sync did not end within the test's time (a deadlock)."""
 
 
 @contextlib.contextmanager
-def sigterm_at(point: Callable[[FrameType], bool], nth: int) -> Iterator[None]:
+def sigterm_at(point: Callable[[FrameType], bool], nth: int, event: str = "call") -> Iterator[None]:
     """SIGTERM to this process as the ``nth`` call that ``point`` matches is entered (main
-    thread); a run still going 20 s later is stopped (:class:`_Hung`, raised every 2 s until
-    it is out: the test fails, its worker goes on)."""
-    seen = [0]
+    thread; as it returns with ``event="return"``); a run still going 20 s later is stopped
+    (:class:`_Hung`, raised every 2 s until it is out: the test fails, its worker goes on)."""
+    seen, at = [0], event
 
     def hook(frame: FrameType, event: str, _arg: object) -> None:
-        if event == "call" and point(frame):
+        if event == at and point(frame):
             seen[0] += 1
             if seen[0] == nth:
                 sys.setprofile(None)
@@ -165,3 +178,34 @@ def test_sigterm_before_a_sqlite_chunks_commit_reports_and_audits_what_is_commit
         encoding="utf-8",
     )
     _stopped_at_chunk_three(dst, ["--config", str(config)], _sqlite_commit)
+
+
+def test_sigterm_after_a_d1_chunks_batch_counts_what_it_wrote(tmp_path: Path, d1: D1Target) -> None:
+    """Into D1 a chunk's rows and its state row's counts went in two requests: a SIGTERM
+    between them left "rows read" advanced and "inserted" not, the note saying 200 inserted
+    of the 300 rows the copy held, and the next run counting from there. One batch now."""
+    src = Db("sqlite", "", path=tmp_path / "primary.db")
+    dst = Db("d1", d1.url, d1=d1)
+    src.create_users(500)
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:{src.path}"\n\n'
+        f'[targets.copy]\nurl = "{d1.url}"\n\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "copy"\ntables = ["users"]\n'
+        "chunk_rows = 100\n",
+        encoding="utf-8",
+    )
+    with sigterm_at(_d1_chunk_written, 3, event="return"):
+        res = run_inproc("sync", "reporting", "--yes", "--config", str(config))
+    assert res.code == 143, res.err
+    assert "Traceback" not in res.err, res.err
+    assert dst.count() == 300, res.err
+    assert "stays in the destination (300 inserted, 0 updated, 0 deleted)" in res.err, res.err
+    assert dst.run("SELECT status, rows_read, inserted FROM malnu_sync") == [("running", 300, 300)]
+    (detail,) = dst.run("SELECT detail FROM malnu_audit WHERE action = 'sync'")[0]
+    assert "inserted 300," in detail, detail
+    src.insert_users(range(501, 511))
+    again = run_inproc("sync", "reporting", "--yes", "--json", "--config", str(config))
+    assert again.code == 0, again.err
+    assert dst.count() == 510
+    assert dst.run("SELECT rows_read, inserted, updated FROM malnu_sync") == [(510, 510, 0)]

@@ -212,11 +212,19 @@ class PgUnit:
         self.warnings += pgcopy.advance_sequences(self.conn, self._t, owned, "imported")
 
     def _end_copy(self, exc: BaseException | None = None) -> None:
-        """Close the open COPY: complete it (``exc`` None) or abandon it."""
+        """Close the open COPY: complete it (``exc`` None) or abandon it. A signal (SIGTERM,
+        Ctrl-C) raised in the exit of psycopg's COPY block before the block had run its own
+        end left it suspended, holding the connection's lock: the import's ROLLBACK waited
+        for it for ever (the sync's same hang, :func:`.pgcopy.copy_in`). Its end is run here
+        then (the COPY ended as failed; one that ended is left as it is)."""
         if self._copy_cm is not None:
             cm, self._copy_cm, self._copy = self._copy_cm, None, None
             if exc is None:
-                cm.__exit__(None, None, None)
+                try:
+                    cm.__exit__(None, None, None)
+                except BaseException:
+                    cm.gen.close()
+                    raise
             else:
                 with contextlib.suppress(Exception):
                     cm.__exit__(type(exc), exc, None)

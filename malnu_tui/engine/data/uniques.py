@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.errors import ConfigError
 
@@ -77,7 +77,8 @@ _PG_DEFERRABLE = (
     "SELECT c.conname, c.contype = 'p', array(SELECT a.attname::text FROM unnest(i.indkey) "
     "WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n "
     "WHERE k.o <= i.indnkeyatts) FROM pg_constraint c JOIN pg_index i ON i.indexrelid = "
-    "c.conindid WHERE c.conrelid = (quote_ident(current_schema()) || '.' || quote_ident(%s))"
+    "c.conindid WHERE c.conrelid = (quote_ident(coalesce(%s::text, current_schema())) || '.' || "
+    "quote_ident(%s))"
     "::regclass AND c.contype IN ('p', 'u') AND c.condeferrable AND i.indpred IS NULL "
     "AND i.indexprs IS NULL ORDER BY c.conname"
 )
@@ -163,6 +164,24 @@ def watched_uniques(
     return (mine, *others)
 
 
+def deferrable_key(
+    conn: Any, table: str, key: Sequence[str], schema: str | None = None
+) -> tuple[str, str] | None:
+    """``(name, "primary key" or "UNIQUE constraint")`` of the DEFERRABLE constraint of a
+    PostgreSQL ``table`` (in ``schema``, else the current one) over exactly the columns
+    ``key``: PostgreSQL's ``ON CONFLICT`` cannot take it as its arbiter ("ON CONFLICT does not
+    support deferrable unique constraints"). None: there is none. (The import's upsert and
+    the sync's share it.)"""
+    for name, primary, cols in conn.execute(_PG_DEFERRABLE, (schema, table)):
+        if set(cols) == set(key):
+            return str(name), "primary key" if primary else "UNIQUE constraint"
+    return None
+
+
+def quoted_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def refuse_deferrable_key(
     backend: Backend, table: str, key: Sequence[str], on_conflict: str
 ) -> None:
@@ -172,16 +191,14 @@ def refuse_deferrable_key(
     does not support deferrable unique constraints", exit 1, no way out; a dry run too)."""
     if backend.kind != "postgresql" or not key or on_conflict not in ("update", "skip"):
         return
-    conn = backend.conn  # type: ignore[attr-defined]
-    for name, primary, cols in conn.execute(_PG_DEFERRABLE, (table,)):
-        if set(cols) == set(key):
-            what = "primary key" if primary else "UNIQUE constraint"
-            quoted = '"' + str(name).replace('"', '""') + '"'
-            raise ConfigError(
-                f"--on-conflict {on_conflict} by {','.join(key)}: the {what} {quoted} of table "
-                f"{table!r} is DEFERRABLE, which PostgreSQL's upsert (INSERT … ON CONFLICT) "
-                "cannot use; nothing was imported",
-                hint="to add new rows, import with --on-conflict error (a row whose key the "
-                "table holds is then rejected, named by its line); to update rows by this key, "
-                "make the constraint NOT DEFERRABLE in a migration (drop it and add it again)",
-            )
+    found = deferrable_key(backend.conn, table, key)  # type: ignore[attr-defined]
+    if found is not None:
+        name, what = found
+        raise ConfigError(
+            f"--on-conflict {on_conflict} by {','.join(key)}: the {what} {quoted_name(name)} of "
+            f"table {table!r} is DEFERRABLE, which PostgreSQL's upsert (INSERT … ON CONFLICT) "
+            "cannot use; nothing was imported",
+            hint="to add new rows, import with --on-conflict error (a row whose key the "
+            "table holds is then rejected, named by its line); to update rows by this key, "
+            "make the constraint NOT DEFERRABLE in a migration (drop it and add it again)",
+        )

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
+from malnu_tui.engine.data.uniques import deferrable_key as deferrable_constraint
+from malnu_tui.engine.data.uniques import quoted_name
 from malnu_tui.engine.errors import SyncRefused
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, TIME_KEY, Side
@@ -26,6 +28,7 @@ __all__ = [
     "D1_WIDE",
     "NO_KEY",
     "case_clashes",
+    "deferrable_key",
     "fires_note",
     "own_stamp",
     "own_stamp_hint",
@@ -87,6 +90,49 @@ def schema_problems(
             f"({', '.join(src.key)}) as a primary key or unique index"
         )
     return out
+
+
+_DEFERRABLE = (
+    "which PostgreSQL's upsert (INSERT … ON CONFLICT), the way the sync writes a copy, cannot use"
+)
+
+
+def deferrable_key(s: SyncSession, table: str, dst: TableShape) -> str | None:
+    """The problem of a PostgreSQL copy whose key is a DEFERRABLE primary key or UNIQUE
+    constraint (a table the sync did not make: an operator's): its first chunk of changes
+    failed ("ON CONFLICT does not support deferrable unique constraints", exit 1) after a plan
+    that said all was well. Read as the import reads it (engine/data/uniques.py)."""
+    found = _deferrable(s, table, dst.key)
+    if found is None:
+        return None
+    name, what = found
+    return f"{table}: the {what} {quoted_name(name)} of {s.dst.table(table)} is DEFERRABLE, " + (
+        _DEFERRABLE
+    )
+
+
+def _deferrable(s: SyncSession, table: str, key: Sequence[str]) -> tuple[str, str] | None:
+    if s.dst.kind != "postgresql" or not key:
+        return None
+    b = s.dst.backend
+    schema = str(b.schema)  # type: ignore[attr-defined]
+    return deferrable_constraint(b.conn, s.dst.table(table), key, schema)  # type: ignore[attr-defined]
+
+
+def _deferrable_hint(s: SyncSession, table: str, name: str) -> str:
+    dst = s.dst.describe(table)
+    key = dst.key if dst is not None else ()
+    found = _deferrable(s, table, key)
+    if found is None:  # (gone since the plan read it)
+        return SyncRefused.MISMATCH
+    c, what = quoted_name(found[0]), "PRIMARY KEY" if found[1] == "primary key" else "UNIQUE"
+    cols = ", ".join(map(quote_ident, key))
+    return (
+        "make it NOT DEFERRABLE at the destination (PostgreSQL changes that only by dropping "
+        f"the constraint and adding it again): ALTER TABLE {name} DROP CONSTRAINT {c}, ADD "
+        f"CONSTRAINT {c} {what} ({cols}) (a foreign key referring to it is dropped first and "
+        "added again after); or leave the table out with --tables"
+    )
 
 
 def own_stamp(src: Side, shape: TableShape) -> str | None:
@@ -218,6 +264,8 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
             "(D1's limit is fixed; it holds for each table)"
         )
     name = _at_dest(s, quote_ident(s.dst.table(table)))  # the copy's name there (.destnames)
+    if problem.endswith(_DEFERRABLE):
+        return _deferrable_hint(s, table, name)
     if problem.endswith(_NO_STAMP):
         kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
         return (

@@ -26,6 +26,7 @@ from malnu_tui.engine.sync.problems import (
     COLUMN_CLASH,
     D1_WIDE,
     case_clashes,
+    deferrable_key,
     fires_note,
     own_stamp,
     problem_hint,
@@ -378,6 +379,8 @@ def _plan_table(
         dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
         problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
+        if (deferred := deferrable_key(s, t, dshape)) is not None:
+            problems.append(deferred)
     cur = None if whole else shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = [fires_note(s, t, fired)] if fired else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
@@ -114,6 +115,10 @@ def split_values(
             f"{row} does not fit in one D1 statement ({exc})",
             hint="rows this large cannot be written to D1 in one statement",
         ) from None
+
+
+def _sans_counts(state: SyncState) -> tuple[Any, ...]:
+    return replace(state, inserted=0, updated=0, deleted=0).values()
 
 
 def _ascending(keys: Sequence[Key]) -> bool:
@@ -331,8 +336,8 @@ class D1Side(SqliteDialect):
                 return done()
             if expect is None:
                 return False
-            now = self.read_state(expect.table_name)
-            return now is not None and now.values() == expect.values()
+            now = self.read_state(expect.table_name)  # (the counts are the batch's own)
+            return now is not None and _sans_counts(now) == _sans_counts(expect)
 
         for st in statements:
             if (size := sent_bytes(st if isinstance(st, str) else st[0])) > MAX_STATEMENT_BYTES:
@@ -479,14 +484,24 @@ class D1Side(SqliteDialect):
             table_key(self, shape.name) in self.related
         ):  # a statement's rows may refer to a later one's
             statements.insert(0, "PRAGMA defer_foreign_keys = on")
-        ddl = len(statements)
-        counting = (
+        # The chunk's counts are written by the batch itself, into the state row it writes
+        # first: inserted and updated as if every row were new, then corrected by the rows
+        # already there and by each statement's changes. They went in a second request: a
+        # stop between the two left "rows read" advanced, "inserted" not (under-counted).
+        at = f" WHERE table_name = {literal(state.table_name)}"
+        provisional = state.advanced(ChunkCounts(len(rows), -len(rows), 0), len(rows), last_key)
+        statements.append(self._state_sql(provisional))
+        statements.extend(
             []
             if direct
-            else split_values(f"SELECT count(*) FROM {t} WHERE {k} IN (VALUES ", keys, ")")
+            else split_values(
+                f"UPDATE {STATE_TABLE} SET (inserted, updated) = (SELECT inserted - n, "
+                f"updated + n FROM (SELECT count(*) AS n FROM {t} WHERE {k} IN (VALUES ",
+                keys,
+                ")))" + at,
+            )
         )
-        statements.extend(counting)
-        upsert_at = len(statements)
+        add = f"UPDATE {STATE_TABLE} SET {{c}} = {{c}} + changes(){at}"
         head = self._upsert_head(shape)
         suffix = ("" if direct else self._upsert_tail(shape)) + _OWN_ROWS
         # A row too large for a statement of literals goes alone, its texts bound (D1 keeps a
@@ -495,34 +510,30 @@ class D1Side(SqliteDialect):
         fixed = sent_bytes(head + suffix) + 2
         alone = {i for i, tup in enumerate(tuples) if fixed + len(tup.encode()) > MAX_STATEMENT}
         small = [i for i in range(len(rows)) if i not in alone]
-        statements.extend(split_values(head, [tuples[i] for i in small], suffix))
+        for st in split_values(head, [tuples[i] for i in small], suffix):
+            statements.extend([st, add.format(c="updated")])
         bound = {i: self._bound_row(shape, rows[i], values[i], head, suffix) for i in alone}
-        upserts = list(range(upsert_at, len(statements)))  # a large row's own statement only
-        for big in bound.values():
-            statements.extend(big.build)
-            upserts.append(len(statements))
-            statements.extend([big.row, *big.drop])
-        deletes_at = len(statements)
+        for big in bound.values():  # a large row's own statement counted only
+            statements.extend([*big.build, big.row, add.format(c="updated"), *big.drop])
+        removing: list[str] = []
         if bounds is not None and not direct:
             row_keys = [tuple(r[i] for i in kidx) for r in rows]
             kept = keys
             if chunk.kept:  # the chunk's rows of the batches before this one stay too
                 row_keys = _in_order([*row_keys, *chunk.kept])
                 kept = [tuple_literal(key) for key in row_keys]
-            statements.extend(self._range_deletes(shape, bounds, row_keys, kept))
+            removing.extend(self._range_deletes(shape, bounds, row_keys, kept))
         if delete:
-            statements.extend(
+            removing.extend(
                 split_values(
                     f"DELETE FROM {t} WHERE {k} IN (VALUES ",
                     [tuple_literal(d) for d in delete],
                     ")" + _OWN_ROWS,
                 )
             )
-        deletes = len(statements) - deletes_at
-        # The counts are known only after the batch ran, so the state row is written with the
-        # rows read and the key; the counts follow in a second, idempotent statement.
-        provisional = state.advanced(ChunkCounts(), len(rows), last_key)
-        statements.append(self._state_sql(provisional))
+        for st in removing:
+            statements.extend([st, add.format(c="deleted")])
+        statements.append(f"SELECT inserted, updated, deleted FROM {STATE_TABLE}{at}")
         try:
             results = self._batch(statements, provisional)
         except D1QueryError as exc:
@@ -542,14 +553,12 @@ class D1Side(SqliteDialect):
             if not direct and unique_refusal(exc):  # the row looked for only if it must be
                 raise UniqueRefused(f"{self.label}: writing {shape.name}: {said}", named) from None
             raise named() from None
-        if not results:  # an attempt of unknown outcome had been applied: counts unknown
-            return ChunkCounts(len(rows) if direct else 0, 0, 0)
-        self._state_made = True
-        existing = sum(int(r.rows[0][0]) for r in results[ddl : ddl + len(counting)])
-        changed = sum(len(results[j].rows) for j in upserts)
-        removed = sum(len(r.rows) for r in results[deletes_at : deletes_at + deletes])
-        inserted = len(rows) if direct else len(rows) - existing
-        counts = ChunkCounts(inserted, changed - inserted, removed)
-        final = state.advanced(counts, len(rows), last_key)
-        self._batch([self._state_sql(final)], None)
-        return counts
+        if results:
+            self._state_made = True
+            total = [int(v) for v in results[-1].rows[0]]
+        else:  # an attempt of unknown outcome had been applied: its counts are in its state row
+            w = self.read_state(state.table_name) or provisional
+            total = [w.inserted, w.updated, w.deleted]
+        return ChunkCounts(
+            total[0] - state.inserted, total[1] - state.updated, total[2] - state.deleted
+        )
