@@ -40,11 +40,11 @@ from malnu_tui.engine.lint.d1 import (
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import key, read_ops
+from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.pg_locks import strong_lock
 from malnu_tui.engine.lint.pg_moved_keys import PgReferences
 from malnu_tui.engine.lint.rebuild import legacy_alter_table, rebuilt_tables
 from malnu_tui.engine.lint.replay import Replay
-from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.rollback import RollbackFile
 from malnu_tui.engine.lint.rollback_data import Relaxed, pg_rollback_data, sqlite_rollback_data
 from malnu_tui.engine.lint.rules import RULES
