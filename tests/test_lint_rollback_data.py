@@ -30,8 +30,11 @@ CREATE UNIQUE INDEX t6_email_key ON t6 (email);
 CREATE TABLE t7 (id bigint PRIMARY KEY, hits integer);
 CREATE TABLE t8 (id bigint PRIMARY KEY, seen date);
 CREATE TABLE t9 (id bigint PRIMARY KEY, title varchar(200));
+CREATE TABLE t10 (id bigint PRIMARY KEY, code text CONSTRAINT t10_code_uniq UNIQUE);
+CREATE TABLE t11 (id bigint PRIMARY KEY,
+                  n integer CONSTRAINT t11_n_range CHECK (n BETWEEN 1 AND 10));
 """
-PG_BASE_UNDO = "DROP TABLE t1, t2, t3, t4, t5, t6, t7, t8, t9;"
+PG_BASE_UNDO = "DROP TABLE t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11;"
 # The migration lifts a limit on each table (Laravel's multi-action `->change()` on t1, t4).
 PG_RELAX = """
 alter table "t1" alter column "score" type numeric(5, 2), alter column "score" drop not null;
@@ -43,6 +46,9 @@ DROP INDEX t6_email_key;
 ALTER TABLE t7 ALTER COLUMN hits TYPE bigint;
 ALTER TABLE t8 ALTER COLUMN seen TYPE timestamptz;
 ALTER TABLE t9 ALTER COLUMN title TYPE varchar(100);
+ALTER TABLE t10 DROP CONSTRAINT t10_code_uniq, ADD CONSTRAINT t10_code_uniq UNIQUE (code);
+ALTER TABLE t11 DROP CONSTRAINT t11_n_range,
+                ADD CONSTRAINT t11_n_range CHECK (n BETWEEN 1 AND 20);
 """
 # Its rollback, line by line: (statement, the finding expected at its line, or None).
 PG_UNDO: list[tuple[str, str | None]] = [
@@ -60,6 +66,12 @@ PG_UNDO: list[tuple[str, str | None]] = [
     ("ALTER TABLE t9 ALTER COLUMN title TYPE varchar(200);", None),
     ('alter table "t4" alter column "name" type varchar(255), alter column "name" set not null;',
      None),
+    # the same UNIQUE dropped and added back by the migration too (Django's AlterField): not
+    # named; a CHECK the migration widens, put back narrower: named
+    ("ALTER TABLE t10 DROP CONSTRAINT t10_code_uniq, ADD CONSTRAINT t10_code_uniq UNIQUE (code);",
+     None),
+    ("ALTER TABLE t11 DROP CONSTRAINT t11_n_range, "
+     "ADD CONSTRAINT t11_n_range CHECK (n BETWEEN 1 AND 10);", FAILS),
 ]  # fmt: skip
 # Rows the migration allows and the old schema refused (t9's fits both).
 PG_ROWS = """
@@ -72,10 +84,12 @@ INSERT INTO t6 VALUES (1, 'a@b.c'), (2, 'a@b.c');
 INSERT INTO t7 VALUES (1, 3000000000);
 INSERT INTO t8 VALUES (1, '2025-01-01 13:45+00');
 INSERT INTO t9 VALUES (1, 'Algebra');
+INSERT INTO t10 VALUES (1, 'A'), (2, 'B');
+INSERT INTO t11 VALUES (1, 15);
 """
 PG_READ = {1: "SELECT score::text FROM t1", 3: "SELECT code FROM t3",
            8: "SELECT seen::text FROM t8", 9: "SELECT title FROM t9",
-           10: "SELECT name FROM t4"}  # fmt: skip
+           10: "SELECT name FROM t4", 11: "SELECT code FROM t10"}  # fmt: skip
 
 
 def _findings(mdirs: MigrationDirs, dialect: str) -> list[tuple[str, str, int]]:

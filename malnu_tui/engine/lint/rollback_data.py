@@ -62,25 +62,34 @@ _DROP_NOT_NULL = re.compile(r"^ALTER\s+(?:COLUMN\s+)?(?P<col>\S+)\s+DROP\s+NOT\s
 _NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.I)
 
 
+def _norm(text: str) -> str:
+    return " ".join(strip_comments(text).replace('"', "").lower().rstrip(";").split())
+
+
 @dataclass
 class Relaxed:
     """What a migration lifts (PostgreSQL): the columns it makes nullable (``DROP NOT NULL``)
-    or adds nullable, and the constraints and indexes it drops, each with its line."""
+    or adds nullable, and the constraints and indexes it drops and does not put back as they
+    were (Django's AlterField drops a unique constraint and adds the same one back), each
+    with its line."""
 
     nullable: dict[tuple[str, str], int] = field(default_factory=dict)
-    dropped: dict[str, int] = field(default_factory=dict)  # constraint or index (folded)
-    dropped_on: dict[str, int] = field(default_factory=dict)  # table → a DROP CONSTRAINT's
+    dropped: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
+    readded: dict[str, str] = field(default_factory=dict)  # name → its text, normalised
 
     def see(self, st: Statement, op: Op) -> None:
         if op.kind == "drop_index":
             for n in op.names:
-                self.dropped[key(n)] = st.line
+                self.dropped[key(n)] = ("", st.line)
+        elif op.kind == "create_index" and op.name:
+            self.readded[op.key] = _norm(st.text)
         if op.kind != "alter_table":
             return
         for a in op.actions:
             if a.kind == "drop_constraint":
-                self.dropped[key(a.new)] = st.line
-                self.dropped_on[op.key] = st.line
+                self.dropped[key(a.new)] = (op.key, st.line)
+            elif a.kind in _CONSTRAINTS and a.new:
+                self.readded[key(a.new)] = _norm(a.definition)
             elif a.kind == "add_column" and not _NOT_NULL_OR_KEY.search(a.definition):
                 self.nullable[(op.key, key(a.column))] = st.line
             elif a.kind == "set_not_null":
@@ -88,7 +97,20 @@ class Relaxed:
             elif a.kind == "other" and (m := _DROP_NOT_NULL.match(a.definition)):
                 self.nullable[(op.key, key(m["col"].strip('"')))] = st.line
 
+    def lifted(self, table: str, name: str, text: str) -> int | None:
+        """The line of the migration's DROP of the constraint or index ``name`` (``text``:
+        the rollback's definition of it), when the migration does not add it back as the
+        rollback does; unnamed (""), of any constraint of ``table`` it drops for good."""
+        if name:
+            dropped = self.dropped.get(key(name))
+            same = self.readded.get(key(name)) == _norm(text)
+            return dropped[1] if dropped is not None and not same else None
+        gone = [line for n, (t, line) in self.dropped.items() if t == table and n not in
+                self.readded]  # fmt: skip
+        return gone[0] if gone else None
 
+
+_CONSTRAINTS = ("add_unique", "add_pk", "add_check", "add_exclude")
 _INT_RANGE = {"smallint": (2, "±32,767"), "integer": (4, "±2,147,483,647"), "bigint": (8, "")}
 _INTS = {"int2": "smallint", "int": "integer", "int4": "integer", "int8": "bigint",
          "serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint",
@@ -160,10 +182,11 @@ def pg_rollback_data(
     out: list[Finding] = []
     types: dict[tuple[str, str], str] = {}  # the rollback's own type changes so far
     for st, op in zip(statements, ops, strict=True):
-        if op.kind == "create_index" and op.unique and key(op.name) in relaxed.dropped:
+        lifted = relaxed.lifted("", op.name, st.text) if op.kind == "create_index" else None
+        if op.unique and lifted is not None:
             why = f"the rollback re-creates the unique index {op.name}, which the migration "
-            why += f"drops (its line {relaxed.dropped[key(op.name)]}): it fails once the app "
-            why += f"writes two rows of {op.table} with the same value"
+            why += f"drops (its line {lifted}): it fails once the app writes two rows of "
+            why += f"{op.table} with the same value"
             out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
         if op.kind != "alter_table":
             continue
@@ -183,14 +206,16 @@ def pg_rollback_data(
                 why += f"migration makes nullable (its line {relaxed.nullable[where]}): it fails "
                 why += "once a row holds NULL there"
                 out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
-            elif a.kind in ("add_unique", "add_pk", "add_check", "add_exclude") and (
-                not a.not_valid and op.key in relaxed.dropped_on
+            elif (
+                a.kind in _CONSTRAINTS
+                and not a.not_valid
+                and ((lifted := relaxed.lifted(op.key, a.new, a.definition)) is not None)
             ):
                 what = "CHECK" if a.kind == "add_check" else "UNIQUE/PRIMARY KEY/EXCLUDE"
                 name = f" {a.new}" if a.new else ""
                 why = f"the rollback adds the {what} constraint{name} to {op.name} back, "
-                why += f"which the migration drops (its line {relaxed.dropped_on[op.key]}): it "
-                why += "fails once a row written since breaks it"
+                why += f"which the migration drops (its line {lifted}): it fails once a row "
+                why += "written since breaks it"
                 out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
     return out
 
