@@ -181,6 +181,7 @@ def pg_rollback_data(
     migration lifted (``relaxed``)."""
     out: list[Finding] = []
     types: dict[tuple[str, str], str] = {}  # the rollback's own type changes so far
+    declared = columns.declared if columns is not None else {}
     for st, op in zip(statements, ops, strict=True):
         lifted = relaxed.lifted("", op.name, st.text) if op.kind == "create_index" else None
         if op.unique and lifted is not None:
@@ -194,13 +195,16 @@ def pg_rollback_data(
             where = (op.key, key(a.column))
             if a.kind == "alter_type" and (m := _TYPE.search(a.definition)):
                 new = type_text(a.definition[m.end() :])
-                old = types.get(where) or (columns.declared.get(where, "") if columns else "")
+                old = types[where] if where in types else declared.get(where, "")
                 types[where] = new
                 found = _what_changes(old, new, _USING.search(a.definition) is not None)
                 if old and found:
                     why = f"the rollback changes {op.name}.{a.column} from {old} back to "
                     why += f"{new}: {found[1]}, on the rows written since the migration"
                     out.append(_f(found[0], file, st.line, why))
+            elif a.kind == "rename_column":  # its type goes with it ("": not known)
+                type_of = types[where] if where in types else declared.get(where, "")
+                types[(op.key, key(a.new))] = type_of
             elif a.kind == "set_not_null" and where in relaxed.nullable:
                 why = f"the rollback sets NOT NULL on {op.name}.{a.column}, which the "
                 why += f"migration makes nullable (its line {relaxed.nullable[where]}): it fails "

@@ -126,7 +126,7 @@ def _pg_rebuilds(rb: RollbackFile, refs: PgReferences) -> list[Finding]:
 # What may round, cut or refuse rows: a type change, SET NOT NULL, a constraint, a unique
 # index (PostgreSQL); a rebuild's copy (SQLite). Only then are the rollback's ops read.
 _PG_DATA = re.compile(r"\bTYPE\b|\bSET\s+NOT\s+NULL\b|\bADD\b|\bUNIQUE\b", re.IGNORECASE)
-_COPY = re.compile(r"\bINSERT\b.*?\bSELECT\b", re.IGNORECASE | re.DOTALL)
+_COPY = re.compile(r"\bSELECT\b", re.IGNORECASE)  # (no INSERT…SELECT scan: quadratic)
 
 
 def _data(
