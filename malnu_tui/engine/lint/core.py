@@ -46,6 +46,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import read_rollback
+from malnu_tui.engine.lint.rollback_data import Relaxed
 from malnu_tui.engine.lint.rollback_lint import rollback_findings
 from malnu_tui.engine.lint.shapes import LiveShape, Shape, Shapes, view_shape
 from malnu_tui.engine.lint.supabase import Exposure, LiveTableInfo, Supabase
@@ -167,7 +168,10 @@ def _lint_one(
     away = away if away is not None else RenamedAway()  # (the run's: steps across files)
     away.begin(m.filename, keeps_keys=dialect == "sqlite" and d1 is None and not fk_on)
     pairs = zip(statements, ops, strict=True) if ops is not None else _with_ops(statements)
+    relaxed = Relaxed() if dialect == "postgresql" else None  # (the rollback's rules)
     for st, op in pairs:
+        if relaxed is not None:
+            relaxed.see(st, op)
         if replay is not None:
             if d1 is not None:
                 findings.extend(d1_statement(m.filename, st, op, replay, d1, notes))
@@ -266,7 +270,8 @@ def _lint_one(
     own = rollback_findings(rb, dialect, replay, d1=d1 is not None,
                             session_lock_timeout=session_lock_timeout,
                             probe=d1.probe if d1 is not None else None, notes=notes,
-                            pg_refs=pg_refs)  # fmt: skip
+                            pg_refs=pg_refs, relaxed=relaxed,
+                            columns=enum_columns)  # fmt: skip
     if own:
         own = apply_ignores(own, lambda: (rb.text,), rb.filename, {})
         findings.extend(sorted(own, key=_in_order))

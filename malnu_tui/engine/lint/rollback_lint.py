@@ -18,7 +18,9 @@ hang the app while everyone waits for it —
   D1-PRAGMA-FK, D1-ATTACH, D1-VACUUM, D1-STATEMENT-SIZE, D1-LIMITS), a DROP TABLE that fails
   there (D1-RESTRICT-DROP, and the end-of-batch count after defer_foreign_keys), and the
   children's rows a *rebuild* of a parent deletes or unlinks (D1-CASCADE-REBUILD,
-  D1-FK-ACTION-REBUILD: not a plain DROP TABLE, undoing is the rollback's job).
+  D1-FK-ACTION-REBUILD: not a plain DROP TABLE, undoing is the rollback's job);
+- ROLLBACK-NARROWS-TYPE and ROLLBACK-FAILS-ON-NEW-ROWS (lint/rollback_data.py): what the
+  rollback rounds, cuts or fails on among the rows the migration allowed.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ from malnu_tui.engine.lint.d1 import (
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.moved_keys import RenamedAway
 from malnu_tui.engine.lint.ops import key, read_ops
+from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.pg_locks import strong_lock
 from malnu_tui.engine.lint.pg_moved_keys import PgReferences
 from malnu_tui.engine.lint.rebuild import legacy_alter_table, rebuilt_tables
 from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rollback import RollbackFile
+from malnu_tui.engine.lint.rollback_data import Relaxed, pg_rollback_data, sqlite_rollback_data
 from malnu_tui.engine.lint.rules import RULES
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
 from malnu_tui.engine.sqltemplate import strip_template
@@ -117,6 +121,32 @@ def _pg_rebuilds(rb: RollbackFile, refs: PgReferences) -> list[Finding]:
         away.see(st, op, schema, False)
         schema.run(op)
     return away.findings()
+
+
+# What may round, cut or refuse rows: a type change, SET NOT NULL, a constraint, a unique
+# index (PostgreSQL); a rebuild's copy (SQLite). Only then are the rollback's ops read.
+_PG_DATA = re.compile(r"\bTYPE\b|\bSET\s+NOT\s+NULL\b|\bADD\b|\bUNIQUE\b", re.IGNORECASE)
+_COPY = re.compile(r"\bSELECT\b", re.IGNORECASE)  # (no INSERT…SELECT scan: quadratic)
+
+
+def _data(
+    rb: RollbackFile,
+    dialect: str,
+    replay: Replay | None,
+    relaxed: Relaxed | None,
+    columns: DeclaredColumns | None,
+) -> list[Finding]:
+    """ROLLBACK-NARROWS-TYPE and ROLLBACK-FAILS-ON-NEW-ROWS of the rollback (see
+    lint/rollback_data.py)."""
+    if dialect == "postgresql" and relaxed is not None and _PG_DATA.search(rb.text):
+        statements = list(_statements(rb, "postgresql"))
+        ops = [read_ops(st) for st in statements]
+        return pg_rollback_data(rb.filename, statements, ops, relaxed, columns)
+    if dialect == "sqlite" and replay is not None and _COPY.search(rb.text):
+        statements = list(_statements(rb, "sqlite"))
+        ops = [read_ops(st) for st in statements]
+        return sqlite_rollback_data(rb.filename, statements, ops, replay)
+    return []
 
 
 _REBUILD_ONLY = ("D1-CASCADE-REBUILD", "D1-FK-ACTION-REBUILD")
@@ -206,12 +236,15 @@ def rollback_findings(
     probe: RowProbe | None = None,
     notes: list[str] | None = None,
     pg_refs: PgReferences | None = None,
+    relaxed: Relaxed | None = None,
+    columns: DeclaredColumns | None = None,
 ) -> list[Finding]:
     """The rollback file's own findings (see the module doc), in line order, before any
     ``lint:ignore`` of it is applied. ``replay``: SQLite's schema as the migration left it;
     ``probe`` (D1): whether a child table holds rows in the live database; ``notes``: the
     report's, for what needs the live database and could not ask it; ``pg_refs``:
-    PostgreSQL's foreign keys as the migration left them."""
+    PostgreSQL's foreign keys as the migration left them; ``relaxed``: what the migration
+    lifts (PostgreSQL); ``columns``: the types the migrations declared, as it left them."""
     if not rb.exists or not rb.text:
         return []
     out: list[Finding] = []
@@ -223,4 +256,5 @@ def rollback_findings(
         out.extend(_lock_timeout(rb, session_lock_timeout))
     if dialect == "postgresql" and pg_refs is not None and _RENAME.search(rb.text):
         out.extend(_pg_rebuilds(rb, pg_refs))
+    out.extend(_data(rb, dialect, replay, relaxed, columns))
     return sorted(out, key=lambda f: f.line)

@@ -1,0 +1,264 @@
+"""What a rollback file does to the rows written since its migration: the values it rounds or
+cuts (ROLLBACK-NARROWS-TYPE) and the rows it fails on (ROLLBACK-FAILS-ON-NEW-ROWS).
+
+A migration that widens a column (``integer`` → ``numeric(5,2)``, ``varchar(10)`` →
+``varchar(20)``), makes it nullable or drops a CHECK or UNIQUE lets the app write rows the
+old schema refused; its rollback, written to put the old schema back, then rounds those
+values without a word (PostgreSQL casts ``87.50`` to ``88``), or fails on them, once, at
+2 a.m., when it is needed (in its transaction: nothing lost, but it cannot be run). Both are
+warnings: the operator must still be able to run the rollback once the rows are looked at.
+Measured on PostgreSQL 15 (``ALTER … TYPE`` without ``USING`` casts by assignment, which
+fails on a value too long; ``USING col::varchar(10)`` casts explicitly, which cuts it) and
+on SQLite (a rebuild's copy fails on a NULL into a NOT NULL column, or a row a new CHECK or
+UNIQUE refuses; SQLite keeps a value whatever the declared type, so a type is not a loss).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.ops import Op, key, strip_comments
+from malnu_tui.engine.lint.pg import type_text
+from malnu_tui.engine.lint.pg_enum import DeclaredColumns
+from malnu_tui.engine.lint.replay import Replay
+from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["Relaxed", "pg_rollback_data", "sqlite_rollback_data"]
+
+register(
+    Rule(
+        "ROLLBACK-NARROWS-TYPE",
+        "warning",
+        "a rollback's type change that rounds or cuts values",
+        "the rollback puts a narrower type back (numeric scale down, numeric → integer, "
+        "timestamp → date, a cast to a shorter varchar): the values the app wrote since the "
+        "migration are rounded or cut without an error, and only a backup has them",
+        "copy the column aside in the rollback before narrowing it (CREATE TABLE … AS SELECT "
+        "id, col …), or check first that no row uses what the migration allowed",
+    ),
+    Rule(
+        "ROLLBACK-FAILS-ON-NEW-ROWS",
+        "warning",
+        "a rollback that fails once rows use what the migration allowed",
+        "the rollback puts back a limit the migration lifted (NOT NULL, a shorter varchar, a "
+        "smaller integer, a CHECK or UNIQUE): once the app writes a row the old schema "
+        "refused, the rollback fails (in its transaction: nothing lost, but it cannot be "
+        "run when it is needed)",
+        "make the rollback fix those rows first (an UPDATE that fills the NULLs or shortens "
+        "the values, a DELETE of the repeats), or check for them before running it",
+    ),
+)
+
+
+def _f(rule_id: str, file: str, line: int, why: str) -> Finding:
+    r = RULES[rule_id]
+    return Finding(rule_id, r.severity, file, line, why, r.instead)
+
+
+_DROP_NOT_NULL = re.compile(r"^ALTER\s+(?:COLUMN\s+)?(?P<col>\S+)\s+DROP\s+NOT\s+NULL\b", re.I)
+_NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.I)
+
+
+def _norm(text: str) -> str:
+    return " ".join(strip_comments(text).replace('"', "").lower().rstrip(";").split())
+
+
+@dataclass
+class Relaxed:
+    """What a migration lifts (PostgreSQL): the columns it makes nullable (``DROP NOT NULL``)
+    or adds nullable, and the constraints and indexes it drops and does not put back as they
+    were (Django's AlterField drops a unique constraint and adds the same one back), each
+    with its line."""
+
+    nullable: dict[tuple[str, str], int] = field(default_factory=dict)
+    dropped: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
+    readded: dict[str, str] = field(default_factory=dict)  # name → its text, normalised
+
+    def see(self, st: Statement, op: Op) -> None:
+        if op.kind == "drop_index":
+            for n in op.names:
+                self.dropped[key(n)] = ("", st.line)
+        elif op.kind == "create_index" and op.name:
+            self.readded[op.key] = _norm(st.text)
+        if op.kind != "alter_table":
+            return
+        for a in op.actions:
+            if a.kind == "drop_constraint":
+                self.dropped[key(a.new)] = (op.key, st.line)
+            elif a.kind in _CONSTRAINTS and a.new:
+                self.readded[key(a.new)] = _norm(a.definition)
+            elif a.kind == "add_column" and not _NOT_NULL_OR_KEY.search(a.definition):
+                self.nullable[(op.key, key(a.column))] = st.line
+            elif a.kind == "set_not_null":
+                self.nullable.pop((op.key, key(a.column)), None)
+            elif a.kind == "other" and (m := _DROP_NOT_NULL.match(a.definition)):
+                self.nullable[(op.key, key(m["col"].strip('"')))] = st.line
+
+    def lifted(self, table: str, name: str, text: str) -> int | None:
+        """The line of the migration's DROP of the constraint or index ``name`` (``text``:
+        the rollback's definition of it), when the migration does not add it back as the
+        rollback does; unnamed (""), of any constraint of ``table`` it drops for good."""
+        if name:
+            dropped = self.dropped.get(key(name))
+            same = self.readded.get(key(name)) == _norm(text)
+            return dropped[1] if dropped is not None and not same else None
+        gone = [line for n, (t, line) in self.dropped.items() if t == table and n not in
+                self.readded]  # fmt: skip
+        return gone[0] if gone else None
+
+
+_CONSTRAINTS = ("add_unique", "add_pk", "add_check", "add_exclude")
+_INT_RANGE = {"smallint": (2, "±32,767"), "integer": (4, "±2,147,483,647"), "bigint": (8, "")}
+_INTS = {"int2": "smallint", "int": "integer", "int4": "integer", "int8": "bigint",
+         "serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint",
+         "smallserial": "smallint", "serial2": "smallint"}  # fmt: skip
+_NUMERIC = re.compile(r"^numeric(?:\((?P<p>\d+)(?:,(?P<s>\d+))?\))?$")
+_TEXT = re.compile(r"^(?:varchar|text|char|character|bpchar)(?:\((?P<n>\d+)\))?$")
+_STAMP = re.compile(
+    r"^(?P<base>timestamp|timestamptz)(?:\((?P<p>\d)\))?(?P<zone> with(?:out)? time zone)?$"
+)
+
+
+def _int(t: str) -> str:
+    t = _INTS.get(t, t)
+    return t if t in _INT_RANGE else ""
+
+
+def _what_changes(old: str, new: str, using: bool) -> tuple[str, str] | None:
+    """(rule, what) of ``ALTER … TYPE new`` from ``old`` (both ``type_text``'s), as measured
+    on PostgreSQL 15; None when no value written under ``old`` is rounded, cut or refused."""
+    lose, fail = "ROLLBACK-NARROWS-TYPE", "ROLLBACK-FAILS-ON-NEW-ROWS"
+    o_num, n_num = _NUMERIC.match(old), _NUMERIC.match(new)
+    o_int, n_int = _int(old), _int(new)
+    whole = o_num is not None and o_num["p"] is not None and (o_num["s"] or "0") == "0"
+    fraction = o_num is not None or old in ("real", "double precision", "float4", "float8")
+    if fraction and n_int and not whole:
+        return lose, "the fractions are rounded away (87.50 becomes 88)"
+    if o_num and n_num and n_num["p"]:
+        n_s = int(n_num["s"] or 0)
+        if o_num["p"] is None or n_s < int(o_num["s"] or 0):
+            return lose, f"every value is rounded to {n_s} decimal places"
+        room = int(n_num["p"]) - n_s
+        if room < int(o_num["p"]) - int(o_num["s"] or 0):
+            return fail, f"a value of over {room} digits before the point fails (overflow)"
+    if old in ("double precision", "float8") and new in ("real", "float4"):
+        return lose, "real keeps about 6 significant digits"
+    if o_int and n_int and _INT_RANGE[n_int][0] < _INT_RANGE[o_int][0]:
+        return fail, f"a value over {_INT_RANGE[n_int][1]} fails (out of range)"
+    o_text, n_text = _TEXT.match(old), _TEXT.match(new)
+    if o_text and n_text and n_text["n"]:
+        n = n_text["n"]
+        if o_text["n"] is None or int(n) < int(o_text["n"]):
+            if using:  # an explicit cast cuts; an assignment cast refuses (measured)
+                return lose, f"the USING cast cuts every value to {n} characters"
+            return fail, f"a value longer than {n} characters fails (value too long)"
+    if o_text and not n_text and new not in ("json", "jsonb", "xml", "citext"):
+        return fail, f"a value that is not a {new} fails the cast"
+    o_stamp, n_stamp = _STAMP.match(old), _STAMP.match(new)
+    if o_stamp and new == "date":
+        return lose, "the time of day is dropped"
+    if o_stamp and n_stamp and int(n_stamp["p"] or 6) < int(o_stamp["p"] or 6):
+        return lose, f"seconds are rounded to {n_stamp['p']} fractional digits"
+    return None
+
+
+_TYPE = re.compile(r"\bTYPE\s+", re.I)
+_USING = re.compile(r"\bUSING\b", re.I)
+
+
+def pg_rollback_data(
+    file: str,
+    statements: list[Statement],
+    ops: list[Op],
+    relaxed: Relaxed,
+    columns: DeclaredColumns | None,
+) -> list[Finding]:
+    """A PostgreSQL rollback's type changes, ``SET NOT NULL`` and constraints, against the
+    types the migrations declared (``columns``, as the migration left them) and what the
+    migration lifted (``relaxed``)."""
+    out: list[Finding] = []
+    types: dict[tuple[str, str], str] = {}  # the rollback's own type changes so far
+    declared = columns.declared if columns is not None else {}
+    for st, op in zip(statements, ops, strict=True):
+        lifted = relaxed.lifted("", op.name, st.text) if op.kind == "create_index" else None
+        if op.unique and lifted is not None:
+            why = f"the rollback re-creates the unique index {op.name}, which the migration "
+            why += f"drops (its line {lifted}): it fails once the app writes two rows of "
+            why += f"{op.table} with the same value"
+            out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+        if op.kind != "alter_table":
+            continue
+        for a in op.actions:
+            where = (op.key, key(a.column))
+            if a.kind == "alter_type" and (m := _TYPE.search(a.definition)):
+                new = type_text(a.definition[m.end() :])
+                old = types[where] if where in types else declared.get(where, "")
+                types[where] = new
+                found = _what_changes(old, new, _USING.search(a.definition) is not None)
+                if old and found:
+                    why = f"the rollback changes {op.name}.{a.column} from {old} back to "
+                    why += f"{new}: {found[1]}, on the rows written since the migration"
+                    out.append(_f(found[0], file, st.line, why))
+            elif a.kind == "rename_column":  # its type goes with it ("": not known)
+                type_of = types[where] if where in types else declared.get(where, "")
+                types[(op.key, key(a.new))] = type_of
+            elif a.kind == "set_not_null" and where in relaxed.nullable:
+                why = f"the rollback sets NOT NULL on {op.name}.{a.column}, which the "
+                why += f"migration makes nullable (its line {relaxed.nullable[where]}): it fails "
+                why += "once a row holds NULL there"
+                out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+            elif (
+                a.kind in _CONSTRAINTS
+                and not a.not_valid
+                and ((lifted := relaxed.lifted(op.key, a.new, a.definition)) is not None)
+            ):
+                what = "CHECK" if a.kind == "add_check" else "UNIQUE/PRIMARY KEY/EXCLUDE"
+                name = f" {a.new}" if a.new else ""
+                why = f"the rollback adds the {what} constraint{name} to {op.name} back, "
+                why += f"which the migration drops (its line {lifted}): it fails once a row "
+                why += "written since breaks it"
+                out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+    return out
+
+
+_FILLED = re.compile(r"\b(?:coalesce|ifnull)\s*\(\s*[\"`\[]?(?P<col>\w+)", re.I)
+
+
+def sqlite_rollback_data(
+    file: str, statements: list[Statement], ops: list[Op], replay: Replay
+) -> list[Finding]:
+    """A SQLite (or D1) rollback's rebuild, walked on a copy of the schema its migration
+    left: a copy (``INSERT INTO new_t … SELECT … FROM t``) into a table that declares NOT
+    NULL where ``t`` is nullable, or a CHECK or UNIQUE ``t`` does not have."""
+    out: list[Finding] = []
+    schema = replay.copy()
+    for st, op in zip(statements, ops, strict=True):
+        if op.kind == "insert_select" and op.table:
+            into, source = schema.shape(op.name), schema.shape(op.table)
+            if into is not None and source is not None:
+                filled = {key(m["col"]) for m in _FILLED.finditer(strip_comments(st.text))}
+                copied = {key(n) for n in op.names} or set(into.columns)
+                lost = [
+                    c for c, (_t, nn) in into.columns.items()
+                    if nn and c in copied and c not in filled
+                    and c in source.columns and not source.columns[c][1]
+                ]  # fmt: skip
+                for c in lost:
+                    why = f"the rollback's copy into {op.name} declares {c} NOT NULL, which "
+                    why += f"{op.table} (as the migration leaves it) allows NULL in: it fails "
+                    why += "once a row holds NULL there"
+                    out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+                checks = sorted(into.checks - source.checks)
+                uniques = sorted(into.uniques - source.uniques)
+                if checks or uniques:
+                    what = [f"CHECK ({c})" for c in checks]
+                    what += [f"UNIQUE ({', '.join(u)})" for u in uniques]
+                    why = f"the rollback's copy into {op.name} declares {'; '.join(what)}, "
+                    why += f"which {op.table} (as the migration leaves it) does not have: it "
+                    why += "fails once a row written since breaks it"
+                    out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+        schema.run(st, op)
+    return out

@@ -1,0 +1,204 @@
+"""A rollback file's effect on the rows written since its migration (lint/rollback_data.py):
+ROLLBACK-NARROWS-TYPE (a type put back that rounds or cuts them without an error) and
+ROLLBACK-FAILS-ON-NEW-ROWS (a limit put back that fails on them). Found on the ORM-shaped
+sets: Laravel's `->change()` reversed rounds scores (87.50 → 88), Django's AlterField
+reversed and a `set not null` of a column made nullable fail once such rows exist. Each
+finding is checked true on the real database: the migration applied, a row using what it
+allows written, the rollback's statement run (on PostgreSQL 15 and on a SQLite file)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint.core import lint_migrations
+from tests.fixtures_core import MigrationDirs
+
+NARROWS, FAILS = "ROLLBACK-NARROWS-TYPE", "ROLLBACK-FAILS-ON-NEW-ROWS"
+
+PG_BASE = """
+CREATE TABLE t1 (id bigint PRIMARY KEY, score integer);
+CREATE TABLE t2 (id bigint PRIMARY KEY, code varchar(10));
+CREATE TABLE t3 (id bigint PRIMARY KEY, code varchar(10));
+CREATE TABLE t4 (id bigint PRIMARY KEY, grade smallint NOT NULL, name varchar(255) NOT NULL);
+CREATE TABLE t5 (id bigint PRIMARY KEY, n integer, CONSTRAINT t5_n_pos CHECK (n > 0));
+CREATE TABLE t6 (id bigint PRIMARY KEY, email text);
+CREATE UNIQUE INDEX t6_email_key ON t6 (email);
+CREATE TABLE t7 (id bigint PRIMARY KEY, hits integer);
+CREATE TABLE t8 (id bigint PRIMARY KEY, seen date);
+CREATE TABLE t9 (id bigint PRIMARY KEY, title varchar(200));
+CREATE TABLE t10 (id bigint PRIMARY KEY, code text CONSTRAINT t10_code_uniq UNIQUE);
+CREATE TABLE t11 (id bigint PRIMARY KEY,
+                  n integer CONSTRAINT t11_n_range CHECK (n BETWEEN 1 AND 10));
+"""
+PG_BASE_UNDO = "DROP TABLE t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11;"
+# The migration lifts a limit on each table (Laravel's multi-action `->change()` on t1, t4).
+PG_RELAX = """
+alter table "t1" alter column "score" type numeric(5, 2), alter column "score" drop not null;
+ALTER TABLE "t2" ALTER COLUMN "code" TYPE varchar(20);
+ALTER TABLE "t3" ALTER COLUMN "code" TYPE varchar(20);
+alter table "t4" alter column "grade" type smallint, alter column "grade" drop not null;
+ALTER TABLE t5 DROP CONSTRAINT t5_n_pos;
+DROP INDEX t6_email_key;
+ALTER TABLE t7 ALTER COLUMN hits TYPE bigint;
+ALTER TABLE t8 ALTER COLUMN seen TYPE timestamptz;
+ALTER TABLE t9 ALTER COLUMN title TYPE varchar(100);
+ALTER TABLE t10 DROP CONSTRAINT t10_code_uniq, ADD CONSTRAINT t10_code_uniq UNIQUE (code);
+ALTER TABLE t11 DROP CONSTRAINT t11_n_range,
+                ADD CONSTRAINT t11_n_range CHECK (n BETWEEN 1 AND 20);
+"""
+# Its rollback, line by line: (statement, the finding expected at its line, or None).
+PG_UNDO: list[tuple[str, str | None]] = [
+    ('alter table "t1" alter column "score" type integer, alter column "score" drop not null;',
+     NARROWS),
+    ('ALTER TABLE "t2" ALTER COLUMN "code" TYPE varchar(10);', FAILS),
+    ('ALTER TABLE "t3" ALTER COLUMN "code" TYPE varchar(10) USING "code"::varchar(10);', NARROWS),
+    ('alter table "t4" alter column "grade" type smallint, alter column "grade" set not null;',
+     FAILS),
+    ("ALTER TABLE t5 ADD CONSTRAINT t5_n_pos CHECK (n > 0);", FAILS),
+    ("CREATE UNIQUE INDEX t6_email_key ON t6 (email);", FAILS),
+    ("ALTER TABLE t7 ALTER COLUMN hits TYPE integer;", FAILS),
+    ("ALTER TABLE t8 ALTER COLUMN seen TYPE date;", NARROWS),
+    # not named: a widening back, and Laravel's restated `set not null` of a required column
+    ("ALTER TABLE t9 ALTER COLUMN title TYPE varchar(200);", None),
+    ('alter table "t4" alter column "name" type varchar(255), alter column "name" set not null;',
+     None),
+    # the same UNIQUE dropped and added back by the migration too (Django's AlterField): not
+    # named; a CHECK the migration widens, put back narrower: named
+    ("ALTER TABLE t10 DROP CONSTRAINT t10_code_uniq, ADD CONSTRAINT t10_code_uniq UNIQUE (code);",
+     None),
+    ("ALTER TABLE t11 DROP CONSTRAINT t11_n_range, "
+     "ADD CONSTRAINT t11_n_range CHECK (n BETWEEN 1 AND 10);", FAILS),
+]  # fmt: skip
+# Rows the migration allows and the old schema refused (t9's fits both).
+PG_ROWS = """
+INSERT INTO t1 VALUES (1, 87.50);
+INSERT INTO t2 VALUES (1, 'abcdefghijklmno');
+INSERT INTO t3 VALUES (1, 'abcdefghijklmno');
+INSERT INTO t4 VALUES (1, NULL, 'Ana');
+INSERT INTO t5 VALUES (1, -1);
+INSERT INTO t6 VALUES (1, 'a@b.c'), (2, 'a@b.c');
+INSERT INTO t7 VALUES (1, 3000000000);
+INSERT INTO t8 VALUES (1, '2025-01-01 13:45+00');
+INSERT INTO t9 VALUES (1, 'Algebra');
+INSERT INTO t10 VALUES (1, 'A'), (2, 'B');
+INSERT INTO t11 VALUES (1, 15);
+"""
+PG_READ = {1: "SELECT score::text FROM t1", 3: "SELECT code FROM t3",
+           8: "SELECT seen::text FROM t8", 9: "SELECT title FROM t9",
+           10: "SELECT name FROM t4", 11: "SELECT code FROM t10"}  # fmt: skip
+
+
+def _findings(mdirs: MigrationDirs, dialect: str) -> list[tuple[str, str, int]]:
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback, dialect),
+                             dialect=dialect)  # fmt: skip
+    return [(f.rule, f.file, f.line) for f in report.findings if f.rule in (NARROWS, FAILS)]
+
+
+def test_postgresql_rollback_that_rounds_or_fails_on_new_rows(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    mdirs.add("20250101_000100", "base", PG_BASE, PG_BASE_UNDO)
+    mdirs.add("20250101_000200", "relax", PG_RELAX, "\n".join(s for s, _ in PG_UNDO))
+    undo = "20250101_000200_undo_relax.sql"
+    expected = [(r, undo, n) for n, (_s, r) in enumerate(PG_UNDO, 1) if r is not None]
+    found = _findings(mdirs, "postgresql")
+    assert found == expected
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback, "postgresql"),
+                             dialect="postgresql")  # fmt: skip
+    whys = {f.line: f.why for f in report.findings if f.rule in (NARROWS, FAILS)}
+    assert "t1.score from numeric(5,2) back to integer: the fractions are rounded" in whys[1]
+    assert "t4.grade, which the migration makes nullable (its line 4)" in whys[4]
+    assert "t6_email_key, which the migration drops (its line 6)" in whys[6]
+    # True on PostgreSQL 15: each statement of the rollback, run alone on the rows the
+    # migration allowed, fails (FAILS) or runs and changes the value (NARROWS).
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(PG_BASE + PG_RELAX + PG_ROWS)
+        for n, (statement, rule) in enumerate(PG_UNDO, 1):
+            before = conn.execute(PG_READ[n]).fetchall() if n in PG_READ else None
+            conn.execute("BEGIN")
+            try:
+                conn.execute(statement)
+                after = conn.execute(PG_READ[n]).fetchall() if n in PG_READ else None
+                outcome = "ran"
+            except psycopg.Error:
+                outcome, after = "failed", None
+            conn.execute("ROLLBACK")
+            if rule == FAILS:
+                assert outcome == "failed", statement
+            elif rule == NARROWS:
+                assert outcome == "ran" and after != before, (statement, before, after)
+            else:
+                assert outcome == "ran" and after == before, statement
+
+
+SQLITE_BASE = """
+CREATE TABLE s1 (id INTEGER PRIMARY KEY, grade INTEGER NOT NULL);
+CREATE TABLE s2 (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0));
+CREATE TABLE s3 (id INTEGER PRIMARY KEY, grade INTEGER NOT NULL);
+"""
+# sqlite.org's order: each table made again without its limit (s1, s3 nullable; s2's CHECK)
+SQLITE_RELAX = """
+PRAGMA foreign_keys = OFF;
+CREATE TABLE new_s1 (id INTEGER PRIMARY KEY, grade INTEGER);
+INSERT INTO new_s1 (id, grade) SELECT id, grade FROM s1;
+DROP TABLE s1;
+ALTER TABLE new_s1 RENAME TO s1;
+CREATE TABLE new_s2 (id INTEGER PRIMARY KEY, n INTEGER);
+INSERT INTO new_s2 (id, n) SELECT id, n FROM s2;
+DROP TABLE s2;
+ALTER TABLE new_s2 RENAME TO s2;
+CREATE TABLE new_s3 (id INTEGER PRIMARY KEY, grade INTEGER);
+INSERT INTO new_s3 (id, grade) SELECT id, grade FROM s3;
+DROP TABLE s3;
+ALTER TABLE new_s3 RENAME TO s3;
+"""
+# Its rollback puts each limit back; s3's copy fills the NULLs (Django's coalesce): not named.
+SQLITE_UNDO = """
+PRAGMA foreign_keys = OFF;
+CREATE TABLE new_s1 (id INTEGER PRIMARY KEY, grade INTEGER NOT NULL);
+INSERT INTO new_s1 (id, grade) SELECT id, grade FROM s1;
+DROP TABLE s1;
+ALTER TABLE new_s1 RENAME TO s1;
+CREATE TABLE new_s2 (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0));
+INSERT INTO new_s2 (id, n) SELECT id, n FROM s2;
+DROP TABLE s2;
+ALTER TABLE new_s2 RENAME TO s2;
+CREATE TABLE new_s3 (id INTEGER PRIMARY KEY, grade INTEGER NOT NULL);
+INSERT INTO new_s3 (id, grade) SELECT id, coalesce(grade, 0) FROM s3;
+DROP TABLE s3;
+ALTER TABLE new_s3 RENAME TO s3;
+"""
+
+
+@pytest.mark.parametrize("d1", [False, True], ids=["sqlite", "d1"])
+def test_sqlite_rollback_rebuild_that_fails_on_new_rows(mdirs: MigrationDirs, d1: bool) -> None:
+    mdirs.add(
+        "20250101_000100", "base", SQLITE_BASE, "DROP TABLE s1; DROP TABLE s2; DROP TABLE s3;"
+    )
+    mdirs.add("20250101_000200", "relax", SQLITE_RELAX, SQLITE_UNDO)
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback), d1=d1)
+    found = [(f.rule, f.file, f.line, f.why) for f in report.findings
+             if f.rule in (NARROWS, FAILS)]  # fmt: skip
+    undo = "20250101_000200_undo_relax.sql"
+    assert [(r, f, n) for r, f, n, _w in found] == [(FAILS, undo, 3), (FAILS, undo, 7)]
+    assert "into new_s1 declares grade NOT NULL, which s1" in found[0][3]
+    assert "declares CHECK (n > 0), which s2" in found[1][3]
+    # True on SQLite: the rows the migration allows, then each copy of the rollback.
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.executescript(SQLITE_BASE + SQLITE_RELAX)
+    conn.executescript("INSERT INTO s1 VALUES (1, NULL); INSERT INTO s2 VALUES (1, -1);"
+                       "INSERT INTO s3 VALUES (1, NULL);")  # fmt: skip
+    copies = [s for s in SQLITE_UNDO.split(";") if "SELECT" in s or "CREATE" in s]
+    for create, copy, fails in zip(copies[::2], copies[1::2], (True, True, False), strict=True):
+        conn.execute(create)
+        try:
+            conn.execute(copy)
+            outcome = False
+        except sqlite3.IntegrityError:
+            outcome = True
+        assert outcome == fails, copy
+    conn.close()
