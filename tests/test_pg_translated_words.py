@@ -498,3 +498,29 @@ def test_a_warning_before_a_restore_s_error_is_not_taken_for_it(
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {app}; DROP ROLE {app}")
+
+
+def test_a_superuser_s_refused_connection_is_no_connection_limit(pg_url: str) -> None:
+    """A superuser's backup of a database whose CONNECTION LIMIT its app's sessions fill: no
+    limit holds a superuser back, so pg_dump's refusal was another (``sorry, too many clients
+    already``: max_connections), yet the catalog's count was read as the database's limit and
+    the hint said to raise it. For a role under the same limit, it is."""
+    from malnu_tui.engine.backends.pg_connlimit import limit_reached
+
+    err = (
+        'pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+        "sorry, too many clients already"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        db = conn.info.dbname
+        conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 1").format(sql.Identifier(db)))
+        try:
+            assert limit_reached(conn, err) is None
+            app = f"app_{secrets.token_hex(4)}"
+            conn.execute(f"CREATE ROLE {app}")
+            with _as(conn, app):
+                assert limit_reached(conn, err) == ("database", db)
+            conn.execute(f"DROP ROLE {app}")
+        finally:
+            conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT -1").format(
+                sql.Identifier(db)))  # fmt: skip
