@@ -524,3 +524,30 @@ def test_a_superuser_s_refused_connection_is_no_connection_limit(pg_url: str) ->
         finally:
             conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT -1").format(
                 sql.Identifier(db)))  # fmt: skip
+
+
+def test_a_secret_the_error_itself_quotes_is_left_out_with_copy_s_context(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """A restore's COPY refusing a secret column's value (``remember_token uuid``: ``FEHLER:
+    ungültige Eingabesyntax für Typ uuid: »…«``): COPY's context was masked, the error's own
+    quote of the same value went out whole, in the restore's error, audit row and debug log."""
+    from malnu_tui.engine.backup.pg_tools import server_said
+    from malnu_tui.engine.backup.pg_tooltext import DumpTables
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute("CREATE TABLE pengguna (id int, remember_token uuid)")
+    token = "LEAK" + "x" * 120  # (longer than the context's 100 characters)
+    dump = f"COPY public.pengguna (id, remember_token) FROM stdin;\n1\t{token}\n\\.\n"
+    err = subprocess.run(
+        [pg_cluster.bin("psql"), "-X", "-q", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+         "-d", pg_url], input=f"BEGIN;\n{dump}", capture_output=True, text=True, check=False,
+        timeout=30,
+    ).stderr  # fmt: skip
+    assert "22P02" in err and token in err, err
+    tables = DumpTables()
+    tables.feed(dump.encode())
+    said = server_said(err, tables)
+    assert "LEAK" not in said and "Spalte remember_token: (not shown)" in said, said
+    assert "uuid: »(not shown)«" in said, said

@@ -198,3 +198,27 @@ def test_a_dump_s_rows_that_read_like_its_statements_are_rows() -> None:
         assert tables.columns["sessions"][-1] == "last_activity", cut
         said = tool_text_masked(f"{error}DETAIL:  Key (id)=({sid}) is duplicated.\n", tables)
         assert "(id)=(sha256:" in said and "LEAK" not in said, said
+
+
+def test_a_table_named_like_a_word_of_copy_s_context_is_not_taken_for_its_table() -> None:
+    """A dump with a table named ``line`` (a bus line, a timetable's) before Laravel's
+    sessions: COPY's context ``COPY sessions, line 2, column id: "…"`` was read as naming
+    ``line`` (the first of the dump's tables found in it), so the session id went out whole.
+    The table COPY names comes first in its words."""
+    from malnu_tui.engine.backup.pg_tooltext import DumpTables, tool_text_masked
+
+    tables = DumpTables()
+    tables.feed(
+        b"COPY public.line (id, name) FROM stdin;\n1\tA\n\\.\n\n"
+        b"COPY public.sessions (id, user_id, ip_address, user_agent, payload, last_activity) "
+        b"FROM stdin;\nabc\t1\tip\tua\tYTox\t1\n\\.\n\n"
+    )
+    sid = "LEAK-0123456789abcdefghij"
+    said = tool_text_masked(
+        "ERROR:  value too long for type character varying(10)\n"
+        f'CONTEXT:  COPY sessions, line 2, column id: "{sid}"\n',
+        tables,
+    )
+    assert "COPY sessions, line 2, column id: (not shown)" in said and "LEAK" not in said, said
+    said = tool_text_masked(f'ERROR:  x\nCONTEXT:  COPY line, line 2, column id: "{sid}"\n', tables)
+    assert f'column id: "{sid}"' in said, said  # (line's id: no secret)

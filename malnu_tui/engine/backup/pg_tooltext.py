@@ -156,6 +156,8 @@ def tool_text_masked(text: str, tables: DumpTables | None = None, named: str = "
         after_tool_line = bool(_TOOL_LINE.match(part))
     text = "".join(parts)
 
+    hidden: list[str] = []
+
     def row(m: re.Match[str]) -> str:
         if tables is not None and m["col"] is not None:
             shown = not tables.secret_in(m["at"])(m["col"])
@@ -163,9 +165,21 @@ def tool_text_masked(text: str, tables: DumpTables | None = None, named: str = "
             shown = m["col"] is not None and not secret_column(m["col"])
         if shown:
             return m[0]
+        if m["col"] is not None:
+            hidden.append(m[0][len(m["at"]) + 2 :])
         return f"{m['at']}: (not shown)"
 
-    return _COPY_ROW.sub(row, text)
+    text = _COPY_ROW.sub(row, text)
+    for quoted in hidden:  # the column's value quoted by the error itself too (22P02's
+        # ``invalid input syntax for type uuid: "…"``), cut at 100 characters in the context
+        value = _QUOTED.sub(r"\g<value>", quoted.strip())
+        if len(value) >= 4:
+            text = re.sub(rf"{re.escape(value)}[^\"»«\n]*", "(not shown)", text)
+    return text
+
+
+# A value as the server quotes it ("…", »…«, „…“), and PostgreSQL's cut at 100 characters.
+_QUOTED = re.compile(r"^\W(?P<value>.*?)(?:\.\.\.)?\W$", re.DOTALL)
 
 
 # The statements of pg_restore's SQL that say a table's columns and its keys' names, as
@@ -232,7 +246,7 @@ class DumpTables:
             found = [(pos, i) for i, pos in enumerate(nexts) if pos >= 0]
             if not found:
                 line = buf.rfind(b"\n", at)  # (a statement's word may start the cut line)
-                self._tail = buf[line:] if 0 <= line and len(buf) - line <= _TAIL else b""
+                self._tail = buf[line:] if line >= 0 and len(buf) - line <= _TAIL else b""
                 return
             pos, i = min(found)
             word, statement = _STATEMENTS[i]
@@ -266,9 +280,17 @@ class DumpTables:
         masked, told from no other table's)."""
         from malnu_tui.engine.secrets import secret_by_shape
 
-        for name, table in (*self.keys.items(), *((t, t) for t in self.columns)):
+        for name, table in self.keys.items():
             if name in text and re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", text):
                 return self.columns.get(table, ())
+        # A table by the first of their names in the text: COPY's context names its own first
+        # (``COPY sessions, line 2, column id``: a table named "line" or "column" is not it).
+        at = {}
+        for table in self.columns:
+            if table in text and (m := re.search(rf"(?<![\w$]){re.escape(table)}(?![\w$])", text)):
+                at[table] = m.start()
+        if at:
+            return self.columns[min(at, key=lambda t: (at[t], -len(t)))]
         shaped = (cols for cols in self.columns.values() if secret_by_shape(cols))
         return tuple(dict.fromkeys(c for cols in shaped for c in cols))
 
