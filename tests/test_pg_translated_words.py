@@ -458,3 +458,96 @@ def test_a_connection_limit_said_by_a_german_server_gets_its_hint(
     assert res.code == 1, res.err
     assert "pg_dump could not connect: too many connections; no backup was made" in res.err, res.err
     assert f"ALTER ROLE {app} CONNECTION LIMIT 10;" in res.err, res.err
+
+
+def test_a_warning_before_a_restore_s_error_is_not_taken_for_it(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """psql's verbose text of a restore whose GRANT the role may not give (``WARNUNG:  01007:
+    es wurden keine Privilegien gewährt für »t«``) before its error: the WARNING's fields were
+    read as the error's (SQLSTATE 01007), so a foreign key's refusal (23503) on a server
+    speaking German got no hint. The error is the first message of an error's class."""
+    from malnu_tui.engine.backup.pg_needs import foreign_key_hint
+    from malnu_tui.engine.backup.pg_tools import server_said
+    from malnu_tui.engine.backup.pg_tooltext import server_error
+
+    app = f"app_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute(f"CREATE ROLE {app} LOGIN")
+        conn.execute("CREATE TABLE guru (id int PRIMARY KEY); CREATE TABLE kelas (guru int "
+                     "CONSTRAINT kelas_guru REFERENCES guru)")  # fmt: skip
+        conn.execute(f"GRANT SELECT ON guru TO {app}; GRANT INSERT ON kelas TO {app}")
+    url = pg_url.replace(f"{pg_cluster.user}@", f"{app}@")
+    try:
+        err = subprocess.run(
+            [pg_cluster.bin("psql"), "-X", "-q", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+             "-d", url], input="BEGIN;\nGRANT SELECT ON guru TO PUBLIC;\n"
+            "INSERT INTO kelas VALUES (7);\n", capture_output=True, text=True, check=False,
+            timeout=30,
+        ).stderr  # fmt: skip
+        assert "01007" in err and "23503" in err, err
+        error = server_error(err)
+        assert error is not None and (error.sqlstate, error.table) == ("23503", "kelas"), error
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            hint = foreign_key_hint(conn, server_said(err), error)
+        assert hint is not None and hint.startswith(
+            "rows of public.kelas name public.guru rows deleted since the backup"
+        ), hint
+        assert "through kelas_guru;" in hint, hint
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {app}; DROP ROLE {app}")
+
+
+def test_a_superuser_s_refused_connection_is_no_connection_limit(pg_url: str) -> None:
+    """A superuser's backup of a database whose CONNECTION LIMIT its app's sessions fill: no
+    limit holds a superuser back, so pg_dump's refusal was another (``sorry, too many clients
+    already``: max_connections), yet the catalog's count was read as the database's limit and
+    the hint said to raise it. For a role under the same limit, it is."""
+    from malnu_tui.engine.backends.pg_connlimit import limit_reached
+
+    err = (
+        'pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+        "sorry, too many clients already"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        db = conn.info.dbname
+        conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 1").format(sql.Identifier(db)))
+        try:
+            assert limit_reached(conn, err) is None
+            app = f"app_{secrets.token_hex(4)}"
+            conn.execute(f"CREATE ROLE {app}")
+            with _as(conn, app):
+                assert limit_reached(conn, err) == ("database", db)
+            conn.execute(f"DROP ROLE {app}")
+        finally:
+            conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT -1").format(
+                sql.Identifier(db)))  # fmt: skip
+
+
+def test_a_secret_the_error_itself_quotes_is_left_out_with_copy_s_context(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """A restore's COPY refusing a secret column's value (``remember_token uuid``: ``FEHLER:
+    ungültige Eingabesyntax für Typ uuid: »…«``): COPY's context was masked, the error's own
+    quote of the same value went out whole, in the restore's error, audit row and debug log."""
+    from malnu_tui.engine.backup.pg_tools import server_said
+    from malnu_tui.engine.backup.pg_tooltext import DumpTables
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute("CREATE TABLE pengguna (id int, remember_token uuid)")
+    token = "LEAK" + "x" * 120  # (longer than the context's 100 characters)
+    dump = f"COPY public.pengguna (id, remember_token) FROM stdin;\n1\t{token}\n\\.\n"
+    err = subprocess.run(
+        [pg_cluster.bin("psql"), "-X", "-q", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+         "-d", pg_url], input=f"BEGIN;\n{dump}", capture_output=True, text=True, check=False,
+        timeout=30,
+    ).stderr  # fmt: skip
+    assert "22P02" in err and token in err, err
+    tables = DumpTables()
+    tables.feed(dump.encode())
+    said = server_said(err, tables)
+    assert "LEAK" not in said and "Spalte remember_token: (not shown)" in said, said
+    assert "uuid: »(not shown)«" in said, said

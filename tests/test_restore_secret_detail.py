@@ -169,3 +169,56 @@ def test_the_dump_s_tables_tell_which_key_psql_names() -> None:
         f'ERROR:  x\nCONTEXT:  COPY sessions, Zeile 2, Spalte id: "{sid}"\n', tables
     )
     assert "COPY sessions, Zeile 2, Spalte id: (not shown)" in said, said
+
+
+def test_a_dump_s_rows_that_read_like_its_statements_are_rows() -> None:
+    """A table whose first column holds SQL text (a school's saved report queries) has rows
+    reading ``CREATE UNIQUE INDEX sessions_id_unique ON public.laporan …`` and ``COPY
+    public.sessions (id) FROM stdin;``: they were read as the dump's statements, the first
+    kept (Laravel's sessions' key taken for laporan's, its columns for one ``id``), so a
+    repeated session id in psql's message was shown. A COPY's rows are passed over to their
+    ``\\.``, in one chunk or cut anywhere."""
+    from malnu_tui.engine.backup.pg_tooltext import DumpTables, tool_text_masked
+
+    sql = (
+        b"COPY public.laporan (query, title) FROM stdin;\n"
+        b"CREATE UNIQUE INDEX sessions_id_unique ON public.laporan USING btree (query);\tx\n"
+        b"COPY public.sessions (id) FROM stdin;\ty\n\\.\n\n"
+        b"COPY public.sessions (id, user_id, ip_address, user_agent, payload, last_activity) "
+        b"FROM stdin;\nabc\t1\tip\tua\tYTox\t1\n\\.\n\n"
+        b"CREATE UNIQUE INDEX sessions_id_unique ON public.sessions USING btree (id);\n"
+    )
+    sid = "LEAK-0123456789abcdefghij"
+    error = "ERROR:  could not create unique index »sessions_id_unique«\n"
+    for cut in (len(sql), *range(1, len(sql), 7)):
+        tables = DumpTables()
+        tables.feed(sql[:cut])
+        tables.feed(sql[cut:])
+        assert tables.keys == {"sessions_id_unique": "sessions"}, cut
+        assert tables.columns["sessions"][-1] == "last_activity", cut
+        said = tool_text_masked(f"{error}DETAIL:  Key (id)=({sid}) is duplicated.\n", tables)
+        assert "(id)=(sha256:" in said and "LEAK" not in said, said
+
+
+def test_a_table_named_like_a_word_of_copy_s_context_is_not_taken_for_its_table() -> None:
+    """A dump with a table named ``line`` (a bus line, a timetable's) before Laravel's
+    sessions: COPY's context ``COPY sessions, line 2, column id: "…"`` was read as naming
+    ``line`` (the first of the dump's tables found in it), so the session id went out whole.
+    The table COPY names comes first in its words."""
+    from malnu_tui.engine.backup.pg_tooltext import DumpTables, tool_text_masked
+
+    tables = DumpTables()
+    tables.feed(
+        b"COPY public.line (id, name) FROM stdin;\n1\tA\n\\.\n\n"
+        b"COPY public.sessions (id, user_id, ip_address, user_agent, payload, last_activity) "
+        b"FROM stdin;\nabc\t1\tip\tua\tYTox\t1\n\\.\n\n"
+    )
+    sid = "LEAK-0123456789abcdefghij"
+    said = tool_text_masked(
+        "ERROR:  value too long for type character varying(10)\n"
+        f'CONTEXT:  COPY sessions, line 2, column id: "{sid}"\n',
+        tables,
+    )
+    assert "COPY sessions, line 2, column id: (not shown)" in said and "LEAK" not in said, said
+    said = tool_text_masked(f'ERROR:  x\nCONTEXT:  COPY line, line 2, column id: "{sid}"\n', tables)
+    assert f'column id: "{sid}"' in said, said  # (line's id: no secret)

@@ -209,3 +209,32 @@ def test_sigterm_after_a_d1_chunks_batch_counts_what_it_wrote(tmp_path: Path, d1
     assert again.code == 0, again.err
     assert dst.count() == 510
     assert dst.run("SELECT rows_read, inserted, updated FROM malnu_sync") == [(510, 510, 0)]
+
+
+def test_psycopg_s_count_of_open_blocks_is_what_left_open_resets(pg_url: str) -> None:
+    """:func:`.left_open.settle_pg` resets psycopg's private ``_num_transactions`` (a block
+    cut short never left its count: ``rollback()`` is refused, a later block taken for a
+    savepoint). psycopg is not pinned (>=3.2,<4): were the count renamed, setting it would
+    pass silently, the rollback be refused and the connection closed, and a stopped sync
+    lose its audit row and leave its lock's row. Here, with the installed psycopg: a block
+    entered and never left is rolled back, the session kept, and the next block is a
+    transaction of its own (committed, seen from another session)."""
+    import psycopg
+
+    from malnu_tui.engine.sync.left_open import settle_pg
+
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE TABLE stop_t (a int)")
+        conn.commit()
+        block = conn.transaction()
+        block.__enter__()  # (its exit cut short by the signal: never run)
+        conn.execute("INSERT INTO stop_t VALUES (1)")
+        assert conn._num_transactions == 1, "psycopg's count of open blocks is not there"
+        pid = conn.info.backend_pid
+        settle_pg(conn, left_open=True)
+        assert not conn.closed and conn.info.backend_pid == pid
+        assert conn._num_transactions == 0
+        with conn.transaction():
+            conn.execute("INSERT INTO stop_t VALUES (2)")
+        with psycopg.connect(pg_url) as other:
+            assert other.execute("SELECT a FROM stop_t").fetchall() == [(2,)]

@@ -15,7 +15,8 @@ _LIMITS = """
 SELECT quote_ident(r.rolname), r.rolconnlimit, (SELECT count(*) FROM pg_stat_activity a
                                    WHERE a.usename = r.rolname),
        quote_ident(d.datname), d.datconnlimit, (SELECT count(*) FROM pg_stat_activity a
-                                   WHERE a.datname = d.datname)
+                                   WHERE a.datname = d.datname),
+       r.rolsuper
 FROM pg_roles r, pg_database d
 WHERE r.rolname = current_user AND d.datname = current_database()
 """
@@ -37,7 +38,8 @@ def limit_reached(conn: Any, err: str) -> tuple[str, str] | None:
     a client tool's refused connection met (``err``: ``connection to server … failed: FATAL:
     zu viele Verbindungen für Rolle »app«``): the catalog, read over ``conn`` (a session of
     the same role and database), finds that many sessions open; None for another refusal,
-    or when it cannot be read."""
+    or when it cannot be read, or for a superuser (no limit holds one back: its refusal was
+    another, ``sorry, too many clients already``)."""
     if not _REFUSED.search(err):
         return None
     try:
@@ -46,7 +48,9 @@ def limit_reached(conn: Any, err: str) -> tuple[str, str] | None:
         return None
     if row is None:
         return None
-    role, role_limit, role_count, db, db_limit, db_count = row
+    role, role_limit, role_count, db, db_limit, db_count, superuser = row
+    if superuser:
+        return None
     if 0 <= role_limit <= role_count:
         return "role", str(role)
     if 0 <= db_limit <= db_count:

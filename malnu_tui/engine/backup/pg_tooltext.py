@@ -40,9 +40,18 @@ class ServerError:
     constraint: str = ""
 
 
+# SQLSTATE classes of messages that are no error: 00 (a NOTICE's 00000), 01 (a WARNING's:
+# ``no privileges were granted for …``, 01007), 02 (no data).
+_NOT_ERRORS = ("00", "01", "02")
+
+
 def server_error(text: str) -> ServerError | None:
-    """The first error of ``text`` (psql's, run with VERBOSITY=verbose); None without one."""
+    """The first error of ``text`` (psql's, run with VERBOSITY=verbose); None without one.
+    A WARNING before it (its severity in the server's words: ``WARNUNG``) is passed over by
+    its SQLSTATE's class."""
     m = _CODE.search(text)
+    while m is not None and m["code"].startswith(_NOT_ERRORS):
+        m = _CODE.search(text, m.end())
     if m is None:
         return None
     nxt = _CODE.search(text, m.end())
@@ -147,6 +156,8 @@ def tool_text_masked(text: str, tables: DumpTables | None = None, named: str = "
         after_tool_line = bool(_TOOL_LINE.match(part))
     text = "".join(parts)
 
+    hidden: list[str] = []
+
     def row(m: re.Match[str]) -> str:
         if tables is not None and m["col"] is not None:
             shown = not tables.secret_in(m["at"])(m["col"])
@@ -154,9 +165,21 @@ def tool_text_masked(text: str, tables: DumpTables | None = None, named: str = "
             shown = m["col"] is not None and not secret_column(m["col"])
         if shown:
             return m[0]
+        if m["col"] is not None:
+            hidden.append(m[0][len(m["at"]) + 2 :])
         return f"{m['at']}: (not shown)"
 
-    return _COPY_ROW.sub(row, text)
+    text = _COPY_ROW.sub(row, text)
+    for quoted in hidden:  # the column's value quoted by the error itself too (22P02's
+        # ``invalid input syntax for type uuid: "…"``), cut at 100 characters in the context
+        value = _QUOTED.sub(r"\g<value>", quoted.strip())
+        if len(value) >= 4:
+            text = re.sub(rf"{re.escape(value)}[^\"»«\n]*", "(not shown)", text)
+    return text
+
+
+# A value as the server quotes it ("…", »…«, „…“), and PostgreSQL's cut at 100 characters.
+_QUOTED = re.compile(r"^\W(?P<value>.*?)(?:\.\.\.)?\W$", re.DOTALL)
 
 
 # The statements of pg_restore's SQL that say a table's columns and its keys' names, as
@@ -177,7 +200,10 @@ _STATEMENTS = (
         re.compile(rf"CREATE UNIQUE INDEX (?P<index>{_NAME}) ON (?:ONLY )?(?P<table>{_QNAME}) "),
     ),
 )
-_TAIL = 1 << 16  # a statement cut by a chunk's end is read again from this much of it
+# A COPY's rows end at a line ``\.``: the rows between are data, never read for statements (a
+# row whose first value is SQL text, ``CREATE UNIQUE INDEX sessions_pkey ON …``, is a row).
+_COPY_END = b"\n\\.\n"
+_TAIL = 1 << 16  # a statement cut by a chunk's end is read again (a longer line: passed over)
 
 
 def _unquoted(name: str) -> str:
@@ -193,28 +219,51 @@ class DumpTables:
     """The tables of the SQL a restore runs (fed to it chunk by chunk as it goes to psql):
     each table's columns (its ``COPY … (cols) FROM stdin;``) and the names of its keys
     (``ADD CONSTRAINT``, ``CREATE UNIQUE INDEX``), which psql's messages name. Reading a
-    chunk looks for three words, not at every line (a dump is mostly rows)."""
+    chunk looks for three words, not at every line, and passes over a COPY's rows to their
+    ``\\.`` (a dump is mostly rows; a row is never read as a statement). It holds no more of
+    the dump than a chunk and a cut line."""
 
     def __init__(self) -> None:
         self.columns: dict[str, tuple[str, ...]] = {}  # a table's (bare) name → its columns
         self.keys: dict[str, str] = {}  # a key's (index's, constraint's) name → its table
-        self._tail = b"\n"
+        self._tail = b"\n"  # (what of the last chunk is read again with the next)
+        self._in_rows = False  # (within a COPY's rows)
 
     def feed(self, chunk: bytes) -> None:
-        buf = self._tail + chunk
-        for word, statement in _STATEMENTS:
-            at = buf.find(word)
-            while at >= 0:
-                stop = at
-                for _ in range(1 + (word == b"\nALTER TABLE ")):  # (its ADD on the next line)
-                    stop = buf.find(b"\n", stop + 1) if stop >= 0 else -1
-                if stop < 0:
-                    break  # (read again with the next chunk)
-                m = statement.match(buf[at + 1 : stop].decode("utf-8", "replace"))
-                if m is not None:
-                    self._read(m)
-                at = buf.find(word, at + 1)
-        self._tail = buf[-_TAIL:]
+        buf, at = self._tail + chunk, 0
+        nexts = [-2] * len(_STATEMENTS)  # each word's next place from at (-1: none; -2: not
+        # looked for yet: a chunk of rows alone is read for their end, not the three words)
+        while True:
+            if self._in_rows:  # (a COPY's rows: passed over to their end)
+                end = buf.find(_COPY_END, at)
+                if end < 0:
+                    self._tail = buf[-(len(_COPY_END) - 1) :]
+                    return
+                at, self._in_rows = end + len(_COPY_END) - 1, False
+            for i, (word, _) in enumerate(_STATEMENTS):
+                if nexts[i] != -1 and nexts[i] < at:
+                    nexts[i] = buf.find(word, at)
+            found = [(pos, i) for i, pos in enumerate(nexts) if pos >= 0]
+            if not found:
+                line = buf.rfind(b"\n", at)  # (a statement's word may start the cut line)
+                self._tail = buf[line:] if line >= 0 and len(buf) - line <= _TAIL else b""
+                return
+            pos, i = min(found)
+            word, statement = _STATEMENTS[i]
+            stop = pos
+            for _ in range(1 + (word == b"\nALTER TABLE ")):  # (its ADD on the next line)
+                stop = buf.find(b"\n", stop + 1) if stop >= 0 else -1
+            if stop < 0:  # (read again with the next chunk; a line longer than _TAIL: not)
+                self._tail = buf[pos:] if len(buf) - pos <= _TAIL else b""
+                return
+            line_read = buf[pos + 1 : stop]
+            m = statement.match(line_read.decode("utf-8", "replace"))
+            if m is not None:
+                self._read(m)
+            if word == b"\nCOPY " and line_read.rstrip(b"\r").endswith(b" FROM stdin;"):
+                at, self._in_rows = stop, True
+            else:
+                at = pos + 1
 
     def _read(self, m: re.Match[str]) -> None:
         table = _bare(m["table"])
@@ -231,9 +280,17 @@ class DumpTables:
         masked, told from no other table's)."""
         from malnu_tui.engine.secrets import secret_by_shape
 
-        for name, table in (*self.keys.items(), *((t, t) for t in self.columns)):
+        for name, table in self.keys.items():
             if name in text and re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", text):
                 return self.columns.get(table, ())
+        # A table by the first of their names in the text: COPY's context names its own first
+        # (``COPY sessions, line 2, column id``: a table named "line" or "column" is not it).
+        at = {}
+        for table in self.columns:
+            if table in text and (m := re.search(rf"(?<![\w$]){re.escape(table)}(?![\w$])", text)):
+                at[table] = m.start()
+        if at:
+            return self.columns[min(at, key=lambda t: (at[t], -len(t)))]
         shaped = (cols for cols in self.columns.values() if secret_by_shape(cols))
         return tuple(dict.fromkeys(c for cols in shaped for c in cols))
 
