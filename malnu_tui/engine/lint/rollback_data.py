@@ -118,7 +118,7 @@ _INTS = {"int2": "smallint", "int": "integer", "int4": "integer", "int8": "bigin
 _NUMERIC = re.compile(r"^numeric(?:\((?P<p>\d+)(?:,(?P<s>\d+))?\))?$")
 _TEXT = re.compile(r"^(?:varchar|text|char|character|bpchar)(?:\((?P<n>\d+)\))?$")
 _STAMP = re.compile(
-    r"^(?P<base>timestamp|timestamptz)(?:\((?P<p>\d)\))?(?P<zone> with(?:out)? time zone)?$"
+    r"^(?P<base>timestamp|timestamptz)(?:\((?P<p>\d)\))?(?P<zone> ?with(?:out)? time zone)?$"
 )
 
 
