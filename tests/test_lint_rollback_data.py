@@ -202,3 +202,27 @@ def test_sqlite_rollback_rebuild_that_fails_on_new_rows(mdirs: MigrationDirs, d1
             outcome = True
         assert outcome == fails, copy
     conn.close()
+
+
+def test_a_rails_timestamp_6_without_time_zone_put_back_narrower_is_named(
+    mdirs: MigrationDirs,
+) -> None:
+    """Rails' `t.datetime` is `timestamp(6) without time zone` (its structure.sql spelling):
+    the type read from it has no blank after the precision, and the rollback's date (the time
+    of day dropped) or timestamp(0) (the fraction rounded) passed unnamed; so did a `float`
+    (PostgreSQL's double precision, Rails' `:float`) put back as an integer."""
+    base = "CREATE TABLE r1 (id bigint PRIMARY KEY, held_on date, seen_at timestamp(0), n int);"
+    mdirs.add("20250101_000100", "base", base, "DROP TABLE r1;")
+    mdirs.add(
+        "20250101_000200",
+        "widen",
+        "ALTER TABLE r1 ALTER COLUMN held_on TYPE timestamp(6) without time zone;\n"
+        "ALTER TABLE r1 ALTER COLUMN seen_at TYPE timestamp(6) without time zone;\n"
+        "ALTER TABLE r1 ALTER COLUMN n TYPE float;",
+        "ALTER TABLE r1 ALTER COLUMN held_on TYPE date;\n"
+        "ALTER TABLE r1 ALTER COLUMN seen_at TYPE timestamp(0) without time zone;\n"
+        "ALTER TABLE r1 ALTER COLUMN n TYPE integer;",
+    )
+    undo = "20250101_000200_undo_widen.sql"
+    found = _findings(mdirs, "postgresql")
+    assert found == [(NARROWS, undo, 1), (NARROWS, undo, 2), (NARROWS, undo, 3)]

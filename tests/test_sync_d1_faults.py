@@ -90,3 +90,26 @@ def test_a_sync_into_d1_whose_create_table_answer_is_lost(
     report = sync(pg, dest)
     assert fault.count == 0, "the answer was lost"
     assert (report.inserted, report.verified) == (10, True), report
+
+
+def test_a_full_resync_s_last_deletes_whose_request_is_lost_are_sent_again(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    """The deletes past the last page go in a batch of no rows: its state row is the one
+    already there (no row read, no key moved), so a lost request (closed before D1 ran it) was
+    read back as applied and never sent again: the copy kept the rows the source had lost (the
+    verify's repair deleted them; its own batch, of no rows either, lost too: `verified no`)."""
+    src = make_db("sqlite", request, tmp_path, "src")
+    src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, note TEXT, updated_at TEXT)")
+    _rows(src, 50)
+    dest = _d1(request, tmp_path)
+    assert sync(src, dest).inserted == 50
+    src.run("DELETE FROM nilai WHERE id > 45")
+    seen = len(d1.server.requests)
+    d1.server.inject(Fault("drop-before", count=1, match="> (45)"))
+    d1.server.inject(Fault("drop-before", count=1, match="IN (VALUES (46)"))
+    again = sync(src, dest, full=True, chunk_rows=20)
+    faults = [r.fault for r in d1.server.requests[seen:] if r.fault]
+    assert faults == ["drop-before"], faults  # sent again: the repair had nothing to do
+    assert dest.run("SELECT count(*), max(id) FROM nilai") == [(45, 45)]
+    assert (again.deleted, again.dest_count) == (5, 45), again

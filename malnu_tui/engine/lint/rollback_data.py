@@ -118,7 +118,7 @@ _INTS = {"int2": "smallint", "int": "integer", "int4": "integer", "int8": "bigin
 _NUMERIC = re.compile(r"^numeric(?:\((?P<p>\d+)(?:,(?P<s>\d+))?\))?$")
 _TEXT = re.compile(r"^(?:varchar|text|char|character|bpchar)(?:\((?P<n>\d+)\))?$")
 _STAMP = re.compile(
-    r"^(?P<base>timestamp|timestamptz)(?:\((?P<p>\d)\))?(?P<zone> with(?:out)? time zone)?$"
+    r"^(?P<base>timestamp|timestamptz)(?:\((?P<p>\d)\))?(?P<zone> ?with(?:out)? time zone)?$"
 )
 
 
@@ -134,7 +134,7 @@ def _what_changes(old: str, new: str, using: bool) -> tuple[str, str] | None:
     o_num, n_num = _NUMERIC.match(old), _NUMERIC.match(new)
     o_int, n_int = _int(old), _int(new)
     whole = o_num is not None and o_num["p"] is not None and (o_num["s"] or "0") == "0"
-    fraction = o_num is not None or old in ("real", "double precision", "float4", "float8")
+    fraction = o_num is not None or old in ("real", "double precision", "float4", "float8", "float")
     if fraction and n_int and not whole:
         return lose, "the fractions are rounded away (87.50 becomes 88)"
     if o_num and n_num and n_num["p"]:
@@ -144,7 +144,7 @@ def _what_changes(old: str, new: str, using: bool) -> tuple[str, str] | None:
         room = int(n_num["p"]) - n_s
         if room < int(o_num["p"]) - int(o_num["s"] or 0):
             return fail, f"a value of over {room} digits before the point fails (overflow)"
-    if old in ("double precision", "float8") and new in ("real", "float4"):
+    if old in ("double precision", "float8", "float") and new in ("real", "float4"):
         return lose, "real keeps about 6 significant digits"
     if o_int and n_int and _INT_RANGE[n_int][0] < _INT_RANGE[o_int][0]:
         return fail, f"a value over {_INT_RANGE[n_int][1]} fails (out of range)"

@@ -466,6 +466,12 @@ class D1Side(SqliteDialect):
         "out with --tables; chunks written before it stay"
     )
 
+    def _all_gone(self, deletes: Sequence[str]) -> bool:
+        """Whether no row that ``deletes`` (``DELETE FROM … RETURNING 1``) delete is left."""
+        cut = len("DELETE FROM ")
+        probes = [(f"SELECT 1 FROM {st[cut : -len(_OWN_ROWS)]} LIMIT 1", ()) for st in deletes]
+        return not probes or not any(self._rows_at_once(probes))
+
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
         direct, last_key = chunk.direct, chunk.last_key
@@ -534,8 +540,12 @@ class D1Side(SqliteDialect):
         for st in removing:
             statements.extend([st, add.format(c="deleted")])
         statements.append(f"SELECT inserted, updated, deleted FROM {STATE_TABLE}{at}")
+        # A chunk of no rows (the deletes past the last page, a repair's) leaves its state row
+        # as it found it but for the counts: an attempt of unknown outcome was taken as run and
+        # never sent again. Whether it ran is read from the rows it deletes.
+        done = None if rows else (lambda: self._all_gone(removing))
         try:
-            results = self._batch(statements, provisional)
+            results = self._batch(statements, provisional, done)
         except D1QueryError as exc:
             if "constraint failed" not in str(exc):
                 raise
