@@ -191,13 +191,16 @@ def cmd_check(ctx: Context) -> int:
         reader_gone()
     if ctx.opt("alert"):
         from malnu_tui.engine.monitor.alerts import Configured, process_alerts
+        from malnu_tui.engine.monitor.config import database_before_of
         from malnu_tui.engine.monitor.reading import target_database
 
         settings = ctx.settings
+        ts = settings.targets.values()
         configured = (
             Configured(
                 str(settings.config_path.resolve()),
-                frozenset((t.name, target_database(t)) for t in settings.targets.values()),
+                frozenset((t.name, target_database(t)) for t in ts),
+                frozenset((t.name, database_before_of(t.url), target_database(t)) for t in ts),
             )
             if settings.config_path is not None
             else None

@@ -28,6 +28,7 @@ __all__ = [
     "check_server",
     "check_timeout",
     "database_key",
+    "database_key_before",
     "mask_url",
     "mask_url_error",
     "parse_d1_url",
@@ -355,12 +356,45 @@ def parse_d1_url(url: str) -> D1Location:
 def database_key(url: str) -> str:
     """What tells two URLs of one database apart from two databases: a SQLite file by its
     resolved path (``sqlite:a.db`` and ``sqlite:///…/a.db`` are one file), a D1 database by its
-    ids, a PostgreSQL one by server, port and database (not the user, password or options)."""
+    ids, a PostgreSQL one by the servers, ports and database libpq reads from it, its query's
+    ``host``/``hostaddr``/``port``/``dbname``/``service`` included (never the user, password or
+    options): ``postgresql:///x?host=db1`` and ``?host=db2`` were one key, and one database's
+    incident or sync grace was taken for the other's."""
     kind = url_kind(url)
     if kind == "sqlite":
         return "sqlite:" + str(sqlite_path(url).expanduser().resolve())
     if kind == "d1":
         return parse_d1_url(url).url.lower()
+    try:
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = {k: str(v) for k, v in conninfo_to_dict(split_tool_options(url)[0]).items()}
+    except (Error, ConfigError, ValueError):
+        return database_key_before(url)
+    hosts = params.get("host", "").split(",")
+    addrs = params.get("hostaddr", "").split(",")
+    ports = params.get("port", "").split(",")
+    servers = []
+    for i in range(max(len(hosts), len(addrs))):
+        # The host's name where given (what the server's certificate names), else its address;
+        # a socket directory's case is kept, a host name's is not.
+        host = (hosts[i] if i < len(hosts) else "").strip() or (
+            addrs[i] if i < len(addrs) else ""
+        ).strip()
+        host = host if host.startswith(("/", "@")) else host.lower()
+        port = (ports[i] if i < len(ports) else ports[0] if len(ports) == 1 else "").strip()
+        servers.append(f"{host}:{port or 5432}")
+    name = params.get("dbname") or params.get("user") or ""
+    service = f"?service={params['service']}" if params.get("service") else ""
+    return f"postgresql://{','.join(servers)}/{name}{service}"
+
+
+def database_key_before(url: str) -> str:
+    """:func:`database_key` as versions before session 25 gave it (a PostgreSQL URL's query
+    ignored): state kept under it (incidents, sync pairs' first sighting) is taken over once."""
+    if url_kind(url) != "postgresql":
+        return database_key(url)
     try:
         parts = urlsplit(url)
         port = parts.port or 5432

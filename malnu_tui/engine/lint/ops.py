@@ -20,6 +20,7 @@ __all__ = [
     "adds_not_null_without_default",
     "adds_unique",
     "key",
+    "pg_key",
     "read_ops",
     "split_top_level",
     "strip_comments",
@@ -204,6 +205,15 @@ def key(name: str) -> str:
     if name[:1] in closing and len(name) >= 2 and name[-1] == closing[name[0]]:
         inner = name[1:-1]
         name = inner.replace('""', '"') if name[0] == '"' else inner
+    return name.lower()
+
+
+def pg_key(name: str) -> str:
+    """A name as PostgreSQL folds it: unquoted lower-cased, quoted as written (``"Siswa"`` and
+    ``siswa`` are two tables, where :func:`key` folds both, as SQLite does)."""
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return name[1:-1].replace('""', '"')
     return name.lower()
 
 

@@ -11,14 +11,18 @@ same migration or a later one of the set."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Sequence
+from csv import Error as CsvError
+from csv import reader as csv_reader
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, Op, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import pg_key as key
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -113,6 +117,19 @@ _COPY = re.compile(
     r"FROM\s+STDIN\b(?P<opts>.*)$",
     _F,
 )
+# A custom `NULL 'x'` (`NULL AS ''`): a row's marker for no value, not an id of its own.
+_NULL = re.compile(r"\bNULL\s+(?:AS\s+)?'(?P<n>(?:[^']|'')*)'", re.IGNORECASE)
+_QUOTE = re.compile(r"\bQUOTE\s+(?:AS\s+)?'(?P<c>[^']|'')'", re.IGNORECASE)
+# The table a CREATE TABLE or ALTER TABLE names, as written (quoted or not: Op's is unquoted).
+_NAMED = re.compile(
+    r"^(?:CREATE\s+(?:\w+\s+){0,2}?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?)(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})",
+    _F,
+)
+_DROP = re.compile(
+    r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?$", _F
+)
+_RENAME_TO = re.compile(rf"\bRENAME\s+TO\s+(?:{IDENT}\s*\.\s*)?(?P<new>{IDENT})", _F)
 _CSV = re.compile(r"\bCSV\b|\bFORMAT\s+'?csv\b", re.IGNORECASE)
 # (`HEADER false`, `off`, `0`: PostgreSQL's booleans, no header line: its first row is data)
 _HEADER = re.compile(r"\bHEADER\b(?!\s*(?:'?(?:false|off|0)'?)\b)", re.IGNORECASE)
@@ -165,7 +182,7 @@ def _body(rest: str) -> str:
     return ""
 
 
-def _table(name: str, body: str, starts: dict[str, int]) -> _Table:
+def _table(name: str, body: str, starts: dict[str, int], tkey: str) -> _Table:
     table = _Table(name, [], {})
     for item in split_top_level(body):
         m = _COLUMN.match(item.strip())
@@ -173,7 +190,7 @@ def _table(name: str, body: str, starts: dict[str, int]) -> _Table:
             continue
         col, rest = key(m["name"]), m["rest"]
         table.columns.append(col)
-        kind, sequences, start = "", {f"{key(name)}_{col}_seq"}, 1
+        kind, sequences, start = "", {f"{tkey}_{col}_seq"}, 1
         if _SERIAL.match(rest):
             kind = "serial"
         elif (ident := _IDENTITY.search(rest)) is not None:
@@ -294,21 +311,24 @@ class SequenceFills:
             self.lists.clear()  # (the counters may change)
             self.skip = ""
         if op.kind == "create_table":
-            known = self.tables.get(op.key)
+            tk = _key_of(op, st.text)
+            known = self.tables.get(tk)
             if known and op.schema not in ("", "public") and known.other_schema(op.schema):
                 return  # (another schema's table of that name: public's is the one followed)
-            self.tables[op.key] = _table(op.name, _body(op.body), self.starts)
-            self.tables[op.key].made_in = self.file
-            self.tables[op.key].schema = op.schema
-            self.written.discard(op.key)
-            for t, c in [p for p in self.pending if p[0] == op.key]:
+            self.tables[tk] = _table(op.name, _body(op.body), self.starts, tk)
+            self.tables[tk].made_in = self.file
+            self.tables[tk].schema = op.schema
+            self.written.discard(tk)
+            for t, c in [p for p in self.pending if p[0] == tk]:
                 del self.pending[(t, c)]  # a new table of that name: the old one was dropped
             return
         if op.kind == "drop_table":
-            for n in op.names:
-                self.tables.pop(key(n), None)
-                self.written.discard(key(n))
-                for p in [p for p in self.pending if p[0] == key(n)]:
+            d = _DROP.match(strip_comments(st.text).rstrip("; "))
+            raw = split_top_level(d["names"]) if d is not None else op.names
+            for n in [key(n.rsplit(".", 1)[-1]) for n in raw]:
+                self.tables.pop(n, None)
+                self.written.discard(n)
+                for p in [p for p in self.pending if p[0] == n]:
                     del self.pending[p]
             return
         if st.first_words.startswith("CREATE SEQUENCE"):
@@ -319,7 +339,7 @@ class SequenceFills:
             self._truncated(strip_comments(st.text))
             return
         if op.kind == "alter_table":
-            self._renamed(op)
+            self._renamed(op, strip_comments(st.text))
             self._added(strip_comments(st.text))
         # A seed's every row: read no further than the table's name (and not at all once
         # each of its counters was written).
@@ -350,8 +370,8 @@ class SequenceFills:
                 self.written.add(name)
             return
         for s in _SETVAL.finditer(text):
-            if s["t"] is not None:
-                self._reset(_last_part(s["t"]), _last_part(s["c"]))
+            if s["t"] is not None:  # (its column is read as written, not folded)
+                self._reset(_last_part(s["t"]), s["c"].replace("''", "'"))
             else:
                 self._reset_sequence(_last_part(s["seq"]))
         if (a := _ALTER_SEQUENCE.match(text)) is not None:
@@ -380,13 +400,21 @@ class SequenceFills:
         csv = _CSV.search(m["opts"]) is not None
         d = _DELIMITER.search(m["opts"])
         sep = d["c"].replace("''", "'") if d is not None else "," if csv else "\t"
-        null = "" if csv else "\\N"
-        rows = st.copy_data.splitlines()[1 if csv and _HEADER.search(m["opts"]) else 0 :]
+        nl = _NULL.search(m["opts"])
+        null = nl["n"].replace("''", "'") if nl is not None else "" if csv else "\\N"
+        q = _QUOTE.search(m["opts"])
+        quote = q["c"].replace("''", "'") if q is not None else '"'
+        # CSV by its quoting (a quoted comma is inside its value), rows running over lines
+        data = st.copy_data
+        rows = csv_reader(io.StringIO(data), delimiter=sep, quotechar=quote) if csv else (
+            r.split(sep) for r in data.splitlines()
+        )  # fmt: skip
+        if csv and _HEADER.search(m["opts"]):
+            next(rows, None)
         left = dict(at)  # (a seed of ids 1..N stops at its first row)
-        for row in rows:
-            values = row.split(sep)
+        for values in _read(rows):
             for n, i in list(left.items()):
-                v = values[i].strip().strip('"') if i < len(values) else "?"
+                v = values[i].strip() if i < len(values) else "?"
                 if v != null and not _takes_its_own(v, table.counters[n]):
                     self.pending.setdefault((key(m["name"]), n), (st.line, m["name"]))
                     self.copies.add(st.line)
@@ -394,18 +422,20 @@ class SequenceFills:
             if not left:
                 break
 
-    def _renamed(self, op: Op) -> None:
+    def _renamed(self, op: Op, text: str) -> None:
+        old = _key_of(op, text)
         for a in op.actions:
-            if a.kind == "rename_table" and op.key in self.tables:
-                table = self.tables.pop(op.key)
-                new = key(a.new)
+            if a.kind == "rename_table" and old in self.tables:
+                table = self.tables.pop(old)
+                r = _RENAME_TO.search(text)
+                new = key(r["new"]) if r is not None else key(a.new)
                 for c, counter in table.counters.items():  # the translator renames it too
                     counter.sequences.add(f"{new}_{c}_seq")
                 self.tables[new] = table
-                if op.key in self.written:
-                    self.written.discard(op.key)
+                if old in self.written:
+                    self.written.discard(old)
                     self.written.add(new)
-                for t, col in [p for p in self.pending if p[0] == op.key]:
+                for t, col in [p for p in self.pending if p[0] == old]:
                     self.pending[(new, col)] = self.pending.pop((t, col))
 
     def _added(self, text: str) -> None:
@@ -489,6 +519,20 @@ class SequenceFills:
             out.append(Finding(r.id, r.severity, self.file, line, why, r.instead))
 
 
+def _key_of(op: Op, text: str) -> str:
+    """The table a CREATE or ALTER TABLE names, folded as PostgreSQL does (:func:`key`)."""
+    m = _NAMED.match(strip_comments(text[:2000]))
+    return key(m["name"]) if m is not None else op.key
+
+
+def _read(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The rows of a COPY block, up to one CSV cannot read (PostgreSQL refuses it itself)."""
+    try:
+        yield from rows
+    except CsvError:
+        return
+
+
 def _truncated(text: str) -> list[str]:
     """The tables (folded) a ``TRUNCATE`` statement empties; none for another statement."""
     m = _TRUNCATE.match(text.strip().rstrip(";"))
@@ -522,7 +566,7 @@ def _moved(m: Migration) -> _Moved:
         text = strip_comments(st.text)
         for sv in _SETVAL.finditer(text):  # (inside a DO block too)
             if sv["t"] is not None:
-                moved.columns.add((_last_part(sv["t"]), _last_part(sv["c"])))
+                moved.columns.add((_last_part(sv["t"]), sv["c"].replace("''", "'")))
             else:
                 moved.sequences.add(_last_part(sv["seq"]))
         if (a := _ALTER_SEQUENCE.match(text)) is not None:

@@ -97,6 +97,9 @@ class Configured:
 
     path: str
     targets: frozenset[tuple[str, str]]
+    # (name, database as versions before session 25 named it, database now), where they
+    # differ (:func:`.config.database_before_of`): its incidents are taken over, not re-sent.
+    before: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
@@ -216,6 +219,10 @@ def process_alerts(
             }
             seen -= gone
             _name_databases(state["incidents"], dbs)
+            moves = {(t.target, t.database_before): t.database for t in report.targets}
+            if configured is not None:
+                moves |= {(name, was): db for name, was, db in configured.before}
+            _take_over(state["incidents"], moves)
             if configured is not None:
                 closed = _close_unconfigured(state["incidents"], configured, at)
             damping = _Damping(notify_after, resolve_after)
@@ -359,6 +366,22 @@ def _name_databases(incidents: dict[str, dict[str, Any]], dbs: dict[str, str]) -
         if "database" not in inc and db:
             del incidents[key]
             incidents.setdefault(state_key(key, db), {**inc, "database": db})
+
+
+def _take_over(incidents: dict[str, dict[str, Any]], moves: dict[tuple[str, str], str]) -> None:
+    """Incidents kept under the database a target's URL named before session 25 (its query's
+    ``?host=``, ``?port=``, ``?dbname=`` ignored) take the one it names now: once, with what
+    was sent (an upgrade sent "resolved" and the problem again, or closed it as "now names
+    another database"). ``moves``: (target, database then) → database now."""
+    for key, inc in list(incidents.items()):
+        db = moves.get((str(inc.get("target")), str(inc.get("database", ""))))
+        if db and db != inc.get("database"):
+            del incidents[key]
+            incidents.setdefault(state_key(_problem_of(inc), db), {**inc, "database": db})
+
+
+def _problem_of(inc: dict[str, Any]) -> str:
+    return f"{inc.get('target')}|{inc.get('check')}|{inc.get('object', '')}"
 
 
 def _deliver(

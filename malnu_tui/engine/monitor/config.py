@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULTS",
     "MonitorConfig",
     "Webhook",
+    "database_before_of",
     "database_of",
     "load_monitor_config",
     "mask_webhook",
@@ -128,6 +129,9 @@ class MonitorConfig:
     # Each configured target's database, (name, :func:`database_of` its URL: no secrets): a
     # pair's first sighting is kept per the databases it joins (pairs_seen.pair_key).
     databases: tuple[tuple[str, str], ...] = ()
+    # ... and as versions before session 25 named it (:func:`database_before_of`), where that
+    # differs: a pair's first sighting kept under it is taken over, its grace not restarted.
+    databases_before: tuple[tuple[str, str], ...] = ()
 
 
 def database_of(url: str) -> str:
@@ -140,6 +144,18 @@ def database_of(url: str) -> str:
 
     try:
         return mask_url(database_key(url))
+    except ConfigError:
+        return mask_url(url)
+
+
+def database_before_of(url: str) -> str:
+    """:func:`database_of` as versions before session 25 gave it (a PostgreSQL URL's
+    ``?host=``, ``?port=``, ``?dbname=`` ignored): the state kept under it is taken over."""
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.urls import database_key_before, mask_url
+
+    try:
+        return mask_url(database_key_before(url))
     except ConfigError:
         return mask_url(url)
 
@@ -181,5 +197,10 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
     except OSError:  # (read a moment ago: gone since; no pair is judged never run)
         changed = None
     databases = tuple((n, database_of(t.url)) for n, t in sorted(settings.targets.items()))
+    before = tuple(
+        (n, was) for n, t in sorted(settings.targets.items())
+        if (was := database_before_of(t.url)) != database_of(t.url)
+    )  # fmt: skip
     return dataclasses.replace(cfg, sync_sources=names, sync_pairs=pairs, config_changed=changed,
-                               config_file=path, databases=databases)  # fmt: skip
+                               config_file=path, databases=databases,
+                               databases_before=before)  # fmt: skip

@@ -120,6 +120,9 @@ class TargetHealth:
     # Its config says it is Supabase's (the supabase option, its folder, its host): not
     # reached, its supabase_rls is UNKNOWN beside its other checks (it was left out).
     supabase: bool = False
+    # The database as versions before session 25 named it (``?host=`` ignored): its
+    # incidents kept under that are taken over.
+    database_before: str = ""
 
     @property
     def status(self) -> Severity:

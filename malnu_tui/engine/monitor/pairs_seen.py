@@ -68,6 +68,23 @@ def _named(key: str) -> str:
     return " ".join(key.split(" ", 2)[:2])
 
 
+def _earlier(
+    mine: Mapping[str, str],
+    pair: tuple[str, str, str],
+    databases: Mapping[str, str] | None,
+    before: Mapping[str, str] | None,
+) -> str | None:
+    """The first sighting an earlier version recorded for ``pair``: keyed by its names only,
+    or by the databases as versions before session 25 named them (a PostgreSQL URL's
+    ``?host=`` ignored): taken over once, its grace not started again at the upgrade."""
+    key = pair_key(*pair, databases)
+    if before and databases and any(end in before for end in pair[1:]):
+        was = pair_key(*pair, {**databases, **before})
+        if mine.get(was):
+            return mine[was]
+    return mine.get(_named(key))
+
+
 def seen_path() -> Path:
     """``sync_pairs_seen.json`` beside the incident state file (the user state dir)."""
     from malnu_tui.engine.monitor.incidents import state_path
@@ -82,11 +99,14 @@ def pairs_seen(
     path: Path | None = None,
     *,
     databases: Mapping[str, str] | None = None,
+    before: Mapping[str, str] | None = None,
 ) -> PairsSeen:
     """When each of ``pairs`` (name, source, copy) of the config file ``config`` was first
     seen (keyed by :func:`pair_key`, with the ``databases`` their ends name); those seen now
     for the first time recorded as ``now``, and the config's pairs no longer in it forgotten
-    (a pair removed, then added again, or pointed at another database, starts again)."""
+    (a pair removed, then added again, or pointed at another database, starts again).
+    ``before``: the databases as an earlier version named them, where that differs (its
+    first sightings are taken over once: :func:`_earlier`)."""
     path = path or seen_path()
     key = str(config.resolve())
     wanted = [pair_key(*p, databases) for p in pairs]
@@ -101,7 +121,8 @@ def pairs_seen(
             configs = _configs(data, now)
             mine = configs.get(key, {})
             configs[key] = {
-                k: mine.get(k) or mine.get(_named(k)) or format_time(now) for k in wanted
+                k: mine.get(k) or _earlier(mine, pair, databases, before) or format_time(now)
+                for k, pair in zip(wanted, pairs, strict=True)
             }
             for other in [c for c in configs if c != key and not Path(c).exists()]:
                 del configs[other]  # (a config file gone: none of its pairs is checked)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.again import named_fields
 from malnu_tui.engine.monitor.checks import Facts, evaluate
-from malnu_tui.engine.monitor.config import MonitorConfig, database_of
+from malnu_tui.engine.monitor.config import MonitorConfig, database_before_of, database_of
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
 from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time, last_runs_of
@@ -55,7 +55,13 @@ def _unknown(target: Target, message: str, started: float) -> TargetHealth:
     took = time.perf_counter() - started
     supabase = target.kind == "postgresql" and supabase_of(target, "postgresql") is not None
     return TargetHealth(
-        target.name, (problem,), {"status": 3.0}, took, target_database(target), supabase
+        target.name,
+        (problem,),
+        {"status": 3.0},
+        took,
+        target_database(target),
+        supabase,
+        database_before_of(target.url),
     )
 
 
@@ -179,7 +185,12 @@ def check_target(
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
-    return dataclasses.replace(health, seconds=took, database=target_database(target))
+    return dataclasses.replace(
+        health,
+        seconds=took,
+        database=target_database(target),
+        database_before=database_before_of(target.url),
+    )
 
 
 def _pairs_seen(cfg: MonitorConfig, now: datetime) -> PairsSeen | None:
@@ -190,7 +201,13 @@ def _pairs_seen(cfg: MonitorConfig, now: datetime) -> PairsSeen | None:
         return None
     from malnu_tui.engine.monitor.pairs_seen import pairs_seen
 
-    return pairs_seen(cfg.config_file, cfg.sync_pairs, now, databases=dict(cfg.databases))
+    return pairs_seen(
+        cfg.config_file,
+        cfg.sync_pairs,
+        now,
+        databases=dict(cfg.databases),
+        before=dict(cfg.databases_before),
+    )
 
 
 def _other_histories(
