@@ -492,16 +492,20 @@ def test_a_sync_refused_before_anything_is_written_exits_2_in_text_and_json(
     src.run("CREATE TABLE jadwal (kelas INT, hari TEXT, PRIMARY KEY (kelas, hari))")
     src.run("INSERT INTO jadwal VALUES (1, NULL)")
     sync, verify = ("sync", "--yes"), ("sync", "verify")
-    for tables, said, commands in (
-        ("users", "destination lacks column(s) name", (sync, verify)),
-        ("catatan", "catatan: the source has no key, but the destination has one", (sync, verify)),
-        ("jadwal", "jadwal: key hari holds NULL", (sync,)),
+    # The hint is the exact statement for `sync verify` too: it said only "make the
+    # destination table match", where `sync` gave the ALTER TABLE.
+    added = 'hint: add them at the destination: ALTER TABLE "public"."users" ADD COLUMN "name"'
+    for tables, said, hinted, commands in (
+        ("users", "destination lacks column(s) name", added, (sync, verify)),
+        ("catatan", "catatan: the source has no key, but the destination has one", "", (sync, verify)),
+        ("jadwal", "jadwal: key hari holds NULL", "", (sync,)),
     ):
         for words in commands:
             for json_flag in ((), ("--json",)):
                 got = run_inproc(*words, "reporting", "--tables", tables, *json_flag, *cfg)
                 assert (got.code, got.out) == (2, ""), (words, json_flag, got.err)
                 assert got.err.startswith("error: sync refused: ") and said in got.err, got.err
+                assert hinted in got.err, (words, got.err)
     # A sync that found differences stays 1.
     dst.run("ALTER TABLE users ADD COLUMN name text")
     differs = run_inproc("sync", "verify", "reporting", "--json", *cfg)
