@@ -144,9 +144,11 @@ def test_recover_dry_run_and_run(env: tuple[Path, list[str]]) -> None:
     p = cli(*args, "recover", "--to", "-1h", "--dry-run", home=home)
     assert p.code == 2 and p.out == "", p.err
     said = p.err.splitlines()[0]
-    assert said.startswith("error: --to ") and said.endswith(
-        f"school.db (taken {first}): nothing was done"
-    ) and " is before the earliest backup of sqlite:///" in said, p.err
+    assert (
+        said.startswith("error: --to ")
+        and said.endswith(f"school.db (taken {first}): nothing was done")
+        and " is before the earliest backup of sqlite:///" in said
+    ), p.err
     p = cli(*args, "recover", "--to", "now", "--dry-run", "--json", home=home)
     assert p.code == 0, p.err
     plan = json.loads(p.out)

@@ -497,7 +497,12 @@ def test_a_sync_refused_before_anything_is_written_exits_2_in_text_and_json(
     added = 'hint: add them at the destination: ALTER TABLE "public"."users" ADD COLUMN "name"'
     for tables, said, hinted, commands in (
         ("users", "destination lacks column(s) name", added, (sync, verify)),
-        ("catatan", "catatan: the source has no key, but the destination has one", "", (sync, verify)),
+        (
+            "catatan",
+            "catatan: the source has no key, but the destination has one",
+            "",
+            (sync, verify),
+        ),
         ("jadwal", "jadwal: key hari holds NULL", "", (sync,)),
     ):
         for words in commands:
