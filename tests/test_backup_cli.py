@@ -137,8 +137,18 @@ def test_recover_dry_run_and_run(env: tuple[Path, list[str]]) -> None:
     home, args = env
     assert cli(*args, "up", "--no-backup", "--to", "20250101_000100", home=home).code == 0
     assert cli(*args, "backup", "create", home=home).code == 0
+    # A time before the earliest backup is refused as the operator's input (exit 2, nothing
+    # done; it was 1, a recover that failed), in one line naming the earliest backup's time.
+    made = json.loads(cli(*args, "backup", "list", "--json", home=home).out)
+    first = min(m["created_at"] for m in made)
     p = cli(*args, "recover", "--to", "-1h", "--dry-run", home=home)
-    assert p.code == 1 and "no verified backup" in p.err
+    assert p.code == 2 and p.out == "", p.err
+    said = p.err.splitlines()[0]
+    assert (
+        said.startswith("error: --to ")
+        and said.endswith(f"school.db (taken {first}): nothing was done")
+        and " is before the earliest backup of sqlite:///" in said
+    ), p.err
     p = cli(*args, "recover", "--to", "now", "--dry-run", "--json", home=home)
     assert p.code == 0, p.err
     plan = json.loads(p.out)

@@ -6,7 +6,9 @@ it for ever (the sync's same hang: tests/test_sync_stop_points.py, whose hook la
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from types import FrameType
 
@@ -50,3 +52,51 @@ def test_sigterm_as_an_imports_copy_ends_stops_it_and_says_nothing_was_imported(
         assert not c.execute("SELECT 1 FROM pg_locks WHERE relation = 'kelas'::regclass").fetchone()
     again = run_inproc(*args, "--no-backup", "--yes")  # nothing left in the way
     assert again.code == 0, again.err
+
+
+def _commit_return(frame: FrameType) -> bool:
+    """The import writer's ``commit`` (its COMMIT done), as it returns."""
+    code = frame.f_code
+    return code.co_name == "commit" and code.co_filename.endswith(
+        ("sqlite_writer.py", "pg_writer.py")
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_sigterm_as_an_imports_commit_returns_says_the_rows_are_imported(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """SIGTERM landing just as the COMMIT returned: 300 rows in, the audit row `import ok`,
+    but the run row said failed/interrupted and the CLI only "terminated" (exit 143), read
+    as undone. The import is now said done (exit 0, its report, a warning that the signal
+    came too late), and its run row is `ok` with its counts, as its audit row."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sekolah.db'}"
+        with contextlib.closing(sqlite3.connect(tmp_path / "sekolah.db")) as c:
+            c.execute("CREATE TABLE kelas (kode TEXT PRIMARY KEY, nama TEXT NOT NULL)")
+    else:
+        url = request.getfixturevalue("pg_url")
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("CREATE TABLE kelas (kode text PRIMARY KEY, nama text NOT NULL)")
+    csv = tmp_path / "kelas.csv"
+    csv.write_text("kode,nama\n" + "".join(f"K{i:04d},kelas {i}\n" for i in range(300)))
+    args = ("--database", url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
+    with sigterm_at(_commit_return, 1, event="return"):
+        res = run_inproc(*args, "--json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["committed"] is True and json.loads(res.out)["inserted"] == 300
+    late = "warning: the import is committed, but: an interrupt (Ctrl-C or SIGTERM) came after "
+    assert late + "it had committed, too late to undo it" in res.err, res.err
+    assert "terminated" not in res.err, res.err
+    if kind == "sqlite":
+        with contextlib.closing(sqlite3.connect(tmp_path / "sekolah.db")) as conn:
+            count = conn.execute("SELECT count(*) FROM kelas").fetchone()
+            audit = conn.execute("SELECT action, outcome, detail FROM malnu_audit").fetchall()
+    else:
+        with psycopg.connect(url, autocommit=True) as pc:
+            count = pc.execute("SELECT count(*) FROM kelas").fetchone()
+            audit = pc.execute("SELECT action, outcome, detail FROM malnu_audit").fetchall()
+    assert count == (300,)
+    assert [a[1] for a in audit if a[0] == "import"] == ["ok"], audit
+    (run,) = [a for a in audit if a[0] == "run"]
+    assert run[1] == "ok" and json.loads(run[2])["counts"]["inserted"] == 300, run

@@ -22,6 +22,7 @@ from malnu_tui.engine.backup import (
     restore_backup,
     run_recover,
 )
+from malnu_tui.engine.backup.store import RecoverTooEarly
 from malnu_tui.engine.clock import local_time_line
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ChecksumDrift, ConfigError
@@ -198,10 +199,11 @@ def test_recover_needs_a_backup_before_the_time(tmp_path: Path) -> None:
     try:
         before = datetime.now(UTC) - timedelta(hours=1)
         create_backup(backend, target)
-        with pytest.raises(BackupError, match="no verified backup") as err:
+        with pytest.raises(RecoverTooEarly, match="is before the earliest backup") as err:
             plan_recover(backend, target, mset_of(target), before)
         first = min(m.created_at for m in list_backups(target.backup_dir))
-        assert str(err.value).endswith(f"; the oldest verified one was taken {first}")
+        assert str(err.value).endswith(f"(taken {first}): nothing was done")
+        assert err.value.exit_code == 2  # the operator's input, as a time in the future
         with pytest.raises(ConfigError, match="future"):
             plan_recover(backend, target, mset_of(target), datetime.now(UTC) + timedelta(hours=1))
     finally:

@@ -492,17 +492,48 @@ def test_a_sync_refused_before_anything_is_written_exits_2_in_text_and_json(
     src.run("CREATE TABLE jadwal (kelas INT, hari TEXT, PRIMARY KEY (kelas, hari))")
     src.run("INSERT INTO jadwal VALUES (1, NULL)")
     sync, verify = ("sync", "--yes"), ("sync", "verify")
-    for tables, said, commands in (
-        ("users", "destination lacks column(s) name", (sync, verify)),
-        ("catatan", "catatan: the source has no key, but the destination has one", (sync, verify)),
-        ("jadwal", "jadwal: key hari holds NULL", (sync,)),
+    # The hint is the exact statement for `sync verify` too: it said only "make the
+    # destination table match", where `sync` gave the ALTER TABLE.
+    added = 'hint: add them at the destination: ALTER TABLE "public"."users" ADD COLUMN "name"'
+    for tables, said, hinted, commands in (
+        ("users", "destination lacks column(s) name", added, (sync, verify)),
+        (
+            "catatan",
+            "catatan: the source has no key, but the destination has one",
+            "",
+            (sync, verify),
+        ),
+        ("jadwal", "jadwal: key hari holds NULL", "", (sync,)),
     ):
         for words in commands:
             for json_flag in ((), ("--json",)):
                 got = run_inproc(*words, "reporting", "--tables", tables, *json_flag, *cfg)
                 assert (got.code, got.out) == (2, ""), (words, json_flag, got.err)
                 assert got.err.startswith("error: sync refused: ") and said in got.err, got.err
+                assert hinted in got.err, (words, got.err)
     # A sync that found differences stays 1.
     dst.run("ALTER TABLE users ADD COLUMN name text")
     differs = run_inproc("sync", "verify", "reporting", "--json", *cfg)
     assert differs.code == 1, differs.err
+
+
+def test_a_checksum_pass_says_what_its_read_count_is(tmp_path: Path) -> None:
+    """A table without an updated_at column is compared by checksum, and the rows that differ
+    are read again to copy them: `read 6` for a 3-row table, with nothing to say why. The
+    text report now says what the number is; the JSON's `read` keeps its sum."""
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    src = Db("sqlite", f"sqlite:///{a}", a)
+    src.run("CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.many("INSERT INTO kelas VALUES (?, ?)", [(1, "X-1"), (2, "X-2"), (3, "X-3")])
+    pair = ("--from", f"sqlite:///{a}", "--to", f"sqlite:///{b}", "--yes")
+    assert run_inproc("sync", *pair).code == 0
+    src.run("UPDATE kelas SET nama = nama || 'A'")
+    got = run_inproc("sync", *pair)
+    assert got.code == 0, got.err
+    row = next(line.split() for line in got.out.splitlines() if line.startswith("kelas "))
+    assert row[1:5] == ["checksum", "6", "0", "3"], got.out
+    said = "kelas: read 6: the 3 source row(s) compared by checksum, 3 of them read again to copy"
+    assert said in got.out, got.out
+    src.run("UPDATE kelas SET nama = 'XI' WHERE id = 2")
+    doc = run_inproc("sync", *pair, "--json")
+    assert [(r["read"], r["updated"]) for r in json.loads(doc.out)] == [(4, 1)], doc.out

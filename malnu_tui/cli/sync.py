@@ -210,6 +210,12 @@ def _print_reports(
         ],
     )  # fmt: skip
     for r in reports:
+        if r.compared and r.read > r.compared:  # a checksum pass: each row compared, some twice
+            again = r.read - r.compared
+            ctx.out(
+                f"{r.table}: read {r.read:,}: the {r.compared:,} source row(s) compared by "
+                f"checksum, {again:,} of them read again to copy {'it' if again == 1 else 'them'}"
+            )
         for d in r.differences:
             ctx.out(f"{r.table}: {d.describe(r.key)}")
         if r.truncated:

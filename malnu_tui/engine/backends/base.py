@@ -138,6 +138,18 @@ class AuditEntry:
         return AuditEntry(utc_now(), actor(), action, obj, outcome, detail)
 
 
+def audit_row_held(backend: Backend, row: AuditEntry) -> bool:
+    """Whether the live database holds ``row``, an audit row written in the same unit as a
+    change (a restore's, an import's): then that change has committed, whatever stopped the
+    command as it did. False when the database cannot tell (gone, its session broken)."""
+    wanted = (row.at, row.actor, row.object, row.outcome, row.detail)
+    try:
+        found = backend.read_audit(limit=50, action=row.action)
+    except Exception:
+        return False
+    return any((e.at, e.actor, e.object, e.outcome, e.detail) == wanted for e in found)
+
+
 @dataclass(frozen=True)
 class RecordApplied:
     """Tracking change: the migration succeeded (insert, or update a failed row)."""

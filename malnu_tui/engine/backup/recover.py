@@ -32,6 +32,7 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
+    RecoverTooEarly,
     backup_time,
     emitter,
     unreadable_manifests,
@@ -196,6 +197,8 @@ def plan_recover(
             chosen = report.manifest
             break
         skipped.append((m.id, "; ".join(report.problems)))
+    if chosen is None and ours and not unreadable and all(m.created > when for m in ours):
+        raise RecoverTooEarly(target.display_url, utc_iso(when), min(m.created_at for m in ours))
     if chosen is None:
         skipped += [(bid, why) for bid, _, why in unreadable]
         passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])

@@ -4,13 +4,12 @@ database replaced atomically, audited; what a restore interrupted after its COMM
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import time
 from dataclasses import dataclass
 
-from malnu_tui.engine.backends.base import AuditEntry, Backend
+from malnu_tui.engine.backends.base import AuditEntry, Backend, audit_row_held
 from malnu_tui.engine.backup.core import (
     Mark,
     audit_quietly,
@@ -334,17 +333,7 @@ def _restore_sqlite(
 def _committed(backend: Backend, done: AuditEntry) -> bool:
     """Whether the live database holds the restore's own audit row ``done`` (it commits with
     the restored data, so then the restore has committed)."""
-    with contextlib.suppress(Exception):
-        for e in backend.read_audit(limit=50, action="restore"):
-            if (e.at, e.actor, e.object, e.outcome, e.detail) == (
-                done.at,
-                done.actor,
-                done.object,
-                done.outcome,
-                done.detail,
-            ):
-                return True
-    return False
+    return audit_row_held(backend, done)
 
 
 def _restore_failed(

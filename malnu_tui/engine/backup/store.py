@@ -124,6 +124,22 @@ class BackupNotFound(BackupError):
         self.backup_id = backup_id
 
 
+class RecoverTooEarly(BackupError):
+    """``recover --to`` a time before this database's earliest backup: no backup can bring it
+    back there, and the request is refused before anything is done (exit 2, as a time in the
+    future is; it was 1, a recover that failed). Backups before the time that fail their
+    check are a failure, exit 1 (:func:`.recover.plan_recover`)."""
+
+    exit_code = 2
+
+    def __init__(self, url: str, when: str, earliest: str) -> None:
+        super().__init__(
+            f"--to {when} is before the earliest backup of {url} (taken {earliest}): "
+            "nothing was done",
+            hint="`malnu-tui backup list` shows what exists; pick a time at or after it",
+        )
+
+
 class BackupGone(BackupError):
     """The backup was deleted while it was verified, or before the restore that verified it
     held the lock (a prune or delete ran in between): refused, nothing changed (exit 2)."""

@@ -16,7 +16,7 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import TYPE_CHECKING, Protocol
 
-from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.backends.base import AuditEntry, audit_row_held, utc_now
 from malnu_tui.engine.data.csvformat import two_row_header
 from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
 from malnu_tui.engine.data.errors import (
@@ -373,6 +373,8 @@ def _execute(
             rejects.add(r)
         return before, read, stopped
 
+    done: AuditEntry | None = None  # the `import ok` row, which commits with the rows
+    late: tuple[str, ...] = ()  # what came once it had committed
     try:
         try:
             before, read, stopped = stream(writer)
@@ -405,24 +407,21 @@ def _execute(
         committed = False
         if allowed and not request.dry_run:
             emit(ImportProgress("commit", read, rejected, time.monotonic() - started))
-            writer.commit(_audit(request, source, sha, read, outcome, rejected, "ok"))
+            done = _audit(request, source, sha, read, outcome, rejected, "ok")
+            writer.commit(done)
             committed = True
         else:
             writer.rollback()
     except BaseException as exc:
-        writer.rollback()
-        with contextlib.suppress(MalnuError):  # its own failure must not hide ``exc``
-            rejects.close()
-        if not request.dry_run and isinstance(exc, (MalnuError, OSError)):
-            with contextlib.suppress(MalnuError):
-                backend.append_audit(
-                    AuditEntry.now(
-                        "import", request.table, "failed", f"{source.description}: {exc}"
-                    )
-                )
-        if isinstance(exc, SourceReadFailed):
-            raise exc.rolled_back() from None
-        raise
+        writer.rollback()  # (after its COMMIT: the clean-up the commit did not reach)
+        if done is not None and audit_row_held(backend, done):
+            # Ctrl-C, SIGTERM or an error that came as the COMMIT returned: the rows are in,
+            # with their `import ok` row. Said so, as a restore's is; "terminated" read as
+            # undone, beside a run row "failed" and 300 rows in the table.
+            committed, late = True, (_too_late(exc),)
+        else:
+            _stopped(backend, request, source, rejects, exc)
+            raise
     after = outcome.after_count if committed else before
     if not committed:
         recount = backend.row_count(request.table)
@@ -451,10 +450,40 @@ def _execute(
         reason=reason,
         empty_lines=source.empty_lines if isinstance(source, CsvSource) else 0,
         # A dry run that would commit says what the run will: the rows a trigger drops.
-        warnings=(*getattr(writer, "warnings", ()), *_ignored(request, outcome))
+        warnings=(*getattr(writer, "warnings", ()), *_ignored(request, outcome), *late)
         if committed or (request.dry_run and allowed)
         else (),
     )
+
+
+def _stopped(
+    backend: Backend,
+    request: ImportRequest,
+    source: Source,
+    rejects: RejectsWriter,
+    exc: BaseException,
+) -> None:
+    """An import stopped before it committed (rolled back): its rejects file closed, its
+    failure audited; a source that failed to read is said as rolled back."""
+    with contextlib.suppress(MalnuError):  # its own failure must not hide ``exc``
+        rejects.close()
+    if not request.dry_run and isinstance(exc, (MalnuError, OSError)):
+        with contextlib.suppress(MalnuError):
+            backend.append_audit(
+                AuditEntry.now("import", request.table, "failed", f"{source.description}: {exc}")
+            )
+    if isinstance(exc, SourceReadFailed):
+        raise exc.rolled_back() from None
+
+
+def _too_late(exc: BaseException) -> str:
+    """What came after the import had committed (the report's warning)."""
+    what = (
+        "an interrupt (Ctrl-C or SIGTERM)"
+        if isinstance(exc, KeyboardInterrupt)
+        else f"an error ({exc or type(exc).__name__})"
+    )
+    return f"{what} came after it had committed, too late to undo it"
 
 
 def _sha256(request: ImportRequest, source: Source, stopped: bool) -> str | None:

@@ -229,6 +229,9 @@ class TableReport:
     warnings: tuple[str, ...] = ()
     # The copy's name when it is not the source's ``table`` (``album`` for ``Album``).
     dest_table: str = ""
+    # Of ``read``, the source's rows compared by checksum (a checksum-mode pass): the rest
+    # were read again to copy them (the text report says so; ``read`` in JSON is the sum).
+    compared: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The contract's per-table object (plus the differing keys, and ``note`` when the

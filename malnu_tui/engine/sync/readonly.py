@@ -162,6 +162,9 @@ def _verify_table(
         problems = [f"{t}: {odd}"]
         hints = [problem_hint(s, t, problems[0])]
     if problems:
+        # The schema's problems get the sync's own hints (the exact ALTER TABLE), not the
+        # general one: the verify refuses what the sync would refuse, and says it alike.
+        hints = hints or [problem_hint(s, t, p) for p in problems]
         raise SyncRefused(problems, hints, failed=failed)
     if not shape.key:  # compared whole: counts and hash sums (.whole_run)
         return verify_whole(s, shape, progress)

@@ -269,6 +269,7 @@ def sync_table(
             state,
             found,
             read=state.rows_read + compared,
+            compared=compared,
             seconds=time.perf_counter() - started,
             resumed=resumed,
             scope=scope,
