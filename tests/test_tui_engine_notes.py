@@ -12,9 +12,11 @@ import pytest
 from malnu_tui.engine.config import load_settings
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.backups import BackupBrowser
+from malnu_tui.tui.widgets.error_box import ErrorBox
 from tests.d1server import TIMEOUT_MESSAGE, Fault
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
+from tests.inproc import run_inproc
 from tests.secret_support import d1_config
 from tests.test_privileges import _as
 from tests.test_privileges import role as role  # the fixture
@@ -29,9 +31,12 @@ def _shown(app: MalnuApp) -> str:
     return " ".join(screen_text(app).split())
 
 
-def _app_of_a_role_not_owning_the_trail(tmp_path: Path, role: str, pg_url: str) -> MalnuApp:
+def _app_of_a_role_not_owning_the_trail(
+    tmp_path: Path, role: str, pg_url: str, *, sequences: bool = True
+) -> MalnuApp:
     """The console on ``pg_url`` as ``role``: the tool's tables made by the superuser (the
-    DBA's role) before the (action, object, id) index, ``role`` granted what `log` says."""
+    DBA's role) before the (action, object, id) index, ``role`` granted what `log` says (and
+    their sequences, which pg_dump reads, unless not ``sequences``)."""
     assert run_cli("--database", pg_url, "status").code == 0  # made by the superuser
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"DROP INDEX {INDEX}")
@@ -39,7 +44,8 @@ def _app_of_a_role_not_owning_the_trail(tmp_path: Path, role: str, pg_url: str) 
             "GRANT SELECT, INSERT, UPDATE, DELETE ON public.migrations, public.malnu_audit, "
             f"public.malnu_lock TO {role}"
         )
-        conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        if sequences:
+            conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
     for folder in ("migrations", "rollback"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "20250101_000000_t.sql").write_text("SELECT 1;\n")
@@ -91,6 +97,32 @@ async def test_an_audit_index_the_role_may_not_make_is_said_once_on_the_result(
             assert shown.count("audit index") == 1, shown
 
 
+async def test_an_audit_index_met_by_work_that_then_failed_is_said_with_the_failure(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A backup that failed (pg_dump may not read a sequence) after its open met the index
+    it could not make: said as the failure's ``also:`` line (left for later, it was said on
+    the result of some other work)."""
+    app = _app_of_a_role_not_owning_the_trail(tmp_path, role, pg_url, sequences=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser), timeout=30)
+        await at_rest(pilot)
+        box = app.screen.query_one(ErrorBox)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: bool(box.text), timeout=60)
+        said = " ".join(box.text.split())
+    assert "pg_dump may not read sequence malnu_audit_id_seq" in said, said
+    assert (
+        f"also: the audit index {INDEX} was not made (must be owner of table malnu_audit "
+        f"[SQLSTATE 42501]; role {role})"
+    ) in said, said
+    assert (
+        f'CREATE INDEX IF NOT EXISTS {INDEX} ON "public".malnu_audit (action, object, id);' in said
+    )
+
+
 async def test_an_audit_index_d1_stopped_as_the_unlock_opened_is_said_in_its_dialog(
     tmp_path: Path, mdirs: MigrationDirs, d1: D1Target
 ) -> None:
@@ -102,7 +134,8 @@ async def test_an_audit_index_d1_stopped_as_the_unlock_opened_is_said_in_its_dia
 
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
     cfg = d1_config(tmp_path / "malnu.toml", d1.db.account, d1.db.id, mdirs)
-    assert run_cli("--config", str(cfg), "--target", "production", "up", "--yes").code == 0
+    at = ("--config", str(cfg), "--target", "production")
+    assert run_inproc(*at, "up", "--yes", "--no-backup").code == 0
     d1.sql(f"DROP INDEX {INDEX}")  # as the version before it left the database
     d1.sql(
         "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
