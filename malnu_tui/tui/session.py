@@ -7,6 +7,7 @@ connection is never shared between threads.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -313,6 +314,9 @@ def reporting(pump: MessagePump, what: str) -> Iterator[None]:
     except Exception as exc:  # every failure is shown in the UI, never as a traceback
         message, hint = explain(exc)
         refused = isinstance(exc, MalnuError) and exc.exit_code == 2
+        # An audit index its open could not make, before it failed: said with the failure
+        # (left for later, it was said on the result of some other work, or never).
+        hint = "; also ".join(x for x in (hint, *locks_left()) if x)
         pump.post_message(OperationFailed(what, message, hint, refused))
         return
     left = locks_left()
@@ -320,9 +324,27 @@ def reporting(pump: MessagePump, what: str) -> Iterator[None]:
         pump.post_message(LocksLeft(what, left))
 
 
+# What this console has said of the tool's audit indexes an upgrade left unmade: the same
+# cause (a role that does not own malnu_audit) is met again by every operation's open, and is
+# said on the first result only (its words name the index, the role and the way out).
+_SAID_UPGRADES: set[str] = set()
+
+
 def locks_left() -> tuple[str, ...]:
-    """The lock rows the work just done left (D1 unreachable as it released them), each said
-    once: the CLI prints them as ``warning:`` lines, the console showed a plain success."""
+    """What the work just done left, each said once, as the CLI's ``warning:`` lines say it
+    (the console showed a plain success): the lock rows it could not release (D1 unreachable
+    as it released them), then the audit indexes its open of the tool's tables could not make
+    (D1 stopped the build at its 30 s; a PostgreSQL role that does not own malnu_audit), with
+    the way out (the CREATE INDEX to run as the owner). Secrets masked."""
+    from malnu_tui.engine.backends.base import unsaid_upgrades
+    from malnu_tui.engine.monitor.debuglog import mask_secrets
     from malnu_tui.engine.oplock import unsaid_locks
 
-    return tuple(unsaid_locks())
+    # A lock row is left by work that was done; an index may be left by work that then
+    # stopped (its open made the tables ready before the first migration failed).
+    said = [f"done, but: {line}" for line in unsaid_locks()]
+    for line in unsaid_upgrades(thread=threading.get_ident()):  # (this worker's: not a read's)
+        if line not in _SAID_UPGRADES:
+            _SAID_UPGRADES.add(line)
+            said.append(line)
+    return tuple(mask_secrets(line) for line in said)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ AUDIT_OBJECT_INDEX = "malnu_audit_action_object_id"
 AUDIT_OUTCOME_INDEX = "malnu_audit_action_object_outcome_id"
 # An audit index an upgrade could not make (D1 stopped its build at its 30 s, a role that does
 # not own the audit table): the command goes on without it (it only speeds ``check`` up), and
-# the shell says it once (:func:`unsaid_upgrades`). Every command failed on it, for ever.
-_UNSAID_UPGRADES: list[str] = []
+# the shell says it once (:func:`unsaid_upgrades`). Every command failed on it, for ever. Kept
+# with the thread that met it: the console says it on the result of the worker that did (a
+# status read finishing meanwhile took it, and it was said nowhere).
+_UNSAID_UPGRADES: list[tuple[int, str]] = []
 # More of :meth:`Backend.read_audit`'s conditions: (column, value) pairs, a column of these only
 # (never a name from input); ``check`` finds a sync pair's last completion beyond its window so.
 AuditWhere = tuple[tuple[Literal["object", "outcome"], str], ...]
@@ -266,13 +269,19 @@ class GroupCommits(Protocol):
 def index_left(text: str) -> None:
     """Note that an upgrade of the tool's tables went on without an audit index (``text``:
     which, why, and the way out), for the shell to say (:func:`unsaid_upgrades`)."""
-    if text not in _UNSAID_UPGRADES:
-        _UNSAID_UPGRADES.append(text)
+    left = (threading.get_ident(), text)
+    if left not in _UNSAID_UPGRADES:
+        _UNSAID_UPGRADES.append(left)
 
 
-def unsaid_upgrades() -> list[str]:
+def unsaid_upgrades(*, thread: int | None = None) -> list[str]:
     """The audit indexes left unmade by this process's upgrades (:func:`index_left`), each
-    said once by the shell that ran the command."""
-    said = list(_UNSAID_UPGRADES)
-    _UNSAID_UPGRADES.clear()
+    said once by the shell that ran the command; ``thread``: those this thread's work left
+    only (a console worker's)."""
+    said: list[str] = []
+    for left in list(_UNSAID_UPGRADES):
+        if thread is None or left[0] == thread:
+            _UNSAID_UPGRADES.remove(left)
+            if left[1] not in said:
+                said.append(left[1])
     return said

@@ -19,10 +19,11 @@ from textual.widgets import Button, Input
 
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import OperationFailed
-from malnu_tui.tui.session import connected, looking, reporting
+from malnu_tui.tui.session import connected, locks_left, looking, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
-from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.error_box import ErrorBox, lock_warnings
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.hanging import Hanging
 from malnu_tui.tui.widgets.key_button import KeyButton
 from malnu_tui.tui.widgets.plain import Static
 
@@ -75,6 +76,7 @@ class LockRead(Message):
 @dataclass
 class LockReleased(Message):
     holder: LockHolder | None
+    left: tuple[str, ...] = ()  # what the release left (:func:`locks_left`: an audit index)
 
 
 class UnlockScreen(ModalScreen[bool]):
@@ -90,6 +92,7 @@ class UnlockScreen(ModalScreen[bool]):
         super().__init__()
         self.target = target
         self.state: LockState | None = None
+        self.done = False  # released (closing refreshes the status screen)
 
     def compose(self) -> ComposeResult:
         with DialogBox():
@@ -119,7 +122,7 @@ class UnlockScreen(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="unlock")
     def _release(self) -> None:
         with reporting(self, "unlock"):
-            self.post_message(LockReleased(release_lock(self.target)))
+            self.post_message(LockReleased(release_lock(self.target), locks_left()))
 
     @on(LockRead)
     def _read_done(self, event: LockRead) -> None:
@@ -193,7 +196,22 @@ class UnlockScreen(ModalScreen[bool]):
     def _released(self, event: LockReleased) -> None:
         event.stop()
         self.notify("lock released (audited)", timeout=4, markup=False)
-        self.dismiss(True)
+        if not event.left:
+            self.dismiss(True)
+            return
+        self.done = True
+        # Released, but its open of the tool's tables left an audit index unmade: said in the
+        # dialog until the operator closes it (the dialog closed, and nothing said it).
+        body = Text("✔ lock released (audited)\n", style="bold")
+        body.append_text(lock_warnings(event.left))
+        self.query_one("#unlock-body", Static).update(Hanging(body))
+        for field in self.query(Input):
+            field.display = False
+        self.query_one("#unlock-why", Static).update("")
+        self.query_one("#yes", KeyButton).display = False
+        no = self.query_one("#no", Button)
+        no.label = "Close (esc)"
+        no.focus()
 
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
@@ -234,7 +252,7 @@ class UnlockScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
-        self.dismiss(False)
+        self.dismiss(self.done)
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(self.done)

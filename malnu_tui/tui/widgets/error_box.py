@@ -56,11 +56,12 @@ CONSOLE_FLAGS = {
 
 
 def lock_warnings(lines: Sequence[str]) -> Text:
-    """Lock rows that work which succeeded left (:func:`malnu_tui.tui.session.locks_left`), as
-    its result says them: the CLI's ``warning:`` lines, with the console's keys."""
+    """What work left (:func:`malnu_tui.tui.session.locks_left`: lock rows it could not
+    release, audit indexes it could not make), as its result says them: the CLI's
+    ``warning:`` lines, with the console's keys."""
     text = Text()
     for line in lines:
-        text.append(f"⚠ warning: done, but: {console_hint(line)}\n", style="bold yellow")
+        text.append(f"⚠ warning: {console_hint(line)}\n", style="bold yellow")
     return text
 
 
