@@ -10,22 +10,12 @@ import contextlib
 import json
 import sqlite3
 from pathlib import Path
-from types import FrameType
 
 import psycopg
 import pytest
 
 from tests.inproc import run_inproc
-from tests.test_sync_stop_points import _within, sigterm_at
-
-
-def _copy_end(frame: FrameType) -> bool:
-    """The exit of psycopg's COPY block, entered by the writer's ``_end_copy``."""
-    code = frame.f_code
-    if code.co_name != "__exit__" or not code.co_filename.endswith("contextlib.py"):
-        return False
-    gen = getattr(frame.f_locals.get("self"), "gen", None)
-    return getattr(gen, "__name__", "") == "copy" and _within(frame, "_end_copy", "pg_writer.py", 1)
+from tests.stop_points import run_stopped
 
 
 @pytest.mark.parametrize(
@@ -39,8 +29,7 @@ def test_sigterm_as_an_imports_copy_ends_stops_it_and_says_nothing_was_imported(
     csv = tmp_path / "kelas.csv"
     csv.write_text("kode,nama\n" + "".join(f"K{i:04d},kelas {i}\n" for i in range(300)))
     args = ("--database", pg_url, "import", str(csv), "--table", "kelas", *how)
-    with sigterm_at(_copy_end, 1):
-        res = run_inproc(*args, "--no-backup", "--yes")
+    res = run_stopped("import_copy_end", 1, *args, "--no-backup", "--yes")
     assert res.code == 143, res.err
     assert "Traceback" not in res.err, res.err
     with psycopg.connect(pg_url, autocommit=True) as c:
@@ -52,14 +41,6 @@ def test_sigterm_as_an_imports_copy_ends_stops_it_and_says_nothing_was_imported(
         assert not c.execute("SELECT 1 FROM pg_locks WHERE relation = 'kelas'::regclass").fetchone()
     again = run_inproc(*args, "--no-backup", "--yes")  # nothing left in the way
     assert again.code == 0, again.err
-
-
-def _commit_return(frame: FrameType) -> bool:
-    """The import writer's ``commit`` (its COMMIT done), as it returns."""
-    code = frame.f_code
-    return code.co_name == "commit" and code.co_filename.endswith(
-        ("sqlite_writer.py", "pg_writer.py")
-    )
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -81,8 +62,7 @@ def test_sigterm_as_an_imports_commit_returns_says_the_rows_are_imported(
     csv = tmp_path / "kelas.csv"
     csv.write_text("kode,nama\n" + "".join(f"K{i:04d},kelas {i}\n" for i in range(300)))
     args = ("--database", url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
-    with sigterm_at(_commit_return, 1, event="return"):
-        res = run_inproc(*args, "--json")
+    res = run_stopped("import_commit_return", 1, *args, "--json", event="return")
     assert res.code == 0, res.err
     assert json.loads(res.out)["committed"] is True and json.loads(res.out)["inserted"] == 300
     late = "warning: the import is committed, but: an interrupt (Ctrl-C or SIGTERM) came after "

@@ -1,8 +1,8 @@
 """SIGTERM at the exact points of a chunk's write where it left the sync saying what was not
-so, or hung it. The signal is real (sent to this process, the CLI's own handler raising it);
+so, or hung it. The signal is real (sent to the CLI's process, its own handler raising it);
 a profile hook sends it as the chosen function of the chunk's write is entered, so that its
 handler runs there, as a signal arriving at that moment does (a CI run met the first of them
-once, among thousands of SIGTERMs sent at random).
+once, among thousands of SIGTERMs sent at random): tests/stop_points.py.
 
 - a chunk's exit from its transaction block cut short (its state row written, no COMMIT yet):
   the note said `300 inserted … stays in the destination` of a copy holding 200 rows once the
@@ -13,129 +13,22 @@ once, among thousands of SIGTERMs sent at random).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
+from tests.stop_points import run_stopped
 from tests.sync_support import Db
 from tests.test_sync_cli import school
 
 
-def _within(frame: FrameType, function: str, file: str, depth: int) -> bool:
-    """``frame`` runs within ``function`` of ``file`` (at most ``depth`` callers up)."""
-    back = frame.f_back
-    for _ in range(depth):
-        if back is None:
-            return False
-        if back.f_code.co_name == function and back.f_code.co_filename.endswith(file):
-            return True
-        back = back.f_back
-    return False
-
-
-def _transaction_exit(frame: FrameType) -> bool:
-    """psycopg's exit of a PostgreSQL chunk's transaction block (the COMMIT not sent yet)."""
-    code = frame.f_code
-    return (
-        code.co_name == "__exit__"
-        and code.co_filename.endswith(os.path.join("psycopg", "transaction.py"))
-        and _within(frame, "write_chunk", "side_pgwrite.py", 3)
-    )
-
-
-def _block_exit(frame: FrameType) -> bool:
-    """The exit of ``with conn.transaction()`` of a PostgreSQL chunk (psycopg's block, a
-    generator, not yet resumed: left suspended, its transaction open, while the exception
-    lives)."""
-    code = frame.f_code
-    if code.co_name != "__exit__" or not code.co_filename.endswith("contextlib.py"):
-        return False
-    gen = getattr(frame.f_locals.get("self"), "gen", None)
-    return getattr(gen, "__name__", "") == "transaction" and _within(
-        frame, "write_chunk", "side_pgwrite.py", 1
-    )
-
-
-def _copy_exit(frame: FrameType) -> bool:
-    """The exit of psycopg's COPY block of a chunk (the block still to end the COPY)."""
-    code = frame.f_code
-    if code.co_name != "__exit__" or not code.co_filename.endswith("contextlib.py"):
-        return False
-    gen = getattr(frame.f_locals.get("self"), "gen", None)
-    return getattr(gen, "__name__", "") == "copy" and _within(
-        frame, "write_chunk", "side_pgwrite.py", 4
-    )
-
-
-def _sqlite_commit(frame: FrameType) -> bool:
-    """The COMMIT of a SQLite chunk's transaction, about to be run."""
-    return (
-        frame.f_code.co_name == "execute"
-        and frame.f_locals.get("args", ("",))[:1] == ("COMMIT",)
-        and _within(frame, "write_chunk", "side_sqlite.py", 3)
-    )
-
-
-def _d1_chunk_written(frame: FrameType) -> bool:
-    """A D1 chunk's batch of rows just answered (the batch of its statements, committed by
-    D1), the chunk's write not yet returned."""
-    code = frame.f_code
-    return (
-        code.co_name == "_batch"
-        and code.co_filename.endswith("side_d1.py")
-        and len(frame.f_locals.get("statements", ())) > 1
-        and _within(frame, "write_chunk", "side_d1.py", 1)
-    )
-
-
-class _Hung(BaseException):
-    """The sync did not end within the test's time (a deadlock)."""
-
-
-@contextlib.contextmanager
-def sigterm_at(point: Callable[[FrameType], bool], nth: int, event: str = "call") -> Iterator[None]:
-    """SIGTERM to this process as the ``nth`` call that ``point`` matches is entered (main
-    thread; as it returns with ``event="return"``); a run still going 20 s later is stopped
-    (:class:`_Hung`, raised every 2 s until it is out: the test fails, its worker goes on)."""
-    seen, at = [0], event
-
-    def hook(frame: FrameType, event: str, _arg: object) -> None:
-        if event == at and point(frame):
-            seen[0] += 1
-            if seen[0] == nth:
-                sys.setprofile(None)
-                os.kill(os.getpid(), signal.SIGTERM)
-
-    def hung(_signum: int, _frame: object) -> None:
-        signal.alarm(2)  # (again: the clean-up that follows may hang on the same lock)
-        raise _Hung
-
-    before = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(20)
-    sys.setprofile(hook)
-    try:
-        yield
-    finally:
-        sys.setprofile(None)
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, before)
-    assert seen[0] >= nth, f"the point was met {seen[0]} time(s)"
-
-
-def _stopped_at_chunk_three(dst: Db, cfg: list[str], point: Callable[[FrameType], bool]) -> None:
+def _stopped_at_chunk_three(dst: Db, cfg: list[str], point: str) -> None:
     """A first copy of 500 rows in chunks of 100, SIGTERM at ``point`` of the third chunk:
     what the note, the audit row and the state row say is what the destination holds (the
     two chunks committed), and the lock is free."""
-    with sigterm_at(point, 3):
-        res = run_inproc("sync", "reporting", "--yes", *cfg)
+    res = run_stopped(point, 3, "sync", "reporting", "--yes", *cfg)
     assert res.code == 143, res.err
     assert "Traceback" not in res.err, res.err
     assert dst.count() == 200, res.err
@@ -151,10 +44,12 @@ def _stopped_at_chunk_three(dst: Db, cfg: list[str], point: Callable[[FrameType]
 
 
 @pytest.mark.parametrize(
-    "point", [_transaction_exit, _block_exit, _copy_exit], ids=["commit", "block-exit", "copy-end"]
+    "point",
+    ["transaction_exit", "block_exit", "copy_exit"],
+    ids=["commit", "block-exit", "copy-end"],
 )
 def test_sigterm_in_a_chunks_exit_into_postgresql_reports_and_audits_what_is_committed(
-    tmp_path: Path, pg_url: str, point: Callable[[FrameType], bool]
+    tmp_path: Path, pg_url: str, point: str
 ) -> None:
     src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
     src.create_users(500)
@@ -177,7 +72,7 @@ def test_sigterm_before_a_sqlite_chunks_commit_reports_and_audits_what_is_commit
         "chunk_rows = 100\n",
         encoding="utf-8",
     )
-    _stopped_at_chunk_three(dst, ["--config", str(config)], _sqlite_commit)
+    _stopped_at_chunk_three(dst, ["--config", str(config)], "sqlite_commit")
 
 
 def test_sigterm_after_a_d1_chunks_batch_counts_what_it_wrote(tmp_path: Path, d1: D1Target) -> None:
@@ -195,8 +90,9 @@ def test_sigterm_after_a_d1_chunks_batch_counts_what_it_wrote(tmp_path: Path, d1
         "chunk_rows = 100\n",
         encoding="utf-8",
     )
-    with sigterm_at(_d1_chunk_written, 3, event="return"):
-        res = run_inproc("sync", "reporting", "--yes", "--config", str(config))
+    res = run_stopped(
+        "d1_chunk_written", 3, "sync", "reporting", "--yes", "--config", str(config), event="return"
+    )
     assert res.code == 143, res.err
     assert "Traceback" not in res.err, res.err
     assert dst.count() == 300, res.err
