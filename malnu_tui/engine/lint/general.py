@@ -27,7 +27,7 @@ from malnu_tui.engine.lint.pg_rls import policy_label, policy_of
 from malnu_tui.engine.lint.rebuild import coalesced_columns
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile
-from malnu_tui.engine.lint.rules import RULES
+from malnu_tui.engine.lint.rules import finding
 from malnu_tui.engine.lint.sqlite_rules import (
     add_column_refusal,
     alter_refusal,
@@ -58,13 +58,6 @@ _UNIQUE_CONCURRENTLY = (
     "then attach the index with ADD CONSTRAINT … UNIQUE USING INDEX in a later migration if "
     "a constraint is wanted"
 )
-
-
-def finding(
-    rule_id: str, file: str, line: int, why: str, *, severity: Severity | None = None
-) -> Finding:
-    r = RULES[rule_id]
-    return Finding(rule_id, severity or r.severity, file, line, why, r.instead)
 
 
 @dataclass

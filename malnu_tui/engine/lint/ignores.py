@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.rules import RULES, finding, register
 
 __all__ = ["apply_ignores"]
 
@@ -42,16 +42,11 @@ register(
 )
 
 
-def _finding(rule_id: str, file: str, line: int, why: str) -> Finding:
-    r = RULES[rule_id]
-    return Finding(rule_id, r.severity, file, line, why, r.instead)
-
-
 def _unknown(rule: str, file: str, line: int) -> Finding:
     close = difflib.get_close_matches(rule.replace("_", "-"), sorted(RULES), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]}?)" if close else ""
     why = f"lint:ignore {rule} names no rule of the lint{hint}: it accepts nothing"
-    return _finding("IGNORE-UNMATCHED", file, line, why)
+    return finding("IGNORE-UNMATCHED", file, line, why)
 
 
 def _directives(
@@ -65,7 +60,7 @@ def _directives(
 
     def cut(why: str) -> None:
         for rule, (line, _) in pending.items():
-            unmatched.append(_finding("IGNORE-UNMATCHED", file, line,
+            unmatched.append(finding("IGNORE-UNMATCHED", file, line,
                                       f"lint:ignore {rule} {why}: it accepts nothing"))  # fmt: skip
         pending.clear()
 
@@ -89,7 +84,7 @@ def _directives(
                 out[number] = {rule: reason for rule, (_, reason) in pending.items()}
             pending.clear()
             if _ANYWHERE.search(raw):
-                unmatched.append(_finding("IGNORE-UNMATCHED", file, number,
+                unmatched.append(finding("IGNORE-UNMATCHED", file, number,
                                           "a lint:ignore after a statement or in a /* */ "
                                           "comment accepts nothing"))  # fmt: skip
     cut("is at the end of the file, with no statement below it")
@@ -118,7 +113,7 @@ def apply_ignores(
         elif not reason:
             out.append(f)
             why = f"lint:ignore {f.rule} has no reason, so the finding stands"
-            out.append(_finding("IGNORE-WITHOUT-REASON", file, f.line, why))
+            out.append(finding("IGNORE-WITHOUT-REASON", file, f.line, why))
         else:
             out.append(replace(f, ignored=True, reason=reason))
     return out + unmatched

@@ -23,7 +23,7 @@ from malnu_tui.engine.lint.ops import Op, key, strip_comments
 from malnu_tui.engine.lint.pg import type_text
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.replay import Replay
-from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.rules import finding, register
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["Relaxed", "pg_rollback_data", "sqlite_rollback_data"]
@@ -51,11 +51,6 @@ register(
         "the values, a DELETE of the repeats), or check for them before running it",
     ),
 )
-
-
-def _f(rule_id: str, file: str, line: int, why: str) -> Finding:
-    r = RULES[rule_id]
-    return Finding(rule_id, r.severity, file, line, why, r.instead)
 
 
 _DROP_NOT_NULL = re.compile(r"^ALTER\s+(?:COLUMN\s+)?(?P<col>\S+)\s+DROP\s+NOT\s+NULL\b", re.I)
@@ -188,7 +183,7 @@ def pg_rollback_data(
             why = f"the rollback re-creates the unique index {op.name}, which the migration "
             why += f"drops (its line {lifted}): it fails once the app writes two rows of "
             why += f"{op.table} with the same value"
-            out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+            out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
         if op.kind != "alter_table":
             continue
         for a in op.actions:
@@ -201,7 +196,7 @@ def pg_rollback_data(
                 if old and found:
                     why = f"the rollback changes {op.name}.{a.column} from {old} back to "
                     why += f"{new}: {found[1]}, on the rows written since the migration"
-                    out.append(_f(found[0], file, st.line, why))
+                    out.append(finding(found[0], file, st.line, why))
             elif a.kind == "rename_column":  # its type goes with it ("": not known)
                 type_of = types[where] if where in types else declared.get(where, "")
                 types[(op.key, key(a.new))] = type_of
@@ -209,7 +204,7 @@ def pg_rollback_data(
                 why = f"the rollback sets NOT NULL on {op.name}.{a.column}, which the "
                 why += f"migration makes nullable (its line {relaxed.nullable[where]}): it fails "
                 why += "once a row holds NULL there"
-                out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+                out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
             elif (
                 a.kind in _CONSTRAINTS
                 and not a.not_valid
@@ -220,7 +215,7 @@ def pg_rollback_data(
                 why = f"the rollback adds the {what} constraint{name} to {op.name} back, "
                 why += f"which the migration drops (its line {lifted}): it fails once a row "
                 why += "written since breaks it"
-                out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+                out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
     return out
 
 
@@ -250,7 +245,7 @@ def sqlite_rollback_data(
                     why = f"the rollback's copy into {op.name} declares {c} NOT NULL, which "
                     why += f"{op.table} (as the migration leaves it) allows NULL in: it fails "
                     why += "once a row holds NULL there"
-                    out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+                    out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
                 checks = sorted(into.checks - source.checks)
                 uniques = sorted(into.uniques - source.uniques)
                 if checks or uniques:
@@ -259,6 +254,6 @@ def sqlite_rollback_data(
                     why = f"the rollback's copy into {op.name} declares {'; '.join(what)}, "
                     why += f"which {op.table} (as the migration leaves it) does not have: it "
                     why += "fails once a row written since breaks it"
-                    out.append(_f("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
+                    out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
         schema.run(st, op)
     return out

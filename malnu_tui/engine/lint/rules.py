@@ -7,9 +7,9 @@ module registers its own rules here when imported).
 
 from __future__ import annotations
 
-from malnu_tui.engine.lint.model import Rule
+from malnu_tui.engine.lint.model import Finding, Rule, Severity
 
-__all__ = ["RULES", "rule"]
+__all__ = ["RULES", "finding", "rule"]
 
 _RULES = (
     Rule(
@@ -165,3 +165,12 @@ def register(*rules: Rule) -> None:
     """Add a rule set's rules to the catalogue (idempotent)."""
     for r in rules:
         RULES.setdefault(r.id, r)
+
+
+def finding(
+    rule_id: str, file: str, line: int, why: str, *, severity: Severity | None = None
+) -> Finding:
+    """A finding of ``rule_id`` at ``file``:``line``: its own ``why``, the catalogue's
+    severity (or ``severity``) and "instead" (one helper for every rule module)."""
+    r = RULES[rule_id]
+    return Finding(rule_id, severity or r.severity, file, line, why, r.instead)
