@@ -177,3 +177,42 @@ def test_plain_lint_reads_the_live_tables_and_publications(
             conn.execute("UPDATE arsip.rekap SET x = 1")
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
             conn.execute("DELETE FROM hadir")
+
+
+def test_quoted_name_is_another_table(pg_url: str, mdirs: MigrationDirs, tmp_path: Path) -> None:
+    """PostgreSQL folds only unquoted names: `"Kelas"` and `kelas` are two tables. The rule took
+    them for one (SQLite's folding): a publication of the keyed kelas was named keyless (the
+    keyless "Kelas" made first), and kelas's key dropped after passed clean. A plain lint reads
+    the live two apart too."""
+    first = 'CREATE TABLE "Kelas" (nama text);\nCREATE TABLE kelas (id int PRIMARY KEY);\n'
+    first += "CREATE PUBLICATION rt FOR TABLE kelas;"
+    mdirs.add("20250101_000100", "first", first, "SELECT 1;")
+    mdirs.add(
+        "20250101_000200", "second", "ALTER TABLE kelas DROP CONSTRAINT kelas_pkey;", "SELECT 1;"
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = _found(lint_migrations(mset, dialect="postgresql"))
+    assert [x[:2] for x in found] == [("20250101_000200", 1)], found
+    assert "kelas's primary key dropped" in found[0][2]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(first)
+        n = conn.execute("SELECT count(*) FROM pg_class WHERE relname IN ('Kelas', 'kelas')")
+        assert n.fetchone() == (2,)
+        _writes(conn, [], ["kelas", '"Kelas"'])
+        conn.execute("DROP PUBLICATION rt")
+    pending = 'CREATE PUBLICATION rt FOR TABLE kelas;\nALTER PUBLICATION rt ADD TABLE "Kelas";'
+    mdirs.add("20250101_000300", "pending", pending, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    target = Target("pg", pg_url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
+    backend = open_backend(target, dry_run=True, new_ok=True)
+    try:
+        report = lint_target(target, mset, ["20250101_000300_pending.sql"], backend,
+                             from_live_schema=True)  # fmt: skip
+    finally:
+        backend.close()
+    found = _found(report)
+    assert [x[1] for x in found] == [2], found
+    assert "publishes the updates and deletes of Kelas, which has" in found[0][2], found
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(pending)
+        _writes(conn, ['"Kelas"'], ["kelas"])
