@@ -15,7 +15,9 @@ import pytest
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint import lint_migrations
+from malnu_tui.engine.lint.supabase_realtime import realtime_replaced
 from malnu_tui.engine.lint.target import lint_target
+from malnu_tui.engine.sqlsplit import split_statements
 from tests.fixtures_core import MigrationDirs
 
 RULE = "PG-PUBLISHED-WITHOUT-IDENTITY"
@@ -216,3 +218,23 @@ def test_quoted_name_is_another_table(pg_url: str, mdirs: MigrationDirs, tmp_pat
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(pending)
         _writes(conn, ['"Kelas"'], ["kelas"])
+
+
+def test_a_quoted_realtime_name_is_another_publication(pg_url: str) -> None:
+    """SUPABASE-REALTIME-REPLACED folded a quoted publication name as SQLite does: dropping or
+    SETting the tables of `"Supabase_Realtime"` (another publication) was a false warning, while
+    Realtime's own supabase_realtime kept its tables (shown on the cluster)."""
+    sql = (
+        'DROP PUBLICATION IF EXISTS "Supabase_Realtime";\nCREATE PUBLICATION "Supabase_Realtime";\n'
+        'ALTER PUBLICATION "Supabase_Realtime" SET TABLE kelas;\n'
+        "ALTER PUBLICATION supabase_realtime SET TABLE kelas;\n"
+        'DROP PUBLICATION "supabase_realtime";'
+    )
+    found = [realtime_replaced("f", st) for st in split_statements(sql, "postgresql")]
+    assert [f.line for f in found if f is not None] == [4, 5], found
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kelas (id int PRIMARY KEY); CREATE TABLE siswa (id int);")
+        conn.execute("CREATE PUBLICATION supabase_realtime FOR TABLE siswa")
+        conn.execute(sql.rsplit("\n", 2)[0])  # (the quoted one's statements)
+        rows = conn.execute("SELECT pubname, tablename FROM pg_publication_tables ORDER BY 1")
+        assert rows.fetchall() == [("Supabase_Realtime", "kelas"), ("supabase_realtime", "siswa")]
