@@ -15,7 +15,9 @@ import pytest
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint import lint_migrations
+from malnu_tui.engine.lint.supabase_realtime import realtime_replaced
 from malnu_tui.engine.lint.target import lint_target
+from malnu_tui.engine.sqlsplit import split_statements
 from tests.fixtures_core import MigrationDirs
 
 RULE = "PG-PUBLISHED-WITHOUT-IDENTITY"
@@ -177,3 +179,62 @@ def test_plain_lint_reads_the_live_tables_and_publications(
             conn.execute("UPDATE arsip.rekap SET x = 1")
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
             conn.execute("DELETE FROM hadir")
+
+
+def test_quoted_name_is_another_table(pg_url: str, mdirs: MigrationDirs, tmp_path: Path) -> None:
+    """PostgreSQL folds only unquoted names: `"Kelas"` and `kelas` are two tables. The rule took
+    them for one (SQLite's folding): a publication of the keyed kelas was named keyless (the
+    keyless "Kelas" made first), and kelas's key dropped after passed clean. A plain lint reads
+    the live two apart too."""
+    first = 'CREATE TABLE "Kelas" (nama text);\nCREATE TABLE kelas (id int PRIMARY KEY);\n'
+    first += "CREATE PUBLICATION rt FOR TABLE kelas;"
+    mdirs.add("20250101_000100", "first", first, "SELECT 1;")
+    mdirs.add(
+        "20250101_000200", "second", "ALTER TABLE kelas DROP CONSTRAINT kelas_pkey;", "SELECT 1;"
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = _found(lint_migrations(mset, dialect="postgresql"))
+    assert [x[:2] for x in found] == [("20250101_000200", 1)], found
+    assert "kelas's primary key dropped" in found[0][2]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(first)
+        n = conn.execute("SELECT count(*) FROM pg_class WHERE relname IN ('Kelas', 'kelas')")
+        assert n.fetchone() == (2,)
+        _writes(conn, [], ["kelas", '"Kelas"'])
+        conn.execute("DROP PUBLICATION rt")
+    pending = 'CREATE PUBLICATION rt FOR TABLE kelas;\nALTER PUBLICATION rt ADD TABLE "Kelas";'
+    mdirs.add("20250101_000300", "pending", pending, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    target = Target("pg", pg_url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
+    backend = open_backend(target, dry_run=True, new_ok=True)
+    try:
+        report = lint_target(target, mset, ["20250101_000300_pending.sql"], backend,
+                             from_live_schema=True)  # fmt: skip
+    finally:
+        backend.close()
+    found = _found(report)
+    assert [x[1] for x in found] == [2], found
+    assert "publishes the updates and deletes of Kelas, which has" in found[0][2], found
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(pending)
+        _writes(conn, ['"Kelas"'], ["kelas"])
+
+
+def test_a_quoted_realtime_name_is_another_publication(pg_url: str) -> None:
+    """SUPABASE-REALTIME-REPLACED folded a quoted publication name as SQLite does: dropping or
+    SETting the tables of `"Supabase_Realtime"` (another publication) was a false warning, while
+    Realtime's own supabase_realtime kept its tables (shown on the cluster)."""
+    sql = (
+        'DROP PUBLICATION IF EXISTS "Supabase_Realtime";\nCREATE PUBLICATION "Supabase_Realtime";\n'
+        'ALTER PUBLICATION "Supabase_Realtime" SET TABLE kelas;\n'
+        "ALTER PUBLICATION supabase_realtime SET TABLE kelas;\n"
+        'DROP PUBLICATION "supabase_realtime";'
+    )
+    found = [realtime_replaced("f", st) for st in split_statements(sql, "postgresql")]
+    assert [f.line for f in found if f is not None] == [4, 5], found
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kelas (id int PRIMARY KEY); CREATE TABLE siswa (id int);")
+        conn.execute("CREATE PUBLICATION supabase_realtime FOR TABLE siswa")
+        conn.execute(sql.rsplit("\n", 2)[0])  # (the quoted one's statements)
+        rows = conn.execute("SELECT pubname, tablename FROM pg_publication_tables ORDER BY 1")
+        assert rows.fetchall() == [("Supabase_Realtime", "kelas"), ("supabase_realtime", "siswa")]

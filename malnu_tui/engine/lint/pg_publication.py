@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, Op, key, pg_key, split_top_level, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -78,8 +78,20 @@ _IDENTITY = re.compile(
     r"^REPLICA\s+IDENTITY\s+(?P<how>FULL|DEFAULT|NOTHING|USING\s+INDEX)\b", re.IGNORECASE
 )
 _ALTER_HEAD = re.compile(
-    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?{IDENT}", _F
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?"
+    rf"(?P<name>{IDENT})",
+    _F,
 )
+# The table a CREATE TABLE names, as written (Op's name is unquoted: "Kelas" is not kelas).
+_CREATE_HEAD = re.compile(
+    r"^CREATE\s+(?:\w+\s+){0,2}?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})",
+    _F,
+)
+_DROP_TABLE = re.compile(
+    r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?\s*;?\s*$", _F
+)
+_RENAME_TO = re.compile(rf"\bRENAME\s+TO\s+(?:{IDENT}\s*\.\s*)?(?P<new>{IDENT})", _F)
 _CHANGES = frozenset({"update", "delete"})
 _DEFAULT_KINDS = frozenset({"insert", "update", "delete", "truncate"})
 
@@ -123,8 +135,10 @@ class LivePublications:
 
 
 def _table_key(schema: str | None, name: str) -> str:
-    s = key(schema) if schema else ""
-    return key(name) if s in ("", "public") else f"{s}.{key(name)}"
+    """A table's key from its schema and name as written, folded as PostgreSQL does (unquoted
+    lower-cased, quoted as written); constraint and column names keep :func:`key`."""
+    s = pg_key(schema) if schema else ""
+    return pg_key(name) if s in ("", "public") else f"{s}.{pg_key(name)}"
 
 
 def _kinds(rest: str) -> frozenset[str]:
@@ -150,7 +164,7 @@ def _items(text: str) -> tuple[list[str], list[str]]:
         elif _TABLE_ITEM.match(part):
             in_schema = False
         if in_schema:
-            name = key(part.split()[0]) if part else ""
+            name = pg_key(part.split()[0]) if part else ""
             schemas.append("public" if name == "current_schema" else name)
         elif (m := _ITEM.match(part)) is not None:
             tables.append(_table_key(m["schema"], m["name"]))
@@ -226,8 +240,10 @@ class Publications:
         elif op.kind == "alter_table":
             self._altered(st, op)
         elif op.kind == "drop_table":
-            for n in op.names:
-                self.tables.pop(key(n), None)
+            d = _DROP_TABLE.match(strip_comments(st.text))
+            for n in split_top_level(d["names"]) if d is not None else op.names:
+                schema, _, name = n.strip().rpartition(".")
+                self.tables.pop(_table_key(schema.strip() or None, name), None)
         elif op.kind == "other" and "PUBLICATION" in st.first_words.upper():
             self._publication(st)
 
@@ -236,7 +252,8 @@ class Publications:
         body = op.body.strip()
         if _NOT_PUBLISHED.match(text) or _PARTITION_OF.match(body):
             return  # (not published; a partition: judged by its parent's key)
-        t = _table_key(op.schema, op.name)
+        c = _CREATE_HEAD.match(text)
+        t = _table_key(op.schema, c["name"] if c is not None else op.name)
         if t in self.tables:
             return  # (IF NOT EXISTS: a no-op)
         named = _PK_NAMED.search(body)
@@ -252,7 +269,7 @@ class Publications:
 
     def _altered(self, st: Statement, op: Op) -> None:
         h = _ALTER_HEAD.match(strip_comments(st.text))
-        t = _table_key(h["schema"] if h else None, op.name)
+        t = _table_key(h["schema"] if h else None, h["name"] if h else op.name)
         rel = self.tables.get(t)
         if rel is None:
             return
@@ -272,7 +289,8 @@ class Publications:
                 self._watch_table(t, st.line, "{t}'s primary key dropped", was)
             elif a.kind == "rename_table":
                 self.tables.pop(t)
-                new = _table_key(h["schema"] if h else None, a.new)
+                r = _RENAME_TO.search(strip_comments(st.text))
+                new = _table_key(h["schema"] if h else None, r["new"] if r else a.new)
                 self.tables[new] = rel
                 rel.name = a.new
                 for pub in self.pubs.values():

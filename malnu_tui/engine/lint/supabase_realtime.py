@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import pg_key as key
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 

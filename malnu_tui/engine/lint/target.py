@@ -229,9 +229,9 @@ _SCHEMA_PUBS = (
 def _pub_key(schema: str, name: str) -> tuple[str, str]:
     """A live table's key in lint/pg_publication.py (``public``'s by its name alone, as the
     migrations name them; another schema's as ``schema.name``) and its display form."""
-    if schema == "public":
-        return name.lower(), name
-    return f"{schema.lower()}.{name.lower()}", f"{schema}.{name}"
+    if schema == "public":  # (as the catalog holds it: PostgreSQL's folding, "Kelas" not kelas)
+        return name, name
+    return f"{schema}.{name}", f"{schema}.{name}"
 
 
 def _pg_publications(backend: Backend) -> LivePublications | None:
@@ -257,7 +257,7 @@ def _pg_publications(backend: Backend) -> LivePublications | None:
         has = conn.execute(_HAS_SCHEMA_PUBS).fetchone()
         if has is not None and has[0]:  # (PostgreSQL 15: FOR TABLES IN SCHEMA)
             for pub, schema in conn.execute(_SCHEMA_PUBS).fetchall():
-                live.publications[str(pub).lower()].schemas.add(str(schema).lower())
+                live.publications[str(pub).lower()].schemas.add(str(schema))
     except Exception:  # best effort: the set's own tables and publications still count
         return None
     return live
