@@ -410,8 +410,8 @@ def database_key_before(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port or 5432
-    except ValueError:
-        return url
+    except ValueError:  # a multi-host list libpq could not read either: never its password
+        return store_spelling(url)
     name = parts.path.strip("/") or parts.username or ""
     return f"postgresql://{parts.hostname or ''}:{port}/{name}"
 
