@@ -175,8 +175,11 @@ def test_a_multi_host_url_reaches_the_server_that_answers_and_never_prints_its_p
     assert {m["state"] for m in json.loads(status.out)["migrations"]} == {"applied"}
     shown = run_cli("--database", url, *d.args(), "status", env=env)
     assert shown.code == 0, shown.err
-    backup = run_cli("--database", url, *d.args(), "--debug", "backup", "create", env=env)
+    backup = run_cli("--database", url, *d.args(), "--debug", "backup", "create", "--json", env=env)
     assert backup.code == 0, backup.err  # pg_dump given the URL (each host) as libpq reads it
-    for res in (up, status, shown, backup):
+    bid = json.loads(backup.out)["id"]
+    restore = run_cli("--database", url, *d.args(), "backup", "restore", bid, "--yes", env=env)
+    assert restore.code == 0, restore.err  # pg_restore piped into psql, both given it too
+    for res in (up, status, shown, backup, restore):
         assert password not in res.out + res.err
     assert f"{role}:***@{closed},{pg_cluster.host}" in shown.out + shown.err
