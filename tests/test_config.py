@@ -127,6 +127,8 @@ def test_enums_accept_any_case_as_their_readers_do(tmp_path: Path) -> None:
         ("postgresql://u:pw1@H:5432/db", "postgresql://v@h/db?sslmode=require"),
         ("postgresql://u@h/db?schema=s", 'postgresql://u@h/db"\nschema = "s'),
         ("d1://acc/db1", "d1://acc/db1"),
+        # libpq's multi-host form: each host with its port (the default one written or not)
+        ("postgresql://u:pw1@H1:5432,h2:5433/db", "postgresql://v@h1,h2:5433/db?sslmode=require"),
     ],
 )
 def test_cli_two_targets_on_one_database_are_refused(tmp_path: Path, a: str, b: str) -> None:

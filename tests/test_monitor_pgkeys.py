@@ -43,6 +43,11 @@ def test_a_urls_query_host_port_and_database_tell_databases_apart() -> None:
         "postgresql://a:5432,b:5433/x"
     )
     assert database_key("postgresql://a,b/x") == "postgresql://a:5432,b:5432/x"
+    assert database_key("postgresql://u:Sandi7@A:5432,b:5433/x") == "postgresql://a:5432,b:5433/x"
+    # One libpq cannot read (a bad %-escape): never the password, never a traceback.
+    assert "Sandi7" not in database_key(
+        "postgresql://u:Sandi7@a:5432,b:5433/x?application_name=%zz"
+    )
     # Not the user, password, options or the tool's own settings.
     other = "postgresql://app:Lain9@db1.sekolah.id/sekolah?options=-cwork_mem%3D1MB&schema=s"
     assert database_key(other) == database_key(DB1)

@@ -149,3 +149,37 @@ def test_a_supabase_transaction_pooler_is_refused_before_connecting(tmp_path: Pa
         assert "s3cretPw" not in res.err + res.out
     refuse_transaction_pooler({"host": "aws-0-x.pooler.supabase.com", "port": "5432"}, url)
     refuse_transaction_pooler({"host": "db.internal.school", "port": "6543"}, url)
+
+
+def test_a_multi_host_url_reaches_the_server_that_answers_and_never_prints_its_password(
+    pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str,
+    mdirs: MigrationDirs, tmp_path: Path,
+) -> None:  # fmt: skip
+    # libpq's high-availability form: hosts tried in turn. It was refused as malformed, exit 2
+    # ("Port could not be cast to integer value as '…,h2:5433'"), before libpq saw it.
+    from tests.fixtures_pg import _free_port
+
+    role, password = pg_password_role
+    d = school_set(mdirs)
+    closed = f"127.0.0.1:{_free_port()}"  # nothing listens: libpq goes on to the next host
+    url = (
+        f"postgresql://{role}:{password}@{closed},{pg_cluster.host}:{pg_cluster.port}"
+        f"/{pg_password_db}?target_session_attrs=read-write"
+    )
+    env = {"PGPASSWORD": "", "PGPASSFILE": str(tmp_path / "none")}
+    env["MALNU_BACKUP_DIR"] = str(tmp_path / "backups")
+    up = run_cli("--database", url, *d.args(), "--debug", "up", "--no-backup", env=env)
+    assert up.code == 0, up.err
+    status = run_cli("--database", url, *d.args(), "status", "--json", env=env)
+    assert status.code == 0, status.err
+    assert {m["state"] for m in json.loads(status.out)["migrations"]} == {"applied"}
+    shown = run_cli("--database", url, *d.args(), "status", env=env)
+    assert shown.code == 0, shown.err
+    backup = run_cli("--database", url, *d.args(), "--debug", "backup", "create", "--json", env=env)
+    assert backup.code == 0, backup.err  # pg_dump given the URL (each host) as libpq reads it
+    bid = json.loads(backup.out)["id"]
+    restore = run_cli("--database", url, *d.args(), "backup", "restore", bid, "--yes", env=env)
+    assert restore.code == 0, restore.err  # pg_restore piped into psql, both given it too
+    for res in (up, status, shown, backup, restore):
+        assert password not in res.out + res.err
+    assert f"{role}:***@{closed},{pg_cluster.host}" in shown.out + shown.err

@@ -209,7 +209,8 @@ def _mask_params(text: str) -> str:
 
 def _parsable(url: str, kind: Kind) -> Kind:
     try:
-        _ = urlsplit(url).port  # bad brackets, a port that is not a number or out of range
+        for one in _each_host(url) if kind == "postgresql" else [url]:
+            _ = urlsplit(one).port  # bad brackets, a port that is not a number or out of range
     except ValueError as exc:
         raise ConfigError(
             f"malformed {kind} URL {mask_url(url)!r}: {mask_url_error(str(exc), url)}",
@@ -217,6 +218,17 @@ def _parsable(url: str, kind: Kind) -> Kind:
             + PERCENT_ENCODE_HINT,
         ) from None
     return kind
+
+
+def _each_host(url: str) -> list[str]:
+    """``url`` once per host of its authority: libpq's list of servers to try in turn
+    (``postgresql://u:pw@h1:5432,h2:5433/db``, for high availability), which urlsplit reads
+    as one host whose port is ``5432,h2:5433`` (such a URL was refused as malformed)."""
+    head, netloc, _end, tail = _split_authority(url)
+    userinfo, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return [url]
+    return [f"{head}{userinfo}{at}{host}{tail}" for host in hosts.split(",")]
 
 
 def url_kind(url: str) -> Kind:
@@ -398,8 +410,8 @@ def database_key_before(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port or 5432
-    except ValueError:
-        return url
+    except ValueError:  # a multi-host list libpq could not read either: never its password
+        return store_spelling(url)
     name = parts.path.strip("/") or parts.username or ""
     return f"postgresql://{parts.hostname or ''}:{port}/{name}"
 
