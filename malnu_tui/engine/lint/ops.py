@@ -217,6 +217,21 @@ def pg_key(name: str) -> str:
     return name.lower()
 
 
+# Names as written, for the PostgreSQL rules that fold them as PostgreSQL does (:func:`pg_key`;
+# an Op's names are unquoted: "Kelas" is not kelas): the table a CREATE or ALTER TABLE names
+# (its schema too), the tables a DROP TABLE names, and an ALTER's RENAME TO.
+PG_TABLE_NAMED = re.compile(
+    r"^(?:CREATE\s+(?:\w+\s+){0,2}?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?)"
+    rf"(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<name>{IDENT})",
+    _F,
+)
+PG_DROP_TABLE = re.compile(
+    r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?\s*;?\s*$", _F
+)
+PG_RENAME_TO = re.compile(rf"\bRENAME\s+TO\s+(?:{IDENT}\s*\.\s*)?(?P<new>{IDENT})", _F)
+
+
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 

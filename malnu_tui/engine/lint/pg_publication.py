@@ -21,7 +21,17 @@ import re
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, Op, key, pg_key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import (
+    IDENT,
+    PG_DROP_TABLE,
+    PG_RENAME_TO,
+    PG_TABLE_NAMED,
+    Op,
+    key,
+    pg_key,
+    split_top_level,
+    strip_comments,
+)
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -77,21 +87,6 @@ _PARTITIONED = re.compile(r"\)\s*PARTITION\s+BY\b", re.IGNORECASE)
 _IDENTITY = re.compile(
     r"^REPLICA\s+IDENTITY\s+(?P<how>FULL|DEFAULT|NOTHING|USING\s+INDEX)\b", re.IGNORECASE
 )
-_ALTER_HEAD = re.compile(
-    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:(?P<schema>{IDENT})\s*\.\s*)?"
-    rf"(?P<name>{IDENT})",
-    _F,
-)
-# The table a CREATE TABLE names, as written (Op's name is unquoted: "Kelas" is not kelas).
-_CREATE_HEAD = re.compile(
-    r"^CREATE\s+(?:\w+\s+){0,2}?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})",
-    _F,
-)
-_DROP_TABLE = re.compile(
-    r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?\s*;?\s*$", _F
-)
-_RENAME_TO = re.compile(rf"\bRENAME\s+TO\s+(?:{IDENT}\s*\.\s*)?(?P<new>{IDENT})", _F)
 _CHANGES = frozenset({"update", "delete"})
 _DEFAULT_KINDS = frozenset({"insert", "update", "delete", "truncate"})
 
@@ -240,7 +235,7 @@ class Publications:
         elif op.kind == "alter_table":
             self._altered(st, op)
         elif op.kind == "drop_table":
-            d = _DROP_TABLE.match(strip_comments(st.text))
+            d = PG_DROP_TABLE.match(strip_comments(st.text))
             for n in split_top_level(d["names"]) if d is not None else op.names:
                 schema, _, name = n.strip().rpartition(".")
                 self.tables.pop(_table_key(schema.strip() or None, name), None)
@@ -252,7 +247,7 @@ class Publications:
         body = op.body.strip()
         if _NOT_PUBLISHED.match(text) or _PARTITION_OF.match(body):
             return  # (not published; a partition: judged by its parent's key)
-        c = _CREATE_HEAD.match(text)
+        c = PG_TABLE_NAMED.match(text)
         t = _table_key(op.schema, c["name"] if c is not None else op.name)
         if t in self.tables:
             return  # (IF NOT EXISTS: a no-op)
@@ -268,7 +263,7 @@ class Publications:
                 self._watch(t, p, st.line, "CREATE TABLE {t} while {pubs} every new table", set())
 
     def _altered(self, st: Statement, op: Op) -> None:
-        h = _ALTER_HEAD.match(strip_comments(st.text))
+        h = PG_TABLE_NAMED.match(strip_comments(st.text))
         t = _table_key(h["schema"] if h else None, h["name"] if h else op.name)
         rel = self.tables.get(t)
         if rel is None:
@@ -289,7 +284,7 @@ class Publications:
                 self._watch_table(t, st.line, "{t}'s primary key dropped", was)
             elif a.kind == "rename_table":
                 self.tables.pop(t)
-                r = _RENAME_TO.search(strip_comments(st.text))
+                r = PG_RENAME_TO.search(strip_comments(st.text))
                 new = _table_key(h["schema"] if h else None, r["new"] if r else a.new)
                 self.tables[new] = rel
                 rel.name = a.new

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, Op, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import (
+    IDENT,
+    PG_DROP_TABLE,
+    PG_RENAME_TO,
+    PG_TABLE_NAMED,
+    Op,
+    split_top_level,
+    strip_comments,
+)
 from malnu_tui.engine.lint.ops import pg_key as key
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
@@ -120,16 +128,6 @@ _COPY = re.compile(
 # A custom `NULL 'x'` (`NULL AS ''`): a row's marker for no value, not an id of its own.
 _NULL = re.compile(r"\bNULL\s+(?:AS\s+)?'(?P<n>(?:[^']|'')*)'", re.IGNORECASE)
 _QUOTE = re.compile(r"\bQUOTE\s+(?:AS\s+)?'(?P<c>[^']|'')'", re.IGNORECASE)
-# The table a CREATE TABLE or ALTER TABLE names, as written (quoted or not: Op's is unquoted).
-_NAMED = re.compile(
-    r"^(?:CREATE\s+(?:\w+\s+){0,2}?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?)(?:{IDENT}\s*\.\s*)?(?P<name>{IDENT})",
-    _F,
-)
-_DROP = re.compile(
-    r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?$", _F
-)
-_RENAME_TO = re.compile(rf"\bRENAME\s+TO\s+(?:{IDENT}\s*\.\s*)?(?P<new>{IDENT})", _F)
 _CSV = re.compile(r"\bCSV\b|\bFORMAT\s+'?csv\b", re.IGNORECASE)
 # (`HEADER false`, `off`, `0`: PostgreSQL's booleans, no header line: its first row is data)
 _HEADER = re.compile(r"\bHEADER\b(?!\s*(?:'?(?:false|off|0)'?)\b)", re.IGNORECASE)
@@ -323,7 +321,7 @@ class SequenceFills:
                 del self.pending[(t, c)]  # a new table of that name: the old one was dropped
             return
         if op.kind == "drop_table":
-            d = _DROP.match(strip_comments(st.text).rstrip("; "))
+            d = PG_DROP_TABLE.match(strip_comments(st.text).rstrip("; "))
             raw = split_top_level(d["names"]) if d is not None else op.names
             for n in [key(n.rsplit(".", 1)[-1]) for n in raw]:
                 self.tables.pop(n, None)
@@ -427,7 +425,7 @@ class SequenceFills:
         for a in op.actions:
             if a.kind == "rename_table" and old in self.tables:
                 table = self.tables.pop(old)
-                r = _RENAME_TO.search(text)
+                r = PG_RENAME_TO.search(text)
                 new = key(r["new"]) if r is not None else key(a.new)
                 for c, counter in table.counters.items():  # the translator renames it too
                     counter.sequences.add(f"{new}_{c}_seq")
@@ -521,7 +519,7 @@ class SequenceFills:
 
 def _key_of(op: Op, text: str) -> str:
     """The table a CREATE or ALTER TABLE names, folded as PostgreSQL does (:func:`key`)."""
-    m = _NAMED.match(strip_comments(text[:2000]))
+    m = PG_TABLE_NAMED.match(strip_comments(text[:2000]))
     return key(m["name"]) if m is not None else op.key
 
 
