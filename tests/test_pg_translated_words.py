@@ -588,3 +588,35 @@ def test_a_role_a_restore_names_is_said_by_a_german_server(
     err = psql("SELECT 'x'::kelas_jenis;")
     assert "42704" in err and "»kelas_jenis«" in err, err
     assert role_hint(server_said(err), server_error(err)) is None
+
+
+def test_a_role_dropped_as_a_restore_begins_gets_its_hint_from_a_german_server(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The restore checks the roles its grants name, then runs: a role another session drops
+    in between (while the pre-restore backup is taken) stops it at its GRANT, in German."""
+    from malnu_tui.engine.backup import create_backup, restore_backup
+    from malnu_tui.engine.backup.store import BackupError, BackupProgress
+    from tests.backup_support import make_target, open_fresh
+
+    role = f"wali_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute(f"CREATE ROLE {role}; CREATE TABLE rapor (id int)")
+        conn.execute(f"GRANT SELECT ON rapor TO {role}")
+    target = make_target(tmp_path, pg_url)
+    backend = open_fresh(target)
+
+    def drop_role(p: BackupProgress) -> None:
+        if p.message.startswith("pg_restore --clean"):  # (its roles checked a moment ago)
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+    try:
+        made = create_backup(backend, target)
+        with pytest.raises(BackupError) as info:
+            restore_backup(backend, target, made.id, progress=drop_role)
+    finally:
+        backend.close()
+    assert f"Rolle »{role}« existiert nicht" in str(info.value), info.value
+    assert f"CREATE ROLE {role} NOLOGIN;" in (info.value.hint or ""), info.value.hint
