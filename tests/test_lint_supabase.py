@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.files import discover
@@ -230,6 +231,22 @@ def test_which_targets_are_supabases(tmp_path: Path, pg_url: str) -> None:
         "sqlite files": None,
     }
     assert said["option"] is not None and said["option"].default_schema == "public"
+    # Every host libpq may connect to, not the first alone: a multi-host URL whose second
+    # host is Supabase's (a replica listed first, or the pooler as the fallback), the
+    # query's host (it wins over the authority's), $PGHOST for a URL naming none. Each was
+    # taken for a plain server: Supabase's rules off, the sync's copies left open to the API.
+    for url, env in (
+        ("postgresql://u:pw@10.0.0.5:5432,db.abc.supabase.co:5432/postgres", {}),
+        ("postgresql://u@localhost/postgres?host=db.abc.supabase.co.&schema=malnu", {}),
+        ("postgresql:///postgres", {"PGHOST": "aws-0-x.pooler.supabase.com"}),
+    ):
+        with pytest.MonkeyPatch.context() as env_set:
+            for name, value in env.items():
+                env_set.setenv(name, value)
+            found = supabase_of(target(url, "migrations"), "postgresql")
+        assert found is not None and found.why == "target t's host is Supabase's", url
+    plain = "postgresql://u@h1:5432,h2:5433/db?host=localhost,db.abc.supabase.co.example.org"
+    assert supabase_of(target(plain, "migrations"), "postgresql") is None
     (tmp_path / "supabase").mkdir()
     (tmp_path / "supabase" / "config.toml").write_text('[api]\nschemas = ["public", "api"]\n')
     folder = supabase_of(target(pg, "supabase/migrations"), "postgresql")

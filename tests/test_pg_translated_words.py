@@ -551,3 +551,72 @@ def test_a_secret_the_error_itself_quotes_is_left_out_with_copy_s_context(
     said = server_said(err, tables)
     assert "LEAK" not in said and "Spalte remember_token: (not shown)" in said, said
     assert "uuid: »(not shown)«" in said, said
+
+
+def test_a_role_a_restore_names_is_said_by_a_german_server(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """A role dropped between the restore's check of its roles and its GRANT (or one a
+    statement names that the check does not read): ``FEHLER: Rolle »Head »x« Office«
+    existiert nicht`` got no hint (the English ``role "…" does not exist`` was read). Read by
+    SQLSTATE 42704 raised where the server looks a role up (psql's LOCATION field: the
+    function's name, in no language); a type that does not exist (42704 too) is no role."""
+    from malnu_tui.engine.backup.pg_needs import role_hint
+    from malnu_tui.engine.backup.pg_tools import server_said
+    from malnu_tui.engine.backup.pg_tooltext import server_error
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute("CREATE TABLE rapor (id int)")
+
+    def psql(script: str) -> str:
+        return subprocess.run(
+            [pg_cluster.bin("psql"), "-X", "-q", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+             "-d", pg_url], input=f"BEGIN;\n{script}\n", capture_output=True, text=True,
+            check=False, timeout=30,
+        ).stderr  # fmt: skip
+
+    for statement in (
+        'GRANT SELECT ON rapor TO "Head »x« Office";',
+        'CREATE POLICY wali ON rapor TO "Head »x« Office" USING (true);',
+    ):
+        err = psql(statement)
+        assert "Rolle »Head »x« Office« existiert nicht" in err, err
+        hint = role_hint(server_said(err), server_error(err))
+        assert hint is not None and hint.startswith("the backup names role Head »x« Office,"), err
+        assert 'CREATE ROLE "Head »x« Office" NOLOGIN;' in hint, hint
+    err = psql("SELECT 'x'::kelas_jenis;")
+    assert "42704" in err and "»kelas_jenis«" in err, err
+    assert role_hint(server_said(err), server_error(err)) is None
+
+
+def test_a_role_dropped_as_a_restore_begins_gets_its_hint_from_a_german_server(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The restore checks the roles its grants name, then runs: a role another session drops
+    in between (while the pre-restore backup is taken) stops it at its GRANT, in German."""
+    from malnu_tui.engine.backup import create_backup, restore_backup
+    from malnu_tui.engine.backup.store import BackupError, BackupProgress
+    from tests.backup_support import make_target, open_fresh
+
+    role = f"wali_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _database_speaks_german(conn)
+        conn.execute(f"CREATE ROLE {role}; CREATE TABLE rapor (id int)")
+        conn.execute(f"GRANT SELECT ON rapor TO {role}")
+    target = make_target(tmp_path, pg_url)
+    backend = open_fresh(target)
+
+    def drop_role(p: BackupProgress) -> None:
+        if p.message.startswith("pg_restore --clean"):  # (its roles checked a moment ago)
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+    try:
+        made = create_backup(backend, target)
+        with pytest.raises(BackupError) as info:
+            restore_backup(backend, target, made.id, progress=drop_role)
+    finally:
+        backend.close()
+    assert f"Rolle »{role}« existiert nicht" in str(info.value), info.value
+    assert f"CREATE ROLE {role} NOLOGIN;" in (info.value.hint or ""), info.value.hint

@@ -102,7 +102,8 @@ def test_a_restore_failing_on_a_repeated_laravel_session_id_masks_it(
     name) with one id twice under a unique index that did not see it, on a server speaking
     German: psql's ``Schlüssel (id)=(…) ist doppelt vorhanden.`` names no table (the error
     line names the index, ``»sessions_id_unique«``); the restore knows it from the dump's
-    SQL (the index's CREATE, the table's COPY) and masks the id. It went out whole."""
+    SQL (the index's CREATE, the table's COPY) and masks the id. It went out whole; so it
+    did from ``backup verify --deep``'s scratch restore of the same dump."""
     from tests.test_secrets_translated import _speaks_german
 
     sid = "LEAKabcdefghijklmnopqrstuvwxyz0123456789"
@@ -126,11 +127,18 @@ def test_a_restore_failing_on_a_repeated_laravel_session_id_masks_it(
     _speaks_german(pg_url)
     made = run_cli(*base, "backup", "create", "--json")
     assert made.code == 0, made.err
+    backup_id = json.loads(made.out)["id"]
     env = {"MIGRATION_DEBUG": "1"}
-    restored = run_cli(*base, "backup", "restore", json.loads(made.out)["id"], "--yes", env=env)
+    restored = run_cli(*base, "backup", "restore", backup_id, "--yes", env=env)
     said = restored.out + restored.err
     assert restored.code != 0 and "»sessions_id_unique«" in said, said
     assert "Schlüssel (id)=(sha256:" in said and "LEAK" not in said, said
+    # `backup verify --deep` restores the dump into a scratch database (which speaks the
+    # server's English): its failed check quoted the id whole, masked by the key's name only.
+    verified = run_cli(*base, "backup", "verify", backup_id, "--deep", "--json", env=env)
+    said = verified.out + verified.err
+    assert verified.code == 1 and "sessions_id_unique" in said, said
+    assert "Key (id)=(sha256:" in said and "LEAK" not in said, said  # (the debug log's too)
 
 
 def test_the_dump_s_tables_tell_which_key_psql_names() -> None:

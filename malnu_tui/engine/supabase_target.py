@@ -14,9 +14,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from malnu_tui.engine.lint.dialect import in_supabase_folder
+from malnu_tui.engine.urls import libpq_hosts
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -107,8 +107,9 @@ def _live(backend: object) -> bool:
 
 def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabase | None:
     """The target as Supabase's, or None: its ``supabase`` option (true / false) first, else
-    its migrations in a ``supabase/migrations`` folder, a Supabase host in its URL
-    (``*.supabase.co``, the pooler's ``*.supabase.com``), or a live database (``backend``)
+    its migrations in a ``supabase/migrations`` folder, a Supabase host among those libpq may
+    connect to (``*.supabase.co``, the pooler's ``*.supabase.com``; any of a multi-host URL's,
+    its query's ``host``, else ``$PGHOST``), or a live database (``backend``)
     with Supabase's ``anon`` and ``authenticated`` roles and ``auth`` schema. Only for
     PostgreSQL-dialect files."""
     if dialect != "postgresql":
@@ -121,7 +122,7 @@ def supabase_of(target: Target, dialect: str, backend: object = None) -> Supabas
         why = f"target {target.name}: supabase = true"
     elif in_supabase_folder(target.migrations_dir):
         why = "the folder supabase/migrations"
-    elif target.kind == "postgresql" and (urlsplit(target.url).hostname or "").endswith(_HOSTS):
+    elif target.kind == "postgresql" and any(h.endswith(_HOSTS) for h in libpq_hosts(target.url)):
         why = f"target {target.name}'s host is Supabase's"
     elif target.kind == "postgresql" and backend is not None and _live(backend):
         why = "the live database has Supabase's anon and authenticated roles and auth schema"

@@ -4,6 +4,7 @@ and everything above them import these from here (never from one another)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -229,6 +230,28 @@ def _each_host(url: str) -> list[str]:
     if "," not in hosts:
         return [url]
     return [f"{head}{userinfo}{at}{host}{tail}" for host in hosts.split(",")]
+
+
+def libpq_hosts(url: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The host names libpq may connect to for a PostgreSQL ``url``: each of its list
+    (``postgresql://u@h1:5432,h2:5433/db``, tried in turn), or of the query's ``host``
+    (``?host=h1,h2``: it wins over the authority's), else of ``$PGHOST``; in lower case,
+    without a trailing dot. A socket directory or an empty entry (libpq's default) is no
+    host's name. A URL libpq cannot read: its authority's hosts, as far as they read."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    env = os.environ if environ is None else environ
+    try:
+        listed = str(conninfo_to_dict(split_tool_options(url)[0]).get("host") or "")
+        names = (listed or env.get("PGHOST", "")).split(",")
+    except (Error, ConfigError, ValueError):
+        names = []
+        for one in _each_host(url):
+            with contextlib.suppress(ValueError):
+                names.append(urlsplit(one).hostname or "")
+    hosts = (h.strip().rstrip(".").lower() for h in names)
+    return [h for h in hosts if h and not h.startswith(("/", "@"))]
 
 
 def url_kind(url: str) -> Kind:

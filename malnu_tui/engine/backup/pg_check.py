@@ -45,6 +45,7 @@ from malnu_tui.engine.backup.pg_tools import (
     spawn,
     with_dbname,
 )
+from malnu_tui.engine.backup.pg_tooltext import DumpTables
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
@@ -158,7 +159,7 @@ def _deep_check(
         missing = missing_roles(admin.conn, tools, path, restore_listing(admin, listed).entries)
         if missing.policies:
             listing = [ln for ln in listing if ln not in set(missing.policies)]
-        code, restore_err = _scratch_restore(
+        code, restore_err, dumped = _scratch_restore(
             tools,
             path,
             child,
@@ -176,7 +177,7 @@ def _deep_check(
                 "run the verification again once the server answers",
             )
         if code != 0:
-            said = server_said(scrub(restore_err, child.password))
+            said = server_said(scrub(restore_err, child.password), dumped)
             checks.append(VerifyCheck("scratch restore", False, said))
             return checks
         checks.append(
@@ -213,12 +214,14 @@ def tables_as_made(names: Sequence[str], manifest: BackupManifest) -> list[str]:
 
 def _scratch_restore(
     tools: PgTools, path: Path, child: ChildConnection, major: int, listing: list[str] | None
-) -> tuple[int, str]:
-    """(exit code, what it printed) of the dump restored into the scratch database in one
-    transaction: pg_restore's SQL into psql, as the restore runs it (:func:`for_server`:
-    pg_restore 17 and later, straight into a server of 16 or older, stopped on a setting that
-    server does not know, and a sound backup was marked `✘ no`). COMMIT only once pg_restore
-    has read the whole dump; with ``listing``, only its entries."""
+) -> tuple[int, str, DumpTables]:
+    """(exit code, what it printed, the dump's tables) of the dump restored into the scratch
+    database in one transaction: pg_restore's SQL into psql, as the restore runs it
+    (:func:`for_server`: pg_restore 17 and later, straight into a server of 16 or older,
+    stopped on a setting that server does not know, and a sound backup was marked `✘ no`),
+    psql verbose and the SQL read for its tables as the restore's (a repeated Laravel session
+    id in its error, masked by the table's shape: it was by the column's name only, shown).
+    COMMIT only once pg_restore has read the whole dump; with ``listing``, only its entries."""
     with (
         tempfile.TemporaryFile() as prod_err,
         tempfile.TemporaryFile() as cons_err,
@@ -236,7 +239,7 @@ def _scratch_restore(
         )
         consumer = spawn(
             [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
-             f"--output={os.devnull}", f"--dbname={child.url}"],
+             "--set=VERBOSITY=verbose", f"--output={os.devnull}", f"--dbname={child.url}"],
             env=child.env,
             pass_fds=child.pass_fds,
             stdin=subprocess.PIPE,
@@ -244,6 +247,7 @@ def _scratch_restore(
             stderr=cons_err,
         )  # fmt: skip
         assert producer.stdout is not None and consumer.stdin is not None
+        tables = DumpTables()
         try:
             # A broken pipe: psql stopped at an error (ON_ERROR_STOP), nothing committed; its
             # exit code and words are read below.
@@ -251,7 +255,9 @@ def _scratch_restore(
                 consumer.stdin.write(b"BEGIN;\n")
                 first = True
                 while chunk := producer.stdout.read(1 << 20):
-                    consumer.stdin.write(for_server(chunk, major) if first else chunk)
+                    chunk = for_server(chunk, major) if first else chunk
+                    tables.feed(chunk)
+                    consumer.stdin.write(chunk)
                     first = False
                 if producer.wait() == 0:
                     consumer.stdin.write(b"COMMIT;\n")
@@ -268,4 +274,4 @@ def _scratch_restore(
         # psql's error first: a pg_restore that psql stopped reading from was killed here
         failed, err = (consumer, cons_err) if consumer.returncode != 0 else (producer, prod_err)
         err.seek(0)
-        return failed.returncode, err.read().decode(errors="replace")
+        return failed.returncode, err.read().decode(errors="replace"), tables

@@ -168,14 +168,39 @@ def missing_roles(conn: Any, tools: PgTools, path: Path, listed: Sequence[str]) 
 
 
 _NO_ROLE = re.compile(r'role "((?:[^"]|"")+)" does not exist')
+# A name as the server quotes it in any language ("…", »…«, « … », „…“, 「…」): from the first
+# opening quote to the last closing one (a name may hold quotes of its own).
+_QUOTED_NAME = re.compile(r"[\"»«„“「『](?P<name>.+)[\"«»“”」』]", re.DOTALL)
+# Where the server raises "role … does not exist" for a GRANT's grantee, a policy's role, an
+# owner, ALTER DEFAULT PRIVILEGES FOR ROLE (acl.c's get_role_oid, measured on PostgreSQL 15):
+# a function's name, which no lc_messages translates. SQLSTATE 42704 alone is any undefined
+# object (a type, a table: ``Typ »nosuchtype« existiert nicht``).
+_ROLE_LOOKUP = "get_role_oid,"
 
 
-def role_hint(error: str) -> str | None:
-    """The way out of a restore stopped by a role the server lacks; None for another error."""
+def role_hint(error: str, server: ServerError | None = None) -> str | None:
+    """The way out of a restore stopped by a role the server lacks; None for another error.
+    Read from PostgreSQL's English words, else from ``server`` (psql's verbose fields, any
+    language): SQLSTATE 42704 raised where the server looks a role up, the role as its
+    message quotes it."""
     m = _NO_ROLE.search(error)
-    if not m:
+    if m:
+        role: str | None = m[1]
+    elif (
+        server is not None
+        and server.sqlstate == "42704"
+        and server.location.startswith(_ROLE_LOOKUP)
+    ):
+        quoted = _QUOTED_NAME.search(server.message)
+        role = quoted["name"].strip() if quoted else None
+    else:
         return None
-    role = m[1]
+    if role is None:  # (a translation quoting in a way not read here: the way out unnamed)
+        return (
+            "the backup names a role this server lacks (dropped since the backup, or a new "
+            "server): `backup verify --deep` lists every role a backup needs; CREATE ROLE … "
+            "NOLOGIN; each (as a role with CREATEROLE), then restore again"
+        )
     return (
         f"the backup names role {role}, which this server lacks (dropped since the backup, or "
         f"a new server): CREATE ROLE {sql_name(role)} NOLOGIN; (as a role with CREATEROLE), then "

@@ -172,7 +172,7 @@ def restore(
             else:
                 hint = (
                     _not_owner_hint(backend, ok, server)
-                    or role_hint(ok)
+                    or role_hint(ok, server)
                     or foreign_key_hint(backend.conn, ok, server)
                 )
             stopped = STOPPED in ok and ok.startswith(("psql", "pg_restore"))

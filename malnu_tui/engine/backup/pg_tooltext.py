@@ -30,14 +30,16 @@ _FIELD = re.compile(
 @dataclass(frozen=True)
 class ServerError:
     """The first error in psql's verbose text, by its fields: its SQLSTATE, its primary
-    message (the server's words: read for names, never shown from here), and the table,
-    schema and constraint it names (empty where the error has none)."""
+    message (the server's words: read for names, never shown from here), the table, schema
+    and constraint it names (empty where the error has none), and where in the server's
+    source it was raised (``get_role_oid, acl.c:5201``: the function's name, in no language)."""
 
     sqlstate: str
     message: str
     schema: str = ""
     table: str = ""
     constraint: str = ""
+    location: str = ""
 
 
 # SQLSTATE classes of messages that are no error: 00 (a NOTICE's 00000), 01 (a WARNING's:
@@ -65,6 +67,7 @@ def server_error(text: str) -> ServerError | None:
         fields.get("SCHEMA NAME", ""),
         fields.get("TABLE NAME", ""),
         fields.get("CONSTRAINT NAME", ""),
+        fields.get("LOCATION", ""),
     )
 
 
