@@ -239,6 +239,7 @@ CREATE TABLE u7 (id bigint PRIMARY KEY, amount double precision);
 CREATE TABLE u8 (id bigint PRIMARY KEY, grade integer NOT NULL);
 CREATE TABLE u9 (id bigint PRIMARY KEY, name text NOT NULL);
 CREATE TABLE u10 (id bigint PRIMARY KEY, mark numeric(5,2));
+CREATE TABLE u11 (id bigint PRIMARY KEY, fee numeric(5,2));
 """
 ARR_RELAX = """
 ALTER TABLE u1 ALTER COLUMN tags TYPE text[] USING string_to_array(tags, ',');
@@ -254,6 +255,7 @@ ALTER TABLE u9 RENAME COLUMN name TO full_name;
 ALTER TABLE u9 ADD COLUMN name text;
 ALTER TABLE u10 ALTER COLUMN mark TYPE numeric(8,3);
 ALTER TABLE u10 RENAME COLUMN mark TO points;
+ALTER TABLE u11 ALTER COLUMN fee TYPE numeric;
 """
 # The rollback, line by line, run in order: (statement, the findings expected at its line).
 ARR_UNDO: list[tuple[str, tuple[str, ...]]] = [
@@ -275,6 +277,7 @@ ARR_UNDO: list[tuple[str, tuple[str, ...]]] = [
     ("ALTER TABLE u9 ALTER COLUMN name SET NOT NULL;", ()),
     ("ALTER TABLE u10 RENAME COLUMN points TO mark;", ()),
     ("ALTER TABLE u10 ALTER COLUMN mark TYPE numeric(5,2);", (NARROWS, FAILS)),
+    ("ALTER TABLE u11 ALTER COLUMN fee TYPE numeric(5,2);", (NARROWS, FAILS)),
 ]  # fmt: skip
 ARR_ROWS = """
 INSERT INTO u1 VALUES (1, '{a,b}');
@@ -287,13 +290,18 @@ INSERT INTO u7 VALUES (1, 0.12345678901234567890123);
 INSERT INTO u8 VALUES (1, NULL);
 INSERT INTO u9 VALUES (1, 'Ana');
 INSERT INTO u10 VALUES (1, 87.456);
+INSERT INTO u11 VALUES (1, 87.456);
 """
 ARR_READ = {1: "SELECT tags::text FROM u1", 3: "SELECT codes::text FROM u3",
             4: "SELECT tag FROM u4", 5: "SELECT score::text FROM u5", 6: "SELECT w::text FROM u6",
             7: "SELECT amount::text FROM u7", 12: "SELECT name FROM u9",
-            14: "SELECT mark::text FROM u10"}  # fmt: skip
+            14: "SELECT mark::text FROM u10", 15: "SELECT fee::text FROM u11"}  # fmt: skip
 # The rows that overflow what a rollback's numeric(5,2) holds (the lines also FAILS).
-ARR_BIG = {5: "UPDATE u5 SET score = 12345.5", 14: "UPDATE u10 SET mark = 12345.678"}
+ARR_BIG = {
+    5: "UPDATE u5 SET score = 12345.5",
+    14: "UPDATE u10 SET mark = 12345.678",
+    15: "UPDATE u11 SET fee = 12345.5",
+}
 
 
 def test_arrays_floats_and_renamed_columns_put_back(pg_url: str, mdirs: MigrationDirs) -> None:

@@ -179,7 +179,8 @@ def _what_changes(old: str, new: str, using: str | None) -> list[tuple[str, str]
         if o_float or o_num is None or o_num["p"] is None or n_s < int(o_num["s"] or 0):
             found.append((lose, f"every value is rounded to {n_s} decimal places"))
         room = int(n_num["p"]) - n_s
-        if o_float or (o_num and o_num["p"] and room < int(o_num["p"]) - int(o_num["s"] or 0)):
+        o_room = int(o_num["p"]) - int(o_num["s"] or 0) if o_num and o_num["p"] else None
+        if o_float or o_room is None or room < o_room:  # (an unconstrained numeric: any size)
             found.append((fail, f"a value of over {room} digits before the point fails "
                                 "(numeric field overflow)"))  # fmt: skip
         return found
