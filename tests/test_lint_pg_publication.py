@@ -69,8 +69,8 @@ def _writes(conn: psycopg.Connection[Any], refused: list[str], fine: list[str]) 
 
 
 def test_publishing_keyless_tables_in_the_set(pg_url: str, mdirs: MigrationDirs) -> None:
-    """`lint --all`: a FOR ALL TABLES publication over the set's keyless tables (a partitioned
-    one too: its partitions are refused), a keyless table made later, ADD TABLE of one, a
+    """`lint --all`: a FOR ALL TABLES publication over the set's keyless tables (a keyless
+    partition too: named as itself), a keyless table made later, ADD TABLE of one, a
     published table's key dropped or REPLICA IDENTITY NOTHING. Not named: a key added after
     the CREATE TABLE (pg_dump's form), an unlogged table, a view, REPLICA IDENTITY FULL, a
     publication of inserts only."""
@@ -86,7 +86,8 @@ def test_publishing_keyless_tables_in_the_set(pg_url: str, mdirs: MigrationDirs)
     ], found  # fmt: skip
     assert found[0][2].startswith(
         "CREATE PUBLICATION everything FOR ALL TABLES: publication everything publishes the "
-        "updates and deletes of ev, logs, which have no primary key nor replica identity: "
+        "updates and deletes of ev1 (a partition of ev), logs, which have no primary key nor "
+        "replica identity: "
         "PostgreSQL refuses every UPDATE and DELETE of them"
     ), found[0][2]
     assert found[1][2].startswith(
@@ -238,3 +239,106 @@ def test_a_quoted_realtime_name_is_another_publication(pg_url: str) -> None:
         conn.execute(sql.rsplit("\n", 2)[0])  # (the quoted one's statements)
         rows = conn.execute("SELECT pubname, tablename FROM pg_publication_tables ORDER BY 1")
         assert rows.fetchall() == [("Supabase_Realtime", "kelas"), ("supabase_realtime", "siswa")]
+
+
+PARTS_1 = """\
+CREATE TABLE ev (a int NOT NULL, b int) PARTITION BY RANGE (a);
+CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (0) TO (100);
+CREATE TABLE ev2 PARTITION OF ev FOR VALUES FROM (100) TO (200);
+CREATE TABLE ev3 PARTITION OF ev FOR VALUES FROM (200) TO (300);
+ALTER TABLE ev1 ADD PRIMARY KEY (a);
+ALTER TABLE ev2 REPLICA IDENTITY FULL;
+CREATE TABLE kv (a int, b int, PRIMARY KEY (a)) PARTITION BY RANGE (a);
+CREATE TABLE kv1 PARTITION OF kv FOR VALUES FROM (0) TO (100);
+CREATE TABLE kv2 PARTITION OF kv FOR VALUES FROM (100) TO (200);
+CREATE TABLE ok (a int NOT NULL, b int) PARTITION BY RANGE (a);
+CREATE TABLE ok1 PARTITION OF ok (PRIMARY KEY (a)) FOR VALUES FROM (0) TO (100);
+CREATE PUBLICATION p1;
+ALTER PUBLICATION p1 ADD TABLE ev1, ev3;
+CREATE PUBLICATION p2 FOR TABLE kv, ok WITH (publish_via_partition_root = true);
+ALTER PUBLICATION p1 ADD TABLE ev;
+"""
+PARTS_2 = """\
+ALTER TABLE kv1 REPLICA IDENTITY NOTHING;
+CREATE TABLE kv3 PARTITION OF kv FOR VALUES FROM (200) TO (300);
+CREATE TABLE ok2 PARTITION OF ok FOR VALUES FROM (100) TO (200);
+CREATE TABLE loose (a int NOT NULL, b int);
+ALTER TABLE ok ATTACH PARTITION loose FOR VALUES FROM (200) TO (300);
+ALTER TABLE kv DETACH PARTITION kv2;
+ALTER PUBLICATION p1 ADD TABLE kv2;
+DROP TABLE ev;
+CREATE TABLE ev3 (a int);
+"""
+
+
+def test_partitions_are_judged_one_by_one(pg_url: str, mdirs: MigrationDirs) -> None:
+    """PostgreSQL 15 checks each partition's own key or REPLICA IDENTITY (its own, or the key
+    its partitioned table gives it; a partitioned table's FULL does not reach it), whether the
+    publication names the partition, its partitioned table or every table, and whatever
+    publish_via_partition_root says. The rule judged the partitioned table alone: a keyless
+    one whose partitions all have their own key was a false error, and ADD TABLE of a keyless
+    partition, a keyed table's partition set to REPLICA IDENTITY NOTHING, a keyless partition
+    made or attached under a published table passed clean. A table dropped (its partitions
+    with it) leaves its publications: one made again under its name is not published."""
+    mdirs.add("20250101_000100", "first", PARTS_1, "SELECT 1;")
+    mdirs.add("20250101_000200", "second", PARTS_2, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = _found(lint_migrations(mset, dialect="postgresql"))
+    assert [x[:2] for x in found] == [
+        ("20250101_000100", 13), ("20250101_000200", 1), ("20250101_000200", 3),
+        ("20250101_000200", 5),
+    ], found  # fmt: skip
+    assert found[0][2].startswith(
+        "ALTER PUBLICATION p1 ADD TABLE: publication p1 publishes the updates and deletes of ev3 "
+        "(a partition of ev), which has no primary key"
+    ), found[0][2]
+    assert found[1][2].startswith("kv1 set to REPLICA IDENTITY NOTHING: publication p2 ")
+    assert found[2][2].startswith(
+        "CREATE TABLE ok2 PARTITION OF ok while publication p2 publishes ok: publication p2 "
+        "publishes the updates and deletes of ok2 (a partition of ok), which has"
+    ), found[2][2]
+    assert found[3][2].startswith("ALTER TABLE ok ATTACH PARTITION loose: publication p2 ")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(PARTS_1)
+        _writes(conn, ["ev3", "ev"], ["ev1", "ev2", "kv", "ok"])
+        conn.execute(PARTS_2)
+        _writes(conn, ["kv1", "ok2", "loose"], ["kv2", "kv3", "ok1", "ev3"])
+
+
+def test_plain_lint_reads_the_live_partitions(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A plain `lint` reads the live partitions too (they were left out: the partitioned table
+    was judged alone): a keyless one's keyless partition named when its table is published, a
+    keyless table whose partitions have their own key not named (a false error), a keyed
+    table's partition named once the key is dropped (its copy goes with it)."""
+    live = (
+        "CREATE TABLE ev (a int NOT NULL, b int) PARTITION BY RANGE (a);"
+        "CREATE TABLE ev1 PARTITION OF ev (PRIMARY KEY (a)) FOR VALUES FROM (0) TO (100);"
+        "CREATE TABLE ev2 PARTITION OF ev FOR VALUES FROM (100) TO (200);"
+        "CREATE TABLE ok (a int NOT NULL, b int) PARTITION BY RANGE (a);"
+        "CREATE TABLE ok1 PARTITION OF ok (PRIMARY KEY (a)) FOR VALUES FROM (0) TO (100);"
+        "CREATE TABLE kv (a int PRIMARY KEY, b int) PARTITION BY RANGE (a);"
+        "CREATE TABLE kv1 PARTITION OF kv FOR VALUES FROM (0) TO (100);"
+        "CREATE PUBLICATION rt FOR TABLE kv;"
+    )
+    pending = "ALTER PUBLICATION rt ADD TABLE ev, ok;\nALTER TABLE kv DROP CONSTRAINT kv_pkey;"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(live)
+    mdirs.add("20250101_000100", "pending", pending, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    target = Target("pg", pg_url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
+    backend = open_backend(target, dry_run=True, new_ok=True)
+    try:
+        report = lint_target(target, mset, ["20250101_000100_pending.sql"], backend,
+                             from_live_schema=True)  # fmt: skip
+    finally:
+        backend.close()
+    found = _found(report)
+    assert [x[1] for x in found] == [1, 2], found
+    assert "deletes of ev2 (a partition of ev), which has no" in found[0][2], found[0][2]
+    said = "kv's primary key dropped: publication rt publishes the updates and deletes of kv1"
+    assert found[1][2].startswith(f"{said} (a partition of kv), which has"), found[1][2]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(pending)
+        _writes(conn, ["ev2", "kv1"], ["ev1", "ok1", "ok"])

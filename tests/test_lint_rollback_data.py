@@ -226,3 +226,132 @@ def test_a_rails_timestamp_6_without_time_zone_put_back_narrower_is_named(
     undo = "20250101_000200_undo_widen.sql"
     found = _findings(mdirs, "postgresql")
     assert found == [(NARROWS, undo, 1), (NARROWS, undo, 2), (NARROWS, undo, 3)]
+
+
+ARR_BASE = """
+CREATE TABLE u1 (id bigint PRIMARY KEY, tags text);
+CREATE TABLE u2 (id bigint PRIMARY KEY, n smallint[]);
+CREATE TABLE u3 (id bigint PRIMARY KEY, codes varchar(10)[]);
+CREATE TABLE u4 (id bigint PRIMARY KEY, tag text);
+CREATE TABLE u5 (id bigint PRIMARY KEY, score numeric(5,2));
+CREATE TABLE u6 (id bigint PRIMARY KEY, w numeric);
+CREATE TABLE u7 (id bigint PRIMARY KEY, amount double precision);
+CREATE TABLE u8 (id bigint PRIMARY KEY, grade integer NOT NULL);
+CREATE TABLE u9 (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE u10 (id bigint PRIMARY KEY, mark numeric(5,2));
+CREATE TABLE u11 (id bigint PRIMARY KEY, fee numeric(5,2));
+"""
+ARR_RELAX = """
+ALTER TABLE u1 ALTER COLUMN tags TYPE text[] USING string_to_array(tags, ',');
+ALTER TABLE u2 ALTER COLUMN n TYPE integer[];
+ALTER TABLE u3 ALTER COLUMN codes TYPE varchar(20)[];
+ALTER TABLE u4 ALTER COLUMN tag TYPE text[] USING ARRAY[tag];
+ALTER TABLE u5 ALTER COLUMN score TYPE double precision;
+ALTER TABLE u6 ALTER COLUMN w TYPE double precision;
+ALTER TABLE u7 ALTER COLUMN amount TYPE numeric;
+ALTER TABLE u8 RENAME COLUMN grade TO level;
+ALTER TABLE u8 ALTER COLUMN level DROP NOT NULL;
+ALTER TABLE u9 RENAME COLUMN name TO full_name;
+ALTER TABLE u9 ADD COLUMN name text;
+ALTER TABLE u10 ALTER COLUMN mark TYPE numeric(8,3);
+ALTER TABLE u10 RENAME COLUMN mark TO points;
+ALTER TABLE u11 ALTER COLUMN fee TYPE numeric;
+"""
+# The rollback, line by line, run in order: (statement, the findings expected at its line).
+ARR_UNDO: list[tuple[str, tuple[str, ...]]] = [
+    # an array back to its text form ({a,b}, castable back): not named
+    ("ALTER TABLE u1 ALTER COLUMN tags TYPE text;", ()),
+    ("ALTER TABLE u2 ALTER COLUMN n TYPE smallint[];", (FAILS,)),
+    ("ALTER TABLE u3 ALTER COLUMN codes TYPE varchar(10)[] USING codes::varchar(10)[];",
+     (NARROWS,)),
+    ("ALTER TABLE u4 ALTER COLUMN tag TYPE text USING tag[1];", (NARROWS,)),
+    ("ALTER TABLE u5 ALTER COLUMN score TYPE numeric(5,2);", (NARROWS, FAILS)),
+    ("ALTER TABLE u6 ALTER COLUMN w TYPE numeric;", ()),
+    ("ALTER TABLE u7 ALTER COLUMN amount TYPE double precision;", (NARROWS,)),
+    ("ALTER TABLE u8 RENAME COLUMN level TO grade;", ()),
+    ("ALTER TABLE u8 ALTER COLUMN grade SET NOT NULL;", (FAILS,)),
+    # Laravel's restated `set not null` of the renamed required column, its old name's new
+    # nullable column dropped first: not named
+    ("ALTER TABLE u9 DROP COLUMN name;", ()),
+    ("ALTER TABLE u9 RENAME COLUMN full_name TO name;", ()),
+    ("ALTER TABLE u9 ALTER COLUMN name SET NOT NULL;", ()),
+    ("ALTER TABLE u10 RENAME COLUMN points TO mark;", ()),
+    ("ALTER TABLE u10 ALTER COLUMN mark TYPE numeric(5,2);", (NARROWS, FAILS)),
+    ("ALTER TABLE u11 ALTER COLUMN fee TYPE numeric(5,2);", (NARROWS, FAILS)),
+]  # fmt: skip
+ARR_ROWS = """
+INSERT INTO u1 VALUES (1, '{a,b}');
+INSERT INTO u2 VALUES (1, '{1,40000}');
+INSERT INTO u3 VALUES (1, '{abcdefghijklmno}');
+INSERT INTO u4 VALUES (1, '{a,b}');
+INSERT INTO u5 VALUES (1, 87.456);
+INSERT INTO u6 VALUES (1, 0.1);
+INSERT INTO u7 VALUES (1, 0.12345678901234567890123);
+INSERT INTO u8 VALUES (1, NULL);
+INSERT INTO u9 VALUES (1, 'Ana');
+INSERT INTO u10 VALUES (1, 87.456);
+INSERT INTO u11 VALUES (1, 87.456);
+"""
+ARR_READ = {1: "SELECT tags::text FROM u1", 3: "SELECT codes::text FROM u3",
+            4: "SELECT tag FROM u4", 5: "SELECT score::text FROM u5", 6: "SELECT w::text FROM u6",
+            7: "SELECT amount::text FROM u7", 12: "SELECT name FROM u9",
+            14: "SELECT mark::text FROM u10", 15: "SELECT fee::text FROM u11"}  # fmt: skip
+# The rows that overflow what a rollback's numeric(5,2) holds (the lines also FAILS).
+ARR_BIG = {
+    5: "UPDATE u5 SET score = 12345.5",
+    14: "UPDATE u10 SET mark = 12345.678",
+    15: "UPDATE u11 SET fee = 12345.5",
+}
+
+
+def test_arrays_floats_and_renamed_columns_put_back(pg_url: str, mdirs: MigrationDirs) -> None:
+    """What was left unread: an array's element type put back narrower (it fails or cuts as a
+    value does), an array put back as one value (a subscript keeps one element; its text form
+    `{a,b}` in text is kept), `double precision` put back as `numeric(5,2)` (rounds, and a
+    large value overflows), `numeric` as `double precision` (15 digits), and a column the
+    migration renames: its NOT NULL (and type) put back after renaming it back passed unnamed,
+    and a restated NOT NULL of a renamed required column is not named for the new nullable
+    column given its old name."""
+    mdirs.add("20250101_000100", "base", ARR_BASE, "SELECT 1;")
+    mdirs.add("20250101_000200", "relax", ARR_RELAX, "\n".join(s for s, _ in ARR_UNDO))
+    undo = "20250101_000200_undo_relax.sql"
+    expected = [(r, undo, n) for n, (_s, rs) in enumerate(ARR_UNDO, 1) for r in rs]
+    assert sorted(_findings(mdirs, "postgresql")) == sorted(expected)
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback, "postgresql"),
+                             dialect="postgresql")  # fmt: skip
+    whys = sorted((f.line, f.rule, f.why) for f in report.findings if f.rule in (NARROWS, FAILS))
+    assert "out of range), in each element of the arrays" in whys[0][2]
+    assert "from double precision back to numeric(5,2): every value is rounded to 2" in whys[4][2]
+    assert "over 3 digits before the point fails (numeric field overflow)" in whys[3][2]
+    said = "u8.grade (level as the migration leaves it), which the migration makes nullable"
+    assert f"{said} (its line 9)" in whys[6][2]
+    assert "u10.mark from numeric(8,3) back to numeric(5,2)" in whys[8][2]
+    # True on PostgreSQL 15: the rollback run in order on the rows the migration allowed,
+    # each statement in a savepoint: FAILS fails, NARROWS runs and changes the values.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(ARR_BASE + ARR_RELAX + ARR_ROWS)
+        conn.execute("BEGIN")
+        for n, (statement, rules) in enumerate(ARR_UNDO, 1):
+            before = conn.execute(ARR_READ[n]).fetchall() if n in ARR_READ else None
+            conn.execute("SAVEPOINT s")
+            try:
+                conn.execute(statement)
+                after = conn.execute(ARR_READ[n]).fetchall() if n in ARR_READ else None
+                outcome = "ran"
+            except psycopg.Error:
+                outcome, after = "failed", None
+            conn.execute("ROLLBACK TO SAVEPOINT s")
+            if FAILS in rules and n in ARR_BIG:  # rounds these rows; fails on a larger one
+                assert outcome == "ran" and after != before, (statement, before, after)
+                conn.execute(ARR_BIG[n])
+                with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+                    conn.execute(statement)
+                conn.execute("ROLLBACK TO SAVEPOINT s")
+            elif FAILS in rules:
+                assert outcome == "failed", statement
+            elif NARROWS in rules:
+                assert outcome == "ran" and after != before, (statement, before, after)
+            else:
+                assert outcome == "ran" and after == before, (statement, before, after)
+            conn.execute(statement) if outcome == "ran" else None  # (its renames stay)
+        conn.execute("ROLLBACK")

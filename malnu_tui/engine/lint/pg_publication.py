@@ -8,8 +8,12 @@ TABLE`` / ``FOR TABLES IN SCHEMA``, a keyless ``CREATE TABLE`` under a ``FOR ALL
 ``TABLES IN SCHEMA``) publication, and a ``DROP CONSTRAINT <pkey>``, ``DROP COLUMN`` of a key
 column or ``REPLICA IDENTITY NOTHING`` on a published table all pass, and the next UPDATE
 fails. A ``publish = 'insert'`` publication, a temporary or unlogged table, a view, a
-partitioned table with a primary key are safe; a partitioned table's own REPLICA IDENTITY FULL
-does not reach its partitions (only a primary key does).
+partitioned table with a primary key are safe. Each partition is checked by itself: its own
+key or REPLICA IDENTITY, or the key its partitioned table gives it (that table's own
+REPLICA IDENTITY FULL does not reach it), whether the publication names the partition, its
+partitioned table or every table, with ``publish_via_partition_root`` or not; a keyless
+partition made (``PARTITION OF``) or attached (``ATTACH PARTITION``) under a published table
+is refused from then on.
 
 Followed across the set's migrations in order; a plain ``lint`` starts from the live catalog's
 tables and publications (:class:`LivePublications`, read by lint/target.py), ``lint --all``
@@ -82,7 +86,8 @@ _PK = re.compile(r"\bPRIMARY\s+KEY\b", re.IGNORECASE)
 _PK_NAMED = re.compile(rf"\bCONSTRAINT\s+(?P<c>{IDENT})\s+PRIMARY\s+KEY\b", re.IGNORECASE)
 _LIKE_KEYED = re.compile(r"\bLIKE\b[^,)]*\bINCLUDING\s+(?:ALL|INDEXES)\b", re.IGNORECASE)
 _NOT_PUBLISHED = re.compile(r"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP|TEMPORARY|UNLOGGED)\b", _F)
-_PARTITION_OF = re.compile(r"^PARTITION\s+OF\b", re.IGNORECASE)
+_PARTITION_OF = re.compile(rf"^PARTITION\s+OF\s+{_QN}", re.IGNORECASE)
+_ATTACH = re.compile(rf"^(?P<verb>ATTACH|DETACH)\s+PARTITION\s+{_QN}", re.IGNORECASE)
 _PARTITIONED = re.compile(r"\)\s*PARTITION\s+BY\b", re.IGNORECASE)
 _IDENTITY = re.compile(
     r"^REPLICA\s+IDENTITY\s+(?P<how>FULL|DEFAULT|NOTHING|USING\s+INDEX)\b", re.IGNORECASE
@@ -100,12 +105,7 @@ class LiveRel:
     identity: str = "d"  # relreplident: d(efault), f(ull), i(ndex), n(othing)
     partitioned: bool = False
     key_columns: tuple[str, ...] = ()  # its primary key's (folded): a DROP COLUMN drops it
-
-    @property
-    def identified(self) -> bool:
-        if self.identity in ("f", "i") and not self.partitioned:
-            return True
-        return self.identity != "n" and self.pkey is not None
+    parent: str | None = None  # a partition's partitioned table (its key)
 
 
 @dataclass
@@ -206,11 +206,42 @@ class Publications:
         self._file = file
         self._pending.clear()
 
+    def _ancestors(self, t: str) -> list[str]:
+        """``t``'s partitioned tables, nearest first (a partition of a partition)."""
+        out: list[str] = []
+        while (rel := self.tables.get(t)) is not None and rel.parent and rel.parent not in out:
+            t = rel.parent
+            out.append(t)
+        return out
+
+    def _covers(self, pub: LivePub, t: str) -> bool:
+        """Whether ``pub`` publishes ``t``'s changes: itself, or a partitioned table above it
+        (measured: each partition's writes are checked, publish_via_partition_root or not)."""
+        return any(pub.covers(x) for x in (t, *self._ancestors(t)))
+
+    def _partitions(self, t: str) -> list[str]:
+        return [k for k, rel in self.tables.items() if rel.parent == t]
+
+    def _units(self, t: str) -> list[str]:
+        """What is refused when ``t`` is published: its partitions, as far down as they go
+        (a partitioned table whose partitions are not known: itself)."""
+        parts = self._partitions(t) if t in self.tables and self.tables[t].partitioned else []
+        return [u for c in parts for u in self._units(c)] if parts else [t]
+
+    def _identified(self, t: str) -> bool:
+        """A partition is judged by its own REPLICA IDENTITY and its own or inherited primary
+        key (measured on PostgreSQL 15: its partitioned table's FULL does not reach it)."""
+        rel = self.tables[t]
+        if rel.identity in ("f", "i") and not rel.partitioned:
+            return True
+        keyed = any(self.tables[x].pkey is not None for x in (t, *self._ancestors(t)))
+        return rel.identity != "n" and keyed
+
     def _broken(self, t: str, p: str) -> bool:
         rel, pub = self.tables.get(t), self.pubs.get(p)
-        if rel is None or pub is None or rel.identified or not (pub.kinds & _CHANGES):
+        if rel is None or pub is None or not (pub.kinds & _CHANGES) or self._units(t) != [t]:
             return False
-        return pub.covers(t)
+        return not self._identified(t) and self._covers(pub, t)
 
     def _broken_now(self, t: str) -> set[str]:
         """The publications whose UPDATEs or DELETEs of ``t`` PostgreSQL refuses now."""
@@ -223,10 +254,16 @@ class Publications:
         if p not in was:
             self._pending[(t, p)] = (line, cause)
 
-    def _watch_table(self, t: str, line: int, cause: str, was: set[str]) -> None:
-        for p, pub in self.pubs.items():
-            if pub.covers(t):
-                self._watch(t, p, line, cause, was)
+    def _watch_table(self, t: str, line: int, cause: str, was: dict[str, set[str]]) -> None:
+        """Watch ``t`` (or its partitions) in each publication of it (``was``: each one's
+        publications that refused it before)."""
+        for u in self._units(t):
+            for p, pub in self.pubs.items():
+                if self._covers(pub, u):
+                    self._watch(u, p, line, cause, was.get(u, set()))
+
+    def _was(self, t: str) -> dict[str, set[str]]:
+        return {u: self._broken_now(u) for u in self._units(t)}
 
     def see(self, st: Statement, op: Op) -> None:
         """Follow one statement (``watch`` it only in a migration being linted)."""
@@ -238,15 +275,25 @@ class Publications:
             d = PG_DROP_TABLE.match(strip_comments(st.text))
             for n in split_top_level(d["names"]) if d is not None else op.names:
                 schema, _, name = n.strip().rpartition(".")
-                self.tables.pop(_table_key(schema.strip() or None, name), None)
+                self._dropped(_table_key(schema.strip() or None, name))
         elif op.kind == "other" and "PUBLICATION" in st.first_words.upper():
             self._publication(st)
+
+    def _dropped(self, t: str) -> None:
+        """``t`` dropped, and its partitions with it (each leaves its publications: a table
+        made again under its name is not published)."""
+        for part in self._partitions(t):
+            self._dropped(part)
+        self.tables.pop(t, None)
+        for pub in self.pubs.values():
+            pub.tables.discard(t)
 
     def _created(self, st: Statement, op: Op) -> None:
         text = strip_comments(st.text)
         body = op.body.strip()
-        if _NOT_PUBLISHED.match(text) or _PARTITION_OF.match(body):
-            return  # (not published; a partition: judged by its parent's key)
+        if _NOT_PUBLISHED.match(text):
+            return  # (not published)
+        of = _PARTITION_OF.match(body)
         c = PG_TABLE_NAMED.match(text)
         t = _table_key(op.schema, c["name"] if c is not None else op.name)
         if t in self.tables:
@@ -257,7 +304,13 @@ class Publications:
         partitioned = bool(_PARTITIONED.search(body))
         columns = _key_columns(body) if keyed else ()
         shown = op.name if "." not in t else f"{_schema_of(t)}.{op.name}"
-        self.tables[t] = LiveRel(shown, pkey, "d", partitioned, columns)
+        parent = _table_key(of["schema"], of["name"]) if of else None
+        self.tables[t] = LiveRel(shown, pkey, "d", partitioned, columns, parent)
+        if of is not None and parent is not None:  # (published with its partitioned table)
+            above = self.tables[parent].name if parent in self.tables else of["name"]
+            cause = f"CREATE TABLE {{t}} PARTITION OF {above} while {{pubs}} {above}"
+            self._watch_table(t, st.line, cause, {})
+            return
         for p, pub in self.pubs.items():
             if pub.covers(t):  # (FOR ALL TABLES, or TABLES IN SCHEMA)
                 self._watch(t, p, st.line, "CREATE TABLE {t} while {pubs} every new table", set())
@@ -270,23 +323,27 @@ class Publications:
             return
         for a in op.actions:
             d = a.definition
-            was = self._broken_now(t)
-            if a.kind == "add_pk" or (a.kind in ("attach_index", "add_column") and _PK.search(d)):
+            was = self._was(t)
+            if a.kind == "other" and (m := _ATTACH.match(d)) is not None:
+                self._attached(t, m, st.line)
+            elif a.kind == "add_pk" or (a.kind in ("attach_index", "add_column") and _PK.search(d)):
                 rel.pkey = key(a.new) if a.new else f"{key(op.name)}_pkey"
                 cols = _KEY_COLS.search(d)
                 column = (key(a.column),) if a.kind == "add_column" else ()
                 rel.key_columns = _columns(cols["cols"]) if cols else column
             elif a.kind == "drop_column" and rel.pkey and key(a.column) in rel.key_columns:
                 rel.pkey = None
-                self._watch_table(t, st.line, f"{{t}}'s key column {a.column} dropped", was)
+                self._watch_table(t, st.line, f"{rel.name}'s key column {a.column} dropped", was)
             elif a.kind == "drop_constraint" and rel.pkey is not None and key(a.new) == rel.pkey:
                 rel.pkey = None
-                self._watch_table(t, st.line, "{t}'s primary key dropped", was)
+                self._watch_table(t, st.line, f"{rel.name}'s primary key dropped", was)
             elif a.kind == "rename_table":
                 self.tables.pop(t)
                 r = PG_RENAME_TO.search(strip_comments(st.text))
                 new = _table_key(h["schema"] if h else None, r["new"] if r else a.new)
                 self.tables[new] = rel
+                for part in self.tables.values():
+                    part.parent = new if part.parent == t else part.parent
                 rel.name = a.new
                 for pub in self.pubs.values():
                     if t in pub.tables:
@@ -297,7 +354,30 @@ class Publications:
                 how = m["how"].split()[0].upper()
                 rel.identity = {"FULL": "f", "DEFAULT": "d", "NOTHING": "n", "USING": "i"}[how]
                 if how in ("NOTHING", "DEFAULT"):
-                    self._watch_table(t, st.line, f"{{t}} set to REPLICA IDENTITY {how}", was)
+                    said = f"{rel.name} set to REPLICA IDENTITY {how}"
+                    self._watch_table(t, st.line, said, was)
+
+    def _shown(self, t: str) -> str:
+        rel = self.tables[t]
+        parent = self.tables.get(rel.parent or "")
+        return f"{rel.name} (a partition of {parent.name})" if parent else rel.name
+
+    def _attached(self, t: str, m: re.Match[str], line: int) -> None:
+        """``ALTER TABLE t ATTACH PARTITION x``: x is published with t from then on (and
+        gets t's primary key); ``DETACH``: x keeps that key as its own."""
+        x = _table_key(m["schema"], m["name"])
+        rel = self.tables.get(x)
+        if rel is None:
+            return
+        if m["verb"].upper() == "DETACH":
+            if rel.pkey is None and any(self.tables[a].pkey for a in self._ancestors(x)):
+                rel.pkey = f"{key(m['name'])}_pkey"  # (its copy of the inherited key)
+            rel.parent = None
+            return
+        was = self._was(x)
+        rel.parent = t
+        shown = self.tables[t].name if t in self.tables else t
+        self._watch_table(x, line, f"ALTER TABLE {shown} ATTACH PARTITION {{t}}", was)
 
     def _publication(self, st: Statement) -> None:
         text = strip_comments(st.text)
@@ -314,7 +394,7 @@ class Publications:
                 self.pubs[p] = LivePub(False, kinds, set(tables), set(schemas))
                 how = "FOR TABLES IN SCHEMA" if schemas else "FOR TABLE"
             for t in list(self.tables):
-                if self.pubs[p].covers(t):
+                if self._covers(self.pubs[p], t):
                     self._watch(t, p, st.line, f"CREATE PUBLICATION {{p}} {how}", set())
         elif (m := _ALTER_PUB.match(text)) is not None:
             p, verb, rest = key(m["pub"]), m["verb"].upper(), m["rest"]
@@ -322,7 +402,7 @@ class Publications:
             if verb.startswith("RENAME"):
                 self.pubs[key(rest.strip())] = self.pubs.pop(p)
             elif verb == "SET" and rest.startswith("("):
-                tables = [t for t in self.tables if pub.covers(t)]
+                tables = [t for t in self.tables if self._covers(pub, t)]
                 was = {t for t in tables if self._broken(t, p)}
                 pub.kinds = _kinds(rest)
                 for t in tables:
@@ -334,7 +414,8 @@ class Publications:
                 pub.schemas -= set(schemas)
             else:
                 named, schemas = _items(rest)
-                tables = named + [t for t in self.tables if _schema_of(t) in schemas]
+                listed = named + [t for t in self.tables if _schema_of(t) in schemas]
+                tables = [u for t in listed for u in self._units(t)]  # (a partition's own)
                 was = {t for t in tables if self._broken(t, p)}
                 if verb == "SET" and not pub.all_tables:
                     pub.tables, pub.schemas = set(), set()
@@ -359,13 +440,14 @@ class Publications:
                 pubs.add(p)
         r = PUBLICATION_RULES[0]
         for (line, cause), (keys, pubs) in sorted(grouped.items()):
-            names = [self.tables[t].name for t in sorted(keys)]
+            names = [self._shown(t) for t in sorted(keys)]
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             many = " and ".join(sorted(pubs))
             pubs_said = (
                 f"publications {many} publish" if len(pubs) > 1 else f"publication {many} publishes"
             )
-            said = cause.replace("{pubs}", pubs_said).replace("{p}", many).replace("{t}", names[0])
+            first = self.tables[min(keys)].name
+            said = cause.replace("{pubs}", pubs_said).replace("{p}", many).replace("{t}", first)
             kinds = {p: _changes(self.pubs[p].kinds) for p in sorted(pubs)}
             if len(kinds) == 1:
                 ((p, what),) = kinds.items()

@@ -66,11 +66,14 @@ class Relaxed:
     """What a migration lifts (PostgreSQL): the columns it makes nullable (``DROP NOT NULL``)
     or adds nullable, and the constraints and indexes it drops and does not put back as they
     were (Django's AlterField drops a unique constraint and adds the same one back), each
-    with its line."""
+    with its line; and the columns it renames (a column made nullable keeps it under its
+    new name, which the rollback may rename back first)."""
 
     nullable: dict[tuple[str, str], int] = field(default_factory=dict)
     dropped: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
     readded: dict[str, str] = field(default_factory=dict)  # name → its text, normalised
+    # a column the migration renames: its name now → its name before (None: reused since)
+    renamed: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
 
     def see(self, st: Statement, op: Op) -> None:
         if op.kind == "drop_index":
@@ -91,6 +94,23 @@ class Relaxed:
                 self.nullable.pop((op.key, key(a.column)), None)
             elif a.kind == "other" and (m := _DROP_NOT_NULL.match(a.definition)):
                 self.nullable[(op.key, key(m["col"].strip('"')))] = st.line
+            elif a.kind == "rename_column":  # the column keeps what was lifted on it
+                was, now = (op.key, key(a.column)), (op.key, key(a.new))
+                if was in self.nullable:
+                    self.nullable[now] = self.nullable.pop(was)
+                self.renamed[now] = self.renamed.pop(was, was)
+            elif a.kind == "drop_column":
+                self.nullable.pop((op.key, key(a.column)), None)
+            if a.kind == "add_column":  # a new column of a renamed one's old name
+                added = (op.key, key(a.column))
+                for renamed, first in self.renamed.items():
+                    if first == added:
+                        self.renamed[renamed] = None
+
+    def first_name(self, where: tuple[str, str]) -> tuple[str, str] | None:
+        """The name the column ``where`` (as the migration leaves it) had before the
+        migration renamed it (itself when not renamed; None: its old name since reused)."""
+        return self.renamed.get(where, where)
 
     def lifted(self, table: str, name: str, text: str) -> int | None:
         """The line of the migration's DROP of the constraint or index ``name`` (``text``:
@@ -122,42 +142,95 @@ def _int(t: str) -> str:
     return t if t in _INT_RANGE else ""
 
 
-def _what_changes(old: str, new: str, using: bool) -> tuple[str, str] | None:
-    """(rule, what) of ``ALTER … TYPE new`` from ``old`` (both ``type_text``'s), as measured
-    on PostgreSQL 15; None when no value written under ``old`` is rounded, cut or refused."""
+_FLOAT_N = re.compile(r"^float\((?P<n>\d+)\)$")
+_ARRAY = re.compile(r"^(?P<element>.+?)(?:\s*(?:\[\d*\])+| array(?:\[\d*\])?)$")
+
+
+def _float_digits(t: str) -> int:
+    """The significant digits ``t`` keeps when it is a floating-point type (0: it is not):
+    ``real`` about 6, ``double precision`` 15 (``float(n)`` is real up to n = 24)."""
+    if t in ("real", "float4"):
+        return 6
+    if t in ("double precision", "float8", "float"):
+        return 15
+    m = _FLOAT_N.match(t)
+    return (6 if int(m["n"]) <= 24 else 15) if m else 0
+
+
+def _what_changes(old: str, new: str, using: str | None) -> list[tuple[str, str]]:
+    """(rule, what) of ``ALTER … TYPE new`` from ``old`` (both ``type_text``'s; ``using``:
+    the USING expression, None without one), as measured on PostgreSQL 15; none when no
+    value written under ``old`` is rounded, cut or refused."""
     lose, fail = "ROLLBACK-NARROWS-TYPE", "ROLLBACK-FAILS-ON-NEW-ROWS"
+    o_arr, n_arr = _ARRAY.match(old), _ARRAY.match(new)
+    if o_arr and n_arr:  # each element is cast as a value of the element type is
+        inner = _what_changes(o_arr["element"], n_arr["element"], using)
+        return [(rule, f"{what}, in each element of the arrays") for rule, what in inner]
+    if o_arr or n_arr:
+        return _array_to_value(o_arr is not None, new, using)
     o_num, n_num = _NUMERIC.match(old), _NUMERIC.match(new)
     o_int, n_int = _int(old), _int(new)
+    o_float, n_float = _float_digits(old), _float_digits(new)
     whole = o_num is not None and o_num["p"] is not None and (o_num["s"] or "0") == "0"
-    fraction = o_num is not None or old in ("real", "double precision", "float4", "float8", "float")
-    if fraction and n_int and not whole:
-        return lose, "the fractions are rounded away (87.50 becomes 88)"
-    if o_num and n_num and n_num["p"]:
-        n_s = int(n_num["s"] or 0)
-        if o_num["p"] is None or n_s < int(o_num["s"] or 0):
-            return lose, f"every value is rounded to {n_s} decimal places"
+    if (o_num is not None or o_float) and n_int and not whole:
+        return [(lose, "the fractions are rounded away (87.50 becomes 88)")]
+    if (o_num or o_float) and n_num and n_num["p"]:
+        n_s, found = int(n_num["s"] or 0), []
+        if o_float or o_num is None or o_num["p"] is None or n_s < int(o_num["s"] or 0):
+            found.append((lose, f"every value is rounded to {n_s} decimal places"))
         room = int(n_num["p"]) - n_s
-        if room < int(o_num["p"]) - int(o_num["s"] or 0):
-            return fail, f"a value of over {room} digits before the point fails (overflow)"
-    if old in ("double precision", "float8", "float") and new in ("real", "float4"):
-        return lose, "real keeps about 6 significant digits"
+        o_room = int(o_num["p"]) - int(o_num["s"] or 0) if o_num and o_num["p"] else None
+        if o_float or o_room is None or room < o_room:  # (an unconstrained numeric: any size)
+            found.append((fail, f"a value of over {room} digits before the point fails "
+                                "(numeric field overflow)"))  # fmt: skip
+        return found
+    if o_num and n_float and (o_num["p"] is None or int(o_num["p"]) > n_float):
+        shown = "0.12345679" if n_float == 6 else "0.12345678901234568"
+        return [(lose, f"{new} keeps about {n_float} significant digits "
+                       f"(0.1234567890123456789 becomes {shown})")]  # fmt: skip
+    if o_float > n_float > 0:
+        return [(lose, "real keeps about 6 significant digits")]
     if o_int and n_int and _INT_RANGE[n_int][0] < _INT_RANGE[o_int][0]:
-        return fail, f"a value over {_INT_RANGE[n_int][1]} fails (out of range)"
+        return [(fail, f"a value over {_INT_RANGE[n_int][1]} fails (out of range)")]
     o_text, n_text = _TEXT.match(old), _TEXT.match(new)
     if o_text and n_text and n_text["n"]:
         n = n_text["n"]
         if o_text["n"] is None or int(n) < int(o_text["n"]):
-            if using:  # an explicit cast cuts; an assignment cast refuses (measured)
-                return lose, f"the USING cast cuts every value to {n} characters"
-            return fail, f"a value longer than {n} characters fails (value too long)"
+            if using is not None:  # an explicit cast cuts; an assignment cast refuses (measured)
+                return [(lose, f"the USING cast cuts every value to {n} characters")]
+            return [(fail, f"a value longer than {n} characters fails (value too long)")]
     if o_text and not n_text and new not in ("json", "jsonb", "xml", "citext"):
-        return fail, f"a value that is not a {new} fails the cast"
+        return [(fail, f"a value that is not a {new} fails the cast")]
     o_stamp, n_stamp = _STAMP.match(old), _STAMP.match(new)
     if o_stamp and new == "date":
-        return lose, "the time of day is dropped"
+        return [(lose, "the time of day is dropped")]
     if o_stamp and n_stamp and int(n_stamp["p"] or 6) < int(o_stamp["p"] or 6):
-        return lose, f"seconds are rounded to {n_stamp['p']} fractional digits"
-    return None
+        return [(lose, f"seconds are rounded to {n_stamp['p']} fractional digits")]
+    return []
+
+
+_SUBSCRIPT = re.compile(r"^\(?\s*\"?\w+\"?\s*\[")
+
+
+def _array_to_value(from_array: bool, new: str, using: str | None) -> list[tuple[str, str]]:
+    """An array put back as one value (``text[]`` → ``text``), as measured on PostgreSQL 15:
+    a subscript keeps one element; a shorter varchar refuses (or, cast in USING, cuts) the
+    array's text form ``{a,b}``; text keeps that form whole. A value made an array, or an
+    array made another type without USING (refused whatever the rows), is not a loss."""
+    if not from_array:
+        return []
+    if using is not None and _SUBSCRIPT.match(using):
+        return [("ROLLBACK-NARROWS-TYPE", "the USING subscript keeps one element of each "
+                 "array and drops the others")]  # fmt: skip
+    n_text = _TEXT.match(new)
+    if n_text and n_text["n"]:
+        n = n_text["n"]
+        if using is not None:
+            return [("ROLLBACK-NARROWS-TYPE", f"the USING cast cuts each array's text form "
+                     f"({{a,b}}) to {n} characters")]  # fmt: skip
+        return [("ROLLBACK-FAILS-ON-NEW-ROWS", f"an array whose text form ({{a,b}}) is longer "
+                 f"than {n} characters fails (value too long)")]  # fmt: skip
+    return []
 
 
 _TYPE = re.compile(r"\bTYPE\s+", re.I)
@@ -176,6 +249,9 @@ def pg_rollback_data(
     migration lifted (``relaxed``)."""
     out: list[Finding] = []
     types: dict[tuple[str, str], str] = {}  # the rollback's own type changes so far
+    # a column the rollback renames or adds: its name there → its name as the migration
+    # leaves it (None: a column the migration does not leave)
+    names: dict[tuple[str, str], tuple[str, str] | None] = {}
     declared = columns.declared if columns is not None else {}
     for st, op in zip(statements, ops, strict=True):
         lifted = relaxed.lifted("", op.name, st.text) if op.kind == "create_index" else None
@@ -188,21 +264,31 @@ def pg_rollback_data(
             continue
         for a in op.actions:
             where = (op.key, key(a.column))
+            was = names.get(where, where)  # the column's name as the migration leaves it
             if a.kind == "alter_type" and (m := _TYPE.search(a.definition)):
                 new = type_text(a.definition[m.end() :])
-                old = types[where] if where in types else declared.get(where, "")
+                old = types[where] if where in types else _declared(declared, relaxed, was)
                 types[where] = new
-                found = _what_changes(old, new, _USING.search(a.definition) is not None)
-                if old and found:
+                u = _USING.search(a.definition)
+                found = _what_changes(old, new, a.definition[u.end() :].strip() if u else None)
+                for rule, what in found if old else []:
                     why = f"the rollback changes {op.name}.{a.column} from {old} back to "
-                    why += f"{new}: {found[1]}, on the rows written since the migration"
-                    out.append(finding(found[0], file, st.line, why))
-            elif a.kind == "rename_column":  # its type goes with it ("": not known)
-                type_of = types[where] if where in types else declared.get(where, "")
-                types[(op.key, key(a.new))] = type_of
-            elif a.kind == "set_not_null" and where in relaxed.nullable:
-                why = f"the rollback sets NOT NULL on {op.name}.{a.column}, which the "
-                why += f"migration makes nullable (its line {relaxed.nullable[where]}): it fails "
+                    why += f"{new}: {what}, on the rows written since the migration"
+                    out.append(finding(rule, file, st.line, why))
+            elif a.kind == "rename_column":  # its type and name go with it ("": not known)
+                now = (op.key, key(a.new))
+                if where in types or was is None:
+                    types[now] = types.pop(where, "")
+                else:
+                    types.pop(now, None)  # (the migrations' type, found by ``was``)
+                names[now], names[where] = was, None
+            elif a.kind in ("add_column", "drop_column"):  # (not the migration's column)
+                names[where] = None
+                types.pop(where, None)
+            elif a.kind == "set_not_null" and was is not None and was in relaxed.nullable:
+                said = f" ({was[1]} as the migration leaves it)" if was != where else ""
+                why = f"the rollback sets NOT NULL on {op.name}.{a.column}{said}, which the "
+                why += f"migration makes nullable (its line {relaxed.nullable[was]}): it fails "
                 why += "once a row holds NULL there"
                 out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
             elif (
@@ -217,6 +303,19 @@ def pg_rollback_data(
                 why += "written since breaks it"
                 out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
     return out
+
+
+def _declared(
+    declared: dict[tuple[str, str], str], relaxed: Relaxed, where: tuple[str, str] | None
+) -> str:
+    """The type the migrations declare for ``where`` as the migration leaves it ("": not
+    known), under the name it had before the migration renamed it when needed."""
+    if where is None:
+        return ""
+    if where in declared:
+        return declared[where]
+    first = relaxed.first_name(where)
+    return declared.get(first, "") if first is not None and first != where else ""
 
 
 _FILLED = re.compile(r"\b(?:coalesce|ifnull)\s*\(\s*[\"`\[]?(?P<col>\w+)", re.I)

@@ -203,14 +203,19 @@ def _pg_storage(backend: Backend) -> LiveStorage | None:
 
 # Every table a publication can publish (ordinary or partitioned, logged, not a partition: one
 # is judged by its parent's key).
+# A partition's own key only (conparentid = 0): one its partitioned table gives it goes with
+# that table's; its partitioned table's schema and name.
 _PUB_TABLES = (
     "SELECT n.nspname, c.relname, c.relreplident::text, c.relkind::text, (SELECT k.conname "
-    "FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'), (SELECT "
-    "array_agg(a.attname::text) FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = "
-    "c.oid AND a.attnum = ANY (k.conkey) WHERE k.conrelid = c.oid AND k.contype = 'p') "
-    "FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-    "AND c.relpersistence = 'p' AND NOT c.relispartition AND n.nspname <> 'information_schema' "
+    "FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p' AND k.conparentid = 0), "
+    "(SELECT array_agg(a.attname::text) FROM pg_constraint k JOIN pg_attribute a ON "
+    "a.attrelid = c.oid AND a.attnum = ANY (k.conkey) WHERE k.conrelid = c.oid AND k.contype "
+    "= 'p' AND k.conparentid = 0), pn.nspname, pc.relname "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_inherits i ON c.relispartition AND i.inhrelid = c.oid "
+    "LEFT JOIN pg_class pc ON pc.oid = i.inhparent "
+    "LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE c.relkind IN ('r', 'p') "
+    "AND c.relpersistence = 'p' AND n.nspname <> 'information_schema' "
     "AND n.nspname NOT LIKE 'pg\\_%'"
 )
 _PUBS = (
@@ -244,11 +249,14 @@ def _pg_publications(backend: Backend) -> LivePublications | None:
         return None
     live = LivePublications()
     try:
-        for schema, name, ident, kind, pkey, cols in conn.execute(_PUB_TABLES).fetchall():
+        for row in conn.execute(_PUB_TABLES).fetchall():
+            schema, name, ident, kind, pkey, cols, p_schema, p_name = row
             k, shown = _pub_key(str(schema), str(name))
             pk = str(pkey).lower() if pkey is not None else None
             columns = tuple(str(c).lower() for c in cols or ())
-            live.tables.setdefault(k, LiveRel(shown, pk, str(ident), str(kind) == "p", columns))
+            parent = _pub_key(str(p_schema), str(p_name))[0] if p_name is not None else None
+            rel = LiveRel(shown, pk, str(ident), str(kind) == "p", columns, parent)
+            live.tables.setdefault(k, rel)
         for row in conn.execute(_PUBS).fetchall():
             kinds = frozenset(w for w, on in zip(("insert", "update", "delete", "truncate"),
                                                  row[2:6], strict=True) if on)  # fmt: skip
