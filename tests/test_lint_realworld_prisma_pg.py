@@ -79,6 +79,7 @@ def test_lint_all_with_no_config_pins_every_finding(tmp_path: Path) -> None:
         for f in report["findings"]
     ]
     assert found == LINT_ALL
+    assert "ALTER TABLE Grade … REFERENCES Enrolment (SHARE ROW EXCLUSIVE" in str(report)
 
 
 def test_test_plan_up_and_rollback_on_postgresql(pg_url: str, tmp_path: Path) -> None:
