@@ -80,6 +80,10 @@ class RenamedAway:
     # where that rename is (a → b, then b → c: c → (a, the first rename)).
     renamed_into: dict[str, tuple[str, Step]] = field(default_factory=dict)
 
+    def _k(self, name: str) -> str:
+        """A name as compared: SQLite's folded; PostgreSQL's are folded already (pg_key)."""
+        return name if self.dialect == "postgresql" else key(name)
+
     def begin(self, file: str, *, keeps_keys: bool, kind: str = "migration") -> None:
         self.file, self.keeps_keys, self.kind = file, keeps_keys, kind
 
@@ -89,72 +93,76 @@ class RenamedAway:
         """Follow one statement of the file begun last, before ``replay`` runs it (``legacy``:
         PRAGMA legacy_alter_table is on there). ``applied``: a migration already applied,
         ``replay`` the live schema (after it), not run."""
+        pg = self.dialect == "postgresql"  # (PostgreSQL's names: "Kelas" is not kelas)
+        name = op.pg_name if pg else op.name
         if op.kind == "alter_table":
             for a in op.actions:
+                new = a.pg_new if pg else a.new
                 if a.kind == "rename_table" and applied:
-                    self.applied_rename(st.line, op.name, a.new, replay)
+                    self.applied_rename(st.line, name, new, replay)
                 elif a.kind == "rename_table":
-                    self.renamed(st.line, op.name, a.new, replay, legacy)
+                    self.renamed(st.line, name, new, replay, legacy)
         elif op.kind == "create_table":
-            self.created(op.name, st.line)
+            self.created(name, st.line)
         elif op.kind == "insert_select":
-            self.copied(op.name, op.table)
+            self.copied(name, op.pg_table if pg else op.table)
         elif op.kind == "drop_table":
-            self.dropped_tables(op.names, st.line, cascade=op.value == "cascade")
+            names = op.pg_names if pg else op.names
+            self.dropped_tables(names, st.line, cascade=op.value == "cascade")
 
     def renamed(self, line: int, old: str, new: str, replay: KeysTo, legacy: bool) -> None:
         if self.keeps_keys and legacy:
             return
         for t, e in list(self.moved.items()):
-            if key(e.new) != key(old):
+            if self._k(e.new) != self._k(old):
                 continue  # (below: the old copy renamed again, and the children with it)
-            if key(new) == t:
+            if self._k(new) == t:
                 del self.moved[t]  # renamed back: their keys reference t again, nothing moved
             else:
                 e.new = new
-        children = [c for c in replay.foreign_keys_to(old) if key(c[0]) != key(new)]
+        children = [c for c in replay.foreign_keys_to(old) if self._k(c[0]) != self._k(new)]
         if children:
-            self.moved[key(old)] = _Moved((self.file, line), new, children)
+            self.moved[self._k(old)] = _Moved((self.file, line), new, children)
 
     def applied_rename(self, line: int, old: str, new: str, live: KeysTo) -> None:
         """A rename already applied: the live schema says whose keys SQLite rewrote to ``new``
         (none with legacy_alter_table on and foreign keys off). Applied renames are followed
         as a chain (a → b, then b → c: a's children reference c now, the rebuild's old copy);
         one renamed back to its first name (a → b → a) is forgotten."""
-        chained = self.renamed_into.pop(key(old), None)
+        chained = self.renamed_into.pop(self._k(old), None)
         first, step = chained if chained is not None else (old, (self.file, line))
         if chained is not None:
-            self.moved.pop(key(first), None)  # (found again below, under its latest name)
-        if key(new) == key(first):
+            self.moved.pop(self._k(first), None)  # (found again below, under its latest name)
+        if self._k(new) == self._k(first):
             return  # renamed back: the children reference it again, nothing moved
-        self.renamed_into[key(new)] = (first, step)
-        children = [c for c in live.foreign_keys_to(new) if key(c[0]) != key(first)]
+        self.renamed_into[self._k(new)] = (first, step)
+        children = [c for c in live.foreign_keys_to(new) if self._k(c[0]) != self._k(first)]
         if children:
-            self.moved[key(first)] = _Moved(step, new, children)
+            self.moved[self._k(first)] = _Moved(step, new, children)
 
     def created(self, name: str, line: int) -> None:
-        t = key(name)
+        t = self._k(name)
         if t in self.moved and self.moved[t].made_again is None:
             self.moved[t].made_again = (self.file, line)
         for old, e in self.moved.items():  # a child made again: its keys are new
             if t != old:
-                e.children = [c for c in e.children if key(c[0]) != t]
+                e.children = [c for c in e.children if self._k(c[0]) != t]
 
     def copied(self, target: str, source: str) -> None:
-        e = self.moved.get(key(target))
-        if e is not None and e.made_again is not None and key(source) == key(e.new):
+        e = self.moved.get(self._k(target))
+        if e is not None and e.made_again is not None and self._k(source) == self._k(e.new):
             e.copied = True
 
     def dropped_tables(self, names: tuple[str, ...], line: int, *, cascade: bool = False) -> None:
-        gone = {key(n) for n in names}
+        gone = {self._k(n) for n in names}
         for e in self.moved.values():
             if e.dropped is not None:
                 continue  # (a child dropped after the old copy: its rows were lost first)
             # A child dropped before the old copy is (rebuilt in sqlite.org's order, its new
             # copy's REFERENCES as written, or dropped for good): its key went with it, and the
             # copy's DROP touches none of its rows.
-            e.children = [c for c in e.children if key(c[0]) not in gone]
-            if key(e.new) in gone:
+            e.children = [c for c in e.children if self._k(c[0]) not in gone]
+            if self._k(e.new) in gone:
                 e.dropped, e.cascade = (self.file, line), cascade
 
     def _where(self, step: Step) -> str:

@@ -1,7 +1,9 @@
 """What a statement does to the schema, read with regular expressions over the splitter's
 statements (fast enough for thousands of files; no full parse needed for the lint's rules).
 
-Names are compared unquoted and case-folded (:func:`key`); both dialects' quoting is read.
+Names are compared unquoted and case-folded (:func:`key`); both dialects' quoting is read. The
+``pg_…`` fields hold the same names as PostgreSQL folds them (:func:`pg_key`: ``"Kelas"`` and
+``kelas`` are two tables there), for the PostgreSQL rules.
 """
 
 from __future__ import annotations
@@ -9,11 +11,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from malnu_tui.engine.lint.names import (
+    IDENT,
+    PG_DROP_TABLE,
+    PG_RENAME_TO,
+    PG_TABLE_NAMED,
+    QNAME,
+    key,
+    pg_key,
+    split_top_level,
+    strip_comments,
+)
+from malnu_tui.engine.lint.names import unquote as _unq
 from malnu_tui.engine.lint.where import unbounded_where
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
     "IDENT",
+    "PG_DROP_TABLE",
+    "PG_RENAME_TO",
+    "PG_TABLE_NAMED",
     "QNAME",
     "Action",
     "Op",
@@ -26,9 +43,7 @@ __all__ = [
     "strip_comments",
 ]
 
-_IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
-_QNAME = rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})"
-IDENT, QNAME = _IDENT, _QNAME  # (a name in any quoting; one maybe schema-qualified, as "name")
+_IDENT, _QNAME = IDENT, QNAME
 _F = re.IGNORECASE | re.DOTALL
 
 # SQLite also takes a name in single quotes there, as `sqlite3 .dump` writes a virtual table's
@@ -199,77 +214,6 @@ _CONSTRAINT_KINDS = {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY"
 _KEYWORDS_NOT_COLUMNS = {"constraint", "unique", "check", "primary", "foreign", "exclude"}
 
 
-def key(name: str) -> str:
-    """A name unquoted and case-folded, for comparing."""
-    closing = {'"': '"', "`": "`", "[": "]"}
-    if name[:1] in closing and len(name) >= 2 and name[-1] == closing[name[0]]:
-        inner = name[1:-1]
-        name = inner.replace('""', '"') if name[0] == '"' else inner
-    return name.lower()
-
-
-def pg_key(name: str) -> str:
-    """A name as PostgreSQL folds it: unquoted lower-cased, quoted as written (``"Siswa"`` and
-    ``siswa`` are two tables, where :func:`key` folds both, as SQLite does)."""
-    name = name.strip()
-    if len(name) >= 2 and name[0] == name[-1] == '"':
-        return name[1:-1].replace('""', '"')
-    return name.lower()
-
-
-# Names as written, for the PostgreSQL rules that fold them as PostgreSQL does (:func:`pg_key`;
-# an Op's names are unquoted: "Kelas" is not kelas): the table a CREATE or ALTER TABLE names
-# (its schema too), the tables a DROP TABLE names, and an ALTER's RENAME TO.
-PG_TABLE_NAMED = re.compile(
-    r"^(?:CREATE\s+(?:\w+\s+){0,2}?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?)"
-    rf"(?:(?P<schema>{IDENT})\s*\.\s*)?(?P<name>{IDENT})",
-    _F,
-)
-PG_DROP_TABLE = re.compile(
-    r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\s+(?:CASCADE|RESTRICT))?\s*;?\s*$", _F
-)
-PG_RENAME_TO = re.compile(rf"\bRENAME\s+TO\s+(?:{IDENT}\s*\.\s*)?(?P<new>{IDENT})", _F)
-
-
-_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
-_LINE_COMMENT = re.compile(r"--[^\n]*")
-
-
-def strip_comments(text: str) -> str:
-    """``text`` without ``--`` and ``/* */`` comments, whitespace collapsed."""
-    if "/*" in text:
-        text = _BLOCK_COMMENT.sub(" ", text)
-    if "--" in text:
-        text = _LINE_COMMENT.sub(" ", text)
-    return " ".join(text.split())
-
-
-def split_top_level(text: str) -> list[str]:
-    """``text`` split at commas outside parentheses and quotes."""
-    if not any(c in text for c in "()'\"`"):  # nothing nests: every comma splits
-        return [p for p in (part.strip() for part in text.split(",")) if p]
-    parts: list[str] = []
-    depth = 0
-    quote = ""
-    start = 0
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
-
-
 @dataclass(frozen=True)
 class Action:
     """One action of an ALTER TABLE."""
@@ -283,6 +227,8 @@ class Action:
     new: str = ""  # add_…/validate: the constraint's name
     definition: str = ""
     not_valid: bool = False
+    pg_column: str = ""  # column and new as PostgreSQL folds them
+    pg_new: str = ""
 
 
 @dataclass(frozen=True)
@@ -313,17 +259,16 @@ class Op:
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
     schema: str = ""  # CREATE …: the schema named (an index's: its table's), folded
+    # name, table, names and schema as PostgreSQL folds them (set where read_ops reads them
+    # for a PostgreSQL rule: CREATE, DROP, ALTER TABLE, INSERT … SELECT)
+    pg_name: str = ""
+    pg_table: str = ""
+    pg_names: tuple[str, ...] = ()
+    pg_schema: str = ""
 
     @property
     def key(self) -> str:
         return key(self.name)
-
-
-def _unq(name: str) -> str:
-    if name[:1] in '"`[' and len(name) >= 2:
-        inner = name[1:-1]
-        return inner.replace('""', '"') if name[0] == '"' else inner
-    return name
 
 
 def _action(text: str) -> Action:
@@ -334,41 +279,56 @@ def _action(text: str) -> Action:
         nn = _IS_NOT_NULL_CHECK.match(m["rest"]) if kind == "CHECK" else None
         if kind in ("UNIQUE", "PRIMARY KEY") and re.match(r"\s*USING\s+INDEX\b", m["rest"], _F):
             # an index built (CONCURRENTLY) and checked already, attached without a scan
-            return Action("attach_index", new=_unq(m["name"]) if m["name"] else "", definition=text)
+            new, pg_new = (_unq(m["name"]), pg_key(m["name"])) if m["name"] else ("", "")
+            return Action("attach_index", new=new, definition=text, pg_new=pg_new)
         return Action(
             _CONSTRAINT_KINDS[kind],
             column=_unq(nn["col"]) if nn else "",
             new=_unq(m["name"]) if m["name"] else "",
             definition=text,
             not_valid=not_valid,
+            pg_column=pg_key(nn["col"]) if nn else "",
+            pg_new=pg_key(m["name"]) if m["name"] else "",
         )
     m = _A_VALIDATE.match(text)
     if m:
-        return Action("validate", new=_unq(m["name"]), definition=text)
+        return Action("validate", new=_unq(m["name"]), pg_new=pg_key(m["name"]), definition=text)
     m = _A_DROP_CONSTRAINT.match(text)
     if m:  # a UNIQUE or PRIMARY KEY constraint's index has its name and goes with it
-        return Action("drop_constraint", new=_unq(m["name"]), definition=text)
+        return Action(
+            "drop_constraint", new=_unq(m["name"]), pg_new=pg_key(m["name"]), definition=text
+        )
     m = _A_ADD_COLUMN.match(text)
     if m and key(m["col"]) not in _KEYWORDS_NOT_COLUMNS:
-        return Action("add_column", column=_unq(m["col"]), definition=m["def"])
+        return Action(
+            "add_column", column=_unq(m["col"]), pg_column=pg_key(m["col"]), definition=m["def"]
+        )
     m = _A_DROP_COLUMN.match(text)
     if m and key(m["col"]) != "constraint":
-        return Action("drop_column", column=_unq(m["col"]))
+        return Action("drop_column", column=_unq(m["col"]), pg_column=pg_key(m["col"]))
     m = _A_RENAME_TABLE.match(text)
     if m:
-        return Action("rename_table", new=_unq(m["new"]))
+        return Action("rename_table", new=_unq(m["new"]), pg_new=pg_key(m["new"]))
     m = _A_RENAME_COLUMN.match(text)
     if m and key(m["old"]) != "constraint":
-        return Action("rename_column", column=_unq(m["old"]), new=_unq(m["new"]))
+        return Action(
+            "rename_column",
+            column=_unq(m["old"]),
+            pg_column=pg_key(m["old"]),
+            new=_unq(m["new"]),
+            pg_new=pg_key(m["new"]),
+        )
     m = _A_TYPE.match(text)
     if m:
-        return Action("alter_type", column=_unq(m["col"]), definition=text)
+        return Action(
+            "alter_type", column=_unq(m["col"]), pg_column=pg_key(m["col"]), definition=text
+        )
     m = _A_SET_NOT_NULL.match(text)
     if m:
-        return Action("set_not_null", column=_unq(m["col"]))
+        return Action("set_not_null", column=_unq(m["col"]), pg_column=pg_key(m["col"]))
     m = _A_SET_SCHEMA.match(text)
     if m:
-        return Action("set_schema", new=_unq(m["new"]))
+        return Action("set_schema", new=_unq(m["new"]), pg_new=pg_key(m["new"]))
     return Action("other", definition=text)
 
 
@@ -404,7 +364,8 @@ def read_ops(st: Statement) -> Op:
         m = _CREATE_TABLE.match(text)
         if m and m["name"].startswith("'"):
             name = m["name"][1:-1].replace("''", "'")
-            return Op("other") if _SHADOW.search(name) else Op("create_table", name, body=m["rest"])
+            made = Op("create_table", name, body=m["rest"], pg_name=name)
+            return Op("other") if _SHADOW.search(name) else made
         if m:
             rest = m["rest"]
             a = _AS_SELECT.match(rest)
@@ -414,6 +375,9 @@ def read_ops(st: Statement) -> Op:
                 source=_unq(a["source"]) if a else "",
                 body=rest,
                 schema=key(m["schema"]) if m["schema"] else "",
+                pg_name=pg_key(m["name"]),
+                pg_table=pg_key(a["source"]) if a else "",
+                pg_schema=pg_key(m["schema"]) if m["schema"] else "",
             )
         m = _CREATE_INDEX.match(text)
         if m:
@@ -424,25 +388,37 @@ def read_ops(st: Statement) -> Op:
                 unique=bool(m["unique"]),
                 concurrently=bool(m["conc"]),
                 schema=key(m["schema"]) if m["schema"] else "",
+                pg_name=pg_key(m["name"] or ""),
+                pg_table=pg_key(m["table"]),
+                pg_schema=pg_key(m["schema"]) if m["schema"] else "",
             )
         m = _CREATE_OTHER.match(text)
         if m:
             kind = m["kind"].lower()
             if m["mat"]:
                 kind = "view"
-            table = ""
-            if kind == "trigger":
-                t = _TRIGGER_TABLE.search(text, m.end())
-                table = _unq(t["table"]) if t else ""
+            table = pg_table = ""
+            if kind == "trigger" and (t := _TRIGGER_TABLE.search(text, m.end())):
+                table, pg_table = _unq(t["table"]), pg_key(t["table"])
             elif kind == "sequence" and (owned := _OWNED_BY.search(text, m.end())):
-                table = _unq(owned["table"])
+                table, pg_table = _unq(owned["table"]), pg_key(owned["table"])
             schema = key(m["schema"]) if m["schema"] else ""
             returns = ""
             if kind == "function" and _RETURNS_TRIGGER.match(text, m.end()):
                 returns = "trigger"
             elif kind == "function" and not _NOT_VOLATILE.search(_BODIES.sub("''", text)):
                 returns = "volatile"  # PostgreSQL's default: a DEFAULT calling it rewrites
-            return Op(f"create_{kind}", _unq(m["name"]), table=table, schema=schema, value=returns)
+            pg_schema = pg_key(m["schema"]) if m["schema"] else ""
+            return Op(
+                f"create_{kind}",
+                _unq(m["name"]),
+                table=table,
+                schema=schema,
+                value=returns,
+                pg_name=pg_key(m["name"]),
+                pg_table=pg_table,
+                pg_schema=pg_schema,
+            )
         return Op("other")
     if head.startswith("DROP"):
         m = _DROP.match(text)
@@ -450,26 +426,24 @@ def read_ops(st: Statement) -> Op:
             kind = "view" if m["mat"] else m["kind"].lower()
             raw = _DROP_BEHAVIOUR.sub("", m["names"])
             cascade = raw != m["names"] and m["names"].rstrip().upper().endswith("CASCADE")
-            names = []
-            for part in split_top_level(raw):
-                # The name as one identifier, quotes respected ("a b; c" is one name).
-                m_name = _DROP_NAME.match(part)
-                if m_name is None:
-                    continue
-                names.append(_unq(m_name["name"]))
+            # Each name as one identifier, quotes respected ("a b; c" is one name).
+            written = [n["name"] for n in map(_DROP_NAME.match, split_top_level(raw)) if n]
+            names, pg_names = tuple(map(_unq, written)), tuple(map(pg_key, written))
             return Op(
                 f"drop_{kind}",
                 names[0] if names else "",
-                names=tuple(names),
+                names=names,
                 concurrently=bool(m["conc"]),
                 value="cascade" if cascade else "",
+                pg_name=pg_names[0] if pg_names else "",
+                pg_names=pg_names,
             )
         return Op("other")
     if head.startswith("ALTER"):
         m = _ALTER_TABLE.match(text)
         if m:
             actions = tuple(_action(a) for a in split_top_level(m["rest"]))
-            return Op("alter_table", _unq(m["name"]), actions=actions)
+            return Op("alter_table", _unq(m["name"]), actions=actions, pg_name=pg_key(m["name"]))
         m = _RENAME_TYPE.match(text)
         if m:
             return Op("rename_type", _unq(m["name"]), value=_unq(m["new"]))
@@ -485,7 +459,8 @@ def read_ops(st: Statement) -> Op:
         m = _INSERT_SELECT.match(text) if "SELECT" in text.upper() else None
         if m:
             cols = tuple(_unq(c) for c in split_top_level(m["cols"])) if m["cols"] else ()
-            return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]), names=cols)
+            return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]), names=cols,
+                      pg_name=pg_key(m["name"]), pg_table=pg_key(m["source"]))  # fmt: skip
         return Op("other")
     if head.startswith("TRUNCATE"):
         m = _TRUNCATE.match(text)

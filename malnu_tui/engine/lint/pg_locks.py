@@ -14,7 +14,7 @@ import re
 from collections.abc import Container
 
 from malnu_tui.engine.lint.model import Rule
-from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, pg_key, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -155,8 +155,9 @@ def _parents(text: str, table: str, created: Container[str], schema: str = "") -
         parent, where = key(m["parent"]), key(m["schema"]) if m["schema"] else ""
         if parent == key(table) and where in ("", own):
             continue  # its own rows
-        if parent not in created:
-            found.add(f"{where}.{parent}" if where and where != "public" else parent)
+        if parent not in created:  # (named as PostgreSQL names it: "Enrolment", not enrolment)
+            shown = pg_key(m["parent"])
+            found.add(f"{pg_key(m['schema'])}.{shown}" if where not in ("", "public") else shown)
     return sorted(found)
 
 

@@ -7,7 +7,10 @@ copied; with CASCADE the children's constraints are dropped without a word.
 
 Whose keys point at a table: the live database's (``pg_constraint``) where one is given, as it
 was before the pending migrations, and the migrations' own CREATE TABLE / ALTER TABLE …
-REFERENCES otherwise (and for what the pending ones change)."""
+REFERENCES otherwise (and for what the pending ones change).
+
+Names are PostgreSQL's (:func:`pg_key`: ``"Kelas"`` is not ``kelas``), as the Op's ``pg_…``
+fields and pg_constraint give them: the names this module is handed are folded already."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Rule
-from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level
+from malnu_tui.engine.lint.ops import IDENT, Op, split_top_level
+from malnu_tui.engine.lint.ops import pg_key as key
 from malnu_tui.engine.lint.rules import register
 
 __all__ = ["PG_MOVED_KEYS", "LiveChildren", "PgReferences", "pg_moved_why"]
@@ -116,15 +120,15 @@ class PgReferences:
             dict(self.made_in),
         )
 
-    def _live_of(self, name: str) -> str | None:
-        k = key(name)
+    def _live_of(self, k: str) -> str | None:
         if k in self.live_name:
             return self.live_name[k]
         return None if k in self.not_live else k
 
     def foreign_keys_to(self, parent: str) -> list[Child]:
-        """(child table, child column, ON DELETE) of every foreign key to ``parent`` now."""
-        p = key(parent)
+        """(child table, child column, ON DELETE) of every foreign key to ``parent`` (folded)
+        now."""
+        p = parent
         out = [
             (k.child, k.column, k.on_delete)
             for k in self.keys
@@ -133,24 +137,22 @@ class PgReferences:
         live_parent = self._live_of(parent) if self.live is not None else None
         if self.live is not None and live_parent is not None:
             for c in self.live(live_parent) or []:
-                if key(c[0]) not in self.gone and all(
-                    (key(c[0]), key(c[1])) != (o[0], o[1]) for o in out
-                ):
+                if c[0] not in self.gone and all((c[0], c[1]) != (o[0], o[1]) for o in out):
                     out.append(c)
-        return [c for c in out if key(c[0]) != p]  # (a self-reference goes with the table)
+        return [c for c in out if c[0] != p]  # (a self-reference goes with the table)
 
     def run(self, op: Op) -> None:
         """Follow one statement (a DO block's or WITH's inner ones are not followed)."""
         if op.kind == "create_table":
-            t = op.key
+            t = op.pg_name
             self._made(t)
-            self.made_in[t] = _schema(op.schema)
+            self.made_in[t] = "" if op.pg_schema in ("", "public") else op.pg_schema
             self.keys = [k for k in self.keys if k.child != t]
             if op.body.startswith("("):
                 for part in split_top_level(op.body[1 : op.body.rfind(")")]):
                     self.keys.extend(_keys(t, part))
         elif op.kind == "drop_table":
-            gone = {key(n) for n in op.names}
+            gone = set(op.pg_names)
             for t in gone:
                 self._made(t)
             self.keys = [k for k in self.keys if k.child not in gone]
@@ -158,7 +160,7 @@ class PgReferences:
                 self.keys = [k for k in self.keys if k.parent not in gone]
         elif op.kind == "alter_table":
             for a in op.actions:
-                self._action(op.key, a.kind, a.column, a.new, a.definition)
+                self._action(op.pg_name, a.kind, a.pg_column, a.pg_new, a.definition)
 
     def _made(self, t: str) -> None:
         self.live_name.pop(t, None)
@@ -167,15 +169,15 @@ class PgReferences:
 
     def _action(self, t: str, kind: str, column: str, new: str, definition: str) -> None:
         if kind == "add_column":
-            self.keys.extend(_keys(t, definition, key(column)))
+            self.keys.extend(_keys(t, definition, column))
         elif kind == "add_fk":
             self.keys.extend(_keys(t, definition.split(None, 1)[1] if definition else ""))
         elif kind == "drop_constraint":
-            self.keys = [k for k in self.keys if not (k.child == t and k.name == key(new))]
+            self.keys = [k for k in self.keys if not (k.child == t and k.name == new)]
         elif kind == "drop_column":
-            self.keys = [k for k in self.keys if not (k.child == t and k.column == key(column))]
+            self.keys = [k for k in self.keys if not (k.child == t and k.column == column)]
         elif kind == "rename_table":
-            n = key(new)
+            n = new
             if t in self.made_in:
                 self.made_in[n] = self.made_in.pop(t)
             for k in self.keys:  # PostgreSQL follows the table: its keys, either way

@@ -294,8 +294,9 @@ class Publications:
         if _NOT_PUBLISHED.match(text):
             return  # (not published)
         of = _PARTITION_OF.match(body)
-        c = PG_TABLE_NAMED.match(text)
-        t = _table_key(op.schema, c["name"] if c is not None else op.name)
+        # (its schema as PostgreSQL reads it: CREATE TABLE "School"."Student" was school's)
+        s = op.pg_schema
+        t = op.pg_name if s in ("", "public") else f"{s}.{op.pg_name}"
         if t in self.tables:
             return  # (IF NOT EXISTS: a no-op)
         named = _PK_NAMED.search(body)

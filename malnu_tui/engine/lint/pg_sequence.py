@@ -155,7 +155,7 @@ class _Table:
     columns: list[str]  # folded, in order
     counters: dict[str, _Counter]
     made_in: str = ""  # the file whose CREATE TABLE made it
-    schema: str = ""  # the schema its CREATE TABLE named (folded)
+    schema: str = ""  # the schema its CREATE TABLE named (as PostgreSQL folds it)
 
     def other_schema(self, schema: str | None) -> bool:
         """An INSERT's or COPY's ``schema.`` is another table of the same name (a seed of
@@ -311,11 +311,12 @@ class SequenceFills:
         if op.kind == "create_table":
             tk = _key_of(op, st.text)
             known = self.tables.get(tk)
-            if known and op.schema not in ("", "public") and known.other_schema(op.schema):
+            schema = op.pg_schema  # ("School" as written: not school, the INSERT's own)
+            if known and schema not in ("", "public") and schema != (known.schema or "public"):
                 return  # (another schema's table of that name: public's is the one followed)
             self.tables[tk] = _table(op.name, _body(op.body), self.starts, tk)
             self.tables[tk].made_in = self.file
-            self.tables[tk].schema = op.schema
+            self.tables[tk].schema = schema
             self.written.discard(tk)
             for t, c in [p for p in self.pending if p[0] == tk]:
                 del self.pending[(t, c)]  # a new table of that name: the old one was dropped

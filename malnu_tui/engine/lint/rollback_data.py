@@ -2,15 +2,16 @@
 cuts (ROLLBACK-NARROWS-TYPE) and the rows it fails on (ROLLBACK-FAILS-ON-NEW-ROWS).
 
 A migration that widens a column (``integer`` → ``numeric(5,2)``, ``varchar(10)`` →
-``varchar(20)``), makes it nullable or drops a CHECK or UNIQUE lets the app write rows the
-old schema refused; its rollback, written to put the old schema back, then rounds those
-values without a word (PostgreSQL casts ``87.50`` to ``88``), or fails on them, once, at
-2 a.m., when it is needed (in its transaction: nothing lost, but it cannot be run). Both are
-warnings: the operator must still be able to run the rollback once the rows are looked at.
-Measured on PostgreSQL 15 (``ALTER … TYPE`` without ``USING`` casts by assignment, which
-fails on a value too long; ``USING col::varchar(10)`` casts explicitly, which cuts it) and
-on SQLite (a rebuild's copy fails on a NULL into a NOT NULL column, or a row a new CHECK or
-UNIQUE refuses; SQLite keeps a value whatever the declared type, so a type is not a loss).
+``varchar(20)``), makes it nullable, drops a CHECK or UNIQUE or adds an enum value lets the
+app write rows the old schema refused; its rollback, written to put the old schema back, then
+rounds those values without a word (PostgreSQL casts ``87.50`` to ``88``), or fails on them,
+once, at 2 a.m., when it is needed (in its transaction: nothing lost, but it cannot be run).
+Both are warnings: the operator must still be able to run the rollback once the rows are
+looked at. Measured on PostgreSQL 15 (``ALTER … TYPE`` without ``USING`` casts by assignment,
+which fails on a value too long; ``USING col::varchar(10)`` casts explicitly, which cuts it;
+a cast to an enum lacking a value refuses a row holding it) and on SQLite (a rebuild's copy
+fails on a NULL into a NOT NULL column, or a row a new CHECK or UNIQUE refuses; SQLite keeps
+a value whatever the declared type, so a type is not a loss).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import Op, key, strip_comments
+from malnu_tui.engine.lint.ops import QNAME, Op, key, strip_comments
 from malnu_tui.engine.lint.pg import type_text
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.replay import Replay
@@ -55,6 +56,14 @@ register(
 
 _DROP_NOT_NULL = re.compile(r"^ALTER\s+(?:COLUMN\s+)?(?P<col>\S+)\s+DROP\s+NOT\s+NULL\b", re.I)
 _NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.I)
+# An enum's labels: ALTER TYPE t ADD VALUE 'v' (a migration's), CREATE TYPE t AS ENUM (…) (the
+# rollback's new type, Prisma's way of taking a value out: Term_new, then a cast to it).
+_ADD_VALUE = re.compile(
+    rf"^ALTER\s+TYPE\s+{QNAME}\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?'(?P<v>(?:[^']|'')*)'",
+    re.I | re.S,
+)
+_AS_ENUM = re.compile(rf"^CREATE\s+TYPE\s+{QNAME}\s+AS\s+ENUM\s*\((?P<labels>.*)\)", re.I | re.S)
+_LABEL = re.compile(r"'((?:[^']|'')*)'")
 
 
 def _norm(text: str) -> str:
@@ -74,8 +83,12 @@ class Relaxed:
     readded: dict[str, str] = field(default_factory=dict)  # name → its text, normalised
     # a column the migration renames: its name now → its name before (None: reused since)
     renamed: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
+    labels: dict[str, dict[str, int]] = field(default_factory=dict)  # enum → added → line
 
     def see(self, st: Statement, op: Op) -> None:
+        typed = op.kind == "other" and st.first_words.startswith("ALTER TYPE")  # (cheap first)
+        if typed and (m := _ADD_VALUE.match(strip_comments(st.text))) is not None:
+            self.labels.setdefault(key(m["name"]), {})[m["v"]] = st.line
         if op.kind == "drop_index":
             for n in op.names:
                 self.dropped[key(n)] = ("", st.line)
@@ -253,7 +266,10 @@ def pg_rollback_data(
     # leaves it (None: a column the migration does not leave)
     names: dict[tuple[str, str], tuple[str, str] | None] = {}
     declared = columns.declared if columns is not None else {}
+    enums: dict[str, tuple[str, set[str]]] = {}  # the rollback's enums: (name, labels)
     for st, op in zip(statements, ops, strict=True):
+        if op.kind == "create_type" and (e := _AS_ENUM.match(strip_comments(st.text))):
+            enums[key(e["name"])] = (op.name, set(_LABEL.findall(e["labels"])))
         lifted = relaxed.lifted("", op.name, st.text) if op.kind == "create_index" else None
         if op.unique and lifted is not None:
             why = f"the rollback re-creates the unique index {op.name}, which the migration "
@@ -271,6 +287,9 @@ def pg_rollback_data(
                 types[where] = new
                 u = _USING.search(a.definition)
                 found = _what_changes(old, new, a.definition[u.end() :].strip() if u else None)
+                if not found and new in enums and (added := relaxed.labels.get(old)):
+                    out.extend(_labels_lost(file, st.line, f"{op.name}.{a.column}", added,
+                                            enums[new]))  # fmt: skip
                 for rule, what in found if old else []:
                     why = f"the rollback changes {op.name}.{a.column} from {old} back to "
                     why += f"{new}: {what}, on the rows written since the migration"
@@ -316,6 +335,22 @@ def _declared(
         return declared[where]
     first = relaxed.first_name(where)
     return declared.get(first, "") if first is not None and first != where else ""
+
+
+def _labels_lost(
+    file: str, line: int, column: str, added: dict[str, int], enum: tuple[str, set[str]]
+) -> list[Finding]:
+    """A rollback's cast of ``column`` to its own enum (``enum``: its name and labels) that
+    lacks a value the migration added to the column's enum (``added``: each with its line),
+    as Prisma takes a value out (``Term_new``): PostgreSQL refuses a row holding it."""
+    lost = [v for v in added if v not in enum[1]]
+    if not lost:
+        return []
+    shown = ", ".join(f"'{v}'" for v in lost)
+    why = f"the rollback changes {column} to the enum {enum[0]}, which lacks {shown} that the "
+    why += f"migration adds (its line {added[lost[0]]}): it fails once a row written since "
+    why += f"holds it (invalid input value for enum {enum[0]})"
+    return [finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, line, why)]
 
 
 _FILLED = re.compile(r"\b(?:coalesce|ifnull)\s*\(\s*[\"`\[]?(?P<col>\w+)", re.I)

@@ -138,19 +138,10 @@ def _pg_has_table(backend: Backend) -> Callable[[str], bool | None]:
 _ON_DELETE = {"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT", "r": "RESTRICT"}
 
 
-# The live table a folded name is: as written unquoted, else a quoted name of other case in
-# the search path ("Kelas", Prisma's tables: the lint compares names folded).
-_LIVE_TABLE = (
-    "coalesce(to_regclass(%s), (SELECT t.oid FROM pg_class t JOIN pg_namespace n ON n.oid = "
-    "t.relnamespace WHERE lower(t.relname) = %s AND t.relkind IN ('r', 'p') AND n.nspname = "
-    "ANY (current_schemas(false)) ORDER BY array_position(current_schemas(false), n.nspname), "
-    "t.relname LIMIT 1))"
-)
-
-
 def _pg_children(backend: Backend) -> LiveChildren | None:
-    """The foreign keys to a live PostgreSQL table: (child table, its first column, ON
-    DELETE), read from pg_constraint; None when unknown (no such table, or not asked)."""
+    """The foreign keys to a live PostgreSQL table (its name as PostgreSQL folds it: "Kelas"
+    is not kelas): (child table, its first column, ON DELETE), read from pg_constraint; None
+    when unknown (no such table, or not asked)."""
     conn = getattr(backend, "conn", None)
     if conn is None:
         return None
@@ -163,8 +154,8 @@ def _pg_children(backend: Backend) -> LiveChildren | None:
                 "SELECT r.relname, a.attname, c.confdeltype::text FROM pg_constraint c "
                 "JOIN pg_class r ON r.oid = c.conrelid JOIN pg_attribute a ON a.attrelid = "
                 "c.conrelid AND a.attnum = c.conkey[1] WHERE c.contype = 'f' "
-                f"AND c.confrelid = {_LIVE_TABLE} ORDER BY r.relname, c.conname",
-                (sql.Identifier(table).as_string(conn), table),
+                "AND c.confrelid = to_regclass(%s) ORDER BY r.relname, c.conname",
+                (sql.Identifier(table).as_string(conn),),
             ).fetchall()
         except Exception:  # best effort: the migrations' own REFERENCES still count
             return None
