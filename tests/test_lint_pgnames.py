@@ -169,3 +169,25 @@ def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: Migrat
     live.add("20250101_000200", "beside", BESIDE, "SELECT 1;")
     failed = run_cli("--database", pg_url, *live.args(), "up", "--no-backup")
     assert failed.code != 0 and 'column "wali" of relation "kelas" contains null' in failed.err
+
+
+# Both tables have a kode; "Kelas"'s, declared last, shadowed kelas's type the SQLite way.
+TWO_KODE = """\
+CREATE TABLE kelas (id integer PRIMARY KEY, kode varchar(200));
+CREATE TABLE "Kelas" (id integer PRIMARY KEY, kode varchar(20));
+INSERT INTO kelas (id, kode) VALUES (1, repeat('x', 150));
+"""
+
+
+def test_a_column_type_is_the_one_its_own_table_declares(pg_url: str, mdirs: MigrationDirs) -> None:
+    """kelas.kode narrowed from varchar(200) to varchar(100) was read as "Kelas".kode's
+    varchar(20) widened, and COLUMN-TYPE-CHANGE was silent; the migration fails on a row."""
+    mdirs.add("20250101_000100", "base", TWO_KODE, 'DROP TABLE kelas, "Kelas";')
+    narrow = "ALTER TABLE kelas ALTER COLUMN kode TYPE varchar(100);"
+    mdirs.add("20250101_000200", "narrow", narrow, narrow.replace("100", "200"))
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = [(f.rule, f.file[:15], f.line)
+             for f in lint_migrations(mset, dialect="postgresql").findings]  # fmt: skip
+    assert ("COLUMN-TYPE-CHANGE", "20250101_000200", 1) in found
+    failed = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert failed.code != 0 and "value too long for type character varying(100)" in failed.err

@@ -235,7 +235,8 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             why = f"{op.name} moves to schema {a.new}"
             out.append(finding("RENAME-TABLE", s.file, st.line, why))
         elif a.kind == "alter_type":
-            old = s.columns.declared.get((t, key(a.column)), "") if s.columns else ""
+            where = (op.pg_name or t, a.pg_column or key(a.column))  # (as PostgreSQL folds)
+            old = s.columns.declared.get(where, "") if s.columns else ""
             if old and widens(old, a.column, a.definition):
                 continue  # PostgreSQL neither rewrites nor scans: the old app's values fit
             why = f"the type of {op.name}.{a.column} changes"
