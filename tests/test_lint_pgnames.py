@@ -127,6 +127,7 @@ ALTER TABLE kelas ALTER COLUMN nama SET NOT NULL;
 CREATE UNIQUE INDEX kelas_nama ON kelas (nama);
 ALTER TABLE kelas ENABLE ROW LEVEL SECURITY;
 UPDATE kelas SET nama = 'X';
+DELETE FROM kelas;
 """
 
 
@@ -149,8 +150,20 @@ def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: Migrat
         ("PG-INDEX-NOT-CONCURRENT", 4, "warning"),
         ("PG-RLS-NO-POLICY", 5, "warning"),
         ("UPDATE-ALL-ROWS", 6, "warning"),
+        ("DELETE-ALL-ROWS", 7, "error"),
     } <= found
     assert not any(rule == "ROLLBACK-LEAVES-OBJECTS" for rule, _, _ in found)
+    # A rollback dropping kelas (the live table) does not drop "Kelas" (it passed).
+    wrong = MigrationDirs(mdirs.root / "wrong")
+    wrong.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
+    wrong.add("20250101_000200", "beside", BESIDE.splitlines()[0], "DROP TABLE kelas;")
+    mset = discover(wrong.migrations, wrong.rollback, "postgresql")
+    left = [(f.file[:15], f.line, f.why.split(" does ")[1])
+            for f in lint_migrations(mset, dialect="postgresql").findings
+            if f.rule == "ROLLBACK-LEAVES-OBJECTS"]  # fmt: skip
+    assert left == [
+        ("20250101_000200", 1, "not drop table Kelas, which 20250101_000200_beside.sql creates")
+    ]
     # On PostgreSQL 15 "Kelas" is made beside kelas, and the migration fails on kelas's row.
     live = MigrationDirs(mdirs.root / "live")
     live.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
@@ -165,6 +178,8 @@ def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: Migrat
             with pytest.raises(psycopg.errors.NotNullViolation, match='"kelas" contains null'):
                 with conn.transaction():
                     conn.execute(statement.encode())
+        conn.execute("DROP TABLE kelas")  # the wrong rollback: "Kelas" stays
+        assert conn.execute("SELECT to_regclass('\"Kelas\"') IS NOT NULL").fetchone() == (True,)
         conn.rollback()
     live.add("20250101_000200", "beside", BESIDE, "SELECT 1;")
     failed = run_cli("--database", pg_url, *live.args(), "up", "--no-backup")

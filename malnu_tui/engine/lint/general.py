@@ -472,12 +472,13 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         return
     rb_name = m.rollback.filename if m.rollback else ""
     gone = rb.drops.get("schema", set())  # DROP SCHEMA (… CASCADE) takes what is in it
-    # (the rollback's names folded as SQLite does; this migration's tables, on PostgreSQL,
-    # as PostgreSQL does: compared folded)
+    # (this migration's tables named, on PostgreSQL, as PostgreSQL folds them: the rollback's
+    # DROP TABLE kelas does not drop "Kelas")
     with_schema = {t for t in s.created if s.schemas.get(("table", t), "") in gone}
     dropped_tables = rb.drops.get("table", set()) | {key(t) for t in with_schema}
+    own = rb.pg_tables if s.dialect == "postgresql" else dropped_tables
     for t, line in s.created.items():
-        if key(t) not in dropped_tables and t not in with_schema:
+        if t not in own and t not in with_schema:
             why = f"{rb_name} does not drop table {t}, which {m.filename} creates"
             out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     made = {key(t) for t in s.created}
