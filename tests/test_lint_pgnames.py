@@ -129,6 +129,7 @@ ALTER TABLE kelas ENABLE ROW LEVEL SECURITY;
 UPDATE kelas SET nama = 'X';
 DELETE FROM kelas;
 """
+REFERS = 'CREATE TABLE "Kelas" (id integer PRIMARY KEY, lama integer REFERENCES kelas (id));'
 
 
 def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: MigrationDirs) -> None:
@@ -153,23 +154,31 @@ def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: Migrat
         ("DELETE-ALL-ROWS", 7, "error"),
     } <= found
     assert not any(rule == "ROLLBACK-LEAVES-OBJECTS" for rule, _, _ in found)
-    # A rollback dropping kelas (the live table) does not drop "Kelas" (it passed).
+    # A rollback dropping kelas (the live table) does not drop "Kelas" (it passed); a key of
+    # "Kelas" to kelas locks kelas (it was taken for a key to its own rows).
     wrong = MigrationDirs(mdirs.root / "wrong")
     wrong.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
-    wrong.add("20250101_000200", "beside", BESIDE.splitlines()[0], "DROP TABLE kelas;")
+    wrong.add("20250101_000200", "beside", REFERS, "DROP TABLE kelas;")
     mset = discover(wrong.migrations, wrong.rollback, "postgresql")
+    found_wrong = lint_migrations(mset, dialect="postgresql").findings
     left = [(f.file[:15], f.line, f.why.split(" does ")[1])
-            for f in lint_migrations(mset, dialect="postgresql").findings
-            if f.rule == "ROLLBACK-LEAVES-OBJECTS"]  # fmt: skip
+            for f in found_wrong if f.rule == "ROLLBACK-LEAVES-OBJECTS"]  # fmt: skip
     assert left == [
         ("20250101_000200", 1, "not drop table Kelas, which 20250101_000200_beside.sql creates")
     ]
+    refs = "CREATE TABLE Kelas … REFERENCES kelas (SHARE ROW EXCLUSIVE"
+    assert any(f.rule == "PG-LOCK-TIMEOUT" and f.file == "20250101_000200_beside.sql"
+               and f.why.startswith(refs) for f in found_wrong)  # fmt: skip
     # On PostgreSQL 15 "Kelas" is made beside kelas, and the migration fails on kelas's row.
     live = MigrationDirs(mdirs.root / "live")
     live.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
     assert run_cli("--database", pg_url, *live.args(), "up", "--no-backup").code == 0
     with psycopg.connect(pg_url) as conn:
-        conn.execute('CREATE TABLE "Kelas" (id integer PRIMARY KEY, nama text NOT NULL)')
+        conn.execute(REFERS.encode())
+        locks = conn.execute(
+            "SELECT mode FROM pg_locks WHERE relation = 'kelas'::regclass AND granted"
+        ).fetchall()
+        assert ("ShareRowExclusiveLock",) in locks
         tables = conn.execute(
             "SELECT relname FROM pg_class WHERE relname IN ('Kelas', 'kelas') ORDER BY 1"
         ).fetchall()
@@ -178,7 +187,7 @@ def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: Migrat
             with pytest.raises(psycopg.errors.NotNullViolation, match='"kelas" contains null'):
                 with conn.transaction():
                     conn.execute(statement.encode())
-        conn.execute("DROP TABLE kelas")  # the wrong rollback: "Kelas" stays
+        conn.execute("DROP TABLE kelas CASCADE")  # the wrong rollback: "Kelas" stays
         assert conn.execute("SELECT to_regclass('\"Kelas\"') IS NOT NULL").fetchone() == (True,)
         conn.rollback()
     live.add("20250101_000200", "beside", BESIDE, "SELECT 1;")

@@ -149,17 +149,16 @@ def domain_constraint(text: str, new_domains: Container[str]) -> tuple[str, str]
 
 def _parents(text: str, table: str, created: Container[str], schema: str = "") -> list[str]:
     """The tables ``table``'s new foreign keys point at that the migration did not create,
-    ``auth.users`` as written; the table itself (a key to its own rows) left out."""
+    ``auth.users`` as written; the table itself (a key to its own rows) left out (``table``
+    and ``created`` as PostgreSQL folds them)."""
     own = schema or "public"
     found: set[str] = set()
     for m in _REFERENCES.finditer(_STRINGS.sub("''", text)):
         where = key(m["schema"]) if m["schema"] else ""
-        if key(m["parent"]) == key(table) and where in ("", own):
+        shown = pg_key(m["parent"])  # (as PostgreSQL names it: "Enrolment", not enrolment)
+        if shown == table and where in ("", own):
             continue  # its own rows
-        if (
-            pg_key(m["parent"]) not in created
-        ):  # (named as PostgreSQL names it: "Enrolment", not enrolment)
-            shown = pg_key(m["parent"])
+        if shown not in created:
             found.add(f"{pg_key(m['schema'])}.{shown}" if where not in ("", "public") else shown)
     return sorted(found)
 
@@ -202,14 +201,14 @@ def strong_lock(
     otherwise."""
     k = op.kind
     if k == "alter_table":  # a new foreign key locks its parent too
-        parents = _parents(strip_comments(st.text), op.name, created, _schema_of(st, op))
+        parents = _parents(strip_comments(st.text), _pg(op), created, _schema_of(st, op))
         if parents:
             return f"ALTER TABLE {op.name} … {_refs(parents)}"
         if op.actions and all(_weak_action(a.definition) for a in op.actions):
             return None  # SHARE UPDATE EXCLUSIVE: nobody's query waits
         return f"ALTER TABLE {op.name}" if _pg(op) not in created else None
     if k == "create_table":
-        parents = _parents(op.body, op.name, created, op.schema)
+        parents = _parents(op.body, _pg(op), created, op.schema)
         return f"CREATE TABLE {op.name} … {_refs(parents)}" if parents else None
     table = op.pg_table or key(op.table)
     if k == "create_index" and not op.concurrently and table not in created:
