@@ -48,6 +48,7 @@ from malnu_tui.engine.data.writers import (
     open_writer,
 )
 from malnu_tui.engine.errors import MalnuError, reporting
+from malnu_tui.engine.interrupts import HeldInterrupts, interrupts_held, stop_for
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -145,35 +146,57 @@ def run_import(
 
     done: list[ImportReport] = []  # (its COMMIT returned: a stop after it, still its report)
     backup_id = None
-    # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
-    with (
-        reporting(lambda: replace(done[0], backup_id=backup_id).as_json() if done else None),
-        record_run(backend, "import", request.table) as run,
-        migration_lock(backend, "import", warn=True) as unreleased,
-    ):
-        # Re-checked under the lock: the table may have changed since the preview.
-        refuse_half_done(backend)
-        mapping = mapping_for(request, source)
-        _schema, check = check_table(backend, request, source, mapping)
-        if not check.ok:
-            raise SchemaMismatch(
-                request.table,
-                check.problems,
-                from_table=request.file is None,
-                mapped=request.mapping is not None,
-            )
-        if safety_backup is not None:
-            if progress:
-                progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
-            backup_id = safety_backup("pre-import")
-        report = _execute(backend, request, source, progress)
-        done.append(report)
-        for name in ("read", "inserted", "updated", "skipped", "rejected"):
-            run.count(name, getattr(report, name))
-        if not report.committed:
-            run.set_outcome("failed", f"not committed: {report.reason}")
-        backend.renew_lock()
-    return replace(report, backup_id=backup_id, warnings=report.warnings + tuple(unreleased))
+    # From its COMMIT to its run row, a stop (Ctrl-C, SIGTERM, SIGHUP) is held, then said too
+    # late: one landing as the step returned was raised there, and the run row said "failed:
+    # interrupted" (no counts) beside `import ok` and the rows in the table.
+    held: list[HeldInterrupts] = []
+    stopped: list[BaseException] = []
+    try:
+        with contextlib.ExitStack() as after_commit:
+
+            def hold() -> None:
+                held.append(after_commit.enter_context(interrupts_held()))
+
+            # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
+            with (
+                reporting(
+                    lambda: replace(done[0], backup_id=backup_id).as_json() if done else None
+                ),
+                record_run(backend, "import", request.table) as run,
+                migration_lock(backend, "import", warn=True) as unreleased,
+            ):
+                # Re-checked under the lock: the table may have changed since the preview.
+                refuse_half_done(backend)
+                mapping = mapping_for(request, source)
+                _schema, check = check_table(backend, request, source, mapping)
+                if not check.ok:
+                    raise SchemaMismatch(
+                        request.table,
+                        check.problems,
+                        from_table=request.file is None,
+                        mapped=request.mapping is not None,
+                    )
+                if safety_backup is not None:
+                    if progress:
+                        progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
+                    backup_id = safety_backup("pre-import")
+                report = _execute(backend, request, source, progress, on_commit=hold)
+                done.append(report)
+                for name in ("read", "inserted", "updated", "skipped", "rejected"):
+                    run.count(name, getattr(report, name))
+                if not report.committed:
+                    run.set_outcome("failed", f"not committed: {report.reason}")
+                backend.renew_lock()
+    except KeyboardInterrupt as exc:
+        # (one that came as the run row was written, raised after it; never one held as
+        # another error ended the block: that error is said)
+        if not (done and done[0].committed) or exc.__context__ is not None:
+            raise
+        stopped.append(exc)
+    stopped += [stop_for(s) for h in held for s in h.signals]
+    report = done[0]
+    late = [w for w in map(_too_late, stopped[:1]) if w not in report.warnings]
+    return replace(report, backup_id=backup_id, warnings=(*report.warnings, *late, *unreleased))
 
 
 def _execute(
@@ -181,7 +204,11 @@ def _execute(
     request: ImportRequest,
     source: Source,
     progress: ImportProgressCallback | None,
+    *,
+    on_commit: Callable[[], object] = lambda: None,
 ) -> ImportReport:
+    """The import's step: open the unit, stream every row, check, commit or roll back, audit.
+    ``on_commit`` is called as soon as the rows are known committed."""
     started = time.monotonic()
     request.check_options()
     mapping = mapping_for(request, source)
@@ -301,6 +328,7 @@ def _execute(
             done = _audit(request, source, sha, read, outcome, rejected, "ok")
             writer.commit(done)
             committed = True
+            on_commit()
         else:
             writer.rollback()
     except BaseException as exc:
@@ -310,6 +338,7 @@ def _execute(
             # with their `import ok` row. Said so, as a restore's is; "terminated" read as
             # undone, beside a run row "failed" and 300 rows in the table.
             committed, late = True, (_too_late(exc),)
+            on_commit()
         else:
             _stopped(backend, request, source, rejects, exc)
             raise
