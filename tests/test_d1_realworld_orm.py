@@ -12,6 +12,7 @@ into PostgreSQL and ``sync verify``. Every finding is pinned: each is true."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint.core import lint_migrations
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
 
@@ -241,3 +244,65 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
     assert students == STUDENT_COPY
     assert rows == d1.sql(STUDENTS + " ORDER BY id") and len(rows) == 5
     assert [r[4] for r in rows] == [0, 1, 0, 1, 1]  # `active`, 1/0 as D1 holds it
+
+
+# (the migration after `CREATE TABLE s (id INTEGER PRIMARY KEY, code TEXT)` and two rows,
+# whether ADD-UNIQUE is said, whether SQLite builds the index on those rows)
+NEW_COLUMN_UNIQUE = [
+    # drizzle-kit's and Prisma's way to add a unique column on SQLite: NULL in every row
+    ("ALTER TABLE `s` ADD `nisn` text;--> statement-breakpoint\n"
+     "CREATE UNIQUE INDEX `s_nisn_unique` ON `s` (`nisn`);", False, True),
+    ('ALTER TABLE "s" ADD COLUMN "nisn" TEXT;\n'
+     'CREATE UNIQUE INDEX "s_nisn_key" ON "s"("nisn", "code");', False, True),
+    # counter-examples: a constant default, a backfill before the index, an expression
+    ("ALTER TABLE s ADD COLUMN nisn TEXT DEFAULT 'x';\nCREATE UNIQUE INDEX u ON s (nisn);",
+     True, False),
+    ("ALTER TABLE s ADD COLUMN nisn TEXT;\nUPDATE s SET nisn = 'x' WHERE id > 0;\n"
+     "CREATE UNIQUE INDEX u ON s (nisn);", True, False),
+    ("ALTER TABLE s ADD COLUMN nisn TEXT;\nCREATE UNIQUE INDEX u ON s (coalesce(nisn, ''));",
+     True, False),
+    ("CREATE UNIQUE INDEX u ON s (code);", True, False),  # (both rows' code is 'a')
+    # a rebuild (drizzle-kit's `__new_s`) gaining the column: NULL in every row, unless the
+    # copy fills it or a write follows the copy
+    ("PRAGMA foreign_keys=OFF;\nCREATE TABLE `__new_s` (`id` integer PRIMARY KEY, `code` text, "
+     "`nisn` text);\nINSERT INTO `__new_s`(\"id\", \"code\") SELECT \"id\", \"code\" FROM `s`;\n"
+     "DROP TABLE `s`;\nALTER TABLE `__new_s` RENAME TO `s`;\nPRAGMA foreign_keys=ON;\n"
+     "CREATE UNIQUE INDEX `s_nisn_unique` ON `s` (`nisn`);", False, True),
+    ("PRAGMA foreign_keys=OFF;\nCREATE TABLE `__new_s` (`id` integer PRIMARY KEY, `code` text, "
+     "`nisn` text);\nINSERT INTO `__new_s`(\"id\", \"code\", \"nisn\") SELECT \"id\", \"code\", "
+     "\"code\" FROM `s`;\nDROP TABLE `s`;\nALTER TABLE `__new_s` RENAME TO `s`;\n"
+     "CREATE UNIQUE INDEX `s_nisn_unique` ON `s` (`nisn`);", True, False),
+    ("PRAGMA foreign_keys=OFF;\nCREATE TABLE `__new_s` (`id` integer PRIMARY KEY, `code` text, "
+     "`nisn` text);\nINSERT INTO `__new_s`(\"id\", \"code\") SELECT \"id\", \"code\" FROM `s`;\n"
+     "DROP TABLE `s`;\nALTER TABLE `__new_s` RENAME TO `s`;\n"
+     "UPDATE s SET nisn = 'x' WHERE id > 0;\n"
+     "CREATE UNIQUE INDEX `s_nisn_unique` ON `s` (`nisn`);", True, False),
+]  # fmt: skip
+
+
+def test_a_unique_index_on_a_column_null_in_every_row_is_no_add_unique(
+    mdirs: MigrationDirs,
+) -> None:
+    """drizzle-kit's rebuild of `students` gaining `nisn` with `students_nisn_unique` (and
+    its and Prisma's `ADD` then `CREATE UNIQUE INDEX` of a new unique column) warned "adds
+    UNIQUE (nisn)": the column is NULL in every row, NULLs are distinct, and SQLite builds
+    the index whatever the table holds. A default, a write before the index, a copy that
+    fills the column or an expression is still the warning (each fails on these rows)."""
+    mdirs.add("20250101_000100", "base", "CREATE TABLE s (id INTEGER PRIMARY KEY, code TEXT);")
+    for i, (sql, said, builds) in enumerate(NEW_COLUMN_UNIQUE):
+        path = mdirs.add(f"20250101_{i + 2:04d}00", f"m{i}", sql)
+        found = lint_migrations(discover(mdirs.migrations, mdirs.rollback), None).findings
+        rules = [f.rule for f in found if f.file == path.name and f.rule != "NO-ROLLBACK"]
+        assert rules == (["ADD-UNIQUE"] if said else []), (sql, rules)
+        path.unlink()
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.executescript("CREATE TABLE s (id INTEGER PRIMARY KEY, code TEXT);"
+                               "INSERT INTO s VALUES (1, 'a'), (2, 'a');")  # fmt: skip
+            with contextlib.suppress(sqlite3.IntegrityError):
+                conn.executescript(sql.replace("--> statement-breakpoint", ""))
+            made = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                "AND sql IS NOT NULL").fetchone()  # fmt: skip
+            assert made == (int(builds),), sql
+        finally:
+            conn.close()
