@@ -60,11 +60,8 @@ def _project(root: Path) -> MigrationDirs:
 
 APP_ROWS = [
     # As the Worker writes them: Prisma's client stores a DateTime in SQLite as Unix ms.
-    'INSERT INTO "Guardian" ("id", "name", "phone") '
-    "VALUES ('clz0guard0000qz8hparent01', 'Ibu Aminah', '+62 811 1111 2222')",
-    'INSERT INTO "Student" ("nis", "fullName", "email", "isActive", "gradeLevel", "guardianId", '
-    "\"createdAt\", \"updatedAt\") VALUES ('2024004', 'Putri Ayu', NULL, 1, 11, "
-    "'clz0guard0000qz8hparent01', 1722584721903, 1722584721903)",
+    'INSERT INTO "Student" ("nis", "fullName", "email", "isActive", "gradeLevel", "createdAt", '
+    "\"updatedAt\") VALUES ('2024004', 'Putri Ayu', NULL, 1, 11, 1722584721903, 1722584721903)",
     'UPDATE "Student" SET "isActive" = 0, "updatedAt" = 1722584800000 WHERE "nis" = \'2024002\'',
     'INSERT INTO "Enrolment" ("id", "studentId", "courseId", "score", "passed", "note", '
     "\"enrolledAt\") VALUES ('clz0enrol0000qz8hxyz00001', 4, 'clyn3k0v50000qz8h2b7c1x9d', "
@@ -86,6 +83,12 @@ LINT_ALL = [
     # DROP TABLE "Course": Enrolment's ON DELETE CASCADE fires on D1 (foreign keys always on,
     # `PRAGMA foreign_keys=OFF` ignored, `defer_foreign_keys` does not stop it).
     ("D1-CASCADE-REBUILD", "20240101_000004", 25, "error"),
+    # Prisma's DropTable (`PRAGMA foreign_keys=off; DROP TABLE "Guardian"; …=on;`) runs
+    # before its rebuild's `defer_foreign_keys`: on D1 the drop sets Student.guardianId NULL
+    ("D1-PRAGMA-FK", "20240101_000005", 10, "warning"),
+    ("DROP-TABLE", "20240101_000005", 11, "error"),
+    ("D1-FK-ACTION-REBUILD", "20240101_000005", 11, "warning"),
+    ("DROP-COLUMN", "20240101_000005", 17, "error"),  # Student.guardianId, in the rebuild
     ("D1-PRAGMA-FK", "20240102_000003", 1, "warning"),
     # (no ADD-UNIQUE for `students_nisn_unique`: the rebuild's new `nisn` is NULL in every
     # row, and NULLs are distinct; it was a warning)
@@ -105,6 +108,15 @@ PARITY_NOTES = [
     ("FOREIGN KEY Enrolment(courseId)", "20240101_000004", 26),
     ("PRAGMA", "20240101_000004", 28),
     ("PRAGMA", "20240101_000004", 29),
+    ("PRAGMA", "20240101_000005", 10),
+    ("DROP TABLE Guardian", "20240101_000005", 11),  # (Student's key to it goes with it)
+    ("PRAGMA", "20240101_000005", 12),
+    ("PRAGMA", "20240101_000005", 15),
+    ("PRAGMA", "20240101_000005", 16),
+    ("DROP TABLE Student", "20240101_000005", 28),
+    ("FOREIGN KEY Enrolment(studentId)", "20240101_000005", 29),
+    ("PRAGMA", "20240101_000005", 32),
+    ("PRAGMA", "20240101_000005", 33),
     ("column active DEFAULT true", "20240102_000000", 8),  # became 1 in its integer column
     ("column present DEFAULT false", "20240102_000001", 1),
     ("PRAGMA", "20240102_000003", 1),
@@ -125,7 +137,7 @@ LATER = (
 # The rows the rebuilt tables' children held: 3 each, kept on a SQLite file (`PRAGMA
 # foreign_keys=OFF` honoured); D1 empties them.
 CHILDREN = 'SELECT (SELECT count(*) FROM "Enrolment"), (SELECT count(*) FROM attendance)'
-MIGRATIONS = 9
+MIGRATIONS = 10
 
 
 def test_lint_all_in_the_wrangler_project_pins_every_finding(tmp_path: Path) -> None:
@@ -152,7 +164,7 @@ def test_up_parity_rollback_status_on_sqlite(tmp_path: Path, pg_url: str) -> Non
     res = run_cli(*base, "parity", "--postgres", pg_url, "--json")
     assert res.code == 0, res.out[-2000:] + res.err
     report = json.loads(res.out)["reports"][0]
-    assert report["differences"] == [] and len(report["expected"]["tables"]) == 8
+    assert report["differences"] == [] and len(report["expected"]["tables"]) == 7
     got = [(f["construct"], f["file"][:15], f["line"]) for f in report["findings"]]
     assert got == PARITY_NOTES
     assert {f["severity"] for f in report["findings"]} == {"note"}
@@ -186,20 +198,13 @@ LATER_ROWS = [
 # the translation does): Prisma's BOOLEAN a boolean, its DATETIME a timestamp from the seed's
 # text and the client's Unix milliseconds alike; drizzle's integer booleans and unixepoch()
 # seconds integers, as D1 holds them.
-STUDENT = "SELECT id, fullname, isactive, gradelevel, guardianid, updatedat FROM student"
+STUDENT = "SELECT id, fullname, isactive, gradelevel, updatedat FROM student"
 STUDENT_COPY = [
-    (1, "Siti Aisyah Putri", True, 10, None, datetime(2024, 8, 2, 12, 0)),
-    (2, "Muhammad Rizky", False, 10, None, datetime(2024, 8, 2, 7, 46, 40)),
-    (3, "Dewi Lestari", False, 10, None, datetime(2024, 7, 15, 2, 31, 9)),
-    (
-        4,
-        "Putri Ayu",
-        True,
-        11,
-        "clz0guard0000qz8hparent01",
-        datetime(2024, 8, 2, 7, 45, 21, 903000),
-    ),
-    (5, "Bayu", True, 10, None, datetime(2024, 8, 2, 12, 0, 0, 1000)),
+    (1, "Siti Aisyah Putri", True, 10, datetime(2024, 8, 2, 12, 0)),
+    (2, "Muhammad Rizky", False, 10, datetime(2024, 8, 2, 7, 46, 40)),
+    (3, "Dewi Lestari", False, 10, datetime(2024, 7, 15, 2, 31, 9)),
+    (4, "Putri Ayu", True, 11, datetime(2024, 8, 2, 7, 45, 21, 903000)),
+    (5, "Bayu", True, 10, datetime(2024, 8, 2, 12, 0, 0, 1000)),
 ]
 # (stamped by unixepoch() on D1: compared with D1's own rows)
 STUDENTS = "SELECT id, name, nisn, class_id, active, created_at, updated_at, phone FROM students"
@@ -234,7 +239,7 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
         encoding="utf-8",
     )
     res = run_cli("--config", str(config), "sync", "cermin", "--yes")
-    assert res.code == 0 and "8 table(s) synced and verified" in res.err, res.err
+    assert res.code == 0 and "7 table(s) synced and verified" in res.err, res.err
     for sql in LATER_ROWS:
         d1.sql(sql)
     res = run_cli("--config", str(config), "sync", "cermin", "--tables", "Student,students",
@@ -243,7 +248,7 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
     counts = {r["table"]: (r["inserted"], r["updated"], r["deleted"]) for r in json.loads(res.out)}
     assert counts == {"Student": (1, 1, 0), "students": (1, 2, 0)}
     res = run_cli("--config", str(config), "sync", "verify", "cermin")
-    assert res.code == 0 and "8 table(s) equal on both sides" in res.err, res.err
+    assert res.code == 0 and "7 table(s) equal on both sides" in res.err, res.err
     with psycopg.connect(pg_url) as conn:
         students = conn.execute(STUDENT + " ORDER BY id").fetchall()
         rows = conn.execute(STUDENTS + " ORDER BY id").fetchall()
