@@ -159,9 +159,11 @@ def test_a_check_of_the_earlier_version_in_flight_at_the_upgrade_does_not_page_a
     was = database_before_of(DB1)
     old = {"database": was, "target": "primary", "check": "backup_age", "object": "backups",
            "severity": "CRITICAL", "message": "no backup", "since": None,
-           "opened_at": "2026-12-08 09:59:00", "state": "open", "sent": [hook_id(hook)]}  # fmt: skip
-    state.write_text(json.dumps({"version": 1, "incidents": {"primary|backup_age|backups": old},
-                                 "checked": {f"primary@{was}": "2026-12-08 09:59:00"}}))  # fmt: skip
+           "opened_at": "2026-12-08 09:59:00", "state": "open",
+           "sent": [hook_id(hook)]}  # fmt: skip
+    checked = {f"primary@{was}": "2026-12-08 09:59:00"}  # (the earlier version's last check)
+    incidents = {"primary|backup_age|backups": old}
+    state.write_text(json.dumps({"version": 1, "incidents": incidents, "checked": checked}))
     at = datetime(2026, 12, 8, 10, 1, 30, tzinfo=UTC)
     fixed = TargetHealth("primary", (), database=database_of(DB1), database_before=was)
     out = process_alerts(CheckReport((fixed,), "2026-12-08 10:01:00"), (hook,), path=state, now=at)
@@ -196,4 +198,5 @@ def test_a_pair_named_with_a_space_keeps_its_grace_from_the_names_only_key(
     now = datetime(2026, 12, 3, tzinfo=UTC)
     first = pairs_seen(mcfg.config_file, mcfg.sync_pairs, now, state,
                        databases=dict(mcfg.databases)).first  # fmt: skip
-    assert first == {pair_key("laporan harian", "a", "r", dict(mcfg.databases)): now - timedelta(days=2)}
+    key = pair_key("laporan harian", "a", "r", dict(mcfg.databases))
+    assert first == {key: now - timedelta(days=2)}  # (its grace goes on)

@@ -263,8 +263,8 @@ def sync_table(
         # A checksum pass's read is the rows it compared and those it read again to copy:
         # the state row (`sync status`'s `read`) kept the second alone (1 of a 40,000-row
         # table whose sync said read 40,001).
-        done["rows_read"] = state.rows_read + compared
-        state = _ended(state, found, src_count, dst_count, **done)
+        read = state.rows_read + compared
+        state = _ended(state, found, src_count, dst_count, rows_read=read, **done)
         s.dst.write_state(state)
         if hasattr(s.dst, "settle_sequences"):  # PostgreSQL: see PostgresWrites
             s.dst.settle_sequences(shape)
