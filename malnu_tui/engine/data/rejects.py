@@ -16,13 +16,13 @@ import contextlib
 import csv
 import errno
 import heapq
-import io
 import os
 import struct
 import tempfile
 from collections.abc import Iterator
 from operator import itemgetter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import BinaryIO
 
 from malnu_tui.engine.data.errors import ImportCheckFailed, InputFileError
@@ -49,8 +49,8 @@ class RejectsWriter:
         self._held = 0  # their bytes
         self._runs: list[Path] = []
         self._done = False
-        self._text = io.StringIO()
-        self._csv = csv.writer(self._text)
+        self._out: list[str] = []  # (the writer's one write a row: read back at once)
+        self._csv = csv.writer(SimpleNamespace(write=self._out.append))
 
     @property
     def first(self) -> list[Rejection]:
@@ -121,9 +121,8 @@ class RejectsWriter:
         elif mark > self._lowest[0]:
             heapq.heapreplace(self._lowest, mark)
         self._csv.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
-        text = self._text.getvalue().encode()
-        self._text.seek(0)
-        self._text.truncate()
+        text = "".join(self._out).encode()
+        self._out.clear()
         self._rows.append((r.line, text))
         self._held += len(text) + 100  # (and the tuple's, the bytes object's own)
         if self._held >= self._run_bytes:
