@@ -95,10 +95,25 @@ def import_copy_end(frame: FrameType) -> bool:
 
 
 def import_commit_return(frame: FrameType) -> bool:
-    """The import writer's ``commit`` (its COMMIT done), as it returns."""
+    """The import writer's ``commit`` (its COMMIT done; D1: its final batch answered), as it
+    returns."""
     code = frame.f_code
     return code.co_name == "commit" and code.co_filename.endswith(
-        ("sqlite_writer.py", "pg_writer.py")
+        ("sqlite_writer.py", "pg_writer.py", "d1_writer.py")
+    )
+
+
+def import_step_return(frame: FrameType) -> bool:
+    """The import's step (``run._execute``: its rows committed, or not), as it returns to the
+    run around it (its run row not written yet)."""
+    code = frame.f_code
+    return code.co_name == "_execute" and code.co_filename.endswith(os.path.join("data", "run.py"))
+
+
+def lock_release(frame: FrameType) -> bool:
+    """The release of the migration lock at the end of the block that held it (``oplock``)."""
+    return frame.f_code.co_name == "release_lock" and _within(
+        frame, "migration_lock", "oplock.py", 1
     )
 
 

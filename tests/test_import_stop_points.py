@@ -6,14 +6,16 @@ it for ever (the sync's same hang: tests/test_sync_stop_points.py, whose hook la
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.fixtures_core import CliResult
+from tests.fixtures_matrix import DbTarget
+from tests.import_support import ImportTarget
 from tests.inproc import run_inproc
 from tests.stop_points import run_stopped
 
@@ -43,40 +45,60 @@ def test_sigterm_as_an_imports_copy_ends_stops_it_and_says_nothing_was_imported(
     assert again.code == 0, again.err
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
 def test_sigterm_as_an_imports_commit_returns_says_the_rows_are_imported(
-    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+    tmp_path: Path, kind: str, fresh_db: Callable[[str], DbTarget]
 ) -> None:
-    """SIGTERM landing just as the COMMIT returned: 300 rows in, the audit row `import ok`,
-    but the run row said failed/interrupted and the CLI only "terminated" (exit 143), read
-    as undone. The import is now said done (exit 0, its report, a warning that the signal
-    came too late), and its run row is `ok` with its counts, as its audit row."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sekolah.db'}"
-        with contextlib.closing(sqlite3.connect(tmp_path / "sekolah.db")) as c:
-            c.execute("CREATE TABLE kelas (kode TEXT PRIMARY KEY, nama TEXT NOT NULL)")
-    else:
-        url = request.getfixturevalue("pg_url")
-        with psycopg.connect(url, autocommit=True) as c:
-            c.execute("CREATE TABLE kelas (kode text PRIMARY KEY, nama text NOT NULL)")
+    """SIGTERM landing just as the COMMIT returned (D1: as its final batch, the promotion
+    with the `import ok` row, was answered): 300 rows in, the audit row `import ok`, but the
+    run row said failed/interrupted and the CLI only "terminated" (exit 143), read as undone.
+    The import is now said done (exit 0, its report, a warning that the signal came too
+    late), and its run row is `ok` with its counts, as its audit row."""
+    db = _kelas(tmp_path, fresh_db(kind))
+    res = run_stopped("import_commit_return", 1, *_import_args(tmp_path, db), event="return")
+    _said_done(res, db)
+    if kind == "d1":  # (its staging table dropped by the batch itself)
+        assert not db.rows("SELECT name FROM sqlite_master WHERE name LIKE '%stage%'")
+
+
+@pytest.mark.parametrize(
+    ("point", "event"), [("import_step_return", "return"), ("lock_release", "call")]
+)
+def test_sigterm_after_an_imports_step_before_its_run_row_says_the_rows_are_imported(
+    tmp_path: Path, point: str, event: str, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """SIGTERM landing once the import's step had returned committed (``run._execute``), or
+    as the lock was released, before the run row was written: the run row said "failed:
+    interrupted" with no counts beside `import ok` and the 300 rows, `check` counted a failed
+    import, and the CLI said "terminated" (exit 143) with no report, even under --json. Now
+    held from the COMMIT to the run row, and said as one that came as the COMMIT returned."""
+    db = _kelas(tmp_path, fresh_db("sqlite"))
+    res = run_stopped(point, 1, *_import_args(tmp_path, db), event=event)
+    _said_done(res, db)
+
+
+def _kelas(tmp_path: Path, target: DbTarget) -> ImportTarget:
+    db = ImportTarget(target.kind, target.url, tmp_path)
+    db.execute("CREATE TABLE kelas (kode TEXT PRIMARY KEY, nama TEXT NOT NULL)")
+    return db
+
+
+def _import_args(tmp_path: Path, db: ImportTarget) -> tuple[str, ...]:
     csv = tmp_path / "kelas.csv"
     csv.write_text("kode,nama\n" + "".join(f"K{i:04d},kelas {i}\n" for i in range(300)))
-    args = ("--database", url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
-    res = run_stopped("import_commit_return", 1, *args, "--json", event="return")
+    return ("--database", db.url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes",
+            "--json")  # fmt: skip
+
+
+def _said_done(res: CliResult, db: ImportTarget) -> None:
     assert res.code == 0, res.err
     assert json.loads(res.out)["committed"] is True and json.loads(res.out)["inserted"] == 300
     late = "warning: the import is committed, but: an interrupt (Ctrl-C or SIGTERM) came after "
     assert late + "it had committed, too late to undo it" in res.err, res.err
     assert "terminated" not in res.err, res.err
-    if kind == "sqlite":
-        with contextlib.closing(sqlite3.connect(tmp_path / "sekolah.db")) as conn:
-            count = conn.execute("SELECT count(*) FROM kelas").fetchone()
-            audit = conn.execute("SELECT action, outcome, detail FROM malnu_audit").fetchall()
-    else:
-        with psycopg.connect(url, autocommit=True) as pc:
-            count = pc.execute("SELECT count(*) FROM kelas").fetchone()
-            audit = pc.execute("SELECT action, outcome, detail FROM malnu_audit").fetchall()
-    assert count == (300,)
+    assert db.count("kelas") == 300
+    audit = db.rows("SELECT action, outcome, detail FROM malnu_audit ORDER BY id")
     assert [a[1] for a in audit if a[0] == "import"] == ["ok"], audit
     (run,) = [a for a in audit if a[0] == "run"]
     assert run[1] == "ok" and json.loads(run[2])["counts"]["inserted"] == 300, run
+    assert not db.rows("SELECT * FROM malnu_lock"), "the lock row left behind"

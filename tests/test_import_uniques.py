@@ -409,27 +409,46 @@ def test_an_upsert_by_a_deferrable_key_on_postgresql_is_refused_up_front(
     assert report.committed and report.rejected == 2, report
 
 
-def test_skip_s_new_rows_sharing_an_email_say_it_may_be_an_earlier_line(
-    imp: ImportTarget, tmp_path: Path
+def test_skip_names_a_new_row_s_repeat_of_another_unique_by_its_first_line(
+    imp: ImportTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # --on-conflict skip watches its key alone: two new rows sharing an email are the
-    # database's refusal of the second. PostgreSQL's said "(Key (email)=(b@x) already
-    # exists.)" alone, and the operator looked in the table for it in vain; it now says what
-    # SQLite and D1 say (the table's own value, line 3, is said the same).
-    imp.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ani')")
-    f = write_csv(tmp_path / "s.csv", "id,email,name\n1,z@x,Ani\n2,b@x,Budi\n3,a@x,C\n4,b@x,D\n")
-    req = ImportRequest(
-        "users",
-        file=f,
-        rejects=tmp_path / "r.csv",
-        key=("id",),
-        on_conflict="skip",
-        max_errors=MaxErrors(5),
+    # --on-conflict skip watched its key alone: two new rows sharing an email were the
+    # database's refusal of the second, "… is in the table already, or on an earlier line of
+    # this import" (PostgreSQL: "already exists"), naming no line, the table's own value said
+    # the same. Now, among the rows it adds (their key held by no row of the table), the later
+    # is named by the first's line, in a dry run too; a row whose key the table holds is
+    # skipped and writes nothing, so its email collides with none (lines 6 and 7).
+    imp.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ani'), (9, 'q@x', 'Q')")
+    f = write_csv(
+        tmp_path / "s.csv",
+        "id,email,name\n"
+        "1,z@x,Ani\n"  # line 2: id 1 held: skipped
+        "2,b@x,Budi\n"  # line 3: added
+        "3,a@x,C\n"  # line 4: id 1's email, in the table
+        "4,b@x,D\n"  # line 5: line 3's email
+        "5,z@x,E\n"  # line 6: line 2's email, but line 2 writes nothing: added
+        "9,b@x,Q\n",  # line 7: id 9 held: skipped, though line 3 has its email
     )
-    report = import_into(imp, req)
-    got = {int(r["line"]): r["reason"] for r in rejects_of(report.rejects_file)}
-    assert sorted(got) == [4, 5], got
-    for line, email in ((4, "a@x"), (5, "b@x")):
-        assert email in got[line], got
-        assert got[line].endswith(", or on an earlier line of this import"), got
-    assert report.committed and (report.inserted, report.skipped) == (1, 1), report
+    monkeypatch.setattr("malnu_tui.engine.data.run.CHUNK_ROWS", 2)  # (line 5's not line 3's)
+    for dry in (True, False):
+        req = ImportRequest(
+            "users",
+            file=f,
+            rejects=tmp_path / "r.csv",
+            key=("id",),
+            on_conflict="skip",
+            max_errors=MaxErrors(5),
+            dry_run=dry,
+        )
+        report = import_into(imp, req)
+        got = {int(r["line"]): r["reason"] for r in rejects_of(report.rejects_file)}
+        assert sorted(got) == [4, 5], (dry, got)
+        assert "a@x" in got[4] and "already" in got[4] and "earlier line" not in got[4], got
+        assert got[5] == (
+            "email 'b@x' repeats line 3 of this import: the table's UNIQUE (email) takes a "
+            "value once; remove or correct one of them"
+        ), (dry, got)
+    assert report.committed and (report.inserted, report.skipped) == (2, 2), report
+    assert imp.rows("SELECT id, email FROM users ORDER BY id") == [
+        (1, "a@x"), (2, "b@x"), (5, "z@x"), (9, "q@x")
+    ]  # fmt: skip

@@ -142,3 +142,61 @@ def test_a_pairs_first_sighting_is_kept_per_host_and_taken_over_from_the_old_key
     text = state.read_text(encoding="utf-8")
     for secret in ("Rahasia", "Kunci", "ops:"):
         assert secret not in text, text
+
+
+def test_a_check_of_the_earlier_version_in_flight_at_the_upgrade_does_not_page_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """The newest check of each target (`checked`, which keeps runs that overlap from
+    alerting out of order) was not taken over at the re-key: a run of the earlier version in
+    flight at the upgrade (its target hanging), finishing after the first run of this one had
+    sent "resolved", sent the fixed problem again under the old key (and the next run sent
+    "resolved" again). That run is made here as the earlier version made it: its report names
+    the database by the old key, with no other."""
+    hook = Webhook("json", receiver.url(), timeout=2, retries=0)
+    state = tmp_path / "incidents.json"
+    problem = Problem("primary", "backup_age", Severity.CRITICAL, "no backup", None, "backups")
+    was = database_before_of(DB1)
+    old = {"database": was, "target": "primary", "check": "backup_age", "object": "backups",
+           "severity": "CRITICAL", "message": "no backup", "since": None,
+           "opened_at": "2026-12-08 09:59:00", "state": "open",
+           "sent": [hook_id(hook)]}  # fmt: skip
+    checked = {f"primary@{was}": "2026-12-08 09:59:00"}  # (the earlier version's last check)
+    incidents = {"primary|backup_age|backups": old}
+    state.write_text(json.dumps({"version": 1, "incidents": incidents, "checked": checked}))
+    at = datetime(2026, 12, 8, 10, 1, 30, tzinfo=UTC)
+    fixed = TargetHealth("primary", (), database=database_of(DB1), database_before=was)
+    out = process_alerts(CheckReport((fixed,), "2026-12-08 10:01:00"), (hook,), path=state, now=at)
+    assert [e for e, _ in receiver.events()] == ["resolved"]
+    earlier = TargetHealth("primary", (problem,), database=was)  # (began 10:00, ends 10:02)
+    out = process_alerts(CheckReport((earlier,), "2026-12-08 10:00:00"), (hook,), path=state,
+                         now=at + timedelta(seconds=30))  # fmt: skip
+    assert out.outrun == ("primary (2026-12-08 10:00:00; alerted on: 2026-12-08 10:01:00)",)
+    out = process_alerts(CheckReport((fixed,), "2026-12-08 10:02:00"), (hook,), path=state,
+                         now=at + timedelta(seconds=60))  # fmt: skip
+    assert [e for e, _ in receiver.events()] == ["resolved"], "paged again"
+    assert json.loads(state.read_text())["incidents"] == {}
+
+
+def test_a_pair_named_with_a_space_keeps_its_grace_from_the_names_only_key(
+    tmp_path: Path,
+) -> None:
+    """A first sighting kept by a version that keyed pairs by names alone (`laporan harian
+    a->r`) was looked up by the new key cut at its second space (`laporan harian`): not found,
+    the never-synced pair's grace started again at the upgrade, a day more unsaid."""
+    cfg, state = tmp_path / "malnu.toml", tmp_path / "state" / "sync_pairs_seen.json"
+    cfg.write_text(
+        '[targets.a]\nurl = "sqlite:a.db"\n[targets.r]\nurl = "sqlite:r.db"\n'
+        '[sync."laporan harian"]\nfrom = "a"\nto = "r"\n',
+        encoding="utf-8",
+    )
+    state.parent.mkdir()
+    configs = {str(cfg.resolve()): {"laporan harian a->r": "2026-12-01 00:00:00"}}
+    state.write_text(json.dumps({"version": 1, "configs": configs}), encoding="utf-8")
+    mcfg = load_monitor_config(load_settings(config=str(cfg), env={}))
+    assert mcfg.config_file is not None
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    first = pairs_seen(mcfg.config_file, mcfg.sync_pairs, now, state,
+                       databases=dict(mcfg.databases)).first  # fmt: skip
+    key = pair_key("laporan harian", "a", "r", dict(mcfg.databases))
+    assert first == {key: now - timedelta(days=2)}  # (its grace goes on)

@@ -484,6 +484,51 @@ def test_an_audit_index_the_role_may_not_make_leaves_its_commands_working(
     assert made == (1,)
 
 
+def test_an_audit_index_statement_timeout_stops_is_made_empty_and_not_waited_for_again(
+    pg_url: str,
+) -> None:
+    """A trail too long to index within the target's statement_timeout: the build was
+    cancelled, said, and tried again by every command that may write, each waiting the whole
+    timeout for it (a sync every minute behind a 60 s timeout), for ever. Now made empty
+    (``WHERE false``: no query uses it), as D1's is, and said once with the way to build it."""
+    assert run_inproc("--database", pg_url, "status").code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX malnu_audit_action_object_id")
+        conn.execute("DROP INDEX malnu_audit_action_object_outcome_id")
+        conn.execute(  # (long objects: 0.6 s to index here, 0.06 s to read)
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome) SELECT now(), 'o@h', "
+            "'run', repeat('sync primary->analytics ', 60) || i, 'ok' "
+            "FROM generate_series(1, 20000) i"
+        )
+    url = f"{pg_url}?statement_timeout=250ms"
+    res = run_inproc("--database", url, "status")
+    assert res.code == 0, res.err
+    said = [x for x in res.err.splitlines() if "audit index" in x]
+    assert len(said) == 2 and said[0] == (
+        "warning: the audit index malnu_audit_action_object_id was not made (canceling "
+        "statement due to statement timeout [SQLSTATE 57014]; role postgres): the trail is "
+        "too long to index within the statement_timeout, so it was made empty (WHERE false: "
+        "no query uses it) and no later command waits the timeout for it again; `check` reads "
+        "the trail without it, slower on a long one. To have it, as the table's owner (psql): "
+        'DROP INDEX "public".malnu_audit_action_object_id; SET statement_timeout = 0; '
+        'CREATE INDEX CONCURRENTLY malnu_audit_action_object_id ON "public".malnu_audit '
+        "(action, object, id);"
+    ), res.err
+    res = run_inproc("--database", url, "status")
+    assert res.code == 0 and "audit index" not in res.err, res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        made = conn.execute(
+            "SELECT indexname, indexdef LIKE '%WHERE false' FROM pg_indexes "
+            "WHERE tablename = 'malnu_audit' ORDER BY 1"
+        ).fetchall()
+    assert made == [
+        ("malnu_audit_action_id", False),
+        ("malnu_audit_action_object_id", True),
+        ("malnu_audit_action_object_outcome_id", True),
+        ("malnu_audit_pkey", False),
+    ]
+
+
 def test_a_migration_the_full_disk_stopped_is_not_blamed_on_the_file(tmp_path: Path) -> None:
     """A disk that fills during ``up`` (a seed's rows, at 2 a.m.): "disk I/O error (at
     COMMIT)" came with "fix the file and run again". Here the disk is a file-size limit on the

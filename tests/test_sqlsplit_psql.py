@@ -91,3 +91,18 @@ def test_a_column_named_begin_in_a_begin_atomic_body_is_read_as_the_server_reads
         for st in got:
             conn.execute(st.text)  # type: ignore[call-overload]
         assert conn.execute("SELECT b()").fetchone() == (7,)
+
+
+def test_a_dollar_tag_holds_any_non_ascii_character_and_no_digit_first() -> None:
+    """psql's rule for a ``$tag$`` (a letter, ``_`` or any byte of a non-ASCII character
+    first, digits after), which the splitter and the DO block's line reading share
+    (sqltokens.DOLLAR_TAG): astral-plane characters too; ``$1`` is a parameter."""
+    from malnu_tui.engine.backends.pg_sql import do_block_line
+
+    script = "SELECT $😀$ ; $😀$; SELECT $Ω_9$ a;b $Ω_9$; SELECT $1 ; SELECT $_$;$_$"
+    texts = [st.text for st in split_statements(script, dialect="postgres")]
+    assert texts == ["SELECT $😀$ ; $😀$", "SELECT $Ω_9$ a;b $Ω_9$", "SELECT $1", "SELECT $_$;$_$"]
+    body = "DO $körper😀$\nBEGIN\n  PERFORM 1;\nEND $körper😀$"
+    frame = "PL/pgSQL function inline_code_block line 3 at PERFORM"
+    assert do_block_line(body, frame) == 2
+    assert do_block_line("DO $9$ BEGIN END $9$", frame) is None

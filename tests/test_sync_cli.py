@@ -537,3 +537,6 @@ def test_a_checksum_pass_says_what_its_read_count_is(tmp_path: Path) -> None:
     src.run("UPDATE kelas SET nama = 'XI' WHERE id = 2")
     doc = run_inproc("sync", *pair, "--json")
     assert [(r["read"], r["updated"]) for r in json.loads(doc.out)] == [(4, 1)], doc.out
+    # `sync status`'s `read` is that sync's read (it was the state row's 1: the row read again).
+    status = run_inproc("sync", "status", "--to", f"sqlite:///{b}", "--json")
+    assert [(r["read"], r["updated"]) for r in json.loads(status.out)] == [(4, 1)], status.out

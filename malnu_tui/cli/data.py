@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.data import ImportPreview, ImportProgress, ImportReport, ImportRequest
-    from malnu_tui.engine.data.run import Source
+    from malnu_tui.engine.data.preflight import Source
 
 
 def register(

@@ -33,8 +33,10 @@ __all__ = [
 WORD = re.compile(r"[A-Za-z_]+")
 # A ``$tag$`` quote, as psql and the server read one: a tag of letters, digits and ``_`` (not
 # first), and of any non-ASCII character (``$körper$``: it was no quote here, and its ``;``
-# ended the statement).
-DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$")
+# ended the statement). Non-ASCII as ``[^\x00-\x7f]``, the same characters as the range
+# ``\x80-\U0010ffff``, which re took 4.5 ms of CPU to compile (9 ms more in pg_sql's ``DO``
+# pattern, which embeds it), every process, on the way to every command's first statement.
+DOLLAR_TAG = re.compile(r"\$(?:(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z0-9_]|[^\x00-\x7f])*)?\$")
 IDENT_RUN = re.compile(r"[\w$]+")
 PLAIN_RUN = re.compile(r"[^\n\-/$'\"`\[;A-Za-z_]+")
 # Past a statement's first four words, outside trigger and routine bodies, only quotes,

@@ -27,11 +27,12 @@ if TYPE_CHECKING:
         MappingError,
         SchemaMismatch,
     )
+    from malnu_tui.engine.data.preflight import open_csv
     from malnu_tui.engine.data.records import SourceRecord
     from malnu_tui.engine.data.report import ImportPreview, ImportProgress, ImportReport, SampleRow
     from malnu_tui.engine.data.request import ImportRequest, MaxErrors
     from malnu_tui.engine.data.rows import Rejection, Row
-    from malnu_tui.engine.data.run import open_csv, preview_import, run_import
+    from malnu_tui.engine.data.run import preview_import, run_import
     from malnu_tui.engine.data.sources import open_source
     from malnu_tui.engine.data.tablesource import TableSource
     from malnu_tui.engine.data.writers import (
@@ -84,7 +85,7 @@ _WHERE = {
     "ImportRequest": "request",
     "MaxErrors": "request",
     "SampleRow": "report",
-    "open_csv": "run",
+    "open_csv": "preflight",
     "preview_import": "run",
     "run_import": "run",
     "TableSource": "tablesource",

@@ -27,6 +27,7 @@ from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.keyrepeats import (
     ScratchKeys,
+    held_keys,
     repeat_rejection,
     stage_types,
     taken_reason,
@@ -307,13 +308,15 @@ class D1Writer:
         rejections naming that line, one constraint after the other; found by D1 in the
         staging table: read, then deleted by the same query (a re-sent delete finds none)."""
         out: list[Rejection] = []
-        for u in self.spec.uniques:
+        for n, u in enumerate(self.spec.uniques):
             kidx = [self.spec.columns.index(c) for c in u.columns]
             keys = ", ".join(
                 f"v{j} COLLATE {quote_ident(u.collation(i) or 'BINARY')}"
                 for i, j in enumerate(kidx)
             )
             known = " AND ".join(f"v{j} IS NOT NULL" for j in kidx)
+            if n > 0 and self.spec.others_among_new:  # among the rows a skip adds
+                known += f" AND {self._new_key()}"
             found = (
                 f"SELECT rowid AS line, first FROM (SELECT rowid, min(rowid) OVER (PARTITION "
                 f"BY {keys}) AS first FROM {self._s} WHERE {known}) WHERE rowid <> first"
@@ -329,6 +332,18 @@ class D1Writer:
                 self.api.batch([delete], lambda: False)
             out += [repeat_rejection(self.spec, u, int(r[0]), int(r[1]), r[2:]) for r in rows]
         return out
+
+    def _new_key(self) -> str:
+        """``--on-conflict skip``: the staged row's key is held by no row of the table (none
+        of the import's is in yet), compared as the key's index compares (the stage's column
+        has the table's affinity)."""
+        u = self.spec.uniques[0]
+        match = " AND ".join(
+            f"h.{quote_ident(k)} = {self._s}.v{self.spec.columns.index(k)} "
+            f"COLLATE {quote_ident(u.collation(i) or 'BINARY')}"
+            for i, k in enumerate(u.columns)
+        )
+        return f"NOT EXISTS (SELECT 1 FROM {self._t} h WHERE {match})"
 
     def _trial_counts(self) -> tuple[int, int] | None:
         """The promote's changes() and the table's count after it, from a batch D1 rolls back
@@ -398,6 +413,9 @@ class D1Writer:
             self.api.batch([f"DROP TABLE IF EXISTS {self._s}"], lambda: False)
 
 
+HELD_BYTES = D1_STATEMENT_BYTES * 3 // 4  # a dry run's SELECT of keys: its values' text
+
+
 class D1DryRun:
     """``--dry-run`` on D1, where no unit can stay open across requests: each chunk is tried in
     probe batches (rolled back whole by D1), so CHECK, NOT NULL, foreign keys and UNIQUE
@@ -427,8 +445,18 @@ class D1DryRun:
         self.before = int(rows[0][0])
         self._ignoring = dropping_triggers(self.backend, self.spec.table)
         if self.spec.uniques:
-            self._seen = ScratchKeys(self.spec)
+            held = None
+            if self.spec.others_among_new:  # (values spelt as literals: 100 parameters)
+                held = held_keys(self.spec, self._selects, rows=500, max_bytes=HELD_BYTES)
+            self._seen = ScratchKeys(self.spec, held)
         return self.before
+
+    def _selects(
+        self, statements: list[tuple[str, list[object]]]
+    ) -> list[Sequence[Sequence[object]]]:
+        """The rows of each SELECT, one request (a chunk's keys the table holds)."""
+        sqls: list[BatchStatement] = [bind_literals(sql, p) for sql, p in statements]
+        return [r.rows for r in self.backend.api.batch(sqls, lambda: False)]
 
     def write(self, rows: RowBatch) -> list[Rejection]:
         batch = list(rows.rows())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from malnu_tui.engine.data.uniques import UniqueSet
 
 _RESULT_CODE = re.compile(r":\s*SQLITE_[A-Z_]+\s*$")
+# Which of these key values the target table holds (one bool each, in order).
+HeldKeys = Callable[[list[tuple[object, ...]]], list[bool]]
 
 
 def affinity(declared: str) -> str:
@@ -169,6 +171,56 @@ def sqlite_keys_table(spec: WriteSpec, unique: UniqueSet, name: str) -> str:
     return f"{head}, {', '.join(cols)}, UNIQUE ({keys}))"
 
 
+def held_keys(
+    spec: WriteSpec,
+    run: Callable[[list[tuple[str, list[object]]]], list[Sequence[Sequence[object]]]],
+    *,
+    rows: int,
+    max_bytes: int | None = None,
+) -> HeldKeys:
+    """:data:`HeldKeys` of the ``--key`` (``spec.uniques[0]``): ``run`` takes SELECTs with
+    their parameters (``rows`` key values a statement at most; ``max_bytes``: and about that
+    many bytes of values, where they are spelt as literals) and returns each one's rows,
+    SQLite's in its unit, D1's in one request. Compared as the key's UNIQUE index compares
+    (its collation; the column's affinity applied to the value, as an INSERT applies it); a
+    NULL is held by no row."""
+    u = spec.uniques[0]
+    t = quote_ident(spec.table)
+    width = 1 + len(u.columns)
+    match = " AND ".join(
+        f"h.{quote_ident(k)} = v.column{i + 2} COLLATE {quote_ident(u.collation(i) or 'BINARY')}"
+        for i, k in enumerate(u.columns)
+    )
+    one = "(" + ", ".join("?" * width) + ")"
+    tail = f") v WHERE EXISTS (SELECT 1 FROM {t} h WHERE {match})"
+
+    def held(keys: list[tuple[object, ...]]) -> list[bool]:
+        statements: list[tuple[str, list[object]]] = []
+        params: list[object] = []
+        n = size = 0
+        for i, key in enumerate(keys):
+            more = sum(len(str(v)) + 8 for v in key) if max_bytes is not None else 0
+            if n and (n >= rows or (max_bytes is not None and size + more > max_bytes)):
+                statements.append(
+                    (f"SELECT v.column1 FROM (VALUES {', '.join([one] * n)}{tail}", params)
+                )
+                params, n, size = [], 0, 0
+            params += (i, *key)
+            n += 1
+            size += more
+        if n:
+            statements.append(
+                (f"SELECT v.column1 FROM (VALUES {', '.join([one] * n)}{tail}", params)
+            )
+        out = [False] * len(keys)
+        for found in run(statements) if statements else []:
+            for r in found:
+                out[int(str(r[0]))] = True
+        return out
+
+    return held
+
+
 class _Seen:
     """One watched constraint's table of values seen (:class:`ScratchKeys`)."""
 
@@ -219,8 +271,10 @@ class ScratchKeys:
     so a later row holding its value of an earlier one was taken, and the refused row was
     said to repeat that later line ("id 2 repeats line 4" of line 3)."""
 
-    def __init__(self, spec: WriteSpec) -> None:
+    def __init__(self, spec: WriteSpec, held: HeldKeys | None = None) -> None:
         self.spec = spec
+        # --on-conflict skip: which keys the table holds (those rows' other values unwritten)
+        self._held = held if spec.others_among_new else None
         # "": a private temp file. Written by the import's writer thread, closed by its caller.
         self.conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = OFF")
@@ -241,22 +295,26 @@ class ScratchKeys:
         out: list[Rejection] = []
         c.execute("BEGIN")
         try:
-            for seen in self._seen:
+            for n_seen, seen in enumerate(self._seen):
                 cols: list[Sequence[object]]
                 if isinstance(values, FlatRows) and values.width == len(self.spec.columns):
                     flat, w = values.flat, values.width
                     cols = [flat[j::w] for j in seen.kidx]
                 else:
                     cols = [[v[j] for v in values] for j in seen.kidx]
-                if left is not None:
-                    cols = [[col[i] for i in left] for col in cols]
-                at = lines if left is None else [lines[i] for i in left]
+                looked = left  # the rows compared (None: all)
+                if n_seen == 1 and self._held is not None:
+                    left = self._new_keys(values, n if left is None else left)
+                    looked = left
+                if looked is not None:
+                    cols = [[col[i] for i in looked] for col in cols]
+                at = lines if looked is None else [lines[i] for i in looked]
                 if not at or seen.add(c, at, cols):
                     continue
                 kept = {int(r[0]) for r in c.execute(seen.kept, (at[0], at[-1]))}
                 still: list[int] = []
                 for i, line in enumerate(at):
-                    row = i if left is None else left[i]
+                    row = i if looked is None else looked[i]
                     if line in kept:
                         still.append(row)
                         continue
@@ -272,6 +330,17 @@ class ScratchKeys:
             return sorted(out, key=lambda r: r.line)
         finally:
             c.execute("COMMIT")
+
+    def _new_keys(self, values: Sequence[Sequence[object]], rows: int | list[int]) -> list[int]:
+        """Of ``rows`` (their indexes, or the first n), those whose key the table does not
+        hold: the rows an ``--on-conflict skip`` adds (the others are skipped, their values
+        of the other constraints never written, so compared with none)."""
+        looked = list(range(rows)) if isinstance(rows, int) else rows
+        kidx = self._seen[0].kidx
+        keys = [tuple(values[i][j] for j in kidx) for i in looked]
+        assert self._held is not None
+        held = self._held(keys)
+        return [i for i, h in zip(looked, held, strict=True) if not h]
 
     def close(self) -> None:
         self.conn.close()

@@ -325,14 +325,37 @@ class PostgresWriter(PgUnit):
         the stage and returned as rejections naming that line, one constraint after the other
         (a row taken out for one is no first line for the next)."""
         out: list[Rejection] = []
-        for u in self.spec.uniques:
-            out += self._drop_repeats_of(u)
+        for n, u in enumerate(self.spec.uniques):
+            out += self._drop_repeats_of(u, among_new=n > 0 and self.spec.others_among_new)
         return out
 
-    def _drop_repeats_of(self, u: UniqueSet) -> list[Rejection]:
+    def _new_key(self, stage: str, cast: bool) -> sql.Composable:
+        """``--on-conflict skip``: the staged row (alias ``stage``) is one the upsert adds, its
+        key held by no row of the table (none of the import's is in yet), compared as the key's
+        index compares (uncast: as text, where a value not of its type fails the cast)."""
+        u = self.spec.uniques[0]
+        declared = self.spec.declared_types()
+        match: list[sql.Composable] = []
+        for i, k in enumerate(u.columns):
+            j = self.spec.columns.index(k)
+            mine: sql.Composable = sql.Identifier(stage, f"v{j}")
+            theirs: sql.Composable = sql.Identifier("h", k)
+            if cast and declared[j]:  # the type's name from the catalog (format_type)
+                mine = sql.SQL("({}::{})").format(mine, sql.SQL(declared[j]))
+            elif declared[j]:
+                theirs = sql.SQL("({}::text)").format(theirs)
+            if u.collation(i):  # quoted by the catalog (uniques.py)
+                mine = sql.SQL("{} COLLATE {}").format(mine, sql.SQL(u.collation(i)))
+            match.append(sql.SQL("{} = {}").format(theirs, mine))
+        return sql.SQL("NOT EXISTS (SELECT 1 FROM {} h WHERE {})").format(
+            self._t, sql.SQL(" AND ").join(match)
+        )
+
+    def _drop_repeats_of(self, u: UniqueSet, *, among_new: bool = False) -> list[Rejection]:
         """:meth:`_drop_repeats` for one constraint: compared as its type and collation compare
         (citext without case; NULLs as values under NULLS NOT DISTINCT), found by the server
-        (no value held here)."""
+        (no value held here); ``among_new``: among the rows whose key the table does not hold
+        (:attr:`.spec.WriteSpec.others_among_new`)."""
         kidx = [self.spec.columns.index(c) for c in u.columns]
         declared = self.spec.declared_types()
         shown = [
@@ -366,11 +389,14 @@ class PostgresWriter(PgUnit):
             exprs = parts(cast)
             names = [sql.Identifier(f"k{i}") for i in range(len(exprs))]
             query = sql.SQL(
-                "DELETE FROM {tmp} s USING (SELECT {keys}, min(_line) AS first FROM {tmp} "
-                "WHERE {known} GROUP BY {groups} HAVING count(*) > 1) d "
-                "WHERE {match} AND s._line <> d.first RETURNING s._line, d.first, {ret}"
+                "DELETE FROM {tmp} s USING (SELECT {keys}, min(_line) AS first FROM {tmp} g "
+                "WHERE {known} AND {new_g} GROUP BY {groups} HAVING count(*) > 1) d "
+                "WHERE {match} AND s._line <> d.first AND {new_s} RETURNING s._line, d.first, "
+                "{ret}"
             ).format(
                 tmp=tmp,
+                new_g=self._new_key("g", cast) if among_new else sql.SQL("true"),
+                new_s=self._new_key("s", cast) if among_new else sql.SQL("true"),
                 keys=sql.SQL(", ").join(
                     sql.SQL("{} AS {}").format(e, n) for e, n in zip(exprs, names, strict=True)
                 ),
@@ -469,9 +495,9 @@ class PostgresWriter(PgUnit):
         )
 
     def _maybe_earlier(self, exc: psycopg.Error) -> str:
-        """A UNIQUE the import does not watch (``--on-conflict skip``'s other ones, a partial
-        or expression index): PostgreSQL's "already exists" may be of a row an earlier line
-        of the import added (two new rows sharing an email), as SQLite's refusal says it."""
+        """A UNIQUE the import does not watch (a partial or expression index, one whose
+        columns the file does not all give): PostgreSQL's "already exists" may be of a row an
+        earlier line of the import added, as SQLite's refusal says it."""
         if exc.sqlstate != "23505":
             return ""
         m = KEY_DETAIL.search(exc.diag.message_detail or "")

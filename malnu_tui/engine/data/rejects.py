@@ -1,15 +1,29 @@
 """The rejects file: CSV with the header ``line,column,reason,raw``, one row per rejected
-record (``line`` is the physical line where the record starts; the header is line 1)."""
+record (``line`` is the physical line where the record starts; the header is line 1), in the
+order of the lines.
+
+Rows are judged out of line order: a chunk's values as it is read, the database's refusals a
+chunk or two behind, repeated keys and the staging table's refusals once every row is in. The
+file listed them so (`4, 6, 7, 3, 5`): read from its top, the first bad line was not first,
+and the head of a long file hid the duplicates at its tail. They are sorted by line with
+bounded memory: up to :data:`RUN_BYTES` in memory (every import that rejects a few thousand
+rows: one write at the end), beyond that in sorted runs in temporary files beside it, merged.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import errno
+import heapq
 import os
+import struct
 import tempfile
+from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
-from typing import TextIO
+from types import SimpleNamespace
+from typing import BinaryIO
 
 from malnu_tui.engine.data.errors import ImportCheckFailed, InputFileError
 from malnu_tui.engine.data.rows import Rejection
@@ -17,17 +31,32 @@ from malnu_tui.engine.private import hand_over, make_dirs
 
 HEADER = ("line", "column", "reason", "raw")
 KEEP_FIRST = 50  # shown in reports and the console
+RUN_BYTES = 16 * 1024 * 1024  # rows kept in memory before a sorted run goes to a temp file
+MAX_RUNS = 64  # run files merged into one when there are this many (open files at the end)
+_FRAME = struct.Struct(">QI")  # a run's row: its line, its CSV text's length, the text
 
 
 class RejectsWriter:
-    """Writes rejections as they come; the file is created with the first one."""
+    """Takes rejections as they come and writes them by line at :meth:`close`; the file is
+    made then (its rows' ``written``), sorted runs of a long list beside it meanwhile."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, run_bytes: int = RUN_BYTES, max_runs: int = MAX_RUNS) -> None:
         self.path = path
+        self._run_bytes, self._max_runs = run_bytes, max_runs
         self.count = 0
-        self.first: list[Rejection] = []
-        self._fh: TextIO | None = None
-        self._writer: csv.Writer | None = None  # type: ignore[name-defined]
+        self._lowest: list[tuple[int, int, Rejection]] = []  # (-line, -count, r): a max-heap
+        self._rows: list[tuple[int, bytes]] = []  # (line, CSV text) not yet in a run
+        self._held = 0  # their bytes
+        self._runs: list[Path] = []
+        self._done = False
+        self._out: list[str] = []  # (the writer's one write a row: read back at once)
+        self._csv = csv.writer(SimpleNamespace(write=self._out.append))
+
+    @property
+    def first(self) -> list[Rejection]:
+        """The :data:`KEEP_FIRST` rejections of the lowest lines, by line (those judged first
+        were kept: a run's repeated keys, judged last, went unshown below 50 bad dates)."""
+        return [r for _l, _c, r in sorted(self._lowest, reverse=True)]
 
     def refuse_foreign(self, source_file: Path | None) -> None:
         """A file already there must be a rejects file (its first line the header above), not
@@ -70,7 +99,7 @@ class RejectsWriter:
         """Remove an earlier run's rejects file at this path, as this run starts: a run that
         rejects nothing left it there, its rows taken for this run's. Only a file whose first
         line is the header this tool writes (``refuse_foreign`` refused any other)."""
-        if self._fh is not None or _first_line(self.path) not in _HEADER_LINES:
+        if self.count or _first_line(self.path) not in _HEADER_LINES:
             return False
         try:
             self.path.unlink()
@@ -85,59 +114,101 @@ class RejectsWriter:
         return True
 
     def add(self, r: Rejection) -> None:
-        try:
-            if self._fh is None:
-                make_dirs(self.path.parent)
-                # Owner only, as backups are: the raw rows are students' and parents' data.
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                os.fchmod(fd, 0o600)  # a file left by an earlier run keeps its mode otherwise
-                hand_over(fd, self.path.parent)  # root's, in an operator's folder: theirs
-                self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
-                self._writer = csv.writer(self._fh)
-                self._writer.writerow(HEADER)
-            assert self._writer is not None
-            self._writer.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
-        except OSError as exc:  # a full disk: the rows refused must be kept, or nothing is
-            raise self._failed(exc) from None
         self.count += 1
-        if len(self.first) < KEEP_FIRST:
-            self.first.append(r)
+        mark = (-r.line, -self.count, r)
+        if len(self._lowest) < KEEP_FIRST:
+            heapq.heappush(self._lowest, mark)
+        elif mark > self._lowest[0]:
+            heapq.heapreplace(self._lowest, mark)
+        self._csv.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
+        text = "".join(self._out).encode()
+        self._out.clear()
+        self._rows.append((r.line, text))
+        self._held += len(text) + 100  # (and the tuple's, the bytes object's own)
+        if self._held >= self._run_bytes:
+            self._spill()
+
+    def _spill(self) -> None:
+        """The rows held, sorted by line, to a run file of their own (framed: no CSV to read
+        back); a failure to write it is the rejects file's (:meth:`_failed`)."""
+        self._rows.sort(key=itemgetter(0))  # (stable: one line's rows in the order judged)
+        try:
+            self._run_of(iter(self._rows))
+            if len(self._runs) >= self._max_runs:  # (a billion bytes rejected: one run of them)
+                runs = list(self._runs)  # (kept in _runs till merged: removed on a failure)
+                with contextlib.ExitStack() as stack:
+                    self._run_of(_merged(stack, runs))
+                for run in runs:
+                    self._runs.remove(run)
+                    run.unlink()
+        except OSError as exc:
+            raise self._failed(exc) from None
+        self._rows, self._held = [], 0
+
+    def _run_of(self, rows: Iterator[tuple[int, bytes]]) -> None:
+        make_dirs(self.path.parent)
+        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=".malnu-rejects-run-")
+        self._runs.append(Path(name))
+        with os.fdopen(fd, "wb") as fh:
+            for line, text in rows:
+                fh.write(_FRAME.pack(line, len(text)))
+                fh.write(text)
 
     @property
     def written(self) -> bool:
-        return self._fh is not None
+        return self.count > 0
 
     def reset(self) -> None:
         """Start over (the import is read again from its start): no file, no count."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-            self._writer = None
+        self._drop_runs()
+        if self._done:
             self.path.unlink(missing_ok=True)
-        self.count = 0
-        self.first = []
+        self.count, self._lowest, self._rows, self._held, self._done = 0, [], [], 0, False
 
     def close(self) -> None:
-        """Flush and fsync: a rejects file that loses rows is worse than none."""
-        if self._fh is not None and not self._fh.closed:
-            try:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-                self._fh.close()
-            except OSError as exc:  # its last rows did not fit on the disk
-                raise self._failed(exc) from None
+        """Write the file, by line, and fsync it: a rejects file that loses rows is worse than
+        none. Nothing to write: no file (once: a second call does nothing)."""
+        if self._done or not self.count:
+            return
+        self._done = True
+        try:
+            self._write()
+        except OSError as exc:  # its rows did not fit on the disk
+            raise self._failed(exc) from None
+        finally:
+            self._drop_runs()
+            self._rows, self._held = [], 0
+
+    def _write(self) -> None:
+        make_dirs(self.path.parent)
+        # Owner only, as backups are: the raw rows are students' and parents' data.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fd, 0o600)  # a file left by an earlier run keeps its mode otherwise
+            hand_over(fd, self.path.parent)  # root's, in an operator's folder: theirs
+            fh.write((",".join(HEADER) + "\r\n").encode())
+            if not self._runs:
+                self._rows.sort(key=itemgetter(0))
+                fh.writelines(text for _line, text in self._rows)
+            else:
+                if self._rows:
+                    self._spill()
+                with contextlib.ExitStack() as stack:
+                    fh.writelines(text for _line, text in _merged(stack, self._runs))
+            fh.flush()
+            os.fsync(fd)
+
+    def _drop_runs(self) -> None:
+        for run in self._runs:
+            with contextlib.suppress(OSError):
+                run.unlink()
+        self._runs = []
 
     def _failed(self, exc: OSError) -> ImportCheckFailed:
         """A write of the file failed (a full disk, a file size limit): the part written
         ends in the middle of a row and would pass for the whole list of rejected rows, so it
         is removed (or, if that fails too, said to be partial); nothing is committed."""
-        fh, self._fh, self._writer = self._fh, None, None
-        if fh is not None:
-            with contextlib.suppress(OSError):
-                fh.close()  # its buffer cannot be written either: dropped
-            if not fh.closed:
-                with contextlib.suppress(OSError):
-                    os.close(fh.fileno())
+        self._drop_runs()
         try:
             self.path.unlink(missing_ok=True)
             left = "the part written was removed"
@@ -147,6 +218,19 @@ class RejectsWriter:
             f"cannot write the rejects file {self.path}: {exc.strerror or exc}; {left}; "
             "nothing committed"
         )
+
+
+def _merged(stack: contextlib.ExitStack, runs: list[Path]) -> Iterator[tuple[int, bytes]]:
+    """The rows of sorted ``runs``, by line (of one line, in the order of the runs)."""
+    frames = [_frames(stack.enter_context(p.open("rb"))) for p in runs]
+    return heapq.merge(*frames, key=itemgetter(0))
+
+
+def _frames(fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """A run file's rows, (line, CSV text), as :meth:`RejectsWriter._spill` wrote them."""
+    while head := fh.read(_FRAME.size):
+        line, size = _FRAME.unpack(head)
+        yield line, fh.read(size)
 
 
 _HEADER_LINES = (",".join(HEADER).encode() + b"\r\n", ",".join(HEADER).encode() + b"\n")

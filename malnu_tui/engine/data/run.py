@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from itertools import pairwise
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry, audit_row_held, utc_now
-from malnu_tui.engine.data.csvformat import two_row_header
 from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
-from malnu_tui.engine.data.errors import (
-    DirectRefused,
-    ImportCheckFailed,
-    InputFileError,
-    SchemaMismatch,
-)
-from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
+from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
-from malnu_tui.engine.data.records import RecordChunk, SourceRecord
+from malnu_tui.engine.data.preflight import (
+    Source,
+    check_table,
+    mapping_for,
+    refuse_half_done,
+    rejects_for,
+)
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.report import (
     ImportPreview,
@@ -38,16 +36,10 @@ from malnu_tui.engine.data.report import (
 )
 from malnu_tui.engine.data.request import ImportRequest
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
-from malnu_tui.engine.data.schema import (
-    SchemaCheck,
-    TableSchema,
-    check_input,
-    read_schema,
-    zone_notes,
-)
+from malnu_tui.engine.data.schema import zone_notes
 from malnu_tui.engine.data.spec import dropping_triggers
 from malnu_tui.engine.data.tablesource import SourceReadFailed, TableSource
-from malnu_tui.engine.data.uniques import refuse_deferrable_key, watched_uniques
+from malnu_tui.engine.data.uniques import watched_uniques
 from malnu_tui.engine.data.writers import (
     OnConflict,
     TableWriter,
@@ -56,6 +48,7 @@ from malnu_tui.engine.data.writers import (
     open_writer,
 )
 from malnu_tui.engine.errors import MalnuError, reporting
+from malnu_tui.engine.interrupts import HeldInterrupts, interrupts_held, stop_for
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -65,108 +58,15 @@ PROGRESS_EVERY_S = 0.5
 SAMPLE_ROWS = 5
 
 
-class Source(Protocol):
-    kind: str
-    header: tuple[str, ...]
-    description: str
-
-    def records(self) -> Iterator[SourceRecord]: ...
-
-    def chunks(self, size: int) -> Iterator[RecordChunk]: ...
-
-
-HEADER_SEARCH_LINES = 30  # how far down a header pushed by title rows is looked for
-
-
-def open_csv(request: ImportRequest) -> CsvSource:
-    assert request.file is not None
-    return CsvSource(
-        request.file,
-        encoding=request.encoding,
-        delimiter=request.delimiter,
-        header_line=request.header_line,
-        header_rows=request.header_rows,
-    )
-
-
-def _rejects(request: ImportRequest) -> RejectsWriter:
-    """The rejects file's writer, its place checked before anything is read: ``--rejects``
-    must be writable; beside the CSV (the default) it may not be (a read-only card or share),
-    and then it is ``TABLE.rejects.csv`` in the working folder, as for ``--from``."""
-    writer = RejectsWriter(request.rejects_path())
-    writer.refuse_foreign(request.file)  # the input, or a file not ours: said, never moved on
-    try:
-        writer.preflight()
-    except InputFileError:
-        if request.rejects is not None or request.file is None:
-            raise
-        writer = RejectsWriter(replace(request, file=None).rejects_path())
-        writer.refuse_foreign(request.file)
-        writer.preflight()
-    return writer
-
-
-def _mapping(request: ImportRequest, source: Source) -> Mapping:
-    if request.mapping is not None:
-        return load_mapping(request.mapping)
-    return identity_mapping(source.header)
-
-
-def _check(
-    backend: Backend, request: ImportRequest, source: Source, mapping: Mapping
-) -> tuple[TableSchema, SchemaCheck]:
-    schema = read_schema(backend, request.table)
-    check = check_input(
-        schema,
-        source.header,
-        mapping,
-        key=request.key,
-        on_conflict=request.conflict,
-        table_source=source.description if isinstance(source, TableSource) else "",
-    )
-    if check.ok:
-        refuse_deferrable_key(backend, request.table, check.key, request.conflict)
-    # Also past a --header-line N that is the top of a two-row header, or a title row.
-    if not check.ok and isinstance(source, CsvSource) and request.header_rows == 1:
-        found = _header_below(source, schema, mapping)
-        if found is not None:
-            check = replace(check, problems=(*check.problems, found))
-    return schema, check
-
-
-def _header_below(source: CsvSource, schema: TableSchema, mapping: Mapping) -> str | None:
-    """Where the header is when title rows sit above it (a Dapodik or EMIS sheet's name, the
-    school, the date of the download): the first line of the file's top that names every
-    source column of the mapping (without one: only columns of the table)."""
-    wanted = mapping.sources() if mapping.path is not None else None
-    records = source.leading_records(HEADER_SEARCH_LINES)
-    for line, fields in records[1:]:
-        names = {f for f in fields if f}
-        if names and (names >= wanted if wanted else names <= set(schema.names)):
-            shown = ", ".join(f for f in fields if f)
-            return (
-                f"line {line} looks like the header ({shown[:60]}"
-                f"{'…' if len(shown) > 60 else ''}), with a title above it: "
-                f"pass --header-line {line}"
-            )
-    for (line, top), (below, sub) in pairwise(records):
-        if wanted and set(two_row_header(top, sub)) >= wanted:
-            return (
-                f"lines {line} and {below} look like a header of two rows (merged cells over "
-                f"the names): pass --header-line {line}-{below}"
-            )
-    return None
-
-
 def preview_import(
     backend: Backend, request: ImportRequest, source: Source, *, sample: int = SAMPLE_ROWS
 ) -> ImportPreview:
     """The mapping preview: detected format, schema check, the first rows before/after."""
     request.check_options()
-    _refuse_half_done(backend)
-    mapping = _mapping(request, source)
-    schema, check = _check(backend, request, source, mapping)
-    _rejects(request)
+    refuse_half_done(backend)
+    mapping = mapping_for(request, source)
+    schema, check = check_table(backend, request, source, mapping)
+    rejects_for(request)
     samples: list[SampleRow] = []
     if check.ok:
         builder = RowBuilder(
@@ -221,14 +121,6 @@ def _dropping_note(backend: Backend, table: str) -> tuple[str, ...]:
     )
 
 
-def _refuse_half_done(backend: Backend) -> None:
-    """A recover stopped half-way (engine/recover_state.py): an import would load rows into a
-    database that is neither as before nor as of the recover's TIME."""
-    from malnu_tui.engine.recover_state import refuse_half_done
-
-    refuse_half_done(backend, "import")
-
-
 def utc_now_iso() -> str:
     """The import's ``now``: UTC, ISO 8601."""
     return utc_now().replace(" ", "T") + "Z"
@@ -254,35 +146,57 @@ def run_import(
 
     done: list[ImportReport] = []  # (its COMMIT returned: a stop after it, still its report)
     backup_id = None
-    # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
-    with (
-        reporting(lambda: replace(done[0], backup_id=backup_id).as_json() if done else None),
-        record_run(backend, "import", request.table) as run,
-        migration_lock(backend, "import", warn=True) as unreleased,
-    ):
-        # Re-checked under the lock: the table may have changed since the preview.
-        _refuse_half_done(backend)
-        mapping = _mapping(request, source)
-        _schema, check = _check(backend, request, source, mapping)
-        if not check.ok:
-            raise SchemaMismatch(
-                request.table,
-                check.problems,
-                from_table=request.file is None,
-                mapped=request.mapping is not None,
-            )
-        if safety_backup is not None:
-            if progress:
-                progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
-            backup_id = safety_backup("pre-import")
-        report = _execute(backend, request, source, progress)
-        done.append(report)
-        for name in ("read", "inserted", "updated", "skipped", "rejected"):
-            run.count(name, getattr(report, name))
-        if not report.committed:
-            run.set_outcome("failed", f"not committed: {report.reason}")
-        backend.renew_lock()
-    return replace(report, backup_id=backup_id, warnings=report.warnings + tuple(unreleased))
+    # From its COMMIT to its run row, a stop (Ctrl-C, SIGTERM, SIGHUP) is held, then said too
+    # late: one landing as the step returned was raised there, and the run row said "failed:
+    # interrupted" (no counts) beside `import ok` and the rows in the table.
+    held: list[HeldInterrupts] = []
+    stopped: list[BaseException] = []
+    try:
+        with contextlib.ExitStack() as after_commit:
+
+            def hold() -> None:
+                held.append(after_commit.enter_context(interrupts_held()))
+
+            # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
+            with (
+                reporting(
+                    lambda: replace(done[0], backup_id=backup_id).as_json() if done else None
+                ),
+                record_run(backend, "import", request.table) as run,
+                migration_lock(backend, "import", warn=True) as unreleased,
+            ):
+                # Re-checked under the lock: the table may have changed since the preview.
+                refuse_half_done(backend)
+                mapping = mapping_for(request, source)
+                _schema, check = check_table(backend, request, source, mapping)
+                if not check.ok:
+                    raise SchemaMismatch(
+                        request.table,
+                        check.problems,
+                        from_table=request.file is None,
+                        mapped=request.mapping is not None,
+                    )
+                if safety_backup is not None:
+                    if progress:
+                        progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
+                    backup_id = safety_backup("pre-import")
+                report = _execute(backend, request, source, progress, on_commit=hold)
+                done.append(report)
+                for name in ("read", "inserted", "updated", "skipped", "rejected"):
+                    run.count(name, getattr(report, name))
+                if not report.committed:
+                    run.set_outcome("failed", f"not committed: {report.reason}")
+                backend.renew_lock()
+    except KeyboardInterrupt as exc:
+        # (one that came as the run row was written, raised after it; never one held as
+        # another error ended the block: that error is said)
+        if not (done and done[0].committed) or exc.__context__ is not None:
+            raise
+        stopped.append(exc)
+    stopped += [stop_for(s) for h in held for s in h.signals]
+    report = done[0]
+    late = [w for w in map(_too_late, stopped[:1]) if w not in report.warnings]
+    return replace(report, backup_id=backup_id, warnings=(*report.warnings, *late, *unreleased))
 
 
 def _execute(
@@ -290,11 +204,15 @@ def _execute(
     request: ImportRequest,
     source: Source,
     progress: ImportProgressCallback | None,
+    *,
+    on_commit: Callable[[], object] = lambda: None,
 ) -> ImportReport:
+    """The import's step: open the unit, stream every row, check, commit or roll back, audit.
+    ``on_commit`` is called as soon as the rows are known committed."""
     started = time.monotonic()
     request.check_options()
-    mapping = _mapping(request, source)
-    schema, check = _check(backend, request, source, mapping)
+    mapping = mapping_for(request, source)
+    schema, check = check_table(backend, request, source, mapping)
     if not check.ok:
         raise SchemaMismatch(
             request.table,
@@ -303,7 +221,7 @@ def _execute(
             mapped=request.mapping is not None,
         )
     now = utc_now_iso()
-    rejects = _rejects(request)
+    rejects = rejects_for(request)
     uniques = watched_uniques(backend, schema, check.columns, check.key, request.conflict)
     spec = WriteSpec(schema, check.columns, check.key, request.conflict, uniques=uniques)
     writer: TableWriter
@@ -410,6 +328,7 @@ def _execute(
             done = _audit(request, source, sha, read, outcome, rejected, "ok")
             writer.commit(done)
             committed = True
+            on_commit()
         else:
             writer.rollback()
     except BaseException as exc:
@@ -419,6 +338,7 @@ def _execute(
             # with their `import ok` row. Said so, as a restore's is; "terminated" read as
             # undone, beside a run row "failed" and 300 rows in the table.
             committed, late = True, (_too_late(exc),)
+            on_commit()
         else:
             _stopped(backend, request, source, rejects, exc)
             raise

@@ -6,15 +6,15 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.data.run import open_csv
+from malnu_tui.engine.data.preflight import open_csv
 from malnu_tui.engine.data.tablesource import TableSource
 from malnu_tui.engine.errors import ConfigError, sqlite_damaged
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Settings
+    from malnu_tui.engine.data.preflight import Source
     from malnu_tui.engine.data.request import ImportRequest
-    from malnu_tui.engine.data.run import Source
 
 __all__ = ["open_source"]
 

@@ -29,15 +29,21 @@ class WriteSpec:
     columns: tuple[str, ...]
     key: tuple[str, ...] = ()
     on_conflict: OnConflict = "error"
-    # The constraints a value of which is imported once (:mod:`.uniques`): the --key's first
-    # (alone under --on-conflict skip), and every other UNIQUE constraint (the primary key
-    # first) whose columns it writes;
+    # The constraints a value of which is imported once (:mod:`.uniques`): the --key's first,
+    # and every other UNIQUE constraint (the primary key first) whose columns it writes;
     # its value on an earlier line of the import is named by that line (:mod:`.keyrepeats`).
     uniques: tuple[UniqueSet, ...] = ()
 
     @property
     def table(self) -> str:
         return self.schema.name
+
+    @property
+    def others_among_new(self) -> bool:
+        """``--key … --on-conflict skip``: the constraints after the key are compared among
+        the rows whose key the table does not hold (a row it holds is skipped: its other
+        values are never written)."""
+        return bool(self.key) and self.on_conflict == "skip" and len(self.uniques) > 1
 
     def declared_types(self) -> tuple[str, ...]:
         out = []

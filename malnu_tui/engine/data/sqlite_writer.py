@@ -12,7 +12,12 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.errors import DirectRefused
 from malnu_tui.engine.data.flatblock import FlatRows
-from malnu_tui.engine.data.keyrepeats import ScratchKeys, taken_reason, unique_columns
+from malnu_tui.engine.data.keyrepeats import (
+    ScratchKeys,
+    held_keys,
+    taken_reason,
+    unique_columns,
+)
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import (
     TRIGGERS_SQL,
@@ -88,8 +93,17 @@ class SQLiteWriter:
         self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
         if self._track:
             self._close_seen()
-            self._seen = ScratchKeys(self.spec)
+            held = None
+            if self.spec.others_among_new:
+                per = min(500, self._max_params // (1 + len(self.spec.key)))
+                held = held_keys(self.spec, self._selects, rows=per)
+            self._seen = ScratchKeys(self.spec, held)
         return self.before
+
+    def _selects(
+        self, statements: list[tuple[str, list[object]]]
+    ) -> list[Sequence[Sequence[object]]]:
+        return [self.conn.execute(sql, params).fetchall() for sql, params in statements]
 
     def _close_seen(self) -> None:
         if self._seen is not None:

@@ -4,8 +4,8 @@ repeated within the file by them), read from the live schema with the comparison
 A plain insert (no ``--key``, ``--on-conflict error``) watches every UNIQUE constraint of the
 table whose columns the file all gives: the primary key, a ``UNIQUE`` column (``users.email``),
 a unique index over one or several columns. A keyed import (``--key``) watches its key first,
-then the same others (but with ``--on-conflict skip``: its key alone, see
-:func:`watched_uniques`).
+then the same others (with ``--on-conflict skip``, among the rows whose key the table does not
+hold: see :func:`watched_uniques`).
 Not watched: an index over an expression (``lower(email)``: the database computes it) and a
 partial unique index (``WHERE active``: whether two rows collide depends on the predicate,
 which only the database evaluates); the database still refuses such a row, named with its
@@ -140,9 +140,11 @@ def watched_uniques(
 ) -> tuple[UniqueSet, ...]:
     """The constraints whose values the import takes once: the ``--key``'s first (compared as
     its UNIQUE index compares), then every other constraint whose columns the import all
-    writes (a plain insert's are all such). ``--key … --on-conflict skip`` watches its key
-    alone: a row whose key the table holds is skipped, its other values never written, so
-    they collide with nothing (the database judges those of the rows it adds)."""
+    writes (a plain insert's are all such). Under ``--key … --on-conflict skip`` a row whose
+    key the table holds is skipped, its other values never written, so they collide with
+    nothing: the others are compared among the rows the upsert adds alone
+    (:attr:`.spec.WriteSpec.others_among_new`; it watched its key alone, and a value repeated
+    for another was the database's refusal naming no line)."""
     if not key and on_conflict != "error":
         return ()
     every = table_uniques(backend, schema)
@@ -155,8 +157,6 @@ def watched_uniques(
     else:
         colls = tuple(same.collation(same.columns.index(k)) for k in key)
         mine = UniqueSet(tuple(key), colls, same.nulls_distinct, key=True, strict=same.strict)
-    if on_conflict == "skip":
-        return (mine,)
     # Each row the upsert keeps writes its values of them (an update too): a value repeated
     # in the file collides in the table. A row updating itself by key keeps its own old value
     # (the table holds it in that very row): the values are compared within the file only.

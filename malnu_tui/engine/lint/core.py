@@ -247,7 +247,13 @@ def _lint_one(
             findings.extend(d1_end(m.filename, d1, notes))
         restores = s.rollback.restores_column
         facts = RebuildFacts(
-            s.file, s.before_rebuild, s.rebuild_line, restores, s.filled, s.coalesced
+            s.file,
+            s.before_rebuild,
+            s.rebuild_line,
+            restores,
+            s.filled,
+            s.coalesced,
+            s.last_write,
         )
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo

@@ -19,6 +19,7 @@ from malnu_tui.engine.lint.ops import (
     adds_not_null_without_default,
     adds_unique,
     key,
+    split_top_level,
     strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, renamed_object, widens
@@ -78,6 +79,10 @@ class MigrationState:
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     index_columns: dict[str, set[str]] = field(default_factory=dict)  # index → names it uses
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
+    # added with no default (nor NOT NULL, a generated value, a serial): NULL in every row
+    # until a write; (table, column) → the line, and the last statement that may write rows
+    null_columns: dict[tuple[str, str], int] = field(default_factory=dict)
+    last_write: int = 0
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
     lock_flagged: bool = False
@@ -200,6 +205,8 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
     for a in op.actions:
         if a.kind == "add_column":
             s.added_columns[(t, key(a.column))] = st.line
+            if not _FILLS_ROWS.search(a.definition):
+                s.null_columns[(t, key(a.column))] = st.line
             if adds_not_null_without_default(a.definition, s.dialect):
                 out.append(
                     finding(
@@ -272,6 +279,33 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             out.extend(pg_alter_action(s.file, st.line, op.name, a, volatile))
 
 
+# What gives an added column a value in the rows a table holds (anything else leaves NULL).
+_FILLS_ROWS = re.compile(
+    r"\b(?:DEFAULT|GENERATED|AS|IDENTITY|SERIAL|BIGSERIAL|SMALLSERIAL|SERIAL[248]|NOT\s+NULL)\b",
+    re.IGNORECASE,
+)
+_PLAIN_KEY = re.compile(r'^(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)(?:\s+(?:ASC|DESC))?$', re.I)
+# A statement that may write rows of tables from before (a copy into a table made here does
+# not: the rebuild's own copy is read by its column list).
+_WRITES = ("UPDATE", "INSERT", "REPLACE", "WITH", "MERGE", "COPY", "DO", "CALL", "SELECT")
+
+
+def _all_null_key(s: MigrationState, st: Statement, t: str) -> bool:
+    """A unique index whose key has a column this migration added with no default, nothing
+    written since (drizzle-kit's and Prisma's ``ADD `nisn` text`` then ``CREATE UNIQUE
+    INDEX``): every row's key holds a NULL, and NULLs are distinct, so no row can fail it."""
+    body = strip_comments(st.text)
+    at = body.find("(", body.upper().find(" ON "))
+    end = body.rfind(")")
+    if at < 0 or end < at or re.search(r"\bNULLS\s+NOT\s+DISTINCT\b", body, re.IGNORECASE):
+        return False
+    parts = [p.strip() for p in split_top_level(body[at + 1 : end])]
+    if not all(_PLAIN_KEY.match(p) for p in parts):
+        return False  # an expression (coalesce(col, '')) may not be NULL
+    cols = [key(p.split()[0]) for p in parts]
+    return any(s.null_columns.get((t, c), 0) > s.last_write for c in cols)
+
+
 def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     t = key(op.table)
     if op.name:
@@ -282,7 +316,7 @@ def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) 
     existing = s.made(op.table, op.pg_table) not in s.created and t not in s.rebuilt
     if not existing:
         return
-    if op.unique:
+    if op.unique and not _all_null_key(s, st, t):
         why = f"unique index {op.name or '(unnamed)'} on {op.table}, which holds rows already"
         f = finding("ADD-UNIQUE", s.file, st.line, why)
         if s.dialect == "postgresql" and op.concurrently:  # built the way the rule advises
@@ -394,6 +428,9 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
 
 
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
+    copy = op.kind == "insert_select" and op.key in s.created  # into a table made here
+    if st.first_words.split(" ", 1)[0] in _WRITES and not copy:
+        s.last_write = st.line
     if s.dialect == "postgresql":
         _pg_locks(s, st, op, out)
     if s.dialect == "sqlite" and (refused := concurrently_refusal(op)):

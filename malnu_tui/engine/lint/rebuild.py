@@ -100,6 +100,7 @@ class RebuildFacts:
     filled: dict[str, set[str] | None]  # the copy's columns (None: all) into each new table
     # columns the copy fills with coalesce(col, 'literal'): never NULL (Django's AlterField)
     coalesced: dict[str, set[str]] = field(default_factory=dict)
+    last_write: int = 0  # the last statement that may write rows (not a rebuild's own copy)
 
 
 def _lost_objects(
@@ -157,6 +158,22 @@ def _columns(
         out.append(_f("ADD-COLUMN-NOT-NULL", file, line, why))
 
 
+def _null_in_every_row(
+    facts: RebuildFacts, t: str, col: str, old: TableShape, new: TableShape
+) -> bool:
+    """``col`` is new in the rebuild of ``t``, nullable, with no default, not filled by the
+    copy, and nothing written since (drizzle-kit's ``__new_students`` gaining ``nisn`` and
+    its ``students_nisn_unique``): it is NULL in every row."""
+    filled = facts.filled.get(t, set())
+    if col in old.columns or col not in new.columns or filled is None or col in filled:
+        return False
+    return (
+        not new.columns[col][1]
+        and col not in new.defaults
+        and (facts.last_write < facts.lines.get(t, 1))
+    )
+
+
 def rebuild_findings(facts: RebuildFacts, replay: Replay) -> list[Finding]:
     """Compare each rebuilt table with what it was before the migration."""
     out: list[Finding] = []
@@ -168,6 +185,8 @@ def rebuild_findings(facts: RebuildFacts, replay: Replay) -> list[Finding]:
         _columns(facts, t, line, old, new, out)
         _lost_objects(facts.file, t, line, old, new, out)
         for cols in sorted(new.uniques - old.uniques):
+            if any(_null_in_every_row(facts, t, c, old, new) for c in cols):
+                continue  # NULLs are distinct: no row can fail it
             why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
             out.append(_f("ADD-UNIQUE", facts.file, line, why))
         for chk in sorted(new.checks - old.checks):

@@ -258,19 +258,32 @@ def _outrun(state: dict[str, Any], report: CheckReport, at: str) -> list[tuple[s
     incidents say. Runs that overlap (cron every minute, `check_timeout_seconds = 0` and a
     target that hangs) finish in any order, and the older one's "problem" reopened what the
     newer one had resolved, sent again. Each target's newest check (``state["checked"]``) is
-    kept a day; one dated after ``at`` (the clock was set back) is not believed."""
+    kept a day; one dated after ``at`` (the clock was set back) is not believed.
+
+    A target whose key changed at an upgrade (``database_before``: session 25's re-key) has
+    its old key's entry taken over by the first run of this version: that entry counts for it,
+    and is set to this run's check, so a run of the earlier version still in flight at the
+    upgrade (its check began before this one's) is told it was outrun. It was not: finishing
+    after this run had sent "resolved", it sent the fixed problem again under the old key,
+    and the next run took that over and sent "resolved" again."""
     kept = state.get("checked")
     if not isinstance(kept, dict):
         kept = state["checked"] = {}
     began, now = parse_time(report.checked_at), parse_time(at)
     older = []
     for t in report.targets:
-        name = f"{t.target}@{t.database}"
-        newer = parse_time(str(kept.get(name, "")))
-        if began and newer and now and began < newer <= now:
-            older.append((t.database, t.target, str(kept[name])))
+        names = [f"{t.target}@{t.database}"]
+        was = f"{t.target}@{t.database_before}"
+        if t.database_before and names[0] not in kept and was in kept and was != names[0]:
+            names.append(was)  # (this version's first run of it: taken over, see above)
+        newer = max(
+            ((when, str(kept[n])) for n in names if (when := parse_time(str(kept.get(n, ""))))),
+            default=None,
+        )
+        if began and newer and now and began < newer[0] <= now:
+            older.append((t.database, t.target, newer[1]))
         elif began:
-            kept[name] = report.checked_at
+            kept.update(dict.fromkeys(names, report.checked_at))
     for name, when in list(kept.items()):
         last = parse_time(str(when))
         if last is None or now is None or (now - last).total_seconds() > 86400:

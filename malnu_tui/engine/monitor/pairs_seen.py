@@ -62,12 +62,6 @@ def pair_key(name: str, source: str, dest: str, databases: Mapping[str, str] | N
     return key
 
 
-def _named(key: str) -> str:
-    """The key an earlier version gave the pair ``key`` (names only): its first sighting is
-    taken over once, not started again at the upgrade."""
-    return " ".join(key.split(" ", 2)[:2])
-
-
 def _earlier(
     mine: Mapping[str, str],
     pair: tuple[str, str, str],
@@ -76,13 +70,15 @@ def _earlier(
 ) -> str | None:
     """The first sighting an earlier version recorded for ``pair``: keyed by its names only,
     or by the databases as versions before session 25 named them (a PostgreSQL URL's
-    ``?host=`` ignored): taken over once, its grace not started again at the upgrade."""
-    key = pair_key(*pair, databases)
+    ``?host=`` ignored): taken over once, its grace not started again at the upgrade. The
+    names-only key is the pair's own (:func:`pair_key` without databases): it was cut from the
+    new key at its second space, so a pair named ``laporan harian`` (or an end whose URL holds
+    a space) was not found, and its grace started again at the upgrade."""
     if before and databases and any(end in before for end in pair[1:]):
         was = pair_key(*pair, {**databases, **before})
         if mine.get(was):
             return mine[was]
-    return mine.get(_named(key))
+    return mine.get(pair_key(*pair))
 
 
 def seen_path() -> Path:

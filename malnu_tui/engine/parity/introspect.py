@@ -18,6 +18,7 @@ from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.parity.shapes import (
     AUTO,
+    GENERATED,
     TOOL_TABLES,
     CheckShape,
     ColumnShape,
@@ -97,11 +98,13 @@ def sqlite_shape(conn: sqlite3.Connection) -> SchemaShape:
             and "WITHOUT ROWID" not in " ".join(str(create_sql).upper().split())
         )
         columns: list[ColumnShape] = []
-        for _cid, cname, declared, notnull, dflt, pk, _hidden in info:
+        for _cid, cname, declared, notnull, dflt, pk, hidden in info:
             mapping = map_type(str(declared or ""))
             pg_type = format_type(mapping.postgres) if mapping.postgres else "(no type)"
             if rowid_alias and pk:
                 default: str | None = AUTO
+            elif hidden in (2, 3):  # GENERATED ALWAYS AS (…) VIRTUAL / STORED
+                default = GENERATED
             elif dflt is None:
                 default = None
             else:
@@ -213,16 +216,18 @@ def postgres_shape(
             continue
         cols = conn.execute(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
-            "pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' "
+            "pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '' "
             "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid "
             "AND d.adnum = a.attnum WHERE a.attrelid = %s AND a.attnum > 0 "
             "AND NOT a.attisdropped ORDER BY a.attnum",
             (oid,),
         ).fetchall()
         columns: list[ColumnShape] = []
-        for cname, ctype, nullable, dflt, identity in cols:
+        for cname, ctype, nullable, dflt, identity, generated in cols:
             if identity or (dflt and str(dflt).startswith("nextval(")):
                 default: str | None = AUTO
+            elif generated:  # (pg_attrdef holds its expression: no default)
+                default = GENERATED
             elif dflt is None:
                 default = None
             else:

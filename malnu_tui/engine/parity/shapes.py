@@ -35,6 +35,7 @@ __all__ = [
 
 TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, "d1_migrations"})
 AUTO = "<auto>"  # identity / rowid alias
+GENERATED = "<generated>"  # a generated column: its expression is no default
 NOW = "<now>"  # the current time, whatever its spelling
 TODAY = "<today>"
 

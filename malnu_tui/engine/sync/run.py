@@ -260,7 +260,11 @@ def sync_table(
             state = found.state
             src_count, dst_count = _counts(s, plan.table)
         done = {"status": "done", "last_key": None, "since": None, "direct": False}
-        state = _ended(state, found, src_count, dst_count, **done)
+        # A checksum pass's read is the rows it compared and those it read again to copy:
+        # the state row (`sync status`'s `read`) kept the second alone (1 of a 40,000-row
+        # table whose sync said read 40,001).
+        read = state.rows_read + compared
+        state = _ended(state, found, src_count, dst_count, rows_read=read, **done)
         s.dst.write_state(state)
         if hasattr(s.dst, "settle_sequences"):  # PostgreSQL: see PostgresWrites
             s.dst.settle_sequences(shape)
@@ -268,7 +272,7 @@ def sync_table(
             report,
             state,
             found,
-            read=state.rows_read + compared,
+            read=state.rows_read,
             compared=compared,
             seconds=time.perf_counter() - started,
             resumed=resumed,

@@ -31,7 +31,7 @@ from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
     from malnu_tui.engine.data import ImportPreview, ImportProgress, ImportReport, ImportRequest
-    from malnu_tui.engine.data.run import Source
+    from malnu_tui.engine.data.preflight import Source
 
 
 @dataclass
