@@ -428,7 +428,7 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
 
 
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
-    copy = op.kind == "insert_select" and op.key in s.created  # into a table made here
+    copy = op.kind == "insert_select" and s.made(op.name, op.pg_name) in s.created  # made here
     if st.first_words.split(" ", 1)[0] in _WRITES and not copy:
         s.last_write = st.line
     if s.dialect == "postgresql":
