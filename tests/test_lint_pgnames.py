@@ -112,3 +112,106 @@ def test_a_quoted_schema_in_create_table_is_read_as_written(
         ).fetchone() == (2,)
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="replica identity"):
             conn.execute("""UPDATE "School"."Student" SET nama = 'Ani P' WHERE id = 2""")
+
+
+# The live kelas (a report's copy, with a row whose nama is NULL) and, in the next migration,
+# Prisma's "Kelas" made beside it: every later statement on kelas is on the old table.
+LIVE_KELAS = """\
+CREATE TABLE kelas (id integer PRIMARY KEY, nama text);
+INSERT INTO kelas (id, nama) VALUES (1, NULL);
+"""
+BESIDE = """\
+CREATE TABLE "Kelas" (id integer PRIMARY KEY, nama text NOT NULL);
+ALTER TABLE kelas ADD COLUMN wali text NOT NULL;
+ALTER TABLE kelas ALTER COLUMN nama SET NOT NULL;
+CREATE UNIQUE INDEX kelas_nama ON kelas (nama);
+ALTER TABLE kelas ENABLE ROW LEVEL SECURITY;
+UPDATE kelas SET nama = 'X';
+DELETE FROM kelas;
+"""
+REFERS = 'CREATE TABLE "Kelas" (id integer PRIMARY KEY, lama integer REFERENCES kelas (id));'
+
+
+def test_a_quoted_table_made_here_is_not_the_live_one(pg_url: str, mdirs: MigrationDirs) -> None:
+    """The tables "created in this migration" were folded the SQLite way: CREATE TABLE "Kelas"
+    made the live kelas look new and empty, and every finding on it was silenced (the
+    ADD COLUMN … NOT NULL that fails was lint-clean)."""
+    mdirs.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
+    mdirs.add("20250101_000200", "beside", BESIDE, 'DROP INDEX kelas_nama; DROP TABLE "Kelas"; '
+              "ALTER TABLE kelas DROP COLUMN wali, DISABLE ROW LEVEL SECURITY;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = {(f.rule, f.line, f.severity)
+             for f in lint_migrations(mset, dialect="postgresql").findings
+             if f.file.startswith("20250101_000200")}  # fmt: skip
+    assert {
+        ("ADD-COLUMN-NOT-NULL", 2, "error"),
+        ("PG-LOCK-TIMEOUT", 2, "warning"),
+        ("SET-NOT-NULL", 3, "error"),
+        ("ADD-UNIQUE", 4, "warning"),
+        ("PG-INDEX-NOT-CONCURRENT", 4, "warning"),
+        ("PG-RLS-NO-POLICY", 5, "warning"),
+        ("UPDATE-ALL-ROWS", 6, "warning"),
+        ("DELETE-ALL-ROWS", 7, "error"),
+    } <= found
+    assert not any(rule == "ROLLBACK-LEAVES-OBJECTS" for rule, _, _ in found)
+    # A rollback dropping kelas (the live table) does not drop "Kelas" (it passed); a key of
+    # "Kelas" to kelas locks kelas (it was taken for a key to its own rows).
+    wrong = MigrationDirs(mdirs.root / "wrong")
+    wrong.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
+    wrong.add("20250101_000200", "beside", REFERS, "DROP TABLE kelas;")
+    mset = discover(wrong.migrations, wrong.rollback, "postgresql")
+    found_wrong = lint_migrations(mset, dialect="postgresql").findings
+    left = [(f.file[:15], f.line, f.why.split(" does ")[1])
+            for f in found_wrong if f.rule == "ROLLBACK-LEAVES-OBJECTS"]  # fmt: skip
+    assert left == [
+        ("20250101_000200", 1, "not drop table Kelas, which 20250101_000200_beside.sql creates")
+    ]
+    refs = "CREATE TABLE Kelas … REFERENCES kelas (SHARE ROW EXCLUSIVE"
+    assert any(f.rule == "PG-LOCK-TIMEOUT" and f.file == "20250101_000200_beside.sql"
+               and f.why.startswith(refs) for f in found_wrong)  # fmt: skip
+    # On PostgreSQL 15 "Kelas" is made beside kelas, and the migration fails on kelas's row.
+    live = MigrationDirs(mdirs.root / "live")
+    live.add("20250101_000100", "base", LIVE_KELAS, "DROP TABLE kelas;")
+    assert run_cli("--database", pg_url, *live.args(), "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(REFERS.encode())
+        locks = conn.execute(
+            "SELECT mode FROM pg_locks WHERE relation = 'kelas'::regclass AND granted"
+        ).fetchall()
+        assert ("ShareRowExclusiveLock",) in locks
+        tables = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname IN ('Kelas', 'kelas') ORDER BY 1"
+        ).fetchall()
+        assert tables == [("Kelas",), ("kelas",)]
+        for statement in BESIDE.splitlines()[1:3]:
+            with pytest.raises(psycopg.errors.NotNullViolation, match='"kelas" contains null'):
+                with conn.transaction():
+                    conn.execute(statement.encode())
+        conn.execute("DROP TABLE kelas CASCADE")  # the wrong rollback: "Kelas" stays
+        assert conn.execute("SELECT to_regclass('\"Kelas\"') IS NOT NULL").fetchone() == (True,)
+        conn.rollback()
+    live.add("20250101_000200", "beside", BESIDE, "SELECT 1;")
+    failed = run_cli("--database", pg_url, *live.args(), "up", "--no-backup")
+    assert failed.code != 0 and 'column "wali" of relation "kelas" contains null' in failed.err
+
+
+# Both tables have a kode; "Kelas"'s, declared last, shadowed kelas's type the SQLite way.
+TWO_KODE = """\
+CREATE TABLE kelas (id integer PRIMARY KEY, kode varchar(200));
+CREATE TABLE "Kelas" (id integer PRIMARY KEY, kode varchar(20));
+INSERT INTO kelas (id, kode) VALUES (1, repeat('x', 150));
+"""
+
+
+def test_a_column_type_is_the_one_its_own_table_declares(pg_url: str, mdirs: MigrationDirs) -> None:
+    """kelas.kode narrowed from varchar(200) to varchar(100) was read as "Kelas".kode's
+    varchar(20) widened, and COLUMN-TYPE-CHANGE was silent; the migration fails on a row."""
+    mdirs.add("20250101_000100", "base", TWO_KODE, 'DROP TABLE kelas, "Kelas";')
+    narrow = "ALTER TABLE kelas ALTER COLUMN kode TYPE varchar(100);"
+    mdirs.add("20250101_000200", "narrow", narrow, narrow.replace("100", "200"))
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = [(f.rule, f.file[:15], f.line)
+             for f in lint_migrations(mset, dialect="postgresql").findings]  # fmt: skip
+    assert ("COLUMN-TYPE-CHANGE", "20250101_000200", 1) in found
+    failed = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert failed.code != 0 and "value too long for type character varying(100)" in failed.err

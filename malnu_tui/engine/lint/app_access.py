@@ -10,7 +10,7 @@ import re
 from collections.abc import Container, Mapping
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, Op, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, Op, key, pg_key, split_top_level, strip_comments
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -111,7 +111,7 @@ def revoked(file: str, st: Statement, created: Container[str]) -> Finding | None
         why = f"REVOKE {privs} ON {what} FROM {roles}: their queries of every table there fail"
         return _finding("PG-REVOKE", file, st.line, why)
     names = [n["name"] for p in split_top_level(m["names"]) if (n := _NAME.match(p))]
-    old = [key(n) for n in names if key(n) not in created]
+    old = [key(n) for n in names if pg_key(n) not in created]  # (created: as PostgreSQL folds)
     if not old:
         return None
     why = f"REVOKE {privs} ON {', '.join(old)} FROM {roles}: their queries of it fail "
@@ -121,7 +121,7 @@ def revoked(file: str, st: Statement, created: Container[str]) -> Finding | None
 
 def rls_disabled(file: str, st: Statement, op: Op, created: Container[str]) -> Finding | None:
     """PG-RLS-DISABLED for ``ALTER TABLE … DISABLE ROW LEVEL SECURITY`` of an existing table."""
-    if op.key in created or not any(
+    if (op.pg_name or op.key) in created or not any(
         a.kind == "other" and _DISABLE.match(a.definition) for a in op.actions
     ):
         return None

@@ -198,7 +198,7 @@ def _lint_one(
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
-                    s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
+                    s.rebuild_line[key(a.new)] = s.created.get(s.made(op.name, op.pg_name), st.line)
                     if op.key in s.filled:
                         s.filled[key(a.new)] = s.filled.pop(op.key)
                         s.coalesced[key(a.new)] = s.coalesced.pop(op.key, set())

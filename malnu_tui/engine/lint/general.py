@@ -13,6 +13,7 @@ from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.app_access import revoked, rls_disabled
 from malnu_tui.engine.lint.backfill import nulls_filled
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Severity
+from malnu_tui.engine.lint.names import fold
 from malnu_tui.engine.lint.ops import (
     Op,
     adds_not_null_without_default,
@@ -73,7 +74,8 @@ class MigrationState:
     table_rows: TableRows | None = None
     not_null_checks: NotNullChecks = field(default_factory=NotNullChecks)
     columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
-    created: dict[str, int] = field(default_factory=dict)  # table → line
+    # table → line; on PostgreSQL named as it folds them ("Kelas" is not kelas: :meth:`made`)
+    created: dict[str, int] = field(default_factory=dict)
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     index_columns: dict[str, set[str]] = field(default_factory=dict)  # index → names it uses
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -101,6 +103,12 @@ class MigrationState:
     dropped_objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     labels: dict[tuple[str, str], str] = field(default_factory=dict)  # a policy's, as written
     search_path: str = ""  # PostgreSQL: the first schema a `SET search_path` of the file names
+    pg_views: set[str] = field(default_factory=set)  # PostgreSQL: views made here, as it folds
+
+    def made(self, name: str, pg: str = "") -> str:
+        """``name``'s key in ``created`` (``pg``: the Op's ``pg_…`` of it): on PostgreSQL as
+        PostgreSQL folds it, so CREATE TABLE "Kelas" does not make the live kelas new."""
+        return fold(self.dialect, name, pg)
 
 
 _OR_REPLACE = re.compile(r"\s*CREATE\s+OR\s+REPLACE\b", re.IGNORECASE)
@@ -128,10 +136,11 @@ def _drops_nothing(s: MigrationState, st: Statement, name: str) -> bool | None:
 
 
 def _drop_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
-    for name in op.names:
+    for i, name in enumerate(op.names):
         k = key(name)
-        if k in s.created:
-            s.created.pop(k)
+        made = s.made(name, op.pg_of(i))
+        if made in s.created:
+            s.created.pop(made)
             continue
         if k in s.rebuilt:
             if k in s.copied:
@@ -172,7 +181,9 @@ def _inline_unique(s: MigrationState, st: Statement, op: Op, out: list[Finding])
                 why = f"SQLite refuses ADD COLUMN {op.name}.{a.column} UNIQUE or PRIMARY KEY "
                 why += '("Cannot add a UNIQUE column"): the migration fails'
                 out.append(finding("ADD-UNIQUE", s.file, st.line, why, severity="error"))
-            elif op.key not in s.created and _CONSTANT_DEFAULT.search(a.definition):
+            elif s.made(op.name, op.pg_name) not in s.created and _CONSTANT_DEFAULT.search(
+                a.definition
+            ):
                 why = f"{op.name}.{a.column} is added UNIQUE with a constant default to a table "
                 why += "that holds rows: every row gets the same value, and the index fails"
                 out.append(finding("ADD-UNIQUE", s.file, st.line, why))
@@ -183,12 +194,13 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
     _inline_unique(s, st, op, out)
     if s.dialect == "postgresql":
         s.not_null_checks.see(op)
-    if t in s.created:
+    made = s.made(op.name, op.pg_name)
+    if made in s.created:
         for a in op.actions:
             if a.kind == "rename_table":
-                line = s.created.pop(t)
+                line = s.created.pop(made)
                 if key(a.new) not in s.rebuilt:
-                    s.created[key(a.new)] = line
+                    s.created[s.made(a.new, a.pg_new)] = line
         return
     for a in op.actions:
         if a.kind == "add_column":
@@ -230,15 +242,17 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
             why = f"{op.name} moves to schema {a.new}"
             out.append(finding("RENAME-TABLE", s.file, st.line, why))
         elif a.kind == "alter_type":
-            old = s.columns.declared.get((t, key(a.column)), "") if s.columns else ""
+            where = (op.pg_name or t, a.pg_column or key(a.column))  # (as PostgreSQL folds)
+            old = s.columns.declared.get(where, "") if s.columns else ""
             if old and widens(old, a.column, a.definition):
                 continue  # PostgreSQL neither rewrites nor scans: the old app's values fit
             why = f"the type of {op.name}.{a.column} changes"
             out.append(finding("COLUMN-TYPE-CHANGE", s.file, st.line, why))
         elif a.kind == "set_not_null":
-            if (t, key(a.column)) in s.not_null_checks.proven:
+            checked = (op.pg_name or t, a.pg_column or key(a.column))  # (as PostgreSQL folds)
+            if checked in s.not_null_checks.proven:
                 continue  # a validated CHECK (col IS NOT NULL) proves it without a scan
-            if (t, key(a.column)) in s.not_null_checks.declared:
+            if checked in s.not_null_checks.declared:
                 continue  # NOT NULL already: PostgreSQL does nothing (measured: no scan)
             why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
             filled = s.nulls_filled.get((t, key(a.column)))
@@ -248,7 +262,7 @@ def _alter_table(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -
                 why += "under ACCESS EXCLUSIVE (every read and write waits)"
             sev = "warning" if filled is not None else None
             out.append(finding("SET-NOT-NULL", s.file, st.line, why, severity=sev))
-            s.not_null_checks.declared.add((t, key(a.column)))  # a second one does nothing
+            s.not_null_checks.declared.add(checked)  # a second one does nothing
         elif a.kind in ("add_unique", "add_pk"):
             why = f"a UNIQUE/PRIMARY KEY constraint is added to {op.name}, which holds rows"
             out.append(finding("ADD-UNIQUE", s.file, st.line, why))
@@ -299,7 +313,7 @@ def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) 
         body = strip_comments(st.text)
         at = body.find("(", body.upper().find(" ON "))
         s.index_columns[op.key] = {key(w) for w in _WORDS.findall(body[at:])} if at >= 0 else set()
-    existing = t not in s.created and t not in s.rebuilt
+    existing = s.made(op.table, op.pg_table) not in s.created and t not in s.rebuilt
     if not existing:
         return
     if op.unique and not _all_null_key(s, st, t):
@@ -322,8 +336,8 @@ def _create_index(s: MigrationState, st: Statement, op: Op, out: list[Finding]) 
 
 def _delete_all(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     cascade = st.first_words.startswith("TRUNCATE") and op.value == "cascade"
-    for name in op.names:
-        if key(name) in s.created:
+    for i, name in enumerate(op.names):
+        if s.made(name, op.pg_of(i)) in s.created:
             continue
         if s.dialect != "postgresql" and key(name).startswith("sqlite_"):
             continue  # SQLite's own tables (`.dump`'s DELETE FROM sqlite_sequence): no rows of ours
@@ -385,7 +399,7 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
             s.had_before.add(("policy", f"{table}.{name}"))  # re-created: not new
     # This migration's tables and views: no user yet, nobody waits for their locks (pg_dump's
     # and `supabase db dump`'s `ALTER TABLE a_view OWNER TO …` after its CREATE VIEW).
-    ours = {*s.created, *(k for kind, k in s.objects if kind == "view")}
+    ours = {*s.created, *s.pg_views, *(k for kind, k in s.objects if kind == "view")}
     where = {
         name: s.schemas.get(("table", name), s.schemas.get(("view", name), "")) for name in ours
     }
@@ -414,7 +428,7 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
 
 
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
-    copy = op.kind == "insert_select" and op.key in s.created  # into a table made here
+    copy = op.kind == "insert_select" and s.made(op.name, op.pg_name) in s.created  # made here
     if st.first_words.split(" ", 1)[0] in _WRITES and not copy:
         s.last_write = st.line
     if s.dialect == "postgresql":
@@ -432,11 +446,12 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
             first = key('"' + m["literal"].replace("''", "'").replace('"', '""') + '"')
         s.search_path = "" if first in ("default", '"$user"', "$user") else first
     if op.kind.startswith("create_") and (op.schema or s.search_path):
-        s.schemas[(op.kind[7:], op.key)] = op.schema or s.search_path
+        made = s.made(op.name, op.pg_name) if op.kind == "create_table" else op.key
+        s.schemas[(op.kind[7:], made)] = op.schema or s.search_path
     if op.kind in ("create_table", "drop_table") and s.dialect == "postgresql":
         s.not_null_checks.see(op)
     if op.kind == "create_table":
-        s.created[op.key] = st.line
+        s.created[s.made(op.name, op.pg_name)] = st.line
         if op.source:
             s.copied.add(key(op.source))
     elif op.kind == "insert_select":
@@ -463,6 +478,8 @@ def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
         if _OR_REPLACE.match(st.text):
             s.replaced.add((op.kind[7:], op.key))
+        if op.kind == "create_view" and op.pg_name and s.dialect == "postgresql":
+            s.pg_views.add(op.pg_name)
     elif op.kind in ("other", "update_all") and st.first_words[:6] == "UPDATE":
         table, columns = nulls_filled(st.text)  # (not every INSERT of a seed read)
         for column in columns:
@@ -491,13 +508,17 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
         out.append(finding("NO-ROLLBACK", s.file, first_line, why))
         return
     rb_name = m.rollback.filename if m.rollback else ""
-    dropped_tables = rb.drops.get("table", set())
     gone = rb.drops.get("schema", set())  # DROP SCHEMA (… CASCADE) takes what is in it
-    dropped_tables |= {t for t in s.created if s.schemas.get(("table", t), "") in gone}
+    # (this migration's tables named, on PostgreSQL, as PostgreSQL folds them: the rollback's
+    # DROP TABLE kelas does not drop "Kelas")
+    with_schema = {t for t in s.created if s.schemas.get(("table", t), "") in gone}
+    dropped_tables = rb.drops.get("table", set()) | {key(t) for t in with_schema}
+    own = rb.pg_tables if s.dialect == "postgresql" else dropped_tables
     for t, line in s.created.items():
-        if t not in dropped_tables:
+        if t not in own and t not in with_schema:
             why = f"{rb_name} does not drop table {t}, which {m.filename} creates"
             out.append(finding("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
+    made = {key(t) for t in s.created}
     for (kind, name), (line, table) in s.objects.items():
         tk = key(table)
         if name in rb.drops.get(kind, set()) or (kind, name) in s.had_before:
@@ -506,7 +527,7 @@ def rollback_rules(s: MigrationState, m: Migration, first_line: int, out: list[F
             continue  # its schema is dropped
         if (kind, name) in s.replaced and (kind, name) in rb.recreates:
             continue  # CREATE OR REPLACE of one from before: the rollback puts that one back
-        if table and (tk in s.created or tk in dropped_tables):
+        if table and (tk in made or tk in dropped_tables):
             continue  # goes with its table
         used = s.index_columns.get(name, set()) if kind == "index" else set()
         if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):

@@ -12,6 +12,7 @@ __all__ = [
     "PG_RENAME_TO",
     "PG_TABLE_NAMED",
     "QNAME",
+    "fold",
     "key",
     "pg_key",
     "split_top_level",
@@ -41,6 +42,12 @@ def pg_key(name: str) -> str:
     if len(name) >= 2 and name[0] == name[-1] == '"':
         return name[1:-1].replace('""', '"')
     return name.lower()
+
+
+def fold(dialect: str, name: str, pg: str = "") -> str:
+    """A name for comparing on ``dialect``: on PostgreSQL as PostgreSQL folds it (``pg``, an
+    Op's ``pg_…`` read from the name as written), else as SQLite does (:func:`key`)."""
+    return (pg or key(name)) if dialect == "postgresql" else key(name)
 
 
 # Names as written, for the PostgreSQL rules that fold them as PostgreSQL does (:func:`pg_key`;

@@ -260,7 +260,8 @@ class Op:
     body: str = ""  # CREATE TABLE's column list text
     schema: str = ""  # CREATE …: the schema named (an index's: its table's), folded
     # name, table, names and schema as PostgreSQL folds them (set where read_ops reads them
-    # for a PostgreSQL rule: CREATE, DROP, ALTER TABLE, INSERT … SELECT)
+    # for a PostgreSQL rule: CREATE, DROP, ALTER TABLE, INSERT … SELECT, TRUNCATE, DELETE,
+    # UPDATE, LOCK, CLUSTER, REINDEX)
     pg_name: str = ""
     pg_table: str = ""
     pg_names: tuple[str, ...] = ()
@@ -269,6 +270,10 @@ class Op:
     @property
     def key(self) -> str:
         return key(self.name)
+
+    def pg_of(self, i: int) -> str:
+        """``names[i]`` as PostgreSQL folds it ("" when not read)."""
+        return self.pg_names[i] if i < len(self.pg_names) else ""
 
 
 def _action(text: str) -> Action:
@@ -332,9 +337,10 @@ def _action(text: str) -> Action:
     return Action("other", definition=text)
 
 
-def _names(raw: str) -> tuple[str, ...]:
+def _written(raw: str) -> list[str]:
+    """The names of a list (``a, "B", c *``) as written."""
     parts = (_DROP_NAME.match(p.rstrip(" *")) for p in split_top_level(raw))
-    return tuple(_unq(p["name"]) for p in parts if p is not None)
+    return [p["name"] for p in parts if p is not None]
 
 
 def adds_unique(definition: str) -> bool:
@@ -466,34 +472,38 @@ def read_ops(st: Statement) -> Op:
         m = _TRUNCATE.match(text)
         if m:
             raw = _TRUNCATE_TAIL.sub("", m["names"])
-            parts = (_DROP_NAME.match(p) for p in split_top_level(raw))
-            emptied = tuple(_unq(p["name"]) for p in parts if p is not None)
+            parts = [p["name"] for p in map(_DROP_NAME.match, split_top_level(raw)) if p]
+            emptied, pg_names = tuple(map(_unq, parts)), tuple(map(pg_key, parts))
             cascade = re.search(r"\bCASCADE\b", m["names"][len(raw) :], re.IGNORECASE)
             return Op(
                 "delete_all",
                 emptied[0] if emptied else "",
                 names=emptied,
                 value="cascade" if cascade else "",
+                pg_name=pg_names[0] if pg_names else "",
+                pg_names=pg_names,
             )
         return Op("other")
     if head.startswith("DELETE"):
         m = _DELETE.match(text)
         if m and (always := unbounded_where(m["rest"])) is not None:
-            name = _unq(m["name"])
-            return Op("delete_all", name, names=(name,), value=always)
+            name, pg = _unq(m["name"]), pg_key(m["name"])
+            return Op("delete_all", name, names=(name,), value=always, pg_name=pg, pg_names=(pg,))
         return Op("other")
     if head.startswith("UPDATE"):
         m = _UPDATE.match(text)
         if m and (always := unbounded_where(m["rest"])) is not None:
-            name = _unq(m["name"])
-            return Op("update_all", name, names=(name,), value=always)
+            name, pg = _unq(m["name"]), pg_key(m["name"])
+            return Op("update_all", name, names=(name,), value=always, pg_name=pg, pg_names=(pg,))
         return Op("other")
     if head.startswith("LOCK"):
         m = _LOCK.match(text)
         if m:
-            locked = _names(m["names"])
+            parts = _written(m["names"])
+            locked, pg_names = tuple(map(_unq, parts)), tuple(map(pg_key, parts))
             mode = " ".join((m["mode"] or "ACCESS EXCLUSIVE").upper().split())
-            return Op("lock_table", locked[0] if locked else "", names=locked, value=mode)
+            return Op("lock_table", locked[0] if locked else "", names=locked, value=mode,
+                      pg_name=pg_names[0] if pg_names else "", pg_names=pg_names)  # fmt: skip
         return Op("other")
     if head.startswith("VACUUM"):
         m = _VACUUM.match(text)
@@ -511,11 +521,14 @@ def read_ops(st: Statement) -> Op:
         m = _REINDEX.match(text)
         if m:
             name = _unq(m["name"]) if m["name"] else ""
-            return Op("reindex", name, value=m["kind"].lower(), concurrently=bool(m["conc"]))
+            return Op("reindex", name, value=m["kind"].lower(), concurrently=bool(m["conc"]),
+                      pg_name=pg_key(m["name"]) if m["name"] else "")  # fmt: skip
         return Op("other")
     if head.startswith("CLUSTER"):
         m = _CLUSTER.match(text)
-        return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
+        if m and m["name"]:
+            return Op("cluster", _unq(m["name"]), pg_name=pg_key(m["name"]))
+        return Op("cluster")
     if head.startswith("SET"):
         if m := _SET_LOCK_TIMEOUT.match(text):
             return Op("set_lock_timeout", value=_lock_value(m["v"]))

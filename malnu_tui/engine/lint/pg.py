@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import IDENT, QNAME, Action, Op, key, split_top_level
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Action, Op, key, pg_key, split_top_level
 from malnu_tui.engine.lint.rules import register
 
 __all__ = [
@@ -201,7 +201,8 @@ class NotNullChecks:
     two-deploy pattern adds one NOT VALID, then VALIDATEs it): once one is validated, ``SET
     NOT NULL`` on its column uses it instead of scanning the table (PostgreSQL 12+). And the
     columns the migrations declared NOT NULL (or a primary key's): ``SET NOT NULL`` on one
-    does nothing, no scan (Laravel's ``->change()`` writes it for every required column)."""
+    does nothing, no scan (Laravel's ``->change()`` writes it for every required column).
+    Tables and columns named as PostgreSQL folds them (``"Kelas"`` is not kelas)."""
 
     named: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (table, column)
     proven: set[tuple[str, str]] = field(default_factory=set)
@@ -213,21 +214,22 @@ class NotNullChecks:
     def _declare(self, table: str, definition: str) -> None:
         text = _LITERAL_OR_IS.sub("''", definition.strip())
         if pk := _TABLE_PK.match(text):
-            self.declared |= {(table, key(c.strip())) for c in pk["cols"].split(",")}
+            self.declared |= {(table, pg_key(c)) for c in pk["cols"].split(",")}
         elif (m := _COLUMN_NAME.match(text)) and _DECLARED_NOT_NULL.search(text, m.end()):
-            self.declared.add((table, key(m["col"])))
+            self.declared.add((table, pg_key(m["col"])))
 
     def see(self, op: Op) -> None:
+        table = op.pg_name or op.key
         if op.kind == "create_table":
-            self._forget(op.key)
+            self._forget(table)
             if op.body.startswith("("):
                 for part in split_top_level(op.body[1 : op.body.rfind(")")]):
-                    self._declare(op.key, part)
+                    self._declare(table, part)
         elif op.kind == "drop_table":
-            for name in op.names:
-                self._forget(key(name))
+            for i, name in enumerate(op.names):
+                self._forget(op.pg_of(i) or key(name))
         for a in op.actions:
-            where = (op.key, key(a.column))
+            where = (table, a.pg_column or key(a.column))
             if a.kind == "add_check" and a.column:
                 if a.new:
                     self.named[key(a.new)] = where
@@ -236,18 +238,19 @@ class NotNullChecks:
             elif a.kind == "validate" and key(a.new) in self.named:
                 self.proven.add(self.named[key(a.new)])
             elif a.kind == "add_column":
-                self._declare(op.key, f"{a.column} {a.definition}")
+                column = (a.pg_column or key(a.column)).replace('"', '""')
+                self._declare(table, f'"{column}" {a.definition}')  # (quoted: as folded)
             elif a.kind == "drop_column":
                 self.declared.discard(where)
             elif a.kind == "rename_column" and where in self.declared:
                 self.declared.discard(where)
-                self.declared.add((op.key, key(a.new)))
+                self.declared.add((table, a.pg_new or key(a.new)))
             elif a.kind == "rename_table":
-                moved = {c for t, c in self.declared if t == op.key}
-                self._forget(op.key)
-                self.declared |= {(key(a.new), c) for c in moved}
+                moved = {c for t, c in self.declared if t == table}
+                self._forget(table)
+                self.declared |= {(a.pg_new or key(a.new), c) for c in moved}
             elif a.kind == "other" and (m := _DROP_NOT_NULL.match(a.definition.strip())):
-                self.declared.discard((op.key, key(m["col"])))
+                self.declared.discard((table, pg_key(m["col"])))
 
 
 # Where a column's type ends in its definition, or in ALTER … TYPE's.

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import Op, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.ops import Op, key, pg_key, split_top_level, strip_comments
 from malnu_tui.engine.lint.pg import type_text
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
@@ -57,8 +57,9 @@ def _word(name: str) -> str:
 @dataclass
 class DeclaredColumns:
     """Each column's declared type, across migrations (PostgreSQL): type → {(table, column)},
-    and (table, column) → the type as written (``varchar(100)``); and each table's columns in
-    order, for an ``INSERT`` without a column list."""
+    and (table, column) → the type as written (``varchar(100)``; that table and column as
+    PostgreSQL folds them: ``"Kelas"`` is not kelas); and each table's columns in order, for an
+    ``INSERT`` without a column list."""
 
     by_type: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     declared: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -67,12 +68,15 @@ class DeclaredColumns:
     trigger_functions: set[str] = field(default_factory=set)  # RETURNS trigger: no app calls
     volatile_functions: set[str] = field(default_factory=set)  # neither IMMUTABLE nor STABLE
 
-    def _add(self, table: str, definition: str) -> None:
+    def _add(self, table: str, definition: str, pg: tuple[str, str]) -> None:
+        """``definition``'s column, of ``table`` (``pg``: it and the column as PostgreSQL
+        folds them, "" for the column as written in ``definition``)."""
         m = _COLUMN.match(definition.strip())
         if m and key(m["col"]) not in _NOT_COLUMNS:
             self.by_type.setdefault(key(m["type"]), set()).add((table, key(m["col"])))
             self.order.setdefault(table, []).append(key(m["col"]))
-            self.declared[(table, key(m["col"]))] = type_text(definition.strip()[m.end("col") :])
+            where = (pg[0], pg[1] or pg_key(m["col"]))
+            self.declared[where] = type_text(definition.strip()[m.end("col") :])
         elif definition.strip().upper().startswith("LIKE"):
             self.unknown_order.add(table)
 
@@ -102,15 +106,16 @@ class DeclaredColumns:
                 self.unknown_order.add(op.key)  # AS SELECT, OF type, PARTITION OF
                 return
             for part in split_top_level(op.body[1 : op.body.rfind(")")]):
-                self._add(op.key, part)
+                self._add(op.key, part, (op.pg_name or op.key, ""))
         elif op.kind == "drop_table":
             for name in op.names:
                 self.order.pop(key(name), None)
         elif op.kind == "alter_table":
             cols = self.order.get(op.key, [])
+            pg = op.pg_name or op.key
             for a in op.actions:
                 if a.kind == "add_column":
-                    self._add(op.key, f"{a.column} {a.definition}")
+                    self._add(op.key, f"{a.column} {a.definition}", (pg, a.pg_column))
                 elif a.kind == "drop_column" and key(a.column) in cols:
                     cols.remove(key(a.column))
                 elif a.kind == "rename_column" and key(a.column) in cols:
@@ -119,7 +124,8 @@ class DeclaredColumns:
                     self.order[key(a.new)] = self.order.pop(op.key)
                 elif a.kind == "alter_type" and (t := _TYPE_AFTER.search(a.definition)):
                     self.by_type.setdefault(key(t["type"]), set()).add((op.key, key(a.column)))
-                    self.declared[(op.key, key(a.column))] = type_text(a.definition[t.start(1) :])
+                    where = (pg, a.pg_column or key(a.column))
+                    self.declared[where] = type_text(a.definition[t.start(1) :])
 
 
 _LANGUAGE = re.compile(r"\bLANGUAGE\s+'?(?P<lang>\w+)", _F)

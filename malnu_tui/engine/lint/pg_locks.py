@@ -104,7 +104,7 @@ class MadeHere:
             self._bare = _STRINGS.sub("''", self.text)
             self._elsewhere = {}
             for m in _QUALIFIED.finditer(self._bare):
-                self._elsewhere.setdefault(key(m["name"]), set()).add(key(m["schema"]))
+                self._elsewhere.setdefault(pg_key(m["name"]), set()).add(key(m["schema"]))
         return self._elsewhere
 
     def __contains__(self, name: object) -> bool:
@@ -119,13 +119,14 @@ class MadeHere:
     def _also_unqualified(self, name: str) -> bool:
         """Whether the statement also writes ``name`` with no schema (then it may be ours)."""
         for m in re.finditer(rf"(?<![\w.$\"]){IDENT}", self._bare):
-            if key(m.group()) == name and not self._bare[m.end() :].lstrip().startswith("."):
+            if pg_key(m.group()) == name and not self._bare[m.end() :].lstrip().startswith("."):
                 return True
         return False
 
-    def shown(self, name: str) -> str:
-        """``name`` as the statement qualifies it (``auth.users``), when it does so once."""
-        schemas = self.elsewhere.get(key(name), set())
+    def shown(self, name: str, pg: str = "") -> str:
+        """``name`` as the statement qualifies it (``auth.users``), when it does so once
+        (``pg``: as PostgreSQL folds it)."""
+        schemas = self.elsewhere.get(pg or key(name), set())
         return f"{next(iter(schemas))}.{name}" if len(schemas) == 1 else name
 
 
@@ -148,15 +149,16 @@ def domain_constraint(text: str, new_domains: Container[str]) -> tuple[str, str]
 
 def _parents(text: str, table: str, created: Container[str], schema: str = "") -> list[str]:
     """The tables ``table``'s new foreign keys point at that the migration did not create,
-    ``auth.users`` as written; the table itself (a key to its own rows) left out."""
+    ``auth.users`` as written; the table itself (a key to its own rows) left out (``table``
+    and ``created`` as PostgreSQL folds them)."""
     own = schema or "public"
     found: set[str] = set()
     for m in _REFERENCES.finditer(_STRINGS.sub("''", text)):
-        parent, where = key(m["parent"]), key(m["schema"]) if m["schema"] else ""
-        if parent == key(table) and where in ("", own):
+        where = key(m["schema"]) if m["schema"] else ""
+        shown = pg_key(m["parent"])  # (as PostgreSQL names it: "Enrolment", not enrolment)
+        if shown == table and where in ("", own):
             continue  # its own rows
-        if parent not in created:  # (named as PostgreSQL names it: "Enrolment", not enrolment)
-            shown = pg_key(m["parent"])
+        if shown not in created:
             found.add(f"{pg_key(m['schema'])}.{shown}" if where not in ("", "public") else shown)
     return sorted(found)
 
@@ -176,6 +178,16 @@ def _schema_of(st: Statement, op: Op) -> str:
     return key(m["schema"]) if m else op.schema
 
 
+def _pg(op: Op) -> str:
+    """``op``'s table as PostgreSQL folds it (``created`` names them so)."""
+    return op.pg_name or op.key
+
+
+def _old(op: Op, created: Container[str]) -> list[str]:
+    """The tables (views) ``op`` names that the migration did not create, as written."""
+    return [n for i, n in enumerate(op.names) if (op.pg_of(i) or key(n)) not in created]
+
+
 def strong_lock(
     st: Statement,
     op: Op,
@@ -189,55 +201,56 @@ def strong_lock(
     otherwise."""
     k = op.kind
     if k == "alter_table":  # a new foreign key locks its parent too
-        parents = _parents(strip_comments(st.text), op.name, created, _schema_of(st, op))
+        parents = _parents(strip_comments(st.text), _pg(op), created, _schema_of(st, op))
         if parents:
             return f"ALTER TABLE {op.name} … {_refs(parents)}"
         if op.actions and all(_weak_action(a.definition) for a in op.actions):
             return None  # SHARE UPDATE EXCLUSIVE: nobody's query waits
-        return f"ALTER TABLE {op.name}" if op.key not in created else None
+        return f"ALTER TABLE {op.name}" if _pg(op) not in created else None
     if k == "create_table":
-        parents = _parents(op.body, op.name, created, op.schema)
+        parents = _parents(op.body, _pg(op), created, op.schema)
         return f"CREATE TABLE {op.name} … {_refs(parents)}" if parents else None
-    if k == "create_index" and not op.concurrently and key(op.table) not in created:
+    table = op.pg_table or key(op.table)
+    if k == "create_index" and not op.concurrently and table not in created:
         return f"CREATE INDEX on {op.table} (SHARE: {_WRITES})"
-    if k == "create_trigger" and op.table and key(op.table) not in created:
-        shown = created.shown(op.table) if isinstance(created, MadeHere) else op.table
+    if k == "create_trigger" and op.table and table not in created:
+        shown = created.shown(op.table, op.pg_table) if isinstance(created, MadeHere) else op.table
         return f"CREATE TRIGGER on {shown} (SHARE ROW EXCLUSIVE: {_WRITES})"
     if k in ("drop_table", "drop_view"):
-        old = [n for n in op.names if key(n) not in created]
+        old = _old(op, created)
         what = "TABLE" if k == "drop_table" else "VIEW"
         return f"DROP {what} {', '.join(old)} (ACCESS EXCLUSIVE: {_ALL})" if old else None
     if k == "drop_index" and not op.concurrently:
         old = [n for n in op.names if key(n) not in new_indexes]
         return f"DROP INDEX {', '.join(old)} (ACCESS EXCLUSIVE on its table)" if old else None
     if k == "delete_all" and st.first_words.startswith("TRUNCATE"):
-        old = [n for n in op.names if key(n) not in created]
+        old = _old(op, created)
         return f"TRUNCATE {', '.join(old)} (ACCESS EXCLUSIVE: {_ALL})" if old else None
     if k == "lock_table" and op.value in _BLOCKING_MODES:
-        old = [n for n in op.names if key(n) not in created]
+        old = _old(op, created)
         return f"LOCK {', '.join(old)} IN {op.value} MODE" if old else None
     if (
         k in ("refresh_view", "cluster")
         and op.name
         and not op.concurrently
-        and op.key not in created
+        and _pg(op) not in created
     ):
         verb = "REFRESH MATERIALIZED VIEW" if k == "refresh_view" else "CLUSTER"
         return f"{verb} {op.name} (ACCESS EXCLUSIVE: {_ALL})"
     if k == "reindex" and not op.concurrently and op.value in ("index", "table"):
-        mine = op.key in (new_indexes if op.value == "index" else created)
+        mine = op.key in new_indexes if op.value == "index" else _pg(op) in created
         return None if mine else f"REINDEX {op.value.upper()} {op.name}"
     if k == "vacuum" and op.value == "full":
         return "VACUUM FULL (ACCESS EXCLUSIVE)"
     if k == "drop_trigger":
         m = _DROP_TRIGGER.match(strip_comments(st.text))
-        if m is None or key(m["table"]) in created:
+        if m is None or pg_key(m["table"]) in created:
             return None
         return f"DROP TRIGGER {op.name} ON {_unq(m['table'])} (ACCESS EXCLUSIVE: {_ALL})"
     if k != "other" or st.first_words[:4] not in ("CREA", "ALTE", "DROP"):
         return None
     text = strip_comments(st.text)
-    if (m := _POLICY.match(text)) and key(m["table"]) not in created:
+    if (m := _POLICY.match(text)) and pg_key(m["table"]) not in created:
         return f"{m['verb'].upper()} POLICY … ON {_unq(m['table'])} (ACCESS EXCLUSIVE: {_ALL})"
     if (d := domain_constraint(text, new_domains)) is not None:
         return f"ALTER DOMAIN {d[0]} {d[1]} (SHARE on every table with a column of it)"

@@ -79,7 +79,7 @@ class RowSecurity:
                     continue
                 if _ENABLE.match(a.definition):
                     self.rls_on.add(op.key)
-                    if op.key not in new_tables:
+                    if (op.pg_name or op.key) not in new_tables:  # (as PostgreSQL folds)
                         self.enabled.setdefault(op.key, (op.name, st.line))
                 elif _DISABLE.match(a.definition):
                     self.rls_on.discard(op.key)

@@ -29,6 +29,7 @@ class RollbackFile:
 
     exists: bool
     drops: dict[str, set[str]] = field(default_factory=dict)  # kind → names
+    pg_tables: set[str] = field(default_factory=set)  # the tables it drops, as PostgreSQL folds
     dropped_columns: set[tuple[str, str]] = field(default_factory=set)
     creates: set[str] = field(default_factory=set)  # tables it (re-)creates
     adds_columns: set[tuple[str, str]] = field(default_factory=set)
@@ -80,6 +81,8 @@ def read_rollback(m: Migration, findings: list[Finding]) -> RollbackFile:
             rb.drops.setdefault("policy", set()).add(f"{policy[2]}.{policy[1]}")
         elif op.kind.startswith("drop_"):
             rb.drops.setdefault(op.kind[5:], set()).update(key(n) for n in op.names)
+            if op.kind == "drop_table":
+                rb.pg_tables.update(op.pg_names)
         elif op.kind == "create_table":
             rb.creates.add(op.key)
             rb.bodies[op.key] = op.body

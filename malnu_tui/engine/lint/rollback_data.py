@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import QNAME, Op, key, strip_comments
+from malnu_tui.engine.lint.ops import QNAME, Op, key, pg_key, strip_comments
 from malnu_tui.engine.lint.pg import type_text
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.replay import Replay
@@ -96,28 +96,29 @@ class Relaxed:
             self.readded[op.key] = _norm(st.text)
         if op.kind != "alter_table":
             return
+        table = op.pg_name or op.key  # (tables and columns as PostgreSQL folds them)
         for a in op.actions:
+            column = (table, a.pg_column or key(a.column))
             if a.kind == "drop_constraint":
-                self.dropped[key(a.new)] = (op.key, st.line)
+                self.dropped[key(a.new)] = (table, st.line)
             elif a.kind in _CONSTRAINTS and a.new:
                 self.readded[key(a.new)] = _norm(a.definition)
             elif a.kind == "add_column" and not _NOT_NULL_OR_KEY.search(a.definition):
-                self.nullable[(op.key, key(a.column))] = st.line
+                self.nullable[column] = st.line
             elif a.kind == "set_not_null":
-                self.nullable.pop((op.key, key(a.column)), None)
+                self.nullable.pop(column, None)
             elif a.kind == "other" and (m := _DROP_NOT_NULL.match(a.definition)):
-                self.nullable[(op.key, key(m["col"].strip('"')))] = st.line
+                self.nullable[(table, pg_key(m["col"]))] = st.line
             elif a.kind == "rename_column":  # the column keeps what was lifted on it
-                was, now = (op.key, key(a.column)), (op.key, key(a.new))
+                was, now = column, (table, a.pg_new or key(a.new))
                 if was in self.nullable:
                     self.nullable[now] = self.nullable.pop(was)
                 self.renamed[now] = self.renamed.pop(was, was)
             elif a.kind == "drop_column":
-                self.nullable.pop((op.key, key(a.column)), None)
+                self.nullable.pop(column, None)
             if a.kind == "add_column":  # a new column of a renamed one's old name
-                added = (op.key, key(a.column))
                 for renamed, first in self.renamed.items():
-                    if first == added:
+                    if first == column:
                         self.renamed[renamed] = None
 
     def first_name(self, where: tuple[str, str]) -> tuple[str, str] | None:
@@ -278,8 +279,9 @@ def pg_rollback_data(
             out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
         if op.kind != "alter_table":
             continue
+        table = op.pg_name or op.key  # (tables and columns as PostgreSQL folds them)
         for a in op.actions:
-            where = (op.key, key(a.column))
+            where = (table, a.pg_column or key(a.column))
             was = names.get(where, where)  # the column's name as the migration leaves it
             if a.kind == "alter_type" and (m := _TYPE.search(a.definition)):
                 new = type_text(a.definition[m.end() :])
@@ -295,7 +297,7 @@ def pg_rollback_data(
                     why += f"{new}: {what}, on the rows written since the migration"
                     out.append(finding(rule, file, st.line, why))
             elif a.kind == "rename_column":  # its type and name go with it ("": not known)
-                now = (op.key, key(a.new))
+                now = (table, a.pg_new or key(a.new))
                 if where in types or was is None:
                     types[now] = types.pop(where, "")
                 else:
@@ -313,7 +315,7 @@ def pg_rollback_data(
             elif (
                 a.kind in _CONSTRAINTS
                 and not a.not_valid
-                and ((lifted := relaxed.lifted(op.key, a.new, a.definition)) is not None)
+                and ((lifted := relaxed.lifted(table, a.new, a.definition)) is not None)
             ):
                 what = "CHECK" if a.kind == "add_check" else "UNIQUE/PRIMARY KEY/EXCLUDE"
                 name = f" {a.new}" if a.new else ""

@@ -204,7 +204,7 @@ def _lock_timeout(rb: RollbackFile, session_lock_timeout: bool) -> list[Finding]
         guarded = own or (session_lock_timeout and not off_line)
         what = None if guarded else strong_lock(st, op, created, indexes, set())
         if op.kind == "create_table":
-            created.add(op.key)
+            created.add(op.pg_name or op.key)  # (as PostgreSQL folds: strong_lock's lookups)
         elif op.kind == "create_index" and op.name:
             indexes.add(op.key)
         if what is None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
+from malnu_tui.engine.lint.names import fold
 from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, strip_comments
 from malnu_tui.engine.lint.pg_enum import NewEnumValues
 from malnu_tui.engine.lint.rules import register
@@ -206,7 +207,7 @@ class OneTransaction:
 
     file: str
     dialect: str
-    created: dict[str, int] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)  # (on PostgreSQL: as it folds)
     table_rows: TableRows | None = None
     not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
     views: set[str] = field(default_factory=set)  # views this migration creates
@@ -219,15 +220,15 @@ class OneTransaction:
         if self.enums is not None and op.kind not in ("do", "with"):  # their parts are seen
             self.enums.see(st, op, out)
         if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
-            for name in op.names:
-                if key(name) not in self.created:
+            for i, name in enumerate(op.names):
+                if fold(self.dialect, name, op.pg_of(i)) not in self.created:
                     blocks = "reads and writes" if op.value == "ACCESS EXCLUSIVE" else "writes"
                     why = (
                         f"LOCK {name} IN {op.value} MODE blocks the app's {blocks} on it until "
                         "the migration commits"
                     )
                     out.append(_finding("LOCK-TABLE", self.file, st.line, why))
-        elif op.kind == "update_all" and op.key not in self.created:
+        elif op.kind == "update_all" and self._old(op):
             where = f"whose WHERE ({op.value}) holds for every row" if op.value else "without WHERE"
             why, sev = self._sized(
                 op.name, f"UPDATE {op.name} {where} rewrites every row in one transaction",
@@ -277,7 +278,7 @@ class OneTransaction:
             why = f"REINDEX {op.value.upper()} cannot run inside the migration's transaction: "
             why += "the migration fails"
             out.append(_finding("PG-REINDEX", self.file, st.line, why, "error"))
-        elif op.key not in (self.indexes if op.value == "index" else self.created):
+        elif op.key not in self.indexes if op.value == "index" else self._old(op):
             why = f"REINDEX {op.value.upper()} {op.name} blocks writes to its table, and reads "
             why += "that use the index, until the migration commits"
             out.append(_finding("PG-REINDEX", self.file, st.line, why))
@@ -296,15 +297,19 @@ class OneTransaction:
             why = "a CLUSTER of every table cannot run inside the migration's transaction: "
             why += "the migration fails"
             out.append(_finding("PG-CLUSTER", self.file, st.line, why, "error"))
-        elif op.key not in self.created:
+        elif self._old(op):
             why, sev = self._sized(
                 op.name, f"CLUSTER {op.name} rewrites it while every read and write of it waits",
                 "a short lock",
             )  # fmt: skip
             out.append(_finding("PG-CLUSTER", self.file, st.line, why, sev))
 
+    def _old(self, op: Op) -> bool:
+        """Whether ``op``'s table is one this migration did not create."""
+        return fold(self.dialect, op.name, op.pg_name) not in self.created
+
     def _set_storage(self, st: Statement, op: Op, out: list[Finding]) -> None:
-        if op.key in self.created:
+        if not self._old(op):
             return  # a new table: empty, and nobody else reads it yet
         for a in op.actions:
             m = _SET_STORAGE.match(a.definition) if a.kind == "other" else None
@@ -352,7 +357,7 @@ class OneTransaction:
         return why, None
 
     def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
-        if op.key in self.created:
+        if not self._old(op):
             return  # a new table: empty, and nobody else holds it
         for a in op.actions:
             if a.kind in ("add_check", "add_fk") and a.not_valid and a.new:
