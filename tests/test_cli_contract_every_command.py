@@ -107,9 +107,13 @@ def test_a_destructive_command_without_a_terminal_or_yes_refuses_and_changes_not
     db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
 ) -> None:
     """Every destructive command in turn on one prepared database (each refuses, so each
-    finds it as the one before left it: exactly as prepared)."""
+    finds it as the one before left it: exactly as prepared). The prepared state is read once
+    and every run is compared with it (with `unlock`'s lock, read again): a run that changed
+    anything differs from it, as from a state read again before each command."""
     d = mdirs
     old, new = _prepared(db_target, d, tmp_path)
+    prepared = _state(db_target, d)
+    assert new in prepared["backups"]
     for command, words in DESTRUCTIVE.items():
         args = [
             a.format(
@@ -123,7 +127,7 @@ def test_a_destructive_command_without_a_terminal_or_yes_refuses_and_changes_not
             holder = db_target.open(d)
             holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
         try:
-            before = _state(db_target, d)
+            before = _state(db_target, d) if holder is not None else prepared
             for stdin in (None, "yes\n"):
                 res = db_target.cli(d, *args, input=stdin)
                 assert res.code == 2, (command, stdin, res.code, res.out, res.err)
@@ -161,6 +165,9 @@ def test_another_operator_holding_the_lock_is_exit_3_for_every_command(
     holder = db_target.open(d)
     holder.acquire_lock(LockHolder("ops@box-b", "box-b", 4242, utc_now(), note="up"))
     try:
+        # Read once, the lock held: every refused run is compared with it (the edited file
+        # `repair` gets is not part of it), as the next command would find it.
+        before = _state(db_target, d)
         for command, words in LOCKING.items():
             args = [
                 a.format(
@@ -176,7 +183,6 @@ def test_another_operator_holding_the_lock_is_exit_3_for_every_command(
                 args += ["--tables", "extra"]
             undo = _edited(d) if command == "repair" else None
             try:
-                before = _state(db_target, d)
                 res = db_target.cli(d, *args, "--yes")
                 assert res.code == 3, (command, res.code, res.err)
                 assert "ops@box-b" in res.err, (command, res.err)
