@@ -183,7 +183,8 @@ def test_up_parity_rollback_status_on_sqlite(tmp_path: Path, pg_url: str) -> Non
 
 # What the app writes after the first sync, before the second.
 LATER_ROWS = [
-    # Prisma's Student: a DATETIME of Unix ms beside the seed's text (compared by checksum)
+    # Prisma's Student: a DATETIME of Unix ms beside the seed's text (read from the watermark
+    # of its @updatedAt)
     'UPDATE "Student" SET "fullName" = \'Siti Aisyah Putri\', "updatedAt" = 1722600000000 '
     'WHERE "id" = 1',
     'INSERT INTO "Student" ("nis", "fullName", "createdAt", "updatedAt") '
@@ -216,7 +217,7 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
     """On the D1 stand-in: `up` (each rebuild's DROP TABLE empties the child table, as the
     lint's D1-CASCADE-REBUILD says), the Worker's rows, a later migration's `up`, `rollback`
     and `status`; then `sync` into PostgreSQL, the app's changes, a second `sync`
-    (drizzle's integer `updated_at` read from its watermark, Prisma's tables by checksum) and
+    (drizzle's integer `updated_at` and Prisma's `updatedAt` read from their watermarks) and
     `sync verify`: every value as D1 holds it."""
     d = _project(tmp_path)
     base = ["--database", d1.url, *d.args()]
@@ -247,6 +248,14 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
     assert res.code == 0, res.err
     counts = {r["table"]: (r["inserted"], r["updated"], r["deleted"]) for r in json.loads(res.out)}
     assert counts == {"Student": (1, 1, 0), "students": (1, 2, 0)}
+    # Prisma's @updatedAt is the change column with none configured (it was a checksum pass,
+    # which on D1 reads every row of the table): said in the plan, the JSON as it was.
+    assert {r["table"]: r["mode"] for r in json.loads(res.out)} == {
+        "Student": "updated_at",
+        "students": "updated_at",
+    }
+    assert "Student: updated_at (rows with updatedAt >= 2024-08-02 07:41:40)" in res.err, res.err
+    assert "note: change column updatedAt (no updated_at column)" in res.err
     res = run_cli("--config", str(config), "sync", "verify", "cermin")
     assert res.code == 0 and "7 table(s) equal on both sides" in res.err, res.err
     with psycopg.connect(pg_url) as conn:
