@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
@@ -183,7 +184,8 @@ def test_up_parity_rollback_status_on_sqlite(tmp_path: Path, pg_url: str) -> Non
 
 # What the app writes after the first sync, before the second.
 LATER_ROWS = [
-    # Prisma's Student: a DATETIME of Unix ms beside the seed's text (compared by checksum)
+    # Prisma's Student: a DATETIME of Unix ms beside the seed's text (read from the watermark
+    # of its @updatedAt)
     'UPDATE "Student" SET "fullName" = \'Siti Aisyah Putri\', "updatedAt" = 1722600000000 '
     'WHERE "id" = 1',
     'INSERT INTO "Student" ("nis", "fullName", "createdAt", "updatedAt") '
@@ -216,7 +218,7 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
     """On the D1 stand-in: `up` (each rebuild's DROP TABLE empties the child table, as the
     lint's D1-CASCADE-REBUILD says), the Worker's rows, a later migration's `up`, `rollback`
     and `status`; then `sync` into PostgreSQL, the app's changes, a second `sync`
-    (drizzle's integer `updated_at` read from its watermark, Prisma's tables by checksum) and
+    (drizzle's integer `updated_at` and Prisma's `updatedAt` read from their watermarks) and
     `sync verify`: every value as D1 holds it."""
     d = _project(tmp_path)
     base = ["--database", d1.url, *d.args()]
@@ -247,6 +249,14 @@ def test_up_rollback_status_on_d1_and_sync_into_postgresql(
     assert res.code == 0, res.err
     counts = {r["table"]: (r["inserted"], r["updated"], r["deleted"]) for r in json.loads(res.out)}
     assert counts == {"Student": (1, 1, 0), "students": (1, 2, 0)}
+    # Prisma's @updatedAt is the change column with none configured (it was a checksum pass,
+    # which on D1 reads every row of the table): said in the plan, the JSON as it was.
+    assert {r["table"]: r["mode"] for r in json.loads(res.out)} == {
+        "Student": "updated_at",
+        "students": "updated_at",
+    }
+    assert "Student: updated_at (rows with updatedAt >= 2024-08-02 07:41:40)" in res.err, res.err
+    assert "note: change column updatedAt (no updated_at column)" in res.err
     res = run_cli("--config", str(config), "sync", "verify", "cermin")
     assert res.code == 0 and "7 table(s) equal on both sides" in res.err, res.err
     with psycopg.connect(pg_url) as conn:
@@ -338,3 +348,77 @@ def test_a_generated_column_is_compared_as_generated_not_by_its_expression(pg_ur
         conn.execute("ALTER TABLE g ALTER COLUMN label DROP EXPRESSION")
         diffs = compare(expected, postgres_shape(conn, "public"))
     assert [(d.table, d.aspect, d.item) for d in diffs] == [("g", "default", "label")]
+
+
+# Prisma's `-- RedefineTables` of a table others reference, whose copy leaves out a parent row
+# (`WHERE`): Siswa rowid 2 keeps pointing at Kelas 2, which the rebuild dropped.
+FK_INIT = (
+    'CREATE TABLE "Kelas" ("id" INTEGER NOT NULL PRIMARY KEY, "nama" TEXT NOT NULL);\n'
+    'CREATE TABLE "Siswa" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "kelasId" INTEGER '
+    'NOT NULL, CONSTRAINT "Siswa_kelasId_fkey" FOREIGN KEY ("kelasId") REFERENCES "Kelas" ("id") '
+    "ON DELETE RESTRICT ON UPDATE CASCADE);\n"
+    "INSERT INTO \"Kelas\" VALUES (1, 'X-A'), (2, 'X-B');\n"
+    'INSERT INTO "Siswa" ("kelasId") VALUES (1), (2);'
+)
+FK_REBUILD = """-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Kelas" ("id" INTEGER NOT NULL PRIMARY KEY, "nama" TEXT NOT NULL, "wali" TEXT);
+INSERT INTO "new_Kelas" ("id", "nama") SELECT "id", "nama" FROM "Kelas" WHERE "id" <> 2;
+DROP TABLE "Kelas";
+ALTER TABLE "new_Kelas" RENAME TO "Kelas";
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;"""
+FK_BROKEN = "the migration left 1 row(s) whose parent is gone (first: Siswa rowid 2 → Kelas; "
+
+
+def test_a_prisma_rebuild_that_breaks_a_reference_is_refused_on_sqlite_and_d1(
+    mdirs: MigrationDirs, sqlite_url: str, d1: D1Target
+) -> None:
+    """Its closing `PRAGMA defer_foreign_keys=OFF` clears SQLite's count of the broken
+    references, so D1's COMMIT did not fail: `up` said ok and left Siswa 2 pointing at
+    nothing. Now refused (exit 1, the row named, all of it rolled back) on D1 as on a SQLite
+    file (there `foreign_keys=OFF` holds, and the check before its COMMIT caught it already);
+    a row broken before the migration (Catatan's) is not its doing, and the file put right
+    is applied."""
+    mdirs.add("20260101_000000", "init", FK_INIT)
+    rebuild = mdirs.add("20260102_000000", "rebuild", FK_REBUILD)
+    # A row broken before (written behind D1's back: its foreign keys are always on)
+    with d1.db.lock, contextlib.closing(sqlite3.connect(d1.db.path)) as conn:
+        conn.executescript(
+            'CREATE TABLE "Catatan" ("id" INTEGER PRIMARY KEY, "kelasId" INTEGER REFERENCES '
+            '"Kelas" ("id")); INSERT INTO "Catatan" VALUES (1, 9);'
+        )
+    # (line 3: foreign_keys=OFF, kept by a SQLite file; line 9: defer_foreign_keys=OFF)
+    for url, line in ((sqlite_url, 3), (d1.url, 9)):
+        res = run_cli("--database", url, *mdirs.args(), "up", "--yes", "--no-backup")
+        assert res.code == 1 and "[1/2] 20260101_000000_init.sql ok" in res.err, res.err
+        assert f"20260102_000000_rebuild.sql failed at line {line}: " in res.err
+        assert FK_BROKEN in res.err and "all of it was rolled back" in res.err, res.err
+    assert "(which clears SQLite's count of broken references" in res.err  # (D1's)
+    assert d1.sql('SELECT id FROM "Kelas"') == [(1,), (2,)]
+    assert d1.sql("SELECT name FROM sqlite_master WHERE name = 'new_Kelas'") == []
+    rebuild.write_text(FK_REBUILD.replace(' WHERE "id" <> 2', ""), encoding="utf-8")
+    res = run_cli("--database", d1.url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("PRAGMA foreign_key_check") == [("Catatan", 1, "Kelas", 0)]
+    assert d1.sql('SELECT id, wali FROM "Kelas"') == [(1, None), (2, None)]
+
+
+def test_a_rehearsal_as_d1_refuses_the_rebuild_that_breaks_a_reference(tmp_path: Path) -> None:
+    """`rehearse` and the stairway run a D1 target's migrations on a local copy as D1 runs
+    them: the same check after a file that turns defer_foreign_keys off (it passed there too)."""
+    from malnu_tui.engine.errors import StatementFailed
+    from malnu_tui.engine.scratch import SQLiteScratch
+    from malnu_tui.engine.sqlsplit import split_statements
+
+    scratch = SQLiteScratch(tmp_path / "copy.db", d1=True)
+    try:
+        scratch.run("init.sql", split_statements(FK_INIT))
+        fixed = FK_REBUILD.replace(' WHERE "id" <> 2', "")
+        with pytest.raises(StatementFailed) as failed:
+            scratch.run("rebuild.sql", split_statements(FK_REBUILD))
+        assert failed.value.line == 9 and FK_BROKEN in str(failed.value)
+        scratch.run("rebuild.sql", split_statements(fixed))
+    finally:
+        scratch.close()

@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from malnu_tui.engine.errors import ConfigError
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_pg import PgCluster
 
@@ -149,6 +151,32 @@ def test_a_supabase_transaction_pooler_is_refused_before_connecting(tmp_path: Pa
         assert "s3cretPw" not in res.err + res.out
     refuse_transaction_pooler({"host": "aws-0-x.pooler.supabase.com", "port": "5432"}, url)
     refuse_transaction_pooler({"host": "db.internal.school", "port": "6543"}, url)
+
+
+def test_a_transaction_pooler_is_judged_host_by_host_with_its_own_port() -> None:
+    """libpq pairs each host of a list with the port at its place (or the one port for all;
+    an empty one is 5432): Supabase's direct host on 5432 with another server's 6543 was
+    refused, as "a Supabase host" and "a 6543" were looked for apart."""
+    from malnu_tui.engine.urls import check_conninfo, refuse_transaction_pooler
+
+    for url in (
+        "postgresql://u:pw@db.abc.supabase.co:5432,replica.school:6543/postgres",
+        "postgresql://u:pw@replica.school:6543,db.abc.supabase.co/postgres",  # (5432)
+        "postgresql://u:pw@/postgres?host=db.abc.supabase.co,replica.school&port=,6543",
+    ):
+        check_conninfo(url)
+    for url in (
+        "postgresql://u:s3cretPw@replica.school:5432,aws-0-x.pooler.supabase.com:6543/postgres",
+        "postgresql://u:s3cretPw@/postgres?host=replica.school,db.abc.supabase.co.&port=6543",
+    ):
+        with pytest.raises(ConfigError, match="port 6543 is Supabase's transaction pooler") as e:
+            check_conninfo(url)
+        assert "s3cretPw" not in str(e.value)
+    # $PGHOST / $PGPORT where the URL names none, as libpq reads them
+    env = {"PGHOST": "aws-0-x.pooler.supabase.com", "PGPORT": "6543"}
+    with pytest.raises(ConfigError):
+        refuse_transaction_pooler({}, "postgresql:///postgres", env)
+    refuse_transaction_pooler({"port": "5432"}, "postgresql:///postgres", env)
 
 
 def test_a_multi_host_url_reaches_the_server_that_answers_and_never_prints_its_password(

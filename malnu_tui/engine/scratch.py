@@ -17,9 +17,11 @@ from typing import Protocol
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 from malnu_tui.engine.backends.sqlite_sql import (
+    DEFER_OFF_WHY,
     NOT_INTERNAL,
     check_foreign_keys,
     connection_pragmas,
+    defer_off_statement,
     foreign_key_violations,
     foreign_keys_off_line,
     restore_pragmas,
@@ -205,6 +207,8 @@ class SQLiteScratch:
         # BEGIN (inside, it is a no-op), and the references checked before the COMMIT. D1
         # runs it inside its batch's transaction, where it is a no-op.
         fk_off = None if self.d1 else foreign_keys_off_line(statements)
+        # On D1 a file that turns defer_foreign_keys off is checked so (backends/d1/fkcheck.py)
+        off = defer_off_statement(statements) if self.d1 else None
         if self.d1:
             from malnu_tui.engine.backends.d1.statements import refuse_unsendable
 
@@ -216,7 +220,8 @@ class SQLiteScratch:
         # With foreign keys on, a rebuild's DROP TABLE acts on the child rows (drop_actions.py).
         drops = DropWatch(self.conn, filename, self.d1) if fk_off is None else None
         try:
-            broken = foreign_key_violations(self.conn) if fk_off is not None else set()
+            checked = fk_off is not None or off is not None
+            broken = foreign_key_violations(self.conn) if checked else set()
             for st in statements:
                 if drops is not None:
                     drops.before(st)
@@ -229,6 +234,8 @@ class SQLiteScratch:
                     drops.after(st)
             if fk_off is not None:
                 check_foreign_keys(self.conn, filename, fk_off, broken)
+            elif off is not None:
+                check_foreign_keys(self.conn, filename, off.line, broken, DEFER_OFF_WHY)
             if drops is not None:
                 drops.check()
             try:

@@ -444,15 +444,38 @@ def database_key_before(url: str) -> str:
 SUPABASE_TRANSACTION_PORT = "6543"
 
 
-def refuse_transaction_pooler(params: Mapping[str, str], url: str) -> None:
+def libpq_endpoints(
+    params: Mapping[str, str], environ: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Each (host, port) libpq may connect to for conninfo ``params``, paired as libpq pairs
+    them: the hosts (else ``$PGHOST``; lower case, no trailing dot), each with the port at its
+    place in the port list (else ``$PGPORT``), or the one port for all; an empty port is
+    5432. Lists whose lengths libpq refuses: each host with each port."""
+    env = os.environ if environ is None else environ
+    hosts = (params.get("host") or env.get("PGHOST", "")).split(",")
+    hosts = [h.strip().rstrip(".").lower() for h in hosts]
+    ports = [p.strip() or "5432" for p in (params.get("port") or env.get("PGPORT", "")).split(",")]
+    if len(ports) == 1:
+        ports *= len(hosts)
+    if len(ports) == len(hosts):
+        return list(zip(hosts, ports, strict=True))
+    return [(h, p) for h in hosts for p in ports]
+
+
+def refuse_transaction_pooler(
+    params: Mapping[str, str], url: str, environ: Mapping[str, str] | None = None
+) -> None:
     """ConfigError for a URL (libpq's ``params`` of it) naming a Supabase transaction pooler:
     there the migration lock, the session's timeouts and prepared statements do not hold from
     one transaction to the next, and a session setting of the tool's stays on the server
     connection the application gets next (Supabase: "does not support session-level features
     (SET, … advisory locks)"; the direct connection is the one for migrations and pg_dump)."""
-    hosts = [h.strip().rstrip(".").lower() for h in params.get("host", "").split(",")]
-    supabase = any(h.endswith((".supabase.com", ".supabase.co")) for h in hosts)
-    if supabase and SUPABASE_TRANSACTION_PORT in params.get("port", "").split(","):
+    # Each host with its own port: `db.x.supabase.co:5432,replica:6543` was refused (a
+    # Supabase host, and a 6543 of another server).
+    if any(
+        h.endswith((".supabase.com", ".supabase.co")) and p == SUPABASE_TRANSACTION_PORT
+        for h, p in libpq_endpoints(params, environ)
+    ):
         raise ConfigError(
             f"{mask_url(url)}: port 6543 is Supabase's transaction pooler, where each "
             "transaction may run on another server connection: the migration lock and the "

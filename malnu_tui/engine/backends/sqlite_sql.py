@@ -380,26 +380,68 @@ def foreign_keys_off_line(statements: Sequence[Statement]) -> int | None:
     return None
 
 
+_DEFER_OFF = re.compile(
+    r"PRAGMA\s+(?:main\.)?defer_foreign_keys\s*=\s*(['\"]?)(?:off|0|false|no)\1(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def defer_off_statement(statements: Sequence[Statement]) -> Statement | None:
+    """The file's ``PRAGMA defer_foreign_keys = OFF`` (Prisma's rebuild ends with it), if it
+    has one. With foreign keys on (D1, always), turning it off clears SQLite's count of the
+    references broken so far, so the COMMIT no longer fails on them."""
+    from malnu_tui.engine.filestatements import lacks_verb  # (not in a sync's start-up)
+
+    if lacks_verb(statements, "PRAGMA"):
+        return None
+    return next(
+        (
+            st
+            for st in statements
+            if st.first_words.startswith("PRAGMA") and _DEFER_OFF.match(st.text)
+        ),
+        None,
+    )
+
+
+# Why a D1 migration's references are checked before its COMMIT (:func:`check_foreign_keys`).
+DEFER_OFF_WHY = (
+    "with PRAGMA defer_foreign_keys turned off (which clears SQLite's count of broken "
+    "references before the COMMIT checks it)"
+)
+
+
 def foreign_key_violations(c: sqlite3.Connection) -> set[tuple[object, ...]]:
     """``PRAGMA foreign_key_check``'s rows: (table, rowid, parent, fk id)."""
     return {tuple(r) for r in c.execute("PRAGMA foreign_key_check").fetchall()}
 
 
 def check_foreign_keys(
-    c: sqlite3.Connection, filename: str, line: int, before: set[tuple[object, ...]]
+    c: sqlite3.Connection,
+    filename: str,
+    line: int,
+    before: set[tuple[object, ...]],
+    why: str = "with foreign_keys OFF",
 ) -> None:
     """sqlite.org's rebuild procedure: with the checks off, see that the migration broke no
     reference (one broken before it is not its doing), or fail it (:class:`StatementFailed`)."""
     new = sorted(foreign_key_violations(c) - before, key=repr)
     if new:
-        table, rowid, parent = new[0][0], new[0][1], new[0][2]
-        raise StatementFailed(
-            filename,
-            line,
-            "PRAGMA foreign_key_check",
-            f"with foreign_keys OFF the migration left {len(new)} row(s) whose parent is "
-            f"gone (first: {table} rowid {rowid} → {parent}; PRAGMA foreign_key_check)",
-        )
+        raise broken_references(filename, line, why, len(new), new[0][:3])
+
+
+def broken_references(
+    filename: str, line: int, why: str, count: int, first: Sequence[object]
+) -> StatementFailed:
+    """The failure of a migration that left ``count`` rows whose parent is gone."""
+    table, rowid, parent = first
+    return StatementFailed(
+        filename,
+        line,
+        "PRAGMA foreign_key_check",
+        f"{why} the migration left {count} row(s) whose parent is gone (first: {table} "
+        f"rowid {rowid} → {parent}; PRAGMA foreign_key_check)",
+    )
 
 
 # Connection settings (not stored in the database, not undone by a ROLLBACK) that a migration

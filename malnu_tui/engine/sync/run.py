@@ -38,9 +38,9 @@ from malnu_tui.engine.sync.model import (
 )
 from malnu_tui.engine.sync.references import write_chunk
 from malnu_tui.engine.sync.session import (
-    CURSOR_KINDS,
     SyncRequest,
     SyncSession,
+    change_column,
     earlier_pairs,
     open_side,
     plan_sync,
@@ -464,8 +464,7 @@ def start_early(s: SyncSession, req: SyncRequest) -> None:
         return
     for table in req.tables or s.src.tables():
         shape = s.src.describe(table)
-        cursor = shape.column(req.cursor) if shape is not None else None
-        if shape is not None and cursor is not None and cursor.kind in CURSOR_KINDS:
+        if shape is not None and change_column(shape, req.cursor)[0] is not None:
             if int_key(shape) and s.src.audited("sync", table, _pair(s)):
                 s.early[table] = SourceKeys(shape, lambda: open_side(s.source_target, source=True))
             return

@@ -49,8 +49,10 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sync.verify import SourceKeys
 
 __all__ = [
+    "CURSOR_KINDS",
     "SyncRequest",
     "SyncSession",
+    "change_column",
     "earlier_pairs",
     "open_side",
     "plan_sync",
@@ -59,6 +61,22 @@ __all__ = [
 # A timestamp, a date, a text (times as an application wrote them) or an integer (Unix
 # seconds or milliseconds: JavaScript's Date.now(), what D1 apps write).
 CURSOR_KINDS = ("ts", "tstz", "date", "text", "int")
+# The change column when no cursor is configured and a table has no updated_at: Prisma's
+# @updatedAt convention (drizzle apps use it too). Without it such a table was compared by
+# checksum each pass, which on D1 reads (and bills) every row.
+CAMEL_CURSOR = "updatedAt"
+
+
+def change_column(shape: TableShape, cursor: str) -> tuple[str | None, bool]:
+    """The cursor column of ``shape`` (one of :data:`CURSOR_KINDS`) and whether it is the
+    camelCase fallback: the configured ``cursor``; with none configured (the default
+    ``updated_at``) and no ``updated_at`` column, ``updatedAt``."""
+    col = shape.column(cursor)
+    if col is None and cursor == DEFAULT_CURSOR:
+        camel = shape.column(CAMEL_CURSOR)
+        if camel is not None and camel.kind in CURSOR_KINDS:
+            return CAMEL_CURSOR, True
+    return (cursor if col is not None and col.kind in CURSOR_KINDS else None), False
 
 
 @dataclass(frozen=True)
@@ -381,9 +399,11 @@ def _plan_table(
         problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
         if (deferred := deferrable_key(s, t, dshape)) is not None:
             problems.append(deferred)
-    cur = None if whole else shape.column(req.cursor)
-    cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
+    cursor, camel = (None, False) if whole else change_column(shape, req.cursor)
+    cur = shape.column(cursor) if cursor else None
     notes: list[str] = [fires_note(s, t, fired)] if fired else []
+    if camel:
+        notes.append(f"change column {CAMEL_CURSOR} (no {DEFAULT_CURSOR} column)")
     if (named := renamed_note(s.dst, t)) is not None:
         notes.insert(0, named)
     if state is not None and not same_source(state.source, s.source_target):
@@ -433,7 +453,8 @@ def _plan_table(
             since = _since(mark, req.overlap_seconds, cur.kind if cur is not None else None)
     else:
         mode = "checksum"
-        notes.append(f"no {req.cursor} column: chunks are compared by checksum")
+        named = req.cursor + (f" or {CAMEL_CURSOR}" if req.cursor == DEFAULT_CURSOR else "")
+        notes.append(f"no {named} column: chunks are compared by checksum")
     src_count, dst_count = (state.source_count, state.dest_count) if state else (None, None)
     if recount or mode in ("full", "whole") or src_count is None or dst_count is None:
         counting = pool.submit(s.dst.count, t) if exists else None

@@ -30,7 +30,7 @@ from malnu_tui.engine.backends.base import (
     index_left,
     utc_now,
 )
-from malnu_tui.engine.backends.d1 import lockrow
+from malnu_tui.engine.backends.d1 import fkcheck, lockrow
 from malnu_tui.engine.backends.d1.client import (
     DEFAULT_API_BASE,
     ENV_API_BASE,
@@ -287,12 +287,17 @@ class D1Backend:
         texts = [st.text for st in statements]
         statement_started(filename, 0, len(texts))  # 0: all of them, as one batch
         guard = _guard_sql(change)
+        # Prisma's rebuild turns defer_foreign_keys off: the references it broke, checked
+        off = q.defer_off_statement(statements)
+        check = [] if off is None else [fkcheck.check_sql(fkcheck.violations(self.api))]
         started = time.perf_counter()
         try:
             results = self.locked_batch(
-                [guard, *texts, tracking, self._audit_sql(audit)], took_effect
+                [guard, *texts, *check, tracking, self._audit_sql(audit)], took_effect
             )
         except D1QueryError as exc:
+            if off is not None and (broke := fkcheck.broken_in_batch(filename, off.line, str(exc))):
+                raise broke from None
             if _GUARD_ERROR in str(exc) and self._guard_fired(change):
                 # An earlier delivery of this very batch (delayed past its timeout) or another
                 # session applied it first: this one was refused whole by the guard.
