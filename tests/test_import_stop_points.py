@@ -6,14 +6,20 @@ it for ever (the sync's same hang: tests/test_sync_stop_points.py, whose hook la
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import subprocess
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.fixtures_core import CliResult
+from tests.d1server import Fault
+from tests.fixtures_core import CliResult, popen_cli
 from tests.fixtures_matrix import DbTarget
 from tests.import_support import ImportTarget
 from tests.inproc import run_inproc
@@ -102,3 +108,45 @@ def _said_done(res: CliResult, db: ImportTarget) -> None:
     (run,) = [a for a in audit if a[0] == "run"]
     assert run[1] == "ok" and json.loads(run[2])["counts"]["inserted"] == 300, run
     assert not db.rows("SELECT * FROM malnu_lock"), "the lock row left behind"
+
+
+@pytest.mark.parametrize("hangs", ["DELETE FROM malnu_lock", "'run', 'import kelas'"])
+def test_a_second_ctrl_c_ends_an_import_whose_d1_hangs_after_its_commit(
+    tmp_path: Path, hangs: str, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """D1 stops answering once the import's rows are in (its lock's release, or its run row,
+    hangs): the stop held from the COMMIT to the run row (and the run row's own hold, every
+    command's) held every Ctrl-C and SIGTERM, and the command sat through each request's six
+    tries of up to 60 s (the release, the run row: minutes), a 2 a.m. import no key could
+    end. The first stop is still held; a second one within the hold ends the wait (the
+    client's clean-up then tried once, briefly), and the import is said done (exit 0, the
+    too-late warning, its rows in)."""
+    target = fresh_db("d1")
+    assert target.d1 is not None
+    db = _kelas(tmp_path, target)
+    gate = threading.Event()
+    hung = target.d1.server.inject(Fault("slow", count=1, match=hangs, hold=gate))
+    proc = popen_cli(*_import_args(tmp_path, db), env=target.env)
+    try:
+        deadline = time.monotonic() + 30
+        while hung.count and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert not hung.count, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert proc.poll() is None  # the first is held: the release may still be answered
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            proc.send_signal(signal.SIGINT)  # (again until it ends: two may land as one)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+        code = proc.wait(timeout=0.1)
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate()
+    assert code == 0, err
+    assert json.loads(out)["committed"] is True and json.loads(out)["inserted"] == 300
+    assert "came after it had committed, too late to undo it" in err, err
+    assert db.count("kelas") == 300

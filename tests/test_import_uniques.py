@@ -452,3 +452,24 @@ def test_skip_names_a_new_row_s_repeat_of_another_unique_by_its_first_line(
     assert imp.rows("SELECT id, email FROM users ORDER BY id") == [
         (1, "a@x"), (2, "b@x"), (5, "z@x"), (9, "q@x")
     ]  # fmt: skip
+
+
+def test_a_d1_dry_run_skip_asks_for_long_non_ascii_keys_in_statements_d1_takes(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    # D1's dry run of `--key … --on-conflict skip` asks which keys the table holds in
+    # SELECTs of literals cut at ~67,500 characters, but D1 takes 100,000 BYTES a statement:
+    # keys of Javanese script (3 bytes a character) made statements of ~185 KB, refused
+    # ("statement too long"), and the dry run failed where the import would not.
+    target = fresh_db("d1")
+    imp = ImportTarget(target.kind, target.url, tmp_path)
+    imp.execute("CREATE TABLE buku (judul TEXT PRIMARY KEY, isbn TEXT UNIQUE)")
+    title = "ꦱꦼꦫꦠ꧀ꦥꦤꦶꦠꦶꦱꦿꦶ" * 10  # (Serat Panitisastra: 130 characters, 390 bytes)
+    f = write_csv(
+        tmp_path / "buku.csv", "judul,isbn\n" + "".join(f"{title} {i},{i}\n" for i in range(500))
+    )
+    for dry in (True, False):
+        req = ImportRequest("buku", file=f, key=("judul",), on_conflict="skip", dry_run=dry)
+        report = import_into(imp, req)
+        assert (report.inserted, report.rejected) == (500, 0), (dry, report)
+    assert imp.count("buku") == 500

@@ -145,18 +145,25 @@ class HeldInterrupts:
 
 
 @contextlib.contextmanager
-def interrupts_held() -> Iterator[HeldInterrupts]:
+def interrupts_held(*, second_ends: bool = False) -> Iterator[HeldInterrupts]:
     """Note SIGINT, SIGTERM and SIGHUP during the block instead of acting on them (main thread
     only: elsewhere Python runs no handler anyway). A block that ends normally has them
     reported in ``came``; a block that raises gets the first one re-raised once the usual
-    handlers are back, so it ends the command as usual."""
+    handlers are back, so it ends the command as usual. ``second_ends``: a second one is
+    raised where it lands (a block of clean-up after the work is done, which may wait on a
+    network that no longer answers: an import's run row and lock release to a D1 gone
+    silent sat through minutes of retries with every Ctrl-C held)."""
     held = HeldInterrupts()
     if threading.current_thread() is not threading.main_thread():
         with _holding(held):
             yield held
         return
+    raised = [False]
 
     def note(signum: int, _frame: FrameType | None) -> None:
+        if second_ends and held.signals and not raised[0]:
+            raised[0] = True  # (raised here: not again as the block ends)
+            raise stop_for(signum)
         held.signals.append(signum)
 
     # (one ignored stays so: `nohup`'s SIGHUP, a background job's SIGINT)
@@ -170,7 +177,7 @@ def interrupts_held() -> Iterator[HeldInterrupts]:
         _MAIN_HELD[0] -= 1
         for s, handler in before.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
-        if not ok and held.signals:
+        if not ok and held.signals and not raised[0]:
             signal.raise_signal(held.signals[0])
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.secrets import HIDDEN, masked_detail, secret_in
 
@@ -179,8 +179,8 @@ def held_keys(
     max_bytes: int | None = None,
 ) -> HeldKeys:
     """:data:`HeldKeys` of the ``--key`` (``spec.uniques[0]``): ``run`` takes SELECTs with
-    their parameters (``rows`` key values a statement at most; ``max_bytes``: and about that
-    many bytes of values, where they are spelt as literals) and returns each one's rows,
+    their parameters (``rows`` key values a statement at most; ``max_bytes``: and at most
+    that many bytes of values, where they are spelt as literals) and returns each one's rows,
     SQLite's in its unit, D1's in one request. Compared as the key's UNIQUE index compares
     (its collation; the column's affinity applied to the value, as an INSERT applies it); a
     NULL is held by no row."""
@@ -199,7 +199,11 @@ def held_keys(
         params: list[object] = []
         n = size = 0
         for i, key in enumerate(keys):
-            more = sum(len(str(v)) + 8 for v in key) if max_bytes is not None else 0
+            # (the literal's bytes, as D1 counts them: a character of Javanese script is 3,
+            # and ~190 KB of keys counted as 67,500 characters were refused as too long)
+            more = 0
+            if max_bytes is not None:
+                more = sum(len(sql_literal(v).encode()) + 2 for v in key) + len(str(i)) + 4
             if n and (n >= rows or (max_bytes is not None and size + more > max_bytes)):
                 statements.append(
                     (f"SELECT v.column1 FROM (VALUES {', '.join([one] * n)}{tail}", params)

@@ -155,7 +155,7 @@ def run_import(
         with contextlib.ExitStack() as after_commit:
 
             def hold() -> None:
-                held.append(after_commit.enter_context(interrupts_held()))
+                held.append(after_commit.enter_context(interrupts_held(second_ends=True)))
 
             # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
             with (

@@ -261,8 +261,9 @@ def record_run(backend: Backend | None, op: str, obj: str = "") -> Iterator[RunR
             raise
         # The row is written with stops held: the console's stop (its SIGHUP), raised into the
         # worker at its next line, came as the row was written after a failure it caused (psql
-        # dead of the hangup first) and the run went unrecorded. Held, it ends the work after.
-        with interrupts_held() as held:
+        # dead of the hangup first) and the run went unrecorded. Held, it ends the work after;
+        # a second ends the row's write (a database that no longer answers: minutes of tries).
+        with interrupts_held(second_ends=True) as held:
             if isinstance(exc, KeyboardInterrupt):
                 record = run.finish("failed", "interrupted")
             else:
@@ -271,7 +272,7 @@ def record_run(backend: Backend | None, op: str, obj: str = "") -> Iterator[RunR
         if held.came and not isinstance(exc, KeyboardInterrupt):
             raise stop_for(held.signals[0]) from None
         raise
-    with interrupts_held() as held:
+    with interrupts_held(second_ends=True) as held:
         write_run(backend, run.finish(*(run._outcome or ("ok", ""))))
     if held.came:
         raise stop_for(held.signals[0])
