@@ -162,3 +162,40 @@ def test_a_rollback_s_enum_without_the_added_value(mdirs: MigrationDirs) -> None
     named = [(f.file[:15], f.line) for f in found if f.rule == "ROLLBACK-FAILS-ON-NEW-ROWS"]
     assert named == [("20250101_000200", 2)]
     assert "lacks 'PENDEK' that the migration adds (its line 1)" in str(found)
+
+
+def test_a_rollback_s_enum_schema_qualified_as_prisma_6_writes_it(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """Prisma 6 (and drizzle-kit) write ``"public"."Term"`` in every statement: its down
+    migration's cast to ``"public"."Term_new"`` lacking the value added was clean (the enum
+    was looked up as ``public.term`` against ``term``); it fails on such a row (below)."""
+    base = (
+        """CREATE TYPE "public"."Term" AS ENUM ('GANJIL', 'GENAP');\n"""
+        """CREATE TABLE "public"."Grade" ("id" SERIAL NOT NULL, "term" "public"."Term" NOT NULL,\n"""
+        """    CONSTRAINT "Grade_pkey" PRIMARY KEY ("id"));"""
+    )
+    up = """-- AlterEnum\nALTER TYPE "public"."Term" ADD VALUE 'PENDEK';"""
+    down = (
+        """BEGIN;\nCREATE TYPE "public"."Term_new" AS ENUM ('GANJIL', 'GENAP');\n"""
+        """ALTER TABLE "public"."Grade" ALTER COLUMN "term" TYPE "public"."Term_new"\n"""
+        """    USING ("term"::text::"public"."Term_new");\n"""
+        """ALTER TYPE "public"."Term" RENAME TO "Term_old";\n"""
+        """ALTER TYPE "public"."Term_new" RENAME TO "Term";\n"""
+        """DROP TYPE "public"."Term_old";\nCOMMIT;"""
+    )
+    mdirs.add("20250101_000100", "base", base, 'DROP TABLE "public"."Grade";')
+    mdirs.add("20250101_000200", "short", up, down)
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql").findings
+    named = [(f.file[:15], f.line) for f in found if f.rule == "ROLLBACK-FAILS-ON-NEW-ROWS"]
+    assert named == [("20250101_000200", 3)]
+    assert "to the enum Term_new, which lacks 'PENDEK'" in str(found)
+    # True on PostgreSQL 15: a row holding the value refuses the down migration.
+    _sql(pg_url, base + "\n" + up.split("\n")[1])
+    _sql(pg_url, """INSERT INTO "Grade" ("term") VALUES ('PENDEK')""")
+    try:
+        _sql(pg_url, down)
+        raise AssertionError("the rollback ran")
+    except psycopg.errors.InvalidTextRepresentation as e:
+        assert 'invalid input value for enum "Term_new": "PENDEK"' in str(e)
