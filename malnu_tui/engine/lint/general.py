@@ -273,6 +273,7 @@ _FILLS_ROWS = re.compile(
 _PLAIN_KEY = re.compile(r'^(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)(?:\s+(?:ASC|DESC))?$', re.I)
 # A statement that may write rows of tables from before (a copy into a table made here does
 # not: the rebuild's own copy is read by its column list).
+_USING = re.compile(r"\bUSING\b", re.IGNORECASE)
 _WRITES = ("UPDATE", "INSERT", "REPLACE", "WITH", "MERGE", "COPY", "DO", "CALL", "SELECT")
 
 
@@ -416,6 +417,10 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     copy = op.kind == "insert_select" and op.key in s.created  # into a table made here
     if st.first_words.split(" ", 1)[0] in _WRITES and not copy:
+        s.last_write = st.line
+    elif op.kind == "alter_table" and any(  # ALTER … TYPE … USING writes every row
+        a.kind == "alter_type" and _USING.search(a.definition) for a in op.actions
+    ):
         s.last_write = st.line
     if s.dialect == "postgresql":
         _pg_locks(s, st, op, out)
