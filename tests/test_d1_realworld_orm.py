@@ -319,7 +319,6 @@ def test_a_unique_index_on_a_column_null_in_every_row_is_no_add_unique(
             conn.close()
 
 
-
 def test_a_column_just_added_then_filled_by_alter_type_using_is_add_unique(
     pg_url: str, mdirs: MigrationDirs
 ) -> None:
@@ -339,7 +338,9 @@ def test_a_column_just_added_then_filled_by_alter_type_using_is_add_unique(
         assert rules == ([3] if said else []), (sql, found)
         path.unlink()
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS s;" + base + "INSERT INTO s VALUES (1, 'a'), (2, 'a')")
+            conn.execute(
+                "DROP TABLE IF EXISTS s;" + base + "INSERT INTO s VALUES (1, 'a'), (2, 'a')"
+            )
             try:
                 conn.execute(sql)
                 built = True

@@ -172,8 +172,8 @@ def test_a_rollback_s_enum_schema_qualified_as_prisma_6_writes_it(
     was looked up as ``public.term`` against ``term``); it fails on such a row (below)."""
     base = (
         """CREATE TYPE "public"."Term" AS ENUM ('GANJIL', 'GENAP');\n"""
-        """CREATE TABLE "public"."Grade" ("id" SERIAL NOT NULL, "term" "public"."Term" NOT NULL,\n"""
-        """    CONSTRAINT "Grade_pkey" PRIMARY KEY ("id"));"""
+        """CREATE TABLE "public"."Grade" ("id" SERIAL NOT NULL,\n"""
+        """    "term" "public"."Term" NOT NULL, CONSTRAINT "Grade_pkey" PRIMARY KEY ("id"));"""
     )
     up = """-- AlterEnum\nALTER TYPE "public"."Term" ADD VALUE 'PENDEK';"""
     down = (

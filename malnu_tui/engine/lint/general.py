@@ -416,11 +416,9 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
 
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     copy = op.kind == "insert_select" and op.key in s.created  # into a table made here
-    if st.first_words.split(" ", 1)[0] in _WRITES and not copy:
-        s.last_write = st.line
-    elif op.kind == "alter_table" and any(  # ALTER … TYPE … USING writes every row
-        a.kind == "alter_type" and _USING.search(a.definition) for a in op.actions
-    ):
+    # (ALTER … TYPE … USING writes every row too)
+    using = any(a.kind == "alter_type" and _USING.search(a.definition) for a in op.actions)
+    if (st.first_words.split(" ", 1)[0] in _WRITES and not copy) or using:
         s.last_write = st.line
     if s.dialect == "postgresql":
         _pg_locks(s, st, op, out)

@@ -62,7 +62,9 @@ _ADD_VALUE = re.compile(
     rf"^ALTER\s+TYPE\s+(?P<q>{QNAME})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?'(?P<v>(?:[^']|'')*)'",
     re.I | re.S,
 )
-_AS_ENUM = re.compile(rf"^CREATE\s+TYPE\s+(?P<q>{QNAME})\s+AS\s+ENUM\s*\((?P<labels>.*)\)", re.I | re.S)
+_AS_ENUM = re.compile(
+    rf"^CREATE\s+TYPE\s+(?P<q>{QNAME})\s+AS\s+ENUM\s*\((?P<labels>.*)\)", re.I | re.S
+)
 _LABEL = re.compile(r"'((?:[^']|'')*)'")
 
 
