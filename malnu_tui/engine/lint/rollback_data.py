@@ -168,6 +168,12 @@ _FLOAT_N = re.compile(r"^float\((?P<n>\d+)\)$")
 _ARRAY = re.compile(r"^(?P<element>.+?)(?:\s*(?:\[\d*\])+| array(?:\[\d*\])?)$")
 
 
+def _element(t: str) -> str:
+    """An array type's element type (Prisma's enum list ``"Term"[]``); ``t`` itself else."""
+    m = _ARRAY.match(t)
+    return m["element"] if m else t
+
+
 def _float_digits(t: str) -> int:
     """The significant digits ``t`` keeps when it is a floating-point type (0: it is not):
     ``real`` about 6, ``double precision`` 15 (``float(n)`` is real up to n = 24)."""
@@ -296,8 +302,8 @@ def pg_rollback_data(
                 types[where] = new
                 u = _USING.search(a.definition)
                 found = _what_changes(old, new, a.definition[u.end() :].strip() if u else None)
-                enum = enums.get(_enum_key(new)) if not found else None
-                if enum is not None and (added := relaxed.labels.get(_enum_key(old))):
+                enum = enums.get(_enum_key(_element(new))) if not found else None
+                if enum is not None and (added := relaxed.labels.get(_enum_key(_element(old)))):
                     out.extend(_labels_lost(file, st.line, f"{op.name}.{a.column}", added, enum))
                 for rule, what in found if old else []:
                     why = f"the rollback changes {op.name}.{a.column} from {old} back to "
