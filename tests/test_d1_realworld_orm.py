@@ -329,6 +329,36 @@ def test_a_unique_index_on_a_column_null_in_every_row_is_no_add_unique(
             conn.close()
 
 
+def test_a_column_just_added_then_filled_by_alter_type_using_is_add_unique(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """PostgreSQL: a column added with no default, then ``ALTER … TYPE … USING`` (a write of
+    every row), then a unique index: said nothing since the all-NULL exemption (USING was not
+    taken for a write); the index fails on two rows. Without the USING: NULL in every row."""
+    base = "CREATE TABLE s (id bigint PRIMARY KEY, code text);"
+    mdirs.add("20250101_000100", "base", base)
+    added = 'ALTER TABLE "s" ADD COLUMN "nisn" TEXT;\n'
+    index = 'CREATE UNIQUE INDEX "s_nisn_key" ON "s"("nisn");'
+    using = 'ALTER TABLE "s" ALTER COLUMN "nisn" SET DATA TYPE VARCHAR(20) USING \'x\';\n'
+    for i, (sql, said) in enumerate([(added + using + index, True), (added + index, False)]):
+        path = mdirs.add(f"20250101_{i + 2:04d}00", f"m{i}", sql)
+        mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+        found = lint_migrations(mset, None, dialect="postgresql").findings
+        rules = [f.line for f in found if f.file == path.name and f.rule == "ADD-UNIQUE"]
+        assert rules == ([3] if said else []), (sql, found)
+        path.unlink()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(
+                "DROP TABLE IF EXISTS s;" + base + "INSERT INTO s VALUES (1, 'a'), (2, 'a')"
+            )
+            try:
+                conn.execute(sql)
+                built = True
+            except psycopg.errors.UniqueViolation:
+                built = False
+            assert built is not said, sql
+
+
 def test_a_generated_column_is_compared_as_generated_not_by_its_expression(pg_url: str) -> None:
     """drizzle-kit's `label text GENERATED ALWAYS AS (…) VIRTUAL` (STORED on PostgreSQL):
     `parity` read PostgreSQL's generation expression as the column's default, which SQLite's

@@ -342,3 +342,33 @@ def test_plain_lint_reads_the_live_partitions(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(pending)
         _writes(conn, ["ev2", "kv1"], ["ev1", "ok1", "ok"])
+
+
+def test_a_partitioned_table_with_no_partition_yet(pg_url: str, mdirs: MigrationDirs) -> None:
+    """A keyless partitioned table with no partition yet, under FOR ALL TABLES and named by a
+    FOR TABLE publication, was a false error (its UPDATE and DELETE run: PostgreSQL checks the
+    partitions), and stayed one once the next file made its partitions with their own key;
+    a keyless partition made under it is named, as it was."""
+    first = (
+        "CREATE PUBLICATION everything FOR ALL TABLES;\n"
+        "CREATE TABLE ev (a int NOT NULL, b int) PARTITION BY RANGE (a);\n"
+        "CREATE PUBLICATION rt FOR TABLE ev;"
+    )
+    second = "CREATE TABLE ev1 PARTITION OF ev (PRIMARY KEY (a)) FOR VALUES FROM (0) TO (100);"
+    third = "CREATE TABLE ev2 PARTITION OF ev FOR VALUES FROM (100) TO (200);"
+    mdirs.add("20250101_000100", "first", first, "SELECT 1;")
+    mdirs.add("20250101_000200", "second", second, "SELECT 1;")
+    mdirs.add("20250101_000300", "third", third, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = _found(lint_migrations(mset, dialect="postgresql"))
+    assert [x[:2] for x in found] == [("20250101_000300", 1)], found
+    assert "ev2 (a partition of ev), which has no primary key" in found[0][2], found[0][2]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(first)
+        conn.execute("UPDATE ev SET b = 1")
+        _writes(conn, [], ["ev"])
+        conn.execute(second)
+        conn.execute("INSERT INTO ev VALUES (1, 1)")
+        _writes(conn, [], ["ev", "ev1"])
+        conn.execute(third)
+        _writes(conn, ["ev2"], ["ev1"])

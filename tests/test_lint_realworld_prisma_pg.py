@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint.core import lint_migrations
@@ -162,3 +163,47 @@ def test_a_rollback_s_enum_without_the_added_value(mdirs: MigrationDirs) -> None
     named = [(f.file[:15], f.line) for f in found if f.rule == "ROLLBACK-FAILS-ON-NEW-ROWS"]
     assert named == [("20250101_000200", 2)]
     assert "lacks 'PENDEK' that the migration adds (its line 1)" in str(found)
+
+
+def test_a_rollback_s_enum_schema_qualified_as_prisma_6_writes_it(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """Prisma 6 (and drizzle-kit) write ``"public"."Term"`` in every statement: its down
+    migration's cast to ``"public"."Term_new"`` lacking the value added was clean (the enum
+    was looked up as ``public.term`` against ``term``), and so was the cast of an enum list
+    (``"Term"[]`` to ``"Term_new"[]``); each fails on a row holding the value (below)."""
+    base = (
+        """CREATE TYPE "public"."Term" AS ENUM ('GANJIL', 'GENAP');\n"""
+        """CREATE TABLE "public"."Grade" ("id" SERIAL NOT NULL,\n"""
+        """    "term" "public"."Term" NOT NULL, "terms" "public"."Term"[],\n"""
+        """    CONSTRAINT "Grade_pkey" PRIMARY KEY ("id"));"""
+    )
+    up = """-- AlterEnum\nALTER TYPE "public"."Term" ADD VALUE 'PENDEK';"""
+    casts = [
+        """ALTER TABLE "public"."Grade" ALTER COLUMN "term" TYPE "public"."Term_new"\n"""
+        """    USING ("term"::text::"public"."Term_new");""",
+        """ALTER TABLE "public"."Grade" ALTER COLUMN "terms" TYPE "public"."Term_new"[]\n"""
+        """    USING ("terms"::text::"public"."Term_new"[]);""",
+    ]
+    new_type = """CREATE TYPE "public"."Term_new" AS ENUM ('GANJIL', 'GENAP');"""
+    down = (
+        f"BEGIN;\n{new_type}\n{casts[0]}\n{casts[1]}\n"
+        """ALTER TYPE "public"."Term" RENAME TO "Term_old";\n"""
+        """ALTER TYPE "public"."Term_new" RENAME TO "Term";\n"""
+        """DROP TYPE "public"."Term_old";\nCOMMIT;"""
+    )
+    mdirs.add("20250101_000100", "base", base, 'DROP TABLE "public"."Grade";')
+    mdirs.add("20250101_000200", "short", up, down)
+    mset = discover(mdirs.migrations, mdirs.rollback, "postgresql")
+    found = lint_migrations(mset, dialect="postgresql").findings
+    named = [(f.file[:15], f.line) for f in found if f.rule == "ROLLBACK-FAILS-ON-NEW-ROWS"]
+    assert named == [("20250101_000200", 3), ("20250101_000200", 5)], found
+    assert "Grade.terms to the enum Term_new, which lacks 'PENDEK'" in str(found)
+    # True on PostgreSQL 15: a row holding the value refuses each cast.
+    _sql(pg_url, base + "\n" + up.split("\n")[1])
+    _sql(pg_url, """INSERT INTO "Grade" ("term", "terms") VALUES ('PENDEK', '{GANJIL}'), """
+                 """('GANJIL', '{GANJIL,PENDEK}')""")  # fmt: skip
+    _sql(pg_url, new_type)
+    for cast in casts:
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation, match='"PENDEK"'):
+            _sql(pg_url, cast)

@@ -287,6 +287,7 @@ _FILLS_ROWS = re.compile(
 _PLAIN_KEY = re.compile(r'^(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)(?:\s+(?:ASC|DESC))?$', re.I)
 # A statement that may write rows of tables from before (a copy into a table made here does
 # not: the rebuild's own copy is read by its column list).
+_USING = re.compile(r"\bUSING\b", re.IGNORECASE)
 _WRITES = ("UPDATE", "INSERT", "REPLACE", "WITH", "MERGE", "COPY", "DO", "CALL", "SELECT")
 
 
@@ -429,7 +430,9 @@ def _pg_locks(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> N
 
 def statement_rules(s: MigrationState, st: Statement, op: Op, out: list[Finding]) -> None:
     copy = op.kind == "insert_select" and s.made(op.name, op.pg_name) in s.created  # made here
-    if st.first_words.split(" ", 1)[0] in _WRITES and not copy:
+    # (ALTER … TYPE … USING writes every row too)
+    using = any(a.kind == "alter_type" and _USING.search(a.definition) for a in op.actions)
+    if (st.first_words.split(" ", 1)[0] in _WRITES and not copy) or using:
         s.last_write = st.line
     if s.dialect == "postgresql":
         _pg_locks(s, st, op, out)

@@ -59,11 +59,20 @@ _NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.I)
 # An enum's labels: ALTER TYPE t ADD VALUE 'v' (a migration's), CREATE TYPE t AS ENUM (…) (the
 # rollback's new type, Prisma's way of taking a value out: Term_new, then a cast to it).
 _ADD_VALUE = re.compile(
-    rf"^ALTER\s+TYPE\s+{QNAME}\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?'(?P<v>(?:[^']|'')*)'",
+    rf"^ALTER\s+TYPE\s+(?P<q>{QNAME})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?'(?P<v>(?:[^']|'')*)'",
     re.I | re.S,
 )
-_AS_ENUM = re.compile(rf"^CREATE\s+TYPE\s+{QNAME}\s+AS\s+ENUM\s*\((?P<labels>.*)\)", re.I | re.S)
+_AS_ENUM = re.compile(
+    rf"^CREATE\s+TYPE\s+(?P<q>{QNAME})\s+AS\s+ENUM\s*\((?P<labels>.*)\)", re.I | re.S
+)
 _LABEL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def _enum_key(name: str) -> str:
+    """An enum type's name as ``type_text`` reads a column's type, public's without its schema
+    (Prisma 6 and drizzle-kit write ``"public"."Term"``; a column declared ``"Term"`` is it)."""
+    t = type_text(name)
+    return t.removeprefix("public.")
 
 
 def _norm(text: str) -> str:
@@ -88,7 +97,7 @@ class Relaxed:
     def see(self, st: Statement, op: Op) -> None:
         typed = op.kind == "other" and st.first_words.startswith("ALTER TYPE")  # (cheap first)
         if typed and (m := _ADD_VALUE.match(strip_comments(st.text))) is not None:
-            self.labels.setdefault(key(m["name"]), {})[m["v"]] = st.line
+            self.labels.setdefault(_enum_key(m["q"]), {})[m["v"]] = st.line
         if op.kind == "drop_index":
             for n in op.names:
                 self.dropped[key(n)] = ("", st.line)
@@ -158,6 +167,12 @@ def _int(t: str) -> str:
 
 _FLOAT_N = re.compile(r"^float\((?P<n>\d+)\)$")
 _ARRAY = re.compile(r"^(?P<element>.+?)(?:\s*(?:\[\d*\])+| array(?:\[\d*\])?)$")
+
+
+def _element(t: str) -> str:
+    """An array type's element type (Prisma's enum list ``"Term"[]``); ``t`` itself else."""
+    m = _ARRAY.match(t)
+    return m["element"] if m else t
 
 
 def _float_digits(t: str) -> int:
@@ -270,7 +285,7 @@ def pg_rollback_data(
     enums: dict[str, tuple[str, set[str]]] = {}  # the rollback's enums: (name, labels)
     for st, op in zip(statements, ops, strict=True):
         if op.kind == "create_type" and (e := _AS_ENUM.match(strip_comments(st.text))):
-            enums[key(e["name"])] = (op.name, set(_LABEL.findall(e["labels"])))
+            enums[_enum_key(e["q"])] = (op.name, set(_LABEL.findall(e["labels"])))
         lifted = relaxed.lifted("", op.name, st.text) if op.kind == "create_index" else None
         if op.unique and lifted is not None:
             why = f"the rollback re-creates the unique index {op.name}, which the migration "
@@ -289,9 +304,9 @@ def pg_rollback_data(
                 types[where] = new
                 u = _USING.search(a.definition)
                 found = _what_changes(old, new, a.definition[u.end() :].strip() if u else None)
-                if not found and new in enums and (added := relaxed.labels.get(old)):
-                    out.extend(_labels_lost(file, st.line, f"{op.name}.{a.column}", added,
-                                            enums[new]))  # fmt: skip
+                enum = enums.get(_enum_key(_element(new))) if not found else None
+                if enum is not None and (added := relaxed.labels.get(_enum_key(_element(old)))):
+                    out.extend(_labels_lost(file, st.line, f"{op.name}.{a.column}", added, enum))
                 for rule, what in found if old else []:
                     why = f"the rollback changes {op.name}.{a.column} from {old} back to "
                     why += f"{new}: {what}, on the rows written since the migration"
