@@ -417,7 +417,7 @@ def test_quoted_column_names_and_tables_renamed_back(pg_url: str, mdirs: Migrati
     report = lint_migrations(discover(mdirs.migrations, mdirs.rollback, "postgresql"),
                              dialect="postgresql")  # fmt: skip
     whys = {f.line: f.why for f in report.findings if f.rule == FAILS}
-    assert 'v1.a b, which the migration makes nullable (its line 1)' in whys[1]
+    assert "v1.a b, which the migration makes nullable (its line 1)" in whys[1]
     assert "v2.grade (v2_new.grade as the migration leaves it), which the" in whys[5]
     assert "v3.code from varchar(20) back to varchar(10)" in whys[7]
     assert "v4_new.grade, which the migration makes nullable (its line 7)" in whys[8]

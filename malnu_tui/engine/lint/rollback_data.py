@@ -55,9 +55,7 @@ register(
 
 
 # (a quoted name read whole: "a b", "say ""hi""")
-_DROP_NOT_NULL = re.compile(
-    rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{IDENT})\s+DROP\s+NOT\s+NULL\b", re.I
-)
+_DROP_NOT_NULL = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{IDENT})\s+DROP\s+NOT\s+NULL\b", re.I)
 _NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.I)
 # An enum's labels: ALTER TYPE t ADD VALUE 'v' (a migration's), CREATE TYPE t AS ENUM (…) (the
 # rollback's new type, Prisma's way of taking a value out: Term_new, then a cast to it).
@@ -142,9 +140,10 @@ class Relaxed:
     def _table_renamed(self, was: str, now: str) -> None:
         """The table ``was`` renamed ``now``: its columns' entries follow it."""
         self.tables[now] = self.tables.pop(was, was)
-        for d in (self.nullable, self.renamed):
-            for t, c in [w for w in d if w[0] == was]:
-                d[(now, c)] = d.pop((t, c))  # type: ignore[index]
+        for t, c in [w for w in self.nullable if w[0] == was]:
+            self.nullable[(now, c)] = self.nullable.pop((t, c))
+        for t, c in [w for w in self.renamed if w[0] == was]:
+            self.renamed[(now, c)] = self.renamed.pop((t, c))
         for n, (t, line) in list(self.dropped.items()):
             if t == was:
                 self.dropped[n] = (now, line)
