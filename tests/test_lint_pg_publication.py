@@ -372,3 +372,30 @@ def test_a_partitioned_table_with_no_partition_yet(pg_url: str, mdirs: Migration
         _writes(conn, [], ["ev", "ev1"])
         conn.execute(third)
         _writes(conn, ["ev2"], ["ev1"])
+
+
+def test_a_quoted_name_with_a_dot_is_public_s(pg_url: str, mdirs: MigrationDirs) -> None:
+    """A public table whose quoted name holds a dot ("audit.log") was taken for the table log
+    of schema audit: a publication of schema audit named it keyless, one of schema public
+    passed it clean, and its DROP TABLE was read as audit's (its key dropped since passed)."""
+    first = 'CREATE SCHEMA audit;\nCREATE TABLE "audit.log" (msg text);\n'
+    first += "CREATE TABLE audit.log (id int PRIMARY KEY);\n"
+    first += "CREATE PUBLICATION arsip FOR TABLES IN SCHEMA audit;"
+    second = "CREATE PUBLICATION semua FOR TABLES IN SCHEMA public;"
+    third = 'DROP TABLE "audit.log";\nCREATE TABLE "audit.log" (id int PRIMARY KEY);\n'
+    third += 'ALTER TABLE "audit.log" DROP CONSTRAINT "audit.log_pkey";'
+    mdirs.add("20250101_000100", "first", first, "SELECT 1;")
+    mdirs.add("20250101_000200", "second", second, "SELECT 1;")
+    mdirs.add("20250101_000300", "third", third, "SELECT 1;")
+    found = _found(lint_migrations(discover(mdirs.migrations, mdirs.rollback, "postgresql"),
+                                   dialect="postgresql"))  # fmt: skip
+    assert [x[:2] for x in found] == [("20250101_000200", 1), ("20250101_000300", 3)], found
+    assert "publication semua publishes the updates and deletes of audit.log, which" in found[0][2]
+    assert "audit.log's primary key dropped" in found[1][2]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(first)
+        _writes(conn, [], ['"audit.log"', "audit.log"])
+        conn.execute(second)
+        _writes(conn, ['"audit.log"'], ["audit.log"])
+        conn.execute(third)
+        _writes(conn, ['"audit.log"'], ["audit.log"])

@@ -355,3 +355,84 @@ def test_arrays_floats_and_renamed_columns_put_back(pg_url: str, mdirs: Migratio
                 assert outcome == "ran" and after == before, (statement, before, after)
             conn.execute(statement) if outcome == "ran" else None  # (its renames stay)
         conn.execute("ROLLBACK")
+
+
+REN_BASE = '''
+CREATE TABLE v1 (id bigint PRIMARY KEY, "a b" integer NOT NULL, "say ""hi""" text NOT NULL,
+                 a integer NOT NULL);
+CREATE TABLE v2 (id bigint PRIMARY KEY, grade integer NOT NULL);
+CREATE TABLE v3 (id bigint PRIMARY KEY, code varchar(10));
+CREATE TABLE v4 (id bigint PRIMARY KEY, grade integer NOT NULL);
+CREATE TABLE v5 (id bigint PRIMARY KEY, n integer NOT NULL);
+'''
+REN_RELAX = '''
+ALTER TABLE v1 ALTER COLUMN "a b" DROP NOT NULL;
+ALTER TABLE v1 ALTER COLUMN "say ""hi""" DROP NOT NULL;
+ALTER TABLE v2 RENAME TO v2_new;
+ALTER TABLE v2_new ALTER COLUMN grade DROP NOT NULL;
+ALTER TABLE v3 RENAME TO v3_new;
+ALTER TABLE v3_new ALTER COLUMN code TYPE varchar(20);
+ALTER TABLE v4 ALTER COLUMN grade DROP NOT NULL;
+ALTER TABLE v4 RENAME TO v4_new;
+ALTER TABLE v5 RENAME TO v5_new;
+'''
+# The rollback, line by line, run in order: (statement, the finding expected at its line).
+REN_UNDO: list[tuple[str, str | None]] = [
+    ('ALTER TABLE v1 ALTER COLUMN "a b" SET NOT NULL;', FAILS),
+    ('ALTER TABLE v1 ALTER COLUMN "say ""hi""" SET NOT NULL;', FAILS),
+    # a column named as the first word of "a b", left NOT NULL: not named
+    ("ALTER TABLE v1 ALTER COLUMN a SET NOT NULL;", None),
+    ("ALTER TABLE v2_new RENAME TO v2;", None),
+    ("ALTER TABLE v2 ALTER COLUMN grade SET NOT NULL;", FAILS),
+    ("ALTER TABLE v3_new RENAME TO v3;", None),
+    ("ALTER TABLE v3 ALTER COLUMN code TYPE varchar(10);", FAILS),
+    ("ALTER TABLE v4_new ALTER COLUMN grade SET NOT NULL;", FAILS),
+    ("ALTER TABLE v4_new RENAME TO v4;", None),
+    # a required column's restated NOT NULL once renamed back, and a new table under the
+    # name renamed away: not named
+    ("ALTER TABLE v5_new RENAME TO v5;", None),
+    ("ALTER TABLE v5 ALTER COLUMN n SET NOT NULL;", None),
+    ("CREATE TABLE v2_new (id bigint PRIMARY KEY, grade integer);", None),
+    ("ALTER TABLE v2_new ALTER COLUMN grade SET NOT NULL;", None),
+]  # fmt: skip
+REN_ROWS = """
+INSERT INTO v1 VALUES (1, NULL, NULL, 1);
+INSERT INTO v2_new VALUES (1, NULL);
+INSERT INTO v3_new VALUES (1, 'abcdefghijklmno');
+INSERT INTO v4_new VALUES (1, NULL);
+INSERT INTO v5_new VALUES (1, 5);
+"""
+
+
+def test_quoted_column_names_and_tables_renamed_back(pg_url: str, mdirs: MigrationDirs) -> None:
+    """A column made nullable whose quoted name holds a blank ("a b") or a doubled quote was
+    not recorded (its name read up to the blank), and a table the migration renames was not
+    followed (the rollback renaming it back first, or putting the limit back under its new
+    name): their rollbacks' SET NOT NULL and narrower type passed unnamed, and fail."""
+    mdirs.add("20250101_000100", "base", REN_BASE, "SELECT 1;")
+    mdirs.add("20250101_000200", "relax", REN_RELAX, "\n".join(s for s, _ in REN_UNDO))
+    undo = "20250101_000200_undo_relax.sql"
+    expected = [(r, undo, n) for n, (_s, r) in enumerate(REN_UNDO, 1) if r is not None]
+    assert _findings(mdirs, "postgresql") == expected
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback, "postgresql"),
+                             dialect="postgresql")  # fmt: skip
+    whys = {f.line: f.why for f in report.findings if f.rule == FAILS}
+    assert "v1.a b, which the migration makes nullable (its line 1)" in whys[1]
+    assert "v2.grade (v2_new.grade as the migration leaves it), which the" in whys[5]
+    assert "v3.code from varchar(20) back to varchar(10)" in whys[7]
+    assert "v4_new.grade, which the migration makes nullable (its line 7)" in whys[8]
+    # True on PostgreSQL 15: the rollback run in order on the rows the migration allowed.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(REN_BASE + REN_RELAX + REN_ROWS)
+        conn.execute("BEGIN")
+        for statement, rule in REN_UNDO:
+            conn.execute("SAVEPOINT s")
+            try:
+                conn.execute(statement)
+                outcome = "ran"
+            except psycopg.Error:
+                outcome = "failed"
+            conn.execute("ROLLBACK TO SAVEPOINT s")
+            assert outcome == ("failed" if rule == FAILS else "ran"), statement
+            conn.execute(statement) if outcome == "ran" else None  # (its renames stay)
+        conn.execute("ROLLBACK")

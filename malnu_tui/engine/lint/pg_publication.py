@@ -40,7 +40,14 @@ from malnu_tui.engine.lint.ops import (
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["PUBLICATION_RULES", "LivePub", "LivePublications", "LiveRel", "Publications"]
+__all__ = [
+    "PUBLICATION_RULES",
+    "LivePub",
+    "LivePublications",
+    "LiveRel",
+    "Publications",
+    "folded_key",
+]
 
 PUBLICATION_RULES = (
     Rule(
@@ -76,6 +83,7 @@ _FOR = re.compile(r"^FOR\s+", re.IGNORECASE)
 _WITH = re.compile(r"\s*\bWITH\s*\((?P<opts>[^()]*)\)\s*$", _F)
 _PUBLISH = re.compile(r"\bpublish\s*=\s*'(?P<what>[^']*)'", re.IGNORECASE)
 _ITEM = re.compile(rf"^(?:TABLE\s+)?(?:ONLY\s+)?{_QN}", _F)
+_NAMED = re.compile(_QN, _F)
 _SCHEMA_ITEM = re.compile(r"^TABLES\s+IN\s+SCHEMA\b", re.IGNORECASE)
 _TABLE_PK = re.compile(
     rf"^(?:CONSTRAINT\s+{IDENT}\s+)?PRIMARY\s+KEY\s*\((?P<cols>[^()]*)\)", re.IGNORECASE
@@ -130,11 +138,19 @@ class LivePublications:
     publications: dict[str, LivePub] = field(default_factory=dict)
 
 
+_SEP = "\0"  # between a key's schema and name: no name holds it ("audit.log" may be public's)
+
+
+def folded_key(schema: str, name: str) -> str:
+    """A table's key from its schema ("": public) and name as PostgreSQL holds them:
+    public's by its name alone (as the migrations name them), another schema's with it."""
+    return name if schema in ("", "public") else f"{schema}{_SEP}{name}"
+
+
 def _table_key(schema: str | None, name: str) -> str:
     """A table's key from its schema and name as written, folded as PostgreSQL does (unquoted
     lower-cased, quoted as written); constraint and column names keep :func:`key`."""
-    s = pg_key(schema) if schema else ""
-    return pg_key(name) if s in ("", "public") else f"{s}.{pg_key(name)}"
+    return folded_key(pg_key(schema) if schema else "", pg_key(name))
 
 
 def _kinds(rest: str) -> frozenset[str]:
@@ -145,7 +161,11 @@ def _kinds(rest: str) -> frozenset[str]:
 
 
 def _schema_of(t: str) -> str:
-    return t.rpartition(".")[0] or "public"
+    return t.partition(_SEP)[0] if _SEP in t else "public"
+
+
+def _shown_key(t: str) -> str:
+    return t.replace(_SEP, ".")
 
 
 def _items(text: str) -> tuple[list[str], list[str]]:
@@ -277,8 +297,8 @@ class Publications:
         elif op.kind == "drop_table":
             d = PG_DROP_TABLE.match(strip_comments(st.text))
             for n in split_top_level(d["names"]) if d is not None else op.names:
-                schema, _, name = n.strip().rpartition(".")
-                self._dropped(_table_key(schema.strip() or None, name))
+                if (q := _NAMED.match(n.strip())) is not None:  # (a quoted name read whole)
+                    self._dropped(_table_key(q["schema"], q["name"]))
         elif op.kind == "other" and "PUBLICATION" in st.first_words.upper():
             self._publication(st)
 
@@ -299,7 +319,7 @@ class Publications:
         of = _PARTITION_OF.match(body)
         # (its schema as PostgreSQL reads it: CREATE TABLE "School"."Student" was school's)
         s = op.pg_schema
-        t = op.pg_name if s in ("", "public") else f"{s}.{op.pg_name}"
+        t = folded_key(s, op.pg_name)
         if t in self.tables:
             return  # (IF NOT EXISTS: a no-op)
         named = _PK_NAMED.search(body)
@@ -307,7 +327,7 @@ class Publications:
         pkey = (key(named["c"]) if named else f"{key(op.name)}_pkey") if keyed else None
         partitioned = bool(_PARTITIONED.search(body))
         columns = _key_columns(body) if keyed else ()
-        shown = op.name if "." not in t else f"{_schema_of(t)}.{op.name}"
+        shown = op.name if _SEP not in t else f"{_schema_of(t)}.{op.name}"
         parent = _table_key(of["schema"], of["name"]) if of else None
         self.tables[t] = LiveRel(shown, pkey, "d", partitioned, columns, parent)
         if of is not None and parent is not None:  # (published with its partitioned table)
@@ -380,7 +400,7 @@ class Publications:
             return
         was = self._was(x)
         rel.parent = t
-        shown = self.tables[t].name if t in self.tables else t
+        shown = self.tables[t].name if t in self.tables else _shown_key(t)
         self._watch_table(x, line, f"ALTER TABLE {shown} ATTACH PARTITION {{t}}", was)
 
     def _publication(self, st: Statement) -> None:

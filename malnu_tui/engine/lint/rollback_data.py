@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
-from malnu_tui.engine.lint.ops import QNAME, Op, key, pg_key, strip_comments
+from malnu_tui.engine.lint.ops import IDENT, QNAME, Op, key, pg_key, strip_comments
 from malnu_tui.engine.lint.pg import type_text
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns
 from malnu_tui.engine.lint.replay import Replay
@@ -54,7 +54,8 @@ register(
 )
 
 
-_DROP_NOT_NULL = re.compile(r"^ALTER\s+(?:COLUMN\s+)?(?P<col>\S+)\s+DROP\s+NOT\s+NULL\b", re.I)
+# (a quoted name read whole: "a b", "say ""hi""")
+_DROP_NOT_NULL = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{IDENT})\s+DROP\s+NOT\s+NULL\b", re.I)
 _NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.I)
 # An enum's labels: ALTER TYPE t ADD VALUE 'v' (a migration's), CREATE TYPE t AS ENUM (…) (the
 # rollback's new type, Prisma's way of taking a value out: Term_new, then a cast to it).
@@ -84,8 +85,8 @@ class Relaxed:
     """What a migration lifts (PostgreSQL): the columns it makes nullable (``DROP NOT NULL``)
     or adds nullable, and the constraints and indexes it drops and does not put back as they
     were (Django's AlterField drops a unique constraint and adds the same one back), each
-    with its line; and the columns it renames (a column made nullable keeps it under its
-    new name, which the rollback may rename back first)."""
+    with its line; and the columns and tables it renames (a column made nullable keeps it
+    under its new name, or its table's, which the rollback may rename back first)."""
 
     nullable: dict[tuple[str, str], int] = field(default_factory=dict)
     dropped: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
@@ -93,6 +94,7 @@ class Relaxed:
     # a column the migration renames: its name now → its name before (None: reused since)
     renamed: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # enum → added → line
+    tables: dict[str, str] = field(default_factory=dict)  # a table renamed: now → before
 
     def see(self, st: Statement, op: Op) -> None:
         typed = op.kind == "other" and st.first_words.startswith("ALTER TYPE")  # (cheap first)
@@ -108,7 +110,9 @@ class Relaxed:
         table = op.pg_name or op.key  # (tables and columns as PostgreSQL folds them)
         for a in op.actions:
             column = (table, a.pg_column or key(a.column))
-            if a.kind == "drop_constraint":
+            if a.kind == "rename_table":  # what was lifted on its columns goes with it
+                self._table_renamed(table, a.pg_new or key(a.new))
+            elif a.kind == "drop_constraint":
                 self.dropped[key(a.new)] = (table, st.line)
             elif a.kind in _CONSTRAINTS and a.new:
                 self.readded[key(a.new)] = _norm(a.definition)
@@ -122,18 +126,33 @@ class Relaxed:
                 was, now = column, (table, a.pg_new or key(a.new))
                 if was in self.nullable:
                     self.nullable[now] = self.nullable.pop(was)
-                self.renamed[now] = self.renamed.pop(was, was)
+                self.renamed[now] = self.renamed.pop(was, self._first_table(was))
             elif a.kind == "drop_column":
                 self.nullable.pop(column, None)
             if a.kind == "add_column":  # a new column of a renamed one's old name
                 for renamed, first in self.renamed.items():
-                    if first == column:
+                    if first == self._first_table(column):
                         self.renamed[renamed] = None
+
+    def _first_table(self, where: tuple[str, str]) -> tuple[str, str]:
+        return (self.tables.get(where[0], where[0]), where[1])
+
+    def _table_renamed(self, was: str, now: str) -> None:
+        """The table ``was`` renamed ``now``: its columns' entries follow it."""
+        self.tables[now] = self.tables.pop(was, was)
+        for t, c in [w for w in self.nullable if w[0] == was]:
+            self.nullable[(now, c)] = self.nullable.pop((t, c))
+        for t, c in [w for w in self.renamed if w[0] == was]:
+            self.renamed[(now, c)] = self.renamed.pop((t, c))
+        for n, (t, line) in list(self.dropped.items()):
+            if t == was:
+                self.dropped[n] = (now, line)
 
     def first_name(self, where: tuple[str, str]) -> tuple[str, str] | None:
         """The name the column ``where`` (as the migration leaves it) had before the
-        migration renamed it (itself when not renamed; None: its old name since reused)."""
-        return self.renamed.get(where, where)
+        migration renamed it or its table (itself when not renamed; None: its old name
+        since reused)."""
+        return self.renamed[where] if where in self.renamed else self._first_table(where)
 
     def lifted(self, table: str, name: str, text: str) -> int | None:
         """The line of the migration's DROP of the constraint or index ``name`` (``text``:
@@ -283,6 +302,9 @@ def pg_rollback_data(
     names: dict[tuple[str, str], tuple[str, str] | None] = {}
     declared = columns.declared if columns is not None else {}
     enums: dict[str, tuple[str, set[str]]] = {}  # the rollback's enums: (name, labels)
+    # a table the rollback renames: its name there → its name as the migration leaves it
+    # (a NUL-marked name: not a table the migration leaves, as an old name renamed away)
+    tables: dict[str, str] = {}
     for st, op in zip(statements, ops, strict=True):
         if op.kind == "create_type" and (e := _AS_ENUM.match(strip_comments(st.text))):
             enums[_enum_key(e["q"])] = (op.name, set(_LABEL.findall(e["labels"])))
@@ -294,8 +316,12 @@ def pg_rollback_data(
             out.append(finding("ROLLBACK-FAILS-ON-NEW-ROWS", file, st.line, why))
         if op.kind != "alter_table":
             continue
-        table = op.pg_name or op.key  # (tables and columns as PostgreSQL folds them)
+        named = op.pg_name or op.key  # (tables and columns as PostgreSQL folds them)
+        table = tables.get(named, named)  # (as the migration leaves it)
         for a in op.actions:
+            if a.kind == "rename_table":  # (its columns' entries are keyed by ``table``)
+                tables[a.pg_new or key(a.new)], tables[named] = table, f"\0{named}"
+                continue
             where = (table, a.pg_column or key(a.column))
             was = names.get(where, where)  # the column's name as the migration leaves it
             if a.kind == "alter_type" and (m := _TYPE.search(a.definition)):
@@ -322,7 +348,9 @@ def pg_rollback_data(
                 names[where] = None
                 types.pop(where, None)
             elif a.kind == "set_not_null" and was is not None and was in relaxed.nullable:
-                said = f" ({was[1]} as the migration leaves it)" if was != where else ""
+                said = f" ({was[1]} as the migration leaves it)" if was[1] != where[1] else ""
+                if was[0] != named:
+                    said = f" ({was[0]}.{was[1]} as the migration leaves it)"
                 why = f"the rollback sets NOT NULL on {op.name}.{a.column}{said}, which the "
                 why += f"migration makes nullable (its line {relaxed.nullable[was]}): it fails "
                 why += "once a row holds NULL there"

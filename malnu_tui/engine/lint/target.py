@@ -224,10 +224,11 @@ _SCHEMA_PUBS = (
 
 def _pub_key(schema: str, name: str) -> tuple[str, str]:
     """A live table's key in lint/pg_publication.py (``public``'s by its name alone, as the
-    migrations name them; another schema's as ``schema.name``) and its display form."""
-    if schema == "public":  # (as the catalog holds it: PostgreSQL's folding, "Kelas" not kelas)
-        return name, name
-    return f"{schema}.{name}", f"{schema}.{name}"
+    migrations name them; another schema's with it) and its display form."""
+    from malnu_tui.engine.lint.pg_publication import folded_key
+
+    # (as the catalog holds them: PostgreSQL's folding, "Kelas" not kelas)
+    return folded_key(schema, name), name if schema == "public" else f"{schema}.{name}"
 
 
 def _pg_publications(backend: Backend) -> LivePublications | None:
