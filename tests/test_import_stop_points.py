@@ -150,3 +150,46 @@ def test_a_second_ctrl_c_ends_an_import_whose_d1_hangs_after_its_commit(
     assert json.loads(out)["committed"] is True and json.loads(out)["inserted"] == 300
     assert "came after it had committed, too late to undo it" in err, err
     assert db.count("kelas") == 300
+
+
+def test_one_sigterm_hurries_an_imports_d1_clean_up_after_its_commit(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A single SIGTERM (systemd, a CI runner: SIGKILL 90 s later) held from the COMMIT to the
+    run row while D1 stopped answering the lock's release: the release went through its six
+    tries (each up to the target's timeout, 60 s by default, with waits between) before the
+    run row, and the SIGKILL came first (the run row lost, the lock's release not said). Now
+    a signal held there makes D1's client brief (one more short try): the import ends within
+    seconds, said done (exit 0, the too-late warning), the lock row said left behind."""
+    target = fresh_db("d1")
+    assert target.d1 is not None
+    db = _kelas(tmp_path, target)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.production]\nurl = "{target.url}"\ntimeout = 1\n')
+    args = ("--config", str(cfg), "--target", "production", *_import_args(tmp_path, db)[2:])
+    gate = threading.Event()
+    hung = target.d1.server.inject(
+        Fault("slow", count=6, match="DELETE FROM malnu_lock", hold=gate)
+    )
+    proc = popen_cli(*args, env=target.env)
+    try:
+        deadline = time.monotonic() + 30
+        while hung.count == 6 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert hung.count < 6, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=6)  # (1 s, the release's try; 0.5 s; 1 s, its brief one)
+        took = time.monotonic() - t0
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate()
+    assert proc.returncode == 0, (took, err)
+    assert json.loads(out)["committed"] is True and json.loads(out)["inserted"] == 300
+    assert "came after it had committed, too late to undo it" in err, err
+    assert "the lock row of this session" in err and "stays" in err, err
+    assert hung.count == 4, hung.count  # the release sent twice: the try it came in, one more
+    assert db.count("kelas") == 300

@@ -39,6 +39,7 @@ __all__ = [
     "HeldInterrupts",
     "HungUp",
     "Terminated",
+    "hurried",
     "ignored",
     "interrupts_held",
     "mute_gone_terminal",
@@ -145,14 +146,20 @@ class HeldInterrupts:
 
 
 @contextlib.contextmanager
-def interrupts_held(*, second_ends: bool = False) -> Iterator[HeldInterrupts]:
+def interrupts_held(
+    *, second_ends: bool = False, hurries: bool = False
+) -> Iterator[HeldInterrupts]:
     """Note SIGINT, SIGTERM and SIGHUP during the block instead of acting on them (main thread
     only: elsewhere Python runs no handler anyway). A block that ends normally has them
     reported in ``came``; a block that raises gets the first one re-raised once the usual
     handlers are back, so it ends the command as usual. ``second_ends``: a second one is
     raised where it lands (a block of clean-up after the work is done, which may wait on a
     network that no longer answers: an import's run row and lock release to a D1 gone
-    silent sat through minutes of retries with every Ctrl-C held)."""
+    silent sat through minutes of retries with every Ctrl-C held). ``hurries``: once one is
+    held, :func:`hurried` says so until the block ends (D1's client then tries each request
+    once, briefly: an import's clean-up after its COMMIT sat through each request's six tries
+    of up to 60 s on one SIGTERM, and systemd's SIGKILL came first). Not Time Travel's hold:
+    the restore's aftermath is to be settled, however long it takes."""
     held = HeldInterrupts()
     if threading.current_thread() is not threading.main_thread():
         with _holding(held):
@@ -165,20 +172,36 @@ def interrupts_held(*, second_ends: bool = False) -> Iterator[HeldInterrupts]:
             raised[0] = True  # (raised here: not again as the block ends)
             raise stop_for(signum)
         held.signals.append(signum)
+        if _MAIN_HURRY[0]:
+            _MAIN_HURRY[1] = True
 
     # (one ignored stays so: `nohup`'s SIGHUP, a background job's SIGINT)
     before = {s: signal.signal(s, note) for s in _INTERRUPTS if not ignored(s)}
     ok = False
     _MAIN_HELD[0] += 1  # (no SQLite statement of it interrupted: statements_interruptible)
+    _MAIN_HURRY[0] += hurries
     try:
         yield held
         ok = True
     finally:
         _MAIN_HELD[0] -= 1
+        _MAIN_HURRY[0] -= hurries
+        if not _MAIN_HURRY[0]:
+            _MAIN_HURRY[1] = False
         for s, handler in before.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
         if not ok and held.signals and not raised[0]:
             signal.raise_signal(held.signals[0])
+
+
+# The main thread's holds that hurry (how deep), and whether one of them has held a signal.
+_MAIN_HURRY: list[int] = [0, False]
+
+
+def hurried() -> bool:
+    """A signal is held by a hold that ``hurries`` (:func:`interrupts_held`): the command is to
+    end as soon as its clean-up is done, each request of it tried once, briefly."""
+    return bool(_MAIN_HURRY[1])
 
 
 @dataclass

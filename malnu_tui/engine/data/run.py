@@ -148,14 +148,17 @@ def run_import(
     backup_id = None
     # From its COMMIT to its run row, a stop (Ctrl-C, SIGTERM, SIGHUP) is held, then said too
     # late: one landing as the step returned was raised there, and the run row said "failed:
-    # interrupted" (no counts) beside `import ok` and the rows in the table.
+    # interrupted" (no counts) beside `import ok` and the rows in the table. Held, it hurries
+    # the clean-up (D1: each request tried once, briefly): systemd's SIGKILL comes 90 s after.
     held: list[HeldInterrupts] = []
     stopped: list[BaseException] = []
     try:
         with contextlib.ExitStack() as after_commit:
 
             def hold() -> None:
-                held.append(after_commit.enter_context(interrupts_held(second_ends=True)))
+                held.append(
+                    after_commit.enter_context(interrupts_held(second_ends=True, hurries=True))
+                )
 
             # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
             with (

@@ -59,6 +59,7 @@ from malnu_tui.engine.backends.d1.limits import (
 )
 from malnu_tui.engine.config_schema import d1_number
 from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.interrupts import hurried
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.urls import D1Location, parse_d1_url
 
@@ -291,6 +292,8 @@ class D1Api:
         wait, every later request of this client — the clean-up on the way out: the run row,
         the lock's release — is tried once, briefly: an operator who pressed Ctrl-C while D1
         failed sat through each one's six tries (84 s), and the lock row stayed all the same.
+        So is every request (the one sent as it came: one more try) while a signal is held by
+        an import's clean-up after its COMMIT (:func:`.interrupts.hurried`).
         """
         try:
             return self._call(method, action, body, params, took_effect)
@@ -318,11 +321,14 @@ class D1Api:
                 hint=TOO_LARGE_HINT,
             )
         headers = {**self._auth(), **({"Content-Type": "application/json"} if content else {})}
-        attempts = 1 if self.stopping else self.policy.attempts
-        timeout: Any = STOPPING_TIMEOUT if self.stopping else httpx.USE_CLIENT_DEFAULT
         attempt = 0
         while True:
             attempt += 1
+            # (asked again each try: a SIGTERM held by an import's clean-up, during the last)
+            brief = self.stopping or hurried()
+            attempts = attempt if brief else self.policy.attempts
+            short = min(STOPPING_TIMEOUT, self.policy.timeout)
+            timeout: Any = short if brief else httpx.USE_CLIENT_DEFAULT
             unknown = False
             delay = self.policy.delay(attempt)
             asked = 0.0  # what the answer's Retry-After asks, in seconds
@@ -336,7 +342,7 @@ class D1Api:
                 last = f"cannot connect to {urlsplit(url).netloc}: {type(exc).__name__}"
                 _debug_http(method, url, type(exc).__name__, t0)
             except httpx.TimeoutException as exc:  # sent, and no answer in time
-                within = STOPPING_TIMEOUT if self.stopping else self.policy.timeout
+                within = short if brief else self.policy.timeout
                 last = f"no answer within {within:g} s ({type(exc).__name__})"
                 unknown = True
                 _debug_http(method, url, type(exc).__name__, t0)
@@ -403,6 +409,8 @@ class D1Api:
                     hint=f"run again after {utc_after(asked)}; nothing was applied twice",
                 )
             delay = max(delay, asked)
+            if hurried():  # (came during this try: one more, brief, and soon)
+                delay = min(delay, 1.0)
             if attempt >= attempts:
                 raise D1Unavailable(
                     f"D1 {self.location.database_id}: no answer after {attempt} attempts: {last}",
