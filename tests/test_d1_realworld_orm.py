@@ -452,3 +452,54 @@ def test_a_rehearsal_as_d1_refuses_the_rebuild_that_breaks_a_reference(tmp_path:
         scratch.run("rebuild.sql", split_statements(fixed))
     finally:
         scratch.close()
+
+
+# Prisma's ids are TEXT (cuid): a rebuild's copy numbers the rowids again (1, 2, … after a
+# deleted row). Siswa 'cc' points at Kelas 9: broken before any migration (behind the checks).
+FK_TEXT_TABLES = (
+    'CREATE TABLE "Kelas" ("id" INTEGER NOT NULL PRIMARY KEY, "nama" TEXT NOT NULL);'
+    'CREATE TABLE "Siswa" ("id" TEXT NOT NULL PRIMARY KEY, "kelasId" INTEGER NOT NULL, '
+    'CONSTRAINT "Siswa_kelasId_fkey" FOREIGN KEY ("kelasId") REFERENCES "Kelas" ("id"));'
+    "INSERT INTO \"Kelas\" VALUES (1, 'X-A'), (2, 'X-B');"
+    "INSERT INTO \"Siswa\" VALUES ('ca', 1), ('cb', 1), ('cc', 9);"
+    "DELETE FROM \"Siswa\" WHERE id = 'ca';"
+)
+FK_TEXT_REBUILD = """-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Siswa" ("id" TEXT NOT NULL PRIMARY KEY, "kelasId" INTEGER NOT NULL, "nisn" TEXT,
+    CONSTRAINT "Siswa_kelasId_fkey" FOREIGN KEY ("kelasId") REFERENCES "Kelas" ("id"));
+INSERT INTO "new_Siswa" ("id", "kelasId") SELECT "id", "kelasId" FROM "Siswa";
+DROP TABLE "Siswa";
+ALTER TABLE "new_Siswa" RENAME TO "Siswa";
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;"""
+
+
+def test_a_rebuild_keeping_a_row_broken_before_it_is_applied_on_sqlite_and_d1(
+    mdirs: MigrationDirs, sqlite_url: str, d1: D1Target
+) -> None:
+    """A row broken before the migration, in a table Prisma rebuilds, keeps its reference
+    and not its rowid (2 → 1): it was taken for the migration's doing and a file that broke
+    nothing was refused, on a SQLite file and on D1. Applied now; one the next file breaks
+    beside it (Siswa 'cb', rowid 1 once rebuilt, its Kelas 1 dropped) is refused as before."""
+    mdirs.add("20260101_000000", "rebuild", FK_TEXT_REBUILD)
+    mdirs.add("20260102_000000", "drop", FK_REBUILD.replace('"id" <> 2', '"id" <> 1'))
+    sqlite_path = Path(sqlite_url.removeprefix("sqlite:///"))
+    for url, path in ((sqlite_url, sqlite_path), (d1.url, d1.db.path)):
+        with d1.db.lock, contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.executescript(FK_TEXT_TABLES)
+        res = run_cli(
+            "--database",
+            url,
+            *mdirs.args(),
+            "up",
+            "--yes",
+            "--no-backup",
+            "--to",
+            "20260101_000000",
+        )
+        assert res.code == 0, res.err
+        res = run_cli("--database", url, *mdirs.args(), "up", "--yes", "--no-backup")
+        assert res.code == 1, res.err
+        assert "left 1 row(s) whose parent is gone (first: Siswa rowid 1 → Kelas;" in res.err

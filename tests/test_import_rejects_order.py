@@ -6,9 +6,13 @@ with bounded memory (sorted runs in temporary files past a budget, merged)."""
 
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 
+import pytest
+
 from malnu_tui.engine.data import ImportRequest, MaxErrors
+from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
@@ -50,3 +54,23 @@ def test_a_long_list_is_sorted_in_runs_on_disk_and_merged(tmp_path: Path) -> Non
     assert [r.line for r in writer.first] == sorted(order)[:50]
     assert [p.name for p in path.parent.iterdir()] == ["r.csv"]
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_run_that_did_not_fit_leaves_no_part_list_once_the_import_stops(tmp_path: Path) -> None:
+    """The merge of the runs did not fit (a file size limit here; a full disk alike: the merge
+    needs the runs' room again): the import failed saying the part written was removed, and its
+    stop closed the writer, which wrote the rows still held alone, the runs removed, a few
+    rows passing for every rejected row."""
+    (tmp_path / "out").mkdir()
+    path = tmp_path / "out" / "r.csv"
+    writer = RejectsWriter(path, run_bytes=1_000, max_runs=3)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (5_000, hard))  # a run fits, three do not
+    try:
+        with pytest.raises(ImportCheckFailed, match="the part written was removed"):
+            for line in range(2, 400):
+                writer.add(Rejection(line, "c", "bad", "x" * 50))
+        writer.close()  # as the import's stop does
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert list(path.parent.iterdir()) == []

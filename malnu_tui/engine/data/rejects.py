@@ -207,8 +207,11 @@ class RejectsWriter:
     def _failed(self, exc: OSError) -> ImportCheckFailed:
         """A write of the file failed (a full disk, a file size limit): the part written
         ends in the middle of a row and would pass for the whole list of rejected rows, so it
-        is removed (or, if that fails too, said to be partial); nothing is committed."""
+        is removed (or, if that fails too, said to be partial); nothing is committed. The
+        writer is done: the import's stop closes it, and the rows still held made a file of
+        their own there (the spilled runs removed: a few rows passing for all of them)."""
         self._drop_runs()
+        self._done, self._rows, self._held = True, [], 0
         try:
             self.path.unlink(missing_ok=True)
             left = "the part written was removed"
