@@ -84,5 +84,7 @@ def test_doctor_warns_of_an_empty_or_missing_audit_index_with_its_statements(
     fix = re.sub(r" \(D1 stops .*\)$", "", fix)
     _run(t, mdirs, [s.strip() for s in fix.split(";") if s.strip()])
     res = run_inproc(*args)
-    assert re.search(r"^OK   \S+ audit index: the 3 indexes of malnu_audit are in place$", res.out, re.M), res.out
+    assert re.search(
+        r"^OK   \S+ audit index: the 3 indexes of malnu_audit are in place$", res.out, re.M
+    ), res.out
     assert "WARN" not in res.out and res.code == 0, res.out + res.err

@@ -62,7 +62,10 @@ def _postgresql(backend: Backend) -> dict[str, str] | None:
         "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s AND i.relname = ANY(%s)",
         (table[0], list(_COLUMNS)),
     ).fetchall()
-    have = {str(name): ("empty" if partial else "" if valid else "invalid") for name, partial, valid in rows}
+    have = {
+        str(name): ("empty" if partial else "" if valid else "invalid")
+        for name, partial, valid in rows
+    }
     return {n: have.get(n, "missing") for n in _COLUMNS if have.get(n, "missing")}
 
 
@@ -75,8 +78,7 @@ def _fix(backend: Backend, bad: dict[str, str]) -> str:
         steps = [f"DROP INDEX {schema}.{n};" for n, s in bad.items() if s != "missing"]
         steps.append("SET statement_timeout = 0;")
         steps += [
-            f"CREATE INDEX CONCURRENTLY {n} ON {schema}.{AUDIT_TABLE} ({_COLUMNS[n]});"
-            for n in bad
+            f"CREATE INDEX CONCURRENTLY {n} ON {schema}.{AUDIT_TABLE} ({_COLUMNS[n]});" for n in bad
         ]
         return "as the table's owner (psql): " + " ".join(steps)
     steps = [f"DROP INDEX {n};" for n, s in bad.items() if s != "missing"]
