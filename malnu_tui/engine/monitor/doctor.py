@@ -34,11 +34,15 @@ class DoctorCheck:
     ok: bool
     detail: str
     fix: str = ""
+    # Passed, but with something worth doing (an audit index missing or left empty): `WARN`
+    # with its fix, JSON's "warning"; the exit stays 0.
+    warning: bool = False
 
     def line(self) -> str:
         who = f"{self.target} " if self.target else ""
-        text = f"{'OK  ' if self.ok else 'FAIL'} {who}{self.name}: {self.detail}"
-        return text + (f" (fix: {self.fix})" if self.fix and not self.ok else "")
+        mark = "FAIL" if not self.ok else "WARN" if self.warning else "OK  "
+        text = f"{mark} {who}{self.name}: {self.detail}"
+        return text + (f" (fix: {self.fix})" if self.fix and mark != "OK  " else "")
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -47,6 +51,7 @@ class DoctorCheck:
             "ok": self.ok,
             "detail": self.detail,
             "fix": self.fix,
+            "warning": self.warning,
         }
 
 
@@ -63,10 +68,12 @@ class DoctorResult:
 
     def summary(self) -> str:
         bad = sum(1 for c in self.checks if not c.ok)
+        warned = sum(1 for c in self.checks if c.ok and c.warning)
+        also = f" ({warned} with a warning)" if warned else ""
         return (
-            f"doctor: all {len(self.checks)} checks passed"
+            f"doctor: all {len(self.checks)} checks passed{also}"
             if not bad
-            else f"doctor: {bad} of {len(self.checks)} checks failed"
+            else f"doctor: {bad} of {len(self.checks)} checks failed{also}"
         )
 
     def as_json(self) -> dict[str, object]:
@@ -83,6 +90,9 @@ class _Checks:
 
     def fail(self, name: str, detail: str, fix: str) -> None:
         self.out.append(DoctorCheck(self.target, name, False, mask_secrets(detail), fix))
+
+    def warn(self, name: str, detail: str, fix: str) -> None:
+        self.out.append(DoctorCheck(self.target, name, True, mask_secrets(detail), fix, True))
 
     def run(self, name: str, fn: Callable[[], str], fix: str) -> bool:
         try:
@@ -279,6 +289,24 @@ def _other_runners(c: _Checks, backend: Backend, near: Path) -> None:
             c.fail("other runner", detail, fix)
 
 
+def _audit_indexes(c: _Checks, backend: Backend) -> None:
+    """The audit table's indexes missing or left empty (doctor_index.py): a warning with the
+    statements that build them; no line on a target without the tool's tables."""
+    from malnu_tui.engine.monitor.doctor_index import audit_index_state
+
+    try:
+        state = audit_index_state(backend)
+    except Exception as exc:
+        c.fail("audit index", exception_text(exc), "")
+        return
+    if state is not None:
+        detail, fix = state
+        if fix:
+            c.warn("audit index", detail, fix)
+        else:
+            c.ok("audit index", detail)
+
+
 def _sync_copies(c: _Checks, target: Target, backend: Backend) -> None:
     """On a Supabase target whose API serves the schema of the tool's tables: those tables,
     and the sync's copies there, with row level security off and open to anon or
@@ -382,6 +410,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                     "give the API token D1 Edit permission (read and export)",
                 )
             _other_runners(c, backend, target.migrations_dir)
+            _audit_indexes(c, backend)
             if backend.kind == "postgresql":
                 try:
                     _sync_copies(c, target, backend)
