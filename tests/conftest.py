@@ -51,6 +51,11 @@ _FIRST = (
     "test_sync_music_room",
     "test_privileges",
     "test_translate_corpus",
+    # (session 26: stop-point and D1-hold tests wait on processes and held requests)
+    "test_import_stop_points",
+    "test_sync_stop_points",
+    "test_d1_realworld_orm",
+    "test_cli_json_signalled",
 )
 
 
