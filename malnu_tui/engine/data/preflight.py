@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.data.csvformat import two_row_header
 from malnu_tui.engine.data.csvsource import CsvSource
-from malnu_tui.engine.data.errors import InputFileError
+from malnu_tui.engine.data.errors import InputFileError, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.rejects import RejectsWriter
@@ -93,6 +93,23 @@ def check_table(
         if found is not None:
             check = replace(check, problems=(*check.problems, found))
     return schema, check
+
+
+def checked_table(
+    backend: Backend, request: ImportRequest, source: Source
+) -> tuple[Mapping, TableSchema, SchemaCheck]:
+    """The import's mapping, the table's schema and their check; SchemaMismatch when the
+    source does not fit the table (checked again under the lock, then by the import's step)."""
+    mapping = mapping_for(request, source)
+    schema, check = check_table(backend, request, source, mapping)
+    if not check.ok:
+        raise SchemaMismatch(
+            request.table,
+            check.problems,
+            from_table=request.file is None,
+            mapped=request.mapping is not None,
+        )
+    return mapping, schema, check
 
 
 def _header_below(source: CsvSource, schema: TableSchema, mapping: Mapping) -> str | None:

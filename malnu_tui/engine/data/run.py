@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry, audit_row_held, utc_now
 from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
-from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
+from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
 from malnu_tui.engine.data.preflight import (
     Source,
     check_table,
+    checked_table,
     mapping_for,
     refuse_half_done,
     rejects_for,
@@ -170,15 +171,7 @@ def run_import(
             ):
                 # Re-checked under the lock: the table may have changed since the preview.
                 refuse_half_done(backend)
-                mapping = mapping_for(request, source)
-                _schema, check = check_table(backend, request, source, mapping)
-                if not check.ok:
-                    raise SchemaMismatch(
-                        request.table,
-                        check.problems,
-                        from_table=request.file is None,
-                        mapped=request.mapping is not None,
-                    )
+                checked_table(backend, request, source)
                 if safety_backup is not None:
                     if progress:
                         progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
@@ -214,15 +207,7 @@ def _execute(
     ``on_commit`` is called as soon as the rows are known committed."""
     started = time.monotonic()
     request.check_options()
-    mapping = mapping_for(request, source)
-    schema, check = check_table(backend, request, source, mapping)
-    if not check.ok:
-        raise SchemaMismatch(
-            request.table,
-            check.problems,
-            from_table=request.file is None,
-            mapped=request.mapping is not None,
-        )
+    mapping, schema, check = checked_table(backend, request, source)
     now = utc_now_iso()
     rejects = rejects_for(request)
     uniques = watched_uniques(backend, schema, check.columns, check.key, request.conflict)
